@@ -1,0 +1,48 @@
+# make setup: system packages (apt), real VST3 plug-ins, a venv with rackhost.
+# make run:   set up, then render the demo session (the GUI comes in a later issue).
+# make test:  set up, then run every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+APT_PACKAGES := zam-plugins libsndfile1 libportaudio2 jackd2 libasound2-plugins \
+	espeak-ng build-essential xz-utils
+
+.PHONY: setup system-packages plugins venv run test bench clean
+
+setup: system-packages plugins venv
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "jackd2 jackd/tweak_rt_limits boolean false" | $$SUDO debconf-set-selections; \
+		$$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing; \
+	fi
+
+plugins:
+	@scripts/build-dpf-plugins.sh "$(CURDIR)/build/vst3"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: setup
+	$(VENV)/bin/rackhost demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/offline.py
+
+clean:
+	rm -rf $(VENV) build demo-output .pytest_cache

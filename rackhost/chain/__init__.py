@@ -1,0 +1,21 @@
+"""The model and the engines: plug-ins, chains, tracks, the master bus, the block engine, render.
+
+Nothing here imports ``rackhost.presets`` or ``rackhost.gui``.
+"""
+
+from rackhost.chain.chain import Chain, ChainProcessor, Slot
+from rackhost.chain.loudness import LoudnessReport, measure
+from rackhost.chain.master import MasterBus
+from rackhost.chain.mixer import MixSnapshot
+from rackhost.chain.parameters import ParameterInfo
+from rackhost.chain.plugin import Plugin, PluginIdentity
+from rackhost.chain.render import RenderResult, render, render_to_file
+from rackhost.chain.session import Session
+from rackhost.chain.source import ArraySource, AudioFileSource
+from rackhost.chain.track import Track
+
+__all__ = [
+    "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "MasterBus",
+    "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Session", "Slot",
+    "Track", "measure", "render", "render_to_file",
+]

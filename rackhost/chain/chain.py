@@ -1,0 +1,182 @@
+"""Slots and chains: the ordered plug-ins of a track or the master, and their real-time snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pedalboard
+
+from rackhost.chain.dsp import DelayLine, pad_front
+from rackhost.chain.plugin import Plugin
+
+Stage = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(eq=False)
+class Slot:
+    """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet)."""
+
+    plugin: Plugin
+    bypass: bool = False
+    mix: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.set_mix(self.mix)
+
+    @property
+    def name(self) -> str:
+        return self.plugin.name
+
+    def set_mix(self, mix: float) -> None:
+        if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0.0 <= mix <= 1.0:
+            raise ValueError(f"wet/dry mix of slot {self.name!r} must be between 0.0 (dry) and 1.0 (wet); got {mix!r}")
+        self.mix = float(mix)
+
+
+class Chain:
+    """An ordered list of slots. Edit it freely; the audio path runs a :meth:`processor` snapshot of it."""
+
+    def __init__(self, slots: list[Slot | Plugin] | None = None):
+        self.slots: list[Slot] = [s if isinstance(s, Slot) else Slot(s) for s in slots or []]
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self.slots)
+
+    def __getitem__(self, index: int) -> Slot:
+        return self.slots[index]
+
+    def index(self, slot_or_name: Slot | str | int) -> int:
+        if isinstance(slot_or_name, int):
+            if not -len(self.slots) <= slot_or_name < len(self.slots):
+                raise IndexError(f"no slot {slot_or_name} in a chain of {len(self.slots)}")
+            return slot_or_name % len(self.slots)
+        for i, slot in enumerate(self.slots):
+            if slot is slot_or_name or slot.name == slot_or_name:
+                return i
+        names = ", ".join(s.name for s in self.slots) or "(empty)"
+        raise KeyError(f"no slot {slot_or_name!r} in this chain; it holds {names}")
+
+    def add(self, plugin: Plugin | Slot | str, index: int | None = None, **values: object) -> Slot:
+        """Append (or insert at ``index``) a plug-in; a string is resolved by :meth:`Plugin.create`."""
+        if isinstance(plugin, str):
+            plugin = Plugin.create(plugin, **values)
+        slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+        self.slots.insert(len(self.slots) if index is None else index, slot)
+        return slot
+
+    def remove(self, slot: Slot | str | int) -> Slot:
+        return self.slots.pop(self.index(slot))
+
+    def move(self, slot: Slot | str | int, to_index: int) -> None:
+        moving = self.slots.pop(self.index(slot))
+        self.slots.insert(to_index, moving)
+
+    def replace(self, slot: Slot | str | int, plugin: Plugin) -> Slot:
+        """Put ``plugin`` in the slot's place, keeping bypass and mix; returns the old slot."""
+        i = self.index(slot)
+        old = self.slots[i]
+        self.slots[i] = Slot(plugin, old.bypass, old.mix)
+        return old
+
+    def set_bypass(self, slot: Slot | str | int, bypass: bool = True) -> None:
+        self.slots[self.index(slot)].bypass = bool(bypass)
+
+    def active(self) -> list[Slot]:
+        return [s for s in self.slots if not s.bypass]
+
+    def configure(self, channels: int, sample_rate: float) -> list[str]:
+        """Adapt every plug-in to the track's channel count; returns what was adapted, for the user."""
+        notes = [slot.plugin.configure(channels, sample_rate) for slot in self.slots]
+        return [n for n in notes if n]
+
+    def latency(self, sample_rate: float) -> int:
+        """Total delay in samples of the active slots."""
+        return sum(slot.plugin.latency(sample_rate) for slot in self.active())
+
+    def reset(self) -> None:
+        for slot in self.slots:
+            slot.plugin.reset()
+
+    def processor(self, channels: int, sample_rate: float, max_block: int) -> ChainProcessor:
+        """An immutable snapshot of this chain for the audio path.
+
+        Runs of plain slots (full wet, no adaptation, no latency) are fused into
+        one ``pedalboard.Pedalboard`` call per block, so a chain costs the audio
+        thread about what bare pedalboard costs. Latent plug-ins run on their own:
+        inside a ``Pedalboard`` pedalboard trims their latency by handing back
+        short blocks, which a block engine must not see.
+        """
+        self.configure(channels, sample_rate)
+        stages: list[Stage] = []
+        run: list[pedalboard.Plugin] = []
+
+        def flush() -> None:
+            if run:
+                stages.append(_fused(list(run), sample_rate, max_block))
+                run.clear()
+
+        for slot in self.active():
+            plugin = slot.plugin
+            latency = plugin.latency(sample_rate)
+            if slot.mix >= 1.0 and plugin.mode == "direct" and not latency:
+                run.append(plugin.instance)
+                continue
+            flush()
+            stage = plugin.processor(sample_rate, max_block)
+            if latency:
+                stage = _padded(stage)
+            if slot.mix < 1.0:
+                stage = _wet_dry(stage, slot.mix, DelayLine(channels, latency, max_block) if latency else None)
+            stages.append(stage)
+        flush()
+        return ChainProcessor(tuple(stages), self.latency(sample_rate))
+
+
+class ChainProcessor:
+    """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
+
+    __slots__ = ("stages", "latency")
+
+    def __init__(self, stages: tuple[Stage, ...], latency: int):
+        self.stages = stages
+        self.latency = latency
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        for stage in self.stages:
+            block = stage(block)
+        return block
+
+
+def _fused(instances: list[pedalboard.Plugin], sample_rate: float, max_block: int) -> Stage:
+    target = instances[0] if len(instances) == 1 else pedalboard.Pedalboard(instances)
+    process = target.process
+
+    def fused(block: np.ndarray) -> np.ndarray:
+        return process(block, sample_rate, max_block, False)
+
+    return fused
+
+
+def _padded(stage: Stage) -> Stage:
+    def padded(block: np.ndarray) -> np.ndarray:
+        return pad_front(stage(block), block.shape[1])
+
+    return padded
+
+
+def _wet_dry(stage: Stage, mix: float, dry_delay: DelayLine | None) -> Stage:
+    wet_gain = np.float32(mix)
+    dry_gain = np.float32(1.0 - mix)
+
+    def wet_dry(block: np.ndarray) -> np.ndarray:
+        wet = stage(block)
+        # The dry path is delayed as much as the plug-in delays the wet one, or they comb-filter.
+        dry = dry_delay(block) if dry_delay is not None else block
+        return wet * wet_gain + dry * dry_gain
+
+    return wet_dry

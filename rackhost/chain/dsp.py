@@ -1,0 +1,70 @@
+"""Small real-time building blocks: gain laws and a delay line.
+
+Everything here is safe to call from an audio callback: buffers are allocated
+when the object is made, never while processing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def db_to_gain(db: float) -> float:
+    return 0.0 if db <= -150.0 else 10.0 ** (db / 20.0)
+
+
+def gain_to_db(gain: float) -> float:
+    return -math.inf if gain <= 0.0 else 20.0 * math.log10(gain)
+
+
+def pan_gains(pan: float, channels: int) -> tuple[float, float]:
+    """Left and right gains for ``pan`` in [-1, 1], constant power.
+
+    A mono source is panned with the sin/cos law (-3 dB each side at centre), so
+    its loudness does not change as it moves. A stereo source is balanced: the
+    centre leaves both channels at unity, and moving toward one side lowers the
+    other along the same constant-power curve (scaled so centre is 0 dB).
+    """
+    pan = min(1.0, max(-1.0, pan))
+    angle = (pan + 1.0) * math.pi / 4.0
+    left, right = math.cos(angle), math.sin(angle)
+    if channels == 2:
+        left, right = min(1.0, left * math.sqrt(2.0)), min(1.0, right * math.sqrt(2.0))
+    return left, right
+
+
+class DelayLine:
+    """A fixed delay of ``delay`` samples for blocks of up to ``max_block`` samples."""
+
+    __slots__ = ("delay", "_buffer")
+
+    def __init__(self, channels: int, delay: int, max_block: int):
+        self.delay = delay
+        self._buffer = np.zeros((channels, delay + max_block), np.float32)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        n = block.shape[1]
+        d = self.delay
+        buf = self._buffer
+        buf[:, d : d + n] = block
+        out = buf[:, :n].copy()
+        buf[:, :d] = buf[:, n : n + d]
+        return out
+
+    def reset(self) -> None:
+        self._buffer[:] = 0.0
+
+
+def pad_front(block: np.ndarray, frames: int) -> np.ndarray:
+    """``block`` preceded by silence up to ``frames`` samples.
+
+    Processors that buffer internally (lookahead limiters, resamplers) hand back
+    fewer samples than given until their buffer fills; padding the shortfall in
+    front turns that into a constant latency, as a host's FIFO would.
+    """
+    missing = frames - block.shape[1]
+    if missing <= 0:
+        return block
+    return np.concatenate((np.zeros((block.shape[0], missing), np.float32), block), axis=1)

@@ -1,0 +1,80 @@
+"""Loudness and peak measurement of rendered audio (ITU-R BS.1770-4 via pyloudnorm)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyloudnorm
+from scipy.signal import resample_poly
+
+from rackhost.chain.dsp import gain_to_db
+
+# BS.1770-4 Annex 2: true peak is estimated on a 4x oversampled signal
+# (at 48 kHz and below; 2x is enough above 96 kHz).
+_TRUE_PEAK_OVERSAMPLING = 4
+_MIN_GATED_SECONDS = 0.4  # one gating block: shorter audio has no integrated loudness
+
+
+@dataclass(frozen=True)
+class LoudnessReport:
+    peak_dbfs: float
+    true_peak_dbtp: float
+    integrated_lufs: float | None  # None when the audio is shorter than one 400 ms gating block
+    seconds: float
+
+    def lines(self) -> list[str]:
+        lufs = "n/a (shorter than 0.4 s)" if self.integrated_lufs is None else _fmt(self.integrated_lufs, "LUFS")
+        return [
+            f"length           {self.seconds:.2f} s",
+            f"peak             {_fmt(self.peak_dbfs, 'dBFS')}",
+            f"true peak        {_fmt(self.true_peak_dbtp, 'dBTP')}",
+            f"integrated       {lufs}",
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "peak_dbfs": _json_number(self.peak_dbfs),
+            "true_peak_dbtp": _json_number(self.true_peak_dbtp),
+            "integrated_lufs": None if self.integrated_lufs is None else _json_number(self.integrated_lufs),
+            "seconds": self.seconds,
+        }
+
+
+def measure(audio: np.ndarray, sample_rate: float) -> LoudnessReport:
+    """Peak, true peak and integrated loudness of ``audio`` shaped (channels, frames)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    frames = audio.shape[1]
+    peak = float(np.max(np.abs(audio))) if frames else 0.0
+    return LoudnessReport(
+        peak_dbfs=gain_to_db(peak),
+        true_peak_dbtp=gain_to_db(true_peak(audio, sample_rate)),
+        integrated_lufs=integrated_loudness(audio, sample_rate),
+        seconds=frames / sample_rate,
+    )
+
+
+def true_peak(audio: np.ndarray, sample_rate: float) -> float:
+    """Linear true peak: the sample peak of the signal oversampled per BS.1770-4 Annex 2."""
+    if audio.shape[1] == 0:
+        return 0.0
+    factor = 2 if sample_rate > 96000 else _TRUE_PEAK_OVERSAMPLING
+    upsampled = resample_poly(audio, factor, 1, axis=1)
+    return float(max(np.max(np.abs(upsampled)), np.max(np.abs(audio))))
+
+
+def integrated_loudness(audio: np.ndarray, sample_rate: float) -> float | None:
+    if audio.shape[1] < _MIN_GATED_SECONDS * sample_rate:
+        return None
+    meter = pyloudnorm.Meter(sample_rate)  # BS.1770-4 K-weighting and gating
+    value = float(meter.integrated_loudness(audio.T))
+    return value if math.isfinite(value) else -math.inf
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"-inf {unit}" if value == -math.inf else f"{value:6.2f} {unit}"
+
+
+def _json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -1,0 +1,154 @@
+"""What a plug-in parameter is: its range, unit, default, and whether a user may set it."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from rackhost.errors import ParameterValueError
+
+ParameterValue = Union[float, bool, str]
+ParameterType = Literal["float", "bool", "choice", "path"]
+ParameterRole = Literal["control", "output"]
+
+# DPF adds these to every plug-in for its own bookkeeping (they report the host's
+# buffer size and rate back, or switch factory programs underneath the named
+# values): never shown, stored, or set.
+INTERNAL_PARAMETERS = frozenset(
+    {"buffer_size_frames", "sample_rate_frames", "latency_frames", "current_program"}
+)
+
+# pedalboard does not expose VST3's read-only flag, so meters are recognised by
+# name: writing to them does nothing and a preset must never store them.
+OUTPUT_PARAMETER_PATTERNS = tuple(
+    re.compile(p)
+    for p in (
+        r"gain_reduction(_\d+)?(_db)?$",
+        r"^output_level(_db)?$",
+        r"^output_(left|right|low|medium|high)_db$",
+        r"^control_gain_db$",
+        r"^(playback|final)_position$",
+        r"(^|_)meter(_|$)",
+    )
+)
+
+
+def is_internal_parameter(name: str) -> bool:
+    return name in INTERNAL_PARAMETERS
+
+
+def is_output_parameter(name: str) -> bool:
+    return any(p.search(name) for p in OUTPUT_PARAMETER_PATTERNS)
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One parameter of a plug-in, described well enough to draw a control for it.
+
+    ``minimum``/``maximum`` are in the parameter's own unit (dB, ms, Hz...);
+    ``choices`` lists the allowed values of a ``choice`` parameter.
+    """
+
+    name: str
+    type: ParameterType
+    default: ParameterValue | None
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    role: ParameterRole = "control"
+    choices: tuple[str, ...] = field(default=())
+
+    @property
+    def is_output(self) -> bool:
+        return self.role == "output"
+
+    def coerce(self, plugin: str, value: object) -> ParameterValue:
+        """Check ``value`` for this parameter and return it in the type the plug-in takes."""
+        if self.is_output:
+            raise ParameterValueError(
+                plugin, self.name, value, "this parameter is a read-only output (a meter) and cannot be set"
+            )
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, (int, float)) and value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.lower() in ("true", "on", "yes", "1", "false", "off", "no", "0"):
+                return value.lower() in ("true", "on", "yes", "1")
+            raise ParameterValueError(plugin, self.name, value, "expected true or false")
+        if self.type == "choice":
+            if isinstance(value, str):
+                for choice in self.choices:
+                    if choice.lower() == value.lower():
+                        return choice
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                # A number picks a choice whose text is that number (e.g. "1/8" menus
+                # named by value), else an index.
+                for choice in self.choices:
+                    try:
+                        if float(choice) == float(value):
+                            return choice
+                    except ValueError:
+                        pass
+                if float(value).is_integer() and 0 <= int(value) < len(self.choices):
+                    return self.choices[int(value)]
+            raise ParameterValueError(plugin, self.name, value, f"expected one of {', '.join(self.choices)}")
+        if self.type == "path":
+            if isinstance(value, str) and value:
+                return value
+            raise ParameterValueError(plugin, self.name, value, "expected a file path")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterValueError(plugin, self.name, value, f"expected a number{self._range_text()}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ParameterValueError(plugin, self.name, value, f"expected a finite number{self._range_text()}")
+        # Allow for float rounding in values written out by a host and read back.
+        slack = 1e-6 * max(1.0, abs(self.maximum or 0.0), abs(self.minimum or 0.0))
+        if (self.minimum is not None and number < self.minimum - slack) or (
+            self.maximum is not None and number > self.maximum + slack
+        ):
+            raise ParameterValueError(plugin, self.name, value, f"out of range{self._range_text()}")
+        if self.minimum is not None:
+            number = max(number, self.minimum)
+        if self.maximum is not None:
+            number = min(number, self.maximum)
+        return number
+
+    def _range_text(self) -> str:
+        if self.minimum is None or self.maximum is None:
+            return ""
+        unit = f" {self.unit}" if self.unit else ""
+        return f" in [{_fmt(self.minimum)}, {_fmt(self.maximum)}]{unit}"
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name, "type": self.type, "role": self.role, "default": self.default}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+            out["maximum"] = self.maximum
+        if self.unit:
+            out["unit"] = self.unit
+        if self.choices:
+            out["choices"] = list(self.choices)
+        return out
+
+    def describe(self) -> str:
+        """One line for a terminal: name, range or choices, default."""
+        if self.type == "choice":
+            what = "one of " + ", ".join(self.choices)
+        elif self.type == "bool":
+            what = "true/false"
+        elif self.type == "path":
+            what = "file path"
+        else:
+            what = self._range_text().strip() or "number"
+        default = "" if self.default is None else f" (default {_fmt(self.default)})"
+        tag = " [output]" if self.is_output else ""
+        return f"{self.name}: {what}{default}{tag}"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

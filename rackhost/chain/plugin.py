@@ -1,0 +1,392 @@
+"""A plug-in in a slot: a pedalboard built-in or an external VST3/AU, adapted to a track's channels.
+
+Mono/stereo adaptation follows what Carla and REAPER do:
+
+* a mono-only plug-in on a stereo track runs as **dual mono**: two instances,
+  one per channel, every parameter set on both;
+* a stereo-only plug-in on a mono track gets the mono signal on both inputs and
+  its two outputs are **summed back** to mono at -6 dB each, so a signal the
+  plug-in passes unchanged keeps its level.
+
+The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.note`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import pedalboard
+
+from rackhost.chain import builtins
+from rackhost.chain.folders import find_plugin_file, find_plugin_files, plugin_folders
+from rackhost.chain.parameters import (
+    ParameterInfo,
+    ParameterValue,
+    is_internal_parameter,
+    is_output_parameter,
+)
+from rackhost.errors import (
+    ChannelLayoutError,
+    ParameterValueError,
+    PluginLoadError,
+    PluginNotFoundError,
+    UnknownParameterError,
+)
+
+log = logging.getLogger(__name__)
+
+PluginFormat = Literal["builtin", "vst3", "au"]
+AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono"]
+
+# Built-ins that buffer audio return fewer samples than given until their buffer
+# fills; feeding silence until a block comes back whole measures that latency.
+_LATENCY_PROBE_BLOCK = 128
+_LATENCY_PROBE_MAX_BLOCKS = 4096
+
+
+@dataclass(frozen=True)
+class PluginIdentity:
+    """What names a plug-in across machines: its format, name, and where known vendor and id."""
+
+    format: PluginFormat
+    name: str
+    path: str | None = None
+    vendor: str = ""
+    uid: str = ""
+    version: str = ""
+
+    def to_dict(self) -> dict:
+        out = {"format": self.format, "name": self.name}
+        for key in ("path", "vendor", "uid", "version"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+class Plugin:
+    """One plug-in as the engine sees it: named parameters, channel adaptation, latency.
+
+    Create with :meth:`Plugin.create` (a built-in name, a VST3 name, or a path),
+    :meth:`Plugin.builtin` or :meth:`Plugin.load`.
+    """
+
+    def __init__(
+        self,
+        identity: PluginIdentity,
+        factory: Callable[[dict], pedalboard.Plugin],
+        instance: pedalboard.Plugin,
+        parameters: dict[str, ParameterInfo],
+        constructor_values: dict | None = None,
+    ):
+        self.identity = identity
+        self.parameters = parameters
+        self._factory = factory
+        self._instances: list[pedalboard.Plugin] = [instance]
+        # Built-ins with a constructor-only argument (Convolution's file) are rebuilt from these.
+        self._constructor_values = dict(constructor_values or {})
+        self._layouts: dict[int, bool] = {}
+        self._latency_cache: dict[tuple, int] = {}
+        self.channels: int | None = None
+        self.sample_rate: float | None = None
+        self.mode: AdaptationMode = "direct"
+        self.note: str | None = None
+
+    # -- creation -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, name_or_path: str, **values: object) -> Plugin:
+        """A built-in by class name, a VST3/AU by name (searched in :func:`plugin_folders`), or by path."""
+        if builtins.is_builtin(name_or_path):
+            return cls.builtin(name_or_path, **values)
+        path = Path(name_or_path)
+        if path.suffix.lower() in (".vst3", ".component") or path.exists():
+            plugin = cls.load(path)
+        else:
+            found = find_plugin_file(name_or_path)
+            if found is None:
+                known = builtins.builtin_names() + sorted(find_plugin_files())
+                raise PluginNotFoundError(name_or_path, [str(f) for f in plugin_folders()], known)
+            plugin = cls.load(found)
+        for key, value in values.items():
+            plugin.set(key, value)
+        return plugin
+
+    @classmethod
+    def builtin(cls, name: str, **values: object) -> Plugin:
+        if not builtins.is_builtin(name):
+            raise PluginNotFoundError(name, [], builtins.builtin_names())
+        klass = builtins.builtin_class(name)
+        missing = builtins.REQUIRED_ARGUMENTS.get(name)
+        if missing and missing not in values:
+            raise ParameterValueError(name, missing, None, f"{name} needs {missing}=... when it is created")
+        constructor_values = {k: v for k, v in values.items() if missing and k == missing}
+
+        def factory(kwargs: dict) -> pedalboard.Plugin:
+            try:
+                return klass(**kwargs)
+            except (ValueError, RuntimeError, TypeError) as err:
+                raise PluginLoadError(name, str(err)) from err
+
+        instance = factory(constructor_values)
+        parameters = builtins.describe_builtin(name, instance)
+        if missing:
+            # A constructor-only file: the default is what the user gave.
+            parameters[missing] = ParameterInfo(missing, "path", constructor_values[missing])
+        plugin = cls(PluginIdentity("builtin", name), factory, instance, parameters, constructor_values)
+        for key, value in values.items():
+            if key not in constructor_values:
+                plugin.set(key, value)
+        return plugin
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plugin:
+        """Load an external plug-in bundle (VST3 everywhere, AU on macOS)."""
+        path = Path(path)
+        if not path.exists():
+            raise PluginLoadError(str(path), "no such file or folder")
+
+        def factory(_: dict) -> pedalboard.Plugin:
+            try:
+                return pedalboard.load_plugin(str(path))
+            except (ImportError, RuntimeError, ValueError) as err:
+                raise PluginLoadError(str(path), str(err).strip().splitlines()[0]) from err
+
+        instance = factory({})
+        fmt: PluginFormat = "au" if path.suffix.lower() == ".component" else "vst3"
+        identity = PluginIdentity(
+            fmt,
+            instance.name,
+            str(path.resolve()),
+            vendor=getattr(instance, "manufacturer_name", "") or "",
+            uid=getattr(instance, "identifier", "") or "",
+            version=getattr(instance, "version", "") or "",
+        )
+        return cls(identity, factory, instance, _describe_external(instance))
+
+    # -- parameters ---------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.identity.format == "builtin"
+
+    @property
+    def instance(self) -> pedalboard.Plugin:
+        """The first (in direct mode, the only) pedalboard instance."""
+        return self._instances[0]
+
+    @property
+    def instances(self) -> tuple[pedalboard.Plugin, ...]:
+        return tuple(self._instances)
+
+    def info(self, name: str) -> ParameterInfo:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise UnknownParameterError(self.name, name, sorted(self.parameters)) from None
+
+    def controls(self) -> dict[str, ParameterInfo]:
+        """The parameters a user may set (outputs excluded)."""
+        return {k: v for k, v in self.parameters.items() if not v.is_output}
+
+    def get(self, name: str) -> ParameterValue:
+        info = self.info(name)
+        if info.type == "path":
+            return self._constructor_values[name]
+        value = getattr(self.instance, name)
+        if info.type == "bool":
+            return bool(value)
+        if info.type == "choice":
+            return value.name if isinstance(value, enum.Enum) else str(value)
+        return float(value)
+
+    def set(self, name: str, value: object) -> ParameterValue:
+        """Set a control parameter on every instance; returns the value as stored."""
+        info = self.info(name)
+        coerced = info.coerce(self.name, value)
+        if info.type == "path":
+            self._constructor_values[name] = coerced
+            self._rebuild_instances()
+            return coerced
+        native: object = coerced
+        if info.type == "choice" and self.is_builtin:
+            native = builtins.enum_value(self.instance, name, str(coerced))
+        for inst in self._instances:
+            try:
+                setattr(inst, name, native)
+            except (ValueError, TypeError) as err:
+                raise ParameterValueError(self.name, name, value, str(err)) from err
+        return coerced
+
+    def values(self) -> dict[str, ParameterValue]:
+        """Current values of every control parameter, by name."""
+        return {name: self.get(name) for name in self.controls()}
+
+    # -- channels -----------------------------------------------------------------
+
+    def supports(self, channels: int, sample_rate: float = 48000.0) -> bool:
+        """Whether the plug-in itself accepts ``channels`` in and out (built-ins take any)."""
+        if self.is_builtin:
+            return True
+        if channels not in self._layouts:
+            try:
+                self.instance.process(np.zeros((channels, 32), np.float32), sample_rate, reset=True)
+                self._layouts[channels] = True
+            except ValueError as err:
+                if "does not support" not in str(err):
+                    raise PluginLoadError(self.identity.path or self.name, str(err)) from err
+                self._layouts[channels] = False
+            self.instance.reset()
+        return self._layouts[channels]
+
+    def configure(self, channels: int, sample_rate: float) -> str | None:
+        """Prepare to run on a ``channels``-channel track; returns a note if the plug-in was adapted."""
+        if channels not in (1, 2):
+            raise ChannelLayoutError(f"tracks are mono or stereo; got {channels} channels")
+        if (channels, sample_rate) == (self.channels, self.sample_rate):
+            return self.note
+        other = 2 if channels == 1 else 1
+        if self.supports(channels, sample_rate):
+            mode: AdaptationMode = "direct"
+            note = None
+        elif self.supports(other, sample_rate):
+            if channels == 2:
+                mode = "dual_mono"
+                note = (
+                    f"{self.name} is mono-only: running it as dual mono on this stereo track "
+                    f"(two instances, one per channel, parameters kept in step)"
+                )
+            else:
+                mode = "stereo_on_mono"
+                note = (
+                    f"{self.name} is stereo-only: feeding this mono track to both its inputs "
+                    f"and summing its outputs back to mono"
+                )
+        else:
+            raise ChannelLayoutError(
+                f"{self.name} accepts neither mono nor stereo audio, so rackhost cannot host it on a track"
+            )
+        wanted = 2 if mode == "dual_mono" else 1
+        while len(self._instances) < wanted:
+            self._instances.append(self._clone_instance())
+        del self._instances[wanted:]
+        self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
+        if note:
+            log.info(note)
+        return note
+
+    def _clone_instance(self) -> pedalboard.Plugin:
+        twin = self._factory(self._constructor_values)
+        if not self.is_builtin:
+            try:
+                twin.raw_state = self.instance.raw_state
+            except Exception:  # noqa: BLE001 - a plug-in may refuse state; named values follow anyway
+                pass
+        for name in self.controls():
+            if self.parameters[name].type != "path":
+                setattr(twin, name, getattr(self.instance, name))
+        return twin
+
+    def _rebuild_instances(self) -> None:
+        values = {k: v for k, v in self.values().items() if self.parameters[k].type != "path"}
+        count = len(self._instances)
+        self._instances = [self._factory(self._constructor_values) for _ in range(count)]
+        self._latency_cache.clear()
+        for key, value in values.items():
+            self.set(key, value)
+
+    # -- processing ---------------------------------------------------------------
+
+    def latency(self, sample_rate: float | None = None) -> int:
+        """Samples of delay the plug-in adds when run block by block."""
+        sample_rate = sample_rate or self.sample_rate or 48000.0
+        if not self.is_builtin:
+            return int(self.instance.reported_latency_samples)
+        key = (sample_rate, self.channels, tuple(sorted(self.values().items())))
+        if key not in self._latency_cache:
+            self._latency_cache[key] = self._probe_builtin_latency(sample_rate)
+        return self._latency_cache[key]
+
+    def _probe_builtin_latency(self, sample_rate: float) -> int:
+        probe = self._factory(self._constructor_values)
+        for name, value in self.values().items():
+            if self.parameters[name].type not in ("path",):
+                native = value
+                if self.parameters[name].type == "choice":
+                    native = builtins.enum_value(probe, name, str(value))
+                setattr(probe, name, native)
+        silence = np.zeros((self.channels or 2, _LATENCY_PROBE_BLOCK), np.float32)
+        missing = 0
+        for _ in range(_LATENCY_PROBE_MAX_BLOCKS):
+            got = probe.process(silence, sample_rate, reset=False).shape[1]
+            missing += _LATENCY_PROBE_BLOCK - got
+            if got == _LATENCY_PROBE_BLOCK:
+                return missing
+        return missing
+
+    def processor(self, sample_rate: float, max_block: int) -> Callable[[np.ndarray], np.ndarray]:
+        """A function that runs one block through this plug-in, adapted to the configured channels.
+
+        Plug-in state is kept between calls (``reset=False``): consecutive blocks
+        sound as one continuous signal.
+        """
+        if self.channels is None:
+            self.configure(2, sample_rate)
+        first = self._instances[0]
+        if self.mode == "dual_mono":
+            second = self._instances[1]
+
+            def dual_mono(block: np.ndarray) -> np.ndarray:
+                left = first.process(block[0:1], sample_rate, max_block, False)
+                right = second.process(block[1:2], sample_rate, max_block, False)
+                return np.concatenate((left, right))
+
+            return dual_mono
+        if self.mode == "stereo_on_mono":
+
+            def stereo_on_mono(block: np.ndarray) -> np.ndarray:
+                out = first.process(np.concatenate((block, block)), sample_rate, max_block, False)
+                return (out[0:1] + out[1:2]) * np.float32(0.5)
+
+            return stereo_on_mono
+
+        def direct(block: np.ndarray) -> np.ndarray:
+            return first.process(block, sample_rate, max_block, False)
+
+        return direct
+
+    def reset(self) -> None:
+        """Clear the plug-in's audio state (tails, envelopes); parameters are kept."""
+        for inst in self._instances:
+            inst.reset()
+
+    def __repr__(self) -> str:
+        return f"Plugin({self.name!r}, format={self.identity.format!r}, mode={self.mode!r})"
+
+
+def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
+    out: dict[str, ParameterInfo] = {}
+    for name, param in instance.parameters.items():
+        if is_internal_parameter(name):
+            continue
+        role = "output" if is_output_parameter(name) else "control"
+        value = getattr(instance, name)
+        if param.type is bool:
+            out[name] = ParameterInfo(name, "bool", bool(value), role=role)
+        elif param.type is str:
+            out[name] = ParameterInfo(
+                name, "choice", str(value), role=role, choices=tuple(str(v) for v in param.valid_values)
+            )
+        else:
+            out[name] = ParameterInfo(
+                name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role
+            )
+    return out

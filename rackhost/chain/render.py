@@ -1,0 +1,218 @@
+"""Offline render: a session to an array or a file, through the same block engine as live.
+
+Tracks are independent until the master, so each segment's tracks are spread
+over worker threads (one contiguous chunk of tracks per core: pedalboard
+releases the GIL while it processes), then summed in track order and run
+through the master chain on the calling thread.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+
+from rackhost.chain.dsp import db_to_gain
+from rackhost.chain.loudness import LoudnessReport, measure
+from rackhost.chain.mixer import MixSnapshot, TrackStrip
+from rackhost.chain.session import Session
+from rackhost.errors import AudioFileError
+
+ProgressCallback = Callable[[int, int], None]
+
+# About a third of a second at 48 kHz: long enough that handing work to threads
+# costs nothing, short enough that memory stays small for any session length.
+SEGMENT_TARGET_FRAMES = 16384
+DEFAULT_MAX_TAIL_SECONDS = 30.0
+TAIL_THRESHOLD_DB = -90.0
+
+FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
+SUBTYPES = {
+    ("WAV", 16): "PCM_16", ("WAV", 24): "PCM_24", ("WAV", 32): "FLOAT",
+    ("FLAC", 16): "PCM_16", ("FLAC", 24): "PCM_24",
+    ("AIFF", 16): "PCM_16", ("AIFF", 24): "PCM_24", ("AIFF", 32): "FLOAT",
+}
+
+
+@dataclass
+class RenderResult:
+    audio: np.ndarray  # (2, frames) float32
+    sample_rate: int
+    latency: int  # samples trimmed from the start so the output lines up with the input
+    tail_frames: int  # frames rendered past the end of the longest source
+    notes: list[str] = field(default_factory=list)
+    clipped_samples: int = 0
+    path: Path | None = None
+
+    def loudness(self) -> LoudnessReport:
+        return measure(self.audio, self.sample_rate)
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.shape[1] / self.sample_rate
+
+
+def render(
+    session: Session,
+    *,
+    tail: bool = True,
+    max_tail_seconds: float = DEFAULT_MAX_TAIL_SECONDS,
+    threads: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> RenderResult:
+    """Render the session to a stereo array.
+
+    Plug-in state is reset first, so two renders of one session are identical.
+    With ``tail``, rendering goes on past the end of the sources until the
+    output stays below -90 dBFS (reverb and delay tails), at most
+    ``max_tail_seconds``. The master's total latency is trimmed from the start.
+    """
+    sr = session.sample_rate
+    block = session.block_size
+    segment = block * max(1, SEGMENT_TARGET_FRAMES // block)
+    session.reset()
+    snap = session.snapshot(max_segment=segment)
+    sources = [session.tracks[s.index].source.audio(sr) for s in snap.tracks]  # type: ignore[union-attr]
+    notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
+    length = max((s.shape[1] for s in sources), default=0)
+    latency = snap.latency
+    body = length + latency
+    limit = body + (int(max_tail_seconds * sr) if tail else 0)
+    capacity = math.ceil(limit / segment) * segment
+    out = np.zeros((2, capacity), np.float32)
+    threshold = db_to_gain(TAIL_THRESHOLD_DB)
+    last_loud = -1
+
+    with _TrackRenderer(snap, sources, threads) as tracks:
+        mix = np.zeros((2, segment), np.float32)
+        pos = 0
+        while pos < limit:
+            outputs = tracks.render(pos)
+            snap.sum_tracks(outputs, mix)
+            seg_out = out[:, pos : pos + segment]
+            snap.master.render(mix, seg_out)
+            loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
+            if loud.size:
+                last_loud = pos + int(loud[-1])
+            pos += segment
+            if progress is not None:
+                progress(min(pos, limit), max(body, min(limit, last_loud + segment)))
+            # Stop once the sources are through and a whole segment has stayed quiet.
+            if pos >= body and (not tail or pos - (last_loud + 1) >= segment):
+                break
+
+    end = max(body, min(last_loud + 1, limit)) if tail else body
+    audio = out[:, latency:end]
+    return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
+
+
+class _TrackRenderer:
+    """Runs the track strips of one segment, spread over threads by contiguous chunks."""
+
+    def __init__(self, snap: MixSnapshot, sources: list[np.ndarray], threads: int | None):
+        self.snap = snap
+        self.sources = sources
+        self.segment = snap.max_segment
+        self.outputs = [np.zeros((2, self.segment), np.float32) for _ in snap.tracks]
+        self._inputs = [np.zeros((s.channels, self.segment), np.float32) for s in snap.tracks]
+        workers = min(threads or os.cpu_count() or 1, len(snap.tracks))
+        self.chunks = [list(c) for c in np.array_split(np.arange(len(snap.tracks)), workers)] if workers else []
+        self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def __enter__(self) -> _TrackRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def render(self, pos: int) -> list[np.ndarray]:
+        if self._pool is None:
+            for chunk in self.chunks:
+                self._render_chunk(chunk, pos)
+        else:
+            for future in [self._pool.submit(self._render_chunk, chunk, pos) for chunk in self.chunks]:
+                future.result()
+        return self.outputs
+
+    def _render_chunk(self, chunk: list[int], pos: int) -> None:
+        for i in chunk:
+            strip: TrackStrip = self.snap.tracks[i]
+            strip.render(self._source_segment(i, pos), self.outputs[i])
+
+    def _source_segment(self, i: int, pos: int) -> np.ndarray:
+        source = self.sources[i]
+        end = pos + self.segment
+        if end <= source.shape[1]:
+            return source[:, pos:end]
+        buf = self._inputs[i]
+        available = max(0, source.shape[1] - pos)
+        buf[:, :available] = source[:, pos : pos + available]
+        buf[:, available:] = 0.0
+        return buf
+
+
+def render_to_file(
+    session: Session,
+    path: str | Path,
+    *,
+    bit_depth: int = 24,
+    **options: object,
+) -> RenderResult:
+    """Render and write ``path``; the format follows the extension (.wav, .flac, .aiff).
+
+    The file is written next to its final name and renamed into place, so a
+    failed render never leaves a half-written file behind.
+    """
+    path = Path(path)
+    subtype = output_subtype(path, bit_depth)
+    result = render(session, **options)  # type: ignore[arg-type]
+    audio = result.audio
+    if subtype.startswith("PCM"):
+        over = np.abs(audio) > 1.0
+        result.clipped_samples = int(np.count_nonzero(over))
+        if result.clipped_samples:
+            audio = np.clip(audio, -1.0, 1.0)
+    write_audio_file(path, audio, result.sample_rate, subtype)
+    result.path = path
+    return result
+
+
+def output_subtype(path: Path, bit_depth: int) -> str:
+    """The libsndfile subtype for ``path`` at ``bit_depth``, or a clear error before any work is done."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise AudioFileError(
+            f"unsupported output format {path.suffix or '(no extension)'!r} for {str(path)!r}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    subtype = SUBTYPES.get((fmt, bit_depth))
+    if subtype is None:
+        depths = sorted(d for f, d in SUBTYPES if f == fmt)
+        raise AudioFileError(f"{fmt} cannot be written at {bit_depth} bits; choose {', '.join(map(str, depths))}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise AudioFileError(f"output folder {str(folder)!r} does not exist; create it first")
+    return subtype
+
+
+def write_audio_file(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> None:
+    fmt = FORMATS[path.suffix.lower()]
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio.T, sample_rate, subtype=subtype, format=fmt)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError, sf.LibsndfileError) as err:
+        raise AudioFileError(f"could not write {str(path)!r}: {err}") from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

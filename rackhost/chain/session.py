@@ -1,0 +1,126 @@
+"""A session: tracks, a master bus, a sample rate and a block size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rackhost.chain.chain import Chain
+from rackhost.chain.master import MasterBus
+from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip
+from rackhost.chain.source import ArraySource, AudioFileSource
+from rackhost.chain.track import Track
+from rackhost.errors import SessionError
+
+if TYPE_CHECKING:
+    from rackhost.chain.render import RenderResult
+
+DEFAULT_SAMPLE_RATE = 48000
+DEFAULT_BLOCK_SIZE = 512
+
+
+@dataclass(eq=False)
+class Session:
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    block_size: int = DEFAULT_BLOCK_SIZE
+    tracks: list[Track] = field(default_factory=list)
+    master: MasterBus = field(default_factory=MasterBus)
+
+    def __post_init__(self) -> None:
+        if not 8000 <= self.sample_rate <= 384000:
+            raise SessionError(f"sample rate {self.sample_rate!r} Hz is outside 8000..384000 Hz")
+        if not 16 <= self.block_size <= 16384:
+            raise SessionError(f"block size {self.block_size!r} is outside 16..16384 frames")
+
+    # -- tracks -------------------------------------------------------------------
+
+    def add_track(
+        self,
+        name: str,
+        source: ArraySource | str | Path | None = None,
+        chain: Chain | None = None,
+        **options: object,
+    ) -> Track:
+        """Add a track; ``source`` may be an audio file path. ``options``: gain_db, pan, mute, solo."""
+        if any(t.name == name for t in self.tracks):
+            raise SessionError(f"a track named {name!r} already exists; track names are unique")
+        if isinstance(source, (str, Path)):
+            source = AudioFileSource(source)
+        track = Track(name, source, chain or Chain(), **options)  # type: ignore[arg-type]
+        self.tracks.append(track)
+        return track
+
+    def track(self, name: str) -> Track:
+        for track in self.tracks:
+            if track.name == name:
+                return track
+        raise KeyError(f"no track named {name!r}; tracks: {', '.join(t.name for t in self.tracks) or '(none)'}")
+
+    def remove_track(self, name: str) -> Track:
+        track = self.track(name)
+        self.tracks.remove(track)
+        return track
+
+    def audible_tracks(self) -> list[Track]:
+        """Tracks that reach the master: not muted, and soloed if anything is soloed (mute beats solo)."""
+        soloing = any(t.solo for t in self.tracks)
+        return [t for t in self.tracks if not t.mute and (t.solo or not soloing)]
+
+    # -- processing ---------------------------------------------------------------
+
+    def snapshot(self, max_segment: int | None = None) -> MixSnapshot:
+        """An immutable, ready-to-run picture of the session for the block engine.
+
+        Tracks with less latency than the slowest audible track are delayed to
+        match it (plug-in delay compensation), so all arrive at the master aligned.
+        """
+        sr, block = float(self.sample_rate), self.block_size
+        segment = max_segment or block
+        if segment % block:
+            raise ValueError(f"segment length {segment} is not a multiple of the block size {block}")
+        notes: list[str] = []
+        prepared = []
+        for index, track in enumerate(self.tracks):
+            if track not in self.audible_tracks():
+                continue
+            if track.source is None:
+                raise SessionError(f"track {track.name!r} has no source; give it an audio file")
+            notes += [f"track {track.name!r}: {n}" for n in track.chain.configure(track.channels, sr)]
+            processor = track.chain.processor(track.channels, sr, block)
+            prepared.append((index, track, processor))
+        notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
+        longest = max((p.latency for _, _, p in prepared), default=0)
+        strips = tuple(
+            TrackStrip(
+                track.name, index, track.channels, processor, track.gain_db, track.pan,
+                longest - processor.latency, block, segment,
+            )
+            for index, track, processor in prepared
+        )
+        master_chain = self.master.chain.processor(2, sr, block)
+        master = MasterStrip(master_chain, self.master.gain_db, block)
+        return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, tuple(notes))
+
+    def reset(self) -> None:
+        """Clear every plug-in's audio state, as before a fresh render."""
+        for track in self.tracks:
+            track.chain.reset()
+        self.master.chain.reset()
+
+    def render(self, **options: object) -> RenderResult:
+        """Render offline to memory; see :func:`rackhost.chain.render.render`."""
+        from rackhost.chain.render import render
+
+        return render(self, **options)  # type: ignore[arg-type]
+
+    def render_to_file(self, path: str | Path, **options: object) -> RenderResult:
+        """Render offline and write ``path`` (WAV/FLAC/AIFF); see :func:`rackhost.chain.render.render_to_file`."""
+        from rackhost.chain.render import render_to_file
+
+        return render_to_file(self, path, **options)  # type: ignore[arg-type]
+
+    def length(self) -> int:
+        """Frames of the longest audible source at the session rate."""
+        return max((t.source.audio(self.sample_rate).shape[1] for t in self.audible_tracks() if t.source), default=0)
+

@@ -1,0 +1,71 @@
+"""Exceptions shared by every part of rackhost.
+
+Every error a user can cause is a subclass of :class:`RackhostError` whose
+message names the thing at fault and says what would fix it, so the CLI can
+print it as one line and the GUI can show it as is.
+"""
+
+from __future__ import annotations
+
+
+class RackhostError(Exception):
+    """Base class of every error rackhost raises on purpose."""
+
+
+class PluginNotFoundError(RackhostError):
+    def __init__(self, name: str, searched: list[str], known: list[str] | None = None):
+        self.name = name
+        self.searched = searched
+        hint = ""
+        if known:
+            close = [k for k in known if name.lower() in k.lower() or k.lower() in name.lower()]
+            if close:
+                hint = f" Did you mean {', '.join(close[:5])}?"
+        super().__init__(
+            f"unknown plug-in {name!r}: it is not a pedalboard built-in and no VST3 of that name "
+            f"is in {', '.join(searched) or 'any plug-in folder'}.{hint} "
+            f"Run 'rackhost plugins' to list what is available, or give the path to the .vst3 bundle."
+        )
+
+
+class PluginLoadError(RackhostError):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"could not load plug-in {path!r}: {reason}")
+
+
+class ChannelLayoutError(RackhostError):
+    """A plug-in accepts neither mono nor stereo, so no adaptation is possible."""
+
+
+class UnknownParameterError(RackhostError):
+    def __init__(self, plugin: str, name: str, valid: list[str]):
+        self.plugin = plugin
+        self.name = name
+        self.valid = valid
+        super().__init__(
+            f"plug-in {plugin!r} has no parameter {name!r}; valid parameters: {', '.join(valid) or '(none)'}"
+        )
+
+
+class ParameterValueError(RackhostError):
+    """A value that is out of range, of the wrong type, or sent to an output-only parameter."""
+
+    def __init__(self, plugin: str, name: str, value: object, reason: str):
+        self.plugin = plugin
+        self.name = name
+        self.value = value
+        super().__init__(f"{plugin}.{name} = {value!r}: {reason}")
+
+
+class AudioFileError(RackhostError):
+    """An audio file is missing, unreadable, or in a format rackhost cannot read or write."""
+
+
+class ChainSpecError(RackhostError):
+    """An inline chain description (``--chain``) cannot be parsed."""
+
+
+class SessionError(RackhostError):
+    """A session is inconsistent (e.g. a track with no source)."""
