@@ -7,8 +7,6 @@ accept and what an engineer would dial in.
 
 from __future__ import annotations
 
-import enum
-
 import pedalboard
 
 from rackhost.chain.parameters import ParameterInfo
@@ -105,7 +103,7 @@ def describe_builtin(name: str, instance: pedalboard.Plugin | None = None) -> di
     out: dict[str, ParameterInfo] = {}
     for pname, spec in table.items():
         default = getattr(instance, pname, None) if instance is not None else None
-        if spec == "enum" or isinstance(default, enum.Enum):
+        if spec == "enum":
             enum_type = type(default)
             choices = tuple(enum_type.__members__)
             out[pname] = ParameterInfo(pname, "choice", default.name if default is not None else None, choices=choices)
@@ -120,6 +118,6 @@ def describe_builtin(name: str, instance: pedalboard.Plugin | None = None) -> di
     return out
 
 
-def enum_value(instance: pedalboard.Plugin, name: str, choice: str) -> enum.Enum:
+def enum_value(instance: pedalboard.Plugin, name: str, choice: str) -> object:
     """The enum member named ``choice`` for an enum-typed built-in parameter."""
     return type(getattr(instance, name)).__members__[choice]

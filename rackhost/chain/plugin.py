@@ -13,7 +13,6 @@ The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.no
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +190,7 @@ class Plugin:
         try:
             return self.parameters[name]
         except KeyError:
-            raise UnknownParameterError(self.name, name, sorted(self.parameters)) from None
+            raise UnknownParameterError(self.name, name, sorted(self.controls())) from None
 
     def controls(self) -> dict[str, ParameterInfo]:
         """The parameters a user may set (outputs excluded)."""
@@ -205,7 +204,8 @@ class Plugin:
         if info.type == "bool":
             return bool(value)
         if info.type == "choice":
-            return value.name if isinstance(value, enum.Enum) else str(value)
+            # pybind11 enums (built-ins' modes) are not enum.Enum but carry a .name
+            return value.name if self.is_builtin else str(value)
         return float(value)
 
     def set(self, name: str, value: object) -> ParameterValue:

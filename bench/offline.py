@@ -1,0 +1,353 @@
+"""Offline render benchmark: what rackhost costs over bare pedalboard, and how it compares with DawDreamer.
+
+(a) One stereo track through a 5-plug-in mastering chain (built-ins, ZamCompX2,
+    ZaMaximX2), rendered by rackhost and by a bare pedalboard block loop that
+    produces the same samples. ``overhead_ratio`` = rackhost / pedalboard.
+(b) 8- and 32-track sessions (3 plug-ins per track, a master compressor),
+    rendered by rackhost and by DawDreamer running the same graph.
+    ``dawdreamer_<n>track_ratio`` = DawDreamer / rackhost.
+
+The two sides of each comparison alternate within one run (after one untimed
+warm-up each) and the medians are reported. The last line printed is a JSON
+object with every number, for scripts.
+
+    python bench/offline.py [--quick] [--seconds S] [--reps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pedalboard
+
+from rackhost.chain import ArraySource, Session
+
+SAMPLE_RATE = 48000
+BLOCK = 512
+VST3_FOLDER = Path("/usr/lib/vst3")
+
+# Targets from the issue.
+OVERHEAD_TARGET = 1.03
+DAWDREAMER_TARGET = 1.2
+
+Params = dict[str, float]
+# (name, parameters): a pedalboard built-in by class name, or a VST3 in VST3_FOLDER by bundle name.
+ChainSpec = list[tuple[str, Params]]
+
+MASTERING_CHAIN: ChainSpec = [
+    ("HighpassFilter", {"cutoff_frequency_hz": 30.0}),
+    ("Compressor", {"threshold_db": -18.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 120.0}),
+    ("ZamCompX2", {"threshold_db": -20.0, "ratio": 2.0, "attack_ms": 5.0, "release_ms": 100.0}),
+    ("LowShelfFilter", {"cutoff_frequency_hz": 120.0, "gain_db": 2.0, "q": 0.7}),
+    ("ZaMaximX2", {"threshold_db": -6.0, "output_ceiling_db": -1.0, "release_ms": 25.0}),
+]
+
+TRACK_HIGHPASS_HZ = 40.0
+TRACK_COMPRESSOR: Params = {"threshold_db": -18.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 120.0}
+TRACK_ZAMCOMP: Params = {"threshold_db": -20.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 80.0}
+MASTER_COMPRESSOR: Params = {"threshold_db": -12.0, "ratio": 2.0, "attack_ms": 5.0, "release_ms": 100.0}
+
+
+# -- test signal --------------------------------------------------------------------
+
+
+def make_audio(seconds: float, seed: int) -> np.ndarray:
+    """Deterministic stereo programme material, shape (2, frames) float32.
+
+    Noise plus a few tones under a slow amplitude swell, so compressors and the
+    limiter actually move (a static signal would leave their envelopes idle).
+    """
+    rng = np.random.default_rng(seed)
+    frames = int(round(seconds * SAMPLE_RATE))
+    t = np.arange(frames, dtype=np.float64) / SAMPLE_RATE
+    tones = sum(
+        np.sin(2.0 * np.pi * f * t + rng.uniform(0.0, 2.0 * np.pi)) for f in rng.uniform(50.0, 5000.0, size=3)
+    )
+    swell = 0.55 + 0.45 * np.sin(2.0 * np.pi * rng.uniform(0.2, 1.0) * t)
+    audio = np.empty((2, frames), np.float32)
+    for channel in range(2):
+        audio[channel] = swell * (0.15 * tones + 0.2 * rng.standard_normal(frames))
+    return audio
+
+
+# -- timing -------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    """Seconds per repetition, per side."""
+
+    runs: dict[str, list[float]]
+
+    def median(self, side: str) -> float:
+        return statistics.median(self.runs[side])
+
+    def describe(self, side: str) -> str:
+        r = self.runs[side]
+        return f"median {self.median(side):7.3f} s  (min {min(r):.3f}, max {max(r):.3f}, n={len(r)})"
+
+
+def alternate(sides: dict[str, Callable[[], object]], reps: int) -> Timings:
+    """Time each side ``reps`` times, alternating which goes first so drift hits both alike."""
+    names = list(sides)
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for rep in range(reps):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            gc.collect()  # a collection inside one side's window would be charged to it
+            start = time.perf_counter()
+            sides[name]()
+            runs[name].append(time.perf_counter() - start)
+    return Timings(runs)
+
+
+# -- (a) rackhost vs bare pedalboard ------------------------------------------------
+
+
+def is_builtin(name: str) -> bool:
+    return not (VST3_FOLDER / f"{name}.vst3").exists()
+
+
+def make_pedalboard_plugin(name: str, params: Params) -> pedalboard.Plugin:
+    if is_builtin(name):
+        return getattr(pedalboard, name)(**params)
+    plugin = pedalboard.load_plugin(str(VST3_FOLDER / f"{name}.vst3"))
+    for key, value in params.items():
+        setattr(plugin, key, value)
+    return plugin
+
+
+def mastering_session(audio: np.ndarray) -> Session:
+    session = Session(sample_rate=SAMPLE_RATE, block_size=BLOCK)
+    track = session.add_track("mix", ArraySource(audio, SAMPLE_RATE))
+    for name, params in MASTERING_CHAIN:
+        track.chain.add(name, **params)
+    return session
+
+
+class BarePedalboard:
+    """The mastering chain with no rackhost code: what a careful user would write by hand.
+
+    The latency-free plug-ins share one ``Pedalboard`` call per block; the latent
+    limiter is called on its own, because a ``Pedalboard`` would trim its latency
+    by returning short blocks. Like rackhost, it renders ``latency`` frames past
+    the end and drops the first ``latency``, so both return the same samples.
+    """
+
+    def __init__(self, chain: ChainSpec):
+        plugins = [make_pedalboard_plugin(name, params) for name, params in chain]
+        self.latency = sum(int(getattr(p, "reported_latency_samples", 0)) for p in plugins)
+        self.stages = [p.process for p in _fuse_latency_free(plugins)]
+        self.plugins = plugins
+
+    def render(self, audio: np.ndarray) -> np.ndarray:
+        for plugin in self.plugins:
+            plugin.reset()
+        frames = audio.shape[1]
+        total = math.ceil((frames + self.latency) / BLOCK) * BLOCK
+        source = np.zeros((audio.shape[0], total), np.float32)
+        source[:, :frames] = audio
+        out = np.zeros_like(source)
+        stages = self.stages
+        for i in range(0, total, BLOCK):
+            block = source[:, i : i + BLOCK]
+            for process in stages:
+                block = process(block, SAMPLE_RATE, BLOCK, False)
+            # After a reset pedalboard hides a latent plug-in's delay by returning a short
+            # first block; right-aligning it keeps the delay constant, as a host's FIFO would.
+            out[:, i + BLOCK - block.shape[1] : i + BLOCK] = block
+        return out[:, self.latency : self.latency + frames]
+
+
+def _fuse_latency_free(plugins: list[pedalboard.Plugin]) -> list[pedalboard.Plugin]:
+    """Runs of latency-free plug-ins as one Pedalboard each; latent plug-ins stand alone."""
+    stages: list[pedalboard.Plugin] = []
+    run: list[pedalboard.Plugin] = []
+    for plugin in plugins:
+        if getattr(plugin, "reported_latency_samples", 0):
+            if run:
+                stages.append(pedalboard.Pedalboard(run))
+                run = []
+            stages.append(plugin)
+        else:
+            run.append(plugin)
+    if run:
+        stages.append(pedalboard.Pedalboard(run))
+    return stages
+
+
+def bench_mastering(seconds: float, reps: int) -> dict[str, float]:
+    audio = make_audio(seconds, seed=1)
+    session = mastering_session(audio)
+    bare = BarePedalboard(MASTERING_CHAIN)
+    # Warm-up (first render configures and probes plug-ins) doubles as the correctness check.
+    ours = session.render(tail=False).audio
+    theirs = bare.render(audio)
+    diff = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else math.inf
+    print(f"(a) mastering chain, {seconds:g} s stereo, {len(MASTERING_CHAIN)} plug-ins, block {BLOCK}")
+    print(f"    output {ours.shape} vs {theirs.shape}, latency {bare.latency} samples, max |diff| {diff:.3g}")
+    timings = alternate(
+        {"rackhost": lambda: session.render(tail=False), "pedalboard": lambda: bare.render(audio)}, reps
+    )
+    rackhost_s, pedalboard_s = timings.median("rackhost"), timings.median("pedalboard")
+    print(f"    rackhost    {timings.describe('rackhost')}")
+    print(f"    pedalboard  {timings.describe('pedalboard')}")
+    ratio = rackhost_s / pedalboard_s
+    print(f"    overhead ratio (rackhost / pedalboard) {ratio:.4f}  target <= {OVERHEAD_TARGET}")
+    return {"rackhost_s": rackhost_s, "pedalboard_s": pedalboard_s, "overhead_ratio": ratio, "max_abs_diff": diff}
+
+
+# -- (b) rackhost vs DawDreamer, multitrack ------------------------------------------
+
+
+def multitrack_session(sources: list[np.ndarray]) -> Session:
+    session = Session(sample_rate=SAMPLE_RATE, block_size=BLOCK)
+    for index, audio in enumerate(sources):
+        track = session.add_track(f"track {index + 1}", ArraySource(audio, SAMPLE_RATE))
+        track.chain.add("HighpassFilter", cutoff_frequency_hz=TRACK_HIGHPASS_HZ)
+        track.chain.add("Compressor", **TRACK_COMPRESSOR)
+        track.chain.add("ZamCompX2", **TRACK_ZAMCOMP)
+    session.master.chain.add("Compressor", **MASTER_COMPRESSOR)
+    return session
+
+
+class DawDreamerGraph:
+    """The multitrack session as a DawDreamer graph.
+
+    Per track: playback -> high-pass -> compressor -> ZamCompX2 (the same VST3
+    binary rackhost loads). DawDreamer cannot host pedalboard's built-ins, so
+    its own stand in: ``make_compressor_processor`` wraps the same JUCE
+    ``dsp::Compressor`` as pedalboard's ``Compressor``; ``make_filter_processor``
+    is a second-order JUCE IIR high-pass where pedalboard's ``HighpassFilter``
+    is first-order (a handful more multiplies per sample). The tracks meet in
+    an add processor (rackhost's unity gain, centre pan) and a master compressor.
+    """
+
+    def __init__(self, sources: list[np.ndarray]):
+        import dawdreamer
+
+        self.engine = dawdreamer.RenderEngine(SAMPLE_RATE, BLOCK)
+        self.seconds = sources[0].shape[1] / SAMPLE_RATE
+        engine = self.engine
+        graph: list[tuple[object, list[str]]] = []
+        track_outputs = []
+        for index, audio in enumerate(sources):
+            playback = engine.make_playback_processor(f"play{index}", audio)
+            highpass = engine.make_filter_processor(f"hp{index}", "high", TRACK_HIGHPASS_HZ)
+            compressor = _dawdreamer_compressor(engine, f"comp{index}", TRACK_COMPRESSOR)
+            zamcomp = engine.make_plugin_processor(f"zam{index}", str(VST3_FOLDER / "ZamCompX2.vst3"))
+            set_dawdreamer_parameters(zamcomp, TRACK_ZAMCOMP)
+            graph += [
+                (playback, []),
+                (highpass, [f"play{index}"]),
+                (compressor, [f"hp{index}"]),
+                (zamcomp, [f"comp{index}"]),
+            ]
+            track_outputs.append(f"zam{index}")
+        graph.append((engine.make_add_processor("mix", [1.0] * len(sources)), track_outputs))
+        graph.append((_dawdreamer_compressor(engine, "master", MASTER_COMPRESSOR), ["mix"]))
+        engine.load_graph(graph)
+
+    def render(self) -> np.ndarray:
+        # DawDreamer resets the graph at the start of every render (checked: renders repeat bit for bit).
+        self.engine.render(self.seconds)
+        return self.engine.get_audio()
+
+
+def _dawdreamer_compressor(engine: object, name: str, params: Params) -> object:
+    return engine.make_compressor_processor(  # type: ignore[attr-defined]
+        name, params["threshold_db"], params["ratio"], params["attack_ms"], params["release_ms"]
+    )
+
+
+def set_dawdreamer_parameters(processor: object, values: Params) -> None:
+    """Set a VST3's parameters by pedalboard's names (``threshold_db``) on a DawDreamer plug-in processor.
+
+    DawDreamer takes normalised 0..1 values; DPF maps its ranges linearly. The
+    value is read back as text so a wrong mapping fails loudly, not silently.
+    """
+    by_name: dict[str, dict] = {}
+    for desc in processor.get_parameters_description():  # type: ignore[attr-defined]
+        base = desc["name"].strip().lower().replace(" ", "_")
+        label = desc["label"].strip().lower()
+        by_name[base] = desc
+        if label:
+            by_name[f"{base}_{label}"] = desc
+    for key, value in values.items():
+        desc = by_name[key]
+        lo, hi = float(desc["min"]), float(desc["max"])
+        processor.set_parameter(desc["index"], (value - lo) / (hi - lo))  # type: ignore[attr-defined]
+        shown = float(processor.get_parameter_text(desc["index"]))  # type: ignore[attr-defined]
+        if not math.isclose(shown, value, rel_tol=1e-3, abs_tol=1e-3):
+            raise RuntimeError(f"DawDreamer set {desc['name']} to {shown}, wanted {value}")
+
+
+def bench_multitrack(tracks: int, seconds: float, reps: int) -> dict[str, float]:
+    sources = [make_audio(seconds, seed=100 + i) for i in range(tracks)]
+    session = multitrack_session(sources)
+    graph = DawDreamerGraph(sources)
+    ours = session.render(tail=False).audio
+    theirs = graph.render()
+    print(f"(b) {tracks} stereo tracks x 3 plug-ins + master compressor, {seconds:g} s, {os.cpu_count()} cores")
+    print(f"    output rms rackhost {_rms_db(ours):.2f} dBFS, DawDreamer {_rms_db(theirs):.2f} dBFS "
+          f"(similar, not identical: different high-pass order)")
+    timings = alternate({"rackhost": lambda: session.render(tail=False), "dawdreamer": graph.render}, reps)
+    rackhost_s, dawdreamer_s = timings.median("rackhost"), timings.median("dawdreamer")
+    print(f"    rackhost    {timings.describe('rackhost')}")
+    print(f"    DawDreamer  {timings.describe('dawdreamer')}")
+    ratio = dawdreamer_s / rackhost_s
+    print(f"    ratio (DawDreamer / rackhost) {ratio:.3f}" + (f"  target >= {DAWDREAMER_TARGET}" if tracks == 8 else ""))
+    # Drop the plug-ins now: DPF prints teardown warnings when they are destroyed,
+    # which must not land after the JSON line at interpreter exit.
+    del graph
+    gc.collect()
+    return {
+        f"rackhost_{tracks}track_s": rackhost_s,
+        f"dawdreamer_{tracks}track_s": dawdreamer_s,
+        f"dawdreamer_{tracks}track_ratio": ratio,
+    }
+
+
+def _rms_db(audio: np.ndarray) -> float:
+    return 20.0 * math.log10(max(float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))), 1e-12))
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 s of audio, 2 repetitions")
+    parser.add_argument("--seconds", type=float, help="audio length for every scenario (default 60)")
+    parser.add_argument("--reps", type=int, help="timed repetitions per side (default 5)")
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (5.0 if args.quick else 60.0)
+    args.reps = args.reps or (2 if args.quick else 5)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: dict[str, object] = {"seconds": args.seconds, "reps": args.reps, "cores": os.cpu_count()}
+    results.update(bench_mastering(args.seconds, args.reps))
+    for tracks in (8, 32):
+        results.update(bench_multitrack(tracks, args.seconds, args.reps))
+    results["overhead_target_met"] = results["overhead_ratio"] <= OVERHEAD_TARGET  # type: ignore[operator]
+    results["dawdreamer_target_met"] = results["dawdreamer_8track_ratio"] >= DAWDREAMER_TARGET  # type: ignore[operator]
+    sys.stderr.flush()
+    print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

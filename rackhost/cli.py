@@ -1,0 +1,246 @@
+"""The ``rackhost`` command: render, list plug-ins, run the demo.
+
+Errors a user can cause exit with status 2 and one line naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rackhost import __version__
+from rackhost.errors import RackhostError
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except RackhostError as err:
+        print(f"rackhost: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rackhost: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rackhost", description="A plug-in host and effects rack.")
+    parser.add_argument("--version", action="version", version=f"rackhost {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="render a file through a chain, or a session file")
+    render.add_argument("input", nargs="?", help="audio file to process (omit with --session)")
+    render.add_argument("-o", "--output", required=True, help="output file: .wav, .flac or .aiff")
+    render.add_argument("--chain", help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
+    render.add_argument("--session", help="render a multitrack session file (JSON) instead of one input")
+    render.add_argument("--block-size", type=int, help="frames per block (default: 512, or the session's)")
+    render.add_argument("--sample-rate", type=int, help="render rate (default: the input's, or the session's)")
+    render.add_argument("--bit-depth", type=int, default=24, choices=(16, 24, 32), help="default 24 (32 = float)")
+    render.add_argument("--max-tail", type=float, default=30.0, metavar="SECONDS",
+                        help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
+    render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
+    render.add_argument("--threads", type=int, help="worker threads for tracks (default: one per core)")
+    render.add_argument("--json", action="store_true", help="print the report as JSON")
+    render.set_defaults(func=_cmd_render)
+
+    plugins = sub.add_parser("plugins", help="list built-ins and VST3 plug-ins with their parameters")
+    plugins.add_argument("names", nargs="*", help="only these plug-ins")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument("--names-only", action="store_true", help="do not load plug-ins to list parameters")
+    plugins.set_defaults(func=_cmd_plugins)
+
+    demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
+    demo.add_argument("--out", default="demo-output", help="folder for the demo files (default demo-output)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+# -- render -----------------------------------------------------------------------
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from rackhost.chain import AudioFileSource, Session
+    from rackhost.chain.render import output_subtype
+    from rackhost.chain.spec import parse_chain
+    from rackhost.presets import load_session
+
+    output = Path(args.output)
+    output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
+    if args.session:
+        if args.input or args.chain:
+            raise _usage("give either INPUT with --chain, or --session, not both")
+        session = load_session(args.session)
+        if args.block_size:
+            session.block_size = _block_size(args.block_size)
+        if args.sample_rate:
+            session.sample_rate = args.sample_rate
+    else:
+        if not args.input:
+            raise _usage("give an INPUT file (with --chain), or --session SESSION")
+        source = AudioFileSource(args.input)
+        session = Session(
+            sample_rate=args.sample_rate or int(source.sample_rate),
+            block_size=_block_size(args.block_size or 512),
+        )
+        chain = parse_chain(args.chain) if args.chain else None
+        session.add_track(Path(args.input).stem, source, chain)
+
+    started = time.perf_counter()
+    progress = _Progress() if sys.stderr.isatty() else None
+    result = session.render_to_file(
+        output,
+        bit_depth=args.bit_depth,
+        tail=not args.no_tail,
+        max_tail_seconds=args.max_tail,
+        threads=args.threads,
+        progress=progress,
+    )
+    if progress:
+        progress.done()
+    elapsed = time.perf_counter() - started
+    report = result.loudness()
+    if args.json:
+        print(json.dumps({
+            "output": str(output), "sample_rate": result.sample_rate, "frames": result.audio.shape[1],
+            "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
+            "clipped_samples": result.clipped_samples, "notes": result.notes, **report.to_dict(),
+        }))
+        return 0
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit) "
+          f"in {elapsed:.2f} s ({result.seconds / max(elapsed, 1e-9):.0f}x real time)")
+    if result.latency:
+        print(f"latency compensated: {result.latency} samples trimmed from the start")
+    if result.tail_frames:
+        print(f"tail: {result.tail_frames / result.sample_rate:.2f} s rendered past the end of the input")
+    if result.clipped_samples:
+        print(f"warning: {result.clipped_samples} samples were above 0 dBFS and clipped in the "
+              f"{args.bit_depth}-bit file; lower the gain or add a limiter, or write 32-bit float")
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def _block_size(value: int) -> int:
+    if not 16 <= value <= 16384:
+        raise _usage(f"--block-size {value} is outside 16..16384 frames")
+    return value
+
+
+def _usage(message: str) -> RackhostError:
+    return RackhostError(message)
+
+
+class _Progress:
+    """A one-line progress bar on stderr for long renders."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done: int, expected: int) -> None:
+        if time.perf_counter() - self.started < 1.0:
+            return  # short renders finish before a bar is worth drawing
+        fraction = min(1.0, done / max(expected, 1))
+        bar = "#" * int(fraction * 30)
+        sys.stderr.write(f"\rrendering [{bar:<30}] {fraction:4.0%}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+# -- plugins ----------------------------------------------------------------------
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from rackhost.chain import Plugin
+    from rackhost.chain.builtins import builtin_names
+    from rackhost.chain.folders import find_plugin_file, find_plugin_files
+
+    entries: list[tuple[str, str, str | None]] = []  # (name, format, path)
+    if args.names:
+        for name in args.names:
+            if name in builtin_names():
+                entries.append((name, "builtin", None))
+            else:
+                path = find_plugin_file(name) or (Path(name) if Path(name).exists() else None)
+                if path is None:
+                    Plugin.create(name)  # raises the standard "unknown plug-in" error
+                entries.append((path.stem, "vst3", str(path)))  # type: ignore[union-attr]
+    else:
+        entries += [(n, "builtin", None) for n in builtin_names()]
+        entries += [(n, "vst3", str(p)) for n, p in sorted(find_plugin_files().items())]
+
+    listing = []
+    for name, fmt, path in entries:
+        item: dict = {"name": name, "format": fmt}
+        if path:
+            item["path"] = path
+        if not args.names_only:
+            if fmt != "builtin" and not args.json and sys.stderr.isatty():
+                sys.stderr.write(f"\rloading {name}...{' ' * 20}\r")
+            try:
+                plugin = _describe(name, path)
+                item.update(plugin)
+            except RackhostError as err:
+                item["error"] = str(err)
+        listing.append(item)
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for item in listing:
+        where = f"  {item['path']}" if "path" in item else ""
+        print(f"{item['name']} [{item['format']}]{where}")
+        if "error" in item:
+            print(f"    could not load: {item['error']}")
+        if "channels" in item:
+            print(f"    channels: {item['channels']}; latency {item['latency_samples']} samples")
+        for param in item.get("parameters", []):
+            print(f"    {param['describe']}")
+    return 0
+
+
+def _describe(name: str, path: str | None) -> dict:
+    from rackhost.chain import Plugin
+
+    if name == "Convolution":
+        return {"parameters": [{"name": "impulse_response_filename", "type": "path", "role": "control",
+                                "describe": "impulse_response_filename: file path (required)"},
+                               {"name": "mix", "type": "float", "role": "control", "minimum": 0.0,
+                                "maximum": 1.0, "default": 1.0, "describe": "mix: in [0, 1] (default 1)"}]}
+    plugin = Plugin.create(path or name)
+    layouts = [label for ch, label in ((1, "mono"), (2, "stereo")) if plugin.supports(ch)]
+    out = {
+        "channels": "/".join(layouts) if plugin.is_builtin is False else "any",
+        "latency_samples": plugin.latency(48000.0) if not plugin.is_builtin else 0,
+        "parameters": [dict(info.to_dict(), describe=info.describe()) for info in plugin.parameters.values()],
+    }
+    if not plugin.is_builtin:
+        out.update(vendor=plugin.identity.vendor, version=plugin.identity.version,
+                   instrument=bool(plugin.instance.is_instrument))
+    return out
+
+
+# -- demo -------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from rackhost.demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

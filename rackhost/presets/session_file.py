@@ -1,0 +1,206 @@
+"""Session files: JSON with a ``format_version``, audio paths relative to the file.
+
+Format version 1::
+
+    {
+      "format_version": 1,
+      "sample_rate": 48000,
+      "block_size": 512,
+      "tracks": [
+        {"name": "drums", "source": "audio/drums.wav", "gain_db": -2.0, "pan": 0.0,
+         "mute": false, "solo": false,
+         "chain": [{"plugin": "ZamCompX2", "parameters": {"threshold_db": -20.0},
+                    "bypass": false, "mix": 1.0}]}
+      ],
+      "master": {"gain_db": 0.0, "chain": []}
+    }
+
+``plugin`` is a built-in's class name, a VST3 name, or a path to a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from rackhost.chain import AudioFileSource, Chain, Plugin, Session, Slot
+from rackhost.errors import RackhostError
+from rackhost.presets.atomic import write_json_atomic
+
+FORMAT_VERSION = 1
+
+# format_version N -> function turning a version-N document into version N+1.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+class SessionFileError(RackhostError):
+    """A session file cannot be read: names the file, the place in it, and the fix."""
+
+    def __init__(self, path: Path | str, where: str, problem: str):
+        self.path = str(path)
+        self.where = where
+        place = f" at {where}" if where else ""
+        super().__init__(f"session file {self.path!r}{place}: {problem}")
+
+
+def load_session(path: str | Path) -> Session:
+    """Read a session file; any problem raises :class:`SessionFileError` and nothing is changed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SessionFileError(path, "", "no such file; check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SessionFileError(path, "", f"cannot be read ({err})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SessionFileError(path, f"line {err.lineno} column {err.colno}", f"not valid JSON ({err.msg})") from None
+    return _SessionReader(path).read(doc)
+
+
+class _SessionReader:
+    def __init__(self, path: Path):
+        self.path = path
+        self.base = path.resolve().parent
+
+    def fail(self, where: str, problem: str) -> SessionFileError:
+        return SessionFileError(self.path, where, problem)
+
+    def read(self, doc: Any) -> Session:
+        doc = self.migrate(self.expect(doc, dict, "the top level"))
+        session = Session(
+            sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
+            block_size=int(self.number(doc, "block_size", "", 512)),
+        )
+        for i, track_doc in enumerate(self.expect(doc.get("tracks", []), list, "tracks")):
+            self.read_track(session, self.expect(track_doc, dict, f"tracks[{i}]"), f"tracks[{i}]")
+        master = self.expect(doc.get("master", {}), dict, "master")
+        session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
+        session.master.chain = self.read_chain(master.get("chain", []), "master.chain")
+        return session
+
+    def migrate(self, doc: dict) -> dict:
+        version = doc.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self.fail("format_version", f"missing or not a whole number (this rackhost writes {FORMAT_VERSION})")
+        if version > FORMAT_VERSION:
+            raise self.fail(
+                "format_version",
+                f"version {version} is newer than this rackhost understands ({FORMAT_VERSION}); upgrade rackhost",
+            )
+        while version < FORMAT_VERSION:
+            if version not in MIGRATIONS:
+                raise self.fail("format_version", f"version {version} is not a known session format")
+            doc = MIGRATIONS[version](doc)
+            version = doc["format_version"]
+        return doc
+
+    def read_track(self, session: Session, doc: dict, where: str) -> None:
+        name = self.expect(doc.get("name"), str, f"{where}.name")
+        source_path = doc.get("source")
+        source = None
+        if source_path is not None:
+            source_path = Path(self.expect(source_path, str, f"{where}.source"))
+            resolved = source_path if source_path.is_absolute() else self.base / source_path
+            try:
+                source = AudioFileSource(resolved)
+            except RackhostError as err:
+                raise self.fail(f"{where}.source", str(err)) from None
+        try:
+            session.add_track(
+                name,
+                source,
+                self.read_chain(doc.get("chain", []), f"{where}.chain"),
+                gain_db=self.number(doc, "gain_db", where, 0.0),
+                pan=self.number(doc, "pan", where, 0.0),
+                mute=self.boolean(doc, "mute", where),
+                solo=self.boolean(doc, "solo", where),
+            )
+        except (RackhostError, ValueError) as err:
+            raise self.fail(where, str(err)) from None
+
+    def read_chain(self, doc: Any, where: str) -> Chain:
+        chain = Chain()
+        for i, slot_doc in enumerate(self.expect(doc, list, where)):
+            here = f"{where}[{i}]"
+            slot_doc = self.expect(slot_doc, dict, here)
+            name = self.expect(slot_doc.get("plugin"), str, f"{here}.plugin")
+            params = self.expect(slot_doc.get("parameters", {}), dict, f"{here}.parameters")
+            try:
+                plugin = Plugin.create(name, **params)
+                chain.add(Slot(plugin, self.boolean(slot_doc, "bypass", here), self.number(slot_doc, "mix", here, 1.0)))
+            except (RackhostError, ValueError) as err:
+                raise self.fail(here, str(err)) from None
+        return chain
+
+    def expect(self, value: Any, kind: type, where: str) -> Any:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            wanted = {dict: "an object", list: "a list", str: "text"}.get(kind, kind.__name__)
+            raise self.fail(where, f"expected {wanted}, found {json.dumps(value)}")
+        return value
+
+    def number(self, doc: dict, key: str, where: str, default: float) -> float:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{where}.{key}".lstrip("."), f"expected a number, found {json.dumps(value)}")
+        return float(value)
+
+    def boolean(self, doc: dict, key: str, where: str) -> bool:
+        value = doc.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", f"expected true or false, found {json.dumps(value)}")
+        return value
+
+
+def session_to_dict(session: Session, base: Path | None = None) -> dict:
+    """The session as a version-1 document; audio paths relative to ``base`` where possible."""
+
+    def source_ref(track: Any) -> str | None:
+        if track.source is None or not hasattr(track.source, "path"):
+            return None
+        path = Path(track.source.path).resolve()
+        if base is None:
+            return str(path)
+        try:
+            return os.path.relpath(path, base)
+        except ValueError:  # another drive on Windows
+            return str(path)
+
+    def chain_doc(chain: Chain) -> list[dict]:
+        return [
+            {
+                "plugin": slot.plugin.name if slot.plugin.is_builtin else slot.plugin.identity.path,
+                "parameters": slot.plugin.values(),
+                "bypass": slot.bypass,
+                "mix": slot.mix,
+            }
+            for slot in chain
+        ]
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "sample_rate": session.sample_rate,
+        "block_size": session.block_size,
+        "tracks": [
+            {
+                "name": t.name,
+                "source": source_ref(t),
+                "gain_db": t.gain_db,
+                "pan": t.pan,
+                "mute": t.mute,
+                "solo": t.solo,
+                "chain": chain_doc(t.chain),
+            }
+            for t in session.tracks
+        ],
+        "master": {"gain_db": session.master.gain_db, "chain": chain_doc(session.master.chain)},
+    }
+
+
+def save_session(session: Session, path: str | Path) -> None:
+    """Write the session atomically; audio paths are stored relative to the session file."""
+    path = Path(path)
+    write_json_atomic(path, session_to_dict(session, path.resolve().parent))

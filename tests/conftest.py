@@ -1,0 +1,46 @@
+"""Shared fixtures: real plug-ins from Debian's zam-plugins and the project's own DPF builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 48000
+VST3_DIR = Path("/usr/lib/vst3")
+PROJECT_VST3_DIR = Path(__file__).resolve().parents[1] / "build" / "vst3"
+
+# From Debian's zam-plugins 4.1: which accept only mono, which only stereo.
+ZAM_MONO_ONLY = [
+    "ZamComp", "ZamEQ2", "ZamDelay", "ZamGate", "ZamTube", "ZamPhono", "ZamAutoSat",
+    "ZamDynamicEQ", "ZamGEQ31", "ZamGrains", "ZaMultiComp",
+]
+ZAM_STEREO_ONLY = ["ZamCompX2", "ZaMultiCompX2", "ZamGateX2", "ZaMaximX2", "ZamHeadX2"]
+ZAM_SLOW = ["ZamVerb"]  # stereo only; takes ~90 s to load
+ZAM_ALL = ZAM_MONO_ONLY + ZAM_STEREO_ONLY + ZAM_SLOW
+
+
+def program_signal(channels: int = 2, seconds: float = 1.0, sr: int = SR, seed: int = 1) -> np.ndarray:
+    """Deterministic program-like audio: tones plus noise bursts, peaks around -6 dBFS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    out = []
+    for ch in range(channels):
+        tone = 0.25 * np.sin(2 * np.pi * (110 + 55 * ch) * t) + 0.1 * np.sin(2 * np.pi * 1870 * t)
+        bursts = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2 * t) > 0.6) * 0.15
+        out.append(tone + bursts)
+    return np.asarray(out, dtype=np.float32)
+
+
+@pytest.fixture
+def wav_file(tmp_path: Path):
+    """Write ``audio`` (channels, frames) as a 24-bit WAV and return its path."""
+
+    def write(audio: np.ndarray, name: str = "in.wav", sr: int = SR) -> Path:
+        path = tmp_path / name
+        sf.write(path, np.asarray(audio).T, sr, subtype="PCM_24" if name.endswith(".wav") else None)
+        return path
+
+    return write

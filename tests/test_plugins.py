@@ -1,0 +1,190 @@
+"""Every built-in and every real zam-plugins VST3 loads, describes itself, and processes audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SR, ZAM_MONO_ONLY, ZAM_STEREO_ONLY, program_signal
+from rackhost.chain import ArraySource, Chain, Plugin, Session
+from rackhost.chain.builtins import builtin_names
+from rackhost.errors import ParameterValueError, PluginLoadError, PluginNotFoundError, UnknownParameterError
+
+
+def _render_one(plugin_name: str, channels: int, **values: object):
+    session = Session(sample_rate=SR, block_size=256)
+    track = session.add_track("t", ArraySource(program_signal(channels, 0.5), SR))
+    slot = track.chain.add(plugin_name, **values)
+    result = session.render(tail=False)
+    return slot.plugin, result
+
+
+@pytest.fixture(scope="module")
+def impulse_response(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ir") / "ir.wav"
+    ir = np.zeros(2400, np.float32)
+    ir[0] = 1.0
+    ir[1200] = 0.5
+    sf.write(path, ir, SR)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("channels", [1, 2])
+def test_every_builtin_processes_mono_and_stereo(name, channels, impulse_response):
+    values = {"impulse_response_filename": impulse_response} if name == "Convolution" else {}
+    plugin, result = _render_one(name, channels, **values)
+    assert plugin.identity.format == "builtin"
+    assert plugin.mode == "direct"
+    assert result.audio.shape == (2, int(0.5 * SR))
+    assert np.all(np.isfinite(result.audio))
+    for info in plugin.parameters.values():
+        assert info.role == "control"
+        assert info.type in ("float", "bool", "choice", "path")
+
+
+@pytest.mark.parametrize("name", ZAM_MONO_ONLY + ZAM_STEREO_ONLY)
+def test_every_zam_vst3_loads_and_lists_parameters(name):
+    plugin = Plugin.create(name)
+    assert plugin.identity.format == "vst3"
+    assert plugin.identity.vendor == "Damien Zammit"
+    assert plugin.identity.path.endswith(f"{name}.vst3")
+    # DPF's bookkeeping parameters are hidden; meters are marked as outputs.
+    assert not {"buffer_size_frames", "sample_rate_frames", "current_program"} & set(plugin.parameters)
+    for pname, info in plugin.controls().items():
+        assert info.minimum is None or info.minimum <= info.maximum, pname
+    if "gain_reduction_db" in plugin.parameters:
+        assert plugin.parameters["gain_reduction_db"].is_output
+
+
+@pytest.mark.parametrize("name", ZAM_MONO_ONLY)
+def test_mono_only_vst3_runs_dual_mono_on_a_stereo_track(name):
+    plugin, result = _render_one(name, 2)
+    assert not plugin.supports(2) and plugin.supports(1)
+    assert plugin.mode == "dual_mono"
+    assert len(plugin.instances) == 2
+    assert any("dual mono" in note for note in result.notes)
+    assert np.all(np.isfinite(result.audio))
+
+
+@pytest.mark.parametrize("name", ZAM_STEREO_ONLY)
+def test_stereo_only_vst3_takes_a_mono_track(name):
+    plugin, result = _render_one(name, 1)
+    assert not plugin.supports(1) and plugin.supports(2)
+    assert plugin.mode == "stereo_on_mono"
+    assert any("stereo-only" in note for note in result.notes)
+    assert np.all(np.isfinite(result.audio))
+
+
+@pytest.mark.parametrize("name", ZAM_MONO_ONLY[:3] + ZAM_STEREO_ONLY[:2])
+def test_native_layout_runs_direct(name):
+    plugin, result = _render_one(name, 1 if name in ZAM_MONO_ONLY else 2)
+    assert plugin.mode == "direct" and not result.notes
+
+
+@pytest.mark.parametrize("name", ["MVerb", "3BandEQ"])
+def test_project_built_dpf_effects_load_from_the_project_folder(name):
+    plugin, result = _render_one(name, 2)
+    assert "build/vst3" in plugin.identity.path
+    assert plugin.mode == "direct"
+    assert np.max(np.abs(result.audio)) > 0.01
+
+
+@pytest.mark.slow
+def test_zamverb_loads_once_and_processes_stereo():
+    """The one test allowed to load ZamVerb (~90 s here)."""
+    plugin, result = _render_one("ZamVerb", 2)
+    assert plugin.supports(2)
+    assert plugin.mode == "direct"
+    assert np.max(np.abs(result.audio)) > 0.01
+
+
+def test_dual_mono_equals_two_separate_mono_instances():
+    stereo = program_signal(2, 0.5)
+    session = Session(sample_rate=SR, block_size=128)
+    session.add_track("t", ArraySource(stereo, SR)).chain.add("ZamComp", threshold_db=-30, ratio=6)
+    adapted = session.render(tail=False).audio
+    for ch in range(2):
+        ref = Plugin.create("ZamComp", threshold_db=-30, ratio=6).instance
+        expected = np.concatenate(
+            [ref.process(stereo[ch : ch + 1, i : i + 128], SR, 128, False) for i in range(0, stereo.shape[1], 128)],
+            axis=1,
+        )
+        np.testing.assert_allclose(adapted[ch], expected[0], atol=1e-6)
+
+
+def test_dual_mono_keeps_parameters_in_step():
+    plugin = Plugin.create("ZamComp")
+    plugin.configure(2, SR)
+    plugin.set("threshold_db", -24.0)
+    plugin.set("ratio", 8)
+    assert [float(i.threshold_db) for i in plugin.instances] == pytest.approx([-24.0, -24.0])
+    assert [float(i.ratio) for i in plugin.instances] == pytest.approx([8.0, 8.0])
+
+
+def test_stereo_only_plugin_on_mono_is_summed_back_at_minus_6_db():
+    mono = program_signal(1, 0.5)
+    session = Session(sample_rate=SR, block_size=128)
+    session.add_track("t", ArraySource(mono, SR)).chain.add("ZamCompX2", threshold_db=-30, ratio=4)
+    snap = session.snapshot()
+    out = np.concatenate([snap.tracks[0].chain(mono[:, i : i + 128]) for i in range(0, mono.shape[1], 128)], axis=1)
+    ref = Plugin.create("ZamCompX2", threshold_db=-30, ratio=4).instance
+    both = np.concatenate([mono, mono])
+    wide = np.concatenate([ref.process(both[:, i : i + 128], SR, 128, False) for i in range(0, both.shape[1], 128)], 1)
+    np.testing.assert_allclose(out[0], 0.5 * (wide[0] + wide[1]), atol=1e-6)
+
+
+def test_unknown_parameter_lists_the_valid_ones():
+    with pytest.raises(UnknownParameterError) as err:
+        Plugin.create("ZamCompX2", thresh=-20)
+    assert "threshold_db" in str(err.value) and "attack_ms" in str(err.value)
+    assert "gain_reduction_db" not in str(err.value)  # outputs are not settable, so not offered
+
+
+def test_out_of_range_value_names_the_range():
+    with pytest.raises(ParameterValueError, match=r"out of range in \[-80, 0\] dB"):
+        Plugin.create("ZamCompX2", threshold_db=20)
+    with pytest.raises(ParameterValueError, match=r"out of range"):
+        Plugin.create("Reverb", room_size=2)
+
+
+def test_output_parameters_cannot_be_set():
+    with pytest.raises(ParameterValueError, match="read-only output"):
+        Plugin.create("ZamCompX2").set("gain_reduction_db", 3.0)
+
+
+def test_choice_and_bool_parameters_take_names():
+    ladder = Plugin.create("LadderFilter", mode="hpf24")
+    assert ladder.get("mode") == "HPF24"
+    limiter = Plugin.create("BrickwallLimiter", true_peak=True)
+    assert limiter.get("true_peak") is True
+    with pytest.raises(ParameterValueError, match="expected one of"):
+        ladder.set("mode", "notch")
+
+
+def test_values_round_trip_through_a_fresh_plugin():
+    original = Plugin.create("ZamCompX2", threshold_db=-18, ratio=3, knee_db=4)
+    copy = Plugin.create("ZamCompX2", **original.values())
+    assert copy.values() == pytest.approx(original.values())
+
+
+def test_unknown_plugin_names_the_folders_searched():
+    with pytest.raises(PluginNotFoundError, match="/usr/lib/vst3"):
+        Plugin.create("NoSuchPlugin")
+
+
+def test_a_broken_bundle_is_a_clear_load_error(tmp_path):
+    bundle = tmp_path / "Broken.vst3" / "Contents" / "x86_64-linux"
+    bundle.mkdir(parents=True)
+    (bundle / "Broken.so").write_bytes(b"\x00not a shared object")
+    with pytest.raises(PluginLoadError, match="Broken.vst3"):
+        Plugin.create(str(tmp_path / "Broken.vst3"))
+
+
+def test_builtin_latency_is_measured_and_compensated():
+    plugin = Plugin.create("BrickwallLimiter", lookahead_ms=5.0)
+    plugin.configure(2, SR)
+    assert plugin.latency(SR) == 240  # 5 ms at 48 kHz
+    chain = Chain([plugin])
+    assert chain.latency(SR) == 240
