@@ -59,6 +59,9 @@ KICK = {0: 1.0, 7: 0.55, 8: 0.9, 10: 0.75}
 SNARE = {4: 1.0, 12: 1.0, 15: 0.25}  # a ghost note leads back into the downbeat
 HATS = {step: (0.8 if step % 4 == 2 else 0.45) for step in range(0, 16, 2)}  # eighths, off-beats accented
 
+# Detune of the pad's side oscillators, left and right.
+PAD_DETUNE_CENTS = (-8.0, 8.0)
+
 # Eighth notes of one bar for the bass: semitones above the root, or None for a rest.
 BASS_LINE: tuple[int | None, ...] = (0, None, 0, 12, 0, None, 7, 12)
 
@@ -217,16 +220,22 @@ def synth_bass(frames: int, sample_rate: int, rng: np.random.Generator) -> np.nd
 
 
 def pad_chord(notes: tuple[int, ...], frames: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """One chord, stereo: two saws per note per side, detuned differently left and right (the width)."""
+    """One chord, stereo: per note a saw in the centre plus a detuned saw on each side.
+
+    The side saws are detuned in opposite directions (flat left, sharp right),
+    so the beating differs between the speakers: a slight, natural spread that
+    still sums to mono cleanly because the centre saw is shared.
+    """
     t = np.arange(frames) / sample_rate
     out = np.zeros((2, frames))
-    detune_cents = ((-9.0, 4.0), (-4.0, 9.0))  # left pair, right pair
-    for channel, pair in enumerate(detune_cents):
-        for note in notes:
-            for cents in pair:
-                freq = midi_to_hz(note + cents / 100.0)
-                phase = 2 * np.pi * (freq * t + rng.random())
-                out[channel] += additive(phase, saw_weights(freq, 1500.0, sample_rate, max_hz=5000.0))
+    for note in notes:
+        start = rng.random()  # a free-running oscillator's phase, shared by the note's saws
+        centre = midi_to_hz(note)
+        out += additive(2 * np.pi * (centre * t + start), saw_weights(centre, 1500.0, sample_rate, 5000.0))
+        for channel, cents in enumerate(PAD_DETUNE_CENTS):
+            freq = midi_to_hz(note + cents / 100.0)
+            side = additive(2 * np.pi * (freq * t + start), saw_weights(freq, 1500.0, sample_rate, 5000.0))
+            out[channel] += 0.7 * side
     attack, release = 0.6, 0.5
     env = np.minimum(1.0, t / attack)
     env *= np.clip((t[-1] - t) / release, 0.0, 1.0)  # the chord fades under the next one's attack
@@ -343,13 +352,13 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
     bass.chain.add("ZamCompX2", threshold_db=-20.0, ratio=4.0, attack_ms=20.0, release_ms=150.0,
                    knee_db=3.0, makeup_db=3.0)
 
-    pad = session.add_track("pad", sources["pad"], gain_db=-9.0)
+    pad = session.add_track("pad", sources["pad"], gain_db=-6.0)
     pad.chain.add("HighpassFilter", cutoff_frequency_hz=160.0)  # leave the low end to kick and bass
     pad.chain.add("Chorus", rate_hz=0.6, depth=0.3, centre_delay_ms=8.0, feedback=0.0, mix=0.4)
     pad.chain.add("MVerb", mix=35.0, decay=65.0, size=80.0, predelay=20.0, damping=45.0, early_late_mix=60.0)
 
     if "voice" in sources:
-        voice = session.add_track("voice", sources["voice"], gain_db=-1.0)
+        voice = session.add_track("voice", sources["voice"], gain_db=3.0)
         voice.chain.add("HighpassFilter", cutoff_frequency_hz=100.0)  # rumble and proximity boom out
         voice.chain.add("ZamComp", threshold_db=-24.0, ratio=3.0, attack_ms=5.0, release_ms=120.0,
                         knee_db=4.0, makeup_db=6.0)  # mono-only, direct on the mono voice

@@ -1,0 +1,79 @@
+"""Session files: round trip, relative paths, and clear errors naming the place."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import SR, program_signal
+from rackhost.chain import Session
+from rackhost.presets import SessionFileError, load_session, save_session
+
+
+def _session(tmp_path, wav_file) -> Session:
+    session = Session(sample_rate=SR, block_size=256)
+    drums = session.add_track("drums", wav_file(program_signal(2, 0.5), "drums.wav"), gain_db=-2.0, pan=0.1)
+    drums.chain.add("ZamCompX2", threshold_db=-22, ratio=4)
+    drums.chain.add("Reverb", room_size=0.4).set_mix(0.3)
+    bass = session.add_track("bass", wav_file(program_signal(1, 0.4, seed=9), "bass.wav"), mute=True)
+    bass.chain.add("ZamEQ2", boost_cut_l_db=3.0)
+    session.master.gain_db = -1.5
+    session.master.chain.add("ZaMaximX2", threshold_db=-3)
+    return session
+
+
+def test_save_load_render_equals_the_original(tmp_path, wav_file):
+    session = _session(tmp_path, wav_file)
+    path = tmp_path / "song.rackhost.json"
+    save_session(session, path)
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == 1
+    assert doc["tracks"][0]["source"] == "drums.wav"  # relative to the session file
+    loaded = load_session(path)
+    assert [t.name for t in loaded.tracks] == ["drums", "bass"]
+    assert loaded.tracks[1].mute and loaded.tracks[0].chain[1].mix == 0.3
+    assert np.array_equal(session.render().audio, loaded.render().audio)
+
+
+def test_relative_sources_follow_the_session_folder(tmp_path, wav_file):
+    session = _session(tmp_path, wav_file)
+    save_session(session, tmp_path / "s.json")
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("s.json", "drums.wav", "bass.wav"):
+        (tmp_path / name).rename(moved / name)
+    assert load_session(moved / "s.json").tracks[0].source.name == "drums.wav"
+
+
+BAD = [
+    ("{not json", "not valid JSON"),
+    (json.dumps([]), "expected an object"),
+    (json.dumps({"tracks": []}), "format_version"),
+    (json.dumps({"format_version": 99}), "newer than this rackhost"),
+    (json.dumps({"format_version": 1, "tracks": [{"name": "a", "source": "missing.wav"}]}), "tracks[0].source"),
+    (json.dumps({"format_version": 1, "master": {"chain": [{"plugin": "Nope"}]}}), "master.chain[0]"),
+    (json.dumps({"format_version": 1, "master": {"chain": [{"plugin": "Reverb", "parameters": {"room_size": 5}}]}}),
+     "out of range"),
+    (json.dumps({"format_version": 1, "master": {"gain_db": "loud"}}), "master.gain_db"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD)
+def test_bad_session_files_give_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(SessionFileError) as err:
+        load_session(path)
+    assert message in str(err.value) and "bad.json" in str(err.value)
+    assert path.read_text() == text
+
+
+def test_saving_is_atomic_and_leaves_no_temp_files(tmp_path, wav_file):
+    session = _session(tmp_path, wav_file)
+    path = tmp_path / "s.json"
+    path.write_text("old")
+    save_session(session, path)
+    assert json.loads(path.read_text())["format_version"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
