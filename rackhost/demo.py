@@ -328,7 +328,8 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
 
     The chains are what a mix engineer might reach for first, and together they
     exercise every kind of slot: VST3s and built-ins, a mono-only plug-in on a
-    mono track, a stereo-only one on a mono track (adapted), and a host-side
+    mono track (direct) and on a stereo one (dual mono), a stereo-only one on a
+    mono track (adapted), a latent limiter on the master, and a host-side
     wet/dry mix.
     """
     folder = Path(folder)
@@ -354,6 +355,9 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
 
     pad = session.add_track("pad", sources["pad"], gain_db=-6.0)
     pad.chain.add("HighpassFilter", cutoff_frequency_hz=160.0)  # leave the low end to kick and bass
+    # Carve a little room for the voice's intelligibility range. ZamEQ2 is mono-only,
+    # so on this stereo track rackhost runs two instances, one per channel (a note says so).
+    pad.chain.add("ZamEQ2", boost_cut_1_db=-3.0, frequency_1_hz=2500.0, bandwidth_1=1.5)
     pad.chain.add("Chorus", rate_hz=0.6, depth=0.3, centre_delay_ms=8.0, feedback=0.0, mix=0.4)
     pad.chain.add("MVerb", mix=35.0, decay=65.0, size=80.0, predelay=20.0, damping=45.0, early_late_mix=60.0)
 
