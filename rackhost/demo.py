@@ -100,8 +100,14 @@ def additive(phase: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def saw_weights(freq: float, cutoff_hz: float | np.ndarray, sample_rate: int, max_hz: float = 6000.0) -> np.ndarray:
-    """Harmonic amplitudes of a saw (1/k) through a gentle one-pole-like low-pass at ``cutoff_hz``."""
+def saw_weights(
+    freq: float, cutoff_hz: float | np.ndarray, sample_rate: int, max_hz: float = 6000.0
+) -> np.ndarray:
+    """Harmonic amplitudes of a saw (1/k) through a one-pole-like low-pass (-6 dB/octave) at ``cutoff_hz``.
+
+    Harmonics stop below ``max_hz`` (and well below Nyquist): inaudible under
+    the low-pass anyway, and each one costs a pass over the whole note.
+    """
     count = max(1, int(min(max_hz, 0.45 * sample_rate) // freq))
     k = np.arange(1, count + 1, dtype=np.float64)
     cutoff = np.asarray(cutoff_hz, np.float64)
@@ -120,12 +126,16 @@ def highpassed_noise(rng: np.random.Generator, frames: int, order: int = 2) -> n
     return np.diff(noise, n=order) / 2.0**order
 
 
-def fade_edges(audio: np.ndarray, sample_rate: int, seconds: float = 0.01) -> np.ndarray:
-    """Short raised-cosine fades at both ends, so a cut never clicks."""
+def fade_edges(audio: np.ndarray, sample_rate: int, seconds: float = 0.01, *, fade_in: bool = True) -> np.ndarray:
+    """Short raised-cosine fades (in place) at the end and, unless ``fade_in`` is False, the start.
+
+    A cut mid-waveform clicks; a few milliseconds of fade is inaudible otherwise.
+    """
     n = min(int(seconds * sample_rate), audio.shape[-1] // 2)
     if n:
         ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))
-        audio[..., :n] *= ramp
+        if fade_in:
+            audio[..., :n] *= ramp
         audio[..., -n:] *= ramp[::-1]
     return audio
 
@@ -136,7 +146,11 @@ def normalize(audio: np.ndarray, peak_dbfs: float = SOURCE_PEAK_DBFS) -> np.ndar
 
 
 def place(buffer: np.ndarray, sound: np.ndarray, start: int, gain: float | np.ndarray = 1.0) -> None:
-    """Add ``sound`` into ``buffer`` (same channel layout, or mono into each channel) from ``start``, clipped at the end."""
+    """Mix ``sound`` into ``buffer`` from frame ``start``, cut off at the buffer's end.
+
+    ``sound`` has the buffer's channels, or is 1-D and goes to every channel;
+    ``gain`` is a number or one gain per channel (a pan).
+    """
     if start >= buffer.shape[-1]:
         return
     end = min(buffer.shape[-1], start + sound.shape[-1])
@@ -165,7 +179,8 @@ def kick(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
 def snare(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Two drum-head modes (190 and 330 Hz) for the body, bright decaying noise for the wires."""
     t = np.arange(int(0.3 * sample_rate)) / sample_rate
-    tone = 0.55 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05) + 0.3 * np.sin(2 * np.pi * 330 * t) * np.exp(-t / 0.03)
+    tone = 0.55 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05)
+    tone += 0.3 * np.sin(2 * np.pi * 330 * t) * np.exp(-t / 0.03)
     wires = 0.9 * highpassed_noise(rng, t.size, 1) * np.exp(-t / 0.09)
     return tone + wires
 
@@ -203,7 +218,7 @@ def bass_note(freq: float, frames: int, sample_rate: int) -> np.ndarray:
     return fade_edges(tone * amp, sample_rate, 0.008)
 
 
-def synth_bass(frames: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def synth_bass(frames: int, sample_rate: int) -> np.ndarray:
     """The root of each chord in syncopated eighths, mono (bass belongs in the centre)."""
     out = np.zeros((1, frames))
     eighth = 2 * STEP
@@ -268,14 +283,17 @@ def speak(text: str, seconds: float) -> tuple[np.ndarray, int] | None:
         return None
     with tempfile.TemporaryDirectory(prefix="rackhost-voice-") as tmp:
         wav = Path(tmp) / "voice.wav"
-        try:
-            subprocess.run(
-                [exe, "-v", "en-us", "-s", "145", "-w", str(wav), text],
-                check=True, capture_output=True, timeout=60,
-            )
-            speech, rate = sf.read(str(wav), dtype="float64", always_2d=True)
-        except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as err:
-            log.warning("espeak-ng failed (%s); the demo has no voice track", err)
+        # American English at a relaxed 145 words per minute; espeak's default voice if that one is missing.
+        for voice in (["-v", "en-us"], []):
+            try:
+                subprocess.run([exe, *voice, "-s", "145", "-w", str(wav), text], check=True, capture_output=True,
+                               timeout=60)
+                speech, rate = sf.read(str(wav), dtype="float64", always_2d=True)
+                break
+            except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as err:
+                failure = err
+        else:
+            log.warning("espeak-ng failed (%s); the demo has no voice track", failure)
             return None
     speech = speech.T[:1]
     if speech.shape[1] == 0:
@@ -301,7 +319,7 @@ def write_demo_sources(folder: Path, sample_rate: int = SAMPLE_RATE, seconds: fl
     rng = np.random.default_rng(SEED)
     tracks: dict[str, tuple[np.ndarray, int]] = {
         "drums": (synth_drums(frames, sample_rate, rng), sample_rate),
-        "bass": (synth_bass(frames, sample_rate, rng), sample_rate),
+        "bass": (synth_bass(frames, sample_rate), sample_rate),
         "pad": (synth_pad(frames, sample_rate, rng), sample_rate),
     }
     voice = speak(VOICE_TEXT, seconds)
@@ -310,14 +328,18 @@ def write_demo_sources(folder: Path, sample_rate: int = SAMPLE_RATE, seconds: fl
     paths: dict[str, Path] = {}
     for name, (audio, rate) in tracks.items():
         path = folder / f"{name}.wav"
-        audio = fade_edges(normalize(audio), rate)
+        # Only the end is faded: every instrument starts from silence, and the first kick keeps its attack.
+        audio = fade_edges(normalize(audio), rate, fade_in=False)
         sf.write(str(path), audio.T.astype(np.float32), rate, subtype="PCM_24")
         paths[name] = path
     return paths
 
 
 def existing_sources(folder: Path) -> dict[str, Path] | None:
-    """The sources already in ``folder``, or None if any expected one is missing (then all are rewritten)."""
+    """The sources already in ``folder``, or None if any expected one is missing (then all are rewritten).
+
+    Files found are used as they are, whatever their length: delete them to make new ones.
+    """
     expected = [name for name in TRACKS if name != "voice" or voice_available()]
     paths = {name: Path(folder) / f"{name}.wav" for name in expected}
     return paths if all(p.is_file() for p in paths.values()) else None
@@ -384,7 +406,8 @@ def chain_summary(session: Session) -> list[str]:
         plugins = " -> ".join(slot.name for slot in track.chain) or "(no plug-ins)"
         width = "mono" if track.channels == 1 else "stereo"
         lines.append(f"  {track.name:<7}{width:<7}{track.gain_db:+5.1f} dB  {plugins}")
-    lines.append(f"  {'master':<14}{session.master.gain_db:+5.1f} dB  " + " -> ".join(s.name for s in session.master.chain))
+    master = " -> ".join(slot.name for slot in session.master.chain) or "(no plug-ins)"
+    lines.append(f"  {'master':<14}{session.master.gain_db:+5.1f} dB  {master}")
     return lines
 
 

@@ -150,6 +150,7 @@ def test_render_to_file_writes_24_bit_wav_by_default(tmp_path):
         session.render_to_file(tmp_path / name, bit_depth=depth)
         assert sf.info(tmp_path / name).subtype == subtype
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert (tmp_path / "out.wav").stat().st_mode & 0o044 == 0o044  # readable by others, like any new file
 
 
 def test_overs_are_counted_and_clipped_in_fixed_point_files(tmp_path):

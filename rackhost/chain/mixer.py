@@ -23,7 +23,10 @@ from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 class TrackStrip:
     """A track as the audio path runs it: chain, delay compensation, gain and pan to stereo."""
 
-    __slots__ = ("name", "index", "channels", "chain", "compensation", "_gains", "_block", "_scratch", "_delay")
+    __slots__ = (
+        "name", "index", "channels", "chain", "compensation", "_gains", "_block", "_scratch", "_delay",
+        "_passes_through",
+    )
 
     def __init__(
         self,
@@ -48,18 +51,22 @@ class TrackStrip:
         self._block = block
         self._scratch = np.zeros((channels, max_segment), np.float32)
         self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
+        self._passes_through = channels == 2 and not compensation and bool(np.all(self._gains == 1.0))
 
     def render(self, source: np.ndarray, out: np.ndarray) -> None:
         """Process ``source`` (channels, n), n a multiple of the block size, into stereo ``out`` (2, n)."""
         n = source.shape[1]
         b = self._block
         chain = self.chain
-        processed = self._scratch[:, :n]
+        # A stereo track at unity gain and centre needs no mixing pass: write straight out.
+        processed = out if self._passes_through else self._scratch[:, :n]
         if chain.stages:
             for i in range(0, n, b):
                 processed[:, i : i + b] = chain(source[:, i : i + b])
         else:
             processed[:] = source
+        if self._passes_through:
+            return
         if self._delay is not None:
             processed = self._delay(processed)
         np.multiply(processed, self._gains, out=out)
@@ -100,11 +107,17 @@ class MixSnapshot:
     latency: int
     notes: tuple[str, ...] = ()
 
-    def sum_tracks(self, track_outputs: list[np.ndarray], out: np.ndarray) -> None:
-        """Sum the tracks' stereo outputs into ``out``, always in track order (so always the same bits)."""
+    def sum_tracks(self, track_outputs: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        """The sum of the tracks' stereo outputs, always added in track order (so always the same bits).
+
+        Returns ``out`` holding the sum, or the only track's own buffer when there is one track.
+        """
         if not track_outputs:
             out[:] = 0.0
-            return
-        np.copyto(out, track_outputs[0])
-        for buf in track_outputs[1:]:
+            return out
+        if len(track_outputs) == 1:
+            return track_outputs[0]
+        np.add(track_outputs[0], track_outputs[1], out=out)
+        for buf in track_outputs[2:]:
             out += buf
+        return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
+from rackhost.atomic import replacing
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.loudness import LoudnessReport, measure
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
@@ -95,12 +95,12 @@ def render(
         pos = 0
         while pos < limit:
             outputs = tracks.render(pos)
-            snap.sum_tracks(outputs, mix)
             seg_out = out[:, pos : pos + segment]
-            snap.master.render(mix, seg_out)
-            loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
-            if loud.size:
-                last_loud = pos + int(loud[-1])
+            snap.master.render(snap.sum_tracks(outputs, mix), seg_out)
+            if tail and pos + segment > body:  # only the tail's end is searched for
+                loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
+                if loud.size:
+                    last_loud = pos + int(loud[-1])
             pos += segment
             if progress is not None:
                 progress(min(pos, limit), max(body, min(limit, last_loud + segment)))
@@ -204,15 +204,8 @@ def output_subtype(path: Path, bit_depth: int) -> str:
 
 
 def write_audio_file(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> None:
-    fmt = FORMATS[path.suffix.lower()]
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(fd)
     try:
-        sf.write(tmp, audio.T, sample_rate, subtype=subtype, format=fmt)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            sf.write(tmp, audio.T, sample_rate, subtype=subtype, format=FORMATS[path.suffix.lower()])
     except (OSError, RuntimeError, sf.LibsndfileError) as err:
         raise AudioFileError(f"could not write {str(path)!r}: {err}") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

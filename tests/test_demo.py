@@ -1,0 +1,112 @@
+"""The demo session: synthesized sources, real plug-in chains, a sane and safe master."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rackhost import demo
+from rackhost.chain import RenderResult
+
+SECONDS = 2.0  # one bar: enough for every instrument and the limiter, fast to render
+
+EXPECTED_CHANNELS = {"drums": 2, "bass": 1, "pad": 2, "voice": 1}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RenderResult, list[str]]:
+    folder = tmp_path_factory.mktemp("demo")
+    printed: list[str] = []
+    result = demo.run_demo(folder, print=printed.append, seconds=SECONDS)
+    return folder, result, printed
+
+
+def rms_dbfs(audio: np.ndarray) -> float:
+    return 20 * math.log10(float(np.sqrt(np.mean(np.square(audio)))) + 1e-12)
+
+
+def test_sources_exist_with_expected_channels(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    folder, _, _ = rendered
+    expected = [n for n in demo.TRACKS if n != "voice" or demo.voice_available()]
+    for name in expected:
+        info = sf.info(str(folder / f"{name}.wav"))
+        assert info.channels == EXPECTED_CHANNELS[name], name
+        assert info.subtype == "PCM_24"
+        audio, _ = sf.read(str(folder / f"{name}.wav"), always_2d=True)
+        peak = 20 * math.log10(np.max(np.abs(audio)))
+        print(f"{name:6} {info.samplerate} Hz {info.channels} ch  peak {peak:6.2f} dBFS  rms {rms_dbfs(audio):6.2f}")
+        assert peak == pytest.approx(demo.SOURCE_PEAK_DBFS, abs=0.1)
+        assert rms_dbfs(audio) > -40.0, f"{name} is nearly silent"
+    if demo.voice_available():
+        # espeak's own rate, kept on purpose so the session has to resample.
+        assert sf.info(str(folder / "voice.wav")).samplerate != demo.SAMPLE_RATE
+
+
+def test_render_is_sane_and_limited(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    folder, result, _ = rendered
+    assert result.path == folder / demo.MIX_NAME
+    assert result.path.is_file()
+    assert sf.info(str(result.path)).subtype == "PCM_24"
+    assert result.audio.shape[0] == 2
+    assert result.seconds >= SECONDS  # the reverb and echo tails come after the sources
+    assert np.all(np.isfinite(result.audio))
+    assert rms_dbfs(result.audio) > -40.0
+    report = result.loudness()
+    assert report.integrated_lufs is not None and -30.0 <= report.integrated_lufs <= -5.0
+    assert report.true_peak_dbtp <= 0.0  # the limiter works
+    assert result.clipped_samples == 0
+
+
+def test_notes_report_adaptation_and_resampling(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    _, result, _ = rendered
+    notes = "\n".join(result.notes)
+    assert "ZamCompX2 is stereo-only" in notes  # on the mono bass
+    assert "ZamEQ2 is mono-only" in notes  # dual mono on the stereo pad
+    if demo.voice_available():
+        assert "resampled" in notes
+
+
+def test_run_demo_prints_file_notes_and_loudness(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    folder, result, printed = rendered
+    text = "\n".join(printed)
+    assert str(folder / demo.MIX_NAME) in text
+    for note in result.notes:
+        assert note in text
+    for line in result.loudness().lines():
+        assert line in text
+
+
+def test_sources_are_deterministic(tmp_path: Path) -> None:
+    first = demo.write_demo_sources(tmp_path / "a", seconds=0.5)
+    second = demo.write_demo_sources(tmp_path / "b", seconds=0.5)
+    assert first.keys() == second.keys()
+    for name in first:
+        assert np.array_equal(sf.read(str(first[name]))[0], sf.read(str(second[name]))[0]), name
+
+
+def test_existing_sources_are_reused(tmp_path: Path) -> None:
+    paths = demo.write_demo_sources(tmp_path, seconds=0.5)
+    stamps = {name: p.stat().st_mtime_ns for name, p in paths.items()}
+    session = demo.build_demo_session(tmp_path, seconds=SECONDS)
+    assert {name: p.stat().st_mtime_ns for name, p in paths.items()} == stamps
+    assert session.length() == int(0.5 * demo.SAMPLE_RATE)
+
+
+def test_without_espeak_the_voice_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_which = demo.shutil.which
+    monkeypatch.setattr(demo.shutil, "which", lambda cmd, *a, **k: None if cmd == "espeak-ng" else real_which(cmd))
+    paths = demo.write_demo_sources(tmp_path, seconds=0.5)
+    assert set(paths) == {"drums", "bass", "pad"}
+    session = demo.build_demo_session(tmp_path)
+    assert [t.name for t in session.tracks] == ["drums", "bass", "pad"]
+
+
+def test_out_may_be_a_file_or_a_folder(tmp_path: Path) -> None:
+    assert demo.mix_path(tmp_path, None) == tmp_path / demo.MIX_NAME
+    assert demo.mix_path(tmp_path, tmp_path / "mix.flac") == tmp_path / "mix.flac"
+    assert demo.mix_path(tmp_path, tmp_path / "renders") == tmp_path / "renders" / demo.MIX_NAME
+    assert (tmp_path / "renders").is_dir()
