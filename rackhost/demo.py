@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from rackhost.chain import RenderResult, Session
+from rackhost.presets import save_session
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ SAMPLE_RATE = 48000
 SEED = 20240611  # fixed, so every render of the demo is the same
 SOURCE_PEAK_DBFS = -6.0  # headroom per track, as a tracking engineer would leave it
 MIX_NAME = "demo-mix.wav"
+SESSION_NAME = "demo-session.json"
 
 # One chord per bar: (bass root as a MIDI note, pad voicing as MIDI notes).
 # The pad voicings move by step (A-C-E, A-C-F, G-C-E, G-B-D) like a keyboard player's hands.
@@ -448,4 +450,7 @@ def run_demo(
     print("loudness:")
     for line in result.loudness().lines():
         print(f"  {line}")
+    session_file = folder / SESSION_NAME
+    save_session(session, session_file)
+    print(f"session saved as {session_file}: render it again with 'rackhost render --session {session_file} -o mix.wav'")
     return result

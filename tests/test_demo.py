@@ -110,3 +110,11 @@ def test_out_may_be_a_file_or_a_folder(tmp_path: Path) -> None:
     assert demo.mix_path(tmp_path, tmp_path / "mix.flac") == tmp_path / "mix.flac"
     assert demo.mix_path(tmp_path, tmp_path / "renders") == tmp_path / "renders" / demo.MIX_NAME
     assert (tmp_path / "renders").is_dir()
+
+
+def test_saved_demo_session_renders_the_same_mix(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    from rackhost.presets import load_session
+
+    folder, result, _ = rendered
+    again = load_session(folder / demo.SESSION_NAME).render()
+    assert np.array_equal(again.audio, result.audio)
