@@ -364,8 +364,17 @@ class Plugin:
         return direct
 
     def reset(self) -> None:
-        """Clear the plug-in's audio state (tails, envelopes); parameters are kept."""
+        """Clear the plug-in's audio state (tails, envelopes); parameters are kept.
+
+        An external plug-in first processes a few frames of silence: DPF plug-ins
+        take parameter changes at their next ``process()`` call, so without this a
+        render's first blocks would depend on whether the plug-in ran since its
+        last change (a preset restored into a fresh instance would not null).
+        """
         for inst in self._instances:
+            if not self.is_builtin and self.channels is not None:
+                width = {"direct": self.channels, "dual_mono": 1, "stereo_on_mono": 2}[self.mode]
+                inst.process(np.zeros((width, 32), np.float32), self.sample_rate or 48000.0, reset=False)
             inst.reset()
 
     def __repr__(self) -> str:

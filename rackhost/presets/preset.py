@@ -1,0 +1,201 @@
+"""Presets: a chain, a track or the master, captured so it can be restored exactly.
+
+A preset stores, for each slot, the plug-in's identity, its named control
+values, and for external plug-ins their own state (``raw_state``, base64).
+Restoring assigns the state first, then the named values (some plug-ins,
+ZamCompX2's ``knee_db`` for one, do not restore every value from their state
+alone), then reads every value back and reports any that did not land.
+Output-only parameters (meters) are never stored or set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from rackhost import __version__
+from rackhost.chain import Chain, Plugin, Slot
+from rackhost.chain.parameters import ParameterValue
+from rackhost.errors import RackhostError
+
+FORMAT_VERSION = 1
+STAGES = ("tracking", "mixing", "mastering")
+PresetKind = Literal["chain", "track", "master"]
+
+# Which Debian package provides the plug-ins a fresh install may lack.
+PROVIDERS = {"Zam": "zam-plugins (apt install zam-plugins)", "ZaM": "zam-plugins (apt install zam-plugins)"}
+
+
+class PresetError(RackhostError):
+    """A preset cannot be read or applied: names the preset, the place in it, and the fix."""
+
+    def __init__(self, source: str, where: str, problem: str):
+        self.source = source
+        self.where = where
+        place = f" at {where}" if where else ""
+        super().__init__(f"preset {source!r}{place}: {problem}")
+
+
+@dataclass
+class SlotState:
+    plugin: dict  # identity: {"format", "name", and where known "vendor", "uid", "version"}
+    parameters: dict[str, ParameterValue] = field(default_factory=dict)
+    raw_state: str | None = None  # base64 of the plug-in's own state
+    bypass: bool = False
+    mix: float = 1.0
+
+    def to_dict(self) -> dict:
+        out: dict = {"plugin": self.plugin, "parameters": self.parameters, "bypass": self.bypass, "mix": self.mix}
+        if self.raw_state is not None:
+            out["raw_state"] = self.raw_state
+        return out
+
+
+@dataclass
+class Preset:
+    name: str
+    stage: str
+    kind: PresetKind = "chain"
+    slots: list[SlotState] = field(default_factory=list)
+    gain_db: float | None = None  # track and master presets
+    pan: float | None = None  # track presets
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    author: str = ""
+    created: str = ""
+    modified: str = ""
+    rackhost_version: str = __version__
+    loudness_target_lufs: float | None = None  # mastering: integrated loudness to render to
+    true_peak_ceiling_dbtp: float | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "stage": self.stage,
+            "kind": self.kind,
+            "description": self.description,
+            "tags": self.tags,
+            "author": self.author,
+            "created": self.created,
+            "modified": self.modified,
+            "rackhost_version": self.rackhost_version,
+        }
+        for key in ("gain_db", "pan", "loudness_target_lufs", "true_peak_ceiling_dbtp"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["slots"] = [s.to_dict() for s in self.slots]
+        return out
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# -- capture --------------------------------------------------------------------------
+
+
+def capture_slot(slot: Slot) -> SlotState:
+    plugin = slot.plugin
+    identity = {k: v for k, v in plugin.identity.to_dict().items() if k != "path"}
+    raw_state = None
+    if not plugin.is_builtin:
+        _flush(plugin)
+        raw_state = base64.b64encode(plugin.instance.raw_state).decode("ascii")
+    return SlotState(identity, plugin.values(), raw_state, slot.bypass, slot.mix)
+
+
+def capture_chain(chain: Chain) -> list[SlotState]:
+    return [capture_slot(slot) for slot in chain]
+
+
+def _flush(plugin: Plugin) -> None:
+    # A value set through pedalboard reaches a DPF plug-in's state only at its next
+    # process() call: one short block of silence makes raw_state current.
+    channels = 2 if plugin.supports(2) else 1
+    plugin.instance.process(np.zeros((channels, 32), np.float32), plugin.sample_rate or 48000.0, reset=False)
+
+
+# -- restore --------------------------------------------------------------------------
+
+
+@dataclass
+class RestoreReport:
+    """What a restore could not do exactly, for the user."""
+
+    mismatches: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return not self.mismatches
+
+
+def restore_slot(state: SlotState, source: str, where: str, report: RestoreReport) -> Slot:
+    identity = state.plugin
+    name = identity.get("name")
+    if not isinstance(name, str) or not name:
+        raise PresetError(source, f"{where}.plugin.name", "missing plug-in name")
+    try:
+        plugin = Plugin.create(name) if identity.get("format") != "builtin" else Plugin.builtin(name, **_constructor_values(state))
+    except RackhostError as err:
+        provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)
+        hint = f"; it is provided by {provider}" if provider else ""
+        raise PresetError(source, f"{where}.plugin", f"{err}{hint}") from None
+    if state.raw_state is not None:
+        if plugin.is_builtin:
+            raise PresetError(source, f"{where}.raw_state", f"built-in {name} has no plug-in state; remove raw_state")
+        try:
+            plugin.instance.raw_state = base64.b64decode(state.raw_state, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise PresetError(source, f"{where}.raw_state", f"not valid base64 ({err})") from None
+        except RuntimeError as err:
+            raise PresetError(source, f"{where}.raw_state", f"{name} rejected the state ({err})") from None
+    for pname, value in state.parameters.items():
+        if plugin.is_builtin and plugin.parameters.get(pname) and plugin.parameters[pname].type == "path":
+            continue  # set at construction
+        if state.raw_state is not None and pname in plugin.parameters and plugin.get(pname) == value:
+            # The state already holds it, at full precision; setting it again from the
+            # stored value (read through the plug-in's display text, so rounded) would
+            # nudge it. Only values the state did not restore are set by name.
+            continue
+        try:
+            plugin.set(pname, value)
+        except RackhostError as err:
+            raise PresetError(source, f"{where}.parameters.{pname}", str(err)) from None
+    _verify(plugin, state.parameters, f"{where} ({name})", report)
+    try:
+        return Slot(plugin, bypass=state.bypass, mix=state.mix)
+    except ValueError as err:
+        raise PresetError(source, f"{where}.mix", str(err)) from None
+
+
+def restore_chain(preset: Preset, source: str | None = None) -> tuple[Chain, RestoreReport]:
+    """Fresh plug-ins in a new chain, set as the preset says; the report lists values that did not land."""
+    report = RestoreReport()
+    label = source or preset.name
+    slots = [restore_slot(s, label, f"slots[{i}]", report) for i, s in enumerate(preset.slots)]
+    return Chain(slots), report
+
+
+def _constructor_values(state: SlotState) -> dict:
+    # Convolution's impulse response is given when it is made, not set afterwards.
+    return {k: v for k, v in state.parameters.items() if k == "impulse_response_filename"}
+
+
+def _verify(plugin: Plugin, wanted: dict[str, ParameterValue], where: str, report: RestoreReport) -> None:
+    for pname, value in wanted.items():
+        info = plugin.parameters[pname]
+        got = plugin.get(pname)
+        if info.type == "float" and isinstance(value, (int, float)):
+            span = (info.maximum or 0.0) - (info.minimum or 0.0)
+            # Plug-ins quantize to their own steps; a thousandth of the range is "landed".
+            if math.isclose(float(got), float(value), abs_tol=max(1e-6, 1e-3 * abs(span))):
+                continue
+        elif got == value or str(got).lower() == str(value).lower():
+            continue
+        report.mismatches.append(f"{where}.{pname}: wanted {value!r}, plug-in has {got!r}")
