@@ -47,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
     render.add_argument("--threads", type=int, help="worker threads for tracks (default: one per core)")
+    render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME",
+                        help="apply a preset (or a preset .json file); repeat to apply several in order")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
     render.set_defaults(func=_cmd_render)
+
+    _add_presets_parser(sub)
 
     plugins = sub.add_parser("plugins", help="list built-ins and VST3 plug-ins with their parameters")
     plugins.add_argument("names", nargs="*", help="only these plug-ins")
@@ -91,6 +95,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
         chain = parse_chain(args.chain) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain)
+    preset_warnings = _apply_presets(session, args.preset, single_track=not args.session)
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -106,15 +111,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
         progress.done()
     elapsed = time.perf_counter() - started
     report = result.loudness()
+    target = result.target_report
     if args.json:
         print(json.dumps({
             "output": str(output), "sample_rate": result.sample_rate, "frames": result.audio.shape[1],
             "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
-            "clipped_samples": result.clipped_samples, "notes": result.notes, **report.to_dict(),
+            "clipped_samples": result.clipped_samples, "notes": result.notes, "warnings": preset_warnings,
+            **report.to_dict(),
+            **({"target_lufs": target.target.integrated_lufs, "target_true_peak_dbtp": target.target.true_peak_dbtp,
+                "within_target": target.within} if target else {}),
         }))
         return 0
     for note in result.notes:
         print(f"note: {note}")
+    for warning in preset_warnings:
+        print(f"warning: {warning}")
     print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit) "
           f"in {elapsed:.2f} s ({result.seconds / max(elapsed, 1e-9):.0f}x real time)")
     if result.latency:
@@ -126,7 +137,30 @@ def _cmd_render(args: argparse.Namespace) -> int:
               f"{args.bit_depth}-bit file; lower the gain or add a limiter, or write 32-bit float")
     for line in report.lines():
         print(line)
+    if target:
+        for line in target.lines():
+            print(line)
     return 0
+
+
+def _apply_presets(session: object, refs: list[str], single_track: bool) -> list[str]:
+    """Apply ``--preset`` references in order; returns values that did not land, for the user."""
+    from rackhost.presets.apply import apply_preset
+    from rackhost.presets.store import PresetStore
+
+    store = PresetStore()
+    warnings: list[str] = []
+    for ref in refs:
+        preset = store.load(ref)
+        if preset.kind != "master" and not single_track:
+            raise RackhostError(
+                f"preset {ref!r} is a {preset.kind} preset; with --session only master presets apply "
+                f"(set track chains in the session file)"
+            )
+        track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
+        report = apply_preset(preset, session, track, replace=False, source=ref)  # type: ignore[arg-type]
+        warnings += report.mismatches
+    return warnings
 
 
 def _block_size(value: int) -> int:
@@ -239,6 +273,144 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from rackhost.demo import run_demo
 
     run_demo(Path(args.out))
+    return 0
+
+
+# -- presets ----------------------------------------------------------------------
+
+
+def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
+    presets = sub.add_parser("presets", help="list, show, save and manage presets")
+    psub = presets.add_subparsers(dest="action", required=True)
+
+    ls = psub.add_parser("list", help="factory and user presets")
+    ls.add_argument("--stage")
+    ls.add_argument("--tag")
+    ls.add_argument("--search", help="text in the name or description")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_presets_list)
+
+    show = psub.add_parser("show", help="one preset: metadata and every slot")
+    show.add_argument("ref", metavar="STAGE/NAME")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cmd_presets_show)
+
+    save = psub.add_parser("save", help="save a chain, a session track or a session's master as a user preset")
+    save.add_argument("name")
+    save.add_argument("--stage", required=True, help="tracking, mixing, mastering, or a stage of your own")
+    save.add_argument("--chain", help="an inline chain, as for 'rackhost render --chain'")
+    save.add_argument("--session", help="take the chain from this session file")
+    save.add_argument("--track", help="with --session: this track's chain, gain and pan")
+    save.add_argument("--master", action="store_true", help="with --session: the master chain and gain")
+    save.add_argument("--description", default="")
+    save.add_argument("--tag", action="append", default=[])
+    save.add_argument("--author", default="")
+    save.add_argument("--target-lufs", type=float, help="master presets: integrated loudness to render to")
+    save.add_argument("--true-peak", type=float, default=-1.0, help="with --target-lufs: ceiling in dBTP (default -1)")
+    save.add_argument("--overwrite", action="store_true", help="replace a user preset of the same name")
+    save.set_defaults(func=_cmd_presets_save)
+
+    for name, helptext in (("delete", "delete a user preset"), ("export", "write a preset to a file"),
+                           ("rename", "rename a user preset"), ("duplicate", "copy a preset under a new name")):
+        p = psub.add_parser(name, help=helptext)
+        p.add_argument("ref", metavar="STAGE/NAME")
+        if name == "export":
+            p.add_argument("file")
+        elif name in ("rename", "duplicate"):
+            p.add_argument("new_name")
+        p.set_defaults(func=_cmd_presets_change)
+
+    imp = psub.add_parser("import", help="add a preset file to your user presets")
+    imp.add_argument("file")
+    imp.add_argument("--overwrite", action="store_true")
+    imp.set_defaults(func=_cmd_presets_change, ref=None)
+
+
+def _cmd_presets_list(args: argparse.Namespace) -> int:
+    from rackhost.presets.store import PresetStore
+
+    store = PresetStore()
+    entries = store.list(args.stage, args.tag, args.search)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return 0
+    stage = None
+    for entry in entries:
+        if entry.stage != stage:
+            stage = entry.stage
+            print(f"{stage}:")
+        origin = "factory" if entry.factory else "user"
+        print(f"  {entry.ref:<28} {origin:<8} {entry.description}")
+    if not entries:
+        print("no presets match")
+    for problem in store.problems():
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def _cmd_presets_show(args: argparse.Namespace) -> int:
+    from rackhost.presets.store import PresetStore
+
+    preset = PresetStore().load(args.ref)
+    if args.json:
+        print(json.dumps(preset.to_dict(), indent=2))
+        return 0
+    print(f"{preset.stage}/{preset.name} ({preset.kind} preset)")
+    if preset.description:
+        print(f"  {preset.description}")
+    if preset.tags:
+        print(f"  tags: {', '.join(preset.tags)}")
+    if preset.loudness_target_lufs is not None:
+        print(f"  loudness target: {preset.loudness_target_lufs:g} LUFS, true peak <= {preset.true_peak_ceiling_dbtp:g} dBTP")
+    for i, slot in enumerate(preset.slots, 1):
+        flags = "".join([" [bypassed]" if slot.bypass else "", f" [mix {slot.mix:.0%}]" if slot.mix < 1 else ""])
+        values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in slot.parameters.items())
+        print(f"  {i}. {slot.plugin.get('name')}{flags}: {values or '(defaults)'}")
+    return 0
+
+
+def _cmd_presets_save(args: argparse.Namespace) -> int:
+    from rackhost.chain import LoudnessTarget
+    from rackhost.chain.spec import parse_chain
+    from rackhost.presets import load_session
+    from rackhost.presets.apply import preset_from
+    from rackhost.presets.store import PresetStore
+
+    what: object
+    if args.chain:
+        what = parse_chain(args.chain)
+    elif args.session and (args.track or args.master):
+        session = load_session(args.session)
+        what = session.master if args.master else session.track(args.track)
+    else:
+        raise RackhostError("say what to save: --chain SPEC, or --session FILE with --track NAME or --master")
+    if args.target_lufs is not None:
+        if not hasattr(what, "loudness_target"):
+            raise RackhostError("--target-lufs is for master presets: use --session FILE --master")
+        what.loudness_target = LoudnessTarget(args.target_lufs, args.true_peak)  # type: ignore[attr-defined]
+    preset = preset_from(args.name, args.stage, what, description=args.description,  # type: ignore[arg-type]
+                         tags=args.tag, author=args.author)
+    entry = PresetStore().save(preset, overwrite=args.overwrite)
+    print(f"saved {entry.ref} to {entry.path}")
+    return 0
+
+
+def _cmd_presets_change(args: argparse.Namespace) -> int:
+    from rackhost.presets.store import PresetStore
+
+    store = PresetStore()
+    if args.action == "delete":
+        entry = store.delete(args.ref)
+        print(f"deleted {entry.ref} ({entry.path})")
+    elif args.action == "export":
+        print(f"exported {args.ref} to {store.export(args.ref, Path(args.file))}")
+    elif args.action == "rename":
+        print(f"renamed {args.ref} to {store.rename(args.ref, args.new_name).ref}")
+    elif args.action == "duplicate":
+        print(f"copied {args.ref} to {store.duplicate(args.ref, args.new_name).ref}")
+    else:
+        entry = store.import_file(Path(args.file), overwrite=args.overwrite)
+        print(f"imported {entry.ref} to {entry.path}")
     return 0
 
 

@@ -5,7 +5,7 @@ Nothing here imports ``rackhost.presets`` or ``rackhost.gui``.
 
 from rackhost.chain.chain import Chain, ChainProcessor, Slot
 from rackhost.chain.loudness import LoudnessReport, measure
-from rackhost.chain.master import MasterBus
+from rackhost.chain.master import LoudnessTarget, MasterBus
 from rackhost.chain.mixer import MixSnapshot
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.chain.plugin import Plugin, PluginIdentity
@@ -15,7 +15,7 @@ from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
 
 __all__ = [
-    "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "MasterBus",
+    "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
     "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Session", "Slot",
     "Track", "measure", "render", "render_to_file",
 ]

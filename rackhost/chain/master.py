@@ -7,11 +7,24 @@ from dataclasses import dataclass, field
 from rackhost.chain.chain import Chain
 
 
+@dataclass(frozen=True)
+class LoudnessTarget:
+    """Where a master should land: integrated loudness (BS.1770-4) and a true-peak ceiling."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+
+
 @dataclass(eq=False)
 class MasterBus:
-    """Where the tracks are summed: its own chain and gain, always stereo."""
+    """Where the tracks are summed: its own chain and gain, always stereo.
+
+    With a ``loudness_target``, renders set the gain before the chain's final
+    limiter so the master lands on it (see :mod:`rackhost.chain.mastering`).
+    """
 
     chain: Chain = field(default_factory=Chain)
     gain_db: float = 0.0
+    loudness_target: LoudnessTarget | None = None
 
     channels = 2

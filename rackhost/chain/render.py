@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import soundfile as sf
@@ -24,6 +24,9 @@ from rackhost.chain.loudness import LoudnessReport, measure
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.session import Session
 from rackhost.errors import AudioFileError
+
+if TYPE_CHECKING:
+    from rackhost.chain.mastering import TargetReport
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -50,6 +53,7 @@ class RenderResult:
     notes: list[str] = field(default_factory=list)
     clipped_samples: int = 0
     path: Path | None = None
+    target_report: TargetReport | None = None  # set when rendered to a loudness target
 
     def loudness(self) -> LoudnessReport:
         return measure(self.audio, self.sample_rate)
@@ -168,12 +172,14 @@ def render_to_file(
 ) -> RenderResult:
     """Render and write ``path``; the format follows the extension (.wav, .flac, .aiff).
 
+    If the master has a loudness target, the render is steered onto it first.
+
     The file is written next to its final name and renamed into place, so a
     failed render never leaves a half-written file behind.
     """
     path = Path(path)
     subtype = output_subtype(path, bit_depth)
-    result = render(session, **options)  # type: ignore[arg-type]
+    result = session.render(**options)
     audio = result.audio
     if subtype.startswith("PCM"):
         over = np.abs(audio) > 1.0

@@ -109,9 +109,16 @@ class Session:
         self.master.chain.reset()
 
     def render(self, **options: object) -> RenderResult:
-        """Render offline to memory; see :func:`rackhost.chain.render.render`."""
+        """Render offline to memory; see :func:`rackhost.chain.render.render`.
+
+        If the master has a loudness target, the render is steered onto it
+        (:func:`rackhost.chain.mastering.render_to_target`).
+        """
+        from rackhost.chain.mastering import render_to_target
         from rackhost.chain.render import render
 
+        if self.master.loudness_target is not None:
+            return render_to_target(self, self.master.loudness_target, **options)
         return render(self, **options)  # type: ignore[arg-type]
 
     def render_to_file(self, path: str | Path, **options: object) -> RenderResult:

@@ -1,0 +1,124 @@
+"""The preset store, the factory library, and presets from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SR, program_signal
+from rackhost.chain import ArraySource, Chain, Session
+from rackhost.presets.apply import apply_preset, preset_from
+from rackhost.presets.preset import STAGES, PresetError
+from rackhost.presets.store import PresetStore
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACKHOST_DATA_DIR", str(tmp_path / "data"))
+    return PresetStore()
+
+
+def _chain() -> Chain:
+    chain = Chain()
+    chain.add("HighpassFilter", cutoff_frequency_hz=100)
+    chain.add("ZamCompX2", threshold_db=-20)
+    return chain
+
+
+def test_factory_library_has_three_presets_per_stage_each_described(store):
+    entries = store.list()
+    assert len(entries) >= 12
+    for stage in STAGES:
+        assert len([e for e in entries if e.stage == stage and e.factory]) >= 3
+    assert all(e.description for e in entries)
+    refs = {e.ref for e in entries}
+    assert {"mastering/streaming", "mastering/cd", "mixing/drum-bus", "tracking/vocal"} <= refs
+    assert not store.problems()
+
+
+@pytest.mark.parametrize("ref", [e.ref for e in PresetStore(user_dir=None).list() if e.factory])
+def test_every_factory_preset_loads_and_renders(store, ref):
+    preset = store.load(ref)
+    session = Session(sample_rate=SR, block_size=256)
+    track = session.add_track("t", ArraySource(program_signal(2, 2.0), SR))
+    report = apply_preset(preset, session, track)
+    assert report, report.mismatches
+    result = session.render()
+    assert np.all(np.isfinite(result.audio)) and np.max(np.abs(result.audio)) > 1e-3
+
+
+def test_save_list_search_rename_duplicate_delete(store, tmp_path):
+    store.save(preset_from("Lead Vox", "mixing", _chain(), description="bright lead", tags=["vocal"]))
+    assert [e.ref for e in store.list(stage="mixing", text="bright")] == ["mixing/Lead Vox"]
+    assert [e.ref for e in store.list(tag="VOCAL") if not e.factory] == ["mixing/Lead Vox"]
+    with pytest.raises(PresetError, match="exists"):
+        store.save(preset_from("Lead Vox", "mixing", _chain()))
+    store.rename("mixing/Lead Vox", "Lead Vox 2")
+    store.duplicate("Lead Vox 2", "Lead Vox 3")
+    assert {e.name for e in store.list(stage="mixing") if not e.factory} == {"Lead Vox 2", "Lead Vox 3"}
+    store.delete("mixing/Lead Vox 2")
+    assert {e.name for e in store.list(stage="mixing") if not e.factory} == {"Lead Vox 3"}
+
+
+def test_user_presets_never_overwrite_factory_ones(store):
+    with pytest.raises(PresetError, match="factory preset has this name"):
+        store.save(preset_from("streaming", "mastering", _chain()))
+    with pytest.raises(PresetError, match="read-only"):
+        store.delete("mastering/streaming")
+    copy = store.duplicate("mastering/streaming", "my streaming")
+    assert not copy.factory and copy.path.is_relative_to(store.user_dir)
+
+
+def test_illegal_names_get_safe_file_names(store):
+    entry = store.save(preset_from("a:b*c?<d>|e", "my-stage", _chain()))
+    assert entry.path.name == "a-b-c-d-e.json"
+    assert entry.name == "a:b*c?<d>|e"  # the name itself is kept in the file
+    with pytest.raises(PresetError, match="without '/'"):
+        store.save(preset_from("a/b", "mixing", _chain()))
+    with pytest.raises(PresetError, match="stage name"):
+        store.save(preset_from("x", "../etc", _chain()))
+    assert "my-stage" in store.stages()
+
+
+def test_export_then_import_round_trips(store, tmp_path):
+    store.export("tracking/vocal", tmp_path / "v.json")
+    doc = json.loads((tmp_path / "v.json").read_text())
+    doc["name"] = "imported vocal"
+    (tmp_path / "v.json").write_text(json.dumps(doc))
+    entry = store.import_file(tmp_path / "v.json")
+    assert entry.ref == "tracking/imported vocal" and not entry.factory
+
+
+def test_a_broken_preset_file_in_the_folder_is_reported_not_fatal(store):
+    bad = store.user_dir / "mixing" / "broken.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{oops")
+    assert len(store.list()) >= 12
+    assert any("broken.json" in p and "not valid JSON" in p for p in store.problems())
+
+
+def rackhost(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_presets_cli_save_list_show_delete(tmp_path):
+    import os
+
+    env = dict(os.environ, RACKHOST_DATA_DIR=str(tmp_path / "data"))
+    run = rackhost("presets", "save", "my chain", "--stage", "mixing", "--chain", "Compressor(ratio=3); Reverb(_mix=0.2)",
+                   "--tag", "test", env=env)
+    assert run.returncode == 0, run.stderr
+    listing = json.loads(rackhost("presets", "list", "--tag", "test", "--json", env=env).stdout)
+    assert [p["ref"] for p in listing] == ["mixing/my chain"]
+    shown = rackhost("presets", "show", "mixing/my chain", env=env).stdout
+    assert "1. Compressor:" in shown and "ratio=3," in shown and "2. Reverb [mix 20%]" in shown
+    assert "wet_level=0.33," in shown  # float32 read-backs shown as an engineer typed them
+    failed = rackhost("presets", "delete", "mastering/cd", env=env)
+    assert failed.returncode == 2 and "read-only" in failed.stderr
+    assert rackhost("presets", "delete", "mixing/my chain", env=env).returncode == 0
+    missing = rackhost("presets", "show", "mixing/my chain", env=env)
+    assert missing.returncode == 2 and "no such preset" in missing.stderr
