@@ -29,7 +29,7 @@ def test_save_load_render_equals_the_original(tmp_path, wav_file):
     path = tmp_path / "song.rackhost.json"
     save_session(session, path)
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert doc["tracks"][0]["source"] == "drums.wav"  # relative to the session file
     loaded = load_session(path)
     assert [t.name for t in loaded.tracks] == ["drums", "bass"]
@@ -75,5 +75,34 @@ def test_saving_is_atomic_and_leaves_no_temp_files(tmp_path, wav_file):
     path = tmp_path / "s.json"
     path.write_text("old")
     save_session(session, path)
-    assert json.loads(path.read_text())["format_version"] == 1
+    assert json.loads(path.read_text())["format_version"] == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_version_1_files_are_migrated_on_load(tmp_path, wav_file):
+    wav_file(program_signal(2, 0.3), "a.wav")
+    v1 = {"format_version": 1, "tracks": [{"name": "a", "source": "a.wav", "chain": [
+        {"plugin": "ZamCompX2", "parameters": {"threshold_db": -20}},
+        {"plugin": "/usr/lib/vst3/ZamGateX2.vst3"},
+    ]}], "master": {"chain": [{"plugin": "Limiter"}]}}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(v1))
+    session = load_session(path)
+    assert [s.name for s in session.tracks[0].chain] == ["ZamCompX2", "ZamGateX2"]
+    assert session.tracks[0].chain[0].plugin.get("threshold_db") == pytest.approx(-20)
+    assert session.master.chain[0].name == "Limiter"
+
+
+def test_session_keeps_plugin_state_and_loudness_target(tmp_path, wav_file):
+    from rackhost.chain import LoudnessTarget
+
+    session = _session(tmp_path, wav_file)
+    session.tracks[0].chain[0].plugin.set("knee_db", 8.0)  # not restored by ZamCompX2's state alone
+    session.master.chain.add("BrickwallLimiter", true_peak=True)
+    session.master.loudness_target = LoudnessTarget(-16.0, -1.5)
+    save_session(session, tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["tracks"][0]["chain"][0]["raw_state"]
+    loaded = load_session(tmp_path / "s.json")
+    assert loaded.master.loudness_target == LoudnessTarget(-16.0, -1.5)
+    assert loaded.tracks[0].chain[0].plugin.get("knee_db") == pytest.approx(8.0)

@@ -38,6 +38,7 @@ class PresetError(RackhostError):
     def __init__(self, source: str, where: str, problem: str):
         self.source = source
         self.where = where
+        self.problem = problem
         place = f" at {where}" if where else ""
         super().__init__(f"preset {source!r}{place}: {problem}")
 

@@ -41,20 +41,7 @@ def preset_from_dict(doc: Any, source: str) -> Preset:
     kind = doc.get("kind", "chain")
     if kind not in KINDS:
         raise PresetError(source, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    slots = []
-    for i, slot in enumerate(r.expect(doc.get("slots", []), list, "slots")):
-        where = f"slots[{i}]"
-        slot = r.expect(slot, dict, where)
-        plugin = r.expect(slot.get("plugin"), dict, f"{where}.plugin")
-        r.text(plugin, "name", f"{where}.plugin")
-        params = r.expect(slot.get("parameters", {}), dict, f"{where}.parameters")
-        for key, value in params.items():
-            if not isinstance(value, (int, float, str, bool)) or value is None:
-                raise PresetError(source, f"{where}.parameters.{key}", f"expected a number, text or true/false, found {json.dumps(value)}")
-        raw = slot.get("raw_state")
-        if raw is not None:
-            r.expect(raw, str, f"{where}.raw_state")
-        slots.append(SlotState(plugin, params, raw, r.boolean(slot, "bypass", where), r.number(slot, "mix", where, 1.0)))
+    slots = slot_states_from_list(doc.get("slots", []), source, "slots")
     return Preset(
         name=r.text(doc, "name"),
         stage=stage,
@@ -71,6 +58,27 @@ def preset_from_dict(doc: Any, source: str) -> Preset:
         loudness_target_lufs=r.optional_number(doc, "loudness_target_lufs"),
         true_peak_ceiling_dbtp=r.optional_number(doc, "true_peak_ceiling_dbtp"),
     )
+
+
+def slot_states_from_list(doc: Any, source: str, where: str) -> list[SlotState]:
+    """Slots as presets and sessions store them, checked for shape (plug-ins are not loaded here)."""
+    r = _Reader(source)
+    slots = []
+    for i, slot in enumerate(r.expect(doc, list, where)):
+        here = f"{where}[{i}]"
+        slot = r.expect(slot, dict, here)
+        plugin = r.expect(slot.get("plugin"), dict, f"{here}.plugin")
+        r.text(plugin, "name", f"{here}.plugin")
+        params = r.expect(slot.get("parameters", {}), dict, f"{here}.parameters")
+        for key, value in params.items():
+            if not isinstance(value, (int, float, str, bool)):
+                raise PresetError(source, f"{here}.parameters.{key}",
+                                  f"expected a number, text or true/false, found {json.dumps(value)}")
+        raw = slot.get("raw_state")
+        if raw is not None:
+            r.expect(raw, str, f"{here}.raw_state")
+        slots.append(SlotState(plugin, params, raw, r.boolean(slot, "bypass", here), r.number(slot, "mix", here, 1.0)))
+    return slots
 
 
 class _Reader:

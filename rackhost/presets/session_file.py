@@ -1,21 +1,24 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 1::
+Format version 2::
 
     {
-      "format_version": 1,
+      "format_version": 2,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
         {"name": "drums", "source": "audio/drums.wav", "gain_db": -2.0, "pan": 0.0,
          "mute": false, "solo": false,
-         "chain": [{"plugin": "ZamCompX2", "parameters": {"threshold_db": -20.0},
-                    "bypass": false, "mix": 1.0}]}
+         "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
+                    "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0}]}
       ],
-      "master": {"gain_db": 0.0, "chain": []}
+      "master": {"gain_db": 0.0, "chain": [],
+                 "loudness_target": {"integrated_lufs": -14.0, "true_peak_dbtp": -1.0}}
     }
 
-``plugin`` is a built-in's class name, a VST3 name, or a path to a bundle.
+A slot is stored exactly as in a preset (plug-in identity, named values, and
+the plug-in's own ``raw_state`` where it has one). Version 1 named a slot's
+plug-in with a bare string; :data:`MIGRATIONS` upgrades such files on load.
 """
 
 from __future__ import annotations
@@ -25,14 +28,38 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from rackhost.chain import AudioFileSource, Chain, Plugin, Session, Slot
+from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError
 from rackhost.presets.atomic import write_json_atomic
+from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
+from rackhost.presets.preset_file import slot_states_from_list
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+def _v1_to_v2(doc: dict) -> dict:
+    """Version 1 named plug-ins by a bare string (a name or a bundle path)."""
+
+    def slot(s: Any) -> Any:
+        if isinstance(s, dict) and isinstance(s.get("plugin"), str):
+            ref = s["plugin"]
+            name = Path(ref).stem if ref.lower().endswith((".vst3", ".component")) else ref
+            return {**s, "plugin": {"name": name}}
+        return s
+
+    def chain(c: Any) -> Any:
+        return [slot(s) for s in c] if isinstance(c, list) else c
+
+    out = dict(doc, format_version=2)
+    if isinstance(doc.get("tracks"), list):
+        out["tracks"] = [dict(t, chain=chain(t.get("chain", []))) if isinstance(t, dict) else t for t in doc["tracks"]]
+    if isinstance(doc.get("master"), dict):
+        out["master"] = dict(doc["master"], chain=chain(doc["master"].get("chain", [])))
+    return out
+
 
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 class SessionFileError(RackhostError):
@@ -65,21 +92,32 @@ class _SessionReader:
     def __init__(self, path: Path):
         self.path = path
         self.base = path.resolve().parent
+        self.report = RestoreReport()
 
     def fail(self, where: str, problem: str) -> SessionFileError:
         return SessionFileError(self.path, where, problem)
 
     def read(self, doc: Any) -> Session:
         doc = self.migrate(self.expect(doc, dict, "the top level"))
-        session = Session(
-            sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
-            block_size=int(self.number(doc, "block_size", "", 512)),
-        )
+        try:
+            session = Session(
+                sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
+                block_size=int(self.number(doc, "block_size", "", 512)),
+            )
+        except RackhostError as err:
+            raise self.fail("", str(err)) from None
         for i, track_doc in enumerate(self.expect(doc.get("tracks", []), list, "tracks")):
             self.read_track(session, self.expect(track_doc, dict, f"tracks[{i}]"), f"tracks[{i}]")
         master = self.expect(doc.get("master", {}), dict, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain")
+        target = master.get("loudness_target")
+        if target is not None:
+            target = self.expect(target, dict, "master.loudness_target")
+            session.master.loudness_target = LoudnessTarget(
+                self.number(target, "integrated_lufs", "master.loudness_target", -14.0),
+                self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
+            )
         return session
 
     def migrate(self, doc: dict) -> dict:
@@ -120,21 +158,16 @@ class _SessionReader:
                 solo=self.boolean(doc, "solo", where),
             )
         except (RackhostError, ValueError) as err:
+            if isinstance(err, SessionFileError):
+                raise
             raise self.fail(where, str(err)) from None
 
     def read_chain(self, doc: Any, where: str) -> Chain:
-        chain = Chain()
-        for i, slot_doc in enumerate(self.expect(doc, list, where)):
-            here = f"{where}[{i}]"
-            slot_doc = self.expect(slot_doc, dict, here)
-            name = self.expect(slot_doc.get("plugin"), str, f"{here}.plugin")
-            params = self.expect(slot_doc.get("parameters", {}), dict, f"{here}.parameters")
-            try:
-                plugin = Plugin.create(name, **params)
-                chain.add(Slot(plugin, self.boolean(slot_doc, "bypass", here), self.number(slot_doc, "mix", here, 1.0)))
-            except (RackhostError, ValueError) as err:
-                raise self.fail(here, str(err)) from None
-        return chain
+        try:
+            states = slot_states_from_list(doc, str(self.path), where)
+            return Chain([restore_slot(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)])
+        except PresetError as err:
+            raise self.fail(err.where, err.problem) from None
 
     def expect(self, value: Any, kind: type, where: str) -> Any:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -156,7 +189,7 @@ class _SessionReader:
 
 
 def session_to_dict(session: Session, base: Path | None = None) -> dict:
-    """The session as a version-1 document; audio paths relative to ``base`` where possible."""
+    """The session as a current-version document; audio paths relative to ``base`` where possible."""
 
     def source_ref(track: Any) -> str | None:
         if track.source is None or not hasattr(track.source, "path"):
@@ -170,16 +203,9 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             return str(path)
 
     def chain_doc(chain: Chain) -> list[dict]:
-        return [
-            {
-                "plugin": slot.plugin.name if slot.plugin.is_builtin else slot.plugin.identity.path,
-                "parameters": slot.plugin.values(),
-                "bypass": slot.bypass,
-                "mix": slot.mix,
-            }
-            for slot in chain
-        ]
+        return [state.to_dict() for state in capture_chain(chain)]
 
+    target = session.master.loudness_target
     return {
         "format_version": FORMAT_VERSION,
         "sample_rate": session.sample_rate,
@@ -196,7 +222,13 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             }
             for t in session.tracks
         ],
-        "master": {"gain_db": session.master.gain_db, "chain": chain_doc(session.master.chain)},
+        "master": {
+            "gain_db": session.master.gain_db,
+            "chain": chain_doc(session.master.chain),
+            "loudness_target": (
+                {"integrated_lufs": target.integrated_lufs, "true_peak_dbtp": target.true_peak_dbtp} if target else None
+            ),
+        },
     }
 
 
