@@ -38,8 +38,9 @@ class Slot:
 class Chain:
     """An ordered list of slots. Edit it freely; the audio path runs a :meth:`processor` snapshot of it."""
 
-    def __init__(self, slots: list[Slot | Plugin] | None = None):
+    def __init__(self, slots: list[Slot | Plugin] | None = None, origin: str | None = None):
         self.slots: list[Slot] = [s if isinstance(s, Slot) else Slot(s) for s in slots or []]
+        self.origin = origin  # the preset this chain was loaded from ("stage/name"), if any
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -101,6 +102,10 @@ class Chain:
     def reset(self) -> None:
         for slot in self.slots:
             slot.plugin.reset()
+
+    def clone(self) -> Chain:
+        """An independent copy: new plug-in instances with the same settings, bypass and mix."""
+        return Chain([Slot(s.plugin.clone(), s.bypass, s.mix) for s in self.slots], self.origin)
 
     def processor(self, channels: int, sample_rate: float, max_block: int) -> ChainProcessor:
         """An immutable snapshot of this chain for the audio path.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rackhost.chain.chain import Chain
+from rackhost.chain.compare import ABCompare
 
 
 @dataclass(frozen=True)
@@ -26,5 +27,6 @@ class MasterBus:
     chain: Chain = field(default_factory=Chain)
     gain_db: float = 0.0
     loudness_target: LoudnessTarget | None = None
+    ab: ABCompare = field(default_factory=ABCompare)
 
     channels = 2

@@ -283,16 +283,40 @@ class Plugin:
             log.info(note)
         return note
 
+    def clone(self) -> Plugin:
+        """An independent plug-in with the same settings, not yet configured for a track."""
+        return Plugin(self.identity, self._factory, self._clone_instance(), self.parameters, self._constructor_values)
+
+    def flush(self) -> None:
+        """Let the plug-in take values set since it last ran, so its ``raw_state`` is current.
+
+        DPF plug-ins apply a parameter at their next ``process()`` call; a few
+        frames of silence do that.
+        """
+        if self.is_builtin:
+            return
+        width = 2 if self.supports(2) else 1
+        if self.channels is not None:
+            width = {"direct": self.channels, "dual_mono": 1, "stereo_on_mono": 2}[self.mode]
+        for inst in self._instances:
+            inst.process(np.zeros((width, 32), np.float32), self.sample_rate or 48000.0, reset=False)
+
     def _clone_instance(self) -> pedalboard.Plugin:
         twin = self._factory(self._constructor_values)
         if not self.is_builtin:
+            self.flush()
             try:
                 twin.raw_state = self.instance.raw_state
             except Exception:  # noqa: BLE001 - a plug-in may refuse state; named values follow anyway
                 pass
         for name in self.controls():
-            if self.parameters[name].type != "path":
-                setattr(twin, name, getattr(self.instance, name))
+            if self.parameters[name].type == "path":
+                continue
+            value = getattr(self.instance, name)
+            # Values are read through the plug-in's display text (rounded): set only
+            # what the state did not carry, or the copy would drift from the original.
+            if getattr(twin, name) != value:
+                setattr(twin, name, value)
         return twin
 
     def _rebuild_instances(self) -> None:
@@ -371,10 +395,9 @@ class Plugin:
         render's first blocks would depend on whether the plug-in ran since its
         last change (a preset restored into a fresh instance would not null).
         """
+        if self.channels is not None:
+            self.flush()
         for inst in self._instances:
-            if not self.is_builtin and self.channels is not None:
-                width = {"direct": self.channels, "dual_mono": 1, "stereo_on_mono": 2}[self.mode]
-                inst.process(np.zeros((width, 32), np.float32), self.sample_rate or 48000.0, reset=False)
             inst.reset()
 
     def __repr__(self) -> str:

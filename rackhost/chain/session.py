@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rackhost.chain.chain import Chain
+from rackhost.chain.history import Editor, History
 from rackhost.chain.master import MasterBus
 from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip
 from rackhost.chain.source import ArraySource, AudioFileSource
@@ -26,6 +27,18 @@ class Session:
     block_size: int = DEFAULT_BLOCK_SIZE
     tracks: list[Track] = field(default_factory=list)
     master: MasterBus = field(default_factory=MasterBus)
+    history: History = field(default_factory=History, repr=False)
+
+    @property
+    def edit(self) -> Editor:
+        """Change the model with undo: ``session.edit.set_parameter(slot, "ratio", 4)``."""
+        return Editor(self.history)
+
+    def undo(self) -> str | None:
+        return self.history.undo()
+
+    def redo(self) -> str | None:
+        return self.history.redo()
 
     def __post_init__(self) -> None:
         if not 8000 <= self.sample_rate <= 384000:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rackhost.chain.chain import Chain
+from rackhost.chain.compare import ABCompare
 from rackhost.chain.source import ArraySource
 
 
@@ -17,6 +18,7 @@ class Track:
     pan: float = 0.0
     mute: bool = False
     solo: bool = False
+    ab: ABCompare = field(default_factory=ABCompare)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:

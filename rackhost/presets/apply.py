@@ -10,37 +10,31 @@ from rackhost.presets.preset import Preset, RestoreReport, capture_chain, restor
 def apply_preset(
     preset: Preset, session: Session, track: Track | None = None, *, replace: bool = True, source: str | None = None
 ) -> RestoreReport:
-    """Load ``preset`` into ``track``'s chain (or the master's, for a master preset).
+    """Load ``preset`` into ``track``'s chain (or the master's, for a master preset), as one undo step.
 
     With ``replace`` the chain becomes the preset's; without, the preset's slots
     are appended (several presets applied in order). Fresh plug-ins are made
     and set before anything in the session changes, so a bad preset changes nothing.
     """
     chain, report = restore_chain(preset, source)
-    if preset.kind == "master" or track is None:
-        _into(session.master.chain, chain, replace)
-        if preset.gain_db is not None:
-            session.master.gain_db = preset.gain_db
-        if preset.loudness_target_lufs is not None:
-            session.master.loudness_target = LoudnessTarget(
-                preset.loudness_target_lufs,
-                preset.true_peak_ceiling_dbtp if preset.true_peak_ceiling_dbtp is not None else -1.0,
-            )
-        return report
-    _into(track.chain, chain, replace)
-    if preset.kind == "track":
-        if preset.gain_db is not None:
-            track.gain_db = preset.gain_db
-        if preset.pan is not None:
-            track.pan = preset.pan
+    ref = f"{preset.stage}/{preset.name}"
+    owner: Track | MasterBus = session.master if preset.kind == "master" or track is None else track
+    edit = session.edit
+    with session.history.group(f"load preset {ref}"):
+        if replace:
+            chain.origin = ref
+            edit.load_chain(owner, chain, f"load preset {ref}")
+        else:
+            for slot in chain:
+                edit.add_slot(owner.chain, slot)
+        if preset.kind in ("track", "master") and preset.gain_db is not None:
+            edit.set_gain(owner, preset.gain_db)
+        if isinstance(owner, Track) and preset.kind == "track" and preset.pan is not None:
+            edit.set_pan(owner, preset.pan)
+        if isinstance(owner, MasterBus) and preset.loudness_target_lufs is not None:
+            ceiling = preset.true_peak_ceiling_dbtp if preset.true_peak_ceiling_dbtp is not None else -1.0
+            edit.set_loudness_target(owner, LoudnessTarget(preset.loudness_target_lufs, ceiling))
     return report
-
-
-def _into(target: Chain, source: Chain, replace: bool) -> None:
-    if replace:
-        target.slots[:] = source.slots
-    else:
-        target.slots.extend(source.slots)
 
 
 def preset_from(name: str, stage: str, what: Chain | Track | MasterBus, **metadata: object) -> Preset:

@@ -17,8 +17,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from rackhost import __version__
 from rackhost.chain import Chain, Plugin, Slot
 from rackhost.chain.parameters import ParameterValue
@@ -107,20 +105,13 @@ def capture_slot(slot: Slot) -> SlotState:
     identity = {k: v for k, v in plugin.identity.to_dict().items() if k != "path"}
     raw_state = None
     if not plugin.is_builtin:
-        _flush(plugin)
+        plugin.flush()
         raw_state = base64.b64encode(plugin.instance.raw_state).decode("ascii")
     return SlotState(identity, plugin.values(), raw_state, slot.bypass, slot.mix)
 
 
 def capture_chain(chain: Chain) -> list[SlotState]:
     return [capture_slot(slot) for slot in chain]
-
-
-def _flush(plugin: Plugin) -> None:
-    # A value set through pedalboard reaches a DPF plug-in's state only at its next
-    # process() call: one short block of silence makes raw_state current.
-    channels = 2 if plugin.supports(2) else 1
-    plugin.instance.process(np.zeros((channels, 32), np.float32), plugin.sample_rate or 48000.0, reset=False)
 
 
 # -- restore --------------------------------------------------------------------------

@@ -110,7 +110,8 @@ class _SessionReader:
             self.read_track(session, self.expect(track_doc, dict, f"tracks[{i}]"), f"tracks[{i}]")
         master = self.expect(doc.get("master", {}), dict, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
-        session.master.chain = self.read_chain(master.get("chain", []), "master.chain")
+        session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
+        self.read_ab(session.master, master, "master")
         target = master.get("loudness_target")
         if target is not None:
             target = self.expect(target, dict, "master.loudness_target")
@@ -148,10 +149,10 @@ class _SessionReader:
             except RackhostError as err:
                 raise self.fail(f"{where}.source", str(err)) from None
         try:
-            session.add_track(
+            track = session.add_track(
                 name,
                 source,
-                self.read_chain(doc.get("chain", []), f"{where}.chain"),
+                self.read_chain(doc.get("chain", []), f"{where}.chain", doc.get("preset")),
                 gain_db=self.number(doc, "gain_db", where, 0.0),
                 pan=self.number(doc, "pan", where, 0.0),
                 mute=self.boolean(doc, "mute", where),
@@ -161,13 +162,32 @@ class _SessionReader:
             if isinstance(err, SessionFileError):
                 raise
             raise self.fail(where, str(err)) from None
+        self.read_ab(track, doc, where)
 
-    def read_chain(self, doc: Any, where: str) -> Chain:
+    def read_ab(self, owner: Any, doc: dict, where: str) -> None:
+        ab = doc.get("ab")
+        if ab is None:
+            return
+        ab = self.expect(ab, dict, f"{where}.ab".lstrip("."))
+        active = ab.get("active", "A")
+        if active not in ("A", "B"):
+            raise self.fail(f"{where}.ab.active".lstrip("."), f"expected \"A\" or \"B\", found {json.dumps(active)}")
+        owner.ab.active = active
+        other = ab.get("other")
+        if other is not None:
+            other = self.expect(other, dict, f"{where}.ab.other".lstrip("."))
+            owner.ab.other = self.read_chain(other.get("chain", []), f"{where}.ab.other.chain".lstrip("."),
+                                             other.get("preset"))
+
+    def read_chain(self, doc: Any, where: str, origin: Any = None) -> Chain:
+        if origin is not None:
+            self.expect(origin, str, where.rsplit(".", 1)[0] + ".preset")
         try:
             states = slot_states_from_list(doc, str(self.path), where)
-            return Chain([restore_slot(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)])
+            slots = [restore_slot(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)]
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
+        return Chain(slots, origin)
 
     def expect(self, value: Any, kind: type, where: str) -> Any:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -205,6 +225,18 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
     def chain_doc(chain: Chain) -> list[dict]:
         return [state.to_dict() for state in capture_chain(chain)]
 
+    def owner_chains(owner: Any) -> dict:
+        """The playing chain, the preset it came from, and the A/B setting not playing."""
+        other = owner.ab.other
+        return {
+            "chain": chain_doc(owner.chain),
+            "preset": owner.chain.origin,
+            "ab": {
+                "active": owner.ab.active,
+                "other": None if other is None else {"chain": chain_doc(other), "preset": other.origin},
+            },
+        }
+
     target = session.master.loudness_target
     return {
         "format_version": FORMAT_VERSION,
@@ -218,13 +250,13 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "pan": t.pan,
                 "mute": t.mute,
                 "solo": t.solo,
-                "chain": chain_doc(t.chain),
+                **owner_chains(t),
             }
             for t in session.tracks
         ],
         "master": {
             "gain_db": session.master.gain_db,
-            "chain": chain_doc(session.master.chain),
+            **owner_chains(session.master),
             "loudness_target": (
                 {"integrated_lufs": target.integrated_lufs, "true_peak_dbtp": target.true_peak_dbtp} if target else None
             ),

@@ -1,0 +1,178 @@
+"""The scan cache: what each plug-in bundle was found to be, keyed by its path and a fingerprint of its files.
+
+The cache lives in the user cache folder (``platformdirs.user_cache_dir("rackhost")``,
+or ``$RACKHOST_CACHE_DIR``). It is only ever a copy of what a scan can rebuild,
+so a file that is corrupt, or from a version this rackhost does not know, is
+discarded with a warning and the plug-ins are probed again; it never stops a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR_VARIABLE = "RACKHOST_CACHE_DIR"
+CACHE_FILE_NAME = "plugins.json"
+CACHE_FORMAT = "rackhost-plugin-cache"
+CACHE_VERSION = 1
+
+Status = Literal["ok", "failed"]
+
+
+def cache_dir() -> Path:
+    override = os.environ.get(CACHE_DIR_VARIABLE)
+    return Path(override) if override else Path(platformdirs.user_cache_dir("rackhost"))
+
+
+def default_cache_path() -> Path:
+    return cache_dir() / CACHE_FILE_NAME
+
+
+def fingerprint(bundle: Path) -> str:
+    """A hash of the relative path, size and mtime of every file in a bundle (or of the file itself).
+
+    A VST3 bundle is a folder; its binary may change without the folder's own
+    mtime changing, so every file counts. Contents are not read: hashing a
+    100 MB plug-in at every scan would make a rescan slow, and an update that
+    keeps both size and mtime is vanishingly rare.
+    """
+    root = bundle.resolve()
+    lines = []
+    if root.is_dir():
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(files):
+                full = Path(folder, name)
+                try:
+                    st = full.stat()
+                except OSError:  # a dangling symlink inside a bundle: count it as present but empty
+                    lines.append(f"{full.relative_to(root)}\0missing")
+                    continue
+                lines.append(f"{full.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}")
+    else:
+        st = root.stat()
+        lines.append(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass
+class PluginRecord:
+    """One bundle as last scanned: its description if it loaded, or why it failed."""
+
+    path: str
+    fingerprint: str
+    status: Status
+    info: dict | None = None
+    error: str | None = None
+    probe_seconds: float = 0.0
+    scanned_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def name(self) -> str:
+        if self.info and self.info.get("name"):
+            return str(self.info["name"])
+        return Path(self.path).stem
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PluginRecord:
+        if data.get("status") not in ("ok", "failed"):
+            raise ValueError(f"unknown status {data.get('status')!r}")
+        return cls(
+            path=str(data["path"]),
+            fingerprint=str(data["fingerprint"]),
+            status=data["status"],
+            info=data.get("info"),
+            error=data.get("error"),
+            probe_seconds=float(data.get("probe_seconds", 0.0)),
+            scanned_at=float(data.get("scanned_at", 0.0)),
+        )
+
+
+@dataclass
+class PluginCache:
+    """Records by bundle path; ``warning`` says why an unusable cache file was discarded."""
+
+    path: Path
+    records: dict[str, PluginRecord] = field(default_factory=dict)
+    warning: str | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PluginCache:
+        path = path or default_cache_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path)
+        except OSError as err:
+            return cls._discarded(path, f"cannot read it ({err.strerror})")
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+                return cls._discarded(path, "it is not a rackhost plug-in cache")
+            if data.get("version") != CACHE_VERSION:
+                # A cache is rebuilt by scanning, so other versions are not migrated.
+                return cls._discarded(path, f"it is version {data.get('version')!r}, this rackhost "
+                                            f"writes version {CACHE_VERSION}")
+            records = [PluginRecord.from_dict(item) for item in data["plugins"]]
+        except (ValueError, KeyError, TypeError) as err:
+            return cls._discarded(path, f"it is corrupt ({err})")
+        return cls(path, {r.path: r for r in records})
+
+    @classmethod
+    def _discarded(cls, path: Path, reason: str) -> PluginCache:
+        warning = f"discarded the plug-in cache {str(path)!r} because {reason}; every plug-in will be probed again"
+        log.warning(warning)
+        return cls(path, warning=warning)
+
+    def save(self) -> None:
+        data = {
+            "format": CACHE_FORMAT,
+            "version": CACHE_VERSION,
+            "plugins": [self.records[key].to_dict() for key in sorted(self.records)],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.path, data)
+
+    def ok(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if r.ok]
+
+    def failed(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if not r.ok]
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Replace ``path`` so that a crash leaves the old file or the new one, never half of one.
+
+    (rackhost.presets has the same helper, but rackhost.chain must not import
+    rackhost.presets.)
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
