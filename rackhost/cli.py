@@ -74,13 +74,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from rackhost.chain.render import output_subtype
     from rackhost.chain.spec import parse_chain
     from rackhost.presets import load_session
+    from rackhost.presets.preset import RestoreReport
 
     output = Path(args.output)
     output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
+    load_warnings: list[str] = []
     if args.session:
         if args.input or args.chain:
             raise _usage("give either INPUT with --chain, or --session, not both")
-        session = load_session(args.session)
+        loaded = RestoreReport()
+        session = load_session(args.session, loaded)
+        load_warnings = loaded.warnings()
         if args.block_size:
             session.block_size = _block_size(args.block_size)
         if args.sample_rate:
@@ -95,7 +99,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
         chain = parse_chain(args.chain) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain)
-    preset_warnings = _apply_presets(session, args.preset, single_track=not args.session)
+    preset_warnings = load_warnings + _apply_presets(session, args.preset, single_track=not args.session)
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -159,7 +163,7 @@ def _apply_presets(session: object, refs: list[str], single_track: bool) -> list
             )
         track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
         report = apply_preset(preset, session, track, replace=False, source=ref)  # type: ignore[arg-type]
-        warnings += report.mismatches
+        warnings += report.warnings()
     return warnings
 
 
@@ -380,7 +384,9 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     if args.chain:
         what = parse_chain(args.chain)
     elif args.session and (args.track or args.master):
-        session = load_session(args.session)
+        loaded = RestoreReport()
+        session = load_session(args.session, loaded)
+        load_warnings = loaded.warnings()
         what = session.master if args.master else session.track(args.track)
     else:
         raise RackhostError("say what to save: --chain SPEC, or --session FILE with --track NAME or --master")

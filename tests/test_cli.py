@@ -134,3 +134,15 @@ def test_bad_session_file_names_the_place(tmp_path):
     run = rackhost("render", "--session", str(path), "-o", str(tmp_path / "o.wav"))
     assert run.returncode == 2
     assert "tracks[0].chain[0].plugin" in run.stderr
+
+
+def test_rendering_a_session_with_a_missing_plugin_warns_and_renders(wav_file, tmp_path):
+    wav_file(program_signal(2, 0.5), "a.wav")
+    doc = {"format_version": 2, "tracks": [{"name": "a", "source": "a.wav", "chain": [
+        {"plugin": {"format": "vst3", "name": "ZamNotThere"}}, {"plugin": {"name": "Gain"}}]}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    run = rackhost("render", "--session", str(path), "-o", str(tmp_path / "o.wav"))
+    assert run.returncode == 0, run.stderr
+    assert "warning: tracks[0].chain[0]: ZamNotThere is not installed, so its slot is bypassed" in run.stdout
+    assert "zam-plugins" in run.stdout

@@ -76,7 +76,7 @@ def _doc(**changes) -> dict:
 BAD = [
     (_doc(format_version=7), "format_version", "newer than this rackhost"),
     (_doc(stage="mix/ing"), "stage", "not a valid stage name"),
-    (_doc(slots=[{"plugin": {"name": "NoSuchPlug"}}]), "slots[0].plugin", "unknown plug-in"),
+    (_doc(slots=[{"plugin": {"format": "builtin", "name": "NoSuchPlug"}}]), "slots[0].plugin", "not a pedalboard built-in"),
     (_doc(slots=[{"plugin": {"name": "ZamCompX2"}, "parameters": {"nope": 1}}]), "slots[0].parameters.nope", "valid parameters"),
     (_doc(slots=[{"plugin": {"name": "Compressor"}, "parameters": {"ratio": 1000}}]), "slots[0].parameters.ratio", "out of range"),
     (_doc(slots=[{"plugin": {"name": "Compressor"}, "parameters": {"ratio": [1]}}]), "slots[0].parameters.ratio", "expected a number"),
@@ -92,7 +92,21 @@ def test_bad_presets_give_one_clear_error_naming_the_place(doc, where, message):
     assert f"at {where}" in str(err.value) and message in str(err.value)
 
 
-def test_missing_vst3_names_the_package_that_provides_it():
-    doc = _doc(slots=[{"plugin": {"format": "vst3", "name": "ZamNotInstalled"}}])
-    with pytest.raises(PresetError, match="zam-plugins"):
-        restore_chain(preset_from_dict(doc, "p.json"))
+def test_a_missing_vst3_keeps_its_slot_bypassed_and_names_the_package(tmp_path):
+    doc = _doc(slots=[
+        {"plugin": {"format": "vst3", "name": "ZamNotInstalled", "vendor": "Damien Zammit"},
+         "parameters": {"threshold_db": -12.5}, "raw_state": "AAEC", "mix": 0.5},
+        {"plugin": {"format": "builtin", "name": "Gain"}, "parameters": {"gain_db": -6.0}},
+    ])
+    chain, report = restore_chain(preset_from_dict(doc, "p.json"))
+    assert [s.name for s in chain] == ["ZamNotInstalled", "Gain"]
+    assert chain[0].bypass and not chain[1].bypass
+    assert len(report.missing) == 1 and "zam-plugins" in report.missing[0] and "bypassed" in report.missing[0]
+    audio = program_signal(2, 0.3)
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("t", ArraySource(audio, SR), chain)
+    np.testing.assert_allclose(session.render(tail=False).audio, audio * 10 ** (-6 / 20), atol=1e-6)
+    # Saved again, the missing plug-in's identity, values and state are kept as they were.
+    again = Preset("p", "mixing", slots=capture_chain(chain)).to_dict()["slots"][0]
+    assert again["plugin"]["name"] == "ZamNotInstalled" and again["parameters"] == {"threshold_db": -12.5}
+    assert again["raw_state"] == "AAEC" and again["mix"] == 0.5

@@ -53,7 +53,8 @@ BAD = [
     (json.dumps({"tracks": []}), "format_version"),
     (json.dumps({"format_version": 99}), "newer than this rackhost"),
     (json.dumps({"format_version": 1, "tracks": [{"name": "a", "source": "missing.wav"}]}), "tracks[0].source"),
-    (json.dumps({"format_version": 1, "master": {"chain": [{"plugin": "Nope"}]}}), "master.chain[0]"),
+    (json.dumps({"format_version": 2, "master": {"chain": [{"plugin": {"format": "builtin", "name": "Nope"}}]}}),
+     "master.chain[0].plugin"),
     (json.dumps({"format_version": 1, "master": {"chain": [{"plugin": "Reverb", "parameters": {"room_size": 5}}]}}),
      "out of range"),
     (json.dumps({"format_version": 1, "master": {"gain_db": "loud"}}), "master.gain_db"),
@@ -106,3 +107,20 @@ def test_session_keeps_plugin_state_and_loudness_target(tmp_path, wav_file):
     loaded = load_session(tmp_path / "s.json")
     assert loaded.master.loudness_target == LoudnessTarget(-16.0, -1.5)
     assert loaded.tracks[0].chain[0].plugin.get("knee_db") == pytest.approx(8.0)
+
+
+def test_a_session_with_a_missing_plugin_still_opens_and_reports_it(tmp_path, wav_file):
+    from rackhost.presets.preset import RestoreReport
+
+    wav_file(program_signal(2, 0.3), "a.wav")
+    doc = {"format_version": 2, "tracks": [{"name": "a", "source": "a.wav", "chain": [
+        {"plugin": {"format": "vst3", "name": "SomeCommercialComp"}, "parameters": {"ratio": 4}}]}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    report = RestoreReport()
+    session = load_session(path, report)
+    assert session.tracks[0].chain[0].bypass
+    assert report.missing and "SomeCommercialComp is not installed" in report.missing[0]
+    save_session(session, tmp_path / "again.json")
+    kept = json.loads((tmp_path / "again.json").read_text())["tracks"][0]["chain"][0]
+    assert kept["plugin"]["name"] == "SomeCommercialComp" and kept["parameters"] == {"ratio": 4}

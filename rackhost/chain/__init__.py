@@ -8,7 +8,7 @@ from rackhost.chain.loudness import LoudnessReport, measure
 from rackhost.chain.master import LoudnessTarget, MasterBus
 from rackhost.chain.mixer import MixSnapshot
 from rackhost.chain.parameters import ParameterInfo
-from rackhost.chain.plugin import Plugin, PluginIdentity
+from rackhost.chain.plugin import MissingPlugin, Plugin, PluginIdentity
 from rackhost.chain.render import RenderResult, render, render_to_file
 from rackhost.chain.session import Session
 from rackhost.chain.source import ArraySource, AudioFileSource
@@ -16,6 +16,6 @@ from rackhost.chain.track import Track
 
 __all__ = [
     "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
-    "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Session", "Slot",
+    "MissingPlugin", "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Session", "Slot",
     "Track", "measure", "render", "render_to_file",
 ]

@@ -404,6 +404,57 @@ class Plugin:
         return f"Plugin({self.name!r}, format={self.identity.format!r}, mode={self.mode!r})"
 
 
+class MissingPlugin(Plugin):
+    """A slot's plug-in that is not installed on this machine: kept, silent, and saved back unchanged.
+
+    Loading a preset or session that names it still works: the slot stays in
+    the chain, bypassed, holding the stored values and state so saving again
+    loses nothing, and :attr:`note` tells the user what is missing.
+    """
+
+    def __init__(self, identity: PluginIdentity, values: dict[str, ParameterValue], raw_state: str | None, hint: str = ""):
+        self.identity = identity
+        self.parameters = {}
+        self.stored_values = dict(values)
+        self.stored_state = raw_state
+        self._instances = []
+        self.channels = None
+        self.sample_rate = None
+        self.mode = "direct"
+        self.note = f"{identity.name} is not installed, so its slot is bypassed{hint}"
+
+    def get(self, name: str) -> ParameterValue:
+        return self.stored_values[name]
+
+    def set(self, name: str, value: object) -> ParameterValue:
+        raise PluginNotFoundError(self.name, [str(f) for f in plugin_folders()])
+
+    def values(self) -> dict[str, ParameterValue]:
+        return dict(self.stored_values)
+
+    def supports(self, channels: int, sample_rate: float = 48000.0) -> bool:
+        return True
+
+    def configure(self, channels: int, sample_rate: float) -> str | None:
+        self.channels, self.sample_rate = channels, sample_rate
+        return self.note
+
+    def clone(self) -> Plugin:
+        return MissingPlugin(self.identity, self.stored_values, self.stored_state, "")
+
+    def flush(self) -> None:
+        pass
+
+    def latency(self, sample_rate: float | None = None) -> int:
+        return 0
+
+    def processor(self, sample_rate: float, max_block: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda block: block
+
+    def reset(self) -> None:
+        pass
+
+
 def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
     out: dict[str, ParameterInfo] = {}
     for name, param in instance.parameters.items():

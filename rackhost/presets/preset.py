@@ -18,16 +18,22 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rackhost import __version__
-from rackhost.chain import Chain, Plugin, Slot
+from rackhost.chain import Chain, MissingPlugin, Plugin, PluginIdentity, Slot
+from rackhost.chain.builtins import is_builtin
 from rackhost.chain.parameters import ParameterValue
-from rackhost.errors import RackhostError
+from rackhost.errors import PluginNotFoundError, RackhostError
 
 FORMAT_VERSION = 1
 STAGES = ("tracking", "mixing", "mastering")
 PresetKind = Literal["chain", "track", "master"]
 
 # Which Debian package provides the plug-ins a fresh install may lack.
-PROVIDERS = {"Zam": "zam-plugins (apt install zam-plugins)", "ZaM": "zam-plugins (apt install zam-plugins)"}
+PROVIDERS = {
+    "Zam": "Debian's zam-plugins (apt install zam-plugins)",
+    "ZaM": "Debian's zam-plugins (apt install zam-plugins)",
+    **{name: "rackhost's set-up, which builds it from Debian's dpf-plugins source (make setup)"
+       for name in ("MVerb", "3BandEQ", "Kars", "Nekobi")},
+}
 
 
 class PresetError(RackhostError):
@@ -102,6 +108,8 @@ def now() -> str:
 
 def capture_slot(slot: Slot) -> SlotState:
     plugin = slot.plugin
+    if isinstance(plugin, MissingPlugin):  # saved back exactly as it was loaded
+        return SlotState(plugin.identity.to_dict(), plugin.values(), plugin.stored_state, slot.bypass, slot.mix)
     identity = {k: v for k, v in plugin.identity.to_dict().items() if k != "path"}
     raw_state = None
     if not plugin.is_builtin:
@@ -122,9 +130,13 @@ class RestoreReport:
     """What a restore could not do exactly, for the user."""
 
     mismatches: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # plug-ins not installed: their slots are bypassed
 
     def __bool__(self) -> bool:
-        return not self.mismatches
+        return not self.mismatches and not self.missing
+
+    def warnings(self) -> list[str]:
+        return self.missing + self.mismatches
 
 
 def restore_slot(state: SlotState, source: str, where: str, report: RestoreReport) -> Slot:
@@ -134,10 +146,17 @@ def restore_slot(state: SlotState, source: str, where: str, report: RestoreRepor
         raise PresetError(source, f"{where}.plugin.name", "missing plug-in name")
     try:
         plugin = Plugin.create(name) if identity.get("format") != "builtin" else Plugin.builtin(name, **_constructor_values(state))
-    except RackhostError as err:
+    except PluginNotFoundError:
+        if identity.get("format", "vst3") == "builtin" or is_builtin(name):
+            raise PresetError(source, f"{where}.plugin", f"{name!r} is not a pedalboard built-in") from None
+        # A plug-in this machine lacks does not fail the whole load: the slot is kept, bypassed.
         provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)
-        hint = f"; it is provided by {provider}" if provider else ""
-        raise PresetError(source, f"{where}.plugin", f"{err}{hint}") from None
+        hint = f"; it is provided by {provider}" if provider else "; install it, then load this again"
+        missing = MissingPlugin(_identity(identity), state.parameters, state.raw_state, hint)
+        report.missing.append(f"{where}: {missing.note}")
+        return Slot(missing, bypass=True, mix=min(max(state.mix, 0.0), 1.0))
+    except RackhostError as err:
+        raise PresetError(source, f"{where}.plugin", str(err)) from None
     if state.raw_state is not None:
         if plugin.is_builtin:
             raise PresetError(source, f"{where}.raw_state", f"built-in {name} has no plug-in state; remove raw_state")
@@ -172,6 +191,12 @@ def restore_chain(preset: Preset, source: str | None = None) -> tuple[Chain, Res
     label = source or preset.name
     slots = [restore_slot(s, label, f"slots[{i}]", report) for i, s in enumerate(preset.slots)]
     return Chain(slots), report
+
+
+def _identity(doc: dict) -> PluginIdentity:
+    fields = {k: str(doc[k]) for k in ("vendor", "uid", "version") if isinstance(doc.get(k), (str, int, float))}
+    fmt = doc.get("format") if doc.get("format") in ("vst3", "au") else "vst3"
+    return PluginIdentity(fmt, str(doc["name"]), **fields)
 
 
 def _constructor_values(state: SlotState) -> dict:

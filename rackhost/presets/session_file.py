@@ -72,8 +72,12 @@ class SessionFileError(RackhostError):
         super().__init__(f"session file {self.path!r}{place}: {problem}")
 
 
-def load_session(path: str | Path) -> Session:
-    """Read a session file; any problem raises :class:`SessionFileError` and nothing is changed."""
+def load_session(path: str | Path, report: RestoreReport | None = None) -> Session:
+    """Read a session file; any problem raises :class:`SessionFileError` and nothing is changed.
+
+    Plug-ins that are not installed do not fail the load: their slots are kept,
+    bypassed, and listed in ``report`` (with values that did not land, if any).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -85,14 +89,14 @@ def load_session(path: str | Path) -> Session:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
         raise SessionFileError(path, f"line {err.lineno} column {err.colno}", f"not valid JSON ({err.msg})") from None
-    return _SessionReader(path).read(doc)
+    return _SessionReader(path, report if report is not None else RestoreReport()).read(doc)
 
 
 class _SessionReader:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, report: RestoreReport):
         self.path = path
         self.base = path.resolve().parent
-        self.report = RestoreReport()
+        self.report = report
 
     def fail(self, where: str, problem: str) -> SessionFileError:
         return SessionFileError(self.path, where, problem)
