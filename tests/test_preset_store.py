@@ -122,3 +122,36 @@ def test_presets_cli_save_list_show_delete(tmp_path):
     assert rackhost("presets", "delete", "mixing/my chain", env=env).returncode == 0
     missing = rackhost("presets", "show", "mixing/my chain", env=env)
     assert missing.returncode == 2 and "no such preset" in missing.stderr
+
+
+FULL_DISK_SAVER = """
+import resource, signal, sys
+from rackhost.chain import Chain
+from rackhost.presets.apply import preset_from
+from rackhost.presets.store import PresetStore
+from rackhost.errors import RackhostError
+chain = Chain()
+for _ in range(3):
+    chain.add("Compressor")
+store = PresetStore()
+store.save(preset_from("big", "mixing", chain, description="first"))
+# From here on the disk is 'full': any file may grow to 200 bytes only (EFBIG), as on a real full disk.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+try:
+    store.save(preset_from("big", "mixing", chain, description="second"), overwrite=True)
+except RackhostError as err:
+    print("ERROR", err)
+"""
+
+
+def test_a_full_disk_on_save_is_a_clear_error_and_the_old_preset_survives(tmp_path):
+    import os
+
+    env = dict(os.environ, RACKHOST_DATA_DIR=str(tmp_path / "data"))
+    run = subprocess.run([sys.executable, "-c", FULL_DISK_SAVER], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "ERROR preset" in run.stdout and "could not be saved" in run.stdout and "nothing was changed" in run.stdout
+    saved = PresetStore(user_dir=tmp_path / "data" / "presets").load("mixing/big")
+    assert saved.description == "first"
+    assert [p.name for p in (tmp_path / "data" / "presets" / "mixing").iterdir()] == ["big.json"]
