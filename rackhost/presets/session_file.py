@@ -31,6 +31,7 @@ from typing import Any, Callable
 from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError
 from rackhost.presets.atomic import write_json_atomic
+from rackhost.presets.document import DocumentReader
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 
@@ -79,21 +80,17 @@ def load_session(path: str | Path, report: RestoreReport | None = None) -> Sessi
     bypassed, and listed in ``report`` (with values that did not land, if any).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SessionFileError(path, "", "no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SessionFileError(path, "", f"cannot be read ({err})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SessionFileError(path, f"line {err.lineno} column {err.colno}", f"not valid JSON ({err.msg})") from None
-    return _SessionReader(path, report if report is not None else RestoreReport()).read(doc)
+    reader = _SessionReader(path, report if report is not None else RestoreReport())
+    return reader.read(reader.load_json(path))
 
 
-class _SessionReader:
+class _SessionReader(DocumentReader):
+    kind = "session format"
+    current_version = FORMAT_VERSION
+    migrations = MIGRATIONS
+
     def __init__(self, path: Path, report: RestoreReport):
+        super().__init__(str(path))
         self.path = path
         self.base = path.resolve().parent
         self.report = report
@@ -124,22 +121,6 @@ class _SessionReader:
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
             )
         return session
-
-    def migrate(self, doc: dict) -> dict:
-        version = doc.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise self.fail("format_version", f"missing or not a whole number (this rackhost writes {FORMAT_VERSION})")
-        if version > FORMAT_VERSION:
-            raise self.fail(
-                "format_version",
-                f"version {version} is newer than this rackhost understands ({FORMAT_VERSION}); upgrade rackhost",
-            )
-        while version < FORMAT_VERSION:
-            if version not in MIGRATIONS:
-                raise self.fail("format_version", f"version {version} is not a known session format")
-            doc = MIGRATIONS[version](doc)
-            version = doc["format_version"]
-        return doc
 
     def read_track(self, session: Session, doc: dict, where: str) -> None:
         name = self.expect(doc.get("name"), str, f"{where}.name")
@@ -192,24 +173,6 @@ class _SessionReader:
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
         return Chain(slots, origin)
-
-    def expect(self, value: Any, kind: type, where: str) -> Any:
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            wanted = {dict: "an object", list: "a list", str: "text"}.get(kind, kind.__name__)
-            raise self.fail(where, f"expected {wanted}, found {json.dumps(value)}")
-        return value
-
-    def number(self, doc: dict, key: str, where: str, default: float) -> float:
-        value = doc.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(f"{where}.{key}".lstrip("."), f"expected a number, found {json.dumps(value)}")
-        return float(value)
-
-    def boolean(self, doc: dict, key: str, where: str) -> bool:
-        value = doc.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}", f"expected true or false, found {json.dumps(value)}")
-        return value
 
 
 def session_to_dict(session: Session, base: Path | None = None) -> dict:

@@ -1,0 +1,92 @@
+"""Reading versioned JSON documents (presets, sessions) with errors that name the place.
+
+Each file kind subclasses :class:`DocumentReader` and says how to word a
+failure; the checks, the version handling and the JSON parsing are shared.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+from rackhost.errors import RackhostError
+
+Migration = Callable[[dict], dict]
+
+
+class DocumentReader:
+    kind = "file"  # "preset", "session format": used in version messages
+    current_version = 1
+    migrations: dict[int, Migration] = {}
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> RackhostError:
+        raise NotImplementedError
+
+    def load_json(self, path: Path) -> Any:
+        """The parsed file, or this kind's error for a missing, unreadable or non-JSON file."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise self.fail("", "no such file; check the path") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise self.fail("", f"cannot be read ({err})") from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise self.fail(f"line {err.lineno} column {err.colno}", f"not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise self.fail("", "nested too deeply to be a rackhost file") from None
+
+    def migrate(self, doc: dict) -> dict:
+        """Upgrade an older document one version at a time; refuse a newer one."""
+        version = doc.get("format_version")
+        current = self.current_version
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self.fail("format_version", f"missing or not a whole number (this rackhost writes {current})")
+        if version > current:
+            raise self.fail("format_version",
+                            f"version {version} is newer than this rackhost understands ({current}); upgrade rackhost")
+        while version < current:
+            if version not in self.migrations:
+                raise self.fail("format_version", f"version {version} is not a known {self.kind} version")
+            doc = self.migrations[version](doc)
+            version = doc["format_version"]
+        return doc
+
+    def expect(self, value: Any, kind: type, where: str) -> Any:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            wanted = {dict: "an object", list: "a list", str: "text"}.get(kind, kind.__name__)
+            raise self.fail(where or "the top level", f"expected {wanted}, found {_show(value)}")
+        return value
+
+    def text(self, doc: dict, key: str, where: str = "", default: str | None = None) -> str:
+        return self.expect(doc.get(key, default), str, _join(where, key))
+
+    def number(self, doc: dict, key: str, where: str, default: float) -> float:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(_join(where, key), f"expected a number, found {_show(value)}")
+        return float(value)
+
+    def optional_number(self, doc: dict, key: str, where: str = "") -> float | None:
+        return None if doc.get(key) is None else self.number(doc, key, where, 0.0)
+
+    def boolean(self, doc: dict, key: str, where: str) -> bool:
+        value = doc.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(_join(where, key), f"expected true or false, found {_show(value)}")
+        return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
