@@ -105,3 +105,32 @@ def test_builtin_that_buffers_internally_keeps_its_place_in_time():
     assert rendered.latency == 240
     expected = pedalboard.BrickwallLimiter(ceiling_db=-1.0).process(audio, SR)
     np.testing.assert_allclose(rendered.audio, expected, atol=1e-6)
+
+
+def _everything_session(block: int) -> Session:
+    session = Session(sample_rate=SR, block_size=block)
+    mono = session.add_track("mono", ArraySource(program_signal(1, 1.3, seed=2), SR), pan=-0.4, gain_db=-2)
+    mono.chain.add("ZamCompX2", threshold_db=-25)  # stereo-only on mono
+    mono.chain.add("Delay", delay_seconds=0.03, feedback=0.3).set_mix(0.5)
+    stereo = session.add_track("stereo", ArraySource(program_signal(2, 1.0, seed=3), SR), pan=0.2)
+    stereo.chain.add("ZamComp", threshold_db=-20)  # mono-only on stereo: dual mono
+    stereo.chain.add("ZaMaximX2", threshold_db=-6).set_mix(0.6)  # latent, with a delayed dry path
+    stereo.chain.add("Reverb", room_size=0.5)
+    stereo.chain.add("BrickwallLimiter")  # buffers internally
+    session.master.chain.add("ZamCompX2", threshold_db=-18)
+    session.master.chain.add("BrickwallLimiter", true_peak=True)
+    return session
+
+
+@pytest.mark.parametrize("block", [128, 512])
+def test_one_block_per_call_equals_long_segments_bit_for_bit(block, monkeypatch):
+    """What the live engine does (a segment is one block) gives the offline render's samples."""
+    import importlib
+
+    render_module = importlib.import_module("rackhost.chain.render")  # the package exports a function of that name
+
+    offline = _everything_session(block).render().audio
+    monkeypatch.setattr(render_module, "SEGMENT_TARGET_FRAMES", block)
+    live_like = _everything_session(block).render().audio
+    assert offline.shape == live_like.shape
+    assert np.array_equal(offline, live_like)

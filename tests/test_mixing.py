@@ -186,3 +186,14 @@ def test_chain_editing_add_remove_move_replace():
     assert [s.name for s in chain.active()] == ["Limiter"]
     with pytest.raises(KeyError, match="holds Limiter, Compressor"):
         chain.remove("Delay")
+
+
+def test_a_slow_delays_quiet_gaps_do_not_end_its_tail():
+    click = np.zeros((2, 4800), np.float32)
+    click[:, 0] = 0.5
+    session = Session(sample_rate=SR, block_size=128)
+    session.add_track("t", ArraySource(click, SR)).chain.add("Delay", delay_seconds=0.6, feedback=0.5, mix=0.5)
+    audio = session.render().audio
+    echoes = [int(0.6 * SR * k) for k in (1, 2, 3, 4)]
+    for at in echoes:  # each echo, 0.6 s after the last, with silence between
+        assert np.max(np.abs(audio[0, at - 10 : at + 10])) > 1e-3, at

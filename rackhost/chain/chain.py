@@ -107,8 +107,13 @@ class Chain:
         """An independent copy: new plug-in instances with the same settings, bypass and mix."""
         return Chain([Slot(s.plugin.clone(), s.bypass, s.mix) for s in self.slots], self.origin)
 
-    def processor(self, channels: int, sample_rate: float, max_block: int) -> ChainProcessor:
+    def processor(
+        self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None
+    ) -> ChainProcessor:
         """An immutable snapshot of this chain for the audio path.
+
+        It takes segments of up to ``max_segment`` frames (default: one block);
+        every plug-in processes them ``max_block`` frames at a time.
 
         Runs of plain slots (full wet, no adaptation, no latency) are fused into
         one ``pedalboard.Pedalboard`` call per block, so a chain costs the audio
@@ -136,7 +141,8 @@ class Chain:
             if latency:
                 stage = _padded(stage)
             if slot.mix < 1.0:
-                stage = _wet_dry(stage, slot.mix, DelayLine(channels, latency, max_block) if latency else None)
+                delay = DelayLine(channels, latency, max_segment or max_block) if latency else None
+                stage = _wet_dry(stage, slot.mix, delay)
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate))

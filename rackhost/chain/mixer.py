@@ -3,11 +3,11 @@
 This is the one code path for offline render and live processing. A
 :class:`MixSnapshot` is immutable: the live engine swaps a new one in by one
 assignment, the offline renderer drives one from files. Work is done in
-*segments* of whole blocks: every chain sees exactly ``block_size`` frames per
-call whatever the segment length, and the per-sample arithmetic after the
-chains (gain, pan, sum) gives the same result for one long segment as for many
-short ones, so a render and a live run of the same session produce the same
-samples.
+*segments* of whole blocks: every plug-in processes exactly ``block_size``
+frames at a time whatever the segment length (pedalboard's ``buffer_size``),
+and the per-sample arithmetic after the chains (gain, pan, sum) gives the same
+result for one long segment as for many short ones, so a render and a live run
+(where a segment is one block) produce the same samples.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ class TrackStrip:
     """A track as the audio path runs it: chain, delay compensation, gain and pan to stereo."""
 
     __slots__ = (
-        "name", "index", "channels", "chain", "compensation", "_gains", "_block", "_scratch", "_delay",
-        "_passes_through",
+        "name", "index", "channels", "chain", "compensation", "_gains", "_delay", "_passes_through",
     )
 
     def __init__(
@@ -37,7 +36,6 @@ class TrackStrip:
         gain_db: float,
         pan: float,
         compensation: int,
-        block: int,
         max_segment: int,
     ):
         self.name = name
@@ -48,51 +46,40 @@ class TrackStrip:
         left, right = pan_gains(pan, channels)
         gain = db_to_gain(gain_db)
         self._gains = np.array([[left * gain], [right * gain]], np.float32)
-        self._block = block
-        self._scratch = np.zeros((channels, max_segment), np.float32)
         self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
         self._passes_through = channels == 2 and not compensation and bool(np.all(self._gains == 1.0))
 
     def render(self, source: np.ndarray, out: np.ndarray) -> None:
-        """Process ``source`` (channels, n), n a multiple of the block size, into stereo ``out`` (2, n)."""
-        n = source.shape[1]
-        b = self._block
-        chain = self.chain
-        # A stereo track at unity gain and centre needs no mixing pass: write straight out.
-        processed = out if self._passes_through else self._scratch[:, :n]
-        if chain.stages:
-            for i in range(0, n, b):
-                processed[:, i : i + b] = chain(source[:, i : i + b])
-        else:
-            processed[:] = source
-        if self._passes_through:
-            return
+        """Process ``source`` (channels, n), n a multiple of the block size, into stereo ``out`` (2, n).
+
+        The chain gets the whole segment in one call; pedalboard runs its
+        plug-ins on it ``block_size`` frames at a time with state kept, exactly
+        as if each block were handed over separately (a test proves it).
+        """
+        processed = self.chain(source) if self.chain.stages else source
         if self._delay is not None:
             processed = self._delay(processed)
-        np.multiply(processed, self._gains, out=out)
+        if self._passes_through:  # a stereo track at unity gain and centre: no mixing pass
+            out[:] = processed
+        else:
+            np.multiply(processed, self._gains, out=out)
 
 
 class MasterStrip:
     """The master chain and gain, applied to the sum of the tracks."""
 
-    __slots__ = ("chain", "_gain", "_block")
+    __slots__ = ("chain", "_gain")
 
-    def __init__(self, chain: ChainProcessor, gain_db: float, block: int):
+    def __init__(self, chain: ChainProcessor, gain_db: float):
         self.chain = chain
         self._gain = np.float32(db_to_gain(gain_db))
-        self._block = block
 
     def render(self, mix: np.ndarray, out: np.ndarray) -> None:
-        n = mix.shape[1]
-        b = self._block
-        chain = self.chain
-        if chain.stages:
-            for i in range(0, n, b):
-                out[:, i : i + b] = chain(mix[:, i : i + b])
-        else:
-            out[:] = mix
+        processed = self.chain(mix) if self.chain.stages else mix
         if self._gain != 1.0:
-            out *= self._gain
+            np.multiply(processed, self._gain, out=out)
+        else:
+            out[:] = processed
 
 
 @dataclass(frozen=True)

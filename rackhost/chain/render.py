@@ -35,6 +35,9 @@ ProgressCallback = Callable[[int, int], None]
 SEGMENT_TARGET_FRAMES = 16384
 DEFAULT_MAX_TAIL_SECONDS = 30.0
 TAIL_THRESHOLD_DB = -90.0
+# A tail ends after this long below the threshold: the gaps between a slow delay's
+# echoes must not end it early.
+TAIL_HOLD_SECONDS = 1.0
 
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
 SUBTYPES = {
@@ -75,8 +78,8 @@ def render(
 
     Plug-in state is reset first, so two renders of one session are identical.
     With ``tail``, rendering goes on past the end of the sources until the
-    output stays below -90 dBFS (reverb and delay tails), at most
-    ``max_tail_seconds``. The master's total latency is trimmed from the start.
+    output has stayed below -90 dBFS for a second (reverb and delay tails), at
+    most ``max_tail_seconds``, and ends at the last sample above that level. The master's total latency is trimmed from the start.
     """
     sr = session.sample_rate
     block = session.block_size
@@ -89,27 +92,31 @@ def render(
     latency = snap.latency
     body = length + latency
     limit = body + (int(max_tail_seconds * sr) if tail else 0)
-    capacity = math.ceil(limit / segment) * segment
+    capacity = math.ceil(limit / segment) * segment + segment
     out = np.zeros((2, capacity), np.float32)
     threshold = db_to_gain(TAIL_THRESHOLD_DB)
+    hold = int(TAIL_HOLD_SECONDS * sr)
     last_loud = -1
 
     with _TrackRenderer(snap, sources, threads) as tracks:
         mix = np.zeros((2, segment), np.float32)
         pos = 0
         while pos < limit:
-            outputs = tracks.render(pos)
-            seg_out = out[:, pos : pos + segment]
-            snap.master.render(snap.sum_tracks(outputs, mix), seg_out)
-            if tail and pos + segment > body:  # only the tail's end is searched for
+            # Segments are whole blocks; the one that reaches the end of the sources
+            # stops there (rounded up to a block) rather than rendering a full segment past it.
+            n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
+            outputs = tracks.render(pos, n)
+            seg_out = out[:, pos : pos + n]
+            snap.master.render(snap.sum_tracks(outputs, mix[:, :n]), seg_out)
+            if tail and pos + n > body:  # only the tail's end is searched for
                 loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
                 if loud.size:
                     last_loud = pos + int(loud[-1])
-            pos += segment
+            pos += n
             if progress is not None:
                 progress(min(pos, limit), max(body, min(limit, last_loud + segment)))
-            # Stop once the sources are through and a whole segment has stayed quiet.
-            if pos >= body and (not tail or pos - (last_loud + 1) >= segment):
+            # Stop once the sources are through and the output has stayed quiet long enough.
+            if pos >= body and (not tail or pos - (last_loud + 1) >= hold):
                 break
 
     end = max(body, min(last_loud + 1, limit)) if tail else body
@@ -137,26 +144,26 @@ class _TrackRenderer:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def render(self, pos: int) -> list[np.ndarray]:
+    def render(self, pos: int, n: int) -> list[np.ndarray]:
+        """Render ``n`` frames of every track from ``pos``; returns their stereo outputs."""
         if self._pool is None:
             for chunk in self.chunks:
-                self._render_chunk(chunk, pos)
+                self._render_chunk(chunk, pos, n)
         else:
-            for future in [self._pool.submit(self._render_chunk, chunk, pos) for chunk in self.chunks]:
+            for future in [self._pool.submit(self._render_chunk, chunk, pos, n) for chunk in self.chunks]:
                 future.result()
-        return self.outputs
+        return [buf[:, :n] for buf in self.outputs]
 
-    def _render_chunk(self, chunk: list[int], pos: int) -> None:
+    def _render_chunk(self, chunk: list[int], pos: int, n: int) -> None:
         for i in chunk:
             strip: TrackStrip = self.snap.tracks[i]
-            strip.render(self._source_segment(i, pos), self.outputs[i])
+            strip.render(self._source_segment(i, pos, n), self.outputs[i][:, :n])
 
-    def _source_segment(self, i: int, pos: int) -> np.ndarray:
+    def _source_segment(self, i: int, pos: int, n: int) -> np.ndarray:
         source = self.sources[i]
-        end = pos + self.segment
-        if end <= source.shape[1]:
-            return source[:, pos:end]
-        buf = self._inputs[i]
+        if pos + n <= source.shape[1]:
+            return source[:, pos : pos + n]
+        buf = self._inputs[i][:, :n]
         available = max(0, source.shape[1] - pos)
         buf[:, :available] = source[:, pos : pos + available]
         buf[:, available:] = 0.0

@@ -100,19 +100,19 @@ class Session:
             if track.source is None:
                 raise SessionError(f"track {track.name!r} has no source; give it an audio file")
             notes += [f"track {track.name!r}: {n}" for n in track.chain.configure(track.channels, sr)]
-            processor = track.chain.processor(track.channels, sr, block)
+            processor = track.chain.processor(track.channels, sr, block, segment)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         longest = max((p.latency for _, _, p in prepared), default=0)
         strips = tuple(
             TrackStrip(
                 track.name, index, track.channels, processor, track.gain_db, track.pan,
-                longest - processor.latency, block, segment,
+                longest - processor.latency, segment,
             )
             for index, track, processor in prepared
         )
-        master_chain = self.master.chain.processor(2, sr, block)
-        master = MasterStrip(master_chain, self.master.gain_db, block)
+        master_chain = self.master.chain.processor(2, sr, block, segment)
+        master = MasterStrip(master_chain, self.master.gain_db)
         return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, tuple(notes))
 
     def reset(self) -> None:
