@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from rackhost import __version__
+from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
 EXIT_USAGE = 2
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
     render.add_argument("--threads", type=int, help="worker threads for tracks (default: one per core)")
+    render.add_argument("--allow-untrusted-plugin", action="store_true",
+                        help="load a plug-in given by path even outside the scanned folders (it runs its code)")
     render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME",
                         help="apply a preset (or a preset .json file); repeat to apply several in order")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -55,10 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_presets_parser(sub)
 
     plugins = sub.add_parser("plugins", help="list built-ins and VST3 plug-ins with their parameters")
-    plugins.add_argument("names", nargs="*", help="only these plug-ins")
+    plugins.add_argument("names", nargs="*", help="only these plug-ins (probed now if not scanned yet)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.add_argument("--names-only", action="store_true", help="do not load plug-ins to list parameters")
+    plugins.add_argument("--names-only", action="store_true", help="names and paths only")
+    plugins.add_argument("--failed", action="store_true", help="plug-ins that failed their last probe, with the reason")
+    plugins.add_argument("--retry", nargs="+", metavar="NAME", help="probe these again (e.g. after updating them)")
     plugins.set_defaults(func=_cmd_plugins)
+
+    add_scan_parser(sub)
 
     demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo files (default demo-output)")
@@ -97,7 +104,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             sample_rate=args.sample_rate or int(source.sample_rate),
             block_size=_block_size(args.block_size or 512),
         )
-        chain = parse_chain(args.chain) if args.chain else None
+        chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain)
     preset_warnings = load_warnings + _apply_presets(session, args.preset, single_track=not args.session)
 
@@ -202,38 +209,53 @@ class _Progress:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from rackhost.chain import Plugin
+    """Built-ins described in-process; VST3s from the scan cache, probed in a child process when missing."""
     from rackhost.chain.builtins import builtin_names
-    from rackhost.chain.folders import find_plugin_file, find_plugin_files
+    from rackhost.chain.discovery import PluginCache, fingerprint, probe_bundle, scan_folders
+    from rackhost.chain.folders import find_plugin_files
+    from rackhost.cli_scan import failed_lines, plugins_failed
 
-    entries: list[tuple[str, str, str | None]] = []  # (name, format, path)
-    if args.names:
-        for name in args.names:
-            if name in builtin_names():
-                entries.append((name, "builtin", None))
-            else:
-                path = find_plugin_file(name) or (Path(name) if Path(name).exists() else None)
-                if path is None:
-                    Plugin.create(name)  # raises the standard "unknown plug-in" error
-                entries.append((path.stem, "vst3", str(path)))  # type: ignore[union-attr]
-    else:
-        entries += [(n, "builtin", None) for n in builtin_names()]
-        entries += [(n, "vst3", str(p)) for n, p in sorted(find_plugin_files().items())]
+    if args.failed:
+        records = plugins_failed()
+        if args.json:
+            print(json.dumps([r.to_dict() for r in records], indent=2))
+        else:
+            print("\n".join(failed_lines(records)) if records else "no plug-in failed its last probe")
+        return 0
 
-    listing = []
-    for name, fmt, path in entries:
-        item: dict = {"name": name, "format": fmt}
-        if path:
-            item["path"] = path
-        if not args.names_only:
-            if fmt != "builtin" and not args.json and sys.stderr.isatty():
-                sys.stderr.write(f"\rloading {name}...{' ' * 20}\r")
-            try:
-                plugin = _describe(name, path)
-                item.update(plugin)
-            except RackhostError as err:
-                item["error"] = str(err)
-        listing.append(item)
+    bundles = find_plugin_files(scan_folders())
+    by_name = {name.lower(): (name, path) for name, path in bundles.items()}
+    wanted = args.names or args.retry or []
+    builtins_wanted = [n for n in wanted if n in builtin_names()] if wanted else builtin_names()
+    external = []
+    for name in wanted:
+        if name in builtin_names():
+            continue
+        if name.lower() not in by_name:
+            from rackhost.chain import Plugin
+
+            Plugin.create(name)  # raises the standard "unknown plug-in" error, naming the folders
+        external.append(by_name[name.lower()])
+    if not wanted:
+        external = sorted(bundles.items())
+
+    cache = PluginCache.load()
+    listing = [_describe_builtin(name, args.names_only) for name in builtins_wanted]
+    probed = False
+    for name, path in external:
+        key = str(Path(path).absolute())
+        record = cache.records.get(key)
+        stale = record is None or record.fingerprint != fingerprint(Path(path))
+        if not args.names_only and (args.retry or (stale and wanted)):
+            # Loading runs the plug-in's code: do it in a child process, as a scan would.
+            print(f"probing {name} in a child process...", file=sys.stderr)
+            record = probe_bundle(path)
+            cache.records[key] = record
+            probed = True
+        listing.append(_describe_record(name, key, None if (stale and not probed) else record, args.names_only))
+    if probed:
+        cache.save()
+
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -241,7 +263,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         where = f"  {item['path']}" if "path" in item else ""
         print(f"{item['name']} [{item['format']}]{where}")
         if "error" in item:
-            print(f"    could not load: {item['error']}")
+            print(f"    {item['error']}")
         if "channels" in item:
             print(f"    channels: {item['channels']}; latency {item['latency_samples']} samples")
         for param in item.get("parameters", []):
@@ -249,25 +271,36 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(name: str, path: str | None) -> dict:
-    from rackhost.chain import Plugin
+def _describe_builtin(name: str, names_only: bool) -> dict:
+    from rackhost.chain.builtins import describe_builtin
 
-    if name == "Convolution":
-        return {"parameters": [{"name": "impulse_response_filename", "type": "path", "role": "control",
-                                "describe": "impulse_response_filename: file path (required)"},
-                               {"name": "mix", "type": "float", "role": "control", "minimum": 0.0,
-                                "maximum": 1.0, "default": 1.0, "describe": "mix: in [0, 1] (default 1)"}]}
-    plugin = Plugin.create(path or name)
-    layouts = [label for ch, label in ((1, "mono"), (2, "stereo")) if plugin.supports(ch)]
-    out = {
-        "channels": "/".join(layouts) if plugin.is_builtin is False else "any",
-        "latency_samples": plugin.latency(48000.0) if not plugin.is_builtin else 0,
-        "parameters": [dict(info.to_dict(), describe=info.describe()) for info in plugin.parameters.values()],
-    }
-    if not plugin.is_builtin:
-        out.update(vendor=plugin.identity.vendor, version=plugin.identity.version,
-                   instrument=bool(plugin.instance.is_instrument))
-    return out
+    item: dict = {"name": name, "format": "builtin", "channels": "any", "latency_samples": 0}
+    if not names_only:
+        params = describe_builtin(name)
+        item["parameters"] = [dict(info.to_dict(), describe=info.describe()) for info in params.values()]
+    return item
+
+
+def _describe_record(name: str, path: str, record: object, names_only: bool) -> dict:
+    from rackhost.chain.parameters import ParameterInfo
+
+    item: dict = {"name": name, "format": "vst3", "path": path}
+    if names_only:
+        return item
+    if record is None:
+        item["error"] = "not scanned yet: run 'rackhost scan' (or 'rackhost plugins NAME' to probe this one)"
+        return item
+    if not record.ok:  # type: ignore[attr-defined]
+        item["error"] = f"failed its probe: {record.error} (retry with 'rackhost plugins --retry {name}')"  # type: ignore[attr-defined]
+        return item
+    info = record.info  # type: ignore[attr-defined]
+    params = [ParameterInfo.from_dict(p) for p in info["parameters"]]
+    item.update(
+        channels="/".join(info["layouts"]) or "none", latency_samples=info["latency_samples"],
+        vendor=info["vendor"], version=info["version"], kind=info["kind"],
+        parameters=[dict(p.to_dict(), describe=p.describe()) for p in params],
+    )
+    return item
 
 
 # -- demo -------------------------------------------------------------------------

@@ -9,6 +9,17 @@ import pytest
 import soundfile as sf
 
 SR = 48000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the user's own caches, presets and settings out of the tests (subprocesses inherit this)."""
+    import os
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="rackhost-test-"))
+    for variable, folder in (("RACKHOST_CACHE_DIR", "cache"), ("RACKHOST_CONFIG_DIR", "config"),
+                             ("RACKHOST_DATA_DIR", "data")):
+        os.environ.setdefault(variable, str(home / folder))
 VST3_DIR = Path("/usr/lib/vst3")
 PROJECT_VST3_DIR = Path(__file__).resolve().parents[1] / "build" / "vst3"
 

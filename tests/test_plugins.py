@@ -179,7 +179,18 @@ def test_a_broken_bundle_is_a_clear_load_error(tmp_path):
     bundle.mkdir(parents=True)
     (bundle / "Broken.so").write_bytes(b"\x00not a shared object")
     with pytest.raises(PluginLoadError, match="Broken.vst3"):
-        Plugin.create(str(tmp_path / "Broken.vst3"))
+        Plugin.create(str(tmp_path / "Broken.vst3"), allow_untrusted=True)
+
+
+def test_a_plugin_path_outside_the_scanned_folders_is_refused(tmp_path):
+    from rackhost.chain.discovery import UntrustedPluginError
+
+    bundle = tmp_path / "Evil.vst3"
+    bundle.mkdir()
+    with pytest.raises(UntrustedPluginError, match="runs its code") as err:
+        Plugin.create(str(bundle))
+    assert "rackhost scan --add-path" in str(err.value) and "--allow-untrusted-plugin" in str(err.value)
+    assert Plugin.create("/usr/lib/vst3/ZamComp.vst3").name == "ZamComp"  # inside a standard folder
 
 
 def test_builtin_latency_is_measured_and_compensated():

@@ -59,10 +59,10 @@ def find_plugin_files(folders: list[Path] | None = None) -> dict[str, Path]:
     return found
 
 
-def find_plugin_file(name: str) -> Path | None:
+def find_plugin_file(name: str, folders: list[Path] | None = None) -> Path | None:
     """The bundle called ``name`` (case-insensitive, extension optional), or None."""
     wanted = name.lower().removesuffix(".vst3").removesuffix(".component")
-    for stem, path in find_plugin_files().items():
+    for stem, path in find_plugin_files(folders).items():
         if stem.lower() == wanted:
             return path
     return None

@@ -133,6 +133,14 @@ class ParameterInfo:
             out["choices"] = list(self.choices)
         return out
 
+    @classmethod
+    def from_dict(cls, doc: dict) -> ParameterInfo:
+        """The inverse of :meth:`to_dict` (for descriptions cached by the scanner)."""
+        return cls(
+            doc["name"], doc["type"], doc.get("default"), doc.get("minimum"), doc.get("maximum"),
+            doc.get("unit", ""), doc.get("role", "control"), tuple(doc.get("choices", ())),
+        )
+
     def describe(self) -> str:
         """One line for a terminal: name, range or choices, default."""
         if self.type == "choice":

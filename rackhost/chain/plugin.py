@@ -22,7 +22,8 @@ import numpy as np
 import pedalboard
 
 from rackhost.chain import builtins
-from rackhost.chain.folders import find_plugin_file, find_plugin_files, plugin_folders
+from rackhost.chain.discovery.trust import check_trusted, scan_folders
+from rackhost.chain.folders import find_plugin_file, find_plugin_files
 from rackhost.chain.parameters import (
     ParameterInfo,
     ParameterValue,
@@ -98,18 +99,25 @@ class Plugin:
     # -- creation -----------------------------------------------------------------
 
     @classmethod
-    def create(cls, name_or_path: str, **values: object) -> Plugin:
-        """A built-in by class name, a VST3/AU by name (searched in :func:`plugin_folders`), or by path."""
+    def create(cls, name_or_path: str, *, allow_untrusted: bool = False, **values: object) -> Plugin:
+        """A built-in by class name, a VST3/AU by name (searched in the scan folders), or by path.
+
+        A path outside every scanned folder is refused unless ``allow_untrusted``:
+        loading a plug-in runs its code (see :mod:`rackhost.chain.discovery.trust`).
+        """
         if builtins.is_builtin(name_or_path):
             return cls.builtin(name_or_path, **values)
+        folders = scan_folders()
         path = Path(name_or_path)
         if path.suffix.lower() in (".vst3", ".component") or path.exists():
+            if not allow_untrusted:
+                check_trusted(path)
             plugin = cls.load(path)
         else:
-            found = find_plugin_file(name_or_path)
+            found = find_plugin_file(name_or_path, folders)
             if found is None:
-                known = builtins.builtin_names() + sorted(find_plugin_files())
-                raise PluginNotFoundError(name_or_path, [str(f) for f in plugin_folders()], known)
+                known = builtins.builtin_names() + sorted(find_plugin_files(folders))
+                raise PluginNotFoundError(name_or_path, [str(f) for f in folders], known)
             plugin = cls.load(found)
         for key, value in values.items():
             plugin.set(key, value)
@@ -427,7 +435,7 @@ class MissingPlugin(Plugin):
         return self.stored_values[name]
 
     def set(self, name: str, value: object) -> ParameterValue:
-        raise PluginNotFoundError(self.name, [str(f) for f in plugin_folders()])
+        raise PluginNotFoundError(self.name, [str(f) for f in scan_folders()])
 
     def values(self) -> dict[str, ParameterValue]:
         return dict(self.stored_values)

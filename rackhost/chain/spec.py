@@ -77,14 +77,14 @@ def _literal(node: ast.expr, item: str) -> object:
         raise ChainSpecError(f"value {ast.unparse(node)!r} in {item!r} is not a number, word or quoted text") from None
 
 
-def parse_chain(spec: str) -> Chain:
+def parse_chain(spec: str, *, allow_untrusted: bool = False) -> Chain:
     """Build a chain from ``spec``, loading each plug-in and setting its values."""
     chain = Chain()
     for item in split_items(spec):
         name, values = parse_item(item)
         mix = values.pop("_mix", 1.0)
         bypass = values.pop("_bypass", False)
-        plugin = Plugin.create(name, **values)
+        plugin = Plugin.create(name, allow_untrusted=allow_untrusted, **values)
         try:
             chain.add(Slot(plugin, bypass=bool(bypass), mix=mix))  # type: ignore[arg-type]
         except ValueError as err:

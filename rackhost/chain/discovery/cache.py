@@ -12,13 +12,14 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
+
+from rackhost.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -159,20 +160,5 @@ class PluginCache:
 
 
 def write_json_atomic(path: Path, data: object) -> None:
-    """Replace ``path`` so that a crash leaves the old file or the new one, never half of one.
-
-    (rackhost.presets has the same helper, but rackhost.chain must not import
-    rackhost.presets.)
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` so that a crash leaves the old file or the new one, never half of one."""
+    write_text(path, json.dumps(data, indent=1) + "\n")
