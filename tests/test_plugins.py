@@ -91,15 +91,6 @@ def test_project_built_dpf_effects_load_from_the_project_folder(name):
     assert np.max(np.abs(result.audio)) > 0.01
 
 
-@pytest.mark.slow
-def test_zamverb_loads_once_and_processes_stereo():
-    """The one test allowed to load ZamVerb (~90 s here)."""
-    plugin, result = _render_one("ZamVerb", 2)
-    assert plugin.supports(2)
-    assert plugin.mode == "direct"
-    assert np.max(np.abs(result.audio)) > 0.01
-
-
 def test_dual_mono_equals_two_separate_mono_instances():
     stereo = program_signal(2, 0.5)
     session = Session(sample_rate=SR, block_size=128)
