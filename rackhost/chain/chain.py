@@ -9,7 +9,8 @@ import numpy as np
 import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
-from rackhost.chain.plugin import Plugin
+from rackhost.chain.plugin import MissingPlugin, Plugin
+from rackhost.errors import RackhostError
 
 Stage = Callable[[np.ndarray], np.ndarray]
 
@@ -123,20 +124,23 @@ class Chain:
         """
         self.configure(channels, sample_rate)
         stages: list[Stage] = []
-        run: list[pedalboard.Plugin] = []
+        stage_slots: list[tuple[Slot, ...]] = []
+        run: list[Slot] = []
 
         def flush() -> None:
             if run:
-                stages.append(_fused(list(run), sample_rate, max_block))
+                stages.append(_fused([s.plugin.instance for s in run], sample_rate, max_block))
+                stage_slots.append(tuple(run))
                 run.clear()
 
         for slot in self.active():
             plugin = slot.plugin
             latency = plugin.latency(sample_rate)
-            if slot.mix >= 1.0 and plugin.mode == "direct" and not latency:
-                run.append(plugin.instance)
+            if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
+                run.append(slot)
                 continue
             flush()
+            stage_slots.append((slot,))
             stage = plugin.processor(sample_rate, max_block)
             if latency:
                 stage = _padded(stage)
@@ -145,21 +149,38 @@ class Chain:
                 stage = _wet_dry(stage, slot.mix, delay)
             stages.append(stage)
         flush()
-        return ChainProcessor(tuple(stages), self.latency(sample_rate))
+        return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots))
+
+
+class StageError(RackhostError):
+    """A plug-in raised while processing; ``slots`` are the slots of the stage that raised."""
+
+    def __init__(self, slots: tuple[Slot, ...], error: Exception):
+        self.slots = slots
+        self.error = error
+        names = ", ".join(s.name for s in slots)
+        super().__init__(f"{names} raised {type(error).__name__}: {error}")
 
 
 class ChainProcessor:
     """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
 
-    __slots__ = ("stages", "latency")
+    __slots__ = ("stages", "latency", "stage_slots")
 
-    def __init__(self, stages: tuple[Stage, ...], latency: int):
+    def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = ()):
         self.stages = stages
         self.latency = latency
+        self.stage_slots = stage_slots
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        for stage in self.stages:
-            block = stage(block)
+        i = 0
+        try:
+            for stage in self.stages:
+                block = stage(block)
+                i += 1
+        except Exception as err:
+            # Say which slot it was, so a live engine can bypass it and tell the user.
+            raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
         return block
 
 

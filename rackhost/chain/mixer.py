@@ -24,7 +24,7 @@ class TrackStrip:
     """A track as the audio path runs it: chain, delay compensation, gain and pan to stereo."""
 
     __slots__ = (
-        "name", "index", "channels", "chain", "compensation", "_gains", "_delay", "_passes_through",
+        "name", "index", "channels", "chain", "compensation", "processed", "_gains", "_delay", "_passes_through",
     )
 
     def __init__(
@@ -47,6 +47,7 @@ class TrackStrip:
         gain = db_to_gain(gain_db)
         self._gains = np.array([[left * gain], [right * gain]], np.float32)
         self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
+        self.processed: np.ndarray | None = None
         self._passes_through = channels == 2 and not compensation and bool(np.all(self._gains == 1.0))
 
     def render(self, source: np.ndarray, out: np.ndarray) -> None:
@@ -57,6 +58,7 @@ class TrackStrip:
         as if each block were handed over separately (a test proves it).
         """
         processed = self.chain(source) if self.chain.stages else source
+        self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
         if self._delay is not None:
             processed = self._delay(processed)
         if self._passes_through:  # a stereo track at unity gain and centre: no mixing pass

@@ -86,7 +86,11 @@ def render(
     segment = block * max(1, SEGMENT_TARGET_FRAMES // block)
     session.reset()
     snap = session.snapshot(max_segment=segment)
-    sources = [session.tracks[s.index].source.audio(sr) for s in snap.tracks]  # type: ignore[union-attr]
+    # A live-input track has nothing to play offline: it renders silence.
+    sources = [
+        t.source.audio(sr) if t.source is not None else np.zeros((t.channels, 0), np.float32)
+        for t in (session.tracks[s.index] for s in snap.tracks)
+    ]
     notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
     length = max((s.shape[1] for s in sources), default=0)
     latency = snap.latency

@@ -97,8 +97,8 @@ class Session:
         for index, track in enumerate(self.tracks):
             if track not in self.audible_tracks():
                 continue
-            if track.source is None:
-                raise SessionError(f"track {track.name!r} has no source; give it an audio file")
+            if track.source is None and not track.input:
+                raise SessionError(f"track {track.name!r} has no source; give it an audio file or an input")
             notes += [f"track {track.name!r}: {n}" for n in track.chain.configure(track.channels, sr)]
             processor = track.chain.processor(track.channels, sr, block, segment)
             prepared.append((index, track, processor))

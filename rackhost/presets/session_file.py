@@ -142,6 +142,8 @@ class _SessionReader(DocumentReader):
                 pan=self.number(doc, "pan", where, 0.0),
                 mute=self.boolean(doc, "mute", where),
                 solo=self.boolean(doc, "solo", where),
+                input=tuple(self.expect(doc.get("input", []), list, f"{where}.input")),
+                armed=self.boolean(doc, "armed", where),
             )
         except (RackhostError, ValueError) as err:
             if isinstance(err, SessionFileError):
@@ -217,6 +219,8 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "pan": t.pan,
                 "mute": t.mute,
                 "solo": t.solo,
+                "input": list(t.input),
+                "armed": t.armed,
                 **owner_chains(t),
             }
             for t in session.tracks

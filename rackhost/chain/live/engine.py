@@ -1,0 +1,369 @@
+"""The live engine: one duplex sounddevice stream running the session's block engine.
+
+The audio callback (:meth:`LiveEngine._callback`) follows the real-time rules:
+
+* it never touches the disk, never takes a lock, never logs;
+* it allocates only what numpy slicing and pedalboard's own calls do;
+* it catches every exception: the block is silenced and the fault reported;
+* structural changes arrive as a new, fully prepared :class:`_LiveState`
+  swapped in by one assignment; parameter changes arrive through a deque
+  (``append``/``popleft`` are atomic in CPython) drained at block start;
+* recorded audio leaves through ring buffers to a writer thread.
+
+The mixing itself is :mod:`rackhost.chain.mixer`, the code the offline
+renderer runs, so the same session at the same block size gives the same
+samples live and offline.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rackhost.chain.live.recorder import Recorder, RecordingError, Take
+from rackhost.chain.chain import StageError
+from rackhost.chain.mixer import MixSnapshot
+from rackhost.chain.plugin import Plugin
+from rackhost.chain.session import Session
+from rackhost.errors import RackhostError
+
+LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
+SWITCH_INTERVAL = 0.0005  # seconds: short, so the audio thread gets the GIL back quickly
+
+
+class LiveEngineError(RackhostError):
+    pass
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    running: bool
+    position: int  # transport position in frames
+    playing: bool
+    recording: bool
+    xruns: int
+    callbacks: int
+    load_p50: float  # callback time as a fraction of the block period
+    load_p99: float
+    load_max: float
+    latency_frames: int  # input + output + plug-ins
+    dropped_frames: int
+    fault: str | None
+
+
+class _Feed:
+    """Where a strip's input comes from each block: device channels, or a file at the transport position."""
+
+    __slots__ = ("channels", "source", "buffer")
+
+    def __init__(self, channels: tuple[int, ...], source: np.ndarray | None, width: int, block: int):
+        self.channels = channels
+        self.source = source
+        self.buffer = np.zeros((width, block), np.float32)
+
+    def read(self, indata: np.ndarray, position: int, playing: bool) -> np.ndarray:
+        buf = self.buffer
+        if self.channels:
+            for i, ch in enumerate(self.channels):
+                buf[i] = indata[:, ch]
+            return buf
+        source = self.source
+        n = buf.shape[1]
+        if not playing or source is None or position >= source.shape[1]:
+            buf[:] = 0.0
+            return buf
+        if position + n <= source.shape[1]:
+            return source[:, position : position + n]
+        available = source.shape[1] - position
+        buf[:, :available] = source[:, position:]
+        buf[:, available:] = 0.0
+        return buf
+
+
+@dataclass(frozen=True)
+class _LiveState:
+    """Everything the callback needs, prepared off the audio thread, swapped in whole."""
+
+    snapshot: MixSnapshot
+    feeds: tuple[_Feed, ...]
+    outputs: tuple[np.ndarray, ...]
+    mix: np.ndarray
+    master_out: np.ndarray
+    meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms]); the last row is the master
+    takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
+
+
+class LiveEngine:
+    """Runs a session live on an audio device. Control it from one thread (the one that made it)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        device: Any = None,
+        input_channels: int | None = None,
+        output_channels: int = 2,
+    ):
+        self.session = session
+        self.device = device
+        self.output_channels = output_channels
+        needed = max((c + 1 for t in session.tracks for c in t.input), default=0)
+        self.input_channels = input_channels if input_channels is not None else max(needed, 1)
+        self._params: collections.deque = collections.deque()
+        self._loads = np.zeros(LOAD_HISTORY, np.float64)
+        self._callbacks = 0
+        self._xruns = 0
+        self._position = 0
+        self._playing = False
+        self._recording = False
+        self._fault: str | None = None
+        self._failed: collections.deque = collections.deque()  # (track, StageError) from the callback
+        self.events: list[str] = []  # what the engine reports to the user, oldest first
+        self._stream: Any = None
+        self._recorder: Recorder | None = None
+        self._state: _LiveState | None = None
+        self.io_latency = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the duplex stream at the session's rate and block size and start monitoring."""
+        import sounddevice as sd
+
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        self.session.reset()  # start from silence, as an offline render does
+        self.update()
+        try:
+            self._stream = sd.Stream(
+                samplerate=self.session.sample_rate,
+                blocksize=self.session.block_size,
+                device=self.device,
+                channels=(self.input_channels, self.output_channels),
+                dtype="float32",
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+        except sd.PortAudioError as err:
+            raise LiveEngineError(
+                f"cannot open the audio device {self.device or '(default)'} at {self.session.sample_rate} Hz, "
+                f"{self.input_channels} in / {self.output_channels} out, block {self.session.block_size}: {err}; "
+                f"'rackhost devices' lists what the devices support"
+            ) from err
+        latency = self._stream.latency
+        self.io_latency = int(round((latency[0] + latency[1]) * self.session.sample_rate))
+        self._stream.start()
+
+    def close(self) -> None:
+        """Stop the stream and finish any take."""
+        if self._recording:
+            self.stop()
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> LiveEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- changes from the control thread -------------------------------------------------
+
+    def update(self) -> None:
+        """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
+        old = self._state
+        self._state = self._prepare(old.takes if old else ())
+
+    def set_parameter(self, plugin: Plugin, name: str, value: object) -> None:
+        """Change a parameter at the next block boundary, without touching the plug-in from this thread."""
+        info = plugin.info(name)
+        coerced = info.coerce(plugin.name, value)
+        native: object = coerced
+        if info.type == "choice" and plugin.is_builtin:
+            from rackhost.chain.builtins import enum_value
+
+            native = enum_value(plugin.instance, name, str(coerced))
+        self._params.append((plugin.instances, name, native))
+
+    def play(self) -> None:
+        self._playing = True
+
+    def pause(self) -> None:
+        self._playing = False
+
+    def locate(self, frame: int) -> None:
+        self._position = max(0, int(frame))
+
+    def record(self, folder: str | Path) -> list[Take]:
+        """Start recording every armed input track (dry and wet) into ``folder``; starts the transport."""
+        armed = [(i, t) for i, t in enumerate(self.session.tracks) if t.armed and t.input]
+        if not armed:
+            raise RecordingError("no track is armed for recording: arm a track that has an input")
+        state = self._state or self._prepare(())
+        strips = {s.index: k for k, s in enumerate(state.snapshot.tracks)}
+        recorder = Recorder(Path(folder), self.session.sample_rate)
+        takes = recorder.prepare([(t.name, t.channels, t.chain.latency(self.session.sample_rate)) for _, t in armed])
+        recorder.start()
+        self._recorder = recorder
+        self._state = self._prepare(tuple((strips[i], take) for (i, _), take in zip(armed, takes) if i in strips))
+        self._recording = True
+        self._playing = True
+        return takes
+
+    def stop(self) -> list[Take]:
+        """Stop the transport and any recording; returns the takes written."""
+        self._playing = False
+        takes: list[Take] = []
+        if self._recording and self._recorder is not None:
+            self._recording = False
+            self._state = self._prepare(())
+            time.sleep(2 * self.session.block_size / self.session.sample_rate)  # let the last block land
+            self._recorder.stop()
+            takes = self._recorder.takes
+        return takes
+
+    def poll(self) -> list[str]:
+        """Handle what the callback reported; call it regularly from the control thread.
+
+        A slot that raised is bypassed from then on (and the user told). Returns new events.
+        """
+        new: list[str] = []
+        bypassed = False
+        while self._failed:
+            track, err = self._failed.popleft()
+            for slot in err.slots:
+                if not slot.bypass:
+                    slot.bypass = True
+                    bypassed = True
+                    new.append(f"track {track!r}: {slot.name} raised {type(err.error).__name__} ({err.error}); "
+                               f"it is bypassed from now on")
+        if bypassed:
+            self.update()
+        if self._recorder is not None and self._recorder.error and self._recorder.error not in self.events:
+            new.append(self._recorder.error)
+        if self._fault and self._fault not in self.events:
+            new.append(self._fault)
+        self.events += new
+        return new
+
+    # -- state back ---------------------------------------------------------------
+
+    def stats(self) -> EngineStats:
+        n = min(self._callbacks, LOAD_HISTORY)
+        loads = np.sort(self._loads[:n]) if n else np.zeros(1)
+        state = self._state
+        latency = self.io_latency + (state.snapshot.latency if state else 0)
+        return EngineStats(
+            running=self._stream is not None and bool(self._stream.active),
+            position=self._position,
+            playing=self._playing,
+            recording=self._recording,
+            xruns=self._xruns,
+            callbacks=self._callbacks,
+            load_p50=float(np.percentile(loads, 50)),
+            load_p99=float(np.percentile(loads, 99)),
+            load_max=float(loads[-1]),
+            latency_frames=latency,
+            dropped_frames=self._recorder.dropped_frames() if self._recorder else 0,
+            fault=self._fault or (self._recorder.error if self._recorder else None),
+        )
+
+    def meters(self) -> np.ndarray:
+        """Latest peak and RMS per strip and channel; the last row is the master."""
+        state = self._state
+        return state.meters.copy() if state else np.zeros((1, 2, 2), np.float32)
+
+    # -- the audio thread -------------------------------------------------------------
+
+    def _prepare(self, takes: tuple[tuple[int, Take], ...]) -> _LiveState:
+        session = self.session
+        block = session.block_size
+        snapshot = session.snapshot(max_segment=block)
+        feeds = []
+        for strip in snapshot.tracks:
+            track = session.tracks[strip.index]
+            if track.input:
+                if max(track.input) >= self.input_channels:
+                    raise LiveEngineError(
+                        f"track {track.name!r} takes input channel {max(track.input) + 1}, but the device is opened "
+                        f"with {self.input_channels} input channels"
+                    )
+                feeds.append(_Feed(track.input, None, track.channels, block))
+            else:
+                audio = track.source.audio(session.sample_rate) if track.source is not None else None
+                feeds.append(_Feed((), audio, track.channels, block))
+        return _LiveState(
+            snapshot,
+            tuple(feeds),
+            tuple(np.zeros((2, block), np.float32) for _ in snapshot.tracks),
+            np.zeros((2, block), np.float32),
+            np.zeros((2, block), np.float32),
+            np.zeros((len(snapshot.tracks) + 1, 2, 2), np.float32),
+            takes,
+        )
+
+    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        started = time.perf_counter()
+        try:
+            if status.input_overflow or status.output_underflow:
+                self._xruns += 1
+            state = self._state
+            params = self._params
+            while params:
+                instances, name, value = params.popleft()
+                for instance in instances:
+                    setattr(instance, name, value)
+            if state is None or frames != state.mix.shape[1]:
+                outdata.fill(0.0)
+            else:
+                self._process(state, indata, outdata)
+        except Exception as err:  # noqa: BLE001 - nothing may escape the audio callback
+            outdata.fill(0.0)
+            if self._fault is None:
+                self._fault = f"{type(err).__name__}: {err}"
+        finally:
+            period = frames / self.session.sample_rate
+            self._loads[self._callbacks % LOAD_HISTORY] = (time.perf_counter() - started) / period
+            self._callbacks += 1
+
+    def _process(self, state: _LiveState, indata: np.ndarray, outdata: np.ndarray) -> None:
+        playing = self._playing
+        position = self._position
+        snapshot = state.snapshot
+        meters = state.meters
+        inputs = []
+        for k, strip in enumerate(snapshot.tracks):
+            source = state.feeds[k].read(indata, position, playing)
+            inputs.append(source)
+            try:
+                strip.render(source, state.outputs[k])
+            except StageError as err:
+                # This track is silent until the control thread bypasses the slot (see poll()).
+                state.outputs[k].fill(0.0)
+                self._failed.append((strip.name, err))
+            _meter(state.outputs[k], meters[k])
+        snapshot.master.render(snapshot.sum_tracks(list(state.outputs), state.mix), state.master_out)
+        _meter(state.master_out, meters[-1])
+        outdata[:, :2] = state.master_out.T
+        for k, take in state.takes:
+            take.dry.push(inputs[k])
+            take.wet.push(snapshot.tracks[k].processed)
+        if playing:
+            self._position = position + state.mix.shape[1]
+
+    def _finished(self) -> None:
+        # The stream stopped on its own (the server died, the device vanished): say so.
+        if self._stream is not None and self._fault is None:
+            self._fault = "the audio stream stopped (the audio server or device went away)"
+
+
+def _meter(block: np.ndarray, row: np.ndarray) -> None:
+    np.max(np.abs(block), axis=1, out=row[:, 0])
+    np.sqrt(np.mean(np.square(block), axis=1), out=row[:, 1])

@@ -1,0 +1,191 @@
+"""Recording: the audio callback copies blocks into ring buffers; a writer thread puts them on disk.
+
+The callback never waits: if the writer falls behind and a ring is full, the
+block is dropped and counted (reported to the user, never silent). The writer
+flushes every file about once a second and rewrites its header, so a crash
+or power loss leaves a readable file up to the last flush.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from rackhost.errors import RackhostError
+
+RING_SECONDS = 4.0  # how far the writer may fall behind before blocks are dropped
+FLUSH_SECONDS = 1.0
+POLL_SECONDS = 0.05
+# libsndfile's SFC_UPDATE_HEADER_NOW: soundfile does not expose it, and without it
+# a WAV's header says 0 frames until the file is closed.
+_SFC_UPDATE_HEADER_NOW = 0x1060
+
+
+class RecordingError(RackhostError):
+    pass
+
+
+class Ring:
+    """Single-producer (the callback), single-consumer (the writer) ring of audio frames."""
+
+    def __init__(self, channels: int, frames: int):
+        self.buffer = np.zeros((frames, channels), np.float32)
+        self.capacity = frames
+        self.written = 0  # total frames the callback put in (only the callback writes this)
+        self.read = 0  # total frames the writer took out (only the writer writes this)
+        self.dropped = 0  # frames the callback could not fit
+
+    def push(self, block: np.ndarray) -> None:
+        """Called from the audio callback with (channels, frames): copy, or drop if full. Never waits."""
+        n = block.shape[1]
+        if self.written - self.read + n > self.capacity:
+            self.dropped += n
+            return
+        start = self.written % self.capacity
+        end = start + n
+        if end <= self.capacity:
+            self.buffer[start:end] = block.T
+        else:
+            split = self.capacity - start
+            self.buffer[start:] = block[:, :split].T
+            self.buffer[: end - self.capacity] = block[:, split:].T
+        self.written += n  # published last, so the writer never reads a half-copied block
+
+    def pull(self) -> np.ndarray:
+        """Everything written since the last pull (writer thread)."""
+        available = self.written - self.read
+        if available <= 0:
+            return self.buffer[:0]
+        start = self.read % self.capacity
+        end = start + available
+        if end <= self.capacity:
+            out = self.buffer[start:end].copy()
+        else:
+            out = np.concatenate((self.buffer[start:], self.buffer[: end - self.capacity]))
+        self.read += available
+        return out
+
+
+@dataclass
+class Take:
+    """One track's recording: the dry input and the wet chain output, each in its own file."""
+
+    track: str
+    dry_path: Path
+    wet_path: Path
+    dry: Ring
+    wet: Ring
+    wet_skip: int  # the chain's latency: the first frames of wet are dropped so wet lines up with dry
+    frames_written: dict[str, int] = field(default_factory=lambda: {"dry": 0, "wet": 0})
+
+
+class Recorder:
+    """Owns the take files and the writer thread."""
+
+    def __init__(self, folder: Path, sample_rate: int, subtype: str = "PCM_24", file_format: str = "WAV"):
+        self.folder = folder
+        self.sample_rate = sample_rate
+        self.subtype = subtype
+        self.file_format = file_format
+        self.takes: list[Take] = []
+        self.error: str | None = None
+        self._files: dict[int, tuple[sf.SoundFile, sf.SoundFile]] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def prepare(self, tracks: list[tuple[str, int, int]]) -> list[Take]:
+        """Open files for (track name, channels, chain latency); names never overwrite an earlier take."""
+        if not self.folder.is_dir():
+            raise RecordingError(f"recording folder {str(self.folder)!r} does not exist; create it first")
+        ring_frames = int(RING_SECONDS * self.sample_rate)
+        takes = []
+        for name, channels, latency in tracks:
+            number = self._next_take(name)
+            dry = self.folder / f"{_safe(name)}-take{number:03d}-dry.wav"
+            wet = self.folder / f"{_safe(name)}-take{number:03d}-wet.wav"
+            take = Take(name, dry, wet, Ring(channels, ring_frames), Ring(channels, ring_frames), latency)
+            try:
+                files = tuple(
+                    sf.SoundFile(str(p), "x", self.sample_rate, channels, self.subtype, format=self.file_format)
+                    for p in (dry, wet)
+                )
+            except (OSError, sf.LibsndfileError) as err:
+                raise RecordingError(f"cannot create take files in {str(self.folder)!r}: {err}") from err
+            self._files[len(takes)] = files  # type: ignore[assignment]
+            takes.append(take)
+        self.takes = takes
+        return takes
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="rackhost-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is left and close the files."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for dry, wet in self._files.values():
+            for f in (dry, wet):
+                if not f.closed:
+                    f.close()
+        self._files.clear()
+
+    def dropped_frames(self) -> int:
+        return sum(t.dry.dropped + t.wet.dropped for t in self.takes)
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            stopping = self._stop.is_set()
+            self._drain()
+            if time.monotonic() - last_flush >= FLUSH_SECONDS:
+                self._flush()
+                last_flush = time.monotonic()
+            if stopping or self.error:
+                self._flush()
+                return
+            time.sleep(POLL_SECONDS)  # idle between polls: the callback cannot signal without a lock
+
+    def _drain(self) -> None:
+        for i, take in enumerate(self.takes):
+            dry_file, wet_file = self._files[i]
+            for ring, f, kind in ((take.dry, dry_file, "dry"), (take.wet, wet_file, "wet")):
+                frames = ring.pull()
+                if kind == "wet" and take.wet_skip:
+                    skip = min(take.wet_skip, len(frames))
+                    frames, take.wet_skip = frames[skip:], take.wet_skip - skip
+                if len(frames) and not self.error:
+                    try:
+                        f.write(frames)
+                        take.frames_written[kind] += len(frames)
+                    except (OSError, sf.LibsndfileError, RuntimeError) as err:
+                        # A full disk: stop recording, keep what is on disk readable.
+                        self.error = f"recording stopped: could not write {f.name!r} ({err})"
+
+    def _flush(self) -> None:
+        for dry, wet in self._files.values():
+            for f in (dry, wet):
+                if f.closed:
+                    continue
+                try:
+                    f.flush()
+                    sf._snd.sf_command(f._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
+                except (OSError, RuntimeError, sf.LibsndfileError):
+                    pass
+
+    def _next_take(self, name: str) -> int:
+        existing = list(self.folder.glob(f"{_safe(name)}-take*-dry.wav"))
+        numbers = [int(p.name.rsplit("-take", 1)[1][:3]) for p in existing if p.name.rsplit("-take", 1)[1][:3].isdigit()]
+        return max(numbers, default=0) + 1
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "track"

@@ -1,0 +1,120 @@
+"""The live engine's audio callback, called directly with numpy blocks (the JACK tests run it for real)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SR, program_signal
+from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain.live import LiveEngine
+
+BLOCK = 128
+OK = types.SimpleNamespace(input_overflow=False, output_underflow=False)
+
+
+def _session(input_track: bool = True) -> Session:
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    live = session.add_track("guitar", None, input=(0, 1))
+    live.chain.add("ZamCompX2", threshold_db=-20)
+    live.chain.add("Reverb", room_size=0.3)
+    backing = session.add_track("backing", ArraySource(program_signal(1, 0.5, seed=5), SR), pan=0.3)
+    backing.chain.add("ZamComp")
+    session.master.chain.add("ZaMaximX2")
+    return session
+
+
+def _run(engine: LiveEngine, signal: np.ndarray) -> np.ndarray:
+    """Feed ``signal`` block by block, as the device would (padded to whole blocks)."""
+    signal = np.pad(signal, ((0, 0), (0, -signal.shape[1] % BLOCK)))
+    out = []
+    for i in range(0, signal.shape[1], BLOCK):
+        outdata = np.zeros((BLOCK, 2), np.float32)
+        engine._callback(np.ascontiguousarray(signal[:, i : i + BLOCK].T), outdata, BLOCK, None, OK)
+        out.append(outdata.T.copy())
+    return np.concatenate(out, axis=1)
+
+
+def _started(session: Session) -> LiveEngine:
+    engine = LiveEngine(session)
+    session.reset()
+    engine.update()
+    engine.play()
+    return engine
+
+
+def test_live_blocks_equal_the_offline_render_of_the_same_session():
+    signal = program_signal(2, 0.5)[:, : BLOCK * 180]
+    live = _run(_started(_session()), signal)
+    offline_session = _session()
+    offline_session.tracks[0].input = ()
+    offline_session.tracks[0].source = ArraySource(signal, SR)
+    offline = offline_session.render(tail=False).audio
+    latency = offline_session.snapshot().latency
+    assert latency == 480
+    np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
+
+
+def test_parameter_changes_land_at_the_next_block():
+    session = _session()
+    engine = _started(session)
+    comp = session.tracks[0].chain[0].plugin
+    engine.set_parameter(comp, "threshold_db", -35.0)
+    assert comp.get("threshold_db") == pytest.approx(-20.0)  # not touched from the control thread
+    _run(engine, program_signal(2, BLOCK / SR))
+    assert comp.get("threshold_db") == pytest.approx(-35.0)
+
+
+def test_structural_changes_swap_in_between_blocks():
+    session = _session()
+    engine = _started(session)
+    _run(engine, program_signal(2, 0.05))
+    session.tracks[0].chain.add("Gain", gain_db=-120.0)
+    session.tracks[1].mute = True
+    engine.update()
+    out = _run(engine, program_signal(2, 0.1))
+    assert engine.stats().fault is None
+    assert np.max(np.abs(out[:, -BLOCK:])) < 1e-4  # the new state is what plays
+
+
+def test_a_slot_that_raises_is_bypassed_and_reported_and_the_stream_goes_on():
+    session = _session()
+    bad = session.tracks[0].chain.add(Plugin.create("ZamComp"))  # mono-only, on a stereo track
+    engine = _started(session)
+    bad.plugin.mode = "direct"  # as if the plug-in had lied about its layout: it raises every block
+    engine.update()
+    _run(engine, program_signal(2, 0.05))
+    events = engine.poll()
+    assert bad.bypass
+    assert any("ZamComp raised ValueError" in e and "bypassed from now on" in e for e in events)
+    out = _run(engine, program_signal(2, 0.1))
+    assert np.max(np.abs(out)) > 0.01 and not engine.poll()
+
+
+def test_recording_writes_dry_input_and_wet_chain_output_frame_exact(tmp_path):
+    session = _session()
+    session.tracks[0].armed = True
+    engine = _started(session)
+    signal = program_signal(2, 1.0)[:, : BLOCK * 300]
+    takes = engine.record(tmp_path)
+    _run(engine, signal)
+    engine.stop()
+    take = takes[0]
+    dry, rate = sf.read(take.dry_path, dtype="float32", always_2d=True)
+    assert rate == SR and sf.info(take.dry_path).subtype == "PCM_24"
+    assert dry.shape == (signal.shape[1], 2)
+    np.testing.assert_allclose(dry.T, signal, atol=2 ** -23)  # 24-bit
+    chain_only = Session(sample_rate=SR, block_size=BLOCK)
+    chain_only.add_track("guitar", ArraySource(signal, SR), session.tracks[0].chain)
+    wet_expected = chain_only.render(tail=False).audio
+    wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
+    assert wet.shape[0] == signal.shape[1] - session.tracks[0].chain.latency(SR)
+    np.testing.assert_allclose(wet.T, wet_expected[:, : wet.shape[0]], atol=2 ** -23)
+    # A second take never overwrites the first.
+    session.tracks[0].armed = True
+    second = engine.record(tmp_path)[0]
+    engine.stop()
+    assert second.dry_path != take.dry_path and take.dry_path.exists()
