@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_scan_parser(sub)
 
+    live = sub.add_parser("live", help="run a session live on the audio device: monitor, meter, record")
+    live.add_argument("--session", required=True, help="session file; tracks with an 'input' take device channels")
+    live.add_argument("--record", metavar="DIR", help="record armed tracks (dry and wet takes) into DIR")
+    live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
+    live.add_argument("--device", help="audio device name or index (see 'rackhost devices')")
+    live.add_argument("--block-size", type=int, help="frames per block (default 128)")
+    live.set_defaults(func=_cmd_live)
+
     demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo files (default demo-output)")
     demo.set_defaults(func=_cmd_demo)
@@ -301,6 +309,60 @@ def _describe_record(name: str, path: str, record: object, names_only: bool) -> 
         parameters=[dict(p.to_dict(), describe=p.describe()) for p in params],
     )
     return item
+
+
+# -- live -------------------------------------------------------------------------
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from rackhost.chain.dsp import gain_to_db
+    from rackhost.chain.live import LiveEngine
+    from rackhost.presets import load_session
+    from rackhost.presets.preset import RestoreReport
+
+    loaded = RestoreReport()
+    session = load_session(args.session, loaded)
+    for warning in loaded.warnings():
+        print(f"warning: {warning}")
+    session.block_size = _block_size(args.block_size or 128)
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    engine = LiveEngine(session, device=device)
+    engine.start()
+    rate = session.sample_rate
+    try:
+        if args.record:
+            for take in engine.record(args.record):
+                print(f"recording {take.track!r} to {take.dry_path.name} (dry) and {take.wet_path.name} (wet)")
+        else:
+            engine.play()
+        stats = engine.stats()
+        print(f"live at {rate} Hz, block {session.block_size}; round-trip latency {stats.latency_frames} frames "
+              f"({1000 * stats.latency_frames / rate:.1f} ms); Ctrl-C stops")
+        started = time.monotonic()
+        while args.duration is None or time.monotonic() - started < args.duration:
+            time.sleep(min(1.0, args.duration - (time.monotonic() - started)) if args.duration else 1.0)
+            for event in engine.poll():
+                print(f"event: {event}")
+            stats = engine.stats()
+            peak = engine.meters()[-1, :, 0]
+            level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)
+            print(f"{stats.position / rate:7.1f} s  master peak {level} dBFS  xruns {stats.xruns}  "
+                  f"load p50 {stats.load_p50:4.0%} p99 {stats.load_p99:4.0%} max {stats.load_max:4.0%}", flush=True)
+            if not stats.running:
+                print("rackhost: error: the audio stream stopped (the audio server or device went away)", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        takes = engine.stop()
+        engine.close()
+        for take in takes:
+            print(f"wrote {take.dry_path} ({take.frames_written['dry']} frames) and {take.wet_path} "
+                  f"({take.frames_written['wet']} frames)")
+        dropped = engine.stats().dropped_frames
+        if dropped:
+            print(f"warning: {dropped} frames could not be written in time and are missing from the takes")
+    return 0
 
 
 # -- demo -------------------------------------------------------------------------

@@ -137,6 +137,7 @@ class LiveEngine:
         import sounddevice as sd
 
         sys.setswitchinterval(SWITCH_INTERVAL)
+        self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
         try:
@@ -158,6 +159,18 @@ class LiveEngine:
         latency = self._stream.latency
         self.io_latency = int(round((latency[0] + latency[1]) * self.session.sample_rate))
         self._stream.start()
+
+    def _warm_up(self, blocks: int = 4) -> None:
+        """Run a few blocks of silence: plug-ins allocate on their first calls, which must not be the stream's."""
+        self.update()
+        state = self._state
+        assert state is not None
+        silence = np.zeros((self.session.block_size, self.input_channels), np.float32)
+        scratch = np.zeros((self.session.block_size, self.output_channels), np.float32)
+        playing, self._playing = self._playing, False
+        for _ in range(blocks):
+            self._process(state, silence, scratch)
+        self._playing = playing
 
     def close(self) -> None:
         """Stop the stream and finish any take."""
