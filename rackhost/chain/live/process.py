@@ -1,0 +1,310 @@
+"""The live engine in a process of its own, commanded by the GUI (or any parent).
+
+Why a process: measured on this machine kind, pure-Python work in another
+thread of the same interpreter (a GUI's callbacks, widget updates, parsing a
+file) makes an audio callback miss hundreds of deadlines a minute, because
+they share one GIL. In its own process the engine has its own GIL, and a
+plug-in that crashes takes down only the engine: the parent keeps the window
+and the session, reports the death, and can start a new engine with one call.
+
+Parent and child talk through a pipe (commands down, events up) and a block of
+shared memory the child rewrites about 50 times a second with the meters and
+the engine's stats; the parent reads it whenever it likes, without locks (a
+meter read mid-update is at worst one frame old).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing as mp
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rackhost.errors import RackhostError
+
+MAX_STRIPS = 256
+PUBLISH_SECONDS = 0.02
+STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
+               "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips")
+_METER_FLOATS = (MAX_STRIPS + 1) * 2 * 2
+_STAT_FLOATS = len(STAT_FIELDS)
+
+
+class EngineProcessError(RackhostError):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionLoader:
+    """How the child loads the session: a function named by module and attribute, called with ``path``.
+
+    ``rackhost.chain`` must not import ``rackhost.presets`` (which reads session
+    files), so the parent names the loader and the child imports it.
+    """
+
+    path: str
+    module: str = "rackhost.presets"
+    function: str = "load_session"
+
+    def load(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.function)(self.path)
+
+
+class EngineProcess:
+    """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
+
+    def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
+                 loader: SessionLoader | None = None):
+        self.loader = loader or SessionLoader(str(session_path))
+        self.device = device
+        self.block_size = block_size
+        self._shm: shared_memory.SharedMemory | None = None
+        self._process: mp.Process | None = None
+        self._conn: Any = None
+        self.events: list[str] = []
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the child and wait until its stream runs (plug-ins load there, which can take a while)."""
+        ctx = mp.get_context("spawn")
+        self._shm = shared_memory.SharedMemory(create=True, size=8 * (_METER_FLOATS + _STAT_FLOATS))
+        self._view()[:] = 0.0
+        parent, child = ctx.Pipe()
+        self._conn = parent
+        self._process = ctx.Process(
+            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size),
+            name="rackhost-engine", daemon=True,
+        )
+        self._process.start()
+        child.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                kind, message = self._conn.recv() if self._conn.poll(0.05) else (None, None)
+            except (EOFError, OSError):
+                kind = message = None  # the child is gone; is_alive() below says how
+            if kind is not None:
+                if kind == "ready":
+                    return
+                if kind == "error":
+                    self._reap()
+                    raise EngineProcessError(message)
+                self.events.append(message)
+            if not self._process.is_alive():
+                code = self._process.exitcode
+                self._reap()
+                raise EngineProcessError(f"the engine process died while starting ({_describe_exit(code)})")
+        self.stop()
+        raise EngineProcessError(f"the engine process did not start within {timeout:g} s")
+
+    def stop(self) -> None:
+        """Ask the child to finish (takes are finalized there), then make sure it is gone."""
+        if self._process is not None and self._process.is_alive():
+            try:
+                self._conn.send(("quit",))
+            except (OSError, BrokenPipeError):
+                pass
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._reap()
+
+    def restart(self, timeout: float = 120.0) -> None:
+        """A new engine process with the same session (after a crash, say)."""
+        self.stop()
+        self.start(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    # -- commands -----------------------------------------------------------------
+
+    def send(self, command: str, *args: Any) -> None:
+        """Send a command without waiting (see :func:`_apply` for the commands)."""
+        if not self.alive:
+            raise EngineProcessError("the engine process is not running; restart it")
+        self._conn.send((command, *args))
+
+    def play(self) -> None:
+        self.send("play")
+
+    def pause(self) -> None:
+        self.send("pause")
+
+    def record(self, folder: str | Path) -> None:
+        self.send("record", str(folder))
+
+    def stop_transport(self) -> None:
+        self.send("stop")
+
+    def set_parameter(self, track: int | None, slot: int, name: str, value: object) -> None:
+        """``track`` None is the master."""
+        self.send("set_parameter", track, slot, name, value)
+
+    # -- state back ---------------------------------------------------------------
+
+    def poll(self) -> list[str]:
+        """New events from the child, and a report if it died. Never blocks."""
+        new: list[str] = []
+        try:
+            while self._conn is not None and self._conn.poll(0):
+                kind, message = self._conn.recv()
+                new.append(message)
+        except (EOFError, OSError):
+            pass
+        if self._process is not None and not self._process.is_alive():
+            new.append(f"the engine process died ({_describe_exit(self._process.exitcode)}); "
+                       f"the session is intact: restart the engine to go on")
+            self._reap()
+        self.events += new
+        return new
+
+    def stats(self) -> dict[str, float]:
+        view = self._view()
+        return dict(zip(STAT_FIELDS, view[_METER_FLOATS:].tolist())) if view is not None else {"alive": 0.0}
+
+    def meters(self) -> np.ndarray:
+        """(strips + 1, 2 channels, [peak, rms]), the master last."""
+        view = self._view()
+        if view is None:
+            return np.zeros((1, 2, 2), np.float32)
+        strips = int(view[_METER_FLOATS + STAT_FIELDS.index("strips")])
+        rows = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, 2)
+        return np.concatenate((rows[:strips], rows[MAX_STRIPS:])).astype(np.float32)
+
+    def _view(self) -> np.ndarray | None:
+        if self._shm is None:
+            return None
+        return np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, self._shm.buf)
+
+    def _reap(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._process = None
+        if self._shm is not None:
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+# -- the child --------------------------------------------------------------------
+
+
+def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None) -> None:
+    from rackhost.chain.live.engine import LiveEngine
+
+    shm = shared_memory.SharedMemory(name=shm_name)
+    view = np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, shm.buf)
+    meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, 2)
+    stats = view[_METER_FLOATS:]
+    try:
+        session = loader.load()
+        if block_size:
+            session.block_size = block_size
+        engine = LiveEngine(session, device=device)
+        engine.start()
+    except Exception as err:  # noqa: BLE001 - reported to the parent, which shows it
+        conn.send(("error", f"the engine could not start: {err}"))
+        shm.close()
+        return
+    conn.send(("ready", "engine running"))
+    try:
+        while True:
+            if conn.poll(PUBLISH_SECONDS):
+                command = conn.recv()
+                if command[0] == "quit":
+                    break
+                try:
+                    _apply(engine, command)
+                except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
+                    conn.send(("event", f"command {command[0]!r} failed: {err}"))
+            for event in engine.poll():
+                conn.send(("event", event))
+            _publish(engine, meters, stats)
+    except (EOFError, OSError):
+        pass  # the parent went away: stop cleanly
+    finally:
+        engine.stop()
+        engine.close()
+        stats[STAT_FIELDS.index("alive")] = 0.0
+        del meters, stats, view
+        shm.close()
+
+
+def _apply(engine: Any, command: tuple) -> None:
+    name, *args = command
+    session = engine.session
+    if name == "play":
+        engine.play()
+    elif name == "pause":
+        engine.pause()
+    elif name == "stop":
+        engine.stop()
+    elif name == "record":
+        engine.record(args[0])
+    elif name == "locate":
+        engine.locate(args[0])
+    elif name == "set_parameter":
+        track, slot, pname, value = args
+        chain = session.master.chain if track is None else session.tracks[track].chain
+        engine.set_parameter(chain[slot].plugin, pname, value)
+    elif name in ("gain_db", "pan", "mute", "solo"):
+        track, value = args
+        setattr(session.master if track is None else session.tracks[track], name, value)
+        engine.update()
+    elif name == "bypass":
+        track, slot, value = args
+        chain = session.master.chain if track is None else session.tracks[track].chain
+        chain.set_bypass(slot, value)
+        engine.update()
+    elif name == "add_slot":
+        track, index, plugin, values = args
+        chain = session.master.chain if track is None else session.tracks[track].chain
+        chain.add(plugin, index, **values)
+        engine.update()
+    elif name == "remove_slot":
+        track, slot = args
+        (session.master.chain if track is None else session.tracks[track].chain).remove(slot)
+        engine.update()
+    elif name == "move_slot":
+        track, slot, to = args
+        (session.master.chain if track is None else session.tracks[track].chain).move(slot, to)
+        engine.update()
+    else:
+        raise EngineProcessError(f"unknown command {name!r}")
+
+
+def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
+    current = engine.meters()
+    strips = min(current.shape[0] - 1, MAX_STRIPS)
+    meters[:strips] = current[:strips]
+    meters[MAX_STRIPS] = current[-1]
+    s = engine.stats()
+    values = (1.0, s.running, s.position, s.playing, s.recording, s.xruns, s.callbacks, s.load_p50, s.load_p99,
+              s.load_max, s.latency_frames, s.dropped_frames, strips)
+    stats[:] = values
