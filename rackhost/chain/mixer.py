@@ -12,6 +12,7 @@ result for one long segment as for many short ones, so a render and a live run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,7 @@ class MixSnapshot:
     latency: int
     notes: tuple[str, ...] = ()
 
-    def sum_tracks(self, track_outputs: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+    def sum_tracks(self, track_outputs: Sequence[np.ndarray], out: np.ndarray) -> np.ndarray:
         """The sum of the tracks' stereo outputs, always added in track order (so always the same bits).
 
         Returns ``out`` holding the sum, or the only track's own buffer when there is one track.

@@ -97,6 +97,7 @@ class _LiveState:
     master_out: np.ndarray
     meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms]); the last row is the master
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
+    inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
 
 
 class LiveEngine:
@@ -320,6 +321,7 @@ class LiveEngine:
             np.zeros((2, block), np.float32),
             np.zeros((len(snapshot.tracks) + 1, 2, 2), np.float32),
             takes,
+            [None] * len(snapshot.tracks),
         )
 
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -351,10 +353,10 @@ class LiveEngine:
         position = self._position
         snapshot = state.snapshot
         meters = state.meters
-        inputs = []
+        inputs = state.inputs
         for k, strip in enumerate(snapshot.tracks):
             source = state.feeds[k].read(indata, position, playing)
-            inputs.append(source)
+            inputs[k] = source
             try:
                 strip.render(source, state.outputs[k])
             except StageError as err:
@@ -362,7 +364,7 @@ class LiveEngine:
                 state.outputs[k].fill(0.0)
                 self._failed.append((strip.name, err))
             _meter(state.outputs[k], meters[k])
-        snapshot.master.render(snapshot.sum_tracks(list(state.outputs), state.mix), state.master_out)
+        snapshot.master.render(snapshot.sum_tracks(state.outputs, state.mix), state.master_out)
         _meter(state.master_out, meters[-1])
         outdata[:, :2] = state.master_out.T
         for k, take in state.takes:
