@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from rackhost import __version__
+from rackhost.cli_devices import add_devices_parser
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=_cmd_plugins)
 
     add_scan_parser(sub)
+    add_devices_parser(sub)
 
     live = sub.add_parser("live", help="run a session live on the audio device: monitor, meter, record")
     live.add_argument("--session", required=True, help="session file; tracks with an 'input' take device channels")
@@ -337,7 +339,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
             engine.play()
         stats = engine.stats()
         print(f"live at {rate} Hz, block {session.block_size}; round-trip latency {stats.latency_frames} frames "
-              f"({1000 * stats.latency_frames / rate:.1f} ms); Ctrl-C stops")
+              f"({1000 * stats.latency_frames / rate:.1f} ms: device {stats.device_latency_frames}, block "
+              f"{session.block_size}, plug-ins {stats.plugin_latency_frames}); Ctrl-C stops")
         started = time.monotonic()
         while args.duration is None or time.monotonic() - started < args.duration:
             time.sleep(min(1.0, args.duration - (time.monotonic() - started)) if args.duration else 1.0)

@@ -12,6 +12,11 @@ class RackhostError(Exception):
     """Base class of every error rackhost raises on purpose."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a message naming a key from a file stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class PluginNotFoundError(RackhostError):
     def __init__(self, name: str, searched: list[str], known: list[str] | None = None):
         self.name = name
@@ -69,3 +74,7 @@ class ChainSpecError(RackhostError):
 
 class SessionError(RackhostError):
     """A session is inconsistent (e.g. a track with no source)."""
+
+
+class AudioDeviceError(RackhostError):
+    """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jack_harness import jack_server, jack_server_factory  # noqa: F401 - fixtures for every test file
+
 SR = 48000
 
 

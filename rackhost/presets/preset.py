@@ -21,7 +21,7 @@ from rackhost import __version__
 from rackhost.chain import Chain, MissingPlugin, Plugin, PluginIdentity, Slot
 from rackhost.chain.builtins import is_builtin
 from rackhost.chain.parameters import ParameterValue
-from rackhost.errors import PluginNotFoundError, RackhostError
+from rackhost.errors import PluginNotFoundError, RackhostError, printable
 
 FORMAT_VERSION = 1
 STAGES = ("tracking", "mixing", "mastering")
@@ -43,8 +43,8 @@ class PresetError(RackhostError):
         self.source = source
         self.where = where
         self.problem = problem
-        place = f" at {where}" if where else ""
-        super().__init__(f"preset {source!r}{place}: {problem}")
+        place = f" at {printable(where)}" if where else ""
+        super().__init__(f"preset {source!r}{place}: {printable(problem)}")
 
 
 @dataclass

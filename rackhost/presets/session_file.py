@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
-from rackhost.errors import RackhostError
+from rackhost.errors import RackhostError, printable
 from rackhost.presets.atomic import write_json_atomic
 from rackhost.presets.document import DocumentReader
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
@@ -69,8 +69,8 @@ class SessionFileError(RackhostError):
     def __init__(self, path: Path | str, where: str, problem: str):
         self.path = str(path)
         self.where = where
-        place = f" at {where}" if where else ""
-        super().__init__(f"session file {self.path!r}{place}: {problem}")
+        place = f" at {printable(where)}" if where else ""
+        super().__init__(f"session file {self.path!r}{place}: {printable(problem)}")
 
 
 def load_session(path: str | Path, report: RestoreReport | None = None) -> Session:

@@ -52,7 +52,9 @@ class EngineStats:
     load_p50: float  # callback time as a fraction of the block period
     load_p99: float
     load_max: float
-    latency_frames: int  # input + output + plug-ins
+    latency_frames: int  # round trip: device input + device output + one block + plug-ins
+    device_latency_frames: int  # what the device reports for its input and output together
+    plugin_latency_frames: int  # the slowest track's chain plus the master chain
     dropped_frames: int
     fault: str | None
 
@@ -273,7 +275,7 @@ class LiveEngine:
         n = min(self._callbacks, LOAD_HISTORY)
         loads = np.sort(self._loads[:n]) if n else np.zeros(1)
         state = self._state
-        latency = self.io_latency + (state.snapshot.latency if state else 0)
+        plugins = state.snapshot.latency if state else 0
         return EngineStats(
             running=self._stream is not None and bool(self._stream.active),
             position=self._position,
@@ -284,7 +286,9 @@ class LiveEngine:
             load_p50=float(np.percentile(loads, 50)),
             load_p99=float(np.percentile(loads, 99)),
             load_max=float(loads[-1]),
-            latency_frames=latency,
+            latency_frames=self.io_latency + self.session.block_size + plugins,
+            device_latency_frames=self.io_latency,
+            plugin_latency_frames=plugins,
             dropped_frames=self._recorder.dropped_frames() if self._recorder else 0,
             fault=self._fault or (self._recorder.error if self._recorder else None),
         )

@@ -1,0 +1,117 @@
+"""Audio devices through sounddevice/PortAudio, against a real JACK server (dummy driver)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from jack_harness import run_python
+
+from rackhost.chain import devices
+from rackhost.chain.devices import AudioDeviceError, DeviceConfig, resolve_config
+from rackhost.cli_devices import add_devices_parser, cmd_devices
+from rackhost.errors import RackhostError
+
+JACK = "JACK Audio Connection Kit"
+
+
+def _system(found):
+    return next(d for d in found if d.hostapi == JACK and d.name == "system")
+
+
+def test_the_jack_server_shows_as_host_api_and_default_system_device(jack_server):
+    apis = {a.name: a for a in devices.list_hostapis()}
+    assert JACK in apis and apis[JACK].devices
+    system = _system(devices.list_devices())
+    assert (system.max_input_channels, system.max_output_channels, system.default_samplerate) == (2, 2, 48000.0)
+    assert system.is_default_input and system.is_default_output
+    assert devices.default_devices() == (system, system)
+    assert devices.find_device("system", "output") == system
+    assert devices.supported_rates(system) == [48000]
+
+
+def test_resolve_config_defaults_open_a_working_stream(jack_server):
+    import sounddevice as sd
+
+    config = resolve_config()
+    system = _system(devices.list_devices())
+    assert config == DeviceConfig(input_device=system.index, output_device=system.index, sample_rate=48000,
+                                  block_size=128, input_channels=2, output_channels=2)
+    calls = []
+    with sd.Stream(**config.stream_kwargs(), callback=lambda i, o, f, t, s: (o.fill(0), calls.append(f))):
+        sd.sleep(50)
+    assert calls and set(calls) == {128}
+    assert resolve_config(input_channels=0).input_device is None
+
+
+@pytest.mark.parametrize("kwargs, refused, supported", [
+    ({"sample_rate": 44100}, "refused 44100 Hz with 2 output channels", "2 output channels at 48000 Hz"),
+    ({"output_channels": 4}, "refused 48000 Hz with 4 output channels", "2 output channels at 48000 Hz"),
+    ({"input_channels": 4}, "refused 48000 Hz with 4 input channels", "2 input channels at 48000 Hz"),
+])
+def test_a_refused_configuration_names_the_device_and_what_it_supports(jack_server, kwargs, refused, supported):
+    with pytest.raises(AudioDeviceError) as info:
+        resolve_config(**kwargs)
+    message = str(info.value)
+    assert isinstance(info.value, RackhostError)
+    assert "'system' (JACK Audio Connection Kit)" in message
+    assert refused in message and supported in message
+    assert jack_server.name in message  # says which server to restart with other settings
+
+
+def test_bad_arguments_are_value_errors_and_unknown_devices_list_the_choices(jack_server):
+    with pytest.raises(ValueError, match="block_size"):
+        resolve_config(block_size=0)
+    with pytest.raises(ValueError, match="output_channels"):
+        resolve_config(output_channels=-1)
+    with pytest.raises(AudioDeviceError, match=r"no output audio device 'nonesuch'; available: \d+: 'system'"):
+        resolve_config(output_device="nonesuch")
+
+
+def test_devices_command_prints_defaults_marked(jack_server):
+    parser = argparse.ArgumentParser()
+    add_devices_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["devices"])
+    out = io.StringIO()
+    assert args.func(args, out=out) == 0
+    line = next(l for l in out.getvalue().splitlines() if " system " in l)
+    assert line.startswith("><") and "2 in / 2 out  48000 Hz" in line
+    assert "JACK Audio Connection Kit  (1 device)" in out.getvalue()
+
+
+def test_devices_json_in_a_subprocess(jack_server):
+    child = run_python("from rackhost.cli_devices import main; raise SystemExit(main(['--json']))",
+                       server=jack_server)
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    system = next(d for d in report["devices"] if d["hostapi"] == JACK)
+    assert system["name"] == "system" and system["is_default_output"]
+    assert report["default_output_device"] == system["index"]
+    assert any(a["name"] == JACK for a in report["hostapis"])
+
+
+@pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has a sound card, so devices exist without JACK")
+def test_no_server_gives_a_clear_error():
+    env = {"JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+    child = run_python("from rackhost.cli_devices import main; raise SystemExit(main(['--json']))", env=env)
+    assert child.returncode == 2
+    assert child.stdout == ""
+    assert child.stderr.strip().splitlines()[-1] == f"rackhost: error: {devices.NO_DEVICE_HINT}"
+
+
+def test_missing_portaudio_library_gives_a_clear_error():
+    child = run_python("""
+        import ctypes.util
+        real = ctypes.util.find_library
+        ctypes.util.find_library = lambda name: None if name == "portaudio" else real(name)
+        from rackhost.cli_devices import main
+        raise SystemExit(main([]))
+    """)
+    assert child.returncode == 2, child.stderr
+    assert "PortAudio library could not be loaded" in child.stderr
+    assert "apt install libportaudio2" in child.stderr
