@@ -116,7 +116,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain)
-    preset_warnings = load_warnings + _apply_presets(session, args.preset, single_track=not args.session)
+    preset_warnings = load_warnings + _apply_presets(
+        session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
+    )
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -164,7 +166,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_presets(session: object, refs: list[str], single_track: bool) -> list[str]:
+def _apply_presets(session: object, refs: list[str], single_track: bool, allow_untrusted: bool = False) -> list[str]:
     """Apply ``--preset`` references in order; returns values that did not land, for the user."""
     from rackhost.presets.apply import apply_preset
     from rackhost.presets.store import PresetStore
@@ -179,7 +181,8 @@ def _apply_presets(session: object, refs: list[str], single_track: bool) -> list
                 f"(set track chains in the session file)"
             )
         track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
-        report = apply_preset(preset, session, track, replace=False, source=ref)  # type: ignore[arg-type]
+        report = apply_preset(preset, session, track, replace=False, source=ref,  # type: ignore[arg-type]
+                              allow_untrusted=allow_untrusted)
         warnings += report.warnings()
     return warnings
 

@@ -110,3 +110,14 @@ def test_a_missing_vst3_keeps_its_slot_bypassed_and_names_the_package(tmp_path):
     again = Preset("p", "mixing", slots=capture_chain(chain)).to_dict()["slots"][0]
     assert again["plugin"]["name"] == "ZamNotInstalled" and again["parameters"] == {"threshold_db": -12.5}
     assert again["raw_state"] == "AAEC" and again["mix"] == 0.5
+
+
+def test_a_path_outside_the_scanned_folders_is_never_loaded_without_permission(tmp_path):
+    evil = tmp_path / "Downloads" / "Evil.vst3" / "Contents" / "x86_64-linux"
+    evil.mkdir(parents=True)
+    (evil / "Evil.so").write_bytes(b"\x7fELF not really")
+    doc = _doc(slots=[{"plugin": {"format": "vst3", "name": "Evil", "path": str(tmp_path / "Downloads/Evil.vst3")}}])
+    chain, report = restore_chain(preset_from_dict(doc, "p.json"))
+    assert chain[0].bypass and "outside the scanned folders: not loaded" in report.missing[0]
+    with pytest.raises(PresetError, match="could not load plug-in"):  # with permission it is tried (and fails)
+        restore_chain(preset_from_dict(doc, "p.json"), allow_untrusted=True)

@@ -8,7 +8,8 @@ from rackhost.presets.preset import Preset, RestoreReport, capture_chain, restor
 
 
 def apply_preset(
-    preset: Preset, session: Session, track: Track | None = None, *, replace: bool = True, source: str | None = None
+    preset: Preset, session: Session, track: Track | None = None, *, replace: bool = True, source: str | None = None,
+    allow_untrusted: bool = False,
 ) -> RestoreReport:
     """Load ``preset`` into ``track``'s chain (or the master's, for a master preset), as one undo step.
 
@@ -16,7 +17,7 @@ def apply_preset(
     are appended (several presets applied in order). Fresh plug-ins are made
     and set before anything in the session changes, so a bad preset changes nothing.
     """
-    chain, report = restore_chain(preset, source)
+    chain, report = restore_chain(preset, source, allow_untrusted=allow_untrusted)
     ref = f"{preset.stage}/{preset.name}"
     owner: Track | MasterBus = session.master if preset.kind == "master" or track is None else track
     edit = session.edit

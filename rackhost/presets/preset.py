@@ -139,19 +139,39 @@ class RestoreReport:
         return self.missing + self.mismatches
 
 
-def restore_slot(state: SlotState, source: str, where: str, report: RestoreReport) -> Slot:
+def restore_slot(
+    state: SlotState, source: str, where: str, report: RestoreReport, *, allow_untrusted: bool = False
+) -> Slot:
+    """A fresh plug-in set as ``state`` says, found by name in the scanned folders.
+
+    A ``path`` in the identity is never followed on its own (loading a plug-in
+    runs its code): only with ``allow_untrusted``, when no plug-in of that name
+    is in the scanned folders.
+    """
     identity = state.plugin
     name = identity.get("name")
     if not isinstance(name, str) or not name:
         raise PresetError(source, f"{where}.plugin.name", "missing plug-in name")
+    path = identity.get("path") if isinstance(identity.get("path"), str) else None
     try:
-        plugin = Plugin.create(name) if identity.get("format") != "builtin" else Plugin.builtin(name, **_constructor_values(state))
+        if identity.get("format") == "builtin":
+            plugin = Plugin.builtin(name, **_constructor_values(state))
+        else:
+            try:
+                plugin = Plugin.create(name)
+            except PluginNotFoundError:
+                if not (path and allow_untrusted):
+                    raise
+                plugin = Plugin.create(path, allow_untrusted=True)
     except PluginNotFoundError:
         if identity.get("format", "vst3") == "builtin" or is_builtin(name):
             raise PresetError(source, f"{where}.plugin", f"{name!r} is not a pedalboard built-in") from None
         # A plug-in this machine lacks does not fail the whole load: the slot is kept, bypassed.
         provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)
         hint = f"; it is provided by {provider}" if provider else "; install it, then load this again"
+        if path:
+            hint += (f" (the file names {path!r}, outside the scanned folders: not loaded, since loading a "
+                     f"plug-in runs its code; 'rackhost scan --add-path' its folder, or allow it explicitly)")
         missing = MissingPlugin(_identity(identity), state.parameters, state.raw_state, hint)
         report.missing.append(f"{where}: {missing.note}")
         return Slot(missing, bypass=True, mix=min(max(state.mix, 0.0), 1.0))
@@ -185,11 +205,14 @@ def restore_slot(state: SlotState, source: str, where: str, report: RestoreRepor
         raise PresetError(source, f"{where}.mix", str(err)) from None
 
 
-def restore_chain(preset: Preset, source: str | None = None) -> tuple[Chain, RestoreReport]:
+def restore_chain(
+    preset: Preset, source: str | None = None, *, allow_untrusted: bool = False
+) -> tuple[Chain, RestoreReport]:
     """Fresh plug-ins in a new chain, set as the preset says; the report lists values that did not land."""
     report = RestoreReport()
     label = source or preset.name
-    slots = [restore_slot(s, label, f"slots[{i}]", report) for i, s in enumerate(preset.slots)]
+    slots = [restore_slot(s, label, f"slots[{i}]", report, allow_untrusted=allow_untrusted)
+             for i, s in enumerate(preset.slots)]
     return Chain(slots), report
 
 
