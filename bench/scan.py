@@ -4,7 +4,10 @@ Each cold scan uses a fresh, empty cache; the warm rescan reuses the last one
 (nothing changed, so nothing is probed). ZamVerb alone takes ~90 s to load
 here, which bounds what parallel probing can gain on this set.
 
-    python bench/scan.py [--workers N] [--folder DIR]
+    python bench/scan.py [--workers N] [--folder DIR] [--without ZamVerb]
+
+``--without NAME`` scans a copy of the folder (links) without those bundles,
+to see the parallel gain on plug-ins that load in well under a second.
 """
 
 from __future__ import annotations
@@ -29,7 +32,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--folder", type=Path, default=Path("/usr/lib/vst3"))
+    parser.add_argument("--without", action="append", default=[], metavar="NAME", help="leave this bundle out")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as linked:
+        folder = args.folder
+        if args.without:
+            folder = Path(linked)
+            for bundle in args.folder.glob("*.vst3"):
+                if bundle.stem not in args.without:
+                    (folder / bundle.name).symlink_to(bundle)
+        return run(folder, args.workers)
+
+
+def run(folder: Path, workers: int) -> int:
+    args = argparse.Namespace(folder=folder, workers=workers)
 
     with tempfile.TemporaryDirectory() as cache:
         one, probed = cold(args.folder, 1, Path(cache) / "one.json")

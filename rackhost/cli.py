@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="run a session live on the audio device: monitor, meter, record")
     live.add_argument("--session", required=True, help="session file; tracks with an 'input' take device channels")
     live.add_argument("--record", metavar="DIR", help="record armed tracks (dry and wet takes) into DIR")
+    live.add_argument("--take-format", default="WAV", choices=("WAV", "RF64", "W64"),
+                      help="WAV (default), or RF64/W64 for takes that may pass 4 GB")
     live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     live.add_argument("--device", help="audio device name or index (see 'rackhost devices')")
     live.add_argument("--block-size", type=int, help="frames per block (default 128)")
@@ -336,7 +338,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     rate = session.sample_rate
     try:
         if args.record:
-            for take in engine.record(args.record):
+            for take in engine.record(args.record, args.take_format):
                 print(f"recording {take.track!r} to {take.dry_path.name} (dry) and {take.wet_path.name} (wet)")
         else:
             engine.play()

@@ -788,7 +788,7 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
 
 def _require_jack() -> None:
     if not jackd_available():
-        pytest.skip("needs jackd, jack_lsp and JACK-Client (apt install jackd2; pip install JACK-Client)")
+        pytest.fail("needs jackd, jack_lsp and JACK-Client: 'make setup' installs them (jackd2, JACK-Client)")
 
 
 @pytest.fixture(scope="session")

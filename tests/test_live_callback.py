@@ -118,3 +118,24 @@ def test_recording_writes_dry_input_and_wet_chain_output_frame_exact(tmp_path):
     second = engine.record(tmp_path)[0]
     engine.stop()
     assert second.dry_path != take.dry_path and take.dry_path.exists()
+
+
+def test_the_transport_loops_between_two_points():
+    session = _session()
+    engine = _started(session)
+    engine.set_loop(0, 4 * BLOCK)
+    _run(engine, program_signal(2, 10 * BLOCK / SR))
+    assert engine.stats().position == 2 * BLOCK  # 10 blocks in a 4-block loop
+
+
+def test_master_loudness_meters_read_a_reference_sine():
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("in", None, input=(0, 1))
+    engine = _started(session)
+    t = np.arange(4 * SR) / SR
+    sine = (np.sin(2 * np.pi * 997 * t) * 10 ** (-20 / 20)).astype(np.float32)
+    _run(engine, np.vstack([sine, sine]))
+    meters = engine.loudness()
+    assert meters["momentary_lufs"] == pytest.approx(-20.0, abs=0.2)
+    assert meters["short_term_lufs"] == pytest.approx(-20.0, abs=0.2)
+    assert meters["true_peak_dbtp"] == pytest.approx(-20.0, abs=0.2)

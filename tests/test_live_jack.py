@@ -158,3 +158,102 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
         assert engine.alive and engine.stats()["position"] > 0
     finally:
         engine.stop()
+
+
+RECORD_AND_KILL = """
+import os, signal, sys, time
+import numpy as np
+from pathlib import Path
+from conftest import SR, program_signal
+from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
+from rackhost.chain import Session
+from rackhost.chain.live import LiveEngine
+
+server = JackServer(inputs=1, outputs=2).start()  # this process's own server, so it can kill it
+folder = Path(os.environ["TAKES"])
+session = Session(sample_rate=SR, block_size=128)
+session.add_track("vox", None, input=(0,), armed=True).chain.add("ZamComp")
+engine = LiveEngine(session, device=jack_device())
+engine.start()
+take = engine.record(folder)[0]
+player = Player("source", program_signal(1, 30.0))
+disconnect_system("PortAudio")
+connect(player.outputs[0], find_ports("PortAudio", is_input=True)[0])
+player.play()
+time.sleep(1.5)
+os.kill(server.pid, signal.SIGKILL)   # the audio server dies mid-take
+time.sleep(1.0)
+events = engine.poll()
+stats = engine.stats()
+engine.stop()
+delivered = take.dry.written  # frames the callback handed to the recorder       # the take is finished and closed though the stream is gone
+engine.close()
+print("EVENTS", events)
+print("RUNNING", stats.running)
+print("DELIVERED", delivered)
+print("WRITTEN", take.frames_written["dry"])
+print("FILE", take.dry_path)
+os._exit(0)   # PortAudio cannot shut down cleanly once its server was killed
+"""
+
+
+def test_killing_the_server_mid_take_leaves_a_complete_valid_file(tmp_path):
+    from jack_harness import run_python
+
+    run = run_python(RECORD_AND_KILL, timeout=120, env={"TAKES": str(tmp_path)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
+    assert "audio stream stopped" in out["EVENTS"] and out["RUNNING"] == "False"
+    delivered, written = int(out["DELIVERED"]), int(out["WRITTEN"])
+    info = sf.info(out["FILE"])
+    assert info.frames == written == delivered  # every frame delivered before the kill is on disk
+    assert written > SR  # about 1.5 s of it
+    audio, _ = sf.read(out["FILE"])
+    assert np.max(np.abs(audio)) > 0.01
+
+
+FULL_DISK = """
+import os, resource, signal, sys, time
+import numpy as np
+from pathlib import Path
+from conftest import SR, program_signal
+from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
+from rackhost.chain import Session
+from rackhost.chain.live import LiveEngine
+
+server = JackServer(inputs=1, outputs=2).start()
+session = Session(sample_rate=SR, block_size=128)
+session.add_track("vox", None, input=(0,), armed=True)
+engine = LiveEngine(session, device=jack_device())
+engine.start()
+# From here the 'disk' holds 300 kB per file (EFBIG, as ENOSPC would be): about 2 s of a 24-bit mono take.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+take = engine.record(Path(os.environ["TAKES"]))[0]
+player = Player("source", program_signal(1, 30.0))
+disconnect_system("PortAudio")
+connect(player.outputs[0], find_ports("PortAudio", is_input=True)[0])
+player.play()
+time.sleep(4.0)
+events = engine.poll()
+stats = engine.stats()
+engine.stop()
+engine.close()
+player.close()
+server.stop()
+print("EVENTS", events)
+print("RUNNING", stats.running, stats.fault is not None)
+print("FILE", take.dry_path)
+"""
+
+
+def test_a_full_disk_stops_recording_clearly_and_monitoring_goes_on(tmp_path):
+    from jack_harness import run_python
+
+    run = run_python(FULL_DISK, timeout=120, env={"TAKES": str(tmp_path)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
+    assert "recording stopped: could not write" in out["EVENTS"]
+    assert out["RUNNING"].startswith("True")  # monitoring goes on
+    audio, rate = sf.read(out["FILE"])  # what was written before the disk filled is readable
+    assert rate == SR and len(audio) > SR

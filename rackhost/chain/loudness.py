@@ -61,6 +61,11 @@ def true_peak(audio: np.ndarray, sample_rate: float) -> float:
 
     factor = 2 if sample_rate > 96000 else _TRUE_PEAK_OVERSAMPLING
     upsampled = resample_poly(audio, factor, 1, axis=1)
+    # The interpolation filter rings where the signal is cut off (a window taken mid-waveform),
+    # reading high there; its ends are left out (the sample peak still covers them).
+    edge = 20 * factor
+    if upsampled.shape[1] > 4 * edge:
+        upsampled = upsampled[:, edge:-edge]
     return float(max(np.max(np.abs(upsampled)), np.max(np.abs(audio))))
 
 
@@ -80,3 +85,29 @@ def _fmt(value: float, unit: str) -> str:
 
 def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def windowed_loudness(audio: np.ndarray, sample_rate: float, windows: tuple[float, ...]) -> list[float]:
+    """Ungated loudness (LUFS) of the last ``w`` seconds of ``audio`` for each ``w`` in ``windows``.
+
+    BS.1770's momentary (0.4 s) and short-term (3 s) loudness. The K-weighting
+    runs over all of ``audio`` first, so a window does not start with the
+    filter's own settling.
+    """
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(sample_rate)
+    weighted = np.array(audio, dtype=np.float64)  # (channels, frames)
+    for stage in meter._filters.values():  # pyloudnorm's K-weighting (high shelf, then high pass)
+        for channel in weighted:
+            channel[:] = stage.apply_filter(channel)
+    weighted = weighted.T
+    out = []
+    for seconds in windows:
+        n = int(seconds * sample_rate)
+        if weighted.shape[0] < n or n == 0:
+            out.append(-math.inf)
+            continue
+        power = float(np.sum(np.mean(np.square(weighted[-n:]), axis=0)))  # channel weights are 1 for L/R
+        out.append(-0.691 + 10 * math.log10(power) if power > 0 else -math.inf)
+    return out

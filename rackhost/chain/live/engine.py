@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from rackhost.chain.live.recorder import Recorder, RecordingError, Take
+from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
+from rackhost.chain.dsp import gain_to_db
+from rackhost.chain.loudness import true_peak, windowed_loudness
 from rackhost.chain.chain import StageError
 from rackhost.chain.mixer import MixSnapshot
 from rackhost.chain.plugin import Plugin
@@ -129,6 +131,11 @@ class LiveEngine:
         self._failed: collections.deque = collections.deque()  # (track, StageError) from the callback
         self.events: list[str] = []  # what the engine reports to the user, oldest first
         self._stream: Any = None
+        self._server_lost = False
+        self._closing = False
+        self._loop: tuple[int, int] | None = None
+        # The master's last 3 s, for loudness meters computed on the control thread, not in the callback.
+        self._master_ring = Ring(2, 3 * session.sample_rate)
         self._recorder: Recorder | None = None
         self._state: _LiveState | None = None
         self.io_latency = 0
@@ -180,7 +187,11 @@ class LiveEngine:
         if self._recording:
             self.stop()
         if self._stream is not None:
-            self._stream.close()
+            lost = self._stream_lost()
+            self._closing = True
+            if not lost:
+                self._stream.close()
+            # A stream whose server died is left alone: closing it can hang (see devices.server_lost).
             self._stream = None
 
     def __enter__(self) -> LiveEngine:
@@ -217,14 +228,41 @@ class LiveEngine:
     def locate(self, frame: int) -> None:
         self._position = max(0, int(frame))
 
-    def record(self, folder: str | Path) -> list[Take]:
-        """Start recording every armed input track (dry and wet) into ``folder``; starts the transport."""
+    def set_loop(self, start: int | None, end: int | None = None) -> None:
+        """Loop the transport between two frames (whole blocks); ``None`` turns looping off."""
+        if start is None or end is None:
+            self._loop = None
+            return
+        if not 0 <= start < end:
+            raise LiveEngineError(f"loop range {start}..{end} is empty; the end must come after the start")
+        block = self.session.block_size
+        self._loop = (start, max(end, start + block))
+
+    def loudness(self) -> dict[str, float]:
+        """The master's momentary (400 ms) and short-term (3 s) loudness in LUFS and its true peak (last 400 ms)."""
+        ring = self._master_ring
+        frames = min(ring.written, ring.capacity)
+        end = ring.written % ring.capacity
+        recent = np.roll(ring.buffer, -end, axis=0)[ring.capacity - frames :].T.astype(np.float64)
+        rate = self.session.sample_rate
+        momentary, short_term = windowed_loudness(recent, rate, (0.4, 3.0))
+        return {
+            "momentary_lufs": momentary,
+            "short_term_lufs": short_term,
+            "true_peak_dbtp": gain_to_db(true_peak(recent[:, -int(0.4 * rate) :], rate)),
+        }
+
+    def record(self, folder: str | Path, file_format: str = "WAV") -> list[Take]:
+        """Start recording every armed input track (dry and wet) into ``folder``; starts the transport.
+
+        ``file_format``: "WAV" (24-bit), or "RF64"/"W64" for takes that may pass 4 GB.
+        """
         armed = [(i, t) for i, t in enumerate(self.session.tracks) if t.armed and t.input]
         if not armed:
             raise RecordingError("no track is armed for recording: arm a track that has an input")
         state = self._state or self._prepare(())
         strips = {s.index: k for k, s in enumerate(state.snapshot.tracks)}
-        recorder = Recorder(Path(folder), self.session.sample_rate)
+        recorder = Recorder(Path(folder), self.session.sample_rate, file_format=file_format)
         takes = recorder.prepare([(t.name, t.channels, t.chain.latency(self.session.sample_rate)) for _, t in armed])
         recorder.start()
         self._recorder = recorder
@@ -252,6 +290,7 @@ class LiveEngine:
         """
         new: list[str] = []
         bypassed = False
+        self._stream_lost()
         while self._failed:
             track, err = self._failed.popleft()
             for slot in err.slots:
@@ -277,7 +316,7 @@ class LiveEngine:
         state = self._state
         plugins = state.snapshot.latency if state else 0
         return EngineStats(
-            running=self._stream is not None and bool(self._stream.active),
+            running=self._stream is not None and not self._stream_lost() and bool(self._stream.active),
             position=self._position,
             playing=self._playing,
             recording=self._recording,
@@ -371,16 +410,38 @@ class LiveEngine:
         snapshot.master.render(snapshot.sum_tracks(state.outputs, state.mix), state.master_out)
         _meter(state.master_out, meters[-1])
         outdata[:, :2] = state.master_out.T
+        self._master_ring.push(state.master_out)
+        self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
         for k, take in state.takes:
             take.dry.push(inputs[k])
             take.wet.push(snapshot.tracks[k].processed)
         if playing:
-            self._position = position + state.mix.shape[1]
+            position += state.mix.shape[1]
+            loop = self._loop
+            if loop is not None and position >= loop[1]:
+                position = loop[0]
+            self._position = position
 
     def _finished(self) -> None:
-        # The stream stopped on its own (the server died, the device vanished): say so.
-        if self._stream is not None and self._fault is None:
-            self._fault = "the audio stream stopped (the audio server or device went away)"
+        self._stream_lost()
+
+    def _stream_lost(self) -> bool:
+        """True once the stream stopped on its own (the server died, the device vanished).
+
+        Then the user is told, and PortAudio's dead stream is never touched again
+        (closing it can hang). PortAudio does not always call back when a JACK
+        server dies, so the stream's ``active`` flag is checked too.
+        """
+        if self._stream is None or self._closing or self._server_lost:
+            return self._server_lost
+        if not self._stream.active:
+            self._server_lost = True
+            if self._fault is None:
+                self._fault = "the audio stream stopped (the audio server or device went away); restart the engine"
+            from rackhost.chain import devices
+
+            devices.server_lost()
+        return self._server_lost
 
 
 def _meter(block: np.ndarray, row: np.ndarray) -> None:

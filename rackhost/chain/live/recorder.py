@@ -106,8 +106,9 @@ class Recorder:
         takes = []
         for name, channels, latency in tracks:
             number = self._next_take(name)
-            dry = self.folder / f"{_safe(name)}-take{number:03d}-dry.wav"
-            wet = self.folder / f"{_safe(name)}-take{number:03d}-wet.wav"
+            ext = {"WAV": "wav", "RF64": "wav", "W64": "w64"}.get(self.file_format, "wav")
+            dry = self.folder / f"{_safe(name)}-take{number:03d}-dry.{ext}"
+            wet = self.folder / f"{_safe(name)}-take{number:03d}-wet.{ext}"
             take = Take(name, dry, wet, Ring(channels, ring_frames), Ring(channels, ring_frames), latency)
             try:
                 files = tuple(
@@ -182,7 +183,7 @@ class Recorder:
                     pass
 
     def _next_take(self, name: str) -> int:
-        existing = list(self.folder.glob(f"{_safe(name)}-take*-dry.wav"))
+        existing = list(self.folder.glob(f"{_safe(name)}-take*-dry.*"))
         numbers = [int(p.name.rsplit("-take", 1)[1][:3]) for p in existing if p.name.rsplit("-take", 1)[1][:3].isdigit()]
         return max(numbers, default=0) + 1
 
