@@ -1,8 +1,7 @@
 """``rackhost devices``: list host APIs and audio devices, defaults marked.
 
-Hooked into the main parser by :func:`add_devices_parser`; :func:`main` runs it on its own
-(``python -m rackhost.cli_devices [--json]``). Errors are :class:`RackhostError` subclasses, which
-the CLI prints as one line (exit 2).
+Hooked into the main parser by :func:`add_devices_parser`. Errors are :class:`RackhostError`
+subclasses, which the CLI prints as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -13,11 +12,6 @@ import sys
 from dataclasses import asdict
 from typing import TextIO
 
-from rackhost.errors import RackhostError
-
-EXIT_USAGE = 2
-
-
 def add_devices_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``devices`` on the main parser's subparsers; returns its parser."""
     parser = subparsers.add_parser(
@@ -26,13 +20,9 @@ def add_devices_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         description="List the audio host APIs and devices PortAudio offers; the defaults are what a live "
                     "session opens unless told otherwise. Start the audio server (e.g. jackd) first.",
     )
-    _add_arguments(parser)
-    return parser
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print host APIs and devices as JSON")
     parser.set_defaults(func=cmd_devices)
+    return parser
 
 
 def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -62,19 +52,3 @@ def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"{mark} {d.index:>3}  {d.name:<{width}}  {d.hostapi}  "
                   f"{d.max_input_channels} in / {d.max_output_channels} out  {d.default_samplerate:g} Hz\n")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``rackhost devices`` alone; returns the exit status (2 and one line on a RackhostError)."""
-    parser = argparse.ArgumentParser(prog="rackhost devices", description="List audio host APIs and devices.")
-    _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except RackhostError as err:
-        print(f"rackhost: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

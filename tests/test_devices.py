@@ -85,7 +85,7 @@ def test_devices_command_prints_defaults_marked(jack_server):
 
 
 def test_devices_json_in_a_subprocess(jack_server):
-    child = run_python("from rackhost.cli_devices import main; raise SystemExit(main(['--json']))",
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['devices', '--json']))",
                        server=jack_server)
     assert child.returncode == 0, child.stderr
     report = json.loads(child.stdout)
@@ -98,7 +98,7 @@ def test_devices_json_in_a_subprocess(jack_server):
 @pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has a sound card, so devices exist without JACK")
 def test_no_server_gives_a_clear_error():
     env = {"JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}", "JACK_NO_START_SERVER": "1"}
-    child = run_python("from rackhost.cli_devices import main; raise SystemExit(main(['--json']))", env=env)
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['devices', '--json']))", env=env)
     assert child.returncode == 2
     assert child.stdout == ""
     assert child.stderr.strip().splitlines()[-1] == f"rackhost: error: {devices.NO_DEVICE_HINT}"
@@ -109,8 +109,8 @@ def test_missing_portaudio_library_gives_a_clear_error():
         import ctypes.util
         real = ctypes.util.find_library
         ctypes.util.find_library = lambda name: None if name == "portaudio" else real(name)
-        from rackhost.cli_devices import main
-        raise SystemExit(main([]))
+        from rackhost.cli import main
+        raise SystemExit(main(["devices"]))
     """)
     assert child.returncode == 2, child.stderr
     assert "PortAudio library could not be loaded" in child.stderr
