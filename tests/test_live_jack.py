@@ -9,6 +9,7 @@ import soundfile as sf
 from conftest import SR, program_signal
 from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
 from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain.dsp import pan_gains
 from rackhost.chain.live import LiveEngine
 
 BLOCK = 128
@@ -39,8 +40,9 @@ def _play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[
     with Recorder("capture", 2, frames=signal.shape[1] + 40 * BLOCK) as recorder, Player("source", signal) as player:
         _wire(jack_server, player, recorder)
         recorder.start()
-        player.play(wait=True)
-        recorder.wait()
+        seconds = signal.shape[1] / SR
+        player.play(wait=True, timeout=seconds + 5)
+        recorder.wait(timeout=seconds + 10)
     return recorder.first_frame - player.start_frame, recorder.captured
 
 
@@ -257,3 +259,33 @@ def test_a_full_disk_stops_recording_clearly_and_monitoring_goes_on(tmp_path):
     assert out["RUNNING"].startswith("True")  # monitoring goes on
     audio, rate = sf.read(out["FILE"])  # what was written before the disk filled is readable
     assert rate == SR and len(audio) > SR
+
+
+def test_two_tracks_record_ten_seconds_at_once(jack_server, tmp_path):
+    signal = program_signal(2, 10.0, seed=21)
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    left = session.add_track("vox", None, input=(0,), armed=True)
+    left.chain.add("ZamComp", threshold_db=-20)
+    right = session.add_track("gtr", None, input=(1,), armed=True)
+    right.chain.add("ZamEQ2", boost_cut_1_db=6.0, frequency_1_hz=2000)
+    engine = LiveEngine(session, device=jack_device())
+    engine.start()
+    try:
+        takes = engine.record(tmp_path)
+        _play_through(jack_server, engine, signal)
+        engine.stop()
+        assert engine.stats().dropped_frames == 0
+    finally:
+        engine.close()
+    assert [t.track for t in takes] == ["vox", "gtr"]
+    for take, channel in zip(takes, (0, 1)):
+        dry, _ = sf.read(take.dry_path, dtype="float32")
+        assert take.frames_written["dry"] == len(dry) >= signal.shape[1]
+        lag, aligned = align(signal[channel], dry)
+        np.testing.assert_allclose(aligned, signal[channel], atol=2 ** -23)
+        wet, _ = sf.read(take.wet_path, dtype="float32")
+        chain_only = Session(sample_rate=SR, block_size=BLOCK)
+        chain_only.add_track("t", ArraySource(dry[None, :].copy(), SR), session.tracks[channel].chain)
+        centre = pan_gains(0.0, 1)[0]  # the render pans the mono track to stereo; the wet take is pre-pan
+        expected = chain_only.render(tail=False).audio[0, : len(wet)] / centre
+        np.testing.assert_allclose(wet, expected, atol=2 ** -21)
