@@ -139,3 +139,21 @@ def test_master_loudness_meters_read_a_reference_sine():
     assert meters["momentary_lufs"] == pytest.approx(-20.0, abs=0.2)
     assert meters["short_term_lufs"] == pytest.approx(-20.0, abs=0.2)
     assert meters["true_peak_dbtp"] == pytest.approx(-20.0, abs=0.2)
+
+
+def test_meters_hold_peaks_and_latch_clips():
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("in", None, input=(0, 1))
+    engine = _started(session)
+    loud = np.zeros((2, 4 * BLOCK), np.float32)
+    loud[:, 10] = 1.0  # one full-scale sample
+    _run(engine, loud)
+    first = engine.meters()
+    assert first.shape == (2, 2, 4)
+    assert first[0, 0, 3] == 1.0 and first[-1, 0, 3] == 1.0  # clip latched on the track and the master
+    _run(engine, np.full((2, 4 * BLOCK), 0.1, np.float32))
+    later = engine.meters()
+    assert later[0, 0, 0] == pytest.approx(0.1) and later[0, 0, 2] == pytest.approx(1.0)  # peak held
+    assert later[0, 0, 3] == 1.0
+    engine.reset_clips()
+    assert engine.meters()[0, 0, 3] == 0.0

@@ -35,6 +35,8 @@ from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.errors import RackhostError
 
+METER_FIELDS = ("peak", "rms", "peak_hold", "clip")
+PEAK_HOLD_SECONDS = 2.0
 LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
 SWITCH_INTERVAL = 0.0005  # seconds: short, so the audio thread gets the GIL back quickly
 
@@ -99,7 +101,7 @@ class _LiveState:
     outputs: tuple[np.ndarray, ...]
     mix: np.ndarray
     master_out: np.ndarray
-    meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms]); the last row is the master
+    meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms, clip, peak since read]); the master last
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
     inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
 
@@ -137,6 +139,8 @@ class LiveEngine:
         # The master's last 3 s, for loudness meters computed on the control thread, not in the callback.
         self._master_ring = Ring(2, 3 * session.sample_rate)
         self._recorder: Recorder | None = None
+        self._hold: np.ndarray | None = None  # peak hold, kept on the control thread
+        self._held_at: np.ndarray | None = None
         self._state: _LiveState | None = None
         self.io_latency = 0
 
@@ -333,9 +337,29 @@ class LiveEngine:
         )
 
     def meters(self) -> np.ndarray:
-        """Latest peak and RMS per strip and channel; the last row is the master."""
+        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]) from the latest block; the master last.
+
+        Peak hold keeps the highest peak for :data:`PEAK_HOLD_SECONDS`; clip stays
+        1.0 once a sample reached full scale, until :meth:`reset_clips`.
+        """
         state = self._state
-        return state.meters.copy() if state else np.zeros((1, 2, 2), np.float32)
+        if state is None:
+            return np.zeros((1, 2, len(METER_FIELDS)), np.float32)
+        latest = state.meters.copy()
+        state.meters[:, :, 3] = 0.0  # the callback's running maximum starts again (a meter may miss one block)
+        since = latest[:, :, 3]
+        now = time.monotonic()
+        if self._hold is None or self._hold.shape != since.shape:
+            self._hold = since.copy()
+            self._held_at = np.full(since.shape, now)
+        higher = (since >= self._hold) | (now - self._held_at > PEAK_HOLD_SECONDS)
+        self._hold[higher] = since[higher]
+        self._held_at[higher] = now
+        return np.concatenate((latest[:, :, :2], self._hold[:, :, None], latest[:, :, 2:3]), axis=2)
+
+    def reset_clips(self) -> None:
+        if self._state is not None:
+            self._state.meters[:, :, 2] = 0.0
 
     # -- the audio thread -------------------------------------------------------------
 
@@ -362,7 +386,7 @@ class LiveEngine:
             tuple(np.zeros((2, block), np.float32) for _ in snapshot.tracks),
             np.zeros((2, block), np.float32),
             np.zeros((2, block), np.float32),
-            np.zeros((len(snapshot.tracks) + 1, 2, 2), np.float32),
+            np.zeros((len(snapshot.tracks) + 1, 2, 4), np.float32),
             takes,
             [None] * len(snapshot.tracks),
         )
@@ -447,3 +471,6 @@ class LiveEngine:
 def _meter(block: np.ndarray, row: np.ndarray) -> None:
     np.max(np.abs(block), axis=1, out=row[:, 0])
     np.sqrt(np.mean(np.square(block), axis=1), out=row[:, 1])
+    np.maximum(row[:, 3], row[:, 0], out=row[:, 3])
+    if row[0, 0] >= 1.0 or row[-1, 0] >= 1.0:
+        row[:, 2] = np.maximum(row[:, 2], row[:, 0] >= 1.0)

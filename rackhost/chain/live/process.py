@@ -32,7 +32,8 @@ MAX_STRIPS = 256
 PUBLISH_SECONDS = 0.02
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
                "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips")
-_METER_FLOATS = (MAX_STRIPS + 1) * 2 * 2
+_METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
+_METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
 
 
@@ -177,12 +178,12 @@ class EngineProcess:
         return dict(zip(STAT_FIELDS, view[_METER_FLOATS:].tolist())) if view is not None else {"alive": 0.0}
 
     def meters(self) -> np.ndarray:
-        """(strips + 1, 2 channels, [peak, rms]), the master last."""
+        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]), the master last."""
         view = self._view()
         if view is None:
-            return np.zeros((1, 2, 2), np.float32)
+            return np.zeros((1, 2, _METER_FIELDS), np.float32)
         strips = int(view[_METER_FLOATS + STAT_FIELDS.index("strips")])
-        rows = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, 2)
+        rows = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
         return np.concatenate((rows[:strips], rows[MAX_STRIPS:])).astype(np.float32)
 
     def _view(self) -> np.ndarray | None:
@@ -220,7 +221,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
 
     shm = shared_memory.SharedMemory(name=shm_name)
     view = np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, shm.buf)
-    meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, 2)
+    meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
     stats = view[_METER_FLOATS:]
     try:
         session = loader.load()
