@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 APT_PACKAGES := zam-plugins libsndfile1 libportaudio2 jackd2 libasound2-plugins \
-	espeak-ng build-essential xz-utils
+	espeak-ng build-essential xz-utils \
+	xvfb xauth libgl1-mesa-dri libglx-mesa0 libgl1 x11-utils
 
 .PHONY: setup system-packages plugins venv run test bench clean
 
@@ -34,8 +35,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Renders the demo session; with a display, then opens it in the rack window.
 run: setup
 	$(VENV)/bin/rackhost demo
+	@if [ -n "$$DISPLAY" ]; then $(VENV)/bin/rackhost gui demo-output/demo-session.json; fi
 
 test: setup
 	$(PY) -m pytest -q

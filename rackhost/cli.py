@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--block-size", type=int, help="frames per block (default 128)")
     live.set_defaults(func=_cmd_live)
 
+    gui = sub.add_parser("gui", help="open the rack window (needs a display)")
+    gui.add_argument("session", nargs="?", help="session file to open")
+    gui.add_argument("--no-engine", action="store_true", help="do not start the live engine")
+    gui.add_argument("--screenshot", metavar="PNG", help="render a few frames, save a screenshot and exit")
+    gui.add_argument("--play", action="store_true", help="start the transport once the engine runs")
+    gui.set_defaults(func=_cmd_gui)
+
     demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo files (default demo-output)")
     demo.set_defaults(func=_cmd_demo)
@@ -370,6 +377,22 @@ def _cmd_live(args: argparse.Namespace) -> int:
         dropped = engine.stats().dropped_frames
         if dropped:
             print(f"warning: {dropped} frames could not be written in time and are missing from the takes")
+    return 0
+
+
+# -- gui --------------------------------------------------------------------------
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    import os
+
+    if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+        raise RackhostError("no display to open the window on (DISPLAY is not set); "
+                            "run it in a desktop session, or under xvfb-run for a virtual one")
+    from rackhost.gui.app import run
+
+    run(args.session, screenshot=args.screenshot, frames=60 if args.screenshot else 0,
+        start_engine=not args.no_engine, play=args.play)
     return 0
 
 

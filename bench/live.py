@@ -1,0 +1,1104 @@
+"""Live benchmark: how many tracks the engine process runs at 128 frames under JACK, against bare pedalboard.
+
+Everything runs on a private JACK server with the dummy driver in real-time
+mode (``jackd -R -d dummy -r 48000 -p 128``, tests/jack_harness.py), one
+measurement at a time:
+
+(a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
+    Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
+    rackhost's :class:`EngineProcess` (meters on: the parent reads meters and
+    stats every GUI frame) while the parent runs a GUI-like load (a thread
+    doing 10 ms of pure-Python work per 16.7 ms frame). N grows through
+    8, 16, 32, 48, 64, 96, 128, ... until a run fails, then is bisected to 8
+    tracks. A run passes with 0 xruns and callback load p99 <= 50% of the
+    period. The same search runs, interleaved, for a *bare loop*: the same
+    pedalboard chains called per block in a sounddevice callback in a child
+    process, summed with one numpy add per track, no rackhost code. Its
+    largest N is ``limit_tracks``. Each candidate is a fresh process.
+    A run that fails on xruns alone (p99 within the limit) is run once more,
+    for both sides alike; both results are printed.
+    The search runs ``--search-seconds`` per candidate (default 20 s); the
+    best N of each side is then confirmed for ``--seconds`` (default 60 s),
+    stepping down one candidate if the confirmation fails.
+(b) Isolation: 16 tracks while a parent thread does pure-Python work at 100%:
+    xruns of the engine process vs the same engine in the parent
+    (:class:`LiveEngine` in-process, sharing the parent's GIL).
+(c) One chain (the 3 track plug-ins on the live input) in rackhost's engine
+    process, in a bare sounddevice loop, and in pedalboard's own
+    ``pedalboard.io.AudioStream`` (ALSA ``jack`` device through
+    libasound2-plugins): CPU time of the process per second, and JACK xruns.
+    AudioStream exposes no callback timing or xrun count of its own.
+(d) Where the time goes: the same blocks without a stream, in this process:
+    rackhost's block engine vs the bare loop, and the engine with its per-track
+    meters switched off, per block and per track.
+
+Load = callback time / block period (2.667 ms). rackhost's engine keeps the
+loads of its last 4096 callbacks (10.9 s); both sides are read the same way:
+every few seconds from ``settle`` seconds after play, p99 is the worst window's
+p99, p50 the median of the windows' p50s, max the largest load seen. Xruns are
+counted from the end of the settle time to the end of the run; ``jack_xruns``
+are the server's own count (its log) over the same span, as a cross-check.
+
+The parent never initializes PortAudio during (a) and (c): PortAudio activates
+a JACK client in any process that imports sounddevice, which would put the
+parent in the server's graph. The last line printed is a JSON object.
+
+    python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+TESTS_DIR = REPO_ROOT / "tests"
+for _path in (str(TESTS_DIR), str(BENCH_DIR)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+SAMPLE_RATE = 48000
+BLOCK = 128
+PERIOD = BLOCK / SAMPLE_RATE
+VST3_FOLDER = Path("/usr/lib/vst3")
+ALSA_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/alsa-lib"
+
+# Targets from the issue.
+LOAD_LIMIT = 0.5  # p99 callback load, as a fraction of the period
+MIN_TRACKS_TARGET = 64
+LIMIT_FRACTION_TARGET = 0.8
+
+CANDIDATES = (8, 16, 32, 48, 64, 96, 128, 160, 192, 256)  # 256 = the engine process's MAX_STRIPS
+BISECT_TO = 8  # stop bisecting when the gap between pass and fail is this small
+SETTLE = 4.0  # seconds after play before counting: the first windows never reach back to the stream's start
+WINDOW = 4096  # callbacks per load window (rackhost's LOAD_HISTORY)
+SAMPLE_EVERY = 4.0
+SOURCE_FILES = 8  # distinct programmes; tracks cycle through them (each track still holds its own copy)
+GUI_FRAME = 1 / 60
+GUI_BUSY = 0.010
+ISOLATION_TRACKS = 16
+
+Params = dict[str, float]
+TRACK_CHAIN: list[tuple[str, Params]] = [
+    ("HighpassFilter", {"cutoff_frequency_hz": 80.0}),
+    ("Compressor", {"threshold_db": -18.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 120.0}),
+    ("ZamCompX2", {"threshold_db": -20.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 80.0}),
+]
+MASTER_CHAIN: list[tuple[str, Params]] = [
+    ("Compressor", {"threshold_db": -12.0, "ratio": 2.0, "attack_ms": 5.0, "release_ms": 100.0}),
+    ("Limiter", {"threshold_db": -3.0, "release_ms": 100.0}),
+]
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 2 to ``path`` for a while (children started meanwhile keep it).
+
+    DPF plug-ins print two warnings each when destroyed and jackd clients chat on
+    stderr; with 100+ plug-ins per run that would bury the results.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = [line for line in path.read_text(errors="replace").splitlines() if "DPF warning" not in line]
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def spin(until: float, stop: threading.Event | None = None) -> int:
+    """Pure-Python busy work until ``until`` (perf_counter) or ``stop``; returns the iterations done."""
+    total = 0
+    table: dict[int, int] = {}
+    while time.perf_counter() < until and not (stop is not None and stop.is_set()):
+        for i in range(100):
+            table[i & 31] = table.get(i & 31, 0) + i * i % 7
+        total += 1
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class JackLog:
+    """Counts the server's xrun reports in its log (JackEngine::XRun / JackTimedDriver ... XRun)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def count(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            text = self.path.read_text(errors="replace")
+        except OSError:
+            return 0
+        # One xrun prints "JackTimedDriver::Process XRun" and/or "JackEngine::XRun: client = ..."
+        # per late client; count cycles, not lines: the timed driver's line when present, else the engine's.
+        driver = text.count("JackTimedDriver::Process XRun")
+        engine = text.count("JackEngine::XRun")
+        return max(driver, engine)
+
+
+class GuiLoad(threading.Thread):
+    """The parent's GUI: ``busy`` seconds of pure Python per 60 Hz frame, then ``redraw()``; ``busy=None`` spins flat out."""
+
+    def __init__(self, busy: float | None, redraw: Callable[[], None]):
+        super().__init__(name="gui-load", daemon=True)
+        self.busy = busy
+        self.redraw = redraw
+        self.halt = threading.Event()
+        self.frames = 0
+        self.late = 0  # frames that finished after their 16.7 ms slot
+        self.worst = 0.0
+
+    def run(self) -> None:
+        if self.busy is None:
+            while not self.halt.is_set():
+                spin(time.perf_counter() + 0.05, self.halt)
+                self.redraw()
+                self.frames += 1
+            return
+        deadline = time.perf_counter()
+        while not self.halt.is_set():
+            start = time.perf_counter()
+            spin(start + self.busy)
+            self.redraw()
+            self.frames += 1
+            took = time.perf_counter() - start
+            self.worst = max(self.worst, took)
+            deadline += GUI_FRAME
+            now = time.perf_counter()
+            if now > deadline:
+                self.late += 1
+                deadline = now
+            else:
+                self.halt.wait(deadline - now)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(5)
+
+    def describe(self) -> str:
+        if self.busy is None:
+            return "parent thread at 100% pure Python"
+        return f"GUI {self.frames} frames, {self.late} late, worst {self.worst * 1e3:.1f} ms"
+
+
+# -- the material ----------------------------------------------------------------------------
+
+
+class Material:
+    """Source files and session files in a temporary folder, made on demand and kept for the run."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._sources: dict[float, list[Path]] = {}
+
+    def sources(self, seconds: float) -> list[Path]:
+        """SOURCE_FILES stereo float WAVs of at least ``seconds``, deterministic programme material."""
+        import soundfile as sf
+        from offline import make_audio  # bench/offline.py: noise and tones under a swell, so dynamics move
+
+        length = float(int(seconds) + 1)
+        for have, paths in self._sources.items():
+            if have >= length:
+                return paths
+        paths = []
+        for k in range(SOURCE_FILES):
+            path = self.folder / f"source_{int(length)}s_{k}.wav"
+            sf.write(str(path), make_audio(length, seed=100 + k).T, SAMPLE_RATE, subtype="FLOAT")
+            paths.append(path)
+        self._sources[length] = paths
+        return paths
+
+    def session(self, tracks: int, seconds: float, *, live_input: bool = False, master: bool = True) -> Path:
+        """A session file: ``tracks`` file tracks (or one live-input track) x TRACK_CHAIN, + MASTER_CHAIN."""
+        from rackhost.chain import Session
+        from rackhost.presets import save_session
+
+        name = f"session_{'input' if live_input else tracks}_{int(seconds)}s_{'m' if master else 'nm'}.json"
+        path = self.folder / name
+        if path.exists():
+            return path
+        with stderr_to(self.folder / "parent-stderr.log"):
+            session = Session(sample_rate=SAMPLE_RATE, block_size=BLOCK)
+            if live_input:
+                chains = [session.add_track("input", None, input=(0, 1)).chain]
+            else:
+                sources = self.sources(seconds)
+                chains = [session.add_track(f"track {i + 1}", sources[i % len(sources)]).chain for i in range(tracks)]
+            for chain in chains:
+                for plugin, params in TRACK_CHAIN:
+                    chain.add(plugin, **params)
+            if master:
+                for plugin, params in MASTER_CHAIN:
+                    session.master.chain.add(plugin, **params)
+            save_session(session, path)
+            del session, chains
+            gc.collect()  # the parent's plug-in copies go now (DPF prints as they do), not mid-measurement
+        return path
+
+
+def make_board(chain: list[tuple[str, Params]]) -> Any:
+    import pedalboard
+
+    plugins = []
+    for name, params in chain:
+        bundle = VST3_FOLDER / f"{name}.vst3"
+        if bundle.exists():
+            plugin = pedalboard.load_plugin(str(bundle))
+            for key, value in params.items():
+                setattr(plugin, key, value)
+        else:
+            plugin = getattr(pedalboard, name)(**params)
+        plugins.append(plugin)
+    return pedalboard.Pedalboard(plugins)
+
+
+# -- the bare loop (a child process) ---------------------------------------------------------
+
+_BARE_HEADER = 4  # callbacks, xruns, playing, stream active
+
+
+def _bare_child(conn: Any, shm_name: str, capacity: int, tracks: int, paths: list[str], device: Any,
+                live_input: bool, master: bool) -> None:
+    """N pedalboard chains per block in a sounddevice callback, summed with one numpy add each: no rackhost."""
+    import soundfile as sf
+    import sounddevice as sd
+
+    shm = shared_memory.SharedMemory(name=shm_name)
+    view = np.ndarray((_BARE_HEADER + capacity,), np.float64, shm.buf)
+    header, loads = view[:_BARE_HEADER], view[_BARE_HEADER:]
+    try:
+        cache: dict[str, np.ndarray] = {}
+        sources = []
+        for i in range(0 if live_input else tracks):
+            p = paths[i % len(paths)]
+            if p not in cache:
+                cache[p] = np.ascontiguousarray(sf.read(p, dtype="float32", always_2d=True)[0].T)
+            sources.append(cache[p].copy())  # each track its own copy, as in rackhost
+        boards = [make_board(TRACK_CHAIN).process for _ in range(tracks)]
+        master_process = make_board(MASTER_CHAIN).process if master else None
+        silence = np.zeros((2, BLOCK), np.float32)
+        mix = np.zeros((2, BLOCK), np.float32)
+        for process in boards:  # plug-ins allocate on their first calls, which must not be the stream's
+            for _ in range(4):
+                process(silence, float(SAMPLE_RATE), BLOCK, False)
+        if master_process is not None:
+            for _ in range(4):
+                master_process(silence, float(SAMPLE_RATE), BLOCK, False)
+        pairs = list(zip(boards, sources))
+        length = min((s.shape[1] for s in sources), default=0)
+        state = {"position": 0, "callbacks": 0}
+        sr = float(SAMPLE_RATE)
+
+        def callback(indata, outdata, frames, time_info, status):  # noqa: ANN001 - sounddevice's signature
+            started = time.perf_counter()
+            if status.input_overflow or status.output_underflow:
+                header[1] += 1
+            if live_input:
+                block = indata.T
+                for process in boards:
+                    block = process(block, sr, BLOCK, False)
+                outdata[:] = block.T
+            else:
+                position = state["position"]
+                playing = header[2] > 0 and position + frames <= length
+                mix.fill(0.0)
+                for process, source in pairs:
+                    np.add(mix, process(source[:, position : position + frames] if playing else silence,
+                                        sr, BLOCK, False), out=mix)
+                outdata[:] = (master_process(mix, sr, BLOCK, False) if master_process else mix).T
+                if playing:
+                    state["position"] = position + frames
+            c = state["callbacks"]
+            if c < capacity:
+                loads[c] = (time.perf_counter() - started) / PERIOD
+            state["callbacks"] = c + 1
+            header[0] = c + 1
+
+        stream = sd.Stream(samplerate=SAMPLE_RATE, blocksize=BLOCK, device=device, channels=(2 if live_input else 1, 2),
+                           dtype="float32", callback=callback)
+        stream.start()
+        header[3] = 1.0
+    except Exception as err:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+        del header, loads, view
+        shm.close()
+        return
+    conn.send(("ready", None))
+    try:
+        while True:
+            if conn.poll(0.1):
+                command = conn.recv()
+                if command == "play":
+                    header[2] = 1.0
+                elif command == "quit":
+                    break
+            header[3] = 1.0 if stream.active else 0.0
+    except (EOFError, OSError):
+        pass
+    finally:
+        stream.close()
+        sd._terminate()  # while the server is alive (see tests/jack_harness.py)
+        del header, loads, view
+        shm.close()
+
+
+# -- runners: one live process under test -------------------------------------------------------
+
+
+class Runner:
+    """Something playing live: start, play, read (callbacks, xruns, window loads), stop."""
+
+    label = "?"
+    pid: int | None = None
+
+    def start(self) -> None: ...
+    def play(self) -> None: ...
+    def stop(self) -> None: ...
+
+    def alive(self) -> bool:
+        return True
+
+    def counters(self) -> tuple[int, int]:
+        """(callbacks, xruns) so far."""
+        raise NotImplementedError
+
+    def window(self) -> tuple[float, float, float]:
+        """(p50, p99, max) load over the last WINDOW callbacks."""
+        raise NotImplementedError
+
+    def redraw(self) -> None:
+        """What a GUI frame reads from the engine (meters and stats)."""
+
+
+class EngineRunner(Runner):
+    """rackhost's engine process (the code under test)."""
+
+    label = "rackhost"
+
+    def __init__(self, session_path: Path, device: Any, log: Path):
+        from rackhost.chain.live.process import EngineProcess
+
+        self.engine = EngineProcess(session_path, device=device, block_size=BLOCK)
+        self.log = log
+        self.meter_reads = 0
+
+    def start(self) -> None:
+        with stderr_to(self.log):
+            self.engine.start()
+        self.pid = self.engine.pid
+
+    def play(self) -> None:
+        self.engine.play()
+
+    def alive(self) -> bool:
+        return self.engine.alive and self.engine.stats().get("running", 0.0) > 0
+
+    def counters(self) -> tuple[int, int]:
+        s = self.engine.stats()
+        return int(s["callbacks"]), int(s["xruns"])
+
+    def window(self) -> tuple[float, float, float]:
+        s = self.engine.stats()
+        return s["load_p50"], s["load_p99"], s["load_max"]
+
+    def redraw(self) -> None:
+        self.engine.meters()
+        self.engine.stats()
+        self.meter_reads += 1
+
+    def stop(self) -> None:
+        with stderr_to(self.log):
+            self.engine.stop()
+
+    def events(self) -> list[str]:
+        return self.engine.poll() if self.engine.alive else self.engine.events
+
+
+class BareRunner(Runner):
+    """The bare loop in a spawned child."""
+
+    label = "bare"
+
+    def __init__(self, tracks: int, paths: list[Path], device: Any, log: Path, seconds: float, *,
+                 live_input: bool = False, master: bool = True):
+        self.tracks, self.paths, self.device, self.log = tracks, [str(p) for p in paths], device, log
+        self.live_input, self.master = live_input, master
+        self.capacity = int((seconds + SETTLE + 120) * SAMPLE_RATE / BLOCK)
+        self._shm: shared_memory.SharedMemory | None = None
+        self._process: Any = None
+        self._conn: Any = None
+
+    def _view(self) -> np.ndarray:
+        assert self._shm is not None
+        return np.ndarray((_BARE_HEADER + self.capacity,), np.float64, self._shm.buf)
+
+    def start(self, timeout: float = 180.0) -> None:
+        ctx = mp.get_context("spawn")
+        self._shm = shared_memory.SharedMemory(create=True, size=8 * (_BARE_HEADER + self.capacity))
+        self._view()[:] = 0.0
+        parent, child = ctx.Pipe()
+        self._conn = parent
+        self._process = ctx.Process(target=_bare_child, name="bare-loop", daemon=True,
+                                    args=(child, self._shm.name, self.capacity, self.tracks, self.paths,
+                                          self.device, self.live_input, self.master))
+        with stderr_to(self.log):
+            self._process.start()
+        child.close()
+        self.pid = self._process.pid
+        if not self._conn.poll(timeout):
+            self.stop()
+            raise RuntimeError(f"the bare loop did not start within {timeout:g} s")
+        try:
+            kind, message = self._conn.recv()
+        except EOFError:
+            kind, message = "error", f"the bare loop died while starting (exit {self._process.exitcode})"
+        if kind != "ready":
+            self.stop()
+            raise RuntimeError(message)
+
+    def play(self) -> None:
+        self._conn.send("play")
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive() and self._view()[3] > 0
+
+    def counters(self) -> tuple[int, int]:
+        view = self._view()
+        return int(view[0]), int(view[1])
+
+    def window(self) -> tuple[float, float, float]:
+        view = self._view()
+        count = min(int(view[0]), self.capacity)
+        loads = np.sort(view[_BARE_HEADER + max(0, count - WINDOW) : _BARE_HEADER + count])
+        if loads.size == 0:
+            return 0.0, 0.0, 0.0
+        return float(np.percentile(loads, 50)), float(np.percentile(loads, 99)), float(loads[-1])
+
+    def redraw(self) -> None:
+        self.counters()
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                try:
+                    self._conn.send("quit")
+                except OSError:
+                    pass
+                self._process.join(15)
+                if self._process.is_alive():
+                    self._process.kill()
+                    self._process.join()
+            self._process = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._shm is not None:
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+
+class InProcessRunner(Runner):
+    """rackhost's LiveEngine in this process (for the isolation measurement only)."""
+
+    label = "in-process"
+
+    def __init__(self, session_path: Path, log: Path):
+        self.session_path = session_path
+        self.log = log
+        self.engine: Any = None
+        self._switch = sys.getswitchinterval()
+
+    def start(self) -> None:
+        from jack_harness import jack_device, rescan_portaudio
+        from rackhost.chain.live.engine import LiveEngine
+        from rackhost.presets import load_session
+
+        rescan_portaudio()  # PortAudio joins this process only now
+        with stderr_to(self.log):
+            session = load_session(self.session_path)
+            self.engine = LiveEngine(session, device=jack_device())
+            self.engine.start()
+        self.pid = os.getpid()
+
+    def play(self) -> None:
+        self.engine.play()
+
+    def alive(self) -> bool:
+        return self.engine is not None and self.engine.stats().running
+
+    def counters(self) -> tuple[int, int]:
+        s = self.engine.stats()
+        return s.callbacks, s.xruns
+
+    def window(self) -> tuple[float, float, float]:
+        s = self.engine.stats()
+        return s.load_p50, s.load_p99, s.load_max
+
+    def redraw(self) -> None:
+        self.engine.meters()
+
+    def stop(self) -> None:
+        import sounddevice as sd
+
+        with stderr_to(self.log):
+            if self.engine is not None:
+                self.engine.close()
+                self.engine = None
+                gc.collect()
+            while sd._initialized:  # before jackd stops, or Pa_Terminate aborts at exit
+                sd._terminate()
+        sys.setswitchinterval(self._switch)  # LiveEngine.start() shortened it for the whole process
+
+
+# -- one measurement ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    kind: str
+    tracks: int
+    seconds: float
+    load: str  # "gui", "hog", "none"
+    xruns: int = 0
+    jack_xruns: int = 0
+    callbacks: int = 0
+    p50: float = 0.0
+    p99: float = 0.0
+    max: float = 0.0
+    start_s: float = 0.0
+    error: str | None = None
+    note: str = ""
+    windows: list[tuple[float, float, float]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.xruns == 0 and self.p99 <= LOAD_LIMIT
+
+    @property
+    def xrun_only_failure(self) -> bool:
+        return self.error is None and self.xruns > 0 and self.p99 <= LOAD_LIMIT
+
+    def per_track_us(self) -> float:
+        return self.p50 * PERIOD / max(self.tracks, 1) * 1e6
+
+    def line(self) -> str:
+        if self.error:
+            return f"  {self.kind:<10} N={self.tracks:<4} FAILED: {self.error}"
+        verdict = "pass" if self.passed else "FAIL"
+        return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}) "
+                f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
+                f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
+                f"{verdict}{'  ' + self.note if self.note else ''}")
+
+
+def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: JackLog) -> Result:
+    """Start ``runner``, play, settle, then run ``seconds`` under ``load``; always stops it."""
+    result = Result(runner.label, tracks, seconds, load)
+    gui: GuiLoad | None = None
+    try:
+        started = time.perf_counter()
+        runner.start()
+        result.start_s = time.perf_counter() - started
+        runner.play()
+        time.sleep(SETTLE)
+        if not runner.alive():
+            raise RuntimeError("the stream is not running after the settle time")
+        callbacks0, xruns0 = runner.counters()
+        jack0 = jack_log.count()
+        if load != "none":
+            gui = GuiLoad(GUI_BUSY if load == "gui" else None, runner.redraw)
+            gui.start()
+        begin = time.perf_counter()
+        # Windows end at these times; each reaches back WINDOW callbacks (10.9 s), at most into the settle time.
+        marks = [t for t in np.arange(WINDOW * PERIOD - SETTLE + 1.0, seconds, SAMPLE_EVERY)] + [seconds]
+        for mark in marks:
+            remaining = begin + mark - time.perf_counter()
+            if remaining > 0:
+                time.sleep(remaining)
+            result.windows.append(runner.window())
+            if not runner.alive():
+                raise RuntimeError("the stream stopped during the run")
+        if gui is not None:
+            gui.stop()
+            result.note = gui.describe()
+            gui = None
+        callbacks1, xruns1 = runner.counters()
+        result.callbacks = callbacks1 - callbacks0
+        result.xruns = xruns1 - xruns0
+        result.jack_xruns = jack_log.count() - jack0
+        result.p50 = statistics.median(w[0] for w in result.windows)
+        result.p99 = max(w[1] for w in result.windows)
+        result.max = max(w[2] for w in result.windows)
+        expected = seconds * SAMPLE_RATE / BLOCK
+        if result.callbacks < 0.95 * expected:
+            result.error = f"only {result.callbacks} callbacks in {seconds:g} s (expected ~{expected:.0f})"
+    except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not the end of the benchmark
+        result.error = f"{type(err).__name__}: {err}"
+        log = getattr(runner, "log", None)
+        if log is not None and tail(log):
+            result.error += f" (stderr: {tail(log, 3)})"
+    finally:
+        if gui is not None:
+            gui.stop()
+        try:
+            runner.stop()
+        except Exception as err:  # noqa: BLE001
+            result.error = result.error or f"stop failed: {type(err).__name__}: {err}"
+    return result
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, folder: Path, jack_log: JackLog, device: Any):
+        self.args = args
+        self.material = Material(folder)
+        self.folder = folder
+        self.jack_log = jack_log
+        self.device = device
+        self.results: list[Result] = []
+
+    def run(self, kind: str, tracks: int, seconds: float, load: str = "gui", *, retry: bool = False) -> Result:
+        result = self._once(kind, tracks, seconds, load)
+        if retry and result.xrun_only_failure:
+            print(result.line() + "  (xruns only: run again)", flush=True)
+            result = self._once(kind, tracks, seconds, load)
+            result.note = (result.note + "; " if result.note else "") + "second try"
+        print(result.line(), flush=True)
+        self.results.append(result)
+        return result
+
+    def _once(self, kind: str, tracks: int, seconds: float, load: str) -> Result:
+        log = self.folder / f"{kind}-{tracks}.stderr.log"
+        if kind == "rackhost":
+            runner: Runner = EngineRunner(self.material.session(tracks, seconds + SETTLE + 5), self.device, log)
+        elif kind == "bare":
+            runner = BareRunner(tracks, self.material.sources(seconds + SETTLE + 5), self.device, log, seconds)
+        elif kind == "in-process":
+            runner = InProcessRunner(self.material.session(tracks, seconds + SETTLE + 5), log)
+        else:
+            raise ValueError(kind)
+        return measure(runner, tracks, seconds, load, self.jack_log)
+
+    # (a)
+    def search(self, seconds: float, candidates: tuple[int, ...], bisect: bool) -> dict[str, tuple[int, int | None]]:
+        kinds = ("rackhost", "bare")
+        best = {k: 0 for k in kinds}
+        failed: dict[str, int | None] = {k: None for k in kinds}
+        for n in candidates:
+            for kind in kinds:
+                if failed[kind] is None:
+                    if self.run(kind, n, seconds, retry=True).passed:
+                        best[kind] = n
+                    else:
+                        failed[kind] = n
+            if all(f is not None for f in failed.values()):
+                break
+        while bisect:
+            todo = [k for k in kinds if failed[k] is not None and failed[k] - best[k] > BISECT_TO]  # type: ignore[operator]
+            if not todo:
+                break
+            for kind in todo:
+                hi = failed[kind]
+                assert hi is not None
+                mid = (best[kind] + hi) // 2 // 4 * 4
+                if self.run(kind, mid, seconds, retry=True).passed:
+                    best[kind] = mid
+                else:
+                    failed[kind] = mid
+        return {k: (best[k], failed[k]) for k in kinds}
+
+    def confirm(self, kind: str, tracks: int, seconds: float, passed: list[int]) -> Result | None:
+        """Run ``tracks`` for the full length; on failure, the next smaller passing candidate once."""
+        for n in [tracks] + [p for p in sorted(passed, reverse=True) if p < tracks][:1]:
+            if n <= 0:
+                break
+            result = self.run(kind, n, seconds, retry=True)
+            if result.passed:
+                return result
+        return None
+
+
+def jack_device_index() -> int:
+    """The JACK device's PortAudio index as a child sees it, found by a throwaway child (not this process)."""
+    code = ("import sys; sys.path.insert(0, %r); from jack_harness import jack_device; print(jack_device())"
+            % str(TESTS_DIR))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"cannot find the JACK device: {out.stderr.strip()[-500:]}")
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def _audiostream_child(conn: Any, seconds: float) -> None:
+    """pedalboard's own live path: AudioStream on the ALSA 'jack' PCM, TRACK_CHAIN on the live input."""
+    try:
+        from pedalboard.io import AudioStream
+
+        names = AudioStream.input_device_names
+        name = next((n for n in names if "JACK" in n), None)
+        if name is None:
+            raise RuntimeError(f"no JACK device among AudioStream's ALSA devices {names}")
+        board = make_board(TRACK_CHAIN)
+        stream = AudioStream(name, name, plugins=board, sample_rate=SAMPLE_RATE, buffer_size=BLOCK,
+                             num_input_channels=2, num_output_channels=2)
+        with stream:
+            time.sleep(0.5)
+            conn.send(("ready", f"{name}, {stream.sample_rate:g} Hz, buffer {stream.buffer_size}"))
+            conn.recv()  # "quit"
+            running = stream.running
+        conn.send(("done", running))
+    except Exception as err:  # noqa: BLE001
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+
+
+def one_chain(bench: Bench, seconds: float, with_audiostream: bool) -> dict[str, object]:
+    """(c) One chain on the live input: CPU per second of audio and JACK xruns, three ways."""
+    print(f"\n(c) one chain ({', '.join(n for n, _ in TRACK_CHAIN)}) on the live input, {seconds:g} s each, no GUI load")
+    out: dict[str, object] = {}
+
+    def cpu_run(label: str, pid: int, alive: Callable[[], bool],
+                xruns: Callable[[], int] = lambda: 0) -> tuple[float, int, int]:
+        """(CPU seconds per second, JACK xruns, the stream's own xruns) over ``seconds`` after the settle time."""
+        time.sleep(SETTLE)
+        jack0, own0, cpu0, wall0 = bench.jack_log.count(), xruns(), cpu_seconds(pid), time.perf_counter()
+        time.sleep(seconds)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0)
+        jack_xr, own = bench.jack_log.count() - jack0, xruns() - own0
+        if not alive():
+            raise RuntimeError(f"{label} stopped during the run")
+        return cpu, jack_xr, own
+
+    # rackhost
+    log = bench.folder / "one-chain-rackhost.stderr.log"
+    runner = EngineRunner(bench.material.session(1, 0, live_input=True, master=False), bench.device, log)
+    try:
+        runner.start()
+        runner.play()
+        assert runner.pid is not None
+        cpu, jack_xr, xr = cpu_run("rackhost", runner.pid, runner.alive, lambda: runner.counters()[1])
+        p50, p99, peak = runner.window()
+        print(f"  rackhost     CPU {cpu * 100:5.1f}% of a core   jack xruns {jack_xr}   engine xruns {xr}   "
+              f"load p50 {p50:.3f} p99 {p99:.3f} max {peak:.3f}")
+        out.update(one_chain_rackhost_cpu=cpu, one_chain_rackhost_p50=p50, one_chain_rackhost_p99=p99,
+                   one_chain_rackhost_xruns=xr)
+    except Exception as err:  # noqa: BLE001
+        print(f"  rackhost     FAILED: {type(err).__name__}: {err}")
+    finally:
+        runner.stop()
+
+    # bare sounddevice loop
+    log = bench.folder / "one-chain-bare.stderr.log"
+    bare = BareRunner(1, [], bench.device, log, seconds, live_input=True, master=False)
+    try:
+        bare.start()
+        assert bare.pid is not None
+        cpu, jack_xr, xr = cpu_run("bare", bare.pid, bare.alive, lambda: bare.counters()[1])
+        p50, p99, peak = bare.window()
+        print(f"  bare loop    CPU {cpu * 100:5.1f}% of a core   jack xruns {jack_xr}   stream xruns {xr}   "
+              f"load p50 {p50:.3f} p99 {p99:.3f} max {peak:.3f}")
+        out.update(one_chain_bare_cpu=cpu, one_chain_bare_p50=p50, one_chain_bare_p99=p99)
+    except Exception as err:  # noqa: BLE001
+        print(f"  bare loop    FAILED: {type(err).__name__}: {err}")
+    finally:
+        bare.stop()
+
+    if not with_audiostream:
+        print("  AudioStream  skipped (--no-audiostream)")
+        return out
+    if not Path(ALSA_PLUGIN_DIR, "libasound_module_pcm_jack.so").exists():
+        print(f"  AudioStream  skipped: no ALSA jack plug-in in {ALSA_PLUGIN_DIR} (install libasound2-plugins)")
+        return out
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    saved = os.environ.get("ALSA_PLUGIN_DIR")
+    os.environ["ALSA_PLUGIN_DIR"] = ALSA_PLUGIN_DIR  # pedalboard's bundled libasound finds the jack PCM with it
+    process = ctx.Process(target=_audiostream_child, args=(child, seconds), name="audiostream", daemon=True)
+    try:
+        with stderr_to(bench.folder / "audiostream.stderr.log"):
+            process.start()
+        child.close()
+        if not parent.poll(60):
+            raise RuntimeError("AudioStream did not open within 60 s")
+        kind, message = parent.recv()
+        if kind != "ready":
+            raise RuntimeError(message)
+        assert process.pid is not None
+        cpu, jack_xr, _ = cpu_run("AudioStream", process.pid, process.is_alive)
+        parent.send("quit")
+        kind, running = parent.recv() if parent.poll(10) else ("error", "no answer")
+        print(f"  AudioStream  CPU {cpu * 100:5.1f}% of a core   jack xruns {jack_xr}   ({message}; "
+              f"no load or xrun figures of its own; still running: {running})")
+        out.update(one_chain_audiostream_cpu=cpu, one_chain_audiostream_jack_xruns=jack_xr)
+    except Exception as err:  # noqa: BLE001
+        print(f"  AudioStream  skipped: {type(err).__name__}: {err}")
+        out["one_chain_audiostream_error"] = str(err)
+    finally:
+        if saved is None:
+            os.environ.pop("ALSA_PLUGIN_DIR", None)
+        else:
+            os.environ["ALSA_PLUGIN_DIR"] = saved
+        if process.is_alive():
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        parent.close()
+    return out
+
+
+def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, float]:
+    """(d) The block engine vs the bare loop without a stream, in this process; meters on and off.
+
+    Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps the module's
+    ``_meter`` for a no-op to time the engine without meters.
+    """
+    import pedalboard  # noqa: F401 - make_board needs it
+    import soundfile as sf
+
+    from rackhost.chain.live import engine as engine_module
+    from rackhost.presets import load_session
+
+    print(f"\n(d) where the time goes: {tracks} tracks, {blocks} blocks of {BLOCK}, no stream, this process")
+    path = bench.material.session(tracks, 10)
+    with stderr_to(bench.folder / "parent-stderr.log"):
+        session = load_session(path)
+        live = engine_module.LiveEngine(session)
+        live.update()
+        state = live._state
+        live._playing = True
+        indata = np.zeros((BLOCK, 1), np.float32)
+        outdata = np.zeros((BLOCK, 2), np.float32)
+        sources = [np.ascontiguousarray(sf.read(str(p), dtype="float32", always_2d=True)[0].T)
+                   for p in bench.material.sources(10)]
+        srcs = [sources[i % len(sources)].copy() for i in range(tracks)]
+        boards = [make_board(TRACK_CHAIN).process for _ in range(tracks)]
+        master = make_board(MASTER_CHAIN).process
+        mix = np.zeros((2, BLOCK), np.float32)
+        sr = float(SAMPLE_RATE)
+
+    def rackhost_blocks() -> None:
+        live._position = 0
+        for _ in range(blocks):
+            live._process(state, indata, outdata)
+
+    def bare_blocks() -> None:
+        for b in range(blocks):
+            p = b * BLOCK
+            mix.fill(0.0)
+            for process, src in zip(boards, srcs):
+                np.add(mix, process(src[:, p : p + BLOCK], sr, BLOCK, False), out=mix)
+            outdata[:] = master(mix, sr, BLOCK, False).T
+
+    real_meter = engine_module._meter
+
+    def no_meters() -> None:
+        engine_module._meter = lambda block, row: None
+        try:
+            rackhost_blocks()
+        finally:
+            engine_module._meter = real_meter
+
+    block = np.random.default_rng(0).standard_normal((2, BLOCK)).astype(np.float32)
+    row = np.zeros((2, 2), np.float32)
+
+    def meters_only() -> None:
+        for _ in range(blocks):
+            for _ in range(tracks):
+                real_meter(block, row)
+
+    stacked = np.random.default_rng(0).standard_normal((tracks, 2, BLOCK)).astype(np.float32)
+    all_rows = np.zeros((tracks, 2, 2), np.float32)
+
+    def meters_vectorised() -> None:
+        # One pass over all strips (outputs as rows of one array): what a batched meter would cost.
+        for _ in range(blocks):
+            np.max(np.abs(stacked), axis=2, out=all_rows[:, :, 0])
+            np.sqrt(np.einsum("tck,tck->tc", stacked, stacked) / BLOCK, out=all_rows[:, :, 1])
+
+    sides = {"bare loop": bare_blocks, "rackhost": rackhost_blocks, "rackhost, meters off": no_meters,
+             f"meters alone ({tracks} x _meter)": meters_only, "meters, one batched pass": meters_vectorised}
+    for fn in sides.values():  # warm up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    gc_before = [s["collections"] for s in gc.get_stats()]
+    for rep in range(5):
+        for name, fn in (list(sides.items()) if rep % 2 == 0 else list(sides.items())[::-1]):
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) / blocks)
+    gc_after = [s["collections"] for s in gc.get_stats()]
+    out: dict[str, float] = {}
+    for name, values in times.items():
+        us = min(values) * 1e6
+        print(f"  {name:<34} {us:8.1f} us/block  {us / tracks:6.2f} us/track  load {us * 1e-6 / PERIOD:5.3f}")
+    bare_us, rack_us, nometer_us = (min(times[k]) * 1e6 for k in ("bare loop", "rackhost", "rackhost, meters off"))
+    meter_us = min(times[f"meters alone ({tracks} x _meter)"]) * 1e6
+    print(f"  host overhead {(rack_us - bare_us) / tracks:.2f} us/track/block ({rack_us / bare_us:.2f}x the bare loop); "
+          f"meters {(rack_us - nometer_us) / tracks:.2f} of it, the rest {(nometer_us - bare_us) / tracks:.2f}")
+    print(f"  Python GC collections (gen0, gen1, gen2) during these blocks: {[b - a for a, b in zip(gc_before, gc_after)]}")
+    out.update(breakdown_tracks=tracks, breakdown_bare_us_per_track=bare_us / tracks,
+               breakdown_rackhost_us_per_track=rack_us / tracks,
+               breakdown_rackhost_no_meters_us_per_track=nometer_us / tracks,
+               breakdown_meter_us_per_track=meter_us / tracks)
+    with stderr_to(bench.folder / "parent-stderr.log"):
+        del live, state, session, boards, master
+        gc.collect()
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10 s runs, no bisection, no long confirmation")
+    parser.add_argument("--seconds", type=float, help="length of the confirmation runs (default 60; 10 with --quick)")
+    parser.add_argument("--search-seconds", type=float, help="length of each search run (default min(seconds, 20))")
+    parser.add_argument("--candidates", help="comma-separated track counts to try (default 8,16,32,48,64,96,128,...)")
+    parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (10.0 if args.quick else 60.0)
+    args.search_seconds = args.search_seconds or min(args.seconds, 10.0 if args.quick else 20.0)
+    args.candidates = tuple(int(c) for c in args.candidates.split(",")) if args.candidates else CANDIDATES
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from jack_harness import JackServer, jackd_available
+
+    if not jackd_available():
+        print("needs jackd, jack_lsp and JACK-Client: 'make setup' installs them", file=sys.stderr)
+        return 2
+    import pedalboard
+
+    wall = time.perf_counter()
+    results: dict[str, object] = {"block": BLOCK, "rate": SAMPLE_RATE, "seconds": args.seconds,
+                                  "search_seconds": args.search_seconds, "cores": os.cpu_count(),
+                                  "pedalboard": pedalboard.__version__}
+    server = JackServer(rate=SAMPLE_RATE, period=BLOCK, inputs=2, outputs=2, portaudio=False)
+    with tempfile.TemporaryDirectory(prefix="rackhost-live-bench-") as tmp:
+        server.start()
+        bench: Bench | None = None
+        try:
+            device = jack_device_index()
+            bench = Bench(args, Path(tmp), JackLog(server.log_path), device)
+            print(f"JACK dummy server {server.name}: {SAMPLE_RATE} Hz, period {BLOCK} ({PERIOD * 1e3:.3f} ms), "
+                  f"{'real-time (-R)' if server.realtime else 'not real-time'}; {os.cpu_count()} cores; "
+                  f"pedalboard {pedalboard.__version__}; PortAudio device {device}")
+            print(f"track chain: {' -> '.join(n for n, _ in TRACK_CHAIN)}; master: {' -> '.join(n for n, _ in MASTER_CHAIN)}")
+            print(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; each run settles {SETTLE:g} s "
+                  f"after play first")
+
+            print(f"\n(a) track search, {args.search_seconds:g} s per candidate, GUI load in the parent "
+                  f"({GUI_BUSY * 1e3:g} ms pure Python per {GUI_FRAME * 1e3:.1f} ms frame)")
+            found = bench.search(args.search_seconds, args.candidates, bisect=not args.quick)
+            final: dict[str, Result | None] = {}
+            for kind, (best, failed) in found.items():
+                passed = sorted({r.tracks for r in bench.results if r.kind == kind and r.passed})
+                if args.seconds > args.search_seconds and best > 0:
+                    print(f"  confirming {kind} at N={best} for {args.seconds:g} s")
+                    final[kind] = bench.confirm(kind, best, args.seconds, passed)
+                else:
+                    final[kind] = next((r for r in reversed(bench.results)
+                                        if r.kind == kind and r.tracks == best and r.passed), None)
+                if failed is None:
+                    print(f"  note: {kind} passed every candidate up to {args.candidates[-1]}")
+            ours, limit = final["rackhost"], final["bare"]
+            max_tracks = ours.tracks if ours else 0
+            limit_tracks = limit.tracks if limit else 0
+
+            # Per-track cost in the live runs, at the track counts both sides ran.
+            print("\n  per-track cost in the live runs (p50 load x period / N):")
+            for n in sorted({r.tracks for r in bench.results if r.kind == "rackhost" and not r.error}):
+                pair = [next((r for r in bench.results if r.kind == k and r.tracks == n and not r.error), None)
+                        for k in ("rackhost", "bare")]
+                if all(pair):
+                    a, b = pair
+                    print(f"    N={n:<4} rackhost {a.per_track_us():5.2f} us  bare {b.per_track_us():5.2f} us  "
+                          f"ratio {a.per_track_us() / b.per_track_us():4.2f}")
+
+            iso_seconds = args.search_seconds
+            print(f"\n(b) isolation: {ISOLATION_TRACKS} tracks, {iso_seconds:g} s, a parent thread doing pure Python at 100%")
+            iso_process = bench.run("rackhost", ISOLATION_TRACKS, iso_seconds, load="hog")
+            iso_inproc = bench.run("in-process", ISOLATION_TRACKS, iso_seconds, load="hog")
+
+            results.update(one_chain(bench, 5.0 if args.quick else 10.0, not args.no_audiostream))
+            results.update(where_time_goes(bench, 32 if args.quick else 64))
+        finally:
+            server.stop()  # every stream and child is closed by now (runners stop themselves)
+
+    results.update(
+        max_tracks=max_tracks,
+        limit_tracks=limit_tracks,
+        ratio_to_limit=round(max_tracks / limit_tracks, 3) if limit_tracks else None,
+        p50_load=ours.p50 if ours else None,
+        p99_load=ours.p99 if ours else None,
+        max_load=ours.max if ours else None,
+        xruns=ours.xruns if ours else None,
+        jack_xruns=ours.jack_xruns if ours else None,
+        limit_p50_load=limit.p50 if limit else None,
+        limit_p99_load=limit.p99 if limit else None,
+        confirmed_seconds=ours.seconds if ours else None,
+        search={k: [r.tracks for r in bench.results if r.kind == k and r.passed] for k in ("rackhost", "bare")},
+        search_failed={k: [r.tracks for r in bench.results if r.kind == k and not r.passed] for k in ("rackhost", "bare")},
+        isolation_tracks=ISOLATION_TRACKS,
+        isolation_process_xruns=iso_process.xruns if not iso_process.error else None,
+        isolation_process_p99=iso_process.p99,
+        isolation_inprocess_xruns=iso_inproc.xruns if not iso_inproc.error else None,
+        isolation_inprocess_p99=iso_inproc.p99,
+        isolation_inprocess_callbacks=iso_inproc.callbacks,
+        target_min_tracks_met=max_tracks >= MIN_TRACKS_TARGET,
+        target_fraction_met=bool(limit_tracks) and max_tracks >= LIMIT_FRACTION_TARGET * limit_tracks,
+        wall_seconds=round(time.perf_counter() - wall, 1),
+    )
+    print(f"\nmax_tracks {max_tracks} (target >= {MIN_TRACKS_TARGET}: "
+          f"{'met' if results['target_min_tracks_met'] else 'NOT met'}), limit_tracks {limit_tracks} "
+          f"(target >= {LIMIT_FRACTION_TARGET:g} x limit: {'met' if results['target_fraction_met'] else 'NOT met'}); "
+          f"isolation xruns: engine process {results['isolation_process_xruns']}, "
+          f"in-process {results['isolation_inprocess_xruns']}; {results['wall_seconds']:.0f} s")
+    sys.stderr.flush()
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

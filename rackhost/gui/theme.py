@@ -1,0 +1,31 @@
+"""A dark theme that reads as an audio tool."""
+
+from __future__ import annotations
+
+import dearpygui.dearpygui as dpg
+
+BACKGROUND = (24, 26, 30)
+PANEL = (34, 37, 43)
+ACCENT = (86, 156, 214)
+TEXT = (220, 222, 226)
+MUTED = (140, 144, 152)
+METER = (80, 200, 120)
+CLIP = (230, 70, 60)
+
+
+def apply_theme() -> int:
+    with dpg.theme() as theme:
+        with dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_WindowBg, BACKGROUND)
+            dpg.add_theme_color(dpg.mvThemeCol_ChildBg, PANEL)
+            dpg.add_theme_color(dpg.mvThemeCol_FrameBg, (46, 50, 58))
+            dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, ACCENT)
+            dpg.add_theme_color(dpg.mvThemeCol_CheckMark, ACCENT)
+            dpg.add_theme_color(dpg.mvThemeCol_PlotHistogram, METER)
+            dpg.add_theme_color(dpg.mvThemeCol_Text, TEXT)
+            dpg.add_theme_color(dpg.mvThemeCol_Border, (60, 64, 72))
+            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 3)
+            dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, 4)
+            dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
+    dpg.bind_theme(theme)
+    return theme
