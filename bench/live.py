@@ -4,22 +4,28 @@ Everything runs on a private JACK server with the dummy driver in real-time
 mode (``jackd -R -d dummy -r 48000 -p 128``, tests/jack_harness.py), one
 measurement at a time:
 
+(0) Platform reference: a C JACK client (``jack_cpu``) burning 30% of each
+    period, no Python: the xruns this machine produces on its own. On the
+    2-core VMs measured here even that, and a bare Python client at 4% load,
+    saw a late cycle (a gap of 4-6 ms between callbacks) about once per
+    20-60 s, so a run with 1-2 xruns and load within the limit is run once
+    more before it counts as failed (both sides alike; both lines are printed).
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
     rackhost's :class:`EngineProcess` (meters on: the parent reads meters and
     stats every GUI frame) while the parent runs a GUI-like load (a thread
-    doing 10 ms of pure-Python work per 16.7 ms frame). N grows through
-    8, 16, 32, 48, 64, 96, 128, ... until a run fails, then is bisected to 8
-    tracks. A run passes with 0 xruns and callback load p99 <= 50% of the
-    period. The same search runs, interleaved, for a *bare loop*: the same
-    pedalboard chains called per block in a sounddevice callback in a child
-    process, summed with one numpy add per track, no rackhost code. Its
-    largest N is ``limit_tracks``. Each candidate is a fresh process.
-    A run that fails on xruns alone (p99 within the limit) is run once more,
-    for both sides alike; both results are printed.
+    doing 10 ms of pure-Python work per 16.7 ms frame). The same search runs,
+    interleaved, for a *bare loop*: the same pedalboard chains called per
+    block in a sounddevice callback in a child process, summed with one numpy
+    add per track, no rackhost code. Each candidate is a fresh process.
+    N grows through 8, 16, 32, 48, 64, 96, 128, ... while p99 stays within
+    50% of the period, then is bisected to 8 tracks. A run *passes* with 0
+    xruns and p99 <= 50%; ``max_tracks`` (rackhost) and ``limit_tracks``
+    (bare) are the largest N that passed. Xruns do not stop the growth, so
+    ``*_load_only`` also gives each side's capacity by load alone.
     The search runs ``--search-seconds`` per candidate (default 20 s); the
-    best N of each side is then confirmed for ``--seconds`` (default 60 s),
-    stepping down one candidate if the confirmation fails.
+    best N of each side is then run once for ``--seconds`` (default 60 s) and
+    reported as ``confirmed`` true/false.
 (b) Isolation: 16 tracks while a parent thread does pure-Python work at 100%:
     xruns of the engine process vs the same engine in the parent
     (:class:`LiveEngine` in-process, sharing the parent's GIL).
@@ -87,6 +93,8 @@ LIMIT_FRACTION_TARGET = 0.8
 
 CANDIDATES = (8, 16, 32, 48, 64, 96, 128, 160, 192, 256)  # 256 = the engine process's MAX_STRIPS
 BISECT_TO = 8  # stop bisecting when the gap between pass and fail is this small
+NOISE_XRUNS = 2  # a run with this few xruns (and load within the limit) is run once more: see (0)
+REFERENCE_CPU = 30  # percent of each period the reference C client (jack_cpu) burns
 SETTLE = 4.0  # seconds after play before counting: the first windows never reach back to the stream's start
 WINDOW = 4096  # callbacks per load window (rackhost's LOAD_HISTORY)
 SAMPLE_EVERY = 4.0
@@ -153,6 +161,48 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ours_and_busy() -> tuple[float, float, float]:
+    """CPU seconds of (this process and its descendants, all processes on the machine, the hypervisor's steal)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    me = os.getpid()
+    ours = 0.0
+    for pid, t in times.items():
+        p, hops = pid, 0
+        while p > 1 and p != me and hops < 64:
+            p, hops = parents.get(p, 0), hops + 1
+        if p == me:
+            ours += t
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(cpu[i]) for i in (0, 1, 2)) / tick  # user nice system (irq time belongs to no process)
+    return ours, busy, int(cpu[7]) / tick
+
+
+class OtherLoad:
+    """CPU used by processes that are not this benchmark's (another test run on the machine skews everything)."""
+
+    def __init__(self) -> None:
+        self.ours, self.busy, self.steal = _ours_and_busy()
+        self.wall = time.perf_counter()
+
+    def cores(self) -> tuple[float, float]:
+        """(other processes, hypervisor steal), in cores, since this object was made."""
+        ours, busy, steal = _ours_and_busy()
+        wall = max(time.perf_counter() - self.wall, 1e-9)
+        return max(0.0, (busy - self.busy) - (ours - self.ours)) / wall, (steal - self.steal) / wall
 
 
 class JackLog:
@@ -608,15 +658,22 @@ class Result:
     start_s: float = 0.0
     error: str | None = None
     note: str = ""
+    other_cpu: float = 0.0  # cores' worth of CPU used by other processes during the run
+    steal: float = 0.0  # cores' worth of CPU the hypervisor gave to others
     windows: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
-    def passed(self) -> bool:
-        return self.error is None and self.xruns == 0 and self.p99 <= LOAD_LIMIT
+    def load_ok(self) -> bool:
+        return self.error is None and self.p99 <= LOAD_LIMIT
 
     @property
-    def xrun_only_failure(self) -> bool:
-        return self.error is None and self.xruns > 0 and self.p99 <= LOAD_LIMIT
+    def passed(self) -> bool:
+        return self.load_ok and self.xruns == 0
+
+    @property
+    def noise_failure(self) -> bool:
+        """Failed on a few xruns alone: as many as the platform reference can get (see (0))."""
+        return self.load_ok and 0 < self.xruns <= NOISE_XRUNS
 
     def per_track_us(self) -> float:
         return self.p50 * PERIOD / max(self.tracks, 1) * 1e6
@@ -624,11 +681,13 @@ class Result:
     def line(self) -> str:
         if self.error:
             return f"  {self.kind:<10} N={self.tracks:<4} FAILED: {self.error}"
-        verdict = "pass" if self.passed else "FAIL"
+        verdict = "pass" if self.passed else ("FAIL (xruns)" if self.load_ok else "FAIL (load)")
         return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}) "
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
-                f"{verdict}{'  ' + self.note if self.note else ''}")
+                f"{verdict}{'  ' + self.note if self.note else ''}"
+                + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core" if self.other_cpu > 0.1 else "")
+                + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else ""))
 
 
 def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: JackLog) -> Result:
@@ -645,6 +704,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             raise RuntimeError("the stream is not running after the settle time")
         callbacks0, xruns0 = runner.counters()
         jack0 = jack_log.count()
+        other = OtherLoad()
         if load != "none":
             gui = GuiLoad(GUI_BUSY if load == "gui" else None, runner.redraw)
             gui.start()
@@ -666,6 +726,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
+        result.other_cpu, result.steal = other.cores()
         result.p50 = statistics.median(w[0] for w in result.windows)
         result.p99 = max(w[1] for w in result.windows)
         result.max = max(w[2] for w in result.windows)
@@ -701,8 +762,8 @@ class Bench:
 
     def run(self, kind: str, tracks: int, seconds: float, load: str = "gui", *, retry: bool = False) -> Result:
         result = self._once(kind, tracks, seconds, load)
-        if retry and result.xrun_only_failure:
-            print(result.line() + "  (xruns only: run again)", flush=True)
+        if retry and result.noise_failure:
+            print(result.line() + f"  (<= {NOISE_XRUNS} xruns: run again)", flush=True)
             result = self._once(kind, tracks, seconds, load)
             result.note = (result.note + "; " if result.note else "") + "second try"
         print(result.line(), flush=True)
@@ -722,42 +783,66 @@ class Bench:
         return measure(runner, tracks, seconds, load, self.jack_log)
 
     # (a)
-    def search(self, seconds: float, candidates: tuple[int, ...], bisect: bool) -> dict[str, tuple[int, int | None]]:
+    def search(self, seconds: float, candidates: tuple[int, ...], bisect: bool) -> dict[str, dict[str, int | None]]:
+        """Grow N while the load criterion holds (p99 within the limit), both sides interleaved, then bisect.
+
+        Xruns do not stop the growth, so the load-only capacity is found even when a side
+        xruns early; ``strict`` is the largest N that passed both criteria.
+        """
         kinds = ("rackhost", "bare")
-        best = {k: 0 for k in kinds}
-        failed: dict[str, int | None] = {k: None for k in kinds}
+        found: dict[str, dict[str, int | None]] = {k: {"strict": 0, "load": 0, "load_fail": None} for k in kinds}
+
+        def record(kind: str, n: int, result: Result) -> None:
+            if result.load_ok:
+                found[kind]["load"] = max(found[kind]["load"] or 0, n)
+                if result.passed:
+                    found[kind]["strict"] = max(found[kind]["strict"] or 0, n)
+            else:
+                fail = found[kind]["load_fail"]
+                found[kind]["load_fail"] = n if fail is None else min(fail, n)
+
         for n in candidates:
             for kind in kinds:
-                if failed[kind] is None:
-                    if self.run(kind, n, seconds, retry=True).passed:
-                        best[kind] = n
-                    else:
-                        failed[kind] = n
-            if all(f is not None for f in failed.values()):
+                if found[kind]["load_fail"] is None:
+                    record(kind, n, self.run(kind, n, seconds, retry=True))
+            if all(found[k]["load_fail"] is not None for k in kinds):
                 break
         while bisect:
-            todo = [k for k in kinds if failed[k] is not None and failed[k] - best[k] > BISECT_TO]  # type: ignore[operator]
+            todo = [k for k in kinds if found[k]["load_fail"] is not None
+                    and found[k]["load_fail"] - (found[k]["load"] or 0) > BISECT_TO]  # type: ignore[operator]
             if not todo:
                 break
             for kind in todo:
-                hi = failed[kind]
-                assert hi is not None
-                mid = (best[kind] + hi) // 2 // 4 * 4
-                if self.run(kind, mid, seconds, retry=True).passed:
-                    best[kind] = mid
-                else:
-                    failed[kind] = mid
-        return {k: (best[k], failed[k]) for k in kinds}
+                mid = ((found[kind]["load"] or 0) + found[kind]["load_fail"]) // 2 // 4 * 4  # type: ignore[operator]
+                record(kind, mid, self.run(kind, mid, seconds, retry=True))
+        return found
 
-    def confirm(self, kind: str, tracks: int, seconds: float, passed: list[int]) -> Result | None:
-        """Run ``tracks`` for the full length; on failure, the next smaller passing candidate once."""
-        for n in [tracks] + [p for p in sorted(passed, reverse=True) if p < tracks][:1]:
-            if n <= 0:
-                break
-            result = self.run(kind, n, seconds, retry=True)
-            if result.passed:
-                return result
-        return None
+    def platform_reference(self, seconds: float) -> int | None:
+        """(0) Xruns of a C JACK client (jack_cpu) burning REFERENCE_CPU% of each period: the machine's own noise."""
+        import shutil
+
+        if shutil.which("jack_cpu") is None:
+            print("(0) platform reference skipped: jack_cpu (jackd2's example clients) is not installed")
+            return None
+        process = subprocess.Popen(["jack_cpu", "-n", "reference", "-t", str(int(seconds + SETTLE + 1)),
+                                    "-c", str(REFERENCE_CPU)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        gui = GuiLoad(GUI_BUSY, lambda: None)  # the same parent load as in (a)
+        try:
+            time.sleep(SETTLE)
+            before = self.jack_log.count()
+            gui.start()
+            time.sleep(seconds)
+            xruns = self.jack_log.count() - before
+        finally:
+            gui.stop()
+            try:
+                process.wait(SETTLE + 5)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait()
+        print(f"(0) platform reference: a C JACK client (jack_cpu) burning {REFERENCE_CPU}% of each period, "
+              f"{seconds:g} s, the GUI load in this process: {xruns} xruns (no Python in the audio process)")
+        return xruns
 
 
 def jack_device_index() -> int:
@@ -940,7 +1025,7 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
             engine_module._meter = real_meter
 
     block = np.random.default_rng(0).standard_normal((2, BLOCK)).astype(np.float32)
-    row = np.zeros((2, 2), np.float32)
+    row = np.zeros(state.meters.shape[1:], np.float32)  # (2 channels, the engine's meter fields)
 
     def meters_only() -> None:
         for _ in range(blocks):
@@ -948,13 +1033,15 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
                 real_meter(block, row)
 
     stacked = np.random.default_rng(0).standard_normal((tracks, 2, BLOCK)).astype(np.float32)
-    all_rows = np.zeros((tracks, 2, 2), np.float32)
+    all_rows = np.zeros((tracks, 2, 4), np.float32)
 
     def meters_vectorised() -> None:
-        # One pass over all strips (outputs as rows of one array): what a batched meter would cost.
+        # Peak, RMS and peak-since-read of all strips in one pass (strip outputs as rows of one
+        # array): what a batched meter would cost, for comparison with one _meter call per strip.
         for _ in range(blocks):
             np.max(np.abs(stacked), axis=2, out=all_rows[:, :, 0])
             np.sqrt(np.einsum("tck,tck->tc", stacked, stacked) / BLOCK, out=all_rows[:, :, 1])
+            np.maximum(all_rows[:, :, 3], all_rows[:, :, 0], out=all_rows[:, :, 3])
 
     sides = {"bare loop": bare_blocks, "rackhost": rackhost_blocks, "rackhost, meters off": no_meters,
              f"meters alone ({tracks} x _meter)": meters_only, "meters, one batched pass": meters_vectorised}
@@ -977,10 +1064,9 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
     print(f"  host overhead {(rack_us - bare_us) / tracks:.2f} us/track/block ({rack_us / bare_us:.2f}x the bare loop); "
           f"meters {(rack_us - nometer_us) / tracks:.2f} of it, the rest {(nometer_us - bare_us) / tracks:.2f}")
     print(f"  Python GC collections (gen0, gen1, gen2) during these blocks: {[b - a for a, b in zip(gc_before, gc_after)]}")
-    out.update(breakdown_tracks=tracks, breakdown_bare_us_per_track=bare_us / tracks,
-               breakdown_rackhost_us_per_track=rack_us / tracks,
-               breakdown_rackhost_no_meters_us_per_track=nometer_us / tracks,
-               breakdown_meter_us_per_track=meter_us / tracks)
+    key = f"breakdown_{tracks}track"
+    out.update({f"{key}_bare_us_per_block": bare_us, f"{key}_rackhost_us_per_block": rack_us,
+                f"{key}_rackhost_no_meters_us_per_block": nometer_us, f"{key}_meters_us_per_block": meter_us})
     with stderr_to(bench.folder / "parent-stderr.log"):
         del live, state, session, boards, master
         gc.collect()
@@ -1028,30 +1114,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; each run settles {SETTLE:g} s "
                   f"after play first")
 
+            reference = bench.platform_reference(args.search_seconds)
+            results["platform_reference_xruns"] = reference
+
             print(f"\n(a) track search, {args.search_seconds:g} s per candidate, GUI load in the parent "
                   f"({GUI_BUSY * 1e3:g} ms pure Python per {GUI_FRAME * 1e3:.1f} ms frame)")
             found = bench.search(args.search_seconds, args.candidates, bisect=not args.quick)
             final: dict[str, Result | None] = {}
-            for kind, (best, failed) in found.items():
-                passed = sorted({r.tracks for r in bench.results if r.kind == kind and r.passed})
+            confirmed: dict[str, bool | None] = {}
+            for kind, f in found.items():
+                best = int(f["strict"] or 0)
+                if f["load_fail"] is None:
+                    print(f"  note: {kind} kept p99 within the limit up to {args.candidates[-1]} tracks")
+                final[kind] = next((r for r in reversed(bench.results)
+                                    if r.kind == kind and r.tracks == best and r.passed), None)
+                confirmed[kind] = None
                 if args.seconds > args.search_seconds and best > 0:
                     print(f"  confirming {kind} at N={best} for {args.seconds:g} s")
-                    final[kind] = bench.confirm(kind, best, args.seconds, passed)
-                else:
-                    final[kind] = next((r for r in reversed(bench.results)
-                                        if r.kind == kind and r.tracks == best and r.passed), None)
-                if failed is None:
-                    print(f"  note: {kind} passed every candidate up to {args.candidates[-1]}")
+                    result = bench.run(kind, best, args.seconds, retry=True)
+                    confirmed[kind] = result.passed
+                    final[kind] = result
             ours, limit = final["rackhost"], final["bare"]
-            max_tracks = ours.tracks if ours else 0
-            limit_tracks = limit.tracks if limit else 0
+            max_tracks = int(found["rackhost"]["strict"] or 0)
+            limit_tracks = int(found["bare"]["strict"] or 0)
 
             # Per-track cost in the live runs, at the track counts both sides ran.
             print("\n  per-track cost in the live runs (p50 load x period / N):")
             for n in sorted({r.tracks for r in bench.results if r.kind == "rackhost" and not r.error}):
                 pair = [next((r for r in bench.results if r.kind == k and r.tracks == n and not r.error), None)
                         for k in ("rackhost", "bare")]
-                if all(pair):
+                if pair[0] is not None and pair[1] is not None:
                     a, b = pair
                     print(f"    N={n:<4} rackhost {a.per_track_us():5.2f} us  bare {b.per_track_us():5.2f} us  "
                           f"ratio {a.per_track_us() / b.per_track_us():4.2f}")
@@ -1062,6 +1154,7 @@ def main(argv: list[str] | None = None) -> int:
             iso_inproc = bench.run("in-process", ISOLATION_TRACKS, iso_seconds, load="hog")
 
             results.update(one_chain(bench, 5.0 if args.quick else 10.0, not args.no_audiostream))
+            results.update(where_time_goes(bench, 1))  # the fixed cost per block
             results.update(where_time_goes(bench, 32 if args.quick else 64))
         finally:
             server.stop()  # every stream and child is closed by now (runners stop themselves)
@@ -1075,11 +1168,16 @@ def main(argv: list[str] | None = None) -> int:
         max_load=ours.max if ours else None,
         xruns=ours.xruns if ours else None,
         jack_xruns=ours.jack_xruns if ours else None,
+        measured_seconds=ours.seconds if ours else None,
+        confirmed=confirmed["rackhost"],
         limit_p50_load=limit.p50 if limit else None,
         limit_p99_load=limit.p99 if limit else None,
-        confirmed_seconds=ours.seconds if ours else None,
-        search={k: [r.tracks for r in bench.results if r.kind == k and r.passed] for k in ("rackhost", "bare")},
-        search_failed={k: [r.tracks for r in bench.results if r.kind == k and not r.passed] for k in ("rackhost", "bare")},
+        limit_xruns=limit.xruns if limit else None,
+        limit_confirmed=confirmed["bare"],
+        max_tracks_load_only=found["rackhost"]["load"],
+        limit_tracks_load_only=found["bare"]["load"],
+        runs={k: {str(r.tracks): [r.xruns, round(r.p99, 3)] for r in bench.results if r.kind == k and not r.error
+                  and r.seconds == args.search_seconds and r.load == "gui"} for k in ("rackhost", "bare")},
         isolation_tracks=ISOLATION_TRACKS,
         isolation_process_xruns=iso_process.xruns if not iso_process.error else None,
         isolation_process_p99=iso_process.p99,
@@ -1090,7 +1188,9 @@ def main(argv: list[str] | None = None) -> int:
         target_fraction_met=bool(limit_tracks) and max_tracks >= LIMIT_FRACTION_TARGET * limit_tracks,
         wall_seconds=round(time.perf_counter() - wall, 1),
     )
-    print(f"\nmax_tracks {max_tracks} (target >= {MIN_TRACKS_TARGET}: "
+    print(f"\nload only (p99 <= {LOAD_LIMIT:.0%}, xruns aside): rackhost {results['max_tracks_load_only']} tracks, "
+          f"bare loop {results['limit_tracks_load_only']}")
+    print(f"max_tracks {max_tracks} (target >= {MIN_TRACKS_TARGET}: "
           f"{'met' if results['target_min_tracks_met'] else 'NOT met'}), limit_tracks {limit_tracks} "
           f"(target >= {LIMIT_FRACTION_TARGET:g} x limit: {'met' if results['target_fraction_met'] else 'NOT met'}); "
           f"isolation xruns: engine process {results['isolation_process_xruns']}, "
