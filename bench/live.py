@@ -163,46 +163,55 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _ours_and_busy() -> tuple[float, float, float]:
-    """CPU seconds of (this process and its descendants, all processes on the machine, the hypervisor's steal)."""
+def _processes() -> tuple[dict[int, tuple[str, float]], set[int]]:
+    """{pid: (name, CPU seconds)} of every process, and the pids of this process and its descendants."""
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    procs: dict[int, tuple[str, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            head, rest = Path(entry.path, "stat").read_text().rsplit(")", 1)
         except OSError:
             continue
+        fields = rest.split()
         pid = int(entry.name)
         parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+        procs[pid] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
     me = os.getpid()
-    ours = 0.0
-    for pid, t in times.items():
+    ours = set()
+    for pid in procs:
         p, hops = pid, 0
         while p > 1 and p != me and hops < 64:
             p, hops = parents.get(p, 0), hops + 1
         if p == me:
-            ours += t
+            ours.add(pid)
+    return procs, ours
+
+
+def _steal() -> float:
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    busy = sum(int(cpu[i]) for i in (0, 1, 2)) / tick  # user nice system (irq time belongs to no process)
-    return ours, busy, int(cpu[7]) / tick
+    return int(cpu[7]) / os.sysconf("SC_CLK_TCK")
 
 
 class OtherLoad:
     """CPU used by processes that are not this benchmark's (another test run on the machine skews everything)."""
 
     def __init__(self) -> None:
-        self.ours, self.busy, self.steal = _ours_and_busy()
+        self.before, _ = _processes()
+        self.steal = _steal()
         self.wall = time.perf_counter()
 
-    def cores(self) -> tuple[float, float]:
-        """(other processes, hypervisor steal), in cores, since this object was made."""
-        ours, busy, steal = _ours_and_busy()
+    def cores(self) -> tuple[float, float, str]:
+        """(other processes, hypervisor steal) in cores since this object was made, and the busiest other."""
+        after, ours = _processes()
         wall = max(time.perf_counter() - self.wall, 1e-9)
-        return max(0.0, (busy - self.busy) - (ours - self.ours)) / wall, (steal - self.steal) / wall
+        used = {pid: cpu - self.before[pid][1] for pid, (_, cpu) in after.items()
+                if pid in self.before and pid not in ours}
+        busiest = max(used, key=used.__getitem__, default=None)
+        name = f"{after[busiest][0]} (pid {busiest}) {used[busiest] / wall:.0%}" if busiest is not None else ""
+        return sum(used.values()) / wall, (_steal() - self.steal) / wall, name
 
 
 class JackLog:
@@ -659,6 +668,7 @@ class Result:
     error: str | None = None
     note: str = ""
     other_cpu: float = 0.0  # cores' worth of CPU used by other processes during the run
+    other_top: str = ""
     steal: float = 0.0  # cores' worth of CPU the hypervisor gave to others
     windows: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -686,7 +696,8 @@ class Result:
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
-                + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core" if self.other_cpu > 0.1 else "")
+                + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core (most: {self.other_top})"
+                   if self.other_cpu > 0.1 else "")
                 + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else ""))
 
 
@@ -726,13 +737,16 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
-        result.other_cpu, result.steal = other.cores()
+        result.other_cpu, result.steal, result.other_top = other.cores()
         result.p50 = statistics.median(w[0] for w in result.windows)
         result.p99 = max(w[1] for w in result.windows)
         result.max = max(w[2] for w in result.windows)
         expected = seconds * SAMPLE_RATE / BLOCK
-        if result.callbacks < 0.95 * expected:
+        if result.callbacks < 0.5 * expected:
             result.error = f"only {result.callbacks} callbacks in {seconds:g} s (expected ~{expected:.0f})"
+        elif result.callbacks < 0.99 * expected:
+            missed = f"{expected - result.callbacks:.0f} of ~{expected:.0f} callbacks missed"
+            result.note = f"{result.note}; {missed}" if result.note else missed
     except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not the end of the benchmark
         result.error = f"{type(err).__name__}: {err}"
         log = getattr(runner, "log", None)
