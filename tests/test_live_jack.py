@@ -46,6 +46,20 @@ def _play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[
     return recorder.first_frame - player.start_frame, recorder.captured
 
 
+def _record(jack_server, session: Session, signal: np.ndarray, folder) -> list:
+    """Record the session's armed tracks while ``signal`` plays into the inputs; the takes, finished."""
+    engine = LiveEngine(session, device=jack_device())
+    engine.start()
+    try:
+        takes = engine.record(folder)
+        _play_through(jack_server, engine, signal)
+        engine.stop()
+        assert engine.stats().dropped_frames == 0
+    finally:
+        engine.close()
+    return takes
+
+
 def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_server):
     signal = program_signal(2, 1.0)
     engine = LiveEngine(_session(), device=jack_device())
@@ -70,15 +84,7 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
 def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(jack_server, tmp_path):
     signal = program_signal(2, 2.0, seed=11)
     session = _session()
-    engine = LiveEngine(session, device=jack_device())
-    engine.start()
-    try:
-        takes = engine.record(tmp_path)
-        _play_through(jack_server, engine, signal)
-        engine.stop()
-        assert engine.stats().dropped_frames == 0
-    finally:
-        engine.close()
+    takes = _record(jack_server, session, signal, tmp_path)
     take = takes[0]
     dry, _ = sf.read(take.dry_path, dtype="float32", always_2d=True)
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
@@ -268,15 +274,7 @@ def test_two_tracks_record_ten_seconds_at_once(jack_server, tmp_path):
     left.chain.add("ZamComp", threshold_db=-20)
     right = session.add_track("gtr", None, input=(1,), armed=True)
     right.chain.add("ZamEQ2", boost_cut_1_db=6.0, frequency_1_hz=2000)
-    engine = LiveEngine(session, device=jack_device())
-    engine.start()
-    try:
-        takes = engine.record(tmp_path)
-        _play_through(jack_server, engine, signal)
-        engine.stop()
-        assert engine.stats().dropped_frames == 0
-    finally:
-        engine.close()
+    takes = _record(jack_server, session, signal, tmp_path)
     assert [t.track for t in takes] == ["vox", "gtr"]
     for take, channel in zip(takes, (0, 1)):
         dry, _ = sf.read(take.dry_path, dtype="float32")
