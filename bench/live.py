@@ -5,11 +5,13 @@ mode (``jackd -R -d dummy -r 48000 -p 128``, tests/jack_harness.py), one
 measurement at a time:
 
 (0) Platform reference: a C JACK client (``jack_cpu``) burning 30% of each
-    period, no Python: the xruns this machine produces on its own. On the
-    2-core VMs measured here even that, and a bare Python client at 4% load,
-    saw a late cycle (a gap of 4-6 ms between callbacks) about once per
-    20-60 s, so a run with 1-2 xruns and load within the limit is run once
-    more before it counts as failed (both sides alike; both lines are printed).
+    period, no Python, under the same GUI load: the xruns this machine makes
+    on its own. Measured on the 2-core VM: 0 in 20 s (0-1 per 30 s without
+    the GUI load). A bare *Python* client (8 chains, callback < 0.5 ms) saw
+    0-3 xruns per 20 s even without load, so a run with 1-2 xruns and load
+    within the limit is run once more before it counts as failed (both sides
+    alike; both lines are printed). Each run also reports CPU used by other
+    processes on the machine (another test run skews everything) and steal.
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
     rackhost's :class:`EngineProcess` (meters on: the parent reads meters and
@@ -45,9 +47,10 @@ p99, p50 the median of the windows' p50s, max the largest load seen. Xruns are
 counted from the end of the settle time to the end of the run; ``jack_xruns``
 are the server's own count (its log) over the same span, as a cross-check.
 
-The parent never initializes PortAudio during (a) and (c): PortAudio activates
-a JACK client in any process that imports sounddevice, which would put the
-parent in the server's graph. The last line printed is a JSON object.
+The parent initializes PortAudio only for the in-process run of (b): PortAudio
+opens a JACK client in every process that initializes it (importing
+sounddevice does), and the parent is not meant to be part of the server's
+graph. The last line printed is a JSON object.
 
     python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
 """
