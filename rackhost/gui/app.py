@@ -31,6 +31,7 @@ class RackApp:
         self.engine_state = "offline"
         self.strips: list[StripView] = []
         self.master: StripView | None = None
+        self.device: Any = None
         if start_engine and session_path is not None:
             self.engine_state = "starting the audio engine..."
             # Loading plug-ins in the engine can take a while: never on the GUI thread.
@@ -39,7 +40,8 @@ class RackApp:
     # -- engine -----------------------------------------------------------------------
 
     def _start_engine(self) -> None:
-        engine = EngineProcess(self.session_path)  # type: ignore[arg-type]
+        engine = EngineProcess(self.session_path, device=self.device,  # type: ignore[arg-type]
+                               block_size=self.session.block_size)
         try:
             engine.start()
         except EngineProcessError as err:
@@ -51,6 +53,30 @@ class RackApp:
     def send(self, *command: Any) -> None:
         if self.engine is not None and self.engine.alive:
             self.engine.send(*command)
+
+    def restart_engine(self, *, device: Any = None, block_size: int | None = None,
+                       sample_rate: int | None = None) -> None:
+        """Start the engine again (after it died, or with new device settings), off the GUI thread."""
+        if sample_rate:
+            self.session.sample_rate = sample_rate
+        if block_size:
+            self.session.block_size = block_size
+        self.device = device
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+        self.engine_state = "starting the audio engine..."
+        threading.Thread(target=self._start_engine, name="rackhost-engine-start", daemon=True).start()
+
+    # -- the model --------------------------------------------------------------------
+
+    def owner(self, track: int | None) -> Any:
+        """The track at ``track``, or the master for None."""
+        return self.session.master if track is None else self.session.tracks[track]
+
+    def structure_changed(self) -> None:
+        """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine."""
+        self._build_strips()
 
     # -- building ---------------------------------------------------------------------
 
@@ -107,11 +133,11 @@ class RackApp:
 
     def undo(self) -> None:
         self.session.undo()
-        self._build_strips()
+        self.structure_changed()
 
     def redo(self) -> None:
         self.session.redo()
-        self._build_strips()
+        self.structure_changed()
 
     # -- each frame -----------------------------------------------------------------------
 
