@@ -98,6 +98,10 @@ class _SessionReader(DocumentReader):
     def fail(self, where: str, problem: str) -> SessionFileError:
         return SessionFileError(self.path, where, problem)
 
+    # How a slot's plug-in and a track's audio are made; the engine's resync reuses what it has instead.
+    restore = staticmethod(restore_slot)
+    open_source = staticmethod(AudioFileSource)
+
     def read(self, doc: Any) -> Session:
         doc = self.migrate(self.expect(doc, dict, "the top level"))
         try:
@@ -130,7 +134,7 @@ class _SessionReader(DocumentReader):
             source_path = Path(self.expect(source_path, str, f"{where}.source"))
             resolved = source_path if source_path.is_absolute() else self.base / source_path
             try:
-                source = AudioFileSource(resolved)
+                source = self.open_source(resolved)
             except RackhostError as err:
                 raise self.fail(f"{where}.source", str(err)) from None
         try:
@@ -171,7 +175,7 @@ class _SessionReader(DocumentReader):
             self.expect(origin, str, where.rsplit(".", 1)[0] + ".preset")
         try:
             states = slot_states_from_list(doc, str(self.path), where)
-            slots = [restore_slot(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)]
+            slots = [self.restore(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)]
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
         return Chain(slots, origin)

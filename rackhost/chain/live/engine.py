@@ -357,6 +357,11 @@ class LiveEngine:
         self._held_at[higher] = now
         return np.concatenate((latest[:, :, :2], self._hold[:, :, None], latest[:, :, 2:3]), axis=2)
 
+    def metered_tracks(self) -> tuple[int, ...]:
+        """The session track index of each row of :meth:`meters` but the last (muted tracks are not run)."""
+        state = self._state
+        return tuple(strip.index for strip in state.snapshot.tracks) if state is not None else ()
+
     def reset_clips(self) -> None:
         if self._state is not None:
             self._state.meters[:, :, 2] = 0.0

@@ -52,9 +52,21 @@ class SessionLoader:
     path: str
     module: str = "rackhost.presets"
     function: str = "load_session"
+    document: dict | None = None  # a session document to build from instead of the file at ``path``
+    resync: str = "rackhost.presets.session_sync:resync"  # (session, document) -> (session, parameter changes)
+
+    @classmethod
+    def from_document(cls, document: dict) -> SessionLoader:
+        """Build the engine's session from a document (a GUI's unsaved session, say), not a file."""
+        return cls("", "rackhost.presets.session_sync", "session_from_document", document)
 
     def load(self) -> Any:
-        return getattr(importlib.import_module(self.module), self.function)(self.path)
+        function = getattr(importlib.import_module(self.module), self.function)
+        return function(self.document if self.document is not None else self.path)
+
+    def resynced(self, session: Any, document: dict) -> tuple[Any, list]:
+        module, function = self.resync.split(":")
+        return getattr(importlib.import_module(module), function)(session, document)
 
 
 class EngineProcess:
@@ -155,6 +167,13 @@ class EngineProcess:
         """``track`` None is the master."""
         self.send("set_parameter", track, slot, name, value)
 
+    def sync(self, document: dict) -> None:
+        """Make the engine's session match ``document`` (after any structural edit, an undo, a preset load).
+
+        The engine keeps the plug-in instances it already runs and loads only new ones.
+        """
+        self.send("sync", document)
+
     # -- state back ---------------------------------------------------------------
 
     def poll(self) -> list[str]:
@@ -241,7 +260,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                 if command[0] == "quit":
                     break
                 try:
-                    _apply(engine, command)
+                    _apply(engine, command, loader)
                 except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
                     conn.send(("event", f"command {command[0]!r} failed: {err}"))
             for event in engine.poll():
@@ -257,7 +276,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         shm.close()
 
 
-def _apply(engine: Any, command: tuple) -> None:
+def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
     name, *args = command
     session = engine.session
     if name == "play":
@@ -283,6 +302,12 @@ def _apply(engine: Any, command: tuple) -> None:
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.set_bypass(slot, value)
         engine.update()
+    elif name == "sync":
+        new_session, changes = loader.resynced(session, args[0])
+        for change in changes:
+            engine.set_parameter(change.plugin, change.name, change.value)
+        engine.session = new_session
+        engine.update()
     elif name == "add_slot":
         track, index, plugin, values = args
         chain = session.master.chain if track is None else session.tracks[track].chain
@@ -302,8 +327,13 @@ def _apply(engine: Any, command: tuple) -> None:
 
 def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
     current = engine.meters()
-    strips = min(current.shape[0] - 1, MAX_STRIPS)
-    meters[:strips] = current[:strips]
+    # Rows by session track: a muted track is not run, so its row reads silence.
+    strips = min(len(engine.session.tracks), MAX_STRIPS)
+    rows = np.zeros((strips, 2, _METER_FIELDS))
+    for row, track in zip(current[:-1], engine.metered_tracks()):
+        if track < strips:
+            rows[track] = row
+    meters[:strips] = rows
     meters[MAX_STRIPS] = current[-1]
     s = engine.stats()
     values = (1.0, s.running, s.position, s.playing, s.recording, s.xruns, s.callbacks, s.load_p50, s.load_p99,

@@ -1,0 +1,89 @@
+"""The engine follows the GUI's session document, keeping the plug-in instances it already runs."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from conftest import SR, program_signal
+from rackhost.chain import Session
+from rackhost.chain.live.process import EngineProcess, SessionLoader
+from rackhost.presets import session_to_dict
+from rackhost.presets.session_sync import resync, session_from_document
+
+
+@pytest.fixture
+def session(wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    drums = session.add_track("drums", wav_file(program_signal(2, 2.0), "drums.wav"))
+    drums.chain.add("ZamCompX2", threshold_db=-20)
+    drums.chain.add("Reverb", room_size=0.3)
+    session.add_track("bass", wav_file(program_signal(1, 2.0, seed=2), "bass.wav")).chain.add("ZamEQ2")
+    session.master.chain.add("Limiter")
+    return session
+
+
+def test_a_document_builds_the_same_session(session):
+    copy = session_from_document(session_to_dict(session))
+    assert [t.name for t in copy.tracks] == ["drums", "bass"]
+    assert [s.name for s in copy.tracks[0].chain] == ["ZamCompX2", "Reverb"]
+    assert copy.tracks[0].chain[0].plugin.get("threshold_db") == pytest.approx(-20)
+
+
+def test_resync_reuses_running_instances_and_returns_only_changed_values(session):
+    running = session_from_document(session_to_dict(session))
+    comp, reverb = (slot.plugin for slot in running.tracks[0].chain)
+    eq = running.tracks[1].chain[0].plugin
+    # The GUI's edits: reorder, a new value, a new slot, a removed track, a bypass.
+    session.tracks[0].chain.move(1, 0)
+    session.tracks[0].chain[0].plugin.set("room_size", 0.8)
+    session.tracks[0].chain.add("Gain", gain_db=-3)
+    session.tracks[0].chain.set_bypass(1, True)
+    session.remove_track("bass")
+    synced, changes = resync(running, session_to_dict(session))
+    slots = list(synced.tracks[0].chain)
+    assert [s.name for s in slots] == ["Reverb", "ZamCompX2", "Gain"]
+    assert slots[0].plugin is reverb and slots[1].plugin is comp  # kept, with their tails and state
+    assert slots[1].bypass and not slots[0].bypass
+    assert [(c.plugin, c.name, c.value) for c in changes] == [(reverb, "room_size", pytest.approx(0.8))]
+    assert reverb.get("room_size") == pytest.approx(0.3)  # not set here: the audio thread's queue applies it
+    assert len(synced.tracks) == 1 and eq not in [s.plugin for s in slots]
+    assert synced.tracks[0].source is running.tracks[0].source  # the audio is not read again
+
+
+def test_two_slots_of_one_plugin_each_keep_the_closest_instance(session):
+    session.tracks[0].chain.add("ZamCompX2", threshold_db=-40)
+    running = session_from_document(session_to_dict(session))
+    first, second = running.tracks[0].chain[0].plugin, running.tracks[0].chain[2].plugin
+    session.tracks[0].chain.move(2, 0)
+    synced, changes = resync(running, session_to_dict(session))
+    assert synced.tracks[0].chain[0].plugin is second and synced.tracks[0].chain[1].plugin is first
+    assert changes == []
+
+
+def _wait(predicate, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_engine_process_follows_synced_edits_while_playing(jack_server, session):
+    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine.start()
+    try:
+        engine.play()
+        _wait(lambda: engine.meters()[0, 0, 0] > 0 and engine.meters()[1, 0, 0] > 0, "both tracks to sound")
+        session.tracks[1].mute = True
+        session.add_track("vox", session.tracks[0].source)
+        engine.sync(session_to_dict(session))
+        _wait(lambda: engine.stats()["strips"] == 3, "the third track to appear")
+        _wait(lambda: engine.meters()[2, 0, 0] > 0 and engine.meters()[1, 0, 0] == 0, "mute to land, vox to play")
+        assert engine.poll() == [] and engine.alive
+        assert engine.stats()["xruns"] == 0
+    finally:
+        engine.stop()
