@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rackhost import __version__
 from rackhost.cli_devices import add_devices_parser
+from rackhost.cli_midi import add_render_midi_arguments, assign_midi
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME",
                         help="apply a preset (or a preset .json file); repeat to apply several in order")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_render_midi_arguments(render)
     render.set_defaults(func=_cmd_render)
 
     _add_presets_parser(sub)
@@ -115,6 +117,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
             session.block_size = _block_size(args.block_size)
         if args.sample_rate:
             session.sample_rate = args.sample_rate
+    elif args.instrument:
+        if args.input:
+            raise _usage("--instrument plays --midi; give it without an INPUT file")
+        session = Session(sample_rate=args.sample_rate or 48000, block_size=_block_size(args.block_size or 512))
+        chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
+        instrument = parse_chain(args.instrument, allow_untrusted=args.allow_untrusted_plugin)[0].plugin
+        try:
+            session.add_track(instrument.name, None, chain, instrument=instrument)
+        except ValueError as err:  # an effect given as the instrument
+            raise _usage(str(err)) from None
     else:
         if not args.input:
             raise _usage("give an INPUT file (with --chain), or --session SESSION")
@@ -128,6 +140,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     preset_warnings = load_warnings + _apply_presets(
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )
+    midi_notes = assign_midi(session, args.midi)
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -148,13 +161,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(json.dumps({
             "output": str(output), "sample_rate": result.sample_rate, "frames": result.audio.shape[1],
             "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
-            "clipped_samples": result.clipped_samples, "notes": result.notes, "warnings": preset_warnings,
+            "clipped_samples": result.clipped_samples, "notes": midi_notes + result.notes,
+            "warnings": preset_warnings,
             **report.to_dict(),
             **({"target_lufs": target.target.integrated_lufs, "target_true_peak_dbtp": target.target.true_peak_dbtp,
                 "within_target": target.within} if target else {}),
         }))
         return 0
-    for note in result.notes:
+    for note in midi_notes + result.notes:
         print(f"note: {note}")
     for warning in preset_warnings:
         print(f"warning: {warning}")

@@ -78,3 +78,24 @@ class SessionError(RackhostError):
 
 class AudioDeviceError(RackhostError):
     """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""
+
+
+class MidiError(RackhostError):
+    """Base of the MIDI errors: files, ports, mappings."""
+
+
+class MidiFileError(MidiError):
+    """A MIDI file is missing or malformed: names the file and what is wrong with it."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read MIDI file {path!r}: {reason}")
+
+
+class MidiUnavailableError(MidiError):
+    """No MIDI system on this machine (no JACK server, no ALSA sequencer), or a port that does not exist."""
+
+
+class MidiMappingError(MidiError):
+    """A MIDI mapping or program-map entry that cannot be applied (bad controller, unknown target...)."""

@@ -10,6 +10,7 @@ import pytest
 from conftest import SR, program_signal
 from rackhost.chain import Session
 from rackhost.presets import SessionFileError, load_session, save_session
+from rackhost.presets.session_file import FORMAT_VERSION
 
 
 def _session(tmp_path, wav_file) -> Session:
@@ -29,7 +30,7 @@ def test_save_load_render_equals_the_original(tmp_path, wav_file):
     path = tmp_path / "song.rackhost.json"
     save_session(session, path)
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == 2
+    assert doc["format_version"] == FORMAT_VERSION
     assert doc["tracks"][0]["source"] == "drums.wav"  # relative to the session file
     loaded = load_session(path)
     assert [t.name for t in loaded.tracks] == ["drums", "bass"]
@@ -76,7 +77,7 @@ def test_saving_is_atomic_and_leaves_no_temp_files(tmp_path, wav_file):
     path = tmp_path / "s.json"
     path.write_text("old")
     save_session(session, path)
-    assert json.loads(path.read_text())["format_version"] == 2
+    assert json.loads(path.read_text())["format_version"] == FORMAT_VERSION
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -14,12 +14,14 @@ The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.no
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
 import pedalboard
+import pedalboard._pedalboard
 
 from rackhost.chain import builtins
 from rackhost.chain.discovery.trust import check_trusted, scan_folders
@@ -41,7 +43,14 @@ from rackhost.errors import (
 log = logging.getLogger(__name__)
 
 PluginFormat = Literal["builtin", "vst3", "au"]
-AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono"]
+AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono", "mono_instrument"]
+
+# DPF instruments expose 2,080 "MIDI Ch. N CC M" proxy parameters (MIDI CCs
+# mapped onto parameters); enumerating them made Kars take ~13 s to load, and
+# they are never a user's controls (CCs reach the instrument as MIDI anyway).
+# pedalboard skips parameters whose names match these patterns: 0.06 s.
+MIDI_CC_PROXY = re.compile(r"MIDI Ch\. \d+ CC \d+")
+pedalboard._pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(MIDI_CC_PROXY)
 
 # Built-ins that buffer audio return fewer samples than given until their buffer
 # fills; feeding silence until a block comes back whole measures that latency.
@@ -186,6 +195,13 @@ class Plugin:
         return self.identity.format == "builtin"
 
     @property
+    def is_instrument(self) -> bool:
+        """An instrument plays MIDI and takes no audio in (Kars, Nekobi): it is a track's source, not a slot."""
+        if self.is_builtin or not self._instances:
+            return False
+        return bool(getattr(self._instances[0], "is_instrument", False))
+
+    @property
     def instance(self) -> pedalboard.Plugin:
         """The first (in direct mode, the only) pedalboard instance."""
         return self._instances[0]
@@ -246,7 +262,10 @@ class Plugin:
             return True
         if channels not in self._layouts:
             try:
-                self.instance.process(np.zeros((channels, 32), np.float32), sample_rate, reset=True)
+                if self.is_instrument:  # it renders audio from MIDI; the layout is what it can render out
+                    self.instance.process([], 32 / sample_rate, sample_rate, num_channels=channels, reset=True)
+                else:
+                    self.instance.process(np.zeros((channels, 32), np.float32), sample_rate, reset=True)
                 self._layouts[channels] = True
             except ValueError as err:
                 if "does not support" not in str(err):
@@ -266,7 +285,12 @@ class Plugin:
             mode: AdaptationMode = "direct"
             note = None
         elif self.supports(other, sample_rate):
-            if channels == 2:
+            if self.is_instrument and channels == 2:
+                mode = "mono_instrument"
+                note = f"{self.name} plays in mono: its output feeds both channels of this stereo track"
+            elif self.is_instrument:
+                raise ChannelLayoutError(f"{self.name} plays only in stereo; an instrument track is stereo")
+            elif channels == 2:
                 mode = "dual_mono"
                 note = (
                     f"{self.name} is mono-only: running it as dual mono on this stereo track "
@@ -282,7 +306,7 @@ class Plugin:
             raise ChannelLayoutError(
                 f"{self.name} accepts neither mono nor stereo audio, so rackhost cannot host it on a track"
             )
-        wanted = 2 if mode == "dual_mono" else 1
+        wanted = 2 if mode == "dual_mono" else 1  # one instance of an instrument, whatever its width
         while len(self._instances) < wanted:
             self._instances.append(self._clone_instance())
         del self._instances[wanted:]
@@ -305,9 +329,18 @@ class Plugin:
             return
         width = 2 if self.supports(2) else 1
         if self.channels is not None:
-            width = {"direct": self.channels, "dual_mono": 1, "stereo_on_mono": 2}[self.mode]
+            width = self.native_channels
+        rate = self.sample_rate or 48000.0
         for inst in self._instances:
-            inst.process(np.zeros((width, 32), np.float32), self.sample_rate or 48000.0, reset=False)
+            if self.is_instrument:
+                inst.process([], 32 / rate, rate, num_channels=width, reset=False)
+            else:
+                inst.process(np.zeros((width, 32), np.float32), rate, reset=False)
+
+    @property
+    def native_channels(self) -> int:
+        """How many channels each instance runs with, as configured (see :meth:`configure`)."""
+        return {"dual_mono": 1, "stereo_on_mono": 2, "mono_instrument": 1}.get(self.mode, self.channels or 2)
 
     def _clone_instance(self) -> pedalboard.Plugin:
         twin = self._factory(self._constructor_values)

@@ -21,8 +21,11 @@ import soundfile as sf
 from rackhost.atomic import replacing
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.loudness import LoudnessReport, measure
+from rackhost.chain.midi.instrument import InstrumentPlayer, InstrumentSource, reseed_c_random
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
+from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.session import Session
+from rackhost.chain.track import Track
 from rackhost.errors import AudioFileError
 
 if TYPE_CHECKING:
@@ -87,12 +90,11 @@ def render(
     session.reset()
     snap = session.snapshot(max_segment=segment)
     # A live-input track has nothing to play offline: it renders silence.
-    sources = [
-        t.source.audio(sr) if t.source is not None else np.zeros((t.channels, 0), np.float32)
-        for t in (session.tracks[s.index] for s in snap.tracks)
-    ]
+    sources = [_offline_source(session.tracks[s.index], sr, block, segment) for s in snap.tracks]
     notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
-    length = max((s.shape[1] for s in sources), default=0)
+    if any(isinstance(s, InstrumentSource) for s in sources):
+        reseed_c_random()  # instruments that pluck with rand() (Kars) play the same notes the same way
+    length = max((s.frames if isinstance(s, InstrumentSource) else s.shape[1] for s in sources), default=0)
     latency = snap.latency
     body = length + latency
     limit = body + (int(max_tail_seconds * sr) if tail else 0)
@@ -111,7 +113,7 @@ def render(
             n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
             outputs = tracks.render(pos, n)
             seg_out = out[:, pos : pos + n]
-            snap.master.render(snap.sum_tracks(outputs, mix[:, :n]), seg_out)
+            snap.master.render(snap.mix_tracks(outputs, mix[:, :n]), seg_out)
             if tail and pos + n > body:  # only the tail's end is searched for
                 loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
                 if loud.size:
@@ -128,14 +130,24 @@ def render(
     return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
 
 
+def _offline_source(track: Track, sample_rate: int, block: int, segment: int) -> np.ndarray | InstrumentSource:
+    if track.instrument is not None and not isinstance(track.instrument, MissingPlugin):
+        return InstrumentSource(InstrumentPlayer(track.instrument, sample_rate, block, segment), track.midi,
+                                track.midi_channel)
+    if track.source is not None:
+        return track.source.audio(sample_rate)
+    return np.zeros((track.channels, 0), np.float32)
+
+
 class _TrackRenderer:
     """Runs the track strips of one segment, spread over threads by contiguous chunks."""
 
     def __init__(self, snap: MixSnapshot, sources: list[np.ndarray], threads: int | None):
         self.snap = snap
         self.sources = sources
+        self._played: list[np.ndarray | None] = [None] * len(sources)
         self.segment = snap.max_segment
-        self.outputs = [np.zeros((2, self.segment), np.float32) for _ in snap.tracks]
+        self.outputs = np.zeros((len(snap.tracks), 2, self.segment), np.float32)  # before the faders
         self._inputs = [np.zeros((s.channels, self.segment), np.float32) for s in snap.tracks]
         workers = min(threads or os.cpu_count() or 1, len(snap.tracks))
         self.chunks = [list(c) for c in np.array_split(np.arange(len(snap.tracks)), workers)] if workers else []
@@ -148,22 +160,26 @@ class _TrackRenderer:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def render(self, pos: int, n: int) -> list[np.ndarray]:
-        """Render ``n`` frames of every track from ``pos``; returns their stereo outputs."""
+    def render(self, pos: int, n: int) -> np.ndarray:
+        """Render ``n`` frames of every track from ``pos``; returns their outputs, (tracks, 2, n), pre-fader."""
+        # Instruments play on this thread, in track order (they may share the C library's rand()).
+        self._played = [s.segment(pos, n) if isinstance(s, InstrumentSource) else None for s in self.sources]
         if self._pool is None:
             for chunk in self.chunks:
                 self._render_chunk(chunk, pos, n)
         else:
             for future in [self._pool.submit(self._render_chunk, chunk, pos, n) for chunk in self.chunks]:
                 future.result()
-        return [buf[:, :n] for buf in self.outputs]
+        return self.outputs[:, :, :n]
 
     def _render_chunk(self, chunk: list[int], pos: int, n: int) -> None:
         for i in chunk:
             strip: TrackStrip = self.snap.tracks[i]
-            strip.render(self._source_segment(i, pos, n), self.outputs[i][:, :n])
+            strip.render(self._source_segment(i, pos, n), self.outputs[i, :, :n])
 
     def _source_segment(self, i: int, pos: int, n: int) -> np.ndarray:
+        if self._played[i] is not None:
+            return self._played[i]
         source = self.sources[i]
         if pos + n <= source.shape[1]:
             return source[:, pos : pos + n]

@@ -55,11 +55,20 @@ class Session:
         chain: Chain | None = None,
         **options: object,
     ) -> Track:
-        """Add a track; ``source`` may be an audio file path. ``options``: gain_db, pan, mute, solo."""
+        """Add a track; ``source`` may be an audio file path.
+
+        ``options``: gain_db, pan, mute, solo, input, armed; for an instrument
+        track (no source) ``instrument`` (a Plugin, or a name such as "Kars"),
+        ``midi_channel`` (1..16, None for all) and ``midi`` (a MidiSequence).
+        """
         if any(t.name == name for t in self.tracks):
             raise SessionError(f"a track named {name!r} already exists; track names are unique")
         if isinstance(source, (str, Path)):
             source = AudioFileSource(source)
+        if isinstance(options.get("instrument"), str):  # an instrument track: a plug-in name or path
+            from rackhost.chain.plugin import Plugin
+
+            options["instrument"] = Plugin.create(options["instrument"])  # type: ignore[arg-type]
         track = Track(name, source, chain or Chain(), **options)  # type: ignore[arg-type]
         self.tracks.append(track)
         return track
@@ -97,8 +106,12 @@ class Session:
         for index, track in enumerate(self.tracks):
             if track not in self.audible_tracks():
                 continue
-            if track.source is None and not track.input:
-                raise SessionError(f"track {track.name!r} has no source; give it an audio file or an input")
+            if track.source is None and not track.input and track.instrument is None:
+                raise SessionError(f"track {track.name!r} has no source; give it an audio file, an input "
+                                   f"or an instrument")
+            if track.instrument is not None:
+                note = track.instrument.configure(2, sr)
+                notes += [f"track {track.name!r}: {note}"] if note else []
             notes += [f"track {track.name!r}: {n}" for n in track.chain.configure(track.channels, sr)]
             processor = track.chain.processor(track.channels, sr, block, segment)
             prepared.append((index, track, processor))
@@ -119,6 +132,8 @@ class Session:
         """Clear every plug-in's audio state, as before a fresh render."""
         for track in self.tracks:
             track.chain.reset()
+            if track.instrument is not None:
+                track.instrument.reset()
         self.master.chain.reset()
 
     def render(self, **options: object) -> RenderResult:
@@ -141,6 +156,10 @@ class Session:
         return render_to_file(self, path, **options)  # type: ignore[arg-type]
 
     def length(self) -> int:
-        """Frames of the longest audible source at the session rate."""
-        return max((t.source.audio(self.sample_rate).shape[1] for t in self.audible_tracks() if t.source), default=0)
+        """Frames of the longest audible source (audio file, or an instrument track's MIDI) at the session rate."""
+        return max(
+            [t.source.audio(self.sample_rate).shape[1] for t in self.audible_tracks() if t.source]
+            + [t.midi.length(self.sample_rate) for t in self.audible_tracks() if t.instrument and t.midi],
+            default=0,
+        )
 

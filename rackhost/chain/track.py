@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import ABCompare
+from rackhost.chain.midi.sequence import MidiSequence
+from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.source import ArraySource
 
 
@@ -21,6 +23,10 @@ class Track:
     ab: ABCompare = field(default_factory=ABCompare)
     input: tuple[int, ...] = ()  # live input: one or two device channels (0-based), played through the chain
     armed: bool = False  # record this track's input (dry) and chain output (wet) when the transport records
+    # An instrument track: the source is this instrument plug-in, played from MIDI (a file offline, an input live).
+    instrument: Plugin | None = None
+    midi_channel: int | None = None  # 1..16: the MIDI channel it listens to; None: every channel (omni)
+    midi: MidiSequence | None = None  # what it plays in an offline render
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:
@@ -29,10 +35,28 @@ class Track:
         if len(self.input) > 2 or any(not isinstance(c, int) or c < 0 for c in self.input):
             raise ValueError(f"input of track {self.name!r} must be one or two device channels (0, 1, ...); "
                              f"got {self.input!r}")
+        if self.midi_channel is not None and (
+            isinstance(self.midi_channel, bool) or not isinstance(self.midi_channel, int)
+            or not 1 <= self.midi_channel <= 16
+        ):
+            raise ValueError(f"MIDI channel of track {self.name!r} must be 1..16, or None for every channel; "
+                             f"got {self.midi_channel!r}")
+        if self.instrument is not None:
+            if not self.instrument.is_instrument and not isinstance(self.instrument, MissingPlugin):
+                raise ValueError(f"{self.instrument.name} is an effect, not an instrument: put it in the chain of "
+                                 f"track {self.name!r}, or pick an instrument plug-in (Kars, Nekobi...)")
+            if self.source is not None or self.input:
+                raise ValueError(f"track {self.name!r} has an instrument, so it cannot also play "
+                                 f"{'an audio file' if self.source is not None else 'an input'}")
 
     @property
     def channels(self) -> int:
-        """A track runs at its source's width: mono sources (one input channel, a mono file) make mono tracks."""
+        """A track runs at its source's width: mono sources (one input channel, a mono file) make mono tracks.
+
+        Instrument tracks are stereo (a mono instrument feeds both channels).
+        """
+        if self.instrument is not None:
+            return 2
         if self.input:
             return len(self.input)
         return self.source.channels if self.source is not None else 2

@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 2::
+Format version 3::
 
     {
-      "format_version": 2,
+      "format_version": 3,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -19,6 +19,8 @@ Format version 2::
 A slot is stored exactly as in a preset (plug-in identity, named values, and
 the plug-in's own ``raw_state`` where it has one). Version 1 named a slot's
 plug-in with a bare string; :data:`MIGRATIONS` upgrades such files on load.
+Version 3 added instrument tracks and the MIDI mappings (see
+:mod:`rackhost.presets.session_midi`); a version 2 file has neither.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from rackhost.presets.atomic import write_json_atomic
 from rackhost.presets.document import DocumentReader
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
+from rackhost.presets.session_midi import instrument_fields, read_instrument_fields
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -59,8 +62,13 @@ def _v1_to_v2(doc: dict) -> dict:
     return out
 
 
+def _v2_to_v3(doc: dict) -> dict:
+    """Version 3 only added keys (instrument tracks, MIDI mappings): a version 2 document has none of them."""
+    return dict(doc, format_version=3)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SessionFileError(RackhostError):
@@ -148,6 +156,7 @@ class _SessionReader(DocumentReader):
                 solo=self.boolean(doc, "solo", where),
                 input=tuple(self.expect(doc.get("input", []), list, f"{where}.input")),
                 armed=self.boolean(doc, "armed", where),
+                **read_instrument_fields(self, doc, where),
             )
         except (RackhostError, ValueError) as err:
             if isinstance(err, SessionFileError):
@@ -225,6 +234,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "solo": t.solo,
                 "input": list(t.input),
                 "armed": t.armed,
+                **instrument_fields(t, base),
                 **owner_chains(t),
             }
             for t in session.tracks

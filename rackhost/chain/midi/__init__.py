@@ -1,0 +1,13 @@
+"""MIDI: files as timed events, instrument tracks, controller mappings, ports, and the live input.
+
+Small modules, one concept each: :mod:`.sequence` (MIDI files, tempo map),
+:mod:`.instrument` (an instrument plug-in played block by block),
+:mod:`.mapping` (CC mappings, learn, program map), :mod:`.ports` (listing and
+opening ports through mido/python-rtmidi) and :mod:`.live` (what the live
+engine drains at each block).
+"""
+
+from rackhost.chain.midi.instrument import InstrumentPlayer, InstrumentSource, release_messages
+from rackhost.chain.midi.sequence import MidiSequence, read_midi_file
+
+__all__ = ["InstrumentPlayer", "InstrumentSource", "MidiSequence", "read_midi_file", "release_messages"]

@@ -1,0 +1,59 @@
+"""The MIDI parts of the ``rackhost`` command: ``render --midi`` and ``rackhost midi ports``.
+
+Errors are :class:`RackhostError` subclasses, which the CLI prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rackhost.errors import RackhostError
+
+
+def add_render_midi_arguments(render: argparse.ArgumentParser) -> None:
+    render.add_argument("--midi", action="append", default=[], metavar="[TRACK=]FILE.mid",
+                        help="play a MIDI file on the session's instrument tracks (each takes the notes of its "
+                             "MIDI channel, or all of them); TRACK=FILE gives a file to one track; repeatable")
+    render.add_argument("--instrument", metavar="PLUGIN",
+                        help="without INPUT: render --midi through this instrument plug-in (e.g. Kars) and --chain")
+
+
+def assign_midi(session: object, specs: list[str]) -> list[str]:
+    """Give the session's instrument tracks their ``--midi`` files; returns notes for the user.
+
+    ``FILE.mid`` goes to every instrument track; ``TRACK=FILE.mid`` to that
+    track only (and wins over a bare file). A track keeps its session's own
+    MIDI file when no option names it.
+    """
+    from rackhost.chain.midi import read_midi_file
+
+    instruments = [t for t in session.tracks if t.instrument is not None]  # type: ignore[attr-defined]
+    if specs and not instruments:
+        raise RackhostError("--midi needs an instrument track: this session has none (add a track with an "
+                            "\"instrument\", or use --instrument PLUGIN without --session)")
+    every, named = None, {}
+    for spec in specs:
+        track_name, sep, file = spec.partition("=")
+        if sep and not Path(spec).exists():
+            if track_name not in {t.name for t in session.tracks}:  # type: ignore[attr-defined]
+                raise RackhostError(f"--midi {spec!r}: no track named {track_name!r}; instrument tracks: "
+                                    f"{', '.join(t.name for t in instruments)}")
+            named[track_name] = read_midi_file(file)
+        else:
+            if every is not None:
+                raise RackhostError("give one --midi FILE for every instrument track, or TRACK=FILE per track")
+            every = read_midi_file(spec)
+    notes = []
+    for track in instruments:
+        sequence = named.get(track.name, every)
+        if sequence is not None:
+            track.midi = sequence
+            channel = "every channel" if track.midi_channel is None else f"channel {track.midi_channel}"
+            notes.append(f"track {track.name!r}: plays {sequence.name} ({channel})")
+        elif track.midi is None:
+            notes.append(f"track {track.name!r}: no MIDI file, so its instrument stays silent")
+    for name in named:
+        if name not in {t.name for t in instruments}:
+            raise RackhostError(f"--midi {name}=...: track {name!r} has no instrument, so it cannot play MIDI")
+    return notes

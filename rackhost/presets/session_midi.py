@@ -1,0 +1,67 @@
+"""The MIDI parts of a session file: instrument tracks, and (format 3) controller mappings and the program map.
+
+A track with an instrument stores it like a slot (plug-in identity, named
+values, ``raw_state``), the MIDI channel it listens to (1..16, or null for
+every channel) and the MIDI file it plays in an offline render, relative to
+the session file::
+
+    {"name": "bass", "instrument": {"plugin": {"format": "vst3", "name": "Nekobi"},
+                                    "parameters": {"cutoff": 40.0}, "raw_state": "..."},
+     "midi_channel": 2, "midi_file": "midi/bass.mid", "chain": [...]}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rackhost.chain import Slot
+from rackhost.chain.midi import read_midi_file
+from rackhost.errors import RackhostError
+from rackhost.presets.preset import PresetError, capture_slot
+from rackhost.presets.preset_file import slot_states_from_list
+
+
+def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
+    """The ``add_track`` options of an instrument track (empty for an audio track)."""
+    if doc.get("instrument") is None:
+        for key in ("midi_channel", "midi_file"):
+            if doc.get(key) is not None:
+                raise reader.fail(f"{where}.{key}", "only an instrument track plays MIDI; give the track an "
+                                                    "\"instrument\" or remove this")
+        return {}
+    here = f"{where}.instrument"
+    try:
+        state = slot_states_from_list([reader.expect(doc["instrument"], dict, here)], str(reader.path), here)[0]
+        instrument = reader.restore(state, str(reader.path), here, reader.report).plugin
+    except PresetError as err:
+        raise reader.fail(err.where.replace(f"{here}[0]", here), err.problem) from None
+    channel = doc.get("midi_channel")
+    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or not 1 <= channel <= 16):
+        raise reader.fail(f"{where}.midi_channel", f"expected a MIDI channel 1..16, or null for every channel; "
+                                                   f"found {channel!r}")
+    midi = None
+    if doc.get("midi_file") is not None:
+        path = Path(reader.expect(doc["midi_file"], str, f"{where}.midi_file"))
+        try:
+            midi = read_midi_file(path if path.is_absolute() else reader.base / path)
+        except RackhostError as err:
+            raise reader.fail(f"{where}.midi_file", str(err)) from None
+    return {"instrument": instrument, "midi_channel": channel, "midi": midi}
+
+
+def instrument_fields(track: Any, base: Path | None) -> dict:
+    """The instrument keys of a track's document (none for an audio track)."""
+    if track.instrument is None:
+        return {}
+    state = capture_slot(Slot(track.instrument)).to_dict()
+    del state["bypass"], state["mix"]
+    midi_file = None
+    if track.midi is not None and track.midi.path is not None:
+        path = Path(track.midi.path).resolve()
+        try:
+            midi_file = os.path.relpath(path, base) if base is not None else str(path)
+        except ValueError:  # another drive on Windows
+            midi_file = str(path)
+    return {"instrument": state, "midi_channel": track.midi_channel, "midi_file": midi_file}
