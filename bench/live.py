@@ -993,7 +993,7 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
     """(d) The block engine vs the bare loop without a stream, in this process; meters on and off.
 
     Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps the module's
-    ``_meter`` for a no-op to time the engine without meters.
+    ``_meter`` (one batched pass over all strips per block) for a no-op to time the engine without meters.
     """
     import pedalboard  # noqa: F401 - make_board needs it
     import soundfile as sf
@@ -1035,33 +1035,21 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
     real_meter = engine_module._meter
 
     def no_meters() -> None:
-        engine_module._meter = lambda block, row: None
+        engine_module._meter = lambda blocks, rows, scratch: None
         try:
             rackhost_blocks()
         finally:
             engine_module._meter = real_meter
 
-    block = np.random.default_rng(0).standard_normal((2, BLOCK)).astype(np.float32)
-    row = np.zeros(state.meters.shape[1:], np.float32)  # (2 channels, the engine's meter fields)
+    stacked = np.random.default_rng(0).standard_normal(state.strips.shape).astype(np.float32)
+    rows, scratch = np.zeros_like(state.meters), np.zeros_like(stacked)
 
-    def meters_only() -> None:
+    def meters_only() -> None:  # the engine's one batched pass over every strip and the master
         for _ in range(blocks):
-            for _ in range(tracks):
-                real_meter(block, row)
-
-    stacked = np.random.default_rng(0).standard_normal((tracks, 2, BLOCK)).astype(np.float32)
-    all_rows = np.zeros((tracks, 2, 4), np.float32)
-
-    def meters_vectorised() -> None:
-        # Peak, RMS and peak-since-read of all strips in one pass (strip outputs as rows of one
-        # array): what a batched meter would cost, for comparison with one _meter call per strip.
-        for _ in range(blocks):
-            np.max(np.abs(stacked), axis=2, out=all_rows[:, :, 0])
-            np.sqrt(np.einsum("tck,tck->tc", stacked, stacked) / BLOCK, out=all_rows[:, :, 1])
-            np.maximum(all_rows[:, :, 3], all_rows[:, :, 0], out=all_rows[:, :, 3])
+            real_meter(stacked, rows, scratch)
 
     sides = {"bare loop": bare_blocks, "rackhost": rackhost_blocks, "rackhost, meters off": no_meters,
-             f"meters alone ({tracks} x _meter)": meters_only, "meters, one batched pass": meters_vectorised}
+             f"meters alone ({tracks} strips + master)": meters_only}
     for fn in sides.values():  # warm up
         fn()
     times: dict[str, list[float]] = {name: [] for name in sides}
@@ -1077,7 +1065,7 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
         us = min(values) * 1e6
         print(f"  {name:<34} {us:8.1f} us/block  {us / tracks:6.2f} us/track  load {us * 1e-6 / PERIOD:5.3f}")
     bare_us, rack_us, nometer_us = (min(times[k]) * 1e6 for k in ("bare loop", "rackhost", "rackhost, meters off"))
-    meter_us = min(times[f"meters alone ({tracks} x _meter)"]) * 1e6
+    meter_us = min(times[f"meters alone ({tracks} strips + master)"]) * 1e6
     print(f"  host overhead {(rack_us - bare_us) / tracks:.2f} us/track/block ({rack_us / bare_us:.2f}x the bare loop); "
           f"meters {(rack_us - nometer_us) / tracks:.2f} of it, the rest {(nometer_us - bare_us) / tracks:.2f}")
     print(f"  Python GC collections (gen0, gen1, gen2) during these blocks: {[b - a for a, b in zip(gc_before, gc_after)]}")

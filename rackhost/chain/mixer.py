@@ -8,12 +8,17 @@ frames at a time whatever the segment length (pedalboard's ``buffer_size``),
 and the per-sample arithmetic after the chains (gain, pan, sum) gives the same
 result for one long segment as for many short ones, so a render and a live run
 (where a segment is one block) produce the same samples.
+
+The tracks' stereo outputs are rows of one array, (tracks, 2, frames): faders
+and pans are applied to all of them in one multiply and they are summed in one
+reduction (numpy adds the rows in track order, so the sum has the same bits as
+adding them one by one). That keeps the host's own work per track per block to
+the chain call and one copy, however many tracks there are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,9 +29,7 @@ from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 class TrackStrip:
     """A track as the audio path runs it: chain, delay compensation, gain and pan to stereo."""
 
-    __slots__ = (
-        "name", "index", "channels", "chain", "compensation", "processed", "_gains", "_delay", "_passes_through",
-    )
+    __slots__ = ("name", "index", "channels", "chain", "compensation", "processed", "gains", "_delay")
 
     def __init__(
         self,
@@ -46,26 +49,24 @@ class TrackStrip:
         self.compensation = compensation
         left, right = pan_gains(pan, channels)
         gain = db_to_gain(gain_db)
-        self._gains = np.array([[left * gain], [right * gain]], np.float32)
+        self.gains = np.array([[left * gain], [right * gain]], np.float32)  # fader and pan, left and right
         self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
         self.processed: np.ndarray | None = None
-        self._passes_through = channels == 2 and not compensation and bool(np.all(self._gains == 1.0))
 
     def render(self, source: np.ndarray, out: np.ndarray) -> None:
-        """Process ``source`` (channels, n), n a multiple of the block size, into stereo ``out`` (2, n).
+        """Process ``source`` (channels, n), n a multiple of the block size, into ``out`` (2, n), before the fader.
 
         The chain gets the whole segment in one call; pedalboard runs its
         plug-ins on it ``block_size`` frames at a time with state kept, exactly
-        as if each block were handed over separately (a test proves it).
+        as if each block were handed over separately (a test proves it). A mono
+        track's output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
+        applies fader and pan to every track at once.
         """
         processed = self.chain(source) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
         if self._delay is not None:
             processed = self._delay(processed)
-        if self._passes_through:  # a stereo track at unity gain and centre: no mixing pass
-            out[:] = processed
-        else:
-            np.multiply(processed, self._gains, out=out)
+        out[...] = processed
 
 
 class MasterStrip:
@@ -96,18 +97,24 @@ class MixSnapshot:
     max_segment: int
     latency: int
     notes: tuple[str, ...] = ()
+    gains: np.ndarray = field(init=False, repr=False)  # (tracks, 2, 1): each track's fader and pan
+    unity: bool = field(init=False, repr=False)  # every gain is 1.0: the multiply is skipped
 
-    def sum_tracks(self, track_outputs: Sequence[np.ndarray], out: np.ndarray) -> np.ndarray:
-        """The sum of the tracks' stereo outputs, always added in track order (so always the same bits).
+    def __post_init__(self) -> None:
+        gains = np.array([t.gains for t in self.tracks], np.float32).reshape(len(self.tracks), 2, 1)
+        object.__setattr__(self, "gains", gains)
+        object.__setattr__(self, "unity", bool(np.all(gains == 1.0)))
 
-        Returns ``out`` holding the sum, or the only track's own buffer when there is one track.
+    def mix_tracks(self, strips: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.
+
+        The rows are added in track order (so always the same bits, whatever
+        the segment length or the threads that rendered them). Returns ``out``.
         """
-        if not track_outputs:
-            out[:] = 0.0
+        if not self.tracks:
+            out[...] = 0.0
             return out
-        if len(track_outputs) == 1:
-            return track_outputs[0]
-        np.add(track_outputs[0], track_outputs[1], out=out)
-        for buf in track_outputs[2:]:
-            out += buf
+        if not self.unity:
+            np.multiply(strips, self.gains, out=strips)
+        np.sum(strips, axis=0, out=out)
         return out

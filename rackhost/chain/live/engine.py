@@ -30,7 +30,7 @@ from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.loudness import true_peak, windowed_loudness
 from rackhost.chain.chain import StageError
-from rackhost.chain.mixer import MixSnapshot
+from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.errors import RackhostError
@@ -98,12 +98,21 @@ class _LiveState:
 
     snapshot: MixSnapshot
     feeds: tuple[_Feed, ...]
-    outputs: tuple[np.ndarray, ...]
+    strips: np.ndarray  # (strips + 1, 2, block): each track's output, then the master's (metered in one pass)
+    lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...]  # per track: its feed, its strip, its row of strips
     mix: np.ndarray
-    master_out: np.ndarray
     meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms, clip, peak since read]); the master last
+    scratch: np.ndarray  # like strips: the meters' working space
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
     inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
+
+    @property
+    def tracks_out(self) -> np.ndarray:
+        return self.strips[:-1]
+
+    @property
+    def master_out(self) -> np.ndarray:
+        return self.strips[-1]
 
 
 class LiveEngine:
@@ -385,13 +394,15 @@ class LiveEngine:
             else:
                 audio = track.source.audio(session.sample_rate) if track.source is not None else None
                 feeds.append(_Feed((), audio, track.channels, block))
+        strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
         return _LiveState(
             snapshot,
             tuple(feeds),
-            tuple(np.zeros((2, block), np.float32) for _ in snapshot.tracks),
-            np.zeros((2, block), np.float32),
+            strips,
+            tuple(zip(feeds, snapshot.tracks, strips[:-1])),
             np.zeros((2, block), np.float32),
             np.zeros((len(snapshot.tracks) + 1, 2, 4), np.float32),
+            np.zeros_like(strips),
             takes,
             [None] * len(snapshot.tracks),
         )
@@ -424,22 +435,23 @@ class LiveEngine:
         playing = self._playing
         position = self._position
         snapshot = state.snapshot
-        meters = state.meters
         inputs = state.inputs
-        for k, strip in enumerate(snapshot.tracks):
-            source = state.feeds[k].read(indata, position, playing)
+        k = 0
+        for feed, strip, out in state.lanes:
+            source = feed.read(indata, position, playing)
             inputs[k] = source
+            k += 1
             try:
-                strip.render(source, state.outputs[k])
+                strip.render(source, out)
             except StageError as err:
                 # This track is silent until the control thread bypasses the slot (see poll()).
-                state.outputs[k].fill(0.0)
+                out.fill(0.0)
                 self._failed.append((strip.name, err))
-            _meter(state.outputs[k], meters[k])
-        snapshot.master.render(snapshot.sum_tracks(state.outputs, state.mix), state.master_out)
-        _meter(state.master_out, meters[-1])
-        outdata[:, :2] = state.master_out.T
-        self._master_ring.push(state.master_out)
+        master_out = state.master_out
+        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
+        _meter(state.strips, state.meters, state.scratch)  # every track (after its fader) and the master
+        outdata[:, :2] = master_out.T
+        self._master_ring.push(master_out)
         self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
         for k, take in state.takes:
             take.dry.push(inputs[k])
@@ -473,9 +485,18 @@ class LiveEngine:
         return self._server_lost
 
 
-def _meter(block: np.ndarray, row: np.ndarray) -> None:
-    np.max(np.abs(block), axis=1, out=row[:, 0])
-    np.sqrt(np.mean(np.square(block), axis=1), out=row[:, 1])
-    np.maximum(row[:, 3], row[:, 0], out=row[:, 3])
-    if row[0, 0] >= 1.0 or row[-1, 0] >= 1.0:
-        row[:, 2] = np.maximum(row[:, 2], row[:, 0] >= 1.0)
+def _meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:
+    """Peak, RMS, clip latch and peak since the last read of every strip in one numpy pass.
+
+    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, rms, clip, peak since read]),
+    ``scratch`` like ``blocks``. A handful of numpy calls per block, whatever the number of strips.
+    """
+    peak, rms, clip, since = rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rows[:, :, 3]
+    np.abs(blocks, out=scratch)
+    np.max(scratch, axis=2, out=peak)
+    np.multiply(blocks, blocks, out=scratch)
+    np.sum(scratch, axis=2, out=rms)
+    np.multiply(rms, np.float32(1.0 / blocks.shape[2]), out=rms)
+    np.sqrt(rms, out=rms)
+    np.maximum(since, peak, out=since)
+    np.maximum(clip, peak >= 1.0, out=clip)
