@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rackhost.chain.chain import Chain
 from rackhost.chain.history import Editor, History
 from rackhost.chain.master import MasterBus
+from rackhost.chain.midi.mapping import MidiMap
 from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
@@ -27,6 +28,7 @@ class Session:
     block_size: int = DEFAULT_BLOCK_SIZE
     tracks: list[Track] = field(default_factory=list)
     master: MasterBus = field(default_factory=MasterBus)
+    midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     history: History = field(default_factory=History, repr=False)
 
     @property

@@ -36,7 +36,7 @@ from rackhost.presets.atomic import write_json_atomic
 from rackhost.presets.document import DocumentReader
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
-from rackhost.presets.session_midi import instrument_fields, read_instrument_fields
+from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 
 FORMAT_VERSION = 3
 
@@ -132,6 +132,7 @@ class _SessionReader(DocumentReader):
                 self.number(target, "integrated_lufs", "master.loudness_target", -14.0),
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
             )
+        session.midi = read_midi_map(self, doc)
         return session
 
     def read_track(self, session: Session, doc: dict, where: str) -> None:
@@ -246,6 +247,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 {"integrated_lufs": target.integrated_lufs, "true_peak_dbtp": target.true_peak_dbtp} if target else None
             ),
         },
+        "midi": session.midi.to_dict(),
     }
 
 

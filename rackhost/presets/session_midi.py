@@ -1,4 +1,4 @@
-"""The MIDI parts of a session file: instrument tracks, and (format 3) controller mappings and the program map.
+"""The MIDI parts of a session file (format 3): instrument tracks, controller mappings and the program map.
 
 A track with an instrument stores it like a slot (plug-in identity, named
 values, ``raw_state``), the MIDI channel it listens to (1..16, or null for
@@ -8,6 +8,17 @@ the session file::
     {"name": "bass", "instrument": {"plugin": {"format": "vst3", "name": "Nekobi"},
                                     "parameters": {"cutoff": 40.0}, "raw_state": "..."},
      "midi_channel": 2, "midi_file": "midi/bass.mid", "chain": [...]}
+
+The session's ``"midi"`` object holds the mappings (``target.track`` is a
+track index, null for the master; ``range`` null means the target's own) and
+the program map::
+
+    "midi": {"mappings": [{"channel": 1, "controller": 7, "curve": "linear",
+                           "target": {"track": 0, "kind": "parameter", "slot": 1, "parameter": "threshold_db"},
+                           "range": [-40, 0]},
+                          {"channel": 1, "controller": 1, "lsb_controller": 33, "curve": "linear",
+                           "target": {"track": null, "kind": "gain"}}],
+             "programs": [{"channel": 1, "program": 4, "track": null, "preset": "mastering/streaming"}]}
 """
 
 from __future__ import annotations
@@ -17,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from rackhost.chain import Slot
-from rackhost.chain.midi import read_midi_file
-from rackhost.errors import RackhostError
+from rackhost.chain.midi import MidiMap, read_midi_file
+from rackhost.errors import MidiMappingError, RackhostError
 from rackhost.presets.preset import PresetError, capture_slot
 from rackhost.presets.preset_file import slot_states_from_list
 
@@ -65,3 +76,15 @@ def instrument_fields(track: Any, base: Path | None) -> dict:
         except ValueError:  # another drive on Windows
             midi_file = str(path)
     return {"instrument": state, "midi_channel": track.midi_channel, "midi_file": midi_file}
+
+
+def read_midi_map(reader: Any, doc: dict) -> MidiMap:
+    """The session's mappings and program map (empty when the file has none)."""
+    midi = doc.get("midi")
+    if midi is None:
+        return MidiMap()
+    try:
+        return MidiMap.from_dict(reader.expect(midi, dict, "midi"))
+    except MidiMappingError as err:
+        where, _, problem = str(err).partition(": ")
+        raise reader.fail(f"midi.{where}", problem) from None

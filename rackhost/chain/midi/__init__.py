@@ -8,6 +8,10 @@ engine drains at each block).
 """
 
 from rackhost.chain.midi.instrument import InstrumentPlayer, InstrumentSource, release_messages
+from rackhost.chain.midi.mapping import CCMapping, MappingTarget, MidiMap, ProgramEntry
 from rackhost.chain.midi.sequence import MidiSequence, read_midi_file
 
-__all__ = ["InstrumentPlayer", "InstrumentSource", "MidiSequence", "read_midi_file", "release_messages"]
+__all__ = [
+    "CCMapping", "InstrumentPlayer", "InstrumentSource", "MappingTarget", "MidiMap", "MidiSequence", "ProgramEntry",
+    "read_midi_file", "release_messages",
+]

@@ -1,0 +1,408 @@
+"""MIDI controller mappings, learn, and the program map: what a session's MIDI controller does.
+
+* A :class:`CCMapping` ties a controller (channel 1..16, controller 0..127,
+  optionally a 14-bit MSB/LSB pair) to a :class:`MappingTarget`: a slot's
+  parameter, or a track's (or the master's) gain, pan or mute, through a range
+  and a curve.
+* Learn: :meth:`MidiMap.arm_learn` names a target; the next controller that
+  moves (:meth:`MidiMap.learn`) is bound to it.
+* The program map: a program change on a channel recalls a preset on a track
+  or the master (:class:`ProgramEntry`); loading the preset is the caller's
+  business (``rackhost.chain`` does not read preset files).
+
+Everything here is plain data plus arithmetic, shared by the live engine (which
+resolves mappings into :class:`Binding` objects off the audio thread) and by
+offline use (:meth:`MidiMap.apply_cc` on a session).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from rackhost.errors import MidiMappingError
+
+if TYPE_CHECKING:
+    from rackhost.chain.session import Session
+
+Curve = Literal["linear", "log", "exp"]
+TargetKind = Literal["parameter", "gain", "pan", "mute"]
+CURVES: tuple[str, ...] = ("linear", "log", "exp")
+TARGET_KINDS: tuple[str, ...] = ("parameter", "gain", "pan", "mute")
+GAIN_RANGE_DB = (-60.0, 6.0)  # a fader's range when a mapping gives none
+PAN_RANGE = (-1.0, 1.0)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise MidiMappingError(f"{name} must be a whole number {low}..{high}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class MappingTarget:
+    """What a controller moves: ``track`` index (None: the master), and a slot's parameter or the strip's gain/pan/mute."""
+
+    track: int | None
+    kind: TargetKind = "parameter"
+    slot: int | None = None
+    parameter: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TARGET_KINDS:
+            raise MidiMappingError(f"mapping target kind {self.kind!r} is not one of {', '.join(TARGET_KINDS)}")
+        if self.track is not None:
+            _check_int("a mapping's track index", self.track, 0, 10_000)
+        if self.kind == "parameter":
+            if self.slot is None or not self.parameter:
+                raise MidiMappingError("a parameter mapping names a slot (0, 1, ...) and a parameter name")
+            _check_int("a mapping's slot index", self.slot, 0, 10_000)
+        elif self.slot is not None or self.parameter is not None:
+            raise MidiMappingError(f"a {self.kind} mapping names no slot or parameter")
+        if self.track is None and self.kind in ("pan", "mute"):
+            raise MidiMappingError(f"the master has no {self.kind}; map its gain or a parameter of its chain")
+
+    def owner(self, session: Session) -> Any:
+        """The track (or master bus) this target belongs to, or a clear error if it is gone."""
+        if self.track is None:
+            return session.master
+        if self.track >= len(session.tracks):
+            raise MidiMappingError(f"mapping to track {self.track + 1}, but the session has {len(session.tracks)}")
+        return session.tracks[self.track]
+
+    def plugin(self, session: Session) -> Any:
+        chain = self.owner(session).chain
+        if self.slot is None or self.slot >= len(chain):
+            raise MidiMappingError(f"mapping to slot {self.slot} of the {self._where(session)} chain, "
+                                   f"which has {len(chain)} slots")
+        return chain[self.slot].plugin
+
+    def _where(self, session: Session | None) -> str:
+        if self.track is None:
+            return "master"
+        if session is not None and self.track < len(session.tracks):
+            return f"track {session.tracks[self.track].name!r}"
+        return f"track {self.track + 1}"
+
+    def describe(self, session: Session | None = None) -> str:
+        where = self._where(session)
+        if self.kind != "parameter":
+            return f"{where} {self.kind}"
+        name = f"slot {self.slot}"
+        if session is not None:
+            try:
+                name = self.plugin(session).name
+            except MidiMappingError:
+                pass
+        return f"{where} {name}.{self.parameter}"
+
+    def to_dict(self) -> dict:
+        out: dict = {"track": self.track, "kind": self.kind}
+        if self.kind == "parameter":
+            out.update(slot=self.slot, parameter=self.parameter)
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> MappingTarget:
+        return cls(doc.get("track"), doc.get("kind", "parameter"), doc.get("slot"), doc.get("parameter"))
+
+
+@dataclass(frozen=True)
+class CCMapping:
+    """A controller moving a target. ``minimum``/``maximum`` None: the target's own range.
+
+    With ``lsb_controller`` (usually ``controller + 32``) the pair is read as
+    one 14-bit value: MSB on ``controller``, LSB on ``lsb_controller``.
+    """
+
+    channel: int
+    controller: int
+    target: MappingTarget
+    minimum: float | None = None
+    maximum: float | None = None
+    curve: Curve = "linear"
+    lsb_controller: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("a MIDI channel", self.channel, 1, 16)
+        _check_int("a controller number", self.controller, 0, 127)
+        if self.lsb_controller is not None:
+            _check_int("a 14-bit pair's LSB controller", self.lsb_controller, 0, 127)
+            if self.lsb_controller == self.controller:
+                raise MidiMappingError("a 14-bit pair needs two different controllers (MSB and LSB)")
+        if self.curve not in CURVES:
+            raise MidiMappingError(f"curve {self.curve!r} is not one of {', '.join(CURVES)}")
+        for bound in (self.minimum, self.maximum):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                                      or not math.isfinite(bound)):
+                raise MidiMappingError(f"a mapping's range takes numbers; got {bound!r}")
+
+    @property
+    def fourteen_bit(self) -> bool:
+        return self.lsb_controller is not None
+
+    def describe(self, session: Session | None = None) -> str:
+        cc = f"CC {self.controller}" + (f"/{self.lsb_controller} (14-bit)" if self.fourteen_bit else "")
+        return f"channel {self.channel} {cc} -> {self.target.describe(session)}"
+
+    def to_dict(self) -> dict:
+        out: dict = {"channel": self.channel, "controller": self.controller, "target": self.target.to_dict(),
+                     "curve": self.curve}
+        if self.minimum is not None or self.maximum is not None:
+            out["range"] = [self.minimum, self.maximum]
+        if self.lsb_controller is not None:
+            out["lsb_controller"] = self.lsb_controller
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> CCMapping:
+        low, high = doc.get("range") or (None, None)
+        return cls(doc.get("channel"), doc.get("controller"), MappingTarget.from_dict(doc.get("target") or {}),
+                   low, high, doc.get("curve", "linear"), doc.get("lsb_controller"))
+
+
+def shape(fraction: float, curve: str, low: float, high: float) -> float:
+    """``fraction`` (0..1) to a value in [low, high] along ``curve``.
+
+    linear: even steps. exp: slow at first, fast at the end; between two
+    positive bounds it moves by equal ratios (right for Hz and ms). log: fast
+    at first, slow at the end.
+    """
+    f = min(max(fraction, 0.0), 1.0)
+    if curve == "exp":
+        if low > 0 and high > 0:
+            return low * (high / low) ** f
+        f = (10.0 ** f - 1.0) / 9.0
+    elif curve == "log":
+        f = math.log10(1.0 + 9.0 * f)
+    return low + (high - low) * f
+
+
+def resolve(mapping: CCMapping, session: Session) -> tuple[Callable[[float], Any], Any]:
+    """``(convert, info)``: a function from a controller fraction to the target's value, and the parameter info.
+
+    For a parameter: numbers follow the range and curve; a switch is on above
+    half way; a choice picks evenly along its list. Gain is in dB, pan -1..1,
+    mute on above half way.
+    """
+    target = mapping.target
+    target.owner(session)  # a clear error if the track is gone
+    if target.kind == "mute":
+        return (lambda f: f >= 0.5), None
+    if target.kind in ("gain", "pan"):
+        default = GAIN_RANGE_DB if target.kind == "gain" else PAN_RANGE
+        low = default[0] if mapping.minimum is None else mapping.minimum
+        high = default[1] if mapping.maximum is None else mapping.maximum
+        return (lambda f: shape(f, mapping.curve, low, high)), None
+    plugin = target.plugin(session)
+    try:
+        info = plugin.info(target.parameter)
+    except Exception as err:  # noqa: BLE001 - UnknownParameterError, said as a mapping problem
+        raise MidiMappingError(f"mapping {mapping.describe(session)}: {err}") from None
+    if info.is_output:
+        raise MidiMappingError(f"{plugin.name}.{info.name} is a read-only output (a meter); map a control instead")
+    if info.type == "bool":
+        return (lambda f: f >= 0.5), info
+    if info.type == "choice":
+        choices = info.choices
+        return (lambda f: choices[min(len(choices) - 1, int(f * len(choices)))]), info
+    if info.type != "float":
+        raise MidiMappingError(f"{plugin.name}.{info.name} is a {info.type} and cannot follow a controller")
+    low = info.minimum if mapping.minimum is None else mapping.minimum
+    high = info.maximum if mapping.maximum is None else mapping.maximum
+    if low is None or high is None:
+        raise MidiMappingError(f"{plugin.name}.{info.name} has no range: give the mapping a range")
+    lo, hi = (info.minimum, info.maximum) if info.minimum is not None else (-math.inf, math.inf)
+    return (lambda f: min(max(shape(f, mapping.curve, low, high), lo), hi)), info
+
+
+@dataclass(frozen=True)
+class ProgramEntry:
+    """A program change (0..127) on a channel (1..16) recalls ``preset`` ("stage/name") on a track or the master."""
+
+    channel: int
+    program: int
+    track: int | None
+    preset: str
+
+    def __post_init__(self) -> None:
+        _check_int("a MIDI channel", self.channel, 1, 16)
+        _check_int("a program number", self.program, 0, 127)
+        if self.track is not None:
+            _check_int("a program entry's track index", self.track, 0, 10_000)
+        if not isinstance(self.preset, str) or not self.preset:
+            raise MidiMappingError(f"a program entry names a preset (stage/name); got {self.preset!r}")
+
+    def to_dict(self) -> dict:
+        return {"channel": self.channel, "program": self.program, "track": self.track, "preset": self.preset}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> ProgramEntry:
+        return cls(doc.get("channel"), doc.get("program"), doc.get("track"), doc.get("preset"))
+
+
+@dataclass(frozen=True)
+class LearnRequest:
+    """An armed learn: the target and how the mapping it makes will scale."""
+
+    target: MappingTarget
+    minimum: float | None = None
+    maximum: float | None = None
+    curve: Curve = "linear"
+    fourteen_bit: bool = False
+
+
+@dataclass(eq=False)
+class MidiMap:
+    """A session's controller mappings and program map, and the learn state (not saved)."""
+
+    mappings: list[CCMapping] = field(default_factory=list)
+    programs: list[ProgramEntry] = field(default_factory=list)
+    learning: LearnRequest | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.mappings or self.programs or self.learning)
+
+    # -- mappings ---------------------------------------------------------------------
+
+    def add(self, mapping: CCMapping) -> CCMapping:
+        """Add a mapping; one already moving the same target from the same controller is replaced."""
+        self.mappings = [m for m in self.mappings
+                         if not ((m.channel, m.controller, m.target) == (mapping.channel, mapping.controller,
+                                                                          mapping.target))]
+        self.mappings.append(mapping)
+        return mapping
+
+    def remove(self, mapping: CCMapping | int) -> CCMapping:
+        index = mapping if isinstance(mapping, int) else self.mappings.index(mapping)
+        return self.mappings.pop(index)
+
+    def remove_target(self, target: MappingTarget) -> list[CCMapping]:
+        """Drop every mapping to ``target`` (its slot was removed, say); returns them."""
+        gone = [m for m in self.mappings if m.target == target]
+        self.mappings = [m for m in self.mappings if m.target != target]
+        return gone
+
+    def for_controller(self, channel: int, controller: int) -> list[CCMapping]:
+        """Mappings moved by this controller (as the MSB or the LSB of a 14-bit pair)."""
+        return [m for m in self.mappings if m.channel == channel and controller in (m.controller, m.lsb_controller)]
+
+    def for_target(self, target: MappingTarget) -> list[CCMapping]:
+        return [m for m in self.mappings if m.target == target]
+
+    # -- learn --------------------------------------------------------------------------
+
+    def arm_learn(self, target: MappingTarget, *, minimum: float | None = None, maximum: float | None = None,
+                  curve: Curve = "linear", fourteen_bit: bool = False) -> LearnRequest:
+        """The next controller that moves will be bound to ``target``."""
+        if curve not in CURVES:
+            raise MidiMappingError(f"curve {curve!r} is not one of {', '.join(CURVES)}")
+        self.learning = LearnRequest(target, minimum, maximum, curve, fourteen_bit)
+        return self.learning
+
+    def cancel_learn(self) -> None:
+        self.learning = None
+
+    def learn(self, channel: int, controller: int) -> CCMapping | None:
+        """Bind the armed target to this controller; None if nothing is armed.
+
+        With ``fourteen_bit`` armed, a controller 0..31 becomes the MSB of a pair
+        whose LSB is ``controller + 32`` (the MIDI convention).
+        """
+        request = self.learning
+        if request is None:
+            return None
+        lsb = None
+        if request.fourteen_bit and controller < 32:
+            lsb = controller + 32
+        elif request.fourteen_bit and 32 <= controller < 64:  # the LSB arrived first
+            controller, lsb = controller - 32, controller
+        mapping = CCMapping(channel, controller, request.target, request.minimum, request.maximum, request.curve, lsb)
+        self.learning = None
+        return self.add(mapping)
+
+    # -- program map -------------------------------------------------------------------
+
+    def set_program(self, channel: int, program: int, track: int | None, preset: str) -> ProgramEntry:
+        """Program ``program`` on ``channel`` recalls ``preset`` on ``track`` (None: master); replaces the old entry."""
+        entry = ProgramEntry(channel, program, track, preset)
+        self.programs = [p for p in self.programs if (p.channel, p.program, p.track) != (channel, program, track)]
+        self.programs.append(entry)
+        return entry
+
+    def remove_program(self, channel: int, program: int, track: int | None = None) -> list[ProgramEntry]:
+        """Remove the entries for this program (on ``track`` only, if given); returns them."""
+        gone = [p for p in self.programs if (p.channel, p.program) == (channel, program)
+                and (track is None or p.track == track)]
+        self.programs = [p for p in self.programs if p not in gone]
+        return gone
+
+    def programs_for(self, channel: int, program: int) -> list[ProgramEntry]:
+        return [p for p in self.programs if (p.channel, p.program) == (channel, program)]
+
+    # -- applying to a session (offline, or from a control thread) ---------------------
+
+    def apply_cc(self, session: Session, channel: int, controller: int, value: int,
+                 pairs: dict[tuple[int, int], int] | None = None) -> list[tuple[CCMapping, Any]]:
+        """Set what this controller is mapped to, in the session model; returns (mapping, value) pairs.
+
+        ``pairs`` keeps the last MSB/LSB of 14-bit controllers between calls.
+        """
+        pairs = {} if pairs is None else pairs
+        pairs[(channel, controller)] = value
+        done = []
+        for mapping in self.for_controller(channel, controller):
+            fraction = cc_fraction(mapping, pairs)
+            convert, _ = resolve(mapping, session)
+            done.append((mapping, apply_value(mapping.target, session, convert(fraction))))
+        return done
+
+    # -- files ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {"mappings": [m.to_dict() for m in self.mappings], "programs": [p.to_dict() for p in self.programs]}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> MidiMap:
+        """Raises :class:`MidiMappingError` naming the entry at fault."""
+        out = cls()
+        for key, kind in (("mappings", CCMapping), ("programs", ProgramEntry)):
+            entries = doc.get(key, [])
+            if not isinstance(entries, list):
+                raise MidiMappingError(f"{key}: expected a list")
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    raise MidiMappingError(f"{key}[{i}]: expected an object")
+                try:
+                    made = kind.from_dict(entry)
+                except MidiMappingError as err:
+                    raise MidiMappingError(f"{key}[{i}]: {err}") from None
+                getattr(out, key).append(made)
+        return out
+
+    def copy(self) -> MidiMap:
+        return replace(self, mappings=list(self.mappings), programs=list(self.programs))
+
+
+def cc_fraction(mapping: CCMapping, pairs: dict[tuple[int, int], int]) -> float:
+    """The controller's position 0..1 (7-bit, or 14-bit from the last MSB and LSB seen)."""
+    msb = pairs.get((mapping.channel, mapping.controller), 0)
+    if mapping.lsb_controller is None:
+        return msb / 127.0
+    lsb = pairs.get((mapping.channel, mapping.lsb_controller), 0)
+    return (msb * 128 + lsb) / 16383.0
+
+
+def apply_value(target: MappingTarget, session: Session, value: Any) -> Any:
+    """Set a target in the session model (from a control thread, never the audio thread); returns the value set."""
+    owner = target.owner(session)
+    if target.kind == "parameter":
+        return target.plugin(session).set(target.parameter, value)
+    if target.kind == "gain":
+        owner.gain_db = float(value)
+    elif target.kind == "pan":
+        owner.pan = float(value)
+    else:
+        owner.mute = bool(value)
+    return value

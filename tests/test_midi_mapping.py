@@ -1,0 +1,161 @@
+"""The mapping model: CC to parameter/gain/pan/mute with range and curve, 14-bit pairs, learn, program map, files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rackhost.chain import Session
+from rackhost.chain.midi import CCMapping, MappingTarget, MidiMap
+from rackhost.chain.midi.mapping import resolve, shape
+from rackhost.errors import MidiMappingError
+from rackhost.presets import SessionFileError, load_session, save_session
+
+
+def _session() -> Session:
+    session = Session()
+    track = session.add_track("vox", None)
+    track.chain.add("Compressor", threshold_db=-10)
+    track.chain.add("LadderFilter")
+    track.chain.add("Reverb")
+    session.master.chain.add("Gain")
+    return session
+
+
+COMP = MappingTarget(0, "parameter", 0, "threshold_db")
+
+
+@pytest.mark.parametrize("curve, fraction, expected", [
+    ("linear", 0.0, 20.0), ("linear", 0.5, 1010.0), ("linear", 1.0, 2000.0),
+    ("exp", 0.5, math.sqrt(20 * 2000)),  # equal ratios between positive bounds
+    ("log", 0.5, 20 + 1980 * math.log10(5.5)),
+    ("linear", -1.0, 20.0), ("linear", 2.0, 2000.0),  # clamped
+])
+def test_curves(curve, fraction, expected):
+    assert shape(fraction, curve, 20.0, 2000.0) == pytest.approx(expected)
+
+
+def test_exp_across_zero_still_goes_from_low_to_high():
+    assert shape(0.0, "exp", -60, 6) == -60 and shape(1.0, "exp", -60, 6) == pytest.approx(6)
+    assert shape(0.5, "exp", -60, 6) < shape(0.5, "linear", -60, 6)  # slow at first
+
+
+def test_a_cc_sets_a_parameter_through_its_own_range():
+    session = _session()
+    midi = MidiMap()
+    midi.add(CCMapping(1, 7, COMP))
+    [(mapping, value)] = midi.apply_cc(session, 1, 7, 127)
+    assert value == 0.0 and session.tracks[0].chain[0].plugin.get("threshold_db") == 0.0  # the top of its range
+    midi.apply_cc(session, 1, 7, 0)
+    assert session.tracks[0].chain[0].plugin.get("threshold_db") == session.tracks[0].chain[0].plugin.info("threshold_db").minimum
+    assert midi.apply_cc(session, 2, 7, 64) == []  # another channel: not mapped
+
+
+def test_a_range_and_curve_of_the_mappings_own():
+    session = _session()
+    midi = MidiMap([CCMapping(1, 74, MappingTarget(0, "parameter", 1, "cutoff_hz"), 100.0, 10000.0, "exp")])
+    midi.apply_cc(session, 1, 74, 127)
+    assert session.tracks[0].chain[1].plugin.get("cutoff_hz") == pytest.approx(10000.0)
+    value = midi.apply_cc(session, 1, 74, 64)[0][1]
+    assert value == pytest.approx(100 * 100 ** (64 / 127), rel=1e-4)
+
+
+def test_fourteen_bit_pairs_combine_msb_and_lsb():
+    session = _session()
+    midi = MidiMap([CCMapping(1, 1, MappingTarget(0, "pan"), lsb_controller=33)])
+    pairs: dict = {}
+    midi.apply_cc(session, 1, 1, 64, pairs)          # MSB
+    midi.apply_cc(session, 1, 33, 0, pairs)          # LSB
+    assert session.tracks[0].pan == pytest.approx(-1 + 2 * (64 * 128) / 16383)
+    midi.apply_cc(session, 1, 33, 127, pairs)
+    assert session.tracks[0].pan == pytest.approx(-1 + 2 * (64 * 128 + 127) / 16383)
+
+
+def test_gain_mute_and_choices():
+    session = _session()
+    midi = MidiMap([CCMapping(1, 10, MappingTarget(0, "gain"), -20.0, 0.0), CCMapping(1, 11, MappingTarget(0, "mute")),
+                    CCMapping(1, 12, MappingTarget(None, "gain")), CCMapping(1, 13, MappingTarget(0, "parameter", 1, "mode"))])
+    midi.apply_cc(session, 1, 10, 127)
+    midi.apply_cc(session, 1, 11, 100)
+    midi.apply_cc(session, 1, 12, 0)
+    assert session.tracks[0].gain_db == 0.0 and session.tracks[0].mute and session.master.gain_db == -60.0
+    choices = session.tracks[0].chain[1].plugin.info("mode").choices
+    assert midi.apply_cc(session, 1, 13, 0)[0][1] == choices[0]
+    assert midi.apply_cc(session, 1, 13, 127)[0][1] == choices[-1]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: CCMapping(0, 7, COMP), "MIDI channel must be a whole number 1..16"),
+    (lambda: CCMapping(1, 128, COMP), "controller number"),
+    (lambda: CCMapping(1, 7, COMP, curve="cubic"), "curve 'cubic'"),
+    (lambda: CCMapping(1, 7, COMP, lsb_controller=7), "two different controllers"),
+    (lambda: MappingTarget(0, "parameter"), "names a slot"),
+    (lambda: MappingTarget(None, "pan"), "the master has no pan"),
+    (lambda: MappingTarget(0, "volume"), "'volume' is not one of"),
+])
+def test_bad_mappings_are_refused_clearly(make, message):
+    with pytest.raises(MidiMappingError, match=message):
+        make()
+
+
+def test_mappings_to_things_that_are_not_there_say_so():
+    session = _session()
+    with pytest.raises(MidiMappingError, match="has no parameter 'nope'"):
+        resolve(CCMapping(1, 7, MappingTarget(0, "parameter", 0, "nope")), session)
+    with pytest.raises(MidiMappingError, match="slot 9"):
+        resolve(CCMapping(1, 7, MappingTarget(0, "parameter", 9, "x")), session)
+    with pytest.raises(MidiMappingError, match="track 6"):
+        resolve(CCMapping(1, 7, MappingTarget(5, "gain")), session)
+
+
+def test_learn_binds_the_next_controller_to_the_armed_target():
+    midi = MidiMap()
+    assert midi.learn(1, 20) is None  # nothing armed: nothing bound
+    midi.arm_learn(COMP, minimum=-30.0, maximum=0.0, curve="log")
+    mapping = midi.learn(3, 21)
+    assert mapping == CCMapping(3, 21, COMP, -30.0, 0.0, "log") and midi.learning is None
+    assert midi.mappings == [mapping]
+    midi.arm_learn(MappingTarget(0, "gain"), fourteen_bit=True)
+    assert midi.learn(1, 39).controller == 7 and midi.mappings[-1].lsb_controller == 39  # LSB came first
+    midi.arm_learn(COMP)
+    midi.learn(4, 5)  # learning the same target again adds a second controller
+    assert len(midi.for_target(COMP)) == 2
+    midi.arm_learn(COMP)
+    midi.cancel_learn()
+    assert midi.learn(1, 1) is None
+
+
+def test_program_map():
+    midi = MidiMap()
+    midi.set_program(1, 4, None, "mastering/streaming")
+    midi.set_program(1, 4, 0, "tracking/vocal")
+    midi.set_program(1, 4, None, "mastering/cd")  # replaces the master's entry
+    assert [(p.track, p.preset) for p in midi.programs_for(1, 4)] == [(0, "tracking/vocal"), (None, "mastering/cd")]
+    assert midi.programs_for(2, 4) == []
+    assert len(midi.remove_program(1, 4, track=0)) == 1 and len(midi.programs) == 1
+
+
+def test_mappings_and_programs_survive_session_save_and_load(tmp_path):
+    session = _session()
+    session.midi.add(CCMapping(1, 7, COMP, -40.0, 0.0, "log"))
+    session.midi.add(CCMapping(2, 1, MappingTarget(None, "gain"), lsb_controller=33))
+    session.midi.set_program(1, 3, None, "mastering/streaming")
+    save_session(session, tmp_path / "s.json")
+    loaded = load_session(tmp_path / "s.json")
+    assert loaded.midi.mappings == session.midi.mappings and loaded.midi.programs == session.midi.programs
+
+
+@pytest.mark.parametrize("midi, where", [
+    ({"mappings": [{"channel": 17, "controller": 1, "target": {"track": None, "kind": "gain"}}]}, "midi.mappings[0]"),
+    ({"mappings": {}}, "midi.mappings"),
+    ({"programs": [{"channel": 1, "program": 200, "track": None, "preset": "a/b"}]}, "midi.programs[0]"),
+    ([], "midi"),
+])
+def test_bad_midi_sections_name_the_place(tmp_path, midi, where):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"format_version": 3, "tracks": [], "midi": midi}))
+    with pytest.raises(SessionFileError) as info:
+        load_session(path)
+    assert f"at {where}:" in str(info.value)
