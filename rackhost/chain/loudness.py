@@ -94,14 +94,7 @@ def windowed_loudness(audio: np.ndarray, sample_rate: float, windows: tuple[floa
     runs over all of ``audio`` first, so a window does not start with the
     filter's own settling.
     """
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    weighted = np.array(audio, dtype=np.float64)  # (channels, frames)
-    for stage in meter._filters.values():  # pyloudnorm's K-weighting (high shelf, then high pass)
-        for channel in weighted:
-            channel[:] = stage.apply_filter(channel)
-    weighted = weighted.T
+    weighted = _k_weighted(audio, sample_rate).T
     out = []
     for seconds in windows:
         n = int(seconds * sample_rate)
@@ -111,3 +104,40 @@ def windowed_loudness(audio: np.ndarray, sample_rate: float, windows: tuple[floa
         power = float(np.sum(np.mean(np.square(weighted[-n:]), axis=0)))  # channel weights are 1 for L/R
         out.append(-0.691 + 10 * math.log10(power) if power > 0 else -math.inf)
     return out
+
+
+def loudness_over_time(audio: np.ndarray, sample_rate: float, window: float = 3.0,
+                       hop: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Ungated loudness (LUFS) of the ``window`` seconds ending every ``hop`` seconds, for a level plot.
+
+    ``window=3.0`` is BS.1770's short-term loudness, ``0.4`` its momentary
+    loudness. Returns (end time of each window in seconds, LUFS); the first
+    windows, before ``window`` seconds have passed, average what there is.
+    Silence is ``-inf``.
+    """
+    if window <= 0 or hop <= 0:
+        raise ValueError(f"window and hop must be positive seconds, got {window!r} and {hop!r}")
+    frames = np.asarray(audio).shape[1]
+    step, span = max(1, int(round(hop * sample_rate))), max(1, int(round(window * sample_rate)))
+    ends = np.arange(step, frames + 1, step)
+    if ends.size == 0:
+        return np.zeros(0), np.zeros(0)
+    power = np.sum(np.square(_k_weighted(audio, sample_rate)), axis=0)  # channel weights are 1 for L/R
+    cumulative = np.concatenate(([0.0], np.cumsum(power)))
+    starts = np.maximum(ends - span, 0)
+    mean = (cumulative[ends] - cumulative[starts]) / (ends - starts)
+    with np.errstate(divide="ignore"):
+        lufs = np.where(mean > 0, -0.691 + 10 * np.log10(np.maximum(mean, 1e-300)), -math.inf)
+    return ends / sample_rate, lufs
+
+
+def _k_weighted(audio: np.ndarray, sample_rate: float) -> np.ndarray:
+    """``audio`` (channels, frames) through BS.1770's K-weighting, as float64."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(sample_rate)
+    weighted = np.array(audio, dtype=np.float64)
+    for stage in meter._filters.values():  # pyloudnorm's K-weighting (high shelf, then high pass)
+        for channel in weighted:
+            channel[:] = stage.apply_filter(channel)
+    return weighted

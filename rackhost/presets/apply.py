@@ -9,15 +9,17 @@ from rackhost.presets.preset import Preset, RestoreReport, capture_chain, restor
 
 def apply_preset(
     preset: Preset, session: Session, track: Track | None = None, *, replace: bool = True, source: str | None = None,
-    allow_untrusted: bool = False,
+    allow_untrusted: bool = False, restored: tuple[Chain, RestoreReport] | None = None,
 ) -> RestoreReport:
     """Load ``preset`` into ``track``'s chain (or the master's, for a master preset), as one undo step.
 
     With ``replace`` the chain becomes the preset's; without, the preset's slots
     are appended (several presets applied in order). Fresh plug-ins are made
     and set before anything in the session changes, so a bad preset changes nothing.
+    ``restored``: what :func:`restore_chain` made of ``preset`` already (a GUI
+    loads the plug-ins on a worker thread, then changes the session on its own).
     """
-    chain, report = restore_chain(preset, source, allow_untrusted=allow_untrusted)
+    chain, report = restored or restore_chain(preset, source, allow_untrusted=allow_untrusted)
     ref = f"{preset.stage}/{preset.name}"
     owner: Track | MasterBus = session.master if preset.kind == "master" or track is None else track
     edit = session.edit
