@@ -207,6 +207,20 @@ def test_save_current_chain_as_a_user_preset_asks_before_overwriting(app, user_p
     assert len(list((user_presets / "mixing").glob("*.json"))) == 1
 
 
+def test_the_master_saves_as_a_master_preset_with_its_loudness_target(app, user_presets):
+    from rackhost.chain import LoudnessTarget
+
+    app.session.edit.set_loudness_target(app.session.master, LoudnessTarget(-16.0, -1.5))
+    saver = PresetBrowser(app).open_save()
+    _click(saver.source, "master")
+    _click(saver.name, "song master")
+    _click(saver.stage, "mastering")
+    _click(saver.save_button)
+    loaded = PresetStore().load("mastering/song master")
+    assert loaded.kind == "master" and [s.plugin["name"] for s in loaded.slots] == ["BrickwallLimiter"]
+    assert (loaded.loudness_target_lufs, loaded.true_peak_ceiling_dbtp) == (-16.0, -1.5)
+
+
 def test_saving_shows_errors_in_the_dialog(app, user_presets):
     saver = PresetBrowser(app).open_save()
     _click(saver.save_button)
@@ -259,6 +273,17 @@ def test_render_writes_the_file_and_reports_its_loudness(app, tmp_path):
     end = int(round(times[-1] * rate))  # the last whole 100 ms step
     assert lufs[-1] == pytest.approx(windowed_loudness(audio.T[:, :end], rate, (3.0,))[0], abs=1e-6)
     assert dpg.get_value(dialog.integrated_line)[0] == [pytest.approx(expected.integrated_lufs)]
+
+
+def test_browse_picks_the_output_file(app, tmp_path):
+    dialog = RenderDialog(app)
+    _click(dialog.format, "AIFF")
+    browse = next(b for b in _buttons(dialog.window) if dpg.get_item_label(b) == "Browse...")
+    _click(browse)
+    picker = dialog._dialog
+    assert dpg.get_item_type(picker) == "mvAppItemType::mvFileDialog"
+    dpg.get_item_callback(picker)(picker, {"file_path_name": str(tmp_path / "take.aiff")})
+    assert dpg.get_value(dialog.path) == str(tmp_path / "take.aiff") and not dpg.does_item_exist(picker)
 
 
 def test_render_to_a_loudness_target_sets_it_with_undo(app, tmp_path):

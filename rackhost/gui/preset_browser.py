@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 WIDTH, HEIGHT = 1000, 600
 LIST_WIDTH = 470
+SAVE_HEIGHT = 340
 ALL = "all"
 WARNING = (230, 180, 80)
 
@@ -69,6 +70,7 @@ class PresetBrowser(DialogView):
         self.app = app
         self.store = store or PresetStore()
         self.stage = ALL
+        self._all: list[PresetEntry] = []  # the store's presets, read on opening and after a save
         self.entries: list[PresetEntry] = []  # what the list shows, in order
         self.selected: PresetEntry | None = None
         self.preset: Preset | None = None
@@ -76,7 +78,7 @@ class PresetBrowser(DialogView):
         self.saver: SaveDialog | None = None
         self._installed = {name.lower() for name in find_plugin_files(scan_folders())}
         self._build()
-        self.refresh()
+        self.reload()
         if self.entries:
             self.select(0)
 
@@ -133,10 +135,17 @@ class PresetBrowser(DialogView):
         self.stage = self.stage_tabs.get(tab, ALL)
         self.refresh()
 
+    def reload(self) -> None:
+        """Read the store again (on opening, and after a save), then show what matches."""
+        self._all = self.store.list()
+        problems = self.store.problems()
+        dpg.set_value(self.problems, f"{len(problems)} unreadable preset file(s): {problems[0]}" if problems else "")
+        self.refresh()
+
     def refresh(self) -> None:
-        """Read the store again and show the presets of the chosen stage that match the search."""
+        """Show the presets of the chosen stage that match the search."""
         text = dpg.get_value(self.search) or ""
-        found = [e for e in self.store.list() if (self.stage == ALL or e.stage == self.stage) and matches(e, text)]
+        found = [e for e in self._all if (self.stage == ALL or e.stage == self.stage) and matches(e, text)]
         self.entries = found
         dpg.delete_item(self.table, children_only=True, slot=1)  # the rows; the columns stay
         self.rows = []
@@ -144,13 +153,11 @@ class PresetBrowser(DialogView):
             with dpg.table_row(parent=self.table):
                 # A selectable in every cell keeps the row's texts on one baseline; all three light up together.
                 cells = (entry.name + ("" if entry.factory else "  (user)"), entry.stage, ", ".join(entry.tags))
-                row = tuple(dpg.add_selectable(label=text, user_data=index, callback=lambda s, a, i: self.select(i),
-                                               default_value=entry == self.selected) for text in cells)
+                row = tuple(dpg.add_selectable(label=cell, user_data=index, callback=lambda s, a, i: self.select(i),
+                                               default_value=entry == self.selected) for cell in cells)
             self.rows.append(row)
         dpg.configure_item(self.empty, show=not found)
         dpg.set_value(self.count, f"{len(found)} preset{'s' * (len(found) != 1)}")
-        problems = self.store.problems()
-        dpg.set_value(self.problems, f"{len(problems)} unreadable preset file(s): {problems[0]}" if problems else "")
 
     def select(self, index: int) -> None:
         """Show the details of the listed preset at ``index``."""
@@ -270,7 +277,7 @@ class SaveDialog(DialogView):
         self.targets = [(f"{i + 1}: {t.name}", i) for i, t in enumerate(app.session.tracks)] + [("master", None)]
         label = next((lbl for lbl, i in self.targets if i == track), self.targets[0][0])
         stages = browser.store.stages()
-        with dpg.window(label="Save chain as preset", modal=True, width=520, height=400, no_collapse=True,
+        with dpg.window(label="Save chain as preset", modal=True, width=520, height=SAVE_HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             with dpg.group(horizontal=True):
                 dpg.add_text("Chain of   ")
@@ -296,7 +303,7 @@ class SaveDialog(DialogView):
                 dpg.add_button(label="Overwrite", width=90, callback=lambda *_: self.save(overwrite=True))
                 dpg.add_button(label="Keep it", width=90, callback=lambda *_: self._ask(False))
             self.status = dpg.add_text("", wrap=490)
-        centre(self.window, 520, 400)
+        centre(self.window, 520, SAVE_HEIGHT)
 
     def save(self, overwrite: bool = False) -> PresetEntry | None:
         """Capture the chain and write it into the user store; errors and the clash question go in the window."""
@@ -322,7 +329,7 @@ class SaveDialog(DialogView):
             self._ask(False)
             return self._fail(str(err))
         self.close()
-        self.browser.refresh()
+        self.browser.reload()
         if entry in self.browser.entries:
             self.browser.select(self.browser.entries.index(entry))
         self.browser._say(f"saved {entry.ref} ({entry.path})", METER)

@@ -110,7 +110,7 @@ class RenderDialog(DialogView):
                     dpg.add_text("Loudness report", color=ACCENT)
                     self.report = dpg.add_text("(render to see the report)", color=MUTED)
                 with dpg.plot(label="Loudness over time", height=-1, width=-1, no_menus=True) as self.plot:
-                    dpg.add_plot_legend(location=dpg.mvPlot_Location_SouthEast)
+                    dpg.add_plot_legend(location=dpg.mvPlot_Location_SouthWest)  # a tail falls away on the right
                     self.x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="time (s)")
                     with dpg.plot_axis(dpg.mvYAxis, label="LUFS") as self.y_axis:
                         self.short_series = dpg.add_line_series([], [], label="short-term (3 s)")
