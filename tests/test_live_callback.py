@@ -138,7 +138,37 @@ def test_master_loudness_meters_read_a_reference_sine():
     meters = engine.loudness()
     assert meters["momentary_lufs"] == pytest.approx(-20.0, abs=0.2)
     assert meters["short_term_lufs"] == pytest.approx(-20.0, abs=0.2)
+    assert meters["integrated_lufs"] == pytest.approx(-20.0, abs=0.2)
     assert meters["true_peak_dbtp"] == pytest.approx(-20.0, abs=0.2)
+    assert meters["true_peak_max_dbtp"] == pytest.approx(-20.0, abs=0.2)
+    # Play from stop starts a new integrated measurement; a pause does not.
+    engine.pause()
+    engine.play()
+    _run(engine, np.vstack([sine, sine])[:, : SR // 2] * np.float32(0.1))  # 20 dB down
+    assert engine.loudness()["integrated_lufs"] > -20.5
+    engine.stop()
+    engine.play()
+    _run(engine, np.vstack([sine, sine])[:, :SR] * np.float32(0.1))
+    meters = engine.loudness()
+    assert meters["integrated_lufs"] == pytest.approx(-40.0, abs=0.3)
+    assert meters["true_peak_max_dbtp"] == pytest.approx(-40.0, abs=0.2)
+
+
+def test_streamed_loudness_equals_the_offline_measurement():
+    from rackhost.chain.live.meters import LoudnessMeter
+    from rackhost.chain.loudness import measure, windowed_loudness
+
+    audio = program_signal(2, 8.0, seed=3)
+    meter = LoudnessMeter(SR)
+    for start, end in zip(range(0, audio.shape[1], 1999), range(1999, audio.shape[1] + 1999, 1999)):
+        meter.feed(audio[:, start:end])  # chunks of any length, as the control thread finds them
+    offline = measure(audio, SR)
+    assert meter.integrated == pytest.approx(offline.integrated_lufs, abs=1e-6)
+    assert 20 * np.log10(meter.true_peak_max) == pytest.approx(offline.true_peak_dbtp, abs=1e-6)
+    whole = audio.shape[1] // (SR // 10) * (SR // 10)  # the meter's windows end on 100 ms steps
+    momentary, short_term = windowed_loudness(audio[:, :whole], SR, (0.4, 3.0))
+    assert meter.momentary == pytest.approx(momentary, abs=1e-6)
+    assert meter.short_term == pytest.approx(short_term, abs=1e-6)
 
 
 def test_meters_hold_peaks_and_latch_clips():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ import numpy as np
 
 from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.loudness import true_peak, windowed_loudness
+from rackhost.chain.live import priority
+from rackhost.chain.live.meters import LoudnessMeter
 from rackhost.chain.chain import StageError
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.plugin import Plugin
@@ -147,11 +149,16 @@ class LiveEngine:
         self._loop: tuple[int, int] | None = None
         # The master's last 3 s, for loudness meters computed on the control thread, not in the callback.
         self._master_ring = Ring(2, 3 * session.sample_rate)
+        self._loudness = LoudnessMeter(session.sample_rate)
+        self._loudness_read = 0  # master frames measured so far (a position in the ring)
+        self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
         self._hold: np.ndarray | None = None  # peak hold, kept on the control thread
         self._held_at: np.ndarray | None = None
         self._state: _LiveState | None = None
         self.io_latency = 0
+        self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
+        self.audio_priority = "not started"  # how that thread is scheduled, for the user
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -182,6 +189,11 @@ class LiveEngine:
         latency = self._stream.latency
         self.io_latency = int(round((latency[0] + latency[1]) * self.session.sample_rate))
         self._stream.start()
+        deadline = time.monotonic() + 1.0
+        while not self.audio_thread_id and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if self.audio_thread_id:
+            self.audio_priority = priority.raise_audio_thread(self.audio_thread_id)
 
     def _warm_up(self, blocks: int = 4) -> None:
         """Run a few blocks of silence: plug-ins allocate on their first calls, which must not be the stream's."""
@@ -233,10 +245,18 @@ class LiveEngine:
         self._params.append((plugin.instances, name, native))
 
     def play(self) -> None:
+        if self._stopped:
+            self._restart_integrated()
         self._playing = True
 
     def pause(self) -> None:
         self._playing = False
+
+    def _restart_integrated(self) -> None:
+        """Play from stop: integrated loudness and maximum true peak start again."""
+        self._measure_loudness()  # what played before belongs to the old measurement
+        self._loudness.reset_integrated()
+        self._stopped = False
 
     def locate(self, frame: int) -> None:
         self._position = max(0, int(frame))
@@ -252,18 +272,38 @@ class LiveEngine:
         self._loop = (start, max(end, start + block))
 
     def loudness(self) -> dict[str, float]:
-        """The master's momentary (400 ms) and short-term (3 s) loudness in LUFS and its true peak (last 400 ms)."""
-        ring = self._master_ring
-        frames = min(ring.written, ring.capacity)
-        end = ring.written % ring.capacity
-        recent = np.roll(ring.buffer, -end, axis=0)[ring.capacity - frames :].T.astype(np.float64)
-        rate = self.session.sample_rate
-        momentary, short_term = windowed_loudness(recent, rate, (0.4, 3.0))
+        """The master's loudness meters (LUFS, dBTP; -inf until there is enough signal).
+
+        ``momentary_lufs`` (400 ms), ``short_term_lufs`` (3 s), ``true_peak_dbtp``
+        (last 400 ms), and, since the transport last started from stop (play
+        or record; measured while it plays), ``integrated_lufs`` (gated, BS.1770-4)
+        and ``true_peak_max_dbtp``. Each call measures the master's output since
+        the previous one (at most the last 3 s): call it a few times a second
+        from the control thread.
+        """
+        self._measure_loudness()
+        meter = self._loudness
         return {
-            "momentary_lufs": momentary,
-            "short_term_lufs": short_term,
-            "true_peak_dbtp": gain_to_db(true_peak(recent[:, -int(0.4 * rate) :], rate)),
+            "momentary_lufs": meter.momentary,
+            "short_term_lufs": meter.short_term,
+            "integrated_lufs": meter.integrated,
+            "true_peak_dbtp": gain_to_db(meter.true_peak),
+            "true_peak_max_dbtp": gain_to_db(meter.true_peak_max),
         }
+
+    def _measure_loudness(self) -> None:
+        ring = self._master_ring
+        written = ring.written
+        start = max(self._loudness_read, written - ring.capacity)
+        self._loudness_read = written
+        if written > start:
+            self._loudness.integrating = self._playing
+            first, last = start % ring.capacity, written % ring.capacity
+            if first < last:
+                frames = ring.buffer[first:last]
+            else:
+                frames = np.concatenate((ring.buffer[first:], ring.buffer[:last]))
+            self._loudness.feed(frames.T)
 
     def record(self, folder: str | Path, file_format: str = "WAV") -> list[Take]:
         """Start recording every armed input track (dry and wet) into ``folder``; starts the transport.
@@ -281,12 +321,15 @@ class LiveEngine:
         self._recorder = recorder
         self._state = self._prepare(tuple((strips[i], take) for (i, _), take in zip(armed, takes) if i in strips))
         self._recording = True
+        if self._stopped:
+            self._restart_integrated()
         self._playing = True
         return takes
 
     def stop(self) -> list[Take]:
         """Stop the transport and any recording; returns the takes written."""
         self._playing = False
+        self._stopped = True
         takes: list[Take] = []
         if self._recording and self._recorder is not None:
             self._recording = False
@@ -325,7 +368,9 @@ class LiveEngine:
 
     def stats(self) -> EngineStats:
         n = min(self._callbacks, LOAD_HISTORY)
-        loads = np.sort(self._loads[:n]) if n else np.zeros(1)
+        loads = self._loads[:n].copy() if n else np.zeros(1)  # the callback keeps writing the original
+        p50, p99 = (len(loads) - 1) // 2, (len(loads) - 1) * 99 // 100
+        loads.partition((p50, p99, len(loads) - 1))  # linear time: the control thread shares the GIL
         state = self._state
         plugins = state.snapshot.latency if state else 0
         return EngineStats(
@@ -335,8 +380,8 @@ class LiveEngine:
             recording=self._recording,
             xruns=self._xruns,
             callbacks=self._callbacks,
-            load_p50=float(np.percentile(loads, 50)),
-            load_p99=float(np.percentile(loads, 99)),
+            load_p50=float(loads[p50]),
+            load_p99=float(loads[p99]),
             load_max=float(loads[-1]),
             latency_frames=self.io_latency + self.session.block_size + plugins,
             device_latency_frames=self.io_latency,
@@ -410,6 +455,8 @@ class LiveEngine:
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         started = time.perf_counter()
         try:
+            if not self.audio_thread_id:
+                self.audio_thread_id = threading.get_native_id()
             if status.input_overflow or status.output_underflow:
                 self._xruns += 1
             state = self._state

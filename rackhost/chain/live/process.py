@@ -8,13 +8,21 @@ plug-in that crashes takes down only the engine: the parent keeps the window
 and the session, reports the death, and can start a new engine with one call.
 
 Parent and child talk through a pipe (commands down, events up) and a block of
-shared memory the child rewrites about 50 times a second with the meters and
+shared memory the child rewrites about 15 times a second with the meters and
 the engine's stats; the parent reads it whenever it likes, without locks (a
 meter read mid-update is at worst one frame old).
+
+In the child, everything but the audio callback stays out of its way: the
+control thread sleeps between commands and publications, holds the GIL only
+for short numpy calls, and runs at the lowest real-time priority (see
+:mod:`rackhost.chain.live.priority`) so no other process preempts it while it
+holds the GIL; the objects made while loading are frozen out of the garbage
+collector, so a collection in the callback has almost nothing to walk.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing as mp
 import signal
@@ -26,12 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from rackhost.chain.live import priority
 from rackhost.errors import RackhostError
 
 MAX_STRIPS = 256
-PUBLISH_SECONDS = 0.02
+PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL time taken from the callback
+# The master's loudness: lufs_m (momentary, 400 ms), lufs_s (short-term, 3 s), lufs_i (integrated since the
+# transport last started from stop), true_peak_db (dBTP, last 400 ms), true_peak_max_db (since that start);
+# -inf until there is enough signal. audio_rtprio: the audio thread's real-time priority (0: none).
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
-               "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips")
+               "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips",
+               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio")
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
@@ -248,14 +261,18 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
             session.block_size = block_size
         engine = LiveEngine(session, device=device)
         engine.start()
+        control = priority.raise_control_thread(engine.audio_thread_id)
+        gc.freeze()  # the session and plug-ins: never walked by a collection in the callback
     except Exception as err:  # noqa: BLE001 - reported to the parent, which shows it
         conn.send(("error", f"the engine could not start: {err}"))
         shm.close()
         return
+    conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}"))
     conn.send(("ready", "engine running"))
     try:
+        publish_at = time.monotonic()
         while True:
-            if conn.poll(PUBLISH_SECONDS):
+            if conn.poll(max(0.0, publish_at - time.monotonic())):
                 command = conn.recv()
                 if command[0] == "quit":
                     break
@@ -263,9 +280,12 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                     _apply(engine, command, loader)
                 except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
                     conn.send(("event", f"command {command[0]!r} failed: {err}"))
-            for event in engine.poll():
-                conn.send(("event", event))
-            _publish(engine, meters, stats)
+                gc.freeze()  # what the command built (a new snapshot) joins the frozen objects
+            if time.monotonic() >= publish_at:
+                for event in engine.poll():
+                    conn.send(("event", event))
+                _publish(engine, meters, stats)
+                publish_at = time.monotonic() + PUBLISH_SECONDS
     except (EOFError, OSError):
         pass  # the parent went away: stop cleanly
     finally:
@@ -336,6 +356,10 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
     meters[:strips] = rows
     meters[MAX_STRIPS] = current[-1]
     s = engine.stats()
+    loudness = engine.loudness()
     values = (1.0, s.running, s.position, s.playing, s.recording, s.xruns, s.callbacks, s.load_p50, s.load_p99,
-              s.load_max, s.latency_frames, s.dropped_frames, strips)
+              s.load_max, s.latency_frames, s.dropped_frames, strips,
+              loudness["momentary_lufs"], loudness["short_term_lufs"], loudness["integrated_lufs"],
+              loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
+              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0)
     stats[:] = values
