@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     gui.add_argument("--no-engine", action="store_true", help="do not start the live engine")
     gui.add_argument("--screenshot", metavar="PNG", help="render a few frames, save a screenshot and exit")
     gui.add_argument("--play", action="store_true", help="start the transport once the engine runs")
+    gui.add_argument("--view", choices=["presets", "render", "settings", "panel", "browser"],
+                     help="open a view at start: the preset browser, render, audio settings, the first slot's "
+                          "parameter panel, or the plug-in browser")
+    gui.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
     gui.set_defaults(func=_cmd_gui)
 
     demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
@@ -405,8 +409,12 @@ def _cmd_gui(args: argparse.Namespace) -> int:
                             "run it in a desktop session, or under xvfb-run for a virtual one")
     from rackhost.gui.app import run
 
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise _usage(f"--size {args.size!r}: give it as WIDTHxHEIGHT, e.g. 1920x1080") from None
     run(args.session, screenshot=args.screenshot, frames=60 if args.screenshot else 0,
-        start_engine=not args.no_engine, play=args.play)
+        start_engine=not args.no_engine, play=args.play, view=args.view, width=width, height=height)
     return 0
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
+from gui_driver import click
 from rackhost.chain import ArraySource, Session
 from rackhost.gui.app import RackApp
 from rackhost.presets import save_session
@@ -44,17 +45,13 @@ def built(session_file):
         dpg.destroy_context()
 
 
-def _click(item: int, value: object) -> None:
-    dpg.set_value(item, value)
-    callback = dpg.get_item_callback(item)
-    callback(item, value, dpg.get_item_user_data(item))
 
 
 def test_strip_controls_change_the_model_with_undo(built):
     drums = built.session.tracks[0]
-    _click(built.strips[0].mute, True)
-    _click(built.strips[0].gain, -6.0)
-    _click(built.strips[0].slots[1], False)  # unticked: the Reverb slot is bypassed
+    click(built.strips[0].mute, True)
+    click(built.strips[0].gain, -6.0)
+    click(built.strips[0].slots[1], False)  # unticked: the Reverb slot is bypassed
     assert drums.mute and drums.gain_db == -6.0 and drums.chain[1].bypass
     built.undo()
     built.undo()

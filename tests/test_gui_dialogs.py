@@ -242,7 +242,8 @@ def test_the_menu_opens_each_dialog(app):
     for label, title in (("Preset browser...", "Presets"), ("Render / bounce to file...", "Render / bounce"),
                          ("Audio settings...", "Audio settings")):
         _click(_menu_item(label))
-        assert any(dpg.get_item_label(w) == title for w in dpg.get_windows())
+        _click(_menu_item(label))  # an open dialog comes forward rather than opening twice
+        assert [dpg.get_item_label(w) for w in dpg.get_windows()].count(title) == 1
 
 
 # -- the render dialog ---------------------------------------------------------------------------
@@ -273,6 +274,14 @@ def test_render_writes_the_file_and_reports_its_loudness(app, tmp_path):
     end = int(round(times[-1] * rate))  # the last whole 100 ms step
     assert lufs[-1] == pytest.approx(windowed_loudness(audio.T[:, :end], rate, (3.0,))[0], abs=1e-6)
     assert dpg.get_value(dialog.integrated_line)[0] == [pytest.approx(expected.integrated_lufs)]
+
+    before = written.stat().st_mtime_ns
+    _click(dialog.render_button)  # the file exists now: the first press only asks
+    assert dialog.task is None and "exists: press Render again to replace it" in dialog.status_text
+    assert written.stat().st_mtime_ns == before
+    _click(dialog.render_button)
+    _finish(dialog)
+    assert f"wrote {written}" in dialog.status_text
 
 
 def test_browse_picks_the_output_file(app, tmp_path):

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
+from rackhost.errors import SessionError
 
 if TYPE_CHECKING:
+    from rackhost.chain.session import Session
     from rackhost.chain.track import Track
 
 
@@ -148,6 +150,50 @@ class SwitchAB(Command):
 
 
 @dataclass
+class InsertItem(Command):
+    """An item put into a list at an index (a track into the session)."""
+
+    items: list
+    item: Any
+    index: int
+    label: str = "add"
+
+    def do(self) -> None:
+        self.items.insert(self.index, self.item)
+
+    def undo(self) -> None:
+        self.items.remove(self.item)
+
+
+@dataclass
+class PopItem(Command):
+    items: list
+    index: int
+    label: str = "remove"
+    item: Any = None
+
+    def do(self) -> None:
+        self.item = self.items.pop(self.index)
+
+    def undo(self) -> None:
+        self.items.insert(self.index, self.item)
+
+
+@dataclass
+class MoveItem(Command):
+    items: list
+    source: int
+    target: int
+    label: str = "move"
+
+    def do(self) -> None:
+        self.items.insert(self.target, self.items.pop(self.source))
+
+    def undo(self) -> None:
+        self.items.insert(self.source, self.items.pop(self.target))
+
+
+@dataclass
 class Group(Command):
     commands: list[Command] = field(default_factory=list)
     label: str = "edit"
@@ -170,9 +216,11 @@ class History:
         self._undone: list[Command] = []
         self._sealed = True
         self._group: Group | None = None
+        self.changes = 0  # counts every run, undo and redo: a saved file compares it to know it is stale
 
     def run(self, command: Command) -> None:
         command.do()
+        self.changes += 1
         if self._group is not None:
             self._group.commands.append(command)
             return
@@ -203,6 +251,10 @@ class History:
                     self._done.append(group)
                     self._sealed = True
 
+    def labels(self) -> tuple[list[str], list[str]]:
+        """What undo would undo (oldest first) and what redo would redo (next last)."""
+        return [c.label for c in self._done], [c.label for c in self._undone]
+
     @property
     def can_undo(self) -> bool:
         return bool(self._done)
@@ -217,6 +269,7 @@ class History:
             return None
         command = self._done.pop()
         command.undo()
+        self.changes += 1
         self._undone.append(command)
         self._sealed = True
         return command.label
@@ -226,6 +279,7 @@ class History:
             return None
         command = self._undone.pop()
         command.do()
+        self.changes += 1
         self._done.append(command)
         self._sealed = True
         return command.label
@@ -279,12 +333,77 @@ class Editor:
     def move_slot(self, chain: Chain, slot: Slot | str | int, to_index: int) -> None:
         self.history.run(MoveSlot(chain, chain.index(slot), to_index))
 
+    def replace_slot(self, chain: Chain, slot: Slot | str | int, plugin: Plugin) -> Slot:
+        """Put ``plugin`` where ``slot`` is, keeping its bypass and wet/dry."""
+        index = chain.index(slot)
+        old = chain[index]
+        new = Slot(plugin, bypass=old.bypass, mix=old.mix)
+        with self.history.group(f"replace {old.name} with {new.name}"):
+            self.history.run(RemoveSlot(chain, index))
+            self.history.run(AddSlot(chain, new, index))
+        return new
+
+    # -- tracks -------------------------------------------------------------------
+
+    def add_track(self, session: Session, track: Track, index: int | None = None) -> Track:
+        _check_name(session, track.name)
+        where = len(session.tracks) if index is None else index
+        self.history.run(InsertItem(session.tracks, track, where, f"add track {track.name}"))
+        return track
+
+    def remove_track(self, session: Session, track: Track) -> None:
+        self.history.run(PopItem(session.tracks, session.tracks.index(track), f"remove track {track.name}"))
+
+    def move_track(self, session: Session, track: Track, to_index: int) -> None:
+        to_index = max(0, min(to_index, len(session.tracks) - 1))
+        self.history.run(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
+
+    def rename_track(self, session: Session, track: Track, name: str) -> None:
+        name = name.strip()
+        if name != track.name:
+            _check_name(session, name)
+            self._attr(track, "name", name, f"rename {track.name} to {name}")
+
+    def set_input(self, track: Track, channels: tuple[int, ...]) -> None:
+        """Play the track from device input channels (0-based); ``()`` plays its file."""
+        channels = tuple(channels)
+        if not channels and track.source is None:
+            raise ValueError(f"track {track.name!r} has no audio file to play; pick an input instead")
+        if len(channels) > 2 or any(c < 0 for c in channels):
+            raise ValueError(f"a track's input is one or two device channels; got {channels!r}")
+        self._attr(track, "input", channels, f"input of {track.name}")
+
+    def set_source(self, track: Track, source: Any) -> None:
+        """Play ``source`` (an audio file) on the track instead of a device input."""
+        with self.history.group(f"audio file of {track.name}"):
+            self._attr(track, "source", source, f"audio file of {track.name}")
+            self._attr(track, "input", (), f"input of {track.name}")
+
+    def set_armed(self, track: Track, armed: bool) -> None:
+        self._attr(track, "armed", bool(armed), f"{'arm' if armed else 'disarm'} {track.name}")
+
+    def copy_to_other(self, owner: ChainOwner, copy: Chain | None = None) -> None:
+        """Make the setting not playing a copy of the one playing (A -> B while A plays).
+
+        ``copy``: the clone, if it was made elsewhere (a GUI loads plug-ins on a thread of its own).
+        """
+        label = f"copy {owner.ab.active} to {owner.ab.inactive}"
+        self._attr(owner.ab, "other", copy if copy is not None else owner.chain.clone(), label)
+
     def load_chain(self, owner: ChainOwner, chain: Chain, label: str = "load preset") -> None:
         self.history.run(ReplaceChain(owner, chain, label))
 
-    def switch_ab(self, owner: ChainOwner) -> None:
-        self.history.run(SwitchAB(owner))
+    def switch_ab(self, owner: ChainOwner, copy: Chain | None = None) -> None:
+        """Play the other setting; the first switch makes B a copy of A (``copy``, if made elsewhere already)."""
+        self.history.run(SwitchAB(owner, copy=copy))
 
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),
                                   lambda v: setattr(obj, attr, v), label, continuous))
+
+
+def _check_name(session: Session, name: str) -> None:
+    if not name:
+        raise SessionError("a track needs a name")
+    if any(t.name == name for t in session.tracks):
+        raise SessionError(f"a track named {name!r} already exists; track names are unique")

@@ -3,7 +3,13 @@
 The frame loop is the GUI's own: Dear PyGui's callbacks run on this thread
 (manual callback management), the engine's meters are read from shared
 memory once a frame, and nothing here can block the audio, which runs in the
-engine process. Without an audio device the window still opens and says so.
+engine process. Every change goes through the session's undoable editor; the
+engine hears about it as a small command (a fader, a parameter) or, for a
+structural change, as the whole session document, which it applies around
+the plug-in instances it already runs (:mod:`rackhost.presets.session_sync`).
+Plug-ins are loaded on one thread of their own (:mod:`rackhost.gui.loader`),
+so the window never freezes. Without an audio device the window still opens
+and says so; everything offline still works.
 """
 
 from __future__ import annotations
@@ -11,36 +17,70 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain import Session
-from rackhost.chain.live.process import EngineProcess, EngineProcessError
-from rackhost.gui.strip import STRIP_WIDTH, StripView
-from rackhost.gui.theme import apply_theme
+from rackhost.chain import Plugin, Session
+from rackhost.chain.live.process import EngineProcess, EngineProcessError, SessionLoader
+from rackhost.chain.track import Track
+from rackhost.errors import RackhostError
+from rackhost.gui.files import SessionFiles
+from rackhost.gui.dialogs import dialog_views
+from rackhost.gui.loader import PluginLoader
+from rackhost.gui.parameter_panel import ParameterPanel
+from rackhost.gui.plugin_browser import PluginBrowser
+from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
+from rackhost.gui.theme import MUTED, WARNING, apply_theme
 
 TITLE = "rackhost"
+HISTORY_WIDTH = 170
 
 
 class RackApp:
-    def __init__(self, session: Session, session_path: Path | None, *, start_engine: bool = True):
+    def __init__(self, session: Session, session_path: Path | None, *, start_engine: bool = True,
+                 loader: PluginLoader | None = None):
         self.session = session
         self.session_path = session_path
+        self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
         self.engine_state = "offline"
+        self.device: Any = None
         self.strips: list[StripView] = []
         self.master: StripView | None = None
-        self.device: Any = None
-        if start_engine and session_path is not None:
-            self.engine_state = "starting the audio engine..."
-            # Loading plug-ins in the engine can take a while: never on the GUI thread.
-            threading.Thread(target=self._start_engine, name="rackhost-engine-start", daemon=True).start()
+        self.panels: list[ParameterPanel] = []
+        self.browser: PluginBrowser | None = None
+        self.files = SessionFiles(self)
+        self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
+        self.want_engine = start_engine
+        self.window = self.rack = self.master_area = self.status = self.position = self.history_list = 0
+        self._dialog: int | None = None
+        self._engine_died_shown = False
+        if start_engine:
+            self.restart_engine()
 
     # -- engine -----------------------------------------------------------------------
 
-    def _start_engine(self) -> None:
-        engine = EngineProcess(self.session_path, device=self.device,  # type: ignore[arg-type]
+    def restart_engine(self, *, device: Any = None, block_size: int | None = None,
+                       sample_rate: int | None = None) -> None:
+        """Start the engine (again: after it died, or with new device settings), off the GUI thread."""
+        if sample_rate:
+            self.session.sample_rate = sample_rate
+        if block_size:
+            self.session.block_size = block_size
+        if device is not None:
+            self.device = device
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+        self._engine_died_shown = False
+        self.engine_state = "starting the audio engine..."
+        document = self.document()
+        threading.Thread(target=self._start_engine, args=(document,), name="rackhost-engine-start",
+                         daemon=True).start()
+
+    def _start_engine(self, document: dict) -> None:
+        engine = EngineProcess("", loader=SessionLoader.from_document(document), device=self.device,
                                block_size=self.session.block_size)
         try:
             engine.start()
@@ -50,23 +90,14 @@ class RackApp:
         self.engine = engine
         self.engine_state = "engine running"
 
+    def document(self) -> dict:
+        from rackhost.presets import session_to_dict
+
+        return session_to_dict(self.session)
+
     def send(self, *command: Any) -> None:
         if self.engine is not None and self.engine.alive:
             self.engine.send(*command)
-
-    def restart_engine(self, *, device: Any = None, block_size: int | None = None,
-                       sample_rate: int | None = None) -> None:
-        """Start the engine again (after it died, or with new device settings), off the GUI thread."""
-        if sample_rate:
-            self.session.sample_rate = sample_rate
-        if block_size:
-            self.session.block_size = block_size
-        self.device = device
-        if self.engine is not None:
-            self.engine.stop()
-            self.engine = None
-        self.engine_state = "starting the audio engine..."
-        threading.Thread(target=self._start_engine, name="rackhost-engine-start", daemon=True).start()
 
     # -- the model --------------------------------------------------------------------
 
@@ -74,79 +105,375 @@ class RackApp:
         """The track at ``track``, or the master for None."""
         return self.session.master if track is None else self.session.tracks[track]
 
+    @property
+    def edit(self) -> Any:
+        return self.session.edit
+
     def structure_changed(self) -> None:
         """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine."""
         self._build_strips()
+        for panel in list(self.panels):
+            owner_gone = panel.track is not None and panel.track >= len(self.session.tracks)
+            if owner_gone or panel.index >= len(self.app_chain(panel.track)) \
+                    or self.app_chain(panel.track)[panel.index] is not panel.slot:
+                panel.close()
+            else:
+                panel.refresh()
+        self.panels = [p for p in self.panels if p.alive]
+        self._show_history()
+        if self.engine is not None and self.engine.alive:
+            self.engine.sync(self.document())
+
+    def app_chain(self, track: int | None) -> Any:
+        return self.owner(track).chain
+
+    def _try(self, action: Callable[[], Any]) -> bool:
+        """Run a model change; a refused one (a clashing name, say) is shown, not raised. True if it was made."""
+        try:
+            action()
+        except (RackhostError, ValueError) as err:
+            self.tell(str(err), error=True)
+            return False
+        return True
+
+    # strip controls: small engine commands, no resync
+    def set_gain(self, track: int | None, value: float) -> None:
+        self.edit.set_gain(self.owner(track), value)
+        self.send("gain_db", track, value)
+
+    def set_pan(self, track: int, value: float) -> None:
+        self.edit.set_pan(self.owner(track), value)
+        self.send("pan", track, value)
+
+    def set_mute(self, track: int, value: bool) -> None:
+        self.edit.set_mute(self.owner(track), value)
+        self.send("mute", track, value)
+
+    def set_solo(self, track: int, value: bool) -> None:
+        self.edit.set_solo(self.owner(track), value)
+        self.send("solo", track, value)
+
+    def set_bypass(self, track: int | None, index: int, value: bool) -> None:
+        self.edit.set_bypass(self.app_chain(track)[index], value)
+        self.send("bypass", track, index, value)
+        self._refresh_views()
+
+    def set_mix(self, track: int | None, index: int, value: float) -> None:
+        self.edit.set_mix(self.app_chain(track)[index], value)
+        self.send("mix", track, index, value)
+
+    def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
+        slot = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_parameter(slot, name, value)):
+            self.send("set_parameter", track, index, name, slot.plugin.get(name))
+
+    def set_armed(self, track: int, value: bool) -> None:
+        self.edit.set_armed(self.owner(track), value)
+        self.structure_changed()
+
+    # structure: the engine resyncs
+    def add_track(self, name: str | None = None, source: str | Path | None = None) -> None:
+        taken = {t.name for t in self.session.tracks}
+        name = name or next(f"track {n}" for n in range(1, 10_000) if f"track {n}" not in taken)
+        from rackhost.chain import AudioFileSource
+
+        def add() -> Track:
+            track = Track(name, AudioFileSource(source)) if source else Track(name, input=(0,))
+            return self.edit.add_track(self.session, track)
+
+        if self._try(add):
+            self.structure_changed()
+
+    def remove_track(self, track: int) -> None:
+        self.edit.remove_track(self.session, self.session.tracks[track])
+        self.structure_changed()
+
+    def move_track(self, track: int, delta: int) -> None:
+        self.edit.move_track(self.session, self.session.tracks[track], track + delta)
+        self.structure_changed()
+
+    def rename_track(self, track: int, name: str) -> None:
+        self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
+        self.structure_changed()
+
+    def set_input(self, track: int, choice: str) -> None:
+        owner = self.session.tracks[track]
+        if choice == OPEN_FILE:
+            self.files.choose_audio(lambda path: self.set_source(track, path))
+            self._build_strips()
+            return
+        channels = INPUT_CHOICES.get(choice, ())
+        self._try(lambda: self.edit.set_input(owner, channels))
+        self.structure_changed()
+
+    def set_source(self, track: int, path: str | Path) -> None:
+        from rackhost.chain import AudioFileSource
+
+        owner = self.session.tracks[track]
+        self._try(lambda: self.edit.set_source(owner, AudioFileSource(path)))
+        self.structure_changed()
+
+    def remove_slot(self, track: int | None, index: int) -> None:
+        self.edit.remove_slot(self.app_chain(track), index)
+        self.structure_changed()
+
+    def move_slot(self, track: int | None, index: int, delta: int) -> None:
+        chain = self.app_chain(track)
+        to = index + delta
+        if 0 <= to < len(chain):
+            self.edit.move_slot(chain, index, to)
+            self.structure_changed()
+
+    def add_plugin(self, track: int | None, name: str, replace: int | None = None) -> None:
+        """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot)."""
+        owner = self.owner(track)
+
+        def done(plugin: Plugin) -> None:
+            if owner not in (*self.session.tracks, self.session.master):
+                return  # the track went away while its plug-in loaded
+            chain = owner.chain
+            if replace is not None and replace < len(chain):
+                self.edit.replace_slot(chain, replace, plugin)
+            else:
+                self.edit.add_slot(chain, plugin)
+            self.tell(f"added {plugin.name}" + (f": {plugin.note}" if getattr(plugin, "note", None) else ""))
+            self.structure_changed()
+
+        self.loader.submit(f"loading {name}...", lambda: Plugin.create(name), done,
+                           lambda err: self.tell(f"could not load {name}: {err}", error=True))
+
+    def switch_ab(self, track: int | None) -> None:
+        owner = self.owner(track)
+        if owner.ab.other is not None:
+            self.edit.switch_ab(owner)
+            self.structure_changed()
+            return
+        # The first switch makes B as a copy of A: new plug-in instances, loaded on the plug-in thread.
+        self.loader.submit("copying A to B...", owner.chain.clone,
+                           lambda copy: (self.edit.switch_ab(owner, copy), self.structure_changed()),
+                           lambda err: self.tell(f"could not copy the chain: {err}", error=True))
+
+    def copy_ab(self, track: int | None) -> None:
+        owner = self.owner(track)
+        self.loader.submit(f"copying {owner.ab.active} to {owner.ab.inactive}...", owner.chain.clone,
+                           lambda copy: (self.edit.copy_to_other(owner, copy), self.structure_changed()),
+                           lambda err: self.tell(f"could not copy the chain: {err}", error=True))
+
+    def undo(self) -> None:
+        label = self.session.undo()
+        self.tell(f"undid: {label}" if label else "nothing to undo")
+        self.structure_changed()
+
+    def redo(self) -> None:
+        label = self.session.redo()
+        self.tell(f"redid: {label}" if label else "nothing to redo")
+        self.structure_changed()
+
+    # -- views --------------------------------------------------------------------------
+
+    def open_browser(self, track: int | None, replace: int | None = None) -> PluginBrowser:
+        if self.browser is not None:
+            self.browser.close()
+        where = "master" if track is None else self.session.tracks[track].name
+        title = f"Replace slot {replace + 1} on {where}" if replace is not None else f"Add a plug-in to {where}"
+        self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
+        return self.browser
+
+    def open_panel(self, track: int | None, index: int) -> ParameterPanel:
+        for panel in self.panels:
+            if panel.track == track and panel.index == index and panel.alive:
+                dpg.focus_item(panel.window)
+                return panel
+        panel = ParameterPanel(self, track, index)
+        self.panels.append(panel)
+        return panel
+
+    def open_editor(self, track: int | None, index: int) -> None:
+        """The plug-in's own window, shown by the plug-in thread (pedalboard's show_editor blocks until closed)."""
+        slot = self.app_chain(track)[index]
+        self.loader.submit(f"{slot.name} editor open", slot.plugin.instance.show_editor,
+                           lambda _: self.structure_changed(),
+                           lambda err: self.tell(f"{slot.name} has no editor window here: {err}", error=True))
+
+    def scan_plugins(self) -> None:
+        from rackhost.chain.discovery import scan
+
+        def scanned(summary: Any) -> None:
+            self.tell(f"scan: {summary.found} plug-ins, {len(summary.new)} new, {len(summary.failed)} failed, "
+                      f"{summary.seconds:.1f} s")
+            if self.browser is not None:
+                self.browser.close()
+
+        # Scanning probes each plug-in in a child process, so it may run on any thread.
+        task = threading.Thread(target=lambda: self._finish_later(scan, scanned), daemon=True)
+        self.tell("scanning plug-ins (each in its own process)...")
+        task.start()
+
+    def _finish_later(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        try:
+            result = work()
+        except Exception as err:  # noqa: BLE001 - shown to the user
+            self.tell(f"failed: {err}", error=True)
+            return
+        self.loader.submit("", lambda: result, done, lambda err: None)
+
+    def place(self, window: int, width: int, height: int) -> None:
+        from rackhost.gui.dialogs import centre
+
+        centre(window, width, height)
+
+    def tell(self, message: str, *, error: bool = False) -> None:
+        """Say something in the status line (errors in their colour)."""
+        self.messages.append(message)
+        if self.status and dpg.does_item_exist(self.status):
+            dpg.set_value(self.status, message)
+            dpg.configure_item(self.status, color=WARNING if error else MUTED)
+        self._status_until = time.monotonic() + (8.0 if error else 4.0)
+
+    def _refresh_views(self) -> None:
+        for panel in self.panels:
+            panel.refresh()
+        for view in (*self.strips, self.master):
+            if view is not None:
+                for box, slot in zip(view.slots, view.owner.chain):
+                    dpg.set_value(box, not slot.bypass)
 
     # -- building ---------------------------------------------------------------------
 
     def build(self) -> int:
         apply_theme()
+        self._status_until = 0.0
         with dpg.window(label=TITLE, no_title_bar=True, no_move=True, no_resize=True) as self.window:
             with dpg.menu_bar():
-                with dpg.menu(label="Transport"):
-                    dpg.add_menu_item(label="Play", callback=lambda: self.send("play"))
-                    dpg.add_menu_item(label="Stop", callback=lambda: self.send("stop"))
+                self.files.build_menu()
                 with dpg.menu(label="Edit"):
-                    dpg.add_menu_item(label="Undo", callback=self.undo)
-                    dpg.add_menu_item(label="Redo", callback=self.redo)
-            with dpg.group(horizontal=True) as self.transport:
-                dpg.add_button(label="Play", width=70, callback=lambda: self.send("play"))
-                dpg.add_button(label="Stop", width=70, callback=lambda: self.send("stop"))
-                self.position = dpg.add_text("0.0 s")
-                sr, block = self.session.sample_rate, self.session.block_size
-                dpg.add_text(f"   {sr} Hz, block {block}", color=(140, 144, 152))
+                    dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=self.undo)
+                    dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo)
+                    dpg.add_menu_item(label="Add track", callback=lambda: self.add_track())
+                with dpg.menu(label="Transport"):
+                    dpg.add_menu_item(label="Play", callback=self.play)
+                    dpg.add_menu_item(label="Stop", callback=self.stop)
+                    dpg.add_menu_item(label="Record armed tracks", callback=self.record)
+                with dpg.menu(label="Presets"):
+                    dpg.add_menu_item(label="Preset browser...", callback=lambda: VIEWS["presets"](self))
+                with dpg.menu(label="Render"):
+                    dpg.add_menu_item(label="Render / bounce to file...", callback=lambda: VIEWS["render"](self))
+                with dpg.menu(label="Engine"):
+                    dpg.add_menu_item(label="Audio settings...", callback=lambda: VIEWS["settings"](self))
+                    dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
+                    dpg.add_menu_item(label="Scan plug-ins", callback=self.scan_plugins)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Play", width=60, callback=self.play)
+                dpg.add_button(label="Stop", width=60, callback=self.stop)
+                self.record_button = dpg.add_button(label="Record", width=70, callback=self.record)
+                self.loop = dpg.add_checkbox(label="loop", callback=lambda s, v: self.set_loop(v))
+                self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], width=110, format="%.1f",
+                                                       callback=lambda *_: self.set_loop(dpg.get_value(self.loop)))
+                self.position = dpg.add_text("   0.0 s")
+                dpg.add_text(f"  {self.session.sample_rate} Hz, block {self.session.block_size}", color=MUTED)
+                self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
+                self.busy_text = dpg.add_text("", color=MUTED)
             dpg.add_separator()
-            with dpg.child_window(height=-30, horizontal_scrollbar=True, border=False) as rack:
-                with dpg.group(horizontal=True) as self.rack:
+            with dpg.group(horizontal=True):
+                # Tracks scroll sideways; the master and the history stay in view.
+                with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-30,
+                                      horizontal_scrollbar=True, border=False):
+                    with dpg.group(horizontal=True) as self.rack:
+                        pass
+                with dpg.group() as self.master_area:
                     pass
-            self.status = dpg.add_text("", color=(140, 144, 152))
+                with dpg.child_window(width=-1, height=-30, border=True):
+                    dpg.add_text("History", color=MUTED)
+                    self.history_list = dpg.add_listbox([], num_items=24, width=-1,
+                                                        callback=lambda s, v: self.undo_to(v))
+            self.status = dpg.add_text("", color=MUTED)
+        with dpg.handler_registry():
+            dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
+            dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
         self._build_strips()
+        self._show_history()
         dpg.set_primary_window(self.window, True)
-        return rack
+        return self.rack
+
+    def _key_z(self) -> None:
+        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
+            shift = dpg.is_key_down(dpg.mvKey_ModShift) or dpg.is_key_down(dpg.mvKey_LShift)
+            self.redo() if shift else self.undo()
+
+    def _key_s(self) -> None:
+        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
+            self.files.save()
 
     def _build_strips(self) -> None:
-        dpg.delete_item(self.rack, children_only=True)
-        self.strips = []
-        for index, track in enumerate(self.session.tracks):
-            kind = f"in {'+'.join(str(c + 1) for c in track.input)}" if track.input else "file"
-            view = StripView(self.rack, track, f"{track.name}  ({kind})",
-                             lambda what, *args, i=index: self.change(i, what, *args))
-            self.strips.append(view)
-        self.master = StripView(self.rack, self.session.master, "MASTER",
-                                lambda what, *args: self.change(None, what, *args), is_master=True)
-
-    # -- changes ------------------------------------------------------------------------
-
-    def change(self, track: int | None, what: str, *args: Any) -> None:
-        """A control moved: change the model (with undo) and tell the engine."""
-        owner = self.session.master if track is None else self.session.tracks[track]
-        edit = self.session.edit
-        if what == "bypass":
-            index, bypass = args
-            edit.set_bypass(owner.chain[index], bypass)
-            self.send("bypass", track, index, bypass)
+        if not self.rack:
             return
-        value = args[0]
-        {"mute": edit.set_mute, "solo": edit.set_solo, "pan": edit.set_pan, "gain_db": edit.set_gain}[what](owner, value)
-        self.send(what, track, value)
+        dpg.delete_item(self.rack, children_only=True)
+        self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
+        with dpg.group(parent=self.rack):
+            dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
+        dpg.delete_item(self.master_area, children_only=True)
+        with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-30, border=False) as area:
+            self.master = StripView(area, self, None)
 
-    def undo(self) -> None:
-        self.session.undo()
+    def _show_history(self) -> None:
+        if not self.history_list:
+            return
+        done, undone = self.session.history.labels()
+        items = ["(opened)"] + done + [f"  ~ {label}" for label in reversed(undone)]
+        dpg.configure_item(self.history_list, items=items)
+        dpg.set_value(self.history_list, items[len(done)])
+
+    def undo_to(self, label: str) -> None:
+        """Clicking a history entry undoes (or redoes) to just after it."""
+        done, undone = self.session.history.labels()
+        items = ["(opened)"] + done + [f"  ~ {label}" for label in reversed(undone)]
+        target = items.index(label)
+        while len(self.session.history.labels()[0]) > target and self.session.undo():
+            pass
+        while len(self.session.history.labels()[0]) < target and self.session.redo():
+            pass
         self.structure_changed()
 
-    def redo(self) -> None:
-        self.session.redo()
-        self.structure_changed()
+    # -- transport ---------------------------------------------------------------------
+
+    def play(self) -> None:
+        self.send("play")
+
+    def stop(self) -> None:
+        self.send("stop")
+
+    def record(self) -> None:
+        if not any(t.armed and t.input for t in self.session.tracks):
+            self.tell("arm a track with an input (R) to record", error=True)
+            return
+        folder = (self.session_path.parent if self.session_path else Path.cwd()) / "takes"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.send("record", str(folder))
+        self.tell(f"recording armed tracks into {folder}")
+
+    def set_loop(self, on: bool) -> None:
+        start, end = dpg.get_value(self.loop_range)[:2]
+        rate = self.session.sample_rate
+        if on and end <= start:
+            self.tell("the loop's end must come after its start", error=True)
+            return
+        self.send("loop", int(start * rate) if on else None, int(end * rate) if on else None)
 
     # -- each frame -----------------------------------------------------------------------
 
     def frame(self) -> None:
         """Read the engine and show it; called once per rendered frame."""
+        self.loader.finish()
+        busy = self.loader.busy
+        dpg.configure_item(self.busy, show=busy is not None)
+        dpg.set_value(self.busy_text, busy or "")
         engine = self.engine
         if engine is not None:
             for event in engine.poll():
-                self.engine_state = event
+                self.tell(event, error="died" in event or "failed" in event)
+                if "died" in event:
+                    self.engine_state = "the audio engine stopped"
+                    self._engine_died(event)
             meters = engine.meters()
             for row, view in zip(meters[:-1], self.strips):
                 view.show_levels(row)
@@ -154,33 +481,99 @@ class RackApp:
                 self.master.show_levels(meters[-1])
             stats = engine.stats()
             if stats.get("alive"):
+                if self.master is not None:
+                    self.master.show_loudness(stats)
                 dpg.set_value(self.position, f"{stats['position'] / self.session.sample_rate:6.1f} s")
-                self.engine_state = (f"engine running: xruns {int(stats['xruns'])}, load p99 "
-                                     f"{stats['load_p99']:.0%}, latency {int(stats['latency_frames'])} frames")
-        dpg.set_value(self.status, self.engine_state)
+                latency_ms = 1000 * stats["latency_frames"] / self.session.sample_rate
+                self.engine_state = (f"engine {'recording' if stats['recording'] else 'running'}: "
+                                     f"xruns {int(stats['xruns'])}, load p50 {stats['load_p50']:.0%} "
+                                     f"p99 {stats['load_p99']:.0%} max {stats['load_max']:.0%}, "
+                                     f"latency {latency_ms:.1f} ms")
+        if time.monotonic() > self._status_until:
+            dpg.set_value(self.status, self.engine_state)
+            dpg.configure_item(self.status, color=MUTED)
+
+    @property
+    def title(self) -> str:
+        """The window's title: the session's name, starred while it has unsaved changes."""
+        title = f"{TITLE}: {self.session_path.name if self.session_path else 'new session'}"
+        return title + (" *" if self.files.dirty else "")
+
+    def _engine_died(self, why: str) -> None:
+        if self._engine_died_shown:
+            return
+        self._engine_died_shown = True
+        self.engine = None
+        self.dialog("The audio engine stopped",
+                    f"{why}\n\nYour session is intact in this window. Restart the engine to hear it again.",
+                    {"Restart engine": lambda: self.restart_engine(), "Work offline": lambda: None})
+
+    def dialog(self, title: str, text: str, buttons: dict[str, Callable[[], Any]]) -> int:
+        """A modal question; each button runs its action and closes it."""
+        if self._dialog is not None and dpg.does_item_exist(self._dialog):
+            dpg.delete_item(self._dialog)
+        with dpg.window(label=title, modal=True, no_collapse=True, width=460, height=180,
+                        on_close=lambda: dpg.delete_item(self._dialog)) as self._dialog:
+            dpg.add_text(text, wrap=430)
+            dpg.add_spacer(height=8)
+            with dpg.group(horizontal=True):
+                for label, action in buttons.items():
+                    dpg.add_button(label=label, user_data=action, callback=self._dialog_button)
+        self.place(self._dialog, 460, 180)
+        return self._dialog
+
+    def _dialog_button(self, sender: int, app_data: Any, action: Callable[[], Any]) -> None:
+        if self._dialog is not None and dpg.does_item_exist(self._dialog):
+            dpg.delete_item(self._dialog)
+        self._dialog = None
+        action()
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+        self.loader.close()
+
+
+# Views a screenshot can open by name (``rackhost gui --view NAME``): name -> opener.
+VIEWS: dict[str, Callable[[RackApp], Any]] = {
+    "panel": lambda app: app.open_panel(*_first_slot(app)),
+    "browser": lambda app: app.open_browser(0 if app.session.tracks else None),
+    **dialog_views(),
+}
+
+
+def _first_slot(app: RackApp) -> tuple[int | None, int]:
+    for index, track in enumerate(app.session.tracks):
+        if len(track.chain):
+            return index, 0
+    return None, 0
 
 
 def run(session_path: str | Path | None, *, screenshot: str | Path | None = None, frames: int = 0,
-        start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720) -> None:
+        start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720,
+        view: str | None = None) -> None:
     """Open the rack on ``session_path``; with ``screenshot``, render ``frames`` frames, save a PNG and close.
 
-    ``play`` starts the transport as soon as the engine runs.
+    The window opens at once; the session's plug-ins load on the plug-in
+    thread meanwhile. ``play`` starts the transport as soon as the engine
+    runs; ``view`` opens one of :data:`VIEWS` once the session is loaded.
     """
-    from rackhost.presets import load_session
-
-    path = Path(session_path) if session_path else None
-    session = load_session(path) if path else Session()
-    app = RackApp(session, path, start_engine=start_engine)
+    loader = PluginLoader()
+    app = RackApp(Session(), None, start_engine=False, loader=loader)
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)
-    dpg.create_viewport(title=f"{TITLE}: {path.name if path else 'new session'}", width=width, height=height)
+    dpg.create_viewport(title=TITLE, width=width, height=height, disable_close=True)
+    dpg.set_exit_callback(lambda: app.files.quit())
     app.build()
     dpg.setup_dearpygui()
     dpg.show_viewport()
+    app.want_engine = start_engine
+    if session_path is not None:
+        app.files.open(Path(session_path), then=lambda: _loaded(app, view))
+    else:
+        if start_engine:
+            app.restart_engine()
+        _loaded(app, view)
     rendered = 0
     try:
         while dpg.is_dearpygui_running():
@@ -188,16 +581,26 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                 app.send("play")
                 play = False
             app.frame()
+            if dpg.get_viewport_title() != app.title:
+                dpg.set_viewport_title(app.title)
             dpg.render_dearpygui_frame()
             dpg.run_callbacks(dpg.get_callback_queue())
-            rendered += 1
-            if screenshot and app.engine is None and "starting" in app.engine_state:
-                time.sleep(0.05)  # a screenshot waits for the engine (or its failure) before counting frames
-                continue
-            if screenshot and rendered == frames:
-                dpg.output_frame_buffer(file=str(screenshot))
-            if screenshot and rendered >= frames + 3:  # the file is written a frame or two later
-                break
+            if screenshot:
+                waiting = loader.pending or app.files.loading or (app.want_engine and app.engine is None
+                                                                 and "starting" in app.engine_state)
+                if waiting:
+                    time.sleep(0.05)  # a screenshot waits for the session and the engine (or its failure)
+                    continue
+                rendered += 1
+                if rendered == frames:
+                    dpg.output_frame_buffer(file=str(screenshot))
+                if rendered >= frames + 3:  # the file is written a frame or two later
+                    break
     finally:
         app.close()
         dpg.destroy_context()
+
+
+def _loaded(app: RackApp, view: str | None) -> None:
+    if view:
+        VIEWS[view](app)

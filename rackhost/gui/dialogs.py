@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from rackhost.gui.app import RackApp
     from rackhost.gui.background import Task
 
+WARNING = (235, 170, 80)  # a problem that is not an error: a clash to confirm, warnings after a load
+
 
 class DialogView:
     """What the dialogs share: their window, a status line that says what happened, closing."""
 
+    TITLE = ""
     window = 0
     status = 0
     task: Task | None = None
@@ -58,4 +61,17 @@ def dialog_views() -> dict[str, Callable[[RackApp], Any]]:
     from rackhost.gui.render_dialog import RenderDialog
     from rackhost.gui.settings_dialog import SettingsDialog
 
-    return {"presets": PresetBrowser, "render": RenderDialog, "settings": SettingsDialog}
+    return {"presets": _once(PresetBrowser), "render": _once(RenderDialog), "settings": _once(SettingsDialog)}
+
+
+def _once(view: type[DialogView]) -> Callable[[RackApp], Any]:
+    """Open ``view``, or bring its window forward if it is open already."""
+
+    def open_view(app: RackApp) -> DialogView | None:
+        for window in dpg.get_windows():
+            if dpg.get_item_label(window) == view.TITLE:
+                dpg.focus_item(window)
+                return None
+        return view(app)
+
+    return open_view

@@ -22,7 +22,7 @@ from rackhost.chain.folders import find_plugin_files
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, plugin_thread, poll_while_visible
-from rackhost.gui.dialogs import DialogView, centre
+from rackhost.gui.dialogs import WARNING, DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
 from rackhost.presets.apply import apply_preset, preset_from
 from rackhost.presets.preset import PROVIDERS, STAGES, Preset, restore_chain
@@ -35,7 +35,6 @@ WIDTH, HEIGHT = 1000, 600
 LIST_WIDTH = 470
 SAVE_HEIGHT = 340
 ALL = "all"
-WARNING = (230, 180, 80)
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,8 @@ def matches(entry: PresetEntry, text: str) -> bool:
 class PresetBrowser(DialogView):
     """One window: stage tabs, a search box, the matching presets, the selected one's details."""
 
+    TITLE = "Presets"
+
     def __init__(self, app: RackApp, store: PresetStore | None = None):
         self.app = app
         self.store = store or PresetStore()
@@ -85,7 +86,7 @@ class PresetBrowser(DialogView):
     # -- building -----------------------------------------------------------------------
 
     def _build(self) -> None:
-        with dpg.window(label="Presets", width=WIDTH, height=HEIGHT, no_collapse=True,
+        with dpg.window(label=self.TITLE, width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             with dpg.group(horizontal=True):
                 self.search = dpg.add_input_text(hint="search name, tag or description", width=LIST_WIDTH - 8,

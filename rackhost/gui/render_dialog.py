@@ -27,7 +27,7 @@ from rackhost.chain.mastering import final_limiter
 from rackhost.chain.render import RenderResult, output_subtype
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, poll_while_visible
-from rackhost.gui.dialogs import DialogView, centre
+from rackhost.gui.dialogs import WARNING, DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
 
 if TYPE_CHECKING:
@@ -65,17 +65,20 @@ def bounce(app_session: object, path: Path, bit_depth: int, task: Task) -> Bounc
 class RenderDialog(DialogView):
     """A modal window: where and how to write the mix, Render/Cancel, progress, then the report and plot."""
 
+    TITLE = "Render / bounce"
+
     def __init__(self, app: RackApp):
         self.app = app
         self.task: Task | None = None
         self.bounced: Bounce | None = None
+        self._replace: Path | None = None  # an existing file the user said to replace
         self._build()
 
     # -- building -----------------------------------------------------------------------
 
     def _build(self) -> None:
         target = self.app.session.master.loudness_target
-        with dpg.window(label="Render / bounce", modal=True, width=WIDTH, height=HEIGHT, no_collapse=True,
+        with dpg.window(label=self.TITLE, modal=True, width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             with dpg.group(horizontal=True):
                 dpg.add_text("Output   ")
@@ -167,10 +170,15 @@ class RenderDialog(DialogView):
             output_subtype(path, bit_depth)  # format, depth and folder, before any slow work
             if dpg.get_value(self.use_target):
                 final_limiter(self.app.session.master.chain)  # a target needs a limiter to steer
-            self._apply_target()
         except (RackhostError, ValueError) as err:
             self._say(str(err), CLIP)
             return None
+        if path.exists() and path != self._replace:
+            self._replace = path  # the next Render with the same path replaces it
+            self._say(f"{path} exists: press Render again to replace it", WARNING)
+            return None
+        self._replace = None
+        self._apply_target()
         session = self.app.session
         self.bounced = None
         self.task = Task(lambda task: bounce(session, path, bit_depth, task), name="rackhost-render")

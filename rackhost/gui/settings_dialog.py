@@ -34,11 +34,13 @@ NO_INPUT = "(none)"
 class SettingsDialog(DialogView):
     """A modal window over the device list; holds nothing but the ids of its widgets and that list."""
 
+    TITLE = "Audio settings"
+
     def __init__(self, app: RackApp):
         self.app = app
         self.applied: DeviceConfig | None = None
         self._list()
-        with dpg.window(label="Audio settings", modal=True, width=WIDTH, height=HEIGHT, no_collapse=True,
+        with dpg.window(label=self.TITLE, modal=True, width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             if self.devices:
                 self._build_choices()

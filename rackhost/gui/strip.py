@@ -1,18 +1,27 @@
-"""One channel strip: name, chain slots, mute/solo, fader, pan and a meter, for a track or the master."""
+"""One channel strip, for a track or the master: its chain of slots, A/B, mute/solo/arm, pan, fader and meters.
+
+The strip reads the model it is given and sends every change to the app
+(:class:`rackhost.gui.app.RackApp`), which makes it through the session's
+undoable editor and tells the engine; the strip keeps only widget ids.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.dsp import gain_to_db
+from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
-STRIP_WIDTH = 190
-SLOT_AREA_HEIGHT = 200
+if TYPE_CHECKING:
+    from rackhost.gui.app import RackApp
+
+STRIP_WIDTH = 214
+SLOT_AREA_HEIGHT = 196
 METER_FLOOR_DB = -60.0
-
-Command = Callable[..., None]
+INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
+OPEN_FILE = "audio file..."
 
 
 def meter_fraction(peak: float) -> float:
@@ -21,55 +30,119 @@ def meter_fraction(peak: float) -> float:
     return max(0.0, min(1.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
 
 
+def input_label(track: Any) -> str:
+    if track.input:
+        return next((k for k, v in INPUT_CHOICES.items() if v == track.input),
+                    "in " + "+".join(str(c + 1) for c in track.input))
+    name = getattr(track.source, "path", None)
+    return f"file: {name.name}" if name is not None else "file"
+
+
 class StripView:
     """The widgets of one strip; keeps their ids, takes its parent, reads the model it is given."""
 
-    def __init__(self, parent: int | str, owner: object, label: str, on_change: Command, is_master: bool = False):
+    def __init__(self, parent: int | str, app: RackApp, track: int | None):
+        self.app = app
+        self.track = track
+        owner = app.owner(track)
         self.owner = owner
-        self.is_master = is_master
-        self.on_change = on_change
+        self.is_master = track is None
+        self.slots: list[int] = []  # the bypass checkbox of each slot
+        self.slot_buttons: list[int] = []
         with dpg.child_window(parent=parent, width=STRIP_WIDTH, height=-1, border=True) as self.root:
-            dpg.add_text(label, color=(240, 240, 240))
-            chain = owner.chain  # type: ignore[attr-defined]
+            self._header(owner)
+            chain = owner.chain
             origin = f"preset: {chain.origin}" if chain.origin else f"{len(chain)} slot{'s' * (len(chain) != 1)}"
-            dpg.add_text(origin, color=(140, 144, 152))
-            dpg.add_separator()
-            self.slots = []
-            # A fixed-height slot area keeps every strip's controls on one line across the rack.
+            with dpg.group(horizontal=True):
+                self.origin = dpg.add_text(origin[:18], color=MUTED)
+                self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
+                                         callback=lambda: app.switch_ab(track))
+                self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
+                                              callback=lambda: app.copy_ab(track))
             with dpg.child_window(height=SLOT_AREA_HEIGHT, border=False):
+                # A fixed-height slot area keeps every strip's controls on one line across the rack.
                 for index, slot in enumerate(chain):
-                    with dpg.group(horizontal=True):
-                        box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
-                                               callback=self._toggle_slot)
-                        dpg.add_text(slot.name + (f"  {slot.mix:.0%}" if slot.mix < 1 else ""))
-                    self.slots.append(box)
+                    self._slot_row(index, slot)
+                self.add_slot = dpg.add_button(label="+ plug-in", width=-1,
+                                               callback=lambda: app.open_browser(track))
             dpg.add_separator()
-            if is_master:
-                dpg.add_spacer(height=43)  # where a track has mute/solo and pan, so the faders line up
+            if self.is_master:
+                self.loudness = dpg.add_text("LUFS M --  S --\nI --  TP --", color=MUTED)
+                dpg.add_spacer(height=4)
             else:
                 with dpg.group(horizontal=True):
-                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,  # type: ignore[attr-defined]
-                                                 callback=lambda s, v, _=None: self.on_change("mute", v))
-                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,  # type: ignore[attr-defined]
-                                                 callback=lambda s, v, _=None: self.on_change("solo", v))
-                self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=120,
-                                                default_value=owner.pan, format="%.2f",  # type: ignore[attr-defined]
-                                                callback=lambda s, v, _=None: self.on_change("pan", v))
-            self.gain = dpg.add_slider_float(label="dB", min_value=-60.0, max_value=12.0, width=120,
-                                             default_value=owner.gain_db, format="%.1f",  # type: ignore[attr-defined]
-                                             callback=lambda s, v, _=None: self.on_change("gain_db", v))
-            dpg.add_spacer(height=4)
+                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
+                                                 callback=lambda s, v: app.set_mute(track, v))
+                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
+                                                 callback=lambda s, v: app.set_solo(track, v))
+                    self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
+                                                callback=lambda s, v: app.set_armed(track, v))
+                self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=150,
+                                                default_value=owner.pan, format="%.2f",
+                                                callback=lambda s, v: app.set_pan(track, v))
+                self._release_seals(self.pan, lambda: app.set_pan(track, 0.0))
+            self.gain = dpg.add_slider_float(label="dB", min_value=-60.0, max_value=12.0, width=150,
+                                             default_value=owner.gain_db, format="%.1f",
+                                             callback=lambda s, v: app.set_gain(track, v))
+            self._release_seals(self.gain, lambda: app.set_gain(track, 0.0))
+            dpg.add_spacer(height=2)
             self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
                            for _ in range(2)]
-            self.readout = dpg.add_text("-inf dBFS", color=(140, 144, 152))
+            self.readout = dpg.add_text("-inf dBFS", color=MUTED)
 
-    def _toggle_slot(self, sender: int, active: bool, index: int) -> None:
-        self.on_change("bypass", index, not active)
+    def _header(self, owner: Any) -> None:
+        app, track = self.app, self.track
+        if self.is_master:
+            dpg.add_text("MASTER", color=ACCENT)
+            dpg.add_text("sum of the tracks", color=MUTED)
+            return
+        with dpg.group(horizontal=True):
+            self.name = dpg.add_input_text(default_value=owner.name, width=118, on_enter=True,
+                                           callback=lambda s, v: app.rename_track(track, v))
+            dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
+            dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
+            dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
+        choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
+        self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
+                                   callback=lambda s, v: app.set_input(track, v))
 
-    def show_levels(self, row: object) -> None:
+    def _slot_row(self, index: int, slot: Any) -> None:
+        app, track = self.app, self.track
+        with dpg.group(horizontal=True):
+            box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
+                                   callback=lambda s, v, i: app.set_bypass(track, i, not v))
+            label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
+            button = dpg.add_button(label=label[:15], width=104, user_data=index,
+                                    callback=lambda s, a, i: app.open_panel(track, i))
+            if getattr(slot.plugin, "note", None) and "not installed" in slot.plugin.note:
+                dpg.configure_item(button, label=f"! {slot.name}"[:15])
+            dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+        self.slots.append(box)
+        self.slot_buttons.append(button)
+
+    def _release_seals(self, item: int, reset: Any) -> None:
+        """Letting go of a fader ends its undo step; a double-click puts it back to 0."""
+        with dpg.item_handler_registry() as handlers:
+            dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+            dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
+        dpg.bind_item_handler_registry(item, handlers)
+
+    def show_levels(self, row: Any) -> None:
         """``row``: (2 channels, [peak, rms, peak hold, clip]) from the engine's meters."""
-        for bar, channel in zip(self.meters, row):  # type: ignore[call-overload]
+        for bar, channel in zip(self.meters, row):
             dpg.set_value(bar, meter_fraction(float(channel[0])))
             dpg.configure_item(bar, overlay="CLIP" if channel[3] else "")
-        hold = max(float(row[0][2]), float(row[1][2]))  # type: ignore[index]
+        hold = max(float(row[0][2]), float(row[1][2]))
         dpg.set_value(self.readout, f"{gain_to_db(hold):6.1f} dBFS peak" if hold > 0 else "-inf dBFS")
+        dpg.configure_item(self.readout, color=CLIP if hold >= 1.0 else MUTED)
+
+    def show_loudness(self, stats: dict) -> None:
+        """The master's momentary, short-term and integrated loudness and true peak, when the engine has them."""
+        def lufs(key: str) -> str:
+            value = stats.get(key)
+            return "--" if value is None or value < -99 else f"{value:5.1f}"
+
+        dpg.set_value(self.loudness, f"LUFS M {lufs('lufs_m')}  S {lufs('lufs_s')}\n"
+                                     f"I {lufs('lufs_i')}  TP {lufs('true_peak_db')}")

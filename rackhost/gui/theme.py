@@ -11,6 +11,7 @@ TEXT = (220, 222, 226)
 MUTED = (140, 144, 152)
 METER = (80, 200, 120)
 CLIP = (230, 70, 60)
+WARNING = (235, 170, 80)
 
 
 def apply_theme() -> int:

@@ -1,0 +1,187 @@
+"""The File menu: new, open, save, save as, recent sessions, and the "unsaved changes" question.
+
+Opening loads the session's plug-ins on the plug-in thread (the window keeps
+drawing); saving is atomic (:func:`rackhost.presets.save_session`). The
+recent list is a small JSON file in the user's config folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.chain import Session
+
+if TYPE_CHECKING:
+    from rackhost.gui.app import RackApp
+
+RECENT_LIMIT = 10
+
+
+def recent_file() -> Path:
+    from rackhost.chain.discovery.trust import config_dir
+
+    return config_dir() / "recent-sessions.json"
+
+
+def recent_sessions() -> list[Path]:
+    """Sessions opened or saved lately, newest first; a damaged list is treated as empty."""
+    try:
+        entries = json.loads(recent_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [Path(e) for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
+
+
+def remember(path: Path) -> None:
+    from rackhost.atomic import write_text
+
+    entries = [path.resolve()] + [p for p in recent_sessions() if p != path.resolve()]
+    target = recent_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text(target, json.dumps([str(p) for p in entries[:RECENT_LIMIT]], indent=1))
+
+
+class SessionFiles:
+    def __init__(self, app: RackApp):
+        self.app = app
+        self.saved_changes = app.session.history.changes
+        self.loading = False
+        self.recent_menu = 0
+
+    @property
+    def dirty(self) -> bool:
+        return self.app.session.history.changes != self.saved_changes
+
+    def build_menu(self) -> None:
+        with dpg.menu(label="File"):
+            dpg.add_menu_item(label="New session", callback=lambda: self.unless_unsaved(self.new))
+            dpg.add_menu_item(label="Open...", callback=lambda: self.unless_unsaved(self.choose_open))
+            with dpg.menu(label="Open recent") as self.recent_menu:
+                pass
+            dpg.add_menu_item(label="Save", shortcut="Ctrl+S", callback=lambda: self.save())
+            dpg.add_menu_item(label="Save as...", callback=lambda: self.choose_save())
+            dpg.add_separator()
+            dpg.add_menu_item(label="Quit", callback=lambda: self.quit())
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        if not self.recent_menu:
+            return
+        dpg.delete_item(self.recent_menu, children_only=True)
+        sessions = recent_sessions()
+        for path in sessions:
+            dpg.add_menu_item(label=str(path), parent=self.recent_menu, user_data=path,
+                              callback=lambda s, a, p: self.unless_unsaved(lambda: self.open(p)))
+        if not sessions:
+            dpg.add_menu_item(label="(none yet)", parent=self.recent_menu, enabled=False)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def new(self) -> None:
+        self._use(Session(), None)
+
+    def open(self, path: Path, *, then: Callable[[], Any] | None = None) -> None:
+        """Load ``path`` on the plug-in thread; the current session stays until the new one is ready."""
+        from rackhost.presets import load_session
+        from rackhost.presets.preset import RestoreReport
+
+        report = RestoreReport()
+        self.loading = True
+
+        def opened(session: Session) -> None:
+            self.loading = False
+            self._use(session, path)
+            remember(path)
+            self._fill_recent()
+            for warning in report.warnings():
+                self.app.tell(warning, error=True)
+            if then is not None:
+                then()
+
+        def failed(err: BaseException) -> None:
+            self.loading = False
+            self.app.dialog("Could not open the session", str(err), {"OK": lambda: None})
+
+        self.app.loader.submit(f"opening {path.name}...", lambda: load_session(path, report), opened, failed)
+
+    def _use(self, session: Session, path: Path | None) -> None:
+        app = self.app
+        for panel in app.panels:
+            panel.close()
+        app.panels = []
+        app.session, app.session_path = session, path
+        self.saved_changes = session.history.changes
+        app.structure_changed()
+        if app.want_engine:
+            app.restart_engine()
+
+    def save(self) -> bool:
+        if self.app.session_path is None:
+            self.choose_save()
+            return False
+        return self.save_as(self.app.session_path)
+
+    def save_as(self, path: str | Path) -> bool:
+        from rackhost.presets import save_session
+
+        path = Path(path)
+        if path.suffix != ".json":
+            path = path.with_suffix(".json")
+        try:
+            save_session(self.app.session, path)
+        except (OSError, ValueError) as err:
+            self.app.dialog("Could not save", f"{path}: {err}\nNothing was overwritten.", {"OK": lambda: None})
+            return False
+        self.app.session_path = path
+        self.saved_changes = self.app.session.history.changes
+        remember(path)
+        self._fill_recent()
+        self.app.tell(f"saved {path}")
+        return True
+
+    # -- questions and file choosers -------------------------------------------------------------
+
+    def unless_unsaved(self, then: Callable[[], Any]) -> None:
+        """Do ``then`` now, or after asking what to do with unsaved changes."""
+        if not self.dirty:
+            then()
+            return
+
+        def save_then() -> None:
+            if self.save():
+                then()
+
+        self.app.dialog("Unsaved changes", "The session has changes that are not saved.",
+                        {"Save": save_then, "Discard": then, "Cancel": lambda: None})
+
+    def quit(self) -> None:
+        self.unless_unsaved(dpg.stop_dearpygui)
+
+    def choose_open(self) -> None:
+        self._chooser("Open session", ".json", lambda path: self.open(Path(path)))
+
+    def choose_save(self) -> None:
+        self._chooser("Save session as", ".json", self.save_as)
+
+    def choose_audio(self, then: Callable[[str], Any]) -> None:
+        self._chooser("Audio file for the track", ".wav,.flac,.aiff,.aif,.ogg,.mp3", then)
+
+    def _chooser(self, title: str, extensions: str, then: Callable[[str], Any]) -> int:
+        def chosen(sender: int, data: dict) -> None:
+            path = data.get("file_path_name")
+            dpg.delete_item(sender)
+            if path:
+                then(path)
+
+        folder = self.app.session_path.parent if self.app.session_path else Path.cwd()
+        with dpg.file_dialog(label=title, directory_selector=False, modal=True, width=700, height=420,
+                             default_path=str(folder), callback=chosen,
+                             cancel_callback=lambda s, a: dpg.delete_item(s)) as dialog:
+            for ext in extensions.split(","):
+                dpg.add_file_extension(ext)
+            dpg.add_file_extension(".*")
+        return dialog

@@ -1,0 +1,152 @@
+"""A slot's parameter panel: every control as a slider, checkbox or combo; outputs as read-only meters.
+
+Values are typed with Ctrl+click on a slider (Dear PyGui's own), a
+double-click puts a control back to its default, and releasing a control
+ends the gesture, so one drag is one undo step. Plug-ins with thousands of
+parameters (DPF instruments) are filtered by the search box and shown a
+page at a time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.chain.chain import Slot
+from rackhost.chain.parameters import ParameterInfo
+from rackhost.gui.theme import MUTED
+
+if TYPE_CHECKING:
+    from rackhost.gui.app import RackApp
+
+SHOWN_AT_ONCE = 120
+
+
+class ParameterPanel:
+    def __init__(self, app: RackApp, track: int | None, index: int):
+        self.app = app
+        self.track = track
+        self.index = index
+        self.slot: Slot = app.owner(track).chain[index]
+        self.controls: dict[str, int] = {}
+        self.outputs: dict[str, int] = {}
+        plugin = self.slot.plugin
+        where = "master" if track is None else app.session.tracks[track].name
+        with dpg.window(label=f"{where}: {self.slot.name}", width=440, height=520, no_collapse=True,
+                        on_close=lambda: self.close()) as self.window:
+            note = getattr(plugin, "note", None)
+            if note:
+                dpg.add_text(note, color=MUTED, wrap=410)
+            with dpg.group(horizontal=True):
+                self.bypass = dpg.add_checkbox(label="bypass", default_value=self.slot.bypass,
+                                               callback=lambda s, v: self.app.set_bypass(self.track, self.index, v))
+                self.mix = dpg.add_slider_float(label="wet/dry", min_value=0.0, max_value=1.0, width=150,
+                                                default_value=self.slot.mix, format="%.2f",
+                                                callback=lambda s, v: self.app.set_mix(self.track, self.index, v))
+                self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0))
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
+                if not plugin.is_builtin and plugin.parameters:
+                    dpg.add_button(label="Open editor", callback=lambda: self.app.open_editor(self.track, self.index))
+                dpg.add_text(f"{len(plugin.controls())} controls", color=MUTED)
+            self.search = dpg.add_input_text(hint="filter parameters", width=-1, callback=lambda *_: self.filter())
+            with dpg.child_window(border=False) as self.body:
+                pass
+        self.app.place(self.window, 440, 520)
+        self.filter()
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def filter(self, text: str | None = None) -> list[str]:
+        """Draw the parameters whose name contains the filter text (a page at most); returns their names."""
+        if text is not None:
+            dpg.set_value(self.search, text)
+        text = dpg.get_value(self.search).strip().lower()
+        dpg.delete_item(self.body, children_only=True)
+        self.controls, self.outputs = {}, {}
+        plugin = self.slot.plugin
+        infos = [i for i in plugin.parameters.values() if text in i.name.lower()]
+        for info in infos[:SHOWN_AT_ONCE]:
+            self.controls[info.name] = self._control(info, plugin.get(info.name))
+        if len(infos) > SHOWN_AT_ONCE:
+            dpg.add_text(f"... {len(infos) - SHOWN_AT_ONCE} more: type in the filter to find them",
+                         parent=self.body, color=MUTED)
+        return list(self.controls)
+
+    def _control(self, info: ParameterInfo, value: Any) -> int:
+        label = info.name.replace("_", " ")
+        def set_value(sender: int, value: Any, name: str) -> None:
+            self.app.set_parameter(self.track, self.index, name, value)
+
+        if info.role == "output":
+            with dpg.group(horizontal=True, parent=self.body):
+                bar = dpg.add_progress_bar(default_value=_fraction(info, value), width=220,
+                                           overlay=_text(info, value))
+                dpg.add_text(label, color=MUTED)
+            self.outputs[info.name] = bar
+            return bar
+        if info.type == "bool":
+            item = dpg.add_checkbox(label=label, default_value=bool(value), parent=self.body, callback=set_value, user_data=info.name)
+        elif info.type == "choice":
+            item = dpg.add_combo(list(info.choices), label=label, default_value=str(value), width=220,
+                                 parent=self.body, callback=set_value, user_data=info.name)
+        elif info.type == "float":
+            unit = f" {info.unit}" if info.unit else ""
+            item = dpg.add_slider_float(label=label, default_value=float(value), min_value=float(info.minimum),
+                                        max_value=float(info.maximum), width=220, format=f"%.2f{unit}",
+                                        parent=self.body, callback=set_value, user_data=info.name)
+        else:  # a file path, set when the plug-in is made
+            return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
+        if info.default is not None:
+            self._gesture(item, lambda name=info.name, d=info.default: self.reset(name, d))
+        return item
+
+    def _gesture(self, item: int, reset: Any) -> None:
+        """Double-click resets; letting go ends the undo step."""
+        with dpg.item_handler_registry() as handlers:
+            dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
+            dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+        dpg.bind_item_handler_registry(item, handlers)
+
+    def reset(self, name: str, default: Any) -> None:
+        self.app.session.history.seal()  # a double-click is a gesture of its own
+        self.app.set_parameter(self.track, self.index, name, default)
+        self.app.session.history.seal()
+        self.refresh()
+
+    # -- each frame -------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Show the model's values (after undo, or output meters moving)."""
+        if not self.alive:
+            return
+        plugin = self.slot.plugin
+        for name, item in self.controls.items():
+            info = plugin.parameters[name]
+            value = plugin.get(name)
+            if info.role == "output":
+                dpg.set_value(item, _fraction(info, value))
+                dpg.configure_item(item, overlay=_text(info, value))
+            elif info.type in ("bool", "choice", "float") and not dpg.is_item_active(item):
+                dpg.set_value(item, float(value) if info.type == "float" else value)
+        dpg.set_value(self.bypass, self.slot.bypass)
+        dpg.set_value(self.mix, self.slot.mix)
+
+    @property
+    def alive(self) -> bool:
+        return dpg.does_item_exist(self.window)
+
+    def close(self) -> None:
+        if self.alive:
+            dpg.delete_item(self.window)
+
+
+def _fraction(info: ParameterInfo, value: Any) -> float:
+    if info.type != "float" or info.minimum is None or info.maximum is None or info.maximum == info.minimum:
+        return 0.0
+    return max(0.0, min(1.0, (float(value) - info.minimum) / (info.maximum - info.minimum)))
+
+
+def _text(info: ParameterInfo, value: Any) -> str:
+    return f"{float(value):.1f} {info.unit}".strip() if info.type == "float" else str(value)

@@ -1,0 +1,106 @@
+"""The plug-in browser: built-ins and the scanned plug-ins, searchable, grouped by kind; failed ones apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.gui.theme import MUTED, WARNING
+
+if TYPE_CHECKING:
+    from rackhost.gui.app import RackApp
+
+GROUPS = ("Built-in effects", "VST3 effects", "VST3 instruments", "Not scanned yet", "Failed to load")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    group: str
+    detail: str = ""  # vendor and layouts, or why it failed
+
+    def matches(self, text: str) -> bool:
+        text = text.strip().lower()
+        return not text or text in self.name.lower() or text in self.detail.lower()
+
+
+def catalogue() -> list[Entry]:
+    """Everything the user can put in a slot, from the scan cache (``rackhost scan``); nothing is loaded here."""
+    from rackhost.chain.builtins import builtin_names
+    from rackhost.chain.discovery import PluginCache, scan_folders
+    from rackhost.chain.folders import find_plugin_files
+
+    entries = [Entry(name, GROUPS[0], "pedalboard") for name in builtin_names()]
+    cache = PluginCache.load()
+    seen = set()
+    for record in sorted(cache.records.values(), key=lambda r: r.name.lower()):
+        seen.add(record.path)
+        if not record.ok:
+            entries.append(Entry(record.name, GROUPS[4], record.error or "failed its probe"))
+            continue
+        info = record.info or {}
+        instrument = info.get("kind") == "instrument"
+        detail = " ".join(filter(None, [str(info.get("vendor", "")), "/".join(info.get("layouts", []))]))
+        entries.append(Entry(record.name, GROUPS[2] if instrument else GROUPS[1], detail))
+    for name, path in sorted(find_plugin_files(scan_folders()).items()):
+        if str(path) not in seen:
+            entries.append(Entry(name, GROUPS[3], "run a scan to learn about it"))
+    return entries
+
+
+class PluginBrowser:
+    """A window listing the catalogue; choosing an entry calls ``choose(name)`` (the app loads it off-thread)."""
+
+    def __init__(self, app: RackApp, title: str, choose: Callable[[str], None]):
+        self.app = app
+        self.choose = choose
+        self.entries = catalogue()
+        self.rows: dict[str, int] = {}
+        with dpg.window(label=title, width=380, height=520, modal=False, no_collapse=True,
+                        on_close=lambda: self.close()) as self.window:
+            self.search = dpg.add_input_text(hint="search plug-ins", width=-1, callback=lambda *_: self.filter())
+            with dpg.child_window(height=-34, border=False):
+                self.groups = {}
+                for group in GROUPS:
+                    members = [e for e in self.entries if e.group == group]
+                    if not members:
+                        continue
+                    with dpg.collapsing_header(label=f"{group} ({len(members)})", default_open=group != GROUPS[3])\
+                            as header:
+                        self.groups[group] = header
+                        for entry in members:
+                            if entry.group == GROUPS[4]:
+                                row = dpg.add_text(f"{entry.name}: {entry.detail}", color=WARNING, wrap=340)
+                            else:
+                                with dpg.group(horizontal=True) as row:
+                                    dpg.add_selectable(label=entry.name, width=170, user_data=entry.name,
+                                                       callback=lambda s, a, name: self.pick(name))
+                                    dpg.add_text(entry.detail[:28], color=MUTED)
+                            self.rows[f"{entry.group}/{entry.name}"] = row
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Rescan plug-ins", callback=lambda: self.app.scan_plugins())
+                self.note = dpg.add_text("", color=MUTED)
+        self.app.place(self.window, 380, 520)
+
+    def filter(self, text: str | None = None) -> list[str]:
+        """Show the entries matching the search text; returns their names."""
+        if text is not None:
+            dpg.set_value(self.search, text)
+        text = dpg.get_value(self.search)
+        shown = []
+        for entry in self.entries:
+            visible = entry.matches(text)
+            dpg.configure_item(self.rows[f"{entry.group}/{entry.name}"], show=visible)
+            if visible:
+                shown.append(entry.name)
+        return shown
+
+    def pick(self, name: str) -> None:
+        self.choose(name)
+        self.close()
+
+    def close(self) -> None:
+        if dpg.does_item_exist(self.window):
+            dpg.delete_item(self.window)

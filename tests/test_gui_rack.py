@@ -1,0 +1,233 @@
+"""The rack's own controls: tracks, slots from the plug-in browser, parameter panels, A/B, history, files.
+
+Built without a window (Dear PyGui builds widgets and runs callbacks without a
+display); each test does what a click does and asserts on the session model,
+the files written and, with a JACK server, the engine process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+import pytest
+
+from conftest import SR, program_signal
+from gui_driver import click
+from rackhost.chain import Session
+from rackhost.gui import files
+from rackhost.gui.app import RackApp
+from rackhost.gui.plugin_browser import GROUPS
+from rackhost.presets import load_session, save_session
+
+
+@pytest.fixture
+def session_file(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    drums = session.add_track("drums", wav_file(program_signal(2, 3.0), "drums.wav"))
+    drums.chain.add("ZamCompX2", threshold_db=-20)
+    drums.chain.add("Reverb").set_mix(0.3)
+    session.add_track("bass", wav_file(program_signal(1, 3.0, seed=3), "bass.wav")).chain.add("ZamEQ2")
+    session.master.chain.add("Limiter")
+    path = tmp_path / "song.json"
+    save_session(session, path)
+    return path
+
+
+@pytest.fixture
+def app(session_file):
+    rack = RackApp(load_session(session_file), session_file, start_engine=False)
+    dpg.create_context()
+    try:
+        rack.build()
+        yield rack
+    finally:
+        rack.close()
+        dpg.destroy_context()
+
+
+
+
+def names(chain) -> list[str]:
+    return [slot.name for slot in chain]
+
+
+def test_tracks_are_added_renamed_reordered_and_removed_with_undo(app):
+    app.add_track()
+    assert [t.name for t in app.session.tracks] == ["drums", "bass", "track 1"]
+    assert app.session.tracks[2].input == (0,) and len(app.strips) == 3
+    click(app.strips[2].name, "vox")
+    click(app.strips[2].input, "in 1+2")
+    app.move_track(2, -1)
+    assert [t.name for t in app.session.tracks] == ["drums", "vox", "bass"]
+    assert app.session.tracks[1].input == (0, 1)
+    click(app.strips[1].name, "drums")  # a clashing name is refused and said, the model unchanged
+    assert app.session.tracks[1].name == "vox" and "already exists" in app.messages[-1]
+    app.remove_track(0)
+    assert [t.name for t in app.session.tracks] == ["vox", "bass"]
+    for _ in range(5):
+        app.undo()
+    assert [t.name for t in app.session.tracks] == ["drums", "bass"]
+    assert [dpg.get_value(s.name) for s in app.strips] == ["drums", "bass"]
+
+
+def test_the_browser_lists_built_ins_and_vst3s_and_adds_them_to_the_chain(app):
+    browser = app.open_browser(1)
+    groups = {e.group for e in browser.entries}
+    assert GROUPS[0] in groups and ({GROUPS[1], GROUPS[3]} & groups)
+    assert set(browser.filter("zamcomp")) == {"ZamComp", "ZamCompX2"}
+    assert "Compressor" in browser.filter("compressor")
+    browser.pick("Compressor")
+    app.open_browser(1).pick("ZamGate")
+    assert names(app.session.tracks[1].chain) == ["ZamEQ2", "Compressor", "ZamGate"]
+    assert len(app.strips[1].slots) == 3  # the strip shows them
+    app.open_browser(1, replace=0).pick("ZamEQ2")
+    app.undo()
+    app.undo()
+    assert names(app.session.tracks[1].chain) == ["ZamEQ2", "Compressor"]
+
+
+def test_a_plugin_that_fails_to_load_is_reported_and_changes_nothing(app):
+    app.add_plugin(0, "NoSuchPlugin")
+    assert names(app.session.tracks[0].chain) == ["ZamCompX2", "Reverb"]
+    assert "could not load NoSuchPlugin" in app.messages[-1]
+
+
+def test_slot_buttons_move_bypass_and_remove(app):
+    strip = app.strips[0]
+    click(strip.slots[0], False)  # unticked: bypassed
+    assert app.session.tracks[0].chain[0].bypass
+    app.move_slot(0, 0, 1)
+    assert names(app.session.tracks[0].chain) == ["Reverb", "ZamCompX2"]
+    app.move_slot(0, 1, 1)  # already last: nothing happens
+    app.remove_slot(0, 0)
+    assert names(app.session.tracks[0].chain) == ["ZamCompX2"]
+    app.undo()
+    app.undo()
+    app.undo()
+    assert names(app.session.tracks[0].chain) == ["ZamCompX2", "Reverb"] and not app.session.tracks[0].chain[0].bypass
+
+
+def test_parameter_panel_sets_values_resets_on_double_click_and_shows_meters(app):
+    panel = app.open_panel(0, 0)
+    plugin = app.session.tracks[0].chain[0].plugin
+    controls = plugin.controls()
+    assert set(controls) <= set(panel.controls)
+    assert set(panel.outputs) == {n for n, i in plugin.parameters.items() if i.role == "output"} != set()
+    click(panel.controls["threshold_db"], -30.0)
+    assert plugin.get("threshold_db") == pytest.approx(-30.0, abs=0.01)
+    panel.reset("threshold_db", controls["threshold_db"].default)
+    assert plugin.get("threshold_db") == pytest.approx(controls["threshold_db"].default, abs=0.01)
+    click(panel.mix, 0.5)
+    assert app.session.tracks[0].chain[0].mix == 0.5
+    assert panel.filter("ratio") == ["ratio"]
+    app.undo()  # the wet/dry
+    app.undo()  # the reset
+    panel.refresh()
+    assert app.session.tracks[0].chain[0].mix == 1.0
+    assert plugin.get("threshold_db") == pytest.approx(-30.0, abs=0.01)
+    app.remove_slot(0, 0)
+    assert not panel.alive  # its slot is gone: so is the panel
+
+
+def test_ab_switch_plays_a_copy_then_copy_makes_them_equal(app):
+    master = app.session.master
+    a = master.chain
+    click(app.master.ab)
+    assert master.ab.active == "B" and master.chain is not a and names(master.chain) == ["Limiter"]
+    master.chain[0].plugin.set("threshold_db", -12.0)
+    click(app.master.copy_ab)  # B -> A
+    click(app.master.ab)
+    assert master.ab.active == "A" and master.chain[0].plugin.get("threshold_db") == pytest.approx(-12.0)
+
+
+def test_the_history_list_undoes_to_the_clicked_step(app):
+    app.set_gain(0, -6.0)
+    app.session.history.seal()
+    app.set_mute(1, True)
+    app.add_track()
+    items = dpg.get_item_configuration(app.history_list)["items"]
+    assert items[0] == "(opened)" and items[-1] == "add track track 1" and len(items) == 4
+    click(app.history_list, items[1])
+    assert app.session.tracks[0].gain_db == -6.0 and not app.session.tracks[1].mute
+    assert len(app.session.tracks) == 2
+    items = dpg.get_item_configuration(app.history_list)["items"]
+    assert items[-1].strip().startswith("~") and len(items) == 4  # undone steps stay, for redo
+    click(app.history_list, items[-1])
+    assert len(app.session.tracks) == 3
+
+
+def test_save_as_open_recent_and_the_unsaved_changes_prompt(app, tmp_path):
+    assert not app.files.dirty
+    app.set_gain(0, -3.0)
+    assert app.files.dirty
+    app.files.quit()  # asks first
+    question = app._dialog
+    assert question and "not saved" in str([dpg.get_value(c) for c in dpg.get_item_children(question, 1)])
+    target = tmp_path / "saved" / "copy.json"
+    target.parent.mkdir()
+    assert app.files.save_as(target)
+    assert not app.files.dirty and app.session_path == target
+    assert load_session(target).tracks[0].gain_db == -3.0
+    assert files.recent_sessions()[0] == target.resolve()
+    app.files.new()
+    assert app.session.tracks == [] and app.session_path is None
+    app.files.open(target)
+    assert app.session.tracks[0].gain_db == -3.0 and not app.files.dirty
+
+
+def test_a_damaged_session_is_shown_and_the_open_one_kept(app, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format_version": 2, "tracks": [{"name": 3}]}')
+    app.files.open(bad)
+    assert [t.name for t in app.session.tracks] == ["drums", "bass"]
+    texts = [dpg.get_value(c) for c in dpg.get_item_children(app._dialog, 1) if dpg.get_item_type(c).endswith("Text")]
+    assert any("tracks[0].name" in str(t) for t in texts)
+
+
+def test_saving_into_a_missing_folder_says_so_and_writes_nothing(app, tmp_path):
+    assert not app.files.save_as(tmp_path / "no" / "such" / "folder" / "s.json")
+    assert app.files.dirty is False and app.session_path.name == "song.json"
+    assert json.loads(app.session_path.read_text())["tracks"][0]["name"] == "drums"
+
+
+def _until(app: RackApp, predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.frame()
+        dpg.run_callbacks(dpg.get_callback_queue())
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
+
+
+def level(app: RackApp, track: int) -> float:
+    """The engine's latest peak of a track (0 until the engine has published a row for it)."""
+    meters = app.engine.meters() if app.engine is not None else np.zeros((0, 2, 4))
+    return float(meters[track, 0, 0]) if track < len(meters) - 1 else 0.0
+
+
+def test_edits_reach_the_engine_and_a_dead_engine_is_offered_a_restart(jack_server, app):
+    app.restart_engine()
+    _until(app, lambda: app.engine is not None, "the engine to start")
+    app.play()
+    _until(app, lambda: level(app, 1) > 0, "the bass to sound")
+    app.set_mute(1, True)
+    app.add_track("vox", app.session.tracks[0].source.path)  # a structural change: the engine resyncs
+    _until(app, lambda: app.engine.stats()["strips"] == 3 and level(app, 2) > 0 and level(app, 1) == 0,
+           "the new track to play and the muted one to stop")
+    os.kill(app.engine.pid, signal.SIGKILL)  # a plug-in crashing the engine process
+    _until(app, lambda: app._dialog is not None, "the window to say the engine died")
+    assert "engine process died" in app.messages[-1] and len(app.session.tracks) == 3  # the session is intact
+    restart = next(c for c in dpg.get_item_children(dpg.get_item_children(app._dialog, 1)[-1], 1)
+                   if dpg.get_item_label(c) == "Restart engine")
+    click(restart)
+    _until(app, lambda: app.engine is not None and app.engine.alive, "the engine to restart")
+    app.play()
+    _until(app, lambda: level(app, 2) > 0, "playback with the same session")
+    assert level(app, 1) == 0  # still muted: the restarted engine has the edited session
