@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rackhost import __version__
 from rackhost.cli_devices import add_devices_parser
-from rackhost.cli_midi import add_render_midi_arguments, assign_midi
+from rackhost.cli_midi import add_midi_parser, add_render_midi_arguments, assign_midi, live_midi
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_scan_parser(sub)
     add_devices_parser(sub)
+    add_midi_parser(sub)
 
     live = sub.add_parser("live", help="run a session live on the audio device: monitor, meter, record")
     live.add_argument("--session", required=True, help="session file; tracks with an 'input' take device channels")
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     live.add_argument("--device", help="audio device name or index (see 'rackhost devices')")
     live.add_argument("--block-size", type=int, help="frames per block (default 128)")
+    live.add_argument("--midi-in", action="append", default=[], metavar="PORT",
+                      help="listen to this MIDI input (see 'rackhost midi ports'), or virtual:NAME for a port of "
+                           "rackhost's own; controllers follow the session's mappings, notes play its instrument "
+                           "tracks, program changes recall presets from its program map; repeatable")
     live.set_defaults(func=_cmd_live)
 
     gui = sub.add_parser("gui", help="open the rack window (needs a display)")
@@ -358,8 +363,10 @@ def _cmd_live(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     session.block_size = _block_size(args.block_size or 128)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
-    engine = LiveEngine(session, device=device)
+    engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in))
     engine.start()
+    if engine.midi is not None:
+        print(f"MIDI in: {', '.join(engine.midi.port_names)}")
     rate = session.sample_rate
     try:
         if args.record:
@@ -373,9 +380,12 @@ def _cmd_live(args: argparse.Namespace) -> int:
               f"{session.block_size}, plug-ins {stats.plugin_latency_frames}); Ctrl-C stops")
         started = time.monotonic()
         while args.duration is None or time.monotonic() - started < args.duration:
-            time.sleep(min(1.0, args.duration - (time.monotonic() - started)) if args.duration else 1.0)
-            for event in engine.poll():
-                print(f"event: {event}")
+            second = time.monotonic() + (min(1.0, args.duration - (time.monotonic() - started))
+                                         if args.duration else 1.0)
+            while time.monotonic() < second:  # events (program changes, MIDI learn) are handled ten times a second
+                time.sleep(max(0.0, min(0.1, second - time.monotonic())))
+                for event in engine.poll():
+                    print(f"event: {event}")
             stats = engine.stats()
             peak = engine.meters()[-1, :, 0]
             level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)

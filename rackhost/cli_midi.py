@@ -57,3 +57,47 @@ def assign_midi(session: object, specs: list[str]) -> list[str]:
         if name not in {t.name for t in instruments}:
             raise RackhostError(f"--midi {name}=...: track {name!r} has no instrument, so it cannot play MIDI")
     return notes
+
+
+def add_midi_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``midi`` (``rackhost midi ports``) on the main parser's subparsers."""
+    parser = subparsers.add_parser("midi", help="MIDI: list ports",
+                                   description="MIDI through JACK MIDI or the platform's MIDI system.")
+    sub = parser.add_subparsers(dest="midi_command", required=True)
+    ports = sub.add_parser("ports", help="list MIDI inputs and outputs",
+                           description="List the MIDI ports rackhost can listen to (inputs) and send to (outputs). "
+                                       "JACK MIDI is used when a JACK server runs; $RACKHOST_MIDI_API forces one.")
+    ports.add_argument("--json", action="store_true", help="print the ports as JSON")
+    ports.set_defaults(func=cmd_midi_ports)
+    return parser
+
+
+def cmd_midi_ports(args: argparse.Namespace) -> int:
+    import json
+
+    from rackhost.chain.midi.ports import VIRTUAL_PREFIX, list_ports
+
+    ports = list_ports()
+    if args.json:
+        print(json.dumps(ports.to_dict(), indent=2))
+        return 0
+    print(f"MIDI system: {ports.api}")
+    for title, names in (("inputs (rackhost listens to these)", ports.inputs),
+                         ("outputs (rackhost can send to these)", ports.outputs)):
+        print(f"{title}:")
+        for name in names:
+            print(f"  {name}")
+        if not names:
+            print("  (none)")
+    print(f"'rackhost live --midi-in NAME' listens to an input; '--midi-in {VIRTUAL_PREFIX}NAME' opens a port of "
+          f"rackhost's own for others to connect to")
+    return 0
+
+
+def live_midi(session: object, inputs: list[str]) -> object:
+    """The live engine's MIDI for ``rackhost live --midi-in``: None without inputs."""
+    if not inputs:
+        return None
+    from rackhost.chain.midi.live import MidiSetup
+
+    return MidiSetup(tuple(inputs)).make(session)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.live import priority
 from rackhost.chain.live.meters import LoudnessMeter
 from rackhost.chain.chain import StageError
+from rackhost.chain.midi.live import LiveMidi, instrument_feed
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -127,8 +128,10 @@ class LiveEngine:
         device: Any = None,
         input_channels: int | None = None,
         output_channels: int = 2,
+        midi: LiveMidi | None = None,
     ):
         self.session = session
+        self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.chain.midi.live)
         self.device = device
         self.output_channels = output_channels
         needed = max((c + 1 for t in session.tracks for c in t.input), default=0)
@@ -166,6 +169,8 @@ class LiveEngine:
         """Open the duplex stream at the session's rate and block size and start monitoring."""
         import sounddevice as sd
 
+        if self.midi is not None:
+            self.midi.open()
         sys.setswitchinterval(SWITCH_INTERVAL)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
@@ -218,6 +223,8 @@ class LiveEngine:
                 self._stream.close()
             # A stream whose server died is left alone: closing it can hang (see devices.server_lost).
             self._stream = None
+        if self.midi is not None:
+            self.midi.close()
 
     def __enter__(self) -> LiveEngine:
         self.start()
@@ -330,6 +337,8 @@ class LiveEngine:
         """Stop the transport and any recording; returns the takes written."""
         self._playing = False
         self._stopped = True
+        if self.midi is not None:
+            self.midi.release()  # no note hangs after a stop
         takes: list[Take] = []
         if self._recording and self._recorder is not None:
             self._recording = False
@@ -361,6 +370,8 @@ class LiveEngine:
             new.append(self._recorder.error)
         if self._fault and self._fault not in self.events:
             new.append(self._fault)
+        if self.midi is not None:
+            new += self.midi.poll(self.update)
         self.events += new
         return new
 
@@ -436,9 +447,13 @@ class LiveEngine:
                         f"with {self.input_channels} input channels"
                     )
                 feeds.append(_Feed(track.input, None, track.channels, block))
+            elif track.instrument is not None:  # played from the MIDI inputs, and its MIDI file while playing
+                feeds.append(instrument_feed(track, session.sample_rate, block))
             else:
                 audio = track.source.audio(session.sample_rate) if track.source is not None else None
                 feeds.append(_Feed((), audio, track.channels, block))
+        if self.midi is not None:
+            self.midi.prepare(feeds, session)
         strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
         return _LiveState(
             snapshot,
@@ -465,6 +480,9 @@ class LiveEngine:
                 instances, name, value = params.popleft()
                 for instance in instances:
                     setattr(instance, name, value)
+            midi = self.midi
+            if midi is not None:  # mapped controllers, notes for instrument tracks
+                midi.block_start(frames, self.session.sample_rate)
             if state is None or frames != state.mix.shape[1]:
                 outdata.fill(0.0)
             else:

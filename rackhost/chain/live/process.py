@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from rackhost.chain.live import priority
+from rackhost.chain.midi.live import MidiSetup, apply_midi_command
 from rackhost.errors import RackhostError
 
 MAX_STRIPS = 256
@@ -86,10 +87,12 @@ class EngineProcess:
     """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
 
     def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
-                 loader: SessionLoader | None = None):
+                 loader: SessionLoader | None = None, midi: MidiSetup | None = None):
         self.loader = loader or SessionLoader(str(session_path))
         self.device = device
         self.block_size = block_size
+        self.midi = midi  # MIDI inputs and the program-change loader; None: no MIDI
+        self.learned_mappings: list[dict] = []  # CCMapping.to_dict() of each mapping MIDI learn made, oldest first
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -105,7 +108,7 @@ class EngineProcess:
         parent, child = ctx.Pipe()
         self._conn = parent
         self._process = ctx.Process(
-            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size),
+            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi),
             name="rackhost-engine", daemon=True,
         )
         self._process.start()
@@ -187,6 +190,10 @@ class EngineProcess:
         """
         self.send("sync", document)
 
+    def midi_command(self, command: str, *args: Any) -> None:
+        """``midi_command("learn", target, ...)``: see :func:`rackhost.chain.midi.live.apply_midi_command`."""
+        self.send(f"midi_{command}", *args)
+
     # -- state back ---------------------------------------------------------------
 
     def poll(self) -> list[str]:
@@ -195,6 +202,9 @@ class EngineProcess:
         try:
             while self._conn is not None and self._conn.poll(0):
                 kind, message = self._conn.recv()
+                if kind == "midi_learned":  # data for the parent's session; the child also sent a line
+                    self.learned_mappings.append(message)
+                    continue
                 new.append(message)
         except (EOFError, OSError):
             pass
@@ -248,7 +258,8 @@ def _describe_exit(code: int | None) -> str:
 # -- the child --------------------------------------------------------------------
 
 
-def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None) -> None:
+def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
+                midi: MidiSetup | None = None) -> None:
     from rackhost.chain.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -259,7 +270,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         session = loader.load()
         if block_size:
             session.block_size = block_size
-        engine = LiveEngine(session, device=device)
+        engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None)
         engine.start()
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection in the callback
@@ -284,6 +295,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
             if time.monotonic() >= publish_at:
                 for event in engine.poll():
                     conn.send(("event", event))
+                while engine.midi is not None and engine.midi.learned:
+                    conn.send(("midi_learned", engine.midi.learned.pop(0).to_dict()))
                 _publish(engine, meters, stats)
                 publish_at = time.monotonic() + PUBLISH_SECONDS
     except (EOFError, OSError):
@@ -322,6 +335,8 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.set_bypass(slot, value)
         engine.update()
+    elif name.startswith("midi_"):
+        apply_midi_command(engine, name, args)
     elif name == "sync":
         new_session, changes = loader.resynced(session, args[0])
         for change in changes:

@@ -1,0 +1,166 @@
+"""MIDI end to end through a real JACK server: rackhost's MIDI input, CCs, program changes, learn, notes.
+
+The test plays a controller: a virtual JACK MIDI output opened with mido's
+``rtmidi/UNIX_JACK`` backend, wired to rackhost's input like any JACK client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_VST3_DIR, SR
+from jack_harness import jack_device, run_python
+from rackhost.chain import Session
+from rackhost.chain.live import LiveEngine
+from rackhost.chain.midi import CCMapping, MappingTarget
+from rackhost.chain.midi.live import MidiSetup
+from rackhost.presets import save_session
+from rackhost.presets.apply import preset_from
+from rackhost.presets.preset_file import write_preset
+
+THRESHOLD = MappingTarget(0, "parameter", 0, "threshold_db")
+
+
+@pytest.fixture(autouse=True)
+def vst3(monkeypatch):
+    monkeypatch.setenv("RACKHOST_VST3_PATH", str(PROJECT_VST3_DIR))
+
+
+@pytest.fixture
+def controller(jack_server):
+    """A virtual JACK MIDI output ``testctl:controller`` (a hardware controller stand-in)."""
+    import mido
+
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    port = backend.open_output("controller", virtual=True, client_name="testctl")
+    yield port
+    port.close()
+
+
+def _wait(condition, what: str, timeout: float = 5.0, poll=None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if poll is not None:
+            poll()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def _preset(tmp_path: Path) -> Path:
+    donor = Session()
+    donor.master.chain.add("Reverb", room_size=0.7)
+    donor.master.chain.add("Gain", gain_db=-3)
+    path = tmp_path / "big-room.json"
+    write_preset(preset_from("big room", "mastering", donor.master), path)
+    return path
+
+
+def _session(tmp_path: Path) -> Session:
+    session = Session(sample_rate=SR, block_size=128)
+    synth = session.add_track("synth", instrument="Nekobi")
+    synth.chain.add("Compressor", threshold_db=-10)
+    session.master.chain.add("Gain")
+    session.midi.add(CCMapping(1, 7, THRESHOLD, -40.0, 0.0))
+    session.midi.set_program(1, 9, None, str(_preset(tmp_path)))
+    return session
+
+
+def test_midi_ports_lists_jack_midi_ports(jack_server, controller):
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['midi', 'ports', '--json']))",
+                       server=jack_server)
+    assert child.returncode == 0, child.stderr
+    ports = json.loads(child.stdout)
+    assert ports["api"] == "jack" and "testctl:controller" in ports["inputs"]
+
+
+@pytest.mark.skipif(Path("/dev/snd/seq").exists(), reason="this machine has an ALSA sequencer")
+def test_no_midi_system_is_one_clear_line_and_exit_2():
+    env = {"JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['midi', 'ports']))", env=env)
+    assert child.returncode == 2, child.stderr
+    assert "rackhost: error: no MIDI system found: start a JACK server" in child.stderr
+    assert "Traceback" not in child.stderr and child.stdout == ""
+    # and the rest of rackhost does not care
+    other = run_python("from rackhost.cli import main; raise SystemExit(main(['plugins', '--names-only']))", env=env)
+    assert other.returncode == 0, other.stderr
+
+
+def test_an_unknown_midi_input_is_refused_with_the_ports_listed(jack_server, controller, tmp_path):
+    from rackhost.chain.midi.ports import open_input
+    from rackhost.errors import MidiUnavailableError
+
+    with pytest.raises(MidiUnavailableError, match="no MIDI input port 'nope'; available: 'testctl:controller'"):
+        open_input("nope", print)
+
+
+def test_ccs_notes_program_change_and_learn_through_jack(jack_server, controller, tmp_path):
+    import mido
+
+    session = _session(tmp_path)
+    compressor = session.tracks[0].chain[0].plugin
+    engine = LiveEngine(session, device=jack_device(), midi=MidiSetup(("virtual:midi_in",)).make(session))
+    engine.start()
+    try:
+        jack_server.connect("testctl:controller", "rackhost:midi_in")
+        # A mapped CC moves the compressor's threshold.
+        controller.send(mido.Message("control_change", channel=0, control=7, value=127))
+        _wait(lambda: compressor.get("threshold_db") == 0.0, "CC 7 to set the threshold")
+        controller.send(mido.Message("control_change", channel=0, control=7, value=0))
+        _wait(lambda: compressor.get("threshold_db") == -40.0, "CC 7 to lower the threshold")
+        # Notes play the instrument track.
+        engine.meters()
+        controller.send(mido.Message("note_on", channel=0, note=45, velocity=100))
+        _wait(lambda: engine.meters()[0, 0, 0] > 0.01, "the note to sound on the synth track")
+        controller.send(mido.Message("note_off", channel=0, note=45))
+        # A program change recalls the master preset (loaded on the control thread, then swapped in).
+        controller.send(mido.Message("program_change", channel=0, program=9))
+        events: list[str] = []
+        _wait(lambda: [s.name for s in session.master.chain] == ["Reverb", "Gain"], "the preset to be recalled",
+              poll=lambda: events.extend(engine.poll()))
+        assert any("recalled" in e for e in events)
+        # Learn: the next CC binds to the armed target.
+        session.midi.arm_learn(MappingTarget(None, "parameter", 1, "gain_db"), minimum=-12.0, maximum=0.0)
+        controller.send(mido.Message("control_change", channel=3, control=21, value=10))
+        _wait(lambda: session.midi.learning is None, "learn to bind", poll=lambda: events.extend(engine.poll()))
+        assert session.midi.mappings[-1] == CCMapping(4, 21, MappingTarget(None, "parameter", 1, "gain_db"),
+                                                      -12.0, 0.0)
+        gain = session.master.chain[1].plugin
+        controller.send(mido.Message("control_change", channel=3, control=21, value=127))
+        _wait(lambda: gain.get("gain_db") == 0.0, "the learned CC to move the gain")
+        stats = engine.stats()
+        assert stats.running and not stats.fault
+        assert stats.xruns == 0, f"{stats.xruns} xruns; jackd: {jack_server.log_tail(600)}"
+    finally:
+        engine.close()
+
+
+def test_learn_and_program_change_in_the_engine_process(jack_server, controller, tmp_path):
+    import mido
+
+    from rackhost.chain.live.process import EngineProcess
+
+    session = _session(tmp_path)
+    save_session(session, tmp_path / "s.json")
+    engine = EngineProcess(tmp_path / "s.json", device=jack_device(), midi=MidiSetup(("virtual:midi_in",)))
+    engine.start()
+    try:
+        jack_server.connect("testctl:controller", "rackhost:midi_in")
+        engine.midi_command("learn", MappingTarget(0, "gain").to_dict(), -30.0, 0.0, "linear", False)
+        time.sleep(0.2)  # the command reaches the child
+        controller.send(mido.Message("control_change", channel=0, control=30, value=64))
+        _wait(lambda: engine.learned_mappings, "the child to report the learned mapping", poll=engine.poll)
+        assert CCMapping.from_dict(engine.learned_mappings[0]) == CCMapping(1, 30, MappingTarget(0, "gain"),
+                                                                             -30.0, 0.0)
+        controller.send(mido.Message("program_change", channel=0, program=9))
+        _wait(lambda: any("recalled" in e for e in engine.events), "the program change", poll=engine.poll)
+        _wait(lambda: engine.stats()["callbacks"] > 200, "the engine to keep running", poll=engine.poll)
+        assert engine.alive and engine.stats()["running"] == 1.0
+    finally:
+        engine.stop()
