@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="listen to this MIDI input (see 'rackhost midi ports'), or virtual:NAME for a port of "
                            "rackhost's own; controllers follow the session's mappings, notes play its instrument "
                            "tracks, program changes recall presets from its program map; repeatable")
+    live.add_argument("--midi-out", metavar="PORT",
+                      help="send mapped targets' positions to this MIDI output (motorized faders, LED rings), "
+                           "or virtual:NAME")
     live.set_defaults(func=_cmd_live)
 
     gui = sub.add_parser("gui", help="open the rack window (needs a display)")
@@ -363,7 +366,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     session.block_size = _block_size(args.block_size or 128)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
-    engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in))
+    engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out))
     engine.start()
     if engine.midi is not None:
         print(f"MIDI in: {', '.join(engine.midi.port_names)}")

@@ -94,10 +94,10 @@ def cmd_midi_ports(args: argparse.Namespace) -> int:
     return 0
 
 
-def live_midi(session: object, inputs: list[str]) -> object:
-    """The live engine's MIDI for ``rackhost live --midi-in``: None without inputs."""
-    if not inputs:
+def live_midi(session: object, inputs: list[str], output: str | None = None) -> object:
+    """The live engine's MIDI for ``rackhost live --midi-in/--midi-out``: None without either."""
+    if not inputs and output is None:
         return None
     from rackhost.chain.midi.live import MidiSetup
 
-    return MidiSetup(tuple(inputs)).make(session)  # type: ignore[arg-type]
+    return MidiSetup(tuple(inputs), output).make(session)  # type: ignore[arg-type]

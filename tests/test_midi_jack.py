@@ -164,3 +164,23 @@ def test_learn_and_program_change_in_the_engine_process(jack_server, controller,
         assert engine.alive and engine.stats()["running"] == 1.0
     finally:
         engine.stop()
+
+
+def test_feedback_sends_mapped_positions_to_an_output(jack_server, controller, tmp_path):
+    import mido
+
+    received: list = []
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    leds = backend.open_input("feedback", virtual=True, client_name="testfb", callback=received.append)
+    session = _session(tmp_path)
+    engine = LiveEngine(session, device=jack_device(),
+                        midi=MidiSetup(("virtual:midi_in",), output="testfb:feedback").make(session))
+    engine.start()
+    try:
+        _wait(lambda: received, "the first feedback", poll=engine.poll)
+        assert received[-1].is_cc(7) and received[-1].value == 95  # -10 dB on -40..0
+        engine.set_parameter(session.tracks[0].chain[0].plugin, "threshold_db", -40.0)
+        _wait(lambda: received[-1].value == 0, "feedback of a parameter set by the host", poll=engine.poll)
+    finally:
+        engine.close()
+        leds.close()

@@ -159,3 +159,25 @@ def test_bad_midi_sections_name_the_place(tmp_path, midi, where):
     with pytest.raises(SessionFileError) as info:
         load_session(path)
     assert f"at {where}:" in str(info.value)
+
+
+@pytest.mark.parametrize("curve, low, high", [("linear", -60, 0), ("exp", 20, 20000), ("exp", -60, 6), ("log", 0, 1)])
+def test_positions_invert_the_curves(curve, low, high):
+    from rackhost.chain.midi.mapping import unshape
+
+    for fraction in (0.0, 0.1, 0.5, 0.93, 1.0):
+        assert unshape(shape(fraction, curve, low, high), curve, low, high) == pytest.approx(fraction, abs=1e-9)
+
+
+def test_feedback_messages_say_where_each_target_stands():
+    from rackhost.chain.midi.mapping import cc_messages, position
+
+    session = _session()
+    session.tracks[0].chain[0].plugin.set("threshold_db", -20.0)
+    session.tracks[0].mute = True
+    level = CCMapping(1, 7, COMP, -40.0, 0.0)
+    assert position(level, session) == pytest.approx(0.5)
+    assert cc_messages(level, 0.5) == [bytes((0xB0, 7, 64))]
+    assert position(CCMapping(1, 8, MappingTarget(0, "mute")), session) == 1.0
+    fine = CCMapping(2, 1, MappingTarget(0, "pan"), lsb_controller=33)
+    assert cc_messages(fine, 1.0) == [bytes((0xB1, 1, 127)), bytes((0xB1, 33, 127))]

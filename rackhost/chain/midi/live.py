@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rackhost.chain.midi.instrument import InstrumentPlayer, release_messages
-from rackhost.chain.midi.mapping import CCMapping, MidiMappingError, apply_value, cc_fraction, resolve
+from rackhost.chain.midi.mapping import (
+    CCMapping,
+    MidiMappingError,
+    apply_value,
+    cc_fraction,
+    cc_messages,
+    position,
+    resolve,
+)
 from rackhost.chain.midi.sequence import MidiSequence
 
 if TYPE_CHECKING:
@@ -98,9 +106,12 @@ class LiveMidi:
     """The MIDI side of a :class:`~rackhost.chain.live.LiveEngine` (see the module doc for the threads)."""
 
     def __init__(self, session: Session, inputs: Sequence[str] = (), *,
-                 program_loader: ProgramLoader | None = None):
+                 program_loader: ProgramLoader | None = None, output: str | None = None):
         self.session = session
         self.inputs = tuple(inputs)
+        self.output = output  # feedback: mapped targets' positions sent here (motorized faders, LED rings)
+        self._out_port: Any = None
+        self._sent: dict = {}  # mapping -> the messages last sent for it
         self.program_loader = program_loader
         self.inbox: collections.deque = collections.deque(maxlen=INBOX_SIZE)
         self.control: collections.deque = collections.deque(maxlen=INBOX_SIZE)
@@ -122,17 +133,22 @@ class LiveMidi:
         try:
             for name in self.inputs:
                 self._ports.append(open_input(name, self.receive))
+            if self.output is not None:
+                from rackhost.chain.midi.ports import open_output
+
+                self._out_port = open_output(self.output)
         except Exception:
             self.close()
             raise
 
     def close(self) -> None:
-        for port in self._ports:
+        for port in self._ports + ([self._out_port] if self._out_port is not None else []):
             try:
                 port.close()
             except Exception:  # noqa: BLE001 - closing a port of a vanished server must not stop a shutdown
                 pass
         self._ports = []
+        self._out_port = None
 
     @property
     def port_names(self) -> list[str]:
@@ -271,9 +287,32 @@ class LiveMidi:
                 new.append(f"MIDI mapping skipped: {err}")
         if structural:
             update()  # prepares the new state (and calls prepare() above) off the audio thread
+        if self._out_port is not None:
+            self.send_feedback()
         new += self.events
         self.events = []
         return new
+
+    def send_feedback(self) -> int:
+        """Send every mapped target's position that changed since last sent to the output; returns messages sent.
+
+        Control thread only. A controller that moved a target gets its own value back,
+        which motorized faders and LED rings ignore.
+        """
+        import mido
+
+        sent = 0
+        for mapping in self.session.midi.mappings:
+            try:
+                messages = cc_messages(mapping, position(mapping, self.session))
+            except Exception:  # noqa: BLE001 - a mapping to something gone sends nothing
+                continue
+            if self._sent.get(mapping) != messages:
+                for data in messages:
+                    self._out_port.send(mido.Message.from_bytes(data))
+                self._sent[mapping] = messages
+                sent += len(messages)
+        return sent
 
     def _report(self, event: str) -> None:
         if event not in self.events:
@@ -333,6 +372,7 @@ class MidiSetup:
     """
 
     inputs: tuple[str, ...] = ()
+    output: str | None = None  # feedback port for mapped targets (motorized faders, LEDs)
     loader_module: str = "rackhost.presets.midi_programs"
     loader_function: str = "recall_preset"
 
@@ -340,7 +380,7 @@ class MidiSetup:
         import importlib
 
         loader = getattr(importlib.import_module(self.loader_module), self.loader_function)
-        return LiveMidi(session, self.inputs, program_loader=loader)
+        return LiveMidi(session, self.inputs, program_loader=loader, output=self.output)
 
 
 def apply_midi_command(engine: Any, name: str, args: Sequence[Any]) -> None:

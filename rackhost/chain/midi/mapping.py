@@ -179,6 +179,53 @@ def shape(fraction: float, curve: str, low: float, high: float) -> float:
     return low + (high - low) * f
 
 
+def unshape(value: float, curve: str, low: float, high: float) -> float:
+    """The inverse of :func:`shape`: where a value sits on the controller, 0..1."""
+    if high == low:
+        return 0.0
+    if curve == "exp" and low > 0 and high > 0:
+        f = math.log(max(value, 1e-30) / low) / math.log(high / low)
+    else:
+        f = (value - low) / (high - low)
+        if curve == "exp":
+            f = math.log10(max(9.0 * f + 1.0, 1e-30))
+        elif curve == "log":
+            f = (10.0 ** f - 1.0) / 9.0
+    return min(max(f, 0.0), 1.0)
+
+
+def position(mapping: CCMapping, session: Session) -> float:
+    """Where the target stands now, as a controller position 0..1 (for feedback to motorized faders and LEDs)."""
+    target = mapping.target
+    owner = target.owner(session)
+    if target.kind == "mute":
+        return 1.0 if owner.mute else 0.0
+    if target.kind in ("gain", "pan"):
+        default = GAIN_RANGE_DB if target.kind == "gain" else PAN_RANGE
+        low = default[0] if mapping.minimum is None else mapping.minimum
+        high = default[1] if mapping.maximum is None else mapping.maximum
+        return unshape(owner.gain_db if target.kind == "gain" else owner.pan, mapping.curve, low, high)
+    plugin = target.plugin(session)
+    info = plugin.info(target.parameter)
+    value = plugin.get(target.parameter)
+    if info.type == "bool":
+        return 1.0 if value else 0.0
+    if info.type == "choice":
+        return (info.choices.index(value) + 0.5) / len(info.choices) if value in info.choices else 0.0
+    low = info.minimum if mapping.minimum is None else mapping.minimum
+    high = info.maximum if mapping.maximum is None else mapping.maximum
+    return unshape(float(value), mapping.curve, low, high)
+
+
+def cc_messages(mapping: CCMapping, fraction: float) -> list[bytes]:
+    """The control-change messages that put a controller at ``fraction`` (MSB then LSB for a 14-bit pair)."""
+    status = 0xB0 | (mapping.channel - 1)
+    if mapping.lsb_controller is None:
+        return [bytes((status, mapping.controller, int(round(fraction * 127))))]
+    value = int(round(fraction * 16383))
+    return [bytes((status, mapping.controller, value >> 7)), bytes((status, mapping.lsb_controller, value & 0x7F))]
+
+
 def resolve(mapping: CCMapping, session: Session) -> tuple[Callable[[float], Any], Any]:
     """``(convert, info)``: a function from a controller fraction to the target's value, and the parameter info.
 
