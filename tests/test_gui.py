@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 import numpy as np
@@ -87,7 +89,47 @@ def test_the_rack_opens_in_a_real_window_with_the_engine_playing(jack_server, se
     assert shot.stat().st_size > 20_000  # a rendered rack, not a blank frame
 
 
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"  # kept, to be looked at
+
+
+@pytest.mark.parametrize("name, with_session, view, size", [
+    ("empty", False, None, "1280x720"),
+    ("session", True, None, "1280x720"),
+    ("parameter-panel", True, "panel", "1280x720"),
+    ("plugin-browser", True, "browser", "1280x720"),
+    ("session-1080p", True, None, "1920x1080"),
+])
+def test_screenshots_of_the_main_states(session_file, name, with_session, view, size):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{name}.png"
+    shot.unlink(missing_ok=True)
+    width, height = (int(v) for v in size.split("x"))
+    command = [sys.executable, "-m", "rackhost.cli", "gui", "--no-engine", "--screenshot", str(shot), "--size", size]
+    command += [str(session_file)] if with_session else []
+    command += ["--view", view] if view else []
+    run = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", *command],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _png_size(shot) == (width, height)
+    assert shot.stat().st_size > 10_000
+
+
 def test_without_a_display_the_gui_says_so():
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     run = subprocess.run([sys.executable, "-m", "rackhost.cli", "gui"], capture_output=True, text=True, env=env)
     assert run.returncode == 2 and "no display" in run.stderr
+
+
+def test_real_clicks_on_the_window_change_the_session(session_file):
+    """xdotool clicks the real window: a mute box, a slot's bypass, a slot's name, and a plug-in in the browser."""
+    assert shutil.which("xdotool"), "make setup installs xdotool"
+    script = Path(__file__).parent / "gui_real_clicks.py"
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, str(script),
+                          str(session_file)], capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["mute"] is True
+    assert result["bypass"] is True
+    assert result["panels"] == ["ZamCompX2"]
+    assert result["chain"] == ["ZamCompX2", "Reverb", "Gain"]
+    assert result["history"] == ["mute drums", "bypass ZamComp", "add Gain"]

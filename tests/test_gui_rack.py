@@ -231,3 +231,22 @@ def test_edits_reach_the_engine_and_a_dead_engine_is_offered_a_restart(jack_serv
     app.play()
     _until(app, lambda: level(app, 2) > 0, "playback with the same session")
     assert level(app, 1) == 0  # still muted: the restarted engine has the edited session
+
+
+def test_recording_from_the_window_writes_wet_and_dry_takes(jack_server, app):
+    app.add_track("guitar")  # a new track takes device input 1
+    click(app.strips[2].arm, True)
+    assert app.session.tracks[2].armed and app.session.tracks[2].input == (0,)
+    app.restart_engine()
+    _until(app, lambda: app.engine is not None, "the engine to start")
+    click(app.record_button)
+    _until(app, lambda: app.engine.stats()["recording"] and app.engine.stats()["position"] > SR, "a second recorded")
+    app.stop()
+    takes = app.session_path.parent / "takes"
+    _until(app, lambda: len(list(takes.glob("*.wav"))) == 2 and not app.engine.stats()["recording"],
+           "the takes to be finalized")
+    import soundfile as sf
+
+    files = sorted(takes.glob("*.wav"))
+    assert {("dry" in f.name, "wet" in f.name) for f in files} == {(True, False), (False, True)}
+    assert all("guitar" in f.name and sf.info(f).frames >= SR for f in files)

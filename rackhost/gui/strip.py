@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rackhost.gui.app import RackApp
 
 STRIP_WIDTH = 214
-SLOT_AREA_HEIGHT = 196
+CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the bottom of every strip
 METER_FLOOR_DB = -60.0
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
@@ -59,8 +59,8 @@ class StripView:
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
                                               callback=lambda: app.copy_ab(track))
-            with dpg.child_window(height=SLOT_AREA_HEIGHT, border=False):
-                # A fixed-height slot area keeps every strip's controls on one line across the rack.
+            with dpg.child_window(height=-CONTROLS_HEIGHT, border=False):
+                # The slots take what the controls leave, so every strip's controls line up at the bottom.
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1,
