@@ -53,7 +53,7 @@ class RackApp:
         self.files = SessionFiles(self)
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
-        self.window = self.rack = self.master_area = self.status = self.position = self.history_list = 0
+        self.window = self.rack = self.master_area = self.format = self.status = self.position = self.history_list = 0
         self._dialog: int | None = None
         self._engine_died_shown = False
         if start_engine:
@@ -370,7 +370,7 @@ class RackApp:
                 self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], width=110, format="%.1f",
                                                        callback=lambda *_: self.set_loop(dpg.get_value(self.loop)))
                 self.position = dpg.add_text("   0.0 s")
-                dpg.add_text(f"  {self.session.sample_rate} Hz, block {self.session.block_size}", color=MUTED)
+                self.format = dpg.add_text("", color=MUTED)
                 self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
                 self.busy_text = dpg.add_text("", color=MUTED)
             dpg.add_separator()
@@ -407,6 +407,7 @@ class RackApp:
     def _build_strips(self) -> None:
         if not self.rack:
             return
+        dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
         self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
         with dpg.group(parent=self.rack):
