@@ -250,3 +250,27 @@ def test_recording_from_the_window_writes_wet_and_dry_takes(jack_server, app):
     files = sorted(takes.glob("*.wav"))
     assert {("dry" in f.name, "wet" in f.name) for f in files} == {(True, False), (False, True)}
     assert all("guitar" in f.name and sf.info(f).frames >= SR for f in files)
+
+
+def test_a_scan_from_the_browser_lists_new_plugins_and_failures_apart(app, tmp_path):
+    import shutil
+
+    from conftest import PROJECT_VST3_DIR
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    shutil.copytree(PROJECT_VST3_DIR / "MVerb.vst3", folder / "MVerb.vst3")
+    broken = folder / "Broken.vst3" / "Contents" / "x86_64-linux"
+    broken.mkdir(parents=True)
+    (broken / "Broken.so").write_bytes(b"not a shared object" * 100)
+    browser = app.open_browser(0)
+    app.scan_plugins([folder])
+    deadline = time.monotonic() + 120
+    while app.scan_task is not None and time.monotonic() < deadline:
+        app.frame()  # shows "scanning plug-ins 1/2: ..." next to the spinner meanwhile
+        time.sleep(0.05)
+    assert app.scan_task is None
+    assert "2 plug-ins, 2 new" in app.messages[-1] and "1 failed" in app.messages[-1]
+    groups = {entry.name: entry.group for entry in browser.entries}
+    assert groups["MVerb"] == "VST3 effects" and groups["Broken"] == "Failed to load"
+    assert "MVerb" in browser.filter("mverb")

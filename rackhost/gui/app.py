@@ -56,6 +56,7 @@ class RackApp:
         self.window = self.rack = self.master_area = self.format = self.status = self.position = self.history_list = 0
         self._dialog: int | None = None
         self._engine_died_shown = False
+        self.scan_task: Any = None
         if start_engine:
             self.restart_engine()
 
@@ -295,27 +296,31 @@ class RackApp:
                            lambda _: self.structure_changed(),
                            lambda err: self.tell(f"{slot.name} has no editor window here: {err}", error=True))
 
-    def scan_plugins(self) -> None:
+    def scan_plugins(self, folders: list[Path] | None = None) -> None:
+        """Scan for plug-ins (each probed in a child process) on a worker; the frame loop shows the progress."""
         from rackhost.chain.discovery import scan
+        from rackhost.gui.background import Task
 
-        def scanned(summary: Any) -> None:
-            self.tell(f"scan: {summary.found} plug-ins, {len(summary.new)} new, {len(summary.failed)} failed, "
-                      f"{summary.seconds:.1f} s")
-            if self.browser is not None:
-                self.browser.close()
-
-        # Scanning probes each plug-in in a child process, so it may run on any thread.
-        task = threading.Thread(target=lambda: self._finish_later(scan, scanned), daemon=True)
-        self.tell("scanning plug-ins (each in its own process)...")
-        task.start()
-
-    def _finish_later(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        try:
-            result = work()
-        except Exception as err:  # noqa: BLE001 - shown to the user
-            self.tell(f"failed: {err}", error=True)
+        if self.scan_task is not None and not self.scan_task.done:
             return
-        self.loader.submit("", lambda: result, done, lambda err: None)
+
+        def work(task: Task) -> Any:
+            return scan(folders, progress=lambda done, total, record: task.progress(
+                done, total, f"scanning plug-ins {done}/{total}: {record.name}"))
+
+        self.scan_task = Task(work, name="rackhost-scan")
+        self.tell("scanning plug-ins (each in its own process)...")
+
+    def _scan_finished(self) -> None:
+        task, self.scan_task = self.scan_task, None
+        if task.error is not None:
+            self.tell(f"the scan failed: {task.error}", error=True)
+            return
+        summary = task.result
+        self.tell(f"scan: {summary.found} plug-ins, {len(summary.new)} new, {len(summary.changed)} changed, "
+                  f"{len(summary.failed)} failed, {summary.seconds:.1f} s", error=bool(summary.failed))
+        if self.browser is not None and self.browser.alive:
+            self.browser.refresh()
 
     def place(self, window: int, width: int, height: int) -> None:
         from rackhost.gui.dialogs import centre
@@ -466,6 +471,10 @@ class RackApp:
         """Read the engine and show it; called once per rendered frame."""
         self.loader.finish()
         busy = self.loader.busy
+        if self.scan_task is not None:
+            busy = self.scan_task.message or "scanning plug-ins..."
+            if self.scan_task.done:
+                self._scan_finished()
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
         engine = self.engine

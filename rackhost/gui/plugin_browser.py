@@ -44,8 +44,9 @@ def catalogue() -> list[Entry]:
         instrument = info.get("kind") == "instrument"
         detail = " ".join(filter(None, [str(info.get("vendor", "")), "/".join(info.get("layouts", []))]))
         entries.append(Entry(record.name, GROUPS[2] if instrument else GROUPS[1], detail))
+    listed = {e.name for e in entries}
     for name, path in sorted(find_plugin_files(scan_folders()).items()):
-        if str(path) not in seen:
+        if str(path) not in seen and name not in listed:
             entries.append(Entry(name, GROUPS[3], "run a scan to learn about it"))
     return entries
 
@@ -56,33 +57,43 @@ class PluginBrowser:
     def __init__(self, app: RackApp, title: str, choose: Callable[[str], None]):
         self.app = app
         self.choose = choose
-        self.entries = catalogue()
         self.rows: dict[str, int] = {}
         with dpg.window(label=title, width=380, height=520, modal=False, no_collapse=True,
                         on_close=lambda: self.close()) as self.window:
             self.search = dpg.add_input_text(hint="search plug-ins", width=-1, callback=lambda *_: self.filter())
-            with dpg.child_window(height=-34, border=False):
-                self.groups = {}
-                for group in GROUPS:
-                    members = [e for e in self.entries if e.group == group]
-                    if not members:
-                        continue
-                    with dpg.collapsing_header(label=f"{group} ({len(members)})", default_open=group != GROUPS[3])\
-                            as header:
-                        self.groups[group] = header
-                        for entry in members:
-                            if entry.group == GROUPS[4]:
-                                row = dpg.add_text(f"{entry.name}: {entry.detail}", color=WARNING, wrap=340)
-                            else:
-                                with dpg.group(horizontal=True) as row:
-                                    dpg.add_selectable(label=entry.name, width=170, user_data=entry.name,
-                                                       callback=lambda s, a, name: self.pick(name))
-                                    dpg.add_text(entry.detail[:28], color=MUTED)
-                            self.rows[f"{entry.group}/{entry.name}"] = row
+            with dpg.child_window(height=-34, border=False) as self.body:
+                pass
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Rescan plug-ins", callback=lambda: self.app.scan_plugins())
-                self.note = dpg.add_text("", color=MUTED)
+                dpg.add_button(label="Scan for plug-ins", callback=lambda: self.app.scan_plugins())
+                self.note = dpg.add_text("(each is probed in a process of its own)", color=MUTED)
+        self.refresh()
         self.app.place(self.window, 380, 520)
+
+    def refresh(self) -> None:
+        """List the catalogue as it is now (after a scan, say)."""
+        self.entries = catalogue()
+        self.rows = {}
+        dpg.delete_item(self.body, children_only=True)
+        for group in GROUPS:
+            members = [e for e in self.entries if e.group == group]
+            if not members:
+                continue
+            with dpg.collapsing_header(label=f"{group} ({len(members)})", default_open=group != GROUPS[3],
+                                       parent=self.body):
+                for entry in members:
+                    if entry.group == GROUPS[4]:
+                        row = dpg.add_text(f"{entry.name}: {entry.detail}", color=WARNING, wrap=340)
+                    else:
+                        with dpg.group(horizontal=True) as row:
+                            dpg.add_selectable(label=entry.name, width=170, user_data=entry.name,
+                                               callback=lambda s, a, name: self.pick(name))
+                            dpg.add_text(entry.detail[:28], color=MUTED)
+                    self.rows[f"{entry.group}/{entry.name}"] = row
+        self.filter()
+
+    @property
+    def alive(self) -> bool:
+        return dpg.does_item_exist(self.window)
 
     def filter(self, text: str | None = None) -> list[str]:
         """Show the entries matching the search text; returns their names."""
