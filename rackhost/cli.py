@@ -473,6 +473,8 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
     save.add_argument("--target-lufs", type=float, help="master presets: integrated loudness to render to")
     save.add_argument("--true-peak", type=float, default=-1.0, help="with --target-lufs: ceiling in dBTP (default -1)")
     save.add_argument("--overwrite", action="store_true", help="replace a user preset of the same name")
+    save.add_argument("--with-midi", action="store_true",
+                      help="with --track/--master: keep the session's MIDI mappings to it in the preset")
     save.set_defaults(func=_cmd_presets_save)
 
     for name, helptext in (("delete", "delete a user preset"), ("export", "write a preset to a file"),
@@ -539,6 +541,8 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     from rackhost.chain.spec import parse_chain
     from rackhost.presets import load_session
     from rackhost.presets.apply import preset_from
+    from rackhost.presets.preset import RestoreReport
+    from rackhost.presets.preset_midi import capture_mappings
     from rackhost.presets.store import PresetStore
 
     what: object
@@ -555,8 +559,11 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
         if not hasattr(what, "loudness_target"):
             raise RackhostError("--target-lufs is for master presets: use --session FILE --master")
         what.loudness_target = LoudnessTarget(args.target_lufs, args.true_peak)  # type: ignore[attr-defined]
+    if args.with_midi and not (args.session and (args.track or args.master)):
+        raise RackhostError("--with-midi keeps a session's mappings: use it with --session FILE --track NAME or --master")
+    midi = {"midi_mappings": capture_mappings(session, what)} if args.with_midi else {}
     preset = preset_from(args.name, args.stage, what, description=args.description,  # type: ignore[arg-type]
-                         tags=args.tag, author=args.author)
+                         tags=args.tag, author=args.author, **midi)
     entry = PresetStore().save(preset, overwrite=args.overwrite)
     print(f"saved {entry.ref} to {entry.path}")
     return 0

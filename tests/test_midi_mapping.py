@@ -181,3 +181,51 @@ def test_feedback_messages_say_where_each_target_stands():
     assert position(CCMapping(1, 8, MappingTarget(0, "mute")), session) == 1.0
     fine = CCMapping(2, 1, MappingTarget(0, "pan"), lsb_controller=33)
     assert cc_messages(fine, 1.0) == [bytes((0xB1, 1, 127)), bytes((0xB1, 33, 127))]
+
+
+def test_a_track_preset_can_carry_its_mappings(tmp_path):
+    from rackhost.presets.apply import apply_preset, preset_from
+    from rackhost.presets.preset_file import read_preset, write_preset
+    from rackhost.presets.preset_midi import capture_mappings
+
+    session = _session()
+    session.midi.add(CCMapping(1, 7, COMP, -40.0, 0.0))
+    session.midi.add(CCMapping(1, 10, MappingTarget(0, "pan")))
+    session.midi.add(CCMapping(1, 11, MappingTarget(None, "gain")))  # the master's: not the track's
+    preset = preset_from("vox rig", "mixing", session.tracks[0], midi_mappings=capture_mappings(session, session.tracks[0]))
+    write_preset(preset, tmp_path / "p.json")
+    loaded = read_preset(tmp_path / "p.json")
+    assert len(loaded.midi_mappings) == 2 and loaded.midi_mappings[0]["target"]["track"] is None
+
+    other = Session()
+    other.add_track("drums", None)
+    keys = other.add_track("keys", None)
+    keys.chain.add("Gain")
+    apply_preset(loaded, other, keys, replace=False)  # appended after the Gain: slots shift by one
+    assert other.midi.mappings == [CCMapping(1, 7, MappingTarget(1, "parameter", 1, "threshold_db"), -40.0, 0.0),
+                                   CCMapping(1, 10, MappingTarget(1, "pan"))]
+
+
+def test_a_bad_mapping_in_a_preset_names_the_place(tmp_path):
+    from rackhost.presets.preset import PresetError
+    from rackhost.presets.preset_file import read_preset
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"format_version": 1, "name": "x", "stage": "mixing", "kind": "track", "slots": [],
+                                "midi_mappings": [{"channel": 99, "controller": 1, "target": {"kind": "gain"}}]}))
+    with pytest.raises(PresetError, match=r"at midi_mappings\[0\]: a MIDI channel must be"):
+        read_preset(path)
+
+
+def test_presets_save_with_midi_keeps_the_tracks_mappings(tmp_path, capsys):
+    from rackhost.cli import main
+    from rackhost.presets.store import PresetStore
+
+    session = _session()
+    session.midi.add(CCMapping(2, 20, COMP))
+    save_session(session, tmp_path / "s.json")
+    assert main(["presets", "save", "vox midi", "--stage", "mixing", "--session", str(tmp_path / "s.json"),
+                 "--track", "vox", "--with-midi", "--overwrite"]) == 0
+    assert PresetStore().load("mixing/vox midi").midi_mappings[0]["controller"] == 20
+    assert main(["presets", "save", "x", "--stage", "mixing", "--chain", "Gain", "--with-midi"]) == 2
+    assert "--with-midi keeps a session's mappings" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rackhost.chain import Chain, LoudnessTarget, Session, Track
 from rackhost.chain.master import MasterBus
 from rackhost.presets.preset import Preset, RestoreReport, capture_chain, restore_chain
+from rackhost.presets.preset_midi import install_mappings
 
 
 def apply_preset(
@@ -22,6 +23,7 @@ def apply_preset(
     chain, report = restored or restore_chain(preset, source, allow_untrusted=allow_untrusted)
     ref = f"{preset.stage}/{preset.name}"
     owner: Track | MasterBus = session.master if preset.kind == "master" or track is None else track
+    slot_offset = 0 if replace else len(owner.chain)
     edit = session.edit
     with session.history.group(f"load preset {ref}"):
         if replace:
@@ -37,6 +39,8 @@ def apply_preset(
         if isinstance(owner, MasterBus) and preset.loudness_target_lufs is not None:
             ceiling = preset.true_peak_ceiling_dbtp if preset.true_peak_ceiling_dbtp is not None else -1.0
             edit.set_loudness_target(owner, LoudnessTarget(preset.loudness_target_lufs, ceiling))
+    if preset.midi_mappings and preset.kind in ("track", "master"):
+        install_mappings(preset.midi_mappings, session, owner, slot_offset)
     return report
 
 

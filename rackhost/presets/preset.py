@@ -78,6 +78,7 @@ class Preset:
     rackhost_version: str = __version__
     loudness_target_lufs: float | None = None  # mastering: integrated loudness to render to
     true_peak_ceiling_dbtp: float | None = None
+    midi_mappings: list[dict] = field(default_factory=list)  # track/master presets: see rackhost.presets.preset_midi
 
     def to_dict(self) -> dict:
         out: dict = {
@@ -96,6 +97,8 @@ class Preset:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out["slots"] = [s.to_dict() for s in self.slots]
+        if self.midi_mappings:
+            out["midi_mappings"] = self.midi_mappings
         return out
 
 

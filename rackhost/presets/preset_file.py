@@ -48,7 +48,21 @@ def preset_from_dict(doc: Any, source: str) -> Preset:
         rackhost_version=r.text(doc, "rackhost_version", default=""),
         loudness_target_lufs=r.optional_number(doc, "loudness_target_lufs"),
         true_peak_ceiling_dbtp=r.optional_number(doc, "true_peak_ceiling_dbtp"),
+        midi_mappings=_midi_mappings(r, doc),
     )
+
+
+def _midi_mappings(r: Any, doc: dict) -> list[dict]:
+    from rackhost.errors import MidiMappingError
+    from rackhost.presets.preset_midi import check_mappings
+
+    try:
+        return check_mappings(doc.get("midi_mappings", []))
+    except MidiMappingError as err:
+        index, _, problem = str(err).partition(": ")
+        if not index.startswith("["):
+            index, problem = "", str(err)
+        raise r.fail(f"midi_mappings{index}", problem) from None
 
 
 def slot_states_from_list(doc: Any, source: str, where: str) -> list[SlotState]:
