@@ -65,12 +65,17 @@ def main(session_path: str) -> None:
     gain_row = browser.rows["Built-in effects/Gain"]
     real_click(dpg.get_item_children(gain_row, 1)[0])  # ... and a click on "Gain" loads it into the chain
     session = app.session
+    chain = [s.name for s in session.tracks[0].chain]
+    history = session.history.labels()[0]
+    subprocess.run(["xdotool", "key", "--window", window, "ctrl+z"], check=True)  # undo from the keyboard
+    frames(8)
     print(json.dumps({
         "mute": session.tracks[0].mute,
         "bypass": session.tracks[1].chain[0].bypass,
         "panels": panels,
-        "chain": [s.name for s in session.tracks[0].chain],
-        "history": session.history.labels()[0],
+        "chain": chain,
+        "history": history,
+        "chain_after_ctrl_z": [s.name for s in session.tracks[0].chain],
     }))
     loader.close()
     dpg.destroy_context()

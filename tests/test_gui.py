@@ -121,7 +121,8 @@ def test_without_a_display_the_gui_says_so():
 
 
 def test_real_clicks_on_the_window_change_the_session(session_file):
-    """xdotool clicks the real window: a mute box, a slot's bypass, a slot's name, and a plug-in in the browser."""
+    """xdotool clicks the real window (a mute box, a slot's bypass, a slot's name, a plug-in in the browser),
+    then presses Ctrl+Z."""
     assert shutil.which("xdotool"), "make setup installs xdotool"
     script = Path(__file__).parent / "gui_real_clicks.py"
     run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, str(script),
@@ -133,3 +134,4 @@ def test_real_clicks_on_the_window_change_the_session(session_file):
     assert result["panels"] == ["ZamCompX2"]
     assert result["chain"] == ["ZamCompX2", "Reverb", "Gain"]
     assert result["history"] == ["mute drums", "bypass ZamComp", "add Gain"]
+    assert result["chain_after_ctrl_z"] == ["ZamCompX2", "Reverb"]
