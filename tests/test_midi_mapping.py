@@ -229,3 +229,37 @@ def test_presets_save_with_midi_keeps_the_tracks_mappings(tmp_path, capsys):
     assert PresetStore().load("mixing/vox midi").midi_mappings[0]["controller"] == 20
     assert main(["presets", "save", "x", "--stage", "mixing", "--chain", "Gain", "--with-midi"]) == 2
     assert "--with-midi keeps a session's mappings" in capsys.readouterr().err
+
+
+def test_mappings_follow_slots_and_tracks_through_edits():
+    session = _session()
+    midi = session.midi
+    reverb = MappingTarget(0, "parameter", 2, "room_size")
+    midi.add(CCMapping(1, 1, COMP))
+    midi.add(CCMapping(1, 2, reverb))
+    midi.add(CCMapping(1, 3, MappingTarget(0, "parameter", 1, "cutoff_hz")))
+    midi.add(CCMapping(1, 4, MappingTarget(None, "parameter", 0, "gain_db")))
+    anchors = midi.anchor(session)
+    session.add_track("first", None)
+    session.tracks.insert(0, session.tracks.pop())  # a track before it: the vox track is now 1
+    chain = session.tracks[1].chain
+    chain.move(2, 0)  # the reverb to the front
+    chain.remove(2)   # the LadderFilter (now at 2) is removed
+    dropped = midi.follow(anchors, session)
+    assert [(m.controller, m.target.track, m.target.slot) for m in midi.mappings] == [(1, 1, 1), (2, 1, 0), (4, None, 0)]
+    assert len(dropped) == 1 and "LadderFilter slot was removed" in dropped[0]
+
+
+def test_a_replaced_chain_keeps_mappings_where_the_same_plugin_stands():
+    from rackhost.chain import Chain
+
+    session = _session()
+    session.midi.add(CCMapping(1, 1, COMP))
+    session.midi.add(CCMapping(1, 2, MappingTarget(0, "parameter", 1, "cutoff_hz")))
+    anchors = session.midi.anchor(session)
+    fresh = Chain()
+    fresh.add("Compressor")
+    fresh.add("Reverb")
+    session.tracks[0].chain = fresh  # a preset recalled
+    dropped = session.midi.follow(anchors, session)
+    assert [m.controller for m in session.midi.mappings] == [1] and len(dropped) == 1

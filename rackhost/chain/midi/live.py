@@ -274,7 +274,9 @@ class LiveMidi:
                         new.append(f"program change {program}: no preset loader, so {entry.preset} is not recalled")
                         continue
                     try:
+                        anchors = session.midi.anchor(session)
                         new.append(self.program_loader(session, entry.track, entry.preset))
+                        new += [f"MIDI mapping dropped: {d}" for d in session.midi.follow(anchors, session)]
                         structural = True
                     except Exception as err:  # noqa: BLE001 - a bad preset is reported, the engine goes on
                         new.append(f"program change {program} on channel {channel}: {entry.preset}: {err}")

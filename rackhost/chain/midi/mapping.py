@@ -405,6 +405,57 @@ class MidiMap:
             done.append((mapping, apply_value(mapping.target, session, convert(fraction))))
         return done
 
+    # -- keeping up with edits ----------------------------------------------------------
+
+    def anchor(self, session: Session) -> list[tuple[CCMapping, Any, Any, str]]:
+        """Remember what each mapping points at (the track and slot objects); see :meth:`follow`."""
+        anchors = []
+        for mapping in self.mappings:
+            target = mapping.target
+            try:
+                owner = target.owner(session)
+                slot = owner.chain[target.slot] if target.kind == "parameter" else None
+            except (MidiMappingError, IndexError):
+                owner = slot = None
+            anchors.append((mapping, owner, slot, slot.plugin.name if slot is not None else ""))
+        return anchors
+
+    def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: Session) -> list[str]:
+        """After tracks or slots moved, were added or removed: point each mapping at where its target went.
+
+        A slot that is gone (removed, or its chain replaced by a preset) keeps its
+        mappings only if the same plug-in stands at the same place; the others are
+        dropped. Returns a line for each mapping dropped.
+        """
+        dropped: list[str] = []
+        kept: list[CCMapping] = []
+        anchored = {id(m) for m, *_ in anchors}
+        for mapping, owner, slot, plugin_name in anchors:
+            target = mapping.target
+            if owner is None:
+                kept.append(mapping)  # it pointed at nothing before the edit: leave it as it was
+                continue
+            if owner is session.master:
+                track = None
+            else:
+                track = next((i for i, t in enumerate(session.tracks) if t is owner), -1)
+                if track < 0:
+                    dropped.append(f"{mapping.describe()}: its track was removed")
+                    continue
+            index = target.slot
+            if slot is not None:
+                chain = owner.chain
+                index = next((i for i, s in enumerate(chain) if s is slot), -1)
+                if index < 0:
+                    same_place = target.slot < len(chain) and chain[target.slot].plugin.name == plugin_name
+                    if not same_place:
+                        dropped.append(f"{mapping.describe()}: its {plugin_name} slot was removed")
+                        continue
+                    index = target.slot
+            kept.append(replace(mapping, target=replace(target, track=track, slot=index)))
+        self.mappings = kept + [m for m in self.mappings if id(m) not in anchored]
+        return dropped
+
     # -- files ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
