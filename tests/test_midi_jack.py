@@ -162,6 +162,7 @@ def test_learn_and_program_change_in_the_engine_process(jack_server, controller,
         _wait(lambda: any("recalled" in e for e in engine.events), "the program change", poll=engine.poll)
         _wait(lambda: engine.stats()["callbacks"] > 200, "the engine to keep running", poll=engine.poll)
         assert engine.alive and engine.stats()["running"] == 1.0
+        assert any(e.startswith("MIDI in: midi_in") for e in engine.events)
     finally:
         engine.stop()
 

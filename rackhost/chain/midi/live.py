@@ -140,6 +140,9 @@ class LiveMidi:
         except Exception:
             self.close()
             raise
+        if self._ports or self._out_port is not None:
+            outs = f"; feedback to {self._out_port.name}" if self._out_port is not None else ""
+            self._report(f"MIDI in: {', '.join(self.port_names) or '(none)'}{outs}")
 
     def close(self) -> None:
         for port in self._ports + ([self._out_port] if self._out_port is not None else []):
