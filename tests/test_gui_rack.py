@@ -62,6 +62,8 @@ def test_tracks_are_added_renamed_reordered_and_removed_with_undo(app):
     assert app.session.tracks[2].input == (0,) and len(app.strips) == 3
     click(app.strips[2].name, "vox")
     click(app.strips[2].input, "in 1+2")
+    click(app.strips[2].monitor, False)  # recorded, not heard
+    assert not app.session.tracks[2].monitor
     app.move_track(2, -1)
     assert [t.name for t in app.session.tracks] == ["drums", "vox", "bass"]
     assert app.session.tracks[1].input == (0, 1)

@@ -187,3 +187,21 @@ def test_meters_hold_peaks_and_latch_clips():
     assert later[0, 0, 3] == 1.0
     engine.reset_clips()
     assert engine.meters()[0, 0, 3] == 0.0
+
+
+def test_an_input_not_monitored_is_recorded_but_silent_in_the_mix(tmp_path):
+    session = _session()
+    session.tracks[1].mute = True  # only the live input could reach the master
+    session.tracks[0].armed = True
+    session.tracks[0].monitor = False
+    engine = _started(session)
+    signal = program_signal(2, 0.5)[:, : BLOCK * 100]
+    takes = engine.record(tmp_path)
+    out = _run(engine, signal)
+    engine.stop()
+    assert not np.any(out)  # nothing heard ...
+    wet, _ = sf.read(takes[0].wet_path, dtype="float32", always_2d=True)
+    assert np.abs(wet).max() > 0.05  # ... yet the chain ran and was recorded
+    session.tracks[0].monitor = True
+    engine.update()
+    assert np.abs(_run(engine, signal)).max() > 0.05

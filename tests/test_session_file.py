@@ -125,3 +125,16 @@ def test_a_session_with_a_missing_plugin_still_opens_and_reports_it(tmp_path, wa
     save_session(session, tmp_path / "again.json")
     kept = json.loads((tmp_path / "again.json").read_text())["tracks"][0]["chain"][0]
     assert kept["plugin"]["name"] == "SomeCommercialComp" and kept["parameters"] == {"ratio": 4}
+
+
+def test_live_inputs_keep_their_arming_and_monitoring(tmp_path, wav_file):
+    session = _session(tmp_path, wav_file)
+    session.add_track("guitar", None, input=(0, 1), armed=True, monitor=False)
+    path = tmp_path / "live.json"
+    save_session(session, path)
+    guitar = load_session(path).tracks[2]
+    assert guitar.input == (0, 1) and guitar.armed and not guitar.monitor
+    doc = json.loads(path.read_text())
+    del doc["tracks"][2]["monitor"]  # files written before monitoring was saved: inputs are heard
+    path.write_text(json.dumps(doc))
+    assert load_session(path).tracks[2].monitor

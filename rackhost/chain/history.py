@@ -379,6 +379,9 @@ class Editor:
             self._attr(track, "source", source, f"audio file of {track.name}")
             self._attr(track, "input", (), f"input of {track.name}")
 
+    def set_monitor(self, track: Track, monitor: bool) -> None:
+        self._attr(track, "monitor", bool(monitor), f"{'monitor' if monitor else 'stop monitoring'} {track.name}")
+
     def set_armed(self, track: Track, armed: bool) -> None:
         self._attr(track, "armed", bool(armed), f"{'arm' if armed else 'disarm'} {track.name}")
 

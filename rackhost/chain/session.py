@@ -121,7 +121,9 @@ class Session:
         longest = max((p.latency for _, _, p in prepared), default=0)
         strips = tuple(
             TrackStrip(
-                track.name, index, track.channels, processor, track.gain_db, track.pan,
+                # An input not monitored is still run (and recorded) but reaches the mix silent.
+                track.name, index, track.channels, processor,
+                track.gain_db if track.monitor or not track.input else float("-inf"), track.pan,
                 longest - processor.latency, segment,
             )
             for index, track, processor in prepared

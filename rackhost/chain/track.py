@@ -23,6 +23,7 @@ class Track:
     ab: ABCompare = field(default_factory=ABCompare)
     input: tuple[int, ...] = ()  # live input: one or two device channels (0-based), played through the chain
     armed: bool = False  # record this track's input (dry) and chain output (wet) when the transport records
+    monitor: bool = True  # hear a live input through the chain; off, it is still recorded but not in the mix
     # An instrument track: the source is this instrument plug-in, played from MIDI (a file offline, an input live).
     instrument: Plugin | None = None
     midi_channel: int | None = None  # 1..16: the MIDI channel it listens to; None: every channel (omni)

@@ -168,6 +168,10 @@ class RackApp:
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
             self.send("set_parameter", track, index, name, slot.plugin.get(name))
 
+    def set_monitor(self, track: int, value: bool) -> None:
+        self.edit.set_monitor(self.owner(track), value)
+        self.structure_changed()
+
     def set_armed(self, track: int, value: bool) -> None:
         self.edit.set_armed(self.owner(track), value)
         self.structure_changed()

@@ -77,6 +77,8 @@ class StripView:
                                                  callback=lambda s, v: app.set_solo(track, v))
                     self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
                                                 callback=lambda s, v: app.set_armed(track, v))
+                    self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
+                                                    callback=lambda s, v: app.set_monitor(track, v))
                 self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=150,
                                                 default_value=owner.pan, format="%.2f",
                                                 callback=lambda s, v: app.set_pan(track, v))

@@ -76,8 +76,8 @@ class DocumentReader:
     def optional_number(self, doc: dict, key: str, where: str = "") -> float | None:
         return None if doc.get(key) is None else self.number(doc, key, where, 0.0)
 
-    def boolean(self, doc: dict, key: str, where: str) -> bool:
-        value = doc.get(key, False)
+    def boolean(self, doc: dict, key: str, where: str, default: bool = False) -> bool:
+        value = doc.get(key, default)
         if not isinstance(value, bool):
             raise self.fail(_join(where, key), f"expected true or false, found {_show(value)}")
         return value

@@ -157,6 +157,7 @@ class _SessionReader(DocumentReader):
                 solo=self.boolean(doc, "solo", where),
                 input=tuple(self.expect(doc.get("input", []), list, f"{where}.input")),
                 armed=self.boolean(doc, "armed", where),
+                monitor=self.boolean(doc, "monitor", where, True),
                 **read_instrument_fields(self, doc, where),
             )
         except (RackhostError, ValueError) as err:
@@ -235,6 +236,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "solo": t.solo,
                 "input": list(t.input),
                 "armed": t.armed,
+                "monitor": t.monitor,
                 **instrument_fields(t, base),
                 **owner_chains(t),
             }
