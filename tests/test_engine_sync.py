@@ -87,3 +87,19 @@ def test_the_engine_process_follows_synced_edits_while_playing(jack_server, sess
         assert engine.stats()["xruns"] == 0
     finally:
         engine.stop()
+
+
+def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session):
+    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine.start()
+    try:
+        engine.send("mix", 0, 1, 0.5)
+        engine.send("loop", 0, SR // 4)
+        engine.play()
+        _wait(lambda: engine.stats()["callbacks"] > 4 * SR / 256, "a second of audio")  # longer than the loop
+        assert engine.stats()["position"] < SR // 4 + 256
+        assert [e for e in engine.poll() if "failed" in e] == []
+        engine.send("loop", None, None)
+        _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
+    finally:
+        engine.stop()

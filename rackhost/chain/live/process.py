@@ -335,6 +335,12 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.set_bypass(slot, value)
         engine.update()
+    elif name == "mix":
+        track, slot, value = args
+        (session.master.chain if track is None else session.tracks[track].chain)[slot].set_mix(value)
+        engine.update()
+    elif name == "loop":
+        engine.set_loop(*args)
     elif name.startswith("midi_"):
         apply_midi_command(engine, name, args)
     elif name == "sync":
