@@ -104,7 +104,9 @@ class _LiveState:
     strips: np.ndarray  # (strips + 1, 2, block): each track's output, then the master's (metered in one pass)
     lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...]  # per track: its feed, its strip, its row of strips
     mix: np.ndarray
-    meters: np.ndarray  # (strips + 1, 2 channels, [peak, rms, clip, peak since read]); the master last
+    # (strips + 1, 2 channels, [peak, sum of squares, clip, peak since read]), the master last; the callback
+    # writes all but clip, which the control thread latches from the peak since read (see meters())
+    meters: np.ndarray
     scratch: np.ndarray  # like strips: the meters' working space
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
     inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
@@ -413,6 +415,10 @@ class LiveEngine:
         latest = state.meters.copy()
         state.meters[:, :, 3] = 0.0  # the callback's running maximum starts again (a meter may miss one block)
         since = latest[:, :, 3]
+        clips = state.meters[:, :, 2]  # latched here, on the control thread: one numpy call less per block
+        np.maximum(clips, since >= 1.0, out=clips)
+        latest[:, :, 1] = np.sqrt(latest[:, :, 1] / state.strips.shape[2])  # RMS from the block's sum of squares
+        latest[:, :, 2] = clips
         now = time.monotonic()
         if self._hold is None or self._hold.shape != since.shape:
             self._hold = since.copy()
@@ -551,17 +557,14 @@ class LiveEngine:
 
 
 def _meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:
-    """Peak, RMS, clip latch and peak since the last read of every strip in one numpy pass.
+    """Peak, sum of squares and peak since the last read of every strip, in four numpy calls.
 
-    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, rms, clip, peak since read]),
-    ``scratch`` like ``blocks``. A handful of numpy calls per block, whatever the number of strips.
+    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, sum of squares, clip, peak since read]),
+    ``scratch`` like ``blocks``. The cost hardly depends on the number of strips; what can wait
+    (RMS from the sum, the clip latch) is done by the control thread when it reads the meters.
     """
-    peak, rms, clip, since = rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rows[:, :, 3]
+    peak, since = rows[:, :, 0], rows[:, :, 3]
     np.abs(blocks, out=scratch)
     np.max(scratch, axis=2, out=peak)
-    np.multiply(blocks, blocks, out=scratch)
-    np.sum(scratch, axis=2, out=rms)
-    np.multiply(rms, np.float32(1.0 / blocks.shape[2]), out=rms)
-    np.sqrt(rms, out=rms)
+    np.einsum("sck,sck->sc", blocks, blocks, out=rows[:, :, 1])
     np.maximum(since, peak, out=since)
-    np.maximum(clip, peak >= 1.0, out=clip)
