@@ -368,8 +368,6 @@ def _cmd_live(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out))
     engine.start()
-    if engine.midi is not None:
-        print(f"MIDI in: {', '.join(engine.midi.port_names)}")
     rate = session.sample_rate
     try:
         if args.record:

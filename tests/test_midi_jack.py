@@ -185,3 +185,28 @@ def test_feedback_sends_mapped_positions_to_an_output(jack_server, controller, t
     finally:
         engine.close()
         leds.close()
+
+
+def test_rackhost_live_midi_in_from_the_command_line(jack_server, controller, tmp_path):
+    import subprocess
+    import sys
+
+    import mido
+
+    save_session(_session(tmp_path), tmp_path / "s.json")
+    env = {**os.environ, **jack_server.env, "RACKHOST_VST3_PATH": str(PROJECT_VST3_DIR)}
+    live = subprocess.Popen([sys.executable, "-m", "rackhost.cli", "live", "--session", str(tmp_path / "s.json"),
+                             "--midi-in", "virtual:cli_in", "--duration", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        midi_ports = lambda: [p.name for p in jack_server.patchbay.get_ports(is_midi=True)]  # noqa: E731
+        _wait(lambda: "rackhost:cli_in" in midi_ports() or live.poll() is not None, "rackhost's MIDI input",
+              timeout=30)
+        jack_server.connect("testctl:controller", "rackhost:cli_in")
+        controller.send(mido.Message("program_change", channel=0, program=9))
+        out, err = live.communicate(timeout=30)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, err[-2000:]
+    assert "event: MIDI in: cli_in" in out and "event: program change: recalled" in out
