@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import dearpygui.dearpygui as dpg
 import numpy as np
@@ -398,6 +399,25 @@ def test_settings_refuse_an_impossible_configuration_and_apply_a_good_one(jack_s
     dialog.apply()
     assert restarts == [{"device": (system.index, system.index), "block_size": 64, "sample_rate": 48000}]
     assert "applied" in dialog.status_text
+
+
+def test_applied_settings_restart_the_live_engine_on_the_device(jack_server, app):
+    dialog = SettingsDialog(app)
+    _click(dialog.block, "128")
+    try:
+        config = dialog.apply()
+        assert config is not None and config.block_size == 128
+        for _ in range(1200):  # the engine process loads the session's plug-ins, then opens the device
+            if "starting" not in app.engine_state:
+                break
+            time.sleep(0.1)
+            app.frame()
+        dialog.poll()
+        assert app.engine_state == "engine running" or app.engine_state.startswith("engine running:")
+        assert app.session.block_size == 128 and app.engine.alive
+        assert dpg.get_value(dialog.engine) == f"engine: {app.engine_state}"
+    finally:
+        app.close()
 
 
 def test_settings_without_any_audio_device_say_so(app, monkeypatch):

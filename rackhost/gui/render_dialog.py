@@ -21,6 +21,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import soundfile as sf
 
+from rackhost.chain import Session
 from rackhost.chain.loudness import LoudnessReport, loudness_over_time, measure
 from rackhost.chain.master import LoudnessTarget
 from rackhost.chain.mastering import final_limiter
@@ -51,9 +52,9 @@ class Bounce:
     momentary: np.ndarray
 
 
-def bounce(app_session: object, path: Path, bit_depth: int, task: Task) -> Bounce:
+def bounce(session: Session, path: Path, bit_depth: int, task: Task) -> Bounce:
     """The worker's part: render, write, read the file back and measure it."""
-    result = app_session.render_to_file(path, bit_depth=bit_depth, progress=task.progress)  # type: ignore[attr-defined]
+    result = session.render_to_file(path, bit_depth=bit_depth, progress=task.progress)
     task.message = "measuring the file..."
     audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
     audio = audio.T

@@ -24,7 +24,7 @@ from rackhost.gui.theme import CLIP, METER, MUTED
 if TYPE_CHECKING:
     from rackhost.gui.app import RackApp
 
-WIDTH, HEIGHT = 640, 310
+WIDTH, HEIGHT = 640, 280
 NO_DEVICE_HEIGHT = 220
 BLOCK_SIZES = [2 ** k for k in range(5, 13)]  # 32 .. 4096 frames
 DEFAULT_BLOCK_SIZE = 128
