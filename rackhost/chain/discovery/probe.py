@@ -21,32 +21,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 
 PROTOCOL_LOADING = "loading"
 PROBE_SAMPLE_RATE = 48000.0
 
-# DPF instruments expose 2,080 "MIDI Ch. N CC M" proxy parameters; enumerating
-# them takes ~13 s per load and they are never useful to a user.
-_MIDI_CC_PROXY = re.compile(r"MIDI Ch\. \d+ CC \d+")
-
 
 def describe(path: str) -> dict:
     """Everything the scan records about one bundle, using the engine's own description of a plug-in."""
-    import pedalboard._pedalboard
-
-    pedalboard._pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(_MIDI_CC_PROXY)
-    from rackhost.chain.plugin import Plugin
+    from rackhost.chain.plugin import Plugin  # skips DPF instruments' 2,080 MIDI CC proxy parameters
 
     started = time.perf_counter()
     plugin = Plugin.load(path)
     load_seconds = time.perf_counter() - started
-    if plugin.instance.is_instrument:
-        layouts = _instrument_layouts(plugin.instance)
-    else:
-        layouts = [label for channels, label in _LAYOUTS if plugin.supports(channels, PROBE_SAMPLE_RATE)]
+    # An instrument's layout is what it can render out (Plugin.supports knows the difference).
+    layouts = [label for channels, label in _LAYOUTS if plugin.supports(channels, PROBE_SAMPLE_RATE)]
     identity = plugin.identity
     return {
         "name": identity.name,
@@ -54,7 +44,7 @@ def describe(path: str) -> dict:
         "format": identity.format,
         "version": identity.version,
         "uid": identity.uid,
-        "kind": "instrument" if plugin.instance.is_instrument else "effect",
+        "kind": "instrument" if plugin.is_instrument else "effect",
         "layouts": layouts,
         "latency_samples": plugin.latency(PROBE_SAMPLE_RATE),
         "load_seconds": round(load_seconds, 4),
@@ -63,20 +53,6 @@ def describe(path: str) -> dict:
 
 
 _LAYOUTS = ((1, "mono"), (2, "stereo"))
-
-
-def _instrument_layouts(instance) -> list[str]:
-    # Plugin.supports feeds audio in, which an instrument refuses ("does not
-    # accept audio input"); an instrument's layout is what it can render out.
-    layouts = []
-    for channels, label in _LAYOUTS:
-        try:
-            instance([], duration=32 / PROBE_SAMPLE_RATE, sample_rate=PROBE_SAMPLE_RATE, num_channels=channels)
-            layouts.append(label)
-        except ValueError as err:
-            if "does not support" not in str(err):
-                raise
-    return layouts
 
 
 def main(argv: list[str] | None = None) -> int:
