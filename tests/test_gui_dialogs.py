@@ -303,12 +303,14 @@ def test_render_to_a_loudness_target_sets_it_with_undo(app, tmp_path):
     _click(dialog.lufs, -16.0)
     _click(dialog.render_button)
     _finish(dialog)
-    assert app.session.master.loudness_target.integrated_lufs == -16.0
+    master = app.session.master
+    assert master.loudness_target.integrated_lufs == -16.0
+    assert [s.name for s in master.chain] == ["Gain", "BrickwallLimiter"]  # the gain the render steered
     assert "reached in" in dialog.report_text
     audio, rate = sf.read(str(tmp_path / "master.wav"), always_2d=True)
     assert measure(audio.T, rate).integrated_lufs == pytest.approx(-16.0, abs=0.5)
-    app.undo()
-    assert app.session.master.loudness_target is None
+    app.undo()  # one step: the target and the gain slot
+    assert master.loudness_target is None and [s.name for s in master.chain] == ["BrickwallLimiter"]
 
 
 def test_render_errors_are_shown_in_the_dialog(app, tmp_path):

@@ -24,7 +24,8 @@ import soundfile as sf
 from rackhost.chain import Session
 from rackhost.chain.loudness import LoudnessReport, loudness_over_time, measure
 from rackhost.chain.master import LoudnessTarget
-from rackhost.chain.mastering import final_limiter
+from rackhost.chain.mastering import GAIN_SLOT_NAME, final_limiter
+from rackhost.chain.plugin import Plugin
 from rackhost.chain.render import RenderResult, output_subtype
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, poll_while_visible
@@ -113,7 +114,8 @@ class RenderDialog(DialogView):
                 with dpg.group(width=330):
                     dpg.add_text("Loudness report", color=ACCENT)
                     self.report = dpg.add_text("(render to see the report)", color=MUTED)
-                with dpg.plot(label="Loudness over time", height=-1, width=-1, no_menus=True) as self.plot:
+                with dpg.plot(label="Loudness over time", height=-1, width=-1, no_menus=True,
+                              no_mouse_pos=True) as self.plot:
                     dpg.add_plot_legend(location=dpg.mvPlot_Location_SouthWest)  # a tail falls away on the right
                     self.x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="time (s)")
                     with dpg.plot_axis(dpg.mvYAxis, label="LUFS") as self.y_axis:
@@ -192,13 +194,25 @@ class RenderDialog(DialogView):
         return self.task
 
     def _apply_target(self) -> None:
-        """The dialog's loudness target onto the master, through the editor (undoable), if it changed."""
-        master = self.app.session.master
+        """The dialog's loudness target onto the master through the editor, as one undo step.
+
+        With a target, the Gain slot the render steers (just before the final
+        limiter) is put in here, through the editor too, so undo takes it out
+        again; otherwise the render would add it on its own, outside the history.
+        """
+        session = self.app.session
+        master, edit = session.master, session.edit
         wanted = None
         if dpg.get_value(self.use_target):
             wanted = LoudnessTarget(float(dpg.get_value(self.lufs)), float(dpg.get_value(self.ceiling)))
-        if wanted != master.loudness_target:
-            self.app.session.edit.set_loudness_target(master, wanted)
+        with session.history.group("loudness target"):
+            if wanted != master.loudness_target:
+                edit.set_loudness_target(master, wanted)
+            if wanted is not None:
+                limiter, _ = final_limiter(master.chain)
+                before = master.chain[limiter - 1] if limiter > 0 else None
+                if before is None or before.name != GAIN_SLOT_NAME or before.bypass:
+                    edit.add_slot(master.chain, Plugin.builtin(GAIN_SLOT_NAME, gain_db=0.0), limiter)
 
     def cancel(self) -> None:
         if self.task is not None:
