@@ -159,3 +159,19 @@ def test_a_mapping_to_a_removed_slot_is_skipped_and_reported():
     session.midi.add(CCMapping(1, 7, MappingTarget(0, "parameter", 3, "x")))
     engine = _engine(session)
     assert any("MIDI mapping skipped" in e for e in engine.poll())
+
+
+def test_without_a_midi_system_the_engine_runs_on_unless_midi_is_required(monkeypatch):
+    from rackhost.chain.midi import ports
+    from rackhost.errors import MidiUnavailableError
+
+    monkeypatch.setenv("RACKHOST_MIDI_API", "alsa")  # no ALSA sequencer on these machines: MIDI is unavailable
+    monkeypatch.setattr(ports, "_chosen", None)
+    if (__import__("pathlib").Path("/dev/snd/seq")).exists():
+        pytest.skip("this machine has an ALSA sequencer")
+    session = _session()
+    with pytest.raises(MidiUnavailableError, match="no MIDI system found"):
+        MidiSetup(("virtual:x",)).make(session).open()
+    optional = MidiSetup(("virtual:x",), required=False).make(session)
+    optional.open()
+    assert optional.port_names == [] and "MIDI is off: no MIDI system found" in optional.poll(lambda: None)[0]

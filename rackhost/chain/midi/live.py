@@ -106,9 +106,10 @@ class LiveMidi:
     """The MIDI side of a :class:`~rackhost.chain.live.LiveEngine` (see the module doc for the threads)."""
 
     def __init__(self, session: Session, inputs: Sequence[str] = (), *,
-                 program_loader: ProgramLoader | None = None, output: str | None = None):
+                 program_loader: ProgramLoader | None = None, output: str | None = None, required: bool = True):
         self.session = session
         self.inputs = tuple(inputs)
+        self.required = required  # False: ports that cannot open are reported and the engine runs without them
         self.output = output  # feedback: mapped targets' positions sent here (motorized faders, LED rings)
         self._out_port: Any = None
         self._sent: dict = {}  # mapping -> the messages last sent for it
@@ -127,8 +128,13 @@ class LiveMidi:
     # -- ports (control thread) -------------------------------------------------------
 
     def open(self) -> None:
-        """Open every input; a failure closes what was opened and raises MidiUnavailableError."""
+        """Open every input (and the feedback output).
+
+        A failure closes what was opened and raises MidiUnavailableError, or, when
+        not :attr:`required`, is reported as an event and the engine runs without MIDI ports.
+        """
         from rackhost.chain.midi.ports import open_input
+        from rackhost.errors import MidiUnavailableError
 
         try:
             for name in self.inputs:
@@ -137,6 +143,12 @@ class LiveMidi:
                 from rackhost.chain.midi.ports import open_output
 
                 self._out_port = open_output(self.output)
+        except MidiUnavailableError as err:
+            self.close()
+            if self.required:
+                raise
+            self._report(f"MIDI is off: {err}")
+            return
         except Exception:
             self.close()
             raise
@@ -378,6 +390,7 @@ class MidiSetup:
 
     inputs: tuple[str, ...] = ()
     output: str | None = None  # feedback port for mapped targets (motorized faders, LEDs)
+    required: bool = True  # False: the engine starts without MIDI if a port cannot open (and says so)
     loader_module: str = "rackhost.presets.midi_programs"
     loader_function: str = "recall_preset"
 
@@ -385,7 +398,7 @@ class MidiSetup:
         import importlib
 
         loader = getattr(importlib.import_module(self.loader_module), self.loader_function)
-        return LiveMidi(session, self.inputs, program_loader=loader, output=self.output)
+        return LiveMidi(session, self.inputs, program_loader=loader, output=self.output, required=self.required)
 
 
 def apply_midi_command(engine: Any, name: str, args: Sequence[Any]) -> None:
