@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 import numpy as np
@@ -448,20 +449,25 @@ def _png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-@pytest.mark.parametrize("view", ["presets", "render", "settings"])
-def test_each_dialog_opens_in_a_real_window(jack_server, tmp_path, view):
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"  # kept, to be looked at
+
+
+@pytest.mark.parametrize("view, size", [("presets", "1280x720"), ("render", "1920x1080"), ("settings", "1280x720")])
+def test_each_dialog_opens_in_a_real_window(jack_server, tmp_path, view, size):
     assert shutil.which("xvfb-run"), "make setup installs xvfb"
     session = Session(sample_rate=SR)
     session.add_track("drums", None, input=(0, 1)).chain.add("ZamCompX2")
     session.master.chain.add("BrickwallLimiter")
     session_file = tmp_path / "song.json"
     save_session(session, session_file)
-    shot = tmp_path / f"{view}.png"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"dialog-{view}.png"
+    shot.unlink(missing_ok=True)
     run = subprocess.run(
-        ["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-m", "rackhost.cli", "gui",
-         str(session_file), "--no-engine", "--view", view, "--screenshot", str(shot)],
+        ["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", sys.executable, "-m", "rackhost.cli", "gui",
+         str(session_file), "--no-engine", "--view", view, "--screenshot", str(shot), "--size", size],
         capture_output=True, text=True, timeout=180,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert _png_size(shot) == (1280, 720)
+    assert _png_size(shot) == tuple(int(v) for v in size.split("x"))
     assert shot.stat().st_size > 20_000  # a rendered dialog over the rack, not a blank frame
