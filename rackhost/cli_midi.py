@@ -60,8 +60,10 @@ def assign_midi(session: object, specs: list[str]) -> list[str]:
 
 
 def add_midi_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``midi`` (``rackhost midi ports``) on the main parser's subparsers."""
-    parser = subparsers.add_parser("midi", help="MIDI: list ports",
+    """Register ``midi`` (ports, and a session's mappings: see :mod:`rackhost.cli_midi_map`)."""
+    from rackhost.cli_midi_map import add_mapping_commands
+
+    parser = subparsers.add_parser("midi", help="MIDI: ports, controller mappings, program map, learn",
                                    description="MIDI through JACK MIDI or the platform's MIDI system.")
     sub = parser.add_subparsers(dest="midi_command", required=True)
     ports = sub.add_parser("ports", help="list MIDI inputs and outputs",
@@ -69,6 +71,7 @@ def add_midi_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                                        "JACK MIDI is used when a JACK server runs; $RACKHOST_MIDI_API forces one.")
     ports.add_argument("--json", action="store_true", help="print the ports as JSON")
     ports.set_defaults(func=cmd_midi_ports)
+    add_mapping_commands(sub)
     return parser
 
 

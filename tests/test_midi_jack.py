@@ -210,3 +210,28 @@ def test_rackhost_live_midi_in_from_the_command_line(jack_server, controller, tm
             live.kill()
     assert live.returncode == 0, err[-2000:]
     assert "event: MIDI in: cli_in" in out and "event: program change: recalled" in out
+
+
+def test_rackhost_midi_learn_binds_the_next_controller_and_saves(jack_server, controller, tmp_path):
+    import subprocess
+    import sys
+
+    import mido
+
+    from rackhost.presets import load_session
+
+    save_session(_session(tmp_path), tmp_path / "s.json")
+    env = {**os.environ, **jack_server.env, "RACKHOST_VST3_PATH": str(PROJECT_VST3_DIR)}
+    learn = subprocess.Popen([sys.executable, "-m", "rackhost.cli", "midi", "learn", str(tmp_path / "s.json"),
+                              "synth:pan", "--midi-in", "testctl", "--timeout", "20"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert "move a controller" in learn.stdout.readline()
+        controller.send(mido.Message("control_change", channel=5, control=16, value=1))
+        out, err = learn.communicate(timeout=30)
+    finally:
+        if learn.poll() is None:
+            learn.kill()
+    assert learn.returncode == 0, err[-2000:]
+    assert "learned channel 6 CC 16 -> track 'synth' pan" in out
+    assert load_session(tmp_path / "s.json").midi.mappings[-1] == CCMapping(6, 16, MappingTarget(0, "pan"))

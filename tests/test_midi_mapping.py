@@ -263,3 +263,45 @@ def test_a_replaced_chain_keeps_mappings_where_the_same_plugin_stands():
     session.tracks[0].chain = fresh  # a preset recalled
     dropped = session.midi.follow(anchors, session)
     assert [m.controller for m in session.midi.mappings] == [1] and len(dropped) == 1
+
+
+def test_midi_map_list_unmap_and_program_from_the_command_line(tmp_path, capsys):
+    from rackhost.cli import main
+
+    save_session(_session(), tmp_path / "s.json")
+    s = str(tmp_path / "s.json")
+    assert main(["midi", "map", s, "vox:Compressor.threshold_db", "--cc", "7", "--range", "-40", "0",
+                 "--curve", "log"]) == 0
+    assert main(["midi", "map", s, "master:gain", "--cc", "2:1/33"]) == 0
+    assert main(["midi", "program", s, "--program", "4", "--preset", "mastering/streaming"]) == 0
+    loaded = load_session(s)
+    assert loaded.midi.mappings == [CCMapping(1, 7, COMP, -40.0, 0.0, "log"),
+                                    CCMapping(2, 1, MappingTarget(None, "gain"), lsb_controller=33)]
+    assert [(p.program, p.track, p.preset) for p in loaded.midi.programs] == [(4, None, "mastering/streaming")]
+    capsys.readouterr()
+    assert main(["midi", "list", s]) == 0
+    listing = capsys.readouterr().out
+    assert "channel 1 CC 7 -> track 'vox' Compressor.threshold_db (log, -40..0)" in listing
+    assert "channel 1 program 4 -> mastering/streaming on master" in listing
+    assert main(["midi", "unmap", s, "master:gain"]) == 0
+    assert main(["midi", "program", s, "--program", "4", "--remove"]) == 0
+    loaded = load_session(s)
+    assert len(loaded.midi.mappings) == 1 and not loaded.midi.programs
+
+
+@pytest.mark.parametrize("args, message", [
+    (["map", "{s}", "vox:9.ratio", "--cc", "7"], "no slot 9"),
+    (["map", "{s}", "nobody:gain", "--cc", "7"], "no track 'nobody'"),
+    (["map", "{s}", "vox", "--cc", "7"], "write OWNER:WHAT"),
+    (["map", "{s}", "vox:Compressor.nope", "--cc", "7"], "has no parameter 'nope'"),
+    (["map", "{s}", "vox:pan", "--cc", "x"], "write [CHANNEL:]CC[/LSB]"),
+    (["map", "{s}", "vox:pan", "--cc", "17:1"], "MIDI channel must be a whole number 1..16"),
+    (["unmap", "{s}", "vox:pan"], "nothing is mapped to 'vox:pan'"),
+    (["program", "{s}", "--program", "4", "--preset", "nope/x"], "no such preset"),
+])
+def test_midi_mapping_commands_refuse_mistakes_in_one_line(tmp_path, capsys, args, message):
+    from rackhost.cli import main
+
+    save_session(_session(), tmp_path / "s.json")
+    assert main(["midi", *[a.format(s=tmp_path / "s.json") for a in args]]) == 2
+    assert message in capsys.readouterr().err

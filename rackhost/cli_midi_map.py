@@ -1,0 +1,197 @@
+"""``rackhost midi list|map|unmap|program|learn``: a session's MIDI mappings and program map from the command line.
+
+A target is written ``OWNER:WHAT``: OWNER is a track name or ``master``; WHAT is
+``gain``, ``pan``, ``mute``, or ``SLOT.PARAMETER`` with SLOT a slot index or
+plug-in name (``vox:ZamComp.threshold_db``, ``vox:0.ratio``, ``master:gain``).
+A controller is ``[CHANNEL:]CC[/LSB]`` (``7``, ``2:74``, ``1:1/33`` for a 14-bit pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from rackhost.errors import MidiMappingError, RackhostError
+
+
+def add_mapping_commands(sub: argparse._SubParsersAction) -> None:
+    listing = sub.add_parser("list", help="a session's MIDI mappings and program map")
+    listing.add_argument("session")
+    listing.set_defaults(func=cmd_midi_list)
+
+    mapping = sub.add_parser("map", help="map a controller to a parameter, or a track's gain/pan/mute")
+    mapping.add_argument("session")
+    mapping.add_argument("target", help="OWNER:WHAT, e.g. vox:ZamComp.threshold_db, vox:pan, master:gain")
+    mapping.add_argument("--cc", required=True, help="[CHANNEL:]CC[/LSB], e.g. 7, 2:74, 1:1/33 (14-bit)")
+    mapping.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                         help="the values the controller's ends give (default: the target's own range)")
+    mapping.add_argument("--curve", default="linear", choices=("linear", "log", "exp"))
+    mapping.set_defaults(func=cmd_midi_map)
+
+    unmap = sub.add_parser("unmap", help="remove the mappings to a target")
+    unmap.add_argument("session")
+    unmap.add_argument("target")
+    unmap.set_defaults(func=cmd_midi_unmap)
+
+    program = sub.add_parser("program", help="a program change recalls a preset on a track or the master")
+    program.add_argument("session")
+    program.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16 (default 1)")
+    program.add_argument("--program", type=int, required=True, help="program number 0..127")
+    program.add_argument("--preset", help="STAGE/NAME to recall (omit with --remove)")
+    program.add_argument("--track", help="the track to load it onto (default: the master)")
+    program.add_argument("--remove", action="store_true", help="remove this program's entry instead")
+    program.set_defaults(func=cmd_midi_program)
+
+    learn = sub.add_parser("learn", help="bind the next controller that moves on a MIDI input to a target")
+    learn.add_argument("session")
+    learn.add_argument("target")
+    learn.add_argument("--midi-in", required=True, metavar="PORT", help="the input to listen to")
+    learn.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"))
+    learn.add_argument("--curve", default="linear", choices=("linear", "log", "exp"))
+    learn.add_argument("--fourteen-bit", action="store_true", help="a CC 0..31 binds with its LSB (CC + 32)")
+    learn.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+    learn.set_defaults(func=cmd_midi_learn)
+
+
+def parse_target(text: str, session: Any) -> Any:
+    from rackhost.chain.midi import MappingTarget
+
+    owner, sep, what = text.partition(":")
+    if not sep or not what:
+        raise MidiMappingError(f"target {text!r}: write OWNER:WHAT, e.g. vox:ZamComp.threshold_db or master:gain")
+    if owner == "master":
+        track, chain = None, session.master.chain
+    else:
+        names = [t.name for t in session.tracks]
+        if owner not in names:
+            raise MidiMappingError(f"target {text!r}: no track {owner!r}; tracks: {', '.join(names) or '(none)'}")
+        track = names.index(owner)
+        chain = session.tracks[track].chain
+    if what in ("gain", "pan", "mute"):
+        return MappingTarget(track, what)
+    slot, dot, parameter = what.rpartition(".")
+    if not dot or not slot:
+        raise MidiMappingError(f"target {text!r}: after the colon give gain, pan, mute or SLOT.PARAMETER")
+    try:
+        index = chain.index(int(slot) if slot.isdigit() else slot)
+    except (KeyError, IndexError) as err:
+        raise MidiMappingError(f"target {text!r}: {str(err).strip(chr(34) + chr(39))}") from None
+    return MappingTarget(track, "parameter", index, parameter)
+
+
+def parse_cc(text: str) -> tuple[int, int, int | None]:
+    channel, sep, rest = text.partition(":")
+    if not sep:
+        channel, rest = "1", text
+    controller, slash, lsb = rest.partition("/")
+    try:
+        return int(channel), int(controller), int(lsb) if slash else None
+    except ValueError:
+        raise MidiMappingError(f"--cc {text!r}: write [CHANNEL:]CC[/LSB], e.g. 7, 2:74 or 1:1/33") from None
+
+
+def _load(path: str) -> Any:
+    from rackhost.presets import load_session
+
+    return load_session(path)
+
+
+def _save(session: Any, path: str) -> None:
+    from rackhost.presets import save_session
+
+    save_session(session, path)
+
+
+def cmd_midi_list(args: argparse.Namespace) -> int:
+    session = _load(args.session)
+    midi = session.midi
+    print("mappings:" if midi.mappings else "mappings: (none)")
+    for i, mapping in enumerate(midi.mappings):
+        lo, hi = mapping.minimum, mapping.maximum
+        scale = f", {lo:g}..{hi:g}" if lo is not None and hi is not None else ""
+        print(f"  {i}  {mapping.describe(session)} ({mapping.curve}{scale})")
+    print("program map:" if midi.programs else "program map: (none)")
+    for entry in midi.programs:
+        where = "master" if entry.track is None else f"track {session.tracks[entry.track].name!r}"
+        print(f"  channel {entry.channel} program {entry.program} -> {entry.preset} on {where}")
+    return 0
+
+
+def cmd_midi_map(args: argparse.Namespace) -> int:
+    from rackhost.chain.midi import CCMapping
+    from rackhost.chain.midi.mapping import resolve
+
+    session = _load(args.session)
+    channel, controller, lsb = parse_cc(args.cc)
+    low, high = args.range or (None, None)
+    mapping = CCMapping(channel, controller, parse_target(args.target, session), low, high, args.curve, lsb)
+    resolve(mapping, session)  # a clear error now rather than a silent controller later
+    session.midi.add(mapping)
+    _save(session, args.session)
+    print(f"mapped {mapping.describe(session)}")
+    return 0
+
+
+def cmd_midi_unmap(args: argparse.Namespace) -> int:
+    session = _load(args.session)
+    gone = session.midi.remove_target(parse_target(args.target, session))
+    if not gone:
+        raise RackhostError(f"nothing is mapped to {args.target!r}; 'rackhost midi list {args.session}' shows what is")
+    _save(session, args.session)
+    for mapping in gone:
+        print(f"unmapped {mapping.describe(session)}")
+    return 0
+
+
+def cmd_midi_program(args: argparse.Namespace) -> int:
+    session = _load(args.session)
+    track = None
+    if args.track is not None:
+        names = [t.name for t in session.tracks]
+        if args.track not in names:
+            raise RackhostError(f"no track {args.track!r}; tracks: {', '.join(names) or '(none)'}")
+        track = names.index(args.track)
+    if args.remove:
+        if not session.midi.remove_program(args.channel, args.program, track):
+            raise RackhostError(f"program {args.program} on channel {args.channel} is not in the program map")
+        print(f"removed program {args.program} on channel {args.channel}")
+    else:
+        if not args.preset:
+            raise RackhostError("give --preset STAGE/NAME (or --remove)")
+        from rackhost.presets.store import PresetStore
+
+        PresetStore().load(args.preset)  # refuse a preset that does not exist now, not at the gig
+        entry = session.midi.set_program(args.channel, args.program, track, args.preset)
+        print(f"program {entry.program} on channel {entry.channel} recalls {entry.preset} on "
+              f"{'the master' if track is None else repr(args.track)}")
+    _save(session, args.session)
+    return 0
+
+
+def cmd_midi_learn(args: argparse.Namespace) -> int:
+    from rackhost.chain.midi.live import LiveMidi
+    from rackhost.chain.midi.mapping import resolve
+
+    session = _load(args.session)
+    low, high = args.range or (None, None)
+    session.midi.arm_learn(parse_target(args.target, session), minimum=low, maximum=high, curve=args.curve,
+                           fourteen_bit=args.fourteen_bit)
+    midi = LiveMidi(session, [args.midi_in])
+    midi.open()
+    print(f"move a controller on {args.midi_in} (waiting up to {args.timeout:g} s)...", flush=True)
+    try:
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            while midi.inbox:
+                _, data = midi.inbox.popleft()
+                if data[0] & 0xF0 == 0xB0 and len(data) == 3:
+                    mapping = session.midi.learn((data[0] & 0x0F) + 1, data[1])
+                    resolve(mapping, session)
+                    _save(session, args.session)
+                    print(f"learned {mapping.describe(session)}")
+                    return 0
+            time.sleep(0.005)
+    finally:
+        midi.close()
+    raise RackhostError(f"no controller moved on {args.midi_in} within {args.timeout:g} s; nothing was mapped")
