@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 WIDTH, HEIGHT = 640, 280
 NO_DEVICE_HEIGHT = 220
+ERROR_HEIGHT = 360
 BLOCK_SIZES = [2 ** k for k in range(5, 13)]  # 32 .. 4096 frames
 DEFAULT_BLOCK_SIZE = 128
 NO_INPUT = "(none)"
@@ -176,6 +177,8 @@ class SettingsDialog(DialogView):
                 sample_rate=rate, block_size=block, input_channels=0 if input_ is None else None)
         except (AudioDeviceError, ValueError) as err:
             self._say(str(err), CLIP)
+            # A refusal names the device and what it supports: room for a few lines of it.
+            dpg.configure_item(self.window, height=max(dpg.get_item_height(self.window) or 0, ERROR_HEIGHT))
             return None
         self.applied = config
         self.app.restart_engine(device=(config.input_device, config.output_device), block_size=config.block_size,
