@@ -9,6 +9,7 @@ window under Xvfb with each dialog and save a screenshot.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import shutil
 import struct
@@ -471,3 +472,23 @@ def test_each_dialog_opens_in_a_real_window(jack_server, tmp_path, view, size):
     assert run.returncode == 0, run.stderr[-2000:]
     assert _png_size(shot) == tuple(int(v) for v in size.split("x"))
     assert shot.stat().st_size > 20_000  # a rendered dialog over the rack, not a blank frame
+
+
+def test_real_clicks_and_typing_load_a_preset_and_render(tmp_path, wav_file):
+    """xdotool types a search, clicks a preset and Load (plug-ins on the real loader thread), then Render."""
+    assert shutil.which("xdotool"), "make setup installs xdotool"
+    session = Session(sample_rate=SR)
+    session.add_track("drums", wav_file(program_signal(2, 2.0), "drums.wav")).chain.add("Reverb")
+    save_session(session, tmp_path / "song.json")
+    out = tmp_path / "clicked.wav"
+    script = Path(__file__).parent / "gui_dialog_clicks.py"
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, str(script),
+                          str(tmp_path / "song.json"), str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["preset"]["listed"] == ["mixing/drum-bus"]
+    assert result["preset"]["chain"] == ["ZamCompX2", "HighShelfFilter"]
+    assert "loaded mixing/drum-bus onto track 'drums'" in result["preset"]["status"]
+    assert result["render_status"].startswith(f"wrote {out}")
+    audio, rate = sf.read(str(out), always_2d=True)
+    assert measure(audio.T, rate).lines()[-1] in result["report"]
