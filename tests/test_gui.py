@@ -67,7 +67,7 @@ def test_meters_show_the_engines_levels(built):
     built.strips[0].show_levels(row)
     assert dpg.get_value(built.strips[0].meters[0]) == pytest.approx((20 * np.log10(0.5) + 60) / 60)
     assert dpg.get_item_configuration(built.strips[0].meters[1])["overlay"] == "CLIP"
-    assert "0.0 dBFS peak" in dpg.get_value(built.strips[0].readout)
+    assert dpg.get_value(built.strips[0].readout) == "pk   0.0  rms -14.0 dBFS"  # peak hold, louder channel's RMS
 
 
 def _png_size(path) -> tuple[int, int]:

@@ -276,3 +276,15 @@ def test_a_scan_from_the_browser_lists_new_plugins_and_failures_apart(app, tmp_p
     groups = {entry.name: entry.group for entry in browser.entries}
     assert groups["MVerb"] == "VST3 effects" and groups["Broken"] == "Failed to load"
     assert "MVerb" in browser.filter("mverb")
+
+
+def test_without_an_audio_device_the_window_says_so_and_offline_work_goes_on(app, tmp_path):
+    app.restart_engine(device="USB Interface (unplugged)")  # a device that is not there
+    _until(app, lambda: app.engine_state.startswith("no audio"), "the engine to give up")
+    app.frame()
+    status = dpg.get_value(app.status)
+    assert app.engine is None and "USB Interface (unplugged)" in status and "offline work still works" in status
+    app.add_plugin(0, "Gain")
+    assert names(app.session.tracks[0].chain)[-1] == "Gain"
+    result = app.session.render_to_file(tmp_path / "mix.wav")
+    assert result.audio.shape[1] > SR

@@ -90,7 +90,7 @@ class StripView:
             dpg.add_spacer(height=2)
             self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
                            for _ in range(2)]
-            self.readout = dpg.add_text("-inf dBFS", color=MUTED)
+            self.readout = dpg.add_text("pk  -inf  rms  -inf dBFS", color=MUTED)
 
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track
@@ -137,7 +137,10 @@ class StripView:
             dpg.set_value(bar, meter_fraction(float(channel[0])))
             dpg.configure_item(bar, overlay="CLIP" if channel[3] else "")
         hold = max(float(row[0][2]), float(row[1][2]))
-        dpg.set_value(self.readout, f"{gain_to_db(hold):6.1f} dBFS peak" if hold > 0 else "-inf dBFS")
+        rms = max(float(row[0][1]), float(row[1][1]))
+        peak_text = f"{gain_to_db(hold):5.1f}" if hold > 0 else " -inf"
+        rms_text = f"{gain_to_db(rms):5.1f}" if rms > 0 else " -inf"
+        dpg.set_value(self.readout, f"pk {peak_text}  rms {rms_text} dBFS")
         dpg.configure_item(self.readout, color=CLIP if hold >= 1.0 else MUTED)
 
     def show_loudness(self, stats: dict) -> None:
