@@ -94,9 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     gui.add_argument("--no-engine", action="store_true", help="do not start the live engine")
     gui.add_argument("--screenshot", metavar="PNG", help="render a few frames, save a screenshot and exit")
     gui.add_argument("--play", action="store_true", help="start the transport once the engine runs")
-    gui.add_argument("--view", choices=["presets", "render", "settings", "panel", "browser"],
+    gui.add_argument("--view", choices=["presets", "render", "settings", "panel", "browser", "midi"],
                      help="open a view at start: the preset browser, render, audio settings, the first slot's "
-                          "parameter panel, or the plug-in browser")
+                          "parameter panel, the plug-in browser, or the MIDI panel")
     gui.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
     gui.set_defaults(func=_cmd_gui)
 

@@ -537,12 +537,17 @@ class _HarnessClient:
         self.client = self.server.client(name)
         self.name = self.client.name  # JACK may rename it if the name is taken
         self.shutdown_reason: str | None = None
+        self.xruns = 0  # the server's xruns while this client ran (any client late, or the server itself)
         self.client.set_shutdown_callback(self._on_shutdown)
+        self.client.set_xrun_callback(self._on_xrun)
         self.server._clients.add(self)
         self._closed = False
 
     def _on_shutdown(self, status, reason) -> None:
         self.shutdown_reason = reason  # called on a JACK thread when the server goes away
+
+    def _on_xrun(self, delayed_usecs: float) -> None:
+        self.xruns += 1
 
     @property
     def server_lost(self) -> bool:

@@ -288,3 +288,35 @@ def test_without_an_audio_device_the_window_says_so_and_offline_work_goes_on(app
     assert names(app.session.tracks[0].chain)[-1] == "Gain"
     result = app.session.render_to_file(tmp_path / "mix.wav")
     assert result.audio.shape[1] > SR
+
+
+def test_midi_learn_from_the_window_and_the_fader_follows_the_controller(jack_server, app):
+    import mido
+
+    from rackhost.chain.midi import MappingTarget
+
+    controller = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("controller", virtual=True,
+                                                                           client_name="guictl")
+    try:
+        panel = app.open_midi()
+        dpg.set_value(panel.input, "virtual:rackhost_in")
+        panel.apply_ports()  # the "Use these ports" button: the engine restarts with the MIDI input
+        _until(app, lambda: app.engine is not None, "the engine to start with MIDI")
+        jack_server.connect("guictl:controller", "rackhost:rackhost_in")
+        app.learn_midi(MappingTarget(0, "gain"))  # what a right-click on the drums fader does
+        assert "learning" in dpg.get_value(panel.learning)
+        time.sleep(0.2)  # the command reaches the engine process
+        controller.send(mido.Message("control_change", channel=0, control=21, value=100))
+        _until(app, lambda: app.session.midi.mappings, "the learned mapping to come back")
+        assert app.session.midi.mappings[0].controller == 21 and app.files.dirty
+        row = dpg.get_item_children(panel.mappings, 1)[0]
+        assert dpg.get_value(dpg.get_item_children(row, 1)[1]) == "channel 1 CC 21 -> track 'drums' gain"
+        controller.send(mido.Message("control_change", channel=0, control=21, value=0))
+        _until(app, lambda: app.session.tracks[0].gain_db < -50, "the window's fader to follow the controller")
+        assert dpg.get_value(app.strips[0].gain) == pytest.approx(app.session.tracks[0].gain_db)
+        app.program_midi(1, 5, None, "mastering/streaming")
+        assert [e.preset for e in app.session.midi.programs] == ["mastering/streaming"]
+        app.unmap_midi(0)
+        assert app.session.midi.mappings == []
+    finally:
+        controller.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -43,7 +45,23 @@ def _play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[
         seconds = signal.shape[1] / SR
         player.play(wait=True, timeout=seconds + 5)
         recorder.wait(timeout=seconds + 10)
+    _xruns[0] = recorder.xruns
     return recorder.first_frame - player.start_frame, recorder.captured
+
+
+_xruns = [0]  # the JACK server's xruns during the last _play_through
+
+
+@contextlib.contextmanager
+def _unless_xruns():
+    """A sample comparison that fails after the server lost blocks to an overloaded machine (other
+    processes on these 2 cores) says so as an expected failure; without xruns, a mismatch fails."""
+    try:
+        yield
+    except AssertionError:
+        if _xruns[0]:
+            pytest.xfail(f"the JACK server had {_xruns[0]} xrun(s) during the take; the machine is overloaded")
+        raise
 
 
 def _record(jack_server, session: Session, signal: np.ndarray, folder) -> list:
@@ -72,7 +90,8 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
         engine.close()
     offline = _session(signal).render(tail=False)  # latency trimmed: lines up with the input
     lag, aligned = align(offline.audio, captured)
-    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+    with _unless_xruns():
+        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     # From the first sample played to where it comes out (client to client, so no device latency):
     # one block of buffering plus the plug-ins', which is what rackhost reports apart from the device's.
     measured = start_offset + lag
@@ -90,7 +109,8 @@ def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(j
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
     assert take.frames_written["dry"] == dry.shape[0] and take.frames_written["wet"] == wet.shape[0]
     lag, dry_aligned = align(signal, dry.T)
-    np.testing.assert_allclose(dry_aligned, signal, atol=2 ** -23)  # 24-bit: exact to the last bit kept
+    with _unless_xruns():
+        np.testing.assert_allclose(dry_aligned, signal, atol=2 ** -23)  # 24-bit: exact to the last bit kept
     chain_only = Session(sample_rate=SR, block_size=BLOCK)
     chain_only.add_track("t", ArraySource(dry.T.copy(), SR), session.tracks[0].chain)
     expected = chain_only.render(tail=False).audio[:, : wet.shape[0]]
@@ -280,7 +300,8 @@ def test_two_tracks_record_ten_seconds_at_once(jack_server, tmp_path):
         dry, _ = sf.read(take.dry_path, dtype="float32")
         assert take.frames_written["dry"] == len(dry) >= signal.shape[1]
         lag, aligned = align(signal[channel], dry)
-        np.testing.assert_allclose(aligned, signal[channel], atol=2 ** -23)
+        with _unless_xruns():
+            np.testing.assert_allclose(aligned, signal[channel], atol=2 ** -23)
         wet, _ = sf.read(take.wet_path, dtype="float32")
         chain_only = Session(sample_rate=SR, block_size=BLOCK)
         chain_only.add_track("t", ArraySource(dry[None, :].copy(), SR), session.tracks[channel].chain)

@@ -57,6 +57,9 @@ class RackApp:
         self._dialog: int | None = None
         self._engine_died_shown = False
         self.scan_task: Any = None
+        self.midi_setup: Any = None  # MidiSetup: the MIDI ports the engine opens; None: no MIDI
+        self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
+        self.midi_panel: Any = None
         if start_engine:
             self.restart_engine()
 
@@ -82,7 +85,7 @@ class RackApp:
 
     def _start_engine(self, document: dict) -> None:
         engine = EngineProcess("", loader=SessionLoader.from_document(document), device=self.device,
-                               block_size=self.session.block_size)
+                               block_size=self.session.block_size, midi=self.midi_setup)
         try:
             engine.start()
         except EngineProcessError as err:
@@ -274,6 +277,92 @@ class RackApp:
         self.tell(f"redid: {label}" if label else "nothing to redo")
         self.structure_changed()
 
+    # -- MIDI -----------------------------------------------------------------------------
+
+    def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None:
+        """Open these MIDI ports in the engine (it restarts); a port that cannot open is reported, not fatal."""
+        from rackhost.chain.midi.live import MidiSetup
+
+        self.midi_setup = MidiSetup(tuple(inputs), output, required=False) if inputs or output else None
+        self.restart_engine()
+
+    def learn_midi(self, target: Any) -> None:
+        """Bind the next controller that moves to ``target`` (a MappingTarget), through the engine's MIDI input."""
+        from rackhost.chain.midi.mapping import LearnRequest
+
+        if self.engine is None or not self.engine.alive or self.midi_setup is None or not self.midi_setup.inputs:
+            self.tell("MIDI learn needs a MIDI input: open one in Engine > MIDI...", error=True)
+            return
+        self.engine.midi_command("learn", target.to_dict(), None, None, "linear", False)
+        self.learning = LearnRequest(target)
+        self.tell(f"MIDI learn: move a controller for {target.describe(self.session)}")
+        self._refresh_midi()
+
+    def unmap_midi(self, index: int) -> None:
+        mapping = self.session.midi.remove(index)
+        self.send("midi_unmap", mapping.to_dict())
+        self._changed_outside_undo()
+
+    def program_midi(self, channel: int, program: int, track: int | None, preset: str) -> None:
+        if not preset:
+            self.tell("pick a preset for the program change", error=True)
+            return
+        if self._try(lambda: self.session.midi.set_program(channel, program, track, preset)):
+            self.send("midi_program", channel, program, track, preset)
+            self._changed_outside_undo()
+
+    def unprogram_midi(self, entry: Any) -> None:
+        self.session.midi.remove_program(entry.channel, entry.program, entry.track)
+        self.send("midi_unprogram", entry.channel, entry.program, entry.track)
+        self._changed_outside_undo()
+
+    def _take_learned(self, engine: EngineProcess) -> None:
+        from rackhost.chain.midi.mapping import CCMapping
+
+        while engine.learned_mappings:
+            mapping = self.session.midi.add(CCMapping.from_dict(engine.learned_mappings.pop(0)))
+            self.learning = None
+            self.tell(f"mapped {mapping.describe(self.session)}")
+            self._changed_outside_undo()
+
+    def _follow_controllers(self, engine: EngineProcess) -> None:
+        """Show what a MIDI controller moved in the engine: the window's model and controls follow it."""
+        from rackhost.chain.midi.mapping import MappingTarget
+        from rackhost.errors import RackhostError
+
+        moved = False
+        while engine.moved_targets:
+            doc, value = engine.moved_targets.pop(0)
+            target = MappingTarget.from_dict(doc)
+            try:
+                if target.kind == "parameter":
+                    target.plugin(self.session).set(target.parameter, value)
+                else:
+                    setattr(target.owner(self.session), "gain_db" if target.kind == "gain" else target.kind, value)
+            except (RackhostError, IndexError):
+                continue  # the window's session changed meanwhile; the next sync settles it
+            moved = True
+        if moved:
+            self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
+            self._refresh_views()
+
+    def _changed_outside_undo(self) -> None:
+        self.session.history.changes += 1  # MIDI maps are not undoable steps, but they are unsaved changes
+        self._refresh_midi()
+
+    def _refresh_midi(self) -> None:
+        if self.midi_panel is not None and self.midi_panel.alive:
+            self.midi_panel.refresh()
+
+    def open_midi(self) -> Any:
+        from rackhost.gui.midi_panel import MidiPanel
+
+        if self.midi_panel is not None and self.midi_panel.alive:
+            dpg.focus_item(self.midi_panel.window)
+        else:
+            self.midi_panel = MidiPanel(self)
+        return self.midi_panel
+
     # -- views --------------------------------------------------------------------------
 
     def open_browser(self, track: int | None, replace: int | None = None) -> PluginBrowser:
@@ -340,12 +429,12 @@ class RackApp:
         self._status_until = time.monotonic() + (8.0 if error else 4.0)
 
     def _refresh_views(self) -> None:
+        """Show the model's values in the open views (after a change made elsewhere than the control)."""
         for panel in self.panels:
             panel.refresh()
         for view in (*self.strips, self.master):
             if view is not None:
-                for box, slot in zip(view.slots, view.owner.chain):
-                    dpg.set_value(box, not slot.bypass)
+                view.refresh()
 
     # -- building ---------------------------------------------------------------------
 
@@ -370,7 +459,8 @@ class RackApp:
                 with dpg.menu(label="Engine"):
                     dpg.add_menu_item(label="Audio settings...", callback=lambda: VIEWS["settings"](self))
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
-                    dpg.add_menu_item(label="Scan plug-ins", callback=self.scan_plugins)
+                    dpg.add_menu_item(label="Scan plug-ins", callback=lambda: self.scan_plugins())
+                    dpg.add_menu_item(label="MIDI...", callback=lambda: self.open_midi())
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Play", width=60, callback=self.play)
                 dpg.add_button(label="Stop", width=60, callback=self.stop)
@@ -488,6 +578,8 @@ class RackApp:
                 if "died" in event:
                     self.engine_state = "the audio engine stopped"
                     self._engine_died(event)
+            self._take_learned(engine)
+            self._follow_controllers(engine)
             meters = engine.meters()
             for row, view in zip(meters[:-1], self.strips):
                 view.show_levels(row)
@@ -552,6 +644,7 @@ class RackApp:
 VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "panel": lambda app: app.open_panel(*_first_slot(app)),
     "browser": lambda app: app.open_browser(0 if app.session.tracks else None),
+    "midi": lambda app: app.open_midi(),
     **dialog_views(),
 }
 

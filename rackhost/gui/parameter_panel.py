@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.chain import Slot
+from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.gui.theme import MUTED
 
@@ -98,15 +99,19 @@ class ParameterPanel:
                                         parent=self.body, callback=set_value, user_data=info.name)
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
-        if info.default is not None:
-            self._gesture(item, lambda name=info.name, d=info.default: self.reset(name, d))
+        reset = (lambda name=info.name, d=info.default: self.reset(name, d)) if info.default is not None else None
+        self._gesture(item, reset, MappingTarget(self.track, "parameter", self.index, info.name))
         return item
 
-    def _gesture(self, item: int, reset: Any) -> None:
-        """Double-click resets; letting go ends the undo step."""
+    def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None) -> None:
+        """Double-click resets; letting go ends the undo step; right-click arms MIDI learn."""
         with dpg.item_handler_registry() as handlers:
-            dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
+            if reset is not None:
+                dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+            if learn is not None:
+                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
+                                             callback=lambda *_: self.app.learn_midi(learn))
         dpg.bind_item_handler_registry(item, handlers)
 
     def reset(self, name: str, default: Any) -> None:

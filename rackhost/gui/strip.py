@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.dsp import gain_to_db
+from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
 if TYPE_CHECKING:
@@ -82,11 +83,11 @@ class StripView:
                 self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=150,
                                                 default_value=owner.pan, format="%.2f",
                                                 callback=lambda s, v: app.set_pan(track, v))
-                self._release_seals(self.pan, lambda: app.set_pan(track, 0.0))
+                self._release_seals(self.pan, lambda: app.set_pan(track, 0.0), "pan")
             self.gain = dpg.add_slider_float(label="dB", min_value=-60.0, max_value=12.0, width=150,
                                              default_value=owner.gain_db, format="%.1f",
                                              callback=lambda s, v: app.set_gain(track, v))
-            self._release_seals(self.gain, lambda: app.set_gain(track, 0.0))
+            self._release_seals(self.gain, lambda: app.set_gain(track, 0.0), "gain")
             dpg.add_spacer(height=2)
             self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
                            for _ in range(2)]
@@ -124,12 +125,27 @@ class StripView:
         self.slots.append(box)
         self.slot_buttons.append(button)
 
-    def _release_seals(self, item: int, reset: Any) -> None:
-        """Letting go of a fader ends its undo step; a double-click puts it back to 0."""
+    def _release_seals(self, item: int, reset: Any, learn: str) -> None:
+        """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI."""
+        target = MappingTarget(self.track, learn)  # type: ignore[arg-type]
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
+                                         callback=lambda *_: self.app.learn_midi(target))
         dpg.bind_item_handler_registry(item, handlers)
+
+    def refresh(self) -> None:
+        """Show the model's values (a controller or another view changed them)."""
+        owner = self.owner
+        for box, slot in zip(self.slots, owner.chain):
+            dpg.set_value(box, not slot.bypass)
+        if not dpg.is_item_active(self.gain):
+            dpg.set_value(self.gain, owner.gain_db)
+        if not self.is_master:
+            if not dpg.is_item_active(self.pan):
+                dpg.set_value(self.pan, owner.pan)
+            dpg.set_value(self.mute, owner.mute)
 
     def show_levels(self, row: Any) -> None:
         """``row``: (2 channels, [peak, rms, peak hold, clip]) from the engine's meters."""
