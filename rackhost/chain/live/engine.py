@@ -142,8 +142,7 @@ class LiveEngine:
         self._loads = np.zeros(LOAD_HISTORY, np.float64)
         self._callbacks = 0
         self._xruns = 0
-        self._position = 0  # written only by the callback (and before the stream starts)
-        self._locates: collections.deque = collections.deque()  # positions to jump to, taken at block start
+        self._position = 0
         self._playing = False
         self._recording = False
         self._fault: str | None = None
@@ -269,12 +268,7 @@ class LiveEngine:
         self._stopped = False
 
     def locate(self, frame: int) -> None:
-        """Move the transport; the callback takes the new position at its next block (never lost mid-block)."""
-        frame = max(0, int(frame))
-        if self._stream is None:
-            self._position = frame
-        else:
-            self._locates.append(frame)
+        self._position = max(0, int(frame))
 
     def set_loop(self, start: int | None, end: int | None = None) -> None:
         """Loop the transport between two frames (whole blocks); ``None`` turns looping off."""
@@ -511,9 +505,6 @@ class LiveEngine:
     def _process(self, state: _LiveState, indata: np.ndarray, outdata: np.ndarray) -> None:
         playing = self._playing
         position = self._position
-        locates = self._locates
-        while locates:
-            position = locates.popleft()
         snapshot = state.snapshot
         inputs = state.inputs
         k = 0
