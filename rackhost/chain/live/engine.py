@@ -18,6 +18,8 @@ samples live and offline.
 from __future__ import annotations
 
 import collections
+import os
+import select
 import sys
 import threading
 import time
@@ -41,7 +43,7 @@ from rackhost.errors import RackhostError
 METER_FIELDS = ("peak", "rms", "peak_hold", "clip")
 PEAK_HOLD_SECONDS = 2.0
 LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
-SWITCH_INTERVAL = 0.0005  # seconds: short, so the audio thread gets the GIL back quickly
+SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
 
 class LiveEngineError(RackhostError):
@@ -142,7 +144,8 @@ class LiveEngine:
         self._loads = np.zeros(LOAD_HISTORY, np.float64)
         self._callbacks = 0
         self._xruns = 0
-        self._position = 0
+        self._position = 0  # written only by the callback (and before the stream starts)
+        self._locates: collections.deque = collections.deque()  # positions to jump to, taken at block start
         self._playing = False
         self._recording = False
         self._fault: str | None = None
@@ -163,6 +166,9 @@ class LiveEngine:
         self._state: _LiveState | None = None
         self.io_latency = 0
         self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
+        # after_block(): the control thread sleeps on a pipe (made by start()); the callback writes a byte to it.
+        self._wake_read = self._wake_write = -1
+        self._wake_wanted = False
         self.audio_priority = "not started"  # how that thread is scheduled, for the user
 
     # -- lifecycle ----------------------------------------------------------------
@@ -174,6 +180,10 @@ class LiveEngine:
         if self.midi is not None:
             self.midi.open()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        if self._wake_read < 0:
+            self._wake_read, self._wake_write = os.pipe()
+            os.set_blocking(self._wake_read, False)
+            os.set_blocking(self._wake_write, False)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
@@ -225,6 +235,10 @@ class LiveEngine:
                 self._stream.close()
             # A stream whose server died is left alone: closing it can hang (see devices.server_lost).
             self._stream = None
+        if self._wake_read >= 0:
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+            self._wake_read = self._wake_write = -1
         if self.midi is not None:
             self.midi.close()
 
@@ -268,7 +282,12 @@ class LiveEngine:
         self._stopped = False
 
     def locate(self, frame: int) -> None:
-        self._position = max(0, int(frame))
+        """Move the transport; the callback takes the new position at its next block (never lost mid-block)."""
+        frame = max(0, int(frame))
+        if self._stream is None:
+            self._position = frame
+        else:
+            self._locates.append(frame)
 
     def set_loop(self, start: int | None, end: int | None = None) -> None:
         """Loop the transport between two frames (whole blocks); ``None`` turns looping off."""
@@ -349,6 +368,23 @@ class LiveEngine:
             self._recorder.stop()
             takes = self._recorder.takes
         return takes
+
+    def after_block(self, timeout: float = 0.01) -> None:
+        """Return as soon as the callback has finished a block (or after ``timeout``), on the control thread.
+
+        Work started then, while the audio thread is idle until its next period,
+        seldom holds the GIL when the callback wants it. It waits in ``select``
+        on a pipe the callback writes one byte to (a non-blocking write): no
+        lock, and no polling that would take the GIL from the callback.
+        """
+        if self._stream is None or self._wake_read < 0:
+            return
+        try:
+            os.read(self._wake_read, 256)  # a byte left from a wait that timed out
+        except BlockingIOError:
+            pass
+        self._wake_wanted = True
+        select.select([self._wake_read], [], [], timeout)
 
     def poll(self) -> list[str]:
         """Handle what the callback reported; call it regularly from the control thread.
@@ -501,10 +537,19 @@ class LiveEngine:
             period = frames / self.session.sample_rate
             self._loads[self._callbacks % LOAD_HISTORY] = (time.perf_counter() - started) / period
             self._callbacks += 1
+            if self._wake_wanted:  # the control thread waits for the end of this block (after_block)
+                self._wake_wanted = False
+                try:
+                    os.write(self._wake_write, b"1")
+                except OSError:  # the pipe is full: the control thread will wake anyway
+                    pass
 
     def _process(self, state: _LiveState, indata: np.ndarray, outdata: np.ndarray) -> None:
         playing = self._playing
         position = self._position
+        locates = self._locates
+        while locates:
+            position = locates.popleft()
         snapshot = state.snapshot
         inputs = state.inputs
         k = 0

@@ -93,6 +93,8 @@ class EngineProcess:
         self.block_size = block_size
         self.midi = midi  # MIDI inputs and the program-change loader; None: no MIDI
         self.learned_mappings: list[dict] = []  # CCMapping.to_dict() of each mapping MIDI learn made, oldest first
+        # (MappingTarget.to_dict(), value) of each mapped target a controller moved, for a GUI to follow
+        self.moved_targets: list[tuple[dict, object]] = []
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -205,6 +207,9 @@ class EngineProcess:
                 if kind == "midi_learned":  # data for the parent's session; the child also sent a line
                     self.learned_mappings.append(message)
                     continue
+                if kind == "midi_moved":
+                    self.moved_targets.append(message)
+                    continue
                 new.append(message)
         except (EOFError, OSError):
             pass
@@ -280,6 +285,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         return
     conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}"))
     conn.send(("ready", "engine running"))
+    targets_sent: dict = {}
     try:
         publish_at = time.monotonic()
         while True:
@@ -297,6 +303,9 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                     conn.send(("event", event))
                 while engine.midi is not None and engine.midi.learned:
                     conn.send(("midi_learned", engine.midi.learned.pop(0).to_dict()))
+                if engine.midi is not None:
+                    for moved in _moved_targets(engine.session, targets_sent):
+                        conn.send(("midi_moved", moved))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
                 publish_at = time.monotonic() + PUBLISH_SECONDS
@@ -365,6 +374,26 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
         engine.update()
     else:
         raise EngineProcessError(f"unknown command {name!r}")
+
+
+def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
+    """Mapped targets whose value changed since last sent (a controller moved them), so the parent can follow."""
+    from rackhost.errors import MidiMappingError
+
+    moved = []
+    for mapping in session.midi.mappings:
+        target = mapping.target
+        try:
+            if target.kind == "parameter":
+                value = target.plugin(session).get(target.parameter)
+            else:
+                value = getattr(target.owner(session), "gain_db" if target.kind == "gain" else target.kind)
+        except (MidiMappingError, KeyError, AttributeError):
+            continue
+        if sent.get(target, value) != value:
+            moved.append((target.to_dict(), value))
+        sent[target] = value
+    return moved
 
 
 def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
