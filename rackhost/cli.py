@@ -112,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_render(args: argparse.Namespace) -> int:
     from rackhost.chain import AudioFileSource, Session
     from rackhost.chain.render import output_subtype
-    from rackhost.chain.spec import parse_chain
+    from rackhost.chain import Plugin
+    from rackhost.chain.spec import parse_chain, parse_item
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
 
@@ -134,7 +135,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
             raise _usage("--instrument plays --midi; give it without an INPUT file")
         session = Session(sample_rate=args.sample_rate or 48000, block_size=_block_size(args.block_size or 512))
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
-        instrument = parse_chain(args.instrument, allow_untrusted=args.allow_untrusted_plugin)[0].plugin
+        name, values = parse_item(args.instrument.strip())  # "Nekobi" or "Nekobi(cutoff=40)"
+        instrument = Plugin.create(name, allow_untrusted=args.allow_untrusted_plugin, **values)
         try:
             session.add_track(instrument.name, None, chain, instrument=instrument)
         except ValueError as err:  # an effect given as the instrument

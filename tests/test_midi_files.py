@@ -210,3 +210,13 @@ def test_cli_midi_errors_are_one_line(vst3, tmp_path, args, message):
     (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     done = _cli("render", "--session", "s.json", *args, "-o", "out.wav", cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_instrument_cannot_sit_in_a_chain(vst3, tmp_path):
+    from rackhost.errors import SessionError
+
+    with pytest.raises(SessionError, match="Kars is an instrument: it plays MIDI"):
+        Session().add_track("x", None).chain.add("Kars")
+    write_midi(tmp_path / "a.mid", [(0, 240, 40)])
+    done = _cli("render", "--instrument", "Nekobi", "--midi", "a.mid", "--chain", "Kars", "-o", "o.wav", cwd=tmp_path)
+    assert done.returncode == 2 and "Kars is an instrument" in done.stderr and "Traceback" not in done.stderr

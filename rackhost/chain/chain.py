@@ -10,7 +10,7 @@ import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
-from rackhost.errors import RackhostError
+from rackhost.errors import RackhostError, SessionError
 
 Stage = Callable[[np.ndarray], np.ndarray]
 
@@ -68,6 +68,7 @@ class Chain:
         if isinstance(plugin, str):
             plugin = Plugin.create(plugin, **values)
         slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+        _refuse_instrument(slot)
         self.slots.insert(len(self.slots) if index is None else index, slot)
         return slot
 
@@ -93,6 +94,8 @@ class Chain:
 
     def configure(self, channels: int, sample_rate: float) -> list[str]:
         """Adapt every plug-in to the track's channel count; returns what was adapted, for the user."""
+        for slot in self.slots:
+            _refuse_instrument(slot)
         notes = [slot.plugin.configure(channels, sample_rate) for slot in self.slots]
         return [n for n in notes if n]
 
@@ -150,6 +153,15 @@ class Chain:
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots))
+
+
+def _refuse_instrument(slot: Slot) -> None:
+    if slot.plugin.is_instrument:
+        raise SessionError(
+            f"{slot.name} is an instrument: it plays MIDI and takes no audio in, so it cannot sit in a chain; "
+            f"make it the source of an instrument track (\"instrument\": ... in a session, "
+            f"or 'rackhost render --instrument {slot.name} --midi FILE.mid')"
+        )
 
 
 class StageError(RackhostError):
