@@ -316,6 +316,11 @@ def test_midi_learn_from_the_window_and_the_fader_follows_the_controller(jack_se
         assert dpg.get_value(app.strips[0].gain) == pytest.approx(app.session.tracks[0].gain_db)
         app.program_midi(1, 5, None, "mastering/streaming")
         assert [e.preset for e in app.session.midi.programs] == ["mastering/streaming"]
+        time.sleep(0.2)  # the program map reaches the engine process
+        controller.send(mido.Message("program_change", channel=0, program=5))
+        _until(app, lambda: app.session.master.chain.origin == "mastering/streaming",
+               "the window's master to show the preset the engine recalled")
+        assert app.session.history.labels()[0][-1] == "load preset mastering/streaming"  # undoable, like a click
         app.unmap_midi(0)
         assert app.session.midi.mappings == []
     finally:

@@ -346,6 +346,34 @@ class RackApp:
             self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
             self._refresh_views()
 
+    def _follow_program_changes(self, engine: EngineProcess) -> None:
+        """A program change recalled a preset in the engine: the window's session loads it too (undoable).
+
+        The plug-ins load on the plug-in thread; the engine then gets the session
+        document as after any edit and, holding the same plug-ins already, only
+        compares values.
+        """
+        from rackhost.presets.apply import apply_preset
+        from rackhost.presets.preset import restore_chain
+        from rackhost.presets.store import PresetStore
+
+        while engine.recalled_presets:
+            track, ref = engine.recalled_presets.pop(0)
+
+            def load(ref: str = ref) -> Any:
+                preset = PresetStore().load(ref)
+                return preset, restore_chain(preset, ref)
+
+            def loaded(result: Any, track: int | None = track, ref: str = ref) -> None:
+                preset, restored = result
+                owner = None if track is None or track >= len(self.session.tracks) else self.session.tracks[track]
+                apply_preset(preset, self.session, owner, source=ref, restored=restored)
+                self.tell(f"program change: {ref}")
+                self.structure_changed()
+
+            self.loader.submit(f"recalling {ref}...", load, loaded,
+                               lambda err, ref=ref: self.tell(f"program change {ref}: {err}", error=True))
+
     def _changed_outside_undo(self) -> None:
         self.session.history.changes += 1  # MIDI maps are not undoable steps, but they are unsaved changes
         self._refresh_midi()
@@ -580,6 +608,7 @@ class RackApp:
                     self._engine_died(event)
             self._take_learned(engine)
             self._follow_controllers(engine)
+            self._follow_program_changes(engine)
             meters = engine.meters()
             for row, view in zip(meters[:-1], self.strips):
                 view.show_levels(row)

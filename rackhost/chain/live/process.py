@@ -95,6 +95,7 @@ class EngineProcess:
         self.learned_mappings: list[dict] = []  # CCMapping.to_dict() of each mapping MIDI learn made, oldest first
         # (MappingTarget.to_dict(), value) of each mapped target a controller moved, for a GUI to follow
         self.moved_targets: list[tuple[dict, object]] = []
+        self.recalled_presets: list[tuple[int | None, str]] = []  # (track, preset) a program change recalled
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -210,6 +211,9 @@ class EngineProcess:
                 if kind == "midi_moved":
                     self.moved_targets.append(message)
                     continue
+                if kind == "midi_recalled":
+                    self.recalled_presets.append(message)
+                    continue
                 new.append(message)
         except (EOFError, OSError):
             pass
@@ -306,6 +310,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                 if engine.midi is not None:
                     for moved in _moved_targets(engine.session, targets_sent):
                         conn.send(("midi_moved", moved))
+                    while engine.midi.recalled:
+                        conn.send(("midi_recalled", engine.midi.recalled.pop(0)))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
                 publish_at = time.monotonic() + PUBLISH_SECONDS

@@ -123,6 +123,7 @@ class LiveMidi:
         self._ports: list[Any] = []
         self.events: list[str] = []
         self.learned: list[CCMapping] = []  # mappings made by learn, for whoever keeps the session (a GUI)
+        self.recalled: list[tuple[int | None, str]] = []  # (track, preset) program changes recalled, likewise
         self.received = 0  # messages drained by the audio thread (for tests and the status bar)
 
     # -- ports (control thread) -------------------------------------------------------
@@ -291,6 +292,7 @@ class LiveMidi:
                     try:
                         anchors = session.midi.anchor(session)
                         new.append(self.program_loader(session, entry.track, entry.preset))
+                        self.recalled.append((entry.track, entry.preset))
                         new += [f"MIDI mapping dropped: {d}" for d in session.midi.follow(anchors, session)]
                         structural = True
                     except Exception as err:  # noqa: BLE001 - a bad preset is reported, the engine goes on
