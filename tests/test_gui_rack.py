@@ -266,7 +266,12 @@ def test_a_scan_from_the_browser_lists_new_plugins_and_failures_apart(app, tmp_p
     broken.mkdir(parents=True)
     (broken / "Broken.so").write_bytes(b"not a shared object" * 100)
     browser = app.open_browser(0)
-    app.scan_plugins([folder])
+    app.add_plugin_folder(tmp_path / "no such folder")
+    assert "not an existing folder" in app.messages[-1] and app.scan_task is None
+    app.add_plugin_folder(folder)  # what the browser's "Add a folder..." does with the chosen folder
+    from rackhost.chain.discovery import added_folders
+
+    assert folder in added_folders()
     deadline = time.monotonic() + 120
     while app.scan_task is not None and time.monotonic() < deadline:
         app.frame()  # shows "scanning plug-ins 1/2: ..." next to the spinner meanwhile

@@ -432,6 +432,18 @@ class RackApp:
         self.scan_task = Task(work, name="rackhost-scan")
         self.tell("scanning plug-ins (each in its own process)...")
 
+    def add_plugin_folder(self, folder: str | Path) -> None:
+        """Trust and scan a folder of the user's own (as 'rackhost scan --add-path' does)."""
+        from rackhost.chain.discovery import add_folder
+
+        try:
+            added = add_folder(folder)
+        except (RackhostError, OSError) as err:
+            self.tell(str(err), error=True)
+            return
+        self.scan_plugins([added])
+        self.tell(f"added {added} to the plug-in folders; scanning it")
+
     def _scan_finished(self) -> None:
         task, self.scan_task = self.scan_task, None
         if task.error is not None:

@@ -170,6 +170,19 @@ class SessionFiles:
     def choose_audio(self, then: Callable[[str], Any]) -> None:
         self._chooser("Audio file for the track", ".wav,.flac,.aiff,.aif,.ogg,.mp3", then)
 
+    def choose_folder(self, title: str, then: Callable[[str], Any]) -> int:
+        def chosen(sender: int, data: dict) -> None:
+            path = data.get("file_path_name")
+            dpg.delete_item(sender)
+            if path:
+                then(path)
+
+        with dpg.file_dialog(label=title, directory_selector=True, modal=True, width=700, height=420,
+                             default_path=str(Path.home()), callback=chosen,
+                             cancel_callback=lambda s, a: dpg.delete_item(s)) as dialog:
+            pass
+        return dialog
+
     def _chooser(self, title: str, extensions: str, then: Callable[[str], Any]) -> int:
         def chosen(sender: int, data: dict) -> None:
             path = data.get("file_path_name")

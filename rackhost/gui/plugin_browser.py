@@ -65,7 +65,9 @@ class PluginBrowser:
                 pass
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Scan for plug-ins", callback=lambda: self.app.scan_plugins())
-                self.note = dpg.add_text("(each is probed in a process of its own)", color=MUTED)
+                dpg.add_button(label="Add a folder...",
+                               callback=lambda: self.app.files.choose_folder("Plug-in folder to scan",
+                                                                             self.app.add_plugin_folder))
         self.refresh()
         self.app.place(self.window, 380, 520)
 
