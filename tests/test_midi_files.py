@@ -220,3 +220,22 @@ def test_an_instrument_cannot_sit_in_a_chain(vst3, tmp_path):
     write_midi(tmp_path / "a.mid", [(0, 240, 40)])
     done = _cli("render", "--instrument", "Nekobi", "--midi", "a.mid", "--chain", "Kars", "-o", "o.wav", cwd=tmp_path)
     assert done.returncode == 2 and "Kars is an instrument" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_session_whose_instrument_is_not_installed_still_opens_renders_silence_and_saves_it_back(tmp_path):
+    from rackhost.presets.preset import RestoreReport
+
+    write_midi(tmp_path / "a.mid", [(0, 240, 40)])
+    doc = {"format_version": 3, "tracks": [
+        {"name": "lead", "instrument": {"plugin": {"format": "vst3", "name": "NoSuchSynth"},
+                                        "parameters": {"cutoff": 3.0}, "raw_state": "AAAA"},
+         "midi_channel": 2, "midi_file": "a.mid", "chain": []}]}
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    report = RestoreReport()
+    session = load_session(tmp_path / "s.json", report)
+    assert report.missing and "NoSuchSynth" in report.missing[0]
+    assert not np.any(session.render(tail=False).audio)
+    save_session(session, tmp_path / "again.json")
+    again = json.loads((tmp_path / "again.json").read_text())["tracks"][0]
+    assert again["instrument"]["plugin"]["name"] == "NoSuchSynth" and again["instrument"]["raw_state"] == "AAAA"
+    assert again["midi_channel"] == 2 and again["midi_file"] == "a.mid"
