@@ -330,3 +330,25 @@ def test_midi_learn_from_the_window_and_the_fader_follows_the_controller(jack_se
         assert app.session.midi.mappings == []
     finally:
         controller.close()
+
+
+def test_an_instrument_from_the_browser_becomes_the_tracks_source_and_midi_maps_follow_edits(app):
+    from rackhost.chain.midi import CCMapping, MappingTarget
+
+    app.add_track("keys")
+    app.open_browser(2).pick("Kars")
+    keys = app.session.tracks[2]
+    assert keys.instrument is not None and keys.instrument.name == "Kars" and keys.input == () and len(keys.chain) == 0
+    assert dpg.get_value(app.strips[2].input) == "instrument: Kars"
+    app.add_plugin(None, "Nekobi")  # an instrument cannot sit in the master's chain
+    assert "is an instrument" in app.messages[-1] and names(app.session.master.chain) == ["Limiter"]
+    click(app.strips[2].input, "in 1")  # back to a live input: the instrument goes
+    assert keys.instrument is None and keys.input == (0,)
+    app.undo()
+    assert keys.instrument is not None
+    # A mapping to the drums' reverb follows the slot when it moves, and the track when it moves.
+    app.session.midi.add(CCMapping(1, 7, MappingTarget(0, "parameter", 1, "room_size")))
+    app.structure_changed()
+    app.move_slot(0, 1, -1)
+    app.move_track(0, 1)
+    assert app.session.midi.mappings[0].target == MappingTarget(1, "parameter", 0, "room_size")

@@ -367,20 +367,36 @@ class Editor:
     def set_input(self, track: Track, channels: tuple[int, ...]) -> None:
         """Play the track from device input channels (0-based); ``()`` plays its file."""
         channels = tuple(channels)
+        if not channels and track.instrument is not None:
+            return  # an instrument track plays its instrument already
         if not channels and track.source is None:
             raise ValueError(f"track {track.name!r} has no audio file to play; pick an input instead")
         if len(channels) > 2 or any(c < 0 for c in channels):
             raise ValueError(f"a track's input is one or two device channels; got {channels!r}")
-        self._attr(track, "input", channels, f"input of {track.name}")
+        with self.history.group(f"input of {track.name}"):
+            if track.instrument is not None:
+                self._attr(track, "instrument", None, f"instrument of {track.name}")
+            self._attr(track, "input", channels, f"input of {track.name}")
 
     def set_source(self, track: Track, source: Any) -> None:
         """Play ``source`` (an audio file) on the track instead of a device input."""
         with self.history.group(f"audio file of {track.name}"):
+            if track.instrument is not None:
+                self._attr(track, "instrument", None, f"instrument of {track.name}")
             self._attr(track, "source", source, f"audio file of {track.name}")
             self._attr(track, "input", (), f"input of {track.name}")
 
     def set_monitor(self, track: Track, monitor: bool) -> None:
         self._attr(track, "monitor", bool(monitor), f"{'monitor' if monitor else 'stop monitoring'} {track.name}")
+
+    def set_instrument(self, track: Track, instrument: Plugin) -> None:
+        """Make ``instrument`` the track's source, played from MIDI (the track stops playing its file or input)."""
+        if not instrument.is_instrument:
+            raise ValueError(f"{instrument.name} is an effect, not an instrument: put it in a chain")
+        with self.history.group(f"{instrument.name} plays {track.name}"):
+            self._attr(track, "source", None, f"audio file of {track.name}")
+            self._attr(track, "input", (), f"input of {track.name}")
+            self._attr(track, "instrument", instrument, f"instrument of {track.name}")
 
     def set_armed(self, track: Track, armed: bool) -> None:
         self._attr(track, "armed", bool(armed), f"{'arm' if armed else 'disarm'} {track.name}")

@@ -60,6 +60,7 @@ class RackApp:
         self.midi_setup: Any = None  # MidiSetup: the MIDI ports the engine opens; None: no MIDI
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
+        self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
         if start_engine:
             self.restart_engine()
 
@@ -114,7 +115,17 @@ class RackApp:
         return self.session.edit
 
     def structure_changed(self) -> None:
-        """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine."""
+        """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine.
+
+        MIDI mappings follow their tracks and slots to where they went (a mapping
+        whose slot is gone is dropped, and said).
+        """
+        midi = self.session.midi
+        if self._midi_anchors is not None:
+            for line in midi.follow(self._midi_anchors, self.session):
+                self.tell(line, error=True)
+        self._midi_anchors = midi.anchor(self.session)
+        self._refresh_midi()
         self._build_strips()
         for panel in list(self.panels):
             owner_gone = panel.track is not None and panel.track >= len(self.session.tracks)
@@ -240,7 +251,14 @@ class RackApp:
             if owner not in (*self.session.tracks, self.session.master):
                 return  # the track went away while its plug-in loaded
             chain = owner.chain
-            if replace is not None and replace < len(chain):
+            if plugin.is_instrument:
+                # An instrument is a track's source, played by MIDI, not a slot in a chain.
+                if owner is self.session.master:
+                    self.tell(f"{plugin.name} is an instrument: load it on a track (it becomes the track's "
+                              f"source, played from MIDI), not on the master", error=True)
+                    return
+                self.edit.set_instrument(owner, plugin)
+            elif replace is not None and replace < len(chain):
                 self.edit.replace_slot(chain, replace, plugin)
             else:
                 self.edit.add_slot(chain, plugin)

@@ -114,6 +114,7 @@ class SessionFiles:
             panel.close()
         app.panels = []
         app.session, app.session_path = session, path
+        app._midi_anchors = None  # the old session's mappings say nothing about this one
         self.saved_changes = session.history.changes
         app.structure_changed()
         if app.want_engine:

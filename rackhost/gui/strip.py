@@ -32,6 +32,8 @@ def meter_fraction(peak: float) -> float:
 
 
 def input_label(track: Any) -> str:
+    if getattr(track, "instrument", None) is not None:
+        return f"instrument: {track.instrument.name}"
     if track.input:
         return next((k for k, v in INPUT_CHOICES.items() if v == track.input),
                     "in " + "+".join(str(c + 1) for c in track.input))
@@ -106,6 +108,7 @@ class StripView:
             dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
+        choices += [input_label(owner)] if owner.instrument is not None else []
         self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
                                    callback=lambda s, v: app.set_input(track, v))
 
