@@ -352,3 +352,50 @@ def test_an_instrument_from_the_browser_becomes_the_tracks_source_and_midi_maps_
     app.move_slot(0, 1, -1)
     app.move_track(0, 1)
     assert app.session.midi.mappings[0].target == MappingTarget(1, "parameter", 0, "room_size")
+
+
+@pytest.fixture
+def x_display(monkeypatch):
+    """A virtual X display of the test's own (Xvfb picks a free number and tells it)."""
+    import subprocess
+
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    number = server.stdout.readline().strip()
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+def test_a_plugin_editor_that_takes_its_process_down_leaves_the_window_and_session_alone(x_display, app):
+    before = app.session.history.labels()
+    editor = app.open_editor(0, 0)  # ZamCompX2's own window: under Xvfb, an X error ends the process showing it
+    deadline = time.monotonic() + 60
+    while app.editors and time.monotonic() < deadline:
+        app.frame()
+        time.sleep(0.05)
+    assert app.editors == [] and editor.process.returncode != 0
+    assert "editor window closed unexpectedly (X Error" in app.messages[-1]
+    assert "session is unharmed" in app.messages[-1]
+    assert app.session.history.labels() == before and names(app.session.tracks[0].chain) == ["ZamCompX2", "Reverb"]
+
+
+def test_what_an_editor_turns_comes_back_as_undoable_changes(app):
+    from rackhost.chain.editor_process import changed_values
+
+    plugin = app.session.tracks[0].chain[0].plugin
+    last = dict(plugin.values())
+    assert changed_values(plugin, last) == {}
+    plugin.set("ratio", 6.0)
+    assert changed_values(plugin, last) == {"ratio": pytest.approx(6.0)}
+    plugin.set("ratio", 3.0)
+    editor = app.open_editor(0, 0)
+    app.move_slot(0, 0, 1)  # the slot moves while its editor is open: values still find it
+    editor.messages.append({"values": {"threshold_db": -33.0}})  # as the editor process reports a turned knob
+    editor.poll()
+    editor.close()
+    assert plugin.get("threshold_db") == pytest.approx(-33.0, abs=0.01)
+    assert app.session.history.labels()[0][-1] == "set ZamCompX2 threshold_db"
+    app.undo()
+    assert plugin.get("threshold_db") == pytest.approx(-20.0, abs=0.01)

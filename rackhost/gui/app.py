@@ -61,6 +61,7 @@ class RackApp:
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
+        self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         if start_engine:
             self.restart_engine()
 
@@ -428,12 +429,18 @@ class RackApp:
         self.panels.append(panel)
         return panel
 
-    def open_editor(self, track: int | None, index: int) -> None:
-        """The plug-in's own window, shown by the plug-in thread (pedalboard's show_editor blocks until closed)."""
+    def open_editor(self, track: int | None, index: int) -> Any:
+        """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
+        from rackhost.gui.editor_window import EditorWindow
+
         slot = self.app_chain(track)[index]
-        self.loader.submit(f"{slot.name} editor open", slot.plugin.instance.show_editor,
-                           lambda _: self.structure_changed(),
-                           lambda err: self.tell(f"{slot.name} has no editor window here: {err}", error=True))
+        if slot.plugin.is_builtin:
+            self.tell(f"{slot.name} is a built-in: it has no editor window of its own", error=True)
+            return None
+        editor = EditorWindow(self, slot)
+        self.editors.append(editor)
+        self.tell(f"opening {slot.name}'s editor...")
+        return editor
 
     def scan_plugins(self, folders: list[Path] | None = None) -> None:
         """Scan for plug-ins (each probed in a child process) on a worker; the frame loop shows the progress."""
@@ -622,6 +629,7 @@ class RackApp:
     def frame(self) -> None:
         """Read the engine and show it; called once per rendered frame."""
         self.loader.finish()
+        self.editors = [editor for editor in self.editors if editor.poll()]
         busy = self.loader.busy
         if self.scan_task is not None:
             busy = self.scan_task.message or "scanning plug-ins..."
@@ -694,6 +702,8 @@ class RackApp:
         action()
 
     def close(self) -> None:
+        for editor in self.editors:
+            editor.close()
         if self.engine is not None:
             self.engine.stop()
         self.loader.close()
