@@ -1,4 +1,4 @@
-"""A slot's parameter panel: every control as a slider, checkbox or combo; outputs as read-only meters.
+"""A slot's parameter panel: every control as a slider, checkbox or combo; outputs listed read-only.
 
 Values are typed with Ctrl+click on a slider (Dear PyGui's own), a
 double-click puts a control back to its default, and releasing a control
@@ -81,12 +81,13 @@ class ParameterPanel:
             self.app.set_parameter(self.track, self.index, name, value)
 
         if info.role == "output":
-            with dpg.group(horizontal=True, parent=self.body):
-                bar = dpg.add_progress_bar(default_value=_fraction(info, value), width=220,
-                                           overlay=_text(info, value))
-                dpg.add_text(label, color=MUTED)
-            self.outputs[info.name] = bar
-            return bar
+            # A meter the plug-in reports (gain reduction, a level): read-only. pedalboard does not pass
+            # VST3 output values back to the host (they stay at their defaults), so it shows the range.
+            span = f"{info.minimum:g}..{info.maximum:g} {info.unit}".strip() if info.type == "float" else info.type
+            item = dpg.add_text(f"{label}: output meter ({span}), not reported by the host library",
+                                parent=self.body, color=MUTED, wrap=400)
+            self.outputs[info.name] = item
+            return item
         if info.type == "bool":
             item = dpg.add_checkbox(label=label, default_value=bool(value), parent=self.body, callback=set_value, user_data=info.name)
         elif info.type == "choice":
@@ -131,9 +132,8 @@ class ParameterPanel:
             info = plugin.parameters[name]
             value = plugin.get(name)
             if info.role == "output":
-                dpg.set_value(item, _fraction(info, value))
-                dpg.configure_item(item, overlay=_text(info, value))
-            elif info.type in ("bool", "choice", "float") and not dpg.is_item_active(item):
+                continue
+            if info.type in ("bool", "choice", "float") and not dpg.is_item_active(item):
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)
@@ -146,12 +146,3 @@ class ParameterPanel:
         if self.alive:
             dpg.delete_item(self.window)
 
-
-def _fraction(info: ParameterInfo, value: Any) -> float:
-    if info.type != "float" or info.minimum is None or info.maximum is None or info.maximum == info.minimum:
-        return 0.0
-    return max(0.0, min(1.0, (float(value) - info.minimum) / (info.maximum - info.minimum)))
-
-
-def _text(info: ParameterInfo, value: Any) -> str:
-    return f"{float(value):.1f} {info.unit}".strip() if info.type == "float" else str(value)
