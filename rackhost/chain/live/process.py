@@ -13,11 +13,13 @@ the engine's stats; the parent reads it whenever it likes, without locks (a
 meter read mid-update is at worst one frame old).
 
 In the child, everything but the audio callback stays out of its way: the
-control thread sleeps between commands and publications, holds the GIL only
-for short numpy calls, and runs at the lowest real-time priority (see
-:mod:`rackhost.chain.live.priority`) so no other process preempts it while it
-holds the GIL; the objects made while loading are frozen out of the garbage
-collector, so a collection in the callback has almost nothing to walk.
+control thread sleeps between commands and publications, starts its work
+right after a block ends, holds the GIL only for short numpy calls, and runs
+at the lowest real-time priority (see :mod:`rackhost.chain.live.priority`) so
+no other process preempts it while it holds the GIL. Automatic garbage
+collection is off (it would start in whichever thread allocates, the callback
+too): the objects made while loading are frozen, and the control thread
+collects the young ones after each publication.
 """
 
 from __future__ import annotations
@@ -282,7 +284,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None)
         engine.start()
         control = priority.raise_control_thread(engine.audio_thread_id)
-        gc.freeze()  # the session and plug-ins: never walked by a collection in the callback
+        gc.freeze()  # the session and plug-ins: never walked by a collection
+        gc.disable()  # no collection ever starts in the callback: this thread collects, between blocks
     except Exception as err:  # noqa: BLE001 - reported to the parent, which shows it
         conn.send(("error", f"the engine could not start: {err}"))
         shm.close()
@@ -301,7 +304,9 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                     _apply(engine, command, loader)
                 except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
                     conn.send(("event", f"command {command[0]!r} failed: {err}"))
-                gc.freeze()  # what the command built (a new snapshot) joins the frozen objects
+                engine.after_block()
+                gc.collect()  # the old snapshot's cycles, then what the command built joins the frozen objects
+                gc.freeze()
             if time.monotonic() >= publish_at:
                 for event in engine.poll():
                     conn.send(("event", event))
@@ -314,6 +319,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                         conn.send(("midi_recalled", engine.midi.recalled.pop(0)))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
+                engine.after_block()
+                gc.collect(1)  # the young objects (automatic collection is off, see above)
                 publish_at = time.monotonic() + PUBLISH_SECONDS
     except (EOFError, OSError):
         pass  # the parent went away: stop cleanly
