@@ -20,8 +20,8 @@ measurement at a time:
     interleaved, for a *bare loop*: the same pedalboard chains called per
     block in a sounddevice callback in a child process, summed with one numpy
     add per track, no rackhost code. Each candidate is a fresh process.
-    N grows through 8, 16, 32, 48, 64, 96, 128, ... while p99 stays within
-    50% of the period, then is bisected to 8 tracks. A run *passes* with 0
+    N grows through 16, 64, 96, 128, 192, 256 while p99 stays within 50% of
+    the period, then is bisected to 8 tracks (a binary search: few runs). A run *passes* with 0
     xruns and p99 <= 50%; ``max_tracks`` (rackhost) and ``limit_tracks``
     (bare) are the largest N that passed. Xruns do not stop the growth, so
     ``*_load_only`` also gives each side's capacity by load alone.
@@ -94,7 +94,7 @@ LOAD_LIMIT = 0.5  # p99 callback load, as a fraction of the period
 MIN_TRACKS_TARGET = 64
 LIMIT_FRACTION_TARGET = 0.8
 
-CANDIDATES = (8, 16, 32, 48, 64, 96, 128, 160, 192, 256)  # 256 = the engine process's MAX_STRIPS
+CANDIDATES = (16, 64, 96, 128, 192, 256)  # 256 = the engine process's MAX_STRIPS
 BISECT_TO = 8  # stop bisecting when the gap between pass and fail is this small
 NOISE_XRUNS = 2  # a run with this few xruns (and load within the limit) is run once more: see (0)
 REFERENCE_CPU = 30  # percent of each period the reference C client (jack_cpu) burns
@@ -206,15 +206,17 @@ class OtherLoad:
         self.steal = _steal()
         self.wall = time.perf_counter()
 
-    def cores(self) -> tuple[float, float, str]:
-        """(other processes, hypervisor steal) in cores since this object was made, and the busiest other."""
+    def cores(self) -> tuple[float, float, str, int]:
+        """(other processes, hypervisor steal) in cores since this object was made, the busiest other,
+        and how many other JACK servers run (their real-time threads compete with the audio thread)."""
         after, ours = _processes()
         wall = max(time.perf_counter() - self.wall, 1e-9)
         used = {pid: cpu - self.before[pid][1] for pid, (_, cpu) in after.items()
                 if pid in self.before and pid not in ours}
         busiest = max(used, key=used.__getitem__, default=None)
         name = f"{after[busiest][0]} (pid {busiest}) {used[busiest] / wall:.0%}" if busiest is not None else ""
-        return sum(used.values()) / wall, (_steal() - self.steal) / wall, name
+        servers = sum(1 for pid, (comm, _) in after.items() if comm == "jackd" and pid not in ours)
+        return sum(used.values()) / wall, (_steal() - self.steal) / wall, name, servers
 
 
 class JackLog:
@@ -673,6 +675,7 @@ class Result:
     other_cpu: float = 0.0  # cores' worth of CPU used by other processes during the run
     other_top: str = ""
     steal: float = 0.0  # cores' worth of CPU the hypervisor gave to others
+    other_servers: int = 0  # JACK servers on the machine besides the benchmark's
     windows: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
@@ -701,7 +704,8 @@ class Result:
                 f"{verdict}{'  ' + self.note if self.note else ''}"
                 + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core (most: {self.other_top})"
                    if self.other_cpu > 0.1 else "")
-                + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else ""))
+                + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else "")
+                + (f"  WARNING: {self.other_servers} other JACK servers running" if self.other_servers else ""))
 
 
 def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: JackLog) -> Result:
@@ -740,7 +744,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
-        result.other_cpu, result.steal, result.other_top = other.cores()
+        result.other_cpu, result.steal, result.other_top, result.other_servers = other.cores()
         result.p50 = statistics.median(w[0] for w in result.windows)
         result.p99 = max(w[1] for w in result.windows)
         result.max = max(w[2] for w in result.windows)
@@ -1083,7 +1087,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="10 s runs, no bisection, no long confirmation")
     parser.add_argument("--seconds", type=float, help="length of the confirmation runs (default 60; 10 with --quick)")
     parser.add_argument("--search-seconds", type=float, help="length of each search run (default min(seconds, 20))")
-    parser.add_argument("--candidates", help="comma-separated track counts to try (default 8,16,32,48,64,96,128,...)")
+    parser.add_argument("--candidates", help="comma-separated track counts to try (default 16,64,96,128,192,256)")
     parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
@@ -1102,6 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
     import pedalboard
 
     wall = time.perf_counter()
+    load_before = os.getloadavg()
     results: dict[str, object] = {"block": BLOCK, "rate": SAMPLE_RATE, "seconds": args.seconds,
                                   "search_seconds": args.search_seconds, "cores": os.cpu_count(),
                                   "pedalboard": pedalboard.__version__}
@@ -1192,6 +1197,8 @@ def main(argv: list[str] | None = None) -> int:
         target_min_tracks_met=max_tracks >= MIN_TRACKS_TARGET,
         target_fraction_met=bool(limit_tracks) and max_tracks >= LIMIT_FRACTION_TARGET * limit_tracks,
         wall_seconds=round(time.perf_counter() - wall, 1),
+        loadavg_before=[round(x, 2) for x in load_before],  # 1/5/15-minute load averages: others' work skews all
+        loadavg_after=[round(x, 2) for x in os.getloadavg()],
     )
     print(f"\nload only (p99 <= {LOAD_LIMIT:.0%}, xruns aside): rackhost {results['max_tracks_load_only']} tracks, "
           f"bare loop {results['limit_tracks_load_only']}")
