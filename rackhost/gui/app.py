@@ -28,6 +28,7 @@ from rackhost.errors import RackhostError
 from rackhost.gui.files import SessionFiles
 from rackhost.gui.dialogs import dialog_views
 from rackhost.gui.loader import PluginLoader
+from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
@@ -37,7 +38,7 @@ TITLE = "rackhost"
 HISTORY_WIDTH = 170
 
 
-class RackApp:
+class RackApp(MidiActions):
     def __init__(self, session: Session, session_path: Path | None, *, start_engine: bool = True,
                  loader: PluginLoader | None = None):
         self.session = session
@@ -295,120 +296,6 @@ class RackApp:
         label = self.session.redo()
         self.tell(f"redid: {label}" if label else "nothing to redo")
         self.structure_changed()
-
-    # -- MIDI -----------------------------------------------------------------------------
-
-    def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None:
-        """Open these MIDI ports in the engine (it restarts); a port that cannot open is reported, not fatal."""
-        from rackhost.chain.midi.live import MidiSetup
-
-        self.midi_setup = MidiSetup(tuple(inputs), output, required=False) if inputs or output else None
-        self.restart_engine()
-
-    def learn_midi(self, target: Any) -> None:
-        """Bind the next controller that moves to ``target`` (a MappingTarget), through the engine's MIDI input."""
-        from rackhost.chain.midi.mapping import LearnRequest
-
-        if self.engine is None or not self.engine.alive or self.midi_setup is None or not self.midi_setup.inputs:
-            self.tell("MIDI learn needs a MIDI input: open one in Engine > MIDI...", error=True)
-            return
-        self.engine.midi_command("learn", target.to_dict(), None, None, "linear", False)
-        self.learning = LearnRequest(target)
-        self.tell(f"MIDI learn: move a controller for {target.describe(self.session)}")
-        self._refresh_midi()
-
-    def unmap_midi(self, index: int) -> None:
-        mapping = self.session.midi.remove(index)
-        self.send("midi_unmap", mapping.to_dict())
-        self._changed_outside_undo()
-
-    def program_midi(self, channel: int, program: int, track: int | None, preset: str) -> None:
-        if not preset:
-            self.tell("pick a preset for the program change", error=True)
-            return
-        if self._try(lambda: self.session.midi.set_program(channel, program, track, preset)):
-            self.send("midi_program", channel, program, track, preset)
-            self._changed_outside_undo()
-
-    def unprogram_midi(self, entry: Any) -> None:
-        self.session.midi.remove_program(entry.channel, entry.program, entry.track)
-        self.send("midi_unprogram", entry.channel, entry.program, entry.track)
-        self._changed_outside_undo()
-
-    def _take_learned(self, engine: EngineProcess) -> None:
-        from rackhost.chain.midi.mapping import CCMapping
-
-        while engine.learned_mappings:
-            mapping = self.session.midi.add(CCMapping.from_dict(engine.learned_mappings.pop(0)))
-            self.learning = None
-            self.tell(f"mapped {mapping.describe(self.session)}")
-            self._changed_outside_undo()
-
-    def _follow_controllers(self, engine: EngineProcess) -> None:
-        """Show what a MIDI controller moved in the engine: the window's model and controls follow it."""
-        from rackhost.chain.midi.mapping import MappingTarget
-        from rackhost.errors import RackhostError
-
-        moved = False
-        while engine.moved_targets:
-            doc, value = engine.moved_targets.pop(0)
-            target = MappingTarget.from_dict(doc)
-            try:
-                if target.kind == "parameter":
-                    target.plugin(self.session).set(target.parameter, value)
-                else:
-                    setattr(target.owner(self.session), "gain_db" if target.kind == "gain" else target.kind, value)
-            except (RackhostError, IndexError):
-                continue  # the window's session changed meanwhile; the next sync settles it
-            moved = True
-        if moved:
-            self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
-            self._refresh_views()
-
-    def _follow_program_changes(self, engine: EngineProcess) -> None:
-        """A program change recalled a preset in the engine: the window's session loads it too (undoable).
-
-        The plug-ins load on the plug-in thread; the engine then gets the session
-        document as after any edit and, holding the same plug-ins already, only
-        compares values.
-        """
-        from rackhost.presets.apply import apply_preset
-        from rackhost.presets.preset import restore_chain
-        from rackhost.presets.store import PresetStore
-
-        while engine.recalled_presets:
-            track, ref = engine.recalled_presets.pop(0)
-
-            def load(ref: str = ref) -> Any:
-                preset = PresetStore().load(ref)
-                return preset, restore_chain(preset, ref)
-
-            def loaded(result: Any, track: int | None = track, ref: str = ref) -> None:
-                preset, restored = result
-                owner = None if track is None or track >= len(self.session.tracks) else self.session.tracks[track]
-                apply_preset(preset, self.session, owner, source=ref, restored=restored)
-                self.tell(f"program change: {ref}")
-                self.structure_changed()
-
-            self.loader.submit(f"recalling {ref}...", load, loaded,
-                               lambda err, ref=ref: self.tell(f"program change {ref}: {err}", error=True))
-
-    def _changed_outside_undo(self) -> None:
-        self.session.history.changes += 1  # MIDI maps are not undoable steps, but they are unsaved changes
-        self._refresh_midi()
-
-    def _refresh_midi(self) -> None:
-        if self.midi_panel is not None and self.midi_panel.alive:
-            self.midi_panel.refresh()
-
-    def open_midi(self) -> Any:
-        from rackhost.gui.midi_panel import MidiPanel
-
-        if self.midi_panel is not None and self.midi_panel.alive:
-            dpg.focus_item(self.midi_panel.window)
-        else:
-            self.midi_panel = MidiPanel(self)
-        return self.midi_panel
 
     # -- views --------------------------------------------------------------------------
 
