@@ -1,5 +1,5 @@
 # make setup: system packages (apt), real VST3 plug-ins, a venv with rackhost.
-# make run:   set up, then render the demo session (the GUI comes in a later issue).
+# make run:   set up, render the demo session, then open the rack on it (when there is a display).
 # make test:  set up, then run every test.
 SHELL := /bin/bash
 VENV := .venv
@@ -38,7 +38,8 @@ venv: $(STAMP)
 # Renders the demo session; with a display, then opens it in the rack window.
 run: setup
 	$(VENV)/bin/rackhost demo
-	@if [ -n "$$DISPLAY" ]; then $(VENV)/bin/rackhost gui demo-output/demo-session.json; fi
+	@if [ -n "$$DISPLAY" ]; then $(VENV)/bin/rackhost gui demo-output/demo-session.json; \
+	else echo "no display here: on a desktop, 'make run' opens the rack on demo-output/demo-session.json"; fi
 
 test: setup
 	$(PY) -m pytest -q
