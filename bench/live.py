@@ -14,7 +14,9 @@ measurement at a time:
     processes on the machine (another test run skews everything) and steal.
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
-    rackhost's :class:`EngineProcess` (meters on: the parent reads meters and
+    rackhost's :class:`EngineProcess` (its callback shares the tracks with a
+    second real-time thread, see rackhost/chain/live/spread.py; ``--no-spread``
+    keeps them on one; meters on: the parent reads meters and
     stats every GUI frame) while the parent runs a GUI-like load (a thread
     doing 10 ms of pure-Python work per 16.7 ms frame). The same search runs,
     interleaved, for a *bare loop*: the same pedalboard chains called per
@@ -237,6 +239,26 @@ class JackLog:
         driver = text.count("JackTimedDriver::Process XRun")
         engine = text.count("JackEngine::XRun")
         return max(driver, engine)
+
+    def reasons(self, since: int) -> dict[str, int]:
+        """The late clients' states in the server's reports after the first ``since`` characters of the log.
+
+        "Triggered": the client's thread had been woken but the OS had not run it by the
+        deadline (the machine: a C client gets these too); "Running": it was running and
+        not finished (a slow callback, or one waiting for the GIL).
+        """
+        try:
+            text = self.path.read_text(errors="replace")[since:] if self.path is not None else ""
+        except OSError:
+            return {}
+        return {state: text.count(f"state = {state}") for state in ("Triggered", "Running")
+                if f"state = {state}" in text}
+
+    def size(self) -> int:
+        try:
+            return len(self.path.read_text(errors="replace")) if self.path is not None else 0
+        except OSError:
+            return 0
 
 
 class GuiLoad(threading.Thread):
@@ -478,10 +500,10 @@ class EngineRunner(Runner):
 
     label = "rackhost"
 
-    def __init__(self, session_path: Path, device: Any, log: Path):
+    def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True):
         from rackhost.chain.live.process import EngineProcess
 
-        self.engine = EngineProcess(session_path, device=device, block_size=BLOCK)
+        self.engine = EngineProcess(session_path, device=device, block_size=BLOCK, spread=spread)
         self.log = log
         self.meter_reads = 0
 
@@ -677,6 +699,7 @@ class Result:
     steal: float = 0.0  # cores' worth of CPU the hypervisor gave to others
     other_servers: int = 0  # JACK servers on the machine besides the benchmark's
     windows: list[tuple[float, float, float]] = field(default_factory=list)
+    late_states: dict[str, int] = field(default_factory=dict)  # JACK's view of each late cycle (JackLog.reasons)
 
     @property
     def load_ok(self) -> bool:
@@ -702,6 +725,7 @@ class Result:
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
+                + (f"  late: {', '.join(f'{n} {k}' for k, n in self.late_states.items())}" if self.late_states else "")
                 + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core (most: {self.other_top})"
                    if self.other_cpu > 0.1 else "")
                 + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else "")
@@ -722,6 +746,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             raise RuntimeError("the stream is not running after the settle time")
         callbacks0, xruns0 = runner.counters()
         jack0 = jack_log.count()
+        log0 = jack_log.size()
         other = OtherLoad()
         if load != "none":
             gui = GuiLoad(GUI_BUSY if load == "gui" else None, runner.redraw)
@@ -744,6 +769,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
+        result.late_states = jack_log.reasons(log0)
         result.other_cpu, result.steal, result.other_top, result.other_servers = other.cores()
         result.p50 = statistics.median(w[0] for w in result.windows)
         result.p99 = max(w[1] for w in result.windows)
@@ -794,7 +820,8 @@ class Bench:
     def _once(self, kind: str, tracks: int, seconds: float, load: str) -> Result:
         log = self.folder / f"{kind}-{tracks}.stderr.log"
         if kind == "rackhost":
-            runner: Runner = EngineRunner(self.material.session(tracks, seconds + SETTLE + 5), self.device, log)
+            runner: Runner = EngineRunner(self.material.session(tracks, seconds + SETTLE + 5), self.device, log,
+                                          spread=not self.args.no_spread)
         elif kind == "bare":
             runner = BareRunner(tracks, self.material.sources(seconds + SETTLE + 5), self.device, log, seconds)
         elif kind == "in-process":
@@ -851,9 +878,11 @@ class Bench:
         try:
             time.sleep(SETTLE)
             before = self.jack_log.count()
+            log0 = self.jack_log.size()
             gui.start()
             time.sleep(seconds)
             xruns = self.jack_log.count() - before
+            late = self.jack_log.reasons(log0)
         finally:
             gui.stop()
             try:
@@ -862,7 +891,8 @@ class Bench:
                 process.terminate()
                 process.wait()
         print(f"(0) platform reference: a C JACK client (jack_cpu) burning {REFERENCE_CPU}% of each period, "
-              f"{seconds:g} s, the GUI load in this process: {xruns} xruns (no Python in the audio process)")
+              f"{seconds:g} s, the GUI load in this process: {xruns} xruns (no Python in the audio process)"
+              + (f"; late: {', '.join(f'{n} {k}' for k, n in late.items())}" if late else ""))
         return xruns
 
 
@@ -1089,6 +1119,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--search-seconds", type=float, help="length of each search run (default min(seconds, 20))")
     parser.add_argument("--candidates", help="comma-separated track counts to try (default 16,64,96,128,192,256)")
     parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
+    parser.add_argument("--no-spread", action="store_true",
+                        help="keep rackhost's tracks on its audio thread alone (no second audio thread)")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
     args.search_seconds = args.search_seconds or min(args.seconds, 10.0 if args.quick else 20.0)

@@ -103,3 +103,35 @@ def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session
         _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
     finally:
         engine.stop()
+
+
+def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_rebuild(session):
+    """A fader dragged at the GUI's frame rate: every value lands, the last one wins, the audio state is rebuilt once."""
+    import multiprocessing as mp
+
+    from rackhost.chain.dsp import db_to_gain, pan_gains
+    from rackhost.chain.live import LiveEngine
+    from rackhost.chain.live.process import _apply_waiting
+
+    engine = LiveEngine(session)
+    engine.update()
+    rebuilds = []
+    real_update = engine.update
+    engine.update = lambda: (rebuilds.append(1), real_update())[-1]
+    parent, child = mp.Pipe()
+    for step in range(60):
+        parent.send(("gain_db", 0, -30.0 + step * 0.5))
+    parent.send(("bypass", 0, 7, True))  # no slot 7: reported, the rest still applies
+    parent.send(("pan", 1, -0.5))
+    assert _apply_waiting(engine, child, SessionLoader("unused"))
+    assert not child.poll(0)  # all of them taken in one go
+    assert len(rebuilds) == 1
+    assert engine.session.tracks[0].gain_db == pytest.approx(-0.5)
+    assert engine.session.tracks[1].pan == pytest.approx(-0.5)
+    strip = engine._state.snapshot.tracks[0]  # the rebuilt audio state has the last fader value
+    left, right = pan_gains(0.0, 2)
+    np.testing.assert_allclose(strip.gains.ravel(), [left * db_to_gain(-0.5), right * db_to_gain(-0.5)], rtol=1e-6)
+    kind, message = parent.recv()
+    assert kind == "event" and "'bypass' failed" in message
+    parent.send(("quit",))
+    assert not _apply_waiting(engine, child, SessionLoader("unused"))

@@ -100,6 +100,43 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
     assert stats.latency_frames == stats.device_latency_frames + BLOCK + 480
 
 
+def _many_tracks(signal: np.ndarray | None = None, tracks: int = 12) -> Session:
+    """Enough input tracks for the engine to share them with its second audio thread, each set differently."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for k in range(tracks):
+        if signal is None:
+            track = session.add_track(f"in{k}", None, input=(0, 1))
+        else:
+            track = session.add_track(f"in{k}", ArraySource(signal, SR))
+        track.gain_db = -18.0 - k
+        track.pan = -0.8 + 1.6 * k / (tracks - 1)
+        track.chain.add("HighpassFilter", cutoff_frequency_hz=40.0 + 30 * k)
+        track.chain.add("Compressor", threshold_db=-10.0 - k, ratio=2.0 + k % 3)
+        if k % 4 == 0:
+            track.chain.add("ZamCompX2", threshold_db=-20.0 - k)
+    session.master.chain.add("Limiter", threshold_db=-6.0)
+    return session
+
+
+def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_server):
+    signal = program_signal(2, 1.0, seed=5)
+    engine = LiveEngine(_many_tracks(), device=jack_device())
+    engine.start()
+    try:
+        assert "second audio thread" in engine.spread_state  # real-time allowed here (root, jackd -R)
+        _, captured = _play_through(jack_server, engine, signal)
+        stats = engine.stats()
+        assert stats.fault is None and stats.running
+        shared = engine.worker_tracks
+    finally:
+        engine.close()
+    assert shared > 0  # the second thread did render tracks, not just wake up
+    offline = _many_tracks(signal).render(tail=False)
+    _, aligned = align(offline.audio, captured)
+    with _unless_xruns():
+        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+
+
 def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(jack_server, tmp_path):
     signal = program_signal(2, 2.0, seed=11)
     session = _session()

@@ -33,6 +33,7 @@ from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.live import priority
 from rackhost.chain.live.meters import LoudnessMeter
+from rackhost.chain.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.chain.chain import StageError
 from rackhost.chain.midi.live import LiveMidi, instrument_feed
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
@@ -133,8 +134,13 @@ class LiveEngine:
         input_channels: int | None = None,
         output_channels: int = 2,
         midi: LiveMidi | None = None,
+        spread: bool = True,
     ):
         self.session = session
+        # Share the tracks of each block with a second real-time thread (see spread.py), where allowed.
+        self.spread = spread
+        self._worker: TrackWorker | None = None
+        self.spread_state = "off" if not spread else "not started"
         self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.chain.midi.live)
         self.device = device
         self.output_channels = output_channels
@@ -211,6 +217,8 @@ class LiveEngine:
             time.sleep(0.005)
         if self.audio_thread_id:
             self.audio_priority = priority.raise_audio_thread(self.audio_thread_id)
+        if self.spread and self._worker is None:
+            self._worker, self.spread_state = start_worker(self.audio_thread_id)
 
     def _warm_up(self, blocks: int = 4) -> None:
         """Run a few blocks of silence: plug-ins allocate on their first calls, which must not be the stream's."""
@@ -235,6 +243,9 @@ class LiveEngine:
                 self._stream.close()
             # A stream whose server died is left alone: closing it can hang (see devices.server_lost).
             self._stream = None
+        if self._worker is not None:
+            self._worker.stop()  # after the stream: the callback no longer hands it blocks
+            self._worker = None
         if self._wake_read >= 0:
             os.close(self._wake_read)
             os.close(self._wake_write)
@@ -255,6 +266,11 @@ class LiveEngine:
         """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
         old = self._state
         self._state = self._prepare(old.takes if old else ())
+
+    @property
+    def worker_tracks(self) -> int:
+        """How many track blocks the second audio thread has rendered (0 when tracks are not shared)."""
+        return self._worker.rendered if self._worker is not None else 0
 
     def set_parameter(self, plugin: Plugin, name: str, value: object) -> None:
         """Change a parameter at the next block boundary, without touching the plug-in from this thread."""
@@ -436,7 +452,8 @@ class LiveEngine:
             device_latency_frames=self.io_latency,
             plugin_latency_frames=plugins,
             dropped_frames=self._recorder.dropped_frames() if self._recorder else 0,
-            fault=self._fault or (self._recorder.error if self._recorder else None),
+            fault=self._fault or (self._worker.fault if self._worker else None)
+            or (self._recorder.error if self._recorder else None),
         )
 
     def meters(self) -> np.ndarray:
@@ -552,17 +569,36 @@ class LiveEngine:
             position = locates.popleft()
         snapshot = state.snapshot
         inputs = state.inputs
-        k = 0
-        for feed, strip, out in state.lanes:
-            source = feed.read(indata, position, playing)
-            inputs[k] = source
-            k += 1
-            try:
-                strip.render(source, out)
-            except StageError as err:
-                # This track is silent until the control thread bypasses the slot (see poll()).
-                out.fill(0.0)
-                self._failed.append((strip.name, err))
+        lanes = state.lanes
+        worker = self._worker
+        if worker is not None and len(lanes) >= SPREAD_MIN_TRACKS:
+            failed = self._failed
+
+            def render(k: int) -> None:  # one track, on whichever audio thread took it
+                feed, strip, out = lanes[k]
+                source = feed.read(indata, position, playing)
+                inputs[k] = source
+                try:
+                    strip.render(source, out)
+                except StageError as err:
+                    out.fill(0.0)
+                    failed.append((strip.name, err))
+
+            share = Share(len(lanes), render)
+            worker.hand(share)
+            share.wait_for_worker(len(lanes), share.work())
+        else:
+            k = 0
+            for feed, strip, out in lanes:
+                source = feed.read(indata, position, playing)
+                inputs[k] = source
+                k += 1
+                try:
+                    strip.render(source, out)
+                except StageError as err:
+                    # This track is silent until the control thread bypasses the slot (see poll()).
+                    out.fill(0.0)
+                    self._failed.append((strip.name, err))
         master_out = state.master_out
         snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
         _meter(state.strips, state.meters, state.scratch)  # every track (after its fader) and the master

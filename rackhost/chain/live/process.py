@@ -89,8 +89,9 @@ class EngineProcess:
     """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
 
     def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
-                 loader: SessionLoader | None = None, midi: MidiSetup | None = None):
+                 loader: SessionLoader | None = None, midi: MidiSetup | None = None, spread: bool = True):
         self.loader = loader or SessionLoader(str(session_path))
+        self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
         self.block_size = block_size
         self.midi = midi  # MIDI inputs and the program-change loader; None: no MIDI
@@ -113,7 +114,7 @@ class EngineProcess:
         parent, child = ctx.Pipe()
         self._conn = parent
         self._process = ctx.Process(
-            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi),
+            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi, self.spread),
             name="rackhost-engine", daemon=True,
         )
         self._process.start()
@@ -270,7 +271,7 @@ def _describe_exit(code: int | None) -> str:
 
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
-                midi: MidiSetup | None = None) -> None:
+                midi: MidiSetup | None = None, spread: bool = True) -> None:
     from rackhost.chain.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -281,7 +282,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         session = loader.load()
         if block_size:
             session.block_size = block_size
-        engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None)
+        engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None, spread=spread)
         engine.start()
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection
@@ -290,20 +291,15 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         conn.send(("error", f"the engine could not start: {err}"))
         shm.close()
         return
-    conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}"))
+    conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}"))
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
     try:
         publish_at = time.monotonic()
         while True:
             if conn.poll(max(0.0, publish_at - time.monotonic())):
-                command = conn.recv()
-                if command[0] == "quit":
+                if not _apply_waiting(engine, conn, loader):
                     break
-                try:
-                    _apply(engine, command, loader)
-                except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
-                    conn.send(("event", f"command {command[0]!r} failed: {err}"))
                 engine.after_block()
                 gc.collect()  # the old snapshot's cycles, then what the command built joins the frozen objects
                 gc.freeze()
@@ -332,7 +328,41 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         shm.close()
 
 
-def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
+def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
+    """Apply every command waiting in the pipe, then rebuild the audio state once if any needs it.
+
+    Returns False when one of them is ``quit``. A command that fails is reported
+    to the parent and the others still apply.
+    """
+    rebuild = False
+    applied: list[str] = []
+    while True:
+        command = conn.recv()
+        if command[0] == "quit":
+            return False
+        try:
+            rebuild = _apply(engine, command, loader) or rebuild
+            applied.append(command[0])
+        except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
+            conn.send(("event", f"command {command[0]!r} failed: {err}"))
+        if not conn.poll(0):
+            break
+    if rebuild:
+        try:
+            engine.update()
+        except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
+            conn.send(("event", f"command {' + '.join(dict.fromkeys(applied))!r} failed: {err}"))
+    return True
+
+
+def _apply(engine: Any, command: tuple, loader: SessionLoader) -> bool:
+    """Apply one command to the engine's session; True if the audio state must be rebuilt (``engine.update()``).
+
+    The caller rebuilds once after all the commands waiting in the pipe: a fader
+    dragged at the GUI's frame rate sends a command per frame, and one rebuild
+    for all of them keeps the control thread's GIL time (which the callback
+    waits on) small.
+    """
     name, *args = command
     session = engine.session
     if name == "play":
@@ -352,16 +382,16 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
     elif name in ("gain_db", "pan", "mute", "solo"):
         track, value = args
         setattr(session.master if track is None else session.tracks[track], name, value)
-        engine.update()
+        return True
     elif name == "bypass":
         track, slot, value = args
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.set_bypass(slot, value)
-        engine.update()
+        return True
     elif name == "mix":
         track, slot, value = args
         (session.master.chain if track is None else session.tracks[track].chain)[slot].set_mix(value)
-        engine.update()
+        return True
     elif name == "loop":
         engine.set_loop(*args)
     elif name.startswith("midi_"):
@@ -371,22 +401,23 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> None:
         for change in changes:
             engine.set_parameter(change.plugin, change.name, change.value)
         engine.session = new_session
-        engine.update()
+        return True
     elif name == "add_slot":
         track, index, plugin, values = args
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.add(plugin, index, **values)
-        engine.update()
+        return True
     elif name == "remove_slot":
         track, slot = args
         (session.master.chain if track is None else session.tracks[track].chain).remove(slot)
-        engine.update()
+        return True
     elif name == "move_slot":
         track, slot, to = args
         (session.master.chain if track is None else session.tracks[track].chain).move(slot, to)
-        engine.update()
+        return True
     else:
         raise EngineProcessError(f"unknown command {name!r}")
+    return False
 
 
 def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
