@@ -1067,6 +1067,16 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
             outdata[:] = master(mix, sr, BLOCK, False).T
 
     real_meter = engine_module._meter
+    from rackhost.chain.live.spread import TrackWorker
+
+    def two_threads() -> None:  # tracks shared with a second thread (not real-time here: nothing else runs)
+        live._worker = TrackWorker()
+        live._worker.start()
+        try:
+            rackhost_blocks()
+        finally:
+            live._worker.stop()
+            live._worker = None
 
     def no_meters() -> None:
         engine_module._meter = lambda blocks, rows, scratch: None
@@ -1084,6 +1094,8 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
 
     sides = {"bare loop": bare_blocks, "rackhost": rackhost_blocks, "rackhost, meters off": no_meters,
              f"meters alone ({tracks} strips + master)": meters_only}
+    if state.share is not None:
+        sides["rackhost, tracks on two threads"] = two_threads
     for fn in sides.values():  # warm up
         fn()
     times: dict[str, list[float]] = {name: [] for name in sides}
@@ -1106,6 +1118,10 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
     key = f"breakdown_{tracks}track"
     out.update({f"{key}_bare_us_per_block": bare_us, f"{key}_rackhost_us_per_block": rack_us,
                 f"{key}_rackhost_no_meters_us_per_block": nometer_us, f"{key}_meters_us_per_block": meter_us})
+    if "rackhost, tracks on two threads" in times:
+        two_us = min(times["rackhost, tracks on two threads"]) * 1e6
+        print(f"  two threads: {rack_us / two_us:.2f}x faster than one, {bare_us / two_us:.2f}x the bare loop's speed")
+        out[f"{key}_rackhost_two_threads_us_per_block"] = two_us
     with stderr_to(bench.folder / "parent-stderr.log"):
         del live, state, session, boards, master
         gc.collect()

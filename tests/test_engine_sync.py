@@ -105,8 +105,11 @@ def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session
         engine.stop()
 
 
-def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_rebuild(session):
-    """A fader dragged at the GUI's frame rate: every value lands, the last one wins, the audio state is rebuilt once."""
+def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session):
+    """A fader dragged at the GUI's frame rate: every value lands, the last one wins, the gains are swapped once.
+
+    Faders and pans need new gains only, never new chains; a structural command in the batch makes it one rebuild.
+    """
     import multiprocessing as mp
 
     from rackhost.chain.dsp import db_to_gain, pan_gains
@@ -115,9 +118,11 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_rebuild(sess
 
     engine = LiveEngine(session)
     engine.update()
-    rebuilds = []
-    real_update = engine.update
-    engine.update = lambda: (rebuilds.append(1), real_update())[-1]
+    calls = []
+    real_update, real_update_mix = engine.update, engine.update_mix
+    engine.update = lambda: (calls.append("update"), real_update())[-1]
+    engine.update_mix = lambda: (calls.append("update_mix"), real_update_mix())[-1]
+    strips_before = engine._state.snapshot.tracks
     parent, child = mp.Pipe()
     for step in range(60):
         parent.send(("gain_db", 0, -30.0 + step * 0.5))
@@ -125,13 +130,21 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_rebuild(sess
     parent.send(("pan", 1, -0.5))
     assert _apply_waiting(engine, child, SessionLoader("unused"))
     assert not child.poll(0)  # all of them taken in one go
-    assert len(rebuilds) == 1
+    assert calls == ["update_mix"]
+    assert engine._state.snapshot.tracks == strips_before  # the same strips and chains, running on
     assert engine.session.tracks[0].gain_db == pytest.approx(-0.5)
     assert engine.session.tracks[1].pan == pytest.approx(-0.5)
-    strip = engine._state.snapshot.tracks[0]  # the rebuilt audio state has the last fader value
     left, right = pan_gains(0.0, 2)
-    np.testing.assert_allclose(strip.gains.ravel(), [left * db_to_gain(-0.5), right * db_to_gain(-0.5)], rtol=1e-6)
+    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(),
+                               [left * db_to_gain(-0.5), right * db_to_gain(-0.5)], rtol=1e-6)
     kind, message = parent.recv()
     assert kind == "event" and "'bypass' failed" in message
+    parent.send(("gain_db", 0, -6.0))
+    parent.send(("bypass", 0, 0, True))  # structural: the batch rebuilds once, faders included
+    calls.clear()
+    assert _apply_waiting(engine, child, SessionLoader("unused"))
+    assert calls == ["update"]
+    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(),
+                               [left * db_to_gain(-6.0), right * db_to_gain(-6.0)], rtol=1e-6)
     parent.send(("quit",))
     assert not _apply_waiting(engine, child, SessionLoader("unused"))

@@ -205,3 +205,58 @@ def test_an_input_not_monitored_is_recorded_but_silent_in_the_mix(tmp_path):
     session.tracks[0].monitor = True
     engine.update()
     assert np.abs(_run(engine, signal)).max() > 0.05
+
+
+def test_soloing_another_track_mid_take_keeps_recording_the_armed_track(tmp_path):
+    # Before: a solo dropped the other tracks from the audio state, and the take
+    # (addressed by its position there) went on recording the soloed track's audio.
+    session = _session()
+    session.master.chain.remove(0)  # no master limiter: its memory of the guitar would blur the comparison
+    session.tracks[0].armed = True
+    engine = _started(session)
+    signal = program_signal(2, 1.0)[:, : BLOCK * 200]
+    takes = engine.record(tmp_path)
+    _run(engine, signal[:, : BLOCK * 100])
+    session.tracks[1].solo = True  # the backing track alone in the speakers
+    engine.update_mix()
+    out = _run(engine, signal[:, BLOCK * 100 :])
+    engine.stop()
+    assert engine.poll() == [] and engine.stats().fault is None
+    dry, _ = sf.read(takes[0].dry_path, dtype="float32", always_2d=True)
+    assert dry.shape == (signal.shape[1], 2)
+    np.testing.assert_allclose(dry.T, signal, atol=2 ** -23)  # the guitar, all through the take
+    alone = _session()
+    alone.master.chain.remove(0)
+    alone.tracks[0].mute = True  # what the solo leaves: the backing track alone
+    backing = alone.render(tail=False).audio  # latency trimmed: live frame g is render frame g - latency
+    latency = alone.snapshot().latency
+    heard = out[:, latency : backing.shape[1] - BLOCK * 100 + latency]
+    np.testing.assert_allclose(heard, backing[:, BLOCK * 100 :], atol=1e-6)
+    assert np.abs(heard).max() > 0.05
+
+
+def test_a_muted_armed_track_is_recorded_whole(tmp_path):
+    session = _session()
+    session.tracks[0].armed = True
+    session.tracks[0].mute = True
+    engine = _started(session)
+    signal = program_signal(2, 0.5)[:, : BLOCK * 100]
+    takes = engine.record(tmp_path)
+    _run(engine, signal)
+    engine.stop()
+    dry, _ = sf.read(takes[0].dry_path, dtype="float32", always_2d=True)
+    wet, _ = sf.read(takes[0].wet_path, dtype="float32", always_2d=True)
+    assert dry.shape == (signal.shape[1], 2)
+    np.testing.assert_allclose(dry.T, signal, atol=2 ** -23)
+    assert np.abs(wet).max() > 0.05
+
+
+def test_muting_the_slowest_track_does_not_move_the_others_in_time():
+    # Delay compensation follows every track, heard or not: a mute is a gain, never a jump.
+    session = _session()
+    before = session.snapshot()
+    session.tracks[0].mute = True  # the guitar: ZamCompX2 + Reverb, the longest chain
+    after = session.snapshot()
+    assert after.latency == before.latency
+    assert [s.compensation for s in after.tracks] == [s.compensation for s in before.tracks]
+    assert after.audible == (False, True) and not after.gains[0].any()

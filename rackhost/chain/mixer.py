@@ -18,7 +18,7 @@ the chain call and one copy, however many tracks there are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,30 +26,26 @@ from rackhost.chain.chain import ChainProcessor
 from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
 
-class TrackStrip:
-    """A track as the audio path runs it: chain, delay compensation, gain and pan to stereo."""
+def strip_gains(gain_db: float, pan: float, channels: int) -> tuple[float, float]:
+    """A track's fader and pan as the left and right gains the mix multiplies its output by."""
+    left, right = pan_gains(pan, channels)
+    gain = db_to_gain(gain_db)
+    return left * gain, right * gain
 
-    __slots__ = ("name", "index", "channels", "chain", "compensation", "processed", "gains", "_delay")
+
+class TrackStrip:
+    """A track as the audio path runs it: its chain and delay compensation (fader and pan are the snapshot's)."""
+
+    __slots__ = ("name", "index", "channels", "chain", "compensation", "processed", "_delay")
 
     def __init__(
-        self,
-        name: str,
-        index: int,
-        channels: int,
-        chain: ChainProcessor,
-        gain_db: float,
-        pan: float,
-        compensation: int,
-        max_segment: int,
+        self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int
     ):
         self.name = name
         self.index = index
         self.channels = channels
         self.chain = chain
         self.compensation = compensation
-        left, right = pan_gains(pan, channels)
-        gain = db_to_gain(gain_db)
-        self.gains = np.array([[left * gain], [right * gain]], np.float32)  # fader and pan, left and right
         self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
         self.processed: np.ndarray | None = None
 
@@ -88,7 +84,13 @@ class MasterStrip:
 
 @dataclass(frozen=True)
 class MixSnapshot:
-    """Everything the audio path needs for one session state. Never mutated; replaced whole."""
+    """Everything the audio path needs for one session state. Never mutated; replaced whole.
+
+    Every track of the session has a strip, muted or not: a mute or a solo is a
+    gain of zero, so the chains keep running (a take goes on recording, a
+    reverb's state stays current) and the delay compensation, which follows
+    the slowest track, does not move when a track is muted.
+    """
 
     tracks: tuple[TrackStrip, ...]
     master: MasterStrip
@@ -96,14 +98,19 @@ class MixSnapshot:
     block_size: int
     max_segment: int
     latency: int
+    gains: np.ndarray = field(repr=False)  # (tracks, 2, 1): each track's left and right gain (fader, pan, mute)
+    audible: tuple[bool, ...] = ()  # per track: it reaches the master (not muted, not silenced by a solo)
     notes: tuple[str, ...] = ()
-    gains: np.ndarray = field(init=False, repr=False)  # (tracks, 2, 1): each track's fader and pan
     unity: bool = field(init=False, repr=False)  # every gain is 1.0: the multiply is skipped
 
     def __post_init__(self) -> None:
-        gains = np.array([t.gains for t in self.tracks], np.float32).reshape(len(self.tracks), 2, 1)
-        object.__setattr__(self, "gains", gains)
-        object.__setattr__(self, "unity", bool(np.all(gains == 1.0)))
+        object.__setattr__(self, "unity", bool(np.all(self.gains == 1.0)))
+
+    def remixed(self, gains: np.ndarray, audible: tuple[bool, ...], master_gain_db: float) -> MixSnapshot:
+        """The same strips and chains with new faders, pans, mutes and solos, and master gain (made in microseconds)."""
+        if gains.shape != self.gains.shape:
+            raise ValueError(f"gains for {gains.shape[0]} tracks, but the snapshot has {len(self.tracks)}")
+        return replace(self, gains=gains, audible=audible, master=MasterStrip(self.master.chain, master_gain_db))
 
     def mix_tracks(self, strips: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.

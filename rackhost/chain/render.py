@@ -94,7 +94,9 @@ def render(
     notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
     if any(isinstance(s, InstrumentSource) for s in sources):
         reseed_c_random()  # instruments that pluck with rand() (Kars) play the same notes the same way
-    length = max((s.frames if isinstance(s, InstrumentSource) else s.shape[1] for s in sources), default=0)
+    # A muted track still runs (so it is timed like the others), but the render is as long as what is heard.
+    length = max((s.frames if isinstance(s, InstrumentSource) else s.shape[1]
+                  for s, heard in zip(sources, snap.audible) if heard), default=0)
     latency = snap.latency
     body = length + latency
     limit = body + (int(max_tail_seconds * sr) if tail else 0)

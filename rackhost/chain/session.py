@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rackhost.chain.chain import Chain
 from rackhost.chain.history import Editor, History
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
-from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip
+from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip, strip_gains
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
 from rackhost.errors import SessionError
@@ -105,10 +108,9 @@ class Session:
             raise ValueError(f"segment length {segment} is not a multiple of the block size {block}")
         notes: list[str] = []
         prepared = []
+        audible = self.audible_tracks()
         for index, track in enumerate(self.tracks):
-            if track not in self.audible_tracks():
-                continue
-            if track.source is None and not track.input and track.instrument is None:
+            if track.source is None and not track.input and track.instrument is None and track in audible:
                 raise SessionError(f"track {track.name!r} has no source; give it an audio file, an input "
                                    f"or an instrument")
             if track.instrument is not None:
@@ -120,17 +122,34 @@ class Session:
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         longest = max((p.latency for _, _, p in prepared), default=0)
         strips = tuple(
-            TrackStrip(
-                # An input not monitored is still run (and recorded) but reaches the mix silent.
-                track.name, index, track.channels, processor,
-                track.gain_db if track.monitor or not track.input else float("-inf"), track.pan,
-                longest - processor.latency, segment,
-            )
+            TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment)
             for index, track, processor in prepared
         )
         master_chain = self.master.chain.processor(2, sr, block, segment)
         master = MasterStrip(master_chain, self.master.gain_db)
-        return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, tuple(notes))
+        gains, flags = self.mix_gains()
+        return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
+                           tuple(notes))
+
+    def mix_gains(self) -> tuple[np.ndarray, tuple[bool, ...]]:
+        """Each track's left and right gain in the mix (tracks, 2, 1), and whether it reaches the master.
+
+        Fader and pan, zero for a track muted or silenced by a solo, and for an
+        input that is not monitored (it still runs and records, unheard).
+        """
+        audible = self.audible_tracks()
+        flags = tuple(t in audible for t in self.tracks)
+        gains = np.array(
+            [strip_gains(t.gain_db if heard and (t.monitor or not t.input) else -math.inf, t.pan, t.channels)
+             for t, heard in zip(self.tracks, flags)],
+            np.float32,
+        ).reshape(len(self.tracks), 2, 1)
+        return gains, flags
+
+    def remix(self, snapshot: MixSnapshot) -> MixSnapshot:
+        """``snapshot`` with this session's faders, pans, mutes, solos and master gain; the chains are untouched."""
+        gains, flags = self.mix_gains()
+        return snapshot.remixed(gains, flags, self.master.gain_db)
 
     def reset(self) -> None:
         """Clear every plug-in's audio state, as before a fresh render."""

@@ -23,9 +23,9 @@ import select
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -98,6 +98,36 @@ class _Feed:
         return buf
 
 
+class _Now:
+    """What changes every block: the device's input and the transport. Set by the callback before any track runs."""
+
+    __slots__ = ("indata", "position", "playing")
+
+    def __init__(self) -> None:
+        self.indata: np.ndarray | None = None
+        self.position = 0
+        self.playing = False
+
+
+def _track_renderer(
+    lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...], inputs: list, now: _Now, failed: collections.deque
+) -> Callable[[int], None]:
+    """render(k): read track k's input and run its strip into its row; made once per audio state."""
+
+    def render(k: int) -> None:
+        feed, strip, out = lanes[k]
+        source = feed.read(now.indata, now.position, now.playing)
+        inputs[k] = source
+        try:
+            strip.render(source, out)
+        except StageError as err:
+            # This track is silent until the control thread bypasses the slot (see poll()).
+            out.fill(0.0)
+            failed.append((strip.name, err))
+
+    return render
+
+
 @dataclass(frozen=True)
 class _LiveState:
     """Everything the callback needs, prepared off the audio thread, swapped in whole."""
@@ -113,6 +143,10 @@ class _LiveState:
     scratch: np.ndarray  # like strips: the meters' working space
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
     inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
+    now: _Now  # this block's input and transport, set by the callback, read by render
+    render: Callable[[int], None]  # render(k): track k into its row, on whichever audio thread took it
+    numbers: tuple[int, ...]  # 0 .. tracks - 1, made once
+    share: Share | None  # the tracks shared with the second audio thread, where there are enough of them
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -266,6 +300,19 @@ class LiveEngine:
         """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
         old = self._state
         self._state = self._prepare(old.takes if old else ())
+
+    def update_mix(self) -> None:
+        """Swap in the session's faders, pans, mutes, solos and master gain; chains, inputs and takes stay.
+
+        A fader dragged in the GUI sends a value per frame: this makes a new
+        gains array, not new chains and feeds (:meth:`update`), so it takes the
+        control thread microseconds of the GIL the callback also needs.
+        """
+        old = self._state
+        if old is None or len(old.snapshot.tracks) != len(self.session.tracks):
+            self.update()  # tracks were added or removed as well
+            return
+        self._state = replace(old, snapshot=self.session.remix(old.snapshot))
 
     @property
     def worker_tracks(self) -> int:
@@ -425,7 +472,7 @@ class LiveEngine:
         if self._fault and self._fault not in self.events:
             new.append(self._fault)
         if self.midi is not None:
-            new += self.midi.poll(self.update)
+            new += self.midi.poll(self.update, self.update_mix)
         self.events += new
         return new
 
@@ -482,7 +529,7 @@ class LiveEngine:
         return np.concatenate((latest[:, :, :2], self._hold[:, :, None], latest[:, :, 2:3]), axis=2)
 
     def metered_tracks(self) -> tuple[int, ...]:
-        """The session track index of each row of :meth:`meters` but the last (muted tracks are not run)."""
+        """The session track index of each row of :meth:`meters` but the last (every track, muted ones at zero)."""
         state = self._state
         return tuple(strip.index for strip in state.snapshot.tracks) if state is not None else ()
 
@@ -514,16 +561,24 @@ class LiveEngine:
         if self.midi is not None:
             self.midi.prepare(feeds, session)
         strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
+        lanes = tuple(zip(feeds, snapshot.tracks, strips[:-1]))
+        inputs: list = [None] * len(snapshot.tracks)
+        now = _Now()
+        render = _track_renderer(lanes, inputs, now, self._failed)
         return _LiveState(
             snapshot,
             tuple(feeds),
             strips,
-            tuple(zip(feeds, snapshot.tracks, strips[:-1])),
+            lanes,
             np.zeros((2, block), np.float32),
             np.zeros((len(snapshot.tracks) + 1, 2, 4), np.float32),
             np.zeros_like(strips),
             takes,
-            [None] * len(snapshot.tracks),
+            inputs,
+            now,
+            render,
+            tuple(range(len(lanes))),
+            Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
         )
 
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -569,36 +624,21 @@ class LiveEngine:
             position = locates.popleft()
         snapshot = state.snapshot
         inputs = state.inputs
-        lanes = state.lanes
+        now = state.now
+        now.indata = indata
+        now.position = position
+        now.playing = playing
         worker = self._worker
-        if worker is not None and len(lanes) >= SPREAD_MIN_TRACKS:
-            failed = self._failed
-
-            def render(k: int) -> None:  # one track, on whichever audio thread took it
-                feed, strip, out = lanes[k]
-                source = feed.read(indata, position, playing)
-                inputs[k] = source
-                try:
-                    strip.render(source, out)
-                except StageError as err:
-                    out.fill(0.0)
-                    failed.append((strip.name, err))
-
-            share = Share(len(lanes), render)
+        share = state.share
+        if worker is not None and share is not None:
+            share.open()
             worker.hand(share)
-            share.wait_for_worker(len(lanes), share.work())
+            share.work()
         else:
-            k = 0
-            for feed, strip, out in lanes:
-                source = feed.read(indata, position, playing)
-                inputs[k] = source
-                k += 1
-                try:
-                    strip.render(source, out)
-                except StageError as err:
-                    # This track is silent until the control thread bypasses the slot (see poll()).
-                    out.fill(0.0)
-                    self._failed.append((strip.name, err))
+            render = state.render
+            for k in state.numbers:
+                render(k)
+        now.indata = None  # the device's buffer is only lent for this callback
         master_out = state.master_out
         snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
         _meter(state.strips, state.meters, state.scratch)  # every track (after its fader) and the master

@@ -41,6 +41,7 @@ from rackhost.chain.midi.live import MidiSetup, apply_midi_command
 from rackhost.errors import RackhostError
 
 MAX_STRIPS = 256
+NOTHING, REMIX, REBUILD = 0, 1, 2  # what a command needs of the audio state (_apply)
 PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL time taken from the callback
 # The master's loudness: lufs_m (momentary, 400 ms), lufs_s (short-term, 3 s), lufs_i (integrated since the
 # transport last started from stop), true_peak_db (dBTP, last 400 ms), true_peak_max_db (since that start);
@@ -334,29 +335,32 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
     Returns False when one of them is ``quit``. A command that fails is reported
     to the parent and the others still apply.
     """
-    rebuild = False
+    needs = NOTHING
     applied: list[str] = []
     while True:
         command = conn.recv()
         if command[0] == "quit":
             return False
         try:
-            rebuild = _apply(engine, command, loader) or rebuild
+            needs = max(needs, _apply(engine, command, loader))
             applied.append(command[0])
         except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
             conn.send(("event", f"command {command[0]!r} failed: {err}"))
         if not conn.poll(0):
             break
-    if rebuild:
+    if needs:
         try:
-            engine.update()
+            engine.update() if needs == REBUILD else engine.update_mix()
         except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
             conn.send(("event", f"command {' + '.join(dict.fromkeys(applied))!r} failed: {err}"))
     return True
 
 
-def _apply(engine: Any, command: tuple, loader: SessionLoader) -> bool:
-    """Apply one command to the engine's session; True if the audio state must be rebuilt (``engine.update()``).
+def _apply(engine: Any, command: tuple, loader: SessionLoader) -> int:
+    """Apply one command to the engine's session; returns what the audio state then needs.
+
+    :data:`REBUILD` (new chains: ``engine.update()``), :data:`REMIX` (new gains
+    only: ``engine.update_mix()``) or :data:`NOTHING`.
 
     The caller rebuilds once after all the commands waiting in the pipe: a fader
     dragged at the GUI's frame rate sends a command per frame, and one rebuild
@@ -382,16 +386,16 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> bool:
     elif name in ("gain_db", "pan", "mute", "solo"):
         track, value = args
         setattr(session.master if track is None else session.tracks[track], name, value)
-        return True
+        return REMIX
     elif name == "bypass":
         track, slot, value = args
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.set_bypass(slot, value)
-        return True
+        return REBUILD
     elif name == "mix":
         track, slot, value = args
         (session.master.chain if track is None else session.tracks[track].chain)[slot].set_mix(value)
-        return True
+        return REBUILD
     elif name == "loop":
         engine.set_loop(*args)
     elif name.startswith("midi_"):
@@ -401,23 +405,23 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> bool:
         for change in changes:
             engine.set_parameter(change.plugin, change.name, change.value)
         engine.session = new_session
-        return True
+        return REBUILD
     elif name == "add_slot":
         track, index, plugin, values = args
         chain = session.master.chain if track is None else session.tracks[track].chain
         chain.add(plugin, index, **values)
-        return True
+        return REBUILD
     elif name == "remove_slot":
         track, slot = args
         (session.master.chain if track is None else session.tracks[track].chain).remove(slot)
-        return True
+        return REBUILD
     elif name == "move_slot":
         track, slot, to = args
         (session.master.chain if track is None else session.tracks[track].chain).move(slot, to)
-        return True
+        return REBUILD
     else:
         raise EngineProcessError(f"unknown command {name!r}")
-    return False
+    return NOTHING
 
 
 def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
@@ -442,7 +446,7 @@ def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
 
 def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
     current = engine.meters()
-    # Rows by session track: a muted track is not run, so its row reads silence.
+    # Rows by session track (a muted track runs at zero gain: its row reads silence).
     strips = min(len(engine.session.tracks), MAX_STRIPS)
     tracks = np.array(engine.metered_tracks(), np.intp)
     shown = tracks < strips

@@ -1,10 +1,10 @@
 """A second audio thread that renders tracks alongside the callback (work sharing across two cores).
 
 pedalboard releases the GIL while a plug-in processes, so two threads can run
-two tracks' chains at once. Each block the callback hands the block's tracks
-to :class:`TrackWorker` as a :class:`Share` and wakes it with one byte on a
-pipe; both threads then take track numbers from one shared iterator (taking
-the next item of an iterator is atomic under the GIL) until none are left.
+two tracks' chains at once. Each block the callback opens the audio state's
+:class:`Share` and wakes :class:`TrackWorker` with one byte on a pipe; both
+threads then take track numbers from one shared iterator (taking the next
+item of an iterator is atomic under the GIL) until none are left.
 A track is rendered whole by one thread, into its own row, and the rows are
 summed in track order afterwards: the output is the same bits whichever thread
 rendered which track, and the same as an offline render.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from rackhost.chain.live import priority
 
@@ -32,29 +32,54 @@ SPREAD_MIN_TRACKS = 8  # below this, waking a second thread costs more than it s
 
 
 class Share:
-    """One block's tracks, shared between the callback and the worker."""
+    """A state's tracks, shared block after block between the callback and the worker.
 
-    __slots__ = ("claim", "render", "worker_done")
+    Made once per audio state (off the audio thread), so the callback allocates
+    nothing for it but each block's ``claim`` iterator. Per block the callback
+    calls :meth:`open`, wakes the worker, then :meth:`work`.
+    """
+
+    __slots__ = ("count", "render", "claim", "worker_done")
 
     def __init__(self, count: int, render: Callable[[int], None]):
-        self.claim = iter(range(count))  # next(claim) hands out each track number once, to one thread
+        self.count = count
         self.render = render  # render(k): track k into its row (catches the chain's errors itself)
-        self.worker_done = 0  # tracks the worker has finished (written by the worker only)
+        self.claim: Iterator[int] = iter(())  # next(claim) hands out each track number once, to one thread
+        self.worker_done = 0  # tracks of this block the worker has finished (written by the worker, reset by open)
+
+    def open(self) -> None:
+        """Start a block: from here on either thread may take tracks.
+
+        The count is reset before the new claim is published: a worker that wakes
+        late, still holding an old (exhausted) claim, takes nothing, and one that
+        sees the new claim counts into the new block.
+        """
+        self.worker_done = 0
+        self.claim = iter(range(self.count))
 
     def work(self) -> int:
-        """Render tracks until none are left to take; returns how many this thread rendered."""
-        done = 0
-        render = self.render
-        for k in self.claim:
-            render(k)
-            done += 1
-        return done
+        """Render tracks until none are left, then wait for the worker's; returns how many this thread took.
 
-    def wait_for_worker(self, count: int, own: int) -> None:
-        """Return once the worker has finished the tracks it took (``count - own``), releasing the GIL meanwhile."""
-        taken = count - own
-        while self.worker_done < taken:
-            time.sleep(0)  # lets the worker have the GIL when its plug-ins return
+        Whatever happens here, the callback does not leave the block while the
+        worker is still writing into it: if a track raises something the render
+        does not catch, the tracks nobody has taken yet are taken (and left
+        unrendered, the block is lost anyway) and the worker's are waited for
+        before the error goes on.
+        """
+        own = 0
+        claim = self.claim
+        render = self.render
+        try:
+            for k in claim:
+                own += 1
+                render(k)
+        finally:
+            for _ in claim:
+                own += 1
+            taken = self.count - own
+            while self.worker_done < taken:
+                time.sleep(0)  # releases the GIL, so the worker can finish when its plug-ins return
+        return own
 
 
 class TrackWorker(threading.Thread):
@@ -70,7 +95,7 @@ class TrackWorker(threading.Thread):
         self._stopping = False
 
     def hand(self, share: Share) -> None:
-        """From the callback: publish this block's share and wake the worker (a non-blocking write)."""
+        """From the callback, after ``share.open()``: wake the worker for this block (a non-blocking write)."""
         self.share = share
         try:
             os.write(self._write, b"1")
@@ -88,7 +113,7 @@ class TrackWorker(threading.Thread):
             share = self.share
             if share is None:
                 continue
-            for k in share.claim:
+            for k in share.claim:  # an old block's claim is exhausted: nothing is taken from it
                 try:
                     share.render(k)
                 except Exception as err:  # noqa: BLE001 - the callback waits on worker_done: never skip it

@@ -254,11 +254,16 @@ class LiveMidi:
 
     # -- the control thread ----------------------------------------------------------------
 
-    def poll(self, update: Callable[[], None]) -> list[str]:
-        """Apply what the audio thread handed over; ``update`` rebuilds the engine's state. Returns new events."""
+    def poll(self, update: Callable[[], None], update_mix: Callable[[], None] | None = None) -> list[str]:
+        """Apply what the audio thread handed over; returns new events.
+
+        ``update`` rebuilds the engine's state; ``update_mix`` swaps in new gains
+        only, which is all a mapped fader, pan or mute needs.
+        """
         new: list[str] = []
         strips: dict = {}
         structural = False
+        moved = False
         session = self.session
         while self.control:
             kind, *args = self.control.popleft()
@@ -301,11 +306,13 @@ class LiveMidi:
             try:
                 convert, _ = resolve(mapping, session)
                 apply_value(mapping.target, session, convert(fraction))
-                structural = True
+                moved = True
             except MidiMappingError as err:
                 new.append(f"MIDI mapping skipped: {err}")
-        if structural:
+        if structural or (moved and update_mix is None):
             update()  # prepares the new state (and calls prepare() above) off the audio thread
+        elif moved:
+            update_mix()
         if self._out_port is not None:
             self.send_feedback()
         new += self.events
