@@ -31,7 +31,7 @@ from rackhost.gui.app import RackApp
 from rackhost.gui.background import Cancelled, Task
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.render_dialog import RenderDialog
-from rackhost.gui.settings_dialog import SettingsDialog
+from rackhost.gui.settings_dialog import NO_INPUT, SettingsDialog
 from rackhost.presets import save_session
 from rackhost.presets.preset import capture_chain
 from rackhost.presets.store import PresetStore, user_presets_dir
@@ -401,7 +401,11 @@ def test_settings_refuse_an_impossible_configuration_and_apply_a_good_one(jack_s
     _click(dialog.rate, "48000")
     _click(dialog.block, "64")
     dialog.apply()
-    assert restarts == [{"device": (system.index, system.index), "block_size": 64, "sample_rate": 48000}]
+    assert restarts == [{"device": (system.index, system.index), "block_size": 64, "sample_rate": 48000,
+                         "input_channels": None}]
+    _click(dialog.input, NO_INPUT)  # a playback-only setup: the engine opens the output alone
+    dialog.apply()
+    assert restarts[-1]["input_channels"] == 0 and restarts[-1]["device"] == (None, system.index)
     assert "applied" in dialog.status_text
 
 

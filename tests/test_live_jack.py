@@ -12,7 +12,7 @@ from conftest import SR, program_signal
 from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
 from rackhost.chain import ArraySource, Plugin, Session
 from rackhost.chain.dsp import pan_gains
-from rackhost.chain.live import LiveEngine
+from rackhost.chain.live import LiveEngine, LiveEngineError
 
 BLOCK = 128
 
@@ -137,6 +137,67 @@ def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_
         np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
 
+def _capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarray:
+    """Play the transport from the start and capture what the engine outputs."""
+    with Recorder("capture", 2, frames=frames) as recorder:
+        disconnect_system("PortAudio")
+        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
+            jack_server.connect(src, dst)
+        recorder.start()
+        engine.play()
+        recorder.wait(timeout=frames / SR + 10)
+        _xruns[0] = recorder.xruns
+    return recorder.captured
+
+
+def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_server):
+    # A playback-only interface (or no input chosen in Settings): no input is opened at all.
+    signal = program_signal(2, 0.5, seed=3)
+    session = _session(signal)
+    engine = LiveEngine(session, device=jack_device(), input_channels=0)
+    engine.start()
+    try:
+        assert find_ports("PortAudio", is_input=True) == []
+        assert find_ports("PortAudio", is_output=True)
+        captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+        stats = engine.stats()
+        assert stats.fault is None and stats.running
+        session.add_track("vocal", None, input=(0,))
+        with pytest.raises(LiveEngineError, match="vocal.*0 input channels.*choose an input device"):
+            engine.update()
+    finally:
+        engine.close()
+    offline = _session(signal).render(tail=False)
+    _, aligned = align(offline.audio, captured)
+    with _unless_xruns():
+        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+
+
+def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(jack_server, monkeypatch):
+    # The duplex open is refused as PortAudio refuses it on a machine with no input (no default input
+    # device); the output is the real JACK one.
+    import sounddevice as sd
+
+    def no_input(*args, **kwargs):
+        raise sd.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sd, "Stream", no_input)
+    signal = program_signal(2, 0.5, seed=4)
+    engine = LiveEngine(_session(signal), device=jack_device())
+    engine.start()
+    try:
+        assert engine.input_channels == 0
+        [notice] = engine.poll()
+        assert "no audio input could be opened" in notice and "Error querying device -1" in notice
+        captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+    finally:
+        engine.close()
+    assert np.abs(captured).max() > 0.05
+    # A session that takes an input is not quietly played without it: the refusal is the error.
+    with pytest.raises(LiveEngineError, match="cannot open the audio device.*Error querying device -1"):
+        LiveEngine(_session(), device=jack_device()).start()
+
+
 def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(jack_server, tmp_path):
     signal = program_signal(2, 2.0, seed=11)
     session = _session()
@@ -232,7 +293,7 @@ from pathlib import Path
 from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine
+from rackhost.chain.live import LiveEngine, LiveEngineError
 
 server = JackServer(inputs=1, outputs=2).start()  # this process's own server, so it can kill it
 folder = Path(os.environ["TAKES"])
@@ -284,7 +345,7 @@ from pathlib import Path
 from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine
+from rackhost.chain.live import LiveEngine, LiveEngineError
 
 server = JackServer(inputs=1, outputs=2).start()
 session = Session(sample_rate=SR, block_size=128)

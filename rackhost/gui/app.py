@@ -47,6 +47,7 @@ class RackApp(MidiActions):
         self.engine: EngineProcess | None = None
         self.engine_state = "offline"
         self.device: Any = None
+        self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
         self.master: StripView | None = None
         self.panels: list[ParameterPanel] = []
@@ -69,8 +70,13 @@ class RackApp(MidiActions):
     # -- engine -----------------------------------------------------------------------
 
     def restart_engine(self, *, device: Any = None, block_size: int | None = None,
-                       sample_rate: int | None = None) -> None:
-        """Start the engine (again: after it died, or with new device settings), off the GUI thread."""
+                       sample_rate: int | None = None, input_channels: int | None = None) -> None:
+        """Start the engine (again: after it died, or with new device settings), off the GUI thread.
+
+        ``input_channels`` 0 opens the output alone (no input device chosen).
+        """
+        if device is not None:
+            self.input_channels = input_channels
         if sample_rate:
             self.session.sample_rate = sample_rate
         if block_size:
@@ -88,7 +94,8 @@ class RackApp(MidiActions):
 
     def _start_engine(self, document: dict) -> None:
         engine = EngineProcess("", loader=SessionLoader.from_document(document), device=self.device,
-                               block_size=self.session.block_size, midi=self.midi_setup)
+                               block_size=self.session.block_size, midi=self.midi_setup,
+                               input_channels=self.input_channels)
         try:
             engine.start()
         except EngineProcessError as err:

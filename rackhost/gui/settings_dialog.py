@@ -182,7 +182,7 @@ class SettingsDialog(DialogView):
             return None
         self.applied = config
         self.app.restart_engine(device=(config.input_device, config.output_device), block_size=config.block_size,
-                                sample_rate=config.sample_rate)
+                                sample_rate=config.sample_rate, input_channels=0 if input_ is None else None)
         where = output.name if input_ is None else f"{input_.name} -> {output.name}"
         self._say(f"applied: {where}, {config.sample_rate} Hz, block {config.block_size}; "
                   f"restarting the engine", METER)

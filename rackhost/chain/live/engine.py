@@ -178,8 +178,13 @@ class LiveEngine:
         self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.chain.midi.live)
         self.device = device
         self.output_channels = output_channels
-        needed = max((c + 1 for t in session.tracks for c in t.input), default=0)
-        self.input_channels = input_channels if input_channels is not None else max(needed, 1)
+        # 0 input channels: an output-only stream (file and instrument tracks only). Left to the engine, it
+        # opens the channels the tracks take, at least one, and falls back to none if there is no input.
+        self._inputs_asked = input_channels
+        self._inputs_needed = max((c + 1 for t in session.tracks for c in t.input), default=0)
+        self.input_channels = input_channels if input_channels is not None else max(self._inputs_needed, 1)
+        self._no_input = np.zeros((session.block_size, 0), np.float32)  # the callback's input when there is none
+        self._notices: list[str] = []  # said once, at the next poll()
         self._params: collections.deque = collections.deque()
         self._loads = np.zeros(LOAD_HISTORY, np.float64)
         self._callbacks = 0
@@ -228,22 +233,20 @@ class LiveEngine:
         self.session.reset()  # start from silence, as an offline render does
         self.update()
         try:
-            self._stream = sd.Stream(
-                samplerate=self.session.sample_rate,
-                blocksize=self.session.block_size,
-                device=self.device,
-                channels=(self.input_channels, self.output_channels),
-                dtype="float32",
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
+            self._stream = self._open(self.input_channels)
         except sd.PortAudioError as err:
-            raise LiveEngineError(
-                f"cannot open the audio device {self.device or '(default)'} at {self.session.sample_rate} Hz, "
-                f"{self.input_channels} in / {self.output_channels} out, block {self.session.block_size}: {err}; "
-                f"'rackhost devices' lists what the devices support"
-            ) from err
+            if self._inputs_asked is not None or self._inputs_needed or not self.input_channels:
+                raise self._refused(err) from err
+            try:  # no track takes an input: play without one (an output-only device, no default input)
+                self._stream = self._open(0)
+            except sd.PortAudioError:
+                raise self._refused(err) from err
+            self._notices.append(f"no audio input could be opened ({err}); playing file and instrument tracks "
+                                 f"only: choose an input device to monitor or record inputs")
+            self.input_channels = 0
         latency = self._stream.latency
+        if not self.input_channels:
+            latency = (0.0, latency)  # an output stream reports one figure
         self.io_latency = int(round((latency[0] + latency[1]) * self.session.sample_rate))
         self._stream.start()
         deadline = time.monotonic() + 1.0
@@ -253,6 +256,26 @@ class LiveEngine:
             self.audio_priority = priority.raise_audio_thread(self.audio_thread_id)
         if self.spread and self._worker is None:
             self._worker, self.spread_state = start_worker(self.audio_thread_id)
+
+    def _open(self, inputs: int) -> Any:
+        """The stream at the session's rate and block size: duplex, or output-only with no inputs."""
+        import sounddevice as sd
+
+        options = dict(samplerate=self.session.sample_rate, blocksize=self.session.block_size, dtype="float32",
+                       finished_callback=self._finished)
+        if not inputs:
+            device = self.device[1] if isinstance(self.device, (tuple, list)) else self.device
+            return sd.OutputStream(device=device, channels=self.output_channels, callback=self._output_callback,
+                                   **options)
+        return sd.Stream(device=self.device, channels=(inputs, self.output_channels), callback=self._callback,
+                         **options)
+
+    def _refused(self, err: Exception) -> LiveEngineError:
+        return LiveEngineError(
+            f"cannot open the audio device {self.device or '(default)'} at {self.session.sample_rate} Hz, "
+            f"{self.input_channels} in / {self.output_channels} out, block {self.session.block_size}: {err}; "
+            f"'rackhost devices' lists what the devices support"
+        )
 
     def _warm_up(self, blocks: int = 4) -> None:
         """Run a few blocks of silence: plug-ins allocate on their first calls, which must not be the stream's."""
@@ -454,7 +477,8 @@ class LiveEngine:
 
         A slot that raised is bypassed from then on (and the user told). Returns new events.
         """
-        new: list[str] = []
+        new: list[str] = self._notices
+        self._notices = []
         bypassed = False
         self._stream_lost()
         while self._failed:
@@ -551,6 +575,7 @@ class LiveEngine:
                     raise LiveEngineError(
                         f"track {track.name!r} takes input channel {max(track.input) + 1}, but the device is opened "
                         f"with {self.input_channels} input channels"
+                        + ("; choose an input device ('rackhost devices' lists them)" if not self.input_channels else "")
                     )
                 feeds.append(_Feed(track.input, None, track.channels, block))
             elif track.instrument is not None:  # played from the MIDI inputs, and its MIDI file while playing
@@ -615,6 +640,9 @@ class LiveEngine:
                     os.write(self._wake_write, b"1")
                 except OSError:  # the pipe is full: the control thread will wake anyway
                     pass
+
+    def _output_callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._callback(self._no_input, outdata, frames, time_info, status)
 
     def _process(self, state: _LiveState, indata: np.ndarray, outdata: np.ndarray) -> None:
         playing = self._playing

@@ -90,8 +90,10 @@ class EngineProcess:
     """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
 
     def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
-                 loader: SessionLoader | None = None, midi: MidiSetup | None = None, spread: bool = True):
+                 loader: SessionLoader | None = None, midi: MidiSetup | None = None, spread: bool = True,
+                 input_channels: int | None = None):
         self.loader = loader or SessionLoader(str(session_path))
+        self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
         self.block_size = block_size
@@ -115,7 +117,9 @@ class EngineProcess:
         parent, child = ctx.Pipe()
         self._conn = parent
         self._process = ctx.Process(
-            target=_child_main, args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi, self.spread),
+            target=_child_main,
+            args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi, self.spread,
+                  self.input_channels),
             name="rackhost-engine", daemon=True,
         )
         self._process.start()
@@ -272,7 +276,7 @@ def _describe_exit(code: int | None) -> str:
 
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
-                midi: MidiSetup | None = None, spread: bool = True) -> None:
+                midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None) -> None:
     from rackhost.chain.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -283,7 +287,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         session = loader.load()
         if block_size:
             session.block_size = block_size
-        engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None, spread=spread)
+        engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
+                            spread=spread, input_channels=input_channels)
         engine.start()
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection
