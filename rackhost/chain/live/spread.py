@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Callable, Iterator
 
 from rackhost.chain.live import priority
@@ -39,13 +38,15 @@ class Share:
     calls :meth:`open`, wakes the worker, then :meth:`work`.
     """
 
-    __slots__ = ("count", "render", "claim", "worker_done")
+    __slots__ = ("count", "render", "claim", "worker_done", "waiting", "wake")
 
     def __init__(self, count: int, render: Callable[[int], None]):
         self.count = count
         self.render = render  # render(k): track k into its row (catches the chain's errors itself)
         self.claim: Iterator[int] = iter(())  # next(claim) hands out each track number once, to one thread
         self.worker_done = 0  # tracks of this block the worker has finished (written by the worker, reset by open)
+        self.waiting = False  # the caller sleeps until the worker's tracks are done: wake it after each
+        self.wake = -1  # the pipe the caller sleeps on (the worker's, set by TrackWorker.hand)
 
     def open(self) -> None:
         """Start a block: from here on either thread may take tracks.
@@ -77,8 +78,13 @@ class Share:
             for _ in claim:
                 own += 1
             taken = self.count - own
-            while self.worker_done < taken:
-                time.sleep(0)  # releases the GIL, so the worker can finish when its plug-ins return
+            if self.worker_done < taken:
+                # Sleep on a pipe rather than spin: a spinning caller keeps re-taking the GIL that the
+                # worker needs to finish its track, and holds a core at real-time priority meanwhile.
+                self.waiting = True  # set before the check below, so the worker's next track wakes us
+                while self.worker_done < taken:
+                    os.read(self.wake, 64)  # without the GIL; a byte left over from a race only re-checks
+                self.waiting = False
         return own
 
 
@@ -87,8 +93,10 @@ class TrackWorker(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(name="rackhost-track-worker", daemon=True)
-        self._read, self._write = os.pipe()
+        self._read, self._write = os.pipe()  # the callback wakes the worker
         os.set_blocking(self._write, False)
+        self._done_read, self._done_write = os.pipe()  # the worker wakes a callback waiting for its tracks
+        os.set_blocking(self._done_write, False)
         self.share: Share | None = None
         self.fault: str | None = None
         self.rendered = 0  # tracks this thread has rendered since it started (written by it alone)
@@ -96,6 +104,7 @@ class TrackWorker(threading.Thread):
 
     def hand(self, share: Share) -> None:
         """From the callback, after ``share.open()``: wake the worker for this block (a non-blocking write)."""
+        share.wake = self._done_read
         self.share = share
         try:
             os.write(self._write, b"1")
@@ -120,8 +129,13 @@ class TrackWorker(threading.Thread):
                     if self.fault is None:
                         self.fault = f"{type(err).__name__}: {err}"
                 finally:
-                    share.worker_done += 1
                     self.rendered += 1
+                    share.worker_done += 1  # the callback may leave the block as soon as it sees the count
+                    if share.waiting:
+                        try:
+                            os.write(self._done_write, b"1")
+                        except OSError:  # the pipe is full: the callback is awake anyway
+                            pass
 
     def stop(self) -> None:
         self._stopping = True
@@ -130,8 +144,8 @@ class TrackWorker(threading.Thread):
         except OSError:
             pass
         self.join(2.0)
-        os.close(self._read)
-        os.close(self._write)
+        for fd in (self._read, self._write, self._done_read, self._done_write):
+            os.close(fd)
 
 
 def start_worker(audio_thread_id: int) -> tuple[TrackWorker | None, str]:
