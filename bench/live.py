@@ -384,9 +384,17 @@ _BARE_HEADER = 4  # callbacks, xruns, playing, stream active
 
 def _bare_child(conn: Any, shm_name: str, capacity: int, tracks: int, paths: list[str], device: Any,
                 live_input: bool, master: bool) -> None:
-    """N pedalboard chains per block in a sounddevice callback, summed with one numpy add each: no rackhost."""
+    """N pedalboard chains per block in a sounddevice callback, summed with one numpy add each: no rackhost.
+
+    Its process gets the same one OS setting as rackhost's engine (transparent huge pages off, see
+    rackhost/chain/live/memory.py), so the limit measures the processing, not khugepaged's stalls.
+    """
     import soundfile as sf
     import sounddevice as sd
+
+    from rackhost.chain.live.memory import disable_huge_pages
+
+    disable_huge_pages()
 
     shm = shared_memory.SharedMemory(name=shm_name)
     view = np.ndarray((_BARE_HEADER + capacity,), np.float64, shm.buf)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from jack_harness import Player, Recorder, align, disconnect_system, find_ports,
 from rackhost.chain import ArraySource, Plugin, Session
 from rackhost.chain.dsp import pan_gains
 from rackhost.chain.live import LiveEngine, LiveEngineError
+from rackhost.chain.live.memory import huge_pages_disabled
 
 BLOCK = 128
 
@@ -124,6 +126,9 @@ def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_
     engine.start()
     try:
         assert "second audio thread" in engine.spread_state  # real-time allowed here (root, jackd -R)
+        # khugepaged's collapses stall the callback every 10 s: huge pages are off for the engine's process.
+        assert engine.memory == "huge pages off" and huge_pages_disabled()
+        assert "THP_enabled:\t0" in Path("/proc/self/status").read_text()
         _, captured = _play_through(jack_server, engine, signal)
         stats = engine.stats()
         assert stats.fault is None and stats.running
@@ -294,6 +299,7 @@ from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
 from rackhost.chain.live import LiveEngine, LiveEngineError
+from rackhost.chain.live.memory import huge_pages_disabled
 
 server = JackServer(inputs=1, outputs=2).start()  # this process's own server, so it can kill it
 folder = Path(os.environ["TAKES"])
@@ -346,6 +352,7 @@ from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
 from rackhost.chain.live import LiveEngine, LiveEngineError
+from rackhost.chain.live.memory import huge_pages_disabled
 
 server = JackServer(inputs=1, outputs=2).start()
 session = Session(sample_rate=SR, block_size=128)

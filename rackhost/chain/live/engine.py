@@ -31,7 +31,7 @@ import numpy as np
 
 from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.live import priority
+from rackhost.chain.live import memory, priority
 from rackhost.chain.live.meters import LoudnessMeter
 from rackhost.chain.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.chain.chain import StageError
@@ -215,6 +215,7 @@ class LiveEngine:
         self._wake_read = self._wake_write = -1
         self._wake_wanted = False
         self.audio_priority = "not started"  # how that thread is scheduled, for the user
+        self.memory = "not started"  # whether huge pages were turned off for the process, for the user
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -225,6 +226,7 @@ class LiveEngine:
         if self.midi is not None:
             self.midi.open()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        self.memory = memory.disable_huge_pages()  # khugepaged's collapses stall the callback (see memory.py)
         if self._wake_read < 0:
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)

@@ -297,7 +297,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         conn.send(("error", f"the engine could not start: {err}"))
         shm.close()
         return
-    conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}"))
+    conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}; "
+                        f"{engine.memory}"))
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
     try:
