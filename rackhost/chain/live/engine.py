@@ -290,6 +290,9 @@ class LiveEngine:
         for _ in range(blocks):
             self._process(state, silence, scratch)
         self._playing = playing
+        # The loudness meter imports scipy on first use: done now, not on the control thread while the
+        # stream runs, where the import held the GIL long enough to make the first published second late.
+        self._loudness.feed(np.zeros((2, 0), np.float32))
 
     def close(self) -> None:
         """Stop the stream and finish any take."""
