@@ -336,7 +336,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
 
 
 def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
-    """Apply every command waiting in the pipe, then rebuild the audio state once if any needs it.
+    """Apply every command waiting in the pipe, then update the audio state once (gains only, if that is all).
 
     Returns False when one of them is ``quit``. A command that fails is reported
     to the parent and the others still apply.
@@ -354,11 +354,13 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
             conn.send(("event", f"command {command[0]!r} failed: {err}"))
         if not conn.poll(0):
             break
-    if needs:
-        try:
-            engine.update() if needs == REBUILD else engine.update_mix()
-        except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
-            conn.send(("event", f"command {' + '.join(dict.fromkeys(applied))!r} failed: {err}"))
+    try:
+        if needs == REBUILD:
+            engine.update()
+        elif needs == REMIX:
+            engine.update_mix()
+    except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
+        conn.send(("event", f"command {' + '.join(dict.fromkeys(applied))!r} failed: {err}"))
     return True
 
 
@@ -368,10 +370,10 @@ def _apply(engine: Any, command: tuple, loader: SessionLoader) -> int:
     :data:`REBUILD` (new chains: ``engine.update()``), :data:`REMIX` (new gains
     only: ``engine.update_mix()``) or :data:`NOTHING`.
 
-    The caller rebuilds once after all the commands waiting in the pipe: a fader
-    dragged at the GUI's frame rate sends a command per frame, and one rebuild
-    for all of them keeps the control thread's GIL time (which the callback
-    waits on) small.
+    The caller updates once after all the commands waiting in the pipe: a fader
+    dragged at the GUI's frame rate sends a command per frame, and one gains
+    swap for all of them keeps the control thread's GIL time (which the
+    callback waits on) small.
     """
     name, *args = command
     session = engine.session
