@@ -100,6 +100,9 @@ CANDIDATES = (16, 64, 96, 128, 192, 256)  # 256 = the engine process's MAX_STRIP
 BISECT_TO = 8  # stop bisecting when the gap between pass and fail is this small
 NOISE_XRUNS = 2  # a run with this few xruns (and load within the limit) is run once more: see (0)
 REFERENCE_CPU = 30  # percent of each period the reference C client (jack_cpu) burns
+NATIVE_SHARE = 0.3  # share of the period the native memory-bound reference works: rackhost's one-thread callback at 64 tracks
+NATIVE_MEGABYTES = 8.0  # its working set: about a 64-track session's plug-in states, buffers and code
+NATIVE_SOURCE = Path(__file__).resolve().parent / "native_reference.c"
 SETTLE = 4.0  # seconds after play before counting: the first windows never reach back to the stream's start
 WINDOW = 4096  # callbacks per load window (rackhost's LOAD_HISTORY)
 SAMPLE_EVERY = 4.0
@@ -903,6 +906,67 @@ class Bench:
               + (f"; late: {', '.join(f'{n} {k}' for k, n in late.items())}" if late else ""))
         return xruns
 
+    def native_reference(self, seconds: float) -> dict[str, Any] | None:
+        """(0) A native client reading NATIVE_MEGABYTES for NATIVE_SHARE of each period (bench/native_reference.c).
+
+        jack_cpu spins on registers; a many-track callback reads megabytes of plug-in state every block, and
+        memory-bound work is what the machine's neighbours slow down, in bursts. This is the xrun count that
+        code with no Python at all gets here for the work of rackhost's callback at 64 tracks.
+        """
+        import shutil
+
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            print("(0) native reference skipped: no C compiler (cc)")
+            return None
+        binary = self.folder / "native_reference"
+        built = subprocess.run([compiler, "-O2", "-o", str(binary), str(NATIVE_SOURCE), "-l:libjack.so.0"],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            print(f"(0) native reference skipped: it did not build: {built.stderr.strip()[-300:]}")
+            return None
+        gui = GuiLoad(GUI_BUSY, lambda: None)  # the same parent load as in (a)
+        before, log0 = self.jack_log.count(), self.jack_log.size()
+        gui.start()
+        try:
+            out = subprocess.run([str(binary), str(seconds), str(NATIVE_SHARE), str(NATIVE_MEGABYTES)],
+                                 capture_output=True, text=True, timeout=seconds + 60)
+        finally:
+            gui.stop()
+        xruns, late = self.jack_log.count() - before, self.jack_log.reasons(log0)
+        if out.returncode != 0:
+            print(f"(0) native reference failed: {out.stderr.strip()[-300:]}")
+            return None
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        figures["jack_xruns"] = xruns
+        print(f"(0) native reference: a C JACK client reading {NATIVE_MEGABYTES:g} MB for {NATIVE_SHARE:.0%} of each "
+              f"period, {seconds:g} s, the GUI load in this process: {xruns} xruns"
+              + (f" ({', '.join(f'{n} {k}' for k, n in late.items())})" if late else "")
+              + f"; its callback p50 {figures['share_p50']:.0%}, p99 {figures['share_p99']:.0%}, "
+              f"max {figures['share_max']:.0%} of the period, {figures['over_period']} longer than a period")
+        return figures
+
+
+def xrun_rates(results: list[Result], tracks: int, reference: int | None, native: dict[str, Any] | None,
+               seconds: float) -> dict[str, float | None]:
+    """Xruns per minute of the platform references and of both sides' runs at ``tracks``, side by side.
+
+    The 0-xrun rule asks of rackhost what the machine may not give any client: this puts rackhost's rate
+    next to those of C clients doing comparable work in the same run.
+    """
+    def per_minute(xruns: int, span: float) -> float:
+        return round(xruns * 60.0 / span, 1)
+
+    rates: dict[str, float | None] = {
+        "jack_cpu": per_minute(reference, seconds) if reference is not None else None,
+        "native": per_minute(native["jack_xruns"], seconds) if native else None,
+    }
+    for kind in ("rackhost", "bare"):
+        runs = [r for r in results if r.kind == kind and r.tracks == tracks and r.load == "gui" and not r.error]
+        span = sum(r.seconds for r in runs)
+        rates[f"{kind}_{tracks}"] = per_minute(sum(r.xruns for r in runs), span) if span else None
+    return rates
+
 
 def jack_device_index() -> int:
     """The JACK device's PortAudio index as a child sees it, found by a throwaway child (not this process)."""
@@ -1184,6 +1248,10 @@ def main(argv: list[str] | None = None) -> int:
             reference = bench.platform_reference(args.seconds)
             results["platform_reference_xruns"] = reference
             results["platform_reference_seconds"] = args.seconds
+            native = bench.native_reference(args.seconds)
+            results["native_reference_xruns"] = native["jack_xruns"] if native else None
+            results["native_reference_share_p50"] = native["share_p50"] if native else None
+            results["native_reference_over_period"] = native["over_period"] if native else None
 
             print(f"\n(a) track search, {args.search_seconds:g} s per candidate, GUI load in the parent "
                   f"({GUI_BUSY * 1e3:g} ms pure Python per {GUI_FRAME * 1e3:.1f} ms frame)")
@@ -1215,6 +1283,11 @@ def main(argv: list[str] | None = None) -> int:
                     a, b = pair
                     print(f"    N={n:<4} rackhost {a.per_track_us():5.2f} us  bare {b.per_track_us():5.2f} us  "
                           f"ratio {a.per_track_us() / b.per_track_us():4.2f}")
+
+            rates = xrun_rates(bench.results, MIN_TRACKS_TARGET, reference, native, args.seconds)
+            results["xruns_per_minute"] = rates
+            print(f"\n  xruns per minute under the GUI load: "
+                  + ", ".join(f"{name} {rate}" for name, rate in rates.items()))
 
             iso_seconds = args.search_seconds
             print(f"\n(b) isolation: {ISOLATION_TRACKS} tracks, {iso_seconds:g} s, a parent thread doing pure Python at 100%")
