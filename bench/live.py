@@ -55,6 +55,7 @@ sounddevice does), and the parent is not meant to be part of the server's
 graph. The last line printed is a JSON object.
 
     python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
+    python bench/live.py --rates ROUNDS [--tracks 64] [--search-seconds S]   # xrun rates only, side by side
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ CANDIDATES = (16, 64, 96, 128, 192, 256)  # 256 = the engine process's MAX_STRIP
 BISECT_TO = 8  # stop bisecting when the gap between pass and fail is this small
 NOISE_XRUNS = 2  # a run with this few xruns (and load within the limit) is run once more: see (0)
 REFERENCE_CPU = 30  # percent of each period the reference C client (jack_cpu) burns
-NATIVE_SHARE = 0.3  # share of the period the native memory-bound reference works: rackhost's one-thread callback at 64 tracks
+NATIVE_SHARE = 0.2  # share of the period the native memory-bound reference works: rackhost's callback at 64 tracks
 NATIVE_MEGABYTES = 8.0  # its working set: about a 64-track session's plug-in states, buffers and code
 NATIVE_SOURCE = Path(__file__).resolve().parent / "native_reference.c"
 SETTLE = 4.0  # seconds after play before counting: the first windows never reach back to the stream's start
@@ -906,8 +907,8 @@ class Bench:
               + (f"; late: {', '.join(f'{n} {k}' for k, n in late.items())}" if late else ""))
         return xruns
 
-    def native_reference(self, seconds: float) -> dict[str, Any] | None:
-        """(0) A native client reading NATIVE_MEGABYTES for NATIVE_SHARE of each period (bench/native_reference.c).
+    def native_reference(self, seconds: float, share: float = NATIVE_SHARE) -> dict[str, Any] | None:
+        """(0) A native client reading NATIVE_MEGABYTES for ``share`` of each period (bench/native_reference.c).
 
         jack_cpu spins on registers; a many-track callback reads megabytes of plug-in state every block, and
         memory-bound work is what the machine's neighbours slow down, in bursts. This is the xrun count that
@@ -920,26 +921,33 @@ class Bench:
             print("(0) native reference skipped: no C compiler (cc)")
             return None
         binary = self.folder / "native_reference"
-        built = subprocess.run([compiler, "-O2", "-o", str(binary), str(NATIVE_SOURCE), "-l:libjack.so.0"],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            print(f"(0) native reference skipped: it did not build: {built.stderr.strip()[-300:]}")
-            return None
+        if not binary.exists():
+            built = subprocess.run([compiler, "-O2", "-o", str(binary), str(NATIVE_SOURCE), "-l:libjack.so.0"],
+                                   capture_output=True, text=True)
+            if built.returncode != 0:
+                print(f"(0) native reference skipped: it did not build: {built.stderr.strip()[-300:]}")
+                return None
         gui = GuiLoad(GUI_BUSY, lambda: None)  # the same parent load as in (a)
-        before, log0 = self.jack_log.count(), self.jack_log.size()
         gui.start()
+        process = subprocess.Popen([str(binary), str(seconds), str(share), str(NATIVE_MEGABYTES)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            out = subprocess.run([str(binary), str(seconds), str(NATIVE_SHARE), str(NATIVE_MEGABYTES)],
-                                 capture_output=True, text=True, timeout=seconds + 60)
+            assert process.stdout is not None
+            started = process.stdout.readline().strip() == "measuring"  # calibrated in the running client
+            before, log0 = self.jack_log.count(), self.jack_log.size()
+            out, err = process.communicate(timeout=seconds + 60)
         finally:
             gui.stop()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         xruns, late = self.jack_log.count() - before, self.jack_log.reasons(log0)
-        if out.returncode != 0:
-            print(f"(0) native reference failed: {out.stderr.strip()[-300:]}")
+        if process.returncode != 0 or not started:
+            print(f"(0) native reference failed: {err.strip()[-300:]}")
             return None
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        figures = json.loads(out.strip().splitlines()[-1])
         figures["jack_xruns"] = xruns
-        print(f"(0) native reference: a C JACK client reading {NATIVE_MEGABYTES:g} MB for {NATIVE_SHARE:.0%} of each "
+        print(f"(0) native reference: a C JACK client reading {NATIVE_MEGABYTES:g} MB for {share:.0%} of each "
               f"period, {seconds:g} s, the GUI load in this process: {xruns} xruns"
               + (f" ({', '.join(f'{n} {k}' for k, n in late.items())})" if late else "")
               + f"; its callback p50 {figures['share_p50']:.0%}, p99 {figures['share_p99']:.0%}, "
@@ -966,6 +974,30 @@ def xrun_rates(results: list[Result], tracks: int, reference: int | None, native
         span = sum(r.seconds for r in runs)
         rates[f"{kind}_{tracks}"] = per_minute(sum(r.xruns for r in runs), span) if span else None
     return rates
+
+
+def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dict[str, object]:
+    """Xruns per minute of the two C references, rackhost and the bare loop, in turn, ``rounds`` times.
+
+    One 60 s run says little when every client here gets a few xruns a minute; rounds taken in turn
+    put each side through the same stretches of the machine's noise, and the medians compare them.
+    """
+    rates: dict[str, list[float]] = {"jack_cpu": [], "native": [], f"rackhost_{tracks}": [], f"bare_{tracks}": []}
+    for round_ in range(rounds):
+        print(f"\n  round {round_ + 1} of {rounds}")
+        reference = bench.platform_reference(seconds)
+        runs = [bench.run(kind, tracks, seconds) for kind in ("rackhost", "bare")]
+        # The same share of the period as rackhost's callback took just now.
+        native = bench.native_reference(seconds, runs[0].p50 if not runs[0].error else NATIVE_SHARE)
+        for name, xruns in zip(rates, (reference, native["jack_xruns"] if native else None,
+                                       *(None if r.error else r.xruns for r in runs))):
+            if xruns is not None:
+                rates[name].append(round(xruns * 60.0 / seconds, 1))
+    medians = {name: statistics.median(values) if values else None for name, values in rates.items()}
+    print(f"\n  xruns per minute, {rounds} rounds of {seconds:g} s: "
+          + "; ".join(f"{name} {values} (median {medians[name]})" for name, values in rates.items()))
+    return {"rates_rounds": rounds, "rates_seconds": seconds, "rates_tracks": tracks,
+            "xruns_per_minute": rates, "xruns_per_minute_median": medians}
 
 
 def jack_device_index() -> int:
@@ -1209,6 +1241,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
     parser.add_argument("--no-spread", action="store_true",
                         help="keep rackhost's tracks on its audio thread alone (no second audio thread)")
+    parser.add_argument("--rates", type=int, metavar="ROUNDS",
+                        help="only compare xrun rates: ROUNDS rounds of jack_cpu, the native reference, rackhost and "
+                             "the bare loop at --tracks, --search-seconds each, in turn; medians per minute")
+    parser.add_argument("--tracks", type=int, default=64, help="track count for --rates (default 64)")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
     args.search_seconds = args.search_seconds or min(args.seconds, 10.0 if args.quick else 20.0)
@@ -1243,6 +1279,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"track chain: {' -> '.join(n for n, _ in TRACK_CHAIN)}; master: {' -> '.join(n for n, _ in MASTER_CHAIN)}")
             print(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; each run settles {SETTLE:g} s "
                   f"after play first")
+
+            if args.rates:
+                results.update(compare_rates(bench, args.rates, args.tracks, args.search_seconds))
+                print(json.dumps(results), flush=True)
+                return 0
 
             # As long as the confirmation runs: "0 xruns in 60 s" is asked of a C client too.
             reference = bench.platform_reference(args.seconds)

@@ -15,9 +15,13 @@
        native_reference SECONDS SHARE [MEGABYTES]
 
    SHARE is the fraction of the period to spend working (0.3: 30%). The work is
-   calibrated before the client activates. Prints one line of JSON at the end:
-   callbacks, how many took longer than the period, duration p50/p99/max as a
-   share of the period, and the xruns the server reported to the client.
+   calibrated twice: roughly before the client activates, then in the running
+   client over its first 2 s (6 steps of 125 callbacks towards a median of
+   SHARE), since the machine runs the same code at another speed under the
+   server and the load. It prints "measuring" when that is done, and one line of
+   JSON at the end: callbacks since then, how many took longer than the period,
+   duration p50/p99/max as a share of the period, and the xruns the server
+   reported to the client since then.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +55,10 @@ static long capacity, callbacks;
 static volatile long xruns;
 static volatile float sink;
 static jack_port_t *out_port;
+static double period, share;
+enum { STEP = 125, STEPS = 6 };
+static volatile int calibrating = STEPS; /* steps left; the main thread waits for 0 */
+static double step_durations[STEP];
 
 static double now(void) {
     struct timespec t;
@@ -71,13 +79,38 @@ static void work(long passes) {
     sink = acc;
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* During calibration: every STEP callbacks, scale the work so that their median takes the share. */
+static void calibrate(double took) {
+    static int seen;
+    step_durations[seen++] = took;
+    if (seen < STEP) return;
+    seen = 0;
+    qsort(step_durations, STEP, sizeof(double), by_value);
+    long scaled = (long)(units * share * period / step_durations[STEP / 2] + 0.5);
+    units = scaled < 1 ? 1 : scaled;
+    if (--calibrating == 0) {
+        callbacks = 0;
+        xruns = 0;
+    }
+}
+
 static int process(jack_nframes_t frames, void *arg) {
     (void)arg;
     double start = now();
     work(units);
     float *out = jack_port_get_buffer(out_port, frames);
     memset(out, 0, frames * sizeof(float));
-    if (callbacks < capacity) durations[callbacks] = now() - start;
+    double took = now() - start;
+    if (calibrating) {
+        calibrate(took);
+        return 0;
+    }
+    if (callbacks < capacity) durations[callbacks] = took;
     callbacks++;
     return 0;
 }
@@ -88,17 +121,13 @@ static int on_xrun(void *arg) {
     return 0;
 }
 
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s SECONDS SHARE [MEGABYTES]\n", argv[0]);
         return 2;
     }
-    double seconds = atof(argv[1]), share = atof(argv[2]);
+    double seconds = atof(argv[1]);
+    share = atof(argv[2]);
     floats = (size_t)((argc > 3 ? atof(argv[3]) : 8.0) * 1024 * 1024 / sizeof(float));
     memory = malloc(floats * sizeof(float));
     for (size_t i = 0; i < floats; i++) memory[i] = (float)(i % 1000) * 1e-3f;
@@ -109,7 +138,7 @@ int main(int argc, char **argv) {
                 getenv("JACK_DEFAULT_SERVER") ? getenv("JACK_DEFAULT_SERVER") : "default");
         return 1;
     }
-    double period = (double)jack_get_buffer_size(client) / jack_get_sample_rate(client);
+    period = (double)jack_get_buffer_size(client) / jack_get_sample_rate(client);
 
     /* Calibrate: the median time of one pass over many tries, then the passes that fill the share. */
     enum { TRIES = 301 };
@@ -132,6 +161,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "native_reference: the server refused to activate the client\n");
         return 1;
     }
+    while (calibrating) usleep(10000);
+    printf("measuring\n");
+    fflush(stdout);
     usleep((useconds_t)(seconds * 1e6));
     jack_deactivate(client);
     jack_client_close(client);
