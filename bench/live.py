@@ -6,8 +6,8 @@ measurement at a time:
 
 (0) Platform reference: a C JACK client (``jack_cpu``) burning 30% of each
     period, no Python, under the same GUI load, for as long as a confirmation
-    run (``--seconds``): the xruns this machine makes on its own. Measured on the 2-core VM: 0 in 20 s (0-1 per 30 s without
-    the GUI load). A bare *Python* client (8 chains, callback < 0.5 ms) saw
+    run (``--seconds``): the xruns this machine makes on its own. Measured on the 2-core VM: 0-7 per 60 s, median 2 a
+    minute over 30 s rounds (0-1 per 30 s without the GUI load). A bare *Python* client (8 chains, callback < 0.5 ms) saw
     0-3 xruns per 20 s even without load, so a run with 1-2 xruns and load
     within the limit is run once more before it counts as failed (both sides
     alike; both lines are printed). Each run also reports CPU used by other
