@@ -146,3 +146,13 @@ def test_rendering_a_session_with_a_missing_plugin_warns_and_renders(wav_file, t
     assert run.returncode == 0, run.stderr
     assert "warning: tracks[0].chain[0]: ZamNotThere is not installed, so its slot is bypassed" in run.stdout
     assert "zam-plugins" in run.stdout
+
+
+def test_a_mono_only_plugin_on_a_stereo_render_leaves_no_plugin_assertion_on_stderr(input_wav, tmp_path):
+    # Dual mono copies the first instance's state after a 32-frame flush; left active at that
+    # block size, the DPF plug-in was prepared again for the render's blocks while running and
+    # printed "assertion failure: ! fIsActive" at every render (an alarming line, and a refused setup).
+    run = rackhost("render", str(input_wav), "-o", str(tmp_path / "o.wav"), "--chain", "ZamEQ2", "--block-size", "512")
+    assert run.returncode == 0, run.stderr
+    assert "dual mono" in run.stdout + run.stderr
+    assert "fIsActive" not in run.stderr and "assertion failure" not in run.stderr

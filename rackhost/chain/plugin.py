@@ -43,6 +43,7 @@ from rackhost.errors import (
 log = logging.getLogger(__name__)
 
 PluginFormat = Literal["builtin", "vst3", "au"]
+FLUSH_FRAMES = 8192  # silence run through a plug-in by flush(): pedalboard's default buffer size
 AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono", "mono_instrument"]
 
 # DPF instruments expose 2,080 "MIDI Ch. N CC M" proxy parameters (MIDI CCs
@@ -322,8 +323,12 @@ class Plugin:
     def flush(self) -> None:
         """Let the plug-in take values set since it last ran, so its ``raw_state`` is current.
 
-        DPF plug-ins apply a parameter at their next ``process()`` call; a few
-        frames of silence do that.
+        DPF plug-ins apply a parameter at their next ``process()`` call; silence
+        does that. ``FLUSH_FRAMES`` of it, not a few: pedalboard prepares a plug-in
+        for the largest block it has been given, and one left prepared for 32
+        frames is prepared again for the next render's larger blocks while still
+        active, which DPF plug-ins refuse with "assertion failure: ! fIsActive"
+        on stderr.
         """
         if self.is_builtin:
             return
@@ -333,9 +338,9 @@ class Plugin:
         rate = self.sample_rate or 48000.0
         for inst in self._instances:
             if self.is_instrument:
-                inst.process([], 32 / rate, rate, num_channels=width, reset=False)
+                inst.process([], FLUSH_FRAMES / rate, rate, num_channels=width, reset=False)
             else:
-                inst.process(np.zeros((width, 32), np.float32), rate, reset=False)
+                inst.process(np.zeros((width, FLUSH_FRAMES), np.float32), rate, reset=False)
 
     @property
     def native_channels(self) -> int:
