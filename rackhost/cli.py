@@ -14,6 +14,7 @@ from pathlib import Path
 from rackhost import __version__
 from rackhost.cli_devices import add_devices_parser
 from rackhost.cli_midi import add_midi_parser, add_render_midi_arguments, assign_midi, live_midi
+from rackhost.chain.teardown import free_plugins_quietly
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
@@ -32,36 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print("rackhost: interrupted", file=sys.stderr)
         return 130
     finally:
-        _free_plugins_quietly()
-
-
-def _free_plugins_quietly() -> None:
-    """Free the command's plug-ins now, with the process's stderr muted while they go.
-
-    A session holds reference cycles, so its plug-ins are freed by the next
-    garbage collection. As each goes, a DPF plug-in prints two lines about the
-    order in which JUCE's VST3 host releases it ("DPF warning: asked to delete
-    component while audio processor still active"); they tell the user nothing,
-    and every render would end with dozens. Everything the command had to say
-    is printed by now.
-    """
-    import gc
-    import os
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to mute
-        gc.collect()
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            gc.collect()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        free_plugins_quietly()  # after everything the command had to say
 
 
 def _parser() -> argparse.ArgumentParser:
