@@ -43,7 +43,10 @@ from rackhost.errors import (
 log = logging.getLogger(__name__)
 
 PluginFormat = Literal["builtin", "vst3", "au"]
-FLUSH_FRAMES = 8192  # silence run through a plug-in by flush(): pedalboard's default buffer size
+# Silence run through a plug-in by flush(): at least the blocks it is then given (live 64-512, offline
+# 512 by default), so it is not prepared again for them while active. Larger blocks would cost every
+# flush more (a lookahead limiter takes about 1 ms per 1024 frames) at each capture of a session.
+FLUSH_FRAMES = 1024
 AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono", "mono_instrument"]
 
 # DPF instruments expose 2,080 "MIDI Ch. N CC M" proxy parameters (MIDI CCs
@@ -328,7 +331,7 @@ class Plugin:
         for the largest block it has been given, and one left prepared for 32
         frames is prepared again for the next render's larger blocks while still
         active, which DPF plug-ins refuse with "assertion failure: ! fIsActive"
-        on stderr.
+        on stderr (harmless: the output is the same, but it alarms the user).
         """
         if self.is_builtin:
             return
