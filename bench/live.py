@@ -955,6 +955,10 @@ class Bench:
         return figures
 
 
+def per_minute(xruns: int, span: float) -> float:
+    return round(xruns * 60.0 / span, 1)
+
+
 def xrun_rates(results: list[Result], tracks: int, reference: int | None, native: dict[str, Any] | None,
                seconds: float) -> dict[str, float | None]:
     """Xruns per minute of the platform references and of both sides' runs at ``tracks``, side by side.
@@ -962,9 +966,6 @@ def xrun_rates(results: list[Result], tracks: int, reference: int | None, native
     The 0-xrun rule asks of rackhost what the machine may not give any client: this puts rackhost's rate
     next to those of C clients doing comparable work in the same run.
     """
-    def per_minute(xruns: int, span: float) -> float:
-        return round(xruns * 60.0 / span, 1)
-
     rates: dict[str, float | None] = {
         "jack_cpu": per_minute(reference, seconds) if reference is not None else None,
         "native": per_minute(native["jack_xruns"], seconds) if native else None,
@@ -992,7 +993,7 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
         for name, xruns in zip(rates, (reference, native["jack_xruns"] if native else None,
                                        *(None if r.error else r.xruns for r in runs))):
             if xruns is not None:
-                rates[name].append(round(xruns * 60.0 / seconds, 1))
+                rates[name].append(per_minute(xruns, seconds))
     medians = {name: statistics.median(values) if values else None for name, values in rates.items()}
     print(f"\n  xruns per minute, {rounds} rounds of {seconds:g} s: "
           + "; ".join(f"{name} {values} (median {medians[name]})" for name, values in rates.items()))
