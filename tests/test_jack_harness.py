@@ -63,9 +63,28 @@ def test_align_onset_for_impulses():
 
 
 def test_loopback_through_a_sounddevice_stream_is_bit_exact_with_one_block_of_latency(jack_server):
+    # A take during which the server had an xrun lost or repeated a block (this 2-core VM makes a few a
+    # minute even for a C client, see bench/live.py --rates): it proves nothing either way, so it is taken
+    # again; a clean take must be bit-exact.
+    for _ in range(TAKES):
+        rec, player, calls = _sounddevice_loopback(jack_server, _noise(2, jack_server.rate // 4))  # 250 ms
+        if not rec.xruns:
+            break
+    else:
+        pytest.xfail(f"the JACK server had xruns during each of {TAKES} takes; the machine is overloaded")
+    assert calls > 0
+    lag, aligned = align(player.signal, rec.captured)
+    np.testing.assert_array_equal(aligned, player.signal)
+    assert rec.first_frame + lag - player.start_frame == BLOCK
+
+
+TAKES = 3
+
+
+def _sounddevice_loopback(jack_server, signal: np.ndarray) -> tuple[Recorder, Player, int]:
+    """``signal`` played through a sounddevice stream that copies its input to its output, captured."""
     import sounddevice as sd
 
-    signal = _noise(2, jack_server.rate // 4)  # 250 ms
     calls = np.zeros(1, dtype=np.int64)
 
     def callback(indata, outdata, frames, time_info, status):
@@ -86,11 +105,7 @@ def test_loopback_through_a_sounddevice_stream_is_bit_exact_with_one_block_of_la
         player.play(wait=True)
         rec.wait()
         assert stream.active
-
-    assert calls[0] > 0
-    lag, aligned = align(signal, rec.captured)
-    np.testing.assert_array_equal(aligned, signal)
-    assert rec.first_frame + lag - player.start_frame == BLOCK
+    return rec, player, int(calls[0])
 
 
 def test_a_killed_server_is_detected_without_crashing(jack_server):
