@@ -20,6 +20,7 @@ from jack_harness import (
 )
 
 BLOCK = 128
+TAKES = 3  # loopback takes tried before an xrun in every one is called an overloaded machine
 
 
 def _noise(channels: int, frames: int, seed: int = 7) -> np.ndarray:
@@ -76,9 +77,6 @@ def test_loopback_through_a_sounddevice_stream_is_bit_exact_with_one_block_of_la
     lag, aligned = align(player.signal, rec.captured)
     np.testing.assert_array_equal(aligned, player.signal)
     assert rec.first_frame + lag - player.start_frame == BLOCK
-
-
-TAKES = 3
 
 
 def _sounddevice_loopback(jack_server, signal: np.ndarray) -> tuple[Recorder, Player, int]:
