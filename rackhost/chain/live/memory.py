@@ -23,6 +23,10 @@ _PR_SET_THP_DISABLE = 41  # linux/prctl.h, since Linux 3.15
 _PR_GET_THP_DISABLE = 42
 
 
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def disable_huge_pages() -> str:
     """Turn transparent huge pages off for this process (inherited by its children); says what happened.
 
@@ -31,7 +35,7 @@ def disable_huge_pages() -> str:
     if not sys.platform.startswith("linux"):
         return "huge pages: left as they are (not Linux)"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         if libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
             return f"huge pages: could not turn them off (errno {ctypes.get_errno()})"
     except (OSError, AttributeError) as err:
@@ -44,7 +48,6 @@ def huge_pages_disabled() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1
+        return _libc().prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1
     except (OSError, AttributeError):
         return False
