@@ -260,3 +260,90 @@ def test_muting_the_slowest_track_does_not_move_the_others_in_time():
     assert after.latency == before.latency
     assert [s.compensation for s in after.tracks] == [s.compensation for s in before.tracks]
     assert after.audible == (False, True) and not after.gains[0].any()
+
+
+def _widening_session(source: np.ndarray | None = None, keep_mono: bool = False) -> Session:
+    """A mono input widened by MVerb, then a mono-only compressor (dual mono) and a latent limiter on it."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    if source is None:
+        vox = session.add_track("vox", None, input=(0,), pan=-0.4, keep_mono=keep_mono)
+    else:
+        vox = session.add_track("vox", ArraySource(source, SR), pan=-0.4, keep_mono=keep_mono)
+    vox.chain.add("Gain", gain_db=-3)
+    vox.chain.add("MVerb")
+    vox.chain.add("ZamComp", threshold_db=-24)
+    vox.chain.add("ZaMaximX2", threshold_db=-6).set_mix(0.5)  # latent, with a delayed (stereo) dry path
+    session.add_track("backing", ArraySource(program_signal(1, 0.5, seed=5), SR), pan=0.3)
+    return session
+
+
+@pytest.mark.parametrize("keep_mono", [False, True])
+def test_a_widening_mono_track_live_equals_its_offline_render(keep_mono):
+    signal = program_signal(1, 0.5)[:, : BLOCK * 150]
+    session = _widening_session(keep_mono=keep_mono)
+    engine = _started(session)
+    assert [s.width for s in engine._state.snapshot.tracks] == [1 if keep_mono else 2, 1]
+    live = _run(engine, np.concatenate((signal, signal)))  # the device's first input channel is the vox
+    offline_session = _widening_session(signal, keep_mono)
+    offline = offline_session.render(tail=False).audio
+    latency = offline_session.snapshot().latency
+    assert latency == 480
+    np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
+    assert engine._state.snapshot.tracks[0].processed.shape[0] == (1 if keep_mono else 2)
+
+
+def test_recording_a_widened_mono_input_writes_a_mono_dry_and_a_stereo_wet_take(tmp_path):
+    session = _widening_session()
+    session.tracks[0].armed = True
+    engine = _started(session)
+    signal = program_signal(1, 0.5)[:, : BLOCK * 150]
+    takes = engine.record(tmp_path)
+    _run(engine, np.concatenate((signal, signal)))
+    engine.stop()
+    assert engine.stats().fault is None
+    dry, _ = sf.read(takes[0].dry_path, dtype="float32", always_2d=True)
+    wet, _ = sf.read(takes[0].wet_path, dtype="float32", always_2d=True)
+    assert dry.shape == (signal.shape[1], 1) and wet.shape[1] == 2
+    chain_only = Session(sample_rate=SR, block_size=BLOCK)
+    chain_only.add_track("vox", ArraySource(signal, SR), session.tracks[0].chain)
+    wet_expected = chain_only.render(tail=False).audio
+    np.testing.assert_allclose(wet.T, wet_expected[:, : wet.shape[0]], atol=2 ** -23)
+
+
+def _clicks(frames: int, every: int, offset: int) -> np.ndarray:
+    out = np.zeros((1, frames), np.float32)
+    out[0, offset::every] = 0.5
+    return out
+
+
+@pytest.mark.parametrize("state", ["muted", "others soloed", "one other soloed", "all heard"])
+def test_a_muted_or_unsoloed_latent_track_still_sets_the_others_delay(state):
+    # The slow track (ZaMaximX2: 480 samples) is silenced by a mute or a solo elsewhere; the other tracks
+    # must still come out 480 samples late, as when it is heard, or muting it would move them in time.
+    frames = BLOCK * 60
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    slow = session.add_track("slow", ArraySource(_clicks(frames, 997, 11), SR))
+    slow.chain.add("ZaMaximX2", threshold_db=-1)
+    plain = [session.add_track(f"plain{k}", ArraySource(_clicks(frames, 1000 + 200 * k, 50 + 7 * k), SR),
+                               pan=(-0.5, 0.5)[k]) for k in range(2)]
+    if state == "muted":
+        slow.mute = True
+    elif state == "others soloed":
+        plain[0].solo = plain[1].solo = True
+    elif state == "one other soloed":
+        plain[1].solo = True
+    engine = _started(session)
+    out = _run(engine, np.zeros((2, frames), np.float32))
+    heard = [p for p in plain if p.solo or not any(t.solo for t in plain)]
+    expected = np.zeros((2, frames + 480), np.float32)
+    for track in heard:  # numpy: each click, 480 samples late, at the constant-power pan of a mono track
+        angle = (track.pan + 1.0) * np.pi / 4
+        clicks = track.source.audio(SR)[0]
+        expected[0, 480 : 480 + frames] += clicks * np.float32(np.cos(angle))
+        expected[1, 480 : 480 + frames] += clicks * np.float32(np.sin(angle))
+    if state == "all heard":
+        limited = out - expected[:, :frames]  # what is left is the slow track alone, 480 late, limited
+        assert np.abs(limited[:, :480]).max() == 0.0
+        assert np.abs(limited).max() > 0.1
+    else:
+        np.testing.assert_allclose(out, expected[:, :frames], atol=1e-6)

@@ -69,10 +69,10 @@ def test_mono_only_vst3_runs_dual_mono_on_a_stereo_track(name):
 
 
 @pytest.mark.parametrize("name", ZAM_STEREO_ONLY)
-def test_stereo_only_vst3_takes_a_mono_track(name):
+def test_stereo_only_vst3_takes_a_mono_track_and_widens_it(name):
     plugin, result = _render_one(name, 1)
     assert not plugin.supports(1) and plugin.supports(2)
-    assert plugin.mode == "stereo_on_mono"
+    assert plugin.mode == "widen" and plugin.output_channels == 2
     assert any("stereo-only" in note for note in result.notes)
     assert np.all(np.isfinite(result.audio))
 
@@ -114,10 +114,10 @@ def test_dual_mono_keeps_parameters_in_step():
     assert [float(i.ratio) for i in plugin.instances] == pytest.approx([8.0, 8.0])
 
 
-def test_stereo_only_plugin_on_mono_is_summed_back_at_minus_6_db():
+def test_stereo_only_plugin_on_a_keep_mono_track_is_summed_back_at_minus_6_db():
     mono = program_signal(1, 0.5)
     session = Session(sample_rate=SR, block_size=128)
-    session.add_track("t", ArraySource(mono, SR)).chain.add("ZamCompX2", threshold_db=-30, ratio=4)
+    session.add_track("t", ArraySource(mono, SR), keep_mono=True).chain.add("ZamCompX2", threshold_db=-30, ratio=4)
     snap = session.snapshot()
     out = np.concatenate([snap.tracks[0].chain(mono[:, i : i + 128]) for i in range(0, mono.shape[1], 128)], axis=1)
     ref = Plugin.create("ZamCompX2", threshold_db=-30, ratio=4).instance

@@ -92,12 +92,38 @@ class Chain:
     def active(self) -> list[Slot]:
         return [s for s in self.slots if not s.bypass]
 
-    def configure(self, channels: int, sample_rate: float) -> list[str]:
-        """Adapt every plug-in to the track's channel count; returns what was adapted, for the user."""
+    def configure(self, channels: int, sample_rate: float, keep_mono: bool = False) -> list[str]:
+        """Adapt every plug-in to the width of the audio reaching it; returns what was adapted, for the user.
+
+        A mono chain turns stereo at the first stereo-only plug-in (and stays
+        stereo: a mono-only plug-in after it runs as dual mono), unless
+        ``keep_mono``, where that plug-in's outputs are summed back to mono.
+        Also says where a plug-in's sidechain switch is on (nothing feeds a key).
+        """
+        return self._layout(channels, sample_rate, keep_mono)[0]
+
+    def output_channels(self, channels: int, sample_rate: float, keep_mono: bool = False) -> int:
+        """How wide the chain's output is for ``channels`` in (1 or 2); configures the plug-ins."""
+        return self._layout(channels, sample_rate, keep_mono)[1]
+
+    def _layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]:
         for slot in self.slots:
             _refuse_instrument(slot)
-        notes = [slot.plugin.configure(channels, sample_rate) for slot in self.slots]
-        return [n for n in notes if n]
+        notes: list[str] = []
+        width = channels
+        # Bypassed slots count too: bypassing a widening plug-in must not make the track jump between
+        # a pan law and a balance (3 dB at centre); the bypassed slot then passes mono on both channels.
+        for slot in self.slots:
+            note = slot.plugin.configure(width, sample_rate, widen=not keep_mono)
+            notes += [note] if note else []
+            switch = slot.plugin.sidechain_switch()
+            if switch is not None:
+                notes.append(
+                    f"{slot.name} has its sidechain switch on ({switch}), but rackhost cannot feed a key yet, "
+                    f"so it hears silence and does not compress; set {switch}=0"
+                )
+            width = slot.plugin.output_channels
+        return notes, width
 
     def latency(self, sample_rate: float) -> int:
         """Total delay in samples of the active slots."""
@@ -112,12 +138,14 @@ class Chain:
         return Chain([Slot(s.plugin.clone(), s.bypass, s.mix) for s in self.slots], self.origin)
 
     def processor(
-        self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None
+        self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
+        keep_mono: bool = False,
     ) -> ChainProcessor:
         """An immutable snapshot of this chain for the audio path.
 
         It takes segments of up to ``max_segment`` frames (default: one block);
-        every plug-in processes them ``max_block`` frames at a time.
+        every plug-in processes them ``max_block`` frames at a time. Its output
+        is :attr:`ChainProcessor.channels` wide (see :meth:`configure`).
 
         Runs of plain slots (full wet, no adaptation, no latency) are fused into
         one ``pedalboard.Pedalboard`` call per block, so a chain costs the audio
@@ -125,10 +153,12 @@ class Chain:
         inside a ``Pedalboard`` pedalboard trims their latency by handing back
         short blocks, which a block engine must not see.
         """
-        self.configure(channels, sample_rate)
+        self.configure(channels, sample_rate, keep_mono)
         stages: list[Stage] = []
         stage_slots: list[tuple[Slot, ...]] = []
         run: list[Slot] = []
+        segment = max(max_segment or max_block, max_block)
+        width = channels
 
         def flush() -> None:
             if run:
@@ -136,23 +166,32 @@ class Chain:
                 stage_slots.append(tuple(run))
                 run.clear()
 
-        for slot in self.active():
+        for slot in self.slots:
             plugin = slot.plugin
+            width_in, width = width, plugin.output_channels
+            if slot.bypass:
+                if width > width_in:  # the track stays as wide as the plug-in would make it
+                    flush()
+                    stage_slots.append((slot,))
+                    stages.append(_widened(segment))
+                continue
             latency = plugin.latency(sample_rate)
             if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
                 run.append(slot)
                 continue
             flush()
             stage_slots.append((slot,))
-            stage = plugin.processor(sample_rate, max_block)
+            stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
                 stage = _padded(stage)
             if slot.mix < 1.0:
-                delay = DelayLine(channels, latency, max_segment or max_block) if latency else None
+                # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
+                # is added to both channels.
+                delay = DelayLine(width_in, latency, segment) if latency else None
                 stage = _wet_dry(stage, slot.mix, delay)
             stages.append(stage)
         flush()
-        return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots))
+        return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots), width)
 
 
 def _refuse_instrument(slot: Slot) -> None:
@@ -177,12 +216,14 @@ class StageError(RackhostError):
 class ChainProcessor:
     """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
 
-    __slots__ = ("stages", "latency", "stage_slots")
+    __slots__ = ("stages", "latency", "stage_slots", "channels")
 
-    def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = ()):
+    def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
+                 channels: int | None = None):
         self.stages = stages
         self.latency = latency
         self.stage_slots = stage_slots
+        self.channels = channels  # how wide its output is (None: as wide as its input)
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
@@ -204,6 +245,19 @@ def _fused(instances: list[pedalboard.Plugin], sample_rate: float, max_block: in
         return process(block, sample_rate, max_block, False)
 
     return fused
+
+
+def _widened(max_frames: int) -> Stage:
+    """Mono in, the same signal on two channels out, into a buffer made now (for a bypassed widening slot)."""
+    both = np.zeros(2 * max_frames, np.float32)
+
+    def widened(block: np.ndarray) -> np.ndarray:
+        n = block.shape[1]
+        stereo = both[: 2 * n].reshape(2, n)
+        stereo[...] = block[0]
+        return stereo
+
+    return widened
 
 
 def _padded(stage: Stage) -> Stage:

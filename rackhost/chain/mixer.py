@@ -27,16 +27,25 @@ from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
 
 def strip_gains(gain_db: float, pan: float, channels: int) -> tuple[float, float]:
-    """A track's fader and pan as the left and right gains the mix multiplies its output by."""
+    """A track's fader and pan as the left and right gains the mix multiplies its output by.
+
+    ``channels`` is the width of the track's output (after its chain): a mono
+    output is panned (constant power), a stereo one, also a mono track widened
+    by a stereo plug-in, is balanced.
+    """
     left, right = pan_gains(pan, channels)
     gain = db_to_gain(gain_db)
     return left * gain, right * gain
 
 
 class TrackStrip:
-    """A track as the audio path runs it: its chain and delay compensation (fader and pan are the snapshot's)."""
+    """A track as the audio path runs it: its chain and delay compensation (fader and pan are the snapshot's).
 
-    __slots__ = ("name", "index", "channels", "chain", "compensation", "processed", "_delay")
+    ``channels`` is the width of its input, ``width`` that of its chain's output
+    (2 where a stereo-only plug-in widened a mono track).
+    """
+
+    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay")
 
     def __init__(
         self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int
@@ -44,9 +53,11 @@ class TrackStrip:
         self.name = name
         self.index = index
         self.channels = channels
+        self.width = chain.channels or channels
         self.chain = chain
         self.compensation = compensation
-        self._delay = DelayLine(channels, compensation, max_segment) if compensation else None
+        # After the chain, so as wide as its output.
+        self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
         self.processed: np.ndarray | None = None
 
     def render(self, source: np.ndarray, out: np.ndarray) -> None:
@@ -55,7 +66,7 @@ class TrackStrip:
         The chain gets the whole segment in one call; pedalboard runs its
         plug-ins on it ``block_size`` frames at a time with state kept, exactly
         as if each block were handed over separately (a test proves it). A mono
-        track's output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
+        output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
         applies fader and pan to every track at once.
         """
         processed = self.chain(source) if self.chain.stages else source

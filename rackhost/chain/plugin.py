@@ -5,10 +5,14 @@ Mono/stereo adaptation follows what Carla and REAPER do:
 * a mono-only plug-in on a stereo track runs as **dual mono**: two instances,
   one per channel, every parameter set on both;
 * a stereo-only plug-in on a mono track gets the mono signal on both inputs and
-  its two outputs are **summed back** to mono at -6 dB each, so a signal the
-  plug-in passes unchanged keeps its level.
+  **widens** the track: its stereo output goes on down the chain (the track is
+  stereo from there, and its pan becomes a balance), as every DAW does;
+* only where the user asks for it (a track's ``keep_mono``), its two outputs are
+  **summed back** to mono at -6 dB each, so a signal the plug-in passes
+  unchanged keeps its level.
 
-The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.note`.
+The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.note`;
+:attr:`Plugin.output_channels` says how wide the plug-in's output is.
 """
 
 from __future__ import annotations
@@ -47,7 +51,13 @@ PluginFormat = Literal["builtin", "vst3", "au"]
 # 512 by default), so it is not prepared again for them while active. Larger blocks would cost every
 # flush more (a lookahead limiter takes about 1 ms per 1024 frames) at each capture of a session.
 FLUSH_FRAMES = 1024
-AdaptationMode = Literal["direct", "dual_mono", "stereo_on_mono", "mono_instrument"]
+AdaptationMode = Literal["direct", "dual_mono", "widen", "stereo_on_mono", "mono_instrument"]
+# How wide each mode's output is, where it differs from the track's width at the plug-in.
+_OUTPUT_CHANNELS: dict[str, int] = {"dual_mono": 2, "widen": 2, "stereo_on_mono": 1, "mono_instrument": 2}
+# A parameter that switches a plug-in's detector to its sidechain (key) input: "sidechain", "side_chain",
+# "sc", optionally with "_on"/"_enable"/"_enabled"/"_active"/"_switch" (not "sidechain_hpf_hz", a setting).
+SIDECHAIN_SWITCH = re.compile(r"(side_?chain|sc)(_(on|enable|enabled|active|switch))?", re.IGNORECASE)
+_OFF_CHOICES = {"off", "0", "false", "no", "none", "internal", "disabled", "bypass"}
 
 # DPF instruments expose 2,080 "MIDI Ch. N CC M" proxy parameters (MIDI CCs
 # mapped onto parameters); enumerating them made Kars take ~13 s to load, and
@@ -108,6 +118,7 @@ class Plugin:
         self.sample_rate: float | None = None
         self.mode: AdaptationMode = "direct"
         self.note: str | None = None
+        self._widen = False  # configured to widen a mono track (see configure)
 
     # -- creation -----------------------------------------------------------------
 
@@ -278,11 +289,16 @@ class Plugin:
             self.instance.reset()
         return self._layouts[channels]
 
-    def configure(self, channels: int, sample_rate: float) -> str | None:
-        """Prepare to run on a ``channels``-channel track; returns a note if the plug-in was adapted."""
+    def configure(self, channels: int, sample_rate: float, widen: bool = False) -> str | None:
+        """Prepare to run on ``channels`` channels; returns a note if the plug-in was adapted.
+
+        ``widen``: a stereo-only plug-in on mono audio puts out stereo (the track
+        widens from here on); otherwise its outputs are summed back to mono.
+        """
         if channels not in (1, 2):
             raise ChannelLayoutError(f"tracks are mono or stereo; got {channels} channels")
-        if (channels, sample_rate) == (self.channels, self.sample_rate):
+        widen = bool(widen) and channels == 1
+        if (channels, sample_rate, widen) == (self.channels, self.sample_rate, self._widen):
             return self.note
         other = 2 if channels == 1 else 1
         if self.supports(channels, sample_rate):
@@ -300,11 +316,17 @@ class Plugin:
                     f"{self.name} is mono-only: running it as dual mono on this stereo track "
                     f"(two instances, one per channel, parameters kept in step)"
                 )
+            elif widen:
+                mode = "widen"
+                note = (
+                    f"{self.name} is stereo-only: feeding the mono signal to both its inputs; "
+                    f"the track is stereo from here on (its pan works as a balance)"
+                )
             else:
                 mode = "stereo_on_mono"
                 note = (
                     f"{self.name} is stereo-only: feeding this mono track to both its inputs "
-                    f"and summing its outputs back to mono"
+                    f"and summing its outputs back to mono (the track keeps mono)"
                 )
         else:
             raise ChannelLayoutError(
@@ -315,6 +337,7 @@ class Plugin:
             self._instances.append(self._clone_instance())
         del self._instances[wanted:]
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
+        self._widen = widen
         if note:
             log.info(note)
         return note
@@ -348,7 +371,36 @@ class Plugin:
     @property
     def native_channels(self) -> int:
         """How many channels each instance runs with, as configured (see :meth:`configure`)."""
-        return {"dual_mono": 1, "stereo_on_mono": 2, "mono_instrument": 1}.get(self.mode, self.channels or 2)
+        return {"dual_mono": 1, "widen": 2, "stereo_on_mono": 2, "mono_instrument": 1}.get(
+            self.mode, self.channels or 2)
+
+    @property
+    def output_channels(self) -> int:
+        """How many channels come out, as configured: 2 where a stereo-only plug-in widens a mono track."""
+        return _OUTPUT_CHANNELS.get(self.mode, self.channels or 2)
+
+    def sidechain_switch(self) -> str | None:
+        """The name of a sidechain switch parameter that is on, if any.
+
+        pedalboard feeds a plug-in its main input only, so a detector switched
+        to the key input hears silence (ZamCompX2 with ``sidechain=1`` stops
+        compressing). Found by name, so any plug-in's switch is caught.
+        """
+        for name, info in self.controls().items():
+            if not SIDECHAIN_SWITCH.fullmatch(name) or info.type == "path":
+                continue
+            value = self.get(name)
+            if info.type == "choice":
+                on = str(value).strip().lower() not in _OFF_CHOICES
+            elif info.type == "bool":
+                on = bool(value)
+            else:
+                low = info.minimum if info.minimum is not None else 0.0
+                high = info.maximum if info.maximum is not None else 1.0
+                on = float(value) > low + (high - low) / 2  # type: ignore[arg-type]
+            if on:
+                return name
+        return None
 
     def _clone_instance(self) -> pedalboard.Plugin:
         twin = self._factory(self._constructor_values)
@@ -405,15 +457,31 @@ class Plugin:
                 return missing
         return missing
 
-    def processor(self, sample_rate: float, max_block: int) -> Callable[[np.ndarray], np.ndarray]:
+    def processor(
+        self, sample_rate: float, max_block: int, max_frames: int | None = None
+    ) -> Callable[[np.ndarray], np.ndarray]:
         """A function that runs one block through this plug-in, adapted to the configured channels.
 
         Plug-in state is kept between calls (``reset=False``): consecutive blocks
-        sound as one continuous signal.
+        sound as one continuous signal. ``max_frames``: the longest segment it is
+        given (default one block), for buffers made now rather than per call.
         """
         if self.channels is None:
             self.configure(2, sample_rate)
         first = self._instances[0]
+        if self.mode == "widen":
+            # The mono signal on both inputs, copied into a buffer made now (a view of its first 2 n
+            # samples is a contiguous (2, n) array, so the plug-in takes it without another copy).
+            both = np.zeros(2 * max(max_frames or max_block, max_block), np.float32)
+
+            def widen(block: np.ndarray) -> np.ndarray:
+                n = block.shape[1]
+                stereo = both[: 2 * n].reshape(2, n)
+                stereo[0] = block[0]
+                stereo[1] = block[0]
+                return first.process(stereo, sample_rate, max_block, False)
+
+            return widen
         if self.mode == "dual_mono":
             second = self._instances[1]
 
@@ -484,9 +552,12 @@ class MissingPlugin(Plugin):
     def supports(self, channels: int, sample_rate: float = 48000.0) -> bool:
         return True
 
-    def configure(self, channels: int, sample_rate: float) -> str | None:
+    def configure(self, channels: int, sample_rate: float, widen: bool = False) -> str | None:
         self.channels, self.sample_rate = channels, sample_rate
         return self.note
+
+    def sidechain_switch(self) -> str | None:
+        return None
 
     def clone(self) -> Plugin:
         return MissingPlugin(self.identity, self.stored_values, self.stored_state, "")
@@ -497,7 +568,9 @@ class MissingPlugin(Plugin):
     def latency(self, sample_rate: float | None = None) -> int:
         return 0
 
-    def processor(self, sample_rate: float, max_block: int) -> Callable[[np.ndarray], np.ndarray]:
+    def processor(
+        self, sample_rate: float, max_block: int, max_frames: int | None = None
+    ) -> Callable[[np.ndarray], np.ndarray]:
         return lambda block: block
 
     def reset(self) -> None:

@@ -99,8 +99,10 @@ class Session:
     def snapshot(self, max_segment: int | None = None) -> MixSnapshot:
         """An immutable, ready-to-run picture of the session for the block engine.
 
-        Tracks with less latency than the slowest audible track are delayed to
-        match it (plug-in delay compensation), so all arrive at the master aligned.
+        Tracks with less latency than the slowest track are delayed to match it
+        (plug-in delay compensation), so all arrive at the master aligned. The
+        slowest of every track, heard or not: a mute or a solo must not move the
+        others in time.
         """
         sr, block = float(self.sample_rate), self.block_size
         segment = max_segment or block
@@ -116,8 +118,9 @@ class Session:
             if track.instrument is not None:
                 note = track.instrument.configure(2, sr)
                 notes += [f"track {track.name!r}: {note}"] if note else []
-            notes += [f"track {track.name!r}: {n}" for n in track.chain.configure(track.channels, sr)]
-            processor = track.chain.processor(track.channels, sr, block, segment)
+            notes += [f"track {track.name!r}: {n}"
+                      for n in track.chain.configure(track.channels, sr, track.keep_mono)]
+            processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         longest = max((p.latency for _, _, p in prepared), default=0)
@@ -127,28 +130,33 @@ class Session:
         )
         master_chain = self.master.chain.processor(2, sr, block, segment)
         master = MasterStrip(master_chain, self.master.gain_db)
-        gains, flags = self.mix_gains()
+        gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
         return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
                            tuple(notes))
 
-    def mix_gains(self) -> tuple[np.ndarray, tuple[bool, ...]]:
+    def mix_gains(self, widths: tuple[int, ...] | None = None) -> tuple[np.ndarray, tuple[bool, ...]]:
         """Each track's left and right gain in the mix (tracks, 2, 1), and whether it reaches the master.
 
         Fader and pan, zero for a track muted or silenced by a solo, and for an
-        input that is not monitored (it still runs and records, unheard).
+        input that is not monitored (it still runs and records, unheard). The
+        pan is a pan law for a track that is mono after its chain and a balance
+        for one that is stereo (``widths``: each track's width after its chain,
+        by default worked out from the chains).
         """
         audible = self.audible_tracks()
         flags = tuple(t in audible for t in self.tracks)
+        if widths is None:
+            widths = tuple(t.width(self.sample_rate) for t in self.tracks)
         gains = np.array(
-            [strip_gains(t.gain_db if heard and (t.monitor or not t.input) else -math.inf, t.pan, t.channels)
-             for t, heard in zip(self.tracks, flags)],
+            [strip_gains(t.gain_db if heard and (t.monitor or not t.input) else -math.inf, t.pan, width)
+             for t, heard, width in zip(self.tracks, flags, widths)],
             np.float32,
         ).reshape(len(self.tracks), 2, 1)
         return gains, flags
 
     def remix(self, snapshot: MixSnapshot) -> MixSnapshot:
         """``snapshot`` with this session's faders, pans, mutes, solos and master gain; the chains are untouched."""
-        gains, flags = self.mix_gains()
+        gains, flags = self.mix_gains(tuple(strip.width for strip in snapshot.tracks))
         return snapshot.remixed(gains, flags, self.master.gain_db)
 
     def reset(self) -> None:

@@ -28,6 +28,8 @@ class Track:
     instrument: Plugin | None = None
     midi_channel: int | None = None  # 1..16: the MIDI channel it listens to; None: every channel (omni)
     midi: MidiSequence | None = None  # what it plays in an offline render
+    # A mono track stays mono through stereo-only plug-ins (their outputs summed back) instead of widening.
+    keep_mono: bool = False
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:
@@ -61,3 +63,14 @@ class Track:
         if self.input:
             return len(self.input)
         return self.source.channels if self.source is not None else 2
+
+    def width(self, sample_rate: float) -> int:
+        """How wide the track is after its chain: a mono track turns stereo at its first stereo-only
+        plug-in (from there its pan is a balance), unless :attr:`keep_mono`. Configures the plug-ins."""
+        return self.chain.output_channels(self.channels, sample_rate, self.keep_mono)
+
+    def width_label(self, sample_rate: float) -> str:
+        """``mono``, ``mono>stereo`` (widened by its chain) or ``stereo``, for a strip."""
+        if self.channels == 2:
+            return "stereo"
+        return "mono>stereo" if self.width(sample_rate) == 2 else "mono"

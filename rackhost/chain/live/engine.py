@@ -435,7 +435,9 @@ class LiveEngine:
         state = self._state or self._prepare(())
         strips = {s.index: k for k, s in enumerate(state.snapshot.tracks)}
         recorder = Recorder(Path(folder), self.session.sample_rate, file_format=file_format)
-        takes = recorder.prepare([(t.name, t.channels, t.chain.latency(self.session.sample_rate)) for _, t in armed])
+        widths = {s.index: s.width for s in state.snapshot.tracks}  # a widened mono input records a stereo wet take
+        takes = recorder.prepare([(t.name, t.channels, t.chain.latency(self.session.sample_rate),
+                                   widths.get(i, t.channels)) for i, t in armed])
         recorder.start()
         self._recorder = recorder
         self._state = self._prepare(tuple((strips[i], take) for (i, _), take in zip(armed, takes) if i in strips))

@@ -98,22 +98,27 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def prepare(self, tracks: list[tuple[str, int, int]]) -> list[Take]:
-        """Open files for (track name, channels, chain latency); names never overwrite an earlier take."""
+    def prepare(self, tracks: list[tuple[str, int, int]] | list[tuple[str, int, int, int]]) -> list[Take]:
+        """Open files for (track name, channels, chain latency[, wet channels]); names never overwrite an earlier take.
+
+        The wet take is as wide as the chain's output (a mono input widened by a
+        stereo plug-in records a stereo wet take); by default as the input.
+        """
         if not self.folder.is_dir():
             raise RecordingError(f"recording folder {str(self.folder)!r} does not exist; create it first")
         ring_frames = int(RING_SECONDS * self.sample_rate)
         takes = []
-        for name, channels, latency in tracks:
+        for name, channels, latency, *wet_width in tracks:
+            wet_channels = wet_width[0] if wet_width else channels
             number = self._next_take(name)
             ext = {"WAV": "wav", "RF64": "wav", "W64": "w64"}.get(self.file_format, "wav")
             dry = self.folder / f"{_safe(name)}-take{number:03d}-dry.{ext}"
             wet = self.folder / f"{_safe(name)}-take{number:03d}-wet.{ext}"
-            take = Take(name, dry, wet, Ring(channels, ring_frames), Ring(channels, ring_frames), latency)
+            take = Take(name, dry, wet, Ring(channels, ring_frames), Ring(wet_channels, ring_frames), latency)
             try:
                 files = tuple(
-                    sf.SoundFile(str(p), "x", self.sample_rate, channels, self.subtype, format=self.file_format)
-                    for p in (dry, wet)
+                    sf.SoundFile(str(p), "x", self.sample_rate, width, self.subtype, format=self.file_format)
+                    for p, width in ((dry, channels), (wet, wet_channels))
                 )
             except (OSError, sf.LibsndfileError) as err:
                 raise RecordingError(f"cannot create take files in {str(self.folder)!r}: {err}") from err
