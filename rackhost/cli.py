@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--max-tail", type=float, default=30.0, metavar="SECONDS",
                         help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
+    render.add_argument("--keep-mono", action="store_true",
+                        help="a mono INPUT stays mono through stereo-only plug-ins (their outputs summed back) "
+                             "instead of turning stereo; in a session, set a track's keep_mono")
     render.add_argument("--threads", type=int, help="worker threads for tracks (default: one per core)")
     render.add_argument("--allow-untrusted-plugin", action="store_true",
                         help="load a plug-in given by path even outside the scanned folders (it runs its code)")
@@ -126,6 +129,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.session:
         if args.input or args.chain:
             raise _usage("give either INPUT with --chain, or --session, not both")
+        if args.keep_mono:
+            raise _usage("--keep-mono is for one INPUT; in a session, set \"keep_mono\": true on the track")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
         load_warnings = loaded.warnings()
@@ -153,7 +158,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             block_size=_block_size(args.block_size or 512),
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
-        session.add_track(Path(args.input).stem, source, chain)
+        session.add_track(Path(args.input).stem, source, chain, keep_mono=args.keep_mono)
     preset_warnings = load_warnings + _apply_presets(
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 
+import dearpygui.dearpygui as dpg
 import numpy as np
 import pedalboard
 import pytest
+import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT_VST3_DIR, SR, program_signal
+from gui_driver import click
 from rackhost.chain import ArraySource, Session
+from rackhost.gui.app import RackApp
+from rackhost.presets import load_session, save_session
 
 MVERB = str(PROJECT_VST3_DIR / "MVerb.vst3")
 MONO_ONLY = {"ZamComp"}
@@ -22,8 +30,8 @@ AGNOSTIC = {"Gain", "Reverb"}  # built-ins: as wide as the audio reaching them
 def _probed_mverb() -> pedalboard.Plugin:
     """MVerb as rackhost holds it: it processed 32 frames when its layouts were probed, then was reset.
 
-    MVerb's reset() does not bring it back to a fresh load exactly (measured: 2e-7 apart afterwards),
-    so a bit-exact reference goes through the same steps; a fresh one is compared within 1e-6.
+    MVerb's reset() does not bring it back to a freshly loaded state (measured with pedalboard alone:
+    2e-7 apart at 512-frame blocks, up to 0.03 at 500), so the reference goes through the same steps.
     """
     plugin = pedalboard.load_plugin(MVERB)
     plugin.process(np.zeros((2, 32), np.float32), SR, reset=True)
@@ -51,9 +59,6 @@ def test_a_mono_track_through_mverb_comes_out_stereo_as_pedalboard_makes_it(bloc
     both = np.concatenate((mono, mono))
     expected = _probed_mverb().process(both, SR, buffer_size=block, reset=False)
     np.testing.assert_array_equal(rendered.audio, expected)
-    fresh = pedalboard.load_plugin(MVERB).process(both, SR, buffer_size=block)
-    whole = frames - frames % block  # a fresh whole-buffer call ends on a short block; rackhost pads it
-    np.testing.assert_allclose(rendered.audio[:, :whole], fresh[:, :whole], atol=1e-6)
 
 
 def test_keep_mono_folds_the_stereo_plugin_back_as_before():
@@ -147,3 +152,118 @@ def test_any_chain_order_gives_the_expected_width_and_runs(source_channels, name
     else:
         assert (left, right) == pytest.approx((min(1, math.cos(angle) * math.sqrt(2)),
                                                min(1, math.sin(angle) * math.sqrt(2))), abs=1e-6)
+
+
+def test_keep_mono_is_saved_in_the_session_file_and_defaults_to_off(tmp_path, wav_file):
+    session = Session(sample_rate=SR)
+    session.add_track("vox", wav_file(program_signal(1, 0.2), "vox.wav"), keep_mono=True).chain.add("MVerb")
+    session.add_track("gtr", wav_file(program_signal(1, 0.2, seed=2), "gtr.wav")).chain.add("MVerb")
+    save_session(session, tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert [t["keep_mono"] for t in doc["tracks"]] == [True, False]
+    loaded = load_session(tmp_path / "s.json")
+    assert [t.keep_mono for t in loaded.tracks] == [True, False]
+    assert [t.width_label(SR) for t in loaded.tracks] == ["mono", "mono>stereo"]
+    for track in doc["tracks"]:
+        del track["keep_mono"]  # a file written before the key: tracks widen
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    assert [t.keep_mono for t in load_session(tmp_path / "old.json").tracks] == [False, False]
+    doc["tracks"][0]["keep_mono"] = "yes"
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(Exception, match=r"tracks\[0\]\.keep_mono.*expected true or false"):
+        load_session(tmp_path / "bad.json")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_cli_widens_a_mono_input_and_keeps_it_mono_when_asked(tmp_path, wav_file):
+    mono = wav_file(program_signal(1, 0.5), "vox.wav")
+    correlations = {}
+    for flag in ((), ("--keep-mono",)):
+        out = tmp_path / f"out{len(flag)}.wav"
+        run = _cli("render", str(mono), "-o", str(out), "--chain", "MVerb", "--no-tail", "--bit-depth", "32", *flag)
+        assert run.returncode == 0, run.stderr
+        audio, _ = sf.read(out, dtype="float32", always_2d=True)
+        correlations[flag] = np.corrcoef(audio.T)[0, 1]
+        assert ("stereo from here on" in run.stdout) != bool(flag)
+    assert correlations[()] < 0.99 and correlations[("--keep-mono",)] == pytest.approx(1.0)
+    run = _cli("render", "--session", str(tmp_path / "none.json"), "-o", str(tmp_path / "x.wav"), "--keep-mono")
+    assert run.returncode == 2 and "rackhost: error: --keep-mono is for one INPUT" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("name", ["ZamCompX2", "ZamComp", "ZamGateX2"])
+def test_a_sidechain_switch_with_no_key_is_named_in_the_render_notes(name):
+    audio = program_signal(1 if name == "ZamComp" else 2, 0.3)
+    for switch in (1.0, 0.0):
+        session = Session(sample_rate=SR, block_size=256)
+        values = dict(threshold_db=-40, sidechain=switch) | ({"ratio": 10} if "Comp" in name else {})
+        session.add_track("vox", ArraySource(audio, SR)).chain.add(name, **values)
+        rendered = session.render(tail=False)
+        unkeyed = [n for n in rendered.notes if "sidechain" in n]
+        if switch:
+            assert unkeyed == [f"track 'vox': {name} has its sidechain switch on, but rackhost cannot feed a key "
+                               f"yet, so its detector hears silence (a compressor does not compress, a gate stays "
+                               f"shut); set sidechain=0"]
+            if name == "ZamCompX2":  # what the note is about: with the switch on, it does not touch the signal
+                np.testing.assert_allclose(rendered.audio, audio, atol=1e-6)
+        else:
+            assert unkeyed == []
+            assert np.abs(rendered.audio - audio).max() > 0.1  # the same settings compress or gate
+
+
+def test_a_bypassed_slot_with_its_sidechain_on_says_nothing():
+    session = Session(sample_rate=SR)
+    session.add_track("vox", ArraySource(program_signal(2, 0.1), SR)).chain.add("ZamCompX2", sidechain=1).bypass = True
+    assert not [n for n in session.snapshot().notes if "sidechain" in n]
+
+
+def test_the_cli_prints_the_sidechain_note(tmp_path, wav_file):
+    run = _cli("render", str(wav_file(program_signal(2, 0.3))), "-o", str(tmp_path / "o.wav"),
+               "--chain", "ZamCompX2(sidechain=1)")
+    assert run.returncode == 0, run.stderr
+    assert "note: track 'in': ZamCompX2 has its sidechain switch on" in run.stdout
+
+
+@pytest.fixture
+def app(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("vox", wav_file(program_signal(1, 0.5), "vox.wav")).chain.add("MVerb")
+    session.add_track("bass", wav_file(program_signal(1, 0.5, seed=3), "bass.wav")).chain.add("ZamComp")
+    session.add_track("drums", wav_file(program_signal(2, 0.5, seed=4), "drums.wav")).chain.add("ZamCompX2")
+    path = tmp_path / "song.json"
+    save_session(session, path)
+    rack = RackApp(load_session(path), path, start_engine=False)
+    dpg.create_context()
+    try:
+        rack.build()
+        yield rack
+    finally:
+        rack.close()
+        dpg.destroy_context()
+
+
+def test_the_strip_shows_each_tracks_width_and_toggles_keep_mono_with_undo(app, tmp_path):
+    assert [dpg.get_value(s.width) for s in app.strips] == ["mono>stereo", "mono", "stereo"]
+    assert [dpg.get_item_configuration(s.keep_mono)["show"] for s in app.strips] == [True, True, False]
+    click(app.strips[0].keep_mono, True)
+    assert app.session.tracks[0].keep_mono
+    assert dpg.get_value(app.strips[0].width) == "mono" and dpg.get_value(app.strips[0].keep_mono)
+    save_session(app.session, tmp_path / "saved.json")
+    assert load_session(tmp_path / "saved.json").tracks[0].keep_mono
+    app.undo()
+    assert not app.session.tracks[0].keep_mono and dpg.get_value(app.strips[0].width) == "mono>stereo"
+
+
+def test_the_window_marks_a_slot_whose_sidechain_is_on_and_says_why(app):
+    app.set_parameter(2, 0, "sidechain", 1.0)
+    button = app.strips[2].slot_buttons[0]
+    assert dpg.get_item_label(button).startswith("! ZamCompX2")
+    tip, text = app.strips[2].slot_tips[0]
+    assert dpg.get_item_configuration(tip)["show"]
+    assert dpg.get_value(text).startswith("track 'drums': ZamCompX2 has its sidechain switch on")
+    assert "track 'drums': ZamCompX2 has its sidechain switch on" in dpg.get_value(app.status)
+    app.set_parameter(2, 0, "sidechain", 0.0)
+    assert dpg.get_item_label(button) == "ZamCompX2" and not dpg.get_item_configuration(tip)["show"]

@@ -116,12 +116,8 @@ class Chain:
         for slot in self.slots:
             note = slot.plugin.configure(width, sample_rate, widen=not keep_mono)
             notes += [note] if note else []
-            switch = slot.plugin.sidechain_switch()
-            if switch is not None:
-                notes.append(
-                    f"{slot.name} has its sidechain switch on ({switch}), but rackhost cannot feed a key yet, "
-                    f"so it hears silence and does not compress; set {switch}=0"
-                )
+            unkeyed = sidechain_note(slot)
+            notes += [unkeyed] if unkeyed else []
             width = slot.plugin.output_channels
         return notes, width
 
@@ -192,6 +188,15 @@ class Chain:
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots), width)
+
+
+def sidechain_note(slot: Slot) -> str | None:
+    """What to tell the user when an active slot's plug-in listens to its sidechain: nothing feeds it a key."""
+    switch = None if slot.bypass else slot.plugin.sidechain_switch()
+    if switch is None:
+        return None
+    return (f"{slot.name} has its sidechain switch on, but rackhost cannot feed a key yet, so its detector "
+            f"hears silence (a compressor does not compress, a gate stays shut); set {switch}=0")
 
 
 def _refuse_instrument(slot: Slot) -> None:

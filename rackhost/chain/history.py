@@ -389,6 +389,10 @@ class Editor:
     def set_monitor(self, track: Track, monitor: bool) -> None:
         self._attr(track, "monitor", bool(monitor), f"{'monitor' if monitor else 'stop monitoring'} {track.name}")
 
+    def set_keep_mono(self, track: Track, keep_mono: bool) -> None:
+        self._attr(track, "keep_mono", bool(keep_mono), f"{'keep' if keep_mono else 'widen'} {track.name} "
+                   f"{'mono' if keep_mono else 'at stereo plug-ins'}")
+
     def set_instrument(self, track: Track, instrument: Plugin) -> None:
         """Make ``instrument`` the track's source, played from MIDI (the track stops playing its file or input)."""
         if not instrument.is_instrument:

@@ -22,7 +22,9 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
+from rackhost.chain.chain import sidechain_note
 from rackhost.chain.live.process import EngineProcess, EngineProcessError, SessionLoader
+from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.files import SessionFiles
@@ -190,6 +192,19 @@ class RackApp(MidiActions):
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
             self.send("set_parameter", track, index, name, slot.plugin.get(name))
+            if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
+                note = sidechain_note(slot)
+                if note:
+                    self.tell(f"{'master' if track is None else f'track {self.owner(track).name!r}'}: {note}",
+                              error=True)
+                view = self.master if track is None else self.strips[track]
+                if view is not None:
+                    view.refresh()
+
+    def set_keep_mono(self, track: int, value: bool) -> None:
+        """Keep a mono track mono through stereo-only plug-ins, or let it widen (a new snapshot: a resync)."""
+        self.edit.set_keep_mono(self.owner(track), value)
+        self.structure_changed()
 
     def set_monitor(self, track: int, value: bool) -> None:
         self.edit.set_monitor(self.owner(track), value)

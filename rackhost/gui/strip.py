@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
@@ -52,6 +53,7 @@ class StripView:
         self.is_master = track is None
         self.slots: list[int] = []  # the bypass checkbox of each slot
         self.slot_buttons: list[int] = []
+        self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
         with dpg.child_window(parent=parent, width=STRIP_WIDTH, height=-1, border=True) as self.root:
             self._header(owner)
             chain = owner.chain
@@ -111,6 +113,12 @@ class StripView:
         choices += [input_label(owner)] if owner.instrument is not None else []
         self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
                                    callback=lambda s, v: app.set_input(track, v))
+        with dpg.group(horizontal=True):
+            # mono, mono>stereo (a stereo-only plug-in widened it; its pan is then a balance) or stereo
+            self.width = dpg.add_text(owner.width_label(app.session.sample_rate), color=MUTED)
+            self.keep_mono = dpg.add_checkbox(label="keep mono", default_value=owner.keep_mono,
+                                              show=owner.channels == 1,
+                                              callback=lambda s, v: app.set_keep_mono(track, v))
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track
@@ -120,13 +128,26 @@ class StripView:
             label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
             button = dpg.add_button(label=label[:15], width=104, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
-            if getattr(slot.plugin, "note", None) and "not installed" in slot.plugin.note:
-                dpg.configure_item(button, label=f"! {slot.name}"[:15])
+            with dpg.tooltip(button, show=False) as tip:
+                tip_text = dpg.add_text("", wrap=320)
             dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
             dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
             dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
+        self.slot_tips.append((tip, tip_text))
+        self._show_sidechain(index, slot)
+
+    def _show_sidechain(self, index: int, slot: Any) -> None:
+        """Mark a slot whose sidechain switch is on (nothing feeds its key) and say so when hovered."""
+        note = sidechain_note(slot)
+        tip, text = self.slot_tips[index]
+        where = "master" if self.is_master else f"track {self.owner.name!r}"
+        dpg.set_value(text, f"{where}: {note}" if note else "")
+        dpg.configure_item(tip, show=note is not None)
+        missing = "not installed" in (getattr(slot.plugin, "note", None) or "")
+        label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
+        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if note or missing else label)[:15])
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
         """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI."""
@@ -141,8 +162,9 @@ class StripView:
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""
         owner = self.owner
-        for box, slot in zip(self.slots, owner.chain):
+        for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
+            self._show_sidechain(index, slot)
         if not dpg.is_item_active(self.gain):
             dpg.set_value(self.gain, owner.gain_db)
         if not self.is_master:

@@ -8,7 +8,7 @@ Format version 3::
       "block_size": 512,
       "tracks": [
         {"name": "drums", "source": "audio/drums.wav", "gain_db": -2.0, "pan": 0.0,
-         "mute": false, "solo": false,
+         "mute": false, "solo": false, "keep_mono": false,
          "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
                     "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0}]}
       ],
@@ -158,6 +158,7 @@ class _SessionReader(DocumentReader):
                 input=tuple(self.expect(doc.get("input", []), list, f"{where}.input")),
                 armed=self.boolean(doc, "armed", where),
                 monitor=self.boolean(doc, "monitor", where, True),
+                keep_mono=self.boolean(doc, "keep_mono", where),
                 **read_instrument_fields(self, doc, where),
             )
         except (RackhostError, ValueError) as err:
@@ -237,6 +238,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "input": list(t.input),
                 "armed": t.armed,
                 "monitor": t.monitor,
+                "keep_mono": t.keep_mono,
                 **instrument_fields(t, base),
                 **owner_chains(t),
             }
