@@ -102,6 +102,33 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
     assert stats.latency_frames == stats.device_latency_frames + BLOCK + 480
 
 
+def _widening(signal: np.ndarray | None = None) -> Session:
+    """A mono input (the device's first channel) widened by MVerb, then dual-mono ZamComp; a latent master."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    source = {"input": (0,)} if signal is None else {"source": ArraySource(signal[:1], SR)}
+    vox = session.add_track("vox", source.get("source"), input=source.get("input", ()), pan=-0.3)
+    vox.chain.add("MVerb")
+    vox.chain.add("ZamComp", threshold_db=-24)
+    session.master.chain.add("ZaMaximX2", threshold_db=-3)
+    return session
+
+
+def test_a_mono_input_widened_by_a_stereo_plugin_plays_as_the_offline_render(jack_server):
+    signal = program_signal(2, 1.0)
+    engine = LiveEngine(_widening(), device=jack_device())
+    engine.start()
+    try:
+        _, captured = _play_through(jack_server, engine, signal)
+        assert engine.stats().fault is None
+    finally:
+        engine.close()
+    offline = _widening(signal).render(tail=False)
+    assert np.corrcoef(offline.audio)[0, 1] < 0.99  # stereo, not the mono input folded back
+    _, aligned = align(offline.audio, captured)
+    with _unless_xruns():
+        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+
+
 def _many_tracks(signal: np.ndarray | None = None, tracks: int = 12) -> Session:
     """Enough input tracks for the engine to share them with its second audio thread, each set differently."""
     session = Session(sample_rate=SR, block_size=BLOCK)
