@@ -112,6 +112,10 @@ def _everything_session(block: int) -> Session:
     mono = session.add_track("mono", ArraySource(program_signal(1, 1.3, seed=2), SR), pan=-0.4, gain_db=-2)
     mono.chain.add("ZamCompX2", threshold_db=-25)  # stereo-only on mono
     mono.chain.add("Delay", delay_seconds=0.03, feedback=0.3).set_mix(0.5)
+    widened = session.add_track("widened", ArraySource(program_signal(1, 0.9, seed=6), SR), pan=0.6)
+    widened.chain.add("Reverb", room_size=0.2)  # mono
+    widened.chain.add("MVerb").bypass = True  # still widens: the mono signal on both sides
+    widened.chain.add("ZamComp", threshold_db=-25)  # mono-only after the widening: dual mono
     stereo = session.add_track("stereo", ArraySource(program_signal(2, 1.0, seed=3), SR), pan=0.2)
     stereo.chain.add("ZamComp", threshold_db=-20)  # mono-only on stereo: dual mono
     stereo.chain.add("ZaMaximX2", threshold_db=-6).set_mix(0.6)  # latent, with a delayed dry path
