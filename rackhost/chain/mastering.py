@@ -36,7 +36,7 @@ from rackhost.errors import RackhostError
 # Limiters whose output ceiling rackhost knows how to set.
 LIMITER_CEILINGS = {"ZaMaximX2": "output_ceiling_db", "BrickwallLimiter": "ceiling_db"}
 TOLERANCE_LU = 0.25  # a full pass within this of the target is done: well inside the promised +-0.5 LU
-PREDICTION_TOLERANCE_LU = 0.05  # the limiter-only search aims this close, so the check lands
+PREDICTION_TOLERANCE_LU = 0.1  # the limiter-only search aims this close, so the check lands
 MAX_PASSES = 6  # full renders, the first (up to the limiter) included; 2 is usual
 MAX_PREDICTIONS = 12  # limiter-only runs per search
 GAIN_RANGE_DB = (-60.0, 48.0)
