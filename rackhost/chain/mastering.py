@@ -158,7 +158,8 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
         over = report.true_peak_dbtp - target.true_peak_dbtp
         if (abs(target.integrated_lufs - lufs) <= TOLERANCE_LU and over <= 0) or passes >= MAX_PASSES:
             break
-        bias_lu += lufs - predicted
+        if math.isfinite(predicted):
+            bias_lu += lufs - predicted
         if over > 0:
             ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
     result.target_report = TargetReport(target, report, gain, ceiling, passes, history, search.runs)
