@@ -6,12 +6,15 @@
 (b) 8- and 32-track sessions (3 plug-ins per track, a master compressor),
     rendered by rackhost and by DawDreamer running the same graph.
     ``dawdreamer_<n>track_ratio`` = DawDreamer / rackhost.
+(c) The factory mastering presets (presets/mastering/*.json) rendered to their
+    loudness targets: ``mastering_passes`` (full renders, the most any preset
+    took) and ``mastering_realtime_factor`` (audio seconds per second, all presets).
 
 The two sides of each comparison alternate within one run (after one untimed
 warm-up each) and the medians are reported. The last line printed is a JSON
 object with every number, for scripts.
 
-    python bench/offline.py [--quick] [--seconds S] [--reps N]
+    python bench/offline.py [--quick] [--seconds S] [--reps N] [--only mastering-targets]
 """
 
 from __future__ import annotations
@@ -319,6 +322,43 @@ def bench_multitrack(tracks: int, seconds: float, reps: int) -> dict[str, float]
     }
 
 
+# -- (c) loudness-targeted mastering ------------------------------------------------
+
+
+def bench_mastering_targets(seconds: float) -> dict[str, float]:
+    """Each factory mastering preset on the same mix, rendered once to its loudness target."""
+    from rackhost.chain.loudness import measure
+    from rackhost.presets.apply import apply_preset
+    from rackhost.presets.store import PresetStore
+
+    audio = make_audio(seconds, seed=3)
+    measure(audio[:, :SAMPLE_RATE], SAMPLE_RATE)  # scipy and pyloudnorm load on first use: not timed
+    store = PresetStore(user_dir=None)
+    refs = sorted(e.ref for e in store.list() if e.factory and e.stage == "mastering")
+    print(f"(c) factory mastering presets to their loudness targets, {seconds:g} s stereo, block {BLOCK}")
+    passes, total = [], 0.0
+    for ref in refs:
+        session = Session(sample_rate=SAMPLE_RATE, block_size=BLOCK)
+        session.add_track("mix", ArraySource(audio, SAMPLE_RATE))
+        apply_preset(store.load(ref), session)
+        gc.collect()
+        start = time.perf_counter()
+        result = session.render()
+        elapsed = time.perf_counter() - start
+        report = result.target_report
+        assert report is not None, ref
+        passes.append(report.passes)
+        total += elapsed
+        achieved = report.achieved
+        print(f"    {ref:26} {report.passes} passes ({getattr(report, 'predictions', 0)} limiter-only runs)  {elapsed:6.2f} s  "
+              f"{achieved.integrated_lufs:6.2f} LUFS (target {report.target.integrated_lufs:g}), "
+              f"true peak {achieved.true_peak_dbtp:5.2f} dBTP (<= {report.target.true_peak_dbtp:g})  "
+              f"{'within' if report.within else 'MISSED'}")
+    factor = len(refs) * seconds / total
+    print(f"    most passes {max(passes)}, {factor:.1f}x real time over all presets")
+    return {"mastering_passes": max(passes), "mastering_realtime_factor": factor}
+
+
 def parallel_speedup(threads: int = 2, seconds: float = 10.0) -> float:
     """How much faster ``threads`` pedalboard renders run side by side than one after another.
 
@@ -356,6 +396,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 s of audio, 2 repetitions")
     parser.add_argument("--seconds", type=float, help="audio length for every scenario (default 60)")
     parser.add_argument("--reps", type=int, help="timed repetitions per side (default 5)")
+    parser.add_argument("--only", choices=("mastering-targets",), help="run just this part")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (5.0 if args.quick else 60.0)
     args.reps = args.reps or (2 if args.quick else 5)
@@ -365,12 +406,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results: dict[str, object] = {"seconds": args.seconds, "reps": args.reps, "cores": os.cpu_count()}
+    if args.only == "mastering-targets":
+        results.update(bench_mastering_targets(args.seconds))
+        sys.stderr.flush()
+        print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
+        return 0
     speedup = parallel_speedup()
     print(f"machine: {os.cpu_count()} cores; 2 pedalboard threads run {speedup:.2f}x as fast as 1 (2.0 = real cores)")
     results["two_thread_speedup"] = speedup
     results.update(bench_mastering(args.seconds, args.reps))
     for tracks in (8, 32):
         results.update(bench_multitrack(tracks, args.seconds, args.reps))
+    results.update(bench_mastering_targets(args.seconds))
     results["overhead_target_met"] = results["overhead_ratio"] <= OVERHEAD_TARGET  # type: ignore[operator]
     results["dawdreamer_target_met"] = results["dawdreamer_8track_ratio"] >= DAWDREAMER_TARGET  # type: ignore[operator]
     sys.stderr.flush()

@@ -12,7 +12,11 @@ import soundfile as sf
 from rackhost import demo
 from rackhost.chain import RenderResult
 
-SECONDS = 2.0  # one bar: enough for every instrument and the limiter, fast to render
+MASTER_LATENCY = 480  # ZaMaximX2 on the master
+# About one bar (enough for every instrument and the limiter, fast to render), cut so that the
+# sources plus the master's latency are whole blocks (188 x 512): where tails were once not rendered.
+SECONDS = (188 * 512 - MASTER_LATENCY) / demo.SAMPLE_RATE
+TAIL_THRESHOLD = 10 ** (-90 / 20)
 
 EXPECTED_CHANNELS = {"drums": 2, "bass": 1, "pad": 2, "voice": 1}
 
@@ -52,7 +56,14 @@ def test_render_is_sane_and_limited(rendered: tuple[Path, RenderResult, list[str
     assert result.path.is_file()
     assert sf.info(str(result.path)).subtype == "PCM_24"
     assert result.audio.shape[0] == 2
-    assert result.seconds >= SECONDS  # the reverb and echo tails come after the sources
+    assert result.latency == MASTER_LATENCY
+    # The pad's reverb and the voice's echo ring on after the sources: rendered until they die away.
+    assert result.tail_frames > 0.5 * demo.SAMPLE_RATE
+    assert result.audio.shape[1] == round(SECONDS * demo.SAMPLE_RATE) + result.tail_frames
+    tail = result.audio[:, -result.tail_frames :]
+    assert rms_dbfs(tail[:, : demo.SAMPLE_RATE // 4]) > -50.0  # audible where the sources stop
+    assert np.max(np.abs(tail[:, -1])) > TAIL_THRESHOLD  # ends at the last sample above -90 dBFS...
+    assert np.max(np.abs(tail[:, -480:])) < 10 ** (-80 / 20)  # ...having faded, not been cut
     assert np.all(np.isfinite(result.audio))
     assert rms_dbfs(result.audio) > -40.0
     report = result.loudness()

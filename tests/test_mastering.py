@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile as sf
+from scipy.signal import resample_poly
 
 from conftest import SR, program_signal
 from rackhost.chain import ArraySource, LoudnessTarget, Session, measure
@@ -41,6 +45,32 @@ def test_mastering_presets_land_on_their_loudness_target(ref, lufs, ceiling, sig
     assert abs(achieved.integrated_lufs - lufs) <= 0.5
     assert achieved.true_peak_dbtp <= ceiling
     assert result.target_report is not None and result.target_report.within
+
+
+FACTORY_MASTERING = sorted(p.stem for p in (Path(__file__).parents[1] / "presets" / "mastering").glob("*.json"))
+
+
+def _independent_lufs_and_true_peak(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    """pyloudnorm's integrated loudness, and the sample peak of the signal oversampled 8x by scipy."""
+    lufs = pyloudnorm.Meter(rate).integrated_loudness(audio.T.astype(np.float64))
+    peak = float(np.max(np.abs(resample_poly(audio.astype(np.float64), 8, 1, axis=1)[:, 400:-400])))
+    return lufs, 20 * math.log10(peak)
+
+
+@pytest.mark.parametrize("level", [1.0, 0.3])  # peaks near -6 dBFS, and a mix left with 10 dB more headroom
+@pytest.mark.parametrize("name", FACTORY_MASTERING)
+def test_factory_mastering_presets_land_in_at_most_three_passes(name, level):
+    """The first pass predicts the gain (the limiter run alone on what reaches it); one full pass checks it."""
+    session = Session(sample_rate=SR, block_size=512)
+    session.add_track("mix", ArraySource(program_signal(2, 8.0) * np.float32(level), SR))
+    preset = PresetStore().load(f"mastering/{name}")
+    apply_preset(preset, session)
+    result = session.render()
+    report = result.target_report
+    assert report is not None and report.passes <= 3, report.history
+    lufs, true_peak = _independent_lufs_and_true_peak(result.audio, SR)
+    assert abs(lufs - preset.loudness_target_lufs) <= 0.5
+    assert true_peak <= preset.true_peak_ceiling_dbtp + 0.05  # 8x here, 4x in BS.1770: within a hair
 
 
 def test_a_target_without_a_final_limiter_is_refused_clearly():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pedalboard
 import pytest
 import soundfile as sf
 
@@ -30,15 +33,30 @@ def impulse_response(tmp_path_factory):
     return str(path)
 
 
-@pytest.mark.parametrize("name", builtin_names())
+# Built-ins that buffer audio and hand back a block-size-dependent delay: rackhost probes their latency
+# with 128-frame blocks (Plugin._probe_builtin_latency) whatever the session's block, so at 256 the
+# trim is off (MP3Compressor by 128 frames, Resample by 2) and PitchShift's output is trimmed away
+# entirely (silence); GSMFullRateCompressor also differs from a whole-buffer call by design.
+BUFFERING_BUILTINS = {"GSMFullRateCompressor", "MP3Compressor", "PitchShift", "Resample"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="latency probed at 128-frame blocks"))
+    if n in BUFFERING_BUILTINS else n for n in builtin_names()
+])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_every_builtin_processes_mono_and_stereo(name, channels, impulse_response):
+def test_every_builtin_renders_what_pedalboard_gives_mono_and_stereo(name, channels, impulse_response):
     values = {"impulse_response_filename": impulse_response} if name == "Convolution" else {}
     plugin, result = _render_one(name, channels, **values)
     assert plugin.identity.format == "builtin"
     assert plugin.mode == "direct"
     assert result.audio.shape == (2, int(0.5 * SR))
-    assert np.all(np.isfinite(result.audio))
+    # pedalboard itself, on the whole buffer at the session's block size, is the reference.
+    audio = program_signal(channels, 0.5)
+    expected = getattr(pedalboard, name)(**values).process(audio, SR, buffer_size=256, reset=True)
+    if channels == 1:  # a mono track panned centre: -3 dB to each side (constant power)
+        expected = np.vstack([expected, expected]) * np.float32(math.cos(math.pi / 4))
+    np.testing.assert_allclose(result.audio, expected, atol=1e-6)
     for info in plugin.parameters.values():
         assert info.role == "control"
         assert info.type in ("float", "bool", "choice", "path")

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SR, program_signal
 from rackhost.chain import ArraySource, Chain, Session
+from rackhost.chain.render import render
 from rackhost.presets.apply import apply_preset, preset_from
 from rackhost.presets.preset import STAGES, PresetError
 from rackhost.presets.store import PresetStore
@@ -40,15 +41,33 @@ def test_factory_library_has_three_presets_per_stage_each_described(store):
     assert not store.problems()
 
 
-@pytest.mark.parametrize("ref", [e.ref for e in PresetStore(user_dir=None).list() if e.factory])
-def test_every_factory_preset_loads_and_renders(store, ref):
-    preset = store.load(ref)
+def _preset_session(preset, source: np.ndarray) -> Session:
     session = Session(sample_rate=SR, block_size=256)
-    track = session.add_track("t", ArraySource(program_signal(2, 2.0), SR))
-    report = apply_preset(preset, session, track)
+    report = apply_preset(preset, session, session.add_track("t", ArraySource(source, SR)))
     assert report, report.mismatches
-    result = session.render()
+    return session
+
+
+@pytest.mark.parametrize("ref", [e.ref for e in PresetStore(user_dir=None).list() if e.factory])
+def test_every_factory_preset_loads_and_renders_its_tail(store, ref):
+    preset = store.load(ref)
+    source = program_signal(2, 2.0)  # 96,000 frames: 375 blocks of 256, where tails were once cut
+    result = _preset_session(preset, source).render()
     assert np.all(np.isfinite(result.audio)) and np.max(np.abs(result.audio)) > 1e-3
+    # The tail runs to where the same chain, fed the input and then silence with no tail search
+    # at all, last rises above -90 dBFS. Fresh sessions both: the chain alone, no loudness target.
+    padded = np.zeros((2, source.shape[1] + 6 * SR), np.float32)
+    padded[:, : source.shape[1]] = source
+    tailed_session = _preset_session(preset, source)
+    tailed = render(tailed_session)
+    plain = render(_preset_session(preset, padded), tail=False).audio
+    loud = np.flatnonzero(np.max(np.abs(plain), axis=0) > 10 ** (-90 / 20))
+    end = max(source.shape[1], int(loud[-1]) + 1)
+    assert end + SR <= plain.shape[1]  # quiet for the whole second the render waits
+    assert tailed.audio.shape[1] == end and tailed.tail_frames == end - source.shape[1]
+    np.testing.assert_array_equal(tailed.audio, plain[:, :end])
+    if {"Reverb", "Delay"} & {slot.name for slot in tailed_session.tracks[0].chain}:
+        assert tailed.tail_frames > 0.1 * SR, "a reverb or an echo rings on after the input"
 
 
 def test_save_list_search_rename_duplicate_delete(store, tmp_path):

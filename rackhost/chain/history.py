@@ -18,6 +18,8 @@ from rackhost.chain.plugin import Plugin
 from rackhost.errors import SessionError
 
 if TYPE_CHECKING:
+    from rackhost.chain.master import MasterBus
+    from rackhost.chain.mastering import TargetReport
     from rackhost.chain.session import Session
     from rackhost.chain.track import Track
 
@@ -321,6 +323,26 @@ class Editor:
 
     def set_loudness_target(self, master: object, target: object) -> None:
         self._attr(master, "loudness_target", target, "loudness target")
+
+    def keep_target_gain(self, master: MasterBus, report: TargetReport) -> None:
+        """Put the gain and ceiling a loudness-targeted render found into the master chain, as one step.
+
+        A render leaves the session as it was; this is how the user keeps what it
+        found: the Gain slot just before the final limiter (added if missing) takes
+        ``report.gain_db`` and the limiter takes ``report.ceiling_db``, so a render
+        without the target then gives the same master.
+        """
+        from rackhost.chain.mastering import GAIN_SLOT_NAME, final_limiter, gain_slot_before  # mastering renders
+
+        chain = master.chain
+        limiter_index, ceiling_param = final_limiter(chain)
+        with self.history.group("keep loudness target gain"):
+            gain_slot = gain_slot_before(chain, limiter_index)
+            if gain_slot is None:
+                gain_slot = self.add_slot(chain, Plugin.builtin(GAIN_SLOT_NAME, gain_db=0.0), limiter_index)
+                limiter_index += 1
+            self.set_parameter(gain_slot, "gain_db", report.gain_db)
+            self.set_parameter(chain[limiter_index], ceiling_param, report.ceiling_db)
 
     def add_slot(self, chain: Chain, plugin: Plugin | Slot, index: int | None = None) -> Slot:
         slot = plugin if isinstance(plugin, Slot) else Slot(plugin)

@@ -1,19 +1,33 @@
-"""Rendering to a loudness target: set the gain before the final limiter until the master lands.
+"""Rendering to a loudness target: find the gain before the final limiter that lands the master on it.
 
-A mastering chain ends in a limiter. Loudness after a limiter is not linear
-in the gain before it, so the gain is found by rendering, measuring integrated
-loudness (BS.1770-4) and correcting, a few times; if the true peak lands above
-the ceiling (a sample-peak limiter lets inter-sample peaks through), the
-limiter's ceiling is lowered by the overshoot and the search goes on.
+A render never changes the session it renders. It runs a temporary master
+chain: the session's own slots up to the limiter, a Gain of its own, and a
+copy of the limiter whose ceiling it may lower. So two renders of one session
+give the same samples, and the gain found is kept only when the user says so
+(:meth:`rackhost.chain.history.Editor.keep_target_gain`, one undoable step).
+
+Loudness after a limiter is not linear in the gain before it, but nothing
+before the gain depends on it. So the first pass renders the master only up
+to the limiter and keeps that signal; the gain (and, if the true peak lands
+above the ceiling, a lower ceiling: a sample-peak limiter lets inter-sample
+peaks through) is then found on it by running the limiter alone, a fraction of
+a render. A second, full pass renders at that gain and checks it. Should the
+check miss (a plug-in upstream that does not repeat itself exactly), its miss
+corrects the prediction and one more pass checks again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from rackhost.chain.chain import Chain, Slot
-from rackhost.chain.loudness import LoudnessReport, measure
-from rackhost.chain.master import LoudnessTarget
+from rackhost.chain.dsp import db_to_gain
+from rackhost.chain.loudness import LoudnessReport, integrated_loudness, measure, true_peak
+from rackhost.chain.master import LoudnessTarget, MasterBus
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.render import RenderResult, render
 from rackhost.chain.session import Session
@@ -21,8 +35,12 @@ from rackhost.errors import RackhostError
 
 # Limiters whose output ceiling rackhost knows how to set.
 LIMITER_CEILINGS = {"ZaMaximX2": "output_ceiling_db", "BrickwallLimiter": "ceiling_db"}
-TOLERANCE_LU = 0.25  # aim well inside the promised +-0.5 LU
-MAX_PASSES = 8
+TOLERANCE_LU = 0.25  # a full pass within this of the target is done: well inside the promised +-0.5 LU
+PREDICTION_TOLERANCE_LU = 0.1  # the limiter-only search aims this close, so the check lands
+MAX_PASSES = 6  # full renders, the first (up to the limiter) included; 2 is usual
+MAX_PREDICTIONS = 12  # limiter-only runs per search
+GAIN_RANGE_DB = (-60.0, 48.0)
+CEILING_FLOOR_DB = -30.0
 GAIN_SLOT_NAME = "Gain"
 
 
@@ -34,10 +52,11 @@ class LoudnessTargetError(RackhostError):
 class TargetReport:
     target: LoudnessTarget
     achieved: LoudnessReport
-    gain_db: float
-    ceiling_db: float
-    passes: int
-    history: list[tuple[float, float, float]] = field(default_factory=list)  # (gain, lufs, true peak)
+    gain_db: float  # the gain before the limiter that landed it (what "keep the gain" puts in the chain)
+    ceiling_db: float  # the limiter's ceiling that landed it
+    passes: int  # full renders (the first, up to the limiter, included)
+    history: list[tuple[float, float, float]] = field(default_factory=list)  # per checking pass: (gain, lufs, true peak)
+    predictions: int = 0  # limiter-only runs on the first pass's signal
 
     @property
     def within(self) -> bool:
@@ -71,43 +90,146 @@ def final_limiter(chain: Chain) -> tuple[int, str]:
     return index, LIMITER_CEILINGS[chain[index].name]
 
 
-def render_to_target(session: Session, target: LoudnessTarget, **options: object) -> RenderResult:
-    """Render the session so the master lands on ``target``; the gain slot stays in the master chain.
+def gain_slot_before(chain: Chain, limiter_index: int) -> Slot | None:
+    """The active Gain slot just before the limiter, the one a loudness target steers, if the chain has one."""
+    if limiter_index > 0:
+        before = chain[limiter_index - 1]
+        if before.name == GAIN_SLOT_NAME and not before.bypass:
+            return before
+    return None
 
-    The result's ``target_report`` says what was aimed for and what was reached.
+
+@dataclass
+class _Steer:
+    """The temporary end of the master chain a target render runs: its own Gain and a copy of the limiter."""
+
+    upstream: list[Slot]  # the session's slots before the limiter (their plug-ins, shared, not changed)
+    gain: Plugin
+    limiter: Plugin
+    limiter_mix: float
+    ceiling_param: str
+
+    def chain(self, gain_db: float, ceiling_db: float, with_limiter: bool = True) -> Chain:
+        self.gain.set("gain_db", gain_db)
+        self.limiter.set(self.ceiling_param, ceiling_db)
+        tail = [Slot(self.gain), Slot(self.limiter, mix=self.limiter_mix)] if with_limiter else []
+        return Chain(self.upstream + tail)
+
+
+def render_to_target(session: Session, target: LoudnessTarget, **options: object) -> RenderResult:
+    """Render the session so the master lands on ``target``, leaving the session as it was.
+
+    The result's ``target_report`` says what was aimed for, what was reached,
+    and the gain and ceiling that reached it.
     """
     chain = session.master.chain
     limiter_index, ceiling_param = final_limiter(chain)
-    limiter = chain[limiter_index].plugin
-    gain_slot = _gain_slot(chain, limiter_index)
-    ceiling = target.true_peak_dbtp
-    limiter.set(ceiling_param, ceiling)
-    gain = float(gain_slot.plugin.get("gain_db"))
+    kept = gain_slot_before(chain, limiter_index)
+    start_gain = float(kept.plugin.get("gain_db")) if kept is not None else 0.0
+    limiter_slot = chain[limiter_index]
+    steer = _Steer(
+        [s for s in chain.slots[:limiter_index] if s is not kept],
+        Plugin.builtin(GAIN_SLOT_NAME, gain_db=start_gain),
+        limiter_slot.plugin.clone(),
+        limiter_slot.mix,
+        ceiling_param,
+    )
+    master_gain = session.master.gain_db
+
+    # Pass 1: everything up to the limiter, at unity; the gain and the limiter are found on it.
+    pre = render(_with_master(session, steer.chain(0.0, target.true_peak_dbtp, with_limiter=False), 0.0),
+                 **options)  # type: ignore[arg-type]
+    if integrated_loudness(pre.audio, pre.sample_rate) in (None, -math.inf):
+        raise LoudnessTargetError("the master is silent or shorter than 0.4 s, so it has no loudness to set")
+    search = _Search(pre.audio, session.sample_rate, session.block_size, steer, master_gain, target)
+    gain, ceiling = start_gain, target.true_peak_dbtp
+    bias_lu = 0.0  # how far full passes land from the prediction (0 when the engine repeats itself exactly)
+    passes = 1
     history: list[tuple[float, float, float]] = []
-    result: RenderResult | None = None
-    report: LoudnessReport | None = None
-    for _ in range(MAX_PASSES):
-        gain_slot.plugin.set("gain_db", gain)
-        result = render(session, **options)  # type: ignore[arg-type]
+    while True:
+        gain, ceiling, predicted = search.run(gain, ceiling, bias_lu)
+        result = render(_with_master(session, steer.chain(gain, ceiling), master_gain), **options)  # type: ignore[arg-type]
+        passes += 1
         report = measure(result.audio, result.sample_rate)
-        if report.integrated_lufs is None or report.integrated_lufs == float("-inf"):
+        lufs = report.integrated_lufs
+        if lufs is None or lufs == -math.inf:
             raise LoudnessTargetError("the master is silent or shorter than 0.4 s, so it has no loudness to set")
-        history.append((gain, report.integrated_lufs, report.true_peak_dbtp))
-        miss = target.integrated_lufs - report.integrated_lufs
+        history.append((gain, lufs, report.true_peak_dbtp))
         over = report.true_peak_dbtp - target.true_peak_dbtp
-        if abs(miss) <= TOLERANCE_LU and over <= 0:
+        if (abs(target.integrated_lufs - lufs) <= TOLERANCE_LU and over <= 0) or passes >= MAX_PASSES:
             break
+        if math.isfinite(predicted):
+            bias_lu += lufs - predicted
         if over > 0:
-            ceiling = max(ceiling - over - 0.05, -30.0)
-            limiter.set(ceiling_param, ceiling)
-        gain = min(max(gain + miss, -60.0), 48.0)
-    assert result is not None and report is not None
-    result.target_report = TargetReport(target, report, gain, ceiling, len(history), history)
+            ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
+    result.target_report = TargetReport(target, report, gain, ceiling, passes, history, search.runs)
     return result
 
 
-def _gain_slot(chain: Chain, limiter_index: int) -> Slot:
-    """The Gain slot just before the limiter, added if the chain has none there."""
-    if limiter_index > 0 and chain[limiter_index - 1].name == GAIN_SLOT_NAME and not chain[limiter_index - 1].bypass:
-        return chain[limiter_index - 1]
-    return chain.add(Plugin.builtin(GAIN_SLOT_NAME, gain_db=0.0), index=limiter_index)
+def _with_master(session: Session, chain: Chain, gain_db: float) -> Session:
+    """A stand-in for ``session`` with another master chain: the same tracks, nothing of the session changed."""
+    return dataclasses.replace(session, master=MasterBus(chain=chain, gain_db=gain_db))
+
+
+class _Search:
+    """Finds the gain (and ceiling) on the signal before the limiter, running only the limiter."""
+
+    def __init__(self, pre: np.ndarray, sample_rate: int, block: int, steer: _Steer, master_gain_db: float,
+                 target: LoudnessTarget):
+        self.sample_rate = sample_rate
+        self.block = block
+        self.steer = steer
+        self.target = target
+        self.master_gain = np.float32(db_to_gain(master_gain_db))
+        self.frames = pre.shape[1]
+        self.latency = steer.limiter.latency(sample_rate)
+        # The limiter also runs past the end by its latency, as in a full render, in whole blocks.
+        total = math.ceil((self.frames + self.latency) / block) * block
+        self.padded = np.zeros((2, total), np.float32)
+        self.padded[:, : self.frames] = pre
+        self.runs = 0
+
+    def limited(self, gain_db: float, ceiling_db: float) -> np.ndarray:
+        """What the master puts out at this gain and ceiling: the limiter run on the first pass's signal."""
+        self.runs += 1
+        chain = Chain([Slot(self.steer.gain), Slot(self.steer.limiter, mix=self.steer.limiter_mix)])
+        self.steer.gain.set("gain_db", gain_db)
+        self.steer.limiter.set(self.steer.ceiling_param, ceiling_db)
+        chain.reset()
+        out = chain.processor(2, self.sample_rate, self.block, self.padded.shape[1])(self.padded)
+        out = out[:, self.latency : self.latency + self.frames]
+        return out * self.master_gain if self.master_gain != 1.0 else out
+
+    def run(self, gain: float, ceiling: float, bias_lu: float) -> tuple[float, float, float]:
+        """(gain, ceiling, predicted LUFS) that land ``target`` once a full pass reads ``bias_lu`` above the prediction."""
+        aim = self.target.integrated_lufs - bias_lu
+        points: list[tuple[float, float]] = []  # (gain, LUFS) at this ceiling
+        best = (gain, -math.inf)
+        for _ in range(MAX_PREDICTIONS):
+            audio = self.limited(gain, ceiling)
+            lufs = integrated_loudness(audio, self.sample_rate) or -math.inf
+            miss = aim - lufs
+            if abs(miss) <= PREDICTION_TOLERANCE_LU:
+                # True peak only once the loudness is there: it costs more than the loudness does.
+                over = 20 * math.log10(max(true_peak(audio, self.sample_rate), 1e-12)) - self.target.true_peak_dbtp
+                if over <= 0:
+                    return gain, ceiling, lufs
+                ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
+                points.clear()  # a new ceiling: a new loudness curve
+                continue
+            if abs(miss) < abs(aim - best[1]):
+                best = (gain, lufs)
+            points.append((gain, lufs))
+            gain = _next_gain(points, miss)
+        return best[0], ceiling, best[1]  # the closest tried; the full pass that follows checks it
+
+
+def _next_gain(points: list[tuple[float, float]], miss: float) -> float:
+    """The next gain to try: a secant step on the loudness curve (a limiter flattens it), clamped."""
+    gain = points[-1][0]
+    slope = 1.0  # before the limiter works, loudness follows the gain dB for dB
+    if len(points) >= 2:
+        (g0, l0), (g1, l1) = points[-2], points[-1]
+        if g1 != g0 and math.isfinite(l0) and math.isfinite(l1):
+            slope = min(max((l1 - l0) / (g1 - g0), 0.05), 1.5)
+    return min(max(gain + miss / slope, GAIN_RANGE_DB[0]), GAIN_RANGE_DB[1])

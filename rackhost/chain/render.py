@@ -104,7 +104,9 @@ def render(
     out = np.zeros((2, capacity), np.float32)
     threshold = db_to_gain(TAIL_THRESHOLD_DB)
     hold = int(TAIL_HOLD_SECONDS * sr)
-    last_loud = -1
+    # The quiet hold is counted from the end of the sources at the earliest: a tail
+    # that starts right at the end (a body of whole blocks) is searched like any other.
+    last_loud = body - 1
 
     with _TrackRenderer(snap, sources, threads) as tracks:
         mix = np.zeros((2, segment), np.float32)
@@ -116,10 +118,10 @@ def render(
             outputs = tracks.render(pos, n)
             seg_out = out[:, pos : pos + n]
             snap.master.render(snap.mix_tracks(outputs, mix[:, :n]), seg_out)
-            if tail and pos + n > body:  # only the tail's end is searched for
+            if tail and pos + n > body:  # a segment reaching past the sources: all of it is searched
                 loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
                 if loud.size:
-                    last_loud = pos + int(loud[-1])
+                    last_loud = max(last_loud, pos + int(loud[-1]))
             pos += n
             if progress is not None:
                 progress(min(pos, limit), max(body, min(limit, last_loud + segment)))
@@ -127,7 +129,7 @@ def render(
             if pos >= body and (not tail or pos - (last_loud + 1) >= hold):
                 break
 
-    end = max(body, min(last_loud + 1, limit)) if tail else body
+    end = min(last_loud + 1, limit) if tail else body
     audio = out[:, latency:end]
     return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
 

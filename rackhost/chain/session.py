@@ -171,7 +171,9 @@ class Session:
         """Render offline to memory; see :func:`rackhost.chain.render.render`.
 
         If the master has a loudness target, the render is steered onto it
-        (:func:`rackhost.chain.mastering.render_to_target`).
+        (:func:`rackhost.chain.mastering.render_to_target`). Either way the
+        session is left as it was; ``self.edit.keep_target_gain(self.master,
+        result.target_report)`` keeps the gain found, as an undoable step.
         """
         from rackhost.chain.mastering import render_to_target
         from rackhost.chain.render import render

@@ -101,12 +101,16 @@ class RenderDialog(DialogView):
                 self.ceiling = dpg.add_input_float(label="dBTP", width=110, step=0.1, format="%.1f",
                                                    default_value=target.true_peak_dbtp if target else -1.0)
             dpg.add_text("A loudness target renders a few passes, steering the gain before the master's final "
-                         "limiter; it is saved with the session (Edit > Undo takes it back).", color=MUTED, wrap=780)
+                         "limiter; it is saved with the session (Edit > Undo takes it back). The render leaves the "
+                         "chain as it is: Keep gain puts the gain it found into the master, as an undoable step.",
+                         color=MUTED, wrap=780)
             with dpg.group(horizontal=True):
                 self.render_button = dpg.add_button(label="Render", width=100, callback=lambda *_: self.render())
                 self.cancel_button = dpg.add_button(label="Cancel", width=100, enabled=False,
                                                     callback=lambda *_: self.cancel())
                 dpg.add_button(label="Close", width=100, callback=lambda *_: self.close())
+                self.keep_button = dpg.add_button(label="Keep gain", width=100, enabled=False,
+                                                  callback=lambda *_: self.keep_gain())
                 self.progress = dpg.add_progress_bar(default_value=0.0, width=-1, overlay="")
             self.status = dpg.add_text("", wrap=780)
             dpg.add_separator()
@@ -184,6 +188,7 @@ class RenderDialog(DialogView):
         self._apply_target()
         session = self.app.session
         self.bounced = None
+        dpg.configure_item(self.keep_button, enabled=False)
         self.task = Task(lambda task: bounce(session, path, bit_depth, task), name="rackhost-render")
         self._target_used = session.master.loudness_target is not None
         dpg.configure_item(self.render_button, enabled=False)
@@ -214,6 +219,24 @@ class RenderDialog(DialogView):
                 if before is None or before.name != GAIN_SLOT_NAME or before.bypass:
                     edit.add_slot(master.chain, Plugin.builtin(GAIN_SLOT_NAME, gain_db=0.0), limiter)
 
+    def keep_gain(self) -> bool:
+        """Put the gain and ceiling the last targeted render found into the master chain (one undo step)."""
+        result = self.bounced.result if self.bounced is not None else None
+        if result is None or result.target_report is None:
+            return False
+        session = self.app.session
+        try:
+            session.edit.keep_target_gain(session.master, result.target_report)
+        except RackhostError as err:  # the chain changed since (no final limiter any more)
+            self._say(str(err), CLIP)
+            return False
+        report = result.target_report
+        dpg.configure_item(self.keep_button, enabled=False)
+        self.app.structure_changed()
+        self._say(f"kept: gain before the limiter {report.gain_db:+.2f} dB, ceiling {report.ceiling_db:.2f} dB "
+                  f"(Edit > Undo takes it back)", METER)
+        return True
+
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
@@ -233,7 +256,7 @@ class RenderDialog(DialogView):
         dpg.configure_item(self.render_button, enabled=True)
         dpg.configure_item(self.cancel_button, enabled=False)
         if self._target_used:
-            self.app.structure_changed()  # steering to a target may add a Gain slot before the limiter
+            self.app.structure_changed()  # _apply_target may have put a Gain slot before the limiter
         if task.cancelled:
             dpg.set_value(self.progress, 0.0)
             dpg.configure_item(self.progress, overlay="")
@@ -260,6 +283,7 @@ class RenderDialog(DialogView):
                       f"                 {'reached' if target.within else 'MISSED'} in {target.passes} passes"]
         if result.clipped_samples:
             lines += ["", f"{result.clipped_samples} samples clipped (over 0 dBFS); lower the master or use 32 float"]
+        dpg.configure_item(self.keep_button, enabled=result.target_report is not None)
         dpg.set_value(self.report, "\n".join(lines))
         dpg.configure_item(self.report, color=None)
         notes = "; ".join(result.notes)
