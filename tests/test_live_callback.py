@@ -111,7 +111,7 @@ def test_recording_writes_dry_input_and_wet_chain_output_frame_exact(tmp_path):
     chain_only.add_track("guitar", ArraySource(signal, SR), session.tracks[0].chain)
     wet_expected = chain_only.render(tail=False).audio
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
-    assert wet.shape[0] == signal.shape[1] - session.tracks[0].chain.latency(SR)
+    assert wet.shape[0] == signal.shape[1] - session.tracks[0].chain.latency(SR, session.block_size)
     np.testing.assert_allclose(wet.T, wet_expected[:, : wet.shape[0]], atol=2 ** -23)
     # A second take never overwrites the first.
     session.tracks[0].armed = True

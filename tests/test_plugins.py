@@ -12,6 +12,7 @@ import soundfile as sf
 from conftest import SR, ZAM_MONO_ONLY, ZAM_STEREO_ONLY, program_signal
 from rackhost.chain import ArraySource, Chain, Plugin, Session
 from rackhost.chain.builtins import builtin_names
+from rackhost.chain.plugin import BLOCKWISE_BROKEN_BUILTINS
 from rackhost.errors import ParameterValueError, PluginLoadError, PluginNotFoundError, UnknownParameterError
 
 
@@ -33,17 +34,7 @@ def impulse_response(tmp_path_factory):
     return str(path)
 
 
-# Built-ins that buffer audio and hand back a block-size-dependent delay: rackhost probes their latency
-# with 128-frame blocks (Plugin._probe_builtin_latency) whatever the session's block, so at 256 the
-# trim is off (MP3Compressor by 128 frames, Resample by 2) and PitchShift's output is trimmed away
-# entirely (silence); GSMFullRateCompressor also differs from a whole-buffer call by design.
-BUFFERING_BUILTINS = {"GSMFullRateCompressor", "MP3Compressor", "PitchShift", "Resample"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="latency probed at 128-frame blocks"))
-    if n in BUFFERING_BUILTINS else n for n in builtin_names()
-])
+@pytest.mark.parametrize("name", [n for n in builtin_names() if n not in BLOCKWISE_BROKEN_BUILTINS])
 @pytest.mark.parametrize("channels", [1, 2])
 def test_every_builtin_renders_what_pedalboard_gives_mono_and_stereo(name, channels, impulse_response):
     values = {"impulse_response_filename": impulse_response} if name == "Convolution" else {}
@@ -205,6 +196,6 @@ def test_a_plugin_path_outside_the_scanned_folders_is_refused(tmp_path):
 def test_builtin_latency_is_measured_and_compensated():
     plugin = Plugin.create("BrickwallLimiter", lookahead_ms=5.0)
     plugin.configure(2, SR)
-    assert plugin.latency(SR) == 240  # 5 ms at 48 kHz
+    assert plugin.latency(SR, 256) == 240  # 5 ms at 48 kHz
     chain = Chain([plugin])
-    assert chain.latency(SR) == 240
+    assert chain.latency(SR, 256) == 240

@@ -121,9 +121,9 @@ class Chain:
             width = slot.plugin.output_channels
         return notes, width
 
-    def latency(self, sample_rate: float) -> int:
-        """Total delay in samples of the active slots."""
-        return sum(slot.plugin.latency(sample_rate) for slot in self.active())
+    def latency(self, sample_rate: float, block: int) -> int:
+        """Total delay in samples of the active slots, run ``block`` frames at a time."""
+        return sum(slot.plugin.latency(sample_rate, block) for slot in self.active())
 
     def reset(self) -> None:
         for slot in self.slots:
@@ -171,7 +171,7 @@ class Chain:
                     stage_slots.append((slot,))
                     stages.append(_widened(segment))
                 continue
-            latency = plugin.latency(sample_rate)
+            latency = plugin.latency(sample_rate, max_block)
             if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
                 run.append(slot)
                 continue
@@ -179,7 +179,7 @@ class Chain:
             stage_slots.append((slot,))
             stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
-                stage = _padded(stage)
+                stage = _fifo(stage, width, latency, segment)
             if slot.mix < 1.0:
                 # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
                 # is added to both channels.
@@ -187,7 +187,7 @@ class Chain:
                 stage = _wet_dry(stage, slot.mix, delay)
             stages.append(stage)
         flush()
-        return ChainProcessor(tuple(stages), self.latency(sample_rate), tuple(stage_slots), width)
+        return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width)
 
 
 def sidechain_note(slot: Slot) -> str | None:
@@ -265,11 +265,34 @@ def _widened(max_frames: int) -> Stage:
     return widened
 
 
-def _padded(stage: Stage) -> Stage:
-    def padded(block: np.ndarray) -> np.ndarray:
-        return pad_front(stage(block), block.shape[1])
+def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
+    """``stage`` delayed by exactly ``latency`` samples, however many it hands back per call.
 
-    return padded
+    A buffering built-in hands back fewer samples than given until it fills, and
+    a resampler one more short block now and then later on (Resample at 44.1 kHz:
+    420 at first, 423 after 2 s). Queued behind ``latency`` samples of silence,
+    what it hands back comes out at one fixed delay, without a gap where it came
+    back short: ``latency`` is the most it holds back (see ``Plugin.latency``).
+    """
+    queue = np.zeros((channels, latency + max_frames), np.float32)
+    queued = latency
+
+    def fifo(block: np.ndarray) -> np.ndarray:
+        nonlocal queued
+        out = stage(block)
+        got, n = out.shape[1], block.shape[1]
+        queue[:, queued : queued + got] = out
+        queued += got
+        if queued < n:  # held back more than measured: a gap now, as a host without a FIFO would leave
+            short = pad_front(queue[:, :queued], n)
+            queued = 0
+            return short
+        head = queue[:, :n].copy()
+        queue[:, : queued - n] = queue[:, n:queued]
+        queued -= n
+        return head
+
+    return fifo
 
 
 def _wet_dry(stage: Stage, mix: float, dry_delay: DelayLine | None) -> Stage:

@@ -182,7 +182,7 @@ class _Search:
         self.target = target
         self.master_gain = np.float32(db_to_gain(master_gain_db))
         self.frames = pre.shape[1]
-        self.latency = steer.limiter.latency(sample_rate)
+        self.latency = steer.limiter.latency(sample_rate, block)
         # The limiter also runs past the end by its latency, as in a full render, in whole blocks.
         total = math.ceil((self.frames + self.latency) / block) * block
         self.padded = np.zeros((2, total), np.float32)

@@ -18,6 +18,7 @@ The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.no
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +67,34 @@ _OFF_CHOICES = {"off", "0", "false", "no", "none", "internal", "disabled", "bypa
 MIDI_CC_PROXY = re.compile(r"MIDI Ch\. \d+ CC \d+")
 pedalboard._pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(MIDI_CC_PROXY)
 
-# Built-ins that buffer audio return fewer samples than given until their buffer
-# fills; feeding silence until a block comes back whole measures that latency.
-_LATENCY_PROBE_BLOCK = 128
-_LATENCY_PROBE_MAX_BLOCKS = 4096
+# Built-ins that buffer audio (MP3Compressor, Resample, BrickwallLimiter's lookahead) return fewer
+# samples than given until their buffer fills; feeding silence until a block comes back whole measures
+# that latency. How many they hold back depends on the block they are given (MP3Compressor at 48 kHz:
+# 3,609 at 128 frames, 3,481 at 256, 3,357 at 300), so the probe runs at the block the plug-in will run
+# at. It gives up after this many seconds of silence.
+_LATENCY_PROBE_MAX_SECONDS = 8.0
+# A resampler also comes back a sample short now and then after it first fills (Resample from 44.1 to
+# 8 kHz at 1000-frame blocks: 420 samples at first, 423 after 3.6 s), so a built-in that held anything
+# back is run on for this long, and its latency is the most it held back (the chain queues the rest).
+_LATENCY_PROBE_SETTLE_SECONDS = 4.0
+# Built-ins that cannot run block by block, and why (rackhost runs every plug-in that way, offline too).
+# pedalboard (0.9.x) primes these two through a delay line (its PrimeWithSilence) whose prepare(), run at
+# every process() call, clears it: what was in it is lost at each call. PitchShift's holds one second,
+# so called a block at a time it never lets the input through; GSMFullRateCompressor's holds 160 samples
+# at 8 kHz, so below 960 frames a call (at 48 kHz) it puts out noise, and above it drops 20 ms per call.
+# They are refused when created, rather than rendering silence or noise.
+BLOCKWISE_BROKEN_BUILTINS: dict[str, str] = {
+    "PitchShift": (
+        "pedalboard's PitchShift clears its one-second priming buffer at every call, so run block by block, "
+        "as rackhost runs every plug-in, it puts out silence; pitch-shift the file beforehand "
+        "(pedalboard.PitchShift on the whole file) or use a pitch-shifter VST3"
+    ),
+    "GSMFullRateCompressor": (
+        "pedalboard's GSMFullRateCompressor clears its 20 ms priming buffer at every call, so run block by "
+        "block, as rackhost runs every plug-in, it puts out noise or drops 20 ms a block; encode the file "
+        "beforehand (pedalboard.GSMFullRateCompressor on the whole file) or use MP3Compressor"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,8 @@ class Plugin:
     def builtin(cls, name: str, **values: object) -> Plugin:
         if not builtins.is_builtin(name):
             raise PluginNotFoundError(name, [], builtins.builtin_names())
+        if name in BLOCKWISE_BROKEN_BUILTINS:
+            raise PluginLoadError(name, BLOCKWISE_BROKEN_BUILTINS[name])
         klass = builtins.builtin_class(name)
         missing = builtins.REQUIRED_ARGUMENTS.get(name)
         if missing and missing not in values:
@@ -430,17 +457,21 @@ class Plugin:
 
     # -- processing ---------------------------------------------------------------
 
-    def latency(self, sample_rate: float | None = None) -> int:
-        """Samples of delay the plug-in adds when run block by block."""
+    def latency(self, sample_rate: float | None, block: int) -> int:
+        """Samples of delay the plug-in adds when run ``block`` frames at a time.
+
+        An external plug-in reports it. A built-in that buffers is measured, at
+        this rate and block: what it holds back depends on both.
+        """
         sample_rate = sample_rate or self.sample_rate or 48000.0
         if not self.is_builtin:
             return int(self.instance.reported_latency_samples)
-        key = (sample_rate, self.channels, tuple(sorted(self.values().items())))
+        key = (sample_rate, block, self.channels, tuple(sorted(self.values().items())))
         if key not in self._latency_cache:
-            self._latency_cache[key] = self._probe_builtin_latency(sample_rate)
+            self._latency_cache[key] = self._probe_builtin_latency(sample_rate, block)
         return self._latency_cache[key]
 
-    def _probe_builtin_latency(self, sample_rate: float) -> int:
+    def _probe_builtin_latency(self, sample_rate: float, block: int) -> int:
         probe = self._factory(self._constructor_values)
         for name, value in self.values().items():
             if self.parameters[name].type not in ("path",):
@@ -448,12 +479,21 @@ class Plugin:
                 if self.parameters[name].type == "choice":
                     native = builtins.enum_value(probe, name, str(value))
                 setattr(probe, name, native)
-        silence = np.zeros((self.channels or 2, _LATENCY_PROBE_BLOCK), np.float32)
+        silence = np.zeros((self.channels or 2, block), np.float32)
         missing = 0
-        for _ in range(_LATENCY_PROBE_MAX_BLOCKS):
-            got = probe.process(silence, sample_rate, reset=False).shape[1]
-            missing += _LATENCY_PROBE_BLOCK - got
-            if got == _LATENCY_PROBE_BLOCK:
+        settle = math.ceil(_LATENCY_PROBE_SETTLE_SECONDS * sample_rate / block)
+        whole_since = None  # the call from which blocks came back whole
+        for call in range(math.ceil(_LATENCY_PROBE_MAX_SECONDS * sample_rate / block)):
+            # As the engine calls it: one block per call, prepared for that block, state kept.
+            try:
+                got = probe.process(silence, sample_rate, block, False).shape[1]
+            except ValueError as err:  # MP3Compressor refuses 96 kHz: say so before the audio path runs
+                raise PluginLoadError(self.name, f"{err} (the session runs at {sample_rate:g} Hz); set the "
+                                                 f"session's sample rate to one it takes") from err
+            missing += block - got
+            if got == block and whole_since is None:
+                whole_since = call
+            if whole_since is not None and (not missing or call - whole_since >= settle):
                 return missing
         return missing
 
@@ -565,7 +605,7 @@ class MissingPlugin(Plugin):
     def flush(self) -> None:
         pass
 
-    def latency(self, sample_rate: float | None = None) -> int:
+    def latency(self, sample_rate: float | None, block: int) -> int:
         return 0
 
     def processor(

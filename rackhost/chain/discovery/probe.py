@@ -26,6 +26,7 @@ import time
 
 PROTOCOL_LOADING = "loading"
 PROBE_SAMPLE_RATE = 48000.0
+PROBE_BLOCK = 512  # a bundle reports its latency whatever the block (only a built-in's is measured per block)
 
 
 def describe(path: str) -> dict:
@@ -46,7 +47,7 @@ def describe(path: str) -> dict:
         "uid": identity.uid,
         "kind": "instrument" if plugin.is_instrument else "effect",
         "layouts": layouts,
-        "latency_samples": plugin.latency(PROBE_SAMPLE_RATE),
+        "latency_samples": plugin.latency(PROBE_SAMPLE_RATE, PROBE_BLOCK),
         "load_seconds": round(load_seconds, 4),
         "parameters": [info.to_dict() for info in plugin.parameters.values()],
     }

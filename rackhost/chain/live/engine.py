@@ -436,8 +436,9 @@ class LiveEngine:
         strips = {s.index: k for k, s in enumerate(state.snapshot.tracks)}
         recorder = Recorder(Path(folder), self.session.sample_rate, file_format=file_format)
         widths = {s.index: s.width for s in state.snapshot.tracks}  # a widened mono input records a stereo wet take
-        takes = recorder.prepare([(t.name, t.channels, t.chain.latency(self.session.sample_rate),
-                                   widths.get(i, t.channels)) for i, t in armed])
+        rate, block = self.session.sample_rate, self.session.block_size
+        takes = recorder.prepare([(t.name, t.channels, t.chain.latency(rate, block), widths.get(i, t.channels))
+                                  for i, t in armed])
         recorder.start()
         self._recorder = recorder
         self._state = self._prepare(tuple((strips[i], take) for (i, _), take in zip(armed, takes) if i in strips))
