@@ -13,6 +13,8 @@ from conftest import SR, ZAM_MONO_ONLY, ZAM_STEREO_ONLY, program_signal
 from rackhost.chain import ArraySource, Chain, Plugin, Session
 from rackhost.chain.builtins import builtin_names
 from rackhost.chain.plugin import BLOCKWISE_BROKEN_BUILTINS
+from rackhost.presets.preset import restore_chain
+from rackhost.presets.store import PresetStore
 from rackhost.errors import ParameterValueError, PluginLoadError, PluginNotFoundError, UnknownParameterError
 
 
@@ -199,3 +201,35 @@ def test_builtin_latency_is_measured_and_compensated():
     assert plugin.latency(SR, 256) == 240  # 5 ms at 48 kHz
     chain = Chain([plugin])
     assert chain.latency(SR, 256) == 240
+
+
+FACTORY_PRESETS = [e.ref for e in PresetStore().list() if e.factory]
+
+
+def _fresh_session_renders(ref: str, channels: int) -> list[np.ndarray]:
+    chain, report = restore_chain(PresetStore().load(ref))
+    assert not report.mismatches and not report.missing
+    session = Session(sample_rate=SR, block_size=256)
+    track = session.add_track("t", ArraySource(program_signal(channels, 0.5), SR))
+    if ref.startswith("mastering/"):
+        session.master.chain = chain
+    else:
+        track.chain = chain
+    return [session.render(tail=False).audio for _ in range(3)]
+
+
+@pytest.mark.parametrize("ref", FACTORY_PRESETS)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_fresh_session_renders_every_factory_preset_the_same_first_time_as_after(ref, channels):
+    # The first render used to differ for ZamTube presets (guitar-amp, bass-glue): configuring a mono-only
+    # plug-in for a stereo track ran silence through it after the render's reset.
+    # Apart from that, about one ZamTube instance in ten renders differently every time (whatever rackhost
+    # does; pedalboard alone shows it), so a session whose later renders disagree is made again.
+    for _ in range(5):
+        first, second, third = _fresh_session_renders(ref, channels)
+        if np.array_equal(second, third):
+            break
+    else:
+        pytest.fail(f"{ref}: five fresh sessions in a row rendered differently every time")
+    assert np.max(np.abs(first)) > 0.01
+    np.testing.assert_array_equal(first, second)

@@ -365,6 +365,11 @@ class Plugin:
         del self._instances[wanted:]
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
         self._widen = widen
+        if not self.is_builtin:
+            # Cloning a twin (dual mono) ran silence through the first instance after any reset before
+            # this, and ZamTube's output then starts differently: a session's first render (configured
+            # after its reset) differed from every later one. Leave the instances as reset() leaves them.
+            self.reset()
         if note:
             log.info(note)
         return note
