@@ -13,6 +13,7 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.midi.mapping import MappingTarget
+from rackhost.chain.plugin import MissingPlugin
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
 if TYPE_CHECKING:
@@ -120,8 +121,10 @@ class StripView:
             label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
             button = dpg.add_button(label=label[:15], width=104, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
-            if getattr(slot.plugin, "note", None) and "not installed" in slot.plugin.note:
+            if isinstance(slot.plugin, MissingPlugin):  # not installed, or refused after its probe failed
                 dpg.configure_item(button, label=f"! {slot.name}"[:15])
+                with dpg.tooltip(button):
+                    dpg.add_text(slot.plugin.note, wrap=420)
             dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
             dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
             dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
