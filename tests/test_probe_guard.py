@@ -1,4 +1,4 @@
-"""The probe guard: a plug-in that crashed or hung its probe is refused everywhere, and one never probed is probed first.
+"""The probe guard: a plug-in that crashed or hung its probe is refused everywhere; one never probed is probed first.
 
 The bundles are real: shared objects built here with gcc that abort or hang as
 soon as they are loaded, and a copy of Debian's ZamComp cut to 4 KB (SIGBUS),
@@ -25,7 +25,8 @@ from conftest import SR, VST3_DIR, program_signal
 from rackhost.chain.discovery import PluginCache, PluginProbeFailed
 from test_scanner import ARCH_FOLDER, binary, build_bundle
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bundles built here use the Linux VST3 layout")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="bundles built here use the Linux VST3 layout")
 
 PROBE_TIMEOUT = 3  # seconds: HangSo sleeps 30 s, so a hang is cut short by the probe's limit, not waited out
 ABORTS = """

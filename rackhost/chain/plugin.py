@@ -480,8 +480,8 @@ class MissingPlugin(Plugin):
     loses nothing, and :attr:`note` tells the user what is missing.
     """
 
-    def __init__(self, identity: PluginIdentity, values: dict[str, ParameterValue], raw_state: str | None, hint: str = "",
-                 refusal: PluginProbeFailed | None = None):
+    def __init__(self, identity: PluginIdentity, values: dict[str, ParameterValue], raw_state: str | None,
+                 hint: str = "", refusal: PluginProbeFailed | None = None):
         self.identity = identity
         self.parameters = {}
         self.stored_values = dict(values)

@@ -27,7 +27,7 @@ from rackhost.chain.discovery.cache import PluginCache, PluginRecord, fingerprin
 from rackhost.chain.discovery.scanner import DEFAULT_TIMEOUT, probe_bundle
 from rackhost.chain.discovery.trust import scan_folders
 from rackhost.chain.folders import find_plugin_file
-from rackhost.errors import RackhostError, printable
+from rackhost.errors import PluginLoadError, RackhostError, printable
 
 # Seconds a first-load probe may take (the same default as 'rackhost scan --timeout').
 TIMEOUT_VARIABLE = "RACKHOST_PROBE_TIMEOUT"
@@ -37,8 +37,12 @@ TIMEOUT_VARIABLE = "RACKHOST_PROBE_TIMEOUT"
 _lock = threading.Lock()
 
 
-class PluginProbeFailed(RackhostError):
-    """A plug-in whose probe crashed, hung or refused it: loading it here could take rackhost down."""
+class PluginProbeFailed(PluginLoadError):
+    """A plug-in whose probe crashed, hung or refused it: loading it here could take rackhost down.
+
+    A :class:`PluginLoadError` (code that handles a plug-in that would not load
+    handles this one too), with its own message: the probe's reason and the way back.
+    """
 
     def __init__(self, name: str, path: str, reason: str, retry: str | None = None):
         self.name = name
@@ -47,7 +51,8 @@ class PluginProbeFailed(RackhostError):
         self.retry = retry or name  # what 'rackhost plugins --retry' needs to find it: its name, or its path
         # The whole reason on one line: pedalboard gathers one line per format it tried.
         whole = printable(" ".join(line.strip() for line in reason.splitlines() if line.strip()))
-        super().__init__(
+        RackhostError.__init__(
+            self,
             f"refusing to load plug-in {name!r} ({path!r}): it failed its probe in a child process: {whole}. "
             f"Loading it would risk taking rackhost down with it; after updating or fixing it, "
             f"probe it again with 'rackhost plugins --retry {shlex.quote(self.retry)}'"
