@@ -360,3 +360,25 @@ def test_the_engine_process_handed_a_session_naming_a_crashing_plugin_runs_the_r
     finally:
         engine.stop()
     assert not record(plugin_dir, "BusSo").ok  # the child's probe recorded it
+
+
+@pytest.fixture
+def x_display(monkeypatch: pytest.MonkeyPatch):
+    """A virtual X display of the test's own (Xvfb picks a free number and tells it)."""
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    number = server.stdout.readline().strip()
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+def test_rackhost_gui_on_a_session_naming_an_unscanned_crashing_plugin_opens_and_shows_the_rest(x_display, plugin_dir,
+                                                                                              wav, tmp_path):
+    session = session_naming(tmp_path, wav, "AbortSo")
+    shot = tmp_path / "shot.png"
+    result = rackhost("gui", str(session), "--no-engine", "--screenshot", str(shot), timeout=180)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])  # it was 134: SIGABRT, window gone
+    assert shot.stat().st_size > 10_000
+    assert not record(plugin_dir, "AbortSo").ok  # probed on the way, in a child
