@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SR, VST3_DIR, program_signal
 from rackhost.chain.discovery import PluginCache, PluginProbeFailed
+from rackhost.errors import printable
 from test_scanner import ARCH_FOLDER, binary, build_bundle
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -255,6 +258,17 @@ def test_the_refusal_is_one_line_with_the_whole_reason():
     assert "\n" not in str(err) and "Unable to load plugin x: no factory." in str(err)
     assert (err.name, err.path, err.reason) == ("X", "/p/X.vst3", reason)
     assert str(err).endswith("'rackhost plugins --retry X'")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40), min_size=1, max_size=6),
+       st.sampled_from(["\n", "\r\n", "\n\t"]))
+def test_any_reason_becomes_one_line_that_keeps_all_of_it(lines, newline):
+    reason = newline.join(lines)
+    message = str(PluginProbeFailed("X", "/p/X.vst3", reason))
+    assert "\n" not in message and "\r" not in message and message.isprintable()
+    for line in reason.splitlines():  # every line of the reason is there, escaped where it held control characters
+        assert printable(line.strip()) in message
 
 
 # -- loading sessions: what the window and the engine process do ----------------------
