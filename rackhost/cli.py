@@ -290,7 +290,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     by_name = {name.lower(): (name, path) for name, path in bundles.items()}
     if args.retry == []:  # '--retry' alone: every plug-in whose last probe failed
         failed_paths = {r.path for r in plugins_failed()}
-        args.retry = [name for name, path in bundles.items() if str(Path(path).absolute()) in failed_paths]
+        found = {str(Path(path).absolute()): name for name, path in bundles.items()}
+        # By name where the folders find it; by path a bundle loaded from elsewhere (--allow-untrusted-plugin).
+        args.retry = [found.get(p, p) for p in sorted(failed_paths) if p in found or Path(p).exists()]
         if not args.retry:
             print("no plug-in failed its last probe: nothing to retry")
             return 0
