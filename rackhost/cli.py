@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.add_argument("--names-only", action="store_true", help="names and paths only")
     plugins.add_argument("--failed", action="store_true", help="plug-ins that failed their last probe, with the reason")
-    plugins.add_argument("--retry", nargs="+", metavar="NAME", help="probe these again (e.g. after updating them)")
+    plugins.add_argument("--retry", nargs="*", metavar="NAME",
+                         help="probe these again (e.g. after updating them); with no NAME, every failed one")
     plugins.set_defaults(func=_cmd_plugins)
 
     add_scan_parser(sub)
@@ -133,6 +134,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             raise _usage("--keep-mono is for one INPUT; in a session, set \"keep_mono\": true on the track")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
+        _refuse_bypassed_plugins(loaded, f"session {args.session!r}")
         load_warnings = loaded.warnings()
         if args.block_size:
             session.block_size = _block_size(args.block_size)
@@ -228,8 +230,16 @@ def _apply_presets(session: object, refs: list[str], single_track: bool, allow_u
         track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
         report = apply_preset(preset, session, track, replace=False, source=ref,  # type: ignore[arg-type]
                               allow_untrusted=allow_untrusted)
+        _refuse_bypassed_plugins(report, f"preset {ref!r}")
         warnings += report.warnings()
     return warnings
+
+
+def _refuse_bypassed_plugins(report: object, what: str) -> None:
+    """A render must not quietly drop a slot whose plug-in failed its probe: that would change the mix."""
+    refused = report.refused  # type: ignore[attr-defined]
+    if refused:
+        raise RackhostError(f"{what} names a plug-in rackhost will not load, so it is not rendered: {refused[0]}")
 
 
 def _block_size(value: int) -> int:
@@ -269,7 +279,7 @@ class _Progress:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     """Built-ins described in-process; VST3s from the scan cache, probed in a child process when missing."""
     from rackhost.chain.builtins import builtin_names
-    from rackhost.chain.discovery import PluginCache, fingerprint, probe_bundle, scan_folders
+    from rackhost.chain.discovery import PluginCache, fingerprint, probe_bundle, probe_timeout, scan_folders
     from rackhost.chain.folders import find_plugin_files
     from rackhost.cli_scan import failed_lines, plugins_failed
 
@@ -283,11 +293,23 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     bundles = find_plugin_files(scan_folders())
     by_name = {name.lower(): (name, path) for name, path in bundles.items()}
+    if args.retry == []:  # '--retry' alone: every plug-in whose last probe failed
+        failed_paths = {r.path for r in plugins_failed()}
+        found = {str(Path(path).absolute()): name for name, path in bundles.items()}
+        # By name where the folders find it; by path a bundle loaded from elsewhere (--allow-untrusted-plugin).
+        args.retry = [found.get(p, p) for p in sorted(failed_paths) if p in found or Path(p).exists()]
+        if not args.retry:
+            print("no plug-in failed its last probe: nothing to retry")
+            return 0
     wanted = args.names or args.retry or []
     builtins_wanted = [n for n in wanted if n in builtin_names()] if wanted else builtin_names()
     external = []
     for name in wanted:
         if name in builtin_names():
+            continue
+        if args.retry and name.lower() not in by_name and Path(name).suffix.lower() in (".vst3", ".component") \
+                and Path(name).exists():
+            external.append((Path(name).stem, Path(name)))  # a bundle loaded by path, refused after its probe
             continue
         if name.lower() not in by_name:
             from rackhost.chain import Plugin
@@ -307,7 +329,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not args.names_only and (args.retry or (stale and wanted)):
             # Loading runs the plug-in's code: do it in a child process, as a scan would.
             print(f"probing {name} in a child process...", file=sys.stderr)
-            record = probe_bundle(path)
+            record = probe_bundle(path, probe_timeout())
+            record.fingerprint = fingerprint(Path(path))  # as a scan keeps it, so loads trust it without probing
             cache.records[key] = record
             probed = True
         listing.append(_describe_record(name, key, None if (stale and not probed) else record, args.names_only))

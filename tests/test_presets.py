@@ -119,5 +119,7 @@ def test_a_path_outside_the_scanned_folders_is_never_loaded_without_permission(t
     doc = _doc(slots=[{"plugin": {"format": "vst3", "name": "Evil", "path": str(tmp_path / "Downloads/Evil.vst3")}}])
     chain, report = restore_chain(preset_from_dict(doc, "p.json"))
     assert chain[0].bypass and "outside the scanned folders: not loaded" in report.missing[0]
-    with pytest.raises(PresetError, match="could not load plug-in"):  # with permission it is tried (and fails)
-        restore_chain(preset_from_dict(doc, "p.json"), allow_untrusted=True)
+    # With permission it is tried, in a probe process first, and refused there: the slot stays, bypassed.
+    chain, report = restore_chain(preset_from_dict(doc, "p.json"), allow_untrusted=True)
+    assert chain[0].bypass and [r.name for r in report.refused] == ["Evil"]
+    assert "could not load plug-in" in report.missing[0] and "failed its probe" in report.missing[0]

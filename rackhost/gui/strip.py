@@ -14,6 +14,7 @@ import dearpygui.dearpygui as dpg
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.midi.mapping import MappingTarget
+from rackhost.chain.plugin import MissingPlugin
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class StripView:
             button = dpg.add_button(label=label[:15], width=104, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
             with dpg.tooltip(button, show=False) as tip:
-                tip_text = dpg.add_text("", wrap=320)
+                tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
             dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
             dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
@@ -139,15 +140,19 @@ class StripView:
         self._show_sidechain(index, slot)
 
     def _show_sidechain(self, index: int, slot: Any) -> None:
-        """Mark a slot whose sidechain switch is on (nothing feeds its key) and say so when hovered."""
-        note = sidechain_note(slot)
-        tip, text = self.slot_tips[index]
+        """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
+        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key."""
         where = "master" if self.is_master else f"track {self.owner.name!r}"
-        dpg.set_value(text, f"{where}: {note}" if note else "")
-        dpg.configure_item(tip, show=note is not None)
-        missing = "not installed" in (getattr(slot.plugin, "note", None) or "")
+        note = sidechain_note(slot)
+        if isinstance(slot.plugin, MissingPlugin):
+            why = slot.plugin.note
+        else:
+            why = f"{where}: {note}" if note else None
+        tip, text = self.slot_tips[index]
+        dpg.set_value(text, why or "")
+        dpg.configure_item(tip, show=why is not None)
         label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
-        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if note or missing else label)[:15])
+        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if why else label)[:15])
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
         """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI."""

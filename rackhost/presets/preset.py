@@ -20,6 +20,7 @@ from typing import Literal
 from rackhost import __version__
 from rackhost.chain import Chain, MissingPlugin, Plugin, PluginIdentity, Slot
 from rackhost.chain.builtins import is_builtin
+from rackhost.chain.discovery import PluginProbeFailed
 from rackhost.chain.parameters import ParameterValue
 from rackhost.errors import PluginNotFoundError, RackhostError, printable
 
@@ -134,6 +135,8 @@ class RestoreReport:
 
     mismatches: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # plug-ins not installed: their slots are bypassed
+    # Plug-ins installed but refused because their probe crashed or hung: also bypassed, and listed in ``missing``.
+    refused: list[PluginProbeFailed] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return not self.mismatches and not self.missing
@@ -166,6 +169,12 @@ def restore_slot(
                 if not (path and allow_untrusted):
                     raise
                 plugin = Plugin.create(path, allow_untrusted=True)
+    except PluginProbeFailed as refusal:
+        # Kept like a plug-in that is not installed, with the probe's reason: the rest still loads.
+        missing = MissingPlugin(_identity(identity), state.parameters, state.raw_state, refusal=refusal)
+        report.missing.append(f"{where}: {missing.note}")
+        report.refused.append(refusal)
+        return Slot(missing, bypass=True, mix=min(max(state.mix, 0.0), 1.0))
     except PluginNotFoundError:
         if identity.get("format", "vst3") == "builtin" or is_builtin(name):
             raise PresetError(source, f"{where}.plugin", f"{name!r} is not a pedalboard built-in") from None
