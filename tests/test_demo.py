@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rackhost import demo
 from rackhost.chain import RenderResult
@@ -118,3 +120,47 @@ def test_saved_demo_session_renders_the_same_mix(rendered: tuple[Path, RenderRes
     folder, result, _ = rendered
     again = load_session(folder / demo.SESSION_NAME).render()
     assert np.array_equal(again.audio, result.audio)
+
+
+# -- what the demo prints: each track's width after its chain ------------------------
+
+
+def summary_widths(session) -> dict[str, str]:
+    """Track name -> the width column of :func:`demo.chain_summary` (the master line has none)."""
+    return {line.split()[0]: line.split()[1] for line in demo.chain_summary(session)[:-1]}
+
+
+def test_the_printed_summary_shows_the_bass_widened_by_its_stereo_only_compressor(
+    rendered: tuple[Path, RenderResult, list[str]],
+) -> None:
+    _, _, printed = rendered
+    rows = {line.split()[0]: line.split()[1] for line in printed if line.startswith("  ") and len(line.split()) > 3}
+    assert rows["bass"] == "mono>stereo"  # mono source, stereo from ZamCompX2 on
+    assert rows["drums"] == rows["pad"] == "stereo"
+    if demo.voice_available():
+        assert rows["voice"] == "mono"  # only mono-only plug-ins: it stays mono
+
+
+@pytest.fixture(scope="module")
+def demo_session(rendered: tuple[Path, RenderResult, list[str]]):
+    folder, _, _ = rendered
+    return demo.build_demo_session(folder, seconds=SECONDS)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_summary_gives_each_track_the_width_its_chain_puts_out(demo_session, data) -> None:
+    # Any track kept mono or not, any slot bypassed or not (a bypassed widening slot still widens).
+    for track in demo_session.tracks:
+        track.keep_mono = data.draw(st.booleans(), label=f"{track.name} keep_mono")
+        for slot in track.chain:
+            slot.bypass = data.draw(st.booleans(), label=f"{track.name} {slot.name} bypass")
+    widths = summary_widths(demo_session)
+    block = 512
+    for track in demo_session.tracks:
+        source, _ = sf.read(str(track.source.path), frames=block, dtype="float32", always_2d=True)
+        chain = track.chain.processor(track.channels, demo.SAMPLE_RATE, block, keep_mono=track.keep_mono)
+        out_channels = chain(np.ascontiguousarray(source.T)).shape[0]  # the audio itself says how wide it is
+        expected = "stereo" if source.shape[1] == 2 else ("mono>stereo" if out_channels == 2 else "mono")
+        assert widths[track.name] == expected, (track.name, track.keep_mono, [s.bypass for s in track.chain])
+
