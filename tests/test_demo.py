@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +167,55 @@ def test_the_summary_gives_each_track_the_width_its_chain_puts_out(demo_session,
         expected = "stereo" if source.shape[1] == 2 else ("mono>stereo" if out_channels == 2 else "mono")
         assert widths[track.name] == expected, (track.name, track.keep_mono, [s.bypass for s in track.chain])
 
+
+# -- every line the commands print is rackhost's own ------------------------------
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What plug-ins print from inside their calls (DPF's assertions and teardown warnings, JUCE, libjack).
+PLUGIN_CHATTER = ("DPF", "assertion failure", "fIsActive", "JUCE", "jack")
+
+
+def rackhost(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=str(REPO_ROOT), timeout=timeout)
+
+
+def assert_only_rackhost_wrote(run: subprocess.CompletedProcess) -> None:
+    """stderr holds only rackhost's own lines ('rackhost: ...'); neither stream carries plug-in chatter."""
+    assert run.returncode == 0, run.stderr[-2000:]
+    foreign = [line for line in run.stderr.splitlines() if not line.startswith("rackhost: ")]
+    assert foreign == []
+    for chatter in PLUGIN_CHATTER:
+        assert chatter not in run.stdout, chatter
+
+
+def test_the_demo_command_prints_only_rackhost_lines(tmp_path: Path) -> None:
+    # Short sources written first are used as they are, so the command renders 2 s, not 8.
+    demo.write_demo_sources(tmp_path, seconds=SECONDS)
+    run = rackhost("demo", "--out", str(tmp_path))
+    assert_only_rackhost_wrote(run)
+    assert "  bass   mono>stereo" in run.stdout and "loudness:" in run.stdout
+    assert (tmp_path / demo.MIX_NAME).is_file() and (tmp_path / demo.SESSION_NAME).is_file()
+
+
+@pytest.mark.parametrize("preset, rate, seconds", [
+    ("mastering/cd", 44100, 5.0),
+    ("mastering/streaming", 48000, 3.0),
+    ("mastering/broadcast-ebu", 48000, 1.5),
+    ("mastering/podcast", 22050, 4.0),
+])
+def test_a_loudness_targeted_mastering_render_prints_only_rackhost_lines(tmp_path: Path, preset: str, rate: int,
+                                                                         seconds: float) -> None:
+    # A loudness target renders twice: the second pass's reset used to re-prepare every DPF plug-in
+    # while active ("assertion failure: ! fIsActive"), as did saving a session after a render.
+    frames = int(seconds * rate)
+    t = np.arange(frames) / rate
+    rng = np.random.default_rng(frames)
+    music = 0.3 * np.sin(2 * np.pi * 220.0 * t)[:, None] + 0.05 * rng.standard_normal((frames, 2))
+    source = tmp_path / "in.wav"
+    sf.write(str(source), music.astype(np.float32), rate, subtype="PCM_24")
+    run = rackhost("render", str(source), "-o", str(tmp_path / "out.wav"), "--preset", preset)
+    assert_only_rackhost_wrote(run)
+    assert "loudness target" in run.stdout and "achieved" in run.stdout

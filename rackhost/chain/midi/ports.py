@@ -13,13 +13,13 @@ existing port is opened by name without one (see :func:`open_input`).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rackhost.chain.teardown import muted_stderr as quiet_stderr  # libjack and ALSA print when there is no server
 from rackhost.errors import MidiUnavailableError
 
 CLIENT_NAME = "rackhost"
@@ -46,24 +46,6 @@ class MidiPorts:
 
     def to_dict(self) -> dict:
         return {"api": self.api, "inputs": self.inputs, "outputs": self.outputs}
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence C libraries' chatter on fd 2 (libjack and ALSA print when there is no server) while probing."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _candidates() -> list[str]:
