@@ -37,6 +37,7 @@ from rackhost.chain.parameters import (
     is_internal_parameter,
     is_output_parameter,
 )
+from rackhost.chain.teardown import muted_stderr
 from rackhost.errors import (
     ChannelLayoutError,
     ParameterValueError,
@@ -381,11 +382,14 @@ class Plugin:
         if self.channels is not None:
             width = self.native_channels
         rate = self.sample_rate or 48000.0
-        for inst in self._instances:
-            if self.is_instrument:
-                inst.process([], FLUSH_FRAMES / rate, rate, num_channels=width, reset=False)
-            else:
-                inst.process(np.zeros((width, FLUSH_FRAMES), np.float32), rate, reset=False)
+        # After a render at smaller blocks (a session saved after it, a loudness target's second pass)
+        # it is prepared again all the same: muted, as that is the only thing these calls print.
+        with muted_stderr():
+            for inst in self._instances:
+                if self.is_instrument:
+                    inst.process([], FLUSH_FRAMES / rate, rate, num_channels=width, reset=False)
+                else:
+                    inst.process(np.zeros((width, FLUSH_FRAMES), np.float32), rate, reset=False)
 
     @property
     def native_channels(self) -> int:
