@@ -421,8 +421,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
                 for event in engine.poll():
                     print(f"event: {event}")
             stats = engine.stats()
-            peak = engine.meters()[-1, :, 0]
-            level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)
+            peak = engine.meters()[-1, :, 0]  # the highest sample since the last line (every block counts)
+            level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)  # below -120 dBFS: -inf
             print(f"{stats.position / rate:7.1f} s  master peak {level} dBFS  xruns {stats.xruns}  "
                   f"load p50 {stats.load_p50:4.0%} p99 {stats.load_p99:4.0%} max {stats.load_max:4.0%}", flush=True)
             if not stats.running:

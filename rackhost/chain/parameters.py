@@ -48,7 +48,10 @@ class ParameterInfo:
     """One parameter of a plug-in, described well enough to draw a control for it.
 
     ``minimum``/``maximum`` are in the parameter's own unit (dB, ms, Hz...);
-    ``choices`` lists the allowed values of a ``choice`` parameter.
+    ``choices`` lists the allowed values of a ``choice`` parameter. ``steps`` lists
+    the values a stepped ``float`` parameter takes, where the plug-in tells
+    (VST3 step counts: a DPF switch such as ZamCompX2's ``sidechain`` is a float
+    with the two steps 0 and 1); empty for a continuous one.
     """
 
     name: str
@@ -59,6 +62,7 @@ class ParameterInfo:
     unit: str = ""
     role: ParameterRole = "control"
     choices: tuple[str, ...] = field(default=())
+    steps: tuple[float, ...] = field(default=())
 
     @property
     def is_output(self) -> bool:
@@ -131,6 +135,8 @@ class ParameterInfo:
             out["unit"] = self.unit
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.steps:
+            out["steps"] = list(self.steps)
         return out
 
     @classmethod
@@ -139,6 +145,7 @@ class ParameterInfo:
         return cls(
             doc["name"], doc["type"], doc.get("default"), doc.get("minimum"), doc.get("maximum"),
             doc.get("unit", ""), doc.get("role", "control"), tuple(doc.get("choices", ())),
+            tuple(doc.get("steps", ())),
         )
 
     def describe(self) -> str:
