@@ -146,6 +146,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.session:
         if args.input or args.chain:
             raise _usage("give either INPUT with --chain, or --session, not both")
+        if args.instrument:
+            raise _usage("--instrument is for --midi without a session; give a session's instruments as "
+                         "tracks with an \"instrument\" in its file")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
         load_warnings = loaded.warnings()
@@ -156,6 +159,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     elif args.instrument:
         if args.input:
             raise _usage("--instrument plays --midi; give it without an INPUT file")
+        if not args.midi:
+            raise _usage(f"--instrument {args.instrument} plays a MIDI file: give --midi FILE.mid "
+                         f"(without one it renders silence)")
         session = Session(sample_rate=args.sample_rate or 48000, block_size=args.block_size or 512)
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         name, values = parse_item(args.instrument.strip())  # "Nekobi" or "Nekobi(cutoff=40)"

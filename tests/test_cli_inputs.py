@@ -124,7 +124,7 @@ NUMERIC = [
     (["live", "--session", "mix.json", "--record", "takes"], "--block-size", int, 16, 16384),
     (["scan", "--folder", "."], "--timeout", float, 0.1, 3600),
     (["scan", "--folder", "."], "--workers", int, 1, 64),
-    (["midi", "program", "mix.json", "--preset", "mastering/cd"], "--channel", int, 1, 16),
+    (["midi", "program", "mix.json", "--program", "4", "--preset", "mastering/cd"], "--channel", int, 1, 16),
     (["midi", "program", "mix.json", "--channel", "1", "--preset", "mastering/cd"], "--program", int, 0, 127),
     (["midi", "learn", "mix.json", "vox:gain", "--midi-in", "x"], "--timeout", float, 0.1, 3600),
     (["presets", "save", "p", "--stage", "mastering", "--session", "mix.json", "--master"], "--target-lufs",
@@ -187,7 +187,7 @@ def test_every_number_inside_its_range_is_taken_as_given(before, option, kind, l
         value = data.draw(st.integers(min_value=int(low), max_value=int(high)))
     else:
         value = data.draw(st.floats(min_value=low, max_value=high))
-    args = _parser().parse_args([*before, option, repr(value) if kind is float else str(value)])
+    args = _parser().parse_args([*before, f"{option}={value!r}"])
     assert getattr(args, option.lstrip("-").replace("-", "_")) == value
 
 
@@ -268,6 +268,9 @@ SLIPS = [
     (["render", "--session", "v.wav", "-o", "o.wav"], "cannot be read"),
     (["render", "v.wav", "-o", "o.wav", "--session", "mix.json"], "not both"),
     (["render", "v.wav", "-o", "o.wav", "--chain", "NoSuchPlugin"], "unknown plug-in 'NoSuchPlugin'"),
+    (["render", "v.wav", "-o", "o.wav", "--chain", "Compressor(ratio=3, ratio=4)"], "'ratio' is given twice"),
+    (["render", "-o", "o.wav", "--instrument", "Kars"], "give --midi FILE.mid"),
+    (["render", "--session", "mix.json", "-o", "o.wav", "--instrument", "Kars"], "--instrument is for --midi"),
     # live, demo, gui, scan, plugins
     (["live", "--session", "mix.json", "--record", ""], "is empty"),
     (["live", "--session", "mix.json", "--record", "v.wav"], "--record 'v.wav' is a file"),
