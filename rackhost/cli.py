@@ -622,6 +622,19 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(store: object, ref: str, path: Path) -> Path:
+    """``presets export``: refuse a folder, a missing folder or an unwritable place in one line."""
+    if path.is_dir():
+        raise RackhostError(f"FILE {str(path)!r} is a folder; give a file name, e.g. {str(path / 'preset.json')!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise RackhostError(f"FILE {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    try:
+        return store.export(ref, path)  # type: ignore[attr-defined]
+    except OSError as err:
+        raise RackhostError(f"could not write {str(path)!r}: {err.strerror}; give a folder you can write to") from None
+
+
 def _session_track(session: object, name: str) -> object:
     names = [t.name for t in session.tracks]  # type: ignore[attr-defined]
     if name not in names:
@@ -640,7 +653,7 @@ def _cmd_presets_change(args: argparse.Namespace) -> int:
         entry = store.delete(args.ref)
         print(f"deleted {entry.ref} ({entry.path})")
     elif args.action == "export":
-        print(f"exported {args.ref} to {store.export(args.ref, Path(args.file))}")
+        print(f"exported {args.ref} to {_export(store, args.ref, Path(args.file))}")
     elif args.action == "rename":
         print(f"renamed {args.ref} to {store.rename(args.ref, args.new_name).ref}")
     elif args.action == "duplicate":

@@ -107,7 +107,10 @@ def _load(path: str) -> Any:
 def _save(session: Any, path: str) -> None:
     from rackhost.presets import save_session
 
-    save_session(session, path)
+    try:
+        save_session(session, path)
+    except OSError as err:  # e.g. a read-only session file's folder
+        raise RackhostError(f"could not write session file {path!r}: {err.strerror}; nothing was changed") from None
 
 
 def cmd_midi_list(args: argparse.Namespace) -> int:

@@ -221,6 +221,9 @@ SLIPS = [
     (["presets", "export", "mixing/nosuch", "out.json"], "no such preset"),
     (["presets", "export", "mastering/cd", ""], "is empty"),
     (["presets", "import", "."], "cannot be read"),
+    (["presets", "export", "mastering/cd", "."], "is a folder"),
+    (["presets", "export", "mastering/cd", "no/such/cd.json"], "folder 'no/such' does not exist"),
+    (["presets", "export", "mastering/cd", "/proc/cd.json"], "could not write '/proc/cd.json'"),
     (["presets", "frobnicate"], "invalid choice"),
     # midi
     (["midi", "map", "mix.json", "vox:ZamComp.threshold_db", "--cc", "7", "--range", "5", "10"],
