@@ -14,15 +14,13 @@ from pathlib import Path
 
 from rackhost import __version__
 from rackhost.cli_args import (
-    BLOCK_SIZE, SAMPLE_RATE, Parser, chain_spec, ranged, refuse_overwrite, text, window_size,
+    BLOCK_SIZE, EXIT_USAGE, SAMPLE_RATE, Parser, chain_spec, ranged, refuse_overwrite, text, window_size,
 )
 from rackhost.cli_devices import add_devices_parser, require_audio_devices
 from rackhost.cli_midi import add_midi_parser, add_render_midi_arguments, assign_midi, live_midi
 from rackhost.chain.teardown import free_plugins_quietly
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
-
-EXIT_USAGE = 2
 
 
 def main(argv: list[str] | None = None) -> int:
