@@ -33,7 +33,7 @@ from typing import Any, Callable
 from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError, printable
 from rackhost.presets.atomic import write_json_atomic
-from rackhost.presets.document import DocumentReader
+from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
@@ -69,6 +69,19 @@ def _v2_to_v3(doc: dict) -> dict:
 
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+# The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
+SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "master", "midi"))
+TRACK_KEYS = Keys(
+    required=("name",),
+    optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
+              "instrument", "midi_channel", "midi_file"),
+)
+MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target"))
+AB_KEYS = Keys(optional=("active", "other"))
+AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
+LOUDNESS_TARGET_KEYS = Keys(required=("integrated_lufs",), optional=("true_peak_dbtp",))
 
 
 class SessionFileError(RackhostError):
@@ -111,7 +124,7 @@ class _SessionReader(DocumentReader):
     open_source = staticmethod(AudioFileSource)
 
     def read(self, doc: Any) -> Session:
-        doc = self.migrate(self.expect(doc, dict, "the top level"))
+        doc = self.keys(self.migrate(self.expect(doc, dict, "the top level")), SESSION_KEYS, "")
         try:
             session = Session(
                 sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
@@ -120,14 +133,16 @@ class _SessionReader(DocumentReader):
         except RackhostError as err:
             raise self.fail("", str(err)) from None
         for i, track_doc in enumerate(self.expect(doc.get("tracks", []), list, "tracks")):
-            self.read_track(session, self.expect(track_doc, dict, f"tracks[{i}]"), f"tracks[{i}]")
-        master = self.expect(doc.get("master", {}), dict, "master")
+            track_doc = self.keys(self.expect(track_doc, dict, f"tracks[{i}]"), TRACK_KEYS, f"tracks[{i}]")
+            self.read_track(session, track_doc, f"tracks[{i}]")
+        master = self.keys(self.expect(doc.get("master", {}), dict, "master"), MASTER_KEYS, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
         self.read_ab(session.master, master, "master")
         target = master.get("loudness_target")
         if target is not None:
-            target = self.expect(target, dict, "master.loudness_target")
+            target = self.keys(self.expect(target, dict, "master.loudness_target"), LOUDNESS_TARGET_KEYS,
+                               "master.loudness_target")
             session.master.loudness_target = LoudnessTarget(
                 self.number(target, "integrated_lufs", "master.loudness_target", -14.0),
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
@@ -170,15 +185,15 @@ class _SessionReader(DocumentReader):
         ab = doc.get("ab")
         if ab is None:
             return
-        ab = self.expect(ab, dict, f"{where}.ab".lstrip("."))
+        ab = self.keys(self.expect(ab, dict, f"{where}.ab"), AB_KEYS, f"{where}.ab")
         active = ab.get("active", "A")
         if active not in ("A", "B"):
-            raise self.fail(f"{where}.ab.active".lstrip("."), f"expected \"A\" or \"B\", found {json.dumps(active)}")
+            raise self.fail(f"{where}.ab.active", f"expected \"A\" or \"B\", found {json.dumps(active)}")
         owner.ab.active = active
         other = ab.get("other")
         if other is not None:
-            other = self.expect(other, dict, f"{where}.ab.other".lstrip("."))
-            owner.ab.other = self.read_chain(other.get("chain", []), f"{where}.ab.other.chain".lstrip("."),
+            other = self.keys(self.expect(other, dict, f"{where}.ab.other"), AB_OTHER_KEYS, f"{where}.ab.other")
+            owner.ab.other = self.read_chain(other.get("chain", []), f"{where}.ab.other.chain",
                                              other.get("preset"))
 
     def read_chain(self, doc: Any, where: str, origin: Any = None) -> Chain:

@@ -30,8 +30,15 @@ from typing import Any
 from rackhost.chain import Slot
 from rackhost.chain.midi import MidiMap, read_midi_file
 from rackhost.errors import MidiMappingError, RackhostError
+from rackhost.presets.document import Keys
 from rackhost.presets.preset import PresetError, capture_slot
 from rackhost.presets.preset_file import slot_states_from_list
+from rackhost.presets.preset_midi import SESSION_TARGET_KEYS, check_mapping_keys
+
+# An instrument is stored like a slot, without bypass and wet/dry (it is the track's source).
+INSTRUMENT_KEYS = Keys(required=("plugin",), optional=("parameters", "raw_state"))
+MIDI_KEYS = Keys(optional=("mappings", "programs"))
+PROGRAM_KEYS = Keys(required=("channel", "program", "track", "preset"))
 
 
 def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
@@ -44,7 +51,8 @@ def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
         return {}
     here = f"{where}.instrument"
     try:
-        state = slot_states_from_list([reader.expect(doc["instrument"], dict, here)], str(reader.path), here)[0]
+        state = slot_states_from_list([reader.expect(doc["instrument"], dict, here)], str(reader.path), here,
+                                      INSTRUMENT_KEYS)[0]
         instrument = reader.restore(state, str(reader.path), here, reader.report).plugin
     except PresetError as err:
         raise reader.fail(err.where.replace(f"{here}[0]", here), err.problem) from None
@@ -83,8 +91,14 @@ def read_midi_map(reader: Any, doc: dict) -> MidiMap:
     midi = doc.get("midi")
     if midi is None:
         return MidiMap()
+    reader.keys(reader.expect(midi, dict, "midi"), MIDI_KEYS, "midi")
+    check_mapping_keys(reader, midi.get("mappings"), "midi.mappings", SESSION_TARGET_KEYS)
+    programs = midi.get("programs")
+    for i, entry in enumerate(programs if isinstance(programs, list) else []):
+        if isinstance(entry, dict):
+            reader.keys(entry, PROGRAM_KEYS, f"midi.programs[{i}]")
     try:
-        return MidiMap.from_dict(reader.expect(midi, dict, "midi"))
+        return MidiMap.from_dict(midi)
     except MidiMappingError as err:
         where, _, problem = str(err).partition(": ")
         raise reader.fail(f"midi.{where}", problem) from None
