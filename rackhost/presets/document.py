@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +33,10 @@ class Keys:
     @property
     def allowed(self) -> tuple[str, ...]:
         return self.required + self.optional
+
+    def requiring(self, *keys: str) -> Keys:
+        """These keys, with ``keys`` (optional here) required: an object whose needs depend on its kind."""
+        return Keys(self.required + keys, tuple(k for k in self.optional if k not in keys))
 
     def problem(self, doc: dict) -> tuple[str, str] | None:
         """(the offending key, what is wrong with it), or None when the keys are right."""
@@ -76,6 +81,14 @@ class DocumentReader:
             raise self.fail(f"line {err.lineno} column {err.colno}", f"not valid JSON ({err.msg})") from None
         except RecursionError:
             raise self.fail("", "nested too deeply to be a rackhost file") from None
+
+    def versioned(self, doc: Any, keys: Keys) -> dict:
+        """The top-level object, migrated to the current version, with its keys checked."""
+        doc = self.expect(doc, dict, "")
+        if "format_version" not in doc:
+            self.keys(doc, keys, "")  # names a misspelt "format_version" as such
+        # A newer file may have keys this rackhost does not know: its version is checked first.
+        return self.keys(self.migrate(doc), keys, "")
 
     def migrate(self, doc: dict) -> dict:
         """Upgrade an older document one version at a time; refuse a newer one."""
@@ -126,7 +139,13 @@ class DocumentReader:
 
 
 def _join(where: str, key: str) -> str:
+    """The JSON path of ``key`` in the object at ``where``; a key that is not a plain name is quoted: ["a b"]."""
+    if not _PLAIN_KEY.fullmatch(key):
+        return f"{where}[{json.dumps(key)}]"
     return f"{where}.{key}" if where else key
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def _show(value: Any) -> str:

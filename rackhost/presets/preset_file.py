@@ -34,7 +34,7 @@ def write_preset(preset: Preset, path: Path) -> None:
 
 def preset_from_dict(doc: Any, source: str) -> Preset:
     r = _Reader(source)
-    doc = r.keys(r.migrate(r.expect(doc, dict, "")), PRESET_KEYS, "")
+    doc = r.versioned(doc, PRESET_KEYS)
     stage = r.text(doc, "stage")
     if not stage.replace("-", "").replace("_", "").isalnum():
         raise r.fail("stage", f"{stage!r} is not a valid stage name (letters, digits, - and _)")

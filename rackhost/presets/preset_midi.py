@@ -21,8 +21,8 @@ from rackhost.presets.document import DocumentReader, Keys
 # The keys of a mapping and of its target (in a preset and in a session's "midi" object alike).
 MAPPING_KEYS = Keys(required=("channel", "controller", "target"), optional=("curve", "range", "lsb_controller"))
 # In a session a target names its track (null: the master); in a preset the track is the preset's owner.
-SESSION_TARGET_KEYS = Keys(required=("track",), optional=("kind", "slot", "parameter"))
-PRESET_TARGET_KEYS = Keys(optional=("track", "kind", "slot", "parameter"))
+SESSION_TARGET_KEYS = Keys(required=("track", "kind"), optional=("slot", "parameter"))
+PRESET_TARGET_KEYS = Keys(required=("kind",), optional=("track", "slot", "parameter"))
 
 
 def capture_mappings(session: Session, owner: Any) -> list[dict]:
@@ -42,8 +42,10 @@ def check_mapping_keys(reader: DocumentReader, docs: Any, where: str, target_key
     for i, doc in enumerate(docs if isinstance(docs, list) else []):
         if isinstance(doc, dict):
             reader.keys(doc, MAPPING_KEYS, f"{where}[{i}]")
-            if isinstance(doc.get("target"), dict):
-                reader.keys(doc["target"], target_keys, f"{where}[{i}].target")
+            target = doc.get("target")
+            if isinstance(target, dict):
+                keys = target_keys.requiring("slot", "parameter") if target.get("kind") == "parameter" else target_keys
+                reader.keys(target, keys, f"{where}[{i}].target")
 
 
 def check_mappings(docs: Any) -> list[dict]:

@@ -124,7 +124,7 @@ class _SessionReader(DocumentReader):
     open_source = staticmethod(AudioFileSource)
 
     def read(self, doc: Any) -> Session:
-        doc = self.keys(self.migrate(self.expect(doc, dict, "the top level")), SESSION_KEYS, "")
+        doc = self.versioned(doc, SESSION_KEYS)
         try:
             session = Session(
                 sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
