@@ -519,6 +519,7 @@ def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
             )
         else:
             out[name] = ParameterInfo(
-                name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role
+                name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role,
+                steps=tuple(sorted(float(v) for v in param.valid_values)),
             )
     return out

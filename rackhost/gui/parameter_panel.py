@@ -94,9 +94,9 @@ class ParameterPanel:
             item = dpg.add_combo(list(info.choices), label=label, default_value=str(value), width=220,
                                  parent=self.body, callback=set_value, user_data=info.name)
         elif info.type == "float":
-            unit = f" {info.unit}" if info.unit else ""
+            # The precision the value is saved with: 0.08 dB steps show "-18.00", a built-in "-18.3".
             item = dpg.add_slider_float(label=label, default_value=float(value), min_value=float(info.minimum),
-                                        max_value=float(info.maximum), width=220, format=f"%.2f{unit}",
+                                        max_value=float(info.maximum), width=220, format=info.display_format,
                                         parent=self.body, callback=set_value, user_data=info.name)
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)

@@ -26,7 +26,6 @@ Version 3 added instrument tracks and the MIDI mappings (see
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError, printable
 from rackhost.presets.atomic import write_json_atomic
 from rackhost.presets.document import DocumentReader, Keys
+from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
@@ -113,7 +113,7 @@ class _SessionReader(DocumentReader):
     def __init__(self, path: Path, report: RestoreReport):
         super().__init__(str(path))
         self.path = path
-        self.base = path.resolve().parent
+        self.base = session_folder(path)
         self.report = report
 
     def fail(self, where: str, problem: str) -> SessionFileError:
@@ -155,12 +155,12 @@ class _SessionReader(DocumentReader):
         source_path = doc.get("source")
         source = None
         if source_path is not None:
-            source_path = Path(self.expect(source_path, str, f"{where}.source"))
-            resolved = source_path if source_path.is_absolute() else self.base / source_path
+            written = self.expect(source_path, str, f"{where}.source")
             try:
-                source = self.open_source(resolved)
+                source = self.open_source(opened_path(written, self.base))
             except RackhostError as err:
                 raise self.fail(f"{where}.source", str(err)) from None
+            remember(source, written, self.base)
         try:
             track = session.add_track(
                 name,
@@ -211,15 +211,9 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
     """The session as a current-version document; audio paths relative to ``base`` where possible."""
 
     def source_ref(track: Any) -> str | None:
-        if track.source is None or not hasattr(track.source, "path"):
+        if track.source is None or getattr(track.source, "path", None) is None:
             return None
-        path = Path(track.source.path).resolve()
-        if base is None:
-            return str(path)
-        try:
-            return os.path.relpath(path, base)
-        except ValueError:  # another drive on Windows
-            return str(path)
+        return path_ref(track.source, track.source.path, base)
 
     def chain_doc(chain: Chain) -> list[dict]:
         return [state.to_dict() for state in capture_chain(chain)]
@@ -269,6 +263,6 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
 
 
 def save_session(session: Session, path: str | Path) -> None:
-    """Write the session atomically; audio paths are stored relative to the session file."""
+    """Write the session atomically; audio paths as they were written, or relative to the session file."""
     path = Path(path)
-    write_json_atomic(path, session_to_dict(session, path.resolve().parent))
+    write_json_atomic(path, session_to_dict(session, session_folder(path)))

@@ -23,7 +23,6 @@ the program map::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from rackhost.chain import Slot
 from rackhost.chain.midi import MidiMap, read_midi_file
 from rackhost.errors import MidiMappingError, RackhostError
 from rackhost.presets.document import Keys
+from rackhost.presets.paths import opened_path, path_ref, remember
 from rackhost.presets.preset import PresetError, capture_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.preset_midi import SESSION_TARGET_KEYS, check_mapping_keys
@@ -62,11 +62,12 @@ def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
                                                    f"found {channel!r}")
     midi = None
     if doc.get("midi_file") is not None:
-        path = Path(reader.expect(doc["midi_file"], str, f"{where}.midi_file"))
+        written = reader.expect(doc["midi_file"], str, f"{where}.midi_file")
         try:
-            midi = read_midi_file(path if path.is_absolute() else reader.base / path)
+            midi = read_midi_file(opened_path(written, reader.base))
         except RackhostError as err:
             raise reader.fail(f"{where}.midi_file", str(err)) from None
+        remember(midi, written, reader.base)
     return {"instrument": instrument, "midi_channel": channel, "midi": midi}
 
 
@@ -78,11 +79,7 @@ def instrument_fields(track: Any, base: Path | None) -> dict:
     del state["bypass"], state["mix"]
     midi_file = None
     if track.midi is not None and track.midi.path is not None:
-        path = Path(track.midi.path).resolve()
-        try:
-            midi_file = os.path.relpath(path, base) if base is not None else str(path)
-        except ValueError:  # another drive on Windows
-            midi_file = str(path)
+        midi_file = path_ref(track.midi, track.midi.path, base)
     return {"instrument": state, "midi_channel": track.midi_channel, "midi_file": midi_file}
 
 
