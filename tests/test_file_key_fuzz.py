@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import program_signal
-from rackhost.chain import LoudnessTarget, Session
+from rackhost.chain import AudioFileSource, LoudnessTarget, Session
 from rackhost.chain.midi import CCMapping, MappingTarget
 from rackhost.errors import RackhostError
 from rackhost.presets import load_session, save_session, session_to_dict
@@ -47,6 +47,7 @@ _SLOT = {"parameters": {}, "raw_state": None, "bypass": False, "mix": 1.0, "plug
          "plugin.vendor": "", "plugin.uid": "", "plugin.version": ""}
 SESSION_DEFAULTS = {
     "sample_rate": 48000, "block_size": 512, "tracks": [], "master": {}, "midi": None,
+    # A key added to the track format (and written by rackhost) gets its default here too.
     **{f"tracks.*.{k}": v for k, v in {"source": None, "gain_db": 0.0, "pan": 0.0, "mute": False, "solo": False,
                                        "input": [], "armed": False, "monitor": True, **_CHAIN_OWNER}.items()},
     **{f"master.{k}": v for k, v in {"gain_db": 0.0, "loudness_target": None, **_CHAIN_OWNER}.items()},
@@ -63,9 +64,7 @@ def _saved_session(folder: Path) -> dict:
 
     sf.write(folder / "drums.wav", program_signal(2, 0.1).T, 48000)
     session = Session(sample_rate=44100, block_size=256)
-    drums = session.add_track("drums", None, gain_db=-2.0, pan=0.25, solo=True)
-    from rackhost.chain import AudioFileSource
-    drums.source = AudioFileSource(folder / "drums.wav")
+    drums = session.add_track("drums", AudioFileSource(folder / "drums.wav"), gain_db=-2.0, pan=0.25, solo=True)
     drums.chain.add("Compressor", threshold_db=-20.0, ratio=3.0)
     drums.chain.add("Reverb", room_size=0.3).set_mix(0.4)
     drums.chain[0].bypass = True
@@ -164,9 +163,6 @@ def mutations(draw: st.DrawFn, bases: list[dict], known: set[str]) -> tuple[dict
     if action == "delete":
         return doc, f"delete {_where(path)}", _where(path), _defaulted(base, path)
     return doc, f"{action} {_where(path)} -> {new!r}", _where(path[:-1] + (new,)), None
-
-
-_DEFAULTS_FOR: dict[int, dict] = {}
 
 
 def _defaulted(base: dict, path: tuple) -> dict | None:
