@@ -72,7 +72,6 @@ pedalboard._pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(MIDI_CC_PROXY)
 # fills; feeding silence until a block comes back whole measures that latency.
 _LATENCY_PROBE_BLOCK = 128
 _LATENCY_PROBE_MAX_BLOCKS = 4096
-MAX_STEPS = 32  # a float parameter with at most this many steps is drawn as a switch or a list, not a slider
 
 
 @dataclass(frozen=True)
@@ -623,10 +622,9 @@ def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
                 name, "choice", str(value), role=role, choices=tuple(str(v) for v in param.valid_values)
             )
         else:
-            # pedalboard reports a VST3 switch or selector as a float; its step count tells (2: on/off).
-            steps = tuple(float(v) for v in param.valid_values) if 2 <= param.num_steps <= MAX_STEPS else ()
+            # pedalboard reports a VST3 switch or selector as a float: its steps tell (two: on/off).
             out[name] = ParameterInfo(
                 name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role,
-                steps=steps,
+                steps=tuple(sorted(float(v) for v in param.valid_values)),
             )
     return out

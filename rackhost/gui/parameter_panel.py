@@ -100,23 +100,23 @@ class ParameterPanel:
             return item
         if info.type == "bool":
             item = dpg.add_checkbox(label=label, default_value=bool(value), parent=self.body, callback=set_value, user_data=info.name)
-        elif len(info.steps) == 2:  # a plug-in's on/off switch, reported as a float with two steps
-            off, on = info.steps
-            item = dpg.add_checkbox(label=label, default_value=switched_on(info.steps, value), parent=self.body,
+        elif len(info.selector) == 2:  # a plug-in's on/off switch, reported as a float with two steps
+            off, on = info.selector
+            item = dpg.add_checkbox(label=label, default_value=switched_on(info.selector, value), parent=self.body,
                                     callback=lambda s, v, name: set_value(s, on if v else off, name),
                                     user_data=info.name)
-        elif info.steps:  # a selector: one entry per step the plug-in reports
-            item = dpg.add_combo([step_text(info.steps, v) for v in info.steps], label=label,
-                                 default_value=step_text(info.steps, value),
+        elif info.selector:  # a selector: one entry per step the plug-in reports
+            item = dpg.add_combo([step_text(info.selector, v) for v in info.selector], label=label,
+                                 default_value=step_text(info.selector, value),
                                  width=220, parent=self.body, user_data=info.name,
                                  callback=lambda s, v, name: set_value(s, float(v), name))
         elif info.type == "choice":
             item = dpg.add_combo(list(info.choices), label=label, default_value=str(value), width=220,
                                  parent=self.body, callback=set_value, user_data=info.name)
         elif info.type == "float":
-            unit = f" {info.unit}" if info.unit else ""
+            # The precision the value is saved with: 0.08 dB steps show "-18.00", a built-in "-18.3".
             item = dpg.add_slider_float(label=label, default_value=float(value), min_value=float(info.minimum),
-                                        max_value=float(info.maximum), width=220, format=f"%.2f{unit}",
+                                        max_value=float(info.maximum), width=220, format=info.display_format,
                                         parent=self.body, callback=set_value, user_data=info.name)
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
@@ -155,10 +155,10 @@ class ParameterPanel:
                 continue
             if dpg.is_item_active(item):
                 continue
-            if len(info.steps) == 2:
-                dpg.set_value(item, switched_on(info.steps, value))
-            elif info.steps:
-                dpg.set_value(item, step_text(info.steps, value))
+            if len(info.selector) == 2:
+                dpg.set_value(item, switched_on(info.selector, value))
+            elif info.selector:
+                dpg.set_value(item, step_text(info.selector, value))
             elif info.type in ("bool", "choice", "float"):
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)

@@ -2,9 +2,12 @@
 
 A preset stores, for each slot, the plug-in's identity, its named control
 values, and for external plug-ins their own state (``raw_state``, base64).
-Restoring assigns the state first, then the named values (some plug-ins,
-ZamCompX2's ``knee_db`` for one, do not restore every value from their state
-alone), then reads every value back and reports any that did not land.
+Restoring assigns the state first, then the named values that differ from it
+(a value edited by hand in the file wins over the state; a DPF plug-in's state
+read before it ran since its values were set lacks them all, which is why
+capturing flushes first), then reads every value back and reports any that
+did not land. Values are stored at the parameter's precision (-18.0, not the
+-18.000002 the plug-in reports).
 Output-only parameters (meters) are never stored or set.
 """
 
@@ -119,7 +122,12 @@ def capture_slot(slot: Slot) -> SlotState:
     if not plugin.is_builtin:
         plugin.flush()
         raw_state = base64.b64encode(plugin.instance.raw_state).decode("ascii")
-    return SlotState(identity, plugin.values(), raw_state, slot.bypass, slot.mix)
+    return SlotState(identity, stored_values(plugin), raw_state, slot.bypass, slot.mix)
+
+
+def stored_values(plugin: Plugin) -> dict[str, ParameterValue]:
+    """The control values as a file keeps them: at the parameter's precision (-18.0, not -18.000002)."""
+    return {name: plugin.parameters[name].rounded(value) for name, value in plugin.values().items()}
 
 
 def capture_chain(chain: Chain) -> list[SlotState]:
@@ -201,9 +209,10 @@ def restore_slot(
     for pname, value in state.parameters.items():
         if plugin.is_builtin and plugin.parameters.get(pname) and plugin.parameters[pname].type == "path":
             continue  # set at construction
-        if state.raw_state is not None and pname in plugin.parameters and plugin.get(pname) == value:
+        if (state.raw_state is not None and pname in plugin.parameters
+                and plugin.parameters[pname].rounded(plugin.get(pname)) == value):
             # The state already holds it, at full precision; setting it again from the
-            # stored value (read through the plug-in's display text, so rounded) would
+            # stored value (kept at the parameter's precision, so rounded) would
             # nudge it. Only values the state did not restore are set by name.
             continue
         try:
