@@ -1,6 +1,7 @@
 # make setup: system packages (apt), real VST3 plug-ins, a venv with rackhost.
 # make run:   set up, render the demo session, then open the rack on it (when there is a display).
 # make test:  set up, then run every test.
+# make mutants: mutation testing of the core modules (slow; not part of make test).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ APT_PACKAGES := zam-plugins libsndfile1 libportaudio2 jackd2 libasound2-plugins 
 	espeak-ng build-essential xz-utils \
 	xvfb xauth libgl1-mesa-dri libglx-mesa0 libgl1 x11-utils xdotool
 
-.PHONY: setup system-packages plugins venv run test bench clean
+.PHONY: setup system-packages plugins venv run test bench mutants clean
 
 setup: system-packages plugins venv
 
@@ -48,5 +49,14 @@ bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/offline.py
 
+# Which modules and tests: [tool.mutmut] in pyproject.toml. The score is the
+# share of mutants killed among those some test runs.
+mutants: setup
+	$(PY) -m pip install -q -e '.[mutants]'
+	rm -rf mutants
+	$(VENV)/bin/mutmut run || true
+	@$(VENV)/bin/mutmut results --all true > build/mutants.txt 2>&1 || true
+	@$(PY) scripts/mutants_score.py build/mutants.txt
+
 clean:
-	rm -rf $(VENV) build demo-output .pytest_cache
+	rm -rf $(VENV) build demo-output mutants .pytest_cache

@@ -1191,7 +1191,7 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
             engine_module._meter = real_meter
 
     stacked = np.random.default_rng(0).standard_normal(state.strips.shape).astype(np.float32)
-    rows, scratch = np.zeros_like(state.meters), np.zeros_like(stacked)
+    rows, scratch = np.zeros_like(state.levels.blocks[0]), np.zeros_like(stacked)
 
     def meters_only() -> None:  # the engine's one batched pass over every strip and the master
         for _ in range(blocks):

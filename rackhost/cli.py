@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from rackhost import __version__
-from rackhost.cli_devices import add_devices_parser
+from rackhost.cli_args import (
+    BLOCK_SIZE, EXIT_USAGE, SAMPLE_RATE, Parser, chain_spec, ranged, refuse_overwrite, text, window_size,
+)
+from rackhost.cli_devices import add_devices_parser, require_audio_devices
 from rackhost.cli_midi import add_midi_parser, add_render_midi_arguments, assign_midi, live_midi
 from rackhost.chain.teardown import free_plugins_quietly
 from rackhost.cli_scan import add_scan_parser
 from rackhost.errors import RackhostError
 
-EXIT_USAGE = 2
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # a mistake on the command line (one line already printed), or --help
+        return int(done.code or 0)
     try:
         return args.func(args)
     except RackhostError as err:
@@ -37,28 +42,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rackhost", description="A plug-in host and effects rack.")
+    parser = Parser(prog="rackhost", description="A plug-in host and effects rack.")
     parser.add_argument("--version", action="version", version=f"rackhost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="render a file through a chain, or a session file")
-    render.add_argument("input", nargs="?", help="audio file to process (omit with --session)")
-    render.add_argument("-o", "--output", required=True, help="output file: .wav, .flac or .aiff")
-    render.add_argument("--chain", help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
-    render.add_argument("--session", help="render a multitrack session file (JSON) instead of one input")
-    render.add_argument("--block-size", type=int, help="frames per block (default: 512, or the session's)")
-    render.add_argument("--sample-rate", type=int, help="render rate (default: the input's, or the session's)")
+    render.add_argument("input", nargs="?", type=text("an audio file"),
+                        help="audio file to process (omit with --session)")
+    render.add_argument("-o", "--output", required=True, type=text("an output file"),
+                        help="output file: .wav, .flac or .aiff")
+    render.add_argument("--chain", type=chain_spec,
+                        help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
+    render.add_argument("--session", type=text("a session file"),
+                        help="render a multitrack session file (JSON) instead of one input")
+    render.add_argument("--block-size", type=BLOCK_SIZE, help="frames per block (default: 512, or the session's)")
+    render.add_argument("--sample-rate", type=SAMPLE_RATE, help="render rate (default: the input's, or the session's)")
     render.add_argument("--bit-depth", type=int, default=24, choices=(16, 24, 32), help="default 24 (32 = float)")
-    render.add_argument("--max-tail", type=float, default=30.0, metavar="SECONDS",
+    render.add_argument("--max-tail", type=ranged(float, 0, 3600, "seconds"), default=30.0, metavar="SECONDS",
                         help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
     render.add_argument("--keep-mono", action="store_true",
                         help="a mono INPUT stays mono through stereo-only plug-ins (their outputs summed back) "
                              "instead of turning stereo; in a session, set a track's keep_mono")
-    render.add_argument("--threads", type=int, help="worker threads for tracks (default: one per core)")
+    render.add_argument("--threads", type=ranged(int, 1, 256, "threads"),
+                        help="worker threads for tracks (default: one per core)")
     render.add_argument("--allow-untrusted-plugin", action="store_true",
                         help="load a plug-in given by path even outside the scanned folders (it runs its code)")
-    render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME",
+    render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME", type=text("STAGE/NAME"),
                         help="apply a preset (or a preset .json file); repeat to apply several in order")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
     add_render_midi_arguments(render)
@@ -71,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.add_argument("--names-only", action="store_true", help="names and paths only")
     plugins.add_argument("--failed", action="store_true", help="plug-ins that failed their last probe, with the reason")
-    plugins.add_argument("--retry", nargs="+", metavar="NAME", help="probe these again (e.g. after updating them)")
+    plugins.add_argument("--retry", nargs="*", metavar="NAME",
+                         help="probe these again (e.g. after updating them); with no NAME, every failed one")
     plugins.set_defaults(func=_cmd_plugins)
 
     add_scan_parser(sub)
@@ -79,18 +90,22 @@ def _parser() -> argparse.ArgumentParser:
     add_midi_parser(sub)
 
     live = sub.add_parser("live", help="run a session live on the audio device: monitor, meter, record")
-    live.add_argument("--session", required=True, help="session file; tracks with an 'input' take device channels")
-    live.add_argument("--record", metavar="DIR", help="record armed tracks (dry and wet takes) into DIR")
+    live.add_argument("--session", required=True, type=text("a session file"),
+                      help="session file; tracks with an 'input' take device channels")
+    live.add_argument("--record", metavar="DIR", type=text("a folder for the takes"),
+                      help="record armed tracks (dry and wet takes) into DIR (created if need be)")
     live.add_argument("--take-format", default="WAV", choices=("WAV", "RF64", "W64"),
                       help="WAV (default), or RF64/W64 for takes that may pass 4 GB")
-    live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
-    live.add_argument("--device", help="audio device name or index (see 'rackhost devices')")
-    live.add_argument("--block-size", type=int, help="frames per block (default 128)")
-    live.add_argument("--midi-in", action="append", default=[], metavar="PORT",
+    live.add_argument("--duration", type=ranged(float, 0.1, 7 * 24 * 3600, "seconds"), metavar="SECONDS",
+                      help="stop after this long (default: Ctrl-C)")
+    live.add_argument("--device", type=text("a device name or index"),
+                      help="audio device name or index (see 'rackhost devices')")
+    live.add_argument("--block-size", type=BLOCK_SIZE, help="frames per block (default 128)")
+    live.add_argument("--midi-in", action="append", default=[], metavar="PORT", type=text("a MIDI input"),
                       help="listen to this MIDI input (see 'rackhost midi ports'), or virtual:NAME for a port of "
                            "rackhost's own; controllers follow the session's mappings, notes play its instrument "
                            "tracks, program changes recall presets from its program map; repeatable")
-    live.add_argument("--midi-out", metavar="PORT",
+    live.add_argument("--midi-out", metavar="PORT", type=text("a MIDI output"),
                       help="send mapped targets' positions to this MIDI output (motorized faders, LED rings), "
                            "or virtual:NAME")
     live.set_defaults(func=_cmd_live)
@@ -98,16 +113,19 @@ def _parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the rack window (needs a display)")
     gui.add_argument("session", nargs="?", help="session file to open")
     gui.add_argument("--no-engine", action="store_true", help="do not start the live engine")
-    gui.add_argument("--screenshot", metavar="PNG", help="render a few frames, save a screenshot and exit")
+    gui.add_argument("--screenshot", metavar="PNG", type=text("a .png file"),
+                     help="render a few frames, save a screenshot and exit")
     gui.add_argument("--play", action="store_true", help="start the transport once the engine runs")
     gui.add_argument("--view", choices=["presets", "render", "settings", "panel", "browser", "midi"],
                      help="open a view at start: the preset browser, render, audio settings, the first slot's "
                           "parameter panel, the plug-in browser, or the MIDI panel")
-    gui.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
+    gui.add_argument("--size", default=(1280, 720), type=window_size, metavar="WxH",
+                     help="window size (default 1280x720)")
     gui.set_defaults(func=_cmd_gui)
 
     demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
-    demo.add_argument("--out", default="demo-output", help="folder for the demo files (default demo-output)")
+    demo.add_argument("--out", default="demo-output", type=text("a folder"),
+                      help="folder for the demo files (default demo-output)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
@@ -125,23 +143,31 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
+    refuse_overwrite(output, [args.input, args.session, *_midi_files(args.midi), *args.preset])
     load_warnings: list[str] = []
     if args.session:
         if args.input or args.chain:
             raise _usage("give either INPUT with --chain, or --session, not both")
         if args.keep_mono:
             raise _usage("--keep-mono is for one INPUT; in a session, set \"keep_mono\": true on the track")
+        if args.instrument:
+            raise _usage("--instrument is for --midi without a session; give a session's instruments as "
+                         "tracks with an \"instrument\" in its file")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
+        _refuse_bypassed_plugins(loaded, f"session {args.session!r}")
         load_warnings = loaded.warnings()
-        if args.block_size:
-            session.block_size = _block_size(args.block_size)
-        if args.sample_rate:
+        if args.block_size is not None:
+            session.block_size = args.block_size
+        if args.sample_rate is not None:
             session.sample_rate = args.sample_rate
     elif args.instrument:
         if args.input:
             raise _usage("--instrument plays --midi; give it without an INPUT file")
-        session = Session(sample_rate=args.sample_rate or 48000, block_size=_block_size(args.block_size or 512))
+        if not args.midi:
+            raise _usage(f"--instrument {args.instrument} plays a MIDI file: give --midi FILE.mid "
+                         f"(without one it renders silence)")
+        session = Session(sample_rate=args.sample_rate or 48000, block_size=args.block_size or 512)
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         name, values = parse_item(args.instrument.strip())  # "Nekobi" or "Nekobi(cutoff=40)"
         instrument = Plugin.create(name, allow_untrusted=args.allow_untrusted_plugin, **values)
@@ -155,7 +181,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         source = AudioFileSource(args.input)
         session = Session(
             sample_rate=args.sample_rate or int(source.sample_rate),
-            block_size=_block_size(args.block_size or 512),
+            block_size=args.block_size or 512,
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain, keep_mono=args.keep_mono)
@@ -163,6 +189,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )
     midi_notes = assign_midi(session, args.midi)
+    # A session's own files: its tracks' audio (and MIDI), read again as the render runs.
+    refuse_overwrite(output, [getattr(t.source, "path", None) for t in session.tracks]
+                     + [getattr(t.midi, "path", None) for t in session.tracks])
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -228,14 +257,21 @@ def _apply_presets(session: object, refs: list[str], single_track: bool, allow_u
         track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
         report = apply_preset(preset, session, track, replace=False, source=ref,  # type: ignore[arg-type]
                               allow_untrusted=allow_untrusted)
+        _refuse_bypassed_plugins(report, f"preset {ref!r}")
         warnings += report.warnings()
     return warnings
 
 
-def _block_size(value: int) -> int:
-    if not 16 <= value <= 16384:
-        raise _usage(f"--block-size {value} is outside 16..16384 frames")
-    return value
+def _refuse_bypassed_plugins(report: object, what: str) -> None:
+    """A render must not quietly drop a slot whose plug-in failed its probe: that would change the mix."""
+    refused = report.refused  # type: ignore[attr-defined]
+    if refused:
+        raise RackhostError(f"{what} names a plug-in rackhost will not load, so it is not rendered: {refused[0]}")
+
+
+def _midi_files(specs: list[str]) -> list[str]:
+    """The files of ``--midi FILE`` / ``--midi TRACK=FILE``."""
+    return [spec if Path(spec).exists() else spec.partition("=")[2] or spec for spec in specs]
 
 
 def _usage(message: str) -> RackhostError:
@@ -269,7 +305,7 @@ class _Progress:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     """Built-ins described in-process; VST3s from the scan cache, probed in a child process when missing."""
     from rackhost.chain.builtins import builtin_names
-    from rackhost.chain.discovery import PluginCache, fingerprint, probe_bundle, scan_folders
+    from rackhost.chain.discovery import PluginCache, fingerprint, probe_bundle, probe_timeout, scan_folders
     from rackhost.chain.folders import find_plugin_files
     from rackhost.cli_scan import failed_lines, plugins_failed
 
@@ -283,11 +319,23 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     bundles = find_plugin_files(scan_folders())
     by_name = {name.lower(): (name, path) for name, path in bundles.items()}
+    if args.retry == []:  # '--retry' alone: every plug-in whose last probe failed
+        failed_paths = {r.path for r in plugins_failed()}
+        found = {str(Path(path).absolute()): name for name, path in bundles.items()}
+        # By name where the folders find it; by path a bundle loaded from elsewhere (--allow-untrusted-plugin).
+        args.retry = [found.get(p, p) for p in sorted(failed_paths) if p in found or Path(p).exists()]
+        if not args.retry:
+            print("no plug-in failed its last probe: nothing to retry")
+            return 0
     wanted = args.names or args.retry or []
     builtins_wanted = [n for n in wanted if n in builtin_names()] if wanted else builtin_names()
     external = []
     for name in wanted:
         if name in builtin_names():
+            continue
+        if args.retry and name.lower() not in by_name and Path(name).suffix.lower() in (".vst3", ".component") \
+                and Path(name).exists():
+            external.append((Path(name).stem, Path(name)))  # a bundle loaded by path, refused after its probe
             continue
         if name.lower() not in by_name:
             from rackhost.chain import Plugin
@@ -307,7 +355,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not args.names_only and (args.retry or (stale and wanted)):
             # Loading runs the plug-in's code: do it in a child process, as a scan would.
             print(f"probing {name} in a child process...", file=sys.stderr)
-            record = probe_bundle(path)
+            record = probe_bundle(path, probe_timeout())
+            record.fingerprint = fingerprint(Path(path))  # as a scan keeps it, so loads trust it without probing
             cache.records[key] = record
             probed = True
         listing.append(_describe_record(name, key, None if (stale and not probed) else record, args.names_only))
@@ -370,18 +419,22 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
 
+    if args.record:
+        _folder(args.record, "--record", create=False)  # a file there is refused before anything starts
+    require_audio_devices()  # before the session's plug-ins load: without a device there is nothing to run
     loaded = RestoreReport()
     session = load_session(args.session, loaded)
     for warning in loaded.warnings():
         print(f"warning: {warning}")
-    session.block_size = _block_size(args.block_size or 128)
+    takes_folder = _folder(args.record, "--record") if args.record else None
+    session.block_size = args.block_size or 128
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out))
     engine.start()
     rate = session.sample_rate
     try:
-        if args.record:
-            for take in engine.record(args.record, args.take_format):
+        if takes_folder is not None:
+            for take in engine.record(takes_folder, args.take_format):
                 print(f"recording {take.track!r} to {take.dry_path.name} (dry) and {take.wet_path.name} (wet)")
         else:
             engine.play()
@@ -398,8 +451,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
                 for event in engine.poll():
                     print(f"event: {event}")
             stats = engine.stats()
-            peak = engine.meters()[-1, :, 0]
-            level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)
+            peak = engine.meters()[-1, :, 0]  # the highest sample since the last line (every block counts)
+            level = " ".join(f"{gain_to_db(float(p)):6.1f}" for p in peak)  # below -120 dBFS: -inf
             print(f"{stats.position / rate:7.1f} s  master peak {level} dBFS  xruns {stats.xruns}  "
                   f"load p50 {stats.load_p50:4.0%} p99 {stats.load_p99:4.0%} max {stats.load_max:4.0%}", flush=True)
             if not stats.running:
@@ -423,17 +476,14 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    import os
-
+    if args.screenshot:
+        refuse_overwrite(args.screenshot, [args.session], option="--screenshot")
     if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
         raise RackhostError("no display to open the window on (DISPLAY is not set); "
                             "run it in a desktop session, or under xvfb-run for a virtual one")
     from rackhost.gui.app import run
 
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise _usage(f"--size {args.size!r}: give it as WIDTHxHEIGHT, e.g. 1920x1080") from None
+    width, height = args.size
     run(args.session, screenshot=args.screenshot, frames=60 if args.screenshot else 0,
         start_engine=not args.no_engine, play=args.play, view=args.view, width=width, height=height)
     return 0
@@ -445,8 +495,25 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from rackhost.demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(_folder(args.out, "--out"))
     return 0
+
+
+def _folder(path: str, option: str, create: bool = True) -> Path:
+    """``path`` as a folder to write into, created (parents too) if need be; refused if it is a file."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise _usage(f"{option} {path!r} is a file, not a folder; give a folder (it is created if need be)")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _usage(f"{option} {path!r}: cannot create the folder ({err.strerror}); "
+                     f"give one you can write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _usage(f"{option} {path!r}: the folder is not writable; give one you can write to")
+    return folder
 
 
 # -- presets ----------------------------------------------------------------------
@@ -471,15 +538,17 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
     save = psub.add_parser("save", help="save a chain, a session track or a session's master as a user preset")
     save.add_argument("name")
     save.add_argument("--stage", required=True, help="tracking, mixing, mastering, or a stage of your own")
-    save.add_argument("--chain", help="an inline chain, as for 'rackhost render --chain'")
-    save.add_argument("--session", help="take the chain from this session file")
-    save.add_argument("--track", help="with --session: this track's chain, gain and pan")
+    save.add_argument("--chain", type=chain_spec, help="an inline chain, as for 'rackhost render --chain'")
+    save.add_argument("--session", type=text("a session file"), help="take the chain from this session file")
+    save.add_argument("--track", type=text("a track name"), help="with --session: this track's chain, gain and pan")
     save.add_argument("--master", action="store_true", help="with --session: the master chain and gain")
     save.add_argument("--description", default="")
     save.add_argument("--tag", action="append", default=[])
     save.add_argument("--author", default="")
-    save.add_argument("--target-lufs", type=float, help="master presets: integrated loudness to render to")
-    save.add_argument("--true-peak", type=float, default=-1.0, help="with --target-lufs: ceiling in dBTP (default -1)")
+    save.add_argument("--target-lufs", type=ranged(float, -70, 0, "LUFS"),
+                      help="master presets: integrated loudness to render to")
+    save.add_argument("--true-peak", type=ranged(float, -20, 0, "dBTP"), default=-1.0,
+                      help="with --target-lufs: ceiling in dBTP (default -1)")
     save.add_argument("--overwrite", action="store_true", help="replace a user preset of the same name")
     save.add_argument("--with-midi", action="store_true",
                       help="with --track/--master: keep the session's MIDI mappings to it in the preset")
@@ -490,7 +559,7 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
         p = psub.add_parser(name, help=helptext)
         p.add_argument("ref", metavar="STAGE/NAME")
         if name == "export":
-            p.add_argument("file")
+            p.add_argument("file", type=text("a file to write"))
         elif name in ("rename", "duplicate"):
             p.add_argument("new_name")
         p.set_defaults(func=_cmd_presets_change)
@@ -554,13 +623,15 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     from rackhost.presets.store import PresetStore
 
     what: object
+    if args.chain and args.session:
+        raise RackhostError("give either --chain SPEC or --session FILE, not both")
+    if args.track and args.master:
+        raise RackhostError(f"give either --track {args.track} or --master, not both")
     if args.chain:
         what = parse_chain(args.chain)
     elif args.session and (args.track or args.master):
-        loaded = RestoreReport()
-        session = load_session(args.session, loaded)
-        load_warnings = loaded.warnings()
-        what = session.master if args.master else session.track(args.track)
+        session = load_session(args.session, RestoreReport())
+        what = session.master if args.master else _session_track(session, args.track)
     else:
         raise RackhostError("say what to save: --chain SPEC, or --session FILE with --track NAME or --master")
     if args.target_lufs is not None:
@@ -577,15 +648,38 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(store: object, ref: str, path: Path) -> Path:
+    """``presets export``: refuse a folder, a missing folder or an unwritable place in one line."""
+    if path.is_dir():
+        raise RackhostError(f"FILE {str(path)!r} is a folder; give a file name, e.g. {str(path / 'preset.json')!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise RackhostError(f"FILE {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
+    try:
+        return store.export(ref, path)  # type: ignore[attr-defined]
+    except OSError as err:
+        raise RackhostError(f"could not write {str(path)!r}: {err.strerror}; give a folder you can write to") from None
+
+
+def _session_track(session: object, name: str) -> object:
+    names = [t.name for t in session.tracks]  # type: ignore[attr-defined]
+    if name not in names:
+        raise RackhostError(f"--track {name!r}: the session has no such track; "
+                            f"tracks: {', '.join(names) or '(none)'}")
+    return session.track(name)  # type: ignore[attr-defined]
+
+
 def _cmd_presets_change(args: argparse.Namespace) -> int:
     from rackhost.presets.store import PresetStore
 
     store = PresetStore()
+    if args.action == "export":
+        refuse_overwrite(args.file, [store.find(args.ref).path], option="FILE")
     if args.action == "delete":
         entry = store.delete(args.ref)
         print(f"deleted {entry.ref} ({entry.path})")
     elif args.action == "export":
-        print(f"exported {args.ref} to {store.export(args.ref, Path(args.file))}")
+        print(f"exported {args.ref} to {_export(store, args.ref, Path(args.file))}")
     elif args.action == "rename":
         print(f"renamed {args.ref} to {store.rename(args.ref, args.new_name).ref}")
     elif args.action == "duplicate":

@@ -26,13 +26,11 @@ def add_devices_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 
 def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from rackhost.chain.devices import NO_DEVICE_HINT, AudioDeviceError, list_devices, list_hostapis
+    from rackhost.chain.devices import list_hostapis
 
     out = out or sys.stdout
     hostapis = list_hostapis()
-    devices = list_devices()
-    if not devices:
-        raise AudioDeviceError(NO_DEVICE_HINT)
+    devices = require_audio_devices()
     if args.json:
         default_in = next((d.index for d in devices if d.is_default_input), None)
         default_out = next((d.index for d in devices if d.is_default_output), None)
@@ -52,3 +50,13 @@ def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"{mark} {d.index:>3}  {d.name:<{width}}  {d.hostapi}  "
                   f"{d.max_input_channels} in / {d.max_output_channels} out  {d.default_samplerate:g} Hz\n")
     return 0
+
+
+def require_audio_devices() -> list:
+    """Every audio device, or the one "no audio device found" error (for ``devices`` and ``live`` alike)."""
+    from rackhost.chain.devices import NO_DEVICE_HINT, AudioDeviceError, list_devices
+
+    devices = list_devices()
+    if not devices:
+        raise AudioDeviceError(NO_DEVICE_HINT)
+    return devices

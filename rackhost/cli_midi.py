@@ -8,14 +8,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rackhost.cli_args import text
 from rackhost.errors import RackhostError
 
 
 def add_render_midi_arguments(render: argparse.ArgumentParser) -> None:
-    render.add_argument("--midi", action="append", default=[], metavar="[TRACK=]FILE.mid",
+    render.add_argument("--midi", action="append", default=[], metavar="[TRACK=]FILE.mid", type=text("a MIDI file"),
                         help="play a MIDI file on the session's instrument tracks (each takes the notes of its "
                              "MIDI channel, or all of them); TRACK=FILE gives a file to one track; repeatable")
-    render.add_argument("--instrument", metavar="PLUGIN",
+    render.add_argument("--instrument", metavar="PLUGIN", type=text("an instrument plug-in"),
                         help="without INPUT: render --midi through this instrument plug-in (e.g. Kars) and --chain")
 
 

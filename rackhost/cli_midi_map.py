@@ -12,45 +12,52 @@ import argparse
 import time
 from typing import Any
 
+from rackhost.cli_args import ranged, text
 from rackhost.errors import MidiMappingError, RackhostError
+
+SESSION = text("a session file")
+TARGET = text("a target, OWNER:WHAT")
+RANGE_END = ranged(float, -1e9, 1e9, "")  # any finite number; the target's own range is checked once it is known
 
 
 def add_mapping_commands(sub: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="a session's MIDI mappings and program map")
-    listing.add_argument("session")
+    listing.add_argument("session", type=SESSION)
     listing.set_defaults(func=cmd_midi_list)
 
     mapping = sub.add_parser("map", help="map a controller to a parameter, or a track's gain/pan/mute")
-    mapping.add_argument("session")
-    mapping.add_argument("target", help="OWNER:WHAT, e.g. vox:ZamComp.threshold_db, vox:pan, master:gain")
-    mapping.add_argument("--cc", required=True, help="[CHANNEL:]CC[/LSB], e.g. 7, 2:74, 1:1/33 (14-bit)")
-    mapping.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+    mapping.add_argument("session", type=SESSION)
+    mapping.add_argument("target", type=TARGET, help="OWNER:WHAT, e.g. vox:ZamComp.threshold_db, vox:pan, master:gain")
+    mapping.add_argument("--cc", required=True, type=text("a controller, [CHANNEL:]CC[/LSB]"), help="[CHANNEL:]CC[/LSB], e.g. 7, 2:74, 1:1/33 (14-bit)")
+    mapping.add_argument("--range", nargs=2, type=RANGE_END, metavar=("LOW", "HIGH"),
                          help="the values the controller's ends give (default: the target's own range)")
     mapping.add_argument("--curve", default="linear", choices=("linear", "log", "exp"))
     mapping.set_defaults(func=cmd_midi_map)
 
     unmap = sub.add_parser("unmap", help="remove the mappings to a target")
-    unmap.add_argument("session")
-    unmap.add_argument("target")
+    unmap.add_argument("session", type=SESSION)
+    unmap.add_argument("target", type=TARGET)
     unmap.set_defaults(func=cmd_midi_unmap)
 
     program = sub.add_parser("program", help="a program change recalls a preset on a track or the master")
-    program.add_argument("session")
-    program.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16 (default 1)")
-    program.add_argument("--program", type=int, required=True, help="program number 0..127")
-    program.add_argument("--preset", help="STAGE/NAME to recall (omit with --remove)")
-    program.add_argument("--track", help="the track to load it onto (default: the master)")
+    program.add_argument("session", type=SESSION)
+    program.add_argument("--channel", type=ranged(int, 1, 16, ""), default=1,
+                         help="MIDI channel 1..16 (default 1)")
+    program.add_argument("--program", type=ranged(int, 0, 127, ""), required=True, help="program number 0..127")
+    program.add_argument("--preset", type=text("STAGE/NAME"), help="STAGE/NAME to recall (omit with --remove)")
+    program.add_argument("--track", type=text("a track name"), help="the track to load it onto (default: the master)")
     program.add_argument("--remove", action="store_true", help="remove this program's entry instead")
     program.set_defaults(func=cmd_midi_program)
 
     learn = sub.add_parser("learn", help="bind the next controller that moves on a MIDI input to a target")
-    learn.add_argument("session")
-    learn.add_argument("target")
-    learn.add_argument("--midi-in", required=True, metavar="PORT", help="the input to listen to")
-    learn.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"))
+    learn.add_argument("session", type=SESSION)
+    learn.add_argument("target", type=TARGET)
+    learn.add_argument("--midi-in", required=True, metavar="PORT", type=text("a MIDI input"),
+                       help="the input to listen to")
+    learn.add_argument("--range", nargs=2, type=RANGE_END, metavar=("LOW", "HIGH"))
     learn.add_argument("--curve", default="linear", choices=("linear", "log", "exp"))
     learn.add_argument("--fourteen-bit", action="store_true", help="a CC 0..31 binds with its LSB (CC + 32)")
-    learn.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+    learn.add_argument("--timeout", type=ranged(float, 0.1, 3600, "seconds"), default=30.0, help="seconds to wait (default 30)")
     learn.set_defaults(func=cmd_midi_learn)
 
 
@@ -100,7 +107,10 @@ def _load(path: str) -> Any:
 def _save(session: Any, path: str) -> None:
     from rackhost.presets import save_session
 
-    save_session(session, path)
+    try:
+        save_session(session, path)
+    except OSError as err:  # e.g. a read-only session file's folder
+        raise RackhostError(f"could not write session file {path!r}: {err.strerror}; nothing was changed") from None
 
 
 def cmd_midi_list(args: argparse.Namespace) -> int:
@@ -120,12 +130,14 @@ def cmd_midi_list(args: argparse.Namespace) -> int:
 
 def cmd_midi_map(args: argparse.Namespace) -> int:
     from rackhost.chain.midi import CCMapping
-    from rackhost.chain.midi.mapping import resolve
+    from rackhost.chain.midi.mapping import check_range, resolve
 
     session = _load(args.session)
     channel, controller, lsb = parse_cc(args.cc)
     low, high = args.range or (None, None)
-    mapping = CCMapping(channel, controller, parse_target(args.target, session), low, high, args.curve, lsb)
+    target = parse_target(args.target, session)
+    check_range(target, low, high, session)
+    mapping = CCMapping(channel, controller, target, low, high, args.curve, lsb)
     resolve(mapping, session)  # a clear error now rather than a silent controller later
     session.midi.add(mapping)
     _save(session, args.session)
@@ -171,12 +183,13 @@ def cmd_midi_program(args: argparse.Namespace) -> int:
 
 def cmd_midi_learn(args: argparse.Namespace) -> int:
     from rackhost.chain.midi.live import LiveMidi
-    from rackhost.chain.midi.mapping import resolve
+    from rackhost.chain.midi.mapping import check_range, resolve
 
     session = _load(args.session)
     low, high = args.range or (None, None)
-    session.midi.arm_learn(parse_target(args.target, session), minimum=low, maximum=high, curve=args.curve,
-                           fourteen_bit=args.fourteen_bit)
+    target = parse_target(args.target, session)
+    check_range(target, low, high, session)  # before anyone moves a controller
+    session.midi.arm_learn(target, minimum=low, maximum=high, curve=args.curve, fourteen_bit=args.fourteen_bit)
     midi = LiveMidi(session, [args.midi_in])
     midi.open()
     print(f"move a controller on {args.midi_in} (waiting up to {args.timeout:g} s)...", flush=True)

@@ -21,7 +21,7 @@ from rackhost.chain.discovery import (
     scan,
     scan_folders,
 )
-from rackhost.errors import RackhostError
+from rackhost.cli_args import ranged, text
 
 
 def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,23 +33,29 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                     "time limit, and cache what was found. Only new and changed bundles are probed again.",
     )
     parser.add_argument("--rescan", action="store_true", help="probe every plug-in again, not only new and changed ones")
-    parser.add_argument("--add-path", action="append", metavar="DIR", default=[],
+    parser.add_argument("--add-path", action="append", metavar="DIR", default=[], type=text("a folder"),
                         help="trust and scan this folder from now on (kept in the user config folder); repeatable")
-    parser.add_argument("--folder", action="append", metavar="DIR", type=Path, default=[],
+    parser.add_argument("--folder", action="append", metavar="DIR", type=_existing_folder, default=[],
                         help="scan only this folder this time (default: every plug-in folder); repeatable")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=ranged(float, 0.1, 3600, "seconds"), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help=f"time limit for loading one plug-in (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--workers", type=int, metavar="N", help="probes run at once (default: one per core)")
+    parser.add_argument("--workers", type=ranged(int, 1, 64, "probes"), metavar="N",
+                        help="probes run at once (default: one per core)")
     parser.add_argument("--json", action="store_true", help="print the summary and every plug-in as JSON")
     parser.set_defaults(func=cmd_scan)
     return parser
 
 
+def _existing_folder(value: str) -> Path:
+    """``--folder``: a folder that exists (a typo would scan nothing and report 0 plug-ins, without a word)."""
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is not an existing folder; give the folder that holds "
+                                         f"the .vst3 bundles")
+    return Path(value)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise RackhostError(f"--workers {args.workers} must be at least 1")
-    if args.timeout <= 0:
-        raise RackhostError(f"--timeout {args.timeout:g} must be more than 0 seconds")
     for folder in args.add_path:
         added = add_folder(folder)
         print(f"added plug-in folder {added}: its plug-ins are trusted and scanned from now on", file=sys.stderr)

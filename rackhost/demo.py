@@ -353,7 +353,7 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
     The chains are what a mix engineer might reach for first, and together they
     exercise every kind of slot: VST3s and built-ins, a mono-only plug-in on a
     mono track (direct) and on a stereo one (dual mono), a stereo-only one on a
-    mono track (adapted), a latent limiter on the master, and a host-side
+    mono track (it widens the track), a latent limiter on the master, and a host-side
     wet/dry mix.
     """
     folder = Path(folder)
@@ -373,7 +373,8 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
                    boost_cut_1_db=-3.0, frequency_1_hz=250.0, bandwidth_1=1.2,  # less mud
                    boost_cut_2_db=2.0, frequency_2_hz=900.0, bandwidth_2=1.5,  # audible on small speakers
                    boost_cut_h_db=-6.0, frequency_h_hz=5000.0)  # no fizz above the saw's useful range
-    # ZamCompX2 is stereo-only: rackhost feeds the mono bass to both inputs and sums back (a note says so).
+    # ZamCompX2 is stereo-only: rackhost feeds the mono bass to both inputs, and the track is stereo from there
+    # (a note says so).
     bass.chain.add("ZamCompX2", threshold_db=-20.0, ratio=4.0, attack_ms=20.0, release_ms=150.0,
                    knee_db=3.0, makeup_db=3.0)
 
@@ -402,14 +403,18 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
 
 
 def chain_summary(session: Session) -> list[str]:
-    """One line per track and the master: what runs, in order."""
+    """One line per track and the master: what runs, in order.
+
+    A track's width is the one it has after its chain, as its strip shows it:
+    the mono bass is ``mono>stereo`` once the stereo-only ZamCompX2 widens it.
+    """
     lines = []
     for track in session.tracks:
         plugins = " -> ".join(slot.name for slot in track.chain) or "(no plug-ins)"
-        width = "mono" if track.channels == 1 else "stereo"
-        lines.append(f"  {track.name:<7}{width:<7}{track.gain_db:+5.1f} dB  {plugins}")
+        width = track.width_label(session.sample_rate)
+        lines.append(f"  {track.name:<7}{width:<12}{track.gain_db:+5.1f} dB  {plugins}")
     master = " -> ".join(slot.name for slot in session.master.chain) or "(no plug-ins)"
-    lines.append(f"  {'master':<14}{session.master.gain_db:+5.1f} dB  {master}")
+    lines.append(f"  {'master':<19}{session.master.gain_db:+5.1f} dB  {master}")
     return lines
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rackhost import demo
 from rackhost.chain import RenderResult
@@ -129,3 +134,99 @@ def test_saved_demo_session_renders_the_same_mix(rendered: tuple[Path, RenderRes
     folder, result, _ = rendered
     again = load_session(folder / demo.SESSION_NAME).render()
     assert np.array_equal(again.audio, result.audio)
+
+
+# -- what the demo prints: each track's width after its chain ------------------------
+
+
+def summary_widths(session) -> dict[str, str]:
+    """Track name -> the width column of :func:`demo.chain_summary` (the master line has none)."""
+    return {line.split()[0]: line.split()[1] for line in demo.chain_summary(session)[:-1]}
+
+
+def test_the_printed_summary_shows_the_bass_widened_by_its_stereo_only_compressor(
+    rendered: tuple[Path, RenderResult, list[str]],
+) -> None:
+    _, _, printed = rendered
+    rows = {line.split()[0]: line.split()[1] for line in printed if line.startswith("  ") and len(line.split()) > 3}
+    assert rows["bass"] == "mono>stereo"  # mono source, stereo from ZamCompX2 on
+    assert rows["drums"] == rows["pad"] == "stereo"
+    if demo.voice_available():
+        assert rows["voice"] == "mono"  # only mono-only plug-ins: it stays mono
+
+
+@pytest.fixture(scope="module")
+def demo_session(rendered: tuple[Path, RenderResult, list[str]]):
+    folder, _, _ = rendered
+    return demo.build_demo_session(folder, seconds=SECONDS)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_summary_gives_each_track_the_width_its_chain_puts_out(demo_session, data) -> None:
+    # Any track kept mono or not, any slot bypassed or not (a bypassed widening slot still widens).
+    for track in demo_session.tracks:
+        track.keep_mono = data.draw(st.booleans(), label=f"{track.name} keep_mono")
+        for slot in track.chain:
+            slot.bypass = data.draw(st.booleans(), label=f"{track.name} {slot.name} bypass")
+    widths = summary_widths(demo_session)
+    block = 512
+    for track in demo_session.tracks:
+        source, _ = sf.read(str(track.source.path), frames=block, dtype="float32", always_2d=True)
+        chain = track.chain.processor(track.channels, demo.SAMPLE_RATE, block, keep_mono=track.keep_mono)
+        out_channels = chain(np.ascontiguousarray(source.T)).shape[0]  # the audio itself says how wide it is
+        expected = "stereo" if source.shape[1] == 2 else ("mono>stereo" if out_channels == 2 else "mono")
+        assert widths[track.name] == expected, (track.name, track.keep_mono, [s.bypass for s in track.chain])
+
+
+# -- every line the commands print is rackhost's own ------------------------------
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What plug-ins print from inside their calls (DPF's assertions and teardown warnings, JUCE, libjack).
+PLUGIN_CHATTER = ("DPF", "assertion failure", "fIsActive", "JUCE", "jack")
+
+
+def rackhost(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=str(REPO_ROOT), timeout=timeout)
+
+
+def assert_only_rackhost_wrote(run: subprocess.CompletedProcess) -> None:
+    """stderr holds only rackhost's own lines ('rackhost: ...'); neither stream carries plug-in chatter."""
+    assert run.returncode == 0, run.stderr[-2000:]
+    foreign = [line for line in run.stderr.splitlines() if not line.startswith("rackhost: ")]
+    assert foreign == []
+    for chatter in PLUGIN_CHATTER:
+        assert chatter not in run.stdout, chatter
+
+
+def test_the_demo_command_prints_only_rackhost_lines(tmp_path: Path) -> None:
+    # Short sources written first are used as they are, so the command renders 2 s, not 8.
+    demo.write_demo_sources(tmp_path, seconds=SECONDS)
+    run = rackhost("demo", "--out", str(tmp_path))
+    assert_only_rackhost_wrote(run)
+    assert "  bass   mono>stereo" in run.stdout and "loudness:" in run.stdout
+    assert (tmp_path / demo.MIX_NAME).is_file() and (tmp_path / demo.SESSION_NAME).is_file()
+
+
+@pytest.mark.parametrize("preset, rate, seconds", [
+    ("mastering/cd", 44100, 5.0),
+    ("mastering/streaming", 48000, 3.0),
+    ("mastering/broadcast-ebu", 48000, 1.5),
+    ("mastering/podcast", 22050, 4.0),
+])
+def test_a_loudness_targeted_mastering_render_prints_only_rackhost_lines(tmp_path: Path, preset: str, rate: int,
+                                                                         seconds: float) -> None:
+    # A loudness target renders twice: the second pass's reset used to re-prepare every DPF plug-in
+    # while active ("assertion failure: ! fIsActive"), as did saving a session after a render.
+    frames = int(seconds * rate)
+    t = np.arange(frames) / rate
+    rng = np.random.default_rng(frames)
+    music = 0.3 * np.sin(2 * np.pi * 220.0 * t)[:, None] + 0.05 * rng.standard_normal((frames, 2))
+    source = tmp_path / "in.wav"
+    sf.write(str(source), music.astype(np.float32), rate, subtype="PCM_24")
+    run = rackhost("render", str(source), "-o", str(tmp_path / "out.wav"), "--preset", preset)
+    assert_only_rackhost_wrote(run)
+    assert "loudness target" in run.stdout and "achieved" in run.stdout

@@ -6,7 +6,6 @@ import argparse
 import io
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -95,13 +94,49 @@ def test_devices_json_in_a_subprocess(jack_server):
     assert any(a["name"] == JACK for a in report["hostapis"])
 
 
-@pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has a sound card, so devices exist without JACK")
-def test_no_server_gives_a_clear_error():
-    env = {"JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+@pytest.mark.parametrize("forced", ["jack", " JACK ", "JACK Audio Connection Kit"])
+def test_no_server_gives_a_clear_error(forced):
+    # JACK forced, with no server of that name (and none started for it): no devices on any machine,
+    # whatever sound card it has (its ALSA devices, ALSA's 'jack' bridge among them, are left out).
+    env = {devices.AUDIO_API_ENV: forced, "JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}",
+           "JACK_NO_START_SERVER": "1"}
     child = run_python("from rackhost.cli import main; raise SystemExit(main(['devices', '--json']))", env=env)
     assert child.returncode == 2
     assert child.stdout == ""
     assert child.stderr.strip().splitlines()[-1] == f"rackhost: error: {devices.NO_DEVICE_HINT}"
+    # What a live session asks for says the same, and that the variable is why nothing else is offered.
+    child = run_python("""
+        from rackhost.chain.devices import resolve_config
+        from rackhost.errors import AudioDeviceError
+        try:
+            resolve_config()
+        except AudioDeviceError as err:
+            print(err)
+    """, env=env)
+    assert child.stdout.strip() == (f"{devices.NO_DEVICE_HINT}; RACKHOST_AUDIO_API={forced.strip()!r} limits "
+                                    f"rackhost to JACK Audio Connection Kit: unset it to use every host API")
+
+
+@pytest.mark.parametrize("forced", ["jack", "Jack Audio"])
+def test_a_forced_host_api_is_the_only_one_offered_and_its_devices_are_the_defaults(jack_server, monkeypatch, forced):
+    monkeypatch.setenv(devices.AUDIO_API_ENV, forced)
+    assert [a.name for a in devices.list_hostapis()] == [JACK] and devices.list_hostapis()[0].is_default
+    found = devices.list_devices()
+    assert found and {d.hostapi for d in found} == {JACK}
+    system = _system(found)
+    assert devices.default_devices() == (system, system)
+    config = resolve_config()
+    assert (config.input_device, config.output_device, config.sample_rate) == (system.index, system.index, 48000)
+
+
+def test_a_forced_host_api_that_does_not_exist_is_one_clear_line():
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['devices']))",
+                       env={devices.AUDIO_API_ENV: "nosuchaudio"})
+    assert child.returncode == 2 and child.stdout == ""
+    line = child.stderr.strip().splitlines()[-1]
+    assert line.startswith("rackhost: error: RACKHOST_AUDIO_API='nosuchaudio' names no audio host API (PortAudio "
+                           "offers ")
+    assert line.endswith("; set it to one of them, e.g. jack or alsa, or unset it to use every one")
 
 
 def test_missing_portaudio_library_gives_a_clear_error():

@@ -135,3 +135,22 @@ def test_real_clicks_on_the_window_change_the_session(session_file):
     assert result["chain"] == ["ZamCompX2", "Reverb", "Gain"]
     assert result["history"] == ["mute drums", "bypass ZamComp", "add Gain"]
     assert result["chain_after_ctrl_z"] == ["ZamCompX2", "Reverb"]
+
+
+def test_plugin_switches_are_checkboxes_and_selectors_lists_that_set_the_plugins_steps(built):
+    # VST3 reports both as floats with a few steps (pedalboard: num_steps, valid_values).
+    built.session.tracks[1].chain.add("ZamDelay")
+    built.structure_changed()
+    panel = built.open_panel(1, 1)
+    kind = {name: dpg.get_item_type(item).split("::")[-1] for name, item in panel.controls.items()}
+    assert kind["invert"] == kind["sync_bpm"] == "mvCheckbox"
+    assert kind["divisor"] == "mvCombo" and kind["time_ms"] == "mvSliderFloat"
+    assert dpg.get_item_configuration(panel.controls["divisor"])["items"] == ["1", "2", "3", "4", "5"]
+    delay = built.session.tracks[1].chain[1].plugin
+    click(panel.controls["divisor"], "4")
+    click(panel.controls["invert"], True)
+    assert delay.get("divisor") == 4.0 and delay.get("invert") == 1.0
+    built.undo()
+    built.undo()
+    panel = built.panels[0]
+    assert dpg.get_value(panel.controls["divisor"]) == "3" and dpg.get_value(panel.controls["invert"]) is False

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
@@ -17,6 +17,8 @@ from rackhost.chain.live import LiveEngine, LiveEngineError
 from rackhost.chain.live.memory import huge_pages_disabled
 
 BLOCK = 128
+TAKES = 5  # takes tried before an xrun in every one fails the test
+T = TypeVar("T")
 
 
 def _session(signal: np.ndarray | None = None) -> Session:
@@ -54,16 +56,23 @@ def _play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[
 _xruns = [0]  # the JACK server's xruns during the last _play_through
 
 
-@contextlib.contextmanager
-def _unless_xruns():
-    """A sample comparison that fails after the server lost blocks to an overloaded machine (other
-    processes on these 2 cores) says so as an expected failure; without xruns, a mismatch fails."""
-    try:
-        yield
-    except AssertionError:
-        if _xruns[0]:
-            pytest.xfail(f"the JACK server had {_xruns[0]} xrun(s) during the take; the machine is overloaded")
-        raise
+def _clean(take: Callable[[], T]) -> T:
+    """``take()`` run again while the JACK server had an xrun during it, up to :data:`TAKES` times.
+
+    A take with an xrun lost or repeated a block (other processes share these 2 cores): it proves
+    nothing either way, so it is taken again; the test asserts on the first clean take. If every
+    take was dirty the test fails, never passes as expected: a callback that stalls every few hundred
+    blocks must not hide behind a busy machine.
+    """
+    counts = []
+    for _ in range(TAKES):
+        _xruns[0] = 0
+        result = take()
+        if not _xruns[0]:
+            return result
+        counts.append(_xruns[0])
+    pytest.fail(f"the JACK server had xruns during each of {TAKES} takes ({counts}); the engine or the machine "
+                f"cannot keep up")
 
 
 def _record(jack_server, session: Session, signal: np.ndarray, folder) -> list:
@@ -82,18 +91,22 @@ def _record(jack_server, session: Session, signal: np.ndarray, folder) -> list:
 
 def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_server):
     signal = program_signal(2, 1.0)
-    engine = LiveEngine(_session(), device=jack_device())
-    engine.start()
-    try:
-        start_offset, captured = _play_through(jack_server, engine, signal)
-        stats = engine.stats()
-        assert stats.fault is None and stats.running
-    finally:
-        engine.close()
+
+    def take():
+        engine = LiveEngine(_session(), device=jack_device())
+        engine.start()
+        try:
+            start_offset, captured = _play_through(jack_server, engine, signal)
+            stats = engine.stats()
+            assert stats.fault is None and stats.running
+        finally:
+            engine.close()
+        return start_offset, captured, stats
+
+    start_offset, captured, stats = _clean(take)
     offline = _session(signal).render(tail=False)  # latency trimmed: lines up with the input
     lag, aligned = align(offline.audio, captured)
-    with _unless_xruns():
-        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     # From the first sample played to where it comes out (client to client, so no device latency):
     # one block of buffering plus the plug-ins', which is what rackhost reports apart from the device's.
     measured = start_offset + lag
@@ -149,24 +162,27 @@ def _many_tracks(signal: np.ndarray | None = None, tracks: int = 12) -> Session:
 
 def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_server):
     signal = program_signal(2, 1.0, seed=5)
-    engine = LiveEngine(_many_tracks(), device=jack_device())
-    engine.start()
-    try:
-        assert "second audio thread" in engine.spread_state  # real-time allowed here (root, jackd -R)
-        # khugepaged's collapses stall the callback every 10 s: huge pages are off for the engine's process.
-        assert engine.memory == "huge pages off" and huge_pages_disabled()
-        assert "THP_enabled:\t0" in Path("/proc/self/status").read_text()
-        _, captured = _play_through(jack_server, engine, signal)
-        stats = engine.stats()
-        assert stats.fault is None and stats.running
-        shared = engine.worker_tracks
-    finally:
-        engine.close()
+
+    def take():
+        engine = LiveEngine(_many_tracks(), device=jack_device())
+        engine.start()
+        try:
+            assert "second audio thread" in engine.spread_state  # real-time allowed here (root, jackd -R)
+            # khugepaged's collapses stall the callback every 10 s: huge pages are off for the engine's process.
+            assert engine.memory == "huge pages off" and huge_pages_disabled()
+            assert "THP_enabled:\t0" in Path("/proc/self/status").read_text()
+            _, captured = _play_through(jack_server, engine, signal)
+            stats = engine.stats()
+            assert stats.fault is None and stats.running
+            return captured, engine.worker_tracks
+        finally:
+            engine.close()
+
+    captured, shared = _clean(take)
     assert shared > 0  # the second thread did render tracks, not just wake up
     offline = _many_tracks(signal).render(tail=False)
     _, aligned = align(offline.audio, captured)
-    with _unless_xruns():
-        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
 
 def _capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarray:
@@ -185,24 +201,28 @@ def _capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarra
 def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_server):
     # A playback-only interface (or no input chosen in Settings): no input is opened at all.
     signal = program_signal(2, 0.5, seed=3)
-    session = _session(signal)
-    engine = LiveEngine(session, device=jack_device(), input_channels=0)
-    engine.start()
-    try:
-        assert find_ports("PortAudio", is_input=True) == []
-        assert find_ports("PortAudio", is_output=True)
-        captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
-        stats = engine.stats()
-        assert stats.fault is None and stats.running
-        session.add_track("vocal", None, input=(0,))
-        with pytest.raises(LiveEngineError, match="vocal.*0 input channels.*choose an input device"):
-            engine.update()
-    finally:
-        engine.close()
+
+    def take():
+        session = _session(signal)
+        engine = LiveEngine(session, device=jack_device(), input_channels=0)
+        engine.start()
+        try:
+            assert find_ports("PortAudio", is_input=True) == []
+            assert find_ports("PortAudio", is_output=True)
+            captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+            stats = engine.stats()
+            assert stats.fault is None and stats.running
+            session.add_track("vocal", None, input=(0,))
+            with pytest.raises(LiveEngineError, match="vocal.*0 input channels.*choose an input device"):
+                engine.update()
+        finally:
+            engine.close()
+        return captured
+
+    captured = _clean(take)
     offline = _session(signal).render(tail=False)
     _, aligned = align(offline.audio, captured)
-    with _unless_xruns():
-        np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
 
 def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(jack_server, monkeypatch):
@@ -233,14 +253,13 @@ def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(j
 def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(jack_server, tmp_path):
     signal = program_signal(2, 2.0, seed=11)
     session = _session()
-    takes = _record(jack_server, session, signal, tmp_path)
+    takes = _clean(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
     take = takes[0]
     dry, _ = sf.read(take.dry_path, dtype="float32", always_2d=True)
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
     assert take.frames_written["dry"] == dry.shape[0] and take.frames_written["wet"] == wet.shape[0]
     lag, dry_aligned = align(signal, dry.T)
-    with _unless_xruns():
-        np.testing.assert_allclose(dry_aligned, signal, atol=2 ** -23)  # 24-bit: exact to the last bit kept
+    np.testing.assert_allclose(dry_aligned, signal, atol=2 ** -23)  # 24-bit: exact to the last bit kept
     chain_only = Session(sample_rate=SR, block_size=BLOCK)
     chain_only.add_track("t", ArraySource(dry.T.copy(), SR), session.tracks[0].chain)
     expected = chain_only.render(tail=False).audio[:, : wet.shape[0]]
@@ -426,17 +445,74 @@ def test_two_tracks_record_ten_seconds_at_once(jack_server, tmp_path):
     left.chain.add("ZamComp", threshold_db=-20)
     right = session.add_track("gtr", None, input=(1,), armed=True)
     right.chain.add("ZamEQ2", boost_cut_1_db=6.0, frequency_1_hz=2000)
-    takes = _record(jack_server, session, signal, tmp_path)
+    takes = _clean(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
     assert [t.track for t in takes] == ["vox", "gtr"]
     for take, channel in zip(takes, (0, 1)):
         dry, _ = sf.read(take.dry_path, dtype="float32")
         assert take.frames_written["dry"] == len(dry) >= signal.shape[1]
         lag, aligned = align(signal[channel], dry)
-        with _unless_xruns():
-            np.testing.assert_allclose(aligned, signal[channel], atol=2 ** -23)
+        np.testing.assert_allclose(aligned, signal[channel], atol=2 ** -23)
         wet, _ = sf.read(take.wet_path, dtype="float32")
         chain_only = Session(sample_rate=SR, block_size=BLOCK)
         chain_only.add_track("t", ArraySource(dry[None, :].copy(), SR), session.tracks[channel].chain)
         centre = pan_gains(0.0, 1)[0]  # the render pans the mono track to stereo; the wet take is pre-pan
         expected = chain_only.render(tail=False).audio[0, : len(wet)] / centre
         np.testing.assert_allclose(wet, expected, atol=2 ** -21)
+
+
+def _steps(seconds: float, seed: int = 8) -> np.ndarray:
+    """Noise in 0.15 s steps of very different levels per channel: loud, quiet, silent, below -120 dBFS."""
+    rng = np.random.default_rng(seed)
+    step = int(0.15 * SR)
+    levels = rng.choice([0.86, 0.88, 0.3, 0.02, 1e-4, 1e-7, 0.0], size=(2, int(seconds / 0.15) + 1))
+    gain = np.repeat(levels, step, axis=1)[:, : int(seconds * SR)]
+    return (rng.uniform(-1, 1, gain.shape) * gain).astype(np.float32)
+
+
+def test_the_master_peak_read_each_interval_is_the_captured_outputs_peak_over_it(jack_server):
+    # What `rackhost live` prints once a second: the highest sample since the last line, every block counted.
+    import time
+
+    from rackhost.chain.live.meters import MeterReader
+
+    signal = _steps(4.0)
+
+    def take():
+        session = Session(sample_rate=SR, block_size=BLOCK)
+        session.add_track("steps", ArraySource(signal, SR))
+        engine = LiveEngine(session, device=jack_device(), input_channels=0)
+        reader = MeterReader(SR)
+        reads = []
+        engine.start()
+        try:
+            with Recorder("capture", 2, frames=signal.shape[1] + SR) as recorder:
+                disconnect_system("PortAudio")
+                for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
+                    jack_server.connect(src, dst)
+                recorder.start()
+                engine.play()
+                time.sleep(0.05)
+                engine.meters(reader)  # from here each read takes the blocks since the one before
+                pauses = np.random.default_rng(3).uniform(0.01, 0.6, 100)  # a GUI frame .. the CLI's second
+                for pause in pauses:
+                    if engine.stats().position > signal.shape[1] - 0.7 * SR:
+                        break
+                    time.sleep(pause)
+                    reads.append((engine.meters(reader)[-1, :, 0], reader.covered))
+                recorder.wait(timeout=10)
+                _xruns[0] = recorder.xruns + engine.stats().xruns
+        finally:
+            engine.close()
+        return reads, recorder.captured
+
+    reads, captured = _clean(take)
+    _, aligned = align(signal, captured)  # aligned[:, p] is what the engine played at transport position p
+    assert len(reads) >= 5
+    for (_, before), (_, after) in zip(reads, reads[1:]):
+        assert after[0] == before[-1] + BLOCK  # no block missed between two reads, none counted twice
+    with np.errstate(divide="ignore"):
+        for shown, covered in reads:
+            assert np.array_equal(covered, covered[0] + BLOCK * np.arange(len(covered)))
+            expected = np.abs(aligned[:, covered[0] : covered[-1] + BLOCK]).max(axis=1)
+            expected[expected < 1e-6] = 0.0  # below -120 dBFS reads -inf
+            np.testing.assert_allclose(20 * np.log10(shown), 20 * np.log10(expected), atol=0.1)

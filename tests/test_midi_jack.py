@@ -80,16 +80,31 @@ def test_midi_ports_lists_jack_midi_ports(jack_server, controller):
     assert ports["api"] == "jack" and "testctl:controller" in ports["inputs"]
 
 
-@pytest.mark.skipif(Path("/dev/snd/seq").exists(), reason="this machine has an ALSA sequencer")
-def test_no_midi_system_is_one_clear_line_and_exit_2():
-    env = {"JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+@pytest.mark.parametrize("forced", ["jack", " JACK "])
+def test_no_midi_system_is_one_clear_line_and_exit_2(forced):
+    # JACK MIDI forced, with no server of that name (and none started for it): no MIDI system on any
+    # machine, whatever sound card or ALSA sequencer it has.
+    env = {"RACKHOST_MIDI_API": forced, "JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}",
+           "JACK_NO_START_SERVER": "1"}
     child = run_python("from rackhost.cli import main; raise SystemExit(main(['midi', 'ports']))", env=env)
     assert child.returncode == 2, child.stderr
-    assert "rackhost: error: no MIDI system found: start a JACK server" in child.stderr
-    assert "Traceback" not in child.stderr and child.stdout == ""
+    assert child.stdout == "" and len(child.stderr.splitlines()) == 1, child.stderr  # libjack's own lines muted
+    line = child.stderr.strip()
+    assert line.startswith("rackhost: error: no MIDI system found: RACKHOST_MIDI_API=jack forces JACK MIDI, "
+                           "which did not answer (")
+    assert "start a JACK server (e.g. 'jackd -d dummy'" in line and "or unset RACKHOST_MIDI_API" in line
+    assert "ALSA" not in line  # the user chose JACK: the way to another system is to unset the variable
     # and the rest of rackhost does not care
     other = run_python("from rackhost.cli import main; raise SystemExit(main(['plugins', '--names-only']))", env=env)
     assert other.returncode == 0, other.stderr
+
+
+def test_an_unknown_midi_system_named_in_the_variable_is_one_clear_line():
+    child = run_python("from rackhost.cli import main; raise SystemExit(main(['midi', 'ports']))",
+                       env={"RACKHOST_MIDI_API": "pipewire"})
+    assert child.returncode == 2 and child.stdout == ""
+    assert child.stderr.splitlines() == ["rackhost: error: RACKHOST_MIDI_API='pipewire' is not one of jack, alsa, "
+                                         "coremidi, winmm; set it to one of them, or unset it to let rackhost pick"]
 
 
 def test_an_unknown_midi_input_is_refused_with_the_ports_listed(jack_server, controller, tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, Chain, Session
-from rackhost.presets.preset import Preset, PresetError, capture_chain, restore_chain
+from rackhost.chain import ArraySource, Chain, Plugin, Session
+from rackhost.presets.preset import Preset, PresetError, SlotState, capture_chain, restore_chain
 from rackhost.presets.preset_file import preset_from_dict, read_preset, write_preset
 
 
@@ -44,7 +44,7 @@ def test_builtin_chain_round_trip_nulls(tmp_path):
 @pytest.mark.parametrize("channels", [1, 2])
 def test_real_vst3_chain_round_trip_nulls(tmp_path, channels):
     chain = Chain()
-    chain.add("ZamCompX2", threshold_db=-24, ratio=5, knee_db=8.0, attack_ms=3)  # knee_db is lost by raw_state alone
+    chain.add("ZamCompX2", threshold_db=-24, ratio=5, knee_db=8.0, attack_ms=3)
     chain.add("ZamEQ2", boost_cut_1_db=4.0, frequency_1_hz=2500)
     chain.add("ZamGateX2", threshold_db=-50)
     chain.add("ZaMaximX2", threshold_db=-6)
@@ -119,5 +119,53 @@ def test_a_path_outside_the_scanned_folders_is_never_loaded_without_permission(t
     doc = _doc(slots=[{"plugin": {"format": "vst3", "name": "Evil", "path": str(tmp_path / "Downloads/Evil.vst3")}}])
     chain, report = restore_chain(preset_from_dict(doc, "p.json"))
     assert chain[0].bypass and "outside the scanned folders: not loaded" in report.missing[0]
-    with pytest.raises(PresetError, match="could not load plug-in"):  # with permission it is tried (and fails)
-        restore_chain(preset_from_dict(doc, "p.json"), allow_untrusted=True)
+    # With permission it is tried, in a probe process first, and refused there: the slot stays, bypassed.
+    chain, report = restore_chain(preset_from_dict(doc, "p.json"), allow_untrusted=True)
+    assert chain[0].bypass and [r.name for r in report.refused] == ["Evil"]
+    assert "could not load plug-in" in report.missing[0] and "failed its probe" in report.missing[0]
+
+
+# A DPF plug-in's state and the named values beside it can disagree: the state
+# is read without the plug-in having run since its values were set (every value
+# set since is missing from it), or a user edits a value in the file by hand.
+# Restoring applies the state first, then every named value that differs from
+# it, so the named values win and the state keeps what they do not name.
+DPF_DISAGREEMENTS = [
+    ("ZamCompX2", {"threshold_db": -30.0, "ratio": 2.0, "knee_db": 4.0}, {"threshold_db": -12.0}, {"ratio": 2.0}),
+    ("MVerb", {"decay": 20.0, "size": 90.0, "predelay": 10.0}, {"decay": 75.0, "size": 30.0}, {"predelay": 10.0}),
+]
+
+
+@pytest.mark.parametrize("name, in_state, named, state_only", DPF_DISAGREEMENTS, ids=[d[0] for d in DPF_DISAGREEMENTS])
+def test_restoring_applies_the_state_first_then_the_named_values_that_disagree_with_it(name, in_state, named,
+                                                                                       state_only):
+    source = Plugin.create(name, **in_state)
+    source.flush()
+    state = base64.b64encode(source.instance.raw_state).decode("ascii")
+    slot = SlotState({"format": "vst3", "name": name}, dict(named), state)
+    chain, report = restore_chain(Preset("p", "mixing", slots=[slot]))
+    plugin = chain[0].plugin
+    for pname, value in {**named, **state_only}.items():  # named values over the state; the rest from the state
+        span = plugin.parameters[pname].maximum - plugin.parameters[pname].minimum
+        assert plugin.get(pname) == pytest.approx(value, abs=1e-3 * span), pname
+    assert report, report.mismatches
+    # What is heard: the same as a fresh plug-in set to those values directly.
+    expected = Plugin.create(name, **{**in_state, **named})
+    assert np.array_equal(_render(_chain_of(expected)), _render(chain))
+
+
+def _chain_of(plugin: Plugin) -> Chain:
+    chain = Chain()
+    chain.add(plugin)
+    return chain
+
+
+def test_a_captured_state_alone_restores_values_set_just_before_the_capture():
+    """The plug-in runs before its state is read: values set since it last ran are in the state."""
+    chain = Chain()
+    chain.add("ZamCompX2", threshold_db=-33.0, ratio=6.0, makeup_db=3.0)  # set, never processed
+    state = capture_chain(chain)[0]
+    fresh = Plugin.create("ZamCompX2")
+    fresh.instance.raw_state = base64.b64decode(state.raw_state)  # the state alone, no named values
+    assert fresh.get("threshold_db") == pytest.approx(-33.0, abs=0.01)
+    assert fresh.get("ratio") == pytest.approx(6.0, abs=0.01) and fresh.get("makeup_db") == pytest.approx(3.0, abs=0.01)

@@ -17,7 +17,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rackhost.chain.discovery import (
@@ -299,8 +298,6 @@ def test_scan_command(plugin_dir: Path, capsys: pytest.CaptureFixture):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["--workers", "0"], "--workers 0 must be at least 1"),
-    (["--timeout", "0"], "--timeout 0 must be more than 0"),
     (["--add-path", "/no/such/folder"], "'/no/such/folder': it is not an existing folder"),
 ])
 def test_scan_command_errors_name_the_problem(argv: list[str], fragment: str):
@@ -335,31 +332,29 @@ def test_plugins_command_lists_failures_and_retries_them(tmp_path: Path, private
 
 
 @pytest.mark.slow
-def test_all_17_zam_plugins_scan_and_zamverb_runs_in_a_chain(private_dirs: Path):
-    """The one test that loads ZamVerb (~90 s here): in the scan's child process and, at the same time, in a chain."""
-    from concurrent.futures import ThreadPoolExecutor
+def test_all_17_zam_plugins_scan_and_a_load_after_the_scan_does_not_probe_again(private_dirs: Path):
+    """The one test that loads ZamVerb (~90 s here), once, in the scan's child process.
 
-    from conftest import SR, ZAM_ALL, ZAM_MONO_ONLY, program_signal
-    from rackhost.chain import ArraySource, Plugin, Session
+    The probe child loads each bundle and runs audio through it in every layout
+    it offers, so ZamVerb is proven to run there; a load in rackhost's own
+    process after the scan must take the scan's record instead of paying for
+    a second 90 s probe (the guard in front of every load).
+    """
+    from conftest import ZAM_ALL, ZAM_MONO_ONLY
+    from rackhost.chain import Plugin
+    from rackhost.chain.discovery.guard import check_probed
 
-    def render_zamverb():
-        session = Session(sample_rate=SR, block_size=256)
-        slot = session.add_track("t", ArraySource(program_signal(2, 0.5), SR)).chain.add("ZamVerb")
-        return slot.plugin, session.render(tail=False)
-
-    # The scan only waits on child processes, so it runs on a thread; plug-ins are loaded on the
-    # main thread (JUCE takes the first thread that loads one as its message thread).
-    with ThreadPoolExecutor(1) as pool:
-        scanning = pool.submit(scan, [VST3_DIR], workers=2, timeout=600)
-        zamverb, result = render_zamverb()
-        summary = scanning.result()
+    summary = scan([VST3_DIR], workers=2, timeout=600)
     records = by_name(summary)
     assert set(ZAM_ALL) <= set(records)
     for name in ZAM_ALL:
         assert records[name].ok, records[name].error
         info = records[name].info
         assert info["layouts"] == (["mono"] if name in ZAM_MONO_ONLY else ["stereo"]), name
-        engine = zamverb if name == "ZamVerb" else Plugin.create(name)
-        assert [p["name"] for p in info["parameters"]] == list(engine.parameters), name
-    assert zamverb.mode == "direct" and np.max(np.abs(result.audio)) > 0.01
+        if name != "ZamVerb":  # its parameters are checked against the scan's record below
+            assert [p["name"] for p in info["parameters"]] == list(Plugin.create(name).parameters), name
+    zamverb = check_probed(VST3_DIR / "ZamVerb.vst3")
+    # The very record the scan wrote: a new probe would have timed its own load.
+    assert zamverb.info == records["ZamVerb"].info and zamverb.info["load_seconds"] > 0
+    assert len(zamverb.info["parameters"]) > 0
     assert scan([VST3_DIR]).probed == []  # nothing changed: nothing probed again

@@ -99,7 +99,7 @@ def test_session_keeps_plugin_state_and_loudness_target(tmp_path, wav_file):
     from rackhost.chain import LoudnessTarget
 
     session = _session(tmp_path, wav_file)
-    session.tracks[0].chain[0].plugin.set("knee_db", 8.0)  # not restored by ZamCompX2's state alone
+    session.tracks[0].chain[0].plugin.set("knee_db", 8.0)  # set just before saving: the plug-in has not run since
     session.master.chain.add("BrickwallLimiter", true_peak=True)
     session.master.loudness_target = LoudnessTarget(-16.0, -1.5)
     save_session(session, tmp_path / "s.json")

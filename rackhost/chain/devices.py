@@ -8,6 +8,12 @@ without libportaudio gets a clear :class:`AudioDeviceError` when devices are ask
 When a JACK server is running, its devices are preferred as defaults: PortAudio's default host API
 may be ALSA, and ALSA's ``jack`` PCM (from libasound2-plugins) sometimes shows up in a scan and is
 then the default device although it is only a bridge to the same server.
+
+``$RACKHOST_AUDIO_API`` (``jack``, ``alsa``, ``pulse``..., a host API's name or
+a part of it) limits rackhost to that one host API: a user with both JACK and
+ALSA keeps a live session off the sound card's ALSA devices (and off ALSA's
+``jack`` bridge) even when the JACK server is down. With the API absent (JACK's,
+when no server runs) there are no devices, and the error says how to get one.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ NO_DEVICE_HINT = ("no audio device found (is an audio server such as JACK runnin
                   "on Linux without a sound card, start one: jackd -d dummy)")
 COMMON_RATES = (44100, 48000, 88200, 96000, 176400, 192000)
 JACK_HOSTAPI = "JACK Audio Connection Kit"
+AUDIO_API_ENV = "RACKHOST_AUDIO_API"
+# PortAudio's host API names: the one forced may be missing from a scan (JACK's while no server runs).
+KNOWN_HOSTAPIS = ("ALSA", JACK_HOSTAPI, "OSS", "PulseAudio", "Core Audio", "MME", "Windows DirectSound",
+                  "Windows WASAPI", "Windows WDM-KS", "ASIO")
 
 _sd: ModuleType | None = None
 _server_lost = False
@@ -124,28 +134,56 @@ def server_lost() -> None:
 # -- listing --------------------------------------------------------------------------------------
 
 
+def forced_hostapi() -> str | None:
+    """The host API ``$RACKHOST_AUDIO_API`` limits rackhost to (its full name), or None when it is unset.
+
+    The value is matched without case against the names PortAudio offers now, whole or in part
+    (``jack`` is ``JACK Audio Connection Kit``), then against every name PortAudio may offer.
+    """
+    wanted = os.environ.get(AUDIO_API_ENV, "").strip()
+    if not wanted:
+        return None
+    present = [api["name"] for api in _sounddevice().query_hostapis()]
+    for names in (present, KNOWN_HOSTAPIS):
+        found = ([n for n in names if n.lower() == wanted.lower()]
+                 or [n for n in names if wanted.lower() in n.lower()])
+        if len(found) > 1:
+            raise AudioDeviceError(f"{AUDIO_API_ENV}={wanted!r} matches several host APIs: {', '.join(found)}; "
+                                   f"give more of the name")
+        if found:
+            return found[0]
+    raise AudioDeviceError(f"{AUDIO_API_ENV}={wanted!r} names no audio host API (PortAudio offers "
+                           f"{', '.join(present) or 'none'} here); set it to one of them, e.g. jack or alsa, "
+                           f"or unset it to use every one")
+
+
 def list_hostapis() -> list[HostApi]:
+    """The host APIs PortAudio offers (only the forced one, if ``$RACKHOST_AUDIO_API`` names one)."""
     sd = _sounddevice()
+    forced = forced_hostapi()
     default = sd.default.hostapi
     return [
         HostApi(index=i, name=api["name"], devices=tuple(api["devices"]),
                 default_input_device=_index_or_none(api["default_input_device"]),
-                default_output_device=_index_or_none(api["default_output_device"]), is_default=i == default)
-        for i, api in enumerate(sd.query_hostapis())
+                default_output_device=_index_or_none(api["default_output_device"]),
+                is_default=api["name"] == forced if forced else i == default)
+        for i, api in enumerate(sd.query_hostapis()) if forced in (None, api["name"])
     ]
 
 
 def list_devices() -> list[AudioDevice]:
-    """Every device PortAudio offers; ``is_default_*`` mark the devices :func:`resolve_config` picks."""
+    """Every device PortAudio offers (only the forced host API's, if ``$RACKHOST_AUDIO_API`` names one);
+    ``is_default_*`` mark the devices :func:`resolve_config` picks."""
     sd = _sounddevice()
     apis = sd.query_hostapis()
-    default_in, default_out = _default_indices(sd)
+    forced = forced_hostapi()
+    default_in, default_out = _default_indices(sd, forced)
     return [
         AudioDevice(index=d["index"], name=d["name"], hostapi=apis[d["hostapi"]]["name"],
                     max_input_channels=d["max_input_channels"], max_output_channels=d["max_output_channels"],
                     default_samplerate=float(d["default_samplerate"]), is_default_input=d["index"] == default_in,
                     is_default_output=d["index"] == default_out)
-        for d in sd.query_devices()
+        for d in sd.query_devices() if forced in (None, apis[d["hostapi"]]["name"])
     ]
 
 
@@ -162,7 +200,7 @@ def find_device(spec: int | str, kind: str | None = None) -> AudioDevice:
         raise ValueError(f"kind must be 'input', 'output' or None, got {kind!r}")
     devices = list_devices()
     if not devices:
-        raise AudioDeviceError(NO_DEVICE_HINT)
+        raise AudioDeviceError(_no_device_message())
     usable = [d for d in devices if kind is None or _channels(d, kind) > 0]
     if isinstance(spec, int) and not isinstance(spec, bool):
         found = [d for d in devices if d.index == spec]
@@ -208,7 +246,7 @@ def resolve_config(input_device: int | str | None = None, output_device: int | s
     sd = _sounddevice()
     devices = list_devices()
     if not devices:
-        raise AudioDeviceError(NO_DEVICE_HINT)
+        raise AudioDeviceError(_no_device_message())
 
     def pick(spec, kind, wanted):
         if wanted == 0:
@@ -281,9 +319,22 @@ def _channels(device: AudioDevice, kind: str) -> int:
     return device.max_input_channels if kind == "input" else device.max_output_channels
 
 
-def _default_indices(sd) -> tuple[int | None, int | None]:
-    """Defaults: what the user set in ``sd.default.device``, else the JACK host API's when it has
-    devices, else PortAudio's."""
+def _no_device_message() -> str:
+    forced = forced_hostapi()
+    if forced is None:
+        return NO_DEVICE_HINT
+    return (f"{NO_DEVICE_HINT}; {AUDIO_API_ENV}={os.environ[AUDIO_API_ENV].strip()!r} limits rackhost to "
+            f"{forced}: unset it to use every host API")
+
+
+def _default_indices(sd, forced: str | None = None) -> tuple[int | None, int | None]:
+    """Defaults: the forced host API's, else what the user set in ``sd.default.device``, else the JACK
+    host API's when it has devices, else PortAudio's."""
+    if forced is not None:
+        api = next((api for api in sd.query_hostapis() if api["name"] == forced), None)
+        if api is None:
+            return None, None
+        return _index_or_none(api["default_input_device"]), _index_or_none(api["default_output_device"])
     user = list(getattr(sd.default.device, "_pair", [None, None]))
     jack = next((api for api in sd.query_hostapis() if api["name"] == JACK_HOSTAPI and api["devices"]), None)
     result: list[int | None] = []

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
+import numpy as np
+
 from rackhost.errors import ParameterValueError
 
 ParameterValue = Union[float, bool, str]
@@ -16,6 +18,9 @@ ParameterRole = Literal["control", "output"]
 # DPF adds these to every plug-in for its own bookkeeping (they report the host's
 # buffer size and rate back, or switch factory programs underneath the named
 # values): never shown, stored, or set.
+# A float parameter with at most this many steps is drawn as a switch or a list, not a slider.
+MAX_SELECTOR_STEPS = 32
+
 INTERNAL_PARAMETERS = frozenset(
     {"buffer_size_frames", "sample_rate_frames", "latency_frames", "current_program"}
 )
@@ -48,7 +53,10 @@ class ParameterInfo:
     """One parameter of a plug-in, described well enough to draw a control for it.
 
     ``minimum``/``maximum`` are in the parameter's own unit (dB, ms, Hz...);
-    ``choices`` lists the allowed values of a ``choice`` parameter.
+    ``choices`` lists the allowed values of a ``choice`` parameter. ``steps`` lists
+    the values a stepped ``float`` parameter takes, where the plug-in tells
+    (VST3 step counts: a DPF switch such as ZamCompX2's ``sidechain`` is a float
+    with the two steps 0 and 1); empty for a continuous one.
     """
 
     name: str
@@ -59,6 +67,15 @@ class ParameterInfo:
     unit: str = ""
     role: ParameterRole = "control"
     choices: tuple[str, ...] = field(default=())
+    # The values a float parameter can hold (sorted), where the plug-in has steps: pedalboard sets the
+    # nearest one, so -18 is held as -18.000002 and 4 as 4.002. Empty: continuous, or not known.
+    steps: tuple[float, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def selector(self) -> tuple[float, ...]:
+        """The steps of a switch (2) or a selector (up to :data:`MAX_SELECTOR_STEPS`), drawn as a
+        checkbox or a list rather than a slider; empty for a parameter with finer steps or none."""
+        return self.steps if 2 <= len(self.steps) <= MAX_SELECTOR_STEPS else ()
 
     @property
     def is_output(self) -> bool:
@@ -116,6 +133,42 @@ class ParameterInfo:
             number = min(number, self.maximum)
         return number
 
+    def rounded(self, value: ParameterValue) -> ParameterValue:
+        """``value`` with no more digits than the parameter resolves, for files and the window.
+
+        With steps: the decimals that tell its steps apart (-18.000002 -> -18.0 on
+        ZamCompX2's 0.08 dB steps; 4.002 -> 4.0 on its ratio's 0.019 steps). A
+        value held in single precision (built-ins): its shortest single-precision
+        text (-18.299999237 -> -18.3). Otherwise: a millionth of the range.
+        """
+        if self.type != "float" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        number = float(value)
+        if not math.isfinite(number):
+            return number
+        if len(self.steps) > 1:
+            return round(number, self.decimals) + 0.0  # + 0.0: never -0.0
+        if float(np.float32(number)) == number:
+            return float(str(np.float32(number))) + 0.0
+        span = abs((self.maximum or 0.0) - (self.minimum or 0.0)) or 1.0
+        return round(number, max(0, math.floor(-math.log10(span * 1e-6)))) + 0.0
+
+    @property
+    def decimals(self) -> int:
+        """Decimals that tell a stepped parameter's steps apart (half a step is more than half the last digit)."""
+        if self.type != "float" or len(self.steps) < 2:
+            return 6
+        gaps = [b - a for a, b in zip(self.steps, self.steps[1:]) if b > a]
+        return min(6, max(0, math.floor(-math.log10(min(gaps))) + 1)) if gaps else 0
+
+    @property
+    def display_format(self) -> str:
+        """A printf format showing a float parameter's value at the precision it is stored with."""
+        unit = f" {self.unit}" if self.unit else ""
+        if len(self.steps) > 1:
+            return f"%.{self.decimals}f{unit}"
+        return f"%.7g{unit}"  # seven significant digits: a single-precision value's shortest text
+
     def _range_text(self) -> str:
         if self.minimum is None or self.maximum is None:
             return ""
@@ -131,6 +184,8 @@ class ParameterInfo:
             out["unit"] = self.unit
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.selector:  # a fine grid (a DPF dB knob has ~1,000 steps) is not worth caching
+            out["steps"] = list(self.selector)
         return out
 
     @classmethod
@@ -139,6 +194,7 @@ class ParameterInfo:
         return cls(
             doc["name"], doc["type"], doc.get("default"), doc.get("minimum"), doc.get("maximum"),
             doc.get("unit", ""), doc.get("role", "control"), tuple(doc.get("choices", ())),
+            tuple(doc.get("steps", ())),
         )
 
     def describe(self) -> str:

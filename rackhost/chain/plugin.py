@@ -29,6 +29,7 @@ import pedalboard
 import pedalboard._pedalboard
 
 from rackhost.chain import builtins
+from rackhost.chain.discovery.guard import PluginProbeFailed, check_probed
 from rackhost.chain.discovery.trust import check_trusted, scan_folders
 from rackhost.chain.folders import find_plugin_file, find_plugin_files
 from rackhost.chain.parameters import (
@@ -37,6 +38,7 @@ from rackhost.chain.parameters import (
     is_internal_parameter,
     is_output_parameter,
 )
+from rackhost.chain.teardown import muted_stderr
 from rackhost.errors import (
     ChannelLayoutError,
     ParameterValueError,
@@ -203,7 +205,22 @@ class Plugin:
 
     @classmethod
     def load(cls, path: str | Path) -> Plugin:
-        """Load an external plug-in bundle (VST3 everywhere, AU on macOS)."""
+        """Load an external plug-in bundle (VST3 everywhere, AU on macOS), once a child process loaded it safely.
+
+        Every external load goes through here, so this is where a bundle that
+        crashed or hung its probe is refused (:class:`PluginProbeFailed`), and
+        where one never probed, or changed since, is probed first (see
+        :mod:`rackhost.chain.discovery.guard`).
+        """
+        path = Path(path)
+        if not path.exists():
+            raise PluginLoadError(str(path), "no such file or folder")
+        check_probed(path)
+        return cls.load_unguarded(path)
+
+    @classmethod
+    def load_unguarded(cls, path: str | Path) -> Plugin:
+        """Load a bundle into this process without probing it first: for the probe's own child process only."""
         path = Path(path)
         if not path.exists():
             raise PluginLoadError(str(path), "no such file or folder")
@@ -212,7 +229,10 @@ class Plugin:
             try:
                 return pedalboard.load_plugin(str(path))
             except (ImportError, RuntimeError, ValueError) as err:
-                raise PluginLoadError(str(path), str(err).strip().splitlines()[0]) from err
+                # pedalboard's first line is only "Failed to load plugin as VST3Plugin. Errors were:";
+                # the reasons follow, one line per format tried.
+                reason = " ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
+                raise PluginLoadError(str(path), reason) from err
 
         instance = factory({})
         fmt: PluginFormat = "au" if path.suffix.lower() == ".component" else "vst3"
@@ -394,11 +414,14 @@ class Plugin:
         if self.channels is not None:
             width = self.native_channels
         rate = self.sample_rate or 48000.0
-        for inst in self._instances:
-            if self.is_instrument:
-                inst.process([], FLUSH_FRAMES / rate, rate, num_channels=width, reset=False)
-            else:
-                inst.process(np.zeros((width, FLUSH_FRAMES), np.float32), rate, reset=False)
+        # After a render at smaller blocks (a session saved after it, a loudness target's second pass)
+        # it is prepared again all the same: muted, as that is the only thing these calls print.
+        with muted_stderr():
+            for inst in self._instances:
+                if self.is_instrument:
+                    inst.process([], FLUSH_FRAMES / rate, rate, num_channels=width, reset=False)
+                else:
+                    inst.process(np.zeros((width, FLUSH_FRAMES), np.float32), rate, reset=False)
 
     @property
     def native_channels(self) -> int:
@@ -574,7 +597,8 @@ class MissingPlugin(Plugin):
     loses nothing, and :attr:`note` tells the user what is missing.
     """
 
-    def __init__(self, identity: PluginIdentity, values: dict[str, ParameterValue], raw_state: str | None, hint: str = ""):
+    def __init__(self, identity: PluginIdentity, values: dict[str, ParameterValue], raw_state: str | None,
+                 hint: str = "", refusal: PluginProbeFailed | None = None):
         self.identity = identity
         self.parameters = {}
         self.stored_values = dict(values)
@@ -583,12 +607,19 @@ class MissingPlugin(Plugin):
         self.channels = None
         self.sample_rate = None
         self.mode = "direct"
-        self.note = f"{identity.name} is not installed, so its slot is bypassed{hint}"
+        # Installed but refused: its probe crashed or hung, so loading it could take rackhost down.
+        self.refusal = refusal
+        if refusal is not None:
+            self.note = f"{identity.name} is bypassed: {refusal}"
+        else:
+            self.note = f"{identity.name} is not installed, so its slot is bypassed{hint}"
 
     def get(self, name: str) -> ParameterValue:
         return self.stored_values[name]
 
     def set(self, name: str, value: object) -> ParameterValue:
+        if self.refusal is not None:
+            raise self.refusal
         raise PluginNotFoundError(self.name, [str(f) for f in scan_folders()])
 
     def values(self) -> dict[str, ParameterValue]:
@@ -605,7 +636,7 @@ class MissingPlugin(Plugin):
         return None
 
     def clone(self) -> Plugin:
-        return MissingPlugin(self.identity, self.stored_values, self.stored_state, "")
+        return MissingPlugin(self.identity, self.stored_values, self.stored_state, "", self.refusal)
 
     def flush(self) -> None:
         pass
@@ -636,7 +667,9 @@ def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
                 name, "choice", str(value), role=role, choices=tuple(str(v) for v in param.valid_values)
             )
         else:
+            # pedalboard reports a VST3 switch or selector as a float: its steps tell (two: on/off).
             out[name] = ParameterInfo(
-                name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role
+                name, "float", float(value), float(param.min_value), float(param.max_value), param.label or "", role,
+                steps=tuple(sorted(float(v) for v in param.valid_values)),
             )
     return out

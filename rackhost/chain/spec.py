@@ -62,6 +62,8 @@ def parse_item(item: str) -> tuple[str, dict[str, object]]:
     for keyword in call.keywords:
         if keyword.arg is None:
             raise ChainSpecError(f"'**' is not allowed in {item!r}")
+        if keyword.arg in values:  # Python would refuse it too; the last one must not win silently
+            raise ChainSpecError(f"{keyword.arg!r} is given twice in {item!r}; give each parameter once")
         values[keyword.arg] = _literal(keyword.value, item)
     return name, values
 

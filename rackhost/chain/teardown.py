@@ -1,36 +1,56 @@
-"""Freeing plug-ins at the end of a command, without their parting words.
+"""Keeping plug-ins' and C libraries' chatter off the user's terminal.
 
-A session holds reference cycles, so its plug-ins are freed by a garbage
-collection. As each goes, a DPF plug-in prints two lines about the order in
-which JUCE's VST3 host releases it ("DPF warning: asked to delete component
-while audio processor still active"). They tell the user nothing, and a
-render of a few tracks would end with dozens.
+Every line a rackhost command prints is rackhost's own. Some C code writes to
+fd 2 behind Python's back:
+
+* a DPF plug-in prepared again for a larger block while active (as a flush of
+  silence does after a render at smaller blocks) prints
+  ``assertion failure: "! fIsActive"``; the plug-in carries on unharmed;
+* as each is freed, a DPF plug-in prints two lines about the order in which
+  JUCE's VST3 host releases it ("DPF warning: asked to delete component while
+  audio processor still active"); a render of a few tracks would end with dozens;
+* libjack and ALSA print when there is no server or sequencer to talk to.
+
+They tell the user nothing. :func:`muted_stderr` silences fd 2 around such a
+call. Use it only on the control thread, around calls that report their own
+failures as Python exceptions (raised after the mute ends), and never around
+the audio callback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def muted_stderr() -> Iterator[None]:
+    """fd 2 goes to /dev/null inside the block; Python's streams are flushed first, so nothing already
+    written is lost. Without a usable fd 2 (a closed stderr) it mutes nothing."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no stderr to mute, or Python's stream is closed
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def free_plugins_quietly() -> None:
     """Collect garbage now with the process's stderr muted; call it once everything else is said.
 
-    The caller drops its own references to the session first. Python's
-    streams are flushed before the mute, so nothing already written is lost.
+    A session holds reference cycles, so its plug-ins are freed by a garbage
+    collection. The caller drops its own references to the session first.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to mute
+    with muted_stderr():
         gc.collect()
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            gc.collect()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

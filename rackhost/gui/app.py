@@ -60,6 +60,7 @@ class RackApp(MidiActions):
         self.window = self.rack = self.master_area = self.format = self.status = self.position = self.history_list = 0
         self._dialog: int | None = None
         self._engine_died_shown = False
+        self._history_shown = -1  # the history's change count the History list shows
         self.scan_task: Any = None
         self.midi_setup: Any = None  # MidiSetup: the MIDI ports the engine opens; None: no MIDI
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
@@ -88,6 +89,7 @@ class RackApp(MidiActions):
         if self.engine is not None:
             self.engine.stop()
             self.engine = None
+            self._silence_meters()
         self._engine_died_shown = False
         self.engine_state = "starting the audio engine..."
         document = self.document()
@@ -492,6 +494,7 @@ class RackApp(MidiActions):
     def _show_history(self) -> None:
         if not self.history_list:
             return
+        self._history_shown = self.session.history.changes
         done, undone = self.session.history.labels()
         items = ["(opened)"] + done + [f"  ~ {label}" for label in reversed(undone)]
         dpg.configure_item(self.history_list, items=items)
@@ -546,6 +549,8 @@ class RackApp(MidiActions):
                 self._scan_finished()
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
+        if self.session.history.changes != self._history_shown:
+            self._show_history()  # a fader, a mute, a parameter: edits that redraw nothing else show here too
         engine = self.engine
         if engine is not None:
             for event in engine.poll():
@@ -553,27 +558,32 @@ class RackApp(MidiActions):
                 if "died" in event:
                     self.engine_state = "the audio engine stopped"
                     self._engine_died(event)
-            self._take_learned(engine)
-            self._follow_controllers(engine)
-            self._follow_program_changes(engine)
-            meters = engine.meters()
-            for row, view in zip(meters[:-1], self.strips):
-                view.show_levels(row)
-            if self.master is not None and len(meters):
-                self.master.show_levels(meters[-1])
-            stats = engine.stats()
-            if stats.get("alive"):
-                if self.master is not None:
-                    self.master.show_loudness(stats)
-                dpg.set_value(self.position, f"{stats['position'] / self.session.sample_rate:6.1f} s")
-                latency_ms = 1000 * stats["latency_frames"] / self.session.sample_rate
-                self.engine_state = (f"engine {'recording' if stats['recording'] else 'running'}: "
-                                     f"xruns {int(stats['xruns'])}, load p50 {stats['load_p50']:.0%} "
-                                     f"p99 {stats['load_p99']:.0%} max {stats['load_max']:.0%}, "
-                                     f"latency {latency_ms:.1f} ms")
+            if self.engine is not None:  # not when it died just now: its meters read nothing any more
+                self._show_engine(engine)
         if time.monotonic() > self._status_until:
             dpg.set_value(self.status, self.engine_state)
             dpg.configure_item(self.status, color=MUTED)
+
+    def _show_engine(self, engine: EngineProcess) -> None:
+        """The running engine's MIDI news, meters and stats, shown."""
+        self._take_learned(engine)
+        self._follow_controllers(engine)
+        self._follow_program_changes(engine)
+        meters = engine.meters()
+        for row, view in zip(meters[:-1], self.strips):
+            view.show_levels(row)
+        if self.master is not None and len(meters):
+            self.master.show_levels(meters[-1])
+        stats = engine.stats()
+        if stats.get("alive"):
+            if self.master is not None:
+                self.master.show_loudness(stats)
+            dpg.set_value(self.position, f"{stats['position'] / self.session.sample_rate:6.1f} s")
+            latency_ms = 1000 * stats["latency_frames"] / self.session.sample_rate
+            self.engine_state = (f"engine {'recording' if stats['recording'] else 'running'}: "
+                                 f"xruns {int(stats['xruns'])}, load p50 {stats['load_p50']:.0%} "
+                                 f"p99 {stats['load_p99']:.0%} max {stats['load_max']:.0%}, "
+                                 f"latency {latency_ms:.1f} ms")
 
     @property
     def title(self) -> str:
@@ -581,7 +591,13 @@ class RackApp(MidiActions):
         title = f"{TITLE}: {self.session_path.name if self.session_path else 'new session'}"
         return title + (" *" if self.files.dirty else "")
 
+    def _silence_meters(self) -> None:
+        """No engine, no level: the meters drop to -inf rather than freeze at a dead engine's last levels."""
+        for view in (*self.strips, *([self.master] if self.master is not None else [])):
+            view.show_silence()
+
     def _engine_died(self, why: str) -> None:
+        self._silence_meters()
         if self._engine_died_shown:
             return
         self._engine_died_shown = True

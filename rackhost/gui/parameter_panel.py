@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 SHOWN_AT_ONCE = 120
 
 
+def step_text(steps: tuple[float, ...], value: Any) -> str:
+    """The step nearest ``value`` as a stepped parameter's list shows it (1.0 -> "1"); ``float()`` reads it back."""
+    return f"{min(steps, key=lambda step: abs(step - float(value))):g}"
+
+
+def switched_on(steps: tuple[float, ...], value: Any) -> bool:
+    """A two-step parameter's value is nearer its upper step (the plug-in may report 0.9999 for 1)."""
+    return abs(float(value) - steps[1]) < abs(float(value) - steps[0])
+
+
 class ParameterPanel:
     def __init__(self, app: RackApp, track: int | None, index: int):
         self.app = app
@@ -90,13 +100,23 @@ class ParameterPanel:
             return item
         if info.type == "bool":
             item = dpg.add_checkbox(label=label, default_value=bool(value), parent=self.body, callback=set_value, user_data=info.name)
+        elif len(info.selector) == 2:  # a plug-in's on/off switch, reported as a float with two steps
+            off, on = info.selector
+            item = dpg.add_checkbox(label=label, default_value=switched_on(info.selector, value), parent=self.body,
+                                    callback=lambda s, v, name: set_value(s, on if v else off, name),
+                                    user_data=info.name)
+        elif info.selector:  # a selector: one entry per step the plug-in reports
+            item = dpg.add_combo([step_text(info.selector, v) for v in info.selector], label=label,
+                                 default_value=step_text(info.selector, value),
+                                 width=220, parent=self.body, user_data=info.name,
+                                 callback=lambda s, v, name: set_value(s, float(v), name))
         elif info.type == "choice":
             item = dpg.add_combo(list(info.choices), label=label, default_value=str(value), width=220,
                                  parent=self.body, callback=set_value, user_data=info.name)
         elif info.type == "float":
-            unit = f" {info.unit}" if info.unit else ""
+            # The precision the value is saved with: 0.08 dB steps show "-18.00", a built-in "-18.3".
             item = dpg.add_slider_float(label=label, default_value=float(value), min_value=float(info.minimum),
-                                        max_value=float(info.maximum), width=220, format=f"%.2f{unit}",
+                                        max_value=float(info.maximum), width=220, format=info.display_format,
                                         parent=self.body, callback=set_value, user_data=info.name)
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
@@ -133,7 +153,13 @@ class ParameterPanel:
             value = plugin.get(name)
             if info.role == "output":
                 continue
-            if info.type in ("bool", "choice", "float") and not dpg.is_item_active(item):
+            if dpg.is_item_active(item):
+                continue
+            if len(info.selector) == 2:
+                dpg.set_value(item, switched_on(info.selector, value))
+            elif info.selector:
+                dpg.set_value(item, step_text(info.selector, value))
+            elif info.type in ("bool", "choice", "float"):
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)

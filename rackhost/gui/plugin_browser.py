@@ -38,7 +38,9 @@ def catalogue() -> list[Entry]:
     for record in sorted(cache.records.values(), key=lambda r: r.name.lower()):
         seen.add(record.path)
         if not record.ok:
-            entries.append(Entry(record.name, GROUPS[4], record.error or "failed its probe"))
+            # Refused when chosen (see rackhost.chain.discovery.guard): the reason and the way back.
+            entries.append(Entry(record.name, GROUPS[4], f"{record.error or 'failed its probe'} "
+                                                         f"(after fixing it: rackhost plugins --retry {record.name})"))
             continue
         info = record.info or {}
         instrument = info.get("kind") == "instrument"
@@ -47,7 +49,8 @@ def catalogue() -> list[Entry]:
     listed = {e.name for e in entries}
     for name, path in sorted(find_plugin_files(scan_folders()).items()):
         if str(path) not in seen and name not in listed:
-            entries.append(Entry(name, GROUPS[3], "run a scan to learn about it"))
+            # Chosen, it is first probed in a child process, so a crashing one cannot take the window down.
+            entries.append(Entry(name, GROUPS[3], "probed safely when added"))
     return entries
 
 

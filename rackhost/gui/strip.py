@@ -13,7 +13,10 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
+from rackhost.chain.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
+from rackhost.chain.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
+from rackhost.chain.plugin import MissingPlugin
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
 if TYPE_CHECKING:
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 
 STRIP_WIDTH = 214
 CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the bottom of every strip
-METER_FLOOR_DB = -60.0
+METER_FLOOR_DB = -60.0  # the bars' scale; the readout goes down to the engine's floor (-120 dBFS)
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
 
@@ -30,6 +33,16 @@ def meter_fraction(peak: float) -> float:
     """A linear peak as a bar length: -60 dBFS empty, 0 dBFS full."""
     db = gain_to_db(peak)
     return max(0.0, min(1.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
+
+
+def level_text(gain: float) -> str:
+    """A level as the readout shows it: dBFS to 0.1 dB, ``-inf`` below the meters' floor (-120 dBFS)."""
+    db = gain_to_db(gain)
+    return f"{db:5.1f}" if db >= READOUT_FLOOR_DB else " -inf"
+
+
+READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the last {RMS_WINDOW_SECONDS * 1000:.0f} ms; "
+               f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf; the bars span -60..0 dBFS")
 
 
 def input_label(track: Any) -> str:
@@ -96,6 +109,8 @@ class StripView:
             self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
                            for _ in range(2)]
             self.readout = dpg.add_text("pk  -inf  rms  -inf dBFS", color=MUTED)
+            with dpg.tooltip(self.readout):
+                self.readout_tip = dpg.add_text(READOUT_TIP)
 
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track
@@ -129,7 +144,7 @@ class StripView:
             button = dpg.add_button(label=label[:15], width=104, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
             with dpg.tooltip(button, show=False) as tip:
-                tip_text = dpg.add_text("", wrap=320)
+                tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
             dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
             dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
@@ -139,15 +154,19 @@ class StripView:
         self._show_sidechain(index, slot)
 
     def _show_sidechain(self, index: int, slot: Any) -> None:
-        """Mark a slot whose sidechain switch is on (nothing feeds its key) and say so when hovered."""
-        note = sidechain_note(slot)
-        tip, text = self.slot_tips[index]
+        """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
+        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key."""
         where = "master" if self.is_master else f"track {self.owner.name!r}"
-        dpg.set_value(text, f"{where}: {note}" if note else "")
-        dpg.configure_item(tip, show=note is not None)
-        missing = "not installed" in (getattr(slot.plugin, "note", None) or "")
+        note = sidechain_note(slot)
+        if isinstance(slot.plugin, MissingPlugin):
+            why = slot.plugin.note
+        else:
+            why = f"{where}: {note}" if note else None
+        tip, text = self.slot_tips[index]
+        dpg.set_value(text, why or "")
+        dpg.configure_item(tip, show=why is not None)
         label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
-        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if note or missing else label)[:15])
+        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if why else label)[:15])
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
         """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI."""
@@ -179,10 +198,14 @@ class StripView:
             dpg.configure_item(bar, overlay="CLIP" if channel[3] else "")
         hold = max(float(row[0][2]), float(row[1][2]))
         rms = max(float(row[0][1]), float(row[1][1]))
-        peak_text = f"{gain_to_db(hold):5.1f}" if hold > 0 else " -inf"
-        rms_text = f"{gain_to_db(rms):5.1f}" if rms > 0 else " -inf"
-        dpg.set_value(self.readout, f"pk {peak_text}  rms {rms_text} dBFS")
+        dpg.set_value(self.readout, f"pk {level_text(hold)}  rms {level_text(rms)} dBFS")
         dpg.configure_item(self.readout, color=CLIP if hold >= 1.0 else MUTED)
+
+    def show_silence(self) -> None:
+        """No engine: every level -inf, no clip (a dead engine's last levels are not left standing)."""
+        self.show_levels([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+        if self.is_master:
+            self.show_loudness({})
 
     def show_loudness(self, stats: dict) -> None:
         """The master's momentary, short-term and integrated loudness and true peak, when the engine has them."""

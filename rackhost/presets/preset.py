@@ -2,9 +2,12 @@
 
 A preset stores, for each slot, the plug-in's identity, its named control
 values, and for external plug-ins their own state (``raw_state``, base64).
-Restoring assigns the state first, then the named values (some plug-ins,
-ZamCompX2's ``knee_db`` for one, do not restore every value from their state
-alone), then reads every value back and reports any that did not land.
+Restoring assigns the state first, then the named values that differ from it
+(a value edited by hand in the file wins over the state; a DPF plug-in's state
+read before it ran since its values were set lacks them all, which is why
+capturing flushes first), then reads every value back and reports any that
+did not land. Values are stored at the parameter's precision (-18.0, not the
+-18.000002 the plug-in reports).
 Output-only parameters (meters) are never stored or set.
 """
 
@@ -20,6 +23,7 @@ from typing import Literal
 from rackhost import __version__
 from rackhost.chain import Chain, MissingPlugin, Plugin, PluginIdentity, Slot
 from rackhost.chain.builtins import is_builtin
+from rackhost.chain.discovery import PluginProbeFailed
 from rackhost.chain.parameters import ParameterValue
 from rackhost.errors import PluginNotFoundError, RackhostError, printable
 
@@ -118,7 +122,12 @@ def capture_slot(slot: Slot) -> SlotState:
     if not plugin.is_builtin:
         plugin.flush()
         raw_state = base64.b64encode(plugin.instance.raw_state).decode("ascii")
-    return SlotState(identity, plugin.values(), raw_state, slot.bypass, slot.mix)
+    return SlotState(identity, stored_values(plugin), raw_state, slot.bypass, slot.mix)
+
+
+def stored_values(plugin: Plugin) -> dict[str, ParameterValue]:
+    """The control values as a file keeps them: at the parameter's precision (-18.0, not -18.000002)."""
+    return {name: plugin.parameters[name].rounded(value) for name, value in plugin.values().items()}
 
 
 def capture_chain(chain: Chain) -> list[SlotState]:
@@ -134,6 +143,8 @@ class RestoreReport:
 
     mismatches: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # plug-ins not installed: their slots are bypassed
+    # Plug-ins installed but refused because their probe crashed or hung: also bypassed, and listed in ``missing``.
+    refused: list[PluginProbeFailed] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return not self.mismatches and not self.missing
@@ -166,6 +177,12 @@ def restore_slot(
                 if not (path and allow_untrusted):
                     raise
                 plugin = Plugin.create(path, allow_untrusted=True)
+    except PluginProbeFailed as refusal:
+        # Kept like a plug-in that is not installed, with the probe's reason: the rest still loads.
+        missing = MissingPlugin(_identity(identity), state.parameters, state.raw_state, refusal=refusal)
+        report.missing.append(f"{where}: {missing.note}")
+        report.refused.append(refusal)
+        return Slot(missing, bypass=True, mix=min(max(state.mix, 0.0), 1.0))
     except PluginNotFoundError:
         if identity.get("format", "vst3") == "builtin" or is_builtin(name):
             raise PresetError(source, f"{where}.plugin", f"{name!r} is not a pedalboard built-in") from None
@@ -192,9 +209,10 @@ def restore_slot(
     for pname, value in state.parameters.items():
         if plugin.is_builtin and plugin.parameters.get(pname) and plugin.parameters[pname].type == "path":
             continue  # set at construction
-        if state.raw_state is not None and pname in plugin.parameters and plugin.get(pname) == value:
+        if (state.raw_state is not None and pname in plugin.parameters
+                and plugin.parameters[pname].rounded(plugin.get(pname)) == value):
             # The state already holds it, at full precision; setting it again from the
-            # stored value (read through the plug-in's display text, so rounded) would
+            # stored value (kept at the parameter's precision, so rounded) would
             # nudge it. Only values the state did not restore are set by name.
             continue
         try:

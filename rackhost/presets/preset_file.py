@@ -7,12 +7,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rackhost.presets.atomic import write_json_atomic
-from rackhost.presets.document import DocumentReader
+from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.preset import FORMAT_VERSION, Preset, PresetError, SlotState
 
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 KINDS = ("chain", "track", "master")
+
+# The keys each object of a preset may have (a session's slots are the same).
+PRESET_KEYS = Keys(
+    required=("format_version", "name", "stage", "slots"),
+    optional=("kind", "description", "tags", "author", "created", "modified", "rackhost_version",
+              "gain_db", "pan", "loudness_target_lufs", "true_peak_ceiling_dbtp", "midi_mappings"),
+)
+SLOT_KEYS = Keys(required=("plugin",), optional=("parameters", "raw_state", "bypass", "mix"))
+PLUGIN_KEYS = Keys(required=("name",), optional=("format", "vendor", "uid", "version", "path"))
 
 
 def read_preset(path: Path) -> Preset:
@@ -25,7 +34,7 @@ def write_preset(preset: Preset, path: Path) -> None:
 
 def preset_from_dict(doc: Any, source: str) -> Preset:
     r = _Reader(source)
-    doc = r.migrate(r.expect(doc, dict, ""))
+    doc = r.versioned(doc, PRESET_KEYS)
     stage = r.text(doc, "stage")
     if not stage.replace("-", "").replace("_", "").isalnum():
         raise r.fail("stage", f"{stage!r} is not a valid stage name (letters, digits, - and _)")
@@ -54,10 +63,12 @@ def preset_from_dict(doc: Any, source: str) -> Preset:
 
 def _midi_mappings(r: Any, doc: dict) -> list[dict]:
     from rackhost.errors import MidiMappingError
-    from rackhost.presets.preset_midi import check_mappings
+    from rackhost.presets.preset_midi import check_mapping_keys, check_mappings
 
+    docs = doc.get("midi_mappings", [])
+    check_mapping_keys(r, docs, "midi_mappings")
     try:
-        return check_mappings(doc.get("midi_mappings", []))
+        return check_mappings(docs)
     except MidiMappingError as err:
         index, _, problem = str(err).partition(": ")
         if not index.startswith("["):
@@ -65,14 +76,14 @@ def _midi_mappings(r: Any, doc: dict) -> list[dict]:
         raise r.fail(f"midi_mappings{index}", problem) from None
 
 
-def slot_states_from_list(doc: Any, source: str, where: str) -> list[SlotState]:
+def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_KEYS) -> list[SlotState]:
     """Slots as presets and sessions store them, checked for shape (plug-ins are not loaded here)."""
     r = _Reader(source)
     slots = []
     for i, slot in enumerate(r.expect(doc, list, where)):
         here = f"{where}[{i}]"
-        slot = r.expect(slot, dict, here)
-        plugin = r.expect(slot.get("plugin"), dict, f"{here}.plugin")
+        slot = r.keys(r.expect(slot, dict, here), keys, here)
+        plugin = r.keys(r.expect(slot.get("plugin"), dict, f"{here}.plugin"), PLUGIN_KEYS, f"{here}.plugin")
         r.text(plugin, "name", f"{here}.plugin")
         params = r.expect(slot.get("parameters", {}), dict, f"{here}.parameters")
         for key, value in params.items():

@@ -16,6 +16,13 @@ from typing import Any
 from rackhost.chain import Session
 from rackhost.chain.midi import CCMapping
 from rackhost.errors import MidiMappingError
+from rackhost.presets.document import DocumentReader, Keys
+
+# The keys of a mapping and of its target (in a preset and in a session's "midi" object alike).
+MAPPING_KEYS = Keys(required=("channel", "controller", "target"), optional=("curve", "range", "lsb_controller"))
+# In a session a target names its track (null: the master); in a preset the track is the preset's owner.
+SESSION_TARGET_KEYS = Keys(required=("track", "kind"), optional=("slot", "parameter"))
+PRESET_TARGET_KEYS = Keys(required=("kind",), optional=("track", "slot", "parameter"))
 
 
 def capture_mappings(session: Session, owner: Any) -> list[dict]:
@@ -28,6 +35,17 @@ def capture_mappings(session: Session, owner: Any) -> list[dict]:
             doc["target"] = dict(doc["target"], track=None)
             out.append(doc)
     return out
+
+
+def check_mapping_keys(reader: DocumentReader, docs: Any, where: str, target_keys: Keys = PRESET_TARGET_KEYS) -> None:
+    """Refuse a mapping or target with a key rackhost does not know or without one it needs."""
+    for i, doc in enumerate(docs if isinstance(docs, list) else []):
+        if isinstance(doc, dict):
+            reader.keys(doc, MAPPING_KEYS, f"{where}[{i}]")
+            target = doc.get("target")
+            if isinstance(target, dict):
+                keys = target_keys.requiring("slot", "parameter") if target.get("kind") == "parameter" else target_keys
+                reader.keys(target, keys, f"{where}[{i}].target")
 
 
 def check_mappings(docs: Any) -> list[dict]:

@@ -26,14 +26,14 @@ Version 3 added instrument tracks and the MIDI mappings (see
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
 from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError, printable
 from rackhost.presets.atomic import write_json_atomic
-from rackhost.presets.document import DocumentReader
+from rackhost.presets.document import DocumentReader, Keys
+from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
@@ -71,6 +71,19 @@ def _v2_to_v3(doc: dict) -> dict:
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
+# The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
+SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "master", "midi"))
+TRACK_KEYS = Keys(
+    required=("name",),
+    optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
+              "instrument", "midi_channel", "midi_file", "keep_mono"),
+)
+MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target"))
+AB_KEYS = Keys(optional=("active", "other"))
+AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
+LOUDNESS_TARGET_KEYS = Keys(required=("integrated_lufs",), optional=("true_peak_dbtp",))
+
+
 class SessionFileError(RackhostError):
     """A session file cannot be read: names the file, the place in it, and the fix."""
 
@@ -100,7 +113,7 @@ class _SessionReader(DocumentReader):
     def __init__(self, path: Path, report: RestoreReport):
         super().__init__(str(path))
         self.path = path
-        self.base = path.resolve().parent
+        self.base = session_folder(path)
         self.report = report
 
     def fail(self, where: str, problem: str) -> SessionFileError:
@@ -111,7 +124,7 @@ class _SessionReader(DocumentReader):
     open_source = staticmethod(AudioFileSource)
 
     def read(self, doc: Any) -> Session:
-        doc = self.migrate(self.expect(doc, dict, "the top level"))
+        doc = self.versioned(doc, SESSION_KEYS)
         try:
             session = Session(
                 sample_rate=int(self.number(doc, "sample_rate", "", 48000)),
@@ -120,14 +133,16 @@ class _SessionReader(DocumentReader):
         except RackhostError as err:
             raise self.fail("", str(err)) from None
         for i, track_doc in enumerate(self.expect(doc.get("tracks", []), list, "tracks")):
-            self.read_track(session, self.expect(track_doc, dict, f"tracks[{i}]"), f"tracks[{i}]")
-        master = self.expect(doc.get("master", {}), dict, "master")
+            track_doc = self.keys(self.expect(track_doc, dict, f"tracks[{i}]"), TRACK_KEYS, f"tracks[{i}]")
+            self.read_track(session, track_doc, f"tracks[{i}]")
+        master = self.keys(self.expect(doc.get("master", {}), dict, "master"), MASTER_KEYS, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
         self.read_ab(session.master, master, "master")
         target = master.get("loudness_target")
         if target is not None:
-            target = self.expect(target, dict, "master.loudness_target")
+            target = self.keys(self.expect(target, dict, "master.loudness_target"), LOUDNESS_TARGET_KEYS,
+                               "master.loudness_target")
             session.master.loudness_target = LoudnessTarget(
                 self.number(target, "integrated_lufs", "master.loudness_target", -14.0),
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
@@ -140,12 +155,12 @@ class _SessionReader(DocumentReader):
         source_path = doc.get("source")
         source = None
         if source_path is not None:
-            source_path = Path(self.expect(source_path, str, f"{where}.source"))
-            resolved = source_path if source_path.is_absolute() else self.base / source_path
+            written = self.expect(source_path, str, f"{where}.source")
             try:
-                source = self.open_source(resolved)
+                source = self.open_source(opened_path(written, self.base))
             except RackhostError as err:
                 raise self.fail(f"{where}.source", str(err)) from None
+            remember(source, written, self.base)
         try:
             track = session.add_track(
                 name,
@@ -171,15 +186,15 @@ class _SessionReader(DocumentReader):
         ab = doc.get("ab")
         if ab is None:
             return
-        ab = self.expect(ab, dict, f"{where}.ab".lstrip("."))
+        ab = self.keys(self.expect(ab, dict, f"{where}.ab"), AB_KEYS, f"{where}.ab")
         active = ab.get("active", "A")
         if active not in ("A", "B"):
-            raise self.fail(f"{where}.ab.active".lstrip("."), f"expected \"A\" or \"B\", found {json.dumps(active)}")
+            raise self.fail(f"{where}.ab.active", f"expected \"A\" or \"B\", found {json.dumps(active)}")
         owner.ab.active = active
         other = ab.get("other")
         if other is not None:
-            other = self.expect(other, dict, f"{where}.ab.other".lstrip("."))
-            owner.ab.other = self.read_chain(other.get("chain", []), f"{where}.ab.other.chain".lstrip("."),
+            other = self.keys(self.expect(other, dict, f"{where}.ab.other"), AB_OTHER_KEYS, f"{where}.ab.other")
+            owner.ab.other = self.read_chain(other.get("chain", []), f"{where}.ab.other.chain",
                                              other.get("preset"))
 
     def read_chain(self, doc: Any, where: str, origin: Any = None) -> Chain:
@@ -197,15 +212,9 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
     """The session as a current-version document; audio paths relative to ``base`` where possible."""
 
     def source_ref(track: Any) -> str | None:
-        if track.source is None or not hasattr(track.source, "path"):
+        if track.source is None or getattr(track.source, "path", None) is None:
             return None
-        path = Path(track.source.path).resolve()
-        if base is None:
-            return str(path)
-        try:
-            return os.path.relpath(path, base)
-        except ValueError:  # another drive on Windows
-            return str(path)
+        return path_ref(track.source, track.source.path, base)
 
     def chain_doc(chain: Chain) -> list[dict]:
         return [state.to_dict() for state in capture_chain(chain)]
@@ -256,6 +265,6 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
 
 
 def save_session(session: Session, path: str | Path) -> None:
-    """Write the session atomically; audio paths are stored relative to the session file."""
+    """Write the session atomically; audio paths as they were written, or relative to the session file."""
     path = Path(path)
-    write_json_atomic(path, session_to_dict(session, path.resolve().parent))
+    write_json_atomic(path, session_to_dict(session, session_folder(path)))

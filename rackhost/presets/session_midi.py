@@ -23,15 +23,22 @@ the program map::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from rackhost.chain import Slot
 from rackhost.chain.midi import MidiMap, read_midi_file
 from rackhost.errors import MidiMappingError, RackhostError
+from rackhost.presets.document import Keys
+from rackhost.presets.paths import opened_path, path_ref, remember
 from rackhost.presets.preset import PresetError, capture_slot
 from rackhost.presets.preset_file import slot_states_from_list
+from rackhost.presets.preset_midi import SESSION_TARGET_KEYS, check_mapping_keys
+
+# An instrument is stored like a slot, without bypass and wet/dry (it is the track's source).
+INSTRUMENT_KEYS = Keys(required=("plugin",), optional=("parameters", "raw_state"))
+MIDI_KEYS = Keys(optional=("mappings", "programs"))
+PROGRAM_KEYS = Keys(required=("channel", "program", "track", "preset"))
 
 
 def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
@@ -44,7 +51,8 @@ def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
         return {}
     here = f"{where}.instrument"
     try:
-        state = slot_states_from_list([reader.expect(doc["instrument"], dict, here)], str(reader.path), here)[0]
+        state = slot_states_from_list([reader.expect(doc["instrument"], dict, here)], str(reader.path), here,
+                                      INSTRUMENT_KEYS)[0]
         instrument = reader.restore(state, str(reader.path), here, reader.report).plugin
     except PresetError as err:
         raise reader.fail(err.where.replace(f"{here}[0]", here), err.problem) from None
@@ -54,11 +62,12 @@ def read_instrument_fields(reader: Any, doc: dict, where: str) -> dict:
                                                    f"found {channel!r}")
     midi = None
     if doc.get("midi_file") is not None:
-        path = Path(reader.expect(doc["midi_file"], str, f"{where}.midi_file"))
+        written = reader.expect(doc["midi_file"], str, f"{where}.midi_file")
         try:
-            midi = read_midi_file(path if path.is_absolute() else reader.base / path)
+            midi = read_midi_file(opened_path(written, reader.base))
         except RackhostError as err:
             raise reader.fail(f"{where}.midi_file", str(err)) from None
+        remember(midi, written, reader.base)
     return {"instrument": instrument, "midi_channel": channel, "midi": midi}
 
 
@@ -70,11 +79,7 @@ def instrument_fields(track: Any, base: Path | None) -> dict:
     del state["bypass"], state["mix"]
     midi_file = None
     if track.midi is not None and track.midi.path is not None:
-        path = Path(track.midi.path).resolve()
-        try:
-            midi_file = os.path.relpath(path, base) if base is not None else str(path)
-        except ValueError:  # another drive on Windows
-            midi_file = str(path)
+        midi_file = path_ref(track.midi, track.midi.path, base)
     return {"instrument": state, "midi_channel": track.midi_channel, "midi_file": midi_file}
 
 
@@ -83,8 +88,14 @@ def read_midi_map(reader: Any, doc: dict) -> MidiMap:
     midi = doc.get("midi")
     if midi is None:
         return MidiMap()
+    reader.keys(reader.expect(midi, dict, "midi"), MIDI_KEYS, "midi")
+    check_mapping_keys(reader, midi.get("mappings"), "midi.mappings", SESSION_TARGET_KEYS)
+    programs = midi.get("programs")
+    for i, entry in enumerate(programs if isinstance(programs, list) else []):
+        if isinstance(entry, dict):
+            reader.keys(entry, PROGRAM_KEYS, f"midi.programs[{i}]")
     try:
-        return MidiMap.from_dict(reader.expect(midi, dict, "midi"))
+        return MidiMap.from_dict(midi)
     except MidiMappingError as err:
         where, _, problem = str(err).partition(": ")
         raise reader.fail(f"midi.{where}", problem) from None

@@ -93,8 +93,8 @@ def _differences(plugin: Plugin, state: SlotState) -> list[tuple[str, object]] |
         info = plugin.parameters.get(name)
         if info is None:
             continue
-        if plugin.get(name) == value:
-            continue
+        if plugin.get(name) == value or info.rounded(plugin.get(name)) == value:
+            continue  # files keep values at the parameter's precision
         if info.type == "path":
             return None
         out.append((name, value))

@@ -34,7 +34,7 @@ def describe(path: str) -> dict:
     from rackhost.chain.plugin import Plugin  # skips DPF instruments' 2,080 MIDI CC proxy parameters
 
     started = time.perf_counter()
-    plugin = Plugin.load(path)
+    plugin = Plugin.load_unguarded(path)  # this process is the probe: it is allowed to crash
     load_seconds = time.perf_counter() - started
     # An instrument's layout is what it can render out (Plugin.supports knows the difference).
     layouts = [label for channels, label in _LAYOUTS if plugin.supports(channels, PROBE_SAMPLE_RATE)]

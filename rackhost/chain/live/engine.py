@@ -32,7 +32,7 @@ import numpy as np
 from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.live import memory, priority
-from rackhost.chain.live.meters import LoudnessMeter
+from rackhost.chain.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.chain.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.chain.chain import StageError
 from rackhost.chain.midi.live import LiveMidi, instrument_feed
@@ -41,8 +41,6 @@ from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.errors import RackhostError
 
-METER_FIELDS = ("peak", "rms", "peak_hold", "clip")
-PEAK_HOLD_SECONDS = 2.0
 LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -137,9 +135,8 @@ class _LiveState:
     strips: np.ndarray  # (strips + 1, 2, block): each track's output, then the master's (metered in one pass)
     lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...]  # per track: its feed, its strip, its row of strips
     mix: np.ndarray
-    # (strips + 1, 2 channels, [peak, sum of squares, clip, peak since read]), the master last; the callback
-    # writes all but clip, which the control thread latches from the peak since read (see meters())
-    meters: np.ndarray
+    # each block's peak and sum of squares per strip and channel, the master last; readers follow it (meters())
+    levels: BlockLevels
     scratch: np.ndarray  # like strips: the meters' working space
     takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
     inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
@@ -206,8 +203,7 @@ class LiveEngine:
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
-        self._hold: np.ndarray | None = None  # peak hold, kept on the control thread
-        self._held_at: np.ndarray | None = None
+        self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: _LiveState | None = None
         self.io_latency = 0
         self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
@@ -535,30 +531,21 @@ class LiveEngine:
             or (self._recorder.error if self._recorder else None),
         )
 
-    def meters(self) -> np.ndarray:
-        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]) from the latest block; the master last.
+    def meters(self, reader: MeterReader | None = None) -> np.ndarray:
+        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]); the master last.
 
-        Peak hold keeps the highest peak for :data:`PEAK_HOLD_SECONDS`; clip stays
-        1.0 once a sample reached full scale, until :meth:`reset_clips`.
+        Peak is the highest sample since the previous call (every block counts, at
+        any calling rate down to once in 3 s), RMS is over the last 300 ms, peak
+        hold keeps the highest peak for 2 s, and clip stays 1.0 once a sample
+        reached full scale, until :meth:`reset_clips` (see
+        :class:`~rackhost.chain.live.meters.MeterReader`). Levels below -120 dBFS
+        read 0. A second reader (another view of the same engine) passes its own
+        ``reader`` so that neither takes the other's peaks.
         """
         state = self._state
         if state is None:
             return np.zeros((1, 2, len(METER_FIELDS)), np.float32)
-        latest = state.meters.copy()
-        state.meters[:, :, 3] = 0.0  # the callback's running maximum starts again (a meter may miss one block)
-        since = latest[:, :, 3]
-        clips = state.meters[:, :, 2]  # latched here, on the control thread: one numpy call less per block
-        np.maximum(clips, since >= 1.0, out=clips)
-        latest[:, :, 1] = np.sqrt(latest[:, :, 1] / state.strips.shape[2])  # RMS from the block's sum of squares
-        latest[:, :, 2] = clips
-        now = time.monotonic()
-        if self._hold is None or self._hold.shape != since.shape:
-            self._hold = since.copy()
-            self._held_at = np.full(since.shape, now)
-        higher = (since >= self._hold) | (now - self._held_at > PEAK_HOLD_SECONDS)
-        self._hold[higher] = since[higher]
-        self._held_at[higher] = now
-        return np.concatenate((latest[:, :, :2], self._hold[:, :, None], latest[:, :, 2:3]), axis=2)
+        return (reader or self._meter_reader).read(state.levels)
 
     def metered_tracks(self) -> tuple[int, ...]:
         """The session track index of each row of :meth:`meters` but the last (every track, muted ones at zero)."""
@@ -566,8 +553,7 @@ class LiveEngine:
         return tuple(strip.index for strip in state.snapshot.tracks) if state is not None else ()
 
     def reset_clips(self) -> None:
-        if self._state is not None:
-            self._state.meters[:, :, 2] = 0.0
+        self._meter_reader.reset_clips()
 
     # -- the audio thread -------------------------------------------------------------
 
@@ -594,6 +580,12 @@ class LiveEngine:
         if self.midi is not None:
             self.midi.prepare(feeds, session)
         strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
+        tracks = tuple(strip.index for strip in snapshot.tracks)
+        old = self._state
+        if old is not None and old.levels.tracks == tracks and old.levels.block == block:
+            levels = old.levels  # same rows: readers go on reading the same ring (recording started, a bypass)
+        else:
+            levels = BlockLevels(tracks, block, session.sample_rate)
         lanes = tuple(zip(feeds, snapshot.tracks, strips[:-1]))
         inputs: list = [None] * len(snapshot.tracks)
         now = _Now()
@@ -604,7 +596,7 @@ class LiveEngine:
             strips,
             lanes,
             np.zeros((2, block), np.float32),
-            np.zeros((len(snapshot.tracks) + 1, 2, 4), np.float32),
+            levels,
             np.zeros_like(strips),
             takes,
             inputs,
@@ -677,7 +669,12 @@ class LiveEngine:
         now.indata = None  # the device's buffer is only lent for this callback
         master_out = state.master_out
         snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
-        _meter(state.strips, state.meters, state.scratch)  # every track (after its fader) and the master
+        levels = state.levels  # every track (after its fader) and the master, one row per block
+        count = levels.count
+        row = count % levels.size
+        _meter(state.strips, levels.blocks[row], state.scratch)
+        levels.positions[row] = position
+        levels.count = count + 1  # last: a reader takes this block only once it is whole
         outdata[:, :2] = master_out.T
         self._master_ring.push(master_out)
         self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
@@ -714,14 +711,12 @@ class LiveEngine:
 
 
 def _meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:
-    """Peak, sum of squares and peak since the last read of every strip, in four numpy calls.
+    """Peak and sum of squares of every strip's block, in three numpy calls.
 
-    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, sum of squares, clip, peak since read]),
-    ``scratch`` like ``blocks``. The cost hardly depends on the number of strips; what can wait
-    (RMS from the sum, the clip latch) is done by the control thread when it reads the meters.
+    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, sum of squares]), ``scratch`` like
+    ``blocks``. The cost hardly depends on the number of strips; what can wait (the peak since a
+    reader's last look, RMS over a window, hold, clip) is done by the reader (meters.MeterReader).
     """
-    peak, since = rows[:, :, 0], rows[:, :, 3]
     np.abs(blocks, out=scratch)
-    np.max(scratch, axis=2, out=peak)
+    np.max(scratch, axis=2, out=rows[:, :, 0])
     np.einsum("sck,sck->sc", blocks, blocks, out=rows[:, :, 1])
-    np.maximum(since, peak, out=since)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import math
+import time
 
 import numpy as np
 
@@ -142,3 +143,105 @@ class LoudnessMeter:
             if frames >= self._tp_window:
                 break
         return peak
+
+
+# -- strip meters: peak since the last read, RMS over a stated window ---------------------------------------
+
+METER_FLOOR_DB = -120.0  # below this a level reads -inf: reverb tails and denormals are not signal
+METER_FLOOR = 10.0 ** (METER_FLOOR_DB / 20.0)
+RMS_WINDOW_SECONDS = 0.3  # the strips' RMS: the mean square of the last 300 ms (whole blocks)
+PEAK_HOLD_SECONDS = 2.0
+BLOCK_HISTORY_SECONDS = 3.0  # a reader that reads at least this often never misses a block
+METER_FIELDS = ("peak", "rms", "peak_hold", "clip")
+
+
+class BlockLevels:
+    """Every strip's peak and sum of squares for each block, in a ring that readers follow by block count.
+
+    The audio callback writes one row per block (:func:`rackhost.chain.live.engine._meter`), then the
+    transport position that block played, then bumps :attr:`count`; nothing is cleared, so any number
+    of readers can each keep their own place (a :class:`MeterReader`) and none misses a block that
+    another one took. Rows: ``tracks`` (session track indices), then the master.
+    """
+
+    __slots__ = ("blocks", "positions", "count", "size", "block", "tracks")
+
+    def __init__(self, tracks: tuple[int, ...], block: int, sample_rate: float):
+        self.size = max(16, math.ceil(BLOCK_HISTORY_SECONDS * sample_rate / block))
+        self.blocks = np.zeros((self.size, len(tracks) + 1, 2, 2), np.float32)  # (.., [peak, sum of squares])
+        self.positions = np.zeros(self.size, np.int64)
+        self.count = 0  # blocks written; the row of block n is n % size
+        self.block = block
+        self.tracks = tracks
+
+    def window(self, first: int, end: int) -> np.ndarray:
+        """The rows of blocks ``first`` .. ``end - 1`` (at most the last :attr:`size`), oldest first."""
+        first = max(first, end - self.size, 0)
+        return self.blocks[np.arange(first, end) % self.size]
+
+
+class MeterReader:
+    """One reader's view of the strip meters: what happened since *this* reader last looked.
+
+    Each read returns, per row and channel, [peak since the last read, RMS over
+    :data:`RMS_WINDOW_SECONDS`, peak held for :data:`PEAK_HOLD_SECONDS`, clip]
+    (clip latches once a sample reached full scale, until :meth:`reset_clips`).
+    Levels below :data:`METER_FLOOR_DB` read 0 (-inf dBFS). ``covered`` holds
+    the transport positions of the blocks the last read took in.
+    """
+
+    def __init__(self, sample_rate: float):
+        self.sample_rate = float(sample_rate)
+        self._levels: BlockLevels | None = None
+        self._cursor = 0
+        self._hold: np.ndarray | None = None
+        self._held_at: np.ndarray | None = None
+        self._clips: np.ndarray | None = None
+        self.covered = np.zeros(0, np.int64)
+
+    def reset_clips(self) -> None:
+        if self._clips is not None:
+            self._clips[:] = 0.0
+
+    def read(self, levels: BlockLevels) -> np.ndarray:
+        """(rows, 2 channels, [peak, rms, peak hold, clip]) from ``levels``, the engine's current ring."""
+        end = levels.count  # read once: the callback may add a block while this runs
+        peak = np.zeros((levels.blocks.shape[1], 2), np.float32)
+        if levels is not self._levels:  # the tracks changed: finish the old ring, row by session track
+            old = self._levels
+            if old is not None:
+                rows = {t: k for k, t in enumerate(levels.tracks)}
+                rest = old.window(self._cursor, old.count)[:, :, :, 0].max(axis=0, initial=0.0)
+                for k, track in enumerate(old.tracks):
+                    if track in rows:
+                        peak[rows[track]] = rest[k]
+                peak[-1] = rest[-1]
+            self._levels, self._cursor = levels, 0
+        taken = levels.window(self._cursor, end)
+        covered = np.arange(max(self._cursor, end - levels.size, 0), end) % levels.size
+        self.covered = levels.positions[covered].copy()
+        self._cursor = end
+        np.maximum(peak, taken[:, :, :, 0].max(axis=0, initial=0.0), out=peak)
+        window = max(1, round(RMS_WINDOW_SECONDS * self.sample_rate / levels.block))
+        recent = levels.window(end - window, end)
+        frames = window * levels.block  # before the stream (or these rows) began counts as silence
+        rms = np.sqrt(recent[:, :, :, 1].sum(axis=0, dtype=np.float64) / frames).astype(np.float32)
+        peak[peak < METER_FLOOR] = 0.0
+        rms[rms < METER_FLOOR] = 0.0
+        return np.stack((peak, rms, self._held(peak), self._latched(peak)), axis=2)
+
+    def _held(self, peak: np.ndarray) -> np.ndarray:
+        now = time.monotonic()
+        if self._hold is None or self._hold.shape != peak.shape:
+            self._hold = peak.copy()
+            self._held_at = np.full(peak.shape, now)
+        higher = (peak >= self._hold) | (now - self._held_at > PEAK_HOLD_SECONDS)
+        self._hold[higher] = peak[higher]
+        self._held_at[higher] = now
+        return self._hold.copy()
+
+    def _latched(self, peak: np.ndarray) -> np.ndarray:
+        if self._clips is None or self._clips.shape != peak.shape:
+            self._clips = np.zeros_like(peak)
+        np.maximum(self._clips, peak >= 1.0, out=self._clips)
+        return self._clips.copy()

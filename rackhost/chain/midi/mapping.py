@@ -32,6 +32,7 @@ CURVES: tuple[str, ...] = ("linear", "log", "exp")
 TARGET_KINDS: tuple[str, ...] = ("parameter", "gain", "pan", "mute")
 GAIN_RANGE_DB = (-60.0, 6.0)  # a fader's range when a mapping gives none
 PAN_RANGE = (-1.0, 1.0)
+GAIN_TRAVEL_DB = (-60.0, 12.0)  # a fader's whole travel, as the window's strips draw it
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
@@ -224,6 +225,45 @@ def cc_messages(mapping: CCMapping, fraction: float) -> list[bytes]:
         return [bytes((status, mapping.controller, int(round(fraction * 127))))]
     value = int(round(fraction * 16383))
     return [bytes((status, mapping.controller, value >> 7)), bytes((status, mapping.lsb_controller, value & 0x7F))]
+
+
+def check_range(target: MappingTarget, minimum: float | None, maximum: float | None, session: Session) -> None:
+    """Refuse a mapping range the target cannot take (a range left out is the target's own, always fine).
+
+    A controller mapped to ``5..10`` on a -80..0 dB threshold would only ever set 0 dB:
+    refused when the mapping is made, naming the range the target has.
+    """
+    if minimum is None and maximum is None:
+        return
+    if minimum is None or maximum is None:
+        raise MidiMappingError("give a mapping's range as both ends (LOW and HIGH), or neither")
+    if minimum == maximum:
+        raise MidiMappingError(f"range {minimum:g}..{maximum:g} is one value, so the controller would move nothing; "
+                               f"give two different ends")
+    if target.kind == "mute":
+        raise MidiMappingError("mute is on or off and takes no range; leave the range out")
+    if target.kind in ("gain", "pan"):
+        (low, high), unit = (GAIN_TRAVEL_DB, " dB") if target.kind == "gain" else (PAN_RANGE, "")
+        what = f"{target.describe(session)}"
+    else:
+        plugin = target.plugin(session)
+        try:
+            info = plugin.info(target.parameter)
+        except Exception as err:  # noqa: BLE001 - UnknownParameterError, said as a mapping problem
+            raise MidiMappingError(f"{target.describe(session)}: {err}") from None
+        if info.type != "float" or info.minimum is None or info.maximum is None:
+            if info.type in ("bool", "choice"):
+                kind = "switch" if info.type == "bool" else "choice"
+                raise MidiMappingError(f"{plugin.name}.{info.name} is a {kind} and takes no range; "
+                                       f"leave the range out")
+            return  # a number with no known range: nothing to hold the range against
+        low, high, unit = info.minimum, info.maximum, f" {info.unit}" if info.unit else ""
+        what = f"{plugin.name}.{info.name}"
+    for bound in (minimum, maximum):
+        if not low <= bound <= high:
+            raise MidiMappingError(f"range {minimum:g}..{maximum:g} is outside {what}'s range "
+                                   f"{low:g}..{high:g}{unit}; give ends within it "
+                                   f"(or leave the range out for all of it)")
 
 
 def resolve(mapping: CCMapping, session: Session) -> tuple[Callable[[float], Any], Any]:

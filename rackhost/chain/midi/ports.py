@@ -13,13 +13,13 @@ existing port is opened by name without one (see :func:`open_input`).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rackhost.chain.teardown import muted_stderr as quiet_stderr  # libjack and ALSA print when there is no server
 from rackhost.errors import MidiUnavailableError
 
 CLIENT_NAME = "rackhost"
@@ -34,6 +34,14 @@ NO_MIDI_HINT = (
     "no MIDI system found: start a JACK server (e.g. 'jackd -d dummy' or your audio setup's jackd) for JACK MIDI, "
     "or load the ALSA sequencer ('modprobe snd-seq'); then run 'rackhost midi ports'"
 )
+# Each MIDI system by name, and what makes it answer, for a user who forced one with $RACKHOST_MIDI_API.
+API_NAMES = {"jack": "JACK MIDI", "alsa": "the ALSA sequencer", "coremidi": "CoreMIDI", "winmm": "Windows MM"}
+START_HINTS = {
+    "jack": "start a JACK server (e.g. 'jackd -d dummy' or your audio setup's jackd)",
+    "alsa": "load the ALSA sequencer ('modprobe snd-seq')",
+    "coremidi": "CoreMIDI is macOS's own",
+    "winmm": "Windows MM is Windows' own",
+}
 
 
 @dataclass(frozen=True)
@@ -48,29 +56,18 @@ class MidiPorts:
         return {"api": self.api, "inputs": self.inputs, "outputs": self.outputs}
 
 
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence C libraries' chatter on fd 2 (libjack and ALSA print when there is no server) while probing."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+def _forced() -> str | None:
+    """The MIDI system ``$RACKHOST_MIDI_API`` forces, if it is set."""
+    forced = os.environ.get("RACKHOST_MIDI_API", "").strip().lower()
+    if forced and forced not in APIS:
+        raise MidiUnavailableError(f"RACKHOST_MIDI_API={forced!r} is not one of {', '.join(APIS)}; "
+                                   f"set it to one of them, or unset it to let rackhost pick")
+    return forced or None
 
 
 def _candidates() -> list[str]:
-    forced = os.environ.get("RACKHOST_MIDI_API", "").strip().lower()
+    forced = _forced()
     if forced:
-        if forced not in APIS:
-            raise MidiUnavailableError(f"RACKHOST_MIDI_API={forced!r} is not one of {', '.join(APIS)}")
         return [forced]
     if sys.platform.startswith("linux"):
         return ["jack", "alsa"]
@@ -105,6 +102,12 @@ def backend(refresh: bool = False) -> tuple[str, Any]:
             continue
         _chosen = (api, candidate)
         return _chosen
+    forced = _forced()
+    if forced:  # the user chose this one system: say how to make it answer, not how to get another
+        raise MidiUnavailableError(
+            f"no MIDI system found: RACKHOST_MIDI_API={forced} forces {API_NAMES[forced]}, which did not answer "
+            f"({reasons[0].split(': ', 1)[1]}); {START_HINTS[forced]}, or unset RACKHOST_MIDI_API to let "
+            f"rackhost pick; then run 'rackhost midi ports'")
     raise MidiUnavailableError(f"{NO_MIDI_HINT} (tried {'; '.join(reasons)})")
 
 
