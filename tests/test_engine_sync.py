@@ -112,7 +112,6 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     """
     import multiprocessing as mp
 
-    from rackhost.chain.dsp import db_to_gain, pan_gains
     from rackhost.chain.live import LiveEngine
     from rackhost.chain.live.process import _apply_waiting
 
@@ -134,9 +133,8 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     assert engine._state.snapshot.tracks == strips_before  # the same strips and chains, running on
     assert engine.session.tracks[0].gain_db == pytest.approx(-0.5)
     assert engine.session.tracks[1].pan == pytest.approx(-0.5)
-    left, right = pan_gains(0.0, 2)
-    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(),
-                               [left * db_to_gain(-0.5), right * db_to_gain(-0.5)], rtol=1e-6)
+    # A stereo track at centre: unity both sides (a balance), times the fader's -0.5 dB.
+    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(), [10 ** (-0.5 / 20)] * 2, rtol=1e-6)
     kind, message = parent.recv()
     assert kind == "event" and "'bypass' failed" in message
     parent.send(("gain_db", 0, -6.0))
@@ -144,7 +142,6 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     calls.clear()
     assert _apply_waiting(engine, child, SessionLoader("unused"))
     assert calls == ["update"]
-    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(),
-                               [left * db_to_gain(-6.0), right * db_to_gain(-6.0)], rtol=1e-6)
+    np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(), [10 ** (-6.0 / 20)] * 2, rtol=1e-6)
     parent.send(("quit",))
     assert not _apply_waiting(engine, child, SessionLoader("unused"))
