@@ -4,14 +4,12 @@ names that do not exist, empty text. Every refusal is exit status 2 and one line
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings

@@ -131,8 +131,8 @@ def test_a_plugin_the_scan_marked_failed_is_refused_by_render_with_the_probes_re
     assert scanned.returncode == 0, scanned.stderr
     reason = record(plugin_dir, name).error
     assert reason.startswith(CRASHERS[name])
-    for given in (name, str(plugin_dir / f"{name}.vst3")):  # by name and by path
-        result = rackhost("render", str(wav), "-o", str(tmp_path / "out.wav"), "--chain", f"Gain; {given}", timeout=60)
+    for named in (name, str(plugin_dir / f"{name}.vst3")):  # by name and by path
+        result = rackhost("render", str(wav), "-o", str(tmp_path / "out.wav"), "--chain", f"Gain; {named}", timeout=60)
         assert_refused(result, name, reason)  # the whole reason, as the scan recorded it
     assert not (tmp_path / "out.wav").exists()
 
