@@ -37,8 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rackhost: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rackhost plugins | head`: the reader has gone; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return 1
     finally:
         free_plugins_quietly()  # after everything the command had to say
+
+
+EXIT_TARGET_MISSED = 1  # the render was written, but missed its loudness target
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -216,9 +223,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
             "warnings": preset_warnings,
             **report.to_dict(),
             **({"target_lufs": target.target.integrated_lufs, "target_true_peak_dbtp": target.target.true_peak_dbtp,
-                "within_target": target.within} if target else {}),
+                "within_target": target.within, "target_missed_because": target.reason} if target else {}),
         }))
-        return 0
+        return _target_status(target, output)
     for note in midi_notes + result.notes:
         print(f"note: {note}")
     for warning in preset_warnings:
@@ -237,7 +244,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if target:
         for line in target.lines():
             print(line)
-    return 0
+    return _target_status(target, output)
+
+
+def _target_status(target: object, output: Path) -> int:
+    """0, or 1 when a loudness target was missed: the file is written as it came out, but a script must know."""
+    if target is None or target.within:  # type: ignore[attr-defined]
+        return 0
+    print(f"rackhost: warning: the loudness target was missed; {str(output)!r} is written as it came out "
+          f"(exit status {EXIT_TARGET_MISSED})", file=sys.stderr)
+    return EXIT_TARGET_MISSED
 
 
 def _apply_presets(session: object, refs: list[str], single_track: bool, allow_untrusted: bool = False) -> list[str]:

@@ -159,3 +159,14 @@ def test_a_render_through_dpf_plugins_leaves_no_plugin_chatter_on_stderr(input_w
     assert "dual mono" in run.stdout + run.stderr  # the notes still reach the user
     assert "fIsActive" not in run.stderr and "assertion failure" not in run.stderr
     assert "DPF warning" not in run.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_without_a_traceback():
+    """`rackhost plugins | head -1`: the reader closes the pipe; rackhost stops quietly."""
+    child = subprocess.Popen([sys.executable, "-m", "rackhost.cli", "plugins"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.readline()
+    child.stdout.close()  # what head does after its first line
+    stderr = child.stderr.read().decode()
+    child.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

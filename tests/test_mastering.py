@@ -94,3 +94,34 @@ def test_render_cli_with_the_streaming_preset(tmp_path, wav_file):
     audio, rate = sf.read(out, always_2d=True)
     report = measure(audio.T, rate)
     assert abs(report.integrated_lufs + 14.0) <= 0.5 and report.true_peak_dbtp <= -1.0
+
+
+def _sparse_hits(seconds: float = 4.0) -> np.ndarray:
+    """Short hits between silences: a limiter holds each at its ceiling, so gain stops adding loudness."""
+    out = np.zeros((2, int(seconds * SR)), np.float32)
+    for start in range(0, out.shape[1] - 200, SR // 2):
+        out[:, start : start + 200] = 0.5
+    return out
+
+
+def test_an_unreachable_target_stops_early_with_the_reason_and_the_cli_exits_1(tmp_path):
+    session = Session(sample_rate=SR, block_size=512)
+    session.add_track("hits", ArraySource(_sparse_hits(), SR))
+    session.master.chain.add("BrickwallLimiter", ceiling_db=-1.0, true_peak=True)
+    session.master.loudness_target = LoudnessTarget(-14.0, -1.0)
+    report = session.render().target_report
+    # Independent of rackhost: the hits alone, each held at the ceiling, are far below -14 LUFS.
+    ceiling_hits = _sparse_hits() / 0.5 * 10 ** (-1 / 20)
+    assert pyloudnorm.Meter(SR).integrated_loudness(ceiling_hits.T) < -20.0
+    assert not report.within and report.passes <= 3
+    assert "loudness stops rising with gain" in report.reason and "lower the target" in report.reason
+    assert any(line.startswith("why") for line in report.lines())
+
+    source = tmp_path / "hits.wav"
+    sf.write(source, _sparse_hits().T, SR, subtype="FLOAT")
+    run = subprocess.run([sys.executable, "-m", "rackhost.cli", "render", str(source), "-o", str(tmp_path / "o.wav"),
+                          "--preset", "mastering/streaming"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr
+    assert "MISSED" in run.stdout and "loudness stops rising with gain" in run.stdout
+    assert run.stderr.strip().splitlines()[-1].startswith("rackhost: warning: the loudness target was missed")
+    assert sf.info(str(tmp_path / "o.wav")).frames == _sparse_hits().shape[1]  # written, as it came out

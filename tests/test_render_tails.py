@@ -140,3 +140,18 @@ def test_a_latent_master_with_a_body_of_whole_blocks_keeps_its_tail():
     assert result.latency == 480
     assert result.tail_frames > sr  # seconds of reverb, not a cut
     assert np.max(np.abs(result.audio[:, -1])) > THRESHOLD
+
+
+def test_a_tail_cut_by_max_tail_says_so_with_the_level_it_was_cut_at():
+    sr = 48000
+    source = np.zeros((1, sr), np.float32)
+    source[0, :2000] = np.random.default_rng(1).standard_normal(2000) * 0.5
+    session = Session(sample_rate=sr, block_size=512)
+    session.add_track("hit", ArraySource(source, sr)).chain.add("Reverb", room_size=0.9)
+    cut = session.render(max_tail_seconds=1.0)
+    assert cut.tail_frames == sr
+    [note] = [n for n in cut.notes if "tail was cut" in n]
+    level = 20 * math.log10(float(np.max(np.abs(cut.audio[:, -sr // 100 :]))))
+    assert f"at {level:.1f} dBFS" in note and "raise --max-tail" in note
+    whole = session.render()
+    assert whole.tail_frames > sr and not any("tail was cut" in n for n in whole.notes)

@@ -57,6 +57,7 @@ class TargetReport:
     passes: int  # full renders (the first, up to the limiter, included)
     history: list[tuple[float, float, float]] = field(default_factory=list)  # per checking pass: (gain, lufs, true peak)
     predictions: int = 0  # limiter-only runs on the first pass's signal
+    reason: str | None = None  # why the target was missed, and what would reach it
 
     @property
     def within(self) -> bool:
@@ -74,7 +75,7 @@ class TargetReport:
             f"achieved         {lufs:6.2f} LUFS, true peak {self.achieved.true_peak_dbtp:6.2f} dBTP "
             f"({'within target' if self.within else 'MISSED'}; gain before limiter {self.gain_db:+.2f} dB, "
             f"ceiling {self.ceiling_db:.2f} dB, {self.passes} passes)",
-        ]
+        ] + ([f"why              {self.reason}"] if self.reason and not self.within else [])
 
 
 def final_limiter(chain: Chain) -> tuple[int, str]:
@@ -158,11 +159,15 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
         over = report.true_peak_dbtp - target.true_peak_dbtp
         if (abs(target.integrated_lufs - lufs) <= TOLERANCE_LU and over <= 0) or passes >= MAX_PASSES:
             break
+        reason = search.unreachable
+        if reason is not None and abs(target.integrated_lufs - lufs) > TOLERANCE_LU:
+            break  # another full pass would land where this one did
         if math.isfinite(predicted):
             bias_lu += lufs - predicted
         if over > 0:
             ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
-    result.target_report = TargetReport(target, report, gain, ceiling, passes, history, search.runs)
+    result.target_report = TargetReport(target, report, gain, ceiling, passes, history, search.runs,
+                                        search.unreachable)
     return result
 
 
@@ -188,6 +193,7 @@ class _Search:
         self.padded = np.zeros((2, total), np.float32)
         self.padded[:, : self.frames] = pre
         self.runs = 0
+        self.unreachable: str | None = None  # set when no gain lands the target: why, and what would
 
     def limited(self, gain_db: float, ceiling_db: float) -> np.ndarray:
         """What the master puts out at this gain and ceiling: the limiter run on the first pass's signal."""
@@ -220,8 +226,32 @@ class _Search:
             if abs(miss) < abs(aim - best[1]):
                 best = (gain, lufs)
             points.append((gain, lufs))
+            stuck = _stuck(points)
+            if stuck is not None:
+                self.unreachable = stuck
+                return best[0], ceiling, best[1]
             gain = _next_gain(points, miss)
         return best[0], ceiling, best[1]  # the closest tried; the full pass that follows checks it
+
+
+def _stuck(points: list[tuple[float, float]]) -> str | None:
+    """Why no gain can land the target, once the last tries show it, else None.
+
+    Sparse material (short hits between silences) is held at the limiter's
+    ceiling whatever the gain: loudness stops rising. A target below what the
+    master gives at the lowest gain cannot be reached either.
+    """
+    (g0, l0), (g1, l1) = points[-2:] if len(points) >= 2 else (points[-1], points[-1])
+    loudest = max(lufs for _, lufs in points)
+    if len(points) >= 2 and g1 - g0 >= 3.0 and l1 - l0 < 0.1 * (g1 - g0) and g1 >= 12.0:
+        return (f"loudness stops rising with gain (it reached {loudest:.2f} LUFS; {l0:.2f} at {g0:+.1f} dB, "
+                f"{l1:.2f} at {g1:+.1f} dB): the limiter holds this material's peaks at its ceiling; lower the "
+                f"target, or make the material denser (a compressor before the limiter, a clipper, a limiter "
+                f"with a longer release)")
+    if g1 >= GAIN_RANGE_DB[1] or g1 <= GAIN_RANGE_DB[0]:
+        return (f"the gain before the limiter reached its limit of {g1:+.0f} dB at {l1:.2f} LUFS; "
+                f"{'lower' if g1 > 0 else 'raise'} the target or the level going into the master")
+    return None
 
 
 def _next_gain(points: list[tuple[float, float]], miss: float) -> float:

@@ -130,6 +130,11 @@ def render(
                 break
 
     end = min(last_loud + 1, limit) if tail else body
+    if tail and last_loud + 1 > limit and limit > body:  # still ringing where the tail had to stop
+        level = float(np.max(np.abs(out[:, max(body, limit - sr // 100) : limit])))
+        notes.append(f"the tail was cut at the {max_tail_seconds:g} s limit while still at "
+                     f"{20 * math.log10(max(level, 1e-12)):.1f} dBFS (a tail ends below {TAIL_THRESHOLD_DB:g} "
+                     f"dBFS); raise --max-tail to let it ring out")
     audio = out[:, latency:end]
     return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
 
