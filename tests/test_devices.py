@@ -150,3 +150,21 @@ def test_missing_portaudio_library_gives_a_clear_error():
     assert child.returncode == 2, child.stderr
     assert "PortAudio library could not be loaded" in child.stderr
     assert "apt install libportaudio2" in child.stderr
+
+
+def test_the_live_engine_with_no_device_says_what_devices_says_not_portaudios_words():
+    """What the window shows when the engine cannot start: before, PortAudio's 'Error querying device -1'."""
+    env = {devices.AUDIO_API_ENV: "jack", "JACK_DEFAULT_SERVER": f"rackhost_test_absent_{os.getpid()}",
+           "JACK_NO_START_SERVER": "1"}
+    child = run_python("""
+        from rackhost.chain import Session
+        from rackhost.chain.live import LiveEngine, LiveEngineError
+        session = Session()
+        session.add_track("vox", None, input=(0,))
+        try:
+            LiveEngine(session).start()
+        except LiveEngineError as err:
+            print(err)
+    """, env=env)
+    assert child.stdout.strip().startswith(devices.NO_DEVICE_HINT), child.stdout + child.stderr
+    assert "querying device" not in child.stdout

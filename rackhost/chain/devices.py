@@ -200,7 +200,7 @@ def find_device(spec: int | str, kind: str | None = None) -> AudioDevice:
         raise ValueError(f"kind must be 'input', 'output' or None, got {kind!r}")
     devices = list_devices()
     if not devices:
-        raise AudioDeviceError(_no_device_message())
+        raise AudioDeviceError(no_device_message())
     usable = [d for d in devices if kind is None or _channels(d, kind) > 0]
     if isinstance(spec, int) and not isinstance(spec, bool):
         found = [d for d in devices if d.index == spec]
@@ -246,7 +246,7 @@ def resolve_config(input_device: int | str | None = None, output_device: int | s
     sd = _sounddevice()
     devices = list_devices()
     if not devices:
-        raise AudioDeviceError(_no_device_message())
+        raise AudioDeviceError(no_device_message())
 
     def pick(spec, kind, wanted):
         if wanted == 0:
@@ -319,7 +319,8 @@ def _channels(device: AudioDevice, kind: str) -> int:
     return device.max_input_channels if kind == "input" else device.max_output_channels
 
 
-def _no_device_message() -> str:
+def no_device_message() -> str:
+    """The "no audio device found" line, naming RACKHOST_AUDIO_API when that is what hides the devices."""
     forced = forced_hostapi()
     if forced is None:
         return NO_DEVICE_HINT

@@ -269,6 +269,14 @@ class LiveEngine:
                          **options)
 
     def _refused(self, err: Exception) -> LiveEngineError:
+        from rackhost.chain import devices
+
+        try:
+            found = devices.list_devices()
+        except devices.AudioDeviceError:
+            found = []
+        if not found:  # PortAudio's own words ("Error querying device -1") tell a user nothing
+            return LiveEngineError(devices.no_device_message())
         return LiveEngineError(
             f"cannot open the audio device {self.device or '(default)'} at {self.session.sample_rate} Hz, "
             f"{self.input_channels} in / {self.output_channels} out, block {self.session.block_size}: {err}; "
