@@ -143,10 +143,13 @@ def test_live_blocks_null_against_the_offline_render_and_the_input_with_a_block_
     engine.play()
     padded = np.pad(audio, ((0, 0), (0, 8 * 1024)))
     live = []
-    for i in range(0, padded.shape[1], block):
-        outdata = np.zeros((block, 2), np.float32)
-        engine._callback(np.ascontiguousarray(padded[:, i : i + block].T), outdata, block, None, OK)
-        live.append(outdata.T.copy())
+    try:
+        for i in range(0, padded.shape[1], block):
+            outdata = np.zeros((block, 2), np.float32)
+            engine._callback(np.ascontiguousarray(padded[:, i : i + block].T), outdata, block, None, OK)
+            live.append(outdata.T.copy())
+    finally:
+        engine.close()
     live_out = np.concatenate(live, axis=1)
     latency = session.snapshot().latency
     offline = _live_session(block, audio).render(tail=False)
