@@ -20,16 +20,20 @@ def main(path: str) -> None:
             per_module[name.split(".x")[0]][outcome] += 1
             if outcome == "survived":
                 survivors.append(name)
+    def judged(counts: collections.Counter[str]) -> int:  # mutants a test run decided (not "not checked" yet)
+        return counts["killed"] + counts["survived"] + counts["timeout"]
+
     for module, counts in sorted(per_module.items()):
-        tested = sum(counts.values()) - counts["no tests"]
-        print(f"{module:36} killed {counts['killed']:4} of {tested:4} tested "
-              f"({counts['survived']} survived, {counts['no tests']} not covered)")
-    tested = sum(outcomes.values()) - outcomes["no tests"]
+        print(f"{module:36} killed {counts['killed']:4} of {judged(counts):4} run "
+              f"({counts['survived']} survived, {counts['no tests']} not covered, "
+              f"{counts['not checked']} not run yet)")
+    tested = judged(outcomes)
     score = outcomes["killed"] / tested if tested else 0.0
     print(f"{len(survivors)} survivors; `mutmut show NAME` shows one")
     print(json.dumps({"mutants": sum(outcomes.values()), "tested": tested, "killed": outcomes["killed"],
                       "survived": outcomes["survived"], "no_tests": outcomes["no tests"],
-                      "timeout": outcomes["timeout"], "score": round(score, 3)}))
+                      "timeout": outcomes["timeout"], "not_checked": outcomes["not checked"],
+                      "score": round(score, 3)}))
 
 
 if __name__ == "__main__":
