@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         print("rackhost: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rackhost plugins | head`: the reader has gone; say nothing more
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not raise again
+        except (OSError, ValueError):  # stdout is not a file descriptor (an embedding caller's stream)
+            pass
         return 1
     finally:
         free_plugins_quietly()  # after everything the command had to say
