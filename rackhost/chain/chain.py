@@ -275,6 +275,7 @@ def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
     back short: ``latency`` is the most it holds back (see ``Plugin.latency``).
     """
     queue = np.zeros((channels, latency + max_frames), np.float32)
+    head_buffer = np.zeros((channels, max_frames), np.float32)  # what a call hands on, made now, not per block
     queued = latency
 
     def fifo(block: np.ndarray) -> np.ndarray:
@@ -287,7 +288,8 @@ def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
             short = pad_front(queue[:, :queued], n)
             queued = 0
             return short
-        head = queue[:, :n].copy()
+        head = head_buffer[:, :n]
+        head[...] = queue[:, :n]
         queue[:, : queued - n] = queue[:, n:queued]
         queued -= n
         return head
