@@ -79,6 +79,13 @@ _LATENCY_PROBE_MAX_SECONDS = 8.0
 # 8 kHz at 1000-frame blocks: 420 samples at first, 423 after 3.6 s), so a built-in that held anything
 # back is run on for this long, and its latency is the most it held back (the chain queues the rest).
 _LATENCY_PROBE_SETTLE_SECONDS = 4.0
+# Built-ins that garble audio when one call is longer than this, so rackhost hands them longer blocks in
+# pieces. pedalboard's MP3Compressor (0.9.x) called block by block at blocks above one MP3 frame (1,152
+# samples) comes back late and smeared at about one block size in twelve (1,213, 1,269, 1,976, 3,747
+# frames among them: likeness to its input 0.3-0.9 where every block up to 1,152 gives 1.000). Given a
+# buffer size of 1,152, pedalboard cuts each call into pieces that long, and it is right at every block
+# size (tests/test_builtin_latency.py).
+_MAX_CALL_FRAMES = {"MP3Compressor": 1152}
 # Built-ins that cannot run block by block, and why (rackhost runs every plug-in that way, offline too).
 # pedalboard (0.9.x) primes these two through a delay line (its PrimeWithSilence) whose prepare(), run at
 # every process() call, clears it: what was in it is lost at each call. PitchShift's holds one second,
@@ -499,6 +506,10 @@ class Plugin:
             self._latency_cache[key] = self._probe_builtin_latency(sample_rate, block)
         return self._latency_cache[key]
 
+    def _buffer_size(self, block: int) -> int:
+        """The buffer size pedalboard cuts each call into for this plug-in: the block, or less (_MAX_CALL_FRAMES)."""
+        return min(block, _MAX_CALL_FRAMES.get(self.name, block)) if self.is_builtin else block
+
     def _probe_builtin_latency(self, sample_rate: float, block: int) -> int:
         probe = self._factory(self._constructor_values)
         for name, value in self.values().items():
@@ -514,7 +525,7 @@ class Plugin:
         for call in range(math.ceil(_LATENCY_PROBE_MAX_SECONDS * sample_rate / block)):
             # As the engine calls it: one block per call, prepared for that block, state kept.
             try:
-                got = probe.process(silence, sample_rate, block, False).shape[1]
+                got = probe.process(silence, sample_rate, self._buffer_size(block), False).shape[1]
             except ValueError as err:  # MP3Compressor refuses 96 kHz: say so before the audio path runs
                 raise PluginLoadError(self.name, f"{err} (the session runs at {sample_rate:g} Hz); set the "
                                                  f"session's sample rate to one it takes") from err
@@ -567,8 +578,10 @@ class Plugin:
 
             return stereo_on_mono
 
+        buffer_size = self._buffer_size(max_block)
+
         def direct(block: np.ndarray) -> np.ndarray:
-            return first.process(block, sample_rate, max_block, False)
+            return first.process(block, sample_rate, buffer_size, False)
 
         return direct
 
