@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list built-ins and VST3 plug-ins with their parameters")
     plugins.add_argument("names", nargs="*", help="only these plug-ins (probed now if not scanned yet)")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.add_argument("--names-only", action="store_true", help="names and paths only")
+    plugins.add_argument("--names-only", action="store_true",
+                         help="only the names --chain takes, one a line (with --json: names and paths)")
     plugins.add_argument("--failed", action="store_true", help="plug-ins that failed their last probe, with the reason")
     plugins.add_argument("--retry", nargs="*", metavar="NAME",
                          help="probe these again (e.g. after updating them); with no NAME, every failed one")
@@ -454,6 +455,8 @@ def _describe_record(name: str, path: str, record: object, names_only: bool) -> 
     if names_only:
         if record is not None and not record.ok:  # type: ignore[attr-defined]
             item["refused"] = True  # a chain refuses a plug-in whose last probe failed, until it is retried
+        elif record is not None and (record.info or {}).get("kind") == "instrument":  # type: ignore[attr-defined]
+            item["refused"] = True  # it plays MIDI: --instrument takes it, a chain does not
         return item
     if record is None:
         item["error"] = "not scanned yet: run 'rackhost scan' (or 'rackhost plugins NAME' to probe this one)"

@@ -21,14 +21,16 @@ from conftest import PROJECT_VST3_DIR, SR, VST3_DIR, program_signal
 
 # pedalboard's effect classes that rackhost lists (its own table), and the two a chain refuses.
 REFUSED = {"PitchShift", "GSMFullRateCompressor"}
+INSTRUMENTS = ("Kars", "Nekobi")  # the DPF builds that play MIDI
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A private scan cache holding 3BandEQ's probe (so its shown name, '3 Band EQ', is known)."""
+    """A private scan cache holding the DPF builds' probes: 3BandEQ's shown name, '3 Band EQ', is known,
+    and that Kars and Nekobi are instruments (which --instrument takes, not --chain)."""
     home = tmp_path_factory.mktemp("listing")
     env = dict(os.environ, RACKHOST_CACHE_DIR=str(home / "cache"), RACKHOST_CONFIG_DIR=str(home / "config"))
-    probed = rackhost(env, "plugins", "3BandEQ", "--json")
+    probed = rackhost(env, "plugins", *INSTRUMENTS, "3BandEQ", "--json")
     assert probed.returncode == 0, probed.stderr
     return env
 
@@ -64,7 +66,8 @@ def test_names_only_prints_one_chain_name_a_line_and_nothing_else(env):
     run = rackhost(env, "plugins", "--names-only")
     assert run.returncode == 0 and run.stderr == "", run.stderr
     builtins = sorted(_LISTED_BUILTINS)
-    assert run.stdout.splitlines() == [n for n in builtins if n not in REFUSED] + bundle_names()
+    vst3s = [n for n in bundle_names() if n not in INSTRUMENTS]
+    assert run.stdout.splitlines() == [n for n in builtins if n not in REFUSED] + vst3s
     assert run.stdout.endswith("\n") and "\n\n" not in run.stdout
 
 
@@ -72,11 +75,19 @@ def test_every_name_the_listing_prints_is_taken_by_chain(env, short_wav, tmp_pat
     names = rackhost(env, "plugins", "--names-only").stdout.splitlines()
     ir = tmp_path / "ir.wav"
     sf.write(ir, np.array([1.0, 0.5, 0.25]), SR)
-    # Effects only (instruments play MIDI), and ZamVerb takes 90 s to load: one chain of all the rest.
-    effects = [n for n in names if n not in ("Kars", "Nekobi", "ZamVerb")]
+    # ZamVerb takes 90 s to load: one chain of all the rest.
+    effects = [n for n in names if n != "ZamVerb"]
     items = [f"Convolution(impulse_response_filename={str(ir)!r})" if n == "Convolution" else n for n in effects]
     run = render(env, short_wav, "; ".join(items))
     assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def test_an_instrument_is_not_among_the_chain_names_but_is_listed_in_full(env, short_wav):
+    names = rackhost(env, "plugins", "--names-only").stdout.splitlines()
+    for name in INSTRUMENTS:
+        assert name not in names
+        assert "cannot sit in a chain" in render(env, short_wav, name).stderr
+        assert f"{name} [vst3]  {PROJECT_VST3_DIR / (name + '.vst3')}" in rackhost(env, "plugins").stdout
 
 
 def test_names_only_as_json_lists_the_same_names(env):
