@@ -7,6 +7,8 @@ print it as one line and the GUI can show it as is.
 
 from __future__ import annotations
 
+import difflib
+
 
 class RackhostError(Exception):
     """Base class of every error rackhost raises on purpose."""
@@ -23,7 +25,10 @@ class PluginNotFoundError(RackhostError):
         self.searched = searched
         hint = ""
         if known:
+            lowered = {k.lower(): k for k in known}
             close = [k for k in known if name.lower() in k.lower() or k.lower() in name.lower()]
+            close += [lowered[k] for k in difflib.get_close_matches(name.lower(), lowered, n=5, cutoff=0.75)
+                      if lowered[k] not in close]
             if close:
                 hint = f" Did you mean {', '.join(close[:5])}?"
         super().__init__(

@@ -83,8 +83,33 @@ BUILTIN_PARAMETERS: dict[str, dict[str, object]] = {
 REQUIRED_ARGUMENTS = {"Convolution": "impulse_response_filename"}
 
 
+# Built-ins that cannot run block by block, and why (rackhost runs every plug-in that way, offline too).
+# pedalboard (0.9.x) primes these two through a delay line (its PrimeWithSilence) whose prepare(), run at
+# every process() call, clears it: what was in it is lost at each call. PitchShift's holds one second,
+# so called a block at a time it never lets the input through; GSMFullRateCompressor's holds 160 samples
+# at 8 kHz, so below 960 frames a call (at 48 kHz) it puts out noise, and above it drops 20 ms per call.
+# They are refused when created, rather than rendering silence or noise.
+BLOCKWISE_BROKEN_BUILTINS: dict[str, str] = {
+    "PitchShift": (
+        "pedalboard's PitchShift clears its one-second priming buffer at every call, so run block by block, "
+        "as rackhost runs every plug-in, it puts out silence; pitch-shift the file beforehand "
+        "(pedalboard.PitchShift on the whole file) or use a pitch-shifter VST3"
+    ),
+    "GSMFullRateCompressor": (
+        "pedalboard's GSMFullRateCompressor clears its 20 ms priming buffer at every call, so run block by "
+        "block, as rackhost runs every plug-in, it puts out noise or drops 20 ms a block; encode the file "
+        "beforehand (pedalboard.GSMFullRateCompressor on the whole file) or use MP3Compressor"
+    ),
+}
+
+
 def builtin_names() -> list[str]:
     return sorted(BUILTIN_PARAMETERS)
+
+
+def chain_builtin_names() -> list[str]:
+    """The built-ins a chain takes: every one but those that cannot run block by block."""
+    return [name for name in builtin_names() if name not in BLOCKWISE_BROKEN_BUILTINS]
 
 
 def is_builtin(name: str) -> bool:

@@ -17,6 +17,7 @@ The choice is made by :meth:`Plugin.configure` and described in :attr:`Plugin.no
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -29,6 +30,7 @@ import pedalboard
 import pedalboard._pedalboard
 
 from rackhost.chain import builtins
+from rackhost.chain.discovery.cache import PluginCache
 from rackhost.chain.discovery.guard import PluginProbeFailed, check_probed
 from rackhost.chain.discovery.trust import check_trusted, scan_folders
 from rackhost.chain.folders import find_plugin_file, find_plugin_files
@@ -86,24 +88,8 @@ _LATENCY_PROBE_SETTLE_SECONDS = 4.0
 # buffer size of 1,152, pedalboard cuts each call into pieces that long, and it is right at every block
 # size (tests/test_builtin_latency.py).
 _MAX_CALL_FRAMES = {"MP3Compressor": 1152}
-# Built-ins that cannot run block by block, and why (rackhost runs every plug-in that way, offline too).
-# pedalboard (0.9.x) primes these two through a delay line (its PrimeWithSilence) whose prepare(), run at
-# every process() call, clears it: what was in it is lost at each call. PitchShift's holds one second,
-# so called a block at a time it never lets the input through; GSMFullRateCompressor's holds 160 samples
-# at 8 kHz, so below 960 frames a call (at 48 kHz) it puts out noise, and above it drops 20 ms per call.
-# They are refused when created, rather than rendering silence or noise.
-BLOCKWISE_BROKEN_BUILTINS: dict[str, str] = {
-    "PitchShift": (
-        "pedalboard's PitchShift clears its one-second priming buffer at every call, so run block by block, "
-        "as rackhost runs every plug-in, it puts out silence; pitch-shift the file beforehand "
-        "(pedalboard.PitchShift on the whole file) or use a pitch-shifter VST3"
-    ),
-    "GSMFullRateCompressor": (
-        "pedalboard's GSMFullRateCompressor clears its 20 ms priming buffer at every call, so run block by "
-        "block, as rackhost runs every plug-in, it puts out noise or drops 20 ms a block; encode the file "
-        "beforehand (pedalboard.GSMFullRateCompressor on the whole file) or use MP3Compressor"
-    ),
-}
+# Built-ins that cannot run block by block: see rackhost.chain.builtins, where listings leave them out too.
+BLOCKWISE_BROKEN_BUILTINS = builtins.BLOCKWISE_BROKEN_BUILTINS
 
 
 @dataclass(frozen=True)
@@ -174,7 +160,13 @@ class Plugin:
         else:
             found = find_plugin_file(name_or_path, folders)
             if found is None:
-                known = builtins.builtin_names() + sorted(find_plugin_files(folders))
+                # By the name the plug-in shows ('3 Band EQ' for 3BandEQ.vst3), as listings and errors print it.
+                bundles = find_plugin_files(folders)
+                cache = PluginCache.load()
+                shown = cache.display_names(bundles)
+                found = cache.bundle_for_display_name(name_or_path, bundles)
+            if found is None:
+                known = builtins.chain_builtin_names() + sorted(bundles) + sorted(set(shown.values()))
                 raise PluginNotFoundError(name_or_path, [str(f) for f in folders], known)
             plugin = cls.load(found)
         for key, value in values.items():
@@ -223,18 +215,23 @@ class Plugin:
         if not path.exists():
             raise PluginLoadError(str(path), "no such file or folder")
         check_probed(path)
-        return cls.load_unguarded(path)
+        return cls.load_unguarded(path, quiet=True)
 
     @classmethod
-    def load_unguarded(cls, path: str | Path) -> Plugin:
-        """Load a bundle into this process without probing it first: for the probe's own child process only."""
+    def load_unguarded(cls, path: str | Path, quiet: bool = False) -> Plugin:
+        """Load a bundle into this process without probing it first: for the probe's own child process only.
+
+        ``quiet`` mutes what the plug-in prints while each instance is made (DPF's 3BandEQ
+        prints two warnings a load); the probe keeps it, as it tells why a load crashed.
+        """
         path = Path(path)
         if not path.exists():
             raise PluginLoadError(str(path), "no such file or folder")
 
         def factory(_: dict) -> pedalboard.Plugin:
             try:
-                return pedalboard.load_plugin(str(path))
+                with muted_stderr() if quiet else contextlib.nullcontext():
+                    return pedalboard.load_plugin(str(path))
             except (ImportError, RuntimeError, ValueError) as err:
                 # pedalboard's first line is only "Failed to load plugin as VST3Plugin. Errors were:";
                 # the reasons follow, one line per format tried.
@@ -331,17 +328,24 @@ class Plugin:
             return True
         if channels not in self._layouts:
             try:
-                if self.is_instrument:  # it renders audio from MIDI; the layout is what it can render out
-                    self.instance.process([], 32 / sample_rate, sample_rate, num_channels=channels, reset=True)
-                else:
-                    self.instance.process(np.zeros((channels, 32), np.float32), sample_rate, reset=True)
+                # Muted: DPF's 3BandEQ prints two warnings at each reset, these calls' included.
+                with muted_stderr():
+                    self._try_layout(channels, sample_rate)
                 self._layouts[channels] = True
             except ValueError as err:
                 if "does not support" not in str(err):
                     raise PluginLoadError(self.identity.path or self.name, str(err)) from err
                 self._layouts[channels] = False
-            self.instance.reset()
+            with muted_stderr():
+                self.instance.reset()
         return self._layouts[channels]
+
+    def _try_layout(self, channels: int, sample_rate: float) -> None:
+        """Run 32 frames on ``channels``; raises pedalboard's ValueError if the plug-in refuses them."""
+        if self.is_instrument:  # it renders audio from MIDI; the layout is what it can render out
+            self.instance.process([], 32 / sample_rate, sample_rate, num_channels=channels, reset=True)
+        else:
+            self.instance.process(np.zeros((channels, 32), np.float32), sample_rate, reset=True)
 
     def configure(self, channels: int, sample_rate: float, widen: bool = False) -> str | None:
         """Prepare to run on ``channels`` channels; returns a note if the plug-in was adapted.
@@ -469,7 +473,9 @@ class Plugin:
         if not self.is_builtin:
             self.flush()
             try:
-                twin.raw_state = self.instance.raw_state
+                # Muted: DPF's ZamAutoSat, whose state is empty, asserts "read > 0" twice on being given it.
+                with muted_stderr():
+                    twin.raw_state = self.instance.raw_state
             except Exception:  # noqa: BLE001 - a plug-in may refuse state; named values follow anyway
                 pass
         for name in self.controls():
@@ -595,8 +601,9 @@ class Plugin:
         """
         if self.channels is not None:
             self.flush()
-        for inst in self._instances:
-            inst.reset()
+        with muted_stderr() if not self.is_builtin else contextlib.nullcontext():  # DPF's 3BandEQ: 2 warnings
+            for inst in self._instances:
+                inst.reset()
 
     def __repr__(self) -> str:
         return f"Plugin({self.name!r}, format={self.identity.format!r}, mode={self.mode!r})"

@@ -12,7 +12,9 @@ from rackhost.gui.theme import MUTED, WARNING
 if TYPE_CHECKING:
     from rackhost.gui.app import RackApp
 
-GROUPS = ("Built-in effects", "VST3 effects", "VST3 instruments", "Not scanned yet", "Failed to load")
+GROUPS = ("Built-in effects", "VST3 effects", "VST3 instruments", "Not scanned yet", "Failed to load",
+          "Not usable in a chain")
+UNCHOSEN = (GROUPS[4], GROUPS[5])  # listed with the reason, never offered
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,13 @@ class Entry:
 
 def catalogue() -> list[Entry]:
     """Everything the user can put in a slot, from the scan cache (``rackhost scan``); nothing is loaded here."""
-    from rackhost.chain.builtins import builtin_names
+    from rackhost.chain.builtins import BLOCKWISE_BROKEN_BUILTINS, chain_builtin_names
     from rackhost.chain.discovery import PluginCache, scan_folders
     from rackhost.chain.folders import find_plugin_files
 
-    entries = [Entry(name, GROUPS[0], "pedalboard") for name in builtin_names()]
+    entries = [Entry(name, GROUPS[0], "pedalboard") for name in chain_builtin_names()]
+    # A chain refuses these (they cannot run block by block): shown with why, as 'rackhost plugins' does.
+    entries += [Entry(name, GROUPS[5], reason) for name, reason in sorted(BLOCKWISE_BROKEN_BUILTINS.items())]
     cache = PluginCache.load()
     seen = set()
     for record in sorted(cache.records.values(), key=lambda r: r.name.lower()):
@@ -83,10 +87,11 @@ class PluginBrowser:
             members = [e for e in self.entries if e.group == group]
             if not members:
                 continue
-            with dpg.collapsing_header(label=f"{group} ({len(members)})", default_open=group != GROUPS[3],
+            with dpg.collapsing_header(label=f"{group} ({len(members)})",
+                                       default_open=group not in (GROUPS[3], GROUPS[5]),
                                        parent=self.body):
                 for entry in members:
-                    if entry.group == GROUPS[4]:
+                    if entry.group in UNCHOSEN:
                         row = dpg.add_text(f"{entry.name}: {entry.detail}", color=WARNING, wrap=340)
                     else:
                         with dpg.group(horizontal=True) as row:

@@ -158,6 +158,25 @@ class PluginCache:
     def failed(self) -> list[PluginRecord]:
         return [r for r in self.records.values() if not r.ok]
 
+    def display_names(self, bundles: dict[str, Path]) -> dict[str, str]:
+        """The name each found bundle's plug-in calls itself, by bundle name, where it differs.
+
+        ``bundles`` maps bundle names to paths (as :func:`find_plugin_files` gives
+        them). DPF's 3BandEQ.vst3 calls itself '3 Band EQ', the name a host shows
+        and the user copies; only bundles whose last probe passed are known here.
+        """
+        names = {}
+        for bundle, path in bundles.items():
+            record = self.records.get(str(Path(path).absolute()))
+            if record is not None and record.ok and record.name != bundle:
+                names[bundle] = record.name
+        return names
+
+    def bundle_for_display_name(self, name: str, bundles: dict[str, Path]) -> Path | None:
+        """The bundle whose plug-in calls itself ``name`` (case-insensitive); None if none, or more than one, does."""
+        matches = [bundle for bundle, shown in self.display_names(bundles).items() if shown.lower() == name.lower()]
+        return bundles[matches[0]] if len(matches) == 1 else None
+
 
 def write_json_atomic(path: Path, data: object) -> None:
     """Replace ``path`` so that a crash leaves the old file or the new one, never half of one."""
