@@ -198,7 +198,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     preset_warnings = load_warnings + _apply_presets(
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )
-    midi_notes = assign_midi(session, args.midi)
+    midi_notes = _keep_mono_note(args, session) + assign_midi(session, args.midi)
     # A session's own files: its tracks' audio (and MIDI), read again as the render runs.
     refuse_overwrite(output, [getattr(t.source, "path", None) for t in session.tracks]
                      + [getattr(t.midi, "path", None) for t in session.tracks])
@@ -279,6 +279,17 @@ def _apply_presets(session: object, refs: list[str], single_track: bool, allow_u
         _refuse_bypassed_plugins(report, f"preset {ref!r}")
         warnings += report.warnings()
     return warnings
+
+
+def _keep_mono_note(args: argparse.Namespace, session: object) -> list[str]:
+    """A note when ``--keep-mono`` has nothing to keep: the INPUT is stereo already (rendered as usual)."""
+    if not args.keep_mono or args.session or not args.input:
+        return []
+    source = session.tracks[0].source  # type: ignore[attr-defined]
+    if source is None or source.channels < 2:
+        return []
+    return [f"--keep-mono has no effect: {args.input!r} is already stereo ({source.channels} channels); "
+            f"it is rendered as usual"]
 
 
 def _refuse_bypassed_plugins(report: object, what: str) -> None:
@@ -484,9 +495,11 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from rackhost.chain.live import LiveEngine
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
+    from rackhost.presets.session_file import check_session_file
 
     if args.record:
         _folder(args.record, "--record", create=False)  # a file there is refused before anything starts
+    check_session_file(args.session)  # a typo in its name is a file error, not an audio-device error
     require_audio_devices()  # before the session's plug-ins load: without a device there is nothing to run
     loaded = RestoreReport()
     session = load_session(args.session, loaded)
@@ -626,6 +639,7 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("ref", metavar="STAGE/NAME")
         if name == "export":
             p.add_argument("file", type=text("a file to write"))
+            p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
         elif name in ("rename", "duplicate"):
             p.add_argument("new_name")
         p.set_defaults(func=_cmd_presets_change)
@@ -714,11 +728,13 @@ def _cmd_presets_save(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(store: object, ref: str, path: Path) -> Path:
+def _export(store: object, ref: str, path: Path, overwrite: bool) -> Path:
     """``presets export``: refuse a folder, a missing folder or an unwritable place in one line."""
     if path.is_dir():
         raise RackhostError(f"FILE {str(path)!r} is a folder; give a file name, e.g. {str(path / 'preset.json')!r}")
     folder = path.parent if str(path.parent) else Path(".")
+    if path.exists() and not overwrite:
+        raise RackhostError(f"FILE {str(path)!r} exists; add --overwrite to replace it, or give another file name")
     if not folder.is_dir():
         raise RackhostError(f"FILE {str(path)!r}: folder {str(folder)!r} does not exist; create it first")
     try:
@@ -745,7 +761,7 @@ def _cmd_presets_change(args: argparse.Namespace) -> int:
         entry = store.delete(args.ref)
         print(f"deleted {entry.ref} ({entry.path})")
     elif args.action == "export":
-        print(f"exported {args.ref} to {_export(store, args.ref, Path(args.file))}")
+        print(f"exported {args.ref} to {_export(store, args.ref, Path(args.file), args.overwrite)}")
     elif args.action == "rename":
         print(f"renamed {args.ref} to {store.rename(args.ref, args.new_name).ref}")
     elif args.action == "duplicate":

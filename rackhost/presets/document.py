@@ -60,6 +60,9 @@ class DocumentReader:
     kind = "file"  # "preset", "session format": used in version messages
     current_version = 1
     migrations: dict[int, Migration] = {}
+    # (a top-level key only the other kind of file has, what to tell the user): a session given as a
+    # preset would otherwise be refused for its version or its first unknown key, which misleads.
+    foreign: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, source: str):
         self.source = source
@@ -73,8 +76,13 @@ class DocumentReader:
             text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some editors write, is fine
         except FileNotFoundError:
             raise self.fail("", "no such file; check the path") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise self.fail("", f"cannot be read ({err})") from None
+        except IsADirectoryError:
+            raise self.fail("", "cannot be read: it is a folder; give the .json file in it") from None
+        except UnicodeDecodeError:
+            raise self.fail("", "cannot be read: it is not a text file (an audio file given by mistake?); "
+                                "give the .json file rackhost wrote") from None
+        except OSError as err:
+            raise self.fail("", f"cannot be read ({err.strerror or err}); check its permissions") from None
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
@@ -85,6 +93,9 @@ class DocumentReader:
     def versioned(self, doc: Any, keys: Keys) -> dict:
         """The top-level object, migrated to the current version, with its keys checked."""
         doc = self.expect(doc, dict, "")
+        for key, problem in self.foreign:
+            if key in doc:
+                raise self.fail("", problem)
         if "format_version" not in doc:
             self.keys(doc, keys, "")  # names a misspelt "format_version" as such
         # A newer file may have keys this rackhost does not know: its version is checked first.

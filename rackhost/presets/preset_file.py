@@ -100,6 +100,8 @@ class _Reader(DocumentReader):
     kind = "preset"
     current_version = FORMAT_VERSION
     migrations = MIGRATIONS
+    foreign = (("tracks", "this is a session file, not a preset; make a preset from one of its tracks with "
+                          "'rackhost presets save NAME --stage STAGE --session FILE --track TRACK'"),)
 
     def fail(self, where: str, problem: str) -> PresetError:
         return PresetError(self.source, where, problem)

@@ -105,10 +105,23 @@ def load_session(path: str | Path, report: RestoreReport | None = None) -> Sessi
     return reader.read(reader.load_json(path))
 
 
+def check_session_file(path: str | Path) -> None:
+    """Refuse a session file that is missing, unreadable, not JSON or of an unknown version, quickly.
+
+    Nothing is loaded (no plug-in, no audio): a command that needs other things first (an
+    audio device) calls this so that a mistyped file name is reported as such.
+    """
+    path = Path(path)
+    reader = _SessionReader(path, RestoreReport())
+    reader.versioned(reader.load_json(path), SESSION_KEYS)
+
+
 class _SessionReader(DocumentReader):
     kind = "session format"
     current_version = FORMAT_VERSION
     migrations = MIGRATIONS
+    foreign = (("slots", "this is a preset file, not a session; apply it to a render with --preset FILE, "
+                         "or add it with 'rackhost presets import FILE'"),)
 
     def __init__(self, path: Path, report: RestoreReport):
         super().__init__(str(path))

@@ -8,6 +8,7 @@ factory one.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -25,6 +26,29 @@ DATA_DIR_VARIABLE = "RACKHOST_DATA_DIR"
 def user_presets_dir() -> Path:
     base = os.environ.get(DATA_DIR_VARIABLE) or platformdirs.user_data_dir("rackhost")
     return Path(base) / "presets"
+
+
+class PresetNotFoundError(PresetError):
+    """No preset has the name asked for: the message offers the closest names a user may have meant."""
+
+    def __init__(self, ref: str, close: list[str], known: list[str]):
+        self.ref = ref
+        self.close = close
+        if close:
+            hint = f"did you mean {' or '.join(close)}? ('rackhost presets list' shows them all)"
+        else:
+            hint = f"'rackhost presets list' shows them all: {', '.join(known) or '(none)'}"
+        super().__init__(ref, "", f"no such preset; {hint}")
+
+
+class PresetExistsError(PresetError):
+    """A user preset of that stage and name is already saved; nothing was written."""
+
+    def __init__(self, ref: str, path: Path):
+        self.ref = ref
+        self.path = path
+        super().__init__(ref, "", f"already saved as {str(path)!r}; add --overwrite to replace it, "
+                                  f"or choose another name")
 
 
 @dataclass(frozen=True)
@@ -99,21 +123,28 @@ class PresetStore:
         return list(STAGES) + extra
 
     def find(self, ref: str) -> PresetEntry:
-        """``stage/name``, or a bare ``name`` found in exactly one stage."""
+        """``stage/name``, or a bare ``name`` found in exactly one stage.
+
+        Every command that names a preset comes through here, so each one answers a typo
+        with the same :class:`PresetNotFoundError` and its closest names.
+        """
         stage, _, name = ref.rpartition("/")
-        matches = [e for e in self.entries() if e.name == name and (not stage or e.stage == stage)]
+        entries = self.list()
+        matches = [e for e in entries if e.name == name and (not stage or e.stage == stage)]
         if len(matches) == 1:
             return matches[0]
         if matches:
             choices = ", ".join(e.ref for e in matches)
             raise PresetError(ref, "", f"more than one preset is called {name!r}; say which: {choices}")
-        known = ", ".join(e.ref for e in self.list()) or "(none)"
-        raise PresetError(ref, "", f"no such preset; 'rackhost presets list' shows them all: {known}")
+        raise PresetNotFoundError(ref, closest_refs(ref, entries), [e.ref for e in entries])
 
     def load(self, ref: str) -> Preset:
         """A preset by reference, or from a file path ending in .json."""
         if ref.endswith(".json") and Path(ref).exists():
             return read_preset(Path(ref))
+        if ref.endswith(".json") and not any(e.name == ref.rpartition("/")[2] for e in self.entries()):
+            raise PresetError(ref, "", "no such file, and no preset has that name; check the path "
+                                       "('rackhost presets list' shows the presets)")
         return read_preset(self.find(ref).path)
 
     # -- changing (user presets only) ----------------------------------------------
@@ -127,7 +158,7 @@ class PresetStore:
             raise PresetError(f"{preset.stage}/{preset.name}", "",
                               "a factory preset has this name; factory presets are read-only, so choose another name")
         if existing and not overwrite:
-            raise PresetError(f"{preset.stage}/{preset.name}", "", "a preset with this name exists; choose another name or overwrite it")
+            raise PresetExistsError(f"{preset.stage}/{preset.name}", existing[0].path)
         stamp = now()
         preset = replace(preset, created=preset.created or stamp, modified=stamp)
         path = existing[0].path if existing else self._free_path(preset.stage, preset.name)
@@ -176,6 +207,23 @@ class PresetStore:
         while path.exists():
             path, n = folder / f"{stem}-{n}.json", n + 1
         return path
+
+
+def closest_refs(ref: str, entries: list[PresetEntry], n: int = 3) -> list[str]:
+    """Up to ``n`` presets whose name is spelt like the one in ``ref``, the closest first.
+
+    The name decides, whatever stage ``ref`` gives ('mixing/cd' finds mastering/cd); among names
+    as close, one in the stage given comes first. Only names about as close as the best are
+    offered, so 'mastering/cdd' suggests mastering/cd and not every name with a 'cd' in it.
+    """
+    stage, _, name = ref.lower().rpartition("/")
+    scored = []
+    for entry in entries:
+        matcher = difflib.SequenceMatcher(None, name, entry.name.lower())
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+            scored.append((matcher.ratio(), entry.stage == stage, entry.ref))
+    scored = sorted((s for s in scored if s[0] >= 0.6), reverse=True)
+    return [r for score, _, r in scored if score >= scored[0][0] - 0.1][:n] if scored else []
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
