@@ -165,6 +165,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
                          "tracks with an \"instrument\" in its file")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
+        if not session.tracks:
+            raise _usage(f"session {args.session!r} has no tracks, so there is nothing to render; "
+                         f"add a track with a \"source\" (or an \"instrument\") to its \"tracks\"")
         _refuse_bypassed_plugins(loaded, f"session {args.session!r}")
         load_warnings = loaded.warnings()
         if args.block_size is not None:
@@ -610,7 +613,7 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_cmd_presets_list)
 
     show = psub.add_parser("show", help="one preset: metadata and every slot")
-    show.add_argument("ref", metavar="STAGE/NAME")
+    show.add_argument("ref", metavar="STAGE/NAME", type=text("STAGE/NAME"))
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=_cmd_presets_show)
 
@@ -636,16 +639,16 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
     for name, helptext in (("delete", "delete a user preset"), ("export", "write a preset to a file"),
                            ("rename", "rename a user preset"), ("duplicate", "copy a preset under a new name")):
         p = psub.add_parser(name, help=helptext)
-        p.add_argument("ref", metavar="STAGE/NAME")
+        p.add_argument("ref", metavar="STAGE/NAME", type=text("STAGE/NAME"))
         if name == "export":
             p.add_argument("file", type=text("a file to write"))
             p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
         elif name in ("rename", "duplicate"):
-            p.add_argument("new_name")
+            p.add_argument("new_name", type=text("a new name"))
         p.set_defaults(func=_cmd_presets_change)
 
     imp = psub.add_parser("import", help="add a preset file to your user presets")
-    imp.add_argument("file")
+    imp.add_argument("file", type=text("a preset file"))
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(func=_cmd_presets_change, ref=None)
 
@@ -654,6 +657,9 @@ def _cmd_presets_list(args: argparse.Namespace) -> int:
     from rackhost.presets.store import PresetStore
 
     store = PresetStore()
+    if args.stage and args.stage not in store.stages():
+        raise RackhostError(f"--stage {args.stage!r}: no preset has this stage{_did_you_mean(args.stage, store.stages())}; "
+                            f"stages: {', '.join(store.stages())}")
     entries = store.list(args.stage, args.tag, args.search)
     if args.json:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
@@ -670,6 +676,13 @@ def _cmd_presets_list(args: argparse.Namespace) -> int:
     for problem in store.problems():
         print(f"warning: skipped {problem}", file=sys.stderr)
     return 0
+
+
+def _did_you_mean(given: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(given.lower(), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _cmd_presets_show(args: argparse.Namespace) -> int:
