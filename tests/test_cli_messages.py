@@ -1,0 +1,237 @@
+"""What a new user is told on day one, run as real subprocesses on real files and the factory presets:
+--keep-mono with nothing to keep, saving over a preset, mistyped preset names, a mistyped live session,
+export and import mistakes, and the slips found by going through every subcommand with wrong input.
+Every refusal is exit status 2, one line that names the thing and the fix, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SR, program_signal
+from rackhost.presets.store import PresetExistsError, PresetNotFoundError, PresetStore, closest_refs
+
+
+def rackhost(*args: str, folder: Path) -> subprocess.CompletedProcess:
+    """The command in ``folder``, with presets, caches and settings of that folder's own."""
+    env = dict(os.environ, RACKHOST_DATA_DIR=str(folder / "data"), RACKHOST_CONFIG_DIR=str(folder / "config"),
+               RACKHOST_CACHE_DIR=str(folder / "cache"), JACK_NO_START_SERVER="1")
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True,
+                          cwd=folder, env=env, timeout=300)
+
+
+def one_error_line(run: subprocess.CompletedProcess, *phrases: str) -> str:
+    lines = run.stderr.splitlines()
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    assert "Traceback" not in run.stderr
+    assert len(lines) == 1 and lines[0].startswith("rackhost: error: "), run.stderr[-2000:]
+    for phrase in phrases:
+        assert phrase in lines[0], (phrase, lines[0])
+    return lines[0]
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A stereo take, a mono take, a session of one track, a user preset, and files of the wrong kinds."""
+    sf.write(tmp_path / "stereo.wav", program_signal(2, 0.5).T, SR, subtype="PCM_24")
+    sf.write(tmp_path / "mono.wav", program_signal(1, 0.5, seed=3).T, SR, subtype="PCM_24")
+    session = {"format_version": 3, "sample_rate": SR, "block_size": 256,
+               "tracks": [{"name": "vox", "source": "mono.wav", "chain": [{"plugin": {"name": "Gain"}}]}]}
+    (tmp_path / "mix.json").write_text(json.dumps(session))
+    (tmp_path / "empty-session.json").write_text(json.dumps({"format_version": 3, "tracks": []}))
+    (tmp_path / "broken.json").write_text('{"format_version": 1, "name": ')
+    saved = rackhost("presets", "save", "my-bus", "--stage", "mixing", "--chain", "Gain(gain_db=-3)", folder=tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    return tmp_path
+
+
+def user_preset(folder: Path) -> Path:
+    return folder / "data" / "presets" / "mixing" / "my-bus.json"
+
+
+# -- 1. --keep-mono on a stereo INPUT -------------------------------------------------------------------------
+
+
+def test_keep_mono_on_a_stereo_input_notes_it_has_nothing_to_keep_and_renders_as_usual(project):
+    chain = "Gain(gain_db=-6); MVerb"
+    plain = rackhost("render", "stereo.wav", "-o", "plain.wav", "--chain", chain, "--no-tail", folder=project)
+    kept = rackhost("render", "stereo.wav", "-o", "kept.wav", "--chain", chain, "--no-tail", "--keep-mono",
+                    folder=project)
+    assert plain.returncode == kept.returncode == 0, kept.stderr
+    notes = [line for line in kept.stdout.splitlines() if "--keep-mono" in line]
+    assert notes == ["note: --keep-mono has no effect: 'stereo.wav' is already stereo (2 channels); "
+                     "it is rendered as usual"]
+    assert "--keep-mono" not in plain.stdout and not kept.stderr
+    a, b = sf.read(project / "plain.wav")[0], sf.read(project / "kept.wav")[0]
+    assert a.shape == b.shape and a.shape[1] == 2 and np.array_equal(a, b)
+
+
+def test_keep_mono_note_is_in_the_json_report_and_absent_for_a_mono_input(project):
+    stereo = rackhost("render", "stereo.wav", "-o", "s.wav", "--chain", "Gain", "--keep-mono", "--json",
+                      "--no-tail", folder=project)
+    assert stereo.returncode == 0, stereo.stderr
+    assert any("--keep-mono has no effect" in n for n in json.loads(stereo.stdout)["notes"])
+    mono = rackhost("render", "mono.wav", "-o", "m.wav", "--chain", "MVerb", "--keep-mono", "--no-tail", "--json",
+                    folder=project)
+    assert mono.returncode == 0, mono.stderr
+    assert not any("--keep-mono" in n for n in json.loads(mono.stdout)["notes"])
+    left, right = sf.read(project / "m.wav")[0].T
+    assert np.array_equal(left, right)  # kept mono (the master's two channels equal): the switch did its work
+
+
+# -- 2. saving over a user preset -------------------------------------------------------------------------------
+
+
+def test_saving_over_a_user_preset_is_refused_naming_its_file_and_overwrite(project):
+    before = listing(project)
+    run = rackhost("presets", "save", "my-bus", "--stage", "mixing", "--chain", "Gain(gain_db=-9)", folder=project)
+    one_error_line(run, repr(str(user_preset(project))), "--overwrite")
+    assert listing(project) == before
+    again = rackhost("presets", "save", "my-bus", "--stage", "mixing", "--chain", "Gain(gain_db=-9)", "--overwrite",
+                     folder=project)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(user_preset(project).read_text())["slots"][0]["parameters"]["gain_db"] == -9
+
+
+def test_the_store_raises_preset_exists_error_and_changes_nothing(tmp_path):
+    store = PresetStore(user_dir=tmp_path / "user")
+    preset = store.load("mixing/drum-bus")
+    from dataclasses import replace
+
+    entry = store.save(replace(preset, name="mine"))
+    before = entry.path.read_bytes()
+    with pytest.raises(PresetExistsError) as refused:
+        store.save(replace(preset, name="mine", description="changed"))
+    assert refused.value.path == entry.path and refused.value.ref == "mixing/mine"
+    assert "--overwrite" in str(refused.value) and str(entry.path) in str(refused.value)
+    assert entry.path.read_bytes() == before and len(list((tmp_path / "user").rglob("*.json"))) == 1
+
+
+# -- 3. mistyped preset names: did you mean ---------------------------------------------------------------------
+
+TYPOS = [
+    (["render", "stereo.wav", "-o", "o.wav", "--preset", "mastering/cdd"], "mastering/cd"),
+    (["render", "--session", "mix.json", "-o", "o.wav", "--preset", "mastering/streamin"], "mastering/streaming"),
+    (["presets", "show", "mastering/cdd"], "mastering/cd"),
+    (["presets", "show", "vocals"], "tracking/vocal"),
+    (["presets", "show", "mixing/cd"], "mastering/cd"),  # the right name in another stage
+    (["presets", "export", "mastering/cdd", "out.json"], "mastering/cd"),
+    (["presets", "duplicate", "mixing/drum-buss", "copy"], "mixing/drum-bus"),
+    (["presets", "delete", "mixing/my-buss"], "mixing/my-bus"),
+    (["presets", "rename", "my-buss", "other"], "mixing/my-bus"),
+    (["midi", "program", "mix.json", "--program", "4", "--preset", "mastering/cdd"], "mastering/cd"),
+]
+
+
+@pytest.mark.parametrize("argv, meant", TYPOS, ids=[" ".join(a[:3]) + " " + m for a, m in TYPOS])
+def test_a_mistyped_preset_name_offers_the_closest_names(project, argv, meant):
+    before = listing(project)
+    line = one_error_line(rackhost(*argv, folder=project), f"did you mean {meant}?")
+    assert line.count("/") <= 4  # the close names, not the whole list
+    assert listing(project) == before
+
+
+def test_closest_names_are_only_those_about_as_close_as_the_best():
+    store = PresetStore(user_dir=Path("/nonexistent"))
+    entries = store.list()
+    assert closest_refs("mastering/cdd", entries) == ["mastering/cd"]  # not podcast, though it has a 'cd'
+    assert closest_refs("masterng/cd", entries) == ["mastering/cd"]
+    assert closest_refs("zzzzzz", entries) == []
+    with pytest.raises(PresetNotFoundError) as missing:
+        store.find("zzzzzz")
+    assert missing.value.close == [] and "mastering/streaming" in str(missing.value)  # nothing close: all of them
+
+
+def test_a_missing_preset_file_says_file_not_preset(project):
+    one_error_line(rackhost("render", "stereo.wav", "-o", "o.wav", "--preset", "mine.json", folder=project),
+                   "'mine.json'", "no such file", "check the path")
+
+
+# -- 4. live: the session file before the audio device ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, phrase", [
+    ("missin.json", "no such file; check the path"),
+    ("broken.json", "not valid JSON"),
+    ("stereo.wav", "not a text file"),
+    ("data/presets/mixing/my-bus.json", "this is a preset file, not a session"),
+])
+def test_live_reports_a_bad_session_file_before_looking_for_an_audio_device(project, name, phrase):
+    line = one_error_line(rackhost("live", "--session", name, "--duration", "1", folder=project),
+                          f"session file {name!r}", phrase)
+    assert "audio device" not in line
+
+
+# -- 5. presets export and import -------------------------------------------------------------------------------
+
+
+def test_export_refuses_an_existing_file_unless_overwrite(project):
+    (project / "out.json").write_text("keep me")
+    run = rackhost("presets", "export", "mastering/cd", "out.json", folder=project)
+    one_error_line(run, "'out.json' exists", "--overwrite")
+    assert (project / "out.json").read_text() == "keep me"
+    again = rackhost("presets", "export", "mastering/cd", "out.json", "--overwrite", folder=project)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((project / "out.json").read_text())["name"] == "cd"
+
+
+IMPORT_MISTAKES = [
+    (["presets", "import", "missing.json"], ["'missing.json'", "no such file"]),
+    (["presets", "import", "stereo.wav"], ["'stereo.wav'", "not a text file", "give the .json file"]),
+    (["presets", "import", "."], ["'.'", "it is a folder"]),
+    (["presets", "import", "broken.json"], ["'broken.json'", "not valid JSON"]),
+    (["presets", "import", "mix.json"], ["'mix.json'", "this is a session file, not a preset", "--track"]),
+    (["presets", "import", "data/presets/mixing/my-bus.json"], ["mixing/my-bus", "--overwrite"]),
+    (["presets", "import", ""], ["is empty"]),
+    (["presets", "export", "mixing/nosuch", "out.json"], ["'mixing/nosuch'", "no such preset"]),
+    (["render", "--session", "data/presets/mixing/my-bus.json", "-o", "o.wav"],
+     ["this is a preset file, not a session", "--preset FILE"]),
+]
+
+
+@pytest.mark.parametrize("argv, phrases", IMPORT_MISTAKES, ids=[" ".join(a[:3]) for a, _ in IMPORT_MISTAKES])
+def test_export_and_import_mistakes_are_one_line_naming_the_path_and_the_fix(project, argv, phrases):
+    before = listing(project)
+    one_error_line(rackhost(*argv, folder=project), *phrases)
+    assert listing(project) == before
+
+
+def test_importing_over_a_user_preset_with_overwrite_replaces_it(project):
+    other = json.loads(user_preset(project).read_text())
+    other["description"] = "from a friend"
+    (project / "friend.json").write_text(json.dumps(other))
+    refused = rackhost("presets", "import", "friend.json", folder=project)
+    one_error_line(refused, str(user_preset(project)), "--overwrite")
+    run = rackhost("presets", "import", "friend.json", "--overwrite", folder=project)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(user_preset(project).read_text())["description"] == "from a friend"
+
+
+# -- 7. other slips found going through every subcommand ----------------------------------------------------------
+
+SLIPS = [
+    (["presets", "show", ""], "is empty"),
+    (["presets", "delete", ""], "is empty"),
+    (["presets", "rename", "mixing/my-bus", ""], "is empty: give a new name"),
+    (["presets", "duplicate", "mastering/cd", ""], "is empty: give a new name"),
+    (["presets", "list", "--stage", "masterin"], "--stage 'masterin': no preset has this stage (did you mean mastering?)"),
+    (["render", "--session", "empty-session.json", "-o", "o.wav"], "has no tracks, so there is nothing to render"),
+]
+
+
+@pytest.mark.parametrize("argv, phrase", SLIPS, ids=[" ".join(a or "''" for a in argv) for argv, _ in SLIPS])
+def test_slips_in_every_subcommand_are_one_clear_line(project, argv, phrase):
+    before = listing(project)
+    one_error_line(rackhost(*argv, folder=project), phrase)
+    assert listing(project) == before
