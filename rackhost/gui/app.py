@@ -33,6 +33,7 @@ from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
+from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 
@@ -58,6 +59,7 @@ class RackApp(MidiActions):
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = self.history_list = 0
+        self.status_line: StatusLine | None = None
         self._dialog: int | None = None
         self._engine_died_shown = False
         self._history_shown = -1  # the history's change count the History list shows
@@ -399,9 +401,8 @@ class RackApp(MidiActions):
     def tell(self, message: str, *, error: bool = False) -> None:
         """Say something in the status line (errors in their colour)."""
         self.messages.append(message)
-        if self.status and dpg.does_item_exist(self.status):
-            dpg.set_value(self.status, message)
-            dpg.configure_item(self.status, color=WARNING if error else MUTED)
+        if self.status_line is not None and dpg.does_item_exist(self.status):
+            self.status_line.show(message, WARNING if error else MUTED)
         self._status_until = time.monotonic() + (8.0 if error else 4.0)
 
     def _refresh_views(self) -> None:
@@ -451,17 +452,18 @@ class RackApp(MidiActions):
             dpg.add_separator()
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
-                with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-30,
+                with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
                                       horizontal_scrollbar=True, border=False):
                     with dpg.group(horizontal=True) as self.rack:
                         pass
                 with dpg.group() as self.master_area:
                     pass
-                with dpg.child_window(width=-1, height=-30, border=True):
+                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True):
                     dpg.add_text("History", color=MUTED)
                     self.history_list = dpg.add_listbox([], num_items=24, width=-1,
                                                         callback=lambda s, v: self.undo_to(v))
-            self.status = dpg.add_text("", color=MUTED)
+            self.status_line = StatusLine(self.window, MUTED)
+            self.status = self.status_line.text
         with dpg.handler_registry():
             dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
             dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
@@ -488,7 +490,7 @@ class RackApp(MidiActions):
         with dpg.group(parent=self.rack):
             dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
         dpg.delete_item(self.master_area, children_only=True)
-        with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-30, border=False) as area:
+        with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
             self.master = StripView(area, self, None)
 
     def _show_history(self) -> None:
@@ -561,8 +563,8 @@ class RackApp(MidiActions):
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
         if time.monotonic() > self._status_until:
-            dpg.set_value(self.status, self.engine_state)
-            dpg.configure_item(self.status, color=MUTED)
+            self.status_line.show(self.engine_state, MUTED)
+        self.status_line.refit()  # the window may have been resized
 
     def _show_engine(self, engine: EngineProcess) -> None:
         """The running engine's MIDI news, meters and stats, shown."""
