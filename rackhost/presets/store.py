@@ -47,7 +47,7 @@ class PresetExistsError(PresetError):
     def __init__(self, ref: str, path: Path):
         self.ref = ref
         self.path = path
-        super().__init__(ref, "", f"already saved as {str(path)!r}; add --overwrite to replace it, "
+        super().__init__(ref, "", f"exists already, saved as {str(path)!r}; add --overwrite to replace it, "
                                   f"or choose another name")
 
 
