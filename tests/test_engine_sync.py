@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import SR, program_signal
+
 from rackhost.chain import Session
-from rackhost.chain.live.process import EngineProcess, SessionLoader
-from rackhost.presets import session_to_dict
+from rackhost.live.process import EngineProcess, SessionLoader
+from rackhost.presets import load_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
 
 
@@ -73,7 +73,7 @@ def _wait(predicate, what: str, timeout: float = 30.0) -> None:
 
 
 def test_the_engine_process_follows_synced_edits_while_playing(jack_server, session):
-    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
     engine.start()
     try:
         engine.play()
@@ -90,7 +90,7 @@ def test_the_engine_process_follows_synced_edits_while_playing(jack_server, sess
 
 
 def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session):
-    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
     engine.start()
     try:
         engine.send("mix", 0, 1, 0.5)
@@ -112,8 +112,8 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     """
     import multiprocessing as mp
 
-    from rackhost.chain.live import LiveEngine
-    from rackhost.chain.live.process import _apply_waiting
+    from rackhost.live import LiveEngine
+    from rackhost.live.process import _apply_waiting
 
     engine = LiveEngine(session)
     engine.update()
@@ -127,7 +127,7 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
         parent.send(("gain_db", 0, -30.0 + step * 0.5))
     parent.send(("bypass", 0, 7, True))  # no slot 7: reported, the rest still applies
     parent.send(("pan", 1, -0.5))
-    assert _apply_waiting(engine, child, SessionLoader("unused"))
+    assert _apply_waiting(engine, child, SessionLoader("unused", load=load_session))
     assert not child.poll(0)  # all of them taken in one go
     assert calls == ["update_mix"]
     assert engine._state.snapshot.tracks == strips_before  # the same strips and chains, running on
@@ -140,8 +140,8 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     parent.send(("gain_db", 0, -6.0))
     parent.send(("bypass", 0, 0, True))  # structural: the batch rebuilds once, faders included
     calls.clear()
-    assert _apply_waiting(engine, child, SessionLoader("unused"))
+    assert _apply_waiting(engine, child, SessionLoader("unused", load=load_session))
     assert calls == ["update"]
     np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(), [10 ** (-6.0 / 20)] * 2, rtol=1e-6)
     parent.send(("quit",))
-    assert not _apply_waiting(engine, child, SessionLoader("unused"))
+    assert not _apply_waiting(engine, child, SessionLoader("unused", load=load_session))

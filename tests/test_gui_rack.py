@@ -382,7 +382,7 @@ def test_a_plugin_editor_that_takes_its_process_down_leaves_the_window_and_sessi
 
 
 def test_what_an_editor_turns_comes_back_as_undoable_changes(app):
-    from rackhost.chain.editor_process import changed_values
+    from rackhost.gui.editor_process import changed_values
 
     plugin = app.session.tracks[0].chain[0].plugin
     last = dict(plugin.values())

@@ -23,18 +23,19 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
 from rackhost.chain.chain import sidechain_note
-from rackhost.chain.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
-from rackhost.gui.files import SessionFiles
 from rackhost.gui.dialogs import dialog_views
+from rackhost.gui.files import SessionFiles
 from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
+from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
+from rackhost.presets.session_sync import resync, session_from_document
 
 TITLE = "rackhost"
 HISTORY_WIDTH = 170
@@ -97,7 +98,8 @@ class RackApp(MidiActions):
                          daemon=True).start()
 
     def _start_engine(self, document: dict) -> None:
-        engine = EngineProcess("", loader=SessionLoader.from_document(document), device=self.device,
+        loader = SessionLoader(document, load=session_from_document, resync=resync)
+        engine = EngineProcess(loader, device=self.device,
                                block_size=self.session.block_size, midi=self.midi_setup,
                                input_channels=self.input_channels)
         try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import dearpygui.dearpygui as dpg
 
 if TYPE_CHECKING:
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.live.process import EngineProcess
 
 
 class MidiActions:
@@ -26,9 +26,11 @@ class MidiActions:
 
     def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None:
         """Open these MIDI ports in the engine (it restarts); a port that cannot open is reported, not fatal."""
-        from rackhost.chain.midi.live import MidiSetup
+        from rackhost.live.midi_input import MidiSetup
+        from rackhost.presets.midi_programs import recall_preset
 
-        self.midi_setup = MidiSetup(tuple(inputs), output, required=False) if inputs or output else None
+        self.midi_setup = (MidiSetup(tuple(inputs), output, required=False, program_loader=recall_preset)
+                           if inputs or output else None)
         self.restart_engine()
 
     def learn_midi(self, target: Any) -> None:

@@ -23,7 +23,7 @@ OWN_OUTPUT = "virtual:rackhost_out"
 
 def available_ports() -> tuple[list[str], list[str], str | None]:
     """MIDI inputs and outputs, and why there are none (no MIDI system) if so."""
-    from rackhost.chain.midi.ports import list_ports
+    from rackhost.live.midi_ports import list_ports
     from rackhost.errors import RackhostError
 
     try:

@@ -13,8 +13,8 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
-from rackhost.chain.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
+from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
+from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.gui.theme import ACCENT, CLIP, MUTED

@@ -29,13 +29,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
+from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.live import memory, priority
-from rackhost.chain.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
-from rackhost.chain.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
+from rackhost.live import memory, priority
+from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
+from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.chain.chain import StageError
-from rackhost.chain.midi.live import LiveMidi, instrument_feed
+from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -172,7 +172,7 @@ class LiveEngine:
         self.spread = spread
         self._worker: TrackWorker | None = None
         self.spread_state = "off" if not spread else "not started"
-        self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.chain.midi.live)
+        self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.live.midi_input)
         self.device = device
         self.output_channels = output_channels
         # 0 input channels: an output-only stream (file and instrument tracks only). Left to the engine, it
@@ -269,7 +269,7 @@ class LiveEngine:
                          **options)
 
     def _refused(self, err: Exception) -> LiveEngineError:
-        from rackhost.chain import devices
+        from rackhost.live import devices
 
         try:
             found = devices.list_devices()
@@ -546,7 +546,7 @@ class LiveEngine:
         any calling rate down to once in 3 s), RMS is over the last 300 ms, peak
         hold keeps the highest peak for 2 s, and clip stays 1.0 once a sample
         reached full scale, until :meth:`reset_clips` (see
-        :class:`~rackhost.chain.live.meters.MeterReader`). Levels below -120 dBFS
+        :class:`~rackhost.live.meters.MeterReader`). Levels below -120 dBFS
         read 0. A second reader (another view of the same engine) passes its own
         ``reader`` so that neither takes the other's peaks.
         """
@@ -712,7 +712,7 @@ class LiveEngine:
             self._server_lost = True
             if self._fault is None:
                 self._fault = "the audio stream stopped (the audio server or device went away); restart the engine"
-            from rackhost.chain import devices
+            from rackhost.live import devices
 
             devices.server_lost()
         return self._server_lost

@@ -15,7 +15,7 @@ meter read mid-update is at worst one frame old).
 In the child, everything but the audio callback stays out of its way: the
 control thread sleeps between commands and publications, starts its work
 right after a block ends, holds the GIL only for short numpy calls, and runs
-at the lowest real-time priority (see :mod:`rackhost.chain.live.priority`) so
+at the lowest real-time priority (see :mod:`rackhost.live.priority`) so
 no other process preempts it while it holds the GIL. Automatic garbage
 collection is off (it would start in whichever thread allocates, the callback
 too): the objects made while loading are frozen, and the control thread
@@ -25,20 +25,19 @@ collects the young ones after each publication.
 from __future__ import annotations
 
 import gc
-import importlib
 import multiprocessing as mp
 import signal
 import time
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.chain.live import priority
-from rackhost.chain.midi.live import MidiSetup, apply_midi_command
 from rackhost.errors import RackhostError
+from rackhost.live import priority
+from rackhost.live.midi_input import MidiSetup, apply_midi_command
 
 MAX_STRIPS = 256
 NOTHING, REMIX, REBUILD = 0, 1, 2  # what a command needs of the audio state (_apply)
@@ -60,39 +59,34 @@ class EngineProcessError(RackhostError):
 
 @dataclass(frozen=True)
 class SessionLoader:
-    """How the child loads the session: a function named by module and attribute, called with ``path``.
+    """How the child builds the session: ``load(source)``, and ``resync(session, document)`` for updates.
 
-    ``rackhost.chain`` must not import ``rackhost.presets`` (which reads session
-    files), so the parent names the loader and the child imports it.
+    ``rackhost.live`` may not import ``rackhost.presets`` (which reads session
+    files), so the parent hands the functions in. They must be module-level
+    functions: the child is spawned, and pickle sends a function by its name.
+    ``source`` is a session file's path or a session document (a GUI's unsaved
+    session, say).
     """
 
-    path: str
-    module: str = "rackhost.presets"
-    function: str = "load_session"
-    document: dict | None = None  # a session document to build from instead of the file at ``path``
-    resync: str = "rackhost.presets.session_sync:resync"  # (session, document) -> (session, parameter changes)
+    source: str | dict
+    load: Callable[[Any], Any]
+    resync: Callable[[Any, dict], tuple[Any, list]] | None = None  # -> (session, parameter changes)
 
-    @classmethod
-    def from_document(cls, document: dict) -> SessionLoader:
-        """Build the engine's session from a document (a GUI's unsaved session, say), not a file."""
-        return cls("", "rackhost.presets.session_sync", "session_from_document", document)
-
-    def load(self) -> Any:
-        function = getattr(importlib.import_module(self.module), self.function)
-        return function(self.document if self.document is not None else self.path)
+    def session(self) -> Any:
+        return self.load(self.source)
 
     def resynced(self, session: Any, document: dict) -> tuple[Any, list]:
-        module, function = self.resync.split(":")
-        return getattr(importlib.import_module(module), function)(session, document)
+        if self.resync is None:
+            raise EngineProcessError("this engine was started without a way to take session updates: restart it")
+        return self.resync(session, document)
 
 
 class EngineProcess:
-    """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
+    """Start, command and watch a :class:`~rackhost.live.LiveEngine` running in a child process."""
 
-    def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
-                 loader: SessionLoader | None = None, midi: MidiSetup | None = None, spread: bool = True,
-                 input_channels: int | None = None):
-        self.loader = loader or SessionLoader(str(session_path))
+    def __init__(self, loader: SessionLoader, *, device: Any = None, block_size: int | None = None,
+                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None):
+        self.loader = loader
         self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
@@ -202,7 +196,7 @@ class EngineProcess:
         self.send("sync", document)
 
     def midi_command(self, command: str, *args: Any) -> None:
-        """``midi_command("learn", target, ...)``: see :func:`rackhost.chain.midi.live.apply_midi_command`."""
+        """``midi_command("learn", target, ...)``: see :func:`rackhost.live.midi_input.apply_midi_command`."""
         self.send(f"midi_{command}", *args)
 
     # -- state back ---------------------------------------------------------------
@@ -277,14 +271,14 @@ def _describe_exit(code: int | None) -> str:
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None) -> None:
-    from rackhost.chain.live.engine import LiveEngine
+    from rackhost.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
     view = np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, shm.buf)
     meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
     stats = view[_METER_FLOATS:]
     try:
-        session = loader.load()
+        session = loader.session()
         if block_size:
             session.block_size = block_size
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,

@@ -103,7 +103,7 @@ class _Routing:
 
 
 class LiveMidi:
-    """The MIDI side of a :class:`~rackhost.chain.live.LiveEngine` (see the module doc for the threads)."""
+    """The MIDI side of a :class:`~rackhost.live.LiveEngine` (see the module doc for the threads)."""
 
     def __init__(self, session: Session, inputs: Sequence[str] = (), *,
                  program_loader: ProgramLoader | None = None, output: str | None = None, required: bool = True):
@@ -134,14 +134,14 @@ class LiveMidi:
         A failure closes what was opened and raises MidiUnavailableError, or, when
         not :attr:`required`, is reported as an event and the engine runs without MIDI ports.
         """
-        from rackhost.chain.midi.ports import open_input
         from rackhost.errors import MidiUnavailableError
+        from rackhost.live.midi_ports import open_input
 
         try:
             for name in self.inputs:
                 self._ports.append(open_input(name, self.receive))
             if self.output is not None:
-                from rackhost.chain.midi.ports import open_output
+                from rackhost.live.midi_ports import open_output
 
                 self._out_port = open_output(self.output)
         except MidiUnavailableError as err:
@@ -392,22 +392,19 @@ def instrument_feed(track: Any, sample_rate: float, block: int) -> InstrumentFee
 class MidiSetup:
     """How an engine process sets up MIDI: its inputs, and the program-change preset loader.
 
-    ``rackhost.chain`` may not import ``rackhost.presets``, so the loader is
-    named by module and attribute (as :class:`~rackhost.chain.live.process.SessionLoader`
-    names the session loader) and imported where the engine runs.
+    ``rackhost.live`` may not import ``rackhost.presets``, so the caller hands
+    the loader in (a module-level function, so it pickles by name into an
+    engine process); None: program changes that name a preset are ignored.
     """
 
     inputs: tuple[str, ...] = ()
     output: str | None = None  # feedback port for mapped targets (motorized faders, LEDs)
     required: bool = True  # False: the engine starts without MIDI if a port cannot open (and says so)
-    loader_module: str = "rackhost.presets.midi_programs"
-    loader_function: str = "recall_preset"
+    program_loader: ProgramLoader | None = None
 
     def make(self, session: Session) -> LiveMidi:
-        import importlib
-
-        loader = getattr(importlib.import_module(self.loader_module), self.loader_function)
-        return LiveMidi(session, self.inputs, program_loader=loader, output=self.output, required=self.required)
+        return LiveMidi(session, self.inputs, program_loader=self.program_loader, output=self.output,
+                        required=self.required)
 
 
 def apply_midi_command(engine: Any, name: str, args: Sequence[Any]) -> None:
