@@ -1135,12 +1135,13 @@ def one_chain(bench: Bench, seconds: float, with_audiostream: bool) -> dict[str,
 def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, float]:
     """(d) The block engine vs the bare loop without a stream, in this process; meters on and off.
 
-    Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps the module's
-    ``_meter`` (one batched pass over all strips per block) for a no-op to time the engine without meters.
+    Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps rackhost.live.callback's
+    ``meter`` (one batched pass over all strips per block) for a no-op to time the engine without meters.
     """
     import pedalboard  # noqa: F401 - make_board needs it
     import soundfile as sf
 
+    from rackhost.live import callback as callback_module
     from rackhost.live import engine as engine_module
     from rackhost.presets import load_session
 
@@ -1175,7 +1176,7 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
                 np.add(mix, process(src[:, p : p + BLOCK], sr, BLOCK, False), out=mix)
             outdata[:] = master(mix, sr, BLOCK, False).T
 
-    real_meter = engine_module._meter
+    real_meter = callback_module.meter
     from rackhost.live.spread import TrackWorker
 
     def two_threads() -> None:  # tracks shared with a second thread (not real-time here: nothing else runs)
@@ -1188,11 +1189,11 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
             live._worker = None
 
     def no_meters() -> None:
-        engine_module._meter = lambda blocks, rows, scratch: None
+        callback_module.meter = lambda blocks, rows, scratch: None
         try:
             rackhost_blocks()
         finally:
-            engine_module._meter = real_meter
+            callback_module.meter = real_meter
 
     stacked = np.random.default_rng(0).standard_normal(state.strips.shape).astype(np.float32)
     rows, scratch = np.zeros_like(state.levels.blocks[0]), np.zeros_like(stacked)
