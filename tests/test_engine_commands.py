@@ -270,17 +270,14 @@ def test_an_unknown_track_or_slot_is_reported_and_the_rest_of_the_batch_applies(
     fed = Fed(session)
     events = fed.send(c.SetParameter(0, 9, "ratio", 2.0), c.SetGain(5, -3.0), c.Bypass(None, 4, True),
                       c.SetGain(0, -12.0), c.RemoveSlot(1, 3), c.MoveSlot(0, 7, 0), c.SetPan(1, 0.5))
+    slot_gone, track_gone = "the slot was removed, or the engine has not synced it yet", \
+        "the track was removed, or the engine has not synced it yet"
     assert events == [
-        "set parameter failed: track 'drums' has no slot 9 (its chain has 2); "
-        "the slot was removed, or the engine has not synced it yet",
-        "set gain failed: no track 5 in the engine's session, which has 2; "
-        "the track was removed, or the engine has not synced it yet",
-        "bypass failed: the master has no slot 4 (its chain has 2); "
-        "the slot was removed, or the engine has not synced it yet",
-        "remove slot failed: track 'vox' has no slot 3 (its chain has 1); "
-        "the slot was removed, or the engine has not synced it yet",
-        "move slot failed: track 'drums' has no slot 7 (its chain has 2); "
-        "the slot was removed, or the engine has not synced it yet",
+        f"set parameter failed: track 'drums' has no slot 9 (its chain has 2); {slot_gone}",
+        f"set gain failed: no track 5 in the engine's session, which has 2; {track_gone}",
+        f"bypass failed: the master has no slot 4 (its chain has 2); {slot_gone}",
+        f"remove slot failed: track 'vox' has no slot 3 (its chain has 1); {slot_gone}",
+        f"move slot failed: track 'drums' has no slot 7 (its chain has 2); {slot_gone}",
     ]
     assert session.tracks[0].gain_db == -12.0 and session.tracks[1].pan == 0.5
     assert _names(session.tracks[0].chain) == ["Compressor", "Gain"] and not session.master.chain[0].bypass

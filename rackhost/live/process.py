@@ -37,7 +37,7 @@ import numpy as np
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, Command, Needs, chain_of, owner, slot_of
+from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, slot_of
 from rackhost.live.midi_input import MidiSetup
 
 MAX_STRIPS = 256
@@ -329,7 +329,7 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
     try:
         if needs == REBUILD:
             engine.update()
-        elif needs == c.REMIX:
+        elif needs == REMIX:
             engine.update_mix()
     except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
         conn.send(("event", f"{' + '.join(dict.fromkeys(applied))} failed: {err}"))
