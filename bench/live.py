@@ -529,7 +529,9 @@ class EngineRunner(Runner):
         self.pid = self.engine.pid
 
     def play(self) -> None:
-        self.engine.play()
+        from rackhost.live.commands import Play
+
+        self.engine.send(Play())
 
     def alive(self) -> bool:
         return self.engine.alive and self.engine.stats().get("running", 0.0) > 0

@@ -116,6 +116,7 @@ def _attempt(engine, server_pid: int) -> Attempt:
 
 
 def test_engine_process_keeps_time_while_the_parent_runs_pure_python_flat_out(jack_server, tmp_path, wav_file):
+    from rackhost.live.commands import Play
     from rackhost.live.process import EngineProcess
     from rackhost.presets import save_session
 
@@ -133,7 +134,7 @@ def test_engine_process_keeps_time_while_the_parent_runs_pure_python_flat_out(ja
     engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         while engine.stats()["callbacks"] < SETTLE_BLOCKS:
             assert engine.alive, engine.poll()
             time.sleep(0.05)

@@ -304,6 +304,7 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
     import signal
     import time
 
+    from rackhost.live.commands import Bypass, Play, SetParameter
     from rackhost.live.process import EngineProcess
     from rackhost.presets import save_session
 
@@ -315,16 +316,16 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
     engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         time.sleep(0.5)
         stats = engine.stats()
         assert stats["running"] == 1.0 and stats["position"] > 0 and stats["strips"] == 2
         assert engine.meters()[0, 0, 0] > 0.01  # the backing track's peak, read from shared memory
-        engine.set_parameter(0, 0, "threshold_db", -30.0)
-        engine.send("bypass", 1, 0, True)
-        engine.send("set_parameter", 0, 5, "x", 1)  # no such slot: reported, the engine goes on
+        engine.send(SetParameter(0, 0, "threshold_db", -30.0))
+        engine.send(Bypass(1, 0, True))
+        engine.send(SetParameter(0, 5, "x", 1))  # no such slot: reported, the engine goes on
         time.sleep(0.3)
-        assert any("'set_parameter' failed" in e for e in engine.poll())
+        assert any("set parameter failed: track 'backing' has no slot 5" in e for e in engine.poll())
         assert engine.alive
 
         os.kill(engine.pid, signal.SIGKILL)  # as a plug-in's segfault would
@@ -334,7 +335,7 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
         assert not engine.alive
 
         engine.restart()
-        engine.play()
+        engine.send(Play())
         time.sleep(0.5)
         assert engine.alive and engine.stats()["position"] > 0
     finally:

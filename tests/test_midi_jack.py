@@ -160,6 +160,7 @@ def test_ccs_notes_program_change_and_learn_through_jack(jack_server, controller
 def test_learn_and_program_change_in_the_engine_process(jack_server, controller, tmp_path):
     import mido
 
+    from rackhost.live.commands import MidiLearn
     from rackhost.live.process import EngineProcess
 
     session = _session(tmp_path)
@@ -169,7 +170,7 @@ def test_learn_and_program_change_in_the_engine_process(jack_server, controller,
     engine.start()
     try:
         jack_server.connect("testctl:controller", "rackhost:midi_in")
-        engine.midi_command("learn", MappingTarget(0, "gain").to_dict(), -30.0, 0.0, "linear", False)
+        engine.send(MidiLearn(MappingTarget(0, "gain"), -30.0, 0.0))
         time.sleep(0.2)  # the command reaches the child
         controller.send(mido.Message("control_change", channel=0, control=30, value=64))
         _wait(lambda: engine.learned_mappings, "the child to report the learned mapping", poll=engine.poll)

@@ -12,7 +12,9 @@ from conftest import PROJECT_VST3_DIR, SR
 from rackhost.chain import Session
 from rackhost.chain.midi import CCMapping, MappingTarget, MidiSequence
 from rackhost.live import LiveEngine
-from rackhost.live.midi_input import LiveMidi, MidiSetup, apply_midi_command
+from rackhost.live.commands import MidiLearn
+from rackhost.live.midi_input import LiveMidi, MidiSetup
+from rackhost.live.process import apply_command
 from rackhost.presets.apply import preset_from
 from rackhost.presets.midi_programs import recall_preset
 from rackhost.presets.preset_file import write_preset
@@ -124,7 +126,7 @@ def test_the_tracks_midi_file_plays_with_the_transport_as_offline():
 def test_learn_binds_the_next_cc_and_reports_it():
     session = _session()
     engine = _engine(session)
-    apply_midi_command(engine, "midi_learn", (THRESHOLD.to_dict(), -30.0, 0.0, "linear", False))
+    apply_command(engine, MidiLearn(THRESHOLD, -30.0, 0.0))
     engine.midi.receive(_cc(5, 21, 64))
     _blocks(engine, 1)
     events = engine.poll()

@@ -357,13 +357,14 @@ def test_the_engine_process_handed_a_session_naming_a_crashing_plugin_runs_the_r
     import time
 
     from jack_harness import jack_device
+    from rackhost.live.commands import Play
     from rackhost.live.process import EngineProcess
 
     session = session_naming(tmp_path, wav, "BusSo")
     engine = EngineProcess(file_loader(session), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         deadline = time.monotonic() + 30
         while engine.stats()["callbacks"] < 200 and time.monotonic() < deadline:
             assert engine.alive, engine.poll()

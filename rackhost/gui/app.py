@@ -34,6 +34,8 @@ from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
+from rackhost.live.commands import (Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan, SetParameter,
+                                    SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -115,9 +117,9 @@ class RackApp(MidiActions):
 
         return session_to_dict(self.session)
 
-    def send(self, *command: Any) -> None:
+    def send(self, command: Command) -> None:
         if self.engine is not None and self.engine.alive:
-            self.engine.send(*command)
+            self.engine.send(command)
 
     # -- the model --------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class RackApp(MidiActions):
         self.panels = [p for p in self.panels if p.alive]
         self._show_history()
         if self.engine is not None and self.engine.alive:
-            self.engine.sync(self.document())
+            self.engine.send(Sync(self.document()))
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain
@@ -169,33 +171,33 @@ class RackApp(MidiActions):
     # strip controls: small engine commands, no resync
     def set_gain(self, track: int | None, value: float) -> None:
         self.edit.set_gain(self.owner(track), value)
-        self.send("gain_db", track, value)
+        self.send(SetGain(track, value))
 
     def set_pan(self, track: int, value: float) -> None:
         self.edit.set_pan(self.owner(track), value)
-        self.send("pan", track, value)
+        self.send(SetPan(track, value))
 
     def set_mute(self, track: int, value: bool) -> None:
         self.edit.set_mute(self.owner(track), value)
-        self.send("mute", track, value)
+        self.send(SetMute(track, value))
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
-        self.send("solo", track, value)
+        self.send(SetSolo(track, value))
 
     def set_bypass(self, track: int | None, index: int, value: bool) -> None:
         self.edit.set_bypass(self.app_chain(track)[index], value)
-        self.send("bypass", track, index, value)
+        self.send(Bypass(track, index, value))
         self._refresh_views()
 
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
-        self.send("mix", track, index, value)
+        self.send(Mix(track, index, value))
 
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
-            self.send("set_parameter", track, index, name, slot.plugin.get(name))
+            self.send(SetParameter(track, index, name, slot.plugin.get(name)))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
@@ -516,10 +518,10 @@ class RackApp(MidiActions):
     # -- transport ---------------------------------------------------------------------
 
     def play(self) -> None:
-        self.send("play")
+        self.send(Play())
 
     def stop(self) -> None:
-        self.send("stop")
+        self.send(Stop())
 
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
@@ -527,7 +529,7 @@ class RackApp(MidiActions):
             return
         folder = (self.session_path.parent if self.session_path else Path.cwd()) / "takes"
         folder.mkdir(parents=True, exist_ok=True)
-        self.send("record", str(folder))
+        self.send(Record(str(folder)))
         self.tell(f"recording armed tracks into {folder}")
 
     def set_loop(self, on: bool) -> None:
@@ -536,7 +538,7 @@ class RackApp(MidiActions):
         if on and end <= start:
             self.tell("the loop's end must come after its start", error=True)
             return
-        self.send("loop", int(start * rate) if on else None, int(end * rate) if on else None)
+        self.send(Loop(int(start * rate) if on else None, int(end * rate) if on else None))
 
     # -- each frame -----------------------------------------------------------------------
 
@@ -681,7 +683,7 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     try:
         while dpg.is_dearpygui_running():
             if play and app.engine is not None:
-                app.send("play")
+                app.send(Play())
                 play = False
             app.frame()
             if dpg.get_viewport_title() != app.title:

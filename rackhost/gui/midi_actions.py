@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.live.commands import MidiLearn, MidiProgram, MidiUnmap, MidiUnprogram
+
 if TYPE_CHECKING:
     from rackhost.live.process import EngineProcess
 
@@ -40,14 +42,14 @@ class MidiActions:
         if self.engine is None or not self.engine.alive or self.midi_setup is None or not self.midi_setup.inputs:
             self.tell("MIDI learn needs a MIDI input: open one in Engine > MIDI...", error=True)
             return
-        self.engine.midi_command("learn", target.to_dict(), None, None, "linear", False)
+        self.engine.send(MidiLearn(target))
         self.learning = LearnRequest(target)
         self.tell(f"MIDI learn: move a controller for {target.describe(self.session)}")
         self._refresh_midi()
 
     def unmap_midi(self, index: int) -> None:
         mapping = self.session.midi.remove(index)
-        self.send("midi_unmap", mapping.to_dict())
+        self.send(MidiUnmap(mapping))
         self._changed_outside_undo()
 
     def program_midi(self, channel: int, program: int, track: int | None, preset: str) -> None:
@@ -55,12 +57,12 @@ class MidiActions:
             self.tell("pick a preset for the program change", error=True)
             return
         if self._try(lambda: self.session.midi.set_program(channel, program, track, preset)):
-            self.send("midi_program", channel, program, track, preset)
+            self.send(MidiProgram(channel, program, track, preset))
             self._changed_outside_undo()
 
     def unprogram_midi(self, entry: Any) -> None:
         self.session.midi.remove_program(entry.channel, entry.program, entry.track)
-        self.send("midi_unprogram", entry.channel, entry.program, entry.track)
+        self.send(MidiUnprogram(entry.channel, entry.program, entry.track))
         self._changed_outside_undo()
 
     def _take_learned(self, engine: EngineProcess) -> None:

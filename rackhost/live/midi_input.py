@@ -405,38 +405,3 @@ class MidiSetup:
     def make(self, session: Session) -> LiveMidi:
         return LiveMidi(session, self.inputs, program_loader=self.program_loader, output=self.output,
                         required=self.required)
-
-
-def apply_midi_command(engine: Any, name: str, args: Sequence[Any]) -> None:
-    """The ``midi_*`` commands of an engine process, applied to its session (see EngineProcess).
-
-    ``midi_learn`` (target dict, minimum, maximum, curve, fourteen_bit),
-    ``midi_cancel_learn``, ``midi_map`` (mapping dict), ``midi_unmap`` (mapping dict),
-    ``midi_program`` (channel, program, track, preset), ``midi_unprogram`` (channel, program, track).
-    """
-    from rackhost.chain.midi.mapping import MappingTarget
-
-    midi = engine.session.midi
-    if name == "midi_learn":
-        target, minimum, maximum, curve, fourteen_bit = args
-        midi.arm_learn(MappingTarget.from_dict(target), minimum=minimum, maximum=maximum, curve=curve,
-                       fourteen_bit=fourteen_bit)
-        return  # the audio thread sees the armed learn at its next block; nothing to rebuild
-    if name == "midi_cancel_learn":
-        midi.cancel_learn()
-        return
-    if name == "midi_map":
-        mapping = CCMapping.from_dict(args[0])
-        resolve(mapping, engine.session)  # refuse a mapping to nothing before it is kept
-        midi.add(mapping)
-    elif name == "midi_unmap":
-        mapping = CCMapping.from_dict(args[0])
-        if mapping in midi.mappings:
-            midi.remove(mapping)
-    elif name == "midi_program":
-        midi.set_program(*args)
-    elif name == "midi_unprogram":
-        midi.remove_program(*args)
-    else:
-        raise MidiMappingError(f"unknown MIDI command {name!r}")
-    engine.update()
