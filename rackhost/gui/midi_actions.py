@@ -91,7 +91,7 @@ class MidiActions:
             moved = True
         if moved:
             self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
-            self._refresh_views()
+            self.refresh_views()
 
     def _follow_program_changes(self, engine: EngineProcess) -> None:
         """A program change recalled a preset in the engine: the window's session loads it too (undoable).
