@@ -12,7 +12,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from test_import_rules import ROOT, circles, import_graph
 
 from rackhost.chain import Session
@@ -53,9 +52,8 @@ def host_reads(path: Path) -> set[str]:
         if not isinstance(node, ast.Attribute):
             continue
         holder = node.value
-        if isinstance(holder, ast.Name) and holder.id in ("app", "host"):
-            reads.add(node.attr)
-        elif isinstance(holder, ast.Attribute) and holder.attr in ("app", "host"):
+        name = holder.id if isinstance(holder, ast.Name) else getattr(holder, "attr", None)
+        if name in ("app", "host"):
             reads.add(node.attr)
     return reads
 

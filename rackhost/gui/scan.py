@@ -7,8 +7,9 @@ window then refreshes an open plug-in browser).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task
