@@ -95,3 +95,16 @@ def test_a_host_missing_one_method_is_not_a_strip_host():
     assert not isinstance(AlmostApp(), hosts.StripHost)
     AlmostApp.learn_midi = app.learn_midi
     assert isinstance(AlmostApp(), hosts.StripHost)
+
+
+def test_the_midi_part_of_the_app_uses_only_what_it_declares_of_the_rest():
+    # MidiActions is a part of RackApp (a mixin): its narrow view of the window is its own annotations.
+    tree = ast.parse((ROOT / "rackhost" / "gui" / "midi_actions.py").read_text(encoding="utf-8"))
+    part = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "MidiActions")
+    defined = {node.name for node in part.body if isinstance(node, ast.FunctionDef)}
+    declared = {node.target.id for node in part.body if isinstance(node, ast.AnnAssign)}
+    used = {node.attr for node in ast.walk(part)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    assert used - defined - declared == set()
+    app = RackApp(Session(), None, start_engine=False)
+    assert {name for name in declared if not hasattr(app, name)} == set()
