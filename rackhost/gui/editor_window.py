@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rackhost.chain.chain import Slot
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import EditorHost
 
 
 class EditorWindow:
-    def __init__(self, app: RackApp, slot: Slot):
+    def __init__(self, app: EditorHost, slot: Slot):
         self.app = app
         self.slot = slot
         self.name = slot.name
@@ -75,7 +75,7 @@ class EditorWindow:
         for name, value in values.items():
             self.app.set_parameter(track, index, name, value)
         self.app.session.history.seal()
-        self.app._refresh_views()
+        self.app.refresh_views()
 
     def _where(self) -> tuple[int | None, int] | None:
         session = self.app.session

@@ -6,6 +6,7 @@ A part of :class:`rackhost.gui.app.RackApp`, kept apart so the app reads as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -13,18 +14,33 @@ import dearpygui.dearpygui as dpg
 from rackhost.live.commands import MidiLearn, MidiProgram, MidiUnmap, MidiUnprogram
 
 if TYPE_CHECKING:
+    from rackhost.chain import Session
+    from rackhost.chain.midi.mapping import LearnRequest
+    from rackhost.gui.host import Submitter
+    from rackhost.gui.midi_panel import MidiPanel
+    from rackhost.live.midi_input import MidiSetup
     from rackhost.live.process import EngineProcess
 
 
 class MidiActions:
-    """MIDI for the rack; expects the RackApp's session, engine, loader and views."""
+    """MIDI for the rack.
 
-    session: Any
-    engine: Any
-    loader: Any
-    midi_setup: Any
-    learning: Any
-    midi_panel: Any
+    What it uses of the rest of the window is declared here and nothing more
+    (tests/test_gui_views_narrow.py holds that): the app defines these.
+    """
+
+    session: Session
+    engine: EngineProcess | None
+    loader: Submitter
+    midi_setup: MidiSetup | None
+    learning: LearnRequest | None
+    midi_panel: MidiPanel | None
+    tell: Callable[..., None]  # tell(message, error=False)
+    send: Callable[..., None]  # a command for the engine, if it runs
+    _try: Callable[[Callable[[], Any]], bool]  # a model change; a refused one is shown, not raised
+    restart_engine: Callable[..., None]
+    structure_changed: Callable[[], None]
+    refresh_views: Callable[[], None]
 
     def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None:
         """Open these MIDI ports in the engine (it restarts); a port that cannot open is reported, not fatal."""
@@ -93,7 +109,7 @@ class MidiActions:
             moved = True
         if moved:
             self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
-            self._refresh_views()
+            self.refresh_views()
 
     def _follow_program_changes(self, engine: EngineProcess) -> None:
         """A program change recalled a preset in the engine: the window's session loads it too (undoable).

@@ -22,7 +22,7 @@ from rackhost.gui.dialogs import DialogView, centre
 from rackhost.gui.theme import CLIP, METER, MUTED
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import SettingsHost
 
 WIDTH, HEIGHT = 640, 280
 NO_DEVICE_HEIGHT = 220
@@ -37,7 +37,7 @@ class SettingsDialog(DialogView):
 
     TITLE = "Audio settings"
 
-    def __init__(self, app: RackApp):
+    def __init__(self, app: SettingsHost):
         self.app = app
         self.applied: DeviceConfig | None = None
         self._list()
