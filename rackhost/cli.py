@@ -495,7 +495,7 @@ def _describe_record(name: str, path: str, record: object, names_only: bool) -> 
 
 def _cmd_live(args: argparse.Namespace) -> int:
     from rackhost.chain.dsp import gain_to_db
-    from rackhost.chain.live import LiveEngine
+    from rackhost.live import LiveEngine
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
     from rackhost.presets.session_file import check_session_file

@@ -23,7 +23,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SR, VST3_DIR, program_signal
+from conftest import SR, VST3_DIR, file_loader, program_signal
 from rackhost.chain.discovery import PluginCache, PluginProbeFailed
 from rackhost.errors import printable
 from test_scanner import ARCH_FOLDER, binary, build_bundle
@@ -357,13 +357,14 @@ def test_the_engine_process_handed_a_session_naming_a_crashing_plugin_runs_the_r
     import time
 
     from jack_harness import jack_device
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.live.commands import Play
+    from rackhost.live.process import EngineProcess
 
     session = session_naming(tmp_path, wav, "BusSo")
-    engine = EngineProcess(session, device=jack_device())
+    engine = EngineProcess(file_loader(session), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         deadline = time.monotonic() + 30
         while engine.stats()["callbacks"] < 200 and time.monotonic() < deadline:
             assert engine.alive, engine.poll()

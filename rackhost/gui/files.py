@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Session
-
-if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+from rackhost.gui.host import FilesHost
 
 RECENT_LIMIT = 10
 
@@ -46,7 +44,7 @@ def remember(path: Path) -> None:
 
 
 class SessionFiles:
-    def __init__(self, app: RackApp):
+    def __init__(self, app: FilesHost):
         self.app = app
         self.saved_changes = app.session.history.changes
         self.loading = False
@@ -104,21 +102,13 @@ class SessionFiles:
 
         def failed(err: BaseException) -> None:
             self.loading = False
-            self.app.dialog("Could not open the session", str(err), {"OK": lambda: None})
+            self.app.questions.ask("Could not open the session", str(err), {"OK": lambda: None})
 
         self.app.loader.submit(f"opening {path.name}...", lambda: load_session(path, report), opened, failed)
 
     def _use(self, session: Session, path: Path | None) -> None:
-        app = self.app
-        for panel in app.panels:
-            panel.close()
-        app.panels = []
-        app.session, app.session_path = session, path
-        app._midi_anchors = None  # the old session's mappings say nothing about this one
         self.saved_changes = session.history.changes
-        app.structure_changed()
-        if app.want_engine:
-            app.restart_engine()
+        self.app.use_session(session, path)
 
     def save(self) -> bool:
         if self.app.session_path is None:
@@ -135,7 +125,8 @@ class SessionFiles:
         try:
             save_session(self.app.session, path)
         except (OSError, ValueError) as err:
-            self.app.dialog("Could not save", f"{path}: {err}\nNothing was overwritten.", {"OK": lambda: None})
+            self.app.questions.ask("Could not save", f"{path}: {err}\nNothing was overwritten.",
+                                   {"OK": lambda: None})
             return False
         self.app.session_path = path
         self.saved_changes = self.app.session.history.changes
@@ -156,8 +147,8 @@ class SessionFiles:
             if self.save():
                 then()
 
-        self.app.dialog("Unsaved changes", "The session has changes that are not saved.",
-                        {"Save": save_then, "Discard": then, "Cancel": lambda: None})
+        self.app.questions.ask("Unsaved changes", "The session has changes that are not saved.",
+                               {"Save": save_then, "Discard": then, "Cancel": lambda: None})
 
     def quit(self) -> None:
         self.unless_unsaved(dpg.stop_dearpygui)
