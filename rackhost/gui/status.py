@@ -48,7 +48,9 @@ class StatusLine:
 
     def width(self) -> float:
         """The width the text may take: the window's, less its padding (the viewport's before the first frame)."""
-        window = dpg.get_item_rect_size(self.window)[0] or dpg.get_viewport_client_width() or 1280
+        window = dpg.get_item_rect_size(self.window)[0]
+        if not window:  # before the first frame; with no viewport at all (widgets built in a test), its default
+            window = (dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 0) or 1280
         x = dpg.get_item_pos(self.text)[0] or 8
         return float(max(100, window - 2 * x))
 
