@@ -649,7 +649,9 @@ def _add_presets_parser(sub: argparse._SubParsersAction) -> None:
 
     imp = psub.add_parser("import", help="add a preset file to your user presets")
     imp.add_argument("file", type=text("a preset file"))
-    imp.add_argument("--overwrite", action="store_true")
+    imp.add_argument("--overwrite", action="store_true", help="replace a user preset of the same name")
+    imp.add_argument("--name", type=text("a preset name"),
+                     help="import under this name (e.g. an exported factory preset, whose name is taken)")
     imp.set_defaults(func=_cmd_presets_change, ref=None)
 
 
@@ -780,7 +782,7 @@ def _cmd_presets_change(args: argparse.Namespace) -> int:
     elif args.action == "duplicate":
         print(f"copied {args.ref} to {store.duplicate(args.ref, args.new_name).ref}")
     else:
-        entry = store.import_file(Path(args.file), overwrite=args.overwrite)
+        entry = store.import_file(Path(args.file), overwrite=args.overwrite, name=args.name)
         print(f"imported {entry.ref} to {entry.path}")
     return 0
 

@@ -235,3 +235,15 @@ def test_slips_in_every_subcommand_are_one_clear_line(project, argv, phrase):
     before = listing(project)
     one_error_line(rackhost(*argv, folder=project), phrase)
     assert listing(project) == before
+
+
+def test_an_exported_factory_preset_imports_under_a_name_given_with_name(project):
+    assert rackhost("presets", "export", "mastering/cd", "cd.json", folder=project).returncode == 0
+    one_error_line(rackhost("presets", "import", "cd.json", folder=project),
+                   "'mastering/cd'", "factory presets are read-only", "--name NEW")
+    run = rackhost("presets", "import", "cd.json", "--name", "my cd", folder=project)
+    assert run.returncode == 0, run.stderr
+    assert "imported mastering/my cd" in run.stdout
+    shown = rackhost("presets", "show", "mastering/my cd", "--json", folder=project)
+    doc = json.loads(shown.stdout)
+    assert doc["name"] == "my cd" and doc["loudness_target_lufs"] == -9.0

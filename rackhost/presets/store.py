@@ -156,7 +156,8 @@ class PresetStore:
         existing = [e for e in self.entries() if e.stage == preset.stage and e.name == preset.name]
         if any(e.factory for e in existing):
             raise PresetError(f"{preset.stage}/{preset.name}", "",
-                              "a factory preset has this name; factory presets are read-only, so choose another name")
+                              "a factory preset has this name; factory presets are read-only, so choose another "
+                              "name ('presets import' takes --name NEW)")
         if existing and not overwrite:
             raise PresetExistsError(f"{preset.stage}/{preset.name}", existing[0].path)
         stamp = now()
@@ -190,8 +191,11 @@ class PresetStore:
         write_preset(self.load(ref), path)
         return path
 
-    def import_file(self, path: Path, *, overwrite: bool = False) -> PresetEntry:
-        return self.save(read_preset(path), overwrite=overwrite)
+    def import_file(self, path: Path, *, overwrite: bool = False, name: str | None = None) -> PresetEntry:
+        """Save the preset in ``path`` as a user preset, under ``name`` if given (an exported factory preset
+        comes back under its factory name, which is taken)."""
+        preset = read_preset(path)
+        return self.save(preset if name is None else replace(preset, name=name, created=""), overwrite=overwrite)
 
     def _user_entry(self, ref: str, action: str) -> PresetEntry:
         entry = self.find(ref)
