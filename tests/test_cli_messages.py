@@ -247,3 +247,13 @@ def test_an_exported_factory_preset_imports_under_a_name_given_with_name(project
     shown = rackhost("presets", "show", "mastering/my cd", "--json", folder=project)
     doc = json.loads(shown.stdout)
     assert doc["name"] == "my cd" and doc["loudness_target_lufs"] == -9.0
+
+
+@pytest.mark.parametrize("action", ["rename", "duplicate"])
+def test_rename_or_duplicate_onto_a_saved_name_does_not_offer_an_overwrite_it_lacks(project, action):
+    assert rackhost("presets", "save", "other", "--stage", "mixing", "--chain", "Gain", folder=project).returncode == 0
+    before = listing(project)
+    line = one_error_line(rackhost("presets", action, "mixing/my-bus", "other", folder=project),
+                          "'mixing/other'", "exists already", "choose another name")
+    assert "--overwrite" not in line
+    assert listing(project) == before

@@ -44,11 +44,10 @@ class PresetNotFoundError(PresetError):
 class PresetExistsError(PresetError):
     """A user preset of that stage and name is already saved; nothing was written."""
 
-    def __init__(self, ref: str, path: Path):
+    def __init__(self, ref: str, path: Path, fix: str = "add --overwrite to replace it, or choose another name"):
         self.ref = ref
         self.path = path
-        super().__init__(ref, "", f"exists already, saved as {str(path)!r}; add --overwrite to replace it, "
-                                  f"or choose another name")
+        super().__init__(ref, "", f"exists already, saved as {str(path)!r}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -178,14 +177,21 @@ class PresetStore:
     def rename(self, ref: str, new_name: str) -> PresetEntry:
         entry = self._user_entry(ref, "renamed")
         preset = replace(read_preset(entry.path), name=new_name)
-        saved = self.save(preset)
+        saved = self._save_new(preset)
         if saved.path != entry.path:
             entry.path.unlink()
         return saved
 
     def duplicate(self, ref: str, new_name: str) -> PresetEntry:
         preset = replace(self.load(ref), name=new_name, created="")
-        return self.save(preset)
+        return self._save_new(preset)
+
+    def _save_new(self, preset: Preset) -> PresetEntry:
+        """Save under a name that must be free: rename and duplicate have no --overwrite to offer."""
+        try:
+            return self.save(preset)
+        except PresetExistsError as err:
+            raise PresetExistsError(err.ref, err.path, "choose another name (or delete that one first)") from None
 
     def export(self, ref: str, path: Path) -> Path:
         write_preset(self.load(ref), path)
