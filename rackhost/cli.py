@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
     render.add_argument("--keep-mono", action="store_true",
                         help="a mono INPUT stays mono through stereo-only plug-ins (their outputs summed back) "
-                             "instead of turning stereo; in a session, set a track's keep_mono")
+                             "and is written mono, instead of turning stereo; in a session, set a track's keep_mono")
     render.add_argument("--threads", type=ranged(int, 1, 256, "threads"),
                         help="worker threads for tracks (default: one per core)")
     render.add_argument("--allow-untrusted-plugin", action="store_true",
@@ -189,9 +189,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if not args.input:
             raise _usage("give an INPUT file (with --chain), or --session SESSION")
         source = AudioFileSource(args.input)
+        # A bounce: the file comes back as wide as its chain makes it, at unity, not as a track on a stereo master.
         session = Session(
             sample_rate=args.sample_rate or int(source.sample_rate),
             block_size=args.block_size or 512,
+            track_bounce=True,
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain, keep_mono=args.keep_mono)
