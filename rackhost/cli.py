@@ -222,7 +222,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     target = result.target_report
     if args.json:
         print(json.dumps({
-            "output": str(output), "sample_rate": result.sample_rate, "frames": result.audio.shape[1],
+            "output": str(output), "sample_rate": result.sample_rate, "channels": result.audio.shape[0],
+            "frames": result.audio.shape[1],
             "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
             "clipped_samples": result.clipped_samples, "notes": midi_notes + result.notes,
             "warnings": preset_warnings,
@@ -235,7 +236,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for warning in preset_warnings:
         print(f"warning: {warning}")
-    print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit) "
+    width = {1: "mono", 2: "stereo"}[result.audio.shape[0]]
+    print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit {width}) "
           f"in {elapsed:.2f} s ({result.seconds / max(elapsed, 1e-9):.0f}x real time)")
     if result.latency:
         print(f"latency compensated: {result.latency} samples trimmed from the start")
