@@ -34,7 +34,7 @@ class Session:
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     history: History = field(default_factory=History, repr=False)
     # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
-    # its chains, at unity (see rackhost.chain.render). A property of the render, never saved in a file.
+    # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.
     track_bounce: bool = field(default=False, repr=False)
 
     @property
