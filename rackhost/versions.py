@@ -50,7 +50,7 @@ def version_of(document: Any, path: Path | str, *, kind: str = "file", current: 
     """
     if isinstance(document, Mapping) and VERSION_KEY in document:
         version = document[VERSION_KEY]
-        if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+        if isinstance(version, int) and not isinstance(version, bool):
             return version
     elif legacy is not None:
         version = legacy(document)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from conftest import VST3_DIR, program_signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rackhost.atomic
-from conftest import VST3_DIR, program_signal
 from rackhost.atomic import write_json
 from rackhost.chain.discovery import PluginCache, add_folder, added_folders, scan
 from rackhost.chain.discovery.cache import CACHE_FILE_NAME, CACHE_VERSION, PluginRecord, default_cache_path
@@ -369,7 +369,7 @@ def test_a_failed_write_of_any_document_keeps_the_old_one(tmp_path, old, new):
     write_json(path, old)
     before = path.read_bytes()
     with pytest.raises(TypeError):
-        write_json(path, {**new, "\uffff last": [object()]})
+        write_json(path, {**new, "\uffff last": [object()]})  # the key goes last, after everything else
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["doc.json"]
 
 
@@ -392,8 +392,38 @@ def test_migrate_refuses_any_newer_version_and_upgrades_any_older_one_step_by_st
         assert all(migrated[f"step {v}"] for v in range(version, current))
 
 
-@pytest.mark.parametrize("document", [{"format_version": 0}, {"format_version": 2.0}, {"format_version": None},
+@pytest.mark.parametrize("document", [{"format_version": 2.0}, {"format_version": None},
                                       {"format_version": False}, {}, [], "text"])
 def test_a_missing_or_broken_format_version_is_a_version_error_naming_the_file(document):
     with pytest.raises(VersionError, match=r"'f.json' at format_version: missing or not a whole number"):
         version_of(document, "f.json")
+
+
+def test_the_window_shows_a_newer_recent_list_as_refused_and_still_saves_the_session(private_dirs, session_folder):
+    import dearpygui.dearpygui as dpg
+
+    from rackhost.gui.app import RackApp
+
+    (session_folder / "song.json").write_text(json.dumps(SESSION))
+    recent = gui_files.recent_file()
+    before = _newer(recent, {"format": "rackhost-recent-sessions", "format_version": 99, "sessions": []})
+    rack = RackApp(load_session(session_folder / "song.json"), session_folder / "song.json", start_engine=False)
+    dpg.create_context()
+    try:
+        rack.build()
+        labels = [dpg.get_item_label(i) for i in dpg.get_item_children(rack.files.recent_menu, 1)]
+        assert len(labels) == 1 and "version 99 is newer" in labels[0] and str(recent) in labels[0]
+        rack.set_gain(0, -6.0)
+        assert rack.files.save_as(session_folder / "copy.json")
+        assert load_session(session_folder / "copy.json").tracks[0].gain_db == -6.0
+        assert "update rackhost" in dpg.get_value(rack.status)
+    finally:
+        rack.close()
+        dpg.destroy_context()
+    _untouched(recent, before)
+
+
+@pytest.mark.parametrize("version", [0, -3])
+def test_a_version_below_1_is_not_a_known_version(version):
+    with pytest.raises(VersionError, match=f"version {version} is not a known preset version"):
+        migrate({"format_version": version}, "p.json", kind="preset", current=1, migrations={})
