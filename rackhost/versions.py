@@ -19,7 +19,7 @@ from rackhost.atomic import VERSION_KEY
 from rackhost.errors import RackhostError
 
 Migration = Callable[[Any], dict]
-Legacy = Callable[[Any], "int | None"]
+Legacy = Callable[[Any], int | None]
 
 
 class VersionError(RackhostError):

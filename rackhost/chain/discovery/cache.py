@@ -141,7 +141,7 @@ class PluginCache:
             return cls._discarded(path, f"a newer rackhost wrote it (format_version {err.found}; "
                                         f"this one reads up to {err.current})")
         except VersionError as err:
-            return cls._discarded(path, f"of its format_version ({err.problem})")
+            return cls._discarded(path, f"its format_version is unusable: {err.problem}")
         except (ValueError, KeyError, TypeError) as err:
             return cls._discarded(path, f"it is corrupt ({err})")
         return cls(path, {r.path: r for r in records})
