@@ -86,8 +86,7 @@ def test_keep_mono_note_is_in_the_json_report_and_absent_for_a_mono_input(projec
                     folder=project)
     assert mono.returncode == 0, mono.stderr
     assert not any("--keep-mono" in n for n in json.loads(mono.stdout)["notes"])
-    left, right = sf.read(project / "m.wav")[0].T
-    assert np.array_equal(left, right)  # kept mono (the master's two channels equal): the switch did its work
+    assert sf.info(project / "m.wav").channels == 1  # kept mono: the switch did its work
 
 
 # -- 2. saving over a user preset -------------------------------------------------------------------------------

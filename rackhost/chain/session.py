@@ -16,7 +16,7 @@ from rackhost.chain.midi.mapping import MidiMap
 from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip, strip_gains
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
-from rackhost.errors import SessionError
+from rackhost.errors import SessionError, TrackBounceError
 
 if TYPE_CHECKING:
     from rackhost.chain.render import RenderResult
@@ -33,6 +33,9 @@ class Session:
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     history: History = field(default_factory=History, repr=False)
+    # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
+    # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.
+    track_bounce: bool = field(default=False, repr=False)
 
     @property
     def edit(self) -> Editor:
@@ -108,6 +111,8 @@ class Session:
         segment = max_segment or block
         if segment % block:
             raise ValueError(f"segment length {segment} is not a multiple of the block size {block}")
+        if self.track_bounce and len(self.tracks) != 1:
+            raise TrackBounceError(len(self.tracks))
         notes: list[str] = []
         prepared = []
         audible = self.audible_tracks()

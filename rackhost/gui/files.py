@@ -2,7 +2,7 @@
 
 Opening loads the session's plug-ins on the plug-in thread (the window keeps
 drawing); saving is atomic (:func:`rackhost.presets.save_session`). The
-recent list is a small JSON file in the user's config folder.
+recent list is a small versioned JSON file in the user's config folder.
 """
 
 from __future__ import annotations
@@ -13,10 +13,26 @@ from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.atomic import VERSION_KEY, write_json
 from rackhost.chain import Session
 from rackhost.gui.host import FilesHost
+from rackhost.versions import Migration, NewerVersionError, VersionError, migrate
 
 RECENT_LIMIT = 10
+RECENT_FORMAT = "rackhost-recent-sessions"
+RECENT_VERSION = 2
+
+
+def _recent_v1_to_v2(entries: list) -> dict:
+    """Version 1 was a bare list of paths, with no version."""
+    return {"format": RECENT_FORMAT, VERSION_KEY: 2, "sessions": entries}
+
+
+def _recent_legacy(document: Any) -> int | None:
+    return 1 if isinstance(document, list) else None
+
+
+RECENT_MIGRATIONS: dict[int, Migration] = {1: _recent_v1_to_v2}
 
 
 def recent_file() -> Path:
@@ -26,21 +42,31 @@ def recent_file() -> Path:
 
 
 def recent_sessions() -> list[Path]:
-    """Sessions opened or saved lately, newest first; a damaged list is treated as empty."""
+    """Sessions opened or saved lately, newest first; a damaged list is treated as empty.
+
+    A list from a newer rackhost raises :class:`NewerVersionError`: forgetting it would
+    overwrite it at the next save.
+    """
+    path = recent_file()
     try:
-        entries = json.loads(recent_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = migrate(doc, path, kind="recent-sessions list", current=RECENT_VERSION,
+                      migrations=RECENT_MIGRATIONS, legacy=_recent_legacy)
+    except NewerVersionError:
+        raise
+    except (OSError, ValueError, VersionError):
         return []
+    entries = doc.get("sessions")
     return [Path(e) for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
 
 
 def remember(path: Path) -> None:
-    from rackhost.atomic import write_text
-
+    """Put ``path`` first in the recent list; a newer rackhost's list raises and is left as it is."""
     entries = [path.resolve()] + [p for p in recent_sessions() if p != path.resolve()]
     target = recent_file()
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text(target, json.dumps([str(p) for p in entries[:RECENT_LIMIT]], indent=1))
+    write_json(target, {"format": RECENT_FORMAT, VERSION_KEY: RECENT_VERSION,
+                        "sessions": [str(p) for p in entries[:RECENT_LIMIT]]})
 
 
 class SessionFiles:
@@ -70,7 +96,11 @@ class SessionFiles:
         if not self.recent_menu:
             return
         dpg.delete_item(self.recent_menu, children_only=True)
-        sessions = recent_sessions()
+        try:
+            sessions = recent_sessions()
+        except NewerVersionError as err:
+            dpg.add_menu_item(label=str(err), parent=self.recent_menu, enabled=False)
+            return
         for path in sessions:
             dpg.add_menu_item(label=str(path), parent=self.recent_menu, user_data=path,
                               callback=lambda s, a, p: self.unless_unsaved(lambda: self.open(p)))
@@ -93,8 +123,7 @@ class SessionFiles:
         def opened(session: Session) -> None:
             self.loading = False
             self._use(session, path)
-            remember(path)
-            self._fill_recent()
+            self._remember(path)
             for warning in report.warnings():
                 self.app.tell(warning, error=True)
             if then is not None:
@@ -130,10 +159,16 @@ class SessionFiles:
             return False
         self.app.session_path = path
         self.saved_changes = self.app.session.history.changes
-        remember(path)
-        self._fill_recent()
         self.app.tell(f"saved {path}")
+        self._remember(path)
         return True
+
+    def _remember(self, path: Path) -> None:
+        try:
+            remember(path)
+        except NewerVersionError as err:
+            self.app.tell(str(err), error=True)  # the session itself is open or saved; only the list is not
+        self._fill_recent()
 
     # -- questions and file choosers -------------------------------------------------------------
 
