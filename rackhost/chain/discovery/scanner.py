@@ -36,6 +36,9 @@ _POLL_SECONDS = 0.05
 _STDERR_TAIL_BYTES = 4096
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[3]
+# The probe child's first stdout line (see :mod:`rackhost.chain.discovery.probe`): the plug-in's clock starts.
+# Defined on this side, as the probe imports Plugin and Plugin's load guard imports the scanner.
+PROTOCOL_LOADING = "loading"
 
 ProgressCallback = Callable[[int, int, PluginRecord], None]
 
@@ -227,13 +230,9 @@ def _wait(proc: subprocess.Popen, out: IO[bytes], timeout: float) -> str | None:
 
 
 def _record_from_output(path: str, returncode: int, stdout: str, stderr_tail: str, seconds: float) -> PluginRecord:
-    # Imported here, not at the top: ``python -m ...probe`` imports this
-    # package first, and a probe module already in sys.modules makes runpy warn.
-    from rackhost.chain.discovery import probe
-
     lines = [line for line in stdout.splitlines() if line.strip()]
     answer = None
-    if len(lines) >= 2 and lines[0] == probe.PROTOCOL_LOADING:
+    if len(lines) >= 2 and lines[0] == PROTOCOL_LOADING:
         try:
             answer = json.loads(lines[1])
         except ValueError:
