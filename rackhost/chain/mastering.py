@@ -31,9 +31,8 @@ from rackhost.chain.master import LoudnessTarget, MasterBus
 from rackhost.chain.offline import RenderResult, render_mix
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
-from rackhost.chain.target import (  # noqa: F401 - re-exported: the target's vocabulary, where callers look for it
+from rackhost.chain.target import (  # LoudnessTargetError: also where callers of the steering look for it
     GAIN_SLOT_NAME,
-    LIMITER_CEILINGS,
     LoudnessTargetError,
     TargetReport,
     final_limiter,

@@ -75,7 +75,8 @@ def render_mix(
     Plug-in state is reset first, so two renders of one session are identical.
     With ``tail``, rendering goes on past the end of the sources until the
     output has stayed below -90 dBFS for a second (reverb and delay tails), at
-    most ``max_tail_seconds``, and ends at the last sample above that level. The master's total latency is trimmed from the start.
+    most ``max_tail_seconds``, and ends at the last sample above that level.
+    The master's total latency is trimmed from the start.
     """
     sr = session.sample_rate
     block = session.block_size
