@@ -21,7 +21,7 @@ then prints:
   bench/native_reference.c, which sees the same bursts with no Python);
 - what the control thread was doing meanwhile (its rounds of work, in ms);
 - the spacing between late cycles, which exposes periodic causes (this is how
-  khugepaged's 10.24 s collapses were found, see rackhost/chain/live/memory.py);
+  khugepaged's 10.24 s collapses were found, see rackhost/live/memory.py);
 - huge-page collapses (``/proc/vmstat``) and steal time over the run.
 
     python bench/late_cycles.py [--tracks 16] [--seconds 40] [--period 128] [--no-spread]
@@ -66,7 +66,7 @@ def steal_jiffies() -> int:
 
 
 def timed_engine_class() -> type:
-    from rackhost.chain.live import LiveEngine
+    from rackhost.live import LiveEngine
 
     class TimedEngine(LiveEngine):
         """The live engine, with each callback's start and end kept (preallocated arrays, no allocation)."""
@@ -98,11 +98,11 @@ def timed_engine_class() -> type:
 
 
 def control_loop(engine: Any, seconds: float, idle: bool) -> list[tuple[float, float]]:
-    """What the engine process's control thread does between commands (see rackhost/chain/live/process.py).
+    """What the engine process's control thread does between commands (see rackhost/live/process.py).
 
     Returns when each round of work started and ended (perf_counter), to set against the callbacks.
     """
-    from rackhost.chain.live import process
+    from rackhost.live import process
 
     end = time.monotonic() + seconds
     if idle:
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import live
     from jack_harness import JackServer, jack_device
-    from rackhost.chain.live import memory, priority
+    from rackhost.live import memory, priority
     from rackhost.presets import load_session
 
     if args.huge_pages:

@@ -15,7 +15,7 @@ measurement at a time:
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
     rackhost's :class:`EngineProcess` (its callback shares the tracks with a
-    second real-time thread, see rackhost/chain/live/spread.py; ``--no-spread``
+    second real-time thread, see rackhost/live/spread.py; ``--no-spread``
     keeps them on one; meters on: the parent reads meters and
     stats every GUI frame) while the parent runs a GUI-like load (a thread
     doing 10 ms of pure-Python work per 16.7 ms frame). The same search runs,
@@ -391,12 +391,12 @@ def _bare_child(conn: Any, shm_name: str, capacity: int, tracks: int, paths: lis
     """N pedalboard chains per block in a sounddevice callback, summed with one numpy add each: no rackhost.
 
     Its process gets the same one OS setting as rackhost's engine (transparent huge pages off, see
-    rackhost/chain/live/memory.py), so the limit measures the processing, not khugepaged's stalls.
+    rackhost/live/memory.py), so the limit measures the processing, not khugepaged's stalls.
     """
     import soundfile as sf
     import sounddevice as sd
 
-    from rackhost.chain.live.memory import disable_huge_pages
+    from rackhost.live.memory import disable_huge_pages
 
     disable_huge_pages()
 
@@ -513,9 +513,13 @@ class EngineRunner(Runner):
     label = "rackhost"
 
     def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True):
-        from rackhost.chain.live.process import EngineProcess
+        from rackhost.live.process import EngineProcess
 
-        self.engine = EngineProcess(session_path, device=device, block_size=BLOCK, spread=spread)
+        from rackhost.live.process import SessionLoader
+        from rackhost.presets import load_session
+
+        self.engine = EngineProcess(SessionLoader(str(session_path), load=load_session), device=device,
+                                    block_size=BLOCK, spread=spread)
         self.log = log
         self.meter_reads = 0
 
@@ -525,7 +529,9 @@ class EngineRunner(Runner):
         self.pid = self.engine.pid
 
     def play(self) -> None:
-        self.engine.play()
+        from rackhost.live.commands import Play
+
+        self.engine.send(Play())
 
     def alive(self) -> bool:
         return self.engine.alive and self.engine.stats().get("running", 0.0) > 0
@@ -648,7 +654,7 @@ class InProcessRunner(Runner):
 
     def start(self) -> None:
         from jack_harness import jack_device, rescan_portaudio
-        from rackhost.chain.live.engine import LiveEngine
+        from rackhost.live.engine import LiveEngine
         from rackhost.presets import load_session
 
         rescan_portaudio()  # PortAudio joins this process only now
@@ -1131,13 +1137,14 @@ def one_chain(bench: Bench, seconds: float, with_audiostream: bool) -> dict[str,
 def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, float]:
     """(d) The block engine vs the bare loop without a stream, in this process; meters on and off.
 
-    Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps the module's
-    ``_meter`` (one batched pass over all strips per block) for a no-op to time the engine without meters.
+    Uses LiveEngine internals (``update``, ``_state``, ``_process``) and swaps rackhost.live.callback's
+    ``meter`` (one batched pass over all strips per block) for a no-op to time the engine without meters.
     """
     import pedalboard  # noqa: F401 - make_board needs it
     import soundfile as sf
 
-    from rackhost.chain.live import engine as engine_module
+    from rackhost.live import callback as callback_module
+    from rackhost.live import engine as engine_module
     from rackhost.presets import load_session
 
     print(f"\n(d) where the time goes: {tracks} tracks, {blocks} blocks of {BLOCK}, no stream, this process")
@@ -1171,8 +1178,8 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
                 np.add(mix, process(src[:, p : p + BLOCK], sr, BLOCK, False), out=mix)
             outdata[:] = master(mix, sr, BLOCK, False).T
 
-    real_meter = engine_module._meter
-    from rackhost.chain.live.spread import TrackWorker
+    real_meter = callback_module.meter
+    from rackhost.live.spread import TrackWorker
 
     def two_threads() -> None:  # tracks shared with a second thread (not real-time here: nothing else runs)
         live._worker = TrackWorker()
@@ -1184,11 +1191,11 @@ def where_time_goes(bench: Bench, tracks: int, blocks: int = 750) -> dict[str, f
             live._worker = None
 
     def no_meters() -> None:
-        engine_module._meter = lambda blocks, rows, scratch: None
+        callback_module.meter = lambda blocks, rows, scratch: None
         try:
             rackhost_blocks()
         finally:
-            engine_module._meter = real_meter
+            callback_module.meter = real_meter
 
     stacked = np.random.default_rng(0).standard_normal(state.strips.shape).astype(np.float32)
     rows, scratch = np.zeros_like(state.levels.blocks[0]), np.zeros_like(stacked)

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--no-tail", action="store_true", help="stop at the end of the input")
     render.add_argument("--keep-mono", action="store_true",
                         help="a mono INPUT stays mono through stereo-only plug-ins (their outputs summed back) "
-                             "instead of turning stereo; in a session, set a track's keep_mono")
+                             "and is written mono, instead of turning stereo; in a session, set a track's keep_mono")
     render.add_argument("--threads", type=ranged(int, 1, 256, "threads"),
                         help="worker threads for tracks (default: one per core)")
     render.add_argument("--allow-untrusted-plugin", action="store_true",
@@ -189,9 +189,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if not args.input:
             raise _usage("give an INPUT file (with --chain), or --session SESSION")
         source = AudioFileSource(args.input)
+        # A bounce: the file comes back as wide as its chain makes it, at unity, not as a track on a stereo master.
         session = Session(
             sample_rate=args.sample_rate or int(source.sample_rate),
             block_size=args.block_size or 512,
+            track_bounce=True,
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain, keep_mono=args.keep_mono)
@@ -221,7 +223,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     target = result.target_report
     if args.json:
         print(json.dumps({
-            "output": str(output), "sample_rate": result.sample_rate, "frames": result.audio.shape[1],
+            "output": str(output), "sample_rate": result.sample_rate, "channels": result.audio.shape[0],
+            "frames": result.audio.shape[1],
             "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
             "clipped_samples": result.clipped_samples, "notes": midi_notes + result.notes,
             "warnings": preset_warnings,
@@ -234,7 +237,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for warning in preset_warnings:
         print(f"warning: {warning}")
-    print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit) "
+    width = {1: "mono", 2: "stereo"}[result.audio.shape[0]]
+    print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit {width}) "
           f"in {elapsed:.2f} s ({result.seconds / max(elapsed, 1e-9):.0f}x real time)")
     if result.latency:
         print(f"latency compensated: {result.latency} samples trimmed from the start")
@@ -482,7 +486,7 @@ def _describe_record(name: str, path: str, record: object, names_only: bool) -> 
 
 def _cmd_live(args: argparse.Namespace) -> int:
     from rackhost.chain.dsp import gain_to_db
-    from rackhost.chain.live import LiveEngine
+    from rackhost.live import LiveEngine
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
 

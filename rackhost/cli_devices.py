@@ -26,7 +26,7 @@ def add_devices_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 
 def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from rackhost.chain.devices import list_hostapis
+    from rackhost.live.devices import list_hostapis
 
     out = out or sys.stdout
     hostapis = list_hostapis()
@@ -54,7 +54,7 @@ def cmd_devices(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def require_audio_devices() -> list:
     """Every audio device, or the one "no audio device found" error (for ``devices`` and ``live`` alike)."""
-    from rackhost.chain.devices import NO_DEVICE_HINT, AudioDeviceError, list_devices
+    from rackhost.live.devices import NO_DEVICE_HINT, AudioDeviceError, list_devices
 
     devices = list_devices()
     if not devices:

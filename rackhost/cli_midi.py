@@ -79,7 +79,7 @@ def add_midi_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def cmd_midi_ports(args: argparse.Namespace) -> int:
     import json
 
-    from rackhost.chain.midi.ports import VIRTUAL_PREFIX, list_ports
+    from rackhost.live.midi_ports import VIRTUAL_PREFIX, list_ports
 
     ports = list_ports()
     if args.json:
@@ -102,6 +102,7 @@ def live_midi(session: object, inputs: list[str], output: str | None = None) -> 
     """The live engine's MIDI for ``rackhost live --midi-in/--midi-out``: None without either."""
     if not inputs and output is None:
         return None
-    from rackhost.chain.midi.live import MidiSetup
+    from rackhost.live.midi_input import MidiSetup
+    from rackhost.presets.midi_programs import recall_preset
 
-    return MidiSetup(tuple(inputs), output).make(session)  # type: ignore[arg-type]
+    return MidiSetup(tuple(inputs), output, program_loader=recall_preset).make(session)  # type: ignore[arg-type]

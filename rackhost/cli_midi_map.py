@@ -182,7 +182,7 @@ def cmd_midi_program(args: argparse.Namespace) -> int:
 
 
 def cmd_midi_learn(args: argparse.Namespace) -> int:
-    from rackhost.chain.midi.live import LiveMidi
+    from rackhost.live.midi_input import LiveMidi
     from rackhost.chain.midi.mapping import check_range, resolve
 
     session = _load(args.session)

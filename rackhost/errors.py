@@ -81,6 +81,17 @@ class SessionError(RackhostError):
     """A session is inconsistent (e.g. a track with no source)."""
 
 
+class TrackBounceError(SessionError):
+    """A track bounce (one file through its chain, as a file) asked of a session without exactly one track."""
+
+    def __init__(self, tracks: int):
+        self.tracks = tracks
+        super().__init__(
+            f"a track bounce renders one file through its chain, but this session has {tracks} tracks; "
+            f"render it as a mix (track_bounce off), or bounce each track from a session of its own"
+        )
+
+
 class AudioDeviceError(RackhostError):
     """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""
 

@@ -57,3 +57,11 @@ def wav_file(tmp_path: Path):
         return path
 
     return write
+
+
+def file_loader(path: str | Path) -> object:
+    """The engine process's loader for a session file: what a CLI or GUI hands it (live may not import presets)."""
+    from rackhost.live.process import SessionLoader
+    from rackhost.presets import load_session
+
+    return SessionLoader(str(path), load=load_session)

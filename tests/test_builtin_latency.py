@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rackhost.chain import ArraySource, Plugin, Session, render
-from rackhost.chain.live import LiveEngine
+from rackhost.live import LiveEngine
 from rackhost.errors import PluginLoadError
 
 STREAMING = ("MP3Compressor", "Resample", "BrickwallLimiter")

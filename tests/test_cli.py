@@ -170,3 +170,10 @@ def test_output_piped_into_a_reader_that_stops_early_ends_without_a_traceback():
     stderr = child.stderr.read().decode()
     child.wait(timeout=120)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_python_dash_m_rackhost_is_the_rackhost_command():
+    result = subprocess.run([sys.executable, "-m", "rackhost", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for command in ("render", "presets", "scan", "plugins", "devices", "live", "midi", "gui", "demo"):
+        assert command in result.stdout

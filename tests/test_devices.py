@@ -11,8 +11,8 @@ import pytest
 
 from jack_harness import run_python
 
-from rackhost.chain import devices
-from rackhost.chain.devices import AudioDeviceError, DeviceConfig, resolve_config
+from rackhost.live import devices
+from rackhost.live.devices import AudioDeviceError, DeviceConfig, resolve_config
 from rackhost.cli_devices import add_devices_parser, cmd_devices
 from rackhost.errors import RackhostError
 
@@ -106,7 +106,7 @@ def test_no_server_gives_a_clear_error(forced):
     assert child.stderr.strip().splitlines()[-1] == f"rackhost: error: {devices.NO_DEVICE_HINT}"
     # What a live session asks for says the same, and that the variable is why nothing else is offered.
     child = run_python("""
-        from rackhost.chain.devices import resolve_config
+        from rackhost.live.devices import resolve_config
         from rackhost.errors import AudioDeviceError
         try:
             resolve_config()
@@ -158,7 +158,7 @@ def test_the_live_engine_with_no_device_says_what_devices_says_not_portaudios_wo
            "JACK_NO_START_SERVER": "1"}
     child = run_python("""
         from rackhost.chain import Session
-        from rackhost.chain.live import LiveEngine, LiveEngineError
+        from rackhost.live import LiveEngine, LiveEngineError
         session = Session()
         session.add_track("vox", None, input=(0,))
         try:

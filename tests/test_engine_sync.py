@@ -6,11 +6,12 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import SR, program_signal
+
 from rackhost.chain import Session
-from rackhost.chain.live.process import EngineProcess, SessionLoader
-from rackhost.presets import session_to_dict
+from rackhost.live.commands import Bypass, Loop, Mix, Play, Quit, SetGain, SetPan, Sync
+from rackhost.live.process import EngineProcess, SessionLoader
+from rackhost.presets import load_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
 
 
@@ -73,14 +74,14 @@ def _wait(predicate, what: str, timeout: float = 30.0) -> None:
 
 
 def test_the_engine_process_follows_synced_edits_while_playing(jack_server, session):
-    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         _wait(lambda: engine.meters()[0, 0, 0] > 0 and engine.meters()[1, 0, 0] > 0, "both tracks to sound")
         session.tracks[1].mute = True
         session.add_track("vox", session.tracks[0].source)
-        engine.sync(session_to_dict(session))
+        engine.send(Sync(session_to_dict(session)))
         _wait(lambda: engine.stats()["strips"] == 3, "the third track to appear")
         _wait(lambda: engine.meters()[2, 0, 0] > 0 and engine.meters()[1, 0, 0] == 0, "mute to land, vox to play")
         assert engine.poll() == [] and engine.alive
@@ -90,16 +91,16 @@ def test_the_engine_process_follows_synced_edits_while_playing(jack_server, sess
 
 
 def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session):
-    engine = EngineProcess("", loader=SessionLoader.from_document(session_to_dict(session)))
+    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
     engine.start()
     try:
-        engine.send("mix", 0, 1, 0.5)
-        engine.send("loop", 0, SR // 4)
-        engine.play()
+        engine.send(Mix(0, 1, 0.5))
+        engine.send(Loop(0, SR // 4))
+        engine.send(Play())
         _wait(lambda: engine.stats()["callbacks"] > 4 * SR / 256, "a second of audio")  # longer than the loop
         assert engine.stats()["position"] < SR // 4 + 256
         assert [e for e in engine.poll() if "failed" in e] == []
-        engine.send("loop", None, None)
+        engine.send(Loop(None))
         _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
     finally:
         engine.stop()
@@ -112,8 +113,8 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     """
     import multiprocessing as mp
 
-    from rackhost.chain.live import LiveEngine
-    from rackhost.chain.live.process import _apply_waiting
+    from rackhost.live import LiveEngine
+    from rackhost.live.process import _apply_waiting
 
     engine = LiveEngine(session)
     engine.update()
@@ -124,10 +125,10 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     strips_before = engine._state.snapshot.tracks
     parent, child = mp.Pipe()
     for step in range(60):
-        parent.send(("gain_db", 0, -30.0 + step * 0.5))
-    parent.send(("bypass", 0, 7, True))  # no slot 7: reported, the rest still applies
-    parent.send(("pan", 1, -0.5))
-    assert _apply_waiting(engine, child, SessionLoader("unused"))
+        parent.send(SetGain(0, -30.0 + step * 0.5))
+    parent.send(Bypass(0, 7, True))  # no slot 7: reported, the rest still applies
+    parent.send(SetPan(1, -0.5))
+    assert _apply_waiting(engine, child, SessionLoader("unused", load=load_session))
     assert not child.poll(0)  # all of them taken in one go
     assert calls == ["update_mix"]
     assert engine._state.snapshot.tracks == strips_before  # the same strips and chains, running on
@@ -136,12 +137,12 @@ def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session
     # A stereo track at centre: unity both sides (a balance), times the fader's -0.5 dB.
     np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(), [10 ** (-0.5 / 20)] * 2, rtol=1e-6)
     kind, message = parent.recv()
-    assert kind == "event" and "'bypass' failed" in message
-    parent.send(("gain_db", 0, -6.0))
-    parent.send(("bypass", 0, 0, True))  # structural: the batch rebuilds once, faders included
+    assert kind == "event" and message.startswith("bypass failed: track 'drums' has no slot 7")
+    parent.send(SetGain(0, -6.0))
+    parent.send(Bypass(0, 0, True))  # structural: the batch rebuilds once, faders included
     calls.clear()
-    assert _apply_waiting(engine, child, SessionLoader("unused"))
+    assert _apply_waiting(engine, child, SessionLoader("unused", load=load_session))
     assert calls == ["update"]
     np.testing.assert_allclose(engine._state.snapshot.gains[0].ravel(), [10 ** (-6.0 / 20)] * 2, rtol=1e-6)
-    parent.send(("quit",))
-    assert not _apply_waiting(engine, child, SessionLoader("unused"))
+    parent.send(Quit())
+    assert not _apply_waiting(engine, child, SessionLoader("unused", load=load_session))

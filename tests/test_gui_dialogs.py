@@ -25,7 +25,8 @@ import pytest
 import soundfile as sf
 
 from conftest import SR, program_signal
-from rackhost.chain import Session, devices
+from rackhost.chain import Session
+from rackhost.live import devices
 from rackhost.chain.loudness import loudness_over_time, measure, windowed_loudness
 from rackhost.gui import render_dialog
 from rackhost.gui.app import RackApp

@@ -152,14 +152,14 @@ def test_the_history_list_undoes_to_the_clicked_step(app):
     app.session.history.seal()
     app.set_mute(1, True)
     app.add_track()
-    items = dpg.get_item_configuration(app.history_list)["items"]
+    items = dpg.get_item_configuration(app.history_view.listbox)["items"]
     assert items[0] == "(opened)" and items[-1] == "add track track 1" and len(items) == 4
-    click(app.history_list, items[1])
+    click(app.history_view.listbox, items[1])
     assert app.session.tracks[0].gain_db == -6.0 and not app.session.tracks[1].mute
     assert len(app.session.tracks) == 2
-    items = dpg.get_item_configuration(app.history_list)["items"]
+    items = dpg.get_item_configuration(app.history_view.listbox)["items"]
     assert items[-1].strip().startswith("~") and len(items) == 4  # undone steps stay, for redo
-    click(app.history_list, items[-1])
+    click(app.history_view.listbox, items[-1])
     assert len(app.session.tracks) == 3
 
 
@@ -168,7 +168,7 @@ def test_save_as_open_recent_and_the_unsaved_changes_prompt(app, tmp_path):
     app.set_gain(0, -3.0)
     assert app.files.dirty
     app.files.quit()  # asks first
-    question = app._dialog
+    question = app.questions.window
     assert question and "not saved" in str([dpg.get_value(c) for c in dpg.get_item_children(question, 1)])
     target = tmp_path / "saved" / "copy.json"
     target.parent.mkdir()
@@ -187,7 +187,7 @@ def test_a_damaged_session_is_shown_and_the_open_one_kept(app, tmp_path):
     bad.write_text('{"format_version": 2, "tracks": [{"name": 3}]}')
     app.files.open(bad)
     assert [t.name for t in app.session.tracks] == ["drums", "bass"]
-    texts = [dpg.get_value(c) for c in dpg.get_item_children(app._dialog, 1) if dpg.get_item_type(c).endswith("Text")]
+    texts = [dpg.get_value(c) for c in dpg.get_item_children(app.questions.window, 1) if dpg.get_item_type(c).endswith("Text")]
     assert any("tracks[0].name" in str(t) for t in texts)
 
 
@@ -224,9 +224,9 @@ def test_edits_reach_the_engine_and_a_dead_engine_is_offered_a_restart(jack_serv
     _until(app, lambda: app.engine.stats()["strips"] == 3 and level(app, 2) > 0 and level(app, 1) == 0,
            "the new track to play and the muted one to stop")
     os.kill(app.engine.pid, signal.SIGKILL)  # a plug-in crashing the engine process
-    _until(app, lambda: app._dialog is not None, "the window to say the engine died")
+    _until(app, lambda: app.questions.window is not None, "the window to say the engine died")
     assert "engine process died" in app.messages[-1] and len(app.session.tracks) == 3  # the session is intact
-    restart = next(c for c in dpg.get_item_children(dpg.get_item_children(app._dialog, 1)[-1], 1)
+    restart = next(c for c in dpg.get_item_children(dpg.get_item_children(app.questions.window, 1)[-1], 1)
                    if dpg.get_item_label(c) == "Restart engine")
     click(restart)
     _until(app, lambda: app.engine is not None and app.engine.alive, "the engine to restart")
@@ -266,17 +266,17 @@ def test_a_scan_from_the_browser_lists_new_plugins_and_failures_apart(app, tmp_p
     broken.mkdir(parents=True)
     (broken / "Broken.so").write_bytes(b"not a shared object" * 100)
     browser = app.open_browser(0)
-    app.add_plugin_folder(tmp_path / "no such folder")
-    assert "not an existing folder" in app.messages[-1] and app.scan_task is None
-    app.add_plugin_folder(folder)  # what the browser's "Add a folder..." does with the chosen folder
+    app.scan.add_folder(tmp_path / "no such folder")
+    assert "not an existing folder" in app.messages[-1] and app.scan.task is None
+    app.scan.add_folder(folder)  # what the browser's "Add a folder..." does with the chosen folder
     from rackhost.chain.discovery import added_folders
 
     assert folder in added_folders()
     deadline = time.monotonic() + 120
-    while app.scan_task is not None and time.monotonic() < deadline:
+    while app.scan.task is not None and time.monotonic() < deadline:
         app.frame()  # shows "scanning plug-ins 1/2: ..." next to the spinner meanwhile
         time.sleep(0.05)
-    assert app.scan_task is None
+    assert app.scan.task is None
     assert "2 plug-ins, 2 new" in app.messages[-1] and "1 failed" in app.messages[-1]
     groups = {entry.name: entry.group for entry in browser.entries}
     assert groups["MVerb"] == "VST3 effects" and groups["Broken"] == "Failed to load"
@@ -382,7 +382,7 @@ def test_a_plugin_editor_that_takes_its_process_down_leaves_the_window_and_sessi
 
 
 def test_what_an_editor_turns_comes_back_as_undoable_changes(app):
-    from rackhost.chain.editor_process import changed_values
+    from rackhost.gui.editor_process import changed_values
 
     plugin = app.session.tracks[0].chain[0].plugin
     last = dict(plugin.values())

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from conftest import SR, program_signal
 from rackhost.chain import ArraySource, Plugin, Session, render
-from rackhost.chain.live import LiveEngine
+from rackhost.live import LiveEngine
 
 BLOCK = 128
 OK = types.SimpleNamespace(input_overflow=False, output_underflow=False)
@@ -155,7 +155,7 @@ def test_master_loudness_meters_read_a_reference_sine():
 
 
 def test_streamed_loudness_equals_the_offline_measurement():
-    from rackhost.chain.live.meters import LoudnessMeter
+    from rackhost.live.meters import LoudnessMeter
     from rackhost.chain.loudness import measure, windowed_loudness
 
     audio = program_signal(2, 8.0, seed=3)

@@ -15,7 +15,7 @@ full-suite runs on this 2-core VM the same code gave from 2 to 283 xruns in
 a fifth of a period's work gets a few late cycles a minute too
 (``python bench/live.py --rates``). Xrun rates are measured by the benchmark. Most of the xruns this test used to see came from the
 kernel collapsing huge pages in the engine's process every 10 s (see
-rackhost/chain/live/memory.py); the engine turns them off, which this test
+rackhost/live/memory.py); the engine turns them off, which this test
 checks too. No assertion is made on wall-clock time.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SR, program_signal
+from conftest import SR, file_loader, program_signal
 from jack_harness import jack_device
 from rackhost.chain import Session
 
@@ -116,7 +116,8 @@ def _attempt(engine, server_pid: int) -> Attempt:
 
 
 def test_engine_process_keeps_time_while_the_parent_runs_pure_python_flat_out(jack_server, tmp_path, wav_file):
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.live.commands import Play
+    from rackhost.live.process import EngineProcess
     from rackhost.presets import save_session
 
     session = Session(sample_rate=SR, block_size=BLOCK)
@@ -130,10 +131,10 @@ def test_engine_process_keeps_time_while_the_parent_runs_pure_python_flat_out(ja
     session.master.chain.add("Limiter", threshold_db=-3)
     save_session(session, tmp_path / "s.json")
 
-    engine = EngineProcess(tmp_path / "s.json", device=jack_device())
+    engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         while engine.stats()["callbacks"] < SETTLE_BLOCKS:
             assert engine.alive, engine.poll()
             time.sleep(0.05)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, program_signal
+from conftest import SR, file_loader, program_signal
 from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
 from rackhost.chain import ArraySource, Plugin, Session, render
-from rackhost.chain.live import LiveEngine, LiveEngineError
-from rackhost.chain.live.memory import huge_pages_disabled
+from rackhost.live import LiveEngine, LiveEngineError
+from rackhost.live.memory import huge_pages_disabled
 
 BLOCK = 128
 TAKES = 5  # takes tried before an xrun in every one fails the test
@@ -304,7 +304,8 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
     import signal
     import time
 
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.live.commands import Bypass, Play, SetParameter
+    from rackhost.live.process import EngineProcess
     from rackhost.presets import save_session
 
     session = Session(sample_rate=SR, block_size=BLOCK)
@@ -312,19 +313,19 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
     session.add_track("guitar", None, input=(0,)).chain.add("Reverb")
     save_session(session, tmp_path / "s.json")
 
-    engine = EngineProcess(tmp_path / "s.json", device=jack_device())
+    engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device())
     engine.start()
     try:
-        engine.play()
+        engine.send(Play())
         time.sleep(0.5)
         stats = engine.stats()
         assert stats["running"] == 1.0 and stats["position"] > 0 and stats["strips"] == 2
         assert engine.meters()[0, 0, 0] > 0.01  # the backing track's peak, read from shared memory
-        engine.set_parameter(0, 0, "threshold_db", -30.0)
-        engine.send("bypass", 1, 0, True)
-        engine.send("set_parameter", 0, 5, "x", 1)  # no such slot: reported, the engine goes on
+        engine.send(SetParameter(0, 0, "threshold_db", -30.0))
+        engine.send(Bypass(1, 0, True))
+        engine.send(SetParameter(0, 5, "x", 1))  # no such slot: reported, the engine goes on
         time.sleep(0.3)
-        assert any("'set_parameter' failed" in e for e in engine.poll())
+        assert any("set parameter failed: track 'backing' has no slot 5" in e for e in engine.poll())
         assert engine.alive
 
         os.kill(engine.pid, signal.SIGKILL)  # as a plug-in's segfault would
@@ -334,7 +335,7 @@ def test_engine_process_survives_being_killed_and_restarts_with_the_session(jack
         assert not engine.alive
 
         engine.restart()
-        engine.play()
+        engine.send(Play())
         time.sleep(0.5)
         assert engine.alive and engine.stats()["position"] > 0
     finally:
@@ -348,8 +349,8 @@ from pathlib import Path
 from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine, LiveEngineError
-from rackhost.chain.live.memory import huge_pages_disabled
+from rackhost.live import LiveEngine, LiveEngineError
+from rackhost.live.memory import huge_pages_disabled
 
 server = JackServer(inputs=1, outputs=2).start()  # this process's own server, so it can kill it
 folder = Path(os.environ["TAKES"])
@@ -401,8 +402,8 @@ from pathlib import Path
 from conftest import SR, program_signal
 from jack_harness import JackServer, Player, disconnect_system, find_ports, jack_device, connect
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine, LiveEngineError
-from rackhost.chain.live.memory import huge_pages_disabled
+from rackhost.live import LiveEngine, LiveEngineError
+from rackhost.live.memory import huge_pages_disabled
 
 server = JackServer(inputs=1, outputs=2).start()
 session = Session(sample_rate=SR, block_size=128)
@@ -479,7 +480,7 @@ def test_the_master_peak_read_each_interval_is_the_captured_outputs_peak_over_it
     # What `rackhost live` prints once a second: the highest sample since the last line, every block counted.
     import time
 
-    from rackhost.chain.live.meters import MeterReader
+    from rackhost.live.meters import MeterReader
 
     signal = _steps(4.0)
 

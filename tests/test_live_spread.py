@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rackhost.chain.live.spread import Share, TrackWorker
+from rackhost.live.spread import Share, TrackWorker
 
 
 @pytest.fixture

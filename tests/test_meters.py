@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine
-from rackhost.chain.live.meters import RMS_WINDOW_SECONDS, MeterReader
+from rackhost.live import LiveEngine
+from rackhost.live.meters import RMS_WINDOW_SECONDS, MeterReader
 
 OK = types.SimpleNamespace(input_overflow=False, output_underflow=False)
 

@@ -48,7 +48,7 @@ def readouts():
 
 
 def history():
-    return dpg.get_item_configuration(app.history_list)["items"]
+    return dpg.get_item_configuration(app.history_view.listbox)["items"]
 
 
 app.restart_engine()

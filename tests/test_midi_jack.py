@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import PROJECT_VST3_DIR, SR
+from conftest import PROJECT_VST3_DIR, SR, file_loader
 from jack_harness import jack_device, run_python
+
 from rackhost.chain import Session
-from rackhost.chain.live import LiveEngine
 from rackhost.chain.midi import CCMapping, MappingTarget
-from rackhost.chain.midi.live import MidiSetup
+from rackhost.live import LiveEngine
+from rackhost.live.midi_input import MidiSetup
 from rackhost.presets import save_session
 from rackhost.presets.apply import preset_from
+from rackhost.presets.midi_programs import recall_preset
 from rackhost.presets.preset_file import write_preset
 
 THRESHOLD = MappingTarget(0, "parameter", 0, "threshold_db")
@@ -108,8 +109,8 @@ def test_an_unknown_midi_system_named_in_the_variable_is_one_clear_line():
 
 
 def test_an_unknown_midi_input_is_refused_with_the_ports_listed(jack_server, controller, tmp_path):
-    from rackhost.chain.midi.ports import open_input
     from rackhost.errors import MidiUnavailableError
+    from rackhost.live.midi_ports import open_input
 
     with pytest.raises(MidiUnavailableError, match="no MIDI input port 'nope'; available: 'testctl:controller'"):
         open_input("nope", print)
@@ -120,7 +121,7 @@ def test_ccs_notes_program_change_and_learn_through_jack(jack_server, controller
 
     session = _session(tmp_path)
     compressor = session.tracks[0].chain[0].plugin
-    engine = LiveEngine(session, device=jack_device(), midi=MidiSetup(("virtual:midi_in",)).make(session))
+    engine = LiveEngine(session, device=jack_device(), midi=MidiSetup(("virtual:midi_in",), program_loader=recall_preset).make(session))
     engine.start()
     try:
         jack_server.connect("testctl:controller", "rackhost:midi_in")
@@ -159,15 +160,17 @@ def test_ccs_notes_program_change_and_learn_through_jack(jack_server, controller
 def test_learn_and_program_change_in_the_engine_process(jack_server, controller, tmp_path):
     import mido
 
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.live.commands import MidiLearn
+    from rackhost.live.process import EngineProcess
 
     session = _session(tmp_path)
     save_session(session, tmp_path / "s.json")
-    engine = EngineProcess(tmp_path / "s.json", device=jack_device(), midi=MidiSetup(("virtual:midi_in",)))
+    engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device(),
+                           midi=MidiSetup(("virtual:midi_in",), program_loader=recall_preset))
     engine.start()
     try:
         jack_server.connect("testctl:controller", "rackhost:midi_in")
-        engine.midi_command("learn", MappingTarget(0, "gain").to_dict(), -30.0, 0.0, "linear", False)
+        engine.send(MidiLearn(MappingTarget(0, "gain"), -30.0, 0.0))
         time.sleep(0.2)  # the command reaches the child
         controller.send(mido.Message("control_change", channel=0, control=30, value=64))
         _wait(lambda: engine.learned_mappings, "the child to report the learned mapping", poll=engine.poll)
@@ -190,7 +193,7 @@ def test_feedback_sends_mapped_positions_to_an_output(jack_server, controller, t
     leds = backend.open_input("feedback", virtual=True, client_name="testfb", callback=received.append)
     session = _session(tmp_path)
     engine = LiveEngine(session, device=jack_device(),
-                        midi=MidiSetup(("virtual:midi_in",), output="testfb:feedback").make(session))
+                        midi=MidiSetup(("virtual:midi_in",), output="testfb:feedback", program_loader=recall_preset).make(session))
     engine.start()
     try:
         _wait(lambda: received, "the first feedback", poll=engine.poll)

@@ -7,13 +7,16 @@ import types
 
 import numpy as np
 import pytest
-
 from conftest import PROJECT_VST3_DIR, SR
+
 from rackhost.chain import Session, render
-from rackhost.chain.live import LiveEngine
 from rackhost.chain.midi import CCMapping, MappingTarget, MidiSequence
-from rackhost.chain.midi.live import LiveMidi, MidiSetup, apply_midi_command
+from rackhost.live import LiveEngine
+from rackhost.live.commands import MidiLearn
+from rackhost.live.midi_input import LiveMidi, MidiSetup
+from rackhost.live.process import apply_command
 from rackhost.presets.apply import preset_from
+from rackhost.presets.midi_programs import recall_preset
 from rackhost.presets.preset_file import write_preset
 
 BLOCK = 128
@@ -35,7 +38,7 @@ def _session() -> Session:
 
 
 def _engine(session: Session) -> LiveEngine:
-    engine = LiveEngine(session, midi=MidiSetup().make(session))
+    engine = LiveEngine(session, midi=MidiSetup(program_loader=recall_preset).make(session))
     session.reset()
     engine.update()
     return engine
@@ -123,7 +126,7 @@ def test_the_tracks_midi_file_plays_with_the_transport_as_offline():
 def test_learn_binds_the_next_cc_and_reports_it():
     session = _session()
     engine = _engine(session)
-    apply_midi_command(engine, "midi_learn", (THRESHOLD.to_dict(), -30.0, 0.0, "linear", False))
+    apply_command(engine, MidiLearn(THRESHOLD, -30.0, 0.0))
     engine.midi.receive(_cc(5, 21, 64))
     _blocks(engine, 1)
     events = engine.poll()
@@ -163,8 +166,8 @@ def test_a_mapping_to_a_removed_slot_is_skipped_and_reported():
 
 
 def test_without_a_midi_system_the_engine_runs_on_unless_midi_is_required(monkeypatch):
-    from rackhost.chain.midi import ports
     from rackhost.errors import MidiUnavailableError
+    from rackhost.live import midi_ports as ports
 
     # JACK MIDI with no server of that name running (and none started for it): no MIDI system, on any machine.
     monkeypatch.setenv("RACKHOST_MIDI_API", "jack")

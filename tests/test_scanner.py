@@ -262,7 +262,7 @@ def test_an_added_folder_is_trusted_and_remembered(tmp_path: Path, private_dirs:
     assert add_folder(folder) == folder
     add_folder(folder)  # twice is harmless
     assert added_folders() == [folder]
-    assert json.loads((private_dirs / "config" / "plugin-folders.json").read_text())["version"] == 1
+    assert json.loads((private_dirs / "config" / "plugin-folders.json").read_text())["format_version"] == 2
     check_trusted(bundle)
     check_trusted(str(bundle))
 

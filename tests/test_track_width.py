@@ -180,15 +180,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_cli_widens_a_mono_input_and_keeps_it_mono_when_asked(tmp_path, wav_file):
     mono = wav_file(program_signal(1, 0.5), "vox.wav")
-    correlations = {}
+    written = {}
     for flag in ((), ("--keep-mono",)):
         out = tmp_path / f"out{len(flag)}.wav"
         run = _cli("render", str(mono), "-o", str(out), "--chain", "MVerb", "--no-tail", "--bit-depth", "32", *flag)
         assert run.returncode == 0, run.stderr
-        audio, _ = sf.read(out, dtype="float32", always_2d=True)
-        correlations[flag] = np.corrcoef(audio.T)[0, 1]
+        written[flag], _ = sf.read(out, dtype="float32", always_2d=True)
         assert ("stereo from here on" in run.stdout) != bool(flag)
-    assert correlations[()] < 0.99 and correlations[("--keep-mono",)] == pytest.approx(1.0)
+    assert written[()].shape[1] == 2 and np.corrcoef(written[()].T)[0, 1] < 0.99
+    # Kept mono, a bounced file is written mono: MVerb's outputs summed back, at unity (no pan law).
+    read = sf.read(mono, dtype="float32", always_2d=True)[0].T
+    wide = _probed_mverb().process(np.concatenate((read, read)), SR, buffer_size=512, reset=False)
+    assert written[("--keep-mono",)].shape[1] == 1
+    np.testing.assert_allclose(written[("--keep-mono",)][:, 0], (wide[0] + wide[1]) * np.float32(0.5), atol=1e-6)
     run = _cli("render", "--session", str(tmp_path / "none.json"), "-o", str(tmp_path / "x.wav"), "--keep-mono")
     assert run.returncode == 2 and "rackhost: error: --keep-mono is for one INPUT" in run.stderr
     assert "Traceback" not in run.stderr

@@ -1,6 +1,6 @@
 """The model and the engines: plug-ins, chains, tracks, the master bus, the block engine, render.
 
-Nothing here imports ``rackhost.presets`` or ``rackhost.gui``.
+Nothing here imports ``rackhost.live``, ``rackhost.presets``, ``rackhost.gui`` or the CLI (tests/test_import_rules.py).
 """
 
 from rackhost.chain.chain import Chain, ChainProcessor, Slot

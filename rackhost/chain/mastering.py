@@ -89,7 +89,9 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
                  **options)  # type: ignore[arg-type]
     if integrated_loudness(pre.audio, pre.sample_rate) in (None, -math.inf):
         raise LoudnessTargetError("the master is silent or shorter than 0.4 s, so it has no loudness to set")
-    search = _Search(pre.audio, session.sample_rate, session.block_size, steer, master_gain, target)
+    # A bounced mono file reaches the limiter in mono (pre has one row): it must widen, or not, as in the full pass.
+    keep_mono = session.track_bounce and session.tracks[0].keep_mono
+    search = _Search(pre.audio, session.sample_rate, session.block_size, steer, master_gain, target, keep_mono)
     gain, ceiling = start_gain, target.true_peak_dbtp
     bias_lu = 0.0  # how far full passes land from the prediction (0 when the engine repeats itself exactly)
     passes = 1
@@ -127,7 +129,7 @@ class _Search:
     """Finds the gain (and ceiling) on the signal before the limiter, running only the limiter."""
 
     def __init__(self, pre: np.ndarray, sample_rate: int, block: int, steer: _Steer, master_gain_db: float,
-                 target: LoudnessTarget):
+                 target: LoudnessTarget, keep_mono: bool = False):
         self.sample_rate = sample_rate
         self.block = block
         self.steer = steer
@@ -137,7 +139,8 @@ class _Search:
         self.latency = steer.limiter.latency(sample_rate, block)
         # The limiter also runs past the end by its latency, as in a full render, in whole blocks.
         total = math.ceil((self.frames + self.latency) / block) * block
-        self.padded = np.zeros((2, total), np.float32)
+        self.padded = np.zeros((pre.shape[0], total), np.float32)
+        self.keep_mono = keep_mono
         self.padded[:, : self.frames] = pre
         self.runs = 0
         self.unreachable: str | None = None  # set when no gain lands the target: why, and what would
@@ -149,7 +152,8 @@ class _Search:
         self.steer.gain.set("gain_db", gain_db)
         self.steer.limiter.set(self.steer.ceiling_param, ceiling_db)
         chain.reset()
-        out = chain.processor(2, self.sample_rate, self.block, self.padded.shape[1])(self.padded)
+        out = chain.processor(self.padded.shape[0], self.sample_rate, self.block, self.padded.shape[1],
+                              self.keep_mono)(self.padded)
         out = out[:, self.latency : self.latency + self.frames]
         return out * self.master_gain if self.master_gain != 1.0 else out
 

@@ -18,12 +18,18 @@ the chain call and one copy, however many tracks there are.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rackhost.chain.chain import ChainProcessor
 from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
+
+if TYPE_CHECKING:
+    from rackhost.chain.master import MasterBus
+    from rackhost.chain.track import Track
 
 
 def strip_gains(gain_db: float, pan: float, channels: int) -> tuple[float, float]:
@@ -36,6 +42,47 @@ def strip_gains(gain_db: float, pan: float, channels: int) -> tuple[float, float
     left, right = pan_gains(pan, channels)
     gain = db_to_gain(gain_db)
     return left * gain, right * gain
+
+
+def bounce_gains(gain_db: float, pan: float, channels: int) -> tuple[float, float]:
+    """A bounced track's left and right gains: the fader alone on a mono output (no pan law: there is no
+    stereo master to pan it on, the file stays mono), fader and balance on a stereo one (0 dB at centre)."""
+    if channels == 1:
+        gain = db_to_gain(gain_db)
+        return gain, gain
+    return strip_gains(gain_db, pan, channels)
+
+
+def bounced(snap: MixSnapshot, track: Track, master: MasterBus) -> MixSnapshot:
+    """``snap``, the snapshot of a session holding only ``track``, as a bounce of that track to a file.
+
+    An engineer bouncing one file through a chain expects the file back as the
+    chain makes it, not as a mono track sounds on a stereo master (3 dB down,
+    the pan law at centre). So the track's chain and the master's run as one
+    serial path: the file stays mono until a stereo-only plug-in in either
+    widens it (unless the track keeps mono), the fader and the master gain
+    apply, and the pan only once the track is stereo, as a balance (0 dB at
+    centre). A mono file through mono-capable plug-ins comes out as pedalboard
+    makes it, sample for sample.
+    """
+    (strip,) = snap.tracks
+    notes = list(snap.notes)
+    chain = snap.master.chain
+    if strip.width == 1:  # the stereo master of the snapshot would widen it: run the master chain in mono
+        sr, keep_mono = snap.sample_rate, track.keep_mono
+        notes = [n for n in notes if not n.startswith("master: ")]  # those were for a stereo master
+        notes += [f"master: {n}" for n in master.chain.configure(1, sr, keep_mono)]
+        chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono)
+        if track.pan != 0.0:
+            notes.append(f"track {track.name!r}: pan {track.pan:+g} has no effect on a bounced mono file (there "
+                         f"is no stereo master to pan it on); it works as a balance once a stereo-only plug-in "
+                         f"in the track's chain widens the file")
+    gain_db = track.gain_db if snap.audible[0] else -math.inf
+    gains = np.array(bounce_gains(gain_db, track.pan, strip.width), np.float32).reshape(1, 2, 1)
+    return replace(
+        snap, master=MasterStrip(chain, master.gain_db, strip.width), gains=gains, notes=tuple(notes),
+        latency=snap.latency - snap.master.chain.latency + chain.latency,
+    )
 
 
 class TrackStrip:
@@ -77,16 +124,27 @@ class TrackStrip:
 
 
 class MasterStrip:
-    """The master chain and gain, applied to the sum of the tracks."""
+    """The master chain and gain, applied to the sum of the tracks.
 
-    __slots__ = ("chain", "_gain")
+    ``channels`` is the width the master runs at: 2 in a mix, or a bounced
+    mono file's 1 (it then reads the first row of the sum and writes the first
+    row of ``out``). :attr:`width` is that of its output.
+    """
 
-    def __init__(self, chain: ChainProcessor, gain_db: float):
+    __slots__ = ("chain", "channels", "width", "_gain")
+
+    def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2):
         self.chain = chain
+        self.channels = channels
+        self.width = chain.channels or channels
         self._gain = np.float32(db_to_gain(gain_db))
 
     def render(self, mix: np.ndarray, out: np.ndarray) -> None:
+        if self.channels < mix.shape[0]:
+            mix = mix[: self.channels]
         processed = self.chain(mix) if self.chain.stages else mix
+        if self.width < out.shape[0]:
+            out = out[: self.width]
         if self._gain != 1.0:
             np.multiply(processed, self._gain, out=out)
         else:
@@ -121,7 +179,8 @@ class MixSnapshot:
         """The same strips and chains with new faders, pans, mutes and solos, and master gain (made in microseconds)."""
         if gains.shape != self.gains.shape:
             raise ValueError(f"gains for {gains.shape[0]} tracks, but the snapshot has {len(self.tracks)}")
-        return replace(self, gains=gains, audible=audible, master=MasterStrip(self.master.chain, master_gain_db))
+        master = MasterStrip(self.master.chain, master_gain_db, self.master.channels)
+        return replace(self, gains=gains, audible=audible, master=master)
 
     def mix_tracks(self, strips: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.

@@ -23,7 +23,7 @@ import numpy as np
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.loudness import LoudnessReport, measure
 from rackhost.chain.midi.instrument import InstrumentPlayer, InstrumentSource, reseed_c_random
-from rackhost.chain.mixer import MixSnapshot, TrackStrip
+from rackhost.chain.mixer import MixSnapshot, TrackStrip, bounced
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.track import Track
 
@@ -45,7 +45,7 @@ TAIL_HOLD_SECONDS = 1.0
 
 @dataclass
 class RenderResult:
-    audio: np.ndarray  # (2, frames) float32
+    audio: np.ndarray  # (channels, frames) float32: stereo, or mono for a mono file bounced mono
     sample_rate: int
     latency: int  # samples trimmed from the start so the output lines up with the input
     tail_frames: int  # frames rendered past the end of the longest source
@@ -70,7 +70,9 @@ def render_mix(
     threads: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> RenderResult:
-    """Render the session as it stands (no loudness target) to a stereo array.
+    """Render the session as it stands (no loudness target) to a stereo array, or, for a track bounce
+    (``session.track_bounce``), to an array as wide as the track's file after its chain and the master's
+    (see :func:`mixer.bounced`).
 
     Plug-in state is reset first, so two renders of one session are identical.
     With ``tail``, rendering goes on past the end of the sources until the
@@ -83,6 +85,8 @@ def render_mix(
     segment = block * max(1, SEGMENT_TARGET_FRAMES // block)
     session.reset()
     snap = session.snapshot(max_segment=segment)
+    if session.track_bounce:
+        snap = bounced(snap, session.tracks[0], session.master)
     # A live-input track has nothing to play offline: it renders silence.
     sources = [_offline_source(session.tracks[s.index], sr, block, segment) for s in snap.tracks]
     notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
@@ -129,7 +133,7 @@ def render_mix(
         notes.append(f"the tail was cut at the {max_tail_seconds:g} s limit while still at "
                      f"{20 * math.log10(max(level, 1e-12)):.1f} dBFS (a tail ends below {TAIL_THRESHOLD_DB:g} "
                      f"dBFS); raise --max-tail to let it ring out")
-    audio = out[:, latency:end]
+    audio = out[: snap.master.width, latency:end]
     return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
 
 

@@ -19,7 +19,7 @@ from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip, strip_gai
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
-from rackhost.errors import SessionError
+from rackhost.errors import SessionError, TrackBounceError
 
 DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_BLOCK_SIZE = 512
@@ -33,6 +33,9 @@ class Session:
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     history: History = field(default_factory=History, repr=False)
+    # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
+    # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.
+    track_bounce: bool = field(default=False, repr=False)
 
     @property
     def edit(self) -> Editor:
@@ -106,6 +109,8 @@ class Session:
         segment = max_segment or block
         if segment % block:
             raise ValueError(f"segment length {segment} is not a multiple of the block size {block}")
+        if self.track_bounce and len(self.tracks) != 1:
+            raise TrackBounceError(len(self.tracks))
         notes: list[str] = []
         prepared = []
         audible = self.audible_tracks()

@@ -23,18 +23,27 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
 from rackhost.chain.chain import sidechain_note
-from rackhost.chain.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
+from rackhost.gui.dialogs import QuestionDialog, open_once
+from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
-from rackhost.gui.dialogs import dialog_views
+from rackhost.gui.history import HistoryList
 from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
+from rackhost.gui.preset_browser import PresetBrowser
+from rackhost.gui.render_dialog import RenderDialog
+from rackhost.gui.scan import PluginScan
+from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
+from rackhost.live.commands import (Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan, SetParameter,
+                                    SetSolo, Stop, Sync)
+from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
+from rackhost.presets.session_sync import resync, session_from_document
 
 TITLE = "rackhost"
 HISTORY_WIDTH = 170
@@ -57,11 +66,11 @@ class RackApp(MidiActions):
         self.files = SessionFiles(self)
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
-        self.window = self.rack = self.master_area = self.format = self.status = self.position = self.history_list = 0
-        self._dialog: int | None = None
+        self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
+        self.questions = QuestionDialog()
+        self.history_view = HistoryList(self)
+        self.scan = PluginScan(self.tell, self._refresh_browser)
         self._engine_died_shown = False
-        self._history_shown = -1  # the history's change count the History list shows
-        self.scan_task: Any = None
         self.midi_setup: Any = None  # MidiSetup: the MIDI ports the engine opens; None: no MIDI
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
@@ -97,7 +106,8 @@ class RackApp(MidiActions):
                          daemon=True).start()
 
     def _start_engine(self, document: dict) -> None:
-        engine = EngineProcess("", loader=SessionLoader.from_document(document), device=self.device,
+        loader = SessionLoader(document, load=session_from_document, resync=resync)
+        engine = EngineProcess(loader, device=self.device,
                                block_size=self.session.block_size, midi=self.midi_setup,
                                input_channels=self.input_channels)
         try:
@@ -113,9 +123,9 @@ class RackApp(MidiActions):
 
         return session_to_dict(self.session)
 
-    def send(self, *command: Any) -> None:
+    def send(self, command: Command) -> None:
         if self.engine is not None and self.engine.alive:
-            self.engine.send(*command)
+            self.engine.send(command)
 
     # -- the model --------------------------------------------------------------------
 
@@ -126,6 +136,17 @@ class RackApp(MidiActions):
     @property
     def edit(self) -> Any:
         return self.session.edit
+
+    def use_session(self, session: Session, path: Path | None) -> None:
+        """Show ``session`` (new, or opened from ``path``): its views closed, the engine restarted on it."""
+        for panel in self.panels:
+            panel.close()
+        self.panels = []
+        self.session, self.session_path = session, path
+        self._midi_anchors = None  # the old session's mappings say nothing about this one
+        self.structure_changed()
+        if self.want_engine:
+            self.restart_engine()
 
     def structure_changed(self) -> None:
         """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine.
@@ -148,9 +169,9 @@ class RackApp(MidiActions):
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
-        self._show_history()
+        self.history_view.show()
         if self.engine is not None and self.engine.alive:
-            self.engine.sync(self.document())
+            self.engine.send(Sync(self.document()))
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain
@@ -167,33 +188,33 @@ class RackApp(MidiActions):
     # strip controls: small engine commands, no resync
     def set_gain(self, track: int | None, value: float) -> None:
         self.edit.set_gain(self.owner(track), value)
-        self.send("gain_db", track, value)
+        self.send(SetGain(track, value))
 
     def set_pan(self, track: int, value: float) -> None:
         self.edit.set_pan(self.owner(track), value)
-        self.send("pan", track, value)
+        self.send(SetPan(track, value))
 
     def set_mute(self, track: int, value: bool) -> None:
         self.edit.set_mute(self.owner(track), value)
-        self.send("mute", track, value)
+        self.send(SetMute(track, value))
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
-        self.send("solo", track, value)
+        self.send(SetSolo(track, value))
 
     def set_bypass(self, track: int | None, index: int, value: bool) -> None:
         self.edit.set_bypass(self.app_chain(track)[index], value)
-        self.send("bypass", track, index, value)
-        self._refresh_views()
+        self.send(Bypass(track, index, value))
+        self.refresh_views()
 
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
-        self.send("mix", track, index, value)
+        self.send(Mix(track, index, value))
 
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
-            self.send("set_parameter", track, index, name, slot.plugin.get(name))
+            self.send(SetParameter(track, index, name, slot.plugin.get(name)))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
@@ -342,8 +363,6 @@ class RackApp(MidiActions):
 
     def open_editor(self, track: int | None, index: int) -> Any:
         """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
-        from rackhost.gui.editor_window import EditorWindow
-
         slot = self.app_chain(track)[index]
         if slot.plugin.is_builtin:
             self.tell(f"{slot.name} is a built-in: it has no editor window of its own", error=True)
@@ -353,48 +372,10 @@ class RackApp(MidiActions):
         self.tell(f"opening {slot.name}'s editor...")
         return editor
 
-    def scan_plugins(self, folders: list[Path] | None = None) -> None:
-        """Scan for plug-ins (each probed in a child process) on a worker; the frame loop shows the progress."""
-        from rackhost.chain.discovery import scan
-        from rackhost.gui.background import Task
-
-        if self.scan_task is not None and not self.scan_task.done:
-            return
-
-        def work(task: Task) -> Any:
-            return scan(folders, progress=lambda done, total, record: task.progress(
-                done, total, f"scanning plug-ins {done}/{total}: {record.name}"))
-
-        self.scan_task = Task(work, name="rackhost-scan")
-        self.tell("scanning plug-ins (each in its own process)...")
-
-    def add_plugin_folder(self, folder: str | Path) -> None:
-        """Trust and scan a folder of the user's own (as 'rackhost scan --add-path' does)."""
-        from rackhost.chain.discovery import add_folder
-
-        try:
-            added = add_folder(folder)
-        except (RackhostError, OSError) as err:
-            self.tell(str(err), error=True)
-            return
-        self.scan_plugins([added])
-        self.tell(f"added {added} to the plug-in folders; scanning it")
-
-    def _scan_finished(self) -> None:
-        task, self.scan_task = self.scan_task, None
-        if task.error is not None:
-            self.tell(f"the scan failed: {task.error}", error=True)
-            return
-        summary = task.result
-        self.tell(f"scan: {summary.found} plug-ins, {len(summary.new)} new, {len(summary.changed)} changed, "
-                  f"{len(summary.failed)} failed, {summary.seconds:.1f} s", error=bool(summary.failed))
+    def _refresh_browser(self) -> None:
+        """A scan ended: an open plug-in browser lists what it found."""
         if self.browser is not None and self.browser.alive:
             self.browser.refresh()
-
-    def place(self, window: int, width: int, height: int) -> None:
-        from rackhost.gui.dialogs import centre
-
-        centre(window, width, height)
 
     def tell(self, message: str, *, error: bool = False) -> None:
         """Say something in the status line (errors in their colour)."""
@@ -404,7 +385,7 @@ class RackApp(MidiActions):
             dpg.configure_item(self.status, color=WARNING if error else MUTED)
         self._status_until = time.monotonic() + (8.0 if error else 4.0)
 
-    def _refresh_views(self) -> None:
+    def refresh_views(self) -> None:
         """Show the model's values in the open views (after a change made elsewhere than the control)."""
         for panel in self.panels:
             panel.refresh()
@@ -435,7 +416,7 @@ class RackApp(MidiActions):
                 with dpg.menu(label="Engine"):
                     dpg.add_menu_item(label="Audio settings...", callback=lambda: VIEWS["settings"](self))
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
-                    dpg.add_menu_item(label="Scan plug-ins", callback=lambda: self.scan_plugins())
+                    dpg.add_menu_item(label="Scan plug-ins", callback=lambda: self.scan.start())
                     dpg.add_menu_item(label="MIDI...", callback=lambda: self.open_midi())
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Play", width=60, callback=self.play)
@@ -459,14 +440,13 @@ class RackApp(MidiActions):
                     pass
                 with dpg.child_window(width=-1, height=-30, border=True):
                     dpg.add_text("History", color=MUTED)
-                    self.history_list = dpg.add_listbox([], num_items=24, width=-1,
-                                                        callback=lambda s, v: self.undo_to(v))
+                    self.history_view.build()
             self.status = dpg.add_text("", color=MUTED)
         with dpg.handler_registry():
             dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
             dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
         self._build_strips()
-        self._show_history()
+        self.history_view.show()
         dpg.set_primary_window(self.window, True)
         return self.rack
 
@@ -491,33 +471,13 @@ class RackApp(MidiActions):
         with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-30, border=False) as area:
             self.master = StripView(area, self, None)
 
-    def _show_history(self) -> None:
-        if not self.history_list:
-            return
-        self._history_shown = self.session.history.changes
-        done, undone = self.session.history.labels()
-        items = ["(opened)"] + done + [f"  ~ {label}" for label in reversed(undone)]
-        dpg.configure_item(self.history_list, items=items)
-        dpg.set_value(self.history_list, items[len(done)])
-
-    def undo_to(self, label: str) -> None:
-        """Clicking a history entry undoes (or redoes) to just after it."""
-        done, undone = self.session.history.labels()
-        items = ["(opened)"] + done + [f"  ~ {label}" for label in reversed(undone)]
-        target = items.index(label)
-        while len(self.session.history.labels()[0]) > target and self.session.undo():
-            pass
-        while len(self.session.history.labels()[0]) < target and self.session.redo():
-            pass
-        self.structure_changed()
-
     # -- transport ---------------------------------------------------------------------
 
     def play(self) -> None:
-        self.send("play")
+        self.send(Play())
 
     def stop(self) -> None:
-        self.send("stop")
+        self.send(Stop())
 
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
@@ -525,7 +485,7 @@ class RackApp(MidiActions):
             return
         folder = (self.session_path.parent if self.session_path else Path.cwd()) / "takes"
         folder.mkdir(parents=True, exist_ok=True)
-        self.send("record", str(folder))
+        self.send(Record(str(folder)))
         self.tell(f"recording armed tracks into {folder}")
 
     def set_loop(self, on: bool) -> None:
@@ -534,7 +494,7 @@ class RackApp(MidiActions):
         if on and end <= start:
             self.tell("the loop's end must come after its start", error=True)
             return
-        self.send("loop", int(start * rate) if on else None, int(end * rate) if on else None)
+        self.send(Loop(int(start * rate) if on else None, int(end * rate) if on else None))
 
     # -- each frame -----------------------------------------------------------------------
 
@@ -542,15 +502,10 @@ class RackApp(MidiActions):
         """Read the engine and show it; called once per rendered frame."""
         self.loader.finish()
         self.editors = [editor for editor in self.editors if editor.poll()]
-        busy = self.loader.busy
-        if self.scan_task is not None:
-            busy = self.scan_task.message or "scanning plug-ins..."
-            if self.scan_task.done:
-                self._scan_finished()
+        busy = self.scan.poll() or self.loader.busy
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
-        if self.session.history.changes != self._history_shown:
-            self._show_history()  # a fader, a mute, a parameter: edits that redraw nothing else show here too
+        self.history_view.follow()
         engine = self.engine
         if engine is not None:
             for event in engine.poll():
@@ -602,29 +557,9 @@ class RackApp(MidiActions):
             return
         self._engine_died_shown = True
         self.engine = None
-        self.dialog("The audio engine stopped",
-                    f"{why}\n\nYour session is intact in this window. Restart the engine to hear it again.",
-                    {"Restart engine": lambda: self.restart_engine(), "Work offline": lambda: None})
-
-    def dialog(self, title: str, text: str, buttons: dict[str, Callable[[], Any]]) -> int:
-        """A modal question; each button runs its action and closes it."""
-        if self._dialog is not None and dpg.does_item_exist(self._dialog):
-            dpg.delete_item(self._dialog)
-        with dpg.window(label=title, modal=True, no_collapse=True, width=460, height=180,
-                        on_close=lambda: dpg.delete_item(self._dialog)) as self._dialog:
-            dpg.add_text(text, wrap=430)
-            dpg.add_spacer(height=8)
-            with dpg.group(horizontal=True):
-                for label, action in buttons.items():
-                    dpg.add_button(label=label, user_data=action, callback=self._dialog_button)
-        self.place(self._dialog, 460, 180)
-        return self._dialog
-
-    def _dialog_button(self, sender: int, app_data: Any, action: Callable[[], Any]) -> None:
-        if self._dialog is not None and dpg.does_item_exist(self._dialog):
-            dpg.delete_item(self._dialog)
-        self._dialog = None
-        action()
+        self.questions.ask("The audio engine stopped",
+                           f"{why}\n\nYour session is intact in this window. Restart the engine to hear it again.",
+                           {"Restart engine": lambda: self.restart_engine(), "Work offline": lambda: None})
 
     def close(self) -> None:
         for editor in self.editors:
@@ -639,7 +574,9 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "panel": lambda app: app.open_panel(*_first_slot(app)),
     "browser": lambda app: app.open_browser(0 if app.session.tracks else None),
     "midi": lambda app: app.open_midi(),
-    **dialog_views(),
+    "presets": open_once(PresetBrowser),
+    "render": open_once(RenderDialog),
+    "settings": open_once(SettingsDialog),
 }
 
 
@@ -679,7 +616,7 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     try:
         while dpg.is_dearpygui_running():
             if play and app.engine is not None:
-                app.send("play")
+                app.send(Play())
                 play = False
             app.frame()
             if dpg.get_viewport_title() != app.title:

@@ -1,7 +1,8 @@
-"""The dialogs over the rack, by name: the preset browser, render/bounce and the audio settings.
+"""What the dialogs over the rack share (the preset browser, render/bounce, the audio settings), and the
+window's modal questions.
 
-``rackhost.gui.app`` puts them into its ``VIEWS`` (the menu opens them, and
-``rackhost gui --view NAME`` opens one at start, for a screenshot).
+``rackhost.gui.app`` puts the dialogs into its ``VIEWS`` (the menu opens them,
+and ``rackhost gui --view NAME`` opens one at start, for a screenshot).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import dearpygui.dearpygui as dpg
 from rackhost.gui.theme import TEXT
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
     from rackhost.gui.background import Task
 
 WARNING = (235, 170, 80)  # a problem that is not an error: a clash to confirm, warnings after a load
@@ -56,22 +56,46 @@ def centre(window: int, width: int, height: int) -> None:
     dpg.set_item_pos(window, [max(0, (vw - width) // 2), max(0, (vh - height) // 2)])
 
 
-def dialog_views() -> dict[str, Callable[[RackApp], Any]]:
-    from rackhost.gui.preset_browser import PresetBrowser
-    from rackhost.gui.render_dialog import RenderDialog
-    from rackhost.gui.settings_dialog import SettingsDialog
+def open_once(view: Callable[[Any], DialogView]) -> Callable[[Any], DialogView | None]:
+    """An opener of ``view`` (a :class:`DialogView` class, handed its host) that brings its window forward
+    instead if it is open already."""
 
-    return {"presets": _once(PresetBrowser), "render": _once(RenderDialog), "settings": _once(SettingsDialog)}
-
-
-def _once(view: type[DialogView]) -> Callable[[RackApp], Any]:
-    """Open ``view``, or bring its window forward if it is open already."""
-
-    def open_view(app: RackApp) -> DialogView | None:
+    def open_view(host: Any) -> DialogView | None:
         for window in dpg.get_windows():
-            if dpg.get_item_label(window) == view.TITLE:
+            if dpg.get_item_label(window) == view.TITLE:  # type: ignore[attr-defined]
                 dpg.focus_item(window)
                 return None
-        return view(app)
+        return view(host)
 
     return open_view
+
+
+class QuestionDialog:
+    """The window's one modal question at a time; asking another replaces it."""
+
+    WIDTH, HEIGHT = 460, 180
+
+    def __init__(self) -> None:
+        self.window: int | None = None  # the question shown now
+
+    def ask(self, title: str, text: str, buttons: dict[str, Callable[[], Any]]) -> int:
+        """A modal question; each button runs its action and closes it."""
+        self.close()
+        with dpg.window(label=title, modal=True, no_collapse=True, width=self.WIDTH, height=self.HEIGHT,
+                        on_close=lambda: dpg.delete_item(self.window)) as self.window:
+            dpg.add_text(text, wrap=self.WIDTH - 30)
+            dpg.add_spacer(height=8)
+            with dpg.group(horizontal=True):
+                for label, action in buttons.items():
+                    dpg.add_button(label=label, user_data=action, callback=self._answer)
+        centre(self.window, self.WIDTH, self.HEIGHT)
+        return self.window
+
+    def _answer(self, sender: int, app_data: Any, action: Callable[[], Any]) -> None:
+        self.close()
+        self.window = None
+        action()
+
+    def close(self) -> None:
+        if self.window is not None and dpg.does_item_exist(self.window):
+            dpg.delete_item(self.window)

@@ -1,4 +1,4 @@
-"""A slot's own editor, shown by a child process (:mod:`rackhost.chain.editor_process`).
+"""A slot's own editor, shown by a child process (:mod:`rackhost.gui.editor_process`).
 
 The window never shows a plug-in's editor itself: showing one can end the
 process that does. What the user turns in the editor comes back as parameter
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rackhost.chain.chain import Slot
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import EditorHost
 
 
 class EditorWindow:
-    def __init__(self, app: RackApp, slot: Slot):
+    def __init__(self, app: EditorHost, slot: Slot):
         self.app = app
         self.slot = slot
         self.name = slot.name
@@ -31,7 +31,7 @@ class EditorWindow:
         plugin = slot.plugin
         plugin.flush()
         request = {"name": plugin.name, "raw_state": base64.b64encode(plugin.instance.raw_state).decode("ascii")}
-        self.process = subprocess.Popen([sys.executable, "-m", "rackhost.chain.editor_process"],
+        self.process = subprocess.Popen([sys.executable, "-m", "rackhost.gui.editor_process"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
         self.process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
@@ -75,7 +75,7 @@ class EditorWindow:
         for name, value in values.items():
             self.app.set_parameter(track, index, name, value)
         self.app.session.history.seal()
-        self.app._refresh_views()
+        self.app.refresh_views()
 
     def _where(self) -> tuple[int | None, int] | None:
         session = self.app.session

@@ -2,23 +2,37 @@
 
 Opening loads the session's plug-ins on the plug-in thread (the window keeps
 drawing); saving is atomic (:func:`rackhost.presets.save_session`). The
-recent list is a small JSON file in the user's config folder.
+recent list is a small versioned JSON file in the user's config folder.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.atomic import VERSION_KEY, write_json
 from rackhost.chain import Session
-
-if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+from rackhost.gui.host import FilesHost
+from rackhost.versions import Migration, NewerVersionError, VersionError, migrate
 
 RECENT_LIMIT = 10
+RECENT_FORMAT = "rackhost-recent-sessions"
+RECENT_VERSION = 2
+
+
+def _recent_v1_to_v2(entries: list) -> dict:
+    """Version 1 was a bare list of paths, with no version."""
+    return {"format": RECENT_FORMAT, VERSION_KEY: 2, "sessions": entries}
+
+
+def _recent_legacy(document: Any) -> int | None:
+    return 1 if isinstance(document, list) else None
+
+
+RECENT_MIGRATIONS: dict[int, Migration] = {1: _recent_v1_to_v2}
 
 
 def recent_file() -> Path:
@@ -28,25 +42,35 @@ def recent_file() -> Path:
 
 
 def recent_sessions() -> list[Path]:
-    """Sessions opened or saved lately, newest first; a damaged list is treated as empty."""
+    """Sessions opened or saved lately, newest first; a damaged list is treated as empty.
+
+    A list from a newer rackhost raises :class:`NewerVersionError`: forgetting it would
+    overwrite it at the next save.
+    """
+    path = recent_file()
     try:
-        entries = json.loads(recent_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = migrate(doc, path, kind="recent-sessions list", current=RECENT_VERSION,
+                      migrations=RECENT_MIGRATIONS, legacy=_recent_legacy)
+    except NewerVersionError:
+        raise
+    except (OSError, ValueError, VersionError):
         return []
+    entries = doc.get("sessions")
     return [Path(e) for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
 
 
 def remember(path: Path) -> None:
-    from rackhost.atomic import write_text
-
+    """Put ``path`` first in the recent list; a newer rackhost's list raises and is left as it is."""
     entries = [path.resolve()] + [p for p in recent_sessions() if p != path.resolve()]
     target = recent_file()
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text(target, json.dumps([str(p) for p in entries[:RECENT_LIMIT]], indent=1))
+    write_json(target, {"format": RECENT_FORMAT, VERSION_KEY: RECENT_VERSION,
+                        "sessions": [str(p) for p in entries[:RECENT_LIMIT]]})
 
 
 class SessionFiles:
-    def __init__(self, app: RackApp):
+    def __init__(self, app: FilesHost):
         self.app = app
         self.saved_changes = app.session.history.changes
         self.loading = False
@@ -72,7 +96,11 @@ class SessionFiles:
         if not self.recent_menu:
             return
         dpg.delete_item(self.recent_menu, children_only=True)
-        sessions = recent_sessions()
+        try:
+            sessions = recent_sessions()
+        except NewerVersionError as err:
+            dpg.add_menu_item(label=str(err), parent=self.recent_menu, enabled=False)
+            return
         for path in sessions:
             dpg.add_menu_item(label=str(path), parent=self.recent_menu, user_data=path,
                               callback=lambda s, a, p: self.unless_unsaved(lambda: self.open(p)))
@@ -95,8 +123,7 @@ class SessionFiles:
         def opened(session: Session) -> None:
             self.loading = False
             self._use(session, path)
-            remember(path)
-            self._fill_recent()
+            self._remember(path)
             for warning in report.warnings():
                 self.app.tell(warning, error=True)
             if then is not None:
@@ -104,21 +131,13 @@ class SessionFiles:
 
         def failed(err: BaseException) -> None:
             self.loading = False
-            self.app.dialog("Could not open the session", str(err), {"OK": lambda: None})
+            self.app.questions.ask("Could not open the session", str(err), {"OK": lambda: None})
 
         self.app.loader.submit(f"opening {path.name}...", lambda: load_session(path, report), opened, failed)
 
     def _use(self, session: Session, path: Path | None) -> None:
-        app = self.app
-        for panel in app.panels:
-            panel.close()
-        app.panels = []
-        app.session, app.session_path = session, path
-        app._midi_anchors = None  # the old session's mappings say nothing about this one
         self.saved_changes = session.history.changes
-        app.structure_changed()
-        if app.want_engine:
-            app.restart_engine()
+        self.app.use_session(session, path)
 
     def save(self) -> bool:
         if self.app.session_path is None:
@@ -135,14 +154,21 @@ class SessionFiles:
         try:
             save_session(self.app.session, path)
         except (OSError, ValueError) as err:
-            self.app.dialog("Could not save", f"{path}: {err}\nNothing was overwritten.", {"OK": lambda: None})
+            self.app.questions.ask("Could not save", f"{path}: {err}\nNothing was overwritten.",
+                                   {"OK": lambda: None})
             return False
         self.app.session_path = path
         self.saved_changes = self.app.session.history.changes
-        remember(path)
-        self._fill_recent()
         self.app.tell(f"saved {path}")
+        self._remember(path)
         return True
+
+    def _remember(self, path: Path) -> None:
+        try:
+            remember(path)
+        except NewerVersionError as err:
+            self.app.tell(str(err), error=True)  # the session itself is open or saved; only the list is not
+        self._fill_recent()
 
     # -- questions and file choosers -------------------------------------------------------------
 
@@ -156,8 +182,8 @@ class SessionFiles:
             if self.save():
                 then()
 
-        self.app.dialog("Unsaved changes", "The session has changes that are not saved.",
-                        {"Save": save_then, "Discard": then, "Cancel": lambda: None})
+        self.app.questions.ask("Unsaved changes", "The session has changes that are not saved.",
+                               {"Save": save_then, "Discard": then, "Cancel": lambda: None})
 
     def quit(self) -> None:
         self.unless_unsaved(dpg.stop_dearpygui)

@@ -6,29 +6,49 @@ A part of :class:`rackhost.gui.app.RackApp`, kept apart so the app reads as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.live.commands import MidiLearn, MidiProgram, MidiUnmap, MidiUnprogram
+
 if TYPE_CHECKING:
-    from rackhost.chain.live.process import EngineProcess
+    from rackhost.chain import Session
+    from rackhost.chain.midi.mapping import LearnRequest
+    from rackhost.gui.host import Submitter
+    from rackhost.gui.midi_panel import MidiPanel
+    from rackhost.live.midi_input import MidiSetup
+    from rackhost.live.process import EngineProcess
 
 
 class MidiActions:
-    """MIDI for the rack; expects the RackApp's session, engine, loader and views."""
+    """MIDI for the rack.
 
-    session: Any
-    engine: Any
-    loader: Any
-    midi_setup: Any
-    learning: Any
-    midi_panel: Any
+    What it uses of the rest of the window is declared here and nothing more
+    (tests/test_gui_views_narrow.py holds that): the app defines these.
+    """
+
+    session: Session
+    engine: EngineProcess | None
+    loader: Submitter
+    midi_setup: MidiSetup | None
+    learning: LearnRequest | None
+    midi_panel: MidiPanel | None
+    tell: Callable[..., None]  # tell(message, error=False)
+    send: Callable[..., None]  # a command for the engine, if it runs
+    _try: Callable[[Callable[[], Any]], bool]  # a model change; a refused one is shown, not raised
+    restart_engine: Callable[..., None]
+    structure_changed: Callable[[], None]
+    refresh_views: Callable[[], None]
 
     def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None:
         """Open these MIDI ports in the engine (it restarts); a port that cannot open is reported, not fatal."""
-        from rackhost.chain.midi.live import MidiSetup
+        from rackhost.live.midi_input import MidiSetup
+        from rackhost.presets.midi_programs import recall_preset
 
-        self.midi_setup = MidiSetup(tuple(inputs), output, required=False) if inputs or output else None
+        self.midi_setup = (MidiSetup(tuple(inputs), output, required=False, program_loader=recall_preset)
+                           if inputs or output else None)
         self.restart_engine()
 
     def learn_midi(self, target: Any) -> None:
@@ -38,14 +58,14 @@ class MidiActions:
         if self.engine is None or not self.engine.alive or self.midi_setup is None or not self.midi_setup.inputs:
             self.tell("MIDI learn needs a MIDI input: open one in Engine > MIDI...", error=True)
             return
-        self.engine.midi_command("learn", target.to_dict(), None, None, "linear", False)
+        self.engine.send(MidiLearn(target))
         self.learning = LearnRequest(target)
         self.tell(f"MIDI learn: move a controller for {target.describe(self.session)}")
         self._refresh_midi()
 
     def unmap_midi(self, index: int) -> None:
         mapping = self.session.midi.remove(index)
-        self.send("midi_unmap", mapping.to_dict())
+        self.send(MidiUnmap(mapping))
         self._changed_outside_undo()
 
     def program_midi(self, channel: int, program: int, track: int | None, preset: str) -> None:
@@ -53,12 +73,12 @@ class MidiActions:
             self.tell("pick a preset for the program change", error=True)
             return
         if self._try(lambda: self.session.midi.set_program(channel, program, track, preset)):
-            self.send("midi_program", channel, program, track, preset)
+            self.send(MidiProgram(channel, program, track, preset))
             self._changed_outside_undo()
 
     def unprogram_midi(self, entry: Any) -> None:
         self.session.midi.remove_program(entry.channel, entry.program, entry.track)
-        self.send("midi_unprogram", entry.channel, entry.program, entry.track)
+        self.send(MidiUnprogram(entry.channel, entry.program, entry.track))
         self._changed_outside_undo()
 
     def _take_learned(self, engine: EngineProcess) -> None:
@@ -89,7 +109,7 @@ class MidiActions:
             moved = True
         if moved:
             self.session.history.changes += 1  # unsaved, like any change (a controller is not an undo step)
-            self._refresh_views()
+            self.refresh_views()
 
     def _follow_program_changes(self, engine: EngineProcess) -> None:
         """A program change recalled a preset in the engine: the window's session loads it too (undoable).

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED, WARNING
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import MidiPanelHost
 
 NONE = "(none)"
 OWN_INPUT = "virtual:rackhost_in"  # a port of rackhost's own, for a controller app to connect to
@@ -23,7 +24,7 @@ OWN_OUTPUT = "virtual:rackhost_out"
 
 def available_ports() -> tuple[list[str], list[str], str | None]:
     """MIDI inputs and outputs, and why there are none (no MIDI system) if so."""
-    from rackhost.chain.midi.ports import list_ports
+    from rackhost.live.midi_ports import list_ports
     from rackhost.errors import RackhostError
 
     try:
@@ -34,7 +35,7 @@ def available_ports() -> tuple[list[str], list[str], str | None]:
 
 
 class MidiPanel:
-    def __init__(self, app: RackApp):
+    def __init__(self, app: MidiPanelHost):
         self.app = app
         inputs, outputs, problem = available_ports()
         setup = app.midi_setup
@@ -68,7 +69,7 @@ class MidiPanel:
                 presets = _preset_names()
                 self.preset = dpg.add_combo(presets, default_value=presets[0] if presets else "", width=150)
                 dpg.add_button(label="Add", callback=lambda: self.add_program())
-        app.place(self.window, 560, 560)
+        centre(self.window, 560, 560)
         self.refresh()
 
     def apply_ports(self) -> None:

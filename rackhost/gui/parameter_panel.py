@@ -16,10 +16,11 @@ import dearpygui.dearpygui as dpg
 from rackhost.chain.chain import Slot
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
+from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import ParameterPanelHost
 
 SHOWN_AT_ONCE = 120
 
@@ -35,7 +36,7 @@ def switched_on(steps: tuple[float, ...], value: Any) -> bool:
 
 
 class ParameterPanel:
-    def __init__(self, app: RackApp, track: int | None, index: int):
+    def __init__(self, app: ParameterPanelHost, track: int | None, index: int):
         self.app = app
         self.track = track
         self.index = index
@@ -64,7 +65,7 @@ class ParameterPanel:
             self.search = dpg.add_input_text(hint="filter parameters", width=-1, callback=lambda *_: self.filter())
             with dpg.child_window(border=False) as self.body:
                 pass
-        self.app.place(self.window, 440, 520)
+        centre(self.window, 440, 520)
         self.filter()
 
     # -- drawing --------------------------------------------------------------------------

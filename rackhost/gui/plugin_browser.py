@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED, WARNING
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import PluginBrowserHost
 
 GROUPS = ("Built-in effects", "VST3 effects", "VST3 instruments", "Not scanned yet", "Failed to load",
           "Not usable in a chain")
@@ -61,7 +62,7 @@ def catalogue() -> list[Entry]:
 class PluginBrowser:
     """A window listing the catalogue; choosing an entry calls ``choose(name)`` (the app loads it off-thread)."""
 
-    def __init__(self, app: RackApp, title: str, choose: Callable[[str], None]):
+    def __init__(self, app: PluginBrowserHost, title: str, choose: Callable[[str], None]):
         self.app = app
         self.choose = choose
         self.rows: dict[str, int] = {}
@@ -71,12 +72,12 @@ class PluginBrowser:
             with dpg.child_window(height=-34, border=False) as self.body:
                 pass
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Scan for plug-ins", callback=lambda: self.app.scan_plugins())
+                dpg.add_button(label="Scan for plug-ins", callback=lambda: self.app.scan.start())
                 dpg.add_button(label="Add a folder...",
                                callback=lambda: self.app.files.choose_folder("Plug-in folder to scan",
-                                                                             self.app.add_plugin_folder))
+                                                                             self.app.scan.add_folder))
         self.refresh()
-        self.app.place(self.window, 380, 520)
+        centre(self.window, 380, 520)
 
     def refresh(self) -> None:
         """List the catalogue as it is now (after a scan, say)."""

@@ -29,7 +29,7 @@ from rackhost.presets.preset import PROVIDERS, STAGES, Preset, restore_chain
 from rackhost.presets.store import PresetEntry, PresetStore
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import PresetBrowserHost
 
 WIDTH, HEIGHT = 1000, 600
 LIST_WIDTH = 470
@@ -67,7 +67,7 @@ class PresetBrowser(DialogView):
 
     TITLE = "Presets"
 
-    def __init__(self, app: RackApp, store: PresetStore | None = None):
+    def __init__(self, app: PresetBrowserHost, store: PresetStore | None = None):
         self.app = app
         self.store = store or PresetStore()
         self.stage = ALL

@@ -33,7 +33,7 @@ from rackhost.gui.dialogs import WARNING, DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import RenderHost
 
 WIDTH, HEIGHT = 820, 660
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "AIFF": ".aiff"}
@@ -69,7 +69,7 @@ class RenderDialog(DialogView):
 
     TITLE = "Render / bounce"
 
-    def __init__(self, app: RackApp):
+    def __init__(self, app: RenderHost):
         self.app = app
         self.task: Task | None = None
         self.bounced: Bounce | None = None

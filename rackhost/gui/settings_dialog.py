@@ -1,8 +1,8 @@
 """Audio settings: host API, input and output device, sample rate and block size; Apply restarts the engine.
 
-The choices come from :mod:`rackhost.chain.devices` (what PortAudio offers,
+The choices come from :mod:`rackhost.live.devices` (what PortAudio offers,
 as ``rackhost devices`` lists them). Apply checks the configuration with
-PortAudio first (:func:`~rackhost.chain.devices.resolve_config`); a refusal
+PortAudio first (:func:`~rackhost.live.devices.resolve_config`); a refusal
 is shown in the window, naming the device and what it supports, and the
 running engine is left alone. Without any audio device the window says so:
 offline work does not need one.
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain import devices
-from rackhost.chain.devices import AudioDevice, DeviceConfig
+from rackhost.live import devices
+from rackhost.live.devices import AudioDevice, DeviceConfig
 from rackhost.errors import AudioDeviceError
 from rackhost.gui.background import poll_while_visible
 from rackhost.gui.dialogs import DialogView, centre
 from rackhost.gui.theme import CLIP, METER, MUTED
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import SettingsHost
 
 WIDTH, HEIGHT = 640, 280
 NO_DEVICE_HEIGHT = 220
@@ -37,7 +37,7 @@ class SettingsDialog(DialogView):
 
     TITLE = "Audio settings"
 
-    def __init__(self, app: RackApp):
+    def __init__(self, app: SettingsHost):
         self.app = app
         self.applied: DeviceConfig | None = None
         self._list()

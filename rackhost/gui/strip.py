@@ -1,8 +1,9 @@
 """One channel strip, for a track or the master: its chain of slots, A/B, mute/solo/arm, pan, fader and meters.
 
-The strip reads the model it is given and sends every change to the app
-(:class:`rackhost.gui.app.RackApp`), which makes it through the session's
-undoable editor and tells the engine; the strip keeps only widget ids.
+The strip reads the model it is given and sends every change to its host
+(:class:`rackhost.gui.host.StripHost`: the window), which makes it through
+the session's undoable editor and tells the engine; the strip keeps only
+widget ids.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
-from rackhost.chain.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
+from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
+from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 
 if TYPE_CHECKING:
-    from rackhost.gui.app import RackApp
+    from rackhost.gui.host import StripHost
 
 STRIP_WIDTH = 214
 CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the bottom of every strip
@@ -58,7 +59,7 @@ def input_label(track: Any) -> str:
 class StripView:
     """The widgets of one strip; keeps their ids, takes its parent, reads the model it is given."""
 
-    def __init__(self, parent: int | str, app: RackApp, track: int | None):
+    def __init__(self, parent: int | str, app: StripHost, track: int | None):
         self.app = app
         self.track = track
         owner = app.owner(track)

@@ -1,4 +1,4 @@
-"""Files people keep: sessions (and, in a later issue, presets), versioned and saved atomically.
+"""Files people keep: presets and sessions, versioned (:mod:`rackhost.versions`) and saved atomically.
 
 Depends on ``rackhost.chain``; never on ``rackhost.gui``.
 """

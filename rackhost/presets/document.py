@@ -16,11 +16,12 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from rackhost import versions
+from rackhost.atomic import VERSION_KEY
 from rackhost.errors import RackhostError
-
-Migration = Callable[[dict], dict]
+from rackhost.versions import Migration
 
 
 @dataclass(frozen=True)
@@ -85,26 +86,18 @@ class DocumentReader:
     def versioned(self, doc: Any, keys: Keys) -> dict:
         """The top-level object, migrated to the current version, with its keys checked."""
         doc = self.expect(doc, dict, "")
-        if "format_version" not in doc:
+        if VERSION_KEY not in doc:
             self.keys(doc, keys, "")  # names a misspelt "format_version" as such
         # A newer file may have keys this rackhost does not know: its version is checked first.
         return self.keys(self.migrate(doc), keys, "")
 
     def migrate(self, doc: dict) -> dict:
-        """Upgrade an older document one version at a time; refuse a newer one."""
-        version = doc.get("format_version")
-        current = self.current_version
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise self.fail("format_version", f"missing or not a whole number (this rackhost writes {current})")
-        if version > current:
-            raise self.fail("format_version",
-                            f"version {version} is newer than this rackhost understands ({current}); upgrade rackhost")
-        while version < current:
-            if version not in self.migrations:
-                raise self.fail("format_version", f"version {version} is not a known {self.kind} version")
-            doc = self.migrations[version](doc)
-            version = doc["format_version"]
-        return doc
+        """Upgrade an older document one version at a time; refuse a newer one (:mod:`rackhost.versions`)."""
+        try:
+            return versions.migrate(doc, self.source, kind=self.kind, current=self.current_version,
+                                    migrations=self.migrations)
+        except versions.VersionError as err:
+            raise self.fail(VERSION_KEY, err.problem) from err
 
     def expect(self, value: Any, kind: type, where: str) -> Any:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):

@@ -1,7 +1,7 @@
 """Program changes recall presets: the loader the live engine is given (``rackhost.chain`` reads no preset files).
 
 :func:`recall_preset` is named by module and attribute in
-:class:`rackhost.chain.midi.live.MidiSetup`, so an engine process imports it
+:class:`rackhost.live.midi_input.MidiSetup`, so an engine process imports it
 in the child. It runs on the engine's control thread: the preset's plug-ins are
 made and set there, then the engine's ``update()`` swaps the new chain in.
 """

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from rackhost.presets.atomic import write_json_atomic
+from rackhost.atomic import write_json
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.preset import FORMAT_VERSION, Preset, PresetError, SlotState
+from rackhost.versions import Migration
 
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Migration] = {}
 KINDS = ("chain", "track", "master")
 
 # The keys each object of a preset may have (a session's slots are the same).
@@ -29,7 +30,7 @@ def read_preset(path: Path) -> Preset:
 
 
 def write_preset(preset: Preset, path: Path) -> None:
-    write_json_atomic(path, preset.to_dict())
+    write_json(path, preset.to_dict())
 
 
 def preset_from_dict(doc: Any, source: str) -> Preset:

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
 from rackhost.errors import RackhostError, printable
-from rackhost.presets.atomic import write_json_atomic
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
+from rackhost.versions import Migration
 
 FORMAT_VERSION = 3
 
@@ -68,7 +69,7 @@ def _v2_to_v3(doc: dict) -> dict:
 
 
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -267,4 +268,4 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
 def save_session(session: Session, path: str | Path) -> None:
     """Write the session atomically; audio paths as they were written, or relative to the session file."""
     path = Path(path)
-    write_json_atomic(path, session_to_dict(session, session_folder(path)))
+    write_json(path, session_to_dict(session, session_folder(path)))

@@ -2,8 +2,9 @@
 
 The cache lives in the user cache folder (``platformdirs.user_cache_dir("rackhost")``,
 or ``$RACKHOST_CACHE_DIR``). It is only ever a copy of what a scan can rebuild,
-so a file that is corrupt, or from a version this rackhost does not know, is
-discarded with a warning and the plug-ins are probed again; it never stops a scan.
+so a file that is corrupt, or from a newer rackhost, is discarded with a
+warning and the plug-ins are probed again; it never stops a scan. An older
+cache (``"version": 1``, before ``format_version``) is migrated and kept.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from typing import Literal
 
 import platformdirs
 
-from rackhost.atomic import write_text
+from rackhost.atomic import VERSION_KEY, write_json
+from rackhost.versions import Migration, NewerVersionError, VersionError, migrate, old_version_key, rename_version_key
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR_VARIABLE = "RACKHOST_CACHE_DIR"
 CACHE_FILE_NAME = "plugins.json"
 CACHE_FORMAT = "rackhost-plugin-cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+
+# format_version N -> function turning a version-N cache into version N+1.
+MIGRATIONS: dict[int, Migration] = {1: rename_version_key}
 
 Status = Literal["ok", "failed"]
 
@@ -128,11 +133,15 @@ class PluginCache:
             data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
                 return cls._discarded(path, "it is not a rackhost plug-in cache")
-            if data.get("version") != CACHE_VERSION:
-                # A cache is rebuilt by scanning, so other versions are not migrated.
-                return cls._discarded(path, f"it is version {data.get('version')!r}, this rackhost "
-                                            f"writes version {CACHE_VERSION}")
+            data = migrate(data, path, kind="plug-in cache", current=CACHE_VERSION, migrations=MIGRATIONS,
+                           legacy=old_version_key)
             records = [PluginRecord.from_dict(item) for item in data["plugins"]]
+        except NewerVersionError as err:
+            # Only a copy of what a scan rebuilds: a newer rackhost's cache is set aside, not refused.
+            return cls._discarded(path, f"a newer rackhost wrote it (format_version {err.found}; "
+                                        f"this one reads up to {err.current})")
+        except VersionError as err:
+            return cls._discarded(path, f"its format_version is unusable: {err.problem}")
         except (ValueError, KeyError, TypeError) as err:
             return cls._discarded(path, f"it is corrupt ({err})")
         return cls(path, {r.path: r for r in records})
@@ -146,11 +155,11 @@ class PluginCache:
     def save(self) -> None:
         data = {
             "format": CACHE_FORMAT,
-            "version": CACHE_VERSION,
+            VERSION_KEY: CACHE_VERSION,
             "plugins": [self.records[key].to_dict() for key in sorted(self.records)],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.path, data)
+        write_json(self.path, data)
 
     def ok(self) -> list[PluginRecord]:
         return [r for r in self.records.values() if r.ok]
@@ -176,8 +185,3 @@ class PluginCache:
         """The bundle whose plug-in calls itself ``name`` (case-insensitive); None if none, or more than one, does."""
         matches = [bundle for bundle, shown in self.display_names(bundles).items() if shown.lower() == name.lower()]
         return bundles[matches[0]] if len(matches) == 1 else None
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Replace ``path`` so that a crash leaves the old file or the new one, never half of one."""
-    write_text(path, json.dumps(data, indent=1) + "\n")

@@ -6,7 +6,8 @@ likes (a downloaded session pointing at ``~/Downloads/evil.vst3``). Plug-ins are
 trusted when they live in a folder rackhost scans: the standard VST3 folders,
 ``$RACKHOST_VST3_PATH``, the project's build folder, and folders the user added
 with ``rackhost scan --add-path DIR`` (kept in the user config folder, or
-``$RACKHOST_CONFIG_DIR``).
+``$RACKHOST_CONFIG_DIR``). A list written by a newer rackhost is refused
+(:class:`rackhost.versions.NewerVersionError`) and left as it is.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from pathlib import Path
 
 import platformdirs
 
-from rackhost.chain.discovery.cache import write_json_atomic
+from rackhost.atomic import VERSION_KEY, write_json
 from rackhost.chain.folders import plugin_folders
 from rackhost.errors import RackhostError
+from rackhost.versions import Migration, NewerVersionError, VersionError, migrate, old_version_key, rename_version_key
 
 CONFIG_DIR_VARIABLE = "RACKHOST_CONFIG_DIR"
 FOLDERS_FILE_NAME = "plugin-folders.json"
 FOLDERS_FORMAT = "rackhost-plugin-folders"
-FOLDERS_VERSION = 1
+FOLDERS_VERSION = 2
+
+# format_version N -> function turning a version-N list into version N+1.
+MIGRATIONS: dict[int, Migration] = {1: rename_version_key}
 
 # The command-line switch that loads an untrusted plug-in anyway; named here so
 # the error message and the CLI that defines it cannot drift apart.
@@ -72,12 +77,22 @@ def added_folders() -> list[Path]:
             f"cannot read the plug-in folder list {str(path)!r} ({err}); fix or delete it, "
             f"then add folders again with 'rackhost scan --add-path DIR'"
         ) from err
-    if not isinstance(data, dict) or data.get("format") != FOLDERS_FORMAT or data.get("version") != FOLDERS_VERSION \
-            or not isinstance(data.get("folders"), list):
-        raise PluginFoldersFileError(
-            f"{str(path)!r} is not a version-{FOLDERS_VERSION} rackhost plug-in folder list; fix or delete it, "
-            f"then add folders again with 'rackhost scan --add-path DIR'"
-        )
+    unusable = PluginFoldersFileError(
+        f"{str(path)!r} is not a rackhost plug-in folder list this rackhost can read; fix or delete it, "
+        f"then add folders again with 'rackhost scan --add-path DIR'"
+    )
+    if not isinstance(data, dict) or data.get("format") != FOLDERS_FORMAT:
+        raise unusable
+    try:
+        # A newer list is refused as it is (NewerVersionError), never rewritten without the keys it added.
+        data = migrate(data, path, kind="plug-in folder list", current=FOLDERS_VERSION, migrations=MIGRATIONS,
+                       legacy=old_version_key)
+    except NewerVersionError:
+        raise
+    except VersionError as err:
+        raise unusable from err
+    if not isinstance(data.get("folders"), list):
+        raise unusable
     return [Path(str(folder)) for folder in data["folders"]]
 
 
@@ -93,8 +108,8 @@ def add_folder(folder: str | Path) -> Path:
     if folder not in current:
         path = folders_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, {"format": FOLDERS_FORMAT, "version": FOLDERS_VERSION,
-                                 "folders": [str(f) for f in current + [folder]]})
+        write_json(path, {"format": FOLDERS_FORMAT, VERSION_KEY: FOLDERS_VERSION,
+                          "folders": [str(f) for f in current + [folder]]})
     return folder
 
 

@@ -25,7 +25,7 @@ import os
 import threading
 from typing import Callable, Iterator
 
-from rackhost.chain.live import priority
+from rackhost.live import priority
 
 SPREAD_MIN_TRACKS = 8  # below this, waking a second thread costs more than it saves
 

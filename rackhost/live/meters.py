@@ -158,7 +158,7 @@ METER_FIELDS = ("peak", "rms", "peak_hold", "clip")
 class BlockLevels:
     """Every strip's peak and sum of squares for each block, in a ring that readers follow by block count.
 
-    The audio callback writes one row per block (:func:`rackhost.chain.live.engine._meter`), then the
+    The audio callback writes one row per block (:func:`rackhost.live.callback.meter`), then the
     transport position that block played, then bumps :attr:`count`; nothing is cleared, so any number
     of readers can each keep their own place (a :class:`MeterReader`) and none misses a block that
     another one took. Rows: ``tracks`` (session track indices), then the master.

@@ -103,7 +103,7 @@ class _Routing:
 
 
 class LiveMidi:
-    """The MIDI side of a :class:`~rackhost.chain.live.LiveEngine` (see the module doc for the threads)."""
+    """The MIDI side of a :class:`~rackhost.live.LiveEngine` (see the module doc for the threads)."""
 
     def __init__(self, session: Session, inputs: Sequence[str] = (), *,
                  program_loader: ProgramLoader | None = None, output: str | None = None, required: bool = True):
@@ -134,14 +134,14 @@ class LiveMidi:
         A failure closes what was opened and raises MidiUnavailableError, or, when
         not :attr:`required`, is reported as an event and the engine runs without MIDI ports.
         """
-        from rackhost.chain.midi.ports import open_input
         from rackhost.errors import MidiUnavailableError
+        from rackhost.live.midi_ports import open_input
 
         try:
             for name in self.inputs:
                 self._ports.append(open_input(name, self.receive))
             if self.output is not None:
-                from rackhost.chain.midi.ports import open_output
+                from rackhost.live.midi_ports import open_output
 
                 self._out_port = open_output(self.output)
         except MidiUnavailableError as err:
@@ -392,54 +392,16 @@ def instrument_feed(track: Any, sample_rate: float, block: int) -> InstrumentFee
 class MidiSetup:
     """How an engine process sets up MIDI: its inputs, and the program-change preset loader.
 
-    ``rackhost.chain`` may not import ``rackhost.presets``, so the loader is
-    named by module and attribute (as :class:`~rackhost.chain.live.process.SessionLoader`
-    names the session loader) and imported where the engine runs.
+    ``rackhost.live`` may not import ``rackhost.presets``, so the caller hands
+    the loader in (a module-level function, so it pickles by name into an
+    engine process); None: program changes that name a preset are ignored.
     """
 
     inputs: tuple[str, ...] = ()
     output: str | None = None  # feedback port for mapped targets (motorized faders, LEDs)
     required: bool = True  # False: the engine starts without MIDI if a port cannot open (and says so)
-    loader_module: str = "rackhost.presets.midi_programs"
-    loader_function: str = "recall_preset"
+    program_loader: ProgramLoader | None = None
 
     def make(self, session: Session) -> LiveMidi:
-        import importlib
-
-        loader = getattr(importlib.import_module(self.loader_module), self.loader_function)
-        return LiveMidi(session, self.inputs, program_loader=loader, output=self.output, required=self.required)
-
-
-def apply_midi_command(engine: Any, name: str, args: Sequence[Any]) -> None:
-    """The ``midi_*`` commands of an engine process, applied to its session (see EngineProcess).
-
-    ``midi_learn`` (target dict, minimum, maximum, curve, fourteen_bit),
-    ``midi_cancel_learn``, ``midi_map`` (mapping dict), ``midi_unmap`` (mapping dict),
-    ``midi_program`` (channel, program, track, preset), ``midi_unprogram`` (channel, program, track).
-    """
-    from rackhost.chain.midi.mapping import MappingTarget
-
-    midi = engine.session.midi
-    if name == "midi_learn":
-        target, minimum, maximum, curve, fourteen_bit = args
-        midi.arm_learn(MappingTarget.from_dict(target), minimum=minimum, maximum=maximum, curve=curve,
-                       fourteen_bit=fourteen_bit)
-        return  # the audio thread sees the armed learn at its next block; nothing to rebuild
-    if name == "midi_cancel_learn":
-        midi.cancel_learn()
-        return
-    if name == "midi_map":
-        mapping = CCMapping.from_dict(args[0])
-        resolve(mapping, engine.session)  # refuse a mapping to nothing before it is kept
-        midi.add(mapping)
-    elif name == "midi_unmap":
-        mapping = CCMapping.from_dict(args[0])
-        if mapping in midi.mappings:
-            midi.remove(mapping)
-    elif name == "midi_program":
-        midi.set_program(*args)
-    elif name == "midi_unprogram":
-        midi.remove_program(*args)
-    else:
-        raise MidiMappingError(f"unknown MIDI command {name!r}")
-    engine.update()
+        return LiveMidi(session, self.inputs, program_loader=self.program_loader, output=self.output,
+                        required=self.required)

@@ -1,18 +1,10 @@
 """The live engine: one duplex sounddevice stream running the session's block engine.
 
-The audio callback (:meth:`LiveEngine._callback`) follows the real-time rules:
-
-* it never touches the disk, never takes a lock, never logs;
-* it allocates only what numpy slicing and pedalboard's own calls do;
-* it catches every exception: the block is silenced and the fault reported;
-* structural changes arrive as a new, fully prepared :class:`_LiveState`
-  swapped in by one assignment; parameter changes arrive through a deque
-  (``append``/``popleft`` are atomic in CPython) drained at block start;
-* recorded audio leaves through ring buffers to a writer thread.
-
-The mixing itself is :mod:`rackhost.chain.mixer`, the code the offline
-renderer runs, so the same session at the same block size gives the same
-samples live and offline.
+:class:`LiveEngine` is the control side: it opens the stream, prepares each
+new audio state off the audio thread, queues parameter changes, starts and
+stops the transport and the recorder, and reads the meters. The audio
+callback it runs, and the real-time rules that callback follows, are in
+:mod:`rackhost.live.callback`.
 """
 
 from __future__ import annotations
@@ -21,27 +13,24 @@ import collections
 import os
 import select
 import sys
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from rackhost.chain.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.chain.dsp import gain_to_db
-from rackhost.chain.live import memory, priority
-from rackhost.chain.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
-from rackhost.chain.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
-from rackhost.chain.chain import StageError
-from rackhost.chain.midi.live import LiveMidi, instrument_feed
-from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.errors import RackhostError
+from rackhost.live import memory, priority
+from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
+from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
+from rackhost.live.midi_input import LiveMidi, instrument_feed
+from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
+from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 
-LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
 
@@ -67,94 +56,7 @@ class EngineStats:
     fault: str | None
 
 
-class _Feed:
-    """Where a strip's input comes from each block: device channels, or a file at the transport position."""
-
-    __slots__ = ("channels", "source", "buffer")
-
-    def __init__(self, channels: tuple[int, ...], source: np.ndarray | None, width: int, block: int):
-        self.channels = channels
-        self.source = source
-        self.buffer = np.zeros((width, block), np.float32)
-
-    def read(self, indata: np.ndarray, position: int, playing: bool) -> np.ndarray:
-        buf = self.buffer
-        if self.channels:
-            for i, ch in enumerate(self.channels):
-                buf[i] = indata[:, ch]
-            return buf
-        source = self.source
-        n = buf.shape[1]
-        if not playing or source is None or position >= source.shape[1]:
-            buf[:] = 0.0
-            return buf
-        if position + n <= source.shape[1]:
-            return source[:, position : position + n]
-        available = source.shape[1] - position
-        buf[:, :available] = source[:, position:]
-        buf[:, available:] = 0.0
-        return buf
-
-
-class _Now:
-    """What changes every block: the device's input and the transport. Set by the callback before any track runs."""
-
-    __slots__ = ("indata", "position", "playing")
-
-    def __init__(self) -> None:
-        self.indata: np.ndarray | None = None
-        self.position = 0
-        self.playing = False
-
-
-def _track_renderer(
-    lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...], inputs: list, now: _Now, failed: collections.deque
-) -> Callable[[int], None]:
-    """render(k): read track k's input and run its strip into its row; made once per audio state."""
-
-    def render(k: int) -> None:
-        feed, strip, out = lanes[k]
-        source = feed.read(now.indata, now.position, now.playing)
-        inputs[k] = source
-        try:
-            strip.render(source, out)
-        except StageError as err:
-            # This track is silent until the control thread bypasses the slot (see poll()).
-            out.fill(0.0)
-            failed.append((strip.name, err))
-
-    return render
-
-
-@dataclass(frozen=True)
-class _LiveState:
-    """Everything the callback needs, prepared off the audio thread, swapped in whole."""
-
-    snapshot: MixSnapshot
-    feeds: tuple[_Feed, ...]
-    strips: np.ndarray  # (strips + 1, 2, block): each track's output, then the master's (metered in one pass)
-    lanes: tuple[tuple[_Feed, TrackStrip, np.ndarray], ...]  # per track: its feed, its strip, its row of strips
-    mix: np.ndarray
-    # each block's peak and sum of squares per strip and channel, the master last; readers follow it (meters())
-    levels: BlockLevels
-    scratch: np.ndarray  # like strips: the meters' working space
-    takes: tuple[tuple[int, Take], ...]  # (strip index, take) while recording
-    inputs: list  # each strip's input this block, kept for the recorder (a list made once, not per block)
-    now: _Now  # this block's input and transport, set by the callback, read by render
-    render: Callable[[int], None]  # render(k): track k into its row, on whichever audio thread took it
-    numbers: tuple[int, ...]  # 0 .. tracks - 1, made once
-    share: Share | None  # the tracks shared with the second audio thread, where there are enough of them
-
-    @property
-    def tracks_out(self) -> np.ndarray:
-        return self.strips[:-1]
-
-    @property
-    def master_out(self) -> np.ndarray:
-        return self.strips[-1]
-
-
-class LiveEngine:
+class LiveEngine(AudioCallback):
     """Runs a session live on an audio device. Control it from one thread (the one that made it)."""
 
     def __init__(
@@ -172,7 +74,7 @@ class LiveEngine:
         self.spread = spread
         self._worker: TrackWorker | None = None
         self.spread_state = "off" if not spread else "not started"
-        self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.chain.midi.live)
+        self.midi = midi  # MIDI inputs, mappings, instrument tracks (see rackhost.live.midi_input)
         self.device = device
         self.output_channels = output_channels
         # 0 input channels: an output-only stream (file and instrument tracks only). Left to the engine, it
@@ -204,7 +106,7 @@ class LiveEngine:
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
-        self._state: _LiveState | None = None
+        self._state: LiveState | None = None
         self.io_latency = 0
         self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
         # after_block(): the control thread sleeps on a pipe (made by start()); the callback writes a byte to it.
@@ -269,7 +171,7 @@ class LiveEngine:
                          **options)
 
     def _refused(self, err: Exception) -> LiveEngineError:
-        from rackhost.chain import devices
+        from rackhost.live import devices
 
         try:
             found = devices.list_devices()
@@ -546,7 +448,7 @@ class LiveEngine:
         any calling rate down to once in 3 s), RMS is over the last 300 ms, peak
         hold keeps the highest peak for 2 s, and clip stays 1.0 once a sample
         reached full scale, until :meth:`reset_clips` (see
-        :class:`~rackhost.chain.live.meters.MeterReader`). Levels below -120 dBFS
+        :class:`~rackhost.live.meters.MeterReader`). Levels below -120 dBFS
         read 0. A second reader (another view of the same engine) passes its own
         ``reader`` so that neither takes the other's peaks.
         """
@@ -565,7 +467,7 @@ class LiveEngine:
 
     # -- the audio thread -------------------------------------------------------------
 
-    def _prepare(self, takes: tuple[tuple[int, Take], ...]) -> _LiveState:
+    def _prepare(self, takes: tuple[tuple[int, Take], ...]) -> LiveState:
         session = self.session
         block = session.block_size
         snapshot = session.snapshot(max_segment=block)
@@ -579,12 +481,12 @@ class LiveEngine:
                         f"with {self.input_channels} input channels"
                         + ("; choose an input device ('rackhost devices' lists them)" if not self.input_channels else "")
                     )
-                feeds.append(_Feed(track.input, None, track.channels, block))
+                feeds.append(Feed(track.input, None, track.channels, block))
             elif track.instrument is not None:  # played from the MIDI inputs, and its MIDI file while playing
                 feeds.append(instrument_feed(track, session.sample_rate, block))
             else:
                 audio = track.source.audio(session.sample_rate) if track.source is not None else None
-                feeds.append(_Feed((), audio, track.channels, block))
+                feeds.append(Feed((), audio, track.channels, block))
         if self.midi is not None:
             self.midi.prepare(feeds, session)
         strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
@@ -596,9 +498,9 @@ class LiveEngine:
             levels = BlockLevels(tracks, block, session.sample_rate)
         lanes = tuple(zip(feeds, snapshot.tracks, strips[:-1]))
         inputs: list = [None] * len(snapshot.tracks)
-        now = _Now()
-        render = _track_renderer(lanes, inputs, now, self._failed)
-        return _LiveState(
+        now = Now()
+        render = track_renderer(lanes, inputs, now, self._failed)
+        return LiveState(
             snapshot,
             tuple(feeds),
             strips,
@@ -613,88 +515,6 @@ class LiveEngine:
             tuple(range(len(lanes))),
             Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
         )
-
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        started = time.perf_counter()
-        try:
-            if not self.audio_thread_id:
-                self.audio_thread_id = threading.get_native_id()
-            if status.input_overflow or status.output_underflow:
-                self._xruns += 1
-            state = self._state
-            params = self._params
-            while params:
-                instances, name, value = params.popleft()
-                for instance in instances:
-                    setattr(instance, name, value)
-            midi = self.midi
-            if midi is not None:  # mapped controllers, notes for instrument tracks
-                midi.block_start(frames, self.session.sample_rate)
-            if state is None or frames != state.mix.shape[1]:
-                outdata.fill(0.0)
-            else:
-                self._process(state, indata, outdata)
-        except Exception as err:  # noqa: BLE001 - nothing may escape the audio callback
-            outdata.fill(0.0)
-            if self._fault is None:
-                self._fault = f"{type(err).__name__}: {err}"
-        finally:
-            period = frames / self.session.sample_rate
-            self._loads[self._callbacks % LOAD_HISTORY] = (time.perf_counter() - started) / period
-            self._callbacks += 1
-            if self._wake_wanted:  # the control thread waits for the end of this block (after_block)
-                self._wake_wanted = False
-                try:
-                    os.write(self._wake_write, b"1")
-                except OSError:  # the pipe is full: the control thread will wake anyway
-                    pass
-
-    def _output_callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        self._callback(self._no_input, outdata, frames, time_info, status)
-
-    def _process(self, state: _LiveState, indata: np.ndarray, outdata: np.ndarray) -> None:
-        playing = self._playing
-        position = self._position
-        locates = self._locates
-        while locates:
-            position = locates.popleft()
-        snapshot = state.snapshot
-        inputs = state.inputs
-        now = state.now
-        now.indata = indata
-        now.position = position
-        now.playing = playing
-        worker = self._worker
-        share = state.share
-        if worker is not None and share is not None:
-            share.open()
-            worker.hand(share)
-            share.work()
-        else:
-            render = state.render
-            for k in state.numbers:
-                render(k)
-        now.indata = None  # the device's buffer is only lent for this callback
-        master_out = state.master_out
-        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
-        levels = state.levels  # every track (after its fader) and the master, one row per block
-        count = levels.count
-        row = count % levels.size
-        _meter(state.strips, levels.blocks[row], state.scratch)
-        levels.positions[row] = position
-        levels.count = count + 1  # last: a reader takes this block only once it is whole
-        outdata[:, :2] = master_out.T
-        self._master_ring.push(master_out)
-        self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
-        for k, take in state.takes:
-            take.dry.push(inputs[k])
-            take.wet.push(snapshot.tracks[k].processed)
-        if playing:
-            position += state.mix.shape[1]
-            loop = self._loop
-            if loop is not None and position >= loop[1]:
-                position = loop[0]
-            self._position = position
 
     def _finished(self) -> None:
         self._stream_lost()
@@ -712,19 +532,7 @@ class LiveEngine:
             self._server_lost = True
             if self._fault is None:
                 self._fault = "the audio stream stopped (the audio server or device went away); restart the engine"
-            from rackhost.chain import devices
+            from rackhost.live import devices
 
             devices.server_lost()
         return self._server_lost
-
-
-def _meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:
-    """Peak and sum of squares of every strip's block, in three numpy calls.
-
-    ``blocks`` (strips, 2, n), ``rows`` (strips, 2, [peak, sum of squares]), ``scratch`` like
-    ``blocks``. The cost hardly depends on the number of strips; what can wait (the peak since a
-    reader's last look, RMS over a window, hold, clip) is done by the reader (meters.MeterReader).
-    """
-    np.abs(blocks, out=scratch)
-    np.max(scratch, axis=2, out=rows[:, :, 0])
-    np.einsum("sck,sck->sc", blocks, blocks, out=rows[:, :, 1])

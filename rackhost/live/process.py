@@ -15,7 +15,7 @@ meter read mid-update is at worst one frame old).
 In the child, everything but the audio callback stays out of its way: the
 control thread sleeps between commands and publications, starts its work
 right after a block ends, holds the GIL only for short numpy calls, and runs
-at the lowest real-time priority (see :mod:`rackhost.chain.live.priority`) so
+at the lowest real-time priority (see :mod:`rackhost.live.priority`) so
 no other process preempts it while it holds the GIL. Automatic garbage
 collection is off (it would start in whichever thread allocates, the callback
 too): the objects made while loading are frozen, and the control thread
@@ -25,23 +25,22 @@ collects the young ones after each publication.
 from __future__ import annotations
 
 import gc
-import importlib
 import multiprocessing as mp
 import signal
 import time
 from dataclasses import dataclass
 from multiprocessing import shared_memory
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.chain.live import priority
-from rackhost.chain.midi.live import MidiSetup, apply_midi_command
 from rackhost.errors import RackhostError
+from rackhost.live import commands as c
+from rackhost.live import priority
+from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, slot_of
+from rackhost.live.midi_input import MidiSetup
 
 MAX_STRIPS = 256
-NOTHING, REMIX, REBUILD = 0, 1, 2  # what a command needs of the audio state (_apply)
 PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL time taken from the callback
 # The master's loudness: lufs_m (momentary, 400 ms), lufs_s (short-term, 3 s), lufs_i (integrated since the
 # transport last started from stop), true_peak_db (dBTP, last 400 ms), true_peak_max_db (since that start);
@@ -60,39 +59,34 @@ class EngineProcessError(RackhostError):
 
 @dataclass(frozen=True)
 class SessionLoader:
-    """How the child loads the session: a function named by module and attribute, called with ``path``.
+    """How the child builds the session: ``load(source)``, and ``resync(session, document)`` for updates.
 
-    ``rackhost.chain`` must not import ``rackhost.presets`` (which reads session
-    files), so the parent names the loader and the child imports it.
+    ``rackhost.live`` may not import ``rackhost.presets`` (which reads session
+    files), so the parent hands the functions in. They must be module-level
+    functions: the child is spawned, and pickle sends a function by its name.
+    ``source`` is a session file's path or a session document (a GUI's unsaved
+    session, say).
     """
 
-    path: str
-    module: str = "rackhost.presets"
-    function: str = "load_session"
-    document: dict | None = None  # a session document to build from instead of the file at ``path``
-    resync: str = "rackhost.presets.session_sync:resync"  # (session, document) -> (session, parameter changes)
+    source: str | dict
+    load: Callable[[Any], Any]
+    resync: Callable[[Any, dict], tuple[Any, list]] | None = None  # -> (session, parameter changes)
 
-    @classmethod
-    def from_document(cls, document: dict) -> SessionLoader:
-        """Build the engine's session from a document (a GUI's unsaved session, say), not a file."""
-        return cls("", "rackhost.presets.session_sync", "session_from_document", document)
-
-    def load(self) -> Any:
-        function = getattr(importlib.import_module(self.module), self.function)
-        return function(self.document if self.document is not None else self.path)
+    def session(self) -> Any:
+        return self.load(self.source)
 
     def resynced(self, session: Any, document: dict) -> tuple[Any, list]:
-        module, function = self.resync.split(":")
-        return getattr(importlib.import_module(module), function)(session, document)
+        if self.resync is None:
+            raise EngineProcessError("this engine was started without a way to take session updates: restart it")
+        return self.resync(session, document)
 
 
 class EngineProcess:
-    """Start, command and watch a :class:`~rackhost.chain.live.LiveEngine` running in a child process."""
+    """Start, command and watch a :class:`~rackhost.live.LiveEngine` running in a child process."""
 
-    def __init__(self, session_path: str | Path, *, device: Any = None, block_size: int | None = None,
-                 loader: SessionLoader | None = None, midi: MidiSetup | None = None, spread: bool = True,
-                 input_channels: int | None = None):
-        self.loader = loader or SessionLoader(str(session_path))
+    def __init__(self, loader: SessionLoader, *, device: Any = None, block_size: int | None = None,
+                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None):
+        self.loader = loader
         self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
@@ -148,7 +142,7 @@ class EngineProcess:
         """Ask the child to finish (takes are finalized there), then make sure it is gone."""
         if self._process is not None and self._process.is_alive():
             try:
-                self._conn.send(("quit",))
+                self._conn.send(c.Quit())
             except (OSError, BrokenPipeError):
                 pass
             self._process.join(10)
@@ -172,38 +166,14 @@ class EngineProcess:
 
     # -- commands -----------------------------------------------------------------
 
-    def send(self, command: str, *args: Any) -> None:
-        """Send a command without waiting (see :func:`_apply` for the commands)."""
+    def send(self, command: Command) -> None:
+        """Send a command (:mod:`rackhost.live.commands`) without waiting; a failure comes back as an event."""
+        if not isinstance(command, Command):
+            raise TypeError(f"EngineProcess.send takes a command from rackhost.live.commands (Play(), "
+                            f"SetGain(0, -6.0), ...); got {type(command).__name__}")
         if not self.alive:
             raise EngineProcessError("the engine process is not running; restart it")
-        self._conn.send((command, *args))
-
-    def play(self) -> None:
-        self.send("play")
-
-    def pause(self) -> None:
-        self.send("pause")
-
-    def record(self, folder: str | Path) -> None:
-        self.send("record", str(folder))
-
-    def stop_transport(self) -> None:
-        self.send("stop")
-
-    def set_parameter(self, track: int | None, slot: int, name: str, value: object) -> None:
-        """``track`` None is the master."""
-        self.send("set_parameter", track, slot, name, value)
-
-    def sync(self, document: dict) -> None:
-        """Make the engine's session match ``document`` (after any structural edit, an undo, a preset load).
-
-        The engine keeps the plug-in instances it already runs and loads only new ones.
-        """
-        self.send("sync", document)
-
-    def midi_command(self, command: str, *args: Any) -> None:
-        """``midi_command("learn", target, ...)``: see :func:`rackhost.chain.midi.live.apply_midi_command`."""
-        self.send(f"midi_{command}", *args)
+        self._conn.send(command)
 
     # -- state back ---------------------------------------------------------------
 
@@ -277,14 +247,14 @@ def _describe_exit(code: int | None) -> str:
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None) -> None:
-    from rackhost.chain.live.engine import LiveEngine
+    from rackhost.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
     view = np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, shm.buf)
     meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
     stats = view[_METER_FLOATS:]
     try:
-        session = loader.load()
+        session = loader.session()
         if block_size:
             session.block_size = block_size
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
@@ -338,20 +308,22 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
 def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
     """Apply every command waiting in the pipe, then update the audio state once (gains only, if that is all).
 
-    Returns False when one of them is ``quit``. A command that fails is reported
-    to the parent and the others still apply.
+    A fader dragged at the GUI's frame rate sends a command per frame; one
+    gains swap for all of them keeps the control thread's GIL time (which the
+    callback waits on) small. Returns False at :class:`~rackhost.live.commands.Quit`.
+    A command that fails is reported to the parent and the others still apply.
     """
     needs = NOTHING
     applied: list[str] = []
     while True:
         command = conn.recv()
-        if command[0] == "quit":
+        if isinstance(command, c.Quit):
             return False
         try:
-            needs = max(needs, _apply(engine, command, loader))
-            applied.append(command[0])
+            needs = max(needs, apply_command(engine, command, loader))
+            applied.append(command.label)
         except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
-            conn.send(("event", f"command {command[0]!r} failed: {err}"))
+            conn.send(("event", f"{getattr(command, 'label', repr(command))} failed: {err}"))
         if not conn.poll(0):
             break
     try:
@@ -360,76 +332,129 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
         elif needs == REMIX:
             engine.update_mix()
     except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
-        conn.send(("event", f"command {' + '.join(dict.fromkeys(applied))!r} failed: {err}"))
+        conn.send(("event", f"{' + '.join(dict.fromkeys(applied))} failed: {err}"))
     return True
 
 
-def _apply(engine: Any, command: tuple, loader: SessionLoader) -> int:
-    """Apply one command to the engine's session; returns what the audio state then needs.
+def apply_command(engine: Any, command: Command, loader: SessionLoader | None = None) -> Needs:
+    """Apply one command to a :class:`~rackhost.live.LiveEngine`'s session; returns what its audio state needs.
 
-    :data:`REBUILD` (new chains: ``engine.update()``), :data:`REMIX` (new gains
-    only: ``engine.update_mix()``) or :data:`NOTHING`.
-
-    The caller updates once after all the commands waiting in the pipe: a fader
-    dragged at the GUI's frame rate sends a command per frame, and one gains
-    swap for all of them keeps the control thread's GIL time (which the
-    callback waits on) small.
+    The caller updates the audio state (``engine.update()`` for
+    :data:`~rackhost.live.commands.REBUILD`, ``engine.update_mix()`` for
+    :data:`~rackhost.live.commands.REMIX`), once for a batch. ``loader`` is
+    needed by :class:`~rackhost.live.commands.Sync` only.
     """
-    name, *args = command
-    session = engine.session
-    if name == "play":
-        engine.play()
-    elif name == "pause":
-        engine.pause()
-    elif name == "stop":
-        engine.stop()
-    elif name == "record":
-        engine.record(args[0])
-    elif name == "locate":
-        engine.locate(args[0])
-    elif name == "set_parameter":
-        track, slot, pname, value = args
-        chain = session.master.chain if track is None else session.tracks[track].chain
-        engine.set_parameter(chain[slot].plugin, pname, value)
-    elif name in ("gain_db", "pan", "mute", "solo"):
-        track, value = args
-        setattr(session.master if track is None else session.tracks[track], name, value)
-        return REMIX
-    elif name == "bypass":
-        track, slot, value = args
-        chain = session.master.chain if track is None else session.tracks[track].chain
-        chain.set_bypass(slot, value)
-        return REBUILD
-    elif name == "mix":
-        track, slot, value = args
-        (session.master.chain if track is None else session.tracks[track].chain)[slot].set_mix(value)
-        return REBUILD
-    elif name == "loop":
-        engine.set_loop(*args)
-    elif name.startswith("midi_"):
-        apply_midi_command(engine, name, args)
-    elif name == "sync":
-        new_session, changes = loader.resynced(session, args[0])
-        for change in changes:
-            engine.set_parameter(change.plugin, change.name, change.value)
-        engine.session = new_session
-        return REBUILD
-    elif name == "add_slot":
-        track, index, plugin, values = args
-        chain = session.master.chain if track is None else session.tracks[track].chain
-        chain.add(plugin, index, **values)
-        return REBUILD
-    elif name == "remove_slot":
-        track, slot = args
-        (session.master.chain if track is None else session.tracks[track].chain).remove(slot)
-        return REBUILD
-    elif name == "move_slot":
-        track, slot, to = args
-        (session.master.chain if track is None else session.tracks[track].chain).move(slot, to)
-        return REBUILD
-    else:
-        raise EngineProcessError(f"unknown command {name!r}")
-    return NOTHING
+    handler = HANDLERS.get(type(command))
+    if handler is None:
+        raise EngineProcessError(f"the engine has no handler for {type(command).__name__}; "
+                                 f"send a command from rackhost.live.commands")
+    handler(engine, command, loader)
+    return command.needs
+
+
+# One handler per command type: (engine, command, session loader). Quit has none: it ends the loop above.
+
+
+def _play(engine: Any, command: c.Play, loader: Any) -> None:
+    engine.play()
+
+
+def _pause(engine: Any, command: c.Pause, loader: Any) -> None:
+    engine.pause()
+
+
+def _stop(engine: Any, command: c.Stop, loader: Any) -> None:
+    engine.stop()
+
+
+def _record(engine: Any, command: c.Record, loader: Any) -> None:
+    engine.record(command.folder, command.file_format)
+
+
+def _locate(engine: Any, command: c.Locate, loader: Any) -> None:
+    engine.locate(command.frame)
+
+
+def _loop(engine: Any, command: c.Loop, loader: Any) -> None:
+    engine.set_loop(command.start, command.end)
+
+
+def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
+    setattr(owner(engine.session, command.track), command.attribute, command.value)
+
+
+def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
+    slot = slot_of(engine.session, command.track, command.slot)
+    engine.set_parameter(slot.plugin, command.name, command.value)
+
+
+def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
+    chain_of(engine.session, command.track).set_bypass(slot_of(engine.session, command.track, command.slot),
+                                                       command.value)
+
+
+def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
+    slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+
+
+def _add_slot(engine: Any, command: c.AddSlot, loader: Any) -> None:
+    chain_of(engine.session, command.track).add(command.plugin, command.index, **command.values)
+
+
+def _remove_slot(engine: Any, command: c.RemoveSlot, loader: Any) -> None:
+    chain_of(engine.session, command.track).remove(slot_of(engine.session, command.track, command.slot))
+
+
+def _move_slot(engine: Any, command: c.MoveSlot, loader: Any) -> None:
+    chain_of(engine.session, command.track).move(slot_of(engine.session, command.track, command.slot), command.to)
+
+
+def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
+    if loader is None:
+        raise EngineProcessError("this engine was started without a way to take session updates: restart it")
+    new_session, changes = loader.resynced(engine.session, command.document)
+    for change in changes:
+        engine.set_parameter(change.plugin, change.name, change.value)
+    engine.session = new_session
+
+
+def _midi_learn(engine: Any, command: c.MidiLearn, loader: Any) -> None:
+    engine.session.midi.arm_learn(command.target, minimum=command.minimum, maximum=command.maximum,
+                                  curve=command.curve, fourteen_bit=command.fourteen_bit)
+
+
+def _midi_cancel_learn(engine: Any, command: c.MidiCancelLearn, loader: Any) -> None:
+    engine.session.midi.cancel_learn()
+
+
+def _midi_map(engine: Any, command: c.MidiMap, loader: Any) -> None:
+    from rackhost.chain.midi.mapping import resolve
+
+    resolve(command.mapping, engine.session)  # refuse a mapping to nothing before it is kept
+    engine.session.midi.add(command.mapping)
+
+
+def _midi_unmap(engine: Any, command: c.MidiUnmap, loader: Any) -> None:
+    if command.mapping in engine.session.midi.mappings:
+        engine.session.midi.remove(command.mapping)
+
+
+def _midi_program(engine: Any, command: c.MidiProgram, loader: Any) -> None:
+    engine.session.midi.set_program(command.channel, command.program, command.track, command.preset)
+
+
+def _midi_unprogram(engine: Any, command: c.MidiUnprogram, loader: Any) -> None:
+    engine.session.midi.remove_program(command.channel, command.program, command.track)
+
+
+HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] = {
+    c.Play: _play, c.Pause: _pause, c.Stop: _stop, c.Record: _record, c.Locate: _locate, c.Loop: _loop,
+    c.SetGain: _strip_value, c.SetPan: _strip_value, c.SetMute: _strip_value, c.SetSolo: _strip_value,
+    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix,
+    c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
+    c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
+    c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
+}
 
 
 def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:

@@ -5,6 +5,6 @@ does); :class:`EngineProcess` runs one in a child process of its own, which
 is what a GUI uses (see the module docs for why).
 """
 
-from rackhost.chain.live.engine import EngineStats, LiveEngine, LiveEngineError
+from rackhost.live.engine import EngineStats, LiveEngine, LiveEngineError
 
 __all__ = ["EngineStats", "LiveEngine", "LiveEngineError"]

@@ -1,0 +1,278 @@
+"""What each view may ask of the rack window: small protocols, and one composed per view.
+
+A view is handed its host (the :class:`rackhost.gui.app.RackApp` in the
+window; anything with the same methods in a test) and sees only the part it
+needs: a strip edits its track and opens its slot's panel, the settings
+dialog restarts the engine, the file menu swaps the session. No view module
+imports the app (tests/test_gui_views_narrow.py holds that), so the views
+and the window that wires them make no import circle, and a reader of a view
+learns from its host type everything it can do to the rest of the window.
+
+The app satisfies these structurally; nothing inherits from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from rackhost.chain import MasterBus, Session, Track
+    from rackhost.chain.midi.mapping import MappingTarget
+
+
+# -- the parts ------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class SessionAccess(Protocol):
+    """The session the window shows (read it; change it through the host's edits)."""
+
+    session: Session
+
+
+@runtime_checkable
+class Owners(Protocol):
+    """A track by index, or the master for None."""
+
+    def owner(self, track: int | None) -> Track | MasterBus: ...
+
+
+@runtime_checkable
+class SessionFile(Protocol):
+    """Where the session is saved (None: never saved)."""
+
+    session_path: Path | None
+
+
+@runtime_checkable
+class Notify(Protocol):
+    """A line in the status bar (errors in their colour)."""
+
+    def tell(self, message: str, *, error: bool = False) -> None: ...
+
+
+class Questions(Protocol):
+    def ask(self, title: str, text: str, buttons: dict[str, Callable[[], Any]]) -> int: ...
+
+
+@runtime_checkable
+class Ask(Protocol):
+    """A modal question over the window; each button runs its action and closes it."""
+
+    @property
+    def questions(self) -> Questions: ...
+
+
+@runtime_checkable
+class Resync(Protocol):
+    """The model's structure changed (a preset, a slot, undo): redraw the rack and resync the engine."""
+
+    def structure_changed(self) -> None: ...
+
+
+@runtime_checkable
+class RefreshViews(Protocol):
+    """Values changed elsewhere than their control (an editor window, a controller): show them."""
+
+    def refresh_views(self) -> None: ...
+
+
+@runtime_checkable
+class TrackEdits(Protocol):
+    """A strip's own controls: each an undoable edit the engine hears about."""
+
+    def set_gain(self, track: int | None, value: float) -> None: ...
+    def set_pan(self, track: int, value: float) -> None: ...
+    def set_mute(self, track: int, value: bool) -> None: ...
+    def set_solo(self, track: int, value: bool) -> None: ...
+    def set_armed(self, track: int, value: bool) -> None: ...
+    def set_monitor(self, track: int, value: bool) -> None: ...
+    def set_keep_mono(self, track: int, value: bool) -> None: ...
+    def set_input(self, track: int, choice: str) -> None: ...
+    def rename_track(self, track: int, name: str) -> None: ...
+    def move_track(self, track: int, delta: int) -> None: ...
+    def remove_track(self, track: int) -> None: ...
+    def switch_ab(self, track: int | None) -> None: ...
+    def copy_ab(self, track: int | None) -> None: ...
+
+
+@runtime_checkable
+class ParameterEdits(Protocol):
+    """A slot's parameter, as if its control moved: an undoable edit the engine hears about."""
+
+    def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None: ...
+
+
+@runtime_checkable
+class SlotEdits(ParameterEdits, Protocol):
+    """One slot of a chain: bypass, wet/dry, a parameter."""
+
+    def set_bypass(self, track: int | None, index: int, value: bool) -> None: ...
+    def set_mix(self, track: int | None, index: int, value: float) -> None: ...
+
+
+@runtime_checkable
+class SlotMoves(Protocol):
+    """A slot's place in its chain (a structural edit: the engine resyncs)."""
+
+    def move_slot(self, track: int | None, index: int, delta: int) -> None: ...
+    def remove_slot(self, track: int | None, index: int) -> None: ...
+
+
+@runtime_checkable
+class PluginBrowsing(Protocol):
+    """The plug-in browser, to add a slot to a chain or replace one."""
+
+    def open_browser(self, track: int | None, replace: int | None = None) -> Any: ...
+
+
+@runtime_checkable
+class PanelOpening(Protocol):
+    """A slot's parameter panel (brought forward if it is open)."""
+
+    def open_panel(self, track: int | None, index: int) -> Any: ...
+
+
+@runtime_checkable
+class EditorOpening(Protocol):
+    """A slot's own editor window, shown by a child process."""
+
+    def open_editor(self, track: int | None, index: int) -> Any: ...
+
+
+@runtime_checkable
+class MidiLearn(Protocol):
+    """Right-click on a control: the next controller that moves is bound to it."""
+
+    def learn_midi(self, target: MappingTarget) -> None: ...
+
+
+@runtime_checkable
+class MidiEdits(Protocol):
+    """The engine's MIDI ports, the mapping list and the program map."""
+
+    midi_setup: Any  # rackhost.live.midi_input.MidiSetup, or None: no MIDI
+    learning: Any  # the LearnRequest armed in the engine, until a controller moves
+
+    def set_midi_ports(self, inputs: tuple[str, ...], output: str | None) -> None: ...
+    def unmap_midi(self, index: int) -> None: ...
+    def program_midi(self, channel: int, program: int, track: int | None, preset: str) -> None: ...
+    def unprogram_midi(self, entry: Any) -> None: ...
+
+
+@runtime_checkable
+class EngineControl(Protocol):
+    """What the engine is doing, in words, and starting it again (with new device settings)."""
+
+    engine_state: str
+
+    def restart_engine(self, *, device: Any = None, block_size: int | None = None,
+                       sample_rate: int | None = None, input_channels: int | None = None) -> None: ...
+
+
+class Submitter(Protocol):
+    def submit(self, label: str, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[BaseException], None]) -> None: ...
+
+
+@runtime_checkable
+class PluginThread(Protocol):
+    """The one thread that loads plug-ins (:mod:`rackhost.gui.loader`); results come back on the GUI thread.
+
+    :func:`rackhost.gui.background.plugin_thread` hands a task to it.
+    """
+
+    @property
+    def loader(self) -> Submitter: ...
+
+
+class FolderChooser(Protocol):
+    def choose_folder(self, title: str, then: Callable[[str], Any]) -> int: ...
+
+
+@runtime_checkable
+class FileChoosing(Protocol):
+    """The window's file choosers (:class:`rackhost.gui.files.SessionFiles`)."""
+
+    @property
+    def files(self) -> FolderChooser: ...
+
+
+class Scanner(Protocol):
+    def start(self, folders: list[Path] | None = None) -> None: ...
+    def add_folder(self, folder: str | Path) -> None: ...
+
+
+@runtime_checkable
+class PluginScanning(Protocol):
+    """Scanning for plug-ins, in child processes, on a worker (:mod:`rackhost.gui.scan`)."""
+
+    @property
+    def scan(self) -> Scanner: ...
+
+
+@runtime_checkable
+class SessionSwitch(Protocol):
+    """Put another session in the window (new, opened): views closed, engine restarted on it."""
+
+    def use_session(self, session: Session, path: Path | None) -> None: ...
+
+
+# -- what each view is handed ------------------------------------------------------------------
+
+
+@runtime_checkable
+class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
+                Protocol):
+    """:class:`rackhost.gui.strip.StripView`."""
+
+
+@runtime_checkable
+class ParameterPanelHost(SessionAccess, Owners, SlotEdits, PluginBrowsing, EditorOpening, MidiLearn, Protocol):
+    """:class:`rackhost.gui.parameter_panel.ParameterPanel`."""
+
+
+@runtime_checkable
+class PluginBrowserHost(PluginScanning, FileChoosing, Protocol):
+    """:class:`rackhost.gui.plugin_browser.PluginBrowser`."""
+
+
+@runtime_checkable
+class EditorHost(SessionAccess, Notify, ParameterEdits, RefreshViews, Protocol):
+    """:class:`rackhost.gui.editor_window.EditorWindow`."""
+
+
+@runtime_checkable
+class MidiPanelHost(SessionAccess, MidiEdits, Protocol):
+    """:class:`rackhost.gui.midi_panel.MidiPanel`."""
+
+
+@runtime_checkable
+class PresetBrowserHost(SessionAccess, Owners, Resync, PluginThread, Protocol):
+    """:class:`rackhost.gui.preset_browser.PresetBrowser` and its save dialog."""
+
+
+@runtime_checkable
+class RenderHost(SessionAccess, SessionFile, Resync, Protocol):
+    """:class:`rackhost.gui.render_dialog.RenderDialog`."""
+
+
+@runtime_checkable
+class SettingsHost(SessionAccess, EngineControl, Protocol):
+    """:class:`rackhost.gui.settings_dialog.SettingsDialog`."""
+
+
+@runtime_checkable
+class FilesHost(SessionAccess, SessionFile, Notify, Ask, PluginThread, SessionSwitch, Protocol):
+    """:class:`rackhost.gui.files.SessionFiles`: the File menu."""
+
+
+@runtime_checkable
+class HistoryHost(SessionAccess, Resync, Protocol):
+    """:class:`rackhost.gui.history.HistoryList`."""
+
+
+HOSTS: tuple[type, ...] = (StripHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost)

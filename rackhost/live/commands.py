@@ -1,0 +1,332 @@
+"""What a parent can tell a running engine: one small frozen command per engine operation.
+
+The window (or any parent) makes a command and hands it to
+:meth:`rackhost.live.process.EngineProcess.send`; it travels through a pipe
+(so every command pickles) and the engine process applies it with the handler
+its table names for the command's type (:data:`rackhost.live.process.HANDLERS`).
+Both sides read the same classes, so a misspelt operation or a missing argument
+fails where the command is made, not later in the other process.
+
+``track`` is a track's index in the session, or None for the master. Each
+command says what it needs of the audio state once applied (:class:`Needs`):
+nothing, new gains (a fader: microseconds), or a rebuild (new chains). The
+engine applies every command waiting in the pipe, then updates once, for the
+most any of them needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rackhost.chain.midi.mapping import CCMapping, MappingTarget
+from rackhost.errors import RackhostError
+
+
+class Needs(IntEnum):
+    """What the audio state needs after a command, in increasing cost (the batch takes the largest)."""
+
+    NOTHING = 0  # the transport, a parameter (the callback's queue applies it), an armed learn
+    REMIX = 1  # new gains only: engine.update_mix()
+    REBUILD = 2  # new chains or mappings: engine.update()
+
+
+NOTHING, REMIX, REBUILD = Needs.NOTHING, Needs.REMIX, Needs.REBUILD
+
+
+class EngineCommandError(RackhostError):
+    """A command names something the engine's session does not have (a track or slot since removed)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of every engine command."""
+
+    needs: ClassVar[Needs] = NOTHING
+
+    @property
+    def label(self) -> str:
+        """The command in words, for the user's messages ("set parameter", "bypass")."""
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", type(self).__name__).lower()
+
+
+def _check_index(what: str, value: object, *, master: bool) -> None:
+    if value is None and master:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        also = " or None (the master)" if master else ""
+        raise TypeError(f"{what} must be an index 0, 1, ...{also}; got {value!r}")
+
+
+# -- the transport -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Play(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    """Stop the transport (and finish the takes being recorded)."""
+
+
+@dataclass(frozen=True)
+class Record(Command):
+    """Record the armed tracks into ``folder`` and play."""
+
+    folder: str
+    file_format: str = "WAV"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.folder, Path):
+            object.__setattr__(self, "folder", str(self.folder))
+        if not isinstance(self.folder, str) or not self.folder:
+            raise TypeError(f"Record takes the takes' folder as a path; got {self.folder!r}")
+
+
+@dataclass(frozen=True)
+class Locate(Command):
+    """Move the transport to ``frame`` (taken at the next block)."""
+
+    frame: int
+
+    def __post_init__(self) -> None:
+        _check_index("Locate's frame", self.frame, master=False)
+
+
+@dataclass(frozen=True)
+class Loop(Command):
+    """Loop between two frames (whole blocks); ``start`` None turns looping off."""
+
+    start: int | None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Quit(Command):
+    """Finish (takes are finalized) and end the engine process; the pipe's last command."""
+
+
+# -- a track or the master --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnStrip(Command):
+    """A command for one track (an index) or the master (None)."""
+
+    track: int | None
+
+    def __post_init__(self) -> None:
+        _check_index(f"{type(self).__name__}'s track", self.track, master=True)
+
+
+@dataclass(frozen=True)
+class OnSlot(OnStrip):
+    """A command for one slot of a track's (or the master's) chain."""
+
+    slot: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_index(f"{type(self).__name__}'s slot", self.slot, master=False)
+
+
+@dataclass(frozen=True)
+class StripValue(OnStrip):
+    """Set one of a strip's mix values (``attribute`` on the track): new gains, no new chains."""
+
+    value: Any
+    attribute: ClassVar[str]
+    needs: ClassVar[Needs] = REMIX
+    master: ClassVar[bool] = False  # whether the master has this value
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.track is None and not self.master:
+            raise ValueError(f"the master has no {self.attribute}; give {type(self).__name__} a track's index")
+
+
+@dataclass(frozen=True)
+class SetGain(StripValue):
+    value: float
+    attribute: ClassVar[str] = "gain_db"
+    master: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class SetPan(StripValue):
+    value: float
+    attribute: ClassVar[str] = "pan"
+
+
+@dataclass(frozen=True)
+class SetMute(StripValue):
+    value: bool
+    attribute: ClassVar[str] = "mute"
+
+
+@dataclass(frozen=True)
+class SetSolo(StripValue):
+    value: bool
+    attribute: ClassVar[str] = "solo"
+
+
+@dataclass(frozen=True)
+class SetParameter(OnSlot):
+    """Set a plug-in parameter; the callback applies it at its next block (nothing rebuilt)."""
+
+    name: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Bypass(OnSlot):
+    value: bool
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class Mix(OnSlot):
+    """A slot's wet/dry mix, 0.0 (dry) to 1.0 (wet)."""
+
+    value: float
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class AddSlot(OnStrip):
+    """Insert plug-in ``plugin`` (a name ``rackhost plugins`` lists) at ``index`` (None: last), with ``values``."""
+
+    plugin: str
+    index: int | None = None
+    values: Mapping[str, object] = field(default_factory=dict)
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class RemoveSlot(OnSlot):
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class MoveSlot(OnSlot):
+    to: int
+    needs: ClassVar[Needs] = REBUILD
+
+
+# -- the whole session ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sync(Command):
+    """Make the engine's session match ``document`` (after a structural edit, an undo, a preset load).
+
+    The engine keeps the plug-in instances it already runs and loads only new ones.
+    """
+
+    document: dict
+    needs: ClassVar[Needs] = REBUILD
+
+
+# -- MIDI -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MidiLearn(Command):
+    """Bind the next controller that moves to ``target`` (the audio thread sees the armed learn at its next block)."""
+
+    target: MappingTarget
+    minimum: float | None = None
+    maximum: float | None = None
+    curve: str = "linear"
+    fourteen_bit: bool = False
+
+
+@dataclass(frozen=True)
+class MidiCancelLearn(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class MidiMap(Command):
+    """Add a controller mapping (refused if its target does not exist). Not the session's ``MidiMap`` table."""
+
+    mapping: CCMapping
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class MidiUnmap(Command):
+    mapping: CCMapping
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class MidiProgram(Command):
+    """Program ``program`` on ``channel`` recalls ``preset`` ("stage/name") on ``track`` (None: the master)."""
+
+    channel: int
+    program: int
+    track: int | None
+    preset: str
+    needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class MidiUnprogram(Command):
+    """Forget a program change (on ``track`` only; None: on every track and the master)."""
+
+    channel: int
+    program: int
+    track: int | None = None
+    needs: ClassVar[Needs] = REBUILD
+
+
+def command_types() -> list[type[Command]]:
+    """Every command a parent can send (the bases left out)."""
+    bases = {Command, OnStrip, OnSlot, StripValue}
+    found, todo = [], list(Command.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo += cls.__subclasses__()
+        if cls not in bases:
+            found.append(cls)
+    return found
+
+
+# -- what a command names, in a session ----------------------------------------------------
+
+
+def owner(session: Any, track: int | None) -> Any:
+    """The track at index ``track`` of ``session``, or its master for None."""
+    if track is None:
+        return session.master
+    if track >= len(session.tracks):
+        raise EngineCommandError(f"no track {track} in the engine's session, which has {len(session.tracks)}; "
+                                 f"the track was removed, or the engine has not synced it yet")
+    return session.tracks[track]
+
+
+def chain_of(session: Any, track: int | None) -> Any:
+    """The chain of a track (an index) or of the master (None)."""
+    return owner(session, track).chain
+
+
+def slot_of(session: Any, track: int | None, slot: int) -> Any:
+    """Slot ``slot`` of a track's (or the master's) chain, or an error naming the strip and how many it has."""
+    chain = chain_of(session, track)
+    if slot >= len(chain):
+        where = "the master" if track is None else f"track {owner(session, track).name!r}"
+        raise EngineCommandError(f"{where} has no slot {slot} (its chain has {len(chain)}); "
+                                 f"the slot was removed, or the engine has not synced it yet")
+    return chain[slot]
