@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from rackhost.chain.discovery.scanner import PROTOCOL_LOADING
+from rackhost.chain.discovery.protocol import PROTOCOL_LOADING
 from rackhost.chain.plugin import Plugin  # skips DPF instruments' 2,080 MIDI CC proxy parameters
 
 PROBE_SAMPLE_RATE = 48000.0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from rackhost.chain.discovery.cache import PluginCache, PluginRecord, fingerprint
+from rackhost.chain.discovery.protocol import PROTOCOL_LOADING
 from rackhost.chain.discovery.trust import scan_folders
 from rackhost.chain.folders import find_plugin_files
 from rackhost.errors import RackhostError
@@ -36,9 +37,6 @@ _POLL_SECONDS = 0.05
 _STDERR_TAIL_BYTES = 4096
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[3]
-# The probe child's first stdout line (see :mod:`rackhost.chain.discovery.probe`): the plug-in's clock starts.
-# Defined on this side, as the probe imports Plugin and Plugin's load guard imports the scanner.
-PROTOCOL_LOADING = "loading"
 
 ProgressCallback = Callable[[int, int, PluginRecord], None]
 
