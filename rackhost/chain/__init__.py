@@ -16,7 +16,8 @@ from rackhost.chain.session import Session
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
 
-# Every external load is probed in a child first; the guard is handed to plugin.py (which it imports back).
+# Every external load is probed in a child first. The guard is handed to plugin.py, not imported there:
+# the probe child it starts describes bundles with plugin.py.
 _plugin.set_load_guard(_check_probed)
 
 __all__ = [
