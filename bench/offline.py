@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import pedalboard
 
-from rackhost.chain import ArraySource, Session
+from rackhost.chain import ArraySource, Session, render
 
 SAMPLE_RATE = 48000
 BLOCK = 512
@@ -195,13 +195,13 @@ def bench_mastering(seconds: float, reps: int) -> dict[str, float]:
     session = mastering_session(audio)
     bare = BarePedalboard(MASTERING_CHAIN)
     # Warm-up (first render configures and probes plug-ins) doubles as the correctness check.
-    ours = session.render(tail=False).audio
+    ours = render(session, tail=False).audio
     theirs = bare.render(audio)
     diff = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else math.inf
     print(f"(a) mastering chain, {seconds:g} s stereo, {len(MASTERING_CHAIN)} plug-ins, block {BLOCK}")
     print(f"    output {ours.shape} vs {theirs.shape}, latency {bare.latency} samples, max |diff| {diff:.3g}")
     timings = alternate(
-        {"rackhost": lambda: session.render(tail=False), "pedalboard": lambda: bare.render(audio)}, reps
+        {"rackhost": lambda: render(session, tail=False), "pedalboard": lambda: bare.render(audio)}, reps
     )
     rackhost_s, pedalboard_s = timings.median("rackhost"), timings.median("pedalboard")
     print(f"    rackhost    {timings.describe('rackhost')}")
@@ -300,12 +300,12 @@ def bench_multitrack(tracks: int, seconds: float, reps: int) -> dict[str, float]
     sources = [make_audio(seconds, seed=100 + i) for i in range(tracks)]
     session = multitrack_session(sources)
     graph = DawDreamerGraph(sources)
-    ours = session.render(tail=False).audio
+    ours = render(session, tail=False).audio
     theirs = graph.render()
     print(f"(b) {tracks} stereo tracks x 3 plug-ins + master compressor, {seconds:g} s, {os.cpu_count()} cores")
     print(f"    output rms rackhost {_rms_db(ours):.2f} dBFS, DawDreamer {_rms_db(theirs):.2f} dBFS "
           f"(similar, not identical: different high-pass order)")
-    timings = alternate({"rackhost": lambda: session.render(tail=False), "dawdreamer": graph.render}, reps)
+    timings = alternate({"rackhost": lambda: render(session, tail=False), "dawdreamer": graph.render}, reps)
     rackhost_s, dawdreamer_s = timings.median("rackhost"), timings.median("dawdreamer")
     print(f"    rackhost    {timings.describe('rackhost')}")
     print(f"    DawDreamer  {timings.describe('dawdreamer')}")
@@ -343,7 +343,7 @@ def bench_mastering_targets(seconds: float) -> dict[str, float]:
         apply_preset(store.load(ref), session)
         gc.collect()
         start = time.perf_counter()
-        result = session.render()
+        result = render(session)
         elapsed = time.perf_counter() - start
         report = result.target_report
         assert report is not None, ref

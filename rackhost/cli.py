@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from rackhost.chain import AudioFileSource, Session
-    from rackhost.chain.render import output_subtype
+    from rackhost.chain.render import output_subtype, render_to_file
     from rackhost.chain import Plugin
     from rackhost.chain.spec import parse_chain, parse_item
     from rackhost.presets import load_session
@@ -210,7 +210,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
-    result = session.render_to_file(
+    result = render_to_file(
+        session,
         output,
         bit_depth=args.bit_depth,
         tail=not args.no_tail,

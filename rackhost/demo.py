@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from rackhost.chain import RenderResult, Session
+from rackhost.chain import RenderResult, Session, render_to_file
 from rackhost.presets import save_session
 
 log = logging.getLogger(__name__)
@@ -445,7 +445,7 @@ def run_demo(
     print("demo session:")
     for line in chain_summary(session):
         print(line)
-    result = session.render_to_file(mix_path(folder, out))
+    result = render_to_file(session, mix_path(folder, out))
     elapsed = time.perf_counter() - started
     print(f"wrote {result.path} ({result.seconds:.2f} s of audio, built and rendered in {elapsed:.1f} s)")
     for note in result.notes:

@@ -8,6 +8,7 @@ print it as one line and the GUI can show it as is.
 from __future__ import annotations
 
 import difflib
+import shlex
 
 
 class RackhostError(Exception):
@@ -43,6 +44,28 @@ class PluginLoadError(RackhostError):
         self.path = path
         self.reason = reason
         super().__init__(f"could not load plug-in {path!r}: {reason}")
+
+
+class PluginProbeFailed(PluginLoadError):
+    """A plug-in whose probe crashed, hung or refused it: loading it here could take rackhost down.
+
+    A :class:`PluginLoadError` (code that handles a plug-in that would not load
+    handles this one too), with its own message: the probe's reason and the way back.
+    """
+
+    def __init__(self, name: str, path: str, reason: str, retry: str | None = None):
+        self.name = name
+        self.path = path
+        self.reason = reason
+        self.retry = retry or name  # what 'rackhost plugins --retry' needs to find it: its name, or its path
+        # The whole reason on one line: pedalboard gathers one line per format it tried.
+        whole = printable(" ".join(line.strip() for line in reason.splitlines() if line.strip()))
+        RackhostError.__init__(
+            self,
+            f"refusing to load plug-in {name!r} ({path!r}): it failed its probe in a child process: {whole}. "
+            f"Loading it would risk taking rackhost down with it; after updating or fixing it, "
+            f"probe it again with 'rackhost plugins --retry {shlex.quote(self.retry)}'"
+        )
 
 
 class ChannelLayoutError(RackhostError):

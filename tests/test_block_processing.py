@@ -7,7 +7,7 @@ import pedalboard
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain import ArraySource, Plugin, Session, render
 
 STATEFUL = {
     "Reverb": dict(room_size=0.7),
@@ -32,7 +32,7 @@ def test_block_render_equals_whole_buffer(name, block):
     audio = program_signal(2, 1.0)
     session = Session(sample_rate=SR, block_size=block)
     session.add_track("t", ArraySource(audio, SR)).chain.add(name, **STATEFUL[name])
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     expected = _whole_buffer(name, STATEFUL[name], audio)
     assert rendered.audio.shape == expected.shape
     np.testing.assert_allclose(rendered.audio, expected, atol=1e-6)
@@ -42,7 +42,7 @@ def test_latent_plugin_output_is_trimmed_to_line_up_with_the_input():
     audio = program_signal(2, 0.5)
     session = Session(sample_rate=SR, block_size=128)
     session.add_track("t", ArraySource(audio, SR)).chain.add("ZaMaximX2", threshold_db=-6)
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     assert rendered.latency == 480
     # Block by block the plug-in delays by its reported latency; rackhost trims that.
     raw = Plugin.create("ZaMaximX2", threshold_db=-6).instance
@@ -57,7 +57,7 @@ def test_fused_chain_equals_plugins_called_one_after_another():
     chain.add("HighpassFilter", cutoff_frequency_hz=100)
     chain.add("ZamCompX2", threshold_db=-20, ratio=3)
     chain.add("Reverb", room_size=0.3)
-    rendered = session.render(tail=False).audio
+    rendered = render(session, tail=False).audio
     expected = audio
     for slot_name, values in [("HighpassFilter", dict(cutoff_frequency_hz=100)),
                               ("ZamCompX2", dict(threshold_db=-20, ratio=3)),
@@ -71,8 +71,8 @@ def test_two_renders_of_one_session_are_identical():
     chain = session.add_track("t", ArraySource(program_signal(2, 0.5), SR)).chain
     chain.add("Reverb", room_size=0.9)
     chain.add("ZamCompX2", threshold_db=-20)
-    first = session.render().audio
-    second = session.render().audio
+    first = render(session).audio
+    second = render(session).audio
     assert np.array_equal(first, second)
 
 
@@ -82,7 +82,7 @@ def test_bypassed_slot_passes_audio_untouched():
     chain = session.add_track("t", ArraySource(audio, SR)).chain
     chain.add("Distortion", drive_db=40)
     chain.set_bypass(0)
-    np.testing.assert_array_equal(session.render(tail=False).audio, audio)
+    np.testing.assert_array_equal(render(session, tail=False).audio, audio)
 
 
 def test_wet_dry_mix_blends_and_delays_the_dry_path_with_the_plugin():
@@ -91,7 +91,7 @@ def test_wet_dry_mix_blends_and_delays_the_dry_path_with_the_plugin():
     session = Session(sample_rate=SR, block_size=128)
     slot = session.add_track("t", ArraySource(audio, SR)).chain.add("ZaMaximX2", threshold_db=-12)
     slot.set_mix(mix)
-    blended = session.render(tail=False).audio
+    blended = render(session, tail=False).audio
     wet = _whole_buffer("ZaMaximX2", dict(threshold_db=-12), audio)
     # Both paths arrive aligned (the dry one delayed by the plug-in's 480 samples, then trimmed).
     np.testing.assert_allclose(blended, mix * wet + (1 - mix) * audio, atol=1e-5)
@@ -101,7 +101,7 @@ def test_builtin_that_buffers_internally_keeps_its_place_in_time():
     audio = program_signal(2, 0.5)
     session = Session(sample_rate=SR, block_size=128)
     session.add_track("t", ArraySource(audio, SR)).chain.add("BrickwallLimiter", ceiling_db=-1.0)
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     assert rendered.latency == 240
     expected = pedalboard.BrickwallLimiter(ceiling_db=-1.0).process(audio, SR)
     np.testing.assert_allclose(rendered.audio, expected, atol=1e-6)
@@ -129,12 +129,10 @@ def _everything_session(block: int) -> Session:
 @pytest.mark.parametrize("block", [128, 512])
 def test_one_block_per_call_equals_long_segments_bit_for_bit(block, monkeypatch):
     """What the live engine does (a segment is one block) gives the offline render's samples."""
-    import importlib
+    import rackhost.chain.offline as offline_module
 
-    render_module = importlib.import_module("rackhost.chain.render")  # the package exports a function of that name
-
-    offline = _everything_session(block).render().audio
-    monkeypatch.setattr(render_module, "SEGMENT_TARGET_FRAMES", block)
-    live_like = _everything_session(block).render().audio
+    offline = render(_everything_session(block)).audio
+    monkeypatch.setattr(offline_module, "SEGMENT_TARGET_FRAMES", block)
+    live_like = render(_everything_session(block)).audio
     assert offline.shape == live_like.shape
     assert np.array_equal(offline, live_like)

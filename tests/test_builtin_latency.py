@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.live import LiveEngine
 from rackhost.errors import PluginLoadError
 
@@ -68,7 +68,7 @@ def lag_and_likeness(out: np.ndarray, audio: np.ndarray, max_lag: int = 4000) ->
 def render_through(name: str, audio: np.ndarray, sample_rate: int, block: int):
     session = Session(sample_rate=sample_rate, block_size=block)
     session.add_track("t", ArraySource(audio, sample_rate)).chain.add(name)
-    return session.render(tail=False)
+    return render(session, tail=False)
 
 
 @settings(max_examples=30, deadline=None)
@@ -166,7 +166,7 @@ def test_live_blocks_null_against_the_offline_render_and_the_input_with_a_block_
         engine.close()
     live_out = np.concatenate(live, axis=1)
     latency = session.snapshot().latency
-    offline = _live_session(block, audio).render(tail=False)
+    offline = render(_live_session(block, audio), tail=False)
     assert offline.latency == latency
     frames = audio.shape[1]
     np.testing.assert_array_equal(live_out[:, latency : latency + frames], offline.audio)  # live nulls offline

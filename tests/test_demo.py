@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rackhost import demo
-from rackhost.chain import RenderResult
+from rackhost.chain import RenderResult, render
 
 MASTER_LATENCY = 480  # ZaMaximX2 on the master
 # About one bar (enough for every instrument and the limiter, fast to render), cut so that the
@@ -132,7 +132,7 @@ def test_saved_demo_session_renders_the_same_mix(rendered: tuple[Path, RenderRes
     from rackhost.presets import load_session
 
     folder, result, _ = rendered
-    again = load_session(folder / demo.SESSION_NAME).render()
+    again = render(load_session(folder / demo.SESSION_NAME))
     assert np.array_equal(again.audio, result.audio)
 
 

@@ -28,6 +28,7 @@ from conftest import SR, program_signal
 from rackhost.chain import Session
 from rackhost.live import devices
 from rackhost.chain.loudness import loudness_over_time, measure, windowed_loudness
+from rackhost.gui import render_dialog
 from rackhost.gui.app import RackApp
 from rackhost.gui.background import Cancelled, Task
 from rackhost.gui.preset_browser import PresetBrowser
@@ -332,16 +333,16 @@ def test_render_errors_are_shown_in_the_dialog(app, tmp_path):
 
 def test_cancel_stops_the_render_and_writes_nothing(app, tmp_path, monkeypatch):
     started, resume = threading.Event(), threading.Event()
-    real = app.session.render_to_file
+    real = render_dialog.render_to_file
 
-    def held(path, progress, **options):
+    def held(session, path, progress, **options):
         def gate(done, total):
             started.set()
             resume.wait(30)
             progress(done, total)
-        return real(path, progress=gate, **options)
+        return real(session, path, progress=gate, **options)
 
-    monkeypatch.setattr(app.session, "render_to_file", held)
+    monkeypatch.setattr(render_dialog, "render_to_file", held)
     dialog = RenderDialog(app)
     out = tmp_path / "out" / "mix.wav"
     out.parent.mkdir()

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import SR, program_signal
 from gui_driver import click
-from rackhost.chain import Session
+from rackhost.chain import Session, render_to_file
 from rackhost.gui import files
 from rackhost.gui.app import RackApp
 from rackhost.gui.plugin_browser import GROUPS
@@ -291,7 +291,7 @@ def test_without_an_audio_device_the_window_says_so_and_offline_work_goes_on(app
     assert app.engine is None and "USB Interface (unplugged)" in status and "offline work still works" in status
     app.add_plugin(0, "Gain")
     assert names(app.session.tracks[0].chain)[-1] == "Gain"
-    result = app.session.render_to_file(tmp_path / "mix.wav")
+    result = render_to_file(app.session, tmp_path / "mix.wav")
     assert result.audio.shape[1] > SR
 
 

@@ -202,6 +202,11 @@ def test_every_import_goes_through_its_rooms_door_the_right_way():
     assert broken_doors(ROOT) == []
 
 
+def test_no_module_imports_another_that_imports_it_back():
+    """A session does not render (the render takes one); a plug-in's load guard is handed in, not imported."""
+    assert circles(ROOT) == []
+
+
 def test_the_live_engine_names_no_presets_module_even_as_a_string():
     live = {m: t for m, t in import_graph(ROOT).items() if room_of(m) == "live"}
     assert live, "no live room found: did rackhost/live move?"

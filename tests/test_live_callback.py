@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.live import LiveEngine
 
 BLOCK = 128
@@ -52,7 +52,7 @@ def test_live_blocks_equal_the_offline_render_of_the_same_session():
     offline_session = _session()
     offline_session.tracks[0].input = ()
     offline_session.tracks[0].source = ArraySource(signal, SR)
-    offline = offline_session.render(tail=False).audio
+    offline = render(offline_session, tail=False).audio
     latency = offline_session.snapshot().latency
     assert latency == 480
     np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
@@ -109,7 +109,7 @@ def test_recording_writes_dry_input_and_wet_chain_output_frame_exact(tmp_path):
     np.testing.assert_allclose(dry.T, signal, atol=2 ** -23)  # 24-bit
     chain_only = Session(sample_rate=SR, block_size=BLOCK)
     chain_only.add_track("guitar", ArraySource(signal, SR), session.tracks[0].chain)
-    wet_expected = chain_only.render(tail=False).audio
+    wet_expected = render(chain_only, tail=False).audio
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
     assert wet.shape[0] == signal.shape[1] - session.tracks[0].chain.latency(SR, session.block_size)
     np.testing.assert_allclose(wet.T, wet_expected[:, : wet.shape[0]], atol=2 ** -23)
@@ -228,7 +228,7 @@ def test_soloing_another_track_mid_take_keeps_recording_the_armed_track(tmp_path
     alone = _session()
     alone.master.chain.remove(0)
     alone.tracks[0].mute = True  # what the solo leaves: the backing track alone
-    backing = alone.render(tail=False).audio  # latency trimmed: live frame g is render frame g - latency
+    backing = render(alone, tail=False).audio  # latency trimmed: live frame g is render frame g - latency
     latency = alone.snapshot().latency
     heard = out[:, latency : backing.shape[1] - BLOCK * 100 + latency]
     np.testing.assert_allclose(heard, backing[:, BLOCK * 100 :], atol=1e-6)
@@ -285,7 +285,7 @@ def test_a_widening_mono_track_live_equals_its_offline_render(keep_mono):
     assert [s.width for s in engine._state.snapshot.tracks] == [1 if keep_mono else 2, 1]
     live = _run(engine, np.concatenate((signal, signal)))  # the device's first input channel is the vox
     offline_session = _widening_session(signal, keep_mono)
-    offline = offline_session.render(tail=False).audio
+    offline = render(offline_session, tail=False).audio
     latency = offline_session.snapshot().latency
     assert latency == 480
     np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
@@ -306,7 +306,7 @@ def test_recording_a_widened_mono_input_writes_a_mono_dry_and_a_stereo_wet_take(
     assert dry.shape == (signal.shape[1], 1) and wet.shape[1] == 2
     chain_only = Session(sample_rate=SR, block_size=BLOCK)
     chain_only.add_track("vox", ArraySource(signal, SR), session.tracks[0].chain)
-    wet_expected = chain_only.render(tail=False).audio
+    wet_expected = render(chain_only, tail=False).audio
     np.testing.assert_allclose(wet.T, wet_expected[:, : wet.shape[0]], atol=2 ** -23)
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from conftest import SR, file_loader, program_signal
 from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
-from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.live import LiveEngine, LiveEngineError
 from rackhost.live.memory import huge_pages_disabled
 
@@ -104,7 +104,7 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
         return start_offset, captured, stats
 
     start_offset, captured, stats = _clean(take)
-    offline = _session(signal).render(tail=False)  # latency trimmed: lines up with the input
+    offline = render(_session(signal), tail=False)  # latency trimmed: lines up with the input
     lag, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     # From the first sample played to where it comes out (client to client, so no device latency):
@@ -140,7 +140,7 @@ def test_a_mono_input_widened_by_a_stereo_plugin_plays_as_the_offline_render(jac
         return captured
 
     captured = _clean(take)
-    offline = _widening(signal).render(tail=False)
+    offline = render(_widening(signal), tail=False)
     assert np.corrcoef(offline.audio)[0, 1] < 0.99  # stereo, not the mono input folded back
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
@@ -184,7 +184,7 @@ def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_
 
     captured, shared = _clean(take)
     assert shared > 0  # the second thread did render tracks, not just wake up
-    offline = _many_tracks(signal).render(tail=False)
+    offline = render(_many_tracks(signal), tail=False)
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
@@ -224,7 +224,7 @@ def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_serv
         return captured
 
     captured = _clean(take)
-    offline = _session(signal).render(tail=False)
+    offline = render(_session(signal), tail=False)
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
@@ -266,7 +266,7 @@ def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(j
     np.testing.assert_allclose(dry_aligned, signal, atol=2 ** -23)  # 24-bit: exact to the last bit kept
     chain_only = Session(sample_rate=SR, block_size=BLOCK)
     chain_only.add_track("t", ArraySource(dry.T.copy(), SR), session.tracks[0].chain)
-    expected = chain_only.render(tail=False).audio[:, : wet.shape[0]]
+    expected = render(chain_only, tail=False).audio[:, : wet.shape[0]]
     np.testing.assert_allclose(wet.T, expected, atol=2 ** -22)
 
 
@@ -463,7 +463,7 @@ def test_two_tracks_record_four_seconds_at_once(jack_server, tmp_path):
         chain_only = Session(sample_rate=SR, block_size=BLOCK)
         chain_only.add_track("t", ArraySource(dry[None, :].copy(), SR), session.tracks[channel].chain)
         centre = math.sqrt(0.5)  # the render pans the mono track (-3 dB at centre); the wet take is pre-pan
-        expected = chain_only.render(tail=False).audio[0, : len(wet)] / centre
+        expected = render(chain_only, tail=False).audio[0, : len(wet)] / centre
         np.testing.assert_allclose(wet, expected, atol=2 ** -21)
 
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, LoudnessTarget, Session, measure
+from rackhost.chain import ArraySource, LoudnessTarget, Session, measure, render
 from rackhost.chain.mastering import LoudnessTargetError
 from rackhost.presets.apply import apply_preset
 from rackhost.presets.store import PresetStore
@@ -40,7 +40,7 @@ def test_mastering_presets_land_on_their_loudness_target(ref, lufs, ceiling, sig
     session.add_track("mix", ArraySource(signal(), SR))
     apply_preset(PresetStore().load(ref), session)
     assert session.master.loudness_target == LoudnessTarget(lufs, ceiling)
-    result = session.render()
+    result = render(session)
     achieved = measure(result.audio, SR)  # measured again, independently of the renderer
     assert abs(achieved.integrated_lufs - lufs) <= 0.5
     assert achieved.true_peak_dbtp <= ceiling
@@ -65,7 +65,7 @@ def test_factory_mastering_presets_land_in_at_most_three_passes(name, level):
     session.add_track("mix", ArraySource(program_signal(2, 8.0) * np.float32(level), SR))
     preset = PresetStore().load(f"mastering/{name}")
     apply_preset(preset, session)
-    result = session.render()
+    result = render(session)
     report = result.target_report
     assert report is not None and report.passes <= 3, report.history
     lufs, true_peak = _independent_lufs_and_true_peak(result.audio, SR)
@@ -79,7 +79,7 @@ def test_a_target_without_a_final_limiter_is_refused_clearly():
     session.master.chain.add("Compressor")
     session.master.loudness_target = LoudnessTarget(-14.0, -1.0)
     with pytest.raises(LoudnessTargetError, match="needs a limiter as the last slot"):
-        session.render()
+        render(session)
 
 
 def test_render_cli_with_the_streaming_preset(tmp_path, wav_file):
@@ -109,7 +109,7 @@ def test_an_unreachable_target_stops_early_with_the_reason_and_the_cli_exits_1(t
     session.add_track("hits", ArraySource(_sparse_hits(), SR))
     session.master.chain.add("BrickwallLimiter", ceiling_db=-1.0, true_peak=True)
     session.master.loudness_target = LoudnessTarget(-14.0, -1.0)
-    report = session.render().target_report
+    report = render(session).target_report
     # Independent of rackhost: the hits alone, each held at the ceiling, are far below -14 LUFS.
     ceiling_hits = _sparse_hits() / 0.5 * 10 ** (-1 / 20)
     assert pyloudnorm.Meter(SR).integrated_loudness(ceiling_hits.T) < -20.0

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import PROJECT_VST3_DIR, SR
 from midi_helpers import write_midi
-from rackhost.chain import Plugin, Session
+from rackhost.chain import Plugin, Session, render
 from rackhost.chain.midi import MidiSequence, read_midi_file
 from rackhost.errors import MidiFileError
 from rackhost.presets import load_session, save_session
@@ -110,8 +110,8 @@ def test_a_midi_file_renders_the_same_samples_every_time(vst3, tmp_path, name):
     seq = read_midi_file(write_midi(tmp_path / "riff.mid", [(0, 240, 48), (480, 240, 55), (960, 480, 60)]))
     session = _instrument_session(name, seq)
     session.tracks[0].chain.add("Compressor", threshold_db=-20)
-    first = session.render(tail=False).audio
-    second = session.render(tail=False).audio
+    first = render(session, tail=False).audio
+    second = render(session, tail=False).audio
     assert np.array_equal(first, second)
     assert np.sqrt(np.mean(first ** 2)) > 0.005  # it played
     assert np.array_equal(first[0], first[1])  # the mono instrument on both channels, centred
@@ -120,11 +120,11 @@ def test_a_midi_file_renders_the_same_samples_every_time(vst3, tmp_path, name):
 
 def test_notes_land_on_their_sample_frames(vst3):
     """Moving a note by 100 frames (across a block boundary) moves Nekobi's output by exactly 100 frames."""
-    def render(at: float) -> np.ndarray:
+    def render_at(at: float) -> np.ndarray:
         seq = MidiSequence.from_messages([(at, bytes((0x90, 45, 100))), (at + 0.2, bytes((0x80, 45, 0)))])
-        return _instrument_session("Nekobi", seq, block=128).render(tail=False).audio[0]
+        return render(_instrument_session("Nekobi", seq, block=128), tail=False).audio[0]
 
-    base, moved = render(1000 / SR), render(1100 / SR)
+    base, moved = render_at(1000 / SR), render_at(1100 / SR)
     onset = int(np.flatnonzero(base)[0])
     assert 1000 <= onset < 1100
     assert np.flatnonzero(moved)[0] == onset + 100
@@ -133,15 +133,15 @@ def test_notes_land_on_their_sample_frames(vst3):
 
 def test_a_held_note_is_released_at_the_end_so_the_tail_dies_away(vst3, tmp_path):
     seq = read_midi_file(write_midi(tmp_path / "held.mid", [(0, 0, 45)], hold_last=True))  # note on, never off
-    result = _instrument_session("Nekobi", seq).render(max_tail_seconds=10.0)
+    result = render(_instrument_session("Nekobi", seq), max_tail_seconds=10.0)
     assert result.tail_frames < 5 * SR  # it went quiet after the release, long before the tail limit
     assert np.max(np.abs(result.audio[:, -SR // 10:])) < 10 ** (-80 / 20)
 
 
 def test_an_instrument_track_listens_to_its_channel(vst3):
     seq = MidiSequence.from_messages([(0.0, bytes((0x91, 45, 100))), (0.3, bytes((0x81, 45, 0)))])  # channel 2
-    assert np.any(_instrument_session("Nekobi", seq, midi_channel=2).render(tail=False).audio)
-    assert not np.any(_instrument_session("Nekobi", seq, midi_channel=1).render(tail=False).audio)
+    assert np.any(render(_instrument_session("Nekobi", seq, midi_channel=2), tail=False).audio)
+    assert not np.any(render(_instrument_session("Nekobi", seq, midi_channel=1), tail=False).audio)
 
 
 def test_an_effect_is_not_an_instrument(vst3):
@@ -164,7 +164,7 @@ def test_instrument_tracks_survive_save_and_load(vst3, tmp_path):
     assert track["instrument"]["parameters"]["cutoff"] == pytest.approx(60.0, abs=0.01)
     loaded = load_session(path)
     assert loaded.tracks[0].instrument.get("cutoff") == pytest.approx(60.0, abs=0.01)
-    assert np.array_equal(session.render().audio, loaded.render().audio)
+    assert np.array_equal(render(session).audio, render(loaded).audio)
 
 
 def test_version_2_sessions_still_load(tmp_path):
@@ -234,7 +234,7 @@ def test_a_session_whose_instrument_is_not_installed_still_opens_renders_silence
     report = RestoreReport()
     session = load_session(tmp_path / "s.json", report)
     assert report.missing and "NoSuchSynth" in report.missing[0]
-    assert not np.any(session.render(tail=False).audio)
+    assert not np.any(render(session, tail=False).audio)
     save_session(session, tmp_path / "again.json")
     again = json.loads((tmp_path / "again.json").read_text())["tracks"][0]
     assert again["instrument"]["plugin"]["name"] == "NoSuchSynth" and again["instrument"]["raw_state"] == "AAAA"

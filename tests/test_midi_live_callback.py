@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import PROJECT_VST3_DIR, SR
 
-from rackhost.chain import Session
+from rackhost.chain import Session, render
 from rackhost.chain.midi import CCMapping, MappingTarget, MidiSequence
 from rackhost.live import LiveEngine
 from rackhost.live.commands import MidiLearn
@@ -118,7 +118,7 @@ def test_the_tracks_midi_file_plays_with_the_transport_as_offline():
     live = _blocks(engine, 100)
     offline = _session()
     offline.tracks[0].midi = seq
-    rendered = offline.render(tail=False).audio
+    rendered = render(offline, tail=False).audio
     n = min(live.shape[1], rendered.shape[1])
     np.testing.assert_array_equal(live[:, :n], rendered[:, :n])
 

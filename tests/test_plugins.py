@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import SR, ZAM_MONO_ONLY, ZAM_STEREO_ONLY, program_signal
-from rackhost.chain import ArraySource, Chain, Plugin, Session
+from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.chain.builtins import builtin_names
 from rackhost.chain.plugin import BLOCKWISE_BROKEN_BUILTINS
 from rackhost.presets.preset import restore_chain
@@ -22,7 +22,7 @@ def _render_one(plugin_name: str, channels: int, **values: object):
     session = Session(sample_rate=SR, block_size=256)
     track = session.add_track("t", ArraySource(program_signal(channels, 0.5), SR))
     slot = track.chain.add(plugin_name, **values)
-    result = session.render(tail=False)
+    result = render(session, tail=False)
     return slot.plugin, result
 
 
@@ -106,7 +106,7 @@ def test_dual_mono_equals_two_separate_mono_instances():
     stereo = program_signal(2, 0.5)
     session = Session(sample_rate=SR, block_size=128)
     session.add_track("t", ArraySource(stereo, SR)).chain.add("ZamComp", threshold_db=-30, ratio=6)
-    adapted = session.render(tail=False).audio
+    adapted = render(session, tail=False).audio
     for ch in range(2):
         ref = Plugin.create("ZamComp", threshold_db=-30, ratio=6).instance
         expected = np.concatenate(
@@ -215,7 +215,7 @@ def _fresh_session_renders(ref: str, channels: int) -> list[np.ndarray]:
         session.master.chain = chain
     else:
         track.chain = chain
-    return [session.render(tail=False).audio for _ in range(3)]
+    return [render(session, tail=False).audio for _ in range(3)]
 
 
 @pytest.mark.parametrize("ref", FACTORY_PRESETS)

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SR, program_signal
 from rackhost.chain import ArraySource, Chain, Session
+from rackhost.chain.offline import render_mix
 from rackhost.chain.render import render
 from rackhost.presets.apply import apply_preset, preset_from
 from rackhost.presets.preset import STAGES, PresetError
@@ -57,15 +58,15 @@ NOT_REPEATABLE = {"ZamTube"}
 def test_every_factory_preset_loads_and_renders_its_tail(store, ref):
     preset = store.load(ref)
     source = program_signal(2, 2.0)  # 96,000 frames: 375 blocks of 256, where tails were once cut
-    result = _preset_session(preset, source).render()
+    result = render(_preset_session(preset, source))
     assert np.all(np.isfinite(result.audio)) and np.max(np.abs(result.audio)) > 1e-3
     # The tail runs to where the same chain, fed the input and then silence with no tail search
     # at all, last rises above -90 dBFS. Fresh sessions both: the chain alone, no loudness target.
     padded = np.zeros((2, source.shape[1] + 6 * SR), np.float32)
     padded[:, : source.shape[1]] = source
     tailed_session = _preset_session(preset, source)
-    tailed = render(tailed_session)
-    plain = render(_preset_session(preset, padded), tail=False).audio
+    tailed = render_mix(tailed_session)
+    plain = render_mix(_preset_session(preset, padded), tail=False).audio
     loud = np.flatnonzero(np.max(np.abs(plain), axis=0) > 10 ** (-90 / 20))
     end = max(source.shape[1], int(loud[-1]) + 1)
     assert end + SR <= plain.shape[1]  # quiet for the whole second the render waits

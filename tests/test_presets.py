@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, Chain, Plugin, Session
+from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.presets.preset import Preset, PresetError, SlotState, capture_chain, restore_chain
 from rackhost.presets.preset_file import preset_from_dict, read_preset, write_preset
 
@@ -17,7 +17,7 @@ from rackhost.presets.preset_file import preset_from_dict, read_preset, write_pr
 def _render(chain: Chain, channels: int = 2) -> np.ndarray:
     session = Session(sample_rate=SR, block_size=256)
     session.add_track("t", ArraySource(program_signal(channels, 1.0), SR), chain)
-    return session.render().audio
+    return render(session).audio
 
 
 def _round_trip(chain: Chain, tmp_path) -> tuple[Chain, object]:
@@ -105,7 +105,7 @@ def test_a_missing_vst3_keeps_its_slot_bypassed_and_names_the_package(tmp_path):
     audio = program_signal(2, 0.3)
     session = Session(sample_rate=SR, block_size=256)
     session.add_track("t", ArraySource(audio, SR), chain)
-    np.testing.assert_allclose(session.render(tail=False).audio, audio * 10 ** (-6 / 20), atol=1e-6)
+    np.testing.assert_allclose(render(session, tail=False).audio, audio * 10 ** (-6 / 20), atol=1e-6)
     # Saved again, the missing plug-in's identity, values and state are kept as they were.
     again = Preset("p", "mixing", slots=capture_chain(chain)).to_dict()["slots"][0]
     assert again["plugin"]["name"] == "ZamNotInstalled" and again["parameters"] == {"threshold_db": -12.5}

@@ -276,14 +276,14 @@ def test_loading_a_session_keeps_the_rest_and_marks_the_refused_slot(plugin_dir,
     session = session_naming(tmp_path, wav, "HangSo")
     result = python(f"""
         import json
-        from rackhost.chain import MissingPlugin
+        from rackhost.chain import MissingPlugin, render
         from rackhost.presets import load_session
         from rackhost.presets.preset import RestoreReport
         report = RestoreReport()
         session = load_session({str(session)!r}, report)
         chain = session.tracks[0].chain
         slot = chain[1]
-        rendered = session.render(tail=False)
+        rendered = render(session, tail=False)
         print(json.dumps({{"names": [s.name for s in chain], "missing": isinstance(slot.plugin, MissingPlugin),
                           "bypass": slot.bypass, "note": slot.plugin.note, "warnings": report.warnings(),
                           "refused": [r.name for r in report.refused], "values": slot.plugin.values(),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import Session
+from rackhost.chain import Session, render
 from rackhost.gui.app import RackApp
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.presets import save_session
@@ -60,7 +60,7 @@ def test_keep_gain_puts_the_found_gain_before_the_limiter_as_one_undo_step(app, 
     assert "kept" in dpg.get_value(dialog.status)
     # The rack and a render without the target now give what the targeted render wrote.
     master.loudness_target = None
-    np.testing.assert_array_equal(app.session.render().audio, dialog.bounced.result.audio)
+    np.testing.assert_array_equal(render(app.session).audio, dialog.bounced.result.audio)
     assert app.session.history.labels()[0][-1] == "keep loudness target gain"
     app.undo()
     assert gain.plugin.get("gain_db") == 0.0 and limiter.plugin.get("ceiling_db") == ceiling

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rackhost.chain import ArraySource, Session
+from rackhost.chain import ArraySource, Session, render
 
 THRESHOLD = 10 ** (-90 / 20)  # -90 dBFS, written out here rather than read from rackhost
 HOLD_SECONDS = 1.0
@@ -68,7 +68,7 @@ def _expected_end(reference: np.ndarray, frames: int, sr: int) -> int:
 def _render(case: TailCase, audio: np.ndarray, sr: int, block: int):
     session = Session(sample_rate=sr, block_size=block)
     session.add_track("t", ArraySource(audio, sr)).chain.add(case.name, **case.values)
-    return session.render(max_tail_seconds=MAX_TAIL)
+    return render(session, max_tail_seconds=MAX_TAIL)
 
 
 @st.composite
@@ -108,7 +108,7 @@ def test_a_reverb_tail_is_kept_when_the_input_is_whole_blocks_or_not(frames):
     audio = _source(2, frames, 0)
     session = Session(sample_rate=48000, block_size=512)
     session.add_track("t", ArraySource(audio, 48000)).chain.add(case.name, **case.values).set_mix(0.5)
-    result = session.render(max_tail_seconds=MAX_TAIL)
+    result = render(session, max_tail_seconds=MAX_TAIL)
     assert result.tail_frames > 3 * 48000  # a room this size rings for seconds
     # The last samples are the reverb dying away at -90 dBFS, not a cut at full level.
     assert np.max(np.abs(result.audio[:, -1])) > THRESHOLD
@@ -136,7 +136,7 @@ def test_a_latent_master_with_a_body_of_whole_blocks_keeps_its_tail():
     session = Session(sample_rate=sr, block_size=block)
     session.add_track("t", ArraySource(audio, sr)).chain.add("Reverb", room_size=0.7)
     session.master.chain.add("ZaMaximX2", threshold_db=-6.0)
-    result = session.render(max_tail_seconds=MAX_TAIL)
+    result = render(session, max_tail_seconds=MAX_TAIL)
     assert result.latency == 480
     assert result.tail_frames > sr  # seconds of reverb, not a cut
     assert np.max(np.abs(result.audio[:, -1])) > THRESHOLD
@@ -148,10 +148,10 @@ def test_a_tail_cut_by_max_tail_says_so_with_the_level_it_was_cut_at():
     source[0, :2000] = np.random.default_rng(1).standard_normal(2000) * 0.5
     session = Session(sample_rate=sr, block_size=512)
     session.add_track("hit", ArraySource(source, sr)).chain.add("Reverb", room_size=0.9)
-    cut = session.render(max_tail_seconds=1.0)
+    cut = render(session, max_tail_seconds=1.0)
     assert cut.tail_frames == sr
     [note] = [n for n in cut.notes if "tail was cut" in n]
     level = 20 * math.log10(float(np.max(np.abs(cut.audio[:, -sr // 100 :]))))
     assert f"at {level:.1f} dBFS" in note and "raise --max-tail" in note
-    whole = session.render()
+    whole = render(session)
     assert whole.tail_frames > sr and not any("tail was cut" in n for n in whole.notes)

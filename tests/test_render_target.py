@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, LoudnessTarget, Session
+from rackhost.chain import ArraySource, LoudnessTarget, Session, render
 from rackhost.chain.mastering import LoudnessTargetError
 from rackhost.presets.apply import apply_preset
 from rackhost.presets.session_file import session_to_dict
@@ -43,9 +43,9 @@ targets = st.builds(LoudnessTarget, st.floats(-24.0, -8.0), st.floats(-2.0, -0.1
 def test_a_targeted_render_changes_nothing_in_the_session_and_repeats_bit_for_bit(target, with_gain_slot):
     session = _session(target, with_gain_slot=with_gain_slot)
     before = _picture(session)
-    first = session.render()
+    first = render(session)
     assert _picture(session) == before
-    second = session.render()
+    second = render(session)
     assert _picture(session) == before
     assert np.array_equal(first.audio, second.audio)
     assert first.target_report.gain_db == second.target_report.gain_db
@@ -58,8 +58,8 @@ def test_a_factory_mastering_preset_with_vst3s_renders_the_same_twice_and_change
     apply_preset(PresetStore().load("mastering/cd"), session)
     before = _picture(session)
     values = [s.plugin.values() for s in session.master.chain]
-    first = session.render()
-    second = session.render()
+    first = render(session)
+    second = render(session)
     assert _picture(session) == before
     assert [s.plugin.values() for s in session.master.chain] == values
     assert np.array_equal(first.audio, second.audio)
@@ -68,7 +68,7 @@ def test_a_factory_mastering_preset_with_vst3s_renders_the_same_twice_and_change
 def test_keeping_the_found_gain_is_one_undoable_step_that_reproduces_the_master():
     session = _session(LoudnessTarget(-10.0, -0.5))
     before = _picture(session)
-    targeted = session.render()
+    targeted = render(session)
     report = targeted.target_report
     session.edit.keep_target_gain(session.master, report)
     names = [s.name for s in session.master.chain]
@@ -78,7 +78,7 @@ def test_keeping_the_found_gain_is_one_undoable_step_that_reproduces_the_master(
     assert session.history.labels()[0][-1] == "keep loudness target gain"
     # With the gain kept, the chain alone (no target to steer) gives the targeted master.
     session.master.loudness_target = None
-    np.testing.assert_array_equal(session.render().audio, targeted.audio)
+    np.testing.assert_array_equal(render(session).audio, targeted.audio)
     session.master.loudness_target = LoudnessTarget(-10.0, -0.5)
     assert session.undo() == "keep loudness target gain"
     assert _picture(session)[0] == before[0] and [s.name for s in session.master.chain] == ["Compressor",
@@ -89,7 +89,7 @@ def test_keeping_the_found_gain_is_one_undoable_step_that_reproduces_the_master(
 
 def test_keeping_the_gain_sets_the_gain_slot_already_before_the_limiter():
     session = _session(LoudnessTarget(-12.0, -1.0), with_gain_slot=True)
-    report = session.render().target_report
+    report = render(session).target_report
     session.edit.keep_target_gain(session.master, report)
     assert [s.name for s in session.master.chain] == ["Compressor", "Gain", "BrickwallLimiter"]
     assert session.master.chain[1].plugin.get("gain_db") == pytest.approx(report.gain_db)
@@ -99,7 +99,7 @@ def test_keeping_the_gain_sets_the_gain_slot_already_before_the_limiter():
 
 def test_keeping_a_gain_without_a_final_limiter_is_refused_clearly():
     session = _session(LoudnessTarget(-12.0, -1.0))
-    report = session.render().target_report
+    report = render(session).target_report
     session.master.chain.set_bypass(-1)
     with pytest.raises(LoudnessTargetError, match="needs a limiter as the last slot"):
         session.edit.keep_target_gain(session.master, report)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import Session
+from rackhost.chain import Session, render
 from rackhost.presets import SessionFileError, load_session, save_session
 from rackhost.presets.session_file import FORMAT_VERSION
 
@@ -35,7 +35,7 @@ def test_save_load_render_equals_the_original(tmp_path, wav_file):
     loaded = load_session(path)
     assert [t.name for t in loaded.tracks] == ["drums", "bass"]
     assert loaded.tracks[1].mute and loaded.tracks[0].chain[1].mix == 0.3
-    assert np.array_equal(session.render().audio, loaded.render().audio)
+    assert np.array_equal(render(session).audio, render(loaded).audio)
 
 
 def test_relative_sources_follow_the_session_folder(tmp_path, wav_file):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from conftest import PROJECT_VST3_DIR, SR, program_signal
 from gui_driver import click
-from rackhost.chain import ArraySource, Session
+from rackhost.chain import ArraySource, Session, render
 from rackhost.gui.app import RackApp
 from rackhost.presets import load_session, save_session
 
@@ -50,7 +50,7 @@ def test_a_mono_track_through_mverb_comes_out_stereo_as_pedalboard_makes_it(bloc
     session = Session(sample_rate=SR, block_size=block)
     track = session.add_track("vox", ArraySource(mono, SR))
     track.chain.add("MVerb")
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     assert track.width(SR) == 2 and track.width_label(SR) == "mono>stereo"
     assert any("MVerb is stereo-only" in n and "stereo from here on" in n for n in rendered.notes)
     assert _correlation(rendered.audio) < 0.99  # today: 1.000, the outputs folded back to mono
@@ -66,7 +66,7 @@ def test_keep_mono_folds_the_stereo_plugin_back_as_before():
     session = Session(sample_rate=SR, block_size=256)
     track = session.add_track("vox", ArraySource(mono, SR), keep_mono=True)
     track.chain.add("MVerb")
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     assert track.width(SR) == 1 and track.width_label(SR) == "mono"
     wide = _probed_mverb().process(np.concatenate((mono, mono)), SR, buffer_size=256, reset=False)
     folded = (wide[0:1] + wide[1:2]) * np.float32(0.5)
@@ -85,7 +85,7 @@ def test_the_pan_of_a_widened_track_is_a_balance_and_of_a_kept_mono_one_a_pan_la
         centred = Session(sample_rate=SR, block_size=128)
         centred.add_track("vox", ArraySource(mono, SR), keep_mono=keep_mono).chain.add(
             "ZamCompX2", threshold_db=-20)
-        at_pan, at_centre = session.render(tail=False).audio, centred.render(tail=False).audio
+        at_pan, at_centre = render(session, tail=False).audio, render(centred, tail=False).audio
         if keep_mono:  # sin/cos law against the centre's cos(pi/4) on both sides
             gains = (math.cos(angle) / math.cos(math.pi / 4), math.sin(angle) / math.sin(math.pi / 4))
         else:  # balance: the near side stays at 0 dB, the far one falls along the same curve
@@ -100,7 +100,7 @@ def test_a_bypassed_widening_plugin_keeps_the_track_stereo_with_the_mono_signal_
     track = session.add_track("vox", ArraySource(mono, SR))
     track.chain.add("MVerb")
     track.chain.set_bypass(0)
-    rendered = session.render(tail=False).audio
+    rendered = render(session, tail=False).audio
     assert track.width_label(SR) == "mono>stereo"
     np.testing.assert_array_equal(rendered, np.concatenate((mono, mono)))  # centred balance: 0 dB
 
@@ -110,7 +110,7 @@ def test_a_mono_only_plugin_after_the_widening_one_runs_dual_mono():
     track = session.add_track("vox", ArraySource(program_signal(1, 0.3), SR))
     track.chain.add("MVerb")
     comp = track.chain.add("ZamComp", threshold_db=-30)
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     assert comp.plugin.mode == "dual_mono" and len(comp.plugin.instances) == 2
     assert _correlation(rendered.audio) < 0.99
 
@@ -139,7 +139,7 @@ def test_any_chain_order_gives_the_expected_width_and_runs(source_channels, name
     for name, off in zip(names, bypass):
         track.chain.add(name).bypass = off
     expected = _expected_width(source_channels, names, keep_mono)
-    rendered = session.render(tail=False)
+    rendered = render(session, tail=False)
     snap = session.snapshot()
     assert track.width(SR) == snap.tracks[0].width == expected
     label = "mono>stereo" if expected > source_channels else {1: "mono", 2: "stereo"}[source_channels]
@@ -205,7 +205,7 @@ def test_a_sidechain_switch_with_no_key_is_named_in_the_render_notes(name):
         session = Session(sample_rate=SR, block_size=256)
         values = dict(threshold_db=-40, sidechain=switch) | ({"ratio": 10} if "Comp" in name else {})
         session.add_track("vox", ArraySource(audio, SR)).chain.add(name, **values)
-        rendered = session.render(tail=False)
+        rendered = render(session, tail=False)
         unkeyed = [n for n in rendered.notes if "sidechain" in n]
         if switch:
             assert unkeyed == [f"track 'vox': {name} has its sidechain switch on, but rackhost cannot feed a key "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from rackhost.chain import ArraySource, Plugin, Session
+from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.presets import load_session, save_session, session_to_dict
 from rackhost.presets.apply import apply_preset
 from rackhost.presets.store import PresetStore
@@ -82,12 +82,12 @@ def test_a_parameter_drag_is_one_undo_step(session):
 def test_loading_a_preset_is_undone_with_the_old_plugins_intact(session):
     vox = session.tracks[1]
     comp = session.edit.add_slot(vox.chain, Plugin.create("ZamComp", ratio=6))
-    before = session.render().audio
+    before = render(session).audio
     apply_preset(PresetStore().load("tracking/vocal"), session, vox)
     assert vox.chain.origin == "tracking/vocal"
     session.undo()
     assert vox.chain[0] is comp and vox.chain.origin is None
-    assert np.array_equal(session.render().audio, before)
+    assert np.array_equal(render(session).audio, before)
 
 
 def test_a_bad_edit_records_nothing(session):
@@ -101,16 +101,16 @@ def test_a_bad_edit_records_nothing(session):
 def test_ab_compare_switches_between_two_independent_settings(session):
     gtr = session.tracks[0]
     session.edit.add_slot(gtr.chain, Plugin.create("ZamCompX2", threshold_db=-10))
-    a_render = session.render().audio
+    a_render = render(session).audio
     session.edit.switch_ab(gtr)  # B starts as a copy of A
     assert gtr.ab.active == "B"
-    assert np.array_equal(session.render().audio, a_render)
+    assert np.array_equal(render(session).audio, a_render)
     session.edit.set_parameter(gtr.chain[0], "threshold_db", -40.0)
-    b_render = session.render().audio
+    b_render = render(session).audio
     assert not np.array_equal(b_render, a_render)
     session.edit.switch_ab(gtr)
     assert gtr.ab.active == "A" and gtr.chain[0].plugin.get("threshold_db") == pytest.approx(-10)
-    assert np.array_equal(session.render().audio, a_render)
+    assert np.array_equal(render(session).audio, a_render)
 
 
 def test_ab_and_preset_origin_are_saved_with_the_session(session, tmp_path, wav_file):
@@ -124,4 +124,4 @@ def test_ab_and_preset_origin_are_saved_with_the_session(session, tmp_path, wav_
     lt = loaded.tracks[0]
     assert lt.ab.active == "B" and lt.chain.origin == "mixing/drum-bus"
     assert lt.chain[0].mix == pytest.approx(0.2) and lt.ab.other[0].mix == pytest.approx(0.7)
-    assert np.array_equal(loaded.render().audio, session.render().audio)
+    assert np.array_equal(render(loaded).audio, render(session).audio)

@@ -3,7 +3,9 @@
 Nothing here imports ``rackhost.live``, ``rackhost.presets``, ``rackhost.gui`` or the CLI (tests/test_import_rules.py).
 """
 
+from rackhost.chain import plugin as _plugin
 from rackhost.chain.chain import Chain, ChainProcessor, Slot
+from rackhost.chain.discovery.guard import check_probed as _check_probed
 from rackhost.chain.loudness import LoudnessReport, measure
 from rackhost.chain.master import LoudnessTarget, MasterBus
 from rackhost.chain.mixer import MixSnapshot
@@ -13,6 +15,10 @@ from rackhost.chain.render import RenderResult, render, render_to_file
 from rackhost.chain.session import Session
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
+
+# Every external load is probed in a child first. The guard is handed to plugin.py, not imported there:
+# the probe child it starts describes bundles with plugin.py.
+_plugin.set_load_guard(_check_probed)
 
 __all__ = [
     "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",

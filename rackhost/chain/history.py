@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
+from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
 from rackhost.errors import SessionError
 
 if TYPE_CHECKING:
     from rackhost.chain.master import MasterBus
-    from rackhost.chain.mastering import TargetReport
-    from rackhost.chain.session import Session
+    from rackhost.chain.target import TargetReport
     from rackhost.chain.track import Track
+
+
+class TrackList(Protocol):
+    """What the editor changes of a session: its list of tracks (a Session holds the editor, not the reverse)."""
+
+    tracks: list[Track]
 
 
 class Command:
@@ -332,8 +338,6 @@ class Editor:
         ``report.gain_db`` and the limiter takes ``report.ceiling_db``, so a render
         without the target then gives the same master.
         """
-        from rackhost.chain.mastering import GAIN_SLOT_NAME, final_limiter, gain_slot_before  # mastering renders
-
         chain = master.chain
         limiter_index, ceiling_param = final_limiter(chain)
         with self.history.group("keep loudness target gain"):
@@ -367,20 +371,20 @@ class Editor:
 
     # -- tracks -------------------------------------------------------------------
 
-    def add_track(self, session: Session, track: Track, index: int | None = None) -> Track:
+    def add_track(self, session: TrackList, track: Track, index: int | None = None) -> Track:
         _check_name(session, track.name)
         where = len(session.tracks) if index is None else index
         self.history.run(InsertItem(session.tracks, track, where, f"add track {track.name}"))
         return track
 
-    def remove_track(self, session: Session, track: Track) -> None:
+    def remove_track(self, session: TrackList, track: Track) -> None:
         self.history.run(PopItem(session.tracks, session.tracks.index(track), f"remove track {track.name}"))
 
-    def move_track(self, session: Session, track: Track, to_index: int) -> None:
+    def move_track(self, session: TrackList, track: Track, to_index: int) -> None:
         to_index = max(0, min(to_index, len(session.tracks) - 1))
         self.history.run(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
 
-    def rename_track(self, session: Session, track: Track, name: str) -> None:
+    def rename_track(self, session: TrackList, track: Track, name: str) -> None:
         name = name.strip()
         if name != track.name:
             _check_name(session, name)
@@ -447,7 +451,7 @@ class Editor:
                                   lambda v: setattr(obj, attr, v), label, continuous))
 
 
-def _check_name(session: Session, name: str) -> None:
+def _check_name(session: TrackList, name: str) -> None:
     if not name:
         raise SessionError("a track needs a name")
     if any(t.name == name for t in session.tracks):

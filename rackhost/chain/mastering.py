@@ -20,84 +20,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.dsp import db_to_gain
-from rackhost.chain.loudness import LoudnessReport, integrated_loudness, measure, true_peak
+from rackhost.chain.loudness import integrated_loudness, measure, true_peak
 from rackhost.chain.master import LoudnessTarget, MasterBus
+from rackhost.chain.offline import RenderResult, render_mix
 from rackhost.chain.plugin import Plugin
-from rackhost.chain.render import RenderResult, render
 from rackhost.chain.session import Session
-from rackhost.errors import RackhostError
+from rackhost.chain.target import (  # LoudnessTargetError: also where callers of the steering look for it
+    GAIN_SLOT_NAME,
+    LoudnessTargetError,
+    TargetReport,
+    final_limiter,
+    gain_slot_before,
+)
 
-# Limiters whose output ceiling rackhost knows how to set.
-LIMITER_CEILINGS = {"ZaMaximX2": "output_ceiling_db", "BrickwallLimiter": "ceiling_db"}
 TOLERANCE_LU = 0.25  # a full pass within this of the target is done: well inside the promised +-0.5 LU
 PREDICTION_TOLERANCE_LU = 0.1  # the limiter-only search aims this close, so the check lands
 MAX_PASSES = 6  # full renders, the first (up to the limiter) included; 2 is usual
 MAX_PREDICTIONS = 12  # limiter-only runs per search
 GAIN_RANGE_DB = (-60.0, 48.0)
 CEILING_FLOOR_DB = -30.0
-GAIN_SLOT_NAME = "Gain"
-
-
-class LoudnessTargetError(RackhostError):
-    pass
-
-
-@dataclass
-class TargetReport:
-    target: LoudnessTarget
-    achieved: LoudnessReport
-    gain_db: float  # the gain before the limiter that landed it (what "keep the gain" puts in the chain)
-    ceiling_db: float  # the limiter's ceiling that landed it
-    passes: int  # full renders (the first, up to the limiter, included)
-    history: list[tuple[float, float, float]] = field(default_factory=list)  # per checking pass: (gain, lufs, true peak)
-    predictions: int = 0  # limiter-only runs on the first pass's signal
-    reason: str | None = None  # why the target was missed, and what would reach it
-
-    @property
-    def within(self) -> bool:
-        lufs = self.achieved.integrated_lufs
-        return (
-            lufs is not None
-            and abs(lufs - self.target.integrated_lufs) <= 0.5
-            and self.achieved.true_peak_dbtp <= self.target.true_peak_dbtp
-        )
-
-    def lines(self) -> list[str]:
-        lufs = self.achieved.integrated_lufs
-        return [
-            f"loudness target  {self.target.integrated_lufs:6.2f} LUFS, true peak <= {self.target.true_peak_dbtp:.2f} dBTP",
-            f"achieved         {lufs:6.2f} LUFS, true peak {self.achieved.true_peak_dbtp:6.2f} dBTP "
-            f"({'within target' if self.within else 'MISSED'}; gain before limiter {self.gain_db:+.2f} dB, "
-            f"ceiling {self.ceiling_db:.2f} dB, {self.passes} passes)",
-        ] + ([f"why              {self.reason}"] if self.reason and not self.within else [])
-
-
-def final_limiter(chain: Chain) -> tuple[int, str]:
-    """Index of the last active slot and its ceiling parameter, or a clear error if it is not a limiter."""
-    active = [i for i, s in enumerate(chain) if not s.bypass]
-    if not active or chain[active[-1]].name not in LIMITER_CEILINGS:
-        known = ", ".join(LIMITER_CEILINGS)
-        raise LoudnessTargetError(
-            f"a loudness target needs a limiter as the last slot of the master chain ({known}); "
-            f"add one, e.g. BrickwallLimiter(true_peak=true)"
-        )
-    index = active[-1]
-    return index, LIMITER_CEILINGS[chain[index].name]
-
-
-def gain_slot_before(chain: Chain, limiter_index: int) -> Slot | None:
-    """The active Gain slot just before the limiter, the one a loudness target steers, if the chain has one."""
-    if limiter_index > 0:
-        before = chain[limiter_index - 1]
-        if before.name == GAIN_SLOT_NAME and not before.bypass:
-            return before
-    return None
 
 
 @dataclass
@@ -138,7 +85,7 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
     master_gain = session.master.gain_db
 
     # Pass 1: everything up to the limiter, at unity; the gain and the limiter are found on it.
-    pre = render(_with_master(session, steer.chain(0.0, target.true_peak_dbtp, with_limiter=False), 0.0),
+    pre = render_mix(_with_master(session, steer.chain(0.0, target.true_peak_dbtp, with_limiter=False), 0.0),
                  **options)  # type: ignore[arg-type]
     if integrated_loudness(pre.audio, pre.sample_rate) in (None, -math.inf):
         raise LoudnessTargetError("the master is silent or shorter than 0.4 s, so it has no loudness to set")
@@ -151,7 +98,7 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
     history: list[tuple[float, float, float]] = []
     while True:
         gain, ceiling, predicted = search.run(gain, ceiling, bias_lu)
-        result = render(_with_master(session, steer.chain(gain, ceiling), master_gain), **options)  # type: ignore[arg-type]
+        result = render_mix(_with_master(session, steer.chain(gain, ceiling), master_gain), **options)  # type: ignore[arg-type]
         passes += 1
         report = measure(result.audio, result.sample_rate)
         lufs = report.integrated_lufs

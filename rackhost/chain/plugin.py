@@ -31,7 +31,6 @@ import pedalboard._pedalboard
 
 from rackhost.chain import builtins
 from rackhost.chain.discovery.cache import PluginCache
-from rackhost.chain.discovery.guard import PluginProbeFailed, check_probed
 from rackhost.chain.discovery.trust import check_trusted, scan_folders
 from rackhost.chain.folders import find_plugin_file, find_plugin_files
 from rackhost.chain.parameters import (
@@ -46,6 +45,7 @@ from rackhost.errors import (
     ParameterValueError,
     PluginLoadError,
     PluginNotFoundError,
+    PluginProbeFailed,
     UnknownParameterError,
 )
 
@@ -90,6 +90,18 @@ _LATENCY_PROBE_SETTLE_SECONDS = 4.0
 _MAX_CALL_FRAMES = {"MP3Compressor": 1152}
 # Built-ins that cannot run block by block: see rackhost.chain.builtins, where listings leave them out too.
 BLOCKWISE_BROKEN_BUILTINS = builtins.BLOCKWISE_BROKEN_BUILTINS
+
+
+# The probe guard in front of every external load (rackhost.chain.discovery.guard.check_probed),
+# handed in by rackhost/chain/__init__.py rather than imported: the guard runs the probe in a child
+# process, and the probe describes the bundle with this module.
+_load_guard: Callable[[Path], object] | None = None
+
+
+def set_load_guard(guard: Callable[[Path], object]) -> None:
+    """Install the check every :meth:`Plugin.load` runs first (it raises to refuse the bundle)."""
+    global _load_guard
+    _load_guard = guard
 
 
 @dataclass(frozen=True)
@@ -214,7 +226,10 @@ class Plugin:
         path = Path(path)
         if not path.exists():
             raise PluginLoadError(str(path), "no such file or folder")
-        check_probed(path)
+        if _load_guard is None:
+            raise PluginLoadError(str(path), "no probe guard is installed; import rackhost.chain, whose "
+                                             "__init__ installs it, before loading a plug-in")
+        _load_guard(path)
         return cls.load_unguarded(path, quiet=True)
 
     @classmethod

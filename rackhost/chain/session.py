@@ -1,11 +1,13 @@
-"""A session: tracks, a master bus, a sample rate and a block size."""
+"""A session: tracks, a master bus, a sample rate and a block size.
+
+A session does not render: :func:`rackhost.chain.render.render` takes one.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,12 +16,10 @@ from rackhost.chain.history import Editor, History
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
 from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip, strip_gains
+from rackhost.chain.plugin import Plugin
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
 from rackhost.errors import SessionError, TrackBounceError
-
-if TYPE_CHECKING:
-    from rackhost.chain.render import RenderResult
 
 DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_BLOCK_SIZE = 512
@@ -74,8 +74,6 @@ class Session:
         if isinstance(source, (str, Path)):
             source = AudioFileSource(source)
         if isinstance(options.get("instrument"), str):  # an instrument track: a plug-in name or path
-            from rackhost.chain.plugin import Plugin
-
             options["instrument"] = Plugin.create(options["instrument"])  # type: ignore[arg-type]
         track = Track(name, source, chain or Chain(), **options)  # type: ignore[arg-type]
         self.tracks.append(track)
@@ -171,27 +169,6 @@ class Session:
             if track.instrument is not None:
                 track.instrument.reset()
         self.master.chain.reset()
-
-    def render(self, **options: object) -> RenderResult:
-        """Render offline to memory; see :func:`rackhost.chain.render.render`.
-
-        If the master has a loudness target, the render is steered onto it
-        (:func:`rackhost.chain.mastering.render_to_target`). Either way the
-        session is left as it was; ``self.edit.keep_target_gain(self.master,
-        result.target_report)`` keeps the gain found, as an undoable step.
-        """
-        from rackhost.chain.mastering import render_to_target
-        from rackhost.chain.render import render
-
-        if self.master.loudness_target is not None:
-            return render_to_target(self, self.master.loudness_target, **options)
-        return render(self, **options)  # type: ignore[arg-type]
-
-    def render_to_file(self, path: str | Path, **options: object) -> RenderResult:
-        """Render offline and write ``path`` (WAV/FLAC/AIFF); see :func:`rackhost.chain.render.render_to_file`."""
-        from rackhost.chain.render import render_to_file
-
-        return render_to_file(self, path, **options)  # type: ignore[arg-type]
 
     def length(self) -> int:
         """Frames of the longest audible source (audio file, or an instrument track's MIDI) at the session rate."""

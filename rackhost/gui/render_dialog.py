@@ -1,6 +1,6 @@
 """Render (bounce) the session to a file: format, bit depth, an optional loudness target, progress, the report.
 
-The render runs on a worker thread through ``session.render_to_file`` (which
+The render runs on a worker thread through ``render_to_file(session, ...)`` (which
 steers onto the master's loudness target when it has one, see
 :mod:`rackhost.chain.mastering`); the frame loop shows its progress. Cancel
 stops it at the next segment: the progress callback raises, the render
@@ -24,9 +24,9 @@ import soundfile as sf
 from rackhost.chain import Session
 from rackhost.chain.loudness import LoudnessReport, loudness_over_time, measure
 from rackhost.chain.master import LoudnessTarget
-from rackhost.chain.mastering import GAIN_SLOT_NAME, final_limiter
 from rackhost.chain.plugin import Plugin
-from rackhost.chain.render import RenderResult, output_subtype
+from rackhost.chain.render import RenderResult, output_subtype, render_to_file
+from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, poll_while_visible
 from rackhost.gui.dialogs import WARNING, DialogView, centre
@@ -55,7 +55,7 @@ class Bounce:
 
 def bounce(session: Session, path: Path, bit_depth: int, task: Task) -> Bounce:
     """The worker's part: render, write, read the file back and measure it."""
-    result = session.render_to_file(path, bit_depth=bit_depth, progress=task.progress)
+    result = render_to_file(session, path, bit_depth=bit_depth, progress=task.progress)
     task.message = "measuring the file..."
     audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
     audio = audio.T

@@ -19,7 +19,6 @@ Built-ins never come here: they are pedalboard's own code.
 from __future__ import annotations
 
 import os
-import shlex
 import threading
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from rackhost.chain.discovery.cache import PluginCache, PluginRecord, fingerprin
 from rackhost.chain.discovery.scanner import DEFAULT_TIMEOUT, probe_bundle
 from rackhost.chain.discovery.trust import scan_folders
 from rackhost.chain.folders import find_plugin_file
-from rackhost.errors import PluginLoadError, RackhostError, printable
+from rackhost.errors import PluginProbeFailed, RackhostError
 
 # Seconds a first-load probe may take (the same default as 'rackhost scan --timeout').
 TIMEOUT_VARIABLE = "RACKHOST_PROBE_TIMEOUT"
@@ -35,28 +34,6 @@ TIMEOUT_VARIABLE = "RACKHOST_PROBE_TIMEOUT"
 # One probe at a time per process: the window's plug-in thread and a render
 # must not probe the same new bundle twice, nor save the cache over each other.
 _lock = threading.Lock()
-
-
-class PluginProbeFailed(PluginLoadError):
-    """A plug-in whose probe crashed, hung or refused it: loading it here could take rackhost down.
-
-    A :class:`PluginLoadError` (code that handles a plug-in that would not load
-    handles this one too), with its own message: the probe's reason and the way back.
-    """
-
-    def __init__(self, name: str, path: str, reason: str, retry: str | None = None):
-        self.name = name
-        self.path = path
-        self.reason = reason
-        self.retry = retry or name  # what 'rackhost plugins --retry' needs to find it: its name, or its path
-        # The whole reason on one line: pedalboard gathers one line per format it tried.
-        whole = printable(" ".join(line.strip() for line in reason.splitlines() if line.strip()))
-        RackhostError.__init__(
-            self,
-            f"refusing to load plug-in {name!r} ({path!r}): it failed its probe in a child process: {whole}. "
-            f"Loading it would risk taking rackhost down with it; after updating or fixing it, "
-            f"probe it again with 'rackhost plugins --retry {shlex.quote(self.retry)}'"
-        )
 
 
 def probe_timeout() -> float:

@@ -24,15 +24,15 @@ import os
 import sys
 import time
 
-PROTOCOL_LOADING = "loading"
+from rackhost.chain.discovery.protocol import PROTOCOL_LOADING
+from rackhost.chain.plugin import Plugin  # skips DPF instruments' 2,080 MIDI CC proxy parameters
+
 PROBE_SAMPLE_RATE = 48000.0
 PROBE_BLOCK = 512  # a bundle reports its latency whatever the block (only a built-in's is measured per block)
 
 
 def describe(path: str) -> dict:
     """Everything the scan records about one bundle, using the engine's own description of a plug-in."""
-    from rackhost.chain.plugin import Plugin  # skips DPF instruments' 2,080 MIDI CC proxy parameters
-
     started = time.perf_counter()
     plugin = Plugin.load_unguarded(path)  # this process is the probe: it is allowed to crash
     load_seconds = time.perf_counter() - started

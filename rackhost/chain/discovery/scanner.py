@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from rackhost.chain.discovery.cache import PluginCache, PluginRecord, fingerprint
+from rackhost.chain.discovery.protocol import PROTOCOL_LOADING
 from rackhost.chain.discovery.trust import scan_folders
 from rackhost.chain.folders import find_plugin_files
 from rackhost.errors import RackhostError
@@ -227,13 +228,9 @@ def _wait(proc: subprocess.Popen, out: IO[bytes], timeout: float) -> str | None:
 
 
 def _record_from_output(path: str, returncode: int, stdout: str, stderr_tail: str, seconds: float) -> PluginRecord:
-    # Imported here, not at the top: ``python -m ...probe`` imports this
-    # package first, and a probe module already in sys.modules makes runpy warn.
-    from rackhost.chain.discovery import probe
-
     lines = [line for line in stdout.splitlines() if line.strip()]
     answer = None
-    if len(lines) >= 2 and lines[0] == probe.PROTOCOL_LOADING:
+    if len(lines) >= 2 and lines[0] == PROTOCOL_LOADING:
         try:
             answer = json.loads(lines[1])
         except ValueError:

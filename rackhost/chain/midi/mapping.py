@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 from rackhost.errors import MidiMappingError
 
-if TYPE_CHECKING:
-    from rackhost.chain.session import Session
+
+class MappedSession(Protocol):
+    """What a mapping reaches in a session: its tracks, in order, and its master (a Session holds the map)."""
+
+    @property
+    def tracks(self) -> Sequence[Any]: ...
+
+    @property
+    def master(self) -> Any: ...
+
 
 Curve = Literal["linear", "log", "exp"]
 TargetKind = Literal["parameter", "gain", "pan", "mute"]
@@ -64,7 +72,7 @@ class MappingTarget:
         if self.track is None and self.kind in ("pan", "mute"):
             raise MidiMappingError(f"the master has no {self.kind}; map its gain or a parameter of its chain")
 
-    def owner(self, session: Session) -> Any:
+    def owner(self, session: MappedSession) -> Any:
         """The track (or master bus) this target belongs to, or a clear error if it is gone."""
         if self.track is None:
             return session.master
@@ -72,21 +80,21 @@ class MappingTarget:
             raise MidiMappingError(f"mapping to track {self.track + 1}, but the session has {len(session.tracks)}")
         return session.tracks[self.track]
 
-    def plugin(self, session: Session) -> Any:
+    def plugin(self, session: MappedSession) -> Any:
         chain = self.owner(session).chain
         if self.slot is None or self.slot >= len(chain):
             raise MidiMappingError(f"mapping to slot {self.slot} of the {self._where(session)} chain, "
                                    f"which has {len(chain)} slots")
         return chain[self.slot].plugin
 
-    def _where(self, session: Session | None) -> str:
+    def _where(self, session: MappedSession | None) -> str:
         if self.track is None:
             return "master"
         if session is not None and self.track < len(session.tracks):
             return f"track {session.tracks[self.track].name!r}"
         return f"track {self.track + 1}"
 
-    def describe(self, session: Session | None = None) -> str:
+    def describe(self, session: MappedSession | None = None) -> str:
         where = self._where(session)
         if self.kind != "parameter":
             return f"{where} {self.kind}"
@@ -143,7 +151,7 @@ class CCMapping:
     def fourteen_bit(self) -> bool:
         return self.lsb_controller is not None
 
-    def describe(self, session: Session | None = None) -> str:
+    def describe(self, session: MappedSession | None = None) -> str:
         cc = f"CC {self.controller}" + (f"/{self.lsb_controller} (14-bit)" if self.fourteen_bit else "")
         return f"channel {self.channel} {cc} -> {self.target.describe(session)}"
 
@@ -195,7 +203,7 @@ def unshape(value: float, curve: str, low: float, high: float) -> float:
     return min(max(f, 0.0), 1.0)
 
 
-def position(mapping: CCMapping, session: Session) -> float:
+def position(mapping: CCMapping, session: MappedSession) -> float:
     """Where the target stands now, as a controller position 0..1 (for feedback to motorized faders and LEDs)."""
     target = mapping.target
     owner = target.owner(session)
@@ -227,7 +235,8 @@ def cc_messages(mapping: CCMapping, fraction: float) -> list[bytes]:
     return [bytes((status, mapping.controller, value >> 7)), bytes((status, mapping.lsb_controller, value & 0x7F))]
 
 
-def check_range(target: MappingTarget, minimum: float | None, maximum: float | None, session: Session) -> None:
+def check_range(target: MappingTarget, minimum: float | None, maximum: float | None,
+                session: MappedSession) -> None:
     """Refuse a mapping range the target cannot take (a range left out is the target's own, always fine).
 
     A controller mapped to ``5..10`` on a -80..0 dB threshold would only ever set 0 dB:
@@ -266,7 +275,7 @@ def check_range(target: MappingTarget, minimum: float | None, maximum: float | N
                                    f"(or leave the range out for all of it)")
 
 
-def resolve(mapping: CCMapping, session: Session) -> tuple[Callable[[float], Any], Any]:
+def resolve(mapping: CCMapping, session: MappedSession) -> tuple[Callable[[float], Any], Any]:
     """``(convert, info)``: a function from a controller fraction to the target's value, and the parameter info.
 
     For a parameter: numbers follow the range and curve; a switch is on above
@@ -430,7 +439,7 @@ class MidiMap:
 
     # -- applying to a session (offline, or from a control thread) ---------------------
 
-    def apply_cc(self, session: Session, channel: int, controller: int, value: int,
+    def apply_cc(self, session: MappedSession, channel: int, controller: int, value: int,
                  pairs: dict[tuple[int, int], int] | None = None) -> list[tuple[CCMapping, Any]]:
         """Set what this controller is mapped to, in the session model; returns (mapping, value) pairs.
 
@@ -447,7 +456,7 @@ class MidiMap:
 
     # -- keeping up with edits ----------------------------------------------------------
 
-    def anchor(self, session: Session) -> list[tuple[CCMapping, Any, Any, str]]:
+    def anchor(self, session: MappedSession) -> list[tuple[CCMapping, Any, Any, str]]:
         """Remember what each mapping points at (the track and slot objects); see :meth:`follow`."""
         anchors = []
         for mapping in self.mappings:
@@ -460,7 +469,7 @@ class MidiMap:
             anchors.append((mapping, owner, slot, slot.plugin.name if slot is not None else ""))
         return anchors
 
-    def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: Session) -> list[str]:
+    def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: MappedSession) -> list[str]:
         """After tracks or slots moved, were added or removed: point each mapping at where its target went.
 
         A slot that is gone (removed, or its chain replaced by a preset) keeps its
@@ -532,7 +541,7 @@ def cc_fraction(mapping: CCMapping, pairs: dict[tuple[int, int], int]) -> float:
     return (msb * 128 + lsb) / 16383.0
 
 
-def apply_value(target: MappingTarget, session: Session, value: Any) -> Any:
+def apply_value(target: MappingTarget, session: MappedSession, value: Any) -> Any:
     """Set a target in the session model (from a control thread, never the audio thread); returns the value set."""
     owner = target.owner(session)
     if target.kind == "parameter":
