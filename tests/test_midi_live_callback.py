@@ -13,7 +13,7 @@ from rackhost.chain import Session, render
 from rackhost.chain.midi import CCMapping, MappingTarget, MidiSequence
 from rackhost.live import LiveEngine
 from rackhost.live.commands import MidiLearn
-from rackhost.live.midi_input import LiveMidi, MidiSetup
+from rackhost.live.midi_input import MidiSetup
 from rackhost.live.process import apply_command
 from rackhost.presets.apply import preset_from
 from rackhost.presets.midi_programs import recall_preset

@@ -20,7 +20,7 @@ import pedalboard
 import pyloudnorm
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SR, VST3_DIR, program_signal
@@ -58,8 +58,13 @@ def _fresh(name: str) -> pedalboard.Plugin:
 def _pedalboard_bounce(audio: np.ndarray, names: list[str], block: int, keep_mono: bool = False) -> np.ndarray:
     """What a DAW makes of a file through ``names``, plug-in by plug-in in pedalboard: a mono signal reaches a
     stereo-only plug-in on both its inputs and is stereo from there (or, kept mono, its outputs are averaged);
-    a mono-only plug-in on stereo runs as two instances, one a channel."""
-    x = audio
+    a mono-only plug-in on stereo runs as two instances, one a channel.
+
+    pedalboard guesses which axis holds the channels, and guesses wrong for a file of a frame or two (a (2, 1)
+    array is one channel of two frames to it); the plug-ins here are causal, so silence after the end changes
+    nothing before it, and the reference runs on the file padded to a few frames, then cut back."""
+    frames = audio.shape[1]
+    x = np.pad(audio, ((0, 0), (0, max(0, 8 - frames))))
     for name in names:
         if name in STEREO_ONLY and x.shape[0] == 1:
             wide = _fresh(name).process(np.concatenate((x, x)), SR, buffer_size=block, reset=False)
@@ -69,7 +74,7 @@ def _pedalboard_bounce(audio: np.ndarray, names: list[str], block: int, keep_mon
                                 for c in (0, 1)])
         else:
             x = _fresh(name).process(x, SR, buffer_size=block, reset=False)
-    return x
+    return x[:, :frames]
 
 
 def _bounce(audio: np.ndarray, names: list[str], block: int, **track: object) -> Session:
@@ -89,6 +94,7 @@ def _bounce(audio: np.ndarray, names: list[str], block: int, **track: object) ->
     channels=st.sampled_from([1, 2]),
     keep_mono=st.booleans(),
 )
+@example(block=64, blocks=0, residue=1, names=["ZamCompX2"], channels=1, keep_mono=False)  # a 1-frame file
 def test_a_bounced_file_is_what_pedalboard_makes_of_it_at_unity(block, blocks, residue, names, channels, keep_mono):
     frames = max(1, blocks * block + residue % block)
     audio = program_signal(channels, frames / SR + 0.01, seed=5)[:, :frames]
