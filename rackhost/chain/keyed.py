@@ -132,17 +132,15 @@ class KeyedPlugin:
         except ImportError as err:
             raise KeyedPluginError(
                 "keyed inserts need minihost, which is not installed: pip install 'rackhost[sidechain]'") from err
-        try:
-            self._plugin = minihost.Plugin(str(self.path), float(sample_rate), int(max_block),
-                                           self.ports.inputs, self.ports.outputs, 0)
-        except Exception as err:
-            raise KeyedPluginError(f"could not load {self.name} from {self.path}: {err}") from err
+        self._minihost = minihost
+        self.sample_rate = float(sample_rate)
+        self.max_block = int(max_block)
+        self._values: dict[int, float] = {}  # normalised values set so far, for reset() to restore
+        self._plugin = self._load()
         if self._plugin.num_input_channels != self.ports.inputs:
             raise KeyedPluginError(
                 f"{self.name}: the host shows {self._plugin.num_input_channels} input channels, its Turtle lists "
                 f"{self.ports.inputs} audio inputs, so where the key goes is unknown; report this plug-in")
-        self.sample_rate = float(sample_rate)
-        self.max_block = int(max_block)
         self._index = {_key_name(self._plugin.get_param_info(i)["name"]): i for i in range(self._plugin.num_params)}
         # Preallocated so a block allocates no audio memory; a view of the front of a flat buffer
         # is C-contiguous at any frame count, which minihost requires.
@@ -153,6 +151,13 @@ class KeyedPlugin:
             self.set_parameter(switch, 1.0 if key_on else 0.0)
         for name, value in (parameters or {}).items():
             self.set_parameter(name, value)
+
+    def _load(self) -> Any:
+        try:
+            return self._minihost.Plugin(str(self.path), self.sample_rate, self.max_block,
+                                         self.ports.inputs, self.ports.outputs, 0)
+        except Exception as err:
+            raise KeyedPluginError(f"could not load {self.name} from {self.path}: {err}") from err
 
     @property
     def main_channels(self) -> int:
@@ -172,7 +177,9 @@ class KeyedPlugin:
         return sorted(self._index)
 
     def _param(self, name: str) -> int:
-        index = self._index.get(_key_name(name))
+        key = _key_name(name)
+        # pedalboard names ZamCompX2's VST3 parameters with their unit (threshold_db); its LV2 build does not.
+        index = self._index.get(key, self._index.get(re.sub(r"_(db|ms|hz)$", "", key)))
         if index is None:
             raise UnknownParameterError(self.name, name, self.parameter_names)
         return index
@@ -181,13 +188,17 @@ class KeyedPlugin:
         """Set by the plug-in's own units (``threshold=-30`` dB); refused if the plug-in would clamp it."""
         index = self._param(name)
         text = str(float(value)) if isinstance(value, (bool, int, float)) else str(value)
+        before = self._plugin.get_param(index)
         self._plugin.set_param(index, self._plugin.param_from_text(index, text))
         got = self._plugin.param_to_text(index, self._plugin.get_param(index))
         try:
-            wanted, actual = float(text), float(got)
+            clamped = abs(float(got) - float(text)) > 1e-3 * max(1.0, abs(float(text)))
         except ValueError:
-            return  # a choice given by its label: the plug-in's own text is the judge
-        if abs(actual - wanted) > 1e-3 * max(1.0, abs(wanted)):
+            clamped = False  # a choice given by its label: the plug-in's own text is the judge
+        if not clamped:
+            self._values[index] = self._plugin.get_param(index)
+        else:
+            self._plugin.set_param(index, before)
             low = self._plugin.param_to_text(index, 0.0)
             high = self._plugin.param_to_text(index, 1.0)
             raise ParameterValueError(self.name, _key_name(name), value,
@@ -202,8 +213,14 @@ class KeyedPlugin:
             return text
 
     def reset(self) -> None:
-        """Forget the stream so far (envelopes, tails): the next block starts a new one."""
-        self._plugin.reset()
+        """Forget the stream so far (envelopes, tails): the next block starts a new one.
+
+        minihost's own ``reset()`` leaves an LV2 plug-in's envelope as it was (measured with
+        ZamCompX2), so the plug-in is loaded afresh with the same settings: not for the audio thread.
+        """
+        self._plugin = self._load()
+        for index, value in self._values.items():
+            self._plugin.set_param(index, value)
 
     def process(self, main: np.ndarray, key: np.ndarray) -> np.ndarray:
         """Process ``main`` (channels, n) with its detector on ``key`` (channels, n); any n, any channels 1-2."""
@@ -214,9 +231,10 @@ class KeyedPlugin:
         if main.shape[1] != key.shape[1]:
             raise ValueError(f"main has {main.shape[1]} frames but key has {key.shape[1]}: give them the same length")
         if main.shape[0] > self.main_channels:
+            wider = [n for n, b in keyed_plugins().items() if len(lv2_key_ports(b).main) >= main.shape[0]]
             raise ChannelLayoutError(
-                f"{self.name} takes {self.main_channels} main channel(s), not {main.shape[0]}: "
-                f"use its stereo build (ZamCompX2 rather than ZamComp) or give it a mono signal")
+                f"{self.name} takes {self.main_channels} main channel(s), not {main.shape[0]}: give it a mono "
+                f"signal or use a plug-in that takes {main.shape[0]} ({', '.join(wider) or 'none found'})")
         if main.shape[0] < 1 or key.shape[0] < 1:
             raise ValueError(f"main {main.shape} and key {key.shape} need at least one channel each")
         frames = main.shape[1]
