@@ -38,6 +38,36 @@ def test_key_above_threshold_reduces_gain_by_its_excess_times_one_minus_one_over
     assert comp.latency == 0
 
 
+def _zamcompx2_keyed_gain_db(key: np.ndarray, threshold: float, ratio: float, attack_ms: float,
+                             release_ms: float) -> np.ndarray:
+    """ZamCompX2's keyed detector (hard knee) written out in numpy: the level of the key sample in dB,
+    the static curve's reduction, then one-pole smoothing in dB with separate attack and release."""
+    level = np.where(key == 0, -160.0, 20 * np.log10(np.abs(key.astype(np.float64)) + 1e-300))
+    reduction = np.where(level > threshold, (level - threshold) * (1 - 1 / ratio), 0.0)
+    attack = np.exp(-1000 / (attack_ms * SR))
+    release = np.exp(-1000 / (release_ms * SR))
+    smoothed = np.empty_like(reduction)
+    state = 0.0
+    for i, target in enumerate(reduction):
+        coeff = release if target < state else attack if target > state else 0.0
+        state = coeff * state + (1 - coeff) * target
+        smoothed[i] = state
+    return -smoothed
+
+
+def test_ducking_follows_the_keys_envelope_sample_by_sample_as_a_numpy_reference_predicts():
+    # Steps of key level, none within 1 dB of threshold (where ZamCompX2 slows its attack).
+    steps = [0.0, 10 ** (-20 / 20), 10 ** (-30 / 20), 0.0, 10 ** (-6 / 20), 10 ** (-60 / 20)]
+    key = np.repeat(np.array(steps, np.float32), SR // 20)[None]
+    main = np.full((2, key.shape[1]), 0.01, np.float32)
+    comp = KeyedPlugin("ZamCompX2", SR, 256, {**COMP, "attack": 10.0, "release": 80.0})
+    gain = _gain_db(comp.process(main, key), main)
+    expected = _zamcompx2_keyed_gain_db(key[0], -40.0, 10.0, 10.0, 80.0)
+    np.testing.assert_allclose(gain[0], expected, atol=0.02)
+    np.testing.assert_allclose(gain[1], expected, atol=0.02)
+    assert expected.min() < -25  # the key really ducked it
+
+
 def test_silent_key_leaves_a_loud_main_untouched_though_it_is_far_above_threshold():
     comp = KeyedPlugin("ZamCompX2", SR, 512, COMP)
     main = program_signal(2, 0.5) * 4  # peaks well above -40 dBFS
