@@ -8,6 +8,12 @@ after; one that does not leaves the output equal to the input throughout, since 
 then reads a silent key. ``reduction_*_db`` is the output level minus the input level, measured
 from 0.35 s to 0.5 s (during) and from 0.75 s to the end (after).
 
+Why the VST3 never hears it: Debian's zam-plugins 4.1 VST3s are built with Debian's
+dpf-source 1.6, whose VST3 ``process`` reads ``data->inputs->num_channels`` of the first input
+bus only and hands every later port (ZamCompX2's port 2, the key) DPF's zeroed dummy buffer
+(``apt-get download dpf-source``, distrho/src/DistrhoPluginVST3.cpp). DPF fixed it in commit
+36f018d (2022-11-24, "VST3 channel buffers are per bus"). The LV2 wrapper connects every port.
+
 Run: PYTHONPATH=$PWD .venv/bin/python bench/sidechain_backends.py
 The last line printed is a JSON object with every figure.
 """

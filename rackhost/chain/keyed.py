@@ -3,7 +3,8 @@
 pedalboard feeds a plug-in its main input only, and none of the JUCE-based hosts got
 a VST3's sidechain bus to hear a key (bench/sidechain_backends.py measures it: DPF's
 ZamCompX2.vst3 under minihost's ``process_sidechain`` and under DawDreamer's graph
-reads a silent key). The LV2 build of the same plug-in does: JUCE's LV2 host (through
+reads a silent key, because Debian builds it with DPF 1.6, whose VST3 wrapper reads the
+first input bus only). The LV2 build of the same plug-in does: JUCE's LV2 host (through
 minihost) shows every audio input port as one bus, the sidechain port included, so the
 key goes in as one more input channel. So a keyed insert is an LV2 plug-in with a port
 marked ``lv2:isSideChain``, hosted by minihost (optional: ``pip install 'rackhost[sidechain]'``).
