@@ -1,13 +1,15 @@
 """Keyed inserts: a plug-in whose detector hears a key signal (a sidechain) from elsewhere.
 
-pedalboard feeds a plug-in its main input only, and none of the JUCE-based hosts got
-a VST3's sidechain bus to hear a key (bench/sidechain_backends.py measures it: DPF's
-ZamCompX2.vst3 under minihost's ``process_sidechain`` and under DawDreamer's graph
-reads a silent key, because Debian builds it with DPF 1.6, whose VST3 wrapper reads the
-first input bus only). The LV2 build of the same plug-in does: JUCE's LV2 host (through
-minihost) shows every audio input port as one bus, the sidechain port included, so the
-key goes in as one more input channel. So a keyed insert is an LV2 plug-in with a port
-marked ``lv2:isSideChain``, hosted by minihost (optional: ``pip install 'rackhost[sidechain]'``).
+pedalboard feeds a plug-in its main input only. minihost (optional: ``pip install
+'rackhost[sidechain]'``) feeds a key two ways, measured by bench/sidechain_backends.py:
+
+- an LV2 plug-in with a port marked ``lv2:isSideChain``: JUCE's LV2 host shows every audio
+  input port as one bus, so the key goes in as one more input channel;
+- a VST3 with a sidechain input bus, through ``process_sidechain``. Debian's zam-plugins
+  VST3s (/usr/lib/vst3) read a silent key there: Debian builds them with DPF 1.6, whose VST3
+  wrapper reads the first input bus only. ``make plugins`` rebuilds ZamCompX2 and ZamGateX2
+  with that fixed into build/vst3-keyed (scripts/build-keyed-vst3.sh), and a path to one
+  of Debian's builds is served by its LV2 twin.
 
 The routing work (busses, sends) decides where a key comes from; this module only turns
 ``(main, key)`` blocks into output blocks, carrying the plug-in's state from block to block.
@@ -75,31 +77,54 @@ def lv2_key_ports(bundle: Path) -> KeyPorts:
     return KeyPorts(main, key, outputs)
 
 
-def keyed_plugins(folders: list[Path] | None = None) -> dict[str, Path]:
-    """Every LV2 bundle with a key input, by name (``ZamCompX2``); an earlier folder wins a name."""
+# Where `make plugins` puts VST3s whose sidechain bus is known to hear a key (not build/vst3:
+# every other lookup of ZamCompX2 must still find Debian's build).
+KEYED_VST3_FOLDER = Path(__file__).resolve().parents[2] / "build" / "vst3-keyed"
+KEYED_VST3_VARIABLE = "RACKHOST_KEYED_VST3_PATH"
+
+
+def keyed_vst3_folders() -> list[Path]:
+    """$RACKHOST_KEYED_VST3_PATH, then the project's build/vst3-keyed."""
+    extra = [Path(p) for p in os.environ.get(KEYED_VST3_VARIABLE, "").split(os.pathsep) if p]
+    return [*extra, KEYED_VST3_FOLDER]
+
+
+def keyed_plugins(lv2: list[Path] | None = None, vst3: list[Path] | None = None) -> dict[str, Path]:
+    """Every plug-in known to take a key, by name (``ZamCompX2``): the VST3s built for it, then LV2
+    bundles with an ``lv2:isSideChain`` port; an earlier folder wins a name."""
     found: dict[str, Path] = {}
-    for folder in folders if folders is not None else lv2_folders():
+    for folder in vst3 if vst3 is not None else keyed_vst3_folders():
+        for bundle in sorted(folder.glob("*.vst3")) if folder.is_dir() else []:
+            found.setdefault(bundle.stem, bundle)
+    for folder in lv2 if lv2 is not None else lv2_folders():
         for bundle in sorted(folder.glob("*.lv2")) if folder.is_dir() else []:
             if bundle.stem not in found and lv2_key_ports(bundle).key:
                 found[bundle.stem] = bundle
     return found
 
 
-def find_keyed_plugin(name_or_path: str | Path, folders: list[Path] | None = None) -> Path:
-    """The LV2 bundle for a name (``ZamCompX2``), a bundle path, or a VST3 whose LV2 twin takes the key."""
+def find_keyed_plugin(name_or_path: str | Path, lv2: list[Path] | None = None,
+                      vst3: list[Path] | None = None) -> Path:
+    """The bundle for a name (``ZamCompX2``) or a path; a VST3 path outside the keyed folders is
+    served by its LV2 twin where there is one (Debian's zam-plugins VST3s read a silent key)."""
     path = Path(name_or_path)
     if path.suffix == ".lv2" and path.is_dir():
         return path
-    known = keyed_plugins(folders)
+    keyed_folders = [f.resolve() for f in (vst3 if vst3 is not None else keyed_vst3_folders())]
+    if path.suffix == ".vst3" and path.is_dir():
+        if path.resolve().parent in keyed_folders:
+            return path
+        # An untried VST3 is fed through its sidechain bus, unless an LV2 twin is known to hear a key.
+        return keyed_plugins(lv2, vst3=[]).get(path.stem, path)
+    known = keyed_plugins(lv2, vst3)
     bundle = known.get(path.stem if path.suffix in (".lv2", ".vst3") else str(name_or_path))
     if bundle is not None:
         return bundle
-    why = ("no host rackhost can use feeds a VST3's sidechain bus (bench/sidechain_backends.py); "
-           if path.suffix == ".vst3" else "")
+    searched = [*(lv2 if lv2 is not None else lv2_folders()), *keyed_folders]
     raise KeyedPluginError(
-        f"no LV2 plug-in with a key input is named {path.stem!r}: {why}keyed inserts take an LV2 bundle with an "
-        f"lv2:isSideChain port, found here: {', '.join(sorted(known)) or 'none'} "
-        f"(searched {', '.join(str(f) for f in folders or lv2_folders())}; set LV2_PATH to search elsewhere)")
+        f"no plug-in with a key input is named {path.stem!r}; found: {', '.join(sorted(known)) or 'none'} "
+        f"(searched {', '.join(str(f) for f in searched)}; give a .vst3 or .lv2 path, set LV2_PATH or "
+        f"{KEYED_VST3_VARIABLE} to search elsewhere, or run 'make plugins' to build the keyed VST3s)")
 
 
 def _key_name(name: str) -> str:
@@ -119,15 +144,12 @@ class KeyedPlugin:
 
     def __init__(self, plugin: str | Path, sample_rate: float, max_block: int = 512,
                  parameters: Mapping[str, Any] | None = None, key_on: bool = True,
-                 folders: list[Path] | None = None):
+                 lv2: list[Path] | None = None, vst3: list[Path] | None = None):
         if max_block < 1:
             raise ValueError(f"max_block {max_block!r} must be at least 1 frame")
-        self.path = find_keyed_plugin(plugin, folders)
+        self.path = find_keyed_plugin(plugin, lv2, vst3)
         self.name = self.path.stem
-        self.ports = lv2_key_ports(self.path)
-        if not self.ports.key:
-            raise KeyedPluginError(f"{self.name} has no key input (no lv2:isSideChain port in {self.path}); "
-                                   f"choose one of {', '.join(sorted(keyed_plugins(folders))) or 'none'}")
+        self.format = "lv2" if self.path.suffix == ".lv2" else "vst3"
         try:
             import minihost
         except ImportError as err:
@@ -137,11 +159,29 @@ class KeyedPlugin:
         self.sample_rate = float(sample_rate)
         self.max_block = int(max_block)
         self._values: dict[int, float] = {}  # normalised values set so far, for reset() to restore
-        self._plugin = self._load()
-        if self._plugin.num_input_channels != self.ports.inputs:
-            raise KeyedPluginError(
-                f"{self.name}: the host shows {self._plugin.num_input_channels} input channels, its Turtle lists "
-                f"{self.ports.inputs} audio inputs, so where the key goes is unknown; report this plug-in")
+        if self.format == "lv2":
+            self.ports = lv2_key_ports(self.path)
+            if not self.ports.key:
+                raise KeyedPluginError(f"{self.name} has no key input (no lv2:isSideChain port in {self.path}); "
+                                       f"choose one of {', '.join(sorted(keyed_plugins(lv2, vst3))) or 'none'}")
+            self._plugin = self._load()
+            if self._plugin.num_input_channels != self.ports.inputs:
+                raise KeyedPluginError(
+                    f"{self.name}: the host shows {self._plugin.num_input_channels} input channels, its Turtle "
+                    f"lists {self.ports.inputs} audio inputs, so where the key goes is unknown; report this plug-in")
+        else:
+            self.ports = KeyPorts((0, 1), (2, 3), 2)  # asked for; the plug-in's buses say what it has
+            self._plugin = self._load()
+            main = int(self._plugin.get_bus_info(True, 0)["num_channels"]) if self._plugin.num_input_buses else 0
+            key = int(self._plugin.sidechain_channels)
+            if not key or not main:
+                raise KeyedPluginError(
+                    f"{self.name} has no sidechain input bus ({self.path}), so nothing can feed it a key; "
+                    f"choose one of {', '.join(sorted(keyed_plugins(lv2, vst3))) or 'none'}")
+            self.ports = KeyPorts(tuple(range(main)), tuple(range(main, main + key)),
+                                  int(self._plugin.num_output_channels))
+            if main != 2 or key != 2:
+                self._plugin = self._load()
         self._index = {_key_name(self._plugin.get_param_info(i)["name"]): i for i in range(self._plugin.num_params)}
         # Preallocated so a block allocates no audio memory; a view of the front of a flat buffer
         # is C-contiguous at any frame count, which minihost requires.
@@ -154,9 +194,13 @@ class KeyedPlugin:
             self.set_parameter(name, value)
 
     def _load(self) -> Any:
+        main, key = len(self.ports.main), len(self.ports.key)
         try:
+            if self.format == "lv2":
+                return self._minihost.Plugin(str(self.path), self.sample_rate, self.max_block,
+                                             main + key, self.ports.outputs, 0)
             return self._minihost.Plugin(str(self.path), self.sample_rate, self.max_block,
-                                         self.ports.inputs, self.ports.outputs, 0)
+                                         main, self.ports.outputs, key)
         except Exception as err:
             raise KeyedPluginError(f"could not load {self.name} from {self.path}: {err}") from err
 
@@ -206,7 +250,8 @@ class KeyedPlugin:
                                       f"out of range [{low}, {high}] (the plug-in set {got})")
 
     def parameter(self, name: str) -> float | str:
-        """A parameter's value in the plug-in's units (JUCE's LV2 host shows no output parameters)."""
+        """A parameter's value in the plug-in's units; a VST3's output parameters (``gain_reduction``)
+        too, which JUCE's LV2 host does not show."""
         text = self._plugin.param_to_text(self._param(name), self._plugin.get_param(self._param(name)))
         try:
             return float(text)
@@ -232,7 +277,8 @@ class KeyedPlugin:
         if main.shape[1] != key.shape[1]:
             raise ValueError(f"main has {main.shape[1]} frames but key has {key.shape[1]}: give them the same length")
         if main.shape[0] > self.main_channels:
-            wider = [n for n, b in keyed_plugins().items() if len(lv2_key_ports(b).main) >= main.shape[0]]
+            wider = [n for n, b in keyed_plugins().items()  # the keyed VST3s built here are stereo
+                     if b.suffix == ".vst3" or len(lv2_key_ports(b).main) >= main.shape[0]]
             raise ChannelLayoutError(
                 f"{self.name} takes {self.main_channels} main channel(s), not {main.shape[0]}: give it a mono "
                 f"signal or use a plug-in that takes {main.shape[0]} ({', '.join(wider) or 'none found'})")
@@ -259,7 +305,11 @@ class KeyedPlugin:
             for i, port in enumerate(self.ports.key):
                 inputs[port] = key[min(i, key.shape[0] - 1)]
         output = self._out[:self.ports.outputs * n].reshape(self.ports.outputs, n)
-        self._plugin.process(inputs, output)
+        if self.format == "lv2":
+            self._plugin.process(inputs, output)
+        else:  # the main and key rows of a C-contiguous array are C-contiguous themselves
+            main_rows = len(self.ports.main)
+            self._plugin.process_sidechain(inputs[:main_rows], output, inputs[main_rows:])
         if outs < self.ports.outputs:
             return output.mean(axis=0, keepdims=True) if outs == 1 else output[:outs]
         return output
