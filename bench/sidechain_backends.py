@@ -13,6 +13,7 @@ dpf-source 1.6, whose VST3 ``process`` reads ``data->inputs->num_channels`` of t
 bus only and hands every later port (ZamCompX2's port 2, the key) DPF's zeroed dummy buffer
 (``apt-get download dpf-source``, distrho/src/DistrhoPluginVST3.cpp). DPF fixed it in commit
 36f018d (2022-11-24, "VST3 channel buffers are per bus"). The LV2 wrapper connects every port.
+scripts/build-keyed-vst3.sh rebuilds Debian's source with that loop fixed; the last row runs it.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/sidechain_backends.py
 The last line printed is a JSON object with every figure.
@@ -77,11 +78,11 @@ def _blocks(process: Callable[[np.ndarray, np.ndarray], None], inputs: np.ndarra
     return out
 
 
-def minihost_vst3(reset_after_switch: bool) -> dict[str, Any]:
+def minihost_vst3(reset_after_switch: bool, path: str = VST3) -> dict[str, Any]:
     """The VST3 through minihost's process_sidechain: JUCE shows a mono 'Sidechain Input' bus, enabled."""
     import minihost
     main, key = signals()
-    plugin = minihost.Plugin(VST3, SR, BLOCK, 2, 2, 1)
+    plugin = minihost.Plugin(path, SR, BLOCK, 2, 2, 1)
     _minihost_settings(plugin, sidechain=True)
     if reset_after_switch:  # the RECIPES suspect: the switch set only after the first prepare
         plugin.reset()
@@ -150,6 +151,12 @@ def main() -> None:
         ("minihost_lv2_switch_off", lambda: minihost_lv2(False)),
         ("dawdreamer_vst3_graph", dawdreamer_vst3),
     ]
+    from rackhost.chain.keyed import keyed_vst3_folders
+    rebuilt = next((f / "ZamCompX2.vst3" for f in keyed_vst3_folders() if (f / "ZamCompX2.vst3").is_dir()), None)
+    if rebuilt is not None:  # scripts/build-keyed-vst3.sh: Debian's sources, DPF's input loop walking every bus
+        trials.append(("minihost_vst3_rebuilt_every_bus", lambda: minihost_vst3(False, str(rebuilt))))
+    else:
+        print("no rebuilt VST3 (make plugins, or RACKHOST_KEYED_VST3_PATH): its row is skipped", file=sys.stderr)
     for name, trial in trials:
         try:
             results[name] = trial()
@@ -169,8 +176,8 @@ def main() -> None:
         results["versions"]["dawdreamer"] = getattr(dawdreamer, "__version__", "0.9.0")
     except ImportError:
         pass
-    results["chosen"] = "minihost_lv2_key_as_channel_3" if results["minihost_lv2_key_as_channel_3"].get("key_fed") \
-        else "own_keyed_dynamics"
+    heard = [name for name, r in results.items() if isinstance(r, dict) and r.get("key_fed")]
+    results["chosen"] = heard or "own_keyed_dynamics"
     print(json.dumps(results))
 
 
