@@ -27,6 +27,7 @@ system-packages:
 
 plugins:
 	@scripts/build-dpf-plugins.sh "$(CURDIR)/build/vst3"
+	@scripts/build-keyed-vst3.sh "$(CURDIR)/build/vst3-keyed"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
