@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from conftest import SR, program_signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import SR, program_signal
 
 
 def rackhost(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -182,7 +181,7 @@ def test_a_word_where_a_number_belongs_is_refused_naming_the_range(quiet_project
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_every_number_inside_its_range_is_taken_as_given(before, option, kind, low, high, data):
-    from rackhost.cli import _parser
+    from rackhost.cli import build_parser as _parser
 
     if kind is int:
         value = data.draw(st.integers(min_value=int(low), max_value=int(high)))

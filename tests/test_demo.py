@@ -14,8 +14,8 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rackhost import demo
 from rackhost.chain import RenderResult, render
+from rackhost.cli import demo
 
 MASTER_LATENCY = 480  # ZaMaximX2 on the master
 # About one bar (enough for every instrument and the limiter, fast to render), cut so that the

@@ -8,13 +8,12 @@ import json
 import os
 
 import pytest
-
 from jack_harness import run_python
 
+from rackhost.cli import devices as devices_cli
+from rackhost.errors import RackhostError
 from rackhost.live import devices
 from rackhost.live.devices import AudioDeviceError, DeviceConfig, resolve_config
-from rackhost.cli_devices import add_devices_parser, cmd_devices
-from rackhost.errors import RackhostError
 
 JACK = "JACK Audio Connection Kit"
 
@@ -74,7 +73,7 @@ def test_bad_arguments_are_value_errors_and_unknown_devices_list_the_choices(jac
 
 def test_devices_command_prints_defaults_marked(jack_server):
     parser = argparse.ArgumentParser()
-    add_devices_parser(parser.add_subparsers(dest="command"))
+    devices_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["devices"])
     out = io.StringIO()
     assert args.func(args, out=out) == 0

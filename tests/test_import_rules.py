@@ -41,8 +41,6 @@ ALLOWED = {
     "gui": {"foundation", "chain", "live", "presets", "gui"},
     "cli": {"foundation", "chain", "live", "presets", "gui", "cli"},
 }
-# Until the CLI moves into rackhost/cli/, these top-level modules are its rooms.
-CLI_MODULES = re.compile(r"^rackhost\.(cli(_\w+)?|demo)$")
 MODULE_STRING = re.compile(r"^(?:-m\s+)?(rackhost(?:\.\w+)*)(?::\w+)?$")
 
 
@@ -60,8 +58,6 @@ def module_names(root: Path) -> dict[str, Path]:
 def room_of(module: str) -> str | None:
     if module in FOUNDATION:
         return "foundation"
-    if CLI_MODULES.match(module):
-        return "cli"
     parts = module.split(".")
     if len(parts) >= 2 and parts[1] in ROOMS:
         return parts[1]

@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import VST3_DIR
 
 from rackhost.chain.discovery import (
     PluginCache,
@@ -29,10 +30,9 @@ from rackhost.chain.discovery import (
 )
 from rackhost.chain.discovery.cache import CACHE_FILE_NAME
 from rackhost.chain.discovery.trust import ALLOW_FLAG, PluginFoldersFileError
-from rackhost.cli_scan import add_scan_parser, plugins_failed
+from rackhost.cli import scan as scan_cli
+from rackhost.cli.scan import plugins_failed
 from rackhost.errors import RackhostError
-
-from conftest import VST3_DIR
 
 # name -> (layouts, parameter count, reported latency)
 EXPECTED = {
@@ -278,7 +278,7 @@ def test_an_added_folder_is_trusted_and_remembered(tmp_path: Path, private_dirs:
 
 def run_scan_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rackhost")
-    add_scan_parser(parser.add_subparsers(dest="command", required=True))
+    scan_cli.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["scan", *argv])
     return args.func(args)
 
@@ -341,6 +341,7 @@ def test_all_17_zam_plugins_scan_and_a_load_after_the_scan_does_not_probe_again(
     a second 90 s probe (the guard in front of every load).
     """
     from conftest import ZAM_ALL, ZAM_MONO_ONLY
+
     from rackhost.chain import Plugin
     from rackhost.chain.discovery.guard import check_probed
 

@@ -70,7 +70,7 @@ def text(what: str) -> Callable[[str], str]:
 
 def chain_spec(value: str) -> str:
     """``--chain``: text with at least one plug-in in it (``''`` or ``';;'`` would silently render dry)."""
-    from rackhost.chain.spec import split_items
+    from rackhost.cli.chain_spec import split_items
 
     if not split_items(value):
         raise argparse.ArgumentTypeError(
@@ -124,3 +124,25 @@ def _same_file(a: Path, b: Path) -> bool:
 # Shared by render and live: the engine's and a session file's own limits.
 BLOCK_SIZE = ranged(int, 16, 16384, "frames")
 SAMPLE_RATE = ranged(int, 8000, 384000, "Hz")
+
+
+def usage(message: str) -> RackhostError:
+    """A mistake in how a command was called: printed as one line, exit status 2."""
+    return RackhostError(message)
+
+
+def folder(path: str, option: str, create: bool = True) -> Path:
+    """``path`` as a folder to write into, created (parents too) if need be; refused if it is a file."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise usage(f"{option} {path!r} is a file, not a folder; give a folder (it is created if need be)")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise usage(f"{option} {path!r}: cannot create the folder ({err.strerror}); "
+                     f"give one you can write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise usage(f"{option} {path!r}: the folder is not writable; give one you can write to")
+    return folder

@@ -20,6 +20,7 @@ alone so the demo needs no sample library and is identical on every machine:
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from rackhost.chain import RenderResult, Session, render_to_file
+from rackhost.cli.args import folder, text
 from rackhost.presets import save_session
 
 log = logging.getLogger(__name__)
@@ -459,3 +461,16 @@ def run_demo(
     save_session(session, session_file)
     print(f"session saved as {session_file}: render it again with 'rackhost render --session {session_file} -o mix.wav'")
     return result
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    demo = sub.add_parser("demo", help="render the demo session (synthesized tracks through real plug-ins)")
+    demo.add_argument("--out", default="demo-output", type=text("a folder"),
+                      help="folder for the demo files (default demo-output)")
+    demo.set_defaults(func=cmd_demo)
+    return demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    run_demo(folder(args.out, "--out"))
+    return 0

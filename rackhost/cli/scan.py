@@ -1,6 +1,6 @@
 """``rackhost scan``: find plug-ins, probe new and changed ones in child processes, print a summary.
 
-Hooked into the main parser by :func:`add_scan_parser`; errors are
+Hooked into the main parser by :func:`add_parser`; errors are
 :class:`RackhostError` subclasses, which the CLI prints as one line (exit 2).
 """
 
@@ -21,10 +21,10 @@ from rackhost.chain.discovery import (
     scan,
     scan_folders,
 )
-from rackhost.cli_args import ranged, text
+from rackhost.cli.args import ranged, text
 
 
-def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``scan`` on the main parser's subparsers; returns its parser."""
     parser = subparsers.add_parser(
         "scan",

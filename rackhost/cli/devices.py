@@ -1,6 +1,6 @@
 """``rackhost devices``: list host APIs and audio devices, defaults marked.
 
-Hooked into the main parser by :func:`add_devices_parser`. Errors are :class:`RackhostError`
+Hooked into the main parser by :func:`add_parser`. Errors are :class:`RackhostError`
 subclasses, which the CLI prints as one line (exit 2).
 """
 
@@ -12,7 +12,8 @@ import sys
 from dataclasses import asdict
 from typing import TextIO
 
-def add_devices_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``devices`` on the main parser's subparsers; returns its parser."""
     parser = subparsers.add_parser(
         "devices",
