@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import SR, program_signal
+from test_cli_inputs import assert_one_error_line, listing
+
 from rackhost.presets.store import PresetExistsError, PresetNotFoundError, PresetStore, closest_refs
 
 
@@ -28,17 +29,11 @@ def rackhost(*args: str, folder: Path) -> subprocess.CompletedProcess:
 
 
 def one_error_line(run: subprocess.CompletedProcess, *phrases: str) -> str:
-    lines = run.stderr.splitlines()
-    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
     assert "Traceback" not in run.stderr
-    assert len(lines) == 1 and lines[0].startswith("rackhost: error: "), run.stderr[-2000:]
+    line = assert_one_error_line(run)
     for phrase in phrases:
-        assert phrase in lines[0], (phrase, lines[0])
-    return lines[0]
-
-
-def listing(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+        assert phrase in line, (phrase, line)
+    return line
 
 
 @pytest.fixture
