@@ -103,10 +103,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for note in report["notes"]:
         print(f"note: {note}")
     print(f"{result.plan.describe()}:")
-    print(f"  {'side':<10} {'gain':>8} {'integrated':>11} {'short-term':>11} {'true peak':>10} {'crest':>7} {'LRA':>6}")
+    print(f"  {'side':<10} {'gain':>10} {'integrated':>11} {'short-term':>11} {'true peak':>10} {'crest':>7} {'LRA':>6}")
     for side in report["sides"]:
         m = side["measured"]
-        print(f"  {side['label']:<10} {side['gain_db']:+7.2f}dB {_cell(m['integrated_lufs'], 11)} "
+        print(f"  {side['label']:<10} {side['gain_db']:+7.2f} dB {_cell(m['integrated_lufs'], 11)} "
               f"{_cell(m['short_term_max_lufs'], 11)} {_cell(m['true_peak_dbtp'], 10)} "
               f"{_cell(m['crest_factor_db'], 7)} {_cell(m['loudness_range_lu'], 6)}")
     print("  (loudness in LUFS, true peak in dBTP, crest factor in dB, loudness range in LU; as rendered, "
