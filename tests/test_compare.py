@@ -113,11 +113,11 @@ def test_report_json_holds_what_independent_measurements_find(shootout):
 
 
 def test_report_html_draws_one_spectrum_per_candidate(shootout):
-    out, report, _ = shootout
+    out, _, _ = shootout
     page = (out / "report.html").read_text()
     assert page.count('<svg class="spectrum"') == len(CHAINS)
     for label, chain in CHAINS.items():
-        assert f"Spectrum of {label} against input" in page
+        assert f"Spectrum of {label} against input" in page and f"<code>{chain}</code>" in page
     assert "Integrated" in page and "Crest factor" in page and "Loudness range" in page
 
 
@@ -200,7 +200,7 @@ def test_matching_lands_every_side_on_one_loudness_without_passing_the_ceiling(g
     reference_label = f"s{reference % len(gains)}"
     plan, matched = match_loudness(sides, SR, reference_label, ceiling)
     meter = pyloudnorm.Meter(SR)
-    for label, audio in matched.items():
+    for audio in matched.values():
         assert meter.integrated_loudness(audio.T.astype(np.float64)) == pytest.approx(plan.target_lufs, abs=0.01)
         assert measure_side(audio, SR).true_peak_dbtp <= ceiling + 0.01
     reference_lufs = meter.integrated_loudness(sides[reference_label].T.astype(np.float64))
@@ -248,3 +248,11 @@ def test_log_bands_of_white_noise_are_flat_and_cover_20_hz_to_nyquist():
     assert bands.frequencies_hz[0] > 20 and bands.frequencies_hz[-1] < SR / 2 and len(bands.level_db) == 60
     assert np.ptp(bands.level_db[10:]) < 3.0  # white: the same power per bin everywhere
     assert np.all(np.isfinite(bands.level_db))
+
+
+def test_an_input_inside_the_output_folder_is_never_overwritten(tmp_path, wav_file):
+    source = wav_file(program_signal(2, 1.0), "A.wav")
+    before = source.read_bytes()
+    run = rackhost("compare", str(source), "-o", str(tmp_path), "--chain", "Gain", "--chain", "Gain(gain_db=3)")
+    assert run.returncode == 2 and "is the input" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert source.read_bytes() == before
