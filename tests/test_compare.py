@@ -86,6 +86,11 @@ def test_the_latent_limiter_comes_back_lined_up_with_the_input(shootout):
         correlation = np.fft.irfft(spectrum)
         lags = np.concatenate((np.arange(n), np.arange(-n, 0)))
         assert lags[int(np.argmax(correlation))] == 0, label
+    # The same measure finds the limiter's latency where it is not trimmed: the test would see it.
+    wet, _ = sf.read(out / "D.wav", always_2d=True)
+    late = np.concatenate((np.zeros(480), wet[:-480, 0]))
+    correlation = np.fft.irfft(np.fft.rfft(dry[:, 0], 2 * len(dry)) * np.conj(np.fft.rfft(late, 2 * len(dry))))
+    assert int(np.argmax(correlation)) == 2 * len(dry) - 480  # a lag of -480: the wet side comes 480 samples late
 
 
 def test_report_json_holds_what_independent_measurements_find(shootout):
@@ -180,7 +185,7 @@ def test_mistakes_are_one_line_errors(tmp_path, wav_file, args, message):
     assert run.returncode == 2, run.stdout
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rackhost: error: ") and message in lines[0], run.stderr
-    assert not (tmp_path / "out" / "A.wav").exists()
+    assert not (tmp_path / "out").exists()  # nothing is written, not even the folder
 
 
 # --- the functions under the command ---------------------------------------------------------------------------
@@ -256,3 +261,24 @@ def test_an_input_inside_the_output_folder_is_never_overwritten(tmp_path, wav_fi
     run = rackhost("compare", str(source), "-o", str(tmp_path), "--chain", "Gain", "--chain", "Gain(gain_db=3)")
     assert run.returncode == 2 and "is the input" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert source.read_bytes() == before
+
+
+def test_a_shoot_out_in_memory_matches_the_sides_without_writing_anything():
+    """What the window will use: the sides matched in memory, ready to play; files only when asked."""
+    from rackhost.chain import ArraySource, Session
+    from rackhost.chain.shootout import Candidate, shoot_out
+    from rackhost.cli.chain_spec import parse_chain
+
+    audio = program_signal(2, 3.0)
+    candidates = []
+    for label in ("A", "B"):
+        session = Session(sample_rate=SR, block_size=256, track_bounce=True)
+        session.add_track("in", ArraySource(audio, SR), parse_chain(CHAINS[label]))
+        candidates.append(Candidate(label, CHAINS[label], session))
+    shoot = shoot_out(audio, SR, candidates, tail=False)
+    meter = pyloudnorm.Meter(SR)
+    target = meter.integrated_loudness(audio.T.astype(np.float64))
+    for side in shoot.sides:
+        assert side.matched_audio.shape == audio.shape
+        assert meter.integrated_loudness(side.matched_audio.T.astype(np.float64)) == pytest.approx(target, abs=0.2)
+    assert [side["file"] for side in shoot.to_dict()["sides"]] == [None, None, None]

@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rackhost.chain import AudioFileSource, Session
-    from rackhost.chain.shootout import INPUT_LABEL, Candidate, shoot_out
+    from rackhost.chain.shootout import INPUT_LABEL, Candidate, shoot_out, write_shoot_out
     from rackhost.cli.chain_spec import parse_chain
 
     given = args.candidates or []
@@ -89,14 +89,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                                                   allow_untrusted=args.allow_untrusted_plugin)]
         candidates.append(Candidate(label, value if kind == "chain" else f"preset {value}", session))
 
-    out = folder(args.output, "-o")  # created only now that every candidate has loaded
     input_audio = source.audio(sample_rate)
     result = shoot_out(
-        input_audio, sample_rate, candidates, out, input_path=args.input, reference=args.match_to,
-        ceiling_dbtp=args.ceiling, bit_depth=args.bit_depth, tail=not args.no_tail, max_tail_seconds=args.max_tail,
+        input_audio, sample_rate, candidates, input_path=args.input, reference=args.match_to,
+        ceiling_dbtp=args.ceiling, tail=not args.no_tail, max_tail_seconds=args.max_tail,
         notes=([source.note] if source.note else []) + warnings,
     )
-    report = result.to_dict()
+    out = folder(args.output, "-o")  # created only once every side is rendered and matched
+    report = write_shoot_out(result, out, args.bit_depth)
     if args.json:
         print(json.dumps(report))
         return 0
