@@ -135,7 +135,7 @@ def shoot_out(
 
 
 def write_shoot_out(shoot: ShootOut, folder: str | Path, bit_depth: int = 24) -> dict:
-    """Write every matched side as ``folder/LABEL.wav``, then ``report.json`` and ``report.html``; returns the report."""
+    """Write every matched side as ``folder/LABEL.wav``, then report.json and report.html; returns the report."""
     folder = Path(folder)
     subtype = SUBTYPES[("WAV", bit_depth)]
     for side in shoot.sides:

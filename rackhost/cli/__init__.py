@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="rackhost", description="A plug-in host and effects rack.")
     parser.add_argument("--version", action="version", version=f"rackhost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (render, compare, presets, plugins, scan, devices, midi, live, gui, demo):  # the order --help lists them in
+    # The order --help lists them in.
+    for group in (render, compare, presets, plugins, scan, devices, midi, live, gui, demo):
         group.add_parser(sub)
     return parser

@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     compare.add_argument("-o", "--output", required=True, type=text("an output folder"), metavar="DIR",
                          help="folder for the matched files and the report (created if need be)")
     compare.add_argument("--chain", action=_AddCandidate, const="chain", type=chain_spec, dest="candidates",
+                         metavar="CHAIN",
                          help='a candidate chain, e.g. "Compressor(threshold_db=-18); Gain(gain_db=3)"')
     compare.add_argument("--preset", action=_AddCandidate, const="preset", type=text("STAGE/NAME"),
                          dest="candidates", metavar="STAGE/NAME",
@@ -103,7 +104,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for note in report["notes"]:
         print(f"note: {note}")
     print(f"{result.plan.describe()}:")
-    print(f"  {'side':<10} {'gain':>10} {'integrated':>11} {'short-term':>11} {'true peak':>10} {'crest':>7} {'LRA':>6}")
+    print(f"  {'side':<10} {'gain':>10} {'integrated':>11} {'short-term':>11} {'true peak':>10} "
+          f"{'crest':>7} {'LRA':>6}")
     for side in report["sides"]:
         m = side["measured"]
         print(f"  {side['label']:<10} {side['gain_db']:+7.2f} dB {_cell(m['integrated_lufs'], 11)} "
