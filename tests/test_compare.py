@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SR, program_signal
+from test_cli_inputs import assert_one_error_line, listing
 from rackhost.chain.matching import Level, MatchError, match_loudness, measure_side, plan_match
 from rackhost.chain.spectrum import average_spectrum, log_bands
 
@@ -178,15 +179,14 @@ def test_a_preset_is_a_candidate_and_a_mono_input_is_matched_as_dual_mono(tmp_pa
     (["--chain", "Gain", "--chain", "Gain(gain_db=-120)"], "B is silent"),
 ])
 def test_mistakes_are_one_line_errors(tmp_path, wav_file, args, message):
-    source = wav_file(program_signal(2, 1.0), "in.wav")
+    wav_file(program_signal(2, 1.0), "in.wav")
     (tmp_path / "FILE").write_text("not a folder")
     if "-o" not in args:
         args = [*args, "-o", str(tmp_path / "out")]
-    run = rackhost("compare", str(source), *[str(tmp_path / a) if a == "FILE" else a for a in args])
-    assert run.returncode == 2, run.stdout
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rackhost: error: ") and message in lines[0], run.stderr
-    assert not (tmp_path / "out").exists()  # nothing is written, not even the folder
+    before = listing(tmp_path)
+    run = rackhost("compare", str(tmp_path / "in.wav"), *[str(tmp_path / a) if a == "FILE" else a for a in args])
+    assert_one_error_line(run, message)
+    assert listing(tmp_path) == before and not (tmp_path / "out").exists()  # nothing written, not even the folder
 
 
 # --- the functions under the command ---------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_an_input_inside_the_output_folder_is_never_overwritten(tmp_path, wav_fi
     source = wav_file(program_signal(2, 1.0), "A.wav")
     before = source.read_bytes()
     run = rackhost("compare", str(source), "-o", str(tmp_path), "--chain", "Gain", "--chain", "Gain(gain_db=3)")
-    assert run.returncode == 2 and "is the input" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert_one_error_line(run, "is the input")
     assert source.read_bytes() == before
 
 
