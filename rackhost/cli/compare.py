@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, refuse_overwrite, text, usage
-from rackhost.cli.render import _apply_presets
+from rackhost.cli.render import apply_presets
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # it names a file: LABEL.wav
 _RESERVED = {"input", "report"}  # input.wav, report.json and report.html are written beside the candidates
@@ -86,7 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         chain = parse_chain(value, allow_untrusted=args.allow_untrusted_plugin) if kind == "chain" else None
         session.add_track(Path(args.input).stem, source, chain)
         if kind == "preset":
-            warnings += [f"{label}: {w}" for w in _apply_presets(session, [value], single_track=True,
+            warnings += [f"{label}: {w}" for w in apply_presets(session, [value], single_track=True,
                                                                   allow_untrusted=args.allow_untrusted_plugin)]
         candidates.append(Candidate(label, value if kind == "chain" else f"preset {value}", session))
 

@@ -102,7 +102,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         )
         chain = parse_chain(args.chain, allow_untrusted=args.allow_untrusted_plugin) if args.chain else None
         session.add_track(Path(args.input).stem, source, chain, keep_mono=args.keep_mono)
-    preset_warnings = load_warnings + _apply_presets(
+    preset_warnings = load_warnings + apply_presets(
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )
     midi_notes = _keep_mono_note(args, session) + assign_midi(session, args.midi)
@@ -169,7 +169,7 @@ def _target_status(target: object, output: Path) -> int:
     return EXIT_TARGET_MISSED
 
 
-def _apply_presets(session: object, refs: list[str], single_track: bool, allow_untrusted: bool = False) -> list[str]:
+def apply_presets(session: object, refs: list[str], single_track: bool, allow_untrusted: bool = False) -> list[str]:
     """Apply ``--preset`` references in order; returns values that did not land, for the user."""
     from rackhost.presets.apply import apply_preset
     from rackhost.presets.store import PresetStore
