@@ -88,6 +88,7 @@ ERRORS = [
     (["--chain", "ZamCompX2(threshold_db=20)"], "out of range in [-80, 0] dB"),
     (["--chain", "Compressor(ratio=)"], "cannot read the values"),
     (["--chain", "Reverb(_mix=2)"], "wet/dry mix"),
+    (["--chain", "Compressor,Gain(gain_db=-3)"], "slots are separated by ';', not ','"),
 ]
 
 

@@ -47,6 +47,9 @@ def parse_item(item: str) -> tuple[str, dict[str, object]]:
     if not match:
         raise ChainSpecError(f"cannot read chain item {item!r}; write it as Name(parameter=value, ...)")
     name, args = match["name"].strip(), (match["args"] or "").strip()
+    if "," in name and "/" not in name:  # "Compressor, Gain(...)": a comma where a slot ends
+        raise ChainSpecError(f"cannot read chain item {item!r}: slots are separated by ';', not ',' "
+                             f"(write \"{'; '.join(part.strip() for part in item.split(',', 1))}\")")
     if not args:
         return name, {}
     try:
