@@ -11,7 +11,7 @@ import sys
 
 from rackhost import __version__
 from rackhost.chain.teardown import free_plugins_quietly
-from rackhost.cli import demo, devices, gui, live, midi, plugins, presets, render, scan
+from rackhost.cli import batch, demo, devices, gui, live, midi, plugins, presets, render, scan
 from rackhost.cli.args import EXIT_USAGE, Parser
 from rackhost.errors import RackhostError
 
@@ -44,6 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="rackhost", description="A plug-in host and effects rack.")
     parser.add_argument("--version", action="version", version=f"rackhost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (render, presets, plugins, scan, devices, midi, live, gui, demo):  # the order --help lists them in
+    for group in (render, batch, presets, plugins, scan, devices, midi, live, gui, demo):  # the order --help lists them in
         group.add_parser(sub)
     return parser

@@ -1,0 +1,110 @@
+"""Batch rendering: many files through one chain, on every core, surviving crashing plug-ins, resumable.
+
+    from rackhost.chain.batch import find_jobs, run, RenderOptions
+    summary = run(find_jobs(["album/"], Path("out")), build, RenderOptions(), out=Path("out"))
+
+``build`` is a picklable callable returning a :class:`rackhost.chain.Session`
+with one track (its source is set per file); each worker calls it once. The
+command is ``rackhost batch`` (:mod:`rackhost.cli.batch`), which makes ``build``
+from ``--chain``/``--preset``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rackhost.chain.batch.jobs import (
+    MANIFEST_NAME,
+    BatchError,
+    FileRecord,
+    Job,
+    Manifest,
+    find_jobs,
+    remove_partial,
+)
+from rackhost.chain.batch.pool import Pool, RenderOptions, SessionBuilder, render_one
+
+__all__ = ["MANIFEST_NAME", "BatchError", "BatchSummary", "FileRecord", "Job", "Manifest", "RenderOptions",
+           "SessionBuilder", "find_jobs", "render_one", "run"]
+
+Progress = Callable[["BatchSummary"], None]
+
+
+@dataclass
+class BatchSummary:
+    """Every file's record, in the order of the jobs; filled in as files end."""
+
+    records: list[FileRecord | None]
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+
+    @property
+    def finished(self) -> list[FileRecord]:
+        return [r for r in self.records if r is not None]
+
+    @property
+    def done(self) -> int:
+        return sum(r.status == "done" for r in self.finished)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.finished)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.finished)
+
+    def realtime_factor(self) -> float:
+        """Seconds of audio rendered this run per second of wall clock."""
+        audio = sum(r.audio_seconds for r in self.finished if not r.skipped)
+        return audio / max(time.monotonic() - self.started, 1e-9)
+
+    def eta(self) -> float | None:
+        """Seconds left, from this run's pace so far; None before a file has ended."""
+        ran = [r for r in self.finished if not r.skipped]
+        if not ran:
+            return None
+        left = len(self.records) - len(self.finished)
+        return (time.monotonic() - self.started) / len(ran) * left
+
+
+def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: Path, workers: int | None = None,
+        timeout: float | None = None, recipe: str = "", progress: Progress | None = None) -> BatchSummary:
+    """Render ``jobs`` (see :func:`find_jobs`), skipping those the manifest in ``out`` has done with this ``recipe``.
+
+    ``workers``: processes (default one per core); ``timeout``: seconds a file
+    may take before its worker is taken for hung (default 120 s plus 4 s per
+    second of audio). Failed files are in the summary and the manifest with a
+    reason; nothing about one file stops the others.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out)
+    summary = BatchSummary([None] * len(jobs))
+    todo: list[tuple[int, Job]] = []
+    for index, job in enumerate(jobs):
+        doc = manifest.done(job, recipe)
+        if doc is not None:
+            summary.records[index] = FileRecord(
+                doc["input"], doc["output"], "done", None, doc.get("seconds", 0.0), doc.get("audio_seconds", 0.0),
+                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe, skipped=True)
+        else:
+            remove_partial(job.output)  # what a killed run was writing
+            todo.append((index, job))
+    if progress:
+        progress(summary)
+
+    def heard(index: int, record: FileRecord) -> None:
+        record.recipe = recipe
+        manifest.append(record)
+        summary.records[index] = record
+        if progress:
+            progress(summary)
+
+    if todo:
+        Pool(build, options, min(workers or os.cpu_count() or 1, len(todo)), timeout).run(todo, heard)
+    summary.elapsed = time.monotonic() - summary.started
+    return summary
