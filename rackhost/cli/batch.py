@@ -122,6 +122,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     jobs = find_jobs(args.inputs, outdir, args.name, args.format)
     if not jobs:
         raise usage(f"no audio files in {', '.join(map(repr, args.inputs))}; give audio files or folders holding them")
+    _check_formats(jobs, args.bit_depth)
     recipe = SessionRecipe(args.chain, tuple(args.preset), args.allow_untrusted_plugin, args.block_size or 512,
                            args.keep_mono, args.loudness_target, args.true_peak)
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
@@ -143,6 +144,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"{summary.done} done ({summary.skipped} already done), {summary.failed} failed, "
               f"{ran} rendered in {summary.elapsed:.1f} s; manifest: {outdir / 'rackhost-batch.jsonl'}")
     return EXIT_FILES_FAILED if summary.failed else 0
+
+
+def _check_formats(jobs: list, bit_depth: int) -> None:
+    """Refuse a format and bit depth that cannot go together before any worker starts (FLAC has no 32-bit float)."""
+    from rackhost.chain.render import FORMATS, SUBTYPES
+
+    for suffix in sorted({job.output.suffix.lower() for job in jobs}):
+        fmt = FORMATS.get(suffix)
+        if fmt is None:
+            raise usage(f"--name makes {suffix or 'no extension'!r} outputs, which rackhost cannot write; "
+                        f"end it in .{{ext}}, .wav, .flac or .aiff")
+        if (fmt, bit_depth) not in SUBTYPES:
+            depths = ", ".join(str(d) for f, d in SUBTYPES if f == fmt)
+            raise usage(f"{fmt} cannot be written at {bit_depth} bits; give --bit-depth {depths.replace(', ', ' or ')} "
+                        f"or another --format")
 
 
 def _print_table(records: list, outdir: Path) -> None:
