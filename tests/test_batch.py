@@ -364,3 +364,32 @@ def test_every_file_of_any_folder_layout_gets_its_own_output_in_the_same_place(t
         assert job.output.parent == out / rel.parent
         assert job.output.name.startswith(job.input.stem + "-m.")
         assert job.output.suffix in (".wav", ".flac")  # ogg cannot be written: wav
+
+
+def test_on_a_terminal_a_progress_line_counts_files_and_without_one_stderr_stays_quiet(tmp_path: Path):
+    import pty
+
+    inputs = tmp_path / "in"
+    for i in range(3):
+        write(inputs / f"{i}.wav", program_signal(2, 0.3, seed=i))
+    leader, follower = pty.openpty()
+    batch = subprocess.Popen([sys.executable, "-m", "rackhost.cli", "batch", str(inputs), "-o", str(tmp_path / "out"),
+                              "--chain", "Gain(gain_db=-1)", "--jobs", "2"], stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the batch closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = batch.communicate(timeout=120)
+    os.close(leader)
+    assert batch.returncode == 0
+    line = [part for part in shown.decode().split("\r") if part.strip()][-1]  # the last redraw
+    assert "3/3 files, 0 failed" in line and "x real time" in line and "ETA" in line
+    assert "3 done" in out.decode()
+    quiet = rackhost("batch", inputs, "-o", tmp_path / "out2", "--chain", "Gain(gain_db=-1)")
+    assert quiet.returncode == 0 and quiet.stderr == ""
