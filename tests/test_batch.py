@@ -393,3 +393,19 @@ def test_on_a_terminal_a_progress_line_counts_files_and_without_one_stderr_stays
     assert "3 done" in out.decode()
     quiet = rackhost("batch", inputs, "-o", tmp_path / "out2", "--chain", "Gain(gain_db=-1)")
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_an_album_gets_one_gain_so_the_loudest_lands_on_the_target_and_the_rest_keep_their_level(tmp_path: Path):
+    songs = tmp_path / "songs"
+    write(songs / "loud.wav", program_signal(2, 2.0, seed=1))
+    write(songs / "quiet.wav", 0.3 * program_signal(2, 2.0, seed=2))  # 10.5 dB down
+    argv = ["batch", songs, "--chain", "Gain(gain_db=0)", "--loudness-target", -14, "--jobs", 2, "--json"]
+    album = json.loads(rackhost(*argv, "-o", tmp_path / "album", "--album").stdout)
+    each = json.loads(rackhost(*argv, "-o", tmp_path / "each").stdout)
+    lufs = {Path(r["input"]).name: r["after"]["integrated_lufs"] for r in album["records"]}
+    assert abs(lufs["loud.wav"] - -14.0) <= 0.5
+    assert abs((lufs["loud.wav"] - lufs["quiet.wav"]) - 20 * np.log10(1 / 0.3)) <= 0.5  # the gap is kept
+    assert all(r["after"]["true_peak_dbtp"] <= -1.0 for r in album["records"])
+    # The loudest file of the album is rendered exactly as its own loudness target renders it.
+    assert (tmp_path / "album" / "loud.wav").read_bytes() == (tmp_path / "each" / "loud.wav").read_bytes()
+    assert all(abs(r["after"]["integrated_lufs"] - -14.0) <= 0.5 for r in each["records"])

@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                             "BrickwallLimiter(true_peak=true) is added if it has none)")
     batch.add_argument("--true-peak", type=ranged(float, -30, 0, "dBTP"), default=None, metavar="DBTP",
                        help=f"true-peak ceiling with --loudness-target (default {DEFAULT_CEILING_DBTP:g}, or the preset's)")
+    batch.add_argument("--album", action="store_true",
+                       help="with a loudness target: one gain for every file, so the loudest lands on the target "
+                            "and the others keep their level below it (a first pass measures them all)")
     batch.add_argument("-j", "--jobs", type=ranged(int, 1, 256, "processes"),
                        help="worker processes (default: one per core)")
     batch.add_argument("--timeout", type=ranged(float, 0.1, 86400, "seconds"), metavar="SECONDS",
@@ -118,6 +121,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise usage("say what to run each file through: --chain SPEC and/or --preset STAGE/NAME")
     if args.true_peak is not None and args.loudness_target is None and not args.preset:
         raise usage("--true-peak is the ceiling of --loudness-target; give --loudness-target LUFS too")
+    if args.album and args.loudness_target is None and not args.preset:
+        raise usage("--album levels files to a loudness target: give --loudness-target LUFS, or a mastering preset "
+                    "that has one (e.g. --preset mastering/streaming)")
     outdir = folder(args.output, "-o")
     jobs = find_jobs(args.inputs, outdir, args.name, args.format)
     if not jobs:
@@ -128,7 +134,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
     progress = _ProgressLine() if sys.stderr.isatty() and not args.json else None
     summary = run(jobs, recipe, options, out=outdir, workers=args.jobs, timeout=args.timeout,
-                  recipe=recipe.fingerprint(asdict(options)), progress=progress)
+                  recipe=recipe.fingerprint(asdict(options)), progress=progress, album=args.album)
     if progress:
         progress.close()
     records = summary.finished

@@ -11,6 +11,7 @@ from ``--chain``/``--preset``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -73,19 +74,34 @@ class BatchSummary:
 
 
 def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: Path, workers: int | None = None,
-        timeout: float | None = None, recipe: str = "", progress: Progress | None = None) -> BatchSummary:
+        timeout: float | None = None, recipe: str = "", progress: Progress | None = None,
+        album: bool = False) -> BatchSummary:
     """Render ``jobs`` (see :func:`find_jobs`), skipping those the manifest in ``out`` has done with this ``recipe``.
 
     ``workers``: processes (default one per core); ``timeout``: seconds a file
     may take before its worker is taken for hung (default 120 s plus 4 s per
     second of audio). Failed files are in the summary and the manifest with a
     reason; nothing about one file stops the others.
+
+    ``album``: a first pass finds the gain before the master's limiter that
+    would land each file on the session's loudness target; every file is then
+    rendered at the smallest of them, so the loudest lands on the target and
+    the others keep their level below it.
     """
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out)
     summary = BatchSummary([None] * len(jobs))
+    workers = workers or os.cpu_count() or 1
+    if album:
+        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe)
+        for index, record in failed.items():
+            record.recipe = recipe
+            manifest.append(record)
+            summary.records[index] = record
     todo: list[tuple[int, Job]] = []
     for index, job in enumerate(jobs):
+        if job is None:  # failed the album's first pass
+            continue
         doc = manifest.done(job, recipe)
         if doc is not None:
             summary.records[index] = FileRecord(
@@ -105,6 +121,23 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
             progress(summary)
 
     if todo:
-        Pool(build, options, min(workers or os.cpu_count() or 1, len(todo)), timeout).run(todo, heard)
+        Pool(build, options, min(workers, len(todo)), timeout).run(todo, heard)
     summary.elapsed = time.monotonic() - summary.started
     return summary
+
+
+def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, workers: int, timeout: float | None,
+           recipe: str) -> tuple[list, str, dict[int, FileRecord]]:
+    """The album's first pass: the jobs again, each at the album's gain (None for a file that failed), the
+    recipe with that gain in it (another set of files is another album), and the failures."""
+    measured: dict[int, FileRecord] = {}
+    Pool(build, dataclasses.replace(options, measure_only=True), min(workers, len(jobs)), timeout).run(
+        list(enumerate(jobs)), lambda index, record: measured.__setitem__(index, record))
+    found = {i: r for i, r in measured.items() if r.status == "done" and r.gain_db is not None}
+    failed = {i: r for i, r in measured.items() if i not in found}
+    if not found:
+        return [None] * len(jobs), recipe, failed
+    gain = min(r.gain_db for r in found.values())  # type: ignore[type-var]
+    album_jobs = [dataclasses.replace(job, gain_db=gain, ceiling_db=found[i].ceiling_db) if i in found else None
+                  for i, job in enumerate(jobs)]
+    return album_jobs, f"{recipe}/album {gain:.6f}", failed

@@ -36,6 +36,9 @@ class BatchError(RackhostError):
 class Job:
     input: Path
     output: Path
+    # An album's second pass: this gain before the master's limiter, and this ceiling, instead of a target search.
+    gain_db: float | None = None
+    ceiling_db: float | None = None
 
 
 @dataclass
@@ -51,6 +54,8 @@ class FileRecord:
     before: dict | None = None  # {"integrated_lufs", "true_peak_dbtp"} of the input
     after: dict | None = None  # the same of the output
     notes: list[str] = field(default_factory=list)
+    gain_db: float | None = None  # the gain before the limiter that landed (or would land) it on the target
+    ceiling_db: float | None = None  # and the limiter's ceiling
     recipe: str = ""  # fingerprint of the chain and options: a done file is skipped only for the same recipe
     skipped: bool = False  # done by an earlier run (not written to the manifest again)
 

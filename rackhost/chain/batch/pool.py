@@ -46,6 +46,7 @@ class RenderOptions:
     tail: bool = True
     max_tail_seconds: float = 30.0
     sample_rate: int | None = None  # None: each file's own rate
+    measure_only: bool = False  # an album's first pass: find each file's gain to the target, write nothing
 
 
 @dataclass
@@ -210,20 +211,28 @@ def render_one(session: object, job: Job, options: RenderOptions,
                started: Callable[[float], None] = lambda seconds: None) -> FileRecord:
     """Render ``job.input`` through ``session``'s one track to ``job.output``; a failure is a record, never a raise."""
     from rackhost.chain.loudness import measure
-    from rackhost.chain.render import render_to_file
+    from rackhost.chain.render import render, render_to_file
     from rackhost.chain.source import AudioFileSource
 
     began = time.perf_counter()
     track = session.tracks[0]  # type: ignore[attr-defined]
+    render_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds, "threads": 1}
     try:
         source = AudioFileSource(job.input)
         started(source.frames / source.sample_rate)
         before = measure(source.audio(source.sample_rate), source.sample_rate)
         track.source = source
         session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
-        job.output.parent.mkdir(parents=True, exist_ok=True)
-        result = render_to_file(session, job.output, bit_depth=options.bit_depth, tail=options.tail,  # type: ignore[arg-type]
-                                max_tail_seconds=options.max_tail_seconds, threads=1)
+        if job.gain_db is not None:
+            _fix_gain(session, job.gain_db, job.ceiling_db)
+        if options.measure_only:
+            if session.master.loudness_target is None:  # type: ignore[attr-defined]
+                raise BatchError("an album needs a loudness target: give --loudness-target LUFS, or a mastering "
+                                 "preset that has one")
+            result = render(session, **render_options)  # type: ignore[arg-type]
+        else:
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+            result = render_to_file(session, job.output, bit_depth=options.bit_depth, **render_options)  # type: ignore[arg-type]
         after = result.loudness()
     except RackhostError as err:
         return FileRecord(str(job.input), str(job.output), "failed", str(err), time.perf_counter() - began)
@@ -236,10 +245,33 @@ def render_one(session: object, job: Job, options: RenderOptions,
     if result.clipped_samples:
         notes.append(f"{result.clipped_samples} samples were above 0 dBFS and clipped")
     target = result.target_report
-    if target is not None and not target.within:
+    if target is not None and not target.within and not options.measure_only:
         notes.append(f"missed the loudness target: {target.reason or 'see the loudness after'}")
-    return FileRecord(str(job.input), str(job.output), "done", None, time.perf_counter() - began, result.seconds,
-                      _levels(before), _levels(after), notes)
+    record = FileRecord(str(job.input), str(job.output), "done", None, time.perf_counter() - began, result.seconds,
+                        _levels(before), _levels(after), notes)
+    if target is not None:
+        record.gain_db, record.ceiling_db = target.gain_db, target.ceiling_db
+    elif job.gain_db is not None:
+        record.gain_db, record.ceiling_db = job.gain_db, job.ceiling_db
+    return record
+
+
+def _fix_gain(session: object, gain_db: float, ceiling_db: float | None) -> None:
+    """Set the gain before the master's final limiter (a Gain slot, added once) and its ceiling; no target search."""
+    from rackhost.chain.plugin import Plugin
+    from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
+
+    master = session.master  # type: ignore[attr-defined]
+    target, master.loudness_target = master.loudness_target, None
+    limiter, ceiling_param = final_limiter(master.chain)
+    gain = gain_slot_before(master.chain, limiter)
+    if gain is None:
+        gain = master.chain.add(Plugin.builtin(GAIN_SLOT_NAME), limiter)
+        limiter += 1
+    gain.plugin.set("gain_db", gain_db)
+    ceiling = ceiling_db if ceiling_db is not None else (target.true_peak_dbtp if target else None)
+    if ceiling is not None:
+        master.chain[limiter].plugin.set(ceiling_param, ceiling)
 
 
 def _levels(report: object) -> dict:
