@@ -409,3 +409,38 @@ def test_an_album_gets_one_gain_so_the_loudest_lands_on_the_target_and_the_rest_
     # The loudest file of the album is rendered exactly as its own loudness target renders it.
     assert (tmp_path / "album" / "loud.wav").read_bytes() == (tmp_path / "each" / "loud.wav").read_bytes()
     assert all(abs(r["after"]["integrated_lufs"] - -14.0) <= 0.5 for r in each["records"])
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_job_list_names_each_files_output_and_its_own_loudness_target(tmp_path: Path, kind: str):
+    write(tmp_path / "src" / "speech.wav", 0.5 * program_signal(2, 2.0, seed=3))
+    write(tmp_path / "src" / "music.wav", program_signal(2, 2.0, seed=4))
+    rows = [{"input": "src/speech.wav", "output": "podcast/ep1.flac", "loudness_target": "-19", "true_peak": "-2"},
+            {"input": "src/music.wav", "output": "", "loudness_target": "", "true_peak": ""}]
+    jobs = tmp_path / f"jobs.{kind}"
+    if kind == "csv":
+        jobs.write_text("input,output,loudness_target,true_peak\n"
+                        + "".join(",".join(r.values()) + "\n" for r in rows))
+    else:
+        jobs.write_text("".join(json.dumps({k: v for k, v in r.items() if v}) + "\n" for r in rows))
+    out = tmp_path / "out"
+    # One worker renders both, in order: the second must not inherit the first one's target or limiter.
+    result = rackhost("batch", jobs, "-o", out, "--chain", "Gain(gain_db=-3)", "--bit-depth", 16, "--jobs", 1,
+                      "--json")
+    assert result.returncode == 0, result.stderr
+    records = {Path(r["input"]).name: r for r in json.loads(result.stdout)["records"]}
+    assert records["speech.wav"]["output"] == str(out / "podcast" / "ep1.flac")
+    assert abs(records["speech.wav"]["after"]["integrated_lufs"] - -19.0) <= 0.5
+    assert records["speech.wav"]["after"]["true_peak_dbtp"] <= -2.0
+    # The file without a target of its own is only the chain: 3 dB down, no limiter left over from the other.
+    music = records["music.wav"]
+    assert abs(music["after"]["integrated_lufs"] - (music["before"]["integrated_lufs"] - 3)) <= 0.05
+    assert sf.info(out / "music.wav").subtype == "PCM_16"
+
+
+def test_a_job_list_with_a_key_it_does_not_take_is_refused_naming_the_line(tmp_path: Path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"input": "a.wav"}\n{"input": "b.wav", "gain": 3}\n')
+    result = rackhost("batch", jobs, "-o", tmp_path / "out", "--chain", "Gain")
+    assert result.returncode == 2
+    assert "line 2 has 'gain'" in result.stderr and "loudness_target" in result.stderr

@@ -102,11 +102,11 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
     for index, job in enumerate(jobs):
         if job is None:  # failed the album's first pass
             continue
-        doc = manifest.done(job, recipe)
+        doc = manifest.done(job, recipe + job.key())
         if doc is not None:
             summary.records[index] = FileRecord(
                 doc["input"], doc["output"], "done", None, doc.get("seconds", 0.0), doc.get("audio_seconds", 0.0),
-                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe, skipped=True)
+                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe=doc.get("recipe", ""), skipped=True)
         else:
             remove_partial(job.output)  # what a killed run was writing
             todo.append((index, job))
@@ -114,7 +114,7 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
         progress(summary)
 
     def heard(index: int, record: FileRecord) -> None:
-        record.recipe = recipe
+        record.recipe = recipe + jobs[index].key()  # type: ignore[union-attr]
         manifest.append(record)
         summary.records[index] = record
         if progress:

@@ -9,7 +9,9 @@ A line cut short by a killed run is ignored.
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +30,11 @@ WRITABLE = {".wav": "wav", ".flac": "flac", ".aiff": "aiff", ".aif": "aif"}
 AUDIO_EXTENSIONS = frozenset({f".{k.lower()}" for k in sf.available_formats()} | {".aif", ".mp3", ".opus", ".oga"})
 
 
+JOB_LIST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+JOB_LIST_KEYS = ("input", "output", "loudness_target", "true_peak")
+DEFAULT_TRUE_PEAK_DBTP = -1.0
+
+
 class BatchError(RackhostError):
     """A batch that cannot start (inputs, outputs, the chain): names what is wrong and the fix."""
 
@@ -39,6 +46,12 @@ class Job:
     # An album's second pass: this gain before the master's limiter, and this ceiling, instead of a target search.
     gain_db: float | None = None
     ceiling_db: float | None = None
+    # From a job list: this file's own loudness target (LUFS, true-peak ceiling dBTP), over the batch's.
+    loudness_target: tuple[float, float] | None = None
+
+    def key(self) -> str:
+        """What of the job itself a done file must match to be skipped (its own target)."""
+        return "" if self.loudness_target is None else f"/target {self.loudness_target[0]:g} {self.loudness_target[1]:g}"
 
 
 @dataclass
@@ -67,15 +80,18 @@ class FileRecord:
 
 def find_jobs(inputs: Iterable[str | Path], outdir: Path, name: str = DEFAULT_NAME,
               extension: str | None = None) -> list[Job]:
-    """The jobs for ``inputs`` (files, and folders searched recursively for audio files), in a stable order.
+    """The jobs for ``inputs`` (files, folders searched recursively for audio files, job lists), in a stable order.
 
     A folder's files keep their place below it under ``outdir``; a file named
     directly lands in ``outdir`` itself. ``name`` makes the output's file name
-    from ``{stem}``, ``{ext}`` and ``{name}`` (the input's file name).
+    from ``{stem}``, ``{ext}`` and ``{name}`` (the input's file name). A job
+    list (``.csv``, or ``.jsonl`` with an object a line) names each file's
+    ``input`` (relative to the list's folder) and optionally its ``output``
+    (relative to ``outdir``), ``loudness_target`` (LUFS) and ``true_peak`` (dBTP).
     """
     outdir = Path(outdir)
     out_real = Path(os.path.realpath(outdir))
-    found: list[tuple[Path, Path]] = []  # (input, its place relative to outdir)
+    found: list[tuple[Path, Path | None, Path | None, tuple[float, float] | None]] = []  # input, place, output, target
     for given in inputs:
         path = Path(given)
         if path.is_dir():
@@ -84,35 +100,91 @@ def find_jobs(inputs: Iterable[str | Path], outdir: Path, name: str = DEFAULT_NA
                 raise BatchError(f"the output folder {str(outdir)!r} is inside the input folder {str(path)!r}, so "
                                  f"a later run would read its outputs as inputs; give an output folder outside it")
             for file in sorted(_audio_files(path)):
-                found.append((file, file.relative_to(path)))
+                found.append((file, file.relative_to(path), None, None))
+        elif path.is_file() and path.suffix.lower() in JOB_LIST_SUFFIXES:
+            for row in read_job_list(path):
+                found.append((row[0], None, outdir / row[1] if row[1] else None, row[2]))
         elif path.exists():
-            found.append((path, Path(path.name)))
+            found.append((path, Path(path.name), None, None))
         else:
             raise BatchError(f"input {str(path)!r} does not exist; check the path")
     jobs: list[Job] = []
     seen: dict[str, Path] = {}
-    for file, rel in found:
-        ext = extension or WRITABLE.get(file.suffix.lower(), "wav")
-        try:
-            out_name = name.format(stem=file.stem, ext=ext, name=file.name)
-        except (KeyError, IndexError, ValueError) as err:
-            raise BatchError(f"--name {name!r} cannot be filled in ({err}); use {{stem}}, {{ext}} and {{name}}, "
-                             f"e.g. '{{stem}}-master.{{ext}}'") from None
-        if not out_name or "/" in out_name or out_name in (".", ".."):
-            raise BatchError(f"--name {name!r} gives {out_name!r} for {str(file)!r}, which is not a file name")
-        output = outdir / rel.parent / out_name
+    for file, rel, output, target in found:
+        if output is None:
+            ext = extension or WRITABLE.get(file.suffix.lower(), "wav")
+            try:
+                out_name = name.format(stem=file.stem, ext=ext, name=file.name)
+            except (KeyError, IndexError, ValueError) as err:
+                raise BatchError(f"--name {name!r} cannot be filled in ({err}); use {{stem}}, {{ext}} and {{name}}, "
+                                 f"e.g. '{{stem}}-master.{{ext}}'") from None
+            if not out_name or "/" in out_name or out_name in (".", ".."):
+                raise BatchError(f"--name {name!r} gives {out_name!r} for {str(file)!r}, which is not a file name")
+            output = outdir / (rel or Path(file.name)).parent / out_name
         key = os.path.realpath(output)
         if key in seen:
             raise BatchError(f"{str(seen[key])!r} and {str(file)!r} would both be written to {str(output)!r}; "
                              f"give a --name that tells them apart (e.g. '{{name}}.{{ext}}') or batch them apart")
         seen[key] = file
-        jobs.append(Job(file, output))
+        jobs.append(Job(file, output, loudness_target=target))
     inputs_real = {os.path.realpath(j.input): j.input for j in jobs}
     for job in jobs:
         if os.path.realpath(job.output) in inputs_real:
             raise BatchError(f"the output {str(job.output)!r} is the input {str(inputs_real[os.path.realpath(job.output)])!r}: "
                              f"writing it would replace what is read; give another output folder or --name")
     return jobs
+
+
+def read_job_list(path: Path) -> list[tuple[Path, str | None, tuple[float, float] | None]]:
+    """(input, output or None, loudness target or None) for each row of a ``.csv`` or ``.jsonl`` job list."""
+    try:
+        with open(path, encoding="utf-8", newline="") as text:
+            if path.suffix.lower() == ".csv":
+                rows = [(n + 2, {k.strip(): (v or "").strip() for k, v in row.items() if k})
+                        for n, row in enumerate(csv.DictReader(text))]
+            else:
+                rows = []
+                for n, line in enumerate(text, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rows.append((n, json.loads(line)))
+                    except json.JSONDecodeError as err:
+                        raise BatchError(f"job list {str(path)!r} line {n} is not JSON ({err.msg}); write one "
+                                         f"object a line, e.g. {{\"input\": \"song.wav\"}}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BatchError(f"cannot read job list {str(path)!r}: {err}") from err
+    jobs = []
+    for line, row in rows:
+        where = f"job list {str(path)!r} line {line}"
+        if not isinstance(row, dict):
+            raise BatchError(f"{where} is not an object; write {{\"input\": \"song.wav\"}}")
+        unknown = sorted(k for k in row if k not in JOB_LIST_KEYS)
+        if unknown:
+            raise BatchError(f"{where} has {unknown[0]!r}, which a job list does not take; "
+                             f"it takes {', '.join(JOB_LIST_KEYS)}")
+        if not row.get("input"):
+            raise BatchError(f"{where} has no input; give the audio file to render")
+        lufs, peak = _number(row, "loudness_target", where, -70, 0), _number(row, "true_peak", where, -30, 0)
+        if peak is not None and lufs is None:
+            raise BatchError(f"{where} has a true_peak but no loudness_target; give both, or neither")
+        source = Path(str(row["input"]))
+        jobs.append((source if source.is_absolute() else path.parent / source, str(row.get("output") or "") or None,
+                     None if lufs is None else (lufs, DEFAULT_TRUE_PEAK_DBTP if peak is None else peak)))
+    return jobs
+
+
+def _number(row: dict, key: str, where: str, low: float, high: float) -> float | None:
+    value = row.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BatchError(f"{where}: {key} {value!r} is not a number") from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise BatchError(f"{where}: {key} {value!r} is outside {low:g}..{high:g}")
+    return number
 
 
 def _audio_files(folder: Path) -> Iterable[Path]:

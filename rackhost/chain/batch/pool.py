@@ -217,12 +217,15 @@ def render_one(session: object, job: Job, options: RenderOptions,
     began = time.perf_counter()
     track = session.tracks[0]  # type: ignore[attr-defined]
     render_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds, "threads": 1}
+    restore: Callable[[], None] | None = None
     try:
         source = AudioFileSource(job.input)
         started(source.frames / source.sample_rate)
         before = measure(source.audio(source.sample_rate), source.sample_rate)
         track.source = source
         session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
+        if job.loudness_target is not None:
+            restore = _own_target(session, job.loudness_target)
         if job.gain_db is not None:
             _fix_gain(session, job.gain_db, job.ceiling_db)
         if options.measure_only:
@@ -241,6 +244,8 @@ def render_one(session: object, job: Job, options: RenderOptions,
                           time.perf_counter() - began)
     finally:
         track.source = None  # the next file must not find this one's audio
+        if restore is not None:
+            restore()
     notes = list(result.notes)
     if result.clipped_samples:
         notes.append(f"{result.clipped_samples} samples were above 0 dBFS and clipped")
@@ -254,6 +259,28 @@ def render_one(session: object, job: Job, options: RenderOptions,
     elif job.gain_db is not None:
         record.gain_db, record.ceiling_db = job.gain_db, job.ceiling_db
     return record
+
+
+def _own_target(session: object, target: tuple[float, float]) -> Callable[[], None]:
+    """Give the master this file's loudness target (a limiter added if it ends in none); returns the undo."""
+    from rackhost.chain.master import LoudnessTarget
+    from rackhost.chain.plugin import Plugin
+    from rackhost.chain.target import LoudnessTargetError, final_limiter
+
+    master = session.master  # type: ignore[attr-defined]
+    before, master.loudness_target = master.loudness_target, LoudnessTarget(*target)
+    added = None
+    try:
+        final_limiter(master.chain)
+    except LoudnessTargetError:
+        added = master.chain.add(Plugin.builtin("BrickwallLimiter", true_peak=True))
+
+    def restore() -> None:
+        master.loudness_target = before
+        if added is not None:
+            master.chain.remove(added)
+
+    return restore
 
 
 def _fix_gain(session: object, gain_db: float, ceiling_db: float | None) -> None:
