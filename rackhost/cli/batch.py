@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     batch.add_argument("--loudness-target", type=ranged(float, -70, 0, "LUFS"), metavar="LUFS",
                        help="master each file to this integrated loudness (a limiter ends the master chain; "
                             "BrickwallLimiter(true_peak=true) is added if it has none)")
-    batch.add_argument("--true-peak", type=ranged(float, -30, 0, "dBTP"), default=None, metavar="DBTP",
+    batch.add_argument("--true-peak", type=ranged(float, -20, 0, "dBTP"), default=None, metavar="DBTP",
                        help=f"true-peak ceiling with --loudness-target (default {DEFAULT_CEILING_DBTP:g}, or the preset's)")
     batch.add_argument("--album", action="store_true",
                        help="with a loudness target: one gain for every file, so the loudest lands on the target "

@@ -165,7 +165,7 @@ def read_job_list(path: Path) -> list[tuple[Path, str | None, tuple[float, float
                              f"it takes {', '.join(JOB_LIST_KEYS)}")
         if not row.get("input"):
             raise BatchError(f"{where} has no input; give the audio file to render")
-        lufs, peak = _number(row, "loudness_target", where, -70, 0), _number(row, "true_peak", where, -30, 0)
+        lufs, peak = _number(row, "loudness_target", where, -70, 0), _number(row, "true_peak", where, -20, 0)
         if peak is not None and lufs is None:
             raise BatchError(f"{where} has a true_peak but no loudness_target; give both, or neither")
         source = Path(str(row["input"]))
