@@ -18,6 +18,7 @@ import ctypes
 import math
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import time
@@ -113,8 +114,8 @@ class Pool:
                 while worker.conn.poll():
                     message = worker.conn.recv()
                     self._heard(worker, message, on_record)
-            except (EOFError, OSError):
-                pass  # it died; the sentinel says how
+            except (EOFError, OSError, pickle.UnpicklingError):
+                pass  # it died, perhaps mid-message; the sentinel says how
         if worker.process.sentinel in ready or not worker.process.is_alive():
             worker.process.join(5)
             if worker.job is None and not worker.ready:
@@ -186,6 +187,9 @@ def _death(exitcode: int | None) -> str:
 def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions) -> None:
     """Build the session once, then render each file the parent hands in until it says stop (or is gone)."""
     _die_with_parent()
+    # Ctrl-C reaches the whole process group: the parent stops the batch (and its workers), so a worker
+    # must not take it for a failure of the file it holds.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet_stderr()  # plug-ins chatter on fd 2; what a file's render has to say goes back in its record
     try:
         session = build()
