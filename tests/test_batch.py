@@ -450,3 +450,42 @@ def test_a_job_list_with_a_key_it_does_not_take_is_refused_naming_the_line(tmp_p
     result = rackhost("batch", jobs, "-o", tmp_path / "out", "--chain", "Gain")
     assert result.returncode == 2
     assert "line 2 has 'gain'" in result.stderr and "loudness_target" in result.stderr
+
+
+def session_doc(source: str) -> dict:
+    return {
+        "format_version": 3, "sample_rate": SR, "block_size": 256,
+        "tracks": [{"name": "vox", "source": source, "gain_db": -2.0, "pan": 0.3,
+                    "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"}, "parameters": {"threshold_db": -20}}]}],
+        "master": {"gain_db": 0.0, "chain": [{"plugin": {"format": "builtin", "name": "HighShelfFilter"},
+                                              "parameters": {"gain_db": 2.0}}]},
+    }
+
+
+def test_a_session_template_renders_each_input_as_its_track_as_rackhost_render_does(tmp_path: Path):
+    takes = tmp_path / "takes"
+    write(takes / "take1.wav", program_signal(1, 0.6, seed=1))
+    write(takes / "take2.wav", program_signal(2, 0.6, seed=2))
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps(session_doc("takes/take1.wav")))
+    out = tmp_path / "out"
+    result = rackhost("batch", takes, "-o", out, "--session", template, "--jobs", 1)
+    assert result.returncode == 0, result.stderr
+    for take in ("take1.wav", "take2.wav"):
+        own = tmp_path / f"{take}.json"
+        own.write_text(json.dumps(session_doc(f"takes/{take}")))
+        single = tmp_path / "single" / take
+        single.parent.mkdir(exist_ok=True)
+        assert render("render", "--session", own, "-o", single) == 0
+        assert single.read_bytes() == (out / take).read_bytes(), take
+    assert sf.info(out / "take1.wav").channels == 2  # a session renders its stereo mix
+
+
+def test_a_session_with_two_audio_tracks_is_refused_naming_them(tmp_path: Path):
+    write(tmp_path / "a.wav", program_signal(2, 0.3))
+    doc = session_doc("a.wav")
+    doc["tracks"].append({**doc["tracks"][0], "name": "gtr"})
+    (tmp_path / "two.json").write_text(json.dumps(doc))
+    result = rackhost("batch", tmp_path / "a.wav", "-o", tmp_path / "out", "--session", tmp_path / "two.json")
+    assert result.returncode == 2
+    assert "one audio-file track" in result.stderr and "'vox', 'gtr'" in result.stderr

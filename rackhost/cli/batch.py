@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, text, usage
+from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, refuse_overwrite, text, usage
 from rackhost.errors import RackhostError
 
 EXIT_FILES_FAILED = 1
@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="folder for the outputs (created if need be); a folder's layout is kept below it")
     batch.add_argument("--chain", type=chain_spec,
                        help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
+    batch.add_argument("--session", type=text("a session file"),
+                       help="render each input as the one audio-file track of this session (its mix, at its rate)")
     batch.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME", type=text("STAGE/NAME"),
                        help="apply a preset (or a preset .json file); repeat to apply several in order")
     batch.add_argument("--name", default="{stem}.{ext}", type=text("an output name pattern"),
@@ -71,8 +73,9 @@ class SessionRecipe:
 
     chain: str | None = None
     presets: tuple[str, ...] = ()
+    session: str | None = None  # a session file: each input is its one audio-file track
     allow_untrusted: bool = False
-    block_size: int = 512
+    block_size: int | None = None  # None: 512, or the session's
     keep_mono: bool = False
     loudness_target: float | None = None
     true_peak: float | None = None
@@ -83,11 +86,15 @@ class SessionRecipe:
         from rackhost.cli.chain_spec import parse_chain
         from rackhost.cli.render import _apply_presets
 
-        # A bounce, as 'rackhost render FILE': each file comes back as wide as its chain makes it.
-        session = Session(block_size=self.block_size, track_bounce=True)
-        chain = parse_chain(self.chain, allow_untrusted=self.allow_untrusted) if self.chain else None
-        session.add_track("input", None, chain, keep_mono=self.keep_mono)
-        _apply_presets(session, list(self.presets), single_track=True, allow_untrusted=self.allow_untrusted)
+        if self.session:
+            session = _load_session(self.session, self.block_size)
+        else:
+            # A bounce, as 'rackhost render FILE': each file comes back as wide as its chain makes it.
+            session = Session(block_size=self.block_size or 512, track_bounce=True)
+            chain = parse_chain(self.chain, allow_untrusted=self.allow_untrusted) if self.chain else None
+            session.add_track("input", None, chain, keep_mono=self.keep_mono)
+        _apply_presets(session, list(self.presets), single_track=not self.session,
+                       allow_untrusted=self.allow_untrusted)
         master = session.master
         if self.loudness_target is not None or (self.true_peak is not None and master.loudness_target):
             ceiling = self.true_peak if self.true_peak is not None else (
@@ -102,8 +109,22 @@ class SessionRecipe:
 
     def fingerprint(self, extra: dict) -> str:
         """Same text for the same chain and options: a file done under another recipe is done again."""
-        doc = {**asdict(self), **extra, "preset_files": [_preset_text(ref) for ref in self.presets]}
+        files = [_preset_text(ref) for ref in self.presets] + ([_preset_text(self.session)] if self.session else [])
+        doc = {**asdict(self), **extra, "files": files}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _load_session(path: str, block_size: int | None) -> object:
+    from rackhost.cli.render import _refuse_bypassed_plugins
+    from rackhost.presets import load_session
+    from rackhost.presets.preset import RestoreReport
+
+    loaded = RestoreReport()
+    session = load_session(path, loaded)
+    _refuse_bypassed_plugins(loaded, f"session {path!r}")
+    if block_size is not None:
+        session.block_size = block_size
+    return session
 
 
 def _preset_text(ref: str) -> str:
@@ -117,8 +138,11 @@ def _preset_text(ref: str) -> str:
 def cmd_batch(args: argparse.Namespace) -> int:
     from rackhost.chain.batch import RenderOptions, find_jobs, run
 
-    if not args.chain and not args.preset:
-        raise usage("say what to run each file through: --chain SPEC and/or --preset STAGE/NAME")
+    if not args.chain and not args.preset and not args.session:
+        raise usage("say what to run each file through: --chain SPEC and/or --preset STAGE/NAME, or --session FILE")
+    if args.session and (args.chain or args.keep_mono):
+        raise usage("with --session, the chains are the session's: leave out --chain and --keep-mono "
+                    "(set them on the session's track)")
     if args.true_peak is not None and args.loudness_target is None and not args.preset:
         raise usage("--true-peak is the ceiling of --loudness-target; give --loudness-target LUFS too")
     if args.album and args.loudness_target is None and not args.preset:
@@ -129,8 +153,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not jobs:
         raise usage(f"no audio files in {', '.join(map(repr, args.inputs))}; give audio files or folders holding them")
     _check_formats(jobs, args.bit_depth)
-    recipe = SessionRecipe(args.chain, tuple(args.preset), args.allow_untrusted_plugin, args.block_size or 512,
-                           args.keep_mono, args.loudness_target, args.true_peak)
+    if args.session:
+        from rackhost.presets.session_file import check_session_file
+
+        check_session_file(args.session)  # a missing or broken file: said once, here, not by every worker
+    refuse_overwrite_all(jobs, [args.session, *args.preset])
+    recipe = SessionRecipe(args.chain, tuple(args.preset), args.session, args.allow_untrusted_plugin,
+                           args.block_size, args.keep_mono, args.loudness_target, args.true_peak)
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
     progress = _ProgressLine() if sys.stderr.isatty() and not args.json else None
     summary = run(jobs, recipe, options, out=outdir, workers=args.jobs, timeout=args.timeout,
@@ -150,6 +179,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"{summary.done} done ({summary.skipped} already done), {summary.failed} failed, "
               f"{ran} rendered in {summary.elapsed:.1f} s; manifest: {outdir / 'rackhost-batch.jsonl'}")
     return EXIT_FILES_FAILED if summary.failed else 0
+
+
+def refuse_overwrite_all(jobs: list, files: list[str]) -> None:
+    """No output may replace a file the batch reads besides its inputs (a session file, a preset file)."""
+    for job in jobs:
+        refuse_overwrite(job.output, files)
 
 
 def _check_formats(jobs: list, bit_depth: int) -> None:

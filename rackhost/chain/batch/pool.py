@@ -193,6 +193,7 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
     _quiet_stderr()  # plug-ins chatter on fd 2; what a file's render has to say goes back in its record
     try:
         session = build()
+        track = input_track(session)
     except RackhostError as err:
         conn.send(("build_error", str(err)))
         return
@@ -208,18 +209,34 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
         if message is None:
             return
         index, job = message
-        conn.send(("done", index, render_one(session, job, options, lambda s: conn.send(("started", index, s)))))
+        conn.send(("done", index, render_one(session, job, options, lambda s: conn.send(("started", index, s)),
+                                             track)))
+
+
+def input_track(session: object) -> object:
+    """The track each file plays on: a bounce's one track, or a session's one audio-file track."""
+    tracks = session.tracks  # type: ignore[attr-defined]
+    if session.track_bounce:  # type: ignore[attr-defined]
+        return tracks[0]
+    files = [t for t in tracks if t.source is not None]
+    if len(files) != 1:
+        names = ", ".join(repr(t.name) for t in files) or "none"
+        raise BatchError(f"a batch plays each input on the session's one audio-file track, and this session has "
+                         f"{len(files)} ({names}); keep one audio-file track (instruments and inputs may stay)")
+    return files[0]
 
 
 def render_one(session: object, job: Job, options: RenderOptions,
-               started: Callable[[float], None] = lambda seconds: None) -> FileRecord:
-    """Render ``job.input`` through ``session``'s one track to ``job.output``; a failure is a record, never a raise."""
+               started: Callable[[float], None] = lambda seconds: None, track: object | None = None) -> FileRecord:
+    """Render ``job.input`` on ``track`` (:func:`input_track`) of ``session`` to ``job.output``; a failure is a
+    record, never a raise. A bounce renders at the file's rate, a session at its own."""
     from rackhost.chain.loudness import measure
     from rackhost.chain.render import render, render_to_file
     from rackhost.chain.source import AudioFileSource
 
     began = time.perf_counter()
-    track = session.tracks[0]  # type: ignore[attr-defined]
+    track = track if track is not None else input_track(session)
+    bounce = session.track_bounce  # type: ignore[attr-defined]
     render_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds, "threads": 1}
     restore: Callable[[], None] | None = None
     try:
@@ -227,7 +244,8 @@ def render_one(session: object, job: Job, options: RenderOptions,
         started(source.frames / source.sample_rate)
         before = measure(source.audio(source.sample_rate), source.sample_rate)
         track.source = source
-        session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
+        if options.sample_rate or bounce:
+            session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
         if job.loudness_target is not None:
             restore = _own_target(session, job.loudness_target)
         if job.gain_db is not None:
