@@ -148,8 +148,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.album and args.loudness_target is None and not args.preset:
         raise usage("--album levels files to a loudness target: give --loudness-target LUFS, or a mastering preset "
                     "that has one (e.g. --preset mastering/streaming)")
-    outdir = folder(args.output, "-o")
-    jobs = find_jobs(args.inputs, outdir, args.name, args.format)
+    outdir = folder(args.output, "-o", create=False)
+    jobs = find_jobs(args.inputs, outdir, args.name, args.format)  # refusals first: no folder made for nothing
     if not jobs:
         raise usage(f"no audio files in {', '.join(map(repr, args.inputs))}; give audio files or folders holding them")
     _check_formats(jobs, args.bit_depth)
@@ -158,6 +158,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         check_session_file(args.session)  # a missing or broken file: said once, here, not by every worker
     refuse_overwrite_all(jobs, [args.session, *args.preset])
+    folder(args.output, "-o")
     recipe = SessionRecipe(args.chain, tuple(args.preset), args.session, args.allow_untrusted_plugin,
                            args.block_size, args.keep_mono, args.loudness_target, args.true_peak)
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
