@@ -335,6 +335,7 @@ def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path: Path):
     write(tmp_path / "in" / "a.wav", program_signal(2, 0.2))
     result = rackhost("batch", tmp_path / "in", "-o", tmp_path / "in" / "out", "--chain", "Gain")
     assert result.returncode == 2 and "inside the input folder" in result.stderr
+    assert not (tmp_path / "in" / "out").exists()
     same = rackhost("batch", tmp_path / "in" / "a.wav", "-o", tmp_path / "in", "--chain", "Gain")
     assert same.returncode == 2 and "would replace what is read" in same.stderr
 

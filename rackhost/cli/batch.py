@@ -235,7 +235,7 @@ class _ProgressLine:
         bar = "#" * int(20 * finished / max(total, 1))
         eta = s.eta()  # type: ignore[attr-defined]
         eta_text = "-" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
-        sys.stderr.write(f"\r[{bar:<20}] {finished}/{total} files, {s.failed} failed, "  # type: ignore[attr-defined]
+        sys.stderr.write(f"\r{s.phase} [{bar:<20}] {finished}/{total} files, {s.failed} failed, "  # type: ignore[attr-defined]
                          f"{s.realtime_factor():.0f}x real time, ETA {eta_text}  ")  # type: ignore[attr-defined]
         sys.stderr.flush()
         self.shown = True

@@ -40,6 +40,7 @@ class BatchSummary:
     """Every file's record, in the order of the jobs; filled in as files end."""
 
     records: list[FileRecord | None]
+    phase: str = "rendering"  # "measuring": an album's first pass
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
 
@@ -93,7 +94,7 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
     summary = BatchSummary([None] * len(jobs))
     workers = workers or os.cpu_count() or 1
     if album:
-        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe)
+        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe, progress)
         for index, record in failed.items():
             record.recipe = recipe
             manifest.append(record)
@@ -127,12 +128,19 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
 
 
 def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, workers: int, timeout: float | None,
-           recipe: str) -> tuple[list, str, dict[int, FileRecord]]:
+           recipe: str, progress: Progress | None) -> tuple[list, str, dict[int, FileRecord]]:
     """The album's first pass: the jobs again, each at the album's gain (None for a file that failed), the
     recipe with that gain in it (another set of files is another album), and the failures."""
     measured: dict[int, FileRecord] = {}
+    pass_one = BatchSummary([None] * len(jobs), phase="measuring")
+
+    def heard(index: int, record: FileRecord) -> None:
+        measured[index] = pass_one.records[index] = record
+        if progress:
+            progress(pass_one)
+
     Pool(build, dataclasses.replace(options, measure_only=True), min(workers, len(jobs)), timeout).run(
-        list(enumerate(jobs)), lambda index, record: measured.__setitem__(index, record))
+        list(enumerate(jobs)), heard)
     found = {i: r for i, r in measured.items() if r.status == "done" and r.gain_db is not None}
     failed = {i: r for i, r in measured.items() if i not in found}
     if not found:
