@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -134,8 +133,8 @@ def crash_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def rackhost(*argv: object, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rackhost.cli", *map(str, argv)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *map(str, argv)], check=False, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 def render(*argv: object) -> int:

@@ -10,14 +10,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, refuse_overwrite, text, usage
-from rackhost.errors import RackhostError
+from rackhost.cli.args import (
+    BLOCK_SIZE,
+    SAMPLE_RATE,
+    chain_spec,
+    folder,
+    ranged,
+    refuse_overwrite,
+    text,
+    usage,
+)
 
 EXIT_FILES_FAILED = 1
 DEFAULT_CEILING_DBTP = -1.0

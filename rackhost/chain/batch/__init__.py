@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rackhost.chain.batch.jobs import (
     MANIFEST_NAME,

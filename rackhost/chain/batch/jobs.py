@@ -13,9 +13,9 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import soundfile as sf
 

@@ -23,9 +23,9 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Callable
 
 from rackhost.chain.batch.jobs import BatchError, FileRecord, Job, remove_partial
 from rackhost.errors import RackhostError
@@ -209,7 +209,7 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
         if message is None:
             return
         index, job = message
-        conn.send(("done", index, render_one(session, job, options, lambda s: conn.send(("started", index, s)),
+        conn.send(("done", index, render_one(session, job, options, lambda s, i=index: conn.send(("started", i, s)),
                                              track)))
 
 
