@@ -128,6 +128,12 @@ NUMERIC = [
      float, -70, 0),
     (["presets", "save", "p", "--stage", "mastering", "--session", "mix.json", "--master", "--target-lufs", "-14"],
      "--true-peak", float, -20, 0),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain"], "--jobs", int, 1, 256),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain"], "--timeout", float, 0.1, 86400),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain"], "--loudness-target", float, -70, 0),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain", "--loudness-target", "-14"], "--true-peak", float, -20, 0),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain"], "--block-size", int, 16, 16384),
+    (["batch", "v.wav", "-o", "out", "--chain", "Gain"], "--max-tail", float, 0, 3600),
 ]
 NUMERIC_IDS = [f"{c[0]}{'-' + c[1] if c[0] == 'midi' else ''}{option}" for c, option, *_ in NUMERIC]
 

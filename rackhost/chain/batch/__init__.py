@@ -1,0 +1,151 @@
+"""Batch rendering: many files through one chain, on every core, surviving crashing plug-ins, resumable.
+
+    from rackhost.chain.batch import find_jobs, run, RenderOptions
+    summary = run(find_jobs(["album/"], Path("out")), build, RenderOptions(), out=Path("out"))
+
+``build`` is a picklable callable returning a :class:`rackhost.chain.Session`
+with one track (its source is set per file); each worker calls it once. The
+command is ``rackhost batch`` (:mod:`rackhost.cli.batch`), which makes ``build``
+from ``--chain``/``--preset``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rackhost.chain.batch.jobs import (
+    MANIFEST_NAME,
+    BatchError,
+    FileRecord,
+    Job,
+    Manifest,
+    find_jobs,
+    remove_partial,
+)
+from rackhost.chain.batch.pool import Pool, RenderOptions, SessionBuilder, render_one
+
+__all__ = ["MANIFEST_NAME", "BatchError", "BatchSummary", "FileRecord", "Job", "Manifest", "RenderOptions",
+           "SessionBuilder", "find_jobs", "render_one", "run"]
+
+Progress = Callable[["BatchSummary"], None]
+
+
+@dataclass
+class BatchSummary:
+    """Every file's record, in the order of the jobs; filled in as files end."""
+
+    records: list[FileRecord | None]
+    phase: str = "rendering"  # "measuring": an album's first pass
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+
+    @property
+    def finished(self) -> list[FileRecord]:
+        return [r for r in self.records if r is not None]
+
+    @property
+    def done(self) -> int:
+        return sum(r.status == "done" for r in self.finished)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.finished)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.finished)
+
+    def realtime_factor(self) -> float:
+        """Seconds of audio rendered this run per second of wall clock."""
+        audio = sum(r.audio_seconds for r in self.finished if not r.skipped)
+        return audio / max(time.monotonic() - self.started, 1e-9)
+
+    def eta(self) -> float | None:
+        """Seconds left, from this run's pace so far; None before a file has ended."""
+        ran = [r for r in self.finished if not r.skipped]
+        if not ran:
+            return None
+        left = len(self.records) - len(self.finished)
+        return (time.monotonic() - self.started) / len(ran) * left
+
+
+def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: Path, workers: int | None = None,
+        timeout: float | None = None, recipe: str = "", progress: Progress | None = None,
+        album: bool = False) -> BatchSummary:
+    """Render ``jobs`` (see :func:`find_jobs`), skipping those the manifest in ``out`` has done with this ``recipe``.
+
+    ``workers``: processes (default one per core); ``timeout``: seconds a file
+    may take before its worker is taken for hung (default 120 s plus 4 s per
+    second of audio). Failed files are in the summary and the manifest with a
+    reason; nothing about one file stops the others.
+
+    ``album``: a first pass finds the gain before the master's limiter that
+    would land each file on the session's loudness target; every file is then
+    rendered at the smallest of them, so the loudest lands on the target and
+    the others keep their level below it.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out)
+    summary = BatchSummary([None] * len(jobs))
+    workers = workers or os.cpu_count() or 1
+    if album:
+        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe, progress)
+        for index, record in failed.items():
+            record.recipe = recipe
+            manifest.append(record)
+            summary.records[index] = record
+    todo: list[tuple[int, Job]] = []
+    for index, job in enumerate(jobs):
+        if job is None:  # failed the album's first pass
+            continue
+        doc = manifest.done(job, recipe + job.key())
+        if doc is not None:
+            summary.records[index] = FileRecord(
+                doc["input"], doc["output"], "done", None, doc.get("seconds", 0.0), doc.get("audio_seconds", 0.0),
+                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe=doc.get("recipe", ""), skipped=True)
+        else:
+            remove_partial(job.output)  # what a killed run was writing
+            todo.append((index, job))
+    if progress:
+        progress(summary)
+
+    def heard(index: int, record: FileRecord) -> None:
+        record.recipe = recipe + jobs[index].key()  # type: ignore[union-attr]
+        manifest.append(record)
+        summary.records[index] = record
+        if progress:
+            progress(summary)
+
+    if todo:
+        Pool(build, options, min(workers, len(todo)), timeout).run(todo, heard)
+    summary.elapsed = time.monotonic() - summary.started
+    return summary
+
+
+def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, workers: int, timeout: float | None,
+           recipe: str, progress: Progress | None) -> tuple[list, str, dict[int, FileRecord]]:
+    """The album's first pass: the jobs again, each at the album's gain (None for a file that failed), the
+    recipe with that gain in it (another set of files is another album), and the failures."""
+    measured: dict[int, FileRecord] = {}
+    pass_one = BatchSummary([None] * len(jobs), phase="measuring")
+
+    def heard(index: int, record: FileRecord) -> None:
+        measured[index] = pass_one.records[index] = record
+        if progress:
+            progress(pass_one)
+
+    Pool(build, dataclasses.replace(options, measure_only=True), min(workers, len(jobs)), timeout).run(
+        list(enumerate(jobs)), heard)
+    found = {i: r for i, r in measured.items() if r.status == "done" and r.gain_db is not None}
+    failed = {i: r for i, r in measured.items() if i not in found}
+    if not found:
+        return [None] * len(jobs), recipe, failed
+    gain = min(r.gain_db for r in found.values())  # type: ignore[type-var]
+    album_jobs = [dataclasses.replace(job, gain_db=gain, ceiling_db=found[i].ceiling_db) if i in found else None
+                  for i, job in enumerate(jobs)]
+    return album_jobs, f"{recipe}/album {gain:.6f}", failed

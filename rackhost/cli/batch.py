@@ -1,0 +1,253 @@
+"""``rackhost batch``: many files (or folders of them) through one chain, on every core, resumable.
+
+The engine is :mod:`rackhost.chain.batch`; this module reads the command line,
+turns ``--chain``/``--preset`` into a recipe each worker builds its own chain
+from (plug-ins cannot be pickled), and prints the progress and the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rackhost.cli.args import (
+    BLOCK_SIZE,
+    SAMPLE_RATE,
+    chain_spec,
+    folder,
+    ranged,
+    refuse_overwrite,
+    text,
+    usage,
+)
+
+EXIT_FILES_FAILED = 1
+DEFAULT_CEILING_DBTP = -1.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    batch = sub.add_parser("batch", help="render many files (or folders of them) through one chain, on every core")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", type=text("an audio file or a folder"),
+                       help="audio files, and folders searched recursively for audio files")
+    batch.add_argument("-o", "--output", required=True, metavar="OUTDIR", type=text("an output folder"),
+                       help="folder for the outputs (created if need be); a folder's layout is kept below it")
+    batch.add_argument("--chain", type=chain_spec,
+                       help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
+    batch.add_argument("--session", type=text("a session file"),
+                       help="render each input as the one audio-file track of this session (its mix, at its rate)")
+    batch.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME", type=text("STAGE/NAME"),
+                       help="apply a preset (or a preset .json file); repeat to apply several in order")
+    batch.add_argument("--name", default="{stem}.{ext}", type=text("an output name pattern"),
+                       help="output file name from {stem}, {ext} and {name} (default '{stem}.{ext}')")
+    batch.add_argument("--format", choices=("wav", "flac", "aiff"),
+                       help="output format (default: the input's, or wav when it cannot be written)")
+    batch.add_argument("--loudness-target", type=ranged(float, -70, 0, "LUFS"), metavar="LUFS",
+                       help="master each file to this integrated loudness (a limiter ends the master chain; "
+                            "BrickwallLimiter(true_peak=true) is added if it has none)")
+    batch.add_argument("--true-peak", type=ranged(float, -20, 0, "dBTP"), default=None, metavar="DBTP",
+                       help=f"true-peak ceiling with --loudness-target (default {DEFAULT_CEILING_DBTP:g}, or the preset's)")
+    batch.add_argument("--album", action="store_true",
+                       help="with a loudness target: one gain for every file, so the loudest lands on the target "
+                            "and the others keep their level below it (a first pass measures them all)")
+    batch.add_argument("-j", "--jobs", type=ranged(int, 1, 256, "processes"),
+                       help="worker processes (default: one per core)")
+    batch.add_argument("--timeout", type=ranged(float, 0.1, 86400, "seconds"), metavar="SECONDS",
+                       help="seconds one file may take before its worker is taken for hung "
+                            "(default 120 plus 4 per second of audio)")
+    batch.add_argument("--block-size", type=BLOCK_SIZE, help="frames per block (default 512)")
+    batch.add_argument("--sample-rate", type=SAMPLE_RATE, help="render rate (default: each input's)")
+    batch.add_argument("--bit-depth", type=int, default=24, choices=(16, 24, 32), help="default 24 (32 = float)")
+    batch.add_argument("--max-tail", type=ranged(float, 0, 3600, "seconds"), default=30.0, metavar="SECONDS",
+                       help="render reverb/delay tails until below -90 dBFS, at most this long (default 30)")
+    batch.add_argument("--no-tail", action="store_true", help="stop at the end of each input")
+    batch.add_argument("--keep-mono", action="store_true",
+                       help="a mono input stays mono through stereo-only plug-ins and is written mono")
+    batch.add_argument("--allow-untrusted-plugin", action="store_true",
+                       help="load a plug-in given by path even outside the scanned folders (it runs its code)")
+    batch.add_argument("--json", action="store_true", help="print the summary as JSON")
+    batch.set_defaults(func=cmd_batch)
+    return batch
+
+
+@dataclass(frozen=True)
+class SessionRecipe:
+    """What each worker builds its session from: text and numbers only, so it crosses to a process."""
+
+    chain: str | None = None
+    presets: tuple[str, ...] = ()
+    session: str | None = None  # a session file: each input is its one audio-file track
+    allow_untrusted: bool = False
+    block_size: int | None = None  # None: 512, or the session's
+    keep_mono: bool = False
+    loudness_target: float | None = None
+    true_peak: float | None = None
+
+    def __call__(self) -> object:
+        from rackhost.chain import LoudnessTarget, Plugin, Session
+        from rackhost.chain.target import LoudnessTargetError, final_limiter
+        from rackhost.cli.chain_spec import parse_chain
+        from rackhost.cli.render import _apply_presets
+
+        if self.session:
+            session = _load_session(self.session, self.block_size)
+        else:
+            # A bounce, as 'rackhost render FILE': each file comes back as wide as its chain makes it.
+            session = Session(block_size=self.block_size or 512, track_bounce=True)
+            chain = parse_chain(self.chain, allow_untrusted=self.allow_untrusted) if self.chain else None
+            session.add_track("input", None, chain, keep_mono=self.keep_mono)
+        _apply_presets(session, list(self.presets), single_track=not self.session,
+                       allow_untrusted=self.allow_untrusted)
+        master = session.master
+        if self.loudness_target is not None or (self.true_peak is not None and master.loudness_target):
+            ceiling = self.true_peak if self.true_peak is not None else (
+                master.loudness_target.true_peak_dbtp if master.loudness_target else DEFAULT_CEILING_DBTP)
+            lufs = self.loudness_target if self.loudness_target is not None else master.loudness_target.integrated_lufs  # type: ignore[union-attr]
+            master.loudness_target = LoudnessTarget(lufs, ceiling)
+            try:
+                final_limiter(master.chain)
+            except LoudnessTargetError:
+                master.chain.add(Plugin.builtin("BrickwallLimiter", true_peak=True))
+        return session
+
+    def fingerprint(self, extra: dict) -> str:
+        """Same text for the same chain and options: a file done under another recipe is done again."""
+        files = [_preset_text(ref) for ref in self.presets] + ([_preset_text(self.session)] if self.session else [])
+        doc = {**asdict(self), **extra, "files": files}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _load_session(path: str, block_size: int | None) -> object:
+    from rackhost.cli.render import _refuse_bypassed_plugins
+    from rackhost.presets import load_session
+    from rackhost.presets.preset import RestoreReport
+
+    loaded = RestoreReport()
+    session = load_session(path, loaded)
+    _refuse_bypassed_plugins(loaded, f"session {path!r}")
+    if block_size is not None:
+        session.block_size = block_size
+    return session
+
+
+def _preset_text(ref: str) -> str:
+    path = Path(ref)
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ref
+    except OSError:
+        return ref
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rackhost.chain.batch import RenderOptions, find_jobs, run
+
+    if not args.chain and not args.preset and not args.session:
+        raise usage("say what to run each file through: --chain SPEC and/or --preset STAGE/NAME, or --session FILE")
+    if args.session and (args.chain or args.keep_mono):
+        raise usage("with --session, the chains are the session's: leave out --chain and --keep-mono "
+                    "(set them on the session's track)")
+    if args.true_peak is not None and args.loudness_target is None and not args.preset:
+        raise usage("--true-peak is the ceiling of --loudness-target; give --loudness-target LUFS too")
+    if args.album and args.loudness_target is None and not args.preset:
+        raise usage("--album levels files to a loudness target: give --loudness-target LUFS, or a mastering preset "
+                    "that has one (e.g. --preset mastering/streaming)")
+    outdir = folder(args.output, "-o", create=False)
+    jobs = find_jobs(args.inputs, outdir, args.name, args.format)  # refusals first: no folder made for nothing
+    if not jobs:
+        raise usage(f"no audio files in {', '.join(map(repr, args.inputs))}; give audio files or folders holding them")
+    _check_formats(jobs, args.bit_depth)
+    if args.session:
+        from rackhost.presets.session_file import check_session_file
+
+        check_session_file(args.session)  # a missing or broken file: said once, here, not by every worker
+    refuse_overwrite_all(jobs, [args.session, *args.preset])
+    folder(args.output, "-o")
+    recipe = SessionRecipe(args.chain, tuple(args.preset), args.session, args.allow_untrusted_plugin,
+                           args.block_size, args.keep_mono, args.loudness_target, args.true_peak)
+    options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
+    progress = _ProgressLine() if sys.stderr.isatty() and not args.json else None
+    summary = run(jobs, recipe, options, out=outdir, workers=args.jobs, timeout=args.timeout,
+                  recipe=recipe.fingerprint(asdict(options)), progress=progress, album=args.album)
+    if progress:
+        progress.close()
+    records = summary.finished
+    if args.json:
+        print(json.dumps({
+            "outdir": str(outdir), "files": len(records), "done": summary.done, "failed": summary.failed,
+            "skipped": summary.skipped, "seconds": summary.elapsed,
+            "records": [{**asdict(r)} for r in records],
+        }))
+    else:
+        _print_table(records, Path(outdir))
+        ran = summary.done - summary.skipped
+        print(f"{summary.done} done ({summary.skipped} already done), {summary.failed} failed, "
+              f"{ran} rendered in {summary.elapsed:.1f} s; manifest: {outdir / 'rackhost-batch.jsonl'}")
+    return EXIT_FILES_FAILED if summary.failed else 0
+
+
+def refuse_overwrite_all(jobs: list, files: list[str]) -> None:
+    """No output may replace a file the batch reads besides its inputs (a session file, a preset file)."""
+    for job in jobs:
+        refuse_overwrite(job.output, files)
+
+
+def _check_formats(jobs: list, bit_depth: int) -> None:
+    """Refuse a format and bit depth that cannot go together before any worker starts (FLAC has no 32-bit float)."""
+    from rackhost.chain.render import FORMATS, SUBTYPES
+
+    for suffix in sorted({job.output.suffix.lower() for job in jobs}):
+        fmt = FORMATS.get(suffix)
+        if fmt is None:
+            raise usage(f"--name makes {suffix or 'no extension'!r} outputs, which rackhost cannot write; "
+                        f"end it in .{{ext}}, .wav, .flac or .aiff")
+        if (fmt, bit_depth) not in SUBTYPES:
+            depths = ", ".join(str(d) for f, d in SUBTYPES if f == fmt)
+            raise usage(f"{fmt} cannot be written at {bit_depth} bits; give --bit-depth {depths.replace(', ', ' or ')} "
+                        f"or another --format")
+
+
+def _print_table(records: list, outdir: Path) -> None:
+    rows = [("file", "status", "LUFS in", "LUFS out", "TP out", "secs", "note")]
+    for r in records:
+        status = "skipped" if r.skipped else r.status
+        rows.append((
+            r.input, status, _num((r.before or {}).get("integrated_lufs")), _num((r.after or {}).get("integrated_lufs")),
+            _num((r.after or {}).get("true_peak_dbtp")), f"{r.seconds:.2f}",
+            r.reason or "; ".join(r.notes),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) if i in (0, 1) else cell.rjust(w) for i, (cell, w) in
+                        enumerate(zip(row[:6], widths))) + (f"  {row[6]}" if row[6] else ""))
+
+
+def _num(value: object) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+class _ProgressLine:
+    """One line on stderr, redrawn as files end: done, failed, real-time factor, ETA."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, summary: object) -> None:
+        s = summary  # rackhost.chain.batch.BatchSummary
+        total = len(s.records)  # type: ignore[attr-defined]
+        finished = len(s.finished)  # type: ignore[attr-defined]
+        bar = "#" * int(20 * finished / max(total, 1))
+        eta = s.eta()  # type: ignore[attr-defined]
+        eta_text = "-" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
+        sys.stderr.write(f"\r{s.phase} [{bar:<20}] {finished}/{total} files, {s.failed} failed, "  # type: ignore[attr-defined]
+                         f"{s.realtime_factor():.0f}x real time, ETA {eta_text}  ")  # type: ignore[attr-defined]
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
