@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rackhost.chain import ArraySource, Chain, Plugin, Session, render
+from rackhost.chain import Chain, Plugin, Session, render
 from rackhost.presets import load_session, save_session, session_to_dict
 from rackhost.presets.session_file import FORMAT_VERSION, SessionFileError
 
@@ -111,3 +111,21 @@ def test_a_bad_bus_or_send_is_refused_with_its_place_in_the_file(tmp_path, chang
     with pytest.raises(SessionFileError) as caught:
         load_session(tmp_path / "bad.json")
     assert caught.value.where == where and message in str(caught.value), str(caught.value)
+
+
+def test_a_bus_preset_keeps_the_chain_fader_and_pan_and_loads_onto_another_bus_as_one_step(tmp_path):
+    from rackhost.presets.apply import apply_preset, preset_from
+    from rackhost.presets.preset_file import read_preset, write_preset
+
+    session = _routed(tmp_path)
+    write_preset(preset_from("drum glue", "mixing", session.bus("drums")), tmp_path / "glue.json")
+    preset = read_preset(tmp_path / "glue.json")
+    assert preset.kind == "bus" and json.loads((tmp_path / "glue.json").read_text())["kind"] == "bus"
+    music = session.bus("music")
+    steps = len(session.history.labels()[0])
+    apply_preset(preset, session, music)
+    assert [s.name for s in music.chain] == ["Compressor"] and music.chain[0].plugin.get("threshold_db") == -24.0
+    assert (music.gain_db, music.pan, music.output) == (-2.0, 0.25, None)  # where it goes stays the session's
+    assert len(session.history.labels()[0]) == steps + 1
+    session.undo()
+    assert len(music.chain) == 0 and (music.gain_db, music.pan) == (0.0, 0.0)
