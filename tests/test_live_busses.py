@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import SR, program_signal
 from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.live import LiveEngine
-from test_live_callback import BLOCK, _run, _started
+from rackhost.presets import session_to_dict
+from rackhost.presets.session_sync import resync
+from test_live_callback import BLOCK, OK, _run, _started
 from test_live_jack import _clean, _play_through
 
 
-def _routed(signal: np.ndarray | None = None) -> Session:
+def _routed(signal: np.ndarray | None = None, block: int = BLOCK) -> Session:
     """A stereo input into a drum bus with a latent limiter, sending pre-fader to a reverb bus; a mono input
     (the second channel) through ZaMaximX2 (480 samples) sending post-fader to the reverb; the drum bus nested
     in a music bus. Offline, ``signal`` plays what the inputs hear."""
-    session = Session(sample_rate=SR, block_size=BLOCK)
+    session = Session(sample_rate=SR, block_size=block)
     if signal is None:
         guitar = session.add_track("guitar", None, input=(0, 1), gain_db=-4.0, output="drums")
     else:
@@ -45,6 +48,36 @@ def test_the_callback_plays_a_routed_session_as_the_offline_render_to_the_sample
     latency = offline_session.snapshot().latency
     assert latency == 480  # ZaMaximX2's path; the drum bus's limiter (240) is compensated under it
     np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
+
+
+@pytest.mark.parametrize("block", [32, 512])
+def test_at_any_block_size_the_callback_plays_the_offline_render(block):
+    signal = program_signal(2, 0.3, seed=4)
+    signal = signal[:, : signal.shape[1] // block * block]
+    session = _routed(block=block)
+    engine = LiveEngine(session)
+    session.reset()
+    engine.update()
+    live = []
+    for i in range(0, signal.shape[1], block):
+        outdata = np.zeros((block, 2), np.float32)
+        engine._callback(np.ascontiguousarray(signal[:, i : i + block].T), outdata, block, None, OK)
+        live.append(outdata.T.copy())
+    live = np.concatenate(live, axis=1)
+    offline = render(_routed(signal, block), tail=False).audio
+    np.testing.assert_array_equal(live[:, 480:], offline[:, : live.shape[1] - 480])
+
+
+def test_a_routing_edit_sent_as_a_document_keeps_every_running_bus_plugin():
+    session = _routed()
+    reverb = session.bus("reverb").chain[0].plugin
+    drums = [slot.plugin for slot in session.bus("drums").chain]
+    session.track("guitar").output = None
+    session.bus("music").add_send("reverb", -3.0)
+    resynced, _ = resync(session, session_to_dict(session))
+    assert resynced.bus("reverb").chain[0].plugin is reverb
+    assert [slot.plugin for slot in resynced.bus("drums").chain] == drums
+    assert resynced.track("guitar").output is None and resynced.bus("music").send("reverb").level_db == -3.0
 
 
 def test_a_send_level_and_a_bus_fader_change_live_without_rebuilding_the_graph():
