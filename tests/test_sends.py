@@ -110,7 +110,13 @@ def test_a_remix_swaps_send_levels_in_without_a_new_graph():
     snap = session.snapshot(max_segment=128)
     session.track("vocal").send("reverb").level_db = -3.0
     assert session.fits(snap)
+    session.track("guitar").gain_db = -12.0
+    session.bus("reverb").pan = 0.5
     remixed = session.remix(snap)
     assert remixed.router.busses is snap.router.busses  # the same bus chains and delay lines
+    strips = np.random.default_rng(7).standard_normal((2, 2, 128)).astype(np.float32)
+    fresh = session.snapshot(max_segment=128)
+    np.testing.assert_array_equal(remixed.mix_tracks(strips.copy(), np.zeros((2, 128), np.float32)),
+                                  fresh.mix_tracks(strips.copy(), np.zeros((2, 128), np.float32)))
     session.add_bus("other")
     assert not session.fits(snap)

@@ -260,13 +260,25 @@ class Router:
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
         self.bus_gains = bus_gains  # (busses, 2, 1) float32: fader and balance, 0 where it is silent
         self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p)
-        self.track_post = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and not p)
+        post = [e for e, b, p in zip(edges, sources, pre) if b is None and not p]
+        # Undelayed track outputs and sends into one place are summed as the plain mix sums tracks: gathered,
+        # scaled and reduced in three numpy calls, not two per path (32 tracks into 4 busses: 12, not 64).
+        dests = sorted({e.dest for e in post if e.delay is None})
+        self.groups = tuple(
+            (d, np.array([e.source for e in post if e.delay is None and e.dest == d], np.intp),
+             np.array([e.gain for e in post if e.delay is None and e.dest == d], np.intp))
+            for d in dests
+        )
+        self.group_gains = self._group_gains(edge_gains)
+        self.track_post = tuple(e for e in post if e.delay is not None)
         for bus in busses:
             bus.pre = tuple(e for e, b, p in zip(edges, sources, pre) if b == bus.row and p)
             bus.post = tuple(e for e, b, p in zip(edges, sources, pre) if b == bus.row and not p)
         self.inputs = np.zeros((len(busses), 2, max_segment), np.float32)
         self.outputs = np.zeros((len(busses), 2, max_segment), np.float32)
         self._scaled = np.zeros((2, max_segment), np.float32)
+        self._gathered = np.zeros((max((len(rows) for _, rows, _ in self.groups), default=0), 2, max_segment),
+                                  np.float32)
         # Where a bus's plug-in that raised is reported, live ((bus name, StageError)); offline it raises.
         self.failures: deque | None = None
 
@@ -276,7 +288,11 @@ class Router:
             raise ValueError("new gains for a different graph: make a new snapshot")
         twin = copy.copy(self)
         twin.edge_gains, twin.bus_gains = edge_gains, bus_gains
+        twin.group_gains = twin._group_gains(edge_gains)
         return twin
+
+    def _group_gains(self, edge_gains: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(np.ascontiguousarray(edge_gains[gains].reshape(-1, 1, 1)) for _, _, gains in self.groups)
 
     def mix(self, strips: np.ndarray, gains: np.ndarray, unity: bool, out: np.ndarray) -> np.ndarray:
         """``strips`` (tracks, 2, n) pre-fader in, post-fader out (in place); the master's input into ``out``."""
@@ -288,6 +304,14 @@ class Router:
             self._feed(e, strips[e.source], inputs, out)
         if not unity:
             np.multiply(strips, gains, out=strips)
+        part = self._scaled[:, :n]
+        for (dest, rows, _), group_gain in zip(self.groups, self.group_gains):
+            gathered = self._gathered[: len(rows), :, :n]
+            np.take(strips, rows, axis=0, out=gathered, mode="clip")
+            np.multiply(gathered, group_gain, out=gathered)
+            np.sum(gathered, axis=0, out=part)
+            target = out if dest < 0 else inputs[dest]
+            np.add(target, part, out=target)
         for e in self.track_post:
             self._feed(e, strips[e.source], inputs, out)
         bus_gains = self.bus_gains
