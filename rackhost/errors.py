@@ -115,6 +115,34 @@ class TrackBounceError(SessionError):
         )
 
 
+class RoutingError(SessionError):
+    """A strip's output or send names a bus that cannot take it (missing, or it would make a loop)."""
+
+
+class UnknownBusError(RoutingError):
+    """An output or a send names a bus the session does not have.
+
+    ``owner``: "track" or "bus", ``index`` its place in the session, ``send``: the send's index, or None
+    for the strip's output.
+    """
+
+    def __init__(self, owner: str, name: str, index: int, bus: str, send: int | None, busses: list[str]):
+        self.owner, self.name, self.index, self.bus, self.send = owner, name, index, bus, send
+        what = "sends to" if send is not None else "is routed to"
+        known = ", ".join(repr(b) for b in busses) or "(none)"
+        super().__init__(f"{owner} {name!r} {what} bus {bus!r}, which does not exist (busses: {known}); "
+                         f"add the bus, or {'remove the send' if send is not None else 'route it to the master'}")
+
+
+class RoutingLoopError(RoutingError):
+    """Busses feeding each other in a circle; ``loop`` names them in order, the first again at the end."""
+
+    def __init__(self, loop: tuple[str, ...]):
+        self.loop = loop
+        super().__init__(f"routing loop: {' -> '.join(loop)}; a bus cannot feed itself, even through other busses: "
+                         f"route one of them to the master or to a bus outside the loop")
+
+
 class AudioDeviceError(RackhostError):
     """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""
 

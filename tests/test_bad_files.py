@@ -132,6 +132,6 @@ def test_kill_9_during_saves_never_leaves_a_broken_file(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         doc = json.loads(path.read_text())  # always a whole file: old or new, never half
-        assert doc["format_version"] == 3 and len(doc["tracks"]) == 40
+        assert doc["format_version"] == 4 and len(doc["tracks"]) == 40
     leftovers = [p for p in tmp_path.iterdir() if p.name != "s.json"]
     assert len(leftovers) <= 8  # a kill may orphan one temp file per run; the session itself is intact

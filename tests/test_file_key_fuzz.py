@@ -46,16 +46,20 @@ _CHAIN_OWNER = {"chain": [], "preset": None, "ab": None, "ab.active": "A", "ab.o
 _SLOT = {"parameters": {}, "raw_state": None, "bypass": False, "mix": 1.0, "plugin.format": "vst3",
          "plugin.vendor": "", "plugin.uid": "", "plugin.version": ""}
 SESSION_DEFAULTS = {
-    "sample_rate": 48000, "block_size": 512, "tracks": [], "master": {}, "midi": None,
+    "sample_rate": 48000, "block_size": 512, "tracks": [], "busses": [], "master": {}, "midi": None,
     # A key added to the track format (and written by rackhost) gets its default here too.
     **{f"tracks.*.{k}": v for k, v in {"source": None, "gain_db": 0.0, "pan": 0.0, "mute": False, "solo": False,
                                        "input": [], "armed": False, "monitor": True, "keep_mono": False,
-                                       **_CHAIN_OWNER}.items()},
+                                       "output": None, "sends": [], **_CHAIN_OWNER}.items()},
+    **{f"busses.*.{k}": v for k, v in {"gain_db": 0.0, "pan": 0.0, "mute": False, "solo": False, "output": None,
+                                       "sends": [], **_CHAIN_OWNER}.items()},
+    **{f"{owner}.sends.*.{k}": v for owner in ("tracks.*", "busses.*")
+       for k, v in {"level_db": 0.0, "pre_fader": False, "muted": False}.items()},
     **{f"master.{k}": v for k, v in {"gain_db": 0.0, "loudness_target": None, **_CHAIN_OWNER}.items()},
     "master.loudness_target.true_peak_dbtp": -1.0,
     "midi.mappings": [], "midi.programs": [],
     "midi.mappings.*.curve": "linear", "midi.mappings.*.range": None, "midi.mappings.*.lsb_controller": None,
-    **{f"{owner}.{chain}.*.{k}": v for owner in ("tracks.*", "master") for chain in ("chain", "ab.other.chain")
+    **{f"{owner}.{chain}.*.{k}": v for owner in ("tracks.*", "busses.*", "master") for chain in ("chain", "ab.other.chain")
        for k, v in _SLOT.items()},
 }
 
@@ -73,6 +77,11 @@ def _saved_session(folder: Path) -> dict:
     drums.ab.other.origin = "mixing/drum-bus"
     drums.ab.active = "B"
     session.add_track("guitar", None, input=(0,), armed=True, monitor=False, mute=True)
+    # Busses only the busses name, so that deleting "busses" leaves a session that still loads.
+    verb = session.add_bus("verb", gain_db=-3.0, pan=-0.5, mute=True)
+    verb.chain.add("Reverb", room_size=0.6)
+    verb.add_send("glue", -6.0, pre_fader=True, muted=True)
+    session.add_bus("glue", solo=True)
     session.master.gain_db = -1.0
     session.master.chain.add("ZamCompX2", threshold_db=-18.0, ratio=4.0)
     session.master.chain.add("Limiter", threshold_db=-1.0)
@@ -236,6 +245,7 @@ def test_the_saved_session_has_every_kind_of_object(session_folder):
     doc = SESSION_BASE[0]
     patterns = {_pattern(p) for p in _key_paths(doc)}
     for needed in ("tracks.*.ab.other.chain", "master.loudness_target.true_peak_dbtp", "midi.programs.*.preset",
-                   "midi.mappings.*.target.slot", "midi.mappings.*.lsb_controller", "master.chain.*.raw_state"):
+                   "midi.mappings.*.target.slot", "midi.mappings.*.lsb_controller", "master.chain.*.raw_state",
+                   "busses.*.sends.*.pre_fader", "busses.*.chain.*.parameters"):
         assert needed in patterns, needed
     assert re.fullmatch(r"drums\.wav", doc["tracks"][0]["source"])

@@ -159,7 +159,7 @@ def test_instrument_tracks_survive_save_and_load(vst3, tmp_path):
     save_session(session, path)
     doc = json.loads(path.read_text())
     track = doc["tracks"][0]
-    assert doc["format_version"] == 3 and track["midi_file"] == "midi/bass.mid" and track["midi_channel"] == 1
+    assert doc["format_version"] == 4 and track["midi_file"] == "midi/bass.mid" and track["midi_channel"] == 1
     assert track["instrument"]["plugin"]["name"] == "Nekobi" 
     assert track["instrument"]["parameters"]["cutoff"] == pytest.approx(60.0, abs=0.01)
     loaded = load_session(path)

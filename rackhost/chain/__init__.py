@@ -1,9 +1,10 @@
-"""The model and the engines: plug-ins, chains, tracks, the master bus, the block engine, render.
+"""The model and the engines: plug-ins, chains, tracks, busses and sends, the master bus, the block engine, render.
 
 Nothing here imports ``rackhost.live``, ``rackhost.presets``, ``rackhost.gui`` or the CLI (tests/test_import_rules.py).
 """
 
 from rackhost.chain import plugin as _plugin
+from rackhost.chain.bus import Bus, Send
 from rackhost.chain.chain import Chain, ChainProcessor, Slot
 from rackhost.chain.discovery.guard import check_probed as _check_probed
 from rackhost.chain.loudness import LoudnessReport, measure
@@ -21,7 +22,7 @@ from rackhost.chain.track import Track
 _plugin.set_load_guard(_check_probed)
 
 __all__ = [
-    "ArraySource", "AudioFileSource", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
-    "MissingPlugin", "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Session", "Slot",
+    "ArraySource", "AudioFileSource", "Bus", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
+    "MissingPlugin", "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Send", "Session", "Slot",
     "Track", "measure", "render", "render_to_file",
 ]

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
+from rackhost.chain import routing
+from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
@@ -25,9 +27,10 @@ if TYPE_CHECKING:
 
 
 class TrackList(Protocol):
-    """What the editor changes of a session: its list of tracks (a Session holds the editor, not the reverse)."""
+    """What the editor changes of a session: its tracks and busses (a Session holds the editor, not the reverse)."""
 
     tracks: list[Track]
+    busses: list[Bus]
 
 
 class Command:
@@ -445,6 +448,76 @@ class Editor:
     def switch_ab(self, owner: ChainOwner, copy: Chain | None = None) -> None:
         """Play the other setting; the first switch makes B a copy of A (``copy``, if made elsewhere already)."""
         self.history.run(SwitchAB(owner, copy=copy))
+
+    # -- busses and sends ------------------------------------------------------------
+
+    def add_bus(self, session: TrackList, bus: Bus, index: int | None = None) -> Bus:
+        check_bus_name(session.busses, bus.name)
+        self._routed(session, InsertItem(session.busses, bus, len(session.busses) if index is None else index,
+                                         f"add bus {bus.name}"))
+        return bus
+
+    def remove_bus(self, session: TrackList, bus: Bus) -> None:
+        """Remove a bus, as one step: what was routed into it goes where it went, the sends to it go."""
+        with self.history.group(f"remove bus {bus.name}"):
+            for strip in (*session.tracks, *session.busses):
+                if strip is not bus and strip.output == bus.name:
+                    self._attr(strip, "output", bus.output, f"output of {strip.name}")
+                for send in [s for s in strip.sends if s.bus == bus.name]:
+                    self.history.run(PopItem(strip.sends, strip.sends.index(send), f"remove send to {bus.name}"))
+            self.history.run(PopItem(session.busses, session.busses.index(bus), f"remove bus {bus.name}"))
+
+    def rename_bus(self, session: TrackList, bus: Bus, name: str) -> None:
+        """Rename a bus and every output and send naming it, as one step."""
+        name = name.strip()
+        if name == bus.name:
+            return
+        check_bus_name(session.busses, name)
+        old = bus.name
+        with self.history.group(f"rename bus {old} to {name}"):
+            for strip in (*session.tracks, *session.busses):
+                if strip.output == old:
+                    self._attr(strip, "output", name, f"output of {strip.name}")
+                for send in strip.sends:
+                    if send.bus == old:
+                        self._attr(send, "bus", name, f"send of {strip.name}")
+            self._attr(bus, "name", name, f"rename bus {old} to {name}")
+
+    def set_output(self, session: TrackList, strip: Track | Bus, output: str | None) -> None:
+        """Route ``strip`` to the bus named ``output`` (None: the master); a missing bus or a loop is refused."""
+        where = output if output is not None else "master"
+        self._routed(session, SetValue(strip, "output", output, lambda: strip.output,
+                                       lambda v: setattr(strip, "output", v), f"route {strip.name} to {where}"))
+
+    def add_send(self, session: TrackList, strip: Track | Bus, bus: str, level_db: float = 0.0,
+                 pre_fader: bool = False, muted: bool = False) -> Send:
+        send = Send(bus, level_db, pre_fader, muted)
+        strip._refuse_second_send(bus)
+        self._routed(session, InsertItem(strip.sends, send, len(strip.sends), f"send {strip.name} to {bus}"))
+        return send
+
+    def remove_send(self, strip: Track | Bus, send: Send | str) -> None:
+        send = strip.send(send) if isinstance(send, str) else send
+        self.history.run(PopItem(strip.sends, strip.sends.index(send), f"remove send {strip.name} to {send.bus}"))
+
+    def set_send_level(self, send: Send, level_db: float) -> None:
+        level = check_send_level(send.bus, level_db)
+        self._attr(send, "level_db", level, f"send level to {send.bus}", continuous=True)
+
+    def set_send_pre_fader(self, send: Send, pre_fader: bool) -> None:
+        self._attr(send, "pre_fader", bool(pre_fader), f"send to {send.bus} {'pre' if pre_fader else 'post'}-fader")
+
+    def set_send_muted(self, send: Send, muted: bool) -> None:
+        self._attr(send, "muted", bool(muted), f"{'mute' if muted else 'unmute'} send to {send.bus}")
+
+    def _routed(self, session: TrackList, command: Command) -> None:
+        """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""
+        command.do()
+        try:
+            routing.build(session.tracks, session.busses)
+        finally:
+            command.undo()
+        self.history.run(command)
 
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),

@@ -1,4 +1,4 @@
-"""A session: tracks, a master bus, a sample rate and a block size.
+"""A session: tracks, busses, a master bus, a sample rate and a block size.
 
 A session does not render: :func:`rackhost.chain.render.render` takes one.
 """
@@ -11,15 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from rackhost.chain import routing
+from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain
+from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.history import Editor, History
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
-from rackhost.chain.mixer import MasterStrip, MixSnapshot, TrackStrip, strip_gains
+from rackhost.chain.mixer import BusStrip, MasterStrip, MixSnapshot, RouteEdge, Router, TrackStrip, strip_gains
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
-from rackhost.errors import SessionError, TrackBounceError
+from rackhost.errors import RoutingError, SessionError, TrackBounceError
 
 DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_BLOCK_SIZE = 512
@@ -30,6 +33,7 @@ class Session:
     sample_rate: int = DEFAULT_SAMPLE_RATE
     block_size: int = DEFAULT_BLOCK_SIZE
     tracks: list[Track] = field(default_factory=list)
+    busses: list[Bus] = field(default_factory=list)
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     history: History = field(default_factory=History, repr=False)
@@ -91,9 +95,53 @@ class Session:
         return track
 
     def audible_tracks(self) -> list[Track]:
-        """Tracks that reach the master: not muted, and soloed if anything is soloed (mute beats solo)."""
+        """Tracks that are heard: not muted, and soloed if anything is soloed (mute beats solo).
+
+        With busses, a track is heard if any of its paths (output or send) plays
+        (see :meth:`routing.Graph.live`): soloing a bus keeps the tracks feeding it.
+        """
+        graph = self.graph()
+        if graph is not None:
+            heard = _heard(graph, graph.live())
+            return [t for t, h in zip(self.tracks, heard) if h]
         soloing = any(t.solo for t in self.tracks)
         return [t for t in self.tracks if not t.mute and (t.solo or not soloing)]
+
+    # -- busses -------------------------------------------------------------------
+
+    def add_bus(self, name: str, chain: Chain | None = None, **options: object) -> Bus:
+        """Add a bus (not undoable; ``session.edit.add_bus`` is). ``options``: gain_db, pan, mute, solo, output, sends.
+
+        Route a track into it with ``track.output = name``, or send to it with ``track.add_send(name, -12.0)``.
+        """
+        name = name.strip() if isinstance(name, str) else name
+        check_bus_name(self.busses, name)
+        bus = Bus(name, chain or Chain(), **options)  # type: ignore[arg-type]
+        self.busses.append(bus)
+        return bus
+
+    def bus(self, name: str) -> Bus:
+        for bus in self.busses:
+            if bus.name == name:
+                return bus
+        raise KeyError(f"no bus named {name!r}; busses: {', '.join(b.name for b in self.busses) or '(none)'}")
+
+    def remove_bus(self, name: str) -> Bus:
+        """Remove a bus; what was routed into it goes where the bus went, and the sends to it are removed."""
+        bus = self.bus(name)
+        for strip in (*self.tracks, *self.busses):
+            if strip.output == name:
+                strip.output = bus.output if strip is not bus else None
+            strip.sends = [s for s in strip.sends if s.bus != name]
+        self.busses.remove(bus)
+        return bus
+
+    def graph(self) -> routing.Graph | None:
+        """The checked mixer graph, or None for tracks summed straight into the master (no busses, no sends).
+
+        Raises :class:`~rackhost.errors.UnknownBusError` or :class:`~rackhost.errors.RoutingLoopError`.
+        """
+        return routing.build(self.tracks, self.busses) if routing.routed(self.tracks, self.busses) else None
 
     # -- processing ---------------------------------------------------------------
 
@@ -113,6 +161,7 @@ class Session:
             raise TrackBounceError(len(self.tracks))
         notes: list[str] = []
         prepared = []
+        graph = self.graph()
         audible = self.audible_tracks()
         for index, track in enumerate(self.tracks):
             if track.source is None and not track.input and track.instrument is None and track in audible:
@@ -126,16 +175,73 @@ class Session:
             processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
+        master_chain = self.master.chain.processor(2, sr, block, segment)
+        master = MasterStrip(master_chain, self.master.gain_db)
+        if graph is not None:
+            return self._routed_snapshot(graph, prepared, master, segment, notes)
         longest = max((p.latency for _, _, p in prepared), default=0)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment)
             for index, track, processor in prepared
         )
-        master_chain = self.master.chain.processor(2, sr, block, segment)
-        master = MasterStrip(master_chain, self.master.gain_db)
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
         return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
                            tuple(notes))
+
+    def _routed_snapshot(self, graph: routing.Graph, prepared: list, master: MasterStrip, segment: int,
+                         notes: list[str]) -> MixSnapshot:
+        """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
+        sr, block = float(self.sample_rate), self.block_size
+        strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment)
+                       for index, track, processor in prepared)
+        busses = []
+        for row, bus in enumerate(self.busses):
+            notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
+            busses.append(BusStrip(bus.name, row, bus.chain.processor(2, sr, block, segment)))
+        own = [strip.chain.latency for strip in strips] + [bus.chain.latency for bus in busses]
+        delays, arrival = graph.alignment(own)
+        first = graph.tracks
+
+        def row(node: int) -> int:
+            return node if node < first else node - first
+
+        edges = tuple(RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment)
+                      for k, (e, delay) in enumerate(zip(graph.edges, delays)))
+        gains, flags, edge_gains, bus_gains = self._routed_gains(graph, tuple(strip.width for strip in strips))
+        router = Router(tuple(busses), tuple(n - first for n in graph.order), edges,
+                        tuple(None if e.source < first else e.source - first for e in graph.edges),
+                        tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment)
+        return MixSnapshot(strips, master, sr, block, segment, arrival + master.chain.latency, gains, flags,
+                           tuple(notes), router)
+
+    def _routed_gains(
+        self, graph: routing.Graph, widths: tuple[int, ...]
+    ) -> tuple[np.ndarray, tuple[bool, ...], np.ndarray, np.ndarray]:
+        """Track gains and heard flags (as :meth:`mix_gains`), each path's gain, and each bus's fader and balance.
+
+        A strip's fader is zero when no path after it plays (so its meter reads
+        what it feeds); a path's gain is its send level, zero when it is silent.
+        """
+        live = graph.live()
+        fed = [False] * len(graph.strips)  # a path after the fader plays
+        for e, playing in zip(graph.edges, live):
+            fed[e.source] |= playing and not e.pre_fader
+        gains = np.array(
+            [strip_gains(t.gain_db if fed[i] else -math.inf, t.pan, width)
+             for i, (t, width) in enumerate(zip(self.tracks, widths))],
+            np.float32,
+        ).reshape(len(self.tracks), 2, 1)
+        edge_gains = np.array(
+            [(db_to_gain(e.send.level_db) if e.send is not None else 1.0) if playing else 0.0
+             for e, playing in zip(graph.edges, live)],
+            np.float32,
+        )
+        first = graph.tracks
+        bus_gains = np.array(
+            [strip_gains(b.gain_db if fed[first + j] else -math.inf, b.pan, 2) for j, b in enumerate(self.busses)],
+            np.float32,
+        ).reshape(len(self.busses), 2, 1)
+        return gains, _heard(graph, live), edge_gains, bus_gains
 
     def mix_gains(self, widths: tuple[int, ...] | None = None) -> tuple[np.ndarray, tuple[bool, ...]]:
         """Each track's left and right gain in the mix (tracks, 2, 1), and whether it reaches the master.
@@ -146,10 +252,13 @@ class Session:
         for one that is stereo (``widths``: each track's width after its chain,
         by default worked out from the chains).
         """
-        audible = self.audible_tracks()
-        flags = tuple(t in audible for t in self.tracks)
         if widths is None:
             widths = tuple(t.width(self.sample_rate) for t in self.tracks)
+        graph = self.graph()
+        if graph is not None:
+            return self._routed_gains(graph, widths)[:2]
+        audible = self.audible_tracks()
+        flags = tuple(t in audible for t in self.tracks)
         gains = np.array(
             [strip_gains(t.gain_db if heard and (t.monitor or not t.input) else -math.inf, t.pan, width)
              for t, heard, width in zip(self.tracks, flags, widths)],
@@ -158,9 +267,29 @@ class Session:
         return gains, flags
 
     def remix(self, snapshot: MixSnapshot) -> MixSnapshot:
-        """``snapshot`` with this session's faders, pans, mutes, solos and master gain; the chains are untouched."""
-        gains, flags = self.mix_gains(tuple(strip.width for strip in snapshot.tracks))
-        return snapshot.remixed(gains, flags, self.master.gain_db)
+        """``snapshot`` with this session's faders, pans, mutes, solos, send levels and master gain; the chains
+        and delay lines are untouched. The graph must be the snapshot's (see :meth:`fits`)."""
+        widths = tuple(strip.width for strip in snapshot.tracks)
+        graph = self.graph()
+        if graph is None:
+            gains, flags = self.mix_gains(widths)
+            return snapshot.remixed(gains, flags, self.master.gain_db)
+        if snapshot.router is None or snapshot.router.structure != graph.structure:
+            raise ValueError("the session's busses or paths changed since the snapshot: make a new snapshot")
+        gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
+        return snapshot.remixed(gains, flags, self.master.gain_db, snapshot.router.regained(edge_gains, bus_gains))
+
+    def fits(self, snapshot: MixSnapshot) -> bool:
+        """Can :meth:`remix` bring ``snapshot`` up to date (same tracks, busses and paths), or is a new one needed?"""
+        if len(snapshot.tracks) != len(self.tracks):
+            return False
+        try:
+            graph = self.graph()
+        except RoutingError:
+            return False
+        if graph is None:
+            return snapshot.router is None
+        return snapshot.router is not None and snapshot.router.structure == graph.structure
 
     def reset(self) -> None:
         """Clear every plug-in's audio state, as before a fresh render."""
@@ -168,6 +297,8 @@ class Session:
             track.chain.reset()
             if track.instrument is not None:
                 track.instrument.reset()
+        for bus in self.busses:
+            bus.chain.reset()
         self.master.chain.reset()
 
     def length(self) -> int:
@@ -178,3 +309,12 @@ class Session:
             default=0,
         )
 
+
+
+def _heard(graph: routing.Graph, live: tuple[bool, ...]) -> tuple[bool, ...]:
+    """Per track: does any of its paths play?"""
+    heard = [False] * graph.tracks
+    for e, playing in zip(graph.edges, live):
+        if e.source < graph.tracks and playing:
+            heard[e.source] = True
+    return tuple(heard)

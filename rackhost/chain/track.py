@@ -1,9 +1,10 @@
-"""A track: a source, its chain, and how it reaches the master (gain, pan, mute, solo)."""
+"""A track: a source, its chain, and how it reaches the master or a bus (gain, pan, mute, solo, output, sends)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rackhost.chain.bus import Routed, Send
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import ABCompare
 from rackhost.chain.midi.sequence import MidiSequence
@@ -12,7 +13,7 @@ from rackhost.chain.source import ArraySource
 
 
 @dataclass(eq=False)
-class Track:
+class Track(Routed):
     name: str
     source: ArraySource | None = None
     chain: Chain = field(default_factory=Chain)
@@ -30,11 +31,14 @@ class Track:
     midi: MidiSequence | None = None  # what it plays in an offline render
     # A mono track stays mono through stereo-only plug-ins (their outputs summed back) instead of widening.
     keep_mono: bool = False
+    output: str | None = None  # None: the master; or the name of a bus
+    sends: list[Send] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:
             raise ValueError(f"pan of track {self.name!r} must be between -1 (left) and 1 (right); got {self.pan!r}")
         self.input = tuple(self.input)
+        self.sends = list(self.sends)
         if len(self.input) > 2 or any(not isinstance(c, int) or c < 0 for c in self.input):
             raise ValueError(f"input of track {self.name!r} must be one or two device channels (0, 1, ...); "
                              f"got {self.input!r}")

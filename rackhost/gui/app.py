@@ -39,6 +39,7 @@ from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
+from rackhost.gui.bus_strip import BusStripView
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 from rackhost.live.commands import (Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan, SetParameter,
@@ -61,6 +62,7 @@ class RackApp(MidiActions):
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
+        self.bus_strips: list[BusStripView] = []  # read-only until the window edits routing
         self.master: StripView | None = None
         self.panels: list[ParameterPanel] = []
         self.browser: PluginBrowser | None = None
@@ -467,6 +469,7 @@ class RackApp(MidiActions):
         dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
         self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
+        self.bus_strips = [BusStripView(self.rack, bus) for bus in self.session.busses]
         with dpg.group(parent=self.rack):
             dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
         dpg.delete_item(self.master_area, children_only=True)

@@ -8,6 +8,7 @@ widget ids.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -54,6 +55,15 @@ def input_label(track: Any) -> str:
                     "in " + "+".join(str(c + 1) for c in track.input))
     name = getattr(track.source, "path", None)
     return f"file: {name.name}" if name is not None else "file"
+
+
+def routing_text(strip: Any) -> str:
+    """``-> drums`` or ``-> master``, then one line per send (``+ reverb -12.0 dB post``)."""
+    lines = [f"-> {strip.output or 'master'}"]
+    for send in strip.sends:
+        level = f"{send.level_db:+.1f} dB" if math.isfinite(send.level_db) else "-inf dB"
+        lines.append(f"+ {send.bus} {level} {'pre' if send.pre_fader else 'post'}{' (muted)' * send.muted}")
+    return "\n".join(lines)
 
 
 class StripView:
@@ -135,6 +145,8 @@ class StripView:
             self.keep_mono = dpg.add_checkbox(label="keep mono", default_value=owner.keep_mono,
                                               show=owner.channels == 1,
                                               callback=lambda s, v: app.set_keep_mono(track, v))
+        if owner.output is not None or owner.sends:  # read-only until the window edits routing
+            self.routing = dpg.add_text(routing_text(owner), color=MUTED)
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track

@@ -51,7 +51,7 @@ class EngineStats:
     load_max: float
     latency_frames: int  # round trip: device input + device output + one block + plug-ins
     device_latency_frames: int  # what the device reports for its input and output together
-    plugin_latency_frames: int  # the slowest track's chain plus the master chain
+    plugin_latency_frames: int  # the slowest path to the master (tracks, busses) plus the master chain
     dropped_frames: int
     fault: str | None
 
@@ -93,7 +93,7 @@ class LiveEngine(AudioCallback):
         self._playing = False
         self._recording = False
         self._fault: str | None = None
-        self._failed: collections.deque = collections.deque()  # (track, StageError) from the callback
+        self._failed: collections.deque = collections.deque()  # (track or bus name, StageError) from the callback
         self.events: list[str] = []  # what the engine reports to the user, oldest first
         self._stream: Any = None
         self._server_lost = False
@@ -243,8 +243,8 @@ class LiveEngine(AudioCallback):
         control thread microseconds of the GIL the callback also needs.
         """
         old = self._state
-        if old is None or len(old.snapshot.tracks) != len(self.session.tracks):
-            self.update()  # tracks were added or removed as well
+        if old is None or not self.session.fits(old.snapshot):
+            self.update()  # tracks, busses or paths were added or removed as well
             return
         self._state = replace(old, snapshot=self.session.remix(old.snapshot))
 
@@ -396,12 +396,13 @@ class LiveEngine(AudioCallback):
         bypassed = False
         self._stream_lost()
         while self._failed:
-            track, err = self._failed.popleft()
+            strip, err = self._failed.popleft()
+            kind = "track" if any(t.name == strip for t in self.session.tracks) else "bus"
             for slot in err.slots:
                 if not slot.bypass:
                     slot.bypass = True
                     bypassed = True
-                    new.append(f"track {track!r}: {slot.name} raised {type(err.error).__name__} ({err.error}); "
+                    new.append(f"{kind} {strip!r}: {slot.name} raised {type(err.error).__name__} ({err.error}); "
                                f"it is bypassed from now on")
         if bypassed:
             self.update()
@@ -471,6 +472,8 @@ class LiveEngine(AudioCallback):
         session = self.session
         block = session.block_size
         snapshot = session.snapshot(max_segment=block)
+        if snapshot.router is not None:  # a bus's plug-in that raises is bypassed like a track's (poll())
+            snapshot.router.failures = self._failed
         feeds = []
         for strip in snapshot.tracks:
             track = session.tracks[strip.index]

@@ -29,7 +29,7 @@ from rackhost.errors import PluginNotFoundError, RackhostError, printable
 
 FORMAT_VERSION = 1
 STAGES = ("tracking", "mixing", "mastering")
-PresetKind = Literal["chain", "track", "master"]
+PresetKind = Literal["chain", "track", "bus", "master"]
 
 # Which Debian package provides the plug-ins a fresh install may lack.
 PROVIDERS = {

@@ -13,7 +13,7 @@ from rackhost.versions import Migration
 
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {}
-KINDS = ("chain", "track", "master")
+KINDS = ("chain", "track", "bus", "master")
 
 # The keys each object of a preset may have (a session's slots are the same).
 PRESET_KEYS = Keys(

@@ -1,16 +1,22 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 3::
+Format version 4::
 
     {
-      "format_version": 3,
+      "format_version": 4,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
-        {"name": "drums", "source": "audio/drums.wav", "gain_db": -2.0, "pan": 0.0,
-         "mute": false, "solo": false, "keep_mono": false,
+        {"name": "kick", "source": "audio/kick.wav", "gain_db": -2.0, "pan": 0.0,
+         "mute": false, "solo": false, "keep_mono": false, "output": "drums",
+         "sends": [{"bus": "reverb", "level_db": -12.0, "pre_fader": false, "muted": false}],
          "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
                     "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0}]}
+      ],
+      "busses": [
+        {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
+         "sends": [], "chain": []},
+        {"name": "reverb", "chain": [{"plugin": {"name": "Reverb"}, "parameters": {"wet_level": 1.0}}]}
       ],
       "master": {"gain_db": 0.0, "chain": [],
                  "loudness_target": {"integrated_lufs": -14.0, "true_peak_dbtp": -1.0}}
@@ -21,17 +27,21 @@ the plug-in's own ``raw_state`` where it has one). Version 1 named a slot's
 plug-in with a bare string; :data:`MIGRATIONS` upgrades such files on load.
 Version 3 added instrument tracks and the MIDI mappings (see
 :mod:`rackhost.presets.session_midi`); a version 2 file has neither.
+Version 4 added busses and every strip's ``output`` and ``sends``; a version 3
+file has none, so its tracks go to the master as they did. A send's
+``level_db`` of ``null`` is a silent send (-inf dB, which JSON cannot hold).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from rackhost.atomic import write_json
-from rackhost.chain import AudioFileSource, Chain, LoudnessTarget, Session
-from rackhost.errors import RackhostError, printable
+from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
+from rackhost.errors import RackhostError, RoutingLoopError, UnknownBusError, printable
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
@@ -39,7 +49,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -68,17 +78,26 @@ def _v2_to_v3(doc: dict) -> dict:
     return dict(doc, format_version=3)
 
 
+def _v3_to_v4(doc: dict) -> dict:
+    """Version 4 only added keys (busses, outputs, sends): a version 3 session's tracks all go to the master."""
+    return dict(doc, format_version=4)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
-SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "master", "midi"))
+SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "busses", "master",
+                                                                 "midi"))
 TRACK_KEYS = Keys(
     required=("name",),
     optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
-              "instrument", "midi_channel", "midi_file", "keep_mono"),
+              "instrument", "midi_channel", "midi_file", "keep_mono", "output", "sends"),
 )
+BUS_KEYS = Keys(required=("name",),
+                optional=("gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends"))
+SEND_KEYS = Keys(required=("bus",), optional=("level_db", "pre_fader", "muted"))
 MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target"))
 AB_KEYS = Keys(optional=("active", "other"))
 AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
@@ -149,6 +168,10 @@ class _SessionReader(DocumentReader):
         for i, track_doc in enumerate(self.expect(doc.get("tracks", []), list, "tracks")):
             track_doc = self.keys(self.expect(track_doc, dict, f"tracks[{i}]"), TRACK_KEYS, f"tracks[{i}]")
             self.read_track(session, track_doc, f"tracks[{i}]")
+        for i, bus_doc in enumerate(self.expect(doc.get("busses", []), list, "busses")):
+            bus_doc = self.keys(self.expect(bus_doc, dict, f"busses[{i}]"), BUS_KEYS, f"busses[{i}]")
+            self.read_bus(session, bus_doc, f"busses[{i}]")
+        self.check_routing(session)
         master = self.keys(self.expect(doc.get("master", {}), dict, "master"), MASTER_KEYS, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
@@ -195,6 +218,49 @@ class _SessionReader(DocumentReader):
                 raise
             raise self.fail(where, str(err)) from None
         self.read_ab(track, doc, where)
+        self.read_routing(track, doc, where)
+
+    def read_bus(self, session: Session, doc: dict, where: str) -> None:
+        name = self.expect(doc.get("name"), str, f"{where}.name")
+        try:
+            bus = session.add_bus(
+                name,
+                self.read_chain(doc.get("chain", []), f"{where}.chain", doc.get("preset")),
+                gain_db=self.number(doc, "gain_db", where, 0.0),
+                pan=self.number(doc, "pan", where, 0.0),
+                mute=self.boolean(doc, "mute", where),
+                solo=self.boolean(doc, "solo", where),
+            )
+        except (RackhostError, ValueError) as err:
+            if isinstance(err, SessionFileError):
+                raise
+            raise self.fail(where, str(err)) from None
+        self.read_ab(bus, doc, where)
+        self.read_routing(bus, doc, where)
+
+    def read_routing(self, strip: Any, doc: dict, where: str) -> None:
+        """A track's or bus's ``output`` and ``sends``; the busses they name are checked once all are read."""
+        output = doc.get("output")
+        strip.output = None if output is None else self.expect(output, str, f"{where}.output")
+        for k, send_doc in enumerate(self.expect(doc.get("sends", []), list, f"{where}.sends")):
+            at = f"{where}.sends[{k}]"
+            send_doc = self.keys(self.expect(send_doc, dict, at), SEND_KEYS, at)
+            bus = self.expect(send_doc.get("bus"), str, f"{at}.bus")
+            level = -math.inf if send_doc.get("level_db", 0.0) is None else self.number(send_doc, "level_db", at, 0.0)
+            try:
+                strip.add_send(bus, level, self.boolean(send_doc, "pre_fader", at), self.boolean(send_doc, "muted", at))
+            except (RackhostError, ValueError) as err:
+                raise self.fail(at, str(err)) from None
+
+    def check_routing(self, session: Session) -> None:
+        try:
+            session.graph()
+        except UnknownBusError as err:
+            place = f"{'tracks' if err.owner == 'track' else 'busses'}[{err.index}]"
+            raise self.fail(f"{place}.output" if err.send is None else f"{place}.sends[{err.send}].bus",
+                            str(err)) from None
+        except RoutingLoopError as err:
+            raise self.fail("busses", str(err)) from None
 
     def read_ab(self, owner: Any, doc: dict, where: str) -> None:
         ab = doc.get("ab")
@@ -245,6 +311,13 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             },
         }
 
+    def routing_doc(strip: Track | Bus) -> dict:
+        return {
+            "output": strip.output,
+            "sends": [{"bus": s.bus, "level_db": s.level_db if math.isfinite(s.level_db) else None,
+                       "pre_fader": s.pre_fader, "muted": s.muted} for s in strip.sends],
+        }
+
     target = session.master.loudness_target
     return {
         "format_version": FORMAT_VERSION,
@@ -263,9 +336,15 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 "monitor": t.monitor,
                 "keep_mono": t.keep_mono,
                 **instrument_fields(t, base),
+                **routing_doc(t),
                 **owner_chains(t),
             }
             for t in session.tracks
+        ],
+        "busses": [
+            {"name": b.name, "gain_db": b.gain_db, "pan": b.pan, "mute": b.mute, "solo": b.solo,
+             **routing_doc(b), **owner_chains(b)}
+            for b in session.busses
         ],
         "master": {
             "gain_db": session.master.gain_db,

@@ -46,7 +46,7 @@ def resync(current: Session, doc: dict) -> tuple[Session, list[ParameterChange]]
 
 
 def _owners(session: Session) -> list[Any]:
-    return [*session.tracks, session.master]
+    return [*session.tracks, *session.busses, session.master]
 
 
 class _ResyncReader(_SessionReader):
