@@ -91,7 +91,7 @@ class SessionRecipe:
         from rackhost.chain import LoudnessTarget, Plugin, Session
         from rackhost.chain.target import LoudnessTargetError, final_limiter
         from rackhost.cli.chain_spec import parse_chain
-        from rackhost.cli.render import _apply_presets
+        from rackhost.cli.render import apply_presets
 
         if self.session:
             session = _load_session(self.session, self.block_size)
@@ -100,7 +100,7 @@ class SessionRecipe:
             session = Session(block_size=self.block_size or 512, track_bounce=True)
             chain = parse_chain(self.chain, allow_untrusted=self.allow_untrusted) if self.chain else None
             session.add_track("input", None, chain, keep_mono=self.keep_mono)
-        _apply_presets(session, list(self.presets), single_track=not self.session,
+        apply_presets(session, list(self.presets), single_track=not self.session,
                        allow_untrusted=self.allow_untrusted)
         master = session.master
         if self.loudness_target is not None or (self.true_peak is not None and master.loudness_target):
