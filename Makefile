@@ -47,7 +47,7 @@ run: setup
 # pytest process of their own, so two JUCE hosts never share one (a pedalboard load segfaulted once in
 # a full run that had run them first).
 test: setup
-	$(PY) -m pytest -q --ignore=tests/test_sidechain_keys.py
+	$(PY) -m pytest -q --durations=20 --ignore=tests/test_sidechain_keys.py
 	$(PY) -m pytest -q tests/test_sidechain_keys.py
 
 bench: setup
