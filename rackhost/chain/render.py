@@ -77,7 +77,7 @@ def render_to_file(
         raise AudioFileError("stems are a session's tracks and busses; a bounce of one file through a chain "
                              "has none (render a session to write stems)")
     files = stem_files(session, prepare_stem_folder(stems), path.suffix)
-    with StemWriter(files, session.sample_rate, subtype) as writer:
+    with StemWriter(files, session.sample_rate, FORMATS[path.suffix.lower()], subtype) as writer:
         result = _write_mix(path, subtype, render(session, stems=writer, **options))  # type: ignore[arg-type]
         result.stems = writer.finish(result.audio.shape[1])
     return result

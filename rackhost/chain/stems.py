@@ -111,9 +111,11 @@ class StemWriter:
     """Collects every strip's stem during a render (:func:`rackhost.chain.offline.render_mix` drives it), then
     writes the files (:meth:`finish`). Use it as a context manager: its temporary files go, whatever happens."""
 
-    def __init__(self, stems: list[Stem], sample_rate: int, subtype: str):
+    def __init__(self, stems: list[Stem], sample_rate: int, fmt: str, subtype: str):
+        """``fmt`` and ``subtype``: libsndfile's format ("WAV", "FLAC", "AIFF") and subtype ("PCM_24", ...)."""
         self.stems = stems
         self.sample_rate = sample_rate
+        self.format = fmt
         self.subtype = subtype
         self._raw: list[BinaryIO] = []
         self._raw_paths: list[str] = []
@@ -168,13 +170,12 @@ class StemWriter:
 
     def finish(self, frames: int) -> list[Stem]:
         """Write every stem, ``frames`` long (the mix's length), in the format its file name asks for."""
-        fmt = _format(self.stems[0].path) if self.stems else "WAV"
         for stem, raw, written in zip(self.stems, self._raw, self._written):
             raw.flush()
             stem.clipped_samples = 0
             try:
                 with replacing(stem.path) as tmp, sf.SoundFile(tmp, "w", self.sample_rate, 2, self.subtype,
-                                                               format=fmt) as out:
+                                                               format=self.format) as out:
                     data = np.memmap(raw, np.float32, "r", shape=(written, 2)) if written else None
                     for start in range(0, frames, _COPY_FRAMES):
                         stop = min(frames, start + _COPY_FRAMES)
@@ -202,12 +203,6 @@ class StemWriter:
             except OSError:
                 pass
         self._raw, self._raw_paths = [], []
-
-
-def _format(path: Path) -> str:
-    from rackhost.chain.render import FORMATS
-
-    return FORMATS[path.suffix.lower()]
 
 
 def _taps(snap: MixSnapshot) -> list[tuple[int, int | None, int, int | None]]:
