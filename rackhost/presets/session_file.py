@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 4::
+Format version 5::
 
     {
-      "format_version": 4,
+      "format_version": 5,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -11,7 +11,10 @@ Format version 4::
          "mute": false, "solo": false, "keep_mono": false, "output": "drums",
          "sends": [{"bus": "reverb", "level_db": -12.0, "pre_fader": false, "muted": false}],
          "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
-                    "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0}]}
+                    "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0},
+                   {"name": "parallel", "bypass": false, "branches": [
+                       {"level_db": -6.0, "chain": [{"plugin": {"name": "Compressor"}}]},
+                       {"level_db": 0.0, "chain": []}]}]}
       ],
       "busses": [
         {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
@@ -30,6 +33,9 @@ Version 3 added instrument tracks and the MIDI mappings (see
 Version 4 added busses and every strip's ``output`` and ``sends``; a version 3
 file has none, so its tracks go to the master as they did. A send's
 ``level_db`` of ``null`` is a silent send (-inf dB, which JSON cannot hold).
+Version 5 added split slots (an object with ``branches`` where a slot stands:
+parallel sub-chains summed at their levels; see :mod:`rackhost.presets.preset`);
+a version 4 file has none.
 """
 
 from __future__ import annotations
@@ -44,12 +50,12 @@ from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session,
 from rackhost.errors import RackhostError, RoutingLoopError, UnknownBusError, printable
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
-from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
+from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_items, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -83,8 +89,13 @@ def _v3_to_v4(doc: dict) -> dict:
     return dict(doc, format_version=4)
 
 
+def _v4_to_v5(doc: dict) -> dict:
+    """Version 5 only added split slots (parallel branches in a chain): a version 4 session has none."""
+    return dict(doc, format_version=5)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -282,7 +293,7 @@ class _SessionReader(DocumentReader):
             self.expect(origin, str, where.rsplit(".", 1)[0] + ".preset")
         try:
             states = slot_states_from_list(doc, str(self.path), where)
-            slots = [self.restore(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)]
+            slots = restore_items(states, str(self.path), where, self.report, self.restore)
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
         return Chain(slots, origin)
