@@ -330,3 +330,14 @@ def slot_of(session: Any, track: int | None, slot: int) -> Any:
         raise EngineCommandError(f"{where} has no slot {slot} (its chain has {len(chain)}); "
                                  f"the slot was removed, or the engine has not synced it yet")
     return chain[slot]
+
+
+def plugin_slot_of(session: Any, track: int | None, slot: int) -> Any:
+    """Like :func:`slot_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches,
+    edited through a session document) is refused by name."""
+    item = slot_of(session, track, slot)
+    if not hasattr(item, "plugin"):
+        where = "the master" if track is None else f"track {owner(session, track).name!r}"
+        raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
+                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+    return item

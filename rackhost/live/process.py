@@ -37,7 +37,7 @@ import numpy as np
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, slot_of
+from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
 
 MAX_STRIPS = 256
@@ -384,7 +384,7 @@ def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
 
 
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
-    slot = slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot)
     engine.set_parameter(slot.plugin, command.name, command.value)
 
 
@@ -394,7 +394,7 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
-    slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+    plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
 
 
 def _add_slot(engine: Any, command: c.AddSlot, loader: Any) -> None:
