@@ -10,7 +10,7 @@ from jack_harness import align, jack_device
 from rackhost.chain import ArraySource, Plugin, Session, Split, render
 from rackhost.cli.chain_spec import parse_chain
 from rackhost.live import LiveEngine
-from rackhost.live.commands import EngineCommandError, SetParameter
+from rackhost.live.commands import BranchLevel, EngineCommandError, SetParameter
 from rackhost.live.process import apply_command
 from rackhost.presets import session_to_dict
 from rackhost.presets.session_sync import resync
@@ -61,6 +61,19 @@ def test_a_document_sync_keeps_the_running_plugins_inside_splits_and_applies_a_b
     assert isinstance(again, Split) and again.branches[1].level_db == -12.0
     assert again.branches[0].chain[0].plugin is maxim  # ZaMaximX2 is not reloaded; its tail is not cut
     assert resynced.bus("glue").chain[0].branches[0].chain[0].plugin is session.bus("glue").chain[0].branches[0].chain[0].plugin
+
+
+def test_a_branch_level_command_changes_the_running_split_and_a_wrong_address_is_refused_by_name():
+    engine = _started(_split_session())
+    before = engine._state.snapshot
+    assert apply_command(engine, BranchLevel(0, 1, 2, -9.0)) == BranchLevel.needs
+    assert engine.session.track("guitar").chain[1].branches[2].level_db == -9.0
+    with pytest.raises(EngineCommandError, match="slot 0 has no branch 0: it is HighpassFilter"):
+        apply_command(engine, BranchLevel(0, 0, 0, -9.0))
+    with pytest.raises(EngineCommandError, match="it is a split with 3 branches"):
+        apply_command(engine, BranchLevel(0, 1, 3, -9.0))
+    engine.update()
+    assert engine._state.snapshot is not before
 
 
 def test_a_parameter_command_to_a_split_slot_is_refused_by_name():

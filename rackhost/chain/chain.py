@@ -10,7 +10,7 @@ import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
-from rackhost.chain.split import Split
+from rackhost.chain.split import Split, use_chain_class
 from rackhost.errors import RackhostError, SessionError
 
 Stage = Callable[[np.ndarray], np.ndarray]
@@ -227,6 +227,9 @@ class Chain:
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width)
+
+
+use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
 
 
 def sidechain_note(slot: Slot) -> str | None:

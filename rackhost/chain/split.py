@@ -16,16 +16,42 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 from rackhost.chain.dsp import DelayLine, db_to_gain
 
-if TYPE_CHECKING:
-    from rackhost.chain.chain import Chain, Slot
-
 Stage = Callable[[np.ndarray], np.ndarray]
+
+
+class SubChain(Protocol):
+    """What a branch needs of its chain (:class:`rackhost.chain.chain.Chain`, which imports this module, so
+    this one names it only through this protocol and is handed the class by :func:`use_chain_class`)."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def plugin_slots(self) -> Iterator[Any]: ...
+    def _layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]: ...
+    def latency(self, sample_rate: float, block: int) -> int: ...
+    def reset(self) -> None: ...
+    def clone(self) -> SubChain: ...
+    def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
+                  keep_mono: bool = False) -> Any: ...
+
+
+_chain_class: Callable[[], SubChain] | None = None
+
+
+def use_chain_class(chain_class: Callable[[], SubChain]) -> None:
+    """Hand in the class an empty branch's chain is made of (chain.py does, once it is defined)."""
+    global _chain_class
+    _chain_class = chain_class
+
+
+def _new_chain() -> SubChain:
+    assert _chain_class is not None, "rackhost.chain.chain hands its Chain class in when it is imported"
+    return _chain_class()
 
 # As loud as a branch may be made: more than this is a slip of the mouse, not a mix decision.
 MAX_BRANCH_LEVEL_DB = 24.0
@@ -41,17 +67,11 @@ def check_branch_level(level_db: float) -> float:
     return float(level_db)
 
 
-def _new_chain() -> Chain:
-    from rackhost.chain.chain import Chain  # chain.py imports this module for the Split type
-
-    return Chain()
-
-
 @dataclass(eq=False)
 class Branch:
     """One parallel path of a split: a sub-chain and the level it is summed at (0 dB: as it comes out)."""
 
-    chain: Chain = field(default_factory=_new_chain)
+    chain: SubChain = field(default_factory=_new_chain)
     level_db: float = 0.0
 
     def __post_init__(self) -> None:
@@ -79,7 +99,7 @@ class Split:
             raise ValueError(f"a split needs a name; got {self.name!r}")
         self._width: int | None = None  # the output width found by the last layout
 
-    def slots(self) -> Iterator[Slot]:
+    def slots(self) -> Iterator[Any]:
         """Every plug-in slot inside, at any depth (splits inside branches included), in order."""
         for branch in self.branches:
             yield from branch.chain.plugin_slots()

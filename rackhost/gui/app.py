@@ -42,8 +42,8 @@ from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.bus_strip import BusStripView
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan, SetParameter,
-                                    SetSolo, Stop, Sync)
+from rackhost.live.commands import (BranchLevel, Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan,
+                                    SetParameter, SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -214,6 +214,17 @@ class RackApp(MidiActions):
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
+
+    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
+        """The level of one branch of the split at slot ``index``; a drag is one undo step."""
+        split = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_branch_level(split.branches[branch], value)):
+            self.send(BranchLevel(track, index, branch, split.branches[branch].level_db))
+
+    def make_split(self, track: int | None, index: int) -> None:
+        """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
+        if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
+            self.structure_changed()
 
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]

@@ -204,6 +204,19 @@ class Mix(OnSlot):
 
 
 @dataclass(frozen=True)
+class BranchLevel(OnSlot):
+    """The level in dB of branch ``branch`` (0, 1, ...) of the split slot at ``slot`` (-inf: silent)."""
+
+    branch: int
+    level_db: float
+    needs: ClassVar[Needs] = REBUILD
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_index("a branch", self.branch, master=False)
+
+
+@dataclass(frozen=True)
 class AddSlot(OnStrip):
     """Insert plug-in ``plugin`` (a name ``rackhost plugins`` lists) at ``index`` (None: last), with ``values``."""
 

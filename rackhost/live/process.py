@@ -397,6 +397,17 @@ def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
     plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
 
 
+def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
+    from rackhost.chain.split import Split, check_branch_level
+
+    split = slot_of(engine.session, command.track, command.slot)
+    if not isinstance(split, Split) or command.branch >= len(split.branches):
+        what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
+        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+                                 f"the engine has not synced the edit yet")
+    split.branches[command.branch].level_db = check_branch_level(command.level_db)
+
+
 def _add_slot(engine: Any, command: c.AddSlot, loader: Any) -> None:
     chain_of(engine.session, command.track).add(command.plugin, command.index, **command.values)
 
@@ -450,7 +461,7 @@ def _midi_unprogram(engine: Any, command: c.MidiUnprogram, loader: Any) -> None:
 HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] = {
     c.Play: _play, c.Pause: _pause, c.Stop: _stop, c.Record: _record, c.Locate: _locate, c.Loop: _loop,
     c.SetGain: _strip_value, c.SetPan: _strip_value, c.SetMute: _strip_value, c.SetSolo: _strip_value,
-    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix,
+    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix, c.BranchLevel: _branch_level,
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
