@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 
 from pathlib import Path
 
@@ -337,3 +340,42 @@ def test_a_midi_mapping_to_a_split_slot_is_refused_by_name():
     session = _one_track(_noise(2, 100), parse_chain("[Gain | ]"))
     with pytest.raises(MidiMappingError, match="is the split 'split'.*map a plug-in outside the split"):
         MappingTarget(0, "parameter", 0, "gain_db").plugin(session)
+
+
+# -- the command line ------------------------------------------------------------------------------------
+
+
+def _rackhost(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rackhost.cli", *args], capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+def test_rackhost_render_with_a_split_in_chain_renders_parallel_compression(wav_file, tmp_path):
+    audio = program_signal(2, 0.5, seed=12)
+    source = wav_file(audio, "drums.wav")
+    out = tmp_path / "out.wav"
+    run = _rackhost("render", str(source), "-o", str(out), "--bit-depth", "32", "--no-tail", "--block-size", "128",
+                    "--chain", "[Compressor(threshold_db=-40, ratio=8) @ -6 | ]")
+    assert run.returncode == 0, run.stderr
+    rendered, _ = soundfile.read(out, dtype="float32", always_2d=True)
+    crushed = pedalboard.Compressor(threshold_db=-40, ratio=8)(audio, SR)
+    np.testing.assert_allclose(rendered.T, audio + db_to_gain(-6.0) * crushed, atol=2e-5)
+
+
+def test_a_malformed_split_on_the_command_line_exits_2_with_one_line(wav_file, tmp_path):
+    run = _rackhost("render", str(wav_file(program_signal(2, 0.1), "in.wav")), "-o", str(tmp_path / "o.wav"),
+                    "--chain", "[Compressor]")
+    assert run.returncode == 2 and not (tmp_path / "o.wav").exists()
+    assert run.stderr.strip().splitlines()[-1].startswith("rackhost: error: split '[Compressor]' has one branch")
+
+
+def test_presets_save_and_show_a_chain_with_a_split(tmp_path):
+    env = dict(os.environ, RACKHOST_DATA_DIR=str(tmp_path / "data"))
+    run = _rackhost("presets", "save", "parallel drums", "--stage", "mixing",
+                    "--chain", "Gain(gain_db=-1); [Compressor(threshold_db=-40, ratio=8) @ -6 | ]", env=env)
+    assert run.returncode == 0, run.stderr
+    shown = _rackhost("presets", "show", "mixing/parallel drums", env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines()]
+    assert "2. split:" in lines and "branch 1 at -6 dB" in lines and "branch 2 at +0 dB: dry" in lines
+    assert any(line.startswith("1. Compressor: threshold_db=-40") for line in lines)

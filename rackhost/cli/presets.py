@@ -121,7 +121,8 @@ def _print_slots(states: list, indent: str) -> None:
     for i, slot in enumerate(states, 1):
         bypassed = " [bypassed]" if slot.bypass else ""
         if isinstance(slot, SplitState):
-            print(f"{indent}{i}. {slot.name} (split){bypassed}:")
+            named = "" if slot.name == "split" else f" {slot.name!r}"
+            print(f"{indent}{i}. split{named}{bypassed}:")
             for k, branch in enumerate(slot.branches, 1):
                 level = f"{branch.level_db:+g} dB"
                 print(f"{indent}   branch {k} at {level}{'' if branch.slots else ': dry'}")
