@@ -96,7 +96,7 @@ def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_K
     slots: list[ItemState] = []
     for i, slot in enumerate(r.expect(doc, list, where)):
         here = f"{where}[{i}]"
-        if keys is SLOT_KEYS and isinstance(slot, dict) and "branches" in slot:
+        if keys is SLOT_KEYS and isinstance(slot, dict) and _is_split(slot):
             slots.append(_split_state(r, slot, source, here))
             continue
         slot = r.keys(r.expect(slot, dict, here), keys, here)
@@ -111,6 +111,12 @@ def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_K
             r.expect(raw, str, f"{here}.raw_state")
         slots.append(SlotState(plugin, params, raw, r.boolean(slot, "bypass", here), r.number(slot, "mix", here, 1.0)))
     return slots
+
+
+def _is_split(doc: dict) -> bool:
+    """A split slot has branches; one whose "branches" key was lost still has a split's name and no plug-in,
+    and is refused for that missing key rather than for its name."""
+    return "branches" in doc or ("plugin" not in doc and "name" in doc)
 
 
 def _split_state(r: DocumentReader, doc: dict, source: str, here: str) -> SplitState:
