@@ -102,6 +102,21 @@ def test_a_track_with_a_latent_split_stays_aligned_with_a_plain_track_in_the_mix
     assert set(np.nonzero(np.abs(result.audio) > 1e-6)[1].tolist()) == {1000}
 
 
+def test_an_impulse_through_every_path_of_a_routed_session_with_splits_lands_on_one_sample():
+    audio = np.zeros((2, 6000), np.float32)
+    audio[:, 1234] = 0.1
+    session = Session(sample_rate=SR, block_size=128)
+    kick = session.add_track("kick", ArraySource(audio, SR), _parallel("ZaMaximX2"), output="drums")
+    kick.add_send("room", -6.0, pre_fader=True)
+    session.add_track("snare", ArraySource(audio, SR), output="drums")
+    session.add_track("vox", ArraySource(audio, SR), parse_chain("[Gain(gain_db=-3) | BrickwallLimiter @ -6]"))
+    session.add_bus("drums", parse_chain("[BrickwallLimiter | @ -3]; Gain(gain_db=-1)"))
+    session.add_bus("room", parse_chain("Gain(gain_db=-2)"), output="drums")
+    result = render(session, tail=False)
+    assert result.latency == 480 + 240  # the kick's split, then the drum bus's
+    assert set(np.nonzero(np.abs(result.audio) > 1e-6)[1].tolist()) == {1234}
+
+
 # -- summing ---------------------------------------------------------------------------------------------
 
 
