@@ -40,6 +40,11 @@ PRESET_DEFAULTS = {
     "slots.*.parameters": {}, "slots.*.raw_state": None, "slots.*.bypass": False, "slots.*.mix": 1.0,
     "slots.*.plugin.format": LOADS, "slots.*.plugin.vendor": LOADS, "slots.*.plugin.uid": LOADS,
     "slots.*.plugin.version": LOADS,
+    # mixing/parallel-drums holds a split slot
+    "slots.*.name": "split", "slots.*.branches.*.level_db": 0.0, "slots.*.branches.*.chain.*.parameters": {},
+    "slots.*.branches.*.chain.*.raw_state": None, "slots.*.branches.*.chain.*.bypass": False,
+    "slots.*.branches.*.chain.*.mix": 1.0, **{f"slots.*.branches.*.chain.*.plugin.{k}": LOADS
+                                              for k in ("format", "vendor", "uid", "version")},
 }
 _CHAIN_OWNER = {"chain": [], "preset": None, "ab": None, "ab.active": "A", "ab.other": None,
                 "ab.other.chain": [], "ab.other.preset": None}
