@@ -598,8 +598,9 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
 
 def _first_slot(app: RackApp) -> tuple[int | None, int]:
     for index, track in enumerate(app.session.tracks):
-        if len(track.chain):
-            return index, 0
+        plugins = [i for i, slot in enumerate(track.chain) if hasattr(slot, "plugin")]  # not a split slot
+        if plugins:
+            return index, plugins[0]
     return None, 0
 
 
