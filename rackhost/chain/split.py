@@ -11,9 +11,10 @@ Every branch is delayed to the latest one (a latent plug-in on one branch and
 a dry branch still line up to the sample), and the split's latency is its
 latest branch's. A mono branch beside a stereo one is added to both channels.
 
-The summing is rackhost's own, not pedalboard's ``Mix``: called block by block,
-``Mix`` would sum a latent branch's short early blocks against the dry one
-unaligned, and it cannot add a mono branch to a stereo one.
+The summing is rackhost's own, not pedalboard's ``Mix`` (which sums its
+plug-ins at one level): each branch runs as a chain does, latent plug-ins behind
+the same FIFO as anywhere else, so its latency is known to the sample and the
+others are delayed to it; and a branch may widen a mono signal the others keep.
 """
 
 from __future__ import annotations
