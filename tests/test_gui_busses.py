@@ -14,13 +14,16 @@ import dearpygui.dearpygui as dpg
 import pytest
 from conftest import SR, program_signal
 from gui_driver import click
+from test_gui_dialogs import _click, _finish, user_presets  # noqa: F401 - a fixture
 from test_gui_rack import _until
 
 from rackhost.chain import Session
 from rackhost.gui.app import RackApp
+from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.routing_view import ADD_SEND, MASTER
 from rackhost.live.commands import BusRow
 from rackhost.presets import load_session, save_session, session_to_dict
+from rackhost.presets.store import PresetStore
 
 @pytest.fixture
 def routed_file(tmp_path, wav_file):
@@ -200,6 +203,44 @@ def test_a_bus_strip_has_a_tracks_chain_fader_pan_mute_solo_and_ab(app):
     assert music.ab.active == "B"
     while steps(app):
         app.undo()
+    assert document(app) == before
+
+
+def test_what_a_bus_plugins_editor_turns_comes_back_as_an_undoable_change(app):
+    app.add_plugin(BusRow(0), "ZamCompX2")
+    plugin = app.session.bus("drums").chain[1].plugin
+    editor = app.open_editor(BusRow(0), 1)
+    editor.messages.append({"values": {"threshold_db": -33.0}})  # as the editor process reports a turned knob
+    editor.poll()
+    editor.close()
+    assert plugin.get("threshold_db") == pytest.approx(-33.0, abs=0.01)
+    assert app.session.history.labels()[0][-1] == "set ZamCompX2 threshold_db"
+    app.undo()
+    assert plugin.get("threshold_db") != pytest.approx(-33.0, abs=0.01)
+
+
+def test_a_bus_is_saved_as_a_bus_preset_and_loaded_onto_another_bus_from_the_preset_browser(app, user_presets):
+    drums = app.session.bus("drums")
+    app.session.edit.set_gain(drums, -4.0)
+    browser = PresetBrowser(app)
+    saver = browser.open_save()
+    assert "bus drums" in dpg.get_item_configuration(saver.source)["items"]
+    _click(saver.source, "bus drums")
+    _click(saver.name, "drum glue")
+    _click(saver.stage, "mixing")
+    _click(saver.save_button)
+    saved = PresetStore().load("mixing/drum glue")
+    assert saved.kind == "bus" and saved.gain_db == -4.0 and [s.plugin["name"] for s in saved.slots] == ["Compressor"]
+    before = document(app)
+    browser.select(browser.entries.index(browser.selected))
+    _click(browser.target, "bus music")
+    _click(browser.load_button)
+    _finish(browser)
+    music = app.session.bus("music")
+    assert "loaded mixing/drum glue onto bus 'music'" in browser.status_text
+    assert [s.name for s in music.chain] == ["Compressor"] and music.gain_db == -4.0
+    assert music.output is None  # where a bus goes is the session's, not the preset's
+    app.undo()
     assert document(app) == before
 
 
