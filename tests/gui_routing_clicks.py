@@ -41,7 +41,8 @@ def main(session_path: str) -> None:
     }
     subprocess.run(["xdotool", "key", "--window", real.window, "ctrl+z"], check=True)  # undo from the keyboard
     real.frames(8)
-    result["after_ctrl_z"] = {"bus_mute": session.bus("music").mute, "send_muted": session.tracks[1].send("reverb").muted}
+    result["after_ctrl_z"] = {"bus_mute": session.bus("music").mute,
+                              "send_muted": session.tracks[1].send("reverb").muted}
     print(json.dumps(result))
     real.close()
 
