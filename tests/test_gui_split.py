@@ -22,6 +22,8 @@ def app(tmp_path, wav_file):
     session = Session(sample_rate=SR, block_size=256)
     drums = session.add_track("drums", wav_file(program_signal(2, 1.0), "drums.wav"))
     drums.chain = parse_chain("Gain(gain_db=-1); [Compressor(threshold_db=-40, ratio=8) @ -6 | ]; Reverb")
+    drums.output = "glue"
+    session.add_bus("glue", parse_chain("[BrickwallLimiter | @ -3]"))
     path = tmp_path / "song.json"
     save_session(session, path)
     rack = RackApp(load_session(path), path, start_engine=False)
@@ -81,3 +83,15 @@ def test_the_split_bypass_box_and_the_panels_parallel_button_edit_the_chain_with
     assert 2 in app.strips[0].branch_levels  # the rebuilt strip shows the new split nested
     app.undo()
     assert isinstance(chain[2], Slot) and chain[2].name == "Reverb"
+
+
+def test_a_split_on_a_bus_strip_is_shown_and_its_branch_level_edited_like_a_tracks(app):
+    bus = app.session.busses[0]
+    view = app.bus_strips[0]
+    levels = view.branch_levels[0]
+    assert [dpg.get_value(item) for item in levels] == pytest.approx([0.0, -3.0])
+    assert "BrickwallLimiter" in _texts(view.root) and "dry" in _texts(view.root)
+    click(levels[1], -9.0)
+    assert bus.chain[0].branches[1].level_db == -9.0
+    app.undo()
+    assert bus.chain[0].branches[1].level_db == -3.0
