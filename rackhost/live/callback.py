@@ -95,7 +95,7 @@ def track_renderer(
         source = feed.read(now.indata, now.position, now.playing)
         inputs[k] = source
         try:
-            strip.render(source, out)
+            strip.render(source, out, now.position)
         except StageError as err:
             # This track is silent until the control thread bypasses the slot (see poll()).
             out.fill(0.0)
@@ -220,7 +220,7 @@ class AudioCallback:
                 render(k)
         now.indata = None  # the device's buffer is only lent for this callback
         master_out = state.master_out
-        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
+        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix, position), master_out, position)
         levels = state.levels  # every track (after its fader) and the master, one row per block
         count = levels.count
         row = count % levels.size
