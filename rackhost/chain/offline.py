@@ -85,6 +85,8 @@ def render_mix(
     segment = block * max(1, SEGMENT_TARGET_FRAMES // block)
     session.reset()
     snap = session.snapshot(max_segment=segment)
+    if snap.automation is not None:
+        snap.automation.prime()  # automated slots are cut into pieces: prepare them for whole blocks first
     if session.track_bounce:
         snap = bounced(snap, session.tracks[0], session.master)
     # A live-input track has nothing to play offline: it renders silence.

@@ -176,7 +176,7 @@ class Session:
                       for n in track.chain.configure(track.channels, sr, track.keep_mono)]
             processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono,
                                               plan.slots(track))
-            prepared.append((index, track, plan.chain(track, processor, 0)))
+            prepared.append((index, track, plan.chain(track, processor, 0, track.channels)))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
