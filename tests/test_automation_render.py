@@ -252,3 +252,17 @@ def test_block_by_block_as_live_gives_the_samples_of_the_offline_render(block):
         snap.tracks[0].render(padded[:, pos:pos + block], strips[0], pos)
         snap.master.render(snap.mix_tracks(strips, mix, pos), out[:, pos:pos + block], pos)
     assert np.array_equal(out[:, :frames], offline)
+
+
+def test_a_delay_keeps_its_echoes_when_its_automated_ramp_ends_and_whole_blocks_resume():
+    """pedalboard prepares a plug-in again, emptying a delay line, when a call is longer than any before it: a
+    render hands an automated slot 32-frame pieces, then whole blocks once its envelope stops moving."""
+    audio = np.zeros((1, SR), np.float32)
+    audio[0, SR // 10] = 1.0  # a click at 0.1 s; ZamDelay echoes it 160 ms later
+    session = Session(sample_rate=SR, block_size=512, track_bounce=True)
+    track = session.add_track("in", ArraySource(audio, SR))
+    delay = track.chain.add(Plugin.load(VST3 / "ZamDelay.vst3"))
+    _automate(track, SlotTarget(delay, "lpf_hz"), (0.0, 20000.0), (0.15, 18000.0))
+    out = render(session, tail=False).audio[0]
+    echo = out[SR // 10 + int(0.16 * SR) - 64: SR // 10 + int(0.16 * SR) + 64]
+    assert np.max(np.abs(echo)) > 0.1
