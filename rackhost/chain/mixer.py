@@ -283,6 +283,7 @@ class Router:
                  bus_gains: np.ndarray, structure: tuple, max_segment: int):
         """``sources``: per edge, the bus row it leaves (None: a track); ``pre``: per edge, before the fader."""
         self.busses = busses  # in session order
+        self.edges = edges
         self.run = tuple(busses[j] for j in run_order)
         self.structure = structure
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent

@@ -307,11 +307,30 @@ class Session:
         graph = self.graph()
         if graph is None:
             gains, flags = self.mix_gains(widths)
+            self._rehear(snapshot, [h and (t.monitor or not t.input) for t, h in zip(self.tracks, flags)])
             return snapshot.remixed(gains, flags, self.master.gain_db)
         if snapshot.router is None or snapshot.router.structure != graph.structure:
             raise ValueError("the session's busses or paths changed since the snapshot: make a new snapshot")
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
+        live = graph.live()
+        fed = [False] * len(graph.strips)
+        for e, plays in zip(graph.edges, live):
+            fed[e.source] |= plays and not e.pre_fader
+        self._rehear(snapshot, fed, live)
         return snapshot.remixed(gains, flags, self.master.gain_db, snapshot.router.regained(edge_gains, bus_gains))
+
+    def _rehear(self, snapshot: MixSnapshot, heard: list[bool], live: tuple[bool, ...] = ()) -> None:
+        """Tell the snapshot's fades which strips and paths a mute or a solo silences now (one float each)."""
+        automation = snapshot.automation
+        if automation is None:
+            return
+        for row, fade in automation.tracks.items():
+            fade.heard = 1.0 if heard[row] else 0.0
+        for row, fade in automation.busses.items():
+            fade.heard = 1.0 if heard[len(self.tracks) + row] else 0.0
+        for edge in (snapshot.router.edges if snapshot.router is not None else ()):
+            if edge.fade is not None:
+                edge.fade.heard = 1.0 if live[edge.gain] else 0.0
 
     def fits(self, snapshot: MixSnapshot) -> bool:
         """Can :meth:`remix` bring ``snapshot`` up to date (same tracks, busses and paths), or is a new one needed?"""
