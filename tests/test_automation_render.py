@@ -266,3 +266,25 @@ def test_a_delay_keeps_its_echoes_when_its_automated_ramp_ends_and_whole_blocks_
     out = render(session, tail=False).audio[0]
     echo = out[SR // 10 + int(0.16 * SR) - 64: SR // 10 + int(0.16 * SR) + 64]
     assert np.max(np.abs(echo)) > 0.1
+
+
+def test_a_master_envelope_plays_in_a_render_to_a_loudness_target():
+    from rackhost.chain import LoudnessTarget
+
+    def session(automated: bool) -> Session:
+        s = _mix_session()
+        s.add_track("tone", ArraySource(_sine(3.0, 0.3).repeat(2, axis=0), SR))
+        eq = s.master.chain.add("LowShelfFilter", cutoff_frequency_hz=2000.0, gain_db=0.0)
+        s.master.chain.add("BrickwallLimiter", true_peak=True)
+        s.master.loudness_target = LoudnessTarget(-20.0, -1.0)
+        if automated:
+            _automate(s.master, SlotTarget(eq, "gain_db"), (0.0, 0.0, "step"), (1.5, -12.0))
+        return s
+
+    plain, automated = render(session(False)), render(session(True))
+    assert automated.target_report is not None and automated.target_report.within
+    second_half = slice(int(2.0 * SR), int(2.9 * SR))
+    first_half = slice(int(0.2 * SR), int(1.4 * SR))
+    ratio = np.max(np.abs(automated.audio[:, second_half])) / np.max(np.abs(automated.audio[:, first_half]))
+    assert ratio < 0.5  # the shelf cut the 441 Hz tone from 1.5 s on, before the target gain
+    assert np.max(np.abs(plain.audio[:, second_half])) / np.max(np.abs(plain.audio[:, first_half])) > 0.9
