@@ -288,3 +288,14 @@ def test_a_master_envelope_plays_in_a_render_to_a_loudness_target():
     ratio = np.max(np.abs(automated.audio[:, second_half])) / np.max(np.abs(automated.audio[:, first_half]))
     assert ratio < 0.5  # the shelf cut the 441 Hz tone from 1.5 s on, before the target gain
     assert np.max(np.abs(plain.audio[:, second_half])) / np.max(np.abs(plain.audio[:, first_half])) > 0.9
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_master_slot_envelope_plays_in_a_bounce_whether_the_file_stays_mono_or_not(channels):
+    audio = np.full((channels, SR), 0.5, np.float32)
+    session, _ = _bounce(audio, chain=None)
+    slot = session.master.chain.add("Gain", gain_db=0.0)
+    _automate(session.master, SlotTarget(slot, "gain_db"), (0.0, 0.0, "step"), (0.5, -20.0))
+    out = render(session, tail=False).audio
+    assert out.shape == (channels, SR)
+    assert np.all(out[:, : SR // 2] == 0.5) and np.allclose(out[:, SR // 2:], 0.05, rtol=1e-5)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rackhost.chain.automated import Planner
 from rackhost.chain.chain import ChainProcessor, StageError
 from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
@@ -78,23 +79,31 @@ def bounced(snap: MixSnapshot, track: Track, master: MasterBus) -> MixSnapshot:
     (strip,) = snap.tracks
     notes = list(snap.notes)
     chain = snap.master.chain
+    automation = snap.automation
     if strip.width == 1:  # the stereo master of the snapshot would widen it: run the master chain in mono
         sr, keep_mono = snap.sample_rate, track.keep_mono
         notes = [n for n in notes if not n.startswith("master: ")]  # those were for a stereo master
         notes += [f"master: {n}" for n in master.chain.configure(1, sr, keep_mono)]
-        chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono)
+        plan = Planner(sr, snap.block_size, snap.max_segment)
+        chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono, plan.slots(master))
+        chain = plan.chain(master, chain, strip.chain.latency, 1)
+        if automation is not None:  # the stereo master's envelopes give way to the mono one's
+            stereo = {id(stage) for stage in snap.master.chain.automation or () if stage is not None}
+            automation.stages = [s for s in automation.stages if id(s) not in stereo] + plan.mix.stages
+        elif plan.mix:
+            automation = plan.mix
         if track.pan != 0.0:
             notes.append(f"track {track.name!r}: pan {track.pan:+g} has no effect on a bounced mono file (there "
                          f"is no stereo master to pan it on); it works as a balance once a stereo-only plug-in "
                          f"in the track's chain widens the file")
     gain_db = track.gain_db if snap.audible[0] else -math.inf
     gains = np.array(bounce_gains(gain_db, track.pan, strip.width), np.float32).reshape(1, 2, 1)
-    if snap.automation is not None:
-        for fade in snap.automation.tracks.values():
+    if automation is not None:
+        for fade in automation.tracks.values():
             fade.law = "bounce"
     return replace(
         snap, master=MasterStrip(chain, master.gain_db, strip.width, snap.master.fade), gains=gains,
-        notes=tuple(notes),
+        notes=tuple(notes), automation=automation,
         latency=snap.latency - snap.master.chain.latency + chain.latency,
     )
 
