@@ -227,9 +227,7 @@ class Session:
             return node if node < first else node - first
 
         live = graph.live()
-        fed = [False] * len(graph.strips)  # as _routed_gains: a path after the fader plays
-        for e, plays in zip(graph.edges, live):
-            fed[e.source] |= plays and not e.pre_fader
+        fed = _fed(graph, live)
         late = [arrivals[node] + own[node] for node in range(len(own))]
         edges = tuple(
             RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment,
@@ -257,9 +255,7 @@ class Session:
         what it feeds); a path's gain is its send level, zero when it is silent.
         """
         live = graph.live()
-        fed = [False] * len(graph.strips)  # a path after the fader plays
-        for e, playing in zip(graph.edges, live):
-            fed[e.source] |= playing and not e.pre_fader
+        fed = _fed(graph, live)
         gains = np.array(
             [strip_gains(t.gain_db if fed[i] else -math.inf, t.pan, width)
              for i, (t, width) in enumerate(zip(self.tracks, widths))],
@@ -313,10 +309,7 @@ class Session:
             raise ValueError("the session's busses or paths changed since the snapshot: make a new snapshot")
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
         live = graph.live()
-        fed = [False] * len(graph.strips)
-        for e, plays in zip(graph.edges, live):
-            fed[e.source] |= plays and not e.pre_fader
-        self._rehear(snapshot, fed, live)
+        self._rehear(snapshot, _fed(graph, live), live)
         return snapshot.remixed(gains, flags, self.master.gain_db, snapshot.router.regained(edge_gains, bus_gains))
 
     def _rehear(self, snapshot: MixSnapshot, heard: list[bool], live: tuple[bool, ...] = ()) -> None:
@@ -362,6 +355,15 @@ class Session:
             default=0,
         )
 
+
+
+def _fed(graph: routing.Graph, live: tuple[bool, ...]) -> list[bool]:
+    """Per strip: does a path after its fader play? (If none does, its fader is zero, so its meter reads what it
+    feeds.)"""
+    fed = [False] * len(graph.strips)
+    for e, playing in zip(graph.edges, live):
+        fed[e.source] |= playing and not e.pre_fader
+    return fed
 
 
 def _heard(graph: routing.Graph, live: tuple[bool, ...]) -> tuple[bool, ...]:
