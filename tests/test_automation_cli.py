@@ -81,6 +81,15 @@ def test_a_bad_automate_exits_2_with_one_line_naming_it(steady, tmp_path, automa
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
+def test_automating_a_split_is_refused_with_one_line_naming_it(steady, tmp_path):
+    out = tmp_path / "out.wav"
+    done = rackhost("render", str(steady), "-o", str(out), "--chain", "Gain; [Compressor @ -6 | ]",
+                    "--automate", "2.threshold_db=0:-20,1:-30")
+    assert done.returncode == 2
+    assert "'split' is a split (parallel branches)" in done.stderr and "cannot be automated yet" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_automate_with_a_session_is_refused_and_the_session_plays_its_own_envelopes(steady, tmp_path):
     session = {"format_version": 5, "tracks": [{"name": "a", "source": str(steady),
                                                 "automation": [{"control": "mute", "points": [[0.0, 0.0], [1.0, 1.0]]}]}]}

@@ -30,6 +30,7 @@ from rackhost.chain.bus import MAX_SEND_DB, MIN_SEND_DB, Send
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.chain.plugin import MissingPlugin
+from rackhost.chain.split import Split
 from rackhost.errors import ParameterValueError, RackhostError
 
 
@@ -152,11 +153,19 @@ def value_range(owner: Strip, target: Target) -> ValueRange:
     slot = target.slot
     if not any(s is slot for s in owner.chain.slots):
         raise AutomationError(f"slot {slot.name!r} is not in the chain of {strip_name(owner)}")
+    _refuse_split(slot)
     if target.parameter == MIX:
         return ValueRange(0.0, 1.0)
     if isinstance(slot.plugin, MissingPlugin):  # not installed: kept as it was written, played by nothing
         return ValueRange(-math.inf, math.inf)
     return parameter_range(slot, target.parameter)
+
+
+def _refuse_split(slot: Slot | Split) -> None:
+    if isinstance(slot, Split):
+        raise AutomationError(f"{slot.name!r} is a split (parallel branches), which has no parameters of its own, and "
+                              f"the plug-ins inside a split cannot be automated yet; automate a slot outside the split, "
+                              f"or a branch's plug-in moved out of it")
 
 
 def parameter_range(slot: Slot, parameter: str) -> ValueRange:
@@ -266,6 +275,7 @@ def slot_target(chain: Chain, slot_ref: str, parameter: str) -> SlotTarget:
                                   f"name the slot by its place instead, e.g. '{places.split(',')[0]}.{parameter}'")
         slot = matches[0]
     parameter = parameter.strip()
+    _refuse_split(slot)
     if parameter != MIX:
         parameter_range(slot, parameter)  # UnknownParameterError lists the valid names
     return SlotTarget(slot, parameter)
