@@ -34,13 +34,14 @@ EXAMPLES: dict[type, c.Command] = {
     c.Locate: c.Locate(SR), c.Loop: c.Loop(0, SR), c.Quit: c.Quit(),
     c.SetGain: c.SetGain(None, -6.0), c.SetPan: c.SetPan(1, -0.25), c.SetMute: c.SetMute(0, True),
     c.SetSolo: c.SetSolo(2, False), c.SetParameter: c.SetParameter(0, 1, "mode", "Peak"),
-    c.Bypass: c.Bypass(None, 0, True), c.Mix: c.Mix(3, 2, 0.25),
+    c.Bypass: c.Bypass(None, 0, True), c.Mix: c.Mix(3, 2, 0.25), c.BranchLevel: c.BranchLevel(0, 1, 2, -6.0),
     c.AddSlot: c.AddSlot(0, "Gain", 1, {"gain_db": -3.0}), c.RemoveSlot: c.RemoveSlot(None, 1),
     c.MoveSlot: c.MoveSlot(0, 2, 0), c.Sync: c.Sync({"version": 1, "tracks": [{"name": "vox"}]}),
     c.MidiLearn: c.MidiLearn(MappingTarget(0, "parameter", 1, "threshold_db"), -30.0, 0.0, "log", True),
     c.MidiCancelLearn: c.MidiCancelLearn(), c.MidiMap: c.MidiMap(CCMapping(1, 7, MASTER_GAIN, -40.0, 0.0)),
     c.MidiUnmap: c.MidiUnmap(CCMapping(16, 0, MappingTarget(2, "pan"), lsb_controller=32)),
     c.MidiProgram: c.MidiProgram(1, 5, None, "master/loud"), c.MidiUnprogram: c.MidiUnprogram(3, 127, 0),
+    c.SetSendLevel: c.SetSendLevel(c.BusRow(1), "reverb", -9.5), c.SetSendMute: c.SetSendMute(0, "drums", True),
 }
 
 
@@ -52,7 +53,8 @@ def vst3(monkeypatch):
 def commands_in_the_module() -> set[type]:
     """Every class commands.py defines that a parent could send (its bases, enum and error left out)."""
     found = {cls for _, cls in inspect.getmembers(c, inspect.isclass) if cls.__module__ == c.__name__}
-    return found - {c.Command, c.OnStrip, c.OnSlot, c.StripValue, c.Needs, c.EngineCommandError}
+    return found - {c.Command, c.OnStrip, c.OnSlot, c.StripValue, c.SendValue, c.Needs, c.EngineCommandError,
+                    c.BusRow}
 
 
 def test_every_class_in_commands_is_a_command_and_listed():
@@ -97,6 +99,9 @@ def test_sending_anything_but_a_command_raises_type_error_naming_it(wrong):
     (lambda: c.SetParameter(0, None, "ratio", 4), TypeError, "SetParameter's slot"),
     (lambda: c.Locate(-5), TypeError, "Locate's frame"),
     (lambda: c.Record(""), TypeError, "Record takes the takes' folder"),
+    (lambda: c.BusRow(-1), TypeError, "a bus's index must be an index"),
+    (lambda: c.SetSendLevel(None, "reverb", -6.0), ValueError, "the master has no sends"),
+    (lambda: c.SetSendMute(0, "", True), TypeError, "SetSendMute names the bus the send feeds"),
 ])
 def test_a_malformed_command_fails_where_it_is_made(make, error, words):
     with pytest.raises(error, match=words):
@@ -228,6 +233,51 @@ def test_a_command_changes_the_engines_session_and_updates_what_it_needs(session
     assert fed.send(command) == []
     assert shows(fed.engine)
     assert fed.calls == ([update] if update else [])
+
+
+def _routed(session: Session) -> Session:
+    """``session`` with the drums routed into a bus with a compressor, and the vox sending to a reverb bus."""
+    session.tracks[0].output = "drum bus"
+    session.tracks[1].add_send("reverb", -12.0)
+    session.add_bus("drum bus").chain.add("Compressor", threshold_db=-10)
+    session.add_bus("reverb").chain.add("Reverb", room_size=0.5)
+    return session
+
+
+BUS_CASES = {
+    "a bus's fader": (lambda: c.SetGain(c.BusRow(0), -4.5), lambda s: s.busses[0].gain_db == -4.5, "update_mix"),
+    "a bus's balance": (lambda: c.SetPan(c.BusRow(1), 0.5), lambda s: s.busses[1].pan == 0.5, "update_mix"),
+    "a bus's mute": (lambda: c.SetMute(c.BusRow(1), True), lambda s: s.busses[1].mute, "update_mix"),
+    "a bus's solo": (lambda: c.SetSolo(c.BusRow(0), True), lambda s: s.busses[0].solo, "update_mix"),
+    "a send's level": (lambda: c.SetSendLevel(1, "reverb", -3.0),
+                       lambda s: s.tracks[1].send("reverb").level_db == -3.0, "update_mix"),
+    "a send's mute": (lambda: c.SetSendMute(1, "reverb", True), lambda s: s.tracks[1].send("reverb").muted,
+                      "update_mix"),
+    "a bus slot's bypass": (lambda: c.Bypass(c.BusRow(0), 0, True), lambda s: s.busses[0].chain[0].bypass, "update"),
+    "a bus slot added": (lambda: c.AddSlot(c.BusRow(1), "Gain", 0, {"gain_db": -1.0}),
+                         lambda s: _names(s.busses[1].chain) == ["Gain", "Reverb"], "update"),
+}
+
+
+@pytest.mark.parametrize("case", BUS_CASES)
+def test_a_command_for_a_bus_or_a_send_changes_the_engines_session_and_its_gains(session, case):
+    make, shows, update = BUS_CASES[case]
+    fed = Fed(_routed(session))
+    router = fed.engine._state.snapshot.router
+    assert not shows(fed.engine.session)
+    assert fed.send(make()) == []
+    assert shows(fed.engine.session)
+    assert fed.calls == [update]
+    if update == "update_mix":  # the same bus chains, new gains
+        assert fed.engine._state.snapshot.router.busses is router.busses
+
+
+def test_a_command_for_a_bus_or_send_that_is_gone_is_reported_naming_it(session):
+    fed = Fed(_routed(session))
+    events = fed.send(c.SetGain(c.BusRow(5), -3.0), c.SetSendLevel(0, "reverb", -3.0), c.SetGain(0, -2.0))
+    assert "no bus 5 in the engine's session, which has 2" in events[0]
+    assert "'drums' has no send to 'reverb'" in events[1] and "not synced it yet" in events[1]
+    assert fed.engine.session.tracks[0].gain_db == -2.0
 
 
 def test_stop_after_record_writes_the_armed_tracks_takes(session, tmp_path):

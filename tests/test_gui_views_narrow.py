@@ -22,6 +22,7 @@ APP = "rackhost.gui.app"
 # Each view module, and the host type its view is handed.
 VIEWS = {
     "strip": hosts.StripHost,
+    "routing_view": hosts.RoutingViewHost,
     "parameter_panel": hosts.ParameterPanelHost,
     "plugin_browser": hosts.PluginBrowserHost,
     "editor_window": hosts.EditorHost,

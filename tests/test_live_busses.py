@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
+from jack_harness import align, jack_device
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.live import LiveEngine
 from rackhost.presets import session_to_dict
@@ -129,3 +129,28 @@ def test_live_output_of_a_session_with_busses_and_sends_equals_the_offline_rende
     lag, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     assert stats.plugin_latency_frames == offline.latency == 480
+
+
+def test_the_meters_hold_every_bus_after_its_fader_between_the_tracks_and_the_master():
+    session = _routed()
+    session.track("backing").mute = True
+    session.bus("reverb").mute = True  # the master then hears the music bus alone
+    engine = _started(session)
+    assert engine.metered_busses() == ("drums", "music", "reverb")
+    _run(engine, program_signal(2, 0.3, seed=5))
+    meters = engine.meters()
+    assert meters.shape == (2 + 3 + 1, 2, 4)
+    drums, music, reverb, master = meters[2], meters[3], meters[4], meters[-1]
+    assert drums[0, 0] > 0.01 and music[0, 0] > 0.01
+    np.testing.assert_array_equal(music[:, 0], master[:, 0])  # the master is the music bus
+    np.testing.assert_allclose(music[:, 1], master[:, 1], rtol=0.02)  # its RMS window, a path's delay later
+    assert not reverb.any()  # a muted bus reads silence, as a muted track does
+    session.bus("music").gain_db = -6.0
+    engine.update_mix()
+    engine.meters()
+    _run(engine, program_signal(2, 0.3, seed=5))
+    quieter = engine.meters()
+    assert quieter[3, 0, 0] == pytest.approx(quieter[-1, 0, 0]) and quieter[3, 0, 0] < music[0, 0] * 0.6
+    session.add_bus("fx")
+    engine.update()  # a new bus, a new ring: its row joins the others
+    assert engine.metered_busses() == ("drums", "music", "reverb", "fx") and engine.meters().shape[0] == 2 + 4 + 1

@@ -24,6 +24,7 @@ import dearpygui.dearpygui as dpg
 from rackhost.chain import Plugin, Session
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
+from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.dialogs import QuestionDialog, open_once
@@ -39,11 +40,11 @@ from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
-from rackhost.gui.bus_strip import BusStripView
-from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView
+from rackhost.gui.routing_view import MASTER
+from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView, strip_where
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (Bypass, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan, SetParameter,
-                                    SetSolo, Stop, Sync)
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Loop, Mix, Play, Record, SetGain, SetMute,
+                                    SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -62,7 +63,7 @@ class RackApp(MidiActions):
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
-        self.bus_strips: list[BusStripView] = []  # read-only until the window edits routing
+        self.bus_strips: list[StripView] = []
         self.master: StripView | None = None
         self.panels: list[ParameterPanel] = []
         self.browser: PluginBrowser | None = None
@@ -133,9 +134,21 @@ class RackApp(MidiActions):
 
     # -- the model --------------------------------------------------------------------
 
-    def owner(self, track: int | None) -> Any:
-        """The track at ``track``, or the master for None."""
-        return self.session.master if track is None else self.session.tracks[track]
+    def owner(self, track: int | BusRow | None) -> Any:
+        """The track at ``track``, the bus a :class:`BusRow` names, or the master for None."""
+        if track is None:
+            return self.session.master
+        if isinstance(track, BusRow):
+            return self.session.busses[track.index]
+        return self.session.tracks[track]
+
+    def has_owner(self, track: int | BusRow | None) -> bool:
+        """Is there still a strip at ``track`` (a track or bus may have gone with an undo)?"""
+        if track is None:
+            return True
+        if isinstance(track, BusRow):
+            return track.index < len(self.session.busses)
+        return track < len(self.session.tracks)
 
     @property
     def edit(self) -> Any:
@@ -166,7 +179,7 @@ class RackApp(MidiActions):
         self._refresh_midi()
         self._build_strips()
         for panel in list(self.panels):
-            owner_gone = panel.track is not None and panel.track >= len(self.session.tracks)
+            owner_gone = not self.has_owner(panel.track)
             if owner_gone or panel.index >= len(self.app_chain(panel.track)) \
                     or self.app_chain(panel.track)[panel.index] is not panel.slot:
                 panel.close()
@@ -215,6 +228,17 @@ class RackApp(MidiActions):
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
 
+    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
+        """The level of one branch of the split at slot ``index``; a drag is one undo step."""
+        split = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_branch_level(split.branches[branch], value)):
+            self.send(BranchLevel(track, index, branch, split.branches[branch].level_db))
+
+    def make_split(self, track: int | None, index: int) -> None:
+        """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
+        if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
+            self.structure_changed()
+
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
@@ -222,11 +246,18 @@ class RackApp(MidiActions):
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
-                    self.tell(f"{'master' if track is None else f'track {self.owner(track).name!r}'}: {note}",
-                              error=True)
-                view = self.master if track is None else self.strips[track]
+                    self.tell(f"{strip_where(self.owner(track), track)}: {note}", error=True)
+                view = self.view(track)
                 if view is not None:
                     view.refresh()
+
+    def view(self, track: int | BusRow | None) -> StripView | None:
+        """The strip showing ``track`` (a track's index, a BusRow, None: the master)."""
+        if track is None:
+            return self.master
+        views = self.bus_strips if isinstance(track, BusRow) else self.strips
+        index = track.index if isinstance(track, BusRow) else track
+        return views[index] if index < len(views) else None
 
     def set_keep_mono(self, track: int, value: bool) -> None:
         """Keep a mono track mono through stereo-only plug-ins, or let it widen (a new snapshot: a resync)."""
@@ -299,14 +330,15 @@ class RackApp(MidiActions):
         owner = self.owner(track)
 
         def done(plugin: Plugin) -> None:
-            if owner not in (*self.session.tracks, self.session.master):
-                return  # the track went away while its plug-in loaded
+            if owner not in (*self.session.tracks, *self.session.busses, self.session.master):
+                return  # the track or bus went away while its plug-in loaded
             chain = owner.chain
             if plugin.is_instrument:
                 # An instrument is a track's source, played by MIDI, not a slot in a chain.
-                if owner is self.session.master:
+                if not isinstance(owner, Track):
+                    where = "the master" if owner is self.session.master else f"bus {owner.name!r}"
                     self.tell(f"{plugin.name} is an instrument: load it on a track (it becomes the track's "
-                              f"source, played from MIDI), not on the master", error=True)
+                              f"source, played from MIDI), not on {where}", error=True)
                     return
                 self.edit.set_instrument(owner, plugin)
             elif replace is not None and replace < len(chain):
@@ -336,6 +368,67 @@ class RackApp(MidiActions):
                            lambda copy: (self.edit.copy_to_other(owner, copy), self.structure_changed()),
                            lambda err: self.tell(f"could not copy the chain: {err}", error=True))
 
+    # routing: every edit one undo step; a refused one (a loop, a clashing name) is said, nothing changed
+    def add_bus(self, name: str | None = None) -> None:
+        taken = {b.name for b in self.session.busses}
+        name = name or next(f"bus {n}" for n in range(1, 10_000) if f"bus {n}" not in taken)
+        if self._try(lambda: self.edit.add_bus(self.session, Bus(name))):
+            self.structure_changed()
+
+    def rename_bus(self, key: BusRow, name: str) -> None:
+        self._try(lambda: self.edit.rename_bus(self.session, self.owner(key), name))
+        self.structure_changed()
+
+    def remove_bus(self, key: BusRow, *, confirmed: bool = False) -> None:
+        """Remove a bus; if other strips feed it, first say what happens to them and ask."""
+        bus = self.owner(key)
+        strips = [*self.session.tracks, *self.session.busses]
+        routed = [s.name for s in strips if s is not bus and s.output == bus.name]
+        sending = [s.name for s in strips if any(send.bus == bus.name for send in s.sends)]
+        if (routed or sending) and not confirmed:
+            lines = []
+            if routed:
+                lines.append(f"{_names(routed)} {'goes' if len(routed) == 1 else 'go'} to "
+                             f"{bus.output or 'the master'} instead (where {bus.name!r} went).")
+            if sending:
+                lines.append(f"The send{'s' * (len(sending) != 1)} to it from {_names(sending)} "
+                             f"{'is' if len(sending) == 1 else 'are'} removed.")
+            self.questions.ask(f"Remove bus {bus.name}?", "\n".join(lines + ["Undo brings it all back."]),
+                               {"Remove bus": lambda: self.remove_bus(key, confirmed=True), "Cancel": lambda: None})
+            return
+        self.edit.remove_bus(self.session, bus)
+        self.tell(f"removed bus {bus.name!r}")
+        self.structure_changed()
+
+    def set_output(self, key: int | BusRow, choice: str) -> None:
+        """Route a track or bus to the master or a bus; a loop is refused, said, and nothing changes."""
+        strip = self.owner(key)
+        output = None if choice == MASTER else choice
+        if self._try(lambda: self.edit.set_output(self.session, strip, output)):
+            self.tell(f"{strip.name} goes to {choice}")
+        self.structure_changed()  # redrawn either way: a refused choice shows the output it kept
+
+    def add_send(self, key: int | BusRow, bus: str) -> None:
+        strip = self.owner(key)
+        self._try(lambda: self.edit.add_send(self.session, strip, bus))
+        self.structure_changed()
+
+    def remove_send(self, key: int | BusRow, bus: str) -> None:
+        self.edit.remove_send(self.owner(key), bus)
+        self.structure_changed()
+
+    def set_send_level(self, key: int | BusRow, bus: str, level_db: float) -> None:
+        if self._try(lambda: self.edit.set_send_level(self.owner(key).send(bus), level_db)):
+            self.send(SetSendLevel(key, bus, level_db))
+
+    def set_send_pre_fader(self, key: int | BusRow, bus: str, pre_fader: bool) -> None:
+        self.edit.set_send_pre_fader(self.owner(key).send(bus), pre_fader)
+        self.structure_changed()  # where a send is taken is part of the graph: the engine resyncs
+
+    def set_send_muted(self, key: int | BusRow, bus: str, muted: bool) -> None:
+        self.edit.set_send_muted(self.owner(key).send(bus), muted)
+        self.send(SetSendMute(key, bus, muted))
+
     def undo(self) -> None:
         label = self.session.undo()
         self.tell(f"undid: {label}" if label else "nothing to undo")
@@ -351,7 +444,7 @@ class RackApp(MidiActions):
     def open_browser(self, track: int | None, replace: int | None = None) -> PluginBrowser:
         if self.browser is not None:
             self.browser.close()
-        where = "master" if track is None else self.session.tracks[track].name
+        where = "master" if track is None else self.owner(track).name
         title = f"Replace slot {replace + 1} on {where}" if replace is not None else f"Add a plug-in to {where}"
         self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
         return self.browser
@@ -392,7 +485,7 @@ class RackApp(MidiActions):
         """Show the model's values in the open views (after a change made elsewhere than the control)."""
         for panel in self.panels:
             panel.refresh()
-        for view in (*self.strips, self.master):
+        for view in (*self.strips, *self.bus_strips, self.master):
             if view is not None:
                 view.refresh()
 
@@ -408,6 +501,7 @@ class RackApp(MidiActions):
                     dpg.add_menu_item(label="Undo", shortcut="Ctrl+Z", callback=self.undo)
                     dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo)
                     dpg.add_menu_item(label="Add track", callback=lambda: self.add_track())
+                    dpg.add_menu_item(label="Add bus", callback=lambda: self.add_bus())
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", callback=self.play)
                     dpg.add_menu_item(label="Stop", callback=self.stop)
@@ -469,9 +563,10 @@ class RackApp(MidiActions):
         dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
         self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
-        self.bus_strips = [BusStripView(self.rack, bus) for bus in self.session.busses]
+        self.bus_strips = [StripView(self.rack, self, BusRow(j)) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
             dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
+            self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
             self.master = StripView(area, self, None)
@@ -530,11 +625,14 @@ class RackApp(MidiActions):
         self._follow_controllers(engine)
         self._follow_program_changes(engine)
         meters = engine.meters()
-        for row, view in zip(meters[:-1], self.strips):
+        stats = engine.stats()
+        tracks = int(stats.get("strips", 0))  # rows: the engine's tracks, its busses, the master
+        for row, view in zip(meters[:tracks], self.strips):
+            view.show_levels(row)
+        for row, view in zip(meters[tracks:-1], self.bus_strips):
             view.show_levels(row)
         if self.master is not None and len(meters):
             self.master.show_levels(meters[-1])
-        stats = engine.stats()
         if stats.get("alive"):
             if self.master is not None:
                 self.master.show_loudness(stats)
@@ -553,7 +651,7 @@ class RackApp(MidiActions):
 
     def _silence_meters(self) -> None:
         """No engine, no level: the meters drop to -inf rather than freeze at a dead engine's last levels."""
-        for view in (*self.strips, *([self.master] if self.master is not None else [])):
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_silence()
 
     def _engine_died(self, why: str) -> None:
@@ -585,10 +683,17 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
 }
 
 
+def _names(names: list[str]) -> str:
+    """'a', 'a' and 'b', 'a', 'b' and 'c'."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def _first_slot(app: RackApp) -> tuple[int | None, int]:
     for index, track in enumerate(app.session.tracks):
-        if len(track.chain):
-            return index, 0
+        plugins = [i for i, slot in enumerate(track.chain) if hasattr(slot, "plugin")]  # not a split slot
+        if plugins:
+            return index, plugins[0]
     return None, 0
 
 

@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from rackhost.live.commands import BusRow
+
 if TYPE_CHECKING:
     from rackhost.chain.chain import Slot
     from rackhost.gui.host import EditorHost
@@ -77,9 +79,10 @@ class EditorWindow:
         self.app.session.history.seal()
         self.app.refresh_views()
 
-    def _where(self) -> tuple[int | None, int] | None:
+    def _where(self) -> tuple[int | BusRow | None, int] | None:
         session = self.app.session
-        for track, owner in [*enumerate(session.tracks), (None, session.master)]:
+        busses = [(BusRow(j), bus) for j, bus in enumerate(session.busses)]
+        for track, owner in [*enumerate(session.tracks), *busses, (None, session.master)]:
             for index, slot in enumerate(owner.chain):
                 if slot is self.slot:
                     return track, index

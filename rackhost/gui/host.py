@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from rackhost.chain import MasterBus, Session, Track
+    from rackhost.chain import Bus, MasterBus, Session, Track
     from rackhost.chain.midi.mapping import MappingTarget
 
 
@@ -34,9 +34,9 @@ class SessionAccess(Protocol):
 
 @runtime_checkable
 class Owners(Protocol):
-    """A track by index, or the master for None."""
+    """A track by index, a bus by ``BusRow``, or the master for None."""
 
-    def owner(self, track: int | None) -> Track | MasterBus: ...
+    def owner(self, track: Any) -> Track | Bus | MasterBus: ...
 
 
 @runtime_checkable
@@ -99,6 +99,29 @@ class TrackEdits(Protocol):
 
 
 @runtime_checkable
+class RoutingEdits(Protocol):
+    """Where a strip's output goes and its sends (``key``: a track's index or a ``BusRow``); the engine follows.
+
+    A routing loop or a missing bus is refused with the editor's error in the status line, nothing changed.
+    """
+
+    def set_output(self, key: Any, choice: str) -> None: ...
+    def add_send(self, key: Any, bus: str) -> None: ...
+    def remove_send(self, key: Any, bus: str) -> None: ...
+    def set_send_level(self, key: Any, bus: str, level_db: float) -> None: ...
+    def set_send_pre_fader(self, key: Any, bus: str, pre_fader: bool) -> None: ...
+    def set_send_muted(self, key: Any, bus: str, muted: bool) -> None: ...
+
+
+@runtime_checkable
+class BusEdits(Protocol):
+    """A bus strip's own name and removal (``key``: a ``BusRow``)."""
+
+    def rename_bus(self, key: Any, name: str) -> None: ...
+    def remove_bus(self, key: Any) -> None: ...
+
+
+@runtime_checkable
 class ParameterEdits(Protocol):
     """A slot's parameter, as if its control moved: an undoable edit the engine hears about."""
 
@@ -111,6 +134,8 @@ class SlotEdits(ParameterEdits, Protocol):
 
     def set_bypass(self, track: int | None, index: int, value: bool) -> None: ...
     def set_mix(self, track: int | None, index: int, value: float) -> None: ...
+    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None: ...
+    def make_split(self, track: int | None, index: int) -> None: ...
 
 
 @runtime_checkable
@@ -225,8 +250,13 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                Protocol):
+                RoutingEdits, BusEdits, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
+
+
+@runtime_checkable
+class RoutingViewHost(SessionAccess, RoutingEdits, Protocol):
+    """:class:`rackhost.gui.routing_view.RoutingView`, part of a strip."""
 
 
 @runtime_checkable
@@ -274,5 +304,5 @@ class HistoryHost(SessionAccess, Resync, Protocol):
     """:class:`rackhost.gui.history.HistoryList`."""
 
 
-HOSTS: tuple[type, ...] = (StripHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
+HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
                            PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost)

@@ -36,7 +36,8 @@ def switched_on(steps: tuple[float, ...], value: Any) -> bool:
 
 
 class ParameterPanel:
-    def __init__(self, app: ParameterPanelHost, track: int | None, index: int):
+    def __init__(self, app: ParameterPanelHost, track: Any, index: int):
+        """``track``: a track's index, a ``BusRow``, or None for the master."""
         self.app = app
         self.track = track
         self.index = index
@@ -44,7 +45,7 @@ class ParameterPanel:
         self.controls: dict[str, int] = {}
         self.outputs: dict[str, int] = {}
         plugin = self.slot.plugin
-        where = "master" if track is None else app.session.tracks[track].name
+        where = "master" if track is None else app.owner(track).name
         with dpg.window(label=f"{where}: {self.slot.name}", width=440, height=520, no_collapse=True,
                         on_close=lambda: self.close()) as self.window:
             note = getattr(plugin, "note", None)
@@ -59,6 +60,9 @@ class ParameterPanel:
                 self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0))
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
+                # Parallel processing (parallel compression): the slot beside a dry branch, in a split.
+                self.parallel = dpg.add_button(label="Parallel", callback=lambda: self.app.make_split(self.track,
+                                                                                                     self.index))
                 if not plugin.is_builtin and plugin.parameters:
                     dpg.add_button(label="Open editor", callback=lambda: self.app.open_editor(self.track, self.index))
                 dpg.add_text(f"{len(plugin.controls())} controls", color=MUTED)
@@ -122,7 +126,10 @@ class ParameterPanel:
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
         reset = (lambda name=info.name, d=info.default: self.reset(name, d)) if info.default is not None else None
-        self._gesture(item, reset, MappingTarget(self.track, "parameter", self.index, info.name))
+        # A controller mapping names a track or the master; a bus's parameters are not learnt (yet).
+        learn = MappingTarget(self.track, "parameter", self.index, info.name) \
+            if self.track is None or isinstance(self.track, int) else None
+        self._gesture(item, reset, learn)
         return item
 
     def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None) -> None:

@@ -12,20 +12,22 @@ before overwriting, and every error is shown in the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.builtins import is_builtin
 from rackhost.chain.discovery.trust import scan_folders
 from rackhost.chain.folders import find_plugin_files
+from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, plugin_thread, poll_while_visible
 from rackhost.gui.dialogs import WARNING, DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
+from rackhost.live.commands import BusRow
 from rackhost.presets.apply import apply_preset, preset_from
-from rackhost.presets.preset import PROVIDERS, STAGES, Preset, restore_chain
+from rackhost.presets.preset import PROVIDERS, STAGES, Preset, plugin_states, restore_chain
 from rackhost.presets.store import PresetEntry, PresetStore
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ class SlotSummary:
 def summarize(preset: Preset, installed: set[str]) -> list[SlotSummary]:
     """Each slot's plug-in, and whether this machine has it (``installed``: lower-case VST3/AU names)."""
     out = []
-    for state in preset.slots:
+    for state in plugin_states(preset.slots):  # a split's plug-ins too
         name = str(state.plugin.get("name", "?"))
         have = state.plugin.get("format") == "builtin" or is_builtin(name) or name.lower() in installed
         provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)
@@ -175,7 +177,8 @@ class PresetBrowser(DialogView):
             return
         preset = self.preset
         dpg.set_value(self.title, f"{preset.name}")
-        kind = {"chain": "a chain", "track": "a track (chain, gain, pan)", "master": "the master (chain, gain, target)"}
+        kind = {"chain": "a chain", "track": "a track (chain, gain, pan)", "bus": "a bus (chain, gain, pan)",
+                "master": "the master (chain, gain, target)"}
         dpg.set_value(self.origin, f"{entry.ref}  ·  {'factory' if entry.factory else 'user'} preset of "
                                    f"{kind.get(preset.kind, preset.kind)}")
         dpg.set_value(self.description, preset.description or "(no description)")
@@ -196,8 +199,7 @@ class PresetBrowser(DialogView):
 
     def _fill_targets(self) -> None:
         """The strips a preset can go onto: a master preset only onto the master."""
-        self.targets: list[tuple[str, int | None]] = [
-            (f"{i + 1}: {t.name}", i) for i, t in enumerate(self.app.session.tracks)] + [("master", None)]
+        self.targets: list[tuple[str, Any]] = strip_targets(self.app.session)
         if self.preset is not None and self.preset.kind == "master":
             self.targets = [("master", None)]
             dpg.set_value(self.target_note, "A master preset loads onto the master bus.")
@@ -208,13 +210,13 @@ class PresetBrowser(DialogView):
         if dpg.get_value(self.target) not in labels:
             dpg.set_value(self.target, labels[0])
 
-    def choose_target(self, track: int | None) -> None:
+    def choose_target(self, track: Any) -> None:
         """Pick the strip to load onto (a click on the combo does the same)."""
         self._fill_targets()
         label = next(label for label, index in self.targets if index == track)
         dpg.set_value(self.target, label)
 
-    def _target_index(self) -> int | None:
+    def _target_index(self) -> Any:
         return dict(self.targets)[dpg.get_value(self.target)]
 
     # -- loading ------------------------------------------------------------------------
@@ -226,7 +228,8 @@ class PresetBrowser(DialogView):
         preset, ref = self.preset, self.selected.ref
         index = self._target_index()
         owner = self.app.owner(index)
-        where = "the master" if preset.kind == "master" or index is None else f"track {owner.name!r}"
+        kind = "bus" if isinstance(index, BusRow) else "track"
+        where = "the master" if preset.kind == "master" or index is None else f"{kind} {owner.name!r}"
         self.task = Task(lambda task: restore_chain(preset, ref), name=f"preset {ref}", submit=plugin_thread(self.app))
         self._loading = (preset, ref, owner, where)
         dpg.configure_item(self.load_button, enabled=False)
@@ -245,11 +248,11 @@ class PresetBrowser(DialogView):
         if task.error is not None:
             self._say(f"could not load {ref}: {_message(task.error)}", CLIP)
             return
-        if isinstance(owner, Track) and owner not in self.app.session.tracks:
-            self._say(f"track {owner.name!r} was removed while {ref} loaded; nothing was changed", CLIP)
+        if isinstance(owner, (Track, Bus)) and owner not in (*self.app.session.tracks, *self.app.session.busses):
+            self._say(f"{where} was removed while {ref} loaded; nothing was changed", CLIP)
             return
         try:
-            report = apply_preset(preset, self.app.session, owner if isinstance(owner, Track) else None,
+            report = apply_preset(preset, self.app.session, owner if isinstance(owner, (Track, Bus)) else None,
                                   source=ref, restored=task.result)
         except RackhostError as err:
             self._say(f"could not load {ref}: {err}", CLIP)
@@ -272,10 +275,10 @@ class PresetBrowser(DialogView):
 class SaveDialog(DialogView):
     """Save a strip's chain as a user preset: name, stage, tags, description; asks before overwriting."""
 
-    def __init__(self, browser: PresetBrowser, track: int | None):
+    def __init__(self, browser: PresetBrowser, track: Any):
         self.browser = browser
         app = browser.app
-        self.targets = [(f"{i + 1}: {t.name}", i) for i, t in enumerate(app.session.tracks)] + [("master", None)]
+        self.targets = strip_targets(app.session)
         label = next((lbl for lbl, i in self.targets if i == track), self.targets[0][0])
         stages = browser.store.stages()
         with dpg.window(label="Save chain as preset", modal=True, width=520, height=SAVE_HEIGHT, no_collapse=True,
@@ -295,7 +298,8 @@ class SaveDialog(DialogView):
                 self.tags = dpg.add_input_text(width=-1, hint="comma separated: vocal, bright")
             dpg.add_text("Description")
             self.description = dpg.add_input_text(multiline=True, width=-1, height=80)
-            dpg.add_text("The master is saved with its gain and loudness target; a track's chain alone.",
+            dpg.add_text("The master is saved with its gain and loudness target, a bus with its gain and pan; "
+                         "a track's chain alone.",
                          color=MUTED, wrap=490)
             with dpg.group(horizontal=True):
                 self.save_button = dpg.add_button(label="Save", width=90, callback=lambda *_: self.save())
@@ -323,7 +327,8 @@ class SaveDialog(DialogView):
         index = dict(self.targets)[dpg.get_value(self.source)]
         owner = self.browser.app.owner(index)
         try:
-            preset = preset_from(name, stage, owner if index is None else owner.chain,
+            whole = index is None or isinstance(index, BusRow)  # a bus preset keeps its fader and pan too
+            preset = preset_from(name, stage, owner if whole else owner.chain,
                                  description=dpg.get_value(self.description).strip(), tags=tags)
             entry = store.save(preset, overwrite=overwrite)
         except (RackhostError, OSError) as err:
@@ -344,6 +349,12 @@ class SaveDialog(DialogView):
 
     def _fail(self, message: str) -> None:
         self._say(message, CLIP)
+
+
+def strip_targets(session: Any) -> list[tuple[str, Any]]:
+    """The strips a preset loads onto or is saved from, as a combo lists them: tracks, busses, the master."""
+    return ([(f"{i + 1}: {t.name}", i) for i, t in enumerate(session.tracks)]
+            + [(f"bus {b.name}", BusRow(j)) for j, b in enumerate(session.busses)] + [("master", None)])
 
 
 def _message(err: BaseException) -> str:

@@ -95,7 +95,7 @@ def track_renderer(
         source = feed.read(now.indata, now.position, now.playing)
         inputs[k] = source
         try:
-            strip.render(source, out)
+            strip.render(source, out, now.position)
         except StageError as err:
             # This track is silent until the control thread bypasses the slot (see poll()).
             out.fill(0.0)
@@ -110,7 +110,9 @@ class LiveState:
 
     snapshot: MixSnapshot
     feeds: tuple[Feed, ...]
-    strips: np.ndarray  # (strips + 1, 2, block): each track's output, then the master's (metered in one pass)
+    # (tracks + busses + 1, 2, block): each track's output, each bus's (after its fader), then the master's:
+    # metered in one pass
+    strips: np.ndarray
     lanes: tuple[tuple[Feed, TrackStrip, np.ndarray], ...]  # per track: its feed, its strip, its row of strips
     mix: np.ndarray
     # each block's peak and sum of squares per strip and channel, the master last; readers follow it (meters())
@@ -125,7 +127,11 @@ class LiveState:
 
     @property
     def tracks_out(self) -> np.ndarray:
-        return self.strips[:-1]
+        return self.strips[: len(self.lanes)]
+
+    @property
+    def busses_out(self) -> np.ndarray:
+        return self.strips[len(self.lanes) : -1]
 
     @property
     def master_out(self) -> np.ndarray:
@@ -220,8 +226,11 @@ class AudioCallback:
                 render(k)
         now.indata = None  # the device's buffer is only lent for this callback
         master_out = state.master_out
-        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
-        levels = state.levels  # every track (after its fader) and the master, one row per block
+        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix, position), master_out, position)
+        router = snapshot.router
+        if router is not None:  # each bus after its fader, beside the tracks for the meters
+            np.copyto(state.busses_out, router.outputs)
+        levels = state.levels  # every track and bus (after its fader) and the master, one row per block
         count = levels.count
         row = count % levels.size
         meter(state.strips, levels.blocks[row], state.scratch)

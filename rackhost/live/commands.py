@@ -7,7 +7,8 @@ its table names for the command's type (:data:`rackhost.live.process.HANDLERS`).
 Both sides read the same classes, so a misspelt operation or a missing argument
 fails where the command is made, not later in the other process.
 
-``track`` is a track's index in the session, or None for the master. Each
+``track`` is a track's index in the session, a :class:`BusRow` (a bus's index
+in the session's busses), or None for the master. Each
 command says what it needs of the audio state once applied (:class:`Needs`):
 nothing, new gains (a fader: microseconds), or a rebuild (new chains). The
 engine applies every command waiting in the pipe, then updates once, for the
@@ -54,8 +55,20 @@ class Command:
         return re.sub(r"(?<!^)(?=[A-Z])", " ", type(self).__name__).lower()
 
 
+@dataclass(frozen=True)
+class BusRow:
+    """A bus, by its index in the session's busses: where a strip command names a bus instead of a track."""
+
+    index: int
+
+    def __post_init__(self) -> None:
+        _check_index("a bus's index", self.index, master=False)
+
+
 def _check_index(what: str, value: object, *, master: bool) -> None:
     if value is None and master:
+        return
+    if isinstance(value, BusRow) and master:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         also = " or None (the master)" if master else ""
@@ -122,9 +135,9 @@ class Quit(Command):
 
 @dataclass(frozen=True)
 class OnStrip(Command):
-    """A command for one track (an index) or the master (None)."""
+    """A command for one track (an index), a bus (a :class:`BusRow`) or the master (None)."""
 
-    track: int | None
+    track: int | BusRow | None
 
     def __post_init__(self) -> None:
         _check_index(f"{type(self).__name__}'s track", self.track, master=True)
@@ -182,6 +195,39 @@ class SetSolo(StripValue):
 
 
 @dataclass(frozen=True)
+class SendValue(OnStrip):
+    """Set one value of a strip's send to the bus named ``to`` (``attribute`` on the send): new gains only.
+
+    Adding or removing a send, or moving it between pre- and post-fader, changes the graph: that is a
+    :class:`Sync`.
+    """
+
+    to: str
+    value: Any
+    attribute: ClassVar[str]
+    needs: ClassVar[Needs] = REMIX
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.track is None:
+            raise ValueError(f"the master has no sends; give {type(self).__name__} a track's index or a BusRow")
+        if not isinstance(self.to, str) or not self.to:
+            raise TypeError(f"{type(self).__name__} names the bus the send feeds; got {self.to!r}")
+
+
+@dataclass(frozen=True)
+class SetSendLevel(SendValue):
+    value: float
+    attribute: ClassVar[str] = "level_db"
+
+
+@dataclass(frozen=True)
+class SetSendMute(SendValue):
+    value: bool
+    attribute: ClassVar[str] = "muted"
+
+
+@dataclass(frozen=True)
 class SetParameter(OnSlot):
     """Set a plug-in parameter; the callback applies it at its next block (nothing rebuilt)."""
 
@@ -201,6 +247,19 @@ class Mix(OnSlot):
 
     value: float
     needs: ClassVar[Needs] = REBUILD
+
+
+@dataclass(frozen=True)
+class BranchLevel(OnSlot):
+    """The level in dB of branch ``branch`` (0, 1, ...) of the split slot at ``slot`` (-inf: silent)."""
+
+    branch: int
+    level_db: float
+    needs: ClassVar[Needs] = REBUILD
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_index("a branch", self.branch, master=False)
 
 
 @dataclass(frozen=True)
@@ -294,7 +353,7 @@ class MidiUnprogram(Command):
 
 def command_types() -> list[type[Command]]:
     """Every command a parent can send (the bases left out)."""
-    bases = {Command, OnStrip, OnSlot, StripValue}
+    bases = {Command, OnStrip, OnSlot, StripValue, SendValue}
     found, todo = [], list(Command.__subclasses__())
     while todo:
         cls = todo.pop(0)
@@ -307,26 +366,45 @@ def command_types() -> list[type[Command]]:
 # -- what a command names, in a session ----------------------------------------------------
 
 
-def owner(session: Any, track: int | None) -> Any:
-    """The track at index ``track`` of ``session``, or its master for None."""
+def owner(session: Any, track: int | BusRow | None) -> Any:
+    """The track at index ``track`` of ``session``, the bus a :class:`BusRow` names, or its master for None."""
     if track is None:
         return session.master
+    if isinstance(track, BusRow):
+        if track.index >= len(session.busses):
+            raise EngineCommandError(f"no bus {track.index} in the engine's session, which has "
+                                     f"{len(session.busses)}; the bus was removed, or the engine has not synced "
+                                     f"it yet")
+        return session.busses[track.index]
     if track >= len(session.tracks):
         raise EngineCommandError(f"no track {track} in the engine's session, which has {len(session.tracks)}; "
                                  f"the track was removed, or the engine has not synced it yet")
     return session.tracks[track]
 
 
-def chain_of(session: Any, track: int | None) -> Any:
-    """The chain of a track (an index) or of the master (None)."""
+def chain_of(session: Any, track: int | BusRow | None) -> Any:
+    """The chain of a track (an index), a bus (a :class:`BusRow`) or the master (None)."""
     return owner(session, track).chain
 
 
-def slot_of(session: Any, track: int | None, slot: int) -> Any:
+def slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
     """Slot ``slot`` of a track's (or the master's) chain, or an error naming the strip and how many it has."""
     chain = chain_of(session, track)
     if slot >= len(chain):
-        where = "the master" if track is None else f"track {owner(session, track).name!r}"
+        kind = "bus" if isinstance(track, BusRow) else "track"
+        where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
         raise EngineCommandError(f"{where} has no slot {slot} (its chain has {len(chain)}); "
                                  f"the slot was removed, or the engine has not synced it yet")
     return chain[slot]
+
+
+def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
+    """Like :func:`slot_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches,
+    edited through a session document) is refused by name."""
+    item = slot_of(session, track, slot)
+    if not hasattr(item, "plugin"):
+        kind = "bus" if isinstance(track, BusRow) else "track"
+        where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
+        raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
+                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+    return item

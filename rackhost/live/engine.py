@@ -443,7 +443,8 @@ class LiveEngine(AudioCallback):
         )
 
     def meters(self, reader: MeterReader | None = None) -> np.ndarray:
-        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]); the master last.
+        """(tracks + busses + 1, 2 channels, [peak, rms, peak hold, clip]): the tracks
+        (:meth:`metered_tracks`), the busses after their faders (:meth:`metered_busses`), the master last.
 
         Peak is the highest sample since the previous call (every block counts, at
         any calling rate down to once in 3 s), RMS is over the last 300 ms, peak
@@ -459,9 +460,14 @@ class LiveEngine(AudioCallback):
         return (reader or self._meter_reader).read(state.levels)
 
     def metered_tracks(self) -> tuple[int, ...]:
-        """The session track index of each row of :meth:`meters` but the last (every track, muted ones at zero)."""
+        """The session track index of each of the first rows of :meth:`meters` (every track, muted ones at zero)."""
         state = self._state
         return tuple(strip.index for strip in state.snapshot.tracks) if state is not None else ()
+
+    def metered_busses(self) -> tuple[str, ...]:
+        """The bus of each row of :meth:`meters` after the tracks' (every bus, in session order)."""
+        state = self._state
+        return state.levels.busses if state is not None else ()
 
     def reset_clips(self) -> None:
         self._meter_reader.reset_clips()
@@ -472,6 +478,10 @@ class LiveEngine(AudioCallback):
         session = self.session
         block = session.block_size
         snapshot = session.snapshot(max_segment=block)
+        if snapshot.automation is not None and self._stream is None:
+            # Before the stream runs (just after start()'s reset), as a render does: the plug-ins an envelope cuts
+            # into pieces are prepared for whole blocks first. A running stream's plug-ins are prepared already.
+            snapshot.automation.prime()
         if snapshot.router is not None:  # a bus's plug-in that raises is bypassed like a track's (poll())
             snapshot.router.failures = self._failed
         feeds = []
@@ -492,14 +502,15 @@ class LiveEngine(AudioCallback):
                 feeds.append(Feed((), audio, track.channels, block))
         if self.midi is not None:
             self.midi.prepare(feeds, session)
-        strips = np.zeros((len(snapshot.tracks) + 1, 2, block), np.float32)
+        busses = tuple(bus.name for bus in snapshot.router.busses) if snapshot.router is not None else ()
+        strips = np.zeros((len(snapshot.tracks) + len(busses) + 1, 2, block), np.float32)
         tracks = tuple(strip.index for strip in snapshot.tracks)
         old = self._state
-        if old is not None and old.levels.tracks == tracks and old.levels.block == block:
+        if old is not None and (old.levels.tracks, old.levels.busses, old.levels.block) == (tracks, busses, block):
             levels = old.levels  # same rows: readers go on reading the same ring (recording started, a bypass)
         else:
-            levels = BlockLevels(tracks, block, session.sample_rate)
-        lanes = tuple(zip(feeds, snapshot.tracks, strips[:-1]))
+            levels = BlockLevels(tracks, block, session.sample_rate, busses)
+        lanes = tuple(zip(feeds, snapshot.tracks, strips[: len(tracks)]))
         inputs: list = [None] * len(snapshot.tracks)
         now = Now()
         render = track_renderer(lanes, inputs, now, self._failed)

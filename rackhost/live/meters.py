@@ -161,18 +161,26 @@ class BlockLevels:
     The audio callback writes one row per block (:func:`rackhost.live.callback.meter`), then the
     transport position that block played, then bumps :attr:`count`; nothing is cleared, so any number
     of readers can each keep their own place (a :class:`MeterReader`) and none misses a block that
-    another one took. Rows: ``tracks`` (session track indices), then the master.
+    another one took. Rows: ``tracks`` (session track indices), then ``busses`` (by name, each after
+    its fader), then the master.
     """
 
-    __slots__ = ("blocks", "positions", "count", "size", "block", "tracks")
+    __slots__ = ("blocks", "positions", "count", "size", "block", "tracks", "busses")
 
-    def __init__(self, tracks: tuple[int, ...], block: int, sample_rate: float):
+    def __init__(self, tracks: tuple[int, ...], block: int, sample_rate: float, busses: tuple[str, ...] = ()):
         self.size = max(16, math.ceil(BLOCK_HISTORY_SECONDS * sample_rate / block))
-        self.blocks = np.zeros((self.size, len(tracks) + 1, 2, 2), np.float32)  # (.., [peak, sum of squares])
+        rows = len(tracks) + len(busses) + 1
+        self.blocks = np.zeros((self.size, rows, 2, 2), np.float32)  # (.., [peak, sum of squares])
         self.positions = np.zeros(self.size, np.int64)
         self.count = 0  # blocks written; the row of block n is n % size
         self.block = block
         self.tracks = tracks
+        self.busses = busses
+
+    @property
+    def strips(self) -> tuple[tuple[str, int | str], ...]:
+        """What each row but the master's meters: ("track", session index) or ("bus", name)."""
+        return tuple(("track", t) for t in self.tracks) + tuple(("bus", b) for b in self.busses)
 
     def window(self, first: int, end: int) -> np.ndarray:
         """The rows of blocks ``first`` .. ``end - 1`` (at most the last :attr:`size`), oldest first."""
@@ -207,14 +215,14 @@ class MeterReader:
         """(rows, 2 channels, [peak, rms, peak hold, clip]) from ``levels``, the engine's current ring."""
         end = levels.count  # read once: the callback may add a block while this runs
         peak = np.zeros((levels.blocks.shape[1], 2), np.float32)
-        if levels is not self._levels:  # the tracks changed: finish the old ring, row by session track
+        if levels is not self._levels:  # the strips changed: finish the old ring, row by session track or bus
             old = self._levels
             if old is not None:
-                rows = {t: k for k, t in enumerate(levels.tracks)}
+                rows = {strip: k for k, strip in enumerate(levels.strips)}
                 rest = old.window(self._cursor, old.count)[:, :, :, 0].max(axis=0, initial=0.0)
-                for k, track in enumerate(old.tracks):
-                    if track in rows:
-                        peak[rows[track]] = rest[k]
+                for k, strip in enumerate(old.strips):
+                    if strip in rows:
+                        peak[rows[strip]] = rest[k]
                 peak[-1] = rest[-1]
             self._levels, self._cursor = levels, 0
         taken = levels.window(self._cursor, end)

@@ -37,7 +37,7 @@ import numpy as np
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, slot_of
+from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
 
 MAX_STRIPS = 256
@@ -47,7 +47,7 @@ PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL t
 # -inf until there is enough signal. audio_rtprio: the audio thread's real-time priority (0: none).
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
                "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips",
-               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio")
+               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses")
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
@@ -207,11 +207,13 @@ class EngineProcess:
         return dict(zip(STAT_FIELDS, view[_METER_FLOATS:].tolist())) if view is not None else {"alive": 0.0}
 
     def meters(self) -> np.ndarray:
-        """(strips + 1, 2 channels, [peak, rms, peak hold, clip]), the master last."""
+        """(tracks + busses + 1, 2 channels, [peak, rms, peak hold, clip]): a row per session track, then per
+        session bus (after its fader), the master last; ``stats()`` says how many ("strips", "busses")."""
         view = self._view()
         if view is None:
             return np.zeros((1, 2, _METER_FIELDS), np.float32)
         strips = int(view[_METER_FLOATS + STAT_FIELDS.index("strips")])
+        strips += int(view[_METER_FLOATS + STAT_FIELDS.index("busses")])
         rows = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
         return np.concatenate((rows[:strips], rows[MAX_STRIPS:])).astype(np.float32)
 
@@ -383,8 +385,17 @@ def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
     setattr(owner(engine.session, command.track), command.attribute, command.value)
 
 
+def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
+    try:
+        send = owner(engine.session, command.track).send(command.to)
+    except KeyError as err:
+        raise c.EngineCommandError(f"{err.args[0]}; the send was removed, or the engine has not synced it yet") \
+            from err
+    setattr(send, command.attribute, command.value)
+
+
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
-    slot = slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot)
     engine.set_parameter(slot.plugin, command.name, command.value)
 
 
@@ -394,7 +405,18 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
-    slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+    plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+
+
+def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
+    from rackhost.chain.split import Split, check_branch_level
+
+    split = slot_of(engine.session, command.track, command.slot)
+    if not isinstance(split, Split) or command.branch >= len(split.branches):
+        what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
+        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+                                 f"the engine has not synced the edit yet")
+    split.branches[command.branch].level_db = check_branch_level(command.level_db)
 
 
 def _add_slot(engine: Any, command: c.AddSlot, loader: Any) -> None:
@@ -450,7 +472,8 @@ def _midi_unprogram(engine: Any, command: c.MidiUnprogram, loader: Any) -> None:
 HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] = {
     c.Play: _play, c.Pause: _pause, c.Stop: _stop, c.Record: _record, c.Locate: _locate, c.Loop: _loop,
     c.SetGain: _strip_value, c.SetPan: _strip_value, c.SetMute: _strip_value, c.SetSolo: _strip_value,
-    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix,
+    c.SetSendLevel: _send_value, c.SetSendMute: _send_value,
+    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix, c.BranchLevel: _branch_level,
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
@@ -479,13 +502,17 @@ def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
 
 def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
     current = engine.meters()
-    # Rows by session track (a muted track runs at zero gain: its row reads silence).
+    # Rows by session track, then by session bus (a muted strip runs at zero gain: its row reads silence).
     strips = min(len(engine.session.tracks), MAX_STRIPS)
     tracks = np.array(engine.metered_tracks(), np.intp)
     shown = tracks < strips
     rows = np.zeros((strips, 2, _METER_FIELDS))
-    rows[tracks[shown]] = current[:-1][shown]
+    rows[tracks[shown]] = current[: len(tracks)][shown]
     meters[:strips] = rows
+    metered = {name: current[len(tracks) + k] for k, name in enumerate(engine.metered_busses())}
+    busses = min(len(engine.session.busses), MAX_STRIPS - strips)
+    for k, bus in enumerate(engine.session.busses[:busses]):
+        meters[strips + k] = metered.get(bus.name, 0.0)
     meters[MAX_STRIPS] = current[-1]
     s = engine.stats()
     engine.after_block()  # the loudness meter is the longest part: give it a fresh gap between blocks
@@ -494,5 +521,5 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
               s.load_max, s.latency_frames, s.dropped_frames, strips,
               loudness["momentary_lufs"], loudness["short_term_lufs"], loudness["integrated_lufs"],
               loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
-              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0)
+              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses)
     stats[:] = values

@@ -1,0 +1,100 @@
+"""A strip's routing: where its output goes (the master or a bus) and its sends, each editable.
+
+Part of a track's or a bus's strip (:mod:`rackhost.gui.strip`). It reads the
+strip's model and hands every change to its host (:class:`rackhost.gui.host.RoutingViewHost`):
+the session's undoable editor makes it (a loop or a missing bus is refused
+there, and said), and the engine follows. It keeps only widget ids.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.chain.bus import MAX_SEND_DB
+from rackhost.gui.theme import MUTED
+
+if TYPE_CHECKING:
+    from rackhost.gui.host import RoutingViewHost
+
+MASTER = "master"
+ADD_SEND = "+ send..."
+SEND_FLOOR_DB = -60.0  # the slider's bottom; a send there or below shows -inf
+SEND_TIP = ("Drag the level (double-click: 0 dB, Ctrl+click to type); pre/post: taken before or after this "
+            "strip's fader and pan (click to switch); M: mute the send; x: remove it.")
+
+
+def output_choices(strip: Any, busses: list[Any]) -> list[str]:
+    """Where ``strip`` may send its output: the master, or any bus but itself."""
+    return [MASTER] + [b.name for b in busses if b is not strip]
+
+
+def send_choices(strip: Any, busses: list[Any]) -> list[str]:
+    """The busses ``strip`` does not send to yet (one send per bus), itself left out."""
+    taken = {s.bus for s in strip.sends}
+    return [b.name for b in busses if b is not strip and b.name not in taken]
+
+
+class RoutingView:
+    """The output selector and one row per send, in the current container."""
+
+    def __init__(self, host: RoutingViewHost, key: Any, strip: Any, busses: list[Any]):
+        self.host = host
+        self.key = key
+        with dpg.group(horizontal=True):
+            dpg.add_text("out", color=MUTED)
+            self.output = dpg.add_combo(output_choices(strip, busses), default_value=strip.output or MASTER,
+                                        width=-1, callback=lambda s, v: host.set_output(key, v))
+        self.sends: dict[str, SendRow] = {}
+        for send in strip.sends:
+            self.sends[send.bus] = SendRow(host, key, send)
+        choices = send_choices(strip, busses)
+        self.add_send = dpg.add_combo([ADD_SEND] + choices, default_value=ADD_SEND, width=-1, show=bool(choices),
+                                      callback=lambda s, v: host.add_send(key, v) if v != ADD_SEND else None)
+
+    def refresh(self, strip: Any) -> None:
+        for send in strip.sends:
+            if send.bus in self.sends:
+                self.sends[send.bus].refresh(send)
+
+
+class SendRow:
+    """One send: the bus it feeds and its level on one slider, pre/post, mute, remove."""
+
+    def __init__(self, host: RoutingViewHost, key: Any, send: Any):
+        bus = send.bus
+        self.name = bus.replace("%", "%%")[:10]  # the slider's format string shows the bus's name
+
+        def level_changed(sender: int, value: float) -> None:
+            level = -math.inf if value <= SEND_FLOOR_DB else value  # the slider's bottom is silence
+            dpg.configure_item(self.level, format=self._format(level))
+            host.set_send_level(key, bus, level)
+
+        with dpg.group(horizontal=True) as self.row:
+            self.level = dpg.add_slider_float(width=92, min_value=SEND_FLOOR_DB, max_value=MAX_SEND_DB,
+                                              default_value=max(SEND_FLOOR_DB, send.level_db),
+                                              format=self._format(send.level_db), callback=level_changed)
+            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=34,
+                                      callback=lambda: host.set_send_pre_fader(key, bus, not send.pre_fader))
+            self.mute = dpg.add_checkbox(label="M", default_value=send.muted,
+                                         callback=lambda s, v: host.set_send_muted(key, bus, v))
+            self.remove = dpg.add_button(label="x", width=16, callback=lambda: host.remove_send(key, bus))
+        with dpg.tooltip(self.level):
+            dpg.add_text(f"send to {bus}: level in dB (the bottom is -inf). " + SEND_TIP, wrap=320)
+        with dpg.item_handler_registry() as handlers:
+            dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: host.session.history.seal())
+            dpg.add_item_double_clicked_handler(
+                callback=lambda *_: (level_changed(self.level, 0.0), host.session.history.seal()))
+        dpg.bind_item_handler_registry(self.level, handlers)
+
+    def _format(self, level_db: float) -> str:
+        return f"{self.name} -inf" if level_db <= SEND_FLOOR_DB else f"{self.name} %.1f"
+
+    def refresh(self, send: Any) -> None:
+        """Show the model's level and mute (a controller, undo of a drag)."""
+        if not dpg.is_item_active(self.level):
+            dpg.set_value(self.level, max(SEND_FLOOR_DB, send.level_db))
+            dpg.configure_item(self.level, format=self._format(send.level_db))
+        dpg.set_value(self.mute, send.muted)
