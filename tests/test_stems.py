@@ -149,6 +149,30 @@ def test_with_the_reverb_bus_soloed_only_what_reaches_a_destination_is_in_a_stem
     np.testing.assert_allclose(stems["reverb"], mix, atol=1e-6)
 
 
+def _automated(session: Session) -> Session:
+    """Envelopes on a track's fader, a bus's fader and a send level: each stem follows its own."""
+    from rackhost.chain.automation import Envelope, Point, SendTarget, StripTarget
+
+    ride = (Point(0.0, 0.0), Point(0.05, -24.0), Point(0.1, -3.0))
+    if any(t.name == "vocal" for t in session.tracks):
+        vocal = session.track("vocal")
+        vocal.automation.append(Envelope(StripTarget("gain_db"), ride))
+        if vocal.sends:
+            vocal.automation.append(Envelope(SendTarget(vocal.send("reverb")), (Point(0.0, -40.0), Point(0.1, 0.0))))
+    if session.busses:
+        session.bus("drums").automation.append(Envelope(StripTarget("gain_db"), ride[::-1]))
+    return session
+
+
+def test_stems_follow_the_envelopes_on_faders_and_sends(tmp_path):
+    mix, stems = _stems(tmp_path, _automated(_routed(128, 9000)))
+    _same_as_alone(stems["vocal"], render(_automated(_routed(128, 9000, keep={"vocal"}))).audio)
+    plain = render(_routed(128, 9000, keep={"vocal"})).audio
+    assert np.max(np.abs(stems["vocal"][:, : plain.shape[1]] - plain)) > 0.01, "the fader's envelope is not in the stem"
+    _same_as_alone(stems["reverb"], render(_automated(_routed(128, 9000, solo="reverb"))).audio)
+    np.testing.assert_allclose(stems["vocal"] + stems["guitar"] + stems["music"] + stems["reverb"], mix, atol=1e-6)
+
+
 def test_a_stem_keeps_its_reverb_tail_where_a_quiet_master_has_already_ended(tmp_path):
     session = Session(block_size=256)
     session.add_track("hit", ArraySource(_noise(2, 2400, 5, level=0.5), SR),
