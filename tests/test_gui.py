@@ -17,6 +17,7 @@ from conftest import SR, program_signal
 from gui_driver import click
 from rackhost.chain import ArraySource, Session
 from rackhost.gui.app import RackApp
+from rackhost.gui.taper import meter_deflection
 from rackhost.presets import save_session
 
 
@@ -52,7 +53,7 @@ def built(session_file):
 def test_strip_controls_change_the_model_with_undo(built):
     drums = built.session.tracks[0]
     click(built.strips[0].mute, True)
-    click(built.strips[0].gain, -6.0)
+    built.strips[0].fader.move_to(-6.0)  # what a drag of the fader ends with
     click(built.strips[0].slots[1], False)  # unticked: the Reverb slot is bypassed
     assert drums.mute and drums.gain_db == -6.0 and drums.chain[1].bypass
     built.undo()
@@ -62,11 +63,18 @@ def test_strip_controls_change_the_model_with_undo(built):
     assert len(built.strips) == 2 and built.master is not None  # rebuilt from the model after undo
 
 
-def test_meters_show_the_engines_levels(built):
+def test_meters_show_the_engines_levels_peak_hold_and_a_latched_clip(built):
     row = np.array([[0.5, 0.2, 1.0, 0.0], [0.25, 0.1, 0.5, 1.0]], np.float32)
+    meter = built.strips[0].meter
     built.strips[0].show_levels(row)
-    assert dpg.get_value(built.strips[0].meters[0]) == pytest.approx((20 * np.log10(0.5) + 60) / 60)
-    assert dpg.get_item_configuration(built.strips[0].meters[1])["overlay"] == "CLIP"
+    top = meter.height - 1
+    # The left bar reaches -6 dBFS on the IEC scale: its cover ends there; the hold line sits at 0 dBFS.
+    cover = dpg.get_item_configuration(meter.covers[0])["pmax"][1]
+    assert cover == pytest.approx((1 - meter_deflection(20 * np.log10(0.5))) * top, abs=0.01)
+    assert dpg.get_item_configuration(meter.hold_lines[0])["p1"][1] == pytest.approx(0.0, abs=0.01)
+    assert dpg.get_item_configuration(meter.hold_lines[1])["p1"][1] == pytest.approx(
+        (1 - meter_deflection(20 * np.log10(0.5))) * top, abs=0.01)
+    assert meter.clipped  # the right channel latched in the engine
     assert dpg.get_value(built.strips[0].readout) == "pk   0.0  rms -14.0 dBFS"  # peak hold, louder channel's RMS
 
 

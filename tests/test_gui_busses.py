@@ -183,7 +183,7 @@ def test_a_bus_strip_has_a_tracks_chain_fader_pan_mute_solo_and_ab(app):
     before = document(app)
     strip = app.bus_strips[1]  # music
     music = app.session.bus("music")
-    click(strip.gain, -7.5)
+    strip.fader.move_to(-7.5)  # what a drag of the fader ends with
     app.session.history.seal()
     click(strip.pan, 0.25)
     app.session.history.seal()
@@ -269,7 +269,7 @@ def test_routing_edits_reach_the_engine_and_bus_strips_show_its_meters(jack_serv
     _until(app, lambda: "-inf" in shown(0), "the drums strip to read -inf (its peak hold let go)")
     app.undo()
     _until(app, lambda: bus_peak(0) > 0.05, "undo to bring the kick back into the drums bus")
-    click(app.bus_strips[0].gain, -60.0)  # a bus fader: a small command, no resync
+    app.bus_strips[0].fader.move_to(-60.0)  # a bus fader: a small command, no resync
     _until(app, lambda: 0 < bus_peak(0) < 0.01, "the drums bus fader to land")
     app.files.save()
     saved = load_session(routed_file)

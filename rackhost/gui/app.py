@@ -41,10 +41,10 @@ from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
-from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView, strip_where
+from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripLayout, StripView, strip_where
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (Bypass, BusRow, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan,
-                                    SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
+from rackhost.live.commands import (Bypass, BusRow, Command, Loop, Mix, Play, Record, ResetClips, SetGain, SetMute,
+                                    SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -81,6 +81,8 @@ class RackApp(MidiActions):
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
+        self.narrow = False  # View > Narrow strips
+        self.narrow_item = 0
         if start_engine:
             self.restart_engine()
 
@@ -218,6 +220,10 @@ class RackApp(MidiActions):
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
         self.send(SetSolo(track, value))
+
+    def reset_clips(self, track: int | BusRow | None) -> None:
+        """A click on a strip's clip light: the engine lets it go (it latched when a sample hit 0 dBFS)."""
+        self.send(ResetClips(track))
 
     def set_bypass(self, track: int | None, index: int, value: bool) -> None:
         self.edit.set_bypass(self.app_chain(track)[index], value)
@@ -491,6 +497,9 @@ class RackApp(MidiActions):
                     dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo)
                     dpg.add_menu_item(label="Add track", callback=lambda: self.add_track())
                     dpg.add_menu_item(label="Add bus", callback=lambda: self.add_bus())
+                with dpg.menu(label="View"):
+                    self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
+                                                         callback=lambda s, v: self.set_narrow(v))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", callback=self.play)
                     dpg.add_menu_item(label="Stop", callback=self.stop)
@@ -532,6 +541,7 @@ class RackApp(MidiActions):
         with dpg.handler_registry():
             dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
             dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
+            dpg.add_mouse_wheel_handler(callback=lambda s, notches: self._wheel(notches))
         self._build_strips()
         self.history_view.show()
         dpg.set_primary_window(self.window, True)
@@ -546,19 +556,33 @@ class RackApp(MidiActions):
         if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
             self.files.save()
 
+    def _wheel(self, notches: float) -> None:
+        """The mouse wheel: the fader or pan knob under the pointer moves (the strips scroll otherwise)."""
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            if view.wheel(notches):
+                return
+
+    def set_narrow(self, narrow: bool) -> None:
+        """Narrow strips (more of a big session in view), or the full width; nothing in the session changes."""
+        self.narrow = bool(narrow)
+        if dpg.does_item_exist(self.narrow_item):
+            dpg.set_value(self.narrow_item, self.narrow)
+        self._build_strips()
+
     def _build_strips(self) -> None:
         if not self.rack:
             return
         dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
-        self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
-        self.bus_strips = [StripView(self.rack, self, BusRow(j)) for j in range(len(self.session.busses))]
+        layout = StripLayout.of(self.session, self.narrow)
+        self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
+        self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
             dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
             self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
-            self.master = StripView(area, self, None)
+            self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
 
     # -- transport ---------------------------------------------------------------------
 
@@ -595,6 +619,8 @@ class RackApp(MidiActions):
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
         self.history_view.follow()
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            view.poll()
         engine = self.engine
         if engine is not None:
             for event in engine.poll():

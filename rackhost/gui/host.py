@@ -99,6 +99,13 @@ class TrackEdits(Protocol):
 
 
 @runtime_checkable
+class ClipLights(Protocol):
+    """A click on a strip's clip light: the engine lets it go."""
+
+    def reset_clips(self, track: Any) -> None: ...
+
+
+@runtime_checkable
 class RoutingEdits(Protocol):
     """Where a strip's output goes and its sends (``key``: a track's index or a ``BusRow``); the engine follows.
 
@@ -248,7 +255,7 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, Protocol):
+                RoutingEdits, BusEdits, ClipLights, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 

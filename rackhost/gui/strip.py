@@ -9,6 +9,7 @@ widget ids.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -19,7 +20,10 @@ from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
+from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, ctrl_held
+from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
+from rackhost.gui.taper import fader_text, pan_text
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 from rackhost.live.commands import BusRow
 
@@ -27,16 +31,40 @@ if TYPE_CHECKING:
     from rackhost.gui.host import StripHost
 
 STRIP_WIDTH = 214
-CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the bottom of every strip
-METER_FLOOR_DB = -60.0  # the bars' scale; the readout goes down to the engine's floor (-120 dBFS)
+NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big session
+ROW = 24  # one row of widgets: a frame (19) and the spacing under it
+FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
+PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
+CHAR = 7  # the font's advance: how many characters a button's label gets
 
 
-def meter_fraction(peak: float) -> float:
-    """A linear peak as a bar length: -60 dBFS empty, 0 dBFS full."""
-    db = gain_to_db(peak)
-    return max(0.0, min(1.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
+@dataclass(frozen=True)
+class StripLayout:
+    """How tall each band of every strip is, so that all the faders start at the same height:
+    room for the most inserts and sends any strip has. ``narrow`` strips show less text."""
+
+    narrow: bool = False
+    slot_rows: int = 2
+    send_rows: int = 1
+
+    @property
+    def width(self) -> int:
+        return NARROW_WIDTH if self.narrow else STRIP_WIDTH
+
+    @classmethod
+    def of(cls, session: Any, narrow: bool = False) -> StripLayout:
+        strips = [*session.tracks, *session.busses]
+        slots = max((len(s.chain) for s in (*strips, session.master)), default=0)
+        sends = max((len(s.sends) for s in strips), default=0)
+        return cls(narrow, max(2, slots), sends + 1)
+
+
+def cut(label: str, width: int) -> str:
+    """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was (a tooltip then gives it whole)."""
+    room = max(3, width // CHAR - 1)
+    return label if len(label) <= room else label[: room - 2] + ".."
 
 
 def level_text(gain: float) -> str:
@@ -46,7 +74,8 @@ def level_text(gain: float) -> str:
 
 
 READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the last {RMS_WINDOW_SECONDS * 1000:.0f} ms; "
-               f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf; the bars span -60..0 dBFS")
+               f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf. The meter: a bar per channel "
+               f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
 
 
 def input_label(track: Any) -> str:
@@ -70,11 +99,16 @@ class StripView:
     """The widgets of one strip; keeps their ids, takes its parent, reads the model it is given.
 
     ``track``: a track's index, a :class:`~rackhost.live.commands.BusRow` for a bus, or None for the master.
+    From the top: name, input and output, A/B and the inserts, the sends (the master: its loudness), mute,
+    solo, arm and the pan knob, then the fader and the meter side by side in the height left, and the
+    level readout.
     """
 
-    def __init__(self, parent: int | str, app: StripHost, track: int | BusRow | None):
+    def __init__(self, parent: int | str, app: StripHost, track: int | BusRow | None,
+                 layout: StripLayout | None = None):
         self.app = app
         self.track = track
+        self.layout = layout = layout or StripLayout()
         owner = app.owner(track)
         self.owner = owner
         self.is_master = track is None
@@ -83,50 +117,43 @@ class StripView:
         self.slots: list[int] = []  # the bypass checkbox of each slot
         self.slot_buttons: list[int] = []
         self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
-        with dpg.child_window(parent=parent, width=STRIP_WIDTH, height=-1, border=True) as self.root:
-            self._header(owner)
+        self.loudness: LoudnessView | None = None
+        self.pan = self.pan_text = self.mute = self.solo = 0
+        self._pan_wheeled = False
+        width = layout.width
+        self.inner = width - 16
+        with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
+            with dpg.child_window(height=(2 if self.is_master else 4) * ROW, border=False, no_scrollbar=True):
+                self._header(owner)
             chain = owner.chain
             origin = f"preset: {chain.origin}" if chain.origin else f"{len(chain)} slot{'s' * (len(chain) != 1)}"
             with dpg.group(horizontal=True):
-                self.origin = dpg.add_text(origin[:18], color=MUTED)
+                self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
+                if len(origin) != len(dpg.get_value(self.origin)):
+                    with dpg.tooltip(self.origin):
+                        dpg.add_text(origin)
                 self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
                                               callback=lambda: app.copy_ab(track))
-            with dpg.child_window(height=-CONTROLS_HEIGHT, border=False):
-                # The slots take what the controls leave, so every strip's controls line up at the bottom.
+            with dpg.child_window(height=(layout.slot_rows + 1) * ROW + 4, border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1,
                                                callback=lambda: app.open_browser(track))
-            dpg.add_separator()
             if self.is_master:
-                self.loudness = dpg.add_text("LUFS M --  S --\nI --  TP --", color=MUTED)
-                dpg.add_spacer(height=4)
+                with dpg.child_window(height=5 * ROW + 8, border=False, no_scrollbar=True):
+                    dpg.add_separator()
+                    self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.group(horizontal=True):
-                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
-                                                 callback=lambda s, v: app.set_mute(track, v))
-                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
-                                                 callback=lambda s, v: app.set_solo(track, v))
-                    if not self.is_bus:  # a bus has no input to record or monitor
-                        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
-                                                    callback=lambda s, v: app.set_armed(track, v))
-                        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
-                                                        show=bool(owner.input),
-                                                        callback=lambda s, v: app.set_monitor(track, v))
-                self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=150,
-                                                default_value=owner.pan, format="%.2f",
-                                                callback=lambda s, v: app.set_pan(track, v))
-                self._release_seals(self.pan, lambda: app.set_pan(track, 0.0), "pan")
-            self.gain = dpg.add_slider_float(label="dB", min_value=-60.0, max_value=12.0, width=150,
-                                             default_value=owner.gain_db, format="%.1f",
-                                             callback=lambda s, v: app.set_gain(track, v))
-            self._release_seals(self.gain, lambda: app.set_gain(track, 0.0), "gain")
-            dpg.add_spacer(height=2)
-            self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
-                           for _ in range(2)]
-            self.readout = dpg.add_text("pk  -inf  rms  -inf dBFS", color=MUTED)
+                with dpg.child_window(height=layout.send_rows * ROW + 4, border=False):
+                    if self.routing is not None:
+                        self.routing.build_sends()
+                dpg.add_separator()
+                self._switches(owner)
+            with dpg.child_window(height=-FOOTER, border=False, no_scrollbar=True) as self.console:
+                self._console(owner)
+            self.readout = dpg.add_text(self._readout_text(0.0, 0.0), color=MUTED)
             with dpg.tooltip(self.readout):
                 self.readout_tip = dpg.add_text(READOUT_TIP)
 
@@ -134,18 +161,21 @@ class StripView:
         app, track = self.app, self.track
         if self.is_master:
             dpg.add_text("MASTER", color=ACCENT)
-            dpg.add_text("sum of the tracks and busses" if app.session.busses else "sum of the tracks", color=MUTED)
+            dpg.add_text(cut("sum of the tracks and busses" if app.session.busses else "sum of the tracks",
+                             self.inner + CHAR), color=MUTED)
             return
+        narrow = self.layout.narrow
         if self.is_bus:
             with dpg.group(horizontal=True):
                 dpg.add_text("BUS", color=ACCENT)
-                self.name = dpg.add_input_text(default_value=owner.name, width=132, on_enter=True,
+                self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 58, on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
                 self.remove = dpg.add_button(label="x", width=18, callback=lambda: app.remove_bus(track))
-            self.routing = RoutingView(app, track, owner, app.session.busses)
+            self.routing = RoutingView(app, track, owner, app.session.busses, width=self.layout.width)
+            self.routing.build_output()
             return
         with dpg.group(horizontal=True):
-            self.name = dpg.add_input_text(default_value=owner.name, width=118, on_enter=True,
+            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 96, on_enter=True,
                                            callback=lambda s, v: app.rename_track(track, v))
             dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
             dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
@@ -154,21 +184,107 @@ class StripView:
         choices += [input_label(owner)] if owner.instrument is not None else []
         self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
                                    callback=lambda s, v: app.set_input(track, v))
+        with dpg.tooltip(self.input):
+            dpg.add_text(input_label(owner))
         with dpg.group(horizontal=True):
             # mono, mono>stereo (a stereo-only plug-in widened it; its pan is then a balance) or stereo
             self.width = dpg.add_text(owner.width_label(app.session.sample_rate), color=MUTED)
-            self.keep_mono = dpg.add_checkbox(label="keep mono", default_value=owner.keep_mono,
+            self.keep_mono = dpg.add_checkbox(label="mono" if narrow else "keep mono", default_value=owner.keep_mono,
                                               show=owner.channels == 1,
                                               callback=lambda s, v: app.set_keep_mono(track, v))
-        self.routing = RoutingView(app, track, owner, app.session.busses)
+        self.routing = RoutingView(app, track, owner, app.session.busses, width=self.layout.width)
+        self.routing.build_output()
+
+    def _switches(self, owner: Any) -> None:
+        """Mute, solo, arm and monitor, and the pan knob (tracks and busses)."""
+        app, track = self.app, self.track
+        with dpg.group(horizontal=True):
+            with dpg.group():
+                with dpg.group(horizontal=True):
+                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
+                                                 callback=lambda s, v: app.set_mute(track, v))
+                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
+                                                 callback=lambda s, v: app.set_solo(track, v))
+                with dpg.group(horizontal=True):
+                    if not self.is_bus:  # a bus has no input to record or monitor
+                        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
+                                                    callback=lambda s, v: app.set_armed(track, v))
+                        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
+                                                        show=bool(owner.input),
+                                                        callback=lambda s, v: app.set_monitor(track, v))
+            dpg.add_spacer(width=max(0, self.inner - 150))
+            self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
+                                          callback=lambda s, v: self._pan_moved(v))
+            self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+        with dpg.tooltip(self.pan):
+            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
+                         + ("; right-click: learn MIDI" if not self.is_bus else ""))
+        self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
+
+    def _pan_moved(self, value: float) -> None:
+        value = max(-1.0, min(1.0, round(float(value), 2)))
+        dpg.set_value(self.pan, value)
+        dpg.set_value(self.pan_text, pan_text(value))
+        self.app.set_pan(self.track, value)
+
+    def _console(self, owner: Any) -> None:
+        """The fader and the meter side by side; :meth:`poll` stretches them to the height the strip has."""
+        app, track = self.app, self.track
+        narrow = self.layout.narrow
+        self._console_height = 200
+        with dpg.group(horizontal=True):
+            dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
+            with dpg.group():
+                self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
+                                   changed=lambda db: self._gain_moved(db),
+                                   ended=lambda: app.session.history.seal())
+                self.gain = self.fader.drawlist
+                self.gain_text = dpg.add_text(self.fader.text, indent=SCALE_WIDTH + 4)
+            with dpg.tooltip(self.gain_text):
+                dpg.add_text("fader: drag the cap (Ctrl: finer); wheel: 1 dB a notch (Ctrl: 0.1 dB); "
+                             "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
+                if not self.is_bus:
+                    target = MappingTarget(track, "gain")  # type: ignore[arg-type]
+                    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
+                                                 callback=lambda *_: app.learn_midi(target))
+            dpg.bind_item_handler_registry(self.gain, handlers)
+            self.meter = MeterView(height=self._console_height, reset=lambda: app.reset_clips(track))
+
+    def _gain_moved(self, db: float) -> None:
+        dpg.set_value(self.gain_text, fader_text(db))
+        self.app.set_gain(self.track, db)
+
+    def poll(self) -> None:
+        """Once a frame: follow a fader drag, and stretch the fader and meter to the strip's height."""
+        self.fader.poll()
+        if self._pan_wheeled and not dpg.is_item_hovered(self.pan):
+            self._pan_wheeled = False
+            self.app.session.history.seal()  # the pointer left the knob: the wheel's burst is one undo step
+        height = int(dpg.get_item_rect_size(self.console)[1])
+        if height > 0 and height != self._console_height:
+            self._console_height = height
+            self.fader.resize(height - ROW)
+            self.meter.resize(height)
+
+    def wheel(self, notches: float) -> bool:
+        """The mouse wheel turned over this strip: the fader or the pan knob under the pointer moves."""
+        if dpg.is_item_hovered(self.gain):
+            self.fader.wheel(notches)
+            return True
+        if self.pan and dpg.is_item_hovered(self.pan):
+            self._pan_moved(self.owner.pan + notches * PAN_WHEEL * (FINE if ctrl_held() else 1.0))
+            self._pan_wheeled = True
+            return True
+        return False
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
-            button = dpg.add_button(label=label[:15], width=104, user_data=index,
+            button = dpg.add_button(label="", width=self.inner - 90, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
@@ -182,24 +298,28 @@ class StripView:
 
     def _show_sidechain(self, index: int, slot: Any) -> None:
         """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
-        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key."""
+        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key.
+        A name cut to fit is given whole in the tooltip."""
         where = strip_where(self.owner, self.track)
         note = sidechain_note(slot)
         if isinstance(slot.plugin, MissingPlugin):
             why = slot.plugin.note
         else:
             why = f"{where}: {note}" if note else None
-        tip, text = self.slot_tips[index]
-        dpg.set_value(text, why or "")
-        dpg.configure_item(tip, show=why is not None)
         label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
-        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if why else label)[:15])
+        marked = f"! {label}" if why else label
+        shown = cut(marked, self.inner - 90)
+        full = label if shown != marked else None
+        tip, text = self.slot_tips[index]
+        dpg.set_value(text, "\n".join(line for line in (full, why) if line))
+        dpg.configure_item(tip, show=bool(full or why))
+        dpg.configure_item(self.slot_buttons[index], label=shown)
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
-        """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI
-        (tracks and the master: a controller mapping names no bus)."""
+        """Letting go of a control ends its undo step; a double-click puts it back; right-click learns MIDI
+        (tracks and the master: a controller mapping names no bus). The fader seals its own gestures."""
         with dpg.item_handler_registry() as handlers:
-            dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+            dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
             if not self.is_bus:
                 target = MappingTarget(self.track, learn)  # type: ignore[arg-type]
@@ -213,23 +333,27 @@ class StripView:
         for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
             self._show_sidechain(index, slot)
-        if not dpg.is_item_active(self.gain):
-            dpg.set_value(self.gain, owner.gain_db)
+        self.fader.show(owner.gain_db)
+        dpg.set_value(self.gain_text, self.fader.text)
         if not self.is_master:
             if not dpg.is_item_active(self.pan):
                 dpg.set_value(self.pan, owner.pan)
+                dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
         if self.routing is not None:
             self.routing.refresh(owner)
 
+    def _readout_text(self, hold: float, rms: float) -> str:
+        if self.layout.narrow:
+            return f"pk{level_text(hold)} rms{level_text(rms)}"
+        return f"pk {level_text(hold)}  rms {level_text(rms)} dBFS"
+
     def show_levels(self, row: Any) -> None:
         """``row``: (2 channels, [peak, rms, peak hold, clip]) from the engine's meters."""
-        for bar, channel in zip(self.meters, row):
-            dpg.set_value(bar, meter_fraction(float(channel[0])))
-            dpg.configure_item(bar, overlay="CLIP" if channel[3] else "")
+        self.meter.show(row)
         hold = max(float(row[0][2]), float(row[1][2]))
         rms = max(float(row[0][1]), float(row[1][1]))
-        dpg.set_value(self.readout, f"pk {level_text(hold)}  rms {level_text(rms)} dBFS")
+        dpg.set_value(self.readout, self._readout_text(hold, rms))
         dpg.configure_item(self.readout, color=CLIP if hold >= 1.0 else MUTED)
 
     def show_silence(self) -> None:
@@ -240,9 +364,5 @@ class StripView:
 
     def show_loudness(self, stats: dict) -> None:
         """The master's momentary, short-term and integrated loudness and true peak, when the engine has them."""
-        def lufs(key: str) -> str:
-            value = stats.get(key)
-            return "--" if value is None or value < -99 else f"{value:5.1f}"
-
-        dpg.set_value(self.loudness, f"LUFS M {lufs('lufs_m')}  S {lufs('lufs_s')}\n"
-                                     f"I {lufs('lufs_i')}  TP {lufs('true_peak_db')}")
+        if self.loudness is not None:
+            self.loudness.show(stats)

@@ -12,6 +12,17 @@ MUTED = (140, 144, 152)
 METER = (80, 200, 120)
 CLIP = (230, 70, 60)
 WARNING = (235, 170, 80)
+CLIP_LIGHT: dict[str, int] = {}  # the clip light's looks, "off" and "on": made with the theme, per context
+
+
+def _light(color: tuple[int, int, int]) -> int:
+    with dpg.theme() as theme:
+        with dpg.theme_component(dpg.mvButton):
+            for part in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
+                dpg.add_theme_color(part, color)
+            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 2)
+            dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 0, 0)
+    return theme
 
 
 def apply_theme() -> int:
@@ -29,4 +40,5 @@ def apply_theme() -> int:
             dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, 4)
             dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
     dpg.bind_theme(theme)
+    CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))
     return theme
