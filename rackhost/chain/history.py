@@ -317,7 +317,7 @@ class Editor:
                                   continuous=True))
 
     def set_gain(self, owner: Track | object, gain_db: float) -> None:
-        self._attr(owner, "gain_db", float(gain_db), "gain", continuous=True)
+        self._attr(owner, "gain_db", float(gain_db), f"gain {getattr(owner, 'name', 'master')}", continuous=True)
 
     def set_pan(self, track: Track, pan: float) -> None:
         if not -1.0 <= pan <= 1.0:

@@ -125,7 +125,7 @@ class LoudnessView:
         self.values: dict[str, int] = {}
         self.bars: dict[str, int] = {}
         aim = (f"target {target.integrated_lufs:g} LUFS, {target.true_peak_dbtp:g} dBTP" if target is not None
-               else "no loudness target (set one in Render)")
+               else "no loudness target")
         self.caption = dpg.add_text(aim, color=MUTED)
         for label, key in self.ROWS:
             with dpg.group(horizontal=True, horizontal_spacing=4):
@@ -140,8 +140,8 @@ class LoudnessView:
                         dpg.draw_line((x, -1), (x, 11), color=TEXT, thickness=2)
         with dpg.tooltip(self.caption):
             dpg.add_text("M: momentary (400 ms), S: short-term (3 s), I: integrated since play from stop, in LUFS "
-                         "(BS.1770-4); TP: true peak of the last 400 ms in dBTP. The white mark is the target: "
-                         "I is green within 1 LU of it, TP red above the ceiling.", wrap=360)
+                         "(BS.1770-4); TP: true peak of the last 400 ms in dBTP. The white mark is the target "
+                         "(Render sets one): I is green within 1 LU of it, TP red above the ceiling.", wrap=360)
 
     def _mark(self, key: str) -> float | None:
         if self.target is None:

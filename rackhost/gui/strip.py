@@ -127,6 +127,8 @@ class StripView:
                 self._header(owner)
             chain = owner.chain
             origin = f"preset: {chain.origin}" if chain.origin else f"{len(chain)} slot{'s' * (len(chain) != 1)}"
+            if layout.narrow and not chain.origin:
+                origin = ""  # the slots are in view: a narrow strip leaves their count out
             with dpg.group(horizontal=True):
                 self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
                 if len(origin) != len(dpg.get_value(self.origin)):

@@ -1,0 +1,131 @@
+"""Open the real rack window with the engine playing under JACK and work its faders, knobs and clip lights
+with xdotool (drag, Ctrl, wheel, double-click, Ctrl+Z); print what the session, the engine and the window
+showed as JSON.
+
+Run under Xvfb by tests/test_gui_console.py, in a process of its own (Dear PyGui's viewport cannot be made
+twice in one process). argv: the session file, a folder for screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import dearpygui.dearpygui as dpg
+from gui_window import RealWindow
+
+
+def main(session_path: str, shots: str) -> None:
+    real = RealWindow(session_path, "rackhost-console")
+    app = real.app
+    out: dict = {}
+
+    def until(predicate, what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {what}: {app.engine_state} {app.messages[-3:]}")
+            real.frames(1)
+            time.sleep(0.01)
+
+    def frames_for(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            real.frames(1)
+            time.sleep(0.01)
+
+    def xdo(*args: str) -> None:
+        subprocess.run(["xdotool", *args], check=True)
+
+    def point(item: int, x: float, y: float) -> None:
+        """Move the pointer to (x, y) inside ``item`` (its own pixels)."""
+        left, top = dpg.get_item_rect_min(item)
+        xdo("mousemove", "--window", real.window, str(int(left + x)), str(int(top + y)))
+        real.frames(3)
+
+    def steps() -> int:
+        return len(app.session.history.labels()[0])
+
+    app.restart_engine()
+    until(lambda: app.engine is not None and app.engine.alive, "the engine to start")
+    app.play()
+    until(lambda: app.engine.stats().get("position", 0) > 1.0 * 48000, "a second of playback")
+    loud, quiet = app.strips
+    until(lambda: loud.meter.clipped, "the loud track's clip light")
+    frames_for(0.3)
+    # What the quiet track's meter draws: its bars' tops and peak-hold lines, in the meter's pixels.
+    meter = quiet.meter
+    out["quiet_meter"] = {
+        "height": meter.height,
+        "bars": [dpg.get_item_configuration(c)["pmax"][1] for c in meter.covers],
+        "holds": [dpg.get_item_configuration(h)["p1"][1] for h in meter.hold_lines],
+        "clipped": meter.clipped,
+    }
+    dpg.output_frame_buffer(file=os.path.join(shots, "console-playing.png"))
+    real.frames(3)
+
+    # Drag the loud track's fader cap down 60 pixels: one undo step, the engine follows.
+    fader = loud.fader
+    before = steps()
+    out["fader_start"] = app.session.tracks[0].gain_db
+    x, y = fader.groove_x, fader.y_of(fader.db)
+    point(fader.drawlist, x, y)
+    xdo("mousedown", "1")
+    real.frames(3)
+    for dy in range(10, 61, 10):
+        point(fader.drawlist, x, y + dy)
+    xdo("mouseup", "1")
+    real.frames(4)
+    out["fader_travel"] = fader.travel
+    out["after_drag"] = {"gain": app.session.tracks[0].gain_db, "new_steps": steps() - before,
+                         "label": app.session.history.labels()[0][-1], "shown": dpg.get_value(loud.gain_text)}
+    frames_for(1.0)  # no sample reaches full scale any more: the light stays lit all the same
+    out["clip_after_drag"] = loud.meter.clipped
+    real.click(loud.meter.clip)
+    until(lambda: not loud.meter.clipped, "the clip light to go out after a click")
+    frames_for(1.0)
+    out["clip_after_click"] = loud.meter.clipped
+
+    xdo("key", "--window", real.window, "ctrl+z")
+    real.frames(8)
+    loud = app.strips[0]
+    out["after_undo"] = app.session.tracks[0].gain_db
+    until(lambda: loud.meter.clipped, "the engine to play the restored gain (it clips again)")
+
+    # Double-click: 0 dB; the wheel: 1 dB a notch, 0.1 dB with Ctrl.
+    fader = loud.fader
+    point(fader.drawlist, fader.groove_x, fader.y_of(fader.db))
+    xdo("click", "--repeat", "2", "--delay", "60", "1")
+    real.frames(6)
+    out["after_double_click"] = app.session.tracks[0].gain_db
+    point(fader.drawlist, fader.groove_x, fader.y_of(fader.db))
+    xdo("click", "4")
+    real.frames(4)
+    out["after_wheel_up"] = app.session.tracks[0].gain_db
+    xdo("keydown", "ctrl")
+    real.frames(2)
+    xdo("click", "5")
+    real.frames(4)
+    xdo("keyup", "ctrl")
+    real.frames(2)
+    out["after_fine_wheel_down"] = app.session.tracks[0].gain_db
+    point(app.strips[1].pan, 20, 20)  # the strips were rebuilt by the undo
+    xdo("click", "--repeat", "2", "--delay", "60", "1")
+    real.frames(6)
+    out["pan_after_double_click"] = app.session.tracks[1].pan
+
+    app.set_narrow(True)
+    real.frames(6)
+    out["narrow_width"] = dpg.get_item_rect_size(app.strips[0].root)[0]
+    dpg.output_frame_buffer(file=os.path.join(shots, "console-narrow.png"))
+    real.frames(3)
+    print(json.dumps(out))
+    app.close()
+    real.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
