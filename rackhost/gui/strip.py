@@ -38,6 +38,7 @@ INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in
 OPEN_FILE = "audio file..."
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
+SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ def input_label(track: Any) -> str:
                     "in " + "+".join(str(c + 1) for c in track.input))
     name = getattr(track.source, "path", None)
     return f"file: {name.name}" if name is not None else "file"
+
+
+def fed_by(bus: Any, session: Any) -> str:
+    """What feeds a bus, in words: ``from kick, snare; sends: vocal``."""
+    strips = [*session.tracks, *session.busses]
+    routed = [s.name for s in strips if s is not bus and s.output == bus.name]
+    sending = [s.name for s in strips if any(send.bus == bus.name for send in s.sends)]
+    parts = ([f"from {', '.join(routed)}"] if routed else []) + ([f"sends: {', '.join(sending)}"] if sending else [])
+    return "; ".join(parts) or "nothing feeds it yet"
 
 
 def strip_where(owner: Any, track: int | BusRow | None) -> str:
@@ -175,6 +185,11 @@ class StripView:
                 self.remove = dpg.add_button(label="x", width=18, callback=lambda: app.remove_bus(track))
             self.routing = RoutingView(app, track, owner, app.session.busses, width=self.layout.width)
             self.routing.build_output()
+            fed = fed_by(owner, app.session)
+            self.fed = dpg.add_text(cut(fed, self.inner + CHAR), color=MUTED)
+            if cut(fed, self.inner + CHAR) != fed:
+                with dpg.tooltip(self.fed):
+                    dpg.add_text(fed, wrap=360)
             return
         with dpg.group(horizontal=True):
             self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 96, on_enter=True,
@@ -286,13 +301,13 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            button = dpg.add_button(label="", width=self.inner - 90, user_data=index,
+            button = dpg.add_button(label="", width=self.inner - SLOT_TOOLS, user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i))
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
-            dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
-            dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
-            dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
@@ -310,7 +325,7 @@ class StripView:
             why = f"{where}: {note}" if note else None
         label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
         marked = f"! {label}" if why else label
-        shown = cut(marked, self.inner - 90)
+        shown = cut(marked, self.inner - SLOT_TOOLS)
         full = label if shown != marked else None
         tip, text = self.slot_tips[index]
         dpg.set_value(text, "\n".join(line for line in (full, why) if line))

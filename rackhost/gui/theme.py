@@ -31,7 +31,9 @@ def apply_theme() -> int:
             dpg.add_theme_color(dpg.mvThemeCol_WindowBg, BACKGROUND)
             dpg.add_theme_color(dpg.mvThemeCol_ChildBg, PANEL)
             dpg.add_theme_color(dpg.mvThemeCol_FrameBg, (46, 50, 58))
-            dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, ACCENT)
+            # A see-through grab: a slider's value is written under it (a send's level) and stays readable.
+            dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (*ACCENT, 110))
+            dpg.add_theme_color(dpg.mvThemeCol_SliderGrabActive, (*ACCENT, 170))
             dpg.add_theme_color(dpg.mvThemeCol_CheckMark, ACCENT)
             dpg.add_theme_color(dpg.mvThemeCol_PlotHistogram, METER)
             dpg.add_theme_color(dpg.mvThemeCol_Text, TEXT)
