@@ -695,6 +695,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "presets": open_once(PresetBrowser),
     "render": open_once(RenderDialog),
     "settings": open_once(SettingsDialog),
+    "narrow": lambda app: app.set_narrow(True),
 }
 
 

@@ -41,12 +41,12 @@ class RoutingView:
     """The output selector (:meth:`build_output`) and one row per send (:meth:`build_sends`), each built in the
     current container where the strip puts it (the output near the top, the sends after the inserts)."""
 
-    def __init__(self, host: RoutingViewHost, key: Any, strip: Any, busses: list[Any], *, width: int = -1):
+    def __init__(self, host: RoutingViewHost, key: Any, strip: Any, busses: list[Any], *, narrow: bool = False):
         self.host = host
         self.key = key
         self.strip = strip
         self.busses = busses
-        self.width = width
+        self.narrow = narrow  # a narrow strip's send rows leave the bus's name to the tooltip
         self.output = self.add_send = 0
         self.sends: dict[str, SendRow] = {}
 
@@ -61,7 +61,7 @@ class RoutingView:
     def build_sends(self) -> None:
         host, key = self.host, self.key
         for send in self.strip.sends:
-            self.sends[send.bus] = SendRow(host, key, send, narrow=self.width < 150 and self.width > 0)
+            self.sends[send.bus] = SendRow(host, key, send, narrow=self.narrow)
         choices = send_choices(self.strip, self.busses)
         self.add_send = dpg.add_combo([ADD_SEND] + choices, default_value=ADD_SEND, width=-1, show=bool(choices),
                                       callback=lambda s, v: host.add_send(key, v) if v != ADD_SEND else None)
@@ -86,11 +86,11 @@ class SendRow:
             host.set_send_level(key, bus, level)
 
         with dpg.group(horizontal=True) as self.row:
-            self.level = dpg.add_slider_float(width=44 if narrow else 92, min_value=SEND_FLOOR_DB,
+            self.level = dpg.add_slider_float(width=40 if narrow else 92, min_value=SEND_FLOOR_DB,
                                               max_value=MAX_SEND_DB,
                                               default_value=max(SEND_FLOOR_DB, send.level_db),
                                               format=self._format(send.level_db), callback=level_changed)
-            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=26 if narrow else 34,
+            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=32 if narrow else 34,
                                       callback=lambda: host.set_send_pre_fader(key, bus, not send.pre_fader))
             self.mute = dpg.add_checkbox(label="M", default_value=send.muted,
                                          callback=lambda s, v: host.set_send_muted(key, bus, v))

@@ -183,7 +183,7 @@ class StripView:
                 self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 58, on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
                 self.remove = dpg.add_button(label="x", width=18, callback=lambda: app.remove_bus(track))
-            self.routing = RoutingView(app, track, owner, app.session.busses, width=self.layout.width)
+            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
             self.routing.build_output()
             fed = fed_by(owner, app.session)
             self.fed = dpg.add_text(cut(fed, self.inner + CHAR), color=MUTED)
@@ -209,7 +209,7 @@ class StripView:
             self.keep_mono = dpg.add_checkbox(label="mono" if narrow else "keep mono", default_value=owner.keep_mono,
                                               show=owner.channels == 1,
                                               callback=lambda s, v: app.set_keep_mono(track, v))
-        self.routing = RoutingView(app, track, owner, app.session.busses, width=self.layout.width)
+        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
         self.routing.build_output()
 
     def _switches(self, owner: Any) -> None:
@@ -230,9 +230,11 @@ class StripView:
                                                         show=bool(owner.input),
                                                         callback=lambda s, v: app.set_monitor(track, v))
             dpg.add_spacer(width=max(0, self.inner - 150))
-            self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
-                                          callback=lambda s, v: self._pan_moved(v))
-            self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+            # A narrow strip writes the pan under its knob: beside it, R100 would not fit.
+            with dpg.group(horizontal=not self.layout.narrow):
+                self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
+                                              callback=lambda s, v: self._pan_moved(v))
+                self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
                          + ("; right-click: learn MIDI" if not self.is_bus else ""))
