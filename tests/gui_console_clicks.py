@@ -117,6 +117,39 @@ def main(session_path: str, shots: str) -> None:
     real.frames(6)
     out["pan_after_double_click"] = app.session.tracks[1].pan
 
+    # The keyboard: Space stops and plays, Home goes to the start, L loops; a letter typed into a name is text.
+    def key(name: str) -> None:
+        xdo("key", "--window", real.window, name)
+        real.frames(4)
+
+    def stats(field: str) -> float:
+        return app.engine.stats().get(field, 0.0)
+
+    key("space")
+    until(lambda: not app.playing, "Space to stop the transport")
+    key("space")
+    until(lambda: app.playing and stats("position") > 1.5 * 48000, "Space to play again, past 1.5 s")
+    key("Home")
+    until(lambda: stats("position") < 1.0 * 48000, "Home to go back to the start")
+    key("l")
+    out["loop_after_l"] = dpg.get_value(app.loop)
+    real.click(app.strips[1].name)
+    real.type("r ")
+    frames_for(0.3)
+    out["typing_r_space"] = {"recording": stats("recording"), "playing": app.playing,
+                             "said": [m for m in app.messages if "arm a track" in m]}
+    key("Escape")
+    key("Delete")  # nothing selected yet: it says how to select
+    out["delete_unselected"] = app.messages[-1]
+    real.click(app.strips[1].slot_buttons[0])  # selects the slot (and opens its panel)
+    key("Delete")
+    out["slots_after_delete"] = [s.name for s in app.session.tracks[1].chain]
+    key("ctrl+z")
+    out["slots_after_undo"] = [s.name for s in app.session.tracks[1].chain]
+    shortcuts = app.shortcuts.show_list()
+    real.frames(3)
+    out["help_rows"] = len(dpg.get_item_children(dpg.get_item_children(shortcuts, 1)[0], 1))
+
     app.set_narrow(True)
     real.frames(6)
     out["narrow_width"] = dpg.get_item_rect_size(app.strips[0].root)[0]

@@ -1,6 +1,7 @@
 """Strips like a console, in the real window under Xvfb with the engine playing under JACK, worked with
 real input events (xdotool): the fader's drag, Ctrl, wheel and double-click, the pan knob, the meter and
-its peak hold against the signal played, the clip light latching until clicked, Ctrl+Z."""
+its peak hold against the signal played, the clip light latching until clicked, Ctrl+Z, and the keyboard
+shortcuts (Space, Home, L, Delete on the selected slot; none of them while typing into a field)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
     session = Session(sample_rate=SR, block_size=256)
     session.add_track("loud", wav_file(_sine(LOUD), "loud.wav"), gain_db=3.0)
-    session.add_track("quiet", wav_file(_sine(QUIET), "quiet.wav"), pan=0.5)
+    session.add_track("quiet", wav_file(_sine(QUIET), "quiet.wav"), pan=0.5).chain.add("Gain", gain_db=0.0)
     save_session(session, tmp_path / "console.json")
     shots = Path(os.environ.get("RACKHOST_SHOTS", tmp_path))
     tests = Path(__file__).parent
@@ -68,3 +69,10 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     assert out["after_fine_wheel_down"] == pytest.approx(0.9)
     assert out["pan_after_double_click"] == 0.0
     assert out["narrow_width"] < 160
+
+    # The keyboard (the script waited for Space to stop and play, and for Home to go back to the start).
+    assert out["loop_after_l"] is True
+    assert out["typing_r_space"] == {"recording": 0.0, "playing": True, "said": []}  # text in a name field
+    assert "click a slot's name to select it" in out["delete_unselected"]
+    assert out["slots_after_delete"] == [] and out["slots_after_undo"] == ["Gain"]
+    assert out["help_rows"] >= 8

@@ -39,12 +39,13 @@ from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
+from rackhost.gui.shortcuts import Shortcuts
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripLayout, StripView, strip_where
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (Bypass, BusRow, Command, Loop, Mix, Play, Record, ResetClips, SetGain, SetMute,
-                                    SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
+from rackhost.live.commands import (Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips, SetGain,
+                                    SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -82,6 +83,7 @@ class RackApp(MidiActions):
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
+        self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
         self.narrow_item = 0
         if start_engine:
             self.restart_engine()
@@ -220,6 +222,12 @@ class RackApp(MidiActions):
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
         self.send(SetSolo(track, value))
+
+    def select_slot(self, track: int | BusRow | None, index: int) -> None:
+        """The slot Delete removes; its strip marks it."""
+        self.selected_slot = self.app_chain(track)[index]
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            view.show_selection(self.selected_slot)
 
     def reset_clips(self, track: int | BusRow | None) -> None:
         """A click on a strip's clip light: the engine lets it go (it latched when a sample hit 0 dBFS)."""
@@ -444,7 +452,13 @@ class RackApp(MidiActions):
         self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
         return self.browser
 
+    def _owners(self) -> list[tuple[int | BusRow | None, Any]]:
+        """Every strip's key and owner: the tracks, the busses, the master."""
+        return ([(i, t) for i, t in enumerate(self.session.tracks)]
+                + [(BusRow(j), b) for j, b in enumerate(self.session.busses)] + [(None, self.session.master)])
+
     def open_panel(self, track: int | None, index: int) -> ParameterPanel:
+        self.select_slot(track, index)
         for panel in self.panels:
             if panel.track == track and panel.index == index and panel.alive:
                 dpg.focus_item(panel.window)
@@ -501,9 +515,11 @@ class RackApp(MidiActions):
                     self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
                                                          callback=lambda s, v: self.set_narrow(v))
                 with dpg.menu(label="Transport"):
-                    dpg.add_menu_item(label="Play", callback=self.play)
-                    dpg.add_menu_item(label="Stop", callback=self.stop)
-                    dpg.add_menu_item(label="Record armed tracks", callback=self.record)
+                    dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
+                    dpg.add_menu_item(label="Stop", shortcut="Space", callback=self.stop)
+                    dpg.add_menu_item(label="Record armed tracks", shortcut="R", callback=self.record)
+                    dpg.add_menu_item(label="Loop on/off", shortcut="L", callback=self.toggle_loop)
+                    dpg.add_menu_item(label="Go to start", shortcut="Home", callback=self.to_start)
                 with dpg.menu(label="Presets"):
                     dpg.add_menu_item(label="Preset browser...", callback=lambda: VIEWS["presets"](self))
                 with dpg.menu(label="Render"):
@@ -513,6 +529,8 @@ class RackApp(MidiActions):
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
                     dpg.add_menu_item(label="Scan plug-ins", callback=lambda: self.scan.start())
                     dpg.add_menu_item(label="MIDI...", callback=lambda: self.open_midi())
+                with dpg.menu(label="Help"):
+                    dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: self.shortcuts.show_list())
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Play", width=60, callback=self.play)
                 dpg.add_button(label="Stop", width=60, callback=self.stop)
@@ -538,23 +556,16 @@ class RackApp(MidiActions):
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
             self.status = self.status_line.text
+        self.shortcuts = Shortcuts({
+            "play_stop": self.play_stop, "record": self.record, "loop": self.toggle_loop, "to_start": self.to_start,
+            "delete_slot": self.delete_selected_slot, "save": lambda: self.files.save(), "undo": self.undo,
+            "redo": self.redo})
         with dpg.handler_registry():
-            dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
-            dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
             dpg.add_mouse_wheel_handler(callback=lambda s, notches: self._wheel(notches))
         self._build_strips()
         self.history_view.show()
         dpg.set_primary_window(self.window, True)
         return self.rack
-
-    def _key_z(self) -> None:
-        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
-            shift = dpg.is_key_down(dpg.mvKey_ModShift) or dpg.is_key_down(dpg.mvKey_LShift)
-            self.redo() if shift else self.undo()
-
-    def _key_s(self) -> None:
-        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
-            self.files.save()
 
     def _wheel(self, notches: float) -> None:
         """The mouse wheel: the fader or pan knob under the pointer moves (the strips scroll otherwise)."""
@@ -591,6 +602,31 @@ class RackApp(MidiActions):
 
     def stop(self) -> None:
         self.send(Stop())
+
+    @property
+    def playing(self) -> bool:
+        return self.engine is not None and self.engine.alive and bool(self.engine.stats().get("playing"))
+
+    def play_stop(self) -> None:
+        """Space: stop if playing, else play."""
+        self.stop() if self.playing else self.play()
+
+    def to_start(self) -> None:
+        self.send(Locate(0))
+
+    def toggle_loop(self) -> None:
+        on = not dpg.get_value(self.loop)
+        dpg.set_value(self.loop, on)
+        self.set_loop(on)
+
+    def delete_selected_slot(self) -> None:
+        """Delete: remove the slot whose name was clicked last (if it is still in a chain)."""
+        for track, owner in self._owners():
+            if self.selected_slot is not None and self.selected_slot in list(owner.chain):
+                self.remove_slot(track, list(owner.chain).index(self.selected_slot))
+                self.selected_slot = None
+                return
+        self.tell("click a slot's name to select it, then Delete removes it", error=True)
 
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):

@@ -99,6 +99,13 @@ class TrackEdits(Protocol):
 
 
 @runtime_checkable
+class SlotSelection(Protocol):
+    """The slot Delete removes (the one whose name was clicked last); None: none."""
+
+    selected_slot: Any
+
+
+@runtime_checkable
 class ClipLights(Protocol):
     """A click on a strip's clip light: the engine lets it go."""
 
@@ -255,7 +262,7 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 

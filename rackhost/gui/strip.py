@@ -24,7 +24,7 @@ from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
 from rackhost.gui.taper import fader_text, pan_text
-from rackhost.gui.theme import ACCENT, CLIP, MUTED
+from rackhost.gui.theme import ACCENT, CLIP, MUTED, SELECTED
 from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
@@ -314,6 +314,13 @@ class StripView:
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
         self._show_sidechain(index, slot)
+        if slot is app.selected_slot:
+            dpg.bind_item_theme(button, SELECTED["slot"])
+
+    def show_selection(self, selected: Any) -> None:
+        """Mark the selected slot's name (Delete removes it), if it is in this strip's chain."""
+        for button, slot in zip(self.slot_buttons, self.owner.chain):
+            dpg.bind_item_theme(button, SELECTED["slot"] if slot is selected else 0)
 
     def _show_sidechain(self, index: int, slot: Any) -> None:
         """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or

@@ -13,6 +13,7 @@ METER = (80, 200, 120)
 CLIP = (230, 70, 60)
 WARNING = (235, 170, 80)
 CLIP_LIGHT: dict[str, int] = {}  # the clip light's looks, "off" and "on": made with the theme, per context
+SELECTED: dict[str, int] = {}  # "slot": the look of the selected slot's name (Delete removes it)
 
 
 def _light(color: tuple[int, int, int]) -> int:
@@ -43,4 +44,8 @@ def apply_theme() -> int:
             dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
     dpg.bind_theme(theme)
     CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))
+    with dpg.theme() as selected:
+        with dpg.theme_component(dpg.mvButton):
+            dpg.add_theme_color(dpg.mvThemeCol_Button, (52, 88, 122))
+    SELECTED.update(slot=selected)
     return theme
