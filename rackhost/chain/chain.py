@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Protocol, Union
 
 import numpy as np
 import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
+from rackhost.chain.split import Split, use_chain_class
 from rackhost.errors import RackhostError, SessionError
 
 Stage = Callable[[np.ndarray], np.ndarray]
+# What a chain's slot list holds: plug-in slots, and splits (parallel branches of sub-chains).
+Item = Union["Slot", Split]
+
+
+class StageAutomation(Protocol):
+    """Plays a stage's envelopes (:class:`rackhost.chain.automated.StageAutomation`)."""
+
+    def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
@@ -35,24 +44,55 @@ class Slot:
             raise ValueError(f"wet/dry mix of slot {self.name!r} must be between 0.0 (dry) and 1.0 (wet); got {mix!r}")
         self.mix = float(mix)
 
+    def layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]:
+        note = self.plugin.configure(channels, sample_rate, widen=not keep_mono)
+        notes = [note] if note else []
+        unkeyed = sidechain_note(self)
+        notes += [unkeyed] if unkeyed else []
+        return notes, self.plugin.output_channels
+
+    def latency(self, sample_rate: float, block: int) -> int:
+        return self.plugin.latency(sample_rate, block)
+
+    def reset(self) -> None:
+        self.plugin.reset()
+
+    def clone(self) -> Slot:
+        return Slot(self.plugin.clone(), self.bypass, self.mix)
+
 
 class Chain:
     """An ordered list of slots. Edit it freely; the audio path runs a :meth:`processor` snapshot of it."""
 
-    def __init__(self, slots: list[Slot | Plugin] | None = None, origin: str | None = None):
-        self.slots: list[Slot] = [s if isinstance(s, Slot) else Slot(s) for s in slots or []]
+    def __init__(self, slots: list[Slot | Split | Plugin] | None = None, origin: str | None = None):
+        self.slots: list[Item] = [s if isinstance(s, (Slot, Split)) else Slot(s) for s in slots or []]
         self.origin = origin  # the preset this chain was loaded from ("stage/name"), if any
 
     def __len__(self) -> int:
         return len(self.slots)
 
-    def __iter__(self) -> Iterator[Slot]:
+    def __iter__(self) -> Iterator[Item]:
         return iter(self.slots)
 
-    def __getitem__(self, index: int) -> Slot:
+    def __getitem__(self, index: int) -> Item:
         return self.slots[index]
 
-    def index(self, slot_or_name: Slot | str | int) -> int:
+    def plugin_slots(self) -> Iterator[Slot]:
+        """Every plug-in slot, those inside splits included (at any depth), in order."""
+        for item in self.slots:
+            if isinstance(item, Split):
+                yield from item.slots()
+            else:
+                yield item
+
+    def plugin_slot(self, index: int) -> Slot:
+        """The plug-in slot at ``index``, or an error saying it is a split (whose plug-ins have no index here)."""
+        item = self.slots[index]
+        if isinstance(item, Split):
+            raise SplitSlotError(item, index)
+        return item
+
+    def index(self, slot_or_name: Item | str | int) -> int:
         if isinstance(slot_or_name, int):
             if not -len(self.slots) <= slot_or_name < len(self.slots):
                 raise IndexError(f"no slot {slot_or_name} in a chain of {len(self.slots)}")
@@ -63,33 +103,33 @@ class Chain:
         names = ", ".join(s.name for s in self.slots) or "(empty)"
         raise KeyError(f"no slot {slot_or_name!r} in this chain; it holds {names}")
 
-    def add(self, plugin: Plugin | Slot | str, index: int | None = None, **values: object) -> Slot:
-        """Append (or insert at ``index``) a plug-in; a string is resolved by :meth:`Plugin.create`."""
+    def add(self, plugin: Plugin | Slot | Split | str, index: int | None = None, **values: object) -> Item:
+        """Append (or insert at ``index``) a plug-in or a split; a string is resolved by :meth:`Plugin.create`."""
         if isinstance(plugin, str):
             plugin = Plugin.create(plugin, **values)
-        slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+        slot = plugin if isinstance(plugin, (Slot, Split)) else Slot(plugin)
         _refuse_instrument(slot)
         self.slots.insert(len(self.slots) if index is None else index, slot)
         return slot
 
-    def remove(self, slot: Slot | str | int) -> Slot:
+    def remove(self, slot: Item | str | int) -> Item:
         return self.slots.pop(self.index(slot))
 
-    def move(self, slot: Slot | str | int, to_index: int) -> None:
+    def move(self, slot: Item | str | int, to_index: int) -> None:
         moving = self.slots.pop(self.index(slot))
         self.slots.insert(to_index, moving)
 
-    def replace(self, slot: Slot | str | int, plugin: Plugin) -> Slot:
+    def replace(self, slot: Item | str | int, plugin: Plugin) -> Item:
         """Put ``plugin`` in the slot's place, keeping bypass and mix; returns the old slot."""
         i = self.index(slot)
         old = self.slots[i]
-        self.slots[i] = Slot(plugin, old.bypass, old.mix)
+        self.slots[i] = Slot(plugin, old.bypass, getattr(old, "mix", 1.0))
         return old
 
-    def set_bypass(self, slot: Slot | str | int, bypass: bool = True) -> None:
+    def set_bypass(self, slot: Item | str | int, bypass: bool = True) -> None:
         self.slots[self.index(slot)].bypass = bool(bypass)
 
-    def active(self) -> list[Slot]:
+    def active(self) -> list[Item]:
         return [s for s in self.slots if not s.bypass]
 
     def configure(self, channels: int, sample_rate: float, keep_mono: bool = False) -> list[str]:
@@ -114,28 +154,25 @@ class Chain:
         # Bypassed slots count too: bypassing a widening plug-in must not make the track jump between
         # a pan law and a balance (3 dB at centre); the bypassed slot then passes mono on both channels.
         for slot in self.slots:
-            note = slot.plugin.configure(width, sample_rate, widen=not keep_mono)
-            notes += [note] if note else []
-            unkeyed = sidechain_note(slot)
-            notes += [unkeyed] if unkeyed else []
-            width = slot.plugin.output_channels
+            slot_notes, width = slot.layout(width, sample_rate, keep_mono)
+            notes += slot_notes
         return notes, width
 
     def latency(self, sample_rate: float, block: int) -> int:
         """Total delay in samples of the active slots, run ``block`` frames at a time."""
-        return sum(slot.plugin.latency(sample_rate, block) for slot in self.active())
+        return sum(slot.latency(sample_rate, block) for slot in self.active())
 
     def reset(self) -> None:
         for slot in self.slots:
-            slot.plugin.reset()
+            slot.reset()
 
     def clone(self) -> Chain:
-        """An independent copy: new plug-in instances with the same settings, bypass and mix."""
-        return Chain([Slot(s.plugin.clone(), s.bypass, s.mix) for s in self.slots], self.origin)
+        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too)."""
+        return Chain([s.clone() for s in self.slots], self.origin)
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
-        keep_mono: bool = False,
+        keep_mono: bool = False, automated: Mapping[Slot, bool] | None = None,
     ) -> ChainProcessor:
         """An immutable snapshot of this chain for the audio path.
 
@@ -148,10 +185,17 @@ class Chain:
         thread about what bare pedalboard costs. Latent plug-ins run on their own:
         inside a ``Pedalboard`` pedalboard trims their latency by handing back
         short blocks, which a block engine must not see.
+
+        ``automated``: slots with envelopes (:mod:`rackhost.chain.automated`), each
+        in a stage of its own so only it is cut where its values change; True
+        where its wet/dry is automated (it then gets a wet/dry stage whatever
+        its mix, whose :class:`WetDry` is in :attr:`ChainProcessor.mixes`).
         """
+        automated = automated or {}
         self.configure(channels, sample_rate, keep_mono)
         stages: list[Stage] = []
         stage_slots: list[tuple[Slot, ...]] = []
+        mixes: dict[int, WetDry] = {}
         run: list[Slot] = []
         segment = max(max_segment or max_block, max_block)
         width = channels
@@ -163,16 +207,25 @@ class Chain:
                 run.clear()
 
         for slot in self.slots:
-            plugin = slot.plugin
-            width_in, width = width, plugin.output_channels
+            if isinstance(slot, Split):
+                width_in, width = width, slot.output_channels
+            else:
+                plugin = slot.plugin
+                width_in, width = width, plugin.output_channels
             if slot.bypass:
                 if width > width_in:  # the track stays as wide as the plug-in would make it
                     flush()
                     stage_slots.append((slot,))
                     stages.append(_widened(segment))
                 continue
+            if isinstance(slot, Split):
+                flush()
+                stage_slots.append((slot,))
+                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono))
+                continue
             latency = plugin.latency(sample_rate, max_block)
-            if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
+            if (slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin)
+                    and slot not in automated):
                 run.append(slot)
                 continue
             flush()
@@ -180,14 +233,19 @@ class Chain:
             stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
                 stage = _fifo(stage, width, latency, segment)
-            if slot.mix < 1.0:
+            if slot.mix < 1.0 or automated.get(slot):
                 # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
                 # is added to both channels.
                 delay = DelayLine(width_in, latency, segment) if latency else None
-                stage = _wet_dry(stage, slot.mix, delay)
+                mixes[len(stages)] = WetDry(slot.mix)
+                stage = _wet_dry(stage, mixes[len(stages)], delay)
             stages.append(stage)
         flush()
-        return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width)
+        return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width,
+                              tuple(mixes.get(i) for i in range(len(stages))))
+
+
+use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
 
 
 def sidechain_note(slot: Slot) -> str | None:
@@ -199,7 +257,21 @@ def sidechain_note(slot: Slot) -> str | None:
             f"hears silence (a compressor does not compress, a gate stays shut); set {switch}=0")
 
 
-def _refuse_instrument(slot: Slot) -> None:
+class SplitSlotError(RackhostError):
+    """An operation on one plug-in was given a split slot, whose plug-ins sit in its branches."""
+
+    def __init__(self, split: Split, index: int):
+        self.split = split
+        self.index = index
+        super().__init__(f"slot {index} is the split {split.name!r}, not a plug-in: its plug-ins sit in its "
+                         f"branches; pick a plug-in outside the split, or edit the split's branches")
+
+
+def _refuse_instrument(slot: Item) -> None:
+    if isinstance(slot, Split):
+        for inner in slot.slots():
+            _refuse_instrument(inner)
+        return
     if slot.plugin.is_instrument:
         raise SessionError(
             f"{slot.name} is an instrument: it plays MIDI and takes no audio in, so it cannot sit in a chain; "
@@ -219,16 +291,36 @@ class StageError(RackhostError):
 
 
 class ChainProcessor:
-    """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
+    """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead.
 
-    __slots__ = ("stages", "latency", "stage_slots", "channels")
+    ``automation``: per stage, what plays its envelopes (None for a stage without); :meth:`run` uses it.
+    """
+
+    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation")
 
     def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
-                 channels: int | None = None):
+                 channels: int | None = None, mixes: tuple[WetDry | None, ...] = (),
+                 automation: tuple[StageAutomation | None, ...] | None = None):
         self.stages = stages
         self.latency = latency
         self.stage_slots = stage_slots
         self.channels = channels  # how wide its output is (None: as wide as its input)
+        self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
+        self.automation = automation
+
+    def run(self, block: np.ndarray, position: int) -> np.ndarray:
+        """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""
+        automation = self.automation
+        if automation is None:
+            return self(block)
+        i = 0
+        try:
+            for stage, automated in zip(self.stages, automation):
+                block = stage(block) if automated is None else automated.run(stage, block, position)
+                i += 1
+        except Exception as err:
+            raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
+        return block
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
@@ -236,6 +328,8 @@ class ChainProcessor:
             for stage in self.stages:
                 block = stage(block)
                 i += 1
+        except StageError:
+            raise  # from a split's branch: it names the slot inside the split
         except Exception as err:
             # Say which slot it was, so a live engine can bypass it and tell the user.
             raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
@@ -297,14 +391,24 @@ def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
     return fifo
 
 
-def _wet_dry(stage: Stage, mix: float, dry_delay: DelayLine | None) -> Stage:
-    wet_gain = np.float32(mix)
-    dry_gain = np.float32(1.0 - mix)
+class WetDry:
+    """A wet/dry stage's two gains; an envelope on the slot's ``_mix`` sets them between sub-blocks."""
 
+    __slots__ = ("wet", "dry")
+
+    def __init__(self, mix: float):
+        self.set(mix)
+
+    def set(self, mix: float) -> None:
+        self.wet = np.float32(mix)
+        self.dry = np.float32(1.0 - mix)
+
+
+def _wet_dry(stage: Stage, gains: WetDry, dry_delay: DelayLine | None) -> Stage:
     def wet_dry(block: np.ndarray) -> np.ndarray:
         wet = stage(block)
         # The dry path is delayed as much as the plug-in delays the wet one, or they comb-filter.
         dry = dry_delay(block) if dry_delay is not None else block
-        return wet * wet_gain + dry * dry_gain
+        return wet * gains.wet + dry * gains.dry
 
     return wet_dry

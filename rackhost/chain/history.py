@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from rackhost.chain import routing
+from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_points, find, \
+    value_range
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
+from rackhost.chain.split import Branch, Split, check_branch_level
 from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
 from rackhost.errors import SessionError
 
@@ -303,6 +306,9 @@ class Editor:
         self.history = history
 
     def set_parameter(self, slot: Slot | Plugin, name: str, value: object) -> None:
+        if isinstance(slot, Split):
+            raise SessionError(f"{slot.name!r} is a split, which has no parameters: set {name!r} on a plug-in "
+                               f"in one of its branches")
         plugin = slot.plugin if isinstance(slot, Slot) else slot
         plugin.info(name).coerce(plugin.name, value)  # fail before recording anything
         self.history.run(SetValue(plugin, name, value, lambda: plugin.get(name), lambda v: plugin.set(name, v),
@@ -312,6 +318,9 @@ class Editor:
         self._attr(slot, "bypass", bool(bypass), f"bypass {slot.name}")
 
     def set_mix(self, slot: Slot, mix: float) -> None:
+        if isinstance(slot, Split):
+            raise SessionError(f"{slot.name!r} is a split, which has no wet/dry of its own: its dry path is an "
+                               f"empty branch; set the branches' levels instead")
         Slot(slot.plugin, mix=mix)  # validates
         self.history.run(SetValue(slot, "mix", mix, lambda: slot.mix, slot.set_mix, f"{slot.name} wet/dry",
                                   continuous=True))
@@ -351,8 +360,8 @@ class Editor:
             self.set_parameter(gain_slot, "gain_db", report.gain_db)
             self.set_parameter(chain[limiter_index], ceiling_param, report.ceiling_db)
 
-    def add_slot(self, chain: Chain, plugin: Plugin | Slot, index: int | None = None) -> Slot:
-        slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+    def add_slot(self, chain: Chain, plugin: Plugin | Slot | Split, index: int | None = None) -> Slot | Split:
+        slot = plugin if isinstance(plugin, (Slot, Split)) else Slot(plugin)
         self.history.run(AddSlot(chain, slot, len(chain) if index is None else index, f"add {slot.name}"))
         return slot
 
@@ -366,11 +375,43 @@ class Editor:
         """Put ``plugin`` where ``slot`` is, keeping its bypass and wet/dry."""
         index = chain.index(slot)
         old = chain[index]
-        new = Slot(plugin, bypass=old.bypass, mix=old.mix)
+        new = Slot(plugin, bypass=old.bypass, mix=getattr(old, "mix", 1.0))
         with self.history.group(f"replace {old.name} with {new.name}"):
             self.history.run(RemoveSlot(chain, index))
             self.history.run(AddSlot(chain, new, index))
         return new
+
+    # -- split slots (parallel branches) -----------------------------------------------
+
+    def make_split(self, chain: Chain, slot: Slot | str | int, level_db: float = 0.0) -> Split:
+        """Run ``slot`` in parallel with the dry signal: it becomes a split's first branch (at ``level_db``)
+        beside a dry branch, as one step. Parallel compression is a compressor made a split."""
+        index = chain.index(slot)
+        inner = chain[index]
+        split = Split([Branch(Chain([inner]), level_db), Branch()])
+        with self.history.group(f"run {inner.name} in parallel"):
+            self.history.run(RemoveSlot(chain, index))
+            self.history.run(AddSlot(chain, split, index, f"add {split.name}"))
+        return split
+
+    def add_branch(self, split: Split, branch: Branch | None = None, index: int | None = None) -> Branch:
+        """A branch added to ``split`` (an empty one, a dry path, unless given)."""
+        branch = branch if branch is not None else Branch()
+        where = len(split.branches) if index is None else index
+        self.history.run(InsertItem(split.branches, branch, where, f"add a branch to {split.name}"))
+        return branch
+
+    def remove_branch(self, split: Split, branch: Branch | int) -> None:
+        index = branch if isinstance(branch, int) else split.branches.index(branch)
+        if len(split.branches) <= 2:
+            raise SessionError(f"split {split.name!r} keeps two branches at least; remove the split itself instead")
+        if not 0 <= index < len(split.branches):
+            raise SessionError(f"split {split.name!r} has no branch {index} (it has {len(split.branches)})")
+        self.history.run(PopItem(split.branches, index, f"remove a branch of {split.name}"))
+
+    def set_branch_level(self, branch: Branch, level_db: float) -> None:
+        """A branch's level in dB (-inf silences it); a drag is one step."""
+        self._attr(branch, "level_db", check_branch_level(level_db), "branch level", continuous=True)
 
     # -- tracks -------------------------------------------------------------------
 
@@ -509,6 +550,48 @@ class Editor:
 
     def set_send_muted(self, send: Send, muted: bool) -> None:
         self._attr(send, "muted", bool(muted), f"{'mute' if muted else 'unmute'} send to {send.bus}")
+
+    # -- automation ---------------------------------------------------------------------
+
+    def add_envelope(self, owner: Strip, envelope: Envelope) -> Envelope:
+        """Give ``owner`` (a track, bus or the master) an envelope, checked; one envelope per target."""
+        check_envelope(owner, envelope)
+        if find(owner, envelope.target) is not None:
+            raise AutomationError(f"{envelope.describe()} has an envelope already; edit its points instead")
+        self.history.run(InsertItem(owner.automation, envelope, len(owner.automation),
+                                    f"automate {envelope.describe()}"))
+        return envelope
+
+    def remove_envelope(self, owner: Strip, envelope: Envelope) -> None:
+        self.history.run(PopItem(owner.automation, owner.automation.index(envelope),
+                                 f"remove automation of {envelope.describe()}"))
+
+    def set_points(self, owner: Strip, envelope: Envelope, points: tuple[Point, ...] | list[Point],
+                   label: str | None = None) -> None:
+        """Replace the envelope's points (a drawn or recorded pass, a CSV imported), as one step."""
+        checked = check_points(envelope.describe(), tuple(points), value_range(owner, envelope.target))
+        self.history.run(SetValue(envelope, "points", checked, lambda: envelope.points,
+                                  lambda v: setattr(envelope, "points", v),
+                                  label or f"edit automation of {envelope.describe()}"))
+
+    def add_point(self, owner: Strip, envelope: Envelope, point: Point) -> None:
+        """Add a point in time order; one already at that time is replaced."""
+        kept = [p for p in envelope.points if p.time != point.time]
+        self.set_points(owner, envelope, sorted([*kept, point], key=lambda p: p.time),
+                        f"add a point to {envelope.describe()}")
+
+    def move_point(self, owner: Strip, envelope: Envelope, index: int, point: Point) -> None:
+        """Put ``point`` in place of the envelope's point ``index`` (it must stay between its neighbours)."""
+        points = list(envelope.points)
+        points[index] = point
+        self.set_points(owner, envelope, points, f"move a point of {envelope.describe()}")
+
+    def remove_point(self, owner: Strip, envelope: Envelope, index: int) -> None:
+        if len(envelope.points) == 1:
+            raise AutomationError(f"{envelope.describe()} has one point left; remove the envelope instead")
+        points = list(envelope.points)
+        del points[index]
+        self.set_points(owner, envelope, points, f"remove a point of {envelope.describe()}")
 
     def _routed(self, session: TrackList, command: Command) -> None:
         """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""

@@ -91,6 +91,15 @@ class Graph:
                     todo.append(b)
         return seen
 
+    def arrivals(self, own: Sequence[int]) -> list[int]:
+        """Per node, the latency of what reaches its input (0 for a track), from each node's own latency ``own``."""
+        late = list(own)
+        arrival = [0] * len(own)
+        for node in self.order:
+            arrival[node] = max((late[e.source] for e in self.edges if e.dest == node), default=0)
+            late[node] = arrival[node] + own[node]
+        return arrival
+
     def alignment(self, own: Sequence[int]) -> tuple[tuple[int, ...], int]:
         """Each edge's delay and the latency at the master's input, from each node's own chain latency ``own``."""
         late = list(own)  # output latency per node

@@ -20,6 +20,7 @@ from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
+from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
@@ -39,6 +40,7 @@ OPEN_FILE = "audio file..."
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
+BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class StripLayout:
     @classmethod
     def of(cls, session: Any, narrow: bool = False) -> StripLayout:
         strips = [*session.tracks, *session.busses]
-        slots = max((len(s.chain) for s in (*strips, session.master)), default=0)
+        # A split takes a row for itself and one for each of its branches.
+        slots = max((sum(1 + len(getattr(slot, "branches", ())) for slot in s.chain)
+                     for s in (*strips, session.master)), default=0)
         sends = max((len(s.sends) for s in strips), default=0)
         return cls(narrow, max(2, slots), sends + 1)
 
@@ -127,6 +131,7 @@ class StripView:
         self.slots: list[int] = []  # the bypass checkbox of each slot
         self.slot_buttons: list[int] = []
         self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
+        self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
@@ -300,6 +305,9 @@ class StripView:
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track
+        if isinstance(slot, Split):
+            self._split_rows(index, slot)
+            return
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
@@ -322,17 +330,56 @@ class StripView:
         for button, slot in zip(self.slot_buttons, self.owner.chain):
             dpg.bind_item_theme(button, SELECTED["slot"] if slot is selected else 0)
 
+    def _split_rows(self, index: int, split: Split) -> None:
+        """A split slot: its own row (bypass, move, remove), then each branch nested under it, with its
+        level (dragged: one undo step) and its plug-ins."""
+        app, track = self.app, self.track
+        with dpg.group(horizontal=True):
+            box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
+                                   callback=lambda s, v, i: app.set_bypass(track, i, not v))
+            button = dpg.add_button(label=split.name, width=self.inner - SLOT_TOOLS)
+            with dpg.tooltip(button, show=False) as tip:
+                tip_text = dpg.add_text("", wrap=420)
+            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+        self.slots.append(box)
+        self.slot_buttons.append(button)
+        self.slot_tips.append((tip, tip_text))
+        levels = []
+        for k, branch in enumerate(split.branches):
+            with dpg.group(horizontal=True, indent=24):
+                level = max(branch.level_db, BRANCH_FLOOR_DB)
+                levels.append(dpg.add_drag_float(default_value=level, min_value=BRANCH_FLOOR_DB,
+                                                 max_value=MAX_BRANCH_LEVEL_DB, speed=0.1, width=56,
+                                                 format="%.1f dB", user_data=(index, k),
+                                                 callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
+                names = ", ".join(s.name for s in branch.chain) or "dry"
+                shown = dpg.add_text(cut(names, self.inner - 86), color=MUTED)
+                if dpg.get_value(shown) != names:
+                    with dpg.tooltip(shown):
+                        dpg.add_text(names, wrap=360)
+        self.branch_levels[index] = levels
+        for item in levels:
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: app.session.history.seal())
+            dpg.bind_item_handler_registry(item, handlers)
+        self._show_sidechain(index, split)
+
     def _show_sidechain(self, index: int, slot: Any) -> None:
         """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
-        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key.
-        A name cut to fit is given whole in the tooltip."""
+        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key
+        (for a split: any plug-in in its branches). A name cut to fit is given whole in the tooltip."""
         where = strip_where(self.owner, self.track)
-        note = sidechain_note(slot)
-        if isinstance(slot.plugin, MissingPlugin):
-            why = slot.plugin.note
-        else:
-            why = f"{where}: {note}" if note else None
-        label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
+        reasons = []
+        for inner in slot.slots() if isinstance(slot, Split) else (slot,):
+            note = sidechain_note(inner)
+            if isinstance(inner.plugin, MissingPlugin):
+                reasons.append(inner.plugin.note)
+            elif note:
+                reasons.append(f"{where}: {note}")
+        why = "\n".join(reasons) or None
+        label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
         marked = f"! {label}" if why else label
         shown = cut(marked, self.inner - SLOT_TOOLS)
         full = label if shown != marked else None
@@ -359,6 +406,9 @@ class StripView:
         for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
             self._show_sidechain(index, slot)
+            for item, branch in zip(self.branch_levels.get(index, ()), getattr(slot, "branches", ())):
+                if not dpg.is_item_active(item):
+                    dpg.set_value(item, max(branch.level_db, BRANCH_FLOOR_DB))
         self.fader.show(owner.gain_db)
         dpg.set_value(self.gain_text, self.fader.text)
         if not self.is_master:
