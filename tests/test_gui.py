@@ -17,7 +17,7 @@ from conftest import SR, program_signal
 from gui_driver import click
 from rackhost.chain import Session
 from rackhost.gui.app import RackApp
-from rackhost.gui.taper import meter_deflection
+from rackhost.gui.taper import FADER_FLOOR_DB, meter_deflection
 from rackhost.presets import save_session
 
 
@@ -162,3 +162,21 @@ def test_plugin_switches_are_checkboxes_and_selectors_lists_that_set_the_plugins
     built.undo()
     panel = built.panels[0]
     assert dpg.get_value(panel.controls["divisor"]) == "3" and dpg.get_value(panel.controls["invert"]) is False
+
+
+def test_a_burst_of_wheel_notches_on_a_fader_is_one_undo_step_and_the_bottom_is_silence(built):
+    strip, drums = built.strips[0], built.session.tracks[0]
+    steps = len(built.session.history.labels()[0])
+    for _ in range(3):
+        strip.fader.wheel(1)
+    strip.poll()  # the pointer is not over the fader (no display here): the burst ends
+    assert drums.gain_db == 3.0 and len(built.session.history.labels()[0]) == steps + 1
+    built.undo()
+    assert drums.gain_db == 0.0
+    strip = built.strips[0]
+    strip.fader.move_to(-79.5)
+    strip.fader.wheel(-1)
+    strip.fader.wheel(-1)
+    assert strip.fader.text == "-inf" and drums.gain_db == FADER_FLOOR_DB  # silence, as the engine reads it
+    strip.fader.wheel(1)
+    assert drums.gain_db == -80.0

@@ -22,6 +22,7 @@ from rackhost.gui.theme import ACCENT, MUTED, TEXT
 CAP_HEIGHT = 22
 FINE = 0.1  # Ctrl: a drag or a wheel notch moves a tenth as far
 WHEEL_DB = 1.0
+WHEEL_FLOOR_DB = -80.0  # below this the wheel jumps to silence: a notch a dB would take 70 notches
 SCALE_WIDTH = 24  # the tick labels left of the groove
 
 
@@ -122,9 +123,10 @@ class Fader:
 
     def wheel(self, notches: float) -> None:
         """The mouse wheel over the fader: 1 dB a notch, 0.1 dB with Ctrl; a burst of notches is one step."""
-        step = WHEEL_DB * (FINE if ctrl_held() else 1.0)
-        start = max(self.db, -80.0) if self.db > FADER_FLOOR_DB else -80.0  # from silence: up from -80
-        self.move_to(start + notches * step if self.db > FADER_FLOOR_DB or notches > 0 else self.db)
+        if self.db <= WHEEL_FLOOR_DB:  # the scale's far bottom: a notch up comes in at -80 dB, a notch down is -inf
+            self.move_to(WHEEL_FLOOR_DB if notches > 0 else FADER_FLOOR_DB)
+        else:
+            self.move_to(self.db + notches * WHEEL_DB * (FINE if ctrl_held() else 1.0))
         self._wheeled = True
 
     def poll(self) -> None:

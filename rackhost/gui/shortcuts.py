@@ -98,7 +98,7 @@ class Shortcuts:
                         dpg.add_text(shortcut.keys)
                         dpg.add_text(shortcut.what, color=MUTED)
                 mouse = (("Wheel", "over a fader: 1 dB a notch; over the pan knob: 5%"),
-                         ("Ctrl+wheel/drag", "ten times finer"),
+                         ("Ctrl", "held while dragging a fader or turning the wheel: ten times finer"),
                          ("Double-click", "fader: 0 dB; pan: centre; a send: 0 dB"),
                          ("Right-click", "a fader, pan or parameter: learn MIDI"))
                 for keys, what in mouse:
