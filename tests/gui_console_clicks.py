@@ -146,6 +146,31 @@ def main(session_path: str, shots: str) -> None:
     out["slots_after_delete"] = [s.name for s in app.session.tracks[1].chain]
     key("ctrl+z")
     out["slots_after_undo"] = [s.name for s in app.session.tracks[1].chain]
+    # Drag the quiet track's slot onto the loud track's "+ plug-in": it moves there, one undo step.
+    for panel in list(app.panels):
+        panel.close()
+    real.frames(3)
+    source, target = app.strips[1].slot_buttons[0], app.strips[0].add_slot
+    (sx, sy), (sw, sh) = dpg.get_item_rect_min(source), dpg.get_item_rect_size(source)
+    (tx, ty), (tw, th) = dpg.get_item_rect_min(target), dpg.get_item_rect_size(target)
+    start, end = (sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)
+    xdo("mousemove", "--window", real.window, str(int(start[0])), str(int(start[1])))
+    real.frames(3)
+    xdo("mousedown", "1")
+    real.frames(3)
+    for step in range(1, 9):
+        x = start[0] + (end[0] - start[0]) * step / 8
+        y = start[1] + (end[1] - start[1]) * step / 8
+        xdo("mousemove", "--window", real.window, str(int(x)), str(int(y)))
+        real.frames(2)
+    xdo("mouseup", "1")
+    real.frames(6)
+    out["dragged"] = {"loud": [s.name for s in app.session.tracks[0].chain],
+                      "quiet": [s.name for s in app.session.tracks[1].chain],
+                      "label": app.session.history.labels()[0][-1]}
+    key("ctrl+z")
+    out["drag_undone"] = [s.name for s in app.session.tracks[1].chain]
+
     shortcuts = app.shortcuts.show_list()
     real.frames(3)
     out["help_rows"] = len(dpg.get_item_children(dpg.get_item_children(shortcuts, 1)[0], 1))

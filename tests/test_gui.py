@@ -180,3 +180,24 @@ def test_a_burst_of_wheel_notches_on_a_fader_is_one_undo_step_and_the_bottom_is_
     assert strip.fader.text == "-inf" and drums.gain_db == FADER_FLOOR_DB  # silence, as the engine reads it
     strip.fader.wheel(1)
     assert drums.gain_db == -80.0
+
+
+def test_a_slot_dropped_on_another_strip_moves_there_in_one_undo_step_and_alt_drops_a_copy(built):
+    drums, vox, master = built.session.tracks[0], built.session.tracks[1], built.session.master
+
+    def names(owner) -> list[str]:
+        return [s.name for s in owner.chain]
+
+    reverb = drums.chain[1]
+    built.drop_slot(0, 1, 0, 0)  # the Reverb dropped on the ZamCompX2: before it
+    assert names(drums) == ["Reverb", "ZamCompX2"] and drums.chain[0] is reverb
+    built.drop_slot(0, 0, None, None)  # onto the master's "+ plug-in": last there
+    assert names(drums) == ["ZamCompX2"] and names(master) == ["ZaMaximX2", "Reverb"]
+    assert master.chain[1] is reverb and built.session.history.labels()[0][-1] == "move Reverb to master"
+    assert dpg.get_item_label(built.master.slot_buttons[1]) == "Reverb 30%"  # the strips show it
+    built.drop_slot(0, 0, 1, 0, copy=True)  # Alt: a copy with its own instance, the settings kept
+    assert names(vox) == ["ZamCompX2", "ZamComp"] and vox.chain[0].plugin is not drums.chain[0].plugin
+    assert vox.chain[0].plugin.get("threshold_db") == drums.chain[0].plugin.get("threshold_db")
+    for _ in range(3):
+        built.undo()
+    assert names(drums) == ["ZamCompX2", "Reverb"] and names(vox) == ["ZamComp"] and names(master) == ["ZaMaximX2"]

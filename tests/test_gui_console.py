@@ -1,7 +1,8 @@
 """Strips like a console, in the real window under Xvfb with the engine playing under JACK, worked with
 real input events (xdotool): the fader's drag, Ctrl, wheel and double-click, the pan knob, the meter and
 its peak hold against the signal played, the clip light latching until clicked, Ctrl+Z, and the keyboard
-shortcuts (Space, Home, L, Delete on the selected slot; none of them while typing into a field)."""
+shortcuts (Space, Home, L, Delete on the selected slot; none of them while typing into a field), and a slot
+dragged onto another strip."""
 
 from __future__ import annotations
 
@@ -76,3 +77,6 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     assert "click a slot's name to select it" in out["delete_unselected"]
     assert out["slots_after_delete"] == [] and out["slots_after_undo"] == ["Gain"]
     assert out["help_rows"] >= 8
+    # A slot dragged with the mouse onto another strip moved there; Ctrl+Z brought it back.
+    assert out["dragged"] == {"loud": ["Gain"], "quiet": [], "label": "move Gain to track 'loud'"}
+    assert out["drag_undone"] == ["Gain"]

@@ -340,6 +340,38 @@ class RackApp(MidiActions):
             self.edit.move_slot(chain, index, to)
             self.structure_changed()
 
+    def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
+                  to_index: int | None, *, copy: bool = False) -> None:
+        """A slot dragged onto a strip: before slot ``to_index`` there (None: last). It moves (one undo
+        step, across strips too), or with ``copy`` a copy with new plug-in instances goes there."""
+        if not (self.has_owner(from_track) and self.has_owner(to_track)):
+            return
+        source, target = self.app_chain(from_track), self.app_chain(to_track)
+        if from_index >= len(source):
+            return
+        slot = source[from_index]
+        where = len(target) if to_index is None else to_index
+        if copy:
+            def done(clone: Any) -> None:
+                if self.has_owner(to_track) and self.app_chain(to_track) is target:
+                    self.edit.add_slot(target, clone, min(where, len(target)))
+                    self.structure_changed()
+
+            self.loader.submit(f"copying {slot.name}...", slot.clone, done,
+                               lambda err: self.tell(f"could not copy {slot.name}: {err}", error=True))
+            return
+        if source is target:
+            to = where - 1 if where > from_index else where
+            if to != from_index:
+                self.edit.move_slot(source, from_index, min(to, len(source) - 1))
+                self.structure_changed()
+            return
+        into = strip_where(self.owner(to_track), to_track)
+        with self.session.history.group(f"move {slot.name} to {into}"):
+            self.edit.remove_slot(source, from_index)
+            self.edit.add_slot(target, slot, where)
+        self.structure_changed()
+
     def add_plugin(self, track: int | None, name: str, replace: int | None = None) -> None:
         """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot)."""
         owner = self.owner(track)

@@ -31,6 +31,10 @@ def ctrl_held() -> bool:
         or dpg.is_key_down(dpg.mvKey_RControl)
 
 
+def alt_held() -> bool:
+    return dpg.is_key_down(dpg.mvKey_ModAlt) or dpg.is_key_down(dpg.mvKey_LAlt) or dpg.is_key_down(dpg.mvKey_RAlt)
+
+
 @dataclass
 class _Drag:
     """A drag in progress: where it was anchored (re-anchored when Ctrl changes or the value moved elsewhere)."""

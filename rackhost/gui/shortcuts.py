@@ -100,7 +100,8 @@ class Shortcuts:
                 mouse = (("Wheel", "over a fader: 1 dB a notch; over the pan knob: 5%"),
                          ("Ctrl", "held while dragging a fader or turning the wheel: ten times finer"),
                          ("Double-click", "fader: 0 dB; pan: centre; a send: 0 dB"),
-                         ("Right-click", "a fader, pan or parameter: learn MIDI"))
+                         ("Right-click", "a fader, pan or parameter: learn MIDI"),
+                         ("Drag a slot", "onto a slot or + plug-in, on any strip: move it there (Alt: copy)"))
                 for keys, what in mouse:
                     with dpg.table_row():
                         dpg.add_text(keys)

@@ -21,7 +21,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
-from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, ctrl_held
+from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
 from rackhost.gui.taper import fader_text, pan_text
@@ -40,6 +40,7 @@ OPEN_FILE = "audio file..."
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
+SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
@@ -156,8 +157,9 @@ class StripView:
             with dpg.child_window(height=(layout.slot_rows + 1) * ROW + 4, border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
-                self.add_slot = dpg.add_button(label="+ plug-in", width=-1,
-                                               callback=lambda: app.open_browser(track))
+                self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
+                                               callback=lambda: app.open_browser(track),
+                                               drop_callback=lambda s, dragged: self._dropped(dragged, None))
             if self.is_master:
                 with dpg.child_window(height=5 * ROW + 8, border=False, no_scrollbar=True):
                     dpg.add_separator()
@@ -312,7 +314,11 @@ class StripView:
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label="", width=self.inner - SLOT_TOOLS, user_data=index,
-                                    callback=lambda s, a, i: app.open_panel(track, i))
+                                    callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
+            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
+                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last "
+                             f"(Alt: a copy)")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
@@ -324,6 +330,11 @@ class StripView:
         self._show_sidechain(index, slot)
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])
+
+    def _dropped(self, dragged: tuple[Any, int], index: int | None) -> None:
+        """A slot dragged here: before slot ``index`` (None: last); Alt held: a copy, else it moves."""
+        from_track, from_index = dragged
+        self.app.drop_slot(from_track, from_index, self.track, index, copy=alt_held())
 
     def show_selection(self, selected: Any) -> None:
         """Mark the selected slot's name (Delete removes it), if it is in this strip's chain."""
