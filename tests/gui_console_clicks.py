@@ -150,26 +150,33 @@ def main(session_path: str, shots: str) -> None:
     for panel in list(app.panels):
         panel.close()
     real.frames(3)
-    source, target = app.strips[1].slot_buttons[0], app.strips[0].add_slot
-    (sx, sy), (sw, sh) = dpg.get_item_rect_min(source), dpg.get_item_rect_size(source)
-    (tx, ty), (tw, th) = dpg.get_item_rect_min(target), dpg.get_item_rect_size(target)
-    start, end = (sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)
-    xdo("mousemove", "--window", real.window, str(int(start[0])), str(int(start[1])))
-    real.frames(3)
-    xdo("mousedown", "1")
-    real.frames(3)
-    for step in range(1, 9):
-        x = start[0] + (end[0] - start[0]) * step / 8
-        y = start[1] + (end[1] - start[1]) * step / 8
-        xdo("mousemove", "--window", real.window, str(int(x)), str(int(y)))
-        real.frames(2)
-    xdo("mouseup", "1")
-    real.frames(6)
+    def drag(source: int, target: int) -> None:
+        """Press on ``source``, move in steps onto ``target``, let go: a real drag and drop."""
+        (sx, sy), (sw, sh) = dpg.get_item_rect_min(source), dpg.get_item_rect_size(source)
+        (tx, ty), (tw, th) = dpg.get_item_rect_min(target), dpg.get_item_rect_size(target)
+        start, end = (sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)
+        xdo("mousemove", "--window", real.window, str(int(start[0])), str(int(start[1])))
+        real.frames(3)
+        xdo("mousedown", "1")
+        real.frames(3)
+        for step in range(1, 9):
+            x = start[0] + (end[0] - start[0]) * step / 8
+            y = start[1] + (end[1] - start[1]) * step / 8
+            xdo("mousemove", "--window", real.window, str(int(x)), str(int(y)))
+            real.frames(2)
+        xdo("mouseup", "1")
+        real.frames(6)
+
+    drag(app.strips[1].slot_buttons[0], app.strips[0].add_slot)
     out["dragged"] = {"loud": [s.name for s in app.session.tracks[0].chain],
                       "quiet": [s.name for s in app.session.tracks[1].chain],
                       "label": app.session.history.labels()[0][-1]}
     key("ctrl+z")
     out["drag_undone"] = [s.name for s in app.session.tracks[1].chain]
+    drag(app.strips[1].grip, app.strips[0].grip)  # the quiet track's grip onto the loud one's: it goes first
+    out["tracks_after_drag"] = [t.name for t in app.session.tracks]
+    key("ctrl+z")
+    out["tracks_after_undo"] = [t.name for t in app.session.tracks]
 
     shortcuts = app.shortcuts.show_list()
     real.frames(3)

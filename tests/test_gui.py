@@ -201,3 +201,13 @@ def test_a_slot_dropped_on_another_strip_moves_there_in_one_undo_step_and_alt_dr
     for _ in range(3):
         built.undo()
     assert names(drums) == ["ZamCompX2", "Reverb"] and names(vox) == ["ZamComp"] and names(master) == ["ZaMaximX2"]
+
+
+def test_a_tracks_grip_dropped_on_another_moves_the_track_there(built):
+    built.drop_track(1, 0)  # vox's grip on drums': vox goes first
+    assert [t.name for t in built.session.tracks] == ["vox", "drums"]
+    assert [dpg.get_value(s.name) for s in built.strips] == ["vox", "drums"]
+    built.drop_track(0, None)  # on "+ track": last
+    assert [t.name for t in built.session.tracks] == ["drums", "vox"]
+    built.undo()
+    assert [t.name for t in built.session.tracks] == ["vox", "drums"]

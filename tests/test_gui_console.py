@@ -1,8 +1,8 @@
 """Strips like a console, in the real window under Xvfb with the engine playing under JACK, worked with
 real input events (xdotool): the fader's drag, Ctrl, wheel and double-click, the pan knob, the meter and
 its peak hold against the signal played, the clip light latching until clicked, Ctrl+Z, and the keyboard
-shortcuts (Space, Home, L, Delete on the selected slot; none of them while typing into a field), and a slot
-dragged onto another strip."""
+shortcuts (Space, Home, L, Delete on the selected slot; none of them while typing into a field), a slot
+dragged onto another strip and a track dragged by its grip."""
 
 from __future__ import annotations
 
@@ -80,3 +80,4 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     # A slot dragged with the mouse onto another strip moved there; Ctrl+Z brought it back.
     assert out["dragged"] == {"loud": ["Gain"], "quiet": [], "label": "move Gain to track 'loud'"}
     assert out["drag_undone"] == ["Gain"]
+    assert out["tracks_after_drag"] == ["quiet", "loud"] and out["tracks_after_undo"] == ["loud", "quiet"]

@@ -42,7 +42,8 @@ from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
-from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripLayout, StripView, strip_where
+from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
+                                strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
@@ -307,6 +308,15 @@ class RackApp(MidiActions):
     def move_track(self, track: int, delta: int) -> None:
         self.edit.move_track(self.session, self.session.tracks[track], track + delta)
         self.structure_changed()
+
+    def drop_track(self, track: int, before: int | None) -> None:
+        """A track's grip dropped on another's (it goes where that one is) or on + track (None: last)."""
+        if not self.has_owner(track):
+            return
+        to = len(self.session.tracks) - 1 if before is None else before
+        if to != track:
+            self.edit.move_track(self.session, self.session.tracks[track], to)
+            self.structure_changed()
 
     def rename_track(self, track: int, name: str) -> None:
         self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
@@ -633,7 +643,9 @@ class RackApp(MidiActions):
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
+            self.add_track_button = dpg.add_button(label="+\ntrack", width=44, height=60,
+                                                   callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
+                                                   drop_callback=lambda s, dragged: self.drop_track(dragged, None))
             self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:

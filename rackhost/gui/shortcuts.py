@@ -101,7 +101,8 @@ class Shortcuts:
                          ("Ctrl", "held while dragging a fader or turning the wheel: ten times finer"),
                          ("Double-click", "fader: 0 dB; pan: centre; a send: 0 dB"),
                          ("Right-click", "a fader, pan or parameter: learn MIDI"),
-                         ("Drag a slot", "onto a slot or + plug-in, on any strip: move it there (Alt: copy)"))
+                         ("Drag a slot", "onto a slot or + plug-in, on any strip: move it there (Alt: copy)"),
+                         ("Drag a track's =", "onto another track's =: move the track there"))
                 for keys, what in mouse:
                     with dpg.table_row():
                         dpg.add_text(keys)

@@ -41,6 +41,7 @@ PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
+TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
@@ -199,7 +200,14 @@ class StripView:
                     dpg.add_text(fed, wrap=360)
             return
         with dpg.group(horizontal=True):
-            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 96, on_enter=True,
+            # The grip: drag it onto another track's to move this track there (the strips follow).
+            self.grip = dpg.add_button(label="=", width=12, payload_type=TRACK_PAYLOAD,
+                                       drop_callback=lambda s, dragged: app.drop_track(dragged, track))
+            with dpg.drag_payload(parent=self.grip, payload_type=TRACK_PAYLOAD, drag_data=track):
+                dpg.add_text(f"{owner.name}: drop on another track's = to move it there, on + track: last")
+            with dpg.tooltip(self.grip):
+                dpg.add_text("drag onto another track's = to move this track there")
+            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 114, on_enter=True,
                                            callback=lambda s, v: app.rename_track(track, v))
             dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
             dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
@@ -348,7 +356,10 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            button = dpg.add_button(label=split.name, width=self.inner - SLOT_TOOLS)
+            button = dpg.add_button(label=split.name, width=self.inner - SLOT_TOOLS, payload_type=SLOT_PAYLOAD,
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index)
+            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
+                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
