@@ -207,10 +207,11 @@ class StripView:
                 dpg.add_text(f"{owner.name}: drop on another track's = to move it there, on + track: last")
             with dpg.tooltip(self.grip):
                 dpg.add_text("drag onto another track's = to move this track there")
-            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 114, on_enter=True,
-                                           callback=lambda s, v: app.rename_track(track, v))
-            dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
-            dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
+            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - (46 if narrow else 114),
+                                           on_enter=True, callback=lambda s, v: app.rename_track(track, v))
+            if not narrow:  # a narrow strip moves by its grip alone: the name needs the room
+                dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
+                dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
