@@ -211,3 +211,21 @@ def test_a_tracks_grip_dropped_on_another_moves_the_track_there(built):
     assert [t.name for t in built.session.tracks] == ["drums", "vox"]
     built.undo()
     assert [t.name for t in built.session.tracks] == ["vox", "drums"]
+
+
+def test_the_master_shows_loudness_as_numbers_and_bars_against_the_sessions_target(built):
+    from rackhost.chain.master import LoudnessTarget
+    from rackhost.gui.meter_view import GREEN, RED, YELLOW
+
+    built.session.master.loudness_target = LoudnessTarget(-14.0, -1.0)
+    built.structure_changed()
+    view = built.master.loudness
+    assert dpg.get_value(view.caption) == "target -14 LUFS, -1 dBTP"
+    built.master.show_loudness({"lufs_m": -20.0, "lufs_s": -15.0, "lufs_i": -14.5, "true_peak_db": -0.5})
+    assert view.text == "M -20.0  S -15.0  I -14.5  TP -0.5"
+    assert dpg.get_item_configuration(view.bars["lufs_i"])["pmax"][0] == pytest.approx(view._x("lufs_i", -14.5))
+    assert view.color("lufs_i", -14.5) == GREEN and view.color("lufs_i", -18.0) == YELLOW
+    assert view.color("lufs_i", -12.0) == RED and view.color("true_peak_db", -0.5) == RED
+    built.master.show_silence()  # no engine: no numbers, empty bars
+    assert view.text == "M --  S --  I --  TP --"
+    assert dpg.get_item_configuration(view.bars["lufs_m"])["pmax"][0] == 0

@@ -131,7 +131,7 @@ class LoudnessView:
             with dpg.group(horizontal=True, horizontal_spacing=4):
                 dpg.add_text(f"{label:<2}", color=MUTED)
                 self.values[key] = dpg.add_text("  --  ")
-                with dpg.drawlist(width=self.bar_width, height=10) as drawlist:
+                with dpg.drawlist(width=self.bar_width, height=10):
                     dpg.draw_rectangle((0, 0), (self.bar_width, 10), fill=(16, 17, 20), color=(16, 17, 20))
                     self.bars[key] = dpg.draw_rectangle((0, 1), (0, 9), fill=GREEN, color=GREEN)
                     mark = self._mark(key)
