@@ -18,6 +18,7 @@ from rackhost.errors import RackhostError
 from rackhost.presets import load_session
 from rackhost.presets.preset import restore_chain
 from rackhost.presets.preset_file import read_preset
+from rackhost.presets.session_file import FORMAT_VERSION as SESSION_FORMAT_VERSION
 
 VALID_PRESET = json.loads((Path(__file__).resolve().parents[1] / "presets/mastering/streaming.json").read_text())
 VALID_SESSION = {
@@ -132,6 +133,6 @@ def test_kill_9_during_saves_never_leaves_a_broken_file(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         doc = json.loads(path.read_text())  # always a whole file: old or new, never half
-        assert doc["format_version"] == 4 and len(doc["tracks"]) == 40
+        assert doc["format_version"] == SESSION_FORMAT_VERSION and len(doc["tracks"]) == 40
     leftovers = [p for p in tmp_path.iterdir() if p.name != "s.json"]
     assert len(leftovers) <= 8  # a kill may orphan one temp file per run; the session itself is intact

@@ -10,6 +10,7 @@ import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
+from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.errors import RackhostError, SessionError
 
 Stage = Callable[[np.ndarray], np.ndarray]
@@ -17,11 +18,15 @@ Stage = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(eq=False)
 class Slot:
-    """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet)."""
+    """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet).
+
+    ``key``: where the plug-in's detector listens (a sidechain, :mod:`rackhost.chain.sidechain`), or None.
+    """
 
     plugin: Plugin
     bypass: bool = False
     mix: float = 1.0
+    key: Key | None = None
 
     def __post_init__(self) -> None:
         self.set_mix(self.mix)
@@ -123,15 +128,27 @@ class Chain:
 
     def latency(self, sample_rate: float, block: int) -> int:
         """Total delay in samples of the active slots, run ``block`` frames at a time."""
-        return sum(slot.plugin.latency(sample_rate, block) for slot in self.active())
+        return sum(slot_latency(slot, sample_rate, block) for slot in self.active())
+
+    def latency_before(self, slot: Slot | str | int, sample_rate: float, block: int) -> int:
+        """Delay in samples of the active slots before ``slot``: how late the audio reaching it is."""
+        index = self.index(slot)
+        return sum(slot_latency(s, sample_rate, block) for s in self.slots[:index] if not s.bypass)
+
+    def keyed(self) -> list[Slot]:
+        """The slots that take a key."""
+        return [s for s in self.slots if s.key is not None]
 
     def reset(self) -> None:
         for slot in self.slots:
             slot.plugin.reset()
+            forget_twin(slot.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
 
     def clone(self) -> Chain:
-        """An independent copy: new plug-in instances with the same settings, bypass and mix."""
-        return Chain([Slot(s.plugin.clone(), s.bypass, s.mix) for s in self.slots], self.origin)
+        """An independent copy: new plug-in instances with the same settings, bypass, mix and key."""
+        return Chain([Slot(s.plugin.clone(), s.bypass, s.mix, None if s.key is None else Key(s.key.source,
+                                                                                             s.key.pre_fader))
+                      for s in self.slots], self.origin)
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
@@ -152,6 +169,7 @@ class Chain:
         self.configure(channels, sample_rate, keep_mono)
         stages: list[Stage] = []
         stage_slots: list[tuple[Slot, ...]] = []
+        keys: list[tuple[int, KeyedStage]] = []
         run: list[Slot] = []
         segment = max(max_segment or max_block, max_block)
         width = channels
@@ -162,9 +180,19 @@ class Chain:
                 stage_slots.append(tuple(run))
                 run.clear()
 
-        for slot in self.slots:
+        for index, slot in enumerate(self.slots):
             plugin = slot.plugin
             width_in, width = width, plugin.output_channels
+            if slot.key is not None and not slot.bypass and not isinstance(plugin, MissingPlugin):
+                # Run by its minihost twin, which hears the key the router writes into the stage.
+                flush()
+                keyed = KeyedStage(runner(slot, sample_rate, max_block).twin, width_in, segment)
+                keys.append((index, keyed))
+                width = width_in
+                stage_slots.append((slot,))
+                stages.append(keyed if slot.mix >= 1.0 else _wet_dry(
+                    keyed, slot.mix, DelayLine(width_in, keyed.latency, segment) if keyed.latency else None))
+                continue
             if slot.bypass:
                 if width > width_in:  # the track stays as wide as the plug-in would make it
                     flush()
@@ -187,12 +215,20 @@ class Chain:
                 stage = _wet_dry(stage, slot.mix, delay)
             stages.append(stage)
         flush()
-        return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width)
+        return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width,
+                              tuple(keys))
+
+
+def slot_latency(slot: Slot, sample_rate: float, block: int) -> int:
+    """The delay a slot adds: its plug-in's, or for a keyed slot its minihost twin's."""
+    if slot.key is not None and not isinstance(slot.plugin, MissingPlugin):
+        return runner(slot, sample_rate, block).twin.latency
+    return slot.plugin.latency(sample_rate, block)
 
 
 def sidechain_note(slot: Slot) -> str | None:
     """What to tell the user when an active slot's plug-in listens to its sidechain: nothing feeds it a key."""
-    switch = None if slot.bypass else slot.plugin.sidechain_switch()
+    switch = None if slot.bypass or slot.key is not None else slot.plugin.sidechain_switch()
     if switch is None:
         return None
     return (f"{slot.name} has its sidechain switch on, but rackhost cannot feed a key yet, so its detector "
@@ -221,14 +257,15 @@ class StageError(RackhostError):
 class ChainProcessor:
     """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
 
-    __slots__ = ("stages", "latency", "stage_slots", "channels")
+    __slots__ = ("stages", "latency", "stage_slots", "channels", "keys")
 
     def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
-                 channels: int | None = None):
+                 channels: int | None = None, keys: tuple[tuple[int, KeyedStage], ...] = ()):
         self.stages = stages
         self.latency = latency
         self.stage_slots = stage_slots
         self.channels = channels  # how wide its output is (None: as wide as its input)
+        self.keys = keys  # (slot index, stage) of each keyed slot that runs: the router writes their keys
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0

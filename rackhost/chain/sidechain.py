@@ -1,0 +1,170 @@
+"""A slot's key: which strip its detector hears, and the stage that runs a keyed slot.
+
+A keyed slot holds an ordinary :class:`~rackhost.chain.plugin.Plugin` (its
+parameters, presets, window and saved state are the plug-in's, as in any slot)
+and a :class:`Key` naming a track or bus, tapped before or after its fader.
+pedalboard cannot feed a key (see :mod:`rackhost.chain.keyed`), so the slot is
+run by a :class:`~rackhost.chain.keyed.KeyedPlugin` twin of the plug-in,
+hosted through minihost and given the slot's parameter values. The twin is
+kept with the plug-in across snapshots (and across the live engine's resyncs,
+which keep plug-in instances): a routing edit while playing never reloads it
+nor cuts its envelope.
+
+Where the key comes from and how it is delayed is the router's business
+(:mod:`rackhost.chain.routing`, :class:`rackhost.chain.mixer.Router`): it
+writes each segment's key into :attr:`KeyedStage.key` before the chain runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rackhost.chain.keyed import KeyedPlugin, KeyedPluginError, keyed_plugins
+from rackhost.chain.plugin import SIDECHAIN_SWITCH, MissingPlugin, Plugin
+from rackhost.errors import RackhostError
+
+
+class Slot(Protocol):
+    """A chain's slot, as far as a key needs it (chain.py imports this module, not the reverse)."""
+
+    plugin: Plugin
+
+
+class NotKeyableError(RackhostError):
+    """A key was given to a slot whose plug-in has no key input."""
+
+    def __init__(self, plugin: str, reason: str):
+        self.plugin = plugin
+        known = ", ".join(sorted(keyed_plugins())) or "none found (run 'make plugins', or install zam-plugins)"
+        super().__init__(f"{plugin} cannot take a key ({reason}); plug-ins that can: {known}")
+
+
+@dataclass(eq=False)
+class Key:
+    """What a keyed slot's detector hears: the track or bus named ``source``, before its fader and pan
+    (``pre_fader``) or after them. A muted source gives a silent key; a solo never changes a key."""
+
+    source: str
+    pre_fader: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError(f"a key needs the name of the track or bus it comes from; got {self.source!r}")
+        self.pre_fader = bool(self.pre_fader)
+
+
+def keyed_twin(plugin: Plugin, sample_rate: float, max_block: int) -> KeyedPlugin:
+    """A :class:`KeyedPlugin` of ``plugin`` (by name, so a keyed build is found first; else by its path),
+    or :class:`NotKeyableError` saying why not and which plug-ins can."""
+    if plugin.is_builtin:
+        raise NotKeyableError(plugin.name, "pedalboard's built-ins have no key input")
+    errors = []
+    for ref in dict.fromkeys([plugin.identity.path and _bundle_name(plugin.identity.path), plugin.name,
+                              plugin.identity.path]):
+        if not ref:
+            continue
+        try:
+            return KeyedPlugin(ref, sample_rate, max_block)
+        except KeyedPluginError as err:
+            errors.append(str(err))
+            if "need minihost" in str(err):
+                break
+    raise NotKeyableError(plugin.name, errors[-1] if errors else "it was not found")
+
+
+def _bundle_name(path: str) -> str:
+    return Path(path).stem
+
+
+class KeyedRunner:
+    """The twin of a keyed slot's plug-in, kept with the plug-in, with the values last given to it."""
+
+    def __init__(self, plugin: Plugin, sample_rate: float, max_block: int):
+        self.twin = keyed_twin(plugin, sample_rate, max_block)
+        self.sample_rate = float(sample_rate)
+        self.max_block = int(max_block)
+        self.values: dict[str, object] = {}
+        self.parameters = _TwinParameters(self)
+
+    def fits(self, sample_rate: float, max_block: int) -> bool:
+        return (float(sample_rate), int(max_block)) == (self.sample_rate, self.max_block)
+
+    def follow(self, plugin: Plugin) -> None:
+        """Give the twin every control value of ``plugin`` that changed; its sidechain switch stays on."""
+        for name, value in plugin.values().items():
+            if SIDECHAIN_SWITCH.fullmatch(name) or self.values.get(name) == value:
+                continue
+            self.twin.set_parameter(name, value)  # type: ignore[arg-type]
+            self.values[name] = value
+
+    def set(self, name: str, value: object) -> None:
+        """A parameter change from the live engine (at a block boundary, on the audio thread)."""
+        if not SIDECHAIN_SWITCH.fullmatch(name):
+            self.twin.set_parameter(name, value)  # type: ignore[arg-type]
+            self.values[name] = value
+
+
+class _TwinParameters:
+    """Set like a pedalboard instance (``setattr(p, "ratio", 4.0)``): the live engine's parameter queue sets
+    a keyed slot's twin through this, at the same block boundary as the plug-in itself."""
+
+    __slots__ = ("_runner",)
+
+    def __init__(self, runner: KeyedRunner):
+        object.__setattr__(self, "_runner", runner)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        self._runner.set(name, value)
+
+
+RUNNER = "_keyed_runner"  # where a plug-in keeps its twin
+
+
+def twin_of(plugin: Plugin) -> KeyedRunner | None:
+    """The plug-in's keyed twin, if a keyed slot made one."""
+    return plugin.__dict__.get(RUNNER)
+
+
+def forget_twin(plugin: Plugin) -> None:
+    """Drop the twin: the next snapshot makes a fresh one (a reset; minihost's own reset keeps envelopes)."""
+    plugin.__dict__.pop(RUNNER, None)
+
+
+def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
+    """The twin of the slot's plug-in, made now if it has none (or one for another rate or block size),
+    with the plug-in's values."""
+    current = twin_of(slot.plugin)
+    if current is None or not current.fits(sample_rate, max_block):
+        current = KeyedRunner(slot.plugin, sample_rate, max_block)
+        slot.plugin.__dict__[RUNNER] = current
+    current.follow(slot.plugin)
+    return current
+
+
+def check_keyable(slot: Slot) -> None:
+    """Refuse a key on a slot whose plug-in cannot take one (a missing plug-in is let through: it is bypassed)."""
+    if not isinstance(slot.plugin, MissingPlugin):
+        runner(slot, slot.plugin.sample_rate or 48000.0, 512)
+
+
+class KeyedStage:
+    """A keyed slot in a chain's stages: ``stage(main)`` processes with its detector on :attr:`key`.
+
+    The router writes the segment's key into ``key[:, :n]`` before the chain
+    runs; left alone (no router), the key is silence.
+    """
+
+    __slots__ = ("twin", "key", "latency", "_channels")
+
+    def __init__(self, twin: KeyedPlugin, channels: int, max_segment: int):
+        self.twin = twin
+        self.key = np.zeros((2, max_segment), np.float32)
+        self.latency = twin.latency
+        self._channels = channels
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        return self.twin.process(block, self.key[:, : block.shape[1]])
