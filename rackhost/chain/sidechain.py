@@ -147,7 +147,7 @@ def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
 
 def check_keyable(slot: Slot) -> None:
     """Refuse a key on a slot whose plug-in cannot take one (a missing plug-in is let through: it is bypassed)."""
-    if not isinstance(slot.plugin, MissingPlugin):
+    if not isinstance(slot.plugin, MissingPlugin) and twin_of(slot.plugin) is None:
         runner(slot, slot.plugin.sample_rate or 48000.0, 512)
 
 
