@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import SR
-from rackhost.chain import ArraySource, Chain, Plugin, Session, render
+from rackhost.chain import ArraySource, AudioFileSource, Chain, Plugin, Session, render
 from rackhost.chain.sidechain import Key, NotKeyableError, twin_of
 from rackhost.errors import KeyedTrackSlotError, RoutingLoopError, UnknownKeySourceError
 from rackhost.presets import load_session, save_session
@@ -328,3 +332,41 @@ def test_the_twin_keeps_its_envelope_across_a_routing_edit():
     assert twin_of(slot.plugin) is twin  # not reloaded: a tail or an envelope carries on
     session.reset()
     assert twin_of(slot.plugin) is None  # a render starts it afresh
+
+
+# -- the command line and the window -----------------------------------------------------------------------
+
+
+def _session_file(folder) -> Path:
+    import soundfile as sf
+
+    sf.write(folder / "music.wav", _music().T, SR, subtype="FLOAT")
+    sf.write(folder / "voice.wav", _voice().T, SR, subtype="FLOAT")
+    session = ducking_session()
+    session.track("music").source = AudioFileSource(folder / "music.wav")
+    session.track("voice").source = AudioFileSource(folder / "voice.wav")
+    save_session(session, folder / "duck.json")
+    return folder / "duck.json"
+
+
+def test_rackhost_render_session_renders_the_keys(tmp_path):
+    import soundfile as sf
+
+    path = _session_file(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "rackhost.cli", "render", "--session", str(path), "-o",
+                          str(tmp_path / "mix.wav"), "--no-tail", "--bit-depth", "32"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    mix, rate = sf.read(tmp_path / "mix.wav", dtype="float32", always_2d=True)
+    assert rate == SR
+    np.testing.assert_array_equal(mix.T, render(ducking_session(), tail=False).audio)
+
+
+def test_the_window_opens_a_session_with_a_key_without_an_engine(tmp_path):
+    assert shutil.which("xvfb-run"), "make setup installs xvfb"
+    shot = tmp_path / "keyed.png"
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-m", "rackhost.cli",
+                          "gui", str(_session_file(tmp_path)), "--no-engine", "--screenshot", str(shot)],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert shot.stat().st_size > 10_000
