@@ -206,7 +206,10 @@ def test_a_plugin_without_a_key_input_is_refused_naming_those_that_take_one():
     mverb = session.bus("vox").chain.add(Plugin.create("MVerb"))
     with pytest.raises(NotKeyableError, match=r"MVerb cannot take a key.*ZamGateX2"):
         session.edit.set_key(session, mverb, "voice")
-    assert reverb.key is None and mverb.key is None
+    mono = session.bus("vox").chain.add(Plugin.create("ZamComp"))  # has a key input, but a mono main
+    with pytest.raises(NotKeyableError, match=r"ZamComp cannot take a key \(.*stereo; use ZamCompX2 or ZamGateX2"):
+        session.edit.set_key(session, mono, "voice")
+    assert reverb.key is None and mverb.key is None and mono.key is None
 
 
 def test_a_key_that_closes_a_loop_is_refused_naming_the_loop():

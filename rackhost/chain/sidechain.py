@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rackhost.chain.keyed import KeyedPlugin, KeyedPluginError, keyed_plugins
+from rackhost.chain.keyed import KeyedPlugin, KeyedPluginError, keyed_plugins, lv2_key_ports
 from rackhost.chain.plugin import SIDECHAIN_SWITCH, MissingPlugin, Plugin
 from rackhost.errors import RackhostError
 
@@ -146,9 +146,20 @@ def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
 
 
 def check_keyable(slot: Slot) -> None:
-    """Refuse a key on a slot whose plug-in cannot take one (a missing plug-in is let through: it is bypassed)."""
-    if not isinstance(slot.plugin, MissingPlugin) and twin_of(slot.plugin) is None:
-        runner(slot, slot.plugin.sample_rate or 48000.0, 512)
+    """Refuse a key on a slot whose plug-in cannot take one (a missing plug-in is let through: it is bypassed).
+
+    Keyed slots sit on busses and the master, which are stereo: a keyed plug-in with a mono main input
+    (ZamComp's LV2 build) is refused too, as its twin cannot run as dual mono (one key, two detectors).
+    """
+    if isinstance(slot.plugin, MissingPlugin):
+        return
+    twin = twin_of(slot.plugin) or runner(slot, slot.plugin.sample_rate or 48000.0, 512)
+    if twin.twin.main_channels < 2:
+        forget_twin(slot.plugin)
+        stereo = [n for n, b in keyed_plugins().items() if b.suffix == ".vst3" or len(lv2_key_ports(b).main) >= 2]
+        raise NotKeyableError(slot.plugin.name, f"its key input comes with a mono main input, and keyed slots sit on "
+                                                f"busses and the master, which are stereo; use "
+                                                f"{' or '.join(sorted(stereo)) or 'a stereo one'}")
 
 
 class KeyedStage:
