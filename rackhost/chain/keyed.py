@@ -292,6 +292,12 @@ class KeyedPlugin:
             result[:, start:start + n] = self._block(main[:, start:start + n], key[:, start:start + n], outs)
         return result
 
+    def process_block(self, main: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """One block for the audio thread: ``main`` (channels, n) float32 as wide as the plug-in's main input,
+        ``key`` (channels, n), n at most ``max_block``. Nothing is checked or allocated: the result is a
+        view of the plug-in's own output buffer, good until the next call."""
+        return self._block(main, key, main.shape[0])
+
     def _block(self, main: np.ndarray, key: np.ndarray, outs: int) -> np.ndarray:
         n = main.shape[1]
         inputs = self._in[:self.ports.inputs * n].reshape(self.ports.inputs, n)

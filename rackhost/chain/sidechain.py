@@ -169,13 +169,18 @@ class KeyedStage:
     runs; left alone (no router), the key is silence.
     """
 
-    __slots__ = ("twin", "key", "latency", "_channels")
+    __slots__ = ("twin", "key", "latency", "_direct", "_max_block")
 
     def __init__(self, twin: KeyedPlugin, channels: int, max_segment: int):
         self.twin = twin
         self.key = np.zeros((2, max_segment), np.float32)
         self.latency = twin.latency
-        self._channels = channels
+        # A live block as wide as the plug-in's main input goes straight in, with no allocation.
+        self._direct = channels == twin.main_channels and channels == twin.ports.outputs
+        self._max_block = twin.max_block
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        return self.twin.process(block, self.key[:, : block.shape[1]])
+        n = block.shape[1]
+        if self._direct and n <= self._max_block and block.dtype == np.float32:
+            return self.twin.process_block(block, self.key[:, :n])
+        return self.twin.process(block, self.key[:, :n])
