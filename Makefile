@@ -44,8 +44,10 @@ run: setup
 	else echo "no display here: on a desktop, 'make run' opens the rack on demo-output/demo-session.json"; fi
 
 # The keyed-insert tests host plug-ins through minihost, which carries a JUCE of its own: they run in a
-# pytest process of their own, so the rest never share one with it (a pedalboard load segfaulted once in
-# a full run that had run them first).
+# pytest process of their own. A bundle hosted by both JUCE copies in one process breaks: when one
+# releases it, the other's next load of it segfaults (the crash a full run once had; rackhost never
+# keys a slot through its own bundle, see rackhost/chain/sidechain.py, and the tests that host one
+# bundle twice do it in a child process).
 MINIHOST_TESTS := tests/test_sidechain_keys.py tests/test_sidechain_routing.py tests/test_sidechain_live.py
 
 test: setup

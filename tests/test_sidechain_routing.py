@@ -373,3 +373,28 @@ def test_the_window_opens_a_session_with_a_key_without_an_engine(tmp_path):
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+_SHARED_BUNDLE = """
+import numpy as np
+from rackhost.chain import Plugin, Session
+from rackhost.chain.sidechain import NotKeyableError
+session = Session()
+bus = session.add_bus("fx")
+slot = bus.chain.add(Plugin.create("MVerb"))
+try:
+    session.edit.set_key(session, slot, "fx")
+except NotKeyableError as err:
+    print("refused:", err)
+again = Plugin.create("MVerb")  # pedalboard loads the bundle again
+again.configure(2, 48000.0)
+again.processor(48000.0, 512)(np.zeros((2, 512), np.float32))
+print("loaded again")
+"""
+
+
+def test_asking_for_a_key_never_hosts_the_slots_own_bundle_in_minihost_so_pedalboard_can_load_it_again():
+    # Two JUCE hosts sharing one bundle: when minihost released it, pedalboard's next load of it segfaulted.
+    child = subprocess.run([sys.executable, "-c", _SHARED_BUNDLE], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, f"exit {child.returncode}: {child.stderr[-1500:]}"
+    assert "refused: MVerb cannot take a key" in child.stdout and "loaded again" in child.stdout

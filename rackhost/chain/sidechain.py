@@ -23,7 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from rackhost.chain.keyed import KeyedPlugin, KeyedPluginError, keyed_plugins, lv2_key_ports
+from rackhost.chain.keyed import (KEYED_VST3_VARIABLE, KeyedPlugin, KeyedPluginError, find_keyed_plugin,
+                                  keyed_plugins, lv2_key_ports)
 from rackhost.chain.plugin import SIDECHAIN_SWITCH, MissingPlugin, Plugin
 from rackhost.errors import RackhostError
 
@@ -58,26 +59,41 @@ class Key:
 
 
 def keyed_twin(plugin: Plugin, sample_rate: float, max_block: int) -> KeyedPlugin:
-    """A :class:`KeyedPlugin` of ``plugin`` (by name, so a keyed build is found first; else by its path),
-    or :class:`NotKeyableError` saying why not and which plug-ins can."""
+    """A :class:`KeyedPlugin` of ``plugin`` (by name, so a keyed build is found first), or
+    :class:`NotKeyableError` saying why not and which plug-ins can.
+
+    Never the very bundle pedalboard hosts for the slot: two JUCE hosts sharing one bundle in a process
+    share its module, and when one releases it, its module exit tears down the plug-in's factory under
+    the other, whose next load of that bundle segfaults (measured with ZamCompX2 and MVerb; that was the
+    crash a full test run once had). A VST3 whose own build hears a key is served from a copy in
+    ``$RACKHOST_KEYED_VST3_PATH`` instead.
+    """
     if plugin.is_builtin:
         raise NotKeyableError(plugin.name, "pedalboard's built-ins have no key input")
+    hosted = Path(plugin.identity.path).resolve() if plugin.identity.path else None
+    stem = hosted.stem if hosted is not None else plugin.name
     errors = []
-    for ref in dict.fromkeys([plugin.identity.path and _bundle_name(plugin.identity.path), plugin.name,
-                              plugin.identity.path]):
-        if not ref:
+    for ref in dict.fromkeys([stem, plugin.name]):
+        try:
+            found = find_keyed_plugin(ref)
+        except KeyedPluginError as err:
+            errors.append(str(err))
+            continue
+        if hosted is not None and found.resolve() == hosted:
+            errors.append(f"rackhost hosts {hosted} through pedalboard already, and one bundle in two plug-in "
+                          f"hosts of one process crashes it; copy the bundle into a folder named in "
+                          f"{KEYED_VST3_VARIABLE} to key it")
             continue
         try:
-            return KeyedPlugin(ref, sample_rate, max_block)
+            return KeyedPlugin(found, sample_rate, max_block)
         except KeyedPluginError as err:
             errors.append(str(err))
             if "need minihost" in str(err):
                 break
+    if hosted is not None and hosted.suffix == ".vst3" and not any("need minihost" in e for e in errors):
+        errors.append(f"no keyed build of it is known; if {hosted.name} has a sidechain bus, copy the bundle "
+                      f"into a folder named in {KEYED_VST3_VARIABLE}")
     raise NotKeyableError(plugin.name, errors[-1] if errors else "it was not found")
-
-
-def _bundle_name(path: str) -> str:
-    return Path(path).stem
 
 
 class KeyedRunner:
