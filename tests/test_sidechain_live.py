@@ -107,3 +107,17 @@ def test_live_output_of_a_session_with_a_key_equals_the_offline_render(jack_serv
     lag, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     assert stats.plugin_latency_frames == offline.latency == 480
+
+
+def test_the_voice_fader_moves_a_post_fader_key_live_without_rebuilding_the_graph():
+    session = _keyed()
+    engine = _started(session)
+    router = engine._state.snapshot.router
+    session.track("voice").gain_db = -20.0
+    engine.update_mix()
+    remixed = engine._state.snapshot.router
+    assert remixed.busses is router.busses  # the keyed bus's chain and its twin run on
+    np.testing.assert_allclose(remixed.key_gains, router.key_gains * np.float32(10 ** (-17 / 20)), rtol=1e-5)
+    session.edit.set_key(session, session.bus("music bus").chain[0], "voice", pre_fader=True)
+    engine.update_mix()  # pre- or post-fader is where the key is taken: a new graph
+    assert engine._state.snapshot.router.key_gains.ravel().tolist() == [1.0, 1.0]
