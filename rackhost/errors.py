@@ -171,6 +171,15 @@ class UnknownKeySourceError(RoutingError):
         super().__init__(f"the key of slot {slot + 1} of {where} chain: {problem}")
 
 
+class KeyedSplitSlotError(RoutingError):
+    """A key on a slot inside a split's branch: keys are routed to a chain's own slots only."""
+
+    def __init__(self, owner: str, plugin: str):
+        self.owner, self.plugin = owner, plugin
+        super().__init__(f"{owner}: {plugin} inside a split has a key, but only a chain's own slots can take one; "
+                         f"move {plugin} out of the split, or clear its key")
+
+
 class KeyedTrackSlotError(RoutingError):
     """A key on a track's slot: tracks render before every other strip, so a track's slot cannot hear one."""
 

@@ -34,7 +34,7 @@ EXAMPLES: dict[type, c.Command] = {
     c.Locate: c.Locate(SR), c.Loop: c.Loop(0, SR), c.Quit: c.Quit(),
     c.SetGain: c.SetGain(None, -6.0), c.SetPan: c.SetPan(1, -0.25), c.SetMute: c.SetMute(0, True),
     c.SetSolo: c.SetSolo(2, False), c.SetParameter: c.SetParameter(0, 1, "mode", "Peak"),
-    c.Bypass: c.Bypass(None, 0, True), c.Mix: c.Mix(3, 2, 0.25),
+    c.Bypass: c.Bypass(None, 0, True), c.Mix: c.Mix(3, 2, 0.25), c.BranchLevel: c.BranchLevel(0, 1, 2, -6.0),
     c.AddSlot: c.AddSlot(0, "Gain", 1, {"gain_db": -3.0}), c.RemoveSlot: c.RemoveSlot(None, 1),
     c.MoveSlot: c.MoveSlot(0, 2, 0), c.Sync: c.Sync({"version": 1, "tracks": [{"name": "vox"}]}),
     c.MidiLearn: c.MidiLearn(MappingTarget(0, "parameter", 1, "threshold_db"), -30.0, 0.0, "log", True),

@@ -1,6 +1,6 @@
 """Valid files with one key mutated at a random place: refused naming that place, or (an optional key deleted) loaded as its default.
 
-The documents are the factory presets and a session saved by rackhost (tracks
+The documents are the factory presets and a session saved by rackhost (tracks with a split slot,
 with chains and A/B settings, a master with a loudness target and a VST3
 with its state, MIDI mappings and a program map). A key is renamed to a near
 miss, deleted, added, changed in case, or nested one level down. The keys of
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import program_signal
-from rackhost.chain import AudioFileSource, LoudnessTarget, Session
+from rackhost.chain import AudioFileSource, Branch, Chain, LoudnessTarget, Plugin, Session, Split
 from rackhost.chain.midi import CCMapping, MappingTarget
 from rackhost.errors import RackhostError
 from rackhost.presets import load_session, save_session, session_to_dict
@@ -40,6 +40,11 @@ PRESET_DEFAULTS = {
     "slots.*.parameters": {}, "slots.*.raw_state": None, "slots.*.bypass": False, "slots.*.mix": 1.0,
     "slots.*.plugin.format": LOADS, "slots.*.plugin.vendor": LOADS, "slots.*.plugin.uid": LOADS,
     "slots.*.plugin.version": LOADS,
+    # mixing/parallel-drums holds a split slot
+    "slots.*.name": "split", "slots.*.branches.*.level_db": 0.0, "slots.*.branches.*.chain.*.parameters": {},
+    "slots.*.branches.*.chain.*.raw_state": None, "slots.*.branches.*.chain.*.bypass": False,
+    "slots.*.branches.*.chain.*.mix": 1.0, **{f"slots.*.branches.*.chain.*.plugin.{k}": LOADS
+                                              for k in ("format", "vendor", "uid", "version")},
 }
 _CHAIN_OWNER = {"chain": [], "preset": None, "ab": None, "ab.active": "A", "ab.other": None,
                 "ab.other.chain": [], "ab.other.preset": None}
@@ -61,6 +66,10 @@ SESSION_DEFAULTS = {
     "midi.mappings.*.curve": "linear", "midi.mappings.*.range": None, "midi.mappings.*.lsb_controller": None,
     **{f"{owner}.{chain}.*.{k}": v for owner in ("tracks.*", "busses.*", "master") for chain in ("chain", "ab.other.chain")
        for k, v in _SLOT.items()},
+    # A split slot (tracks[0] has one, in both A and B): its name and bypass, a branch's level and its slots.
+    **{f"tracks.*.{chain}.*.{k}": v for chain in ("chain", "ab.other.chain")
+       for k, v in {"name": "split", "bypass": False, "branches.*.level_db": 0.0,
+                    **{f"branches.*.chain.*.{k}": v for k, v in _SLOT.items()}}.items()},
 }
 
 
@@ -73,6 +82,7 @@ def _saved_session(folder: Path) -> dict:
     drums.chain.add("Compressor", threshold_db=-20.0, ratio=3.0)
     drums.chain.add("Reverb", room_size=0.3).set_mix(0.4)
     drums.chain[0].bypass = True
+    drums.chain.add(Split([Branch(Chain([Plugin.create("Gain", gain_db=-3.0)]), -6.0), Branch()], name="par"))
     drums.ab.other = drums.chain.clone()
     drums.ab.other.origin = "mixing/drum-bus"
     drums.ab.active = "B"
@@ -246,6 +256,7 @@ def test_the_saved_session_has_every_kind_of_object(session_folder):
     patterns = {_pattern(p) for p in _key_paths(doc)}
     for needed in ("tracks.*.ab.other.chain", "master.loudness_target.true_peak_dbtp", "midi.programs.*.preset",
                    "midi.mappings.*.target.slot", "midi.mappings.*.lsb_controller", "master.chain.*.raw_state",
-                   "busses.*.sends.*.pre_fader", "busses.*.chain.*.parameters"):
+                   "busses.*.sends.*.pre_fader", "busses.*.chain.*.parameters",
+                   "tracks.*.chain.*.branches.*.chain.*.plugin.name", "tracks.*.ab.other.chain.*.branches.*.level_db"):
         assert needed in patterns, needed
     assert re.fullmatch(r"drums\.wav", doc["tracks"][0]["source"])

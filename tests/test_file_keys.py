@@ -18,6 +18,7 @@ from conftest import program_signal
 from rackhost.presets import SessionFileError, load_session
 from rackhost.presets.preset import PresetError
 from rackhost.presets.preset_file import read_preset
+from rackhost.presets.preset import FORMAT_VERSION as PRESET_FORMAT_VERSION
 from rackhost.presets.session_file import FORMAT_VERSION as SESSION_FORMAT_VERSION
 
 FACTORY = Path(__file__).resolve().parents[1] / "presets"
@@ -167,7 +168,7 @@ def test_a_session_with_a_byte_order_mark_loads_like_one_without(tmp_path, wav_f
 @pytest.mark.parametrize("version", [2, 4, 10**6])
 def test_a_newer_format_version_is_refused_naming_the_file_and_nothing_changes(tmp_path, kind, version):
     doc = copy.deepcopy(PRESET if kind == "preset" else SESSION)
-    current = doc["format_version"] if kind == "preset" else SESSION_FORMAT_VERSION  # SESSION is an older file
+    current = PRESET_FORMAT_VERSION if kind == "preset" else SESSION_FORMAT_VERSION  # both docs are older files
     if version <= current:
         version = current + 1
     doc["format_version"] = version

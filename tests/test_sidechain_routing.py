@@ -271,7 +271,7 @@ def test_a_session_with_keys_round_trips_through_its_file_and_renders_the_same(t
     path = tmp_path / "duck.json"
     save_session(session, path)
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == FORMAT_VERSION == 5
+    assert doc["format_version"] == FORMAT_VERSION == 6
     assert doc["busses"][0]["chain"][0]["key"] == {"source": "voice", "pre_fader": True}
     assert doc["master"]["chain"][0]["key"] == {"source": "music bus", "pre_fader": False}
     loaded = load_session(path)
@@ -283,7 +283,7 @@ def test_a_session_with_keys_round_trips_through_its_file_and_renders_the_same(t
     np.testing.assert_array_equal(render(loaded, tail=False).audio, render(session, tail=False).audio)
 
 
-def test_a_version_4_session_opens_with_no_keys(tmp_path):
+def test_a_version_4_session_opens_with_no_keys_and_saves_as_the_current_version(tmp_path):
     doc = {"format_version": 4, "sample_rate": SR, "block_size": BLOCK,
            "tracks": [{"name": "music", "output": "bus"}],
            "busses": [{"name": "bus", "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"}}]}]}

@@ -14,6 +14,7 @@ from rackhost.chain.parameters import ParameterInfo
 from rackhost.chain.plugin import MissingPlugin, Plugin, PluginIdentity
 from rackhost.chain.render import RenderResult, render, render_to_file
 from rackhost.chain.session import Session
+from rackhost.chain.split import Branch, Split
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
 
@@ -22,7 +23,7 @@ from rackhost.chain.track import Track
 _plugin.set_load_guard(_check_probed)
 
 __all__ = [
-    "ArraySource", "AudioFileSource", "Bus", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
-    "MissingPlugin", "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Send", "Session", "Slot",
+    "ArraySource", "AudioFileSource", "Branch", "Bus", "Chain", "ChainProcessor", "LoudnessReport", "LoudnessTarget", "MasterBus",
+    "MissingPlugin", "MixSnapshot", "ParameterInfo", "Plugin", "PluginIdentity", "RenderResult", "Send", "Session", "Slot", "Split",
     "Track", "measure", "render", "render_to_file",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import pedalboard
@@ -11,9 +11,12 @@ import pedalboard
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
+from rackhost.chain.split import Split, use_chain_class
 from rackhost.errors import RackhostError, SessionError
 
 Stage = Callable[[np.ndarray], np.ndarray]
+# What a chain's slot list holds: plug-in slots, and splits (parallel branches of sub-chains).
+Item = Union["Slot", Split]
 
 
 @dataclass(eq=False)
@@ -40,24 +43,60 @@ class Slot:
             raise ValueError(f"wet/dry mix of slot {self.name!r} must be between 0.0 (dry) and 1.0 (wet); got {mix!r}")
         self.mix = float(mix)
 
+    def layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]:
+        note = self.plugin.configure(channels, sample_rate, widen=not keep_mono)
+        notes = [note] if note else []
+        unkeyed = sidechain_note(self)
+        notes += [unkeyed] if unkeyed else []
+        return notes, self.plugin.output_channels
+
+    def latency(self, sample_rate: float, block: int) -> int:
+        """The delay the slot adds: its plug-in's, or for a keyed slot its minihost twin's."""
+        if self.key is not None and not isinstance(self.plugin, MissingPlugin):
+            return runner(self, sample_rate, block).twin.latency
+        return self.plugin.latency(sample_rate, block)
+
+    def reset(self) -> None:
+        self.plugin.reset()
+        forget_twin(self.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
+
+    def clone(self) -> Slot:
+        key = None if self.key is None else Key(self.key.source, self.key.pre_fader)
+        return Slot(self.plugin.clone(), self.bypass, self.mix, key)
+
 
 class Chain:
     """An ordered list of slots. Edit it freely; the audio path runs a :meth:`processor` snapshot of it."""
 
-    def __init__(self, slots: list[Slot | Plugin] | None = None, origin: str | None = None):
-        self.slots: list[Slot] = [s if isinstance(s, Slot) else Slot(s) for s in slots or []]
+    def __init__(self, slots: list[Slot | Split | Plugin] | None = None, origin: str | None = None):
+        self.slots: list[Item] = [s if isinstance(s, (Slot, Split)) else Slot(s) for s in slots or []]
         self.origin = origin  # the preset this chain was loaded from ("stage/name"), if any
 
     def __len__(self) -> int:
         return len(self.slots)
 
-    def __iter__(self) -> Iterator[Slot]:
+    def __iter__(self) -> Iterator[Item]:
         return iter(self.slots)
 
-    def __getitem__(self, index: int) -> Slot:
+    def __getitem__(self, index: int) -> Item:
         return self.slots[index]
 
-    def index(self, slot_or_name: Slot | str | int) -> int:
+    def plugin_slots(self) -> Iterator[Slot]:
+        """Every plug-in slot, those inside splits included (at any depth), in order."""
+        for item in self.slots:
+            if isinstance(item, Split):
+                yield from item.slots()
+            else:
+                yield item
+
+    def plugin_slot(self, index: int) -> Slot:
+        """The plug-in slot at ``index``, or an error saying it is a split (whose plug-ins have no index here)."""
+        item = self.slots[index]
+        if isinstance(item, Split):
+            raise SplitSlotError(item, index)
+        return item
+
+    def index(self, slot_or_name: Item | str | int) -> int:
         if isinstance(slot_or_name, int):
             if not -len(self.slots) <= slot_or_name < len(self.slots):
                 raise IndexError(f"no slot {slot_or_name} in a chain of {len(self.slots)}")
@@ -68,33 +107,33 @@ class Chain:
         names = ", ".join(s.name for s in self.slots) or "(empty)"
         raise KeyError(f"no slot {slot_or_name!r} in this chain; it holds {names}")
 
-    def add(self, plugin: Plugin | Slot | str, index: int | None = None, **values: object) -> Slot:
-        """Append (or insert at ``index``) a plug-in; a string is resolved by :meth:`Plugin.create`."""
+    def add(self, plugin: Plugin | Slot | Split | str, index: int | None = None, **values: object) -> Item:
+        """Append (or insert at ``index``) a plug-in or a split; a string is resolved by :meth:`Plugin.create`."""
         if isinstance(plugin, str):
             plugin = Plugin.create(plugin, **values)
-        slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+        slot = plugin if isinstance(plugin, (Slot, Split)) else Slot(plugin)
         _refuse_instrument(slot)
         self.slots.insert(len(self.slots) if index is None else index, slot)
         return slot
 
-    def remove(self, slot: Slot | str | int) -> Slot:
+    def remove(self, slot: Item | str | int) -> Item:
         return self.slots.pop(self.index(slot))
 
-    def move(self, slot: Slot | str | int, to_index: int) -> None:
+    def move(self, slot: Item | str | int, to_index: int) -> None:
         moving = self.slots.pop(self.index(slot))
         self.slots.insert(to_index, moving)
 
-    def replace(self, slot: Slot | str | int, plugin: Plugin) -> Slot:
+    def replace(self, slot: Item | str | int, plugin: Plugin) -> Item:
         """Put ``plugin`` in the slot's place, keeping bypass and mix; returns the old slot."""
         i = self.index(slot)
         old = self.slots[i]
-        self.slots[i] = Slot(plugin, old.bypass, old.mix)
+        self.slots[i] = Slot(plugin, old.bypass, getattr(old, "mix", 1.0))
         return old
 
-    def set_bypass(self, slot: Slot | str | int, bypass: bool = True) -> None:
+    def set_bypass(self, slot: Item | str | int, bypass: bool = True) -> None:
         self.slots[self.index(slot)].bypass = bool(bypass)
 
-    def active(self) -> list[Slot]:
+    def active(self) -> list[Item]:
         return [s for s in self.slots if not s.bypass]
 
     def configure(self, channels: int, sample_rate: float, keep_mono: bool = False) -> list[str]:
@@ -119,36 +158,30 @@ class Chain:
         # Bypassed slots count too: bypassing a widening plug-in must not make the track jump between
         # a pan law and a balance (3 dB at centre); the bypassed slot then passes mono on both channels.
         for slot in self.slots:
-            note = slot.plugin.configure(width, sample_rate, widen=not keep_mono)
-            notes += [note] if note else []
-            unkeyed = sidechain_note(slot)
-            notes += [unkeyed] if unkeyed else []
-            width = slot.plugin.output_channels
+            slot_notes, width = slot.layout(width, sample_rate, keep_mono)
+            notes += slot_notes
         return notes, width
 
     def latency(self, sample_rate: float, block: int) -> int:
         """Total delay in samples of the active slots, run ``block`` frames at a time."""
-        return sum(slot_latency(slot, sample_rate, block) for slot in self.active())
+        return sum(slot.latency(sample_rate, block) for slot in self.active())
 
-    def latency_before(self, slot: Slot | str | int, sample_rate: float, block: int) -> int:
+    def latency_before(self, slot: Item | str | int, sample_rate: float, block: int) -> int:
         """Delay in samples of the active slots before ``slot``: how late the audio reaching it is."""
         index = self.index(slot)
-        return sum(slot_latency(s, sample_rate, block) for s in self.slots[:index] if not s.bypass)
+        return sum(s.latency(sample_rate, block) for s in self.slots[:index] if not s.bypass)
 
     def keyed(self) -> list[Slot]:
-        """The slots that take a key."""
-        return [s for s in self.slots if s.key is not None]
+        """The slots that take a key, those inside splits included (which the graph refuses)."""
+        return [s for s in self.plugin_slots() if s.key is not None]
 
     def reset(self) -> None:
         for slot in self.slots:
-            slot.plugin.reset()
-            forget_twin(slot.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
+            slot.reset()
 
     def clone(self) -> Chain:
-        """An independent copy: new plug-in instances with the same settings, bypass, mix and key."""
-        return Chain([Slot(s.plugin.clone(), s.bypass, s.mix, None if s.key is None else Key(s.key.source,
-                                                                                             s.key.pre_fader))
-                      for s in self.slots], self.origin)
+        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too)."""
+        return Chain([s.clone() for s in self.slots], self.origin)
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
@@ -181,23 +214,31 @@ class Chain:
                 run.clear()
 
         for index, slot in enumerate(self.slots):
-            plugin = slot.plugin
-            width_in, width = width, plugin.output_channels
-            if slot.key is not None and not slot.bypass and not isinstance(plugin, MissingPlugin):
-                # Run by its minihost twin, which hears the key the router writes into the stage.
-                flush()
-                keyed = KeyedStage(runner(slot, sample_rate, max_block).twin, width_in, segment)
-                keys.append((index, keyed))
-                width = width_in
-                stage_slots.append((slot,))
-                stages.append(keyed if slot.mix >= 1.0 else _wet_dry(
-                    keyed, slot.mix, DelayLine(width_in, keyed.latency, segment) if keyed.latency else None))
-                continue
+            if isinstance(slot, Split):
+                width_in, width = width, slot.output_channels
+            else:
+                plugin = slot.plugin
+                width_in, width = width, plugin.output_channels
+                if slot.key is not None and not slot.bypass and not isinstance(plugin, MissingPlugin):
+                    # Run by its minihost twin, which hears the key the router writes into the stage.
+                    flush()
+                    keyed = KeyedStage(runner(slot, sample_rate, max_block).twin, width_in, segment)
+                    keys.append((index, keyed))
+                    width = width_in
+                    stage_slots.append((slot,))
+                    stages.append(keyed if slot.mix >= 1.0 else _wet_dry(
+                        keyed, slot.mix, DelayLine(width_in, keyed.latency, segment) if keyed.latency else None))
+                    continue
             if slot.bypass:
                 if width > width_in:  # the track stays as wide as the plug-in would make it
                     flush()
                     stage_slots.append((slot,))
                     stages.append(_widened(segment))
+                continue
+            if isinstance(slot, Split):
+                flush()
+                stage_slots.append((slot,))
+                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono))
                 continue
             latency = plugin.latency(sample_rate, max_block)
             if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
@@ -219,11 +260,7 @@ class Chain:
                               tuple(keys))
 
 
-def slot_latency(slot: Slot, sample_rate: float, block: int) -> int:
-    """The delay a slot adds: its plug-in's, or for a keyed slot its minihost twin's."""
-    if slot.key is not None and not isinstance(slot.plugin, MissingPlugin):
-        return runner(slot, sample_rate, block).twin.latency
-    return slot.plugin.latency(sample_rate, block)
+use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
 
 
 def sidechain_note(slot: Slot) -> str | None:
@@ -235,7 +272,21 @@ def sidechain_note(slot: Slot) -> str | None:
             f"hears silence (a compressor does not compress, a gate stays shut); set {switch}=0")
 
 
-def _refuse_instrument(slot: Slot) -> None:
+class SplitSlotError(RackhostError):
+    """An operation on one plug-in was given a split slot, whose plug-ins sit in its branches."""
+
+    def __init__(self, split: Split, index: int):
+        self.split = split
+        self.index = index
+        super().__init__(f"slot {index} is the split {split.name!r}, not a plug-in: its plug-ins sit in its "
+                         f"branches; pick a plug-in outside the split, or edit the split's branches")
+
+
+def _refuse_instrument(slot: Item) -> None:
+    if isinstance(slot, Split):
+        for inner in slot.slots():
+            _refuse_instrument(inner)
+        return
     if slot.plugin.is_instrument:
         raise SessionError(
             f"{slot.name} is an instrument: it plays MIDI and takes no audio in, so it cannot sit in a chain; "
@@ -273,6 +324,8 @@ class ChainProcessor:
             for stage in self.stages:
                 block = stage(block)
                 i += 1
+        except StageError:
+            raise  # from a split's branch: it names the slot inside the split
         except Exception as err:
             # Say which slot it was, so a live engine can bypass it and tell the user.
             raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err

@@ -18,6 +18,7 @@ from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.sidechain import Key, check_keyable
+from rackhost.chain.split import Branch, Split, check_branch_level
 from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
 from rackhost.errors import SessionError
 
@@ -304,6 +305,9 @@ class Editor:
         self.history = history
 
     def set_parameter(self, slot: Slot | Plugin, name: str, value: object) -> None:
+        if isinstance(slot, Split):
+            raise SessionError(f"{slot.name!r} is a split, which has no parameters: set {name!r} on a plug-in "
+                               f"in one of its branches")
         plugin = slot.plugin if isinstance(slot, Slot) else slot
         plugin.info(name).coerce(plugin.name, value)  # fail before recording anything
         self.history.run(SetValue(plugin, name, value, lambda: plugin.get(name), lambda v: plugin.set(name, v),
@@ -313,6 +317,9 @@ class Editor:
         self._attr(slot, "bypass", bool(bypass), f"bypass {slot.name}")
 
     def set_mix(self, slot: Slot, mix: float) -> None:
+        if isinstance(slot, Split):
+            raise SessionError(f"{slot.name!r} is a split, which has no wet/dry of its own: its dry path is an "
+                               f"empty branch; set the branches' levels instead")
         Slot(slot.plugin, mix=mix)  # validates
         self.history.run(SetValue(slot, "mix", mix, lambda: slot.mix, slot.set_mix, f"{slot.name} wet/dry",
                                   continuous=True))
@@ -352,8 +359,8 @@ class Editor:
             self.set_parameter(gain_slot, "gain_db", report.gain_db)
             self.set_parameter(chain[limiter_index], ceiling_param, report.ceiling_db)
 
-    def add_slot(self, chain: Chain, plugin: Plugin | Slot, index: int | None = None) -> Slot:
-        slot = plugin if isinstance(plugin, Slot) else Slot(plugin)
+    def add_slot(self, chain: Chain, plugin: Plugin | Slot | Split, index: int | None = None) -> Slot | Split:
+        slot = plugin if isinstance(plugin, (Slot, Split)) else Slot(plugin)
         self.history.run(AddSlot(chain, slot, len(chain) if index is None else index, f"add {slot.name}"))
         return slot
 
@@ -367,11 +374,43 @@ class Editor:
         """Put ``plugin`` where ``slot`` is, keeping its bypass and wet/dry."""
         index = chain.index(slot)
         old = chain[index]
-        new = Slot(plugin, bypass=old.bypass, mix=old.mix)
+        new = Slot(plugin, bypass=old.bypass, mix=getattr(old, "mix", 1.0))
         with self.history.group(f"replace {old.name} with {new.name}"):
             self.history.run(RemoveSlot(chain, index))
             self.history.run(AddSlot(chain, new, index))
         return new
+
+    # -- split slots (parallel branches) -----------------------------------------------
+
+    def make_split(self, chain: Chain, slot: Slot | str | int, level_db: float = 0.0) -> Split:
+        """Run ``slot`` in parallel with the dry signal: it becomes a split's first branch (at ``level_db``)
+        beside a dry branch, as one step. Parallel compression is a compressor made a split."""
+        index = chain.index(slot)
+        inner = chain[index]
+        split = Split([Branch(Chain([inner]), level_db), Branch()])
+        with self.history.group(f"run {inner.name} in parallel"):
+            self.history.run(RemoveSlot(chain, index))
+            self.history.run(AddSlot(chain, split, index, f"add {split.name}"))
+        return split
+
+    def add_branch(self, split: Split, branch: Branch | None = None, index: int | None = None) -> Branch:
+        """A branch added to ``split`` (an empty one, a dry path, unless given)."""
+        branch = branch if branch is not None else Branch()
+        where = len(split.branches) if index is None else index
+        self.history.run(InsertItem(split.branches, branch, where, f"add a branch to {split.name}"))
+        return branch
+
+    def remove_branch(self, split: Split, branch: Branch | int) -> None:
+        index = branch if isinstance(branch, int) else split.branches.index(branch)
+        if len(split.branches) <= 2:
+            raise SessionError(f"split {split.name!r} keeps two branches at least; remove the split itself instead")
+        if not 0 <= index < len(split.branches):
+            raise SessionError(f"split {split.name!r} has no branch {index} (it has {len(split.branches)})")
+        self.history.run(PopItem(split.branches, index, f"remove a branch of {split.name}"))
+
+    def set_branch_level(self, branch: Branch, level_db: float) -> None:
+        """A branch's level in dB (-inf silences it); a drag is one step."""
+        self._attr(branch, "level_db", check_branch_level(level_db), "branch level", continuous=True)
 
     # -- tracks -------------------------------------------------------------------
 
@@ -525,6 +564,8 @@ class Editor:
             if slot.key is not None:
                 self._attr(slot, "key", None, f"clear the key of {slot.name}")
             return
+        if isinstance(slot, Split):
+            raise SessionError(f"split {slot.name!r} cannot take a key: key the plug-in slot that should hear it")
         key = Key(source, pre_fader)
         check_keyable(slot)
         self._routed(session, SetValue(slot, "key", key, lambda: slot.key, lambda v: setattr(slot, "key", v),

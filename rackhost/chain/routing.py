@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Sequence, Union
 from rackhost.chain.bus import Bus, Send
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.sidechain import Key
-from rackhost.errors import KeyedTrackSlotError, RoutingLoopError, UnknownBusError, UnknownKeySourceError
+from rackhost.errors import (KeyedSplitSlotError, KeyedTrackSlotError, RoutingLoopError, UnknownBusError,
+                             UnknownKeySourceError)
 
 if TYPE_CHECKING:
     from rackhost.chain.track import Track
@@ -167,7 +168,10 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
     for i, track in enumerate(tracks):
         keyed = track.chain.keyed()
         if keyed:
-            raise KeyedTrackSlotError(track.name, i, track.chain.index(keyed[0]), keyed[0].name)
+            place = next((k for k, s in enumerate(track.chain.slots) if s is keyed[0]), None)
+            if place is None:
+                raise KeyedSplitSlotError(f"track {track.name!r}", keyed[0].name)
+            raise KeyedTrackSlotError(track.name, i, place, keyed[0].name)
 
     def node(strip: Strip, i: int, bus: str, send: int | None) -> int:
         if bus not in node_of:
@@ -208,8 +212,11 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
     if master is not None:
         owners.append(("master", 0, "master", master, None))
     for owner, index, name, chain, node in owners:
+        inside = [slot for slot in chain.keyed() if not any(slot is item for item in chain.slots)]
+        if inside:
+            raise KeyedSplitSlotError("the master" if owner == "master" else f"bus {name!r}", inside[0].name)
         for s, slot in enumerate(chain.slots):
-            if slot.key is None:
+            if getattr(slot, "key", None) is None:  # a split has none
                 continue
             source = slot.key.source
             if source in track_of and source in node_of:

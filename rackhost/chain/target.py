@@ -56,7 +56,7 @@ class TargetReport:
 def final_limiter(chain: Chain) -> tuple[int, str]:
     """Index of the last active slot and its ceiling parameter, or a clear error if it is not a limiter."""
     active = [i for i, s in enumerate(chain) if not s.bypass]
-    if not active or chain[active[-1]].name not in LIMITER_CEILINGS:
+    if not active or not isinstance(chain[active[-1]], Slot) or chain[active[-1]].name not in LIMITER_CEILINGS:
         known = ", ".join(LIMITER_CEILINGS)
         raise LoudnessTargetError(
             f"a loudness target needs a limiter as the last slot of the master chain ({known}); "
@@ -70,6 +70,6 @@ def gain_slot_before(chain: Chain, limiter_index: int) -> Slot | None:
     """The active Gain slot just before the limiter, the one a loudness target steers, if the chain has one."""
     if limiter_index > 0:
         before = chain[limiter_index - 1]
-        if before.name == GAIN_SLOT_NAME and not before.bypass:
+        if isinstance(before, Slot) and before.name == GAIN_SLOT_NAME and not before.bypass:
             return before
     return None

@@ -111,11 +111,26 @@ def cmd_presets_show(args: argparse.Namespace) -> int:
         print(f"  tags: {', '.join(preset.tags)}")
     if preset.loudness_target_lufs is not None:
         print(f"  loudness target: {preset.loudness_target_lufs:g} LUFS, true peak <= {preset.true_peak_ceiling_dbtp:g} dBTP")
-    for i, slot in enumerate(preset.slots, 1):
-        flags = "".join([" [bypassed]" if slot.bypass else "", f" [mix {slot.mix:.0%}]" if slot.mix < 1 else ""])
-        values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in slot.parameters.items())
-        print(f"  {i}. {slot.plugin.get('name')}{flags}: {values or '(defaults)'}")
+    _print_slots(preset.slots, "  ")
     return 0
+
+
+def _print_slots(states: list, indent: str) -> None:
+    from rackhost.presets.preset import SplitState
+
+    for i, slot in enumerate(states, 1):
+        bypassed = " [bypassed]" if slot.bypass else ""
+        if isinstance(slot, SplitState):
+            named = "" if slot.name == "split" else f" {slot.name!r}"
+            print(f"{indent}{i}. split{named}{bypassed}:")
+            for k, branch in enumerate(slot.branches, 1):
+                level = f"{branch.level_db:+g} dB"
+                print(f"{indent}   branch {k} at {level}{'' if branch.slots else ': dry'}")
+                _print_slots(branch.slots, indent + "      ")
+            continue
+        flags = "".join([bypassed, f" [mix {slot.mix:.0%}]" if slot.mix < 1 else ""])
+        values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in slot.parameters.items())
+        print(f"{indent}{i}. {slot.plugin.get('name')}{flags}: {values or '(defaults)'}")
 
 
 def cmd_presets_save(args: argparse.Namespace) -> int:

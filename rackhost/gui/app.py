@@ -43,8 +43,8 @@ from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView, strip_where
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (Bypass, BusRow, Command, Loop, Mix, Play, Record, SetGain, SetMute, SetPan,
-                                    SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Loop, Mix, Play, Record, SetGain, SetMute,
+                                    SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -227,6 +227,17 @@ class RackApp(MidiActions):
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
+
+    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
+        """The level of one branch of the split at slot ``index``; a drag is one undo step."""
+        split = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_branch_level(split.branches[branch], value)):
+            self.send(BranchLevel(track, index, branch, split.branches[branch].level_db))
+
+    def make_split(self, track: int | None, index: int) -> None:
+        """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
+        if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
+            self.structure_changed()
 
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
@@ -680,8 +691,9 @@ def _names(names: list[str]) -> str:
 
 def _first_slot(app: RackApp) -> tuple[int | None, int]:
     for index, track in enumerate(app.session.tracks):
-        if len(track.chain):
-            return index, 0
+        plugins = [i for i, slot in enumerate(track.chain) if hasattr(slot, "plugin")]  # not a split slot
+        if plugins:
+            return index, plugins[0]
     return None, 0
 
 

@@ -60,6 +60,9 @@ class ParameterPanel:
                 self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0))
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
+                # Parallel processing (parallel compression): the slot beside a dry branch, in a split.
+                self.parallel = dpg.add_button(label="Parallel", callback=lambda: self.app.make_split(self.track,
+                                                                                                     self.index))
                 if not plugin.is_builtin and plugin.parameters:
                     dpg.add_button(label="Open editor", callback=lambda: self.app.open_editor(self.track, self.index))
                 dpg.add_text(f"{len(plugin.controls())} controls", color=MUTED)

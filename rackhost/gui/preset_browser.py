@@ -27,7 +27,7 @@ from rackhost.gui.dialogs import WARNING, DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
 from rackhost.live.commands import BusRow
 from rackhost.presets.apply import apply_preset, preset_from
-from rackhost.presets.preset import PROVIDERS, STAGES, Preset, restore_chain
+from rackhost.presets.preset import PROVIDERS, STAGES, Preset, plugin_states, restore_chain
 from rackhost.presets.store import PresetEntry, PresetStore
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class SlotSummary:
 def summarize(preset: Preset, installed: set[str]) -> list[SlotSummary]:
     """Each slot's plug-in, and whether this machine has it (``installed``: lower-case VST3/AU names)."""
     out = []
-    for state in preset.slots:
+    for state in plugin_states(preset.slots):  # a split's plug-ins too
         name = str(state.plugin.get("name", "?"))
         have = state.plugin.get("format") == "builtin" or is_builtin(name) or name.lower() in installed
         provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)

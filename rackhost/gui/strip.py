@@ -19,6 +19,7 @@ from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
+from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.routing_view import RoutingView
 from rackhost.gui.theme import ACCENT, CLIP, MUTED
 from rackhost.live.commands import BusRow
@@ -31,6 +32,7 @@ CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the botto
 METER_FLOOR_DB = -60.0  # the bars' scale; the readout goes down to the engine's floor (-120 dBFS)
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
+BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
 def meter_fraction(peak: float) -> float:
@@ -83,6 +85,7 @@ class StripView:
         self.slots: list[int] = []  # the bypass checkbox of each slot
         self.slot_buttons: list[int] = []
         self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
+        self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         with dpg.child_window(parent=parent, width=STRIP_WIDTH, height=-1, border=True) as self.root:
             self._header(owner)
             chain = owner.chain
@@ -164,6 +167,9 @@ class StripView:
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track
+        if isinstance(slot, Split):
+            self._split_rows(index, slot)
+            return
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
@@ -180,19 +186,55 @@ class StripView:
         self.slot_tips.append((tip, tip_text))
         self._show_sidechain(index, slot)
 
+    def _split_rows(self, index: int, split: Split) -> None:
+        """A split slot: its own row (bypass, move, remove), then each branch nested under it, with its
+        level (dragged: one undo step) and its plug-ins."""
+        app, track = self.app, self.track
+        with dpg.group(horizontal=True):
+            box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
+                                   callback=lambda s, v, i: app.set_bypass(track, i, not v))
+            button = dpg.add_button(label=split.name[:15], width=104)
+            with dpg.tooltip(button, show=False) as tip:
+                tip_text = dpg.add_text("", wrap=420)
+            dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+        self.slots.append(box)
+        self.slot_buttons.append(button)
+        self.slot_tips.append((tip, tip_text))
+        levels = []
+        for k, branch in enumerate(split.branches):
+            with dpg.group(horizontal=True, indent=24):
+                level = max(branch.level_db, BRANCH_FLOOR_DB)
+                levels.append(dpg.add_drag_float(default_value=level, min_value=BRANCH_FLOOR_DB,
+                                                 max_value=MAX_BRANCH_LEVEL_DB, speed=0.1, width=56,
+                                                 format="%.1f dB", user_data=(index, k),
+                                                 callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
+                dpg.add_text(", ".join(s.name for s in branch.chain) or "dry", color=MUTED)
+        self.branch_levels[index] = levels
+        for item in levels:
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: app.session.history.seal())
+            dpg.bind_item_handler_registry(item, handlers)
+        self._show_sidechain(index, split)
+
     def _show_sidechain(self, index: int, slot: Any) -> None:
         """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
-        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key."""
+        refused after its probe failed, or a sidechain switch that is on with nothing feeding its key
+        (for a split: any plug-in in its branches)."""
         where = strip_where(self.owner, self.track)
-        note = sidechain_note(slot)
-        if isinstance(slot.plugin, MissingPlugin):
-            why = slot.plugin.note
-        else:
-            why = f"{where}: {note}" if note else None
+        reasons = []
+        for inner in slot.slots() if isinstance(slot, Split) else (slot,):
+            note = sidechain_note(inner)
+            if isinstance(inner.plugin, MissingPlugin):
+                reasons.append(inner.plugin.note)
+            elif note:
+                reasons.append(f"{where}: {note}")
+        why = "\n".join(reasons) or None
         tip, text = self.slot_tips[index]
         dpg.set_value(text, why or "")
         dpg.configure_item(tip, show=why is not None)
-        label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
+        label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
         dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if why else label)[:15])
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
@@ -213,6 +255,9 @@ class StripView:
         for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
             self._show_sidechain(index, slot)
+            for item, branch in zip(self.branch_levels.get(index, ()), getattr(slot, "branches", ())):
+                if not dpg.is_item_active(item):
+                    dpg.set_value(item, max(branch.level_db, BRANCH_FLOOR_DB))
         if not dpg.is_item_active(self.gain):
             dpg.set_value(self.gain, owner.gain_db)
         if not self.is_master:

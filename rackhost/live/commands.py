@@ -250,6 +250,19 @@ class Mix(OnSlot):
 
 
 @dataclass(frozen=True)
+class BranchLevel(OnSlot):
+    """The level in dB of branch ``branch`` (0, 1, ...) of the split slot at ``slot`` (-inf: silent)."""
+
+    branch: int
+    level_db: float
+    needs: ClassVar[Needs] = REBUILD
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_index("a branch", self.branch, master=False)
+
+
+@dataclass(frozen=True)
 class AddSlot(OnStrip):
     """Insert plug-in ``plugin`` (a name ``rackhost plugins`` lists) at ``index`` (None: last), with ``values``."""
 
@@ -383,3 +396,15 @@ def slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
         raise EngineCommandError(f"{where} has no slot {slot} (its chain has {len(chain)}); "
                                  f"the slot was removed, or the engine has not synced it yet")
     return chain[slot]
+
+
+def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
+    """Like :func:`slot_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches,
+    edited through a session document) is refused by name."""
+    item = slot_of(session, track, slot)
+    if not hasattr(item, "plugin"):
+        kind = "bus" if isinstance(track, BusRow) else "track"
+        where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
+        raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
+                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+    return item

@@ -37,7 +37,7 @@ import numpy as np
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, slot_of
+from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
 
 MAX_STRIPS = 256
@@ -395,7 +395,7 @@ def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
 
 
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
-    slot = slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot)
     engine.set_parameter(slot.plugin, command.name, command.value)
 
 
@@ -405,7 +405,18 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
-    slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+    plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+
+
+def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
+    from rackhost.chain.split import Split, check_branch_level
+
+    split = slot_of(engine.session, command.track, command.slot)
+    if not isinstance(split, Split) or command.branch >= len(split.branches):
+        what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
+        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+                                 f"the engine has not synced the edit yet")
+    split.branches[command.branch].level_db = check_branch_level(command.level_db)
 
 
 def _add_slot(engine: Any, command: c.AddSlot, loader: Any) -> None:
@@ -462,7 +473,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.Play: _play, c.Pause: _pause, c.Stop: _stop, c.Record: _record, c.Locate: _locate, c.Loop: _loop,
     c.SetGain: _strip_value, c.SetPan: _strip_value, c.SetMute: _strip_value, c.SetSolo: _strip_value,
     c.SetSendLevel: _send_value, c.SetSendMute: _send_value,
-    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix,
+    c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix, c.BranchLevel: _branch_level,
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,

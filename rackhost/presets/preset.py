@@ -9,6 +9,11 @@ capturing flushes first), then reads every value back and reports any that
 did not land. Values are stored at the parameter's precision (-18.0, not the
 -18.000002 the plug-in reports).
 Output-only parameters (meters) are never stored or set.
+
+A split slot (parallel branches, :mod:`rackhost.chain.split`) is stored as
+``{"name", "bypass", "branches": [{"level_db", "chain": [slots...]}]}``; its
+branches' slots are stored as any other (and may be splits again). A level of
+``null`` is a silent branch (-inf dB, which JSON cannot hold).
 """
 
 from __future__ import annotations
@@ -18,16 +23,17 @@ import binascii
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Iterator, Literal, Union
 
 from rackhost import __version__
-from rackhost.chain import Chain, MissingPlugin, Plugin, PluginIdentity, Slot
+from rackhost.chain import Branch, Chain, MissingPlugin, Plugin, PluginIdentity, Slot, Split
 from rackhost.chain.builtins import is_builtin
 from rackhost.chain.discovery import PluginProbeFailed
 from rackhost.chain.parameters import ParameterValue
 from rackhost.errors import PluginNotFoundError, RackhostError, printable
 
-FORMAT_VERSION = 1
+# Version 2 added split slots (parallel branches); a version 1 preset has none.
+FORMAT_VERSION = 2
 STAGES = ("tracking", "mixing", "mastering")
 PresetKind = Literal["chain", "track", "bus", "master"]
 
@@ -67,11 +73,46 @@ class SlotState:
 
 
 @dataclass
+class BranchState:
+    slots: list[ItemState] = field(default_factory=list)
+    level_db: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"level_db": self.level_db if math.isfinite(self.level_db) else None,
+                "chain": [s.to_dict() for s in self.slots]}
+
+
+@dataclass
+class SplitState:
+    """A split slot as a file keeps it: its branches' slots and levels."""
+
+    branches: list[BranchState]
+    name: str = "split"
+    bypass: bool = False
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "bypass": self.bypass, "branches": [b.to_dict() for b in self.branches]}
+
+
+ItemState = Union[SlotState, SplitState]
+
+
+def plugin_states(states: list[ItemState]) -> Iterator[SlotState]:
+    """Every plug-in slot of ``states``, those inside splits included, in order."""
+    for state in states:
+        if isinstance(state, SplitState):
+            for branch in state.branches:
+                yield from plugin_states(branch.slots)
+        else:
+            yield state
+
+
+@dataclass
 class Preset:
     name: str
     stage: str
     kind: PresetKind = "chain"
-    slots: list[SlotState] = field(default_factory=list)
+    slots: list[ItemState] = field(default_factory=list)
     gain_db: float | None = None  # track and master presets
     pan: float | None = None  # track presets
     description: str = ""
@@ -130,8 +171,13 @@ def stored_values(plugin: Plugin) -> dict[str, ParameterValue]:
     return {name: plugin.parameters[name].rounded(value) for name, value in plugin.values().items()}
 
 
-def capture_chain(chain: Chain) -> list[SlotState]:
-    return [capture_slot(slot) for slot in chain]
+def capture_chain(chain: Chain) -> list[ItemState]:
+    return [capture_split(item) if isinstance(item, Split) else capture_slot(item) for item in chain]
+
+
+def capture_split(split: Split) -> SplitState:
+    return SplitState([BranchState(capture_chain(b.chain), b.level_db) for b in split.branches], split.name,
+                      split.bypass)
 
 
 # -- restore --------------------------------------------------------------------------
@@ -232,9 +278,39 @@ def restore_chain(
     """Fresh plug-ins in a new chain, set as the preset says; the report lists values that did not land."""
     report = RestoreReport()
     label = source or preset.name
-    slots = [restore_slot(s, label, f"slots[{i}]", report, allow_untrusted=allow_untrusted)
-             for i, s in enumerate(preset.slots)]
-    return Chain(slots), report
+
+    def restore(state: SlotState, source: str, where: str, report: RestoreReport) -> Slot:
+        return restore_slot(state, source, where, report, allow_untrusted=allow_untrusted)
+
+    return Chain(restore_items(preset.slots, label, "slots", report, restore)), report
+
+
+Restore = Callable[[SlotState, str, str, RestoreReport], Slot]
+
+
+def restore_items(states: list[ItemState], source: str, where: str, report: RestoreReport,
+                  restore: Restore) -> list[Slot | Split]:
+    """The slots and splits ``states`` describe; ``restore`` makes each plug-in slot (a session's
+    engine reuses the instances it runs). ``where`` is the list's place in the file, for errors."""
+    items: list[Slot | Split] = []
+    for i, state in enumerate(states):
+        here = f"{where}[{i}]"
+        if isinstance(state, SplitState):
+            branches = []
+            for k, branch in enumerate(state.branches):
+                at = f"{here}.branches[{k}]"
+                chain = Chain(restore_items(branch.slots, source, f"{at}.chain", report, restore))
+                try:
+                    branches.append(Branch(chain, branch.level_db))
+                except ValueError as err:
+                    raise PresetError(source, f"{at}.level_db", str(err)) from None
+            try:
+                items.append(Split(branches, state.name, state.bypass))
+            except ValueError as err:
+                raise PresetError(source, f"{here}.branches", str(err)) from None
+        else:
+            items.append(restore(state, source, here, report))
+    return items
 
 
 def _identity(doc: dict) -> PluginIdentity:

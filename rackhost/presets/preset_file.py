@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from rackhost.atomic import write_json
 from rackhost.presets.document import DocumentReader, Keys
-from rackhost.presets.preset import FORMAT_VERSION, Preset, PresetError, SlotState
+from rackhost.presets.preset import FORMAT_VERSION, BranchState, ItemState, Preset, PresetError, SlotState, SplitState
 from rackhost.versions import Migration
 
+
+def _v1_to_v2(doc: dict) -> dict:
+    """Version 2 only added split slots: a version 1 preset's slots are all plug-ins, as they were."""
+    return dict(doc, format_version=2)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 KINDS = ("chain", "track", "bus", "master")
 
 # The keys each object of a preset may have (a session's slots are the same).
@@ -23,6 +30,9 @@ PRESET_KEYS = Keys(
 )
 SLOT_KEYS = Keys(required=("plugin",), optional=("parameters", "raw_state", "bypass", "mix"))
 PLUGIN_KEYS = Keys(required=("name",), optional=("format", "vendor", "uid", "version", "path"))
+# A split slot: told from a plug-in slot by its "branches".
+SPLIT_KEYS = Keys(required=("branches",), optional=("name", "bypass"))
+BRANCH_KEYS = Keys(required=("chain",), optional=("level_db",))
 
 
 def read_preset(path: Path) -> Preset:
@@ -77,12 +87,18 @@ def _midi_mappings(r: Any, doc: dict) -> list[dict]:
         raise r.fail(f"midi_mappings{index}", problem) from None
 
 
-def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_KEYS) -> list[SlotState]:
-    """Slots as presets and sessions store them, checked for shape (plug-ins are not loaded here)."""
+def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_KEYS) -> list[ItemState]:
+    """Slots as presets and sessions store them, checked for shape (plug-ins are not loaded here).
+
+    A chain's list (``keys`` is :data:`SLOT_KEYS`) may hold split slots, whose branches are read the same way.
+    """
     r = _Reader(source)
-    slots = []
+    slots: list[ItemState] = []
     for i, slot in enumerate(r.expect(doc, list, where)):
         here = f"{where}[{i}]"
+        if keys is SLOT_KEYS and isinstance(slot, dict) and _is_split(slot):
+            slots.append(_split_state(r, slot, source, here))
+            continue
         slot = r.keys(r.expect(slot, dict, here), keys, here)
         plugin = r.keys(r.expect(slot.get("plugin"), dict, f"{here}.plugin"), PLUGIN_KEYS, f"{here}.plugin")
         r.text(plugin, "name", f"{here}.plugin")
@@ -95,6 +111,24 @@ def slot_states_from_list(doc: Any, source: str, where: str, keys: Keys = SLOT_K
             r.expect(raw, str, f"{here}.raw_state")
         slots.append(SlotState(plugin, params, raw, r.boolean(slot, "bypass", here), r.number(slot, "mix", here, 1.0)))
     return slots
+
+
+def _is_split(doc: dict) -> bool:
+    """A split slot has branches; one whose "branches" key was lost still has a split's name and no plug-in,
+    and is refused for that missing key rather than for its name."""
+    return "branches" in doc or ("plugin" not in doc and "name" in doc)
+
+
+def _split_state(r: DocumentReader, doc: dict, source: str, here: str) -> SplitState:
+    doc = r.keys(doc, SPLIT_KEYS, here)
+    branches = []
+    for k, branch in enumerate(r.expect(doc["branches"], list, f"{here}.branches")):
+        at = f"{here}.branches[{k}]"
+        branch = r.keys(r.expect(branch, dict, at), BRANCH_KEYS, at)
+        level = -math.inf if branch.get("level_db", 0.0) is None else r.number(branch, "level_db", at, 0.0)
+        branches.append(BranchState(slot_states_from_list(branch["chain"], source, f"{at}.chain"), level))
+    name = r.text(doc, "name", here, default="split")
+    return SplitState(branches, name, r.boolean(doc, "bypass", here))
 
 
 class _Reader(DocumentReader):

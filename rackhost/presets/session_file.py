@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 5::
+Format version 6::
 
     {
-      "format_version": 5,
+      "format_version": 6,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -11,7 +11,10 @@ Format version 5::
          "mute": false, "solo": false, "keep_mono": false, "output": "drums",
          "sends": [{"bus": "reverb", "level_db": -12.0, "pre_fader": false, "muted": false}],
          "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
-                    "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0}]}
+                    "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0},
+                   {"name": "parallel", "bypass": false, "branches": [
+                       {"level_db": -6.0, "chain": [{"plugin": {"name": "Compressor"}}]},
+                       {"level_db": 0.0, "chain": []}]}]}
       ],
       "busses": [
         {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
@@ -33,8 +36,11 @@ Version 3 added instrument tracks and the MIDI mappings (see
 Version 4 added busses and every strip's ``output`` and ``sends``; a version 3
 file has none, so its tracks go to the master as they did. A send's
 ``level_db`` of ``null`` is a silent send (-inf dB, which JSON cannot hold).
-Version 5 added a slot's ``key`` (the track or bus its detector hears, on a
-bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 4
+Version 5 added split slots (an object with ``branches`` where a slot stands:
+parallel sub-chains summed at their levels; see :mod:`rackhost.presets.preset`);
+a version 4 file has none.
+Version 6 added a slot's ``key`` (the track or bus its detector hears, on a
+bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 5
 file has none. A key is a session's: a preset's slot has none.
 """
 
@@ -48,16 +54,17 @@ from typing import Any
 from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
+from rackhost.chain.split import Split
 from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
                              UnknownKeySourceError, printable)
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
-from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_slot
+from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_items, restore_slot
 from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -92,12 +99,17 @@ def _v3_to_v4(doc: dict) -> dict:
 
 
 def _v4_to_v5(doc: dict) -> dict:
-    """Version 5 only added keys (a slot's ``key``): a version 4 session has no keyed slot."""
+    """Version 5 only added split slots (parallel branches in a chain): a version 4 session has none."""
     return dict(doc, format_version=5)
 
 
+def _v5_to_v6(doc: dict) -> dict:
+    """Version 6 only added keys (a slot's ``key``): a version 5 session has no keyed slot."""
+    return dict(doc, format_version=6)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -304,10 +316,13 @@ class _SessionReader(DocumentReader):
             doc = [self.take_key(s, f"{where}[{i}]", keys, i) for i, s in enumerate(doc)]
         try:
             states = slot_states_from_list(doc, str(self.path), where)
-            slots = [self.restore(s, str(self.path), f"{where}[{i}]", self.report) for i, s in enumerate(states)]
+            slots = restore_items(states, str(self.path), where, self.report, self.restore)
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
         for i, key in keys.items():
+            if isinstance(slots[i], Split):
+                raise self.fail(f"{where}[{i}].key", "a split cannot take a key; put the key on the keyed "
+                                                     "plug-in's own slot, outside the split")
             slots[i].key = key
             try:
                 check_keyable(slots[i])
@@ -339,7 +354,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
     def chain_doc(chain: Chain) -> list[dict]:
         docs = [state.to_dict() for state in capture_chain(chain)]
         for doc, slot in zip(docs, chain.slots):
-            if slot.key is not None:
+            if getattr(slot, "key", None) is not None:  # a split has none
                 doc["key"] = {"source": slot.key.source, "pre_fader": slot.key.pre_fader}
         return docs
 

@@ -55,7 +55,7 @@ class _ResyncReader(_SessionReader):
         self.pool: dict[tuple[str, str], list[Plugin]] = {}
         for owner in _owners(current):
             for chain in (owner.chain, owner.ab.other):
-                for slot in chain or ():
+                for slot in chain.plugin_slots() if chain is not None else ():  # inside splits too
                     plugin = slot.plugin
                     if not isinstance(plugin, MissingPlugin):
                         self.pool.setdefault(_key(plugin.identity.to_dict()), []).append(plugin)

@@ -85,7 +85,11 @@ class MappingTarget:
         if self.slot is None or self.slot >= len(chain):
             raise MidiMappingError(f"mapping to slot {self.slot} of the {self._where(session)} chain, "
                                    f"which has {len(chain)} slots")
-        return chain[self.slot].plugin
+        item = chain[self.slot]
+        if not hasattr(item, "plugin"):  # a split slot: its plug-ins sit in its branches
+            raise MidiMappingError(f"slot {self.slot} of the {self._where(session)} chain is the split {item.name!r}, "
+                                   f"whose plug-ins cannot be mapped yet; map a plug-in outside the split")
+        return item.plugin
 
     def _where(self, session: MappedSession | None) -> str:
         if self.track is None:
@@ -466,7 +470,7 @@ class MidiMap:
                 slot = owner.chain[target.slot] if target.kind == "parameter" else None
             except (MidiMappingError, IndexError):
                 owner = slot = None
-            anchors.append((mapping, owner, slot, slot.plugin.name if slot is not None else ""))
+            anchors.append((mapping, owner, slot, slot.name if slot is not None else ""))
         return anchors
 
     def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: MappedSession) -> list[str]:
@@ -496,7 +500,7 @@ class MidiMap:
                 chain = owner.chain
                 index = next((i for i, s in enumerate(chain) if s is slot), -1)
                 if index < 0:
-                    same_place = target.slot < len(chain) and chain[target.slot].plugin.name == plugin_name
+                    same_place = target.slot < len(chain) and chain[target.slot].name == plugin_name
                     if not same_place:
                         dropped.append(f"{mapping.describe()}: its {plugin_name} slot was removed")
                         continue
