@@ -398,3 +398,17 @@ def test_asking_for_a_key_never_hosts_the_slots_own_bundle_in_minihost_so_pedalb
     child = subprocess.run([sys.executable, "-c", _SHARED_BUNDLE], capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, f"exit {child.returncode}: {child.stderr[-1500:]}"
     assert "refused: MVerb cannot take a key" in child.stdout and "loaded again" in child.stdout
+
+
+def test_a_key_on_a_split_or_on_a_slot_inside_one_is_refused():
+    from rackhost.chain import Branch, Split
+    from rackhost.errors import KeyedSplitSlotError, SessionError
+
+    session = ducking_session()
+    inner = Chain([Plugin.create("ZamCompX2", **DUCK)])
+    split = session.bus("music bus").chain.add(Split([Branch(inner), Branch()], name="par"))
+    with pytest.raises(SessionError, match="split 'par' cannot take a key"):
+        session.edit.set_key(session, split, "voice")
+    with pytest.raises(KeyedSplitSlotError, match="bus 'music bus': ZamCompX2 inside a split has a key"):
+        session.edit.set_key(session, inner[0], "voice")
+    assert inner[0].key is None
