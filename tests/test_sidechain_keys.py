@@ -27,7 +27,7 @@ from rackhost.chain.keyed import (
 )
 from rackhost.errors import ChannelLayoutError, ParameterValueError, UnknownParameterError
 
-import minihost  # noqa: E402 - a test dependency (pyproject's "test" extra): missing, the suite fails here
+import minihost  # noqa: E402,F401 - a test dependency (pyproject's "test" extra): missing, the suite fails here
 
 # make setup installs zam-plugins with its LV2 builds; without them every keyed test below would prove nothing.
 assert "ZamCompX2" in keyed_plugins(vst3=[]), "zam-plugins' LV2 builds are not installed: run make setup"

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import SR
 from rackhost.chain import ArraySource, AudioFileSource, Chain, Plugin, Session, render
-from rackhost.chain.sidechain import Key, NotKeyableError, twin_of
+from rackhost.chain.sidechain import NotKeyableError, twin_of
 from rackhost.errors import KeyedTrackSlotError, RoutingLoopError, UnknownKeySourceError
 from rackhost.presets import load_session, save_session
 from rackhost.presets.session_file import FORMAT_VERSION, SessionFileError
