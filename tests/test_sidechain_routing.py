@@ -412,3 +412,23 @@ def test_a_key_on_a_split_or_on_a_slot_inside_one_is_refused():
     with pytest.raises(KeyedSplitSlotError, match="bus 'music bus': ZamCompX2 inside a split has a key"):
         session.edit.set_key(session, inner[0], "voice")
     assert inner[0].key is None
+
+
+def test_the_readme_voice_over_ducking_session_loads_and_ducks_the_music_under_the_voice(tmp_path):
+    import soundfile as sf
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("A voice-over ducking session", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    sf.write(tmp_path / "music.wav", _music().T, SR, subtype="FLOAT")
+    sf.write(tmp_path / "voice.wav", _voice().T, SR, subtype="FLOAT")
+    (tmp_path / "ducking.json").write_text(example)
+    session = load_session(tmp_path / "ducking.json")
+    voice = session.track("voice")
+    voice.mute = True  # a muted source keys nothing, even before its fader
+    assert _level_db(render(session, tail=False).audio, 0.3, 0.5) == pytest.approx(_level_db(_music(), 0.3, 0.5),
+                                                                                    abs=0.01)
+    voice.mute = False
+    voice.gain_db = -150.0  # its pre-fader key ducks though the voice is not heard
+    out = render(session, tail=False).audio
+    assert _level_db(out, 0.3, 0.5) - _level_db(_music(), 0.3, 0.5) < -20
+    np.testing.assert_array_equal(out[:, : SR // 4], _music()[:, : SR // 4])
