@@ -360,6 +360,7 @@ def test_rackhost_render_session_renders_the_keys(tmp_path):
                           str(tmp_path / "mix.wav"), "--no-tail", "--bit-depth", "32"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stderr == ""  # the keyed twins' loading and release say nothing to the user
     mix, rate = sf.read(tmp_path / "mix.wav", dtype="float32", always_2d=True)
     assert rate == SR
     np.testing.assert_array_equal(mix.T, render(ducking_session(), tail=False).audio)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
+from rackhost.chain.teardown import muted_stderr
 from rackhost.errors import ChannelLayoutError, ParameterValueError, RackhostError, UnknownParameterError
 
 
@@ -203,6 +205,14 @@ class KeyedPlugin:
                                          main, self.ports.outputs, key)
         except Exception as err:
             raise KeyedPluginError(f"could not load {self.name} from {self.path}: {err}") from err
+
+    def __del__(self) -> None:
+        # DPF prints two lines as JUCE releases the plug-in; muted from the main thread only (never around
+        # an audio callback, whose thread may drop the last reference to an old snapshot).
+        plugin = self.__dict__.pop("_plugin", None)
+        if plugin is not None and threading.current_thread() is threading.main_thread():
+            with muted_stderr():
+                del plugin
 
     @property
     def main_channels(self) -> int:

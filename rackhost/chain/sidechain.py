@@ -26,6 +26,7 @@ import numpy as np
 from rackhost.chain.keyed import (KEYED_VST3_VARIABLE, KeyedPlugin, KeyedPluginError, find_keyed_plugin,
                                   keyed_plugins, lv2_key_ports)
 from rackhost.chain.plugin import SIDECHAIN_SWITCH, MissingPlugin, Plugin
+from rackhost.chain.teardown import muted_stderr
 from rackhost.errors import RackhostError
 
 
@@ -85,7 +86,8 @@ def keyed_twin(plugin: Plugin, sample_rate: float, max_block: int) -> KeyedPlugi
                           f"{KEYED_VST3_VARIABLE} to key it")
             continue
         try:
-            return KeyedPlugin(found, sample_rate, max_block)
+            with muted_stderr():  # lilv's notes on loading an LV2 bundle tell the user nothing
+                return KeyedPlugin(found, sample_rate, max_block)
         except KeyedPluginError as err:
             errors.append(str(err))
             if "need minihost" in str(err):
@@ -104,7 +106,11 @@ class KeyedRunner:
         self.sample_rate = float(sample_rate)
         self.max_block = int(max_block)
         self.values: dict[str, object] = {}
-        self.parameters = _TwinParameters(self)
+
+    @property
+    def parameters(self) -> _TwinParameters:
+        """The twin, set like a pedalboard instance (made per call: no cycle keeps a dropped twin alive)."""
+        return _TwinParameters(self)
 
     def fits(self, sample_rate: float, max_block: int) -> bool:
         return (float(sample_rate), int(max_block)) == (self.sample_rate, self.max_block)
@@ -147,7 +153,7 @@ def twin_of(plugin: Plugin) -> KeyedRunner | None:
 
 def forget_twin(plugin: Plugin) -> None:
     """Drop the twin: the next snapshot makes a fresh one (a reset; minihost's own reset keeps envelopes)."""
-    plugin.__dict__.pop(RUNNER, None)
+    plugin.__dict__.pop(RUNNER, None)  # a twin a snapshot still runs is freed with that snapshot
 
 
 def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
@@ -155,6 +161,7 @@ def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
     with the plug-in's values."""
     current = twin_of(slot.plugin)
     if current is None or not current.fits(sample_rate, max_block):
+        forget_twin(slot.plugin)
         current = KeyedRunner(slot.plugin, sample_rate, max_block)
         slot.plugin.__dict__[RUNNER] = current
     current.follow(slot.plugin)
