@@ -9,12 +9,16 @@
 (c) The factory mastering presets (presets/mastering/*.json) rendered to their
     loudness targets: ``mastering_passes`` (full renders, the most any preset
     took) and ``mastering_realtime_factor`` (audio seconds per second, all presets).
+(d) The 8-track session of (b) with 20 automated parameters, every one moving
+    all the time (8 track faders, 8 ZamCompX2 thresholds, 4 Compressor
+    thresholds: linear ramps between points 1.5 s apart), against the same
+    session without envelopes: ``automation_cost_ratio`` = with / without.
 
 The two sides of each comparison alternate within one run (after one untimed
 warm-up each) and the medians are reported. The last line printed is a JSON
 object with every number, for scripts.
 
-    python bench/offline.py [--quick] [--seconds S] [--reps N] [--only mastering-targets]
+    python bench/offline.py [--quick] [--seconds S] [--reps N] [--only mastering-targets|automation]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ VST3_FOLDER = Path("/usr/lib/vst3")
 # Targets from the issue.
 OVERHEAD_TARGET = 1.03
 DAWDREAMER_TARGET = 1.2
+AUTOMATION_TARGET = 1.15
 
 Params = dict[str, float]
 # (name, parameters): a pedalboard built-in by class name, or a VST3 in VST3_FOLDER by bundle name.
@@ -322,6 +327,48 @@ def bench_multitrack(tracks: int, seconds: float, reps: int) -> dict[str, float]
     }
 
 
+# -- (d) automation ------------------------------------------------------------------
+
+
+def automate_multitrack(session: Session, seconds: float) -> int:
+    """Give ``session`` (from :func:`multitrack_session`) 20 envelopes that never stop moving; returns how many."""
+    from rackhost.chain.automation import Envelope, Point, SlotTarget, StripTarget, check_envelope
+
+    def ride(low: float, high: float, phase: int) -> tuple[Point, ...]:
+        times = np.arange(0.0, seconds + 1.5, 1.5)
+        return tuple(Point(float(t), high if (k + phase) % 2 else low) for k, t in enumerate(times))
+
+    count = 0
+    for index, track in enumerate(session.tracks):
+        _, compressor, zamcomp = track.chain.slots
+        targets = [(StripTarget("gain_db"), -12.0, 0.0), (SlotTarget(zamcomp, "threshold_db"), -30.0, -10.0)]
+        if index < 4:
+            targets.append((SlotTarget(compressor, "threshold_db"), -30.0, -10.0))
+        for target, low, high in targets:
+            track.automation.append(check_envelope(track, Envelope(target, ride(low, high, index))))
+            count += 1
+    return count
+
+
+def bench_automation(seconds: float, reps: int) -> dict[str, float]:
+    sources = [make_audio(seconds, seed=100 + i) for i in range(8)]
+    plain = multitrack_session(sources)
+    automated = multitrack_session(sources)
+    count = automate_multitrack(automated, seconds)
+    render(plain, tail=False), render(automated, tail=False)  # warm-up
+    print(f"(d) 8 stereo tracks x 3 plug-ins + master compressor, {seconds:g} s, {count} automated parameters "
+          f"(8 faders, 8 ZamCompX2 and 4 Compressor thresholds, always moving)")
+    timings = alternate({"automated": lambda: render(automated, tail=False),
+                         "plain": lambda: render(plain, tail=False)}, reps)
+    with_s, without_s = timings.median("automated"), timings.median("plain")
+    print(f"    automated   {timings.describe('automated')}")
+    print(f"    plain       {timings.describe('plain')}")
+    ratio = with_s / without_s
+    print(f"    automation cost ratio (automated / plain) {ratio:.3f}  target <= {AUTOMATION_TARGET}")
+    return {"automated_8track_s": with_s, "plain_8track_s": without_s, "automation_cost_ratio": ratio,
+            "automated_parameters": count}
+
+
 # -- (c) loudness-targeted mastering ------------------------------------------------
 
 
@@ -396,7 +443,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 s of audio, 2 repetitions")
     parser.add_argument("--seconds", type=float, help="audio length for every scenario (default 60)")
     parser.add_argument("--reps", type=int, help="timed repetitions per side (default 5)")
-    parser.add_argument("--only", choices=("mastering-targets",), help="run just this part")
+    parser.add_argument("--only", choices=("mastering-targets", "automation"), help="run just this part")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (5.0 if args.quick else 60.0)
     args.reps = args.reps or (2 if args.quick else 5)
@@ -406,8 +453,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results: dict[str, object] = {"seconds": args.seconds, "reps": args.reps, "cores": os.cpu_count()}
-    if args.only == "mastering-targets":
-        results.update(bench_mastering_targets(args.seconds))
+    if args.only is not None:
+        results.update(bench_mastering_targets(args.seconds) if args.only == "mastering-targets"
+                       else bench_automation(args.seconds, args.reps))
         sys.stderr.flush()
         print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
         return 0
@@ -418,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     for tracks in (8, 32):
         results.update(bench_multitrack(tracks, args.seconds, args.reps))
     results.update(bench_mastering_targets(args.seconds))
+    results.update(bench_automation(args.seconds, args.reps))
     results["overhead_target_met"] = results["overhead_ratio"] <= OVERHEAD_TARGET  # type: ignore[operator]
     results["dawdreamer_target_met"] = results["dawdreamer_8track_ratio"] >= DAWDREAMER_TARGET  # type: ignore[operator]
+    results["automation_target_met"] = results["automation_cost_ratio"] <= AUTOMATION_TARGET  # type: ignore[operator]
     sys.stderr.flush()
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
     return 0

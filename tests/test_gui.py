@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SR, program_signal
 from gui_driver import click
-from rackhost.chain import ArraySource, Session
+from rackhost.chain import Session
 from rackhost.gui.app import RackApp
 from rackhost.presets import save_session
 

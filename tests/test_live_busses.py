@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
+from jack_harness import align, jack_device
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.live import LiveEngine
 from rackhost.presets import session_to_dict

@@ -11,7 +11,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import PROJECT_VST3_DIR, SR, file_loader
 from jack_harness import jack_device, run_python

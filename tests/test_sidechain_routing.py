@@ -271,7 +271,7 @@ def test_a_session_with_keys_round_trips_through_its_file_and_renders_the_same(t
     path = tmp_path / "duck.json"
     save_session(session, path)
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == FORMAT_VERSION == 6
+    assert doc["format_version"] == FORMAT_VERSION == 7
     assert doc["busses"][0]["chain"][0]["key"] == {"source": "voice", "pre_fader": True}
     assert doc["master"]["chain"][0]["key"] == {"source": "music bus", "pre_fader": False}
     loaded = load_session(path)
@@ -433,3 +433,17 @@ def test_the_readme_voice_over_ducking_session_loads_and_ducks_the_music_under_t
     out = render(session, tail=False).audio
     assert _level_db(out, 0.3, 0.5) - _level_db(_music(), 0.3, 0.5) < -20
     np.testing.assert_array_equal(out[:, : SR // 4], _music()[:, : SR // 4])
+
+
+def test_an_envelope_on_a_keyed_slots_threshold_reaches_the_twin_so_the_ducking_stops_where_it_rises():
+    from rackhost.chain.automation import Envelope, Point, SlotTarget
+
+    session = ducking_session(voice=np.tile(_voice()[:, int(SR * 0.25):int(SR * 0.5)], (1, 4)))
+    slot = session.bus("music bus").chain[0]
+    # -40 dB until 0.5 s, then 0 dB, above the voice's peaks (-6 dBFS): no more ducking after 0.5 s.
+    session.edit.add_envelope(session.bus("music bus"), Envelope(SlotTarget(slot, "threshold_db"),
+                                                                 (Point(0.0, -40.0, "step"), Point(0.5, 0.0))))
+    out = render(session, tail=False).audio
+    music = _music()
+    assert _level_db(out, 0.1, 0.45) - _level_db(music, 0.1, 0.45) < -20
+    assert _level_db(out, 0.7, 0.95) - _level_db(music, 0.7, 0.95) > -0.5

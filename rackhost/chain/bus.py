@@ -90,6 +90,8 @@ class Bus(Routed):
     ab: ABCompare = field(default_factory=ABCompare)
     output: str | None = None  # None: the master; or the name of a bus
     sends: list[Send] = field(default_factory=list)
+    # Its envelopes (rackhost.chain.automation.Envelope, which imports this module) on its slots, fader, pan, sends.
+    automation: list = field(default_factory=list)
 
     channels = 2
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Mapping, Protocol, Union
 
 import numpy as np
 import pedalboard
@@ -17,6 +17,12 @@ from rackhost.errors import RackhostError, SessionError
 Stage = Callable[[np.ndarray], np.ndarray]
 # What a chain's slot list holds: plug-in slots, and splits (parallel branches of sub-chains).
 Item = Union["Slot", Split]
+
+
+class StageAutomation(Protocol):
+    """Plays a stage's envelopes (:class:`rackhost.chain.automated.StageAutomation`)."""
+
+    def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
@@ -185,7 +191,7 @@ class Chain:
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
-        keep_mono: bool = False,
+        keep_mono: bool = False, automated: Mapping[Slot, bool] | None = None,
     ) -> ChainProcessor:
         """An immutable snapshot of this chain for the audio path.
 
@@ -198,11 +204,18 @@ class Chain:
         thread about what bare pedalboard costs. Latent plug-ins run on their own:
         inside a ``Pedalboard`` pedalboard trims their latency by handing back
         short blocks, which a block engine must not see.
+
+        ``automated``: slots with envelopes (:mod:`rackhost.chain.automated`), each
+        in a stage of its own so only it is cut where its values change; True
+        where its wet/dry is automated (it then gets a wet/dry stage whatever
+        its mix, whose :class:`WetDry` is in :attr:`ChainProcessor.mixes`).
         """
+        automated = automated or {}
         self.configure(channels, sample_rate, keep_mono)
         stages: list[Stage] = []
         stage_slots: list[tuple[Slot, ...]] = []
         keys: list[tuple[int, KeyedStage]] = []
+        mixes: dict[int, WetDry] = {}
         run: list[Slot] = []
         segment = max(max_segment or max_block, max_block)
         width = channels
@@ -226,8 +239,12 @@ class Chain:
                     keys.append((index, keyed))
                     width = width_in
                     stage_slots.append((slot,))
-                    stages.append(keyed if slot.mix >= 1.0 else _wet_dry(
-                        keyed, slot.mix, DelayLine(width_in, keyed.latency, segment) if keyed.latency else None))
+                    if slot.mix < 1.0 or automated.get(slot):
+                        mixes[len(stages)] = WetDry(slot.mix)
+                        delay = DelayLine(width_in, keyed.latency, segment) if keyed.latency else None
+                        stages.append(_wet_dry(keyed, mixes[len(stages)], delay))
+                    else:
+                        stages.append(keyed)
                     continue
             if slot.bypass:
                 if width > width_in:  # the track stays as wide as the plug-in would make it
@@ -241,7 +258,8 @@ class Chain:
                 stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono))
                 continue
             latency = plugin.latency(sample_rate, max_block)
-            if slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin):
+            if (slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin)
+                    and slot not in automated):
                 run.append(slot)
                 continue
             flush()
@@ -249,15 +267,16 @@ class Chain:
             stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
                 stage = _fifo(stage, width, latency, segment)
-            if slot.mix < 1.0:
+            if slot.mix < 1.0 or automated.get(slot):
                 # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
                 # is added to both channels.
                 delay = DelayLine(width_in, latency, segment) if latency else None
-                stage = _wet_dry(stage, slot.mix, delay)
+                mixes[len(stages)] = WetDry(slot.mix)
+                stage = _wet_dry(stage, mixes[len(stages)], delay)
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width,
-                              tuple(keys))
+                              tuple(mixes.get(i) for i in range(len(stages))), keys=tuple(keys))
 
 
 use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
@@ -306,17 +325,39 @@ class StageError(RackhostError):
 
 
 class ChainProcessor:
-    """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead."""
+    """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead.
 
-    __slots__ = ("stages", "latency", "stage_slots", "channels", "keys")
+    ``automation``: per stage, what plays its envelopes (None for a stage without); :meth:`run` uses it.
+    ``keys``: (slot index, stage) of each keyed slot that runs: the router writes their keys.
+    """
+
+    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation", "keys")
 
     def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
-                 channels: int | None = None, keys: tuple[tuple[int, KeyedStage], ...] = ()):
+                 channels: int | None = None, mixes: tuple[WetDry | None, ...] = (),
+                 automation: tuple[StageAutomation | None, ...] | None = None,
+                 keys: tuple[tuple[int, KeyedStage], ...] = ()):
         self.stages = stages
         self.latency = latency
         self.stage_slots = stage_slots
         self.channels = channels  # how wide its output is (None: as wide as its input)
-        self.keys = keys  # (slot index, stage) of each keyed slot that runs: the router writes their keys
+        self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
+        self.automation = automation
+        self.keys = keys
+
+    def run(self, block: np.ndarray, position: int) -> np.ndarray:
+        """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""
+        automation = self.automation
+        if automation is None:
+            return self(block)
+        i = 0
+        try:
+            for stage, automated in zip(self.stages, automation):
+                block = stage(block) if automated is None else automated.run(stage, block, position)
+                i += 1
+        except Exception as err:
+            raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
+        return block
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
@@ -387,14 +428,24 @@ def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
     return fifo
 
 
-def _wet_dry(stage: Stage, mix: float, dry_delay: DelayLine | None) -> Stage:
-    wet_gain = np.float32(mix)
-    dry_gain = np.float32(1.0 - mix)
+class WetDry:
+    """A wet/dry stage's two gains; an envelope on the slot's ``_mix`` sets them between sub-blocks."""
 
+    __slots__ = ("wet", "dry")
+
+    def __init__(self, mix: float):
+        self.set(mix)
+
+    def set(self, mix: float) -> None:
+        self.wet = np.float32(mix)
+        self.dry = np.float32(1.0 - mix)
+
+
+def _wet_dry(stage: Stage, gains: WetDry, dry_delay: DelayLine | None) -> Stage:
     def wet_dry(block: np.ndarray) -> np.ndarray:
         wet = stage(block)
         # The dry path is delayed as much as the plug-in delays the wet one, or they comb-filter.
         dry = dry_delay(block) if dry_delay is not None else block
-        return wet * wet_gain + dry * dry_gain
+        return wet * gains.wet + dry * gains.dry
 
     return wet_dry

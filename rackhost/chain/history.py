@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from rackhost.chain import routing
+from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_points, find, \
+    value_range
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
@@ -580,6 +582,48 @@ class Editor:
         for slot in keyed_slots(session):
             if slot.key is not None and slot.key.source == old:
                 self._attr(slot, "key", Key(new, slot.key.pre_fader), f"key of {slot.name}")
+
+    # -- automation ---------------------------------------------------------------------
+
+    def add_envelope(self, owner: Strip, envelope: Envelope) -> Envelope:
+        """Give ``owner`` (a track, bus or the master) an envelope, checked; one envelope per target."""
+        check_envelope(owner, envelope)
+        if find(owner, envelope.target) is not None:
+            raise AutomationError(f"{envelope.describe()} has an envelope already; edit its points instead")
+        self.history.run(InsertItem(owner.automation, envelope, len(owner.automation),
+                                    f"automate {envelope.describe()}"))
+        return envelope
+
+    def remove_envelope(self, owner: Strip, envelope: Envelope) -> None:
+        self.history.run(PopItem(owner.automation, owner.automation.index(envelope),
+                                 f"remove automation of {envelope.describe()}"))
+
+    def set_points(self, owner: Strip, envelope: Envelope, points: tuple[Point, ...] | list[Point],
+                   label: str | None = None) -> None:
+        """Replace the envelope's points (a drawn or recorded pass, a CSV imported), as one step."""
+        checked = check_points(envelope.describe(), tuple(points), value_range(owner, envelope.target))
+        self.history.run(SetValue(envelope, "points", checked, lambda: envelope.points,
+                                  lambda v: setattr(envelope, "points", v),
+                                  label or f"edit automation of {envelope.describe()}"))
+
+    def add_point(self, owner: Strip, envelope: Envelope, point: Point) -> None:
+        """Add a point in time order; one already at that time is replaced."""
+        kept = [p for p in envelope.points if p.time != point.time]
+        self.set_points(owner, envelope, sorted([*kept, point], key=lambda p: p.time),
+                        f"add a point to {envelope.describe()}")
+
+    def move_point(self, owner: Strip, envelope: Envelope, index: int, point: Point) -> None:
+        """Put ``point`` in place of the envelope's point ``index`` (it must stay between its neighbours)."""
+        points = list(envelope.points)
+        points[index] = point
+        self.set_points(owner, envelope, points, f"move a point of {envelope.describe()}")
+
+    def remove_point(self, owner: Strip, envelope: Envelope, index: int) -> None:
+        if len(envelope.points) == 1:
+            raise AutomationError(f"{envelope.describe()} has one point left; remove the envelope instead")
+        points = list(envelope.points)
+        del points[index]
+        self.set_points(owner, envelope, points, f"remove a point of {envelope.describe()}")
 
     def _routed(self, session: TrackList, command: Command) -> None:
         """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""

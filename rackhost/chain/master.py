@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import ABCompare
+
+if TYPE_CHECKING:
+    from rackhost.chain.automation import Envelope
 
 
 @dataclass(frozen=True)
@@ -28,5 +32,6 @@ class MasterBus:
     gain_db: float = 0.0
     loudness_target: LoudnessTarget | None = None
     ab: ABCompare = field(default_factory=ABCompare)
+    automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots and its gain_db
 
     channels = 2

@@ -122,7 +122,9 @@ def render_to_target(session: Session, target: LoudnessTarget, **options: object
 
 def _with_master(session: Session, chain: Chain, gain_db: float) -> Session:
     """A stand-in for ``session`` with another master chain: the same tracks, nothing of the session changed."""
-    return dataclasses.replace(session, master=MasterBus(chain=chain, gain_db=gain_db))
+    # The master's envelopes play too: those on slots the steered chain keeps, and its gain's.
+    return dataclasses.replace(session, master=MasterBus(chain=chain, gain_db=gain_db,
+                                                         automation=session.master.automation))
 
 
 class _Search:

@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rackhost.chain.automated import Planner
 from rackhost.chain.chain import ChainProcessor, StageError
 from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
 if TYPE_CHECKING:
+    from rackhost.chain.automated import Fade, MixAutomation
     from rackhost.chain.sidechain import KeyedStage
     from rackhost.chain.master import MasterBus
     from rackhost.chain.track import Track
@@ -78,19 +80,31 @@ def bounced(snap: MixSnapshot, track: Track, master: MasterBus) -> MixSnapshot:
     (strip,) = snap.tracks
     notes = list(snap.notes)
     chain = snap.master.chain
+    automation = snap.automation
     if strip.width == 1:  # the stereo master of the snapshot would widen it: run the master chain in mono
         sr, keep_mono = snap.sample_rate, track.keep_mono
         notes = [n for n in notes if not n.startswith("master: ")]  # those were for a stereo master
         notes += [f"master: {n}" for n in master.chain.configure(1, sr, keep_mono)]
-        chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono)
+        plan = Planner(sr, snap.block_size, snap.max_segment)
+        chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono, plan.slots(master))
+        chain = plan.chain(master, chain, strip.chain.latency, 1)
+        if automation is not None:  # the stereo master's envelopes give way to the mono one's
+            stereo = {id(stage) for stage in snap.master.chain.automation or () if stage is not None}
+            automation.stages = [s for s in automation.stages if id(s) not in stereo] + plan.mix.stages
+        elif plan.mix:
+            automation = plan.mix
         if track.pan != 0.0:
             notes.append(f"track {track.name!r}: pan {track.pan:+g} has no effect on a bounced mono file (there "
                          f"is no stereo master to pan it on); it works as a balance once a stereo-only plug-in "
                          f"in the track's chain widens the file")
     gain_db = track.gain_db if snap.audible[0] else -math.inf
     gains = np.array(bounce_gains(gain_db, track.pan, strip.width), np.float32).reshape(1, 2, 1)
+    if automation is not None:
+        for fade in automation.tracks.values():
+            fade.law = "bounce"
     return replace(
-        snap, master=MasterStrip(chain, master.gain_db, strip.width), gains=gains, notes=tuple(notes),
+        snap, master=MasterStrip(chain, master.gain_db, strip.width, snap.master.fade), gains=gains,
+        notes=tuple(notes), automation=automation,
         latency=snap.latency - snap.master.chain.latency + chain.latency,
     )
 
@@ -117,8 +131,10 @@ class TrackStrip:
         self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
         self.processed: np.ndarray | None = None
 
-    def render(self, source: np.ndarray, out: np.ndarray) -> None:
+    def render(self, source: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         """Process ``source`` (channels, n), n a multiple of the block size, into ``out`` (2, n), before the fader.
+
+        ``position``: the transport frame of the first sample, which the chain's envelopes follow.
 
         The chain gets the whole segment in one call; pedalboard runs its
         plug-ins on it ``block_size`` frames at a time with state kept, exactly
@@ -126,7 +142,7 @@ class TrackStrip:
         output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
         applies fader and pan to every track at once.
         """
-        processed = self.chain(source) if self.chain.stages else source
+        processed = self.chain.run(source, position) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
         if self._delay is not None:
             processed = self._delay(processed)
@@ -141,21 +157,24 @@ class MasterStrip:
     row of ``out``). :attr:`width` is that of its output.
     """
 
-    __slots__ = ("chain", "channels", "width", "_gain")
+    __slots__ = ("chain", "channels", "width", "_gain", "fade")
 
-    def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2):
+    def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2, fade: Fade | None = None):
         self.chain = chain
         self.channels = channels
         self.width = chain.channels or channels
         self._gain = np.float32(db_to_gain(gain_db))
+        self.fade = fade  # the master's gain envelope, if it has one
 
-    def render(self, mix: np.ndarray, out: np.ndarray) -> None:
+    def render(self, mix: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         if self.channels < mix.shape[0]:
             mix = mix[: self.channels]
-        processed = self.chain(mix) if self.chain.stages else mix
+        processed = self.chain.run(mix, position) if self.chain.stages else mix
         if self.width < out.shape[0]:
             out = out[: self.width]
-        if self._gain != 1.0:
+        if self.fade is not None:
+            np.multiply(processed, self.fade.gains(position, processed.shape[1])[: self.width], out=out)
+        elif self._gain != 1.0:
             np.multiply(processed, self._gain, out=out)
         else:
             out[:] = processed
@@ -181,10 +200,17 @@ class MixSnapshot:
     audible: tuple[bool, ...] = ()  # per track: it reaches the master (not muted, not silenced by a solo)
     notes: tuple[str, ...] = ()
     router: Router | None = None  # busses and sends, if the session has any
+    automation: MixAutomation | None = None  # envelopes on faders, pans, mutes, sends; None: nothing automated
     unity: bool = field(init=False, repr=False)  # every gain is 1.0: the multiply is skipped
+    applied: np.ndarray = field(init=False, repr=False)  # gains with 1.0 where an envelope sets a track's gains
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "unity", bool(np.all(self.gains == 1.0)))
+        applied = self.gains
+        if self.automation is not None and self.automation.tracks:
+            applied = self.gains.copy()
+            applied[list(self.automation.tracks)] = 1.0
+        object.__setattr__(self, "applied", applied)
+        object.__setattr__(self, "unity", bool(np.all(applied == 1.0)))
 
     def remixed(self, gains: np.ndarray, audible: tuple[bool, ...], master_gain_db: float,
                 router: Router | None = None) -> MixSnapshot:
@@ -194,24 +220,34 @@ class MixSnapshot:
         """
         if gains.shape != self.gains.shape:
             raise ValueError(f"gains for {gains.shape[0]} tracks, but the snapshot has {len(self.tracks)}")
-        master = MasterStrip(self.master.chain, master_gain_db, self.master.channels)
+        master = MasterStrip(self.master.chain, master_gain_db, self.master.channels, self.master.fade)
         return replace(self, gains=gains, audible=audible, master=master, router=router or self.router)
 
-    def mix_tracks(self, strips: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def mix_tracks(self, strips: np.ndarray, out: np.ndarray, position: int = 0) -> np.ndarray:
         """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.
 
         The rows are added in track order (so always the same bits, whatever
         the segment length or the threads that rendered them). Returns ``out``.
+        ``position``: the transport frame of the first sample, for envelopes.
         """
         if self.router is not None:
-            return self.router.mix(strips, self.gains, self.unity, out)
+            return self.router.mix(strips, self.applied, self.unity, out, position, self.automation)
         if not self.tracks:
             out[...] = 0.0
             return out
         if not self.unity:
-            np.multiply(strips, self.gains, out=strips)
+            np.multiply(strips, self.applied, out=strips)
+        if self.automation is not None:
+            fade_tracks(strips, self.automation, position)
         np.sum(strips, axis=0, out=out)
         return out
+
+
+def fade_tracks(strips: np.ndarray, automation: MixAutomation, position: int) -> None:
+    """Multiply the automated tracks' rows of ``strips`` by their gains per sample."""
+    n = strips.shape[2]
+    for row, fade in automation.tracks.items():
+        np.multiply(strips[row], fade.gains(position, n), out=strips[row])
 
 
 class BusStrip:
@@ -251,13 +287,14 @@ class KeyTap:
 class RouteEdge:
     """One path between strips at run time: where it goes, its gain's place, and its compensating delay."""
 
-    __slots__ = ("source", "dest", "gain", "delay")
+    __slots__ = ("source", "dest", "gain", "delay", "fade")
 
-    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int):
+    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int, fade: Fade | None = None):
         self.source = source  # a track's row of the strips, or a bus's row
         self.dest = dest  # a bus's row, or -1: the master
         self.gain = gain  # index into Router.edge_gains
         self.delay = DelayLine(2, delay, max_segment) if delay else None
+        self.fade = fade  # a send level's envelope: gains per sample instead of edge_gains
 
 
 class Router:
@@ -281,6 +318,7 @@ class Router:
         ``keys``: the taps feeding keyed slots, ``key_gains`` (keys, 2, 1) their gains.
         """
         self.busses = busses  # in session order
+        self.edges = edges
         self.run = tuple(busses[j] for j in run_order)
         self.structure = structure
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
@@ -291,16 +329,18 @@ class Router:
             bus.keys = tuple(k for k in keys if k.bus and k.source == bus.row)
         self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p)
         post = [e for e, b, p in zip(edges, sources, pre) if b is None and not p]
+        # An automated send is fed on its own, with its gains per sample.
         # Undelayed track outputs and sends into one place are summed as the plain mix sums tracks: gathered,
         # scaled and reduced in three numpy calls, not two per path (32 tracks into 4 busses: 12, not 64).
-        dests = sorted({e.dest for e in post if e.delay is None})
+        grouped = [e for e in post if e.delay is None and e.fade is None]
+        dests = sorted({e.dest for e in grouped})
         self.groups = tuple(
-            (d, np.array([e.source for e in post if e.delay is None and e.dest == d], np.intp),
-             np.array([e.gain for e in post if e.delay is None and e.dest == d], np.intp))
+            (d, np.array([e.source for e in grouped if e.dest == d], np.intp),
+             np.array([e.gain for e in grouped if e.dest == d], np.intp))
             for d in dests
         )
         self.group_gains = self._group_gains(edge_gains)
-        self.track_post = tuple(e for e in post if e.delay is not None)
+        self.track_post = tuple(e for e in post if e.delay is not None or e.fade is not None)
         for bus in busses:
             bus.pre = tuple(e for e, b, p in zip(edges, sources, pre) if b == bus.row and p)
             bus.post = tuple(e for e, b, p in zip(edges, sources, pre) if b == bus.row and not p)
@@ -326,7 +366,8 @@ class Router:
     def _group_gains(self, edge_gains: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(np.ascontiguousarray(edge_gains[gains].reshape(-1, 1, 1)) for _, _, gains in self.groups)
 
-    def mix(self, strips: np.ndarray, gains: np.ndarray, unity: bool, out: np.ndarray) -> np.ndarray:
+    def mix(self, strips: np.ndarray, gains: np.ndarray, unity: bool, out: np.ndarray, position: int = 0,
+            automation: MixAutomation | None = None) -> np.ndarray:
         """``strips`` (tracks, 2, n) pre-fader in, post-fader out (in place); the master's input into ``out``."""
         n = out.shape[1]
         inputs = self.inputs[:, :, :n]
@@ -336,9 +377,11 @@ class Router:
         for k in self.track_keys:
             k.feed(strips[k.source], key_gains)
         for e in self.track_pre:
-            self._feed(e, strips[e.source], inputs, out)
+            self._feed(e, strips[e.source], inputs, out, position)
         if not unity:
             np.multiply(strips, gains, out=strips)
+        if automation is not None:
+            fade_tracks(strips, automation, position)
         part = self._scaled[:, :n]
         for (dest, rows, _), group_gain in zip(self.groups, self.group_gains):
             gathered = self._gathered[: len(rows), :, :n]
@@ -348,13 +391,14 @@ class Router:
             target = out if dest < 0 else inputs[dest]
             np.add(target, part, out=target)
         for e in self.track_post:
-            self._feed(e, strips[e.source], inputs, out)
+            self._feed(e, strips[e.source], inputs, out, position)
         bus_gains = self.bus_gains
+        bus_fades = automation.busses if automation is not None else {}
         for bus in self.run:
             row = bus.row
             fed = inputs[row]
             try:
-                processed = bus.chain(fed) if bus.chain.stages else fed
+                processed = bus.chain.run(fed, position) if bus.chain.stages else fed
             except StageError as err:
                 if self.failures is None:
                     raise
@@ -364,16 +408,23 @@ class Router:
             for k in bus.keys:
                 k.feed(processed, key_gains)
             for e in bus.pre:
-                self._feed(e, processed, inputs, out)
+                self._feed(e, processed, inputs, out, position)
             faded = self.outputs[row, :, :n]
-            np.multiply(processed, bus_gains[row], out=faded)
+            fade = bus_fades.get(row)
+            np.multiply(processed, bus_gains[row] if fade is None else fade.gains(position, n), out=faded)
             for e in bus.post:
-                self._feed(e, faded, inputs, out)
+                self._feed(e, faded, inputs, out, position)
         return out
 
-    def _feed(self, e: RouteEdge, signal: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> None:
+    def _feed(self, e: RouteEdge, signal: np.ndarray, inputs: np.ndarray, out: np.ndarray, position: int) -> None:
         if e.delay is not None:
             signal = e.delay(signal)  # run even when silent, so the line holds what was sent before
+        if e.fade is not None:
+            scaled = self._scaled[:, : signal.shape[1]]
+            np.multiply(signal, e.fade.gains(position, signal.shape[1]), out=scaled)
+            dest = out if e.dest < 0 else inputs[e.dest]
+            np.add(dest, scaled, out=dest)
+            return
         gain = self.edge_gains[e.gain]
         if gain == 0.0:
             return

@@ -85,6 +85,8 @@ def render_mix(
     segment = block * max(1, SEGMENT_TARGET_FRAMES // block)
     session.reset()
     snap = session.snapshot(max_segment=segment)
+    if snap.automation is not None:
+        snap.automation.prime()  # automated slots are cut into pieces: prepare them for whole blocks first
     if session.track_bounce:
         snap = bounced(snap, session.tracks[0], session.master)
     # A live-input track has nothing to play offline: it renders silence.
@@ -115,7 +117,7 @@ def render_mix(
             n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
             outputs = tracks.render(pos, n)
             seg_out = out[:, pos : pos + n]
-            snap.master.render(snap.mix_tracks(outputs, mix[:, :n]), seg_out)
+            snap.master.render(snap.mix_tracks(outputs, mix[:, :n], pos), seg_out, pos)
             if tail and pos + n > body:  # a segment reaching past the sources: all of it is searched
                 loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
                 if loud.size:
@@ -166,6 +168,8 @@ class _TrackRenderer:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown()
+        if self.snap.automation is not None:  # envelopes moved plug-in parameters: back to the session's values
+            self.snap.automation.restore()
 
     def render(self, pos: int, n: int) -> np.ndarray:
         """Render ``n`` frames of every track from ``pos``; returns their outputs, (tracks, 2, n), pre-fader."""
@@ -182,7 +186,7 @@ class _TrackRenderer:
     def _render_chunk(self, chunk: list[int], pos: int, n: int) -> None:
         for i in chunk:
             strip: TrackStrip = self.snap.tracks[i]
-            strip.render(self._source_segment(i, pos, n), self.outputs[i, :, :n])
+            strip.render(self._source_segment(i, pos, n), self.outputs[i, :, :n], pos)
 
     def _source_segment(self, i: int, pos: int, n: int) -> np.ndarray:
         if self._played[i] is not None:

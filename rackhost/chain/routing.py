@@ -120,6 +120,11 @@ class Graph:
                     todo.append(b)
         return seen
 
+    def arrivals(self, own: Sequence[int], before: Sequence[int] = ()) -> list[int]:
+        """Per node, the latency of what reaches its input (0 for a track), from each node's own latency ``own``
+        (and ``before``, as for :meth:`alignment`: a key later than a bus's main signal makes the bus wait)."""
+        return self._align(own, before)[3]
+
     def alignment(self, own: Sequence[int], before: Sequence[int] = ()) -> tuple[tuple[int, ...], int]:
         """Each edge's delay and the latency at the master's input, from each node's own chain latency ``own``.
 
@@ -132,7 +137,8 @@ class Graph:
         """Each key's delay, so that it reaches its slot on the same sample as the main signal."""
         return self._align(own, before)[2]
 
-    def _align(self, own: Sequence[int], before: Sequence[int]) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+    def _align(self, own: Sequence[int], before: Sequence[int]
+               ) -> tuple[tuple[int, ...], int, tuple[int, ...], list[int]]:
         before = tuple(before) or (0,) * len(self.keys)
         late = list(own)  # output latency per node
         arrival: dict[int | None, int] = {}
@@ -148,7 +154,7 @@ class Graph:
         master = arrival[None] = input_latency(None)
         delays = tuple(arrival[e.dest] - late[e.source] for e in self.edges)
         key_delays = tuple(arrival[k.dest] + b - late[k.source] for k, b in zip(self.keys, before))
-        return delays, master, key_delays
+        return delays, master, key_delays, [arrival.get(node, 0) for node in range(len(own))]
 
 
 def routed(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None = None) -> bool:

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from rackhost.chain import routing
+from rackhost.chain.automated import Planner
 from rackhost.chain.bus import Bus, check_bus_name
-from rackhost.chain.chain import Chain
+from rackhost.chain.chain import Chain, ChainProcessor
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
@@ -174,6 +175,7 @@ class Session:
         prepared = []
         graph = self.graph()
         audible = self.audible_tracks()
+        plan = Planner(sr, block, segment)  # the envelopes: parameters in the chains, gains in the mix
         for index, track in enumerate(self.tracks):
             if track.source is None and not track.input and track.instrument is None and track in audible:
                 raise SessionError(f"track {track.name!r} has no source; give it an audio file, an input "
@@ -183,24 +185,39 @@ class Session:
                 notes += [f"track {track.name!r}: {note}"] if note else []
             notes += [f"track {track.name!r}: {n}"
                       for n in track.chain.configure(track.channels, sr, track.keep_mono)]
-            processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono)
-            prepared.append((index, track, processor))
+            processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono,
+                                              plan.slots(track))
+            prepared.append((index, track, plan.chain(track, processor, 0, track.channels)))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
-        master_chain = self.master.chain.processor(2, sr, block, segment)
-        master = MasterStrip(master_chain, self.master.gain_db)
+        master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
-            return self._routed_snapshot(graph, prepared, master, segment, notes)
+            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan)
         longest = max((p.latency for _, _, p in prepared), default=0)
+        master = self._master_strip(plan, master_chain, longest)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment)
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
+        for strip, track, heard in zip(strips, self.tracks, flags):
+            # A track's fader acts after the delay compensation: on what the sources held `longest` frames ago.
+            fade = plan.fade(track, strip.width, longest, heard and (track.monitor or not track.input))
+            if fade is not None:
+                plan.mix.tracks[strip.index] = fade
         return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
-                           tuple(notes))
+                           tuple(notes), automation=plan.mix or None)
 
-    def _routed_snapshot(self, graph: routing.Graph, prepared: list, master: MasterStrip, segment: int,
-                         notes: list[str]) -> MixSnapshot:
+    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int) -> MasterStrip:
+        """The master strip, playing its envelopes ``arrival`` frames late (the latency of what feeds it)."""
+        chain = plan.chain(self.master, chain, arrival)
+        fade = plan.fade(self.master, 2, arrival + chain.latency, True)
+        if fade is not None:
+            fade.law = "flat"
+            plan.mix.master = fade
+        return MasterStrip(chain, self.master.gain_db, fade=fade)
+
+    def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
+                         notes: list[str], plan: Planner) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
         strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment)
@@ -208,35 +225,50 @@ class Session:
         busses = []
         for row, bus in enumerate(self.busses):
             notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
-            busses.append(BusStrip(bus.name, row, bus.chain.processor(2, sr, block, segment)))
-        own = [strip.chain.latency for strip in strips] + [bus.chain.latency for bus in busses]
+            busses.append((bus, bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))))
+        own = [strip.chain.latency for strip in strips] + [processor.latency for _, processor in busses]
         first = graph.tracks
         keyed_chains = [self.master.chain if k.dest is None else self.busses[k.dest - first].chain
                         for k in graph.keys]
         before = [chain.latency_before(k.index, sr, block) for k, chain in zip(graph.keys, keyed_chains)]
         delays, arrival = graph.alignment(own, before)
+        arrivals = graph.arrivals(own, before)
         key_delays = graph.key_alignment(own, before)
         taps = []
         for n, (k, delay) in enumerate(zip(graph.keys, key_delays)):
-            processor = master.chain if k.dest is None else busses[k.dest - first].chain
+            processor = master_chain if k.dest is None else busses[k.dest - first][1]
             stage = dict(processor.keys).get(k.index)
             if stage is not None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
                 taps.append(KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage,
                                    delay, segment))
+        bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
+                           for row, (bus, processor) in enumerate(busses))
+        master = self._master_strip(plan, master_chain, arrival)
 
         def row(node: int) -> int:
             return node if node < first else node - first
 
-        edges = tuple(RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment)
-                      for k, (e, delay) in enumerate(zip(graph.edges, delays)))
+        live = graph.live()
+        fed = _fed(graph, live)
+        late = [arrivals[node] + own[node] for node in range(len(own))]
+        edges = tuple(
+            RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment,
+                      None if e.send is None else plan.send_fade(graph.strips[e.source], e.send,
+                                                                 late[e.source] + delay, plays))
+            for k, (e, delay, plays) in enumerate(zip(graph.edges, delays, live)))
         widths = tuple(strip.width for strip in strips)
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
-        router = Router(tuple(busses), tuple(n - first for n in graph.order), edges,
+        for node, strip in enumerate(graph.strips):
+            width = strips[node].width if node < first else 2
+            fade = plan.fade(strip, width, late[node], fed[node])
+            if fade is not None:
+                (plan.mix.tracks if node < first else plan.mix.busses)[row(node)] = fade
+        router = Router(bus_strips, tuple(n - first for n in graph.order), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
                         tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
                         tuple(taps), self._key_gains(graph, widths))
         return MixSnapshot(strips, master, sr, block, segment, arrival + master.chain.latency, gains, flags,
-                           tuple(notes), router)
+                           tuple(notes), router, automation=plan.mix or None)
 
     def _routed_gains(
         self, graph: routing.Graph, widths: tuple[int, ...]
@@ -247,9 +279,7 @@ class Session:
         what it feeds); a path's gain is its send level, zero when it is silent.
         """
         live = graph.live()
-        fed = [False] * len(graph.strips)  # a path after the fader plays
-        for e, playing in zip(graph.edges, live):
-            fed[e.source] |= playing and not e.pre_fader
+        fed = _fed(graph, live)
         gains = np.array(
             [strip_gains(t.gain_db if fed[i] else -math.inf, t.pan, width)
              for i, (t, width) in enumerate(zip(self.tracks, widths))],
@@ -313,12 +343,28 @@ class Session:
         graph = self.graph()
         if graph is None:
             gains, flags = self.mix_gains(widths)
+            self._rehear(snapshot, [h and (t.monitor or not t.input) for t, h in zip(self.tracks, flags)])
             return snapshot.remixed(gains, flags, self.master.gain_db)
         if snapshot.router is None or snapshot.router.structure != graph.structure:
             raise ValueError("the session's busses or paths changed since the snapshot: make a new snapshot")
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
+        live = graph.live()
+        self._rehear(snapshot, _fed(graph, live), live)
         router = snapshot.router.regained(edge_gains, bus_gains, self._key_gains(graph, widths))
         return snapshot.remixed(gains, flags, self.master.gain_db, router)
+
+    def _rehear(self, snapshot: MixSnapshot, heard: list[bool], live: tuple[bool, ...] = ()) -> None:
+        """Tell the snapshot's fades which strips and paths a mute or a solo silences now (one float each)."""
+        automation = snapshot.automation
+        if automation is None:
+            return
+        for row, fade in automation.tracks.items():
+            fade.heard = 1.0 if heard[row] else 0.0
+        for row, fade in automation.busses.items():
+            fade.heard = 1.0 if heard[len(self.tracks) + row] else 0.0
+        for edge in (snapshot.router.edges if snapshot.router is not None else ()):
+            if edge.fade is not None:
+                edge.fade.heard = 1.0 if live[edge.gain] else 0.0
 
     def fits(self, snapshot: MixSnapshot) -> bool:
         """Can :meth:`remix` bring ``snapshot`` up to date (same tracks, busses and paths), or is a new one needed?"""
@@ -350,6 +396,15 @@ class Session:
             default=0,
         )
 
+
+
+def _fed(graph: routing.Graph, live: tuple[bool, ...]) -> list[bool]:
+    """Per strip: does a path after its fader play? (If none does, its fader is zero, so its meter reads what it
+    feeds.)"""
+    fed = [False] * len(graph.strips)
+    for e, playing in zip(graph.edges, live):
+        fed[e.source] |= playing and not e.pre_fader
+    return fed
 
 
 def _heard(graph: routing.Graph, live: tuple[bool, ...]) -> tuple[bool, ...]:

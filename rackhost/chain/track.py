@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rackhost.chain.bus import Routed, Send
 from rackhost.chain.chain import Chain
@@ -10,6 +11,9 @@ from rackhost.chain.compare import ABCompare
 from rackhost.chain.midi.sequence import MidiSequence
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.source import ArraySource
+
+if TYPE_CHECKING:
+    from rackhost.chain.automation import Envelope
 
 
 @dataclass(eq=False)
@@ -33,6 +37,7 @@ class Track(Routed):
     keep_mono: bool = False
     output: str | None = None  # None: the master; or the name of a bus
     sends: list[Send] = field(default_factory=list)
+    automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots, fader, pan, mute, sends
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, ranged, refuse_overwrite, text, usage
+from rackhost.cli.automate import apply_automation, automate_spec
 from rackhost.cli.midi import add_render_midi_arguments, assign_midi
 from rackhost.errors import RackhostError
 
@@ -40,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="load a plug-in given by path even outside the scanned folders (it runs its code)")
     render.add_argument("--preset", action="append", default=[], metavar="STAGE/NAME", type=text("STAGE/NAME"),
                         help="apply a preset (or a preset .json file); repeat to apply several in order")
+    render.add_argument("--automate", action="append", default=[], type=automate_spec,
+                        metavar="SLOT.PARAM=T:V,...",
+                        help="an envelope on a --chain slot's parameter (or _mix): seconds:value points, or "
+                             "@FILE.csv; SLOT is the plug-in's name or its place from 1; repeatable. "
+                             "E.g. 'Gain.gain_db=0:0,2:-20' fades out over 2 s")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
     add_render_midi_arguments(render)
     render.set_defaults(func=cmd_render)
@@ -55,7 +61,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
-    refuse_overwrite(output, [args.input, args.session, *_midi_files(args.midi), *args.preset])
+    refuse_overwrite(output, [args.input, args.session, *_midi_files(args.midi), *args.preset,
+                              *(spec.csv for spec in args.automate if spec.csv is not None)])
     load_warnings: list[str] = []
     if args.session:
         if args.input or args.chain:
@@ -65,6 +72,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         if args.instrument:
             raise usage("--instrument is for --midi without a session; give a session's instruments as "
                          "tracks with an \"instrument\" in its file")
+        if args.automate:
+            raise usage("--automate is for INPUT with --chain; a session renders the envelopes in its file "
+                         "(each strip's \"automation\")")
         loaded = RestoreReport()
         session = load_session(args.session, loaded)
         if not session.tracks:
@@ -105,6 +115,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     preset_warnings = load_warnings + apply_presets(
         session, args.preset, single_track=not args.session, allow_untrusted=args.allow_untrusted_plugin
     )
+    if args.automate:
+        apply_automation(session.tracks[0], args.automate)
     midi_notes = _keep_mono_note(args, session) + assign_midi(session, args.midi)
     # A session's own files: its tracks' audio (and MIDI), read again as the render runs.
     refuse_overwrite(output, [getattr(t.source, "path", None) for t in session.tracks]

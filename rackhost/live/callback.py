@@ -95,7 +95,7 @@ def track_renderer(
         source = feed.read(now.indata, now.position, now.playing)
         inputs[k] = source
         try:
-            strip.render(source, out)
+            strip.render(source, out, now.position)
         except StageError as err:
             # This track is silent until the control thread bypasses the slot (see poll()).
             out.fill(0.0)
@@ -226,7 +226,7 @@ class AudioCallback:
                 render(k)
         now.indata = None  # the device's buffer is only lent for this callback
         master_out = state.master_out
-        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix), master_out)
+        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix, position), master_out, position)
         router = snapshot.router
         if router is not None:  # each bus after its fader, beside the tracks for the meters
             np.copyto(state.busses_out, router.outputs)

@@ -480,6 +480,10 @@ class LiveEngine(AudioCallback):
         session = self.session
         block = session.block_size
         snapshot = session.snapshot(max_segment=block)
+        if snapshot.automation is not None and self._stream is None:
+            # Before the stream runs (just after start()'s reset), as a render does: the plug-ins an envelope cuts
+            # into pieces are prepared for whole blocks first. A running stream's plug-ins are prepared already.
+            snapshot.automation.prime()
         if snapshot.router is not None:  # a bus's plug-in that raises is bypassed like a track's (poll())
             snapshot.router.failures = self._failed
         feeds = []

@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 6::
+Format version 7::
 
     {
-      "format_version": 6,
+      "format_version": 7,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -14,7 +14,10 @@ Format version 6::
                     "parameters": {"threshold_db": -20.0}, "bypass": false, "mix": 1.0},
                    {"name": "parallel", "bypass": false, "branches": [
                        {"level_db": -6.0, "chain": [{"plugin": {"name": "Compressor"}}]},
-                       {"level_db": 0.0, "chain": []}]}]}
+                       {"level_db": 0.0, "chain": []}]}],
+         "automation": [{"slot": 0, "parameter": "threshold_db", "points": [[0.0, -20.0], [8.0, -30.0, "smooth"]]},
+                        {"control": "gain_db", "points": [[0.0, 0.0], [2.0, -6.0]]},
+                        {"send": "reverb", "points": [[0.0, -12.0, "step"], [4.0, -6.0]]}]}
       ],
       "busses": [
         {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
@@ -39,8 +42,14 @@ file has none, so its tracks go to the master as they did. A send's
 Version 5 added split slots (an object with ``branches`` where a slot stands:
 parallel sub-chains summed at their levels; see :mod:`rackhost.presets.preset`);
 a version 4 file has none.
-Version 6 added a slot's ``key`` (the track or bus its detector hears, on a
-bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 5
+Version 6 added each strip's ``automation``: envelopes on a slot's parameter
+(``slot``: its place in the chain from 0, ``parameter``: a name or ``_mix``),
+on the strip's ``control`` (``gain_db``, ``pan``, ``mute``; the master has
+``gain_db`` only) or on a ``send`` (by its bus), each with ``points``:
+``[seconds, value]`` or ``[seconds, value, shape]`` (``linear``, ``step``,
+``smooth``: the segment to the next point). A version 5 file has none.
+Version 7 added a slot's ``key`` (the track or bus its detector hears, on a
+bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 6
 file has none. A key is a session's: a preset's slot has none.
 """
 
@@ -53,6 +62,8 @@ from typing import Any
 
 from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
+from rackhost.chain import automation
+from rackhost.chain.automation import Envelope
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
 from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
@@ -64,7 +75,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -104,12 +115,18 @@ def _v4_to_v5(doc: dict) -> dict:
 
 
 def _v5_to_v6(doc: dict) -> dict:
-    """Version 6 only added keys (a slot's ``key``): a version 5 session has no keyed slot."""
+    """Version 6 only added every strip's automation: a version 5 session has no envelopes."""
     return dict(doc, format_version=6)
 
 
+def _v6_to_v7(doc: dict) -> dict:
+    """Version 7 only added keys (a slot's ``key``): a version 6 session has no keyed slot."""
+    return dict(doc, format_version=7)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+                                   6: _v6_to_v7}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -118,13 +135,14 @@ SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "bloc
 TRACK_KEYS = Keys(
     required=("name",),
     optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
-              "instrument", "midi_channel", "midi_file", "keep_mono", "output", "sends"),
+              "instrument", "midi_channel", "midi_file", "keep_mono", "output", "sends", "automation"),
 )
 BUS_KEYS = Keys(required=("name",),
-                optional=("gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends"))
+                optional=("gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends", "automation"))
 SEND_KEYS = Keys(required=("bus",), optional=("level_db", "pre_fader", "muted"))
 KEY_KEYS = Keys(required=("source",), optional=("pre_fader",))
-MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target"))
+MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target", "automation"))
+ENVELOPE_KEYS = Keys(required=("points",), optional=("slot", "parameter", "control", "send"))
 AB_KEYS = Keys(optional=("active", "other"))
 AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
 LOUDNESS_TARGET_KEYS = Keys(required=("integrated_lufs",), optional=("true_peak_dbtp",))
@@ -202,6 +220,7 @@ class _SessionReader(DocumentReader):
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
         self.check_routing(session)  # the master's keyed slots are part of the graph
         self.read_ab(session.master, master, "master")
+        self.read_automation(session.master, master, "master")
         target = master.get("loudness_target")
         if target is not None:
             target = self.keys(self.expect(target, dict, "master.loudness_target"), LOUDNESS_TARGET_KEYS,
@@ -245,6 +264,7 @@ class _SessionReader(DocumentReader):
             raise self.fail(where, str(err)) from None
         self.read_ab(track, doc, where)
         self.read_routing(track, doc, where)
+        self.read_automation(track, doc, where)
 
     def read_bus(self, session: Session, doc: dict, where: str) -> None:
         name = self.expect(doc.get("name"), str, f"{where}.name")
@@ -263,6 +283,7 @@ class _SessionReader(DocumentReader):
             raise self.fail(where, str(err)) from None
         self.read_ab(bus, doc, where)
         self.read_routing(bus, doc, where)
+        self.read_automation(bus, doc, where)
 
     def read_routing(self, strip: Any, doc: dict, where: str) -> None:
         """A track's or bus's ``output`` and ``sends``; the busses they name are checked once all are read."""
@@ -277,6 +298,59 @@ class _SessionReader(DocumentReader):
                 strip.add_send(bus, level, self.boolean(send_doc, "pre_fader", at), self.boolean(send_doc, "muted", at))
             except (RackhostError, ValueError) as err:
                 raise self.fail(at, str(err)) from None
+
+    def read_automation(self, strip: Any, doc: dict, where: str) -> None:
+        """A strip's envelopes, after its chain and sends (which they name)."""
+        for k, env_doc in enumerate(self.expect(doc.get("automation", []), list, f"{where}.automation")):
+            at = f"{where}.automation[{k}]"
+            env_doc = self.keys(self.expect(env_doc, dict, at), ENVELOPE_KEYS, at)
+            target = self.read_target(strip, env_doc, at)
+            points = []
+            for i, point in enumerate(self.expect(env_doc["points"], list, f"{at}.points")):
+                points.append(self.read_point(point, f"{at}.points[{i}]"))
+            envelope = Envelope(target, tuple(points))
+            if automation.find(strip, target) is not None:
+                raise self.fail(at, f"a second envelope on {envelope.describe()}; a target has one envelope")
+            try:
+                strip.automation.append(automation.check_envelope(strip, envelope))
+            except RackhostError as err:
+                raise self.fail(at, str(err)) from None
+
+    def read_target(self, strip: Any, doc: dict, at: str) -> automation.Target:
+        given = [key for key in ("slot", "control", "send") if key in doc]
+        if len(given) != 1:
+            raise self.fail(at, "an envelope names one target: \"slot\" (with \"parameter\"), \"control\" "
+                                "(gain_db, pan or mute) or \"send\" (a bus name)")
+        if "slot" in doc:
+            place = doc["slot"]
+            if isinstance(place, bool) or not isinstance(place, int) or not 0 <= place < len(strip.chain.slots):
+                raise self.fail(f"{at}.slot", f"expected the place of a slot in the chain (0 to "
+                                              f"{len(strip.chain.slots) - 1}), found {json.dumps(place)}")
+            return automation.SlotTarget(strip.chain.slots[place], self.text(doc, "parameter", at))
+        if "parameter" in doc:
+            raise self.fail(f"{at}.parameter", "\"parameter\" goes with \"slot\"; a control or a send has none")
+        if "control" in doc:
+            control = self.text(doc, "control", at)
+            if control not in automation.STRIP_CONTROLS:
+                raise self.fail(f"{at}.control", f"unknown control {control!r}; use one of "
+                                                 f"{', '.join(automation.STRIP_CONTROLS)}")
+            return automation.StripTarget(control)  # type: ignore[arg-type]
+        bus = self.text(doc, "send", at)
+        for send in getattr(strip, "sends", ()):
+            if send.bus == bus:
+                return automation.SendTarget(send)
+        raise self.fail(f"{at}.send", f"this strip has no send to {bus!r}; add the send, or remove the envelope")
+
+    def read_point(self, doc: Any, at: str) -> automation.Point:
+        if not isinstance(doc, list) or len(doc) not in (2, 3):
+            raise self.fail(at, f"expected [seconds, value] or [seconds, value, shape], found {json.dumps(doc)}")
+        for i, number in enumerate(doc[:2]):
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+                raise self.fail(f"{at}[{i}]", f"expected a number, found {json.dumps(number)}")
+        shape = doc[2] if len(doc) == 3 else "linear"
+        if shape not in automation.SHAPES:
+            raise self.fail(f"{at}[2]", f"unknown shape {json.dumps(shape)}; use one of {', '.join(automation.SHAPES)}")
+        return automation.Point(float(doc[0]), float(doc[1]), shape)
 
     def check_routing(self, session: Session) -> None:
         try:
@@ -370,6 +444,9 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             },
         }
 
+    def automation_doc(strip: Any) -> dict:
+        return {"automation": [doc for doc in (envelope_doc(strip, e) for e in strip.automation) if doc is not None]}
+
     def routing_doc(strip: Track | Bus) -> dict:
         return {
             "output": strip.output,
@@ -397,12 +474,13 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                 **instrument_fields(t, base),
                 **routing_doc(t),
                 **owner_chains(t),
+                **automation_doc(t),
             }
             for t in session.tracks
         ],
         "busses": [
             {"name": b.name, "gain_db": b.gain_db, "pan": b.pan, "mute": b.mute, "solo": b.solo,
-             **routing_doc(b), **owner_chains(b)}
+             **routing_doc(b), **owner_chains(b), **automation_doc(b)}
             for b in session.busses
         ],
         "master": {
@@ -411,9 +489,23 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             "loudness_target": (
                 {"integrated_lufs": target.integrated_lufs, "true_peak_dbtp": target.true_peak_dbtp} if target else None
             ),
+            **automation_doc(session.master),
         },
         "midi": session.midi.to_dict(),
     }
+
+
+def envelope_doc(strip: Any, envelope: Envelope) -> dict | None:
+    """An envelope as a session stores it; None for one whose slot or send has left the strip (not saved)."""
+    target = envelope.target
+    points = [[p.time, p.value] if p.shape == "linear" else [p.time, p.value, p.shape] for p in envelope.points]
+    if isinstance(target, automation.SlotTarget):
+        place = next((i for i, s in enumerate(strip.chain.slots) if s is target.slot), None)
+        return None if place is None else {"slot": place, "parameter": target.parameter, "points": points}
+    if isinstance(target, automation.SendTarget):
+        present = any(s is target.send for s in getattr(strip, "sends", ()))
+        return {"send": target.send.bus, "points": points} if present else None
+    return {"control": target.control, "points": points}
 
 
 def save_session(session: Session, path: str | Path) -> None:

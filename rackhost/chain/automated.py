@@ -1,0 +1,463 @@
+"""Playing envelopes in the block engine: the same code offline and live, driven by the transport position.
+
+Plug-in parameters and wet/dry (:class:`StageAutomation`): only a stage
+holding an automated slot is touched (:meth:`Chain.processor` gives each such
+slot a stage of its own). Its block or segment is cut where a point falls
+(exactly, to the sample) and, where a value is moving, on a grid of
+:data:`GRID` transport frames; the values are set between the pieces. A piece
+never crosses a block boundary, so a render cut into 16,384-frame segments and
+a live engine handed 128-frame blocks call the plug-in on the same pieces and
+give the same samples. Where nothing moves in a block, it runs whole.
+
+Faders, pans, mutes, send levels and the master's gain (:class:`Fade`) are
+gains the mixer multiplies by anyway: an automated one becomes a gain per
+sample, computed with numpy for the whole segment, so it costs no cut at all.
+
+Each thing is read at its own place in time: a stage after a latent plug-in,
+a fader after the delay compensation, the master after the slowest track,
+all read their envelopes ``lag`` frames earlier, so what the envelope says at
+time t happens to the audio that was at time t in the source.
+
+Everything a callback calls here follows the real-time rules of
+:mod:`rackhost.live.callback` apart from numpy's temporaries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rackhost.chain import builtins
+from rackhost.chain.automation import (
+    MIX,
+    Envelope,
+    SendTarget,
+    SlotTarget,
+    Strip,
+    StripTarget,
+    playing,
+    value_range,
+)
+from rackhost.chain.chain import ChainProcessor, Slot, Stage
+from rackhost.chain.plugin import MissingPlugin
+from rackhost.chain.sidechain import twin_of
+
+# The finest step a moving value takes, in frames: 0.67 ms at 48 kHz.
+GRID = 32
+
+LINEAR, STEP, SMOOTH = 0, 1, 2
+_SHAPE_CODES = {"linear": LINEAR, "step": STEP, "smooth": SMOOTH}
+
+
+class Curve:
+    """An envelope in frames at one sample rate, evaluated many frames at a time.
+
+    ``steps``: the values a stepped parameter can hold (sorted); a value read is
+    the nearest of them, as when the parameter is set by hand, so a slow ramp
+    moves the plug-in only when it reaches the next step (ZamCompX2's
+    threshold moves in 0.08 dB steps), and costs a cut only then.
+    """
+
+    __slots__ = ("frames", "values", "shapes", "last", "steps")
+
+    def __init__(self, envelope: Envelope, sample_rate: float, discrete: bool = False,
+                 steps: Sequence[float] = ()):
+        frames: list[int] = []
+        values: list[float] = []
+        shapes: list[int] = []
+        for p in envelope.points:
+            frame = int(round(p.time * sample_rate))
+            if frames and frame == frames[-1]:  # closer than a sample: the later point wins
+                frames.pop(), values.pop(), shapes.pop()
+            frames.append(frame)
+            values.append(p.value)
+            shapes.append(STEP if discrete else _SHAPE_CODES[p.shape])
+        self.frames = np.array(frames, np.int64)
+        self.values = np.array(values, np.float64)
+        self.shapes = np.array(shapes, np.int8)
+        self.last = len(frames) - 1
+        self.steps = np.array(steps, np.float64) if len(steps) > 1 else None
+
+    def at(self, frames: np.ndarray) -> np.ndarray:
+        """The value at each of ``frames`` (int64): held before the first point and after the last."""
+        values = self._at(frames)
+        return values if self.steps is None else self._nearest_step(values)
+
+    def _nearest_step(self, values: np.ndarray) -> np.ndarray:
+        steps = self.steps
+        above = np.clip(np.searchsorted(steps, values), 1, len(steps) - 1)  # type: ignore[arg-type]
+        below = above - 1
+        return np.where(values - steps[below] <= steps[above] - values, steps[below], steps[above])  # type: ignore
+
+    def _at(self, frames: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.frames, frames, side="right") - 1
+        here = np.clip(i, 0, self.last)
+        values = self.values[here]
+        if not self.last:
+            return values
+        after = np.minimum(here + 1, self.last)
+        start = self.frames[here]
+        span = self.frames[after] - start
+        moving = (i >= 0) & (i < self.last) & (self.shapes[here] != STEP)
+        if not moving.any():
+            return values
+        u = np.where(moving, (frames - start) / np.maximum(span, 1), 0.0)
+        u = np.where(self.shapes[here] == SMOOTH, u * u * (3.0 - 2.0 * u), u)
+        return values + (self.values[after] - values) * u
+
+    def constant(self, start: int, end: int) -> float | None:
+        """The value if it does not change over frames ``start`` .. ``end - 1``, else None."""
+        frames = self.frames
+        i = int(np.searchsorted(frames, start, side="right")) - 1
+        j = int(np.searchsorted(frames, end - 1, side="right")) - 1
+        if i != j:
+            return None
+        if i < 0:
+            value = self.values[0]
+        elif i == self.last or self.shapes[i] == STEP or self.values[i] == self.values[i + 1]:
+            value = self.values[i]
+        else:
+            return None
+        return float(value if self.steps is None else self._nearest_step(np.array([value]))[0])
+
+
+# -- plug-in parameters -----------------------------------------------------------------
+
+
+Setter = Callable[[float], None]
+
+
+def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
+    """What sets ``parameter`` of ``slot`` on every instance of its plug-in from a value in its own units.
+
+    Built-ins are set as attributes (a fraction of a microsecond). External plug-ins are set by their
+    raw value, as the plug-in itself reads the value's text: pedalboard's attribute setter searches
+    its parameters on every call (about 100 microseconds a value, measured with ZamCompX2).
+    """
+    if parameter == MIX:
+        return mix.set  # type: ignore[union-attr]
+    plugin = slot.plugin
+    info = plugin.info(parameter)
+    twin = twin_of(plugin) if slot.key is not None else None
+    if twin is not None:  # a keyed slot runs its minihost twin: the envelope sets that, in the plug-in's units
+        if info.type == "choice":
+            return lambda value: twin.set(parameter, info.choices[int(value)])
+        return lambda value: twin.set(parameter, 1.0 if info.type == "bool" and value >= 0.5 else float(value))
+    instances = plugin.instances
+    if plugin.is_builtin:
+        if info.type == "choice":
+            members = [builtins.enum_value(instances[0], parameter, c) for c in info.choices]
+
+            def set_choice(value: float) -> None:
+                member = members[int(value)]
+                for inst in instances:
+                    setattr(inst, parameter, member)
+
+            return set_choice
+        convert: Callable[[float], object] = (lambda v: v >= 0.5) if info.type == "bool" else float
+
+        def set_builtin(value: float) -> None:
+            native = convert(value)
+            for inst in instances:
+                setattr(inst, parameter, native)
+
+        return set_builtin
+    wrapped = instances[0].parameters[parameter]
+    cpp_name = wrapped.name
+    if info.type == "choice":
+        raws = [wrapped.get_raw_value_for(c) for c in info.choices]
+
+        def raw_of(value: float) -> float:
+            return raws[int(value)]
+    elif info.type == "bool":
+        def raw_of(value: float) -> float:
+            return 1.0 if value >= 0.5 else 0.0
+    else:
+        def raw_of(value: float) -> float:
+            return parse(repr(value))
+
+        parse = instances[0]._get_parameter(cpp_name).get_raw_value_for_text
+    # The plug-in owns its parameters for its lifetime; a snapshot is rebuilt whenever a plug-in is replaced.
+    targets = [inst._get_parameter(cpp_name) for inst in instances]
+
+    def set_external(value: float) -> None:
+        raw = raw_of(value)
+        for target in targets:
+            target.raw_value = raw
+
+    return set_external
+
+
+class StageAutomation:
+    """Plays one stage's envelopes: cuts its block where they move and sets their values between the pieces."""
+
+    __slots__ = ("curves", "setters", "lag", "block", "current", "buffer", "statics", "stage", "width_in")
+
+    def __init__(self, curves: Sequence[Curve], setters: Sequence[Setter], lag: int, block: int, width: int,
+                 max_segment: int, statics: Sequence[Callable[[], None]] = (), stage: Stage | None = None,
+                 width_in: int = 2):
+        self.stage = stage
+        self.width_in = width_in
+        self.curves = tuple(curves)
+        self.setters = tuple(setters)
+        self.lag = lag  # frames of latency before this stage: it reads its envelopes that much earlier
+        self.block = block
+        self.current: list[float | None] = [None] * len(self.curves)  # what each parameter was last set to
+        self.buffer = np.zeros((width, max_segment), np.float32)
+        self.statics = tuple(statics)  # put the model's own values back after a render
+
+    def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
+        n = block.shape[1]
+        start = position - self.lag  # in envelope frames
+        steady = [curve.constant(start, start + n) for curve in self.curves]
+        if None not in steady:
+            self._set(steady)  # type: ignore[arg-type]
+            return stage(block)
+        cuts = self._cuts(position, n)
+        values = np.stack([curve.at(cuts - self.lag) for curve in self.curves])
+        # Keep a cut where a value changes, and every block boundary (as live blocks would cut it).
+        keep = np.empty(len(cuts), bool)
+        keep[0] = True
+        keep[1:] = np.any(values[:, 1:] != values[:, :-1], axis=0) | (cuts[1:] % self.block == 0)
+        starts = (cuts[keep] - position).tolist()
+        rows = values[:, keep].T.tolist()
+        if len(starts) == 1:
+            self._set(rows[0])
+            return stage(block)
+        out = None
+        current, setters = self.current, self.setters
+        ends = starts[1:] + [n]
+        for begin, end, row in zip(starts, ends, rows):
+            for k, value in enumerate(row):
+                if value != current[k]:
+                    setters[k](value)
+                    current[k] = value
+            piece = stage(block[:, begin:end])
+            if out is None:
+                out = self.buffer[: piece.shape[0], :n]
+            out[:, begin:end] = piece
+        return out  # type: ignore[return-value]
+
+    def _cuts(self, position: int, n: int) -> np.ndarray:
+        """Where the block may be cut: its start, the grid, block boundaries, and every point inside it."""
+        end = position + n
+        parts = [np.array([position], np.int64), np.arange(-(-position // GRID) * GRID, end, GRID, dtype=np.int64),
+                 np.arange(-(-position // self.block) * self.block, end, self.block, dtype=np.int64)]
+        for curve in self.curves:
+            frames = curve.frames + self.lag
+            parts.append(frames[(frames > position) & (frames < end)])
+        return np.unique(np.concatenate(parts))
+
+    def _set(self, values: list[float]) -> None:
+        current = self.current
+        for k, value in enumerate(values):
+            if value != current[k]:
+                self.setters[k](value)
+                current[k] = value
+
+    def restore(self) -> None:
+        for put_back in self.statics:
+            put_back()
+
+    def prime(self) -> None:
+        """Run one block of silence through the stage, just after a reset, before it is handed any piece.
+
+        pedalboard prepares a plug-in for the length of the first call after a
+        reset, and prepares it again (which resets it: a compressor forgets its
+        gain reduction) when a longer call comes. Silence after a reset leaves
+        the state as it was, and the plug-in prepared for whole blocks.
+        """
+        if self.stage is not None:
+            self.stage(np.zeros((self.width_in, self.block), np.float32))
+
+
+# -- gains ------------------------------------------------------------------------------
+
+
+class Fade:
+    """A strip's fader, pan and mute, a send's level or the master's gain as gains per sample.
+
+    ``owner`` is read when a control has no envelope, so a fader moved while an
+    automated pan plays is heard. ``heard``: 0.0 where the strip (or path) is
+    silenced by a mute, a solo or a muted send, whatever its envelopes say.
+    """
+
+    __slots__ = ("owner", "gain", "pan", "mute", "level", "width", "lag", "heard", "law", "send")
+
+    def __init__(self, owner: object, curves: dict[str, Curve], width: int, lag: int, heard: bool,
+                 send: object | None = None):
+        self.owner = owner
+        self.send = send
+        self.gain = curves.get("gain_db")
+        self.pan = curves.get("pan")
+        self.mute = curves.get("mute")
+        self.level = curves.get("level_db")
+        self.width = width
+        self.lag = lag
+        self.heard = 1.0 if heard else 0.0
+        # "bounce": a mono track bounced to a file has no pan law (mixer.bounce_gains); "flat": the master's gain
+        self.law = "mix"
+
+    def gains(self, position: int, n: int) -> np.ndarray:
+        """(2, n) float32 left and right gains, or (1, n) for a send's level; (rows, 1) where nothing moves.
+
+        The gains are worked out on the :data:`GRID` of transport frames (and on
+        both sides of every point, so a step or a mute lands on its own sample)
+        and joined by straight lines per sample: a fade's curve between two
+        grid points is then within a millionth of the exact one, for a fraction
+        of the work.
+        """
+        start = position - self.lag
+        curves = [c for c in (self.gain, self.pan, self.mute, self.level) if c is not None]
+        if all(c.constant(start, start + n) is not None for c in curves):
+            return self._at(np.array([start], np.int64)).astype(np.float32)
+        end = start + n
+        # Grid points around the block, never its own ends: any cutting into blocks gives the same samples.
+        parts = [np.arange(start // GRID * GRID, -(-end // GRID) * GRID + 1, GRID, dtype=np.int64)]
+        for curve in curves:
+            inside = curve.frames[(curve.frames > start) & (curve.frames < end)]
+            parts += [inside, inside - 1]
+        frames = np.unique(np.concatenate(parts))
+        at = self._at(frames)
+        every = np.arange(start, end, dtype=np.float64)
+        out = np.empty((at.shape[0], n), np.float32)
+        for row in range(at.shape[0]):
+            out[row] = np.interp(every, frames, at[row])
+        return out
+
+    def _at(self, frames: np.ndarray) -> np.ndarray:
+        """The gains at ``frames``: (2, len) left and right, or (1, len) for a send, float64."""
+        count = len(frames)
+        if self.send is not None:
+            db = self.level.at(frames) if self.level is not None else np.full(count, self.send.level_db)  # type: ignore
+            return (self.heard * _db_to_gain(db)).reshape(1, count)
+        owner = self.owner
+        db = self.gain.at(frames) if self.gain is not None else np.full(count, float(owner.gain_db))  # type: ignore
+        level = self.heard * _db_to_gain(db)
+        if self.mute is not None:
+            level = level * (self.mute.at(frames) < 0.5)
+        if self.law == "flat" or (self.law == "bounce" and self.width == 1):
+            return np.vstack((level, level))
+        pan = self.pan.at(frames) if self.pan is not None else np.full(count, float(getattr(owner, "pan", 0.0)))
+        left, right = _pan_gains(pan, self.width)
+        return np.vstack((level * left, level * right))
+
+
+def _db_to_gain(db: np.ndarray) -> np.ndarray:
+    return np.where(db <= -150.0, 0.0, np.exp(db * (math.log(10.0) / 20.0)))
+
+
+def _pan_gains(pan: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rackhost.chain.dsp.pan_gains` for many pans at once."""
+    angle = (np.clip(pan, -1.0, 1.0) + 1.0) * (math.pi / 4.0)
+    left, right = np.cos(angle), np.sin(angle)
+    if channels == 2:
+        left, right = np.minimum(1.0, left * math.sqrt(2.0)), np.minimum(1.0, right * math.sqrt(2.0))
+    return left, right
+
+
+@dataclass
+class MixAutomation:
+    """The snapshot's envelopes on gains: per track row, per bus row, per path (edge gain index), the master."""
+
+    tracks: dict[int, Fade] = field(default_factory=dict)
+    busses: dict[int, Fade] = field(default_factory=dict)
+    edges: dict[int, Fade] = field(default_factory=dict)
+    master: Fade | None = None
+    stages: list[StageAutomation] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.tracks or self.busses or self.edges or self.master or self.stages)
+
+    def restore(self) -> None:
+        """Put every automated plug-in parameter back to the value the model holds (after a render)."""
+        for stage in self.stages:
+            stage.restore()
+
+    def prime(self) -> None:
+        """Prepare every automated slot's plug-in for whole blocks after a reset (:meth:`StageAutomation.prime`)."""
+        for stage in self.stages:
+            stage.prime()
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+class Planner:
+    """Compiles a session's playing envelopes into what a snapshot runs; made by ``Session.snapshot``."""
+
+    def __init__(self, sample_rate: float, block: int, max_segment: int):
+        self.sample_rate = sample_rate
+        self.block = block
+        self.max_segment = max_segment
+        self.mix = MixAutomation()
+
+    def slots(self, owner: Strip) -> dict[Slot, bool]:
+        """The automated slots of ``owner``'s chain for :meth:`Chain.processor`: True where ``_mix`` is automated."""
+        out: dict[Slot, bool] = {}
+        for envelope in playing(owner):
+            target = envelope.target
+            if isinstance(target, SlotTarget) and not isinstance(target.slot.plugin, MissingPlugin):
+                out[target.slot] = out.get(target.slot, False) or target.parameter == MIX
+        return out
+
+    def chain(self, owner: Strip, processor: ChainProcessor, lag: int, channels: int = 2) -> ChainProcessor:
+        """``processor`` playing ``owner``'s slot envelopes; ``lag``: the latency in front of the chain,
+        ``channels``: how wide its input is."""
+        by_slot: dict[int, list[Envelope]] = {}
+        for envelope in playing(owner):
+            target = envelope.target
+            if isinstance(target, SlotTarget) and not isinstance(target.slot.plugin, MissingPlugin):
+                by_slot.setdefault(id(target.slot), []).append(envelope)
+        if not by_slot:
+            return processor
+        automation: list[StageAutomation | None] = []
+        for stage, slots, mix in zip(processor.stages, processor.stage_slots,
+                                     processor.mixes or (None,) * len(processor.stages)):
+            envelopes = by_slot.get(id(slots[0])) if len(slots) == 1 else None
+            slot = slots[0]
+            if not envelopes or slot.bypass:
+                automation.append(None)
+            else:
+                place = next(i for i, s in enumerate(owner.chain.slots) if s is slot)
+                width_in = owner.chain.slots[place - 1].plugin.output_channels if place else channels
+                automation.append(self._stage(owner, slot, envelopes, mix, lag, stage, width_in))
+            if not slot.bypass:
+                lag += slot.plugin.latency(self.sample_rate, self.block)
+        return ChainProcessor(processor.stages, processor.latency, processor.stage_slots, processor.channels,
+                              processor.mixes, tuple(automation), keys=processor.keys)
+
+    def _stage(self, owner: Strip, slot: Slot, envelopes: list[Envelope], mix: object, lag: int, stage: Stage,
+               width_in: int) -> StageAutomation:
+        curves, setters, statics = [], [], []
+        for envelope in envelopes:
+            parameter = envelope.target.parameter  # type: ignore[union-attr]
+            steps = () if parameter == MIX else slot.plugin.info(parameter).steps
+            curves.append(Curve(envelope, self.sample_rate, value_range(owner, envelope.target).discrete, steps))
+            setters.append(parameter_setter(slot, parameter, mix))
+            if parameter != MIX:
+                statics.append(_putter(slot, parameter))
+        automated = StageAutomation(curves, setters, lag, self.block, slot.plugin.output_channels, self.max_segment,
+                                    statics, stage, width_in)
+        self.mix.stages.append(automated)
+        return automated
+
+    def fade(self, owner: Strip, width: int, lag: int, heard: bool) -> Fade | None:
+        """The fader, pan and mute envelopes of ``owner`` as a :class:`Fade`, or None when it has none."""
+        curves = {e.target.control: Curve(e, self.sample_rate, e.target.control == "mute")
+                  for e in playing(owner) if isinstance(e.target, StripTarget)}
+        return Fade(owner, curves, width, lag, heard) if curves else None
+
+    def send_fade(self, owner: Strip, send: object, lag: int, heard: bool) -> Fade | None:
+        for envelope in playing(owner):
+            if isinstance(envelope.target, SendTarget) and envelope.target.send is send:
+                return Fade(owner, {"level_db": Curve(envelope, self.sample_rate)}, 1, lag, heard, send)
+        return None
+
+
+def _putter(slot: Slot, parameter: str) -> Callable[[], None]:
+    value = slot.plugin.get(parameter)
+    return lambda: slot.plugin.set(parameter, value)
