@@ -23,6 +23,7 @@ import numpy as np
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
+from rackhost.chain.sidechain import twin_of
 from rackhost.errors import RackhostError
 from rackhost.live import memory, priority
 from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
@@ -263,7 +264,8 @@ class LiveEngine(AudioCallback):
             from rackhost.chain.builtins import enum_value
 
             native = enum_value(plugin.instance, name, str(coerced))
-        self._params.append((plugin.instances, name, native))
+        twin = twin_of(plugin)  # a keyed slot runs its minihost twin: it follows at the same block boundary
+        self._params.append((plugin.instances if twin is None else (*plugin.instances, twin.parameters), name, native))
 
     def play(self) -> None:
         if self._stopped:
