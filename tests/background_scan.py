@@ -40,8 +40,12 @@ class BackgroundScan:
                 [sys.executable, "-m", "rackhost.cli", "scan", "--folder", str(VST3_DIR), "--workers", "2",
                  "--timeout", str(TIMEOUT), "--json"],
                 env=env, stdout=out, stderr=err,
-                preexec_fn=lambda: os.nice(19),
             )
+        # Its probes, started from here on, inherit the lowest priority.
+        try:
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, 19)
+        except OSError:  # already gone: result() reports how it ended
+            pass
 
     def result(self) -> dict:
         """The scan's JSON summary, waiting for it if it is still running."""

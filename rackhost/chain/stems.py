@@ -30,7 +30,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Self
 
 import numpy as np
 import soundfile as sf
@@ -122,7 +122,7 @@ class StemWriter:
         self._taps: list[tuple[int, int | None, int, int | None]] = []  # per stem: track, bus row, late, edge
         self._written: list[int] = []
 
-    def __enter__(self) -> StemWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -58,11 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_render(args: argparse.Namespace) -> int:
     from rackhost.chain import AudioFileSource, Plugin, Session
     from rackhost.chain.render import output_subtype, render_to_file
+    from rackhost.chain.stems import stem_files
     from rackhost.cli.chain_spec import parse_chain, parse_item
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
-
-    from rackhost.chain.stems import stem_files
 
     output = Path(args.output)
     output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
