@@ -81,3 +81,64 @@ def db_span(*spectra: Spectrum, range_db: float = 90.0) -> tuple[float, float]:
     top = max(float(np.max(s.level_db)) for s in spectra)
     top = 10.0 * math.ceil(top / 10.0)
     return top - range_db, top
+
+
+# -- the live view's analysis: what the window draws from the frames an engine's spectrum tap gathered -------
+
+LIVE_FFT_SIZE = 4096  # 11.7 Hz bins at 48 kHz; a tap holds two frames' worth, so the curve settles in ~170 ms
+SMOOTHING_FRACTION = 6  # 1/6 octave: what mixing analysers show by default, fine enough to see a resonance
+PEAK_DECAY_DB_PER_SECOND = 12.0
+
+
+def smoothed(spectrum: Spectrum, fraction: int = SMOOTHING_FRACTION, low_hz: float = LOWEST_HZ,
+             high_hz: float | None = None) -> Spectrum:
+    """``spectrum`` in 1/``fraction``-octave bands from ``low_hz`` up to at most ``high_hz`` (default Nyquist)."""
+    if isinstance(fraction, bool) or not isinstance(fraction, int) or fraction < 1:
+        raise ValueError(f"the smoothing fraction is bands per octave, 1 or more; got {fraction!r}")
+    top = float(spectrum.frequencies_hz[-1]) if high_hz is None else min(high_hz, float(spectrum.frequencies_hz[-1]))
+    bands = max(1, math.floor(math.log2(top / low_hz) * fraction))
+    return log_bands(spectrum, bands, low_hz, low_hz * 2.0 ** (bands / fraction))
+
+
+def live_spectrum(frames: np.ndarray, sample_rate: float, fraction: int = SMOOTHING_FRACTION) -> Spectrum:
+    """The smoothed spectrum of a tap's frames ((channels,) frames), as the live view draws it."""
+    fft_size = min(LIVE_FFT_SIZE, 1 << max(4, int(np.atleast_2d(frames).shape[1]).bit_length() - 1))
+    return smoothed(average_spectrum(frames, sample_rate, fft_size), fraction)
+
+
+class PeakHold:
+    """Each band's highest level, falling at ``decay_db_per_second`` once the signal drops below it."""
+
+    def __init__(self, decay_db_per_second: float = PEAK_DECAY_DB_PER_SECOND):
+        self.decay_db_per_second = decay_db_per_second
+        self.level_db: np.ndarray | None = None
+
+    def update(self, level_db: np.ndarray, elapsed_seconds: float) -> np.ndarray:
+        """The held levels after ``elapsed_seconds`` more, with ``level_db`` the newest curve."""
+        if self.level_db is None or self.level_db.shape != level_db.shape:
+            self.level_db = np.array(level_db, np.float64)
+        else:
+            fallen = self.level_db - self.decay_db_per_second * max(0.0, elapsed_seconds)
+            self.level_db = np.maximum(fallen, level_db)
+        return self.level_db.copy()
+
+    def reset(self) -> None:
+        self.level_db = None
+
+
+def rms_db(frames: np.ndarray) -> float:
+    """RMS level of ``frames`` in dBFS (-inf for digital silence)."""
+    mean_square = float(np.mean(np.square(np.asarray(frames, np.float64)))) if np.size(frames) else 0.0
+    return 10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf
+
+
+def estimated_gain_reduction_db(before: np.ndarray, after: np.ndarray) -> float | None:
+    """How many dB quieter ``after`` is than ``before`` by short RMS (negative: louder), None if ``before`` is silent.
+
+    An estimate of a dynamics processor's gain reduction where the back end does
+    not report its own: the make-up gain and any EQ in the same chain count too.
+    """
+    level_in, level_out = rms_db(before), rms_db(after)
+    if not math.isfinite(level_in) or level_in < -100.0:
+        return None
+    return level_in - max(level_out, level_in - 200.0)

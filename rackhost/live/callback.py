@@ -40,6 +40,7 @@ from rackhost.chain.chain import StageError
 from rackhost.chain.mixer import MixSnapshot, TrackStrip
 from rackhost.live.meters import BlockLevels
 from rackhost.live.recorder import Ring, Take
+from rackhost.live.spectrum_tap import SpectrumTap
 from rackhost.live.spread import Share, TrackWorker
 
 LOAD_HISTORY = 4096  # callbacks kept for load percentiles (~11 s at 128 frames)
@@ -124,6 +125,7 @@ class LiveState:
     render: Callable[[int], None]  # render(k): track k into its row, on whichever audio thread took it
     numbers: tuple[int, ...]  # 0 .. tracks - 1, made once
     share: Share | None  # the tracks shared with the second audio thread, where there are enough of them
+    lane_of: dict[int, int]  # session track index -> its lane (and row of strips), for the spectrum tap
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -156,6 +158,7 @@ class AudioCallback:
     _loop: tuple[int, int] | None
     _worker: TrackWorker | None
     _master_ring: Ring
+    _spectrum_tap: SpectrumTap | None  # the strip a spectrum view watches; None: no view, no cost
     _no_input: np.ndarray
     _loads: np.ndarray
     _callbacks: int
@@ -225,8 +228,14 @@ class AudioCallback:
             for k in state.numbers:
                 render(k)
         now.indata = None  # the device's buffer is only lent for this callback
+        tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
+        if tap is not None and tap.strip is not None:
+            lane = state.lane_of.get(tap.strip)
+            if lane is not None and inputs[lane] is not None:
+                tap.write(inputs[lane], state.strips[lane])
         master_out = state.master_out
-        snapshot.master.render(snapshot.mix_tracks(state.tracks_out, state.mix, position), master_out, position)
+        mix = snapshot.mix_tracks(state.tracks_out, state.mix, position)
+        snapshot.master.render(mix, master_out, position)
         router = snapshot.router
         if router is not None:  # each bus after its fader, beside the tracks for the meters
             np.copyto(state.busses_out, router.outputs)
@@ -239,6 +248,8 @@ class AudioCallback:
         outdata[:, :2] = master_out.T
         self._master_ring.push(master_out)
         self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
+        if tap is not None and tap.strip is None:
+            tap.write(mix, master_out)
         for k, take in state.takes:
             take.dry.push(inputs[k])
             take.wet.push(snapshot.tracks[k].processed)

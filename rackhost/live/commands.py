@@ -356,6 +356,24 @@ class MidiUnprogram(Command):
     needs: ClassVar[Needs] = REBUILD
 
 
+# -- the spectrum view -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchSpectrum(OnStrip):
+    """Tap a track (an index) or the master (None) before and after its chain for the spectrum view."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.track, BusRow):
+            raise TypeError("WatchSpectrum takes a track's index or None (the master); a bus cannot be watched yet")
+
+
+@dataclass(frozen=True)
+class UnwatchSpectrum(Command):
+    """No spectrum view is open: the audio callback stops tapping any strip."""
+
+
 def command_types() -> list[type[Command]]:
     """Every command a parent can send (the bases left out)."""
     bases = {Command, OnStrip, OnSlot, StripValue, SendValue}

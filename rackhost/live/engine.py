@@ -31,6 +31,7 @@ from rackhost.live.commands import BusRow
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
+from rackhost.live.spectrum_tap import SpectrumTap
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
@@ -104,6 +105,7 @@ class LiveEngine(AudioCallback):
         # The master's last 3 s, for loudness meters computed on the control thread, not in the callback.
         self._master_ring = Ring(2, 3 * session.sample_rate)
         self._loudness = LoudnessMeter(session.sample_rate)
+        self._spectrum_tap: SpectrumTap | None = None
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
@@ -462,6 +464,24 @@ class LiveEngine(AudioCallback):
             return np.zeros((1, 2, len(METER_FIELDS)), np.float32)
         return (reader or self._meter_reader).read(state.levels)
 
+    def watch_spectrum(self, strip: int | None | bool) -> None:
+        """Fill a spectrum tap with ``strip``'s signal before and after its chain (a session track's index, None
+        for the master), or with nothing (False): the callback then writes no ring at all."""
+        if strip is False:
+            self._spectrum_tap = None
+            return
+        if strip is not None and not 0 <= strip < len(self.session.tracks):
+            raise LiveEngineError(f"no track {strip!r} to watch in the spectrum view; the session has "
+                                  f"{len(self.session.tracks)} tracks (None watches the master)")
+        tap = self._spectrum_tap
+        if tap is None or tap.strip != strip:
+            self._spectrum_tap = SpectrumTap(strip)  # one assignment: the callback takes it at its next block
+
+    @property
+    def spectrum_tap(self) -> SpectrumTap | None:
+        """The tap the callback fills, or None while no spectrum view watches."""
+        return self._spectrum_tap
+
     def metered_tracks(self) -> tuple[int, ...]:
         """The session track index of each of the first rows of :meth:`meters` (every track, muted ones at zero)."""
         state = self._state
@@ -552,6 +572,7 @@ class LiveEngine(AudioCallback):
             render,
             tuple(range(len(lanes))),
             Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
+            {strip.index: k for k, strip in enumerate(snapshot.tracks)},
         )
 
     def _finished(self) -> None:

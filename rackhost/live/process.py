@@ -39,6 +39,7 @@ from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
+from rackhost.live.spectrum_tap import TAP_FRAMES
 
 MAX_STRIPS = 256
 PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL time taken from the callback
@@ -51,6 +52,10 @@ STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", 
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
+# The spectrum tap's frames: [frames written (0: no tap), watched strip + 1 (0: the master)], then pre, then post.
+_SPECTRUM_HEAD = 2
+_SPECTRUM_FLOATS = _SPECTRUM_HEAD + 2 * TAP_FRAMES
+_SHM_FLOATS = _METER_FLOATS + _STAT_FLOATS + _SPECTRUM_FLOATS
 
 
 class EngineProcessError(RackhostError):
@@ -106,7 +111,7 @@ class EngineProcess:
     def start(self, timeout: float = 120.0) -> None:
         """Start the child and wait until its stream runs (plug-ins load there, which can take a while)."""
         ctx = mp.get_context("spawn")
-        self._shm = shared_memory.SharedMemory(create=True, size=8 * (_METER_FLOATS + _STAT_FLOATS))
+        self._shm = shared_memory.SharedMemory(create=True, size=8 * _SHM_FLOATS)
         self._view()[:] = 0.0
         parent, child = ctx.Pipe()
         self._conn = parent
@@ -204,7 +209,21 @@ class EngineProcess:
 
     def stats(self) -> dict[str, float]:
         view = self._view()
-        return dict(zip(STAT_FIELDS, view[_METER_FLOATS:].tolist())) if view is not None else {"alive": 0.0}
+        if view is None:
+            return {"alive": 0.0}
+        return dict(zip(STAT_FIELDS, view[_METER_FLOATS : _METER_FLOATS + _STAT_FLOATS].tolist()))
+
+    def spectrum_frames(self) -> tuple[int | None, np.ndarray] | None:
+        """(watched strip, (2 [pre, post], frames) oldest first) of the strip a :class:`~rackhost.live.commands.
+        WatchSpectrum` named, or None before the engine has published any: a copy, for analysis in this process."""
+        view = self._view()
+        if view is None:
+            return None
+        region = view[_METER_FLOATS + _STAT_FLOATS :]
+        if region[0] <= 0:
+            return None
+        strip = int(region[1]) - 1
+        return (strip if strip >= 0 else None), region[_SPECTRUM_HEAD:].reshape(2, TAP_FRAMES).copy()
 
     def meters(self) -> np.ndarray:
         """(tracks + busses + 1, 2 channels, [peak, rms, peak hold, clip]): a row per session track, then per
@@ -220,7 +239,7 @@ class EngineProcess:
     def _view(self) -> np.ndarray | None:
         if self._shm is None:
             return None
-        return np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, self._shm.buf)
+        return np.ndarray((_SHM_FLOATS,), np.float64, self._shm.buf)
 
     def _reap(self) -> None:
         if self._conn is not None:
@@ -252,9 +271,10 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
     from rackhost.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
-    view = np.ndarray((_METER_FLOATS + _STAT_FLOATS,), np.float64, shm.buf)
+    view = np.ndarray((_SHM_FLOATS,), np.float64, shm.buf)
     meters = view[:_METER_FLOATS].reshape(MAX_STRIPS + 1, 2, _METER_FIELDS)
-    stats = view[_METER_FLOATS:]
+    stats = view[_METER_FLOATS : _METER_FLOATS + _STAT_FLOATS]
+    spectrum = view[_METER_FLOATS + _STAT_FLOATS :]
     try:
         session = loader.session()
         if block_size:
@@ -294,6 +314,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                         conn.send(("midi_recalled", engine.midi.recalled.pop(0)))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
+                _publish_spectrum(engine, spectrum)
                 engine.after_block()
                 gc.collect(1)  # the young objects (automatic collection is off, see above)
                 publish_at = time.monotonic() + PUBLISH_SECONDS
@@ -303,7 +324,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         engine.stop()
         engine.close()
         stats[STAT_FIELDS.index("alive")] = 0.0
-        del meters, stats, view
+        del meters, stats, spectrum, view
         shm.close()
 
 
@@ -453,6 +474,14 @@ def _midi_cancel_learn(engine: Any, command: c.MidiCancelLearn, loader: Any) -> 
     engine.session.midi.cancel_learn()
 
 
+def _watch_spectrum(engine: Any, command: c.WatchSpectrum, loader: Any) -> None:
+    engine.watch_spectrum(command.track)
+
+
+def _unwatch_spectrum(engine: Any, command: c.UnwatchSpectrum, loader: Any) -> None:
+    engine.watch_spectrum(False)
+
+
 def _midi_map(engine: Any, command: c.MidiMap, loader: Any) -> None:
     from rackhost.chain.midi.mapping import resolve
 
@@ -481,6 +510,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
+    c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum,
 }
 
 
@@ -527,3 +557,15 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
               loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
               priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses)
     stats[:] = values
+
+
+def _publish_spectrum(engine: Any, region: np.ndarray) -> None:
+    """Copy the tap's ring for the parent (16k floats at 15 Hz); the analysis is the parent's."""
+    tap = engine.spectrum_tap
+    if tap is None:
+        region[0] = 0.0
+        return
+    region[0] = 0.0  # a reader between these lines sees no tap rather than a half-copied one
+    region[1] = 0.0 if tap.strip is None else tap.strip + 1
+    region[_SPECTRUM_HEAD:] = tap.frames().reshape(-1)
+    region[0] = max(1, tap.written)

@@ -1,0 +1,57 @@
+"""The spectrum view's tap: one strip's signal before and after its chain, for analysis off the audio thread.
+
+The audio callback's whole cost is :meth:`SpectrumTap.write`, two mono sums into
+a ring, and only while a window watches a strip (the engine holds no tap
+otherwise, and the callback skips it). The FFT, smoothing and peak hold run
+in the window's process (:func:`rackhost.chain.spectrum.live_spectrum`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TAP_FRAMES = 8192  # two 4096-point FFT frames: 170 ms at 48 kHz
+
+
+class SpectrumTap:
+    """A ring of (pre, post) mono frames of one strip: a session track's index, or None for the master.
+
+    Single producer (the audio callback), any number of readers, no lock: a reader
+    copies :attr:`ring` and may see the block being written torn, which an
+    analyser's average hides.
+    """
+
+    __slots__ = ("strip", "ring", "written")
+
+    def __init__(self, strip: int | None, frames: int = TAP_FRAMES):
+        self.strip = strip
+        self.ring = np.zeros((2, frames), np.float32)
+        self.written = 0  # frames the callback put in (only the callback writes this)
+
+    def write(self, pre: np.ndarray, post: np.ndarray) -> None:
+        """Audio thread: the mean of the first and last channel of ``pre`` and ``post`` (channels, n)."""
+        ring = self.ring
+        capacity = ring.shape[1]
+        n = min(pre.shape[1], capacity)
+        start = self.written % capacity
+        end = start + n
+        if end <= capacity:
+            _mono(pre, ring[0, start:end], 0, n)
+            _mono(post, ring[1, start:end], 0, n)
+        else:
+            split = capacity - start
+            _mono(pre, ring[0, start:], 0, split)
+            _mono(pre, ring[0, : end - capacity], split, n)
+            _mono(post, ring[1, start:], 0, split)
+            _mono(post, ring[1, : end - capacity], split, n)
+        self.written += n
+
+    def frames(self) -> np.ndarray:
+        """Control thread: a copy of the ring, oldest frame first, (2 [pre, post], frames)."""
+        capacity = self.ring.shape[1]
+        return np.roll(self.ring, -(self.written % capacity), axis=1)
+
+
+def _mono(block: np.ndarray, out: np.ndarray, first: int, last: int) -> None:
+    np.add(block[0, first:last], block[-1, first:last], out=out)
+    out *= 0.5

@@ -1,0 +1,139 @@
+"""The live spectrum view and the estimated gain reduction: the analysis, the engine's tap, a real JACK engine."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SR, file_loader
+from rackhost.chain import ArraySource, Session, render
+from rackhost.chain.spectrum import (PeakHold, estimated_gain_reduction_db, live_spectrum, rms_db, smoothed,
+                                     average_spectrum)
+from rackhost.live import LiveEngine
+from rackhost.live.spectrum_tap import TAP_FRAMES, SpectrumTap
+from test_live_callback import _run, _started
+
+BLOCK = 128
+
+
+def _sine(freq: float, seconds: float, amplitude: float = 0.5, channels: int = 2) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return np.tile(amplitude * np.sin(2 * np.pi * freq * t), (channels, 1)).astype(np.float32)
+
+
+def _peak_hz(frames: np.ndarray) -> float:
+    spectrum = live_spectrum(frames, SR)
+    return float(spectrum.frequencies_hz[np.argmax(spectrum.level_db)])
+
+
+# -- the analysis (pure) -------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(freq=st.floats(60.0, 16000.0, allow_nan=False, allow_subnormal=False),
+       amplitude=st.floats(0.01, 1.0, allow_subnormal=False))
+def test_the_live_spectrum_of_a_sine_peaks_in_the_band_holding_its_frequency(freq, amplitude):
+    peak = _peak_hz(_sine(freq, TAP_FRAMES / SR, amplitude, channels=1))
+    # 1/6-octave bands: the band's centre is within a twelfth of an octave (plus a bin, low down) of the tone
+    assert abs(math.log2(peak / freq)) <= 1 / 12 + math.log2(1 + (SR / 4096) / freq)
+
+
+@settings(max_examples=20, deadline=None)
+@given(fraction=st.integers(1, 24))
+def test_smoothing_gives_fraction_bands_per_octave_from_20_hz_to_nyquist(fraction):
+    bands = smoothed(average_spectrum(_sine(1000, 0.1, channels=1), SR, 1024), fraction)
+    octaves = math.log2((SR / 2) / 20.0)
+    assert len(bands.frequencies_hz) == math.floor(octaves * fraction)
+    assert np.all(np.diff(np.log2(bands.frequencies_hz)) == pytest.approx(1 / fraction, rel=1e-6))
+
+
+@settings(max_examples=40, deadline=None)
+@given(curves=st.lists(st.lists(st.floats(-150, 10, allow_nan=False, allow_subnormal=False), min_size=8,
+                                max_size=8), min_size=1, max_size=6),
+       elapsed=st.floats(0.0, 2.0, allow_subnormal=False))
+def test_peak_hold_is_never_below_the_curve_and_falls_no_faster_than_its_decay(curves, elapsed):
+    hold = PeakHold(decay_db_per_second=12.0)
+    previous = None
+    for curve in curves:
+        held = hold.update(np.array(curve), elapsed)
+        assert np.all(held >= np.array(curve))
+        if previous is not None:
+            assert np.all(held >= previous - 12.0 * elapsed - 1e-9)
+        previous = held
+
+
+@settings(max_examples=40, deadline=None)
+@given(gain_db=st.floats(-40.0, 20.0, allow_subnormal=False), amplitude=st.floats(0.001, 1.0, allow_subnormal=False))
+def test_the_estimate_of_a_plain_gain_is_that_gain_in_db(gain_db, amplitude):
+    before = _sine(440, 0.1, amplitude, channels=1)
+    after = before * 10.0 ** (gain_db / 20.0)
+    assert estimated_gain_reduction_db(before, after) == pytest.approx(-gain_db, abs=1e-3)
+
+
+def test_no_estimate_from_silence():
+    assert estimated_gain_reduction_db(np.zeros(512), np.zeros(512)) is None
+    assert rms_db(np.zeros(8)) == -math.inf
+
+
+# -- the engine's tap, with the callback called directly ------------------------------------------------
+
+
+def _file_session(signal: np.ndarray, *slots: tuple[str, dict]) -> Session:
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("tone", ArraySource(signal, SR))
+    for name, values in slots:
+        track.chain.add(name, **values)
+    return session
+
+
+def test_with_no_spectrum_watched_the_callback_writes_no_ring():
+    engine = _started(_file_session(_sine(1000, 0.5), ("Gain", {"gain_db": -6.0})))
+    _run(engine, np.zeros((2, BLOCK * 20), np.float32))
+    assert engine.spectrum_tap is None
+    engine.watch_spectrum(0)
+    tap = engine.spectrum_tap
+    _run(engine, np.zeros((2, BLOCK * 20), np.float32))
+    assert tap.written == BLOCK * 20
+    engine.watch_spectrum(False)  # the view closed: the callback holds no ring again
+    _run(engine, np.zeros((2, BLOCK * 20), np.float32))
+    assert engine.spectrum_tap is None and tap.written == BLOCK * 20
+
+
+@pytest.mark.parametrize("strip", [0, None], ids=["a track", "the master"])
+def test_the_tap_holds_the_strips_signal_before_and_after_its_chain(strip):
+    session = _file_session(_sine(1000, 0.5), ("Gain", {"gain_db": -6.0}))
+    session.tracks[0].gain_db = -10.0  # the track's fader is after the tap's "post": it must not count
+    if strip is None:
+        session.master.chain.add("Gain", gain_db=-3.0)
+    engine = _started(session)
+    engine.watch_spectrum(strip)
+    _run(engine, np.zeros((2, TAP_FRAMES + BLOCK * 4), np.float32))
+    pre, post = engine.spectrum_tap.frames()
+    assert _peak_hz(pre) == pytest.approx(1000, rel=0.06) and _peak_hz(post) == pytest.approx(1000, rel=0.06)
+    expected = 6.0 if strip == 0 else 3.0
+    assert estimated_gain_reduction_db(pre, post) == pytest.approx(expected, abs=0.05)
+
+
+def test_watching_a_track_the_session_lacks_is_refused_naming_it():
+    engine = _started(_file_session(_sine(1000, 0.1)))
+    with pytest.raises(Exception, match="no track 3 to watch in the spectrum view"):
+        engine.watch_spectrum(3)
+
+
+def test_a_compressor_pushed_hard_shows_an_estimated_gain_reduction_near_the_offline_measurement():
+    signal = _sine(220, 2.0, 0.9)
+    values = {"threshold_db": -30.0, "ratio": 8.0, "attack_ms": 1.0, "release_ms": 50.0}
+    engine = _started(_file_session(signal, ("Compressor", values)))
+    engine.watch_spectrum(0)
+    _run(engine, np.zeros((2, int(1.5 * SR)), np.float32))
+    live = estimated_gain_reduction_db(*engine.spectrum_tap.frames())
+    offline = render(_file_session(signal, ("Compressor", values)), tail=False).audio
+    end = int(1.5 * SR) - int(1.5 * SR) % BLOCK
+    measured = rms_db(signal[:, end - TAP_FRAMES : end]) - rms_db(offline[:, end - TAP_FRAMES : end])
+    assert measured > 10.0  # pushed hard: this is a real gain reduction, not a rounding error
+    assert live == pytest.approx(measured, abs=0.5)
