@@ -137,3 +137,48 @@ def test_a_compressor_pushed_hard_shows_an_estimated_gain_reduction_near_the_off
     measured = rms_db(signal[:, end - TAP_FRAMES : end]) - rms_db(offline[:, end - TAP_FRAMES : end])
     assert measured > 10.0  # pushed hard: this is a real gain reduction, not a rounding error
     assert live == pytest.approx(measured, abs=0.5)
+
+
+# -- a real engine process under JACK ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strip", [0, None], ids=["a track", "the master"])
+def test_a_sine_played_by_the_engine_under_jack_peaks_at_its_frequency_in_the_views_data(jack_server, tmp_path,
+                                                                                           wav_file, strip):
+    from jack_harness import jack_device
+    from rackhost.live.commands import Play, UnwatchSpectrum, WatchSpectrum
+    from rackhost.live.process import EngineProcess
+    from rackhost.presets import save_session
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("tone", wav_file(_sine(2500, 6.0), "tone.wav")).chain.add("Gain", gain_db=-6.0)
+    save_session(session, tmp_path / "s.json")
+    engine = EngineProcess(file_loader(tmp_path / "s.json"), device=jack_device())
+    engine.start()
+    try:
+        assert engine.spectrum_frames() is None  # nothing watched: the engine publishes no frames
+        engine.send(WatchSpectrum(strip))
+        engine.send(Play())
+        deadline = time.monotonic() + 20
+        got = None
+        while time.monotonic() < deadline:
+            got = engine.spectrum_frames()
+            if got is not None and engine.stats()["position"] > 2 * TAP_FRAMES + SR // 2:
+                got = engine.spectrum_frames()
+                break
+            assert engine.alive, engine.poll()
+            time.sleep(0.05)
+        engine.send(UnwatchSpectrum())
+        deadline = time.monotonic() + 10
+        while engine.spectrum_frames() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = engine.spectrum_frames()
+    finally:
+        engine.stop()
+    assert got is not None, engine.events
+    watched, (pre, post) = got
+    assert watched == strip
+    assert _peak_hz(pre) == pytest.approx(2500, rel=0.06) and _peak_hz(post) == pytest.approx(2500, rel=0.06)
+    if strip == 0:
+        assert estimated_gain_reduction_db(pre, post) == pytest.approx(6.0, abs=0.1)
+    assert after is None
