@@ -30,6 +30,7 @@ VIEWS = {
     "preset_browser": hosts.PresetBrowserHost,
     "render_dialog": hosts.RenderHost,
     "settings_dialog": hosts.SettingsHost,
+    "spectrum_view": hosts.SpectrumHost,
     "files": hosts.FilesHost,
     "history": hosts.HistoryHost,
 }

@@ -37,6 +37,7 @@ from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.render_dialog import RenderDialog
+from rackhost.gui.spectrum_view import SpectrumView
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
@@ -87,6 +88,7 @@ class RackApp(MidiActions):
         self.narrow = False  # View > Narrow strips
         self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
         self.narrow_item = 0
+        self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         if start_engine:
             self.restart_engine()
 
@@ -192,6 +194,9 @@ class RackApp(MidiActions):
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
+        if self.spectrum is not None and self.spectrum.poll():
+            strip = self.spectrum.strip
+            self.spectrum.watch(strip if strip is None or strip < len(self.session.tracks) else None)
         self.history_view.show()
         if self.engine is not None and self.engine.alive:
             self.engine.send(Sync(self.document()))
@@ -511,6 +516,15 @@ class RackApp(MidiActions):
         return ([(i, t) for i, t in enumerate(self.session.tracks)]
                 + [(BusRow(j), b) for j, b in enumerate(self.session.busses)] + [(None, self.session.master)])
 
+    def open_spectrum(self, track: int | None) -> SpectrumView:
+        """The spectrum view on ``track`` (an index; None: the master): one window, moved to another strip."""
+        if self.spectrum is not None and self.spectrum.poll():
+            self.spectrum.watch(track)
+            dpg.focus_item(self.spectrum.window)
+        else:
+            self.spectrum = SpectrumView(self, track)
+        return self.spectrum
+
     def open_panel(self, track: int | None, index: int) -> ParameterPanel:
         self.select_slot(track, index)
         for panel in self.panels:
@@ -568,6 +582,7 @@ class RackApp(MidiActions):
                 with dpg.menu(label="View"):
                     self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
                                                          callback=lambda s, v: self.set_narrow(v))
+                    dpg.add_menu_item(label="Spectrum...", callback=lambda: self.open_spectrum(None))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
                     dpg.add_menu_item(label="Stop", shortcut="Space", callback=self.stop)
@@ -711,6 +726,8 @@ class RackApp(MidiActions):
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
         self.history_view.follow()
+        if self.spectrum is not None and not self.spectrum.poll():
+            self.spectrum = None
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
         engine = self.engine
@@ -788,6 +805,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "render": open_once(RenderDialog),
     "settings": open_once(SettingsDialog),
     "narrow": lambda app: app.set_narrow(True),
+    "spectrum": lambda app: app.open_spectrum(None),
 }
 
 

@@ -178,6 +178,20 @@ class PanelOpening(Protocol):
 
 
 @runtime_checkable
+class SpectrumOpening(Protocol):
+    """The spectrum view, on a track (an index) or the master (None)."""
+
+    def open_spectrum(self, track: int | None) -> Any: ...
+
+
+@runtime_checkable
+class EngineAccess(Protocol):
+    """The running engine process (None while there is none): a view that reads its shared memory."""
+
+    engine: Any
+
+
+@runtime_checkable
 class EditorOpening(Protocol):
     """A slot's own editor window, shown by a child process."""
 
@@ -267,7 +281,7 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, SlotSelection, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
@@ -304,6 +318,11 @@ class PresetBrowserHost(SessionAccess, Owners, Resync, PluginThread, Protocol):
 @runtime_checkable
 class RenderHost(SessionAccess, SessionFile, Resync, Protocol):
     """:class:`rackhost.gui.render_dialog.RenderDialog`."""
+
+
+@runtime_checkable
+class SpectrumHost(SessionAccess, EngineAccess, Protocol):
+    """:class:`rackhost.gui.spectrum_view.SpectrumView`."""
 
 
 @runtime_checkable
