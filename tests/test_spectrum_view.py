@@ -137,6 +137,7 @@ def test_a_compressor_pushed_hard_shows_an_estimated_gain_reduction_near_the_off
     measured = rms_db(signal[:, end - TAP_FRAMES : end]) - rms_db(offline[:, end - TAP_FRAMES : end])
     assert measured > 10.0  # pushed hard: this is a real gain reduction, not a rounding error
     assert live == pytest.approx(measured, abs=0.5)
+    assert dict(engine.stage_reductions())[(0,)] == pytest.approx(measured, abs=0.5)  # the slot's own estimate
 
 
 # -- a real engine process under JACK ---------------------------------------------------------------------
@@ -182,3 +183,23 @@ def test_a_sine_played_by_the_engine_under_jack_peaks_at_its_frequency_in_the_vi
     if strip == 0:
         assert estimated_gain_reduction_db(pre, post) == pytest.approx(6.0, abs=0.1)
     assert after is None
+
+
+def test_each_stage_of_a_watched_chain_gets_its_own_estimated_gain_reduction_and_an_unwatched_chain_none():
+    signal = _sine(220, 2.0, 0.9)
+    values = {"threshold_db": -30.0, "ratio": 8.0, "attack_ms": 1.0, "release_ms": 50.0}
+    session = _file_session(signal, ("ZamCompX2", {"threshold_db": -40.0, "ratio": 10.0}), ("Gain", {"gain_db": 4.0}),
+                            ("Compressor", dict(values, threshold_db=-60.0)))
+    session.tracks[0].chain[1].set_mix(0.999)  # a wet/dry stage of its own: the three slots run as stages
+    engine = _started(session)
+    engine.watch_spectrum(0)
+    _run(engine, np.zeros((2, int(1.0 * SR)), np.float32))
+    reductions = dict(engine.stage_reductions())
+    assert set(reductions) == {(0,), (1,), (2,)}, reductions
+    assert reductions[(0,)] > 10.0  # ZamCompX2 pushed hard: its own GR, where pedalboard reports none
+    assert reductions[(1,)] == pytest.approx(-4.0, abs=0.1)  # a gain: "GR" of -4 dB, i.e. 4 dB louder
+    assert reductions[(2,)] > 3.0
+    chain = engine._state.snapshot.tracks[0].chain
+    assert chain.levels is engine.spectrum_tap.levels
+    engine.watch_spectrum(False)
+    assert chain.levels is None and engine.stage_reductions() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Protocol, Union
+from typing import Any, Callable, Iterator, Mapping, Protocol, Union
 
 import numpy as np
 import pedalboard
@@ -331,7 +331,7 @@ class ChainProcessor:
     ``keys``: (slot index, stage) of each keyed slot that runs: the router writes their keys.
     """
 
-    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation", "keys")
+    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation", "keys", "levels")
 
     def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
                  channels: int | None = None, mixes: tuple[WetDry | None, ...] = (),
@@ -344,6 +344,9 @@ class ChainProcessor:
         self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
         self.automation = automation
         self.keys = keys
+        # A live engine's per-stage level recorder (``levels.stage(i, block)``, i = 0 for the chain's input),
+        # set on the one chain a view watches; None: the loop below does nothing more.
+        self.levels: Any = None
 
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
         """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""
@@ -351,20 +354,30 @@ class ChainProcessor:
         if automation is None:
             return self(block)
         i = 0
+        levels = self.levels
         try:
+            if levels is not None:
+                levels.stage(0, block)
             for stage, automated in zip(self.stages, automation):
                 block = stage(block) if automated is None else automated.run(stage, block, position)
                 i += 1
+                if levels is not None:
+                    levels.stage(i, block)
         except Exception as err:
             raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
         return block
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
+        levels = self.levels
         try:
+            if levels is not None:
+                levels.stage(0, block)
             for stage in self.stages:
                 block = stage(block)
                 i += 1
+                if levels is not None:
+                    levels.stage(i, block)
         except StageError:
             raise  # from a split's branch: it names the slot inside the split
         except Exception as err:

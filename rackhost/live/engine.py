@@ -31,7 +31,7 @@ from rackhost.live.commands import BusRow
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
-from rackhost.live.spectrum_tap import SpectrumTap
+from rackhost.live.spectrum_tap import SpectrumTap, StageLevels
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
@@ -251,6 +251,7 @@ class LiveEngine(AudioCallback):
             self.update()  # tracks, busses or paths were added or removed as well
             return
         self._state = replace(old, snapshot=self.session.remix(old.snapshot))
+        self._attach_stage_levels(self._state)
 
     @property
     def worker_tracks(self) -> int:
@@ -468,6 +469,7 @@ class LiveEngine(AudioCallback):
         """Fill a spectrum tap with ``strip``'s signal before and after its chain (a session track's index, None
         for the master), or with nothing (False): the callback then writes no ring at all."""
         if strip is False:
+            self._detach_stage_levels()
             self._spectrum_tap = None
             return
         if strip is not None and not 0 <= strip < len(self.session.tracks):
@@ -475,7 +477,45 @@ class LiveEngine(AudioCallback):
                                   f"{len(self.session.tracks)} tracks (None watches the master)")
         tap = self._spectrum_tap
         if tap is None or tap.strip != strip:
+            if tap is not None:
+                self._detach_stage_levels()
             self._spectrum_tap = SpectrumTap(strip)  # one assignment: the callback takes it at its next block
+            self._attach_stage_levels(self._state)
+
+    def _watched_chain(self, state: LiveState | None) -> Any:
+        tap = self._spectrum_tap
+        if tap is None or state is None:
+            return None
+        if tap.strip is None:
+            return state.snapshot.master.chain
+        lane = state.lane_of.get(tap.strip)
+        return state.snapshot.tracks[lane].chain if lane is not None else None
+
+    def _attach_stage_levels(self, state: LiveState | None) -> None:
+        """Give the watched strip's chain (in ``state``) a per-stage level recorder, for estimated gain reduction."""
+        tap, chain = self._spectrum_tap, self._watched_chain(state)
+        if tap is None or chain is None or (tap.strip is not None and tap.strip >= len(self.session.tracks)):
+            return
+        if chain.levels is tap.levels and tap.levels is not None:
+            return
+        owner_chain = list(self.session.master.chain if tap.strip is None else self.session.tracks[tap.strip].chain)
+        tap.stage_slots = tuple(tuple(k for k, item in enumerate(owner_chain) if any(item is s for s in slots))
+                                for slots in chain.stage_slots)
+        tap.levels = StageLevels(len(chain.stages))
+        chain.levels = tap.levels  # one assignment: the chain's next run records its stages
+
+    def _detach_stage_levels(self) -> None:
+        chain = self._watched_chain(self._state)
+        if chain is not None:
+            chain.levels = None
+
+    def stage_reductions(self) -> list[tuple[tuple[int, ...], float]]:
+        """The watched chain's (slot indices, estimated gain reduction dB) per stage with a level (control thread)."""
+        tap = self._spectrum_tap
+        if tap is None or tap.levels is None:
+            return []
+        return [(slots, float(db)) for slots, db in zip(tap.stage_slots, tap.levels.reduction_db())
+                if slots and np.isfinite(db)]
 
     @property
     def spectrum_tap(self) -> SpectrumTap | None:
@@ -558,7 +598,7 @@ class LiveEngine(AudioCallback):
         inputs: list = [None] * len(snapshot.tracks)
         now = Now()
         render = track_renderer(lanes, inputs, now, self._failed)
-        return LiveState(
+        state = LiveState(
             snapshot,
             tuple(feeds),
             strips,
@@ -574,6 +614,8 @@ class LiveEngine(AudioCallback):
             Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
             {strip.index: k for k, strip in enumerate(snapshot.tracks)},
         )
+        self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
+        return state
 
     def _finished(self) -> None:
         self._stream_lost()

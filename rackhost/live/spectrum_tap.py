@@ -21,12 +21,14 @@ class SpectrumTap:
     analyser's average hides.
     """
 
-    __slots__ = ("strip", "ring", "written")
+    __slots__ = ("strip", "ring", "written", "levels", "stage_slots")
 
     def __init__(self, strip: int | None, frames: int = TAP_FRAMES):
         self.strip = strip
         self.ring = np.zeros((2, frames), np.float32)
         self.written = 0  # frames the callback put in (only the callback writes this)
+        self.levels: StageLevels | None = None  # the watched chain's per-stage levels (the engine attaches them)
+        self.stage_slots: tuple[tuple[int, ...], ...] = ()  # per stage: the chain's slot indices it runs
 
     def write(self, pre: np.ndarray, post: np.ndarray) -> None:
         """Audio thread: the mean of the first and last channel of ``pre`` and ``post`` (channels, n)."""
@@ -55,3 +57,43 @@ class SpectrumTap:
 def _mono(block: np.ndarray, out: np.ndarray, first: int, last: int) -> None:
     np.add(block[0, first:last], block[-1, first:last], out=out)
     out *= 0.5
+
+
+STAGE_BLOCKS = 64  # blocks of per-stage levels kept: 170 ms at 128 frames, as long as the tap's ring
+
+
+class StageLevels:
+    """Mean square of a chain's input and of each stage's output, per block, for estimated gain reduction.
+
+    The watched chain's :meth:`~rackhost.chain.chain.ChainProcessor.run` calls :meth:`stage` on the
+    audio thread (one numpy reduction per stage); the control thread reads :meth:`reduction_db`.
+    """
+
+    __slots__ = ("squares", "count", "_row")
+
+    def __init__(self, stages: int):
+        self.squares = np.zeros((STAGE_BLOCKS, stages + 1), np.float64)
+        self.count = 0  # whole blocks written; block n's row is n % STAGE_BLOCKS
+        self._row = 0
+
+    def stage(self, index: int, block: np.ndarray) -> None:
+        """Audio thread: ``block`` is the chain's input (``index`` 0) or stage ``index``'s output."""
+        if index == 0:
+            self._row = self.count % STAGE_BLOCKS
+        self.squares[self._row, index] = np.einsum("ck,ck->", block, block) / block.size
+        if index == self.squares.shape[1] - 1:
+            self.count += 1  # last: a reader takes this row only once it is whole
+
+    def reduction_db(self) -> np.ndarray:
+        """Per stage, how many dB quieter its output is than its input over the kept blocks (NaN: silent input)."""
+        rows = min(self.count, STAGE_BLOCKS)
+        if rows == 0:
+            return np.full(self.squares.shape[1] - 1, np.nan)
+        end = self.count % STAGE_BLOCKS
+        taken = self.squares[np.arange(end - rows, end) % STAGE_BLOCKS]
+        mean = taken.mean(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = 10.0 * np.log10(mean)
+        reduction = level[:-1] - np.maximum(level[1:], level[:-1] - 200.0)
+        reduction[~(level[:-1] > -100.0)] = np.nan
+        return reduction
