@@ -137,7 +137,7 @@ def test_a_compressor_pushed_hard_shows_an_estimated_gain_reduction_near_the_off
     measured = rms_db(signal[:, end - TAP_FRAMES : end]) - rms_db(offline[:, end - TAP_FRAMES : end])
     assert measured > 10.0  # pushed hard: this is a real gain reduction, not a rounding error
     assert live == pytest.approx(measured, abs=0.5)
-    assert dict(engine.stage_reductions())[(0,)] == pytest.approx(measured, abs=0.5)  # the slot's own estimate
+    assert {r.slots: r.db for r in engine.stage_reductions()}[(0,)] == pytest.approx(measured, abs=0.5)  # the slot's own estimate
 
 
 # -- a real engine process under JACK ---------------------------------------------------------------------
@@ -194,7 +194,8 @@ def test_each_stage_of_a_watched_chain_gets_its_own_estimated_gain_reduction_and
     engine = _started(session)
     engine.watch_spectrum(0)
     _run(engine, np.zeros((2, int(1.0 * SR)), np.float32))
-    reductions = dict(engine.stage_reductions())
+    reductions = {r.slots: r.db for r in engine.stage_reductions()}
+    assert not any(r.reported for r in engine.stage_reductions())  # pedalboard reports none: all estimates
     assert set(reductions) == {(0,), (1,), (2,)}, reductions
     assert reductions[(0,)] > 10.0  # ZamCompX2 pushed hard: its own GR, where pedalboard reports none
     assert reductions[(1,)] == pytest.approx(-4.0, abs=0.1)  # a gain: "GR" of -4 dB, i.e. 4 dB louder

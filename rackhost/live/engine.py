@@ -31,7 +31,7 @@ from rackhost.live.commands import BusRow
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
-from rackhost.live.spectrum_tap import SpectrumTap, StageLevels
+from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
@@ -509,13 +509,33 @@ class LiveEngine(AudioCallback):
         if chain is not None:
             chain.levels = None
 
-    def stage_reductions(self) -> list[tuple[tuple[int, ...], float]]:
-        """The watched chain's (slot indices, estimated gain reduction dB) per stage with a level (control thread)."""
+    def stage_reductions(self) -> list[SlotReduction]:
+        """The watched chain's gain reduction per stage (control thread): what a keyed slot's plug-in reports
+        (minihost passes VST3 output parameters back), else estimated from the stage's input and output levels."""
         tap = self._spectrum_tap
         if tap is None or tap.levels is None:
             return []
-        return [(slots, float(db)) for slots, db in zip(tap.stage_slots, tap.levels.reduction_db())
-                if slots and np.isfinite(db)]
+        reported = self._reported_reductions()
+        out = []
+        for slots, db in zip(tap.stage_slots, tap.levels.reduction_db()):
+            if len(slots) == 1 and slots[0] in reported:
+                out.append(SlotReduction(slots, reported[slots[0]], True))
+            elif slots and np.isfinite(db):
+                out.append(SlotReduction(slots, float(db)))
+        return out
+
+    def _reported_reductions(self) -> dict[int, float]:
+        """Slot index -> gain reduction in dB, for the watched chain's keyed slots whose plug-in reports one."""
+        chain = self._watched_chain(self._state)
+        found: dict[int, float] = {}
+        for index, stage in getattr(chain, "keys", ()):
+            try:
+                value = stage.twin.parameter("gain_reduction")
+            except RackhostError:  # no such output parameter: the estimate stands
+                continue
+            if isinstance(value, float):
+                found[index] = value
+        return found
 
     @property
     def spectrum_tap(self) -> SpectrumTap | None:

@@ -39,7 +39,7 @@ from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
-from rackhost.live.spectrum_tap import TAP_FRAMES
+from rackhost.live.spectrum_tap import TAP_FRAMES, SlotReduction
 
 MAX_STRIPS = 256
 PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL time taken from the callback
@@ -52,9 +52,12 @@ STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", 
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
-# The spectrum tap's frames: [frames written (0: no tap), watched strip + 1 (0: the master)], then pre, then post.
-_SPECTRUM_HEAD = 2
-_SPECTRUM_FLOATS = _SPECTRUM_HEAD + 2 * TAP_FRAMES
+# The spectrum tap: [frames written (0: no tap), watched strip + 1 (0: the master), stages], pre, post, then per
+# stage of the watched chain [first slot, last slot, gain reduction dB, 1 if the plug-in reported it].
+_SPECTRUM_HEAD = 3
+MAX_STAGES = 64
+_STAGE_FIELDS = 4
+_SPECTRUM_FLOATS = _SPECTRUM_HEAD + 2 * TAP_FRAMES + MAX_STAGES * _STAGE_FIELDS
 _SHM_FLOATS = _METER_FLOATS + _STAT_FLOATS + _SPECTRUM_FLOATS
 
 
@@ -223,7 +226,20 @@ class EngineProcess:
         if region[0] <= 0:
             return None
         strip = int(region[1]) - 1
-        return (strip if strip >= 0 else None), region[_SPECTRUM_HEAD:].reshape(2, TAP_FRAMES).copy()
+        frames = region[_SPECTRUM_HEAD : _SPECTRUM_HEAD + 2 * TAP_FRAMES]
+        return (strip if strip >= 0 else None), frames.reshape(2, TAP_FRAMES).copy()
+
+    def slot_reductions(self) -> list[SlotReduction]:
+        """The watched chain's gain reduction per stage (each slot, or slots run as one stage), as published."""
+        view = self._view()
+        if view is None:
+            return []
+        region = view[_METER_FLOATS + _STAT_FLOATS :]
+        if region[0] <= 0:
+            return []
+        rows = region[_SPECTRUM_HEAD + 2 * TAP_FRAMES :].reshape(MAX_STAGES, _STAGE_FIELDS)[: int(region[2])]
+        return [SlotReduction(tuple(range(int(first), int(last) + 1)), float(db), bool(real))
+                for first, last, db, real in rows.tolist()]
 
     def meters(self) -> np.ndarray:
         """(tracks + busses + 1, 2 channels, [peak, rms, peak hold, clip]): a row per session track, then per
@@ -567,5 +583,10 @@ def _publish_spectrum(engine: Any, region: np.ndarray) -> None:
         return
     region[0] = 0.0  # a reader between these lines sees no tap rather than a half-copied one
     region[1] = 0.0 if tap.strip is None else tap.strip + 1
-    region[_SPECTRUM_HEAD:] = tap.frames().reshape(-1)
+    region[_SPECTRUM_HEAD : _SPECTRUM_HEAD + 2 * TAP_FRAMES] = tap.frames().reshape(-1)
+    reductions = engine.stage_reductions()[:MAX_STAGES]
+    rows = region[_SPECTRUM_HEAD + 2 * TAP_FRAMES :].reshape(MAX_STAGES, _STAGE_FIELDS)
+    for row, reduction in zip(rows, reductions):
+        row[:] = (reduction.slots[0], reduction.slots[-1], reduction.db, reduction.reported)
+    region[2] = len(reductions)
     region[0] = max(1, tap.written)

@@ -8,6 +8,8 @@ in the window's process (:func:`rackhost.chain.spectrum.live_spectrum`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 TAP_FRAMES = 8192  # two 4096-point FFT frames: 170 ms at 48 kHz
@@ -59,6 +61,21 @@ def _mono(block: np.ndarray, out: np.ndarray, first: int, last: int) -> None:
     out *= 0.5
 
 
+@dataclass(frozen=True)
+class SlotReduction:
+    """How much a stage of a watched chain reduces: ``slots`` (chain indices) it runs, ``db`` (negative: it
+    makes louder), ``reported`` True where the plug-in said so itself, False for an estimate from levels."""
+
+    slots: tuple[int, ...]
+    db: float
+    reported: bool = False
+
+    @property
+    def label(self) -> str:
+        """``GR 20.1 dB`` as the plug-in reports it, ``GR ~3.1 dB est.`` from levels."""
+        return f"GR {self.db:.1f} dB" if self.reported else f"GR ~{self.db:.1f} dB est."
+
+
 STAGE_BLOCKS = 64  # blocks of per-stage levels kept: 170 ms at 128 frames, as long as the tap's ring
 
 
@@ -94,6 +111,6 @@ class StageLevels:
         mean = taken.mean(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             level = 10.0 * np.log10(mean)
-        reduction = level[:-1] - np.maximum(level[1:], level[:-1] - 200.0)
+            reduction = level[:-1] - np.maximum(level[1:], level[:-1] - 200.0)
         reduction[~(level[:-1] > -100.0)] = np.nan
         return reduction
