@@ -66,12 +66,20 @@ out["pre_peak_hz"] = float(view.curves["pre"].frequencies_hz[int(view.curves["pr
 out["hold_at_least_post"] = bool((view.held_db >= post.level_db).all())
 out["readout"] = dpg.get_value(view.readout)
 out["gain_reduction"] = view.gain_reduction_db
+until(lambda: view.reductions, "the slots' gain reduction")
+real.frames(2)
+out["slot_label"] = dpg.get_item_label(app.strips[0].slot_buttons[0])
+out["slot_tip"] = dpg.get_value(app.strips[0].slot_tips[0][1])
+out["slots_line"] = dpg.get_value(view.slots_text)
+out["slot_reductions"] = [[list(r.slots), r.db, r.reported] for r in view.reductions]
 dpg.output_frame_buffer(file=shot)
 real.frames(4)
 
 app.open_spectrum(None)  # the View menu's way: the master
 until(lambda: (app.engine.spectrum_frames() or (0,))[0] is None and "post" in view.curves, "the master's curves")
 out["master_choice"] = dpg.get_value(view.choice)
+real.frames(2)
+out["slot_label_unwatched"] = dpg.get_item_label(app.strips[0].slot_buttons[0])
 view.close()
 until(lambda: app.engine.spectrum_frames() is None, "the engine to drop its tap")
 out["after_close"] = True
@@ -116,4 +124,11 @@ def test_the_window_shows_a_tracks_spectrum_with_its_tone_and_the_chains_estimat
     assert out["hold_at_least_post"]
     assert out["gain_reduction"] > 10.0 and out["readout"] == f"chain GR ~{out['gain_reduction']:.1f} dB est."
     assert out["master_choice"] == "master" and out["after_close"]
+    # Compressor and HighpassFilter run as one pedalboard stage: one estimate for both, on the first slot's name.
+    [[slots, reduction, reported]] = out["slot_reductions"]
+    assert slots == [0, 1] and not reported and reduction > 10.0
+    assert out["slot_label"] == f"Compressor ~{reduction:.0f}"
+    assert f"GR ~{reduction:.1f} dB est." in out["slot_tip"] and "together" in out["slot_tip"]
+    assert out["slots_line"] == f"Compressor + HighpassFilter: GR ~{reduction:.1f} dB est."
+    assert out["slot_label_unwatched"] == "Compressor"
     assert shot.stat().st_size > 10_000

@@ -525,6 +525,15 @@ class RackApp(MidiActions):
             self.spectrum = SpectrumView(self, track)
         return self.spectrum
 
+    def _show_reductions(self) -> None:
+        """Each slot's gain reduction on the strip the spectrum view watches; none on the others."""
+        spectrum = self.spectrum
+        watched = None if spectrum is None else (self.master if spectrum.strip is None else
+                                                 self.strips[spectrum.strip] if spectrum.strip < len(self.strips)
+                                                 else None)
+        for view in (*self.strips, *([self.master] if self.master is not None else [])):
+            view.show_reductions(spectrum.slot_labels() if view is watched and spectrum is not None else {})
+
     def open_panel(self, track: int | None, index: int) -> ParameterPanel:
         self.select_slot(track, index)
         for panel in self.panels:
@@ -728,6 +737,7 @@ class RackApp(MidiActions):
         self.history_view.follow()
         if self.spectrum is not None and not self.spectrum.poll():
             self.spectrum = None
+        self._show_reductions()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
         engine = self.engine

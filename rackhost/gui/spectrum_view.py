@@ -1,6 +1,7 @@
 """The spectrum view: one strip before and after its chain, live, with peak hold and the chain's estimated GR.
 
-The engine only copies the watched strip's frames (a
+Each slot of the watched chain shows its gain reduction after its name: what a keyed slot's plug-in reports, else
+estimated from the slot's input and output levels (``~``, "est."). The engine only copies the watched strip's frames (a
 :class:`~rackhost.live.commands.WatchSpectrum` says which; closing the view sends
 :class:`~rackhost.live.commands.UnwatchSpectrum`, and the audio thread then taps
 nothing). The FFT, 1/6-octave smoothing and peak hold run here, in the window's
@@ -19,6 +20,7 @@ from rackhost.chain.spectrum import PeakHold, Spectrum, estimated_gain_reduction
 from rackhost.gui.dialogs import DialogView
 from rackhost.gui.theme import ACCENT, MUTED, WARNING
 from rackhost.live.commands import UnwatchSpectrum, WatchSpectrum
+from rackhost.live.spectrum_tap import SlotReduction
 
 if TYPE_CHECKING:
     from rackhost.gui.host import SpectrumHost
@@ -44,6 +46,7 @@ class SpectrumView(DialogView):
         self.curves: dict[str, Spectrum] = {}  # "pre", "post": the last analysis drawn (tests read it)
         self.held_db: np.ndarray | None = None
         self.gain_reduction_db: float | None = None
+        self.reductions: list[SlotReduction] = []  # per stage of the watched chain, as the engine published them
         self._engine: object = None  # the engine told to watch: a restarted engine must be told again
         self._analysed_at = 0.0
         with dpg.window(label=self.TITLE, width=self.WIDTH, height=self.HEIGHT, on_close=self.close) as self.window:
@@ -67,7 +70,9 @@ class SpectrumView(DialogView):
                         "post": dpg.add_line_series([], [], label="post (chain output)"),
                     }
                 dpg.set_axis_limits(self.y_axis, FLOOR_DB, TOP_DB)
-            self.status = dpg.add_text("1/6-octave smoothing; dB relative to a full-scale sine", color=MUTED)
+            with dpg.group(horizontal=True):
+                self.status = dpg.add_text("1/6-octave smoothing; dB relative to a full-scale sine.", color=MUTED)
+                self.slots_text = dpg.add_text("", color=WARNING)
         for name, colour in (("pre", PRE), ("post", ACCENT), ("hold", HOLD)):
             with dpg.theme() as theme:
                 with dpg.theme_component(dpg.mvLineSeries):
@@ -90,7 +95,7 @@ class SpectrumView(DialogView):
         """Show ``strip`` (a track's index, None for the master): the engine taps it from its next block."""
         self.strip = strip
         self.hold.reset()
-        self.curves, self.held_db, self.gain_reduction_db = {}, None, None
+        self.curves, self.held_db, self.gain_reduction_db, self.reductions = {}, None, None, []
         dpg.configure_item(self.choice, items=self._choices())
         dpg.set_value(self.choice, self._label(strip))
         self._engine = None
@@ -119,7 +124,33 @@ class SpectrumView(DialogView):
         elapsed = now - self._analysed_at if self._analysed_at else 0.0
         self._analysed_at = now
         self.show(got[1], self.app.session.sample_rate, elapsed)
+        self.reductions = engine.slot_reductions()
+        dpg.set_value(self.slots_text, self._slots_line())
         return True
+
+    def slot_labels(self) -> dict[int, tuple[str, str]]:
+        """Slot index -> (short, whole) gain reduction of each stage, on its first slot, for the strip to show."""
+        out = {}
+        for reduction in self.reductions:
+            short = f" {reduction.db:.0f}" if reduction.reported else f" ~{reduction.db:.0f}"
+            whole = reduction.label + ("" if reduction.reported else
+                                       " (from its input and output levels: the plug-in reports none)")
+            if len(reduction.slots) > 1:
+                whole += f"; slots {reduction.slots[0] + 1}-{reduction.slots[-1] + 1} together (they run as one stage)"
+            out[reduction.slots[0]] = (short, whole)
+        return out
+
+    def _slots_line(self) -> str:
+        chain = list(self.app.session.master.chain if self.strip is None
+                     else self.app.session.tracks[self.strip].chain) if self._has_strip() else []
+        parts = []
+        for reduction in self.reductions:
+            names = " + ".join(chain[k].name for k in reduction.slots if k < len(chain))
+            parts.append(f"{names}: {reduction.label}")
+        return "   ".join(parts)
+
+    def _has_strip(self) -> bool:
+        return self.strip is None or self.strip < len(self.app.session.tracks)
 
     def show(self, frames: np.ndarray, sample_rate: float, elapsed: float = 0.0) -> None:
         """Draw (2 [pre, post], n) frames: both curves, the post curve's peak hold, the estimated GR."""

@@ -133,6 +133,8 @@ class StripView:
         self.slots: list[int] = []  # the bypass checkbox of each slot
         self.slot_buttons: list[int] = []
         self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
+        # slot index -> (short, whole) gain reduction, while the spectrum view watches this strip
+        self.reductions: dict[int, tuple[str, str]] = {}
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
@@ -408,13 +410,24 @@ class StripView:
                 reasons.append(f"{where}: {note}")
         why = "\n".join(reasons) or None
         label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
-        marked = f"! {label}" if why else label
+        short, whole = self.reductions.get(index, ("", None))
+        marked = (f"! {label}" if why else label) + short
         shown = cut(marked, self.inner - SLOT_TOOLS)
         full = label if shown != marked else None
         tip, text = self.slot_tips[index]
-        dpg.set_value(text, "\n".join(line for line in (full, why) if line))
-        dpg.configure_item(tip, show=bool(full or why))
+        dpg.set_value(text, "\n".join(line for line in (full, whole, why) if line))
+        dpg.configure_item(tip, show=bool(full or why or whole))
         dpg.configure_item(self.slot_buttons[index], label=shown)
+
+    def show_reductions(self, reductions: dict[int, tuple[str, str]]) -> None:
+        """Show each slot's gain reduction after its name (slot index -> (short, whole)); {} clears them."""
+        if reductions == self.reductions:
+            return
+        changed = set(reductions) | set(self.reductions)
+        self.reductions = dict(reductions)
+        for index, slot in enumerate(self.owner.chain):
+            if index in changed and index < len(self.slot_tips):
+                self._show_sidechain(index, slot)
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
         """Letting go of a control ends its undo step; a double-click puts it back; right-click learns MIDI
