@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 
 from conftest import SR, file_loader
 from rackhost.chain import ArraySource, Session, render
-from rackhost.chain.spectrum import (PeakHold, estimated_gain_reduction_db, live_spectrum, rms_db, smoothed,
-                                     average_spectrum)
-from rackhost.live import LiveEngine
-from rackhost.live.spectrum_tap import TAP_FRAMES, SpectrumTap
+from rackhost.chain.spectrum import (PeakHold, average_spectrum, estimated_gain_reduction_db, live_spectrum, rms_db,
+                                     smoothed)
+from rackhost.live.spectrum_tap import TAP_FRAMES
 from test_live_callback import _run, _started
 
 BLOCK = 128
