@@ -109,6 +109,7 @@ def test_the_tap_holds_the_strips_signal_before_and_after_its_chain(strip):
     session.tracks[0].gain_db = -10.0  # the track's fader is after the tap's "post": it must not count
     if strip is None:
         session.master.chain.add("Gain", gain_db=-3.0)
+        session.master.gain_db = -8.0  # after the chain: not part of its "post" either
     engine = _started(session)
     engine.watch_spectrum(strip)
     _run(engine, np.zeros((2, TAP_FRAMES + BLOCK * 4), np.float32))
@@ -201,5 +202,8 @@ def test_each_stage_of_a_watched_chain_gets_its_own_estimated_gain_reduction_and
     assert reductions[(2,)] > 3.0
     chain = engine._state.snapshot.tracks[0].chain
     assert chain.levels is engine.spectrum_tap.levels
+    engine.update()  # a structural edit makes new chains: the watched one records its stages again
+    chain = engine._state.snapshot.tracks[0].chain
+    assert chain.levels is engine.spectrum_tap.levels and chain.levels is not None
     engine.watch_spectrum(False)
     assert chain.levels is None and engine.stage_reductions() == []

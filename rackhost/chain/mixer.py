@@ -157,9 +157,10 @@ class MasterStrip:
     row of ``out``). :attr:`width` is that of its output.
     """
 
-    __slots__ = ("chain", "channels", "width", "_gain", "fade")
+    __slots__ = ("chain", "channels", "width", "_gain", "fade", "processed")
 
     def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2, fade: Fade | None = None):
+        self.processed: np.ndarray | None = None  # the chain's output, before the master's gain (a spectrum's "post")
         self.chain = chain
         self.channels = channels
         self.width = chain.channels or channels
@@ -170,6 +171,7 @@ class MasterStrip:
         if self.channels < mix.shape[0]:
             mix = mix[: self.channels]
         processed = self.chain.run(mix, position) if self.chain.stages else mix
+        self.processed = processed
         if self.width < out.shape[0]:
             out = out[: self.width]
         if self.fade is not None:

@@ -249,7 +249,7 @@ class AudioCallback:
         self._master_ring.push(master_out)
         self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
         if tap is not None and tap.strip is None:
-            tap.write(mix, master_out)
+            tap.write(mix, snapshot.master.processed)  # the chain's output: the master's fader is no part of it
         for k, take in state.takes:
             take.dry.push(inputs[k])
             take.wet.push(snapshot.tracks[k].processed)
