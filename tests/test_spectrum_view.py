@@ -14,6 +14,7 @@ from conftest import SR, file_loader
 from rackhost.chain import ArraySource, Session, render
 from rackhost.chain.spectrum import (PeakHold, average_spectrum, estimated_gain_reduction_db, live_spectrum, rms_db,
                                      smoothed)
+from rackhost.live.commands import BusRow
 from rackhost.live.spectrum_tap import TAP_FRAMES
 from test_live_callback import _run, _started
 
@@ -103,20 +104,26 @@ def test_with_no_spectrum_watched_the_callback_writes_no_ring():
     assert engine.spectrum_tap is None and tap.written == BLOCK * 20
 
 
-@pytest.mark.parametrize("strip", [0, None], ids=["a track", "the master"])
+@pytest.mark.parametrize("strip", [0, BusRow(0), None], ids=["a track", "a bus", "the master"])
 def test_the_tap_holds_the_strips_signal_before_and_after_its_chain(strip):
     session = _file_session(_sine(1000, 0.5), ("Gain", {"gain_db": -6.0}))
     session.tracks[0].gain_db = -10.0  # the track's fader is after the tap's "post": it must not count
     if strip is None:
         session.master.chain.add("Gain", gain_db=-3.0)
         session.master.gain_db = -8.0  # after the chain: not part of its "post" either
+    if isinstance(strip, BusRow):
+        session.add_track("other", ArraySource(_sine(3000, 0.5, 0.1), SR))  # not into the bus: not in its pre
+        session.add_bus("glue", gain_db=-7.0).chain.add("Gain", gain_db=-4.5)
+        session.tracks[0].output = "glue"
     engine = _started(session)
     engine.watch_spectrum(strip)
     _run(engine, np.zeros((2, TAP_FRAMES + BLOCK * 4), np.float32))
     pre, post = engine.spectrum_tap.frames()
     assert _peak_hz(pre) == pytest.approx(1000, rel=0.06) and _peak_hz(post) == pytest.approx(1000, rel=0.06)
-    expected = 6.0 if strip == 0 else 3.0
+    expected = {0: 6.0, None: 3.0}.get(strip, 4.5)
     assert estimated_gain_reduction_db(pre, post) == pytest.approx(expected, abs=0.05)
+    [slot] = engine.stage_reductions()  # the watched chain's one slot, estimated on its own
+    assert slot.slots == (0,) and slot.db == pytest.approx(expected, abs=0.05) and not slot.reported
 
 
 def test_watching_a_track_the_session_lacks_is_refused_naming_it():

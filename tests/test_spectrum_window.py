@@ -75,6 +75,13 @@ out["slot_reductions"] = [[list(r.slots), r.db, r.reported] for r in view.reduct
 dpg.output_frame_buffer(file=shot)
 real.frames(4)
 
+from rackhost.live.commands import BusRow
+app.open_spectrum(BusRow(0))  # the music bus: its Compressor's estimate moves to the bus strip's slot
+until(lambda: (app.engine.spectrum_frames() or (0,))[0] == BusRow(0) and view.reductions, "the bus's curves")
+real.frames(2)
+out["bus_choice"] = dpg.get_value(view.choice)
+out["bus_slot_label"] = dpg.get_item_label(app.bus_strips[0].slot_buttons[0])
+out["lead_slot_label_bus_watched"] = dpg.get_item_label(app.strips[0].slot_buttons[0])
 app.open_spectrum(None)  # the View menu's way: the master
 until(lambda: (app.engine.spectrum_frames() or (0,))[0] is None and "post" in view.curves, "the master's curves")
 out["master_choice"] = dpg.get_value(view.choice)
@@ -131,4 +138,6 @@ def test_the_window_shows_a_tracks_spectrum_with_its_tone_and_the_chains_estimat
     assert f"GR ~{reduction:.1f} dB est." in out["slot_tip"] and "together" in out["slot_tip"]
     assert out["slots_line"] == f"Compressor + HighpassFilter: GR ~{reduction:.1f} dB est."
     assert out["slot_label_unwatched"] == "Compressor"
+    assert out["bus_choice"] == "bus: music" and out["bus_slot_label"].startswith("Compressor ~")
+    assert out["lead_slot_label_bus_watched"] == "Compressor"
     assert shot.stat().st_size > 10_000

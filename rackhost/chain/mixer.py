@@ -255,7 +255,7 @@ def fade_tracks(strips: np.ndarray, automation: MixAutomation, position: int) ->
 class BusStrip:
     """A bus as the audio path runs it: its chain on the sum of what feeds it, then its paths onwards."""
 
-    __slots__ = ("name", "row", "chain", "pre", "post", "keys")
+    __slots__ = ("name", "row", "chain", "pre", "post", "keys", "processed")
 
     def __init__(self, name: str, row: int, chain: ChainProcessor):
         self.name = name
@@ -264,6 +264,7 @@ class BusStrip:
         self.pre: tuple[RouteEdge, ...] = ()  # its pre-fader sends
         self.post: tuple[RouteEdge, ...] = ()  # its output and post-fader sends
         self.keys: tuple[KeyTap, ...] = ()  # the keys it gives keyed slots elsewhere
+        self.processed: np.ndarray | None = None  # its chain's output this block, before its fader (a spectrum's)
 
 
 class KeyTap:
@@ -408,6 +409,7 @@ class Router:
                 self.failures.append((bus.name, err))  # silent until the engine bypasses the slot
                 fed.fill(0.0)
                 processed = fed
+            bus.processed = processed
             for k in bus.keys:
                 k.feed(processed, key_gains)
             for e in bus.pre:

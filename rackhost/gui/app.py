@@ -196,7 +196,7 @@ class RackApp(MidiActions):
         self.panels = [p for p in self.panels if p.alive]
         if self.spectrum is not None and self.spectrum.poll():
             strip = self.spectrum.strip
-            self.spectrum.watch(strip if strip is None or strip < len(self.session.tracks) else None)
+            self.spectrum.watch(strip if self.spectrum.has(strip) else None)
         self.history_view.show()
         if self.engine is not None and self.engine.alive:
             self.engine.send(Sync(self.document()))
@@ -516,8 +516,9 @@ class RackApp(MidiActions):
         return ([(i, t) for i, t in enumerate(self.session.tracks)]
                 + [(BusRow(j), b) for j, b in enumerate(self.session.busses)] + [(None, self.session.master)])
 
-    def open_spectrum(self, track: int | None) -> SpectrumView:
-        """The spectrum view on ``track`` (an index; None: the master): one window, moved to another strip."""
+    def open_spectrum(self, track: int | BusRow | None) -> SpectrumView:
+        """The spectrum view on ``track`` (an index, a bus's ``BusRow``; None: the master): one window, moved to
+        another strip."""
         if self.spectrum is not None and self.spectrum.poll():
             self.spectrum.watch(track)
             dpg.focus_item(self.spectrum.window)
@@ -528,10 +529,8 @@ class RackApp(MidiActions):
     def _show_reductions(self) -> None:
         """Each slot's gain reduction on the strip the spectrum view watches; none on the others."""
         spectrum = self.spectrum
-        watched = None if spectrum is None else (self.master if spectrum.strip is None else
-                                                 self.strips[spectrum.strip] if spectrum.strip < len(self.strips)
-                                                 else None)
-        for view in (*self.strips, *([self.master] if self.master is not None else [])):
+        watched = None if spectrum is None else self.view(spectrum.strip)
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_reductions(spectrum.slot_labels() if view is watched and spectrum is not None else {})
 
     def open_panel(self, track: int | None, index: int) -> ParameterPanel:

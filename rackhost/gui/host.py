@@ -179,9 +179,9 @@ class PanelOpening(Protocol):
 
 @runtime_checkable
 class SpectrumOpening(Protocol):
-    """The spectrum view, on a track (an index) or the master (None)."""
+    """The spectrum view, on a track (an index), a bus (a ``BusRow``) or the master (None)."""
 
-    def open_spectrum(self, track: int | None) -> Any: ...
+    def open_spectrum(self, track: Any) -> Any: ...
 
 
 @runtime_checkable

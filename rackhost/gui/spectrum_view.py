@@ -19,7 +19,7 @@ import numpy as np
 from rackhost.chain.spectrum import PeakHold, Spectrum, estimated_gain_reduction_db, live_spectrum
 from rackhost.gui.dialogs import DialogView
 from rackhost.gui.theme import ACCENT, MUTED, WARNING
-from rackhost.live.commands import UnwatchSpectrum, WatchSpectrum
+from rackhost.live.commands import BusRow, UnwatchSpectrum, WatchSpectrum
 from rackhost.live.spectrum_tap import SlotReduction
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class SpectrumView(DialogView):
     TITLE = "Spectrum"
     WIDTH, HEIGHT = 900, 520
 
-    def __init__(self, app: SpectrumHost, strip: int | None = None):
+    def __init__(self, app: SpectrumHost, strip: int | BusRow | None = None):
         self.app = app
         self.strip = strip
         self.hold = PeakHold()
@@ -82,17 +82,31 @@ class SpectrumView(DialogView):
 
     # -- which strip ----------------------------------------------------------------------
 
+    def _strips(self) -> list[int | BusRow | None]:
+        session = self.app.session
+        return [None, *range(len(session.tracks)), *(BusRow(k) for k in range(len(session.busses)))]
+
+    def _label(self, strip: int | BusRow | None) -> str:
+        session = self.app.session
+        if strip is None:
+            return MASTER
+        if isinstance(strip, BusRow):
+            return f"bus: {session.busses[strip.index].name}"
+        return f"{strip + 1}: {session.tracks[strip].name}"
+
     def _choices(self) -> list[str]:
-        return [MASTER] + [f"{k + 1}: {track.name}" for k, track in enumerate(self.app.session.tracks)]
+        return [self._label(strip) for strip in self._strips()]
 
-    def _label(self, strip: int | None) -> str:
-        return MASTER if strip is None else self._choices()[strip + 1]
+    def _strip_of(self, label: str) -> int | BusRow | None:
+        return self._strips()[self._choices().index(label)]
 
-    def _strip_of(self, label: str) -> int | None:
-        return None if label == MASTER else self._choices().index(label) - 1
+    def has(self, strip: int | BusRow | None) -> bool:
+        """Whether the session still has ``strip`` (after an edit)."""
+        return strip in self._strips()
 
-    def watch(self, strip: int | None) -> None:
-        """Show ``strip`` (a track's index, None for the master): the engine taps it from its next block."""
+    def watch(self, strip: int | BusRow | None) -> None:
+        """Show ``strip`` (a track's index, a bus's ``BusRow``, None for the master): the engine taps it from its
+        next block."""
         self.strip = strip
         self.hold.reset()
         self.curves, self.held_db, self.gain_reduction_db, self.reductions = {}, None, None, []
@@ -141,16 +155,15 @@ class SpectrumView(DialogView):
         return out
 
     def _slots_line(self) -> str:
-        chain = list(self.app.session.master.chain if self.strip is None
-                     else self.app.session.tracks[self.strip].chain) if self._has_strip() else []
+        session, strip = self.app.session, self.strip
+        owner = (session.master if strip is None else session.busses[strip.index] if isinstance(strip, BusRow)
+                 else session.tracks[strip]) if self.has(strip) else None
+        chain = list(owner.chain) if owner is not None else []
         parts = []
         for reduction in self.reductions:
             names = " + ".join(chain[k].name for k in reduction.slots if k < len(chain))
             parts.append(f"{names}: {reduction.label}")
         return "   ".join(parts)
-
-    def _has_strip(self) -> bool:
-        return self.strip is None or self.strip < len(self.app.session.tracks)
 
     def show(self, frames: np.ndarray, sample_rate: float, elapsed: float = 0.0) -> None:
         """Draw (2 [pre, post], n) frames: both curves, the post curve's peak hold, the estimated GR."""

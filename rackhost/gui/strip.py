@@ -177,12 +177,10 @@ class StripView:
                 self._console(owner)
             self.readout = dpg.add_text(self._readout_text(0.0, 0.0), color=MUTED)
             with dpg.tooltip(self.readout):
-                self.readout_tip = dpg.add_text(READOUT_TIP + ("" if self.is_bus else "\nright-click: spectrum"))
-            if not self.is_bus:  # the spectrum view taps tracks and the master
-                with dpg.item_handler_registry() as handlers:
-                    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                                 callback=lambda: app.open_spectrum(track))
-                dpg.bind_item_handler_registry(self.readout, handlers)
+                self.readout_tip = dpg.add_text(READOUT_TIP + "\nright-click: spectrum")
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda: app.open_spectrum(track))
+            dpg.bind_item_handler_registry(self.readout, handlers)
 
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track

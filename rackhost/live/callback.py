@@ -126,6 +126,7 @@ class LiveState:
     numbers: tuple[int, ...]  # 0 .. tracks - 1, made once
     share: Share | None  # the tracks shared with the second audio thread, where there are enough of them
     lane_of: dict[int, int]  # session track index -> its lane (and row of strips), for the spectrum tap
+    bus_at: dict[int, Any]  # session bus index -> its BusStrip in the router, for the spectrum tap
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -229,7 +230,7 @@ class AudioCallback:
                 render(k)
         now.indata = None  # the device's buffer is only lent for this callback
         tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
-        if tap is not None and tap.strip is not None:
+        if tap is not None and tap.kind == "track":
             lane = state.lane_of.get(tap.strip)
             if lane is not None and inputs[lane] is not None:
                 tap.write(inputs[lane], state.strips[lane])
@@ -248,8 +249,13 @@ class AudioCallback:
         outdata[:, :2] = master_out.T
         self._master_ring.push(master_out)
         self._master_ring.read = self._master_ring.written  # a window, never drained: keep it from filling
-        if tap is not None and tap.strip is None:
-            tap.write(mix, snapshot.master.processed)  # the chain's output: the master's fader is no part of it
+        if tap is not None:
+            if tap.kind == "master":
+                tap.write(mix, snapshot.master.processed)  # the chain's output: the master's fader is no part of it
+            elif tap.kind == "bus" and router is not None:
+                bus = state.bus_at.get(tap.bus)
+                if bus is not None and bus.processed is not None:
+                    tap.write(router.inputs[bus.row, :, : bus.processed.shape[1]], bus.processed)
         for k, take in state.takes:
             take.dry.push(inputs[k])
             take.wet.push(snapshot.tracks[k].processed)

@@ -361,12 +361,8 @@ class MidiUnprogram(Command):
 
 @dataclass(frozen=True)
 class WatchSpectrum(OnStrip):
-    """Tap a track (an index) or the master (None) before and after its chain for the spectrum view."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if isinstance(self.track, BusRow):
-            raise TypeError("WatchSpectrum takes a track's index or None (the master); a bus cannot be watched yet")
+    """Tap a track (an index), a bus (a :class:`BusRow`) or the master (None) before and after its chain for the
+    spectrum view."""
 
 
 @dataclass(frozen=True)

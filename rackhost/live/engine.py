@@ -465,14 +465,18 @@ class LiveEngine(AudioCallback):
             return np.zeros((1, 2, len(METER_FIELDS)), np.float32)
         return (reader or self._meter_reader).read(state.levels)
 
-    def watch_spectrum(self, strip: int | None | bool) -> None:
-        """Fill a spectrum tap with ``strip``'s signal before and after its chain (a session track's index, None
-        for the master), or with nothing (False): the callback then writes no ring at all."""
+    def watch_spectrum(self, strip: int | BusRow | None | bool) -> None:
+        """Fill a spectrum tap with ``strip``'s signal before and after its chain (a session track's index, a
+        :class:`BusRow`, None for the master), or with nothing (False): the callback then writes no ring at all."""
         if strip is False:
             self._detach_stage_levels()
             self._spectrum_tap = None
             return
-        if strip is not None and not 0 <= strip < len(self.session.tracks):
+        if isinstance(strip, BusRow):
+            if strip.index >= len(self.session.busses):
+                raise LiveEngineError(f"no bus {strip.index} to watch in the spectrum view; the session has "
+                                      f"{len(self.session.busses)} busses")
+        elif strip is not None and not 0 <= strip < len(self.session.tracks):
             raise LiveEngineError(f"no track {strip!r} to watch in the spectrum view; the session has "
                                   f"{len(self.session.tracks)} tracks (None watches the master)")
         tap = self._spectrum_tap
@@ -486,19 +490,26 @@ class LiveEngine(AudioCallback):
         tap = self._spectrum_tap
         if tap is None or state is None:
             return None
-        if tap.strip is None:
+        if tap.kind == "master":
             return state.snapshot.master.chain
+        if tap.kind == "bus":
+            bus = state.bus_at.get(tap.bus)
+            return bus.chain if bus is not None else None
         lane = state.lane_of.get(tap.strip)
         return state.snapshot.tracks[lane].chain if lane is not None else None
 
     def _attach_stage_levels(self, state: LiveState | None) -> None:
         """Give the watched strip's chain (in ``state``) a per-stage level recorder, for estimated gain reduction."""
         tap, chain = self._spectrum_tap, self._watched_chain(state)
-        if tap is None or chain is None or (tap.strip is not None and tap.strip >= len(self.session.tracks)):
+        if tap is None or chain is None:
             return
         if chain.levels is tap.levels and tap.levels is not None:
             return
-        owner_chain = list(self.session.master.chain if tap.strip is None else self.session.tracks[tap.strip].chain)
+        owners = {"master": [self.session.master], "track": self.session.tracks, "bus": self.session.busses}
+        index = 0 if tap.kind == "master" else tap.bus if tap.kind == "bus" else tap.strip
+        if index >= len(owners[tap.kind]):
+            return  # the strip is gone: the window moves the view on
+        owner_chain = list(owners[tap.kind][index].chain)
         tap.stage_slots = tuple(tuple(k for k, item in enumerate(owner_chain) if any(item is s for s in slots))
                                 for slots in chain.stage_slots)
         tap.levels = StageLevels(len(chain.stages))
@@ -633,6 +644,7 @@ class LiveEngine(AudioCallback):
             tuple(range(len(lanes))),
             Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
             {strip.index: k for k, strip in enumerate(snapshot.tracks)},
+            {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
         return state

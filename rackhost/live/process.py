@@ -52,7 +52,7 @@ STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", 
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
-# The spectrum tap: [frames written (0: no tap), watched strip + 1 (0: the master), stages], pre, post, then per
+# The spectrum tap: [frames written (0: no tap), watched strip: track + 1, 0 the master, -1 - bus, stages], pre, post, then per
 # stage of the watched chain [first slot, last slot, gain reduction dB, 1 if the plug-in reported it].
 _SPECTRUM_HEAD = 3
 MAX_STAGES = 64
@@ -216,7 +216,7 @@ class EngineProcess:
             return {"alive": 0.0}
         return dict(zip(STAT_FIELDS, view[_METER_FLOATS : _METER_FLOATS + _STAT_FLOATS].tolist()))
 
-    def spectrum_frames(self) -> tuple[int | None, np.ndarray] | None:
+    def spectrum_frames(self) -> tuple[int | c.BusRow | None, np.ndarray] | None:
         """(watched strip, (2 [pre, post], frames) oldest first) of the strip a :class:`~rackhost.live.commands.
         WatchSpectrum` named, or None before the engine has published any: a copy, for analysis in this process."""
         view = self._view()
@@ -225,9 +225,10 @@ class EngineProcess:
         region = view[_METER_FLOATS + _STAT_FLOATS :]
         if region[0] <= 0:
             return None
-        strip = int(region[1]) - 1
+        code = int(region[1])
+        strip = code - 1 if code > 0 else None if code == 0 else c.BusRow(-code - 1)
         frames = region[_SPECTRUM_HEAD : _SPECTRUM_HEAD + 2 * TAP_FRAMES]
-        return (strip if strip >= 0 else None), frames.reshape(2, TAP_FRAMES).copy()
+        return strip, frames.reshape(2, TAP_FRAMES).copy()
 
     def slot_reductions(self) -> list[SlotReduction]:
         """The watched chain's gain reduction per stage (each slot, or slots run as one stage), as published."""
@@ -582,7 +583,7 @@ def _publish_spectrum(engine: Any, region: np.ndarray) -> None:
         region[0] = 0.0
         return
     region[0] = 0.0  # a reader between these lines sees no tap rather than a half-copied one
-    region[1] = 0.0 if tap.strip is None else tap.strip + 1
+    region[1] = 0.0 if tap.kind == "master" else -1 - tap.bus if tap.kind == "bus" else tap.strip + 1
     region[_SPECTRUM_HEAD : _SPECTRUM_HEAD + 2 * TAP_FRAMES] = tap.frames().reshape(-1)
     reductions = engine.stage_reductions()[:MAX_STAGES]
     rows = region[_SPECTRUM_HEAD + 2 * TAP_FRAMES :].reshape(MAX_STAGES, _STAGE_FIELDS)

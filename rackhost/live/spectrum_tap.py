@@ -9,6 +9,7 @@ in the window's process (:func:`rackhost.chain.spectrum.live_spectrum`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,17 +17,20 @@ TAP_FRAMES = 8192  # two 4096-point FFT frames: 170 ms at 48 kHz
 
 
 class SpectrumTap:
-    """A ring of (pre, post) mono frames of one strip: a session track's index, or None for the master.
+    """A ring of (pre, post) mono frames of one strip: a session track's index, a bus's ``BusRow``, or None for
+    the master (``kind`` says which: "track", "bus" or "master"; ``bus`` is a bus's index).
 
     Single producer (the audio callback), any number of readers, no lock: a reader
     copies :attr:`ring` and may see the block being written torn, which an
     analyser's average hides.
     """
 
-    __slots__ = ("strip", "ring", "written", "levels", "stage_slots")
+    __slots__ = ("strip", "kind", "bus", "ring", "written", "levels", "stage_slots")
 
-    def __init__(self, strip: int | None, frames: int = TAP_FRAMES):
+    def __init__(self, strip: Any, frames: int = TAP_FRAMES):
         self.strip = strip
+        self.kind = "master" if strip is None else "track" if isinstance(strip, int) else "bus"
+        self.bus = getattr(strip, "index", -1)
         self.ring = np.zeros((2, frames), np.float32)
         self.written = 0  # frames the callback put in (only the callback writes this)
         self.levels: StageLevels | None = None  # the watched chain's per-stage levels (the engine attaches them)
