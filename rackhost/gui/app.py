@@ -255,6 +255,16 @@ class RackApp(MidiActions):
         if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
             self.structure_changed()
 
+    def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
+        """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
+        A loop, a plug-in without a key input or a track's slot is refused, said, and nothing changes."""
+        slot = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_key(self.session, slot, source, pre_fader)):
+            where = strip_where(self.owner(track), track)
+            self.tell(f"{slot.name} on {where} keyed from {source} {'pre' if pre_fader else 'post'}-fader"
+                      if source is not None else f"{slot.name} on {where} has no key")
+        self.structure_changed()  # redrawn either way: a refused choice shows the key the slot kept
+
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
