@@ -318,7 +318,8 @@ class Router:
         ``keys``: the taps feeding keyed slots, ``key_gains`` (keys, 2, 1) their gains.
         """
         self.busses = busses  # in session order
-        self.edges = edges
+        self.edges = edges  # in the graph's order: each strip's output edge, then its sends (stems read it)
+        self.edge_sources = sources
         self.run = tuple(busses[j] for j in run_order)
         self.structure = structure
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
