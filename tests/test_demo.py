@@ -236,8 +236,8 @@ def test_a_loudness_targeted_mastering_render_prints_only_rackhost_lines(tmp_pat
 # (issue 15): a move of code must not change a single sample. If a deliberate change of sound
 # (a plug-in's settings in the demo, the mixer's maths) alters it, render it again and say why in the commit.
 # Rendered again for issue 16: the demo is routed (drum bus with parallel compression, reverb bus fed by
-# sends in place of the pad's own reverb, a music bus ducked under the voice by the keyed ZamCompX2).
-DEMO_MIX_SHA256 = "c8982eaeb1cc384028da954c41d3c8d9ad650f07d793321d160faec71fb469a7"
+# sends (the factory's mixing/reverb-send) in place of the pad's own MVerb, a music bus ducked under the voice by the keyed ZamCompX2).
+DEMO_MIX_SHA256 = "ff5fb43456a98ebafc911699e6f4f5bc208772d32764309332b6dc4586d95a84"
 
 
 def test_demo_mix_is_bit_identical_to_the_routed_mix(
@@ -268,6 +268,7 @@ def test_the_demo_routes_drums_through_a_parallel_drum_bus_into_a_ducked_music_b
     sends = {t.name: [(s.bus, s.pre_fader) for s in t.sends] for t in demo_session.tracks}
     assert sends == {"drums": [(demo.REVERB_BUS, False)], "bass": [], "pad": [(demo.REVERB_BUS, False)],
                      "voice": [(demo.REVERB_BUS, False)]}  # one reverb for all; the bass stays dry
+    assert demo_session.bus(demo.REVERB_BUS).chain.origin == "mixing/reverb-send"  # the factory's bus preset
     split = demo_session.bus(demo.DRUM_BUS).chain[0]
     assert isinstance(split, Split) and [len(b.chain) for b in split.branches] == [0, 1]  # dry beside the crush
     duck = demo_session.bus(demo.MUSIC_BUS).chain[0]

@@ -38,6 +38,8 @@ from rackhost.chain import Branch, Chain, Plugin, RenderResult, Session, Split, 
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.cli.args import folder, text
 from rackhost.presets import save_session
+from rackhost.presets.preset import restore_chain
+from rackhost.presets.store import PresetStore
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +358,7 @@ def existing_sources(folder: Path) -> dict[str, Path] | None:
 DRUM_BUS = "drum bus"
 MUSIC_BUS = "music bus"
 REVERB_BUS = "reverb"
+REVERB_PRESET = "mixing/reverb-send"
 # The music ducks under the voice as radio and podcasts do: a few dB, quick down, slower back up.
 DUCK = {"threshold_db": -36.0, "ratio": 4.0, "attack_ms": 5.0, "release_ms": 250.0, "knee_db": 6.0}
 NO_KEY_LINE = "the music bus is not ducked under the voice (its ZamCompX2 is bypassed): {reason}"
@@ -381,7 +384,8 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS,
     wet/dry mix. The routing shows the day-one moves of mixing: the drums into a
     drum bus with parallel compression (a split), the drum bus, bass and pad into
     a music bus ducked under the voice (a keyed ZamCompX2), and one reverb bus
-    fed by sends from the pad, the voice and the drums.
+    fed by sends from the pad, the voice and the drums (the factory's
+    ``mixing/reverb-send`` bus preset).
 
     Without a plug-in that can take a key, the music bus keeps its compressor
     unkeyed and the reason goes into ``notes``.
@@ -434,9 +438,11 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS,
                     output=MUSIC_BUS)
     music = session.add_bus(MUSIC_BUS, gain_db=-1.0)
     duck = music.chain.add("ZamCompX2", **DUCK)
-    # One shared reverb, fully wet: the tracks' sends set how much of each goes in.
-    session.add_bus(REVERB_BUS, gain_db=-2.0).chain.add(
-        "MVerb", mix=100.0, decay=65.0, size=80.0, predelay=20.0, damping=45.0, early_late_mix=60.0)
+    # One shared reverb, all wet, from the factory's bus preset: the tracks' sends set how much of each goes in.
+    reverb = PresetStore().load(REVERB_PRESET)
+    chain, _ = restore_chain(reverb, REVERB_PRESET)  # built-ins only: every value lands
+    chain.origin = REVERB_PRESET  # the strip says where its chain came from
+    session.add_bus(REVERB_BUS, chain, gain_db=reverb.gain_db or 0.0, pan=reverb.pan or 0.0)
     if "voice" in sources:
         try:
             check_keyable(duck)
