@@ -87,6 +87,10 @@ class RackApp(MidiActions):
         self.narrow = False  # View > Narrow strips
         self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
         self.narrow_item = 0
+        self.history_shown = True  # View > History: hidden, the rack takes its width
+        self.history_item = 0
+        self.rack_area = 0
+        self.history_area = 0
         if start_engine:
             self.restart_engine()
 
@@ -578,6 +582,8 @@ class RackApp(MidiActions):
                 with dpg.menu(label="View"):
                     self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
                                                          callback=lambda s, v: self.set_narrow(v))
+                    self.history_item = dpg.add_menu_item(label="History", check=True, default_value=True,
+                                                          callback=lambda s, v: self.show_history(v))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
                     dpg.add_menu_item(label="Stop", shortcut="Space", callback=self.stop)
@@ -610,12 +616,12 @@ class RackApp(MidiActions):
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
                 with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
-                                      horizontal_scrollbar=True, border=False):
+                                      horizontal_scrollbar=True, border=False) as self.rack_area:
                     with dpg.group(horizontal=True) as self.rack:
                         pass
                 with dpg.group() as self.master_area:
                     pass
-                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True):
+                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True) as self.history_area:
                     dpg.add_text("History", color=MUTED)
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
@@ -643,6 +649,16 @@ class RackApp(MidiActions):
         if dpg.does_item_exist(self.narrow_item):
             dpg.set_value(self.narrow_item, self.narrow)
         self._build_strips()
+
+    def show_history(self, shown: bool) -> None:
+        """Show the History column, or hide it so the rack has its width (Edit > Undo still works)."""
+        self.history_shown = bool(shown)
+        if dpg.does_item_exist(self.history_item):
+            dpg.set_value(self.history_item, self.history_shown)
+        if dpg.does_item_exist(self.history_area):
+            dpg.configure_item(self.history_area, show=self.history_shown)
+            room = STRIP_WIDTH + (HISTORY_WIDTH + 16 if self.history_shown else 8)
+            dpg.configure_item(self.rack_area, width=-room)
 
     def _build_strips(self) -> None:
         if not self.rack:
@@ -798,6 +814,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "render": open_once(RenderDialog),
     "settings": open_once(SettingsDialog),
     "narrow": lambda app: app.set_narrow(True),
+    "no-history": lambda app: app.show_history(False),
 }
 
 
