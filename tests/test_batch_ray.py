@@ -12,10 +12,18 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import program_signal
-from test_batch import ABRT, HANG, SEGV, crash_folder, leftovers, manifest, marked, rackhost, write  # noqa: F401
+from test_batch import (
+    HANG,
+    SEGV,
+    crash_folder,  # noqa: F401 - the fixture: a module-scoped build of CrashComp.vst3
+    leftovers,
+    manifest,
+    marked,
+    rackhost,
+    write,
+)
 
 ray = pytest.importorskip("ray", reason="make setup installs the cluster extra (ray)")
 
@@ -37,7 +45,7 @@ def ray_address() -> Iterator[str]:
 
 
 def test_on_ray_a_crashing_or_hanging_file_fails_the_rest_render_as_the_pool_does_and_a_rerun_resumes(
-        tmp_path: Path, ray_address: str, crash_folder: Path):
+        tmp_path: Path, ray_address: str, crash_folder: Path):  # noqa: F811 - pytest hands in the fixture
     inputs = tmp_path / "in"
     for name, mark in [("a.wav", None), ("segv.wav", SEGV), ("hang.wav", HANG), ("b.wav", None)]:
         write(inputs / name, marked(len(name), mark))

@@ -94,7 +94,9 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
     ``workers`` actors (default: one per core of this machine).
     """
     if ray is not None:
-        from rackhost.chain.batch.cluster import connected  # Ray is an optional extra: imported only when asked for
+        from rackhost.chain.batch.cluster import (
+            connected,  # Ray is an optional extra: imported only when asked for
+        )
 
         # One connection (one local Ray) for both of an album's passes.
         with connected(ray, workers) as cpus:
@@ -169,6 +171,8 @@ def _pool(build: SessionBuilder, options: RenderOptions, workers: int, timeout: 
           ray: str | None) -> Pool:
     if ray is None:
         return Pool(build, options, workers, timeout)
-    from rackhost.chain.batch.cluster import RayPool  # Ray is an optional extra: imported only when asked for
+    from rackhost.chain.batch.cluster import (
+        RayPool,  # Ray is an optional extra: imported only when asked for
+    )
 
     return RayPool(build, options, workers, timeout, ray)  # type: ignore[return-value]

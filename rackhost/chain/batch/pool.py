@@ -236,9 +236,13 @@ def render_one(session: object, job: Job, options: RenderOptions,
                started: Callable[[float], None] = lambda seconds: None, track: object | None = None) -> FileRecord:
     """Render ``job.input`` on ``track`` (:func:`input_track`) of ``session`` to ``job.output``; a failure is a
     record, never a raise. A bounce renders at the file's rate, a session at its own."""
+    from rackhost.chain.batch.stream import (
+        StreamedFileSource,
+        measure_file,
+        stream_to_file,
+    )
     from rackhost.chain.loudness import measure
     from rackhost.chain.render import render, render_to_file
-    from rackhost.chain.batch.stream import StreamedFileSource, measure_file, stream_to_file
     from rackhost.chain.source import AudioFileSource
 
     began = time.perf_counter()

@@ -30,8 +30,8 @@ import numpy as np
 import soundfile as sf
 
 from rackhost.chain.dsp import db_to_gain, gain_to_db
-from rackhost.chain.mastering import CEILING_FLOOR_DB
 from rackhost.chain.loudness import LoudnessReport
+from rackhost.chain.mastering import CEILING_FLOOR_DB
 from rackhost.errors import AudioFileError
 
 Sink = Callable[[np.ndarray], None]  # takes the next (channels, n) frames of the output
@@ -181,24 +181,21 @@ class StreamMeter:
         self._start += drop
 
     def _true_peak(self, block: np.ndarray, final: bool) -> None:
+        """Oversample each chunk with the frames either side it needs, so it reads as the whole signal would;
+        the signal's own ends are left out, as :func:`rackhost.chain.loudness.true_peak` leaves them out."""
         from scipy.signal import resample_poly
 
         factor = 2 if self.sample_rate > 96000 else 4
-        buffer = np.concatenate([self._tp_tail, block], axis=1)
-        first = self.frames == 0 and self._tp_tail.shape[1] == 0
-        lead = TRUE_PEAK_EDGE if first else TRUE_PEAK_CONTEXT
+        first = self.frames == 0
+        buffer = np.concatenate([self._tp_tail, block], axis=1) if self._tp_tail.size else block
+        start = min(TRUE_PEAK_EDGE, buffer.shape[1]) if first else TRUE_PEAK_CONTEXT
         end = buffer.shape[1] - (TRUE_PEAK_EDGE if final else TRUE_PEAK_CONTEXT)
-        start = 0 if first else TRUE_PEAK_CONTEXT
-        if first:
-            start = min(lead, buffer.shape[1])
-        if end > start:
-            up = resample_poly(buffer, factor, 1, axis=1)[:, start * factor: end * factor]
-            if up.size:
-                self._tp_peak = max(self._tp_peak, float(np.max(np.abs(up))))
-            keep = buffer[:, end - TRUE_PEAK_CONTEXT if end - TRUE_PEAK_CONTEXT > 0 else 0:]
-            self._tp_tail = keep
-        else:
+        if end <= start:  # too short to read yet: wait for more
             self._tp_tail = buffer
+            return
+        up = resample_poly(buffer, factor, 1, axis=1)[:, start * factor: end * factor]
+        self._tp_peak = max(self._tp_peak, float(np.max(np.abs(up))))
+        self._tp_tail = buffer[:, max(0, end - TRUE_PEAK_CONTEXT):]
 
     def integrated_lufs(self) -> float | None:
         """pyloudnorm's integrated loudness of what was added; None under one gating block, -inf for silence."""
@@ -422,7 +419,13 @@ def _to_target(session: object, target: object, path: Path, write: Callable, opt
         _with_master,
     )
     from rackhost.chain.plugin import Plugin
-    from rackhost.chain.target import GAIN_SLOT_NAME, LoudnessTargetError, TargetReport, final_limiter, gain_slot_before
+    from rackhost.chain.target import (
+        GAIN_SLOT_NAME,
+        LoudnessTargetError,
+        TargetReport,
+        final_limiter,
+        gain_slot_before,
+    )
 
     chain = session.master.chain  # type: ignore[attr-defined]
     limiter_index, ceiling_param = final_limiter(chain)
@@ -456,7 +459,7 @@ def _to_target(session: object, target: object, path: Path, write: Callable, opt
         while True:
             gain, ceiling, predicted = search.run(gain, ceiling, bias_lu)
             full = _with_master(session, steer.chain(gain, ceiling), master_gain)  # type: ignore[arg-type]
-            result = write(lambda sink: stream_mix(full, sink, **options))
+            result = write(lambda sink, full=full: stream_mix(full, sink, **options))
             passes += 1
             report = result.loudness()
             lufs = report.integrated_lufs
@@ -531,7 +534,12 @@ class _FileSearch:
 
     def run(self, gain: float, ceiling: float, bias_lu: float) -> tuple[float, float, float]:
         """(gain, ceiling, predicted LUFS), as :meth:`rackhost.chain.mastering._Search.run` finds them."""
-        from rackhost.chain.mastering import MAX_PREDICTIONS, PREDICTION_TOLERANCE_LU, _next_gain, _stuck
+        from rackhost.chain.mastering import (
+            MAX_PREDICTIONS,
+            PREDICTION_TOLERANCE_LU,
+            _next_gain,
+            _stuck,
+        )
 
         target = self.target
         aim = target.integrated_lufs - bias_lu  # type: ignore[attr-defined]
