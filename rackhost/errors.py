@@ -135,12 +135,59 @@ class UnknownBusError(RoutingError):
 
 
 class RoutingLoopError(RoutingError):
-    """Busses feeding each other in a circle; ``loop`` names them in order, the first again at the end."""
+    """Busses feeding each other in a circle; ``loop`` names them in order, the first again at the end.
 
-    def __init__(self, loop: tuple[str, ...]):
+    ``keyed``: per step of the loop, whether it is a key (a slot of the next bus hears the previous one).
+    """
+
+    def __init__(self, loop: tuple[str, ...], keyed: tuple[bool, ...] = ()):
         self.loop = loop
-        super().__init__(f"routing loop: {' -> '.join(loop)}; a bus cannot feed itself, even through other busses: "
-                         f"route one of them to the master or to a bus outside the loop")
+        self.keyed = keyed or (False,) * (len(loop) - 1)
+        shown = loop[0] + "".join(f" {'-(key)->' if k else '->'} {b}" for k, b in zip(self.keyed, loop[1:]))
+        if any(self.keyed):
+            fix = ("a bus cannot hear a key from itself or from a bus it feeds: key it from a strip outside "
+                   "the loop, or route one of them elsewhere")
+        else:
+            fix = ("a bus cannot feed itself, even through other busses: "
+                   "route one of them to the master or to a bus outside the loop")
+        super().__init__(f"routing loop: {shown}; {fix}")
+
+
+class UnknownKeySourceError(RoutingError):
+    """A keyed slot's key names no track or bus (or a name both a track and a bus have).
+
+    ``owner``: "bus" or "master", ``index`` its place in the session, ``slot`` the slot's place in its chain.
+    """
+
+    def __init__(self, owner: str, name: str, index: int, slot: int, source: str, known: list[str],
+                 ambiguous: bool = False):
+        self.owner, self.name, self.index, self.slot, self.source = owner, name, index, slot, source
+        where = "the master's" if owner == "master" else f"{owner} {name!r}'s"
+        if ambiguous:
+            problem = f"both a track and a bus are named {source!r}; rename one of them"
+        else:
+            problem = (f"no track or bus is named {source!r} (there are: {', '.join(map(repr, known)) or '(none)'}); "
+                       f"name one of them, or clear the key")
+        super().__init__(f"the key of slot {slot + 1} of {where} chain: {problem}")
+
+
+class KeyedSplitSlotError(RoutingError):
+    """A key on a slot inside a split's branch: keys are routed to a chain's own slots only."""
+
+    def __init__(self, owner: str, plugin: str):
+        self.owner, self.plugin = owner, plugin
+        super().__init__(f"{owner}: {plugin} inside a split has a key, but only a chain's own slots can take one; "
+                         f"move {plugin} out of the split, or clear its key")
+
+
+class KeyedTrackSlotError(RoutingError):
+    """A key on a track's slot: tracks render before every other strip, so a track's slot cannot hear one."""
+
+    def __init__(self, track: str, index: int, slot: int, plugin: str):
+        self.track, self.index, self.slot = track, index, slot
+        super().__init__(f"track {track!r}: slot {slot + 1} ({plugin}) has a key, but only slots on busses and the "
+                         f"master can take one (every track renders before any bus); route the track to a bus "
+                         f"and put {plugin} with its key there")
 
 
 class AudioDeviceError(RackhostError):

@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rackhost.chain import Chain, LoudnessTarget
+from rackhost.chain.bus import Bus
 from rackhost.chain.master import MasterBus
 from rackhost.presets.apply import preset_from
 from rackhost.presets.preset_file import write_preset
 from rackhost.presets.store import FACTORY_DIR, file_stem
 
 AUTHOR = "rackhost factory"
+CREATED = {"reverb-send": "2026-12-07T00:00:00+00:00"}  # presets added after the first library
 
 
 def chain(*items: tuple[str, dict] | tuple[str, dict, float]) -> Chain:
@@ -33,6 +35,10 @@ def master(target: tuple[float, float] | None, *items: tuple[str, dict]) -> Mast
     bus = MasterBus(chain(*items))
     bus.loudness_target = LoudnessTarget(*target) if target else None
     return bus
+
+
+def bus(name: str, gain_db: float, *items: tuple[str, dict]) -> Bus:
+    return Bus(name, chain(*items), gain_db=gain_db)
 
 
 MASTER_EQ = [("HighpassFilter", {"cutoff_frequency_hz": 25.0}),
@@ -82,6 +88,12 @@ PRESETS = [
     ("mixing", "mix-bus-glue", "Mix bus: a slow 2:1 compressor for glue, 1-2 dB of gain reduction on peaks.",
      ["bus", "glue"], chain(
          ("ZamCompX2", {"threshold_db": -14.0, "ratio": 2.0, "attack_ms": 30.0, "release_ms": 200.0, "knee_db": 6.0}))),
+    ("mixing", "reverb-send", "A shared reverb return for a bus fed by sends: a medium room, all wet (no dry "
+     "signal), its lows and highs trimmed so the wash stays out of the way.",
+     ["reverb", "send", "bus", "return"], bus("reverb", 0.0,
+         ("HighpassFilter", {"cutoff_frequency_hz": 300.0}),
+         ("LowpassFilter", {"cutoff_frequency_hz": 9000.0}),
+         ("Reverb", {"room_size": 0.7, "damping": 0.5, "wet_level": 0.33, "dry_level": 0.0, "width": 1.0}))),
     # -- mastering: the master bus, with loudness targets -----------------------------
     ("mastering", "streaming", "Master for streaming services: -14 LUFS integrated, true peak at or below -1 dBTP.",
      ["master", "streaming", "loudness"], master((-14.0, -1.0), *MASTER_EQ,
@@ -107,7 +119,7 @@ PRESETS = [
 def main() -> None:
     for stage, name, description, tags, what in PRESETS:
         preset = preset_from(name, stage, what, description=description, tags=tags, author=AUTHOR)
-        for state, slot in zip(preset.slots, what.chain if isinstance(what, MasterBus) else what):
+        for state, slot in zip(preset.slots, what.chain if isinstance(what, (MasterBus, Bus)) else what):
             defaults = slot.plugin.parameters
             # Rounded for people reading the file: values come back from plug-ins as float32 or quantized.
             state.parameters = {
@@ -117,7 +129,7 @@ def main() -> None:
             }
             state.raw_state = None
             state.plugin = {k: v for k, v in state.plugin.items() if k in ("format", "name", "vendor")}
-        preset.created = preset.modified = "2026-11-25T00:00:00+00:00"
+        preset.created = preset.modified = CREATED.get(name, "2026-11-25T00:00:00+00:00")
         path = FACTORY_DIR / stage / f"{file_stem(name)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_preset(preset, path)

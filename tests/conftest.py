@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from background_scan import BackgroundScan
 from jack_harness import jack_server, jack_server_factory  # noqa: F401 - fixtures for every test file
 
 SR = 48000
@@ -22,6 +23,27 @@ def pytest_configure(config: pytest.Config) -> None:
     for variable, folder in (("RACKHOST_CACHE_DIR", "cache"), ("RACKHOST_CONFIG_DIR", "config"),
                              ("RACKHOST_DATA_DIR", "data")):
         os.environ.setdefault(variable, str(home / folder))
+
+
+_FULL_SCAN = BackgroundScan()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the full zam-plugins scan (ZamVerb: ~90 s) now, in the background, if a selected test needs it."""
+    if any("full_scan" in getattr(item, "fixturenames", ()) for item in session.items):
+        _FULL_SCAN.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _FULL_SCAN.stop()
+
+
+@pytest.fixture(scope="session")
+def full_scan() -> BackgroundScan:
+    """The scan of /usr/lib/vst3 begun when collection ended; ``.result()`` waits for its JSON summary."""
+    return _FULL_SCAN
+
+
 VST3_DIR = Path("/usr/lib/vst3")
 PROJECT_VST3_DIR = Path(__file__).resolve().parents[1] / "build" / "vst3"
 

@@ -226,6 +226,31 @@ def test_a_mastering_preset_and_a_loudness_target_land_every_file_on_it(tmp_path
         assert abs(record["after"]["integrated_lufs"] - -16.0) <= 0.5 and record["after"]["true_peak_dbtp"] <= -2.0
 
 
+def test_a_file_that_misses_its_loudness_target_is_written_named_and_the_batch_exits_1(tmp_path: Path):
+    songs = tmp_path / "songs"
+    write(songs / "song.wav", program_signal(2, 3.0, seed=5))
+    hits = np.zeros((2, 3 * SR), np.float32)  # short hits between silences: a limiter holds them at its ceiling
+    for start in range(0, hits.shape[1] - 200, SR // 2):
+        hits[:, start : start + 200] = 0.5
+    write(songs / "hits.wav", hits)
+    out = tmp_path / "out"
+    result = rackhost("batch", songs, "-o", out, "--chain", "Gain(gain_db=0)", "--loudness-target", -14, "--jobs", 2)
+    assert result.returncode == 1, result.stderr
+    warning = result.stderr.strip().splitlines()[-1]
+    assert warning.startswith("rackhost: warning: 1 file missed the loudness target") and "hits.wav" in warning
+    assert "song.wav" not in warning
+    records = manifest(out)
+    assert records["hits.wav"]["status"] == "done" and "stops rising" in records["hits.wav"]["target_missed"]
+    assert records["song.wav"]["target_missed"] is None
+    assert read(out / "hits.wav").shape[0] == hits.shape[1]  # written as it came out
+    assert "2 done" in result.stdout and "0 failed" in result.stdout
+
+    # A second run skips both, and still says which one missed.
+    again = rackhost("batch", songs, "-o", out, "--chain", "Gain(gain_db=0)", "--loudness-target", -14, "--json")
+    assert again.returncode == 1 and json.loads(again.stdout)["missed_target"] == 1
+    assert "hits.wav" in again.stderr
+
+
 # -- faults ----------------------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ EXAMPLES: dict[type, c.Command] = {
     c.MidiUnmap: c.MidiUnmap(CCMapping(16, 0, MappingTarget(2, "pan"), lsb_controller=32)),
     c.MidiProgram: c.MidiProgram(1, 5, None, "master/loud"), c.MidiUnprogram: c.MidiUnprogram(3, 127, 0),
     c.SetSendLevel: c.SetSendLevel(c.BusRow(1), "reverb", -9.5), c.SetSendMute: c.SetSendMute(0, "drums", True),
+    c.ResetClips: c.ResetClips(c.BusRow(0)),
 }
 
 

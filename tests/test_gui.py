@@ -17,6 +17,7 @@ from conftest import SR, program_signal
 from gui_driver import click
 from rackhost.chain import Session
 from rackhost.gui.app import RackApp
+from rackhost.gui.taper import FADER_FLOOR_DB, meter_deflection
 from rackhost.presets import save_session
 
 
@@ -52,7 +53,7 @@ def built(session_file):
 def test_strip_controls_change_the_model_with_undo(built):
     drums = built.session.tracks[0]
     click(built.strips[0].mute, True)
-    click(built.strips[0].gain, -6.0)
+    built.strips[0].fader.move_to(-6.0)  # what a drag of the fader ends with
     click(built.strips[0].slots[1], False)  # unticked: the Reverb slot is bypassed
     assert drums.mute and drums.gain_db == -6.0 and drums.chain[1].bypass
     built.undo()
@@ -62,11 +63,18 @@ def test_strip_controls_change_the_model_with_undo(built):
     assert len(built.strips) == 2 and built.master is not None  # rebuilt from the model after undo
 
 
-def test_meters_show_the_engines_levels(built):
+def test_meters_show_the_engines_levels_peak_hold_and_a_latched_clip(built):
     row = np.array([[0.5, 0.2, 1.0, 0.0], [0.25, 0.1, 0.5, 1.0]], np.float32)
+    meter = built.strips[0].meter
     built.strips[0].show_levels(row)
-    assert dpg.get_value(built.strips[0].meters[0]) == pytest.approx((20 * np.log10(0.5) + 60) / 60)
-    assert dpg.get_item_configuration(built.strips[0].meters[1])["overlay"] == "CLIP"
+    top = meter.height - 1
+    # The left bar reaches -6 dBFS on the IEC scale: its cover ends there; the hold line sits at 0 dBFS.
+    cover = dpg.get_item_configuration(meter.covers[0])["pmax"][1]
+    assert cover == pytest.approx((1 - meter_deflection(20 * np.log10(0.5))) * top, abs=0.01)
+    assert dpg.get_item_configuration(meter.hold_lines[0])["p1"][1] == pytest.approx(0.0, abs=0.01)
+    assert dpg.get_item_configuration(meter.hold_lines[1])["p1"][1] == pytest.approx(
+        (1 - meter_deflection(20 * np.log10(0.5))) * top, abs=0.01)
+    assert meter.clipped  # the right channel latched in the engine
     assert dpg.get_value(built.strips[0].readout) == "pk   0.0  rms -14.0 dBFS"  # peak hold, louder channel's RMS
 
 
@@ -154,3 +162,70 @@ def test_plugin_switches_are_checkboxes_and_selectors_lists_that_set_the_plugins
     built.undo()
     panel = built.panels[0]
     assert dpg.get_value(panel.controls["divisor"]) == "3" and dpg.get_value(panel.controls["invert"]) is False
+
+
+def test_a_burst_of_wheel_notches_on_a_fader_is_one_undo_step_and_the_bottom_is_silence(built):
+    strip, drums = built.strips[0], built.session.tracks[0]
+    steps = len(built.session.history.labels()[0])
+    for _ in range(3):
+        strip.fader.wheel(1)
+    strip.poll()  # the pointer is not over the fader (no display here): the burst ends
+    assert drums.gain_db == 3.0 and len(built.session.history.labels()[0]) == steps + 1
+    built.undo()
+    assert drums.gain_db == 0.0
+    strip = built.strips[0]
+    strip.fader.move_to(-79.5)
+    strip.fader.wheel(-1)
+    strip.fader.wheel(-1)
+    assert strip.fader.text == "-inf" and drums.gain_db == FADER_FLOOR_DB  # silence, as the engine reads it
+    strip.fader.wheel(1)
+    assert drums.gain_db == -80.0
+
+
+def test_a_slot_dropped_on_another_strip_moves_there_in_one_undo_step_and_alt_drops_a_copy(built):
+    drums, vox, master = built.session.tracks[0], built.session.tracks[1], built.session.master
+
+    def names(owner) -> list[str]:
+        return [s.name for s in owner.chain]
+
+    reverb = drums.chain[1]
+    built.drop_slot(0, 1, 0, 0)  # the Reverb dropped on the ZamCompX2: before it
+    assert names(drums) == ["Reverb", "ZamCompX2"] and drums.chain[0] is reverb
+    built.drop_slot(0, 0, None, None)  # onto the master's "+ plug-in": last there
+    assert names(drums) == ["ZamCompX2"] and names(master) == ["ZaMaximX2", "Reverb"]
+    assert master.chain[1] is reverb and built.session.history.labels()[0][-1] == "move Reverb to master"
+    assert dpg.get_item_label(built.master.slot_buttons[1]) == "Reverb 30%"  # the strips show it
+    built.drop_slot(0, 0, 1, 0, copy=True)  # Alt: a copy with its own instance, the settings kept
+    assert names(vox) == ["ZamCompX2", "ZamComp"] and vox.chain[0].plugin is not drums.chain[0].plugin
+    assert vox.chain[0].plugin.get("threshold_db") == drums.chain[0].plugin.get("threshold_db")
+    for _ in range(3):
+        built.undo()
+    assert names(drums) == ["ZamCompX2", "Reverb"] and names(vox) == ["ZamComp"] and names(master) == ["ZaMaximX2"]
+
+
+def test_a_tracks_grip_dropped_on_another_moves_the_track_there(built):
+    built.drop_track(1, 0)  # vox's grip on drums': vox goes first
+    assert [t.name for t in built.session.tracks] == ["vox", "drums"]
+    assert [dpg.get_value(s.name) for s in built.strips] == ["vox", "drums"]
+    built.drop_track(0, None)  # on "+ track": last
+    assert [t.name for t in built.session.tracks] == ["drums", "vox"]
+    built.undo()
+    assert [t.name for t in built.session.tracks] == ["vox", "drums"]
+
+
+def test_the_master_shows_loudness_as_numbers_and_bars_against_the_sessions_target(built):
+    from rackhost.chain.master import LoudnessTarget
+    from rackhost.gui.meter_view import GREEN, RED, YELLOW
+
+    built.session.master.loudness_target = LoudnessTarget(-14.0, -1.0)
+    built.structure_changed()
+    view = built.master.loudness
+    assert dpg.get_value(view.caption) == "target -14 LUFS, -1 dBTP"
+    built.master.show_loudness({"lufs_m": -20.0, "lufs_s": -15.0, "lufs_i": -14.5, "true_peak_db": -0.5})
+    assert view.text == "M -20.0  S -15.0  I -14.5  TP -0.5"
+    assert dpg.get_item_configuration(view.bars["lufs_i"])["pmax"][0] == pytest.approx(view._x("lufs_i", -14.5))
+    assert view.color("lufs_i", -14.5) == GREEN and view.color("lufs_i", -18.0) == YELLOW
+    assert view.color("lufs_i", -12.0) == RED and view.color("true_peak_db", -0.5) == RED
+    built.master.show_silence()  # no engine: no numbers, empty bars
+    assert view.text == "M --  S --  I --  TP --"
+    assert dpg.get_item_configuration(view.bars["lufs_m"])["pmax"][0] == 0

@@ -21,6 +21,7 @@ from rackhost.chain import Session
 from rackhost.gui.app import RackApp
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.routing_view import ADD_SEND, MASTER
+from rackhost.gui.strip import NARROW_WIDTH
 from rackhost.live.commands import BusRow
 from rackhost.presets import load_session, save_session, session_to_dict
 from rackhost.presets.store import PresetStore
@@ -183,7 +184,7 @@ def test_a_bus_strip_has_a_tracks_chain_fader_pan_mute_solo_and_ab(app):
     before = document(app)
     strip = app.bus_strips[1]  # music
     music = app.session.bus("music")
-    click(strip.gain, -7.5)
+    strip.fader.move_to(-7.5)  # what a drag of the fader ends with
     app.session.history.seal()
     click(strip.pan, 0.25)
     app.session.history.seal()
@@ -269,7 +270,7 @@ def test_routing_edits_reach_the_engine_and_bus_strips_show_its_meters(jack_serv
     _until(app, lambda: "-inf" in shown(0), "the drums strip to read -inf (its peak hold let go)")
     app.undo()
     _until(app, lambda: bus_peak(0) > 0.05, "undo to bring the kick back into the drums bus")
-    click(app.bus_strips[0].gain, -60.0)  # a bus fader: a small command, no resync
+    app.bus_strips[0].fader.move_to(-60.0)  # a bus fader: a small command, no resync
     _until(app, lambda: 0 < bus_peak(0) < 0.01, "the drums bus fader to land")
     app.files.save()
     saved = load_session(routed_file)
@@ -299,3 +300,22 @@ def test_a_screenshot_of_a_routed_session(routed_file, tmp_path):
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+def test_a_bus_strip_says_what_feeds_it(app):
+    assert [dpg.get_value(v.fed) for v in app.bus_strips] == ["from kick", "from drums", "sends: vocal"]
+
+
+def test_narrow_strips_cut_plugin_names_but_the_tooltip_gives_them_whole_and_the_session_is_untouched(app):
+    before, history = document(app), steps(app)
+    app.set_narrow(True)
+    strip = app.bus_strips[0]  # drums: a Compressor
+    assert dpg.get_item_width(strip.root) == NARROW_WIDTH
+    label = dpg.get_item_label(strip.slot_buttons[0])
+    tip, text = strip.slot_tips[0]
+    assert label != "Compressor" and label.endswith("..") and "Compressor".startswith(label[:-2])
+    assert dpg.get_value(text) == "Compressor" and dpg.get_item_configuration(tip)["show"]
+    assert document(app) == before and steps(app) == history  # a view, not an edit
+    app.set_narrow(False)
+    assert dpg.get_item_label(app.bus_strips[0].slot_buttons[0]) == "Compressor"
+    assert not dpg.get_item_configuration(app.bus_strips[0].slot_tips[0][0])["show"]

@@ -318,7 +318,7 @@ def test_midi_learn_from_the_window_and_the_fader_follows_the_controller(jack_se
         assert dpg.get_value(dpg.get_item_children(row, 1)[1]) == "channel 1 CC 21 -> track 'drums' gain"
         controller.send(mido.Message("control_change", channel=0, control=21, value=0))
         _until(app, lambda: app.session.tracks[0].gain_db < -50, "the window's fader to follow the controller")
-        assert dpg.get_value(app.strips[0].gain) == pytest.approx(app.session.tracks[0].gain_db)
+        assert app.strips[0].fader.db == pytest.approx(app.session.tracks[0].gain_db)
         app.program_midi(1, 5, None, "mastering/streaming")
         assert [e.preset for e in app.session.midi.programs] == ["mastering/streaming"]
         time.sleep(0.2)  # the program map reaches the engine process

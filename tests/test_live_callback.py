@@ -189,6 +189,25 @@ def test_meters_hold_peaks_and_latch_clips():
     assert engine.meters()[0, 0, 3] == 0.0
 
 
+def test_a_click_on_one_strips_clip_light_lets_that_one_go_and_no_other():
+    from rackhost.live.commands import BusRow, ResetClips
+    from rackhost.live.process import apply_command
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("in", None, input=(0, 1), output="drums")
+    session.add_bus("drums")
+    engine = _started(session)
+    loud = np.zeros((2, 4 * BLOCK), np.float32)
+    loud[:, 10] = 1.0
+    _run(engine, loud)
+    assert list(engine.meters()[:, 0, 3]) == [1.0, 1.0, 1.0]  # the track, the bus, the master
+    apply_command(engine, ResetClips(BusRow(0)))
+    assert list(engine.meters()[:, 0, 3]) == [1.0, 0.0, 1.0]
+    apply_command(engine, ResetClips(None))
+    apply_command(engine, ResetClips(0))
+    assert not engine.meters()[:, :, 3].any()
+
+
 def test_an_input_not_monitored_is_recorded_but_silent_in_the_mix(tmp_path):
     session = _session()
     session.tracks[1].mute = True  # only the live input could reach the master

@@ -7,7 +7,8 @@ same engine in the parent's process misses many deadlines under this load
 (bench/live.py, section (b)).
 
 Xruns are counted from after a settled start (the stream has run 2 s), over
-30 s. The issue's target is 0, and the test warns whenever there was one. It
+12 s (30 s until the suite had to get faster: what it proves holds over any
+span that includes a khugepaged pass). The issue's target is 0, and the test warns whenever there was one. It
 fails only when the engine plainly cannot keep time (more than 10% of blocks
 late): the project's rule is that a busy machine must not fail a test, and in
 full-suite runs on this 2-core VM the same code gave from 2 to 283 xruns in
@@ -37,7 +38,9 @@ from rackhost.chain import Session
 
 BLOCK = 128
 TRACKS = 16
-SECONDS = 30.0
+# Long enough to span a khugepaged pass (every 10 s, see below) with the hog running; the xrun rates
+# over longer runs are the benchmark's to measure.
+SECONDS = 12.0
 SETTLE_BLOCKS = 750  # 2 s of callbacks before counting: plug-ins warmed, caches filled
 BUSY_ELSEWHERE = 0.25  # cores' worth of CPU used by other processes: the machine was disturbed
 XRUN_FRACTION = 0.1  # late blocks above which the engine plainly cannot keep time (the target is 0: see above)

@@ -57,7 +57,11 @@ app.play()
 until(lambda: app.engine.stats().get("position", 0) > 1.5 * 48000, "1.5 s of playback")
 real.frames(3)
 out["playing"] = readouts()
-out["bars"] = [dpg.get_value(bar) for bar in app.strips[0].meters]
+def lit(view):  # how many pixels of each of the strip's bars are lit (the cover hides the rest)
+    return [view.meter.height - 1 - dpg.get_item_configuration(c)["pmax"][1] for c in view.meter.covers]
+
+
+out["bars"] = lit(app.strips[0])
 out["tooltip"] = dpg.get_value(app.strips[0].readout_tip)
 
 # A mute (no structural edit) is a step in the History list at once, as the title's star is.
@@ -85,7 +89,7 @@ os.kill(app.engine.pid, signal.SIGKILL)
 until(lambda: app.engine is None, "the window to notice the engine died")
 real.frames(4)
 out["after_death"] = readouts()
-out["bars_after_death"] = [dpg.get_value(bar) for view in (*app.strips, app.master) for bar in view.meters]
+out["bars_after_death"] = [pixels for view in (*app.strips, app.master) for pixels in lit(view)]
 dpg.output_frame_buffer(file=os.path.join(shots, "meters-engine-died.png"))
 real.frames(4)
 print(json.dumps(out))
@@ -149,4 +153,5 @@ def test_the_window_shows_true_levels_a_dead_engine_as_silence_every_edit_in_his
     assert out["history_after_switches"][-2:] == ["set ZamCompX2 sidechain", "set ZamCompX2 stereo_detection"]
 
     assert out["after_death"] == ["pk  -inf  rms  -inf dBFS"] * 3
+    assert all(pixels > 50 for pixels in out["bars"])
     assert not any(out["bars_after_death"])

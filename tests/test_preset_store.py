@@ -186,3 +186,21 @@ def test_a_full_disk_on_save_is_a_clear_error_and_the_old_preset_survives(tmp_pa
     saved = PresetStore(user_dir=tmp_path / "data" / "presets").load("mixing/big")
     assert saved.description == "first"
     assert [p.name for p in (tmp_path / "data" / "presets" / "mixing").iterdir()] == ["big.json"]
+
+
+def test_the_reverb_send_preset_makes_a_bus_a_wet_reverb_return_fed_by_sends(store):
+    preset = store.load("mixing/reverb-send")
+    assert preset.kind == "bus"
+    session = Session(sample_rate=SR, block_size=256)
+    click = np.zeros((1, SR // 10), np.float32)
+    click[0, 0] = 1.0
+    session.add_track("snare", ArraySource(click, SR)).add_send("verb", -6.0)
+    session.add_track("vocal", ArraySource(click, SR)).add_send("verb", -6.0)
+    bus = session.add_bus("verb")
+    apply_preset(preset, session, bus)
+    assert [s.name for s in bus.chain] == ["HighpassFilter", "LowpassFilter", "Reverb"]
+    bus.solo = True  # the return alone
+    result = render(session)
+    wet = np.max(np.abs(result.audio), axis=0)
+    assert np.max(wet[: SR // 1000]) < 1e-3, "the return holds the dry click: the reverb is not all wet"
+    assert result.tail_frames > SR // 2 and np.max(wet[SR // 2 :]) > 1e-4, "the return does not ring on"

@@ -43,6 +43,7 @@ from rackhost.chain.automation import (
 )
 from rackhost.chain.chain import ChainProcessor, Slot, Stage
 from rackhost.chain.plugin import MissingPlugin
+from rackhost.chain.sidechain import twin_of
 
 # The finest step a moving value takes, in frames: 0.67 ms at 48 kHz.
 GRID = 32
@@ -140,6 +141,11 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
         return mix.set  # type: ignore[union-attr]
     plugin = slot.plugin
     info = plugin.info(parameter)
+    twin = twin_of(plugin) if slot.key is not None else None
+    if twin is not None:  # a keyed slot runs its minihost twin: the envelope sets that, in the plug-in's units
+        if info.type == "choice":
+            return lambda value: twin.set(parameter, info.choices[int(value)])
+        return lambda value: twin.set(parameter, 1.0 if info.type == "bool" and value >= 0.5 else float(value))
     instances = plugin.instances
     if plugin.is_builtin:
         if info.type == "choice":
@@ -422,7 +428,7 @@ class Planner:
             if not slot.bypass:
                 lag += slot.plugin.latency(self.sample_rate, self.block)
         return ChainProcessor(processor.stages, processor.latency, processor.stage_slots, processor.channels,
-                              processor.mixes, tuple(automation))
+                              processor.mixes, tuple(automation), keys=processor.keys)
 
     def _stage(self, owner: Strip, slot: Slot, envelopes: list[Envelope], mix: object, lag: int, stage: Stage,
                width_in: int) -> StageAutomation:

@@ -10,6 +10,7 @@ import pedalboard
 
 from rackhost.chain.dsp import DelayLine, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
+from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.chain.split import Split, use_chain_class
 from rackhost.errors import RackhostError, SessionError
 
@@ -26,11 +27,15 @@ class StageAutomation(Protocol):
 
 @dataclass(eq=False)
 class Slot:
-    """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet)."""
+    """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet).
+
+    ``key``: where the plug-in's detector listens (a sidechain, :mod:`rackhost.chain.sidechain`), or None.
+    """
 
     plugin: Plugin
     bypass: bool = False
     mix: float = 1.0
+    key: Key | None = None
 
     def __post_init__(self) -> None:
         self.set_mix(self.mix)
@@ -52,13 +57,18 @@ class Slot:
         return notes, self.plugin.output_channels
 
     def latency(self, sample_rate: float, block: int) -> int:
+        """The delay the slot adds: its plug-in's, or for a keyed slot its minihost twin's."""
+        if self.key is not None and not isinstance(self.plugin, MissingPlugin):
+            return runner(self, sample_rate, block).twin.latency
         return self.plugin.latency(sample_rate, block)
 
     def reset(self) -> None:
         self.plugin.reset()
+        forget_twin(self.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
 
     def clone(self) -> Slot:
-        return Slot(self.plugin.clone(), self.bypass, self.mix)
+        key = None if self.key is None else Key(self.key.source, self.key.pre_fader)
+        return Slot(self.plugin.clone(), self.bypass, self.mix, key)
 
 
 class Chain:
@@ -162,6 +172,15 @@ class Chain:
         """Total delay in samples of the active slots, run ``block`` frames at a time."""
         return sum(slot.latency(sample_rate, block) for slot in self.active())
 
+    def latency_before(self, slot: Item | str | int, sample_rate: float, block: int) -> int:
+        """Delay in samples of the active slots before ``slot``: how late the audio reaching it is."""
+        index = self.index(slot)
+        return sum(s.latency(sample_rate, block) for s in self.slots[:index] if not s.bypass)
+
+    def keyed(self) -> list[Slot]:
+        """The slots that take a key, those inside splits included (which the graph refuses)."""
+        return [s for s in self.plugin_slots() if s.key is not None]
+
     def reset(self) -> None:
         for slot in self.slots:
             slot.reset()
@@ -195,6 +214,7 @@ class Chain:
         self.configure(channels, sample_rate, keep_mono)
         stages: list[Stage] = []
         stage_slots: list[tuple[Slot, ...]] = []
+        keys: list[tuple[int, KeyedStage]] = []
         mixes: dict[int, WetDry] = {}
         run: list[Slot] = []
         segment = max(max_segment or max_block, max_block)
@@ -206,12 +226,26 @@ class Chain:
                 stage_slots.append(tuple(run))
                 run.clear()
 
-        for slot in self.slots:
+        for index, slot in enumerate(self.slots):
             if isinstance(slot, Split):
                 width_in, width = width, slot.output_channels
             else:
                 plugin = slot.plugin
                 width_in, width = width, plugin.output_channels
+                if slot.key is not None and not slot.bypass and not isinstance(plugin, MissingPlugin):
+                    # Run by its minihost twin, which hears the key the router writes into the stage.
+                    flush()
+                    keyed = KeyedStage(runner(slot, sample_rate, max_block).twin, width_in, segment)
+                    keys.append((index, keyed))
+                    width = width_in
+                    stage_slots.append((slot,))
+                    if slot.mix < 1.0 or automated.get(slot):
+                        mixes[len(stages)] = WetDry(slot.mix)
+                        delay = DelayLine(width_in, keyed.latency, segment) if keyed.latency else None
+                        stages.append(_wet_dry(keyed, mixes[len(stages)], delay))
+                    else:
+                        stages.append(keyed)
+                    continue
             if slot.bypass:
                 if width > width_in:  # the track stays as wide as the plug-in would make it
                     flush()
@@ -242,7 +276,7 @@ class Chain:
             stages.append(stage)
         flush()
         return ChainProcessor(tuple(stages), self.latency(sample_rate, max_block), tuple(stage_slots), width,
-                              tuple(mixes.get(i) for i in range(len(stages))))
+                              tuple(mixes.get(i) for i in range(len(stages))), keys=tuple(keys))
 
 
 use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
@@ -250,7 +284,7 @@ use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; spl
 
 def sidechain_note(slot: Slot) -> str | None:
     """What to tell the user when an active slot's plug-in listens to its sidechain: nothing feeds it a key."""
-    switch = None if slot.bypass else slot.plugin.sidechain_switch()
+    switch = None if slot.bypass or slot.key is not None else slot.plugin.sidechain_switch()
     if switch is None:
         return None
     return (f"{slot.name} has its sidechain switch on, but rackhost cannot feed a key yet, so its detector "
@@ -294,19 +328,22 @@ class ChainProcessor:
     """What the audio path runs: a fixed tuple of stages. Never changed once made; replace it instead.
 
     ``automation``: per stage, what plays its envelopes (None for a stage without); :meth:`run` uses it.
+    ``keys``: (slot index, stage) of each keyed slot that runs: the router writes their keys.
     """
 
-    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation")
+    __slots__ = ("stages", "latency", "stage_slots", "channels", "mixes", "automation", "keys")
 
     def __init__(self, stages: tuple[Stage, ...], latency: int, stage_slots: tuple[tuple[Slot, ...], ...] = (),
                  channels: int | None = None, mixes: tuple[WetDry | None, ...] = (),
-                 automation: tuple[StageAutomation | None, ...] | None = None):
+                 automation: tuple[StageAutomation | None, ...] | None = None,
+                 keys: tuple[tuple[int, KeyedStage], ...] = ()):
         self.stages = stages
         self.latency = latency
         self.stage_slots = stage_slots
         self.channels = channels  # how wide its output is (None: as wide as its input)
         self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
         self.automation = automation
+        self.keys = keys
 
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
         """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""

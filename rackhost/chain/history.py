@@ -19,6 +19,7 @@ from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
+from rackhost.chain.sidechain import Key, check_keyable
 from rackhost.chain.split import Branch, Split, check_branch_level
 from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
 from rackhost.errors import SessionError
@@ -326,7 +327,7 @@ class Editor:
                                   continuous=True))
 
     def set_gain(self, owner: Track | object, gain_db: float) -> None:
-        self._attr(owner, "gain_db", float(gain_db), "gain", continuous=True)
+        self._attr(owner, "gain_db", float(gain_db), f"gain {getattr(owner, 'name', 'master')}", continuous=True)
 
     def set_pan(self, track: Track, pan: float) -> None:
         if not -1.0 <= pan <= 1.0:
@@ -422,7 +423,10 @@ class Editor:
         return track
 
     def remove_track(self, session: TrackList, track: Track) -> None:
-        self.history.run(PopItem(session.tracks, session.tracks.index(track), f"remove track {track.name}"))
+        """Remove a track, and the keys it gave, as one step."""
+        with self.history.group(f"remove track {track.name}"):
+            self._clear_keys(session, track.name)
+            self.history.run(PopItem(session.tracks, session.tracks.index(track), f"remove track {track.name}"))
 
     def move_track(self, session: TrackList, track: Track, to_index: int) -> None:
         to_index = max(0, min(to_index, len(session.tracks) - 1))
@@ -432,7 +436,9 @@ class Editor:
         name = name.strip()
         if name != track.name:
             _check_name(session, name)
-            self._attr(track, "name", name, f"rename {track.name} to {name}")
+            with self.history.group(f"rename {track.name} to {name}"):
+                self._rename_keys(session, track.name, name)
+                self._attr(track, "name", name, f"rename {track.name} to {name}")
 
     def set_input(self, track: Track, channels: tuple[int, ...]) -> None:
         """Play the track from device input channels (0-based); ``()`` plays its file."""
@@ -506,6 +512,7 @@ class Editor:
                     self._attr(strip, "output", bus.output, f"output of {strip.name}")
                 for send in [s for s in strip.sends if s.bus == bus.name]:
                     self.history.run(PopItem(strip.sends, strip.sends.index(send), f"remove send to {bus.name}"))
+            self._clear_keys(session, bus.name)
             self.history.run(PopItem(session.busses, session.busses.index(bus), f"remove bus {bus.name}"))
 
     def rename_bus(self, session: TrackList, bus: Bus, name: str) -> None:
@@ -522,6 +529,7 @@ class Editor:
                 for send in strip.sends:
                     if send.bus == old:
                         self._attr(send, "bus", name, f"send of {strip.name}")
+            self._rename_keys(session, old, name)
             self._attr(bus, "name", name, f"rename bus {old} to {name}")
 
     def set_output(self, session: TrackList, strip: Track | Bus, output: str | None) -> None:
@@ -550,6 +558,30 @@ class Editor:
 
     def set_send_muted(self, send: Send, muted: bool) -> None:
         self._attr(send, "muted", bool(muted), f"{'mute' if muted else 'unmute'} send to {send.bus}")
+
+    def set_key(self, session: TrackList, slot: Slot, source: str | None, pre_fader: bool = False) -> None:
+        """Key ``slot``'s detector from the track or bus named ``source``, before or after its fader; None clears
+        the key. A plug-in without a key input, a missing source, a track's slot and a loop are refused."""
+        if source is None:
+            if slot.key is not None:
+                self._attr(slot, "key", None, f"clear the key of {slot.name}")
+            return
+        if isinstance(slot, Split):
+            raise SessionError(f"split {slot.name!r} cannot take a key: key the plug-in slot that should hear it")
+        key = Key(source, pre_fader)
+        check_keyable(slot)
+        self._routed(session, SetValue(slot, "key", key, lambda: slot.key, lambda v: setattr(slot, "key", v),
+                                       f"key {slot.name} from {source} {'pre' if key.pre_fader else 'post'}-fader"))
+
+    def _clear_keys(self, session: TrackList, source: str) -> None:
+        for slot in keyed_slots(session):
+            if slot.key is not None and slot.key.source == source:
+                self._attr(slot, "key", None, f"clear the key of {slot.name}")
+
+    def _rename_keys(self, session: TrackList, old: str, new: str) -> None:
+        for slot in keyed_slots(session):
+            if slot.key is not None and slot.key.source == old:
+                self._attr(slot, "key", Key(new, slot.key.pre_fader), f"key of {slot.name}")
 
     # -- automation ---------------------------------------------------------------------
 
@@ -597,7 +629,7 @@ class Editor:
         """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""
         command.do()
         try:
-            routing.build(session.tracks, session.busses)
+            routing.build(session.tracks, session.busses, getattr(getattr(session, "master", None), "chain", None))
         finally:
             command.undo()
         self.history.run(command)
@@ -605,6 +637,16 @@ class Editor:
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),
                                   lambda v: setattr(obj, attr, v), label, continuous))
+
+
+def keyed_slots(session: TrackList) -> list[Slot]:
+    """Every slot with a key, in the tracks', busses' and master's chains and their A/B others."""
+    owners = [*session.tracks, *session.busses]
+    master = getattr(session, "master", None)
+    if master is not None:
+        owners.append(master)
+    chains = [c for o in owners for c in (o.chain, getattr(getattr(o, "ab", None), "other", None)) if c is not None]
+    return [slot for chain in chains for slot in chain.keyed()]
 
 
 def _check_name(session: TrackList, name: str) -> None:

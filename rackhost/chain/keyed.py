@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
+from rackhost.chain.teardown import muted_stderr
 from rackhost.errors import ChannelLayoutError, ParameterValueError, RackhostError, UnknownParameterError
 
 
@@ -204,6 +206,14 @@ class KeyedPlugin:
         except Exception as err:
             raise KeyedPluginError(f"could not load {self.name} from {self.path}: {err}") from err
 
+    def __del__(self) -> None:
+        # DPF prints two lines as JUCE releases the plug-in; muted from the main thread only (never around
+        # an audio callback, whose thread may drop the last reference to an old snapshot).
+        plugin = self.__dict__.pop("_plugin", None)
+        if plugin is not None and threading.current_thread() is threading.main_thread():
+            with muted_stderr():
+                del plugin
+
     @property
     def main_channels(self) -> int:
         return len(self.ports.main)
@@ -291,6 +301,12 @@ class KeyedPlugin:
             n = min(self.max_block, frames - start)
             result[:, start:start + n] = self._block(main[:, start:start + n], key[:, start:start + n], outs)
         return result
+
+    def process_block(self, main: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """One block for the audio thread: ``main`` (channels, n) float32 as wide as the plug-in's main input,
+        ``key`` (channels, n), n at most ``max_block``. Nothing is checked or allocated: the result is a
+        view of the plug-in's own output buffer, good until the next call."""
+        return self._block(main, key, main.shape[0])
 
     def _block(self, main: np.ndarray, key: np.ndarray, outs: int) -> np.ndarray:
         n = main.shape[1]

@@ -37,6 +37,7 @@ from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
 if TYPE_CHECKING:
     from rackhost.chain.automated import Fade, MixAutomation
+    from rackhost.chain.sidechain import KeyedStage
     from rackhost.chain.master import MasterBus
     from rackhost.chain.track import Track
 
@@ -252,7 +253,7 @@ def fade_tracks(strips: np.ndarray, automation: MixAutomation, position: int) ->
 class BusStrip:
     """A bus as the audio path runs it: its chain on the sum of what feeds it, then its paths onwards."""
 
-    __slots__ = ("name", "row", "chain", "pre", "post")
+    __slots__ = ("name", "row", "chain", "pre", "post", "keys")
 
     def __init__(self, name: str, row: int, chain: ChainProcessor):
         self.name = name
@@ -260,6 +261,27 @@ class BusStrip:
         self.chain = chain
         self.pre: tuple[RouteEdge, ...] = ()  # its pre-fader sends
         self.post: tuple[RouteEdge, ...] = ()  # its output and post-fader sends
+        self.keys: tuple[KeyTap, ...] = ()  # the keys it gives keyed slots elsewhere
+
+
+class KeyTap:
+    """A key at run time: taken from a track's or bus's output (before its fader; the tap's own gain is the
+    fader and pan for a post-fader key), delayed, and written into a keyed slot's stage before it runs."""
+
+    __slots__ = ("source", "bus", "gain", "stage", "delay")
+
+    def __init__(self, source: int, bus: bool, gain: int, stage: KeyedStage, delay: int, max_segment: int):
+        self.source = source  # a track's row of the strips, or a bus's row
+        self.bus = bus
+        self.gain = gain  # index into Router.key_gains
+        self.stage = stage
+        self.delay = DelayLine(2, delay, max_segment) if delay else None
+
+    def feed(self, signal: np.ndarray, gains: np.ndarray) -> None:
+        if self.delay is not None:
+            signal = self.delay(signal)
+        n = signal.shape[1]
+        np.multiply(signal, gains[self.gain], out=self.stage.key[:, :n])
 
 
 class RouteEdge:
@@ -289,14 +311,23 @@ class Router:
 
     def __init__(self, busses: tuple[BusStrip, ...], run_order: tuple[int, ...], edges: tuple[RouteEdge, ...],
                  sources: tuple[int | None, ...], pre: tuple[bool, ...], edge_gains: np.ndarray,
-                 bus_gains: np.ndarray, structure: tuple, max_segment: int):
-        """``sources``: per edge, the bus row it leaves (None: a track); ``pre``: per edge, before the fader."""
+                 bus_gains: np.ndarray, structure: tuple, max_segment: int, keys: tuple[KeyTap, ...] = (),
+                 key_gains: np.ndarray | None = None):
+        """``sources``: per edge, the bus row it leaves (None: a track); ``pre``: per edge, before the fader.
+
+        ``keys``: the taps feeding keyed slots, ``key_gains`` (keys, 2, 1) their gains.
+        """
         self.busses = busses  # in session order
-        self.edges = edges
+        self.edges = edges  # in the graph's order: each strip's output edge, then its sends (stems read it)
+        self.edge_sources = sources
         self.run = tuple(busses[j] for j in run_order)
         self.structure = structure
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
         self.bus_gains = bus_gains  # (busses, 2, 1) float32: fader and balance, 0 where it is silent
+        self.key_gains = key_gains if key_gains is not None else np.zeros((0, 2, 1), np.float32)
+        self.track_keys = tuple(k for k in keys if not k.bus)
+        for bus in busses:
+            bus.keys = tuple(k for k in keys if k.bus and k.source == bus.row)
         self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p)
         post = [e for e, b, p in zip(edges, sources, pre) if b is None and not p]
         # An automated send is fed on its own, with its gains per sample.
@@ -322,12 +353,14 @@ class Router:
         # Where a bus's plug-in that raised is reported, live ((bus name, StageError)); offline it raises.
         self.failures: deque | None = None
 
-    def regained(self, edge_gains: np.ndarray, bus_gains: np.ndarray) -> Router:
+    def regained(self, edge_gains: np.ndarray, bus_gains: np.ndarray, key_gains: np.ndarray | None = None) -> Router:
         """The same router (chains, delay lines, buffers) with new gains."""
-        if edge_gains.shape != self.edge_gains.shape or bus_gains.shape != self.bus_gains.shape:
+        key_gains = self.key_gains if key_gains is None else key_gains
+        if edge_gains.shape != self.edge_gains.shape or bus_gains.shape != self.bus_gains.shape \
+                or key_gains.shape != self.key_gains.shape:
             raise ValueError("new gains for a different graph: make a new snapshot")
         twin = copy.copy(self)
-        twin.edge_gains, twin.bus_gains = edge_gains, bus_gains
+        twin.edge_gains, twin.bus_gains, twin.key_gains = edge_gains, bus_gains, key_gains
         twin.group_gains = twin._group_gains(edge_gains)
         return twin
 
@@ -341,6 +374,9 @@ class Router:
         inputs = self.inputs[:, :, :n]
         inputs.fill(0.0)
         out.fill(0.0)
+        key_gains = self.key_gains
+        for k in self.track_keys:
+            k.feed(strips[k.source], key_gains)
         for e in self.track_pre:
             self._feed(e, strips[e.source], inputs, out, position)
         if not unity:
@@ -370,6 +406,8 @@ class Router:
                 self.failures.append((bus.name, err))  # silent until the engine bypasses the slot
                 fed.fill(0.0)
                 processed = fed
+            for k in bus.keys:
+                k.feed(processed, key_gains)
             for e in bus.pre:
                 self._feed(e, processed, inputs, out, position)
             faded = self.outputs[row, :, :n]

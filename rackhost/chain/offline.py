@@ -29,6 +29,7 @@ from rackhost.chain.track import Track
 
 if TYPE_CHECKING:
     from rackhost.chain.session import Session
+    from rackhost.chain.stems import Stem, StemWriter
     from rackhost.chain.target import TargetReport
 
 ProgressCallback = Callable[[int, int], None]
@@ -53,6 +54,7 @@ class RenderResult:
     clipped_samples: int = 0
     path: Path | None = None
     target_report: TargetReport | None = None  # set when rendered to a loudness target
+    stems: list[Stem] = field(default_factory=list)  # the stem files written with the mix, if asked for
 
     def loudness(self) -> LoudnessReport:
         return measure(self.audio, self.sample_rate)
@@ -69,6 +71,7 @@ def render_mix(
     max_tail_seconds: float = DEFAULT_MAX_TAIL_SECONDS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
+    stems: StemWriter | None = None,
 ) -> RenderResult:
     """Render the session as it stands (no loudness target) to a stereo array, or, for a track bounce
     (``session.track_bounce``), to an array as wide as the track's file after its chain and the master's
@@ -79,6 +82,9 @@ def render_mix(
     output has stayed below -90 dBFS for a second (reverb and delay tails), at
     most ``max_tail_seconds``, and ends at the last sample above that level.
     The master's total latency is trimmed from the start.
+
+    ``stems``: also take every track's and bus's stem (:mod:`rackhost.chain.stems`);
+    the render then also goes on until every stem has rung out.
     """
     sr = session.sample_rate
     block = session.block_size
@@ -88,7 +94,11 @@ def render_mix(
     if snap.automation is not None:
         snap.automation.prime()  # automated slots are cut into pieces: prepare them for whole blocks first
     if session.track_bounce:
+        if stems is not None:
+            raise ValueError("a track bounce has no stems: it is one file through its chain and the master's")
         snap = bounced(snap, session.tracks[0], session.master)
+    if stems is not None:
+        stems.begin(snap)
     # A live-input track has nothing to play offline: it renders silence.
     sources = [_offline_source(session.tracks[s.index], sr, block, segment) for s in snap.tracks]
     notes = list(snap.notes) + [t.source.note for t in session.tracks if t.source is not None and t.source.note]
@@ -117,11 +127,14 @@ def render_mix(
             n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
             outputs = tracks.render(pos, n)
             seg_out = out[:, pos : pos + n]
-            snap.master.render(snap.mix_tracks(outputs, mix[:, :n], pos), seg_out, pos)
+            mixed = snap.mix_tracks(outputs, mix[:, :n], pos)  # the tracks' outputs are now after their faders
+            stem_loud = stems.write(pos, n, outputs, snap, threshold) if stems is not None else -1
+            snap.master.render(mixed, seg_out, pos)
             if tail and pos + n > body:  # a segment reaching past the sources: all of it is searched
                 loud = np.flatnonzero(np.max(np.abs(seg_out), axis=0) > threshold)
                 if loud.size:
                     last_loud = max(last_loud, pos + int(loud[-1]))
+                last_loud = max(last_loud, stem_loud)
             pos += n
             if progress is not None:
                 progress(min(pos, limit), max(body, min(limit, last_loud + segment)))

@@ -71,6 +71,20 @@ _OFF_CHOICES = {"off", "0", "false", "no", "none", "internal", "disabled", "bypa
 MIDI_CC_PROXY = re.compile(r"MIDI Ch\. \d+ CC \d+")
 pedalboard._pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(MIDI_CC_PROXY)
 
+# pedalboard's loader sweeps every parameter's value range (1,001 steps each) to apply initial values,
+# even when there are none, and the wrapper it caches them on is not the one it returns: the first
+# `.parameters` sweeps them all again. rackhost never passes initial values, so the first sweep is skipped
+# (every VST3 load takes half the time; ZamVerb's, where a sweep reloads its impulse responses, ~90 s less).
+_set_initial_values = pedalboard._pedalboard._PythonExternalPluginMixin.__set_initial_parameter_values__
+
+
+def _set_given_initial_values(instance: object, values: dict | None) -> None:
+    if values:
+        _set_initial_values(instance, values)
+
+
+pedalboard._pedalboard._PythonExternalPluginMixin.__set_initial_parameter_values__ = _set_given_initial_values
+
 # Built-ins that buffer audio (MP3Compressor, Resample, BrickwallLimiter's lookahead) return fewer
 # samples than given until their buffer fills; feeding silence until a block comes back whole measures
 # that latency. How many they hold back depends on the block they are given (MP3Compressor at 48 kHz:

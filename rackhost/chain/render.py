@@ -16,6 +16,7 @@ from rackhost.atomic import replacing
 from rackhost.chain.mastering import render_to_target
 from rackhost.chain.offline import DEFAULT_MAX_TAIL_SECONDS, ProgressCallback, RenderResult, render_mix
 from rackhost.chain.session import Session
+from rackhost.chain.stems import StemWriter, prepare_stem_folder, stem_files
 from rackhost.errors import AudioFileError
 
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
@@ -33,6 +34,7 @@ def render(
     max_tail_seconds: float = DEFAULT_MAX_TAIL_SECONDS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
+    stems: StemWriter | None = None,
 ) -> RenderResult:
     """Render ``session`` offline to a stereo array (see :func:`rackhost.chain.offline.render_mix`).
 
@@ -42,7 +44,8 @@ def render(
     ``session.edit.keep_target_gain(session.master, result.target_report)``
     keeps the gain found, as an undoable step.
     """
-    options = {"tail": tail, "max_tail_seconds": max_tail_seconds, "threads": threads, "progress": progress}
+    options = {"tail": tail, "max_tail_seconds": max_tail_seconds, "threads": threads, "progress": progress,
+               "stems": stems}
     if session.master.loudness_target is not None:
         return render_to_target(session, session.master.loudness_target, **options)
     return render_mix(session, **options)  # type: ignore[arg-type]
@@ -53,16 +56,34 @@ def render_to_file(
     path: str | Path,
     *,
     bit_depth: int = 24,
+    stems: str | Path | None = None,
     **options: object,
 ) -> RenderResult:
     """Render (as :func:`render`) and write ``path``; the format follows the extension (.wav, .flac, .aiff).
 
     The file is written next to its final name and renamed into place, so a
     failed render never leaves a half-written file behind.
+
+    ``stems``: a folder (created if need be) that also gets every track and bus
+    as a file of its own, in the mix's format and bit depth, as long as the mix
+    and lined up with it (:mod:`rackhost.chain.stems` says what a stem holds);
+    ``result.stems`` lists them.
     """
     path = Path(path)
     subtype = output_subtype(path, bit_depth)
-    result = render(session, **options)
+    if stems is None:
+        return _write_mix(path, subtype, render(session, **options))
+    if session.track_bounce:
+        raise AudioFileError("stems are a session's tracks and busses; a bounce of one file through a chain "
+                             "has none (render a session to write stems)")
+    files = stem_files(session, prepare_stem_folder(stems), path.suffix)
+    with StemWriter(files, session.sample_rate, FORMATS[path.suffix.lower()], subtype) as writer:
+        result = _write_mix(path, subtype, render(session, stems=writer, **options))  # type: ignore[arg-type]
+        result.stems = writer.finish(result.audio.shape[1])
+    return result
+
+
+def _write_mix(path: Path, subtype: str, result: RenderResult) -> RenderResult:
     audio = result.audio
     if subtype.startswith("PCM"):
         over = np.abs(audio) > 1.0

@@ -13,6 +13,15 @@ its own output is then that plus its chain's latency. The master is aligned the
 same way, so an impulse played on every track lands on one sample at the master
 whatever path it took. Timing follows every edge, muted or not: a mute, a solo
 or a muted send never moves anything in time.
+
+Keys (:mod:`rackhost.chain.sidechain`) are edges too: a keyed slot on a bus or
+the master hears a track or bus, so that strip runs first, and a key that would
+close a circle is refused like any loop. A key is aligned to the main signal
+at its slot (the bus's input latency plus its chain's latency before the slot);
+where the key is the later of the two, the bus's input waits for it, and
+everything after it is aligned to that. Keyed slots on tracks are refused for
+now: every track renders before any bus, in parallel, so a track cannot wait
+for another strip.
 """
 
 from __future__ import annotations
@@ -21,7 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence, Union
 
 from rackhost.chain.bus import Bus, Send
-from rackhost.errors import RoutingLoopError, UnknownBusError
+from rackhost.chain.chain import Chain, Slot
+from rackhost.chain.sidechain import Key
+from rackhost.errors import (KeyedSplitSlotError, KeyedTrackSlotError, RoutingLoopError, UnknownBusError,
+                             UnknownKeySourceError)
 
 if TYPE_CHECKING:
     from rackhost.chain.track import Track
@@ -43,17 +55,34 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class KeyEdge:
+    """A keyed slot's key: from strip ``source`` into slot ``index`` of bus ``dest``'s chain (None: the master's)."""
+
+    source: int  # node
+    dest: int | None
+    index: int
+    slot: Slot
+
+    @property
+    def key(self) -> Key:
+        assert self.slot.key is not None
+        return self.slot.key
+
+
+@dataclass(frozen=True)
 class Graph:
     strips: tuple[Strip, ...]  # the tracks, then the busses
     tracks: int
     edges: tuple[Edge, ...]  # node by node: its output, then its sends in order
-    order: tuple[int, ...]  # bus nodes in the order they run: each after every strip that feeds it
+    order: tuple[int, ...]  # bus nodes in the order they run: each after every strip that feeds it or keys it
+    keys: tuple[KeyEdge, ...] = ()  # the busses' keyed slots in run order... then the master's
 
     @property
     def structure(self) -> tuple:
         """What a compiled snapshot depends on beyond gains: strips, and every edge's ends and tap point."""
         return (self.tracks, tuple(s.name for s in self.strips[self.tracks:]),
-                tuple((e.source, e.dest, e.send is None, e.pre_fader) for e in self.edges))
+                tuple((e.source, e.dest, e.send is None, e.pre_fader) for e in self.edges),
+                tuple((k.source, k.dest, k.index, id(k.slot), k.key.pre_fader, k.slot.bypass) for k in self.keys))
 
     def live(self) -> tuple[bool, ...]:
         """Per edge: does it carry sound, given mutes, muted sends and solos?
@@ -91,38 +120,64 @@ class Graph:
                     todo.append(b)
         return seen
 
-    def arrivals(self, own: Sequence[int]) -> list[int]:
-        """Per node, the latency of what reaches its input (0 for a track), from each node's own latency ``own``."""
-        late = list(own)
-        arrival = [0] * len(own)
-        for node in self.order:
-            arrival[node] = max((late[e.source] for e in self.edges if e.dest == node), default=0)
-            late[node] = arrival[node] + own[node]
-        return arrival
+    def arrivals(self, own: Sequence[int], before: Sequence[int] = ()) -> list[int]:
+        """Per node, the latency of what reaches its input (0 for a track), from each node's own latency ``own``
+        (and ``before``, as for :meth:`alignment`: a key later than a bus's main signal makes the bus wait)."""
+        return self._align(own, before)[3]
 
-    def alignment(self, own: Sequence[int]) -> tuple[tuple[int, ...], int]:
-        """Each edge's delay and the latency at the master's input, from each node's own chain latency ``own``."""
+    def alignment(self, own: Sequence[int], before: Sequence[int] = ()) -> tuple[tuple[int, ...], int]:
+        """Each edge's delay and the latency at the master's input, from each node's own chain latency ``own``.
+
+        ``before``: per key, the latency of its bus's (or the master's) chain before the keyed slot;
+        :meth:`key_alignment` gives the keys' delays.
+        """
+        return self._align(own, before)[:2]
+
+    def key_alignment(self, own: Sequence[int], before: Sequence[int]) -> tuple[int, ...]:
+        """Each key's delay, so that it reaches its slot on the same sample as the main signal."""
+        return self._align(own, before)[2]
+
+    def _align(self, own: Sequence[int], before: Sequence[int]
+               ) -> tuple[tuple[int, ...], int, tuple[int, ...], list[int]]:
+        before = tuple(before) or (0,) * len(self.keys)
         late = list(own)  # output latency per node
-        arrival: dict[int, int] = {}
+        arrival: dict[int | None, int] = {}
+
+        def input_latency(node: int | None) -> int:
+            fed = (late[e.source] for e in self.edges if e.dest == node)
+            keyed = (late[k.source] - b for k, b in zip(self.keys, before) if k.dest == node)
+            return max(max(fed, default=0), max(keyed, default=0))
+
         for node in self.order:
-            arrival[node] = max((late[e.source] for e in self.edges if e.dest == node), default=0)
+            arrival[node] = input_latency(node)
             late[node] = arrival[node] + own[node]
-        master = max((late[e.source] for e in self.edges if e.dest is None), default=0)
-        delays = tuple((master if e.dest is None else arrival[e.dest]) - late[e.source] for e in self.edges)
-        return delays, master
+        master = arrival[None] = input_latency(None)
+        delays = tuple(arrival[e.dest] - late[e.source] for e in self.edges)
+        key_delays = tuple(arrival[k.dest] + b - late[k.source] for k, b in zip(self.keys, before))
+        return delays, master, key_delays, [arrival.get(node, 0) for node in range(len(own))]
 
 
-def routed(tracks: Sequence[Track], busses: Sequence[Bus]) -> bool:
-    """Does the session need the graph (busses, or a strip naming one), or is it tracks summed into the master?"""
-    return bool(busses) or any(t.output is not None or t.sends for t in tracks)
+def routed(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None = None) -> bool:
+    """Does the session need the graph (busses, a strip naming one, or a key), or is it tracks summed into the
+    master?"""
+    return (bool(busses) or any(t.output is not None or t.sends or t.chain.keyed() for t in tracks)
+            or bool(master is not None and master.keyed()))
 
 
-def build(tracks: Sequence[Track], busses: Sequence[Bus]) -> Graph:
-    """The checked graph; raises :class:`UnknownBusError` or :class:`RoutingLoopError` naming the fault."""
+def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None = None) -> Graph:
+    """The checked graph; raises :class:`UnknownBusError`, :class:`UnknownKeySourceError`,
+    :class:`KeyedTrackSlotError` or :class:`RoutingLoopError` naming the fault."""
     strips: tuple[Strip, ...] = (*tracks, *busses)
     first = len(tracks)
     node_of = {b.name: first + j for j, b in enumerate(busses)}
     names = [b.name for b in busses]
+    for i, track in enumerate(tracks):
+        keyed = track.chain.keyed()
+        if keyed:
+            place = next((k for k, s in enumerate(track.chain.slots) if s is keyed[0]), None)
+            if place is None:
+                raise KeyedSplitSlotError(f"track {track.name!r}", keyed[0].name)
+            raise KeyedTrackSlotError(track.name, i, place, keyed[0].name)
 
     def node(strip: Strip, i: int, bus: str, send: int | None) -> int:
         if bus not in node_of:
@@ -134,15 +189,54 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus]) -> Graph:
     for i, strip in enumerate(strips):
         edges.append(Edge(i, None if strip.output is None else node(strip, i, strip.output, None)))
         edges += [Edge(i, node(strip, i, s.bus, k), s) for k, s in enumerate(strip.sends)]
-    feeds: dict[int, list[int]] = {n: [] for n in node_of.values()}  # bus -> the busses it feeds
+    keys = _key_edges(tracks, busses, master)
+    feeds: dict[int, list[int]] = {n: [] for n in node_of.values()}  # bus -> the busses it feeds or keys
+    keying: set[tuple[int, int]] = set()  # (source, bus) pairs joined by a key only
     for e in edges:
         if e.source >= first and e.dest is not None and e.dest not in feeds[e.source]:
             feeds[e.source].append(e.dest)
-    _refuse_loops(strips, feeds)
-    return Graph(strips, first, tuple(edges), _run_order(feeds))
+    for k in keys:
+        if k.source >= first and k.dest is not None and k.dest not in feeds[k.source]:
+            feeds[k.source].append(k.dest)
+            keying.add((k.source, k.dest))
+    _refuse_loops(strips, feeds, keying)
+    order = _run_order(feeds)
+    ranked = {n: i for i, n in enumerate(order)}
+    keys.sort(key=lambda k: (len(order) if k.dest is None else ranked[k.dest], k.index))
+    return Graph(strips, first, tuple(edges), order, tuple(keys))
 
 
-def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]]) -> None:
+def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None) -> list[KeyEdge]:
+    first = len(tracks)
+    node_of: dict[str, int] = {}
+    for j, b in enumerate(busses):
+        node_of[b.name] = first + j
+    track_of = {t.name: i for i, t in enumerate(tracks)}
+    keys = []
+    owners: list[tuple[str, int, str, Chain, int | None]] = [
+        ("bus", j, b.name, b.chain, first + j) for j, b in enumerate(busses)]
+    if master is not None:
+        owners.append(("master", 0, "master", master, None))
+    for owner, index, name, chain, node in owners:
+        inside = [slot for slot in chain.keyed() if not any(slot is item for item in chain.slots)]
+        if inside:
+            raise KeyedSplitSlotError("the master" if owner == "master" else f"bus {name!r}", inside[0].name)
+        for s, slot in enumerate(chain.slots):
+            if getattr(slot, "key", None) is None:  # a split has none
+                continue
+            source = slot.key.source
+            if source in track_of and source in node_of:
+                raise UnknownKeySourceError(owner, name, index, s, source, [], ambiguous=True)
+            found = track_of.get(source, node_of.get(source))
+            if found is None:
+                raise UnknownKeySourceError(owner, name, index, s, source,
+                                            [*track_of, *(b.name for b in busses)])
+            keys.append(KeyEdge(found, node, s, slot))
+    return keys
+
+
+def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
+                  keying: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
     state: dict[int, int] = {}  # 1: on the current path, 2: done
     path: list[int] = []
 
@@ -152,7 +246,8 @@ def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]]) -> Non
         for d in feeds[n]:
             if state.get(d) == 1:
                 loop = path[path.index(d):] + [d]
-                raise RoutingLoopError(tuple(strips[k].name for k in loop))
+                keyed = tuple((a, b) in keying for a, b in zip(loop, loop[1:]))
+                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed)
             if d not in state:
                 visit(d)
         path.pop()

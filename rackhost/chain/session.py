@@ -16,10 +16,11 @@ from rackhost.chain.automated import Planner
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor
 from rackhost.chain.dsp import db_to_gain
-from rackhost.chain.history import Editor, History
+from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
-from rackhost.chain.mixer import BusStrip, MasterStrip, MixSnapshot, RouteEdge, Router, TrackStrip, strip_gains
+from rackhost.chain.mixer import (BusStrip, KeyTap, MasterStrip, MixSnapshot, RouteEdge, Router, TrackStrip,
+                                  strip_gains)
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.source import ArraySource, AudioFileSource
 from rackhost.chain.track import Track
@@ -93,7 +94,13 @@ class Session:
     def remove_track(self, name: str) -> Track:
         track = self.track(name)
         self.tracks.remove(track)
+        self._clear_keys(name)
         return track
+
+    def _clear_keys(self, source: str) -> None:
+        for slot in keyed_slots(self):
+            if slot.key is not None and slot.key.source == source:
+                slot.key = None
 
     def audible_tracks(self) -> list[Track]:
         """Tracks that are heard: not muted, and soloed if anything is soloed (mute beats solo).
@@ -135,14 +142,18 @@ class Session:
                 strip.output = bus.output if strip is not bus else None
             strip.sends = [s for s in strip.sends if s.bus != name]
         self.busses.remove(bus)
+        self._clear_keys(name)
         return bus
 
     def graph(self) -> routing.Graph | None:
         """The checked mixer graph, or None for tracks summed straight into the master (no busses, no sends).
 
-        Raises :class:`~rackhost.errors.UnknownBusError` or :class:`~rackhost.errors.RoutingLoopError`.
+        Raises :class:`~rackhost.errors.UnknownBusError`, :class:`~rackhost.errors.UnknownKeySourceError`,
+        :class:`~rackhost.errors.KeyedTrackSlotError` or :class:`~rackhost.errors.RoutingLoopError`.
         """
-        return routing.build(self.tracks, self.busses) if routing.routed(self.tracks, self.busses) else None
+        chain = self.master.chain
+        return routing.build(self.tracks, self.busses, chain) if routing.routed(self.tracks, self.busses, chain) \
+            else None
 
     # -- processing ---------------------------------------------------------------
 
@@ -216,9 +227,20 @@ class Session:
             notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
             busses.append((bus, bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))))
         own = [strip.chain.latency for strip in strips] + [processor.latency for _, processor in busses]
-        delays, arrival = graph.alignment(own)
-        arrivals = graph.arrivals(own)
         first = graph.tracks
+        keyed_chains = [self.master.chain if k.dest is None else self.busses[k.dest - first].chain
+                        for k in graph.keys]
+        before = [chain.latency_before(k.index, sr, block) for k, chain in zip(graph.keys, keyed_chains)]
+        delays, arrival = graph.alignment(own, before)
+        arrivals = graph.arrivals(own, before)
+        key_delays = graph.key_alignment(own, before)
+        taps = []
+        for n, (k, delay) in enumerate(zip(graph.keys, key_delays)):
+            processor = master_chain if k.dest is None else busses[k.dest - first][1]
+            stage = dict(processor.keys).get(k.index)
+            if stage is not None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
+                taps.append(KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage,
+                                   delay, segment))
         bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
                            for row, (bus, processor) in enumerate(busses))
         master = self._master_strip(plan, master_chain, arrival)
@@ -234,7 +256,8 @@ class Session:
                       None if e.send is None else plan.send_fade(graph.strips[e.source], e.send,
                                                                  late[e.source] + delay, plays))
             for k, (e, delay, plays) in enumerate(zip(graph.edges, delays, live)))
-        gains, flags, edge_gains, bus_gains = self._routed_gains(graph, tuple(strip.width for strip in strips))
+        widths = tuple(strip.width for strip in strips)
+        gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
         for node, strip in enumerate(graph.strips):
             width = strips[node].width if node < first else 2
             fade = plan.fade(strip, width, late[node], fed[node])
@@ -242,7 +265,8 @@ class Session:
                 (plan.mix.tracks if node < first else plan.mix.busses)[row(node)] = fade
         router = Router(bus_strips, tuple(n - first for n in graph.order), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
-                        tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment)
+                        tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
+                        tuple(taps), self._key_gains(graph, widths))
         return MixSnapshot(strips, master, sr, block, segment, arrival + master.chain.latency, gains, flags,
                            tuple(notes), router, automation=plan.mix or None)
 
@@ -272,6 +296,22 @@ class Session:
             np.float32,
         ).reshape(len(self.busses), 2, 1)
         return gains, _heard(graph, live), edge_gains, bus_gains
+
+    def _key_gains(self, graph: routing.Graph, widths: tuple[int, ...]) -> np.ndarray:
+        """Each key's left and right gain: 1 before the fader, the source's fader and pan after it, 0 from a
+        muted source (or an input not monitored). Solos are left out: soloing a strip never changes a key."""
+        out = []
+        for k in graph.keys:
+            source = graph.strips[k.source]
+            width = widths[k.source] if k.source < graph.tracks else 2
+            silent = source.mute or not getattr(source, "monitor", True) and bool(getattr(source, "input", ()))
+            if silent:
+                out.append((0.0, 0.0))
+            elif k.key.pre_fader:
+                out.append((1.0, 1.0))
+            else:
+                out.append(strip_gains(source.gain_db, source.pan, width))
+        return np.array(out, np.float32).reshape(len(graph.keys), 2, 1)
 
     def mix_gains(self, widths: tuple[int, ...] | None = None) -> tuple[np.ndarray, tuple[bool, ...]]:
         """Each track's left and right gain in the mix (tracks, 2, 1), and whether it reaches the master.
@@ -310,7 +350,8 @@ class Session:
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
         live = graph.live()
         self._rehear(snapshot, _fed(graph, live), live)
-        return snapshot.remixed(gains, flags, self.master.gain_db, snapshot.router.regained(edge_gains, bus_gains))
+        router = snapshot.router.regained(edge_gains, bus_gains, self._key_gains(graph, widths))
+        return snapshot.remixed(gains, flags, self.master.gain_db, router)
 
     def _rehear(self, snapshot: MixSnapshot, heard: list[bool], live: tuple[bool, ...] = ()) -> None:
         """Tell the snapshot's fades which strips and paths a mute or a solo silences now (one float each)."""

@@ -26,7 +26,7 @@ from rackhost.cli.args import (
     usage,
 )
 
-EXIT_FILES_FAILED = 1
+EXIT_FILES_FAILED = 1  # also when a file missed its loudness target, as 'rackhost render' does
 DEFAULT_CEILING_DBTP = -1.0
 
 
@@ -183,7 +183,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "outdir": str(outdir), "files": len(records), "done": summary.done, "failed": summary.failed,
-            "skipped": summary.skipped, "seconds": summary.elapsed,
+            "skipped": summary.skipped, "missed_target": len(summary.missed_target), "seconds": summary.elapsed,
             "records": [{**asdict(r)} for r in records],
         }))
     else:
@@ -191,7 +191,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         ran = summary.done - summary.skipped
         print(f"{summary.done} done ({summary.skipped} already done), {summary.failed} failed, "
               f"{ran} rendered in {summary.elapsed:.1f} s; manifest: {outdir / 'rackhost-batch.jsonl'}")
-    return EXIT_FILES_FAILED if summary.failed else 0
+    missed = summary.missed_target
+    if missed:
+        names = ", ".join(repr(r.input) for r in missed[:10]) + (f" and {len(missed) - 10} more" if len(missed) > 10 else "")
+        print(f"rackhost: warning: {len(missed)} file{'s' if len(missed) != 1 else ''} missed the loudness target "
+              f"and {'were' if len(missed) != 1 else 'was'} written as {'they' if len(missed) != 1 else 'it'} came "
+              f"out: {names}; the notes say why (exit status {EXIT_FILES_FAILED})", file=sys.stderr)
+    return EXIT_FILES_FAILED if summary.failed or missed else 0
 
 
 def refuse_overwrite_all(jobs: list, files: list[str]) -> None:

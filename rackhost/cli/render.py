@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, ranged, refuse_overwrite, text, usage
+from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, refuse_overwrite, text, usage
 from rackhost.cli.automate import apply_automation, automate_spec
 from rackhost.cli.midi import add_render_midi_arguments, assign_midi
 from rackhost.errors import RackhostError
@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help='e.g. "HighpassFilter(cutoff_frequency_hz=80); ZamCompX2(threshold_db=-20)"')
     render.add_argument("--session", type=text("a session file"),
                         help="render a multitrack session file (JSON) instead of one input")
+    render.add_argument("--stems", type=text("a folder"), metavar="DIR",
+                        help="with --session: also write every track and bus as its own file into DIR (created if "
+                             "need be), post-fader as each feeds its destination, in the output's format")
     render.add_argument("--block-size", type=BLOCK_SIZE, help="frames per block (default: 512, or the session's)")
     render.add_argument("--sample-rate", type=SAMPLE_RATE, help="render rate (default: the input's, or the session's)")
     render.add_argument("--bit-depth", type=int, default=24, choices=(16, 24, 32), help="default 24 (32 = float)")
@@ -55,12 +58,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_render(args: argparse.Namespace) -> int:
     from rackhost.chain import AudioFileSource, Plugin, Session
     from rackhost.chain.render import output_subtype, render_to_file
+    from rackhost.chain.stems import stem_files
     from rackhost.cli.chain_spec import parse_chain, parse_item
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
 
     output = Path(args.output)
     output_subtype(output, args.bit_depth)  # fail on format/folder before any slow work
+    if args.stems is not None and not args.session:
+        raise usage("--stems writes a session's tracks and busses as files of their own; give --session SESSION "
+                     "(one INPUT through a chain has no stems)")
+    stems_folder = folder(args.stems, "--stems") if args.stems is not None else None
     refuse_overwrite(output, [args.input, args.session, *_midi_files(args.midi), *args.preset,
                               *(spec.csv for spec in args.automate if spec.csv is not None)])
     load_warnings: list[str] = []
@@ -119,8 +127,17 @@ def cmd_render(args: argparse.Namespace) -> int:
         apply_automation(session.tracks[0], args.automate)
     midi_notes = _keep_mono_note(args, session) + assign_midi(session, args.midi)
     # A session's own files: its tracks' audio (and MIDI), read again as the render runs.
-    refuse_overwrite(output, [getattr(t.source, "path", None) for t in session.tracks]
-                     + [getattr(t.midi, "path", None) for t in session.tracks])
+    read = [getattr(t.source, "path", None) for t in session.tracks] + [getattr(t.midi, "path", None)
+                                                                         for t in session.tracks]
+    refuse_overwrite(output, read)
+    if stems_folder is not None:
+        for stem in stem_files(session, stems_folder, output.suffix):
+            try:
+                refuse_overwrite(stem.path, [*read, args.session, output])
+            except RackhostError:
+                raise usage(f"--stems {args.stems!r}: the stem of {stem.kind} {stem.name!r} would be written over "
+                             f"{str(stem.path)!r}, which this render reads or writes; give another --stems folder"
+                             ) from None
 
     started = time.perf_counter()
     progress = _Progress() if sys.stderr.isatty() else None
@@ -132,6 +149,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         max_tail_seconds=args.max_tail,
         threads=args.threads,
         progress=progress,
+        stems=stems_folder,
     )
     if progress:
         progress.done()
@@ -144,6 +162,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             "frames": result.audio.shape[1],
             "latency_samples": result.latency, "tail_frames": result.tail_frames, "render_seconds": elapsed,
             "clipped_samples": result.clipped_samples, "notes": midi_notes + result.notes,
+            "stems": [{"kind": s.kind, "name": s.name, "path": str(s.path), "clipped_samples": s.clipped_samples}
+                      for s in result.stems],
             "warnings": preset_warnings,
             **report.to_dict(),
             **({"target_lufs": target.target.integrated_lufs, "target_true_peak_dbtp": target.target.true_peak_dbtp,
@@ -157,6 +177,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     width = {1: "mono", 2: "stereo"}[result.audio.shape[0]]
     print(f"wrote {output} ({result.seconds:.2f} s at {result.sample_rate} Hz, {args.bit_depth}-bit {width}) "
           f"in {elapsed:.2f} s ({result.seconds / max(elapsed, 1e-9):.0f}x real time)")
+    for stem in result.stems:
+        print(f"wrote stem of {stem.kind} {stem.name!r}: {stem.path}")
+        if stem.clipped_samples:
+            print(f"warning: {stem.clipped_samples} samples of the stem of {stem.kind} {stem.name!r} were above "
+                  f"0 dBFS and clipped in the {args.bit_depth}-bit file; write 32-bit float to keep them")
     if result.latency:
         print(f"latency compensated: {result.latency} samples trimmed from the start")
     if result.tail_frames:

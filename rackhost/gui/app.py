@@ -39,12 +39,15 @@ from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
+from rackhost.gui.shortcuts import Shortcuts
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
-from rackhost.gui.strip import INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, StripView, strip_where
+from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
+                                strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Loop, Mix, Play, Record, SetGain, SetMute,
-                                    SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop, Sync)
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
+                                    SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
+                                    Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -81,6 +84,9 @@ class RackApp(MidiActions):
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
+        self.narrow = False  # View > Narrow strips
+        self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
+        self.narrow_item = 0
         if start_engine:
             self.restart_engine()
 
@@ -219,6 +225,16 @@ class RackApp(MidiActions):
         self.edit.set_solo(self.owner(track), value)
         self.send(SetSolo(track, value))
 
+    def select_slot(self, track: int | BusRow | None, index: int) -> None:
+        """The slot Delete removes; its strip marks it."""
+        self.selected_slot = self.app_chain(track)[index]
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            view.show_selection(self.selected_slot)
+
+    def reset_clips(self, track: int | BusRow | None) -> None:
+        """A click on a strip's clip light: the engine lets it go (it latched when a sample hit 0 dBFS)."""
+        self.send(ResetClips(track))
+
     def set_bypass(self, track: int | None, index: int, value: bool) -> None:
         self.edit.set_bypass(self.app_chain(track)[index], value)
         self.send(Bypass(track, index, value))
@@ -293,6 +309,15 @@ class RackApp(MidiActions):
         self.edit.move_track(self.session, self.session.tracks[track], track + delta)
         self.structure_changed()
 
+    def drop_track(self, track: int, before: int | None) -> None:
+        """A track's grip dropped on another's (it goes where that one is) or on + track (None: last)."""
+        if not self.has_owner(track):
+            return
+        to = len(self.session.tracks) - 1 if before is None else before
+        if to != track:
+            self.edit.move_track(self.session, self.session.tracks[track], to)
+            self.structure_changed()
+
     def rename_track(self, track: int, name: str) -> None:
         self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
         self.structure_changed()
@@ -324,6 +349,38 @@ class RackApp(MidiActions):
         if 0 <= to < len(chain):
             self.edit.move_slot(chain, index, to)
             self.structure_changed()
+
+    def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
+                  to_index: int | None, *, copy: bool = False) -> None:
+        """A slot dragged onto a strip: before slot ``to_index`` there (None: last). It moves (one undo
+        step, across strips too), or with ``copy`` a copy with new plug-in instances goes there."""
+        if not (self.has_owner(from_track) and self.has_owner(to_track)):
+            return
+        source, target = self.app_chain(from_track), self.app_chain(to_track)
+        if from_index >= len(source):
+            return
+        slot = source[from_index]
+        where = len(target) if to_index is None else to_index
+        if copy:
+            def done(clone: Any) -> None:
+                if self.has_owner(to_track) and self.app_chain(to_track) is target:
+                    self.edit.add_slot(target, clone, min(where, len(target)))
+                    self.structure_changed()
+
+            self.loader.submit(f"copying {slot.name}...", slot.clone, done,
+                               lambda err: self.tell(f"could not copy {slot.name}: {err}", error=True))
+            return
+        if source is target:
+            to = where - 1 if where > from_index else where
+            if to != from_index:
+                self.edit.move_slot(source, from_index, min(to, len(source) - 1))
+                self.structure_changed()
+            return
+        into = strip_where(self.owner(to_track), to_track)
+        with self.session.history.group(f"move {slot.name} to {into}"):
+            self.edit.remove_slot(source, from_index)
+            self.edit.add_slot(target, slot, where)
+        self.structure_changed()
 
     def add_plugin(self, track: int | None, name: str, replace: int | None = None) -> None:
         """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot)."""
@@ -449,7 +506,13 @@ class RackApp(MidiActions):
         self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
         return self.browser
 
+    def _owners(self) -> list[tuple[int | BusRow | None, Any]]:
+        """Every strip's key and owner: the tracks, the busses, the master."""
+        return ([(i, t) for i, t in enumerate(self.session.tracks)]
+                + [(BusRow(j), b) for j, b in enumerate(self.session.busses)] + [(None, self.session.master)])
+
     def open_panel(self, track: int | None, index: int) -> ParameterPanel:
+        self.select_slot(track, index)
         for panel in self.panels:
             if panel.track == track and panel.index == index and panel.alive:
                 dpg.focus_item(panel.window)
@@ -502,10 +565,15 @@ class RackApp(MidiActions):
                     dpg.add_menu_item(label="Redo", shortcut="Ctrl+Shift+Z", callback=self.redo)
                     dpg.add_menu_item(label="Add track", callback=lambda: self.add_track())
                     dpg.add_menu_item(label="Add bus", callback=lambda: self.add_bus())
+                with dpg.menu(label="View"):
+                    self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
+                                                         callback=lambda s, v: self.set_narrow(v))
                 with dpg.menu(label="Transport"):
-                    dpg.add_menu_item(label="Play", callback=self.play)
-                    dpg.add_menu_item(label="Stop", callback=self.stop)
-                    dpg.add_menu_item(label="Record armed tracks", callback=self.record)
+                    dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
+                    dpg.add_menu_item(label="Stop", shortcut="Space", callback=self.stop)
+                    dpg.add_menu_item(label="Record armed tracks", shortcut="R", callback=self.record)
+                    dpg.add_menu_item(label="Loop on/off", shortcut="L", callback=self.toggle_loop)
+                    dpg.add_menu_item(label="Go to start", shortcut="Home", callback=self.to_start)
                 with dpg.menu(label="Presets"):
                     dpg.add_menu_item(label="Preset browser...", callback=lambda: VIEWS["presets"](self))
                 with dpg.menu(label="Render"):
@@ -515,6 +583,8 @@ class RackApp(MidiActions):
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
                     dpg.add_menu_item(label="Scan plug-ins", callback=lambda: self.scan.start())
                     dpg.add_menu_item(label="MIDI...", callback=lambda: self.open_midi())
+                with dpg.menu(label="Help"):
+                    dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: self.shortcuts.show_list())
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Play", width=60, callback=self.play)
                 dpg.add_button(label="Stop", width=60, callback=self.stop)
@@ -540,36 +610,46 @@ class RackApp(MidiActions):
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
             self.status = self.status_line.text
+        self.shortcuts = Shortcuts({
+            "play_stop": self.play_stop, "record": self.record, "loop": self.toggle_loop, "to_start": self.to_start,
+            "delete_slot": self.delete_selected_slot, "save": lambda: self.files.save(), "undo": self.undo,
+            "redo": self.redo})
         with dpg.handler_registry():
-            dpg.add_key_press_handler(dpg.mvKey_Z, callback=self._key_z)
-            dpg.add_key_press_handler(dpg.mvKey_S, callback=self._key_s)
+            dpg.add_mouse_wheel_handler(callback=lambda s, notches: self._wheel(notches))
         self._build_strips()
         self.history_view.show()
         dpg.set_primary_window(self.window, True)
         return self.rack
 
-    def _key_z(self) -> None:
-        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
-            shift = dpg.is_key_down(dpg.mvKey_ModShift) or dpg.is_key_down(dpg.mvKey_LShift)
-            self.redo() if shift else self.undo()
+    def _wheel(self, notches: float) -> None:
+        """The mouse wheel: the fader or pan knob under the pointer moves (the strips scroll otherwise)."""
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            if view.wheel(notches):
+                return
 
-    def _key_s(self) -> None:
-        if dpg.is_key_down(dpg.mvKey_ModCtrl) or dpg.is_key_down(dpg.mvKey_LControl):
-            self.files.save()
+    def set_narrow(self, narrow: bool) -> None:
+        """Narrow strips (more of a big session in view), or the full width; nothing in the session changes."""
+        self.narrow = bool(narrow)
+        if dpg.does_item_exist(self.narrow_item):
+            dpg.set_value(self.narrow_item, self.narrow)
+        self._build_strips()
 
     def _build_strips(self) -> None:
         if not self.rack:
             return
         dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
-        self.strips = [StripView(self.rack, self, index) for index in range(len(self.session.tracks))]
-        self.bus_strips = [StripView(self.rack, self, BusRow(j)) for j in range(len(self.session.busses))]
+        layout = StripLayout.of(self.session, self.narrow)
+        self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
+        self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            dpg.add_button(label="+\ntrack", width=44, height=60, callback=lambda: self.add_track())
+            self.add_track_button = dpg.add_button(label="+\ntrack", width=44, height=60,
+                                                   callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
+                                                   drop_callback=lambda s, dragged: self.drop_track(dragged, None))
             self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
-            self.master = StripView(area, self, None)
+            self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
 
     # -- transport ---------------------------------------------------------------------
 
@@ -578,6 +658,31 @@ class RackApp(MidiActions):
 
     def stop(self) -> None:
         self.send(Stop())
+
+    @property
+    def playing(self) -> bool:
+        return self.engine is not None and self.engine.alive and bool(self.engine.stats().get("playing"))
+
+    def play_stop(self) -> None:
+        """Space: stop if playing, else play."""
+        self.stop() if self.playing else self.play()
+
+    def to_start(self) -> None:
+        self.send(Locate(0))
+
+    def toggle_loop(self) -> None:
+        on = not dpg.get_value(self.loop)
+        dpg.set_value(self.loop, on)
+        self.set_loop(on)
+
+    def delete_selected_slot(self) -> None:
+        """Delete: remove the slot whose name was clicked last (if it is still in a chain)."""
+        for track, owner in self._owners():
+            if self.selected_slot is not None and self.selected_slot in list(owner.chain):
+                self.remove_slot(track, list(owner.chain).index(self.selected_slot))
+                self.selected_slot = None
+                return
+        self.tell("click a slot's name to select it, then Delete removes it", error=True)
 
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
@@ -606,6 +711,8 @@ class RackApp(MidiActions):
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
         self.history_view.follow()
+        for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
+            view.poll()
         engine = self.engine
         if engine is not None:
             for event in engine.poll():
@@ -680,6 +787,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "presets": open_once(PresetBrowser),
     "render": open_once(RenderDialog),
     "settings": open_once(SettingsDialog),
+    "narrow": lambda app: app.set_narrow(True),
 }
 
 

@@ -93,9 +93,24 @@ class TrackEdits(Protocol):
     def set_input(self, track: int, choice: str) -> None: ...
     def rename_track(self, track: int, name: str) -> None: ...
     def move_track(self, track: int, delta: int) -> None: ...
+    def drop_track(self, track: int, before: int | None) -> None: ...
     def remove_track(self, track: int) -> None: ...
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
+
+
+@runtime_checkable
+class SlotSelection(Protocol):
+    """The slot Delete removes (the one whose name was clicked last); None: none."""
+
+    selected_slot: Any
+
+
+@runtime_checkable
+class ClipLights(Protocol):
+    """A click on a strip's clip light: the engine lets it go."""
+
+    def reset_clips(self, track: Any) -> None: ...
 
 
 @runtime_checkable
@@ -144,6 +159,8 @@ class SlotMoves(Protocol):
 
     def move_slot(self, track: int | None, index: int, delta: int) -> None: ...
     def remove_slot(self, track: int | None, index: int) -> None: ...
+    def drop_slot(self, from_track: Any, from_index: int, to_track: Any, to_index: int | None, *,
+                  copy: bool = False) -> None: ...
 
 
 @runtime_checkable
@@ -250,7 +267,7 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 

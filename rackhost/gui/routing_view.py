@@ -38,19 +38,31 @@ def send_choices(strip: Any, busses: list[Any]) -> list[str]:
 
 
 class RoutingView:
-    """The output selector and one row per send, in the current container."""
+    """The output selector (:meth:`build_output`) and one row per send (:meth:`build_sends`), each built in the
+    current container where the strip puts it (the output near the top, the sends after the inserts)."""
 
-    def __init__(self, host: RoutingViewHost, key: Any, strip: Any, busses: list[Any]):
+    def __init__(self, host: RoutingViewHost, key: Any, strip: Any, busses: list[Any], *, narrow: bool = False):
         self.host = host
         self.key = key
+        self.strip = strip
+        self.busses = busses
+        self.narrow = narrow  # a narrow strip's send rows leave the bus's name to the tooltip
+        self.output = self.add_send = 0
+        self.sends: dict[str, SendRow] = {}
+
+    def build_output(self) -> None:
+        host, key = self.host, self.key
         with dpg.group(horizontal=True):
             dpg.add_text("out", color=MUTED)
-            self.output = dpg.add_combo(output_choices(strip, busses), default_value=strip.output or MASTER,
+            self.output = dpg.add_combo(output_choices(self.strip, self.busses),
+                                        default_value=self.strip.output or MASTER,
                                         width=-1, callback=lambda s, v: host.set_output(key, v))
-        self.sends: dict[str, SendRow] = {}
-        for send in strip.sends:
-            self.sends[send.bus] = SendRow(host, key, send)
-        choices = send_choices(strip, busses)
+
+    def build_sends(self) -> None:
+        host, key = self.host, self.key
+        for send in self.strip.sends:
+            self.sends[send.bus] = SendRow(host, key, send, narrow=self.narrow)
+        choices = send_choices(self.strip, self.busses)
         self.add_send = dpg.add_combo([ADD_SEND] + choices, default_value=ADD_SEND, width=-1, show=bool(choices),
                                       callback=lambda s, v: host.add_send(key, v) if v != ADD_SEND else None)
 
@@ -63,9 +75,10 @@ class RoutingView:
 class SendRow:
     """One send: the bus it feeds and its level on one slider, pre/post, mute, remove."""
 
-    def __init__(self, host: RoutingViewHost, key: Any, send: Any):
+    def __init__(self, host: RoutingViewHost, key: Any, send: Any, *, narrow: bool = False):
         bus = send.bus
-        self.name = bus.replace("%", "%%")[:10]  # the slider's format string shows the bus's name
+        # The slider's format string shows the bus's name (a narrow strip's only in the tooltip).
+        self.name = "" if narrow else bus.replace("%", "%%")[:10]
 
         def level_changed(sender: int, value: float) -> None:
             level = -math.inf if value <= SEND_FLOOR_DB else value  # the slider's bottom is silence
@@ -73,10 +86,11 @@ class SendRow:
             host.set_send_level(key, bus, level)
 
         with dpg.group(horizontal=True) as self.row:
-            self.level = dpg.add_slider_float(width=92, min_value=SEND_FLOOR_DB, max_value=MAX_SEND_DB,
+            self.level = dpg.add_slider_float(width=40 if narrow else 92, min_value=SEND_FLOOR_DB,
+                                              max_value=MAX_SEND_DB,
                                               default_value=max(SEND_FLOOR_DB, send.level_db),
                                               format=self._format(send.level_db), callback=level_changed)
-            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=34,
+            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=32 if narrow else 34,
                                       callback=lambda: host.set_send_pre_fader(key, bus, not send.pre_fader))
             self.mute = dpg.add_checkbox(label="M", default_value=send.muted,
                                          callback=lambda s, v: host.set_send_muted(key, bus, v))
@@ -90,7 +104,7 @@ class SendRow:
         dpg.bind_item_handler_registry(self.level, handlers)
 
     def _format(self, level_db: float) -> str:
-        return f"{self.name} -inf" if level_db <= SEND_FLOOR_DB else f"{self.name} %.1f"
+        return f"{self.name} -inf".strip() if level_db <= SEND_FLOOR_DB else f"{self.name} %.1f".strip()
 
     def refresh(self, send: Any) -> None:
         """Show the model's level and mute (a controller, undo of a drag)."""

@@ -9,6 +9,7 @@ widget ids.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -20,25 +21,57 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
+from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
+from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
-from rackhost.gui.theme import ACCENT, CLIP, MUTED
+from rackhost.gui.taper import fader_text, pan_text
+from rackhost.gui.theme import ACCENT, CLIP, MUTED, SELECTED
 from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
     from rackhost.gui.host import StripHost
 
 STRIP_WIDTH = 214
-CONTROLS_HEIGHT = 150  # mute/solo/arm, pan, fader and meters, kept at the bottom of every strip
-METER_FLOOR_DB = -60.0  # the bars' scale; the readout goes down to the engine's floor (-120 dBFS)
+NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big session
+ROW = 24  # one row of widgets: a frame (19) and the spacing under it
+FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
+PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
+CHAR = 7  # the font's advance: how many characters a button's label gets
+SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
+SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
+TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
-def meter_fraction(peak: float) -> float:
-    """A linear peak as a bar length: -60 dBFS empty, 0 dBFS full."""
-    db = gain_to_db(peak)
-    return max(0.0, min(1.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
+@dataclass(frozen=True)
+class StripLayout:
+    """How tall each band of every strip is, so that all the faders start at the same height:
+    room for the most inserts and sends any strip has. ``narrow`` strips show less text."""
+
+    narrow: bool = False
+    slot_rows: int = 2
+    send_rows: int = 1
+
+    @property
+    def width(self) -> int:
+        return NARROW_WIDTH if self.narrow else STRIP_WIDTH
+
+    @classmethod
+    def of(cls, session: Any, narrow: bool = False) -> StripLayout:
+        strips = [*session.tracks, *session.busses]
+        # A split takes a row for itself and one for each of its branches.
+        slots = max((sum(1 + len(getattr(slot, "branches", ())) for slot in s.chain)
+                     for s in (*strips, session.master)), default=0)
+        sends = max((len(s.sends) for s in strips), default=0)
+        return cls(narrow, max(2, slots), sends + 1)
+
+
+def cut(label: str, width: int) -> str:
+    """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was (a tooltip then gives it whole)."""
+    room = max(3, width // CHAR - 1)
+    return label if len(label) <= room else label[: room - 2] + ".."
 
 
 def level_text(gain: float) -> str:
@@ -48,7 +81,8 @@ def level_text(gain: float) -> str:
 
 
 READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the last {RMS_WINDOW_SECONDS * 1000:.0f} ms; "
-               f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf; the bars span -60..0 dBFS")
+               f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf. The meter: a bar per channel "
+               f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
 
 
 def input_label(track: Any) -> str:
@@ -59,6 +93,15 @@ def input_label(track: Any) -> str:
                     "in " + "+".join(str(c + 1) for c in track.input))
     name = getattr(track.source, "path", None)
     return f"file: {name.name}" if name is not None else "file"
+
+
+def fed_by(bus: Any, session: Any) -> str:
+    """What feeds a bus, in words: ``from kick, snare; sends: vocal``."""
+    strips = [*session.tracks, *session.busses]
+    routed = [s.name for s in strips if s is not bus and s.output == bus.name]
+    sending = [s.name for s in strips if any(send.bus == bus.name for send in s.sends)]
+    parts = ([f"from {', '.join(routed)}"] if routed else []) + ([f"sends: {', '.join(sending)}"] if sending else [])
+    return "; ".join(parts) or "nothing feeds it yet"
 
 
 def strip_where(owner: Any, track: int | BusRow | None) -> str:
@@ -72,11 +115,16 @@ class StripView:
     """The widgets of one strip; keeps their ids, takes its parent, reads the model it is given.
 
     ``track``: a track's index, a :class:`~rackhost.live.commands.BusRow` for a bus, or None for the master.
+    From the top: name, input and output, A/B and the inserts, the sends (the master: its loudness), mute,
+    solo, arm and the pan knob, then the fader and the meter side by side in the height left, and the
+    level readout.
     """
 
-    def __init__(self, parent: int | str, app: StripHost, track: int | BusRow | None):
+    def __init__(self, parent: int | str, app: StripHost, track: int | BusRow | None,
+                 layout: StripLayout | None = None):
         self.app = app
         self.track = track
+        self.layout = layout = layout or StripLayout()
         owner = app.owner(track)
         self.owner = owner
         self.is_master = track is None
@@ -86,50 +134,46 @@ class StripView:
         self.slot_buttons: list[int] = []
         self.slot_tips: list[tuple[int, int]] = []  # each slot's tooltip and its text (a sidechain with no key)
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
-        with dpg.child_window(parent=parent, width=STRIP_WIDTH, height=-1, border=True) as self.root:
-            self._header(owner)
+        self.loudness: LoudnessView | None = None
+        self.pan = self.pan_text = self.mute = self.solo = 0
+        self._pan_wheeled = False
+        width = layout.width
+        self.inner = width - 16
+        with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
+            with dpg.child_window(height=(2 if self.is_master else 4) * ROW, border=False, no_scrollbar=True):
+                self._header(owner)
             chain = owner.chain
             origin = f"preset: {chain.origin}" if chain.origin else f"{len(chain)} slot{'s' * (len(chain) != 1)}"
+            if layout.narrow and not chain.origin:
+                origin = ""  # the slots are in view: a narrow strip leaves their count out
             with dpg.group(horizontal=True):
-                self.origin = dpg.add_text(origin[:18], color=MUTED)
+                self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
+                if len(origin) != len(dpg.get_value(self.origin)):
+                    with dpg.tooltip(self.origin):
+                        dpg.add_text(origin)
                 self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
                                               callback=lambda: app.copy_ab(track))
-            with dpg.child_window(height=-CONTROLS_HEIGHT, border=False):
-                # The slots take what the controls leave, so every strip's controls line up at the bottom.
+            with dpg.child_window(height=(layout.slot_rows + 1) * ROW + 4, border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
-                self.add_slot = dpg.add_button(label="+ plug-in", width=-1,
-                                               callback=lambda: app.open_browser(track))
-            dpg.add_separator()
+                self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
+                                               callback=lambda: app.open_browser(track),
+                                               drop_callback=lambda s, dragged: self._dropped(dragged, None))
             if self.is_master:
-                self.loudness = dpg.add_text("LUFS M --  S --\nI --  TP --", color=MUTED)
-                dpg.add_spacer(height=4)
+                with dpg.child_window(height=5 * ROW + 8, border=False, no_scrollbar=True):
+                    dpg.add_separator()
+                    self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.group(horizontal=True):
-                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
-                                                 callback=lambda s, v: app.set_mute(track, v))
-                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
-                                                 callback=lambda s, v: app.set_solo(track, v))
-                    if not self.is_bus:  # a bus has no input to record or monitor
-                        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
-                                                    callback=lambda s, v: app.set_armed(track, v))
-                        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
-                                                        show=bool(owner.input),
-                                                        callback=lambda s, v: app.set_monitor(track, v))
-                self.pan = dpg.add_slider_float(label="pan", min_value=-1.0, max_value=1.0, width=150,
-                                                default_value=owner.pan, format="%.2f",
-                                                callback=lambda s, v: app.set_pan(track, v))
-                self._release_seals(self.pan, lambda: app.set_pan(track, 0.0), "pan")
-            self.gain = dpg.add_slider_float(label="dB", min_value=-60.0, max_value=12.0, width=150,
-                                             default_value=owner.gain_db, format="%.1f",
-                                             callback=lambda s, v: app.set_gain(track, v))
-            self._release_seals(self.gain, lambda: app.set_gain(track, 0.0), "gain")
-            dpg.add_spacer(height=2)
-            self.meters = [dpg.add_progress_bar(default_value=0.0, width=-1, height=10, overlay="")
-                           for _ in range(2)]
-            self.readout = dpg.add_text("pk  -inf  rms  -inf dBFS", color=MUTED)
+                with dpg.child_window(height=layout.send_rows * ROW + 4, border=False):
+                    if self.routing is not None:
+                        self.routing.build_sends()
+                dpg.add_separator()
+                self._switches(owner)
+            with dpg.child_window(height=-FOOTER, border=False, no_scrollbar=True) as self.console:
+                self._console(owner)
+            self.readout = dpg.add_text(self._readout_text(0.0, 0.0), color=MUTED)
             with dpg.tooltip(self.readout):
                 self.readout_tip = dpg.add_text(READOUT_TIP)
 
@@ -137,33 +181,138 @@ class StripView:
         app, track = self.app, self.track
         if self.is_master:
             dpg.add_text("MASTER", color=ACCENT)
-            dpg.add_text("sum of the tracks and busses" if app.session.busses else "sum of the tracks", color=MUTED)
+            dpg.add_text(cut("sum of the tracks and busses" if app.session.busses else "sum of the tracks",
+                             self.inner + CHAR), color=MUTED)
             return
+        narrow = self.layout.narrow
         if self.is_bus:
             with dpg.group(horizontal=True):
                 dpg.add_text("BUS", color=ACCENT)
-                self.name = dpg.add_input_text(default_value=owner.name, width=132, on_enter=True,
+                self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 58, on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
                 self.remove = dpg.add_button(label="x", width=18, callback=lambda: app.remove_bus(track))
-            self.routing = RoutingView(app, track, owner, app.session.busses)
+            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+            self.routing.build_output()
+            fed = fed_by(owner, app.session)
+            self.fed = dpg.add_text(cut(fed, self.inner + CHAR), color=MUTED)
+            if cut(fed, self.inner + CHAR) != fed:
+                with dpg.tooltip(self.fed):
+                    dpg.add_text(fed, wrap=360)
             return
         with dpg.group(horizontal=True):
-            self.name = dpg.add_input_text(default_value=owner.name, width=118, on_enter=True,
-                                           callback=lambda s, v: app.rename_track(track, v))
-            dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
-            dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
+            # The grip: drag it onto another track's to move this track there (the strips follow).
+            self.grip = dpg.add_button(label="=", width=12, payload_type=TRACK_PAYLOAD,
+                                       drop_callback=lambda s, dragged: app.drop_track(dragged, track))
+            with dpg.drag_payload(parent=self.grip, payload_type=TRACK_PAYLOAD, drag_data=track):
+                dpg.add_text(f"{owner.name}: drop on another track's = to move it there, on + track: last")
+            with dpg.tooltip(self.grip):
+                dpg.add_text("drag onto another track's = to move this track there")
+            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - (46 if narrow else 114),
+                                           on_enter=True, callback=lambda s, v: app.rename_track(track, v))
+            if not narrow:  # a narrow strip moves by its grip alone: the name needs the room
+                dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
+                dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
         self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
                                    callback=lambda s, v: app.set_input(track, v))
+        with dpg.tooltip(self.input):
+            dpg.add_text(input_label(owner))
         with dpg.group(horizontal=True):
             # mono, mono>stereo (a stereo-only plug-in widened it; its pan is then a balance) or stereo
             self.width = dpg.add_text(owner.width_label(app.session.sample_rate), color=MUTED)
-            self.keep_mono = dpg.add_checkbox(label="keep mono", default_value=owner.keep_mono,
+            self.keep_mono = dpg.add_checkbox(label="mono" if narrow else "keep mono", default_value=owner.keep_mono,
                                               show=owner.channels == 1,
                                               callback=lambda s, v: app.set_keep_mono(track, v))
-        self.routing = RoutingView(app, track, owner, app.session.busses)
+        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+        self.routing.build_output()
+
+    def _switches(self, owner: Any) -> None:
+        """Mute, solo, arm and monitor, and the pan knob (tracks and busses)."""
+        app, track = self.app, self.track
+        with dpg.group(horizontal=True):
+            with dpg.group():
+                with dpg.group(horizontal=True):
+                    self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
+                                                 callback=lambda s, v: app.set_mute(track, v))
+                    self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
+                                                 callback=lambda s, v: app.set_solo(track, v))
+                with dpg.group(horizontal=True):
+                    if not self.is_bus:  # a bus has no input to record or monitor
+                        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
+                                                    callback=lambda s, v: app.set_armed(track, v))
+                        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
+                                                        show=bool(owner.input),
+                                                        callback=lambda s, v: app.set_monitor(track, v))
+            dpg.add_spacer(width=max(0, self.inner - 150))
+            # A narrow strip writes the pan under its knob: beside it, R100 would not fit.
+            with dpg.group(horizontal=not self.layout.narrow):
+                self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
+                                              callback=lambda s, v: self._pan_moved(v))
+                self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+        with dpg.tooltip(self.pan):
+            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
+                         + ("; right-click: learn MIDI" if not self.is_bus else ""))
+        self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
+
+    def _pan_moved(self, value: float) -> None:
+        value = max(-1.0, min(1.0, round(float(value), 2)))
+        dpg.set_value(self.pan, value)
+        dpg.set_value(self.pan_text, pan_text(value))
+        self.app.set_pan(self.track, value)
+
+    def _console(self, owner: Any) -> None:
+        """The fader and the meter side by side; :meth:`poll` stretches them to the height the strip has."""
+        app, track = self.app, self.track
+        narrow = self.layout.narrow
+        self._console_height = 200
+        with dpg.group(horizontal=True):
+            dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
+            with dpg.group():
+                self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
+                                   changed=lambda db: self._gain_moved(db),
+                                   ended=lambda: app.session.history.seal())
+                self.gain = self.fader.drawlist
+                self.gain_text = dpg.add_text(self.fader.text, indent=SCALE_WIDTH + 4)
+            with dpg.tooltip(self.gain_text):
+                dpg.add_text("fader: drag the cap (Ctrl: finer); wheel: 1 dB a notch (Ctrl: 0.1 dB); "
+                             "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
+                if not self.is_bus:
+                    target = MappingTarget(track, "gain")  # type: ignore[arg-type]
+                    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
+                                                 callback=lambda *_: app.learn_midi(target))
+            dpg.bind_item_handler_registry(self.gain, handlers)
+            self.meter = MeterView(height=self._console_height, reset=lambda: app.reset_clips(track))
+
+    def _gain_moved(self, db: float) -> None:
+        dpg.set_value(self.gain_text, fader_text(db))
+        self.app.set_gain(self.track, db)
+
+    def poll(self) -> None:
+        """Once a frame: follow a fader drag, and stretch the fader and meter to the strip's height."""
+        self.fader.poll()
+        if self._pan_wheeled and not dpg.is_item_hovered(self.pan):
+            self._pan_wheeled = False
+            self.app.session.history.seal()  # the pointer left the knob: the wheel's burst is one undo step
+        height = int(dpg.get_item_rect_size(self.console)[1])
+        if height > 0 and height != self._console_height:
+            self._console_height = height
+            self.fader.resize(height - ROW)
+            self.meter.resize(height)
+
+    def wheel(self, notches: float) -> bool:
+        """The mouse wheel turned over this strip: the fader or the pan knob under the pointer moves."""
+        if dpg.is_item_hovered(self.gain):
+            self.fader.wheel(notches)
+            return True
+        if self.pan and dpg.is_item_hovered(self.pan):
+            self._pan_moved(self.owner.pan + notches * PAN_WHEEL * (FINE if ctrl_held() else 1.0))
+            self._pan_wheeled = True
+            return True
+        return False
 
     def _slot_row(self, index: int, slot: Any) -> None:
         app, track = self.app, self.track
@@ -173,18 +322,33 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            label = slot.name + (f" {slot.mix:.0%}" if slot.mix < 1 else "")
-            button = dpg.add_button(label=label[:15], width=104, user_data=index,
-                                    callback=lambda s, a, i: app.open_panel(track, i))
+            button = dpg.add_button(label="", width=self.inner - SLOT_TOOLS, user_data=index,
+                                    callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
+            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
+                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last "
+                             f"(Alt: a copy)")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
-            dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
-            dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
-            dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
         self._show_sidechain(index, slot)
+        if slot is app.selected_slot:
+            dpg.bind_item_theme(button, SELECTED["slot"])
+
+    def _dropped(self, dragged: tuple[Any, int], index: int | None) -> None:
+        """A slot dragged here: before slot ``index`` (None: last); Alt held: a copy, else it moves."""
+        from_track, from_index = dragged
+        self.app.drop_slot(from_track, from_index, self.track, index, copy=alt_held())
+
+    def show_selection(self, selected: Any) -> None:
+        """Mark the selected slot's name (Delete removes it), if it is in this strip's chain."""
+        for button, slot in zip(self.slot_buttons, self.owner.chain):
+            dpg.bind_item_theme(button, SELECTED["slot"] if slot is selected else 0)
 
     def _split_rows(self, index: int, split: Split) -> None:
         """A split slot: its own row (bypass, move, remove), then each branch nested under it, with its
@@ -193,12 +357,15 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            button = dpg.add_button(label=split.name[:15], width=104)
+            button = dpg.add_button(label=split.name, width=self.inner - SLOT_TOOLS, payload_type=SLOT_PAYLOAD,
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index)
+            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
+                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
-            dpg.add_button(label="^", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
-            dpg.add_button(label="v", width=16, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
-            dpg.add_button(label="x", width=16, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
@@ -210,7 +377,11 @@ class StripView:
                                                  max_value=MAX_BRANCH_LEVEL_DB, speed=0.1, width=56,
                                                  format="%.1f dB", user_data=(index, k),
                                                  callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
-                dpg.add_text(", ".join(s.name for s in branch.chain) or "dry", color=MUTED)
+                names = ", ".join(s.name for s in branch.chain) or "dry"
+                shown = dpg.add_text(cut(names, self.inner - 86), color=MUTED)
+                if dpg.get_value(shown) != names:
+                    with dpg.tooltip(shown):
+                        dpg.add_text(names, wrap=360)
         self.branch_levels[index] = levels
         for item in levels:
             with dpg.item_handler_registry() as handlers:
@@ -221,7 +392,7 @@ class StripView:
     def _show_sidechain(self, index: int, slot: Any) -> None:
         """Mark a slot that cannot do its job and say why when hovered: a plug-in not installed or
         refused after its probe failed, or a sidechain switch that is on with nothing feeding its key
-        (for a split: any plug-in in its branches)."""
+        (for a split: any plug-in in its branches). A name cut to fit is given whole in the tooltip."""
         where = strip_where(self.owner, self.track)
         reasons = []
         for inner in slot.slots() if isinstance(slot, Split) else (slot,):
@@ -231,17 +402,20 @@ class StripView:
             elif note:
                 reasons.append(f"{where}: {note}")
         why = "\n".join(reasons) or None
-        tip, text = self.slot_tips[index]
-        dpg.set_value(text, why or "")
-        dpg.configure_item(tip, show=why is not None)
         label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
-        dpg.configure_item(self.slot_buttons[index], label=(f"! {label}" if why else label)[:15])
+        marked = f"! {label}" if why else label
+        shown = cut(marked, self.inner - SLOT_TOOLS)
+        full = label if shown != marked else None
+        tip, text = self.slot_tips[index]
+        dpg.set_value(text, "\n".join(line for line in (full, why) if line))
+        dpg.configure_item(tip, show=bool(full or why))
+        dpg.configure_item(self.slot_buttons[index], label=shown)
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
-        """Letting go of a fader ends its undo step; a double-click puts it back to 0; right-click learns MIDI
-        (tracks and the master: a controller mapping names no bus)."""
+        """Letting go of a control ends its undo step; a double-click puts it back; right-click learns MIDI
+        (tracks and the master: a controller mapping names no bus). The fader seals its own gestures."""
         with dpg.item_handler_registry() as handlers:
-            dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+            dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
             if not self.is_bus:
                 target = MappingTarget(self.track, learn)  # type: ignore[arg-type]
@@ -258,23 +432,27 @@ class StripView:
             for item, branch in zip(self.branch_levels.get(index, ()), getattr(slot, "branches", ())):
                 if not dpg.is_item_active(item):
                     dpg.set_value(item, max(branch.level_db, BRANCH_FLOOR_DB))
-        if not dpg.is_item_active(self.gain):
-            dpg.set_value(self.gain, owner.gain_db)
+        self.fader.show(owner.gain_db)
+        dpg.set_value(self.gain_text, self.fader.text)
         if not self.is_master:
             if not dpg.is_item_active(self.pan):
                 dpg.set_value(self.pan, owner.pan)
+                dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
         if self.routing is not None:
             self.routing.refresh(owner)
 
+    def _readout_text(self, hold: float, rms: float) -> str:
+        if self.layout.narrow:
+            return f"pk{level_text(hold)} rms{level_text(rms)}"
+        return f"pk {level_text(hold)}  rms {level_text(rms)} dBFS"
+
     def show_levels(self, row: Any) -> None:
         """``row``: (2 channels, [peak, rms, peak hold, clip]) from the engine's meters."""
-        for bar, channel in zip(self.meters, row):
-            dpg.set_value(bar, meter_fraction(float(channel[0])))
-            dpg.configure_item(bar, overlay="CLIP" if channel[3] else "")
+        self.meter.show(row)
         hold = max(float(row[0][2]), float(row[1][2]))
         rms = max(float(row[0][1]), float(row[1][1]))
-        dpg.set_value(self.readout, f"pk {level_text(hold)}  rms {level_text(rms)} dBFS")
+        dpg.set_value(self.readout, self._readout_text(hold, rms))
         dpg.configure_item(self.readout, color=CLIP if hold >= 1.0 else MUTED)
 
     def show_silence(self) -> None:
@@ -285,9 +463,5 @@ class StripView:
 
     def show_loudness(self, stats: dict) -> None:
         """The master's momentary, short-term and integrated loudness and true peak, when the engine has them."""
-        def lufs(key: str) -> str:
-            value = stats.get(key)
-            return "--" if value is None or value < -99 else f"{value:5.1f}"
-
-        dpg.set_value(self.loudness, f"LUFS M {lufs('lufs_m')}  S {lufs('lufs_s')}\n"
-                                     f"I {lufs('lufs_i')}  TP {lufs('true_peak_db')}")
+        if self.loudness is not None:
+            self.loudness.show(stats)

@@ -12,6 +12,18 @@ MUTED = (140, 144, 152)
 METER = (80, 200, 120)
 CLIP = (230, 70, 60)
 WARNING = (235, 170, 80)
+CLIP_LIGHT: dict[str, int] = {}  # the clip light's looks, "off" and "on": made with the theme, per context
+SELECTED: dict[str, int] = {}  # "slot": the look of the selected slot's name (Delete removes it)
+
+
+def _light(color: tuple[int, int, int]) -> int:
+    with dpg.theme() as theme:
+        with dpg.theme_component(dpg.mvButton):
+            for part in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
+                dpg.add_theme_color(part, color)
+            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 2)
+            dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 0, 0)
+    return theme
 
 
 def apply_theme() -> int:
@@ -20,7 +32,9 @@ def apply_theme() -> int:
             dpg.add_theme_color(dpg.mvThemeCol_WindowBg, BACKGROUND)
             dpg.add_theme_color(dpg.mvThemeCol_ChildBg, PANEL)
             dpg.add_theme_color(dpg.mvThemeCol_FrameBg, (46, 50, 58))
-            dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, ACCENT)
+            # A see-through grab: a slider's value is written under it (a send's level) and stays readable.
+            dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, (*ACCENT, 110))
+            dpg.add_theme_color(dpg.mvThemeCol_SliderGrabActive, (*ACCENT, 170))
             dpg.add_theme_color(dpg.mvThemeCol_CheckMark, ACCENT)
             dpg.add_theme_color(dpg.mvThemeCol_PlotHistogram, METER)
             dpg.add_theme_color(dpg.mvThemeCol_Text, TEXT)
@@ -29,4 +43,9 @@ def apply_theme() -> int:
             dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, 4)
             dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
     dpg.bind_theme(theme)
+    CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))
+    with dpg.theme() as selected:
+        with dpg.theme_component(dpg.mvButton):
+            dpg.add_theme_color(dpg.mvThemeCol_Button, (52, 88, 122))
+    SELECTED.update(slot=selected)
     return theme

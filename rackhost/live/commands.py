@@ -195,6 +195,11 @@ class SetSolo(StripValue):
 
 
 @dataclass(frozen=True)
+class ResetClips(OnStrip):
+    """Let a strip's clip light go (it latches once a sample reached full scale): a click on the light."""
+
+
+@dataclass(frozen=True)
 class SendValue(OnStrip):
     """Set one value of a strip's send to the bus named ``to`` (``attribute`` on the send): new gains only.
 

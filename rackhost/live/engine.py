@@ -23,9 +23,11 @@ import numpy as np
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
+from rackhost.chain.sidechain import twin_of
 from rackhost.errors import RackhostError
 from rackhost.live import memory, priority
 from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
+from rackhost.live.commands import BusRow
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
@@ -262,7 +264,8 @@ class LiveEngine(AudioCallback):
             from rackhost.chain.builtins import enum_value
 
             native = enum_value(plugin.instance, name, str(coerced))
-        self._params.append((plugin.instances, name, native))
+        twin = twin_of(plugin)  # a keyed slot runs its minihost twin: it follows at the same block boundary
+        self._params.append((plugin.instances if twin is None else (*plugin.instances, twin.parameters), name, native))
 
     def play(self) -> None:
         if self._stopped:
@@ -469,8 +472,29 @@ class LiveEngine(AudioCallback):
         state = self._state
         return state.levels.busses if state is not None else ()
 
-    def reset_clips(self) -> None:
-        self._meter_reader.reset_clips()
+    def reset_clips(self, *strips: int | BusRow | None) -> None:
+        """Let the clip lights go: every strip's (no argument), or those named: a track by its session index,
+        a bus by a :class:`~rackhost.live.commands.BusRow`, the master by None."""
+        if not strips:
+            self._meter_reader.reset_clips()
+            return
+        state = self._state
+        if state is None:
+            return
+        levels = state.levels
+        for strip in strips:
+            if strip is None:
+                row = len(levels.tracks) + len(levels.busses)
+            elif isinstance(strip, BusRow):
+                name = self.session.busses[strip.index].name if strip.index < len(self.session.busses) else None
+                if name not in levels.busses:
+                    continue
+                row = len(levels.tracks) + levels.busses.index(name)
+            elif strip in levels.tracks:
+                row = levels.tracks.index(strip)
+            else:
+                continue  # a track the engine does not run yet (a resync is on its way): nothing lit
+            self._meter_reader.reset_clips(row)
 
     # -- the audio thread -------------------------------------------------------------
 

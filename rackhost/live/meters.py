@@ -207,9 +207,13 @@ class MeterReader:
         self._clips: np.ndarray | None = None
         self.covered = np.zeros(0, np.int64)
 
-    def reset_clips(self) -> None:
+    def reset_clips(self, row: int | None = None) -> None:
+        """Let every row's clip go, or ``row``'s alone."""
         if self._clips is not None:
-            self._clips[:] = 0.0
+            if row is None:
+                self._clips[:] = 0.0
+            elif row < self._clips.shape[0]:
+                self._clips[row] = 0.0
 
     def read(self, levels: BlockLevels) -> np.ndarray:
         """(rows, 2 channels, [peak, rms, peak hold, clip]) from ``levels``, the engine's current ring."""

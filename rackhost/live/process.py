@@ -385,6 +385,10 @@ def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
     setattr(owner(engine.session, command.track), command.attribute, command.value)
 
 
+def _reset_clips(engine: Any, command: c.ResetClips, loader: Any) -> None:
+    engine.reset_clips(command.track)
+
+
 def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
     try:
         send = owner(engine.session, command.track).send(command.to)
@@ -472,7 +476,7 @@ def _midi_unprogram(engine: Any, command: c.MidiUnprogram, loader: Any) -> None:
 HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] = {
     c.Play: _play, c.Pause: _pause, c.Stop: _stop, c.Record: _record, c.Locate: _locate, c.Loop: _loop,
     c.SetGain: _strip_value, c.SetPan: _strip_value, c.SetMute: _strip_value, c.SetSolo: _strip_value,
-    c.SetSendLevel: _send_value, c.SetSendMute: _send_value,
+    c.SetSendLevel: _send_value, c.SetSendMute: _send_value, c.ResetClips: _reset_clips,
     c.SetParameter: _set_parameter, c.Bypass: _bypass, c.Mix: _mix, c.BranchLevel: _branch_level,
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,

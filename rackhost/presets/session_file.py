@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 6::
+Format version 7::
 
     {
-      "format_version": 6,
+      "format_version": 7,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -22,7 +22,10 @@ Format version 6::
       "busses": [
         {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
          "sends": [], "chain": []},
-        {"name": "reverb", "chain": [{"plugin": {"name": "Reverb"}, "parameters": {"wet_level": 1.0}}]}
+        {"name": "reverb", "chain": [{"plugin": {"name": "Reverb"}, "parameters": {"wet_level": 1.0}}]},
+        {"name": "music", "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
+                                     "parameters": {"threshold_db": -40.0},
+                                     "key": {"source": "voice", "pre_fader": false}}]}
       ],
       "master": {"gain_db": 0.0, "chain": [],
                  "loudness_target": {"integrated_lufs": -14.0, "true_peak_dbtp": -1.0}}
@@ -45,6 +48,9 @@ on the strip's ``control`` (``gain_db``, ``pan``, ``mute``; the master has
 ``gain_db`` only) or on a ``send`` (by its bus), each with ``points``:
 ``[seconds, value]`` or ``[seconds, value, shape]`` (``linear``, ``step``,
 ``smooth``: the segment to the next point). A version 5 file has none.
+Version 7 added a slot's ``key`` (the track or bus its detector hears, on a
+bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 6
+file has none. A key is a session's: a preset's slot has none.
 """
 
 from __future__ import annotations
@@ -58,7 +64,10 @@ from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
 from rackhost.chain import automation
 from rackhost.chain.automation import Envelope
-from rackhost.errors import RackhostError, RoutingLoopError, UnknownBusError, printable
+from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
+from rackhost.chain.split import Split
+from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
+                             UnknownKeySourceError, printable)
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
 from rackhost.presets.preset import PresetError, RestoreReport, capture_chain, restore_items, restore_slot
@@ -66,7 +75,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -110,8 +119,14 @@ def _v5_to_v6(doc: dict) -> dict:
     return dict(doc, format_version=6)
 
 
+def _v6_to_v7(doc: dict) -> dict:
+    """Version 7 only added keys (a slot's ``key``): a version 6 session has no keyed slot."""
+    return dict(doc, format_version=7)
+
+
 # format_version N -> function turning a version-N document into version N+1.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+                                   6: _v6_to_v7}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -125,6 +140,7 @@ TRACK_KEYS = Keys(
 BUS_KEYS = Keys(required=("name",),
                 optional=("gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends", "automation"))
 SEND_KEYS = Keys(required=("bus",), optional=("level_db", "pre_fader", "muted"))
+KEY_KEYS = Keys(required=("source",), optional=("pre_fader",))
 MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target", "automation"))
 ENVELOPE_KEYS = Keys(required=("points",), optional=("slot", "parameter", "control", "send"))
 AB_KEYS = Keys(optional=("active", "other"))
@@ -199,10 +215,10 @@ class _SessionReader(DocumentReader):
         for i, bus_doc in enumerate(self.expect(doc.get("busses", []), list, "busses")):
             bus_doc = self.keys(self.expect(bus_doc, dict, f"busses[{i}]"), BUS_KEYS, f"busses[{i}]")
             self.read_bus(session, bus_doc, f"busses[{i}]")
-        self.check_routing(session)
         master = self.keys(self.expect(doc.get("master", {}), dict, "master"), MASTER_KEYS, "master")
         session.master.gain_db = self.number(master, "gain_db", "master", 0.0)
         session.master.chain = self.read_chain(master.get("chain", []), "master.chain", master.get("preset"))
+        self.check_routing(session)  # the master's keyed slots are part of the graph
         self.read_ab(session.master, master, "master")
         self.read_automation(session.master, master, "master")
         target = master.get("loudness_target")
@@ -343,6 +359,11 @@ class _SessionReader(DocumentReader):
             place = f"{'tracks' if err.owner == 'track' else 'busses'}[{err.index}]"
             raise self.fail(f"{place}.output" if err.send is None else f"{place}.sends[{err.send}].bus",
                             str(err)) from None
+        except UnknownKeySourceError as err:
+            place = "master" if err.owner == "master" else f"busses[{err.index}]"
+            raise self.fail(f"{place}.chain[{err.slot}].key.source", str(err)) from None
+        except KeyedTrackSlotError as err:
+            raise self.fail(f"tracks[{err.index}].chain[{err.slot}].key", str(err)) from None
         except RoutingLoopError as err:
             raise self.fail("busses", str(err)) from None
 
@@ -364,12 +385,36 @@ class _SessionReader(DocumentReader):
     def read_chain(self, doc: Any, where: str, origin: Any = None) -> Chain:
         if origin is not None:
             self.expect(origin, str, where.rsplit(".", 1)[0] + ".preset")
+        keys: dict[int, Key] = {}
+        if isinstance(doc, list):  # a slot is stored as in a preset, plus its key, which only a session has
+            doc = [self.take_key(s, f"{where}[{i}]", keys, i) for i, s in enumerate(doc)]
         try:
             states = slot_states_from_list(doc, str(self.path), where)
             slots = restore_items(states, str(self.path), where, self.report, self.restore)
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
+        for i, key in keys.items():
+            if isinstance(slots[i], Split):
+                raise self.fail(f"{where}[{i}].key", "a split cannot take a key; put the key on the keyed "
+                                                     "plug-in's own slot, outside the split")
+            slots[i].key = key
+            try:
+                check_keyable(slots[i])
+            except NotKeyableError as err:
+                raise self.fail(f"{where}[{i}].key", f"{err}; remove the key or change the plug-in") from None
         return Chain(slots, origin)
+
+    def take_key(self, slot_doc: Any, where: str, keys: dict[int, Key], index: int) -> Any:
+        """The slot's document without its ``key``, which goes into ``keys``."""
+        if not isinstance(slot_doc, dict) or slot_doc.get("key") is None:
+            return {k: v for k, v in slot_doc.items() if k != "key"} if isinstance(slot_doc, dict) else slot_doc
+        at = f"{where}.key"
+        key_doc = self.keys(self.expect(slot_doc["key"], dict, at), KEY_KEYS, at)
+        source = self.expect(key_doc.get("source"), str, f"{at}.source")
+        if not source:
+            raise self.fail(f"{at}.source", "a key needs the name of the track or bus it comes from")
+        keys[index] = Key(source, self.boolean(key_doc, "pre_fader", at))
+        return {k: v for k, v in slot_doc.items() if k != "key"}
 
 
 def session_to_dict(session: Session, base: Path | None = None) -> dict:
@@ -381,7 +426,11 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
         return path_ref(track.source, track.source.path, base)
 
     def chain_doc(chain: Chain) -> list[dict]:
-        return [state.to_dict() for state in capture_chain(chain)]
+        docs = [state.to_dict() for state in capture_chain(chain)]
+        for doc, slot in zip(docs, chain.slots):
+            if getattr(slot, "key", None) is not None:  # a split has none
+                doc["key"] = {"source": slot.key.source, "pre_fader": slot.key.pre_fader}
+        return docs
 
     def owner_chains(owner: Any) -> dict:
         """The playing chain, the preset it came from, and the A/B setting not playing."""

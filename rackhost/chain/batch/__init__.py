@@ -57,6 +57,11 @@ class BatchSummary:
         return sum(r.status == "failed" for r in self.finished)
 
     @property
+    def missed_target(self) -> list[FileRecord]:
+        """Done files that missed their loudness target (this run's, and earlier runs' skipped ones)."""
+        return [r for r in self.finished if r.status == "done" and r.target_missed is not None]
+
+    @property
     def skipped(self) -> int:
         return sum(r.skipped for r in self.finished)
 
@@ -123,7 +128,8 @@ def _run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, out: Pa
         if doc is not None:
             summary.records[index] = FileRecord(
                 doc["input"], doc["output"], "done", None, doc.get("seconds", 0.0), doc.get("audio_seconds", 0.0),
-                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe=doc.get("recipe", ""), skipped=True)
+                doc.get("before"), doc.get("after"), doc.get("notes", []), recipe=doc.get("recipe", ""), skipped=True,
+                target_missed=doc.get("target_missed"))
         else:
             remove_partial(job.output)  # what a killed run was writing
             todo.append((index, job))

@@ -71,6 +71,8 @@ class FileRecord:
     ceiling_db: float | None = None  # and the limiter's ceiling
     recipe: str = ""  # fingerprint of the chain and options: a done file is skipped only for the same recipe
     skipped: bool = False  # done by an earlier run (not written to the manifest again)
+    # Why a done file missed its loudness target (it is written as it came out), or None.
+    target_missed: str | None = None
 
     def to_line(self) -> str:
         doc = {"format_version": MANIFEST_VERSION, **asdict(self)}

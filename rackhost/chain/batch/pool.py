@@ -299,10 +299,12 @@ def render_one(session: object, job: Job, options: RenderOptions,
     if result.clipped_samples:
         notes.append(f"{result.clipped_samples} samples were above 0 dBFS and clipped")
     target = result.target_report
+    missed = None
     if target is not None and not target.within and not options.measure_only:
-        notes.append(f"missed the loudness target: {target.reason or 'see the loudness after'}")
+        missed = target.reason or "see the loudness after"
+        notes.append(f"missed the loudness target: {missed}")
     record = FileRecord(str(job.input), str(job.output), "done", None, time.perf_counter() - began, result.seconds,
-                        _levels(before), _levels(after), notes)
+                        _levels(before), _levels(after), notes, target_missed=missed)
     if target is not None:
         record.gain_db, record.ceiling_db = target.gain_db, target.ceiling_db
     elif job.gain_db is not None:
