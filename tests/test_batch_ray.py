@@ -90,3 +90,12 @@ def test_ray_without_an_address_starts_its_own_and_masters_an_album_as_the_pool_
     assert pool.returncode == 0, pool.stderr
     for name in ("loud.wav", "quiet.wav"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+
+
+def test_an_input_taken_for_the_ray_address_is_refused_saying_where_to_put_ray(tmp_path: Path):
+    write(tmp_path / "album" / "a.wav", program_signal(2, 0.2))
+    result = rackhost("batch", "--ray", tmp_path / "album", "-o", tmp_path / "out", "--chain", "Gain",
+                      tmp_path / "album" / "a.wav")
+    assert result.returncode == 2
+    assert "as a cluster's address" in result.stderr and "after the inputs" in result.stderr
+    assert not (tmp_path / "out").exists()

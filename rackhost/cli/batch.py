@@ -159,6 +159,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.album and args.loudness_target is None and not args.preset:
         raise usage("--album levels files to a loudness target: give --loudness-target LUFS, or a mastering preset "
                     "that has one (e.g. --preset mastering/streaming)")
+    if args.ray and args.ray != "local" and Path(args.ray).exists():
+        raise usage(f"--ray took {args.ray!r} as a cluster's address, but it is a file or folder here: put --ray "
+                    f"after the inputs, or give it an address first (--ray auto)")
     outdir = folder(args.output, "-o", create=False)
     jobs = find_jobs(args.inputs, outdir, args.name, args.format)  # refusals first: no folder made for nothing
     if not jobs:
