@@ -232,18 +232,77 @@ def test_a_loudness_targeted_mastering_render_prints_only_rackhost_lines(tmp_pat
     assert "loudness target" in run.stdout and "achieved" in run.stdout
 
 
-# The demo mix's samples, rendered on main before the code moved into rackhost/live and rackhost/cli
+# The demo mix's samples. First rendered on main before the code moved into rackhost/live and rackhost/cli
 # (issue 15): a move of code must not change a single sample. If a deliberate change of sound
 # (a plug-in's settings in the demo, the mixer's maths) alters it, render it again and say why in the commit.
-DEMO_MIX_SHA256 = "0b351f67b0203e384c1a700ae5e067df829b476c2a436543a3a55b1c5d1edf0f"
+# Rendered again for issue 16: the demo is routed (drum bus with parallel compression, reverb bus fed by
+# sends (the factory's mixing/reverb-send) in place of the pad's own MVerb, a music bus ducked under the voice by the keyed ZamCompX2).
+DEMO_MIX_SHA256 = "ff5fb43456a98ebafc911699e6f4f5bc208772d32764309332b6dc4586d95a84"
 
 
-def test_demo_mix_is_bit_identical_to_the_mix_before_the_layout_move(
+def test_demo_mix_is_bit_identical_to_the_routed_mix(
     rendered: tuple[Path, RenderResult, list[str]],
 ) -> None:
     import hashlib
 
+    from rackhost.chain.keyed import KEYED_VST3_FOLDER, find_keyed_plugin
+
     _, result, _ = rendered
     assert demo.voice_available(), "espeak-ng is missing: 'make setup' installs it"
+    assert find_keyed_plugin("ZamCompX2").parent == KEYED_VST3_FOLDER, "'make plugins' builds the keyed ZamCompX2"
     audio, _ = sf.read(str(result.path), dtype="int32")
     assert hashlib.sha256(audio.tobytes()).hexdigest() == DEMO_MIX_SHA256
+
+
+# -- the routing a newcomer hears: a drum bus, a parallel split, a reverb send, a ducking key ------------
+
+
+def test_the_demo_routes_drums_through_a_parallel_drum_bus_into_a_ducked_music_bus_with_a_shared_reverb(
+    demo_session,
+) -> None:
+    from rackhost.chain import Split
+
+    routes = {s.name: s.output for s in (*demo_session.tracks, *demo_session.busses)}
+    assert routes == {"drums": demo.DRUM_BUS, "bass": demo.MUSIC_BUS, "pad": demo.MUSIC_BUS, "voice": None,
+                      demo.DRUM_BUS: demo.MUSIC_BUS, demo.MUSIC_BUS: None, demo.REVERB_BUS: None}
+    sends = {t.name: [(s.bus, s.pre_fader) for s in t.sends] for t in demo_session.tracks}
+    assert sends == {"drums": [(demo.REVERB_BUS, False)], "bass": [], "pad": [(demo.REVERB_BUS, False)],
+                     "voice": [(demo.REVERB_BUS, False)]}  # one reverb for all; the bass stays dry
+    assert demo_session.bus(demo.REVERB_BUS).chain.origin == "mixing/reverb-send"  # the factory's bus preset
+    split = demo_session.bus(demo.DRUM_BUS).chain[0]
+    assert isinstance(split, Split) and [len(b.chain) for b in split.branches] == [0, 1]  # dry beside the crush
+    duck = demo_session.bus(demo.MUSIC_BUS).chain[0]
+    assert (duck.key.source, duck.key.pre_fader) == ("voice", True) and not duck.bypass
+
+
+def _music_bus_alone(session, *, voice_muted: bool) -> np.ndarray:
+    """The music bus soloed (a solo never changes a key), with the voice heard as its key or muted."""
+    session.bus(demo.MUSIC_BUS).solo = True
+    session.track("voice").mute = voice_muted  # a muted source keys nothing
+    return render(session).audio
+
+
+def test_the_music_bus_ducks_while_the_voice_speaks(rendered: tuple[Path, RenderResult, list[str]]) -> None:
+    folder, _, _ = rendered
+    keyed = _music_bus_alone(demo.build_demo_session(folder, seconds=SECONDS), voice_muted=False)
+    free = _music_bus_alone(demo.build_demo_session(folder, seconds=SECONDS), voice_muted=True)
+    # In these short sources the voice speaks from the start; the first half second is its first words.
+    spoken = slice(demo.SAMPLE_RATE // 4, demo.SAMPLE_RATE)
+    assert rms_dbfs(free[:, spoken]) - rms_dbfs(keyed[:, spoken]) > 4.0
+
+
+def test_without_a_plugin_that_takes_a_key_the_demo_runs_unducked_and_says_how_to_get_it(
+    rendered: tuple[Path, RenderResult, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rackhost.chain import keyed
+
+    folder, _, _ = rendered
+    monkeypatch.setattr(keyed, "KEYED_VST3_FOLDER", tmp_path / "not-built")  # build/vst3-keyed not built...
+    monkeypatch.setenv("LV2_PATH", str(tmp_path))  # ...and no LV2 build with a key port either
+    monkeypatch.delenv(keyed.KEYED_VST3_VARIABLE, raising=False)
+    notes: list[str] = []
+    session = demo.build_demo_session(folder, seconds=SECONDS, notes=notes)
+    duck = session.bus(demo.MUSIC_BUS).chain[0]
+    assert duck.key is None and duck.bypass  # unkeyed it would squash the music by its own level
+    assert len(notes) == 1 and "not ducked" in notes[0] and "'make plugins'" in notes[0]
+    assert render(session).audio.shape[0] == 2  # the rest of the mix still renders

@@ -319,3 +319,15 @@ def test_narrow_strips_cut_plugin_names_but_the_tooltip_gives_them_whole_and_the
     app.set_narrow(False)
     assert dpg.get_item_label(app.bus_strips[0].slot_buttons[0]) == "Compressor"
     assert not dpg.get_item_configuration(app.bus_strips[0].slot_tips[0][0])["show"]
+
+
+def test_hiding_the_history_column_gives_the_rack_its_width_and_edits_nothing(app):
+    before, history = document(app), steps(app)
+    width = dpg.get_item_configuration(app.rack_area)["width"]
+    app.show_history(False)
+    assert not dpg.get_item_configuration(app.history_area)["show"] and not dpg.get_value(app.history_item)
+    assert dpg.get_item_configuration(app.rack_area)["width"] > width  # a negative width: less room kept back
+    assert document(app) == before and steps(app) == history  # a view, not an edit
+    app.show_history(True)
+    assert dpg.get_item_configuration(app.history_area)["show"]
+    assert dpg.get_item_configuration(app.rack_area)["width"] == width

@@ -283,12 +283,13 @@ use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; spl
 
 
 def sidechain_note(slot: Slot) -> str | None:
-    """What to tell the user when an active slot's plug-in listens to its sidechain: nothing feeds it a key."""
+    """What to tell the user when an active slot's plug-in listens to its sidechain and has no key."""
     switch = None if slot.bypass or slot.key is not None else slot.plugin.sidechain_switch()
     if switch is None:
         return None
-    return (f"{slot.name} has its sidechain switch on, but rackhost cannot feed a key yet, so its detector "
-            f"hears silence (a compressor does not compress, a gate stays shut); set {switch}=0")
+    return (f"{slot.name} has its sidechain switch on but no key, so its detector hears silence (a compressor "
+            f"does not compress, a gate stays shut); key it (a slot on a bus or the master: the key selector in "
+            f"its parameter panel, or session.edit.set_key) or set {switch}=0")
 
 
 class SplitSlotError(RackhostError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -210,7 +211,8 @@ class KeyedPlugin:
         # DPF prints two lines as JUCE releases the plug-in; muted from the main thread only (never around
         # an audio callback, whose thread may drop the last reference to an old snapshot).
         plugin = self.__dict__.pop("_plugin", None)
-        if plugin is not None and threading.current_thread() is threading.main_thread():
+        # At interpreter exit the builtins muting needs may already be gone: then release it unmuted.
+        if plugin is not None and not sys.is_finalizing() and threading.current_thread() is threading.main_thread():
             with muted_stderr():
                 del plugin
 

@@ -38,9 +38,12 @@ def muted_stderr() -> Iterator[None]:
         yield
         return
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
+        devnull = os.open(os.devnull, os.O_WRONLY)  # os.open, not open(): this may run late in a teardown
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -56,6 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                             "and the others keep their level below it (a first pass measures them all)")
     batch.add_argument("-j", "--jobs", type=ranged(int, 1, 256, "processes"),
                        help="worker processes (default: one per core)")
+    batch.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=text("a Ray address"),
+                       help="run the files on a Ray cluster (pip install 'rackhost[cluster]'): at ADDRESS (e.g. "
+                            "'auto', or the head's host:6379), or without one on a Ray started here; OUTDIR must "
+                            "be a folder every node sees")
     batch.add_argument("--timeout", type=ranged(float, 0.1, 86400, "seconds"), metavar="SECONDS",
                        help="seconds one file may take before its worker is taken for hung "
                             "(default 120 plus 4 per second of audio)")
@@ -155,6 +159,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.album and args.loudness_target is None and not args.preset:
         raise usage("--album levels files to a loudness target: give --loudness-target LUFS, or a mastering preset "
                     "that has one (e.g. --preset mastering/streaming)")
+    if args.ray and args.ray != "local" and Path(args.ray).exists():
+        raise usage(f"--ray took {args.ray!r} as a cluster's address, but it is a file or folder here: put --ray "
+                    f"after the inputs, or give it an address first (--ray auto)")
     outdir = folder(args.output, "-o", create=False)
     jobs = find_jobs(args.inputs, outdir, args.name, args.format)  # refusals first: no folder made for nothing
     if not jobs:
@@ -171,7 +178,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
     progress = _ProgressLine() if sys.stderr.isatty() and not args.json else None
     summary = run(jobs, recipe, options, out=outdir, workers=args.jobs, timeout=args.timeout,
-                  recipe=recipe.fingerprint(asdict(options)), progress=progress, album=args.album)
+                  recipe=recipe.fingerprint(asdict(options)), progress=progress, album=args.album,
+                  ray=args.ray)
     if progress:
         progress.close()
     records = summary.finished

@@ -3,8 +3,10 @@
 ``make run`` (``rackhost demo``) renders this so a fresh checkout proves, by
 ear and by numbers, that the whole path works: audio files in, per-track
 chains mixing real VST3s with pedalboard built-ins, channel adaptation
-(mono-only plug-ins on stereo tracks and the other way round), resampling, a
-master bus with a limiter, a 24-bit WAV out and a loudness report.
+(mono-only plug-ins on stereo tracks and the other way round), resampling,
+routing (a drum bus with parallel compression, a reverb bus fed by sends, a
+music bus ducked under the voice by a sidechain key), a master bus with a
+limiter, a 24-bit WAV out and a loudness report.
 
 The music is four bars at 120 BPM in A minor (Am - F - C - G), made with numpy
 alone so the demo needs no sample library and is identical on every machine:
@@ -27,14 +29,17 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import soundfile as sf
 
-from rackhost.chain import RenderResult, Session, render_to_file
+from rackhost.chain import Branch, Chain, Plugin, RenderResult, Session, Split, render_to_file
+from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.cli.args import folder, text
 from rackhost.presets import save_session
+from rackhost.presets.preset import restore_chain
+from rackhost.presets.store import PresetStore
 
 log = logging.getLogger(__name__)
 
@@ -349,26 +354,54 @@ def existing_sources(folder: Path) -> dict[str, Path] | None:
     return paths if all(p.is_file() for p in paths.values()) else None
 
 
-def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Session:
-    """The demo mix: sources in ``folder`` (written first if missing), each through its own chain.
+# The busses: where the tracks go, and what each adds.
+DRUM_BUS = "drum bus"
+MUSIC_BUS = "music bus"
+REVERB_BUS = "reverb"
+REVERB_PRESET = "mixing/reverb-send"
+# The music ducks under the voice as radio and podcasts do: a few dB, quick down, slower back up.
+DUCK = {"threshold_db": -36.0, "ratio": 4.0, "attack_ms": 5.0, "release_ms": 250.0, "knee_db": 6.0}
+NO_KEY_LINE = "the music bus is not ducked under the voice (its ZamCompX2 is bypassed): {reason}"
+
+
+def duck_unavailable(error: Exception) -> str:
+    """Why the demo has no ducking key, and what gets it, in one line."""
+    if "need minihost" in str(error):
+        return NO_KEY_LINE.format(reason="keyed plug-ins need minihost (pip install 'rackhost[sidechain]')")
+    return NO_KEY_LINE.format(reason="no plug-in here can take a key ('make plugins' builds a keyed ZamCompX2 "
+                                     "into build/vst3-keyed)")
+
+
+def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS,
+                       notes: list[str] | None = None) -> Session:
+    """The demo mix: sources in ``folder`` (written first if missing), each through its own chain, mixed
+    through busses as an engineer would route them.
 
     The chains are what a mix engineer might reach for first, and together they
     exercise every kind of slot: VST3s and built-ins, a mono-only plug-in on a
     mono track (direct) and on a stereo one (dual mono), a stereo-only one on a
     mono track (it widens the track), a latent limiter on the master, and a host-side
-    wet/dry mix.
+    wet/dry mix. The routing shows the day-one moves of mixing: the drums into a
+    drum bus with parallel compression (a split), the drum bus, bass and pad into
+    a music bus ducked under the voice (a keyed ZamCompX2), and one reverb bus
+    fed by sends from the pad, the voice and the drums (the factory's
+    ``mixing/reverb-send`` bus preset).
+
+    Without a plug-in that can take a key, the music bus keeps its compressor
+    unkeyed and the reason goes into ``notes``.
     """
     folder = Path(folder)
     sources = existing_sources(folder) or write_demo_sources(folder, SAMPLE_RATE, seconds)
     session = Session(sample_rate=SAMPLE_RATE, block_size=512)
 
-    drums = session.add_track("drums", sources["drums"], gain_db=-1.0)
+    drums = session.add_track("drums", sources["drums"], gain_db=-1.0, output=DRUM_BUS)
     # Slow attack lets the transients through, the compressor then thickens the sustain.
     drums.chain.add("ZamCompX2", threshold_db=-18.0, ratio=3.0, attack_ms=15.0, release_ms=120.0,
                     knee_db=4.0, makeup_db=2.0)
     drums.chain.add("HighShelfFilter", cutoff_frequency_hz=8000.0, gain_db=2.5, q=0.707)  # 'air' on the hats
+    drums.add_send(REVERB_BUS, -20.0)  # a touch of room on the kit
 
-    bass = session.add_track("bass", sources["bass"], gain_db=-3.0)
+    bass = session.add_track("bass", sources["bass"], gain_db=-3.0, output=MUSIC_BUS)
     # ZamEQ2 is mono-only, so on this mono track it runs directly.
     bass.chain.add("ZamEQ2",
                    boost_cut_l_db=2.0, frequency_l_hz=70.0,  # weight under the fundamental
@@ -380,13 +413,13 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
     bass.chain.add("ZamCompX2", threshold_db=-20.0, ratio=4.0, attack_ms=20.0, release_ms=150.0,
                    knee_db=3.0, makeup_db=3.0)
 
-    pad = session.add_track("pad", sources["pad"], gain_db=-6.0)
+    pad = session.add_track("pad", sources["pad"], gain_db=-6.0, output=MUSIC_BUS)
     pad.chain.add("HighpassFilter", cutoff_frequency_hz=160.0)  # leave the low end to kick and bass
     # Carve a little room for the voice's intelligibility range. ZamEQ2 is mono-only,
     # so on this stereo track rackhost runs two instances, one per channel (a note says so).
     pad.chain.add("ZamEQ2", boost_cut_1_db=-3.0, frequency_1_hz=2500.0, bandwidth_1=1.5)
     pad.chain.add("Chorus", rate_hz=0.6, depth=0.3, centre_delay_ms=8.0, feedback=0.0, mix=0.4)
-    pad.chain.add("MVerb", mix=35.0, decay=65.0, size=80.0, predelay=20.0, damping=45.0, early_late_mix=60.0)
+    pad.add_send(REVERB_BUS, -3.0)  # the pad lives in the reverb: its main send
 
     if "voice" in sources:
         voice = session.add_track("voice", sources["voice"], gain_db=3.0)
@@ -396,6 +429,31 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
         # A dotted-eighth echo, fully wet in the plug-in; the slot's mix blends in a quarter of it.
         echo = voice.chain.add("Delay", delay_seconds=0.75 * BEAT, feedback=0.3, mix=1.0)
         echo.set_mix(0.25)
+        voice.add_send(REVERB_BUS, -14.0)
+
+    # Parallel compression: the kit crushed hard, tucked in under the dry kit, so it gets
+    # weight and sustain without losing its hits.
+    crush = Chain([Plugin.create("Compressor", threshold_db=-35.0, ratio=10.0, attack_ms=1.0, release_ms=80.0)])
+    session.add_bus(DRUM_BUS, Chain([Split([Branch(), Branch(crush, level_db=-8.0)], name="parallel comp")]),
+                    output=MUSIC_BUS)
+    music = session.add_bus(MUSIC_BUS, gain_db=-1.0)
+    duck = music.chain.add("ZamCompX2", **DUCK)
+    # One shared reverb, all wet, from the factory's bus preset: the tracks' sends set how much of each goes in.
+    reverb = PresetStore().load(REVERB_PRESET)
+    chain, _ = restore_chain(reverb, REVERB_PRESET)  # built-ins only: every value lands
+    chain.origin = REVERB_PRESET  # the strip says where its chain came from
+    session.add_bus(REVERB_BUS, chain, gain_db=reverb.gain_db or 0.0, pan=reverb.pan or 0.0)
+    if "voice" in sources:
+        try:
+            check_keyable(duck)
+        except NotKeyableError as err:
+            log.info("no ducking key: %s", err)
+            duck.bypass = True  # unkeyed, it would squash the music by its own level
+            if notes is not None:
+                notes.append(duck_unavailable(err))
+        else:
+            # Keyed before the voice's fader: the duck follows the voice's level as spoken.
+            duck.key = Key("voice", pre_fader=True)
 
     # Glue: a gentle, slow compressor over the whole mix, then a limiter 1 dB under full scale.
     session.master.chain.add("ZamCompX2", threshold_db=-14.0, ratio=2.0, attack_ms=30.0, release_ms=200.0,
@@ -404,18 +462,40 @@ def build_demo_session(folder: Path, *, seconds: float = DEMO_SECONDS) -> Sessio
     return session
 
 
+def slot_label(slot: Any) -> str:
+    """A slot as the summary names it: a split with its branches, a keyed slot with its key."""
+    if isinstance(slot, Split):
+        branches = " | ".join(f"{' -> '.join(s.name for s in b.chain) or 'dry'} {b.level_db:+.0f} dB"
+                              for b in slot.branches)
+        return f"{slot.name} [{branches}]"
+    key = getattr(slot, "key", None)
+    if key is not None:
+        return f"{slot.name} (key: {key.source}, {'pre' if key.pre_fader else 'post'}-fader)"
+    return slot.name
+
+
+def routing_label(strip: Any) -> str:
+    """Where a track or bus goes and what it sends: ``=> drum bus, send reverb -20 dB``."""
+    parts = [f"=> {strip.output or 'master'}"]
+    parts += [f"send {s.bus} {s.level_db:+.0f} dB{' pre' if s.pre_fader else ''}" for s in strip.sends]
+    return ", ".join(parts)
+
+
 def chain_summary(session: Session) -> list[str]:
-    """One line per track and the master: what runs, in order.
+    """One line per track, per bus and the master: what runs, in order, and where it goes.
 
     A track's width is the one it has after its chain, as its strip shows it:
     the mono bass is ``mono>stereo`` once the stereo-only ZamCompX2 widens it.
     """
     lines = []
     for track in session.tracks:
-        plugins = " -> ".join(slot.name for slot in track.chain) or "(no plug-ins)"
+        plugins = " -> ".join(slot_label(slot) for slot in track.chain) or "(no plug-ins)"
         width = track.width_label(session.sample_rate)
-        lines.append(f"  {track.name:<7}{width:<12}{track.gain_db:+5.1f} dB  {plugins}")
-    master = " -> ".join(slot.name for slot in session.master.chain) or "(no plug-ins)"
+        lines.append(f"  {track.name:<7}{width:<12}{track.gain_db:+5.1f} dB  {plugins}  {routing_label(track)}")
+    for bus in session.busses:
+        plugins = " -> ".join(slot_label(slot) for slot in bus.chain) or "(no plug-ins)"
+        lines.append(f"  {'bus ' + bus.name:<19}{bus.gain_db:+5.1f} dB  {plugins}  {routing_label(bus)}")
+    master = " -> ".join(slot_label(slot) for slot in session.master.chain) or "(no plug-ins)"
     lines.append(f"  {'master':<19}{session.master.gain_db:+5.1f} dB  {master}")
     return lines
 
@@ -441,9 +521,12 @@ def run_demo(
     """Build the demo session in ``folder``, render it to a 24-bit WAV, and report what happened."""
     folder = Path(folder)
     started = time.perf_counter()
-    session = build_demo_session(folder, seconds=seconds)
+    missing: list[str] = []
+    session = build_demo_session(folder, seconds=seconds, notes=missing)
     if not voice_available():
-        print("espeak-ng is not installed, so the demo has no voice track (apt install espeak-ng)")
+        print("espeak-ng is not installed, so the demo has no voice track nor ducking (apt install espeak-ng)")
+    for line in missing:
+        print(line)
     print("demo session:")
     for line in chain_summary(session):
         print(line)

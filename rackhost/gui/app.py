@@ -88,6 +88,10 @@ class RackApp(MidiActions):
         self.narrow = False  # View > Narrow strips
         self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
         self.narrow_item = 0
+        self.history_shown = True  # View > History: hidden, the rack takes its width
+        self.history_item = 0
+        self.rack_area = 0
+        self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         if start_engine:
             self.restart_engine()
@@ -259,6 +263,16 @@ class RackApp(MidiActions):
         """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
         if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
             self.structure_changed()
+
+    def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
+        """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
+        A loop, a plug-in without a key input or a track's slot is refused, said, and nothing changes."""
+        slot = self.app_chain(track)[index]
+        if self._try(lambda: self.edit.set_key(self.session, slot, source, pre_fader)):
+            where = strip_where(self.owner(track), track)
+            self.tell(f"{slot.name} on {where} keyed from {source} {'pre' if pre_fader else 'post'}-fader"
+                      if source is not None else f"{slot.name} on {where} has no key")
+        self.structure_changed()  # redrawn either way: a refused choice shows the key the slot kept
 
     def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
         slot = self.app_chain(track)[index]
@@ -590,6 +604,8 @@ class RackApp(MidiActions):
                 with dpg.menu(label="View"):
                     self.narrow_item = dpg.add_menu_item(label="Narrow strips", check=True,
                                                          callback=lambda s, v: self.set_narrow(v))
+                    self.history_item = dpg.add_menu_item(label="History", check=True, default_value=True,
+                                                          callback=lambda s, v: self.show_history(v))
                     dpg.add_menu_item(label="Spectrum...", callback=lambda: self.open_spectrum(None))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
@@ -623,12 +639,12 @@ class RackApp(MidiActions):
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
                 with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
-                                      horizontal_scrollbar=True, border=False):
+                                      horizontal_scrollbar=True, border=False) as self.rack_area:
                     with dpg.group(horizontal=True) as self.rack:
                         pass
                 with dpg.group() as self.master_area:
                     pass
-                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True):
+                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True) as self.history_area:
                     dpg.add_text("History", color=MUTED)
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
@@ -656,6 +672,16 @@ class RackApp(MidiActions):
         if dpg.does_item_exist(self.narrow_item):
             dpg.set_value(self.narrow_item, self.narrow)
         self._build_strips()
+
+    def show_history(self, shown: bool) -> None:
+        """Show the History column, or hide it so the rack has its width (Edit > Undo still works)."""
+        self.history_shown = bool(shown)
+        if dpg.does_item_exist(self.history_item):
+            dpg.set_value(self.history_item, self.history_shown)
+        if dpg.does_item_exist(self.history_area):
+            dpg.configure_item(self.history_area, show=self.history_shown)
+            room = STRIP_WIDTH + (HISTORY_WIDTH + 16 if self.history_shown else 8)
+            dpg.configure_item(self.rack_area, width=-room)
 
     def _build_strips(self) -> None:
         if not self.rack:
@@ -814,6 +840,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "render": open_once(RenderDialog),
     "settings": open_once(SettingsDialog),
     "narrow": lambda app: app.set_narrow(True),
+    "no-history": lambda app: app.show_history(False),
     "spectrum": lambda app: app.open_spectrum(None),
 }
 

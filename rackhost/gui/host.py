@@ -154,6 +154,17 @@ class SlotEdits(ParameterEdits, Protocol):
 
 
 @runtime_checkable
+class KeyEdits(Protocol):
+    """A slot's key (sidechain): the track or bus its detector hears, before or after that strip's fader.
+
+    A loop, a plug-in that cannot take a key or a track's slot is refused with the editor's error in the
+    status line, nothing changed; the engine resyncs.
+    """
+
+    def set_key(self, track: Any, index: int, source: str | None, pre_fader: bool = False) -> None: ...
+
+
+@runtime_checkable
 class SlotMoves(Protocol):
     """A slot's place in its chain (a structural edit: the engine resyncs)."""
 
@@ -291,7 +302,8 @@ class RoutingViewHost(SessionAccess, RoutingEdits, Protocol):
 
 
 @runtime_checkable
-class ParameterPanelHost(SessionAccess, Owners, SlotEdits, PluginBrowsing, EditorOpening, MidiLearn, Protocol):
+class ParameterPanelHost(SessionAccess, Owners, SlotEdits, KeyEdits, PluginBrowsing, EditorOpening, MidiLearn,
+                         Protocol):
     """:class:`rackhost.gui.parameter_panel.ParameterPanel`."""
 
 

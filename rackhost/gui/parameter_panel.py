@@ -23,6 +23,21 @@ if TYPE_CHECKING:
     from rackhost.gui.host import ParameterPanelHost
 
 SHOWN_AT_ONCE = 120
+NO_KEY = "no key"
+KEY_TIP = ("key (sidechain): the track or bus this plug-in's detector hears, taken after its fader and pan (post) "
+           "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. Slots on "
+           "busses and the master take a key; plug-ins with a key input: ")
+
+
+def key_sources(session: Any, owner: Any) -> list[str]:
+    """What a slot on ``owner`` (a bus or the master) may be keyed from: every track and every other bus."""
+    return [t.name for t in session.tracks] + [b.name for b in session.busses if b is not owner]
+
+
+def takes_key_here(track: Any, slot: Slot) -> bool:
+    """A key selector belongs in the panel of a plug-in slot on a bus or the master (a track's slot cannot wait
+    for another strip; pedalboard's built-ins have no key input)."""
+    return not isinstance(track, int) and (not slot.plugin.is_builtin or slot.key is not None)
 
 
 def step_text(steps: tuple[float, ...], value: Any) -> str:
@@ -66,11 +81,44 @@ class ParameterPanel:
                 if not plugin.is_builtin and plugin.parameters:
                     dpg.add_button(label="Open editor", callback=lambda: self.app.open_editor(self.track, self.index))
                 dpg.add_text(f"{len(plugin.controls())} controls", color=MUTED)
+            self.key = self.key_tap = 0
+            if takes_key_here(track, self.slot):
+                self._key_row(app.owner(track))
             self.search = dpg.add_input_text(hint="filter parameters", width=-1, callback=lambda *_: self.filter())
             with dpg.child_window(border=False) as self.body:
                 pass
         centre(self.window, 440, 520)
         self.filter()
+
+    def _key_row(self, owner: Any) -> None:
+        """The key selector: no key, or any track or other bus; post/pre switches where it is taken."""
+        key = self.slot.key
+        with dpg.group(horizontal=True):
+            dpg.add_text("key", color=MUTED)
+            self.key = dpg.add_combo([NO_KEY, *key_sources(self.app.session, owner)], width=220,
+                                     default_value=key.source if key is not None else NO_KEY,
+                                     callback=lambda s, v: self.choose_key(None if v == NO_KEY else v))
+            self.key_tap = dpg.add_button(label="pre" if key is not None and key.pre_fader else "post", width=40,
+                                          callback=lambda: self.switch_key_tap())
+        from rackhost.chain.keyed import keyed_plugins  # a folder listing: nothing is loaded
+
+        for item in (self.key, self.key_tap):
+            with dpg.tooltip(item):
+                dpg.add_text(KEY_TIP + (", ".join(sorted(keyed_plugins())) or "none found (run 'make plugins')"),
+                             wrap=380)
+
+    def choose_key(self, source: str | None) -> None:
+        """Key the slot from ``source`` (None: no key), tapped where the post/pre button says."""
+        pre = dpg.get_item_label(self.key_tap) == "pre"
+        self.app.set_key(self.track, self.index, source, pre)
+
+    def switch_key_tap(self) -> None:
+        """Post <-> pre: an edit of the key if there is one, else where the next key will be taken."""
+        pre = dpg.get_item_label(self.key_tap) != "pre"
+        if self.slot.key is not None:
+            self.app.set_key(self.track, self.index, self.slot.key.source, pre)
+        else:
+            dpg.configure_item(self.key_tap, label="pre" if pre else "post")
 
     # -- drawing --------------------------------------------------------------------------
 
@@ -171,6 +219,12 @@ class ParameterPanel:
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)
+        if self.key:  # the key the slot has (a refused choice shows the one it kept; undo)
+            key = self.slot.key
+            dpg.configure_item(self.key, items=[NO_KEY, *key_sources(self.app.session, self.app.owner(self.track))])
+            dpg.set_value(self.key, key.source if key is not None else NO_KEY)
+            if key is not None:
+                dpg.configure_item(self.key_tap, label="pre" if key.pre_fader else "post")
 
     @property
     def alive(self) -> bool:

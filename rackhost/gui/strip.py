@@ -61,8 +61,9 @@ class StripLayout:
     @classmethod
     def of(cls, session: Any, narrow: bool = False) -> StripLayout:
         strips = [*session.tracks, *session.busses]
-        # A split takes a row for itself and one for each of its branches.
-        slots = max((sum(1 + len(getattr(slot, "branches", ())) for slot in s.chain)
+        # A split takes a row for itself and one for each of its branches; a keyed slot one more for its key.
+        slots = max((sum(1 + len(getattr(slot, "branches", ())) + (getattr(slot, "key", None) is not None)
+                         for slot in s.chain)
                      for s in (*strips, session.master)), default=0)
         sends = max((len(s.sends) for s in strips), default=0)
         return cls(narrow, max(2, slots), sends + 1)
@@ -104,6 +105,11 @@ def fed_by(bus: Any, session: Any) -> str:
     return "; ".join(parts) or "nothing feeds it yet"
 
 
+def key_label(key: Any) -> str:
+    """A keyed slot's line on its strip: ``key: voice`` (taken after the voice's fader), ``key: voice (pre)``."""
+    return f"key: {key.source}{' (pre)' if key.pre_fader else ''}"
+
+
 def strip_where(owner: Any, track: int | BusRow | None) -> str:
     """``master``, ``track 'vox'`` or ``bus 'drums'``, for messages."""
     if track is None:
@@ -136,6 +142,7 @@ class StripView:
         # slot index -> (short, whole) gain reduction, while the spectrum view watches this strip
         self.reductions: dict[int, tuple[str, str]] = {}
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
+        self.key_labels: dict[int, int] = {}  # a keyed slot's index -> the line under it naming its key
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
@@ -341,6 +348,12 @@ class StripView:
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
+        if slot.key is not None:  # what its detector hears, under it (the panel's key selector changes it)
+            label = key_label(slot.key)
+            self.key_labels[index] = dpg.add_text(cut(label, self.inner - 24), indent=24, color=MUTED)
+            if dpg.get_value(self.key_labels[index]) != label:
+                with dpg.tooltip(self.key_labels[index]):
+                    dpg.add_text(label)
         self._show_sidechain(index, slot)
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])

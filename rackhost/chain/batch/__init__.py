@@ -81,7 +81,7 @@ class BatchSummary:
 
 def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: Path, workers: int | None = None,
         timeout: float | None = None, recipe: str = "", progress: Progress | None = None,
-        album: bool = False) -> BatchSummary:
+        album: bool = False, ray: str | None = None) -> BatchSummary:
     """Render ``jobs`` (see :func:`find_jobs`), skipping those the manifest in ``out`` has done with this ``recipe``.
 
     ``workers``: processes (default one per core); ``timeout``: seconds a file
@@ -93,13 +93,29 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
     would land each file on the session's loudness target; every file is then
     rendered at the smallest of them, so the loudest lands on the target and
     the others keep their level below it.
+
+    ``ray``: run the files on a Ray cluster at this address instead
+    (:mod:`rackhost.chain.batch.cluster`; ``"local"`` starts one here), with
+    ``workers`` actors (default: one per core of this machine).
     """
+    if ray is not None:
+        from rackhost.chain.batch.cluster import (
+            connected,  # Ray is an optional extra: imported only when asked for
+        )
+
+        # One connection (one local Ray) for both of an album's passes.
+        with connected(ray, workers) as cpus:
+            return _run(jobs, build, options, out, workers or cpus, timeout, recipe, progress, album, ray)
+    return _run(jobs, build, options, out, workers or os.cpu_count() or 1, timeout, recipe, progress, album, None)
+
+
+def _run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, out: Path, workers: int,
+         timeout: float | None, recipe: str, progress: Progress | None, album: bool, ray: str | None) -> BatchSummary:
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out)
     summary = BatchSummary([None] * len(jobs))
-    workers = workers or os.cpu_count() or 1
     if album:
-        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe, progress)
+        jobs, recipe, failed = _album(jobs, build, options, workers, timeout, recipe, progress, ray)
         for index, record in failed.items():
             record.recipe = recipe
             manifest.append(record)
@@ -128,13 +144,13 @@ def run(jobs: list[Job], build: SessionBuilder, options: RenderOptions, *, out: 
             progress(summary)
 
     if todo:
-        Pool(build, options, min(workers, len(todo)), timeout).run(todo, heard)
+        _pool(build, options, min(workers, len(todo)), timeout, ray).run(todo, heard)
     summary.elapsed = time.monotonic() - summary.started
     return summary
 
 
 def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, workers: int, timeout: float | None,
-           recipe: str, progress: Progress | None) -> tuple[list, str, dict[int, FileRecord]]:
+           recipe: str, progress: Progress | None, ray: str | None) -> tuple[list, str, dict[int, FileRecord]]:
     """The album's first pass: the jobs again, each at the album's gain (None for a file that failed), the
     recipe with that gain in it (another set of files is another album), and the failures."""
     measured: dict[int, FileRecord] = {}
@@ -145,7 +161,7 @@ def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, worke
         if progress:
             progress(pass_one)
 
-    Pool(build, dataclasses.replace(options, measure_only=True), min(workers, len(jobs)), timeout).run(
+    _pool(build, dataclasses.replace(options, measure_only=True), min(workers, len(jobs)), timeout, ray).run(
         list(enumerate(jobs)), heard)
     found = {i: r for i, r in measured.items() if r.status == "done" and r.gain_db is not None}
     failed = {i: r for i, r in measured.items() if i not in found}
@@ -155,3 +171,14 @@ def _album(jobs: list[Job], build: SessionBuilder, options: RenderOptions, worke
     album_jobs = [dataclasses.replace(job, gain_db=gain, ceiling_db=found[i].ceiling_db) if i in found else None
                   for i, job in enumerate(jobs)]
     return album_jobs, f"{recipe}/album {gain:.6f}", failed
+
+
+def _pool(build: SessionBuilder, options: RenderOptions, workers: int, timeout: float | None,
+          ray: str | None) -> Pool:
+    if ray is None:
+        return Pool(build, options, workers, timeout)
+    from rackhost.chain.batch.cluster import (
+        RayPool,  # Ray is an optional extra: imported only when asked for
+    )
+
+    return RayPool(build, options, workers, timeout, ray)  # type: ignore[return-value]

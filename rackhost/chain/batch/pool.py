@@ -26,6 +26,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import soundfile as sf
 
 from rackhost.chain.batch.jobs import BatchError, FileRecord, Job, remove_partial
 from rackhost.errors import RackhostError
@@ -48,6 +51,9 @@ class RenderOptions:
     max_tail_seconds: float = 30.0
     sample_rate: int | None = None  # None: each file's own rate
     measure_only: bool = False  # an album's first pass: find each file's gain to the target, write nothing
+    # Files longer than this are streamed (rackhost.chain.batch.stream): read, rendered and written a segment at
+    # a time, in bounded memory, to the same samples; shorter ones are read whole (a little faster).
+    stream_above_seconds: float = 600.0
 
 
 @dataclass
@@ -230,6 +236,11 @@ def render_one(session: object, job: Job, options: RenderOptions,
                started: Callable[[float], None] = lambda seconds: None, track: object | None = None) -> FileRecord:
     """Render ``job.input`` on ``track`` (:func:`input_track`) of ``session`` to ``job.output``; a failure is a
     record, never a raise. A bounce renders at the file's rate, a session at its own."""
+    from rackhost.chain.batch.stream import (
+        StreamedFileSource,
+        measure_file,
+        stream_to_file,
+    )
     from rackhost.chain.loudness import measure
     from rackhost.chain.render import render, render_to_file
     from rackhost.chain.source import AudioFileSource
@@ -238,11 +249,18 @@ def render_one(session: object, job: Job, options: RenderOptions,
     track = track if track is not None else input_track(session)
     bounce = session.track_bounce  # type: ignore[attr-defined]
     render_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds, "threads": 1}
+    stream_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds}
     restore: Callable[[], None] | None = None
     try:
-        source = AudioFileSource(job.input)
-        started(source.frames / source.sample_rate)
-        before = measure(source.audio(source.sample_rate), source.sample_rate)
+        streamed = _streams(job.input, options, None if bounce else session.sample_rate)  # type: ignore[attr-defined]
+        if streamed:
+            source = StreamedFileSource(job.input)
+            started(source.frames / source.sample_rate)
+            before = measure_file(job.input)
+        else:
+            source = AudioFileSource(job.input)
+            started(source.frames / source.sample_rate)
+            before = measure(source.audio(source.sample_rate), source.sample_rate)
         track.source = source
         if options.sample_rate or bounce:
             session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
@@ -254,10 +272,17 @@ def render_one(session: object, job: Job, options: RenderOptions,
             if session.master.loudness_target is None:  # type: ignore[attr-defined]
                 raise BatchError("an album needs a loudness target: give --loudness-target LUFS, or a mastering "
                                  "preset that has one")
-            result = render(session, **render_options)  # type: ignore[arg-type]
+            if streamed:  # the signal before the limiter goes to a scratch file beside the output
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                result = stream_to_file(session, job.output, write=False, **stream_options)  # type: ignore[assignment]
+            else:
+                result = render(session, **render_options)  # type: ignore[arg-type]
         else:
             job.output.parent.mkdir(parents=True, exist_ok=True)
-            result = render_to_file(session, job.output, bit_depth=options.bit_depth, **render_options)  # type: ignore[arg-type]
+            if streamed:
+                result = stream_to_file(session, job.output, bit_depth=options.bit_depth, **stream_options)  # type: ignore[assignment]
+            else:
+                result = render_to_file(session, job.output, bit_depth=options.bit_depth, **render_options)  # type: ignore[arg-type]
         after = result.loudness()
     except RackhostError as err:
         return FileRecord(str(job.input), str(job.output), "failed", str(err), time.perf_counter() - began)
@@ -265,6 +290,8 @@ def render_one(session: object, job: Job, options: RenderOptions,
         return FileRecord(str(job.input), str(job.output), "failed", f"{type(err).__name__}: {err}",
                           time.perf_counter() - began)
     finally:
+        if isinstance(track.source, StreamedFileSource):
+            track.source.close()
         track.source = None  # the next file must not find this one's audio
         if restore is not None:
             restore()
@@ -283,6 +310,18 @@ def render_one(session: object, job: Job, options: RenderOptions,
     elif job.gain_db is not None:
         record.gain_db, record.ceiling_db = job.gain_db, job.ceiling_db
     return record
+
+
+def _streams(path: Path, options: RenderOptions, session_rate: int | None) -> bool:
+    """Whether ``path`` is long enough to stream, and plays at its own rate (a resampled file is read whole)."""
+    try:
+        info = sf.info(str(path))
+    except (OSError, RuntimeError, sf.LibsndfileError):
+        return False  # reading it whole says what is wrong with it
+    if not info.samplerate or info.frames / info.samplerate <= options.stream_above_seconds:
+        return False
+    rate = options.sample_rate or session_rate or info.samplerate
+    return rate == info.samplerate
 
 
 def _own_target(session: object, target: tuple[float, float]) -> Callable[[], None]:
