@@ -8,13 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import PROJECT_VST3_DIR, SR
 from midi_helpers import write_midi
+
 from rackhost.chain import Plugin, Session, render
 from rackhost.chain.midi import MidiSequence, read_midi_file
 from rackhost.errors import MidiFileError
 from rackhost.presets import load_session, save_session
+from rackhost.presets.session_file import FORMAT_VERSION as SESSION_VERSION
 
 INSTRUMENTS = ["Kars", "Nekobi"]
 
@@ -159,7 +160,7 @@ def test_instrument_tracks_survive_save_and_load(vst3, tmp_path):
     save_session(session, path)
     doc = json.loads(path.read_text())
     track = doc["tracks"][0]
-    assert doc["format_version"] == 4 and track["midi_file"] == "midi/bass.mid" and track["midi_channel"] == 1
+    assert doc["format_version"] == SESSION_VERSION and track["midi_file"] == "midi/bass.mid" and track["midi_channel"] == 1
     assert track["instrument"]["plugin"]["name"] == "Nekobi" 
     assert track["instrument"]["parameters"]["cutoff"] == pytest.approx(60.0, abs=0.01)
     loaded = load_session(path)
