@@ -24,6 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                           "without the History column")
     gui.add_argument("--size", default=(1280, 720), type=window_size, metavar="WxH",
                      help="window size (default 1280x720)")
+    recovery = gui.add_mutually_exclusive_group()
+    recovery.add_argument("--recover", dest="recover", action="store_const", const=True, default=None,
+                          help="restore the changes autosaved before a crash without asking")
+    recovery.add_argument("--discard-recovery", dest="recover", action="store_const", const=False,
+                          help="throw the changes autosaved before a crash away without asking")
     gui.set_defaults(func=cmd_gui)
     return gui
 
@@ -38,5 +43,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     width, height = args.size
     run(args.session, screenshot=args.screenshot, frames=60 if args.screenshot else 0,
-        start_engine=not args.no_engine, play=args.play, view=args.view, width=width, height=height)
+        start_engine=not args.no_engine, play=args.play, view=args.view, width=width, height=height,
+        recover=args.recover)
     return 0

@@ -36,6 +36,7 @@ from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.preset_browser import PresetBrowser
+from rackhost.gui.recovery import Autosave
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.spectrum_view import SpectrumView
 from rackhost.gui.scan import PluginScan
@@ -72,6 +73,7 @@ class RackApp(MidiActions):
         self.panels: list[ParameterPanel] = []
         self.browser: PluginBrowser | None = None
         self.files = SessionFiles(self)
+        self.autosave = Autosave()  # crash recovery: written from frame(), on the GUI thread
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
@@ -188,6 +190,7 @@ class RackApp(MidiActions):
             for line in midi.follow(self._midi_anchors, self.session):
                 self.tell(line, error=True)
         self._midi_anchors = midi.anchor(self.session)
+        self.autosave.structure_changed()
         self._refresh_midi()
         self._build_strips()
         for panel in list(self.panels):
@@ -760,6 +763,8 @@ class RackApp(MidiActions):
         dpg.configure_item(self.busy, show=busy is not None)
         dpg.set_value(self.busy_text, busy or "")
         self.history_view.follow()
+        if not self.files.loading:
+            self._autosave()
         if self.spectrum is not None and not self.spectrum.poll():
             self.spectrum = None
         self._show_reductions()
@@ -777,6 +782,13 @@ class RackApp(MidiActions):
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
         self.status_line.refit()  # the window may have been resized
+
+    def _autosave(self) -> None:
+        try:
+            self.autosave.tick(self.session, self.session_path, self.files.saved_changes)
+        except (OSError, ValueError) as err:
+            self.autosave.paused = True  # once said is enough; a save or a restart tries again
+            self.tell(f"could not autosave for crash recovery: {err}", error=True)
 
     def _show_engine(self, engine: EngineProcess) -> None:
         """The running engine's MIDI news, meters and stats, shown."""
@@ -861,12 +873,14 @@ def _first_slot(app: RackApp) -> tuple[int | None, int]:
 
 def run(session_path: str | Path | None, *, screenshot: str | Path | None = None, frames: int = 0,
         start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720,
-        view: str | None = None) -> None:
+        view: str | None = None, recover: bool | None = None) -> None:
     """Open the rack on ``session_path``; with ``screenshot``, render ``frames`` frames, save a PNG and close.
 
     The window opens at once; the session's plug-ins load on the plug-in
     thread meanwhile. ``play`` starts the transport as soon as the engine
     runs; ``view`` opens one of :data:`VIEWS` once the session is loaded.
+    A crash's recovery file is offered once the session is loaded (``recover``
+    True restores it, False discards it, None asks).
     """
     loader = PluginLoader()
     app = RackApp(Session(), None, start_engine=False, loader=loader)
@@ -879,11 +893,12 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     dpg.show_viewport()
     app.want_engine = start_engine
     if session_path is not None:
-        app.files.open(Path(session_path), then=lambda: _loaded(app, view))
+        app.files.open(Path(session_path), then=lambda: (_loaded(app, view), app.files.offer_recovery(recover)))
     else:
         if start_engine:
             app.restart_engine()
         _loaded(app, view)
+        app.files.offer_recovery(recover)
     rendered = 0
     try:
         while dpg.is_dearpygui_running():
@@ -906,6 +921,7 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                     dpg.output_frame_buffer(file=str(screenshot))
                 if rendered >= frames + 3:  # the file is written a frame or two later
                     break
+        app.autosave.clean_quit(app.session_path)
     finally:
         app.close()
         dpg.destroy_context()

@@ -8,6 +8,7 @@ recent list is a small versioned JSON file in the user's config folder.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -134,6 +135,61 @@ class SessionFiles:
             self.app.questions.ask("Could not open the session", str(err), {"OK": lambda: None})
 
         self.app.loader.submit(f"opening {path.name}...", lambda: load_session(path, report), opened, failed)
+
+    def offer_recovery(self, recover: bool | None = None) -> None:
+        """At start: a recovery file newer than the session is restored (``recover``), discarded, or asked about."""
+        from rackhost.gui.recovery import discard_recovery, pending_recovery
+
+        path = self.app.session_path
+        recovery = pending_recovery(path)
+        if recovery is None:
+            return
+        autosave = self.app.autosave
+        name = path.name if path is not None else "the unsaved session"
+
+        def discard() -> None:
+            discard_recovery(path)
+            autosave.paused = False
+
+        if recover is None:
+            autosave.paused = True  # the old recovery file stays as it is until the user chose
+            self.app.questions.ask(
+                "Restore unsaved changes?",
+                f"rackhost ended without saving {name}. Restore the changes autosaved at "
+                f"{time.strftime('%H:%M:%S', time.localtime(recovery.stat().st_mtime))}? "
+                "Your file is not changed until you save.",
+                {"Restore": lambda: self.restore(recovery), "Discard": discard})
+        elif recover:
+            autosave.paused = True
+            self.restore(recovery)
+        else:
+            discard()
+
+    def restore(self, recovery: Path) -> None:
+        """Open the autosaved session in place of the one shown, unsaved: the user's file stays until they save."""
+        from rackhost.presets import load_session
+        from rackhost.presets.preset import RestoreReport
+
+        report = RestoreReport()
+        path = self.app.session_path
+        self.loading = True
+
+        def restored(session: Session) -> None:
+            self.loading = False
+            self._use(session, path)
+            self.saved_changes = -1  # differs from any change count: the restored edits show as unsaved
+            self.app.autosave.paused = False
+            self.app.tell(f"restored the unsaved changes from {recovery.name}; save to keep them")
+            for warning in report.warnings():
+                self.app.tell(warning, error=True)
+
+        def failed(err: BaseException) -> None:
+            self.loading = False
+            self.app.autosave.paused = False
+            self.app.questions.ask("Could not restore the unsaved changes", str(err), {"OK": lambda: None})
+
+        self.app.loader.submit(f"restoring {recovery.name}...", lambda: load_session(recovery, report),
+                               restored, failed)
 
     def _use(self, session: Session, path: Path | None) -> None:
         self.saved_changes = session.history.changes

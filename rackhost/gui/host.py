@@ -41,9 +41,10 @@ class Owners(Protocol):
 
 @runtime_checkable
 class SessionFile(Protocol):
-    """Where the session is saved (None: never saved)."""
+    """Where the session is saved (None: never saved), and its crash-recovery autosave."""
 
     session_path: Path | None
+    autosave: Any  # rackhost.gui.recovery.Autosave
 
 
 @runtime_checkable
