@@ -8,12 +8,13 @@ killed with SIGKILL after edits and started again.
 from __future__ import annotations
 
 import json
+import queue
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,24 +119,34 @@ def x_display(monkeypatch):
     server.wait(10)
 
 
-def _line(process: subprocess.Popen, timeout: float = 120.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.strip():
-            return line.strip()
-        if process.poll() is not None:
-            raise AssertionError(f"the window exited ({process.returncode}): {process.stderr.read()[-2000:]}")
-    raise AssertionError("the window printed nothing in time")
+class Lines:
+    """What a window process prints, a line at a time, with a timeout (a reader thread: readline blocks)."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            if line.strip():
+                self.queue.put(line.strip())
+
+    def next(self, timeout: float = 120.0) -> str:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"the window printed nothing in {timeout:.0f} s "
+                                 f"(exit code {self.process.poll()})") from None
 
 
 def test_a_window_killed_after_edits_offers_them_back_at_the_next_start_and_a_save_clears_it(x_display, song):
     assert shutil.which("xdotool"), "make setup installs xdotool"
     before = song.read_bytes()
     window = subprocess.Popen([sys.executable, str(SCRIPT), "edit", str(song)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.DEVNULL, text=True)
     try:
-        assert _line(window).startswith("edited")
+        assert Lines(window).next().startswith("edited")
     finally:
         window.send_signal(signal.SIGKILL)  # no clean quit: as a plug-in crash or a power cut would end it
         window.wait(10)
@@ -143,12 +154,13 @@ def test_a_window_killed_after_edits_offers_them_back_at_the_next_start_and_a_sa
     assert recovery_path(song).exists()
 
     again = subprocess.Popen([sys.executable, str(SCRIPT), "restore", str(song)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.DEVNULL, text=True)
+    lines = Lines(again)
     try:
-        offer = json.loads(_line(again))
-        restored = json.loads(_line(again))
-        saved = json.loads(_line(again))
-        assert again.wait(60) == 0, again.stderr.read()[-2000:]
+        offer = json.loads(lines.next())
+        restored = json.loads(lines.next())
+        saved = json.loads(lines.next())
+        assert again.wait(60) == 0
     finally:
         if again.poll() is None:
             again.kill()
