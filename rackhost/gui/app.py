@@ -26,7 +26,9 @@ from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
+from rackhost.chain.automation import Target
 from rackhost.errors import RackhostError
+from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.dialogs import QuestionDialog, open_once
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
@@ -93,6 +95,7 @@ class RackApp(MidiActions):
         self.rack_area = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
+        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
         if start_engine:
             self.restart_engine()
 
@@ -198,6 +201,9 @@ class RackApp(MidiActions):
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
+        for lane in self.lanes:
+            lane.refresh()
+        self.lanes = [lane for lane in self.lanes if lane.alive]
         if self.spectrum is not None and self.spectrum.poll():
             strip = self.spectrum.strip
             self.spectrum.watch(strip if self.spectrum.has(strip) else None)
@@ -557,6 +563,16 @@ class RackApp(MidiActions):
         self.panels.append(panel)
         return panel
 
+    def open_lane(self, track: int | BusRow | None, target: Target) -> AutomationLane:
+        """The automation lane of ``target`` on a strip (its envelope made, at the control's value, if none)."""
+        for lane in self.lanes:
+            if lane.alive and lane.track == track and lane.target == target:
+                dpg.focus_item(lane.window)
+                return lane
+        lane = AutomationLane(self, track, target)
+        self.lanes.append(lane)
+        return lane
+
     def open_editor(self, track: int | None, index: int) -> Any:
         """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
         slot = self.app_chain(track)[index]
@@ -774,9 +790,17 @@ class RackApp(MidiActions):
                     self._engine_died(event)
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
+        self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
         self.status_line.refit()  # the window may have been resized
+
+    def _follow_lanes(self) -> None:
+        engine = self.engine
+        stats = engine.stats() if engine is not None and engine.alive else {}
+        position = stats["position"] / self.session.sample_rate if stats.get("alive") else None
+        for lane in self.lanes:
+            lane.poll(position, bool(stats.get("playing")))
 
     def _show_engine(self, engine: EngineProcess) -> None:
         """The running engine's MIDI news, meters and stats, shown."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.automation import MIX, SlotTarget
 from rackhost.chain.chain import Slot
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
@@ -72,7 +73,7 @@ class ParameterPanel:
                 self.mix = dpg.add_slider_float(label="wet/dry", min_value=0.0, max_value=1.0, width=150,
                                                 default_value=self.slot.mix, format="%.2f",
                                                 callback=lambda s, v: self.app.set_mix(self.track, self.index, v))
-                self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0))
+                self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0), name=MIX)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
                 # Parallel processing (parallel compression): the slot beside a dry branch, in a split.
@@ -177,19 +178,24 @@ class ParameterPanel:
         # A controller mapping names a track or the master; a bus's parameters are not learnt (yet).
         learn = MappingTarget(self.track, "parameter", self.index, info.name) \
             if self.track is None or isinstance(self.track, int) else None
-        self._gesture(item, reset, learn)
+        self._gesture(item, reset, learn, info.name)
         return item
 
-    def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None) -> None:
-        """Double-click resets; letting go ends the undo step; right-click arms MIDI learn."""
+    def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None, name: str | None = None) -> None:
+        """Double-click resets; letting go ends the undo step; right-click: Automate, Learn MIDI."""
         with dpg.item_handler_registry() as handlers:
             if reset is not None:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
-            if learn is not None:
-                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                             callback=lambda *_: self.app.learn_midi(learn))
         dpg.bind_item_handler_registry(item, handlers)
+        with dpg.popup(item, mousebutton=dpg.mvMouseButton_Right) as menu:
+            if name is not None:
+                target = SlotTarget(self.slot, name)
+                dpg.add_menu_item(label="Automate", callback=lambda: (dpg.hide_item(menu),
+                                                                      self.app.open_lane(self.track, target)))
+            if learn is not None:
+                dpg.add_menu_item(label="Learn MIDI", callback=lambda: (dpg.hide_item(menu),
+                                                                        self.app.learn_midi(learn)))
 
     def reset(self, name: str, default: Any) -> None:
         self.app.session.history.seal()  # a double-click is a gesture of its own

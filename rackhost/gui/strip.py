@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.automation import StripTarget
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
 from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
@@ -21,6 +22,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
+from rackhost.gui.automation_lane import AUTOMATED, automated_targets
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
@@ -188,6 +190,7 @@ class StripView:
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda: app.open_spectrum(track))
             dpg.bind_item_handler_registry(self.readout, handlers)
+        self.show_automation()
 
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track
@@ -292,11 +295,8 @@ class StripView:
                              "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
-                if not self.is_bus:
-                    target = MappingTarget(track, "gain")  # type: ignore[arg-type]
-                    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                                 callback=lambda *_: app.learn_midi(target))
             dpg.bind_item_handler_registry(self.gain, handlers)
+            self._control_menu(self.gain, "gain", StripTarget("gain_db"))
             self.meter = MeterView(height=self._console_height, reset=lambda: app.reset_clips(track))
 
     def _gain_moved(self, db: float) -> None:
@@ -446,15 +446,33 @@ class StripView:
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
-            if not self.is_bus:
-                target = MappingTarget(self.track, learn)  # type: ignore[arg-type]
-                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                             callback=lambda *_: self.app.learn_midi(target))
         dpg.bind_item_handler_registry(item, handlers)
+        self._control_menu(item, learn, StripTarget(learn) if learn == "pan" else None)
+
+    def _control_menu(self, item: int, learn: str, automate: StripTarget | None) -> None:
+        """Right-click on a control: Automate (its lane) and Learn MIDI (tracks and the master: a controller
+        mapping names no bus)."""
+        app, track = self.app, self.track
+        with dpg.popup(item, mousebutton=dpg.mvMouseButton_Right) as menu:
+            if automate is not None:
+                dpg.add_menu_item(label="Automate", callback=lambda: (dpg.hide_item(menu),
+                                                                      app.open_lane(track, automate)))
+            if not self.is_bus:
+                target = MappingTarget(track, learn)  # type: ignore[arg-type]
+                dpg.add_menu_item(label="Learn MIDI", callback=lambda: (dpg.hide_item(menu),
+                                                                        app.learn_midi(target)))
+
+    def show_automation(self) -> None:
+        """The fader's and pan's readouts turn amber while an envelope moves them (and say so)."""
+        moved = automated_targets(self.owner)
+        dpg.configure_item(self.gain_text, color=AUTOMATED if "gain_db" in moved else (-255, 0, 0, 255))
+        if self.pan_text:
+            dpg.configure_item(self.pan_text, color=AUTOMATED if "pan" in moved else MUTED)
 
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""
         owner = self.owner
+        self.show_automation()
         for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
             self._show_sidechain(index, slot)
