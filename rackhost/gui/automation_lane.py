@@ -140,6 +140,7 @@ class AutomationLane:
         point = Point(self._snapped(seconds), self._clamped(value), self._shape_for_new())
         if self._edit(lambda: self.app.edit.add_point(self.owner, envelope, point)):
             self.selected = [p.time for p in self.envelope.points].index(point.time)  # type: ignore[union-attr]
+            self._shape_shown()
 
     def move(self, index: int, seconds: float, value: float) -> None:
         """Move point ``index``; it stays between its neighbours (a drag past one stops at it)."""
@@ -308,6 +309,7 @@ class AutomationLane:
         elif self.alive:
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
+            self._shape_shown()
             self.draw()
 
     @property
