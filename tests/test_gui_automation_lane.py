@@ -4,6 +4,8 @@ fader showing it is automated."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -155,3 +157,25 @@ def test_a_screenshot_of_the_lane_at_1920x1080(session_file, tmp_path):
                     str(Path(__file__).parent / "lane_screenshot.py"), str(session_file), str(out)],
                    check=True, timeout=240)
     assert out.stat().st_size > 10_000
+
+
+def test_real_clicks_automate_a_fader_and_add_drag_remove_and_delete_points_under_xvfb(session_file):
+    if shutil.which("xvfb-run") is None or shutil.which("xdotool") is None:
+        pytest.skip("no xvfb-run or xdotool")
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
+                          str(tests / "gui_lane_clicks.py"), str(session_file)],
+                         capture_output=True, text=True, timeout=300, cwd=tests, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["menu"] == "Automate"
+    assert out["opened"] == [[0.0, -6.0, "linear"]]
+    assert out["added"][1][:1] == [2.0] and out["added"][1][1] == pytest.approx(-30.0, abs=1.0)
+    assert out["dragged"][1][0] == 3.0 and out["dragged"][1][1] == pytest.approx(-40.0, abs=1.0)
+    assert out["steps_after_drag"] == 3  # automate, add, one move for the whole drag
+    assert out["right_clicked"] == [[0.0, -6.0, "linear"]]
+    assert len(out["before_delete"]) == 2
+    assert out["deleted"] == [[0.0, -6.0, "linear"]]
+    assert out["undone"] == out["before_delete"]
+    assert out["automated_color"][:3] == pytest.approx([c / 255 for c in AUTOMATED], abs=0.01)

@@ -741,7 +741,12 @@ class RackApp(MidiActions):
         self.set_loop(on)
 
     def delete_selected_slot(self) -> None:
-        """Delete: remove the slot whose name was clicked last (if it is still in a chain)."""
+        """Delete: remove the selected point of the focused automation lane, else the slot whose name was
+        clicked last (if it is still in a chain)."""
+        for lane in self.lanes:
+            if lane.alive and lane.selected is not None and dpg.is_item_focused(lane.window):
+                lane.remove(lane.selected)
+                return
         for track, owner in self._owners():
             if self.selected_slot is not None and self.selected_slot in list(owner.chain):
                 self.remove_slot(track, list(owner.chain).index(self.selected_slot))

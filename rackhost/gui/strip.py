@@ -148,6 +148,7 @@ class StripView:
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
+        self.menus: dict[str, int] = {}  # each control's right-click menu ("gain", "pan")
         width = layout.width
         self.inner = width - 16
         with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
@@ -454,6 +455,7 @@ class StripView:
         mapping names no bus)."""
         app, track = self.app, self.track
         with dpg.popup(item, mousebutton=dpg.mvMouseButton_Right) as menu:
+            self.menus[learn] = menu
             if automate is not None:
                 dpg.add_menu_item(label="Automate", callback=lambda: (dpg.hide_item(menu),
                                                                       app.open_lane(track, automate)))
