@@ -179,3 +179,15 @@ def test_real_clicks_automate_a_fader_and_add_drag_remove_and_delete_points_unde
     assert out["deleted"] == [[0.0, -6.0, "linear"]]
     assert out["undone"] == out["before_delete"]
     assert out["automated_color"][:3] == pytest.approx([c / 255 for c in AUTOMATED], abs=0.01)
+
+
+def test_a_send_and_a_parameter_in_an_open_panel_move_with_their_envelopes_while_playing(app):
+    track = app.session.tracks[0]
+    app.open_lane(0, SendTarget(track.sends[0])).add(2.0, -32.0)
+    panel = app.open_panel(0, 0)
+    app.open_lane(0, SlotTarget(track.chain[0], "gain_db")).add(2.0, -20.0)
+    for lane in app.lanes:
+        lane.poll(1.0, playing=True)
+    assert dpg.get_value(app.strips[0].routing.sends["verb"].level) == pytest.approx(-22.0, abs=0.01)
+    assert dpg.get_value(panel.controls["gain_db"]) == pytest.approx(-10.0, abs=0.01)
+    assert track.sends[0].level_db == -12.0 and track.chain[0].plugin.get("gain_db") == 0.0  # shown, not written

@@ -258,8 +258,21 @@ class AutomationLane:
 
     def show_on_control(self, value: float) -> None:
         """The automated control moves with playback (shown, not written: the envelope is what plays)."""
+        target = self.target
+        if isinstance(target, SlotTarget):
+            for panel in self.app.panels:
+                item = (panel.mix if target.parameter == MIX else panel.controls.get(target.parameter)) \
+                    if panel.alive and panel.slot is target.slot else None
+                if item and "Slider" in dpg.get_item_type(item) and not dpg.is_item_active(item):
+                    dpg.set_value(item, value)
+            return
         view = self.app.view(self.track)
-        if view is None or not isinstance(self.target, StripTarget):
+        if view is None:
+            return
+        if isinstance(target, SendTarget):
+            row = view.routing.sends.get(target.send.bus) if view.routing is not None else None
+            if row is not None and not dpg.is_item_active(row.level):
+                dpg.set_value(row.level, max(float(dpg.get_item_configuration(row.level)["min_value"]), value))
             return
         if self.target.control == "gain_db":
             view.fader.show(value)
