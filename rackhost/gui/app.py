@@ -22,11 +22,11 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
+from rackhost.chain.automation import Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
-from rackhost.chain.automation import Target
 from rackhost.errors import RackhostError
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.dialogs import QuestionDialog, open_once

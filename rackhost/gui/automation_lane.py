@@ -18,8 +18,19 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from rackhost.chain.automated import Curve
-from rackhost.chain.automation import MIX, SHAPES, Envelope, Point, SendTarget, SlotTarget, StripTarget, Target, \
-    ValueRange, find, value_range
+from rackhost.chain.automation import (
+    MIX,
+    SHAPES,
+    Envelope,
+    Point,
+    SendTarget,
+    SlotTarget,
+    StripTarget,
+    Target,
+    ValueRange,
+    find,
+    value_range,
+)
 from rackhost.gui.theme import MUTED
 
 LANE_WIDTH = 900
@@ -47,7 +58,7 @@ def current_value(owner: Any, target: Target) -> float:
 
 def value_at(envelope: Envelope, seconds: float, sample_rate: float) -> float:
     """The envelope's value at ``seconds``, as the engine plays it."""
-    return float(Curve(envelope, sample_rate).at(np.array([int(round(seconds * sample_rate))], np.int64))[0])
+    return float(Curve(envelope, sample_rate).at(np.array([round(seconds * sample_rate)], np.int64))[0])
 
 
 def shown_range(valid: ValueRange, points: tuple[Point, ...]) -> tuple[float, float]:
