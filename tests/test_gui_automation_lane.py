@@ -191,3 +191,16 @@ def test_a_send_and_a_parameter_in_an_open_panel_move_with_their_envelopes_while
     assert dpg.get_value(app.strips[0].routing.sends["verb"].level) == pytest.approx(-22.0, abs=0.01)
     assert dpg.get_value(panel.controls["gain_db"]) == pytest.approx(-10.0, abs=0.01)
     assert track.sends[0].level_db == -12.0 and track.chain[0].plugin.get("gain_db") == 0.0  # shown, not written
+
+
+def test_an_automated_send_and_parameter_show_it_in_amber(app):
+    track = app.session.tracks[0]
+    panel = app.open_panel(0, 0)
+    assert not dpg.get_item_theme(panel.controls["gain_db"])
+    app.open_lane(0, SendTarget(track.sends[0]))
+    app.open_lane(0, SlotTarget(track.chain[0], "gain_db"))
+    assert dpg.get_item_theme(app.strips[0].routing.sends["verb"].level)
+    assert dpg.get_item_theme(panel.controls["gain_db"])
+    assert not dpg.get_item_theme(panel.mix)
+    app.undo()
+    assert not dpg.get_item_theme(panel.controls["gain_db"])

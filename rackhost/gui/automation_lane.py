@@ -345,6 +345,17 @@ class AutomationLane:
             dpg.delete_item(self.window)
 
 
+AMBER_THEME = "rackhost-automated"  # a tag: each Dear PyGui context makes its own theme once
+
+
+def mark_automated(item: int, automated: bool) -> None:
+    """An automated control's text in amber (a send's slider, a parameter's); back to the theme's if not."""
+    if not dpg.does_item_exist(AMBER_THEME):
+        with dpg.theme(tag=AMBER_THEME), dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_Text, AUTOMATED)
+    dpg.bind_item_theme(item, AMBER_THEME if automated else 0)
+
+
 def automated_targets(owner: Any) -> set[str]:
     """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves."""
     names = set()

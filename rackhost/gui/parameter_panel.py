@@ -17,6 +17,7 @@ from rackhost.chain.automation import MIX, SlotTarget
 from rackhost.chain.chain import Slot
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
+from rackhost.gui.automation_lane import automated_targets, mark_automated
 from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED
 
@@ -137,7 +138,14 @@ class ParameterPanel:
         if len(infos) > SHOWN_AT_ONCE:
             dpg.add_text(f"... {len(infos) - SHOWN_AT_ONCE} more: type in the filter to find them",
                          parent=self.body, color=MUTED)
+        self._mark_automated()
         return list(self.controls)
+
+    def _mark_automated(self) -> None:
+        """The controls an envelope moves, in amber."""
+        moved = automated_targets(self.app.owner(self.track))
+        for name, item in [*self.controls.items(), (MIX, self.mix)]:
+            mark_automated(item, f"{id(self.slot)}:{name}" in moved)
 
     def _control(self, info: ParameterInfo, value: Any) -> int:
         label = info.name.replace("_", " ")
@@ -225,6 +233,7 @@ class ParameterPanel:
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)
+        self._mark_automated()
         if self.key:  # the key the slot has (a refused choice shows the one it kept; undo)
             key = self.slot.key
             dpg.configure_item(self.key, items=[NO_KEY, *key_sources(self.app.session, self.app.owner(self.track))])

@@ -22,7 +22,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
-from rackhost.gui.automation_lane import AUTOMATED, automated_targets
+from rackhost.gui.automation_lane import AUTOMATED, automated_targets, mark_automated
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
@@ -470,6 +470,8 @@ class StripView:
         dpg.configure_item(self.gain_text, color=AUTOMATED if "gain_db" in moved else (-255, 0, 0, 255))
         if self.pan_text:
             dpg.configure_item(self.pan_text, color=AUTOMATED if "pan" in moved else MUTED)
+        for bus, row in (self.routing.sends if self.routing is not None else {}).items():
+            mark_automated(row.level, f"send:{bus}" in moved)
 
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""
