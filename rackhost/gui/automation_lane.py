@@ -89,6 +89,8 @@ class AutomationLane:
         self._drag: int | None = None
         self._drag_to: tuple[float, float] | None = None
         self.playhead = 0.0
+        self._length: float | None = None
+        self._drawn: tuple = ()
         name = getattr(owner, "name", "master")
         with dpg.window(label=f"Automation: {name} {target.describe()}", width=LANE_WIDTH + 30,
                         height=LANE_HEIGHT + 110, on_close=lambda: self.close()) as self.window:
@@ -121,7 +123,9 @@ class AutomationLane:
     def seconds(self) -> float:
         """The time the lane spans: the session's length, or past the last point, the loop's end, 10 s."""
         session = self.app.session
-        length = session.length() / session.sample_rate
+        if self._length is None:  # read once per edit: it measures every source
+            self._length = session.length() / session.sample_rate
+        length = self._length
         last = max((p.time for p in self.envelope.points), default=0.0) if self.envelope else 0.0
         loop_end = 0.0
         if self.app.loop_range:
@@ -265,7 +269,10 @@ class AutomationLane:
             envelope = self.envelope
             if playing and envelope is not None:
                 self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
-        self.draw()
+        state = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
+                 if self.app.loop_range else ())
+        if state != self._drawn:  # redrawn when something moved, not every frame
+            self.draw()
 
     def show_on_control(self, value: float) -> None:
         """The automated control moves with playback (shown, not written: the envelope is what plays)."""
@@ -292,6 +299,8 @@ class AutomationLane:
             dpg.set_value(view.pan, value)
 
     def draw(self) -> None:
+        self._drawn = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
+                       if self.app.loop_range else ())
         dpg.delete_item(self.canvas, children_only=True)
         envelope = self.envelope
         dpg.draw_rectangle((0, 0), (LANE_WIDTH - 1, LANE_HEIGHT - 1), color=(90, 90, 90), parent=self.canvas)
@@ -331,6 +340,7 @@ class AutomationLane:
         if self.alive and self.envelope is None:
             self.close()
         elif self.alive:
+            self._length = None
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()
