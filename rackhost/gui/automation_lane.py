@@ -355,6 +355,19 @@ class AutomationLane:
             dpg.delete_item(self.window)
 
 
+def control_menu(handlers: int, entries: list[tuple[str, Any]]) -> int:
+    """A right-click menu of ``entries`` (label, action) for the control whose handler registry is
+    ``handlers``. Not ``dpg.popup``: that binds a registry of its own to the control, and the control's
+    double-click and release handlers would be lost."""
+    with dpg.window(popup=True, show=False, no_title_bar=True, autosize=True) as menu:
+        for label, action in entries:
+            dpg.add_menu_item(label=label, user_data=action,
+                              callback=lambda s, a, u: (dpg.hide_item(menu), u()))
+    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, parent=handlers,
+                                 callback=lambda: dpg.configure_item(menu, show=True))
+    return menu
+
+
 AMBER_THEME = "rackhost-automated"  # a tag: each Dear PyGui context makes its own theme once
 
 

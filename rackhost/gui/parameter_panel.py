@@ -17,7 +17,7 @@ from rackhost.chain.automation import MIX, SlotTarget
 from rackhost.chain.chain import Slot
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
-from rackhost.gui.automation_lane import automated_targets, mark_automated
+from rackhost.gui.automation_lane import automated_targets, control_menu, mark_automated
 from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED
 
@@ -195,15 +195,14 @@ class ParameterPanel:
             if reset is not None:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
+        entries = []
+        if name is not None:
+            target = SlotTarget(self.slot, name)
+            entries.append(("Automate", lambda: self.app.open_lane(self.track, target)))
+        if learn is not None:
+            entries.append(("Learn MIDI", lambda: self.app.learn_midi(learn)))
+        control_menu(handlers, entries)
         dpg.bind_item_handler_registry(item, handlers)
-        with dpg.popup(item, mousebutton=dpg.mvMouseButton_Right) as menu:
-            if name is not None:
-                target = SlotTarget(self.slot, name)
-                dpg.add_menu_item(label="Automate", callback=lambda: (dpg.hide_item(menu),
-                                                                      self.app.open_lane(self.track, target)))
-            if learn is not None:
-                dpg.add_menu_item(label="Learn MIDI", callback=lambda: (dpg.hide_item(menu),
-                                                                        self.app.learn_midi(learn)))
 
     def reset(self, name: str, default: Any) -> None:
         self.app.session.history.seal()  # a double-click is a gesture of its own

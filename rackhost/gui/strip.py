@@ -22,7 +22,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
-from rackhost.gui.automation_lane import AUTOMATED, automated_targets, mark_automated
+from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
@@ -296,8 +296,8 @@ class StripView:
                              "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
+            self._control_menu(handlers, "gain", StripTarget("gain_db"))
             dpg.bind_item_handler_registry(self.gain, handlers)
-            self._control_menu(self.gain, "gain", StripTarget("gain_db"))
             self.meter = MeterView(height=self._console_height, reset=lambda: app.reset_clips(track))
 
     def _gain_moved(self, db: float) -> None:
@@ -447,22 +447,18 @@ class StripView:
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
+        self._control_menu(handlers, learn, StripTarget(learn) if learn == "pan" else None)
         dpg.bind_item_handler_registry(item, handlers)
-        self._control_menu(item, learn, StripTarget(learn) if learn == "pan" else None)
 
-    def _control_menu(self, item: int, learn: str, automate: StripTarget | None) -> None:
+    def _control_menu(self, handlers: int, learn: str, automate: StripTarget | None) -> None:
         """Right-click on a control: Automate (its lane) and Learn MIDI (tracks and the master: a controller
         mapping names no bus)."""
         app, track = self.app, self.track
-        with dpg.popup(item, mousebutton=dpg.mvMouseButton_Right) as menu:
-            self.menus[learn] = menu
-            if automate is not None:
-                dpg.add_menu_item(label="Automate", callback=lambda: (dpg.hide_item(menu),
-                                                                      app.open_lane(track, automate)))
-            if not self.is_bus:
-                target = MappingTarget(track, learn)  # type: ignore[arg-type]
-                dpg.add_menu_item(label="Learn MIDI", callback=lambda: (dpg.hide_item(menu),
-                                                                        app.learn_midi(target)))
+        entries = [("Automate", lambda: app.open_lane(track, automate))] if automate is not None else []
+        if not self.is_bus:
+            target = MappingTarget(track, learn)  # type: ignore[arg-type]
+            entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
+        self.menus[learn] = control_menu(handlers, entries)
 
     def show_automation(self) -> None:
         """The fader's and pan's readouts turn amber while an envelope moves them (and say so)."""
