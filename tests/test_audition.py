@@ -1,0 +1,105 @@
+"""Matched bypass-compare and delta of a track's chain, run through the live callback and the offline render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from conftest import SR, program_signal
+from rackhost.chain import ArraySource, Session, render
+from rackhost.chain.audition import Audition
+from test_live_callback import BLOCK, _run, _started
+
+SECONDS = 3.0
+
+
+def _session(signal: np.ndarray, *slots: tuple[str, dict]) -> Session:
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("mix", ArraySource(signal, SR))
+    for name, values in slots:
+        track.chain.add(name, **values)
+    return session
+
+
+def _lufs(audio: np.ndarray) -> float:
+    return pyloudnorm.Meter(SR).integrated_loudness(np.asarray(audio, np.float64).T)
+
+
+CHAINS = {
+    "louder": (("ZamCompX2", {"threshold_db": -24, "ratio": 4.0}), ("Gain", {"gain_db": 12.0})),
+    "quieter": (("ZamCompX2", {"threshold_db": -24, "ratio": 8.0}),),
+}
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_a_matched_compare_plays_chain_and_input_within_0_2_lu(chain):
+    LOUDER = CHAINS[chain]
+    signal = program_signal(2, SECONDS)
+    session = _session(signal, *LOUDER)
+    engine = _started(session)
+    audition = engine.measure_audition(0)
+    heard = {}
+    for side in ("chain", "input"):
+        session = _session(signal, *LOUDER)
+        session.tracks[0].audition = Audition(side=side, offset_db=audition.offset_db)
+        heard[side] = _run(_started(session), np.zeros((2, signal.shape[1]), np.float32))
+    unmatched_session = _session(signal, *LOUDER)
+    unmatched = _run(_started(unmatched_session), np.zeros((2, signal.shape[1]), np.float32))
+    assert 3.0 <= abs(_lufs(unmatched) - _lufs(heard["input"])) <= 10.0  # the chain changes loudness by 3-10 LU
+    assert abs(_lufs(heard["chain"]) - _lufs(heard["input"])) < 0.2
+    assert audition.label() == f"B {audition.offset_db:+.1f} dB"
+
+
+def test_the_switch_is_latency_aligned_an_impulse_lands_on_the_same_sample():
+    impulse = np.zeros((2, BLOCK * 40), np.float32)
+    impulse[:, 1000] = 0.5
+    peaks = {}
+    for side in ("chain", "input"):
+        session = _session(impulse, ("ZaMaximX2", {}))
+        session.tracks[0].audition = Audition(side=side, match=False)
+        assert session.snapshot().latency > 0
+        out = _run(_started(session), np.zeros_like(impulse))
+        peaks[side] = int(np.argmax(np.abs(out[0])))
+    assert peaks["chain"] == peaks["input"]
+
+
+def test_the_delta_of_a_bypassed_chain_is_silence_below_minus_120_dbfs():
+    signal = program_signal(2, 1.0)
+    session = _session(signal, ("ZamCompX2", {"threshold_db": -30}), ("ZaMaximX2", {}))
+    for slot in list(session.tracks[0].chain.plugin_slots()):
+        session.tracks[0].chain.set_bypass(slot)
+    session.tracks[0].audition = Audition(delta=True)
+    out = _run(_started(session), np.zeros_like(signal))
+    assert np.max(np.abs(out)) < 10 ** (-120 / 20)
+
+
+def test_the_delta_of_a_compressor_is_what_it_takes_away_and_offline_equals_live():
+    signal = program_signal(2, 1.0)
+    comp = ("ZamCompX2", {"threshold_db": -30, "ratio": 8.0})
+    outs = {}
+    for name, audition in (("chain", Audition(match=False)), ("input", Audition(side="input")),
+                           ("delta", Audition(delta=True))):
+        session = _session(signal, comp)
+        session.tracks[0].audition = audition
+        outs[name] = render(session, tail=False).audio
+    np.testing.assert_allclose(outs["delta"], outs["chain"] - outs["input"], atol=1e-6)
+    assert _lufs(outs["delta"]) > -40  # the compressor takes something away
+    live_session = _session(signal, comp)
+    live_session.tracks[0].audition = Audition(delta=True)
+    live = _run(_started(live_session), np.zeros_like(signal))
+    latency = live_session.snapshot().latency
+    n = min(live.shape[1] - latency, outs["delta"].shape[1])
+    np.testing.assert_array_equal(live[:, latency : latency + n], outs["delta"][:, :n])
+
+
+def test_a_switch_mid_play_is_a_crossfade_not_a_step():
+    signal = np.full((2, BLOCK * 40), 0.5, np.float32)
+    session = _session(signal, ("Gain", {"gain_db": -12.0}))
+    engine = _started(session)
+    first = _run(engine, np.zeros((2, BLOCK * 10), np.float32))
+    engine.set_audition(0, Audition(side="input"))
+    second = _run(engine, np.zeros((2, BLOCK * 10), np.float32))
+    out = np.concatenate([first, second], axis=1)[0]
+    assert np.max(np.abs(np.diff(out))) < 0.01  # a step would jump by ~0.37 in one sample
+    assert abs(out[-1] - 0.5) < 1e-6
