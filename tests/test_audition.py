@@ -103,3 +103,52 @@ def test_a_switch_mid_play_is_a_crossfade_not_a_step():
     out = np.concatenate([first, second], axis=1)[0]
     assert np.max(np.abs(np.diff(out))) < 0.01  # a step would jump by ~0.37 in one sample
     assert abs(out[-1] - 0.5) < 1e-6
+
+
+def _delta_session(signal: np.ndarray | None = None) -> Session:
+    """An input track (or the same signal as a file) through a compressor and a latent limiter, heard as delta."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("vox", ArraySource(signal, SR) if signal is not None else None,
+                              input=() if signal is not None else (0, 1))
+    track.chain.add("ZamCompX2", threshold_db=-24, ratio=6)
+    track.chain.add("ZaMaximX2", threshold_db=-3)
+    track.audition = Audition(delta=True)
+    return session
+
+
+def test_live_delta_under_jack_equals_the_offline_render(jack_server):
+    from jack_harness import align, jack_device
+    from test_live_jack import _clean, _play_through
+
+    from rackhost.live import LiveEngine
+
+    signal = program_signal(2, 1.0)
+
+    def take():
+        engine = LiveEngine(_delta_session(), device=jack_device())
+        engine.start()
+        try:
+            _, captured = _play_through(jack_server, engine, signal)
+            assert engine.stats().fault is None
+        finally:
+            engine.close()
+        return captured
+
+    captured = _clean(take)
+    offline = render(_delta_session(signal), tail=False)
+    assert _lufs(offline.audio) > -40  # what the compressor and limiter take away is audible
+    _, aligned = align(offline.audio, captured)
+    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+
+
+def test_set_audition_through_the_engine_process_handler_switches_to_the_input():
+    from rackhost.live import commands as c
+    from rackhost.live.process import apply_command
+
+    signal = np.full((2, BLOCK * 40), 0.5, np.float32)
+    session = _session(signal, ("Gain", {"gain_db": -12.0}))
+    engine = _started(session)
+    assert apply_command(engine, c.SetAudition(0, "input", True, False, -1.0), None) == c.NOTHING
+    assert session.tracks[0].audition == Audition("input", True, False, -1.0)
+    out = _run(engine, np.zeros((2, BLOCK * 10), np.float32))
+    assert abs(out[0, -1] - 0.5) < 1e-6
