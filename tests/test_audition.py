@@ -42,13 +42,13 @@ def test_a_matched_compare_plays_chain_and_input_within_0_2_lu(chain):
     heard = {}
     for side in ("chain", "input"):
         session = _session(signal, *LOUDER)
-        session.tracks[0].audition = Audition(side=side, offset_db=audition.offset_db)
+        session.tracks[0].audition = Audition(side=side, offsets=audition.offsets)
         heard[side] = _run(_started(session), np.zeros((2, signal.shape[1]), np.float32))
     unmatched_session = _session(signal, *LOUDER)
     unmatched = _run(_started(unmatched_session), np.zeros((2, signal.shape[1]), np.float32))
     assert 3.0 <= abs(_lufs(unmatched) - _lufs(heard["input"])) <= 10.0  # the chain changes loudness by 3-10 LU
     assert abs(_lufs(heard["chain"]) - _lufs(heard["input"])) < 0.2
-    assert audition.label() == f"B {audition.offset_db:+.1f} dB"
+    assert audition.label() == f"A {audition.offset_db('A'):+.1f} dB"
 
 
 def test_the_switch_is_latency_aligned_an_impulse_lands_on_the_same_sample():
@@ -148,7 +148,33 @@ def test_set_audition_through_the_engine_process_handler_switches_to_the_input()
     signal = np.full((2, BLOCK * 40), 0.5, np.float32)
     session = _session(signal, ("Gain", {"gain_db": -12.0}))
     engine = _started(session)
-    assert apply_command(engine, c.SetAudition(0, "input", True, False, -1.0), None) == c.NOTHING
-    assert session.tracks[0].audition == Audition("input", True, False, -1.0)
+    assert apply_command(engine, c.SetAudition(0, "input", True, False, (-1.0, 0.0)), None) == c.NOTHING
+    assert session.tracks[0].audition == Audition("input", True, False, (-1.0, 0.0))
     out = _run(engine, np.zeros((2, BLOCK * 10), np.float32))
     assert abs(out[0, -1] - 0.5) < 1e-6
+
+
+def test_a_matched_ab_plays_both_settings_within_0_2_lu_of_each_other():
+    from rackhost.chain.compare import switch
+
+    signal = program_signal(2, SECONDS)
+
+    def session_ab(active: str) -> Session:
+        session = _session(signal, *CHAINS["louder"])
+        track = session.tracks[0]
+        switch(track)  # B starts as a copy of A: make it the quieter chain
+        track.chain = _session(signal, *CHAINS["quieter"]).tracks[0].chain
+        if active == "A":
+            switch(track)
+        return session
+
+    measured = _started(session_ab("B")).measure_audition(0)
+    assert abs(measured.offsets[0] - measured.offsets[1]) > 6  # A and B differ by several LU unmatched
+    heard = {}
+    for active in "AB":
+        session = session_ab(active)
+        assert session.tracks[0].ab.active == active
+        session.tracks[0].audition = measured
+        heard[active] = _run(_started(session), np.zeros((2, signal.shape[1]), np.float32))
+    assert abs(_lufs(heard["A"]) - _lufs(heard["B"])) < 0.2
+    assert measured.label("B") == f"B {measured.offsets[1]:+.1f} dB"

@@ -43,7 +43,7 @@ EXAMPLES: dict[type, c.Command] = {
     c.MidiProgram: c.MidiProgram(1, 5, None, "master/loud"), c.MidiUnprogram: c.MidiUnprogram(3, 127, 0),
     c.SetSendLevel: c.SetSendLevel(c.BusRow(1), "reverb", -9.5), c.SetSendMute: c.SetSendMute(0, "drums", True),
     c.ResetClips: c.ResetClips(c.BusRow(0)), c.WatchSpectrum: c.WatchSpectrum(1),
-    c.SetAudition: c.SetAudition(0, "input", True, False, -2.5),
+    c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
     c.UnwatchSpectrum: c.UnwatchSpectrum(),
 }
 

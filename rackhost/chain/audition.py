@@ -33,27 +33,33 @@ class Audition:
     side: str = "chain"  # "chain" or "input": the whole chain against what goes in
     match: bool = True  # play the chain at the input's loudness (off when level is the point)
     delta: bool = False  # play the chain's output minus its latency-aligned input
-    offset_db: float = 0.0  # measured: the gain that brings the chain's output to the input's loudness
+    # Measured, per A/B setting of the chain: the gain that brings its output to the input's loudness, so
+    # A, B and the input all play equally loud.
+    offsets: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
             raise ValueError(f"audition side must be 'chain' or 'input'; got {self.side!r}")
+        self.offsets = (float(self.offsets[0]), float(self.offsets[1]))
 
-    def gains(self) -> tuple[float, float]:
-        """(gain on the chain's output, gain on the latency-aligned input)."""
+    def offset_db(self, setting: str = "A") -> float:
+        return self.offsets[setting == "B"]
+
+    def gains(self, setting: str = "A") -> tuple[float, float]:
+        """(gain on the chain's output, gain on the latency-aligned input) while ``setting`` (A or B) plays."""
         if self.delta:
             return (1.0, -1.0)
         if self.side == "input":
             return (0.0, 1.0)
-        return (float(db_to_gain(self.offset_db)) if self.match else 1.0, 0.0)
+        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0)
 
-    def label(self) -> str:
-        """What the strip shows: ``B +2.3 dB`` (the chain's matching gain), ``A`` for the input, ``Δ``."""
+    def label(self, setting: str = "A") -> str:
+        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``Δ``."""
         if self.delta:
             return "Δ"
         if self.side == "input":
-            return "A (input)"
-        return f"B {self.offset_db:+.1f} dB" if self.match else "B unmatched"
+            return "input"
+        return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
 
 
 def match_offset(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:
@@ -112,19 +118,25 @@ class AuditionStage:
         return (w0 + (w1 - w0) * t, d0 + (d1 - d0) * t)
 
 
-def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> float:
-    """The matching offset (dB) of ``track``'s chain against its file over ``span`` (frames; None: all of it).
+def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> tuple[float, float]:
+    """The matching offsets (dB) of ``track``'s A and B settings against its file over ``span`` (frames; None:
+    all of it); a setting not made yet gets the playing one's."""
+    playing = _measure_chain(track, track.chain, sample_rate, block, span)
+    other = (_measure_chain(track, track.ab.other, sample_rate, block, span) if track.ab.other is not None
+             else playing)
+    return (playing, other) if track.ab.active == "A" else (other, playing)
 
-    Runs a fresh processor of the track's chain (the render code, block by
-    block) on a copy of the chain, so the playing plug-ins keep their state.
-    """
+
+def _measure_chain(track, chain, sample_rate: float, block: int, span: tuple[int, int] | None) -> float:
+    """Runs a fresh processor of a copy of ``chain`` (the render code, block by block), so the playing
+    plug-ins keep their state."""
     if track.source is None:
         raise MatchError(f"track {track.name!r} has no audio file to measure; matching measures a file's "
                          f"loop range (give it a file)")
     audio = track.source.audio(sample_rate)
     start, end = span if span is not None else (0, audio.shape[1])
     dry = np.ascontiguousarray(audio[:, start:end])
-    chain = track.chain.clone()
+    chain = chain.clone()
     processor = chain.processor(track.channels, sample_rate, block, block, track.keep_mono)
     latency = processor.latency
     frames = dry.shape[1] + latency

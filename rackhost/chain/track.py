@@ -65,7 +65,7 @@ class Track(Routed):
 
     def audition_stage(self, latency: int, max_segment: int, sample_rate: float) -> AuditionStage:
         """The audio path's audition after this track's chain (``latency`` frames late)."""
-        return AuditionStage(self.audition.gains(), self.channels, latency, max_segment, sample_rate)
+        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate)
 
     @property
     def channels(self) -> int:

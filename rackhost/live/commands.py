@@ -367,7 +367,7 @@ class SetAudition(OnStrip):
     side: str = "chain"  # "chain" or "input"
     match: bool = True
     delta: bool = False
-    offset_db: float = 0.0
+    offsets: tuple[float, float] = (0.0, 0.0)  # the matching gain of the A and the B setting
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -279,15 +279,15 @@ class LiveEngine(AudioCallback):
         if state is not None and track < len(state.snapshot.tracks):
             stage = state.snapshot.tracks[track].audition
             if stage is not None:
-                self._params.append(((stage,), "target", audition.gains()))
+                self._params.append(((stage,), "target", audition.gains(self.session.tracks[track].ab.active)))
 
     def measure_audition(self, track: int) -> Audition:
-        """Measure track ``track``'s chain against its input over the loop range (or the whole file) and keep
-        the matching offset; returns the track's audition with it."""
+        """Measure track ``track``'s chain (both A/B settings) against its input over the loop range (or the
+        whole file) and keep the matching offsets; returns the track's audition with them."""
         session = self.session
         found = self.session.tracks[track]
-        offset = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
-        audition = replace(found.audition, offset_db=offset)
+        offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
+        audition = replace(found.audition, offsets=offsets)
         self.set_audition(track, audition)
         return audition
 

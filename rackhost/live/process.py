@@ -449,7 +449,7 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
 def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
     from rackhost.chain.audition import Audition
 
-    engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offset_db))
+    engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offsets))
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
