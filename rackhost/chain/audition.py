@@ -54,9 +54,9 @@ class Audition:
         return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0)
 
     def label(self, setting: str = "A") -> str:
-        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``Δ``."""
+        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
         if self.delta:
-            return "Δ"
+            return "delta"
         if self.side == "input":
             return "input"
         return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"

@@ -1,0 +1,53 @@
+"""What the rack does for honest listening: a track's bypass-compare (its chain against its input) and A/B
+at matched loudness, and the delta (:mod:`rackhost.chain.audition`).
+
+A part of :class:`rackhost.gui.app.RackApp`, kept apart so the app reads as the window and its edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rackhost.chain.audition import Audition, measure_track
+from rackhost.live.commands import SetAudition
+
+if TYPE_CHECKING:
+    from rackhost.chain import Session
+    from rackhost.gui.host import Submitter
+
+
+class AuditionActions:
+    """A strip's ``in``, ``match`` and ``Δ`` switches; the matching offset is measured on the plug-in thread."""
+
+    session: Session
+    loader: Submitter
+    tell: Callable[..., None]  # tell(message, error=False)
+    send: Callable[..., None]  # a command for the engine, if it runs
+    owner: Callable[[Any], Any]
+    refresh_views: Callable[[], None]
+
+    def set_audition(self, track: int, audition: Audition) -> None:
+        """Play ``audition`` on track ``track`` (the engine crossfades to it); a match not yet measured is."""
+        owner = self.owner(track)
+        owner.audition = audition
+        self.send(SetAudition(track, audition.side, audition.match, audition.delta, audition.offsets))
+        if audition.match and audition.offsets == (0.0, 0.0) and owner.source is not None:
+            self.measure_audition(track)
+
+    def measure_audition(self, track: int) -> None:
+        """Measure the track's A and B settings against its file (BS.1770), then play them matched."""
+        owner = self.owner(track)
+        session = self.session
+
+        def done(offsets: tuple[float, float]) -> None:
+            owner.audition = replace(owner.audition, offsets=offsets)
+            a = owner.audition
+            self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets))
+            self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
+            self.refresh_views()
+
+        self.loader.submit(f"measuring {owner.name}'s loudness...",
+                           lambda: measure_track(owner, float(session.sample_rate), session.block_size), done,
+                           lambda err: self.tell(f"could not match {owner.name}: {err}", error=True))
