@@ -118,7 +118,7 @@ def _delta_session(signal: np.ndarray | None = None) -> Session:
 
 def test_live_delta_under_jack_equals_the_offline_render(jack_server):
     from jack_harness import align, jack_device
-    from test_live_jack import _clean, _play_through
+    from live_takes import clean_take, play_through
 
     from rackhost.live import LiveEngine
 
@@ -128,13 +128,13 @@ def test_live_delta_under_jack_equals_the_offline_render(jack_server):
         engine = LiveEngine(_delta_session(), device=jack_device())
         engine.start()
         try:
-            _, captured = _play_through(jack_server, engine, signal)
+            _, captured = play_through(jack_server, engine, signal)
             assert engine.stats().fault is None
         finally:
             engine.close()
         return captured
 
-    captured = _clean(take)
+    captured = clean_take(take)
     offline = render(_delta_session(signal), tail=False)
     assert _lufs(offline.audio) > -40  # what the compressor and limiter take away is audible
     _, aligned = align(offline.audio, captured)
