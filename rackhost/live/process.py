@@ -485,6 +485,12 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     new_session, changes = loader.resynced(engine.session, command.document)
     for change in changes:
         engine.set_parameter(change.plugin, change.name, change.value)
+    # What a track is auditioned as (input, delta, matching gains) is not in the document: it stays with the
+    # track across an edit elsewhere (a slot added, an A/B switch), by name.
+    auditions = {track.name: track.audition for track in engine.session.tracks}
+    for track in new_session.tracks:
+        if track.name in auditions:
+            track.audition = auditions[track.name]
     engine.session = new_session
 
 
