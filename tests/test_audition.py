@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyloudnorm
 import pytest
-
 from conftest import SR, program_signal
+from test_live_callback import BLOCK, _run, _started
+
 from rackhost.chain import ArraySource, Session, render
 from rackhost.chain.audition import Audition
-from test_live_callback import BLOCK, _run, _started
 
 SECONDS = 3.0
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from conftest import SR, program_signal
 
 from rackhost.chain import Session

@@ -81,7 +81,7 @@ class AuditionStage:
     :data:`CROSSFADE_SECONDS`. Allocates only numpy temporaries.
     """
 
-    __slots__ = ("target", "gains", "_from", "_done", "_ramp", "_delay", "_idle")
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target")
 
     def __init__(self, gains: tuple[float, float], channels: int, latency: int, max_segment: int,
                  sample_rate: float):

@@ -285,8 +285,8 @@ class StripView:
                                           callback=lambda s, v: self._audition_changed(delta=v))
         self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
         for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
-                          (self.match, "play the chain (A and B) at the input's loudness (BS.1770), so the "
-                                       "louder side does not win; off when level is the point"),
+                          (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
+                                        "louder side does not win; off when level is the point")),
                           (self.delta, "delta: hear what the chain changes (its output minus its input)")):
             with dpg.tooltip(item):
                 dpg.add_text(tip)

@@ -372,7 +372,7 @@ class SetAudition(OnStrip):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.track, int):
-            raise ValueError("SetAudition works on a track; give it a track's index")
+            raise TypeError("SetAudition works on a track; give it a track's index")
         if self.side not in ("chain", "input"):
             raise ValueError(f"SetAudition's side must be 'chain' or 'input'; got {self.side!r}")
 
