@@ -33,6 +33,26 @@ real.click(strip.match)  # on: measured on the plug-in thread, then shown
 real.settle()
 out["matched"] = dpg.get_value(strip.offset)
 out["offsets"] = list(app.session.tracks[0].audition.offsets)
+from rackhost.chain.audition import measure_track
+sr, block = float(app.session.sample_rate), app.session.block_size
+
+
+def measured(span):  # on the plug-in thread, where the window's plug-ins were made
+    got = {}
+    real.loader.submit("m", lambda: measure_track(app.session.tracks[0], sr, block, span), got.update(value=None)
+                       or (lambda r: got.update(value=r)), lambda err: got.update(value=repr(err)))
+    real.settle()
+    return got["value"][0]
+
+
+out["whole"] = measured(None)
+real.click(app.loop)  # the loop on, over its first second: matching measures there
+dpg.set_value(app.loop_range, [0.0, 1.0, 0.0, 0.0])
+real.click(strip.match)
+real.click(strip.match)
+real.settle()
+out["looped"] = app.session.tracks[0].audition.offsets[0]
+out["looped_expected"] = measured((0, int(sr)))
 real.click(strip.hear_input)
 out["input"] = [dpg.get_value(strip.offset), app.session.tracks[0].audition.side]
 real.click(strip.hear_input)
@@ -52,7 +72,10 @@ real.close()
 def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and_delta(tmp_path, wav_file):
     assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
     session = Session(sample_rate=SR, block_size=256)
-    track = session.add_track("mix", wav_file(program_signal(2, 4.0), "mix.wav"))
+    # Quiet for its first second, so a match over the loop there differs from one over the whole file.
+    audio = program_signal(2, 4.0)
+    audio[:, :SR] *= 0.1
+    track = session.add_track("mix", wav_file(audio, "mix.wav"))
     track.chain.add("Gain", gain_db=6.0)
     track.chain.add("ZamCompX2", threshold_db=-30.0, ratio=2.0)
     save_session(session, tmp_path / "audition.json")
@@ -70,6 +93,8 @@ def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and
     offset_a, offset_b = out["offsets"]
     assert offset_a == offset_b and 2.0 < abs(offset_a) < 10.0  # the chain changes loudness: matched back
     assert out["matched"] == f"A {offset_a:+.1f} dB"
+    assert out["whole"] == offset_a
+    assert out["looped"] == out["looped_expected"] != offset_a
     assert out["input"] == ["input", "input"]
     assert out["delta"] == ["delta", True]
     assert shot.stat().st_size > 10_000
