@@ -28,6 +28,7 @@ from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
+from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.dialogs import QuestionDialog, open_once
 from rackhost.gui.editor_window import EditorWindow
@@ -58,7 +59,7 @@ TITLE = "rackhost"
 HISTORY_WIDTH = 170
 
 
-class RackApp(MidiActions):
+class RackApp(MidiActions, AuditionActions):
     def __init__(self, session: Session, session_path: Path | None, *, start_engine: bool = True,
                  loader: PluginLoader | None = None):
         self.session = session

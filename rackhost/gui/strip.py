@@ -9,7 +9,7 @@ widget ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
@@ -267,10 +267,37 @@ class StripView:
                 self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
                                               callback=lambda s, v: self._pan_moved(v))
                 self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+        if not self.is_bus:
+            self._audition(owner)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
                          + ("; right-click: learn MIDI" if not self.is_bus else ""))
         self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
+
+    def _audition(self, owner: Any) -> None:
+        """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
+        audition = owner.audition
+        with dpg.group(horizontal=True):
+            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.side == "input",
+                                               callback=lambda s, v: self._audition_changed(side="input" if v
+                                                                                            else "chain"))
+            narrow = self.layout.narrow
+            self.match = dpg.add_checkbox(label="lm" if narrow else "match", default_value=audition.match,
+                                          callback=lambda s, v: self._audition_changed(match=v))
+            # The window's font has no Greek: "delta" spelt out.
+            self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
+                                          callback=lambda s, v: self._audition_changed(delta=v))
+        self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
+        for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
+                          (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
+                                        "louder side does not win; off when level is the point")),
+                          (self.delta, "delta: hear what the chain changes (its output minus its input)")):
+            with dpg.tooltip(item):
+                dpg.add_text(tip)
+
+    def _audition_changed(self, **change: Any) -> None:
+        self.app.set_audition(self.track, replace(self.owner.audition, **change))
+        dpg.set_value(self.offset, self.owner.audition.label(self.owner.ab.active))
 
     def _pan_moved(self, value: float) -> None:
         value = max(-1.0, min(1.0, round(float(value), 2)))
@@ -486,6 +513,12 @@ class StripView:
                 dpg.set_value(self.pan, owner.pan)
                 dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
+            if not self.is_bus:
+                audition = owner.audition
+                dpg.set_value(self.hear_input, audition.side == "input")
+                dpg.set_value(self.match, audition.match)
+                dpg.set_value(self.delta, audition.delta)
+                dpg.set_value(self.offset, audition.label(owner.ab.active))
         if self.routing is not None:
             self.routing.refresh(owner)
 
