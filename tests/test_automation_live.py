@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import SR, program_signal
 from jack_harness import Recorder, align, disconnect_system, find_ports, jack_device
+from live_takes import clean_take, xruns
+from test_live_callback import BLOCK, _run, _started
+
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.chain.automation import Envelope, Point, SendTarget, SlotTarget, StripTarget, check_envelope
 from rackhost.live import LiveEngine
-from test_live_callback import BLOCK, _run, _started
-from test_live_jack import _clean, _xruns
 
 
 def _automate(owner, target, *points) -> None:
@@ -93,14 +93,14 @@ def test_live_playback_of_a_files_envelopes_equals_the_offline_render(jack_serve
                 recorder.start()
                 engine.play()
                 recorder.wait(timeout=15)
-            _xruns[0] = recorder.xruns
+            xruns[0] = recorder.xruns
             stats = engine.stats()
             assert stats.fault is None
         finally:
             engine.close()
         return recorder.captured
 
-    captured = _clean(take)
+    captured = clean_take(take)
     offline = render(session(), tail=False).audio
     lag, aligned = align(offline, captured)
     np.testing.assert_allclose(aligned, offline, atol=1e-6)

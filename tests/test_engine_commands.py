@@ -20,6 +20,7 @@ from rackhost.chain import Session
 from rackhost.chain.midi import CCMapping, MappingTarget
 from rackhost.live import LiveEngine
 from rackhost.live import commands as c
+from rackhost.chain.audition import Audition
 from rackhost.live.process import HANDLERS, EngineProcess, SessionLoader, _apply_waiting, apply_command
 from rackhost.presets import load_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
@@ -43,6 +44,7 @@ EXAMPLES: dict[type, c.Command] = {
     c.MidiProgram: c.MidiProgram(1, 5, None, "master/loud"), c.MidiUnprogram: c.MidiUnprogram(3, 127, 0),
     c.SetSendLevel: c.SetSendLevel(c.BusRow(1), "reverb", -9.5), c.SetSendMute: c.SetSendMute(0, "drums", True),
     c.ResetClips: c.ResetClips(c.BusRow(0)), c.WatchSpectrum: c.WatchSpectrum(1),
+    c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
     c.UnwatchSpectrum: c.UnwatchSpectrum(),
 }
 
@@ -202,6 +204,12 @@ CASES = {
                     lambda e: _names(e.session.tracks[0].chain) == ["Gain", "Compressor"], "update"),
     "sync": ([], lambda s: c.Sync(_synced_without_vox(s)),
              lambda e: [t.name for t in e.session.tracks] == ["drums"], "update"),
+    "sync keeps a track's audition": (
+        [c.SetAudition(0, "input", True, False, (-1.5, 2.0))], lambda s: c.Sync(_synced_without_vox(s)),
+        lambda e: [t.name for t in e.session.tracks] == ["drums"]
+        and e.session.tracks[0].audition == Audition("input", True, False, (-1.5, 2.0)), "update"),
+    "audition": ([], lambda s: c.SetAudition(1, "chain", True, True, (0.0, 0.0)),
+                 lambda e: e.session.tracks[1].audition.delta, None),
     "play": ([], lambda s: c.Play(), lambda e: e.stats().playing, None),
     "pause": ([c.Play()], lambda s: c.Pause(), lambda e: not e.stats().playing, None),
     "locate": ([], lambda s: c.Locate(SR), lambda e: e.stats().position == SR, None),

@@ -13,7 +13,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 import pytest
 from conftest import SR, program_signal
-from gui_driver import click
+from gui_driver import built_window, click, document, steps
 from test_gui_dialogs import _click, _finish, user_presets  # noqa: F401 - a fixture
 from test_gui_rack import _until
 
@@ -42,22 +42,8 @@ def routed_file(tmp_path, wav_file):
 
 @pytest.fixture
 def app(routed_file):
-    rack = RackApp(load_session(routed_file), routed_file, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
+    with built_window(routed_file) as rack:
         yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
-
-
-def document(app: RackApp) -> dict:
-    return session_to_dict(app.session)
-
-
-def steps(app: RackApp) -> int:
-    return len(app.session.history.labels()[0])
 
 
 def bus_names(app: RackApp) -> list[str]:

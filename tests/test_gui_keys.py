@@ -17,14 +17,13 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
-from gui_driver import click
+from gui_driver import built_window, click, document, steps
 from test_gui_rack import _until
 
 from rackhost.chain import Session
-from rackhost.gui.app import RackApp
 from rackhost.gui.parameter_panel import NO_KEY
 from rackhost.live.commands import BusRow
-from rackhost.presets import load_session, save_session, session_to_dict
+from rackhost.presets import load_session, save_session
 
 # Over the threshold by the voice (-6 dBFS) but not by the music (about -30 dBFS): unkeyed, the bus is left alone.
 DUCK = {"threshold_db": -24.0, "ratio": 20.0, "attack_ms": 1.0, "release_ms": 50.0, "knee_db": 0.0}
@@ -59,22 +58,8 @@ def keyed_file(tmp_path, wav_file) -> Path:
 
 @pytest.fixture
 def app(keyed_file):
-    rack = RackApp(load_session(keyed_file), keyed_file, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
+    with built_window(keyed_file) as rack:
         yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
-
-
-def document(app: RackApp) -> dict:
-    return session_to_dict(app.session)
-
-
-def steps(app: RackApp) -> int:
-    return len(app.session.history.labels()[0])
 
 
 MUSIC_BUS = BusRow(0)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from gui_driver import click
+from gui_driver import built_window, click
 from rackhost.chain import Session, render_to_file
 from rackhost.gui import files
 from rackhost.gui.app import RackApp
@@ -40,14 +40,8 @@ def session_file(tmp_path, wav_file):
 
 @pytest.fixture
 def app(session_file):
-    rack = RackApp(load_session(session_file), session_file, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
+    with built_window(session_file) as rack:
         yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
 
 
 

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from gui_driver import click
+from gui_driver import built_window, click
 from rackhost.chain import Session, Slot, Split, render
 from rackhost.cli.chain_spec import parse_chain
-from rackhost.gui.app import RackApp
-from rackhost.presets import load_session, save_session
+from rackhost.presets import save_session
 
 
 @pytest.fixture
@@ -26,14 +25,8 @@ def app(tmp_path, wav_file):
     session.add_bus("glue", parse_chain("[BrickwallLimiter | @ -3]"))
     path = tmp_path / "song.json"
     save_session(session, path)
-    rack = RackApp(load_session(path), path, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
+    with built_window(path) as rack:
         yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
 
 
 def _texts(parent: int) -> list[str]:

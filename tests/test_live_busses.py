@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import SR, program_signal
-from jack_harness import align, jack_device
+from live_takes import assert_live_equals_offline
+from test_live_callback import BLOCK, OK, _run, _started
+
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.live import LiveEngine
 from rackhost.presets import session_to_dict
 from rackhost.presets.session_sync import resync
-from test_live_callback import BLOCK, OK, _run, _started
-from test_live_jack import _clean, _play_through
 
 
 def _routed(signal: np.ndarray | None = None, block: int = BLOCK) -> Session:
@@ -112,23 +111,7 @@ def test_a_bus_plugin_that_raises_is_bypassed_and_reported_and_the_mix_goes_on()
 
 def test_live_output_of_a_session_with_busses_and_sends_equals_the_offline_render(jack_server):
     signal = program_signal(2, 1.0, seed=9)
-
-    def take():
-        engine = LiveEngine(_routed(), device=jack_device())
-        engine.start()
-        try:
-            start_offset, captured = _play_through(jack_server, engine, signal)
-            stats = engine.stats()
-            assert stats.fault is None and stats.running
-        finally:
-            engine.close()
-        return start_offset, captured, stats
-
-    start_offset, captured, stats = _clean(take)
-    offline = render(_routed(signal), tail=False)
-    lag, aligned = align(offline.audio, captured)
-    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
-    assert stats.plugin_latency_frames == offline.latency == 480
+    assert_live_equals_offline(jack_server, _routed, signal, latency=480)
 
 
 def test_the_meters_hold_every_bus_after_its_fader_between_the_tracks_and_the_master():

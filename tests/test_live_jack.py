@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import SR, file_loader, program_signal
-from jack_harness import Player, Recorder, align, disconnect_system, find_ports, jack_device
+from jack_harness import Recorder, align, disconnect_system, find_ports, jack_device
+from live_takes import BLOCK, clean_take, play_through, xruns
+
 from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.live import LiveEngine, LiveEngineError
 from rackhost.live.memory import huge_pages_disabled
-
-BLOCK = 128
-TAKES = 5  # takes tried before an xrun in every one fails the test
-T = TypeVar("T")
 
 
 def _session(signal: np.ndarray | None = None) -> Session:
@@ -35,53 +31,13 @@ def _session(signal: np.ndarray | None = None) -> Session:
     return session
 
 
-def _wire(jack_server, player: Player, recorder: Recorder) -> None:
-    pa_in, pa_out = find_ports("PortAudio", is_input=True), find_ports("PortAudio", is_output=True)
-    disconnect_system("PortAudio")
-    for src, dst in [*zip(player.outputs, pa_in), *zip(pa_out, recorder.inputs)]:
-        jack_server.connect(src, dst)
-
-
-def _play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[int, np.ndarray]:
-    with Recorder("capture", 2, frames=signal.shape[1] + 40 * BLOCK) as recorder, Player("source", signal) as player:
-        _wire(jack_server, player, recorder)
-        recorder.start()
-        seconds = signal.shape[1] / SR
-        player.play(wait=True, timeout=seconds + 5)
-        recorder.wait(timeout=seconds + 10)
-    _xruns[0] = recorder.xruns
-    return recorder.first_frame - player.start_frame, recorder.captured
-
-
-_xruns = [0]  # the JACK server's xruns during the last _play_through
-
-
-def _clean(take: Callable[[], T]) -> T:
-    """``take()`` run again while the JACK server had an xrun during it, up to :data:`TAKES` times.
-
-    A take with an xrun lost or repeated a block (other processes share these 2 cores): it proves
-    nothing either way, so it is taken again; the test asserts on the first clean take. If every
-    take was dirty the test fails, never passes as expected: a callback that stalls every few hundred
-    blocks must not hide behind a busy machine.
-    """
-    counts = []
-    for _ in range(TAKES):
-        _xruns[0] = 0
-        result = take()
-        if not _xruns[0]:
-            return result
-        counts.append(_xruns[0])
-    pytest.fail(f"the JACK server had xruns during each of {TAKES} takes ({counts}); the engine or the machine "
-                f"cannot keep up")
-
-
 def _record(jack_server, session: Session, signal: np.ndarray, folder) -> list:
     """Record the session's armed tracks while ``signal`` plays into the inputs; the takes, finished."""
     engine = LiveEngine(session, device=jack_device())
     engine.start()
     try:
         takes = engine.record(folder)
-        _play_through(jack_server, engine, signal)
+        play_through(jack_server, engine, signal)
         engine.stop()
         assert engine.stats().dropped_frames == 0
     finally:
@@ -96,14 +52,14 @@ def test_live_output_equals_the_offline_render_and_the_reported_latency(jack_ser
         engine = LiveEngine(_session(), device=jack_device())
         engine.start()
         try:
-            start_offset, captured = _play_through(jack_server, engine, signal)
+            start_offset, captured = play_through(jack_server, engine, signal)
             stats = engine.stats()
             assert stats.fault is None and stats.running
         finally:
             engine.close()
         return start_offset, captured, stats
 
-    start_offset, captured, stats = _clean(take)
+    start_offset, captured, stats = clean_take(take)
     offline = render(_session(signal), tail=False)  # latency trimmed: lines up with the input
     lag, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
@@ -133,13 +89,13 @@ def test_a_mono_input_widened_by_a_stereo_plugin_plays_as_the_offline_render(jac
         engine = LiveEngine(_widening(), device=jack_device())
         engine.start()
         try:
-            _, captured = _play_through(jack_server, engine, signal)
+            _, captured = play_through(jack_server, engine, signal)
             assert engine.stats().fault is None
         finally:
             engine.close()
         return captured
 
-    captured = _clean(take)
+    captured = clean_take(take)
     offline = render(_widening(signal), tail=False)
     assert np.corrcoef(offline.audio)[0, 1] < 0.99  # stereo, not the mono input folded back
     _, aligned = align(offline.audio, captured)
@@ -175,14 +131,14 @@ def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_
             # khugepaged's collapses stall the callback every 10 s: huge pages are off for the engine's process.
             assert engine.memory == "huge pages off" and huge_pages_disabled()
             assert "THP_enabled:\t0" in Path("/proc/self/status").read_text()
-            _, captured = _play_through(jack_server, engine, signal)
+            _, captured = play_through(jack_server, engine, signal)
             stats = engine.stats()
             assert stats.fault is None and stats.running
             return captured, engine.worker_tracks
         finally:
             engine.close()
 
-    captured, shared = _clean(take)
+    captured, shared = clean_take(take)
     assert shared > 0  # the second thread did render tracks, not just wake up
     offline = render(_many_tracks(signal), tail=False)
     _, aligned = align(offline.audio, captured)
@@ -198,7 +154,7 @@ def _capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarra
         recorder.start()
         engine.play()
         recorder.wait(timeout=frames / SR + 10)
-        _xruns[0] = recorder.xruns
+        xruns[0] = recorder.xruns
     return recorder.captured
 
 
@@ -223,7 +179,7 @@ def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_serv
             engine.close()
         return captured
 
-    captured = _clean(take)
+    captured = clean_take(take)
     offline = render(_session(signal), tail=False)
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
@@ -257,7 +213,7 @@ def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(j
 def test_recording_a_take_gives_dry_input_exactly_and_wet_as_the_chain_renders(jack_server, tmp_path):
     signal = program_signal(2, 2.0, seed=11)
     session = _session()
-    takes = _clean(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
+    takes = clean_take(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
     take = takes[0]
     dry, _ = sf.read(take.dry_path, dtype="float32", always_2d=True)
     wet, _ = sf.read(take.wet_path, dtype="float32", always_2d=True)
@@ -452,7 +408,7 @@ def test_two_tracks_record_four_seconds_at_once(jack_server, tmp_path):
     left.chain.add("ZamComp", threshold_db=-20)
     right = session.add_track("gtr", None, input=(1,), armed=True)
     right.chain.add("ZamEQ2", boost_cut_1_db=6.0, frequency_1_hz=2000)
-    takes = _clean(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
+    takes = clean_take(lambda: _record(jack_server, session, signal, tmp_path))  # a retake gets the next number
     assert [t.track for t in takes] == ["vox", "gtr"]
     for take, channel in zip(takes, (0, 1)):
         dry, _ = sf.read(take.dry_path, dtype="float32")
@@ -507,12 +463,12 @@ def test_the_master_peak_read_each_interval_is_the_captured_outputs_peak_over_it
                     time.sleep(pause)
                     reads.append((engine.meters(reader)[-1, :, 0], reader.covered))
                 recorder.wait(timeout=10)
-                _xruns[0] = recorder.xruns + engine.stats().xruns
+                xruns[0] = recorder.xruns + engine.stats().xruns
         finally:
             engine.close()
         return reads, recorder.captured
 
-    reads, captured = _clean(take)
+    reads, captured = clean_take(take)
     _, aligned = align(signal, captured)  # aligned[:, p] is what the engine played at transport position p
     assert len(reads) >= 5
     for (_, before), (_, after) in zip(reads, reads[1:]):

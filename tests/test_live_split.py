@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import SR, program_signal
-from jack_harness import align, jack_device
+from live_takes import assert_live_equals_offline
+from test_live_callback import BLOCK, _run, _started
+
 from rackhost.chain import ArraySource, Plugin, Session, Split, render
 from rackhost.cli.chain_spec import parse_chain
-from rackhost.live import LiveEngine
 from rackhost.live.commands import BranchLevel, EngineCommandError, SetParameter
 from rackhost.live.process import apply_command
 from rackhost.presets import session_to_dict
 from rackhost.presets.session_sync import resync
-from test_live_callback import BLOCK, _run, _started
-from test_live_jack import _clean, _play_through
 
 GUITAR = ("HighpassFilter(cutoff_frequency_hz=80); "
           "[ZaMaximX2(threshold_db=-6) @ -6 | Compressor(threshold_db=-30, ratio=4) @ -3 | ]")
@@ -99,20 +97,4 @@ def test_a_plugin_that_raises_inside_a_branch_is_bypassed_and_the_rest_of_the_sp
 
 def test_live_output_of_a_session_with_splits_busses_and_sends_equals_the_offline_render(jack_server):
     signal = program_signal(2, 1.0, seed=23)
-
-    def take():
-        engine = LiveEngine(_split_session(), device=jack_device())
-        engine.start()
-        try:
-            start_offset, captured = _play_through(jack_server, engine, signal)
-            stats = engine.stats()
-            assert stats.fault is None and stats.running
-        finally:
-            engine.close()
-        return start_offset, captured, stats
-
-    start_offset, captured, stats = _clean(take)
-    offline = render(_split_session(signal), tail=False)
-    lag, aligned = align(offline.audio, captured)
-    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
-    assert stats.plugin_latency_frames == offline.latency == 720
+    assert_live_equals_offline(jack_server, _split_session, signal, latency=720)

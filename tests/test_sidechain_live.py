@@ -6,15 +6,13 @@ Runs in its own pytest process (Makefile): it hosts minihost beside pedalboard.
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import SR, program_signal
-from jack_harness import align, jack_device
+from live_takes import assert_live_equals_offline
+from test_live_callback import BLOCK, _run, _started
+
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
-from rackhost.live import LiveEngine
 from rackhost.presets import session_to_dict
 from rackhost.presets.session_sync import resync
-from test_live_callback import BLOCK, _run, _started
-from test_live_jack import _clean, _play_through
 
 DUCK = {"threshold_db": -40.0, "ratio": 10.0, "attack_ms": 1.0, "release_ms": 50.0}
 
@@ -90,23 +88,7 @@ def test_a_routing_edit_sent_as_a_document_keeps_the_keyed_twin_and_its_key():
 
 def test_live_output_of_a_session_with_a_key_equals_the_offline_render(jack_server):
     signal = _signal(1.0)
-
-    def take():
-        engine = LiveEngine(_keyed(), device=jack_device())
-        engine.start()
-        try:
-            start_offset, captured = _play_through(jack_server, engine, signal)
-            stats = engine.stats()
-            assert stats.fault is None and stats.running
-        finally:
-            engine.close()
-        return start_offset, captured, stats
-
-    start_offset, captured, stats = _clean(take)
-    offline = render(_keyed(signal), tail=False)
-    lag, aligned = align(offline.audio, captured)
-    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
-    assert stats.plugin_latency_frames == offline.latency == 480
+    assert_live_equals_offline(jack_server, _keyed, signal, latency=480)
 
 
 def test_the_voice_fader_moves_a_post_fader_key_live_without_rebuilding_the_graph():

@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT_VST3_DIR, SR, program_signal
-from gui_driver import click
+from gui_driver import built_window, click
 from rackhost.chain import ArraySource, Session, render
-from rackhost.gui.app import RackApp
 from rackhost.presets import load_session, save_session
 
 MVERB = str(PROJECT_VST3_DIR / "MVerb.vst3")
@@ -240,14 +239,8 @@ def app(tmp_path, wav_file):
     session.add_track("drums", wav_file(program_signal(2, 0.5, seed=4), "drums.wav")).chain.add("ZamCompX2")
     path = tmp_path / "song.json"
     save_session(session, path)
-    rack = RackApp(load_session(path), path, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
+    with built_window(path) as rack:
         yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
 
 
 def test_the_strip_shows_each_tracks_width_and_toggles_keep_mono_with_undo(app, tmp_path):

@@ -33,6 +33,7 @@ import numpy as np
 
 from rackhost.chain.automated import Planner
 from rackhost.chain.chain import ChainProcessor, StageError
+from rackhost.chain.audition import AuditionStage
 from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
 
 if TYPE_CHECKING:
@@ -116,10 +117,11 @@ class TrackStrip:
     (2 where a stereo-only plug-in widened a mono track).
     """
 
-    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay")
+    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay", "audition")
 
     def __init__(
-        self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int
+        self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int,
+        audition: AuditionStage | None = None,
     ):
         self.name = name
         self.index = index
@@ -130,6 +132,8 @@ class TrackStrip:
         # After the chain, so as wide as its output.
         self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
         self.processed: np.ndarray | None = None
+        # Bypass-compare, matching and delta (rackhost.chain.audition); None: the chain as it is.
+        self.audition = audition
 
     def render(self, source: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         """Process ``source`` (channels, n), n a multiple of the block size, into ``out`` (2, n), before the fader.
@@ -144,6 +148,8 @@ class TrackStrip:
         """
         processed = self.chain.run(source, position) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
+        if self.audition is not None:
+            processed = self.audition(source, processed)
         if self._delay is not None:
             processed = self._delay(processed)
         out[...] = processed

@@ -195,7 +195,8 @@ class Session:
         longest = max((p.latency for _, _, p in prepared), default=0)
         master = self._master_strip(plan, master_chain, longest)
         strips = tuple(
-            TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment)
+            TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
+                       track.audition_stage(processor.latency, segment, sr))
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
@@ -220,7 +221,8 @@ class Session:
                          notes: list[str], plan: Planner) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
-        strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment)
+        strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
+                                  track.audition_stage(processor.latency, segment, sr))
                        for index, track, processor in prepared)
         busses = []
         for row, bus in enumerate(self.busses):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rackhost.chain.audition import Audition, AuditionStage
 from rackhost.chain.bus import Routed, Send
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import ABCompare
@@ -38,6 +39,7 @@ class Track(Routed):
     output: str | None = None  # None: the master; or the name of a bus
     sends: list[Send] = field(default_factory=list)
     automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots, fader, pan, mute, sends
+    audition: Audition = field(default_factory=Audition)  # bypass-compare at matched loudness, delta
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:
@@ -60,6 +62,10 @@ class Track(Routed):
             if self.source is not None or self.input:
                 raise ValueError(f"track {self.name!r} has an instrument, so it cannot also play "
                                  f"{'an audio file' if self.source is not None else 'an input'}")
+
+    def audition_stage(self, latency: int, max_segment: int, sample_rate: float) -> AuditionStage:
+        """The audio path's audition after this track's chain (``latency`` frames late)."""
+        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate)
 
     @property
     def channels(self) -> int:

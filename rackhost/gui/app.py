@@ -22,11 +22,14 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
+from rackhost.chain.automation import Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
+from rackhost.gui.audition_actions import AuditionActions
+from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.dialogs import QuestionDialog, open_once
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
@@ -57,7 +60,7 @@ TITLE = "rackhost"
 HISTORY_WIDTH = 170
 
 
-class RackApp(MidiActions):
+class RackApp(MidiActions, AuditionActions):
     def __init__(self, session: Session, session_path: Path | None, *, start_engine: bool = True,
                  loader: PluginLoader | None = None):
         self.session = session
@@ -95,6 +98,7 @@ class RackApp(MidiActions):
         self.rack_area = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
+        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
         if start_engine:
             self.restart_engine()
 
@@ -201,6 +205,9 @@ class RackApp(MidiActions):
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
+        for lane in self.lanes:
+            lane.refresh()
+        self.lanes = [lane for lane in self.lanes if lane.alive]
         if self.spectrum is not None and self.spectrum.poll():
             strip = self.spectrum.strip
             self.spectrum.watch(strip if self.spectrum.has(strip) else None)
@@ -560,6 +567,16 @@ class RackApp(MidiActions):
         self.panels.append(panel)
         return panel
 
+    def open_lane(self, track: int | BusRow | None, target: Target) -> AutomationLane:
+        """The automation lane of ``target`` on a strip (its envelope made, at the control's value, if none)."""
+        for lane in self.lanes:
+            if lane.alive and lane.track == track and lane.target == target:
+                dpg.focus_item(lane.window)
+                return lane
+        lane = AutomationLane(self, track, target)
+        self.lanes.append(lane)
+        return lane
+
     def open_editor(self, track: int | None, index: int) -> Any:
         """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
         slot = self.app_chain(track)[index]
@@ -728,7 +745,12 @@ class RackApp(MidiActions):
         self.set_loop(on)
 
     def delete_selected_slot(self) -> None:
-        """Delete: remove the slot whose name was clicked last (if it is still in a chain)."""
+        """Delete: remove the selected point of the focused automation lane, else the slot whose name was
+        clicked last (if it is still in a chain)."""
+        for lane in self.lanes:
+            if lane.alive and lane.selected is not None and dpg.is_item_focused(lane.window):
+                lane.remove(lane.selected)
+                return
         for track, owner in self._owners():
             if self.selected_slot is not None and self.selected_slot in list(owner.chain):
                 self.remove_slot(track, list(owner.chain).index(self.selected_slot))
@@ -779,6 +801,7 @@ class RackApp(MidiActions):
                     self._engine_died(event)
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
+        self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
         self.status_line.refit()  # the window may have been resized
@@ -789,6 +812,13 @@ class RackApp(MidiActions):
         except (OSError, ValueError) as err:
             self.autosave.paused = True  # once said is enough; a save or a restart tries again
             self.tell(f"could not autosave for crash recovery: {err}", error=True)
+
+    def _follow_lanes(self) -> None:
+        engine = self.engine
+        stats = engine.stats() if engine is not None and engine.alive else {}
+        position = stats["position"] / self.session.sample_rate if stats.get("alive") else None
+        for lane in self.lanes:
+            lane.poll(position, bool(stats.get("playing")))
 
     def _show_engine(self, engine: EngineProcess) -> None:
         """The running engine's MIDI news, meters and stats, shown."""
@@ -921,7 +951,8 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                     dpg.output_frame_buffer(file=str(screenshot))
                 if rendered >= frames + 3:  # the file is written a frame or two later
                     break
-        app.autosave.clean_quit(app.session_path)
+        if not screenshot:  # a screenshot run ends by itself: nobody was asked about unsaved changes
+            app.autosave.clean_quit(app.session_path)
     finally:
         app.close()
         dpg.destroy_context()

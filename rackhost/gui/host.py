@@ -98,6 +98,7 @@ class TrackEdits(Protocol):
     def remove_track(self, track: int) -> None: ...
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
+    def set_audition(self, track: int, audition: Any) -> None: ...
 
 
 @runtime_checkable
@@ -211,6 +212,13 @@ class EditorOpening(Protocol):
 
 
 @runtime_checkable
+class AutomationOpening(Protocol):
+    """Right-click > Automate on a control: its automation lane (an envelope made if there was none)."""
+
+    def open_lane(self, track: Any, target: Any) -> Any: ...
+
+
+@runtime_checkable
 class MidiLearn(Protocol):
     """Right-click on a control: the next controller that moves is bound to it."""
 
@@ -293,18 +301,18 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
 @runtime_checkable
-class RoutingViewHost(SessionAccess, RoutingEdits, Protocol):
+class RoutingViewHost(SessionAccess, RoutingEdits, AutomationOpening, Protocol):
     """:class:`rackhost.gui.routing_view.RoutingView`, part of a strip."""
 
 
 @runtime_checkable
 class ParameterPanelHost(SessionAccess, Owners, SlotEdits, KeyEdits, PluginBrowsing, EditorOpening, MidiLearn,
-                         Protocol):
+                         AutomationOpening, Protocol):
     """:class:`rackhost.gui.parameter_panel.ParameterPanel`."""
 
 

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.automation import MIX, SlotTarget
 from rackhost.chain.chain import Slot
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
+from rackhost.gui.automation_lane import automated_targets, control_menu, mark_automated
 from rackhost.gui.dialogs import centre
 from rackhost.gui.theme import MUTED
 
@@ -72,7 +74,7 @@ class ParameterPanel:
                 self.mix = dpg.add_slider_float(label="wet/dry", min_value=0.0, max_value=1.0, width=150,
                                                 default_value=self.slot.mix, format="%.2f",
                                                 callback=lambda s, v: self.app.set_mix(self.track, self.index, v))
-                self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0))
+                self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0), name=MIX)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
                 # Parallel processing (parallel compression): the slot beside a dry branch, in a split.
@@ -136,7 +138,14 @@ class ParameterPanel:
         if len(infos) > SHOWN_AT_ONCE:
             dpg.add_text(f"... {len(infos) - SHOWN_AT_ONCE} more: type in the filter to find them",
                          parent=self.body, color=MUTED)
+        self._mark_automated()
         return list(self.controls)
+
+    def _mark_automated(self) -> None:
+        """The controls an envelope moves, in amber."""
+        moved = automated_targets(self.app.owner(self.track))
+        for name, item in [*self.controls.items(), (MIX, self.mix)]:
+            mark_automated(item, f"{id(self.slot)}:{name}" in moved)
 
     def _control(self, info: ParameterInfo, value: Any) -> int:
         label = info.name.replace("_", " ")
@@ -177,18 +186,22 @@ class ParameterPanel:
         # A controller mapping names a track or the master; a bus's parameters are not learnt (yet).
         learn = MappingTarget(self.track, "parameter", self.index, info.name) \
             if self.track is None or isinstance(self.track, int) else None
-        self._gesture(item, reset, learn)
+        self._gesture(item, reset, learn, info.name)
         return item
 
-    def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None) -> None:
-        """Double-click resets; letting go ends the undo step; right-click arms MIDI learn."""
+    def _gesture(self, item: int, reset: Any, learn: MappingTarget | None = None, name: str | None = None) -> None:
+        """Double-click resets; letting go ends the undo step; right-click: Automate, Learn MIDI."""
         with dpg.item_handler_registry() as handlers:
             if reset is not None:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
-            if learn is not None:
-                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                             callback=lambda *_: self.app.learn_midi(learn))
+        entries = []
+        if name is not None:
+            target = SlotTarget(self.slot, name)
+            entries.append(("Automate", lambda: self.app.open_lane(self.track, target)))
+        if learn is not None:
+            entries.append(("Learn MIDI", lambda: self.app.learn_midi(learn)))
+        control_menu(handlers, entries)
         dpg.bind_item_handler_registry(item, handlers)
 
     def reset(self, name: str, default: Any) -> None:
@@ -219,6 +232,7 @@ class ParameterPanel:
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)
+        self._mark_automated()
         if self.key:  # the key the slot has (a refused choice shows the one it kept; undo)
             key = self.slot.key
             dpg.configure_item(self.key, items=[NO_KEY, *key_sources(self.app.session, self.app.owner(self.track))])

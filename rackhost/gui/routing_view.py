@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.automation import SendTarget
 from rackhost.chain.bus import MAX_SEND_DB
+from rackhost.gui.automation_lane import control_menu
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
@@ -101,6 +103,7 @@ class SendRow:
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: host.session.history.seal())
             dpg.add_item_double_clicked_handler(
                 callback=lambda *_: (level_changed(self.level, 0.0), host.session.history.seal()))
+        control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send)))])
         dpg.bind_item_handler_registry(self.level, handlers)
 
     def _format(self, level_db: float) -> str:

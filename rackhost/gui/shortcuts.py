@@ -33,7 +33,8 @@ def _table() -> tuple[Shortcut, ...]:
         Shortcut("L", dpg.mvKey_L, False, False, "loop", "loop on / off (the range beside the transport)"),
         Shortcut("Home", dpg.mvKey_Home, False, False, "to_start", "go to the start"),
         Shortcut("Delete", dpg.mvKey_Delete, False, False, "delete_slot",
-                 "remove the selected slot (the one whose name you clicked last)"),
+                 "remove the selected slot (the one whose name you clicked last), or in a focused automation "
+                 "lane its selected point"),
         Shortcut("Ctrl+S", dpg.mvKey_S, True, False, "save", "save the session"),
         Shortcut("Ctrl+Z", dpg.mvKey_Z, True, False, "undo", "undo"),
         Shortcut("Ctrl+Shift+Z", dpg.mvKey_Z, True, True, "redo", "redo"),

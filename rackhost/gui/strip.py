@@ -9,11 +9,12 @@ widget ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.automation import StripTarget
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.dsp import gain_to_db
 from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
@@ -21,6 +22,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
+from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
@@ -146,6 +148,7 @@ class StripView:
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
+        self.menus: dict[str, int] = {}  # each control's right-click menu ("gain", "pan")
         width = layout.width
         self.inner = width - 16
         with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
@@ -188,6 +191,7 @@ class StripView:
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda: app.open_spectrum(track))
             dpg.bind_item_handler_registry(self.readout, handlers)
+        self.show_automation()
 
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track
@@ -263,10 +267,37 @@ class StripView:
                 self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
                                               callback=lambda s, v: self._pan_moved(v))
                 self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+        if not self.is_bus:
+            self._audition(owner)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
                          + ("; right-click: learn MIDI" if not self.is_bus else ""))
         self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
+
+    def _audition(self, owner: Any) -> None:
+        """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
+        audition = owner.audition
+        with dpg.group(horizontal=True):
+            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.side == "input",
+                                               callback=lambda s, v: self._audition_changed(side="input" if v
+                                                                                            else "chain"))
+            narrow = self.layout.narrow
+            self.match = dpg.add_checkbox(label="lm" if narrow else "match", default_value=audition.match,
+                                          callback=lambda s, v: self._audition_changed(match=v))
+            # The window's font has no Greek: "delta" spelt out.
+            self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
+                                          callback=lambda s, v: self._audition_changed(delta=v))
+        self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
+        for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
+                          (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
+                                        "louder side does not win; off when level is the point")),
+                          (self.delta, "delta: hear what the chain changes (its output minus its input)")):
+            with dpg.tooltip(item):
+                dpg.add_text(tip)
+
+    def _audition_changed(self, **change: Any) -> None:
+        self.app.set_audition(self.track, replace(self.owner.audition, **change))
+        dpg.set_value(self.offset, self.owner.audition.label(self.owner.ab.active))
 
     def _pan_moved(self, value: float) -> None:
         value = max(-1.0, min(1.0, round(float(value), 2)))
@@ -292,10 +323,7 @@ class StripView:
                              "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
-                if not self.is_bus:
-                    target = MappingTarget(track, "gain")  # type: ignore[arg-type]
-                    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                                 callback=lambda *_: app.learn_midi(target))
+            self._control_menu(handlers, "gain", StripTarget("gain_db"))
             dpg.bind_item_handler_registry(self.gain, handlers)
             self.meter = MeterView(height=self._console_height, reset=lambda: app.reset_clips(track))
 
@@ -446,15 +474,32 @@ class StripView:
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
-            if not self.is_bus:
-                target = MappingTarget(self.track, learn)  # type: ignore[arg-type]
-                dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right,
-                                             callback=lambda *_: self.app.learn_midi(target))
+        self._control_menu(handlers, learn, StripTarget(learn) if learn == "pan" else None)
         dpg.bind_item_handler_registry(item, handlers)
+
+    def _control_menu(self, handlers: int, learn: str, automate: StripTarget | None) -> None:
+        """Right-click on a control: Automate (its lane) and Learn MIDI (tracks and the master: a controller
+        mapping names no bus)."""
+        app, track = self.app, self.track
+        entries = [("Automate", lambda: app.open_lane(track, automate))] if automate is not None else []
+        if not self.is_bus:
+            target = MappingTarget(track, learn)  # type: ignore[arg-type]
+            entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
+        self.menus[learn] = control_menu(handlers, entries)
+
+    def show_automation(self) -> None:
+        """The fader's and pan's readouts turn amber while an envelope moves them (and say so)."""
+        moved = automated_targets(self.owner)
+        dpg.configure_item(self.gain_text, color=AUTOMATED if "gain_db" in moved else (-255, 0, 0, 255))
+        if self.pan_text:
+            dpg.configure_item(self.pan_text, color=AUTOMATED if "pan" in moved else MUTED)
+        for bus, row in (self.routing.sends if self.routing is not None else {}).items():
+            mark_automated(row.level, f"send:{bus}" in moved)
 
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""
         owner = self.owner
+        self.show_automation()
         for index, (box, slot) in enumerate(zip(self.slots, owner.chain)):
             dpg.set_value(box, not slot.bypass)
             self._show_sidechain(index, slot)
@@ -468,6 +513,12 @@ class StripView:
                 dpg.set_value(self.pan, owner.pan)
                 dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
+            if not self.is_bus:
+                audition = owner.audition
+                dpg.set_value(self.hear_input, audition.side == "input")
+                dpg.set_value(self.match, audition.match)
+                dpg.set_value(self.delta, audition.delta)
+                dpg.set_value(self.offset, audition.label(owner.ab.active))
         if self.routing is not None:
             self.routing.refresh(owner)
 

@@ -360,6 +360,24 @@ class MidiUnprogram(Command):
 
 
 @dataclass(frozen=True)
+class SetAudition(OnStrip):
+    """Play a track's chain, its input (bypass-compare) or the delta, at the measured matching offset;
+    crossfaded at the next block (nothing rebuilt). See :class:`rackhost.chain.audition.Audition`."""
+
+    side: str = "chain"  # "chain" or "input"
+    match: bool = True
+    delta: bool = False
+    offsets: tuple[float, float] = (0.0, 0.0)  # the matching gain of the A and the B setting
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.track, int):
+            raise TypeError("SetAudition works on a track; give it a track's index")
+        if self.side not in ("chain", "input"):
+            raise ValueError(f"SetAudition's side must be 'chain' or 'input'; got {self.side!r}")
+
+
+@dataclass(frozen=True)
 class WatchSpectrum(OnStrip):
     """Tap a track (an index), a bus (a :class:`BusRow`) or the master (None) before and after its chain for the
     spectrum view."""

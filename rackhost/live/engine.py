@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rackhost.chain.audition import Audition, measure_track
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -269,6 +270,26 @@ class LiveEngine(AudioCallback):
             native = enum_value(plugin.instance, name, str(coerced))
         twin = twin_of(plugin)  # a keyed slot runs its minihost twin: it follows at the same block boundary
         self._params.append((plugin.instances if twin is None else (*plugin.instances, twin.parameters), name, native))
+
+    def set_audition(self, track: int, audition: Audition) -> None:
+        """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
+        block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
+        self.session.tracks[track].audition = audition
+        state = self._state
+        if state is not None and track < len(state.snapshot.tracks):
+            stage = state.snapshot.tracks[track].audition
+            if stage is not None:
+                self._params.append(((stage,), "target", audition.gains(self.session.tracks[track].ab.active)))
+
+    def measure_audition(self, track: int) -> Audition:
+        """Measure track ``track``'s chain (both A/B settings) against its input over the loop range (or the
+        whole file) and keep the matching offsets; returns the track's audition with them."""
+        session = self.session
+        found = self.session.tracks[track]
+        offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
+        audition = replace(found.audition, offsets=offsets)
+        self.set_audition(track, audition)
+        return audition
 
     def play(self) -> None:
         if self._stopped:

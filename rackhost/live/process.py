@@ -446,6 +446,12 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
                                                        command.value)
 
 
+def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
+    from rackhost.chain.audition import Audition
+
+    engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offsets))
+
+
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
     plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
 
@@ -479,6 +485,12 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     new_session, changes = loader.resynced(engine.session, command.document)
     for change in changes:
         engine.set_parameter(change.plugin, change.name, change.value)
+    # What a track is auditioned as (input, delta, matching gains) is not in the document: it stays with the
+    # track across an edit elsewhere (a slot added, an A/B switch), by name.
+    auditions = {track.name: track.audition for track in engine.session.tracks}
+    for track in new_session.tracks:
+        if track.name in auditions:
+            track.audition = auditions[track.name]
     engine.session = new_session
 
 
@@ -527,7 +539,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.AddSlot: _add_slot, c.RemoveSlot: _remove_slot, c.MoveSlot: _move_slot, c.Sync: _sync,
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
-    c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum,
+    c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum, c.SetAudition: _set_audition,
 }
 
 

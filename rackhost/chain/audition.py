@@ -1,0 +1,147 @@
+"""Honest listening on a strip: the chain against its input at matched loudness, and the delta between them.
+
+The ear prefers the louder side, so a bypass-compare that is not loudness
+matched favours whichever side is louder. :class:`Audition` is what the user
+chose (the model, on a :class:`~rackhost.chain.track.Track`);
+:class:`AuditionStage` is what the audio path runs after the track's chain:
+``out = wet_gain * chain_output + dry_gain * input``, the input delayed by the
+chain's latency so a switch never jumps in time. Every choice is one pair of
+gains (the chain matched: (g, 0); the input: (0, 1); the delta: (1, -1)), so a
+switch is a short linear ramp between two pairs: click-free, and the delta of
+a chain that changes nothing is exactly zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rackhost.chain.dsp import DelayLine, db_to_gain
+from rackhost.chain.loudness import integrated_loudness
+from rackhost.chain.matching import MatchError
+
+CROSSFADE_SECONDS = 0.010
+SIDES = ("chain", "input")
+
+
+@dataclass
+class Audition:
+    """What a strip plays: its chain or its input (bypass-compare), matched or not, or the delta."""
+
+    side: str = "chain"  # "chain" or "input": the whole chain against what goes in
+    match: bool = True  # play the chain at the input's loudness (off when level is the point)
+    delta: bool = False  # play the chain's output minus its latency-aligned input
+    # Measured, per A/B setting of the chain: the gain that brings its output to the input's loudness, so
+    # A, B and the input all play equally loud.
+    offsets: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"audition side must be 'chain' or 'input'; got {self.side!r}")
+        self.offsets = (float(self.offsets[0]), float(self.offsets[1]))
+
+    def offset_db(self, setting: str = "A") -> float:
+        return self.offsets[setting == "B"]
+
+    def gains(self, setting: str = "A") -> tuple[float, float]:
+        """(gain on the chain's output, gain on the latency-aligned input) while ``setting`` (A or B) plays."""
+        if self.delta:
+            return (1.0, -1.0)
+        if self.side == "input":
+            return (0.0, 1.0)
+        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0)
+
+    def label(self, setting: str = "A") -> str:
+        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
+        if self.delta:
+            return "delta"
+        if self.side == "input":
+            return "input"
+        return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
+
+
+def match_offset(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:
+    """The gain (dB) that brings ``wet`` (the chain's output) to the BS.1770 loudness of ``dry`` (its input)."""
+    before = integrated_loudness(np.asarray(dry, np.float64), sample_rate)
+    after = integrated_loudness(np.asarray(wet, np.float64), sample_rate)
+    for name, value in (("the input", before), ("the chain's output", after)):
+        if value is None or not math.isfinite(value):
+            raise MatchError(f"{name} has no measurable loudness (silent, or shorter than 0.4 s); "
+                             f"measure over a longer, louder loop range")
+    return float(before - after)
+
+
+class AuditionStage:
+    """The audio path's side of :class:`Audition`: runs after a track's chain, on the audio thread.
+
+    ``target`` is set by the control thread (one attribute assignment through
+    the parameter queue); the callback ramps ``gains`` to it over
+    :data:`CROSSFADE_SECONDS`. Allocates only numpy temporaries.
+    """
+
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target")
+
+    def __init__(self, gains: tuple[float, float], channels: int, latency: int, max_segment: int,
+                 sample_rate: float):
+        self.target = gains
+        self.gains = gains
+        self._from = gains
+        self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
+        self._done = self._ramp
+        # The input as the chain's output hears it: delayed by the chain's latency.
+        self._delay = DelayLine(channels, latency, max_segment) if latency else None
+        self._idle = (1.0, 0.0)
+
+    def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
+        dry = self._delay(source) if self._delay is not None else source
+        target = self.target
+        if target != self.gains:  # a switch: ramp from where we are
+            self._from, self.gains, self._done = self._current(), target, 0
+        if self._done >= self._ramp:
+            wet_gain, dry_gain = self.gains
+            if (wet_gain, dry_gain) == self._idle:
+                return processed
+            return wet_gain * processed + dry_gain * dry
+        n = processed.shape[1]
+        t = np.minimum((np.arange(n, dtype=np.float32) + self._done + 1) / self._ramp, 1.0).astype(np.float32)
+        (w0, d0), (w1, d1) = self._from, self.gains
+        self._done += n
+        return (w0 + (w1 - w0) * t) * processed + (d0 + (d1 - d0) * t) * dry
+
+    def _current(self) -> tuple[float, float]:
+        if self._done >= self._ramp:
+            return self.gains
+        t = self._done / self._ramp
+        (w0, d0), (w1, d1) = self._from, self.gains
+        return (w0 + (w1 - w0) * t, d0 + (d1 - d0) * t)
+
+
+def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> tuple[float, float]:
+    """The matching offsets (dB) of ``track``'s A and B settings against its file over ``span`` (frames; None:
+    all of it); a setting not made yet gets the playing one's."""
+    playing = _measure_chain(track, track.chain, sample_rate, block, span)
+    other = (_measure_chain(track, track.ab.other, sample_rate, block, span) if track.ab.other is not None
+             else playing)
+    return (playing, other) if track.ab.active == "A" else (other, playing)
+
+
+def _measure_chain(track, chain, sample_rate: float, block: int, span: tuple[int, int] | None) -> float:
+    """Runs a fresh processor of a copy of ``chain`` (the render code, block by block), so the playing
+    plug-ins keep their state."""
+    if track.source is None:
+        raise MatchError(f"track {track.name!r} has no audio file to measure; matching measures a file's "
+                         f"loop range (give it a file)")
+    audio = track.source.audio(sample_rate)
+    start, end = span if span is not None else (0, audio.shape[1])
+    dry = np.ascontiguousarray(audio[:, start:end])
+    chain = chain.clone()
+    processor = chain.processor(track.channels, sample_rate, block, block, track.keep_mono)
+    latency = processor.latency
+    frames = dry.shape[1] + latency
+    padded = np.zeros((dry.shape[0], -(-frames // block) * block), np.float32)
+    padded[:, : dry.shape[1]] = dry
+    wet = np.concatenate([processor.run(padded[:, i : i + block], 0) if processor.stages
+                          else padded[:, i : i + block] for i in range(0, padded.shape[1], block)], axis=1)
+    return match_offset(dry, wet[:, latency : latency + dry.shape[1]], sample_rate)

@@ -1,0 +1,66 @@
+"""What the rack does for honest listening: a track's bypass-compare (its chain against its input) and A/B
+at matched loudness, and the delta (:mod:`rackhost.chain.audition`).
+
+A part of :class:`rackhost.gui.app.RackApp`, kept apart so the app reads as the window and its edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.chain.audition import Audition, measure_track
+from rackhost.live.commands import SetAudition
+
+if TYPE_CHECKING:
+    from rackhost.chain import Session
+    from rackhost.gui.host import Submitter
+
+
+class AuditionActions:
+    """A strip's ``in``, ``match`` and ``Δ`` switches; the matching offset is measured on the plug-in thread."""
+
+    session: Session
+    loader: Submitter
+    tell: Callable[..., None]  # tell(message, error=False)
+    send: Callable[..., None]  # a command for the engine, if it runs
+    owner: Callable[[Any], Any]
+    refresh_views: Callable[[], None]
+    loop: int | str  # the transport's loop switch and its range in seconds
+    loop_range: int | str
+
+    def set_audition(self, track: int, audition: Audition) -> None:
+        """Play ``audition`` on track ``track`` (the engine crossfades to it). Turning ``match`` on measures
+        again (the chain may have changed since), as does a match never measured."""
+        owner = self.owner(track)
+        was_matched = owner.audition.match
+        owner.audition = audition
+        self.send(SetAudition(track, audition.side, audition.match, audition.delta, audition.offsets))
+        fresh = not was_matched or audition.offsets == (0.0, 0.0)
+        if audition.match and fresh and owner.source is not None:
+            self.measure_audition(track)
+
+    def measure_audition(self, track: int) -> None:
+        """Measure the track's A and B settings against its file (BS.1770) over the loop range when the loop
+        is on (else the whole file), then play them matched."""
+        owner = self.owner(track)
+        session = self.session
+        span = None
+        if dpg.get_value(self.loop):
+            start, end = dpg.get_value(self.loop_range)[:2]
+            span = (int(start * session.sample_rate), int(end * session.sample_rate))
+
+        def done(offsets: tuple[float, float]) -> None:
+            owner.audition = replace(owner.audition, offsets=offsets)
+            a = owner.audition
+            self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets))
+            self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
+            self.refresh_views()
+
+        self.loader.submit(f"measuring {owner.name}'s loudness...",
+                           lambda: measure_track(owner, float(session.sample_rate), session.block_size, span),
+                           done,
+                           lambda err: self.tell(f"could not match {owner.name}: {err}", error=True))

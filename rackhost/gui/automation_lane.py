@@ -1,0 +1,392 @@
+"""An automation lane: one envelope of a strip (its fader, pan, a send, a slot's parameter) drawn over time.
+
+Time in seconds runs across (the session's length, the loop range shaded, the
+playhead while playing), the value up in the target's units. A left click adds
+a point (or grabs the one under the pointer to drag it), a right click removes
+the point under the pointer; each gesture is one undo step in the session's
+history, and the engine resyncs on it. The value shown at the playhead is read
+from the engine's own :class:`~rackhost.chain.automated.Curve`, so the window
+and the sound cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from rackhost.chain.automated import Curve
+from rackhost.chain.automation import (
+    MIX,
+    SHAPES,
+    Envelope,
+    Point,
+    SendTarget,
+    SlotTarget,
+    StripTarget,
+    Target,
+    ValueRange,
+    find,
+    value_range,
+)
+from rackhost.gui.theme import MUTED
+
+LANE_WIDTH = 900
+LANE_HEIGHT = 220
+SNAP_SECONDS = 0.1
+GRAB_PIXELS = 8.0  # a click this close to a point takes the point, not a new one
+FLOOR_DB = -60.0  # a fader's lane is drawn down to here: the 150 dB below it are all silence to the ear
+AUTOMATED = (240, 180, 60)  # the colour of a control's label while an envelope moves it
+POINT = (240, 180, 60)
+LINE = (120, 200, 240)
+LOOP = (80, 80, 120, 90)
+PLAYHEAD = (230, 90, 90)
+
+
+def current_value(owner: Any, target: Target) -> float:
+    """What the control reads now (the first point of a new envelope)."""
+    if isinstance(target, StripTarget):
+        return float(getattr(owner, target.control))
+    if isinstance(target, SendTarget):
+        return float(target.send.level_db)
+    if target.parameter == MIX:
+        return float(target.slot.mix)
+    return float(target.slot.plugin.get(target.parameter))
+
+
+def value_at(envelope: Envelope, seconds: float, sample_rate: float) -> float:
+    """The envelope's value at ``seconds``, as the engine plays it."""
+    return float(Curve(envelope, sample_rate).at(np.array([round(seconds * sample_rate)], np.int64))[0])
+
+
+def shown_range(valid: ValueRange, points: tuple[Point, ...]) -> tuple[float, float]:
+    """The values the lane spans: the target's range (a fader's cut at ``FLOOR_DB``; an unbounded one around
+    its points)."""
+    low, high = valid.minimum, valid.maximum
+    if not math.isfinite(low) or not math.isfinite(high):
+        values = [p.value for p in points] or [0.0]
+        low, high = min(values) - 1.0, max(values) + 1.0
+    if valid.unit == "dB" and low < FLOOR_DB:
+        low = FLOOR_DB
+    return low, high if high > low else low + 1.0
+
+
+class AutomationLane:
+    """The lane of ``target`` on the strip ``track`` (an index, a BusRow, None: the master)."""
+
+    def __init__(self, app: Any, track: Any, target: Target):
+        self.app, self.track, self.target = app, track, target
+        owner = app.owner(track)
+        if find(owner, target) is None:  # automating a control starts it where it stands
+            valid = value_range(owner, target)
+            value = min(max(current_value(owner, target), valid.minimum), valid.maximum)  # a send at -inf
+            app.edit.add_envelope(owner, Envelope(target, (Point(0.0, value),)))
+            app.session.history.seal()
+            app.structure_changed()
+        self.selected: int | None = None
+        self._drag: int | None = None
+        self._drag_to: tuple[float, float] | None = None
+        self.playhead = 0.0
+        self._length: float | None = None
+        self._drawn: tuple = ()
+        name = getattr(owner, "name", "master")
+        with dpg.window(label=f"Automation: {name} {target.describe()}", width=LANE_WIDTH + 30,
+                        height=LANE_HEIGHT + 110, on_close=lambda: self.close()) as self.window:
+            with dpg.group(horizontal=True):
+                self.snap = dpg.add_checkbox(label=f"snap {SNAP_SECONDS:g} s", default_value=True)
+                dpg.add_text("shape of the selected point:", color=MUTED)
+                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=90,
+                                           callback=lambda s, v: self.set_shape(v))
+                self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
+            self.readout = dpg.add_text("", color=MUTED)
+            self.canvas = dpg.add_drawlist(LANE_WIDTH, LANE_HEIGHT)
+            dpg.add_text("click: add a point; drag a point: move it; right-click a point: remove it", color=MUTED)
+        with dpg.item_handler_registry() as handlers:
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self._pressed())
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda *_: self._right_clicked())
+        dpg.bind_item_handler_registry(self.canvas, handlers)
+        self.draw()
+
+    # -- the model ---------------------------------------------------------------------
+
+    @property
+    def owner(self) -> Any:
+        return self.app.owner(self.track)
+
+    @property
+    def envelope(self) -> Envelope | None:
+        return find(self.owner, self.target) if self.app.has_owner(self.track) else None
+
+    @property
+    def seconds(self) -> float:
+        """The time the lane spans: the session's length, or past the last point, the loop's end, 10 s."""
+        session = self.app.session
+        if self._length is None:  # read once per edit: it measures every source
+            self._length = session.length() / session.sample_rate
+        length = self._length
+        last = max((p.time for p in self.envelope.points), default=0.0) if self.envelope else 0.0
+        loop_end = 0.0
+        if self.app.loop_range:
+            loop_end = float(dpg.get_value(self.app.loop_range)[1])
+        return max(length, last * 1.1, loop_end, 10.0 if length <= 0 else 0.0, 1.0)
+
+    def _snapped(self, seconds: float) -> float:
+        seconds = max(0.0, seconds)
+        return round(round(seconds / SNAP_SECONDS) * SNAP_SECONDS, 6) if dpg.get_value(self.snap) else seconds
+
+    def _clamped(self, value: float) -> float:
+        valid = value_range(self.owner, self.target)
+        value = min(max(value, valid.minimum), valid.maximum)
+        return float(round(value)) if valid.discrete else value
+
+    def _edit(self, action: Any) -> bool:
+        """One gesture: one undo step, then the engine resyncs."""
+        ok = self.app._try(action)
+        self.app.session.history.seal()
+        self.app.structure_changed()
+        return ok
+
+    def add(self, seconds: float, value: float) -> None:
+        envelope = self.envelope
+        if envelope is None:
+            return
+        point = Point(self._snapped(seconds), self._clamped(value), self._shape_for_new())
+        if self._edit(lambda: self.app.edit.add_point(self.owner, envelope, point)):
+            self.selected = [p.time for p in self.envelope.points].index(point.time)  # type: ignore[union-attr]
+            self._shape_shown()
+
+    def move(self, index: int, seconds: float, value: float) -> None:
+        """Move point ``index``; it stays between its neighbours (a drag past one stops at it)."""
+        envelope = self.envelope
+        if envelope is None:
+            return
+        points = envelope.points
+        seconds = self._snapped(seconds)
+        if index > 0:
+            seconds = max(seconds, points[index - 1].time + 1e-3)
+        if index + 1 < len(points):
+            seconds = min(seconds, points[index + 1].time - 1e-3)
+        point = Point(seconds, self._clamped(value), points[index].shape)
+        self._edit(lambda: self.app.edit.move_point(self.owner, envelope, index, point))
+        self.selected = index
+
+    def remove(self, index: int) -> None:
+        envelope = self.envelope
+        if envelope is not None:
+            self._edit(lambda: self.app.edit.remove_point(self.owner, envelope, index))
+            self.selected = None
+
+    def set_shape(self, shape: str) -> None:
+        """The shape of the segment after the selected point."""
+        envelope = self.envelope
+        if envelope is None or self.selected is None or self.selected >= len(envelope.points):
+            return
+        index, old = self.selected, envelope.points[self.selected]
+        points = list(envelope.points)
+        points[index] = Point(old.time, old.value, shape)  # type: ignore[arg-type]
+        self._edit(lambda: self.app.edit.set_points(self.owner, envelope, points,
+                                                    f"make a {shape} segment in {envelope.describe()}"))
+
+    def remove_all(self) -> None:
+        envelope = self.envelope
+        if envelope is not None:
+            self._edit(lambda: self.app.edit.remove_envelope(self.owner, envelope))
+        self.close()
+
+    def _shape_for_new(self) -> Any:
+        return dpg.get_value(self.shape) if self.shape else "linear"
+
+    # -- pixels ------------------------------------------------------------------------
+
+    def _range(self) -> tuple[float, float]:
+        envelope = self.envelope
+        return shown_range(value_range(self.owner, self.target), envelope.points if envelope else ())
+
+    def x_of(self, seconds: float) -> float:
+        return seconds / self.seconds * LANE_WIDTH
+
+    def y_of(self, value: float) -> float:
+        low, high = self._range()
+        return (1.0 - (min(max(value, low), high) - low) / (high - low)) * (LANE_HEIGHT - 1)
+
+    def at_pixel(self, x: float, y: float) -> tuple[float, float]:
+        low, high = self._range()
+        return x / LANE_WIDTH * self.seconds, low + (1.0 - y / (LANE_HEIGHT - 1)) * (high - low)
+
+    def _mouse(self) -> tuple[float, float]:
+        x, y = dpg.get_drawing_mouse_pos()
+        return float(x), float(y)
+
+    def _near(self, x: float, y: float) -> int | None:
+        envelope = self.envelope
+        if envelope is None:
+            return None
+        best, index = GRAB_PIXELS, None
+        for i, p in enumerate(envelope.points):
+            distance = math.hypot(self.x_of(p.time) - x, self.y_of(p.value) - y)
+            if distance <= best:
+                best, index = distance, i
+        return index
+
+    def _pressed(self) -> None:
+        x, y = self._mouse()
+        index = self._near(x, y)
+        if index is None:
+            self.add(*self.at_pixel(x, y))
+        else:
+            self.selected = index
+            self._drag = index
+            self._shape_shown()
+
+    def _right_clicked(self) -> None:
+        index = self._near(*self._mouse())
+        if index is not None:
+            self.remove(index)
+
+    def _shape_shown(self) -> None:
+        envelope = self.envelope
+        if envelope is not None and self.selected is not None and self.selected < len(envelope.points):
+            dpg.set_value(self.shape, envelope.points[self.selected].shape)
+
+    # -- each frame --------------------------------------------------------------------
+
+    def poll(self, position_seconds: float | None, playing: bool) -> None:
+        """Follow a drag (the move lands, one undo step, on release), the playhead, and the control."""
+        if not self.alive:
+            return
+        if self._drag is not None:
+            if dpg.is_mouse_button_down(dpg.mvMouseButton_Left):
+                self._drag_to = self.at_pixel(*self._mouse())
+            else:
+                index, to = self._drag, self._drag_to
+                self._drag = self._drag_to = None
+                if to is not None:
+                    self.move(index, *to)
+        if position_seconds is not None:
+            self.playhead = position_seconds
+            envelope = self.envelope
+            if playing and envelope is not None:
+                self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
+        state = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
+                 if self.app.loop_range else ())
+        if state != self._drawn:  # redrawn when something moved, not every frame
+            self.draw()
+
+    def show_on_control(self, value: float) -> None:
+        """The automated control moves with playback (shown, not written: the envelope is what plays)."""
+        target = self.target
+        if isinstance(target, SlotTarget):
+            for panel in self.app.panels:
+                item = (panel.mix if target.parameter == MIX else panel.controls.get(target.parameter)) \
+                    if panel.alive and panel.slot is target.slot else None
+                if item and "Slider" in dpg.get_item_type(item) and not dpg.is_item_active(item):
+                    dpg.set_value(item, value)
+            return
+        view = self.app.view(self.track)
+        if view is None:
+            return
+        if isinstance(target, SendTarget):
+            row = view.routing.sends.get(target.send.bus) if view.routing is not None else None
+            if row is not None and not dpg.is_item_active(row.level):
+                dpg.set_value(row.level, max(float(dpg.get_item_configuration(row.level)["min_value"]), value))
+            return
+        if self.target.control == "gain_db":
+            view.fader.show(value)
+            dpg.set_value(view.gain_text, view.fader.text)
+        elif self.target.control == "pan" and view.pan:
+            dpg.set_value(view.pan, value)
+
+    def draw(self) -> None:
+        self._drawn = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
+                       if self.app.loop_range else ())
+        dpg.delete_item(self.canvas, children_only=True)
+        envelope = self.envelope
+        dpg.draw_rectangle((0, 0), (LANE_WIDTH - 1, LANE_HEIGHT - 1), color=(90, 90, 90), parent=self.canvas)
+        if self.app.loop_range:
+            start, end = dpg.get_value(self.app.loop_range)[:2]
+            if end > start:
+                dpg.draw_rectangle((self.x_of(start), 0), (self.x_of(end), LANE_HEIGHT - 1), color=LOOP,
+                                   fill=LOOP, parent=self.canvas)
+        step = 1.0 if self.seconds <= 30 else 10.0
+        for i in range(int(self.seconds / step) + 1):
+            x = self.x_of(i * step)
+            dpg.draw_line((x, LANE_HEIGHT - 6), (x, LANE_HEIGHT - 1), color=(120, 120, 120), parent=self.canvas)
+            dpg.draw_text((x + 2, LANE_HEIGHT - 18), f"{i * step:g}", color=(140, 140, 140), size=12,
+                          parent=self.canvas)
+        low, high = self._range()
+        dpg.draw_text((4, 2), f"{high:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+        dpg.draw_text((4, LANE_HEIGHT - 32), f"{low:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+        if envelope is not None and envelope.points:
+            times = np.linspace(0.0, self.seconds, LANE_WIDTH // 2)
+            curve = Curve(envelope, self.app.session.sample_rate)
+            values = curve.at(np.round(times * self.app.session.sample_rate).astype(np.int64))
+            dpg.draw_polyline([(self.x_of(t), self.y_of(v)) for t, v in zip(times, values)], color=LINE,
+                              thickness=2, parent=self.canvas)
+            for i, p in enumerate(envelope.points):
+                dragged = i == self._drag and self._drag_to is not None
+                t, v = self._drag_to if dragged else (p.time, p.value)  # type: ignore[misc]
+                dpg.draw_circle((self.x_of(t), self.y_of(v)), 5, color=POINT,
+                                fill=POINT if i == self.selected else (0, 0, 0, 0), parent=self.canvas)
+            unit = value_range(self.owner, self.target).unit
+            dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "
+                          f"{value_at(envelope, self.playhead, self.app.session.sample_rate):.2f} {unit}")
+        x = self.x_of(self.playhead)
+        dpg.draw_line((x, 0), (x, LANE_HEIGHT - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
+
+    def refresh(self) -> None:
+        """After an edit or an undo: the lane closes with its envelope (or its strip), else redraws."""
+        if self.alive and self.envelope is None:
+            self.close()
+        elif self.alive:
+            self._length = None
+            if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
+                self.selected = None
+            self._shape_shown()
+            self.draw()
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.window) and dpg.does_item_exist(self.window)
+
+    def close(self) -> None:
+        if self.alive:
+            dpg.delete_item(self.window)
+
+
+def control_menu(handlers: int, entries: list[tuple[str, Any]]) -> int:
+    """A right-click menu of ``entries`` (label, action) for the control whose handler registry is
+    ``handlers``. Not ``dpg.popup``: that binds a registry of its own to the control, and the control's
+    double-click and release handlers would be lost."""
+    with dpg.window(popup=True, show=False, no_title_bar=True, autosize=True) as menu:
+        for label, action in entries:
+            dpg.add_menu_item(label=label, user_data=action,
+                              callback=lambda s, a, u: (dpg.hide_item(menu), u()))
+    dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, parent=handlers,
+                                 callback=lambda: dpg.configure_item(menu, show=True))
+    return menu
+
+
+AMBER_THEME = "rackhost-automated"  # a tag: each Dear PyGui context makes its own theme once
+
+
+def mark_automated(item: int, automated: bool) -> None:
+    """An automated control's text in amber (a send's slider, a parameter's); back to the theme's if not."""
+    if not dpg.does_item_exist(AMBER_THEME):
+        with dpg.theme(tag=AMBER_THEME), dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_Text, AUTOMATED)
+    dpg.bind_item_theme(item, AMBER_THEME if automated else 0)
+
+
+def automated_targets(owner: Any) -> set[str]:
+    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves."""
+    names = set()
+    for envelope in owner.automation:
+        if isinstance(envelope.target, StripTarget):
+            names.add(envelope.target.control)
+        elif isinstance(envelope.target, SendTarget):
+            names.add(f"send:{envelope.target.send.bus}")
+        elif isinstance(envelope.target, SlotTarget):
+            names.add(f"{id(envelope.target.slot)}:{envelope.target.parameter}")
+    return names
