@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,46 @@ def test_discard_recovery_on_the_command_line_drops_it_and_opens_the_file_as_sav
     assert run.returncode == 0, run.stderr[-2000:]
     assert not recovery_path(song).exists()
     assert song.read_bytes() == before
+
+
+def _until(app, predicate, what: str, timeout: float = 60.0) -> None:
+    import dearpygui.dearpygui as dpg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.frame()
+        dpg.run_callbacks(dpg.get_callback_queue())
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
+
+
+def test_an_engine_restarted_after_it_died_plays_on_from_where_it_was(jack_server, tmp_path, wav_file):
+    import dearpygui.dearpygui as dpg
+
+    from rackhost.gui.app import RackApp
+
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("long", wav_file(program_signal(2, 30.0), "long.wav"))
+    path = tmp_path / "long.json"
+    save_session(session, path)
+    app = RackApp(load_session(path), path, start_engine=False)
+    dpg.create_context()
+    try:
+        app.build()
+        app.restart_engine()
+        _until(app, lambda: app.engine is not None, "the engine to start")
+        app.play()
+        _until(app, lambda: app.transport[1] and app.transport[0] > 2 * SR, "two seconds played")
+        died_at = app.transport[0]
+        os.kill(app.engine.pid, signal.SIGKILL)  # a plug-in crashing the engine process
+        _until(app, lambda: app.engine is None, "the window to see the engine die")
+        app.restart_engine()  # what the "Restart engine" answer does
+        _until(app, lambda: app.engine is not None and app.engine.alive and app._resume is None,
+               "the new engine to run")
+        _until(app, lambda: app.transport[1], "playback to go on")
+        assert died_at <= app.transport[0] < died_at + 10 * SR  # from where it died, not from the top
+    finally:
+        app.close()
+        dpg.destroy_context()

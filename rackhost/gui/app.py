@@ -77,6 +77,9 @@ class RackApp(MidiActions, AuditionActions):
         self.browser: PluginBrowser | None = None
         self.files = SessionFiles(self)
         self.autosave = Autosave()  # crash recovery: written from frame(), on the GUI thread
+        self.transport: tuple[int, bool] = (0, False)  # the engine's last position and playing, seen by frame()
+        self._resume: tuple[int, bool] | None = None  # what a restarted engine picks up once it runs
+        self._resume_tries = 0
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
@@ -123,6 +126,7 @@ class RackApp(MidiActions, AuditionActions):
             self.engine = None
             self._silence_meters()
         self._engine_died_shown = False
+        self._resume = self.transport  # a restart (after a crash, or new settings) goes on where it was
         self.engine_state = "starting the audio engine..."
         document = self.document()
         threading.Thread(target=self._start_engine, args=(document,), name="rackhost-engine-start",
@@ -179,6 +183,7 @@ class RackApp(MidiActions, AuditionActions):
         self.panels = []
         self.session, self.session_path = session, path
         self._midi_anchors = None  # the old session's mappings say nothing about this one
+        self.transport = (0, False)  # another session starts from its top, stopped
         self.structure_changed()
         if self.want_engine:
             self.restart_engine()
@@ -835,6 +840,10 @@ class RackApp(MidiActions, AuditionActions):
         if self.master is not None and len(meters):
             self.master.show_levels(meters[-1])
         if stats.get("alive"):
+            if self._resume is not None and stats.get("running"):
+                self._resume_transport(engine, stats)
+            elif self._resume is None:
+                self.transport = (int(stats["position"]), bool(stats.get("playing")))
             if self.master is not None:
                 self.master.show_loudness(stats)
             dpg.set_value(self.position, f"{stats['position'] / self.session.sample_rate:6.1f} s")
@@ -843,6 +852,23 @@ class RackApp(MidiActions, AuditionActions):
                                  f"xruns {int(stats['xruns'])}, load p50 {stats['load_p50']:.0%} "
                                  f"p99 {stats['load_p99']:.0%} max {stats['load_max']:.0%}, "
                                  f"latency {latency_ms:.1f} ms")
+
+    def _resume_transport(self, engine: EngineProcess, stats: dict) -> None:
+        """Put a restarted engine's transport where the last one was; asked again until its stats show it.
+
+        A locate that reaches a new engine before its first block can be lost,
+        so it is repeated (a few times at most) rather than trusted.
+        """
+        position, playing = self._resume
+        self._resume_tries += 1
+        if (int(stats["position"]) >= position and bool(stats.get("playing")) == playing) \
+                or self._resume_tries > 50:
+            self._resume, self._resume_tries = None, 0
+            return
+        if int(stats["position"]) < position:
+            engine.send(Locate(position))
+        if playing and not stats.get("playing"):
+            engine.send(Play())
 
     @property
     def title(self) -> str:
