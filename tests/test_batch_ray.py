@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray  # the test extra installs it (make setup), as CI does
 from conftest import program_signal
 from test_batch import (
     HANG,
@@ -25,7 +26,6 @@ from test_batch import (
     write,
 )
 
-ray = pytest.importorskip("ray", reason="make setup installs the cluster extra (ray)")
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -161,30 +162,50 @@ class _Search:
 
     def run(self, gain: float, ceiling: float, bias_lu: float) -> tuple[float, float, float]:
         """(gain, ceiling, predicted LUFS) that land ``target`` once a full pass reads ``bias_lu`` above the prediction."""
-        aim = self.target.integrated_lufs - bias_lu
-        points: list[tuple[float, float]] = []  # (gain, LUFS) at this ceiling
-        best = (gain, -math.inf)
-        for _ in range(MAX_PREDICTIONS):
-            audio = self.limited(gain, ceiling)
-            lufs = integrated_loudness(audio, self.sample_rate) or -math.inf
-            miss = aim - lufs
-            if abs(miss) <= PREDICTION_TOLERANCE_LU:
-                # True peak only once the loudness is there: it costs more than the loudness does.
-                over = 20 * math.log10(max(true_peak(audio, self.sample_rate), 1e-12)) - self.target.true_peak_dbtp
-                if over <= 0:
-                    return gain, ceiling, lufs
-                ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
-                points.clear()  # a new ceiling: a new loudness curve
-                continue
-            if abs(miss) < abs(aim - best[1]):
-                best = (gain, lufs)
-            points.append((gain, lufs))
-            stuck = _stuck(points)
-            if stuck is not None:
-                self.unreachable = stuck
-                return best[0], ceiling, best[1]
-            gain = _next_gain(points, miss)
-        return best[0], ceiling, best[1]  # the closest tried; the full pass that follows checks it
+
+        def loudness_at(gain_db: float, ceiling_db: float) -> tuple[float, Callable[[], float]]:
+            audio = self.limited(gain_db, ceiling_db)
+            return (integrated_loudness(audio, self.sample_rate) or -math.inf,
+                    lambda: 20 * math.log10(max(true_peak(audio, self.sample_rate), 1e-12)))
+
+        gain, ceiling, lufs, unreachable = find_gain(self.target, gain, ceiling, bias_lu, loudness_at)
+        if unreachable is not None:
+            self.unreachable = unreachable
+        return gain, ceiling, lufs
+
+
+Measure = Callable[[float, float], tuple[float, Callable[[], float]]]
+
+
+def find_gain(target: LoudnessTarget, gain: float, ceiling: float, bias_lu: float,
+              measure: Measure) -> tuple[float, float, float, str | None]:
+    """The limiter search: (gain, ceiling, predicted LUFS, why the target cannot be reached or None).
+
+    ``measure(gain, ceiling)`` runs the limiter and gives the integrated loudness and a function for the
+    true peak (dBTP), asked for only once the loudness is there: it costs more than the loudness does.
+    A whole-file render and a streamed one measure differently and search the same way.
+    """
+    aim = target.integrated_lufs - bias_lu
+    points: list[tuple[float, float]] = []  # (gain, LUFS) at this ceiling
+    best = (gain, -math.inf)
+    for _ in range(MAX_PREDICTIONS):
+        lufs, peak_dbtp = measure(gain, ceiling)
+        miss = aim - lufs
+        if abs(miss) <= PREDICTION_TOLERANCE_LU:
+            over = peak_dbtp() - target.true_peak_dbtp
+            if over <= 0:
+                return gain, ceiling, lufs, None
+            ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
+            points.clear()  # a new ceiling: a new loudness curve
+            continue
+        if abs(miss) < abs(aim - best[1]):
+            best = (gain, lufs)
+        points.append((gain, lufs))
+        stuck = _stuck(points)
+        if stuck is not None:
+            return best[0], ceiling, best[1], stuck
+        gain = _next_gain(points, miss)
+    return best[0], ceiling, best[1], None  # the closest tried; the full pass that follows checks it
 
 
 def _stuck(points: list[tuple[float, float]]) -> str | None:

@@ -533,35 +533,14 @@ class _FileSearch:
         return meter
 
     def run(self, gain: float, ceiling: float, bias_lu: float) -> tuple[float, float, float]:
-        """(gain, ceiling, predicted LUFS), as :meth:`rackhost.chain.mastering._Search.run` finds them."""
-        from rackhost.chain.mastering import (
-            MAX_PREDICTIONS,
-            PREDICTION_TOLERANCE_LU,
-            _next_gain,
-            _stuck,
-        )
+        """(gain, ceiling, predicted LUFS), found by the whole-file render's search, measured a block at a time."""
+        from rackhost.chain.mastering import find_gain
 
-        target = self.target
-        aim = target.integrated_lufs - bias_lu  # type: ignore[attr-defined]
-        points: list[tuple[float, float]] = []
-        best = (gain, -math.inf)
-        for _ in range(MAX_PREDICTIONS):
-            meter = self.limited(gain, ceiling)
-            lufs = meter.integrated_lufs() or -math.inf
-            miss = aim - lufs
-            if abs(miss) <= PREDICTION_TOLERANCE_LU:
-                over = meter.report().true_peak_dbtp - target.true_peak_dbtp  # type: ignore[attr-defined]
-                if over <= 0:
-                    return gain, ceiling, lufs
-                ceiling = max(ceiling - over - 0.05, CEILING_FLOOR_DB)
-                points.clear()
-                continue
-            if abs(miss) < abs(aim - best[1]):
-                best = (gain, lufs)
-            points.append((gain, lufs))
-            stuck = _stuck(points)
-            if stuck is not None:
-                self.unreachable = stuck
-                return best[0], ceiling, best[1]
-            gain = _next_gain(points, miss)
-        return best[0], ceiling, best[1]
+        def loudness_at(gain_db: float, ceiling_db: float) -> tuple[float, Callable[[], float]]:
+            meter = self.limited(gain_db, ceiling_db)
+            return meter.integrated_lufs() or -math.inf, lambda: meter.report().true_peak_dbtp
+
+        gain, ceiling, lufs, unreachable = find_gain(self.target, gain, ceiling, bias_lu, loudness_at)
+        if unreachable is not None:
+            self.unreachable = unreachable
+        return gain, ceiling, lufs
