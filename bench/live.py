@@ -784,6 +784,15 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
+        events: list[str] = []
+        if isinstance(runner, EngineRunner):
+            runner.engine.poll()
+            events = runner.engine.events
+        spread = next((part.strip() for event in events for part in event.split(";")
+                       if "tracks" in part and ("thread" in part or "shared" in part)), None)
+        if spread:
+            result.note = f"{result.note}; {spread}" if result.note else spread
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
