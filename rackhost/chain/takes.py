@@ -53,6 +53,12 @@ class TakeInUseError(TakeError):
                          f"(or an input) first, then delete it")
 
 
+def takes_folder(session_path: str | Path | None) -> Path:
+    """Where a session's takes are recorded: ``takes`` beside its file (an unsaved one: in the working folder)."""
+    base = Path(os.path.abspath(session_path)).parent if session_path is not None else Path.cwd()
+    return base / TAKES_FOLDER
+
+
 def safe_name(name: str) -> str:
     """A track's name as it starts its take files: letters, digits, ``-`` and ``_``."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "track"

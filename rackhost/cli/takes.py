@@ -50,10 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    from rackhost.chain.takes import TAKES_FOLDER
-    from rackhost.presets.paths import session_folder
+    from rackhost.chain.takes import takes_folder
 
-    return Path(args.folder) if args.folder else session_folder(Path(args.session)) / TAKES_FOLDER
+    return Path(args.folder) if args.folder else takes_folder(args.session)
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202 - a Session; imported late, the CLI starts fast
