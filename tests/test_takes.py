@@ -239,3 +239,15 @@ def test_a_take_recorded_under_jack_plays_on_the_track_exactly_as_recorded(jack_
                                atol=1e-6)
     wet, _ = sf.read(last.wet, dtype="float32", always_2d=True)
     np.testing.assert_allclose(wet[:, 0], recorded[: wet.shape[0], 0] * 10 ** (-6 / 20), atol=2 ** -22)
+    # The recorded files renamed: the track follows; deleting is refused until the track plays its input again.
+    kept = rename_take(last, "keeper", session.tracks)
+    assert vox.source.path == kept.dry and kept.dry.exists() and kept.wet.exists() and not last.dry.exists()
+    np.testing.assert_allclose(render(session, tail=False).audio[:, :frames], _through_chain(recorded[:, 0]),
+                               atol=1e-6)
+    with pytest.raises(TakeInUseError):
+        delete_take(kept, session.tracks)
+    session.undo()
+    assert vox.input == (0,) and vox.source is None
+    delete_take(kept, session.tracks)
+    assert not kept.dry.exists() and not kept.wet.exists()
+    assert [t.number for t in list_takes(tmp_path, "vox")] == [t.number for t in takes[:-1]]
