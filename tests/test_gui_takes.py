@@ -1,4 +1,5 @@
-"""The Takes window driven with real clicks and keys (xdotool) on the real window under Xvfb."""
+"""The Takes window: driven with real clicks and keys (xdotool) on the real window under Xvfb, and its logic
+with the window built without a display."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import dearpygui.dearpygui as dpg
+import pytest
+from gui_driver import built_window, click
+from gui_takes_clicks import make_session
+
+from rackhost.chain.takes import take_path
+from rackhost.gui import takes_view
 
 
 def test_the_takes_window_uses_renames_and_deletes_takes_with_real_clicks(tmp_path):
@@ -28,3 +37,59 @@ def test_the_takes_window_uses_renames_and_deletes_takes_with_real_clicks(tmp_pa
     assert result["files"] == ["vox-take001-verse keeper-dry.wav", "vox-take001-verse keeper-wet.wav",
                                "vox-take002-dry.wav", "vox-take002-wet.wav"]
     assert shot.stat().st_size > 10_000
+
+
+# -- the same window's logic, built without a display (Dear PyGui builds widgets and runs callbacks without one) --
+
+
+@pytest.fixture
+def window(tmp_path, monkeypatch):
+    monkeypatch.setattr(takes_view, "LOOK_SECONDS", 0.0)  # every poll looks at the folder
+    with built_window(make_session(tmp_path)) as app:
+        yield app, app.open_takes(0), tmp_path / "takes"
+
+
+def test_a_take_recorded_while_the_window_is_open_appears_and_nothing_is_read_again(window):
+    app, view, folder = window
+    assert [t.name for t in view.takes] == ["take001", "take002", "take003"]
+    reads = takes_view.PEAKS.reads
+    for kind in ("dry", "wet"):
+        take_path(folder, "vox", 4, kind).write_bytes((folder / f"vox-take001-{kind}.wav").read_bytes())
+    assert view.poll()
+    assert [t.name for t in view.takes] == ["take001", "take002", "take003", "take004"]
+    assert takes_view.PEAKS.reads == reads + 1  # only the new take's file was read
+    view.poll()
+    assert takes_view.PEAKS.reads == reads + 1  # nothing changed: nothing rebuilt, nothing read
+
+
+def test_renaming_the_take_a_track_plays_marks_the_session_unsaved_and_the_track_follows(window):
+    app, view, folder = window
+    click(view.rows[2]["use"])
+    saved = app.session.history.changes
+    app.files.saved_changes = saved  # as if just saved
+    click(view.rows[2]["name"], "chorus")
+    vox = app.session.tracks[0]
+    assert vox.source.path.name == "vox-take002-chorus-dry.wav" and vox.source.path.exists()
+    assert app.files.dirty  # the session file still names the old file until saved
+    click(view.rows[1]["name"], "chorus")  # a name another take has: refused, the field shows the old one
+    assert "already has a take named 'chorus'" in view.status_text
+    assert dpg.get_value(view.rows[1]["name"]) == "take001"
+
+
+def test_while_recording_rename_and_delete_are_off_and_refused(window):
+    app, view, folder = window
+
+    class Recording:  # the engine's stats as the running engine reports them while recording
+        alive = True
+
+        @staticmethod
+        def stats() -> dict:
+            return {"recording": True}
+
+    app.engine = Recording()
+    view.poll()
+    assert not dpg.get_item_configuration(view.rows[1]["delete"])["enabled"]
+    assert not dpg.get_item_configuration(view.rows[1]["name"])["enabled"]
+    view.delete(view.takes[0])
+    assert "stop recording first" in view.status_text and view.takes[0].dry.exists()
+    app.engine = None

@@ -251,3 +251,22 @@ def test_a_take_recorded_under_jack_plays_on_the_track_exactly_as_recorded(jack_
     delete_take(kept, session.tracks)
     assert not kept.dry.exists() and not kept.wet.exists()
     assert [t.number for t in list_takes(tmp_path, "vox")] == [t.number for t in takes[:-1]]
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["takes", "list", "nosuch.json"], "session file 'nosuch.json' does not exist; check the path"),
+    (["takes", "use", "song.json", "lead vox", "9"], "track 'lead vox' has no take '9'; its takes: take001"),
+    (["takes", "use", "song.json", "lead vox", ""], "TAKE"),
+    (["takes", "rename", "song.json", "lead vox", "1", "a/b"], "characters a file name cannot safely hold"),
+    (["takes", "delete", "song.json", "bass", "1"], "track 'bass' has no takes in"),
+])
+def test_takes_command_slips_are_one_clear_line_and_touch_no_file(tmp_path, argv, phrase):
+    save_session(_session(tmp_path), tmp_path / "song.json")
+    (tmp_path / "takes").mkdir()
+    _write_take(tmp_path / "takes", "lead vox", 1)
+    before = sorted(p.name for p in (tmp_path / "takes").iterdir()), (tmp_path / "song.json").read_text()
+    run = subprocess.run([sys.executable, "-m", "rackhost", *argv], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert run.returncode == 2 and phrase in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert (sorted(p.name for p in (tmp_path / "takes").iterdir()), (tmp_path / "song.json").read_text()) == before
