@@ -15,8 +15,8 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 import numpy as np
 import soundfile as sf
-
 from gui_window import RealWindow
+
 from rackhost.chain import AudioFileSource, Session
 from rackhost.chain.takes import take_path
 from rackhost.presets import save_session
@@ -105,13 +105,13 @@ def main(folder: str, shot: str) -> None:
     real.close()
 
 
-def PEAKS_READS() -> int:  # noqa: N802 - read late: the module is the window's
+def PEAKS_READS() -> int:
     from rackhost.gui import takes_view
 
     return takes_view.PEAKS.reads
 
 
-def _button(app, label: str) -> int:  # noqa: ANN001
+def _button(app, label: str) -> int:
     """The question dialog's button labelled ``label``."""
     window = app.questions.window
     for item in dpg.get_item_children(window, 1):

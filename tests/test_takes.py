@@ -20,8 +20,19 @@ from live_takes import BLOCK, clean_take, play_through
 
 from rackhost.chain import Session, render
 from rackhost.chain.mixer import strip_gains
-from rackhost.chain.takes import (PeakCache, TakeError, TakeInUseError, delete_take, find_take, list_takes,
-                                  next_number, rename_take, take_path, use_take, waveform_peaks)
+from rackhost.chain.takes import (
+    PeakCache,
+    TakeError,
+    TakeInUseError,
+    delete_take,
+    find_take,
+    list_takes,
+    next_number,
+    rename_take,
+    take_path,
+    use_take,
+    waveform_peaks,
+)
 from rackhost.live import LiveEngine
 from rackhost.presets.session_file import load_session, save_session
 
@@ -178,7 +189,8 @@ def test_waveform_peaks_hold_each_columns_extremes_and_are_read_once(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rackhost", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "rackhost", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_the_takes_command_lists_uses_renames_and_deletes(tmp_path):
@@ -265,7 +277,7 @@ def test_takes_command_slips_are_one_clear_line_and_touch_no_file(tmp_path, argv
     (tmp_path / "takes").mkdir()
     _write_take(tmp_path / "takes", "lead vox", 1)
     before = sorted(p.name for p in (tmp_path / "takes").iterdir()), (tmp_path / "song.json").read_text()
-    run = subprocess.run([sys.executable, "-m", "rackhost", *argv], capture_output=True, text=True, timeout=120,
+    run = subprocess.run([sys.executable, "-m", "rackhost", *argv], capture_output=True, text=True, timeout=120, check=False,
                          cwd=tmp_path)
     assert run.returncode == 2 and phrase in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr

@@ -55,7 +55,7 @@ def _folder(args: argparse.Namespace) -> Path:
     return Path(args.folder) if args.folder else takes_folder(args.session)
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - a Session; imported late, the CLI starts fast
+def _load(args: argparse.Namespace):
     from rackhost.presets import load_session
 
     if not Path(args.session).is_file():
@@ -63,7 +63,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - a Session; imported late,
     return load_session(args.session)
 
 
-def _track(session, name: str):  # noqa: ANN001, ANN202
+def _track(session, name: str):
     for track in session.tracks:
         if track.name == name:
             return track

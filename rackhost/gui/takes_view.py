@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.takes import PeakCache, TakeFiles, delete_take, list_takes, rename_take, takes_folder, \
-    use_take, used_by
+from rackhost.chain.takes import (
+    PeakCache,
+    TakeFiles,
+    delete_take,
+    list_takes,
+    rename_take,
+    takes_folder,
+    use_take,
+    used_by,
+)
 from rackhost.errors import RackhostError
 from rackhost.gui.dialogs import DialogView, centre
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED, PANEL
