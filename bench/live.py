@@ -512,14 +512,14 @@ class EngineRunner(Runner):
 
     label = "rackhost"
 
-    def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True):
+    def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True, partner: bool = False):
         from rackhost.live.process import EngineProcess
 
         from rackhost.live.process import SessionLoader
         from rackhost.presets import load_session
 
         self.engine = EngineProcess(SessionLoader(str(session_path), load=load_session), device=device,
-                                    block_size=BLOCK, spread=spread)
+                                    block_size=BLOCK, spread=spread, partner=partner)
         self.log = log
         self.meter_reads = 0
 
@@ -790,7 +790,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             runner.engine.poll()
             events = runner.engine.events
         spread = next((part.strip() for event in events for part in event.split(";")
-                       if "tracks" in part and ("thread" in part or "shared" in part)), None)
+                       if "tracks" in part and ("thread" in part or "shared" in part or "partner" in part)), None)
         if spread:
             result.note = f"{result.note}; {spread}" if result.note else spread
         result.callbacks = callbacks1 - callbacks0
@@ -848,7 +848,7 @@ class Bench:
         log = self.folder / f"{kind}-{tracks}.stderr.log"
         if kind == "rackhost":
             runner: Runner = EngineRunner(self.material.session(tracks, seconds + SETTLE + 5), self.device, log,
-                                          spread=not self.args.no_spread)
+                                          spread=not self.args.no_spread, partner=self.args.partner)
         elif kind == "bare":
             runner = BareRunner(tracks, self.material.sources(seconds + SETTLE + 5), self.device, log, seconds)
         elif kind == "in-process":
@@ -1273,6 +1273,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
     parser.add_argument("--no-spread", action="store_true",
                         help="keep rackhost's tracks on its audio thread alone (no second audio thread)")
+    parser.add_argument("--partner", action="store_true",
+                        help="rackhost renders its file tracks in a partner process (rackhost/live/partner.py)")
     parser.add_argument("--rates", type=int, metavar="ROUNDS",
                         help="only compare xrun rates: ROUNDS rounds of jack_cpu, the native reference, rackhost and "
                              "the bare loop at --tracks, --search-seconds each, in turn; medians per minute")

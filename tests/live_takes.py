@@ -41,6 +41,19 @@ def play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[i
     return recorder.first_frame - player.start_frame, recorder.captured
 
 
+def capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarray:
+    """Play the transport from the start and capture what the engine outputs."""
+    with Recorder("capture", 2, frames=frames) as recorder:
+        disconnect_system("PortAudio")
+        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
+            jack_server.connect(src, dst)
+        recorder.start()
+        engine.play()
+        recorder.wait(timeout=frames / SR + 10)
+        xruns[0] = recorder.xruns
+    return recorder.captured
+
+
 def clean_take(take: Callable[[], T]) -> T:
     """``take()`` run again while the JACK server had an xrun during it, up to :data:`TAKES` times.
 

@@ -33,6 +33,7 @@ from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, Meter
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
+from rackhost.live.partner import FORWARDED, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink, slot_at
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
@@ -72,8 +73,14 @@ class LiveEngine(AudioCallback):
         output_channels: int = 2,
         midi: LiveMidi | None = None,
         spread: bool = True,
+        partner: Any = None,
     ):
         self.session = session
+        # A session loader (rackhost.live.process.SessionLoader): file tracks render in a partner process on
+        # the other core (see partner.py); None: they run on this process's audio threads.
+        self._partner_loader = partner
+        self._partner: PartnerLink | None = None
+        self._partner_names: frozenset[str] = frozenset()  # the tracks the partner renders now, by name
         # Share the tracks of each block with a second real-time thread (see spread.py), where allowed.
         self.spread = spread
         self._worker: TrackWorker | None = None
@@ -134,6 +141,9 @@ class LiveEngine(AudioCallback):
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
             os.set_blocking(self._wake_write, False)
+        if self._partner_loader is not None and self._partner is None and (os.cpu_count() or 1) >= 2:
+            # Spawned now, so it loads the session on the other core while this one warms up.
+            self._partner = PartnerLink(self._partner_loader, self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
@@ -159,7 +169,13 @@ class LiveEngine(AudioCallback):
             time.sleep(0.005)
         if self.audio_thread_id:
             self.audio_priority = priority.raise_audio_thread(self.audio_thread_id)
-        if self.spread and self._worker is None:
+        if self._partner is not None:
+            level = priority.realtime_priority(self.audio_thread_id) if self.audio_thread_id else 0
+            self._partner.set_priority(level)
+            self.update()  # now the partner takes its tracks
+            self.spread_state = (f"file tracks shared with a partner process (its audio thread at SCHED_FIFO {level})"
+                                 if self._partner.alive else f"partner process not used: {self._partner.lost}")
+        elif self.spread and self._worker is None:
             self._worker, self.spread_state = start_worker(self.audio_thread_id)
 
     def _open(self, inputs: int) -> Any:
@@ -219,6 +235,9 @@ class LiveEngine(AudioCallback):
         if self._worker is not None:
             self._worker.stop()  # after the stream: the callback no longer hands it blocks
             self._worker = None
+        if self._partner is not None:
+            self._partner.close()  # after the stream, likewise
+            self._partner = None
         if self._wake_read >= 0:
             os.close(self._wake_read)
             os.close(self._wake_write)
@@ -238,7 +257,73 @@ class LiveEngine(AudioCallback):
     def update(self) -> None:
         """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
         old = self._state
-        self._state = self._prepare(old.takes if old else ())
+        state = self._prepare(old.takes if old else ())
+        if self._partner is not None and self._stream is not None:
+            state = self._join_partner(state)
+        self._state = state
+
+    def forward(self, command: Any) -> None:
+        """A command this engine applied, for the partner process to apply too (process.py calls it)."""
+        if self._partner is not None and self._partner.alive and type(command).__name__ in FORWARDED:
+            self._partner.forward(command)
+
+    def flush_partner(self) -> None:
+        if self._partner is not None:
+            self._partner.flush()
+
+    def _join_partner(self, state: LiveState) -> LiveState:
+        """``state`` with the file tracks handed to the partner, which builds the same state; or as it is."""
+        partner = self._partner
+        assert partner is not None
+        session = self.session
+        eligible: list[tuple[int, int, str]] = []  # (lane, session index, name) of the tracks the partner may take
+        if partner.alive and not session.midi.programs:  # a program change recalls presets here only
+            mapped = {m.target.track for m in session.midi.mappings}
+            armed = {k for k, _ in state.takes}
+            for lane, strip in enumerate(state.snapshot.tracks):
+                track = session.tracks[strip.index]
+                if (track.source is not None and not track.input and track.instrument is None
+                        and strip.index not in mapped and lane not in armed):
+                    eligible.append((lane, strip.index, track.name))
+        # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
+        # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
+        # halves out, and the partner keeps at most two more than its share.
+        half = len(state.snapshot.tracks) // 2 + (PARTNER_EXTRA if len(state.snapshot.tracks) >= 16 else 0)
+        chosen = [e for e in eligible if e[2] in self._partner_names][: half + 2]
+        chosen += [e for e in eligible if e[2] not in self._partner_names][: max(0, half - len(chosen))]
+        chosen.sort()
+        if len(chosen) < PARTNER_MIN_TRACKS // 2:
+            chosen = []
+        tracks = [index for _, index, _ in chosen]
+        lanes = [lane for lane, _, _ in chosen]
+        block = None
+        if chosen:
+            block = partner.join(tuple(tracks), tuple(lanes))
+            if block is None:
+                chosen = []
+        else:
+            partner.flush()  # nothing for it to render now; it still follows every edit
+        # A track coming back from the partner: this process's copy of its plug-ins has not played meanwhile.
+        names = {name for _, _, name in chosen}
+        for track in session.tracks:
+            if track.name in self._partner_names and track.name not in names:
+                track.chain.reset()
+        self._partner_names = frozenset(names)
+        if block is None:
+            if partner.lost is not None and not self.spread_state.startswith("partner process lost"):
+                self._notices.append(f"the partner process stopped ({partner.lost}); every track runs in the engine "
+                                     f"process from now on")
+                self.spread_state = f"partner process lost: {partner.lost}"
+            return state
+        taken = set(lanes)
+        own = tuple(k for k in state.numbers if k not in taken)
+        render = state.render
+
+        def run_own() -> None:
+            for k in own:
+                render(k)
+
+        return replace(state, partner=block, own=run_own, numbers=own, share=None)
 
     def update_mix(self) -> None:
         """Swap in the session's faders, pans, mutes, solos and master gain; chains, inputs and takes stay.
@@ -418,10 +503,21 @@ class LiveEngine(AudioCallback):
 
         A slot that raised is bypassed from then on (and the user told). Returns new events.
         """
-        new: list[str] = self._notices
-        self._notices = []
+        new: list[str] = []
         bypassed = False
         self._stream_lost()
+        if self._partner is not None:
+            for index, address, message in self._partner.poll():  # bypassed there already: bypass this copy too
+                track = self.session.tracks[index] if index < len(self.session.tracks) else None
+                if track is None:
+                    continue
+                slot = slot_at(track.chain, address)
+                if not slot.bypass:
+                    slot.bypass = True
+                    bypassed = True
+                    new.append(f"track {track.name!r}: {slot.name} raised {message}; it is bypassed from now on")
+            if not self._partner.alive and self._partner_names:
+                bypassed = True  # rebuild: the partner's tracks come back here
         while self._failed:
             strip, err = self._failed.popleft()
             kind = "track" if any(t.name == strip for t in self.session.tracks) else "bus"
@@ -433,6 +529,8 @@ class LiveEngine(AudioCallback):
                                f"it is bypassed from now on")
         if bypassed:
             self.update()
+        new[:0] = self._notices
+        self._notices = []
         if self._recorder is not None and self._recorder.error and self._recorder.error not in self.events:
             new.append(self._recorder.error)
         if self._fault and self._fault not in self.events:

@@ -93,8 +93,11 @@ class EngineProcess:
     """Start, command and watch a :class:`~rackhost.live.LiveEngine` running in a child process."""
 
     def __init__(self, loader: SessionLoader, *, device: Any = None, block_size: int | None = None,
-                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None):
+                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None,
+                 partner: bool = False):
         self.loader = loader
+        # File tracks render in a partner process on the other core (see partner.py), instead of a second thread.
+        self.partner = partner
         self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
@@ -121,7 +124,7 @@ class EngineProcess:
         self._process = ctx.Process(
             target=_child_main,
             args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi, self.spread,
-                  self.input_channels),
+                  self.input_channels, self.partner),
             name="rackhost-engine", daemon=True,
         )
         self._process.start()
@@ -284,7 +287,8 @@ def _describe_exit(code: int | None) -> str:
 
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
-                midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None) -> None:
+                midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None,
+                partner: bool = False) -> None:
     from rackhost.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -297,7 +301,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         if block_size:
             session.block_size = block_size
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
-                            spread=spread, input_channels=input_channels)
+                            spread=spread, input_channels=input_channels, partner=loader if partner else None)
         engine.start()
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection
@@ -362,15 +366,17 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
         try:
             needs = max(needs, apply_command(engine, command, loader))
             applied.append(command.label)
+            engine.forward(command)  # the partner process, if there is one, applies it too
         except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
             conn.send(("event", f"{getattr(command, 'label', repr(command))} failed: {err}"))
         if not conn.poll(0):
             break
     try:
         if needs == REBUILD:
-            engine.update()
+            engine.update()  # the partner builds the same state before this one is swapped in
         elif needs == REMIX:
             engine.update_mix()
+        engine.flush_partner()  # what needed no rebuild (a parameter) reaches the partner now
     except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
         conn.send(("event", f"{' + '.join(dict.fromkeys(applied))} failed: {err}"))
     return True

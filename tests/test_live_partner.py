@@ -1,0 +1,167 @@
+"""The partner process (rackhost/live/partner.py): file tracks rendered in a second process, under a real JACK server.
+
+The null tests hold it to the offline render sample for sample, so a partner out of step with the engine (a
+wrong revision, a command it missed, a block from the wrong position) fails them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import SR, file_loader, program_signal
+from jack_harness import Recorder, align, disconnect_system, find_ports, jack_device
+from live_takes import BLOCK, capture_playback, clean_take, xruns
+
+from rackhost.chain import render
+from rackhost.chain.session import Session
+from rackhost.live import LiveEngine
+from rackhost.live import commands as c
+from rackhost.live.process import EngineProcess
+from rackhost.presets import load_session, save_session
+
+TRACKS = 12
+
+
+def _mix(folder, wav_file, tracks: int = TRACKS) -> str:
+    """A session file of ``tracks`` file tracks (mono and stereo), each through its own chain, and a master limiter."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for k in range(tracks):
+        audio = program_signal(1 + k % 2, 1.0, seed=20 + k)
+        track = session.add_track(f"t{k}", wav_file(audio, f"t{k}.wav"))
+        track.gain_db = -16.0 - k
+        track.pan = -0.7 + 1.4 * k / (tracks - 1)
+        track.chain.add("HighpassFilter", cutoff_frequency_hz=50.0 + 20 * k)
+        track.chain.add("Compressor", threshold_db=-12.0 - k, ratio=2.0 + k % 3)
+        if k % 3 == 0:
+            track.chain.add("ZamCompX2", threshold_db=-20.0 - k)  # a real VST3 in both processes
+        if k % 4 == 1:
+            track.chain.add("Reverb", room_size=0.4).set_mix(0.25)  # state that carries from block to block
+    session.master.chain.add("Limiter", threshold_db=-6.0)
+    path = folder / "mix.json"
+    save_session(session, path)
+    return str(path)
+
+
+def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_render(jack_server, tmp_path,
+                                                                                      wav_file):
+    path = _mix(tmp_path, wav_file)
+    frames = SR + 60 * BLOCK
+
+    def take():
+        engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+        engine.start()
+        try:
+            assert "partner process" in engine.spread_state, engine.spread_state
+            partner = engine._state.partner
+            assert partner is not None and len(partner.lanes) == TRACKS // 2  # half of 12 (two more from 16 up)
+            captured = capture_playback(jack_server, engine, frames)
+            stats = engine.stats()
+            assert stats.fault is None and stats.running
+            late = engine._partner.late
+        finally:
+            engine.close()
+        return captured, late
+
+    captured, late = clean_take(take)
+    assert late == 0  # a clean take: the partner delivered every block in time
+    offline = render(load_session(path), tail=False)
+    _, aligned = align(offline.audio, captured)
+    np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
+
+
+def _capture_process(jack_server, engine: EngineProcess, frames: int, during=None) -> np.ndarray:
+    """Play an engine process from the start, run ``during(engine)`` while it plays, capture its output."""
+    with Recorder("capture", 2, frames=frames) as recorder:
+        disconnect_system("PortAudio")
+        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
+            jack_server.connect(src, dst)
+        recorder.start()
+        engine.send(c.Play())
+        if during is not None:
+            during(engine)
+        recorder.wait(timeout=frames / SR + 20)
+        xruns[0] = recorder.xruns
+    return recorder.captured
+
+
+def _partner_lanes(engine: EngineProcess) -> str:
+    return next((e for e in engine.events if "partner" in e), "")
+
+
+def test_commands_sent_while_playing_reach_the_tracks_the_partner_renders(jack_server, tmp_path, wav_file):
+    """A parameter (no rebuild) and a new slot (a rebuild) on every track: the output goes silent either way,
+    which it could not if the partner's half of the tracks missed the command."""
+    path = _mix(tmp_path, wav_file)
+
+    def silence_by(commands):
+        engine = EngineProcess(file_loader(path), device=jack_device(), block_size=BLOCK, input_channels=0,
+                               partner=True)
+        engine.start()
+        try:
+            assert "file tracks shared with a partner process" in _partner_lanes(engine), engine.events
+
+            def during(e):
+                time.sleep(0.3)
+                for command in commands:
+                    e.send(command)
+
+            captured = _capture_process(jack_server, engine, 2 * SR, during)
+            time.sleep(0.2)
+            failures = [e for e in engine.poll() if "failed" in e or "partner" in e and "stopped" in e]
+            assert engine.stats()["alive"] == 1.0 and not failures, failures
+        finally:
+            engine.stop()
+        return captured
+
+    # Each track's first slot: HighpassFilter has no gain; a Gain at -inf added at the end of every chain.
+    added = [c.AddSlot(k, "Gain", None, {"gain_db": -120.0}) for k in range(TRACKS)]
+    captured = clean_take(lambda: silence_by(added))
+    tail = captured[:, -SR // 2 :]
+    assert np.abs(tail).max() < 1e-4  # every track, the partner's too, took the new slot
+    assert np.abs(captured[:, : SR // 10]).max() > 1e-3  # and it played before
+
+    set_low = [c.SetParameter(k, 1, "threshold_db", -60.0) for k in range(TRACKS)] + \
+              [c.SetGain(k, -120.0) for k in range(TRACKS)]
+    captured = clean_take(lambda: silence_by(set_low))
+    assert np.abs(captured[:, -SR // 2 :]).max() < 1e-4
+
+
+def test_a_partner_that_dies_hands_its_tracks_back_and_the_engine_plays_on(jack_server, tmp_path, wav_file):
+    import os
+    import signal
+
+    path = _mix(tmp_path, wav_file)
+    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+    engine.start()
+    try:
+        assert engine._state.partner is not None
+        engine.play()
+        time.sleep(0.3)
+        os.kill(engine._partner._process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while engine._state.partner is not None and time.monotonic() < deadline:
+            engine.poll()
+            time.sleep(0.05)
+        assert engine._state.partner is None
+        assert any("partner process stopped" in e for e in engine.events), engine.events
+        before = engine.stats().callbacks
+        time.sleep(0.5)
+        stats = engine.stats()
+        assert stats.running and stats.fault is None and stats.callbacks > before
+        # Every track renders here again: the output is the offline render's from a fresh start of each chain.
+        assert engine._state.numbers == tuple(range(TRACKS))
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("tracks", [4, 7])
+def test_a_small_session_keeps_every_track_in_the_engine(jack_server, tmp_path, wav_file, tracks):
+    path = _mix(tmp_path, wav_file, tracks)
+    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+    engine.start()
+    try:
+        assert engine._state.partner is None and engine._state.numbers == tuple(range(tracks))
+    finally:
+        engine.close()
