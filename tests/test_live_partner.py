@@ -59,13 +59,12 @@ def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_re
             captured = capture_playback(jack_server, engine, frames)
             stats = engine.stats()
             assert stats.fault is None and stats.running
-            late = engine._partner.late
+            xruns[0] += engine._partner.late  # a block the partner missed is a dropout: take it again
         finally:
             engine.close()
-        return captured, late
+        return captured
 
-    captured, late = clean_take(take)
-    assert late == 0  # a clean take: the partner delivered every block in time
+    captured = clean_take(take)
     offline = render(load_session(path), tail=False)
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
@@ -165,3 +164,22 @@ def test_a_small_session_keeps_every_track_in_the_engine(jack_server, tmp_path, 
         assert engine._state.partner is None and engine._state.numbers == tuple(range(tracks))
     finally:
         engine.close()
+
+
+def test_rackhost_live_hands_half_the_file_tracks_to_a_partner_and_no_partner_keeps_them(jack_server, tmp_path,
+                                                                                         wav_file):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_VST3_DIR
+
+    path = _mix(tmp_path, wav_file)
+    env = {**os.environ, **jack_server.env, "RACKHOST_VST3_PATH": str(PROJECT_VST3_DIR)}
+    for extra, said in (([], "file tracks shared with a partner process"),
+                        (["--no-partner"], "tracks shared with a second audio thread")):
+        run = subprocess.run([sys.executable, "-m", "rackhost.cli", "live", "--session", path, "--duration", "2",
+                              *extra], capture_output=True, text=True, env=env, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert f"tracks: {said}" in run.stdout, run.stdout
+        assert "partner process stopped" not in run.stdout

@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     live.add_argument("--midi-out", metavar="PORT", type=text("a MIDI output"),
                       help="send mapped targets' positions to this MIDI output (motorized faders, LED rings), "
                            "or virtual:NAME")
+    live.add_argument("--no-partner", action="store_true",
+                      help="render every track in the engine's process (on two audio threads) instead of handing "
+                           "half the file tracks to a partner process on the other core")
     live.set_defaults(func=cmd_live)
     return live
 
@@ -38,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_live(args: argparse.Namespace) -> int:
     from rackhost.chain.dsp import gain_to_db
     from rackhost.live import LiveEngine
+    from rackhost.live.process import SessionLoader
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
     from rackhost.presets.session_file import check_session_file
@@ -53,7 +57,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     takes_folder = folder(args.record, "--record") if args.record else None
     session.block_size = args.block_size or 128
     device = int(args.device) if args.device and args.device.isdigit() else args.device
-    engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out))
+    partner = None if args.no_partner else SessionLoader(str(args.session), load=load_session)
+    engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out), partner=partner)
     engine.start()
     rate = session.sample_rate
     try:
@@ -63,6 +68,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         else:
             engine.play()
         stats = engine.stats()
+        print(f"tracks: {engine.spread_state}")
         print(f"live at {rate} Hz, block {session.block_size}; round-trip latency {stats.latency_frames} frames "
               f"({1000 * stats.latency_frames / rate:.1f} ms: device {stats.device_latency_frames}, block "
               f"{session.block_size}, plug-ins {stats.plugin_latency_frames}); Ctrl-C stops")

@@ -226,7 +226,8 @@ class AudioCallback:
         share = state.share
         partner = state.partner
         if partner is not None:  # the partner renders its tracks on the other core while this thread does the rest
-            partner.run(position, playing, state.strips, state.own)
+            if not partner.run(position, playing, state.strips, state.own):
+                self._xruns += 1  # its tracks missed this block
         elif worker is not None and share is not None:
             share.open()
             worker.hand(share)

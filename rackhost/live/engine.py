@@ -141,7 +141,7 @@ class LiveEngine(AudioCallback):
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
             os.set_blocking(self._wake_write, False)
-        if self._partner_loader is not None and self._partner is None and (os.cpu_count() or 1) >= 2:
+        if self._partner_loader is not None and self._partner is None and self._partner_worthwhile():
             # Spawned now, so it loads the session on the other core while this one warms up.
             self._partner = PartnerLink(self._partner_loader, self.session.block_size, self.session.sample_rate)
         self._warm_up()
@@ -177,6 +177,16 @@ class LiveEngine(AudioCallback):
                                  if self._partner.alive else f"partner process not used: {self._partner.lost}")
         elif self.spread and self._worker is None:
             self._worker, self.spread_state = start_worker(self.audio_thread_id)
+
+    def _partner_worthwhile(self) -> bool:
+        """Two cores or more, and enough file tracks in the session as loaded for the partner to take half.
+
+        Decided once, at start: the partner loads the session as the loader has it, which later edits move away
+        from (the partner then follows them command by command).
+        """
+        session = self.session
+        files = sum(1 for t in session.tracks if t.source is not None and not t.input and t.instrument is None)
+        return (os.cpu_count() or 1) >= 2 and files >= PARTNER_MIN_TRACKS and not session.midi.programs
 
     def _open(self, inputs: int) -> Any:
         """The stream at the session's rate and block size: duplex, or output-only with no inputs."""

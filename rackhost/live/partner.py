@@ -74,15 +74,19 @@ class PartnerBlock:
     lanes: np.ndarray  # intp: the engine's lanes (rows of strips) the partner renders, in order
     rows: np.ndarray  # (len(lanes), 2, block) view of the shared block
 
-    def run(self, position: int, playing: bool, strips: np.ndarray, own: Callable[[], None]) -> None:
-        """From the callback: wake the partner, run ``own`` (the engine's tracks), then take the partner's rows."""
+    def run(self, position: int, playing: bool, strips: np.ndarray, own: Callable[[], None]) -> bool:
+        """From the callback: wake the partner, run ``own`` (the engine's tracks), then take the partner's rows.
+
+        False when the partner was late: its tracks are silent for this block (a dropout, counted as an xrun).
+        """
         link = self.link
         seq = link.begin(self.revision, position, playing)
         own()
         if link.finish(seq):
             strips[self.lanes] = self.rows
-        else:
-            strips[self.lanes] = 0.0  # late or gone: silence for this block; the control thread drops it if gone
+            return True
+        strips[self.lanes] = 0.0  # late or gone; the control thread drops it if gone
+        return False
 
 
 class PartnerLink:

@@ -94,10 +94,11 @@ class EngineProcess:
 
     def __init__(self, loader: SessionLoader, *, device: Any = None, block_size: int | None = None,
                  midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None,
-                 partner: bool = False):
+                 partner: bool = True):
         self.loader = loader
-        # File tracks render in a partner process on the other core (see partner.py), instead of a second thread.
-        self.partner = partner
+        # Half the file tracks render in a partner process on the other core (see partner.py) where the session
+        # has enough of them, instead of on a second audio thread; False: threads only.
+        self.partner = partner and spread
         self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
