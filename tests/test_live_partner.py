@@ -7,6 +7,7 @@ wrong revision, a command it missed, a block from the wrong position) fails them
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,42 @@ def test_rackhost_live_hands_half_the_file_tracks_to_a_partner_and_no_partner_ke
         assert run.returncode == 0, run.stderr[-2000:]
         assert f"tracks: {said}" in run.stdout, run.stdout
         assert "partner process stopped" not in run.stdout
+
+
+def _partners_of(pid: int) -> list[int]:
+    """The partner processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"rackhost.live.partner" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_killed_engine_process_takes_its_partner_with_it(jack_server, tmp_path, wav_file):
+    import os
+    import signal
+
+    path = _mix(tmp_path, wav_file)
+    engine = EngineProcess(file_loader(path), device=jack_device(), block_size=BLOCK, input_channels=0)
+    engine.start()
+    try:
+        pid = engine.pid
+        partners = _partners_of(pid)
+        assert len(partners) == 1, engine.events
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{partners[0]}").exists() \
+                and "Z" not in Path(f"/proc/{partners[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]:
+            time.sleep(0.1)
+        gone = not Path(f"/proc/{partners[0]}").exists() or \
+            "Z" in Path(f"/proc/{partners[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert gone, "the partner outlived its engine process"
+    finally:
+        engine.stop()
