@@ -299,17 +299,22 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
     thread.start()
     while not renderer.native_id:
         time.sleep(0.001)
-    gc.freeze()
+    gc.freeze()  # the session and plug-ins: never walked by a collection
+    gc.disable()  # no collection starts in the render thread: this thread collects, between messages
     try:
         while True:
             if not conn.poll(0.05):
                 _report_failures(engine, conn)
+                gc.collect(1)
                 continue
             message = conn.recv()
             if message[0] == "quit":
                 break
             if message[0] == "priority":
+                # As in the engine process: the render thread at the audio thread's priority, and this thread just
+                # above everything else, so no other process preempts it while it holds the GIL the render needs.
                 priority.make_realtime(renderer.native_id, message[1])
+                priority.raise_control_thread(renderer.native_id)
                 continue
             if message[0] == "commands":
                 for command in message[1]:
