@@ -340,6 +340,10 @@ class Editor:
     def set_solo(self, track: Track, solo: bool) -> None:
         self._attr(track, "solo", bool(solo), f"solo {track.name}")
 
+    def set_loop(self, session: object, loop: object) -> None:
+        """The session's loop range (a LoopRange, or None), one undo step."""
+        self._attr(session, "loop", loop, "loop range")
+
     def set_loudness_target(self, master: object, target: object) -> None:
         self._attr(master, "loudness_target", target, "loudness target")
 

@@ -47,10 +47,11 @@ from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
+from rackhost.gui.timeline import Timeline
 from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
                                 strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
@@ -101,7 +102,9 @@ class RackApp(MidiActions, AuditionActions):
         self.rack_area = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
-        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
+        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control; shown under the timeline
+        self.timeline: Timeline | None = None
+        self.last_render: Path | None = None  # the master's last bounce: the overview without file tracks
         if start_engine:
             self.restart_engine()
 
@@ -576,7 +579,7 @@ class RackApp(MidiActions, AuditionActions):
         """The automation lane of ``target`` on a strip (its envelope made, at the control's value, if none)."""
         for lane in self.lanes:
             if lane.alive and lane.track == track and lane.target == target:
-                dpg.focus_item(lane.window)
+                lane.focus()
                 return lane
         lane = AutomationLane(self, track, target)
         self.lanes.append(lane)
@@ -661,6 +664,7 @@ class RackApp(MidiActions, AuditionActions):
                 self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
                 self.busy_text = dpg.add_text("", color=MUTED)
             dpg.add_separator()
+            self.timeline = Timeline(self, self.window)
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
                 with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
@@ -753,7 +757,7 @@ class RackApp(MidiActions, AuditionActions):
         """Delete: remove the selected point of the focused automation lane, else the slot whose name was
         clicked last (if it is still in a chain)."""
         for lane in self.lanes:
-            if lane.alive and lane.selected is not None and dpg.is_item_focused(lane.window):
+            if lane.alive and lane.selected is not None and lane.focused:
                 lane.remove(lane.selected)
                 return
         for track, owner in self._owners():
@@ -773,12 +777,10 @@ class RackApp(MidiActions, AuditionActions):
         self.tell(f"recording armed tracks into {folder}")
 
     def set_loop(self, on: bool) -> None:
+        """The transport's loop switch or range: the session's loop range changes (one undo step)."""
         start, end = dpg.get_value(self.loop_range)[:2]
-        rate = self.session.sample_rate
-        if on and end <= start:
-            self.tell("the loop's end must come after its start", error=True)
-            return
-        self.send(Loop(int(start * rate) if on else None, int(end * rate) if on else None))
+        if self.timeline is not None:
+            self.timeline.loop_to(start, end, on)
 
     # -- each frame -----------------------------------------------------------------------
 
@@ -806,6 +808,8 @@ class RackApp(MidiActions, AuditionActions):
                     self._engine_died(event)
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
+        if self.timeline is not None:
+            self.timeline.update()
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)

@@ -299,6 +299,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
                             spread=spread, input_channels=input_channels)
         engine.start()
+        _follow_loop(engine)
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection
         gc.disable()  # no collection ever starts in the callback: this thread collects, between blocks
@@ -492,6 +493,13 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
         if track.name in auditions:
             track.audition = auditions[track.name]
     engine.session = new_session
+    _follow_loop(engine)
+
+
+def _follow_loop(engine: Any) -> None:
+    """Loop as the session says (a started engine, an undo of a loop change, another session opened)."""
+    loop = getattr(engine.session, "loop", None)
+    engine.set_loop(*(loop.frames(engine.session.sample_rate) if loop is not None else (None, None)))
 
 
 def _midi_learn(engine: Any, command: c.MidiLearn, loader: Any) -> None:

@@ -64,6 +64,7 @@ from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
 from rackhost.chain import automation
 from rackhost.chain.automation import Envelope
+from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
 from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
@@ -75,7 +76,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -124,14 +125,19 @@ def _v6_to_v7(doc: dict) -> dict:
     return dict(doc, format_version=7)
 
 
+def _v7_to_v8(doc: dict) -> dict:
+    """Version 8 only added the session's ``loop`` range: a version 7 session has none."""
+    return dict(doc, format_version=8)
+
+
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
-                                   6: _v6_to_v7}
+                                   6: _v6_to_v7, 7: _v7_to_v8}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
 SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "busses", "master",
-                                                                 "midi"))
+                                                                 "midi", "loop"))
 TRACK_KEYS = Keys(
     required=("name",),
     optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
@@ -145,6 +151,7 @@ MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_targe
 ENVELOPE_KEYS = Keys(required=("points",), optional=("slot", "parameter", "control", "send"))
 AB_KEYS = Keys(optional=("active", "other"))
 AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
+LOOP_KEYS = Keys(required=("start", "end"), optional=("on",))
 LOUDNESS_TARGET_KEYS = Keys(required=("integrated_lufs",), optional=("true_peak_dbtp",))
 
 
@@ -230,7 +237,18 @@ class _SessionReader(DocumentReader):
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
             )
         session.midi = read_midi_map(self, doc)
+        session.loop = self.read_loop(doc.get("loop"))
         return session
+
+    def read_loop(self, loop: Any) -> LoopRange | None:
+        if loop is None:
+            return None
+        loop = self.keys(self.expect(loop, dict, "loop"), LOOP_KEYS, "loop")
+        try:
+            return LoopRange(self.number(loop, "start", "loop", 0.0), self.number(loop, "end", "loop", 0.0),
+                             self.boolean(loop, "on", "loop", True))
+        except ValueError as err:
+            raise self.fail("loop", f"{err}; fix or remove the loop") from None
 
     def read_track(self, session: Session, doc: dict, where: str) -> None:
         name = self.expect(doc.get("name"), str, f"{where}.name")
@@ -492,6 +510,8 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             **automation_doc(session.master),
         },
         "midi": session.midi.to_dict(),
+        "loop": None if session.loop is None else {"start": session.loop.start, "end": session.loop.end,
+                                                   "on": session.loop.on},
     }
 
 

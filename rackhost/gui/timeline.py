@@ -1,0 +1,304 @@
+"""The timeline above the strips: a time ruler over the waveform overview, the loop range, the playhead, and
+the automation lanes under it on the same time axis.
+
+Everything it shows is read from the session or the engine: the loop range is
+the session's (:class:`~rackhost.chain.session.LoopRange`, one undo step per
+change, the engine told at once with a Loop command and again on every
+resync), the playhead is the engine's transport as the window last saw it. A
+click on the ruler locates the transport there; a drag sets the loop range and
+turns looping on. The overview shows the session's file tracks (each in its own
+colour) or, without any, the master's last render; the peaks come from
+:class:`~rackhost.gui.waveform.PeakCache`, read off the frame loop, and the
+picture is remade only when the width, the time span or the files change.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from rackhost.chain.session import LoopRange
+from rackhost.gui.theme import MUTED
+from rackhost.gui.waveform import PeakCache, overview_image
+from rackhost.live.commands import Locate, Loop
+
+TICKS_HEIGHT = 18  # the ruler's numbers
+OVERVIEW_HEIGHT = 58
+RULER_HEIGHT = TICKS_HEIGHT + OVERVIEW_HEIGHT
+MAX_SHARE = 0.45  # of the window's height the timeline and its lanes may take; more lanes scroll
+DRAG_PIXELS = 4  # a press that moves further is a loop drag, not a click
+SNAP_SECONDS = 0.1  # a dragged loop range snaps to this
+MIN_SECONDS = 10.0  # the span of an empty session
+TRACK_COLORS = ((86, 156, 214), (120, 200, 120), (230, 160, 70), (200, 110, 200), (90, 200, 200),
+                (220, 200, 90), (230, 100, 100), (150, 140, 230))
+RENDER_COLOR = (170, 175, 185)
+LOOP_FILL = (110, 130, 230, 60)
+LOOP_OFF_FILL = (110, 130, 230, 22)
+LOOP_EDGE = (140, 160, 250, 220)
+PLAYHEAD = (230, 90, 90)
+TICK = (120, 124, 132)
+RULER_BG = (30, 32, 37)
+OVERVIEW_BG = (20, 22, 26)
+STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+LABEL_PIXELS = 70  # at least this far between two numbers on the ruler
+
+
+def tick_step(seconds: float, width: float) -> float:
+    """The ruler's step between numbered ticks: the finest that leaves :data:`LABEL_PIXELS` between them."""
+    for step in STEPS:
+        if step / seconds * width >= LABEL_PIXELS:
+            return float(step)
+    return float(STEPS[-1])
+
+
+def time_label(seconds: float, step: float) -> str:
+    """'0:05', '1:30'; with sub-second steps '2.5'."""
+    if step < 1:
+        return f"{seconds:.1f}"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+class Timeline:
+    """The ruler, the overview and the lanes' place, in ``parent`` (the rack window), above the strips."""
+
+    def __init__(self, app: Any, parent: int):
+        self.app = app
+        self.cache = PeakCache()
+        self.width = 800
+        self._span = MIN_SECONDS
+        self._press: float | None = None  # x where the left button went down on the ruler
+        self._drag_to: float | None = None  # x the pointer is at while dragging a loop range
+        self._static: tuple = ()  # what the ruler was last drawn from
+        self._overview: tuple = ()  # what the overview picture was last made from
+        self._loop_shown: Any = object()  # the session loop the transport's loop widgets show
+        self._texture = 0
+        self._texture_width = 0
+        self._image = 0
+        self.legend: list[tuple[str, tuple[int, int, int]]] = []  # what the overview shows, in its colours
+        with dpg.child_window(parent=parent, height=RULER_HEIGHT + 4, border=False, no_scrollbar=True) as self.area:
+            self.ruler = dpg.add_drawlist(self.width, RULER_HEIGHT)
+            self.lanes = dpg.add_group()  # the automation lanes open (AutomationLane builds into it)
+        with dpg.item_handler_registry() as handlers:
+            dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self._pressed())
+        dpg.bind_item_handler_registry(self.ruler, handlers)
+        with dpg.texture_registry():
+            self._registry = dpg.last_container()
+        with dpg.draw_layer(parent=self.ruler) as self.background:
+            pass
+        with dpg.draw_layer(parent=self.ruler) as self.picture:
+            pass
+        with dpg.draw_layer(parent=self.ruler) as self.marks:
+            pass
+        self.playhead = dpg.draw_line((0, 0), (0, RULER_HEIGHT), color=PLAYHEAD, thickness=2, parent=self.ruler)
+
+    # -- the time axis, shared with the lanes -------------------------------------------------
+
+    @property
+    def seconds(self) -> float:
+        """The time the ruler spans: the longest file, the loop's end, the lanes' last points (a little past)."""
+        return self._span
+
+    def x_of(self, seconds: float) -> float:
+        return seconds / self._span * self.width
+
+    def at_x(self, x: float) -> float:
+        return min(max(x, 0.0), self.width) / self.width * self._span
+
+    def _measure_span(self) -> float:
+        session = self.app.session
+        ends = [t.source.frames / t.source.sample_rate for t in session.tracks if t.source is not None]
+        ends += [t.midi.length(session.sample_rate) / session.sample_rate for t in session.tracks
+                 if t.instrument and t.midi]
+        if not ends and self.app.last_render is not None:
+            found = self.cache.get(self.app.last_render)
+            ends.append(found.seconds if found is not None else 0.0)
+        if session.loop is not None:
+            ends.append(session.loop.end)
+        for lane in self.app.lanes:
+            envelope = lane.envelope if lane.alive else None
+            if envelope is not None and envelope.points:
+                ends.append(envelope.points[-1].time * 1.05)
+        longest = max(ends, default=0.0)
+        return max(longest, 1.0) if longest > 0 else MIN_SECONDS
+
+    # -- the user's gestures ---------------------------------------------------------------
+
+    def _mouse_x(self) -> float:
+        return float(dpg.get_mouse_pos(local=False)[0] - dpg.get_item_rect_min(self.ruler)[0])
+
+    def _pressed(self) -> None:
+        self._press = self._mouse_x()
+        self._drag_to = None
+
+    def _follow_press(self) -> None:
+        """While the button is down: a loop drag once the pointer has moved; on release, the loop or a locate."""
+        if self._press is None:
+            return
+        x = self._mouse_x()
+        if dpg.is_mouse_button_down(dpg.mvMouseButton_Left):
+            if self._drag_to is not None or abs(x - self._press) > DRAG_PIXELS:
+                self._drag_to = x
+            return
+        press, drag_to = self._press, self._drag_to
+        self._press = self._drag_to = None
+        if drag_to is None and abs(x - press) > DRAG_PIXELS:
+            drag_to = x  # pressed and released between two frames
+        if drag_to is None:
+            self.locate(self.at_x(press))
+        else:
+            start, end = sorted((self.at_x(press), self.at_x(drag_to)))
+            snap = lambda s: round(round(s / SNAP_SECONDS) * SNAP_SECONDS, 6)
+            if snap(end) > snap(start):
+                start, end = snap(start), snap(end)
+            self.loop_to(start, end, True)
+
+    def locate(self, seconds: float) -> None:
+        """Move the transport to ``seconds`` (the playhead shows it at once)."""
+        frame = max(0, int(round(seconds * self.app.session.sample_rate)))
+        self.app.send(Locate(frame))
+        self.app.transport = (frame, self.app.transport[1])
+
+    def loop_to(self, start: float, end: float, on: bool) -> bool:
+        """Make ``start``..``end`` seconds the session's loop range (looping if ``on``), one undo step, and tell
+        the engine. An empty range is refused and said; True if the session's loop is as asked."""
+        session = self.app.session
+        try:
+            loop: LoopRange | None = LoopRange(start, end, on)
+        except ValueError:
+            if on:
+                self.app.tell("the loop's end must come after its start", error=True)
+                return False
+            loop = LoopRange(session.loop.start, session.loop.end, False) if session.loop is not None else None
+        if loop == session.loop:
+            return True
+        session.edit.set_loop(session, loop)
+        session.history.seal()
+        self.app.send(Loop(*(loop.frames(session.sample_rate) if loop is not None else (None, None))))
+        self.app.history_view.show()
+        return True
+
+    # -- each frame -------------------------------------------------------------------------
+
+    def update(self) -> None:
+        """Once a frame: fit the width, follow a press, show the loop and the playhead; redraw only on change."""
+        width = max(100, int(dpg.get_item_rect_size(self.area)[0]) - 2)
+        if width != self.width and dpg.get_item_rect_size(self.area)[0] > 0:
+            self.width = width
+            dpg.configure_item(self.ruler, width=width)
+        self._follow_press()
+        self._show_loop_widgets()
+        self._span = self._measure_span()
+        self._fit_height()
+        self._draw_overview()
+        self._draw_static()
+        seconds = self.app.transport[0] / self.app.session.sample_rate
+        x = self.x_of(seconds)
+        if dpg.get_item_configuration(self.playhead)["p1"][0] != x:
+            dpg.configure_item(self.playhead, p1=(x, 0), p2=(x, RULER_HEIGHT))
+
+    def _fit_height(self) -> None:
+        lanes = sum(dpg.get_item_rect_size(lane.window)[1] + 5 for lane in self.app.lanes if lane.alive)
+        wanted = RULER_HEIGHT + 4 + int(lanes)
+        room = int(dpg.get_viewport_client_height() * MAX_SHARE) if dpg.is_viewport_ok() else wanted
+        height = min(wanted, max(room, RULER_HEIGHT + 4))
+        if dpg.get_item_height(self.area) != height:
+            dpg.configure_item(self.area, height=height, no_scrollbar=height >= wanted)
+
+    def _show_loop_widgets(self) -> None:
+        """The transport's loop switch and range show the session's loop (after a drag here, an undo, a load)."""
+        loop = self.app.session.loop
+        if loop is self._loop_shown:
+            return
+        self._loop_shown = loop
+        if self.app.loop:
+            dpg.set_value(self.app.loop, bool(loop is not None and loop.on))
+        if self.app.loop_range and loop is not None:
+            dpg.set_value(self.app.loop_range, [loop.start, loop.end, 0.0, 0.0])
+
+    def _sources(self) -> list[tuple[str, Path, tuple[int, int, int]]]:
+        """What the overview shows: each file track (name, file, colour), or the master's last render."""
+        found = [(t.name, Path(t.source.path), TRACK_COLORS[i % len(TRACK_COLORS)])
+                 for i, t in enumerate(self.app.session.tracks) if getattr(t.source, "path", None) is not None]
+        if not found and self.app.last_render is not None:
+            found = [(f"master (last render: {Path(self.app.last_render).name})", Path(self.app.last_render),
+                      RENDER_COLOR)]
+        return found
+
+    def _draw_overview(self) -> None:
+        sources = self._sources()
+        state = (self.width, self._span, tuple(sources), self.cache.finished)
+        if state == self._overview:
+            return
+        self._overview = state
+        layers, legend = [], []
+        for name, path, color in sources:
+            found = self.cache.get(path)
+            legend.append((name, color))
+            if found is not None:
+                layers.append((*found.columns(self._span, self.width), color))
+        self.legend = legend
+        height = OVERVIEW_HEIGHT - 2
+        image = overview_image(layers, self.width, height)
+        if self._texture and self._texture_width == self.width:
+            dpg.set_value(self._texture, image.ravel())
+        else:
+            old, self._texture_width = self._texture, self.width
+            self._texture = dpg.add_dynamic_texture(self.width, height, image.ravel(), parent=self._registry)
+            dpg.delete_item(self.picture, children_only=True)
+            self._image = dpg.draw_image(self._texture, (0, TICKS_HEIGHT + 1), (self.width, RULER_HEIGHT - 1),
+                                         parent=self.picture)
+            if old:
+                dpg.delete_item(old)
+        self._static = ()  # the legend may have changed
+
+    def _draw_static(self) -> None:
+        loop = self.app.session.loop
+        drag = None
+        if self._drag_to is not None and self._press is not None:
+            drag = tuple(sorted((self._press, self._drag_to)))
+        state = (self.width, self._span, loop, drag, tuple(self.legend))
+        if state == self._static:
+            return
+        self._static = state
+        for layer in (self.background, self.marks):
+            dpg.delete_item(layer, children_only=True)
+        width, span = self.width, self._span
+        dpg.draw_rectangle((0, 0), (width, TICKS_HEIGHT), color=RULER_BG, fill=RULER_BG, parent=self.background)
+        dpg.draw_rectangle((0, TICKS_HEIGHT), (width, RULER_HEIGHT), color=OVERVIEW_BG, fill=OVERVIEW_BG,
+                           parent=self.background)
+        middle = TICKS_HEIGHT + OVERVIEW_HEIGHT / 2
+        dpg.draw_line((0, middle), (width, middle), color=(50, 54, 62), parent=self.background)
+        step = tick_step(span, width)
+        minor = step / 5 if step / 5 / span * width >= 8 else step / 2
+        for i in range(int(span / minor) + 1):
+            t = i * minor
+            x = self.x_of(t)
+            major = math.isclose(t / step, round(t / step), abs_tol=1e-6)
+            top = 2 if major else TICKS_HEIGHT - 5
+            dpg.draw_line((x, top), (x, TICKS_HEIGHT), color=TICK, parent=self.background)
+            if major:
+                dpg.draw_text((x + 3, 2), time_label(t, step), color=MUTED, size=13, parent=self.background)
+        marked = (drag[0], drag[1], True) if drag is not None else \
+            ((self.x_of(loop.start), self.x_of(loop.end), loop.on) if loop is not None else None)
+        if marked is not None:
+            left, right, on = marked
+            fill = LOOP_FILL if on else LOOP_OFF_FILL
+            dpg.draw_rectangle((left, 0), (right, RULER_HEIGHT), color=fill, fill=fill, parent=self.marks)
+            edge = LOOP_EDGE if on else (*LOOP_EDGE[:3], 90)
+            dpg.draw_rectangle((left, 0), (right, TICKS_HEIGHT), color=edge, fill=(*LOOP_EDGE[:3], 70 if on else 25),
+                               parent=self.marks)
+            for x in (left, right):
+                dpg.draw_line((x, 0), (x, RULER_HEIGHT), color=edge, thickness=2, parent=self.marks)
+        x = 6
+        for name, color in self.legend[:8]:
+            dpg.draw_text((x, TICKS_HEIGHT + 3), name, color=color, size=13, parent=self.marks)
+            x += 8 * len(name) + 18
+        if not self.legend:
+            dpg.draw_text((6, TICKS_HEIGHT + OVERVIEW_HEIGHT / 2 - 7),
+                          "no file tracks: render the master (Render menu) to see its waveform here",
+                          color=MUTED, size=13, parent=self.marks)
+        dpg.draw_rectangle((0, 0), (width - 1, RULER_HEIGHT - 1), color=(60, 64, 72), parent=self.marks)
