@@ -26,8 +26,9 @@ from rackhost.gui.waveform import PeakCache, overview_image
 from rackhost.live.commands import Locate, Loop
 
 TICKS_HEIGHT = 18  # the ruler's numbers
-OVERVIEW_HEIGHT = 58
-RULER_HEIGHT = TICKS_HEIGHT + OVERVIEW_HEIGHT
+OVERVIEW_HEIGHT = 64  # the overview's least height; stacked files get ROW_HEIGHT each
+ROW_HEIGHT = 22
+STACKED = 6  # up to this many files get a row each in the overview; more are drawn over each other
 MAX_SHARE = 0.45  # of the window's height the timeline and its lanes may take; more lanes scroll
 DRAG_PIXELS = 4  # a press that moves further is a loop drag, not a click
 SNAP_SECONDS = 0.1  # a dragged loop range snaps to this
@@ -69,6 +70,7 @@ class Timeline:
         self.app = app
         self.cache = PeakCache()
         self.width = 800
+        self.overview_height = OVERVIEW_HEIGHT
         self._span = MIN_SECONDS
         self._press: float | None = None  # x where the left button went down on the ruler
         self._drag_to: float | None = None  # x the pointer is at while dragging a loop range
@@ -76,11 +78,11 @@ class Timeline:
         self._overview: tuple = ()  # what the overview picture was last made from
         self._loop_shown: Any = object()  # the session loop the transport's loop widgets show
         self._texture = 0
-        self._texture_width = 0
+        self._texture_size = (0, 0)
         self._image = 0
         self.legend: list[tuple[str, tuple[int, int, int]]] = []  # what the overview shows, in its colours
-        with dpg.child_window(parent=parent, height=RULER_HEIGHT + 4, border=False, no_scrollbar=True) as self.area:
-            self.ruler = dpg.add_drawlist(self.width, RULER_HEIGHT)
+        with dpg.child_window(parent=parent, height=self.height + 4, border=False, no_scrollbar=True) as self.area:
+            self.ruler = dpg.add_drawlist(self.width, self.height)
             self.lanes = dpg.add_group()  # the automation lanes open (AutomationLane builds into it)
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self._pressed())
@@ -93,7 +95,12 @@ class Timeline:
             pass
         with dpg.draw_layer(parent=self.ruler) as self.marks:
             pass
-        self.playhead = dpg.draw_line((0, 0), (0, RULER_HEIGHT), color=PLAYHEAD, thickness=2, parent=self.ruler)
+        self.playhead = dpg.draw_line((0, 0), (0, self.height), color=PLAYHEAD, thickness=2, parent=self.ruler)
+
+    @property
+    def height(self) -> int:
+        """The ruler's: its numbers and the overview."""
+        return TICKS_HEIGHT + self.overview_height
 
     # -- the time axis, shared with the lanes -------------------------------------------------
 
@@ -197,14 +204,15 @@ class Timeline:
         self._draw_static()
         seconds = self.app.transport[0] / self.app.session.sample_rate
         x = self.x_of(seconds)
-        if dpg.get_item_configuration(self.playhead)["p1"][0] != x:
-            dpg.configure_item(self.playhead, p1=(x, 0), p2=(x, RULER_HEIGHT))
+        if dpg.get_item_configuration(self.playhead)["p1"][0] != x or \
+                dpg.get_item_configuration(self.playhead)["p2"][1] != self.height:
+            dpg.configure_item(self.playhead, p1=(x, 0), p2=(x, self.height))
 
     def _fit_height(self) -> None:
         lanes = sum(dpg.get_item_rect_size(lane.window)[1] + 5 for lane in self.app.lanes if lane.alive)
-        wanted = RULER_HEIGHT + 4 + int(lanes)
+        wanted = self.height + 4 + int(lanes)
         room = int(dpg.get_viewport_client_height() * MAX_SHARE) if dpg.is_viewport_ok() else wanted
-        height = min(wanted, max(room, RULER_HEIGHT + 4))
+        height = min(wanted, max(room, self.height + 4))
         if dpg.get_item_height(self.area) != height:
             dpg.configure_item(self.area, height=height, no_scrollbar=height >= wanted)
 
@@ -238,29 +246,48 @@ class Timeline:
         for name, path, color in sources:
             found = self.cache.get(path)
             legend.append((name, color))
-            if found is not None:
-                layers.append((*found.columns(self._span, self.width), color))
+            layers.append((*found.columns(self._span, self.width), color) if found is not None else None)
         self.legend = legend
-        height = OVERVIEW_HEIGHT - 2
-        image = overview_image(layers, self.width, height)
-        if self._texture and self._texture_width == self.width:
+        stacked = len(sources) if len(sources) <= STACKED else 0
+        self.overview_height = max(OVERVIEW_HEIGHT, ROW_HEIGHT * stacked + 2)
+        dpg.configure_item(self.ruler, height=self.height)
+        height = self.overview_height - 2
+        image = self._picture(layers, height)
+        if self._texture and self._texture_size == (self.width, height):
             dpg.set_value(self._texture, image.ravel())
         else:
-            old, self._texture_width = self._texture, self.width
+            old, self._texture_size = self._texture, (self.width, height)
             self._texture = dpg.add_dynamic_texture(self.width, height, image.ravel(), parent=self._registry)
             dpg.delete_item(self.picture, children_only=True)
-            self._image = dpg.draw_image(self._texture, (0, TICKS_HEIGHT + 1), (self.width, RULER_HEIGHT - 1),
+            self._image = dpg.draw_image(self._texture, (0, TICKS_HEIGHT + 1), (self.width, self.height - 1),
                                          parent=self.picture)
             if old:
                 dpg.delete_item(old)
         self._static = ()  # the legend may have changed
+
+    def _rows(self, count: int, height: int) -> list[tuple[int, int]]:
+        """(top, height) of each file's row in the overview: one each up to :data:`STACKED`, else one for all."""
+        if count == 0 or count > STACKED:
+            return [(0, height)] * max(count, 1)
+        edges = [round(i * height / count) for i in range(count + 1)]
+        return [(edges[i], edges[i + 1] - edges[i]) for i in range(count)]
+
+    def _picture(self, layers: list, height: int) -> Any:
+        """The overview's image: ``layers`` (one per file, None while it is read) in rows, or over each other."""
+        if len(layers) > STACKED:
+            return overview_image([layer for layer in layers if layer is not None], self.width, height)
+        picture = overview_image([], self.width, height)
+        for (top, high), layer in zip(self._rows(len(layers), height), layers):
+            if layer is not None:
+                picture[top:top + high] = overview_image([layer], self.width, high)
+        return picture
 
     def _draw_static(self) -> None:
         loop = self.app.session.loop
         drag = None
         if self._drag_to is not None and self._press is not None:
             drag = tuple(sorted((self._press, self._drag_to)))
-        state = (self.width, self._span, loop, drag, tuple(self.legend))
+        state = (self.width, self.height, self._span, loop, drag, tuple(self.legend))
         if state == self._static:
             return
         self._static = state
@@ -268,10 +295,11 @@ class Timeline:
             dpg.delete_item(layer, children_only=True)
         width, span = self.width, self._span
         dpg.draw_rectangle((0, 0), (width, TICKS_HEIGHT), color=RULER_BG, fill=RULER_BG, parent=self.background)
-        dpg.draw_rectangle((0, TICKS_HEIGHT), (width, RULER_HEIGHT), color=OVERVIEW_BG, fill=OVERVIEW_BG,
+        dpg.draw_rectangle((0, TICKS_HEIGHT), (width, self.height), color=OVERVIEW_BG, fill=OVERVIEW_BG,
                            parent=self.background)
-        middle = TICKS_HEIGHT + OVERVIEW_HEIGHT / 2
-        dpg.draw_line((0, middle), (width, middle), color=(50, 54, 62), parent=self.background)
+        if len(self.legend) > STACKED or not self.legend:
+            middle = TICKS_HEIGHT + self.overview_height / 2
+            dpg.draw_line((0, middle), (width, middle), color=(50, 54, 62), parent=self.background)
         step = tick_step(span, width)
         minor = step / 5 if step / 5 / span * width >= 8 else step / 2
         for i in range(int(span / minor) + 1):
@@ -287,18 +315,30 @@ class Timeline:
         if marked is not None:
             left, right, on = marked
             fill = LOOP_FILL if on else LOOP_OFF_FILL
-            dpg.draw_rectangle((left, 0), (right, RULER_HEIGHT), color=fill, fill=fill, parent=self.marks)
+            dpg.draw_rectangle((left, 0), (right, self.height), color=fill, fill=fill, parent=self.marks)
             edge = LOOP_EDGE if on else (*LOOP_EDGE[:3], 90)
             dpg.draw_rectangle((left, 0), (right, TICKS_HEIGHT), color=edge, fill=(*LOOP_EDGE[:3], 70 if on else 25),
                                parent=self.marks)
             for x in (left, right):
-                dpg.draw_line((x, 0), (x, RULER_HEIGHT), color=edge, thickness=2, parent=self.marks)
-        x = 6
-        for name, color in self.legend[:8]:
-            dpg.draw_text((x, TICKS_HEIGHT + 3), name, color=color, size=13, parent=self.marks)
-            x += 8 * len(name) + 18
+                dpg.draw_line((x, 0), (x, self.height), color=edge, thickness=2, parent=self.marks)
+        if len(self.legend) > STACKED:  # drawn over each other: the names in a row along the top
+            x = 6
+            for name, color in self.legend:
+                dpg.draw_rectangle((x - 3, TICKS_HEIGHT + 2), (x + 7 * len(name) + 3, TICKS_HEIGHT + 15),
+                                   color=(0, 0, 0, 0), fill=(*OVERVIEW_BG, 200), parent=self.marks)
+                dpg.draw_text((x, TICKS_HEIGHT + 2), name, color=color, size=12, parent=self.marks)
+                x += 7 * len(name) + 14
+        else:  # a row each: the name at the row's left, its lane separated by a line
+            for (top, high), (name, color) in zip(self._rows(len(self.legend), self.overview_height - 2), self.legend):
+                y = TICKS_HEIGHT + 1 + top
+                if top:
+                    dpg.draw_line((0, y), (width, y), color=(44, 47, 54), parent=self.marks)
+                text_y = y + max(0, (high - 12) / 2)
+                dpg.draw_rectangle((2, text_y), (8 + 7 * len(name), text_y + 12), color=(0, 0, 0, 0),
+                                   fill=(*OVERVIEW_BG, 190), parent=self.marks)
+                dpg.draw_text((5, text_y), name, color=color, size=12, parent=self.marks)
         if not self.legend:
-            dpg.draw_text((6, TICKS_HEIGHT + OVERVIEW_HEIGHT / 2 - 7),
+            dpg.draw_text((6, TICKS_HEIGHT + self.overview_height / 2 - 7),
                           "no file tracks: render the master (Render menu) to see its waveform here",
                           color=MUTED, size=13, parent=self.marks)
-        dpg.draw_rectangle((0, 0), (width - 1, RULER_HEIGHT - 1), color=(60, 64, 72), parent=self.marks)
+        dpg.draw_rectangle((0, 0), (width - 1, self.height - 1), color=(60, 64, 72), parent=self.marks)
