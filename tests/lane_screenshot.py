@@ -35,4 +35,4 @@ if __name__ == "__main__":
     gui.VIEWS["lane"] = _lane
     width, height = (int(n) for n in (sys.argv[3] if len(sys.argv) > 3 else "1920x1080").split("x"))
     gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
-            view="lane")
+            view="lane", recover=False)

@@ -84,6 +84,7 @@ class RackApp(MidiActions, AuditionActions):
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
+        self.loop = self.loop_range = 0  # the transport bar's loop switch and range (made by build())
         self.status_line: StatusLine | None = None
         self.questions = QuestionDialog()
         self.history_view = HistoryList(self)
@@ -634,6 +635,8 @@ class RackApp(MidiActions, AuditionActions):
                                                          callback=lambda s, v: self.set_narrow(v))
                     self.history_item = dpg.add_menu_item(label="History", check=True, default_value=True,
                                                           callback=lambda s, v: self.show_history(v))
+                    dpg.add_menu_item(label="Timeline", check=True, default_value=True,
+                                      callback=lambda s, v: self.timeline.show(v))
                     dpg.add_menu_item(label="Spectrum...", callback=lambda: self.open_spectrum(None))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)

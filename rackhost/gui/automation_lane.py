@@ -37,6 +37,8 @@ from rackhost.gui.timeline import tick_step
 
 LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
 LANE_HEIGHT = 110
+LANE_HEIGHT_SMALL = 64  # in a window under SMALL_WINDOW pixels high
+SMALL_WINDOW = 900
 SNAP_SECONDS = 0.1
 GRAB_PIXELS = 8.0  # a click this close to a point takes the point, not a new one
 FLOOR_DB = -60.0  # a fader's lane is drawn down to here: the 150 dB below it are all silence to the ear
@@ -95,7 +97,9 @@ class AutomationLane:
         self._drawn: tuple = ()
         name = getattr(owner, "name", "master")
         timeline = getattr(app, "timeline", None)
-        with dpg.group(parent=timeline.lanes if timeline is not None else 0) as self.window:
+        above = dpg.get_item_children(timeline.lanes, 1) if timeline is not None else []
+        with dpg.group(parent=timeline.lanes if timeline is not None else 0,
+                       before=above[0] if above else 0) as self.window:  # the newest lane on top, in view
             with dpg.group(horizontal=True):
                 self.title = dpg.add_text(f"{name}: {target.describe()}", color=POINT)
                 with dpg.tooltip(self.title):
@@ -112,7 +116,7 @@ class AutomationLane:
                 with dpg.tooltip(self.hide_button):
                     dpg.add_text("close the lane; the envelope stays and plays (right-click the control > "
                                  "Automate shows it again)")
-            self.canvas = dpg.add_drawlist(self.width, LANE_HEIGHT)
+            self.canvas = dpg.add_drawlist(self.width, self.height)
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self._pressed())
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda *_: self._right_clicked())
@@ -146,6 +150,12 @@ class AutomationLane:
     def width(self) -> int:
         timeline = getattr(self.app, "timeline", None)
         return timeline.width if timeline is not None else LANE_WIDTH
+
+    @property
+    def height(self) -> int:
+        """The lane's drawing: shorter in a small window, where the strips need the room."""
+        small = dpg.is_viewport_ok() and dpg.get_viewport_client_height() < SMALL_WINDOW
+        return LANE_HEIGHT_SMALL if small else LANE_HEIGHT
 
     @property
     def focused(self) -> bool:
@@ -234,11 +244,11 @@ class AutomationLane:
 
     def y_of(self, value: float) -> float:
         low, high = self._range()
-        return (1.0 - (min(max(value, low), high) - low) / (high - low)) * (LANE_HEIGHT - 1)
+        return (1.0 - (min(max(value, low), high) - low) / (high - low)) * (self.height - 1)
 
     def at_pixel(self, x: float, y: float) -> tuple[float, float]:
         low, high = self._range()
-        return x / self.width * self.seconds, low + (1.0 - y / (LANE_HEIGHT - 1)) * (high - low)
+        return x / self.width * self.seconds, low + (1.0 - y / (self.height - 1)) * (high - low)
 
     def _mouse(self) -> tuple[float, float]:
         x, y = dpg.get_drawing_mouse_pos()
@@ -323,31 +333,31 @@ class AutomationLane:
 
     def _state(self) -> tuple:
         """What the lane is drawn from besides its envelope (redrawn when any of it moves)."""
-        return self.playhead, self._drag_to, self.app.session.loop, self.width, self.seconds
+        return self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds
 
     def draw(self) -> None:
         self._drawn = self._state()
         width = self.width
-        if dpg.get_item_width(self.canvas) != width:
-            dpg.configure_item(self.canvas, width=width)
+        if (dpg.get_item_width(self.canvas), dpg.get_item_height(self.canvas)) != (width, self.height):
+            dpg.configure_item(self.canvas, width=width, height=self.height)
         dpg.delete_item(self.canvas, children_only=True)
         envelope = self.envelope
-        dpg.draw_rectangle((0, 0), (width - 1, LANE_HEIGHT - 1), color=(60, 64, 72), fill=(28, 30, 35),
+        dpg.draw_rectangle((0, 0), (width - 1, self.height - 1), color=(60, 64, 72), fill=(28, 30, 35),
                            parent=self.canvas)
         loop = self.app.session.loop
         if loop is not None:
             fill = LOOP if loop.on else (*LOOP[:3], 30)
-            dpg.draw_rectangle((self.x_of(loop.start), 0), (self.x_of(loop.end), LANE_HEIGHT - 1), color=fill,
+            dpg.draw_rectangle((self.x_of(loop.start), 0), (self.x_of(loop.end), self.height - 1), color=fill,
                                fill=fill, parent=self.canvas)
         timeline = getattr(self.app, "timeline", None)
         step = tick_step(self.seconds, width) if timeline is not None else (1.0 if self.seconds <= 30 else 10.0)
         for i in range(int(self.seconds / step) + 1):
             x = self.x_of(i * step)
-            dpg.draw_line((x, 0), (x, LANE_HEIGHT - 1), color=(44, 47, 54), parent=self.canvas)  # the ruler's grid
+            dpg.draw_line((x, 0), (x, self.height - 1), color=(44, 47, 54), parent=self.canvas)  # the ruler's grid
         low, high = self._range()
         middle = (low + high) / 2
         for value in (high, middle, low):  # the value scale, at the left, clear of the edges
-            y = min(max(self.y_of(value) - 6, 2), LANE_HEIGHT - 15)
+            y = min(max(self.y_of(value) - 6, 2), self.height - 15)
             dpg.draw_text((4, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
         if envelope is not None and envelope.points:
             times = np.linspace(0.0, self.seconds, width // 2)
@@ -364,7 +374,7 @@ class AutomationLane:
             dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "
                           f"{value_at(envelope, self.playhead, self.app.session.sample_rate):.2f} {unit}")
         x = self.x_of(self.playhead)
-        dpg.draw_line((x, 0), (x, LANE_HEIGHT - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
+        dpg.draw_line((x, 0), (x, self.height - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
 
     def refresh(self) -> None:
         """After an edit or an undo: the lane closes with its envelope (or its strip), else redraws."""

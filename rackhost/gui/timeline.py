@@ -21,15 +21,18 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.session import LoopRange
+from rackhost.gui.host import TimelineHost
 from rackhost.gui.theme import MUTED
 from rackhost.gui.waveform import PeakCache, overview_image
 from rackhost.live.commands import Locate, Loop
 
 TICKS_HEIGHT = 18  # the ruler's numbers
-OVERVIEW_HEIGHT = 64  # the overview's least height; stacked files get ROW_HEIGHT each
-ROW_HEIGHT = 22
+OVERVIEW_HEIGHT = 58  # the overview's least height; stacked files get a row each
+ROW_HEIGHT = 22  # a file's row in the overview
+OVERVIEW_HEIGHT_SMALL = 30  # in a window under TALL pixels high: every file drawn over the others, the strips
+TALL = 900  # need the room
 STACKED = 6  # up to this many files get a row each in the overview; more are drawn over each other
-MAX_SHARE = 0.45  # of the window's height the timeline and its lanes may take; more lanes scroll
+MIN_CONSOLE = 200  # pixels the strips keep for their faders and meters: the lanes scroll rather than take them
 DRAG_PIXELS = 4  # a press that moves further is a loop drag, not a click
 SNAP_SECONDS = 0.1  # a dragged loop range snaps to this
 MIN_SECONDS = 10.0  # the span of an empty session
@@ -66,11 +69,12 @@ def time_label(seconds: float, step: float) -> str:
 class Timeline:
     """The ruler, the overview and the lanes' place, in ``parent`` (the rack window), above the strips."""
 
-    def __init__(self, app: Any, parent: int):
+    def __init__(self, app: TimelineHost, parent: int):
         self.app = app
         self.cache = PeakCache()
         self.width = 800
         self.overview_height = OVERVIEW_HEIGHT
+        self.stacked = True  # a row per file in the overview (up to STACKED files, in a tall window)
         self._span = MIN_SECONDS
         self._press: float | None = None  # x where the left button went down on the ruler
         self._drag_to: float | None = None  # x the pointer is at while dragging a loop range
@@ -101,6 +105,10 @@ class Timeline:
     def height(self) -> int:
         """The ruler's: its numbers and the overview."""
         return TICKS_HEIGHT + self.overview_height
+
+    def show(self, shown: bool) -> None:
+        """View > Timeline: hide the ruler and the lanes (the strips get their height), or show them again."""
+        dpg.configure_item(self.area, show=bool(shown))
 
     # -- the time axis, shared with the lanes -------------------------------------------------
 
@@ -209,10 +217,17 @@ class Timeline:
             dpg.configure_item(self.playhead, p1=(x, 0), p2=(x, self.height))
 
     def _fit_height(self) -> None:
-        lanes = sum(dpg.get_item_rect_size(lane.window)[1] + 5 for lane in self.app.lanes if lane.alive)
-        wanted = self.height + 4 + int(lanes)
-        room = int(dpg.get_viewport_client_height() * MAX_SHARE) if dpg.is_viewport_ok() else wanted
-        height = min(wanted, max(room, self.height + 4))
+        """As tall as the ruler and the open lanes, but never so tall that the strips' faders get short of
+        :data:`MIN_CONSOLE` (the lanes scroll then; the ruler always shows)."""
+        heights = [int(dpg.get_item_rect_size(lane.window)[1]) + 5 for lane in self.app.lanes if lane.alive]
+        wanted = self.height + 4 + sum(heights)
+        least = self.height + 4 + max(heights[-1:], default=0)  # the lane opened last always shows (it is on top)
+        now = dpg.get_item_height(self.area)
+        views = [*self.app.strips, *self.app.bus_strips, *([self.app.master] if self.app.master else [])]
+        consoles = [dpg.get_item_rect_size(v.console)[1] for v in views if dpg.does_item_exist(v.console)]
+        console = min(consoles, default=0)
+        room = now + console - MIN_CONSOLE if console > 0 else wanted  # the strips' height moves with ours
+        height = min(wanted, max(room, least))
         if dpg.get_item_height(self.area) != height:
             dpg.configure_item(self.area, height=height, no_scrollbar=height >= wanted)
 
@@ -238,7 +253,8 @@ class Timeline:
 
     def _draw_overview(self) -> None:
         sources = self._sources()
-        state = (self.width, self._span, tuple(sources), self.cache.finished)
+        tall = not dpg.is_viewport_ok() or dpg.get_viewport_client_height() >= TALL
+        state = (self.width, self._span, tuple(sources), self.cache.finished, tall)
         if state == self._overview:
             return
         self._overview = state
@@ -248,8 +264,9 @@ class Timeline:
             legend.append((name, color))
             layers.append((*found.columns(self._span, self.width), color) if found is not None else None)
         self.legend = legend
-        stacked = len(sources) if len(sources) <= STACKED else 0
-        self.overview_height = max(OVERVIEW_HEIGHT, ROW_HEIGHT * stacked + 2)
+        self.stacked = tall and len(sources) <= STACKED
+        self.overview_height = max(OVERVIEW_HEIGHT, ROW_HEIGHT * len(sources) + 2) if self.stacked \
+            else (OVERVIEW_HEIGHT if tall else OVERVIEW_HEIGHT_SMALL)
         dpg.configure_item(self.ruler, height=self.height)
         height = self.overview_height - 2
         image = self._picture(layers, height)
@@ -267,14 +284,14 @@ class Timeline:
 
     def _rows(self, count: int, height: int) -> list[tuple[int, int]]:
         """(top, height) of each file's row in the overview: one each up to :data:`STACKED`, else one for all."""
-        if count == 0 or count > STACKED:
+        if count == 0 or not self.stacked:
             return [(0, height)] * max(count, 1)
         edges = [round(i * height / count) for i in range(count + 1)]
         return [(edges[i], edges[i + 1] - edges[i]) for i in range(count)]
 
     def _picture(self, layers: list, height: int) -> Any:
         """The overview's image: ``layers`` (one per file, None while it is read) in rows, or over each other."""
-        if len(layers) > STACKED:
+        if not self.stacked:
             return overview_image([layer for layer in layers if layer is not None], self.width, height)
         picture = overview_image([], self.width, height)
         for (top, high), layer in zip(self._rows(len(layers), height), layers):
@@ -287,7 +304,7 @@ class Timeline:
         drag = None
         if self._drag_to is not None and self._press is not None:
             drag = tuple(sorted((self._press, self._drag_to)))
-        state = (self.width, self.height, self._span, loop, drag, tuple(self.legend))
+        state = (self.width, self.height, self._span, loop, drag, tuple(self.legend), self.stacked)
         if state == self._static:
             return
         self._static = state
@@ -297,7 +314,7 @@ class Timeline:
         dpg.draw_rectangle((0, 0), (width, TICKS_HEIGHT), color=RULER_BG, fill=RULER_BG, parent=self.background)
         dpg.draw_rectangle((0, TICKS_HEIGHT), (width, self.height), color=OVERVIEW_BG, fill=OVERVIEW_BG,
                            parent=self.background)
-        if len(self.legend) > STACKED or not self.legend:
+        if not self.stacked or not self.legend:
             middle = TICKS_HEIGHT + self.overview_height / 2
             dpg.draw_line((0, middle), (width, middle), color=(50, 54, 62), parent=self.background)
         step = tick_step(span, width)
@@ -321,7 +338,7 @@ class Timeline:
                                parent=self.marks)
             for x in (left, right):
                 dpg.draw_line((x, 0), (x, self.height), color=edge, thickness=2, parent=self.marks)
-        if len(self.legend) > STACKED:  # drawn over each other: the names in a row along the top
+        if not self.stacked:  # drawn over each other: the names in a row along the top
             x = 6
             for name, color in self.legend:
                 dpg.draw_rectangle((x - 3, TICKS_HEIGHT + 2), (x + 7 * len(name) + 3, TICKS_HEIGHT + 15),
