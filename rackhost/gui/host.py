@@ -198,6 +198,13 @@ class SpectrumOpening(Protocol):
 
 
 @runtime_checkable
+class TakesOpening(Protocol):
+    """The Takes window, on a track (an index)."""
+
+    def open_takes(self, track: int) -> Any: ...
+
+
+@runtime_checkable
 class EngineAccess(Protocol):
     """The running engine process (None while there is none): a view that reads its shared memory."""
 
@@ -331,7 +338,8 @@ class Consoles(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, TakesOpening,
+                Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
@@ -377,6 +385,11 @@ class SpectrumHost(SessionAccess, EngineAccess, Protocol):
 
 
 @runtime_checkable
+class TakesHost(SessionAccess, SessionFile, EngineAccess, Notify, Ask, Resync, Protocol):
+    """:class:`rackhost.gui.takes_view.TakesView`."""
+
+
+@runtime_checkable
 class SettingsHost(SessionAccess, EngineControl, Protocol):
     """:class:`rackhost.gui.settings_dialog.SettingsDialog`."""
 
@@ -397,4 +410,5 @@ class TimelineHost(SessionAccess, Notify, LastRender, Transport, Consoles, Proto
 
 
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
-                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TimelineHost)
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
+                           TimelineHost)
