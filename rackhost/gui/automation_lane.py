@@ -356,9 +356,9 @@ class AutomationLane:
             dpg.draw_line((x, 0), (x, self.height - 1), color=(44, 47, 54), parent=self.canvas)  # the ruler's grid
         low, high = self._range()
         middle = (low + high) / 2
-        for value in (high, middle, low):  # the value scale, at the left, clear of the edges
+        for value in (high, middle, low):  # the value scale, clear of the edges and of a point at 0 s
             y = min(max(self.y_of(value) - 6, 2), self.height - 15)
-            dpg.draw_text((4, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
         if envelope is not None and envelope.points:
             times = np.linspace(0.0, self.seconds, width // 2)
             curve = Curve(envelope, self.app.session.sample_rate)

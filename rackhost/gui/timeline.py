@@ -351,9 +351,9 @@ class Timeline:
                 if top:
                     dpg.draw_line((0, y), (width, y), color=(44, 47, 54), parent=self.marks)
                 text_y = y + max(0, (high - 12) / 2)
-                dpg.draw_rectangle((2, text_y), (8 + 7 * len(name), text_y + 12), color=(0, 0, 0, 0),
-                                   fill=(*OVERVIEW_BG, 190), parent=self.marks)
-                dpg.draw_text((5, text_y), name, color=color, size=12, parent=self.marks)
+                dpg.draw_rectangle((4, text_y), (12 + 7 * len(name), text_y + 12), color=(0, 0, 0, 0),
+                                   fill=(*OVERVIEW_BG, 200), parent=self.marks)
+                dpg.draw_text((8, text_y), name, color=color, size=12, parent=self.marks)
         if not self.legend:
             dpg.draw_text((6, TICKS_HEIGHT + self.overview_height / 2 - 7),
                           "no file tracks: render the master (Render menu) to see its waveform here",
