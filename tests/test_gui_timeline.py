@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
@@ -140,3 +141,44 @@ def test_an_older_session_file_without_a_loop_opens_with_none(tmp_path, session_
     doc["format_version"] = 7
     (tmp_path / "v7.json").write_text(json.dumps(doc))
     assert load_session(tmp_path / "v7.json").loop is None
+
+
+def _drawn_extents(app) -> tuple[list[int], list[int]]:
+    """Each column's first and last painted row in the overview's texture (-1: none)."""
+    timeline = app.timeline
+    height = timeline.overview_height - 2
+    picture = np.array(dpg.get_value(timeline._texture), np.float32).reshape(height, timeline.width, 4)
+    drawn = picture[:, :, 3] > 0.5
+    rows = np.arange(height)[:, None]
+    tops = np.where(drawn.any(axis=0), np.where(drawn, rows, height).min(axis=0), -1)
+    bottoms = np.where(drawn.any(axis=0), np.where(drawn, rows, -1).max(axis=0), -1)
+    return tops.tolist(), bottoms.tolist()
+
+
+def test_without_file_tracks_the_overview_shows_the_masters_last_render(app, tmp_path):
+    from rackhost.gui.render_dialog import RenderDialog
+    from rackhost.gui.timeline import RENDER_COLOR
+
+    dialog = RenderDialog(app)
+    out = tmp_path / "mix.wav"
+    dpg.set_value(dialog.path, str(out))
+    assert dialog.render() is not None
+    assert dialog.task.wait(120)
+    dialog.poll()
+    assert app.last_render == out
+    app.remove_track(0)  # no file track left: the master's bounce is what the overview can show
+    timeline = app.timeline
+    deadline = time.monotonic() + 30
+    while timeline.cache.get(out) is None:
+        assert time.monotonic() < deadline, "the render's peaks were never read"
+        time.sleep(0.02)
+    timeline.update()
+    assert timeline.legend == [("master (last render: mix.wav)", RENDER_COLOR)]
+    found = read_peaks(out)
+    assert timeline.seconds == pytest.approx(found.seconds)
+    lows, highs = found.columns(timeline.seconds, timeline.width)
+    height = timeline.overview_height - 2
+    tops, bottoms = _drawn_extents(app)
+    for column in range(1, timeline.width - 1):
+        assert tops[column] == np.floor((1 - highs[column]) / 2 * (height - 1)), column
+        assert bottoms[column] == np.ceil((1 - lows[column]) / 2 * (height - 1)), column
