@@ -82,6 +82,8 @@ class Timeline:
         self._overview: tuple = ()  # what the overview picture was last made from
         self._loop_shown: Any = object()  # the session loop the transport's loop widgets show
         self._texture = 0
+        self._ends_key: tuple = ()
+        self._ends: list[float] = []
         self._texture_size = (0, 0)
         self._image = 0
         self.legend: list[tuple[str, tuple[int, int, int]]] = []  # what the overview shows, in its colours
@@ -123,14 +125,24 @@ class Timeline:
     def at_x(self, x: float) -> float:
         return min(max(x, 0.0), self.width) / self.width * self._span
 
+    def _source_ends(self) -> list[float]:
+        """Where each track's audio (or MIDI) ends, in seconds; measured again only when the sources change."""
+        session = self.app.session
+        key = (tuple((id(t.source), id(t.midi), t.instrument is not None) for t in session.tracks),
+               session.sample_rate, self.app.last_render, self.cache.finished)
+        if key != self._ends_key:
+            ends = [t.source.frames / t.source.sample_rate for t in session.tracks if t.source is not None]
+            ends += [t.midi.length(session.sample_rate) / session.sample_rate for t in session.tracks
+                     if t.instrument and t.midi]
+            if not ends and self.app.last_render is not None:
+                found = self.cache.get(self.app.last_render)
+                ends.append(found.seconds if found is not None else 0.0)
+            self._ends_key, self._ends = key, ends
+        return list(self._ends)
+
     def _measure_span(self) -> float:
         session = self.app.session
-        ends = [t.source.frames / t.source.sample_rate for t in session.tracks if t.source is not None]
-        ends += [t.midi.length(session.sample_rate) / session.sample_rate for t in session.tracks
-                 if t.instrument and t.midi]
-        if not ends and self.app.last_render is not None:
-            found = self.cache.get(self.app.last_render)
-            ends.append(found.seconds if found is not None else 0.0)
+        ends = self._source_ends()
         if session.loop is not None:
             ends.append(session.loop.end)
         for lane in self.app.lanes:
