@@ -61,6 +61,8 @@ def cmd_live(args: argparse.Namespace) -> int:
             for take in engine.record(takes_folder, args.take_format):
                 print(f"recording {take.track!r} to {take.dry_path.name} (dry) and {take.wet_path.name} (wet)")
         else:
+            if session.loop is not None:  # saved from the window's timeline: playback loops there (not a take)
+                engine.set_loop(*session.loop.frames(rate))
             engine.play()
         stats = engine.stats()
         print(f"live at {rate} Hz, block {session.block_size}; round-trip latency {stats.latency_frames} frames "
