@@ -83,9 +83,17 @@ def main(session_path: str, shot: str) -> None:
     out["loop_steps"] = len(app.session.history.labels()[0]) - steps
     out["loop_widgets"] = [dpg.get_value(app.loop), list(dpg.get_value(app.loop_range))[:2]]
     out["position_after_drag"] = position()  # a drag does not locate
+    # The loop's end edge dragged from 2 s to 2.5 s: the start stays.
+    to(timeline.ruler, timeline.x_of(2.0) + 2, 30)
+    xdo("mousedown", "1")
+    to(timeline.ruler, timeline.x_of(2.3), 30)
+    to(timeline.ruler, timeline.x_of(2.5), 30)
+    xdo("mouseup", "1")
+    loop = app.session.loop
+    out["loop_end_moved"] = None if loop is None else [loop.start, loop.end, loop.on]
     app.send(Locate(int(1.0 * rate)))
     app.play()
-    until(lambda: position() < 2.0, "the locate to 1 s")
+    until(lambda: position() < 1.5, "the locate to 1 s")
     seen: list[float] = []
     end = time.monotonic() + 2.5  # longer than the loop: it must have wrapped
     while time.monotonic() < end:
@@ -96,9 +104,11 @@ def main(session_path: str, shot: str) -> None:
     out["playhead_x"] = dpg.get_item_configuration(timeline.playhead)["p1"][0]
     out["playhead_expected"] = timeline.x_of(app.transport[0] / rate)
     xdo("key", "--window", real.window, "ctrl+z")
+    out["loop_after_one_undo"] = None if app.session.loop is None else [app.session.loop.start, app.session.loop.end]
+    xdo("key", "--window", real.window, "ctrl+z")
     out["loop_undone"] = app.session.loop is not None
     later: list[float] = []
-    end = time.monotonic() + 1.5
+    end = time.monotonic() + 2.5  # from anywhere in the loop, past its farthest end
     while time.monotonic() < end:
         real.frames(1)
         later.append(position())

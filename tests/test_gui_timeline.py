@@ -82,12 +82,16 @@ def test_the_timeline_works_with_real_clicks_and_drags_in_the_window(jack_server
     assert out["loop_steps"] == 1
     assert out["loop_widgets"][0] is True and out["loop_widgets"][1] == pytest.approx([1.0, 2.0])
     assert out["position_after_drag"] == pytest.approx(out["located"], abs=256 / SR)
+    # A drag that starts on the loop's end edge moves that edge; the start stays where it was.
+    assert out["loop_end_moved"] == [1.0, 2.5, True]
     low, high = out["played"]
-    assert low >= 1.0 - 0.01 and high <= 2.0 + 512 / SR  # looped (whole blocks), never past the end
+    assert low >= 1.0 - 0.01 and high <= 2.5 + 512 / SR  # looped (whole blocks), never past the end
+    assert high > 2.0  # over the moved edge's range, not the first one's
     assert abs(out["playhead_x"] - out["playhead_expected"]) < 1.0
-    # Ctrl+Z takes the loop range away; the engine follows the session and plays on past 2 s.
+    # Ctrl+Z: the edge back, then no loop at all; the engine follows the session and plays on past 2.5 s.
+    assert out["loop_after_one_undo"] == [1.0, 2.0]
     assert not out["loop_undone"]
-    assert out["after_undo_max"] > 2.2
+    assert out["after_undo_max"] > 2.6
 
     # The lane opened from the fader: under the ruler, above the strips, the ruler's width and time axis.
     lane = out["lane"]

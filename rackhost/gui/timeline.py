@@ -34,6 +34,7 @@ TALL = 900  # need the room
 STACKED = 6  # up to this many files get a row each in the overview; more are drawn over each other
 MIN_CONSOLE = 200  # pixels the strips keep for their faders and meters: the lanes scroll rather than take them
 DRAG_PIXELS = 4  # a press that moves further is a loop drag, not a click
+EDGE_PIXELS = 5  # a press this close to a loop edge drags that edge
 SNAP_SECONDS = 0.1  # a dragged loop range snaps to this
 MIN_SECONDS = 10.0  # the span of an empty session
 TRACK_COLORS = ((86, 156, 214), (120, 200, 120), (230, 160, 70), (200, 110, 200), (90, 200, 200),
@@ -78,6 +79,7 @@ class Timeline:
         self._span = MIN_SECONDS
         self._press: float | None = None  # x where the left button went down on the ruler
         self._drag_to: float | None = None  # x the pointer is at while dragging a loop range
+        self._anchor: float | None = None  # seconds: the loop edge that stays while the other is dragged
         self._static: tuple = ()  # what the ruler was last drawn from
         self._overview: tuple = ()  # what the overview picture was last made from
         self._loop_shown: Any = object()  # the session loop the transport's loop widgets show
@@ -158,8 +160,15 @@ class Timeline:
         return float(dpg.get_mouse_pos(local=False)[0] - dpg.get_item_rect_min(self.ruler)[0])
 
     def _pressed(self) -> None:
-        self._press = self._mouse_x()
-        self._drag_to = None
+        """The left button went down on the ruler: on a loop edge, a drag moves that edge (the other stays)."""
+        x = self._mouse_x()
+        self._press, self._drag_to, self._anchor = x, None, None
+        loop = self.app.session.loop
+        if loop is not None:
+            for edge, other in ((loop.start, loop.end), (loop.end, loop.start)):
+                if abs(x - self.x_of(edge)) <= EDGE_PIXELS:
+                    self._anchor = other
+                    break
 
     def _follow_press(self) -> None:
         """While the button is down: a loop drag once the pointer has moved; on release, the loop or a locate."""
@@ -170,18 +179,19 @@ class Timeline:
             if self._drag_to is not None or abs(x - self._press) > DRAG_PIXELS:
                 self._drag_to = x
             return
-        press, drag_to = self._press, self._drag_to
-        self._press = self._drag_to = None
+        press, drag_to, anchor = self._press, self._drag_to, self._anchor
+        self._press = self._drag_to = self._anchor = None
         if drag_to is None and abs(x - press) > DRAG_PIXELS:
             drag_to = x  # pressed and released between two frames
         if drag_to is None:
             self.locate(self.at_x(press))
-        else:
-            start, end = sorted((self.at_x(press), self.at_x(drag_to)))
-            snap = lambda s: round(round(s / SNAP_SECONDS) * SNAP_SECONDS, 6)
-            if snap(end) > snap(start):
-                start, end = snap(start), snap(end)
-            self.loop_to(start, end, True)
+            return
+        snap = lambda s: round(round(s / SNAP_SECONDS) * SNAP_SECONDS, 6)
+        fixed = anchor if anchor is not None else self.at_x(press)  # a moved edge's other end stays exact
+        start, end = sorted((fixed if anchor is not None else snap(fixed), snap(self.at_x(drag_to))))
+        if end <= start:  # a drag shorter than the grid: as drawn
+            start, end = sorted((fixed, self.at_x(drag_to)))
+        self.loop_to(start, end, True)
 
     def locate(self, seconds: float) -> None:
         """Move the transport to ``seconds`` (the playhead shows it at once)."""
@@ -315,7 +325,8 @@ class Timeline:
         loop = self.app.session.loop
         drag = None
         if self._drag_to is not None and self._press is not None:
-            drag = tuple(sorted((self._press, self._drag_to)))
+            fixed = self.x_of(self._anchor) if self._anchor is not None else self._press
+            drag = tuple(sorted((fixed, self._drag_to)))
         state = (self.width, self.height, self._span, loop, drag, tuple(self.legend), self.stacked)
         if state == self._static:
             return
