@@ -25,9 +25,10 @@ def _lane(app: gui.RackApp) -> None:
     app.timeline.loop_to(1.0, 3.0, True)
     app.transport = (int(2.2 * app.session.sample_rate), False)
     lane.playhead = 2.2
+    deadline = time.monotonic() + 60
     for track in app.session.tracks:  # the overview's peaks are read on a worker: wait for them
         if getattr(track.source, "path", None) is not None:
-            while app.timeline.cache.get(track.source.path) is None:
+            while app.timeline.cache.get(track.source.path) is None and time.monotonic() < deadline:
                 time.sleep(0.05)
 
 
