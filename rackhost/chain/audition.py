@@ -5,16 +5,18 @@ matched favours whichever side is louder. :class:`Audition` is what the user
 chose (the model, on a :class:`~rackhost.chain.track.Track`);
 :class:`AuditionStage` is what the audio path runs after the track's chain:
 ``out = wet_gain * chain_output + dry_gain * input``, the input delayed by the
-chain's latency so a switch never jumps in time. Every choice is one pair of
-gains (the chain matched: (g, 0); the input: (0, 1); the delta: (1, -1)), so a
-switch is a short linear ramp between two pairs: click-free, and the delta of
-a chain that changes nothing is exactly zero.
+chain's latency so a switch never jumps in time. Every choice is one triple of
+gains (the chain matched: (g, 0, 0); the input: (0, 1, 0); the delta:
+(1, -1, 0); the other A/B setting, run beside the chain for a blind test:
+(0, 0, g)), so a switch is a short linear ramp between two triples:
+click-free, and the delta of a chain that changes nothing is exactly zero.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,35 +25,46 @@ from rackhost.chain.loudness import integrated_loudness
 from rackhost.chain.matching import MatchError
 
 CROSSFADE_SECONDS = 0.010
-SIDES = ("chain", "input")
+SIDES = ("chain", "input", "other")
+Gains = tuple[float, float, float]  # on the chain's output, the aligned input, the other setting's output
 
 
 @dataclass
 class Audition:
     """What a strip plays: its chain or its input (bypass-compare), matched or not, or the delta."""
 
-    side: str = "chain"  # "chain" or "input": the whole chain against what goes in
+    side: str = "chain"  # "chain" or "input" (the whole chain against what goes in), or "other" (see below)
     match: bool = True  # play the chain at the input's loudness (off when level is the point)
     delta: bool = False  # play the chain's output minus its latency-aligned input
     # Measured, per A/B setting of the chain: the gain that brings its output to the input's loudness, so
     # A, B and the input all play equally loud.
     offsets: tuple[float, float] = (0.0, 0.0)
+    # Run the inactive A/B setting beside the playing one (a blind test between A and B), so side "other"
+    # plays it with a crossfade instead of a rebuild; costs a second chain on the audio thread while on.
+    runs_other: bool = False
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
-            raise ValueError(f"audition side must be 'chain' or 'input'; got {self.side!r}")
+            raise ValueError(f"audition side must be 'chain', 'input' or 'other'; got {self.side!r}")
+        if self.side == "other" and not self.runs_other:
+            raise ValueError("audition side 'other' plays the inactive A/B setting, which runs only with "
+                             "runs_other=True; set it (a rebuild) before switching to it")
         self.offsets = (float(self.offsets[0]), float(self.offsets[1]))
 
     def offset_db(self, setting: str = "A") -> float:
         return self.offsets[setting == "B"]
 
-    def gains(self, setting: str = "A") -> tuple[float, float]:
-        """(gain on the chain's output, gain on the latency-aligned input) while ``setting`` (A or B) plays."""
+    def gains(self, setting: str = "A") -> Gains:
+        """(gain on the chain's output, on the latency-aligned input, on the other setting's output) while
+        ``setting`` (A or B) is the active one."""
         if self.delta:
-            return (1.0, -1.0)
+            return (1.0, -1.0, 0.0)
         if self.side == "input":
-            return (0.0, 1.0)
-        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0)
+            return (0.0, 1.0, 0.0)
+        if self.side == "other":
+            other = "B" if setting == "A" else "A"
+            return (0.0, 0.0, float(db_to_gain(self.offset_db(other))) if self.match else 1.0)
+        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0, 0.0)
 
     def label(self, setting: str = "A") -> str:
         """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
@@ -59,6 +72,8 @@ class Audition:
             return "delta"
         if self.side == "input":
             return "input"
+        if self.side == "other":
+            setting = "B" if setting == "A" else "A"
         return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
 
 
@@ -79,12 +94,16 @@ class AuditionStage:
     ``target`` is set by the control thread (one attribute assignment through
     the parameter queue); the callback ramps ``gains`` to it over
     :data:`CROSSFADE_SECONDS`. Allocates only numpy temporaries.
+
+    ``other``: the inactive A/B setting's chain, run on the same input in every
+    block (so its state is current when a blind test switches to it), its
+    output delayed by ``other_delay`` to land with the chain's.
     """
 
-    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target")
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target", "other", "_other_delay")
 
-    def __init__(self, gains: tuple[float, float], channels: int, latency: int, max_segment: int,
-                 sample_rate: float):
+    def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
+                 sample_rate: float, other: Any = None, other_delay: int = 0):
         self.target = gains
         self.gains = gains
         self._from = gains
@@ -92,30 +111,40 @@ class AuditionStage:
         self._done = self._ramp
         # The input as the chain's output hears it: delayed by the chain's latency.
         self._delay = DelayLine(channels, latency, max_segment) if latency else None
-        self._idle = (1.0, 0.0)
+        self._idle = (1.0, 0.0, 0.0)
+        self.other = other
+        width = (other.channels or channels) if other is not None else channels
+        self._other_delay = DelayLine(width, other_delay, max_segment) if other is not None and other_delay else None
 
     def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
         dry = self._delay(source) if self._delay is not None else source
+        alt = processed  # no B made yet: B is a copy of A
+        if self.other is not None:
+            alt = self.other(source) if self.other.stages else source
+            if self._other_delay is not None:
+                alt = self._other_delay(alt)
         target = self.target
         if target != self.gains:  # a switch: ramp from where we are
             self._from, self.gains, self._done = self._current(), target, 0
         if self._done >= self._ramp:
-            wet_gain, dry_gain = self.gains
-            if (wet_gain, dry_gain) == self._idle:
+            wet_gain, dry_gain, other_gain = self.gains
+            if self.gains == self._idle:
                 return processed
-            return wet_gain * processed + dry_gain * dry
+            out = wet_gain * processed + dry_gain * dry
+            return out + other_gain * alt if other_gain else out
         n = processed.shape[1]
         t = np.minimum((np.arange(n, dtype=np.float32) + self._done + 1) / self._ramp, 1.0).astype(np.float32)
-        (w0, d0), (w1, d1) = self._from, self.gains
+        (w0, d0, o0), (w1, d1, o1) = self._from, self.gains
         self._done += n
-        return (w0 + (w1 - w0) * t) * processed + (d0 + (d1 - d0) * t) * dry
+        out = (w0 + (w1 - w0) * t) * processed + (d0 + (d1 - d0) * t) * dry
+        return out + (o0 + (o1 - o0) * t) * alt
 
-    def _current(self) -> tuple[float, float]:
+    def _current(self) -> Gains:
         if self._done >= self._ramp:
             return self.gains
         t = self._done / self._ramp
-        (w0, d0), (w1, d1) = self._from, self.gains
-        return (w0 + (w1 - w0) * t, d0 + (d1 - d0) * t)
+        (w0, d0, o0), (w1, d1, o1) = self._from, self.gains
+        return (w0 + (w1 - w0) * t, d0 + (d1 - d0) * t, o0 + (o1 - o0) * t)
 
 
 def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> tuple[float, float]:

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from rackhost.chain.audition import Audition, AuditionStage
 from rackhost.chain.bus import Routed, Send
-from rackhost.chain.chain import Chain
+from rackhost.chain.chain import Chain, ChainProcessor
 from rackhost.chain.compare import ABCompare
 from rackhost.chain.midi.sequence import MidiSequence
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.source import ArraySource
+from rackhost.errors import SessionError
 
 if TYPE_CHECKING:
     from rackhost.chain.automation import Envelope
@@ -63,9 +64,26 @@ class Track(Routed):
                 raise ValueError(f"track {self.name!r} has an instrument, so it cannot also play "
                                  f"{'an audio file' if self.source is not None else 'an input'}")
 
-    def audition_stage(self, latency: int, max_segment: int, sample_rate: float) -> AuditionStage:
-        """The audio path's audition after this track's chain (``latency`` frames late)."""
-        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate)
+    def audition_stage(self, latency: int, max_segment: int, sample_rate: float,
+                       other: ChainProcessor | None = None) -> AuditionStage:
+        """The audio path's audition after this track's chain (``latency`` frames late); ``other``: the
+        inactive A/B setting's processor (:meth:`other_processor`), run beside it."""
+        delay = latency - other.latency if other is not None else 0
+        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate,
+                             other, delay)
+
+    def other_processor(self, sample_rate: float, block: int, segment: int, width: int) -> ChainProcessor | None:
+        """The inactive A/B setting's processor while a blind test runs it beside the chain
+        (:attr:`Audition.runs_other`), else None. ``width``: the playing chain's output width, which B must
+        match to be switched to."""
+        if not self.audition.runs_other or self.ab.other is None:
+            return None
+        processor = self.ab.other.processor(self.channels, sample_rate, block, segment, self.keep_mono)
+        if (processor.channels or self.channels) != width:
+            raise SessionError(f"track {self.name!r}: its A and B settings differ in width (one has a stereo-only "
+                               f"plug-in the other lacks), so they cannot be switched blind; make both mono or "
+                               f"both stereo")
+        return processor
 
     @property
     def channels(self) -> int:

@@ -274,7 +274,12 @@ class LiveEngine(AudioCallback):
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
         block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
+        was = self.session.tracks[track].audition
         self.session.tracks[track].audition = audition
+        if audition.runs_other != was.runs_other:
+            if self._state is not None:
+                self.update()  # the inactive A/B setting starts (or stops) running beside the chain
+            return
         state = self._state
         if state is not None and track < len(state.snapshot.tracks):
             stage = state.snapshot.tracks[track].audition
