@@ -42,6 +42,8 @@ class Audition:
     # Run the inactive A/B setting beside the playing one (a blind test between A and B), so side "other"
     # plays it with a crossfade instead of a rebuild; costs a second chain on the audio thread while on.
     runs_other: bool = False
+    # A blind test plays the sides: what plays is hidden from the window (the label says so, no side named).
+    blind: bool = False
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -53,6 +55,11 @@ class Audition:
 
     def offset_db(self, setting: str = "A") -> float:
         return self.offsets[setting == "B"]
+
+    @property
+    def shows_input(self) -> bool:
+        """Whether the strip's ``in`` switch shows on: never during a blind test, which would name the side."""
+        return self.side == "input" and not self.blind
 
     def gains(self, setting: str = "A") -> Gains:
         """(gain on the chain's output, on the latency-aligned input, on the other setting's output) while
@@ -68,6 +75,8 @@ class Audition:
 
     def label(self, setting: str = "A") -> str:
         """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
+        if self.blind:
+            return "blind test"
         if self.delta:
             return "delta"
         if self.side == "input":

@@ -191,8 +191,8 @@ def audition_for(audition: Audition, versus: str, side: Side, active: str) -> Au
     if versus not in VERSUS:
         raise ValueError(f"a blind test compares one of {', '.join(VERSUS)}; got {versus!r}")
     if versus == "input":
-        return replace(audition, side="chain" if side == "A" else "input", delta=False, runs_other=False)
-    return replace(audition, side="chain" if side == active else "other", delta=False, runs_other=True)
+        return replace(audition, side="chain" if side == "A" else "input", delta=False, runs_other=False, blind=True)
+    return replace(audition, side="chain" if side == active else "other", delta=False, runs_other=True, blind=True)
 
 
 def _other(side: Side) -> Side:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.audition import Audition, measure_track
-from rackhost.live.commands import SetAudition
+from rackhost.gui.blind_panel import BlindTestPanel
+from rackhost.live.commands import SetAudition, SetSlotDelta
 
 if TYPE_CHECKING:
     from rackhost.chain import Session
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class AuditionActions:
-    """A strip's ``in``, ``match`` and ``Δ`` switches; the matching offset is measured on the plug-in thread."""
+    """A strip's ``in``, ``match`` and ``Δ`` switches, its blind test, and a slot's delta; the matching offset is
+    measured on the plug-in thread."""
 
     session: Session
     loader: Submitter
@@ -31,6 +33,29 @@ class AuditionActions:
     refresh_views: Callable[[], None]
     loop: int | str  # the transport's loop switch and its range in seconds
     loop_range: int | str
+    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its track plays
+    app_chain: Callable[[Any], Any]
+
+    def open_blind_test(self, track: int, seed: int | None = None) -> BlindTestPanel:
+        """The blind-test panel of track ``track`` (one window; another track's test is closed first)."""
+        panel = self.blind_test
+        if panel is not None and panel.alive:
+            if panel.track == track:
+                dpg.focus_item(panel.window)
+                return panel
+            panel.close()
+        self.blind_test = BlindTestPanel(self, track, seed)  # type: ignore[arg-type]
+        return self.blind_test
+
+    def set_slot_delta(self, track: Any, index: int, value: bool) -> None:
+        """Play what slot ``index`` changes (its output minus its aligned input) instead of its output, or not.
+        A listening switch: not an edit (no undo step), not saved."""
+        self.app_chain(track)[index].delta = bool(value)
+        self.send(SetSlotDelta(track, index, bool(value)))
+        self.refresh_views()
+
+    def _send_audition(self, track: int, a: Audition) -> None:
+        self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets, a.runs_other))
 
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play ``audition`` on track ``track`` (the engine crossfades to it). Turning ``match`` on measures
@@ -38,7 +63,8 @@ class AuditionActions:
         owner = self.owner(track)
         was_matched = owner.audition.match
         owner.audition = audition
-        self.send(SetAudition(track, audition.side, audition.match, audition.delta, audition.offsets))
+        self._send_audition(track, audition)
+        self.refresh_views()  # the strip shows it (a blind test's side as "blind test")
         fresh = not was_matched or audition.offsets == (0.0, 0.0)
         if audition.match and fresh and owner.source is not None:
             self.measure_audition(track)
@@ -56,7 +82,7 @@ class AuditionActions:
         def done(offsets: tuple[float, float]) -> None:
             owner.audition = replace(owner.audition, offsets=offsets)
             a = owner.audition
-            self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets))
+            self._send_audition(track, a)
             self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
             self.refresh_views()
 
