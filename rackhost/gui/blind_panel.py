@@ -30,7 +30,7 @@ class BlindTestPanel(DialogView):
     """A window running one blind test on track ``track``; closing it plays the track as before."""
 
     TITLE = "Blind test"
-    WIDTH, HEIGHT = 420, 300
+    WIDTH, HEIGHT = 420, 322
 
     def __init__(self, app: BlindTestHost, track: int, seed: int | None = None):
         self.app = app
