@@ -118,3 +118,66 @@ def test_a_short_abx_run_in_the_window_hides_x_until_the_end_and_scores_it(tmp_p
     assert out["answers_enabled"] == [False, False]
     assert out["after"] == [False, "chain", False, "A +0.0 dB"] or out["after"][:3] == [False, "chain", False]
     assert shot.stat().st_size > 10_000
+
+
+def _ab_file(tmp_path: Path, wav_file) -> Path:
+    session = Session(sample_rate=SR, block_size=256)
+    track = session.add_track("mix", wav_file(program_signal(2, 1.0), "mix.wav"))
+    track.chain.add("Gain", gain_db=-6.0)
+    track.chain.add("ZamCompX2", threshold_db=-30.0, ratio=4.0)
+    save_session(session, tmp_path / "ab.json")
+    return tmp_path / "ab.json"
+
+
+def test_a_blind_ab_run_plays_1_and_2_as_the_hidden_order_and_names_no_side_until_the_end(tmp_path, wav_file):
+    from gui_driver import built_window, click
+
+    with built_window(_ab_file(tmp_path, wav_file)) as rack:
+        panel = rack.open_blind_test(0, seed=7)
+        click(panel.mode, "blind A/B")
+        click(panel.sides, "chain vs input")
+        click(panel.trials, 3)
+        assert list(panel.play_buttons) == ["1", "2"]
+        assert [dpg_label(b) for b in panel.answer_buttons.values()] == ["1 is better", "2 is better"]
+        expected = BlindTest("ab", 3, 7)
+        track = rack.session.tracks[0]
+        for answer in ("1", "1", "2"):
+            first = expected.side_for("1")
+            click(panel.play_buttons["1"])
+            # Side A of "chain vs input" is the chain, B the input; the strip shows neither.
+            assert track.audition.side == ("chain" if first == "A" else "input") and track.audition.blind
+            assert not rack.strips[0].hear_input or not dpg_value(rack.strips[0].hear_input)
+            click(panel.answer_buttons[answer])
+            expected.answer(answer)
+            if not expected.finished:
+                assert "A" not in dpg_value(panel.score) and "B" not in dpg_value(panel.score)
+        assert panel.test.preferences() == expected.preferences()
+        assert dpg_value(panel.score) == expected.summary() and "chosen" in expected.summary()
+        panel.close()
+        assert not track.audition.blind and track.audition.side == "chain"
+
+
+def test_a_slots_delta_switch_in_its_panel_plays_the_delta_and_names_it_on_the_strip(tmp_path, wav_file):
+    from gui_driver import built_window, click
+
+    with built_window(_ab_file(tmp_path, wav_file)) as rack:
+        panel = rack.open_panel(0, 1)
+        click(panel.delta, True)
+        slot = rack.session.tracks[0].chain[1]
+        assert slot.delta
+        assert dpg_label(rack.strips[0].slot_buttons[1]).endswith("delta")
+        assert rack.session.history.labels()[0] == []  # a listening switch, not an edit
+        click(panel.delta, False)
+        assert not slot.delta
+
+
+def dpg_label(item: int) -> str:
+    import dearpygui.dearpygui as dpg
+
+    return dpg.get_item_label(item)
+
+
+def dpg_value(item: int):
+    import dearpygui.dearpygui as dpg
+
+    return dpg.get_value(item)
