@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import SR, program_signal
@@ -114,11 +116,15 @@ def _ab_session(signal: np.ndarray | None = None, a: tuple = (("Gain", {"gain_db
 
 def _side(session: Session, test: BlindTest, button: str, versus: str = "setting") -> Session:
     track = session.tracks[0]
-    track.audition = audition_for(track.audition, versus, test.side_for(button), track.ab.active)
+    slot = 0 if versus == "slot" else None  # the B setting's compressor, bypassed in front of its limiter
+    if slot is not None:
+        switch(track)
+        track.audition = replace(track.audition, other_offset=-2.0)
+    track.audition = audition_for(track.audition, versus, test.side_for(button), track.ab.active, slot)
     return session
 
 
-@pytest.mark.parametrize("versus", ["setting", "input"])
+@pytest.mark.parametrize("versus", ["setting", "input", "slot"])
 def test_x_renders_as_the_hidden_side_matched(versus):
     signal = program_signal(2, 1.0)
     test = BlindTest("abx", trials=6, seed=11)
@@ -149,25 +155,25 @@ def test_a_blind_switch_mid_play_is_a_crossfade_and_lands_on_the_hidden_side():
 
 
 def replace_match(audition: Audition) -> Audition:
-    from dataclasses import replace
-
     return replace(audition, match=False)
 
 
-def test_x_under_jack_plays_the_hidden_side_sample_for_sample(jack_server):
+@pytest.mark.parametrize("versus", ["setting", "slot"])
+def test_x_under_jack_plays_the_hidden_side_sample_for_sample(jack_server, versus):
     from jack_harness import align, jack_device
     from live_takes import clean_take, play_through
 
     from rackhost.live import LiveEngine
 
     signal = program_signal(2, 1.0)
-    matched = {side: render(_side(_ab_session(signal), BlindTest(seed=0), side), tail=False).audio for side in "AB"}
+    matched = {side: render(_side(_ab_session(signal), BlindTest(seed=0), side, versus), tail=False).audio
+               for side in "AB"}
     for seed in (1, 2):  # seed 1 hides A as X, seed 2 hides B
         test = BlindTest("abx", seed=seed)
         hidden = test.side_for("X")
 
         def take():
-            session = _side(_ab_session(), test, "X")
+            session = _side(_ab_session(), test, "X", versus)
             engine = LiveEngine(session, device=jack_device())
             engine.start()
             try:
@@ -200,3 +206,30 @@ def test_a_blind_side_travels_to_the_engine_process_as_a_typed_command():
     assert abs(out[0, -1] - 0.5 * 10 ** (-12.0 / 20)) < 1e-6  # B's gain, run beside A and switched to
     with pytest.raises(ValueError, match="runs_other"):
         c.SetAudition(0, "other")
+
+
+@pytest.mark.parametrize("slot", [0, 1])
+def test_a_slot_compare_plays_the_chain_with_that_slot_bypassed_matched_and_aligned(slot):
+    # Slot 1 is the latent limiter: bypassed, its copy of the chain is 480 frames early and waits for the chain.
+    signal = program_signal(2, 1.0)
+    chain = (("ZamCompX2", {"threshold_db": -24, "ratio": 6.0}), ("ZaMaximX2", {"threshold_db": -6.0}))
+
+    def session() -> Session:
+        made = _ab_session(signal, a=chain, b=(("Gain", {}),))
+        made.tracks[0].audition = Audition(offsets=(1.5, 0.0), other_offset=-2.5)
+        return made
+
+    heard = {}
+    for side in "AB":
+        made = session()
+        track = made.tracks[0]
+        track.audition = audition_for(track.audition, "slot", side, "A", slot)
+        heard[side] = render(made, tail=False).audio
+    plain, bypassed = session(), session()
+    bypassed.tracks[0].chain.set_bypass(slot, True)
+    for made in (plain, bypassed):
+        made.tracks[0].audition = Audition(match=False)
+    np.testing.assert_allclose(heard["A"], render(plain, tail=False).audio * 10 ** (1.5 / 20), atol=1e-6)
+    expected = render(bypassed, tail=False).audio * 10 ** (-2.5 / 20)
+    np.testing.assert_allclose(heard["B"], expected, atol=1e-6)
+    assert np.max(np.abs(heard["A"] - heard["B"])) > 1e-2

@@ -181,3 +181,24 @@ def dpg_value(item: int):
     import dearpygui.dearpygui as dpg
 
     return dpg.get_value(item)
+
+
+def test_the_panel_offers_each_slot_bypassed_as_the_other_side(tmp_path, wav_file):
+    from gui_driver import built_window, click
+
+    with built_window(_ab_file(tmp_path, wav_file)) as rack:
+        panel = rack.open_blind_test(0, seed=1)
+        choices = dpg_items(panel.sides)
+        assert choices[-2:] == ["slot 1 bypassed: Gain", "slot 2 bypassed: ZamCompX2"]
+        click(panel.sides, "slot 2 bypassed: ZamCompX2")
+        assert dpg_value(panel.caption) == "A: the chain, B: the chain with ZamCompX2 bypassed"
+        click(panel.play_buttons["B"])
+        audition = rack.session.tracks[0].audition
+        assert (audition.side, audition.compare_slot, audition.runs_other, audition.blind) == ("other", 1, True, True)
+        assert dpg_value(rack.strips[0].offset) == "blind test"
+
+
+def dpg_items(item: int) -> list[str]:
+    import dearpygui.dearpygui as dpg
+
+    return list(dpg.get_item_configuration(item)["items"])

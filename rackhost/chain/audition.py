@@ -42,6 +42,10 @@ class Audition:
     # Run the inactive A/B setting beside the playing one (a blind test between A and B), so side "other"
     # plays it with a crossfade instead of a rebuild; costs a second chain on the audio thread while on.
     runs_other: bool = False
+    # The other side is instead the chain with this slot bypassed (a slot's bypass-compare, blind), run on a
+    # copy of the chain made when it starts; other_offset is its matching gain against the input.
+    compare_slot: int | None = None
+    other_offset: float = 0.0
     # A blind test plays the sides: what plays is hidden from the window (the label says so, no side named).
     blind: bool = False
 
@@ -69,8 +73,9 @@ class Audition:
         if self.side == "input":
             return (0.0, 1.0, 0.0)
         if self.side == "other":
-            other = "B" if setting == "A" else "A"
-            return (0.0, 0.0, float(db_to_gain(self.offset_db(other))) if self.match else 1.0)
+            other = self.other_offset if self.compare_slot is not None else self.offset_db("B" if setting == "A"
+                                                                                            else "A")
+            return (0.0, 0.0, float(db_to_gain(other)) if self.match else 1.0)
         return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0, 0.0)
 
     def label(self, setting: str = "A") -> str:
@@ -81,6 +86,9 @@ class Audition:
             return "delta"
         if self.side == "input":
             return "input"
+        if self.side == "other" and self.compare_slot is not None:
+            return f"slot {self.compare_slot + 1} bypassed {self.other_offset:+.1f} dB" if self.match else \
+                f"slot {self.compare_slot + 1} bypassed"
         if self.side == "other":
             setting = "B" if setting == "A" else "A"
         return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
@@ -163,6 +171,13 @@ def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] |
     other = (_measure_chain(track, track.ab.other, sample_rate, block, span) if track.ab.other is not None
              else playing)
     return (playing, other) if track.ab.active == "A" else (other, playing)
+
+
+def measure_bypassed(track, slot: int, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> float:
+    """The matching offset (dB) of ``track``'s chain with slot ``slot`` bypassed, against its file over ``span``."""
+    chain = track.chain.clone()
+    chain.set_bypass(slot, True)
+    return _measure_chain(track, chain, sample_rate, block, span)
 
 
 def _measure_chain(track, chain, sample_rate: float, block: int, span: tuple[int, int] | None) -> float:

@@ -30,7 +30,8 @@ MODES = ("abx", "ab")
 BUTTONS: dict[str, tuple[str, ...]] = {"abx": ("A", "B", "X"), "ab": ("1", "2")}
 # What the two sides of a test on a track are.
 VERSUS = {"setting": "A: the track's A setting, B: its B setting",
-          "input": "A: the chain, B: its input (the chain bypassed)"}
+          "input": "A: the chain, B: its input (the chain bypassed)",
+          "slot": "A: the chain, B: the chain with one slot bypassed"}
 # What a listener may answer: what X is (ABX), or which of the two they prefer (blind A/B).
 ANSWERS: dict[str, tuple[str, ...]] = {"abx": ("A", "B"), "ab": ("1", "2")}
 
@@ -184,15 +185,23 @@ class BlindTest:
         return text
 
 
-def audition_for(audition: Audition, versus: str, side: Side, active: str) -> Audition:
-    """The track's audition that plays ``side`` of a test between ``versus`` (see :data:`VERSUS`), matched as
-    ``audition`` is; ``active``: the track's playing A/B setting. A test between settings runs the inactive
-    one beside the chain (``runs_other``), so every switch is a crossfade."""
+def audition_for(audition: Audition, versus: str, side: Side, active: str, slot: int | None = None) -> Audition:
+    """The track's audition that plays ``side`` of a test between ``versus`` (see :data:`VERSUS`; ``slot``: the
+    slot index for "slot"), matched as ``audition`` is; ``active``: the track's playing A/B setting. A test
+    between settings or against a bypassed slot runs the other side beside the chain (``runs_other``), so
+    every switch is a crossfade."""
     if versus not in VERSUS:
         raise ValueError(f"a blind test compares one of {', '.join(VERSUS)}; got {versus!r}")
+    if (versus == "slot") != (slot is not None):
+        raise ValueError("a blind test against a bypassed slot names the slot (slot=index), and only that one does")
     if versus == "input":
-        return replace(audition, side="chain" if side == "A" else "input", delta=False, runs_other=False, blind=True)
-    return replace(audition, side="chain" if side == active else "other", delta=False, runs_other=True, blind=True)
+        return replace(audition, side="chain" if side == "A" else "input", delta=False, runs_other=False,
+                       compare_slot=None, blind=True)
+    if versus == "slot":
+        return replace(audition, side="chain" if side == "A" else "other", delta=False, runs_other=True,
+                       compare_slot=slot, blind=True)
+    return replace(audition, side="chain" if side == active else "other", delta=False, runs_other=True,
+                   compare_slot=None, blind=True)
 
 
 def _other(side: Side) -> Side:

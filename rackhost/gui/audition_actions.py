@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.audition import Audition, measure_track
+from rackhost.chain.audition import Audition, measure_bypassed, measure_track
 from rackhost.gui.blind_panel import BlindTestPanel
 from rackhost.live.commands import SetAudition, SetSlotDelta
 
@@ -55,7 +55,8 @@ class AuditionActions:
         self.refresh_views()
 
     def _send_audition(self, track: int, a: Audition) -> None:
-        self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets, a.runs_other))
+        self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets, a.runs_other, a.compare_slot,
+                              a.other_offset))
 
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play ``audition`` on track ``track`` (the engine crossfades to it). Turning ``match`` on measures
@@ -79,14 +80,24 @@ class AuditionActions:
             start, end = dpg.get_value(self.loop_range)[:2]
             span = (int(start * session.sample_rate), int(end * session.sample_rate))
 
-        def done(offsets: tuple[float, float]) -> None:
+        compared = owner.audition.compare_slot
+
+        def measure() -> tuple[tuple[float, float], float | None]:
+            rate = float(session.sample_rate)
+            offsets = measure_track(owner, rate, session.block_size, span)
+            bypassed = None if compared is None else measure_bypassed(owner, compared, rate, session.block_size, span)
+            return offsets, bypassed
+
+        def done(measured: tuple[tuple[float, float], float | None]) -> None:
+            offsets, bypassed = measured
             owner.audition = replace(owner.audition, offsets=offsets)
+            if bypassed is not None and owner.audition.compare_slot == compared:
+                owner.audition = replace(owner.audition, other_offset=bypassed)
             a = owner.audition
             self._send_audition(track, a)
             self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
             self.refresh_views()
 
         self.loader.submit(f"measuring {owner.name}'s loudness...",
-                           lambda: measure_track(owner, float(session.sample_rate), session.block_size, span),
-                           done,
+                           measure, done,
                            lambda err: self.tell(f"could not match {owner.name}: {err}", error=True))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rackhost.gui.host import BlindTestHost
 
 MODES = {"ABX": "abx", "blind A/B": "ab"}
-SIDES = {"A/B settings": "setting", "chain vs input": "input"}
+SIDES = {"A/B settings": "setting", "chain vs input": "input"}  # and one "slot N bypassed" per slot
 # The 5 % line: below it a score is unlikely to be luck.
 SIGNIFICANT = 0.05
 
@@ -40,19 +40,21 @@ class BlindTestPanel(DialogView):
         self.before = owner.audition  # what the track played before: back to it when the panel closes
         self.test = BlindTest("abx", 10, seed)
         self.versus = "setting" if owner.ab.other is not None else "input"
+        self.slot: int | None = None  # the slot compared bypassed (versus "slot")
+        self._measured_slot: int | None = None
         self.playing: str | None = None  # the button last pressed
         self.play_buttons: dict[str, int] = {}
         self.answer_buttons: dict[str, int] = {}
         with dpg.window(label=f"{self.TITLE}: {owner.name}", width=self.WIDTH, height=self.HEIGHT,
                         on_close=self.close) as self.window:
             with dpg.group(horizontal=True):
-                self.mode = dpg.add_combo(list(MODES), default_value="ABX", width=110,
+                self.mode = dpg.add_combo(list(MODES), default_value="ABX", width=100,
                                           callback=lambda: self.restart())
-                self.sides = dpg.add_combo(list(SIDES), width=140, callback=lambda: self.restart(),
+                self.sides = dpg.add_combo(list(self._sides()), width=170, callback=lambda: self.restart(),
                                            default_value=next(k for k, v in SIDES.items() if v == self.versus))
                 dpg.add_text("trials")
                 self.trials = dpg.add_input_int(default_value=10, min_value=1, max_value=100, min_clamped=True,
-                                                max_clamped=True, width=80, step=0, callback=lambda: self.restart())
+                                                max_clamped=True, width=50, step=0, callback=lambda: self.restart())
             self.caption = dpg.add_text("", color=MUTED)
             dpg.add_separator()
             self.listen = dpg.add_text("listen:")
@@ -76,10 +78,16 @@ class BlindTestPanel(DialogView):
     def restart(self) -> None:
         """A new run with the chosen mode, sides and number of trials: no answers, a new hidden draw."""
         mode = MODES[dpg.get_value(self.mode)]
-        self.versus = SIDES[dpg.get_value(self.sides)]
+        sides = self._sides()  # the chain may have changed since the panel opened
+        dpg.configure_item(self.sides, items=list(sides))
+        self.versus, self.slot = sides.get(dpg.get_value(self.sides), ("input", None))
         self.test = BlindTest(mode, max(1, int(dpg.get_value(self.trials))), self.seed)
         self.playing = None
-        dpg.set_value(self.caption, VERSUS[self.versus])
+        owner = self.app.owner(self.track)
+        caption = VERSUS[self.versus]
+        if self.slot is not None:
+            caption = f"A: the chain, B: the chain with {owner.chain[self.slot].name} bypassed"
+        dpg.set_value(self.caption, caption)
         for row, buttons, names, width in ((self.play_row, self.play_buttons, BUTTONS[mode], 50),
                                            (self.answer_row, self.answer_buttons, ANSWERS[mode], 120)):
             dpg.delete_item(row, children_only=True)
@@ -94,7 +102,6 @@ class BlindTestPanel(DialogView):
                                                    callback=lambda s, a, u: self.answer(u))
         dpg.set_value(self.question, "what is X?" if mode == "abx" else "which do you prefer?")
         dpg.set_value(self.reveal, "")
-        owner = self.app.owner(self.track)
         if self.versus == "setting" and owner.ab.other is None:
             self._say("this track has no B setting yet: make one with the strip's A|b (or A>B), or compare "
                       "the chain against its input", WARNING)
@@ -110,8 +117,21 @@ class BlindTestPanel(DialogView):
         owner = self.app.owner(self.track)
         audition = owner.audition if owner.audition.blind else self.before
         self.app.set_audition(self.track, audition_for(audition, self.versus, self.test.side_for(button),
-                                                       owner.ab.active))
+                                                       owner.ab.active, self.slot))
+        if self.slot is not None and self.slot != self._measured_slot and audition.match and owner.source is not None:
+            self._measured_slot = self.slot
+            self.app.measure_audition(self.track)  # the chain with that slot bypassed, matched too
         self._show()
+
+    def _sides(self) -> dict[str, tuple[str, int | None]]:
+        """What the test may compare: the A/B settings, the chain and its input, or the chain and the chain with
+        one of its plug-in slots bypassed."""
+        chain = self.app.owner(self.track).chain
+        sides: dict[str, tuple[str, int | None]] = {label: (versus, None) for label, versus in SIDES.items()}
+        for index, slot in enumerate(chain):
+            if hasattr(slot, "plugin"):  # a split's plug-ins sit in its branches
+                sides[f"slot {index + 1} bypassed: {slot.name}"] = ("slot", index)
+        return sides
 
     def answer(self, answer: str) -> None:
         if self.test.finished:

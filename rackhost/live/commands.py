@@ -371,11 +371,15 @@ class SetAudition(OnStrip):
     # Run the inactive A/B setting beside the chain (a blind test between A and B). Turning it on or off
     # rebuilds the track's audio path once; switching sides after that is a crossfade.
     runs_other: bool = False
+    compare_slot: int | None = None  # the other side is the chain with this slot bypassed, not the B setting
+    other_offset: float = 0.0  # that side's matching gain
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.track, int):
             raise TypeError("SetAudition works on a track; give it a track's index")
+        if self.compare_slot is not None:
+            _check_index("SetAudition's compare_slot", self.compare_slot, master=False)
         if self.side not in ("chain", "input", "other"):
             raise ValueError(f"SetAudition's side must be 'chain', 'input' or 'other'; got {self.side!r}")
         if self.side == "other" and not self.runs_other:

@@ -450,7 +450,7 @@ def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
     from rackhost.chain.audition import Audition
 
     engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offsets,
-                                                command.runs_other))
+                                                command.runs_other, command.compare_slot, command.other_offset))
 
 
 def _set_slot_delta(engine: Any, command: c.SetSlotDelta, loader: Any) -> None:
