@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -14,8 +15,8 @@ from test_live_callback import BLOCK, _run, _started
 
 from rackhost.chain import ArraySource, Session, render
 from rackhost.chain.audition import Audition
-from rackhost.chain.chain import Chain
 from rackhost.chain.blind import BlindTest, BlindTestError, audition_for, binomial_tail
+from rackhost.chain.chain import Chain
 from rackhost.chain.compare import switch
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -64,7 +65,7 @@ def test_the_hidden_side_is_drawn_fairly_and_the_same_seed_repeats_it(seed):
     share = first.count("A") / len(first)
     assert 0.46 < share < 0.54  # 5 standard deviations of a fair coin over 4000 draws
     # No pattern to learn: as often the same as the last trial as not.
-    repeats = sum(a == b for a, b in zip(first, first[1:])) / (len(first) - 1)
+    repeats = sum(a == b for a, b in itertools.pairwise(first)) / (len(first) - 1)
     assert 0.46 < repeats < 0.54
 
 
@@ -172,7 +173,7 @@ def test_x_under_jack_plays_the_hidden_side_sample_for_sample(jack_server, versu
         test = BlindTest("abx", seed=seed)
         hidden = test.side_for("X")
 
-        def take():
+        def take(test: BlindTest = test):
             session = _side(_ab_session(), test, "X", versus)
             engine = LiveEngine(session, device=jack_device())
             engine.start()

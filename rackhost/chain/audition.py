@@ -117,7 +117,7 @@ class AuditionStage:
     output delayed by ``other_delay`` to land with the chain's.
     """
 
-    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target", "other", "_other_delay")
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "gains", "other", "target")
 
     def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
                  sample_rate: float, other: Any = None, other_delay: int = 0):

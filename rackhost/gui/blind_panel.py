@@ -187,8 +187,7 @@ def _playing_theme() -> int:
     """The button whose side plays now (one theme for every panel)."""
     if not _THEME or not dpg.does_item_exist(_THEME[0]):
         _THEME.clear()
-        with dpg.theme() as theme:
-            with dpg.theme_component(dpg.mvButton):
-                dpg.add_theme_color(dpg.mvThemeCol_Button, (*ACCENT, 200))
+        with dpg.theme() as theme, dpg.theme_component(dpg.mvButton):
+            dpg.add_theme_color(dpg.mvThemeCol_Button, (*ACCENT, 200))
         _THEME.append(theme)
     return _THEME[0]

@@ -291,8 +291,8 @@ class StripView:
             self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
             self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
         for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
-                          (self.blind, "blind test: ABX or blind A/B between A and B, or the chain and its input, "
-                                       "scored with the chance of guessing it"),
+                          (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                        "the chain with and without a slot, scored with the chance of guessing it")),
                           (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
                                         "louder side does not win; off when level is the point")),
                           (self.delta, "delta: hear what the chain changes (its output minus its input)")):
