@@ -117,21 +117,37 @@ class AuditionStage:
     output delayed by ``other_delay`` to land with the chain's.
     """
 
-    __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "gains", "other", "target")
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "_target", "gains", "needed",
+                 "other")
 
     def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
                  sample_rate: float, other: Any = None, other_delay: int = 0):
-        self.target = gains
+        self._idle = (1.0, 0.0, 0.0)
+        # The input as the chain's output hears it: delayed by the chain's latency.
+        self._delay = DelayLine(channels, latency, max_segment) if latency else None
+        self.other = other
+        width = (other.channels or channels) if other is not None else channels
+        self._other_delay = DelayLine(width, other_delay, max_segment) if other is not None and other_delay else None
         self.gains = gains
         self._from = gains
         self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
         self._done = self._ramp
-        # The input as the chain's output hears it: delayed by the chain's latency.
-        self._delay = DelayLine(channels, latency, max_segment) if latency else None
-        self._idle = (1.0, 0.0, 0.0)
-        self.other = other
-        width = (other.channels or channels) if other is not None else channels
-        self._other_delay = DelayLine(width, other_delay, max_segment) if other is not None and other_delay else None
+        self.target = gains
+
+    @property
+    def target(self) -> Gains:
+        return self._target
+
+    @target.setter
+    def target(self, gains: Gains) -> None:
+        self._target = gains
+        # False while the strip may skip calling this stage at all (nothing to mix, no dry delay or other side to
+        # keep current): a call per track per block is GIL time the other audio thread waits for.
+        self.needed = self._kept_current or gains != self._idle or self.gains != self._idle
+
+    @property
+    def _kept_current(self) -> bool:
+        return self._delay is not None or self.other is not None
 
     def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
         dry = self._delay(source) if self._delay is not None else source
@@ -140,12 +156,13 @@ class AuditionStage:
             alt = self.other(source) if self.other.stages else source
             if self._other_delay is not None:
                 alt = self._other_delay(alt)
-        target = self.target
+        target = self._target
         if target != self.gains:  # a switch: ramp from where we are
             self._from, self.gains, self._done = self._current(), target, 0
         if self._done >= self._ramp:
             wet_gain, dry_gain, other_gain = self.gains
             if self.gains == self._idle:
+                self.needed = self._kept_current
                 return processed
             out = wet_gain * processed + dry_gain * dry
             return out + other_gain * alt if other_gain else out
