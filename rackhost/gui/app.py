@@ -22,7 +22,7 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
-from rackhost.chain.automation import Target
+from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.bus import Bus
@@ -50,6 +50,7 @@ from rackhost.gui.routing_view import MASTER
 from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
                                 strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
+from rackhost.gui.writing import Writes
 from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
@@ -102,6 +103,7 @@ class RackApp(MidiActions, AuditionActions):
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
+        self.writes = Writes(self)  # touch and latch writes: controls let go, passes committed
         if start_engine:
             self.restart_engine()
 
@@ -236,14 +238,17 @@ class RackApp(MidiActions, AuditionActions):
     def set_gain(self, track: int | None, value: float) -> None:
         self.edit.set_gain(self.owner(track), value)
         self.send(SetGain(track, value))
+        self.writes.moved(track, StripTarget("gain_db"))
 
     def set_pan(self, track: int, value: float) -> None:
         self.edit.set_pan(self.owner(track), value)
         self.send(SetPan(track, value))
+        self.writes.moved(track, StripTarget("pan"))
 
     def set_mute(self, track: int, value: bool) -> None:
         self.edit.set_mute(self.owner(track), value)
         self.send(SetMute(track, value))
+        self.writes.moved(track, StripTarget("mute"))
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
@@ -267,6 +272,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
+        self.writes.moved(track, SlotTarget(self.app_chain(track)[index], MIX))
 
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
         """The level of one branch of the split at slot ``index``; a drag is one undo step."""
@@ -293,6 +299,7 @@ class RackApp(MidiActions, AuditionActions):
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
             self.send(SetParameter(track, index, name, slot.plugin.get(name)))
+            self.writes.moved(track, SlotTarget(slot, name))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
@@ -511,6 +518,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_send_level(self, key: int | BusRow, bus: str, level_db: float) -> None:
         if self._try(lambda: self.edit.set_send_level(self.owner(key).send(bus), level_db)):
             self.send(SetSendLevel(key, bus, level_db))
+            self.writes.moved(key, SendTarget(self.owner(key).send(bus)))
 
     def set_send_pre_fader(self, key: int | BusRow, bus: str, pre_fader: bool) -> None:
         self.edit.set_send_pre_fader(self.owner(key).send(bus), pre_fader)
@@ -806,6 +814,7 @@ class RackApp(MidiActions, AuditionActions):
                     self._engine_died(event)
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
+        self.writes.poll(self.engine, self.transport[1])
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)

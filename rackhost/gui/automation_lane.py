@@ -20,6 +20,7 @@ import numpy as np
 from rackhost.chain.automated import Curve
 from rackhost.chain.automation import (
     MIX,
+    MODES,
     SHAPES,
     Envelope,
     Point,
@@ -39,6 +40,7 @@ SNAP_SECONDS = 0.1
 GRAB_PIXELS = 8.0  # a click this close to a point takes the point, not a new one
 FLOOR_DB = -60.0  # a fader's lane is drawn down to here: the 150 dB below it are all silence to the ear
 AUTOMATED = (240, 180, 60)  # the colour of a control's label while an envelope moves it
+WRITING = (235, 75, 75)  # ... and while a touch or latch pass writes it
 POINT = (240, 180, 60)
 LINE = (120, 200, 240)
 LOOP = (80, 80, 120, 90)
@@ -91,6 +93,7 @@ class AutomationLane:
         self.playhead = 0.0
         self._length: float | None = None
         self._drawn: tuple = ()
+        self.writing = False  # a touch or latch pass writes this lane's control (the window's last look)
         name = getattr(owner, "name", "master")
         with dpg.window(label=f"Automation: {name} {target.describe()}", width=LANE_WIDTH + 30,
                         height=LANE_HEIGHT + 110, on_close=lambda: self.close()) as self.window:
@@ -100,6 +103,10 @@ class AutomationLane:
                 self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=90,
                                            callback=lambda s, v: self.set_shape(v))
                 self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
+                dpg.add_text("mode:", color=MUTED)
+                self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
+                                          width=70, callback=lambda s, v: self.set_mode(v))
+                self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes
             self.readout = dpg.add_text("", color=MUTED)
             self.canvas = dpg.add_drawlist(LANE_WIDTH, LANE_HEIGHT)
             dpg.add_text("click: add a point; drag a point: move it; right-click a point: remove it", color=MUTED)
@@ -189,6 +196,12 @@ class AutomationLane:
         self._edit(lambda: self.app.edit.set_points(self.owner, envelope, points,
                                                     f"make a {shape} segment in {envelope.describe()}"))
 
+    def set_mode(self, mode: str) -> None:
+        """Read, touch, latch or off: how playback treats the envelope (one undo step; the engine resyncs)."""
+        envelope = self.envelope
+        if envelope is not None and envelope.mode != mode:
+            self._edit(lambda: self.app.edit.set_mode(envelope, mode))
+
     def remove_all(self) -> None:
         envelope = self.envelope
         if envelope is not None:
@@ -264,15 +277,49 @@ class AutomationLane:
                 self._drag = self._drag_to = None
                 if to is not None:
                     self.move(index, *to)
+        self._show_writing(self.app.writes.writing(self.track, self.target))
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
-            if playing and envelope is not None:
+            if playing and envelope is not None and not self.writing:  # a written control shows the hand's value
                 self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
         state = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
                  if self.app.loop_range else ())
         if state != self._drawn:  # redrawn when something moved, not every frame
             self.draw()
+
+    def _show_writing(self, writing: bool) -> None:
+        """The lane's light, and the control's text in red, while a touch or latch pass writes it."""
+        if writing == self.writing:
+            return
+        self.writing = writing
+        dpg.set_value(self.writing_light, f"writing ({self.envelope.mode})" if writing and self.envelope else "")
+        for item in self._controls():
+            if writing:
+                mark_writing(item)
+        if not writing:  # back to amber (automated) or the theme's
+            view = self.app.view(self.track) if not isinstance(self.target, SlotTarget) else None
+            if view is not None:
+                view.show_automation()
+            for panel in self.app.panels:
+                if panel.alive and isinstance(self.target, SlotTarget) and panel.slot is self.target.slot:
+                    panel._mark_automated()
+
+    def _controls(self) -> list[int]:
+        """The window's items that show this lane's control (its readout or slider)."""
+        target = self.target
+        if isinstance(target, SlotTarget):
+            return [item for panel in self.app.panels if panel.alive and panel.slot is target.slot
+                    for item in [panel.mix if target.parameter == MIX else panel.controls.get(target.parameter)]
+                    if item]
+        view = self.app.view(self.track)
+        if view is None:
+            return []
+        if isinstance(target, SendTarget):
+            row = view.routing.sends.get(target.send.bus) if view.routing is not None else None
+            return [row.level] if row is not None else []
+        item = {"gain_db": view.gain_text, "pan": getattr(view, "pan_text", 0)}.get(target.control)
+        return [item] if item else []
 
     def show_on_control(self, value: float) -> None:
         """The automated control moves with playback (shown, not written: the envelope is what plays)."""
@@ -341,6 +388,7 @@ class AutomationLane:
             self.close()
         elif self.alive:
             self._length = None
+            dpg.set_value(self.mode, self.envelope.mode)  # type: ignore[union-attr]
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()
@@ -377,6 +425,20 @@ def mark_automated(item: int, automated: bool) -> None:
         with dpg.theme(tag=AMBER_THEME), dpg.theme_component(dpg.mvAll):
             dpg.add_theme_color(dpg.mvThemeCol_Text, AUTOMATED)
     dpg.bind_item_theme(item, AMBER_THEME if automated else 0)
+
+
+WRITING_THEME = "rackhost-writing"
+
+
+def mark_writing(item: int) -> None:
+    """A control being written (touch or latch): its text in red until the pass ends."""
+    if dpg.get_item_type(item).endswith("mvText"):
+        dpg.configure_item(item, color=WRITING)
+        return
+    if not dpg.does_item_exist(WRITING_THEME):
+        with dpg.theme(tag=WRITING_THEME), dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_Text, WRITING)
+    dpg.bind_item_theme(item, WRITING_THEME)
 
 
 def automated_targets(owner: Any) -> set[str]:
