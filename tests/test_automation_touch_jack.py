@@ -197,7 +197,7 @@ def test_a_midi_controller_touching_a_parameter_writes_it_and_lets_go_when_it_st
         engine.play()
         time.sleep(0.3)
         sent = []
-        for value in (20, 30, 40, 50):
+        for value in (20, 60, 30, 50):  # a zigzag: every move is a turn the thinning keeps
             controller.send(mido.Message("control_change", channel=0, control=7, value=value))
             deadline = time.monotonic() + 0.1
             while time.monotonic() < deadline:
@@ -215,7 +215,7 @@ def test_a_midi_controller_touching_a_parameter_writes_it_and_lets_go_when_it_st
         engine.close()
     points = find(track, target).points
     written = {round(p.value, 3) for p in points}
-    for value in (20, 30, 40, 50):
+    for value in (20, 60, 30, 50):
         assert round(-30.0 + 30.0 * value / 127, 3) in written
     assert all(any(abs(p.time * SR - frame) < 0.15 * SR for p in points) for frame in sent)
     assert session.undo().startswith("write automation (touch)")
@@ -231,3 +231,48 @@ def controller(jack_server):
     port = backend.open_output("controller", virtual=True, client_name="testctl")
     yield port
     port.close()
+
+
+def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, controller, wav_file, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import mido
+    from jack_harness import REPO_ROOT, TESTS_DIR
+
+    from rackhost.presets import load_session, save_session
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("dc", wav_file(np.full((2, SR * 8), LEVEL, np.float32), "dc.wav"))
+    gain = track.chain.add("Gain", gain_db=0.0)
+    track.automation.append(check_envelope(track, Envelope(SlotTarget(gain, "gain_db"), (Point(0.0, 0.0),),
+                                                           "touch")))
+    session.midi.add(CCMapping(1, 7, MappingTarget(0, "parameter", 0, "gain_db"), -30.0, 0.0))
+    path, out = tmp_path / "mix.json", tmp_path / "written.json"
+    save_session(session, path)
+    env = dict(os.environ, **jack_server.env)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    child = subprocess.Popen([sys.executable, "-m", "rackhost", "live", "--session", str(path), "--midi-in",
+                              "virtual:midi_in", "--duration", "4", "--save-writes", str(out)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "rackhost:midi_in" not in jack_server.ports(is_audio=False) and time.monotonic() < deadline:
+            assert child.poll() is None, child.communicate()
+            time.sleep(0.05)
+        jack_server.connect("testctl:controller", "rackhost:midi_in")
+        time.sleep(0.5)
+        for value in (10, 100, 60):
+            controller.send(mido.Message("control_change", channel=0, control=7, value=value))
+            time.sleep(0.15)
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, stderr
+    assert "wrote automation (touch) of track 'dc' Gain.gain_db" in stdout
+    assert json.loads(out.read_text())["tracks"][0]["automation"][0]["mode"] == "touch"
+    written = {round(p.value, 3) for p in load_session(out).tracks[0].automation[0].points}
+    assert {round(-30.0 + 30.0 * v / 127, 3) for v in (10, 100, 60)} <= written
