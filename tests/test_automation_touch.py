@@ -25,9 +25,22 @@ from rackhost.chain.automation import (
     check_envelope,
     find,
 )
-from rackhost.chain.automation_write import Segment, thin, value_at, write_tolerance, written_points
+from rackhost.chain.automation_write import (
+    Segment,
+    thin,
+    value_at,
+    write_tolerance,
+    written_points,
+)
 from rackhost.live import LiveEngine
-from rackhost.live.commands import EnvelopeRef, Mix, Release, SetAutomationMode, SetGain, SetParameter
+from rackhost.live.commands import (
+    EnvelopeRef,
+    Mix,
+    Release,
+    SetAutomationMode,
+    SetGain,
+    SetParameter,
+)
 from rackhost.live.process import apply_command
 from rackhost.presets.session_file import load_session, save_session, session_to_dict
 
@@ -255,3 +268,28 @@ def test_setting_a_mode_is_an_undo_step_and_a_bad_one_is_refused():
     assert envelope.mode == "read"
     with pytest.raises(AutomationError, match="unknown mode 'write'; use one of read, touch, latch, off"):
         session.edit.set_mode(envelope, "write")
+
+
+def test_latch_round_a_loop_writes_where_it_held_each_time_round_and_leaves_the_rest():
+    session = dc_session("latch")
+    track = session.tracks[0]
+    engine = _started(session)
+    loop = (0, BLOCK * 100)  # 0.27 s
+    engine.set_loop(*loop)
+    for _ in range(60):
+        _blocks(engine, 1)
+        engine.poll()
+    _apply(engine, SetGain(0, -15.0))
+    for _ in range(80):  # round the loop end and on into the second time round
+        out = _blocks(engine, 1)
+        assert _db(out[0, -1]) == pytest.approx(-15.0, abs=1e-4)
+        engine.poll()
+    engine.stop()
+    points = find(track, StripTarget("gain_db")).points
+    for frame in (BLOCK * 5, BLOCK * 30, BLOCK * 70, BLOCK * 99):  # the first time from the move, the second from 0
+        assert value_at(points, frame / SR) == -15.0
+    # between the stop (block 40 of the second time round) and the move (block 60 of the first): as it was
+    assert value_at(points, BLOCK * 50 / SR) == pytest.approx(-12.0 * BLOCK * 50 / (2 * SR))
+    assert value_at(points, 1.0) == pytest.approx(-6.0)  # beyond the loop: the envelope as it was
+    assert session.undo().startswith("write automation (latch)")
+    assert find(track, StripTarget("gain_db")).points == (Point(0.0, 0.0), Point(2.0, -12.0))

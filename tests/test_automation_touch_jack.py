@@ -13,7 +13,14 @@ from jack_harness import Recorder, disconnect_system, find_ports, jack_device
 from live_takes import assert_live_equals_offline, clean_take, xruns
 
 from rackhost.chain import ArraySource, Session
-from rackhost.chain.automation import Envelope, Point, SlotTarget, StripTarget, check_envelope, find
+from rackhost.chain.automation import (
+    Envelope,
+    Point,
+    SlotTarget,
+    StripTarget,
+    check_envelope,
+    find,
+)
 from rackhost.chain.automation_write import value_at
 from rackhost.chain.midi import CCMapping, MappingTarget
 from rackhost.live import LiveEngine

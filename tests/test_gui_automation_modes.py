@@ -16,7 +16,7 @@ from rackhost.live.commands import Loop
 from rackhost.presets import session_to_dict
 
 
-def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_keeps_it(app):
+def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_keeps_it(app):  # noqa: F811
     lane = app.open_lane(0, StripTarget("gain_db"))
     envelope = find(app.session.tracks[0], StripTarget("gain_db"))
     assert dpg.get_value(lane.mode) == "read"
@@ -29,7 +29,7 @@ def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_
     assert dpg.get_value(lane.mode) == "latch"
 
 
-def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):
+def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):  # noqa: F811
     track = app.session.tracks[0]
     lane = app.open_lane(0, StripTarget("gain_db"))
     lane.add(3.0, -20.0)
