@@ -102,7 +102,9 @@ def cmd_live(args: argparse.Namespace) -> int:
             from rackhost.presets import save_session
 
             save_session(session, args.save_writes)
-            print(f"saved the session with {len(engine.written)} written automation passes to {args.save_writes}")
+            count = len(engine.written)
+            print(f"saved the session with {count} written automation pass{'es' if count != 1 else ''} to "
+                  f"{args.save_writes}")
         for take in takes:
             print(f"wrote {take.dry_path} ({take.frames_written['dry']} frames) and {take.wet_path} "
                   f"({take.frames_written['wet']} frames)")
