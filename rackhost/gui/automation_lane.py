@@ -281,7 +281,8 @@ class AutomationLane:
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
-            if playing and envelope is not None and not self.writing:  # a written control shows the hand's value
+            # a written control shows the hand's value; an envelope off, the control's own
+            if playing and envelope is not None and not self.writing and envelope.mode != "off":
                 self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
         state = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
                  if self.app.loop_range else ())
@@ -442,9 +443,12 @@ def mark_writing(item: int) -> None:
 
 
 def automated_targets(owner: Any) -> set[str]:
-    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves."""
+    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves (one that
+    is ``off`` moves nothing)."""
     names = set()
     for envelope in owner.automation:
+        if envelope.mode == "off":
+            continue
         if isinstance(envelope.target, StripTarget):
             names.add(envelope.target.control)
         elif isinstance(envelope.target, SendTarget):

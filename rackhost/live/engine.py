@@ -364,6 +364,8 @@ class LiveEngine(AudioCallback):
     def locate(self, frame: int) -> None:
         """Move the transport; the callback takes the new position at its next block (never lost mid-block)."""
         frame = max(0, int(frame))
+        if self._writer.passes:  # a write goes on from the new place, not over what was skipped
+            self._writer.jump(self._position, frame)
         if self._stream is None:
             self._position = frame
         else:

@@ -135,6 +135,15 @@ class AutomationWriter:
                 released.append(written)
         return released
 
+    def jump(self, position: int, to: int) -> None:
+        """The transport is moved from ``position`` to ``to`` (a locate): what was written stops where it was
+        and goes on from ``to`` with the value still held, never over the stretch jumped."""
+        for written in self.passes.values():
+            self._sample(written, position, None, move=False)
+            self._close(written, written.last_frame)
+            written.last_frame = max(0, to - written.lag)
+            written.moves.append((written.last_frame, written.held))
+
     def end(self, envelopes: list[Envelope] | None, position: int, loop: tuple[int, int] | None) -> list[FinishedPass]:
         """End the passes of ``envelopes`` (None: every pass) at transport frame ``position``: the envelope plays
         again from there. Returns each pass's new points."""
