@@ -81,27 +81,39 @@ class AuditionStage:
     :data:`CROSSFADE_SECONDS`. Allocates only numpy temporaries.
     """
 
-    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "gains", "target")
+    __slots__ = ("_delay", "_done", "_from", "_idle", "_ramp", "_target", "gains", "needed")
 
     def __init__(self, gains: tuple[float, float], channels: int, latency: int, max_segment: int,
                  sample_rate: float):
-        self.target = gains
+        self._idle = (1.0, 0.0)
+        # The input as the chain's output hears it: delayed by the chain's latency.
+        self._delay = DelayLine(channels, latency, max_segment) if latency else None
         self.gains = gains
         self._from = gains
         self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
         self._done = self._ramp
-        # The input as the chain's output hears it: delayed by the chain's latency.
-        self._delay = DelayLine(channels, latency, max_segment) if latency else None
-        self._idle = (1.0, 0.0)
+        self.target = gains
+
+    @property
+    def target(self) -> tuple[float, float]:
+        return self._target
+
+    @target.setter
+    def target(self, gains: tuple[float, float]) -> None:
+        self._target = gains
+        # False while the strip may skip calling this stage at all (nothing to mix, no dry delay to keep current):
+        # a call per track per block is GIL time the other audio thread waits for.
+        self.needed = self._delay is not None or gains != self._idle or self.gains != self._idle
 
     def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
         dry = self._delay(source) if self._delay is not None else source
-        target = self.target
+        target = self._target
         if target != self.gains:  # a switch: ramp from where we are
             self._from, self.gains, self._done = self._current(), target, 0
         if self._done >= self._ramp:
             wet_gain, dry_gain = self.gains
             if (wet_gain, dry_gain) == self._idle:
+                self.needed = self._delay is not None
                 return processed
             return wet_gain * processed + dry_gain * dry
         n = processed.shape[1]

@@ -352,10 +352,22 @@ class ChainProcessor:
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
         """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""
         automation = self.automation
+        levels = self.levels
+        i = 0
+        if automation is None and levels is None:
+            # The common case, once per track per block on the audio thread: the loop of __call__ inlined,
+            # since every Python frame here is time the GIL is held while another audio thread waits for it.
+            try:
+                for stage in self.stages:
+                    block = stage(block)
+                    i += 1
+            except StageError:
+                raise  # from a split's branch: it names the slot inside the split
+            except Exception as err:
+                raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
+            return block
         if automation is None:
             return self(block)
-        i = 0
-        levels = self.levels
         try:
             if levels is not None:
                 levels.stage(0, block)

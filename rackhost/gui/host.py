@@ -198,6 +198,13 @@ class SpectrumOpening(Protocol):
 
 
 @runtime_checkable
+class TakesOpening(Protocol):
+    """The Takes window, on a track (an index)."""
+
+    def open_takes(self, track: int) -> Any: ...
+
+
+@runtime_checkable
 class EngineAccess(Protocol):
     """The running engine process (None while there is none): a view that reads its shared memory."""
 
@@ -301,7 +308,8 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, TakesOpening,
+                Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
@@ -347,6 +355,11 @@ class SpectrumHost(SessionAccess, EngineAccess, Protocol):
 
 
 @runtime_checkable
+class TakesHost(SessionAccess, SessionFile, EngineAccess, Notify, Ask, Resync, Protocol):
+    """:class:`rackhost.gui.takes_view.TakesView`."""
+
+
+@runtime_checkable
 class SettingsHost(SessionAccess, EngineControl, Protocol):
     """:class:`rackhost.gui.settings_dialog.SettingsDialog`."""
 
@@ -362,4 +375,4 @@ class HistoryHost(SessionAccess, Resync, Protocol):
 
 
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
-                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost)
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost)

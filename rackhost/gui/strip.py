@@ -39,6 +39,7 @@ ROW = 24  # one row of widgets: a frame (19) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
+TAKES_WIDTH, TAKES_NARROW = 44, 22  # the takes button beside the input chooser
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
@@ -231,8 +232,15 @@ class StripView:
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
-        self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
-                                   callback=lambda s, v: app.set_input(track, v))
+        with dpg.group(horizontal=True):
+            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
+                                       width=self.inner - (TAKES_NARROW if narrow else TAKES_WIDTH) - 8,
+                                       callback=lambda s, v: app.set_input(track, v))
+            # Beside the source: the recorded takes, one click from playing one here (the Takes window).
+            self.takes = dpg.add_button(label="tk" if narrow else "takes", width=TAKES_NARROW if narrow else TAKES_WIDTH,
+                                        callback=lambda: app.open_takes(track))
+        with dpg.tooltip(self.takes):
+            dpg.add_text("this track's recorded takes: play one here, rename, delete")
         with dpg.tooltip(self.input):
             dpg.add_text(input_label(owner))
         with dpg.group(horizontal=True):
