@@ -24,7 +24,7 @@ from rackhost.chain.automation import (
 from rackhost.chain.automation_write import value_at
 from rackhost.chain.midi import CCMapping, MappingTarget
 from rackhost.live import LiveEngine
-from rackhost.live.commands import EnvelopeRef, Release, SetGain
+from rackhost.live.commands import EnvelopeRef, Release, SetGain, SetParameter
 from rackhost.live.midi_input import MidiSetup
 from rackhost.live.process import apply_command
 from rackhost.live.writer import MIDI_RELEASE_SECONDS
@@ -39,13 +39,21 @@ def vst3(monkeypatch):
     monkeypatch.setenv("RACKHOST_VST3_PATH", str(PROJECT_VST3_DIR))
 
 
-def dc_session(mode: str) -> Session:
-    """A stereo file track of constant LEVEL whose fader envelope falls from 0 dB to -12 dB over 4 s."""
+def dc_session(mode: str, on: str = "fader") -> Session:
+    """A stereo file track of constant LEVEL whose fader envelope (``on="fader"``), or a Gain plug-in's
+    (``on="plugin"``), falls from 0 dB to -12 dB over 4 s."""
     session = Session(sample_rate=SR, block_size=BLOCK)
     track = session.add_track("dc", ArraySource(np.full((2, SR * 5), LEVEL, np.float32), SR))
-    track.automation.append(check_envelope(track, Envelope(StripTarget("gain_db"),
-                                                           (Point(0.0, 0.0), Point(4.0, -12.0)), mode)))
+    target = StripTarget("gain_db") if on == "fader" else SlotTarget(track.chain.add("Gain", gain_db=0.0), "gain_db")
+    track.automation.append(check_envelope(track, Envelope(target, (Point(0.0, 0.0), Point(4.0, -12.0)), mode)))
     return session
+
+
+# How the engine's command API moves each kind of control, and names it to let go.
+MOVES = {
+    "fader": (lambda value: SetGain(0, value), GAIN),
+    "plugin": (lambda value: SetParameter(0, 0, "gain_db", value), EnvelopeRef(slot=0, parameter="gain_db")),
+}
 
 
 def _levels_db(captured: np.ndarray) -> tuple[np.ndarray, int]:
@@ -79,20 +87,22 @@ def _near(frame: int, frames: list[int], span: int = 2 * BLOCK) -> bool:
     return any(abs(frame - f) <= span for f in frames)
 
 
-def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now_holds_them(jack_server):
+@pytest.mark.parametrize("on", sorted(MOVES))
+def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now_holds_them(jack_server, on):
     moves: list[tuple[int, float]] = []
     result = {}
+    move, ref = MOVES[on]
 
     def ride(engine: LiveEngine) -> None:
         time.sleep(0.5)
         for k in range(25):  # a fader ride from -20 dB to -26 dB in 0.5 s, sent as a window sends a drag
             value = -20.0 - 0.25 * k
             moves.append((engine.stats().position, value))
-            _command(engine, SetGain(0, value))
+            _command(engine, move(value))
             time.sleep(0.02)
         time.sleep(0.3)  # held still
         result["release"] = engine.stats().position
-        _command(engine, Release(0, GAIN))
+        _command(engine, Release(0, ref))
         time.sleep(0.5)
         engine.poll()
         result["stop"] = engine.stats().position
@@ -100,7 +110,7 @@ def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now
 
     def take():
         moves.clear()
-        session = dc_session("touch")
+        session = dc_session("touch", on)
         engine = LiveEngine(session, device=jack_device())
         engine.start()
         try:
@@ -121,7 +131,8 @@ def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now
     after = np.arange(release + 2 * BLOCK, end)
     assert db[after] == pytest.approx(-12.0 * after / (4 * SR), abs=0.01)
     # the envelope: thinned points where the moves were; it gives the sound that played, frame by frame
-    points = find(session.tracks[0], StripTarget("gain_db")).points
+    envelope = session.tracks[0].automation[0]
+    points = envelope.points
     assert len(points) <= 10  # 25 moves of a straight ride, and the way back
     # near: the test reads the position a block may pass before the engine takes the command
     assert any(-0.5 <= p.time * SR - moves[0][0] <= BLOCK and p.value == -20.0 for p in points), (points, moves[0])
@@ -136,7 +147,7 @@ def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now
     assert np.max(np.abs(db[frames] - expected)[riding]) < 0.25 + 0.1
     assert np.max(np.abs(db[frames] - expected)[~riding]) < 0.01
     assert session.undo().startswith("write automation (touch)")
-    assert find(session.tracks[0], StripTarget("gain_db")).points == (Point(0.0, 0.0), Point(4.0, -12.0))
+    assert envelope.points == (Point(0.0, 0.0), Point(4.0, -12.0))
 
 
 def test_latch_under_jack_writes_from_the_first_move_until_stop(jack_server):
