@@ -19,6 +19,7 @@ from rackhost.chain.automation import (
     AutomationError,
     Envelope,
     Point,
+    SendTarget,
     SlotTarget,
     StripTarget,
     ValueRange,
@@ -34,11 +35,13 @@ from rackhost.chain.automation_write import (
 )
 from rackhost.live import LiveEngine
 from rackhost.live.commands import (
+    EngineCommandError,
     EnvelopeRef,
     Mix,
     Release,
     SetAutomationMode,
     SetGain,
+    SetMute,
     SetParameter,
 )
 from rackhost.live.process import apply_command
@@ -293,3 +296,39 @@ def test_latch_round_a_loop_writes_where_it_held_each_time_round_and_leaves_the_
     assert value_at(points, 1.0) == pytest.approx(-6.0)  # beyond the loop: the envelope as it was
     assert session.undo().startswith("write automation (latch)")
     assert find(track, StripTarget("gain_db")).points == (Point(0.0, 0.0), Point(2.0, -12.0))
+
+
+def test_a_mute_touched_while_playing_silences_at_once_and_is_written_as_steps():
+    session = dc_session("read")
+    track = session.tracks[0]
+    track.automation.append(check_envelope(track, Envelope(StripTarget("mute"), (Point(0.0, 0.0),), "touch")))
+    engine = _started(session)
+    _blocks(engine, 10)
+    pressed = engine.stats().position
+    _apply(engine, SetMute(0, True))
+    assert np.all(_blocks(engine, 10) == 0.0)
+    let_go = engine.stats().position
+    _apply(engine, Release(0, EnvelopeRef(control="mute")))
+    assert np.all(_blocks(engine, 5) > 0.1)
+    points = find(track, StripTarget("mute")).points
+    assert [p.value for p in points] == [0.0, 0.0, 1.0, 0.0] and {p.shape for p in points[1:]} == {"step"}
+    assert not track.mute  # the switch itself was not pressed: only the envelope holds the mute
+    assert points[2].time == pressed / SR and points[3].time == let_go / SR
+
+
+@pytest.mark.parametrize("target", [StripTarget("pan"), "send", "slot", "mix"])
+def test_an_envelope_ref_names_each_kind_of_target_and_finds_it_again(target):
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_bus("verb")
+    track = session.add_track("t", None, input=(0,))
+    gain = track.chain.add("Gain")
+    target = {"send": SendTarget(track.add_send("verb", -6.0)), "slot": SlotTarget(gain, "gain_db"),
+              "mix": SlotTarget(gain, "_mix")}.get(target, target)
+    ref = EnvelopeRef.of(track, target)
+    assert ref.target(track) == target
+    track.chain.remove(gain)
+    if isinstance(target, SlotTarget):
+        with pytest.raises(EngineCommandError, match="no slot 0 in a chain of 0"):
+            ref.target(track)
+    with pytest.raises(ValueError, match="names one target"):
+        EnvelopeRef(control="pan", send="verb")

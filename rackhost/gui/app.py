@@ -249,9 +249,9 @@ class RackApp(MidiActions, AuditionActions):
         self.writes.moved(track, StripTarget("pan"))
 
     def set_mute(self, track: int, value: bool) -> None:
-        self.edit.set_mute(self.owner(track), value)
         self.send(SetMute(track, value))
-        self.writes.moved(track, StripTarget("mute"))
+        if not self.writes.moved(track, StripTarget("mute")):  # a written mute goes into its envelope only
+            self.edit.set_mute(self.owner(track), value)
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)

@@ -30,16 +30,17 @@ class Writes:
         self.touched: dict[tuple[int | BusRow | None, EnvelopeRef], float] = {}  # -> time of the last move
         self.latched: set[tuple[int | BusRow | None, EnvelopeRef]] = set()
 
-    def moved(self, track: int | BusRow | None, target: Target) -> None:
-        """A control of ``track`` was moved in the window (and sent to the engine)."""
+    def moved(self, track: int | BusRow | None, target: Target) -> bool:
+        """A control of ``track`` was moved in the window (and sent to the engine); True if the move is written."""
         owner = self.app.owner(track)
         envelope = find(owner, target)
         if envelope is None or envelope.mode not in WRITING_MODES or not self.app.playing:
-            return
+            return False
         key = (track, EnvelopeRef.of(owner, target))
         if envelope.mode == "latch":
             self.latched.add(key)
         self.touched[key] = time.monotonic()
+        return True
 
     def writing(self, track: int | BusRow | None, target: Target) -> bool:
         """Is this control being written now (touched, or latched until the transport stops)?"""

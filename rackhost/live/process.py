@@ -437,9 +437,13 @@ def _loop(engine: Any, command: c.Loop, loader: Any) -> None:
 
 def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
     strip = owner(engine.session, command.track)
+    old = getattr(strip, command.attribute)
     setattr(strip, command.attribute, command.value)
-    if command.attribute in STRIP_CONTROLS:  # a touch or latch envelope on it writes the move
-        engine.move(strip, StripTarget(command.attribute), command.value)  # type: ignore[arg-type]
+    if command.attribute not in STRIP_CONTROLS:
+        return
+    written = engine.move(strip, StripTarget(command.attribute), command.value)  # type: ignore[arg-type]
+    if written and command.attribute == "mute":  # into its envelope only: the switch would silence after the pass
+        strip.mute = old
 
 
 def _reset_clips(engine: Any, command: c.ResetClips, loader: Any) -> None:
