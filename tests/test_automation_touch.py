@@ -332,3 +332,24 @@ def test_an_envelope_ref_names_each_kind_of_target_and_finds_it_again(target):
             ref.target(track)
     with pytest.raises(ValueError, match="names one target"):
         EnvelopeRef(control="pan", send="verb")
+
+
+def test_automation_mode_options_set_one_envelope_or_all_and_name_what_is_wrong():
+    import argparse
+
+    from rackhost.cli.automate import apply_modes, mode_spec
+
+    session = dc_session("read")
+    track = session.tracks[0]
+    gain = track.chain.add("Gain")
+    track.automation.append(check_envelope(track, Envelope(SlotTarget(gain, "gain_db"), (Point(0.0, 0.0),))))
+    assert apply_modes(session, [mode_spec("dc.Gain.gain_db=latch")]) == ["dc Gain.gain_db: latch"]
+    assert [e.mode for e in track.automation] == ["read", "latch"]
+    apply_modes(session, [mode_spec("off")])
+    assert [e.mode for e in track.automation] == ["off", "off"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown mode 'write'; use one of read, touch, latch, off"):
+        mode_spec("dc.gain_db=write")
+    with pytest.raises(AutomationError, match="no track or bus named 'vox'"):
+        apply_modes(session, [mode_spec("vox.gain_db=touch")])
+    with pytest.raises(AutomationError, match="dc has no envelope on pan"):
+        apply_modes(session, [mode_spec("dc.pan=touch")])

@@ -273,15 +273,15 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
     session = Session(sample_rate=SR, block_size=BLOCK)
     track = session.add_track("dc", wav_file(np.full((2, SR * 8), LEVEL, np.float32), "dc.wav"))
     gain = track.chain.add("Gain", gain_db=0.0)
-    track.automation.append(check_envelope(track, Envelope(SlotTarget(gain, "gain_db"), (Point(0.0, 0.0),),
-                                                           "touch")))
+    track.automation.append(check_envelope(track, Envelope(SlotTarget(gain, "gain_db"), (Point(0.0, 0.0),))))
     session.midi.add(CCMapping(1, 7, MappingTarget(0, "parameter", 0, "gain_db"), -30.0, 0.0))
     path, out = tmp_path / "mix.json", tmp_path / "written.json"
     save_session(session, path)
     env = dict(os.environ, **jack_server.env)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT), env.get("PYTHONPATH", "")])
     child = subprocess.Popen([sys.executable, "-m", "rackhost", "live", "--session", str(path), "--midi-in",
-                              "virtual:midi_in", "--duration", "4", "--save-writes", str(out)],
+                              "virtual:midi_in", "--duration", "4", "--save-writes", str(out),
+                              "--automation-mode", "dc.Gain.gain_db=touch"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -298,6 +298,7 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
         if child.poll() is None:
             child.kill()
     assert child.returncode == 0, stderr
+    assert "automation mode: dc Gain.gain_db: touch" in stdout
     assert "wrote automation (touch) of track 'dc' Gain.gain_db" in stdout
     assert json.loads(out.read_text())["tracks"][0]["automation"][0]["mode"] == "touch"
     written = {round(p.value, 3) for p in load_session(out).tracks[0].automation[0].points}

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rackhost.cli.args import BLOCK_SIZE, folder, ranged, text
+from rackhost.cli.automate import apply_modes, mode_spec
 from rackhost.cli.devices import require_audio_devices
 from rackhost.cli.midi import live_midi
 
@@ -35,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     live.add_argument("--midi-out", metavar="PORT", type=text("a MIDI output"),
                       help="send mapped targets' positions to this MIDI output (motorized faders, LED rings), "
                            "or virtual:NAME")
+    live.add_argument("--automation-mode", action="append", default=[], metavar="[STRIP.TARGET=]MODE",
+                      type=mode_spec,
+                      help="play an envelope in MODE (read, touch, latch, off) for this run: STRIP is a track's "
+                           "or bus's name or 'master', TARGET gain_db, pan, mute, send:BUS or SLOT.PARAM "
+                           "(e.g. 'vox.gain_db=touch'); MODE alone sets every envelope; repeatable")
     live.add_argument("--save-writes", metavar="FILE", type=text("a session file to write"),
                       help="envelopes in touch or latch mode are written by the controllers moved while playing; "
                            "save the session with what they wrote into FILE when the run ends (it may be the "
@@ -58,6 +64,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     session = load_session(args.session, loaded)
     for warning in loaded.warnings():
         print(f"warning: {warning}")
+    for line in apply_modes(session, args.automation_mode):
+        print(f"automation mode: {line}")
     takes_folder = folder(args.record, "--record") if args.record else None
     session.block_size = args.block_size or 128
     device = int(args.device) if args.device and args.device.isdigit() else args.device
