@@ -99,6 +99,7 @@ class TrackEdits(Protocol):
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
     def set_audition(self, track: int, audition: Any) -> None: ...
+    def open_blind_test(self, track: int) -> Any: ...
 
 
 @runtime_checkable
@@ -153,6 +154,7 @@ class SlotEdits(ParameterEdits, Protocol):
     def set_mix(self, track: int | None, index: int, value: float) -> None: ...
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None: ...
     def make_split(self, track: int | None, index: int) -> None: ...
+    def set_slot_delta(self, track: int | None, index: int, value: bool) -> None: ...
 
 
 @runtime_checkable
@@ -355,6 +357,13 @@ class SpectrumHost(SessionAccess, EngineAccess, Protocol):
 
 
 @runtime_checkable
+class BlindTestHost(SessionAccess, Owners, TrackEdits, Notify, Protocol):
+    """:class:`rackhost.gui.blind_panel.BlindTestPanel`."""
+
+    def measure_audition(self, track: int) -> None: ...
+
+
+@runtime_checkable
 class TakesHost(SessionAccess, SessionFile, EngineAccess, Notify, Ask, Resync, Protocol):
     """:class:`rackhost.gui.takes_view.TakesView`."""
 
@@ -375,4 +384,5 @@ class HistoryHost(SessionAccess, Resync, Protocol):
 
 
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
-                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost)
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
+                           BlindTestHost)
