@@ -11,7 +11,7 @@ from test_gui_automation_lane import SECONDS, app, session_file  # noqa: F401 - 
 from test_gui_rack import _until
 
 from rackhost.chain.automation import Point, StripTarget, find
-from rackhost.gui.automation_lane import WRITING
+from rackhost.gui.writing import WRITING
 from rackhost.live.commands import Loop
 from rackhost.presets import session_to_dict
 

@@ -33,6 +33,7 @@ from rackhost.chain.automation import (
     value_range,
 )
 from rackhost.gui.theme import MUTED
+from rackhost.gui.writing import WRITING
 
 LANE_WIDTH = 900
 LANE_HEIGHT = 220
@@ -40,7 +41,6 @@ SNAP_SECONDS = 0.1
 GRAB_PIXELS = 8.0  # a click this close to a point takes the point, not a new one
 FLOOR_DB = -60.0  # a fader's lane is drawn down to here: the 150 dB below it are all silence to the ear
 AUTOMATED = (240, 180, 60)  # the colour of a control's label while an envelope moves it
-WRITING = (235, 75, 75)  # ... and while a touch or latch pass writes it
 POINT = (240, 180, 60)
 LINE = (120, 200, 240)
 LOOP = (80, 80, 120, 90)
@@ -106,7 +106,7 @@ class AutomationLane:
                 dpg.add_text("mode:", color=MUTED)
                 self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
                                           width=70, callback=lambda s, v: self.set_mode(v))
-                self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes
+                self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
             self.readout = dpg.add_text("", color=MUTED)
             self.canvas = dpg.add_drawlist(LANE_WIDTH, LANE_HEIGHT)
             dpg.add_text("click: add a point; drag a point: move it; right-click a point: remove it", color=MUTED)
@@ -277,7 +277,7 @@ class AutomationLane:
                 self._drag = self._drag_to = None
                 if to is not None:
                     self.move(index, *to)
-        self._show_writing(self.app.writes.writing(self.track, self.target))
+        self.app.writes.show(self)  # the light, and the control in red, while a pass writes it
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
@@ -288,39 +288,6 @@ class AutomationLane:
                  if self.app.loop_range else ())
         if state != self._drawn:  # redrawn when something moved, not every frame
             self.draw()
-
-    def _show_writing(self, writing: bool) -> None:
-        """The lane's light, and the control's text in red, while a touch or latch pass writes it."""
-        if writing == self.writing:
-            return
-        self.writing = writing
-        dpg.set_value(self.writing_light, f"writing ({self.envelope.mode})" if writing and self.envelope else "")
-        for item in self._controls():
-            if writing:
-                mark_writing(item)
-        if not writing:  # back to amber (automated) or the theme's
-            view = self.app.view(self.track) if not isinstance(self.target, SlotTarget) else None
-            if view is not None:
-                view.show_automation()
-            for panel in self.app.panels:
-                if panel.alive and isinstance(self.target, SlotTarget) and panel.slot is self.target.slot:
-                    panel._mark_automated()
-
-    def _controls(self) -> list[int]:
-        """The window's items that show this lane's control (its readout or slider)."""
-        target = self.target
-        if isinstance(target, SlotTarget):
-            return [item for panel in self.app.panels if panel.alive and panel.slot is target.slot
-                    for item in [panel.mix if target.parameter == MIX else panel.controls.get(target.parameter)]
-                    if item]
-        view = self.app.view(self.track)
-        if view is None:
-            return []
-        if isinstance(target, SendTarget):
-            row = view.routing.sends.get(target.send.bus) if view.routing is not None else None
-            return [row.level] if row is not None else []
-        item = {"gain_db": view.gain_text, "pan": getattr(view, "pan_text", 0)}.get(target.control)
-        return [item] if item else []
 
     def show_on_control(self, value: float) -> None:
         """The automated control moves with playback (shown, not written: the envelope is what plays)."""
@@ -426,20 +393,6 @@ def mark_automated(item: int, automated: bool) -> None:
         with dpg.theme(tag=AMBER_THEME), dpg.theme_component(dpg.mvAll):
             dpg.add_theme_color(dpg.mvThemeCol_Text, AUTOMATED)
     dpg.bind_item_theme(item, AMBER_THEME if automated else 0)
-
-
-WRITING_THEME = "rackhost-writing"
-
-
-def mark_writing(item: int) -> None:
-    """A control being written (touch or latch): its text in red until the pass ends."""
-    if dpg.get_item_type(item).endswith("mvText"):
-        dpg.configure_item(item, color=WRITING)
-        return
-    if not dpg.does_item_exist(WRITING_THEME):
-        with dpg.theme(tag=WRITING_THEME), dpg.theme_component(dpg.mvAll):
-            dpg.add_theme_color(dpg.mvThemeCol_Text, WRITING)
-    dpg.bind_item_theme(item, WRITING_THEME)
 
 
 def automated_targets(owner: Any) -> set[str]:

@@ -14,12 +14,22 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.automation import WRITING_MODES, AutomationError, Target, find
+from rackhost.chain.automation import (
+    MIX,
+    WRITING_MODES,
+    AutomationError,
+    SendTarget,
+    SlotTarget,
+    Target,
+    find,
+)
 from rackhost.live.commands import BusRow, EngineCommandError, EnvelopeRef, Release
 from rackhost.live.writer import commit_written
 
 # A control is let go when the mouse is up and it has not moved for this long (a wheel's burst is one touch).
 RELEASE_SECONDS = 0.25
+WRITING = (235, 75, 75)  # a control's text while a pass writes it
+WRITING_THEME = "rackhost-writing"  # a tag: each Dear PyGui context makes its own theme once
 
 
 class Writes:
@@ -52,6 +62,40 @@ class Writes:
             return False
         return key in self.touched or key in self.latched
 
+    def show(self, lane: Any) -> None:
+        """An automation lane's "writing" light, and its control's text in red, while a pass writes it."""
+        writing = self.writing(lane.track, lane.target)
+        if writing == lane.writing:
+            return
+        lane.writing = writing
+        envelope = lane.envelope
+        dpg.set_value(lane.writing_light, f"writing ({envelope.mode})" if writing and envelope else "")
+        if writing:
+            for item in self._controls(lane.track, lane.target):
+                mark_writing(item)
+            return
+        if isinstance(lane.target, SlotTarget):  # back to amber (automated), or the theme's
+            for panel in self.app.panels:
+                if panel.alive and panel.slot is lane.target.slot:
+                    panel._mark_automated()
+        elif (view := self.app.view(lane.track)) is not None:
+            view.show_automation()
+
+    def _controls(self, track: int | BusRow | None, target: Target) -> list[int]:
+        """The window's items that show a control: its readout, or its slider in a strip or an open panel."""
+        if isinstance(target, SlotTarget):
+            return [item for panel in self.app.panels if panel.alive and panel.slot is target.slot
+                    for item in [panel.mix if target.parameter == MIX else panel.controls.get(target.parameter)]
+                    if item]
+        view = self.app.view(track)
+        if view is None:
+            return []
+        if isinstance(target, SendTarget):
+            row = view.routing.sends.get(target.send.bus) if view.routing is not None else None
+            return [row.level] if row is not None else []
+        item = {"gain_db": view.gain_text, "pan": getattr(view, "pan_text", 0)}.get(target.control)
+        return [item] if item else []
+
     def poll(self, engine: Any, playing: bool) -> None:
         """Let go of still controls, forget latches once stopped, and commit what the engine wrote."""
         now = time.monotonic()
@@ -75,3 +119,14 @@ class Writes:
         if committed:
             for lane in self.app.lanes:
                 lane.refresh()
+
+
+def mark_writing(item: int) -> None:
+    """A control being written (touch or latch): its text in red until the pass ends."""
+    if dpg.get_item_type(item).endswith("mvText"):
+        dpg.configure_item(item, color=WRITING)
+        return
+    if not dpg.does_item_exist(WRITING_THEME):
+        with dpg.theme(tag=WRITING_THEME), dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_color(dpg.mvThemeCol_Text, WRITING)
+    dpg.bind_item_theme(item, WRITING_THEME)
