@@ -353,3 +353,13 @@ def test_automation_mode_options_set_one_envelope_or_all_and_name_what_is_wrong(
         apply_modes(session, [mode_spec("vox.gain_db=touch")])
     with pytest.raises(AutomationError, match="dc has no envelope on pan"):
         apply_modes(session, [mode_spec("dc.pan=touch")])
+
+
+def test_a_move_beyond_the_faders_range_is_held_and_written_at_its_edge():
+    session = dc_session("touch")
+    engine = _started(session)
+    _blocks(engine, 5)
+    _apply(engine, SetGain(0, 30.0))  # the fader stops at +12 dB
+    assert _db(_blocks(engine, 5)[0, -1]) == pytest.approx(12.0, abs=1e-4)
+    _apply(engine, Release(0, GAIN))
+    assert max(p.value for p in find(session.tracks[0], StripTarget("gain_db")).points) == 12.0

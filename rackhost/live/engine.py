@@ -309,11 +309,16 @@ class LiveEngine(AudioCallback):
         finished = self._writer.end(envelopes, self._position, self._loop)
         if not finished:
             return
+        kept = []
         with self.session.history.group(write_label(finished[0].mode,
                                                     [f.envelope.describe() for f in finished])):
             for done in finished:
-                self.session.edit.set_points(done.owner, done.envelope, done.points)
-        self.written += [WrittenPass.of(self.session, done) for done in finished]
+                try:
+                    self.session.edit.set_points(done.owner, done.envelope, done.points)
+                    kept.append(WrittenPass.of(self.session, done))
+                except RackhostError as err:  # its slot or send was removed meanwhile: said, the rest kept
+                    self._notices.append(f"the write of {done.envelope.describe()} was not kept: {err}")
+        self.written += kept
         if self._state is not None:
             self.update()
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rackhost.chain.automated import Curve, MixAutomation
-from rackhost.chain.automation import Envelope, Point, Strip, value_range
+from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, ValueRange, value_range
 from rackhost.chain.automation_write import Segment, write_tolerance, written_points
 from rackhost.live.commands import BusRow, EnvelopeRef, strip_ref
 
@@ -40,6 +40,7 @@ class WritePass:
     owner: Strip
     envelope: Envelope
     mode: str
+    valid: ValueRange  # what the target takes: a move beyond it is held (and written) at its edge
     held: float
     source: str  # "window" or "midi"
     curves: list[tuple[Curve, int]] = field(default_factory=list)
@@ -116,9 +117,14 @@ class AutomationWriter:
             curves = list(automation.curves.get(id(envelope), ())) if automation is not None else []
             if not curves:
                 return False
-            written = WritePass(owner, envelope, envelope.mode, value, source, curves)
+            try:
+                valid = value_range(owner, envelope.target)
+            except AutomationError:  # its slot or send left the strip since the state was prepared
+                return False
+            written = WritePass(owner, envelope, envelope.mode, valid, value, source, curves)
             self.passes[id(envelope)] = written
-        written.held = value
+        value = min(max(value, written.valid.minimum), written.valid.maximum)
+        written.held = float(round(value)) if written.valid.discrete else value
         written.last_move = time.monotonic()
         written.hold()
         self._sample(written, position, loop)
@@ -154,7 +160,7 @@ class AutomationWriter:
             written.let_go()
             self._sample(written, position, loop, move=False)
             self._close(written, written.last_frame)
-            valid = value_range(written.owner, written.envelope.target)
+            valid = written.valid
             points = written_points(written.envelope.points, written.segments, write_tolerance(valid),
                                     1.0 / self.sample_rate, valid.discrete)
             if points != written.envelope.points:
