@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rackhost.chain.automated import Curve, MixAutomation
-from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, ValueRange, value_range
+from rackhost.chain.automation import (
+    AutomationError,
+    Envelope,
+    Point,
+    Strip,
+    ValueRange,
+    value_range,
+)
 from rackhost.chain.automation_write import Segment, write_tolerance, written_points
 from rackhost.live.commands import BusRow, EnvelopeRef, strip_ref
 
