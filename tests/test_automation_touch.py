@@ -93,15 +93,16 @@ def test_thinned_points_stay_within_the_tolerance_of_every_move(steps, tolerance
     assert np.max(np.abs(np.interp(times, times[kept], values[kept]) - values)) <= tolerance + 1e-9
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.05, 1.5, allow_subnormal=False), st.floats(0.0, 6.0, allow_subnormal=False),
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.05, 0.5, allow_subnormal=False), st.floats(0.0, 6.0, allow_subnormal=False),
                           st.floats(0.0, 6.283, allow_subnormal=False)), min_size=1, max_size=3))
 def test_a_ten_second_fader_ride_of_thousands_of_moves_becomes_a_few_points(waves):
     times = np.arange(0, 10.0, 32 / SR)  # a move every 32 samples: 15,000 of them
+    # a ride: up to three slow waves (a swell every 2 to 20 s) of up to 6 dB each
     values = -10.0 + sum(a * np.sin(2 * np.pi * f * times + p) for f, a, p in waves)
     tolerance = write_tolerance(ValueRange(-150.0, 12.0, "dB"))
     kept = thin(times, values, tolerance)
-    assert len(kept) <= 400 and len(kept) < len(times) / 30
+    assert len(kept) <= 200  # (a chord within 0.1 dB of an 18 dB swell every 2 s spans 67 ms: 150 points)
     assert np.max(np.abs(np.interp(times, times[kept], values[kept]) - values)) <= tolerance + 1e-9
 
 
