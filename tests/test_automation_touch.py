@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -364,3 +365,37 @@ def test_a_move_beyond_the_faders_range_is_held_and_written_at_its_edge():
     assert _db(_blocks(engine, 5)[0, -1]) == pytest.approx(12.0, abs=1e-4)
     _apply(engine, Release(0, GAIN))
     assert max(p.value for p in find(session.tracks[0], StripTarget("gain_db")).points) == 12.0
+
+
+def test_a_mapped_controller_touching_a_fader_and_a_mute_writes_both_and_lets_go_when_still(monkeypatch):
+    from rackhost.chain.midi import CCMapping, MappingTarget
+    from rackhost.live import writer
+    from rackhost.live.midi_input import MidiSetup
+
+    monkeypatch.setattr(writer, "MIDI_RELEASE_SECONDS", 0.05)  # let go sooner than a hand would
+    session = dc_session("touch")
+    track = session.tracks[0]
+    track.automation.append(check_envelope(track, Envelope(StripTarget("mute"), (Point(0.0, 0.0),), "touch")))
+    session.midi.add(CCMapping(1, 7, MappingTarget(0, "gain"), -40.0, 0.0))
+    session.midi.add(CCMapping(1, 8, MappingTarget(0, "mute")))
+    engine = LiveEngine(session, midi=MidiSetup().make(session))
+    session.reset()
+    engine.update()
+    engine.play()
+    _blocks(engine, 10)
+    engine.midi.receive(bytes((0xB0, 7, 0)))  # the fader all the way down: -40 dB
+    _blocks(engine, 1)
+    engine.poll()  # the control thread hears of the move: held from the next block
+    assert engine.writing(track, StripTarget("gain_db"))
+    assert _db(_blocks(engine, 2)[0, -1]) == pytest.approx(-40.0, abs=1e-3)
+    engine.midi.receive(bytes((0xB0, 8, 127)))  # mute on
+    _blocks(engine, 1)
+    engine.poll()
+    assert np.all(_blocks(engine, 2) == 0.0) and not track.mute  # written, the switch left alone
+    time.sleep(0.1)
+    _blocks(engine, 1)
+    engine.poll()  # both controls still: let go, the envelopes play again
+    assert not engine.writing(track, StripTarget("gain_db")) and not engine.writing(track, StripTarget("mute"))
+    assert _db(_blocks(engine, 1)[0, -1]) > -3.0
+    assert any(p.value == -40.0 for p in find(track, StripTarget("gain_db")).points)
+    assert [p.value for p in find(track, StripTarget("mute")).points].count(1.0) == 1

@@ -322,16 +322,17 @@ class LiveEngine(AudioCallback):
         if self._state is not None:
             self.update()
 
-    def _midi_moved(self, target: Any, value: object) -> None:
-        """A mapped controller moved ``target`` (a :class:`~rackhost.chain.midi.mapping.MappingTarget`)."""
+    def _midi_moved(self, target: Any, value: object) -> bool:
+        """A mapped controller moved ``target`` (a :class:`~rackhost.chain.midi.mapping.MappingTarget`); True if
+        the move was written."""
         try:
             owner = target.owner(self.session)
             if target.kind == "parameter":
-                self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
-            else:
-                self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
+                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+            return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
         except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
             self._notices.append(f"MIDI move not written: {err}")
+            return False
 
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next

@@ -258,12 +258,12 @@ class LiveMidi:
     # -- the control thread ----------------------------------------------------------------
 
     def poll(self, update: Callable[[], None], update_mix: Callable[[], None] | None = None,
-             moved: Callable[[Any, object], None] | None = None) -> list[str]:
+             moved: Callable[[Any, object], bool] | None = None) -> list[str]:
         """Apply what the audio thread handed over; returns new events.
 
         ``update`` rebuilds the engine's state; ``update_mix`` swaps in new gains
         only, which is all a mapped fader, pan or mute needs. ``moved(target, value)``
-        hears of every mapped target a controller moved (touch and latch writes).
+        hears of every mapped target a controller moved (touch and latch writes), True if it was written.
         """
         new: list[str] = []
         strips: dict = {}
@@ -315,10 +315,10 @@ class LiveMidi:
             try:
                 convert, _ = resolve(mapping, session)
                 value = convert(fraction)
-                apply_value(mapping.target, session, value)
+                written = moved(mapping.target, value) if moved is not None else False
+                if not (written and mapping.target.kind == "mute"):  # a written mute goes into its envelope only
+                    apply_value(mapping.target, session, value)
                 changed = True
-                if moved is not None:
-                    moved(mapping.target, value)
             except MidiMappingError as err:
                 new.append(f"MIDI mapping skipped: {err}")
         for mapping, fraction in parameters.values():
