@@ -22,7 +22,7 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
-from rackhost.chain.automation import Target
+from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.takes import takes_folder
@@ -53,7 +53,8 @@ from rackhost.gui.timeline import Timeline
 from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
                                 strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
+from rackhost.gui.writing import Writes
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
@@ -108,6 +109,7 @@ class RackApp(MidiActions, AuditionActions):
         self.lanes: list[AutomationLane] = []  # right-click > Automate on a control; shown under the timeline
         self.timeline: Timeline | None = None
         self.last_render: Path | None = None  # the master's last bounce: the overview without file tracks
+        self.writes = Writes(self)  # touch and latch writes: controls let go, passes committed
         self.takes: TakesView | None = None  # a strip's takes button
         if start_engine:
             self.restart_engine()
@@ -243,14 +245,17 @@ class RackApp(MidiActions, AuditionActions):
     def set_gain(self, track: int | None, value: float) -> None:
         self.edit.set_gain(self.owner(track), value)
         self.send(SetGain(track, value))
+        self.writes.moved(track, StripTarget("gain_db"))
 
     def set_pan(self, track: int, value: float) -> None:
         self.edit.set_pan(self.owner(track), value)
         self.send(SetPan(track, value))
+        self.writes.moved(track, StripTarget("pan"))
 
     def set_mute(self, track: int, value: bool) -> None:
-        self.edit.set_mute(self.owner(track), value)
         self.send(SetMute(track, value))
+        if not self.writes.moved(track, StripTarget("mute")):  # a written mute goes into its envelope only
+            self.edit.set_mute(self.owner(track), value)
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
@@ -274,6 +279,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
+        self.writes.moved(track, SlotTarget(self.app_chain(track)[index], MIX))
 
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
         """The level of one branch of the split at slot ``index``; a drag is one undo step."""
@@ -300,6 +306,7 @@ class RackApp(MidiActions, AuditionActions):
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
             self.send(SetParameter(track, index, name, slot.plugin.get(name)))
+            self.writes.moved(track, SlotTarget(slot, name))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
@@ -518,6 +525,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_send_level(self, key: int | BusRow, bus: str, level_db: float) -> None:
         if self._try(lambda: self.edit.set_send_level(self.owner(key).send(bus), level_db)):
             self.send(SetSendLevel(key, bus, level_db))
+            self.writes.moved(key, SendTarget(self.owner(key).send(bus)))
 
     def set_send_pre_fader(self, key: int | BusRow, bus: str, pre_fader: bool) -> None:
         self.edit.set_send_pre_fader(self.owner(key).send(bus), pre_fader)
@@ -827,6 +835,7 @@ class RackApp(MidiActions, AuditionActions):
                 self._show_engine(engine)
         if self.timeline is not None:
             self.timeline.update()
+        self.writes.poll(self.engine, self.transport[1])
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)

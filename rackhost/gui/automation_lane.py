@@ -21,6 +21,7 @@ import numpy as np
 from rackhost.chain.automated import Curve
 from rackhost.chain.automation import (
     MIX,
+    MODES,
     SHAPES,
     Envelope,
     Point,
@@ -34,6 +35,7 @@ from rackhost.chain.automation import (
 )
 from rackhost.gui.theme import MUTED
 from rackhost.gui.timeline import tick_step
+from rackhost.gui.writing import WRITING
 
 LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
 LANE_HEIGHT = 110
@@ -95,6 +97,7 @@ class AutomationLane:
         self.playhead = 0.0
         self._length: float | None = None
         self._drawn: tuple = ()
+        self.writing = False  # a touch or latch pass writes this lane's control (the window's last look)
         name = getattr(owner, "name", "master")
         timeline = getattr(app, "timeline", None)
         above = dpg.get_item_children(timeline.lanes, 1) if timeline is not None else []
@@ -112,6 +115,10 @@ class AutomationLane:
                     dpg.add_text("the shape of the segment after the selected point")
                 self.readout = dpg.add_text("", color=MUTED)
                 self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
+                dpg.add_text("mode:", color=MUTED)
+                self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
+                                          width=70, callback=lambda s, v: self.set_mode(v))
+                self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
                 self.hide_button = dpg.add_button(label="hide", callback=lambda: self.close())
                 with dpg.tooltip(self.hide_button):
                     dpg.add_text("close the lane; the envelope stays and plays (right-click the control > "
@@ -224,6 +231,12 @@ class AutomationLane:
         self._edit(lambda: self.app.edit.set_points(self.owner, envelope, points,
                                                     f"make a {shape} segment in {envelope.describe()}"))
 
+    def set_mode(self, mode: str) -> None:
+        """Read, touch, latch or off: how playback treats the envelope (one undo step; the engine resyncs)."""
+        envelope = self.envelope
+        if envelope is not None and envelope.mode != mode:
+            self._edit(lambda: self.app.edit.set_mode(envelope, mode))
+
     def remove_all(self) -> None:
         envelope = self.envelope
         if envelope is not None:
@@ -299,10 +312,12 @@ class AutomationLane:
                 self._drag = self._drag_to = None
                 if to is not None:
                     self.move(index, *to)
+        self.app.writes.show(self)  # the light, and the control in red, while a pass writes it
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
-            if playing and envelope is not None:
+            # a written control shows the hand's value; an envelope off, the control's own
+            if playing and envelope is not None and not self.writing and envelope.mode != "off":
                 self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
         if self._state() != self._drawn:  # redrawn when something moved, not every frame
             self.draw()
@@ -382,6 +397,7 @@ class AutomationLane:
             self.close()
         elif self.alive:
             self._length = None
+            dpg.set_value(self.mode, self.envelope.mode)  # type: ignore[union-attr]
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()
@@ -421,9 +437,12 @@ def mark_automated(item: int, automated: bool) -> None:
 
 
 def automated_targets(owner: Any) -> set[str]:
-    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves."""
+    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves (one that
+    is ``off`` moves nothing)."""
     names = set()
     for envelope in owner.automation:
+        if envelope.mode == "off":
+            continue
         if isinstance(envelope.target, StripTarget):
             names.add(envelope.target.control)
         elif isinstance(envelope.target, SendTarget):
