@@ -434,9 +434,15 @@ class Plugin:
             log.info(note)
         return note
 
-    def clone(self) -> Plugin:
-        """An independent plug-in with the same settings, not yet configured for a track."""
-        return Plugin(self.identity, self._factory, self._clone_instance(), self.parameters, self._constructor_values)
+    def clone(self, flush: bool = True) -> Plugin:
+        """An independent plug-in with the same settings, not yet configured for a track.
+
+        ``flush=False``: copy without running the original (no block of silence through it), for a copy made
+        while the original plays or after its processor was made: a run would prime its latency buffer
+        behind the processor's back. Values set since its last run reach the copy by name all the same.
+        """
+        return Plugin(self.identity, self._factory, self._clone_instance(flush), self.parameters,
+                      self._constructor_values)
 
     def flush(self) -> None:
         """Let the plug-in take values set since it last ran, so its ``raw_state`` is current.
@@ -497,10 +503,11 @@ class Plugin:
                 return name
         return None
 
-    def _clone_instance(self) -> pedalboard.Plugin:
+    def _clone_instance(self, flush: bool = True) -> pedalboard.Plugin:
         twin = self._factory(self._constructor_values)
         if not self.is_builtin:
-            self.flush()
+            if flush:
+                self.flush()
             try:
                 # Muted: DPF's ZamAutoSat, whose state is empty, asserts "read > 0" twice on being given it.
                 with muted_stderr():
@@ -684,7 +691,7 @@ class MissingPlugin(Plugin):
     def sidechain_switch(self) -> str | None:
         return None
 
-    def clone(self) -> Plugin:
+    def clone(self, flush: bool = True) -> Plugin:
         return MissingPlugin(self.identity, self.stored_values, self.stored_state, "", self.refusal)
 
     def flush(self) -> None:

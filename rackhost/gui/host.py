@@ -99,6 +99,7 @@ class TrackEdits(Protocol):
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
     def set_audition(self, track: int, audition: Any) -> None: ...
+    def open_blind_test(self, track: int) -> Any: ...
 
 
 @runtime_checkable
@@ -153,6 +154,7 @@ class SlotEdits(ParameterEdits, Protocol):
     def set_mix(self, track: int | None, index: int, value: float) -> None: ...
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None: ...
     def make_split(self, track: int | None, index: int) -> None: ...
+    def set_slot_delta(self, track: int | None, index: int, value: bool) -> None: ...
 
 
 @runtime_checkable
@@ -303,6 +305,36 @@ class SessionSwitch(Protocol):
     def use_session(self, session: Session, path: Path | None) -> None: ...
 
 
+@runtime_checkable
+class LastRender(Protocol):
+    """The master's last bounce (None: none yet): the timeline's overview when there are no file tracks."""
+
+    last_render: Path | None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """The engine's transport as the window last saw it, the transport bar's loop switch and range, and the
+    engine's commands (a locate, a loop)."""
+
+    transport: tuple[int, bool]  # position in frames, playing
+    loop: int | str
+    loop_range: int | str
+
+    def send(self, command: Any) -> None: ...
+
+
+@runtime_checkable
+class Consoles(Protocol):
+    """The strips (their faders' height), the open automation lanes, and the history list."""
+
+    strips: list[Any]
+    bus_strips: list[Any]
+    master: Any
+    lanes: list[Any]
+    history_view: Any
+
+
 # -- what each view is handed ------------------------------------------------------------------
 
 
@@ -345,13 +377,20 @@ class PresetBrowserHost(SessionAccess, Owners, Resync, PluginThread, Protocol):
 
 
 @runtime_checkable
-class RenderHost(SessionAccess, SessionFile, Resync, Protocol):
+class RenderHost(SessionAccess, SessionFile, Resync, LastRender, Protocol):
     """:class:`rackhost.gui.render_dialog.RenderDialog`."""
 
 
 @runtime_checkable
 class SpectrumHost(SessionAccess, EngineAccess, Protocol):
     """:class:`rackhost.gui.spectrum_view.SpectrumView`."""
+
+
+@runtime_checkable
+class BlindTestHost(SessionAccess, Owners, TrackEdits, Notify, Protocol):
+    """:class:`rackhost.gui.blind_panel.BlindTestPanel`."""
+
+    def measure_audition(self, track: int) -> None: ...
 
 
 @runtime_checkable
@@ -374,5 +413,11 @@ class HistoryHost(SessionAccess, Resync, Protocol):
     """:class:`rackhost.gui.history.HistoryList`."""
 
 
+@runtime_checkable
+class TimelineHost(SessionAccess, Notify, LastRender, Transport, Consoles, Protocol):
+    """:class:`rackhost.gui.timeline.Timeline`."""
+
+
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
-                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost)
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
+                           BlindTestHost, TimelineHost)

@@ -286,7 +286,7 @@ class StripView:
         """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
         audition = owner.audition
         with dpg.group(horizontal=True):
-            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.side == "input",
+            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.shows_input,
                                                callback=lambda s, v: self._audition_changed(side="input" if v
                                                                                             else "chain"))
             narrow = self.layout.narrow
@@ -295,8 +295,12 @@ class StripView:
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
                                           callback=lambda s, v: self._audition_changed(delta=v))
-        self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
+        with dpg.group(horizontal=True):
+            self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
+            self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
         for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
+                          (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                        "the chain with and without a slot, scored with the chance of guessing it")),
                           (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
                                         "louder side does not win; off when level is the point")),
                           (self.delta, "delta: hear what the chain changes (its output minus its input)")):
@@ -457,6 +461,7 @@ class StripView:
                 reasons.append(f"{where}: {note}")
         why = "\n".join(reasons) or None
         label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
+        label += " delta" if getattr(slot, "delta", False) else ""
         short, whole = self.reductions.get(index, ("", None))
         marked = (f"! {label}" if why else label) + short
         shown = cut(marked, self.inner - SLOT_TOOLS)
@@ -523,7 +528,7 @@ class StripView:
             dpg.set_value(self.mute, owner.mute)
             if not self.is_bus:
                 audition = owner.audition
-                dpg.set_value(self.hear_input, audition.side == "input")
+                dpg.set_value(self.hear_input, audition.shows_input)
                 dpg.set_value(self.match, audition.match)
                 dpg.set_value(self.delta, audition.delta)
                 dpg.set_value(self.offset, audition.label(owner.ab.active))

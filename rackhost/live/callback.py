@@ -276,7 +276,7 @@ class AudioCallback:
             loop = self._loop
             if loop is not None and position >= loop[1]:
                 position = loop[0]
-            self._position = position
+        self._position = position  # stopped too: a locate while stopped (a click on the ruler, Home) holds
 
 
 def meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from rackhost.chain.audition import Audition, measure_track
+from rackhost.chain.audition import Audition, measure_bypassed, measure_track
+from rackhost.chain.automation import WRITING_MODES, SlotTarget, StripTarget, Target, find, write_label
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -35,6 +36,7 @@ from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.partner import FORWARDED, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink, slot_at
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
+from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -119,6 +121,10 @@ class LiveEngine(AudioCallback):
         self._recorder: Recorder | None = None
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
+        self._writer = AutomationWriter(session.sample_rate, session.block_size)  # touch and latch passes
+        # Every finished write pass (oldest first), committed to the session's history (one step per stop or
+        # release); an engine process hands them to its parent, which keeps the session the user undoes in.
+        self.written: list[WrittenPass] = []
         self.io_latency = 0
         self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
         # after_block(): the control thread sleeps on a pipe (made by start()); the callback writes a byte to it.
@@ -292,8 +298,10 @@ class LiveEngine(AudioCallback):
             armed = {k for k, _ in state.takes}
             for lane, strip in enumerate(state.snapshot.tracks):
                 track = session.tracks[strip.index]
+                # A touch or latch envelope is overridden by moves the engine records here: kept here too.
+                writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
                 if (track.source is not None and not track.input and track.instrument is None
-                        and strip.index not in mapped and lane not in armed):
+                        and strip.index not in mapped and lane not in armed and not writes):
                     eligible.append((lane, strip.index, track.name))
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
@@ -366,10 +374,72 @@ class LiveEngine(AudioCallback):
         twin = twin_of(plugin)  # a keyed slot runs its minihost twin: it follows at the same block boundary
         self._params.append((plugin.instances if twin is None else (*plugin.instances, twin.parameters), name, native))
 
+    # -- writing automation (touch, latch) ----------------------------------------------
+
+    def move(self, owner: Any, target: Target, value: object, source: str = "window") -> bool:
+        """A control of ``owner`` moved to ``value`` (already set on the model, and sent on as usual): if its
+        envelope is in touch or latch mode and the transport plays, the envelope is overridden from the next
+        block and the move written. True when it was (the value then needs no other route to the sound)."""
+        envelope = find(owner, target)
+        if envelope is None or envelope.mode not in WRITING_MODES or not self._playing:
+            return False
+        return self._writer.move(owner, envelope, envelope_value(owner, envelope, value), self._position,
+                                 self._loop, source)
+
+    def release(self, owner: Any, target: Target) -> None:
+        """The control of ``owner`` was let go: a touch write on its envelope ends, the envelope plays again."""
+        envelope = find(owner, target)
+        if envelope is not None and envelope.mode == "touch":
+            self._end_writes([envelope])
+
+    def writing(self, owner: Any, target: Target) -> bool:
+        """Is a touch or latch pass writing ``target``'s envelope now?"""
+        envelope = find(owner, target)
+        return envelope is not None and self._writer.writing(envelope)
+
+    def end_writes(self) -> None:
+        """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""
+        self._end_writes(None)
+
+    def _end_writes(self, envelopes: list | None) -> None:
+        """End passes and commit their points, all of them as one undo step, then play the new envelopes."""
+        finished = self._writer.end(envelopes, self._position, self._loop)
+        if not finished:
+            return
+        kept = []
+        with self.session.history.group(write_label(finished[0].mode,
+                                                    [f.envelope.describe() for f in finished])):
+            for done in finished:
+                try:
+                    self.session.edit.set_points(done.owner, done.envelope, done.points)
+                    kept.append(WrittenPass.of(self.session, done))
+                except RackhostError as err:  # its slot or send was removed meanwhile: said, the rest kept
+                    self._notices.append(f"the write of {done.envelope.describe()} was not kept: {err}")
+        self.written += kept
+        if self._state is not None:
+            self.update()
+
+    def _midi_moved(self, target: Any, value: object) -> bool:
+        """A mapped controller moved ``target`` (a :class:`~rackhost.chain.midi.mapping.MappingTarget`); True if
+        the move was written."""
+        try:
+            owner = target.owner(self.session)
+            if target.kind == "parameter":
+                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+            return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
+        except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
+            self._notices.append(f"MIDI move not written: {err}")
+            return False
+
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
         block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
+        was = self.session.tracks[track].audition
         self.session.tracks[track].audition = audition
+        if (audition.runs_other, audition.compare_slot) != (was.runs_other, was.compare_slot):
+            if self._state is not None:
+                self.update()  # the inactive A/B setting starts (or stops) running beside the chain
+            return
         state = self._state
         if state is not None and track < len(state.snapshot.tracks):
             stage = state.snapshot.tracks[track].audition
@@ -383,6 +453,9 @@ class LiveEngine(AudioCallback):
         found = self.session.tracks[track]
         offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
         audition = replace(found.audition, offsets=offsets)
+        if audition.compare_slot is not None:  # a blind test against a bypassed slot: that side matched too
+            audition = replace(audition, other_offset=measure_bypassed(
+                found, audition.compare_slot, float(session.sample_rate), session.block_size, self._loop))
         self.set_audition(track, audition)
         return audition
 
@@ -393,6 +466,7 @@ class LiveEngine(AudioCallback):
 
     def pause(self) -> None:
         self._playing = False
+        self._end_writes(None)
 
     def _restart_integrated(self) -> None:
         """Play from stop: integrated loudness and maximum true peak start again."""
@@ -403,6 +477,8 @@ class LiveEngine(AudioCallback):
     def locate(self, frame: int) -> None:
         """Move the transport; the callback takes the new position at its next block (never lost mid-block)."""
         frame = max(0, int(frame))
+        if self._writer.passes:  # a write goes on from the new place, not over what was skipped
+            self._writer.jump(self._position, frame)
         if self._stream is None:
             self._position = frame
         else:
@@ -477,9 +553,10 @@ class LiveEngine(AudioCallback):
         return takes
 
     def stop(self) -> list[Take]:
-        """Stop the transport and any recording; returns the takes written."""
+        """Stop the transport and any recording; returns the takes written. Touch and latch writes end here."""
         self._playing = False
         self._stopped = True
+        self._end_writes(None)
         if self.midi is not None:
             self.midi.release()  # no note hangs after a stop
         takes: list[Take] = []
@@ -546,7 +623,11 @@ class LiveEngine(AudioCallback):
         if self._fault and self._fault not in self.events:
             new.append(self._fault)
         if self.midi is not None:
-            new += self.midi.poll(self.update, self.update_mix)
+            new += self.midi.poll(self.update, self.update_mix, self._midi_moved)
+        if self._writer.passes:
+            released = self._writer.tick(self._position, self._loop)
+            if released:
+                self._end_writes([written.envelope for written in released])
         self.events += new
         return new
 
@@ -776,6 +857,7 @@ class LiveEngine(AudioCallback):
             {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
+        self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves
         return state
 
     def _finished(self) -> None:

@@ -49,7 +49,8 @@ from rackhost.live import priority
 # the transport's, the meters', the spectrum view's or MIDI learn's, which are the engine's alone.
 FORWARDED = frozenset({
     "SetGain", "SetPan", "SetMute", "SetSolo", "SetSendLevel", "SetSendMute", "SetParameter", "Bypass", "Mix",
-    "BranchLevel", "AddSlot", "RemoveSlot", "MoveSlot", "Sync", "SetAudition",
+    "BranchLevel", "AddSlot", "RemoveSlot", "MoveSlot", "Sync", "SetAudition", "SetSlotDelta", "SetAutomationMode",
+    "Release",
 })
 PARTNER_MIN_TRACKS = 8  # below this, a block's hand-off costs more than the partner saves
 PARTNER_EXTRA = 2  # tracks the partner takes over half: the engine's side also mixes, meters and runs the master
@@ -219,6 +220,8 @@ class PartnerLink:
                 reply = self._conn.recv()
                 if reply[0] == "failed":
                     found.append(reply[1:])
+                elif reply[0] == "error":  # it could not apply a command the engine applied: out of step
+                    self.drop(f"it fell out of step: {reply[1]}")
         except (EOFError, OSError):
             self.drop("the partner process died")
         return found
@@ -317,8 +320,11 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
                 priority.raise_control_thread(renderer.native_id)
                 continue
             if message[0] == "commands":
-                for command in message[1]:
-                    apply_command(engine, command, loader)
+                try:
+                    for command in message[1]:
+                        apply_command(engine, command, loader)
+                except Exception as err:  # noqa: BLE001 - out of step: the engine drops the partner
+                    conn.send(("error", f"{type(err).__name__}: {err}"))
                 continue
             _, revision, commands, tracks = message
             try:
