@@ -156,7 +156,7 @@ def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_serv
         try:
             assert find_ports("PortAudio", is_input=True) == []
             assert find_ports("PortAudio", is_output=True)
-            captured = capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+            captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * BLOCK)
             stats = engine.stats()
             assert stats.fault is None and stats.running
             session.add_track("vocal", None, input=(0,))
@@ -188,7 +188,7 @@ def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(j
         assert engine.input_channels == 0
         [notice] = engine.poll()
         assert "no audio input could be opened" in notice and "Error querying device -1" in notice
-        captured = capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+        captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * BLOCK)
     finally:
         engine.close()
     assert np.abs(captured).max() > 0.05

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SR, file_loader, program_signal
-from jack_harness import Recorder, align, disconnect_system, find_ports, jack_device
+from jack_harness import align, jack_device
 from live_takes import BLOCK, capture_playback, clean_take, xruns
 
 from rackhost.chain import render
@@ -57,7 +57,7 @@ def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_re
             assert "partner process" in engine.spread_state, engine.spread_state
             partner = engine._state.partner
             assert partner is not None and len(partner.lanes) == TRACKS // 2  # half of 12 (two more from 16 up)
-            captured = capture_playback(jack_server, engine, frames)
+            captured = capture_playback(jack_server, engine.play, frames)
             stats = engine.stats()
             assert stats.fault is None and stats.running
             xruns[0] += engine._partner.late  # a block the partner missed is a dropout: take it again
@@ -69,21 +69,6 @@ def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_re
     offline = render(load_session(path), tail=False)
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
-
-
-def _capture_process(jack_server, engine: EngineProcess, frames: int, during=None) -> np.ndarray:
-    """Play an engine process from the start, run ``during(engine)`` while it plays, capture its output."""
-    with Recorder("capture", 2, frames=frames) as recorder:
-        disconnect_system("PortAudio")
-        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
-            jack_server.connect(src, dst)
-        recorder.start()
-        engine.send(c.Play())
-        if during is not None:
-            during(engine)
-        recorder.wait(timeout=frames / SR + 20)
-        xruns[0] = recorder.xruns
-    return recorder.captured
 
 
 def _partner_lanes(engine: EngineProcess) -> str:
@@ -102,12 +87,12 @@ def test_commands_sent_while_playing_reach_the_tracks_the_partner_renders(jack_s
         try:
             assert "file tracks shared with a partner process" in _partner_lanes(engine), engine.events
 
-            def during(e):
+            def during():
                 time.sleep(0.3)
                 for command in commands:
-                    e.send(command)
+                    engine.send(command)
 
-            captured = _capture_process(jack_server, engine, 2 * SR, during)
+            captured = capture_playback(jack_server, lambda: engine.send(c.Play()), 2 * SR, during)
             time.sleep(0.2)
             failures = [e for e in engine.poll() if "failed" in e or "partner" in e and "stopped" in e]
             assert engine.stats()["alive"] == 1.0 and not failures, failures
