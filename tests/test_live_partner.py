@@ -102,14 +102,15 @@ def test_commands_sent_while_playing_reach_the_tracks_the_partner_renders(jack_s
 
     # Each track's first slot: HighpassFilter has no gain; a Gain at -inf added at the end of every chain.
     added = [c.AddSlot(k, "Gain", None, {"gain_db": -120.0}) for k in range(TRACKS)]
-    captured = clean_take(lambda: silence_by(added))
+    # A lost block (an xrun on a busy machine) changes neither what is asserted: no clean take is needed.
+    captured = silence_by(added)
     tail = captured[:, -SR // 2 :]
     assert np.abs(tail).max() < 1e-4  # every track, the partner's too, took the new slot
     assert np.abs(captured[:, : SR // 10]).max() > 1e-3  # and it played before
 
     set_low = [c.SetParameter(k, 1, "threshold_db", -60.0) for k in range(TRACKS)] + \
               [c.SetGain(k, -120.0) for k in range(TRACKS)]
-    captured = clean_take(lambda: silence_by(set_low))
+    captured = silence_by(set_low)
     assert np.abs(captured[:, -SR // 2 :]).max() < 1e-4
 
 
