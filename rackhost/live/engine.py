@@ -34,7 +34,8 @@ from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, Meter
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
-from rackhost.live.partner import FORWARDED, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink, slot_at
+from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
+                                   slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
 
@@ -306,8 +307,9 @@ class LiveEngine(AudioCallback):
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
         # halves out, and the partner keeps at most two more than its share.
-        half = len(state.snapshot.tracks) // 2 + (PARTNER_EXTRA if len(state.snapshot.tracks) >= 16 else 0)
-        chosen = [e for e in eligible if e[2] in self._partner_names][: half + 2]
+        half = min(MAX_PARTNER_TRACKS,
+                   len(state.snapshot.tracks) // 2 + (PARTNER_EXTRA if len(state.snapshot.tracks) >= 16 else 0))
+        chosen = [e for e in eligible if e[2] in self._partner_names][: min(half + 2, MAX_PARTNER_TRACKS)]
         chosen += [e for e in eligible if e[2] not in self._partner_names][: max(0, half - len(chosen))]
         chosen.sort()
         if len(chosen) < PARTNER_MIN_TRACKS // 2:

@@ -42,7 +42,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.errors import RackhostError
 from rackhost.live import priority
 
 # The commands the partner applies too: every one that changes the session (so both hold the same one), none of
@@ -56,14 +55,10 @@ PARTNER_MIN_TRACKS = 8  # below this, a block's hand-off costs more than the par
 PARTNER_EXTRA = 2  # tracks the partner takes over half: the engine's side also mixes, meters and runs the master
 MAX_PARTNER_TRACKS = 512
 # The shared header, int64: the block number the engine asks for, the revision to render, the transport position,
-# playing (0/1), the block number the partner finished, the revision the partner last built.
-_SEQ, _REVISION, _POSITION, _PLAYING, _DONE, _BUILT = range(6)
+# playing (0/1), the block number the partner finished.
+_SEQ, _REVISION, _POSITION, _PLAYING, _DONE = range(5)
 _HEADER = 8
 READY_TIMEOUT = 120.0  # seconds for the partner to load the session or apply a batch (plug-ins load there too)
-
-
-class PartnerError(RackhostError):
-    """The partner process could not start, or fell out of step with the engine."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,6 @@ class PartnerLink:
     """The engine's side: start the partner, forward commands, join rebuilds, and the per-block hand-off."""
 
     def __init__(self, loader: Any, block_size: int, sample_rate: float):
-        self.block = block_size
         self._period = block_size / sample_rate
         self._shm = shared_memory.SharedMemory(create=True, size=8 * _HEADER + 4 * MAX_PARTNER_TRACKS * 2 * block_size)
         self.header = np.ndarray((_HEADER,), np.int64, self._shm.buf)
