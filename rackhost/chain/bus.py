@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from rackhost.chain.chain import Chain
+from rackhost.chain.colors import check_color
 from rackhost.chain.compare import ABCompare
 from rackhost.errors import RoutingError, SessionError
 
@@ -92,6 +93,7 @@ class Bus(Routed):
     sends: list[Send] = field(default_factory=list)
     # Its envelopes (rackhost.chain.automation.Envelope, which imports this module) on its slots, fader, pan, sends.
     automation: list = field(default_factory=list)
+    color: str | None = None  # '#rrggbb': its strip's band; None until a session places it
 
     channels = 2
 
@@ -101,6 +103,7 @@ class Bus(Routed):
         if not -1.0 <= self.pan <= 1.0:
             raise ValueError(f"pan of bus {self.name!r} must be between -1 (left) and 1 (right); got {self.pan!r}")
         self.sends = list(self.sends)
+        self.color = check_color(f"bus {self.name!r}", self.color)
 
     def width(self, sample_rate: float) -> int:
         return self.chain.output_channels(2, sample_rate)

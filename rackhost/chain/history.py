@@ -17,6 +17,7 @@ from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, c
     check_points, find, value_range
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
+from rackhost.chain.colors import check_color, default_color
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.sidechain import Key, check_keyable
@@ -423,6 +424,8 @@ class Editor:
     def add_track(self, session: TrackList, track: Track, index: int | None = None) -> Track:
         _check_name(session, track.name)
         where = len(session.tracks) if index is None else index
+        if track.color is None:  # a new track is placed: it takes the palette's colour there (not an undo step)
+            track.color = default_color(len(session.tracks))
         self.history.run(InsertItem(session.tracks, track, where, f"add track {track.name}"))
         return track
 
@@ -504,6 +507,8 @@ class Editor:
 
     def add_bus(self, session: TrackList, bus: Bus, index: int | None = None) -> Bus:
         check_bus_name(session.busses, bus.name)
+        if bus.color is None:
+            bus.color = default_color(len(session.busses), bus=True)
         self._routed(session, InsertItem(session.busses, bus, len(session.busses) if index is None else index,
                                          f"add bus {bus.name}"))
         return bus
@@ -535,6 +540,14 @@ class Editor:
                         self._attr(send, "bus", name, f"send of {strip.name}")
             self._rename_keys(session, old, name)
             self._attr(bus, "name", name, f"rename bus {old} to {name}")
+
+    def set_color(self, strip: Track | Bus, color: str) -> None:
+        """A track's or bus's colour (``#rrggbb``): its strip's band and its row in the timeline's overview."""
+        checked = check_color(f"{strip.name!r}", color)
+        if checked is None:
+            raise ValueError(f"colour of {strip.name!r} must be '#rrggbb'; got None")
+        if checked != strip.color:
+            self._attr(strip, "color", checked, f"colour of {strip.name}")
 
     def set_output(self, session: TrackList, strip: Track | Bus, output: str | None) -> None:
         """Route ``strip`` to the bus named ``output`` (None: the master); a missing bus or a loop is refused."""

@@ -15,6 +15,7 @@ from rackhost.chain import routing
 from rackhost.chain.automated import Planner
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
+from rackhost.chain.colors import default_color
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
@@ -107,6 +108,8 @@ class Session:
         if isinstance(options.get("instrument"), str):  # an instrument track: a plug-in name or path
             options["instrument"] = Plugin.create(options["instrument"])  # type: ignore[arg-type]
         track = Track(name, source, chain or Chain(), **options)  # type: ignore[arg-type]
+        if track.color is None:
+            track.color = default_color(len(self.tracks))
         self.tracks.append(track)
         return track
 
@@ -150,6 +153,8 @@ class Session:
         name = name.strip() if isinstance(name, str) else name
         check_bus_name(self.busses, name)
         bus = Bus(name, chain or Chain(), **options)  # type: ignore[arg-type]
+        if bus.color is None:
+            bus.color = default_color(len(self.busses), bus=True)
         self.busses.append(bus)
         return bus
 

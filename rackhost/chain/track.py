@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rackhost.chain.audition import Audition, AuditionStage
 from rackhost.chain.bus import Routed, Send
 from rackhost.chain.chain import Chain, ChainProcessor, Slot
+from rackhost.chain.colors import check_color
 from rackhost.chain.compare import ABCompare
 from rackhost.chain.midi.sequence import MidiSequence
 from rackhost.chain.plugin import MissingPlugin, Plugin
@@ -40,6 +41,7 @@ class Track(Routed):
     output: str | None = None  # None: the master; or the name of a bus
     sends: list[Send] = field(default_factory=list)
     automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots, fader, pan, mute, sends
+    color: str | None = None  # '#rrggbb': its strip's band and its overview row; None until a session places it
     audition: Audition = field(default_factory=Audition)  # bypass-compare at matched loudness, delta
     # A blind test's copy of the chain with one slot bypassed: ((slot, length, chain id), copy), or None.
     _twin: tuple[tuple[int, int, int], Chain] | None = field(default=None, init=False, repr=False)
@@ -49,6 +51,7 @@ class Track(Routed):
             raise ValueError(f"pan of track {self.name!r} must be between -1 (left) and 1 (right); got {self.pan!r}")
         self.input = tuple(self.input)
         self.sends = list(self.sends)
+        self.color = check_color(f"track {self.name!r}", self.color)
         if len(self.input) > 2 or any(not isinstance(c, int) or c < 0 for c in self.input):
             raise ValueError(f"input of track {self.name!r} must be one or two device channels (0, 1, ...); "
                              f"got {self.input!r}")

@@ -1,13 +1,13 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 9::
+Format version 10::
 
     {
-      "format_version": 9,
+      "format_version": 10,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
-        {"name": "kick", "source": "audio/kick.wav", "gain_db": -2.0, "pan": 0.0,
+        {"name": "kick", "source": "audio/kick.wav", "color": "#569cd6", "gain_db": -2.0, "pan": 0.0,
          "mute": false, "solo": false, "keep_mono": false, "output": "drums",
          "sends": [{"bus": "reverb", "level_db": -12.0, "pre_fader": false, "muted": false}],
          "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
@@ -20,7 +20,7 @@ Format version 9::
                         {"send": "reverb", "points": [[0.0, -12.0, "step"], [4.0, -6.0]]}]}
       ],
       "busses": [
-        {"name": "drums", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
+        {"name": "drums", "color": "#8c9cb4", "gain_db": 0.0, "pan": 0.0, "mute": false, "solo": false, "output": null,
          "sends": [], "chain": []},
         {"name": "reverb", "chain": [{"plugin": {"name": "Reverb"}, "parameters": {"wet_level": 1.0}}]},
         {"name": "music", "chain": [{"plugin": {"format": "vst3", "name": "ZamCompX2"},
@@ -56,6 +56,8 @@ in seconds); a version 7 file has none.
 Version 9 added an envelope's ``mode`` (``read``, ``touch``, ``latch`` or
 ``off``: how live playback treats it, :data:`rackhost.chain.automation.MODES`),
 written when it is not ``read``; a version 8 envelope reads.
+Version 10 added every track's and bus's ``color`` (``#rrggbb``, :mod:`rackhost.chain.colors`); a version 9
+file has none, and its strips take the palette's colours by their places.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from typing import Any
 from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
 from rackhost.chain import automation
+from rackhost.chain.colors import PALETTE, check_color
 from rackhost.chain.automation import Envelope
 from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
@@ -81,7 +84,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -140,9 +143,14 @@ def _v8_to_v9(doc: dict) -> dict:
     return dict(doc, format_version=9)
 
 
+def _v9_to_v10(doc: dict) -> dict:
+    """Version 10 only added strip colours: a version 9 session's strips take the default colours by place."""
+    return dict(doc, format_version=10)
+
+
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
-                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9}
+                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -150,11 +158,11 @@ SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "bloc
                                                                  "midi", "loop"))
 TRACK_KEYS = Keys(
     required=("name",),
-    optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
+    optional=("source", "color", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
               "instrument", "midi_channel", "midi_file", "keep_mono", "output", "sends", "automation"),
 )
 BUS_KEYS = Keys(required=("name",),
-                optional=("gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends", "automation"))
+                optional=("color", "gain_db", "pan", "mute", "solo", "chain", "preset", "ab", "output", "sends", "automation"))
 SEND_KEYS = Keys(required=("bus",), optional=("level_db", "pre_fader", "muted"))
 KEY_KEYS = Keys(required=("source",), optional=("pre_fader",))
 MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target", "automation"))
@@ -284,6 +292,7 @@ class _SessionReader(DocumentReader):
                 armed=self.boolean(doc, "armed", where),
                 monitor=self.boolean(doc, "monitor", where, True),
                 keep_mono=self.boolean(doc, "keep_mono", where),
+                color=self.read_color(doc, where),
                 **read_instrument_fields(self, doc, where),
             )
         except (RackhostError, ValueError) as err:
@@ -304,6 +313,7 @@ class _SessionReader(DocumentReader):
                 pan=self.number(doc, "pan", where, 0.0),
                 mute=self.boolean(doc, "mute", where),
                 solo=self.boolean(doc, "solo", where),
+                color=self.read_color(doc, where),
             )
         except (RackhostError, ValueError) as err:
             if isinstance(err, SessionFileError):
@@ -312,6 +322,17 @@ class _SessionReader(DocumentReader):
         self.read_ab(bus, doc, where)
         self.read_routing(bus, doc, where)
         self.read_automation(bus, doc, where)
+
+    def read_color(self, doc: dict, where: str) -> str | None:
+        """A strip's ``color``; missing or null: the palette's colour at its place."""
+        color = doc.get("color")
+        if color is None:
+            return None
+        try:
+            return check_color(where, color)
+        except ValueError:
+            raise self.fail(f"{where}.color", f"expected a colour '#rrggbb' (e.g. {PALETTE[0][1]!r}), found "
+                                              f"{json.dumps(color)}; fix it or remove it") from None
 
     def read_routing(self, strip: Any, doc: dict, where: str) -> None:
         """A track's or bus's ``output`` and ``sends``; the busses they name are checked once all are read."""
@@ -495,6 +516,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             {
                 "name": t.name,
                 "source": source_ref(t),
+                "color": t.color,
                 "gain_db": t.gain_db,
                 "pan": t.pan,
                 "mute": t.mute,
@@ -511,7 +533,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             for t in session.tracks
         ],
         "busses": [
-            {"name": b.name, "gain_db": b.gain_db, "pan": b.pan, "mute": b.mute, "solo": b.solo,
+            {"name": b.name, "color": b.color, "gain_db": b.gain_db, "pan": b.pan, "mute": b.mute, "solo": b.solo,
              **routing_doc(b), **owner_chains(b), **automation_doc(b)}
             for b in session.busses
         ],
