@@ -8,6 +8,7 @@ bus does not look like the track beside it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # (name, colour): light and saturated enough for a name band and a waveform on a near-black panel.
 PALETTE: tuple[tuple[str, str], ...] = (
@@ -40,3 +41,13 @@ def rgb(color: str) -> tuple[int, int, int]:
 def color_name(color: str) -> str:
     """The palette's name for ``color``, or the colour itself."""
     return next((name for name, value in PALETTE if value == color), color)
+
+
+def shown_color(session: Any, strip: Any) -> str:
+    """A track's or bus's colour; one made outside a session (no colour yet) shows the palette's at its place."""
+    if strip.color is not None:
+        return strip.color
+    busses = list(session.busses)
+    if any(b is strip for b in busses):
+        return default_color(next(i for i, b in enumerate(busses) if b is strip), bus=True)
+    return default_color(next((i for i, t in enumerate(session.tracks) if t is strip), 0))

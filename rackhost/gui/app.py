@@ -480,6 +480,12 @@ class RackApp(MidiActions, AuditionActions):
         if self._try(lambda: self.edit.add_bus(self.session, Bus(name))):
             self.structure_changed()
 
+    def set_color(self, track: int | BusRow, color: str) -> None:
+        """A track's or bus's colour (its strip's band, its overview row): one undo step, no sound changes."""
+        if self._try(lambda: self.edit.set_color(self.owner(track), color)):
+            self.session.history.seal()
+            self.structure_changed()
+
     def rename_bus(self, key: BusRow, name: str) -> None:
         self._try(lambda: self.edit.rename_bus(self.session, self.owner(key), name))
         self.structure_changed()

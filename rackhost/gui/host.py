@@ -133,10 +133,11 @@ class RoutingEdits(Protocol):
 
 @runtime_checkable
 class BusEdits(Protocol):
-    """A bus strip's own name and removal (``key``: a ``BusRow``)."""
+    """A bus strip's own name and removal (``key``: a ``BusRow``); a track's or bus's colour."""
 
     def rename_bus(self, key: Any, name: str) -> None: ...
     def remove_bus(self, key: Any) -> None: ...
+    def set_color(self, track: Any, color: str) -> None: ...
 
 
 @runtime_checkable

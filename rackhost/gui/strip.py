@@ -16,6 +16,7 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.automation import StripTarget
 from rackhost.chain.chain import sidechain_note
+from rackhost.chain.colors import PALETTE, color_name, shown_color
 from rackhost.chain.dsp import gain_to_db
 from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
@@ -27,7 +28,7 @@ from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView
 from rackhost.gui.taper import fader_text, pan_text
-from rackhost.gui.theme import ACCENT, CLIP, MUTED, SELECTED
+from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
 from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
 
 STRIP_WIDTH = 214
 NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big session
-ROW = 24  # one row of widgets: a frame (19) and the spacing under it
+ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
 TAKES_WIDTH, TAKES_NARROW = 44, 22  # the takes button beside the input chooser
+MONO_BOX = 17  # the keep-mono box beside a mono track's input chooser
+BAND = 6  # the colour band's height, at the top of the strip
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
@@ -153,17 +156,21 @@ class StripView:
         width = layout.width
         self.inner = width - 16
         with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
-            with dpg.child_window(height=(2 if self.is_master else 4) * ROW, border=False, no_scrollbar=True):
+            dpg.bind_item_theme(self.root, strip_theme())
+            self._band(owner)
+            with dpg.child_window(height=(1 if self.is_master else 3) * ROW, border=False, no_scrollbar=True):
                 self._header(owner)
             chain = owner.chain
-            origin = f"preset: {chain.origin}" if chain.origin else f"{len(chain)} slot{'s' * (len(chain) != 1)}"
-            if layout.narrow and not chain.origin:
-                origin = ""  # the slots are in view: a narrow strip leaves their count out
+            # The slots are in view: their count is not said; a track says its width here instead.
+            width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
+            origin = f"preset: {chain.origin}" if chain.origin else width_label
             with dpg.group(horizontal=True):
                 self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
-                if len(origin) != len(dpg.get_value(self.origin)):
+                self.width = self.origin  # mono, mono>stereo (a stereo-only plug-in widened it: pan is a balance)
+                whole = origin if not chain.origin or not width_label else f"{origin}; {width_label}"
+                if whole != dpg.get_value(self.origin):
                     with dpg.tooltip(self.origin):
-                        dpg.add_text(origin)
+                        dpg.add_text(whole)
                 self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
@@ -194,12 +201,37 @@ class StripView:
             dpg.bind_item_handler_registry(self.readout, handlers)
         self.show_automation()
 
+    def _band(self, owner: Any) -> None:
+        """The strip's colour, across its top: a click (either button) opens its menu of colours."""
+        color = MASTER_BAND if self.is_master else shown_color(self.app.session, owner)
+        self.band = dpg.add_button(label="", width=-1, height=BAND)
+        dpg.bind_item_theme(self.band, band_theme(color))
+        if self.is_master:
+            return
+        with dpg.window(popup=True, show=False, no_title_bar=True, autosize=True) as self.color_menu:
+            dpg.add_text(f"colour of {owner.name}", color=MUTED)
+            self.swatches: dict[str, int] = {}
+            for name, value in PALETTE:
+                swatch = dpg.add_button(label=("* " if value == color else "  ") + name, width=110, user_data=value,
+                                        callback=lambda s, a, u: (dpg.hide_item(self.color_menu),
+                                                                  self.app.set_color(self.track, u)))
+                dpg.bind_item_theme(swatch, band_theme(value))
+                self.swatches[value] = swatch
+        with dpg.item_handler_registry() as handlers:
+            for button in (dpg.mvMouseButton_Left, dpg.mvMouseButton_Right):
+                dpg.add_item_clicked_handler(button=button, callback=lambda: dpg.configure_item(self.color_menu,
+                                                                                              show=True))
+        dpg.bind_item_handler_registry(self.band, handlers)
+        with dpg.tooltip(self.band):
+            dpg.add_text(f"{color_name(color)}: click for the strip's colours")
+
     def _header(self, owner: Any) -> None:
         app, track = self.app, self.track
         if self.is_master:
-            dpg.add_text("MASTER", color=ACCENT)
-            dpg.add_text(cut("sum of the tracks and busses" if app.session.busses else "sum of the tracks",
-                             self.inner + CHAR), color=MUTED)
+            with dpg.group(horizontal=True):
+                dpg.add_text("MASTER", color=ACCENT)
+                dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
+                                 self.inner - 6 * CHAR), color=MUTED)
             return
         narrow = self.layout.narrow
         if self.is_bus:
@@ -232,10 +264,17 @@ class StripView:
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
+        mono = owner.channels == 1
         with dpg.group(horizontal=True):
             self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
-                                       width=self.inner - (TAKES_NARROW if narrow else TAKES_WIDTH) - 8,
+                                       width=self.inner - (TAKES_NARROW if narrow else TAKES_WIDTH) - 8
+                                       - (MONO_BOX + 6) * mono,
                                        callback=lambda s, v: app.set_input(track, v))
+            # A mono source: keep it mono through stereo-only plug-ins (their outputs summed back), or widen.
+            self.keep_mono = dpg.add_checkbox(default_value=owner.keep_mono, show=mono,
+                                              callback=lambda s, v: app.set_keep_mono(track, v))
+            with dpg.tooltip(self.keep_mono):
+                dpg.add_text("keep mono: stay mono through stereo-only plug-ins (off: widen there)")
             # Beside the source: the recorded takes, one click from playing one here (the Takes window).
             self.takes = dpg.add_button(label="tk" if narrow else "takes", width=TAKES_NARROW if narrow else TAKES_WIDTH,
                                         callback=lambda: app.open_takes(track))
@@ -243,12 +282,6 @@ class StripView:
             dpg.add_text("this track's recorded takes: play one here, rename, delete")
         with dpg.tooltip(self.input):
             dpg.add_text(input_label(owner))
-        with dpg.group(horizontal=True):
-            # mono, mono>stereo (a stereo-only plug-in widened it; its pan is then a balance) or stereo
-            self.width = dpg.add_text(owner.width_label(app.session.sample_rate), color=MUTED)
-            self.keep_mono = dpg.add_checkbox(label="mono" if narrow else "keep mono", default_value=owner.keep_mono,
-                                              show=owner.channels == 1,
-                                              callback=lambda s, v: app.set_keep_mono(track, v))
         self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
         self.routing.build_output()
 
@@ -262,6 +295,9 @@ class StripView:
                                                  callback=lambda s, v: app.set_mute(track, v))
                     self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
                                                  callback=lambda s, v: app.set_solo(track, v))
+                    if not self.is_bus:
+                        self.blind = dpg.add_button(label="abx", width=30,
+                                                    callback=lambda: self.app.open_blind_test(self.track))
                 with dpg.group(horizontal=True):
                     if not self.is_bus:  # a bus has no input to record or monitor
                         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
@@ -269,7 +305,7 @@ class StripView:
                         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
                                                         show=bool(owner.input),
                                                         callback=lambda s, v: app.set_monitor(track, v))
-            dpg.add_spacer(width=max(0, self.inner - 150))
+            dpg.add_spacer(width=max(0, self.inner - (184 if not self.is_bus else 150)))
             # A narrow strip writes the pan under its knob: beside it, R100 would not fit.
             with dpg.group(horizontal=not self.layout.narrow):
                 self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
@@ -295,14 +331,14 @@ class StripView:
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
                                           callback=lambda s, v: self._audition_changed(delta=v))
-        with dpg.group(horizontal=True):
-            self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
+        # The matched side's gain offset ("A +0.0 dB"): where the pointer asks about matching.
+        with dpg.tooltip(self.match):
+            dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
+                         "win; off when level is the point. Now:", wrap=360)
             self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
         for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
                           (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
                                         "the chain with and without a slot, scored with the chance of guessing it")),
-                          (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
-                                        "louder side does not win; off when level is the point")),
                           (self.delta, "delta: hear what the chain changes (its output minus its input)")):
             with dpg.tooltip(item):
                 dpg.add_text(tip)

@@ -14,6 +14,38 @@ CLIP = (230, 70, 60)
 WARNING = (235, 170, 80)
 CLIP_LIGHT: dict[str, int] = {}  # the clip light's looks, "off" and "on": made with the theme, per context
 SELECTED: dict[str, int] = {}  # "slot": the look of the selected slot's name (Delete removes it)
+_BANDS: dict[str, int] = {}  # '#rrggbb' -> the look of a strip's colour band and its swatch (per context)
+MASTER_BAND = "#dcdee2"
+
+
+def strip_theme() -> int:
+    """Strips' rows packed closer than the window's (the fader gets the height): made once per context."""
+    theme = _BANDS.get("strip")
+    if theme is None or not dpg.does_item_exist(theme):
+        with dpg.theme() as theme:
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 5, 3)
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 4, 2)
+        _BANDS["strip"] = theme
+    return theme
+
+
+def band_theme(color: str) -> int:
+    """The look of a button painted ``color`` (a strip's band, a swatch in its colour menu), dark text on it;
+    made once per colour in this context (:func:`apply_theme` starts afresh)."""
+    theme = _BANDS.get(color)
+    if theme is None or not dpg.does_item_exist(theme):
+        rgb = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
+        with dpg.theme() as theme:
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, rgb)
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, tuple(min(255, c + 25) for c in rgb))
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, rgb)
+                dpg.add_theme_color(dpg.mvThemeCol_Text, BACKGROUND)
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
+                dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 2)
+        _BANDS[color] = theme
+    return theme
 
 
 def _light(color: tuple[int, int, int]) -> int:
@@ -43,6 +75,7 @@ def apply_theme() -> int:
             dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, 4)
             dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
     dpg.bind_theme(theme)
+    _BANDS.clear()
     CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))
     with dpg.theme() as selected:
         with dpg.theme_component(dpg.mvButton):

@@ -6,7 +6,7 @@ the session's (:class:`~rackhost.chain.session.LoopRange`, one undo step per
 change, the engine told at once with a Loop command and again on every
 resync), the playhead is the engine's transport as the window last saw it. A
 click on the ruler locates the transport there; a drag sets the loop range and
-turns looping on. The overview shows the session's file tracks (each in its own
+turns looping on. The overview shows the session's file tracks (each in its strip's
 colour) or, without any, the master's last render; the peaks come from
 :class:`~rackhost.gui.waveform.PeakCache`, read off the frame loop, and the
 picture is remade only when the width, the time span or the files change.
@@ -20,6 +20,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.chain.colors import rgb, shown_color
 from rackhost.chain.session import LoopRange
 from rackhost.gui.host import TimelineHost
 from rackhost.gui.theme import MUTED
@@ -37,8 +38,6 @@ DRAG_PIXELS = 4  # a press that moves further is a loop drag, not a click
 EDGE_PIXELS = 5  # a press this close to a loop edge drags that edge
 SNAP_SECONDS = 0.1  # a dragged loop range snaps to this
 MIN_SECONDS = 10.0  # the span of an empty session
-TRACK_COLORS = ((86, 156, 214), (120, 200, 120), (230, 160, 70), (200, 110, 200), (90, 200, 200),
-                (220, 200, 90), (230, 100, 100), (150, 140, 230))
 RENDER_COLOR = (170, 175, 185)
 LOOP_FILL = (110, 130, 230, 60)
 LOOP_OFF_FILL = (110, 130, 230, 22)
@@ -266,8 +265,9 @@ class Timeline:
 
     def _sources(self) -> list[tuple[str, Path, tuple[int, int, int]]]:
         """What the overview shows: each file track (name, file, colour), or the master's last render."""
-        found = [(t.name, Path(t.source.path), TRACK_COLORS[i % len(TRACK_COLORS)])
-                 for i, t in enumerate(self.app.session.tracks) if getattr(t.source, "path", None) is not None]
+        session = self.app.session
+        found = [(t.name, Path(t.source.path), rgb(shown_color(session, t)))
+                 for t in session.tracks if getattr(t.source, "path", None) is not None]
         if not found and self.app.last_render is not None:
             found = [(f"master (last render: {Path(self.app.last_render).name})", Path(self.app.last_render),
                       RENDER_COLOR)]

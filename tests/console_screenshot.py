@@ -1,0 +1,18 @@
+"""Screenshot of the demo session as a console: ``python console_screenshot.py SESSION OUT.png WxH`` (under Xvfb,
+no engine).
+
+The demo's tracks, busses and sends, with the first track's fader lane open under the timeline (a ride
+drawn), the loop range set and the playhead placed: what README shows at 1280x720, 1920x1080 and 2560x1440."""
+
+from __future__ import annotations
+
+import sys
+
+from lane_screenshot import _lane
+from rackhost.gui import app as gui
+
+if __name__ == "__main__":
+    gui.VIEWS["lane"] = _lane
+    width, height = (int(n) for n in sys.argv[3].split("x"))
+    gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
+            view="lane", recover=False)
