@@ -286,8 +286,10 @@ class StripView:
         self.routing.build_output()
 
     def _switches(self, owner: Any) -> None:
-        """Mute, solo, arm and monitor, and the pan knob (tracks and busses)."""
+        """Mute, solo, arm, monitor and abx in a row (a narrow strip: two, and the pan knob beside them; a wide
+        strip has its knob beside the fader), then the audition switches (tracks)."""
         app, track = self.app, self.track
+        narrow = self.layout.narrow
         with dpg.group(horizontal=True):
             with dpg.group():
                 with dpg.group(horizontal=True):
@@ -295,24 +297,34 @@ class StripView:
                                                  callback=lambda s, v: app.set_mute(track, v))
                     self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
                                                  callback=lambda s, v: app.set_solo(track, v))
-                    if not self.is_bus:
-                        self.blind = dpg.add_button(label="abx", width=30,
-                                                    callback=lambda: self.app.open_blind_test(self.track))
-                with dpg.group(horizontal=True):
-                    if not self.is_bus:  # a bus has no input to record or monitor
-                        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed,
-                                                    callback=lambda s, v: app.set_armed(track, v))
-                        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor,
-                                                        show=bool(owner.input),
-                                                        callback=lambda s, v: app.set_monitor(track, v))
-            dpg.add_spacer(width=max(0, self.inner - (184 if not self.is_bus else 150)))
-            # A narrow strip writes the pan under its knob: beside it, R100 would not fit.
-            with dpg.group(horizontal=not self.layout.narrow):
-                self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=40,
-                                              callback=lambda s, v: self._pan_moved(v))
-                self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
+                    if not narrow:
+                        self._record_switches(owner)
+                if narrow:
+                    with dpg.group(horizontal=True):
+                        self._record_switches(owner)
+            if narrow:  # the pan written under its knob: beside it, R100 would not fit
+                dpg.add_spacer(width=max(0, self.inner - 130))
+                self._pan_knob(owner, horizontal=False)
         if not self.is_bus:
             self._audition(owner)
+        elif not narrow:
+            dpg.add_spacer(height=ROW - 3)  # where a track has its audition switches: the faders start level
+
+    def _record_switches(self, owner: Any) -> None:
+        """Arm and monitor (a track with an input) and the blind test; a bus has none."""
+        app, track = self.app, self.track
+        if self.is_bus:
+            return
+        self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
+        self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
+                                        callback=lambda s, v: app.set_monitor(track, v))
+        self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
+
+    def _pan_knob(self, owner: Any, horizontal: bool) -> None:
+        with dpg.group(horizontal=horizontal):
+            self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan,
+                                          width=40 if horizontal else 36, callback=lambda s, v: self._pan_moved(v))
+            self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
                          + ("; right-click: learn MIDI" if not self.is_bus else ""))
@@ -359,7 +371,10 @@ class StripView:
         narrow = self.layout.narrow
         self._console_height = 200
         with dpg.group(horizontal=True):
-            dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
+            if narrow or self.is_master:
+                dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
+            else:  # the pan knob beside the fader, at its top, as on a desk's channel
+                self._pan_knob(owner, horizontal=False)
             with dpg.group():
                 self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
                                    changed=lambda db: self._gain_moved(db),
