@@ -6,13 +6,26 @@ drawn), the loop range set and the playhead placed: what README shows at 1280x72
 
 from __future__ import annotations
 
+import json
 import sys
 
 from lane_screenshot import _lane
 from rackhost.gui import app as gui
 
+faders: dict[str, int] = {}  # each strip's fader height in the last frame drawn: printed at the end
+_frame = gui.RackApp.frame
+
+
+def _measured_frame(app: gui.RackApp) -> None:
+    _frame(app)
+    for view in (*app.strips, *app.bus_strips, *([app.master] if app.master is not None else [])):
+        faders[view.owner.name if view.track is not None else "master"] = view.fader.height
+
+
 if __name__ == "__main__":
     gui.VIEWS["lane"] = _lane
+    gui.RackApp.frame = _measured_frame  # type: ignore[method-assign]
     width, height = (int(n) for n in sys.argv[3].split("x"))
     gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
             view="lane", recover=False)
+    print(json.dumps({"faders": faders}))

@@ -3,6 +3,7 @@ written to build/screenshots/ to be looked at (RACKHOST_SCREENSHOTS: another fol
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -45,3 +46,21 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
     assert run.returncode == 0, run.stderr[-2000:]
     assert _png_size(shot) == tuple(int(v) for v in size.split("x"))
     assert shot.stat().st_size > 50_000  # strips, waveforms and a lane, not a blank frame
+    faders = json.loads(run.stdout.strip().splitlines()[-1])["faders"]
+    assert set(faders) == {"drums", "bass", "pad", "voice", "drum bus", "music bus", "reverb", "master"}
+    # Even at 1280x720 with a lane open, every fader keeps a travel a hand can use (the headers are packed).
+    least = {"1280x720": 70, "1920x1080": 250, "2560x1440": 500}[size]
+    assert min(faders.values()) >= least, faders
+
+
+def test_strips_widen_to_fill_a_big_window_and_keep_their_width_in_a_small_one():
+    from rackhost.chain.session import Session
+    from rackhost.gui.strip import STRIP_WIDTH, WIDE_WIDTH, StripLayout
+    session = Session()
+    for name in ("a", "b", "c"):
+        session.add_track(name)
+    assert StripLayout.of(session).width == STRIP_WIDTH  # no window yet
+    assert StripLayout.of(session, room=600).width == STRIP_WIDTH  # too small: the rack scrolls
+    assert STRIP_WIDTH < StripLayout.of(session, room=800).width < WIDE_WIDTH
+    assert StripLayout.of(session, room=2400).width == WIDE_WIDTH
+    assert StripLayout.of(session, narrow=True, room=2400).width < STRIP_WIDTH

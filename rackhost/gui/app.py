@@ -99,6 +99,7 @@ class RackApp(MidiActions, AuditionActions):
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
+        self._built_width = 0  # the window width the strips were last built for
         self.selected_slot: Any = None  # the slot Delete removes: the one whose name was clicked last
         self.narrow_item = 0
         self.history_shown = True  # View > History: hidden, the rack takes its width
@@ -737,7 +738,10 @@ class RackApp(MidiActions, AuditionActions):
             return
         dpg.set_value(self.format, f"  {self.session.sample_rate} Hz, block {self.session.block_size}")
         dpg.delete_item(self.rack, children_only=True)
-        layout = StripLayout.of(self.session, self.narrow)
+        # A big window: the strips widen into the room the rack has (rebuilt when the window's width changes).
+        self._built_width = dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 0
+        room = self._built_width - (STRIP_WIDTH + HISTORY_WIDTH + 40) if self._built_width else 0
+        layout = StripLayout.of(self.session, self.narrow, room)
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
@@ -828,6 +832,8 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
+        if self.rack and dpg.is_viewport_ok() and dpg.get_viewport_client_width() != self._built_width:
+            self._build_strips()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
         engine = self.engine

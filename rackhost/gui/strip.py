@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 STRIP_WIDTH = 214
 NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big session
+WIDE_WIDTH = 300  # the widest a strip grows to fill a big window
+CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
+ADD_COLUMN, STRIP_GAP = 60, 8  # the + track / + bus buttons' column after the strips; the gap between strips
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
@@ -54,25 +57,30 @@ BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a si
 @dataclass(frozen=True)
 class StripLayout:
     """How tall each band of every strip is, so that all the faders start at the same height:
-    room for the most inserts and sends any strip has. ``narrow`` strips show less text."""
+    room for the most inserts and sends any strip has. ``narrow`` strips show less text; ``fill``: a width
+    over :data:`STRIP_WIDTH` when the window has room to spare (a big screen: longer names in view)."""
 
     narrow: bool = False
     slot_rows: int = 2
     send_rows: int = 1
+    fill: int = 0
 
     @property
     def width(self) -> int:
-        return NARROW_WIDTH if self.narrow else STRIP_WIDTH
+        return NARROW_WIDTH if self.narrow else max(STRIP_WIDTH, self.fill)
 
     @classmethod
-    def of(cls, session: Any, narrow: bool = False) -> StripLayout:
+    def of(cls, session: Any, narrow: bool = False, room: int = 0) -> StripLayout:
+        """``room``: the rack's width in pixels (0: unknown); wide strips share what is left over, up to
+        :data:`WIDE_WIDTH` each."""
         strips = [*session.tracks, *session.busses]
         # A split takes a row for itself and one for each of its branches; a keyed slot one more for its key.
         slots = max((sum(1 + len(getattr(slot, "branches", ())) + (getattr(slot, "key", None) is not None)
                          for slot in s.chain)
                      for s in (*strips, session.master)), default=0)
         sends = max((len(s.sends) for s in strips), default=0)
-        return cls(narrow, max(2, slots), sends + 1)
+        share = (room - ADD_COLUMN) // max(1, len(strips)) - STRIP_GAP if room else 0
+        return cls(narrow, max(2, slots), sends + 1, 0 if narrow else min(WIDE_WIDTH, share))
 
 
 def cut(label: str, width: int) -> str:
@@ -166,7 +174,6 @@ class StripView:
             origin = f"preset: {chain.origin}" if chain.origin else width_label
             with dpg.group(horizontal=True):
                 self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
-                self.width = self.origin  # mono, mono>stereo (a stereo-only plug-in widened it: pan is a balance)
                 whole = origin if not chain.origin or not width_label else f"{origin}; {width_label}"
                 if whole != dpg.get_value(self.origin):
                     with dpg.tooltip(self.origin):
@@ -373,7 +380,8 @@ class StripView:
         with dpg.group(horizontal=True):
             if narrow or self.is_master:
                 dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
-            else:  # the pan knob beside the fader, at its top, as on a desk's channel
+            else:  # the pan knob beside the fader, at its top, as on a desk's channel; centred in a wide strip
+                dpg.add_spacer(width=max(0, (self.inner - CONSOLE_WIDTH) // 2))
                 self._pan_knob(owner, horizontal=False)
             with dpg.group():
                 self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
