@@ -55,12 +55,13 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
 
 def test_strips_widen_to_fill_a_big_window_and_keep_their_width_in_a_small_one():
     from rackhost.chain.session import Session
-    from rackhost.gui.strip import STRIP_WIDTH, WIDE_WIDTH, StripLayout
+    from rackhost.gui.strip import SQUEEZED_WIDTH, STRIP_WIDTH, WIDE_WIDTH, StripLayout
     session = Session()
     for name in ("a", "b", "c"):
         session.add_track(name)
     assert StripLayout.of(session).width == STRIP_WIDTH  # no window yet
-    assert StripLayout.of(session, room=600).width == STRIP_WIDTH  # too small: the rack scrolls
+    assert StripLayout.of(session, room=500).width == STRIP_WIDTH  # too small: the rack scrolls
+    assert SQUEEZED_WIDTH <= StripLayout.of(session, room=700).width < STRIP_WIDTH  # a little less: all in view
     assert STRIP_WIDTH < StripLayout.of(session, room=800).width < WIDE_WIDTH
     assert StripLayout.of(session, room=2400).width == WIDE_WIDTH
     assert StripLayout.of(session, narrow=True, room=2400).width < STRIP_WIDTH

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MASTER = "master"
 ADD_SEND = "+ send..."
 SEND_FLOOR_DB = -60.0  # the slider's bottom; a send there or below shows -inf
+SEND_TOOLS = 93  # a send row's pre/post button, M box and x button, with the gaps between them
 SEND_TIP = ("Drag the level (double-click: 0 dB, Ctrl+click to type); pre/post: taken before or after this "
             "strip's fader and pan (click to switch); M: mute the send; x: remove it.")
 
@@ -88,7 +89,8 @@ class SendRow:
             host.set_send_level(key, bus, level)
 
         with dpg.group(horizontal=True) as self.row:
-            self.level = dpg.add_slider_float(width=40 if narrow else 92, min_value=SEND_FLOOR_DB,
+            # A full strip's slider takes what pre/post, M and x leave (a wide strip: a longer throw).
+            self.level = dpg.add_slider_float(width=40 if narrow else -SEND_TOOLS, min_value=SEND_FLOOR_DB,
                                               max_value=MAX_SEND_DB,
                                               default_value=max(SEND_FLOOR_DB, send.level_db),
                                               format=self._format(send.level_db), callback=level_changed)

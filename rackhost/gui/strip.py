@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 STRIP_WIDTH = 214
 NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big session
 WIDE_WIDTH = 300  # the widest a strip grows to fill a big window
+SQUEEZED_WIDTH = 196  # the narrowest a full strip gets so that all of them fit (the demo's seven at 1920x1080)
 CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
 ADD_COLUMN, STRIP_GAP = 60, 8  # the + track / + bus buttons' column after the strips; the gap between strips
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
@@ -67,12 +68,13 @@ class StripLayout:
 
     @property
     def width(self) -> int:
-        return NARROW_WIDTH if self.narrow else max(STRIP_WIDTH, self.fill)
+        return NARROW_WIDTH if self.narrow else (self.fill if self.fill >= SQUEEZED_WIDTH else STRIP_WIDTH)
 
     @classmethod
     def of(cls, session: Any, narrow: bool = False, room: int = 0) -> StripLayout:
-        """``room``: the rack's width in pixels (0: unknown); wide strips share what is left over, up to
-        :data:`WIDE_WIDTH` each."""
+        """``room``: the rack's width in pixels (0: unknown); wide strips share it, up to :data:`WIDE_WIDTH`
+        each, or a little under :data:`STRIP_WIDTH` (:data:`SQUEEZED_WIDTH`) when that brings them all into
+        view; else they keep their width and the rack scrolls."""
         strips = [*session.tracks, *session.busses]
         # A split takes a row for itself and one for each of its branches; a keyed slot one more for its key.
         slots = max((sum(1 + len(getattr(slot, "branches", ())) + (getattr(slot, "key", None) is not None)
