@@ -387,6 +387,14 @@ class Plugin:
         widen = bool(widen) and channels == 1
         if (channels, sample_rate, widen) == (self.channels, self.sample_rate, self._widen):
             return self.note
+        hot = self.channels is not None and not self.is_builtin
+        if hot:
+            # A new layout for a plug-in that may be playing (a live track's input went from mono to
+            # stereo): everything below (the layout probe, a twin, the reset) runs on a fresh instance
+            # with the same state and values. The instances the running audio state holds are left alone
+            # to play on until the new state is swapped in; touching them here cleared their tails and
+            # made the audio callback wait on pedalboard's lock of the plug-in.
+            self._instances = [self._clone_instance(playing=True)]
         other = 2 if channels == 1 else 1
         if self.supports(channels, sample_rate):
             mode: AdaptationMode = "direct"
@@ -421,7 +429,7 @@ class Plugin:
             )
         wanted = 2 if mode == "dual_mono" else 1  # one instance of an instrument, whatever its width
         while len(self._instances) < wanted:
-            self._instances.append(self._clone_instance())
+            self._instances.append(self._clone_instance(playing=hot))
         del self._instances[wanted:]
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
         self._widen = widen
@@ -497,16 +505,30 @@ class Plugin:
                 return name
         return None
 
-    def _clone_instance(self) -> pedalboard.Plugin:
+    def _clone_instance(self, playing: bool = False) -> pedalboard.Plugin:
+        """A new instance with the first one's state and values.
+
+        ``playing``: the first instance may be running in the audio callback, so it is never run
+        (no flush) and only read: its raw state, then each parameter's raw value (exact, where the
+        named values are rounded through display text), and pedalboard's parameter wrappers are
+        shared rather than rebuilt (building them sweeps each parameter 1,000 times in Python, about
+        10 ms a parameter of the GIL the callback needs, and the callback's first parameter change
+        on the new instance would otherwise do it).
+        """
         twin = self._factory(self._constructor_values)
+        # Before anything is set on it: pedalboard looks every attribute set up among the parameters.
+        shared = playing and not self.is_builtin and _share_wrappers(self.instance, twin)
         if not self.is_builtin:
-            self.flush()
+            if not playing:
+                self.flush()
             try:
                 # Muted: DPF's ZamAutoSat, whose state is empty, asserts "read > 0" twice on being given it.
                 with muted_stderr():
                     twin.raw_state = self.instance.raw_state
             except Exception:  # noqa: BLE001 - a plug-in may refuse state; named values follow anyway
                 pass
+            if shared and _copy_raw_values(self.instance, twin):
+                return twin
         for name in self.controls():
             if self.parameters[name].type == "path":
                 continue
@@ -700,6 +722,45 @@ class MissingPlugin(Plugin):
 
     def reset(self) -> None:
         pass
+
+
+def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> bool:
+    """Give ``target`` (a new instance of the same plug-in) ``source``'s parameter wrappers without
+    building them; False where pedalboard's internals are not as expected (they get built on first use).
+
+    Reads pedalboard internals (the wrapper cache of ``_PythonExternalPluginMixin``); a wrapper
+    looks its C++ parameter up by name on the plug-in it holds, here ``target``.
+    """
+    try:
+        source.parameters  # noqa: B018 - builds the source's wrappers if nothing has yet
+        cache = getattr(source, "__python_parameter_cache__")
+        names = getattr(source, "__python_to_cpp_names__")
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return False
+    shared = {}
+    for name, wrapper in cache.items():
+        copy = object.__new__(type(wrapper))
+        copy.__dict__.update(wrapper.__dict__)  # ranges, type, python name: the same plug-in's
+        copy.__dict__["_AudioProcessorParameter__plugin"] = target
+        shared[name] = copy
+    setattr(target, "__python_parameter_cache__", shared)
+    setattr(target, "__python_to_cpp_names__", dict(names))
+    return True
+
+
+def _copy_raw_values(source: pedalboard.Plugin, target: pedalboard.Plugin) -> bool:
+    """Give ``target`` (a new instance of the same plug-in) ``source``'s raw parameter values, exactly;
+    False where the two do not list the same parameters (the caller then copies named values)."""
+    try:
+        theirs, ours = list(source._parameters), list(target._parameters)
+    except AttributeError:
+        return False
+    if [p.name for p in theirs] != [p.name for p in ours]:
+        return False
+    for their, our in zip(theirs, ours):
+        if our.raw_value != their.raw_value:
+            our.raw_value = their.raw_value
+    return True
 
 
 def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:
