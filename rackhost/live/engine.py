@@ -110,6 +110,7 @@ class LiveEngine(AudioCallback):
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
+        self.finished_takes: list[Take] = []  # takes stopped since a reader last took them, oldest first
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
         self.io_latency = 0
@@ -394,6 +395,7 @@ class LiveEngine(AudioCallback):
             time.sleep(2 * self.session.block_size / self.session.sample_rate)  # let the last block land
             self._recorder.stop()
             takes = self._recorder.takes
+            self.finished_takes += takes
         return takes
 
     def after_block(self, timeout: float = 0.01) -> None:

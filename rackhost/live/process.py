@@ -39,6 +39,7 @@ from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
+from rackhost.live.recorder import TakeReport
 from rackhost.live.spectrum_tap import TAP_FRAMES, SlotReduction
 
 MAX_STRIPS = 256
@@ -104,6 +105,7 @@ class EngineProcess:
         # (MappingTarget.to_dict(), value) of each mapped target a controller moved, for a GUI to follow
         self.moved_targets: list[tuple[dict, object]] = []
         self.recalled_presets: list[tuple[int | None, str]] = []  # (track, preset) a program change recalled
+        self.takes: list[TakeReport] = []  # each take the engine finished recording, oldest first
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -199,6 +201,9 @@ class EngineProcess:
                     continue
                 if kind == "midi_recalled":
                     self.recalled_presets.append(message)
+                    continue
+                if kind == "take":
+                    self.takes.append(message)
                     continue
                 new.append(message)
         except (EOFError, OSError):
@@ -329,6 +334,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                         conn.send(("midi_moved", moved))
                     while engine.midi.recalled:
                         conn.send(("midi_recalled", engine.midi.recalled.pop(0)))
+                while engine.finished_takes:
+                    conn.send(("take", engine.finished_takes.pop(0).report()))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
                 _publish_spectrum(engine, spectrum)
