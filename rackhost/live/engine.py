@@ -111,6 +111,9 @@ class LiveEngine(AudioCallback):
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
         self.finished_takes: list[Take] = []  # takes stopped since a reader last took them, oldest first
+        # Plug-in instances by id: those the session holds, and those it dropped at the last update (see update()).
+        self._held: dict[int, Any] = {}
+        self._retiring: dict[int, Any] = {}
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
         self.io_latency = 0
@@ -240,6 +243,23 @@ class LiveEngine(AudioCallback):
         """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
         old = self._state
         self._state = self._prepare(old.takes if old else ())
+        self._retire_instances()
+
+    def _retire_instances(self) -> None:
+        """Free the plug-in instances the session dropped before the previous update (a slot removed, a
+        preset loaded, a width changed): by then no audio state runs them.
+
+        pedalboard's parameter wrappers and their plug-in refer to each other, so a dropped instance
+        waits for the cyclic garbage collector, which never looks at it in the engine process (its
+        objects are frozen there, see rackhost.live.process): each removed VST3 stayed in memory for
+        good. Breaking the loop lets reference counting free it.
+        """
+        current = _plugin_instances(self.session)
+        for key, instance in self._retiring.items():
+            if key not in current:
+                _break_wrapper_cycle(instance)
+        self._retiring = {key: instance for key, instance in self._held.items() if key not in current}
+        self._held = current
 
     def update_mix(self) -> None:
         """Swap in the session's faders, pans, mutes, solos and master gain; chains, inputs and takes stay.
@@ -692,3 +712,23 @@ class LiveEngine(AudioCallback):
 
             devices.server_lost()
         return self._server_lost
+
+
+def _plugin_instances(session: Session) -> dict[int, Any]:
+    """Every pedalboard instance the session's plug-ins hold (A/B's other settings and instruments too), by id."""
+    found: dict[int, Any] = {}
+    for owner in (*session.tracks, *session.busses, session.master):
+        plugins = [slot.plugin for chain in (owner.chain, owner.ab.other) if chain is not None
+                   for slot in chain.plugin_slots()]
+        instrument = getattr(owner, "instrument", None)
+        for plugin in plugins + ([instrument] if instrument is not None else []):
+            for instance in plugin.instances:
+                found[id(instance)] = instance
+    return found
+
+
+def _break_wrapper_cycle(instance: Any) -> None:
+    """Drop an external plug-in's parameter wrappers (which point back at it); built-ins have none."""
+    attributes = getattr(instance, "__dict__", None)
+    if attributes is not None:
+        attributes.pop("__python_parameter_cache__", None)
