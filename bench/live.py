@@ -784,6 +784,15 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
+        events: list[str] = []
+        if isinstance(runner, EngineRunner):
+            runner.engine.poll()
+            events = runner.engine.events
+        spread = next((part.strip() for event in events for part in event.split(";")
+                       if "tracks" in part and ("thread" in part or "shared" in part)), None)
+        if spread:
+            result.note = f"{result.note}; {spread}" if result.note else spread
         result.callbacks = callbacks1 - callbacks0
         result.xruns = xruns1 - xruns0
         result.jack_xruns = jack_log.count() - jack0
@@ -983,6 +992,9 @@ def xrun_rates(results: list[Result], tracks: int, reference: int | None, native
     return rates
 
 
+COST_RATIO_TARGET = 0.75  # issue 20: rackhost's callback (two audio threads) at most 0.75x the bare loop's (one)
+
+
 def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dict[str, object]:
     """Xruns per minute of the two C references, rackhost and the bare loop, in turn, ``rounds`` times.
 
@@ -990,10 +1002,13 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
     put each side through the same stretches of the machine's noise, and the medians compare them.
     """
     rates: dict[str, list[float]] = {"jack_cpu": [], "native": [], f"rackhost_{tracks}": [], f"bare_{tracks}": []}
+    costs: list[float] = []  # per round: rackhost's p50 callback time over the bare loop's, run one after the other
     for round_ in range(rounds):
         print(f"\n  round {round_ + 1} of {rounds}")
         reference = bench.platform_reference(seconds)
         runs = [bench.run(kind, tracks, seconds) for kind in ("rackhost", "bare")]
+        if not runs[0].error and not runs[1].error and runs[1].p50 > 0:
+            costs.append(round(runs[0].p50 / runs[1].p50, 3))
         # The same share of the period as rackhost's callback took just now.
         native = bench.native_reference(seconds, runs[0].p50 if not runs[0].error else NATIVE_SHARE)
         for name, xruns in zip(rates, (reference, native["jack_xruns"] if native else None,
@@ -1003,8 +1018,17 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
     medians = {name: statistics.median(values) if values else None for name, values in rates.items()}
     print(f"\n  xruns per minute, {rounds} rounds of {seconds:g} s: "
           + "; ".join(f"{name} {values} (median {medians[name]})" for name, values in rates.items()))
+    cost = statistics.median(costs) if costs else None
+    ours, bare, native = medians[f"rackhost_{tracks}"], medians[f"bare_{tracks}"], medians["native"]
+    cost_met = cost is not None and cost <= COST_RATIO_TARGET
+    xruns_met = None not in (ours, bare, native) and ours <= max(bare, native)
+    print(f"  cost_ratio_{tracks} (rackhost p50 / bare loop p50, per round {costs}): median {cost} "
+          f"(target <= {COST_RATIO_TARGET}: {'met' if cost_met else 'NOT met'}); rackhost's median xrun rate "
+          f"{ours} against max(bare {bare}, native {native}): {'met' if xruns_met else 'NOT met'}")
     return {"rates_rounds": rounds, "rates_seconds": seconds, "rates_tracks": tracks,
-            "xruns_per_minute": rates, "xruns_per_minute_median": medians}
+            "xruns_per_minute": rates, "xruns_per_minute_median": medians,
+            f"cost_ratio_{tracks}_rounds": costs, f"cost_ratio_{tracks}": cost,
+            "target_cost_met": cost_met, "target_xruns_met": xruns_met}
 
 
 def jack_device_index() -> int:
@@ -1290,6 +1314,9 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.rates:
                 results.update(compare_rates(bench, args.rates, args.tracks, args.search_seconds))
+                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
+                               loadavg_before=[round(x, 2) for x in load_before],
+                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
                 print(json.dumps(results), flush=True)
                 return 0
 

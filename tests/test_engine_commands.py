@@ -45,6 +45,7 @@ EXAMPLES: dict[type, c.Command] = {
     c.SetSendLevel: c.SetSendLevel(c.BusRow(1), "reverb", -9.5), c.SetSendMute: c.SetSendMute(0, "drums", True),
     c.ResetClips: c.ResetClips(c.BusRow(0)), c.WatchSpectrum: c.WatchSpectrum(1),
     c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
+    c.SetSlotDelta: c.SetSlotDelta(0, 1, True),
     c.UnwatchSpectrum: c.UnwatchSpectrum(),
 }
 

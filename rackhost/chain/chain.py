@@ -30,12 +30,16 @@ class Slot:
     """A place in a chain holding one plug-in, with bypass and a wet/dry mix (1.0 = all wet).
 
     ``key``: where the plug-in's detector listens (a sidechain, :mod:`rackhost.chain.sidechain`), or None.
+    ``delta``: the slot plays what it changes (its output minus its latency-aligned input, what a
+    compressor takes away) instead of its output; slots after it hear that. A listening switch, never
+    saved in a file.
     """
 
     plugin: Plugin
     bypass: bool = False
     mix: float = 1.0
     key: Key | None = None
+    delta: bool = False
 
     def __post_init__(self) -> None:
         self.set_mix(self.mix)
@@ -239,14 +243,19 @@ class Chain:
                     keys.append((index, keyed))
                     width = width_in
                     stage_slots.append((slot,))
-                    if slot.mix < 1.0 or automated.get(slot):
-                        mixes[len(stages)] = WetDry(slot.mix)
+                    if slot.mix < 1.0 or automated.get(slot) or slot.delta:
+                        mixes[len(stages)] = WetDry(slot.mix, slot.delta)
                         delay = DelayLine(width_in, keyed.latency, segment) if keyed.latency else None
                         stages.append(_wet_dry(keyed, mixes[len(stages)], delay))
                     else:
                         stages.append(keyed)
                     continue
             if slot.bypass:
+                if getattr(slot, "delta", False):  # a bypassed slot changes nothing: its delta is silence
+                    flush()
+                    stage_slots.append((slot,))
+                    stages.append(_silence(width))
+                    continue
                 if width > width_in:  # the track stays as wide as the plug-in would make it
                     flush()
                     stage_slots.append((slot,))
@@ -259,7 +268,7 @@ class Chain:
                 continue
             latency = plugin.latency(sample_rate, max_block)
             if (slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin)
-                    and slot not in automated):
+                    and slot not in automated and not slot.delta):
                 run.append(slot)
                 continue
             flush()
@@ -267,11 +276,11 @@ class Chain:
             stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
                 stage = _fifo(stage, width, latency, segment)
-            if slot.mix < 1.0 or automated.get(slot):
+            if slot.mix < 1.0 or automated.get(slot) or slot.delta:
                 # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
                 # is added to both channels.
                 delay = DelayLine(width_in, latency, segment) if latency else None
-                mixes[len(stages)] = WetDry(slot.mix)
+                mixes[len(stages)] = WetDry(slot.mix, slot.delta)
                 stage = _wet_dry(stage, mixes[len(stages)], delay)
             stages.append(stage)
         flush()
@@ -352,10 +361,22 @@ class ChainProcessor:
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
         """``block`` through the chain, ``position`` the transport frame of its first sample (for envelopes)."""
         automation = self.automation
+        levels = self.levels
+        i = 0
+        if automation is None and levels is None:
+            # The common case, once per track per block on the audio thread: the loop of __call__ inlined,
+            # since every Python frame here is time the GIL is held while another audio thread waits for it.
+            try:
+                for stage in self.stages:
+                    block = stage(block)
+                    i += 1
+            except StageError:
+                raise  # from a split's branch: it names the slot inside the split
+            except Exception as err:
+                raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
+            return block
         if automation is None:
             return self(block)
-        i = 0
-        levels = self.levels
         try:
             if levels is not None:
                 levels.stage(0, block)
@@ -443,16 +464,20 @@ def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
 
 
 class WetDry:
-    """A wet/dry stage's two gains; an envelope on the slot's ``_mix`` sets them between sub-blocks."""
+    """A wet/dry stage's two gains; an envelope on the slot's ``_mix`` sets them between sub-blocks.
 
-    __slots__ = ("wet", "dry")
+    ``delta``: the stage plays what the slot changes, (mix * wet + (1 - mix) * dry) - dry = mix * (wet - dry).
+    """
 
-    def __init__(self, mix: float):
+    __slots__ = ("wet", "dry", "delta")
+
+    def __init__(self, mix: float, delta: bool = False):
+        self.delta = delta
         self.set(mix)
 
     def set(self, mix: float) -> None:
         self.wet = np.float32(mix)
-        self.dry = np.float32(1.0 - mix)
+        self.dry = np.float32(-mix if self.delta else 1.0 - mix)
 
 
 def _wet_dry(stage: Stage, gains: WetDry, dry_delay: DelayLine | None) -> Stage:
@@ -463,3 +488,21 @@ def _wet_dry(stage: Stage, gains: WetDry, dry_delay: DelayLine | None) -> Stage:
         return wet * gains.wet + dry * gains.dry
 
     return wet_dry
+
+
+def _silence(width: int) -> Stage:
+    def silence(block: np.ndarray) -> np.ndarray:
+        # As wide as what passes the bypassed slot (a bypassed widening plug-in still widens).
+        return np.zeros((max(width, block.shape[0]), block.shape[1]), np.float32)
+
+    return silence
+
+
+def delayed(processor: ChainProcessor, frames: int, channels: int, max_segment: int) -> ChainProcessor:
+    """``processor`` followed by ``frames`` of delay (its latency grown by as much), e.g. to wait for a
+    slower chain it is switched against. ``channels``: the width of its input."""
+    line = DelayLine(processor.channels or channels, frames, max_segment)
+    automation = processor.automation + (None,) if processor.automation is not None else None
+    mixes = (processor.mixes or (None,) * len(processor.stages)) + (None,)
+    return ChainProcessor(processor.stages + (line,), processor.latency + frames, processor.stage_slots + ((),),
+                          processor.channels, mixes, automation, keys=processor.keys)

@@ -148,8 +148,9 @@ class TrackStrip:
         """
         processed = self.chain.run(source, position) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
-        if self.audition is not None:
-            processed = self.audition(source, processed)
+        audition = self.audition
+        if audition is not None and audition.needed:
+            processed = audition(source, processed)
         if self._delay is not None:
             processed = self._delay(processed)
         out[...] = processed

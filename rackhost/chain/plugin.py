@@ -394,7 +394,7 @@ class Plugin:
             # with the same state and values. The instances the running audio state holds are left alone
             # to play on until the new state is swapped in; touching them here cleared their tails and
             # made the audio callback wait on pedalboard's lock of the plug-in.
-            self._instances = [self._clone_instance(playing=True)]
+            self._instances = [self._clone_instance(flush=False)]
         other = 2 if channels == 1 else 1
         if self.supports(channels, sample_rate):
             mode: AdaptationMode = "direct"
@@ -429,7 +429,7 @@ class Plugin:
             )
         wanted = 2 if mode == "dual_mono" else 1  # one instance of an instrument, whatever its width
         while len(self._instances) < wanted:
-            self._instances.append(self._clone_instance(playing=hot))
+            self._instances.append(self._clone_instance(flush=not hot))
         del self._instances[wanted:]
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
         self._widen = widen
@@ -442,9 +442,15 @@ class Plugin:
             log.info(note)
         return note
 
-    def clone(self) -> Plugin:
-        """An independent plug-in with the same settings, not yet configured for a track."""
-        return Plugin(self.identity, self._factory, self._clone_instance(), self.parameters, self._constructor_values)
+    def clone(self, flush: bool = True) -> Plugin:
+        """An independent plug-in with the same settings, not yet configured for a track.
+
+        ``flush=False``: copy without running the original (no block of silence through it), for a copy made
+        while the original plays or after its processor was made: a run would prime its latency buffer
+        behind the processor's back. Values set since its last run reach the copy by name all the same.
+        """
+        return Plugin(self.identity, self._factory, self._clone_instance(flush), self.parameters,
+                      self._constructor_values)
 
     def flush(self) -> None:
         """Let the plug-in take values set since it last ran, so its ``raw_state`` is current.
@@ -505,21 +511,21 @@ class Plugin:
                 return name
         return None
 
-    def _clone_instance(self, playing: bool = False) -> pedalboard.Plugin:
+    def _clone_instance(self, flush: bool = True) -> pedalboard.Plugin:
         """A new instance with the first one's state and values.
 
-        ``playing``: the first instance may be running in the audio callback, so it is never run
-        (no flush) and only read: its raw state, then each parameter's raw value (exact, where the
-        named values are rounded through display text), and pedalboard's parameter wrappers are
-        shared rather than rebuilt (building them sweeps each parameter 1,000 times in Python, about
-        10 ms a parameter of the GIL the callback needs, and the callback's first parameter change
-        on the new instance would otherwise do it).
+        ``flush=False``: the first instance may be running in the audio callback, so it is never run
+        and only read: its raw state, then each parameter's raw value (exact, where the named values
+        are rounded through display text; values set since it last ran included), and pedalboard's
+        parameter wrappers are shared rather than rebuilt (building them sweeps each parameter 1,000
+        times in Python, about 10 ms a parameter of the GIL the callback needs, and the callback's
+        first parameter change on the new instance would otherwise do it).
         """
         twin = self._factory(self._constructor_values)
         # Before anything is set on it: pedalboard looks every attribute set up among the parameters.
-        shared = playing and not self.is_builtin and _share_wrappers(self.instance, twin)
+        shared = not flush and not self.is_builtin and _share_wrappers(self.instance, twin)
         if not self.is_builtin:
-            if not playing:
+            if flush:
                 self.flush()
             try:
                 # Muted: DPF's ZamAutoSat, whose state is empty, asserts "read > 0" twice on being given it.
@@ -706,7 +712,7 @@ class MissingPlugin(Plugin):
     def sidechain_switch(self) -> str | None:
         return None
 
-    def clone(self) -> Plugin:
+    def clone(self, flush: bool = True) -> Plugin:
         return MissingPlugin(self.identity, self.stored_values, self.stored_state, "", self.refusal)
 
     def flush(self) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from rackhost.chain import routing
 from rackhost.chain.automated import Planner
 from rackhost.chain.bus import Bus, check_bus_name
-from rackhost.chain.chain import Chain, ChainProcessor
+from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.dsp import db_to_gain
 from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
@@ -176,6 +176,7 @@ class Session:
         graph = self.graph()
         audible = self.audible_tracks()
         plan = Planner(sr, block, segment)  # the envelopes: parameters in the chains, gains in the mix
+        others: dict[int, ChainProcessor] = {}  # a track's inactive A/B setting, run beside it for a blind test
         for index, track in enumerate(self.tracks):
             if track.source is None and not track.input and track.instrument is None and track in audible:
                 raise SessionError(f"track {track.name!r} has no source; give it an audio file, an input "
@@ -187,16 +188,22 @@ class Session:
                       for n in track.chain.configure(track.channels, sr, track.keep_mono)]
             processor = track.chain.processor(track.channels, sr, block, segment, track.keep_mono,
                                               plan.slots(track))
-            prepared.append((index, track, plan.chain(track, processor, 0, track.channels)))
+            processor = plan.chain(track, processor, 0, track.channels)
+            other = track.other_processor(sr, block, segment, processor.channels or track.channels)
+            if other is not None:
+                others[index] = other
+                if other.latency > processor.latency:  # the chain waits for B, so a switch never jumps in time
+                    processor = delayed(processor, other.latency - processor.latency, track.channels, segment)
+            prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
-            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan)
+            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others)
         longest = max((p.latency for _, _, p in prepared), default=0)
         master = self._master_strip(plan, master_chain, longest)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
-                       track.audition_stage(processor.latency, segment, sr))
+                       track.audition_stage(processor.latency, segment, sr, others.get(index)))
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
@@ -218,11 +225,11 @@ class Session:
         return MasterStrip(chain, self.master.gain_db, fade=fade)
 
     def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
-                         notes: list[str], plan: Planner) -> MixSnapshot:
+                         notes: list[str], plan: Planner, others: dict[int, ChainProcessor]) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
         strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
-                                  track.audition_stage(processor.latency, segment, sr))
+                                  track.audition_stage(processor.latency, segment, sr, others.get(index)))
                        for index, track, processor in prepared)
         busses = []
         for row, bus in enumerate(self.busses):

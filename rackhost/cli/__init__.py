@@ -11,7 +11,7 @@ import sys
 
 from rackhost import __version__
 from rackhost.chain.teardown import free_plugins_quietly
-from rackhost.cli import batch, compare, demo, devices, gui, live, midi, plugins, presets, render, scan
+from rackhost.cli import batch, compare, demo, devices, gui, live, midi, plugins, presets, render, scan, takes
 from rackhost.cli.args import EXIT_USAGE, Parser
 from rackhost.errors import RackhostError
 
@@ -45,6 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rackhost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     # The order --help lists them in.
-    for group in (render, batch, compare, presets, plugins, scan, devices, midi, live, gui, demo):
+    for group in (render, batch, compare, presets, plugins, scan, devices, midi, live, takes, gui, demo):
         group.add_parser(sub)
     return parser

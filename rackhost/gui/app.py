@@ -25,6 +25,7 @@ from rackhost.chain import Plugin, Session
 from rackhost.chain.automation import Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
+from rackhost.chain.takes import takes_folder
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
@@ -42,6 +43,7 @@ from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.spectrum_view import SpectrumView
+from rackhost.gui.takes_view import TakesView
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
@@ -102,6 +104,7 @@ class RackApp(MidiActions, AuditionActions):
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
+        self.takes: TakesView | None = None  # a strip's takes button
         if start_engine:
             self.restart_engine()
 
@@ -763,11 +766,20 @@ class RackApp(MidiActions, AuditionActions):
                 return
         self.tell("click a slot's name to select it, then Delete removes it", error=True)
 
+    def open_takes(self, track: int) -> TakesView:
+        """The Takes window on ``track``: one window, moved to the track if it is open."""
+        if self.takes is not None and self.takes.poll():
+            self.takes.show_track(self.session.tracks[track])
+            dpg.focus_item(self.takes.window)
+        else:
+            self.takes = TakesView(self, track)
+        return self.takes
+
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
             self.tell("arm a track with an input (R) to record", error=True)
             return
-        folder = (self.session_path.parent if self.session_path else Path.cwd()) / "takes"
+        folder = takes_folder(self.session_path)
         folder.mkdir(parents=True, exist_ok=True)
         self.send(Record(str(folder)))
         self.tell(f"recording armed tracks into {folder}")
@@ -794,6 +806,8 @@ class RackApp(MidiActions, AuditionActions):
             self._autosave()
         if self.spectrum is not None and not self.spectrum.poll():
             self.spectrum = None
+        if self.takes is not None and not self.takes.poll():
+            self.takes = None
         self._show_reductions()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
@@ -910,6 +924,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "narrow": lambda app: app.set_narrow(True),
     "no-history": lambda app: app.show_history(False),
     "spectrum": lambda app: app.open_spectrum(None),
+    "takes": lambda app: app.open_takes(0),
 }
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.audition import Audition, measure_track
-from rackhost.live.commands import SetAudition
+from rackhost.chain.audition import Audition, measure_bypassed, measure_track
+from rackhost.gui.blind_panel import BlindTestPanel
+from rackhost.live.commands import SetAudition, SetSlotDelta
 
 if TYPE_CHECKING:
     from rackhost.chain import Session
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class AuditionActions:
-    """A strip's ``in``, ``match`` and ``Δ`` switches; the matching offset is measured on the plug-in thread."""
+    """A strip's ``in``, ``match`` and ``Δ`` switches, its blind test, and a slot's delta; the matching offset is
+    measured on the plug-in thread."""
 
     session: Session
     loader: Submitter
@@ -31,6 +33,30 @@ class AuditionActions:
     refresh_views: Callable[[], None]
     loop: int | str  # the transport's loop switch and its range in seconds
     loop_range: int | str
+    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its track plays
+    app_chain: Callable[[Any], Any]
+
+    def open_blind_test(self, track: int, seed: int | None = None) -> BlindTestPanel:
+        """The blind-test panel of track ``track`` (one window; another track's test is closed first)."""
+        panel = self.blind_test
+        if panel is not None and panel.alive:
+            if panel.track == track:
+                dpg.focus_item(panel.window)
+                return panel
+            panel.close()
+        self.blind_test = BlindTestPanel(self, track, seed)  # type: ignore[arg-type]
+        return self.blind_test
+
+    def set_slot_delta(self, track: Any, index: int, value: bool) -> None:
+        """Play what slot ``index`` changes (its output minus its aligned input) instead of its output, or not.
+        A listening switch: not an edit (no undo step), not saved."""
+        self.app_chain(track)[index].delta = bool(value)
+        self.send(SetSlotDelta(track, index, bool(value)))
+        self.refresh_views()
+
+    def _send_audition(self, track: int, a: Audition) -> None:
+        self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets, a.runs_other, a.compare_slot,
+                              a.other_offset))
 
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play ``audition`` on track ``track`` (the engine crossfades to it). Turning ``match`` on measures
@@ -38,7 +64,8 @@ class AuditionActions:
         owner = self.owner(track)
         was_matched = owner.audition.match
         owner.audition = audition
-        self.send(SetAudition(track, audition.side, audition.match, audition.delta, audition.offsets))
+        self._send_audition(track, audition)
+        self.refresh_views()  # the strip shows it (a blind test's side as "blind test")
         fresh = not was_matched or audition.offsets == (0.0, 0.0)
         if audition.match and fresh and owner.source is not None:
             self.measure_audition(track)
@@ -53,14 +80,24 @@ class AuditionActions:
             start, end = dpg.get_value(self.loop_range)[:2]
             span = (int(start * session.sample_rate), int(end * session.sample_rate))
 
-        def done(offsets: tuple[float, float]) -> None:
+        compared = owner.audition.compare_slot
+
+        def measure() -> tuple[tuple[float, float], float | None]:
+            rate = float(session.sample_rate)
+            offsets = measure_track(owner, rate, session.block_size, span)
+            bypassed = None if compared is None else measure_bypassed(owner, compared, rate, session.block_size, span)
+            return offsets, bypassed
+
+        def done(measured: tuple[tuple[float, float], float | None]) -> None:
+            offsets, bypassed = measured
             owner.audition = replace(owner.audition, offsets=offsets)
+            if bypassed is not None and owner.audition.compare_slot == compared:
+                owner.audition = replace(owner.audition, other_offset=bypassed)
             a = owner.audition
-            self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets))
+            self._send_audition(track, a)
             self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
             self.refresh_views()
 
         self.loader.submit(f"measuring {owner.name}'s loudness...",
-                           lambda: measure_track(owner, float(session.sample_rate), session.block_size, span),
-                           done,
+                           measure, done,
                            lambda err: self.tell(f"could not match {owner.name}: {err}", error=True))

@@ -99,6 +99,7 @@ class TrackEdits(Protocol):
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
     def set_audition(self, track: int, audition: Any) -> None: ...
+    def open_blind_test(self, track: int) -> Any: ...
 
 
 @runtime_checkable
@@ -153,6 +154,7 @@ class SlotEdits(ParameterEdits, Protocol):
     def set_mix(self, track: int | None, index: int, value: float) -> None: ...
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None: ...
     def make_split(self, track: int | None, index: int) -> None: ...
+    def set_slot_delta(self, track: int | None, index: int, value: bool) -> None: ...
 
 
 @runtime_checkable
@@ -195,6 +197,13 @@ class SpectrumOpening(Protocol):
     """The spectrum view, on a track (an index), a bus (a ``BusRow``) or the master (None)."""
 
     def open_spectrum(self, track: Any) -> Any: ...
+
+
+@runtime_checkable
+class TakesOpening(Protocol):
+    """The Takes window, on a track (an index)."""
+
+    def open_takes(self, track: int) -> Any: ...
 
 
 @runtime_checkable
@@ -301,7 +310,8 @@ class SessionSwitch(Protocol):
 
 @runtime_checkable
 class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
-                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, Protocol):
+                RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, TakesOpening,
+                Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
@@ -347,6 +357,18 @@ class SpectrumHost(SessionAccess, EngineAccess, Protocol):
 
 
 @runtime_checkable
+class BlindTestHost(SessionAccess, Owners, TrackEdits, Notify, Protocol):
+    """:class:`rackhost.gui.blind_panel.BlindTestPanel`."""
+
+    def measure_audition(self, track: int) -> None: ...
+
+
+@runtime_checkable
+class TakesHost(SessionAccess, SessionFile, EngineAccess, Notify, Ask, Resync, Protocol):
+    """:class:`rackhost.gui.takes_view.TakesView`."""
+
+
+@runtime_checkable
 class SettingsHost(SessionAccess, EngineControl, Protocol):
     """:class:`rackhost.gui.settings_dialog.SettingsDialog`."""
 
@@ -362,4 +384,5 @@ class HistoryHost(SessionAccess, Resync, Protocol):
 
 
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
-                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost)
+                           PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
+                           BlindTestHost)

@@ -75,6 +75,12 @@ class ParameterPanel:
                                                 default_value=self.slot.mix, format="%.2f",
                                                 callback=lambda s, v: self.app.set_mix(self.track, self.index, v))
                 self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0), name=MIX)
+                # What this one plug-in changes, latency-aligned (a compressor: what it takes away).
+                self.delta = dpg.add_checkbox(label="delta", default_value=self.slot.delta,
+                                              callback=lambda s, v: self.app.set_slot_delta(self.track, self.index, v))
+                with dpg.tooltip(self.delta):
+                    dpg.add_text("delta: hear what this slot changes (its output minus its latency-aligned input); "
+                                 "the slots after it hear that too. Not saved.", wrap=360)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Replace...", callback=lambda: self.app.open_browser(self.track, self.index))
                 # Parallel processing (parallel compression): the slot beside a dry branch, in a split.
@@ -232,6 +238,7 @@ class ParameterPanel:
                 dpg.set_value(item, float(value) if info.type == "float" else value)
         dpg.set_value(self.bypass, self.slot.bypass)
         dpg.set_value(self.mix, self.slot.mix)
+        dpg.set_value(self.delta, self.slot.delta)
         self._mark_automated()
         if self.key:  # the key the slot has (a refused choice shows the one it kept; undo)
             key = self.slot.key

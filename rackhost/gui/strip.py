@@ -39,6 +39,7 @@ ROW = 24  # one row of widgets: a frame (19) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
+TAKES_WIDTH, TAKES_NARROW = 44, 22  # the takes button beside the input chooser
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
@@ -231,8 +232,15 @@ class StripView:
             dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
-        self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner), width=-1,
-                                   callback=lambda s, v: app.set_input(track, v))
+        with dpg.group(horizontal=True):
+            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
+                                       width=self.inner - (TAKES_NARROW if narrow else TAKES_WIDTH) - 8,
+                                       callback=lambda s, v: app.set_input(track, v))
+            # Beside the source: the recorded takes, one click from playing one here (the Takes window).
+            self.takes = dpg.add_button(label="tk" if narrow else "takes", width=TAKES_NARROW if narrow else TAKES_WIDTH,
+                                        callback=lambda: app.open_takes(track))
+        with dpg.tooltip(self.takes):
+            dpg.add_text("this track's recorded takes: play one here, rename, delete")
         with dpg.tooltip(self.input):
             dpg.add_text(input_label(owner))
         with dpg.group(horizontal=True):
@@ -278,7 +286,7 @@ class StripView:
         """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
         audition = owner.audition
         with dpg.group(horizontal=True):
-            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.side == "input",
+            self.hear_input = dpg.add_checkbox(label="in", default_value=audition.shows_input,
                                                callback=lambda s, v: self._audition_changed(side="input" if v
                                                                                             else "chain"))
             narrow = self.layout.narrow
@@ -287,8 +295,12 @@ class StripView:
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
                                           callback=lambda s, v: self._audition_changed(delta=v))
-        self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
+        with dpg.group(horizontal=True):
+            self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
+            self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
         for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
+                          (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                        "the chain with and without a slot, scored with the chance of guessing it")),
                           (self.match, ("play the chain (A and B) at the input's loudness (BS.1770), so the "
                                         "louder side does not win; off when level is the point")),
                           (self.delta, "delta: hear what the chain changes (its output minus its input)")):
@@ -449,6 +461,7 @@ class StripView:
                 reasons.append(f"{where}: {note}")
         why = "\n".join(reasons) or None
         label = slot.name + (f" {slot.mix:.0%}" if getattr(slot, "mix", 1.0) < 1 else "")
+        label += " delta" if getattr(slot, "delta", False) else ""
         short, whole = self.reductions.get(index, ("", None))
         marked = (f"! {label}" if why else label) + short
         shown = cut(marked, self.inner - SLOT_TOOLS)
@@ -515,7 +528,7 @@ class StripView:
             dpg.set_value(self.mute, owner.mute)
             if not self.is_bus:
                 audition = owner.audition
-                dpg.set_value(self.hear_input, audition.side == "input")
+                dpg.set_value(self.hear_input, audition.shows_input)
                 dpg.set_value(self.match, audition.match)
                 dpg.set_value(self.delta, audition.delta)
                 dpg.set_value(self.offset, audition.label(owner.ab.active))

@@ -364,17 +364,35 @@ class SetAudition(OnStrip):
     """Play a track's chain, its input (bypass-compare) or the delta, at the measured matching offset;
     crossfaded at the next block (nothing rebuilt). See :class:`rackhost.chain.audition.Audition`."""
 
-    side: str = "chain"  # "chain" or "input"
+    side: str = "chain"  # "chain", "input", or "other" (the inactive A/B setting; needs runs_other)
     match: bool = True
     delta: bool = False
     offsets: tuple[float, float] = (0.0, 0.0)  # the matching gain of the A and the B setting
+    # Run the inactive A/B setting beside the chain (a blind test between A and B). Turning it on or off
+    # rebuilds the track's audio path once; switching sides after that is a crossfade.
+    runs_other: bool = False
+    compare_slot: int | None = None  # the other side is the chain with this slot bypassed, not the B setting
+    other_offset: float = 0.0  # that side's matching gain
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.track, int):
             raise TypeError("SetAudition works on a track; give it a track's index")
-        if self.side not in ("chain", "input"):
-            raise ValueError(f"SetAudition's side must be 'chain' or 'input'; got {self.side!r}")
+        if self.compare_slot is not None:
+            _check_index("SetAudition's compare_slot", self.compare_slot, master=False)
+        if self.side not in ("chain", "input", "other"):
+            raise ValueError(f"SetAudition's side must be 'chain', 'input' or 'other'; got {self.side!r}")
+        if self.side == "other" and not self.runs_other:
+            raise ValueError("SetAudition's side 'other' plays the inactive A/B setting: send runs_other=True")
+
+
+@dataclass(frozen=True)
+class SetSlotDelta(OnSlot):
+    """Play what a slot changes (its output minus its latency-aligned input) instead of its output, or not.
+    See :attr:`rackhost.chain.chain.Slot.delta`."""
+
+    value: bool
+    needs: ClassVar[Needs] = REBUILD
 
 
 @dataclass(frozen=True)

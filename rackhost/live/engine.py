@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rackhost.chain.audition import Audition, measure_track
+from rackhost.chain.audition import Audition, measure_bypassed, measure_track
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -295,7 +295,12 @@ class LiveEngine(AudioCallback):
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
         block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
+        was = self.session.tracks[track].audition
         self.session.tracks[track].audition = audition
+        if (audition.runs_other, audition.compare_slot) != (was.runs_other, was.compare_slot):
+            if self._state is not None:
+                self.update()  # the inactive A/B setting starts (or stops) running beside the chain
+            return
         state = self._state
         if state is not None and track < len(state.snapshot.tracks):
             stage = state.snapshot.tracks[track].audition
@@ -309,6 +314,9 @@ class LiveEngine(AudioCallback):
         found = self.session.tracks[track]
         offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
         audition = replace(found.audition, offsets=offsets)
+        if audition.compare_slot is not None:  # a blind test against a bypassed slot: that side matched too
+            audition = replace(audition, other_offset=measure_bypassed(
+                found, audition.compare_slot, float(session.sample_rate), session.block_size, self._loop))
         self.set_audition(track, audition)
         return audition
 

@@ -456,7 +456,12 @@ def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
 def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
     from rackhost.chain.audition import Audition
 
-    engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offsets))
+    engine.set_audition(command.track, Audition(command.side, command.match, command.delta, command.offsets,
+                                                command.runs_other, command.compare_slot, command.other_offset))
+
+
+def _set_slot_delta(engine: Any, command: c.SetSlotDelta, loader: Any) -> None:
+    plugin_slot_of(engine.session, command.track, command.slot).delta = command.value
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
@@ -498,6 +503,12 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     for track in new_session.tracks:
         if track.name in auditions:
             track.audition = auditions[track.name]
+    # A slot's delta is not in the document either: it stays with the plug-in instance the resync reuses.
+    deltas = {id(slot.plugin) for owner in (*engine.session.tracks, *engine.session.busses, engine.session.master)
+              for slot in owner.chain.plugin_slots() if slot.delta}
+    for owner in (*new_session.tracks, *new_session.busses, new_session.master):
+        for slot in owner.chain.plugin_slots():
+            slot.delta = id(slot.plugin) in deltas
     engine.session = new_session
 
 
@@ -547,6 +558,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
     c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum, c.SetAudition: _set_audition,
+    c.SetSlotDelta: _set_slot_delta,
 }
 
 

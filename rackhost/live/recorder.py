@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rackhost.chain.takes import next_number, take_path
 from rackhost.errors import RackhostError
 
 RING_SECONDS = 4.0  # how far the writer may fall behind before blocks are dropped
@@ -136,10 +137,9 @@ class Recorder:
         takes = []
         for name, channels, latency, *wet_width in tracks:
             wet_channels = wet_width[0] if wet_width else channels
-            number = self._next_take(name)
+            number = next_number(self.folder, name)
             ext = {"WAV": "wav", "RF64": "wav", "W64": "w64"}.get(self.file_format, "wav")
-            dry = self.folder / f"{_safe(name)}-take{number:03d}-dry.{ext}"
-            wet = self.folder / f"{_safe(name)}-take{number:03d}-wet.{ext}"
+            dry, wet = (take_path(self.folder, name, number, kind, ext) for kind in ("dry", "wet"))
             take = Take(name, dry, wet, Ring(channels, ring_frames), Ring(wet_channels, ring_frames), latency)
             try:
                 files = tuple(
@@ -213,12 +213,3 @@ class Recorder:
                     sf._snd.sf_command(f._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
                 except (OSError, RuntimeError, sf.LibsndfileError):
                     pass
-
-    def _next_take(self, name: str) -> int:
-        existing = list(self.folder.glob(f"{_safe(name)}-take*-dry.*"))
-        numbers = [int(p.name.rsplit("-take", 1)[1][:3]) for p in existing if p.name.rsplit("-take", 1)[1][:3].isdigit()]
-        return max(numbers, default=0) + 1
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "track"

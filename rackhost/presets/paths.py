@@ -40,7 +40,9 @@ def path_ref(loaded: object, path: Path | str, base: Path | None) -> str:
     if base is None:
         return str(absolute)
     written = _WRITTEN.get(loaded)
-    if written is not None and (Path(written[0]).is_absolute() or written[1] == base):
+    # Kept as written while it still names the file: a renamed take's new name is written instead.
+    if (written is not None and (Path(written[0]).is_absolute() or written[1] == base)
+            and os.path.abspath(opened_path(*written)) == str(absolute)):
         return written[0]
     try:
         return os.path.relpath(absolute, base)
