@@ -1,7 +1,7 @@
 """A track's width changing while the engine plays: fresh plug-in instances are prepared, the running ones play on.
 
 A track's input going from one channel to two re-lays its chain out: a
-mono-only plug-in becomes dual mono, a stereo-only one stops summing to mono.
+mono-only plug-in becomes dual mono, a stereo-only one no longer widens it.
 That work (a layout probe with ``reset=True``, a twin, a reset) once ran on the
 instances the audio callback was running, from the control thread: their
 tails were cleared, and the callback waited on pedalboard's lock of the
@@ -10,9 +10,9 @@ takes over in one assignment.
 
 Proved with real VST3s under a real JACK server: a spy on the plug-ins'
 ``process`` and ``reset`` sees every call the control thread makes into a
-running instance (none may happen), the
-edited track gets new instances, the other track keeps its own, and what the
-engine played null-tests against the offline render of the other track.
+running instance (none may happen), the edited track gets new instances, the
+other track keeps its own, and what the engine played null-tests against the
+offline render of the other track.
 """
 
 from __future__ import annotations
