@@ -27,7 +27,7 @@ each take, checked complete (every frame the callback recorded is in its
 files, none dropped, the files as long as the frames written). The seed is
 printed: ``--seed`` replays a run's edits. The last line printed is JSON.
 
-    python bench/soak.py [--minutes 30] [--seed N] [--settle 60] [--reference-seconds 60]
+    python bench/soak.py [--minutes 30] [--seed N] [--settle 60] [--reference-seconds 60] [--edit-every 1]
 """
 
 from __future__ import annotations
@@ -354,11 +354,12 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
             gui.start()
             begin = time.monotonic()
             driver.counts[driver._take()] += 1  # a take from the start: every run records at least one
-            next_edit = begin + EDIT_EVERY
+            every = args.edit_every if args.edit_every > 0 else math.inf
+            next_edit = begin + every
             while (now := time.monotonic()) < begin + seconds:
                 if now >= next_edit:
                     driver.step()
-                    next_edit += EDIT_EVERY
+                    next_edit += every
                 events += engine.poll()
                 if not engine.alive:
                     break
@@ -419,6 +420,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="the driver's random seed (default: a new one)")
     parser.add_argument("--settle", type=float, default=60.0,
                         help="seconds before memory growth is counted (default 60; at most half the run)")
+    parser.add_argument("--edit-every", type=float, default=EDIT_EVERY,
+                        help="seconds between edits (default 1; 0: no edits, to see what the edits cost)")
     parser.add_argument("--reference-seconds", type=float, default=60.0,
                         help="how long jack_cpu runs first as the platform reference (default 60; 0: none)")
     args = parser.parse_args(argv)
