@@ -55,7 +55,7 @@ for _path in (str(TESTS_DIR), str(BENCH_DIR), str(REPO_ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from live import GUI_BUSY, REFERENCE_CPU, GuiLoad, JackLog, jack_device_index, stderr_to  # noqa: E402
+from live import GUI_BUSY, REFERENCE_CPU, GuiLoad, JackLog, jack_device_index, stderr_to
 
 SAMPLE_RATE = 48000
 BLOCK = 128
@@ -118,7 +118,9 @@ def platform_reference(seconds: float, jack_log: JackLog) -> int | None:
 def build_session(folder: Path) -> Any:
     """The parent's session (what a GUI holds): FILE_TRACKS looping file tracks, INPUT_TRACKS armed inputs."""
     import soundfile as sf
-    from offline import make_audio  # bench/offline.py: programme material whose dynamics move
+
+    # bench/offline.py: programme material whose dynamics move
+    from offline import make_audio
 
     from rackhost.chain import Session
 
@@ -259,7 +261,7 @@ class Driver:
     def _preset(self) -> str | None:
         from rackhost.presets.apply import apply_preset, preset_from
 
-        index, track = self._file_track()
+        _, track = self._file_track()
         _, other = self._file_track()
         apply_preset(preset_from("soak", "mixing", other), self.session, track)
         self._sync()
@@ -455,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(1) soak: {result['tracks']} tracks, {result['seconds']:g} s, {result['edits']} edits "
           f"({', '.join(f'{n} {k}' for k, n in sorted(result['edit_counts'].items()))})")
     print(f"    engine memory: {result['rss_start_mb']} MB at start, {result['rss_settled_mb']} MB after "
-          f"{result['settle_seconds']:g} s, {result['rss_end_mb'] if 'rss_end_mb' in result else '?'} MB at the end: "
+          f"{result['settle_seconds']:g} s, {result.get('rss_end_mb', '?')} MB at the end: "
           f"grew {result['rss_growth_mb']} MB after settling (target < {RSS_GROWTH_TARGET_MB:g})")
     print(f"    xruns per minute: engine {result['xruns_per_minute']}, server {result['jack_xruns_per_minute']}, "
           f"platform reference {result['reference_xruns_per_minute']}")

@@ -739,8 +739,8 @@ def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> boo
     """
     try:
         source.parameters  # noqa: B018 - builds the source's wrappers if nothing has yet
-        cache = getattr(source, "__python_parameter_cache__")
-        names = getattr(source, "__python_to_cpp_names__")
+        cache = source.__python_parameter_cache__
+        names = source.__python_to_cpp_names__
     except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
     shared = {}
@@ -749,8 +749,8 @@ def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> boo
         copy.__dict__.update(wrapper.__dict__)  # ranges, type, python name: the same plug-in's
         copy.__dict__["_AudioProcessorParameter__plugin"] = target
         shared[name] = copy
-    setattr(target, "__python_parameter_cache__", shared)
-    setattr(target, "__python_to_cpp_names__", dict(names))
+    target.__python_parameter_cache__ = shared
+    target.__python_to_cpp_names__ = dict(names)
     return True
 
 
