@@ -21,6 +21,7 @@ import contextlib
 import logging
 import math
 import re
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -260,7 +261,7 @@ class Plugin:
         def factory(_: dict) -> pedalboard.Plugin:
             try:
                 with muted_stderr() if quiet else contextlib.nullcontext():
-                    return pedalboard.load_plugin(str(path))
+                    return _with_wrappers_of_a_twin(str(path), pedalboard.load_plugin(str(path)))
             except (ImportError, RuntimeError, ValueError) as err:
                 # pedalboard's first line is only "Failed to load plugin as VST3Plugin. Errors were:";
                 # the reasons follow, one line per format tried.
@@ -728,6 +729,20 @@ class MissingPlugin(Plugin):
 
     def reset(self) -> None:
         pass
+
+
+# A loaded instance of each bundle, while one lives: the next instance of it takes copies of its parameter
+# wrappers rather than building its own (about 50 ms of Python for a zam-plugins compressor, held on the
+# engine's control thread, which shares the GIL with the audio callback, each time a slot is added live).
+_LOADED: weakref.WeakValueDictionary[str, pedalboard.Plugin] = weakref.WeakValueDictionary()
+
+
+def _with_wrappers_of_a_twin(key: str, instance: pedalboard.Plugin) -> pedalboard.Plugin:
+    twin = _LOADED.get(key)
+    if twin is not None and "__python_parameter_cache__" in getattr(twin, "__dict__", {}):
+        _share_wrappers(twin, instance)
+    _LOADED[key] = instance
+    return instance
 
 
 def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> bool:
