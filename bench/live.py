@@ -14,9 +14,12 @@ measurement at a time:
     processes on the machine (another test run skews everything) and steal.
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
-    rackhost's :class:`EngineProcess` (its callback shares the tracks with a
-    second real-time thread, see rackhost/live/spread.py; ``--no-spread``
-    keeps them on one; meters on: the parent reads meters and
+    rackhost's :class:`EngineProcess` (from 8 tracks, half of them, and two more
+    from 16, render in its partner process on the other core, see
+    rackhost/live/partner.py; ``--no-partner`` keeps them in the engine
+    process, where its callback shares them with a second real-time thread,
+    see rackhost/live/spread.py; ``--no-spread`` keeps them on one thread
+    and runs no partner; meters on: the parent reads meters and
     stats every GUI frame) while the parent runs a GUI-like load (a thread
     doing 10 ms of pure-Python work per 16.7 ms frame). The same search runs,
     interleaved, for a *bare loop*: the same pedalboard chains called per
@@ -512,14 +515,14 @@ class EngineRunner(Runner):
 
     label = "rackhost"
 
-    def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True):
+    def __init__(self, session_path: Path, device: Any, log: Path, spread: bool = True, partner: bool = True):
         from rackhost.live.process import EngineProcess
 
         from rackhost.live.process import SessionLoader
         from rackhost.presets import load_session
 
         self.engine = EngineProcess(SessionLoader(str(session_path), load=load_session), device=device,
-                                    block_size=BLOCK, spread=spread)
+                                    block_size=BLOCK, spread=spread, partner=partner)
         self.log = log
         self.meter_reads = 0
 
@@ -790,7 +793,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             runner.engine.poll()
             events = runner.engine.events
         spread = next((part.strip() for event in events for part in event.split(";")
-                       if "tracks" in part and ("thread" in part or "shared" in part)), None)
+                       if "tracks" in part and ("thread" in part or "shared" in part or "partner" in part)), None)
         if spread:
             result.note = f"{result.note}; {spread}" if result.note else spread
         result.callbacks = callbacks1 - callbacks0
@@ -848,7 +851,7 @@ class Bench:
         log = self.folder / f"{kind}-{tracks}.stderr.log"
         if kind == "rackhost":
             runner: Runner = EngineRunner(self.material.session(tracks, seconds + SETTLE + 5), self.device, log,
-                                          spread=not self.args.no_spread)
+                                          spread=not self.args.no_spread, partner=not self.args.no_partner)
         elif kind == "bare":
             runner = BareRunner(tracks, self.material.sources(seconds + SETTLE + 5), self.device, log, seconds)
         elif kind == "in-process":
@@ -1273,6 +1276,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-audiostream", action="store_true", help="skip pedalboard's AudioStream in (c)")
     parser.add_argument("--no-spread", action="store_true",
                         help="keep rackhost's tracks on its audio thread alone (no second audio thread)")
+    parser.add_argument("--no-partner", action="store_true",
+                        help="rackhost keeps every track in its engine process (no partner process, "
+                             "rackhost/live/partner.py): its two audio threads share them")
     parser.add_argument("--rates", type=int, metavar="ROUNDS",
                         help="only compare xrun rates: ROUNDS rounds of jack_cpu, the native reference, rackhost and "
                              "the bare loop at --tracks, --search-seconds each, in turn; medians per minute")

@@ -47,7 +47,6 @@ def main(session_path: str) -> None:
     xdo("mousemove", "--window", real.window, str(int(left + 30)), str(int(top + 14)), "click", "1")
     out["opened"] = points()
     lane = app.lanes[0]
-    dpg.set_item_pos(lane.window, (100, 100))
     real.frames(6)
     canvas = lane.canvas
     to(canvas, lane.x_of(2.0), lane.y_of(-30.0))

@@ -1,13 +1,14 @@
-"""Screenshot of an automation lane: ``python lane_screenshot.py SESSION OUT.png`` (under Xvfb, no engine).
+"""Screenshot of the timeline with an automation lane: ``python lane_screenshot.py SESSION OUT.png [WxH]`` (under
+Xvfb, no engine).
 
-The first track's fader lane opens with a ride drawn (down, a smooth rise, a step), the loop range set and
-the playhead placed, as a user would see it while playing."""
+The first track's fader lane opens under the timeline's ruler with a ride drawn (down, a smooth rise, a
+step), the loop range set and the playhead placed, as a user would see it while playing; the overview shows
+the session's file tracks (the worker's peaks are waited for)."""
 
 from __future__ import annotations
 
 import sys
-
-import dearpygui.dearpygui as dpg
+import time
 
 from rackhost.chain.automation import StripTarget
 from rackhost.gui import app as gui
@@ -21,12 +22,18 @@ def _lane(app: gui.RackApp) -> None:
     lane.set_shape("smooth")
     lane.selected = 3
     lane.set_shape("step")
-    dpg.set_value(app.loop_range, [1.0, 3.0])
+    app.timeline.loop_to(1.0, 3.0, True)
+    app.transport = (int(2.2 * app.session.sample_rate), False)
     lane.playhead = 2.2
-    dpg.set_item_pos(lane.window, (420, 520))
+    deadline = time.monotonic() + 60
+    for track in app.session.tracks:  # the overview's peaks are read on a worker: wait for them
+        if getattr(track.source, "path", None) is not None:
+            while app.timeline.cache.get(track.source.path) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 if __name__ == "__main__":
     gui.VIEWS["lane"] = _lane
-    gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=1920, height=1080,
-            view="lane")
+    width, height = (int(n) for n in (sys.argv[3] if len(sys.argv) > 3 else "1920x1080").split("x"))
+    gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
+            view="lane", recover=False)

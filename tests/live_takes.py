@@ -46,6 +46,23 @@ def play_through(jack_server, engine: LiveEngine, signal: np.ndarray) -> tuple[i
     return recorder.first_frame - player.start_frame, recorder.captured
 
 
+def capture_playback(jack_server, play: Callable[[], object], frames: int,
+                     during: Callable[[], object] | None = None) -> np.ndarray:
+    """``play()`` the transport from the start (``engine.play``, or a Play command to an engine process) and
+    capture ``frames`` of what the engine outputs, running ``during()`` meanwhile."""
+    with Recorder("capture", 2, frames=frames) as recorder:
+        disconnect_system("PortAudio")
+        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
+            jack_server.connect(src, dst)
+        recorder.start()
+        play()
+        if during is not None:
+            during()
+        recorder.wait(timeout=frames / SR + 20)
+        xruns[0] = recorder.xruns
+    return recorder.captured
+
+
 def clean_take(take: Callable[[], T]) -> T:
     """``take()`` run again while the JACK server had an xrun during it, up to :data:`TAKES` times.
 

@@ -47,6 +47,8 @@ EXAMPLES: dict[type, c.Command] = {
     c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
     c.SetSlotDelta: c.SetSlotDelta(0, 1, True),
     c.UnwatchSpectrum: c.UnwatchSpectrum(),
+    c.Release: c.Release(0, c.EnvelopeRef(control="gain_db")),
+    c.SetAutomationMode: c.SetAutomationMode(c.BusRow(0), c.EnvelopeRef(slot=1, parameter="_mix"), "latch"),
 }
 
 
@@ -59,7 +61,7 @@ def commands_in_the_module() -> set[type]:
     """Every class commands.py defines that a parent could send (its bases, enum and error left out)."""
     found = {cls for _, cls in inspect.getmembers(c, inspect.isclass) if cls.__module__ == c.__name__}
     return found - {c.Command, c.OnStrip, c.OnSlot, c.StripValue, c.SendValue, c.Needs, c.EngineCommandError,
-                    c.BusRow}
+                    c.BusRow, c.EnvelopeRef}
 
 
 def test_every_class_in_commands_is_a_command_and_listed():

@@ -105,6 +105,23 @@ def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session
         engine.stop()
 
 
+def test_the_engine_loops_as_the_sessions_loop_range_says_from_its_start_and_after_a_resync(jack_server, session):
+    from rackhost.chain.session import LoopRange
+
+    session.loop = LoopRange(0.0, 0.25)  # a session saved with its loop on: it loops from the first play
+    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
+    engine.start()
+    try:
+        engine.send(Play())
+        _wait(lambda: engine.stats()["callbacks"] > 4 * SR / 256, "a second of audio")  # longer than the loop
+        assert engine.stats()["position"] < SR // 4 + 256
+        session.loop = LoopRange(0.0, 0.25, on=False)  # undone, or switched off: the next resync says so
+        engine.send(Sync(session_to_dict(session)))
+        _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
+    finally:
+        engine.stop()
+
+
 def test_commands_waiting_in_the_pipe_are_applied_in_order_with_one_swap(session):
     """A fader dragged at the GUI's frame rate: every value lands, the last one wins, the gains are swapped once.
 

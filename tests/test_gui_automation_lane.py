@@ -21,7 +21,6 @@ from rackhost.chain.automation import SendTarget, SlotTarget, StripTarget, find
 from rackhost.chain.render import render
 from rackhost.gui.app import RackApp
 from rackhost.gui.automation_lane import AUTOMATED, value_at
-from rackhost.live.commands import Loop
 from rackhost.presets import load_session, save_session
 
 SECONDS = 4.0
@@ -206,7 +205,7 @@ def test_an_automated_send_and_parameter_show_it_in_amber(app):
 def test_the_engine_plays_what_the_lane_draws_and_the_fader_follows_it_under_jack(jack_server, app):
     app.restart_engine()
     _until(app, lambda: app.engine is not None, "the engine to start")
-    app.send(Loop(0, int(SECONDS * SR)))
+    app.timeline.loop_to(0.0, SECONDS, True)  # the session's loop: every resync keeps it
     app.play()
     master = lambda: float(app.engine.meters()[-1, 0, 0])
     _until(app, lambda: master() > 0.1, "the tone to play at -6 dB")

@@ -33,6 +33,7 @@ VIEWS = {
     "spectrum_view": hosts.SpectrumHost,
     "files": hosts.FilesHost,
     "history": hosts.HistoryHost,
+    "timeline": hosts.TimelineHost,
 }
 
 

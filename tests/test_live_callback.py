@@ -366,3 +366,19 @@ def test_a_muted_or_unsoloed_latent_track_still_sets_the_others_delay(state):
         assert np.abs(limited).max() > 0.1
     else:
         np.testing.assert_allclose(out, expected[:, :frames], atol=1e-6)
+
+
+def test_a_locate_while_stopped_holds_until_play():
+    """A click on the timeline's ruler (or Home) while stopped: the next block takes the new position, and it
+    stays there (the callback once dropped it because a stopped transport wrote no position back)."""
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("tone", ArraySource(program_signal(2, 0.5, seed=3), SR)).chain.add("Gain", gain_db=-3.0)
+    engine = LiveEngine(session)
+    session.reset()
+    engine.update()
+    engine._locates.append(7 * BLOCK)  # what locate() queues while the stream runs
+    _run(engine, np.zeros((2, 2 * BLOCK), np.float32))
+    assert engine._position == 7 * BLOCK  # stopped: it holds there
+    engine.play()
+    _run(engine, np.zeros((2, BLOCK), np.float32))
+    assert engine._position == 8 * BLOCK  # and plays on from there

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from conftest import SR, file_loader, program_signal
 from jack_harness import Recorder, align, disconnect_system, find_ports, jack_device
-from live_takes import BLOCK, clean_take, play_through, xruns
+from live_takes import BLOCK, capture_playback, clean_take, play_through, xruns
 
 from rackhost.chain import ArraySource, Plugin, Session, render
 from rackhost.live import LiveEngine, LiveEngineError
@@ -145,19 +145,6 @@ def test_tracks_shared_by_two_audio_threads_come_out_as_the_offline_render(jack_
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
 
 
-def _capture_playback(jack_server, engine: LiveEngine, frames: int) -> np.ndarray:
-    """Play the transport from the start and capture what the engine outputs."""
-    with Recorder("capture", 2, frames=frames) as recorder:
-        disconnect_system("PortAudio")
-        for src, dst in zip(find_ports("PortAudio", is_output=True), recorder.inputs):
-            jack_server.connect(src, dst)
-        recorder.start()
-        engine.play()
-        recorder.wait(timeout=frames / SR + 10)
-        xruns[0] = recorder.xruns
-    return recorder.captured
-
-
 def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_server):
     # A playback-only interface (or no input chosen in Settings): no input is opened at all.
     signal = program_signal(2, 0.5, seed=3)
@@ -169,7 +156,7 @@ def test_an_output_only_stream_plays_file_tracks_as_the_offline_render(jack_serv
         try:
             assert find_ports("PortAudio", is_input=True) == []
             assert find_ports("PortAudio", is_output=True)
-            captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+            captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * BLOCK)
             stats = engine.stats()
             assert stats.fault is None and stats.running
             session.add_track("vocal", None, input=(0,))
@@ -201,7 +188,7 @@ def test_without_an_input_device_the_engine_plays_its_file_tracks_and_says_why(j
         assert engine.input_channels == 0
         [notice] = engine.poll()
         assert "no audio input could be opened" in notice and "Error querying device -1" in notice
-        captured = _capture_playback(jack_server, engine, signal.shape[1] + 80 * BLOCK)
+        captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * BLOCK)
     finally:
         engine.close()
     assert np.abs(captured).max() > 0.05

@@ -61,7 +61,7 @@ class Curve:
     threshold moves in 0.08 dB steps), and costs a cut only then.
     """
 
-    __slots__ = ("frames", "values", "shapes", "last", "steps")
+    __slots__ = ("frames", "values", "shapes", "last", "steps", "held")
 
     def __init__(self, envelope: Envelope, sample_rate: float, discrete: bool = False,
                  steps: Sequence[float] = ()):
@@ -80,10 +80,14 @@ class Curve:
         self.shapes = np.array(shapes, np.int8)
         self.last = len(frames) - 1
         self.steps = np.array(steps, np.float64) if len(steps) > 1 else None
+        # A control held by a touch or latch write (rackhost.live.writer): played instead of the points. The
+        # control thread sets it by one assignment; a renderer reads it once per call.
+        self.held: float | None = None
 
     def at(self, frames: np.ndarray) -> np.ndarray:
         """The value at each of ``frames`` (int64): held before the first point and after the last."""
-        values = self._at(frames)
+        held = self.held
+        values = self._at(frames) if held is None else np.full(len(frames), held)
         return values if self.steps is None else self._nearest_step(values)
 
     def _nearest_step(self, values: np.ndarray) -> np.ndarray:
@@ -110,6 +114,9 @@ class Curve:
 
     def constant(self, start: int, end: int) -> float | None:
         """The value if it does not change over frames ``start`` .. ``end - 1``, else None."""
+        held = self.held
+        if held is not None:
+            return held if self.steps is None else float(self._nearest_step(np.array([held]))[0])
         frames = self.frames
         i = int(np.searchsorted(frames, start, side="right")) - 1
         j = int(np.searchsorted(frames, end - 1, side="right")) - 1
@@ -368,6 +375,8 @@ class MixAutomation:
     edges: dict[int, Fade] = field(default_factory=dict)
     master: Fade | None = None
     stages: list[StageAutomation] = field(default_factory=list)
+    # id(envelope) -> each curve playing it and its lag in frames: where a touch or latch write holds the control
+    curves: dict[int, list[tuple[Curve, int]]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.tracks or self.busses or self.edges or self.master or self.stages)
@@ -436,7 +445,7 @@ class Planner:
         for envelope in envelopes:
             parameter = envelope.target.parameter  # type: ignore[union-attr]
             steps = () if parameter == MIX else slot.plugin.info(parameter).steps
-            curves.append(Curve(envelope, self.sample_rate, value_range(owner, envelope.target).discrete, steps))
+            curves.append(self._curve(envelope, lag, value_range(owner, envelope.target).discrete, steps))
             setters.append(parameter_setter(slot, parameter, mix))
             if parameter != MIX:
                 statics.append(_putter(slot, parameter))
@@ -445,16 +454,21 @@ class Planner:
         self.mix.stages.append(automated)
         return automated
 
+    def _curve(self, envelope: Envelope, lag: int, discrete: bool = False, steps: Sequence[float] = ()) -> Curve:
+        curve = Curve(envelope, self.sample_rate, discrete, steps)
+        self.mix.curves.setdefault(id(envelope), []).append((curve, lag))
+        return curve
+
     def fade(self, owner: Strip, width: int, lag: int, heard: bool) -> Fade | None:
         """The fader, pan and mute envelopes of ``owner`` as a :class:`Fade`, or None when it has none."""
-        curves = {e.target.control: Curve(e, self.sample_rate, e.target.control == "mute")
+        curves = {e.target.control: self._curve(e, lag, e.target.control == "mute")
                   for e in playing(owner) if isinstance(e.target, StripTarget)}
         return Fade(owner, curves, width, lag, heard) if curves else None
 
     def send_fade(self, owner: Strip, send: object, lag: int, heard: bool) -> Fade | None:
         for envelope in playing(owner):
             if isinstance(envelope.target, SendTarget) and envelope.target.send is send:
-                return Fade(owner, {"level_db": Curve(envelope, self.sample_rate)}, 1, lag, heard, send)
+                return Fade(owner, {"level_db": self._curve(envelope, lag)}, 1, lag, heard, send)
         return None
 
 

@@ -46,6 +46,12 @@ SHAPES: tuple[Shape, ...] = ("linear", "step", "smooth")
 StripControl = Literal["gain_db", "pan", "mute"]
 STRIP_CONTROLS: tuple[StripControl, ...] = ("gain_db", "pan", "mute")
 MIX = "_mix"  # a slot's wet/dry, named as --chain names it
+# How playback treats an envelope: read plays it; touch and latch play it until the control is moved while the
+# transport plays, then write the moves (touch until the control is let go, latch until the transport stops);
+# off leaves it out, so the control's own (static) value plays. See rackhost.chain.writing.
+Mode = Literal["read", "touch", "latch", "off"]
+MODES: tuple[Mode, ...] = ("read", "touch", "latch", "off")
+WRITING_MODES: tuple[Mode, ...] = ("touch", "latch")
 
 # A fader goes from silence (at or below -150 dB, as dsp.db_to_gain reads it) to the +12 dB the window's fader reaches.
 FADER_RANGE_DB = (MIN_SEND_DB, 12.0)
@@ -104,10 +110,12 @@ Target = Union[SlotTarget, StripTarget, SendTarget]
 
 @dataclass(eq=False)
 class Envelope:
-    """A target and its points, in time order. ``points`` is a tuple: an edit replaces it whole (one undo step)."""
+    """A target and its points, in time order. ``points`` is a tuple: an edit replaces it whole (one undo step).
+    ``mode``: how live playback treats it (:data:`MODES`); a render plays every envelope but an ``off`` one."""
 
     target: Target
     points: tuple[Point, ...] = field(default=())
+    mode: Mode = "read"
 
     def __post_init__(self) -> None:
         self.points = tuple(self.points)
@@ -214,8 +222,16 @@ def check_points(name: str, points: Sequence[Point], valid: ValueRange) -> tuple
     return tuple(out)
 
 
+def check_mode(name: str, mode: object) -> Mode:
+    """``mode`` if it is one of :data:`MODES`, else :class:`AutomationError` naming them."""
+    if mode not in MODES:
+        raise AutomationError(f"envelope {name}: unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
+
+
 def check_envelope(owner: Strip, envelope: Envelope) -> Envelope:
     """Refuse an envelope whose target ``owner`` lacks or whose points are wrong; returns it with checked points."""
+    check_mode(envelope.describe(), envelope.mode)
     try:
         valid = value_range(owner, envelope.target)
     except ParameterValueError as err:
@@ -237,12 +253,19 @@ def find(owner: Strip, target: Target) -> Envelope | None:
     return None
 
 
+def write_label(mode: str, names: Iterable[str]) -> str:
+    """The undo step's name for a touch or latch pass over the envelopes ``names``."""
+    return f"write automation ({mode}) of {', '.join(names)}"
+
+
 def playing(owner: Strip) -> list[Envelope]:
-    """The strip's envelopes that play: their slot is in its chain (not bypassed) and their send is still there."""
+    """The strip's envelopes that play: not ``off``, their slot in its chain (not bypassed), their send still there."""
     slots = {id(s) for s in owner.chain.slots if not s.bypass}
     sends = {id(s) for s in getattr(owner, "sends", ())}
     out = []
     for envelope in owner.automation:
+        if envelope.mode == "off":
+            continue
         target = envelope.target
         if isinstance(target, SlotTarget) and id(target.slot) not in slots:
             continue

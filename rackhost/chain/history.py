@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from rackhost.chain import routing
-from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_points, find, \
-    value_range
+from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_mode, \
+    check_points, find, value_range
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.compare import ChainOwner, switch
@@ -340,6 +340,10 @@ class Editor:
     def set_solo(self, track: Track, solo: bool) -> None:
         self._attr(track, "solo", bool(solo), f"solo {track.name}")
 
+    def set_loop(self, session: object, loop: object) -> None:
+        """The session's loop range (a LoopRange, or None), one undo step."""
+        self._attr(session, "loop", loop, "loop range")
+
     def set_loudness_target(self, master: object, target: object) -> None:
         self._attr(master, "loudness_target", target, "loudness target")
 
@@ -605,6 +609,11 @@ class Editor:
         self.history.run(SetValue(envelope, "points", checked, lambda: envelope.points,
                                   lambda v: setattr(envelope, "points", v),
                                   label or f"edit automation of {envelope.describe()}"))
+
+    def set_mode(self, envelope: Envelope, mode: str) -> None:
+        """How live playback treats the envelope: read, touch, latch or off (:data:`automation.MODES`)."""
+        checked = check_mode(envelope.describe(), mode)
+        self._attr(envelope, "mode", checked, f"{checked} automation of {envelope.describe()}")
 
     def add_point(self, owner: Strip, envelope: Envelope, point: Point) -> None:
         """Add a point in time order; one already at that time is replaced."""

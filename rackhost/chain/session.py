@@ -30,6 +30,30 @@ DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_BLOCK_SIZE = 512
 
 
+@dataclass(frozen=True)
+class LoopRange:
+    """The loop range in seconds, and whether playback loops over it (the range stays when looping is off)."""
+
+    start: float
+    end: float
+    on: bool = True
+
+    def __post_init__(self) -> None:
+        start, end = float(self.start), float(self.end)
+        if not (math.isfinite(start) and math.isfinite(end) and 0.0 <= start < end):
+            raise ValueError(f"loop range {self.start!r}..{self.end!r} s is empty or negative; "
+                             f"the end must come after the start, both at 0 s or later")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "on", bool(self.on))
+
+    def frames(self, sample_rate: int) -> tuple[int, int] | tuple[None, None]:
+        """(start, end) frames for the engine's Loop command; (None, None) when looping is off."""
+        if not self.on:
+            return None, None
+        return int(round(self.start * sample_rate)), int(round(self.end * sample_rate))
+
+
 @dataclass(eq=False)
 class Session:
     sample_rate: int = DEFAULT_SAMPLE_RATE
@@ -38,6 +62,7 @@ class Session:
     busses: list[Bus] = field(default_factory=list)
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
+    loop: LoopRange | None = None  # the transport's loop range (saved with the session; the engine follows it)
     history: History = field(default_factory=History, repr=False)
     # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
     # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.

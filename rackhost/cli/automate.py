@@ -69,3 +69,87 @@ def apply_automation(owner: object, specs: list[AutomateSpec]) -> None:
             owner.automation.append(check_envelope(owner, envelope))  # type: ignore[arg-type, attr-defined]
         except RackhostError as err:
             raise AutomationError(f"--automate {spec.text!r}: {err}") from None
+
+
+# -- --automation-mode: how `rackhost live` plays a session's envelopes ---------------------------
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """One ``--automation-mode`` as typed: ``MODE`` for every envelope, or ``STRIP.TARGET=MODE`` for one."""
+
+    text: str
+    mode: str
+    strip: str | None = None  # a track's or bus's name, or "master"; None: every envelope of the session
+    target: str | None = None  # gain_db, pan, mute, send:BUS, or SLOT.PARAM
+
+
+def mode_spec(value: str) -> ModeSpec:
+    """An argparse ``type=``: the form and the mode are checked while the command line is read."""
+    from rackhost.chain.automation import MODES
+
+    left, equals, right = value.rpartition("=")
+    mode = right.strip()
+    if mode not in MODES:
+        raise argparse.ArgumentTypeError(f"{value!r}: unknown mode {mode!r}; use one of {', '.join(MODES)}, e.g. "
+                                         f"--automation-mode 'vox.gain_db=touch' (or 'touch' for every envelope)")
+    if not equals:
+        return ModeSpec(value, mode)
+    strip, dot, target = left.strip().partition(".")
+    if not dot or not strip.strip() or not target.strip():
+        raise argparse.ArgumentTypeError(f"{value!r} is not STRIP.TARGET=MODE; e.g. 'vox.gain_db=touch', "
+                                         f"'vox.send:verb=latch', 'vox.Gain.gain_db=touch', 'master.gain_db=off'")
+    return ModeSpec(value, mode, strip.strip(), target.strip())
+
+
+def apply_modes(session: object, specs: list[ModeSpec]) -> list[str]:
+    """Set the modes ``specs`` name on ``session``'s envelopes; returns a line per envelope changed."""
+    from rackhost.chain.automation import STRIP_CONTROLS, SendTarget, StripTarget
+
+    said = []
+    for spec in specs:
+        strips = [*session.tracks, *session.busses, session.master]  # type: ignore[attr-defined]
+        if spec.strip is None:
+            envelopes = [(s, e) for s in strips for e in s.automation]
+            if not envelopes:
+                raise AutomationError(f"--automation-mode {spec.text!r}: the session has no envelopes")
+        else:
+            strip = _strip_named(session, spec.strip, spec.text)
+            target_text = spec.target or ""
+            if target_text in STRIP_CONTROLS:
+                target = StripTarget(target_text)  # type: ignore[arg-type]
+            elif target_text.startswith("send:"):
+                bus = target_text[len("send:"):]
+                sends = [s for s in getattr(strip, "sends", ()) if s.bus == bus]
+                if not sends:
+                    raise AutomationError(f"--automation-mode {spec.text!r}: {spec.strip} has no send to {bus!r}")
+                target = SendTarget(sends[0])
+            else:
+                slot, dot, parameter = target_text.rpartition(".")
+                if not dot:
+                    raise AutomationError(f"--automation-mode {spec.text!r}: {target_text!r} is none of "
+                                          f"{', '.join(STRIP_CONTROLS)}, send:BUS or SLOT.PARAM")
+                try:
+                    target = slot_target(strip.chain, slot, parameter)
+                except RackhostError as err:
+                    raise AutomationError(f"--automation-mode {spec.text!r}: {err}") from None
+            envelope = find(strip, target)
+            if envelope is None:
+                raise AutomationError(f"--automation-mode {spec.text!r}: {spec.strip} has no envelope on "
+                                      f"{target.describe()}; draw one in the window or give the session one")
+            envelopes = [(strip, envelope)]
+        for strip, envelope in envelopes:
+            envelope.mode = spec.mode  # type: ignore[assignment]
+            said.append(f"{getattr(strip, 'name', 'master')} {envelope.describe()}: {spec.mode}")
+    return said
+
+
+def _strip_named(session: object, name: str, text: str) -> object:
+    if name == "master":
+        return session.master  # type: ignore[attr-defined]
+    for strip in (*session.tracks, *session.busses):  # type: ignore[attr-defined]
+        if strip.name == name:
+            return strip
+    names = ", ".join(s.name for s in (*session.tracks, *session.busses))  # type: ignore[attr-defined]
+    raise AutomationError(f"--automation-mode {text!r}: no track or bus named {name!r} (it has {names}, and "
+                          f"the master)")

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
-from rackhost.chain.automation import Target
+from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.takes import takes_folder
@@ -49,10 +49,12 @@ from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
+from rackhost.gui.timeline import Timeline
 from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
                                 strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
-from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Loop, Mix, Play, Record, ResetClips,
+from rackhost.gui.writing import Writes
+from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
@@ -85,6 +87,7 @@ class RackApp(MidiActions, AuditionActions):
         self.messages: list[str] = []  # what the user was told, newest last (tests read it too)
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
+        self.loop = self.loop_range = 0  # the transport bar's loop switch and range (made by build())
         self.status_line: StatusLine | None = None
         self.questions = QuestionDialog()
         self.history_view = HistoryList(self)
@@ -103,7 +106,10 @@ class RackApp(MidiActions, AuditionActions):
         self.rack_area = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
-        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control
+        self.lanes: list[AutomationLane] = []  # right-click > Automate on a control; shown under the timeline
+        self.timeline: Timeline | None = None
+        self.last_render: Path | None = None  # the master's last bounce: the overview without file tracks
+        self.writes = Writes(self)  # touch and latch writes: controls let go, passes committed
         self.takes: TakesView | None = None  # a strip's takes button
         if start_engine:
             self.restart_engine()
@@ -239,14 +245,17 @@ class RackApp(MidiActions, AuditionActions):
     def set_gain(self, track: int | None, value: float) -> None:
         self.edit.set_gain(self.owner(track), value)
         self.send(SetGain(track, value))
+        self.writes.moved(track, StripTarget("gain_db"))
 
     def set_pan(self, track: int, value: float) -> None:
         self.edit.set_pan(self.owner(track), value)
         self.send(SetPan(track, value))
+        self.writes.moved(track, StripTarget("pan"))
 
     def set_mute(self, track: int, value: bool) -> None:
-        self.edit.set_mute(self.owner(track), value)
         self.send(SetMute(track, value))
+        if not self.writes.moved(track, StripTarget("mute")):  # a written mute goes into its envelope only
+            self.edit.set_mute(self.owner(track), value)
 
     def set_solo(self, track: int, value: bool) -> None:
         self.edit.set_solo(self.owner(track), value)
@@ -270,6 +279,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_mix(self, track: int | None, index: int, value: float) -> None:
         self.edit.set_mix(self.app_chain(track)[index], value)
         self.send(Mix(track, index, value))
+        self.writes.moved(track, SlotTarget(self.app_chain(track)[index], MIX))
 
     def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
         """The level of one branch of the split at slot ``index``; a drag is one undo step."""
@@ -296,6 +306,7 @@ class RackApp(MidiActions, AuditionActions):
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
             self.send(SetParameter(track, index, name, slot.plugin.get(name)))
+            self.writes.moved(track, SlotTarget(slot, name))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
                 if note:
@@ -514,6 +525,7 @@ class RackApp(MidiActions, AuditionActions):
     def set_send_level(self, key: int | BusRow, bus: str, level_db: float) -> None:
         if self._try(lambda: self.edit.set_send_level(self.owner(key).send(bus), level_db)):
             self.send(SetSendLevel(key, bus, level_db))
+            self.writes.moved(key, SendTarget(self.owner(key).send(bus)))
 
     def set_send_pre_fader(self, key: int | BusRow, bus: str, pre_fader: bool) -> None:
         self.edit.set_send_pre_fader(self.owner(key).send(bus), pre_fader)
@@ -579,7 +591,7 @@ class RackApp(MidiActions, AuditionActions):
         """The automation lane of ``target`` on a strip (its envelope made, at the control's value, if none)."""
         for lane in self.lanes:
             if lane.alive and lane.track == track and lane.target == target:
-                dpg.focus_item(lane.window)
+                lane.focus()
                 return lane
         lane = AutomationLane(self, track, target)
         self.lanes.append(lane)
@@ -634,6 +646,8 @@ class RackApp(MidiActions, AuditionActions):
                                                          callback=lambda s, v: self.set_narrow(v))
                     self.history_item = dpg.add_menu_item(label="History", check=True, default_value=True,
                                                           callback=lambda s, v: self.show_history(v))
+                    dpg.add_menu_item(label="Timeline", check=True, default_value=True,
+                                      callback=lambda s, v: self.timeline.show(v))
                     dpg.add_menu_item(label="Spectrum...", callback=lambda: self.open_spectrum(None))
                 with dpg.menu(label="Transport"):
                     dpg.add_menu_item(label="Play", shortcut="Space", callback=self.play)
@@ -664,6 +678,7 @@ class RackApp(MidiActions, AuditionActions):
                 self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
                 self.busy_text = dpg.add_text("", color=MUTED)
             dpg.add_separator()
+            self.timeline = Timeline(self, self.window)
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
                 with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
@@ -756,7 +771,7 @@ class RackApp(MidiActions, AuditionActions):
         """Delete: remove the selected point of the focused automation lane, else the slot whose name was
         clicked last (if it is still in a chain)."""
         for lane in self.lanes:
-            if lane.alive and lane.selected is not None and dpg.is_item_focused(lane.window):
+            if lane.alive and lane.selected is not None and lane.focused:
                 lane.remove(lane.selected)
                 return
         for track, owner in self._owners():
@@ -785,12 +800,10 @@ class RackApp(MidiActions, AuditionActions):
         self.tell(f"recording armed tracks into {folder}")
 
     def set_loop(self, on: bool) -> None:
+        """The transport's loop switch or range: the session's loop range changes (one undo step)."""
         start, end = dpg.get_value(self.loop_range)[:2]
-        rate = self.session.sample_rate
-        if on and end <= start:
-            self.tell("the loop's end must come after its start", error=True)
-            return
-        self.send(Loop(int(start * rate) if on else None, int(end * rate) if on else None))
+        if self.timeline is not None:
+            self.timeline.loop_to(start, end, on)
 
     # -- each frame -----------------------------------------------------------------------
 
@@ -820,6 +833,9 @@ class RackApp(MidiActions, AuditionActions):
                     self._engine_died(event)
             if self.engine is not None:  # not when it died just now: its meters read nothing any more
                 self._show_engine(engine)
+        if self.timeline is not None:
+            self.timeline.update()
+        self.writes.poll(self.engine, self.transport[1])
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)

@@ -1,7 +1,8 @@
 """An automation lane: one envelope of a strip (its fader, pan, a send, a slot's parameter) drawn over time.
 
-Time in seconds runs across (the session's length, the loop range shaded, the
-playhead while playing), the value up in the target's units. A left click adds
+The lane sits under the timeline's ruler and shares its time axis (the
+session's length, the loop range shaded, the playhead while playing); the
+value runs up in the target's units. A left click adds
 a point (or grabs the one under the pointer to drag it), a right click removes
 the point under the pointer; each gesture is one undo step in the session's
 history, and the engine resyncs on it. The value shown at the playhead is read
@@ -20,6 +21,7 @@ import numpy as np
 from rackhost.chain.automated import Curve
 from rackhost.chain.automation import (
     MIX,
+    MODES,
     SHAPES,
     Envelope,
     Point,
@@ -32,9 +34,13 @@ from rackhost.chain.automation import (
     value_range,
 )
 from rackhost.gui.theme import MUTED
+from rackhost.gui.timeline import tick_step
+from rackhost.gui.writing import WRITING
 
-LANE_WIDTH = 900
-LANE_HEIGHT = 220
+LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
+LANE_HEIGHT = 110
+LANE_HEIGHT_SMALL = 64  # in a window under SMALL_WINDOW pixels high
+SMALL_WINDOW = 900
 SNAP_SECONDS = 0.1
 GRAB_PIXELS = 8.0  # a click this close to a point takes the point, not a new one
 FLOOR_DB = -60.0  # a fader's lane is drawn down to here: the 150 dB below it are all silence to the ear
@@ -91,18 +97,33 @@ class AutomationLane:
         self.playhead = 0.0
         self._length: float | None = None
         self._drawn: tuple = ()
+        self.writing = False  # a touch or latch pass writes this lane's control (the window's last look)
         name = getattr(owner, "name", "master")
-        with dpg.window(label=f"Automation: {name} {target.describe()}", width=LANE_WIDTH + 30,
-                        height=LANE_HEIGHT + 110, on_close=lambda: self.close()) as self.window:
+        timeline = getattr(app, "timeline", None)
+        above = dpg.get_item_children(timeline.lanes, 1) if timeline is not None else []
+        with dpg.group(parent=timeline.lanes if timeline is not None else 0,
+                       before=above[0] if above else 0) as self.window:  # the newest lane on top, in view
             with dpg.group(horizontal=True):
+                self.title = dpg.add_text(f"{name}: {target.describe()}", color=POINT)
+                with dpg.tooltip(self.title):
+                    dpg.add_text("in the lane: click adds a point; drag a point to move it; right-click a point "
+                                 "removes it; Delete removes the selected one")
                 self.snap = dpg.add_checkbox(label=f"snap {SNAP_SECONDS:g} s", default_value=True)
-                dpg.add_text("shape of the selected point:", color=MUTED)
-                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=90,
+                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=80,
                                            callback=lambda s, v: self.set_shape(v))
+                with dpg.tooltip(self.shape):
+                    dpg.add_text("the shape of the segment after the selected point")
+                self.readout = dpg.add_text("", color=MUTED)
                 self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
-            self.readout = dpg.add_text("", color=MUTED)
-            self.canvas = dpg.add_drawlist(LANE_WIDTH, LANE_HEIGHT)
-            dpg.add_text("click: add a point; drag a point: move it; right-click a point: remove it", color=MUTED)
+                dpg.add_text("mode:", color=MUTED)
+                self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
+                                          width=70, callback=lambda s, v: self.set_mode(v))
+                self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
+                self.hide_button = dpg.add_button(label="hide", callback=lambda: self.close())
+                with dpg.tooltip(self.hide_button):
+                    dpg.add_text("close the lane; the envelope stays and plays (right-click the control > "
+                                 "Automate shows it again)")
+            self.canvas = dpg.add_drawlist(self.width, self.height)
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self._pressed())
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=lambda *_: self._right_clicked())
@@ -121,16 +142,37 @@ class AutomationLane:
 
     @property
     def seconds(self) -> float:
-        """The time the lane spans: the session's length, or past the last point, the loop's end, 10 s."""
+        """The time the lane spans: the timeline's (without one, the session's length or past the last point)."""
+        timeline = getattr(self.app, "timeline", None)
+        if timeline is not None:
+            return timeline.seconds
         session = self.app.session
         if self._length is None:  # read once per edit: it measures every source
             self._length = session.length() / session.sample_rate
         length = self._length
         last = max((p.time for p in self.envelope.points), default=0.0) if self.envelope else 0.0
-        loop_end = 0.0
-        if self.app.loop_range:
-            loop_end = float(dpg.get_value(self.app.loop_range)[1])
-        return max(length, last * 1.1, loop_end, 10.0 if length <= 0 else 0.0, 1.0)
+        return max(length, last * 1.1, 10.0 if length <= 0 else 0.0, 1.0)
+
+    @property
+    def width(self) -> int:
+        timeline = getattr(self.app, "timeline", None)
+        return timeline.width if timeline is not None else LANE_WIDTH
+
+    @property
+    def height(self) -> int:
+        """The lane's drawing: shorter in a small window, where the strips need the room."""
+        small = dpg.is_viewport_ok() and dpg.get_viewport_client_height() < SMALL_WINDOW
+        return LANE_HEIGHT_SMALL if small else LANE_HEIGHT
+
+    @property
+    def focused(self) -> bool:
+        """Does Delete mean this lane's selected point? (The pointer is over the lane.)"""
+        return self.alive and dpg.is_item_hovered(self.canvas)
+
+    def focus(self) -> None:
+        """Asked for again (Automate on a control whose lane is open): its points show selected-free."""
+        self.selected = None
+        self.draw()
 
     def _snapped(self, seconds: float) -> float:
         seconds = max(0.0, seconds)
@@ -189,6 +231,12 @@ class AutomationLane:
         self._edit(lambda: self.app.edit.set_points(self.owner, envelope, points,
                                                     f"make a {shape} segment in {envelope.describe()}"))
 
+    def set_mode(self, mode: str) -> None:
+        """Read, touch, latch or off: how playback treats the envelope (one undo step; the engine resyncs)."""
+        envelope = self.envelope
+        if envelope is not None and envelope.mode != mode:
+            self._edit(lambda: self.app.edit.set_mode(envelope, mode))
+
     def remove_all(self) -> None:
         envelope = self.envelope
         if envelope is not None:
@@ -205,15 +253,15 @@ class AutomationLane:
         return shown_range(value_range(self.owner, self.target), envelope.points if envelope else ())
 
     def x_of(self, seconds: float) -> float:
-        return seconds / self.seconds * LANE_WIDTH
+        return seconds / self.seconds * self.width
 
     def y_of(self, value: float) -> float:
         low, high = self._range()
-        return (1.0 - (min(max(value, low), high) - low) / (high - low)) * (LANE_HEIGHT - 1)
+        return (1.0 - (min(max(value, low), high) - low) / (high - low)) * (self.height - 1)
 
     def at_pixel(self, x: float, y: float) -> tuple[float, float]:
         low, high = self._range()
-        return x / LANE_WIDTH * self.seconds, low + (1.0 - y / (LANE_HEIGHT - 1)) * (high - low)
+        return x / self.width * self.seconds, low + (1.0 - y / (self.height - 1)) * (high - low)
 
     def _mouse(self) -> tuple[float, float]:
         x, y = dpg.get_drawing_mouse_pos()
@@ -264,14 +312,14 @@ class AutomationLane:
                 self._drag = self._drag_to = None
                 if to is not None:
                     self.move(index, *to)
+        self.app.writes.show(self)  # the light, and the control in red, while a pass writes it
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
-            if playing and envelope is not None:
+            # a written control shows the hand's value; an envelope off, the control's own
+            if playing and envelope is not None and not self.writing and envelope.mode != "off":
                 self.show_on_control(value_at(envelope, position_seconds, self.app.session.sample_rate))
-        state = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
-                 if self.app.loop_range else ())
-        if state != self._drawn:  # redrawn when something moved, not every frame
+        if self._state() != self._drawn:  # redrawn when something moved, not every frame
             self.draw()
 
     def show_on_control(self, value: float) -> None:
@@ -298,28 +346,36 @@ class AutomationLane:
         elif self.target.control == "pan" and view.pan:
             dpg.set_value(view.pan, value)
 
+    def _state(self) -> tuple:
+        """What the lane is drawn from besides its envelope (redrawn when any of it moves)."""
+        return self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds
+
     def draw(self) -> None:
-        self._drawn = (self.playhead, self._drag_to, tuple(dpg.get_value(self.app.loop_range)[:2])
-                       if self.app.loop_range else ())
+        self._drawn = self._state()
+        width = self.width
+        if (dpg.get_item_width(self.canvas), dpg.get_item_height(self.canvas)) != (width, self.height):
+            dpg.configure_item(self.canvas, width=width, height=self.height)
         dpg.delete_item(self.canvas, children_only=True)
         envelope = self.envelope
-        dpg.draw_rectangle((0, 0), (LANE_WIDTH - 1, LANE_HEIGHT - 1), color=(90, 90, 90), parent=self.canvas)
-        if self.app.loop_range:
-            start, end = dpg.get_value(self.app.loop_range)[:2]
-            if end > start:
-                dpg.draw_rectangle((self.x_of(start), 0), (self.x_of(end), LANE_HEIGHT - 1), color=LOOP,
-                                   fill=LOOP, parent=self.canvas)
-        step = 1.0 if self.seconds <= 30 else 10.0
+        dpg.draw_rectangle((0, 0), (width - 1, self.height - 1), color=(60, 64, 72), fill=(28, 30, 35),
+                           parent=self.canvas)
+        loop = self.app.session.loop
+        if loop is not None:
+            fill = LOOP if loop.on else (*LOOP[:3], 30)
+            dpg.draw_rectangle((self.x_of(loop.start), 0), (self.x_of(loop.end), self.height - 1), color=fill,
+                               fill=fill, parent=self.canvas)
+        timeline = getattr(self.app, "timeline", None)
+        step = tick_step(self.seconds, width) if timeline is not None else (1.0 if self.seconds <= 30 else 10.0)
         for i in range(int(self.seconds / step) + 1):
             x = self.x_of(i * step)
-            dpg.draw_line((x, LANE_HEIGHT - 6), (x, LANE_HEIGHT - 1), color=(120, 120, 120), parent=self.canvas)
-            dpg.draw_text((x + 2, LANE_HEIGHT - 18), f"{i * step:g}", color=(140, 140, 140), size=12,
-                          parent=self.canvas)
+            dpg.draw_line((x, 0), (x, self.height - 1), color=(44, 47, 54), parent=self.canvas)  # the ruler's grid
         low, high = self._range()
-        dpg.draw_text((4, 2), f"{high:g}", color=(140, 140, 140), size=12, parent=self.canvas)
-        dpg.draw_text((4, LANE_HEIGHT - 32), f"{low:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+        middle = (low + high) / 2
+        for value in (high, middle, low):  # the value scale, clear of the edges and of a point at 0 s
+            y = min(max(self.y_of(value) - 6, 2), self.height - 15)
+            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
         if envelope is not None and envelope.points:
-            times = np.linspace(0.0, self.seconds, LANE_WIDTH // 2)
+            times = np.linspace(0.0, self.seconds, width // 2)
             curve = Curve(envelope, self.app.session.sample_rate)
             values = curve.at(np.round(times * self.app.session.sample_rate).astype(np.int64))
             dpg.draw_polyline([(self.x_of(t), self.y_of(v)) for t, v in zip(times, values)], color=LINE,
@@ -333,7 +389,7 @@ class AutomationLane:
             dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "
                           f"{value_at(envelope, self.playhead, self.app.session.sample_rate):.2f} {unit}")
         x = self.x_of(self.playhead)
-        dpg.draw_line((x, 0), (x, LANE_HEIGHT - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
+        dpg.draw_line((x, 0), (x, self.height - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
 
     def refresh(self) -> None:
         """After an edit or an undo: the lane closes with its envelope (or its strip), else redraws."""
@@ -341,6 +397,7 @@ class AutomationLane:
             self.close()
         elif self.alive:
             self._length = None
+            dpg.set_value(self.mode, self.envelope.mode)  # type: ignore[union-attr]
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()
@@ -380,9 +437,12 @@ def mark_automated(item: int, automated: bool) -> None:
 
 
 def automated_targets(owner: Any) -> set[str]:
-    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves."""
+    """The strip controls (``gain_db``, ``pan``, ``mute``) and sends (``send:BUS``) an envelope moves (one that
+    is ``off`` moves nothing)."""
     names = set()
     for envelope in owner.automation:
+        if envelope.mode == "off":
+            continue
         if isinstance(envelope.target, StripTarget):
             names.add(envelope.target.control)
         elif isinstance(envelope.target, SendTarget):

@@ -305,6 +305,36 @@ class SessionSwitch(Protocol):
     def use_session(self, session: Session, path: Path | None) -> None: ...
 
 
+@runtime_checkable
+class LastRender(Protocol):
+    """The master's last bounce (None: none yet): the timeline's overview when there are no file tracks."""
+
+    last_render: Path | None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """The engine's transport as the window last saw it, the transport bar's loop switch and range, and the
+    engine's commands (a locate, a loop)."""
+
+    transport: tuple[int, bool]  # position in frames, playing
+    loop: int | str
+    loop_range: int | str
+
+    def send(self, command: Any) -> None: ...
+
+
+@runtime_checkable
+class Consoles(Protocol):
+    """The strips (their faders' height), the open automation lanes, and the history list."""
+
+    strips: list[Any]
+    bus_strips: list[Any]
+    master: Any
+    lanes: list[Any]
+    history_view: Any
+
+
 # -- what each view is handed ------------------------------------------------------------------
 
 
@@ -347,7 +377,7 @@ class PresetBrowserHost(SessionAccess, Owners, Resync, PluginThread, Protocol):
 
 
 @runtime_checkable
-class RenderHost(SessionAccess, SessionFile, Resync, Protocol):
+class RenderHost(SessionAccess, SessionFile, Resync, LastRender, Protocol):
     """:class:`rackhost.gui.render_dialog.RenderDialog`."""
 
 
@@ -383,6 +413,11 @@ class HistoryHost(SessionAccess, Resync, Protocol):
     """:class:`rackhost.gui.history.HistoryList`."""
 
 
+@runtime_checkable
+class TimelineHost(SessionAccess, Notify, LastRender, Transport, Consoles, Protocol):
+    """:class:`rackhost.gui.timeline.Timeline`."""
+
+
 HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
                            PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
-                           BlindTestHost)
+                           BlindTestHost, TimelineHost)

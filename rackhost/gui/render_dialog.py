@@ -272,6 +272,8 @@ class RenderDialog(DialogView):
 
     def show(self, bounced: Bounce) -> None:
         self.bounced = bounced
+        if bounced.result.path is not None:
+            self.app.last_render = bounced.result.path  # the timeline shows it when there are no file tracks
         result, report = bounced.result, bounced.report
         dpg.set_value(self.progress, 1.0)
         dpg.configure_item(self.progress, overlay="done")

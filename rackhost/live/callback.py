@@ -19,7 +19,8 @@ samples live and offline.
 
 What runs per block: :meth:`AudioCallback._callback` (parameter queue, MIDI,
 load accounting) -> :meth:`AudioCallback._process` (transport, the tracks,
-on one or two audio threads: :func:`track_renderer`, :mod:`.spread`) -> the
+on one or two audio threads or with the partner process: :func:`track_renderer`, :mod:`.spread`,
+:mod:`.partner`) -> the
 master (:class:`rackhost.chain.mixer.MixSnapshot`) -> :func:`meter` -> the
 recorder's rings (:mod:`.recorder`). Everything else in the live engine runs
 on the control thread (:mod:`.engine`) or in the engine process's (:mod:`.process`).
@@ -127,6 +128,9 @@ class LiveState:
     share: Share | None  # the tracks shared with the second audio thread, where there are enough of them
     lane_of: dict[int, int]  # session track index -> its lane (and row of strips), for the spectrum tap
     bus_at: dict[int, Any]  # session bus index -> its BusStrip in the router, for the spectrum tap
+    # The tracks the partner process renders (rackhost.live.partner), and own(): the callback's share meanwhile.
+    partner: Any = None
+    own: Callable[[], None] | None = None
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -220,7 +224,11 @@ class AudioCallback:
         now.playing = playing
         worker = self._worker
         share = state.share
-        if worker is not None and share is not None:
+        partner = state.partner
+        if partner is not None:  # the partner renders its tracks on the other core while this thread does the rest
+            if not partner.run(position, playing, state.strips, state.own):
+                self._xruns += 1  # its tracks missed this block
+        elif worker is not None and share is not None:
             share.open()
             worker.hand(share)
             share.work()
@@ -232,8 +240,12 @@ class AudioCallback:
         tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
         if tap is not None and tap.kind == "track":
             lane = state.lane_of.get(tap.strip)
-            if lane is not None and inputs[lane] is not None:
-                tap.write(inputs[lane], state.strips[lane])
+            if lane is not None:
+                source = inputs[lane]
+                if source is None and partner is not None:  # a partner's track: its file, read here too
+                    source = state.feeds[lane].read(indata, position, playing)
+                if source is not None:
+                    tap.write(source, state.strips[lane])
         master_out = state.master_out
         mix = snapshot.mix_tracks(state.tracks_out, state.mix, position)
         snapshot.master.render(mix, master_out, position)
@@ -264,7 +276,7 @@ class AudioCallback:
             loop = self._loop
             if loop is not None and position >= loop[1]:
                 position = loop[0]
-            self._position = position
+        self._position = position  # stopped too: a locate while stopped (a click on the ruler, Home) holds
 
 
 def meter(blocks: np.ndarray, rows: np.ndarray, scratch: np.ndarray) -> None:

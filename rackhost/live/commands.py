@@ -288,6 +288,83 @@ class MoveSlot(OnSlot):
     needs: ClassVar[Needs] = REBUILD
 
 
+# -- writing automation ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvelopeRef:
+    """An envelope of a strip by what it moves, as a session file names it: the strip's ``control`` (gain_db,
+    pan, mute), a ``slot`` (its place in the chain from 0) with a ``parameter`` (a name or ``_mix``), or a
+    ``send`` (by the bus it feeds)."""
+
+    control: str | None = None
+    slot: int | None = None
+    parameter: str | None = None
+    send: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("control", "slot", "send") if getattr(self, name) is not None]
+        if len(given) != 1 or (self.slot is None) != (self.parameter is None):
+            raise ValueError(f"an EnvelopeRef names one target: control=, slot= with parameter=, or send=; "
+                             f"got {self!r}")
+        if self.slot is not None:
+            _check_index("an EnvelopeRef's slot", self.slot, master=False)
+
+    def target(self, strip: Any) -> Any:
+        """The :mod:`rackhost.chain.automation` target this names on ``strip``."""
+        from rackhost.chain.automation import SendTarget, SlotTarget, StripTarget
+
+        if self.control is not None:
+            return StripTarget(self.control)  # type: ignore[arg-type]
+        if self.send is not None:
+            for send in getattr(strip, "sends", ()):
+                if send.bus == self.send:
+                    return SendTarget(send)
+            raise EngineCommandError(f"no send to {self.send!r} on this strip; the send was removed, or the "
+                                     f"engine has not synced it yet")
+        slots = strip.chain.slots
+        if self.slot >= len(slots):  # type: ignore[operator]
+            raise EngineCommandError(f"no slot {self.slot} in a chain of {len(slots)}; the slot was removed, or "
+                                     f"the engine has not synced it yet")
+        return SlotTarget(slots[self.slot], self.parameter)  # type: ignore[index, arg-type]
+
+    @classmethod
+    def of(cls, strip: Any, target: Any) -> EnvelopeRef:
+        """The reference to ``target`` (an automation target) on ``strip``."""
+        from rackhost.chain.automation import SendTarget, SlotTarget
+
+        if isinstance(target, SlotTarget):
+            place = next(i for i, s in enumerate(strip.chain.slots) if s is target.slot)
+            return cls(slot=place, parameter=target.parameter)
+        if isinstance(target, SendTarget):
+            return cls(send=target.send.bus)
+        return cls(control=target.control)
+
+
+@dataclass(frozen=True)
+class Release(OnStrip):
+    """The window let go of a control (mouse up): a touch write on its envelope ends, the envelope plays again."""
+
+    target: EnvelopeRef
+
+
+@dataclass(frozen=True)
+class SetAutomationMode(OnStrip):
+    """An envelope's mode: ``read``, ``touch``, ``latch`` or ``off`` (a window keeps it in the session instead,
+    and sends a :class:`Sync`)."""
+
+    target: EnvelopeRef
+    mode: str
+    needs: ClassVar[Needs] = REBUILD
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from rackhost.chain.automation import MODES
+
+        if self.mode not in MODES:
+            raise ValueError(f"unknown automation mode {self.mode!r}; use one of {', '.join(MODES)}")
+
+
 # -- the whole session ------------------------------------------------------------------
 
 
@@ -435,6 +512,19 @@ def owner(session: Any, track: int | BusRow | None) -> Any:
         raise EngineCommandError(f"no track {track} in the engine's session, which has {len(session.tracks)}; "
                                  f"the track was removed, or the engine has not synced it yet")
     return session.tracks[track]
+
+
+def strip_ref(session: Any, strip: Any) -> int | BusRow | None:
+    """How a command names ``strip`` of ``session``: a track's index, a :class:`BusRow`, None for the master."""
+    if strip is session.master:
+        return None
+    for k, track in enumerate(session.tracks):
+        if track is strip:
+            return k
+    for k, bus in enumerate(session.busses):
+        if bus is strip:
+            return BusRow(k)
+    raise EngineCommandError(f"{getattr(strip, 'name', strip)!r} is not a strip of the engine's session")
 
 
 def chain_of(session: Any, track: int | BusRow | None) -> Any:

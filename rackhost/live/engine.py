@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rackhost.chain.audition import Audition, measure_bypassed, measure_track
+from rackhost.chain.automation import WRITING_MODES, SlotTarget, StripTarget, Target, find, write_label
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -33,7 +34,10 @@ from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, Meter
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
+from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
+                                   slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
+from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -72,8 +76,14 @@ class LiveEngine(AudioCallback):
         output_channels: int = 2,
         midi: LiveMidi | None = None,
         spread: bool = True,
+        partner: Any = None,
     ):
         self.session = session
+        # A session loader (rackhost.live.process.SessionLoader): file tracks render in a partner process on
+        # the other core (see partner.py); None: they run on this process's audio threads.
+        self._partner_loader = partner
+        self._partner: PartnerLink | None = None
+        self._partner_names: frozenset[str] = frozenset()  # the tracks the partner renders now, by name
         # Share the tracks of each block with a second real-time thread (see spread.py), where allowed.
         self.spread = spread
         self._worker: TrackWorker | None = None
@@ -116,6 +126,10 @@ class LiveEngine(AudioCallback):
         self._retiring: dict[int, Any] = {}
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
+        self._writer = AutomationWriter(session.sample_rate, session.block_size)  # touch and latch passes
+        # Every finished write pass (oldest first), committed to the session's history (one step per stop or
+        # release); an engine process hands them to its parent, which keeps the session the user undoes in.
+        self.written: list[WrittenPass] = []
         self.io_latency = 0
         self.audio_thread_id = 0  # the native id of the thread running the callback, once it has run
         # after_block(): the control thread sleeps on a pipe (made by start()); the callback writes a byte to it.
@@ -138,6 +152,9 @@ class LiveEngine(AudioCallback):
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
             os.set_blocking(self._wake_write, False)
+        if self._partner_loader is not None and self._partner is None and self._partner_worthwhile():
+            # Spawned now, so it loads the session on the other core while this one warms up.
+            self._partner = PartnerLink(self._partner_loader, self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
@@ -163,8 +180,24 @@ class LiveEngine(AudioCallback):
             time.sleep(0.005)
         if self.audio_thread_id:
             self.audio_priority = priority.raise_audio_thread(self.audio_thread_id)
-        if self.spread and self._worker is None:
+        if self._partner is not None:
+            level = priority.realtime_priority(self.audio_thread_id) if self.audio_thread_id else 0
+            self._partner.set_priority(level)
+            self.update()  # now the partner takes its tracks
+            self.spread_state = (f"file tracks shared with a partner process (its audio thread at SCHED_FIFO {level})"
+                                 if self._partner.alive else f"partner process not used: {self._partner.lost}")
+        elif self.spread and self._worker is None:
             self._worker, self.spread_state = start_worker(self.audio_thread_id)
+
+    def _partner_worthwhile(self) -> bool:
+        """Two cores or more, and enough file tracks in the session as loaded for the partner to take half.
+
+        Decided once, at start: the partner loads the session as the loader has it, which later edits move away
+        from (the partner then follows them command by command).
+        """
+        session = self.session
+        files = sum(1 for t in session.tracks if t.source is not None and not t.input and t.instrument is None)
+        return (os.cpu_count() or 1) >= 2 and files >= PARTNER_MIN_TRACKS and not session.midi.programs
 
     def _open(self, inputs: int) -> Any:
         """The stream at the session's rate and block size: duplex, or output-only with no inputs."""
@@ -223,6 +256,9 @@ class LiveEngine(AudioCallback):
         if self._worker is not None:
             self._worker.stop()  # after the stream: the callback no longer hands it blocks
             self._worker = None
+        if self._partner is not None:
+            self._partner.close()  # after the stream, likewise
+            self._partner = None
         if self._wake_read >= 0:
             os.close(self._wake_read)
             os.close(self._wake_write)
@@ -242,7 +278,10 @@ class LiveEngine(AudioCallback):
     def update(self) -> None:
         """Rebuild the audio state after a structural change to the session (one assignment swaps it in)."""
         old = self._state
-        self._state = self._prepare(old.takes if old else ())
+        state = self._prepare(old.takes if old else ())
+        if self._partner is not None and self._stream is not None:
+            state = self._join_partner(state)
+        self._state = state
         self._retire_instances()
 
     def _retire_instances(self) -> None:
@@ -260,6 +299,76 @@ class LiveEngine(AudioCallback):
                 _break_wrapper_cycle(instance)
         self._retiring = {key: instance for key, instance in self._held.items() if key not in current}
         self._held = current
+
+    def forward(self, command: Any) -> None:
+        """A command this engine applied, for the partner process to apply too (process.py calls it)."""
+        if self._partner is not None and self._partner.alive and type(command).__name__ in FORWARDED:
+            self._partner.forward(command)
+
+    def flush_partner(self) -> None:
+        if self._partner is not None:
+            self._partner.flush()
+
+    def _join_partner(self, state: LiveState) -> LiveState:
+        """``state`` with the file tracks handed to the partner, which builds the same state; or as it is."""
+        partner = self._partner
+        assert partner is not None
+        session = self.session
+        eligible: list[tuple[int, int, str]] = []  # (lane, session index, name) of the tracks the partner may take
+        if partner.alive and not session.midi.programs:  # a program change recalls presets here only
+            mapped = {m.target.track for m in session.midi.mappings}
+            armed = {k for k, _ in state.takes}
+            for lane, strip in enumerate(state.snapshot.tracks):
+                track = session.tracks[strip.index]
+                # A touch or latch envelope is overridden by moves the engine records here: kept here too.
+                writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
+                if (track.source is not None and not track.input and track.instrument is None
+                        and strip.index not in mapped and lane not in armed and not writes):
+                    eligible.append((lane, strip.index, track.name))
+        # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
+        # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
+        # halves out, and the partner keeps at most two more than its share.
+        half = min(MAX_PARTNER_TRACKS,
+                   len(state.snapshot.tracks) // 2 + (PARTNER_EXTRA if len(state.snapshot.tracks) >= 16 else 0))
+        chosen = [e for e in eligible if e[2] in self._partner_names][: min(half + 2, MAX_PARTNER_TRACKS)]
+        chosen += [e for e in eligible if e[2] not in self._partner_names][: max(0, half - len(chosen))]
+        chosen.sort()
+        if len(chosen) < PARTNER_MIN_TRACKS // 2:
+            chosen = []
+        tracks = [index for _, index, _ in chosen]
+        lanes = [lane for lane, _, _ in chosen]
+        block = None
+        if chosen:
+            block = partner.join(tuple(tracks), tuple(lanes))
+            if block is None:
+                chosen = []
+        else:
+            partner.flush()  # nothing for it to render now; it still follows every edit
+        # A track coming back from the partner: this process's copy of its plug-ins has not played meanwhile.
+        names = {name for _, _, name in chosen}
+        for track in session.tracks:
+            if track.name in self._partner_names and track.name not in names:
+                track.chain.reset()
+        self._partner_names = frozenset(names)
+        if block is None:
+            if partner.lost is not None and not self.spread_state.startswith("partner process lost"):
+                self._notices.append(f"the partner process stopped ({partner.lost}); every track runs in the engine "
+                                     f"process from now on")
+                self.spread_state = f"partner process lost: {partner.lost}"
+                if self.spread and self._worker is None and self.audio_thread_id:
+                    # The second audio thread takes the other core: this state, made without a partner, has a share.
+                    self._worker, threads = start_worker(self.audio_thread_id)
+                    self.spread_state += f"; {threads}"
+            return state
+        taken = set(lanes)
+        own = tuple(k for k in state.numbers if k not in taken)
+        render = state.render
+
+        def run_own() -> None:
+            for k in own:
+                render(k)
+
+        return replace(state, partner=block, own=run_own, numbers=own, share=None)
 
     def update_mix(self) -> None:
         """Swap in the session's faders, pans, mutes, solos and master gain; chains, inputs and takes stay.
@@ -291,6 +400,63 @@ class LiveEngine(AudioCallback):
             native = enum_value(plugin.instance, name, str(coerced))
         twin = twin_of(plugin)  # a keyed slot runs its minihost twin: it follows at the same block boundary
         self._params.append((plugin.instances if twin is None else (*plugin.instances, twin.parameters), name, native))
+
+    # -- writing automation (touch, latch) ----------------------------------------------
+
+    def move(self, owner: Any, target: Target, value: object, source: str = "window") -> bool:
+        """A control of ``owner`` moved to ``value`` (already set on the model, and sent on as usual): if its
+        envelope is in touch or latch mode and the transport plays, the envelope is overridden from the next
+        block and the move written. True when it was (the value then needs no other route to the sound)."""
+        envelope = find(owner, target)
+        if envelope is None or envelope.mode not in WRITING_MODES or not self._playing:
+            return False
+        return self._writer.move(owner, envelope, envelope_value(owner, envelope, value), self._position,
+                                 self._loop, source)
+
+    def release(self, owner: Any, target: Target) -> None:
+        """The control of ``owner`` was let go: a touch write on its envelope ends, the envelope plays again."""
+        envelope = find(owner, target)
+        if envelope is not None and envelope.mode == "touch":
+            self._end_writes([envelope])
+
+    def writing(self, owner: Any, target: Target) -> bool:
+        """Is a touch or latch pass writing ``target``'s envelope now?"""
+        envelope = find(owner, target)
+        return envelope is not None and self._writer.writing(envelope)
+
+    def end_writes(self) -> None:
+        """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""
+        self._end_writes(None)
+
+    def _end_writes(self, envelopes: list | None) -> None:
+        """End passes and commit their points, all of them as one undo step, then play the new envelopes."""
+        finished = self._writer.end(envelopes, self._position, self._loop)
+        if not finished:
+            return
+        kept = []
+        with self.session.history.group(write_label(finished[0].mode,
+                                                    [f.envelope.describe() for f in finished])):
+            for done in finished:
+                try:
+                    self.session.edit.set_points(done.owner, done.envelope, done.points)
+                    kept.append(WrittenPass.of(self.session, done))
+                except RackhostError as err:  # its slot or send was removed meanwhile: said, the rest kept
+                    self._notices.append(f"the write of {done.envelope.describe()} was not kept: {err}")
+        self.written += kept
+        if self._state is not None:
+            self.update()
+
+    def _midi_moved(self, target: Any, value: object) -> bool:
+        """A mapped controller moved ``target`` (a :class:`~rackhost.chain.midi.mapping.MappingTarget`); True if
+        the move was written."""
+        try:
+            owner = target.owner(self.session)
+            if target.kind == "parameter":
+                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+            return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
+        except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
+            self._notices.append(f"MIDI move not written: {err}")
+            return False
 
     def set_audition(self, track: int, audition: Audition) -> None:
         """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
@@ -327,6 +493,7 @@ class LiveEngine(AudioCallback):
 
     def pause(self) -> None:
         self._playing = False
+        self._end_writes(None)
 
     def _restart_integrated(self) -> None:
         """Play from stop: integrated loudness and maximum true peak start again."""
@@ -337,6 +504,8 @@ class LiveEngine(AudioCallback):
     def locate(self, frame: int) -> None:
         """Move the transport; the callback takes the new position at its next block (never lost mid-block)."""
         frame = max(0, int(frame))
+        if self._writer.passes:  # a write goes on from the new place, not over what was skipped
+            self._writer.jump(self._position, frame)
         if self._stream is None:
             self._position = frame
         else:
@@ -411,9 +580,10 @@ class LiveEngine(AudioCallback):
         return takes
 
     def stop(self) -> list[Take]:
-        """Stop the transport and any recording; returns the takes written."""
+        """Stop the transport and any recording; returns the takes written. Touch and latch writes end here."""
         self._playing = False
         self._stopped = True
+        self._end_writes(None)
         if self.midi is not None:
             self.midi.release()  # no note hangs after a stop
         takes: list[Take] = []
@@ -448,10 +618,21 @@ class LiveEngine(AudioCallback):
 
         A slot that raised is bypassed from then on (and the user told). Returns new events.
         """
-        new: list[str] = self._notices
-        self._notices = []
+        new: list[str] = []
         bypassed = False
         self._stream_lost()
+        if self._partner is not None:
+            for index, address, message in self._partner.poll():  # bypassed there already: bypass this copy too
+                track = self.session.tracks[index] if index < len(self.session.tracks) else None
+                if track is None:
+                    continue
+                slot = slot_at(track.chain, address)
+                if not slot.bypass:
+                    slot.bypass = True
+                    bypassed = True
+                    new.append(f"track {track.name!r}: {slot.name} raised {message}; it is bypassed from now on")
+            if not self._partner.alive and self._partner_names:
+                bypassed = True  # rebuild: the partner's tracks come back here
         while self._failed:
             strip, err = self._failed.popleft()
             kind = "track" if any(t.name == strip for t in self.session.tracks) else "bus"
@@ -463,12 +644,18 @@ class LiveEngine(AudioCallback):
                                f"it is bypassed from now on")
         if bypassed:
             self.update()
+        new[:0] = self._notices
+        self._notices = []
         if self._recorder is not None and self._recorder.error and self._recorder.error not in self.events:
             new.append(self._recorder.error)
         if self._fault and self._fault not in self.events:
             new.append(self._fault)
         if self.midi is not None:
-            new += self.midi.poll(self.update, self.update_mix)
+            new += self.midi.poll(self.update, self.update_mix, self._midi_moved)
+        if self._writer.passes:
+            released = self._writer.tick(self._position, self._loop)
+            if released:
+                self._end_writes([written.envelope for written in released])
         self.events += new
         return new
 
@@ -698,6 +885,7 @@ class LiveEngine(AudioCallback):
             {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
+        self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves
         return state
 
     def _finished(self) -> None:

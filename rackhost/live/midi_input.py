@@ -92,6 +92,7 @@ class _Binding:
     instances: tuple  # the slot's pedalboard instances (empty for gain/pan/mute: the control thread sets those)
     name: str
     convert: Callable[[float], Any]
+    writes: bool = False  # its envelope is in touch or latch mode: its moves go to the control thread too
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ class LiveMidi:
                 plugin = mapping.target.plugin(self.session)
                 instances, name = plugin.instances, mapping.target.parameter
                 convert = _native(plugin, info, convert)
-            binding = _Binding(mapping, instances, name, convert)
+            binding = _Binding(mapping, instances, name, convert, _writes(mapping.target, self.session))
             for controller in (mapping.controller, mapping.lsb_controller):
                 if controller is not None:
                     key = (mapping.channel, controller)
@@ -240,6 +241,8 @@ class LiveMidi:
                         value_out = binding.convert(fraction)
                         for instance in binding.instances:
                             setattr(instance, binding.name, value_out)
+                        if binding.writes:  # its envelope writes: the control thread records the move
+                            self.control.append(("moved", binding.mapping, fraction))
                     else:
                         self.control.append(("strip", binding.mapping, fraction))
             elif status == 0xC0 and len(data) >= 2:
@@ -254,16 +257,18 @@ class LiveMidi:
 
     # -- the control thread ----------------------------------------------------------------
 
-    def poll(self, update: Callable[[], None], update_mix: Callable[[], None] | None = None) -> list[str]:
+    def poll(self, update: Callable[[], None], update_mix: Callable[[], None] | None = None,
+             moved: Callable[[Any, object], bool] | None = None) -> list[str]:
         """Apply what the audio thread handed over; returns new events.
 
         ``update`` rebuilds the engine's state; ``update_mix`` swaps in new gains
-        only, which is all a mapped fader, pan or mute needs.
+        only, which is all a mapped fader, pan or mute needs. ``moved(target, value)``
+        hears of every mapped target a controller moved (touch and latch writes), True if it was written.
         """
         new: list[str] = []
         strips: dict = {}
+        parameters: dict = {}
         structural = False
-        moved = False
         session = self.session
         while self.control:
             kind, *args = self.control.popleft()
@@ -285,6 +290,9 @@ class LiveMidi:
             elif kind == "strip":
                 mapping, fraction = args
                 strips[mapping.target] = (mapping, fraction)  # only the latest move of a fader counts
+            elif kind == "moved":
+                mapping, fraction = args
+                parameters[mapping.target] = (mapping, fraction)
             elif kind == "program":
                 channel, program = args
                 entries = session.midi.programs_for(channel, program)
@@ -302,16 +310,27 @@ class LiveMidi:
                         structural = True
                     except Exception as err:  # noqa: BLE001 - a bad preset is reported, the engine goes on
                         new.append(f"program change {program} on channel {channel}: {entry.preset}: {err}")
+        changed = False
         for mapping, fraction in strips.values():
             try:
                 convert, _ = resolve(mapping, session)
-                apply_value(mapping.target, session, convert(fraction))
-                moved = True
+                value = convert(fraction)
+                written = moved(mapping.target, value) if moved is not None else False
+                if not (written and mapping.target.kind == "mute"):  # a written mute goes into its envelope only
+                    apply_value(mapping.target, session, value)
+                changed = True
             except MidiMappingError as err:
                 new.append(f"MIDI mapping skipped: {err}")
-        if structural or (moved and update_mix is None):
+        for mapping, fraction in parameters.values():
+            try:
+                convert, _ = resolve(mapping, session)
+                if moved is not None:
+                    moved(mapping.target, convert(fraction))
+            except MidiMappingError as err:
+                new.append(f"MIDI mapping skipped: {err}")
+        if structural or (changed and update_mix is None):
             update()  # prepares the new state (and calls prepare() above) off the audio thread
-        elif moved:
+        elif changed:
             update_mix()
         if self._out_port is not None:
             self.send_feedback()
@@ -355,6 +374,21 @@ class _PairView:
 
     def get(self, key: tuple[int, int], default: int = 0) -> int:
         return int(self.values[key[0], key[1]])
+
+
+def _writes(target: Any, session: Any) -> bool:
+    """Is ``target`` a parameter whose envelope is in touch or latch mode?"""
+    from rackhost.chain.automation import WRITING_MODES, SlotTarget, find
+
+    if target.kind != "parameter":
+        return False
+    try:
+        owner = target.owner(session)
+        slot = owner.chain[target.slot]
+    except (MidiMappingError, IndexError):
+        return False
+    envelope = find(owner, SlotTarget(slot, target.parameter))
+    return envelope is not None and envelope.mode in WRITING_MODES
 
 
 def _native(plugin: Any, info: Any, convert: Callable[[float], Any]) -> Callable[[float], Any]:

@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rackhost.chain.automation import MIX, STRIP_CONTROLS, SendTarget, SlotTarget, StripTarget
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
@@ -94,8 +95,12 @@ class EngineProcess:
     """Start, command and watch a :class:`~rackhost.live.LiveEngine` running in a child process."""
 
     def __init__(self, loader: SessionLoader, *, device: Any = None, block_size: int | None = None,
-                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None):
+                 midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None,
+                 partner: bool = True):
         self.loader = loader
+        # Half the file tracks render in a partner process on the other core (see partner.py) where the session
+        # has enough of them, instead of on a second audio thread; False: threads only.
+        self.partner = partner and spread
         self.input_channels = input_channels  # 0: an output-only stream; None: what the tracks take
         self.spread = spread  # share tracks with a second audio thread where allowed (see spread.py)
         self.device = device
@@ -106,6 +111,9 @@ class EngineProcess:
         self.moved_targets: list[tuple[dict, object]] = []
         self.recalled_presets: list[tuple[int | None, str]] = []  # (track, preset) a program change recalled
         self.takes: list[TakeReport] = []  # each take the engine finished recording, oldest first
+        # Touch and latch passes the engine wrote (WrittenPass), oldest first: the parent commits each to its
+        # session as one undo step (rackhost.live.writer.commit_written)
+        self.written_passes: list = []
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -123,7 +131,7 @@ class EngineProcess:
         self._process = ctx.Process(
             target=_child_main,
             args=(child, self._shm.name, self.loader, self.device, self.block_size, self.midi, self.spread,
-                  self.input_channels),
+                  self.input_channels, self.partner),
             name="rackhost-engine", daemon=True,
         )
         self._process.start()
@@ -204,6 +212,9 @@ class EngineProcess:
                     continue
                 if kind == "take":
                     self.takes.append(message)
+                    continue
+                if kind == "automation_written":
+                    self.written_passes.append(message)
                     continue
                 new.append(message)
         except (EOFError, OSError):
@@ -289,7 +300,8 @@ def _describe_exit(code: int | None) -> str:
 
 
 def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, block_size: int | None,
-                midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None) -> None:
+                midi: MidiSetup | None = None, spread: bool = True, input_channels: int | None = None,
+                partner: bool = False) -> None:
     from rackhost.live.engine import LiveEngine
 
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -302,8 +314,9 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         if block_size:
             session.block_size = block_size
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
-                            spread=spread, input_channels=input_channels)
+                            spread=spread, input_channels=input_channels, partner=loader if partner else None)
         engine.start()
+        _follow_loop(engine)
         control = priority.raise_control_thread(engine.audio_thread_id)
         gc.freeze()  # the session and plug-ins: never walked by a collection
         gc.disable()  # no collection ever starts in the callback: this thread collects, between blocks
@@ -321,12 +334,14 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
             if conn.poll(max(0.0, publish_at - time.monotonic())):
                 if not _apply_waiting(engine, conn, loader):
                     break
+                _send_written(engine, conn)
                 engine.after_block()
                 gc.collect()  # the old snapshot's cycles, then what the command built joins the frozen objects
                 gc.freeze()
             if time.monotonic() >= publish_at:
                 for event in engine.poll():
                     conn.send(("event", event))
+                _send_written(engine, conn)
                 while engine.midi is not None and engine.midi.learned:
                     conn.send(("midi_learned", engine.midi.learned.pop(0).to_dict()))
                 if engine.midi is not None:
@@ -352,6 +367,12 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         shm.close()
 
 
+def _send_written(engine: Any, conn: Any) -> None:
+    """Touch and latch passes the engine committed: the parent keeps the session the user undoes in."""
+    while engine.written:
+        conn.send(("automation_written", engine.written.pop(0)))
+
+
 def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
     """Apply every command waiting in the pipe, then update the audio state once (gains only, if that is all).
 
@@ -369,15 +390,17 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
         try:
             needs = max(needs, apply_command(engine, command, loader))
             applied.append(command.label)
+            engine.forward(command)  # the partner process, if there is one, applies it too
         except Exception as err:  # noqa: BLE001 - a bad command is reported, the engine goes on
             conn.send(("event", f"{getattr(command, 'label', repr(command))} failed: {err}"))
         if not conn.poll(0):
             break
     try:
         if needs == REBUILD:
-            engine.update()
+            engine.update()  # the partner builds the same state before this one is swapped in
         elif needs == REMIX:
             engine.update_mix()
+        engine.flush_partner()  # what needed no rebuild (a parameter) reaches the partner now
     except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
         conn.send(("event", f"{' + '.join(dict.fromkeys(applied))} failed: {err}"))
     return True
@@ -395,11 +418,12 @@ def apply_command(engine: Any, command: Command, loader: SessionLoader | None = 
     if handler is None:
         raise EngineProcessError(f"the engine has no handler for {type(command).__name__}; "
                                  f"send a command from rackhost.live.commands")
-    handler(engine, command, loader)
-    return command.needs
+    needs = handler(engine, command, loader)
+    return command.needs if needs is None else needs
 
 
-# One handler per command type: (engine, command, session loader). Quit has none: it ends the loop above.
+# One handler per command type: (engine, command, session loader). Quit has none: it ends the loop above. A handler
+# may return what the audio state needs when it is less than its command's (a written wet/dry needs no rebuild).
 
 
 def _play(engine: Any, command: c.Play, loader: Any) -> None:
@@ -427,7 +451,14 @@ def _loop(engine: Any, command: c.Loop, loader: Any) -> None:
 
 
 def _strip_value(engine: Any, command: c.StripValue, loader: Any) -> None:
-    setattr(owner(engine.session, command.track), command.attribute, command.value)
+    strip = owner(engine.session, command.track)
+    old = getattr(strip, command.attribute)
+    setattr(strip, command.attribute, command.value)
+    if command.attribute not in STRIP_CONTROLS:
+        return
+    written = engine.move(strip, StripTarget(command.attribute), command.value)  # type: ignore[arg-type]
+    if written and command.attribute == "mute":  # into its envelope only: the switch would silence after the pass
+        strip.mute = old
 
 
 def _reset_clips(engine: Any, command: c.ResetClips, loader: Any) -> None:
@@ -441,11 +472,14 @@ def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
         raise c.EngineCommandError(f"{err.args[0]}; the send was removed, or the engine has not synced it yet") \
             from err
     setattr(send, command.attribute, command.value)
+    if command.attribute == "level_db":
+        engine.move(owner(engine.session, command.track), SendTarget(send), command.value)
 
 
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
     slot = plugin_slot_of(engine.session, command.track, command.slot)
     engine.set_parameter(slot.plugin, command.name, command.value)
+    engine.move(owner(engine.session, command.track), SlotTarget(slot, command.name), command.value)
 
 
 def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
@@ -464,8 +498,29 @@ def _set_slot_delta(engine: Any, command: c.SetSlotDelta, loader: Any) -> None:
     plugin_slot_of(engine.session, command.track, command.slot).delta = command.value
 
 
-def _mix(engine: Any, command: c.Mix, loader: Any) -> None:
-    plugin_slot_of(engine.session, command.track, command.slot).set_mix(command.value)
+def _mix(engine: Any, command: c.Mix, loader: Any) -> Needs | None:
+    slot = plugin_slot_of(engine.session, command.track, command.slot)
+    slot.set_mix(command.value)
+    if engine.move(owner(engine.session, command.track), SlotTarget(slot, MIX), command.value):
+        return NOTHING  # the envelope's curve holds the new mix: no new chains for each move of a drag
+    return None
+
+
+def _release(engine: Any, command: c.Release, loader: Any) -> None:
+    strip = owner(engine.session, command.track)
+    engine.release(strip, command.target.target(strip))
+
+
+def _set_automation_mode(engine: Any, command: c.SetAutomationMode, loader: Any) -> None:
+    from rackhost.chain.automation import find
+
+    strip = owner(engine.session, command.track)
+    envelope = find(strip, command.target.target(strip))
+    if envelope is None:
+        raise c.EngineCommandError(f"{command.target} has no envelope on this strip; automate it first")
+    if envelope.mode != command.mode:
+        engine.end_writes()  # a pass in the old mode ends as it would at a stop
+        envelope.mode = command.mode
 
 
 def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
@@ -494,6 +549,7 @@ def _move_slot(engine: Any, command: c.MoveSlot, loader: Any) -> None:
 def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     if loader is None:
         raise EngineProcessError("this engine was started without a way to take session updates: restart it")
+    engine.end_writes()  # a pass names the old session's envelopes: it ends (and is committed) here
     new_session, changes = loader.resynced(engine.session, command.document)
     for change in changes:
         engine.set_parameter(change.plugin, change.name, change.value)
@@ -504,12 +560,19 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
         if track.name in auditions:
             track.audition = auditions[track.name]
     # A slot's delta is not in the document either: it stays with the plug-in instance the resync reuses.
-    deltas = {id(slot.plugin) for owner in (*engine.session.tracks, *engine.session.busses, engine.session.master)
-              for slot in owner.chain.plugin_slots() if slot.delta}
-    for owner in (*new_session.tracks, *new_session.busses, new_session.master):
-        for slot in owner.chain.plugin_slots():
+    deltas = {id(slot.plugin) for strip in (*engine.session.tracks, *engine.session.busses, engine.session.master)
+              for slot in strip.chain.plugin_slots() if slot.delta}
+    for strip in (*new_session.tracks, *new_session.busses, new_session.master):
+        for slot in strip.chain.plugin_slots():
             slot.delta = id(slot.plugin) in deltas
     engine.session = new_session
+    _follow_loop(engine)
+
+
+def _follow_loop(engine: Any) -> None:
+    """Loop as the session says (a started engine, an undo of a loop change, another session opened)."""
+    loop = getattr(engine.session, "loop", None)
+    engine.set_loop(*(loop.frames(engine.session.sample_rate) if loop is not None else (None, None)))
 
 
 def _midi_learn(engine: Any, command: c.MidiLearn, loader: Any) -> None:
@@ -558,7 +621,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.MidiLearn: _midi_learn, c.MidiCancelLearn: _midi_cancel_learn, c.MidiMap: _midi_map,
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
     c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum, c.SetAudition: _set_audition,
-    c.SetSlotDelta: _set_slot_delta,
+    c.SetSlotDelta: _set_slot_delta, c.Release: _release, c.SetAutomationMode: _set_automation_mode,
 }
 
 

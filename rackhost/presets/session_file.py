@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 7::
+Format version 9::
 
     {
-      "format_version": 7,
+      "format_version": 9,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -16,7 +16,7 @@ Format version 7::
                        {"level_db": -6.0, "chain": [{"plugin": {"name": "Compressor"}}]},
                        {"level_db": 0.0, "chain": []}]}],
          "automation": [{"slot": 0, "parameter": "threshold_db", "points": [[0.0, -20.0], [8.0, -30.0, "smooth"]]},
-                        {"control": "gain_db", "points": [[0.0, 0.0], [2.0, -6.0]]},
+                        {"control": "gain_db", "mode": "touch", "points": [[0.0, 0.0], [2.0, -6.0]]},
                         {"send": "reverb", "points": [[0.0, -12.0, "step"], [4.0, -6.0]]}]}
       ],
       "busses": [
@@ -51,6 +51,11 @@ on the strip's ``control`` (``gain_db``, ``pan``, ``mute``; the master has
 Version 7 added a slot's ``key`` (the track or bus its detector hears, on a
 bus's or the master's slot; :mod:`rackhost.chain.sidechain`); a version 6
 file has none. A key is a session's: a preset's slot has none.
+Version 8 added the session's ``loop`` range (``{"start": s, "end": s, "on": true}``,
+in seconds); a version 7 file has none.
+Version 9 added an envelope's ``mode`` (``read``, ``touch``, ``latch`` or
+``off``: how live playback treats it, :data:`rackhost.chain.automation.MODES`),
+written when it is not ``read``; a version 8 envelope reads.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from rackhost.atomic import write_json
 from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session, Track
 from rackhost.chain import automation
 from rackhost.chain.automation import Envelope
+from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
 from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
@@ -75,7 +81,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 9
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -124,14 +130,24 @@ def _v6_to_v7(doc: dict) -> dict:
     return dict(doc, format_version=7)
 
 
+def _v7_to_v8(doc: dict) -> dict:
+    """Version 8 only added the session's ``loop`` range: a version 7 session has none."""
+    return dict(doc, format_version=8)
+
+
+def _v8_to_v9(doc: dict) -> dict:
+    """Version 9 only added an envelope's ``mode``: every envelope of a version 8 session reads."""
+    return dict(doc, format_version=9)
+
+
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
-                                   6: _v6_to_v7}
+                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
 SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "busses", "master",
-                                                                 "midi"))
+                                                                 "midi", "loop"))
 TRACK_KEYS = Keys(
     required=("name",),
     optional=("source", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
@@ -142,9 +158,10 @@ BUS_KEYS = Keys(required=("name",),
 SEND_KEYS = Keys(required=("bus",), optional=("level_db", "pre_fader", "muted"))
 KEY_KEYS = Keys(required=("source",), optional=("pre_fader",))
 MASTER_KEYS = Keys(optional=("gain_db", "chain", "preset", "ab", "loudness_target", "automation"))
-ENVELOPE_KEYS = Keys(required=("points",), optional=("slot", "parameter", "control", "send"))
+ENVELOPE_KEYS = Keys(required=("points",), optional=("slot", "parameter", "control", "send", "mode"))
 AB_KEYS = Keys(optional=("active", "other"))
 AB_OTHER_KEYS = Keys(optional=("chain", "preset"))
+LOOP_KEYS = Keys(required=("start", "end"), optional=("on",))
 LOUDNESS_TARGET_KEYS = Keys(required=("integrated_lufs",), optional=("true_peak_dbtp",))
 
 
@@ -230,7 +247,18 @@ class _SessionReader(DocumentReader):
                 self.number(target, "true_peak_dbtp", "master.loudness_target", -1.0),
             )
         session.midi = read_midi_map(self, doc)
+        session.loop = self.read_loop(doc.get("loop"))
         return session
+
+    def read_loop(self, loop: Any) -> LoopRange | None:
+        if loop is None:
+            return None
+        loop = self.keys(self.expect(loop, dict, "loop"), LOOP_KEYS, "loop")
+        try:
+            return LoopRange(self.number(loop, "start", "loop", 0.0), self.number(loop, "end", "loop", 0.0),
+                             self.boolean(loop, "on", "loop", True))
+        except ValueError as err:
+            raise self.fail("loop", f"{err}; fix or remove the loop") from None
 
     def read_track(self, session: Session, doc: dict, where: str) -> None:
         name = self.expect(doc.get("name"), str, f"{where}.name")
@@ -308,7 +336,11 @@ class _SessionReader(DocumentReader):
             points = []
             for i, point in enumerate(self.expect(env_doc["points"], list, f"{at}.points")):
                 points.append(self.read_point(point, f"{at}.points[{i}]"))
-            envelope = Envelope(target, tuple(points))
+            mode = env_doc.get("mode", "read")
+            if mode not in automation.MODES:
+                raise self.fail(f"{at}.mode", f"unknown mode {json.dumps(mode)}; use one of "
+                                              f"{', '.join(automation.MODES)}")
+            envelope = Envelope(target, tuple(points), mode)
             if automation.find(strip, target) is not None:
                 raise self.fail(at, f"a second envelope on {envelope.describe()}; a target has one envelope")
             try:
@@ -492,6 +524,8 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
             **automation_doc(session.master),
         },
         "midi": session.midi.to_dict(),
+        "loop": None if session.loop is None else {"start": session.loop.start, "end": session.loop.end,
+                                                   "on": session.loop.on},
     }
 
 
@@ -499,13 +533,14 @@ def envelope_doc(strip: Any, envelope: Envelope) -> dict | None:
     """An envelope as a session stores it; None for one whose slot or send has left the strip (not saved)."""
     target = envelope.target
     points = [[p.time, p.value] if p.shape == "linear" else [p.time, p.value, p.shape] for p in envelope.points]
+    mode = {} if envelope.mode == "read" else {"mode": envelope.mode}
     if isinstance(target, automation.SlotTarget):
         place = next((i for i, s in enumerate(strip.chain.slots) if s is target.slot), None)
-        return None if place is None else {"slot": place, "parameter": target.parameter, "points": points}
+        return None if place is None else {"slot": place, "parameter": target.parameter, **mode, "points": points}
     if isinstance(target, automation.SendTarget):
         present = any(s is target.send for s in getattr(strip, "sends", ()))
-        return {"send": target.send.bus, "points": points} if present else None
-    return {"control": target.control, "points": points}
+        return {"send": target.send.bus, **mode, "points": points} if present else None
+    return {"control": target.control, **mode, "points": points}
 
 
 def save_session(session: Session, path: str | Path) -> None:

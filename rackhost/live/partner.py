@@ -1,0 +1,448 @@
+"""A partner process that renders some of the live engine's tracks on the other core, with a GIL of its own.
+
+Why a process and not the second audio thread of :mod:`.spread`: every
+pedalboard call drops the GIL for its DSP and takes it back after, so two
+threads of one interpreter hand the GIL to each other once per track, and on
+a VM a thread woken on the other core runs 15 us or more later (a pipe round
+trip between two real-time threads measured 33 us here). Measured at 64
+tracks x 3 plug-ins, in one process: two threads ran a block in 0.9-1.4x the
+time of one; two processes, each with half the tracks, in 0.59-0.61x.
+
+How it works. The partner loads the same session with the same loader and
+applies every command the engine applies that changes a chain (forwarded by
+:meth:`PartnerLink.forward`), so it holds the same plug-ins with the same
+settings. It renders the *file tracks* (the bulk of a mixing session; input,
+instrument and MIDI-mapped tracks stay with the engine's callback, which owns
+the device and the MIDI ports) into rows of a shared block, each block when
+the callback wakes it, from the position the callback writes. The engine's
+callback renders its own tracks meanwhile, waits for the partner's rows, and
+mixes as usual: the mix is the code the offline render runs.
+
+A structural change swaps in on the same block in both processes: the engine
+builds its new audio state, the partner builds the matching one (revision R)
+and says so, and only then does the engine install it; each block names the
+revision the partner must render. A partner that dies, falls behind or fails
+a command is dropped: its tracks return to the engine (their plug-ins reset,
+since the engine's copies have not played meanwhile) and the user is told.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+import numpy as np
+
+from rackhost.live import priority
+
+# The commands the partner applies too: every one that changes the session (so both hold the same one), none of
+# the transport's, the meters', the spectrum view's or MIDI learn's, which are the engine's alone.
+FORWARDED = frozenset({
+    "SetGain", "SetPan", "SetMute", "SetSolo", "SetSendLevel", "SetSendMute", "SetParameter", "Bypass", "Mix",
+    "BranchLevel", "AddSlot", "RemoveSlot", "MoveSlot", "Sync", "SetAudition", "SetSlotDelta", "SetAutomationMode",
+    "Release",
+})
+PARTNER_MIN_TRACKS = 8  # below this, a block's hand-off costs more than the partner saves
+PARTNER_EXTRA = 2  # tracks the partner takes over half: the engine's side also mixes, meters and runs the master
+MAX_PARTNER_TRACKS = 512
+# The shared header, int64: the block number the engine asks for, the revision to render, the transport position,
+# playing (0/1), the block number the partner finished.
+_SEQ, _REVISION, _POSITION, _PLAYING, _DONE = range(5)
+_HEADER = 8
+READY_TIMEOUT = 120.0  # seconds for the partner to load the session or apply a batch (plug-ins load there too)
+
+
+@dataclass(frozen=True)
+class PartnerBlock:
+    """One audio state's share of the partner: which lanes it renders, and where their rows arrive."""
+
+    link: PartnerLink
+    revision: int
+    lanes: np.ndarray  # intp: the engine's lanes (rows of strips) the partner renders, in order
+    rows: np.ndarray  # (len(lanes), 2, block) view of the shared block
+
+    def run(self, position: int, playing: bool, strips: np.ndarray, own: Callable[[], None]) -> bool:
+        """From the callback: wake the partner, run ``own`` (the engine's tracks), then take the partner's rows.
+
+        False when the partner was late: its tracks are silent for this block (a dropout, counted as an xrun).
+        """
+        link = self.link
+        seq = link.begin(self.revision, position, playing)
+        own()
+        if link.finish(seq):
+            strips[self.lanes] = self.rows
+            return True
+        strips[self.lanes] = 0.0  # late or gone; the control thread drops it if gone
+        return False
+
+
+class PartnerLink:
+    """The engine's side: start the partner, forward commands, join rebuilds, and the per-block hand-off."""
+
+    def __init__(self, loader: Any, block_size: int, sample_rate: float):
+        self._period = block_size / sample_rate
+        self._shm = shared_memory.SharedMemory(create=True, size=8 * _HEADER + 4 * MAX_PARTNER_TRACKS * 2 * block_size)
+        self.header = np.ndarray((_HEADER,), np.int64, self._shm.buf)
+        self.header[:] = 0
+        self._rows = np.ndarray((MAX_PARTNER_TRACKS, 2, block_size), np.float32, self._shm.buf, offset=8 * _HEADER)
+        ours, theirs = socket.socketpair()
+        wake_read, self._wake = os.pipe()
+        self._done, done_write = os.pipe()
+        # A plain child process: the engine process is a daemon of multiprocessing, which may not have children.
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from rackhost.live.partner import main; main()", self._shm.name,
+             str(theirs.fileno()), str(wake_read), str(done_write), str(block_size)],
+            pass_fds=(theirs.fileno(), wake_read, done_write),
+        )
+        theirs.close()
+        os.close(wake_read)
+        os.close(done_write)
+        self._conn = Connection(ours.detach())
+        self._conn.send(loader)
+        os.set_blocking(self._wake, False)
+        self._poller = select.poll()
+        self._poller.register(self._done, select.POLLIN)
+        self._seq = 0
+        self._revision = 0
+        self._outbox: list[Any] = []
+        self.lost: str | None = None  # why the partner was dropped, once it is
+        self.failures: list[tuple[int, tuple[int, ...], str]] = []  # slots that raised there, not yet polled
+        self.late = 0  # blocks the partner did not finish in time (callback side)
+
+    # -- the callback's side (no locks, no allocation beyond poll()'s list) ----------------
+
+    def begin(self, revision: int, position: int, playing: bool) -> int:
+        header = self.header
+        self._seq = seq = self._seq + 1
+        header[_REVISION] = revision
+        header[_POSITION] = position
+        header[_PLAYING] = 1 if playing else 0
+        header[_SEQ] = seq  # last: the partner reads the block's fields only once it sees the new number
+        try:
+            os.write(self._wake, b"1")
+        except OSError:  # the pipe is full (the partner is stuck) or gone: finish() times out
+            pass
+        return seq
+
+    def finish(self, seq: int) -> bool:
+        """Wait (without the GIL) until the partner has finished block ``seq``; False after a period."""
+        header = self.header
+        deadline = 0.0
+        while header[_DONE] != seq:
+            now = time.perf_counter()
+            if not deadline:
+                deadline = now + self._period
+            elif now >= deadline:
+                self.late += 1
+                return False
+            if self._poller.poll(max(1, int((deadline - now) * 1000))):
+                try:
+                    os.read(self._done, 64)
+                except OSError:
+                    self.late += 1
+                    return False
+        return True
+
+    # -- the control thread's side -------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """False once the partner is dropped or its process has ended (then :attr:`lost` says why)."""
+        if self.lost is None:
+            code = self._process.poll()
+            if code is not None:
+                self.lost = (f"it was killed by signal {-code}" if code < 0 else f"it exited with status {code}")
+        return self.lost is None
+
+    def set_priority(self, level: int) -> None:
+        """Run the partner's audio thread at the engine's audio thread's real-time priority (0: as it is)."""
+        if level and self.alive:
+            self._send(("priority", level))
+
+    def forward(self, command: Any) -> None:
+        """A command the engine applied: the partner applies it at the next :meth:`flush` or :meth:`join`."""
+        self._outbox.append(command)
+
+    def flush(self) -> None:
+        """Send the forwarded commands now (parameter changes, which need no rebuild)."""
+        if self._outbox and self.alive:
+            commands, self._outbox = self._outbox, []
+            self._send(("commands", commands))
+
+    def join(self, tracks: tuple[int, ...], lanes: tuple[int, ...]) -> PartnerBlock | None:
+        """Have the partner build the audio state matching the engine's new one; its block, or None if dropped.
+
+        ``tracks``: the session indices of the tracks the partner renders; ``lanes``: their lanes in the
+        engine's new state (the same order).
+        """
+        if not self.alive:
+            self.drop(self.lost or "the partner process died")
+            return None
+        self._revision += 1
+        commands, self._outbox = self._outbox, []
+        self._send(("rebuild", self._revision, commands, tracks))
+        if not self._conn.poll(READY_TIMEOUT):
+            self.drop(f"the partner did not build the new state within {READY_TIMEOUT:g} s")
+            return None
+        try:
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            self.drop("the partner process died")
+            return None
+        while reply[0] == "failed":  # a failure reported while it was building: kept for poll()
+            self.failures.append(reply[1:])
+            reply = self._conn.recv()
+        if reply[0] != "built" or reply[1] != self._revision:
+            self.drop(f"the partner fell out of step: {reply[-1]}")
+            return None
+        return PartnerBlock(self, self._revision, np.array(lanes, np.intp), self._rows[: len(lanes)])
+
+    def poll(self) -> list[tuple[int, tuple[int, ...], str]]:
+        """Slots that raised in the partner since the last call: (track index, slot address, message)."""
+        found, self.failures = self.failures, []
+        try:
+            while self.alive and self._conn.poll(0):
+                reply = self._conn.recv()
+                if reply[0] == "failed":
+                    found.append(reply[1:])
+                elif reply[0] == "error":  # it could not apply a command the engine applied: out of step
+                    self.drop(f"it fell out of step: {reply[1]}")
+        except (EOFError, OSError):
+            self.drop("the partner process died")
+        return found
+
+    def _send(self, message: Any) -> None:
+        try:
+            self._conn.send(message)
+        except (OSError, BrokenPipeError):
+            self.drop("the partner process died")
+
+    def drop(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._conn.send(("quit",))
+            except (OSError, BrokenPipeError):
+                pass
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._conn.close()
+        for fd in (self._wake, self._done):
+            os.close(fd)
+        del self.header, self._rows
+        self._shm.close()
+        self._shm.unlink()
+
+
+def slot_address(chain: Any, slot: Any) -> tuple[int, ...] | None:
+    """Where ``slot`` sits in ``chain``: (index,) at the top, (index, n) for the n-th plug-in inside a split."""
+    for i, item in enumerate(chain.slots):
+        if item is slot:
+            return (i,)
+        inner = getattr(item, "slots", None)
+        if callable(inner):
+            for n, s in enumerate(inner()):
+                if s is slot:
+                    return (i, n)
+    return None
+
+
+def slot_at(chain: Any, address: tuple[int, ...]) -> Any:
+    item = chain.slots[address[0]]
+    if len(address) == 1:
+        return item
+    return list(item.slots())[address[1]]
+
+
+# -- the partner process ------------------------------------------------------------------
+
+
+def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: int) -> None:
+    import gc
+
+    from rackhost.live.engine import LiveEngine
+    from rackhost.live.process import apply_command
+
+    loader = conn.recv()
+    shm = shared_memory.SharedMemory(name=shm_name)
+    header = np.ndarray((_HEADER,), np.int64, shm.buf)
+    rows = np.ndarray((MAX_PARTNER_TRACKS, 2, block_size), np.float32, shm.buf, offset=8 * _HEADER)
+    try:
+        session = loader.session()
+        session.block_size = block_size
+        engine = LiveEngine(session, spread=False, input_channels=0)
+        session.reset()
+    except Exception as err:  # noqa: BLE001 - the engine is told and renders every track itself
+        conn.send(("error", f"the partner could not load the session: {err}"))
+        return
+    os.set_blocking(done, False)
+    renderer = _Renderer(engine, header, rows, wake, done)
+    thread = threading.Thread(target=renderer.run, name="rackhost-partner-audio", daemon=True)
+    thread.start()
+    while not renderer.native_id:
+        time.sleep(0.001)
+    gc.freeze()  # the session and plug-ins: never walked by a collection
+    gc.disable()  # no collection starts in the render thread: this thread collects, between messages
+    try:
+        while True:
+            if not conn.poll(0.05):
+                _report_failures(engine, conn)
+                gc.collect(1)
+                continue
+            message = conn.recv()
+            if message[0] == "quit":
+                break
+            if message[0] == "priority":
+                # As in the engine process: the render thread at the audio thread's priority, and this thread just
+                # above everything else, so no other process preempts it while it holds the GIL the render needs.
+                priority.make_realtime(renderer.native_id, message[1])
+                priority.raise_control_thread(renderer.native_id)
+                continue
+            if message[0] == "commands":
+                try:
+                    for command in message[1]:
+                        apply_command(engine, command, loader)
+                except Exception as err:  # noqa: BLE001 - out of step: the engine drops the partner
+                    conn.send(("error", f"{type(err).__name__}: {err}"))
+                continue
+            _, revision, commands, tracks = message
+            try:
+                for command in commands:
+                    apply_command(engine, command, loader)
+                renderer.build(revision, tracks)
+            except Exception as err:  # noqa: BLE001 - out of step: the engine drops the partner
+                conn.send(("error", f"{type(err).__name__}: {err}"))
+                continue
+            conn.send(("built", revision))
+            gc.collect()
+            gc.freeze()
+    except (EOFError, OSError):
+        pass
+    finally:
+        renderer.stopping = True
+        del header, rows
+        shm.close()
+
+
+def _report_failures(engine: Any, conn: Any) -> None:
+    """A slot that raised in the partner: bypassed here and reported, so the engine bypasses its own copy."""
+    bypassed = False
+    while engine._failed:
+        name, err = engine._failed.popleft()
+        index = next((i for i, t in enumerate(engine.session.tracks) if t.name == name), None)
+        if index is None:
+            continue
+        for slot in err.slots:
+            address = slot_address(engine.session.tracks[index].chain, slot)
+            if address is not None and not slot.bypass:
+                slot.bypass = True
+                bypassed = True
+                conn.send(("failed", index, address, f"{type(err.error).__name__} ({err.error})"))
+    if bypassed:
+        engine.update()  # the partner renders the same revision with the slot bypassed; the engine follows
+
+
+class _Renderer:
+    """The partner's audio thread: wakes for each block, renders its lanes into the shared rows."""
+
+    def __init__(self, engine: Any, header: np.ndarray, rows: np.ndarray, wake: int, done: int):
+        self.engine = engine
+        self.header = header
+        self.rows = rows
+        self.wake = wake
+        self.done = done
+        self.states: dict[int, tuple[Any, tuple[int, ...], np.ndarray]] = {}
+        self.native_id = 0
+        self.stopping = False
+        self.tracks: set[int] = set()  # the session tracks of the latest revision
+
+    def build(self, revision: int, tracks: tuple[int, ...]) -> None:
+        """The audio state for ``revision``, rendering the session tracks ``tracks`` (control thread)."""
+        engine = self.engine
+        for index in set(tracks) - self.tracks:  # arriving here: this copy of its plug-ins has not played meanwhile
+            engine.session.tracks[index].chain.reset()
+        self.tracks = set(tracks)
+        engine.update()
+        state = engine._state
+        lanes = tuple(state.lane_of[t] for t in tracks)
+        if engine._stream is None:  # a few silent blocks first: plug-ins allocate on their first calls
+            now = state.now
+            now.position, now.playing, now.indata = 0, False, None
+            for _ in range(4):
+                for k in lanes:
+                    state.render(k)
+            engine._stream = _NO_STREAM  # from here on, rebuilds do not prime envelopes on running plug-ins
+        old = [r for r in self.states if r < revision - 1]
+        self.states[revision] = (state, lanes, np.array(lanes, np.intp))
+        for r in old:  # the engine has moved past them: it asks for a revision only once it is built
+            del self.states[r]
+
+    def run(self) -> None:
+        self.native_id = threading.get_native_id()
+        header, rows, engine = self.header, self.rows, self.engine
+        params = engine._params
+        last = 0
+        while not self.stopping:
+            try:
+                os.read(self.wake, 64)  # without the GIL; takes any wake-ups that piled up
+            except OSError:
+                return
+            seq = int(header[_SEQ])
+            if seq == last:
+                continue
+            last = seq
+            while params:  # parameter changes, as the engine's callback takes them
+                instances, name, value = params.popleft()
+                for instance in instances:
+                    setattr(instance, name, value)
+            entry = self.states.get(int(header[_REVISION]))
+            if entry is not None:
+                state, lanes, index = entry
+                now = state.now
+                now.position = int(header[_POSITION])
+                now.playing = bool(header[_PLAYING])
+                render = state.render
+                try:
+                    for k in lanes:
+                        render(k)
+                    np.take(state.strips, index, axis=0, out=rows[: len(lanes)])
+                except Exception:  # noqa: BLE001 - render catches a chain's errors; anything else: silence
+                    rows[: len(lanes)] = 0.0
+            header[_DONE] = seq
+            try:
+                os.write(self.done, b"1")
+            except OSError:
+                pass
+
+
+class _NoStream:
+    """Stands for a running stream in the partner's engine (which has none): only its presence is asked."""
+
+    active = True
+
+
+_NO_STREAM = _NoStream()
+
+
+def main() -> None:
+    """The partner process's entry point (``PartnerLink`` starts it with the shared block's name and its fds)."""
+    from multiprocessing import resource_tracker
+
+    # The engine made the shared block and unlinks it; this process must not (nor warn that it did not).
+    resource_tracker.register = lambda *args, **kwargs: None  # type: ignore[assignment]
+    _partner_main(Connection(int(sys.argv[1 + 1])), int(sys.argv[3]), int(sys.argv[4]), sys.argv[1], int(sys.argv[5]))

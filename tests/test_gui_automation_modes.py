@@ -1,0 +1,59 @@
+"""Automation modes in the window: the lane's mode selector (one undo step, saved), and a touch write from the
+window's own fader under JACK: the control and the lane show it is being written, the engine's pass comes back
+into the window's session as one undo step."""
+
+from __future__ import annotations
+
+import dearpygui.dearpygui as dpg
+import pytest
+from conftest import SR
+from test_gui_automation_lane import SECONDS, app, session_file  # noqa: F401 - the lane tests' fixtures
+from test_gui_rack import _until
+
+from rackhost.chain.automation import Point, StripTarget, find
+from rackhost.gui.writing import WRITING
+from rackhost.live.commands import Loop
+from rackhost.presets import session_to_dict
+
+
+def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_keeps_it(app):  # noqa: F811
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    envelope = find(app.session.tracks[0], StripTarget("gain_db"))
+    assert dpg.get_value(lane.mode) == "read"
+    dpg.get_item_callback(lane.mode)(lane.mode, "latch")  # what choosing it in the combo calls
+    assert envelope.mode == "latch"
+    assert session_to_dict(app.session)["tracks"][0]["automation"][0]["mode"] == "latch"
+    app.undo()
+    assert envelope.mode == "read" and dpg.get_value(lane.mode) == "read"
+    app.redo()
+    assert dpg.get_value(lane.mode) == "latch"
+
+
+def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):  # noqa: F811
+    track = app.session.tracks[0]
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    lane.add(3.0, -20.0)
+    lane.set_mode("touch")
+    before = find(track, StripTarget("gain_db")).points
+    app.restart_engine()
+    _until(app, lambda: app.engine is not None, "the engine to start")
+    app.send(Loop(0, int(SECONDS * SR)))
+    app.play()
+    _until(app, lambda: app.transport[1] and app.transport[0] > SR // 4, "the transport to play")
+    for k in range(10):  # the fader's drag: what its callback calls, a frame apart
+        app.set_gain(0, -30.0 - k)
+        app.frame()
+    assert lane.writing and dpg.get_value(lane.writing_light) == "writing (touch)"
+    color = dpg.get_item_configuration(app.strips[0].gain_text)["color"][:3]
+    assert color == pytest.approx([c / 255 for c in WRITING], abs=0.01)  # the fader's readout says it too
+    master = lambda: float(app.engine.meters()[-1, 0, 0])
+    _until(app, lambda: find(track, StripTarget("gain_db")).points != before,
+           "the pass to be let go (mouse up), written by the engine and committed in the window")
+    points = find(track, StripTarget("gain_db")).points
+    assert any(p.value == -39.0 for p in points) and len(points) < 12
+    _until(app, lambda: not lane.writing, "the lane to show the write ended")
+    assert dpg.get_value(lane.writing_light) == ""
+    assert master() > 0.0
+    app.undo()
+    assert find(track, StripTarget("gain_db")).points == before
+    assert before == (Point(0.0, -6.0), Point(3.0, -20.0))
