@@ -18,7 +18,8 @@ mode (tests/jack_harness.py), 128 frames at 48 kHz, as bench/live.py does:
     whole document (:class:`~rackhost.live.commands.Sync`) after a preset,
     an A/B switch, an undo or a redo.
 
-Reported: the engine process's resident memory at start, after ``--settle``
+Reported: the engine process's resident memory (with its partner process's,
+where it runs one) at start, after ``--settle``
 seconds (default 60: plug-ins loaded, caches and pools filled) and at the end
 (target: it grows less than 10 MB after the first minute); xruns per minute
 of the engine and of the reference; faults (the engine died, or reported a
@@ -77,10 +78,28 @@ RSS_GROWTH_TARGET_MB = 10.0
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return math.nan
+    """Resident memory of a process and its children (the engine's partner process, where it has one), in MB."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    total = 0.0
+    for member in family:
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+    return total
 
 
 def per_minute(count: int, seconds: float) -> float | None:

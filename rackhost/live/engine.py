@@ -121,6 +121,7 @@ class LiveEngine(AudioCallback):
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
         self.finished_takes: list[Take] = []  # takes stopped since a reader last took them, oldest first
+        self.partner_side = False  # True in a partner process (see partner.py): it never opens a stream
         # Plug-in instances by id: those the session holds, and those it dropped at the last update (see update()).
         self._held: dict[int, Any] = {}
         self._retiring: dict[int, Any] = {}
@@ -841,7 +842,8 @@ class LiveEngine(AudioCallback):
         for strip in snapshot.tracks:
             track = session.tracks[strip.index]
             if track.input:
-                if max(track.input) >= self.input_channels:
+                # A partner process's engine opens no stream and never renders an input track: nothing to check.
+                if max(track.input) >= self.input_channels and not self.partner_side:
                     raise LiveEngineError(
                         f"track {track.name!r} takes input channel {max(track.input) + 1}, but the device is opened "
                         f"with {self.input_channels} input channels"
