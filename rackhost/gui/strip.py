@@ -47,6 +47,7 @@ OPEN_FILE = "audio file..."
 TAKES_WIDTH, TAKES_NARROW = 44, 22  # the takes button beside the input chooser
 MONO_BOX = 17  # the keep-mono box beside a mono track's input chooser
 BAND = 6  # the colour band's height, at the top of the strip
+NARROW_WIDTHS = {"mono>stereo": "m>st", "stereo": "st"}  # a narrow strip's width label, beside A/B
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 CHAR = 7  # the font's advance: how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
@@ -171,15 +172,23 @@ class StripView:
             with dpg.child_window(height=(1 if self.is_master else 3) * ROW, border=False, no_scrollbar=True):
                 self._header(owner)
             chain = owner.chain
-            # The slots are in view: their count is not said; a track says its width here instead.
+            # The slots are in view: their count is not said; a track says its width here (mono, mono>stereo: a
+            # stereo-only plug-in widened it, its pan is then a balance; stereo), then the preset it came from.
             width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
-            origin = f"preset: {chain.origin}" if chain.origin else width_label
+            origin = f"preset: {chain.origin}" if chain.origin else ""
             with dpg.group(horizontal=True):
-                self.origin = dpg.add_text(cut(origin, self.inner - 84), color=MUTED)
-                whole = origin if not chain.origin or not width_label else f"{origin}; {width_label}"
-                if whole != dpg.get_value(self.origin):
+                room = self.inner - 84
+                if width_label:
+                    shown = NARROW_WIDTHS.get(width_label, width_label) if layout.narrow else width_label
+                    self.width = dpg.add_text(shown, color=MUTED)
+                    if shown != width_label:
+                        with dpg.tooltip(self.width):
+                            dpg.add_text(width_label)
+                    room -= CHAR * len(shown) + 5
+                self.origin = dpg.add_text(cut(origin, room) if origin else "", color=MUTED, show=bool(origin))
+                if origin and origin != dpg.get_value(self.origin):
                     with dpg.tooltip(self.origin):
-                        dpg.add_text(whole)
+                        dpg.add_text(origin)
                 self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
