@@ -59,8 +59,8 @@ BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a si
 @dataclass(frozen=True)
 class StripLayout:
     """How tall each band of every strip is, so that all the faders start at the same height:
-    room for the most inserts and sends any strip has. ``narrow`` strips show less text; ``fill``: a width
-    over :data:`STRIP_WIDTH` when the window has room to spare (a big screen: longer names in view)."""
+    room for the most inserts and sends any strip has. ``narrow`` strips show less text; ``fill``: the width
+    the window's room gives each full strip (used from :data:`SQUEEZED_WIDTH` up; 0: unknown)."""
 
     narrow: bool = False
     slot_rows: int = 2
@@ -320,12 +320,12 @@ class StripView:
                 if narrow:
                     with dpg.group(horizontal=True):
                         self._record_switches(owner)
-            if narrow:  # the pan written under its knob: beside it, R100 would not fit
-                dpg.add_spacer(width=max(0, self.inner - 130))
-                self._pan_knob(owner, horizontal=False)
+            if narrow:  # the knob beside the switches: the fader and meter take the console's width
+                dpg.add_spacer(width=max(0, self.inner - 136))
+                self._pan_knob(owner, beside=True)
         if not self.is_bus:
             self._audition(owner)
-        elif not narrow:
+        else:
             dpg.add_spacer(height=ROW - 3)  # where a track has its audition switches: the faders start level
 
     def _record_switches(self, owner: Any) -> None:
@@ -338,10 +338,11 @@ class StripView:
                                         callback=lambda s, v: app.set_monitor(track, v))
         self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
 
-    def _pan_knob(self, owner: Any, horizontal: bool) -> None:
-        with dpg.group(horizontal=horizontal):
+    def _pan_knob(self, owner: Any, beside: bool = False) -> None:
+        """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
+        with dpg.group(horizontal=beside):
             self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan,
-                                          width=40 if horizontal else 36, callback=lambda s, v: self._pan_moved(v))
+                                          width=30 if beside else 36, callback=lambda s, v: self._pan_moved(v))
             self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
@@ -393,7 +394,7 @@ class StripView:
                 dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
             else:  # the pan knob beside the fader, at its top, as on a desk's channel; centred in a wide strip
                 dpg.add_spacer(width=max(0, (self.inner - CONSOLE_WIDTH) // 2))
-                self._pan_knob(owner, horizontal=False)
+                self._pan_knob(owner)
             with dpg.group():
                 self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
                                    changed=lambda db: self._gain_moved(db),
