@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -76,12 +76,12 @@ class LiveEngine(AudioCallback):
         output_channels: int = 2,
         midi: LiveMidi | None = None,
         spread: bool = True,
-        partner: Any = None,
+        partner: Callable[[int, float], PartnerLink] | None = None,
     ):
         self.session = session
-        # A session loader (rackhost.live.process.SessionLoader): file tracks render in a partner process on
-        # the other core (see partner.py); None: they run on this process's audio threads.
-        self._partner_loader = partner
+        # Starts a partner process (rackhost.live.process.partner_starter(loader)): half the file tracks render
+        # there, on the other core (see partner.py); None: they run on this process's audio threads.
+        self._partner_start: Callable[[int, float], PartnerLink] | None = partner
         self._partner: PartnerLink | None = None
         self._partner_names: frozenset[str] = frozenset()  # the tracks the partner renders now, by name
         # Share the tracks of each block with a second real-time thread (see spread.py), where allowed.
@@ -153,9 +153,9 @@ class LiveEngine(AudioCallback):
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
             os.set_blocking(self._wake_write, False)
-        if self._partner_loader is not None and self._partner is None and self._partner_worthwhile():
+        if self._partner_start is not None and self._partner is None and self._partner_worthwhile():
             # Spawned now, so it loads the session on the other core while this one warms up.
-            self._partner = PartnerLink(self._partner_loader, self.session.block_size, self.session.sample_rate)
+            self._partner = self._partner_start(self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
