@@ -16,6 +16,7 @@ import time
 import dearpygui.dearpygui as dpg
 
 from gui_window import RealWindow
+from rackhost.gui.batch_dialog import TYPED
 
 
 def _menu_item(label: str) -> int:
@@ -52,11 +53,16 @@ def main(session_path: str, songs: str, out: str, slow: str, slow_out: str, shot
     dpg.set_value(dialog.inputs, songs)
     dpg.set_value(dialog.output, out)
     dpg.set_value(dialog.chain, "preset mastering/streaming")
-    dpg.set_value(dialog.loudness, "typed:")
+    dpg.set_value(dialog.loudness, TYPED)
     dialog._loudness_chosen()
-    real.click(dialog.typed)
-    _select_all(real)
-    real.type("-16\n")
+    x, y = dpg.get_item_rect_min(dialog.typed)  # its text field, left of its - and + buttons
+    h = dpg.get_item_rect_size(dialog.typed)[1]
+    subprocess.run(["xdotool", "mousemove", "--window", real.window, str(int(x + 25)), str(int(y + h / 2)),
+                    "click", "1"], check=True)
+    real.frames(6)
+    _keys(real, "ctrl+a")
+    subprocess.run(["xdotool", "type", "--window", real.window, "--delay", "30", "--", "-16"], check=True)
+    _keys(real, "Return")
     dpg.set_value(dialog.jobs, 2)
     real.frames(4)
     real.click(dialog.go_button)
@@ -84,8 +90,8 @@ def main(session_path: str, songs: str, out: str, slow: str, slow_out: str, shot
     real.close()
 
 
-def _select_all(real: RealWindow) -> None:
-    subprocess.run(["xdotool", "key", "--window", real.window, "ctrl+a"], check=True)
+def _keys(real: RealWindow, keys: str) -> None:
+    subprocess.run(["xdotool", "key", "--window", real.window, keys], check=True)
     real.frames(4)
 
 

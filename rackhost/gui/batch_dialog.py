@@ -41,11 +41,12 @@ if TYPE_CHECKING:
 
 WIDTH, HEIGHT = 1000, 700
 CHAIN_FILE = "rackhost-batch-chain.json"  # the chain the folder's files went through, as a preset
-TYPED = "typed:"
+TYPED = "other (type it):"
 LOUDNESS = {"off": None, "-14 LUFS (streaming)": -14.0, "-16 LUFS (podcast)": -16.0, "-23 LUFS (EBU R128)": -23.0,
             TYPED: None}
-COLUMNS = (("File", 2.2), ("Status", 0.7), ("LUFS in", 0.6), ("LUFS out", 0.6), ("TP out", 0.6), ("Secs", 0.5),
-           ("Reason / notes", 3.0))
+COLUMNS = (("File", 1.5), ("Status", 0.6), ("LUFS in", 0.6), ("LUFS out", 0.6), ("TP out dBTP", 0.75),
+           ("Secs", 0.5), ("Reason / notes", 3.6))
+REASON_WRAP = 420  # pixels: about the reason column's width in the dialog's width
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def row_cells(record: FileRecord, outdir: Path | None = None) -> tuple[str, ...]
     before, after = record.before or {}, record.after or {}
     status = "skipped" if record.skipped else record.status
     why = record.reason or "; ".join(record.notes) or ("done by an earlier run" if record.skipped else "")
+    why = why.replace(repr(record.input), repr(_short(record.input)))  # the file is named in the row already
     return (_short(record.input), status, _num(before.get("integrated_lufs")), _num(after.get("integrated_lufs")),
             _num(after.get("true_peak_dbtp")), f"{record.seconds:.2f}", why)
 
@@ -290,12 +292,13 @@ class BatchDialog(DialogView):
         missed = len(summary.missed_target)
         self._say(f"{summary.done} done ({ran} rendered, {summary.skipped} already done), {summary.failed} failed"
                   + (f", {missed} missed the loudness target" if missed else "")
-                  + f" in {summary.elapsed:.1f} s; manifest: {manifest}", CLIP if summary.failed or missed else METER)
+                  + f" in {summary.elapsed:.1f} s; manifest: {manifest}",
+                  METER if not (summary.failed or missed) else (CLIP if not summary.done else WARNING))
 
     def _show_progress(self, summary: BatchSummary) -> None:
         total, finished = len(summary.records), summary.finished
         dpg.set_value(self.progress, len(finished) / max(total, 1))
-        eta = summary.eta()
+        eta = summary.eta() if len(finished) < total else None
         eta_text = "" if eta is None else f", ETA {time.strftime('%M:%S' if eta < 3600 else '%H:%M:%S', time.gmtime(eta))}"
         phase = "measuring the album: " if summary.phase == "measuring" else ""
         dpg.configure_item(self.progress, overlay=f"{phase}{len(finished)}/{total} files, {summary.done} done, "
@@ -309,7 +312,7 @@ class BatchDialog(DialogView):
             with dpg.table_row(parent=self.table):
                 for i, cell in enumerate(row_cells(record)):
                     color = CLIP if failed and i in (1, 6) else (MUTED if record.skipped else None)
-                    dpg.add_text(cell, wrap=380 if i == 6 else 0, **({"color": color} if color else {}))
+                    dpg.add_text(cell, wrap=REASON_WRAP if i == 6 else -1, **({"color": color} if color else {}))
 
     # -- what the table shows (tests and screenshots read it) -----------------------------------
 
