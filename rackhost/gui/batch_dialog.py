@@ -46,7 +46,7 @@ LOUDNESS = {"off": None, "-14 LUFS (streaming)": -14.0, "-16 LUFS (podcast)": -1
             TYPED: None}
 COLUMNS = (("File", 1.5), ("Status", 0.6), ("LUFS in", 0.6), ("LUFS out", 0.6), ("TP out dBTP", 0.75),
            ("Secs", 0.5), ("Reason / notes", 3.6))
-REASON_WRAP = 420  # pixels: about the reason column's width in the dialog's width
+REASON_WRAP = 390  # pixels: about the reason column's width in the dialog's width
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,10 @@ class BatchDialog(DialogView):
                 dpg.add_text("   jobs")
                 self.jobs = dpg.add_input_int(default_value=os.cpu_count() or 1, min_value=1, max_value=256,
                                               min_clamped=True, max_clamped=True, width=90)
-            dpg.add_text("Off keeps the level the chain gives (a preset's own target included is dropped). A target "
-                         "masters each file to it, with a true-peak limiter at -1 dBTP at the end of the master; "
-                         "album levels the set with one gain, so the loudest lands on the target. The chain is saved "
-                         f"in the output folder ({CHAIN_FILE}); Go again skips the files already done with it.",
+            dpg.add_text("Off: no loudness target, not even a preset's own. A target masters each file to it "
+                         "through the true-peak limiter that ends the master (-1 dBTP; one is added if the chain has "
+                         "none); album gives every file one gain, so the loudest lands on the target. The chain is "
+                         f"saved in the output folder ({CHAIN_FILE}); Go again skips the files done with it.",
                          color=MUTED, wrap=WIDTH - 30)
             with dpg.group(horizontal=True):
                 self.go_button = dpg.add_button(label="Go", width=100, callback=lambda *_: self.go())
