@@ -286,6 +286,7 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
         session = loader.session()
         session.block_size = block_size
         engine = LiveEngine(session, spread=False, input_channels=0)
+        engine.partner_side = True
         session.reset()
     except Exception as err:  # noqa: BLE001 - the engine is told and renders every track itself
         conn.send(("error", f"the partner could not load the session: {err}"))
