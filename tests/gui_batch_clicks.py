@@ -14,8 +14,8 @@ import sys
 import time
 
 import dearpygui.dearpygui as dpg
-
 from gui_window import RealWindow
+
 from rackhost.gui.batch_dialog import TYPED
 
 

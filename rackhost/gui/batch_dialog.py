@@ -6,9 +6,9 @@ chain skips what is done), then runs :func:`rackhost.chain.batch.batch` (what
 ``rackhost batch`` runs) on a worker thread; the batch's processes do the
 rendering. The dialog keeps nothing that matters: the manifest in the output
 folder is the batch's state. The frame loop polls the batch's summary for
-progress and fills the table of results as files end. Cancel stops it between
-files' results: the files that ended are kept in the manifest, the ones in
-flight leave nothing, and Go again picks up the rest. Mistakes a user can fix
+progress and fills the table of results as files end. Cancel stops the
+workers within a tenth of a second: the files that ended are kept in the
+manifest, the ones in flight leave nothing, and Go again picks up the rest. Mistakes a user can fix
 (no input files, an output folder that cannot be written) are shown in the
 window.
 """
@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.batch import MANIFEST_NAME, BatchError, BatchSummary, FileRecord, RenderOptions, batch, prepare
+from rackhost.chain.batch import (
+    MANIFEST_NAME,
+    BatchError,
+    BatchSummary,
+    FileRecord,
+    RenderOptions,
+    batch,
+    prepare,
+)
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, poll_while_visible
 from rackhost.gui.dialogs import WARNING, DialogView, centre
@@ -86,7 +94,7 @@ def input_paths(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def row_cells(record: FileRecord, outdir: Path | None = None) -> tuple[str, ...]:
+def row_cells(record: FileRecord) -> tuple[str, ...]:
     """What the table shows of one file: name, status, loudness in and out, true peak out, seconds, why."""
     before, after = record.before or {}, record.after or {}
     status = "skipped" if record.skipped else record.status
@@ -325,7 +333,6 @@ class BatchDialog(DialogView):
 
     def _fail(self, message: str) -> None:
         self._say(message, CLIP)
-        return None
 
 
 class _Cancelled:

@@ -35,7 +35,13 @@ from rackhost.chain.batch.jobs import (
     find_jobs,
     remove_partial,
 )
-from rackhost.chain.batch.pool import Cancel, Pool, RenderOptions, SessionBuilder, render_one
+from rackhost.chain.batch.pool import (
+    Cancel,
+    Pool,
+    RenderOptions,
+    SessionBuilder,
+    render_one,
+)
 
 __all__ = ["MANIFEST_NAME", "BatchError", "BatchSummary", "Cancel", "FileRecord", "Job", "Manifest", "RenderOptions",
            "SessionBuilder", "batch", "find_jobs", "prepare", "render_one", "run"]
@@ -119,7 +125,7 @@ def prepare(inputs: list[str | Path], outdir: Path, name: str = DEFAULT_NAME, ex
     return jobs
 
 
-def batch(inputs: list[str | Path], outdir: Path, build: SessionBuilder, options: RenderOptions = RenderOptions(),
+def batch(inputs: list[str | Path], outdir: Path, build: SessionBuilder, options: RenderOptions | None = None,
           *, name: str = DEFAULT_NAME, extension: str | None = None, workers: int | None = None,
           timeout: float | None = None, album: bool = False, ray: str | None = None,
           progress: Progress | None = None, cancel: Cancel | None = None) -> BatchSummary:
@@ -127,7 +133,7 @@ def batch(inputs: list[str | Path], outdir: Path, build: SessionBuilder, options
     then :func:`run`. A ``build`` with a ``fingerprint(options)`` method (a
     :class:`rackhost.presets.batch.SessionRecipe`) names its recipe, so a file
     done under another chain is done again."""
-    outdir = Path(outdir)
+    outdir, options = Path(outdir), options or RenderOptions()
     jobs = prepare(inputs, outdir, name, extension, options.bit_depth, getattr(build, "reads", ()))
     fingerprint = getattr(build, "fingerprint", None)
     recipe = fingerprint(dataclasses.asdict(options)) if fingerprint else ""

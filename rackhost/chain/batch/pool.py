@@ -25,9 +25,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Protocol
 
 import soundfile as sf
 
