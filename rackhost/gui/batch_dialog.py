@@ -125,7 +125,9 @@ class BatchDialog(DialogView):
         with dpg.window(label=self.TITLE, width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             with dpg.group(horizontal=True):
-                dpg.add_text("Inputs    ")
+                with dpg.group():
+                    dpg.add_text("Inputs    ")
+                    dpg.add_text("one a line", color=MUTED)
                 self.inputs = dpg.add_input_text(multiline=True, width=-230, height=70,
                                                  hint="audio files and folders, one a line")
                 with dpg.group():
