@@ -31,6 +31,7 @@ from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
+from rackhost.gui.batch_dialog import BatchDialog
 from rackhost.gui.dialogs import QuestionDialog, open_once
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
@@ -659,6 +660,7 @@ class RackApp(MidiActions, AuditionActions):
                     dpg.add_menu_item(label="Preset browser...", callback=lambda: VIEWS["presets"](self))
                 with dpg.menu(label="Render"):
                     dpg.add_menu_item(label="Render / bounce to file...", callback=lambda: VIEWS["render"](self))
+                    dpg.add_menu_item(label="Batch files...", callback=lambda: VIEWS["batch"](self))
                 with dpg.menu(label="Engine"):
                     dpg.add_menu_item(label="Audio settings...", callback=lambda: VIEWS["settings"](self))
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
@@ -936,6 +938,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "midi": lambda app: app.open_midi(),
     "presets": open_once(PresetBrowser),
     "render": open_once(RenderDialog),
+    "batch": open_once(BatchDialog),
     "settings": open_once(SettingsDialog),
     "narrow": lambda app: app.set_narrow(True),
     "no-history": lambda app: app.show_history(False),

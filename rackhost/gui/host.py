@@ -382,6 +382,11 @@ class RenderHost(SessionAccess, SessionFile, Resync, LastRender, Protocol):
 
 
 @runtime_checkable
+class BatchHost(SessionAccess, SessionFile, Protocol):
+    """:class:`rackhost.gui.batch_dialog.BatchDialog`."""
+
+
+@runtime_checkable
 class SpectrumHost(SessionAccess, EngineAccess, Protocol):
     """:class:`rackhost.gui.spectrum_view.SpectrumView`."""
 
