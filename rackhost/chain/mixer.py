@@ -117,11 +117,12 @@ class TrackStrip:
     (2 where a stereo-only plug-in widened a mono track).
     """
 
-    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay", "audition")
+    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay", "audition",
+                 "output", "keys", "key_gains", "_wait")
 
     def __init__(
         self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int,
-        audition: AuditionStage | None = None,
+        audition: AuditionStage | None = None, wait: int = 0,
     ):
         self.name = name
         self.index = index
@@ -131,9 +132,16 @@ class TrackStrip:
         self.compensation = compensation
         # After the chain, so as wide as its output.
         self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
+        # Before the chain: a keyed track's input waits for a key later than it (routing.Graph.arrivals).
+        self._wait = DelayLine(channels, wait, max_segment) if wait else None
         self.processed: np.ndarray | None = None
+        self.output: np.ndarray | None = None  # the row it rendered into last: what a track keyed by it hears
         # Bypass-compare, matching and delta (rackhost.chain.audition); None: the chain as it is.
         self.audition = audition
+        # A keyed track's keys: (tap, the track it hears, rendered first), and a one-item list holding the keys'
+        # gains (the router's, swapped there by one assignment when a fader moves).
+        self.keys: tuple[tuple[KeyTap, TrackStrip], ...] = ()
+        self.key_gains: list[np.ndarray] = []
 
     def render(self, source: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         """Process ``source`` (channels, n), n a multiple of the block size, into ``out`` (2, n), before the fader.
@@ -146,6 +154,11 @@ class TrackStrip:
         output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
         applies fader and pan to every track at once.
         """
+        self.output = out  # set first: a chain that raises leaves the row silenced by the caller, still heard
+        if self._wait is not None:
+            source = self._wait(source)
+        for tap, heard in self.keys:  # the heard tracks rendered already, into their rows of this segment
+            tap.feed(heard.output, self.key_gains[0])  # type: ignore[arg-type]
         processed = self.chain.run(source, position) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
         audition = self.audition
@@ -210,6 +223,10 @@ class MixSnapshot:
     notes: tuple[str, ...] = ()
     router: Router | None = None  # busses and sends, if the session has any
     automation: MixAutomation | None = None  # envelopes on faders, pans, mutes, sends; None: nothing automated
+    # The tracks with a keyed slot, in the order they render, after every other track and on one thread (each
+    # after the tracks it hears), and the tracks they hear (these must render in the same process).
+    keyed_tracks: tuple[int, ...] = ()
+    key_sources: frozenset[int] = frozenset()
     unity: bool = field(init=False, repr=False)  # every gain is 1.0: the multiply is skipped
     applied: np.ndarray = field(init=False, repr=False)  # gains with 1.0 where an envelope sets a track's gains
 
@@ -231,6 +248,12 @@ class MixSnapshot:
             raise ValueError(f"gains for {gains.shape[0]} tracks, but the snapshot has {len(self.tracks)}")
         master = MasterStrip(self.master.chain, master_gain_db, self.master.channels, self.master.fade)
         return replace(self, gains=gains, audible=audible, master=master, router=router or self.router)
+
+    def render_order(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The tracks in two groups: those that may render in any order, on any thread, and then the keyed
+        tracks, in this order, after the first group is done."""
+        last = set(self.keyed_tracks)
+        return tuple(k for k in range(len(self.tracks)) if k not in last), self.keyed_tracks
 
     def mix_tracks(self, strips: np.ndarray, out: np.ndarray, position: int = 0) -> np.ndarray:
         """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.
@@ -322,10 +345,11 @@ class Router:
     def __init__(self, busses: tuple[BusStrip, ...], run_order: tuple[int, ...], edges: tuple[RouteEdge, ...],
                  sources: tuple[int | None, ...], pre: tuple[bool, ...], edge_gains: np.ndarray,
                  bus_gains: np.ndarray, structure: tuple, max_segment: int, keys: tuple[KeyTap, ...] = (),
-                 key_gains: np.ndarray | None = None):
+                 key_gains: np.ndarray | None = None, key_cell: list[np.ndarray] | None = None):
         """``sources``: per edge, the bus row it leaves (None: a track); ``pre``: per edge, before the fader.
 
-        ``keys``: the taps feeding keyed slots, ``key_gains`` (keys, 2, 1) their gains.
+        ``keys``: the taps feeding keyed slots on busses and the master, ``key_gains`` (keys, 2, 1) the gains of
+        every key, those of keyed tracks too, which read them from ``key_cell`` (:attr:`TrackStrip.key_gains`).
         """
         self.busses = busses  # in session order
         self.edges = edges  # in the graph's order: each strip's output edge, then its sends (stems read it)
@@ -335,6 +359,7 @@ class Router:
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
         self.bus_gains = bus_gains  # (busses, 2, 1) float32: fader and balance, 0 where it is silent
         self.key_gains = key_gains if key_gains is not None else np.zeros((0, 2, 1), np.float32)
+        self.key_cell = key_cell if key_cell is not None else [self.key_gains]
         self.track_keys = tuple(k for k in keys if not k.bus)
         for bus in busses:
             bus.keys = tuple(k for k in keys if k.bus and k.source == bus.row)
@@ -371,6 +396,7 @@ class Router:
             raise ValueError("new gains for a different graph: make a new snapshot")
         twin = copy.copy(self)
         twin.edge_gains, twin.bus_gains, twin.key_gains = edge_gains, bus_gains, key_gains
+        twin.key_cell[0] = key_gains  # one assignment: the keyed tracks hear the new gains from the next segment
         twin.group_gains = twin._group_gains(edge_gains)
         return twin
 

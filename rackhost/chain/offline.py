@@ -162,7 +162,7 @@ def _offline_source(track: Track, sample_rate: int, block: int, segment: int) ->
 
 
 class _TrackRenderer:
-    """Runs the track strips of one segment, spread over threads by contiguous chunks."""
+    """Runs the track strips of one segment, spread over threads by contiguous chunks; then the keyed tracks."""
 
     def __init__(self, snap: MixSnapshot, sources: list[np.ndarray], threads: int | None):
         self.snap = snap
@@ -171,8 +171,9 @@ class _TrackRenderer:
         self.segment = snap.max_segment
         self.outputs = np.zeros((len(snap.tracks), 2, self.segment), np.float32)  # before the faders
         self._inputs = [np.zeros((s.channels, self.segment), np.float32) for s in snap.tracks]
-        workers = min(threads or os.cpu_count() or 1, len(snap.tracks))
-        self.chunks = [list(c) for c in np.array_split(np.arange(len(snap.tracks)), workers)] if workers else []
+        free, self.keyed = snap.render_order()  # keyed tracks render after the others, on this thread, in order
+        workers = min(threads or os.cpu_count() or 1, len(free))
+        self.chunks = [list(c) for c in np.array_split(np.array(free, np.intp), workers)] if workers else []
         self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
     def __enter__(self) -> _TrackRenderer:
@@ -194,6 +195,7 @@ class _TrackRenderer:
         else:
             for future in [self._pool.submit(self._render_chunk, chunk, pos, n) for chunk in self.chunks]:
                 future.result()
+        self._render_chunk(self.keyed, pos, n)
         return self.outputs[:, :, :n]
 
     def _render_chunk(self, chunk: list[int], pos: int, n: int) -> None:

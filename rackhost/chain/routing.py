@@ -17,11 +17,12 @@ or a muted send never moves anything in time.
 Keys (:mod:`rackhost.chain.sidechain`) are edges too: a keyed slot on a bus or
 the master hears a track or bus, so that strip runs first, and a key that would
 close a circle is refused like any loop. A key is aligned to the main signal
-at its slot (the bus's input latency plus its chain's latency before the slot);
-where the key is the later of the two, the bus's input waits for it, and
-everything after it is aligned to that. Keyed slots on tracks are refused for
-now: every track renders before any bus, in parallel, so a track cannot wait
-for another strip.
+at its slot (the strip's input latency plus its chain's latency before the slot);
+where the key is the later of the two, the strip's input waits for it, and
+everything after it is aligned to that. A keyed slot on a track hears another
+track: the keyed tracks render after every other track, in :attr:`Graph.track_order`
+(each after the tracks keying it). A track's key from a bus is refused: busses
+run after every track.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class Edge:
 
 @dataclass(frozen=True)
 class KeyEdge:
-    """A keyed slot's key: from strip ``source`` into slot ``index`` of bus ``dest``'s chain (None: the master's)."""
+    """A keyed slot's key: from strip ``source`` into slot ``index`` of track or bus ``dest``'s chain (None: the
+    master's)."""
 
     source: int  # node
     dest: int | None
@@ -75,7 +77,13 @@ class Graph:
     tracks: int
     edges: tuple[Edge, ...]  # node by node: its output, then its sends in order
     order: tuple[int, ...]  # bus nodes in the order they run: each after every strip that feeds it or keys it
-    keys: tuple[KeyEdge, ...] = ()  # the busses' keyed slots in run order... then the master's
+    keys: tuple[KeyEdge, ...] = ()  # the tracks' keyed slots, the busses' in run order... then the master's
+    track_order: tuple[int, ...] = ()  # the keyed tracks, each after the tracks keying it: they render last
+
+    @property
+    def track_sources(self) -> frozenset[int]:
+        """The tracks a track's slot hears: they render before the keyed tracks, on the same thread."""
+        return frozenset(k.source for k in self.keys if k.dest is not None and k.dest < self.tracks)
 
     @property
     def structure(self) -> tuple:
@@ -148,7 +156,7 @@ class Graph:
             keyed = (late[k.source] - b for k, b in zip(self.keys, before) if k.dest == node)
             return max(max(fed, default=0), max(keyed, default=0))
 
-        for node in self.order:
+        for node in (*self.track_order, *self.order):
             arrival[node] = input_latency(node)
             late[node] = arrival[node] + own[node]
         master = arrival[None] = input_latency(None)
@@ -171,13 +179,6 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
     first = len(tracks)
     node_of = {b.name: first + j for j, b in enumerate(busses)}
     names = [b.name for b in busses]
-    for i, track in enumerate(tracks):
-        keyed = track.chain.keyed()
-        if keyed:
-            place = next((k for k, s in enumerate(track.chain.slots) if s is keyed[0]), None)
-            if place is None:
-                raise KeyedSplitSlotError(f"track {track.name!r}", keyed[0].name)
-            raise KeyedTrackSlotError(track.name, i, place, keyed[0].name)
 
     def node(strip: Strip, i: int, bus: str, send: int | None) -> int:
         if bus not in node_of:
@@ -190,6 +191,8 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
         edges.append(Edge(i, None if strip.output is None else node(strip, i, strip.output, None)))
         edges += [Edge(i, node(strip, i, s.bus, k), s) for k, s in enumerate(strip.sends)]
     keys = _key_edges(tracks, busses, master)
+    track_keys = [k for k in keys if k.dest is not None and k.dest < first]
+    _refuse_bus_keys_on_tracks(strips, first, edges, track_keys)
     feeds: dict[int, list[int]] = {n: [] for n in node_of.values()}  # bus -> the busses it feeds or keys
     keying: set[tuple[int, int]] = set()  # (source, bus) pairs joined by a key only
     for e in edges:
@@ -201,9 +204,43 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
             keying.add((k.source, k.dest))
     _refuse_loops(strips, feeds, keying)
     order = _run_order(feeds)
-    ranked = {n: i for i, n in enumerate(order)}
-    keys.sort(key=lambda k: (len(order) if k.dest is None else ranked[k.dest], k.index))
-    return Graph(strips, first, tuple(edges), order, tuple(keys))
+    # The tracks keyed by tracks, in their own order: a track waits for the tracks keying it.
+    keyed_tracks = sorted({k.dest for k in track_keys})
+    hears: dict[int, list[int]] = {n: [] for n in keyed_tracks}  # keyed track -> the keyed tracks it keys
+    track_keying: set[tuple[int, int]] = set()
+    for k in track_keys:
+        if k.source in hears and k.dest not in hears[k.source]:
+            hears[k.source].append(k.dest)
+        track_keying.add((k.source, k.dest))
+    _refuse_loops(strips, hears, track_keying, track=True)
+    track_order = _run_order(hears)
+    ranked = {n: i for i, n in enumerate((*track_order, *order))}
+    keys.sort(key=lambda k: (len(ranked) if k.dest is None else ranked[k.dest], k.index))
+    return Graph(strips, first, tuple(edges), order, tuple(keys), track_order)
+
+
+def _refuse_bus_keys_on_tracks(strips: tuple[Strip, ...], first: int, edges: list[Edge],
+                               track_keys: list[KeyEdge]) -> None:
+    """A track's key from a bus: a loop where the track feeds that bus (named as one), else refused as such."""
+    for k in track_keys:
+        if k.source < first:
+            continue
+        track = strips[k.dest]  # type: ignore[index]
+        # The path from the track down to the bus, through outputs and sends, if there is one.
+        paths: dict[int, list[int]] = {k.dest: [k.dest]}  # type: ignore[dict-item]
+        todo = [k.dest]
+        while todo:
+            node = todo.pop(0)
+            for e in edges:
+                if e.source == node and e.dest is not None and e.dest not in paths:
+                    paths[e.dest] = paths[node] + [e.dest]
+                    todo.append(e.dest)
+        if k.source in paths:
+            loop = (*paths[k.source], k.dest)
+            raise RoutingLoopError(tuple(strips[n].name for n in loop),  # type: ignore[index]
+                                   (False,) * (len(loop) - 2) + (True,), track=True)
+        raise KeyedTrackSlotError(track.name, k.dest,  # type: ignore[arg-type]
+                                  k.index, k.slot.name, strips[k.source].name)
 
 
 def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None) -> list[KeyEdge]:
@@ -214,13 +251,14 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
     track_of = {t.name: i for i, t in enumerate(tracks)}
     keys = []
     owners: list[tuple[str, int, str, Chain, int | None]] = [
-        ("bus", j, b.name, b.chain, first + j) for j, b in enumerate(busses)]
+        ("track", i, t.name, t.chain, i) for i, t in enumerate(tracks)]
+    owners += [("bus", j, b.name, b.chain, first + j) for j, b in enumerate(busses)]
     if master is not None:
         owners.append(("master", 0, "master", master, None))
     for owner, index, name, chain, node in owners:
         inside = [slot for slot in chain.keyed() if not any(slot is item for item in chain.slots)]
         if inside:
-            raise KeyedSplitSlotError("the master" if owner == "master" else f"bus {name!r}", inside[0].name)
+            raise KeyedSplitSlotError("the master" if owner == "master" else f"{owner} {name!r}", inside[0].name)
         for s, slot in enumerate(chain.slots):
             if getattr(slot, "key", None) is None:  # a split has none
                 continue
@@ -236,7 +274,7 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
 
 
 def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
-                  keying: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
+                  keying: set[tuple[int, int]] = frozenset(), track: bool = False) -> None:  # type: ignore[assignment]
     state: dict[int, int] = {}  # 1: on the current path, 2: done
     path: list[int] = []
 
@@ -247,7 +285,7 @@ def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
             if state.get(d) == 1:
                 loop = path[path.index(d):] + [d]
                 keyed = tuple((a, b) in keying for a, b in zip(loop, loop[1:]))
-                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed)
+                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed, track)
             if d not in state:
                 visit(d)
         path.pop()

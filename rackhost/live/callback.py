@@ -131,6 +131,8 @@ class LiveState:
     # The tracks the partner process renders (rackhost.live.partner), and own(): the callback's share meanwhile.
     partner: Any = None
     own: Callable[[], None] | None = None
+    # The keyed tracks: rendered by the callback after the share, in this order (MixSnapshot.render_order).
+    last: tuple[int, ...] = ()
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -232,6 +234,9 @@ class AudioCallback:
             share.open()
             worker.hand(share)
             share.work()
+            render = state.render
+            for k in state.last:  # a keyed track hears tracks the share rendered: after it, on this thread
+                render(k)
         else:
             render = state.render
             for k in state.numbers:
