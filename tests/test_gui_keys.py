@@ -123,7 +123,7 @@ def test_a_track_slot_offers_the_other_tracks_as_keys_and_is_keyed_in_one_undo_s
     taken = steps(app)
     click(panel.key, "voice")
     assert app.session.tracks[0].chain[0].key.source == "voice" and steps(app) == taken + 1
-    assert dpg.get_value(app.strips[0].key_labels[0]) == "key: voice (post)"
+    assert dpg.get_value(app.strips[0].key_labels[0]) == "key: voice"
     app.undo()
     assert app.session.tracks[0].chain[0].key is None
     app.set_key(0, 0, "music bus")  # the music track feeds the music bus: a loop, said, nothing changes
