@@ -136,8 +136,11 @@ def test_a_partner_that_dies_hands_its_tracks_back_and_the_engine_plays_on(jack_
         time.sleep(0.5)
         stats = engine.stats()
         assert stats.running and stats.fault is None and stats.callbacks > before
-        # Every track renders here again: the output is the offline render's from a fresh start of each chain.
+        # Every track renders here again, its chain reset, shared with the second audio thread.
         assert engine._state.numbers == tuple(range(TRACKS))
+        assert "second audio thread" in engine.spread_state, engine.spread_state
+        engine.update()
+        assert engine._state.share is not None
     finally:
         engine.close()
 

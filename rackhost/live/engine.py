@@ -336,6 +336,10 @@ class LiveEngine(AudioCallback):
                 self._notices.append(f"the partner process stopped ({partner.lost}); every track runs in the engine "
                                      f"process from now on")
                 self.spread_state = f"partner process lost: {partner.lost}"
+                if self.spread and self._worker is None and self.audio_thread_id:
+                    # The second audio thread takes the other core: this state, made without a partner, has a share.
+                    self._worker, threads = start_worker(self.audio_thread_id)
+                    self.spread_state += f"; {threads}"
             return state
         taken = set(lanes)
         own = tuple(k for k in state.numbers if k not in taken)
