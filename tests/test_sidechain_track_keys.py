@@ -17,6 +17,7 @@ from test_live_callback import BLOCK, _run, _started
 from test_live_partner import TRACKS, _mix
 
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
+from rackhost.chain.automation import Envelope, Point, SlotTarget
 from rackhost.errors import KeyedTrackSlotError, RoutingLoopError
 from rackhost.live import LiveEngine
 from rackhost.live.spread import TrackWorker
@@ -89,6 +90,26 @@ def test_a_slow_voice_chain_delays_the_music_so_the_duck_lands_where_the_voice_p
     # Within a sample or two (the maximiser shapes the voice a little): unaligned, the duck would land 480 late.
     assert abs(_first_change(render(slow, tail=False).audio, music) -
                _first_change(render(plain, tail=False).audio, music)) <= 2
+
+
+def test_an_envelope_on_the_keyed_plugin_stays_on_time_when_the_music_waits_for_a_slow_key():
+    def released_at_04(voice_chain: Chain | None) -> np.ndarray:
+        session = ducked_track(voice_chain)
+        comp = session.track("music").chain[0]
+        # The duck lets go at 0.4 s, while the voice still plays: the threshold jumps above every key level.
+        session.edit.add_envelope(session.track("music"), Envelope(SlotTarget(comp, "threshold_db"), (
+            Point(0.0, -40.0, "step"), Point(0.4, 0.0))))
+        return render(session, tail=False).audio
+
+    plain = released_at_04(None)
+    slow = released_at_04(Chain([Plugin.create("ZaMaximX2", threshold_db=0.0)]))
+    assert _level_db(plain, 0.30, 0.39) < _level_db(_music(), 0.30, 0.39) - 20  # ducked until the envelope
+    # How far the release has come 5 and 10 ms after the envelope, against the steady duck before it (the maximised
+    # voice ducks 2.4 dB deeper throughout). Played on the music's unwaited time, it would let go 10 ms early (7.5
+    # dB up at 5 ms where on time is 2.2: measured).
+    for end in (0.405, 0.410):
+        risen = [_level_db(out, 0.400, end) - _level_db(out, 0.380, 0.390) for out in (plain, slow)]
+        assert risen[1] == pytest.approx(risen[0], abs=1.0)
 
 
 def test_a_track_keyed_by_a_keyed_track_renders_after_it():

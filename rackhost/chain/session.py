@@ -288,6 +288,8 @@ class Session:
                 taps.append(tap)
         for node, keys in heard.items():
             strips[node].keys, strips[node].key_gains = tuple(keys), key_cell
+        for node in graph.track_order:  # a keyed track's chain plays its envelopes as late as its input waits
+            _lag_envelopes(plan, strips[node].chain, arrivals[node])
         bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
                            for row, (bus, processor) in enumerate(busses))
         master = self._master_strip(plan, master_chain, arrival)
@@ -444,6 +446,18 @@ class Session:
             default=0,
         )
 
+
+
+def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:
+    """Play the chain's parameter envelopes ``frames`` later (its input waits that long for a key); made with none."""
+    if not frames or chain.automation is None:
+        return
+    stages = [a for a in chain.automation if a is not None]
+    moved = {id(curve) for a in stages for curve in a.curves}
+    for a in stages:
+        a.lag += frames
+    for entries in plan.mix.curves.values():
+        entries[:] = [(curve, lag + frames if id(curve) in moved else lag) for curve, lag in entries]
 
 
 def _fed(graph: routing.Graph, live: tuple[bool, ...]) -> list[bool]:
