@@ -185,16 +185,6 @@ class KeyedSplitSlotError(RoutingError):
                          f"move {plugin} out of the split, or clear its key")
 
 
-class KeyedTrackSlotError(RoutingError):
-    """A track's slot keyed from a bus: tracks render before every bus, so a track's key comes from a track."""
-
-    def __init__(self, track: str, index: int, slot: int, plugin: str, source: str):
-        self.track, self.index, self.slot, self.source = track, index, slot, source
-        super().__init__(f"track {track!r}: slot {slot + 1} ({plugin}) is keyed from bus {source!r}, but a track's "
-                         f"key comes from another track (every track renders before any bus); key it from a track "
-                         f"feeding {source!r}, or route the track to a bus and put {plugin} with its key there")
-
-
 class AudioDeviceError(RackhostError):
     """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""
 

@@ -119,7 +119,7 @@ def test_a_plugin_without_a_key_input_is_refused_naming_those_that_can(app):
 def test_a_track_slot_offers_the_other_tracks_as_keys_and_is_keyed_in_one_undo_step(app):
     app.add_plugin(0, "ZamCompX2")  # what the browser does when a plug-in is picked
     panel = app.open_panel(0, 0)
-    assert dpg.get_item_configuration(panel.key)["items"] == [NO_KEY, "voice"]  # busses run after every track
+    assert dpg.get_item_configuration(panel.key)["items"] == [NO_KEY, "voice", "music bus", "fx"]
     taken = steps(app)
     click(panel.key, "voice")
     assert app.session.tracks[0].chain[0].key.source == "voice" and steps(app) == taken + 1

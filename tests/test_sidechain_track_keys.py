@@ -18,7 +18,7 @@ from test_live_partner import TRACKS, _mix
 
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.chain.automation import Envelope, Point, SlotTarget
-from rackhost.errors import KeyedTrackSlotError, RoutingLoopError
+from rackhost.errors import RoutingLoopError
 from rackhost.live import LiveEngine
 from rackhost.live.spread import TrackWorker
 from rackhost.presets import load_session, save_session
@@ -132,11 +132,19 @@ def test_tracks_keying_each_other_and_a_track_keyed_by_a_bus_it_feeds_are_refuse
         session.edit.set_key(session, session.track("voice").chain[0], "voice")
     with pytest.raises(RoutingLoopError, match=r"routing loop: voice -> vox -\(key\)-> voice"):
         session.edit.set_key(session, session.track("voice").chain[0], "vox")
-    session.add_bus("other")
-    with pytest.raises(KeyedTrackSlotError, match=r"track 'voice': slot 1 \(ZamCompX2\) is keyed from bus 'other'"):
-        session.edit.set_key(session, session.track("voice").chain[0], "other")
     assert session.track("voice").chain[0].key is None and session.track("music").chain[0].key.source == "voice"
     assert len(render(session, tail=False).audio[0]) == SR  # the session still renders
+
+
+def test_a_voice_bus_ducks_the_music_track_which_runs_after_that_bus():
+    session = ducked_track(keyed=False)
+    session.add_bus("sink", mute=True)  # the voice is heard nowhere, and its bus still keys
+    session.bus("vox").mute, session.bus("vox").output = False, "sink"
+    session.edit.set_key(session, session.track("music").chain[0], "vox")
+    graph = session.graph()
+    assert graph.late == (0,) and graph.order.index(0) > graph.order.index(graph.tracks)  # music after vox
+    assert session.snapshot().render_order() == ((1,), ())  # the router renders the music among the busses
+    np.testing.assert_array_equal(render(session, tail=False).audio, render(ducked_track(), tail=False).audio)
 
 
 def test_setting_a_track_key_is_one_undo_step_and_the_file_keeps_it_at_the_same_version(tmp_path):
@@ -185,12 +193,20 @@ def _signal(seconds: float = 1.0) -> np.ndarray:
     return np.concatenate([music, voice[None]]).astype(np.float32)
 
 
-def test_the_callback_plays_a_keyed_track_as_the_offline_render_to_the_sample():
+def _bus_keyed(signal: np.ndarray | None = None) -> Session:
+    """As :func:`_keyed`, the music keyed from the voice's bus instead (the bus runs first, then the music)."""
+    session = _keyed(signal)
+    session.edit.set_key(session, session.track("music").chain[0], "vox")
+    return session
+
+
+@pytest.mark.parametrize("make", [_keyed, _bus_keyed], ids=["from a track", "from a bus"])
+def test_the_callback_plays_a_keyed_track_as_the_offline_render_to_the_sample(make):
     signal = _signal()[:, : BLOCK * 300]
-    live = _run(_started(_keyed()), signal)
-    offline = render(_keyed(signal), tail=False).audio
+    live = _run(_started(make()), signal)
+    offline = render(make(signal), tail=False).audio
     np.testing.assert_array_equal(live[:, 480:], offline[:, : live.shape[1] - 480])
-    unkeyed = _keyed(signal)
+    unkeyed = make(signal)
     unkeyed.edit.set_key(unkeyed, unkeyed.track("music").chain[0], None)
     assert not np.allclose(render(unkeyed, tail=False).audio, offline, atol=1e-3)  # the key made a difference
 
@@ -222,8 +238,9 @@ def test_with_a_second_audio_thread_the_keyed_track_still_renders_after_its_key(
     np.testing.assert_array_equal(live[:, 480:], offline[:, : live.shape[1] - 480])
 
 
-def test_live_output_of_a_keyed_track_equals_the_offline_render(jack_server):
-    assert_live_equals_offline(jack_server, _keyed, _signal(1.0), latency=480)
+@pytest.mark.parametrize("make", [_keyed, _bus_keyed], ids=["from a track", "from a bus"])
+def test_live_output_of_a_keyed_track_equals_the_offline_render(jack_server, make):
+    assert_live_equals_offline(jack_server, make, _signal(1.0), latency=480)
 
 
 def test_file_tracks_beside_the_partner_keep_a_keyed_track_and_its_key_in_the_engine(jack_server, tmp_path,

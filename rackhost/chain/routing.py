@@ -21,8 +21,8 @@ at its slot (the strip's input latency plus its chain's latency before the slot)
 where the key is the later of the two, the strip's input waits for it, and
 everything after it is aligned to that. A keyed slot on a track hears another
 track: the keyed tracks render after every other track, in :attr:`Graph.track_order`
-(each after the tracks keying it). A track's key from a bus is refused: busses
-run after every track.
+(each after the tracks keying it). A track keyed by a bus runs among the busses
+(:attr:`Graph.late`): after that bus, before the busses it feeds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Sequence, Union
 from rackhost.chain.bus import Bus, Send
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.sidechain import Key
-from rackhost.errors import (KeyedSplitSlotError, KeyedTrackSlotError, RoutingLoopError, UnknownBusError,
+from rackhost.errors import (KeyedSplitSlotError, RoutingLoopError, UnknownBusError,
                              UnknownKeySourceError)
 
 if TYPE_CHECKING:
@@ -76,9 +76,17 @@ class Graph:
     strips: tuple[Strip, ...]  # the tracks, then the busses
     tracks: int
     edges: tuple[Edge, ...]  # node by node: its output, then its sends in order
-    order: tuple[int, ...]  # bus nodes in the order they run: each after every strip that feeds it or keys it
+    # Bus nodes in the order they run, each after every strip that feeds it or keys it; among them the tracks
+    # keyed by a bus (:attr:`late`), each after what keys it and before what it feeds.
+    order: tuple[int, ...]
     keys: tuple[KeyEdge, ...] = ()  # the tracks' keyed slots, the busses' in run order... then the master's
-    track_order: tuple[int, ...] = ()  # the keyed tracks, each after the tracks keying it: they render last
+    # The tracks keyed by tracks only, each after the tracks keying it: they render after every other track.
+    track_order: tuple[int, ...] = ()
+
+    @property
+    def late(self) -> tuple[int, ...]:
+        """The tracks keyed by a bus (or by such a track), in :attr:`order`: the router renders them."""
+        return tuple(n for n in self.order if n < self.tracks)
 
     @property
     def track_sources(self) -> frozenset[int]:
@@ -174,7 +182,7 @@ def routed(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None 
 
 def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None = None) -> Graph:
     """The checked graph; raises :class:`UnknownBusError`, :class:`UnknownKeySourceError`,
-    :class:`KeyedTrackSlotError` or :class:`RoutingLoopError` naming the fault."""
+    :class:`KeyedSplitSlotError` or :class:`RoutingLoopError` naming the fault."""
     strips: tuple[Strip, ...] = (*tracks, *busses)
     first = len(tracks)
     node_of = {b.name: first + j for j, b in enumerate(busses)}
@@ -192,55 +200,39 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
         edges += [Edge(i, node(strip, i, s.bus, k), s) for k, s in enumerate(strip.sends)]
     keys = _key_edges(tracks, busses, master)
     track_keys = [k for k in keys if k.dest is not None and k.dest < first]
-    _refuse_bus_keys_on_tracks(strips, first, edges, track_keys)
-    feeds: dict[int, list[int]] = {n: [] for n in node_of.values()}  # bus -> the busses it feeds or keys
-    keying: set[tuple[int, int]] = set()  # (source, bus) pairs joined by a key only
-    for e in edges:
-        if e.source >= first and e.dest is not None and e.dest not in feeds[e.source]:
-            feeds[e.source].append(e.dest)
-    for k in keys:
-        if k.source >= first and k.dest is not None and k.dest not in feeds[k.source]:
-            feeds[k.source].append(k.dest)
-            keying.add((k.source, k.dest))
-    _refuse_loops(strips, feeds, keying)
-    order = _run_order(feeds)
-    # The tracks keyed by tracks, in their own order: a track waits for the tracks keying it.
-    keyed_tracks = sorted({k.dest for k in track_keys})
-    hears: dict[int, list[int]] = {n: [] for n in keyed_tracks}  # keyed track -> the keyed tracks it keys
+    # Tracks keying tracks: a circle among them is refused first, named as one.
+    hears: dict[int, list[int]] = {n: [] for n in sorted({k.dest for k in track_keys})}  # type: ignore[misc]
     track_keying: set[tuple[int, int]] = set()
     for k in track_keys:
         if k.source in hears and k.dest not in hears[k.source]:
-            hears[k.source].append(k.dest)
-        track_keying.add((k.source, k.dest))
-    _refuse_loops(strips, hears, track_keying, track=True)
-    track_order = _run_order(hears)
+            hears[k.source].append(k.dest)  # type: ignore[arg-type]
+        track_keying.add((k.source, k.dest))  # type: ignore[arg-type]
+    _refuse_loops(strips, hears, track_keying, first)
+    # A track keyed by a bus (or by such a track) runs among the busses, after the bus keying it.
+    late = {k.dest for k in track_keys if k.source >= first}
+    grown = True
+    while grown:
+        grown = False
+        for k in track_keys:
+            if k.source in late and k.dest not in late:
+                late.add(k.dest)
+                grown = True
+    # node -> the busses (and late tracks) it feeds or keys
+    feeds: dict[int, list[int]] = {n: [] for n in (*sorted(late), *node_of.values())}  # type: ignore[misc]
+    keying: set[tuple[int, int]] = set()  # (source, dest) pairs joined by a key only
+    for e in edges:
+        if e.source in feeds and e.dest is not None and e.dest not in feeds[e.source]:
+            feeds[e.source].append(e.dest)
+    for k in keys:
+        if k.source in feeds and k.dest is not None and k.dest not in feeds[k.source]:
+            feeds[k.source].append(k.dest)
+            keying.add((k.source, k.dest))
+    _refuse_loops(strips, feeds, keying, first)
+    order = _run_order(feeds)
+    track_order = tuple(n for n in _run_order(hears) if n not in late)
     ranked = {n: i for i, n in enumerate((*track_order, *order))}
     keys.sort(key=lambda k: (len(ranked) if k.dest is None else ranked[k.dest], k.index))
     return Graph(strips, first, tuple(edges), order, tuple(keys), track_order)
-
-
-def _refuse_bus_keys_on_tracks(strips: tuple[Strip, ...], first: int, edges: list[Edge],
-                               track_keys: list[KeyEdge]) -> None:
-    """A track's key from a bus: a loop where the track feeds that bus (named as one), else refused as such."""
-    for k in track_keys:
-        if k.source < first:
-            continue
-        track = strips[k.dest]  # type: ignore[index]
-        # The path from the track down to the bus, through outputs and sends, if there is one.
-        paths: dict[int, list[int]] = {k.dest: [k.dest]}  # type: ignore[dict-item]
-        todo = [k.dest]
-        while todo:
-            node = todo.pop(0)
-            for e in edges:
-                if e.source == node and e.dest is not None and e.dest not in paths:
-                    paths[e.dest] = paths[node] + [e.dest]
-                    todo.append(e.dest)
-        if k.source in paths:
-            loop = (*paths[k.source], k.dest)
-            raise RoutingLoopError(tuple(strips[n].name for n in loop),  # type: ignore[index]
-                                   (False,) * (len(loop) - 2) + (True,), track=True)
-        raise KeyedTrackSlotError(track.name, k.dest,  # type: ignore[arg-type]
-                                  k.index, k.slot.name, strips[k.source].name)
 
 
 def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None) -> list[KeyEdge]:
@@ -274,7 +266,8 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
 
 
 def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
-                  keying: set[tuple[int, int]] = frozenset(), track: bool = False) -> None:  # type: ignore[assignment]
+                  keying: set[tuple[int, int]] = frozenset(), first: int = 0) -> None:  # type: ignore[assignment]
+    """``first``: the first bus node; a loop through a node below it goes through a keyed track."""
     state: dict[int, int] = {}  # 1: on the current path, 2: done
     path: list[int] = []
 
@@ -285,7 +278,7 @@ def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
             if state.get(d) == 1:
                 loop = path[path.index(d):] + [d]
                 keyed = tuple((a, b) in keying for a, b in zip(loop, loop[1:]))
-                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed, track)
+                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed, any(k < first for k in loop))
             if d not in state:
                 visit(d)
         path.pop()

@@ -174,7 +174,7 @@ class Session:
         """The checked mixer graph, or None for tracks summed straight into the master (no busses, no sends).
 
         Raises :class:`~rackhost.errors.UnknownBusError`, :class:`~rackhost.errors.UnknownKeySourceError`,
-        :class:`~rackhost.errors.KeyedTrackSlotError` or :class:`~rackhost.errors.RoutingLoopError`.
+        :class:`~rackhost.errors.KeyedSplitSlotError` or :class:`~rackhost.errors.RoutingLoopError`.
         """
         chain = self.master.chain
         return routing.build(self.tracks, self.busses, chain) if routing.routed(self.tracks, self.busses, chain) \
@@ -269,6 +269,7 @@ class Session:
                                   track.audition_stage(processor.latency, segment, sr, others.get(index)),
                                   arrivals[node])
                        for node, (index, track, processor) in enumerate(prepared))
+        late_tracks = graph.late  # keyed by a bus: the router renders them
         key_gains = self._key_gains(graph, tuple(s.width for s in strips))
         key_cell = [key_gains]
         taps = []
@@ -282,13 +283,13 @@ class Session:
                 continue
             tap = KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage, delay,
                          segment)
-            if on_track:
+            if on_track and k.dest not in late_tracks:  # keyed by a track only: rendered after it, before any bus
                 heard.setdefault(k.dest, []).append((tap, strips[k.source]))  # type: ignore[arg-type]
-            else:
+            else:  # the router writes it, before any fader or as its source runs
                 taps.append(tap)
         for node, keys in heard.items():
             strips[node].keys, strips[node].key_gains = tuple(keys), key_cell
-        for node in graph.track_order:  # a keyed track's chain plays its envelopes as late as its input waits
+        for node in (*graph.track_order, *late_tracks):  # a keyed track's chain plays its envelopes as its input waits
             _lag_envelopes(plan, strips[node].chain, arrivals[node])
         bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
                            for row, (bus, processor) in enumerate(busses))
@@ -312,13 +313,19 @@ class Session:
             fade = plan.fade(strip, width, late[node], fed[node])
             if fade is not None:
                 (plan.mix.tracks if node < first else plan.mix.busses)[row(node)] = fade
-        router = Router(bus_strips, tuple(n - first for n in graph.order), edges,
+        places, seen = [], 0  # each late track's place: before the first bus after it in the run order
+        for node in graph.order:
+            if node < first:
+                places.append((node, seen))
+            else:
+                seen += 1
+        router = Router(bus_strips, tuple(n - first for n in graph.order if n >= first), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
                         tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
-                        tuple(taps), key_gains, key_cell)
+                        tuple(taps), key_gains, key_cell, tuple(places))
         return MixSnapshot(strips, master, sr, block, segment, arrival + master.chain.latency, gains, flags,
                            tuple(notes), router, automation=plan.mix or None, keyed_tracks=graph.track_order,
-                           key_sources=graph.track_sources)
+                           key_sources=graph.track_sources | set(late_tracks))
 
     def _routed_gains(
         self, graph: routing.Graph, widths: tuple[int, ...]

@@ -27,16 +27,13 @@ if TYPE_CHECKING:
 SHOWN_AT_ONCE = 120
 NO_KEY = "no key"
 KEY_TIP = ("key (sidechain): the track or bus this plug-in's detector hears, taken after its fader and pan (post) "
-           "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. A track's "
-           "slot hears another track; plug-ins with a key input: ")
+           "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. Plug-ins "
+           "with a key input: ")
 
 
 def key_sources(session: Any, owner: Any) -> list[str]:
-    """What a slot on ``owner`` may be keyed from: on a bus or the master, every track and every other bus; on a
-    track, every other track (busses run after every track)."""
-    if any(owner is t for t in session.tracks):
-        return [t.name for t in session.tracks if t is not owner]
-    return [t.name for t in session.tracks] + [b.name for b in session.busses if b is not owner]
+    """What a slot on ``owner`` (a track, a bus or the master) may be keyed from: every other track and bus."""
+    return [t.name for t in session.tracks if t is not owner] + [b.name for b in session.busses if b is not owner]
 
 
 def takes_key_here(track: Any, slot: Slot) -> bool:

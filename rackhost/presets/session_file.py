@@ -72,7 +72,7 @@ from rackhost.chain.automation import Envelope
 from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
-from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
+from rackhost.errors import (RackhostError, RoutingLoopError, UnknownBusError,
                              UnknownKeySourceError, printable)
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
@@ -395,8 +395,6 @@ class _SessionReader(DocumentReader):
             place = "master" if err.owner == "master" else \
                 f"{'tracks' if err.owner == 'track' else 'busses'}[{err.index}]"
             raise self.fail(f"{place}.chain[{err.slot}].key.source", str(err)) from None
-        except KeyedTrackSlotError as err:
-            raise self.fail(f"tracks[{err.index}].chain[{err.slot}].key.source", str(err)) from None
         except RoutingLoopError as err:
             raise self.fail("tracks" if err.track else "busses", str(err)) from None
 
