@@ -15,6 +15,7 @@ from jack_harness import align, jack_device
 from live_takes import assert_live_equals_offline, capture_playback, clean_take, xruns
 from test_live_callback import BLOCK, _run, _started
 from test_live_partner import TRACKS, _mix
+from test_stems import _stems
 
 from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.chain.automation import Envelope, Point, SlotTarget
@@ -110,6 +111,16 @@ def test_an_envelope_on_the_keyed_plugin_stays_on_time_when_the_music_waits_for_
     for end in (0.405, 0.410):
         risen = [_level_db(out, 0.400, end) - _level_db(out, 0.380, 0.390) for out in (plain, slow)]
         assert risen[1] == pytest.approx(risen[0], abs=1.0)
+
+
+@pytest.mark.parametrize("source", ["voice", "vox"])
+def test_the_stem_of_a_track_waiting_for_a_slow_key_lines_up_with_the_mix(tmp_path, source):
+    session = ducked_track(Chain([Plugin.create("ZaMaximX2", threshold_db=0.0)]), keyed=False)
+    session.add_bus("sink", mute=True)
+    session.bus("vox").mute, session.bus("vox").output = False, "sink"
+    session.edit.set_key(session, session.track("music").chain[0], source)
+    mix, stems = _stems(tmp_path, session, tail=False)
+    np.testing.assert_array_equal(stems["music"], mix)  # the master hears the music alone
 
 
 def test_a_track_keyed_by_a_keyed_track_renders_after_it():
