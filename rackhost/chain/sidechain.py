@@ -11,8 +11,9 @@ which keep plug-in instances): a routing edit while playing never reloads it
 nor cuts its envelope.
 
 Where the key comes from and how it is delayed is the router's business
-(:mod:`rackhost.chain.routing`, :class:`rackhost.chain.mixer.Router`): it
-writes each segment's key into :attr:`KeyedStage.key` before the chain runs.
+(:mod:`rackhost.chain.routing`, :class:`rackhost.chain.mixer.Router`, and for a
+track keyed by tracks :class:`rackhost.chain.mixer.TrackStrip`): it writes each
+segment's key into :attr:`KeyedStage.key` before the chain runs.
 """
 
 from __future__ import annotations
