@@ -375,10 +375,10 @@ class Router:
         rows = {row for row, _ in late}
         self.track_keys = tuple(k for k in keys if not k.bus and k.source not in rows)
         # A late track's own keys and paths, taken once it has rendered.
+        own = [(e, p) for e, b, p in zip(edges, sources, pre) if b is None]
         self.late_paths = {row: (tuple(k for k in keys if not k.bus and k.source == row),
-                                 tuple(e for e, b, p in zip(edges, sources, pre) if b is None and e.source == row and p),
-                                 tuple(e for e, b, p in zip(edges, sources, pre)
-                                       if b is None and e.source == row and not p)) for row in rows}
+                                 tuple(e for e, p in own if e.source == row and p),
+                                 tuple(e for e, p in own if e.source == row and not p)) for row in rows}
         for bus in busses:
             bus.keys = tuple(k for k in keys if k.bus and k.source == bus.row)
         self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p and e.source not in rows)
