@@ -84,8 +84,7 @@ def test_the_engine_process_follows_synced_edits_while_playing(jack_server, sess
         engine.send(Sync(session_to_dict(session)))
         _wait(lambda: engine.stats()["strips"] == 3, "the third track to appear")
         _wait(lambda: engine.meters()[2, 0, 0] > 0 and engine.meters()[1, 0, 0] == 0, "mute to land, vox to play")
-        assert engine.poll() == [] and engine.alive
-        assert engine.stats()["xruns"] == 0
+        assert engine.poll() == [] and engine.alive  # xrun counts are the benchmarks' (bench/live.py, bench/soak.py)
     finally:
         engine.stop()
 

@@ -150,8 +150,7 @@ def test_ccs_notes_program_change_and_learn_through_jack(jack_server, controller
         controller.send(mido.Message("control_change", channel=3, control=21, value=127))
         _wait(lambda: gain.get("gain_db") == 0.0, "the learned CC to move the gain")
         stats = engine.stats()
-        assert stats.running and not stats.fault
-        assert stats.xruns == 0, f"{stats.xruns} xruns; jackd: {jack_server.log_tail(600)}"
+        assert stats.running and not stats.fault  # xrun counts are the benchmarks' (bench/live.py, bench/soak.py)
     finally:
         engine.close()
 

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import math
 import re
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -260,7 +261,7 @@ class Plugin:
         def factory(_: dict) -> pedalboard.Plugin:
             try:
                 with muted_stderr() if quiet else contextlib.nullcontext():
-                    return pedalboard.load_plugin(str(path))
+                    return _with_wrappers_of_a_twin(str(path), pedalboard.load_plugin(str(path)))
             except (ImportError, RuntimeError, ValueError) as err:
                 # pedalboard's first line is only "Failed to load plugin as VST3Plugin. Errors were:";
                 # the reasons follow, one line per format tried.
@@ -387,6 +388,14 @@ class Plugin:
         widen = bool(widen) and channels == 1
         if (channels, sample_rate, widen) == (self.channels, self.sample_rate, self._widen):
             return self.note
+        hot = self.channels is not None and not self.is_builtin
+        if hot:
+            # A new layout for a plug-in that may be playing (a live track's input went from mono to
+            # stereo): everything below (the layout probe, a twin, the reset) runs on a fresh instance
+            # with the same state and values. The instances the running audio state holds are left alone
+            # to play on until the new state is swapped in; touching them here cleared their tails and
+            # made the audio callback wait on pedalboard's lock of the plug-in.
+            self._instances = [self._clone_instance(flush=False)]
         other = 2 if channels == 1 else 1
         if self.supports(channels, sample_rate):
             mode: AdaptationMode = "direct"
@@ -421,7 +430,7 @@ class Plugin:
             )
         wanted = 2 if mode == "dual_mono" else 1  # one instance of an instrument, whatever its width
         while len(self._instances) < wanted:
-            self._instances.append(self._clone_instance())
+            self._instances.append(self._clone_instance(flush=not hot))
         del self._instances[wanted:]
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
         self._widen = widen
@@ -504,7 +513,18 @@ class Plugin:
         return None
 
     def _clone_instance(self, flush: bool = True) -> pedalboard.Plugin:
+        """A new instance with the first one's state and values.
+
+        ``flush=False``: the first instance may be running in the audio callback, so it is never run
+        and only read: its raw state, then each parameter's raw value (exact, where the named values
+        are rounded through display text; values set since it last ran included), and pedalboard's
+        parameter wrappers are shared rather than rebuilt (building them sweeps each parameter 1,000
+        times in Python, about 10 ms a parameter of the GIL the callback needs, and the callback's
+        first parameter change on the new instance would otherwise do it).
+        """
         twin = self._factory(self._constructor_values)
+        # Before anything is set on it: pedalboard looks every attribute set up among the parameters.
+        shared = not flush and not self.is_builtin and _share_wrappers(self.instance, twin)
         if not self.is_builtin:
             if flush:
                 self.flush()
@@ -514,6 +534,8 @@ class Plugin:
                     twin.raw_state = self.instance.raw_state
             except Exception:  # noqa: BLE001 - a plug-in may refuse state; named values follow anyway
                 pass
+            if shared and _copy_raw_values(self.instance, twin):
+                return twin
         for name in self.controls():
             if self.parameters[name].type == "path":
                 continue
@@ -707,6 +729,59 @@ class MissingPlugin(Plugin):
 
     def reset(self) -> None:
         pass
+
+
+# A loaded instance of each bundle, while one lives: the next instance of it takes copies of its parameter
+# wrappers rather than building its own (about 50 ms of Python for a zam-plugins compressor, held on the
+# engine's control thread, which shares the GIL with the audio callback, each time a slot is added live).
+_LOADED: weakref.WeakValueDictionary[str, pedalboard.Plugin] = weakref.WeakValueDictionary()
+
+
+def _with_wrappers_of_a_twin(key: str, instance: pedalboard.Plugin) -> pedalboard.Plugin:
+    twin = _LOADED.get(key)
+    if twin is not None and "__python_parameter_cache__" in getattr(twin, "__dict__", {}):
+        _share_wrappers(twin, instance)
+    _LOADED[key] = instance
+    return instance
+
+
+def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> bool:
+    """Give ``target`` (a new instance of the same plug-in) ``source``'s parameter wrappers without
+    building them; False where pedalboard's internals are not as expected (they get built on first use).
+
+    Reads pedalboard internals (the wrapper cache of ``_PythonExternalPluginMixin``); a wrapper
+    looks its C++ parameter up by name on the plug-in it holds, here ``target``.
+    """
+    try:
+        source.parameters  # noqa: B018 - builds the source's wrappers if nothing has yet
+        cache = source.__python_parameter_cache__
+        names = source.__python_to_cpp_names__
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return False
+    shared = {}
+    for name, wrapper in cache.items():
+        copy = object.__new__(type(wrapper))
+        copy.__dict__.update(wrapper.__dict__)  # ranges, type, python name: the same plug-in's
+        copy.__dict__["_AudioProcessorParameter__plugin"] = target
+        shared[name] = copy
+    target.__python_parameter_cache__ = shared
+    target.__python_to_cpp_names__ = dict(names)
+    return True
+
+
+def _copy_raw_values(source: pedalboard.Plugin, target: pedalboard.Plugin) -> bool:
+    """Give ``target`` (a new instance of the same plug-in) ``source``'s raw parameter values, exactly;
+    False where the two do not list the same parameters (the caller then copies named values)."""
+    try:
+        theirs, ours = list(source._parameters), list(target._parameters)
+    except AttributeError:
+        return False
+    if [p.name for p in theirs] != [p.name for p in ours]:
+        return False
+    for their, our in zip(theirs, ours):
+        if our.raw_value != their.raw_value:
+            our.raw_value = their.raw_value
+    return True
 
 
 def _describe_external(instance: pedalboard.Plugin) -> dict[str, ParameterInfo]:

@@ -120,6 +120,11 @@ class LiveEngine(AudioCallback):
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
+        self.finished_takes: list[Take] = []  # takes stopped since a reader last took them, oldest first
+        self.partner_side = False  # True in a partner process (see partner.py): it never opens a stream
+        # Plug-in instances by id: those the session holds, and those it dropped at the last update (see update()).
+        self._held: dict[int, Any] = {}
+        self._retiring: dict[int, Any] = {}
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
         self._writer = AutomationWriter(session.sample_rate, session.block_size)  # touch and latch passes
@@ -278,6 +283,23 @@ class LiveEngine(AudioCallback):
         if self._partner is not None and self._stream is not None:
             state = self._join_partner(state)
         self._state = state
+        self._retire_instances()
+
+    def _retire_instances(self) -> None:
+        """Free the plug-in instances the session dropped before the previous update (a slot removed, a
+        preset loaded, a width changed): by then no audio state runs them.
+
+        pedalboard's parameter wrappers and their plug-in refer to each other, so a dropped instance
+        waits for the cyclic garbage collector, which never looks at it in the engine process (its
+        objects are frozen there, see rackhost.live.process): each removed VST3 stayed in memory for
+        good. Breaking the loop lets reference counting free it.
+        """
+        current = _plugin_instances(self.session)
+        for key, instance in self._retiring.items():
+            if key not in current:
+                _break_wrapper_cycle(instance)
+        self._retiring = {key: instance for key, instance in self._held.items() if key not in current}
+        self._held = current
 
     def forward(self, command: Any) -> None:
         """A command this engine applied, for the partner process to apply too (process.py calls it)."""
@@ -574,6 +596,7 @@ class LiveEngine(AudioCallback):
             time.sleep(2 * self.session.block_size / self.session.sample_rate)  # let the last block land
             self._recorder.stop()
             takes = self._recorder.takes
+            self.finished_takes += takes
         return takes
 
     def after_block(self, timeout: float = 0.01) -> None:
@@ -821,7 +844,8 @@ class LiveEngine(AudioCallback):
         for strip in snapshot.tracks:
             track = session.tracks[strip.index]
             if track.input:
-                if max(track.input) >= self.input_channels:
+                # A partner process's engine opens no stream and never renders an input track: nothing to check.
+                if max(track.input) >= self.input_channels and not self.partner_side:
                     raise LiveEngineError(
                         f"track {track.name!r} takes input channel {max(track.input) + 1}, but the device is opened "
                         f"with {self.input_channels} input channels"
@@ -890,3 +914,23 @@ class LiveEngine(AudioCallback):
 
             devices.server_lost()
         return self._server_lost
+
+
+def _plugin_instances(session: Session) -> dict[int, Any]:
+    """Every pedalboard instance the session's plug-ins hold (A/B's other settings and instruments too), by id."""
+    found: dict[int, Any] = {}
+    for owner in (*session.tracks, *session.busses, session.master):
+        plugins = [slot.plugin for chain in (owner.chain, owner.ab.other) if chain is not None
+                   for slot in chain.plugin_slots()]
+        instrument = getattr(owner, "instrument", None)
+        for plugin in plugins + ([instrument] if instrument is not None else []):
+            for instance in plugin.instances:
+                found[id(instance)] = instance
+    return found
+
+
+def _break_wrapper_cycle(instance: Any) -> None:
+    """Drop an external plug-in's parameter wrappers (which point back at it); built-ins have none."""
+    attributes = getattr(instance, "__dict__", None)
+    if attributes is not None:
+        attributes.pop("__python_parameter_cache__", None)

@@ -275,7 +275,7 @@ def slot_at(chain: Any, address: tuple[int, ...]) -> Any:
 def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: int) -> None:
     import gc
 
-    from rackhost.live.engine import LiveEngine
+    from rackhost.live.engine import SWITCH_INTERVAL, LiveEngine
     from rackhost.live.process import apply_command
 
     loader = conn.recv()
@@ -286,10 +286,17 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
         session = loader.session()
         session.block_size = block_size
         engine = LiveEngine(session, spread=False, input_channels=0)
+        engine.partner_side = True
         session.reset()
     except Exception as err:  # noqa: BLE001 - the engine is told and renders every track itself
         conn.send(("error", f"the partner could not load the session: {err}"))
         return
+    # As in the engine process: the render thread gets the GIL back from this one within 0.1 ms, and this
+    # thread starts its work right after a block (engine.after_block(), the render thread writes the byte).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    engine._wake_read, engine._wake_write = os.pipe()
+    os.set_blocking(engine._wake_read, False)
+    os.set_blocking(engine._wake_write, False)
     os.set_blocking(done, False)
     renderer = _Renderer(engine, header, rows, wake, done)
     thread = threading.Thread(target=renderer.run, name="rackhost-partner-audio", daemon=True)
@@ -301,10 +308,12 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
     try:
         while True:
             if not conn.poll(0.05):
+                engine.after_block()
                 _report_failures(engine, conn)
                 gc.collect(1)
                 continue
             message = conn.recv()
+            engine.after_block()
             if message[0] == "quit":
                 break
             if message[0] == "priority":
@@ -428,6 +437,12 @@ class _Renderer:
                 os.write(self.done, b"1")
             except OSError:
                 pass
+            if engine._wake_wanted:  # the control thread waits for the end of a block (after_block)
+                engine._wake_wanted = False
+                try:
+                    os.write(engine._wake_write, b"1")
+                except OSError:
+                    pass
 
 
 class _NoStream:

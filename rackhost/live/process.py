@@ -40,6 +40,7 @@ from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
+from rackhost.live.recorder import TakeReport
 from rackhost.live.spectrum_tap import TAP_FRAMES, SlotReduction
 
 MAX_STRIPS = 256
@@ -109,6 +110,7 @@ class EngineProcess:
         # (MappingTarget.to_dict(), value) of each mapped target a controller moved, for a GUI to follow
         self.moved_targets: list[tuple[dict, object]] = []
         self.recalled_presets: list[tuple[int | None, str]] = []  # (track, preset) a program change recalled
+        self.takes: list[TakeReport] = []  # each take the engine finished recording, oldest first
         # Touch and latch passes the engine wrote (WrittenPass), oldest first: the parent commits each to its
         # session as one undo step (rackhost.live.writer.commit_written)
         self.written_passes: list = []
@@ -207,6 +209,9 @@ class EngineProcess:
                     continue
                 if kind == "midi_recalled":
                     self.recalled_presets.append(message)
+                    continue
+                if kind == "take":
+                    self.takes.append(message)
                     continue
                 if kind == "automation_written":
                     self.written_passes.append(message)
@@ -344,6 +349,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                         conn.send(("midi_moved", moved))
                     while engine.midi.recalled:
                         conn.send(("midi_recalled", engine.midi.recalled.pop(0)))
+                while engine.finished_takes:
+                    conn.send(("take", engine.finished_takes.pop(0).report()))
                 engine.after_block()  # start right after a block: done before the next one wants the GIL
                 _publish(engine, meters, stats)
                 _publish_spectrum(engine, spectrum)

@@ -83,6 +83,32 @@ class Take:
     wet: Ring
     wet_skip: int  # the chain's latency: the first frames of wet are dropped so wet lines up with dry
     frames_written: dict[str, int] = field(default_factory=lambda: {"dry": 0, "wet": 0})
+    wet_skipped: int = 0  # of those, dropped so far
+
+    def report(self) -> TakeReport:
+        """What the take holds against what the callback handed it (call once the recorder has stopped)."""
+        return TakeReport(self.track, str(self.dry_path), str(self.wet_path), self.frames_written["dry"],
+                          self.frames_written["wet"], self.dry.written, self.wet.written - self.wet_skipped,
+                          self.dry.dropped + self.wet.dropped)
+
+
+@dataclass(frozen=True)
+class TakeReport:
+    """A finished take, for a process other than the engine's (which keeps the :class:`Take`)."""
+
+    track: str
+    dry_path: str
+    wet_path: str
+    dry_frames: int  # written to the dry file
+    wet_frames: int
+    dry_recorded: int  # frames the callback handed the recorder
+    wet_recorded: int  # the same for wet, less the chain's latency skipped at its start
+    dropped: int  # frames the callback could not hand over (the writer fell RING_SECONDS behind)
+
+    @property
+    def complete(self) -> bool:
+        """Every frame the callback recorded is in the files: nothing dropped, nothing left unwritten."""
+        return self.dropped == 0 and (self.dry_frames, self.wet_frames) == (self.dry_recorded, self.wet_recorded)
 
 
 class Recorder:
@@ -168,6 +194,7 @@ class Recorder:
                 if kind == "wet" and take.wet_skip:
                     skip = min(take.wet_skip, len(frames))
                     frames, take.wet_skip = frames[skip:], take.wet_skip - skip
+                    take.wet_skipped += skip
                 if len(frames) and not self.error:
                     try:
                         f.write(frames)
