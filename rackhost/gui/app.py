@@ -295,7 +295,7 @@ class RackApp(MidiActions, AuditionActions):
 
     def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
         """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
-        A loop, a plug-in without a key input or a track's slot is refused, said, and nothing changes."""
+        A loop or a plug-in without a key input is refused, said, and nothing changes."""
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_key(self.session, slot, source, pre_fader)):
             where = strip_where(self.owner(track), track)

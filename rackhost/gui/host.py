@@ -161,7 +161,7 @@ class SlotEdits(ParameterEdits, Protocol):
 class KeyEdits(Protocol):
     """A slot's key (sidechain): the track or bus its detector hears, before or after that strip's fader.
 
-    A loop, a plug-in that cannot take a key or a track's slot is refused with the editor's error in the
+    A loop or a plug-in that cannot take a key is refused with the editor's error in the
     status line, nothing changed; the engine resyncs.
     """
 

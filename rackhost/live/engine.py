@@ -323,8 +323,10 @@ class LiveEngine(AudioCallback):
                 track = session.tracks[strip.index]
                 # A touch or latch envelope is overridden by moves the engine records here: kept here too.
                 writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
+                # A keyed track and the tracks it hears render here, in order (MixSnapshot.render_order).
+                keyed = lane in state.last or lane in state.snapshot.key_sources
                 if (track.source is not None and not track.input and track.instrument is None
-                        and strip.index not in mapped and lane not in armed and not writes):
+                        and strip.index not in mapped and lane not in armed and not writes and not keyed):
                     eligible.append((lane, strip.index, track.name))
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
@@ -869,6 +871,7 @@ class LiveEngine(AudioCallback):
         inputs: list = [None] * len(snapshot.tracks)
         now = Now()
         render = track_renderer(lanes, inputs, now, self._failed)
+        free, last = snapshot.render_order()  # keyed tracks last, each after the tracks it hears
         state = LiveState(
             snapshot,
             tuple(feeds),
@@ -881,10 +884,11 @@ class LiveEngine(AudioCallback):
             inputs,
             now,
             render,
-            tuple(range(len(lanes))),
-            Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
+            free + last,
+            Share(len(free), render, free) if len(free) >= SPREAD_MIN_TRACKS else None,
             {strip.index: k for k, strip in enumerate(snapshot.tracks)},
             {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
+            last=last,
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
         self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves
