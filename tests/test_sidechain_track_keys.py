@@ -21,6 +21,7 @@ from rackhost.chain import ArraySource, Chain, Plugin, Session, render
 from rackhost.chain.automation import Envelope, Point, SlotTarget
 from rackhost.errors import RoutingLoopError
 from rackhost.live import LiveEngine
+from rackhost.live.process import partner_starter
 from rackhost.live.spread import TrackWorker
 from rackhost.presets import load_session, save_session
 from rackhost.presets.session_file import FORMAT_VERSION
@@ -264,7 +265,8 @@ def test_file_tracks_beside_the_partner_keep_a_keyed_track_and_its_key_in_the_en
     frames = SR + 60 * BLOCK
 
     def take():
-        engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+        engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0,
+                            partner=partner_starter(file_loader(path)))
         engine.start()
         try:
             partner = engine._state.partner
