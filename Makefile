@@ -49,7 +49,7 @@ run: setup
 # keys a slot through its own bundle, see rackhost/chain/sidechain.py, and the tests that host one
 # bundle twice do it in a child process). The demo is among them: its music bus is keyed from the voice.
 MINIHOST_TESTS := tests/test_sidechain_keys.py tests/test_sidechain_routing.py tests/test_sidechain_live.py \
-	tests/test_demo.py tests/test_gui_keys.py tests/test_gain_reduction_keyed.py
+	tests/test_demo.py tests/test_gui_keys.py tests/test_gain_reduction_keyed.py tests/test_sidechain_track_keys.py
 
 test: setup
 	$(PY) -m pytest -q --durations=20 $(addprefix --ignore=,$(MINIHOST_TESTS))

@@ -137,14 +137,19 @@ class UnknownBusError(RoutingError):
 class RoutingLoopError(RoutingError):
     """Busses feeding each other in a circle; ``loop`` names them in order, the first again at the end.
 
-    ``keyed``: per step of the loop, whether it is a key (a slot of the next bus hears the previous one).
+    ``keyed``: per step of the loop, whether it is a key (a slot of the next strip hears the previous one).
+    ``track``: the loop goes through a keyed track (tracks keying each other, or a track keyed by a bus it feeds).
     """
 
-    def __init__(self, loop: tuple[str, ...], keyed: tuple[bool, ...] = ()):
+    def __init__(self, loop: tuple[str, ...], keyed: tuple[bool, ...] = (), track: bool = False):
         self.loop = loop
+        self.track = track
         self.keyed = keyed or (False,) * (len(loop) - 1)
         shown = loop[0] + "".join(f" {'-(key)->' if k else '->'} {b}" for k, b in zip(self.keyed, loop[1:]))
-        if any(self.keyed):
+        if track:
+            fix = ("a track cannot hear a key from itself, from a track it keys or from a bus it feeds: key it "
+                   "from a strip outside the loop, or clear one of the keys")
+        elif any(self.keyed):
             fix = ("a bus cannot hear a key from itself or from a bus it feeds: key it from a strip outside "
                    "the loop, or route one of them elsewhere")
         else:
@@ -156,7 +161,7 @@ class RoutingLoopError(RoutingError):
 class UnknownKeySourceError(RoutingError):
     """A keyed slot's key names no track or bus (or a name both a track and a bus have).
 
-    ``owner``: "bus" or "master", ``index`` its place in the session, ``slot`` the slot's place in its chain.
+    ``owner``: "track", "bus" or "master", ``index`` its place in the session, ``slot`` the slot's place in its chain.
     """
 
     def __init__(self, owner: str, name: str, index: int, slot: int, source: str, known: list[str],
@@ -178,16 +183,6 @@ class KeyedSplitSlotError(RoutingError):
         self.owner, self.plugin = owner, plugin
         super().__init__(f"{owner}: {plugin} inside a split has a key, but only a chain's own slots can take one; "
                          f"move {plugin} out of the split, or clear its key")
-
-
-class KeyedTrackSlotError(RoutingError):
-    """A key on a track's slot: tracks render before every other strip, so a track's slot cannot hear one."""
-
-    def __init__(self, track: str, index: int, slot: int, plugin: str):
-        self.track, self.index, self.slot = track, index, slot
-        super().__init__(f"track {track!r}: slot {slot + 1} ({plugin}) has a key, but only slots on busses and the "
-                         f"master can take one (every track renders before any bus); route the track to a bus "
-                         f"and put {plugin} with its key there")
 
 
 class AudioDeviceError(RackhostError):

@@ -514,3 +514,54 @@ def test_a_session_with_two_audio_tracks_is_refused_naming_them(tmp_path: Path):
     result = rackhost("batch", tmp_path / "a.wav", "-o", tmp_path / "out", "--session", tmp_path / "two.json")
     assert result.returncode == 2
     assert "one audio-file track" in result.stderr and "'vox', 'gtr'" in result.stderr
+
+
+# -- the Python API (what the command and the window's batch dialog run) ----------------------------
+
+
+def test_the_api_reports_each_file_and_a_cancel_leaves_a_manifest_the_same_call_resumes(tmp_path: Path):
+    import threading
+
+    from rackhost.chain.batch import batch
+    from rackhost.presets.batch import SessionRecipe
+
+    inputs = tmp_path / "in"
+    for i in range(6):
+        write(inputs / f"song{i}.wav", program_signal(2, 3.0, seed=i))
+    out = tmp_path / "out"
+    recipe = SessionRecipe(presets=("mastering/streaming",), loudness_target=-16.0)
+    stop = threading.Event()
+    heard: list[int] = []
+
+    def progress(summary) -> None:
+        heard.append(len(summary.finished))
+        if summary.done >= 1:
+            stop.set()  # as the window's Cancel does, from the progress of the first file that ends
+
+    summary = batch([inputs], out, recipe, workers=1, progress=progress, cancel=stop)
+    assert summary.cancelled and heard[0] == 0 and 1 in heard
+    done = {Path(r.input).name for r in summary.finished if r.status == "done"}
+    assert 1 <= len(done) < 6 and set(manifest(out)) == done
+    assert not leftovers(out) and sorted(p.name for p in out.glob("*.wav")) == sorted(done)
+
+    again = batch([inputs], out, recipe, workers=2)
+    assert not again.cancelled and again.done == 6 and again.skipped == len(done) and again.failed == 0
+    for record in again.finished:
+        assert abs(record.after["integrated_lufs"] - -16.0) <= 0.5
+
+
+def test_the_api_refuses_what_cannot_start_before_making_the_output_folder(tmp_path: Path):
+    from rackhost.chain.batch import prepare
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchError, match="no audio files"):
+        prepare([tmp_path / "empty"], tmp_path / "out")
+    (tmp_path / "a-file").write_text("")
+    write(tmp_path / "song.wav", program_signal(2, 0.2))
+    with pytest.raises(BatchError, match="is a file"):
+        prepare([tmp_path / "song.wav"], tmp_path / "a-file")
+    with pytest.raises(BatchError, match="FLAC cannot be written at 32 bits"):
+        prepare([tmp_path / "song.wav"], tmp_path / "out", extension="flac", bit_depth=32)
+    assert not (tmp_path / "out").exists()
+    assert [j.output for j in prepare([tmp_path / "song.wav"], tmp_path / "out")] == [tmp_path / "out" / "song.wav"]
+    assert (tmp_path / "out").is_dir()

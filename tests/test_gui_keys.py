@@ -116,12 +116,19 @@ def test_a_plugin_without_a_key_input_is_refused_naming_those_that_can(app):
     assert document(app) == before and dpg.get_value(app.open_panel(BusRow(1), 0).key) == NO_KEY
 
 
-def test_a_track_slot_has_no_key_selector_and_a_key_given_to_it_is_refused(app):
+def test_a_track_slot_offers_the_other_tracks_as_keys_and_is_keyed_in_one_undo_step(app):
     app.add_plugin(0, "ZamCompX2")  # what the browser does when a plug-in is picked
-    assert app.open_panel(0, 0).key == 0  # no selector on a track's slot
-    before = document(app)
-    app.set_key(0, 0, "voice")
-    assert "track" in app.messages[-1] and document(app) == before
+    panel = app.open_panel(0, 0)
+    assert dpg.get_item_configuration(panel.key)["items"] == [NO_KEY, "voice", "music bus", "fx"]
+    taken = steps(app)
+    click(panel.key, "voice")
+    assert app.session.tracks[0].chain[0].key.source == "voice" and steps(app) == taken + 1
+    assert dpg.get_value(app.strips[0].key_labels[0]) == "key: voice"
+    app.undo()
+    assert app.session.tracks[0].chain[0].key is None
+    app.set_key(0, 0, "music bus")  # the music track feeds the music bus: a loop, said, nothing changes
+    assert app.messages[-1].startswith("routing loop: music -> music bus -(key)-> music")
+    assert app.session.tracks[0].chain[0].key is None
 
 
 def test_a_keyed_slot_opens_with_its_key_shown_on_strip_and_panel(tmp_path, app):

@@ -19,7 +19,7 @@ from rackhost.chain import render
 from rackhost.chain.session import Session
 from rackhost.live import LiveEngine
 from rackhost.live import commands as c
-from rackhost.live.process import EngineProcess
+from rackhost.live.process import EngineProcess, partner_starter
 from rackhost.presets import load_session, save_session
 
 TRACKS = 12
@@ -51,7 +51,8 @@ def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_re
     frames = SR + 60 * BLOCK
 
     def take():
-        engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+        engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0,
+                        partner=partner_starter(file_loader(path)))
         engine.start()
         try:
             assert "partner process" in engine.spread_state, engine.spread_state
@@ -119,7 +120,8 @@ def test_a_partner_that_dies_hands_its_tracks_back_and_the_engine_plays_on(jack_
     import signal
 
     path = _mix(tmp_path, wav_file)
-    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0,
+                        partner=partner_starter(file_loader(path)))
     engine.start()
     try:
         assert engine._state.partner is not None
@@ -148,7 +150,8 @@ def test_a_partner_that_dies_hands_its_tracks_back_and_the_engine_plays_on(jack_
 @pytest.mark.parametrize("tracks", [4, 7])
 def test_a_small_session_keeps_every_track_in_the_engine(jack_server, tmp_path, wav_file, tracks):
     path = _mix(tmp_path, wav_file, tracks)
-    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0, partner=file_loader(path))
+    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0,
+                        partner=partner_starter(file_loader(path)))
     engine.start()
     try:
         assert engine._state.partner is None and engine._state.numbers == tuple(range(tracks))

@@ -297,8 +297,8 @@ def sidechain_note(slot: Slot) -> str | None:
     if switch is None:
         return None
     return (f"{slot.name} has its sidechain switch on but no key, so its detector hears silence (a compressor "
-            f"does not compress, a gate stays shut); key it (a slot on a bus or the master: the key selector in "
-            f"its parameter panel, or session.edit.set_key) or set {switch}=0")
+            f"does not compress, a gate stays shut); key it (the key selector in its parameter panel, or "
+            f"session.edit.set_key) or set {switch}=0")
 
 
 class SplitSlotError(RackhostError):

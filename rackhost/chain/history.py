@@ -578,7 +578,7 @@ class Editor:
 
     def set_key(self, session: TrackList, slot: Slot, source: str | None, pre_fader: bool = False) -> None:
         """Key ``slot``'s detector from the track or bus named ``source``, before or after its fader; None clears
-        the key. A plug-in without a key input, a missing source, a track's slot and a loop are refused."""
+        the key. A plug-in without a key input, a missing source and a loop are refused."""
         if source is None:
             if slot.key is not None:
                 self._attr(slot, "key", None, f"clear the key of {slot.name}")

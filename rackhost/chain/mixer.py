@@ -27,7 +27,7 @@ import copy
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -117,11 +117,12 @@ class TrackStrip:
     (2 where a stereo-only plug-in widened a mono track).
     """
 
-    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay", "audition")
+    __slots__ = ("name", "index", "channels", "width", "chain", "compensation", "processed", "_delay", "audition",
+                 "output", "keys", "key_gains", "wait", "_wait")
 
     def __init__(
         self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int,
-        audition: AuditionStage | None = None,
+        audition: AuditionStage | None = None, wait: int = 0,
     ):
         self.name = name
         self.index = index
@@ -131,9 +132,17 @@ class TrackStrip:
         self.compensation = compensation
         # After the chain, so as wide as its output.
         self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
+        # Before the chain: a keyed track's input waits for a key later than it (routing.Graph.arrivals).
+        self.wait = wait
+        self._wait = DelayLine(channels, wait, max_segment) if wait else None
         self.processed: np.ndarray | None = None
+        self.output: np.ndarray | None = None  # the row it rendered into last: what a track keyed by it hears
         # Bypass-compare, matching and delta (rackhost.chain.audition); None: the chain as it is.
         self.audition = audition
+        # A keyed track's keys: (tap, the track it hears, rendered first), and a one-item list holding the keys'
+        # gains (the router's, swapped there by one assignment when a fader moves).
+        self.keys: tuple[tuple[KeyTap, TrackStrip], ...] = ()
+        self.key_gains: list[np.ndarray] = []
 
     def render(self, source: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         """Process ``source`` (channels, n), n a multiple of the block size, into ``out`` (2, n), before the fader.
@@ -146,6 +155,11 @@ class TrackStrip:
         output goes to both rows of ``out``; :meth:`MixSnapshot.mix_tracks`
         applies fader and pan to every track at once.
         """
+        self.output = out  # set first: a chain that raises leaves the row silenced by the caller, still heard
+        if self._wait is not None:
+            source = self._wait(source)
+        for tap, heard in self.keys:  # the heard tracks rendered already, into their rows of this segment
+            tap.feed(heard.output, self.key_gains[0])  # type: ignore[arg-type]
         processed = self.chain.run(source, position) if self.chain.stages else source
         self.processed = processed  # the chain's output, before delay compensation and fader (recorded as "wet")
         audition = self.audition
@@ -210,6 +224,10 @@ class MixSnapshot:
     notes: tuple[str, ...] = ()
     router: Router | None = None  # busses and sends, if the session has any
     automation: MixAutomation | None = None  # envelopes on faders, pans, mutes, sends; None: nothing automated
+    # The tracks with a keyed slot, in the order they render, after every other track and on one thread (each
+    # after the tracks it hears), and the tracks they hear (these must render in the same process).
+    keyed_tracks: tuple[int, ...] = ()
+    key_sources: frozenset[int] = frozenset()
     unity: bool = field(init=False, repr=False)  # every gain is 1.0: the multiply is skipped
     applied: np.ndarray = field(init=False, repr=False)  # gains with 1.0 where an envelope sets a track's gains
 
@@ -232,15 +250,26 @@ class MixSnapshot:
         master = MasterStrip(self.master.chain, master_gain_db, self.master.channels, self.master.fade)
         return replace(self, gains=gains, audible=audible, master=master, router=router or self.router)
 
-    def mix_tracks(self, strips: np.ndarray, out: np.ndarray, position: int = 0) -> np.ndarray:
+    def render_order(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The tracks in two groups: those that may render in any order, on any thread, and then the tracks
+        keyed by tracks, in this order, after the first group is done. A track keyed by a bus is in neither:
+        :meth:`mix_tracks` renders it among the busses."""
+        late = {row for row, _ in self.router.late} if self.router is not None else set()
+        last = set(self.keyed_tracks) | late
+        return tuple(k for k in range(len(self.tracks)) if k not in last), self.keyed_tracks
+
+    def mix_tracks(self, strips: np.ndarray, out: np.ndarray, position: int = 0,
+                   render: Callable[[int], None] | None = None) -> np.ndarray:
         """Apply fader and pan to the tracks' outputs ``strips`` (tracks, 2, n) in place, and sum them into ``out``.
 
         The rows are added in track order (so always the same bits, whatever
         the segment length or the threads that rendered them). Returns ``out``.
         ``position``: the transport frame of the first sample, for envelopes.
+        ``render(row)``: renders a track keyed by a bus, which the router runs among the busses
+        (:meth:`render_order` leaves them out).
         """
         if self.router is not None:
-            return self.router.mix(strips, self.applied, self.unity, out, position, self.automation)
+            return self.router.mix(strips, self.applied, self.unity, out, position, self.automation, render)
         if not self.tracks:
             out[...] = 0.0
             return out
@@ -322,10 +351,16 @@ class Router:
     def __init__(self, busses: tuple[BusStrip, ...], run_order: tuple[int, ...], edges: tuple[RouteEdge, ...],
                  sources: tuple[int | None, ...], pre: tuple[bool, ...], edge_gains: np.ndarray,
                  bus_gains: np.ndarray, structure: tuple, max_segment: int, keys: tuple[KeyTap, ...] = (),
-                 key_gains: np.ndarray | None = None):
+                 key_gains: np.ndarray | None = None, key_cell: list[np.ndarray] | None = None,
+                 late: tuple[tuple[int, int], ...] = ()):
         """``sources``: per edge, the bus row it leaves (None: a track); ``pre``: per edge, before the fader.
 
-        ``keys``: the taps feeding keyed slots, ``key_gains`` (keys, 2, 1) their gains.
+        ``keys``: the taps feeding keyed slots on busses, the master and tracks keyed by a bus, ``key_gains``
+        (keys, 2, 1) the gains of every key, those of tracks keyed by tracks too, which read them from
+        ``key_cell`` (:attr:`TrackStrip.key_gains`).
+
+        ``late``: (track row, place in the run order) of each track keyed by a bus, in the order they run: the
+        router renders it (:meth:`mix`'s ``render``) before the bus at that place, after the bus keying it.
         """
         self.busses = busses  # in session order
         self.edges = edges  # in the graph's order: each strip's output edge, then its sends (stems read it)
@@ -335,11 +370,19 @@ class Router:
         self.edge_gains = edge_gains  # (edges,) float32: send level, 0 where the path is silent
         self.bus_gains = bus_gains  # (busses, 2, 1) float32: fader and balance, 0 where it is silent
         self.key_gains = key_gains if key_gains is not None else np.zeros((0, 2, 1), np.float32)
-        self.track_keys = tuple(k for k in keys if not k.bus)
+        self.key_cell = key_cell if key_cell is not None else [self.key_gains]
+        self.late = late
+        rows = {row for row, _ in late}
+        self.track_keys = tuple(k for k in keys if not k.bus and k.source not in rows)
+        # A late track's own keys and paths, taken once it has rendered.
+        own = [(e, p) for e, b, p in zip(edges, sources, pre) if b is None]
+        self.late_paths = {row: (tuple(k for k in keys if not k.bus and k.source == row),
+                                 tuple(e for e, p in own if e.source == row and p),
+                                 tuple(e for e, p in own if e.source == row and not p)) for row in rows}
         for bus in busses:
             bus.keys = tuple(k for k in keys if k.bus and k.source == bus.row)
-        self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p)
-        post = [e for e, b, p in zip(edges, sources, pre) if b is None and not p]
+        self.track_pre = tuple(e for e, b, p in zip(edges, sources, pre) if b is None and p and e.source not in rows)
+        post = [e for e, b, p in zip(edges, sources, pre) if b is None and not p and e.source not in rows]
         # An automated send is fed on its own, with its gains per sample.
         # Undelayed track outputs and sends into one place are summed as the plain mix sums tracks: gathered,
         # scaled and reduced in three numpy calls, not two per path (32 tracks into 4 busses: 12, not 64).
@@ -371,6 +414,7 @@ class Router:
             raise ValueError("new gains for a different graph: make a new snapshot")
         twin = copy.copy(self)
         twin.edge_gains, twin.bus_gains, twin.key_gains = edge_gains, bus_gains, key_gains
+        twin.key_cell[0] = key_gains  # one assignment: the keyed tracks hear the new gains from the next segment
         twin.group_gains = twin._group_gains(edge_gains)
         return twin
 
@@ -378,8 +422,14 @@ class Router:
         return tuple(np.ascontiguousarray(edge_gains[gains].reshape(-1, 1, 1)) for _, _, gains in self.groups)
 
     def mix(self, strips: np.ndarray, gains: np.ndarray, unity: bool, out: np.ndarray, position: int = 0,
-            automation: MixAutomation | None = None) -> np.ndarray:
-        """``strips`` (tracks, 2, n) pre-fader in, post-fader out (in place); the master's input into ``out``."""
+            automation: MixAutomation | None = None, render: Callable[[int], None] | None = None) -> np.ndarray:
+        """``strips`` (tracks, 2, n) pre-fader in, post-fader out (in place); the master's input into ``out``.
+
+        ``render(row)``: renders a track keyed by a bus into its row of ``strips``, when that bus has run
+        (:attr:`late`); the rows of the other tracks are rendered before this is called.
+        """
+        if self.late and render is None:
+            raise ValueError("a track keyed by a bus renders among the busses: give mix a render(row)")
         n = out.shape[1]
         inputs = self.inputs[:, :, :n]
         inputs.fill(0.0)
@@ -405,7 +455,12 @@ class Router:
             self._feed(e, strips[e.source], inputs, out, position)
         bus_gains = self.bus_gains
         bus_fades = automation.busses if automation is not None else {}
-        for bus in self.run:
+        late = self.late
+        waiting = 0  # the next late track
+        for place, bus in enumerate(self.run):
+            while waiting < len(late) and late[waiting][1] == place:
+                self._late_track(late[waiting][0], strips, gains, unity, inputs, out, position, automation, render)
+                waiting += 1
             row = bus.row
             fed = inputs[row]
             try:
@@ -426,7 +481,27 @@ class Router:
             np.multiply(processed, bus_gains[row] if fade is None else fade.gains(position, n), out=faded)
             for e in bus.post:
                 self._feed(e, faded, inputs, out, position)
+        for row, _ in late[waiting:]:  # after every bus: they feed the master alone
+            self._late_track(row, strips, gains, unity, inputs, out, position, automation, render)
         return out
+
+    def _late_track(self, row: int, strips: np.ndarray, gains: np.ndarray, unity: bool, inputs: np.ndarray,
+                    out: np.ndarray, position: int, automation: MixAutomation | None, render: Callable) -> None:
+        """Render a track keyed by a bus (whose key the bus wrote as it ran) and feed its paths on."""
+        render(row)
+        signal = strips[row]  # pre-fader (the fader applied above to the whole array met last segment's row)
+        keys, pre, post = self.late_paths[row]
+        for k in keys:
+            k.feed(signal, self.key_gains)
+        for e in pre:
+            self._feed(e, signal, inputs, out, position)
+        if not unity:
+            np.multiply(signal, gains[row], out=signal)
+        fade = automation.tracks.get(row) if automation is not None else None
+        if fade is not None:
+            np.multiply(signal, fade.gains(position, signal.shape[1]), out=signal)
+        for e in post:
+            self._feed(e, signal, inputs, out, position)
 
     def _feed(self, e: RouteEdge, signal: np.ndarray, inputs: np.ndarray, out: np.ndarray, position: int) -> None:
         if e.delay is not None:

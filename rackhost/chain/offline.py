@@ -127,7 +127,8 @@ def render_mix(
             n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
             outputs = tracks.render(pos, n)
             seg_out = out[:, pos : pos + n]
-            mixed = snap.mix_tracks(outputs, mix[:, :n], pos)  # the tracks' outputs are now after their faders
+            # the tracks' outputs are now after their faders (a track keyed by a bus rendered among the busses)
+            mixed = snap.mix_tracks(outputs, mix[:, :n], pos, tracks.render_row)
             stem_loud = stems.write(pos, n, outputs, snap, threshold) if stems is not None else -1
             snap.master.render(mixed, seg_out, pos)
             if tail and pos + n > body:  # a segment reaching past the sources: all of it is searched
@@ -162,17 +163,19 @@ def _offline_source(track: Track, sample_rate: int, block: int, segment: int) ->
 
 
 class _TrackRenderer:
-    """Runs the track strips of one segment, spread over threads by contiguous chunks."""
+    """Runs the track strips of one segment, spread over threads by contiguous chunks; then the keyed tracks."""
 
     def __init__(self, snap: MixSnapshot, sources: list[np.ndarray], threads: int | None):
         self.snap = snap
         self.sources = sources
         self._played: list[np.ndarray | None] = [None] * len(sources)
+        self._segment = (0, 0)
         self.segment = snap.max_segment
         self.outputs = np.zeros((len(snap.tracks), 2, self.segment), np.float32)  # before the faders
         self._inputs = [np.zeros((s.channels, self.segment), np.float32) for s in snap.tracks]
-        workers = min(threads or os.cpu_count() or 1, len(snap.tracks))
-        self.chunks = [list(c) for c in np.array_split(np.arange(len(snap.tracks)), workers)] if workers else []
+        free, self.keyed = snap.render_order()  # keyed tracks render after the others, on this thread, in order
+        workers = min(threads or os.cpu_count() or 1, len(free))
+        self.chunks = [list(c) for c in np.array_split(np.array(free, np.intp), workers)] if workers else []
         self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
     def __enter__(self) -> _TrackRenderer:
@@ -194,7 +197,15 @@ class _TrackRenderer:
         else:
             for future in [self._pool.submit(self._render_chunk, chunk, pos, n) for chunk in self.chunks]:
                 future.result()
+        self._render_chunk(self.keyed, pos, n)
+        self._segment = (pos, n)
         return self.outputs[:, :, :n]
+
+    def render_row(self, i: int) -> None:
+        """Render track ``i`` for the segment :meth:`render` last did: a track keyed by a bus, which the router
+        renders once that bus has run."""
+        pos, n = self._segment
+        self._render_chunk([i], pos, n)
 
     def _render_chunk(self, chunk: list[int], pos: int, n: int) -> None:
         for i in chunk:

@@ -17,11 +17,12 @@ or a muted send never moves anything in time.
 Keys (:mod:`rackhost.chain.sidechain`) are edges too: a keyed slot on a bus or
 the master hears a track or bus, so that strip runs first, and a key that would
 close a circle is refused like any loop. A key is aligned to the main signal
-at its slot (the bus's input latency plus its chain's latency before the slot);
-where the key is the later of the two, the bus's input waits for it, and
-everything after it is aligned to that. Keyed slots on tracks are refused for
-now: every track renders before any bus, in parallel, so a track cannot wait
-for another strip.
+at its slot (the strip's input latency plus its chain's latency before the slot);
+where the key is the later of the two, the strip's input waits for it, and
+everything after it is aligned to that. A keyed slot on a track hears another
+track: the keyed tracks render after every other track, in :attr:`Graph.track_order`
+(each after the tracks keying it). A track keyed by a bus runs among the busses
+(:attr:`Graph.late`): after that bus, before the busses it feeds.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Sequence, Union
 from rackhost.chain.bus import Bus, Send
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.sidechain import Key
-from rackhost.errors import (KeyedSplitSlotError, KeyedTrackSlotError, RoutingLoopError, UnknownBusError,
+from rackhost.errors import (KeyedSplitSlotError, RoutingLoopError, UnknownBusError,
                              UnknownKeySourceError)
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ class Edge:
 
 @dataclass(frozen=True)
 class KeyEdge:
-    """A keyed slot's key: from strip ``source`` into slot ``index`` of bus ``dest``'s chain (None: the master's)."""
+    """A keyed slot's key: from strip ``source`` into slot ``index`` of track or bus ``dest``'s chain (None: the
+    master's)."""
 
     source: int  # node
     dest: int | None
@@ -74,8 +76,22 @@ class Graph:
     strips: tuple[Strip, ...]  # the tracks, then the busses
     tracks: int
     edges: tuple[Edge, ...]  # node by node: its output, then its sends in order
-    order: tuple[int, ...]  # bus nodes in the order they run: each after every strip that feeds it or keys it
-    keys: tuple[KeyEdge, ...] = ()  # the busses' keyed slots in run order... then the master's
+    # Bus nodes in the order they run, each after every strip that feeds it or keys it; among them the tracks
+    # keyed by a bus (:attr:`late`), each after what keys it and before what it feeds.
+    order: tuple[int, ...]
+    keys: tuple[KeyEdge, ...] = ()  # the tracks' keyed slots, the busses' in run order... then the master's
+    # The tracks keyed by tracks only, each after the tracks keying it: they render after every other track.
+    track_order: tuple[int, ...] = ()
+
+    @property
+    def late(self) -> tuple[int, ...]:
+        """The tracks keyed by a bus (or by such a track), in :attr:`order`: the router renders them."""
+        return tuple(n for n in self.order if n < self.tracks)
+
+    @property
+    def track_sources(self) -> frozenset[int]:
+        """The tracks a track's slot hears: they render before the keyed tracks, on the same thread."""
+        return frozenset(k.source for k in self.keys if k.dest is not None and k.dest < self.tracks)
 
     @property
     def structure(self) -> tuple:
@@ -148,7 +164,7 @@ class Graph:
             keyed = (late[k.source] - b for k, b in zip(self.keys, before) if k.dest == node)
             return max(max(fed, default=0), max(keyed, default=0))
 
-        for node in self.order:
+        for node in (*self.track_order, *self.order):
             arrival[node] = input_latency(node)
             late[node] = arrival[node] + own[node]
         master = arrival[None] = input_latency(None)
@@ -166,18 +182,11 @@ def routed(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None 
 
 def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None = None) -> Graph:
     """The checked graph; raises :class:`UnknownBusError`, :class:`UnknownKeySourceError`,
-    :class:`KeyedTrackSlotError` or :class:`RoutingLoopError` naming the fault."""
+    :class:`KeyedSplitSlotError` or :class:`RoutingLoopError` naming the fault."""
     strips: tuple[Strip, ...] = (*tracks, *busses)
     first = len(tracks)
     node_of = {b.name: first + j for j, b in enumerate(busses)}
     names = [b.name for b in busses]
-    for i, track in enumerate(tracks):
-        keyed = track.chain.keyed()
-        if keyed:
-            place = next((k for k, s in enumerate(track.chain.slots) if s is keyed[0]), None)
-            if place is None:
-                raise KeyedSplitSlotError(f"track {track.name!r}", keyed[0].name)
-            raise KeyedTrackSlotError(track.name, i, place, keyed[0].name)
 
     def node(strip: Strip, i: int, bus: str, send: int | None) -> int:
         if bus not in node_of:
@@ -190,20 +199,40 @@ def build(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None =
         edges.append(Edge(i, None if strip.output is None else node(strip, i, strip.output, None)))
         edges += [Edge(i, node(strip, i, s.bus, k), s) for k, s in enumerate(strip.sends)]
     keys = _key_edges(tracks, busses, master)
-    feeds: dict[int, list[int]] = {n: [] for n in node_of.values()}  # bus -> the busses it feeds or keys
-    keying: set[tuple[int, int]] = set()  # (source, bus) pairs joined by a key only
+    track_keys = [k for k in keys if k.dest is not None and k.dest < first]
+    # Tracks keying tracks: a circle among them is refused first, named as one.
+    hears: dict[int, list[int]] = {n: [] for n in sorted({k.dest for k in track_keys})}  # type: ignore[misc]
+    track_keying: set[tuple[int, int]] = set()
+    for k in track_keys:
+        if k.source in hears and k.dest not in hears[k.source]:
+            hears[k.source].append(k.dest)  # type: ignore[arg-type]
+        track_keying.add((k.source, k.dest))  # type: ignore[arg-type]
+    _refuse_loops(strips, hears, track_keying, first)
+    # A track keyed by a bus (or by such a track) runs among the busses, after the bus keying it.
+    late = {k.dest for k in track_keys if k.source >= first}
+    grown = True
+    while grown:
+        grown = False
+        for k in track_keys:
+            if k.source in late and k.dest not in late:
+                late.add(k.dest)
+                grown = True
+    # node -> the busses (and late tracks) it feeds or keys
+    feeds: dict[int, list[int]] = {n: [] for n in (*sorted(late), *node_of.values())}  # type: ignore[misc]
+    keying: set[tuple[int, int]] = set()  # (source, dest) pairs joined by a key only
     for e in edges:
-        if e.source >= first and e.dest is not None and e.dest not in feeds[e.source]:
+        if e.source in feeds and e.dest is not None and e.dest not in feeds[e.source]:
             feeds[e.source].append(e.dest)
     for k in keys:
-        if k.source >= first and k.dest is not None and k.dest not in feeds[k.source]:
+        if k.source in feeds and k.dest is not None and k.dest not in feeds[k.source]:
             feeds[k.source].append(k.dest)
             keying.add((k.source, k.dest))
-    _refuse_loops(strips, feeds, keying)
+    _refuse_loops(strips, feeds, keying, first)
     order = _run_order(feeds)
-    ranked = {n: i for i, n in enumerate(order)}
-    keys.sort(key=lambda k: (len(order) if k.dest is None else ranked[k.dest], k.index))
-    return Graph(strips, first, tuple(edges), order, tuple(keys))
+    track_order = tuple(n for n in _run_order(hears) if n not in late)
+    ranked = {n: i for i, n in enumerate((*track_order, *order))}
+    keys.sort(key=lambda k: (len(ranked) if k.dest is None else ranked[k.dest], k.index))
+    return Graph(strips, first, tuple(edges), order, tuple(keys), track_order)
 
 
 def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | None) -> list[KeyEdge]:
@@ -214,13 +243,14 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
     track_of = {t.name: i for i, t in enumerate(tracks)}
     keys = []
     owners: list[tuple[str, int, str, Chain, int | None]] = [
-        ("bus", j, b.name, b.chain, first + j) for j, b in enumerate(busses)]
+        ("track", i, t.name, t.chain, i) for i, t in enumerate(tracks)]
+    owners += [("bus", j, b.name, b.chain, first + j) for j, b in enumerate(busses)]
     if master is not None:
         owners.append(("master", 0, "master", master, None))
     for owner, index, name, chain, node in owners:
         inside = [slot for slot in chain.keyed() if not any(slot is item for item in chain.slots)]
         if inside:
-            raise KeyedSplitSlotError("the master" if owner == "master" else f"bus {name!r}", inside[0].name)
+            raise KeyedSplitSlotError("the master" if owner == "master" else f"{owner} {name!r}", inside[0].name)
         for s, slot in enumerate(chain.slots):
             if getattr(slot, "key", None) is None:  # a split has none
                 continue
@@ -236,7 +266,8 @@ def _key_edges(tracks: Sequence[Track], busses: Sequence[Bus], master: Chain | N
 
 
 def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
-                  keying: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
+                  keying: set[tuple[int, int]] = frozenset(), first: int = 0) -> None:  # type: ignore[assignment]
+    """``first``: the first bus node; a loop through a node below it goes through a keyed track."""
     state: dict[int, int] = {}  # 1: on the current path, 2: done
     path: list[int] = []
 
@@ -247,7 +278,7 @@ def _refuse_loops(strips: tuple[Strip, ...], feeds: dict[int, list[int]],
             if state.get(d) == 1:
                 loop = path[path.index(d):] + [d]
                 keyed = tuple((a, b) in keying for a, b in zip(loop, loop[1:]))
-                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed)
+                raise RoutingLoopError(tuple(strips[k].name for k in loop), keyed, any(k < first for k in loop))
             if d not in state:
                 visit(d)
         path.pop()

@@ -179,7 +179,7 @@ class Session:
         """The checked mixer graph, or None for tracks summed straight into the master (no busses, no sends).
 
         Raises :class:`~rackhost.errors.UnknownBusError`, :class:`~rackhost.errors.UnknownKeySourceError`,
-        :class:`~rackhost.errors.KeyedTrackSlotError` or :class:`~rackhost.errors.RoutingLoopError`.
+        :class:`~rackhost.errors.KeyedSplitSlotError` or :class:`~rackhost.errors.RoutingLoopError`.
         """
         chain = self.master.chain
         return routing.build(self.tracks, self.busses, chain) if routing.routed(self.tracks, self.busses, chain) \
@@ -258,28 +258,44 @@ class Session:
                          notes: list[str], plan: Planner, others: dict[int, ChainProcessor]) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
-        strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
-                                  track.audition_stage(processor.latency, segment, sr, others.get(index)))
-                       for index, track, processor in prepared)
         busses = []
         for row, bus in enumerate(self.busses):
             notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
             busses.append((bus, bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))))
-        own = [strip.chain.latency for strip in strips] + [processor.latency for _, processor in busses]
+        own = [processor.latency for _, _, processor in prepared] + [processor.latency for _, processor in busses]
         first = graph.tracks
-        keyed_chains = [self.master.chain if k.dest is None else self.busses[k.dest - first].chain
-                        for k in graph.keys]
+        keyed_chains = [self.master.chain if k.dest is None else graph.strips[k.dest].chain for k in graph.keys]
         before = [chain.latency_before(k.index, sr, block) for k, chain in zip(graph.keys, keyed_chains)]
         delays, arrival = graph.alignment(own, before)
         arrivals = graph.arrivals(own, before)
         key_delays = graph.key_alignment(own, before)
+        # A keyed track's input waits where its key comes later than its main signal at the keyed slot.
+        strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
+                                  track.audition_stage(processor.latency, segment, sr, others.get(index)),
+                                  arrivals[node])
+                       for node, (index, track, processor) in enumerate(prepared))
+        late_tracks = graph.late  # keyed by a bus: the router renders them
+        key_gains = self._key_gains(graph, tuple(s.width for s in strips))
+        key_cell = [key_gains]
         taps = []
+        heard: dict[int, list[tuple[KeyTap, TrackStrip]]] = {}  # keyed track -> its keys
         for n, (k, delay) in enumerate(zip(graph.keys, key_delays)):
-            processor = master_chain if k.dest is None else busses[k.dest - first][1]
+            on_track = k.dest is not None and k.dest < first
+            processor = master_chain if k.dest is None else (strips[k.dest].chain if on_track else
+                                                             busses[k.dest - first][1])
             stage = dict(processor.keys).get(k.index)
-            if stage is not None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
-                taps.append(KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage,
-                                   delay, segment))
+            if stage is None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
+                continue
+            tap = KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage, delay,
+                         segment)
+            if on_track and k.dest not in late_tracks:  # keyed by a track only: rendered after it, before any bus
+                heard.setdefault(k.dest, []).append((tap, strips[k.source]))  # type: ignore[arg-type]
+            else:  # the router writes it, before any fader or as its source runs
+                taps.append(tap)
+        for node, keys in heard.items():
+            strips[node].keys, strips[node].key_gains = tuple(keys), key_cell
+        for node in (*graph.track_order, *late_tracks):  # a keyed track's chain plays its envelopes as its input waits
+            _lag_envelopes(plan, strips[node].chain, arrivals[node])
         bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
                            for row, (bus, processor) in enumerate(busses))
         master = self._master_strip(plan, master_chain, arrival)
@@ -302,12 +318,19 @@ class Session:
             fade = plan.fade(strip, width, late[node], fed[node])
             if fade is not None:
                 (plan.mix.tracks if node < first else plan.mix.busses)[row(node)] = fade
-        router = Router(bus_strips, tuple(n - first for n in graph.order), edges,
+        places, seen = [], 0  # each late track's place: before the first bus after it in the run order
+        for node in graph.order:
+            if node < first:
+                places.append((node, seen))
+            else:
+                seen += 1
+        router = Router(bus_strips, tuple(n - first for n in graph.order if n >= first), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
                         tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
-                        tuple(taps), self._key_gains(graph, widths))
+                        tuple(taps), key_gains, key_cell, tuple(places))
         return MixSnapshot(strips, master, sr, block, segment, arrival + master.chain.latency, gains, flags,
-                           tuple(notes), router, automation=plan.mix or None)
+                           tuple(notes), router, automation=plan.mix or None, keyed_tracks=graph.track_order,
+                           key_sources=graph.track_sources | set(late_tracks))
 
     def _routed_gains(
         self, graph: routing.Graph, widths: tuple[int, ...]
@@ -435,6 +458,18 @@ class Session:
             default=0,
         )
 
+
+
+def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:
+    """Play the chain's parameter envelopes ``frames`` later (its input waits that long for a key); made with none."""
+    if not frames or chain.automation is None:
+        return
+    stages = [a for a in chain.automation if a is not None]
+    moved = {id(curve) for a in stages for curve in a.curves}
+    for a in stages:
+        a.lag += frames
+    for entries in plan.mix.curves.values():
+        entries[:] = [(curve, lag + frames if id(curve) in moved else lag) for curve, lag in entries]
 
 
 def _fed(graph: routing.Graph, live: tuple[bool, ...]) -> list[bool]:

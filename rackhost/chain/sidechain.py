@@ -11,8 +11,9 @@ which keep plug-in instances): a routing edit while playing never reloads it
 nor cuts its envelope.
 
 Where the key comes from and how it is delayed is the router's business
-(:mod:`rackhost.chain.routing`, :class:`rackhost.chain.mixer.Router`): it
-writes each segment's key into :attr:`KeyedStage.key` before the chain runs.
+(:mod:`rackhost.chain.routing`, :class:`rackhost.chain.mixer.Router`, and for a
+track keyed by tracks :class:`rackhost.chain.mixer.TrackStrip`): it writes each
+segment's key into :attr:`KeyedStage.key` before the chain runs.
 """
 
 from __future__ import annotations
@@ -171,8 +172,8 @@ def runner(slot: Slot, sample_rate: float, max_block: int) -> KeyedRunner:
 def check_keyable(slot: Slot) -> None:
     """Refuse a key on a slot whose plug-in cannot take one (a missing plug-in is let through: it is bypassed).
 
-    Keyed slots sit on busses and the master, which are stereo: a keyed plug-in with a mono main input
-    (ZamComp's LV2 build) is refused too, as its twin cannot run as dual mono (one key, two detectors).
+    A keyed slot may run on a stereo strip (a bus, the master, a stereo track): a keyed plug-in with a mono main
+    input (ZamComp's LV2 build) is refused too, as its twin cannot run as dual mono (one key, two detectors).
     """
     if isinstance(slot.plugin, MissingPlugin):
         return
@@ -180,8 +181,8 @@ def check_keyable(slot: Slot) -> None:
     if twin.twin.main_channels < 2:
         forget_twin(slot.plugin)
         stereo = [n for n, b in keyed_plugins().items() if b.suffix == ".vst3" or len(lv2_key_ports(b).main) >= 2]
-        raise NotKeyableError(slot.plugin.name, f"its key input comes with a mono main input, and keyed slots sit on "
-                                                f"busses and the master, which are stereo; use "
+        raise NotKeyableError(slot.plugin.name, f"its key input comes with a mono main input, and a keyed slot must "
+                                                f"run in stereo; use "
                                                 f"{' or '.join(sorted(stereo)) or 'a stereo one'}")
 
 

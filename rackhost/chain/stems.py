@@ -210,7 +210,7 @@ def _taps(snap: MixSnapshot) -> list[tuple[int, int | None, int, int | None]]:
     render, the gain index of its output edge or None). Tracks first, then busses in session order."""
     taps: list[tuple[int, int | None, int, int | None]] = []
     router = snap.router
-    late = [strip.chain.latency + strip.compensation for strip in snap.tracks]
+    late = [strip.wait + strip.chain.latency + strip.compensation for strip in snap.tracks]
     if router is None:
         return [(i, None, late[i], None) for i in range(len(snap.tracks))]
     # Graph order: every strip's output edge comes first among its edges.

@@ -8,11 +8,10 @@ from (plug-ins cannot be pickled), and prints the progress and the table.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rackhost.cli.args import (
@@ -21,13 +20,14 @@ from rackhost.cli.args import (
     chain_spec,
     folder,
     ranged,
-    refuse_overwrite,
     text,
     usage,
 )
+from rackhost.cli.chain_spec import parse_chain
+from rackhost.presets import batch as recipes
+from rackhost.presets.batch import DEFAULT_CEILING_DBTP
 
 EXIT_FILES_FAILED = 1  # also when a file missed its loudness target, as 'rackhost render' does
-DEFAULT_CEILING_DBTP = -1.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -79,75 +79,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 @dataclass(frozen=True)
-class SessionRecipe:
-    """What each worker builds its session from: text and numbers only, so it crosses to a process."""
+class SessionRecipe(recipes.SessionRecipe):
+    """The command line's recipe: ``--chain`` is parsed as the command line writes it."""
 
-    chain: str | None = None
-    presets: tuple[str, ...] = ()
-    session: str | None = None  # a session file: each input is its one audio-file track
-    allow_untrusted: bool = False
-    block_size: int | None = None  # None: 512, or the session's
-    keep_mono: bool = False
-    loudness_target: float | None = None
-    true_peak: float | None = None
-
-    def __call__(self) -> object:
-        from rackhost.chain import LoudnessTarget, Plugin, Session
-        from rackhost.chain.target import LoudnessTargetError, final_limiter
-        from rackhost.cli.chain_spec import parse_chain
-        from rackhost.cli.render import apply_presets
-
-        if self.session:
-            session = _load_session(self.session, self.block_size)
-        else:
-            # A bounce, as 'rackhost render FILE': each file comes back as wide as its chain makes it.
-            session = Session(block_size=self.block_size or 512, track_bounce=True)
-            chain = parse_chain(self.chain, allow_untrusted=self.allow_untrusted) if self.chain else None
-            session.add_track("input", None, chain, keep_mono=self.keep_mono)
-        apply_presets(session, list(self.presets), single_track=not self.session,
-                       allow_untrusted=self.allow_untrusted)
-        master = session.master
-        if self.loudness_target is not None or (self.true_peak is not None and master.loudness_target):
-            ceiling = self.true_peak if self.true_peak is not None else (
-                master.loudness_target.true_peak_dbtp if master.loudness_target else DEFAULT_CEILING_DBTP)
-            lufs = self.loudness_target if self.loudness_target is not None else master.loudness_target.integrated_lufs  # type: ignore[union-attr]
-            master.loudness_target = LoudnessTarget(lufs, ceiling)
-            try:
-                final_limiter(master.chain)
-            except LoudnessTargetError:
-                master.chain.add(Plugin.builtin("BrickwallLimiter", true_peak=True))
-        return session
-
-    def fingerprint(self, extra: dict) -> str:
-        """Same text for the same chain and options: a file done under another recipe is done again."""
-        files = [_preset_text(ref) for ref in self.presets] + ([_preset_text(self.session)] if self.session else [])
-        doc = {**asdict(self), **extra, "files": files}
-        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _load_session(path: str, block_size: int | None) -> object:
-    from rackhost.cli.render import _refuse_bypassed_plugins
-    from rackhost.presets import load_session
-    from rackhost.presets.preset import RestoreReport
-
-    loaded = RestoreReport()
-    session = load_session(path, loaded)
-    _refuse_bypassed_plugins(loaded, f"session {path!r}")
-    if block_size is not None:
-        session.block_size = block_size
-    return session
-
-
-def _preset_text(ref: str) -> str:
-    path = Path(ref)
-    try:
-        return path.read_text(encoding="utf-8") if path.is_file() else ref
-    except OSError:
-        return ref
+    parse_chain: recipes.ChainParser | None = field(default=parse_chain, compare=False)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from rackhost.chain.batch import RenderOptions, find_jobs, run
+    from rackhost.chain.batch import RenderOptions, batch
 
     if not args.chain and not args.preset and not args.session:
         raise usage("say what to run each file through: --chain SPEC and/or --preset STAGE/NAME, or --session FILE")
@@ -163,23 +102,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise usage(f"--ray took {args.ray!r} as a cluster's address, but it is a file or folder here: put --ray "
                     f"after the inputs, or give it an address first (--ray auto)")
     outdir = folder(args.output, "-o", create=False)
-    jobs = find_jobs(args.inputs, outdir, args.name, args.format)  # refusals first: no folder made for nothing
-    if not jobs:
-        raise usage(f"no audio files in {', '.join(map(repr, args.inputs))}; give audio files or folders holding them")
-    _check_formats(jobs, args.bit_depth)
     if args.session:
         from rackhost.presets.session_file import check_session_file
 
         check_session_file(args.session)  # a missing or broken file: said once, here, not by every worker
-    refuse_overwrite_all(jobs, [args.session, *args.preset])
-    folder(args.output, "-o")
     recipe = SessionRecipe(args.chain, tuple(args.preset), args.session, args.allow_untrusted_plugin,
                            args.block_size, args.keep_mono, args.loudness_target, args.true_peak)
     options = RenderOptions(args.bit_depth, not args.no_tail, args.max_tail, args.sample_rate)
     progress = _ProgressLine() if sys.stderr.isatty() and not args.json else None
-    summary = run(jobs, recipe, options, out=outdir, workers=args.jobs, timeout=args.timeout,
-                  recipe=recipe.fingerprint(asdict(options)), progress=progress, album=args.album,
-                  ray=args.ray)
+    # The window's batch dialog goes the same way: rackhost.chain.batch.batch (refusals, then the run).
+    summary = batch(args.inputs, outdir, recipe, options, name=args.name, extension=args.format, workers=args.jobs,
+                    timeout=args.timeout, album=args.album, ray=args.ray, progress=progress)
     if progress:
         progress.close()
     records = summary.finished
@@ -201,27 +134,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
               f"and {'were' if len(missed) != 1 else 'was'} written as {'they' if len(missed) != 1 else 'it'} came "
               f"out: {names}; the notes say why (exit status {EXIT_FILES_FAILED})", file=sys.stderr)
     return EXIT_FILES_FAILED if summary.failed or missed else 0
-
-
-def refuse_overwrite_all(jobs: list, files: list[str]) -> None:
-    """No output may replace a file the batch reads besides its inputs (a session file, a preset file)."""
-    for job in jobs:
-        refuse_overwrite(job.output, files)
-
-
-def _check_formats(jobs: list, bit_depth: int) -> None:
-    """Refuse a format and bit depth that cannot go together before any worker starts (FLAC has no 32-bit float)."""
-    from rackhost.chain.render import FORMATS, SUBTYPES
-
-    for suffix in sorted({job.output.suffix.lower() for job in jobs}):
-        fmt = FORMATS.get(suffix)
-        if fmt is None:
-            raise usage(f"--name makes {suffix or 'no extension'!r} outputs, which rackhost cannot write; "
-                        f"end it in .{{ext}}, .wav, .flac or .aiff")
-        if (fmt, bit_depth) not in SUBTYPES:
-            depths = ", ".join(str(d) for f, d in SUBTYPES if f == fmt)
-            raise usage(f"{fmt} cannot be written at {bit_depth} bits; give --bit-depth {depths.replace(', ', ' or ')} "
-                        f"or another --format")
 
 
 def _print_table(records: list, outdir: Path) -> None:

@@ -17,9 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     gui.add_argument("--screenshot", metavar="PNG", type=text("a .png file"),
                      help="render a few frames, save a screenshot and exit")
     gui.add_argument("--play", action="store_true", help="start the transport once the engine runs")
-    gui.add_argument("--view", choices=["presets", "render", "settings", "panel", "browser", "midi", "narrow",
+    gui.add_argument("--view", choices=["presets", "render", "batch", "settings", "panel", "browser", "midi", "narrow",
                                          "no-history", "takes"],
-                     help="open a view at start: the preset browser, render, audio settings, the first slot's "
+                     help="open a view at start: the preset browser, render, batch, audio settings, the first slot's "
                           "parameter panel, the plug-in browser, the MIDI panel, narrow strips, the rack "
                           "without the History column, or the first track's takes")
     gui.add_argument("--size", default=(1280, 720), type=window_size, metavar="WxH",

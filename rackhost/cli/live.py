@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def cmd_live(args: argparse.Namespace) -> int:
     from rackhost.chain.dsp import gain_to_db
     from rackhost.live import LiveEngine
-    from rackhost.live.process import SessionLoader
+    from rackhost.live.process import SessionLoader, partner_starter
     from rackhost.presets import load_session
     from rackhost.presets.preset import RestoreReport
     from rackhost.presets.session_file import check_session_file
@@ -74,7 +74,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     session.block_size = args.block_size or 128
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     # The partner loads the session file as saved: not when this run changes it first (--automation-mode).
-    partner = None if args.no_partner or args.automation_mode else SessionLoader(str(args.session), load=load_session)
+    partner = (None if args.no_partner or args.automation_mode
+               else partner_starter(SessionLoader(str(args.session), load=load_session)))
     engine = LiveEngine(session, device=device, midi=live_midi(session, args.midi_in, args.midi_out), partner=partner)
     engine.start()
     rate = session.sample_rate

@@ -31,6 +31,7 @@ from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
+from rackhost.gui.batch_dialog import BatchDialog
 from rackhost.gui.dialogs import QuestionDialog, open_once
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
@@ -295,7 +296,7 @@ class RackApp(MidiActions, AuditionActions):
 
     def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
         """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
-        A loop, a plug-in without a key input or a track's slot is refused, said, and nothing changes."""
+        A loop or a plug-in without a key input is refused, said, and nothing changes."""
         slot = self.app_chain(track)[index]
         if self._try(lambda: self.edit.set_key(self.session, slot, source, pre_fader)):
             where = strip_where(self.owner(track), track)
@@ -666,6 +667,7 @@ class RackApp(MidiActions, AuditionActions):
                     dpg.add_menu_item(label="Preset browser...", callback=lambda: VIEWS["presets"](self))
                 with dpg.menu(label="Render"):
                     dpg.add_menu_item(label="Render / bounce to file...", callback=lambda: VIEWS["render"](self))
+                    dpg.add_menu_item(label="Batch files...", callback=lambda: VIEWS["batch"](self))
                 with dpg.menu(label="Engine"):
                     dpg.add_menu_item(label="Audio settings...", callback=lambda: VIEWS["settings"](self))
                     dpg.add_menu_item(label="Restart audio engine", callback=lambda: self.restart_engine())
@@ -948,6 +950,7 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "midi": lambda app: app.open_midi(),
     "presets": open_once(PresetBrowser),
     "render": open_once(RenderDialog),
+    "batch": open_once(BatchDialog),
     "settings": open_once(SettingsDialog),
     "narrow": lambda app: app.set_narrow(True),
     "no-history": lambda app: app.show_history(False),

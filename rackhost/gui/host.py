@@ -162,7 +162,7 @@ class SlotEdits(ParameterEdits, Protocol):
 class KeyEdits(Protocol):
     """A slot's key (sidechain): the track or bus its detector hears, before or after that strip's fader.
 
-    A loop, a plug-in that cannot take a key or a track's slot is refused with the editor's error in the
+    A loop or a plug-in that cannot take a key is refused with the editor's error in the
     status line, nothing changed; the engine resyncs.
     """
 
@@ -380,6 +380,11 @@ class PresetBrowserHost(SessionAccess, Owners, Resync, PluginThread, Protocol):
 @runtime_checkable
 class RenderHost(SessionAccess, SessionFile, Resync, LastRender, Protocol):
     """:class:`rackhost.gui.render_dialog.RenderDialog`."""
+
+
+@runtime_checkable
+class BatchHost(SessionAccess, SessionFile, Protocol):
+    """:class:`rackhost.gui.batch_dialog.BatchDialog`."""
 
 
 @runtime_checkable

@@ -27,19 +27,18 @@ if TYPE_CHECKING:
 SHOWN_AT_ONCE = 120
 NO_KEY = "no key"
 KEY_TIP = ("key (sidechain): the track or bus this plug-in's detector hears, taken after its fader and pan (post) "
-           "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. Slots on "
-           "busses and the master take a key; plug-ins with a key input: ")
+           "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. Plug-ins "
+           "with a key input: ")
 
 
 def key_sources(session: Any, owner: Any) -> list[str]:
-    """What a slot on ``owner`` (a bus or the master) may be keyed from: every track and every other bus."""
-    return [t.name for t in session.tracks] + [b.name for b in session.busses if b is not owner]
+    """What a slot on ``owner`` (a track, a bus or the master) may be keyed from: every other track and bus."""
+    return [t.name for t in session.tracks if t is not owner] + [b.name for b in session.busses if b is not owner]
 
 
 def takes_key_here(track: Any, slot: Slot) -> bool:
-    """A key selector belongs in the panel of a plug-in slot on a bus or the master (a track's slot cannot wait
-    for another strip; pedalboard's built-ins have no key input)."""
-    return not isinstance(track, int) and (not slot.plugin.is_builtin or slot.key is not None)
+    """A key selector belongs in the panel of a plug-in slot (pedalboard's built-ins have no key input)."""
+    return not slot.plugin.is_builtin or slot.key is not None
 
 
 def step_text(steps: tuple[float, ...], value: Any) -> str:

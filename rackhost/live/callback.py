@@ -131,6 +131,8 @@ class LiveState:
     # The tracks the partner process renders (rackhost.live.partner), and own(): the callback's share meanwhile.
     partner: Any = None
     own: Callable[[], None] | None = None
+    # The keyed tracks: rendered by the callback after the share, in this order (MixSnapshot.render_order).
+    last: tuple[int, ...] = ()
 
     @property
     def tracks_out(self) -> np.ndarray:
@@ -232,11 +234,13 @@ class AudioCallback:
             share.open()
             worker.hand(share)
             share.work()
+            render = state.render
+            for k in state.last:  # a keyed track hears tracks the share rendered: after it, on this thread
+                render(k)
         else:
             render = state.render
             for k in state.numbers:
                 render(k)
-        now.indata = None  # the device's buffer is only lent for this callback
         tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
         if tap is not None and tap.kind == "track":
             lane = state.lane_of.get(tap.strip)
@@ -247,7 +251,8 @@ class AudioCallback:
                 if source is not None:
                     tap.write(source, state.strips[lane])
         master_out = state.master_out
-        mix = snapshot.mix_tracks(state.tracks_out, state.mix, position)
+        mix = snapshot.mix_tracks(state.tracks_out, state.mix, position, state.render)  # it renders bus-keyed tracks
+        now.indata = None  # the device's buffer is only lent for this callback
         snapshot.master.render(mix, master_out, position)
         router = snapshot.router
         if router is not None:  # each bus after its fader, beside the tracks for the meters

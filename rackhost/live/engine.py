@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -76,12 +76,12 @@ class LiveEngine(AudioCallback):
         output_channels: int = 2,
         midi: LiveMidi | None = None,
         spread: bool = True,
-        partner: Any = None,
+        partner: Callable[[int, float], PartnerLink] | None = None,
     ):
         self.session = session
-        # A session loader (rackhost.live.process.SessionLoader): file tracks render in a partner process on
-        # the other core (see partner.py); None: they run on this process's audio threads.
-        self._partner_loader = partner
+        # Starts a partner process (rackhost.live.process.partner_starter(loader)): half the file tracks render
+        # there, on the other core (see partner.py); None: they run on this process's audio threads.
+        self._partner_start: Callable[[int, float], PartnerLink] | None = partner
         self._partner: PartnerLink | None = None
         self._partner_names: frozenset[str] = frozenset()  # the tracks the partner renders now, by name
         # Share the tracks of each block with a second real-time thread (see spread.py), where allowed.
@@ -153,9 +153,9 @@ class LiveEngine(AudioCallback):
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
             os.set_blocking(self._wake_write, False)
-        if self._partner_loader is not None and self._partner is None and self._partner_worthwhile():
+        if self._partner_start is not None and self._partner is None and self._partner_worthwhile():
             # Spawned now, so it loads the session on the other core while this one warms up.
-            self._partner = PartnerLink(self._partner_loader, self.session.block_size, self.session.sample_rate)
+            self._partner = self._partner_start(self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
         self.update()
@@ -323,8 +323,10 @@ class LiveEngine(AudioCallback):
                 track = session.tracks[strip.index]
                 # A touch or latch envelope is overridden by moves the engine records here: kept here too.
                 writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
+                # A keyed track and the tracks it hears render here, in order (MixSnapshot.render_order).
+                keyed = lane in state.last or lane in state.snapshot.key_sources
                 if (track.source is not None and not track.input and track.instrument is None
-                        and strip.index not in mapped and lane not in armed and not writes):
+                        and strip.index not in mapped and lane not in armed and not writes and not keyed):
                     eligible.append((lane, strip.index, track.name))
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
@@ -869,6 +871,7 @@ class LiveEngine(AudioCallback):
         inputs: list = [None] * len(snapshot.tracks)
         now = Now()
         render = track_renderer(lanes, inputs, now, self._failed)
+        free, last = snapshot.render_order()  # keyed tracks last, each after the tracks it hears
         state = LiveState(
             snapshot,
             tuple(feeds),
@@ -881,10 +884,11 @@ class LiveEngine(AudioCallback):
             inputs,
             now,
             render,
-            tuple(range(len(lanes))),
-            Share(len(lanes), render) if len(lanes) >= SPREAD_MIN_TRACKS else None,
+            free + last,
+            Share(len(free), render, free) if len(free) >= SPREAD_MIN_TRACKS else None,
             {strip.index: k for k, strip in enumerate(snapshot.tracks)},
             {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
+            last=last,
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
         self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves

@@ -24,6 +24,7 @@ collects the young ones after each publication.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing as mp
 import signal
@@ -40,6 +41,7 @@ from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
 from rackhost.live.midi_input import MidiSetup
+from rackhost.live.partner import PartnerLink
 from rackhost.live.recorder import TakeReport
 from rackhost.live.spectrum_tap import TAP_FRAMES, SlotReduction
 
@@ -314,7 +316,8 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         if block_size:
             session.block_size = block_size
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
-                            spread=spread, input_channels=input_channels, partner=loader if partner else None)
+                            spread=spread, input_channels=input_channels,
+                            partner=partner_starter(loader) if partner else None)
         engine.start()
         _follow_loop(engine)
         control = priority.raise_control_thread(engine.audio_thread_id)
@@ -404,6 +407,16 @@ def _apply_waiting(engine: Any, conn: Any, loader: SessionLoader) -> bool:
     except Exception as err:  # noqa: BLE001 - e.g. a track now takes an input channel the device lacks
         conn.send(("event", f"{' + '.join(dict.fromkeys(applied))} failed: {err}"))
     return True
+
+
+PARTNER_ENTRY = "rackhost.live.partner_process"  # what a partner process runs (python -m)
+
+
+def partner_starter(loader: SessionLoader) -> Callable[[int, float], PartnerLink]:
+    """What a :class:`~rackhost.live.LiveEngine` calls (with its block size and rate) to start its partner process
+    (:mod:`rackhost.live.partner`): one that loads the session with ``loader`` and applies commands as this
+    module does. ``LiveEngine(session, partner=partner_starter(loader))``."""
+    return functools.partial(PartnerLink, loader, apply_command, PARTNER_ENTRY)
 
 
 def apply_command(engine: Any, command: Command, loader: SessionLoader | None = None) -> Needs:

@@ -38,10 +38,13 @@ class Share:
     calls :meth:`open`, wakes the worker, then :meth:`work`.
     """
 
-    __slots__ = ("count", "render", "claim", "worker_done", "waiting", "wake")
+    __slots__ = ("count", "numbers", "render", "claim", "worker_done", "waiting", "wake")
 
-    def __init__(self, count: int, render: Callable[[int], None]):
-        self.count = count
+    def __init__(self, count: int, render: Callable[[int], None], numbers: tuple[int, ...] | None = None):
+        """``numbers``: the tracks shared (by default 0 .. count - 1); keyed tracks are left out and rendered
+        by the callback after the shared ones, in their order (:meth:`MixSnapshot.render_order`)."""
+        self.numbers = tuple(range(count)) if numbers is None else numbers
+        self.count = len(self.numbers)
         self.render = render  # render(k): track k into its row (catches the chain's errors itself)
         self.claim: Iterator[int] = iter(())  # next(claim) hands out each track number once, to one thread
         self.worker_done = 0  # tracks of this block the worker has finished (written by the worker, reset by open)
@@ -56,7 +59,7 @@ class Share:
         sees the new claim counts into the new block.
         """
         self.worker_done = 0
-        self.claim = iter(range(self.count))
+        self.claim = iter(self.numbers)
 
     def work(self) -> int:
         """Render tracks until none are left, then wait for the worker's; returns how many this thread took.

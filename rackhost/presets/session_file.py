@@ -75,7 +75,7 @@ from rackhost.chain.automation import Envelope
 from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
-from rackhost.errors import (KeyedTrackSlotError, RackhostError, RoutingLoopError, UnknownBusError,
+from rackhost.errors import (RackhostError, RoutingLoopError, UnknownBusError,
                              UnknownKeySourceError, printable)
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
@@ -413,12 +413,11 @@ class _SessionReader(DocumentReader):
             raise self.fail(f"{place}.output" if err.send is None else f"{place}.sends[{err.send}].bus",
                             str(err)) from None
         except UnknownKeySourceError as err:
-            place = "master" if err.owner == "master" else f"busses[{err.index}]"
+            place = "master" if err.owner == "master" else \
+                f"{'tracks' if err.owner == 'track' else 'busses'}[{err.index}]"
             raise self.fail(f"{place}.chain[{err.slot}].key.source", str(err)) from None
-        except KeyedTrackSlotError as err:
-            raise self.fail(f"tracks[{err.index}].chain[{err.slot}].key", str(err)) from None
         except RoutingLoopError as err:
-            raise self.fail("busses", str(err)) from None
+            raise self.fail("tracks" if err.track else "busses", str(err)) from None
 
     def read_ab(self, owner: Any, doc: dict, where: str) -> None:
         ab = doc.get("ab")

@@ -31,8 +31,10 @@ import soundfile as sf
 from rackhost.chain.batch.jobs import BatchError, FileRecord, Job, remove_partial
 from rackhost.chain.batch.pool import (
     BUILD_TIMEOUT_SECONDS,
+    CANCEL_POLL_SECONDS,
     TIMEOUT_BASE_SECONDS,
     TIMEOUT_PER_AUDIO_SECOND,
+    Cancel,
     RenderOptions,
     SessionBuilder,
 )
@@ -134,11 +136,13 @@ class RayPool:
         self.timeout = timeout
         self.address = address
 
-    def run(self, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None]) -> None:
+    def run(self, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None],
+            cancel: Cancel | None = None) -> None:
         with connected(self.address, self.workers):
-            self._run(_ray(), jobs, on_record)
+            self._run(_ray(), jobs, on_record, cancel)
 
-    def _run(self, ray: Any, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None]) -> None:
+    def _run(self, ray: Any, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None],
+             cancel: Cancel | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX) or k in FORWARDED_ENVIRONMENT}
         # One CPU each, so a cluster of N CPUs runs N at once, and a plug-in that crashes its process costs
         # a restart of that one actor only (we replace it ourselves, to mark its file failed first).
@@ -154,6 +158,8 @@ class RayPool:
 
         try:
             while pending or any(c.job is not None for c in crew):
+                if cancel is not None and cancel.is_set():
+                    break
                 while len(crew) < min(self.workers, len(pending) + sum(c.job is not None for c in crew)):
                     crew.append(hire())
                 for member in crew:
@@ -167,6 +173,8 @@ class RayPool:
                 refs = [c.ready_ref if c.ready_ref is not None else c.ref for c in crew]
                 refs = [r for r in refs if r is not None]
                 wake = min((c.deadline for c in crew), default=math.inf)
+                if cancel is not None:
+                    wake = min(wake, time.monotonic() + CANCEL_POLL_SECONDS)
                 wait = None if wake == math.inf else max(0.0, wake - time.monotonic())
                 done, _ = ray.wait(refs, num_returns=1, timeout=wait) if refs else ([], [])
                 done_set = set(done)
@@ -176,6 +184,8 @@ class RayPool:
         finally:
             for member in crew:
                 ray.kill(member.actor, no_restart=True)
+                if member.job is not None:  # cancelled mid-file
+                    remove_partial(by_index[member.job].output)
 
     def _limit(self, job: Job) -> float:
         if self.timeout is not None:

@@ -27,11 +27,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Protocol
 
 import soundfile as sf
 
 from rackhost.chain.batch.jobs import BatchError, FileRecord, Job, remove_partial
 from rackhost.errors import RackhostError
+
+CANCEL_POLL_SECONDS = 0.1
+
+
+class Cancel(Protocol):
+    """What stops a batch part-way (a ``threading.Event``): set from any thread."""
+
+    def is_set(self) -> bool: ...
+
 
 SessionBuilder = Callable[[], object]  # -> rackhost.chain.Session with one track; picklable (a recipe, not plug-ins)
 
@@ -76,12 +86,16 @@ class Pool:
         self.timeout = timeout
         self._context = multiprocessing.get_context("spawn")
 
-    def run(self, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None]) -> None:
+    def run(self, jobs: list[tuple[int, Job]], on_record: Callable[[int, FileRecord], None],
+            cancel: Cancel | None = None) -> None:
+        """``cancel``: once set, files not yet ended are left (no record, no partial output) and the workers stop."""
         pending = deque(jobs)
         by_index = dict(jobs)
         crew: list[_Worker] = []
         try:
             while pending or any(w.job is not None for w in crew):
+                if cancel is not None and cancel.is_set():
+                    break
                 while len(crew) < min(self.workers, len(pending) + sum(w.job is not None for w in crew)):
                     crew.append(self._start())
                 for worker in crew:
@@ -92,6 +106,8 @@ class Pool:
                         worker.conn.send((index, job))
                 now = time.monotonic()
                 wake = min((w.deadline for w in crew), default=math.inf)
+                if cancel is not None:  # look at the cancel now and then, not only when a worker speaks
+                    wake = min(wake, now + CANCEL_POLL_SECONDS)
                 ready = wait([w.conn for w in crew] + [w.process.sentinel for w in crew],
                              timeout=None if wake == math.inf else max(0.0, wake - now))
                 for worker in list(crew):
@@ -100,7 +116,10 @@ class Pool:
                         crew.remove(worker)
         finally:
             for worker in crew:
+                held = worker.job
                 self._stop(worker)
+                if held is not None:  # cancelled mid-file: what it was writing goes (the output is atomic)
+                    remove_partial(by_index[held].output)
 
     # -- one worker -----------------------------------------------------------------
 

@@ -315,7 +315,7 @@ def stream_mix(session: object, sink: Sink, *, tail: bool = True, max_tail_secon
             n = segment if pos >= body else min(segment, -(-(body - pos) // block) * block)
             outputs = tracks.render(pos, n)
             out = seg_out[:, :n]
-            snap.master.render(snap.mix_tracks(outputs, mix[:, :n], pos), out, pos)
+            snap.master.render(snap.mix_tracks(outputs, mix[:, :n], pos, tracks.render_row), out, pos)
             if tail and pos + n > body:
                 loud = np.flatnonzero(np.max(np.abs(out), axis=0) > threshold)
                 if loud.size:
