@@ -63,6 +63,8 @@ SESSION_DEFAULTS = {
     **{f"master.{k}": v for k, v in {"gain_db": 0.0, "loudness_target": None, **_CHAIN_OWNER}.items()},
     "master.loudness_target.true_peak_dbtp": -1.0,
     "tracks.*.automation": [], "busses.*.automation": [], "master.automation": [],
+    # A strip's colour by default is its position's (rackhost.chain.colors.default_color).
+    "tracks.*.color": LOADS, "busses.*.color": LOADS,
     "midi.mappings": [], "midi.programs": [],
     "midi.mappings.*.curve": "linear", "midi.mappings.*.range": None, "midi.mappings.*.lsb_controller": None,
     **{f"{owner}.{chain}.*.{k}": v for owner in ("tracks.*", "busses.*", "master") for chain in ("chain", "ab.other.chain")

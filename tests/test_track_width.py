@@ -208,9 +208,8 @@ def test_a_sidechain_switch_with_no_key_is_named_in_the_render_notes(name):
         unkeyed = [n for n in rendered.notes if "sidechain" in n]
         if switch:
             assert unkeyed == [f"track 'vox': {name} has its sidechain switch on but no key, so its detector hears "
-                               f"silence (a compressor does not compress, a gate stays shut); key it (a slot on a bus "
-                               f"or the master: the key selector in its parameter panel, or session.edit.set_key) or "
-                               f"set sidechain=0"]
+                               f"silence (a compressor does not compress, a gate stays shut); key it (the key selector in "
+                               f"its parameter panel, or session.edit.set_key) or set sidechain=0"]
             if name == "ZamCompX2":  # what the note is about: with the switch on, it does not touch the signal
                 np.testing.assert_allclose(rendered.audio, audio, atol=1e-6)
         else:

@@ -95,8 +95,9 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
 
 
 def _report_failures(engine: Any, conn: Any) -> None:
-    """A slot that raised in the partner: bypassed here and reported, so the engine bypasses its own copy."""
-    bypassed = False
+    """A slot that raised in the partner: bypassed here and reported. The engine bypasses its own copy and
+    rebuilds; the partner's state for that revision is built from this session, the slot bypassed (until then
+    the track is silent: its render catches the error each block)."""
     while engine._failed:
         name, err = engine._failed.popleft()
         index = next((i for i, t in enumerate(engine.session.tracks) if t.name == name), None)
@@ -106,10 +107,7 @@ def _report_failures(engine: Any, conn: Any) -> None:
             address = slot_address(engine.session.tracks[index].chain, slot)
             if address is not None and not slot.bypass:
                 slot.bypass = True
-                bypassed = True
                 conn.send(("failed", index, address, f"{type(err.error).__name__} ({err.error})"))
-    if bypassed:
-        engine.update()  # the partner renders the same revision with the slot bypassed; the engine follows
 
 
 class _Renderer:
