@@ -8,10 +8,20 @@ import sys
 import time
 from pathlib import Path
 
-from rackhost.cli.args import BLOCK_SIZE, SAMPLE_RATE, chain_spec, folder, ranged, refuse_overwrite, text, usage
+from rackhost.cli.args import (
+    BLOCK_SIZE,
+    SAMPLE_RATE,
+    chain_spec,
+    folder,
+    ranged,
+    refuse_overwrite,
+    text,
+    usage,
+)
 from rackhost.cli.automate import apply_automation, automate_spec
 from rackhost.cli.midi import add_render_midi_arguments, assign_midi
 from rackhost.errors import RackhostError
+from rackhost.presets.batch import apply_presets, refuse_bypassed_plugins
 
 EXIT_TARGET_MISSED = 1  # the render was written, but missed its loudness target
 
@@ -88,7 +98,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         if not session.tracks:
             raise usage(f"session {args.session!r} has no tracks, so there is nothing to render; "
                          f"add a track with a \"source\" (or an \"instrument\") to its \"tracks\"")
-        _refuse_bypassed_plugins(loaded, f"session {args.session!r}")
+        refuse_bypassed_plugins(loaded, f"session {args.session!r}")
         load_warnings = loaded.warnings()
         if args.block_size is not None:
             session.block_size = args.block_size
@@ -206,28 +216,6 @@ def _target_status(target: object, output: Path) -> int:
     return EXIT_TARGET_MISSED
 
 
-def apply_presets(session: object, refs: list[str], single_track: bool, allow_untrusted: bool = False) -> list[str]:
-    """Apply ``--preset`` references in order; returns values that did not land, for the user."""
-    from rackhost.presets.apply import apply_preset
-    from rackhost.presets.store import PresetStore
-
-    store = PresetStore()
-    warnings: list[str] = []
-    for ref in refs:
-        preset = store.load(ref)
-        if preset.kind != "master" and not single_track:
-            raise RackhostError(
-                f"preset {ref!r} is a {preset.kind} preset; with --session only master presets apply "
-                f"(set track chains in the session file)"
-            )
-        track = session.tracks[0] if single_track else None  # type: ignore[attr-defined]
-        report = apply_preset(preset, session, track, replace=False, source=ref,  # type: ignore[arg-type]
-                              allow_untrusted=allow_untrusted)
-        _refuse_bypassed_plugins(report, f"preset {ref!r}")
-        warnings += report.warnings()
-    return warnings
-
-
 def _keep_mono_note(args: argparse.Namespace, session: object) -> list[str]:
     """A note when ``--keep-mono`` has nothing to keep: the INPUT is stereo already (rendered as usual)."""
     if not args.keep_mono or args.session or not args.input:
@@ -237,13 +225,6 @@ def _keep_mono_note(args: argparse.Namespace, session: object) -> list[str]:
         return []
     return [f"--keep-mono has no effect: {args.input!r} is already stereo ({source.channels} channels); "
             f"it is rendered as usual"]
-
-
-def _refuse_bypassed_plugins(report: object, what: str) -> None:
-    """A render must not quietly drop a slot whose plug-in failed its probe: that would change the mix."""
-    refused = report.refused  # type: ignore[attr-defined]
-    if refused:
-        raise RackhostError(f"{what} names a plug-in rackhost will not load, so it is not rendered: {refused[0]}")
 
 
 def _midi_files(specs: list[str]) -> list[str]:
