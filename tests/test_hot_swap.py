@@ -86,6 +86,7 @@ def test_a_track_going_stereo_gets_fresh_instances_while_the_running_ones_are_ne
                 playing = {id(i) for i in running + kept}
                 plugin_calls.clear()
                 swap.input = (0, 1)
+                engine.after_block()  # as the engine process does: the edit starts right after a block
                 engine.update()
                 control = threading.get_ident()
                 touched = [name for thread, inst, name in plugin_calls if thread == control and inst in playing]
