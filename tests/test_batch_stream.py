@@ -9,6 +9,7 @@ audio are rendered with Python's allocations traced to show memory stays flat.
 
 from __future__ import annotations
 
+import math
 import tracemalloc
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from hypothesis import strategies as st
 
 from rackhost.chain import LoudnessTarget, Plugin, Session
 from rackhost.chain.batch import Job, RenderOptions, render_one
-from rackhost.chain.batch.stream import StreamedFileSource, StreamMeter, stream_to_file
-from rackhost.chain.loudness import measure
+from rackhost.chain.batch.stream import StreamedFileSource, stream_to_file
+from rackhost.chain.loudness import StreamMeter, measure
 from rackhost.chain.render import render_to_file
 from rackhost.chain.source import AudioFileSource
 from rackhost.cli.chain_spec import parse_chain
@@ -154,3 +155,36 @@ def test_an_album_of_streamed_files_gets_the_gain_and_samples_of_one_read_whole(
     for song in ("loud.wav", "quiet.wav"):
         whole = sf.read(tmp_path / "whole" / song, dtype="float32")[0]
         assert np.array_equal(whole, sf.read(tmp_path / "streamed" / song, dtype="float32")[0]), song
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.one_of(st.integers(1, int(0.4 * SR)), st.integers(int(0.4 * SR), 3 * SR)),
+       channels=st.sampled_from([1, 2]), rate=st.sampled_from([44100, 48000]), silent=st.booleans(),
+       target=st.booleans(), streamed=st.booleans(), resampled=st.booleans())
+def test_the_input_loudness_a_batch_records_is_measure_of_the_whole_input(
+        tmp_path_factory: pytest.TempPathFactory, frames: int, channels: int, rate: int, silent: bool, target: bool,
+        streamed: bool, resampled: bool):
+    # The input is measured as the render reads it (a target render reads it several times, a resampled one
+    # at another rate, a streamed one from the file): whatever the way, the record holds measure()'s figures.
+    tmp = tmp_path_factory.mktemp("before")
+    audio = np.resize(program_signal(channels, 3.0, seed=frames), (channels, frames)) * (0.0 if silent else 1.0)
+    path = tmp / "in.wav"
+    sf.write(path, audio.T, rate, subtype="FLOAT")
+    target = target and not silent and frames >= 0.5 * rate  # a target needs loudness to set
+    session = bounce(512, "HighpassFilter(cutoff_frequency_hz=80)", LoudnessTarget(-16.0, -1.0) if target else None)
+    options = RenderOptions(bit_depth=32, stream_above_seconds=0.0 if streamed else 600.0,
+                            sample_rate=(88200 if rate == 44100 else 96000) if resampled else None)
+    record = render_one(session, Job(path, tmp / "out.wav"), options)
+    assert record.status == "done", record.reason
+    want = measure(sf.read(path, dtype="float32", always_2d=True)[0].T, rate)
+    got = record.before
+    if want.integrated_lufs is None or want.integrated_lufs == -math.inf:
+        assert got["integrated_lufs"] is None
+    else:
+        assert abs(got["integrated_lufs"] - want.integrated_lufs) <= 1e-6
+    if want.true_peak_dbtp == -math.inf:
+        assert got["true_peak_dbtp"] is None
+    else:
+        assert abs(got["true_peak_dbtp"] - want.true_peak_dbtp) <= 1e-4
+    if target:
+        assert abs(record.after["integrated_lufs"] - -16.0) <= 0.5

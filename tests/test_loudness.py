@@ -74,3 +74,41 @@ def test_true_peak_at_96_and_192_khz_agrees_with_16x_oversampling(rate, cycle, p
     report = measure(audio, rate)
     assert report.true_peak_dbtp >= report.peak_dbfs
     assert report.true_peak_dbtp == pytest.approx(reference, abs=0.12)
+
+
+def _signal(channels: int, frames: int, rate: int, seed: int, silent: bool) -> np.ndarray:
+    """Noise with a level that moves (the gates have work) or silence, shaped (channels, frames)."""
+    if silent:
+        return np.zeros((channels, frames), np.float32)
+    rng = np.random.default_rng(seed)
+    level = 0.05 + 0.5 * (np.sin(np.arange(frames) / rate * 2.3) > 0.2)  # a quiet stretch and a loud one
+    return (rng.standard_normal((channels, frames)) * level).astype(np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.one_of(st.integers(1, 200), st.integers(200, int(0.4 * SR)), st.integers(int(0.4 * SR), 3 * SR)),
+       feed=st.one_of(st.integers(1, 300), st.integers(300, 70000)), channels=st.sampled_from([1, 2]),
+       rate=st.sampled_from([44100, 48000]), silent=st.booleans(), float32=st.booleans(), seed=st.integers(0, 99))
+def test_a_meter_fed_block_by_block_reads_what_measure_reads_of_the_whole_signal(frames, feed, channels, rate,
+                                                                                 silent, float32, seed):
+    # Any length (a few frames, under one 400 ms gating block, off the gating grid), any block size, silence:
+    # the figures the batch records for its input, read as the render reads the file, are measure()'s.
+    from rackhost.chain.loudness import StreamMeter
+
+    audio = _signal(channels, frames, rate, seed, silent)
+    meter = StreamMeter(rate, channels, np.float32 if float32 else np.float64)
+    feed = max(feed, frames // 300)  # a few hundred blocks at most: single frames over 3 s would only be slow
+    for start in range(0, frames, feed):
+        meter.add(audio[:, start: start + feed])
+    got, want = meter.report(), measure(audio, rate)
+    assert got.seconds == want.seconds
+    assert got.peak_dbfs == want.peak_dbfs
+    if want.integrated_lufs is None or want.integrated_lufs == -math.inf:
+        assert got.integrated_lufs == want.integrated_lufs
+    else:
+        assert got.integrated_lufs is not None and abs(got.integrated_lufs - want.integrated_lufs) <= 1e-6
+    if want.true_peak_dbtp == -math.inf:
+        assert got.true_peak_dbtp == -math.inf
+    else:
+        assert abs(got.true_peak_dbtp - want.true_peak_dbtp) <= 1e-4
+    assert meter.report() is meter.report()  # asking twice does not read the end twice

@@ -1,4 +1,8 @@
-"""Loudness and peak measurement of rendered audio (ITU-R BS.1770-4 via pyloudnorm)."""
+"""Loudness and peak measurement of rendered audio (ITU-R BS.1770-4 via pyloudnorm).
+
+:func:`measure` reads a whole signal; :class:`StreamMeter` reads the same figures from a signal fed block by
+block (a file read or rendered a segment at a time), in bounded memory.
+"""
 
 from __future__ import annotations
 
@@ -77,6 +81,132 @@ def integrated_loudness(audio: np.ndarray, sample_rate: float) -> float | None:
     meter = pyloudnorm.Meter(sample_rate)  # BS.1770-4 K-weighting and gating
     value = float(meter.integrated_loudness(audio.T))
     return value if math.isfinite(value) else -math.inf
+
+
+GATE_BLOCK_SECONDS = 0.4  # BS.1770's gating block
+GATE_STEP = 0.25  # blocks overlap by 75%
+ABSOLUTE_GATE_LUFS = -70.0
+TRUE_PEAK_CONTEXT = 64  # input frames either side of a chunk: more than the oversampling filter reaches
+TRUE_PEAK_EDGE = 20  # input frames left out at each end of the signal, as true_peak() does
+
+
+class StreamMeter:
+    """Peak, true peak and BS.1770-4 integrated loudness of audio fed block by block, in bounded memory.
+
+    The K-weighting runs with its state carried across blocks (the same
+    filters as pyloudnorm), the gating blocks' mean squares are kept (4 numbers
+    a second), and the gating is pyloudnorm's, so the result is pyloudnorm's
+    for the whole signal to rounding.
+    """
+
+    def __init__(self, sample_rate: float, channels: int, true_peak_dtype: type = np.float64):
+        import pyloudnorm
+
+        self.sample_rate = sample_rate
+        self.channels = channels
+        # float32 oversampling is a fifth quicker and reads the same to a millionth of a dB; a render steering
+        # on the true peak keeps float64, so it decides exactly as the whole-file render's measure() does.
+        self._tp_dtype = true_peak_dtype
+        self._report: LoudnessReport | None = None
+        meter = pyloudnorm.Meter(sample_rate)
+        self._filters = [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
+        self._state = [np.zeros((channels, max(len(a), len(b)) - 1)) for b, a, _ in self._filters]
+        self._weighted = np.zeros((channels, 0))  # the K-weighted frames the next gating blocks still need
+        self._start = 0  # frame index of _weighted[:, 0]
+        self._blocks: list[np.ndarray] = []  # each gating block's mean square per channel
+        self.frames = 0
+        self.peak = 0.0
+        self._tp_peak = 0.0
+        self._tp_tail = np.zeros((channels, 0), true_peak_dtype)  # the last input frames, context for the next chunk
+        self._tp_read = False
+
+    def add(self, block: np.ndarray) -> None:
+        from scipy.signal import lfilter
+
+        if block.shape[1] == 0:
+            return
+        self._report = None
+        self.peak = max(self.peak, float(block.max()), -float(block.min()))
+        self._true_peak(np.asarray(block, dtype=self._tp_dtype), final=False)
+        weighted = np.asarray(block, dtype=np.float64)
+        for (b, a, gain), state in zip(self._filters, self._state):
+            weighted, state[:] = lfilter(b, a, weighted, axis=1, zi=state)
+            weighted = gain * weighted
+        self._weighted = np.concatenate([self._weighted, weighted], axis=1)
+        self.frames += block.shape[1]
+        self._gate_blocks(self.frames)
+
+    def _bounds(self, j: int) -> tuple[int, int]:
+        # pyloudnorm's block bounds, computed its way (the float products round the same).
+        lower = int(GATE_BLOCK_SECONDS * (j * GATE_STEP) * self.sample_rate)
+        upper = int(GATE_BLOCK_SECONDS * (j * GATE_STEP + 1) * self.sample_rate)
+        return lower, upper
+
+    def _gate_blocks(self, until: int, last: int | None = None) -> None:
+        while True:
+            j = len(self._blocks)
+            if last is not None and j >= last:
+                break
+            lower, upper = self._bounds(j)
+            if last is None and upper > until:
+                break
+            segment = self._weighted[:, max(0, lower - self._start): max(0, min(upper, until) - self._start)]
+            self._blocks.append(np.sum(np.square(segment), axis=1) / (GATE_BLOCK_SECONDS * self.sample_rate))
+        lower, _ = self._bounds(len(self._blocks))
+        drop = min(max(0, lower - self._start), self._weighted.shape[1])
+        self._weighted = self._weighted[:, drop:]
+        self._start += drop
+
+    def _true_peak(self, block: np.ndarray, final: bool) -> None:
+        """Oversample each chunk with the frames either side it needs, so it reads as the whole signal would;
+        the signal's own ends are left out, as :func:`true_peak` leaves them out."""
+        from scipy.signal import resample_poly
+
+        factor = 2 if self.sample_rate > 96000 else 4
+        first = not self._tp_read  # the signal's start is in this chunk (however short what came before)
+        buffer = np.concatenate([self._tp_tail, block], axis=1) if self._tp_tail.size else block
+        start = min(TRUE_PEAK_EDGE, buffer.shape[1]) if first else TRUE_PEAK_CONTEXT
+        end = buffer.shape[1] - (TRUE_PEAK_EDGE if final else TRUE_PEAK_CONTEXT)
+        if end <= start:  # too short to read yet: wait for more
+            self._tp_tail = buffer
+            return
+        up = resample_poly(buffer, factor, 1, axis=1)[:, start * factor: end * factor]
+        self._tp_peak = max(self._tp_peak, float(up.max()), -float(up.min()))  # no |up| copy of 4x the frames
+        self._tp_read = True
+        self._tp_tail = buffer[:, max(0, end - TRUE_PEAK_CONTEXT):]
+
+    def integrated_lufs(self) -> float | None:
+        """pyloudnorm's integrated loudness of what was added; None under one gating block, -inf for silence."""
+        if self.frames < GATE_BLOCK_SECONDS * self.sample_rate:
+            return None
+        seconds = self.frames / self.sample_rate
+        count = int(np.round((seconds - GATE_BLOCK_SECONDS) / (GATE_BLOCK_SECONDS * GATE_STEP))) + 1
+        self._gate_blocks(self.frames, last=count)
+        z = np.array(self._blocks[:count]).T  # (channels, blocks); BS.1770's channel weights are 1 for L and R
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loudness = -0.691 + 10.0 * np.log10(np.sum(z, axis=0))
+            above = z[:, loudness >= ABSOLUTE_GATE_LUFS]
+            if not above.shape[1]:  # silence, or nearly: no block passes the absolute gate
+                return -math.inf
+            relative = -0.691 + 10.0 * np.log10(np.sum(np.mean(above, axis=1))) - 10.0
+            gated = z[:, (loudness > relative) & (loudness > ABSOLUTE_GATE_LUFS)]
+            mean = np.nan_to_num(np.mean(gated, axis=1)) if gated.shape[1] else np.zeros(z.shape[0])
+            value = -0.691 + 10.0 * np.log10(np.sum(mean))
+        return float(value) if math.isfinite(value) else -math.inf
+
+    def report(self) -> LoudnessReport:
+        if self._report is None:
+            if 0 < self.frames <= 4 * TRUE_PEAK_EDGE:
+                # true_peak() keeps the ends of a signal this short: all of it is still buffered here.
+                oversampled = true_peak(self._tp_tail, self.sample_rate)
+            else:
+                if self.frames:
+                    self._true_peak(np.zeros((self.channels, 0), self._tp_dtype), final=True)
+                oversampled = self._tp_peak
+            true = max(oversampled, self.peak)
+            self._report = LoudnessReport(gain_to_db(self.peak), gain_to_db(true), self.integrated_lufs(),
+                                          self.frames / self.sample_rate)
+        return self._report
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -85,7 +85,7 @@ class BatchActor:
     """One Ray worker: the session built once, then one file per call (the pool's ``worker_main`` on Ray)."""
 
     def __init__(self, build: SessionBuilder, options: RenderOptions):
-        from rackhost.chain.batch.pool import _quiet_stderr, input_track
+        from rackhost.chain.batch.pool import _quiet_stderr, input_track, warm_up
         from rackhost.errors import RackhostError
 
         _quiet_stderr()  # plug-ins chatter on fd 2; what a file's render has to say goes back in its record
@@ -94,6 +94,7 @@ class BatchActor:
         try:
             self.session = build()
             self.track = input_track(self.session)
+            warm_up()
         except RackhostError as err:
             self.error = str(err)
         except Exception as err:  # noqa: BLE001 - the driver must hear why, whatever it was

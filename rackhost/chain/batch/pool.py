@@ -219,6 +219,7 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
     try:
         session = build()
         track = input_track(session)
+        warm_up()
     except RackhostError as err:
         conn.send(("build_error", str(err)))
         return
@@ -236,6 +237,15 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
         index, job = message
         conn.send(("done", index, render_one(session, job, options, lambda s, i=index: conn.send(("started", i, s)),
                                              track)))
+
+
+def warm_up() -> None:
+    """Import now what rendering a file imports on first use (scipy's signal module alone takes a second or more),
+    so the first file's seconds in the record are its own, as every other file's are."""
+    import pyloudnorm  # noqa: F401 - and scipy.signal, which it imports
+
+    import rackhost.chain.batch.stream
+    import rackhost.chain.render  # noqa: F401
 
 
 def input_track(session: object) -> object:
@@ -256,11 +266,10 @@ def render_one(session: object, job: Job, options: RenderOptions,
     """Render ``job.input`` on ``track`` (:func:`input_track`) of ``session`` to ``job.output``; a failure is a
     record, never a raise. A bounce renders at the file's rate, a session at its own."""
     from rackhost.chain.batch.stream import (
+        MeteredSource,
         StreamedFileSource,
-        measure_file,
         stream_to_file,
     )
-    from rackhost.chain.loudness import measure
     from rackhost.chain.render import render, render_to_file
     from rackhost.chain.source import AudioFileSource
 
@@ -270,17 +279,15 @@ def render_one(session: object, job: Job, options: RenderOptions,
     render_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds, "threads": 1}
     stream_options = {"tail": options.tail, "max_tail_seconds": options.max_tail_seconds}
     restore: Callable[[], None] | None = None
+    source: object | None = None
     try:
         streamed = _streams(job.input, options, None if bounce else session.sample_rate)  # type: ignore[attr-defined]
-        if streamed:
-            source = StreamedFileSource(job.input)
-            started(source.frames / source.sample_rate)
-            before = measure_file(job.input)
-        else:
-            source = AudioFileSource(job.input)
-            started(source.frames / source.sample_rate)
-            before = measure(source.audio(source.sample_rate), source.sample_rate)
-        track.source = source
+        source = StreamedFileSource(job.input) if streamed else AudioFileSource(job.input)
+        started(source.frames / source.sample_rate)
+        # The input's loudness and true peak ("before") are measured as the render reads it, not in a pass of
+        # their own: that pass cost a tenth of the render.
+        metered = MeteredSource(source)
+        track.source = metered
         if options.sample_rate or bounce:
             session.sample_rate = options.sample_rate or int(source.sample_rate)  # type: ignore[attr-defined]
         if job.loudness_target is not None:
@@ -302,15 +309,17 @@ def render_one(session: object, job: Job, options: RenderOptions,
                 result = stream_to_file(session, job.output, bit_depth=options.bit_depth, **stream_options)  # type: ignore[assignment]
             else:
                 result = render_to_file(session, job.output, bit_depth=options.bit_depth, **render_options)  # type: ignore[arg-type]
-        after = result.loudness()
+        before = metered.loudness()
+        # A target render measured its last pass to check it: that is the output, so it is not measured again.
+        after = result.target_report.achieved if result.target_report is not None else result.loudness()
     except RackhostError as err:
         return FileRecord(str(job.input), str(job.output), "failed", str(err), time.perf_counter() - began)
     except Exception as err:  # noqa: BLE001 - one file's failure must not stop the batch
         return FileRecord(str(job.input), str(job.output), "failed", f"{type(err).__name__}: {err}",
                           time.perf_counter() - began)
     finally:
-        if isinstance(track.source, StreamedFileSource):
-            track.source.close()
+        if isinstance(source, StreamedFileSource):
+            source.close()
         track.source = None  # the next file must not find this one's audio
         if restore is not None:
             restore()

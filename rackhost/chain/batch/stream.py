@@ -8,12 +8,12 @@ segments, so the samples are those of a whole-file render, bit for bit; only
 the source is read from the file segment by segment, and the output goes to
 the file segment by segment (a tail held back until it is known to ring).
 
-Measuring is streamed too: :class:`StreamMeter` does BS.1770 gating over
-400 ms blocks from their mean squares, as pyloudnorm does from the whole
-signal. A loudness target renders the master up to its limiter into a float
-file beside the output (not into memory), finds the gain by running the
-limiter alone over that file (as :mod:`rackhost.chain.mastering` does over its
-array), then renders the full pass to the output.
+Measuring is streamed too (:class:`rackhost.chain.loudness.StreamMeter`), and
+:class:`MeteredSource` measures the input as the render reads it. A loudness
+target renders the master up to its limiter into a float file beside the
+output (not into memory), finds the gain by running the limiter alone over
+that file (as :mod:`rackhost.chain.mastering` does over its array), then
+renders the full pass to the output.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from rackhost.chain.dsp import db_to_gain, gain_to_db
-from rackhost.chain.loudness import LoudnessReport
+from rackhost.chain.dsp import db_to_gain
+from rackhost.chain.loudness import LoudnessReport, StreamMeter
 from rackhost.chain.mastering import CEILING_FLOOR_DB
 from rackhost.errors import AudioFileError
 
@@ -102,133 +102,57 @@ class StreamedFileSource:
         self._file.close()
 
 
-def file_blocks(path: Path, frames: int = READ_FRAMES):
-    """(channels, n) float32 blocks of the file at ``path``, in order."""
-    with sf.SoundFile(str(path)) as file:
-        for block in file.blocks(frames, dtype="float32", always_2d=True):
-            yield np.ascontiguousarray(block.T)
+class MeteredSource:
+    """A track's source (an :class:`~rackhost.chain.source.AudioFileSource` or a :class:`StreamedFileSource`) that
+    measures itself as the render reads it: :meth:`loudness` is :func:`rackhost.chain.loudness.measure` of the
+    whole input, without a pass over the input of its own.
 
-
-# -- measuring ---------------------------------------------------------------------------------------
-
-GATE_BLOCK_SECONDS = 0.4  # BS.1770's gating block
-GATE_STEP = 0.25  # blocks overlap by 75%
-ABSOLUTE_GATE_LUFS = -70.0
-TRUE_PEAK_CONTEXT = 64  # input frames either side of a chunk: more than the oversampling filter reaches
-TRUE_PEAK_EDGE = 20  # input frames left out at each end of the signal, as rackhost.chain.loudness.true_peak does
-
-
-class StreamMeter:
-    """Peak, true peak and BS.1770-4 integrated loudness of audio fed block by block, in bounded memory.
-
-    The K-weighting runs with its state carried across blocks (the same
-    filters as pyloudnorm), the gating blocks' mean squares are kept (4 numbers
-    a second), and the gating is pyloudnorm's, so the result is pyloudnorm's
-    for the whole signal to rounding.
+    The render reads its source in order, a segment at a time; each frame is fed to a :class:`StreamMeter` the
+    first time it is read (a target render's later passes read it again, and are not fed). Frames the render did
+    not read at the source's own rate (a resampled file, a muted track) are read for the meter at the end.
     """
 
-    def __init__(self, sample_rate: float, channels: int):
-        import pyloudnorm
+    def __init__(self, source: object):
+        self.source = source
+        self.meter = StreamMeter(source.sample_rate, source.channels, np.float32)  # type: ignore[attr-defined]
 
-        self.sample_rate = sample_rate
-        self.channels = channels
-        meter = pyloudnorm.Meter(sample_rate)
-        self._filters = [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
-        self._state = [np.zeros((channels, max(len(a), len(b)) - 1)) for b, a, _ in self._filters]
-        self._weighted = np.zeros((channels, 0))  # the K-weighted frames the next gating blocks still need
-        self._start = 0  # frame index of _weighted[:, 0]
-        self._blocks: list[np.ndarray] = []  # each gating block's mean square per channel
-        self.frames = 0
-        self.peak = 0.0
-        self._tp_peak = 0.0
-        self._tp_tail = np.zeros((channels, 0))  # the last input frames, as context for the next chunk
+    def __getattr__(self, name: str) -> object:  # the source's name, note, frames, channels, path, close...
+        if name == "source":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.source, name)
 
-    def add(self, block: np.ndarray) -> None:
-        from scipy.signal import lfilter
+    def audio(self, sample_rate: float) -> object:
+        audio = self.source.audio(sample_rate)  # type: ignore[attr-defined]
+        if sample_rate != self.source.sample_rate:  # type: ignore[attr-defined]
+            return audio  # the input is measured at its own rate, as it is in the file
+        return _MeteredReads(audio, self.meter)
 
-        block = np.asarray(block, dtype=np.float64)
-        if block.shape[1] == 0:
-            return
-        self.peak = max(self.peak, float(np.max(np.abs(block))))
-        self._true_peak(block, final=False)
-        weighted = block
-        for (b, a, gain), state in zip(self._filters, self._state):
-            weighted, state[:] = lfilter(b, a, weighted, axis=1, zi=state)
-            weighted = gain * weighted
-        self._weighted = np.concatenate([self._weighted, weighted], axis=1)
-        self.frames += block.shape[1]
-        self._gate_blocks(self.frames)
-
-    def _bounds(self, j: int) -> tuple[int, int]:
-        # pyloudnorm's block bounds, computed its way (the float products round the same).
-        lower = int(GATE_BLOCK_SECONDS * (j * GATE_STEP) * self.sample_rate)
-        upper = int(GATE_BLOCK_SECONDS * (j * GATE_STEP + 1) * self.sample_rate)
-        return lower, upper
-
-    def _gate_blocks(self, until: int, last: int | None = None) -> None:
-        while True:
-            j = len(self._blocks)
-            if last is not None and j >= last:
-                break
-            lower, upper = self._bounds(j)
-            if last is None and upper > until:
-                break
-            segment = self._weighted[:, max(0, lower - self._start): max(0, min(upper, until) - self._start)]
-            self._blocks.append(np.sum(np.square(segment), axis=1) / (GATE_BLOCK_SECONDS * self.sample_rate))
-        lower, _ = self._bounds(len(self._blocks))
-        drop = min(max(0, lower - self._start), self._weighted.shape[1])
-        self._weighted = self._weighted[:, drop:]
-        self._start += drop
-
-    def _true_peak(self, block: np.ndarray, final: bool) -> None:
-        """Oversample each chunk with the frames either side it needs, so it reads as the whole signal would;
-        the signal's own ends are left out, as :func:`rackhost.chain.loudness.true_peak` leaves them out."""
-        from scipy.signal import resample_poly
-
-        factor = 2 if self.sample_rate > 96000 else 4
-        first = self.frames == 0
-        buffer = np.concatenate([self._tp_tail, block], axis=1) if self._tp_tail.size else block
-        start = min(TRUE_PEAK_EDGE, buffer.shape[1]) if first else TRUE_PEAK_CONTEXT
-        end = buffer.shape[1] - (TRUE_PEAK_EDGE if final else TRUE_PEAK_CONTEXT)
-        if end <= start:  # too short to read yet: wait for more
-            self._tp_tail = buffer
-            return
-        up = resample_poly(buffer, factor, 1, axis=1)[:, start * factor: end * factor]
-        self._tp_peak = max(self._tp_peak, float(np.max(np.abs(up))))
-        self._tp_tail = buffer[:, max(0, end - TRUE_PEAK_CONTEXT):]
-
-    def integrated_lufs(self) -> float | None:
-        """pyloudnorm's integrated loudness of what was added; None under one gating block, -inf for silence."""
-        if self.frames < GATE_BLOCK_SECONDS * self.sample_rate:
-            return None
-        seconds = self.frames / self.sample_rate
-        count = int(np.round((seconds - GATE_BLOCK_SECONDS) / (GATE_BLOCK_SECONDS * GATE_STEP))) + 1
-        self._gate_blocks(self.frames, last=count)
-        z = np.array(self._blocks[:count]).T  # (channels, blocks); BS.1770's channel weights are 1 for L and R
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loudness = -0.691 + 10.0 * np.log10(np.sum(z, axis=0))
-            above = z[:, loudness >= ABSOLUTE_GATE_LUFS]
-            relative = -0.691 + 10.0 * np.log10(np.sum(np.mean(above, axis=1))) - 10.0
-            gated = z[:, (loudness > relative) & (loudness > ABSOLUTE_GATE_LUFS)]
-            mean = np.nan_to_num(np.mean(gated, axis=1)) if gated.shape[1] else np.zeros(z.shape[0])
-            value = -0.691 + 10.0 * np.log10(np.sum(mean))
-        return float(value) if math.isfinite(value) else -math.inf
-
-    def report(self) -> LoudnessReport:
-        if self.frames:
-            self._true_peak(np.zeros((self.channels, 0)), final=True)
-        true = max(self._tp_peak, self.peak)
-        return LoudnessReport(gain_to_db(self.peak), gain_to_db(true), self.integrated_lufs(),
-                              self.frames / self.sample_rate)
+    def loudness(self) -> LoudnessReport:
+        own = self.source.audio(self.source.sample_rate)  # type: ignore[attr-defined]
+        for start in range(self.meter.frames, own.shape[1], READ_FRAMES):
+            self.meter.add(own[:, start: min(start + READ_FRAMES, own.shape[1])])
+        return self.meter.report()
 
 
-def measure_file(path: Path) -> LoudnessReport:
-    """:func:`rackhost.chain.loudness.measure` of a file, read a block at a time."""
-    info = sf.info(str(path))
-    meter = StreamMeter(info.samplerate, info.channels)
-    for block in file_blocks(path):
-        meter.add(block)
-    return meter.report()
+class _MeteredReads:
+    """The source's audio as the render slices it (``audio[:, a:b]``), each new frame handed to the meter too."""
+
+    def __init__(self, audio: object, meter: StreamMeter):
+        self.audio = audio
+        self.meter = meter
+        self.shape = audio.shape  # type: ignore[attr-defined]
+
+    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
+        read = self.audio[index]  # type: ignore[index]
+        start = index[1].start or 0
+        stop = start + read.shape[1]
+        seen = self.meter.frames
+        if stop > seen:
+            if start > seen:  # a read that skipped ahead: the meter reads the gap itself
+                self.meter.add(np.asarray(self.audio[:, seen:start], np.float32))  # type: ignore[index]
+                seen = start
+            self.meter.add(read[:, seen - start:])
+        return read
 
 
 # -- rendering --------------------------------------------------------------------------------------
