@@ -5,7 +5,9 @@
     before the clock (a cluster is up before a batch joins it); its start is reported apart.
 (c) ``per_file_overhead``: the one-process batch's time per file over the bare render of that file
     (the session built once, each file read and rendered to its target with ``render_to_file``)
-    (target <= 1.05).
+    (target <= 1.05). ``per_file_overhead_cpu`` is the same ratio in CPU seconds (the worker's and the
+    parent's, against the bare render's): on a machine shared with other jobs the wall clock moves with
+    their load between the two runs, the CPU seconds much less.
 
 The files are generated once into a temporary folder (noise shaped like music: a pink-ish spectrum,
 a beat, levels that differ by file). Each configuration writes to its own output folder, so none
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -48,31 +51,38 @@ def music_like(seconds: float, seed: int) -> np.ndarray:
     return audio.T.astype(np.float32)
 
 
-def timed(inputs: Path, out: Path, workers: int, ray: str | None = None) -> float:
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (a pool's workers, once joined)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(inputs: Path, out: Path, workers: int, ray: str | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and the pool's workers) of the batch."""
     recipe = SessionRecipe(presets=(PRESET,))
     options = RenderOptions()
     jobs = find_jobs([inputs], out)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds()
     summary = run(jobs, recipe, options, out=out, workers=workers, recipe=recipe.fingerprint({}), ray=ray)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     if summary.failed:
         raise SystemExit(f"{summary.failed} files failed: {[r.reason for r in summary.finished if r.reason][:1]}")
-    return seconds
+    return seconds, cpu
 
 
-def bare(inputs: Path, out: Path) -> float:
+def bare(inputs: Path, out: Path) -> tuple[float, float]:
     """Each file rendered to its target in this process, the session built once: no batch around it."""
     from rackhost.chain.render import render_to_file
     from rackhost.chain.source import AudioFileSource
 
     session = SessionRecipe(presets=(PRESET,))()
     out.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds()
     for path in sorted(inputs.glob("*.wav")):
         session.tracks[0].source = AudioFileSource(path)  # type: ignore[attr-defined]
         session.sample_rate = SAMPLE_RATE  # type: ignore[attr-defined]
         render_to_file(session, out / path.name, threads=1)  # type: ignore[arg-type]
-    return time.perf_counter() - began
+    return time.perf_counter() - began, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -88,11 +98,11 @@ def main() -> None:
         for i in range(args.files):
             sf.write(inputs / f"{i:02}.wav", music_like(args.seconds, i), SAMPLE_RATE, subtype="PCM_24")
         load = os.getloadavg()[0]
-        bare_seconds = bare(inputs, root / "bare")
-        one = timed(inputs, root / "one", 1)
-        two = timed(inputs, root / "two", 2)
-        print(f"bare render   {bare_seconds:7.2f} s  ({args.files} files x {args.seconds:g} s)")
-        print(f"1 process     {one:7.2f} s")
+        bare_seconds, bare_cpu = bare(inputs, root / "bare")
+        one, one_cpu = timed(inputs, root / "one", 1)
+        two, _ = timed(inputs, root / "two", 2)
+        print(f"bare render   {bare_seconds:7.2f} s  ({args.files} files x {args.seconds:g} s; {bare_cpu:.2f} s CPU)")
+        print(f"1 process     {one:7.2f} s  ({one_cpu:.2f} s CPU)")
         print(f"pool of 2     {two:7.2f} s")
         ray_seconds = ray_start = None
         try:
@@ -101,7 +111,7 @@ def main() -> None:
             began = time.perf_counter()
             with connected("local", 2):
                 ray_start = time.perf_counter() - began
-                ray_seconds = timed(inputs, root / "ray", 2, ray="local")
+                ray_seconds, _ = timed(inputs, root / "ray", 2, ray="local")
             print(f"Ray, 2 actors {ray_seconds:7.2f} s  (Ray's own start {ray_start:.1f} s, not counted)")
         except Exception as err:  # noqa: BLE001 - the other figures stand without Ray
             print(f"Ray skipped: {err}")
@@ -114,6 +124,8 @@ def main() -> None:
         "pool_speedup": round(one / two, 3),
         "ray_speedup": None if ray_seconds is None else round(one / ray_seconds, 3),
         "per_file_overhead": round(one / bare_seconds, 3),
+        "bare_cpu_seconds": round(bare_cpu, 3), "one_process_cpu_seconds": round(one_cpu, 3),
+        "per_file_overhead_cpu": round(one_cpu / bare_cpu, 3),
         "targets": {"pool_speedup": POOL_TARGET, "ray_speedup": RAY_TARGET, "per_file_overhead": OVERHEAD_TARGET},
     }
     print(json.dumps(figures))

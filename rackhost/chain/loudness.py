@@ -88,6 +88,7 @@ GATE_STEP = 0.25  # blocks overlap by 75%
 ABSOLUTE_GATE_LUFS = -70.0
 TRUE_PEAK_CONTEXT = 64  # input frames either side of a chunk: more than the oversampling filter reaches
 TRUE_PEAK_EDGE = 20  # input frames left out at each end of the signal, as true_peak() does
+MEASURE_FRAMES = 65536  # frames gathered before they are measured: per call costs are paid per 1.4 s, not per block
 
 
 class StreamMeter:
@@ -99,14 +100,16 @@ class StreamMeter:
     for the whole signal to rounding.
     """
 
-    def __init__(self, sample_rate: float, channels: int, true_peak_dtype: type = np.float64):
+    def __init__(self, sample_rate: float, channels: int, dtype: type = np.float64):
+        """``dtype``: what blocks are held and oversampled in. float32 suits float32 audio (a file read, the
+        batch's input): it reads the same to a millionth of a dB, quicker. A render steering on the true peak
+        keeps float64, so it decides as the whole-file render's measure() does."""
         import pyloudnorm
+        from scipy.signal import firwin
 
         self.sample_rate = sample_rate
         self.channels = channels
-        # float32 oversampling is a fifth quicker and reads the same to a millionth of a dB; a render steering
-        # on the true peak keeps float64, so it decides exactly as the whole-file render's measure() does.
-        self._tp_dtype = true_peak_dtype
+        self._tp_dtype = dtype
         self._report: LoudnessReport | None = None
         meter = pyloudnorm.Meter(sample_rate)
         self._filters = [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
@@ -114,27 +117,42 @@ class StreamMeter:
         self._weighted = np.zeros((channels, 0))  # the K-weighted frames the next gating blocks still need
         self._start = 0  # frame index of _weighted[:, 0]
         self._blocks: list[np.ndarray] = []  # each gating block's mean square per channel
-        self.frames = 0
+        self.frames = 0  # frames added
+        self._done = 0  # frames measured: blocks are gathered up to MEASURE_FRAMES first (fewer, longer runs)
+        self._pending: list[np.ndarray] = []
         self.peak = 0.0
         self._tp_peak = 0.0
-        self._tp_tail = np.zeros((channels, 0), true_peak_dtype)  # the last input frames, context for the next chunk
+        factor = 2 if sample_rate > 96000 else _TRUE_PEAK_OVERSAMPLING
+        # resample_poly's own filter, designed once rather than on every call
+        self._tp_filter = firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)).astype(dtype)
+        self._tp_tail = np.zeros((channels, 0), dtype)  # the last input frames, context for the next chunk
         self._tp_read = False
 
     def add(self, block: np.ndarray) -> None:
-        from scipy.signal import lfilter
-
         if block.shape[1] == 0:
             return
         self._report = None
+        self._pending.append(np.array(block, dtype=self._tp_dtype))  # a copy: the caller may reuse its buffer
+        self.frames += block.shape[1]
+        if self.frames - self._done >= MEASURE_FRAMES:
+            self._measure_pending()
+
+    def _measure_pending(self) -> None:
+        from scipy.signal import lfilter
+
+        if not self._pending:
+            return
+        block = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending, axis=1)
+        self._pending = []
         self.peak = max(self.peak, float(block.max()), -float(block.min()))
-        self._true_peak(np.asarray(block, dtype=self._tp_dtype), final=False)
+        self._true_peak(block, final=False)
         weighted = np.asarray(block, dtype=np.float64)
         for (b, a, gain), state in zip(self._filters, self._state):
             weighted, state[:] = lfilter(b, a, weighted, axis=1, zi=state)
             weighted = gain * weighted
         self._weighted = np.concatenate([self._weighted, weighted], axis=1)
-        self.frames += block.shape[1]
-        self._gate_blocks(self.frames)
+        self._done += block.shape[1]
+        self._gate_blocks(self._done)
 
     def _bounds(self, j: int) -> tuple[int, int]:
         # pyloudnorm's block bounds, computed its way (the float products round the same).
@@ -170,7 +188,7 @@ class StreamMeter:
         if end <= start:  # too short to read yet: wait for more
             self._tp_tail = buffer
             return
-        up = resample_poly(buffer, factor, 1, axis=1)[:, start * factor: end * factor]
+        up = resample_poly(buffer, factor, 1, axis=1, window=self._tp_filter)[:, start * factor: end * factor]
         self._tp_peak = max(self._tp_peak, float(up.max()), -float(up.min()))  # no |up| copy of 4x the frames
         self._tp_read = True
         self._tp_tail = buffer[:, max(0, end - TRUE_PEAK_CONTEXT):]
@@ -179,6 +197,7 @@ class StreamMeter:
         """pyloudnorm's integrated loudness of what was added; None under one gating block, -inf for silence."""
         if self.frames < GATE_BLOCK_SECONDS * self.sample_rate:
             return None
+        self._measure_pending()
         seconds = self.frames / self.sample_rate
         count = int(np.round((seconds - GATE_BLOCK_SECONDS) / (GATE_BLOCK_SECONDS * GATE_STEP))) + 1
         self._gate_blocks(self.frames, last=count)
@@ -196,6 +215,7 @@ class StreamMeter:
 
     def report(self) -> LoudnessReport:
         if self._report is None:
+            self._measure_pending()
             if 0 < self.frames <= 4 * TRUE_PEAK_EDGE:
                 # true_peak() keeps the ends of a signal this short: all of it is still buffered here.
                 oversampled = true_peak(self._tp_tail, self.sample_rate)
