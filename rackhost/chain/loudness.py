@@ -126,7 +126,7 @@ class StreamMeter:
         # resample_poly's own filter, designed once rather than on every call
         self._tp_filter = firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)).astype(dtype)
         self._tp_tail = np.zeros((channels, 0), dtype)  # the last input frames, context for the next chunk
-        self._tp_read = False
+        self._tp_next = TRUE_PEAK_EDGE  # index in the tail of the first frame not yet read
 
     def add(self, block: np.ndarray) -> None:
         if block.shape[1] == 0:
@@ -181,17 +181,17 @@ class StreamMeter:
         from scipy.signal import resample_poly
 
         factor = 2 if self.sample_rate > 96000 else 4
-        first = not self._tp_read  # the signal's start is in this chunk (however short what came before)
         buffer = np.concatenate([self._tp_tail, block], axis=1) if self._tp_tail.size else block
-        start = min(TRUE_PEAK_EDGE, buffer.shape[1]) if first else TRUE_PEAK_CONTEXT
+        start = self._tp_next
         end = buffer.shape[1] - (TRUE_PEAK_EDGE if final else TRUE_PEAK_CONTEXT)
         if end <= start:  # too short to read yet: wait for more
             self._tp_tail = buffer
             return
         up = resample_poly(buffer, factor, 1, axis=1, window=self._tp_filter)[:, start * factor: end * factor]
         self._tp_peak = max(self._tp_peak, float(up.max()), -float(up.min()))  # no |up| copy of 4x the frames
-        self._tp_read = True
-        self._tp_tail = buffer[:, max(0, end - TRUE_PEAK_CONTEXT):]
+        keep = max(0, end - TRUE_PEAK_CONTEXT)  # the context the next chunk needs (or all, back to the start)
+        self._tp_tail = buffer[:, keep:]
+        self._tp_next = end - keep
 
     def integrated_lufs(self) -> float | None:
         """pyloudnorm's integrated loudness of what was added; None under one gating block, -inf for silence."""
