@@ -565,3 +565,32 @@ def test_the_api_refuses_what_cannot_start_before_making_the_output_folder(tmp_p
     assert not (tmp_path / "out").exists()
     assert [j.output for j in prepare([tmp_path / "song.wav"], tmp_path / "out")] == [tmp_path / "out" / "song.wav"]
     assert (tmp_path / "out").is_dir()
+
+
+WARMED_RENDER = """
+import sys
+import numpy as np, soundfile as sf
+from pathlib import Path
+from rackhost.chain.batch import Job, RenderOptions
+from rackhost.chain.batch.pool import input_track, render_one, warm_up
+from rackhost.presets.batch import SessionRecipe
+
+folder = Path(sys.argv[1])
+sf.write(folder / "in.wav", np.full((SR, 2), 0.1, np.float32), SR)
+session = SessionRecipe(presets=("mastering/streaming",))()
+track = input_track(session)
+warm_up()
+loaded = set(sys.modules)
+record = render_one(session, Job(folder / "in.wav", folder / "out.wav"), RenderOptions(), track=track)
+assert record.status == "done", record.reason
+print(" ".join(sorted(set(sys.modules) - loaded)))
+"""
+
+
+def test_a_worker_loads_what_a_render_needs_before_its_first_file_so_its_seconds_are_its_own(tmp_path: Path):
+    # Importing scipy's signal module alone takes a second or more: done inside the first file's render, it
+    # was counted in that file's seconds in the closing table and the manifest.
+    done = subprocess.run([sys.executable, "-c", WARMED_RENDER.replace("SR", str(SR)), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [], f"the first file's render imported {done.stdout.strip()}"
