@@ -33,7 +33,7 @@ real.click(strip.match)  # on: measured on the plug-in thread, then shown
 real.settle()
 out["matched"] = dpg.get_value(strip.offset)
 out["offsets"] = list(app.session.tracks[0].audition.offsets)
-from rackhost.chain.audition import measure_track
+from rackhost.chain.audition_measure import measure_track
 sr, block = float(app.session.sample_rate), app.session.block_size
 
 
