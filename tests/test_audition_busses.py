@@ -245,3 +245,11 @@ def test_live_bus_and_master_audition_under_jack_equal_the_offline_render(jack_s
 
     assert _lufs(render(make(signal), tail=False).audio) > -40
     assert_live_equals_offline(jack_server, make, signal, latency=480)
+
+
+def test_a_master_fed_by_live_inputs_alone_is_refused_with_the_reason():
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("mic", None, input=(0,))
+    session.master.chain.add("Gain", gain_db=3.0)
+    with pytest.raises(MatchError, match="the master: no audio file plays into it, so there is nothing to measure"):
+        measure_audition(session, session.master)

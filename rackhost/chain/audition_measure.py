@@ -120,7 +120,9 @@ def measure_in_mix(session: Session, strip: Auditioned, chain: Chain | None = No
     dry, wet = sides.taken()
     frames = dry.shape[1] - latency
     if frames <= 0:
-        raise MatchError(f"{strip.strip_name}: the span to measure is empty; measure over a longer loop range")
+        raise MatchError(f"{strip.strip_name}: no audio file plays into it{' over the loop range' if span else ''}, "
+                         f"so there is nothing to measure; matching measures what the files play (give a track "
+                         f"feeding it a file, or move the loop range)")
     try:
         return match_offset(dry[:, :frames], wet[:, latency:], rate)
     except MatchError as err:
