@@ -253,3 +253,48 @@ def test_a_master_fed_by_live_inputs_alone_is_refused_with_the_reason():
     session.master.chain.add("Gain", gain_db=3.0)
     with pytest.raises(MatchError, match="the master: no audio file plays into it, so there is nothing to measure"):
         measure_audition(session, session.master)
+
+
+def test_an_engine_process_with_a_partner_plays_a_bus_and_the_master_compared_bypassed(jack_server, tmp_path,
+                                                                                       wav_file):
+    """SetAudition on a bus and on the master goes to the engine process and on to its partner (which renders
+    half of the tracks and holds the same session): both silenced by their chains, they are heard once both
+    play their input, and the partner is still there."""
+    import time
+
+    from conftest import file_loader
+    from jack_harness import jack_device
+    from live_takes import capture_playback
+
+    from rackhost.live.process import EngineProcess
+    from rackhost.presets import save_session
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for k in range(12):
+        track = session.add_track(f"t{k}", wav_file(program_signal(2, 2.0, seed=30 + k), f"t{k}.wav"), output="bus",
+                                  gain_db=-20.0)
+        track.chain.add("Compressor", threshold_db=-12.0)
+    session.add_bus("bus").chain.add("Gain", gain_db=-120.0)
+    session.master.chain.add("Gain", gain_db=-120.0)
+    path = tmp_path / "partnered.json"
+    save_session(session, path)
+    engine = EngineProcess(file_loader(path), device=jack_device(), block_size=BLOCK, input_channels=0,
+                           partner=True)
+    engine.start()
+    try:
+        assert "file tracks shared with a partner process" in next((e for e in engine.events if "partner" in e), "")
+
+        def during():
+            time.sleep(0.5)
+            engine.send(c.SetAudition(BusRow(0), "input", False))
+            engine.send(c.SetAudition(None, "input", False))
+
+        # A lost block (an xrun on a busy machine) changes nothing asserted: no clean take is needed.
+        captured = capture_playback(jack_server, lambda: engine.send(c.Play()), 2 * SR, during)
+        time.sleep(0.2)
+        problems = [e for e in engine.poll() if "failed" in e or "partner" in e and "stopped" in e]
+        assert engine.stats()["alive"] == 1.0 and not problems, problems
+    finally:
+        engine.stop()
+    assert np.abs(captured[:, : SR // 10]).max() < 1e-4  # both chains silence it
+    assert np.abs(captured[:, -SR // 2 :]).max() > 1e-3  # both play their input: the tracks are heard
