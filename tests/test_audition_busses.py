@@ -298,3 +298,18 @@ def test_an_engine_process_with_a_partner_plays_a_bus_and_the_master_compared_by
         engine.stop()
     assert np.abs(captured[:, : SR // 10]).max() < 1e-4  # both chains silence it
     assert np.abs(captured[:, -SR // 2 :]).max() > 1e-3  # both play their input: the tracks are heard
+
+
+def test_a_fader_move_keeps_the_master_and_a_bus_on_their_input():
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("dc", ArraySource(np.full((2, BLOCK * 40), 0.5, np.float32), SR), output="bus")
+    for owner in (session.add_bus("bus"), session.master):
+        owner.chain.add("Gain", gain_db=-12.0)
+        owner.audition = Audition(side="input")
+    engine = _started(session)
+    _run(engine, np.zeros((2, BLOCK * 4), np.float32))
+    for where in (None, BusRow(0)):
+        assert apply_command(engine, c.SetGain(where, -6.0), None) == c.REMIX
+    engine.update_mix()  # new gains, the same strips: their audition stages with them
+    out = _run(engine, np.zeros((2, BLOCK * 4), np.float32))
+    assert np.allclose(out[:, -BLOCK:], 0.5 * 10 ** (-12 / 20), atol=1e-6)  # both faders, neither chain
