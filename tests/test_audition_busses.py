@@ -49,8 +49,8 @@ def _strip(session: Session, strip: str):
     return session.busses[0] if strip == "bus" else session.master
 
 
-def _heard(strip: str, audition: Audition, slots=LATENT, seconds: float = 2.0) -> np.ndarray:
-    session = _session(strip, slots, seconds)
+def _heard(strip: str, audition: Audition, slots=LATENT, seconds: float = 2.0, block: int = BLOCK) -> np.ndarray:
+    session = _session(strip, slots, seconds, block)
     _strip(session, strip).audition = audition
     return render(session, tail=False).audio
 
@@ -69,12 +69,16 @@ def test_bypass_compare_at_matched_loudness_plays_the_chain_within_0_2_lu_of_its
     np.testing.assert_allclose(heard["input"], bare, atol=1e-6)
 
 
-@pytest.mark.parametrize("strip", ["master", "bus"])
-def test_the_input_side_is_latency_aligned_with_the_chain_and_the_delta_is_their_difference(strip):
-    outs = {name: _heard(strip, audition) for name, audition in (
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(strip=st.sampled_from(["master", "bus"]), block=st.sampled_from([32, 64, 128, 256, 512, 1024]),
+       frames=st.integers(SR // 2, 3 * SR // 2))
+def test_the_input_side_is_latency_aligned_with_the_chain_and_the_delta_is_their_difference(strip, block, frames):
+    seconds = frames / SR
+    outs = {name: _heard(strip, audition, LATENT, seconds, block) for name, audition in (
         ("chain", Audition(match=False)), ("input", Audition(side="input")), ("delta", Audition(delta=True)))}
     assert _session(strip).snapshot().latency == 480  # ZaMaximX2's lookahead, in front of the strip's output
-    np.testing.assert_allclose(outs["input"], render(_session(strip, ()), tail=False).audio, atol=1e-6)
+    np.testing.assert_allclose(outs["input"], render(_session(strip, (), seconds, block), tail=False).audio,
+                               atol=1e-6)
     np.testing.assert_allclose(outs["delta"], outs["chain"] - outs["input"], atol=1e-6)
     assert _lufs(outs["delta"]) > -40  # the compressor and the limiter take something away
 
