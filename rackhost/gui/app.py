@@ -25,7 +25,7 @@ from rackhost.chain import Plugin, Session
 from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
 from rackhost.chain.chain import sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
-from rackhost.chain.takes import takes_folder
+from rackhost.chain.takes import FollowRename, takes_folder
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
@@ -369,7 +369,15 @@ class RackApp(MidiActions, AuditionActions):
             self.structure_changed()
 
     def rename_track(self, track: int, name: str) -> None:
-        self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
+        """Rename a track; its takes follow it (their files renamed in the same undo step)."""
+        owner = self.session.tracks[track]
+        if name.strip() != owner.name and self.engine is not None and self.engine.alive \
+                and self.engine.stats().get("recording"):
+            self.tell("stop recording first: a track's takes are renamed with it, and one is being written",
+                      error=True)
+        else:
+            follow = FollowRename(takes_folder(self.session_path), owner.name, name.strip(), self.session.tracks)
+            self._try(lambda: self.edit.rename_track(self.session, owner, name, also=[follow]))
         self.structure_changed()
 
     def set_input(self, track: int, choice: str) -> None:
