@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import sys
 
+import dearpygui.dearpygui as dpg
 from lane_screenshot import _lane
 from rackhost.gui import app as gui
+from rackhost.gui.scale import SCALE
 
 faders: dict[str, int] = {}  # each strip's fader height in the last frame drawn: printed at the end
+text: dict[str, object] = {}  # the first strip's level readout (a known label): its size, and the scale
 _frame = gui.RackApp.frame
 
 
@@ -20,6 +23,8 @@ def _measured_frame(app: gui.RackApp) -> None:
     _frame(app)
     for view in (*app.strips, *app.bus_strips, *([app.master] if app.master is not None else [])):
         faders[view.owner.name if view.track is not None else "master"] = view.fader.height
+    if app.strips:
+        text.update(readout=dpg.get_item_rect_size(app.strips[0].readout), scale=SCALE.factor)
 
 
 if __name__ == "__main__":
@@ -28,4 +33,4 @@ if __name__ == "__main__":
     width, height = (int(n) for n in sys.argv[3].split("x"))
     gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
             view="lane", recover=False)
-    print(json.dumps({"faders": faders}))
+    print(json.dumps({"faders": faders, "text": text}))
