@@ -61,6 +61,22 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
         assert out["text"] == {"scale": 1.0, "readout": [168, 13]}
 
 
+def test_the_demo_session_with_narrow_strips_at_1280x720(demo_file):
+    """View > Narrow strips: more strips in view, each still with its fader's travel (docs/narrow.png)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / "console-narrow-1280.png"
+    shot.unlink(missing_ok=True)
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
+                          str(tests / "console_screenshot.py"), str(demo_file), str(shot), "1280x720", "narrow"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tests)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _png_size(shot) == (1280, 720) and shot.stat().st_size > 50_000
+    faders = json.loads(run.stdout.strip().splitlines()[-1])["faders"]
+    assert len(faders) == 8 and min(faders.values()) >= 150, faders  # no lane: the strips have the height
+
+
 def test_resizing_the_window_switches_the_text_size_and_back(demo_file):
     """Resized by the window system (xdotool) from 1280x720 to 2560x1440, 1920x1080 and back: the label's text,
     the strips and the faders follow each size, and a return to a size draws as it first did."""
