@@ -13,6 +13,7 @@ import sys
 
 import dearpygui.dearpygui as dpg
 from lane_screenshot import _lane
+
 from rackhost.gui import app as gui
 from rackhost.gui.scale import SCALE
 

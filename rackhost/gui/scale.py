@@ -68,4 +68,4 @@ SCALE = Scale()
 
 def px(pixels: float) -> int:
     """A size given for 1x, at the window's factor now."""
-    return int(round(pixels * SCALE.factor))
+    return round(pixels * SCALE.factor)
