@@ -111,3 +111,19 @@ def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and
     assert out["labels"] == ["A +0.0", "match", f"A {offset_a:+.1f}", "match", "match", f"B {looped:+.1f}"]
     assert out["b"] == f"B {looped:+.1f} dB"
     assert shot.stat().st_size > 10_000
+
+
+def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_plays():
+    from rackhost.chain.audition import Audition
+    from rackhost.gui.strip import match_label
+
+    matched = Audition(match=True, offsets=(-4.04, 2.3))
+    assert match_label(matched, "A") == "A -4.0" and match_label(matched, "B") == "B +2.3"
+    assert match_label(matched, "B", narrow=True) == "+2.3"  # a narrow strip: the dB alone
+    other = Audition(match=True, offsets=(-4.0, 2.3), side="other", runs_other=True)
+    assert match_label(other, "A") == "B +2.3"  # A is the setting, B the side that plays
+    assert match_label(Audition(match=True, side="other", runs_other=True, compare_slot=1,
+                                  other_offset=1.0), "A") == "byp +1.0"
+    for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
+                  Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
+        assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"
