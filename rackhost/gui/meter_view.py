@@ -126,7 +126,7 @@ class LoudnessView:
         self.target = target  # rackhost.chain.master.LoudnessTarget or None
         self.width = width
         self.bar_width = max(px(40), width - px(74))
-        tall = self.bar_height = px(10)
+        self.bar_height = tall = px(10)  # each bar's height
         self.values: dict[str, int] = {}
         self.bars: dict[str, int] = {}
         aim = (f"target {target.integrated_lufs:g} LUFS, {target.true_peak_dbtp:g} dBTP" if target is not None
