@@ -42,19 +42,24 @@ def expected(owner, span):  # the Python call, on the plug-in thread, where the 
 
 def switches(strip, owner):  # match off and on again (measured then), in and delta, by real clicks: what it showed
     seen = {"first": dpg.get_value(strip.offset)}
+    labels = seen["labels"] = [dpg.get_item_label(strip.match)]  # the switch's own label: seen without hovering
     real.click(strip.match)  # off: the chain at its own level
     seen["unmatched"] = dpg.get_value(strip.offset)
+    labels.append(dpg.get_item_label(strip.match))
     real.click(strip.match)  # on: measured on the plug-in thread, then shown
     real.settle()
     seen["matched"] = dpg.get_value(strip.offset)
+    labels.append(dpg.get_item_label(strip.match))
     seen["offsets"] = list(owner.audition.offsets)
     seen["expected"] = expected(owner, None)
     seen["sent"] = [f"{type(c).__name__} {c.track!r} {c.side} {c.offsets!r}" for c in sent[-1:]]
     real.click(strip.hear_input)
     seen["input"] = [dpg.get_value(strip.offset), owner.audition.side, sent[-1].side]
+    labels.append(dpg.get_item_label(strip.match))
     real.click(strip.hear_input)
     real.click(strip.delta)
     seen["delta"] = [dpg.get_value(strip.offset), owner.audition.delta, sent[-1].delta]
+    labels.append(dpg.get_item_label(strip.match))
     real.click(strip.delta)
     return seen
 
@@ -70,6 +75,9 @@ def looped(strip, owner):  # the loop on over its first second, match off and on
 TRACK = r"""
 out["track"] = switches(app.strips[0], app.session.tracks[0])
 out["looped"] = looped(app.strips[0], app.session.tracks[0])
+real.click(app.strips[0].ab)  # B plays (the strips are built again): its own offset
+out["b"] = [dpg.get_item_label(app.strips[0].match), dpg.get_value(app.strips[0].offset)]
+real.click(app.strips[0].ab)
 """
 BUSSES = r"""
 out["bus"] = switches(app.bus_strips[0], app.session.busses[0])
@@ -89,6 +97,8 @@ def _seen_switching(seen: dict, where: str, lowest: float, highest: float) -> fl
     assert seen["sent"] == [f"SetAudition {where} chain {tuple(seen['offsets'])!r}"], where
     assert seen["input"] == ["input", "input", "input"], where
     assert seen["delta"] == ["delta", True, True], where
+    # The match switch says the offset it plays at; off, and for the input or the delta, it says "match".
+    assert seen["labels"] == ["A +0.0", "match", f"A {offset_a:+.1f}", "match", "match"], where
     return offset_a
 
 
@@ -132,8 +142,9 @@ def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and
     out, shot = _window(TRACK, session, tmp_path, "audition.png")
     offset = _seen_switching(out["track"], "0", 2.0, 10.0)
     assert out["looped"][0] == out["looped"][1] != offset
+    looped = out["looped"][0]  # B (a copy of A) was measured over the loop too
+    assert out["b"] == [f"B {looped:+.1f}", f"B {looped:+.1f} dB"]
     assert shot.stat().st_size > 10_000
-
 
 
 def test_the_bus_and_master_strips_measure_and_show_the_offset_and_switch_input_and_delta(tmp_path, wav_file):
@@ -152,3 +163,19 @@ def test_the_bus_and_master_strips_measure_and_show_the_offset_and_switch_input_
     assert bus < 0 < master  # the bus's chain is louder than its input, the master's quieter
     assert out["looped"][0] == out["looped"][1] != master
     assert shot.stat().st_size > 10_000
+
+
+def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_plays():
+    from rackhost.chain.audition import Audition
+    from rackhost.gui.strip import match_label
+
+    matched = Audition(match=True, offsets=(-4.04, 2.3))
+    assert match_label(matched, "A") == "A -4.0" and match_label(matched, "B") == "B +2.3"
+    assert match_label(matched, "B", narrow=True) == "+2.3"  # a narrow strip: the dB alone
+    other = Audition(match=True, offsets=(-4.0, 2.3), side="other", runs_other=True)
+    assert match_label(other, "A") == "B +2.3"  # A is the setting, B the side that plays
+    assert match_label(Audition(match=True, side="other", runs_other=True, compare_slot=1,
+                                  other_offset=1.0), "A") == "byp +1.0"
+    for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
+                  Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
+        assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"
