@@ -123,7 +123,7 @@ class AuditionStage:
     """
 
     __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "_target", "gains", "needed",
-                 "other")
+                 "other", "tap", "tap_key")
 
     def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
                  sample_rate: float, other: Any = None, other_delay: int = 0):
@@ -137,7 +137,18 @@ class AuditionStage:
         self._from = gains
         self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
         self._done = self._ramp
+        # A ring the live engine fills with both sides for matching from what plays (rackhost.live.match_tap),
+        # with what plays (setting, other side); None: nothing taken.
+        self.tap: Any = None
+        self.tap_key: tuple[int, int] = (0, -2)
         self.target = gains
+
+    def listen(self, tap: Any, key: tuple[int, int] = (0, -2)) -> None:
+        """Control thread: copy every block's sides into ``tap`` (its ``write(dry, wet, other, key)``), or stop
+        (None). ``key``: what plays, which the tap keeps apart."""
+        self.tap_key = key
+        self.tap = tap
+        self.target = self._target  # a tap keeps the stage called
 
     @property
     def target(self) -> Gains:
@@ -152,7 +163,7 @@ class AuditionStage:
 
     @property
     def _kept_current(self) -> bool:
-        return self._delay is not None or self.other is not None
+        return self._delay is not None or self.other is not None or self.tap is not None
 
     def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
         dry = self._delay(source) if self._delay is not None else source
@@ -161,6 +172,9 @@ class AuditionStage:
             alt = self.other(source) if self.other.stages else source
             if self._other_delay is not None:
                 alt = self._other_delay(alt)
+        tap = self.tap
+        if tap is not None:
+            tap.write(dry, processed, alt if self.other is not None else None, self.tap_key)
         target = self._target
         if target != self.gains:  # a switch: ramp from where we are
             self._from, self.gains, self._done = self._current(), target, 0

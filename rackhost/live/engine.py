@@ -34,6 +34,7 @@ from rackhost.live.commands import BusRow
 from rackhost.live.commands import owner as strip_at
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
+from rackhost.live.match_tap import DEFAULT_SECONDS, MatchTap, matched_from_played, played_offsets, tap_frames
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
@@ -119,6 +120,8 @@ class LiveEngine(AudioCallback):
         self._master_ring = Ring(2, 3 * session.sample_rate)
         self._loudness = LoudnessMeter(session.sample_rate)
         self._spectrum_tap: SpectrumTap | None = None
+        # Strips listened to for matching from what plays (a track's index, a BusRow, None: the master).
+        self._match_taps: dict[int | BusRow | None, MatchTap] = {}
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
@@ -327,8 +330,11 @@ class LiveEngine(AudioCallback):
                 writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
                 # A keyed track and the tracks it hears render here, in order (MixSnapshot.render_order).
                 keyed = lane in state.last or lane in state.snapshot.key_sources
+                # A track listened to for matching fills a ring in this process (the window reads it).
+                listened = strip.index in self._match_taps
                 if (track.source is not None and not track.input and track.instrument is None
-                        and strip.index not in mapped and lane not in armed and not writes and not keyed):
+                        and strip.index not in mapped and lane not in armed and not writes and not keyed
+                        and not listened):
                     eligible.append((lane, strip.index, track.name))
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
@@ -496,6 +502,88 @@ class LiveEngine(AudioCallback):
         audition = measure_audition(self.session, strip_at(self.session, track), self._loop)
         self.set_audition(track, audition)
         return audition
+
+    def listen_for_match(self, track: int | BusRow | None, seconds: float = DEFAULT_SECONDS, buffer: Any = None,
+                         memory: Any = None) -> MatchTap:
+        """From the next block on, keep the last ``seconds`` of what track ``track`` (an index), a bus (a
+        :class:`BusRow`) or the master (None) plays, both sides (its latency-aligned input and its chain's
+        output), for :meth:`match_from_playing`. ``buffer``: memory for the ring (an engine process's parent
+        made it, and reads it; ``memory`` is what holds it); None: the engine's own."""
+        strip_at(self.session, track)  # refuses a strip that is not there
+        rate = self.session.sample_rate
+        frames = tap_frames(seconds, rate)
+        tap = self._match_taps.get(track)
+        if tap is None or tap.capacity != frames or buffer is not None:
+            tap = MatchTap(frames, rate, buffer)
+            tap.memory = memory
+        self._match_taps[track] = tap  # a track the partner renders comes back here at the rebuild
+        if self._state is not None:
+            if isinstance(track, int) and self.session.tracks[track].name in self._partner_names:
+                self.update()
+            else:
+                self._attach_match_taps(self._state)
+        return tap
+
+    def stop_listening(self, track: int | BusRow | None) -> None:
+        """Stop filling ``track``'s matching tap (:meth:`listen_for_match`)."""
+        if self._match_taps.pop(track, None) is not None and self._state is not None:
+            stage = self._audition_stage(self._state, track)
+            if stage is not None:
+                stage.listen(None)
+
+    def match_from_playing(self, track: int | BusRow | None, seconds: float | None = None) -> Audition:
+        """Measure what track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None) played over
+        the last ``seconds`` (None: all the tap keeps), both sides over the same frames, keep the matching
+        offsets and play them (:meth:`set_audition`); returns the strip's audition. The strip must be listened to
+        (:meth:`listen_for_match`). Measured on this thread in slices, each right after a block, so the
+        callback never waits long for the GIL. Raises :class:`~rackhost.chain.matching.MatchError`."""
+        from rackhost.chain.matching import MatchError
+
+        strip = strip_at(self.session, track)
+        tap = self._match_taps.get(track)
+        if tap is None:
+            raise MatchError(f"{strip.strip_name} is not listened to for matching; call listen_for_match first "
+                             f"and let it play")
+        played = tap.played(seconds if seconds is not None else tap.capacity / tap.sample_rate)
+        offsets = played_offsets(played, self.after_block, strip.strip_name)
+        audition = matched_from_played(strip.audition, played, offsets, strip.ab.other is not None)
+        self.set_audition(track, audition)
+        return audition
+
+    def _audition_stage(self, state: LiveState, track: int | BusRow | None) -> Any:
+        snapshot = state.snapshot
+        if track is None:
+            return snapshot.master.audition
+        if isinstance(track, BusRow):
+            router = snapshot.router
+            return router.busses[track.index].audition if router is not None and track.index < len(
+                router.busses) else None
+        lane = state.lane_of.get(track)
+        return snapshot.tracks[lane].audition if lane is not None else None
+
+    def _attach_match_taps(self, state: LiveState) -> None:
+        """Give the listened strips' audition stages (in ``state``) their taps, with what each plays."""
+        if not self._match_taps:
+            return
+        session = self.session
+        live = any(t.input or t.instrument is not None for t in session.tracks)
+        for track, tap in list(self._match_taps.items()):
+            try:
+                strip = strip_at(session, track)
+            except (RackhostError, IndexError):
+                continue  # the strip is gone: nothing taps it until it is there again
+            stage = self._audition_stage(state, track)
+            if stage is None:
+                continue
+            audition = strip.audition
+            other = -2 if stage.other is None else -1 if audition.compare_slot is None else audition.compare_slot
+            # A file plays only while the transport does; a live input (and so a bus or master it may feed) always.
+            if isinstance(track, int):
+                tap.always = bool(strip.input) or strip.instrument is not None
+            else:
+                tap.always = live
+            tap.now = state.now
+            stage.listen(tap, (int(strip.ab.active == "B"), other))
 
     def play(self) -> None:
         if self._stopped:
@@ -899,6 +987,7 @@ class LiveEngine(AudioCallback):
             last=last,
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
+        self._attach_match_taps(state)
         self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves
         return state
 
