@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from rackhost.chain.midi.mapping import CCMapping, MappingTarget
 from rackhost.errors import RackhostError
+from rackhost.live.match_tap import check_seconds
 
 
 class Needs(IntEnum):
@@ -480,6 +481,26 @@ class WatchSpectrum(OnStrip):
 @dataclass(frozen=True)
 class UnwatchSpectrum(Command):
     """No spectrum view is open: the audio callback stops tapping any strip."""
+
+
+@dataclass(frozen=True)
+class ListenForMatch(OnStrip):
+    """Keep the last ``seconds`` of what a strip plays, both sides (its latency-aligned input and its chain's
+    output), in the shared memory block named ``memory`` that the parent made
+    (:func:`rackhost.live.match_tap.tap_bytes` long), for matching from what plays; the parent reads and measures
+    it (:meth:`rackhost.live.process.EngineProcess.match_from_playing`)."""
+
+    memory: str
+    seconds: float
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_seconds(self.seconds)
+
+
+@dataclass(frozen=True)
+class StopListening(OnStrip):
+    """Stop keeping what a strip plays for matching (:class:`ListenForMatch`)."""
 
 
 def command_types() -> list[type[Command]]:

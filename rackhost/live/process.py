@@ -40,6 +40,8 @@ from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
 from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
+from rackhost.live.match_tap import (DEFAULT_SECONDS, MatchTap, Played, matched_from_played, played_offsets, tap_bytes,
+                                     tap_frames)
 from rackhost.live.midi_input import MidiSetup
 from rackhost.live.partner import PartnerLink
 from rackhost.live.recorder import TakeReport
@@ -52,7 +54,8 @@ PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL t
 # -inf until there is enough signal. audio_rtprio: the audio thread's real-time priority (0: none).
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
                "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips",
-               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses")
+               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses",
+               "sample_rate")
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
@@ -120,6 +123,10 @@ class EngineProcess:
         self._process: mp.Process | None = None
         self._conn: Any = None
         self.events: list[str] = []
+        # Strips listened to for matching from what plays, and how many seconds (listened again after a restart);
+        # and the shared memory each one's ring is in (made here, written by the child's audio thread).
+        self._listening: dict[int | c.BusRow | None, float] = {}
+        self._match_taps: dict[int | c.BusRow | None, tuple[shared_memory.SharedMemory, MatchTap]] = {}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -146,6 +153,8 @@ class EngineProcess:
                 kind = message = None  # the child is gone; is_alive() below says how
             if kind is not None:
                 if kind == "ready":
+                    for strip, seconds in list(self._listening.items()):
+                        self.listen_for_match(strip, seconds)
                     return
                 if kind == "error":
                     self._reap()
@@ -194,6 +203,64 @@ class EngineProcess:
         if not self.alive:
             raise EngineProcessError("the engine process is not running; restart it")
         self._conn.send(command)
+
+    # -- matching from what plays -------------------------------------------------------
+
+    def listen_for_match(self, strip: int | c.BusRow | None, seconds: float = DEFAULT_SECONDS) -> None:
+        """From now on the engine keeps the last ``seconds`` of what ``strip`` (a track's index, a
+        :class:`~rackhost.live.commands.BusRow`, None for the master) plays, both sides, in memory this process
+        reads: :meth:`match_from_playing` measures it here, never in the engine process."""
+        rate = self.stats().get("sample_rate", 0.0)
+        if not rate:
+            raise EngineProcessError("the engine process is not running; start it before listening for matching")
+        frames = tap_frames(seconds, rate)
+        held = self._match_taps.get(strip)
+        if held is None or held[1].capacity != frames:
+            if held is not None:
+                self._release_tap(strip)
+            memory = shared_memory.SharedMemory(create=True, size=tap_bytes(frames))
+            self._match_taps[strip] = (memory, MatchTap(frames, rate, memory.buf))
+        self._listening[strip] = seconds
+        self.send(c.ListenForMatch(strip, self._match_taps[strip][0].name, seconds))
+
+    def stop_listening(self, strip: int | c.BusRow | None) -> None:
+        """The engine stops keeping what ``strip`` plays (its memory is kept for the next listen)."""
+        if self._listening.pop(strip, None) is not None and self.alive:
+            self.send(c.StopListening(strip))
+
+    def listening(self, strip: int | c.BusRow | None) -> float | None:
+        """The seconds ``strip`` is listened to for (:meth:`listen_for_match`), or None."""
+        return self._listening.get(strip)
+
+    def played(self, strip: int | c.BusRow | None, seconds: float | None = None) -> Played:
+        """A copy of what ``strip`` played over the last ``seconds`` (None: all the engine keeps), both sides."""
+        from rackhost.chain.matching import MatchError
+
+        if strip not in self._listening or strip not in self._match_taps:
+            raise MatchError(f"{_strip_words(strip)} is not listened to for matching; call listen_for_match first "
+                             f"and let it play")
+        tap = self._match_taps[strip][1]
+        return tap.played(seconds if seconds is not None else self._listening[strip])
+
+    def match_from_playing(self, strip: int | c.BusRow | None, audition: Any, seconds: float | None = None, *,
+                           other_setting: bool = True) -> Any:
+        """Match ``strip`` on what it played over the last ``seconds`` (None: all the engine keeps): measured in
+        this process (BS.1770), the offsets put in ``audition`` (the strip's
+        :class:`~rackhost.chain.audition.Audition`) and sent to the engine. ``other_setting``: whether the strip
+        has a B setting made (without one, B takes A's offset). Returns the new audition; raises
+        :class:`~rackhost.chain.matching.MatchError` when there is nothing measurable."""
+        played = self.played(strip, seconds)
+        offsets = played_offsets(played, where=_strip_words(strip))
+        new = matched_from_played(audition, played, offsets, other_setting)
+        self.send(c.SetAudition(strip, new.side, new.match, new.delta, new.offsets, new.runs_other,
+                                new.compare_slot, new.other_offset))
+        return new
+
+    def _release_tap(self, strip: int | c.BusRow | None) -> None:
+        memory, tap = self._match_taps.pop(strip)
+        tap.head = tap.ring = None  # no view of the block left: it can close
+        memory.close()
+        memory.unlink()
 
     # -- state back ---------------------------------------------------------------
 
@@ -277,6 +344,8 @@ class EngineProcess:
         return np.ndarray((_SHM_FLOATS,), np.float64, self._shm.buf)
 
     def _reap(self) -> None:
+        for strip in list(self._match_taps):
+            self._release_tap(strip)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -285,6 +354,10 @@ class EngineProcess:
             self._shm.close()
             self._shm.unlink()
             self._shm = None
+
+
+def _strip_words(strip: int | c.BusRow | None) -> str:
+    return "the master" if strip is None else f"bus {strip.index}" if isinstance(strip, c.BusRow) else f"track {strip}"
 
 
 def _describe_exit(code: int | None) -> str:
@@ -329,6 +402,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         return
     conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}; "
                         f"{engine.memory}"))
+    stats[STAT_FIELDS.index("sample_rate")] = session.sample_rate  # the parent sizes matching taps by it, from now
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
     try:
@@ -607,6 +681,26 @@ def _unwatch_spectrum(engine: Any, command: c.UnwatchSpectrum, loader: Any) -> N
     engine.watch_spectrum(False)
 
 
+# The parent's shared memory blocks of matching taps, by name: attached once and kept for the child's life (the
+# audio thread may be writing one when it is replaced; the parent unlinks them).
+_SHARED_TAPS: dict[str, shared_memory.SharedMemory] = {}
+
+
+def _listen_for_match(engine: Any, command: c.ListenForMatch, loader: Any) -> None:
+    memory = _SHARED_TAPS.get(command.memory)
+    if memory is None:
+        memory = _SHARED_TAPS[command.memory] = shared_memory.SharedMemory(name=command.memory)
+    frames = tap_frames(command.seconds, engine.session.sample_rate)
+    if memory.size < tap_bytes(frames):
+        raise EngineProcessError(f"the matching tap's memory holds less than {command.seconds:g} s at "
+                                 f"{engine.session.sample_rate} Hz; listen again")
+    engine.listen_for_match(command.track, command.seconds, buffer=memory.buf, memory=memory)
+
+
+def _stop_listening(engine: Any, command: c.StopListening, loader: Any) -> None:
+    engine.stop_listening(command.track)
+
+
 def _midi_map(engine: Any, command: c.MidiMap, loader: Any) -> None:
     from rackhost.chain.midi.mapping import resolve
 
@@ -637,6 +731,7 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
     c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum, c.SetAudition: _set_audition,
     c.SetSlotDelta: _set_slot_delta, c.Release: _release, c.SetAutomationMode: _set_automation_mode,
+    c.ListenForMatch: _listen_for_match, c.StopListening: _stop_listening,
 }
 
 
@@ -681,7 +776,8 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
               s.load_max, s.latency_frames, s.dropped_frames, strips,
               loudness["momentary_lufs"], loudness["short_term_lufs"], loudness["integrated_lufs"],
               loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
-              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses)
+              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses,
+              engine.session.sample_rate)
     stats[:] = values
 
 
