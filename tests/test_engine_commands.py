@@ -46,7 +46,8 @@ EXAMPLES: dict[type, c.Command] = {
     c.ResetClips: c.ResetClips(c.BusRow(0)), c.WatchSpectrum: c.WatchSpectrum(1),
     c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
     c.SetSlotDelta: c.SetSlotDelta(0, 1, True),
-    c.UnwatchSpectrum: c.UnwatchSpectrum(),
+    c.UnwatchSpectrum: c.UnwatchSpectrum(), c.ListenForMatch: c.ListenForMatch(c.BusRow(0), "psm_tap", 10.0),
+    c.StopListening: c.StopListening(None),
     c.Release: c.Release(0, c.EnvelopeRef(control="gain_db")),
     c.SetAutomationMode: c.SetAutomationMode(c.BusRow(0), c.EnvelopeRef(slot=1, parameter="_mix"), "latch"),
 }
