@@ -291,6 +291,65 @@ class Chain:
 use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
 
 
+# Where a slot sits, counted from a strip's chain: (slot,) for its own slots, (split, branch, slot) for a slot in
+# a split's branch, and so on down for splits inside branches. A plain index is the same as (index,).
+SlotPath = tuple[int, ...]
+
+
+def as_path(index: int | SlotPath) -> SlotPath:
+    return (index,) if isinstance(index, int) else tuple(index)
+
+
+def branch_chain(chain: Chain, where: tuple[int, ...]) -> Chain:
+    """The chain ``where`` leads to from ``chain``: () is ``chain`` itself, (split, branch) that branch's chain,
+    and so on down; a path through something that is not a split, or past the end, is said by name."""
+    if len(where) % 2:
+        raise SessionError(f"a branch is named by (split slot, branch) pairs; got {where!r}")
+    for k in range(0, len(where), 2):
+        index, branch = where[k], where[k + 1]
+        if not 0 <= index < len(chain):
+            raise SessionError(f"no slot {index} in a chain of {len(chain)}; the slot was removed (undo, or "
+                               f"another edit) before this one")
+        split = chain[index]
+        if not isinstance(split, Split):
+            raise SessionError(f"slot {index} ({split.name}) is not a split: it has no branch {branch}")
+        if not 0 <= branch < len(split.branches):
+            raise SessionError(f"split {split.name!r} has no branch {branch} (it has {len(split.branches)})")
+        chain = split.branches[branch].chain  # type: ignore[assignment]
+    return chain
+
+
+def locate(chain: Chain, index: int | SlotPath) -> tuple[Chain, int]:
+    """The chain holding the slot at ``index`` (a plain index or a :data:`SlotPath`) and its place in it."""
+    path = as_path(index)
+    if not path:
+        raise SessionError("a slot path names at least the slot's place in the strip's chain")
+    inner = branch_chain(chain, path[:-1])
+    if not 0 <= path[-1] < len(inner):
+        raise SessionError(f"no slot {path[-1]} in a chain of {len(inner)}; the slot was removed (undo, or "
+                           f"another edit) before this one")
+    return inner, path[-1]
+
+
+def item_at(chain: Chain, index: int | SlotPath) -> Item:
+    """The slot or split at ``index`` (a plain index or a :data:`SlotPath`) under ``chain``."""
+    inner, place = locate(chain, index)
+    return inner[place]
+
+
+def path_of(chain: Chain, item: Item) -> SlotPath | None:
+    """Where ``item`` sits under ``chain`` (inside splits too), or None if it is not there."""
+    for index, slot in enumerate(chain):
+        if slot is item:
+            return (index,)
+        if isinstance(slot, Split):
+            for b, branch in enumerate(slot.branches):
+                inner = path_of(branch.chain, item)  # type: ignore[arg-type]
+                if inner is not None:
+                    return (index, b, *inner)
+    return None
+
+
 def sidechain_note(slot: Slot) -> str | None:
     """What to tell the user when an active slot's plug-in listens to its sidechain and has no key."""
     switch = None if slot.bypass or slot.key is not None else slot.plugin.sidechain_switch()

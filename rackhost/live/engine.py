@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from rackhost.chain.audition import Audition, measure_bypassed, measure_track
-from rackhost.chain.automation import WRITING_MODES, SlotTarget, StripTarget, Target, find, write_label
+from rackhost.chain.automation import WRITING_MODES, SendTarget, SlotTarget, StripTarget, Target, find, write_label
 from rackhost.chain.dsp import gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
@@ -455,7 +455,9 @@ class LiveEngine(AudioCallback):
         try:
             owner = target.owner(self.session)
             if target.kind == "parameter":
-                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+                return self.move(owner, SlotTarget(target.item(self.session), target.parameter), value, "midi")
+            if target.kind == "send":
+                return self.move(owner, SendTarget(target.send_of(self.session)), value, "midi")
             return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
         except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
             self._notices.append(f"MIDI move not written: {err}")
