@@ -106,9 +106,12 @@ class SplitPanel:
             rows.bypass.append(dpg.add_checkbox(default_value=not slot.bypass, user_data=place,
                                                 callback=lambda s, v, p: app.set_bypass(track, p, not v)))
             label = f"{slot.name} (split)" if nested else slot.name
-            opens = app.open_split if nested else app.open_panel
-            rows.names.append(dpg.add_button(label=label, width=WIDTH - 170, user_data=place,
-                                             callback=lambda s, a, p, opens=opens: opens(track, p)))
+            # Dear PyGui counts a callback's parameters to pass it (sender, app_data, user_data): no defaults.
+            if nested:
+                opens = lambda s, a, p: app.open_split(track, p)  # noqa: E731
+            else:
+                opens = lambda s, a, p: app.open_panel(track, p)  # noqa: E731
+            rows.names.append(dpg.add_button(label=label, width=WIDTH - 170, user_data=place, callback=opens))
             rows.up.append(dpg.add_button(label="^", width=14, user_data=place,
                                           callback=lambda s, a, p: app.move_slot(track, p, -1)))
             rows.down.append(dpg.add_button(label="v", width=14, user_data=place,
