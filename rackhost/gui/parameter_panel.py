@@ -63,6 +63,7 @@ class ParameterPanel:
         self.slot: Slot = app.slot_at(track, index)
         self.controls: dict[str, int] = {}
         self.outputs: dict[str, int] = {}
+        self.menus: dict[str, int] = {}  # each control's right-click menu (Automate, Learn MIDI), by parameter
         plugin = self.slot.plugin
         where = "master" if track is None else app.owner(track).name
         with dpg.window(label=f"{where}: {self.slot.name}", width=440, height=520, no_collapse=True,
@@ -208,7 +209,9 @@ class ParameterPanel:
             entries.append(("Automate", lambda: self.app.open_lane(self.track, target)))
         if learn is not None:
             entries.append(("Learn MIDI", lambda: self.app.learn_midi(learn)))
-        control_menu(handlers, entries)
+        menu = control_menu(handlers, entries)
+        if name is not None:
+            self.menus[name] = menu
         dpg.bind_item_handler_registry(item, handlers)
 
     def reset(self, name: str, default: Any) -> None:

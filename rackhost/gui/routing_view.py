@@ -114,8 +114,9 @@ class SendRow:
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: host.session.history.seal())
             dpg.add_item_double_clicked_handler(
                 callback=lambda *_: (level_changed(self.level, 0.0), host.session.history.seal()))
-        control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send))),
-                                ("Learn MIDI", lambda: host.learn_midi(learn_target(key, "send", send=bus)))])
+        self.menu = control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send))),
+                                            ("Learn MIDI",
+                                             lambda: host.learn_midi(learn_target(key, "send", send=bus)))])
         dpg.bind_item_handler_registry(self.level, handlers)
 
     def _format(self, level_db: float) -> str:
