@@ -1,4 +1,4 @@
-"""Small real-time building blocks: gain laws and a delay line.
+"""Small real-time building blocks: gain laws, a delay line, and stream state carried across rebuilds.
 
 Everything here is safe to call from an audio callback: buffers are allocated
 when the object is made, never while processing.
@@ -7,8 +7,37 @@ when the object is made, never while processing.
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+_CARRIED = "_rackhost_carried"
+_CARRIED_KEPT = 16  # states kept per plug-in: a few snapshots' worth (older keys are routings long gone)
+
+
+def carried(owner: Any, key: tuple, make: Callable[[], T]) -> T:
+    """The stream state ``key`` that goes with ``owner`` (a plug-in instance), made by ``make`` the first time.
+
+    A live engine rebuilds its snapshot on every structural edit while its plug-ins keep running. What
+    stands beside a running plug-in (its latency FIFO, the delay lines that align the paths around it) must
+    continue too, or the rebuild leaves a gap of silence and the plug-in's path slips by its latency. So the
+    new snapshot takes the same state object where the routing is the same (the same ``key``); the plug-in's
+    ``reset()`` (a render's start, a restart) forgets it with :func:`forget_carried`. Made on the control
+    thread; the audio thread only runs the state it is handed.
+    """
+    store: dict = owner.__dict__.setdefault(_CARRIED, {})
+    state = store.get(key)
+    if state is None:
+        state = store[key] = make()
+        while len(store) > _CARRIED_KEPT:
+            del store[next(iter(store))]
+    return state
+
+
+def forget_carried(owner: Any) -> None:
+    """``owner`` restarts from silence: the states beside it start afresh too."""
+    owner.__dict__.pop(_CARRIED, None)
 
 
 def db_to_gain(db: float) -> float:

@@ -41,6 +41,7 @@ from rackhost.chain.parameters import (
     is_output_parameter,
 )
 from rackhost.chain.teardown import muted_stderr
+from rackhost.chain.dsp import forget_carried
 from rackhost.errors import (
     ChannelLayoutError,
     ParameterValueError,
@@ -657,6 +658,7 @@ class Plugin:
         render's first blocks would depend on whether the plug-in ran since its
         last change (a preset restored into a fresh instance would not null).
         """
+        forget_carried(self)
         if self.channels is not None:
             self.flush()
         with muted_stderr() if not self.is_builtin else contextlib.nullcontext():  # DPF's 3BandEQ: 2 warnings
