@@ -90,3 +90,22 @@ def test_a_render_after_live_play_starts_afresh_as_a_render_of_a_new_session():
     session.tracks[0].source = ArraySource(signal, SR)
     again = render(session, tail=False).audio  # the render resets the plug-ins, and what stands beside them
     np.testing.assert_array_equal(again, _offline(chain, signal)[0])
+
+
+def test_rebuilds_of_a_routed_session_keep_every_path_aligned_at_its_summing_points():
+    """Splits on a track and a bus, a plain track delayed at the master to meet them, a send to a reverb bus:
+    the alignment delays at the summing points carry over too."""
+    from test_live_split import _split_session
+
+    signal = program_signal(2, 1.0, seed=34)[:, : BLOCK * 160]
+    engine = _started(_split_session())
+    pieces = []
+    for start in range(0, signal.shape[1], BLOCK * 20):
+        pieces.append(_run(engine, signal[:, start : start + BLOCK * 20]))
+        engine.update()
+    live = np.concatenate(pieces, axis=1)
+    offline_session = _split_session(signal)
+    offline = render(offline_session, tail=False).audio
+    latency = offline_session.snapshot().latency
+    assert latency == 480 + 240
+    np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])

@@ -86,6 +86,37 @@ class DelayLine:
         self._buffer[:] = 0.0
 
 
+class DelayCarry:
+    """The delay lines that align paths at the mix's summing points, handed from one snapshot to the next.
+
+    A live engine keeps one and rebuilds its snapshot around it: a line whose path (``key``: the strips it
+    joins, by name), width and delay are the same as in the last build is the same line, so the earlier
+    paths play on across the rebuild instead of starting from silence. Only the last build's lines are
+    handed on (a routing that came and went starts afresh). Control thread only.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple, DelayLine] = {}
+        self._made: dict[tuple, DelayLine] = {}
+
+    def begin(self) -> None:
+        """A new build starts: what the last one made is what this one may take over."""
+        self._last, self._made = self._made, {}
+
+    def line(self, key: tuple, channels: int, delay: int, max_block: int) -> DelayLine:
+        full = (key, channels, delay, max_block)
+        line = self._last.pop(full, None) or DelayLine(channels, delay, max_block)
+        self._made[full] = line
+        return line
+
+
+def delay_line(carry: DelayCarry | None, key: tuple, channels: int, delay: int, max_block: int) -> DelayLine | None:
+    """A delay line for ``delay`` samples (None for none), carried over by ``carry`` where it is given."""
+    if not delay:
+        return None
+    return carry.line(key, channels, delay, max_block) if carry is not None else DelayLine(channels, delay, max_block)
+
+
 def pad_front(block: np.ndarray, frames: int) -> np.ndarray:
     """``block`` preceded by silence up to ``frames`` samples.
 
