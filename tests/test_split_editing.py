@@ -211,3 +211,11 @@ def test_a_window_edit_inside_a_branch_reaches_a_running_engine_as_a_command_and
     assert session_to_dict(engine.session)["tracks"][0]["chain"] == session_to_dict(app.session)["tracks"][0]["chain"]
     with pytest.raises(EngineCommandError, match="no slot 0 in a chain of 0.*not synced"):
         apply_command(engine, SetParameter(0, 1, "ratio", 4.0, (0, 0)))
+
+
+def test_delete_removes_the_plugin_whose_panel_was_opened_last_inside_a_branch(app):
+    app.open_panel(0, (1, 0, 0))  # the Compressor in the split: selected
+    app.delete_selected_slot()
+    assert _split(app).branches[0].is_dry and isinstance(app.session.tracks[0].chain[1], Split)
+    app.undo()
+    assert _split(app).branches[0].chain[0].name == "Compressor"

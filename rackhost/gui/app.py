@@ -862,8 +862,9 @@ class RackApp(MidiActions, AuditionActions):
                 lane.remove(lane.selected)
                 return
         for track, owner in self._owners():
-            if self.selected_slot is not None and self.selected_slot in list(owner.chain):
-                self.remove_slot(track, list(owner.chain).index(self.selected_slot))
+            place = path_of(owner.chain, self.selected_slot) if self.selected_slot is not None else None
+            if place is not None:  # in the strip's chain, or inside a split's branch
+                self.remove_slot(track, place)
                 self.selected_slot = None
                 return
         self.tell("click a slot's name to select it, then Delete removes it", error=True)
