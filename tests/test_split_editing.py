@@ -18,7 +18,7 @@ from rackhost.chain import ArraySource, Session, Slot, Split, render
 from rackhost.chain.chain import item_at, locate, path_of
 from rackhost.cli.chain_spec import parse_chain
 from rackhost.errors import SessionError
-from rackhost.live.commands import Bypass, EngineCommandError, Mix, SetParameter, Sync
+from rackhost.live.commands import BranchLevel, Bypass, EngineCommandError, Mix, SetParameter, Sync
 from rackhost.live.process import SessionLoader, apply_command
 from rackhost.presets import save_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
@@ -219,3 +219,15 @@ def test_delete_removes_the_plugin_whose_panel_was_opened_last_inside_a_branch(a
     assert _split(app).branches[0].is_dry and isinstance(app.session.tracks[0].chain[1], Split)
     app.undo()
     assert _split(app).branches[0].chain[0].name == "Compressor"
+
+
+def test_a_branch_level_command_reaches_a_split_nested_in_a_branch_by_its_path():
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("drums", ArraySource(program_signal(2, 0.1, seed=6), SR)).chain = \
+        parse_chain("Gain; [Compressor | [Gain(gain_db=-3) | ] ]")
+    engine = _started(session)
+    nested = session.tracks[0].chain[1].branches[1].chain[0]
+    apply_command(engine, BranchLevel(0, 1, 1, -9.0, (1, 0)))
+    assert nested.branches[1].level_db == -9.0
+    with pytest.raises(EngineCommandError, match=r"slot 1 \(down \(0, 0\)\) has no branch 0: it is Compressor"):
+        apply_command(engine, BranchLevel(0, 1, 0, -9.0, (0, 0)))

@@ -542,7 +542,8 @@ def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
     split = item_of(engine.session, command.track, command.slot, command.path)
     if not isinstance(split, Split) or command.branch >= len(split.branches):
         what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
-        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+        at = f"slot {command.slot}" + (f" (down {command.path})" if command.path else "")
+        raise c.EngineCommandError(f"{at} has no branch {command.branch}: it is {what}; "
                                  f"the engine has not synced the edit yet")
     split.branches[command.branch].level_db = check_branch_level(command.level_db)
 
