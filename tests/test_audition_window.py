@@ -27,11 +27,14 @@ real = RealWindow(session_path, "rackhost-audition", width=1280, height=720)
 app = real.app
 strip = app.strips[0]
 out = {"first": dpg.get_value(strip.offset)}
+labels = out["labels"] = [dpg.get_item_label(strip.match)]  # the switch's own label: seen without hovering
 real.click(strip.match)  # off: the chain at its own level
 out["unmatched"] = dpg.get_value(strip.offset)
+labels.append(dpg.get_item_label(strip.match))
 real.click(strip.match)  # on: measured on the plug-in thread, then shown
 real.settle()
 out["matched"] = dpg.get_value(strip.offset)
+labels.append(dpg.get_item_label(strip.match))
 out["offsets"] = list(app.session.tracks[0].audition.offsets)
 from rackhost.chain.audition import measure_track
 sr, block = float(app.session.sample_rate), app.session.block_size
@@ -55,10 +58,16 @@ out["looped"] = app.session.tracks[0].audition.offsets[0]
 out["looped_expected"] = measured((0, int(sr)))
 real.click(strip.hear_input)
 out["input"] = [dpg.get_value(strip.offset), app.session.tracks[0].audition.side]
+labels.append(dpg.get_item_label(strip.match))
 real.click(strip.hear_input)
 real.click(strip.delta)
 out["delta"] = [dpg.get_value(strip.offset), app.session.tracks[0].audition.delta]
+labels.append(dpg.get_item_label(strip.match))
 real.click(strip.delta)
+real.click(strip.ab)  # B plays (the strips are built again): its own offset
+labels.append(dpg.get_item_label(app.strips[0].match))
+out["b"] = dpg.get_value(app.strips[0].offset)
+real.click(app.strips[0].ab)
 subprocess.run(["xdotool", "mousemove", "--window", real.window, "600", "600"], check=True)  # no tooltip in the shot
 real.frames(4)
 dpg.output_frame_buffer(file=shot)
@@ -97,4 +106,24 @@ def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and
     assert out["looped"] == out["looped_expected"] != offset_a
     assert out["input"] == ["input", "input"]
     assert out["delta"] == ["delta", True]
+    looped = out["looped"]
+    # The match switch says the offset it plays at; off, and for the input or the delta, it says "match".
+    assert out["labels"] == ["A +0.0", "match", f"A {offset_a:+.1f}", "match", "match", f"B {looped:+.1f}"]
+    assert out["b"] == f"B {looped:+.1f} dB"
     assert shot.stat().st_size > 10_000
+
+
+def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_plays():
+    from rackhost.chain.audition import Audition
+    from rackhost.gui.strip import match_label
+
+    matched = Audition(match=True, offsets=(-4.04, 2.3))
+    assert match_label(matched, "A") == "A -4.0" and match_label(matched, "B") == "B +2.3"
+    assert match_label(matched, "B", narrow=True) == "+2.3"  # a narrow strip: the dB alone
+    other = Audition(match=True, offsets=(-4.0, 2.3), side="other", runs_other=True)
+    assert match_label(other, "A") == "B +2.3"  # A is the setting, B the side that plays
+    assert match_label(Audition(match=True, side="other", runs_other=True, compare_slot=1,
+                                  other_offset=1.0), "A") == "byp +1.0"
+    for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
+                  Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
+        assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from rackhost.chain import routing
 from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_mode, \
@@ -439,11 +439,16 @@ class Editor:
         to_index = max(0, min(to_index, len(session.tracks) - 1))
         self.history.run(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
 
-    def rename_track(self, session: TrackList, track: Track, name: str) -> None:
+    def rename_track(self, session: TrackList, track: Track, name: str, also: Sequence[Command] = ()) -> None:
+        """Rename a track (the keys it gives follow). ``also``: more of the same undo step, run first, so one that
+        fails refuses the rename before anything changed (its take files:
+        :class:`rackhost.chain.takes.FollowRename`)."""
         name = name.strip()
         if name != track.name:
             _check_name(session, name)
             with self.history.group(f"rename {track.name} to {name}"):
+                for command in also:
+                    self.history.run(command)
                 self._rename_keys(session, track.name, name)
                 self._attr(track, "name", name, f"rename {track.name} to {name}")
 

@@ -25,7 +25,7 @@ from rackhost.chain import Plugin, Session
 from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
 from rackhost.chain.chain import SlotPath, as_path, branch_chain, item_at, locate, path_of, sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
-from rackhost.chain.takes import takes_folder
+from rackhost.chain.takes import FollowRename, takes_folder
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
@@ -49,6 +49,7 @@ from rackhost.gui.takes_view import TakesView
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
+from rackhost.gui.scale import SCALE, px
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.timeline import Timeline
@@ -63,7 +64,8 @@ from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoad
 from rackhost.presets.session_sync import resync, session_from_document
 
 TITLE = "rackhost"
-HISTORY_WIDTH = 170
+HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
+TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
 
 
 class RackApp(MidiActions, AuditionActions):
@@ -91,6 +93,8 @@ class RackApp(MidiActions, AuditionActions):
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
         self.loop = self.loop_range = 0  # the transport bar's loop switch and range (made by build())
+        self._theme = 0  # the window's theme, made again at another scale
+        self._sized: list[tuple[int, int]] = []  # (item, its width at 1x): sized again at another scale
         self.status_line: StatusLine | None = None
         self.questions = QuestionDialog()
         self.history_view = HistoryList(self)
@@ -420,7 +424,15 @@ class RackApp(MidiActions, AuditionActions):
             self.structure_changed()
 
     def rename_track(self, track: int, name: str) -> None:
-        self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
+        """Rename a track; its takes follow it (their files renamed in the same undo step)."""
+        owner = self.session.tracks[track]
+        if name.strip() != owner.name and self.engine is not None and self.engine.alive \
+                and self.engine.stats().get("recording"):
+            self.tell("stop recording first: a track's takes are renamed with it, and one is being written",
+                      error=True)
+        else:
+            follow = FollowRename(takes_folder(self.session_path), owner.name, name.strip(), self.session.tracks)
+            self._try(lambda: self.edit.rename_track(self.session, owner, name, also=[follow]))
         self.structure_changed()
 
     def set_input(self, track: int, choice: str) -> None:
@@ -714,7 +726,8 @@ class RackApp(MidiActions, AuditionActions):
     # -- building ---------------------------------------------------------------------
 
     def build(self) -> int:
-        apply_theme()
+        SCALE.load_fonts()
+        self._theme = apply_theme()
         self._status_until = 0.0
         with dpg.window(label=TITLE, no_title_bar=True, no_move=True, no_resize=True) as self.window:
             with dpg.menu_bar():
@@ -751,12 +764,13 @@ class RackApp(MidiActions, AuditionActions):
                 with dpg.menu(label="Help"):
                     dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: self.shortcuts.show_list())
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Play", width=60, callback=self.play)
-                dpg.add_button(label="Stop", width=60, callback=self.stop)
-                self.record_button = dpg.add_button(label="Record", width=70, callback=self.record)
+                play = dpg.add_button(label="Play", callback=self.play)
+                stop = dpg.add_button(label="Stop", callback=self.stop)
+                self.record_button = dpg.add_button(label="Record", callback=self.record)
                 self.loop = dpg.add_checkbox(label="loop", callback=lambda s, v: self.set_loop(v))
-                self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], width=110, format="%.1f",
+                self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], format="%.1f",
                                                        callback=lambda *_: self.set_loop(dpg.get_value(self.loop)))
+                self._sized = list(zip((play, stop, self.record_button, self.loop_range), TRANSPORT_WIDTHS))
                 self.position = dpg.add_text("   0.0 s")
                 self.format = dpg.add_text("", color=MUTED)
                 self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
@@ -765,13 +779,12 @@ class RackApp(MidiActions, AuditionActions):
             self.timeline = Timeline(self, self.window)
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
-                with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
-                                      horizontal_scrollbar=True, border=False) as self.rack_area:
+                with dpg.child_window(horizontal_scrollbar=True, border=False) as self.rack_area:
                     with dpg.group(horizontal=True) as self.rack:
                         pass
                 with dpg.group() as self.master_area:
                     pass
-                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True) as self.history_area:
+                with dpg.child_window(width=-1, border=True) as self.history_area:
                     dpg.add_text("History", color=MUTED)
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
@@ -782,6 +795,7 @@ class RackApp(MidiActions, AuditionActions):
             "redo": self.redo})
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, notches: self._wheel(notches))
+        self._size_items()
         self._build_strips()
         self.history_view.show()
         dpg.set_primary_window(self.window, True)
@@ -808,7 +822,25 @@ class RackApp(MidiActions, AuditionActions):
         if dpg.does_item_exist(self.history_area):
             dpg.configure_item(self.history_area, show=self.history_shown)
             room = STRIP_WIDTH + (HISTORY_WIDTH + 16 if self.history_shown else 8)
-            dpg.configure_item(self.rack_area, width=-room)
+            dpg.configure_item(self.rack_area, width=-px(room))
+
+    def _size_items(self) -> None:
+        """The transport's and the columns' sizes at the window's scale now."""
+        for item, width in self._sized:
+            dpg.configure_item(item, width=px(width))
+        for area in (self.rack_area, self.history_area):
+            dpg.configure_item(area, height=-px(STATUS_HEIGHT))
+        self.show_history(self.history_shown)
+
+    def _fit_scale(self) -> bool:
+        """The window was resized: at a new scale (:mod:`rackhost.gui.scale`), the font, the theme and the
+        sizes follow; True if they did (the strips are then built again)."""
+        if not SCALE.fit(dpg.get_viewport_client_width(), dpg.get_viewport_client_height()):
+            return False
+        old, self._theme = self._theme, apply_theme()
+        dpg.delete_item(old)
+        self._size_items()
+        return True
 
     def _build_strips(self) -> None:
         if not self.rack:
@@ -817,17 +849,19 @@ class RackApp(MidiActions, AuditionActions):
         dpg.delete_item(self.rack, children_only=True)
         # A big window: the strips widen into the room the rack has (rebuilt when the window's width changes).
         self._built_width = dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 0
-        room = self._built_width - (STRIP_WIDTH + HISTORY_WIDTH + 40) if self._built_width else 0
+        room = self._built_width - px(STRIP_WIDTH + HISTORY_WIDTH + 40) if self._built_width else 0
         layout = StripLayout.of(self.session, self.narrow, room)
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            self.add_track_button = dpg.add_button(label="+\ntrack", width=44, height=60,
+            self.add_track_button = dpg.add_button(label="+\ntrack", width=px(44), height=px(60),
                                                    callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
                                                    drop_callback=lambda s, dragged: self.drop_track(dragged, None))
-            self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
+            self.add_bus_button = dpg.add_button(label="+\nbus", width=px(44), height=px(60),
+                                                 callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
-        with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
+        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
+                              border=False) as area:
             self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
 
     # -- transport ---------------------------------------------------------------------
@@ -910,7 +944,8 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
-        if self.rack and dpg.is_viewport_ok() and dpg.get_viewport_client_width() != self._built_width:
+        if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
+                                                   or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()

@@ -33,12 +33,13 @@ from rackhost.chain.automation import (
     find,
     value_range,
 )
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 from rackhost.gui.timeline import tick_step
 from rackhost.gui.writing import WRITING
 
 LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
-LANE_HEIGHT = 110
+LANE_HEIGHT = 110  # sizes here are for 1x: px(...) of them (rackhost.gui.scale)
 LANE_HEIGHT_SMALL = 64  # in a window under SMALL_WINDOW pixels high
 SMALL_WINDOW = 900
 SNAP_SECONDS = 0.1
@@ -109,7 +110,7 @@ class AutomationLane:
                     dpg.add_text("in the lane: click adds a point; drag a point to move it; right-click a point "
                                  "removes it; Delete removes the selected one")
                 self.snap = dpg.add_checkbox(label=f"snap {SNAP_SECONDS:g} s", default_value=True)
-                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=80,
+                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=px(80),
                                            callback=lambda s, v: self.set_shape(v))
                 with dpg.tooltip(self.shape):
                     dpg.add_text("the shape of the segment after the selected point")
@@ -117,7 +118,7 @@ class AutomationLane:
                 self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
                 dpg.add_text("mode:", color=MUTED)
                 self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
-                                          width=70, callback=lambda s, v: self.set_mode(v))
+                                          width=px(70), callback=lambda s, v: self.set_mode(v))
                 self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
                 self.hide_button = dpg.add_button(label="hide", callback=lambda: self.close())
                 with dpg.tooltip(self.hide_button):
@@ -162,7 +163,7 @@ class AutomationLane:
     def height(self) -> int:
         """The lane's drawing: shorter in a small window, where the strips need the room."""
         small = dpg.is_viewport_ok() and dpg.get_viewport_client_height() < SMALL_WINDOW
-        return LANE_HEIGHT_SMALL if small else LANE_HEIGHT
+        return px(LANE_HEIGHT_SMALL if small else LANE_HEIGHT)
 
     @property
     def focused(self) -> bool:
@@ -271,7 +272,7 @@ class AutomationLane:
         envelope = self.envelope
         if envelope is None:
             return None
-        best, index = GRAB_PIXELS, None
+        best, index = float(px(GRAB_PIXELS)), None
         for i, p in enumerate(envelope.points):
             distance = math.hypot(self.x_of(p.time) - x, self.y_of(p.value) - y)
             if distance <= best:
@@ -372,8 +373,8 @@ class AutomationLane:
         low, high = self._range()
         middle = (low + high) / 2
         for value in (high, middle, low):  # the value scale, clear of the edges and of a point at 0 s
-            y = min(max(self.y_of(value) - 6, 2), self.height - 15)
-            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+            y = min(max(self.y_of(value) - px(6), 2), self.height - px(15))
+            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=px(12), parent=self.canvas)
         if envelope is not None and envelope.points:
             times = np.linspace(0.0, self.seconds, width // 2)
             curve = Curve(envelope, self.app.session.sample_rate)
@@ -383,7 +384,7 @@ class AutomationLane:
             for i, p in enumerate(envelope.points):
                 dragged = i == self._drag and self._drag_to is not None
                 t, v = self._drag_to if dragged else (p.time, p.value)  # type: ignore[misc]
-                dpg.draw_circle((self.x_of(t), self.y_of(v)), 5, color=POINT,
+                dpg.draw_circle((self.x_of(t), self.y_of(v)), px(5), color=POINT,
                                 fill=POINT if i == self.selected else (0, 0, 0, 0), parent=self.canvas)
             unit = value_range(self.owner, self.target).unit
             dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "

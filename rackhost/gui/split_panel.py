@@ -21,6 +21,7 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.dialogs import centre
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class SplitPanel:
         dpg.delete_item(self.body, children_only=True)
         self.branches = []
         dpg.add_text("Each branch hears the split's input; their outputs are summed at their levels, latency-aligned. "
-                     "An empty branch is the dry path.", parent=self.body, color=MUTED, wrap=WIDTH - 30)
+                     "An empty branch is the dry path.", parent=self.body, color=MUTED, wrap=px(WIDTH - 30))
         for k, branch in enumerate(self.split.branches):
             rows = BranchRows()
             with dpg.group(parent=self.body):
@@ -78,9 +79,9 @@ class SplitPanel:
                     dpg.add_text(f"branch {k + 1}")
                     rows.level = dpg.add_drag_float(default_value=max(branch.level_db, BRANCH_FLOOR_DB),
                                                     min_value=BRANCH_FLOOR_DB, max_value=MAX_BRANCH_LEVEL_DB,
-                                                    speed=0.1, width=90, format="%.1f dB", user_data=k,
+                                                    speed=0.1, width=px(90), format="%.1f dB", user_data=k,
                                                     callback=lambda s, v, b: app.set_branch_level(track, path, b, v))
-                    rows.remove = dpg.add_button(label="x", width=18, user_data=k,
+                    rows.remove = dpg.add_button(label="x", width=px(18), user_data=k,
                                                  callback=lambda s, a, b: app.remove_branch(track, path, b))
                     with dpg.tooltip(rows.remove):
                         dpg.add_text("remove this branch and its plug-ins (a split keeps two at least)")
@@ -89,10 +90,10 @@ class SplitPanel:
                     dpg.add_item_double_clicked_handler(user_data=k, callback=lambda s, a, b: self._reset_level(b))
                 dpg.bind_item_handler_registry(rows.level, handlers)
                 if not len(branch.chain):
-                    dpg.add_text("dry: the input as it comes", indent=24, color=MUTED)
+                    dpg.add_text("dry: the input as it comes", indent=px(24), color=MUTED)
                 for j, slot in enumerate(branch.chain):
                     self._slot_row(rows, (*path, k, j), slot)
-                rows.add_plugin = dpg.add_button(label="+ plug-in", indent=24, width=-1, user_data=k,
+                rows.add_plugin = dpg.add_button(label="+ plug-in", indent=px(24), width=-1, user_data=k,
                                                  callback=lambda s, a, b: app.open_browser(track, into=(*path, b)))
             self.branches.append(rows)
         dpg.add_separator(parent=self.body)
@@ -102,7 +103,7 @@ class SplitPanel:
     def _slot_row(self, rows: BranchRows, place: tuple[int, ...], slot: Any) -> None:
         app, track = self.app, self.track
         nested = isinstance(slot, Split)
-        with dpg.group(horizontal=True, indent=24):
+        with dpg.group(horizontal=True, indent=px(24)):
             rows.bypass.append(dpg.add_checkbox(default_value=not slot.bypass, user_data=place,
                                                 callback=lambda s, v, p: app.set_bypass(track, p, not v)))
             label = f"{slot.name} (split)" if nested else slot.name
@@ -111,12 +112,12 @@ class SplitPanel:
                 opens = lambda s, a, p: app.open_split(track, p)  # noqa: E731
             else:
                 opens = lambda s, a, p: app.open_panel(track, p)  # noqa: E731
-            rows.names.append(dpg.add_button(label=label, width=WIDTH - 170, user_data=place, callback=opens))
-            rows.up.append(dpg.add_button(label="^", width=14, user_data=place,
+            rows.names.append(dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens))
+            rows.up.append(dpg.add_button(label="^", width=px(14), user_data=place,
                                           callback=lambda s, a, p: app.move_slot(track, p, -1)))
-            rows.down.append(dpg.add_button(label="v", width=14, user_data=place,
+            rows.down.append(dpg.add_button(label="v", width=px(14), user_data=place,
                                             callback=lambda s, a, p: app.move_slot(track, p, 1)))
-            rows.delete.append(dpg.add_button(label="x", width=14, user_data=place,
+            rows.delete.append(dpg.add_button(label="x", width=px(14), user_data=place,
                                               callback=lambda s, a, p: app.remove_slot(track, p)))
 
     def _reset_level(self, branch: int) -> None:
