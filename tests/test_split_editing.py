@@ -1,11 +1,14 @@
 """Editing inside a split's branches: the split window (built without a display, as tests/test_gui_split.py),
-the editor's steps, and the engine commands that reach a plug-in inside a branch by its path.
+the editor's steps, the engine commands that reach a plug-in inside a branch by its path, and an engine process
+playing under JACK that hears the window's edits.
 
 Each window test does what a click does (tests/gui_driver.py) and asserts on the model, the history and the sound;
 tests/test_split_window_clicks.py clicks the real window under Xvfb.
 """
 
 from __future__ import annotations
+
+import time
 
 import dearpygui.dearpygui as dpg
 import numpy as np
@@ -18,8 +21,8 @@ from rackhost.chain import ArraySource, Session, Slot, Split, render
 from rackhost.chain.chain import item_at, locate, path_of
 from rackhost.cli.chain_spec import parse_chain
 from rackhost.errors import SessionError
-from rackhost.live.commands import BranchLevel, Bypass, EngineCommandError, Mix, SetParameter, Sync
-from rackhost.live.process import SessionLoader, apply_command
+from rackhost.live.commands import BranchLevel, Bypass, EngineCommandError, Mix, Play, SetParameter, Sync
+from rackhost.live.process import EngineProcess, SessionLoader, apply_command
 from rackhost.presets import save_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
 
@@ -231,3 +234,42 @@ def test_a_branch_level_command_reaches_a_split_nested_in_a_branch_by_its_path()
     assert nested.branches[1].level_db == -9.0
     with pytest.raises(EngineCommandError, match=r"slot 1 \(down \(0, 0\)\) has no branch 0: it is Compressor"):
         apply_command(engine, BranchLevel(0, 1, 0, -9.0, (0, 0)))
+
+
+def _against_the_reference(engine, expected: float) -> float:
+    """Track 0's RMS over track 1's (the same file, no chain): polled until it is ``expected`` (or 20 s went by,
+    on a busy machine), then returned for the assertion."""
+    deadline = time.monotonic() + 20.0
+    while True:
+        time.sleep(0.1)
+        meters = engine.meters()
+        ratio = float(meters[0, 0, 1] / max(meters[1, 0, 1], 1e-9))
+        if abs(ratio - expected) < 0.02 * expected or time.monotonic() > deadline:
+            return ratio
+
+
+def test_edits_in_the_split_window_reach_an_engine_process_playing_under_jack(jack_server, tmp_path, wav_file):
+    """Two unity branches (a Gain, a dry path) sum to twice the signal; the Gain turned down in its panel
+    (a command naming its path) leaves it once; a third branch added in the split window (a sync) makes it twice
+    again. Measured against the same file on a plain track."""
+    session = Session(sample_rate=SR, block_size=256)
+    drums = wav_file(0.2 * program_signal(2, 20.0, seed=8), "drums.wav")
+    session.add_track("drums", drums).chain = parse_chain("[Gain(gain_db=0) | ]")
+    session.add_track("reference", drums)
+    save_session(session, tmp_path / "song.json")
+    with built_window(tmp_path / "song.json") as app:
+        engine = EngineProcess(SessionLoader(app.document(), load=session_from_document, resync=resync))
+        engine.start()
+        app.engine = engine
+        try:
+            engine.send(Play())
+            assert _against_the_reference(engine, 2.0) == pytest.approx(2.0, rel=0.02)
+            panel = app.open_panel(0, (0, 0, 0))
+            click(panel.controls["gain_db"], -60.0)
+            assert _against_the_reference(engine, 1.0) == pytest.approx(1.0, rel=0.02)  # one branch heard
+            click(app.open_split(0, 0).add_branch)
+            assert _against_the_reference(engine, 2.0) == pytest.approx(2.0, rel=0.02)  # two unity paths again
+            assert [e for e in engine.poll() if "failed" in e or "died" in e] == []
+        finally:
+            app.engine = None
+            engine.stop()
