@@ -273,3 +273,16 @@ def test_edits_in_the_split_window_reach_an_engine_process_playing_under_jack(ja
         finally:
             app.engine = None
             engine.stop()
+
+
+def test_replace_in_the_panel_of_a_plugin_in_a_branch_puts_the_new_one_in_its_place(app):
+    panel = app.open_panel(0, (1, 0, 0))  # the Compressor in the split
+    replace = next(i for i in dpg.get_item_children(dpg.get_item_parent(panel.parallel), 1)
+                   if dpg.get_item_label(i) == "Replace...")
+    click(replace)
+    assert dpg.get_item_label(app.browser.window) == "Replace slot 1 on drums"
+    app.browser.pick("Gain")
+    assert [s.name for s in _split(app).branches[0].chain] == ["Gain"]
+    assert [s.name for s in app.session.tracks[0].chain] == ["Gain", "split", "Reverb"]  # the strip's own: as was
+    app.undo()
+    assert _split(app).branches[0].chain[0].name == "Compressor"
