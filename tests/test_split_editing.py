@@ -286,3 +286,9 @@ def test_replace_in_the_panel_of_a_plugin_in_a_branch_puts_the_new_one_in_its_pl
     assert [s.name for s in app.session.tracks[0].chain] == ["Gain", "split", "Reverb"]  # the strip's own: as was
     app.undo()
     assert _split(app).branches[0].chain[0].name == "Compressor"
+
+
+def test_a_splits_name_says_that_a_click_opens_its_window(app):
+    tip, text = app.strips[0].slot_tips[1]
+    assert "click: its branches" in dpg.get_value(text) and dpg.get_item_configuration(tip)["show"]
+    assert not dpg.get_item_configuration(app.strips[0].slot_tips[0][0])["show"]  # a plain slot: no tooltip

@@ -574,8 +574,9 @@ class StripView:
         shown = cut(marked, self.inner - px(SLOT_TOOLS))
         full = label if shown != marked else None
         tip, text = self.slot_tips[index]
-        dpg.set_value(text, "\n".join(line for line in (full, whole, why) if line))
-        dpg.configure_item(tip, show=bool(full or why or whole))
+        opens = "click: its branches, their levels and plug-ins, in a window" if isinstance(slot, Split) else None
+        dpg.set_value(text, "\n".join(line for line in (full, whole, why, opens) if line))
+        dpg.configure_item(tip, show=bool(full or why or whole or opens))
         dpg.configure_item(self.slot_buttons[index], label=shown)
 
     def show_reductions(self, reductions: dict[int, tuple[str, str]]) -> None:
