@@ -292,3 +292,21 @@ def test_a_splits_name_says_that_a_click_opens_its_window(app):
     tip, text = app.strips[0].slot_tips[1]
     assert "click: its branches" in dpg.get_value(text) and dpg.get_item_configuration(tip)["show"]
     assert not dpg.get_item_configuration(app.strips[0].slot_tips[0][0])["show"]  # a plain slot: no tooltip
+
+
+def test_a_split_on_a_bus_opens_its_window_and_takes_a_plugin_in_a_branch(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("drums", wav_file(program_signal(2, 0.5), "drums.wav")).output = "glue"
+    session.add_bus("glue", parse_chain("[BrickwallLimiter | @ -3]"))
+    save_session(session, tmp_path / "bus.json")
+    with built_window(tmp_path / "bus.json") as rack:
+        click(rack.bus_strips[0].slot_buttons[0])
+        panel = rack.split_panels[-1]
+        assert dpg.get_item_label(panel.window).startswith("glue: split")
+        click(panel.branches[1].add_plugin)
+        rack.browser.pick("Gain")
+        bus_split = rack.session.busses[0].chain[0]
+        assert [s.name for s in bus_split.branches[1].chain] == ["Gain"]
+        assert [dpg.get_item_label(n) for n in panel.branches[1].names] == ["Gain"]
+        rack.undo()
+        assert bus_split.branches[1].is_dry
