@@ -580,5 +580,5 @@ def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int, path: tu
         kind = "bus" if isinstance(track, BusRow) else "track"
         where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
         raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
-                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+                                 f"name a plug-in inside it with path=(branch, slot)")
     return item
