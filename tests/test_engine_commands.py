@@ -213,6 +213,12 @@ CASES = {
         and e.session.tracks[0].audition == Audition("input", True, False, (-1.5, 2.0)), "update"),
     "audition": ([], lambda s: c.SetAudition(1, "chain", True, True, (0.0, 0.0)),
                  lambda e: e.session.tracks[1].audition.delta, None),
+    "the master's audition": ([], lambda s: c.SetAudition(None, "input", True, False, (-1.0, 0.0)),
+                              lambda e: e.session.master.audition.side == "input", None),
+    "sync keeps the master's audition": (
+        [c.SetAudition(None, "chain", True, True, (-1.5, 2.0))], lambda s: c.Sync(_synced_without_vox(s)),
+        lambda e: [t.name for t in e.session.tracks] == ["drums"]
+        and e.session.master.audition == Audition("chain", True, True, (-1.5, 2.0)), "update"),
     "play": ([], lambda s: c.Play(), lambda e: e.stats().playing, None),
     "pause": ([c.Play()], lambda s: c.Pause(), lambda e: not e.stats().playing, None),
     "locate": ([], lambda s: c.Locate(SR), lambda e: e.stats().position == SR, None),

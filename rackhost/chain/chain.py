@@ -70,9 +70,10 @@ class Slot:
         self.plugin.reset()
         forget_twin(self.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
 
-    def clone(self) -> Slot:
+    def clone(self, flush: bool = True) -> Slot:
+        """A slot with a new instance of its plug-in (``flush``: see :meth:`Plugin.clone`)."""
         key = None if self.key is None else Key(self.key.source, self.key.pre_fader)
-        return Slot(self.plugin.clone(), self.bypass, self.mix, key)
+        return Slot(self.plugin.clone(flush), self.bypass, self.mix, key)
 
 
 class Chain:
@@ -189,9 +190,12 @@ class Chain:
         for slot in self.slots:
             slot.reset()
 
-    def clone(self) -> Chain:
-        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too)."""
-        return Chain([s.clone() for s in self.slots], self.origin)
+    def clone(self, flush: bool = True) -> Chain:
+        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too).
+
+        ``flush=False``: the playing instances are only read, never run (a copy made while they play).
+        """
+        return Chain([s.clone(flush) for s in self.slots], self.origin)
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,

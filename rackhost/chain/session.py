@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from rackhost.chain import routing
+from rackhost.chain.audition import Auditioned
 from rackhost.chain.automated import Planner
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
@@ -225,15 +226,14 @@ class Session:
             other = track.other_processor(sr, block, segment, processor.channels or track.channels)
             if other is not None:
                 others[index] = other
-                if other.latency > processor.latency:  # the chain waits for B, so a switch never jumps in time
-                    processor = delayed(processor, other.latency - processor.latency, track.channels, segment)
+                processor = _beside(track, processor, other, segment)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
             return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others, carry)
         longest = max((p.latency for _, _, p in prepared), default=0)
-        master = self._master_strip(plan, master_chain, longest)
+        master = self._master_strip(plan, master_chain, longest, segment)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
                        track.audition_stage(processor.latency, segment, sr, others.get(index)), carry=carry)
@@ -245,17 +245,21 @@ class Session:
             fade = plan.fade(track, strip.width, longest, heard and (track.monitor or not track.input))
             if fade is not None:
                 plan.mix.tracks[strip.index] = fade
-        return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
+        return MixSnapshot(strips, master, sr, block, segment, longest + master.chain.latency, gains, flags,
                            tuple(notes), automation=plan.mix or None)
 
-    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int) -> MasterStrip:
+    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int, segment: int) -> MasterStrip:
         """The master strip, playing its envelopes ``arrival`` frames late (the latency of what feeds it)."""
+        sr = float(self.sample_rate)
         chain = plan.chain(self.master, chain, arrival)
+        other = self.master.other_processor(sr, self.block_size, segment, chain.channels or 2)
+        chain = _beside(self.master, chain, other, segment)
         fade = plan.fade(self.master, 2, arrival + chain.latency, True)
         if fade is not None:
             fade.law = "flat"
             plan.mix.master = fade
-        return MasterStrip(chain, self.master.gain_db, fade=fade)
+        return MasterStrip(chain, self.master.gain_db, fade=fade,
+                           audition=self.master.audition_stage(chain.latency, segment, sr, other))
 
     def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
                          notes: list[str], plan: Planner, others: dict[int, ChainProcessor],
@@ -265,8 +269,11 @@ class Session:
         busses = []
         for row, bus in enumerate(self.busses):
             notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
-            busses.append((bus, bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))))
-        own = [processor.latency for _, _, processor in prepared] + [processor.latency for _, processor in busses]
+            processor = bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))
+            busses.append((bus, processor, bus.other_processor(sr, block, segment, processor.channels or 2)))
+        # A bus running its other side beside its chain (a blind test) is as late as the later of the two.
+        own = [processor.latency for _, _, processor in prepared] + [
+            max(processor.latency, other.latency if other is not None else 0) for _, processor, other in busses]
         first = graph.tracks
         keyed_chains = [self.master.chain if k.dest is None else graph.strips[k.dest].chain for k in graph.keys]
         before = [chain.latency_before(k.index, sr, block) for k, chain in zip(graph.keys, keyed_chains)]
@@ -301,9 +308,12 @@ class Session:
             strips[node].keys, strips[node].key_gains = tuple(keys), key_cell
         for node in (*graph.track_order, *late_tracks):  # a keyed track's chain plays its envelopes as its input waits
             _lag_envelopes(plan, strips[node].chain, arrivals[node])
-        bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
-                           for row, (bus, processor) in enumerate(busses))
-        master = self._master_strip(plan, master_chain, arrival)
+        bus_strips = []
+        for row, (bus, processor, other) in enumerate(busses):
+            processor = _beside(bus, plan.chain(bus, processor, arrivals[first + row]), other, segment)
+            bus_strips.append(BusStrip(bus.name, row, processor,
+                                       bus.audition_stage(processor.latency, segment, sr, other)))
+        master = self._master_strip(plan, master_chain, arrival, segment)
 
         def row(node: int) -> int:
             return node if node < first else node - first
@@ -331,7 +341,7 @@ class Session:
                 places.append((node, seen))
             else:
                 seen += 1
-        router = Router(bus_strips, tuple(n - first for n in graph.order if n >= first), edges,
+        router = Router(tuple(bus_strips), tuple(n - first for n in graph.order if n >= first), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
                         tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
                         tuple(taps), key_gains, key_cell, tuple(places))
@@ -465,6 +475,15 @@ class Session:
             default=0,
         )
 
+
+
+def _beside(owner: Auditioned, processor: ChainProcessor, other: ChainProcessor | None,
+            segment: int) -> ChainProcessor:
+    """``processor``, delayed to wait for ``other`` (the side a blind test runs beside it) if that is later,
+    so a switch between them never jumps in time."""
+    if other is None or other.latency <= processor.latency:
+        return processor
+    return delayed(processor, other.latency - processor.latency, owner.channels, segment)
 
 
 def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:

@@ -40,7 +40,7 @@ class SubChain(Protocol):
     def _layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]: ...
     def latency(self, sample_rate: float, block: int) -> int: ...
     def reset(self) -> None: ...
-    def clone(self) -> SubChain: ...
+    def clone(self, flush: bool = True) -> SubChain: ...
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
                   keep_mono: bool = False) -> Any: ...
 
@@ -137,8 +137,8 @@ class Split:
         for branch in self.branches:
             branch.chain.reset()
 
-    def clone(self) -> Split:
-        return Split([Branch(b.chain.clone(), b.level_db) for b in self.branches], self.name, self.bypass)
+    def clone(self, flush: bool = True) -> Split:
+        return Split([Branch(b.chain.clone(flush), b.level_db) for b in self.branches], self.name, self.bypass)
 
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int,
                   keep_mono: bool = False) -> Stage:

@@ -1,5 +1,5 @@
-"""What the rack does for honest listening: a track's bypass-compare (its chain against its input) and A/B
-at matched loudness, and the delta (:mod:`rackhost.chain.audition`).
+"""What the rack does for honest listening: a strip's bypass-compare (its chain against its input) and A/B
+at matched loudness, and the delta, on tracks, busses and the master (:mod:`rackhost.chain.audition`).
 
 A part of :class:`rackhost.gui.app.RackApp`, kept apart so the app reads as the window and its edits.
 """
@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import dearpygui.dearpygui as dpg
 
-from rackhost.chain.audition import Audition, measure_bypassed, measure_track
+from rackhost.chain.audition import Audition
+from rackhost.chain.audition_measure import measure_audition
 from rackhost.gui.blind_panel import BlindTestPanel
-from rackhost.live.commands import SetAudition, SetSlotDelta
+from rackhost.gui.strip import strip_where
+from rackhost.live.commands import BusRow, SetAudition, SetSlotDelta
 
 if TYPE_CHECKING:
     from rackhost.chain import Session
@@ -56,50 +58,45 @@ class AuditionActions:
         self.send(SetSlotDelta(track, path[0], bool(value), path[1:]))
         self.refresh_views()
 
-    def _send_audition(self, track: int, a: Audition) -> None:
+    def _send_audition(self, track: int | BusRow | None, a: Audition) -> None:
         self.send(SetAudition(track, a.side, a.match, a.delta, a.offsets, a.runs_other, a.compare_slot,
                               a.other_offset))
 
-    def set_audition(self, track: int, audition: Audition) -> None:
-        """Play ``audition`` on track ``track`` (the engine crossfades to it). Turning ``match`` on measures
-        again (the chain may have changed since), as does a match never measured."""
+    def set_audition(self, track: int | BusRow | None, audition: Audition) -> None:
+        """Play ``audition`` on track ``track``, a bus (a :class:`BusRow`) or the master (None); the engine
+        crossfades to it. Turning ``match`` on measures again (the chain may have changed since), as does a
+        match never measured."""
         owner = self.owner(track)
         was_matched = owner.audition.match
         owner.audition = audition
         self._send_audition(track, audition)
         self.refresh_views()  # the strip shows it (a blind test's side as "blind test")
         fresh = not was_matched or audition.offsets == (0.0, 0.0)
-        if audition.match and fresh and owner.source is not None:
+        if audition.match and fresh and getattr(owner, "source", True) is not None:  # a bus's input is the mix
             self.measure_audition(track)
 
-    def measure_audition(self, track: int) -> None:
-        """Measure the track's A and B settings against its file (BS.1770) over the loop range when the loop
-        is on (else the whole file), then play them matched."""
+    def measure_audition(self, track: int | BusRow | None) -> None:
+        """Measure the strip's A and B settings against its input (BS.1770: a track's file, what the mix feeds
+        a bus or the master) over the loop range when the loop is on (else all of it), then play them
+        matched."""
         owner = self.owner(track)
         session = self.session
         span = None
         if dpg.get_value(self.loop):
             start, end = dpg.get_value(self.loop_range)[:2]
             span = (int(start * session.sample_rate), int(end * session.sample_rate))
-
         compared = owner.audition.compare_slot
+        name = strip_where(owner, track)
 
-        def measure() -> tuple[tuple[float, float], float | None]:
-            rate = float(session.sample_rate)
-            offsets = measure_track(owner, rate, session.block_size, span)
-            bypassed = None if compared is None else measure_bypassed(owner, compared, rate, session.block_size, span)
-            return offsets, bypassed
-
-        def done(measured: tuple[tuple[float, float], float | None]) -> None:
-            offsets, bypassed = measured
-            owner.audition = replace(owner.audition, offsets=offsets)
-            if bypassed is not None and owner.audition.compare_slot == compared:
-                owner.audition = replace(owner.audition, other_offset=bypassed)
+        def done(measured: Audition) -> None:
+            owner.audition = replace(owner.audition, offsets=measured.offsets)
+            if compared is not None and owner.audition.compare_slot == compared:
+                owner.audition = replace(owner.audition, other_offset=measured.other_offset)
             a = owner.audition
             self._send_audition(track, a)
-            self.tell(f"{owner.name}: matched to its input ({a.label(owner.ab.active)})")
+            self.tell(f"{name}: matched to its input ({a.label(owner.ab.active)})")
             self.refresh_views()
 
-        self.loader.submit(f"measuring {owner.name}'s loudness...",
-                           measure, done,
-                           lambda err: self.tell(f"could not match {owner.name}: {err}", error=True))
+        self.loader.submit(f"measuring {name}'s loudness...",
+                           lambda: measure_audition(session, owner, span), done,
+                           lambda err: self.tell(f"could not match {name}: {err}", error=True))

@@ -186,7 +186,7 @@ class StripView:
         with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
             dpg.bind_item_theme(self.root, strip_theme())
             self._band(owner)
-            with dpg.child_window(height=(1 if self.is_master else 3) * px(ROW), border=False, no_scrollbar=True):
+            with dpg.child_window(height=(2 if self.is_master else 3) * px(ROW), border=False, no_scrollbar=True):
                 self._header(owner)
             chain = owner.chain
             # The slots are in view: their count is not said; a track says its width here (mono, mono>stereo: a
@@ -267,6 +267,7 @@ class StripView:
                 dpg.add_text("MASTER", color=ACCENT)
                 dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
                                  self.inner - 6 * px(CHAR)), color=MUTED)
+            self._audition(owner)  # a mastering engineer's first compare: the master chain against the mix
             return
         narrow = self.layout.narrow
         if self.is_bus:
@@ -323,7 +324,7 @@ class StripView:
 
     def _switches(self, owner: Any) -> None:
         """Mute, solo, arm, monitor and abx in a row (a narrow strip: two, and the pan knob beside them; a wide
-        strip has its knob beside the fader), then the audition switches (tracks)."""
+        strip has its knob beside the fader), then the audition switches."""
         app, track = self.app, self.track
         narrow = self.layout.narrow
         with dpg.group(horizontal=True):
@@ -345,10 +346,7 @@ class StripView:
             if narrow:  # the knob beside the switches: the fader and meter take the console's width
                 dpg.add_spacer(width=max(0, self.inner - px(136)))
                 self._pan_knob(owner, beside=True)
-        if not self.is_bus:
-            self._audition(owner)
-        else:
-            dpg.add_spacer(height=px(ROW - 3))  # where a track has its audition switches: the faders start level
+        self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
         """Arm and monitor (a track with an input) and the blind test; a bus has none."""
@@ -391,10 +389,13 @@ class StripView:
             dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
                          "win; off when level is the point. Now:", wrap=360)
             self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
-        for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
-                          (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                        "the chain with and without a slot, scored with the chance of guessing it")),
-                          (self.delta, "delta: hear what the chain changes (its output minus its input)")):
+        heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
+        tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
+                (self.delta, "delta: hear what the chain changes (its output minus its input)")]
+        if not (self.is_bus or self.is_master):
+            tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                      "the chain with and without a slot, scored with the chance of guessing it")))
+        for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)
 
@@ -632,12 +633,11 @@ class StripView:
                 dpg.set_value(self.pan, owner.pan)
                 dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
-            if not self.is_bus:
-                audition = owner.audition
-                dpg.set_value(self.hear_input, audition.shows_input)
-                dpg.set_value(self.match, audition.match)
-                dpg.set_value(self.delta, audition.delta)
-                self._show_offset()
+        audition = owner.audition
+        dpg.set_value(self.hear_input, audition.shows_input)
+        dpg.set_value(self.match, audition.match)
+        dpg.set_value(self.delta, audition.delta)
+        self._show_offset()
         if self.routing is not None:
             self.routing.refresh(owner)
 

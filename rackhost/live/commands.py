@@ -452,8 +452,9 @@ class MidiUnprogram(Command):
 
 @dataclass(frozen=True)
 class SetAudition(OnStrip):
-    """Play a track's chain, its input (bypass-compare) or the delta, at the measured matching offset;
-    crossfaded at the next block (nothing rebuilt). See :class:`rackhost.chain.audition.Audition`."""
+    """Play a strip's chain (a track's, a bus's or the master's), its input (bypass-compare) or the delta, at
+    the measured matching offset; crossfaded at the next block (nothing rebuilt). See
+    :class:`rackhost.chain.audition.Audition`."""
 
     side: str = "chain"  # "chain", "input", or "other" (the inactive A/B setting; needs runs_other)
     match: bool = True
@@ -467,8 +468,6 @@ class SetAudition(OnStrip):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.track, int):
-            raise TypeError("SetAudition works on a track; give it a track's index")
         if self.compare_slot is not None:
             _check_index("SetAudition's compare_slot", self.compare_slot, master=False)
         if self.side not in ("chain", "input", "other"):

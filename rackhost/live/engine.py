@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.chain.audition import Audition, measure_bypassed, measure_track
+from rackhost.chain.audition import Audition
+from rackhost.chain.audition_measure import measure_audition
 from rackhost.chain.automation import WRITING_MODES, SendTarget, SlotTarget, StripTarget, Target, find, write_label
 from rackhost.chain.dsp import DelayCarry, gain_to_db
 from rackhost.chain.plugin import Plugin
@@ -30,6 +31,7 @@ from rackhost.errors import RackhostError
 from rackhost.live import memory, priority
 from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
 from rackhost.live.commands import BusRow
+from rackhost.live.commands import owner as strip_at
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
@@ -465,31 +467,37 @@ class LiveEngine(AudioCallback):
             self._notices.append(f"MIDI move not written: {err}")
             return False
 
-    def set_audition(self, track: int, audition: Audition) -> None:
-        """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
-        block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
-        was = self.session.tracks[track].audition
-        self.session.tracks[track].audition = audition
+    def set_audition(self, track: int | BusRow | None, audition: Audition) -> None:
+        """Play the chain of track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None), its
+        input (bypass-compare, matched or not) or the delta, from the next block, crossfaded
+        (:mod:`rackhost.chain.audition`); the strip keeps ``audition`` for the next snapshot."""
+        strip = strip_at(self.session, track)
+        was = strip.audition
+        strip.audition = audition
         if (audition.runs_other, audition.compare_slot) != (was.runs_other, was.compare_slot):
             if self._state is not None:
                 self.update()  # the inactive A/B setting starts (or stops) running beside the chain
             return
         state = self._state
-        if state is not None and track < len(state.snapshot.tracks):
-            stage = state.snapshot.tracks[track].audition
-            if stage is not None:
-                self._params.append(((stage,), "target", audition.gains(self.session.tracks[track].ab.active)))
+        if state is None:
+            return
+        snapshot = state.snapshot
+        if track is None:
+            stage = snapshot.master.audition
+        elif isinstance(track, BusRow):
+            router = snapshot.router
+            stage = router.busses[track.index].audition if router is not None and track.index < len(
+                router.busses) else None
+        else:
+            stage = snapshot.tracks[track].audition if track < len(snapshot.tracks) else None
+        if stage is not None:
+            self._params.append(((stage,), "target", audition.gains(strip.ab.active)))
 
-    def measure_audition(self, track: int) -> Audition:
-        """Measure track ``track``'s chain (both A/B settings) against its input over the loop range (or the
-        whole file) and keep the matching offsets; returns the track's audition with them."""
-        session = self.session
-        found = self.session.tracks[track]
-        offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
-        audition = replace(found.audition, offsets=offsets)
-        if audition.compare_slot is not None:  # a blind test against a bypassed slot: that side matched too
-            audition = replace(audition, other_offset=measure_bypassed(
-                found, audition.compare_slot, float(session.sample_rate), session.block_size, self._loop))
+    def measure_audition(self, track: int | BusRow | None) -> Audition:
+        """Measure the chain (both A/B settings) of track ``track``, a bus (a :class:`BusRow`) or the master
+        (None) against its input over the loop range (or the whole session) and keep the matching offsets;
+        returns the strip's audition with them. The playing plug-ins are only read, never run, meanwhile."""
+        audition = measure_audition(self.session, strip_at(self.session, track), self._loop)
         self.set_audition(track, audition)
         return audition
 

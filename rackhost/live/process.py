@@ -567,12 +567,14 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     new_session, changes = loader.resynced(engine.session, command.document)
     for change in changes:
         engine.set_parameter(change.plugin, change.name, change.value)
-    # What a track is auditioned as (input, delta, matching gains) is not in the document: it stays with the
-    # track across an edit elsewhere (a slot added, an A/B switch), by name.
-    auditions = {track.name: track.audition for track in engine.session.tracks}
-    for track in new_session.tracks:
-        if track.name in auditions:
-            track.audition = auditions[track.name]
+    # What a strip is auditioned as (input, delta, matching gains) is not in the document: it stays with the
+    # strip across an edit elsewhere (a slot added, an A/B switch): a track's and a bus's by name.
+    for old, new in ((engine.session.tracks, new_session.tracks), (engine.session.busses, new_session.busses)):
+        auditions = {strip.name: strip.audition for strip in old}
+        for strip in new:
+            if strip.name in auditions:
+                strip.audition = auditions[strip.name]
+    new_session.master.audition = engine.session.master.audition
     # A slot's delta is not in the document either: it stays with the plug-in instance the resync reuses.
     deltas = {id(slot.plugin) for strip in (*engine.session.tracks, *engine.session.busses, engine.session.master)
               for slot in strip.chain.plugin_slots() if slot.delta}
