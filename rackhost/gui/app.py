@@ -119,6 +119,8 @@ class RackApp(MidiActions, AuditionActions):
         self.last_render: Path | None = None  # the master's last bounce: the overview without file tracks
         self.writes = Writes(self)  # touch and latch writes: controls let go, passes committed
         self.takes: TakesView | None = None  # a strip's takes button
+        self.match_windows = {}  # per strip: match over its last N s played, or the loop range (AuditionActions)
+        self.pending_matches = set()
         if start_engine:
             self.restart_engine()
 
@@ -159,6 +161,7 @@ class RackApp(MidiActions, AuditionActions):
         except EngineProcessError as err:
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
 
@@ -961,6 +964,7 @@ class RackApp(MidiActions, AuditionActions):
         if self.timeline is not None:
             self.timeline.update()
         self.writes.poll(self.engine, self.transport[1])
+        self.poll_matches()
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)

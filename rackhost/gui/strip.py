@@ -53,6 +53,7 @@ CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a butt
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
+MATCH_SECONDS = (5.0, 10.0, 30.0)  # the match switch's menu: match over the last this many seconds played
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
@@ -387,8 +388,19 @@ class StripView:
         # The whole of what plays ("A +0.0 dB", "slot 2 bypassed +1.0 dB"), where the pointer asks about matching.
         with dpg.tooltip(self.match):
             dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
-                         "win; off when level is the point. Now:", wrap=360)
+                         "win; off when level is the point; right-click: measure over the loop range or the last "
+                         "seconds played. Now:", wrap=360)
             self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
+            self.match_over = dpg.add_text(f"measured {self.app.match_over_words(self.track)}", color=MUTED)
+        with dpg.item_handler_registry() as handlers:
+            pass
+        app, track = self.app, self.track
+        entries = [("match over the loop range", lambda: app.set_match_over(track, None))]
+        entries += [(f"match over the last {seconds:g} s played",
+                     lambda seconds=seconds: app.set_match_over(track, seconds)) for seconds in MATCH_SECONDS]
+        entries.append(("measure again now", lambda: app.measure_audition(track, now=True)))
+        self.menus["match"] = control_menu(handlers, entries)
+        dpg.bind_item_handler_registry(self.match, handlers)
         heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
         tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
                 (self.delta, "delta: hear what the chain changes (its output minus its input)")]
@@ -406,6 +418,7 @@ class StripView:
     def _show_offset(self) -> None:
         audition, active = self.owner.audition, self.owner.ab.active
         dpg.set_value(self.offset, audition.label(active))
+        dpg.set_value(self.match_over, f"measured {self.app.match_over_words(self.track)}")
         dpg.configure_item(self.match, label=match_label(audition, active, self.layout.narrow))
 
     def _pan_moved(self, value: float) -> None:

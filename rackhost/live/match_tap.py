@@ -100,6 +100,13 @@ class MatchTap:
     def written(self) -> int:
         return int(self.head[_WRITTEN])
 
+    @property
+    def span_seconds(self) -> float:
+        """How long a span :meth:`played` can give now (since what plays last changed, at most the ring's)."""
+        head = self.head
+        frames = min(int(head[_WRITTEN]) - int(head[_START]), self.capacity - int(MARGIN_SECONDS * self.sample_rate))
+        return max(0, frames) / self.sample_rate
+
     def write(self, dry: np.ndarray, wet: np.ndarray, other: np.ndarray | None, key: Key) -> None:
         """Audio thread: one block of each side, (channels, n). ``key`` names what plays (see :data:`Key`):
         when it changes, the measured span starts again."""
