@@ -234,13 +234,17 @@ def test_a_file_track_matched_on_the_last_seconds_under_jack_plays_both_sides_eq
     assert abs(_lufs(heard["chain"]) - _lufs(heard["input"])) < 0.3
 
 
-def test_a_live_input_track_refused_by_the_offline_match_is_matched_on_what_it_played(jack_server, tmp_path):
+def test_a_live_input_track_and_the_master_it_feeds_refused_offline_are_matched_on_what_they_played(jack_server,
+                                                                                                       tmp_path):
     from jack_harness import Player, disconnect_system, find_ports
 
     signal = program_signal(2, 7.0, seed=4)
     session = _session()
+    session.master.chain.add("Gain", gain_db=-3.0)
     with pytest.raises(MatchError, match="has no audio file to measure"):
         measure_audition(session, session.tracks[0])
+    with pytest.raises(MatchError, match="no audio file plays into it"):
+        measure_audition(session, session.master)
     engine = _engine_process(tmp_path, session, 2)
     try:
         with Player("source", signal) as player:
@@ -248,13 +252,16 @@ def test_a_live_input_track_refused_by_the_offline_match_is_matched_on_what_it_p
             for src, dst in zip(player.outputs, find_ports("PortAudio", is_input=True)):
                 jack_server.connect(src, dst)
             engine.listen_for_match(0, SECONDS)
+            engine.listen_for_match(None, SECONDS)
             time.sleep(0.3)  # the engine listens before the player starts: all it keeps is the signal
             player.play()
             time.sleep(SECONDS + 1.0)
             audition = engine.match_from_playing(0, Audition(), other_setting=False)
+            master = engine.match_from_playing(None, Audition(), other_setting=False)
             player.wait(timeout=20)
         assert engine.alive
     finally:
         engine.stop()
     assert abs(audition.offsets[0] - _expected_offset(signal)) < 0.3
     assert audition.offsets[0] == audition.offsets[1]  # no B setting yet: B is a copy of A
+    assert master.offsets[0] == pytest.approx(3.0, abs=0.05)  # a master fed by the input alone: its -3 dB chain
