@@ -265,3 +265,75 @@ def test_a_live_input_track_and_the_master_it_feeds_refused_offline_are_matched_
     assert abs(audition.offsets[0] - _expected_offset(signal)) < 0.3
     assert audition.offsets[0] == audition.offsets[1]  # no B setting yet: B is a copy of A
     assert master.offsets[0] == pytest.approx(3.0, abs=0.05)  # a master fed by the input alone: its -3 dB chain
+
+
+# -- the window ----------------------------------------------------------------------
+
+WINDOW = r"""
+import json, subprocess, sys, time
+import dearpygui.dearpygui as dpg
+from gui_window import RealWindow
+from jack_harness import jack_device
+
+real = RealWindow(sys.argv[1], "rackhost-match", width=1280, height=720)
+app = real.app
+app.restart_engine(device=jack_device(), input_channels=0)
+deadline = time.monotonic() + 90
+while (app.engine is None or not app.engine.alive) and time.monotonic() < deadline:
+    real.frames(1)
+    time.sleep(0.05)
+strip = app.strips[0]
+out = {"before": dpg.get_value(strip.match_over)}
+x, y = dpg.get_item_rect_min(strip.match)
+subprocess.run(["xdotool", "mousemove", "--window", real.window, str(int(x + 6)), str(int(y + 6)), "click", "3"],
+               check=True)
+real.frames(6)
+items = {dpg.get_item_label(i): i for i in dpg.get_item_children(strip.menus["match"], 1)}
+out["menu"] = list(items)
+out["menu_shown"] = dpg.is_item_shown(strip.menus["match"])
+dpg.get_item_user_data(items["match over the last 5 s played"])()  # a menu item reports no rectangle to click
+dpg.hide_item(strip.menus["match"])
+real.frames(4)
+out["after"] = dpg.get_value(strip.match_over)
+app.play()
+deadline = time.monotonic() + 60
+while not any("over the last" in m for m in app.messages) and time.monotonic() < deadline:
+    real.frames(1)
+    time.sleep(0.02)
+real.settle()
+out["messages"] = app.messages[-3:]
+out["offsets"] = list(app.session.tracks[0].audition.offsets)
+out["label"] = dpg.get_item_label(strip.match)
+app.close()
+real.close()
+print(json.dumps(out))
+"""
+
+
+def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_the_window(jack_server, tmp_path,
+                                                                                         wav_file):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rackhost.presets import save_session
+
+    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
+    signal = program_signal(2, 8.0)
+    save_session(_session(source=wav_file(signal, "mix.wav")), tmp_path / "s.json")
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(tests).parent), tests]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-c", WINDOW,
+                          str(tmp_path / "s.json")], check=False, capture_output=True, text=True, timeout=300,
+                         cwd=tests, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["before"] == "measured over the loop range" and out["after"] == "measured over the last 5 s played"
+    assert out["menu_shown"] and out["menu"][:2] == ["match over the loop range", "match over the last 5 s played"]
+    assert any("matched to its input over the last 5.0 s played" in m for m in out["messages"]), out["messages"]
+    expected = _expected_offset(signal)
+    assert abs(out["offsets"][0] - expected) < 0.3
+    assert out["label"] == f"A {out['offsets'][0]:+.1f}"
