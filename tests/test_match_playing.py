@@ -28,21 +28,21 @@ def _lufs(audio: np.ndarray) -> float:
     return pyloudnorm.Meter(SR).integrated_loudness(np.asarray(audio, np.float64).T)
 
 
-def _session(signal: np.ndarray | None = None, source=None) -> Session:
+def _session(signal: np.ndarray | None = None, source=None, gain_db: float = 6.0) -> Session:
     session = Session(sample_rate=SR, block_size=BLOCK)
     if signal is None and source is None:
         track = session.add_track("mic", None, input=(0, 1))
     else:
         track = session.add_track("mix", source if source is not None else ArraySource(signal, SR))
     for name, values in CHAIN:
-        track.chain.add(name, **values)
+        track.chain.add(name, **(dict(values, gain_db=gain_db) if name == "Gain" else values))
     return session
 
 
-def _expected_offset(signal: np.ndarray) -> float:
+def _expected_offset(signal: np.ndarray, gain_db: float = 6.0) -> float:
     """The chain's matching offset measured offline on the whole file (the signal repeats every 0.5 s, so any
     few seconds of it measure the same)."""
-    session = _session(signal)
+    session = _session(signal, gain_db=gain_db)
     return measure_audition(session, session.tracks[0]).offsets[0]
 
 
@@ -304,6 +304,17 @@ real.settle()
 out["messages"] = app.messages[-3:]
 out["offsets"] = list(app.session.tracks[0].audition.offsets)
 out["label"] = dpg.get_item_label(strip.match)
+# B: a copy of A with its Gain at 0 dB, measured once it has played 5 s (not the copy's A offset)
+app.switch_ab(0)
+real.settle(lambda: app.session.tracks[0].ab.active != "B")
+app.set_parameter(0, 0, "gain_db", 0.0)
+deadline = time.monotonic() + 60
+while sum("over the last" in m for m in app.messages) < 2 and time.monotonic() < deadline:
+    real.frames(1)
+    time.sleep(0.02)
+real.settle()
+out["b_offsets"] = list(app.session.tracks[0].audition.offsets)
+out["b_label"] = dpg.get_item_label(app.strips[0].match)
 app.close()
 real.close()
 print(json.dumps(out))
@@ -322,7 +333,7 @@ def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_th
     from rackhost.presets import save_session
 
     assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
-    signal = program_signal(2, 8.0)
+    signal = program_signal(2, 14.0)  # A's 5 s, the switch, B's 5 s
     save_session(_session(source=wav_file(signal, "mix.wav")), tmp_path / "s.json")
     tests = str(Path(__file__).parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(tests).parent), tests]))
@@ -337,3 +348,7 @@ def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_th
     expected = _expected_offset(signal)
     assert abs(out["offsets"][0] - expected) < 0.3
     assert out["label"] == f"A {out['offsets'][0]:+.1f}"
+    a, b = out["b_offsets"]
+    assert a == out["offsets"][0]  # A keeps its measurement while B plays
+    assert abs(b - _expected_offset(signal, gain_db=0.0)) < 0.3 and b - a > 1.0
+    assert out["b_label"] == f"B {b:+.1f}"

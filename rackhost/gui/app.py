@@ -544,10 +544,12 @@ class RackApp(MidiActions, AuditionActions):
         if owner.ab.other is not None:
             self.edit.switch_ab(owner)
             self.structure_changed()
+            self.ab_switched(track)
             return
         # The first switch makes B as a copy of A: new plug-in instances, loaded on the plug-in thread.
         self.loader.submit("copying A to B...", owner.chain.clone,
-                           lambda copy: (self.edit.switch_ab(owner, copy), self.structure_changed()),
+                           lambda copy: (self.edit.switch_ab(owner, copy), self.structure_changed(),
+                                         self.ab_switched(track)),
                            lambda err: self.tell(f"could not copy the chain: {err}", error=True))
 
     def copy_ab(self, track: int | None) -> None:

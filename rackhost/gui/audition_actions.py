@@ -131,9 +131,17 @@ class AuditionActions:
             seconds = self.match_over(track)
             if seconds is None or engine is None or not engine.alive:
                 self.pending_matches.discard(track)
-            elif engine.played_seconds(track) >= seconds - 0.05:
+            elif engine.played_seconds(track, self.owner(track).ab.active) >= seconds - 0.05:
                 self.pending_matches.discard(track)
                 self.measure_audition(track, now=True)
+
+    def ab_switched(self, track: int | BusRow | None) -> None:
+        """The strip plays its other A/B setting: matched over its last seconds, that setting is measured once it
+        has played that long (the engine starts the span again at the switch)."""
+        engine = self.engine
+        if self.match_over(track) is not None and self.owner(track).audition.match and engine is not None \
+                and engine.alive:
+            self.pending_matches.add(track)
 
     def measure_audition(self, track: int | BusRow | None, now: bool = False) -> None:
         """Measure the strip's A and B settings against its input (BS.1770: a track's file, what the mix feeds
@@ -179,7 +187,7 @@ class AuditionActions:
                       f"plays; start the audio engine (or right-click match: over the loop range)", error=True)
             return
         self.listen_for_matches()
-        if not now and engine.played_seconds(track) < seconds - 0.05:
+        if not now and engine.played_seconds(track, owner.ab.active) < seconds - 0.05:
             self.pending_matches.add(track)
             self.tell(f"{name}: matching on the next {seconds:g} s it plays")
             return

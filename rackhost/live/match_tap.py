@@ -107,6 +107,11 @@ class MatchTap:
         frames = min(int(head[_WRITTEN]) - int(head[_START]), self.capacity - int(MARGIN_SECONDS * self.sample_rate))
         return max(0, frames) / self.sample_rate
 
+    @property
+    def setting(self) -> str:
+        """The A/B setting the kept span played ("A" or "B")."""
+        return "AB"[int(self.head[_SETTING])]
+
     def write(self, dry: np.ndarray, wet: np.ndarray, other: np.ndarray | None, key: Key) -> None:
         """Audio thread: one block of each side, (channels, n). ``key`` names what plays (see :data:`Key`):
         when it changes, the measured span starts again."""

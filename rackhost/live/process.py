@@ -233,10 +233,13 @@ class EngineProcess:
         """The seconds ``strip`` is listened to for (:meth:`listen_for_match`), or None."""
         return self._listening.get(strip)
 
-    def played_seconds(self, strip: int | c.BusRow | None) -> float:
-        """How much of what ``strip`` plays the engine keeps now (0.0 if it is not listened to): a cheap read."""
+    def played_seconds(self, strip: int | c.BusRow | None, setting: str | None = None) -> float:
+        """How much of what ``strip`` plays the engine keeps now (0.0 if it is not listened to, or with ``setting``
+        if the span kept is of the other A/B setting): a cheap read."""
         held = self._match_taps.get(strip)
-        return held[1].span_seconds if held is not None and strip in self._listening else 0.0
+        if held is None or strip not in self._listening or setting not in (None, held[1].setting):
+            return 0.0
+        return held[1].span_seconds
 
     def played(self, strip: int | c.BusRow | None, seconds: float | None = None) -> Played:
         """A copy of what ``strip`` played over the last ``seconds`` (None: all the engine keeps), both sides."""
