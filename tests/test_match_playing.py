@@ -160,6 +160,29 @@ def test_the_engine_matches_a_file_track_on_what_it_played_as_the_offline_match_
     assert session.tracks[0].audition.offsets == audition.offsets  # kept, and played from the next block
 
 
+def test_during_a_blind_test_both_settings_run_and_are_measured_over_the_same_frames():
+    from rackhost.chain.chain import Chain
+    from rackhost.chain.compare import switch
+
+    signal = program_signal(2, 3.0)
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("mix", ArraySource(signal, SR))
+    track.chain.add("Gain", gain_db=6.0)
+    switch(track)  # B: a quieter gain behind a latent limiter, so the sides differ in latency too
+    track.chain = Chain()
+    track.chain.add("Gain", gain_db=-3.0)
+    track.chain.add("ZaMaximX2", threshold_db=0.0)
+    switch(track)  # A plays
+    engine = _started(session)
+    engine.set_audition(0, Audition(runs_other=True))  # a blind test between A and B runs B beside A
+    engine.listen_for_match(0, 2.0)
+    _run(engine, np.zeros((2, signal.shape[1]), np.float32))
+    played = engine._match_taps[0].played(2.0)
+    assert played.other is not None and played.setting == "A" and played.compare_slot is None
+    audition = engine.match_from_playing(0)
+    assert audition.offsets == pytest.approx((-6.0, 3.0), abs=0.05)  # A and B, each against the same input
+
+
 def test_the_input_side_taken_is_the_input_aligned_to_the_chain_latency():
     signal = program_signal(2, 2.0)
     session = Session(sample_rate=SR, block_size=BLOCK)
