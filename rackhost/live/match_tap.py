@@ -27,8 +27,9 @@ measured span again), and the setting not playing keeps its last offset.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
