@@ -375,3 +375,31 @@ def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_th
     assert a == out["offsets"][0]  # A keeps its measurement while B plays
     assert abs(b - _expected_offset(signal, gain_db=0.0)) < 0.3 and b - a > 1.0
     assert out["b_label"] == f"B {b:+.1f}"
+
+
+def test_a_track_the_partner_process_rendered_comes_back_to_be_listened_to(jack_server, tmp_path, wav_file):
+    """With enough file tracks half render in a partner process, whose audio the engine never sees: a track
+    listened to for matching renders in the engine process from the next rebuild, so its ring fills."""
+    from jack_harness import jack_device
+
+    from rackhost.live.process import EngineProcess
+    from rackhost.presets import save_session
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for k in range(12):
+        track = session.add_track(f"t{k}", wav_file(program_signal(2, 6.0, seed=50 + k), f"t{k}.wav"), gain_db=-20.0)
+        track.chain.add("Gain", gain_db=-4.0)
+    save_session(session, tmp_path / "partnered.json")
+    engine = EngineProcess(file_loader(tmp_path / "partnered.json"), device=jack_device(), block_size=BLOCK,
+                           input_channels=0, partner=True)
+    engine.start()
+    try:
+        assert "file tracks shared with a partner process" in next((e for e in engine.events if "partner" in e), "")
+        engine.listen_for_match(0, 2.0)  # the first lanes are the partner's
+        engine.send(c.Play())
+        _wait_played(engine, 0, 2.0)
+        audition = engine.match_from_playing(0, Audition(), other_setting=False)
+        assert engine.alive and not [e for e in engine.poll() if "failed" in e or "stopped" in e]
+    finally:
+        engine.stop()
+    assert audition.offsets[0] == pytest.approx(4.0, abs=0.05)
