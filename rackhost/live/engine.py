@@ -422,7 +422,7 @@ class LiveEngine(AudioCallback):
         """The control of ``owner`` was let go: a touch write on its envelope ends, the envelope plays again."""
         envelope = find(owner, target)
         if envelope is not None and envelope.mode == "touch":
-            self._end_writes([envelope])
+            self._end_writes([envelope], glide=True)
 
     def writing(self, owner: Any, target: Target) -> bool:
         """Is a touch or latch pass writing ``target``'s envelope now?"""
@@ -433,9 +433,11 @@ class LiveEngine(AudioCallback):
         """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""
         self._end_writes(None)
 
-    def _end_writes(self, envelopes: list | None) -> None:
-        """End passes and commit their points, all of them as one undo step, then play the new envelopes."""
-        finished = self._writer.end(envelopes, self._position, self._loop)
+    def _end_writes(self, envelopes: list | None, glide: bool = False) -> None:
+        """End passes and commit their points, all of them as one undo step, then play the new envelopes.
+        ``glide``: a touch let go while playing goes back to its envelope over the session's glide time."""
+        frames = int(round(self.session.automation_glide * self.session.sample_rate)) if glide and self._playing else 0
+        finished = self._writer.end(envelopes, self._position, self._loop, frames)
         if not finished:
             return
         kept = []
@@ -666,7 +668,7 @@ class LiveEngine(AudioCallback):
         if self._writer.passes:
             released = self._writer.tick(self._position, self._loop)
             if released:
-                self._end_writes([written.envelope for written in released])
+                self._end_writes([written.envelope for written in released], glide=True)
         self.events += new
         return new
 

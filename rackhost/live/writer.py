@@ -17,6 +17,15 @@ committed by the engine as one undo step.
 
 A MIDI controller cannot say that it was let go: a touch pass it started ends
 :data:`MIDI_RELEASE_SECONDS` after its last move.
+
+A touch let go while playing glides back to the envelope (``glide`` frames,
+the session's ``automation_glide``): the curves play a straight line from the
+held value to the envelope's value ``glide`` frames on
+(:class:`~rackhost.chain.automated.Glide`), from a block after the release
+(the value held until then), and the written points end with the same line,
+so the committed envelope plays offline what was heard. A pass
+the transport's stop ends (latch, or a touch still held) writes no glide:
+nothing played after it, and what is written is what was heard.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rackhost.chain.automated import Curve, MixAutomation
+from rackhost.chain.automated import Curve, Glide, MixAutomation
 from rackhost.chain.automation import (
     AutomationError,
     Envelope,
@@ -34,7 +43,7 @@ from rackhost.chain.automation import (
     ValueRange,
     value_range,
 )
-from rackhost.chain.automation_write import Segment, write_tolerance, written_points
+from rackhost.chain.automation_write import Segment, value_at, write_tolerance, written_points
 from rackhost.live.commands import BusRow, EnvelopeRef, strip_ref
 
 MIDI_RELEASE_SECONDS = 0.5  # a controller still this long has been let go
@@ -157,21 +166,36 @@ class AutomationWriter:
             written.last_frame = max(0, to - written.lag)
             written.moves.append((written.last_frame, written.held))
 
-    def end(self, envelopes: list[Envelope] | None, position: int, loop: tuple[int, int] | None) -> list[FinishedPass]:
+    def end(self, envelopes: list[Envelope] | None, position: int, loop: tuple[int, int] | None,
+            glide: int = 0) -> list[FinishedPass]:
         """End the passes of ``envelopes`` (None: every pass) at transport frame ``position``: the envelope plays
-        again from there. Returns each pass's new points."""
+        again from there, reached in a straight line over ``glide`` frames (a touch let go; 0: at once).
+        Returns each pass's new points."""
         ids = list(self.passes) if envelopes is None else [id(e) for e in envelopes if id(e) in self.passes]
         finished = []
+        rate = self.sample_rate
         for key in ids:
             written = self.passes.pop(key)
-            written.let_go()
             self._sample(written, position, loop, move=False)
-            self._close(written, written.last_frame)
             valid = written.valid
-            points = written_points(written.envelope.points, written.segments, write_tolerance(valid),
-                                    1.0 / self.sample_rate, valid.discrete)
-            if points != written.envelope.points:
-                finished.append(FinishedPass(written.owner, written.envelope, written.mode, points))
+            points = written.envelope.points
+            gliding = glide > 0 and not valid.discrete and bool(points)
+            # A glide starts a block on: the callback may play one more block before it hears of the release.
+            lead = self.block if gliding else 0
+            self._close(written, written.last_frame + lead)
+            if gliding and written.segments:  # the last segment meets the envelope again glide frames on
+                last = written.segments[-1]
+                meet = (written.last_frame + lead + glide) / rate
+                written.segments[-1] = Segment(last.moves, last.end, (meet, value_at(points, meet)))
+            new = written_points(points, written.segments, write_tolerance(valid), 1.0 / rate, valid.discrete)
+            if gliding and written.segments and new != points:
+                target = written.segments[-1].glide[1]  # type: ignore[index]
+                for curve, lag in written.curves:  # the glide first: the held value goes on until it is there
+                    hold = max(0, position - lag)
+                    curve.glide = Glide(hold, hold + lead, hold + lead + glide, written.held, target, curve.frames)
+            written.let_go()
+            if new != points:
+                finished.append(FinishedPass(written.owner, written.envelope, written.mode, new))
         return finished
 
     # -- the moves, in envelope frames -------------------------------------------------------
