@@ -37,6 +37,7 @@ from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 from rackhost.gui.timeline import tick_step
 from rackhost.gui.writing import WRITING
+from rackhost.live.writer import Writing
 
 LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
 LANE_HEIGHT = 110  # sizes here are for 1x: px(...) of them (rackhost.gui.scale)
@@ -99,6 +100,8 @@ class AutomationLane:
         self._length: float | None = None
         self._drawn: tuple = ()
         self.writing = False  # a touch or latch pass writes this lane's control (the window's last look)
+        self.written: Writing | None = None  # the engine's report of that pass: the lane draws it
+        self.pass_line = 0  # the drawn pass (the value held since it began), 0 when none
         name = getattr(owner, "name", "master")
         timeline = getattr(app, "timeline", None)
         above = dpg.get_item_children(timeline.lanes, 1) if timeline is not None else []
@@ -314,6 +317,7 @@ class AutomationLane:
                 if to is not None:
                     self.move(index, *to)
         self.app.writes.show(self)  # the light, and the control in red, while a pass writes it
+        self.written = self.app.writes.report(self.track, self.target) if self.writing else None
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
@@ -349,7 +353,8 @@ class AutomationLane:
 
     def _state(self) -> tuple:
         """What the lane is drawn from besides its envelope (redrawn when any of it moves)."""
-        return self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds
+        return (self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds,
+                self.written)
 
     def draw(self) -> None:
         self._drawn = self._state()
@@ -389,6 +394,12 @@ class AutomationLane:
             unit = value_range(self.owner, self.target).unit
             dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "
                           f"{value_at(envelope, self.playhead, self.app.session.sample_rate):.2f} {unit}")
+        self.pass_line = 0
+        if self.written is not None:  # the pass being written: the value held, from its start to the playhead
+            y = self.y_of(self.written.value)
+            start = min(self.written.since, self.playhead)
+            self.pass_line = dpg.draw_line((self.x_of(start), y), (self.x_of(self.playhead), y), color=WRITING,
+                                           thickness=3, parent=self.canvas)
         x = self.x_of(self.playhead)
         dpg.draw_line((x, 0), (x, self.height - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
 

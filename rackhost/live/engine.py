@@ -39,7 +39,7 @@ from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
                                    slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
-from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
+from rackhost.live.writer import AutomationWriter, Writing, WrittenPass, envelope_value
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -428,6 +428,16 @@ class LiveEngine(AudioCallback):
         """Is a touch or latch pass writing ``target``'s envelope now?"""
         envelope = find(owner, target)
         return envelope is not None and self._writer.writing(envelope)
+
+    def writes(self) -> list[Writing]:
+        """The passes being written now, as a parent process is told of them (control thread)."""
+        out = []
+        for written in self._writer.passes.values():
+            try:
+                out.append(Writing.of(self.session, written, self.session.sample_rate))
+            except (RackhostError, StopIteration):  # its strip or slot left the session: the pass ends soon
+                continue
+        return out
 
     def end_writes(self) -> None:
         """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""

@@ -104,6 +104,26 @@ class WrittenPass:
                    done.points)
 
 
+@dataclass(frozen=True)
+class Writing:
+    """A pass being written now, as a parent process is told of it (a window shows it as it would its own
+    drag: a MIDI controller's passes start and end in the engine): the strip, the envelope, the mode, where the
+    moves come from ("window" or "midi"), the value held, and when (envelope seconds) the pass began."""
+
+    track: int | BusRow | None
+    target: EnvelopeRef
+    mode: str
+    source: str
+    value: float
+    since: float
+
+    @classmethod
+    def of(cls, session: Any, written: WritePass, sample_rate: float) -> Writing:
+        first = written.segments[0].moves[0][0] if written.segments else written.moves[0][0] / sample_rate
+        return cls(strip_ref(session, written.owner), EnvelopeRef.of(written.owner, written.envelope.target),
+                   written.mode, written.source, written.held, first)
+
+
 class AutomationWriter:
     """The engine's touch and latch passes (control thread only)."""
 
