@@ -34,7 +34,7 @@ import numpy as np
 from rackhost.chain.automated import Planner
 from rackhost.chain.chain import ChainProcessor, StageError
 from rackhost.chain.audition import AuditionStage
-from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
+from rackhost.chain.dsp import DelayCarry, db_to_gain, delay_line, pan_gains
 
 if TYPE_CHECKING:
     from rackhost.chain.automated import Fade, MixAutomation
@@ -122,7 +122,7 @@ class TrackStrip:
 
     def __init__(
         self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int,
-        audition: AuditionStage | None = None, wait: int = 0,
+        audition: AuditionStage | None = None, wait: int = 0, carry: DelayCarry | None = None,
     ):
         self.name = name
         self.index = index
@@ -131,10 +131,10 @@ class TrackStrip:
         self.chain = chain
         self.compensation = compensation
         # After the chain, so as wide as its output.
-        self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
+        self._delay = delay_line(carry, ("track out", name), self.width, compensation, max_segment)
         # Before the chain: a keyed track's input waits for a key later than it (routing.Graph.arrivals).
         self.wait = wait
-        self._wait = DelayLine(channels, wait, max_segment) if wait else None
+        self._wait = delay_line(carry, ("track wait", name), channels, wait, max_segment)
         self.processed: np.ndarray | None = None
         self.output: np.ndarray | None = None  # the row it rendered into last: what a track keyed by it hears
         # Bypass-compare, matching and delta (rackhost.chain.audition); None: the chain as it is.
@@ -316,12 +316,13 @@ class KeyTap:
 
     __slots__ = ("source", "bus", "gain", "stage", "delay")
 
-    def __init__(self, source: int, bus: bool, gain: int, stage: KeyedStage, delay: int, max_segment: int):
+    def __init__(self, source: int, bus: bool, gain: int, stage: KeyedStage, delay: int, max_segment: int,
+                 carry: DelayCarry | None = None, path: tuple = ()):
         self.source = source  # a track's row of the strips, or a bus's row
         self.bus = bus
         self.gain = gain  # index into Router.key_gains
         self.stage = stage
-        self.delay = DelayLine(2, delay, max_segment) if delay else None
+        self.delay = delay_line(carry, ("key", *path), 2, delay, max_segment)
 
     def feed(self, signal: np.ndarray, gains: np.ndarray) -> None:
         if self.delay is not None:
@@ -335,11 +336,12 @@ class RouteEdge:
 
     __slots__ = ("source", "dest", "gain", "delay", "fade")
 
-    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int, fade: Fade | None = None):
+    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int, fade: Fade | None = None,
+                 carry: DelayCarry | None = None, path: tuple = ()):
         self.source = source  # a track's row of the strips, or a bus's row
         self.dest = dest  # a bus's row, or -1: the master
         self.gain = gain  # index into Router.edge_gains
-        self.delay = DelayLine(2, delay, max_segment) if delay else None
+        self.delay = delay_line(carry, ("edge", *path), 2, delay, max_segment)
         self.fade = fade  # a send level's envelope: gains per sample instead of edge_gains
 
 

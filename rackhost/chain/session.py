@@ -18,7 +18,7 @@ from rackhost.chain.automation_write import GLIDE_SECONDS
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.colors import default_color
-from rackhost.chain.dsp import db_to_gain
+from rackhost.chain.dsp import DelayCarry, db_to_gain
 from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
@@ -203,14 +203,17 @@ class Session:
 
     # -- processing ---------------------------------------------------------------
 
-    def snapshot(self, max_segment: int | None = None) -> MixSnapshot:
+    def snapshot(self, max_segment: int | None = None, carry: DelayCarry | None = None) -> MixSnapshot:
         """An immutable, ready-to-run picture of the session for the block engine.
 
         Tracks with less latency than the slowest track are delayed to match it
         (plug-in delay compensation), so all arrive at the master aligned. The
         slowest of every track, heard or not: a mute or a solo must not move the
-        others in time.
+        others in time. ``carry``: a live engine's, so the alignment delays of the
+        last snapshot play on in this one where their paths are the same.
         """
+        if carry is not None:
+            carry.begin()
         sr, block = float(self.sample_rate), self.block_size
         segment = max_segment or block
         if segment % block:
@@ -243,12 +246,12 @@ class Session:
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
-            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others)
+            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others, carry)
         longest = max((p.latency for _, _, p in prepared), default=0)
         master = self._master_strip(plan, master_chain, longest, segment)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
-                       track.audition_stage(processor.latency, segment, sr, others.get(index)))
+                       track.audition_stage(processor.latency, segment, sr, others.get(index)), carry=carry)
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
@@ -274,7 +277,8 @@ class Session:
                            audition=self.master.audition_stage(chain.latency, segment, sr, other))
 
     def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
-                         notes: list[str], plan: Planner, others: dict[int, ChainProcessor]) -> MixSnapshot:
+                         notes: list[str], plan: Planner, others: dict[int, ChainProcessor],
+                         carry: DelayCarry | None = None) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
         busses = []
@@ -294,7 +298,7 @@ class Session:
         # A keyed track's input waits where its key comes later than its main signal at the keyed slot.
         strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
                                   track.audition_stage(processor.latency, segment, sr, others.get(index)),
-                                  arrivals[node])
+                                  arrivals[node], carry)
                        for node, (index, track, processor) in enumerate(prepared))
         late_tracks = graph.late  # keyed by a bus: the router renders them
         key_gains = self._key_gains(graph, tuple(s.width for s in strips))
@@ -308,8 +312,9 @@ class Session:
             stage = dict(processor.keys).get(k.index)
             if stage is None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
                 continue
+            where = "master" if k.dest is None else graph.strips[k.dest].name
             tap = KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage, delay,
-                         segment)
+                         segment, carry, (graph.strips[k.source].name, where, k.index))
             if on_track and k.dest not in late_tracks:  # keyed by a track only: rendered after it, before any bus
                 heard.setdefault(k.dest, []).append((tap, strips[k.source]))  # type: ignore[arg-type]
             else:  # the router writes it, before any fader or as its source runs
@@ -334,7 +339,9 @@ class Session:
         edges = tuple(
             RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment,
                       None if e.send is None else plan.send_fade(graph.strips[e.source], e.send,
-                                                                 late[e.source] + delay, plays))
+                                                                 late[e.source] + delay, plays),
+                      carry, (graph.strips[e.source].name, "master" if e.dest is None else graph.strips[e.dest].name,
+                              "output" if e.send is None else "send", e.pre_fader))
             for k, (e, delay, plays) in enumerate(zip(graph.edges, delays, live)))
         widths = tuple(strip.width for strip in strips)
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)

@@ -23,7 +23,7 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
 from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
-from rackhost.chain.chain import sidechain_note
+from rackhost.chain.chain import SlotPath, as_path, branch_chain, item_at, locate, path_of, sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
 from rackhost.chain.takes import FollowRename, takes_folder
 from rackhost.chain.bus import Bus
@@ -44,6 +44,7 @@ from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.spectrum_view import SpectrumView
+from rackhost.gui.split_panel import SplitPanel
 from rackhost.gui.takes_view import TakesView
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
@@ -81,6 +82,7 @@ class RackApp(MidiActions, AuditionActions):
         self.bus_strips: list[StripView] = []
         self.master: StripView | None = None
         self.panels: list[ParameterPanel] = []
+        self.split_panels: list[SplitPanel] = []  # a split slot's branches, each in a window of its own
         self.browser: PluginBrowser | None = None
         self.files = SessionFiles(self)
         self.autosave = Autosave()  # crash recovery: written from frame(), on the GUI thread
@@ -193,9 +195,9 @@ class RackApp(MidiActions, AuditionActions):
 
     def use_session(self, session: Session, path: Path | None) -> None:
         """Show ``session`` (new, or opened from ``path``): its views closed, the engine restarted on it."""
-        for panel in self.panels:
+        for panel in [*self.panels, *self.split_panels]:
             panel.close()
-        self.panels = []
+        self.panels, self.split_panels = [], []
         self.session, self.session_path = session, path
         self._midi_anchors = None  # the old session's mappings say nothing about this one
         self.transport = (0, False)  # another session starts from its top, stopped
@@ -218,13 +220,14 @@ class RackApp(MidiActions, AuditionActions):
         self._refresh_midi()
         self._build_strips()
         for panel in list(self.panels):
-            owner_gone = not self.has_owner(panel.track)
-            if owner_gone or panel.index >= len(self.app_chain(panel.track)) \
-                    or self.app_chain(panel.track)[panel.index] is not panel.slot:
+            if not self.has_owner(panel.track) or self._slot_or_none(panel.track, panel.index) is not panel.slot:
                 panel.close()
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
+        for split_panel in self.split_panels:
+            split_panel.rebuild()  # closes itself if its split is gone; follows it if it moved
+        self.split_panels = [p for p in self.split_panels if p.alive]
         for lane in self.lanes:
             lane.refresh()
         self.lanes = [lane for lane in self.lanes if lane.alive]
@@ -237,6 +240,21 @@ class RackApp(MidiActions, AuditionActions):
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain
+
+    def slot_at(self, track: int | BusRow | None, index: int | SlotPath) -> Any:
+        """The slot or split at ``index`` of a strip's chain: a plain index, or a path into split branches
+        (:data:`rackhost.chain.chain.SlotPath`)."""
+        return item_at(self.app_chain(track), index)
+
+    def path_of(self, track: int | BusRow | None, item: Any) -> SlotPath | None:
+        """Where ``item`` sits in a strip's chain (inside splits too); None if it is not there any more."""
+        return path_of(self.app_chain(track), item) if self.has_owner(track) else None
+
+    def _slot_or_none(self, track: int | BusRow | None, index: int | SlotPath) -> Any:
+        try:
+            return self.slot_at(track, index)
+        except RackhostError:
+            return None
 
     def _try(self, action: Callable[[], Any]) -> bool:
         """Run a model change; a refused one (a clashing name, say) is shown, not raised. True if it was made."""
@@ -267,9 +285,9 @@ class RackApp(MidiActions, AuditionActions):
         self.edit.set_solo(self.owner(track), value)
         self.send(SetSolo(track, value))
 
-    def select_slot(self, track: int | BusRow | None, index: int) -> None:
+    def select_slot(self, track: int | BusRow | None, index: int | SlotPath) -> None:
         """The slot Delete removes; its strip marks it."""
-        self.selected_slot = self.app_chain(track)[index]
+        self.selected_slot = self.slot_at(track, index)
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_selection(self.selected_slot)
 
@@ -277,26 +295,58 @@ class RackApp(MidiActions, AuditionActions):
         """A click on a strip's clip light: the engine lets it go (it latched when a sample hit 0 dBFS)."""
         self.send(ResetClips(track))
 
-    def set_bypass(self, track: int | None, index: int, value: bool) -> None:
-        self.edit.set_bypass(self.app_chain(track)[index], value)
-        self.send(Bypass(track, index, value))
+    # A slot is named by its index in the strip's chain, or by a path into a split's branches (a SlotPath):
+    # the engine takes the same path, so an edit inside a branch is as small a command as one outside.
+    def set_bypass(self, track: int | None, index: int | SlotPath, value: bool) -> None:
+        self.edit.set_bypass(self.slot_at(track, index), value)
+        at, path = _engine_place(index)
+        self.send(Bypass(track, at, value, path))
         self.refresh_views()
 
-    def set_mix(self, track: int | None, index: int, value: float) -> None:
-        self.edit.set_mix(self.app_chain(track)[index], value)
-        self.send(Mix(track, index, value))
-        self.writes.moved(track, SlotTarget(self.app_chain(track)[index], MIX))
+    def set_mix(self, track: int | None, index: int | SlotPath, value: float) -> None:
+        slot = self.slot_at(track, index)
+        self.edit.set_mix(slot, value)
+        at, path = _engine_place(index)
+        self.send(Mix(track, at, value, path))
+        self.writes.moved(track, SlotTarget(slot, MIX))
 
-    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
-        """The level of one branch of the split at slot ``index``; a drag is one undo step."""
-        split = self.app_chain(track)[index]
+    def set_branch_level(self, track: int | None, index: int | SlotPath, branch: int, value: float) -> None:
+        """The level of one branch of the split at ``index``; a drag is one undo step."""
+        split = self.slot_at(track, index)
         if self._try(lambda: self.edit.set_branch_level(split.branches[branch], value)):
-            self.send(BranchLevel(track, index, branch, split.branches[branch].level_db))
+            slot, path = _engine_place(index)
+            self.send(BranchLevel(track, slot, branch, split.branches[branch].level_db, path))
+            self.refresh_views()
 
-    def make_split(self, track: int | None, index: int) -> None:
+    def make_split(self, track: int | None, index: int | SlotPath) -> None:
         """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
-        if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
+        if self._try(lambda: self.edit.make_split(*locate(self.app_chain(track), index))):
             self.structure_changed()
+
+    def add_branch(self, track: int | BusRow | None, index: int | SlotPath) -> None:
+        """A dry branch added to the split at ``index`` (one undo step); plug-ins then go into it."""
+        split = self.slot_at(track, index)
+        if self._try(lambda: self.edit.add_branch(split)):
+            self.structure_changed()
+
+    def remove_branch(self, track: int | BusRow | None, index: int | SlotPath, branch: int) -> None:
+        """Branch ``branch`` of the split at ``index`` removed, plug-ins and all (one undo step; a split keeps
+        two branches at least, and says so)."""
+        split = self.slot_at(track, index)
+        if self._try(lambda: self.edit.remove_branch(split, branch)):
+            self.structure_changed()
+
+    def open_split(self, track: int | BusRow | None, index: int | SlotPath) -> SplitPanel:
+        """The split at ``index`` in a window of its own: its branches, their levels and plug-ins, all editable
+        (brought forward if it is open)."""
+        split = self.slot_at(track, index)
+        for panel in self.split_panels:
+            if panel.alive and panel.split is split:
+                dpg.focus_item(panel.window)
+                return panel
+        panel = SplitPanel(self, track, split)
+        self.split_panels.append(panel)
+        return panel
 
     def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
         """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
@@ -308,10 +358,11 @@ class RackApp(MidiActions, AuditionActions):
                       if source is not None else f"{slot.name} on {where} has no key")
         self.structure_changed()  # redrawn either way: a refused choice shows the key the slot kept
 
-    def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
-        slot = self.app_chain(track)[index]
+    def set_parameter(self, track: int | None, index: int | SlotPath, name: str, value: object) -> None:
+        slot = self.slot_at(track, index)
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
-            self.send(SetParameter(track, index, name, slot.plugin.get(name)))
+            at, path = _engine_place(index)
+            self.send(SetParameter(track, at, name, slot.plugin.get(name), path))
             self.writes.moved(track, SlotTarget(slot, name))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
@@ -401,15 +452,16 @@ class RackApp(MidiActions, AuditionActions):
         self._try(lambda: self.edit.set_source(owner, AudioFileSource(path)))
         self.structure_changed()
 
-    def remove_slot(self, track: int | None, index: int) -> None:
-        self.edit.remove_slot(self.app_chain(track), index)
+    def remove_slot(self, track: int | None, index: int | SlotPath) -> None:
+        self.edit.remove_slot(*locate(self.app_chain(track), index))
         self.structure_changed()
 
-    def move_slot(self, track: int | None, index: int, delta: int) -> None:
-        chain = self.app_chain(track)
-        to = index + delta
+    def move_slot(self, track: int | None, index: int | SlotPath, delta: int) -> None:
+        """One place up or down its chain (a strip's, or the branch it sits in)."""
+        chain, at = locate(self.app_chain(track), index)
+        to = at + delta
         if 0 <= to < len(chain):
-            self.edit.move_slot(chain, index, to)
+            self.edit.move_slot(chain, at, to)
             self.structure_changed()
 
     def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
@@ -444,14 +496,28 @@ class RackApp(MidiActions, AuditionActions):
             self.edit.add_slot(target, slot, where)
         self.structure_changed()
 
-    def add_plugin(self, track: int | None, name: str, replace: int | None = None) -> None:
-        """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot)."""
+    def add_plugin(self, track: int | None, name: str, replace: int | SlotPath | None = None,
+                   into: tuple[int, ...] = ()) -> None:
+        """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot).
+
+        ``into``: a split branch's chain instead of the strip's, as (split slot, branch) pairs down from it.
+        """
         owner = self.owner(track)
 
         def done(plugin: Plugin) -> None:
             if owner not in (*self.session.tracks, *self.session.busses, self.session.master):
                 return  # the track or bus went away while its plug-in loaded
             chain = owner.chain
+            if into and not plugin.is_instrument:
+                if not self._try(lambda: self.edit.add_slot(branch_chain(chain, into), plugin)):
+                    return  # the branch went away (undo) while its plug-in loaded: said
+                self.tell(f"added {plugin.name} to branch {into[-1] + 1} of {chain[into[0]].name}")
+                self.structure_changed()
+                return
+            if replace is not None and not isinstance(replace, int):
+                chain, replace_at = locate(chain, replace)
+            else:
+                replace_at = replace
             if plugin.is_instrument:
                 # An instrument is a track's source, played by MIDI, not a slot in a chain.
                 if not isinstance(owner, Track):
@@ -460,8 +526,8 @@ class RackApp(MidiActions, AuditionActions):
                               f"source, played from MIDI), not on {where}", error=True)
                     return
                 self.edit.set_instrument(owner, plugin)
-            elif replace is not None and replace < len(chain):
-                self.edit.replace_slot(chain, replace, plugin)
+            elif replace_at is not None and replace_at < len(chain):
+                self.edit.replace_slot(chain, replace_at, plugin)
             else:
                 self.edit.add_slot(chain, plugin)
             self.tell(f"added {plugin.name}" + (f": {plugin.note}" if getattr(plugin, "note", None) else ""))
@@ -567,12 +633,20 @@ class RackApp(MidiActions, AuditionActions):
 
     # -- views --------------------------------------------------------------------------
 
-    def open_browser(self, track: int | None, replace: int | None = None) -> PluginBrowser:
+    def open_browser(self, track: int | None, replace: int | SlotPath | None = None,
+                     into: tuple[int, ...] = ()) -> PluginBrowser:
+        """The plug-in browser: what is picked goes last in the strip's chain, or in a split branch's (``into``:
+        (split slot, branch) pairs), or in place of slot ``replace``."""
         if self.browser is not None:
             self.browser.close()
         where = "master" if track is None else self.owner(track).name
-        title = f"Replace slot {replace + 1} on {where}" if replace is not None else f"Add a plug-in to {where}"
-        self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
+        if replace is not None:
+            title = f"Replace slot {as_path(replace)[-1] + 1} on {where}"
+        elif into:
+            title = f"Add a plug-in to branch {into[-1] + 1} of {self.app_chain(track)[into[0]].name} on {where}"
+        else:
+            title = f"Add a plug-in to {where}"
+        self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace, into))
         return self.browser
 
     def _owners(self) -> list[tuple[int | BusRow | None, Any]]:
@@ -597,7 +671,8 @@ class RackApp(MidiActions, AuditionActions):
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_reductions(spectrum.slot_labels() if view is watched and spectrum is not None else {})
 
-    def open_panel(self, track: int | None, index: int) -> ParameterPanel:
+    def open_panel(self, track: int | None, index: int | SlotPath) -> ParameterPanel:
+        index = _normal(index)
         self.select_slot(track, index)
         for panel in self.panels:
             if panel.track == track and panel.index == index and panel.alive:
@@ -617,9 +692,9 @@ class RackApp(MidiActions, AuditionActions):
         self.lanes.append(lane)
         return lane
 
-    def open_editor(self, track: int | None, index: int) -> Any:
+    def open_editor(self, track: int | None, index: int | SlotPath) -> Any:
         """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
-        slot = self.app_chain(track)[index]
+        slot = self.slot_at(track, index)
         if slot.plugin.is_builtin:
             self.tell(f"{slot.name} is a built-in: it has no editor window of its own", error=True)
             return None
@@ -642,7 +717,7 @@ class RackApp(MidiActions, AuditionActions):
 
     def refresh_views(self) -> None:
         """Show the model's values in the open views (after a change made elsewhere than the control)."""
-        for panel in self.panels:
+        for panel in [*self.panels, *self.split_panels]:
             panel.refresh()
         for view in (*self.strips, *self.bus_strips, self.master):
             if view is not None:
@@ -821,8 +896,9 @@ class RackApp(MidiActions, AuditionActions):
                 lane.remove(lane.selected)
                 return
         for track, owner in self._owners():
-            if self.selected_slot is not None and self.selected_slot in list(owner.chain):
-                self.remove_slot(track, list(owner.chain).index(self.selected_slot))
+            place = path_of(owner.chain, self.selected_slot) if self.selected_slot is not None else None
+            if place is not None:  # in the strip's chain, or inside a split's branch
+                self.remove_slot(track, place)
                 self.selected_slot = None
                 return
         self.tell("click a slot's name to select it, then Delete removes it", error=True)
@@ -992,6 +1068,18 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "spectrum": lambda app: app.open_spectrum(None),
     "takes": lambda app: app.open_takes(0),
 }
+
+
+def _normal(index: int | SlotPath) -> int | SlotPath:
+    """A slot's place as panels compare it: a plain index for a slot of the strip's own chain."""
+    path = as_path(index)
+    return path[0] if len(path) == 1 else path
+
+
+def _engine_place(index: int | SlotPath) -> tuple[int, tuple[int, ...]]:
+    """How an engine command names a slot: its place in the strip's chain, and the path down into a split."""
+    path = as_path(index)
+    return path[0], path[1:]
 
 
 def _names(names: list[str]) -> str:

@@ -37,6 +37,7 @@ class AuditionActions:
     loop_range: int | str
     blind_test: BlindTestPanel | None = None  # one at a time: it owns what its track plays
     app_chain: Callable[[Any], Any]
+    slot_at: Callable[[Any, Any], Any]  # a slot by its index or its path into a split
 
     def open_blind_test(self, track: int, seed: int | None = None) -> BlindTestPanel:
         """The blind-test panel of track ``track`` (one window; another track's test is closed first)."""
@@ -49,11 +50,12 @@ class AuditionActions:
         self.blind_test = BlindTestPanel(self, track, seed)  # type: ignore[arg-type]
         return self.blind_test
 
-    def set_slot_delta(self, track: Any, index: int, value: bool) -> None:
-        """Play what slot ``index`` changes (its output minus its aligned input) instead of its output, or not.
-        A listening switch: not an edit (no undo step), not saved."""
-        self.app_chain(track)[index].delta = bool(value)
-        self.send(SetSlotDelta(track, index, bool(value)))
+    def set_slot_delta(self, track: Any, index: Any, value: bool) -> None:
+        """Play what slot ``index`` (an index, or a path into a split's branches) changes (its output minus its
+        aligned input) instead of its output, or not. A listening switch: not an edit (no undo step), not saved."""
+        self.slot_at(track, index).delta = bool(value)
+        path = (index,) if isinstance(index, int) else tuple(index)
+        self.send(SetSlotDelta(track, path[0], bool(value), path[1:]))
         self.refresh_views()
 
     def _send_audition(self, track: int | BusRow | None, a: Audition) -> None:

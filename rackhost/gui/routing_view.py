@@ -15,9 +15,11 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.automation import SendTarget
 from rackhost.chain.bus import MAX_SEND_DB
+from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.gui.automation_lane import control_menu
 from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
+from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
     from rackhost.gui.host import RoutingViewHost
@@ -39,6 +41,13 @@ def send_choices(strip: Any, busses: list[Any]) -> list[str]:
     """The busses ``strip`` does not send to yet (one send per bus), itself left out."""
     taken = {s.bus for s in strip.sends}
     return [b.name for b in busses if b is not strip and b.name not in taken]
+
+
+def learn_target(key: Any, kind: str, **fields: Any) -> MappingTarget:
+    """The mapping target of a control on the strip ``key`` (a track's index, a ``BusRow``, None: the master)."""
+    if isinstance(key, BusRow):
+        return MappingTarget(None, kind, bus=key.index, **fields)  # type: ignore[arg-type]
+    return MappingTarget(key, kind, **fields)  # type: ignore[arg-type]
 
 
 class RoutingView:
@@ -106,7 +115,9 @@ class SendRow:
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: host.session.history.seal())
             dpg.add_item_double_clicked_handler(
                 callback=lambda *_: (level_changed(self.level, 0.0), host.session.history.seal()))
-        control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send)))])
+        self.menu = control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send))),
+                                            ("Learn MIDI",
+                                             lambda: host.learn_midi(learn_target(key, "send", send=bus)))])
         dpg.bind_item_handler_registry(self.level, handlers)
 
     def _format(self, level_db: float) -> str:

@@ -20,13 +20,12 @@ from rackhost.chain.colors import PALETTE, color_name, shown_color
 from rackhost.chain.dsp import gain_to_db
 from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
-from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
-from rackhost.gui.routing_view import RoutingView
+from rackhost.gui.routing_view import RoutingView, learn_target
 from rackhost.gui.scale import px
 from rackhost.gui.taper import fader_text, pan_text
 from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
@@ -333,6 +332,10 @@ class StripView:
                 with dpg.group(horizontal=True):
                     self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
                                                  callback=lambda s, v: app.set_mute(track, v))
+                    with dpg.item_handler_registry() as handlers:
+                        pass
+                    self._control_menu(handlers, "mute", None)  # Learn MIDI (its automation is a lane's)
+                    dpg.bind_item_handler_registry(self.mute, handlers)
                     self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
                                                  callback=lambda s, v: app.set_solo(track, v))
                     if not narrow:
@@ -362,8 +365,8 @@ class StripView:
                                           width=px(30 if beside else 36), callback=lambda s, v: self._pan_moved(v))
             self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
-            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
-                         + ("; right-click: learn MIDI" if not self.is_bus else ""))
+            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre; right-click: automate, "
+                         "learn MIDI")
         self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
 
     def _audition(self, owner: Any) -> None:
@@ -430,7 +433,7 @@ class StripView:
                 self.gain_text = dpg.add_text(self.fader.text, indent=px(SCALE_WIDTH + 4))
             with dpg.tooltip(self.gain_text):
                 dpg.add_text("fader: drag the cap (Ctrl: finer); wheel: 1 dB a notch (Ctrl: 0.1 dB); "
-                             "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
+                             "double-click: 0 dB; right-click: automate, learn MIDI")
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
             self._control_menu(handlers, "gain", StripTarget("gain_db"))
@@ -517,7 +520,8 @@ class StripView:
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index)
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
+                                    callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
                 dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
             with dpg.tooltip(button, show=False) as tip:
@@ -571,8 +575,9 @@ class StripView:
         shown = cut(marked, self.inner - px(SLOT_TOOLS))
         full = label if shown != marked else None
         tip, text = self.slot_tips[index]
-        dpg.set_value(text, "\n".join(line for line in (full, whole, why) if line))
-        dpg.configure_item(tip, show=bool(full or why or whole))
+        opens = "click: its branches, their levels and plug-ins, in a window" if isinstance(slot, Split) else None
+        dpg.set_value(text, "\n".join(line for line in (full, whole, why, opens) if line))
+        dpg.configure_item(tip, show=bool(full or why or whole or opens))
         dpg.configure_item(self.slot_buttons[index], label=shown)
 
     def show_reductions(self, reductions: dict[int, tuple[str, str]]) -> None:
@@ -586,8 +591,8 @@ class StripView:
                 self._show_sidechain(index, slot)
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
-        """Letting go of a control ends its undo step; a double-click puts it back; right-click learns MIDI
-        (tracks and the master: a controller mapping names no bus). The fader seals its own gestures."""
+        """Letting go of a control ends its undo step; a double-click puts it back; right-click: automate, learn
+        MIDI. The fader seals its own gestures."""
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
@@ -595,13 +600,11 @@ class StripView:
         dpg.bind_item_handler_registry(item, handlers)
 
     def _control_menu(self, handlers: int, learn: str, automate: StripTarget | None) -> None:
-        """Right-click on a control: Automate (its lane) and Learn MIDI (tracks and the master: a controller
-        mapping names no bus)."""
+        """Right-click on a control: Automate (its lane) and Learn MIDI (a track's, a bus's or the master's)."""
         app, track = self.app, self.track
         entries = [("Automate", lambda: app.open_lane(track, automate))] if automate is not None else []
-        if not self.is_bus:
-            target = MappingTarget(track, learn)  # type: ignore[arg-type]
-            entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
+        target = learn_target(track, learn)
+        entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
         self.menus[learn] = control_menu(handlers, entries)
 
     def show_automation(self) -> None:

@@ -145,13 +145,23 @@ class OnStrip(Command):
 
 @dataclass(frozen=True)
 class OnSlot(OnStrip):
-    """A command for one slot of a track's (or the master's) chain."""
+    """A command for one slot of a track's (or the master's) chain.
+
+    A command that can reach into a split also has a ``path``: (branch, slot, branch, slot, ...) from the split
+    at ``slot`` down to the plug-in (empty: ``slot`` itself); see :data:`rackhost.chain.chain.SlotPath`.
+    """
 
     slot: int
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_index(f"{type(self).__name__}'s slot", self.slot, master=False)
+        path = getattr(self, "path", ())
+        if not isinstance(path, tuple) or len(path) % 2:
+            raise TypeError(f"{type(self).__name__}'s path is (branch, slot) pairs inside the split at slot "
+                            f"{self.slot}; got {path!r}")
+        for step in path:
+            _check_index(f"{type(self).__name__}'s path", step, master=False)
 
 
 @dataclass(frozen=True)
@@ -238,11 +248,13 @@ class SetParameter(OnSlot):
 
     name: str
     value: object
+    path: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Bypass(OnSlot):
     value: bool
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -251,6 +263,7 @@ class Mix(OnSlot):
     """A slot's wet/dry mix, 0.0 (dry) to 1.0 (wet)."""
 
     value: float
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -260,6 +273,7 @@ class BranchLevel(OnSlot):
 
     branch: int
     level_db: float
+    path: tuple[int, ...] = ()  # the split is inside another's branch: (branch, slot, ...) from ``slot``
     needs: ClassVar[Needs] = REBUILD
 
     def __post_init__(self) -> None:
@@ -468,6 +482,7 @@ class SetSlotDelta(OnSlot):
     See :attr:`rackhost.chain.chain.Slot.delta`."""
 
     value: bool
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -542,13 +557,27 @@ def slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
     return chain[slot]
 
 
-def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
-    """Like :func:`slot_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches,
-    edited through a session document) is refused by name."""
+def item_of(session: Any, track: int | BusRow | None, slot: int, path: tuple[int, ...] = ()) -> Any:
+    """Like :func:`slot_of`, reaching down ``path`` ((branch, slot) pairs) into the split at ``slot``."""
     item = slot_of(session, track, slot)
+    if not path:
+        return item
+    from rackhost.chain.chain import item_at
+    from rackhost.errors import SessionError
+
+    try:
+        return item_at(chain_of(session, track), (slot, *path))
+    except SessionError as err:
+        raise EngineCommandError(f"{err}; the engine has not synced the edit yet") from None
+
+
+def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int, path: tuple[int, ...] = ()) -> Any:
+    """Like :func:`item_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches) is
+    refused by name."""
+    item = item_of(session, track, slot, path)
     if not hasattr(item, "plugin"):
         kind = "bus" if isinstance(track, BusRow) else "track"
         where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
         raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
-                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+                                 f"name a plug-in inside it with path=(branch, slot)")
     return item

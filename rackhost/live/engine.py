@@ -22,8 +22,8 @@ import numpy as np
 
 from rackhost.chain.audition import Audition
 from rackhost.chain.audition_measure import measure_audition
-from rackhost.chain.automation import WRITING_MODES, SlotTarget, StripTarget, Target, find, write_label
-from rackhost.chain.dsp import gain_to_db
+from rackhost.chain.automation import WRITING_MODES, SendTarget, SlotTarget, StripTarget, Target, find, write_label
+from rackhost.chain.dsp import DelayCarry, gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.chain.sidechain import twin_of
@@ -129,6 +129,7 @@ class LiveEngine(AudioCallback):
         self._retiring: dict[int, Any] = {}
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
+        self._carry = DelayCarry()  # the mix's alignment delays, handed from one snapshot to the next
         self._writer = AutomationWriter(session.sample_rate, session.block_size)  # touch and latch passes
         # Every finished write pass (oldest first), committed to the session's history (one step per stop or
         # release); an engine process hands them to its parent, which keeps the session the user undoes in.
@@ -160,6 +161,7 @@ class LiveEngine(AudioCallback):
             self._partner = self._partner_start(self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
+        self._carry = DelayCarry()  # and so do the mix's alignment delays (not the warm-up's audio)
         self.update()
         try:
             self._stream = self._open(self.input_channels)
@@ -469,7 +471,9 @@ class LiveEngine(AudioCallback):
         try:
             owner = target.owner(self.session)
             if target.kind == "parameter":
-                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+                return self.move(owner, SlotTarget(target.item(self.session), target.parameter), value, "midi")
+            if target.kind == "send":
+                return self.move(owner, SendTarget(target.send_of(self.session)), value, "midi")
             return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
         except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
             self._notices.append(f"MIDI move not written: {err}")
@@ -853,7 +857,7 @@ class LiveEngine(AudioCallback):
     def _prepare(self, takes: tuple[tuple[int, Take], ...]) -> LiveState:
         session = self.session
         block = session.block_size
-        snapshot = session.snapshot(max_segment=block)
+        snapshot = session.snapshot(max_segment=block, carry=self._carry)
         if snapshot.automation is not None and self._stream is None:
             # Before the stream runs (just after start()'s reset), as a render does: the plug-ins an envelope cuts
             # into pieces are prepared for whole blocks first. A running stream's plug-ins are prepared already.

@@ -39,7 +39,8 @@ from rackhost.chain.automation import MIX, STRIP_CONTROLS, SendTarget, SlotTarge
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
+from rackhost.live.commands import (NOTHING, REBUILD, REMIX, Command, Needs, chain_of, item_of, owner,
+                                    plugin_slot_of, slot_of)
 from rackhost.live.midi_input import MidiSetup
 from rackhost.live.partner import PartnerLink
 from rackhost.live.recorder import TakeReport
@@ -502,14 +503,13 @@ def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
 
 
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
-    slot = plugin_slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot, command.path)
     engine.set_parameter(slot.plugin, command.name, command.value)
     engine.move(owner(engine.session, command.track), SlotTarget(slot, command.name), command.value)
 
 
 def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
-    chain_of(engine.session, command.track).set_bypass(slot_of(engine.session, command.track, command.slot),
-                                                       command.value)
+    item_of(engine.session, command.track, command.slot, command.path).bypass = bool(command.value)
 
 
 def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
@@ -520,11 +520,11 @@ def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
 
 
 def _set_slot_delta(engine: Any, command: c.SetSlotDelta, loader: Any) -> None:
-    plugin_slot_of(engine.session, command.track, command.slot).delta = command.value
+    plugin_slot_of(engine.session, command.track, command.slot, command.path).delta = command.value
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> Needs | None:
-    slot = plugin_slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot, command.path)
     slot.set_mix(command.value)
     if engine.move(owner(engine.session, command.track), SlotTarget(slot, MIX), command.value):
         return NOTHING  # the envelope's curve holds the new mix: no new chains for each move of a drag
@@ -551,10 +551,11 @@ def _set_automation_mode(engine: Any, command: c.SetAutomationMode, loader: Any)
 def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
     from rackhost.chain.split import Split, check_branch_level
 
-    split = slot_of(engine.session, command.track, command.slot)
+    split = item_of(engine.session, command.track, command.slot, command.path)
     if not isinstance(split, Split) or command.branch >= len(split.branches):
         what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
-        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+        at = f"slot {command.slot}" + (f" (down {command.path})" if command.path else "")
+        raise c.EngineCommandError(f"{at} has no branch {command.branch}: it is {what}; "
                                  f"the engine has not synced the edit yet")
     split.branches[command.branch].level_db = check_branch_level(command.level_db)
 
@@ -654,16 +655,14 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
 
 def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
     """Mapped targets whose value changed since last sent (a controller moved them), so the parent can follow."""
+    from rackhost.chain.midi.mapping import current_value
     from rackhost.errors import MidiMappingError
 
     moved = []
     for mapping in session.midi.mappings:
         target = mapping.target
         try:
-            if target.kind == "parameter":
-                value = target.plugin(session).get(target.parameter)
-            else:
-                value = getattr(target.owner(session), "gain_db" if target.kind == "gain" else target.kind)
+            value = current_value(target, session)
         except (MidiMappingError, KeyError, AttributeError):
             continue
         if sent.get(target, value) != value:
