@@ -511,3 +511,37 @@ def test_the_glide_time_round_trips_through_the_session_file_and_a_version_10_fi
         load_session(path)
     with pytest.raises(SessionError, match="automation glide 'x' s"):
         Session(automation_glide="x")  # type: ignore[arg-type]
+
+
+def test_a_controller_standing_still_lets_go_with_a_glide_too(monkeypatch):
+    from rackhost.chain.automated import GRID
+    from rackhost.chain.midi import CCMapping, MappingTarget
+    from rackhost.live import writer
+    from rackhost.live.midi_input import MidiSetup
+
+    monkeypatch.setattr(writer, "MIDI_RELEASE_SECONDS", 0.05)
+    session = dc_session("touch", glide=GLIDE)
+    track = session.tracks[0]
+    session.midi.add(CCMapping(1, 7, MappingTarget(0, "gain"), -40.0, 0.0))
+    engine = LiveEngine(session, midi=MidiSetup().make(session))
+    session.reset()
+    engine.update()
+    engine.play()
+    out = [_blocks(engine, 10)]
+    engine.midi.receive(bytes((0xB0, 7, 0)))  # all the way down: -40 dB
+    out.append(_blocks(engine, 1))
+    engine.poll()
+    out.append(_blocks(engine, 2))
+    time.sleep(0.1)
+    out.append(_blocks(engine, 1))
+    engine.poll()  # still: let go
+    assert not engine.writing(track, StripTarget("gain_db"))
+    out.append(_blocks(engine, int(0.4 * SR) // BLOCK))
+    db = np.array([_db(x) for x in np.concatenate(out, axis=1)[0]])
+    points = find(track, StripTarget("gain_db")).points
+    start = int(round([p for p in points if p.value == -40.0][-1].time * SR))
+    meet = start + int(GLIDE * SR)
+    slope = (-12.0 * meet / (2 * SR) + 40.0) / (meet - start)
+    assert db[start + (meet - start) // 2] == pytest.approx(-40.0 + slope * (meet - start) / 2, abs=1e-3)
+    assert np.max(np.abs(np.diff(db[start - BLOCK : meet + BLOCK]))) <= slope * GRID
+    assert session.undo().startswith("write automation (touch)")

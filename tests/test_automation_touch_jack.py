@@ -317,7 +317,7 @@ def controller(jack_server):
     port.close()
 
 
-def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, controller, wav_file, tmp_path):
+def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode_and_the_runs_glide(jack_server, controller, wav_file, tmp_path):
     import json
     import os
     import subprocess
@@ -339,7 +339,7 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT), env.get("PYTHONPATH", "")])
     child = subprocess.Popen([sys.executable, "-m", "rackhost", "live", "--session", str(path), "--midi-in",
                               "virtual:midi_in", "--duration", "4", "--save-writes", str(out),
-                              "--automation-mode", "dc.Gain.gain_db=touch"],
+                              "--automation-mode", "dc.Gain.gain_db=touch", "--automation-glide", "0.1"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -359,5 +359,6 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
     assert "automation mode: dc Gain.gain_db: touch" in stdout
     assert "wrote automation (touch) of track 'dc' Gain.gain_db" in stdout
     assert json.loads(out.read_text())["tracks"][0]["automation"][0]["mode"] == "touch"
+    assert json.loads(out.read_text())["automation_glide"] == 0.1  # the run's glide is kept with its writes
     written = {round(p.value, 3) for p in load_session(out).tracks[0].automation[0].points}
     assert {round(-30.0 + 30.0 * v / 127, 3) for v in (10, 100, 60)} <= written
