@@ -92,6 +92,10 @@ def test_a_midi_controller_writing_in_touch_mode_shows_in_the_window_as_a_drag_d
         color = dpg.get_item_configuration(app.strips[0].gain_text)["color"][:3]
         assert color == pytest.approx([c / 255 for c in WRITING], abs=0.01)  # the fader's readout says it
         _until(app, lambda: app.strips[0].fader.db == pytest.approx(value), "the fader to follow the controller")
+        for _ in range(3):  # the strip refreshed by the controller's move: its readout stays red
+            app.frame()
+        color = dpg.get_item_configuration(app.strips[0].gain_text)["color"][:3]
+        assert color == pytest.approx([c / 255 for c in WRITING], abs=0.01)
         assert lane.written.source == "midi"
         _until(app, lambda: lane.pass_line != 0, "the lane to draw the pass")
         start, end = dpg.get_item_configuration(lane.pass_line)["p1"], dpg.get_item_configuration(lane.pass_line)["p2"]

@@ -88,14 +88,15 @@ class Writes:
     def show(self, lane: Any) -> None:
         """An automation lane's "writing" light, and its control's text in red, while a pass writes it."""
         writing = self.writing(lane.track, lane.target)
+        if writing:  # every frame: a controller's move refreshes the strip, which paints its readout amber again
+            for item in self._controls(lane.track, lane.target):
+                mark_writing(item)
         if writing == lane.writing:
             return
         lane.writing = writing
         envelope = lane.envelope
         dpg.set_value(lane.writing_light, f"writing ({envelope.mode})" if writing and envelope else "")
         if writing:
-            for item in self._controls(lane.track, lane.target):
-                mark_writing(item)
             return
         if isinstance(lane.target, SlotTarget):  # back to amber (automated), or the theme's
             for panel in self.app.panels:
