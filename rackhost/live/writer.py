@@ -43,7 +43,12 @@ from rackhost.chain.automation import (
     ValueRange,
     value_range,
 )
-from rackhost.chain.automation_write import Segment, value_at, write_tolerance, written_points
+from rackhost.chain.automation_write import (
+    Segment,
+    value_at,
+    write_tolerance,
+    written_points,
+)
 from rackhost.live.commands import BusRow, EnvelopeRef, strip_ref
 
 MIDI_RELEASE_SECONDS = 0.5  # a controller still this long has been let go
