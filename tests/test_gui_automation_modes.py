@@ -29,6 +29,19 @@ def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_
     assert dpg.get_value(lane.mode) == "latch"
 
 
+def test_the_lanes_glide_field_sets_the_sessions_glide_as_one_undo_step_and_refuses_a_bad_one(app):  # noqa: F811
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    assert dpg.get_value(lane.glide) == 250  # the default, 0.25 s
+    dpg.get_item_callback(lane.glide)(lane.glide, 100)  # what typing 100 and Enter calls
+    assert app.session.automation_glide == 0.1
+    assert session_to_dict(app.session)["automation_glide"] == 0.1
+    app.undo()
+    assert app.session.automation_glide == 0.25 and dpg.get_value(lane.glide) == 250
+    dpg.get_item_callback(lane.glide)(lane.glide, 20_000)
+    assert app.session.automation_glide == 0.25 and dpg.get_value(lane.glide) == 250
+    assert "automation glide 20.0 s is outside 0..10 s" in app.messages[-1]
+
+
 def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):  # noqa: F811
     track = app.session.tracks[0]
     lane = app.open_lane(0, StripTarget("gain_db"))

@@ -25,12 +25,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from rackhost.chain.automation import Point, Shape, ValueRange
+from rackhost.errors import SessionError
 
 DB_TOLERANCE = 0.1  # dB: less than the ear tells apart on a fader ride
 RANGE_TOLERANCE = 0.001  # of the target's range, for anything not in dB
 # A touch let go glides back to its envelope over this long by default (Session.automation_glide), as a
 # console's "auto match" does: no click where the hand left the value and the envelope said another.
 GLIDE_SECONDS = 0.25
+MAX_GLIDE_SECONDS = 10.0
+
+
+def check_glide(seconds: object) -> float:
+    """A touch's glide time in seconds, as a session keeps it; :class:`SessionError` names a bad one."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+            math.isfinite(seconds) and 0.0 <= seconds <= MAX_GLIDE_SECONDS):
+        raise SessionError(f"automation glide {seconds!r} s is outside 0..{MAX_GLIDE_SECONDS:g} s; "
+                           f"use 0 for no glide, or e.g. 0.25")
+    return float(seconds)
 
 
 def write_tolerance(valid: ValueRange) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 from rackhost.chain import routing
 from rackhost.chain.audition import Auditioned
 from rackhost.chain.automated import Planner
-from rackhost.chain.automation_write import GLIDE_SECONDS
+from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.colors import default_color
@@ -55,17 +55,6 @@ class LoopRange:
         if not self.on:
             return None, None
         return int(round(self.start * sample_rate)), int(round(self.end * sample_rate))
-
-
-MAX_GLIDE_SECONDS = 10.0
-
-
-def check_glide(seconds: float) -> float:
-    """A touch's glide time, in seconds, as a session keeps it; :class:`SessionError` names a bad one."""
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0.0 <= seconds <= MAX_GLIDE_SECONDS):
-        raise SessionError(f"automation glide {seconds!r} s is outside 0..{MAX_GLIDE_SECONDS:g} s; "
-                           f"use 0 for no glide, or e.g. 0.25")
-    return float(seconds)
 
 
 @dataclass(eq=False)

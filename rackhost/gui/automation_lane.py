@@ -122,6 +122,12 @@ class AutomationLane:
                 dpg.add_text("mode:", color=MUTED)
                 self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
                                           width=px(70), callback=lambda s, v: self.set_mode(v))
+                dpg.add_text("glide ms:", color=MUTED)
+                self.glide = dpg.add_input_int(default_value=self._glide_ms(), width=px(60), step=0,
+                                               on_enter=True, callback=lambda s, v: self.set_glide(v / 1000.0))
+                with dpg.tooltip(self.glide):
+                    dpg.add_text("a touch let go goes back to the envelope in a line over this long (the "
+                                 "session's, every lane; 0: at once)")
                 self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
                 self.hide_button = dpg.add_button(label="hide", callback=lambda: self.close())
                 with dpg.tooltip(self.hide_button):
@@ -240,6 +246,15 @@ class AutomationLane:
         envelope = self.envelope
         if envelope is not None and envelope.mode != mode:
             self._edit(lambda: self.app.edit.set_mode(envelope, mode))
+
+    def set_glide(self, seconds: float) -> None:
+        """The session's glide time for touch writes (one undo step; the engine resyncs)."""
+        if seconds != self.app.session.automation_glide:
+            self._edit(lambda: self.app.edit.set_automation_glide(self.app.session, seconds))
+        dpg.set_value(self.glide, self._glide_ms())  # a refused value shows what holds
+
+    def _glide_ms(self) -> int:
+        return int(round(self.app.session.automation_glide * 1000))
 
     def remove_all(self) -> None:
         envelope = self.envelope
@@ -410,6 +425,7 @@ class AutomationLane:
         elif self.alive:
             self._length = None
             dpg.set_value(self.mode, self.envelope.mode)  # type: ignore[union-attr]
+            dpg.set_value(self.glide, self._glide_ms())
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()

@@ -75,8 +75,8 @@ from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session,
 from rackhost.chain import automation
 from rackhost.chain.colors import PALETTE, check_color
 from rackhost.chain.automation import Envelope
-from rackhost.chain.automation_write import GLIDE_SECONDS
-from rackhost.chain.session import LoopRange, check_glide
+from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
+from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
 from rackhost.errors import (RackhostError, RoutingLoopError, UnknownBusError,
