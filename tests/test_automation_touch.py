@@ -545,3 +545,22 @@ def test_a_controller_standing_still_lets_go_with_a_glide_too(monkeypatch):
     assert db[start + (meet - start) // 2] == pytest.approx(-40.0 + slope * (meet - start) / 2, abs=1e-3)
     assert np.max(np.abs(np.diff(db[start - BLOCK : meet + BLOCK]))) <= slope * GRID
     assert session.undo().startswith("write automation (touch)")
+
+
+def test_the_curves_playing_when_a_touch_is_let_go_glide_as_the_committed_points_until_the_new_state_plays():
+    from rackhost.chain.automated import Curve
+
+    session = dc_session("touch", glide=GLIDE)
+    track = session.tracks[0]
+    engine = _started(session)
+    _blocks(engine, 20)
+    _apply(engine, SetGain(0, -20.0))
+    _blocks(engine, 20)
+    playing = [curve for written in engine._writer.passes.values() for curve, _ in written.curves]
+    released = engine.stats().position
+    _apply(engine, Release(0, GAIN))  # the callback may play the old state a block or two before the new one
+    assert playing and all(curve.held is None and curve.glide is not None for curve in playing)
+    committed = Curve(find(track, StripTarget("gain_db")), SR)
+    frames = np.arange(released, released + BLOCK + int(GLIDE * SR) + 2 * BLOCK, dtype=np.int64)
+    for curve in playing:
+        assert curve.at(frames) == pytest.approx(committed.at(frames), abs=1e-9)
