@@ -207,20 +207,23 @@ class AutomationWriter:
             gliding = glide > 0 and not valid.discrete and bool(points)
             # A glide starts a block on: the callback may play one more block before it hears of the release.
             lead = self.block if gliding else 0
-            self._close(written, written.last_frame + lead)
-            if gliding and written.segments:  # the last segment meets the envelope again glide frames on
-                last = written.segments[-1]
-                meet = (written.last_frame + lead + glide) / rate
-                written.segments[-1] = Segment(last.moves, last.end, (meet, value_at(points, meet)))
-            new = written_points(points, written.segments, write_tolerance(valid), 1.0 / rate, valid.discrete)
-            if gliding and written.segments and new != points:
-                target = written.segments[-1].glide[1]  # type: ignore[index]
-                for curve, lag in written.curves:  # the glide first: the held value goes on until it is there
+            meet = (written.last_frame + lead + glide) / rate
+            target = value_at(points, meet) if gliding else 0.0
+            if gliding:  # the glide first: the held value goes on until the line starts
+                for curve, lag in written.curves:
                     hold = max(0, position - lag)
                     curve.glide = Glide(hold, hold + lead, hold + lead + glide, written.held, target, curve.frames)
-            written.let_go()
+            written.let_go()  # before the thinning below: the callback plays the envelope (or the glide) now
+            self._close(written, written.last_frame + lead)
+            if gliding:  # the last segment meets the envelope again glide frames on
+                last = written.segments[-1]
+                written.segments[-1] = Segment(last.moves, last.end, (meet, target))
+            new = written_points(points, written.segments, write_tolerance(valid), 1.0 / rate, valid.discrete)
             if new != points:
                 finished.append(FinishedPass(written.owner, written.envelope, written.mode, new))
+            else:  # nothing was heard: no state comes to play new points, so no line either
+                for curve, _ in written.curves:
+                    curve.glide = None
         return finished
 
     # -- the moves, in envelope frames -------------------------------------------------------
