@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 from rackhost.chain import routing
 from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_mode, \
     check_points, find, value_range
+from rackhost.chain.automation_write import check_glide
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.colors import check_color, default_color
@@ -344,6 +345,11 @@ class Editor:
     def set_loop(self, session: object, loop: object) -> None:
         """The session's loop range (a LoopRange, or None), one undo step."""
         self._attr(session, "loop", loop, "loop range")
+
+    def set_automation_glide(self, session: object, seconds: float) -> None:
+        """How long a touch let go takes to glide back to its envelope (0..10 s), one undo step."""
+        checked = check_glide(seconds)
+        self._attr(session, "automation_glide", checked, f"automation glide {checked:g} s")
 
     def set_loudness_target(self, master: object, target: object) -> None:
         self._attr(master, "loudness_target", target, "loudness target")

@@ -14,6 +14,7 @@ import numpy as np
 from rackhost.chain import routing
 from rackhost.chain.audition import Auditioned
 from rackhost.chain.automated import Planner
+from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.colors import default_color
@@ -65,6 +66,8 @@ class Session:
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     loop: LoopRange | None = None  # the transport's loop range (saved with the session; the engine follows it)
+    # Seconds a touch write takes to glide back to its envelope when let go (0: at once); saved with the session.
+    automation_glide: float = GLIDE_SECONDS
     history: History = field(default_factory=History, repr=False)
     # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
     # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.
@@ -86,6 +89,7 @@ class Session:
             raise SessionError(f"sample rate {self.sample_rate!r} Hz is outside 8000..384000 Hz")
         if not 16 <= self.block_size <= 16384:
             raise SessionError(f"block size {self.block_size!r} is outside 16..16384 frames")
+        check_glide(self.automation_glide)
 
     # -- tracks -------------------------------------------------------------------
 

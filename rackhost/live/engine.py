@@ -40,7 +40,7 @@ from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
                                    slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
-from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
+from rackhost.live.writer import AutomationWriter, Writing, WrittenPass, envelope_value
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -430,20 +430,32 @@ class LiveEngine(AudioCallback):
         """The control of ``owner`` was let go: a touch write on its envelope ends, the envelope plays again."""
         envelope = find(owner, target)
         if envelope is not None and envelope.mode == "touch":
-            self._end_writes([envelope])
+            self._end_writes([envelope], glide=True)
 
     def writing(self, owner: Any, target: Target) -> bool:
         """Is a touch or latch pass writing ``target``'s envelope now?"""
         envelope = find(owner, target)
         return envelope is not None and self._writer.writing(envelope)
 
+    def writes(self) -> list[Writing]:
+        """The passes being written now, as a parent process is told of them (control thread)."""
+        out = []
+        for written in self._writer.passes.values():
+            try:
+                out.append(Writing.of(self.session, written, self.session.sample_rate))
+            except (RackhostError, StopIteration):  # its strip or slot left the session: the pass ends soon
+                continue
+        return out
+
     def end_writes(self) -> None:
         """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""
         self._end_writes(None)
 
-    def _end_writes(self, envelopes: list | None) -> None:
-        """End passes and commit their points, all of them as one undo step, then play the new envelopes."""
-        finished = self._writer.end(envelopes, self._position, self._loop)
+    def _end_writes(self, envelopes: list | None, glide: bool = False) -> None:
+        """End passes and commit their points, all of them as one undo step, then play the new envelopes.
+        ``glide``: a touch let go while playing goes back to its envelope over the session's glide time."""
+        frames = int(round(self.session.automation_glide * self.session.sample_rate)) if glide and self._playing else 0
+        finished = self._writer.end(envelopes, self._position, self._loop, frames)
         if not finished:
             return
         kept = []
@@ -758,7 +770,7 @@ class LiveEngine(AudioCallback):
         if self._writer.passes:
             released = self._writer.tick(self._position, self._loop)
             if released:
-                self._end_writes([written.envelope for written in released])
+                self._end_writes([written.envelope for written in released], glide=True)
         self.events += new
         return new
 

@@ -120,6 +120,9 @@ class EngineProcess:
         # Touch and latch passes the engine wrote (WrittenPass), oldest first: the parent commits each to its
         # session as one undo step (rackhost.live.writer.commit_written)
         self.written_passes: list = []
+        # The passes the engine is writing now (rackhost.live.writer.Writing), as last reported: a window shows a
+        # MIDI controller's writes with them, which start and end in the engine alone
+        self.writing_now: tuple = ()
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
@@ -294,6 +297,9 @@ class EngineProcess:
                 if kind == "automation_written":
                     self.written_passes.append(message)
                     continue
+                if kind == "automation_writing":
+                    self.writing_now = message
+                    continue
                 new.append(message)
         except (EOFError, OSError):
             pass
@@ -359,6 +365,7 @@ class EngineProcess:
             self._conn.close()
             self._conn = None
         self._process = None
+        self.writing_now = ()
         if self._shm is not None:
             self._shm.close()
             self._shm.unlink()
@@ -414,6 +421,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
     stats[STAT_FIELDS.index("sample_rate")] = session.sample_rate  # the parent sizes matching taps by it, from now
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
+    writing_sent: tuple = ()
     try:
         publish_at = time.monotonic()
         while True:
@@ -428,6 +436,10 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                 for event in engine.poll():
                     conn.send(("event", event))
                 _send_written(engine, conn)
+                writing = tuple(engine.writes())
+                if writing != writing_sent:
+                    conn.send(("automation_writing", writing))
+                    writing_sent = writing
                 while engine.midi is not None and engine.midi.learned:
                     conn.send(("midi_learned", engine.midi.learned.pop(0).to_dict()))
                 if engine.midi is not None:
