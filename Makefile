@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 APT_PACKAGES := zam-plugins libsndfile1 libportaudio2 jackd2 libasound2-plugins \
 	espeak-ng build-essential xz-utils \
-	xvfb xauth libgl1-mesa-dri libglx-mesa0 libgl1 x11-utils xdotool
+	xvfb xauth libgl1-mesa-dri libglx-mesa0 libgl1 x11-utils xdotool fonts-dejavu-core
 
 .PHONY: setup system-packages plugins venv run test bench mutants clean
 

@@ -54,6 +54,9 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 
 _names = itertools.count()
+# How long a closing client's process thread waits for JACK to end it (see _HarnessClient._guarded), and
+# how long close() waits for it to get there: a period or two, unless the server stopped calling it.
+PARK_SECONDS = 2.0
 # jackd gets SIGTERM when the thread that started it dies (a crashed test process), so it does not
 # keep running and holding one of JACK's 8 registry slots. Start servers from the main thread.
 _PDEATHSIG = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
@@ -246,6 +249,8 @@ class JackServer:
         self._saved_env: dict[str, str | None] = {}
         self._patchbay: jack.Client | None = None
         self._clients: weakref.WeakSet[_HarnessClient] = weakref.WeakSet()
+        # (client name, log offsets from, to): where a closing client was late on purpose (xruns_since)
+        self._closing: list[tuple[bytes, int, int]] = []
         self._attached = False  # PortAudio was initialized while this server was the current one
         self._reattach_on_stop = False  # PortAudio was detached from the previous server by start()
         self._slot_leaked = False  # killed: its JACK registry slot is still taken
@@ -423,6 +428,38 @@ class JackServer:
             self._log.close()
             self._log = None
 
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size if self.log_path else 0
+        except OSError:
+            return 0
+
+    def xruns_since(self, offset: int, end: int | None = None) -> int:
+        """The late cycles the server reported in its log from byte ``offset`` (to ``end``), leaving out those
+        where a closing harness client was late: it waits on purpose (see _HarnessClient._guarded), and the
+        clients after it in the graph are then late too."""
+        try:
+            with open(self.log_path, "rb") as log:  # type: ignore[arg-type]
+                log.seek(offset)
+                text = log.read(None if end is None else max(0, end - offset))
+        except (OSError, TypeError):
+            return 0
+        count, late, position = 0, [], offset
+        for line in text.splitlines(keepends=True):
+            if line.startswith(b"JackEngine::XRun: client = "):
+                late.append((line[len(b"JackEngine::XRun: client = "):].split(b" was not finished")[0], position))
+            else:  # a cycle's reports end with its "Process error" line (which also comes alone, not for xruns)
+                if late and not any(self._closing_late(name, at) for name, at in late):
+                    count += 1
+                late = []
+                if line.startswith(b"JackTimedDriver::Process XRun"):
+                    count += 1  # the server's own thread woke late (its clients were told of it as an xrun)
+            position += len(line)
+        return count + (1 if late and not any(self._closing_late(name, at) for name, at in late) else 0)
+
+    def _closing_late(self, name: bytes, at: int) -> bool:
+        return any(name == closing and start <= at < stop for closing, start, stop in self._closing)
+
     def log_tail(self, chars: int = 2000) -> str:
         if self._log is not None:
             self._log.flush()
@@ -537,25 +574,46 @@ class _HarnessClient:
         self.client = self.server.client(name)
         self.name = self.client.name  # JACK may rename it if the name is taken
         self.shutdown_reason: str | None = None
-        self.xruns = 0  # the server's xruns while this client ran (any client late, or the server itself)
-        self.client.set_shutdown_callback(self._on_shutdown)
-        self.client.set_xrun_callback(self._on_xrun)
+        # No xrun callback: JACK ends a client's notification thread with pthread_cancel when it closes, and
+        # one cancelled while waiting for the GIL hangs the process (see _guarded). Xruns come from the log.
+        self._log_from = self.server.log_size()
+        self._xruns_final: int | None = None
+        self.client.set_shutdown_callback(self._on_shutdown)  # called only when the server goes away
         self.server._clients.add(self)
         self._closed = False
 
     def _on_shutdown(self, status, reason) -> None:
         self.shutdown_reason = reason  # called on a JACK thread when the server goes away
 
-    def _on_xrun(self, delayed_usecs: float) -> None:
-        self.xruns += 1
+    @property
+    def xruns(self) -> int:
+        """The server's xruns while this client was open (any client late, or the server itself)."""
+        if self._xruns_final is not None:
+            return self._xruns_final
+        return self.server.xruns_since(self._log_from)
 
     @property
     def server_lost(self) -> bool:
         return self.shutdown_reason is not None
 
     def _activate(self) -> None:
-        self.client.set_process_callback(self._process)
+        self._closing = False
+        self._parked = threading.Event()
+        self._released = threading.Event()
+        self.client.set_process_callback(self._guarded)
         self.client.activate()
+
+    def _guarded(self, frames: int) -> None:
+        if self._closing:
+            # Wait here, the GIL released, until JACK ends this thread. jack_deactivate ends a real-time
+            # client's thread with pthread_cancel; a thread cancelled while it waits for the GIL (another
+            # Python thread of this process holds it: an engine's audio callback, say) dies holding the
+            # GIL's mutex, and every thread of the process then hangs for good (seen in CI: the whole
+            # test run stopped inside a take). A thread cancelled here holds nothing.
+            self._parked.set()
+            self._released.wait(PARK_SECONDS)
+            return
+        self._process(frames)
 
     def _process(self, frames: int) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -573,9 +631,17 @@ class _HarnessClient:
         if self._closed:
             return
         self._closed = True
-        if not self.server_lost and self.server.running:
+        self._xruns_final = self.xruns
+        if not self.server_lost and self.server.running and hasattr(self, "_parked"):
+            start = self.server.log_size()
+            self._closing = True
+            self._parked.wait(PARK_SECONDS)  # the next period parks the process thread (see _guarded)
             self.client.deactivate(ignore_errors=True)
+            time.sleep(0.02)  # the server's last report of this client's lateness reaches the log
+            self.server._closing.append((self.name.encode(), start, self.server.log_size()))
         self.client.close(ignore_errors=True)
+        if hasattr(self, "_released"):
+            self._released.set()
 
     def __enter__(self):
         return self

@@ -55,9 +55,10 @@ def _db(gain: float) -> float:
     return 20.0 * math.log10(gain / LEVEL)
 
 
-def dc_session(mode: str = "touch", seconds: float = 3.0) -> Session:
-    """A stereo file track of constant LEVEL whose fader envelope falls from 0 dB to -12 dB over 2 s."""
-    session = Session(sample_rate=SR, block_size=BLOCK)
+def dc_session(mode: str = "touch", seconds: float = 3.0, glide: float = 0.0) -> Session:
+    """A stereo file track of constant LEVEL whose fader envelope falls from 0 dB to -12 dB over 2 s; a touch
+    let go goes back to it over ``glide`` seconds (0: at once, as before glides)."""
+    session = Session(sample_rate=SR, block_size=BLOCK, automation_glide=glide)
     track = session.add_track("dc", ArraySource(np.full((2, int(SR * seconds)), LEVEL, np.float32), SR))
     track.automation.append(check_envelope(track, Envelope(StripTarget("gain_db"),
                                                            (Point(0.0, 0.0), Point(2.0, -12.0)), mode)))
@@ -399,3 +400,167 @@ def test_a_mapped_controller_touching_a_fader_and_a_mute_writes_both_and_lets_go
     assert _db(_blocks(engine, 1)[0, -1]) > -3.0
     assert any(p.value == -40.0 for p in find(track, StripTarget("gain_db")).points)
     assert [p.value for p in find(track, StripTarget("mute")).points].count(1.0) == 1
+
+
+# -- a touch let go glides back ---------------------------------------------------------------------------
+
+GLIDE = 0.25
+
+
+def _glide_take(session: Session, move, ref: EnvelopeRef) -> tuple[np.ndarray, int]:
+    """Play 30 blocks, move the control to one value, hold it 60 blocks, let go, play 0.5 s: (the output from
+    transport frame 0, the transport frame the release came at)."""
+    engine = _started(session)
+    out = [_blocks(engine, 30)]
+    _apply(engine, move)
+    out.append(_blocks(engine, 60))
+    released = engine.stats().position
+    _apply(engine, Release(0, ref))
+    out.append(_blocks(engine, int(0.5 * SR) // BLOCK))
+    assert not engine.writing(session.tracks[0], find(session.tracks[0], ref.target(session.tracks[0])).target)
+    engine.stop()
+    return np.concatenate(out, axis=1), released
+
+
+def test_a_touch_let_go_glides_back_to_the_envelope_in_a_line_over_the_glide_time_and_renders_the_same():
+    from rackhost.chain.automated import GRID
+
+    session = dc_session("touch", glide=GLIDE)
+    track = session.tracks[0]
+    original = find(track, StripTarget("gain_db")).points
+    live, released = _glide_take(session, SetGain(0, -20.0), GAIN)
+    db = np.array([_db(x) for x in live[0]])
+    start, meet = released + BLOCK, released + BLOCK + int(GLIDE * SR)  # the line starts a block after the release
+    assert db[released:start] == pytest.approx(-20.0, abs=1e-4)  # still held for that block
+    ramp = np.arange(start, meet)
+    target = -12.0 * meet / (2 * SR)
+    assert db[ramp] == pytest.approx(-20.0 + (target - -20.0) * (ramp - start) / (meet - start), abs=1e-3)
+    after = np.arange(meet, live.shape[1])
+    assert db[after] == pytest.approx(-12.0 * after / (2 * SR), abs=1e-3)  # the envelope again
+    slope = abs(target - -20.0) / (meet - start)
+    assert np.max(np.abs(np.diff(db[released - BLOCK : meet + BLOCK]))) <= slope * GRID  # no step: a glide
+    # the written points end with the same line, so the envelope renders what played
+    points = find(track, StripTarget("gain_db")).points
+    assert any(p.time == pytest.approx(start / SR) and p.value == -20.0 for p in points)
+    assert any(p.time == pytest.approx(meet / SR) and p.value == pytest.approx(target) for p in points)
+    offline = render(session, tail=False).audio[:, : live.shape[1]]
+    assert np.max(np.abs(offline - live)) < 1e-6
+    assert session.undo().startswith("write automation (touch)")
+    assert find(track, StripTarget("gain_db")).points == original  # the pass and its glide, one step
+
+
+def test_a_touch_on_a_plugin_parameter_glides_back_and_the_committed_envelope_renders_what_played():
+    session = Session(sample_rate=SR, block_size=BLOCK)  # the default glide, 0.25 s
+    track = session.add_track("dc", ArraySource(np.full((2, SR * 2), LEVEL, np.float32), SR))
+    gain = track.chain.add("Gain", gain_db=0.0)
+    track.automation.append(check_envelope(track, Envelope(SlotTarget(gain, "gain_db"),
+                                                           (Point(0.0, 0.0), Point(2.0, -12.0)), "touch")))
+    live, released = _glide_take(session, SetParameter(0, 0, "gain_db", -24.0),
+                                 EnvelopeRef(slot=0, parameter="gain_db"))
+    db = np.array([_db(x) for x in live[0]])
+    middle = released + BLOCK + int(GLIDE * SR) // 2  # half way along the line: half way between the two
+    assert db[middle] == pytest.approx((-24.0 + -12.0 * (middle + int(GLIDE * SR) // 2) / (2 * SR)) / 2, abs=0.05)
+    offline = render(session, tail=False).audio[:, : live.shape[1]]
+    entry = 30 * BLOCK - 1  # the frame before the pass: a render enters a plug-in's pass in a one-frame line
+    assert np.max(np.abs(np.delete(offline - live, entry, axis=1))) < 1e-6
+
+
+def test_a_gliding_curve_plays_exactly_what_the_committed_points_play():
+    from rackhost.chain.automated import Curve, Glide
+
+    envelope = Envelope(StripTarget("gain_db"), (Point(0.0, 0.0), Point(1.0, -6.0, "smooth"), Point(2.0, -12.0)))
+    release, lead, glide = 30_000, BLOCK, int(GLIDE * SR)
+    meet = (release + lead + glide) / SR
+    target = value_at(envelope.points, meet)
+    moves = ((0.5, -20.0), (0.55, -18.0))
+    committed = written_points(envelope.points, [Segment(moves, (release + lead) / SR, (meet, target))],
+                               0.1, 1 / SR)
+    live = Curve(envelope, SR)
+    live.glide = Glide(release, release + lead, release + lead + glide, -18.0, target, live.frames)
+    frames = np.arange(release, release + lead + glide + 2 * BLOCK, dtype=np.int64)
+    played, rendered = live.at(frames), Curve(Envelope(envelope.target, committed), SR).at(frames)
+    assert np.array_equal(played[: lead + glide], rendered[: lead + glide])  # the hold and the line, bit for bit
+    assert played[lead + glide :] == pytest.approx(rendered[lead + glide :], abs=1e-9)  # then the envelope
+    assert live.constant(release, release + lead) == -18.0 and live.constant(release, release + lead + 1) is None
+
+
+def test_glide_0_jumps_back_at_once_as_before():
+    session = dc_session("touch", glide=0.0)
+    live, released = _glide_take(session, SetGain(0, -20.0), GAIN)
+    assert _db(live[0, released]) == pytest.approx(-12.0 * released / (2 * SR), abs=1e-3)
+    assert np.max(np.abs(render(session, tail=False).audio[:, : live.shape[1]] - live)[:, released + 1:]) < 1e-6
+
+
+def test_the_glide_time_round_trips_through_the_session_file_and_a_version_10_file_takes_the_default(tmp_path):
+    from rackhost.chain.automation_write import GLIDE_SECONDS
+    from rackhost.errors import SessionError
+
+    session = dc_session("touch", glide=0.5)
+    path = tmp_path / "s.json"
+    save_session(session, path)
+    doc = json.loads(path.read_text())
+    assert doc["automation_glide"] == 0.5 and load_session(path).automation_glide == 0.5
+    doc["format_version"] = 10
+    del doc["automation_glide"]
+    path.write_text(json.dumps(doc))
+    assert load_session(path).automation_glide == GLIDE_SECONDS == 0.25
+    doc["format_version"] = 11
+    doc["automation_glide"] = -1
+    path.write_text(json.dumps(doc))
+    with pytest.raises(Exception, match=r"automation_glide.*-1.0 s is outside 0\.\.10 s"):
+        load_session(path)
+    with pytest.raises(SessionError, match="automation glide 'x' s"):
+        Session(automation_glide="x")  # type: ignore[arg-type]
+
+
+def test_a_controller_standing_still_lets_go_with_a_glide_too(monkeypatch):
+    from rackhost.chain.automated import GRID
+    from rackhost.chain.midi import CCMapping, MappingTarget
+    from rackhost.live import writer
+    from rackhost.live.midi_input import MidiSetup
+
+    monkeypatch.setattr(writer, "MIDI_RELEASE_SECONDS", 0.05)
+    session = dc_session("touch", glide=GLIDE)
+    track = session.tracks[0]
+    session.midi.add(CCMapping(1, 7, MappingTarget(0, "gain"), -40.0, 0.0))
+    engine = LiveEngine(session, midi=MidiSetup().make(session))
+    session.reset()
+    engine.update()
+    engine.play()
+    out = [_blocks(engine, 10)]
+    engine.midi.receive(bytes((0xB0, 7, 0)))  # all the way down: -40 dB
+    out.append(_blocks(engine, 1))
+    engine.poll()
+    out.append(_blocks(engine, 2))
+    time.sleep(0.1)
+    out.append(_blocks(engine, 1))
+    engine.poll()  # still: let go
+    assert not engine.writing(track, StripTarget("gain_db"))
+    out.append(_blocks(engine, int(0.4 * SR) // BLOCK))
+    db = np.array([_db(x) for x in np.concatenate(out, axis=1)[0]])
+    points = find(track, StripTarget("gain_db")).points
+    start = int(round([p for p in points if p.value == -40.0][-1].time * SR))
+    meet = start + int(GLIDE * SR)
+    slope = (-12.0 * meet / (2 * SR) + 40.0) / (meet - start)
+    assert db[start + (meet - start) // 2] == pytest.approx(-40.0 + slope * (meet - start) / 2, abs=1e-3)
+    assert np.max(np.abs(np.diff(db[start - BLOCK : meet + BLOCK]))) <= slope * GRID
+    assert session.undo().startswith("write automation (touch)")
+
+
+def test_the_curves_playing_when_a_touch_is_let_go_glide_as_the_committed_points_until_the_new_state_plays():
+    from rackhost.chain.automated import Curve
+
+    session = dc_session("touch", glide=GLIDE)
+    track = session.tracks[0]
+    engine = _started(session)
+    _blocks(engine, 20)
+    _apply(engine, SetGain(0, -20.0))
+    _blocks(engine, 20)
+    playing = [curve for written in engine._writer.passes.values() for curve, _ in written.curves]
+    released = engine.stats().position
+    _apply(engine, Release(0, GAIN))  # the callback may play the old state a block or two before the new one
+    assert playing and all(curve.held is None and curve.glide is not None for curve in playing)
+    committed = Curve(find(track, StripTarget("gain_db")), SR)
+    frames = np.arange(released, released + BLOCK + int(GLIDE * SR) + 2 * BLOCK, dtype=np.int64)
+    for curve in playing:
+        assert curve.at(frames) == pytest.approx(committed.at(frames), abs=1e-9)

@@ -39,10 +39,11 @@ def vst3(monkeypatch):
     monkeypatch.setenv("RACKHOST_VST3_PATH", str(PROJECT_VST3_DIR))
 
 
-def dc_session(mode: str, on: str = "fader") -> Session:
+def dc_session(mode: str, on: str = "fader", glide: float = 0.0) -> Session:
     """A stereo file track of constant LEVEL whose fader envelope (``on="fader"``), or a Gain plug-in's
-    (``on="plugin"``), falls from 0 dB to -12 dB over 4 s."""
-    session = Session(sample_rate=SR, block_size=BLOCK)
+    (``on="plugin"``), falls from 0 dB to -12 dB over 4 s; a touch let go goes back to it over ``glide`` s
+    (0: at once, as before glides)."""
+    session = Session(sample_rate=SR, block_size=BLOCK, automation_glide=glide)
     track = session.add_track("dc", ArraySource(np.full((2, SR * 5), LEVEL, np.float32), SR))
     target = StripTarget("gain_db") if on == "fader" else SlotTarget(track.chain.add("Gain", gain_db=0.0), "gain_db")
     track.automation.append(check_envelope(track, Envelope(target, (Point(0.0, 0.0), Point(4.0, -12.0)), mode)))
@@ -146,6 +147,63 @@ def test_touch_under_jack_plays_the_moves_then_returns_to_the_envelope_which_now
     # and the thinning's 0.1 dB apart at most; anywhere else, the same to a hundredth of a dB
     assert np.max(np.abs(db[frames] - expected)[riding]) < 0.25 + 0.1
     assert np.max(np.abs(db[frames] - expected)[~riding]) < 0.01
+    assert session.undo().startswith("write automation (touch)")
+    assert envelope.points == (Point(0.0, 0.0), Point(4.0, -12.0))
+
+
+@pytest.mark.parametrize("on", sorted(MOVES))
+def test_a_touch_let_go_under_jack_glides_back_and_the_committed_envelope_renders_what_played(jack_server, on):
+    from rackhost.chain import render
+    from rackhost.chain.automated import GRID
+
+    glide = 0.25
+    result = {}
+    move, ref = MOVES[on]
+
+    def ride(engine: LiveEngine) -> None:
+        time.sleep(0.4)
+        result["move"] = engine.stats().position
+        _command(engine, move(-24.0))
+        time.sleep(0.3)
+        result["release"] = engine.stats().position
+        _command(engine, Release(0, ref))
+        time.sleep(0.6)
+        engine.poll()
+        result["stop"] = engine.stats().position
+        engine.stop()
+
+    def take():
+        session = dc_session("touch", on, glide)
+        engine = LiveEngine(session, device=jack_device())
+        engine.start()
+        try:
+            captured = _capture(jack_server, engine, 1.6, ride)
+            assert engine.stats().fault is None
+        finally:
+            engine.close()
+        return session, captured
+
+    session, captured = clean_take(take)
+    db, _ = _levels_db(captured)
+    envelope = session.tracks[0].automation[0]
+    held = [p for p in envelope.points if p.value == -24.0]
+    start = int(round(held[-1].time * SR))  # where the line leaves the held value: a block after the release
+    meet = start + int(glide * SR)
+    back = next(p for p in envelope.points if int(round(p.time * SR)) == meet)  # where it meets the envelope
+    assert back.value == pytest.approx(-12.0 * meet / (4 * SR)) and 0 <= start - result["release"] <= 3 * BLOCK
+    # the sound glides: along the line from -24 dB to the envelope (a plug-in's value set every GRID frames, a
+    # fader's every sample), never a step larger than the line's grid step
+    line = np.arange(start, meet)
+    slope = (back.value + 24.0) / (meet - start)
+    assert db[line] == pytest.approx(-24.0 + slope * (line - start), abs=slope * GRID + 1e-3)
+    assert np.max(np.abs(np.diff(db[start - 4 * BLOCK : meet + 4 * BLOCK]))) <= slope * GRID + 1e-4
+    # the committed envelope renders what played, the glide too (all but the pass's first blocks, as the
+    # test's clock reads the move's position a block early or late)
+    end = min(result["stop"], len(db)) - 2 * BLOCK
+    offline = render(session, tail=False).audio
+    heard = np.arange(result["move"] + 3 * BLOCK, end)
+    offline_db = 20 * np.log10(np.abs(offline[0, heard]) / LEVEL)
+    assert np.max(np.abs(db[heard] - offline_db)) < 1e-3
     assert session.undo().startswith("write automation (touch)")
     assert envelope.points == (Point(0.0, 0.0), Point(4.0, -12.0))
 
@@ -259,7 +317,7 @@ def controller(jack_server):
     port.close()
 
 
-def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, controller, wav_file, tmp_path):
+def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode_and_the_runs_glide(jack_server, controller, wav_file, tmp_path):
     import json
     import os
     import subprocess
@@ -281,7 +339,7 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT), env.get("PYTHONPATH", "")])
     child = subprocess.Popen([sys.executable, "-m", "rackhost", "live", "--session", str(path), "--midi-in",
                               "virtual:midi_in", "--duration", "4", "--save-writes", str(out),
-                              "--automation-mode", "dc.Gain.gain_db=touch"],
+                              "--automation-mode", "dc.Gain.gain_db=touch", "--automation-glide", "0.1"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -301,5 +359,6 @@ def test_rackhost_live_saves_what_a_controller_wrote_in_touch_mode(jack_server, 
     assert "automation mode: dc Gain.gain_db: touch" in stdout
     assert "wrote automation (touch) of track 'dc' Gain.gain_db" in stdout
     assert json.loads(out.read_text())["tracks"][0]["automation"][0]["mode"] == "touch"
+    assert json.loads(out.read_text())["automation_glide"] == 0.1  # the run's glide is kept with its writes
     written = {round(p.value, 3) for p in load_session(out).tracks[0].automation[0].points}
     assert {round(-30.0 + 30.0 * v / 127, 3) for v in (10, 100, 60)} <= written

@@ -52,7 +52,8 @@ for answer in answers:
         real.click(panel.play_buttons[button])
         a = track.audition
         out["plays"].append([button, a.side, a.blind, a.runs_other])
-        out["strip"].append([dpg.get_value(strip.offset), dpg.get_value(strip.hear_input)])
+        out["strip"].append([dpg.get_value(strip.offset), dpg.get_value(strip.hear_input),
+                             dpg.get_item_label(strip.match)])
     out["texts"].append(texts())
     real.click(panel.answer_buttons[answer])
 out["final"] = texts()
@@ -107,7 +108,7 @@ def test_a_short_abx_run_in_the_window_hides_x_until_the_end_and_scores_it(tmp_p
     assert set(hidden) == {"A", "B"}
     for shown in out["texts"]:  # before the end nothing says which side X is
         assert not any("X was" in t or "X is A" == t for t in shown[:3])
-    assert all(strip == ["blind test", False] for strip in out["strip"])
+    assert all(strip == ["blind test", False, "match"] for strip in out["strip"])  # no side, no offset
     right = sum(a == h for a, h in zip(ANSWERS, hidden))
     assert out["score"] == right == expected.score
     assert abs(out["p"] - expected.p_value) < 1e-12

@@ -176,5 +176,5 @@ def test_output_piped_into_a_reader_that_stops_early_ends_without_a_traceback():
 def test_python_dash_m_rackhost_is_the_rackhost_command():
     result = subprocess.run([sys.executable, "-m", "rackhost", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    for command in ("render", "presets", "scan", "plugins", "devices", "live", "midi", "gui", "demo"):
+    for command in ("render", "presets", "scan", "plugins", "devices", "live", "midi", "gui", "demo", "takes"):
         assert command in result.stdout

@@ -46,7 +46,8 @@ EXAMPLES: dict[type, c.Command] = {
     c.ResetClips: c.ResetClips(c.BusRow(0)), c.WatchSpectrum: c.WatchSpectrum(1),
     c.SetAudition: c.SetAudition(0, "input", True, False, (-2.5, 1.0)),
     c.SetSlotDelta: c.SetSlotDelta(0, 1, True),
-    c.UnwatchSpectrum: c.UnwatchSpectrum(),
+    c.UnwatchSpectrum: c.UnwatchSpectrum(), c.ListenForMatch: c.ListenForMatch(c.BusRow(0), "psm_tap", 10.0),
+    c.StopListening: c.StopListening(None),
     c.Release: c.Release(0, c.EnvelopeRef(control="gain_db")),
     c.SetAutomationMode: c.SetAutomationMode(c.BusRow(0), c.EnvelopeRef(slot=1, parameter="_mix"), "latch"),
 }
@@ -213,6 +214,12 @@ CASES = {
         and e.session.tracks[0].audition == Audition("input", True, False, (-1.5, 2.0)), "update"),
     "audition": ([], lambda s: c.SetAudition(1, "chain", True, True, (0.0, 0.0)),
                  lambda e: e.session.tracks[1].audition.delta, None),
+    "the master's audition": ([], lambda s: c.SetAudition(None, "input", True, False, (-1.0, 0.0)),
+                              lambda e: e.session.master.audition.side == "input", None),
+    "sync keeps the master's audition": (
+        [c.SetAudition(None, "chain", True, True, (-1.5, 2.0))], lambda s: c.Sync(_synced_without_vox(s)),
+        lambda e: [t.name for t in e.session.tracks] == ["drums"]
+        and e.session.master.audition == Audition("chain", True, True, (-1.5, 2.0)), "update"),
     "play": ([], lambda s: c.Play(), lambda e: e.stats().playing, None),
     "pause": ([c.Play()], lambda s: c.Pause(), lambda e: not e.stats().playing, None),
     "locate": ([], lambda s: c.Locate(SR), lambda e: e.stats().position == SR, None),

@@ -42,15 +42,68 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
     run = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", sys.executable,
                           str(tests / "console_screenshot.py"), str(demo_file), str(shot), size],
-                         capture_output=True, text=True, timeout=300, env=env, cwd=tests)
+                         check=False, capture_output=True, text=True, timeout=300, env=env, cwd=tests)
     assert run.returncode == 0, run.stderr[-2000:]
     assert _png_size(shot) == tuple(int(v) for v in size.split("x"))
     assert shot.stat().st_size > 50_000  # strips, waveforms and a lane, not a blank frame
-    faders = json.loads(run.stdout.strip().splitlines()[-1])["faders"]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    faders = out["faders"]
     assert set(faders) == {"drums", "bass", "pad", "voice", "drum bus", "music bus", "reverb", "master"}
     # Even at 1280x720 with a lane open, every fader keeps a travel a hand can use (the headers are packed).
     least = {"1280x720": 70, "1920x1080": 250, "2560x1440": 500}[size]
     assert min(faders.values()) >= least, faders
+    # The text grows with the window: Dear PyGui's own 13-pixel font up to 1920x1080; at 2560x1440 the window
+    # draws at 4/3, in a TrueType font loaded at 17 pixels (the readout's line as tall, and as long, as that).
+    width, height = out["text"]["readout"]
+    if size == "2560x1440":
+        assert out["text"]["scale"] == pytest.approx(4 / 3) and height == 17 and width >= 1.2 * 168, out["text"]
+    else:
+        assert out["text"] == {"scale": 1.0, "readout": [168, 13]}
+
+
+def test_the_demo_session_with_narrow_strips_at_1280x720(demo_file):
+    """View > Narrow strips: more strips in view, each still with its fader's travel (docs/narrow.png)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / "console-narrow-1280.png"
+    shot.unlink(missing_ok=True)
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
+                          str(tests / "console_screenshot.py"), str(demo_file), str(shot), "1280x720", "narrow"],
+                         check=False, capture_output=True, text=True, timeout=300, env=env, cwd=tests)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _png_size(shot) == (1280, 720) and shot.stat().st_size > 50_000
+    faders = json.loads(run.stdout.strip().splitlines()[-1])["faders"]
+    assert len(faders) == 8 and min(faders.values()) >= 150, faders  # no lane: the strips have the height
+
+
+def test_resizing_the_window_switches_the_text_size_and_back(demo_file):
+    """Resized by the window system (xdotool) from 1280x720 to 2560x1440, 1920x1080 and back: the label's text,
+    the strips and the faders follow each size, and a return to a size draws as it first did."""
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 2560x1440x24", sys.executable,
+                          str(tests / "console_resize.py"), str(demo_file)],
+                         check=False, capture_output=True, text=True, timeout=300, env=env, cwd=tests)
+    assert run.returncode == 0, run.stderr[-2000:]
+    sizes = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [s["viewport"] for s in sizes.values()] == [[1280, 720], [2560, 1440], [1920, 1080], [1280, 720]]
+    small, big, full, again = sizes.values()
+    assert [s["scale"] for s in sizes.values()] == [1.0, pytest.approx(4 / 3), 1.0, 1.0]
+    assert small["text"][1] == full["text"][1] == 13 and big["text"][1] == 17
+    assert big["text"][0] > 1.2 * full["text"][0] and big["name"][1] > full["name"][1]  # a field grows too
+    assert big["strip"] > full["strip"] and big["fader"] > full["fader"] > small["fader"]
+    assert again == small
+
+
+def test_a_window_scale_is_a_step_the_window_holds_1920x1080_at():
+    from rackhost.gui.scale import factor_for
+    assert factor_for(1280, 720) == factor_for(1920, 1080) == factor_for(2399, 1349) == 1.0
+    assert factor_for(2559, 1439) == 1.25  # a step under 2560x1440
+    assert factor_for(2560, 1440) == pytest.approx(4 / 3)
+    assert factor_for(2560, 1080) == 1.0  # as wide as it likes: the height holds it at 1x
+    assert factor_for(3840, 2160) == 2.0 and factor_for(7680, 4320) == 2.0
+    assert factor_for(2400, 1350) == 1.25
 
 
 def test_strips_widen_to_fill_a_big_window_and_keep_their_width_in_a_small_one():

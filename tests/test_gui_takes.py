@@ -84,6 +84,21 @@ def test_renaming_the_take_a_track_plays_marks_the_session_unsaved_and_the_track
     assert dpg.get_value(view.rows[1]["name"]) == "take001"
 
 
+def test_a_track_renamed_on_its_strip_keeps_its_takes_and_undo_gives_them_back(window):
+    app, view, folder = window
+    click(view.rows[2]["use"])
+    click(app.strips[0].name, "lead")  # the strip's name field, Enter
+    view.poll()
+    vox = app.session.tracks[0]
+    assert vox.name == "lead" and [t.name for t in view.takes] == ["take001", "take002", "take003"]
+    assert vox.source.path.name == "lead-take002-dry.wav" and vox.source.path.exists()
+    assert not list(folder.glob("vox-*"))
+    app.undo()  # one step: the name and the files
+    view.poll()
+    assert app.session.tracks[0].name == "vox" and vox.source.path.name == "vox-take002-dry.wav"
+    assert [t.dry.name for t in view.takes] == ["vox-take001-dry.wav", "vox-take002-dry.wav", "vox-take003-dry.wav"]
+
+
 def test_while_recording_rename_and_delete_are_off_and_refused(window):
     app, view, _ = window
 

@@ -24,6 +24,7 @@ VIEWS = {
     "strip": hosts.StripHost,
     "routing_view": hosts.RoutingViewHost,
     "parameter_panel": hosts.ParameterPanelHost,
+    "split_panel": hosts.SplitPanelHost,
     "plugin_browser": hosts.PluginBrowserHost,
     "editor_window": hosts.EditorHost,
     "midi_panel": hosts.MidiPanelHost,

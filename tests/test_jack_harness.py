@@ -189,3 +189,59 @@ def test_the_factory_makes_servers_with_custom_settings(jack_server_factory):
         rec.wait()
         assert rec.captured.shape == (1, 960)
         assert time.monotonic() - start < 1.0
+
+
+def test_closing_clients_while_other_threads_keep_the_gil_busy_never_hangs_the_process():
+    # JACK ends a closing client's threads with pthread_cancel. Before the harness parked them first, a
+    # thread cancelled while it waited for the GIL (here two busy threads, in the tests an engine's audio
+    # callback) took the GIL's mutex with it, and the whole process hung: a CI run stopped in a take.
+    # Before the fix this child hung within its first few closes; after it, every round ends.
+    child = run_python("""
+        import threading, time
+        import numpy as np
+        from jack_harness import JackServer, Player, Recorder
+        server = JackServer(portaudio=False).start()
+        busy = True
+        def spin():
+            while busy:
+                sum(range(20000))
+        for _ in range(2):
+            threading.Thread(target=spin, daemon=True).start()
+        for round in range(25):
+            with Recorder("capture", 2, frames=4800) as recorder, Player("source", np.zeros((2, 4800), np.float32)):
+                recorder.start()
+                time.sleep(0.01)
+        busy = False
+        server.stop()
+        print("rounds", round + 1, "xruns", recorder.xruns)
+    """, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "rounds 25" in child.stdout
+
+
+def test_xruns_are_counted_per_late_cycle_from_the_log_leaving_out_a_closing_clients_own_wait(tmp_path):
+    # The parsing alone, on the server's own wording (a unit test: the real log feeds every JACK test's
+    # clean-take check). Cycle 1: PortAudio and "source" late; cycle 2: "source" and PortAudio after it,
+    # while "source" closed; the server's own thread late once; cycle 3:
+    # "source" again, after it closed (a new client of the same name): counted.
+    server = JackServer()
+    server.log_path = tmp_path / "jackd.log"
+    lines = [b"JACK server starting in realtime mode with priority 10\n",
+             b"JackAudioDriver::ProcessGraphAsyncMaster: Process error\n",  # alone: not an xrun
+             b"JackEngine::XRun: client = PortAudio was not finished, state = Running\n",
+             b"JackEngine::XRun: client = source was not finished, state = Triggered\n",
+             b"JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"]
+    closing_from = sum(map(len, lines))
+    lines += [b"JackEngine::XRun: client = source was not finished, state = Running\n",
+              b"JackEngine::XRun: client = PortAudio was not finished, state = Triggered\n",
+              b"JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"]
+    closing_to = sum(map(len, lines))
+    lines += [b"JackTimedDriver::Process XRun = 10 usec\n",
+              b"JackEngine::XRun: client = source was not finished, state = Running\n",
+              b"JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"]
+    server.log_path.write_bytes(b"".join(lines))
+    assert server.xruns_since(0) == 4
+    server._closing.append((b"source", closing_from, closing_to))
+    assert server.xruns_since(0) == 3
+    assert server.xruns_since(closing_to) == 2
+    assert server.xruns_since(0, closing_from) == 1

@@ -27,13 +27,13 @@ def _session(input_track: bool = True) -> Session:
     return session
 
 
-def _run(engine: LiveEngine, signal: np.ndarray) -> np.ndarray:
+def _run(engine: LiveEngine, signal: np.ndarray, block: int = BLOCK) -> np.ndarray:
     """Feed ``signal`` block by block, as the device would (padded to whole blocks)."""
-    signal = np.pad(signal, ((0, 0), (0, -signal.shape[1] % BLOCK)))
+    signal = np.pad(signal, ((0, 0), (0, -signal.shape[1] % block)))
     out = []
-    for i in range(0, signal.shape[1], BLOCK):
-        outdata = np.zeros((BLOCK, 2), np.float32)
-        engine._callback(np.ascontiguousarray(signal[:, i : i + BLOCK].T), outdata, BLOCK, None, OK)
+    for i in range(0, signal.shape[1], block):
+        outdata = np.zeros((block, 2), np.float32)
+        engine._callback(np.ascontiguousarray(signal[:, i : i + block].T), outdata, block, None, OK)
         out.append(outdata.T.copy())
     return np.concatenate(out, axis=1)
 

@@ -291,7 +291,7 @@ def test_midi_map_list_unmap_and_program_from_the_command_line(tmp_path, capsys)
 
 @pytest.mark.parametrize("args, message", [
     (["map", "{s}", "vox:9.ratio", "--cc", "7"], "no slot 9"),
-    (["map", "{s}", "nobody:gain", "--cc", "7"], "no track 'nobody'"),
+    (["map", "{s}", "nobody:gain", "--cc", "7"], "no track or bus 'nobody'"),
     (["map", "{s}", "vox", "--cc", "7"], "write OWNER:WHAT"),
     (["map", "{s}", "vox:Compressor.nope", "--cc", "7"], "has no parameter 'nope'"),
     (["map", "{s}", "vox:pan", "--cc", "x"], "write [CHANNEL:]CC[/LSB]"),

@@ -351,10 +351,12 @@ def test_a_split_keeps_two_branches_and_has_no_parameters_or_wet_dry_of_its_own(
     assert not session.history.can_undo
 
 
-def test_a_midi_mapping_to_a_split_slot_is_refused_by_name():
+def test_a_midi_mapping_to_a_split_slot_is_refused_by_name_and_one_into_its_branch_reaches_the_plugin():
     session = _one_track(_noise(2, 100), parse_chain("[Gain | ]"))
-    with pytest.raises(MidiMappingError, match="is the split 'split'.*map a plug-in outside the split"):
+    with pytest.raises(MidiMappingError, match="is the split 'split'.*map a plug-in in one of its branches"):
         MappingTarget(0, "parameter", 0, "gain_db").plugin(session)
+    inner = session.tracks[0].chain[0].branches[0].chain[0]
+    assert MappingTarget(0, "parameter", 0, "gain_db", path=(0, 0)).plugin(session) is inner.plugin
 
 
 # -- the command line ------------------------------------------------------------------------------------

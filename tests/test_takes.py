@@ -21,6 +21,7 @@ from live_takes import BLOCK, clean_take, play_through
 from rackhost.chain import Session, render
 from rackhost.chain.mixer import strip_gains
 from rackhost.chain.takes import (
+    FollowRename,
     PeakCache,
     TakeError,
     TakeInUseError,
@@ -114,6 +115,68 @@ def test_renaming_moves_both_files_keeps_the_number_and_the_track_playing_it_fol
     assert json.loads(session_file.read_text())["tracks"][0]["source"] == "lead_vox-take002-chorus keeper-dry.wav"
     assert load_session(session_file).tracks[0].source.path.name == "lead_vox-take002-chorus keeper-dry.wav"
     assert next_number(tmp_path, "lead vox") == 3  # a renamed take's number is never given again
+
+
+def _names(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_renamed_track_keeps_its_takes_and_one_undo_gives_them_back_with_its_name(tmp_path):
+    _write_take(tmp_path, "lead vox", 1)
+    _write_take(tmp_path, "lead vox", 2, label="keeper")
+    _write_take(tmp_path, "bass", 1)
+    session = _session(tmp_path)
+    vox = session.tracks[0]
+    use_take(session.edit, vox, find_take(tmp_path, "lead vox", "keeper"))
+    steps = len(session.history.labels()[0])
+    session.edit.rename_track(session, vox, "vocal", also=[FollowRename(tmp_path, "lead vox", "vocal", session.tracks)])
+    assert [(t.number, t.name) for t in list_takes(tmp_path, "vocal")] == [(1, "take001"), (2, "keeper")]
+    assert list_takes(tmp_path, "lead vox") == [] and len(list_takes(tmp_path, "bass")) == 1
+    assert vox.source.path.name == "vocal-take002-keeper-dry.wav" and vox.source.path.exists()  # it plays on
+    assert len(session.history.labels()[0]) == steps + 1  # the name and the files: one step
+    session.history.undo()
+    assert vox.name == "lead vox" and vox.source.path.name == "lead_vox-take002-keeper-dry.wav"
+    assert [t.name for t in list_takes(tmp_path, "lead vox")] == ["take001", "keeper"]
+    assert _names(tmp_path) == ["bass-take001-dry.wav", "bass-take001-wet.wav",
+                                "lead_vox-take001-dry.wav", "lead_vox-take001-wet.wav",
+                                "lead_vox-take002-keeper-dry.wav", "lead_vox-take002-keeper-wet.wav"]
+    session.history.redo()
+    assert vox.name == "vocal" and [t.name for t in list_takes(tmp_path, "vocal")] == ["take001", "keeper"]
+
+
+def test_a_renamed_tracks_takes_get_free_numbers_beside_takes_left_under_its_new_name(tmp_path):
+    _write_take(tmp_path, "lead vox", 1, seed=1)
+    _write_take(tmp_path, "lead vox", 2, seed=2)
+    _write_take(tmp_path, "vocal", 1, seed=3)  # a removed track's take, still on disk
+    left = sf.read(take_path(tmp_path, "vocal", 1, "dry"))[0]
+    session = _session(tmp_path)
+    session.edit.rename_track(session, session.tracks[0], "vocal",
+                              also=[FollowRename(tmp_path, "lead vox", "vocal", session.tracks)])
+    takes = list_takes(tmp_path, "vocal")
+    assert [t.number for t in takes] == [1, 2, 3]
+    assert np.array_equal(sf.read(takes[0].dry)[0], left)  # the take that was there keeps its number
+    session.history.undo()
+    assert [t.number for t in list_takes(tmp_path, "lead vox")] == [1, 2]
+    assert [t.number for t in list_takes(tmp_path, "vocal")] == [1]
+
+
+def test_a_track_rename_whose_takes_cannot_move_is_refused_and_changes_nothing(tmp_path, monkeypatch):
+    _write_take(tmp_path, "lead vox", 1)
+    session = _session(tmp_path)
+    before, steps = _names(tmp_path), session.history.labels()
+    real_rename = os.rename
+
+    def fail_on_wet(old, new):
+        if str(old).endswith("-wet.wav"):
+            raise PermissionError(13, "Permission denied")
+        real_rename(old, new)
+
+    monkeypatch.setattr(os, "rename", fail_on_wet)
+    with pytest.raises(TakeError, match="cannot rename the takes of track 'lead vox' to 'vocal'.*Permission denied"):
+        session.edit.rename_track(session, session.tracks[0], "vocal",
+                                  also=[FollowRename(tmp_path, "lead vox", "vocal", session.tracks)])
+    assert session.tracks[0].name == "lead vox" and _names(tmp_path) == before
+    assert session.history.labels() == steps
 
 
 @pytest.mark.parametrize("label, problem", [

@@ -2,8 +2,8 @@
 
 The ear prefers the louder side, so a bypass-compare that is not loudness
 matched favours whichever side is louder. :class:`Audition` is what the user
-chose (the model, on a :class:`~rackhost.chain.track.Track`);
-:class:`AuditionStage` is what the audio path runs after the track's chain:
+chose (the model, on a track, a bus or the master: :class:`Auditioned`);
+:class:`AuditionStage` is what the audio path runs after the strip's chain:
 ``out = wet_gain * chain_output + dry_gain * input``, the input delayed by the
 chain's latency so a switch never jumps in time. Every choice is one triple of
 gains (the chain matched: (g, 0, 0); the input: (0, 1, 0); the delta:
@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rackhost.chain.dsp import DelayLine, db_to_gain
 from rackhost.chain.loudness import integrated_loudness
 from rackhost.chain.matching import MatchError
+from rackhost.errors import SessionError
+
+if TYPE_CHECKING:
+    from rackhost.chain.chain import Chain, ChainProcessor
+    from rackhost.chain.compare import ABCompare
 
 CROSSFADE_SECONDS = 0.010
 SIDES = ("chain", "input", "other")
@@ -118,7 +123,7 @@ class AuditionStage:
     """
 
     __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "_target", "gains", "needed",
-                 "other")
+                 "other", "tap", "tap_key")
 
     def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
                  sample_rate: float, other: Any = None, other_delay: int = 0):
@@ -132,7 +137,18 @@ class AuditionStage:
         self._from = gains
         self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
         self._done = self._ramp
+        # A ring the live engine fills with both sides for matching from what plays (rackhost.live.match_tap),
+        # with what plays (setting, other side); None: nothing taken.
+        self.tap: Any = None
+        self.tap_key: tuple[int, int] = (0, -2)
         self.target = gains
+
+    def listen(self, tap: Any, key: tuple[int, int] = (0, -2)) -> None:
+        """Control thread: copy every block's sides into ``tap`` (its ``write(dry, wet, other, key)``), or stop
+        (None). ``key``: what plays, which the tap keeps apart."""
+        self.tap_key = key
+        self.tap = tap
+        self.target = self._target  # a tap keeps the stage called
 
     @property
     def target(self) -> Gains:
@@ -147,7 +163,7 @@ class AuditionStage:
 
     @property
     def _kept_current(self) -> bool:
-        return self._delay is not None or self.other is not None
+        return self._delay is not None or self.other is not None or self.tap is not None
 
     def __call__(self, source: np.ndarray, processed: np.ndarray) -> np.ndarray:
         dry = self._delay(source) if self._delay is not None else source
@@ -156,6 +172,9 @@ class AuditionStage:
             alt = self.other(source) if self.other.stages else source
             if self._other_delay is not None:
                 alt = self._other_delay(alt)
+        tap = self.tap
+        if tap is not None:
+            tap.write(dry, processed, alt if self.other is not None else None, self.tap_key)
         target = self._target
         if target != self.gains:  # a switch: ramp from where we are
             self._from, self.gains, self._done = self._current(), target, 0
@@ -181,37 +200,60 @@ class AuditionStage:
         return (w0 + (w1 - w0) * t, d0 + (d1 - d0) * t, o0 + (o1 - o0) * t)
 
 
-def measure_track(track, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> tuple[float, float]:
-    """The matching offsets (dB) of ``track``'s A and B settings against its file over ``span`` (frames; None:
-    all of it); a setting not made yet gets the playing one's."""
-    playing = _measure_chain(track, track.chain, sample_rate, block, span)
-    other = (_measure_chain(track, track.ab.other, sample_rate, block, span) if track.ab.other is not None
-             else playing)
-    return (playing, other) if track.ab.active == "A" else (other, playing)
+class Auditioned:
+    """What tracks, busses and the master share for honest listening: their :class:`Audition`, the stage the
+    audio path runs after their chain, and the other side a blind test runs beside it."""
 
+    chain: Chain
+    ab: ABCompare
+    audition: Audition
+    channels: int
+    keep_mono: bool = False  # a track's choice; a bus and the master are stereo
+    # A blind test's copy of the chain with one slot bypassed: ((slot, length, chain id), copy), once made.
+    _twin: tuple[tuple[int, int, int], Chain] | None = None
 
-def measure_bypassed(track, slot: int, sample_rate: float, block: int, span: tuple[int, int] | None = None) -> float:
-    """The matching offset (dB) of ``track``'s chain with slot ``slot`` bypassed, against its file over ``span``."""
-    chain = track.chain.clone()
-    chain.set_bypass(slot, True)
-    return _measure_chain(track, chain, sample_rate, block, span)
+    @property
+    def strip_name(self) -> str:
+        """``track 'vox'``, ``bus 'drums'`` or ``the master``, for messages."""
+        name = getattr(self, "name", None)
+        return f"{type(self).__name__.lower()} {name!r}" if name is not None else "the master"
 
+    def audition_stage(self, latency: int, max_segment: int, sample_rate: float,
+                       other: ChainProcessor | None = None) -> AuditionStage:
+        """The audio path's audition after this strip's chain (``latency`` frames late); ``other``: the
+        inactive A/B setting's processor (:meth:`other_processor`), run beside it."""
+        delay = latency - other.latency if other is not None else 0
+        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate,
+                             other, delay)
 
-def _measure_chain(track, chain, sample_rate: float, block: int, span: tuple[int, int] | None) -> float:
-    """Runs a fresh processor of a copy of ``chain`` (the render code, block by block), so the playing
-    plug-ins keep their state."""
-    if track.source is None:
-        raise MatchError(f"track {track.name!r} has no audio file to measure; matching measures a file's "
-                         f"loop range (give it a file)")
-    audio = track.source.audio(sample_rate)
-    start, end = span if span is not None else (0, audio.shape[1])
-    dry = np.ascontiguousarray(audio[:, start:end])
-    chain = chain.clone()
-    processor = chain.processor(track.channels, sample_rate, block, block, track.keep_mono)
-    latency = processor.latency
-    frames = dry.shape[1] + latency
-    padded = np.zeros((dry.shape[0], -(-frames // block) * block), np.float32)
-    padded[:, : dry.shape[1]] = dry
-    wet = np.concatenate([processor.run(padded[:, i : i + block], 0) if processor.stages
-                          else padded[:, i : i + block] for i in range(0, padded.shape[1], block)], axis=1)
-    return match_offset(dry, wet[:, latency : latency + dry.shape[1]], sample_rate)
+    def other_processor(self, sample_rate: float, block: int, segment: int, width: int) -> ChainProcessor | None:
+        """The inactive A/B setting's processor while a blind test runs it beside the chain
+        (:attr:`Audition.runs_other`), else None. ``width``: the playing chain's output width, which B must
+        match to be switched to."""
+        if not self.audition.runs_other:
+            return None
+        other = self.ab.other if self.audition.compare_slot is None else self._bypassed_twin()
+        if other is None:
+            return None
+        processor = other.processor(self.channels, sample_rate, block, segment, self.keep_mono)
+        if (processor.channels or self.channels) != width:
+            raise SessionError(f"{self.strip_name}: its A and B settings differ in width (one has a stereo-only "
+                               f"plug-in the other lacks), so they cannot be switched blind; make both mono or "
+                               f"both stereo")
+        return processor
+
+    def _bypassed_twin(self) -> Chain:
+        """A copy of the chain with the compared slot bypassed (own plug-in instances, so it runs beside the
+        chain); made once per compared slot and chain length, so a rebuild keeps its state."""
+        slot = self.audition.compare_slot
+        assert slot is not None
+        if not 0 <= slot < len(self.chain):
+            raise SessionError(f"{self.strip_name} has no slot {slot + 1} to compare bypassed (its chain has "
+                               f"{len(self.chain)}); pick one of its slots")
+        made = self._twin
+        if made is None or made[0] != (slot, len(self.chain), id(self.chain)):
+            # Copied without running the playing plug-ins (see Plugin.clone), which may be processing now.
+            twin = self.chain.clone(flush=False)
+            twin.set_bypass(slot, True)
+            self._twin = made = ((slot, len(self.chain), id(self.chain)), twin)
+        return made[1]

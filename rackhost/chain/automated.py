@@ -52,6 +52,22 @@ LINEAR, STEP, SMOOTH = 0, 1, 2
 _SHAPE_CODES = {"linear": LINEAR, "step": STEP, "smooth": SMOOTH}
 
 
+class Glide:
+    """A touch let go (:mod:`rackhost.live.writer`): from envelope frame ``hold`` the value held goes on
+    (``source``) until ``start``, then goes in a straight line to ``target`` (the envelope's value at ``end``),
+    exactly as the written points ``(start, source)``, ``(end, target)`` play it once committed. ``frames``: the
+    curve's points and the glide's ends, where a stage may cut.
+
+    The writer starts the line a block after the release it hears of, so a block the callback plays meanwhile
+    (still holding) never makes the line start with a jump."""
+
+    __slots__ = ("hold", "start", "end", "source", "target", "frames")
+
+    def __init__(self, hold: int, start: int, end: int, source: float, target: float, points: np.ndarray):
+        self.hold, self.start, self.end, self.source, self.target = hold, start, end, source, target
+        self.frames = np.union1d(points, np.array([start, end], np.int64))
+
+
 class Curve:
     """An envelope in frames at one sample rate, evaluated many frames at a time.
 
@@ -61,7 +77,7 @@ class Curve:
     threshold moves in 0.08 dB steps), and costs a cut only then.
     """
 
-    __slots__ = ("frames", "values", "shapes", "last", "steps", "held")
+    __slots__ = ("frames", "values", "shapes", "last", "steps", "held", "glide")
 
     def __init__(self, envelope: Envelope, sample_rate: float, discrete: bool = False,
                  steps: Sequence[float] = ()):
@@ -83,11 +99,29 @@ class Curve:
         # A control held by a touch or latch write (rackhost.live.writer): played instead of the points. The
         # control thread sets it by one assignment; a renderer reads it once per call.
         self.held: float | None = None
+        # A touch let go glides back to the points (set once by the control thread, after which held goes None)
+        # until the state prepared from the committed points replaces this curve.
+        self.glide: Glide | None = None
+
+    @property
+    def cuts(self) -> np.ndarray:
+        """The frames where the value may jump or turn: its points, and a glide's ends."""
+        glide = self.glide
+        return self.frames if glide is None else glide.frames
 
     def at(self, frames: np.ndarray) -> np.ndarray:
         """The value at each of ``frames`` (int64): held before the first point and after the last."""
         held = self.held
-        values = self._at(frames) if held is None else np.full(len(frames), held)
+        if held is not None:
+            values = np.full(len(frames), held)
+        else:
+            values = self._at(frames)
+            glide = self.glide
+            if glide is not None:
+                inside = (frames >= glide.hold) & (frames < glide.end)
+                if inside.any():  # the same expression as a linear segment of _at: live == the committed points
+                    u = np.maximum(frames - glide.start, 0) / max(glide.end - glide.start, 1)
+                    values = np.where(inside, glide.source + (glide.target - glide.source) * u, values)
         return values if self.steps is None else self._nearest_step(values)
 
     def _nearest_step(self, values: np.ndarray) -> np.ndarray:
@@ -116,6 +150,12 @@ class Curve:
         """The value if it does not change over frames ``start`` .. ``end - 1``, else None."""
         held = self.held
         if held is not None:
+            return held if self.steps is None else float(self._nearest_step(np.array([held]))[0])
+        glide = self.glide
+        if glide is not None and start < glide.end and end > glide.hold:
+            if start < glide.hold or end > glide.start:
+                return None
+            held = glide.source  # still held: the line starts later
             return held if self.steps is None else float(self._nearest_step(np.array([held]))[0])
         frames = self.frames
         i = int(np.searchsorted(frames, start, side="right")) - 1
@@ -254,7 +294,7 @@ class StageAutomation:
         parts = [np.array([position], np.int64), np.arange(-(-position // GRID) * GRID, end, GRID, dtype=np.int64),
                  np.arange(-(-position // self.block) * self.block, end, self.block, dtype=np.int64)]
         for curve in self.curves:
-            frames = curve.frames + self.lag
+            frames = curve.cuts + self.lag
             parts.append(frames[(frames > position) & (frames < end)])
         return np.unique(np.concatenate(parts))
 
@@ -325,7 +365,8 @@ class Fade:
         # Grid points around the block, never its own ends: any cutting into blocks gives the same samples.
         parts = [np.arange(start // GRID * GRID, -(-end // GRID) * GRID + 1, GRID, dtype=np.int64)]
         for curve in curves:
-            inside = curve.frames[(curve.frames > start) & (curve.frames < end)]
+            cuts = curve.cuts
+            inside = cuts[(cuts > start) & (cuts < end)]
             parts += [inside, inside - 1]
         frames = np.unique(np.concatenate(parts))
         at = self._at(frames)

@@ -41,6 +41,9 @@ class Strip(Protocol):
     chain: Chain
     automation: list[Envelope]
 
+    @property
+    def strip_name(self) -> str: ...
+
 Shape = Literal["linear", "step", "smooth"]
 SHAPES: tuple[Shape, ...] = ("linear", "step", "smooth")
 StripControl = Literal["gain_db", "pan", "mute"]
@@ -240,9 +243,8 @@ def check_envelope(owner: Strip, envelope: Envelope) -> Envelope:
     return envelope
 
 
-def strip_name(owner: object) -> str:
-    name = getattr(owner, "name", None)
-    return f"{type(owner).__name__.lower()} {name!r}" if name is not None else "the master"
+def strip_name(owner: Strip) -> str:
+    return owner.strip_name  # "track 'vox'", "bus 'drums'", "the master" (rackhost.chain.audition.Auditioned)
 
 
 def find(owner: Strip, target: Target) -> Envelope | None:

@@ -25,9 +25,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from rackhost.chain.automation import Point, Shape, ValueRange
+from rackhost.errors import SessionError
 
 DB_TOLERANCE = 0.1  # dB: less than the ear tells apart on a fader ride
 RANGE_TOLERANCE = 0.001  # of the target's range, for anything not in dB
+# A touch let go glides back to its envelope over this long by default (Session.automation_glide), as a
+# console's "auto match" does: no click where the hand left the value and the envelope said another.
+GLIDE_SECONDS = 0.25
+MAX_GLIDE_SECONDS = 10.0
+
+
+def check_glide(seconds: object) -> float:
+    """A touch's glide time in seconds, as a session keeps it; :class:`SessionError` names a bad one."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+            math.isfinite(seconds) and 0.0 <= seconds <= MAX_GLIDE_SECONDS):
+        raise SessionError(f"automation glide {seconds!r} s is outside 0..{MAX_GLIDE_SECONDS:g} s; "
+                           f"use 0 for no glide, or e.g. 0.25")
+    return float(seconds)
 
 
 def write_tolerance(valid: ValueRange) -> float:
@@ -91,10 +105,15 @@ def _shape_at(points: Sequence[Point], seconds: float) -> Shape:
 @dataclass(frozen=True)
 class Segment:
     """One unbroken stretch of a pass: ``moves`` ((seconds, value), in time order; each value held until the
-    next) and ``end``, when the value last held stopped playing (the envelope takes over there)."""
+    next) and ``end``, when the value last held stopped playing (the envelope takes over there).
+
+    ``glide`` (a touch let go, :data:`GLIDE_SECONDS`): (seconds, value) where a straight line from the value held
+    at ``end`` meets the envelope again, instead of the one-frame jump back; the envelope's own points before it
+    give way to the line."""
 
     moves: tuple[tuple[float, float], ...]
     end: float
+    glide: tuple[float, float] | None = None
 
 
 def written_points(points: Sequence[Point], segments: Sequence[Segment], tolerance: float, gap: float,
@@ -126,7 +145,8 @@ def _write(points: tuple[Point, ...], segment: Segment, tolerance: float, gap: f
         kept.append(Point(anchor, value_at(points, anchor, discrete), "step" if discrete else
                           _shape_at(points, anchor)))
     values = [moves[t] for t in times]
-    hold = end - gap
+    glide = segment.glide if points and not discrete else None
+    hold = end if glide is not None else end - gap  # a glide starts from the value held at the end
     if hold > times[-1]:
         times.append(hold)
         values.append(values[-1])
@@ -137,5 +157,9 @@ def _write(points: tuple[Point, ...], segment: Segment, tolerance: float, gap: f
     written = [Point(times[k], values[k], shape) for k in chosen]
     if not points:
         return tuple(written)
+    if glide is not None:
+        meet, value = glide
+        back = Point(meet, value, _shape_at(points, meet))
+        return tuple(kept + written + [back] + [p for p in points if p.time > meet])
     back = Point(end, value_at(points, end, discrete), "step" if discrete else _shape_at(points, end))
     return tuple(kept + written + [back] + [p for p in points if p.time > end])

@@ -1,7 +1,8 @@
 """Busses and sends: strips fed by other strips rather than by an input.
 
 A :class:`Bus` is a strip like a track without a source: a chain, fader, pan
-(a balance: a bus is stereo), mute, solo and A/B. Every track and bus has an
+(a balance: a bus is stereo), mute, solo, A/B and audition (its chain against
+what feeds it, matched; :mod:`rackhost.chain.audition`). Every track and bus has an
 ``output`` (None: the master, or a bus's name) and ``sends`` (:class:`Send`)
 to busses, pre- or post-fader. How the graph is checked, ordered and aligned
 in time is :mod:`rackhost.chain.routing`; how it runs, :mod:`rackhost.chain.mixer`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rackhost.chain.audition import Audition, Auditioned
 from rackhost.chain.chain import Chain
 from rackhost.chain.colors import check_color
 from rackhost.chain.compare import ABCompare
@@ -79,7 +81,7 @@ class Routed:
 
 
 @dataclass(eq=False)
-class Bus(Routed):
+class Bus(Routed, Auditioned):
     """A stereo strip summing what is routed or sent to it, through its chain, fader and pan, to its output."""
 
     name: str
@@ -94,6 +96,7 @@ class Bus(Routed):
     # Its envelopes (rackhost.chain.automation.Envelope, which imports this module) on its slots, fader, pan, sends.
     automation: list = field(default_factory=list)
     color: str | None = None  # '#rrggbb': its strip's band; None until a session places it
+    audition: Audition = field(default_factory=Audition)  # bypass-compare at matched loudness, delta
 
     channels = 2
 

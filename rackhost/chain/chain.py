@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Union
 import numpy as np
 import pedalboard
 
-from rackhost.chain.dsp import DelayLine, pad_front
+from rackhost.chain.dsp import DelayLine, carried, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.chain.split import Split, use_chain_class
@@ -70,9 +70,10 @@ class Slot:
         self.plugin.reset()
         forget_twin(self.plugin)  # a keyed slot's twin is made afresh (minihost's reset keeps envelopes)
 
-    def clone(self) -> Slot:
+    def clone(self, flush: bool = True) -> Slot:
+        """A slot with a new instance of its plug-in (``flush``: see :meth:`Plugin.clone`)."""
         key = None if self.key is None else Key(self.key.source, self.key.pre_fader)
-        return Slot(self.plugin.clone(), self.bypass, self.mix, key)
+        return Slot(self.plugin.clone(flush), self.bypass, self.mix, key)
 
 
 class Chain:
@@ -189,9 +190,12 @@ class Chain:
         for slot in self.slots:
             slot.reset()
 
-    def clone(self) -> Chain:
-        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too)."""
-        return Chain([s.clone() for s in self.slots], self.origin)
+    def clone(self, flush: bool = True) -> Chain:
+        """An independent copy: new plug-in instances with the same settings, bypass and mix (splits too).
+
+        ``flush=False``: the playing instances are only read, never run (a copy made while they play).
+        """
+        return Chain([s.clone(flush) for s in self.slots], self.origin)
 
     def processor(
         self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
@@ -275,11 +279,14 @@ class Chain:
             stage_slots.append((slot,))
             stage = plugin.processor(sample_rate, max_block, segment)
             if latency:
-                stage = _fifo(stage, width, latency, segment)
+                # The FIFO goes with the running plug-in: a rebuilt snapshot continues it (no gap, no slip).
+                queue = carried(plugin, ("fifo", width, latency, segment), lambda: FifoQueue(width, latency, segment))
+                stage = _fifo(stage, queue)
             if slot.mix < 1.0 or automated.get(slot) or slot.delta:
                 # The dry path is as wide as the audio entering the slot; a mono dry under a widened wet
                 # is added to both channels.
-                delay = DelayLine(width_in, latency, segment) if latency else None
+                delay = carried(plugin, ("dry", width_in, latency, segment),
+                                lambda: DelayLine(width_in, latency, segment)) if latency else None
                 mixes[len(stages)] = WetDry(slot.mix, slot.delta)
                 stage = _wet_dry(stage, mixes[len(stages)], delay)
             stages.append(stage)
@@ -289,6 +296,65 @@ class Chain:
 
 
 use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; split.py cannot import this module
+
+
+# Where a slot sits, counted from a strip's chain: (slot,) for its own slots, (split, branch, slot) for a slot in
+# a split's branch, and so on down for splits inside branches. A plain index is the same as (index,).
+SlotPath = tuple[int, ...]
+
+
+def as_path(index: int | SlotPath) -> SlotPath:
+    return (index,) if isinstance(index, int) else tuple(index)
+
+
+def branch_chain(chain: Chain, where: tuple[int, ...]) -> Chain:
+    """The chain ``where`` leads to from ``chain``: () is ``chain`` itself, (split, branch) that branch's chain,
+    and so on down; a path through something that is not a split, or past the end, is said by name."""
+    if len(where) % 2:
+        raise SessionError(f"a branch is named by (split slot, branch) pairs; got {where!r}")
+    for k in range(0, len(where), 2):
+        index, branch = where[k], where[k + 1]
+        if not 0 <= index < len(chain):
+            raise SessionError(f"no slot {index} in a chain of {len(chain)}; the slot was removed (undo, or "
+                               f"another edit) before this one")
+        split = chain[index]
+        if not isinstance(split, Split):
+            raise SessionError(f"slot {index} ({split.name}) is not a split: it has no branch {branch}")
+        if not 0 <= branch < len(split.branches):
+            raise SessionError(f"split {split.name!r} has no branch {branch} (it has {len(split.branches)})")
+        chain = split.branches[branch].chain  # type: ignore[assignment]
+    return chain
+
+
+def locate(chain: Chain, index: int | SlotPath) -> tuple[Chain, int]:
+    """The chain holding the slot at ``index`` (a plain index or a :data:`SlotPath`) and its place in it."""
+    path = as_path(index)
+    if not path:
+        raise SessionError("a slot path names at least the slot's place in the strip's chain")
+    inner = branch_chain(chain, path[:-1])
+    if not 0 <= path[-1] < len(inner):
+        raise SessionError(f"no slot {path[-1]} in a chain of {len(inner)}; the slot was removed (undo, or "
+                           f"another edit) before this one")
+    return inner, path[-1]
+
+
+def item_at(chain: Chain, index: int | SlotPath) -> Item:
+    """The slot or split at ``index`` (a plain index or a :data:`SlotPath`) under ``chain``."""
+    inner, place = locate(chain, index)
+    return inner[place]
+
+
+def path_of(chain: Chain, item: Item) -> SlotPath | None:
+    """Where ``item`` sits under ``chain`` (inside splits too), or None if it is not there."""
+    for index, slot in enumerate(chain):
+        if slot is item:
+            return (index,)
+        if isinstance(slot, Split):
+            for b, branch in enumerate(slot.branches):
+                inner = path_of(branch.chain, item)  # type: ignore[arg-type]
+                if inner is not None:
+                    return (index, b, *inner)
+    return None
 
 
 def sidechain_note(slot: Slot) -> str | None:
@@ -431,33 +497,46 @@ def _widened(max_frames: int) -> Stage:
     return widened
 
 
-def _fifo(stage: Stage, channels: int, latency: int, max_frames: int) -> Stage:
-    """``stage`` delayed by exactly ``latency`` samples, however many it hands back per call.
+class FifoQueue:
+    """What a latent plug-in's FIFO holds between calls: the samples queued and how many. It goes with the
+    plug-in instance (:func:`rackhost.chain.dsp.carried`), as the plug-in's own primed state does."""
+
+    __slots__ = ("queue", "head", "queued")
+
+    def __init__(self, channels: int, latency: int, max_frames: int):
+        self.queue = np.zeros((channels, latency + max_frames), np.float32)
+        self.head = np.zeros((channels, max_frames), np.float32)  # what a call hands on, made now, not per block
+        self.queued = latency
+
+
+def _fifo(stage: Stage, state: FifoQueue) -> Stage:
+    """``stage`` delayed by exactly its latency, however many samples it hands back per call.
 
     A buffering built-in hands back fewer samples than given until it fills, and
     a resampler one more short block now and then later on (Resample at 44.1 kHz:
-    420 at first, 423 after 2 s). Queued behind ``latency`` samples of silence,
-    what it hands back comes out at one fixed delay, without a gap where it came
-    back short: ``latency`` is the most it holds back (see ``Plugin.latency``).
+    420 at first, 423 after 2 s); a VST3 reporting latency hands back short blocks
+    after a reset until it has that much. Queued behind ``latency`` samples of
+    silence, what it hands back comes out at one fixed delay, without a gap where
+    it came back short: ``latency`` is the most it holds back (see ``Plugin.latency``).
+    A rebuilt snapshot takes over ``state`` from the last one: the plug-in, already
+    primed, hands back full blocks, and a fresh queue of silence would add its latency again.
     """
-    queue = np.zeros((channels, latency + max_frames), np.float32)
-    head_buffer = np.zeros((channels, max_frames), np.float32)  # what a call hands on, made now, not per block
-    queued = latency
+    queue, head_buffer = state.queue, state.head
 
     def fifo(block: np.ndarray) -> np.ndarray:
-        nonlocal queued
         out = stage(block)
         got, n = out.shape[1], block.shape[1]
+        queued = state.queued
         queue[:, queued : queued + got] = out
         queued += got
         if queued < n:  # held back more than measured: a gap now, as a host without a FIFO would leave
             short = pad_front(queue[:, :queued], n)
-            queued = 0
+            state.queued = 0
             return short
         head = head_buffer[:, :n]
         head[...] = queue[:, :n]
         queue[:, : queued - n] = queue[:, n:queued]
-        queued -= n
+        state.queued = queued - n
         return head
 
     return fifo

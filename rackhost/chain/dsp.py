@@ -1,4 +1,4 @@
-"""Small real-time building blocks: gain laws and a delay line.
+"""Small real-time building blocks: gain laws, a delay line, and stream state carried across rebuilds.
 
 Everything here is safe to call from an audio callback: buffers are allocated
 when the object is made, never while processing.
@@ -7,8 +7,37 @@ when the object is made, never while processing.
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+_CARRIED = "_rackhost_carried"
+_CARRIED_KEPT = 16  # states kept per plug-in: a few snapshots' worth (older keys are routings long gone)
+
+
+def carried(owner: Any, key: tuple, make: Callable[[], T]) -> T:
+    """The stream state ``key`` that goes with ``owner`` (a plug-in instance), made by ``make`` the first time.
+
+    A live engine rebuilds its snapshot on every structural edit while its plug-ins keep running. What
+    stands beside a running plug-in (its latency FIFO, the delay lines that align the paths around it) must
+    continue too, or the rebuild leaves a gap of silence and the plug-in's path slips by its latency. So the
+    new snapshot takes the same state object where the routing is the same (the same ``key``); the plug-in's
+    ``reset()`` (a render's start, a restart) forgets it with :func:`forget_carried`. Made on the control
+    thread; the audio thread only runs the state it is handed.
+    """
+    store: dict = owner.__dict__.setdefault(_CARRIED, {})
+    state = store.get(key)
+    if state is None:
+        state = store[key] = make()
+        while len(store) > _CARRIED_KEPT:
+            del store[next(iter(store))]
+    return state
+
+
+def forget_carried(owner: Any) -> None:
+    """``owner`` restarts from silence: the states beside it start afresh too."""
+    owner.__dict__.pop(_CARRIED, None)
 
 
 def db_to_gain(db: float) -> float:
@@ -55,6 +84,37 @@ class DelayLine:
 
     def reset(self) -> None:
         self._buffer[:] = 0.0
+
+
+class DelayCarry:
+    """The delay lines that align paths at the mix's summing points, handed from one snapshot to the next.
+
+    A live engine keeps one and rebuilds its snapshot around it: a line whose path (``key``: the strips it
+    joins, by name), width and delay are the same as in the last build is the same line, so the earlier
+    paths play on across the rebuild instead of starting from silence. Only the last build's lines are
+    handed on (a routing that came and went starts afresh). Control thread only.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple, DelayLine] = {}
+        self._made: dict[tuple, DelayLine] = {}
+
+    def begin(self) -> None:
+        """A new build starts: what the last one made is what this one may take over."""
+        self._last, self._made = self._made, {}
+
+    def line(self, key: tuple, channels: int, delay: int, max_block: int) -> DelayLine:
+        full = (key, channels, delay, max_block)
+        line = self._last.pop(full, None) or DelayLine(channels, delay, max_block)
+        self._made[full] = line
+        return line
+
+
+def delay_line(carry: DelayCarry | None, key: tuple, channels: int, delay: int, max_block: int) -> DelayLine | None:
+    """A delay line for ``delay`` samples (None for none), carried over by ``carry`` where it is given."""
+    if not delay:
+        return None
+    return carry.line(key, channels, delay, max_block) if carry is not None else DelayLine(channels, delay, max_block)
 
 
 def pad_front(block: np.ndarray, frames: int) -> np.ndarray:

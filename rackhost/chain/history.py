@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from rackhost.chain import routing
 from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_mode, \
     check_points, find, value_range
+from rackhost.chain.automation_write import check_glide
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot
 from rackhost.chain.colors import check_color, default_color
@@ -345,6 +346,11 @@ class Editor:
         """The session's loop range (a LoopRange, or None), one undo step."""
         self._attr(session, "loop", loop, "loop range")
 
+    def set_automation_glide(self, session: object, seconds: float) -> None:
+        """How long a touch let go takes to glide back to its envelope (0..10 s), one undo step."""
+        checked = check_glide(seconds)
+        self._attr(session, "automation_glide", checked, f"automation glide {checked:g} s")
+
     def set_loudness_target(self, master: object, target: object) -> None:
         self._attr(master, "loudness_target", target, "loudness target")
 
@@ -439,11 +445,16 @@ class Editor:
         to_index = max(0, min(to_index, len(session.tracks) - 1))
         self.history.run(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
 
-    def rename_track(self, session: TrackList, track: Track, name: str) -> None:
+    def rename_track(self, session: TrackList, track: Track, name: str, also: Sequence[Command] = ()) -> None:
+        """Rename a track (the keys it gives follow). ``also``: more of the same undo step, run first, so one that
+        fails refuses the rename before anything changed (its take files:
+        :class:`rackhost.chain.takes.FollowRename`)."""
         name = name.strip()
         if name != track.name:
             _check_name(session, name)
             with self.history.group(f"rename {track.name} to {name}"):
+                for command in also:
+                    self.history.run(command)
                 self._rename_keys(session, track.name, name)
                 self._attr(track, "name", name, f"rename {track.name} to {name}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rackhost.chain.audition import Audition, Auditioned
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import ABCompare
 
@@ -21,7 +22,7 @@ class LoudnessTarget:
 
 
 @dataclass(eq=False)
-class MasterBus:
+class MasterBus(Auditioned):
     """Where the tracks are summed: its own chain and gain, always stereo.
 
     With a ``loudness_target``, renders set the gain before the chain's final
@@ -33,5 +34,6 @@ class MasterBus:
     loudness_target: LoudnessTarget | None = None
     ab: ABCompare = field(default_factory=ABCompare)
     automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots and its gain_db
+    audition: Audition = field(default_factory=Audition)  # bypass-compare at matched loudness, delta
 
     channels = 2

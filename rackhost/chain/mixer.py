@@ -34,7 +34,7 @@ import numpy as np
 from rackhost.chain.automated import Planner
 from rackhost.chain.chain import ChainProcessor, StageError
 from rackhost.chain.audition import AuditionStage
-from rackhost.chain.dsp import DelayLine, db_to_gain, pan_gains
+from rackhost.chain.dsp import DelayCarry, db_to_gain, delay_line, pan_gains
 
 if TYPE_CHECKING:
     from rackhost.chain.automated import Fade, MixAutomation
@@ -122,7 +122,7 @@ class TrackStrip:
 
     def __init__(
         self, name: str, index: int, channels: int, chain: ChainProcessor, compensation: int, max_segment: int,
-        audition: AuditionStage | None = None, wait: int = 0,
+        audition: AuditionStage | None = None, wait: int = 0, carry: DelayCarry | None = None,
     ):
         self.name = name
         self.index = index
@@ -131,10 +131,10 @@ class TrackStrip:
         self.chain = chain
         self.compensation = compensation
         # After the chain, so as wide as its output.
-        self._delay = DelayLine(self.width, compensation, max_segment) if compensation else None
+        self._delay = delay_line(carry, ("track out", name), self.width, compensation, max_segment)
         # Before the chain: a keyed track's input waits for a key later than it (routing.Graph.arrivals).
         self.wait = wait
-        self._wait = DelayLine(channels, wait, max_segment) if wait else None
+        self._wait = delay_line(carry, ("track wait", name), channels, wait, max_segment)
         self.processed: np.ndarray | None = None
         self.output: np.ndarray | None = None  # the row it rendered into last: what a track keyed by it hears
         # Bypass-compare, matching and delta (rackhost.chain.audition); None: the chain as it is.
@@ -178,21 +178,26 @@ class MasterStrip:
     row of ``out``). :attr:`width` is that of its output.
     """
 
-    __slots__ = ("chain", "channels", "width", "_gain", "fade", "processed")
+    __slots__ = ("chain", "channels", "width", "_gain", "fade", "processed", "audition")
 
-    def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2, fade: Fade | None = None):
+    def __init__(self, chain: ChainProcessor, gain_db: float, channels: int = 2, fade: Fade | None = None,
+                 audition: AuditionStage | None = None):
         self.processed: np.ndarray | None = None  # the chain's output, before the master's gain (a spectrum's "post")
         self.chain = chain
         self.channels = channels
         self.width = chain.channels or channels
         self._gain = np.float32(db_to_gain(gain_db))
         self.fade = fade  # the master's gain envelope, if it has one
+        self.audition = audition  # bypass-compare, matching and delta, before the master's gain; None: none
 
     def render(self, mix: np.ndarray, out: np.ndarray, position: int = 0) -> None:
         if self.channels < mix.shape[0]:
             mix = mix[: self.channels]
         processed = self.chain.run(mix, position) if self.chain.stages else mix
         self.processed = processed
+        audition = self.audition
+        if audition is not None and audition.needed:
+            processed = audition(mix, processed)
         if self.width < out.shape[0]:
             out = out[: self.width]
         if self.fade is not None:
@@ -247,7 +252,8 @@ class MixSnapshot:
         """
         if gains.shape != self.gains.shape:
             raise ValueError(f"gains for {gains.shape[0]} tracks, but the snapshot has {len(self.tracks)}")
-        master = MasterStrip(self.master.chain, master_gain_db, self.master.channels, self.master.fade)
+        master = MasterStrip(self.master.chain, master_gain_db, self.master.channels, self.master.fade,
+                             self.master.audition)
         return replace(self, gains=gains, audible=audible, master=master, router=router or self.router)
 
     def render_order(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -291,12 +297,13 @@ def fade_tracks(strips: np.ndarray, automation: MixAutomation, position: int) ->
 class BusStrip:
     """A bus as the audio path runs it: its chain on the sum of what feeds it, then its paths onwards."""
 
-    __slots__ = ("name", "row", "chain", "pre", "post", "keys", "processed")
+    __slots__ = ("name", "row", "chain", "pre", "post", "keys", "processed", "audition")
 
-    def __init__(self, name: str, row: int, chain: ChainProcessor):
+    def __init__(self, name: str, row: int, chain: ChainProcessor, audition: AuditionStage | None = None):
         self.name = name
         self.row = row  # the bus's place in the session's busses: its rows in the router's buffers
         self.chain = chain
+        self.audition = audition  # bypass-compare, matching and delta, before its sends and fader; None: none
         self.pre: tuple[RouteEdge, ...] = ()  # its pre-fader sends
         self.post: tuple[RouteEdge, ...] = ()  # its output and post-fader sends
         self.keys: tuple[KeyTap, ...] = ()  # the keys it gives keyed slots elsewhere
@@ -309,12 +316,13 @@ class KeyTap:
 
     __slots__ = ("source", "bus", "gain", "stage", "delay")
 
-    def __init__(self, source: int, bus: bool, gain: int, stage: KeyedStage, delay: int, max_segment: int):
+    def __init__(self, source: int, bus: bool, gain: int, stage: KeyedStage, delay: int, max_segment: int,
+                 carry: DelayCarry | None = None, path: tuple = ()):
         self.source = source  # a track's row of the strips, or a bus's row
         self.bus = bus
         self.gain = gain  # index into Router.key_gains
         self.stage = stage
-        self.delay = DelayLine(2, delay, max_segment) if delay else None
+        self.delay = delay_line(carry, ("key", *path), 2, delay, max_segment)
 
     def feed(self, signal: np.ndarray, gains: np.ndarray) -> None:
         if self.delay is not None:
@@ -328,11 +336,12 @@ class RouteEdge:
 
     __slots__ = ("source", "dest", "gain", "delay", "fade")
 
-    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int, fade: Fade | None = None):
+    def __init__(self, source: int, dest: int, gain: int, delay: int, max_segment: int, fade: Fade | None = None,
+                 carry: DelayCarry | None = None, path: tuple = ()):
         self.source = source  # a track's row of the strips, or a bus's row
         self.dest = dest  # a bus's row, or -1: the master
         self.gain = gain  # index into Router.edge_gains
-        self.delay = DelayLine(2, delay, max_segment) if delay else None
+        self.delay = delay_line(carry, ("edge", *path), 2, delay, max_segment)
         self.fade = fade  # a send level's envelope: gains per sample instead of edge_gains
 
 
@@ -472,6 +481,9 @@ class Router:
                 fed.fill(0.0)
                 processed = fed
             bus.processed = processed
+            audition = bus.audition
+            if audition is not None and audition.needed:  # what it plays is what it feeds on, as on a track
+                processed = audition(fed, processed)
             for k in bus.keys:
                 k.feed(processed, key_gains)
             for e in bus.pre:

@@ -153,6 +153,27 @@ def render_mix(
     return RenderResult(np.ascontiguousarray(audio), sr, latency, max(0, end - body), notes)
 
 
+def run_range(session: Session, snap: MixSnapshot, start: int, end: int, threads: int | None = None) -> None:
+    """Run ``snap`` (a snapshot of ``session``, its plug-ins reset) from frame ``start`` to ``end`` (rounded up
+    to whole blocks) as :func:`render_mix` does, keeping nothing: for what a stage takes on the way (a strip's
+    audition measured, :mod:`rackhost.chain.audition_measure`)."""
+    sr, block, segment = session.sample_rate, session.block_size, snap.max_segment
+    if snap.automation is not None:
+        snap.automation.prime()
+    sources = [_offline_source(session.tracks[s.index], sr, block, segment) for s in snap.tracks]
+    if any(isinstance(s, InstrumentSource) for s in sources):
+        reseed_c_random()
+    mix = np.zeros((2, segment), np.float32)
+    out = np.zeros((2, segment), np.float32)
+    with _TrackRenderer(snap, sources, threads) as tracks:
+        pos = start
+        while pos < end:
+            n = min(segment, -(-(end - pos) // block) * block)
+            mixed = snap.mix_tracks(tracks.render(pos, n), mix[:, :n], pos, tracks.render_row)
+            snap.master.render(mixed, out[:, :n], pos)
+            pos += n
+
+
 def _offline_source(track: Track, sample_rate: int, block: int, segment: int) -> np.ndarray | InstrumentSource:
     if track.instrument is not None and not isinstance(track.instrument, MissingPlugin):
         return InstrumentSource(InstrumentPlayer(track.instrument, sample_rate, block, segment), track.midi,

@@ -41,6 +41,7 @@ from rackhost.chain.parameters import (
     is_output_parameter,
 )
 from rackhost.chain.teardown import muted_stderr
+from rackhost.chain.dsp import forget_carried
 from rackhost.errors import (
     ChannelLayoutError,
     ParameterValueError,
@@ -389,6 +390,7 @@ class Plugin:
         if (channels, sample_rate, widen) == (self.channels, self.sample_rate, self._widen):
             return self.note
         hot = self.channels is not None and not self.is_builtin
+        before = [id(inst) for inst in self._instances]
         if hot:
             # A new layout for a plug-in that may be playing (a live track's input went from mono to
             # stereo): everything below (the layout probe, a twin, the reset) runs on a fresh instance
@@ -432,6 +434,8 @@ class Plugin:
         while len(self._instances) < wanted:
             self._instances.append(self._clone_instance(flush=not hot))
         del self._instances[wanted:]
+        if [id(inst) for inst in self._instances] != before:
+            forget_carried(self)  # a new instance starts unprimed: what stood beside the old one starts afresh
         self.mode, self.note, self.channels, self.sample_rate = mode, note, channels, sample_rate
         self._widen = widen
         if not self.is_builtin:
@@ -550,6 +554,7 @@ class Plugin:
         values = {k: v for k, v in self.values().items() if self.parameters[k].type != "path"}
         count = len(self._instances)
         self._instances = [self._factory(self._constructor_values) for _ in range(count)]
+        forget_carried(self)
         self._latency_cache.clear()
         for key, value in values.items():
             self.set(key, value)
@@ -657,6 +662,7 @@ class Plugin:
         render's first blocks would depend on whether the plug-in ran since its
         last change (a preset restored into a fresh instance would not null).
         """
+        forget_carried(self)
         if self.channels is not None:
             self.flush()
         with muted_stderr() if not self.is_builtin else contextlib.nullcontext():  # DPF's 3BandEQ: 2 warnings

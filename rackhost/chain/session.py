@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from rackhost.chain import routing
+from rackhost.chain.audition import Auditioned
 from rackhost.chain.automated import Planner
+from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.colors import default_color
-from rackhost.chain.dsp import db_to_gain
+from rackhost.chain.dsp import DelayCarry, db_to_gain
 from rackhost.chain.history import Editor, History, keyed_slots
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
@@ -64,6 +66,8 @@ class Session:
     master: MasterBus = field(default_factory=MasterBus)
     midi: MidiMap = field(default_factory=MidiMap)  # controller mappings and the program map
     loop: LoopRange | None = None  # the transport's loop range (saved with the session; the engine follows it)
+    # Seconds a touch write takes to glide back to its envelope when let go (0: at once); saved with the session.
+    automation_glide: float = GLIDE_SECONDS
     history: History = field(default_factory=History, repr=False)
     # A one-file bounce ('rackhost render FILE --chain'): the render comes out as wide as the file after
     # its chains, at unity (rackhost.chain.mixer.bounced). A property of the render, never saved in a file.
@@ -85,6 +89,7 @@ class Session:
             raise SessionError(f"sample rate {self.sample_rate!r} Hz is outside 8000..384000 Hz")
         if not 16 <= self.block_size <= 16384:
             raise SessionError(f"block size {self.block_size!r} is outside 16..16384 frames")
+        check_glide(self.automation_glide)
 
     # -- tracks -------------------------------------------------------------------
 
@@ -187,14 +192,17 @@ class Session:
 
     # -- processing ---------------------------------------------------------------
 
-    def snapshot(self, max_segment: int | None = None) -> MixSnapshot:
+    def snapshot(self, max_segment: int | None = None, carry: DelayCarry | None = None) -> MixSnapshot:
         """An immutable, ready-to-run picture of the session for the block engine.
 
         Tracks with less latency than the slowest track are delayed to match it
         (plug-in delay compensation), so all arrive at the master aligned. The
         slowest of every track, heard or not: a mute or a solo must not move the
-        others in time.
+        others in time. ``carry``: a live engine's, so the alignment delays of the
+        last snapshot play on in this one where their paths are the same.
         """
+        if carry is not None:
+            carry.begin()
         sr, block = float(self.sample_rate), self.block_size
         segment = max_segment or block
         if segment % block:
@@ -222,18 +230,17 @@ class Session:
             other = track.other_processor(sr, block, segment, processor.channels or track.channels)
             if other is not None:
                 others[index] = other
-                if other.latency > processor.latency:  # the chain waits for B, so a switch never jumps in time
-                    processor = delayed(processor, other.latency - processor.latency, track.channels, segment)
+                processor = _beside(track, processor, other, segment)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
-            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others)
+            return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others, carry)
         longest = max((p.latency for _, _, p in prepared), default=0)
-        master = self._master_strip(plan, master_chain, longest)
+        master = self._master_strip(plan, master_chain, longest, segment)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
-                       track.audition_stage(processor.latency, segment, sr, others.get(index)))
+                       track.audition_stage(processor.latency, segment, sr, others.get(index)), carry=carry)
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
@@ -242,27 +249,35 @@ class Session:
             fade = plan.fade(track, strip.width, longest, heard and (track.monitor or not track.input))
             if fade is not None:
                 plan.mix.tracks[strip.index] = fade
-        return MixSnapshot(strips, master, sr, block, segment, longest + master_chain.latency, gains, flags,
+        return MixSnapshot(strips, master, sr, block, segment, longest + master.chain.latency, gains, flags,
                            tuple(notes), automation=plan.mix or None)
 
-    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int) -> MasterStrip:
+    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int, segment: int) -> MasterStrip:
         """The master strip, playing its envelopes ``arrival`` frames late (the latency of what feeds it)."""
+        sr = float(self.sample_rate)
         chain = plan.chain(self.master, chain, arrival)
+        other = self.master.other_processor(sr, self.block_size, segment, chain.channels or 2)
+        chain = _beside(self.master, chain, other, segment)
         fade = plan.fade(self.master, 2, arrival + chain.latency, True)
         if fade is not None:
             fade.law = "flat"
             plan.mix.master = fade
-        return MasterStrip(chain, self.master.gain_db, fade=fade)
+        return MasterStrip(chain, self.master.gain_db, fade=fade,
+                           audition=self.master.audition_stage(chain.latency, segment, sr, other))
 
     def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
-                         notes: list[str], plan: Planner, others: dict[int, ChainProcessor]) -> MixSnapshot:
+                         notes: list[str], plan: Planner, others: dict[int, ChainProcessor],
+                         carry: DelayCarry | None = None) -> MixSnapshot:
         """The snapshot of a session with busses: the tracks undelayed, every path aligned on its own."""
         sr, block = float(self.sample_rate), self.block_size
         busses = []
         for row, bus in enumerate(self.busses):
             notes += [f"bus {bus.name!r}: {n}" for n in bus.chain.configure(2, sr)]
-            busses.append((bus, bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))))
-        own = [processor.latency for _, _, processor in prepared] + [processor.latency for _, processor in busses]
+            processor = bus.chain.processor(2, sr, block, segment, automated=plan.slots(bus))
+            busses.append((bus, processor, bus.other_processor(sr, block, segment, processor.channels or 2)))
+        # A bus running its other side beside its chain (a blind test) is as late as the later of the two.
+        own = [processor.latency for _, _, processor in prepared] + [
+            max(processor.latency, other.latency if other is not None else 0) for _, processor, other in busses]
         first = graph.tracks
         keyed_chains = [self.master.chain if k.dest is None else graph.strips[k.dest].chain for k in graph.keys]
         before = [chain.latency_before(k.index, sr, block) for k, chain in zip(graph.keys, keyed_chains)]
@@ -272,7 +287,7 @@ class Session:
         # A keyed track's input waits where its key comes later than its main signal at the keyed slot.
         strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
                                   track.audition_stage(processor.latency, segment, sr, others.get(index)),
-                                  arrivals[node])
+                                  arrivals[node], carry)
                        for node, (index, track, processor) in enumerate(prepared))
         late_tracks = graph.late  # keyed by a bus: the router renders them
         key_gains = self._key_gains(graph, tuple(s.width for s in strips))
@@ -286,8 +301,9 @@ class Session:
             stage = dict(processor.keys).get(k.index)
             if stage is None:  # a bypassed keyed slot, or one whose plug-in is missing, hears nothing
                 continue
+            where = "master" if k.dest is None else graph.strips[k.dest].name
             tap = KeyTap(k.source if k.source < first else k.source - first, k.source >= first, n, stage, delay,
-                         segment)
+                         segment, carry, (graph.strips[k.source].name, where, k.index))
             if on_track and k.dest not in late_tracks:  # keyed by a track only: rendered after it, before any bus
                 heard.setdefault(k.dest, []).append((tap, strips[k.source]))  # type: ignore[arg-type]
             else:  # the router writes it, before any fader or as its source runs
@@ -296,9 +312,12 @@ class Session:
             strips[node].keys, strips[node].key_gains = tuple(keys), key_cell
         for node in (*graph.track_order, *late_tracks):  # a keyed track's chain plays its envelopes as its input waits
             _lag_envelopes(plan, strips[node].chain, arrivals[node])
-        bus_strips = tuple(BusStrip(bus.name, row, plan.chain(bus, processor, arrivals[first + row]))
-                           for row, (bus, processor) in enumerate(busses))
-        master = self._master_strip(plan, master_chain, arrival)
+        bus_strips = []
+        for row, (bus, processor, other) in enumerate(busses):
+            processor = _beside(bus, plan.chain(bus, processor, arrivals[first + row]), other, segment)
+            bus_strips.append(BusStrip(bus.name, row, processor,
+                                       bus.audition_stage(processor.latency, segment, sr, other)))
+        master = self._master_strip(plan, master_chain, arrival, segment)
 
         def row(node: int) -> int:
             return node if node < first else node - first
@@ -309,7 +328,9 @@ class Session:
         edges = tuple(
             RouteEdge(row(e.source), -1 if e.dest is None else e.dest - first, k, delay, segment,
                       None if e.send is None else plan.send_fade(graph.strips[e.source], e.send,
-                                                                 late[e.source] + delay, plays))
+                                                                 late[e.source] + delay, plays),
+                      carry, (graph.strips[e.source].name, "master" if e.dest is None else graph.strips[e.dest].name,
+                              "output" if e.send is None else "send", e.pre_fader))
             for k, (e, delay, plays) in enumerate(zip(graph.edges, delays, live)))
         widths = tuple(strip.width for strip in strips)
         gains, flags, edge_gains, bus_gains = self._routed_gains(graph, widths)
@@ -324,7 +345,7 @@ class Session:
                 places.append((node, seen))
             else:
                 seen += 1
-        router = Router(bus_strips, tuple(n - first for n in graph.order if n >= first), edges,
+        router = Router(tuple(bus_strips), tuple(n - first for n in graph.order if n >= first), edges,
                         tuple(None if e.source < first else e.source - first for e in graph.edges),
                         tuple(e.pre_fader for e in graph.edges), edge_gains, bus_gains, graph.structure, segment,
                         tuple(taps), key_gains, key_cell, tuple(places))
@@ -458,6 +479,15 @@ class Session:
             default=0,
         )
 
+
+
+def _beside(owner: Auditioned, processor: ChainProcessor, other: ChainProcessor | None,
+            segment: int) -> ChainProcessor:
+    """``processor``, delayed to wait for ``other`` (the side a blind test runs beside it) if that is later,
+    so a switch between them never jumps in time."""
+    if other is None or other.latency <= processor.latency:
+        return processor
+    return delayed(processor, other.latency - processor.latency, owner.channels, segment)
 
 
 def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:

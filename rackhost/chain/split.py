@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
-from rackhost.chain.dsp import DelayLine, db_to_gain
+from rackhost.chain.dsp import DelayLine, carried, db_to_gain
 
 Stage = Callable[[np.ndarray], np.ndarray]
 
@@ -40,7 +40,7 @@ class SubChain(Protocol):
     def _layout(self, channels: int, sample_rate: float, keep_mono: bool) -> tuple[list[str], int]: ...
     def latency(self, sample_rate: float, block: int) -> int: ...
     def reset(self) -> None: ...
-    def clone(self) -> SubChain: ...
+    def clone(self, flush: bool = True) -> SubChain: ...
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
                   keep_mono: bool = False) -> Any: ...
 
@@ -137,8 +137,8 @@ class Split:
         for branch in self.branches:
             branch.chain.reset()
 
-    def clone(self) -> Split:
-        return Split([Branch(b.chain.clone(), b.level_db) for b in self.branches], self.name, self.bypass)
+    def clone(self, flush: bool = True) -> Split:
+        return Split([Branch(b.chain.clone(flush), b.level_db) for b in self.branches], self.name, self.bypass)
 
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int,
                   keep_mono: bool = False) -> Stage:
@@ -150,12 +150,23 @@ class Split:
         widths = [p.channels or channels for p in procs]
         longest = max(p.latency for p in procs)
         width = max(widths)
+        # A branch's delay line goes with the split's first latent plug-in (the reason for the delays): a
+        # rebuilt snapshot continues it where the branch and its delay are the same, so the dry path has no
+        # gap of silence when anything else in the session is edited.
+        anchor = next((s.plugin for s in self.slots() if not s.bypass
+                       and s.plugin.latency(sample_rate, max_block)), None) if longest else None
         paths = []
-        for branch, proc, w in zip(self.branches, procs, widths):
+        for k, (branch, proc, w) in enumerate(zip(self.branches, procs, widths)):
             gain = db_to_gain(branch.level_db) if math.isfinite(branch.level_db) else 0.0
             if gain == 0.0:
                 continue  # a silent branch adds nothing (its plug-ins are not run, as a muted send's bus)
-            delay = DelayLine(w, longest - proc.latency, max_segment) if longest > proc.latency else None
+            delay = None
+            if longest > proc.latency:
+                frames = longest - proc.latency
+                route = ("split branch", k, tuple(id(s.plugin) for s in branch.chain.plugin_slots()), w, frames,
+                         max_segment)
+                make = lambda w=w, frames=frames: DelayLine(w, frames, max_segment)  # noqa: E731
+                delay = carried(anchor, route, make) if anchor is not None else make()
             paths.append((proc if proc.stages else None, delay, np.float32(gain)))
         out_buffer = np.zeros((width, max_segment), np.float32)
         scratch = np.zeros((width, max_segment), np.float32)

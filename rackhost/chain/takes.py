@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
 
+from rackhost.chain.history import Command
 from rackhost.chain.source import AudioFileSource
 from rackhost.errors import RackhostError
 
@@ -228,6 +229,69 @@ def rename_take(take: TakeFiles, label: str, tracks: Sequence[Track] = ()) -> Ta
     moved = dict(done)
     return TakeFiles(take.track, take.number, label, moved.get(take.dry, take.dry) if take.dry else None,
                      moved.get(take.wet, take.wet) if take.wet else None)
+
+
+@dataclass
+class FollowRename(Command):
+    """An undo step's part: a renamed track's take files renamed with it, so its takes stay listed under it.
+
+    Each take keeps its number and label; a number the new name's takes
+    already use (a deleted track's leftovers) gives the moved take the next
+    free one. Tracks playing a moved file follow it (the same source object,
+    as :func:`rename_take` does). Undo moves the files back. A rename that
+    fails half way puts back what it moved and raises :class:`TakeError`, so
+    the track keeps its old name and no take is split between two.
+    """
+
+    folder: Path
+    old: str
+    new: str
+    tracks: Sequence[Track] = ()
+    label: str = "takes follow the track"
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+
+    def do(self) -> None:
+        self.moves = []
+        if safe_name(self.old) == safe_name(self.new):
+            return  # the same files ("lead vox" and "lead_vox" both write lead_vox-take...)
+        taken = {t.number for t in list_takes(self.folder, self.new)}
+        moves = []
+        for take in list_takes(self.folder, self.old):
+            number = take.number if take.number not in taken else max(taken) + 1
+            taken.add(number)
+            for kind, old in (("dry", take.dry), ("wet", take.wet)):
+                if old is not None:
+                    moves.append((old, take_path(self.folder, self.new, number, kind, old.suffix.lstrip("."),
+                                                 take.label)))
+        self.moves = self._move(moves, f"cannot rename the takes of track {self.old!r} to {self.new!r}")
+
+    def undo(self) -> None:
+        back = [(new, old) for old, new in reversed(self.moves) if new.exists()]  # one deleted since: gone
+        self._move(back, f"cannot give the takes of track {self.new!r} back to {self.old!r}")
+        self.moves = []
+
+    def _move(self, moves: list[tuple[Path, Path]], failed: str) -> list[tuple[Path, Path]]:
+        done: list[tuple[Path, Path]] = []
+        try:
+            for old, new in moves:
+                if new.exists():
+                    raise TakeError(f"{failed}: {str(new)!r} exists; move it out of the takes folder first")
+                os.rename(old, new)
+                done.append((old, new))
+        except (OSError, TakeError) as err:
+            for old, new in reversed(done):
+                os.rename(new, old)
+            if isinstance(err, TakeError):
+                raise
+            raise TakeError(f"{failed}: {err}") from err
+        moved = {os.path.abspath(old): new for old, new in done}
+        for track in self.tracks:
+            source = track.source
+            path = getattr(source, "path", None)
+            if path is not None and os.path.abspath(path) in moved:
+                source.path = moved[os.path.abspath(path)]
+                source.name = source.path.name
+        return done
 
 
 def delete_take(take: TakeFiles, tracks: Sequence[Track] = ()) -> None:

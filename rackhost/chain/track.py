@@ -5,22 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rackhost.chain.audition import Audition, AuditionStage
+from rackhost.chain.audition import Audition, Auditioned
 from rackhost.chain.bus import Routed, Send
-from rackhost.chain.chain import Chain, ChainProcessor, Slot
+from rackhost.chain.chain import Chain
 from rackhost.chain.colors import check_color
 from rackhost.chain.compare import ABCompare
 from rackhost.chain.midi.sequence import MidiSequence
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.source import ArraySource
-from rackhost.errors import SessionError
 
 if TYPE_CHECKING:
     from rackhost.chain.automation import Envelope
 
 
 @dataclass(eq=False)
-class Track(Routed):
+class Track(Routed, Auditioned):
     name: str
     source: ArraySource | None = None
     chain: Chain = field(default_factory=Chain)
@@ -43,8 +42,6 @@ class Track(Routed):
     automation: list[Envelope] = field(default_factory=list)  # envelopes on its slots, fader, pan, mute, sends
     color: str | None = None  # '#rrggbb': its strip's band and its overview row; None until a session places it
     audition: Audition = field(default_factory=Audition)  # bypass-compare at matched loudness, delta
-    # A blind test's copy of the chain with one slot bypassed: ((slot, length, chain id), copy), or None.
-    _twin: tuple[tuple[int, int, int], Chain] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.pan <= 1.0:
@@ -68,47 +65,6 @@ class Track(Routed):
             if self.source is not None or self.input:
                 raise ValueError(f"track {self.name!r} has an instrument, so it cannot also play "
                                  f"{'an audio file' if self.source is not None else 'an input'}")
-
-    def audition_stage(self, latency: int, max_segment: int, sample_rate: float,
-                       other: ChainProcessor | None = None) -> AuditionStage:
-        """The audio path's audition after this track's chain (``latency`` frames late); ``other``: the
-        inactive A/B setting's processor (:meth:`other_processor`), run beside it."""
-        delay = latency - other.latency if other is not None else 0
-        return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate,
-                             other, delay)
-
-    def other_processor(self, sample_rate: float, block: int, segment: int, width: int) -> ChainProcessor | None:
-        """The inactive A/B setting's processor while a blind test runs it beside the chain
-        (:attr:`Audition.runs_other`), else None. ``width``: the playing chain's output width, which B must
-        match to be switched to."""
-        if not self.audition.runs_other:
-            return None
-        other = self.ab.other if self.audition.compare_slot is None else self._bypassed_twin()
-        if other is None:
-            return None
-        processor = other.processor(self.channels, sample_rate, block, segment, self.keep_mono)
-        if (processor.channels or self.channels) != width:
-            raise SessionError(f"track {self.name!r}: its A and B settings differ in width (one has a stereo-only "
-                               f"plug-in the other lacks), so they cannot be switched blind; make both mono or "
-                               f"both stereo")
-        return processor
-
-    def _bypassed_twin(self) -> Chain:
-        """A copy of the chain with the compared slot bypassed (own plug-in instances, so it runs beside the
-        chain); made once per compared slot and chain length, so a rebuild keeps its state."""
-        slot = self.audition.compare_slot
-        assert slot is not None
-        if not 0 <= slot < len(self.chain):
-            raise SessionError(f"track {self.name!r} has no slot {slot + 1} to compare bypassed (its chain has "
-                               f"{len(self.chain)}); pick one of its slots")
-        made = self._twin
-        if made is None or made[0] != (slot, len(self.chain), id(self.chain)):
-            # Copied without running the playing plug-ins (see Plugin.clone), which may be processing now.
-            twin = Chain([Slot(s.plugin.clone(flush=False), s.bypass, s.mix, s.key) if isinstance(s, Slot)
-                          else s.clone() for s in self.chain])
-            twin.set_bypass(slot, True)
-            self._twin = made = ((slot, len(self.chain), id(self.chain)), twin)
-        return made[1]
 
     @property
     def channels(self) -> int:

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="play an envelope in MODE (read, touch, latch, off) for this run: STRIP is a track's "
                            "or bus's name or 'master', TARGET gain_db, pan, mute, send:BUS or SLOT.PARAM "
                            "(e.g. 'vox.gain_db=touch'); MODE alone sets every envelope; repeatable")
+    live.add_argument("--automation-glide", type=ranged(float, 0.0, 10.0, "seconds"), metavar="SECONDS",
+                      help="a touch write let go glides back to its envelope over this long (default: the "
+                           "session's, 0.25 s; 0: at once); kept with --save-writes")
     live.add_argument("--save-writes", metavar="FILE", type=text("a session file to write"),
                       help="envelopes in touch or latch mode are written by the controllers moved while playing; "
                            "save the session with what they wrote into FILE when the run ends (it may be the "
@@ -70,6 +73,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     for line in apply_modes(session, args.automation_mode):
         print(f"automation mode: {line}")
+    if args.automation_glide is not None:
+        session.automation_glide = args.automation_glide
     takes_folder = folder(args.record, "--record") if args.record else None
     session.block_size = args.block_size or 128
     device = int(args.device) if args.device and args.device.isdigit() else args.device

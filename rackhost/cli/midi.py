@@ -3,9 +3,11 @@
 Errors are :class:`RackhostError` subclasses, which the CLI prints as one line (exit 2).
 
 ``rackhost midi list|map|unmap|program|learn`` edit a session's MIDI mappings and program map.
-A target is written ``OWNER:WHAT``: OWNER is a track name or ``master``; WHAT is
-``gain``, ``pan``, ``mute``, or ``SLOT.PARAMETER`` with SLOT a slot index or
-plug-in name (``vox:ZamComp.threshold_db``, ``vox:0.ratio``, ``master:gain``).
+A target is written ``OWNER:WHAT``: OWNER is a track or bus name or ``master``; WHAT is
+``gain``, ``pan``, ``mute``, ``send:BUS`` (a send's level), or ``SLOT.PARAMETER`` with SLOT
+a slot index, a plug-in name (found inside split branches too) or a path into a split
+(``1/0/0``: slot 0 of branch 0 of the split at slot 1) (``vox:ZamComp.threshold_db``,
+``vox:0.ratio``, ``drums:send:reverb``, ``master:gain``).
 A controller is ``[CHANNEL:]CC[/LSB]`` (``7``, ``2:74``, ``1:1/33`` for a 14-bit pair).
 """
 
@@ -126,7 +128,7 @@ def add_mapping_commands(sub: argparse._SubParsersAction) -> None:
 
     mapping = sub.add_parser("map", help="map a controller to a parameter, or a track's gain/pan/mute")
     mapping.add_argument("session", type=SESSION)
-    mapping.add_argument("target", type=TARGET, help="OWNER:WHAT, e.g. vox:ZamComp.threshold_db, vox:pan, master:gain")
+    mapping.add_argument("target", type=TARGET, help="OWNER:WHAT, e.g. vox:ZamComp.threshold_db, vox:pan, drums:send:reverb, master:gain")
     mapping.add_argument("--cc", required=True, type=text("a controller, [CHANNEL:]CC[/LSB]"), help="[CHANNEL:]CC[/LSB], e.g. 7, 2:74, 1:1/33 (14-bit)")
     mapping.add_argument("--range", nargs=2, type=RANGE_END, metavar=("LOW", "HIGH"),
                          help="the values the controller's ends give (default: the target's own range)")
@@ -161,29 +163,51 @@ def add_mapping_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_target(text: str, session: Any) -> Any:
+    """``OWNER:WHAT``: OWNER a track, a bus or ``master``; WHAT ``gain``, ``pan``, ``mute``, ``send:BUS`` or
+    ``SLOT.PARAMETER`` (SLOT a plug-in's name or index, or a path into a split: ``1/0/0`` is slot 0 of branch 0
+    of the split at slot 1; a name is found inside splits too)."""
+    from rackhost.chain.chain import path_of
     from rackhost.chain.midi import MappingTarget
 
     owner, sep, what = text.partition(":")
     if not sep or not what:
         raise MidiMappingError(f"target {text!r}: write OWNER:WHAT, e.g. vox:ZamComp.threshold_db or master:gain")
+    track = bus = None
+    tracks, busses = [t.name for t in session.tracks], [b.name for b in session.busses]
     if owner == "master":
-        track, chain = None, session.master.chain
+        strip = session.master
+    elif owner in tracks:
+        track = tracks.index(owner)
+        strip = session.tracks[track]
+    elif owner in busses:
+        bus = busses.index(owner)
+        strip = session.busses[bus]
     else:
-        names = [t.name for t in session.tracks]
-        if owner not in names:
-            raise MidiMappingError(f"target {text!r}: no track {owner!r}; tracks: {', '.join(names) or '(none)'}")
-        track = names.index(owner)
-        chain = session.tracks[track].chain
+        raise MidiMappingError(f"target {text!r}: no track or bus {owner!r}; tracks: {', '.join(tracks) or '(none)'}"
+                               f"; busses: {', '.join(busses) or '(none)'}")
     if what in ("gain", "pan", "mute"):
-        return MappingTarget(track, what)
+        return MappingTarget(track, what, bus=bus)  # type: ignore[arg-type]
+    if what.startswith("send:"):
+        return MappingTarget(track, "send", bus=bus, send=what[len("send:"):])
     slot, dot, parameter = what.rpartition(".")
     if not dot or not slot:
-        raise MidiMappingError(f"target {text!r}: after the colon give gain, pan, mute or SLOT.PARAMETER")
-    try:
-        index = chain.index(int(slot) if slot.isdigit() else slot)
-    except (KeyError, IndexError) as err:
-        raise MidiMappingError(f"target {text!r}: {str(err).strip(chr(34) + chr(39))}") from None
-    return MappingTarget(track, "parameter", index, parameter)
+        raise MidiMappingError(f"target {text!r}: after the colon give gain, pan, mute, send:BUS or SLOT.PARAMETER")
+    chain = strip.chain
+    if "/" in slot:
+        try:
+            path = tuple(int(step) for step in slot.split("/"))
+        except ValueError:
+            raise MidiMappingError(f"target {text!r}: a slot path is numbers, e.g. 1/0/0 (split 1, branch 0, "
+                                   f"slot 0)") from None
+    else:
+        try:
+            path = (chain.index(int(slot) if slot.isdigit() else slot),)
+        except (KeyError, IndexError) as err:
+            inner = next((s for s in chain.plugin_slots() if s.name == slot), None)  # inside a split
+            if inner is None:
+                raise MidiMappingError(f"target {text!r}: {str(err).strip(chr(34) + chr(39))}") from None
+            path = path_of(chain, inner)  # type: ignore[assignment]
+    return MappingTarget(track, "parameter", path[0], parameter, bus=bus, path=path[1:])
 
 
 def parse_cc(text: str) -> tuple[int, int, int | None]:

@@ -23,9 +23,9 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain import Plugin, Session
 from rackhost.chain.automation import MIX, SendTarget, SlotTarget, StripTarget, Target
-from rackhost.chain.chain import sidechain_note
+from rackhost.chain.chain import SlotPath, as_path, branch_chain, item_at, locate, path_of, sidechain_note
 from rackhost.chain.plugin import SIDECHAIN_SWITCH
-from rackhost.chain.takes import takes_folder
+from rackhost.chain.takes import FollowRename, takes_folder
 from rackhost.chain.bus import Bus
 from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
@@ -44,10 +44,12 @@ from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
 from rackhost.gui.render_dialog import RenderDialog
 from rackhost.gui.spectrum_view import SpectrumView
+from rackhost.gui.split_panel import SplitPanel
 from rackhost.gui.takes_view import TakesView
 from rackhost.gui.scan import PluginScan
 from rackhost.gui.settings_dialog import SettingsDialog
 from rackhost.gui.shortcuts import Shortcuts
+from rackhost.gui.scale import SCALE, px
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.timeline import Timeline
@@ -62,7 +64,8 @@ from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoad
 from rackhost.presets.session_sync import resync, session_from_document
 
 TITLE = "rackhost"
-HISTORY_WIDTH = 170
+HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
+TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
 
 
 class RackApp(MidiActions, AuditionActions):
@@ -79,6 +82,7 @@ class RackApp(MidiActions, AuditionActions):
         self.bus_strips: list[StripView] = []
         self.master: StripView | None = None
         self.panels: list[ParameterPanel] = []
+        self.split_panels: list[SplitPanel] = []  # a split slot's branches, each in a window of its own
         self.browser: PluginBrowser | None = None
         self.files = SessionFiles(self)
         self.autosave = Autosave()  # crash recovery: written from frame(), on the GUI thread
@@ -89,6 +93,8 @@ class RackApp(MidiActions, AuditionActions):
         self.want_engine = start_engine
         self.window = self.rack = self.master_area = self.format = self.status = self.position = 0
         self.loop = self.loop_range = 0  # the transport bar's loop switch and range (made by build())
+        self._theme = 0  # the window's theme, made again at another scale
+        self._sized: list[tuple[int, int]] = []  # (item, its width at 1x): sized again at another scale
         self.status_line: StatusLine | None = None
         self.questions = QuestionDialog()
         self.history_view = HistoryList(self)
@@ -113,6 +119,8 @@ class RackApp(MidiActions, AuditionActions):
         self.last_render: Path | None = None  # the master's last bounce: the overview without file tracks
         self.writes = Writes(self)  # touch and latch writes: controls let go, passes committed
         self.takes: TakesView | None = None  # a strip's takes button
+        self.match_windows = {}  # per strip: match over its last N s played, or the loop range (AuditionActions)
+        self.pending_matches = set()
         if start_engine:
             self.restart_engine()
 
@@ -153,6 +161,7 @@ class RackApp(MidiActions, AuditionActions):
         except EngineProcessError as err:
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
 
@@ -189,9 +198,9 @@ class RackApp(MidiActions, AuditionActions):
 
     def use_session(self, session: Session, path: Path | None) -> None:
         """Show ``session`` (new, or opened from ``path``): its views closed, the engine restarted on it."""
-        for panel in self.panels:
+        for panel in [*self.panels, *self.split_panels]:
             panel.close()
-        self.panels = []
+        self.panels, self.split_panels = [], []
         self.session, self.session_path = session, path
         self._midi_anchors = None  # the old session's mappings say nothing about this one
         self.transport = (0, False)  # another session starts from its top, stopped
@@ -214,13 +223,14 @@ class RackApp(MidiActions, AuditionActions):
         self._refresh_midi()
         self._build_strips()
         for panel in list(self.panels):
-            owner_gone = not self.has_owner(panel.track)
-            if owner_gone or panel.index >= len(self.app_chain(panel.track)) \
-                    or self.app_chain(panel.track)[panel.index] is not panel.slot:
+            if not self.has_owner(panel.track) or self._slot_or_none(panel.track, panel.index) is not panel.slot:
                 panel.close()
             else:
                 panel.refresh()
         self.panels = [p for p in self.panels if p.alive]
+        for split_panel in self.split_panels:
+            split_panel.rebuild()  # closes itself if its split is gone; follows it if it moved
+        self.split_panels = [p for p in self.split_panels if p.alive]
         for lane in self.lanes:
             lane.refresh()
         self.lanes = [lane for lane in self.lanes if lane.alive]
@@ -233,6 +243,21 @@ class RackApp(MidiActions, AuditionActions):
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain
+
+    def slot_at(self, track: int | BusRow | None, index: int | SlotPath) -> Any:
+        """The slot or split at ``index`` of a strip's chain: a plain index, or a path into split branches
+        (:data:`rackhost.chain.chain.SlotPath`)."""
+        return item_at(self.app_chain(track), index)
+
+    def path_of(self, track: int | BusRow | None, item: Any) -> SlotPath | None:
+        """Where ``item`` sits in a strip's chain (inside splits too); None if it is not there any more."""
+        return path_of(self.app_chain(track), item) if self.has_owner(track) else None
+
+    def _slot_or_none(self, track: int | BusRow | None, index: int | SlotPath) -> Any:
+        try:
+            return self.slot_at(track, index)
+        except RackhostError:
+            return None
 
     def _try(self, action: Callable[[], Any]) -> bool:
         """Run a model change; a refused one (a clashing name, say) is shown, not raised. True if it was made."""
@@ -263,9 +288,9 @@ class RackApp(MidiActions, AuditionActions):
         self.edit.set_solo(self.owner(track), value)
         self.send(SetSolo(track, value))
 
-    def select_slot(self, track: int | BusRow | None, index: int) -> None:
+    def select_slot(self, track: int | BusRow | None, index: int | SlotPath) -> None:
         """The slot Delete removes; its strip marks it."""
-        self.selected_slot = self.app_chain(track)[index]
+        self.selected_slot = self.slot_at(track, index)
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_selection(self.selected_slot)
 
@@ -273,26 +298,58 @@ class RackApp(MidiActions, AuditionActions):
         """A click on a strip's clip light: the engine lets it go (it latched when a sample hit 0 dBFS)."""
         self.send(ResetClips(track))
 
-    def set_bypass(self, track: int | None, index: int, value: bool) -> None:
-        self.edit.set_bypass(self.app_chain(track)[index], value)
-        self.send(Bypass(track, index, value))
+    # A slot is named by its index in the strip's chain, or by a path into a split's branches (a SlotPath):
+    # the engine takes the same path, so an edit inside a branch is as small a command as one outside.
+    def set_bypass(self, track: int | None, index: int | SlotPath, value: bool) -> None:
+        self.edit.set_bypass(self.slot_at(track, index), value)
+        at, path = _engine_place(index)
+        self.send(Bypass(track, at, value, path))
         self.refresh_views()
 
-    def set_mix(self, track: int | None, index: int, value: float) -> None:
-        self.edit.set_mix(self.app_chain(track)[index], value)
-        self.send(Mix(track, index, value))
-        self.writes.moved(track, SlotTarget(self.app_chain(track)[index], MIX))
+    def set_mix(self, track: int | None, index: int | SlotPath, value: float) -> None:
+        slot = self.slot_at(track, index)
+        self.edit.set_mix(slot, value)
+        at, path = _engine_place(index)
+        self.send(Mix(track, at, value, path))
+        self.writes.moved(track, SlotTarget(slot, MIX))
 
-    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None:
-        """The level of one branch of the split at slot ``index``; a drag is one undo step."""
-        split = self.app_chain(track)[index]
+    def set_branch_level(self, track: int | None, index: int | SlotPath, branch: int, value: float) -> None:
+        """The level of one branch of the split at ``index``; a drag is one undo step."""
+        split = self.slot_at(track, index)
         if self._try(lambda: self.edit.set_branch_level(split.branches[branch], value)):
-            self.send(BranchLevel(track, index, branch, split.branches[branch].level_db))
+            slot, path = _engine_place(index)
+            self.send(BranchLevel(track, slot, branch, split.branches[branch].level_db, path))
+            self.refresh_views()
 
-    def make_split(self, track: int | None, index: int) -> None:
+    def make_split(self, track: int | None, index: int | SlotPath) -> None:
         """Run the slot in parallel with the dry signal: a split of it and a dry branch (one undo step)."""
-        if self._try(lambda: self.edit.make_split(self.app_chain(track), index)):
+        if self._try(lambda: self.edit.make_split(*locate(self.app_chain(track), index))):
             self.structure_changed()
+
+    def add_branch(self, track: int | BusRow | None, index: int | SlotPath) -> None:
+        """A dry branch added to the split at ``index`` (one undo step); plug-ins then go into it."""
+        split = self.slot_at(track, index)
+        if self._try(lambda: self.edit.add_branch(split)):
+            self.structure_changed()
+
+    def remove_branch(self, track: int | BusRow | None, index: int | SlotPath, branch: int) -> None:
+        """Branch ``branch`` of the split at ``index`` removed, plug-ins and all (one undo step; a split keeps
+        two branches at least, and says so)."""
+        split = self.slot_at(track, index)
+        if self._try(lambda: self.edit.remove_branch(split, branch)):
+            self.structure_changed()
+
+    def open_split(self, track: int | BusRow | None, index: int | SlotPath) -> SplitPanel:
+        """The split at ``index`` in a window of its own: its branches, their levels and plug-ins, all editable
+        (brought forward if it is open)."""
+        split = self.slot_at(track, index)
+        for panel in self.split_panels:
+            if panel.alive and panel.split is split:
+                dpg.focus_item(panel.window)
+                return panel
+        panel = SplitPanel(self, track, split)
+        self.split_panels.append(panel)
+        return panel
 
     def set_key(self, track: int | BusRow | None, index: int, source: str | None, pre_fader: bool = False) -> None:
         """Key slot ``index`` from the track or bus ``source`` (None: no key); one undo step, the engine resyncs.
@@ -304,10 +361,11 @@ class RackApp(MidiActions, AuditionActions):
                       if source is not None else f"{slot.name} on {where} has no key")
         self.structure_changed()  # redrawn either way: a refused choice shows the key the slot kept
 
-    def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None:
-        slot = self.app_chain(track)[index]
+    def set_parameter(self, track: int | None, index: int | SlotPath, name: str, value: object) -> None:
+        slot = self.slot_at(track, index)
         if self._try(lambda: self.edit.set_parameter(slot, name, value)):
-            self.send(SetParameter(track, index, name, slot.plugin.get(name)))
+            at, path = _engine_place(index)
+            self.send(SetParameter(track, at, name, slot.plugin.get(name), path))
             self.writes.moved(track, SlotTarget(slot, name))
             if SIDECHAIN_SWITCH.fullmatch(name):  # nothing feeds a key: say so, and mark the slot
                 note = sidechain_note(slot)
@@ -369,7 +427,15 @@ class RackApp(MidiActions, AuditionActions):
             self.structure_changed()
 
     def rename_track(self, track: int, name: str) -> None:
-        self._try(lambda: self.edit.rename_track(self.session, self.session.tracks[track], name))
+        """Rename a track; its takes follow it (their files renamed in the same undo step)."""
+        owner = self.session.tracks[track]
+        if name.strip() != owner.name and self.engine is not None and self.engine.alive \
+                and self.engine.stats().get("recording"):
+            self.tell("stop recording first: a track's takes are renamed with it, and one is being written",
+                      error=True)
+        else:
+            follow = FollowRename(takes_folder(self.session_path), owner.name, name.strip(), self.session.tracks)
+            self._try(lambda: self.edit.rename_track(self.session, owner, name, also=[follow]))
         self.structure_changed()
 
     def set_input(self, track: int, choice: str) -> None:
@@ -389,15 +455,16 @@ class RackApp(MidiActions, AuditionActions):
         self._try(lambda: self.edit.set_source(owner, AudioFileSource(path)))
         self.structure_changed()
 
-    def remove_slot(self, track: int | None, index: int) -> None:
-        self.edit.remove_slot(self.app_chain(track), index)
+    def remove_slot(self, track: int | None, index: int | SlotPath) -> None:
+        self.edit.remove_slot(*locate(self.app_chain(track), index))
         self.structure_changed()
 
-    def move_slot(self, track: int | None, index: int, delta: int) -> None:
-        chain = self.app_chain(track)
-        to = index + delta
+    def move_slot(self, track: int | None, index: int | SlotPath, delta: int) -> None:
+        """One place up or down its chain (a strip's, or the branch it sits in)."""
+        chain, at = locate(self.app_chain(track), index)
+        to = at + delta
         if 0 <= to < len(chain):
-            self.edit.move_slot(chain, index, to)
+            self.edit.move_slot(chain, at, to)
             self.structure_changed()
 
     def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
@@ -432,14 +499,28 @@ class RackApp(MidiActions, AuditionActions):
             self.edit.add_slot(target, slot, where)
         self.structure_changed()
 
-    def add_plugin(self, track: int | None, name: str, replace: int | None = None) -> None:
-        """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot)."""
+    def add_plugin(self, track: int | None, name: str, replace: int | SlotPath | None = None,
+                   into: tuple[int, ...] = ()) -> None:
+        """Load ``name`` on the plug-in thread, then put it at the end of the chain (or in place of a slot).
+
+        ``into``: a split branch's chain instead of the strip's, as (split slot, branch) pairs down from it.
+        """
         owner = self.owner(track)
 
         def done(plugin: Plugin) -> None:
             if owner not in (*self.session.tracks, *self.session.busses, self.session.master):
                 return  # the track or bus went away while its plug-in loaded
             chain = owner.chain
+            if into and not plugin.is_instrument:
+                if not self._try(lambda: self.edit.add_slot(branch_chain(chain, into), plugin)):
+                    return  # the branch went away (undo) while its plug-in loaded: said
+                self.tell(f"added {plugin.name} to branch {into[-1] + 1} of {chain[into[0]].name}")
+                self.structure_changed()
+                return
+            if replace is not None and not isinstance(replace, int):
+                chain, replace_at = locate(chain, replace)
+            else:
+                replace_at = replace
             if plugin.is_instrument:
                 # An instrument is a track's source, played by MIDI, not a slot in a chain.
                 if not isinstance(owner, Track):
@@ -448,8 +529,8 @@ class RackApp(MidiActions, AuditionActions):
                               f"source, played from MIDI), not on {where}", error=True)
                     return
                 self.edit.set_instrument(owner, plugin)
-            elif replace is not None and replace < len(chain):
-                self.edit.replace_slot(chain, replace, plugin)
+            elif replace_at is not None and replace_at < len(chain):
+                self.edit.replace_slot(chain, replace_at, plugin)
             else:
                 self.edit.add_slot(chain, plugin)
             self.tell(f"added {plugin.name}" + (f": {plugin.note}" if getattr(plugin, "note", None) else ""))
@@ -463,10 +544,12 @@ class RackApp(MidiActions, AuditionActions):
         if owner.ab.other is not None:
             self.edit.switch_ab(owner)
             self.structure_changed()
+            self.ab_switched(track)
             return
         # The first switch makes B as a copy of A: new plug-in instances, loaded on the plug-in thread.
         self.loader.submit("copying A to B...", owner.chain.clone,
-                           lambda copy: (self.edit.switch_ab(owner, copy), self.structure_changed()),
+                           lambda copy: (self.edit.switch_ab(owner, copy), self.structure_changed(),
+                                         self.ab_switched(track)),
                            lambda err: self.tell(f"could not copy the chain: {err}", error=True))
 
     def copy_ab(self, track: int | None) -> None:
@@ -555,12 +638,20 @@ class RackApp(MidiActions, AuditionActions):
 
     # -- views --------------------------------------------------------------------------
 
-    def open_browser(self, track: int | None, replace: int | None = None) -> PluginBrowser:
+    def open_browser(self, track: int | None, replace: int | SlotPath | None = None,
+                     into: tuple[int, ...] = ()) -> PluginBrowser:
+        """The plug-in browser: what is picked goes last in the strip's chain, or in a split branch's (``into``:
+        (split slot, branch) pairs), or in place of slot ``replace``."""
         if self.browser is not None:
             self.browser.close()
         where = "master" if track is None else self.owner(track).name
-        title = f"Replace slot {replace + 1} on {where}" if replace is not None else f"Add a plug-in to {where}"
-        self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace))
+        if replace is not None:
+            title = f"Replace slot {as_path(replace)[-1] + 1} on {where}"
+        elif into:
+            title = f"Add a plug-in to branch {into[-1] + 1} of {self.app_chain(track)[into[0]].name} on {where}"
+        else:
+            title = f"Add a plug-in to {where}"
+        self.browser = PluginBrowser(self, title, lambda name: self.add_plugin(track, name, replace, into))
         return self.browser
 
     def _owners(self) -> list[tuple[int | BusRow | None, Any]]:
@@ -585,7 +676,8 @@ class RackApp(MidiActions, AuditionActions):
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.show_reductions(spectrum.slot_labels() if view is watched and spectrum is not None else {})
 
-    def open_panel(self, track: int | None, index: int) -> ParameterPanel:
+    def open_panel(self, track: int | None, index: int | SlotPath) -> ParameterPanel:
+        index = _normal(index)
         self.select_slot(track, index)
         for panel in self.panels:
             if panel.track == track and panel.index == index and panel.alive:
@@ -605,9 +697,9 @@ class RackApp(MidiActions, AuditionActions):
         self.lanes.append(lane)
         return lane
 
-    def open_editor(self, track: int | None, index: int) -> Any:
+    def open_editor(self, track: int | None, index: int | SlotPath) -> Any:
         """The plug-in's own window, shown by a child process (showing one can end the process that does)."""
-        slot = self.app_chain(track)[index]
+        slot = self.slot_at(track, index)
         if slot.plugin.is_builtin:
             self.tell(f"{slot.name} is a built-in: it has no editor window of its own", error=True)
             return None
@@ -630,7 +722,7 @@ class RackApp(MidiActions, AuditionActions):
 
     def refresh_views(self) -> None:
         """Show the model's values in the open views (after a change made elsewhere than the control)."""
-        for panel in self.panels:
+        for panel in [*self.panels, *self.split_panels]:
             panel.refresh()
         for view in (*self.strips, *self.bus_strips, self.master):
             if view is not None:
@@ -639,7 +731,8 @@ class RackApp(MidiActions, AuditionActions):
     # -- building ---------------------------------------------------------------------
 
     def build(self) -> int:
-        apply_theme()
+        SCALE.load_fonts()
+        self._theme = apply_theme()
         self._status_until = 0.0
         with dpg.window(label=TITLE, no_title_bar=True, no_move=True, no_resize=True) as self.window:
             with dpg.menu_bar():
@@ -676,12 +769,13 @@ class RackApp(MidiActions, AuditionActions):
                 with dpg.menu(label="Help"):
                     dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: self.shortcuts.show_list())
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Play", width=60, callback=self.play)
-                dpg.add_button(label="Stop", width=60, callback=self.stop)
-                self.record_button = dpg.add_button(label="Record", width=70, callback=self.record)
+                play = dpg.add_button(label="Play", callback=self.play)
+                stop = dpg.add_button(label="Stop", callback=self.stop)
+                self.record_button = dpg.add_button(label="Record", callback=self.record)
                 self.loop = dpg.add_checkbox(label="loop", callback=lambda s, v: self.set_loop(v))
-                self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], width=110, format="%.1f",
+                self.loop_range = dpg.add_input_floatx(size=2, default_value=[0.0, 8.0], format="%.1f",
                                                        callback=lambda *_: self.set_loop(dpg.get_value(self.loop)))
+                self._sized = list(zip((play, stop, self.record_button, self.loop_range), TRANSPORT_WIDTHS))
                 self.position = dpg.add_text("   0.0 s")
                 self.format = dpg.add_text("", color=MUTED)
                 self.busy = dpg.add_loading_indicator(style=1, radius=1.4, show=False)
@@ -690,13 +784,12 @@ class RackApp(MidiActions, AuditionActions):
             self.timeline = Timeline(self, self.window)
             with dpg.group(horizontal=True):
                 # Tracks scroll sideways; the master and the history stay in view.
-                with dpg.child_window(width=-(STRIP_WIDTH + HISTORY_WIDTH + 16), height=-STATUS_HEIGHT,
-                                      horizontal_scrollbar=True, border=False) as self.rack_area:
+                with dpg.child_window(horizontal_scrollbar=True, border=False) as self.rack_area:
                     with dpg.group(horizontal=True) as self.rack:
                         pass
                 with dpg.group() as self.master_area:
                     pass
-                with dpg.child_window(width=-1, height=-STATUS_HEIGHT, border=True) as self.history_area:
+                with dpg.child_window(width=-1, border=True) as self.history_area:
                     dpg.add_text("History", color=MUTED)
                     self.history_view.build()
             self.status_line = StatusLine(self.window, MUTED)
@@ -707,6 +800,7 @@ class RackApp(MidiActions, AuditionActions):
             "redo": self.redo})
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, notches: self._wheel(notches))
+        self._size_items()
         self._build_strips()
         self.history_view.show()
         dpg.set_primary_window(self.window, True)
@@ -733,7 +827,25 @@ class RackApp(MidiActions, AuditionActions):
         if dpg.does_item_exist(self.history_area):
             dpg.configure_item(self.history_area, show=self.history_shown)
             room = STRIP_WIDTH + (HISTORY_WIDTH + 16 if self.history_shown else 8)
-            dpg.configure_item(self.rack_area, width=-room)
+            dpg.configure_item(self.rack_area, width=-px(room))
+
+    def _size_items(self) -> None:
+        """The transport's and the columns' sizes at the window's scale now."""
+        for item, width in self._sized:
+            dpg.configure_item(item, width=px(width))
+        for area in (self.rack_area, self.history_area):
+            dpg.configure_item(area, height=-px(STATUS_HEIGHT))
+        self.show_history(self.history_shown)
+
+    def _fit_scale(self) -> bool:
+        """The window was resized: at a new scale (:mod:`rackhost.gui.scale`), the font, the theme and the
+        sizes follow; True if they did (the strips are then built again)."""
+        if not SCALE.fit(dpg.get_viewport_client_width(), dpg.get_viewport_client_height()):
+            return False
+        old, self._theme = self._theme, apply_theme()
+        dpg.delete_item(old)
+        self._size_items()
+        return True
 
     def _build_strips(self) -> None:
         if not self.rack:
@@ -742,17 +854,19 @@ class RackApp(MidiActions, AuditionActions):
         dpg.delete_item(self.rack, children_only=True)
         # A big window: the strips widen into the room the rack has (rebuilt when the window's width changes).
         self._built_width = dpg.get_viewport_client_width() if dpg.is_viewport_ok() else 0
-        room = self._built_width - (STRIP_WIDTH + HISTORY_WIDTH + 40) if self._built_width else 0
+        room = self._built_width - px(STRIP_WIDTH + HISTORY_WIDTH + 40) if self._built_width else 0
         layout = StripLayout.of(self.session, self.narrow, room)
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            self.add_track_button = dpg.add_button(label="+\ntrack", width=44, height=60,
+            self.add_track_button = dpg.add_button(label="+\ntrack", width=px(44), height=px(60),
                                                    callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
                                                    drop_callback=lambda s, dragged: self.drop_track(dragged, None))
-            self.add_bus_button = dpg.add_button(label="+\nbus", width=44, height=60, callback=lambda: self.add_bus())
+            self.add_bus_button = dpg.add_button(label="+\nbus", width=px(44), height=px(60),
+                                                 callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
-        with dpg.child_window(parent=self.master_area, width=STRIP_WIDTH + 2, height=-STATUS_HEIGHT, border=False) as area:
+        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
+                              border=False) as area:
             self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
 
     # -- transport ---------------------------------------------------------------------
@@ -787,8 +901,9 @@ class RackApp(MidiActions, AuditionActions):
                 lane.remove(lane.selected)
                 return
         for track, owner in self._owners():
-            if self.selected_slot is not None and self.selected_slot in list(owner.chain):
-                self.remove_slot(track, list(owner.chain).index(self.selected_slot))
+            place = path_of(owner.chain, self.selected_slot) if self.selected_slot is not None else None
+            if place is not None:  # in the strip's chain, or inside a split's branch
+                self.remove_slot(track, place)
                 self.selected_slot = None
                 return
         self.tell("click a slot's name to select it, then Delete removes it", error=True)
@@ -834,7 +949,8 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
-        if self.rack and dpg.is_viewport_ok() and dpg.get_viewport_client_width() != self._built_width:
+        if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
+                                                   or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
@@ -850,6 +966,7 @@ class RackApp(MidiActions, AuditionActions):
         if self.timeline is not None:
             self.timeline.update()
         self.writes.poll(self.engine, self.transport[1])
+        self.poll_matches()
         self._follow_lanes()
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
@@ -957,6 +1074,18 @@ VIEWS: dict[str, Callable[[RackApp], Any]] = {
     "spectrum": lambda app: app.open_spectrum(None),
     "takes": lambda app: app.open_takes(0),
 }
+
+
+def _normal(index: int | SlotPath) -> int | SlotPath:
+    """A slot's place as panels compare it: a plain index for a slot of the strip's own chain."""
+    path = as_path(index)
+    return path[0] if len(path) == 1 else path
+
+
+def _engine_place(index: int | SlotPath) -> tuple[int, tuple[int, ...]]:
+    """How an engine command names a slot: its place in the strip's chain, and the path down into a split."""
+    path = as_path(index)
+    return path[0], path[1:]
 
 
 def _names(names: list[str]) -> str:

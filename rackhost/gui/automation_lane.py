@@ -33,12 +33,14 @@ from rackhost.chain.automation import (
     find,
     value_range,
 )
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 from rackhost.gui.timeline import tick_step
 from rackhost.gui.writing import WRITING
+from rackhost.live.writer import Writing
 
 LANE_WIDTH = 900  # without a timeline (a window built without one); the timeline's width otherwise
-LANE_HEIGHT = 110
+LANE_HEIGHT = 110  # sizes here are for 1x: px(...) of them (rackhost.gui.scale)
 LANE_HEIGHT_SMALL = 64  # in a window under SMALL_WINDOW pixels high
 SMALL_WINDOW = 900
 SNAP_SECONDS = 0.1
@@ -98,6 +100,8 @@ class AutomationLane:
         self._length: float | None = None
         self._drawn: tuple = ()
         self.writing = False  # a touch or latch pass writes this lane's control (the window's last look)
+        self.written: Writing | None = None  # the engine's report of that pass: the lane draws it
+        self.pass_line = 0  # the drawn pass (the value held since it began), 0 when none
         name = getattr(owner, "name", "master")
         timeline = getattr(app, "timeline", None)
         above = dpg.get_item_children(timeline.lanes, 1) if timeline is not None else []
@@ -109,7 +113,7 @@ class AutomationLane:
                     dpg.add_text("in the lane: click adds a point; drag a point to move it; right-click a point "
                                  "removes it; Delete removes the selected one")
                 self.snap = dpg.add_checkbox(label=f"snap {SNAP_SECONDS:g} s", default_value=True)
-                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=80,
+                self.shape = dpg.add_combo(list(SHAPES), default_value="linear", width=px(80),
                                            callback=lambda s, v: self.set_shape(v))
                 with dpg.tooltip(self.shape):
                     dpg.add_text("the shape of the segment after the selected point")
@@ -117,7 +121,13 @@ class AutomationLane:
                 self.remove_button = dpg.add_button(label="remove automation", callback=lambda: self.remove_all())
                 dpg.add_text("mode:", color=MUTED)
                 self.mode = dpg.add_combo(list(MODES), default_value=self.envelope.mode if self.envelope else "read",
-                                          width=70, callback=lambda s, v: self.set_mode(v))
+                                          width=px(70), callback=lambda s, v: self.set_mode(v))
+                dpg.add_text("glide ms:", color=MUTED)
+                self.glide = dpg.add_input_int(default_value=self._glide_ms(), width=px(60), step=0,
+                                               on_enter=True, callback=lambda s, v: self.set_glide(v / 1000.0))
+                with dpg.tooltip(self.glide):
+                    dpg.add_text("a touch let go goes back to the envelope in a line over this long (the "
+                                 "session's, every lane; 0: at once)")
                 self.writing_light = dpg.add_text("", color=WRITING)  # "writing" while a pass writes it
                 self.hide_button = dpg.add_button(label="hide", callback=lambda: self.close())
                 with dpg.tooltip(self.hide_button):
@@ -162,7 +172,7 @@ class AutomationLane:
     def height(self) -> int:
         """The lane's drawing: shorter in a small window, where the strips need the room."""
         small = dpg.is_viewport_ok() and dpg.get_viewport_client_height() < SMALL_WINDOW
-        return LANE_HEIGHT_SMALL if small else LANE_HEIGHT
+        return px(LANE_HEIGHT_SMALL if small else LANE_HEIGHT)
 
     @property
     def focused(self) -> bool:
@@ -237,6 +247,15 @@ class AutomationLane:
         if envelope is not None and envelope.mode != mode:
             self._edit(lambda: self.app.edit.set_mode(envelope, mode))
 
+    def set_glide(self, seconds: float) -> None:
+        """The session's glide time for touch writes (one undo step; the engine resyncs)."""
+        if seconds != self.app.session.automation_glide:
+            self._edit(lambda: self.app.edit.set_automation_glide(self.app.session, seconds))
+        dpg.set_value(self.glide, self._glide_ms())  # a refused value shows what holds
+
+    def _glide_ms(self) -> int:
+        return int(round(self.app.session.automation_glide * 1000))
+
     def remove_all(self) -> None:
         envelope = self.envelope
         if envelope is not None:
@@ -271,7 +290,7 @@ class AutomationLane:
         envelope = self.envelope
         if envelope is None:
             return None
-        best, index = GRAB_PIXELS, None
+        best, index = float(px(GRAB_PIXELS)), None
         for i, p in enumerate(envelope.points):
             distance = math.hypot(self.x_of(p.time) - x, self.y_of(p.value) - y)
             if distance <= best:
@@ -313,6 +332,7 @@ class AutomationLane:
                 if to is not None:
                     self.move(index, *to)
         self.app.writes.show(self)  # the light, and the control in red, while a pass writes it
+        self.written = self.app.writes.report(self.track, self.target) if self.writing else None
         if position_seconds is not None:
             self.playhead = position_seconds
             envelope = self.envelope
@@ -348,7 +368,8 @@ class AutomationLane:
 
     def _state(self) -> tuple:
         """What the lane is drawn from besides its envelope (redrawn when any of it moves)."""
-        return self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds
+        return (self.playhead, self._drag_to, self.app.session.loop, self.width, self.height, self.seconds,
+                self.written)
 
     def draw(self) -> None:
         self._drawn = self._state()
@@ -372,8 +393,8 @@ class AutomationLane:
         low, high = self._range()
         middle = (low + high) / 2
         for value in (high, middle, low):  # the value scale, clear of the edges and of a point at 0 s
-            y = min(max(self.y_of(value) - 6, 2), self.height - 15)
-            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=12, parent=self.canvas)
+            y = min(max(self.y_of(value) - px(6), 2), self.height - px(15))
+            dpg.draw_text((10, y), f"{value:g}", color=(140, 140, 140), size=px(12), parent=self.canvas)
         if envelope is not None and envelope.points:
             times = np.linspace(0.0, self.seconds, width // 2)
             curve = Curve(envelope, self.app.session.sample_rate)
@@ -383,11 +404,17 @@ class AutomationLane:
             for i, p in enumerate(envelope.points):
                 dragged = i == self._drag and self._drag_to is not None
                 t, v = self._drag_to if dragged else (p.time, p.value)  # type: ignore[misc]
-                dpg.draw_circle((self.x_of(t), self.y_of(v)), 5, color=POINT,
+                dpg.draw_circle((self.x_of(t), self.y_of(v)), px(5), color=POINT,
                                 fill=POINT if i == self.selected else (0, 0, 0, 0), parent=self.canvas)
             unit = value_range(self.owner, self.target).unit
             dpg.set_value(self.readout, f"{len(envelope.points)} points; at the playhead "
                           f"{value_at(envelope, self.playhead, self.app.session.sample_rate):.2f} {unit}")
+        self.pass_line = 0
+        if self.written is not None:  # the pass being written: the value held, from its start to the playhead
+            y = self.y_of(self.written.value)
+            start = min(self.written.since, self.playhead)
+            self.pass_line = dpg.draw_line((self.x_of(start), y), (self.x_of(self.playhead), y), color=WRITING,
+                                           thickness=3, parent=self.canvas)
         x = self.x_of(self.playhead)
         dpg.draw_line((x, 0), (x, self.height - 1), color=PLAYHEAD, thickness=2, parent=self.canvas)
 
@@ -398,6 +425,7 @@ class AutomationLane:
         elif self.alive:
             self._length = None
             dpg.set_value(self.mode, self.envelope.mode)  # type: ignore[union-attr]
+            dpg.set_value(self.glide, self._glide_ms())
             if self.selected is not None and self.selected >= len(self.envelope.points):  # type: ignore[union-attr]
                 self.selected = None
             self._shape_shown()

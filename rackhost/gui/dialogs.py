@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import px
 from rackhost.gui.theme import TEXT
 
 if TYPE_CHECKING:
@@ -44,14 +45,15 @@ class DialogView:
 
 
 def centre(window: int, width: int, height: int) -> None:
-    """Put ``window`` in the middle of the viewport (where there is one), inside it if it is small."""
+    """Put ``window`` in the middle of the viewport (where there is one), inside it if it is small; ``width`` and
+    ``height`` are for 1x: a big window's dialogs grow with its text (:mod:`rackhost.gui.scale`)."""
     try:
         vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
     except Exception:  # noqa: BLE001 - Dear PyGui raises a bare Exception when there is no viewport (tests)
         return
     if vw <= 0 or vh <= 0:
         return
-    width, height = min(width, vw - 20), min(height, vh - 20)
+    width, height = min(px(width), vw - 20), min(px(height), vh - 20)
     dpg.configure_item(window, width=width, height=height)
     dpg.set_item_pos(window, [max(0, (vw - width) // 2), max(0, (vh - height) // 2)])
 

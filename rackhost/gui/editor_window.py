@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from rackhost.chain.chain import SlotPath, path_of
 from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
@@ -79,13 +80,14 @@ class EditorWindow:
         self.app.session.history.seal()
         self.app.refresh_views()
 
-    def _where(self) -> tuple[int | BusRow | None, int] | None:
+    def _where(self) -> tuple[int | BusRow | None, SlotPath] | None:
+        """Where the slot is now (inside a split's branch too); None if it was removed."""
         session = self.app.session
         busses = [(BusRow(j), bus) for j, bus in enumerate(session.busses)]
         for track, owner in [*enumerate(session.tracks), *busses, (None, session.master)]:
-            for index, slot in enumerate(owner.chain):
-                if slot is self.slot:
-                    return track, index
+            path = path_of(owner.chain, self.slot)
+            if path is not None:
+                return track, path
         return None
 
     def close(self) -> None:

@@ -15,11 +15,12 @@ from typing import Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import px
 from rackhost.gui.taper import (FADER_FLOOR_DB, FADER_MAX_DB, FADER_TICKS, fader_db, fader_position, fader_text,
                                 spaced)
 from rackhost.gui.theme import ACCENT, MUTED, TEXT
 
-CAP_HEIGHT = 22
+CAP_HEIGHT = 22  # sizes here are for 1x: drawn at px(...) of them (rackhost.gui.scale)
 FINE = 0.1  # Ctrl: a drag or a wheel notch moves a tenth as far
 WHEEL_DB = 1.0
 WHEEL_FLOOR_DB = -80.0  # below this the wheel jumps to silence: a notch a dB would take 70 notches
@@ -46,13 +47,16 @@ class _Drag:
 
 
 class Fader:
-    """One fader in the current container: ``width`` wide, ``height`` tall (:meth:`resize` follows the strip)."""
+    """One fader in the current container: ``width`` wide, ``height`` tall (:meth:`resize` follows the strip);
+    its cap, scale and text at the window's scale when it was made."""
 
     def __init__(self, db: float, *, width: int, height: int, changed: Callable[[float], None],
                  ended: Callable[[], None], scale: bool = True):
         self.db = db
         self.width = width
-        self.height = max(height, 3 * CAP_HEIGHT)
+        self.cap_height = px(CAP_HEIGHT)
+        self.scale_width = px(SCALE_WIDTH)
+        self.height = max(height, 3 * self.cap_height)
         self.changed = changed
         self.ended = ended
         self.scale = scale
@@ -64,43 +68,48 @@ class Fader:
 
     @property
     def travel(self) -> float:
-        return self.height - CAP_HEIGHT
+        return self.height - self.cap_height
 
     @property
     def groove_x(self) -> float:
-        return SCALE_WIDTH + (self.width - SCALE_WIDTH) / 2 if self.scale else self.width / 2
+        return self.scale_width + (self.width - self.scale_width) / 2 if self.scale else self.width / 2
 
     def y_of(self, db: float) -> float:
         """The y of the cap's centre for ``db`` (drawlist pixels)."""
-        return CAP_HEIGHT / 2 + (1.0 - fader_position(db)) * self.travel
+        return self.cap_height / 2 + (1.0 - fader_position(db)) * self.travel
 
     def _draw(self) -> None:
         dpg.delete_item(self.drawlist, children_only=True)
         x = self.groove_x
         top, bottom = self.y_of(FADER_MAX_DB), self.y_of(FADER_FLOOR_DB)
-        dpg.draw_rectangle((x - 2, top), (x + 2, bottom), fill=(16, 17, 20), color=(16, 17, 20),
+        dpg.draw_rectangle((x - px(2), top), (x + px(2), bottom), fill=(16, 17, 20), color=(16, 17, 20),
                            parent=self.drawlist)
-        for db in spaced((FADER_FLOOR_DB, *FADER_TICKS), self.y_of, 14.0):
+        for db in spaced((FADER_FLOOR_DB, *FADER_TICKS), self.y_of, px(14)):
             y = self.y_of(db)
-            dpg.draw_line((x - 9, y), (x - 4, y), color=(110, 114, 122), parent=self.drawlist)
-            dpg.draw_line((x + 4, y), (x + 9, y), color=(110, 114, 122), parent=self.drawlist)
+            dpg.draw_line((x - px(9), y), (x - px(4), y), color=(110, 114, 122), parent=self.drawlist)
+            dpg.draw_line((x + px(4), y), (x + px(9), y), color=(110, 114, 122), parent=self.drawlist)
             if self.scale:
                 label = "-inf" if db <= FADER_FLOOR_DB else f"{db:+.0f}" if db > 0 else f"{db:.0f}"
-                dpg.draw_text((0, y - 6), label, size=12, color=TEXT if db == 0 else MUTED, parent=self.drawlist)
-        half = min(14.0, (self.width - (SCALE_WIDTH if self.scale else 0)) / 2 - 1)
-        self.cap = dpg.draw_rectangle((x - half, 0), (x + half, CAP_HEIGHT), fill=(150, 154, 162),
-                                      color=(200, 204, 210), rounding=2, parent=self.drawlist)
+                dpg.draw_text((0, y - px(6)), label, size=px(12), color=TEXT if db == 0 else MUTED,
+                              parent=self.drawlist)
+        half = self._half
+        self.cap = dpg.draw_rectangle((x - half, 0), (x + half, self.cap_height), fill=(150, 154, 162),
+                                      color=(200, 204, 210), rounding=px(2), parent=self.drawlist)
         self.cap_line = dpg.draw_line((x - half, 0), (x + half, 0), color=ACCENT, thickness=2, parent=self.drawlist)
         self._place()
 
     def _place(self) -> None:
-        x, y = self.groove_x, self.y_of(self.db)
-        half = min(14.0, (self.width - (SCALE_WIDTH if self.scale else 0)) / 2 - 1)
-        dpg.configure_item(self.cap, pmin=(x - half, y - CAP_HEIGHT / 2), pmax=(x + half, y + CAP_HEIGHT / 2))
+        x, y, half = self.groove_x, self.y_of(self.db), self._half
+        dpg.configure_item(self.cap, pmin=(x - half, y - self.cap_height / 2), pmax=(x + half, y + self.cap_height / 2))
         dpg.configure_item(self.cap_line, p1=(x - half, y), p2=(x + half, y))
 
+    @property
+    def _half(self) -> float:
+        """Half the cap's width."""
+        return min(float(px(14)), (self.width - (self.scale_width if self.scale else 0)) / 2 - 1)
+
     def resize(self, height: int) -> None:
-        height = max(int(height), 3 * CAP_HEIGHT)
+        height = max(int(height), 3 * self.cap_height)
         if height != self.height:
             self.height = height
             dpg.configure_item(self.drawlist, height=height)

@@ -98,8 +98,12 @@ class TrackEdits(Protocol):
     def remove_track(self, track: int) -> None: ...
     def switch_ab(self, track: int | None) -> None: ...
     def copy_ab(self, track: int | None) -> None: ...
-    def set_audition(self, track: int, audition: Any) -> None: ...
+    def set_audition(self, track: Any, audition: Any) -> None: ...  # a track's index, a BusRow, None: the master
     def open_blind_test(self, track: int) -> Any: ...
+    # Matching over the loop range (None) or the last seconds played; measured again now, on what has played.
+    def set_match_over(self, track: Any, seconds: float | None) -> None: ...
+    def match_over_words(self, track: Any) -> str: ...
+    def measure_audition(self, track: Any, now: bool = False) -> None: ...
 
 
 @runtime_checkable
@@ -142,20 +146,42 @@ class BusEdits(Protocol):
 
 @runtime_checkable
 class ParameterEdits(Protocol):
-    """A slot's parameter, as if its control moved: an undoable edit the engine hears about."""
+    """A slot's parameter, as if its control moved: an undoable edit the engine hears about.
 
-    def set_parameter(self, track: int | None, index: int, name: str, value: object) -> None: ...
+    ``index``, here and in the slot protocols below: a slot's index in its strip's chain, or a path into a
+    split's branches (:data:`rackhost.chain.chain.SlotPath`).
+    """
+
+    def set_parameter(self, track: int | None, index: Any, name: str, value: object) -> None: ...
+
+
+@runtime_checkable
+class SlotLookup(Protocol):
+    """A slot by its index or path; where a slot (or split) sits now (None: removed)."""
+
+    def slot_at(self, track: Any, index: Any) -> Any: ...
+    def path_of(self, track: Any, item: Any) -> Any: ...
 
 
 @runtime_checkable
 class SlotEdits(ParameterEdits, Protocol):
     """One slot of a chain: bypass, wet/dry, a parameter."""
 
-    def set_bypass(self, track: int | None, index: int, value: bool) -> None: ...
-    def set_mix(self, track: int | None, index: int, value: float) -> None: ...
-    def set_branch_level(self, track: int | None, index: int, branch: int, value: float) -> None: ...
-    def make_split(self, track: int | None, index: int) -> None: ...
-    def set_slot_delta(self, track: int | None, index: int, value: bool) -> None: ...
+    def set_bypass(self, track: int | None, index: Any, value: bool) -> None: ...
+    def set_mix(self, track: int | None, index: Any, value: float) -> None: ...
+    def set_branch_level(self, track: int | None, index: Any, branch: int, value: float) -> None: ...
+    def make_split(self, track: int | None, index: Any) -> None: ...
+    def set_slot_delta(self, track: int | None, index: Any, value: bool) -> None: ...
+
+
+@runtime_checkable
+class SplitEdits(Protocol):
+    """A split's branches (``index``: the split's place, or its path inside another split): one undo step each,
+    the engine follows. A split keeps two branches at least (said, nothing changed)."""
+
+    def add_branch(self, track: Any, index: Any) -> None: ...
+    def remove_branch(self, track: Any, index: Any, branch: int) -> None: ...
+    def open_split(self, track: Any, index: Any) -> Any: ...
 
 
 @runtime_checkable
@@ -173,8 +199,8 @@ class KeyEdits(Protocol):
 class SlotMoves(Protocol):
     """A slot's place in its chain (a structural edit: the engine resyncs)."""
 
-    def move_slot(self, track: int | None, index: int, delta: int) -> None: ...
-    def remove_slot(self, track: int | None, index: int) -> None: ...
+    def move_slot(self, track: int | None, index: Any, delta: int) -> None: ...
+    def remove_slot(self, track: int | None, index: Any) -> None: ...
     def drop_slot(self, from_track: Any, from_index: int, to_track: Any, to_index: int | None, *,
                   copy: bool = False) -> None: ...
 
@@ -183,14 +209,14 @@ class SlotMoves(Protocol):
 class PluginBrowsing(Protocol):
     """The plug-in browser, to add a slot to a chain or replace one."""
 
-    def open_browser(self, track: int | None, replace: int | None = None) -> Any: ...
+    def open_browser(self, track: int | None, replace: Any = None, into: tuple[int, ...] = ()) -> Any: ...
 
 
 @runtime_checkable
 class PanelOpening(Protocol):
     """A slot's parameter panel (brought forward if it is open)."""
 
-    def open_panel(self, track: int | None, index: int) -> Any: ...
+    def open_panel(self, track: int | None, index: Any) -> Any: ...
 
 
 @runtime_checkable
@@ -218,7 +244,7 @@ class EngineAccess(Protocol):
 class EditorOpening(Protocol):
     """A slot's own editor window, shown by a child process."""
 
-    def open_editor(self, track: int | None, index: int) -> Any: ...
+    def open_editor(self, track: int | None, index: Any) -> Any: ...
 
 
 @runtime_checkable
@@ -340,21 +366,28 @@ class Consoles(Protocol):
 
 
 @runtime_checkable
-class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SlotMoves, PluginBrowsing, PanelOpening, MidiLearn,
+class StripHost(SessionAccess, Owners, TrackEdits, SlotEdits, SplitEdits, SlotMoves, PluginBrowsing, PanelOpening,
+                MidiLearn,
                 RoutingEdits, BusEdits, ClipLights, SlotSelection, SpectrumOpening, AutomationOpening, TakesOpening,
                 Protocol):
     """:class:`rackhost.gui.strip.StripView`."""
 
 
 @runtime_checkable
-class RoutingViewHost(SessionAccess, RoutingEdits, AutomationOpening, Protocol):
+class RoutingViewHost(SessionAccess, RoutingEdits, AutomationOpening, MidiLearn, Protocol):
     """:class:`rackhost.gui.routing_view.RoutingView`, part of a strip."""
 
 
 @runtime_checkable
-class ParameterPanelHost(SessionAccess, Owners, SlotEdits, KeyEdits, PluginBrowsing, EditorOpening, MidiLearn,
-                         AutomationOpening, Protocol):
+class ParameterPanelHost(SessionAccess, Owners, SlotLookup, SlotEdits, KeyEdits, PluginBrowsing, EditorOpening,
+                         MidiLearn, AutomationOpening, Protocol):
     """:class:`rackhost.gui.parameter_panel.ParameterPanel`."""
+
+
+@runtime_checkable
+class SplitPanelHost(SessionAccess, Owners, SlotLookup, SlotEdits, SplitEdits, SlotMoves, PluginBrowsing,
+                     PanelOpening, MidiLearn, Protocol):
+    """:class:`rackhost.gui.split_panel.SplitPanel`."""
 
 
 @runtime_checkable
@@ -424,6 +457,7 @@ class TimelineHost(SessionAccess, Notify, LastRender, Transport, Consoles, Proto
     """:class:`rackhost.gui.timeline.Timeline`."""
 
 
-HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, PluginBrowserHost, EditorHost, MidiPanelHost,
+HOSTS: tuple[type, ...] = (StripHost, RoutingViewHost, ParameterPanelHost, SplitPanelHost, PluginBrowserHost,
+                           EditorHost, MidiPanelHost,
                            PresetBrowserHost, RenderHost, SettingsHost, FilesHost, HistoryHost, TakesHost,
                            BlindTestHost, TimelineHost)

@@ -16,10 +16,11 @@ from typing import Any, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.chain.dsp import gain_to_db
+from rackhost.gui.scale import px
 from rackhost.gui.taper import METER_TICKS, meter_deflection, spaced
 from rackhost.gui.theme import CLIP, CLIP_LIGHT, MUTED, TEXT, WARNING
 
-BAR = 7  # a channel's bar width
+BAR = 7  # a channel's bar width (sizes here are for 1x: drawn at px(...) of them, rackhost.gui.scale)
 GAP = 2
 SCALE = 20  # the tick labels right of the bars
 CLIP_HEIGHT = 10
@@ -40,18 +41,20 @@ class MeterView:
     def __init__(self, *, height: int, reset: Callable[[], None], scale: bool = True, channels: int = 2):
         self.channels = channels
         self.scale = scale
-        self.width = channels * BAR + (channels - 1) * GAP + (SCALE if scale else 2)
+        self.bar, self.gap, self.clip_height = px(BAR), px(GAP), px(CLIP_HEIGHT)
+        self.width = channels * self.bar + (channels - 1) * self.gap + px(SCALE if scale else 2)
         self.clipped = False
         self.peaks = [0.0] * channels
         self.holds = [0.0] * channels
         with dpg.group() as self.root:
-            self.clip = dpg.add_button(label="", width=channels * BAR + (channels - 1) * GAP, height=CLIP_HEIGHT,
+            self.clip = dpg.add_button(label="", width=channels * self.bar + (channels - 1) * self.gap,
+                                       height=self.clip_height,
                                        callback=lambda: reset())
             dpg.bind_item_theme(self.clip, CLIP_LIGHT["off"])
             with dpg.tooltip(self.clip):
                 self.clip_tip = dpg.add_text("clip: lights when a sample reaches 0 dBFS and stays lit; "
                                              "click to let it go")
-            self.height = max(int(height) - CLIP_HEIGHT - 5, 60)
+            self.height = max(int(height) - self.clip_height - px(5), px(60))
             self.drawlist = dpg.add_drawlist(width=self.width, height=self.height)
         self.covers: list[int] = []
         self.hold_lines: list[int] = []
@@ -63,36 +66,37 @@ class MeterView:
     def _draw(self) -> None:
         dpg.delete_item(self.drawlist, children_only=True)
         self.covers, self.hold_lines = [], []
+        bar = self.bar
         for c in range(self.channels):
-            x0 = c * (BAR + GAP)
+            x0 = c * (bar + self.gap)
             for low, high, color in ZONES:
-                dpg.draw_rectangle((x0, self.y_of(high)), (x0 + BAR, self.y_of(low)), fill=color, color=color,
+                dpg.draw_rectangle((x0, self.y_of(high)), (x0 + bar, self.y_of(low)), fill=color, color=color,
                                    parent=self.drawlist)
             # The bar is the zones uncovered from the bottom up: a cover hides what the level does not reach.
-            self.covers.append(dpg.draw_rectangle((x0, 0), (x0 + BAR, self.height), fill=GROOVE, color=GROOVE,
+            self.covers.append(dpg.draw_rectangle((x0, 0), (x0 + bar, self.height), fill=GROOVE, color=GROOVE,
                                                   parent=self.drawlist))
-            self.hold_lines.append(dpg.draw_line((x0, -5), (x0 + BAR, -5), color=HOLD, thickness=2,
+            self.hold_lines.append(dpg.draw_line((x0, -5), (x0 + bar, -5), color=HOLD, thickness=px(2),
                                                  parent=self.drawlist))
         if self.scale:
-            x = self.channels * (BAR + GAP) + 1
-            for db in spaced(METER_TICKS, self.y_of, 13.0):
+            x = self.channels * (bar + self.gap) + 1
+            for db in spaced(METER_TICKS, self.y_of, px(13)):
                 y = self.y_of(db)
-                dpg.draw_line((x - 2, y), (x + 1, y), color=MUTED, parent=self.drawlist)
-                dpg.draw_text((x + 2, max(0.0, min(y - 6, self.height - 12))), f"{abs(db):.0f}", size=11,
-                              color=TEXT if db == 0 else MUTED, parent=self.drawlist)
+                dpg.draw_line((x - px(2), y), (x + 1, y), color=MUTED, parent=self.drawlist)
+                dpg.draw_text((x + px(2), max(0.0, min(y - px(6), self.height - px(12)))), f"{abs(db):.0f}",
+                              size=px(11), color=TEXT if db == 0 else MUTED, parent=self.drawlist)
         self._place()
 
     def _place(self) -> None:
         for c in range(self.channels):
-            x0 = c * (BAR + GAP)
+            x0 = c * (self.bar + self.gap)
             level = self.y_of(gain_to_db(self.peaks[c]))
-            dpg.configure_item(self.covers[c], pmin=(x0, 0), pmax=(x0 + BAR, level))
+            dpg.configure_item(self.covers[c], pmin=(x0, 0), pmax=(x0 + self.bar, level))
             hold = gain_to_db(self.holds[c])
             y = self.y_of(hold) if hold > -70.0 else -5.0
-            dpg.configure_item(self.hold_lines[c], p1=(x0, y), p2=(x0 + BAR, y))
+            dpg.configure_item(self.hold_lines[c], p1=(x0, y), p2=(x0 + self.bar, y))
 
     def resize(self, height: int) -> None:
-        height = max(int(height) - CLIP_HEIGHT - 5, 60)
+        height = max(int(height) - self.clip_height - px(5), px(60))
         if height != self.height:
             self.height = height
             dpg.configure_item(self.drawlist, height=height)
@@ -121,23 +125,24 @@ class LoudnessView:
     def __init__(self, target: Any, width: int):
         self.target = target  # rackhost.chain.master.LoudnessTarget or None
         self.width = width
-        self.bar_width = max(40, width - 74)
+        self.bar_width = max(px(40), width - px(74))
+        self.bar_height = tall = px(10)  # each bar's height
         self.values: dict[str, int] = {}
         self.bars: dict[str, int] = {}
         aim = (f"target {target.integrated_lufs:g} LUFS, {target.true_peak_dbtp:g} dBTP" if target is not None
                else "no loudness target")
         self.caption = dpg.add_text(aim, color=MUTED)
         for label, key in self.ROWS:
-            with dpg.group(horizontal=True, horizontal_spacing=4):
+            with dpg.group(horizontal=True, horizontal_spacing=px(4)):
                 dpg.add_text(f"{label:<2}", color=MUTED)
                 self.values[key] = dpg.add_text("  --  ")
-                with dpg.drawlist(width=self.bar_width, height=10):
-                    dpg.draw_rectangle((0, 0), (self.bar_width, 10), fill=(16, 17, 20), color=(16, 17, 20))
-                    self.bars[key] = dpg.draw_rectangle((0, 1), (0, 9), fill=GREEN, color=GREEN)
+                with dpg.drawlist(width=self.bar_width, height=tall):
+                    dpg.draw_rectangle((0, 0), (self.bar_width, tall), fill=(16, 17, 20), color=(16, 17, 20))
+                    self.bars[key] = dpg.draw_rectangle((0, 1), (0, tall - 1), fill=GREEN, color=GREEN)
                     mark = self._mark(key)
                     if mark is not None:
                         x = self._x(key, mark)
-                        dpg.draw_line((x, -1), (x, 11), color=TEXT, thickness=2)
+                        dpg.draw_line((x, -1), (x, tall + 1), color=TEXT, thickness=px(2))
         with dpg.tooltip(self.caption):
             dpg.add_text("M: momentary (400 ms), S: short-term (3 s), I: integrated since play from stop, in LUFS "
                          "(BS.1770-4); TP: true peak of the last 400 ms in dBTP. The white mark is the target "
@@ -171,7 +176,8 @@ class LoudnessView:
             color = self.color(key, value) if known else GREEN
             dpg.configure_item(self.values[key], color=(CLIP if color == RED else WARNING if color == YELLOW
                                                         else TEXT) if known else MUTED)
-            dpg.configure_item(self.bars[key], pmax=(self._x(key, value) if known else 0, 9), fill=color,
+            dpg.configure_item(self.bars[key], pmax=(self._x(key, value) if known else 0, self.bar_height - 1),
+                               fill=color,
                                color=color)
 
     @property

@@ -92,7 +92,7 @@ class MidiActions:
 
     def _follow_controllers(self, engine: EngineProcess) -> None:
         """Show what a MIDI controller moved in the engine: the window's model and controls follow it."""
-        from rackhost.chain.midi.mapping import MappingTarget
+        from rackhost.chain.midi.mapping import MappingTarget, apply_value
         from rackhost.errors import RackhostError
 
         moved = False
@@ -100,11 +100,8 @@ class MidiActions:
             doc, value = engine.moved_targets.pop(0)
             target = MappingTarget.from_dict(doc)
             try:
-                if target.kind == "parameter":
-                    target.plugin(self.session).set(target.parameter, value)
-                else:
-                    setattr(target.owner(self.session), "gain_db" if target.kind == "gain" else target.kind, value)
-            except (RackhostError, IndexError):
+                apply_value(target, self.session, value)
+            except (RackhostError, IndexError, ValueError):
                 continue  # the window's session changed meanwhile; the next sync settles it
             moved = True
         if moved:

@@ -19,6 +19,7 @@ from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.gui.automation_lane import automated_targets, control_menu, mark_automated
 from rackhost.gui.dialogs import centre
+from rackhost.gui.routing_view import learn_target
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
@@ -52,14 +53,17 @@ def switched_on(steps: tuple[float, ...], value: Any) -> bool:
 
 
 class ParameterPanel:
-    def __init__(self, app: ParameterPanelHost, track: Any, index: int):
-        """``track``: a track's index, a ``BusRow``, or None for the master."""
+    def __init__(self, app: ParameterPanelHost, track: Any, index: Any):
+        """``track``: a track's index, a ``BusRow``, or None for the master; ``index``: the slot's place in its
+        chain, or its path into a split's branches (a tuple)."""
         self.app = app
         self.track = track
         self.index = index
-        self.slot: Slot = app.owner(track).chain[index]
+        self.in_split = not isinstance(index, int)  # a plug-in in a split's branch: no key, no automation lane
+        self.slot: Slot = app.slot_at(track, index)
         self.controls: dict[str, int] = {}
         self.outputs: dict[str, int] = {}
+        self.menus: dict[str, int] = {}  # each control's right-click menu (Automate, Learn MIDI), by parameter
         plugin = self.slot.plugin
         where = "master" if track is None else app.owner(track).name
         with dpg.window(label=f"{where}: {self.slot.name}", width=440, height=520, no_collapse=True,
@@ -89,7 +93,7 @@ class ParameterPanel:
                     dpg.add_button(label="Open editor", callback=lambda: self.app.open_editor(self.track, self.index))
                 dpg.add_text(f"{len(plugin.controls())} controls", color=MUTED)
             self.key = self.key_tap = 0
-            if takes_key_here(track, self.slot):
+            if takes_key_here(track, self.slot) and not self.in_split:
                 self._key_row(app.owner(track))
             self.search = dpg.add_input_text(hint="filter parameters", width=-1, callback=lambda *_: self.filter())
             with dpg.child_window(border=False) as self.body:
@@ -188,9 +192,8 @@ class ParameterPanel:
         else:  # a file path, set when the plug-in is made
             return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
         reset = (lambda name=info.name, d=info.default: self.reset(name, d)) if info.default is not None else None
-        # A controller mapping names a track or the master; a bus's parameters are not learnt (yet).
-        learn = MappingTarget(self.track, "parameter", self.index, info.name) \
-            if self.track is None or isinstance(self.track, int) else None
+        place = (self.index,) if isinstance(self.index, int) else tuple(self.index)
+        learn = learn_target(self.track, "parameter", slot=place[0], parameter=info.name, path=place[1:])
         self._gesture(item, reset, learn, info.name)
         return item
 
@@ -201,12 +204,14 @@ class ParameterPanel:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
         entries = []
-        if name is not None:
+        if name is not None and not self.in_split:  # an envelope names a slot of the strip's own chain
             target = SlotTarget(self.slot, name)
             entries.append(("Automate", lambda: self.app.open_lane(self.track, target)))
         if learn is not None:
             entries.append(("Learn MIDI", lambda: self.app.learn_midi(learn)))
-        control_menu(handlers, entries)
+        menu = control_menu(handlers, entries)
+        if name is not None:
+            self.menus[name] = menu
         dpg.bind_item_handler_registry(item, handlers)
 
     def reset(self, name: str, default: Any) -> None:

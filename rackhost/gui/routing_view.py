@@ -15,8 +15,11 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.automation import SendTarget
 from rackhost.chain.bus import MAX_SEND_DB
+from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.gui.automation_lane import control_menu
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
+from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
     from rackhost.gui.host import RoutingViewHost
@@ -38,6 +41,13 @@ def send_choices(strip: Any, busses: list[Any]) -> list[str]:
     """The busses ``strip`` does not send to yet (one send per bus), itself left out."""
     taken = {s.bus for s in strip.sends}
     return [b.name for b in busses if b is not strip and b.name not in taken]
+
+
+def learn_target(key: Any, kind: str, **fields: Any) -> MappingTarget:
+    """The mapping target of a control on the strip ``key`` (a track's index, a ``BusRow``, None: the master)."""
+    if isinstance(key, BusRow):
+        return MappingTarget(None, kind, bus=key.index, **fields)  # type: ignore[arg-type]
+    return MappingTarget(key, kind, **fields)  # type: ignore[arg-type]
 
 
 class RoutingView:
@@ -90,22 +100,24 @@ class SendRow:
 
         with dpg.group(horizontal=True) as self.row:
             # A full strip's slider takes what pre/post, M and x leave (a wide strip: a longer throw).
-            self.level = dpg.add_slider_float(width=40 if narrow else -SEND_TOOLS, min_value=SEND_FLOOR_DB,
+            self.level = dpg.add_slider_float(width=px(40) if narrow else -px(SEND_TOOLS), min_value=SEND_FLOOR_DB,
                                               max_value=MAX_SEND_DB,
                                               default_value=max(SEND_FLOOR_DB, send.level_db),
                                               format=self._format(send.level_db), callback=level_changed)
-            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=32 if narrow else 34,
+            self.pre = dpg.add_button(label="pre" if send.pre_fader else "post", width=px(32 if narrow else 34),
                                       callback=lambda: host.set_send_pre_fader(key, bus, not send.pre_fader))
             self.mute = dpg.add_checkbox(label="M", default_value=send.muted,
                                          callback=lambda s, v: host.set_send_muted(key, bus, v))
-            self.remove = dpg.add_button(label="x", width=16, callback=lambda: host.remove_send(key, bus))
+            self.remove = dpg.add_button(label="x", width=px(16), callback=lambda: host.remove_send(key, bus))
         with dpg.tooltip(self.level):
             dpg.add_text(f"send to {bus}: level in dB (the bottom is -inf). " + SEND_TIP, wrap=320)
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: host.session.history.seal())
             dpg.add_item_double_clicked_handler(
                 callback=lambda *_: (level_changed(self.level, 0.0), host.session.history.seal()))
-        control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send)))])
+        self.menu = control_menu(handlers, [("Automate", lambda: host.open_lane(key, SendTarget(send))),
+                                            ("Learn MIDI",
+                                             lambda: host.learn_midi(learn_target(key, "send", send=bus)))])
         dpg.bind_item_handler_registry(self.level, handlers)
 
     def _format(self, level_db: float) -> str:

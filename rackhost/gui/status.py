@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import SCALE, px
+
 LINES = 2
-LINE_HEIGHT = 13  # Dear PyGui's built-in font (the theme keeps it)
+LINE_HEIGHT = 13  # Dear PyGui's built-in font (the theme keeps it); in a big window: SCALE.font_pixels
 LINE_GAP = 5  # the theme's vertical item spacing
-# What the views above leave free for the line (a negative height for their child windows).
+# What the views above leave free for the line (a negative height for their child windows), at 1x: px(HEIGHT).
 HEIGHT = LINES * LINE_HEIGHT + 2 * LINE_GAP + 8
 ELLIPSIS = "..."  # the built-in font has no "…" glyph
 
@@ -44,7 +46,7 @@ class StatusLine:
         dpg.configure_item(self.text, wrap=width)
         dpg.set_value(self.text, self.shown)
         dpg.set_value(self.tooltip_text, self.message)
-        dpg.configure_item(self.tooltip, show=_height(self.message, width) > LINE_HEIGHT)
+        dpg.configure_item(self.tooltip, show=_height(self.message, width) > SCALE.font_pixels)
 
     def width(self) -> float:
         """The width the text may take: the window's, less its padding (the viewport's before the first frame)."""
@@ -57,7 +59,7 @@ class StatusLine:
 
 def fit(message: str, width: float, lines: int = LINES) -> str:
     """``message``, cut with "..." so that wrapped at ``width`` pixels it takes at most ``lines`` lines."""
-    limit = lines * LINE_HEIGHT
+    limit = lines * SCALE.font_pixels
     if _height(message, width) <= limit:
         return message
     low, high = 0, len(message)  # the longest prefix that fits with the ellipsis after it
@@ -73,6 +75,6 @@ def fit(message: str, width: float, lines: int = LINES) -> str:
 def _height(text: str, width: float) -> float:
     size = dpg.get_text_size(text, wrap_width=width)
     if not size:  # no font yet (no frame rendered): count characters of the built-in 7-pixel-wide font
-        per_line = max(1, int(width // 7))
-        return LINE_HEIGHT * max(1, -(-len(text) // per_line))
+        per_line = max(1, int(width // px(7)))
+        return SCALE.font_pixels * max(1, -(-len(text) // per_line))
     return size[1]

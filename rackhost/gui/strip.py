@@ -20,13 +20,13 @@ from rackhost.chain.colors import PALETTE, color_name, shown_color
 from rackhost.chain.dsp import gain_to_db
 from rackhost.live.meters import METER_FLOOR_DB as READOUT_FLOOR_DB
 from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
-from rackhost.chain.midi.mapping import MappingTarget
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
-from rackhost.gui.routing_view import RoutingView
+from rackhost.gui.routing_view import RoutingView, learn_target
+from rackhost.gui.scale import px
 from rackhost.gui.taper import fader_text, pan_text
 from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
 from rackhost.live.commands import BusRow
@@ -49,10 +49,11 @@ MONO_BOX = 17  # the keep-mono box beside a mono track's input chooser
 BAND = 6  # the colour band's height, at the top of the strip
 NARROW_WIDTHS = {"mono>stereo": "m>st", "stereo": "st"}  # a narrow strip's width label, beside A/B
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
-CHAR = 7  # the font's advance: how many characters a button's label gets
+CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
+MATCH_SECONDS = (5.0, 10.0, 30.0)  # the match switch's menu: match over the last this many seconds played
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
 
 
@@ -60,7 +61,8 @@ BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a si
 class StripLayout:
     """How tall each band of every strip is, so that all the faders start at the same height:
     room for the most inserts and sends any strip has. ``narrow`` strips show less text; ``fill``: the width
-    the window's room gives each full strip (used from :data:`SQUEEZED_WIDTH` up; 0: unknown)."""
+    the window's room gives each full strip (used from :data:`SQUEEZED_WIDTH` up; 0: unknown). Widths are
+    in the window's pixels now: the constants are for 1x (:func:`rackhost.gui.scale.px`)."""
 
     narrow: bool = False
     slot_rows: int = 2
@@ -69,7 +71,9 @@ class StripLayout:
 
     @property
     def width(self) -> int:
-        return NARROW_WIDTH if self.narrow else (self.fill if self.fill >= SQUEEZED_WIDTH else STRIP_WIDTH)
+        if self.narrow:
+            return px(NARROW_WIDTH)
+        return self.fill if self.fill >= px(SQUEEZED_WIDTH) else px(STRIP_WIDTH)
 
     @classmethod
     def of(cls, session: Any, narrow: bool = False, room: int = 0) -> StripLayout:
@@ -82,13 +86,13 @@ class StripLayout:
                          for slot in s.chain)
                      for s in (*strips, session.master)), default=0)
         sends = max((len(s.sends) for s in strips), default=0)
-        share = (room - ADD_COLUMN) // max(1, len(strips)) - STRIP_GAP if room else 0
-        return cls(narrow, max(2, slots), sends + 1, 0 if narrow else min(WIDE_WIDTH, share))
+        share = (room - px(ADD_COLUMN)) // max(1, len(strips)) - px(STRIP_GAP) if room else 0
+        return cls(narrow, max(2, slots), sends + 1, 0 if narrow else min(px(WIDE_WIDTH), share))
 
 
 def cut(label: str, width: int) -> str:
     """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was (a tooltip then gives it whole)."""
-    room = max(3, width // CHAR - 1)
+    room = max(3, width // px(CHAR) - 1)
     return label if len(label) <= room else label[: room - 2] + ".."
 
 
@@ -101,6 +105,20 @@ def level_text(gain: float) -> str:
 READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the last {RMS_WINDOW_SECONDS * 1000:.0f} ms; "
                f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf. The meter: a bar per channel "
                f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
+
+
+def match_label(audition: Any, setting: str, narrow: bool = False) -> str:
+    """The ``match`` switch's label: while matching plays, the offset it plays at (``B +2.3``; a slot bypassed
+    against the chain: ``byp +1.0``; a narrow strip: the dB alone), else ``match`` (narrow: ``lm``).
+    A blind test hides it; the input and the delta are not matched."""
+    if not audition.match or audition.blind or audition.delta or audition.side == "input":
+        return "lm" if narrow else "match"
+    if audition.side == "other" and audition.compare_slot is not None:
+        who, db = "byp", audition.other_offset
+    else:
+        who = setting if audition.side != "other" else ("B" if setting == "A" else "A")
+        db = audition.offset_db(who)
+    return f"{db:+.1f}" if narrow else f"{who} {db:+.1f}"
 
 
 def input_label(track: Any) -> str:
@@ -165,11 +183,11 @@ class StripView:
         self._pan_wheeled = False
         self.menus: dict[str, int] = {}  # each control's right-click menu ("gain", "pan")
         width = layout.width
-        self.inner = width - 16
+        self.inner = width - px(16)
         with dpg.child_window(parent=parent, width=width, height=-1, border=True, no_scrollbar=True) as self.root:
             dpg.bind_item_theme(self.root, strip_theme())
             self._band(owner)
-            with dpg.child_window(height=(1 if self.is_master else 3) * ROW, border=False, no_scrollbar=True):
+            with dpg.child_window(height=(2 if self.is_master else 3) * px(ROW), border=False, no_scrollbar=True):
                 self._header(owner)
             chain = owner.chain
             # The slots are in view: their count is not said; a track says its width here (mono, mono>stereo: a
@@ -177,39 +195,39 @@ class StripView:
             width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
             origin = f"preset: {chain.origin}" if chain.origin else ""
             with dpg.group(horizontal=True):
-                room = self.inner - 84
+                room = self.inner - px(84)
                 if width_label:
                     shown = NARROW_WIDTHS.get(width_label, width_label) if layout.narrow else width_label
                     self.width = dpg.add_text(shown, color=MUTED)
                     if shown != width_label:
                         with dpg.tooltip(self.width):
                             dpg.add_text(width_label)
-                    room -= CHAR * len(shown) + 5
+                    room -= px(CHAR) * len(shown) + px(5)
                 self.origin = dpg.add_text(cut(origin, room) if origin else "", color=MUTED, show=bool(origin))
                 if origin and origin != dpg.get_value(self.origin):
                     with dpg.tooltip(self.origin):
                         dpg.add_text(origin)
-                self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=36,
+                self.ab = dpg.add_button(label=f"{owner.ab.active}|{owner.ab.inactive.lower()}", width=px(36),
                                          callback=lambda: app.switch_ab(track))
-                self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=36,
+                self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=px(36),
                                               callback=lambda: app.copy_ab(track))
-            with dpg.child_window(height=(layout.slot_rows + 1) * ROW + 4, border=False):
+            with dpg.child_window(height=(layout.slot_rows + 1) * px(ROW) + px(4), border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
                                                callback=lambda: app.open_browser(track),
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
             if self.is_master:
-                with dpg.child_window(height=5 * ROW + 8, border=False, no_scrollbar=True):
+                with dpg.child_window(height=5 * px(ROW) + px(8), border=False, no_scrollbar=True):
                     dpg.add_separator()
                     self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.child_window(height=layout.send_rows * ROW + 4, border=False):
+                with dpg.child_window(height=layout.send_rows * px(ROW) + px(4), border=False):
                     if self.routing is not None:
                         self.routing.build_sends()
                 dpg.add_separator()
                 self._switches(owner)
-            with dpg.child_window(height=-FOOTER, border=False, no_scrollbar=True) as self.console:
+            with dpg.child_window(height=-px(FOOTER), border=False, no_scrollbar=True) as self.console:
                 self._console(owner)
             self.readout = dpg.add_text(self._readout_text(0.0, 0.0), color=MUTED)
             with dpg.tooltip(self.readout):
@@ -222,7 +240,7 @@ class StripView:
     def _band(self, owner: Any) -> None:
         """The strip's colour, across its top: a click (either button) opens its menu of colours."""
         color = MASTER_BAND if self.is_master else shown_color(self.app.session, owner)
-        self.band = dpg.add_button(label="", width=-1, height=BAND)
+        self.band = dpg.add_button(label="", width=-1, height=px(BAND))
         dpg.bind_item_theme(self.band, band_theme(color))
         if self.is_master:
             return
@@ -230,7 +248,7 @@ class StripView:
             dpg.add_text(f"colour of {owner.name}", color=MUTED)
             self.swatches: dict[str, int] = {}
             for name, value in PALETTE:
-                swatch = dpg.add_button(label=("* " if value == color else "  ") + name, width=110, user_data=value,
+                swatch = dpg.add_button(label=("* " if value == color else "  ") + name, width=px(110), user_data=value,
                                         callback=lambda s, a, u: (dpg.hide_item(self.color_menu),
                                                                   self.app.set_color(self.track, u)))
                 dpg.bind_item_theme(swatch, band_theme(value))
@@ -249,44 +267,45 @@ class StripView:
             with dpg.group(horizontal=True):
                 dpg.add_text("MASTER", color=ACCENT)
                 dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
-                                 self.inner - 6 * CHAR), color=MUTED)
+                                 self.inner - 6 * px(CHAR)), color=MUTED)
+            self._audition(owner)  # a mastering engineer's first compare: the master chain against the mix
             return
         narrow = self.layout.narrow
         if self.is_bus:
             with dpg.group(horizontal=True):
                 dpg.add_text("BUS", color=ACCENT)
-                self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - 58, on_enter=True,
+                self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - px(58), on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
-                self.remove = dpg.add_button(label="x", width=18, callback=lambda: app.remove_bus(track))
+                self.remove = dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_bus(track))
             self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
             self.routing.build_output()
             fed = fed_by(owner, app.session)
-            self.fed = dpg.add_text(cut(fed, self.inner + CHAR), color=MUTED)
-            if cut(fed, self.inner + CHAR) != fed:
+            self.fed = dpg.add_text(cut(fed, self.inner + px(CHAR)), color=MUTED)
+            if cut(fed, self.inner + px(CHAR)) != fed:
                 with dpg.tooltip(self.fed):
                     dpg.add_text(fed, wrap=360)
             return
         with dpg.group(horizontal=True):
             # The grip: drag it onto another track's to move this track there (the strips follow).
-            self.grip = dpg.add_button(label="=", width=12, payload_type=TRACK_PAYLOAD,
+            self.grip = dpg.add_button(label="=", width=px(12), payload_type=TRACK_PAYLOAD,
                                        drop_callback=lambda s, dragged: app.drop_track(dragged, track))
             with dpg.drag_payload(parent=self.grip, payload_type=TRACK_PAYLOAD, drag_data=track):
                 dpg.add_text(f"{owner.name}: drop on another track's = to move it there, on + track: last")
             with dpg.tooltip(self.grip):
                 dpg.add_text("drag onto another track's = to move this track there")
-            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - (46 if narrow else 114),
+            self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - px(46 if narrow else 114),
                                            on_enter=True, callback=lambda s, v: app.rename_track(track, v))
             if not narrow:  # a narrow strip moves by its grip alone: the name needs the room
-                dpg.add_button(label="<", width=18, callback=lambda: app.move_track(track, -1))
-                dpg.add_button(label=">", width=18, callback=lambda: app.move_track(track, 1))
-            dpg.add_button(label="x", width=18, callback=lambda: app.remove_track(track))
+                dpg.add_button(label="<", width=px(18), callback=lambda: app.move_track(track, -1))
+                dpg.add_button(label=">", width=px(18), callback=lambda: app.move_track(track, 1))
+            dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_track(track))
         choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
         choices += [input_label(owner)] if owner.instrument is not None else []
         mono = owner.channels == 1
         with dpg.group(horizontal=True):
             self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
-                                       width=self.inner - (TAKES_NARROW if narrow else TAKES_WIDTH) - 8
-                                       - (MONO_BOX + 6) * mono,
+                                       width=self.inner - px(TAKES_NARROW if narrow else TAKES_WIDTH) - px(8)
+                                       - px(MONO_BOX + 6) * mono,
                                        callback=lambda s, v: app.set_input(track, v))
             # A mono source: keep it mono through stereo-only plug-ins (their outputs summed back), or widen.
             self.keep_mono = dpg.add_checkbox(default_value=owner.keep_mono, show=mono,
@@ -294,7 +313,8 @@ class StripView:
             with dpg.tooltip(self.keep_mono):
                 dpg.add_text("keep mono: stay mono through stereo-only plug-ins (off: widen there)")
             # Beside the source: the recorded takes, one click from playing one here (the Takes window).
-            self.takes = dpg.add_button(label="tk" if narrow else "takes", width=TAKES_NARROW if narrow else TAKES_WIDTH,
+            self.takes = dpg.add_button(label="tk" if narrow else "takes",
+                                        width=px(TAKES_NARROW if narrow else TAKES_WIDTH),
                                         callback=lambda: app.open_takes(track))
         with dpg.tooltip(self.takes):
             dpg.add_text("this track's recorded takes: play one here, rename, delete")
@@ -305,7 +325,7 @@ class StripView:
 
     def _switches(self, owner: Any) -> None:
         """Mute, solo, arm, monitor and abx in a row (a narrow strip: two, and the pan knob beside them; a wide
-        strip has its knob beside the fader), then the audition switches (tracks)."""
+        strip has its knob beside the fader), then the audition switches."""
         app, track = self.app, self.track
         narrow = self.layout.narrow
         with dpg.group(horizontal=True):
@@ -313,6 +333,10 @@ class StripView:
                 with dpg.group(horizontal=True):
                     self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
                                                  callback=lambda s, v: app.set_mute(track, v))
+                    with dpg.item_handler_registry() as handlers:
+                        pass
+                    self._control_menu(handlers, "mute", None)  # Learn MIDI (its automation is a lane's)
+                    dpg.bind_item_handler_registry(self.mute, handlers)
                     self.solo = dpg.add_checkbox(label="S", default_value=owner.solo,
                                                  callback=lambda s, v: app.set_solo(track, v))
                     if not narrow:
@@ -321,12 +345,9 @@ class StripView:
                     with dpg.group(horizontal=True):
                         self._record_switches(owner)
             if narrow:  # the knob beside the switches: the fader and meter take the console's width
-                dpg.add_spacer(width=max(0, self.inner - 136))
+                dpg.add_spacer(width=max(0, self.inner - px(136)))
                 self._pan_knob(owner, beside=True)
-        if not self.is_bus:
-            self._audition(owner)
-        else:
-            dpg.add_spacer(height=ROW - 3)  # where a track has its audition switches: the faders start level
+        self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
         """Arm and monitor (a track with an input) and the blind test; a bus has none."""
@@ -336,17 +357,17 @@ class StripView:
         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
                                         callback=lambda s, v: app.set_monitor(track, v))
-        self.blind = dpg.add_button(label="abx", width=30, callback=lambda: self.app.open_blind_test(self.track))
+        self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
 
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
         """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
         with dpg.group(horizontal=beside):
             self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan,
-                                          width=30 if beside else 36, callback=lambda s, v: self._pan_moved(v))
+                                          width=px(30 if beside else 36), callback=lambda s, v: self._pan_moved(v))
             self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
-            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre"
-                         + ("; right-click: learn MIDI" if not self.is_bus else ""))
+            dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre; right-click: automate, "
+                         "learn MIDI")
         self._release_seals(self.pan, lambda: self._pan_moved(0.0), "pan")
 
     def _audition(self, owner: Any) -> None:
@@ -357,26 +378,48 @@ class StripView:
                                                callback=lambda s, v: self._audition_changed(side="input" if v
                                                                                             else "chain"))
             narrow = self.layout.narrow
-            self.match = dpg.add_checkbox(label="lm" if narrow else "match", default_value=audition.match,
+            # Matching on, the switch's label is the offset it plays at ("B +2.3"): seen without hovering.
+            self.match = dpg.add_checkbox(label=match_label(audition, owner.ab.active, narrow),
+                                          default_value=audition.match,
                                           callback=lambda s, v: self._audition_changed(match=v))
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
                                           callback=lambda s, v: self._audition_changed(delta=v))
-        # The matched side's gain offset ("A +0.0 dB"): where the pointer asks about matching.
+        # The whole of what plays ("A +0.0 dB", "slot 2 bypassed +1.0 dB"), where the pointer asks about matching.
         with dpg.tooltip(self.match):
             dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
-                         "win; off when level is the point. Now:", wrap=360)
+                         "win; off when level is the point; right-click: measure over the loop range or the last "
+                         "seconds played. Now:", wrap=360)
             self.offset = dpg.add_text(audition.label(owner.ab.active), color=MUTED)
-        for item, tip in ((self.hear_input, "hear the input, latency-aligned: the chain bypassed as a whole"),
-                          (self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                        "the chain with and without a slot, scored with the chance of guessing it")),
-                          (self.delta, "delta: hear what the chain changes (its output minus its input)")):
+            self.match_over = dpg.add_text(f"measured {self.app.match_over_words(self.track)}", color=MUTED)
+        with dpg.item_handler_registry() as handlers:
+            pass
+        app, track = self.app, self.track
+        entries = [("match over the loop range", lambda: app.set_match_over(track, None))]
+        entries += [(f"match over the last {seconds:g} s played",
+                     lambda seconds=seconds: app.set_match_over(track, seconds)) for seconds in MATCH_SECONDS]
+        entries.append(("measure again now", lambda: app.measure_audition(track, now=True)))
+        self.menus["match"] = control_menu(handlers, entries)
+        dpg.bind_item_handler_registry(self.match, handlers)
+        heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
+        tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
+                (self.delta, "delta: hear what the chain changes (its output minus its input)")]
+        if not (self.is_bus or self.is_master):
+            tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                      "the chain with and without a slot, scored with the chance of guessing it")))
+        for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)
 
     def _audition_changed(self, **change: Any) -> None:
         self.app.set_audition(self.track, replace(self.owner.audition, **change))
-        dpg.set_value(self.offset, self.owner.audition.label(self.owner.ab.active))
+        self._show_offset()
+
+    def _show_offset(self) -> None:
+        audition, active = self.owner.audition, self.owner.ab.active
+        dpg.set_value(self.offset, audition.label(active))
+        dpg.set_value(self.match_over, f"measured {self.app.match_over_words(self.track)}")
+        dpg.configure_item(self.match, label=match_label(audition, active, self.layout.narrow))
 
     def _pan_moved(self, value: float) -> None:
         value = max(-1.0, min(1.0, round(float(value), 2)))
@@ -391,19 +434,19 @@ class StripView:
         self._console_height = 200
         with dpg.group(horizontal=True):
             if narrow or self.is_master:
-                dpg.add_spacer(width=0 if narrow else max(0, (self.inner - 120) // 2))
+                dpg.add_spacer(width=0 if narrow else max(0, (self.inner - px(120)) // 2))
             else:  # the pan knob beside the fader, at its top, as on a desk's channel; centred in a wide strip
-                dpg.add_spacer(width=max(0, (self.inner - CONSOLE_WIDTH) // 2))
+                dpg.add_spacer(width=max(0, (self.inner - px(CONSOLE_WIDTH)) // 2))
                 self._pan_knob(owner)
             with dpg.group():
-                self.fader = Fader(owner.gain_db, width=64, height=self._console_height - ROW,
+                self.fader = Fader(owner.gain_db, width=px(64), height=self._console_height - px(ROW),
                                    changed=lambda db: self._gain_moved(db),
                                    ended=lambda: app.session.history.seal())
                 self.gain = self.fader.drawlist
-                self.gain_text = dpg.add_text(self.fader.text, indent=SCALE_WIDTH + 4)
+                self.gain_text = dpg.add_text(self.fader.text, indent=px(SCALE_WIDTH + 4))
             with dpg.tooltip(self.gain_text):
                 dpg.add_text("fader: drag the cap (Ctrl: finer); wheel: 1 dB a notch (Ctrl: 0.1 dB); "
-                             "double-click: 0 dB" + ("; right-click: learn MIDI" if not self.is_bus else ""))
+                             "double-click: 0 dB; right-click: automate, learn MIDI")
             with dpg.item_handler_registry() as handlers:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: self.fader.reset())
             self._control_menu(handlers, "gain", StripTarget("gain_db"))
@@ -423,7 +466,7 @@ class StripView:
         height = int(dpg.get_item_rect_size(self.console)[1])
         if height > 0 and height != self._console_height:
             self._console_height = height
-            self.fader.resize(height - ROW)
+            self.fader.resize(height - px(ROW))
             self.meter.resize(height)
 
     def wheel(self, notches: float) -> bool:
@@ -445,7 +488,7 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not slot.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            button = dpg.add_button(label="", width=self.inner - SLOT_TOOLS, user_data=index,
+            button = dpg.add_button(label="", width=self.inner - px(SLOT_TOOLS), user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
                                     drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
@@ -453,15 +496,18 @@ class StripView:
                              f"(Alt: a copy)")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
-            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
-            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
-            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+            dpg.add_button(label="^", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
         if slot.key is not None:  # what its detector hears, under it (the panel's key selector changes it)
             label = key_label(slot.key)
-            self.key_labels[index] = dpg.add_text(cut(label, self.inner - 24), indent=24, color=MUTED)
+            self.key_labels[index] = dpg.add_text(cut(label, self.inner - px(24)), indent=px(24), color=MUTED)
             if dpg.get_value(self.key_labels[index]) != label:
                 with dpg.tooltip(self.key_labels[index]):
                     dpg.add_text(label)
@@ -486,28 +532,32 @@ class StripView:
         with dpg.group(horizontal=True):
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
-            button = dpg.add_button(label=split.name, width=self.inner - SLOT_TOOLS, payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index)
+            button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
+                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
+                                    callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
                 dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
-            dpg.add_button(label="^", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, -1))
-            dpg.add_button(label="v", width=12, user_data=index, callback=lambda s, a, i: app.move_slot(track, i, 1))
-            dpg.add_button(label="x", width=12, user_data=index, callback=lambda s, a, i: app.remove_slot(track, i))
+            dpg.add_button(label="^", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.move_slot(track, i, -1))
+            dpg.add_button(label="v", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.move_slot(track, i, 1))
+            dpg.add_button(label="x", width=px(12), user_data=index,
+                           callback=lambda s, a, i: app.remove_slot(track, i))
         self.slots.append(box)
         self.slot_buttons.append(button)
         self.slot_tips.append((tip, tip_text))
         levels = []
         for k, branch in enumerate(split.branches):
-            with dpg.group(horizontal=True, indent=24):
+            with dpg.group(horizontal=True, indent=px(24)):
                 level = max(branch.level_db, BRANCH_FLOOR_DB)
                 levels.append(dpg.add_drag_float(default_value=level, min_value=BRANCH_FLOOR_DB,
-                                                 max_value=MAX_BRANCH_LEVEL_DB, speed=0.1, width=56,
+                                                 max_value=MAX_BRANCH_LEVEL_DB, speed=0.1, width=px(56),
                                                  format="%.1f dB", user_data=(index, k),
                                                  callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
                 names = ", ".join(s.name for s in branch.chain) or "dry"
-                shown = dpg.add_text(cut(names, self.inner - 86), color=MUTED)
+                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED)
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
@@ -535,11 +585,12 @@ class StripView:
         label += " delta" if getattr(slot, "delta", False) else ""
         short, whole = self.reductions.get(index, ("", None))
         marked = (f"! {label}" if why else label) + short
-        shown = cut(marked, self.inner - SLOT_TOOLS)
+        shown = cut(marked, self.inner - px(SLOT_TOOLS))
         full = label if shown != marked else None
         tip, text = self.slot_tips[index]
-        dpg.set_value(text, "\n".join(line for line in (full, whole, why) if line))
-        dpg.configure_item(tip, show=bool(full or why or whole))
+        opens = "click: its branches, their levels and plug-ins, in a window" if isinstance(slot, Split) else None
+        dpg.set_value(text, "\n".join(line for line in (full, whole, why, opens) if line))
+        dpg.configure_item(tip, show=bool(full or why or whole or opens))
         dpg.configure_item(self.slot_buttons[index], label=shown)
 
     def show_reductions(self, reductions: dict[int, tuple[str, str]]) -> None:
@@ -553,8 +604,8 @@ class StripView:
                 self._show_sidechain(index, slot)
 
     def _release_seals(self, item: int, reset: Any, learn: str) -> None:
-        """Letting go of a control ends its undo step; a double-click puts it back; right-click learns MIDI
-        (tracks and the master: a controller mapping names no bus). The fader seals its own gestures."""
+        """Letting go of a control ends its undo step; a double-click puts it back; right-click: automate, learn
+        MIDI. The fader seals its own gestures."""
         with dpg.item_handler_registry() as handlers:
             dpg.add_item_deactivated_handler(callback=lambda *_: self.app.session.history.seal())
             dpg.add_item_double_clicked_handler(callback=lambda *_: (reset(), self.app.session.history.seal()))
@@ -562,13 +613,11 @@ class StripView:
         dpg.bind_item_handler_registry(item, handlers)
 
     def _control_menu(self, handlers: int, learn: str, automate: StripTarget | None) -> None:
-        """Right-click on a control: Automate (its lane) and Learn MIDI (tracks and the master: a controller
-        mapping names no bus)."""
+        """Right-click on a control: Automate (its lane) and Learn MIDI (a track's, a bus's or the master's)."""
         app, track = self.app, self.track
         entries = [("Automate", lambda: app.open_lane(track, automate))] if automate is not None else []
-        if not self.is_bus:
-            target = MappingTarget(track, learn)  # type: ignore[arg-type]
-            entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
+        target = learn_target(track, learn)
+        entries.append(("Learn MIDI", lambda: app.learn_midi(target)))
         self.menus[learn] = control_menu(handlers, entries)
 
     def show_automation(self) -> None:
@@ -597,12 +646,11 @@ class StripView:
                 dpg.set_value(self.pan, owner.pan)
                 dpg.set_value(self.pan_text, pan_text(owner.pan))
             dpg.set_value(self.mute, owner.mute)
-            if not self.is_bus:
-                audition = owner.audition
-                dpg.set_value(self.hear_input, audition.shows_input)
-                dpg.set_value(self.match, audition.match)
-                dpg.set_value(self.delta, audition.delta)
-                dpg.set_value(self.offset, audition.label(owner.ab.active))
+        audition = owner.audition
+        dpg.set_value(self.hear_input, audition.shows_input)
+        dpg.set_value(self.match, audition.match)
+        dpg.set_value(self.delta, audition.delta)
+        self._show_offset()
         if self.routing is not None:
             self.routing.refresh(owner)
 

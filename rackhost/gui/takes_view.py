@@ -29,6 +29,7 @@ from rackhost.chain.takes import (
 )
 from rackhost.errors import RackhostError
 from rackhost.gui.dialogs import DialogView, centre
+from rackhost.gui.scale import px
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED, PANEL
 
 if TYPE_CHECKING:
@@ -58,13 +59,13 @@ class TakesView(DialogView):
         with dpg.window(label=self.TITLE, width=self.WIDTH, height=self.HEIGHT, on_close=self.close) as self.window:
             with dpg.group(horizontal=True):
                 dpg.add_text("Track")
-                self.choice = dpg.add_combo([], width=200, callback=lambda s, v: self.show_track(self._track_of(v)))
+                self.choice = dpg.add_combo([], width=px(200), callback=lambda s, v: self.show_track(self._track_of(v)))
                 self.printed = dpg.add_checkbox(label="use printed (wet)")
                 with dpg.tooltip(self.printed):
                     dpg.add_text("off: use plays the dry take through the track's chain, so the part can be mixed; "
                                  "on: the wet take, the chain's sound as it was recorded", wrap=360)
             self.folder_text = dpg.add_text("", color=MUTED)
-            with dpg.child_window(height=-26, border=True) as self.list:
+            with dpg.child_window(height=-px(26), border=True) as self.list:
                 pass
             self.status = dpg.add_text("", color=MUTED)
         centre(self.window, self.WIDTH, self.HEIGHT)
@@ -135,7 +136,7 @@ class TakesView(DialogView):
             wave = dpg.add_drawlist(WAVE_WIDTH, WAVE_HEIGHT)
             self._draw_wave(wave, take, fraction, METER if playing else ACCENT, recording)
             with dpg.group():
-                name = dpg.add_input_text(default_value=take.name, width=170, on_enter=True, enabled=not recording,
+                name = dpg.add_input_text(default_value=take.name, width=px(170), on_enter=True, enabled=not recording,
                                           user_data=take, callback=lambda s, v, t: self.rename(t, v))
                 with dpg.tooltip(name):
                     dpg.add_text("type a name and press Enter to rename the take's dry and wet files\n"
@@ -153,10 +154,11 @@ class TakesView(DialogView):
                     with dpg.tooltip(use):
                         dpg.add_text(f"{self.track.name} plays {Path(self.track.source.path).name}")
                 else:
-                    use = dpg.add_button(label="use", width=50, user_data=take, callback=lambda s, a, t: self.use(t))
+                    use = dpg.add_button(label="use", width=px(50), user_data=take,
+                                         callback=lambda s, a, t: self.use(t))
                     with dpg.tooltip(use):
                         dpg.add_text(f"make this take {self.track.name!r}'s audio file (Edit > Undo takes it back)")
-                delete = dpg.add_button(label="delete", width=50, user_data=take, enabled=not recording,
+                delete = dpg.add_button(label="delete", width=px(50), user_data=take, enabled=not recording,
                                         callback=lambda s, a, t: self.ask_delete(t))
         self.rows[take.number] = {"name": name, "use": use, "delete": delete, "wave": wave}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import SCALE, px
+
 BACKGROUND = (24, 26, 30)
 PANEL = (34, 37, 43)
 ACCENT = (86, 156, 214)
@@ -24,8 +26,8 @@ def strip_theme() -> int:
     if theme is None or not dpg.does_item_exist(theme):
         with dpg.theme() as theme:
             with dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 5, 3)
-                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 4, 2)
+                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, px(5), px(3))
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, px(4), px(2))
         _BANDS["strip"] = theme
     return theme
 
@@ -42,8 +44,8 @@ def band_theme(color: str) -> int:
                 dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, tuple(min(255, c + 25) for c in rgb))
                 dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, rgb)
                 dpg.add_theme_color(dpg.mvThemeCol_Text, BACKGROUND)
-                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 2, 0)
-                dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 2)
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, px(2), 0)
+                dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, px(2))
         _BANDS[color] = theme
     return theme
 
@@ -53,12 +55,13 @@ def _light(color: tuple[int, int, int]) -> int:
         with dpg.theme_component(dpg.mvButton):
             for part in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
                 dpg.add_theme_color(part, color)
-            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 2)
+            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, px(2))
             dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 0, 0)
     return theme
 
 
 def apply_theme() -> int:
+    """The window's theme, at the window's scale now (:mod:`rackhost.gui.scale`): made again when it changes."""
     with dpg.theme() as theme:
         with dpg.theme_component(dpg.mvAll):
             dpg.add_theme_color(dpg.mvThemeCol_WindowBg, BACKGROUND)
@@ -71,9 +74,16 @@ def apply_theme() -> int:
             dpg.add_theme_color(dpg.mvThemeCol_PlotHistogram, METER)
             dpg.add_theme_color(dpg.mvThemeCol_Text, TEXT)
             dpg.add_theme_color(dpg.mvThemeCol_Border, (60, 64, 72))
-            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 3)
-            dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, 4)
-            dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6, 5)
+            dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, px(3))
+            dpg.add_theme_style(dpg.mvStyleVar_ChildRounding, px(4))
+            dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, px(6), px(5))
+            if SCALE.factor != 1.0:  # Dear PyGui's own sizes (its defaults at 1x), grown with the text
+                dpg.add_theme_style(dpg.mvStyleVar_WindowPadding, px(8), px(8))
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, px(4), px(3))
+                dpg.add_theme_style(dpg.mvStyleVar_ItemInnerSpacing, px(4), px(4))
+                dpg.add_theme_style(dpg.mvStyleVar_ScrollbarSize, px(14))
+                dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, px(12))
+                dpg.add_theme_style(dpg.mvStyleVar_IndentSpacing, px(21))
     dpg.bind_theme(theme)
     _BANDS.clear()
     CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))

@@ -23,11 +23,12 @@ import dearpygui.dearpygui as dpg
 from rackhost.chain.colors import rgb, shown_color
 from rackhost.chain.session import LoopRange
 from rackhost.gui.host import TimelineHost
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 from rackhost.gui.waveform import PeakCache, overview_image
 from rackhost.live.commands import Locate, Loop
 
-TICKS_HEIGHT = 18  # the ruler's numbers
+TICKS_HEIGHT = 18  # the ruler's numbers (sizes here are for 1x: px(...) of them, rackhost.gui.scale)
 OVERVIEW_HEIGHT = 58  # the overview's least height; stacked files get a row each
 ROW_HEIGHT = 22  # a file's row in the overview
 OVERVIEW_HEIGHT_SMALL = 30  # in a window under TALL pixels high: every file drawn over the others, the strips
@@ -51,9 +52,10 @@ LABEL_PIXELS = 70  # at least this far between two numbers on the ruler
 
 
 def tick_step(seconds: float, width: float) -> float:
-    """The ruler's step between numbered ticks: the finest that leaves :data:`LABEL_PIXELS` between them."""
+    """The ruler's step between numbered ticks: the finest that leaves :data:`LABEL_PIXELS` (at the window's
+    scale) between them."""
     for step in STEPS:
-        if step / seconds * width >= LABEL_PIXELS:
+        if step / seconds * width >= px(LABEL_PIXELS):
             return float(step)
     return float(STEPS[-1])
 
@@ -73,7 +75,7 @@ class Timeline:
         self.app = app
         self.cache = PeakCache()
         self.width = 800
-        self.overview_height = OVERVIEW_HEIGHT
+        self.overview_height = px(OVERVIEW_HEIGHT)
         self.stacked = True  # a row per file in the overview (up to STACKED files, in a tall window)
         self._span = MIN_SECONDS
         self._press: float | None = None  # x where the left button went down on the ruler
@@ -107,7 +109,7 @@ class Timeline:
     @property
     def height(self) -> int:
         """The ruler's: its numbers and the overview."""
-        return TICKS_HEIGHT + self.overview_height
+        return px(TICKS_HEIGHT) + self.overview_height
 
     def show(self, shown: bool) -> None:
         """View > Timeline: hide the ruler and the lanes (the strips get their height), or show them again."""
@@ -239,7 +241,7 @@ class Timeline:
 
     def _fit_height(self) -> None:
         """As tall as the ruler and the open lanes, but never so tall that the strips' faders get short of
-        :data:`MIN_CONSOLE` (the lanes scroll then; the ruler always shows)."""
+        :data:`MIN_CONSOLE` (at the window's scale; the lanes scroll then; the ruler always shows)."""
         heights = [int(dpg.get_item_rect_size(lane.window)[1]) + 5 for lane in self.app.lanes if lane.alive]
         wanted = self.height + 4 + sum(heights)
         least = self.height + 4 + max(heights[-1:], default=0)  # the lane opened last always shows (it is on top)
@@ -247,7 +249,7 @@ class Timeline:
         views = [*self.app.strips, *self.app.bus_strips, *([self.app.master] if self.app.master else [])]
         consoles = [dpg.get_item_rect_size(v.console)[1] for v in views if dpg.does_item_exist(v.console)]
         console = min(consoles, default=0)
-        room = now + console - MIN_CONSOLE if console > 0 else wanted  # the strips' height moves with ours
+        room = now + console - px(MIN_CONSOLE) if console > 0 else wanted  # the strips' height moves with ours
         height = min(wanted, max(room, least))
         if dpg.get_item_height(self.area) != height:
             dpg.configure_item(self.area, height=height, no_scrollbar=height >= wanted)
@@ -276,7 +278,7 @@ class Timeline:
     def _draw_overview(self) -> None:
         sources = self._sources()
         tall = not dpg.is_viewport_ok() or dpg.get_viewport_client_height() >= TALL
-        state = (self.width, self._span, tuple(sources), self.cache.finished, tall)
+        state = (self.width, self._span, tuple(sources), self.cache.finished, tall, px(TICKS_HEIGHT))
         if state == self._overview:
             return
         self._overview = state
@@ -287,8 +289,8 @@ class Timeline:
             layers.append((*found.columns(self._span, self.width), color) if found is not None else None)
         self.legend = legend
         self.stacked = tall and len(sources) <= STACKED
-        self.overview_height = max(OVERVIEW_HEIGHT, ROW_HEIGHT * len(sources) + 2) if self.stacked \
-            else (OVERVIEW_HEIGHT if tall else OVERVIEW_HEIGHT_SMALL)
+        self.overview_height = max(px(OVERVIEW_HEIGHT), px(ROW_HEIGHT) * len(sources) + 2) if self.stacked \
+            else (px(OVERVIEW_HEIGHT) if tall else px(OVERVIEW_HEIGHT_SMALL))
         dpg.configure_item(self.ruler, height=self.height)
         height = self.overview_height - 2
         image = self._picture(layers, height)
@@ -298,7 +300,7 @@ class Timeline:
             old, self._texture_size = self._texture, (self.width, height)
             self._texture = dpg.add_dynamic_texture(self.width, height, image.ravel(), parent=self._registry)
             dpg.delete_item(self.picture, children_only=True)
-            self._image = dpg.draw_image(self._texture, (0, TICKS_HEIGHT + 1), (self.width, self.height - 1),
+            self._image = dpg.draw_image(self._texture, (0, px(TICKS_HEIGHT) + 1), (self.width, self.height - 1),
                                          parent=self.picture)
             if old:
                 dpg.delete_item(old)
@@ -327,18 +329,20 @@ class Timeline:
         if self._drag_to is not None and self._press is not None:
             fixed = self.x_of(self._anchor) if self._anchor is not None else self._press
             drag = tuple(sorted((fixed, self._drag_to)))
-        state = (self.width, self.height, self._span, loop, drag, tuple(self.legend), self.stacked)
+        state = (self.width, self.height, self._span, loop, drag, tuple(self.legend), self.stacked,
+                 px(TICKS_HEIGHT))
         if state == self._static:
             return
         self._static = state
         for layer in (self.background, self.marks):
             dpg.delete_item(layer, children_only=True)
         width, span = self.width, self._span
-        dpg.draw_rectangle((0, 0), (width, TICKS_HEIGHT), color=RULER_BG, fill=RULER_BG, parent=self.background)
-        dpg.draw_rectangle((0, TICKS_HEIGHT), (width, self.height), color=OVERVIEW_BG, fill=OVERVIEW_BG,
+        ticks = px(TICKS_HEIGHT)
+        dpg.draw_rectangle((0, 0), (width, ticks), color=RULER_BG, fill=RULER_BG, parent=self.background)
+        dpg.draw_rectangle((0, ticks), (width, self.height), color=OVERVIEW_BG, fill=OVERVIEW_BG,
                            parent=self.background)
         if not self.stacked or not self.legend:
-            middle = TICKS_HEIGHT + self.overview_height / 2
+            middle = px(TICKS_HEIGHT) + self.overview_height / 2
             dpg.draw_line((0, middle), (width, middle), color=(50, 54, 62), parent=self.background)
         step = tick_step(span, width)
         minor = step / 5 if step / 5 / span * width >= 8 else step / 2
@@ -346,10 +350,10 @@ class Timeline:
             t = i * minor
             x = self.x_of(t)
             major = math.isclose(t / step, round(t / step), abs_tol=1e-6)
-            top = 2 if major else TICKS_HEIGHT - 5
-            dpg.draw_line((x, top), (x, TICKS_HEIGHT), color=TICK, parent=self.background)
+            top = 2 if major else px(TICKS_HEIGHT) - 5
+            dpg.draw_line((x, top), (x, px(TICKS_HEIGHT)), color=TICK, parent=self.background)
             if major:
-                dpg.draw_text((x + 3, 2), time_label(t, step), color=MUTED, size=13, parent=self.background)
+                dpg.draw_text((x + 3, 2), time_label(t, step), color=MUTED, size=px(13), parent=self.background)
         marked = (drag[0], drag[1], True) if drag is not None else \
             ((self.x_of(loop.start), self.x_of(loop.end), loop.on) if loop is not None else None)
         if marked is not None:
@@ -357,28 +361,28 @@ class Timeline:
             fill = LOOP_FILL if on else LOOP_OFF_FILL
             dpg.draw_rectangle((left, 0), (right, self.height), color=fill, fill=fill, parent=self.marks)
             edge = LOOP_EDGE if on else (*LOOP_EDGE[:3], 90)
-            dpg.draw_rectangle((left, 0), (right, TICKS_HEIGHT), color=edge, fill=(*LOOP_EDGE[:3], 70 if on else 25),
+            dpg.draw_rectangle((left, 0), (right, ticks), color=edge, fill=(*LOOP_EDGE[:3], 70 if on else 25),
                                parent=self.marks)
             for x in (left, right):
                 dpg.draw_line((x, 0), (x, self.height), color=edge, thickness=2, parent=self.marks)
         if not self.stacked:  # drawn over each other: the names in a row along the top
             x = 6
             for name, color in self.legend:
-                dpg.draw_rectangle((x - 3, TICKS_HEIGHT + 2), (x + 7 * len(name) + 3, TICKS_HEIGHT + 15),
+                dpg.draw_rectangle((x - 3, ticks + 2), (x + px(7) * len(name) + 3, ticks + px(15)),
                                    color=(0, 0, 0, 0), fill=(*OVERVIEW_BG, 200), parent=self.marks)
-                dpg.draw_text((x, TICKS_HEIGHT + 2), name, color=color, size=12, parent=self.marks)
-                x += 7 * len(name) + 14
+                dpg.draw_text((x, px(TICKS_HEIGHT) + 2), name, color=color, size=px(12), parent=self.marks)
+                x += px(7) * len(name) + 14
         else:  # a row each: the name at the row's left, its lane separated by a line
             for (top, high), (name, color) in zip(self._rows(len(self.legend), self.overview_height - 2), self.legend):
-                y = TICKS_HEIGHT + 1 + top
+                y = px(TICKS_HEIGHT) + 1 + top
                 if top:
                     dpg.draw_line((0, y), (width, y), color=(44, 47, 54), parent=self.marks)
-                text_y = y + max(0, (high - 12) / 2)
-                dpg.draw_rectangle((4, text_y), (12 + 7 * len(name), text_y + 12), color=(0, 0, 0, 0),
+                text_y = y + max(0, (high - px(12)) / 2)
+                dpg.draw_rectangle((4, text_y), (12 + px(7) * len(name), text_y + px(12)), color=(0, 0, 0, 0),
                                    fill=(*OVERVIEW_BG, 200), parent=self.marks)
-                dpg.draw_text((8, text_y), name, color=color, size=12, parent=self.marks)
+                dpg.draw_text((8, text_y), name, color=color, size=px(12), parent=self.marks)
         if not self.legend:
-            dpg.draw_text((6, TICKS_HEIGHT + self.overview_height / 2 - 7),
+            dpg.draw_text((6, px(TICKS_HEIGHT) + self.overview_height / 2 - px(7)),
                           "no file tracks: render the master (Render menu) to see its waveform here",
-                          color=MUTED, size=13, parent=self.marks)
+                          color=MUTED, size=px(13), parent=self.marks)
         dpg.draw_rectangle((0, 0), (width - 1, self.height - 1), color=(60, 64, 72), parent=self.marks)

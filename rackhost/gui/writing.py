@@ -5,6 +5,12 @@ window tells it when a control is let go (a :class:`~rackhost.live.commands.Rele
 once the mouse is up and the control still), shows which controls are being
 written, and commits each pass the engine sends back to its own session: the
 session the user saves and undoes in, one undo step per pass.
+
+A MIDI controller's pass starts and ends in the engine: the window learns of
+it from the engine's report of the passes it writes
+(:attr:`~rackhost.live.process.EngineProcess.writing_now`) and shows it as it
+shows its own drag; the control follows the controller (the engine's moved
+targets), and the lane draws the value held since the pass began.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from rackhost.chain.automation import (
     find,
 )
 from rackhost.live.commands import BusRow, EngineCommandError, EnvelopeRef, Release
-from rackhost.live.writer import commit_written
+from rackhost.live.writer import Writing, commit_written
 
 # A control is let go when the mouse is up and it has not moved for this long (a wheel's burst is one touch).
 RELEASE_SECONDS = 0.25
@@ -60,19 +66,37 @@ class Writes:
             key = (track, EnvelopeRef.of(self.app.owner(track), target))
         except StopIteration:  # its slot left the chain
             return False
-        return key in self.touched or key in self.latched
+        return key in self.touched or key in self.latched or self.in_engine(key) is not None
+
+    def report(self, track: int | BusRow | None, target: Target) -> Writing | None:
+        """The engine's report of the pass writing ``target`` of ``track`` now, if any (for the lane to draw)."""
+        if not self.app.has_owner(track):
+            return None
+        try:
+            return self.in_engine((track, EnvelopeRef.of(self.app.owner(track), target)))
+        except StopIteration:
+            return None
+
+    def in_engine(self, key: tuple[int | BusRow | None, EnvelopeRef]) -> Writing | None:
+        """The engine's report of the pass writing this control (a controller's, or the window's own), if any."""
+        engine = self.app.engine
+        for writing in getattr(engine, "writing_now", ()) if engine is not None else ():
+            if (writing.track, writing.target) == key:
+                return writing
+        return None
 
     def show(self, lane: Any) -> None:
         """An automation lane's "writing" light, and its control's text in red, while a pass writes it."""
         writing = self.writing(lane.track, lane.target)
+        if writing:  # every frame: a controller's move refreshes the strip, which paints its readout amber again
+            for item in self._controls(lane.track, lane.target):
+                mark_writing(item)
         if writing == lane.writing:
             return
         lane.writing = writing
         envelope = lane.envelope
         dpg.set_value(lane.writing_light, f"writing ({envelope.mode})" if writing and envelope else "")
         if writing:
-            for item in self._controls(lane.track, lane.target):
-                mark_writing(item)
             return
         if isinstance(lane.target, SlotTarget):  # back to amber (automated), or the theme's
             for panel in self.app.panels:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from rackhost.chain.midi.mapping import CCMapping, MappingTarget
 from rackhost.errors import RackhostError
+from rackhost.live.match_tap import check_seconds
 
 
 class Needs(IntEnum):
@@ -145,13 +146,23 @@ class OnStrip(Command):
 
 @dataclass(frozen=True)
 class OnSlot(OnStrip):
-    """A command for one slot of a track's (or the master's) chain."""
+    """A command for one slot of a track's (or the master's) chain.
+
+    A command that can reach into a split also has a ``path``: (branch, slot, branch, slot, ...) from the split
+    at ``slot`` down to the plug-in (empty: ``slot`` itself); see :data:`rackhost.chain.chain.SlotPath`.
+    """
 
     slot: int
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_index(f"{type(self).__name__}'s slot", self.slot, master=False)
+        path = getattr(self, "path", ())
+        if not isinstance(path, tuple) or len(path) % 2:
+            raise TypeError(f"{type(self).__name__}'s path is (branch, slot) pairs inside the split at slot "
+                            f"{self.slot}; got {path!r}")
+        for step in path:
+            _check_index(f"{type(self).__name__}'s path", step, master=False)
 
 
 @dataclass(frozen=True)
@@ -238,11 +249,13 @@ class SetParameter(OnSlot):
 
     name: str
     value: object
+    path: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Bypass(OnSlot):
     value: bool
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -251,6 +264,7 @@ class Mix(OnSlot):
     """A slot's wet/dry mix, 0.0 (dry) to 1.0 (wet)."""
 
     value: float
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -260,6 +274,7 @@ class BranchLevel(OnSlot):
 
     branch: int
     level_db: float
+    path: tuple[int, ...] = ()  # the split is inside another's branch: (branch, slot, ...) from ``slot``
     needs: ClassVar[Needs] = REBUILD
 
     def __post_init__(self) -> None:
@@ -438,8 +453,9 @@ class MidiUnprogram(Command):
 
 @dataclass(frozen=True)
 class SetAudition(OnStrip):
-    """Play a track's chain, its input (bypass-compare) or the delta, at the measured matching offset;
-    crossfaded at the next block (nothing rebuilt). See :class:`rackhost.chain.audition.Audition`."""
+    """Play a strip's chain (a track's, a bus's or the master's), its input (bypass-compare) or the delta, at
+    the measured matching offset; crossfaded at the next block (nothing rebuilt). See
+    :class:`rackhost.chain.audition.Audition`."""
 
     side: str = "chain"  # "chain", "input", or "other" (the inactive A/B setting; needs runs_other)
     match: bool = True
@@ -453,8 +469,6 @@ class SetAudition(OnStrip):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.track, int):
-            raise TypeError("SetAudition works on a track; give it a track's index")
         if self.compare_slot is not None:
             _check_index("SetAudition's compare_slot", self.compare_slot, master=False)
         if self.side not in ("chain", "input", "other"):
@@ -469,6 +483,7 @@ class SetSlotDelta(OnSlot):
     See :attr:`rackhost.chain.chain.Slot.delta`."""
 
     value: bool
+    path: tuple[int, ...] = ()
     needs: ClassVar[Needs] = REBUILD
 
 
@@ -481,6 +496,26 @@ class WatchSpectrum(OnStrip):
 @dataclass(frozen=True)
 class UnwatchSpectrum(Command):
     """No spectrum view is open: the audio callback stops tapping any strip."""
+
+
+@dataclass(frozen=True)
+class ListenForMatch(OnStrip):
+    """Keep the last ``seconds`` of what a strip plays, both sides (its latency-aligned input and its chain's
+    output), in the shared memory block named ``memory`` that the parent made
+    (:func:`rackhost.live.match_tap.tap_bytes` long), for matching from what plays; the parent reads and measures
+    it (:meth:`rackhost.live.process.EngineProcess.match_from_playing`)."""
+
+    memory: str
+    seconds: float
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_seconds(self.seconds)
+
+
+@dataclass(frozen=True)
+class StopListening(OnStrip):
+    """Stop keeping what a strip plays for matching (:class:`ListenForMatch`)."""
 
 
 def command_types() -> list[type[Command]]:
@@ -543,13 +578,27 @@ def slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
     return chain[slot]
 
 
-def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int) -> Any:
-    """Like :func:`slot_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches,
-    edited through a session document) is refused by name."""
+def item_of(session: Any, track: int | BusRow | None, slot: int, path: tuple[int, ...] = ()) -> Any:
+    """Like :func:`slot_of`, reaching down ``path`` ((branch, slot) pairs) into the split at ``slot``."""
     item = slot_of(session, track, slot)
+    if not path:
+        return item
+    from rackhost.chain.chain import item_at
+    from rackhost.errors import SessionError
+
+    try:
+        return item_at(chain_of(session, track), (slot, *path))
+    except SessionError as err:
+        raise EngineCommandError(f"{err}; the engine has not synced the edit yet") from None
+
+
+def plugin_slot_of(session: Any, track: int | BusRow | None, slot: int, path: tuple[int, ...] = ()) -> Any:
+    """Like :func:`item_of`, for an operation on a plug-in: a split slot (whose plug-ins sit in its branches) is
+    refused by name."""
+    item = item_of(session, track, slot, path)
     if not hasattr(item, "plugin"):
         kind = "bus" if isinstance(track, BusRow) else "track"
         where = "the master" if track is None else f"{kind} {owner(session, track).name!r}"
         raise EngineCommandError(f"slot {slot} of {where} is the split {item.name!r}, not a plug-in; "
-                                 f"its branches' plug-ins are edited by sending the session (Sync)")
+                                 f"name a plug-in inside it with path=(branch, slot)")
     return item

@@ -20,9 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rackhost.chain.audition import Audition, measure_bypassed, measure_track
-from rackhost.chain.automation import WRITING_MODES, SlotTarget, StripTarget, Target, find, write_label
-from rackhost.chain.dsp import gain_to_db
+from rackhost.chain.audition import Audition
+from rackhost.chain.audition_measure import measure_audition
+from rackhost.chain.automation import WRITING_MODES, SendTarget, SlotTarget, StripTarget, Target, find, write_label
+from rackhost.chain.dsp import DelayCarry, gain_to_db
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.session import Session
 from rackhost.chain.sidechain import twin_of
@@ -30,14 +31,16 @@ from rackhost.errors import RackhostError
 from rackhost.live import memory, priority
 from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
 from rackhost.live.commands import BusRow
+from rackhost.live.commands import owner as strip_at
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
+from rackhost.live.match_tap import DEFAULT_SECONDS, MatchTap, matched_from_played, played_offsets, tap_frames
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
 from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
                                    slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
-from rackhost.live.writer import AutomationWriter, WrittenPass, envelope_value
+from rackhost.live.writer import AutomationWriter, Writing, WrittenPass, envelope_value
 
 SWITCH_INTERVAL = 0.0001  # seconds: short, so the audio thread gets the GIL back quickly from another thread
 
@@ -117,6 +120,8 @@ class LiveEngine(AudioCallback):
         self._master_ring = Ring(2, 3 * session.sample_rate)
         self._loudness = LoudnessMeter(session.sample_rate)
         self._spectrum_tap: SpectrumTap | None = None
+        # Strips listened to for matching from what plays (a track's index, a BusRow, None: the master).
+        self._match_taps: dict[int | BusRow | None, MatchTap] = {}
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
@@ -127,6 +132,7 @@ class LiveEngine(AudioCallback):
         self._retiring: dict[int, Any] = {}
         self._meter_reader = MeterReader(session.sample_rate)  # meters(): this engine's own reader
         self._state: LiveState | None = None
+        self._carry = DelayCarry()  # the mix's alignment delays, handed from one snapshot to the next
         self._writer = AutomationWriter(session.sample_rate, session.block_size)  # touch and latch passes
         # Every finished write pass (oldest first), committed to the session's history (one step per stop or
         # release); an engine process hands them to its parent, which keeps the session the user undoes in.
@@ -158,6 +164,7 @@ class LiveEngine(AudioCallback):
             self._partner = self._partner_start(self.session.block_size, self.session.sample_rate)
         self._warm_up()
         self.session.reset()  # start from silence, as an offline render does
+        self._carry = DelayCarry()  # and so do the mix's alignment delays (not the warm-up's audio)
         self.update()
         try:
             self._stream = self._open(self.input_channels)
@@ -325,8 +332,11 @@ class LiveEngine(AudioCallback):
                 writes = any(getattr(e, "mode", "read") in ("touch", "latch") for e in track.automation)
                 # A keyed track and the tracks it hears render here, in order (MixSnapshot.render_order).
                 keyed = lane in state.last or lane in state.snapshot.key_sources
+                # A track listened to for matching fills a ring in this process (the window reads it).
+                listened = strip.index in self._match_taps
                 if (track.source is not None and not track.input and track.instrument is None
-                        and strip.index not in mapped and lane not in armed and not writes and not keyed):
+                        and strip.index not in mapped and lane not in armed and not writes and not keyed
+                        and not listened):
                     eligible.append((lane, strip.index, track.name))
         # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
         # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
@@ -420,20 +430,32 @@ class LiveEngine(AudioCallback):
         """The control of ``owner`` was let go: a touch write on its envelope ends, the envelope plays again."""
         envelope = find(owner, target)
         if envelope is not None and envelope.mode == "touch":
-            self._end_writes([envelope])
+            self._end_writes([envelope], glide=True)
 
     def writing(self, owner: Any, target: Target) -> bool:
         """Is a touch or latch pass writing ``target``'s envelope now?"""
         envelope = find(owner, target)
         return envelope is not None and self._writer.writing(envelope)
 
+    def writes(self) -> list[Writing]:
+        """The passes being written now, as a parent process is told of them (control thread)."""
+        out = []
+        for written in self._writer.passes.values():
+            try:
+                out.append(Writing.of(self.session, written, self.session.sample_rate))
+            except (RackhostError, StopIteration):  # its strip or slot left the session: the pass ends soon
+                continue
+        return out
+
     def end_writes(self) -> None:
         """End every touch and latch pass now (before the session is replaced, say), committing what they wrote."""
         self._end_writes(None)
 
-    def _end_writes(self, envelopes: list | None) -> None:
-        """End passes and commit their points, all of them as one undo step, then play the new envelopes."""
-        finished = self._writer.end(envelopes, self._position, self._loop)
+    def _end_writes(self, envelopes: list | None, glide: bool = False) -> None:
+        """End passes and commit their points, all of them as one undo step, then play the new envelopes.
+        ``glide``: a touch let go while playing goes back to its envelope over the session's glide time."""
+        frames = int(round(self.session.automation_glide * self.session.sample_rate)) if glide and self._playing else 0
+        finished = self._writer.end(envelopes, self._position, self._loop, frames)
         if not finished:
             return
         kept = []
@@ -455,39 +477,129 @@ class LiveEngine(AudioCallback):
         try:
             owner = target.owner(self.session)
             if target.kind == "parameter":
-                return self.move(owner, SlotTarget(owner.chain[target.slot], target.parameter), value, "midi")
+                return self.move(owner, SlotTarget(target.item(self.session), target.parameter), value, "midi")
+            if target.kind == "send":
+                return self.move(owner, SendTarget(target.send_of(self.session)), value, "midi")
             return self.move(owner, StripTarget("gain_db" if target.kind == "gain" else target.kind), value, "midi")
         except (RackhostError, IndexError, ValueError) as err:  # a mapping to something gone: said, not raised
             self._notices.append(f"MIDI move not written: {err}")
             return False
 
-    def set_audition(self, track: int, audition: Audition) -> None:
-        """Play track ``track``'s chain, its input (bypass-compare, matched or not) or the delta, from the next
-        block, crossfaded (:mod:`rackhost.chain.audition`); the track keeps ``audition`` for the next snapshot."""
-        was = self.session.tracks[track].audition
-        self.session.tracks[track].audition = audition
+    def set_audition(self, track: int | BusRow | None, audition: Audition) -> None:
+        """Play the chain of track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None), its
+        input (bypass-compare, matched or not) or the delta, from the next block, crossfaded
+        (:mod:`rackhost.chain.audition`); the strip keeps ``audition`` for the next snapshot."""
+        strip = strip_at(self.session, track)
+        was = strip.audition
+        strip.audition = audition
         if (audition.runs_other, audition.compare_slot) != (was.runs_other, was.compare_slot):
             if self._state is not None:
                 self.update()  # the inactive A/B setting starts (or stops) running beside the chain
             return
         state = self._state
-        if state is not None and track < len(state.snapshot.tracks):
-            stage = state.snapshot.tracks[track].audition
-            if stage is not None:
-                self._params.append(((stage,), "target", audition.gains(self.session.tracks[track].ab.active)))
+        if state is None:
+            return
+        snapshot = state.snapshot
+        if track is None:
+            stage = snapshot.master.audition
+        elif isinstance(track, BusRow):
+            router = snapshot.router
+            stage = router.busses[track.index].audition if router is not None and track.index < len(
+                router.busses) else None
+        else:
+            stage = snapshot.tracks[track].audition if track < len(snapshot.tracks) else None
+        if stage is not None:
+            self._params.append(((stage,), "target", audition.gains(strip.ab.active)))
 
-    def measure_audition(self, track: int) -> Audition:
-        """Measure track ``track``'s chain (both A/B settings) against its input over the loop range (or the
-        whole file) and keep the matching offsets; returns the track's audition with them."""
-        session = self.session
-        found = self.session.tracks[track]
-        offsets = measure_track(found, float(session.sample_rate), session.block_size, self._loop)
-        audition = replace(found.audition, offsets=offsets)
-        if audition.compare_slot is not None:  # a blind test against a bypassed slot: that side matched too
-            audition = replace(audition, other_offset=measure_bypassed(
-                found, audition.compare_slot, float(session.sample_rate), session.block_size, self._loop))
+    def measure_audition(self, track: int | BusRow | None) -> Audition:
+        """Measure the chain (both A/B settings) of track ``track``, a bus (a :class:`BusRow`) or the master
+        (None) against its input over the loop range (or the whole session) and keep the matching offsets;
+        returns the strip's audition with them. The playing plug-ins are only read, never run, meanwhile."""
+        audition = measure_audition(self.session, strip_at(self.session, track), self._loop)
         self.set_audition(track, audition)
         return audition
+
+    def listen_for_match(self, track: int | BusRow | None, seconds: float = DEFAULT_SECONDS, buffer: Any = None,
+                         memory: Any = None) -> MatchTap:
+        """From the next block on, keep the last ``seconds`` of what track ``track`` (an index), a bus (a
+        :class:`BusRow`) or the master (None) plays, both sides (its latency-aligned input and its chain's
+        output), for :meth:`match_from_playing`. ``buffer``: memory for the ring (an engine process's parent
+        made it, and reads it; ``memory`` is what holds it); None: the engine's own."""
+        strip_at(self.session, track)  # refuses a strip that is not there
+        rate = self.session.sample_rate
+        frames = tap_frames(seconds, rate)
+        tap = self._match_taps.get(track)
+        if tap is None or tap.capacity != frames or buffer is not None:
+            tap = MatchTap(frames, rate, buffer)
+            tap.memory = memory
+        self._match_taps[track] = tap  # a track the partner renders comes back here at the rebuild
+        if self._state is not None:
+            if isinstance(track, int) and self.session.tracks[track].name in self._partner_names:
+                self.update()
+            else:
+                self._attach_match_taps(self._state)
+        return tap
+
+    def stop_listening(self, track: int | BusRow | None) -> None:
+        """Stop filling ``track``'s matching tap (:meth:`listen_for_match`)."""
+        if self._match_taps.pop(track, None) is not None and self._state is not None:
+            stage = self._audition_stage(self._state, track)
+            if stage is not None:
+                stage.listen(None)
+
+    def match_from_playing(self, track: int | BusRow | None, seconds: float | None = None) -> Audition:
+        """Measure what track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None) played over
+        the last ``seconds`` (None: all the tap keeps), both sides over the same frames, keep the matching
+        offsets and play them (:meth:`set_audition`); returns the strip's audition. The strip must be listened to
+        (:meth:`listen_for_match`). Measured on this thread in slices, each right after a block, so the
+        callback never waits long for the GIL. Raises :class:`~rackhost.chain.matching.MatchError`."""
+        from rackhost.chain.matching import MatchError
+
+        strip = strip_at(self.session, track)
+        tap = self._match_taps.get(track)
+        if tap is None:
+            raise MatchError(f"{strip.strip_name} is not listened to for matching; call listen_for_match first "
+                             f"and let it play")
+        played = tap.played(seconds if seconds is not None else tap.capacity / tap.sample_rate)
+        offsets = played_offsets(played, self.after_block, strip.strip_name)
+        audition = matched_from_played(strip.audition, played, offsets, strip.ab.other is not None)
+        self.set_audition(track, audition)
+        return audition
+
+    def _audition_stage(self, state: LiveState, track: int | BusRow | None) -> Any:
+        snapshot = state.snapshot
+        if track is None:
+            return snapshot.master.audition
+        if isinstance(track, BusRow):
+            router = snapshot.router
+            return router.busses[track.index].audition if router is not None and track.index < len(
+                router.busses) else None
+        lane = state.lane_of.get(track)
+        return snapshot.tracks[lane].audition if lane is not None else None
+
+    def _attach_match_taps(self, state: LiveState) -> None:
+        """Give the listened strips' audition stages (in ``state``) their taps, with what each plays."""
+        if not self._match_taps:
+            return
+        session = self.session
+        live = any(t.input or t.instrument is not None for t in session.tracks)
+        for track, tap in list(self._match_taps.items()):
+            try:
+                strip = strip_at(session, track)
+            except (RackhostError, IndexError):
+                continue  # the strip is gone: nothing taps it until it is there again
+            stage = self._audition_stage(state, track)
+            if stage is None:
+                continue
+            audition = strip.audition
+            other = -2 if stage.other is None else -1 if audition.compare_slot is None else audition.compare_slot
+            # A file plays only while the transport does; a live input (and so a bus or master it may feed) always.
+            if isinstance(track, int):
+                tap.always = bool(strip.input) or strip.instrument is not None
+            else:
+                tap.always = live
+            tap.now = state.now
+            stage.listen(tap, (int(strip.ab.active == "B"), other))
 
     def play(self) -> None:
         if self._stopped:
@@ -658,7 +770,7 @@ class LiveEngine(AudioCallback):
         if self._writer.passes:
             released = self._writer.tick(self._position, self._loop)
             if released:
-                self._end_writes([written.envelope for written in released])
+                self._end_writes([written.envelope for written in released], glide=True)
         self.events += new
         return new
 
@@ -833,7 +945,7 @@ class LiveEngine(AudioCallback):
     def _prepare(self, takes: tuple[tuple[int, Take], ...]) -> LiveState:
         session = self.session
         block = session.block_size
-        snapshot = session.snapshot(max_segment=block)
+        snapshot = session.snapshot(max_segment=block, carry=self._carry)
         if snapshot.automation is not None and self._stream is None:
             # Before the stream runs (just after start()'s reset), as a render does: the plug-ins an envelope cuts
             # into pieces are prepared for whole blocks first. A running stream's plug-ins are prepared already.
@@ -891,6 +1003,7 @@ class LiveEngine(AudioCallback):
             last=last,
         )
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
+        self._attach_match_taps(state)
         self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves
         return state
 

@@ -35,7 +35,7 @@ def lufs(mean_square: float) -> float:
 class LoudnessMeter:
     """Momentary, short-term and integrated loudness and true peak of a stream fed in chunks of any length."""
 
-    def __init__(self, sample_rate: float, channels: int = 2):
+    def __init__(self, sample_rate: float, channels: int = 2, peaks: bool = True):
         import pyloudnorm  # BS.1770-4 K-weighting coefficients (high shelf, then high pass)
 
         self.sample_rate = float(sample_rate)
@@ -45,6 +45,7 @@ class LoudnessMeter:
         self._step = max(1, int(round(STEP_SECONDS * self.sample_rate)))
         self._tp_window = int(TRUE_PEAK_WINDOW_SECONDS * self.sample_rate)
         self.integrating = True  # False: momentary, short-term and true peak go on; the integrated ones hold
+        self.peaks = peaks  # False: loudness only (a match measures no true peak, and oversampling costs most)
         self.reset()
 
     def reset(self) -> None:
@@ -77,6 +78,8 @@ class LoudnessMeter:
             if gain != 1.0:
                 weighted = weighted * gain
         self._add_power(np.sum(np.square(weighted), axis=0))
+        if not self.peaks:
+            return
         # True peak: oversample the chunk with its neighbours' frames, keep only the part no edge reaches.
         joined = np.concatenate((self._tail, x), axis=1)
         upsampled = resample_poly(joined, TRUE_PEAK_OVERSAMPLING, 1, axis=1)

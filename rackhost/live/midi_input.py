@@ -384,7 +384,7 @@ def _writes(target: Any, session: Any) -> bool:
         return False
     try:
         owner = target.owner(session)
-        slot = owner.chain[target.slot]
+        slot = target.item(session)
     except (MidiMappingError, IndexError):
         return False
     envelope = find(owner, SlotTarget(slot, target.parameter))

@@ -39,7 +39,10 @@ from rackhost.chain.automation import MIX, STRIP_CONTROLS, SendTarget, SlotTarge
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
-from rackhost.live.commands import NOTHING, REBUILD, REMIX, Command, Needs, chain_of, owner, plugin_slot_of, slot_of
+from rackhost.live.commands import (NOTHING, REBUILD, REMIX, Command, Needs, chain_of, item_of, owner,
+                                    plugin_slot_of, slot_of)
+from rackhost.live.match_tap import (DEFAULT_SECONDS, MatchTap, Played, matched_from_played, played_offsets, tap_bytes,
+                                     tap_frames)
 from rackhost.live.midi_input import MidiSetup
 from rackhost.live.partner import PartnerLink
 from rackhost.live.recorder import TakeReport
@@ -52,7 +55,8 @@ PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL t
 # -inf until there is enough signal. audio_rtprio: the audio thread's real-time priority (0: none).
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
                "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips",
-               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses")
+               "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses",
+               "sample_rate")
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
@@ -116,10 +120,17 @@ class EngineProcess:
         # Touch and latch passes the engine wrote (WrittenPass), oldest first: the parent commits each to its
         # session as one undo step (rackhost.live.writer.commit_written)
         self.written_passes: list = []
+        # The passes the engine is writing now (rackhost.live.writer.Writing), as last reported: a window shows a
+        # MIDI controller's writes with them, which start and end in the engine alone
+        self.writing_now: tuple = ()
         self._shm: shared_memory.SharedMemory | None = None
         self._process: mp.Process | None = None
         self._conn: Any = None
         self.events: list[str] = []
+        # Strips listened to for matching from what plays, and how many seconds (listened again after a restart);
+        # and the shared memory each one's ring is in (made here, written by the child's audio thread).
+        self._listening: dict[int | c.BusRow | None, float] = {}
+        self._match_taps: dict[int | c.BusRow | None, tuple[shared_memory.SharedMemory, MatchTap]] = {}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -146,6 +157,8 @@ class EngineProcess:
                 kind = message = None  # the child is gone; is_alive() below says how
             if kind is not None:
                 if kind == "ready":
+                    for strip, seconds in list(self._listening.items()):
+                        self.listen_for_match(strip, seconds)
                     return
                 if kind == "error":
                     self._reap()
@@ -195,6 +208,72 @@ class EngineProcess:
             raise EngineProcessError("the engine process is not running; restart it")
         self._conn.send(command)
 
+    # -- matching from what plays -------------------------------------------------------
+
+    def listen_for_match(self, strip: int | c.BusRow | None, seconds: float = DEFAULT_SECONDS) -> None:
+        """From now on the engine keeps the last ``seconds`` of what ``strip`` (a track's index, a
+        :class:`~rackhost.live.commands.BusRow`, None for the master) plays, both sides, in memory this process
+        reads: :meth:`match_from_playing` measures it here, never in the engine process."""
+        rate = self.stats().get("sample_rate", 0.0)
+        if not rate:
+            raise EngineProcessError("the engine process is not running; start it before listening for matching")
+        frames = tap_frames(seconds, rate)
+        held = self._match_taps.get(strip)
+        if held is None or held[1].capacity != frames:
+            if held is not None:
+                self._release_tap(strip)
+            memory = shared_memory.SharedMemory(create=True, size=tap_bytes(frames))
+            self._match_taps[strip] = (memory, MatchTap(frames, rate, memory.buf))
+        self._listening[strip] = seconds
+        self.send(c.ListenForMatch(strip, self._match_taps[strip][0].name, seconds))
+
+    def stop_listening(self, strip: int | c.BusRow | None) -> None:
+        """The engine stops keeping what ``strip`` plays (its memory is kept for the next listen)."""
+        if self._listening.pop(strip, None) is not None and self.alive:
+            self.send(c.StopListening(strip))
+
+    def listening(self, strip: int | c.BusRow | None) -> float | None:
+        """The seconds ``strip`` is listened to for (:meth:`listen_for_match`), or None."""
+        return self._listening.get(strip)
+
+    def played_seconds(self, strip: int | c.BusRow | None, setting: str | None = None) -> float:
+        """How much of what ``strip`` plays the engine keeps now (0.0 if it is not listened to, or with ``setting``
+        if the span kept is of the other A/B setting): a cheap read."""
+        held = self._match_taps.get(strip)
+        if held is None or strip not in self._listening or setting not in (None, held[1].setting):
+            return 0.0
+        return held[1].span_seconds
+
+    def played(self, strip: int | c.BusRow | None, seconds: float | None = None) -> Played:
+        """A copy of what ``strip`` played over the last ``seconds`` (None: all the engine keeps), both sides."""
+        from rackhost.chain.matching import MatchError
+
+        if strip not in self._listening or strip not in self._match_taps:
+            raise MatchError(f"{_strip_words(strip)} is not listened to for matching; call listen_for_match first "
+                             f"and let it play")
+        tap = self._match_taps[strip][1]
+        return tap.played(seconds if seconds is not None else self._listening[strip])
+
+    def match_from_playing(self, strip: int | c.BusRow | None, audition: Any, seconds: float | None = None, *,
+                           other_setting: bool = True) -> Any:
+        """Match ``strip`` on what it played over the last ``seconds`` (None: all the engine keeps): measured in
+        this process (BS.1770), the offsets put in ``audition`` (the strip's
+        :class:`~rackhost.chain.audition.Audition`) and sent to the engine. ``other_setting``: whether the strip
+        has a B setting made (without one, B takes A's offset). Returns the new audition; raises
+        :class:`~rackhost.chain.matching.MatchError` when there is nothing measurable."""
+        played = self.played(strip, seconds)
+        offsets = played_offsets(played, where=_strip_words(strip))
+        new = matched_from_played(audition, played, offsets, other_setting)
+        self.send(c.SetAudition(strip, new.side, new.match, new.delta, new.offsets, new.runs_other,
+                                new.compare_slot, new.other_offset))
+        return new
+
+    def _release_tap(self, strip: int | c.BusRow | None) -> None:
+        memory, tap = self._match_taps.pop(strip)
+        tap.head = tap.ring = None  # no view of the block left: it can close
+        memory.close()
+        memory.unlink()
+
     # -- state back ---------------------------------------------------------------
 
     def poll(self) -> list[str]:
@@ -217,6 +296,9 @@ class EngineProcess:
                     continue
                 if kind == "automation_written":
                     self.written_passes.append(message)
+                    continue
+                if kind == "automation_writing":
+                    self.writing_now = message
                     continue
                 new.append(message)
         except (EOFError, OSError):
@@ -277,14 +359,21 @@ class EngineProcess:
         return np.ndarray((_SHM_FLOATS,), np.float64, self._shm.buf)
 
     def _reap(self) -> None:
+        for strip in list(self._match_taps):
+            self._release_tap(strip)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         self._process = None
+        self.writing_now = ()
         if self._shm is not None:
             self._shm.close()
             self._shm.unlink()
             self._shm = None
+
+
+def _strip_words(strip: int | c.BusRow | None) -> str:
+    return "the master" if strip is None else f"bus {strip.index}" if isinstance(strip, c.BusRow) else f"track {strip}"
 
 
 def _describe_exit(code: int | None) -> str:
@@ -329,8 +418,10 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         return
     conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}; "
                         f"{engine.memory}"))
+    stats[STAT_FIELDS.index("sample_rate")] = session.sample_rate  # the parent sizes matching taps by it, from now
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
+    writing_sent: tuple = ()
     try:
         publish_at = time.monotonic()
         while True:
@@ -345,6 +436,10 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                 for event in engine.poll():
                     conn.send(("event", event))
                 _send_written(engine, conn)
+                writing = tuple(engine.writes())
+                if writing != writing_sent:
+                    conn.send(("automation_writing", writing))
+                    writing_sent = writing
                 while engine.midi is not None and engine.midi.learned:
                     conn.send(("midi_learned", engine.midi.learned.pop(0).to_dict()))
                 if engine.midi is not None:
@@ -490,14 +585,13 @@ def _send_value(engine: Any, command: c.SendValue, loader: Any) -> None:
 
 
 def _set_parameter(engine: Any, command: c.SetParameter, loader: Any) -> None:
-    slot = plugin_slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot, command.path)
     engine.set_parameter(slot.plugin, command.name, command.value)
     engine.move(owner(engine.session, command.track), SlotTarget(slot, command.name), command.value)
 
 
 def _bypass(engine: Any, command: c.Bypass, loader: Any) -> None:
-    chain_of(engine.session, command.track).set_bypass(slot_of(engine.session, command.track, command.slot),
-                                                       command.value)
+    item_of(engine.session, command.track, command.slot, command.path).bypass = bool(command.value)
 
 
 def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
@@ -508,11 +602,11 @@ def _set_audition(engine: Any, command: c.SetAudition, loader: Any) -> None:
 
 
 def _set_slot_delta(engine: Any, command: c.SetSlotDelta, loader: Any) -> None:
-    plugin_slot_of(engine.session, command.track, command.slot).delta = command.value
+    plugin_slot_of(engine.session, command.track, command.slot, command.path).delta = command.value
 
 
 def _mix(engine: Any, command: c.Mix, loader: Any) -> Needs | None:
-    slot = plugin_slot_of(engine.session, command.track, command.slot)
+    slot = plugin_slot_of(engine.session, command.track, command.slot, command.path)
     slot.set_mix(command.value)
     if engine.move(owner(engine.session, command.track), SlotTarget(slot, MIX), command.value):
         return NOTHING  # the envelope's curve holds the new mix: no new chains for each move of a drag
@@ -539,10 +633,11 @@ def _set_automation_mode(engine: Any, command: c.SetAutomationMode, loader: Any)
 def _branch_level(engine: Any, command: c.BranchLevel, loader: Any) -> None:
     from rackhost.chain.split import Split, check_branch_level
 
-    split = slot_of(engine.session, command.track, command.slot)
+    split = item_of(engine.session, command.track, command.slot, command.path)
     if not isinstance(split, Split) or command.branch >= len(split.branches):
         what = f"a split with {len(split.branches)} branches" if isinstance(split, Split) else f"{split.name}"
-        raise c.EngineCommandError(f"slot {command.slot} has no branch {command.branch}: it is {what}; "
+        at = f"slot {command.slot}" + (f" (down {command.path})" if command.path else "")
+        raise c.EngineCommandError(f"{at} has no branch {command.branch}: it is {what}; "
                                  f"the engine has not synced the edit yet")
     split.branches[command.branch].level_db = check_branch_level(command.level_db)
 
@@ -566,12 +661,14 @@ def _sync(engine: Any, command: c.Sync, loader: SessionLoader | None) -> None:
     new_session, changes = loader.resynced(engine.session, command.document)
     for change in changes:
         engine.set_parameter(change.plugin, change.name, change.value)
-    # What a track is auditioned as (input, delta, matching gains) is not in the document: it stays with the
-    # track across an edit elsewhere (a slot added, an A/B switch), by name.
-    auditions = {track.name: track.audition for track in engine.session.tracks}
-    for track in new_session.tracks:
-        if track.name in auditions:
-            track.audition = auditions[track.name]
+    # What a strip is auditioned as (input, delta, matching gains) is not in the document: it stays with the
+    # strip across an edit elsewhere (a slot added, an A/B switch): a track's and a bus's by name.
+    for old, new in ((engine.session.tracks, new_session.tracks), (engine.session.busses, new_session.busses)):
+        auditions = {strip.name: strip.audition for strip in old}
+        for strip in new:
+            if strip.name in auditions:
+                strip.audition = auditions[strip.name]
+    new_session.master.audition = engine.session.master.audition
     # A slot's delta is not in the document either: it stays with the plug-in instance the resync reuses.
     deltas = {id(slot.plugin) for strip in (*engine.session.tracks, *engine.session.busses, engine.session.master)
               for slot in strip.chain.plugin_slots() if slot.delta}
@@ -605,6 +702,26 @@ def _unwatch_spectrum(engine: Any, command: c.UnwatchSpectrum, loader: Any) -> N
     engine.watch_spectrum(False)
 
 
+# The parent's shared memory blocks of matching taps, by name: attached once and kept for the child's life (the
+# audio thread may be writing one when it is replaced; the parent unlinks them).
+_SHARED_TAPS: dict[str, shared_memory.SharedMemory] = {}
+
+
+def _listen_for_match(engine: Any, command: c.ListenForMatch, loader: Any) -> None:
+    memory = _SHARED_TAPS.get(command.memory)
+    if memory is None:
+        memory = _SHARED_TAPS[command.memory] = shared_memory.SharedMemory(name=command.memory)
+    frames = tap_frames(command.seconds, engine.session.sample_rate)
+    if memory.size < tap_bytes(frames):
+        raise EngineProcessError(f"the matching tap's memory holds less than {command.seconds:g} s at "
+                                 f"{engine.session.sample_rate} Hz; listen again")
+    engine.listen_for_match(command.track, command.seconds, buffer=memory.buf, memory=memory)
+
+
+def _stop_listening(engine: Any, command: c.StopListening, loader: Any) -> None:
+    engine.stop_listening(command.track)
+
+
 def _midi_map(engine: Any, command: c.MidiMap, loader: Any) -> None:
     from rackhost.chain.midi.mapping import resolve
 
@@ -635,21 +752,20 @@ HANDLERS: dict[type[Command], Callable[[Any, Any, SessionLoader | None], None]] 
     c.MidiUnmap: _midi_unmap, c.MidiProgram: _midi_program, c.MidiUnprogram: _midi_unprogram,
     c.WatchSpectrum: _watch_spectrum, c.UnwatchSpectrum: _unwatch_spectrum, c.SetAudition: _set_audition,
     c.SetSlotDelta: _set_slot_delta, c.Release: _release, c.SetAutomationMode: _set_automation_mode,
+    c.ListenForMatch: _listen_for_match, c.StopListening: _stop_listening,
 }
 
 
 def _moved_targets(session: Any, sent: dict) -> list[tuple[dict, object]]:
     """Mapped targets whose value changed since last sent (a controller moved them), so the parent can follow."""
+    from rackhost.chain.midi.mapping import current_value
     from rackhost.errors import MidiMappingError
 
     moved = []
     for mapping in session.midi.mappings:
         target = mapping.target
         try:
-            if target.kind == "parameter":
-                value = target.plugin(session).get(target.parameter)
-            else:
-                value = getattr(target.owner(session), "gain_db" if target.kind == "gain" else target.kind)
+            value = current_value(target, session)
         except (MidiMappingError, KeyError, AttributeError):
             continue
         if sent.get(target, value) != value:
@@ -679,7 +795,8 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
               s.load_max, s.latency_frames, s.dropped_frames, strips,
               loudness["momentary_lufs"], loudness["short_term_lufs"], loudness["integrated_lufs"],
               loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
-              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses)
+              priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses,
+              engine.session.sample_rate)
     stats[:] = values
 
 

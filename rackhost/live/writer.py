@@ -17,6 +17,15 @@ committed by the engine as one undo step.
 
 A MIDI controller cannot say that it was let go: a touch pass it started ends
 :data:`MIDI_RELEASE_SECONDS` after its last move.
+
+A touch let go while playing glides back to the envelope (``glide`` frames,
+the session's ``automation_glide``): the curves play a straight line from the
+held value to the envelope's value ``glide`` frames on
+(:class:`~rackhost.chain.automated.Glide`), from a block after the release
+(the value held until then), and the written points end with the same line,
+so the committed envelope plays offline what was heard. A pass
+the transport's stop ends (latch, or a touch still held) writes no glide:
+nothing played after it, and what is written is what was heard.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rackhost.chain.automated import Curve, MixAutomation
+from rackhost.chain.automated import Curve, Glide, MixAutomation
 from rackhost.chain.automation import (
     AutomationError,
     Envelope,
@@ -34,7 +43,12 @@ from rackhost.chain.automation import (
     ValueRange,
     value_range,
 )
-from rackhost.chain.automation_write import Segment, write_tolerance, written_points
+from rackhost.chain.automation_write import (
+    Segment,
+    value_at,
+    write_tolerance,
+    written_points,
+)
 from rackhost.live.commands import BusRow, EnvelopeRef, strip_ref
 
 MIDI_RELEASE_SECONDS = 0.5  # a controller still this long has been let go
@@ -93,6 +107,26 @@ class WrittenPass:
     def of(cls, session: Any, done: FinishedPass) -> WrittenPass:
         return cls(strip_ref(session, done.owner), EnvelopeRef.of(done.owner, done.envelope.target), done.mode,
                    done.points)
+
+
+@dataclass(frozen=True)
+class Writing:
+    """A pass being written now, as a parent process is told of it (a window shows it as it would its own
+    drag: a MIDI controller's passes start and end in the engine): the strip, the envelope, the mode, where the
+    moves come from ("window" or "midi"), the value held, and when (envelope seconds) the pass began."""
+
+    track: int | BusRow | None
+    target: EnvelopeRef
+    mode: str
+    source: str
+    value: float
+    since: float
+
+    @classmethod
+    def of(cls, session: Any, written: WritePass, sample_rate: float) -> Writing:
+        first = written.segments[0].moves[0][0] if written.segments else written.moves[0][0] / sample_rate
+        return cls(strip_ref(session, written.owner), EnvelopeRef.of(written.owner, written.envelope.target),
+                   written.mode, written.source, written.held, first)
 
 
 class AutomationWriter:
@@ -157,21 +191,39 @@ class AutomationWriter:
             written.last_frame = max(0, to - written.lag)
             written.moves.append((written.last_frame, written.held))
 
-    def end(self, envelopes: list[Envelope] | None, position: int, loop: tuple[int, int] | None) -> list[FinishedPass]:
+    def end(self, envelopes: list[Envelope] | None, position: int, loop: tuple[int, int] | None,
+            glide: int = 0) -> list[FinishedPass]:
         """End the passes of ``envelopes`` (None: every pass) at transport frame ``position``: the envelope plays
-        again from there. Returns each pass's new points."""
+        again from there, reached in a straight line over ``glide`` frames (a touch let go; 0: at once).
+        Returns each pass's new points."""
         ids = list(self.passes) if envelopes is None else [id(e) for e in envelopes if id(e) in self.passes]
         finished = []
+        rate = self.sample_rate
         for key in ids:
             written = self.passes.pop(key)
-            written.let_go()
             self._sample(written, position, loop, move=False)
-            self._close(written, written.last_frame)
             valid = written.valid
-            points = written_points(written.envelope.points, written.segments, write_tolerance(valid),
-                                    1.0 / self.sample_rate, valid.discrete)
-            if points != written.envelope.points:
-                finished.append(FinishedPass(written.owner, written.envelope, written.mode, points))
+            points = written.envelope.points
+            gliding = glide > 0 and not valid.discrete and bool(points)
+            # A glide starts a block on: the callback may play one more block before it hears of the release.
+            lead = self.block if gliding else 0
+            meet = (written.last_frame + lead + glide) / rate
+            target = value_at(points, meet) if gliding else 0.0
+            if gliding:  # the glide first: the held value goes on until the line starts
+                for curve, lag in written.curves:
+                    hold = max(0, position - lag)
+                    curve.glide = Glide(hold, hold + lead, hold + lead + glide, written.held, target, curve.frames)
+            written.let_go()  # before the thinning below: the callback plays the envelope (or the glide) now
+            self._close(written, written.last_frame + lead)
+            if gliding:  # the last segment meets the envelope again glide frames on
+                last = written.segments[-1]
+                written.segments[-1] = Segment(last.moves, last.end, (meet, target))
+            new = written_points(points, written.segments, write_tolerance(valid), 1.0 / rate, valid.discrete)
+            if new != points:
+                finished.append(FinishedPass(written.owner, written.envelope, written.mode, new))
+            else:  # nothing was heard: no state comes to play new points, so no line either
+                for curve, _ in written.curves:
+                    curve.glide = None
         return finished
 
     # -- the moves, in envelope frames -------------------------------------------------------

@@ -21,7 +21,7 @@ from rackhost.presets.document import DocumentReader, Keys
 # The keys of a mapping and of its target (in a preset and in a session's "midi" object alike).
 MAPPING_KEYS = Keys(required=("channel", "controller", "target"), optional=("curve", "range", "lsb_controller"))
 # In a session a target names its track (null: the master); in a preset the track is the preset's owner.
-SESSION_TARGET_KEYS = Keys(required=("track", "kind"), optional=("slot", "parameter"))
+SESSION_TARGET_KEYS = Keys(required=("track", "kind"), optional=("slot", "parameter", "bus", "path", "send"))
 PRESET_TARGET_KEYS = Keys(required=("kind",), optional=("track", "slot", "parameter"))
 
 
@@ -30,7 +30,7 @@ def capture_mappings(session: Session, owner: Any) -> list[dict]:
     index = None if owner is session.master else session.tracks.index(owner)
     out = []
     for mapping in session.midi.mappings:
-        if mapping.target.track == index:
+        if mapping.target.track == index and mapping.target.bus is None:
             doc = mapping.to_dict()
             doc["target"] = dict(doc["target"], track=None)
             out.append(doc)

@@ -58,6 +58,9 @@ Version 9 added an envelope's ``mode`` (``read``, ``touch``, ``latch`` or
 written when it is not ``read``; a version 8 envelope reads.
 Version 10 added every track's and bus's ``color`` (``#rrggbb``, :mod:`rackhost.chain.colors`); a version 9
 file has none, and its strips take the palette's colours by their places.
+Version 11 added the session's ``automation_glide`` (seconds a touch write
+takes to glide back to its envelope when let go, 0..10; 0: at once); a
+version 10 file has none and takes the default, 0.25 s.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from rackhost.chain import AudioFileSource, Bus, Chain, LoudnessTarget, Session,
 from rackhost.chain import automation
 from rackhost.chain.colors import PALETTE, check_color
 from rackhost.chain.automation import Envelope
+from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
@@ -84,7 +88,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -148,14 +152,19 @@ def _v9_to_v10(doc: dict) -> dict:
     return dict(doc, format_version=10)
 
 
+def _v10_to_v11(doc: dict) -> dict:
+    """Version 11 only added the session's ``automation_glide``: a version 10 session takes the default."""
+    return dict(doc, format_version=11)
+
+
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
-                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10}
+                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
 SESSION_KEYS = Keys(required=("format_version",), optional=("sample_rate", "block_size", "tracks", "busses", "master",
-                                                                 "midi", "loop"))
+                                                                 "midi", "loop", "automation_glide"))
 TRACK_KEYS = Keys(
     required=("name",),
     optional=("source", "color", "gain_db", "pan", "mute", "solo", "input", "armed", "monitor", "chain", "preset", "ab",
@@ -256,6 +265,11 @@ class _SessionReader(DocumentReader):
             )
         session.midi = read_midi_map(self, doc)
         session.loop = self.read_loop(doc.get("loop"))
+        glide = self.number(doc, "automation_glide", "", GLIDE_SECONDS)
+        try:
+            session.automation_glide = check_glide(glide)
+        except RackhostError as err:
+            raise self.fail("automation_glide", str(err)) from None
         return session
 
     def read_loop(self, loop: Any) -> LoopRange | None:
@@ -547,6 +561,7 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
         "midi": session.midi.to_dict(),
         "loop": None if session.loop is None else {"start": session.loop.start, "end": session.loop.end,
                                                    "on": session.loop.on},
+        "automation_glide": session.automation_glide,
     }
 
 

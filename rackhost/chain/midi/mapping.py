@@ -2,8 +2,8 @@
 
 * A :class:`CCMapping` ties a controller (channel 1..16, controller 0..127,
   optionally a 14-bit MSB/LSB pair) to a :class:`MappingTarget`: a slot's
-  parameter, or a track's (or the master's) gain, pan or mute, through a range
-  and a curve.
+  parameter (a plug-in inside a split's branch too), a track's, bus's or the
+  master's gain, pan or mute, or a send's level, through a range and a curve.
 * Learn: :meth:`MidiMap.arm_learn` names a target; the next controller that
   moves (:meth:`MidiMap.learn`) is bound to it.
 * The program map: a program change on a channel recalls a preset on a track
@@ -25,20 +25,25 @@ from rackhost.errors import MidiMappingError
 
 
 class MappedSession(Protocol):
-    """What a mapping reaches in a session: its tracks, in order, and its master (a Session holds the map)."""
+    """What a mapping reaches in a session: its tracks and busses, in order, and its master (a Session holds the
+    map)."""
 
     @property
     def tracks(self) -> Sequence[Any]: ...
+
+    @property
+    def busses(self) -> Sequence[Any]: ...
 
     @property
     def master(self) -> Any: ...
 
 
 Curve = Literal["linear", "log", "exp"]
-TargetKind = Literal["parameter", "gain", "pan", "mute"]
+TargetKind = Literal["parameter", "gain", "pan", "mute", "send"]
 CURVES: tuple[str, ...] = ("linear", "log", "exp")
-TARGET_KINDS: tuple[str, ...] = ("parameter", "gain", "pan", "mute")
+TARGET_KINDS: tuple[str, ...] = ("parameter", "gain", "pan", "mute", "send")
 GAIN_RANGE_DB = (-60.0, 6.0)  # a fader's range when a mapping gives none
+SEND_RANGE_DB = (-60.0, 6.0)  # a send's level likewise (its slider's travel; its bottom is quiet, not -inf)
 PAN_RANGE = (-1.0, 1.0)
 GAIN_TRAVEL_DB = (-60.0, 12.0)  # a fader's whole travel, as the window's strips draw it
 
@@ -51,47 +56,98 @@ def _check_int(name: str, value: Any, low: int, high: int) -> int:
 
 @dataclass(frozen=True)
 class MappingTarget:
-    """What a controller moves: ``track`` index (None: the master), and a slot's parameter or the strip's gain/pan/mute."""
+    """What a controller moves, on a strip: ``track`` index (None: the master), or ``bus`` (an index in the
+    session's busses; ``track`` is then None). On it: a slot's parameter (``slot``, and ``path`` (branch, slot,
+    ...) down into the split at ``slot`` for a plug-in in a branch), the strip's gain/pan/mute, or the level of
+    its ``send`` to the bus of that name."""
 
     track: int | None
     kind: TargetKind = "parameter"
     slot: int | None = None
     parameter: str | None = None
+    bus: int | None = None
+    path: tuple[int, ...] = ()
+    send: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
             raise MidiMappingError(f"mapping target kind {self.kind!r} is not one of {', '.join(TARGET_KINDS)}")
         if self.track is not None:
             _check_int("a mapping's track index", self.track, 0, 10_000)
+        if self.bus is not None:
+            _check_int("a mapping's bus index", self.bus, 0, 10_000)
+            if self.track is not None:
+                raise MidiMappingError("a mapping names a track or a bus, not both")
+        if not isinstance(self.path, tuple):
+            object.__setattr__(self, "path", tuple(self.path) if isinstance(self.path, list) else self.path)
+        if not isinstance(self.path, tuple) or len(self.path) % 2:
+            raise MidiMappingError(f"a mapping's path into a split is (branch, slot) pairs; got {self.path!r}")
+        for step in self.path:
+            _check_int("a step of a mapping's path into a split", step, 0, 10_000)
         if self.kind == "parameter":
             if self.slot is None or not self.parameter:
                 raise MidiMappingError("a parameter mapping names a slot (0, 1, ...) and a parameter name")
             _check_int("a mapping's slot index", self.slot, 0, 10_000)
-        elif self.slot is not None or self.parameter is not None:
+        elif self.slot is not None or self.parameter is not None or self.path:
             raise MidiMappingError(f"a {self.kind} mapping names no slot or parameter")
-        if self.track is None and self.kind in ("pan", "mute"):
-            raise MidiMappingError(f"the master has no {self.kind}; map its gain or a parameter of its chain")
+        if (self.kind == "send") != (self.send is not None):
+            raise MidiMappingError("a send mapping names the bus its send feeds (send=...), and only it does")
+        if self.kind == "send" and (not isinstance(self.send, str) or not self.send):
+            raise MidiMappingError(f"a send mapping names the bus its send feeds; got {self.send!r}")
+        if self.on_master and self.kind in ("pan", "mute", "send"):
+            what = "sends" if self.kind == "send" else self.kind
+            raise MidiMappingError(f"the master has no {what}; map its gain or a parameter of its chain")
+
+    @property
+    def on_master(self) -> bool:
+        return self.track is None and self.bus is None
 
     def owner(self, session: MappedSession) -> Any:
-        """The track (or master bus) this target belongs to, or a clear error if it is gone."""
+        """The track, bus or master this target belongs to, or a clear error if it is gone."""
+        if self.bus is not None:
+            busses = getattr(session, "busses", ())
+            if self.bus >= len(busses):
+                raise MidiMappingError(f"mapping to bus {self.bus + 1}, but the session has {len(busses)}")
+            return busses[self.bus]
         if self.track is None:
             return session.master
         if self.track >= len(session.tracks):
             raise MidiMappingError(f"mapping to track {self.track + 1}, but the session has {len(session.tracks)}")
         return session.tracks[self.track]
 
-    def plugin(self, session: MappedSession) -> Any:
+    def item(self, session: MappedSession) -> Any:
+        """The slot this parameter target names (inside a split's branch when it has a path)."""
+        from rackhost.chain.chain import item_at
+        from rackhost.errors import SessionError
+
         chain = self.owner(session).chain
         if self.slot is None or self.slot >= len(chain):
             raise MidiMappingError(f"mapping to slot {self.slot} of the {self._where(session)} chain, "
                                    f"which has {len(chain)} slots")
-        item = chain[self.slot]
+        try:
+            return item_at(chain, (self.slot, *self.path))
+        except SessionError as err:
+            raise MidiMappingError(f"mapping into the {self._where(session)} chain: {err}") from None
+
+    def plugin(self, session: MappedSession) -> Any:
+        item = self.item(session)
         if not hasattr(item, "plugin"):  # a split slot: its plug-ins sit in its branches
             raise MidiMappingError(f"slot {self.slot} of the {self._where(session)} chain is the split {item.name!r}, "
-                                   f"whose plug-ins cannot be mapped yet; map a plug-in outside the split")
+                                   f"which has no parameters; map a plug-in in one of its branches")
         return item.plugin
 
+    def send_of(self, session: MappedSession) -> Any:
+        """The send this target's level is (a clear error if the strip no longer sends to that bus)."""
+        owner = self.owner(session)
+        try:
+            return owner.send(self.send)
+        except KeyError as err:
+            raise MidiMappingError(f"mapping to a send of the {self._where(session)}: {err.args[0]}") from None
+
     def _where(self, session: MappedSession | None) -> str:
+        if self.bus is not None:
+            busses = getattr(session, "busses", ()) if session is not None else ()
+            return f"bus {busses[self.bus].name!r}" if self.bus < len(busses) else f"bus {self.bus + 1}"
         if self.track is None:
             return "master"
         if session is not None and self.track < len(session.tracks):
@@ -100,9 +156,12 @@ class MappingTarget:
 
     def describe(self, session: MappedSession | None = None) -> str:
         where = self._where(session)
+        if self.kind == "send":
+            return f"{where} send to {self.send}"
         if self.kind != "parameter":
             return f"{where} {self.kind}"
-        name = f"slot {self.slot}"
+        name = f"slot {self.slot}" + "".join(f" branch {b + 1} slot {i}" for b, i in zip(self.path[::2],
+                                                                                        self.path[1::2]))
         if session is not None:
             try:
                 name = self.plugin(session).name
@@ -112,13 +171,21 @@ class MappingTarget:
 
     def to_dict(self) -> dict:
         out: dict = {"track": self.track, "kind": self.kind}
+        if self.bus is not None:
+            out["bus"] = self.bus
         if self.kind == "parameter":
             out.update(slot=self.slot, parameter=self.parameter)
+            if self.path:
+                out["path"] = list(self.path)
+        if self.kind == "send":
+            out["send"] = self.send
         return out
 
     @classmethod
     def from_dict(cls, doc: dict) -> MappingTarget:
-        return cls(doc.get("track"), doc.get("kind", "parameter"), doc.get("slot"), doc.get("parameter"))
+        path = doc.get("path") or ()
+        return cls(doc.get("track"), doc.get("kind", "parameter"), doc.get("slot"), doc.get("parameter"),
+                   doc.get("bus"), tuple(path) if isinstance(path, list) else path, doc.get("send"))
 
 
 @dataclass(frozen=True)
@@ -213,11 +280,9 @@ def position(mapping: CCMapping, session: MappedSession) -> float:
     owner = target.owner(session)
     if target.kind == "mute":
         return 1.0 if owner.mute else 0.0
-    if target.kind in ("gain", "pan"):
-        default = GAIN_RANGE_DB if target.kind == "gain" else PAN_RANGE
-        low = default[0] if mapping.minimum is None else mapping.minimum
-        high = default[1] if mapping.maximum is None else mapping.maximum
-        return unshape(owner.gain_db if target.kind == "gain" else owner.pan, mapping.curve, low, high)
+    if target.kind in ("gain", "pan", "send"):
+        low, high = _strip_range(mapping)
+        return unshape(current_value(target, session), mapping.curve, low, high)
     plugin = target.plugin(session)
     info = plugin.info(target.parameter)
     value = plugin.get(target.parameter)
@@ -255,8 +320,8 @@ def check_range(target: MappingTarget, minimum: float | None, maximum: float | N
                                f"give two different ends")
     if target.kind == "mute":
         raise MidiMappingError("mute is on or off and takes no range; leave the range out")
-    if target.kind in ("gain", "pan"):
-        (low, high), unit = (GAIN_TRAVEL_DB, " dB") if target.kind == "gain" else (PAN_RANGE, "")
+    if target.kind in ("gain", "pan", "send"):
+        (low, high), unit = (PAN_RANGE, "") if target.kind == "pan" else (GAIN_TRAVEL_DB, " dB")
         what = f"{target.describe(session)}"
     else:
         plugin = target.plugin(session)
@@ -279,6 +344,15 @@ def check_range(target: MappingTarget, minimum: float | None, maximum: float | N
                                    f"(or leave the range out for all of it)")
 
 
+def _strip_range(mapping: CCMapping) -> tuple[float, float]:
+    """A gain's, pan's or send level's range: the mapping's, else the control's own."""
+    kind = mapping.target.kind
+    default = GAIN_RANGE_DB if kind == "gain" else SEND_RANGE_DB if kind == "send" else PAN_RANGE
+    low = default[0] if mapping.minimum is None else mapping.minimum
+    high = default[1] if mapping.maximum is None else mapping.maximum
+    return low, high
+
+
 def resolve(mapping: CCMapping, session: MappedSession) -> tuple[Callable[[float], Any], Any]:
     """``(convert, info)``: a function from a controller fraction to the target's value, and the parameter info.
 
@@ -290,10 +364,10 @@ def resolve(mapping: CCMapping, session: MappedSession) -> tuple[Callable[[float
     target.owner(session)  # a clear error if the track is gone
     if target.kind == "mute":
         return (lambda f: f >= 0.5), None
-    if target.kind in ("gain", "pan"):
-        default = GAIN_RANGE_DB if target.kind == "gain" else PAN_RANGE
-        low = default[0] if mapping.minimum is None else mapping.minimum
-        high = default[1] if mapping.maximum is None else mapping.maximum
+    if target.kind == "send":
+        target.send_of(session)  # a clear error if the send is gone
+    if target.kind in ("gain", "pan", "send"):
+        low, high = _strip_range(mapping)
         return (lambda f: shape(f, mapping.curve, low, high)), None
     plugin = target.plugin(session)
     try:
@@ -461,16 +535,17 @@ class MidiMap:
     # -- keeping up with edits ----------------------------------------------------------
 
     def anchor(self, session: MappedSession) -> list[tuple[CCMapping, Any, Any, str]]:
-        """Remember what each mapping points at (the track and slot objects); see :meth:`follow`."""
+        """Remember what each mapping points at (the strip, and its slot or send objects); see :meth:`follow`."""
         anchors = []
         for mapping in self.mappings:
             target = mapping.target
             try:
                 owner = target.owner(session)
-                slot = owner.chain[target.slot] if target.kind == "parameter" else None
+                slot = target.item(session) if target.kind == "parameter" else \
+                    target.send_of(session) if target.kind == "send" else None
             except (MidiMappingError, IndexError):
                 owner = slot = None
-            anchors.append((mapping, owner, slot, slot.name if slot is not None else ""))
+            anchors.append((mapping, owner, slot, getattr(slot, "name", "") if slot is not None else ""))
         return anchors
 
     def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: MappedSession) -> list[str]:
@@ -480,6 +555,9 @@ class MidiMap:
         mappings only if the same plug-in stands at the same place; the others are
         dropped. Returns a line for each mapping dropped.
         """
+        from rackhost.chain.chain import item_at, path_of
+        from rackhost.errors import SessionError
+
         dropped: list[str] = []
         kept: list[CCMapping] = []
         anchored = {id(m) for m, *_ in anchors}
@@ -488,24 +566,37 @@ class MidiMap:
             if owner is None:
                 kept.append(mapping)  # it pointed at nothing before the edit: leave it as it was
                 continue
-            if owner is session.master:
-                track = None
-            else:
+            track = bus = None
+            if target.bus is not None:
+                bus = next((i for i, b in enumerate(getattr(session, "busses", ())) if b is owner), -1)
+                if bus < 0:
+                    dropped.append(f"{mapping.describe()}: its bus was removed")
+                    continue
+            elif owner is not session.master:
                 track = next((i for i, t in enumerate(session.tracks) if t is owner), -1)
                 if track < 0:
                     dropped.append(f"{mapping.describe()}: its track was removed")
                     continue
-            index = target.slot
+            if target.kind == "send":
+                if slot not in owner.sends:
+                    dropped.append(f"{mapping.describe()}: its send was removed")
+                    continue
+                kept.append(replace(mapping, target=replace(target, track=track, bus=bus, send=slot.bus)))
+                continue
+            index, path = target.slot, target.path
             if slot is not None:
-                chain = owner.chain
-                index = next((i for i, s in enumerate(chain) if s is slot), -1)
-                if index < 0:
-                    same_place = target.slot < len(chain) and chain[target.slot].name == plugin_name
+                found = path_of(owner.chain, slot)  # it may have moved, into or out of a split's branch too
+                if found is None:
+                    try:
+                        same_place = item_at(owner.chain, (target.slot, *target.path)).name == plugin_name
+                    except SessionError:
+                        same_place = False
                     if not same_place:
                         dropped.append(f"{mapping.describe()}: its {plugin_name} slot was removed")
                         continue
-                    index = target.slot
-            kept.append(replace(mapping, target=replace(target, track=track, slot=index)))
+                else:
+                    index, path = found[0], found[1:]
+            kept.append(replace(mapping, target=replace(target, track=track, bus=bus, slot=index, path=path)))
         self.mappings = kept + [m for m in self.mappings if id(m) not in anchored]
         return dropped
 
@@ -545,11 +636,26 @@ def cc_fraction(mapping: CCMapping, pairs: dict[tuple[int, int], int]) -> float:
     return (msb * 128 + lsb) / 16383.0
 
 
+def current_value(target: MappingTarget, session: MappedSession) -> Any:
+    """What the target stands at in the session model (a parameter's value, a gain or send level in dB, ...)."""
+    if target.kind == "parameter":
+        return target.plugin(session).get(target.parameter)
+    if target.kind == "send":
+        return target.send_of(session).level_db
+    return getattr(target.owner(session), "gain_db" if target.kind == "gain" else target.kind)
+
+
 def apply_value(target: MappingTarget, session: MappedSession, value: Any) -> Any:
     """Set a target in the session model (from a control thread, never the audio thread); returns the value set."""
     owner = target.owner(session)
     if target.kind == "parameter":
         return target.plugin(session).set(target.parameter, value)
+    if target.kind == "send":
+        from rackhost.chain.bus import check_send_level
+
+        send = target.send_of(session)
+        send.level_db = check_send_level(send.bus, float(value))
+        return send.level_db
     if target.kind == "gain":
         owner.gain_db = float(value)
     elif target.kind == "pan":
