@@ -249,8 +249,8 @@ class JackServer:
         self._saved_env: dict[str, str | None] = {}
         self._patchbay: jack.Client | None = None
         self._clients: weakref.WeakSet[_HarnessClient] = weakref.WeakSet()
-        # (client name, log offsets from, to): where a closing client was late on purpose (xruns_since)
-        self._closing: list[tuple[bytes, int, int]] = []
+        # (log offsets from, to): while a harness client closed, late on purpose (xruns_since)
+        self._closing: list[tuple[int, int]] = []
         self._attached = False  # PortAudio was initialized while this server was the current one
         self._reattach_on_stop = False  # PortAudio was detached from the previous server by start()
         self._slot_leaked = False  # killed: its JACK registry slot is still taken
@@ -436,8 +436,8 @@ class JackServer:
 
     def xruns_since(self, offset: int, end: int | None = None) -> int:
         """The late cycles the server reported in its log from byte ``offset`` (to ``end``), leaving out those
-        where a closing harness client was late: it waits on purpose (see _HarnessClient._guarded), and the
-        clients after it in the graph are then late too."""
+        while a harness client closed: it waits in its last period on purpose (see _HarnessClient._guarded),
+        and the server then reports the clients after it in the graph late, not always the closing one."""
         try:
             with open(self.log_path, "rb") as log:  # type: ignore[arg-type]
                 log.seek(offset)
@@ -447,18 +447,18 @@ class JackServer:
         count, late, position = 0, [], offset
         for line in text.splitlines(keepends=True):
             if line.startswith(b"JackEngine::XRun: client = "):
-                late.append((line[len(b"JackEngine::XRun: client = "):].split(b" was not finished")[0], position))
+                late.append(position)
             else:  # a cycle's reports end with its "Process error" line (which also comes alone, not for xruns)
-                if late and not any(self._closing_late(name, at) for name, at in late):
+                if late and not any(self._while_closing(at) for at in late):
                     count += 1
                 late = []
-                if line.startswith(b"JackTimedDriver::Process XRun"):
+                if line.startswith(b"JackTimedDriver::Process XRun") and not self._while_closing(position):
                     count += 1  # the server's own thread woke late (its clients were told of it as an xrun)
             position += len(line)
-        return count + (1 if late and not any(self._closing_late(name, at) for name, at in late) else 0)
+        return count + (1 if late and not any(self._while_closing(at) for at in late) else 0)
 
-    def _closing_late(self, name: bytes, at: int) -> bool:
-        return any(name == closing and start <= at < stop for closing, start, stop in self._closing)
+    def _while_closing(self, at: int) -> bool:
+        return any(start <= at < stop for start, stop in self._closing)
 
     def log_tail(self, chars: int = 2000) -> str:
         if self._log is not None:
@@ -638,7 +638,7 @@ class _HarnessClient:
             self._parked.wait(PARK_SECONDS)  # the next period parks the process thread (see _guarded)
             self.client.deactivate(ignore_errors=True)
             time.sleep(0.02)  # the server's last report of this client's lateness reaches the log
-            self.server._closing.append((self.name.encode(), start, self.server.log_size()))
+            self.server._closing.append((start, self.server.log_size()))
         self.client.close(ignore_errors=True)
         if hasattr(self, "_released"):
             self._released.set()

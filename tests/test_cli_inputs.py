@@ -242,7 +242,7 @@ SLIPS = [
     (["midi", "map", "mix.json", "vox:gain", "--cc", "7", "--range", "-6", "-6"], "one value"),
     (["midi", "map", "mix.json", "vox:mute", "--cc", "7", "--range", "0", "1"], "takes no range"),
     (["midi", "map", "mix.json", "vox:ZamComp.nosuch", "--cc", "7"], "has no parameter 'nosuch'"),
-    (["midi", "map", "mix.json", "nosuch:gain", "--cc", "7"], "no track 'nosuch'; tracks: vox"),
+    (["midi", "map", "mix.json", "nosuch:gain", "--cc", "7"], "no track or bus 'nosuch'; tracks: vox; busses: (none)"),
     (["midi", "map", "mix.json", "vox:NoPlugin.x", "--cc", "7"], "NoPlugin"),
     (["midi", "map", "mix.json", "vox:gain", "--cc", "200"], "0..127"),
     (["midi", "map", "mix.json", "", "--cc", "7"], "is empty"),
