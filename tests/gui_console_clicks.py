@@ -116,6 +116,19 @@ def main(session_path: str, shots: str) -> None:
     xdo("click", "--repeat", "2", "--delay", "60", "1")
     real.frames(6)
     out["pan_after_double_click"] = app.session.tracks[1].pan
+    # A drag up turns the knob right, as its tooltip says: 40 px is half its travel (0.5).
+    knob = app.strips[1].pan
+    before = steps()
+    point(knob, 20, 20)
+    xdo("mousedown", "1")
+    real.frames(3)
+    for dy in range(5, 41, 5):
+        point(knob, 20, 20 - dy)
+        real.frames(1)
+    xdo("mouseup", "1")
+    real.frames(4)
+    out["pan_after_drag_up"] = {"pan": app.session.tracks[1].pan, "new_steps": steps() - before,
+                                "shown": dpg.get_value(app.strips[1].pan_text)}
 
     # The keyboard: Space stops and plays, Home goes to the start, L loops; a letter typed into a name is text.
     def key(name: str) -> None:

@@ -59,6 +59,17 @@ def main(session_path: str, shot: str) -> None:
     real.frames(8)
     result["after_ctrl_z"] = _branches(app.session.tracks[0].chain[1])
     result["rows_after_ctrl_z"] = [len(rows.names) for rows in app.split_panels[-1].branches]
+    # A double-click on a branch's level puts it at 0 dB, and leaves no field open for typing.
+    level = app.split_panels[-1].branches[0].level
+    x, y = dpg.get_item_rect_min(level)
+    w, h = dpg.get_item_rect_size(level)
+    subprocess.run(["xdotool", "mousemove", "--window", real.window, str(int(x + w / 2)), str(int(y + h / 2)),
+                    "click", "--repeat", "2", "--delay", "60", "1"], check=True)
+    real.frames(8)
+    subprocess.run(["xdotool", "mousemove", "--window", real.window, "5", "5"], check=True)  # away from it
+    real.frames(4)
+    result["after_double_click"] = {"level_db": app.session.tracks[0].chain[1].branches[0].level_db,
+                                    "typing": dpg.is_item_active(level), "shown": dpg.get_value(level)}
     print(json.dumps(result))
     real.close()
 

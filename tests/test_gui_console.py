@@ -69,6 +69,9 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     assert out["after_wheel_up"] == 1.0
     assert out["after_fine_wheel_down"] == pytest.approx(0.9)
     assert out["pan_after_double_click"] == 0.0
+    dragged = out["pan_after_drag_up"]
+    assert 0.35 <= dragged["pan"] <= 0.65, dragged  # up turns it right, 160 px end to end
+    assert dragged["new_steps"] == 1 and dragged["shown"].startswith("R"), dragged
     assert out["narrow_width"] < 160
 
     # The keyboard (the script waited for Space to stop and play, and for Home to go back to the start).

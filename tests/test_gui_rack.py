@@ -147,7 +147,7 @@ def test_the_history_list_undoes_to_the_clicked_step(app):
     app.set_mute(1, True)
     app.add_track()
     items = dpg.get_item_configuration(app.history_view.listbox)["items"]
-    assert items[0] == "(opened)" and items[-1] == "add track track 1" and len(items) == 4
+    assert items[0] == "(opened)" and items[-1] == "3. add track track 1" and len(items) == 4
     click(app.history_view.listbox, items[1])
     assert app.session.tracks[0].gain_db == -6.0 and not app.session.tracks[1].mute
     assert len(app.session.tracks) == 2
@@ -155,6 +155,24 @@ def test_the_history_list_undoes_to_the_clicked_step(app):
     assert items[-1].strip().startswith("~") and len(items) == 4  # undone steps stay, for redo
     click(app.history_view.listbox, items[-1])
     assert len(app.session.tracks) == 3
+
+
+def test_the_history_list_tells_steps_of_the_same_name_apart(app):
+    # Two fader moves are two steps of one name: the newest is highlighted, and a click on the first of
+    # them goes back to just after it (it went to the first of the name, whichever was clicked).
+    app.set_gain(0, -6.0)
+    app.session.history.seal()
+    app.set_gain(0, -9.0)
+    app.session.history.seal()
+    app.history_view.follow()  # once a frame in the window
+    items = dpg.get_item_configuration(app.history_view.listbox)["items"]
+    assert len(items) == 3 and items[1] != items[2] and items[1].split(". ", 1)[1] == items[2].split(". ", 1)[1]
+    assert dpg.get_value(app.history_view.listbox) == items[2]
+    click(app.history_view.listbox, items[2])
+    assert app.session.tracks[0].gain_db == -9.0
+    click(app.history_view.listbox, items[1])
+    assert app.session.tracks[0].gain_db == -6.0
+    assert dpg.get_value(app.history_view.listbox) == dpg.get_item_configuration(app.history_view.listbox)["items"][1]
 
 
 def test_save_as_open_recent_and_the_unsaved_changes_prompt(app, tmp_path):

@@ -145,12 +145,12 @@ def test_the_window_shows_true_levels_a_dead_engine_as_silence_every_edit_in_his
     assert "300 ms" in out["tooltip"] and "-120" in out["tooltip"]
 
     assert out["title_after_mute"].endswith("*")
-    assert out["history_after_mute"][-1] == "mute quiet"
+    assert out["history_after_mute"][-1] == "1. mute quiet"
 
     assert out["kinds"]["sidechain"] == out["kinds"]["stereo_detection"] == "mvCheckbox"
     assert out["kinds"]["threshold_db"] == "mvSliderFloat"
     assert out["sidechain"] == 1.0 and out["stereo_detection"] == 1.0  # both off by default: a click turns each on
-    assert out["history_after_switches"][-2:] == ["set ZamCompX2 sidechain", "set ZamCompX2 stereo_detection"]
+    assert out["history_after_switches"][-2:] == ["2. set ZamCompX2 sidechain", "3. set ZamCompX2 stereo_detection"]
 
     assert out["after_death"] == ["pk  -inf  rms  -inf dBFS"] * 3
     assert all(pixels > 50 for pixels in out["bars"])

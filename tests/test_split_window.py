@@ -40,6 +40,7 @@ def test_real_clicks_add_a_branch_a_plugin_in_it_bypass_and_remove_in_the_split_
     # Ctrl+Z brings the dry branch back between the two, and the split window redraws it.
     assert [b["plugins"] for b in result["after_ctrl_z"]] == [["Compressor"], [], ["Gain"]]
     assert result["rows_after_ctrl_z"] == [1, 0, 1]
+    assert result["after_double_click"] == {"level_db": 0.0, "typing": False, "shown": 0.0}  # was -6 dB
     assert shot.stat().st_size > 10_000
     keep = Path("/tmp/split_shots")
     if keep.is_dir():  # for a person to look at

@@ -21,8 +21,12 @@ class HistoryList:
         return self.listbox
 
     def _items(self) -> tuple[list[str], int]:
+        """Each step numbered: two steps of the same label ("add a point to gain_db") stay apart, so the
+        highlight and a click land on the step meant, not on the first of its name."""
         done, undone = self.host.session.history.labels()
-        return [OPENED] + done + [f"  ~ {label}" for label in reversed(undone)], len(done)
+        items = [OPENED] + [f"{k}. {label}" for k, label in enumerate(done, 1)]
+        items += [f"  ~ {k}. {label}" for k, label in enumerate(reversed(undone), len(done) + 1)]
+        return items, len(done)
 
     def show(self) -> None:
         if not self.listbox:

@@ -80,6 +80,7 @@ class SplitPanel:
                     rows.level = dpg.add_drag_float(default_value=max(branch.level_db, BRANCH_FLOOR_DB),
                                                     min_value=BRANCH_FLOOR_DB, max_value=MAX_BRANCH_LEVEL_DB,
                                                     speed=0.1, width=px(90), format="%.1f dB", user_data=k,
+                                                    no_input=True,  # a double-click resets: it must not type
                                                     callback=lambda s, v, b: app.set_branch_level(track, path, b, v))
                     rows.remove = dpg.add_button(label="x", width=px(18), user_data=k,
                                                  callback=lambda s, a, b: app.remove_branch(track, path, b))
@@ -126,6 +127,7 @@ class SplitPanel:
         self.app.set_branch_level(self.track, self.path, branch, 0.0)
         self.app.session.history.seal()
         self.refresh()
+        dpg.set_value(self.branches[branch].level, 0.0)  # refresh() leaves a control the pointer holds
 
     # -- keeping up ------------------------------------------------------------------------
 

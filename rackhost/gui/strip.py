@@ -26,7 +26,7 @@ from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_m
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
-from rackhost.gui.scale import px
+from rackhost.gui.scale import SCALE, px
 from rackhost.gui.taper import fader_text, pan_text
 from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
 from rackhost.live.commands import BusRow
@@ -49,6 +49,7 @@ MONO_BOX = 17  # the keep-mono box beside a mono track's input chooser
 BAND = 6  # the colour band's height, at the top of the strip
 NARROW_WIDTHS = {"mono>stereo": "m>st", "stereo": "st"}  # a narrow strip's width label, beside A/B
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
+PAN_DRAG = 2.0 / 160  # a pixel of drag on the pan knob, up or right: 160 px from hard left to hard right
 CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
@@ -181,6 +182,7 @@ class StripView:
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
+        self._pan_drag: tuple[float, float, float] | None = None  # a drag on the knob: (pan, x, y) where it began
         self.menus: dict[str, int] = {}  # each control's right-click menu ("gain", "pan")
         width = layout.width
         self.inner = width - px(16)
@@ -362,8 +364,10 @@ class StripView:
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
         """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
         with dpg.group(horizontal=beside):
+            # Dear PyGui's knob follows sideways drags only, and coarsely: poll() moves it up/down and right/left.
             self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan,
-                                          width=px(30 if beside else 36), callback=lambda s, v: self._pan_moved(v))
+                                          width=px(30 if beside else 36),
+                                          callback=lambda s, v: self._pan_drag is None and self._pan_moved(v))
             self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):
             dpg.add_text("pan: drag up or down; wheel (Ctrl: finer); double-click: centre; right-click: automate, "
@@ -460,6 +464,7 @@ class StripView:
     def poll(self) -> None:
         """Once a frame: follow a fader drag, and stretch the fader and meter to the strip's height."""
         self.fader.poll()
+        self._follow_pan_drag()
         if self._pan_wheeled and not dpg.is_item_hovered(self.pan):
             self._pan_wheeled = False
             self.app.session.history.seal()  # the pointer left the knob: the wheel's burst is one undo step
@@ -468,6 +473,26 @@ class StripView:
             self._console_height = height
             self.fader.resize(height - px(ROW))
             self.meter.resize(height)
+
+    def _follow_pan_drag(self) -> None:
+        """While the knob is held: up or right turns it right, down or left turns it left (Ctrl: finer)."""
+        if not self.pan:
+            return
+        if not dpg.is_item_active(self.pan):
+            if self._pan_drag is not None:
+                self._pan_drag = None
+                dpg.set_value(self.pan, self.owner.pan)  # the knob's own last sideways step, undone
+            return
+        x, y = dpg.get_mouse_pos(local=False)
+        if self._pan_drag is None:
+            self._pan_drag = (float(self.owner.pan), x, y)
+        start, x0, y0 = self._pan_drag
+        value = start + ((y0 - y) + (x - x0)) * PAN_DRAG / SCALE.factor * (FINE if ctrl_held() else 1.0)
+        value = max(-1.0, min(1.0, round(value, 2)))
+        if value != self.owner.pan:
+            self._pan_moved(value)
+        else:
+            dpg.set_value(self.pan, value)
 
     def wheel(self, notches: float) -> bool:
         """The mouse wheel turned over this strip: the fader or the pan knob under the pointer moves."""
