@@ -24,12 +24,14 @@ class PluginNotFoundError(RackhostError):
     def __init__(self, name: str, searched: list[str], known: list[str] | None = None):
         self.name = name
         self.searched = searched
+        self.close: list[str] = []  # installed plug-ins whose names are near: a misspelt name, most likely
         hint = ""
         if known:
             lowered = {k.lower(): k for k in known}
             close = [k for k in known if name.lower() in k.lower() or k.lower() in name.lower()]
             close += [lowered[k] for k in difflib.get_close_matches(name.lower(), lowered, n=5, cutoff=0.75)
                       if lowered[k] not in close]
+            self.close = close[:5]
             if close:
                 hint = f" Did you mean {', '.join(close[:5])}?"
         super().__init__(

@@ -127,6 +127,22 @@ def test_a_session_with_a_missing_plugin_still_opens_and_reports_it(tmp_path, wa
     assert kept["plugin"]["name"] == "SomeCommercialComp" and kept["parameters"] == {"ratio": 4}
 
 
+def test_a_misspelt_plugin_name_is_reported_with_the_installed_names_near_it_not_a_package_to_install(
+        tmp_path, wav_file):
+    from rackhost.presets.preset import RestoreReport
+
+    wav_file(program_signal(2, 0.3), "a.wav")
+    doc = {"format_version": 2, "tracks": [{"name": "a", "source": "a.wav", "chain": [
+        {"plugin": {"format": "vst3", "name": "ZamCompX3"}}]}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    report = RestoreReport()
+    session = load_session(path, report)
+    assert session.tracks[0].chain[0].bypass
+    note = report.missing[0]
+    assert "did you mean ZamComp, ZamCompX2?" in note and "apt install" not in note, note
+
+
 def test_live_inputs_keep_their_arming_and_monitoring(tmp_path, wav_file):
     session = _session(tmp_path, wav_file)
     session.add_track("guitar", None, input=(0, 1), armed=True, monitor=False)

@@ -229,12 +229,16 @@ def restore_slot(
         report.missing.append(f"{where}: {missing.note}")
         report.refused.append(refusal)
         return Slot(missing, bypass=True, mix=min(max(state.mix, 0.0), 1.0))
-    except PluginNotFoundError:
+    except PluginNotFoundError as missing_error:
         if identity.get("format", "vst3") == "builtin" or is_builtin(name):
             raise PresetError(source, f"{where}.plugin", f"{name!r} is not a pedalboard built-in") from None
         # A plug-in this machine lacks does not fail the whole load: the slot is kept, bypassed.
         provider = next((pkg for prefix, pkg in PROVIDERS.items() if name.startswith(prefix)), None)
-        hint = f"; it is provided by {provider}" if provider else "; install it, then load this again"
+        if missing_error.close:  # installed ones of a near name: a misspelling is likelier than a missing package
+            hint = (f"; did you mean {', '.join(missing_error.close)}? Correct the name in the file, or install "
+                    f"{name}")
+        else:
+            hint = f"; it is provided by {provider}" if provider else "; install it, then load this again"
         if path:
             hint += (f" (the file names {path!r}, outside the scanned folders: not loaded, since loading a "
                      f"plug-in runs its code; 'rackhost scan --add-path' its folder, or allow it explicitly)")
