@@ -20,6 +20,7 @@ from rackhost.gui.scale import SCALE
 faders: dict[str, int] = {}  # each strip's fader height in the last frame drawn: printed at the end
 text: dict[str, object] = {}  # the first strip's level readout (a known label): its size, and the scale
 pointer: list[object] = []  # the pointer was moved out of the way
+overview: dict[str, object] = {}  # the timeline's overview: a row per file, named at its left or not, its height
 _frame = gui.RackApp.frame
 
 
@@ -32,6 +33,9 @@ def _measured_frame(app: gui.RackApp) -> None:
         faders[view.owner.name if view.track is not None else "master"] = view.fader.height
     if app.strips:
         text.update(readout=dpg.get_item_rect_size(app.strips[0].readout), scale=SCALE.factor)
+    if app.timeline is not None:
+        overview.update(rows=app.timeline.stacked, named_rows=app.timeline.named_rows,
+                        height=app.timeline.overview_height)
 
 
 if __name__ == "__main__":
@@ -40,4 +44,4 @@ if __name__ == "__main__":
     width, height = (int(n) for n in sys.argv[3].split("x"))
     gui.run(sys.argv[1], screenshot=sys.argv[2], frames=30, start_engine=False, width=width, height=height,
             view=sys.argv[4] if len(sys.argv) > 4 else "lane", recover=False)
-    print(json.dumps({"faders": faders, "text": text}))
+    print(json.dumps({"faders": faders, "text": text, "overview": overview}))

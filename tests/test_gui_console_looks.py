@@ -52,6 +52,9 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
     # Even at 1280x720 with a lane open, every fader keeps a travel a hand can use (the headers are packed).
     least = {"1280x720": 70, "1920x1080": 250, "2560x1440": 500}[size]
     assert min(faders.values()) >= least, faders
+    # The four demo files each keep a row of the overview at every size (thin, their names along the top, in a
+    # short window): drawn over each other they were one smear.
+    assert out["overview"]["rows"] and out["overview"]["named_rows"] == (size != "1280x720"), out["overview"]
     # The text grows with the window: Dear PyGui's own 13-pixel font up to 1920x1080; at 2560x1440 the window
     # draws at 4/3, in a TrueType font loaded at 17 pixels (the readout's line as tall, and as long, as that).
     width, height = out["text"]["readout"]

@@ -76,7 +76,8 @@ class Timeline:
         self.cache = PeakCache()
         self.width = 800
         self.overview_height = px(OVERVIEW_HEIGHT)
-        self.stacked = True  # a row per file in the overview (up to STACKED files, in a tall window)
+        self.stacked = True  # a row per file in the overview (up to STACKED files)
+        self.named_rows = True  # each row with its name at its left (a tall window)
         self._span = MIN_SECONDS
         self._press: float | None = None  # x where the left button went down on the ruler
         self._drag_to: float | None = None  # x the pointer is at while dragging a loop range
@@ -288,8 +289,11 @@ class Timeline:
             legend.append((name, color))
             layers.append((*found.columns(self._span, self.width), color) if found is not None else None)
         self.legend = legend
-        self.stacked = tall and len(sources) <= STACKED
-        self.overview_height = max(px(OVERVIEW_HEIGHT), px(ROW_HEIGHT) * len(sources) + 2) if self.stacked \
+        # A row per file while there are few, in a short window too (thin rows, the names in a line along the
+        # top): drawn over each other, four files were one smear of colour at 1280x720.
+        self.stacked = len(sources) <= STACKED
+        self.named_rows = self.stacked and tall
+        self.overview_height = max(px(OVERVIEW_HEIGHT), px(ROW_HEIGHT) * len(sources) + 2) if self.named_rows \
             else (px(OVERVIEW_HEIGHT) if tall else px(OVERVIEW_HEIGHT_SMALL))
         dpg.configure_item(self.ruler, height=self.height)
         height = self.overview_height - 2
@@ -330,7 +334,7 @@ class Timeline:
             fixed = self.x_of(self._anchor) if self._anchor is not None else self._press
             drag = tuple(sorted((fixed, self._drag_to)))
         state = (self.width, self.height, self._span, loop, drag, tuple(self.legend), self.stacked,
-                 px(TICKS_HEIGHT))
+                 self.named_rows, px(TICKS_HEIGHT))
         if state == self._static:
             return
         self._static = state
@@ -365,7 +369,11 @@ class Timeline:
                                parent=self.marks)
             for x in (left, right):
                 dpg.draw_line((x, 0), (x, self.height), color=edge, thickness=2, parent=self.marks)
-        if not self.stacked:  # drawn over each other: the names in a row along the top
+        if not self.named_rows:  # drawn over each other, or in thin rows: the names in a line along the top
+            if self.stacked:
+                for top, _ in self._rows(len(self.legend), self.overview_height - 2)[1:]:
+                    y = px(TICKS_HEIGHT) + 1 + top
+                    dpg.draw_line((0, y), (width, y), color=(44, 47, 54), parent=self.marks)
             x = 6
             for name, color in self.legend:
                 dpg.draw_rectangle((x - 3, ticks + 2), (x + px(7) * len(name) + 3, ticks + px(15)),
