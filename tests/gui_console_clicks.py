@@ -194,6 +194,10 @@ def main(session_path: str, shots: str) -> None:
     shortcuts = app.shortcuts.show_list()
     real.frames(3)
     out["help_rows"] = len(dpg.get_item_children(dpg.get_item_children(shortcuts, 1)[0], 1))
+    right = dpg.get_item_pos(shortcuts)[0] + dpg.get_item_width(shortcuts)
+    texts = [cell for row in dpg.get_item_children(dpg.get_item_children(shortcuts, 1)[0], 1)
+             for cell in dpg.get_item_children(row, 1)]
+    out["help_cut"] = [dpg.get_value(t) for t in texts if dpg.get_item_rect_max(t)[0] > right]
 
     app.set_narrow(True)
     real.frames(6)

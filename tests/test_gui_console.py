@@ -80,6 +80,7 @@ def test_faders_knobs_meters_and_clip_lights_work_like_a_desks_in_the_real_windo
     assert "click a slot's name to select it" in out["delete_unselected"]
     assert out["slots_after_delete"] == [] and out["slots_after_undo"] == ["Gain"]
     assert out["help_rows"] >= 8
+    assert out["help_cut"] == []  # every line of the shortcut list inside its window (a new user found them cut)
     # A slot dragged with the mouse onto another strip moved there; Ctrl+Z brought it back.
     assert out["dragged"] == {"loud": ["Gain"], "quiet": [], "label": "move Gain to track 'loud'"}
     assert out["drag_undone"] == ["Gain"]

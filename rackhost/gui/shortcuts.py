@@ -13,6 +13,7 @@ from typing import Callable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import px
 from rackhost.gui.theme import MUTED
 
 
@@ -90,15 +91,18 @@ class Shortcuts:
             dpg.configure_item(self.window, show=True)
             dpg.focus_item(self.window)
             return self.window
-        with dpg.window(label="Keyboard shortcuts", width=520, height=330, pos=(200, 120)) as self.window:
+        # Sized for the window's scale, the descriptions wrapped: a fixed 520 pixels cut them off.
+        with dpg.window(label="Keyboard shortcuts", width=px(720), height=px(440), pos=(px(200), px(100))) \
+                as self.window:
             with dpg.table(header_row=False):
-                dpg.add_table_column(width_fixed=True, init_width_or_weight=110)
+                dpg.add_table_column(width_fixed=True, init_width_or_weight=px(130))
                 dpg.add_table_column()
                 for shortcut in self.table:
                     with dpg.table_row():
                         dpg.add_text(shortcut.keys)
-                        dpg.add_text(shortcut.what, color=MUTED)
+                        dpg.add_text(shortcut.what, color=MUTED, wrap=0)
                 mouse = (("Wheel", "over a fader: 1 dB a notch; over the pan knob: 5%"),
+                         ("Drag the pan knob", "up or right: towards R; down or left: towards L"),
                          ("Ctrl", "held while dragging a fader or turning the wheel: ten times finer"),
                          ("Double-click", "fader: 0 dB; pan: centre; a send: 0 dB"),
                          ("Right-click", "a fader, pan or parameter: learn MIDI"),
@@ -107,5 +111,5 @@ class Shortcuts:
                 for keys, what in mouse:
                     with dpg.table_row():
                         dpg.add_text(keys)
-                        dpg.add_text(what, color=MUTED)
+                        dpg.add_text(what, color=MUTED, wrap=0)
         return self.window
