@@ -5,6 +5,7 @@ Shared by the live tests so each null test (live == offline) is one call, not a 
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Callable, TypeVar
 
@@ -81,6 +82,9 @@ def clean_take(take: Callable[[], T]) -> T:
         # Said where CI logs show it: a retake is the machine's noise, and a run of them is worth a look.
         warnings.warn(f"take {len(counts)} of {TAKES} had {xruns[0]} xruns on the JACK server: taken again",
                       RetakeWarning, stacklevel=2)
+        # A burst of other work (a test's worker processes winding down) lasts seconds: wait longer each time
+        # (1, 2, 4, 8 s) rather than take again into the same burst. A stall of the engine's own stays.
+        time.sleep(2.0 ** (len(counts) - 1))
     pytest.fail(f"the JACK server had xruns during each of {TAKES} takes ({counts}); the engine or the machine "
                 f"cannot keep up")
 
