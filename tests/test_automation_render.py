@@ -299,3 +299,38 @@ def test_a_master_slot_envelope_plays_in_a_bounce_whether_the_file_stays_mono_or
     out = render(session, tail=False).audio
     assert out.shape == (channels, SR)
     assert np.all(out[:, : SR // 2] == 0.5) and np.allclose(out[:, SR // 2:], 0.05, rtol=1e-5)
+
+
+def _fade_by_blocks(fade, cuts: list[int], total: int) -> np.ndarray:
+    out = []
+    for start, end in zip([0, *cuts], [*cuts, total]):
+        gains = fade.gains(start, end - start)
+        out.append(np.broadcast_to(gains, (gains.shape[0], end - start)))
+    return np.concatenate(out, axis=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(points=st.lists(st.tuples(st.integers(0, 40), st.floats(-40.0, 6.0, allow_subnormal=False),
+                                 st.sampled_from(["linear", "step", "smooth"])), min_size=1, max_size=6),
+       pan=st.booleans(), cuts=st.lists(st.integers(1, 5119), max_size=12), block=BLOCKS)
+def test_a_fader_envelope_gives_the_same_gains_bit_for_bit_however_the_blocks_are_cut(points, pan, cuts, block):
+    """Live blocks and offline segments cut the transport differently (points on a block's edge, or inside
+    it); the gains must not depend on it, nor on a block being the first of a cached stretch."""
+    from rackhost.chain.automated import Curve, Fade
+
+    session = Session(sample_rate=SR, block_size=block)
+    track = session.add_track("t", ArraySource(np.zeros((2, 10), np.float32), SR))
+    # Points on a 128-frame grid (where live blocks start), so some fall on a block's edge and some inside.
+    times = sorted({t for t, _, _ in points})
+    envelope = _automate(track, StripTarget("gain_db"), *[
+        (t * 128 / SR, next(v for u, v, _ in points if u == t), next(s for u, _, s in points if u == t))
+        for t in times])
+    curves = {"gain_db": Curve(envelope, SR)}
+    if pan:
+        curves["pan"] = Curve(_automate(track, StripTarget("pan"), (0.0, -1.0), (3000 / SR, 1.0)), SR)
+    total = 5120
+    whole = _fade_by_blocks(Fade(track, curves, 2, 0, True), [], total)
+    by_block = _fade_by_blocks(Fade(track, curves, 2, 0, True), list(range(block, total, block)), total)
+    anyhow = _fade_by_blocks(Fade(track, curves, 2, 0, True, stagger=7), sorted(set(cuts)), total)
+    assert np.array_equal(whole, by_block)
+    assert np.array_equal(whole, anyhow)
