@@ -89,7 +89,8 @@ real.click(app.master.hear_input)  # the shot: the master compared bypassed, the
 
 def _seen_switching(seen: dict, where: str, lowest: float, highest: float) -> float:
     """The checks of :func:`switches`' answers for the strip the engine knows as ``where``; its offset."""
-    assert seen["first"] == "A +0.0 dB" and seen["unmatched"] == "A unmatched", where
+    # Never measured yet: no number that reads as a measured 0 dB match.
+    assert seen["first"] == "A not matched yet" and seen["unmatched"] == "A unmatched", where
     offset_a, offset_b = seen["offsets"]
     assert offset_a == offset_b and lowest < abs(offset_a) < highest, where  # the chain changes loudness
     assert seen["offsets"] == seen["expected"], where  # as the Python call measures it
@@ -98,7 +99,7 @@ def _seen_switching(seen: dict, where: str, lowest: float, highest: float) -> fl
     assert seen["input"] == ["input", "input", "input"], where
     assert seen["delta"] == ["delta", True, True], where
     # The match switch says the offset it plays at; off, and for the input or the delta, it says "match".
-    assert seen["labels"] == ["A +0.0", "match", f"A {offset_a:+.1f}", "match", "match"], where
+    assert seen["labels"] == ["A --", "match", f"A {offset_a:+.1f}", "match", "match"], where
     return offset_a
 
 
@@ -176,6 +177,15 @@ def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_pla
     assert match_label(other, "A") == "B +2.3"  # A is the setting, B the side that plays
     assert match_label(Audition(match=True, side="other", runs_other=True, compare_slot=1,
                                   other_offset=1.0), "A") == "byp +1.0"
+    # Never measured: no number (a "+0.0" would read as a measured match), and it plays at 0 dB meanwhile.
+    fresh = Audition(match=True)
+    assert match_label(fresh, "A") == "A --" and match_label(fresh, "B", narrow=True) == "--"
+    assert fresh.label("B") == "B not matched yet" and fresh.gains("B") == (1.0, 0.0, 0.0)
+    half = Audition(match=True, offsets=(-4.0, None))  # A measured, B (made since) not yet
+    assert match_label(half, "A") == "A -4.0" and match_label(half, "B") == "B --"
+    slot = Audition(match=True, side="other", runs_other=True, compare_slot=1)
+    assert match_label(slot, "A") == "byp --" and slot.label() == "slot 2 bypassed not matched yet"
+    assert slot.gains() == (0.0, 0.0, 1.0)
     for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
                   Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
         assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"

@@ -42,15 +42,16 @@ class Audition:
     match: bool = True  # play the chain at the input's loudness (off when level is the point)
     delta: bool = False  # play the chain's output minus its latency-aligned input
     # Measured, per A/B setting of the chain: the gain that brings its output to the input's loudness, so
-    # A, B and the input all play equally loud.
-    offsets: tuple[float, float] = (0.0, 0.0)
+    # A, B and the input all play equally loud. None: not measured yet (plays at 0 dB, and says so: a strip
+    # showing "+0.0 dB" before anything was measured would claim a match that was never made).
+    offsets: tuple[float | None, float | None] = (None, None)
     # Run the inactive A/B setting beside the playing one (a blind test between A and B), so side "other"
     # plays it with a crossfade instead of a rebuild; costs a second chain on the audio thread while on.
     runs_other: bool = False
     # The other side is instead the chain with this slot bypassed (a slot's bypass-compare, blind), run on a
     # copy of the chain made when it starts; other_offset is its matching gain against the input.
     compare_slot: int | None = None
-    other_offset: float = 0.0
+    other_offset: float | None = None
     # A blind test plays the sides: what plays is hidden from the window (the label says so, no side named).
     blind: bool = False
 
@@ -60,10 +61,15 @@ class Audition:
         if self.side == "other" and not self.runs_other:
             raise ValueError("audition side 'other' plays the inactive A/B setting, which runs only with "
                              "runs_other=True; set it (a rebuild) before switching to it")
-        self.offsets = (float(self.offsets[0]), float(self.offsets[1]))
+        self.offsets = (_db(self.offsets[0]), _db(self.offsets[1]))
+        self.other_offset = _db(self.other_offset)
 
-    def offset_db(self, setting: str = "A") -> float:
+    def offset_db(self, setting: str = "A") -> float | None:
+        """The matching gain of ``setting`` (A or B), or None if it was not measured yet."""
         return self.offsets[setting == "B"]
+
+    def measured(self, setting: str = "A") -> bool:
+        return self.offsets[setting == "B"] is not None
 
     @property
     def shows_input(self) -> bool:
@@ -80,11 +86,12 @@ class Audition:
         if self.side == "other":
             other = self.other_offset if self.compare_slot is not None else self.offset_db("B" if setting == "A"
                                                                                             else "A")
-            return (0.0, 0.0, float(db_to_gain(other)) if self.match else 1.0)
-        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0, 0.0)
+            return (0.0, 0.0, _gain(other) if self.match else 1.0)
+        return (_gain(self.offset_db(setting)) if self.match else 1.0, 0.0, 0.0)
 
     def label(self, setting: str = "A") -> str:
-        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
+        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``A not matched yet``,
+        ``input``, ``delta``."""
         if self.blind:
             return "blind test"
         if self.delta:
@@ -92,11 +99,24 @@ class Audition:
         if self.side == "input":
             return "input"
         if self.side == "other" and self.compare_slot is not None:
-            return f"slot {self.compare_slot + 1} bypassed {self.other_offset:+.1f} dB" if self.match else \
-                f"slot {self.compare_slot + 1} bypassed"
+            who, db = f"slot {self.compare_slot + 1} bypassed", self.other_offset
+            return f"{who} {_offset_words(db)}" if self.match else who
         if self.side == "other":
             setting = "B" if setting == "A" else "A"
-        return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
+        return f"{setting} {_offset_words(self.offset_db(setting))}" if self.match else f"{setting} unmatched"
+
+
+def _db(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _gain(db: float | None) -> float:
+    """A matching gain as played: not measured yet, the chain plays at its own level."""
+    return 1.0 if db is None else float(db_to_gain(db))
+
+
+def _offset_words(db: float | None) -> str:
+    return "not matched yet" if db is None else f"{db:+.1f} dB"
 
 
 def match_offset(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:

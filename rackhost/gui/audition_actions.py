@@ -82,7 +82,7 @@ class AuditionActions:
         owner.audition = audition
         self._send_audition(track, audition)
         self.refresh_views()  # the strip shows it (a blind test's side as "blind test")
-        fresh = not was_matched or audition.offsets == (0.0, 0.0)
+        fresh = not was_matched or not audition.measured(owner.ab.active)
         if audition.match and fresh:
             self.measure_audition(track)
 

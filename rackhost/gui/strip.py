@@ -108,10 +108,13 @@ READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the 
                f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
 
 
+NOT_MATCHED = "--"  # the match switch's offset before anything was measured
+
+
 def match_label(audition: Any, setting: str, narrow: bool = False) -> str:
     """The ``match`` switch's label: while matching plays, the offset it plays at (``B +2.3``; a slot bypassed
-    against the chain: ``byp +1.0``; a narrow strip: the dB alone), else ``match`` (narrow: ``lm``).
-    A blind test hides it; the input and the delta are not matched."""
+    against the chain: ``byp +1.0``; a narrow strip: the dB alone; not measured yet: ``A --``, narrow ``--``),
+    else ``match`` (narrow: ``lm``). A blind test hides it; the input and the delta are not matched."""
     if not audition.match or audition.blind or audition.delta or audition.side == "input":
         return "lm" if narrow else "match"
     if audition.side == "other" and audition.compare_slot is not None:
@@ -119,7 +122,9 @@ def match_label(audition: Any, setting: str, narrow: bool = False) -> str:
     else:
         who = setting if audition.side != "other" else ("B" if setting == "A" else "A")
         db = audition.offset_db(who)
-    return f"{db:+.1f}" if narrow else f"{who} {db:+.1f}"
+    # Not measured: no number at all, never a "+0.0" that reads as a measured match.
+    value = NOT_MATCHED if db is None else f"{db:+.1f}"
+    return value if narrow else f"{who} {value}"
 
 
 def input_label(track: Any) -> str:

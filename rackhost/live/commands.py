@@ -460,12 +460,13 @@ class SetAudition(OnStrip):
     side: str = "chain"  # "chain", "input", or "other" (the inactive A/B setting; needs runs_other)
     match: bool = True
     delta: bool = False
-    offsets: tuple[float, float] = (0.0, 0.0)  # the matching gain of the A and the B setting
+    offsets: tuple[float | None, float | None] = (None, None)  # the A and the B setting's matching gain (None:
+    # not measured yet, played at 0 dB)
     # Run the inactive A/B setting beside the chain (a blind test between A and B). Turning it on or off
     # rebuilds the track's audio path once; switching sides after that is a crossfade.
     runs_other: bool = False
     compare_slot: int | None = None  # the other side is the chain with this slot bypassed, not the B setting
-    other_offset: float = 0.0  # that side's matching gain
+    other_offset: float | None = None  # that side's matching gain
 
     def __post_init__(self) -> None:
         super().__post_init__()
