@@ -189,3 +189,58 @@ def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_pla
     for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
                   Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
         assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"
+
+
+EXCLUSIVE = r"""
+def ticks(strip, owner):  # what the switches show, what the model holds, what the engine was told last
+    return [dpg.get_value(strip.hear_input), dpg.get_value(strip.delta), owner.audition.side, owner.audition.delta,
+            sent[-1].side, sent[-1].delta, dpg.get_value(strip.offset)]
+
+
+for key, strip, owner in (("master", app.master, app.session.master), ("track", app.strips[0], app.session.tracks[0])):
+    seen = out[key] = []
+    real.click(strip.hear_input)  # in: the input
+    seen.append(ticks(strip, owner))
+    real.click(strip.delta)  # delta: what the chain changes; in goes off
+    seen.append(ticks(strip, owner))
+    real.click(strip.hear_input)  # in again: delta goes off
+    seen.append(ticks(strip, owner))
+    real.click(strip.hear_input)  # in off: the chain
+    seen.append(ticks(strip, owner))
+    real.settle()
+"""
+
+
+def test_in_and_delta_are_one_choice_ticking_one_unticks_the_other_on_the_master_and_a_track(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("mix", wav_file(program_signal(2, 2.0), "mix.wav")).chain.add("Gain", gain_db=3.0)
+    session.master.chain.add("Gain", gain_db=-2.0)
+    out, _ = _window(EXCLUSIVE, session, tmp_path, "audition-exclusive.png")
+    for key in ("master", "track"):
+        assert out[key] == [[True, False, "input", False, "input", False, "input"],
+                            [False, True, "chain", True, "chain", True, "delta"],
+                            [True, False, "input", False, "input", False, "input"],
+                            [False, False, "chain", False, "chain", False, out[key][3][6]]], key
+        assert out[key][3][6].startswith("A ")  # the chain again, matched
+
+
+def test_the_model_refuses_delta_with_the_input_playing_and_its_switches_untick_each_other():
+    import pytest
+
+    from rackhost.chain.audition import Audition
+    from rackhost.live.commands import SetAudition
+
+    with pytest.raises(ValueError, match="untick one"):
+        Audition(side="input", delta=True)
+    with pytest.raises(ValueError, match="untick one"):
+        Audition(side="other", runs_other=True, delta=True)
+    with pytest.raises(ValueError, match="send side='chain'"):
+        SetAudition(None, side="input", delta=True)
+    hearing = Audition(offsets=(1.0, 2.0)).hearing_input(True)
+    assert (hearing.side, hearing.delta, hearing.offsets) == ("input", False, (1.0, 2.0))
+    delta = hearing.hearing_delta(True)
+    assert (delta.side, delta.delta) == ("chain", True)
+    back = delta.hearing_input(True)
+    assert (back.side, back.delta) == ("input", False)
+    assert back.hearing_input(False).side == "chain" and delta.hearing_delta(False) == Audition(offsets=(1.0, 2.0))
+    assert Audition().hearing_input(False) == Audition()

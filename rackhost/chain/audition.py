@@ -15,7 +15,7 @@ click-free, and the delta of a chain that changes nothing is exactly zero.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +61,12 @@ class Audition:
         if self.side == "other" and not self.runs_other:
             raise ValueError("audition side 'other' plays the inactive A/B setting, which runs only with "
                              "runs_other=True; set it (a rebuild) before switching to it")
+        if self.delta and self.side != "chain":
+            # The delta is the chain's change (its output minus its input): with the input or the other side
+            # playing there is no chain to take it of, so the two are one choice, never both.
+            raise ValueError(f"audition delta plays what the chain changes, so it cannot be on while side "
+                             f"{self.side!r} plays; untick one (delta=False, or side='chain'), or use "
+                             f"hearing_input() / hearing_delta(), which untick the other")
         self.offsets = (_db(self.offsets[0]), _db(self.offsets[1]))
         self.other_offset = _db(self.other_offset)
 
@@ -70,6 +76,17 @@ class Audition:
 
     def measured(self, setting: str = "A") -> bool:
         return self.offsets[setting == "B"] is not None
+
+    def hearing_input(self, on: bool) -> Audition:
+        """``in`` ticked or unticked: the input (bypass-compare) or the chain; ticking it unticks the delta, as
+        the strip's switches do (they are one choice: the chain, its input, or what it changes)."""
+        if on:
+            return replace(self, side="input", delta=False)
+        return replace(self, side="chain") if self.side == "input" else self
+
+    def hearing_delta(self, on: bool) -> Audition:
+        """``delta`` ticked or unticked: what the chain changes, or the chain; ticking it unticks ``in``."""
+        return replace(self, delta=bool(on), side="chain" if on else self.side)
 
     @property
     def shows_input(self) -> bool:

@@ -383,9 +383,10 @@ class StripView:
         """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
         audition = owner.audition
         with dpg.group(horizontal=True):
+            # in and delta are one choice (the chain, its input, or what it changes): ticking one unticks the other.
             self.hear_input = dpg.add_checkbox(label="in", default_value=audition.shows_input,
-                                               callback=lambda s, v: self._audition_changed(side="input" if v
-                                                                                            else "chain"))
+                                               callback=lambda s, v: self._audition_set(
+                                                   self.owner.audition.hearing_input(v)))
             narrow = self.layout.narrow
             # Matching on, the switch's label is the offset it plays at ("B +2.3"): seen without hovering.
             self.match = dpg.add_checkbox(label=match_label(audition, owner.ab.active, narrow),
@@ -393,7 +394,8 @@ class StripView:
                                           callback=lambda s, v: self._audition_changed(match=v))
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
-                                          callback=lambda s, v: self._audition_changed(delta=v))
+                                          callback=lambda s, v: self._audition_set(
+                                              self.owner.audition.hearing_delta(v)))
         # The whole of what plays ("A +0.0 dB", "slot 2 bypassed +1.0 dB"), where the pointer asks about matching.
         with dpg.tooltip(self.match):
             dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
@@ -421,7 +423,12 @@ class StripView:
                 dpg.add_text(tip)
 
     def _audition_changed(self, **change: Any) -> None:
-        self.app.set_audition(self.track, replace(self.owner.audition, **change))
+        self._audition_set(replace(self.owner.audition, **change))
+
+    def _audition_set(self, audition: Any) -> None:
+        self.app.set_audition(self.track, audition)
+        dpg.set_value(self.hear_input, audition.shows_input)
+        dpg.set_value(self.delta, audition.delta)
         self._show_offset()
 
     def _show_offset(self) -> None:

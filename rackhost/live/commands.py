@@ -476,6 +476,9 @@ class SetAudition(OnStrip):
             raise ValueError(f"SetAudition's side must be 'chain', 'input' or 'other'; got {self.side!r}")
         if self.side == "other" and not self.runs_other:
             raise ValueError("SetAudition's side 'other' plays the inactive A/B setting: send runs_other=True")
+        if self.delta and self.side != "chain":
+            raise ValueError(f"SetAudition's delta plays what the chain changes, so it cannot be on with side "
+                             f"{self.side!r}; send side='chain' with it (or delta=False)")
 
 
 @dataclass(frozen=True)
