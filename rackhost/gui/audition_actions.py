@@ -86,6 +86,19 @@ class AuditionActions:
         if audition.match and fresh:
             self.measure_audition(track)
 
+    def follow_strips(self, moved: dict[int | BusRow, int | BusRow]) -> None:
+        """Strips moved or removed (``moved``: a strip's old place -> its new one; a track or bus not in it is
+        gone): each strip's matching window and the engine's ring of it go with it."""
+        def place(track: int | BusRow | None) -> int | BusRow | None:
+            return None if track is None else moved[track]
+
+        kept = lambda track: track is None or track in moved  # noqa: E731
+        self.match_windows = {place(t): s for t, s in self.match_windows.items() if kept(t)}
+        self.pending_matches = {place(t) for t in self.pending_matches if kept(t)}
+        engine = self.engine
+        if engine is not None and engine.alive:
+            engine.follow_strips(moved)
+
     def match_over(self, track: int | BusRow | None) -> float | None:
         """What ``track``'s matching measures over: the last seconds it played, or None for the loop range (a
         track with no file has no loop range to render: its last seconds)."""

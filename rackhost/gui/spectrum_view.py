@@ -115,6 +115,13 @@ class SpectrumView(DialogView):
         self._engine = None
         self._tell_engine()
 
+    def follow(self, strip: int | BusRow | None) -> None:
+        """The strip watched is at ``strip`` now (tracks moved or removed): the engine follows it by name at its
+        resync, so nothing is sent and the peak hold stays; the menu says the new order."""
+        self.strip = strip
+        dpg.configure_item(self.choice, items=self._choices())
+        dpg.set_value(self.choice, self._label(strip))
+
     def _tell_engine(self) -> None:
         engine = self.app.engine
         if engine is not None and engine.alive and engine is not self._engine:

@@ -566,6 +566,29 @@ def strip_ref(session: Any, strip: Any) -> int | BusRow | None:
     raise EngineCommandError(f"{getattr(strip, 'name', strip)!r} is not a strip of the engine's session")
 
 
+# A strip as it is known across edits: ("track", name), ("bus", name), or None for the master. An index names
+# another strip once tracks are moved or removed; the name is what a resync (Sync) carries a strip's state by.
+StripKey = tuple[str, str] | None
+
+
+def strip_key(session: Any, track: int | BusRow | None) -> StripKey:
+    """``track`` (an index, a :class:`BusRow`, None: the master) of ``session``, by its kind and name."""
+    strip = owner(session, track)
+    return None if track is None else ("bus" if isinstance(track, BusRow) else "track", strip.name)
+
+
+def find_strip(session: Any, key: StripKey) -> tuple[bool, int | BusRow | None]:
+    """(found, where the strip ``key`` names is in ``session`` now: an index, a :class:`BusRow`, None)."""
+    if key is None:
+        return True, None
+    kind, name = key
+    strips = session.tracks if kind == "track" else session.busses
+    for k, strip in enumerate(strips):
+        if strip.name == name:
+            return True, (k if kind == "track" else BusRow(k))
+    return False, None
+
+
 def chain_of(session: Any, track: int | BusRow | None) -> Any:
     """The chain of a track (an index), a bus (a :class:`BusRow`) or the master (None)."""
     return owner(session, track).chain
