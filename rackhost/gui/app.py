@@ -123,7 +123,7 @@ class RackApp(MidiActions, AuditionActions):
         self.pending_matches = set()
         # Each strip's place at the last structural change (a track's index, a BusRow): what the strips' listening
         # state is keyed by follows them from there when tracks are moved or removed.
-        self._strips_seen: dict[int | BusRow, Any] = {}
+        self._strips_seen: dict[int | BusRow, Any] = self._strip_places()
         if start_engine:
             self.restart_engine()
 
@@ -246,12 +246,10 @@ class RackApp(MidiActions, AuditionActions):
         """What is kept per strip by its place (matching windows, the engine's matching rings, the spectrum view)
         follows each strip to where the edit put it, by identity; a strip gone takes its state with it. Runs before
         the engine's Sync, while the engine still has the strips where they were."""
-        session = self.session
-        now: dict[int, int | BusRow] = {id(t): k for k, t in enumerate(session.tracks)}
-        now.update({id(b): BusRow(k) for k, b in enumerate(session.busses)})
+        places = self._strip_places()
+        now = {id(strip): place for place, strip in places.items()}
         moved = {place: now[id(strip)] for place, strip in self._strips_seen.items() if id(strip) in now}
-        self._strips_seen = {k: t for k, t in enumerate(session.tracks)}
-        self._strips_seen.update({BusRow(k): b for k, b in enumerate(session.busses)})
+        self._strips_seen = places
         self.follow_strips(moved)
         spectrum = self.spectrum
         if spectrum is not None and spectrum.poll():
@@ -260,6 +258,11 @@ class RackApp(MidiActions, AuditionActions):
                 spectrum.watch(None)  # its strip is gone: the master (named by no place, so safe before the Sync)
             else:
                 spectrum.follow(moved.get(strip) if strip is not None else None)
+
+    def _strip_places(self) -> dict[int | BusRow, Any]:
+        places: dict[int | BusRow, Any] = dict(enumerate(self.session.tracks))
+        places.update({BusRow(k): bus for k, bus in enumerate(self.session.busses)})
+        return places
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain

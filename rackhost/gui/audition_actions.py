@@ -92,7 +92,9 @@ class AuditionActions:
         def place(track: int | BusRow | None) -> int | BusRow | None:
             return None if track is None else moved[track]
 
-        kept = lambda track: track is None or track in moved  # noqa: E731
+        def kept(track: int | BusRow | None) -> bool:
+            return track is None or track in moved
+
         self.match_windows = {place(t): s for t, s in self.match_windows.items() if kept(t)}
         self.pending_matches = {place(t) for t in self.pending_matches if kept(t)}
         engine = self.engine

@@ -85,10 +85,9 @@ class SpectrumView(DialogView):
                     dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, LINE_WEIGHTS[name],
                                         category=dpg.mvThemeCat_Plots)
             dpg.bind_item_theme(self.series[name], theme)
-        with dpg.theme() as theme:
-            with dpg.theme_component(dpg.mvShadeSeries):
-                dpg.add_theme_color(dpg.mvPlotCol_Fill, HOLD_FILL, category=dpg.mvThemeCat_Plots)
-                dpg.add_theme_color(dpg.mvPlotCol_Line, HOLD_FILL, category=dpg.mvThemeCat_Plots)
+        with dpg.theme() as theme, dpg.theme_component(dpg.mvShadeSeries):
+            dpg.add_theme_color(dpg.mvPlotCol_Fill, HOLD_FILL, category=dpg.mvThemeCat_Plots)
+            dpg.add_theme_color(dpg.mvPlotCol_Line, HOLD_FILL, category=dpg.mvThemeCat_Plots)
         dpg.bind_item_theme(self.series["fill"], theme)
         self.watch(strip)
 
