@@ -44,6 +44,16 @@ measurement at a time:
 (d) Where the time goes: the same blocks without a stream, in this process:
     rackhost's block engine vs the bare loop, and the engine with its per-track
     meters switched off, per block and per track.
+(e) ``--spectrum`` alone: what the spectrum view costs the audio thread. One
+    engine process plays ``--tracks`` (default 16) file tracks under the GUI
+    load, whose frames also do what an open view does (read the published
+    frames and slot reductions, analyse both curves, 15 times a second). The
+    view is closed, open on the master, open on track 1, in turn (reversed
+    every other round), ``--spectrum-seconds`` each (default: the load window,
+    10.9 s, and 1 s for the switch, so each phase's p50 is its own), for
+    ``--spectrum-rounds`` rounds (default 5). ``spectrum_cost_ratio`` is the
+    worse of open-on-the-master and open-on-a-track over closed (medians of
+    the rounds' p50 callback loads); ``spectrum_target_met``: <= 1.02.
 
 Load = callback time / block period (2.667 ms). rackhost's engine keeps the
 loads of its last 4096 callbacks (10.9 s); both sides are read the same way:
@@ -59,6 +69,7 @@ graph. The last line printed is a JSON object.
 
     python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
     python bench/live.py --rates ROUNDS [--tracks 64] [--search-seconds S]   # xrun rates only, side by side
+    python bench/live.py --spectrum [--tracks 16] [--spectrum-rounds 5] [--spectrum-seconds S]   # (e) only
 """
 
 from __future__ import annotations
@@ -114,6 +125,11 @@ SOURCE_FILES = 8  # distinct programmes; tracks cycle through them (each track s
 GUI_FRAME = 1 / 60
 GUI_BUSY = 0.010
 ISOLATION_TRACKS = 16
+SPECTRUM_TARGET = 1.02  # issue 18: the engine's p50 per-block cost with the spectrum open within 2% of without
+SPECTRUM_TRACKS = 16
+SPECTRUM_ROUNDS = 5
+SPECTRUM_SIDES = ("closed", "master", "track")
+SPECTRUM_ANALYSE = 1 / 15  # how often an open view analyses (rackhost.gui.spectrum_view.ANALYSE_SECONDS)
 
 Params = dict[str, float]
 TRACK_CHAIN: list[tuple[str, Params]] = [
@@ -1034,6 +1050,82 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
             "target_cost_met": cost_met, "target_xruns_met": xruns_met}
 
 
+def spectrum_summary(p50s: dict[str, list[float]]) -> dict[str, object]:
+    """The figures of (e) from each side's p50 loads, one per round: medians, and open over closed."""
+    medians = {side: statistics.median(values) if values else None for side, values in p50s.items()}
+    closed = medians["closed"]
+    ratios = {side: (round(medians[side] / closed, 4) if closed and medians[side] is not None else None)
+              for side in ("master", "track")}
+    worst = None if None in ratios.values() else max(ratios.values())  # type: ignore[type-var]
+    return {"spectrum_p50_load": {side: None if v is None else round(v, 5) for side, v in medians.items()},
+            "spectrum_p50_us": {side: None if v is None else round(v * PERIOD * 1e6, 2) for side, v in medians.items()},
+            "spectrum_p50_rounds": {side: [round(v, 5) for v in values] for side, values in p50s.items()},
+            "spectrum_master_ratio": ratios["master"], "spectrum_track_ratio": ratios["track"],
+            "spectrum_cost_ratio": worst, "spectrum_target_met": worst is not None and worst <= SPECTRUM_TARGET}
+
+
+def spectrum_cost(bench: Bench, tracks: int, rounds: int, phase: float) -> dict[str, object]:
+    """(e) The engine's p50 callback load with the spectrum view closed, open on the master, open on a track,
+    in turn in one engine process, ``phase`` seconds each, ``rounds`` times (see the module's docstring)."""
+    from rackhost.chain.spectrum import live_spectrum
+    from rackhost.live.commands import UnwatchSpectrum, WatchSpectrum
+
+    window = WINDOW * PERIOD
+    print(f"\n(e) the spectrum view's cost: {tracks} tracks, {rounds} rounds of closed / master / track, "
+          f"{phase:g} s each, GUI load in the parent")
+    if phase < window + 0.5:
+        print(f"  note: {phase:g} s is shorter than the load window ({window:.1f} s): each p50 reaches back into "
+              f"the phase before (a smoke run; its ratio means nothing)")
+    watched = {"open": False, "at": 0.0}
+    runner = EngineRunner(bench.material.session(tracks, SETTLE + rounds * len(SPECTRUM_SIDES) * phase + 10),
+                          bench.device, bench.folder / "spectrum.stderr.log", spread=not bench.args.no_spread,
+                          partner=not bench.args.no_partner)
+    engine = runner.engine
+
+    def frame() -> None:  # a GUI frame: meters and stats, and with the view open what SpectrumView.poll does
+        runner.redraw()
+        now = time.perf_counter()
+        if watched["open"] and now - watched["at"] >= SPECTRUM_ANALYSE:
+            watched["at"] = now
+            got = engine.spectrum_frames()
+            if got is not None:
+                live_spectrum(got[1][0], SAMPLE_RATE), live_spectrum(got[1][1], SAMPLE_RATE)
+                engine.slot_reductions()
+
+    p50s: dict[str, list[float]] = {side: [] for side in SPECTRUM_SIDES}
+    gui: GuiLoad | None = None
+    try:
+        runner.start()
+        runner.play()
+        time.sleep(SETTLE)
+        gui = GuiLoad(GUI_BUSY, frame)
+        gui.start()
+        for round_ in range(rounds):
+            order = SPECTRUM_SIDES if round_ % 2 == 0 else SPECTRUM_SIDES[::-1]
+            for side in order:
+                engine.send(UnwatchSpectrum() if side == "closed" else WatchSpectrum(None if side == "master" else 0))
+                watched["open"] = side != "closed"
+                time.sleep(phase)
+                if not runner.alive():
+                    raise RuntimeError("the stream stopped during the run")
+                p50s[side].append(runner.window()[0])
+            print(f"  round {round_ + 1}: p50 load " + ", ".join(f"{side} {p50s[side][-1]:.4f}"
+                                                                 for side in SPECTRUM_SIDES), flush=True)
+        gui.stop()
+        print(f"  {gui.describe()}")
+        gui = None
+    finally:
+        if gui is not None:
+            gui.stop()
+        runner.stop()
+    out = spectrum_summary(p50s)
+    ratio = out["spectrum_cost_ratio"]
+    print(f"  spectrum_cost_ratio (open / closed p50, the worse of master {out['spectrum_master_ratio']} and track "
+          f"{out['spectrum_track_ratio']}): {ratio} (target <= {SPECTRUM_TARGET}: "
+          f"{'met' if out['spectrum_target_met'] else 'NOT met'})")
+    return {"spectrum_tracks": tracks, "spectrum_rounds": rounds, "spectrum_seconds": phase, **out}
+
+
 def jack_device_index() -> int:
     """The JACK device's PortAudio index as a child sees it, found by a throwaway child (not this process)."""
     code = ("import sys; sys.path.insert(0, %r); from jack_harness import jack_device; print(jack_device())"
@@ -1282,8 +1374,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rates", type=int, metavar="ROUNDS",
                         help="only compare xrun rates: ROUNDS rounds of jack_cpu, the native reference, rackhost and "
                              "the bare loop at --tracks, --search-seconds each, in turn; medians per minute")
-    parser.add_argument("--tracks", type=int, default=64, help="track count for --rates (default 64)")
+    parser.add_argument("--tracks", type=int, help=f"track count for --rates (default 64) and --spectrum (default "
+                                                     f"{SPECTRUM_TRACKS})")
+    parser.add_argument("--spectrum", action="store_true",
+                        help="only (e): the engine's p50 callback load with the spectrum view closed, open on the "
+                             "master and open on a track, in turn; spectrum_cost_ratio and spectrum_target_met")
+    parser.add_argument("--spectrum-rounds", type=int, default=SPECTRUM_ROUNDS,
+                        help=f"rounds of (e) (default {SPECTRUM_ROUNDS})")
+    parser.add_argument("--spectrum-seconds", type=float, default=round(WINDOW * PERIOD + 1.0, 1),
+                        help="seconds of each side in (e) (default: the load window and 1 s, so no p50 mixes two)")
     args = parser.parse_args(argv)
+    args.tracks = args.tracks or (SPECTRUM_TRACKS if args.spectrum else 64)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
     args.search_seconds = args.search_seconds or min(args.seconds, 10.0 if args.quick else 20.0)
     args.candidates = tuple(int(c) for c in args.candidates.split(",")) if args.candidates else CANDIDATES
@@ -1317,6 +1418,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"track chain: {' -> '.join(n for n, _ in TRACK_CHAIN)}; master: {' -> '.join(n for n, _ in MASTER_CHAIN)}")
             print(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; each run settles {SETTLE:g} s "
                   f"after play first")
+
+            if args.spectrum:
+                results.update(spectrum_cost(bench, args.tracks, args.spectrum_rounds, args.spectrum_seconds))
+                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
+                               loadavg_before=[round(x, 2) for x in load_before],
+                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
+                print(json.dumps(results), flush=True)
+                return 0
 
             if args.rates:
                 results.update(compare_rates(bench, args.rates, args.tracks, args.search_seconds))

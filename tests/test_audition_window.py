@@ -89,7 +89,8 @@ real.click(app.master.hear_input)  # the shot: the master compared bypassed, the
 
 def _seen_switching(seen: dict, where: str, lowest: float, highest: float) -> float:
     """The checks of :func:`switches`' answers for the strip the engine knows as ``where``; its offset."""
-    assert seen["first"] == "A +0.0 dB" and seen["unmatched"] == "A unmatched", where
+    # Never measured yet: no number that reads as a measured 0 dB match.
+    assert seen["first"] == "A not matched yet" and seen["unmatched"] == "A unmatched", where
     offset_a, offset_b = seen["offsets"]
     assert offset_a == offset_b and lowest < abs(offset_a) < highest, where  # the chain changes loudness
     assert seen["offsets"] == seen["expected"], where  # as the Python call measures it
@@ -98,7 +99,7 @@ def _seen_switching(seen: dict, where: str, lowest: float, highest: float) -> fl
     assert seen["input"] == ["input", "input", "input"], where
     assert seen["delta"] == ["delta", True, True], where
     # The match switch says the offset it plays at; off, and for the input or the delta, it says "match".
-    assert seen["labels"] == ["A +0.0", "match", f"A {offset_a:+.1f}", "match", "match"], where
+    assert seen["labels"] == ["A --", "match", f"A {offset_a:+.1f}", "match", "match"], where
     return offset_a
 
 
@@ -176,6 +177,70 @@ def test_the_match_switch_names_the_offset_that_plays_and_only_when_matching_pla
     assert match_label(other, "A") == "B +2.3"  # A is the setting, B the side that plays
     assert match_label(Audition(match=True, side="other", runs_other=True, compare_slot=1,
                                   other_offset=1.0), "A") == "byp +1.0"
+    # Never measured: no number (a "+0.0" would read as a measured match), and it plays at 0 dB meanwhile.
+    fresh = Audition(match=True)
+    assert match_label(fresh, "A") == "A --" and match_label(fresh, "B", narrow=True) == "--"
+    assert fresh.label("B") == "B not matched yet" and fresh.gains("B") == (1.0, 0.0, 0.0)
+    half = Audition(match=True, offsets=(-4.0, None))  # A measured, B (made since) not yet
+    assert match_label(half, "A") == "A -4.0" and match_label(half, "B") == "B --"
+    slot = Audition(match=True, side="other", runs_other=True, compare_slot=1)
+    assert match_label(slot, "A") == "byp --" and slot.label() == "slot 2 bypassed not matched yet"
+    assert slot.gains() == (0.0, 0.0, 1.0)
     for quiet in (Audition(match=False, offsets=(-4.0, 2.3)), Audition(match=True, side="input"),
                   Audition(match=True, delta=True), Audition(match=True, offsets=(1.0, 1.0), blind=True)):
         assert match_label(quiet, "A") == "match" and match_label(quiet, "A", narrow=True) == "lm"
+
+
+EXCLUSIVE = r"""
+def ticks(strip, owner):  # what the switches show, what the model holds, what the engine was told last
+    return [dpg.get_value(strip.hear_input), dpg.get_value(strip.delta), owner.audition.side, owner.audition.delta,
+            sent[-1].side, sent[-1].delta, dpg.get_value(strip.offset)]
+
+
+for key, strip, owner in (("master", app.master, app.session.master), ("track", app.strips[0], app.session.tracks[0])):
+    seen = out[key] = []
+    real.click(strip.hear_input)  # in: the input
+    seen.append(ticks(strip, owner))
+    real.click(strip.delta)  # delta: what the chain changes; in goes off
+    seen.append(ticks(strip, owner))
+    real.click(strip.hear_input)  # in again: delta goes off
+    seen.append(ticks(strip, owner))
+    real.click(strip.hear_input)  # in off: the chain
+    seen.append(ticks(strip, owner))
+    real.settle()
+"""
+
+
+def test_in_and_delta_are_one_choice_ticking_one_unticks_the_other_on_the_master_and_a_track(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("mix", wav_file(program_signal(2, 2.0), "mix.wav")).chain.add("Gain", gain_db=3.0)
+    session.master.chain.add("Gain", gain_db=-2.0)
+    out, _ = _window(EXCLUSIVE, session, tmp_path, "audition-exclusive.png")
+    for key in ("master", "track"):
+        assert out[key] == [[True, False, "input", False, "input", False, "input"],
+                            [False, True, "chain", True, "chain", True, "delta"],
+                            [True, False, "input", False, "input", False, "input"],
+                            [False, False, "chain", False, "chain", False, out[key][3][6]]], key
+        assert out[key][3][6].startswith("A ")  # the chain again, matched
+
+
+def test_the_model_refuses_delta_with_the_input_playing_and_its_switches_untick_each_other():
+    import pytest
+
+    from rackhost.chain.audition import Audition
+    from rackhost.live.commands import SetAudition
+
+    with pytest.raises(ValueError, match="untick one"):
+        Audition(side="input", delta=True)
+    with pytest.raises(ValueError, match="untick one"):
+        Audition(side="other", runs_other=True, delta=True)
+    with pytest.raises(ValueError, match="send side='chain'"):
+        SetAudition(None, side="input", delta=True)
+    hearing = Audition(offsets=(1.0, 2.0)).hearing_input(True)
+    assert (hearing.side, hearing.delta, hearing.offsets) == ("input", False, (1.0, 2.0))
+    delta = hearing.hearing_delta(True)
+    assert (delta.side, delta.delta) == ("chain", True)
+    back = delta.hearing_input(True)
+    assert (back.side, back.delta) == ("input", False)
+    assert back.hearing_input(False).side == "chain" and delta.hearing_delta(False) == Audition(offsets=(1.0, 2.0))
+    assert Audition().hearing_input(False) == Audition()

@@ -141,7 +141,7 @@ def test_the_setting_that_played_gets_the_offset_and_the_other_keeps_its_own():
     slot = Played(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros((2, 0)), "A", 1, float(SR))
     compared = Audition(runs_other=True, compare_slot=1)
     new = matched_from_played(compared, slot, (3.0, -2.0))
-    assert new.offsets == (3.0, 0.0) and new.other_offset == -2.0
+    assert new.offsets == (3.0, None) and new.other_offset == -2.0  # B never played: still not measured
 
 
 # -- the engine, block by block -----------------------------------------------------------
@@ -177,7 +177,7 @@ def test_during_a_blind_test_both_settings_run_and_are_measured_over_the_same_fr
     engine.set_audition(0, Audition(runs_other=True))  # a blind test between A and B runs B beside A
     engine.listen_for_match(0, 2.0)
     _run(engine, np.zeros((2, signal.shape[1]), np.float32))
-    played = engine._match_taps[0].played(2.0)
+    played = engine.match_tap(0).played(2.0)
     assert played.other is not None and played.setting == "A" and played.compare_slot is None
     audition = engine.match_from_playing(0)
     assert audition.offsets == pytest.approx((-6.0, 3.0), abs=0.05)  # A and B, each against the same input
@@ -190,7 +190,7 @@ def test_the_input_side_taken_is_the_input_aligned_to_the_chain_latency():
     engine = _started(session)
     engine.listen_for_match(0, 1.0)
     _run(engine, np.zeros((2, signal.shape[1]), np.float32))
-    played = engine._match_taps[0].played(1.0)
+    played = engine.match_tap(0).played(1.0)
     end = signal.shape[1] - signal.shape[1] % BLOCK - 480
     np.testing.assert_array_equal(played.dry, signal[:, end - played.dry.shape[1] : end])
 
@@ -403,3 +403,158 @@ def test_a_track_the_partner_process_rendered_comes_back_to_be_listened_to(jack_
     finally:
         engine.stop()
     assert audition.offsets[0] == pytest.approx(4.0, abs=0.05)
+
+
+# -- strips moved or removed while listened to -----------------------------------------------------------------
+
+# Three tones, each behind a gain of its own: a track's matching offset and spectrum peak say which one it is.
+TONES = {"low": (500.0, -6.0), "high": (3000.0, 4.0), "mid": (1200.0, 9.0)}
+
+
+def _tones_session(wav_file, seconds: float = 8.0) -> Session:
+    t = np.arange(int(seconds * SR)) / SR
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for name, (hz, gain_db) in TONES.items():
+        tone = (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        session.add_track(name, wav_file(np.stack([tone, tone]), f"{name}.wav")).chain.add("Gain", gain_db=gain_db)
+    return session
+
+
+def _watched_strip(engine, track: int, seconds: float) -> tuple[float, float]:
+    """(the matching offset of what ``track``'s ring kept, the spectrum tap's post-chain peak in Hz)."""
+    from test_spectrum_view import _peak_hz
+
+    offset, _ = played_offsets(engine.match_tap(track).played(seconds))
+    return offset, _peak_hz(engine.spectrum_tap.frames()[1])
+
+
+def _edits_by_update(engine, session: Session) -> list:
+    """Tracks moved and removed in the engine's session, then the engine rebuilt (a LiveEngine's user does so)."""
+    def move() -> None:
+        session.tracks.insert(0, session.tracks.pop(2))  # mid first: high from 1 to 2
+        engine.update()
+
+    def remove() -> None:
+        session.remove_track("low")  # high from 2 to 1
+        engine.update()
+
+    return [(move, 2), (remove, 1)]
+
+
+def _edits_by_sync(engine, session: Session) -> list:
+    """The same edits as an engine process takes them: a new session document (Sync), strips followed by name."""
+    from rackhost.live.process import SessionLoader, apply_command
+    from rackhost.presets import session_to_dict
+    from rackhost.presets.session_sync import resync, session_from_document
+
+    loader = SessionLoader("unused", load=session_from_document, resync=resync)
+
+    def edit(change) -> None:
+        edited = session_from_document(session_to_dict(engine.session))
+        change(edited)
+        apply_command(engine, c.Sync(session_to_dict(edited)), loader)
+        engine.update()
+
+    return [(lambda: edit(lambda s: s.tracks.insert(0, s.tracks.pop(2))), 2),
+            (lambda: edit(lambda s: s.remove_track("low")), 1)]
+
+
+@pytest.mark.parametrize("edits", [_edits_by_update, _edits_by_sync], ids=["update", "sync"])
+def test_a_strips_matching_ring_and_spectrum_tap_follow_it_when_tracks_are_moved_or_removed(edits, wav_file):
+    session = _tones_session(wav_file)
+    engine = _started(session)
+    engine.listen_for_match(1, 1.0)  # high: its ring and its spectrum
+    engine.watch_spectrum(1)
+    ring = engine.match_tap(1)
+    _run(engine, np.zeros((2, int(1.5 * SR)), np.float32))
+    offset, peak = _watched_strip(engine, 1, 1.0)
+    assert offset == pytest.approx(-4.0, abs=0.05) and peak == pytest.approx(3000, rel=0.06)
+    for edit, now in edits(engine, session):
+        edit()
+        assert engine.session.tracks[now].name == "high"
+        _run(engine, np.zeros((2, int(1.5 * SR)), np.float32))  # more than the 1 s measured and the tap's ring
+        offset, peak = _watched_strip(engine, now, 1.0)
+        assert engine.match_tap(now) is ring and engine.spectrum_tap.strip == now
+        assert offset == pytest.approx(-4.0, abs=0.05), f"high at {now} measured another track"
+        assert peak == pytest.approx(3000, rel=0.06), f"the spectrum of high at {now} shows another track"
+        assert engine.match_from_playing(now, 1.0).offsets[0] == pytest.approx(-4.0, abs=0.05)
+
+
+FOLLOW_WINDOW = r"""
+import json, sys, time
+import numpy as np
+from gui_window import RealWindow
+from jack_harness import jack_device
+from rackhost.live.match_tap import played_offsets
+
+real = RealWindow(sys.argv[1], "rackhost-follow", width=1280, height=720)
+app = real.app
+app.restart_engine(device=jack_device(), input_channels=0)
+deadline = time.monotonic() + 90
+while (app.engine is None or not app.engine.alive) and time.monotonic() < deadline:
+    real.frames(1)
+    time.sleep(0.05)
+
+
+def run(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        real.frames(1)
+        time.sleep(0.02)
+
+
+def seen(track):  # what the window keeps for the track now at ``track``, and what it measures of it
+    view = app.spectrum
+    post = view.curves["post"]
+    return {"name": app.session.tracks[track].name, "window": app.match_windows.get(track),
+            "listening": app.engine.listening(track), "offset": played_offsets(app.engine.played(track, 1.0))[0],
+            "view": view.strip, "peak": float(post.frequencies_hz[int(np.argmax(post.level_db))])}
+
+
+app.set_match_over(1, 1.0)  # high: matched over its last second played, and in the spectrum view
+app.open_spectrum(1)
+app.play()
+run(2.5)
+out = {"before": seen(1)}
+app.move_track(2, -2)  # mid first: high goes from 1 to 2
+run(2.5)
+out["moved"] = seen(2)
+app.remove_track(1)  # low: high goes from 2 to 1
+run(2.5)
+out["removed"] = seen(1)
+app.measure_audition(1, now=True)
+real.settle()
+out["matched"] = app.session.tracks[1].audition.offsets[0]
+out["events"] = [e for e in app.engine.poll() if "fail" in e]
+app.close()
+real.close()
+print(json.dumps(out))
+"""
+
+
+def test_in_the_window_a_track_moved_or_removed_keeps_its_matching_and_spectrum_on_itself_under_jack(
+        jack_server, tmp_path, wav_file):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rackhost.presets import save_session
+
+    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
+    save_session(_tones_session(wav_file, 30.0), tmp_path / "s.json")
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(tests).parent), tests]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-c", FOLLOW_WINDOW,
+                          str(tmp_path / "s.json")], check=False, capture_output=True, text=True, timeout=300,
+                         cwd=tests, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    for step, now in (("before", 1), ("moved", 2), ("removed", 1)):
+        seen = out[step]
+        assert seen["name"] == "high" and seen["window"] == seen["listening"] == 1.0, (step, seen)
+        assert seen["offset"] == pytest.approx(-4.0, abs=0.05), (step, seen)  # high's ring, not another track's
+        assert seen["view"] == now and seen["peak"] == pytest.approx(3000, rel=0.06), (step, seen)
+    assert out["matched"] == pytest.approx(-4.0, abs=0.05) and not out["events"]

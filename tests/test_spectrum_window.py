@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SR, program_signal
+from png_pixels import read_png
 
 from rackhost.chain import Session
 from rackhost.presets import save_session
@@ -72,6 +73,7 @@ out["slot_label"] = dpg.get_item_label(app.strips[0].slot_buttons[0])
 out["slot_tip"] = dpg.get_value(app.strips[0].slot_tips[0][1])
 out["slots_line"] = dpg.get_value(view.slots_text)
 out["slot_reductions"] = [[list(r.slots), r.db, r.reported] for r in view.reductions]
+out["plot"] = [*dpg.get_item_rect_min(view.plot), *dpg.get_item_rect_size(view.plot)]
 dpg.output_frame_buffer(file=shot)
 real.frames(4)
 
@@ -141,3 +143,11 @@ def test_the_window_shows_a_tracks_spectrum_with_its_tone_and_the_chains_estimat
     assert out["bus_choice"] == "bus: music" and out["bus_slot_label"].startswith("Compressor ~")
     assert out["lead_slot_label_bus_watched"] == "Compressor"
     assert shot.stat().st_size > 10_000
+    # The peak hold shows in the picture: a steady tone's hold lies on the live curve, where a line of its own was
+    # hidden under the blue one; its tint (the hold colour over the plot's dark ground) covers the area under it.
+    x, y, w, h = (int(v) for v in out["plot"])
+    plot = read_png(shot)[y : y + h, x : x + w, :3].astype(int)
+    r, g, b = plot[..., 0], plot[..., 1], plot[..., 2]
+    tint = (r - b > 25) & (r > 60) & (g > b)
+    tint[:90, :220] = False  # the legend's swatch
+    assert tint.sum() > 2000, f"{tint.sum()} pixels of the peak hold's colour in the plot"

@@ -15,7 +15,7 @@ click-free, and the delta of a chain that changes nothing is exactly zero.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,15 +42,16 @@ class Audition:
     match: bool = True  # play the chain at the input's loudness (off when level is the point)
     delta: bool = False  # play the chain's output minus its latency-aligned input
     # Measured, per A/B setting of the chain: the gain that brings its output to the input's loudness, so
-    # A, B and the input all play equally loud.
-    offsets: tuple[float, float] = (0.0, 0.0)
+    # A, B and the input all play equally loud. None: not measured yet (plays at 0 dB, and says so: a strip
+    # showing "+0.0 dB" before anything was measured would claim a match that was never made).
+    offsets: tuple[float | None, float | None] = (None, None)
     # Run the inactive A/B setting beside the playing one (a blind test between A and B), so side "other"
     # plays it with a crossfade instead of a rebuild; costs a second chain on the audio thread while on.
     runs_other: bool = False
     # The other side is instead the chain with this slot bypassed (a slot's bypass-compare, blind), run on a
     # copy of the chain made when it starts; other_offset is its matching gain against the input.
     compare_slot: int | None = None
-    other_offset: float = 0.0
+    other_offset: float | None = None
     # A blind test plays the sides: what plays is hidden from the window (the label says so, no side named).
     blind: bool = False
 
@@ -60,10 +61,32 @@ class Audition:
         if self.side == "other" and not self.runs_other:
             raise ValueError("audition side 'other' plays the inactive A/B setting, which runs only with "
                              "runs_other=True; set it (a rebuild) before switching to it")
-        self.offsets = (float(self.offsets[0]), float(self.offsets[1]))
+        if self.delta and self.side != "chain":
+            # The delta is the chain's change (its output minus its input): with the input or the other side
+            # playing there is no chain to take it of, so the two are one choice, never both.
+            raise ValueError(f"audition delta plays what the chain changes, so it cannot be on while side "
+                             f"{self.side!r} plays; untick one (delta=False, or side='chain'), or use "
+                             f"hearing_input() / hearing_delta(), which untick the other")
+        self.offsets = (_db(self.offsets[0]), _db(self.offsets[1]))
+        self.other_offset = _db(self.other_offset)
 
-    def offset_db(self, setting: str = "A") -> float:
+    def offset_db(self, setting: str = "A") -> float | None:
+        """The matching gain of ``setting`` (A or B), or None if it was not measured yet."""
         return self.offsets[setting == "B"]
+
+    def measured(self, setting: str = "A") -> bool:
+        return self.offsets[setting == "B"] is not None
+
+    def hearing_input(self, on: bool) -> Audition:
+        """``in`` ticked or unticked: the input (bypass-compare) or the chain; ticking it unticks the delta, as
+        the strip's switches do (they are one choice: the chain, its input, or what it changes)."""
+        if on:
+            return replace(self, side="input", delta=False)
+        return replace(self, side="chain") if self.side == "input" else self
+
+    def hearing_delta(self, on: bool) -> Audition:
+        """``delta`` ticked or unticked: what the chain changes, or the chain; ticking it unticks ``in``."""
+        return replace(self, delta=bool(on), side="chain" if on else self.side)
 
     @property
     def shows_input(self) -> bool:
@@ -80,11 +103,12 @@ class Audition:
         if self.side == "other":
             other = self.other_offset if self.compare_slot is not None else self.offset_db("B" if setting == "A"
                                                                                             else "A")
-            return (0.0, 0.0, float(db_to_gain(other)) if self.match else 1.0)
-        return (float(db_to_gain(self.offset_db(setting))) if self.match else 1.0, 0.0, 0.0)
+            return (0.0, 0.0, _gain(other) if self.match else 1.0)
+        return (_gain(self.offset_db(setting)) if self.match else 1.0, 0.0, 0.0)
 
     def label(self, setting: str = "A") -> str:
-        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``input``, ``delta``."""
+        """What the strip shows: ``B +2.3 dB`` (the playing setting's matching gain), ``A not matched yet``,
+        ``input``, ``delta``."""
         if self.blind:
             return "blind test"
         if self.delta:
@@ -92,11 +116,24 @@ class Audition:
         if self.side == "input":
             return "input"
         if self.side == "other" and self.compare_slot is not None:
-            return f"slot {self.compare_slot + 1} bypassed {self.other_offset:+.1f} dB" if self.match else \
-                f"slot {self.compare_slot + 1} bypassed"
+            who, db = f"slot {self.compare_slot + 1} bypassed", self.other_offset
+            return f"{who} {_offset_words(db)}" if self.match else who
         if self.side == "other":
             setting = "B" if setting == "A" else "A"
-        return f"{setting} {self.offset_db(setting):+.1f} dB" if self.match else f"{setting} unmatched"
+        return f"{setting} {_offset_words(self.offset_db(setting))}" if self.match else f"{setting} unmatched"
+
+
+def _db(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _gain(db: float | None) -> float:
+    """A matching gain as played: not measured yet, the chain plays at its own level."""
+    return 1.0 if db is None else float(db_to_gain(db))
+
+
+def _offset_words(db: float | None) -> str:
+    return "not matched yet" if db is None else f"{db:+.1f} dB"
 
 
 def match_offset(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:

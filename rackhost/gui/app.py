@@ -121,6 +121,9 @@ class RackApp(MidiActions, AuditionActions):
         self.takes: TakesView | None = None  # a strip's takes button
         self.match_windows = {}  # per strip: match over its last N s played, or the loop range (AuditionActions)
         self.pending_matches = set()
+        # Each strip's place at the last structural change (a track's index, a BusRow): what the strips' listening
+        # state is keyed by follows them from there when tracks are moved or removed.
+        self._strips_seen: dict[int | BusRow, Any] = self._strip_places()
         if start_engine:
             self.restart_engine()
 
@@ -214,6 +217,7 @@ class RackApp(MidiActions, AuditionActions):
         MIDI mappings follow their tracks and slots to where they went (a mapping
         whose slot is gone is dropped, and said).
         """
+        self._follow_strips()
         midi = self.session.midi
         if self._midi_anchors is not None:
             for line in midi.follow(self._midi_anchors, self.session):
@@ -234,12 +238,31 @@ class RackApp(MidiActions, AuditionActions):
         for lane in self.lanes:
             lane.refresh()
         self.lanes = [lane for lane in self.lanes if lane.alive]
-        if self.spectrum is not None and self.spectrum.poll():
-            strip = self.spectrum.strip
-            self.spectrum.watch(strip if self.spectrum.has(strip) else None)
         self.history_view.show()
         if self.engine is not None and self.engine.alive:
             self.engine.send(Sync(self.document()))
+
+    def _follow_strips(self) -> None:
+        """What is kept per strip by its place (matching windows, the engine's matching rings, the spectrum view)
+        follows each strip to where the edit put it, by identity; a strip gone takes its state with it. Runs before
+        the engine's Sync, while the engine still has the strips where they were."""
+        places = self._strip_places()
+        now = {id(strip): place for place, strip in places.items()}
+        moved = {place: now[id(strip)] for place, strip in self._strips_seen.items() if id(strip) in now}
+        self._strips_seen = places
+        self.follow_strips(moved)
+        spectrum = self.spectrum
+        if spectrum is not None and spectrum.poll():
+            strip = spectrum.strip
+            if strip is not None and strip not in moved:
+                spectrum.watch(None)  # its strip is gone: the master (named by no place, so safe before the Sync)
+            else:
+                spectrum.follow(moved.get(strip) if strip is not None else None)
+
+    def _strip_places(self) -> dict[int | BusRow, Any]:
+        places: dict[int | BusRow, Any] = dict(enumerate(self.session.tracks))
+        places.update({BusRow(k): bus for k, bus in enumerate(self.session.busses)})
+        return places
 
     def app_chain(self, track: int | None) -> Any:
         return self.owner(track).chain

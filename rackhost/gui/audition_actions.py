@@ -82,9 +82,24 @@ class AuditionActions:
         owner.audition = audition
         self._send_audition(track, audition)
         self.refresh_views()  # the strip shows it (a blind test's side as "blind test")
-        fresh = not was_matched or audition.offsets == (0.0, 0.0)
+        fresh = not was_matched or not audition.measured(owner.ab.active)
         if audition.match and fresh:
             self.measure_audition(track)
+
+    def follow_strips(self, moved: dict[int | BusRow, int | BusRow]) -> None:
+        """Strips moved or removed (``moved``: a strip's old place -> its new one; a track or bus not in it is
+        gone): each strip's matching window and the engine's ring of it go with it."""
+        def place(track: int | BusRow | None) -> int | BusRow | None:
+            return None if track is None else moved[track]
+
+        def kept(track: int | BusRow | None) -> bool:
+            return track is None or track in moved
+
+        self.match_windows = {place(t): s for t, s in self.match_windows.items() if kept(t)}
+        self.pending_matches = {place(t) for t in self.pending_matches if kept(t)}
+        engine = self.engine
+        if engine is not None and engine.alive:
+            engine.follow_strips(moved)
 
     def match_over(self, track: int | BusRow | None) -> float | None:
         """What ``track``'s matching measures over: the last seconds it played, or None for the loop range (a

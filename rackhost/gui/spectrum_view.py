@@ -30,7 +30,11 @@ FLOOR_DB = -110.0
 TOP_DB = 6.0
 ANALYSE_SECONDS = 1 / 15  # the engine publishes the frames this often: analysing more often shows nothing new
 PRE = (150, 156, 168)
-HOLD = (*WARNING, 150)
+HOLD = (*WARNING, 200)
+# The peak hold is a tinted area from the floor up to it, under the curves: a steady tone's hold lies exactly on the
+# live curve, where a line of its own vanished under the blue one; the area shows whatever the curve does.
+HOLD_FILL = (*WARNING, 70)
+LINE_WEIGHTS = {"pre": 1.0, "post": 2.0, "hold": 1.0}
 
 
 class SpectrumView(DialogView):
@@ -64,8 +68,9 @@ class SpectrumView(DialogView):
                 self.x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="Hz", scale=dpg.mvPlotScale_Log10)
                 dpg.set_axis_limits(self.x_axis, 20, 20000)
                 with dpg.plot_axis(dpg.mvYAxis, label="dB") as self.y_axis:
-                    self.series = {  # drawn in this order: the live post curve on top of its peak hold
-                        "hold": dpg.add_line_series([], [], label="post peak hold"),
+                    self.series = {  # drawn in this order: the live curves on top of the peak hold
+                        "fill": dpg.add_shade_series([], [], y2=[], label="post peak hold"),
+                        "hold": dpg.add_line_series([], [], label="##post peak hold line"),
                         "pre": dpg.add_line_series([], [], label="pre (chain input)"),
                         "post": dpg.add_line_series([], [], label="post (chain output)"),
                     }
@@ -77,7 +82,13 @@ class SpectrumView(DialogView):
             with dpg.theme() as theme:
                 with dpg.theme_component(dpg.mvLineSeries):
                     dpg.add_theme_color(dpg.mvPlotCol_Line, colour, category=dpg.mvThemeCat_Plots)
+                    dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, LINE_WEIGHTS[name],
+                                        category=dpg.mvThemeCat_Plots)
             dpg.bind_item_theme(self.series[name], theme)
+        with dpg.theme() as theme, dpg.theme_component(dpg.mvShadeSeries):
+            dpg.add_theme_color(dpg.mvPlotCol_Fill, HOLD_FILL, category=dpg.mvThemeCat_Plots)
+            dpg.add_theme_color(dpg.mvPlotCol_Line, HOLD_FILL, category=dpg.mvThemeCat_Plots)
+        dpg.bind_item_theme(self.series["fill"], theme)
         self.watch(strip)
 
     # -- which strip ----------------------------------------------------------------------
@@ -114,6 +125,13 @@ class SpectrumView(DialogView):
         dpg.set_value(self.choice, self._label(strip))
         self._engine = None
         self._tell_engine()
+
+    def follow(self, strip: int | BusRow | None) -> None:
+        """The strip watched is at ``strip`` now (tracks moved or removed): the engine follows it by name at its
+        resync, so nothing is sent and the peak hold stays; the menu says the new order."""
+        self.strip = strip
+        dpg.configure_item(self.choice, items=self._choices())
+        dpg.set_value(self.choice, self._label(strip))
 
     def _tell_engine(self) -> None:
         engine = self.app.engine
@@ -173,6 +191,8 @@ class SpectrumView(DialogView):
         x = pre.frequencies_hz.tolist()
         for name, level in (("pre", pre.level_db), ("post", post.level_db), ("hold", self.held_db)):
             dpg.set_value(self.series[name], [x, np.maximum(level, FLOOR_DB - 10).tolist()])
+        dpg.set_value(self.series["fill"], [x, np.maximum(self.held_db, FLOOR_DB - 10).tolist(),
+                                            [FLOOR_DB - 10.0] * len(x)])
         self.gain_reduction_db = estimated_gain_reduction_db(frames[0], frames[1])
         reduction = self.gain_reduction_db
         dpg.set_value(self.readout, "" if reduction is None else f"chain GR ~{reduction:.1f} dB est.")

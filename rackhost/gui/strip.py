@@ -108,10 +108,13 @@ READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the 
                f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
 
 
+NOT_MATCHED = "--"  # the match switch's offset before anything was measured
+
+
 def match_label(audition: Any, setting: str, narrow: bool = False) -> str:
     """The ``match`` switch's label: while matching plays, the offset it plays at (``B +2.3``; a slot bypassed
-    against the chain: ``byp +1.0``; a narrow strip: the dB alone), else ``match`` (narrow: ``lm``).
-    A blind test hides it; the input and the delta are not matched."""
+    against the chain: ``byp +1.0``; a narrow strip: the dB alone; not measured yet: ``A --``, narrow ``--``),
+    else ``match`` (narrow: ``lm``). A blind test hides it; the input and the delta are not matched."""
     if not audition.match or audition.blind or audition.delta or audition.side == "input":
         return "lm" if narrow else "match"
     if audition.side == "other" and audition.compare_slot is not None:
@@ -119,7 +122,9 @@ def match_label(audition: Any, setting: str, narrow: bool = False) -> str:
     else:
         who = setting if audition.side != "other" else ("B" if setting == "A" else "A")
         db = audition.offset_db(who)
-    return f"{db:+.1f}" if narrow else f"{who} {db:+.1f}"
+    # Not measured: no number at all, never a "+0.0" that reads as a measured match.
+    value = NOT_MATCHED if db is None else f"{db:+.1f}"
+    return value if narrow else f"{who} {value}"
 
 
 def input_label(track: Any) -> str:
@@ -378,9 +383,10 @@ class StripView:
         """``in`` (hear the input: bypass-compare), ``match`` (at the input's loudness), ``Δ`` and the offset."""
         audition = owner.audition
         with dpg.group(horizontal=True):
+            # in and delta are one choice (the chain, its input, or what it changes): ticking one unticks the other.
             self.hear_input = dpg.add_checkbox(label="in", default_value=audition.shows_input,
-                                               callback=lambda s, v: self._audition_changed(side="input" if v
-                                                                                            else "chain"))
+                                               callback=lambda s, v: self._audition_set(
+                                                   self.owner.audition.hearing_input(v)))
             narrow = self.layout.narrow
             # Matching on, the switch's label is the offset it plays at ("B +2.3"): seen without hovering.
             self.match = dpg.add_checkbox(label=match_label(audition, owner.ab.active, narrow),
@@ -388,7 +394,8 @@ class StripView:
                                           callback=lambda s, v: self._audition_changed(match=v))
             # The window's font has no Greek: "delta" spelt out.
             self.delta = dpg.add_checkbox(label="dlt" if narrow else "delta", default_value=audition.delta,
-                                          callback=lambda s, v: self._audition_changed(delta=v))
+                                          callback=lambda s, v: self._audition_set(
+                                              self.owner.audition.hearing_delta(v)))
         # The whole of what plays ("A +0.0 dB", "slot 2 bypassed +1.0 dB"), where the pointer asks about matching.
         with dpg.tooltip(self.match):
             dpg.add_text("play the chain (A and B) at the input's loudness (BS.1770), so the louder side does not "
@@ -416,7 +423,12 @@ class StripView:
                 dpg.add_text(tip)
 
     def _audition_changed(self, **change: Any) -> None:
-        self.app.set_audition(self.track, replace(self.owner.audition, **change))
+        self._audition_set(replace(self.owner.audition, **change))
+
+    def _audition_set(self, audition: Any) -> None:
+        self.app.set_audition(self.track, audition)
+        dpg.set_value(self.hear_input, audition.shows_input)
+        dpg.set_value(self.delta, audition.delta)
         self._show_offset()
 
     def _show_offset(self) -> None:

@@ -460,12 +460,13 @@ class SetAudition(OnStrip):
     side: str = "chain"  # "chain", "input", or "other" (the inactive A/B setting; needs runs_other)
     match: bool = True
     delta: bool = False
-    offsets: tuple[float, float] = (0.0, 0.0)  # the matching gain of the A and the B setting
+    offsets: tuple[float | None, float | None] = (None, None)  # the A and the B setting's matching gain (None:
+    # not measured yet, played at 0 dB)
     # Run the inactive A/B setting beside the chain (a blind test between A and B). Turning it on or off
     # rebuilds the track's audio path once; switching sides after that is a crossfade.
     runs_other: bool = False
     compare_slot: int | None = None  # the other side is the chain with this slot bypassed, not the B setting
-    other_offset: float = 0.0  # that side's matching gain
+    other_offset: float | None = None  # that side's matching gain
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -475,6 +476,9 @@ class SetAudition(OnStrip):
             raise ValueError(f"SetAudition's side must be 'chain', 'input' or 'other'; got {self.side!r}")
         if self.side == "other" and not self.runs_other:
             raise ValueError("SetAudition's side 'other' plays the inactive A/B setting: send runs_other=True")
+        if self.delta and self.side != "chain":
+            raise ValueError(f"SetAudition's delta plays what the chain changes, so it cannot be on with side "
+                             f"{self.side!r}; send side='chain' with it (or delta=False)")
 
 
 @dataclass(frozen=True)
@@ -560,6 +564,29 @@ def strip_ref(session: Any, strip: Any) -> int | BusRow | None:
         if bus is strip:
             return BusRow(k)
     raise EngineCommandError(f"{getattr(strip, 'name', strip)!r} is not a strip of the engine's session")
+
+
+# A strip as it is known across edits: ("track", name), ("bus", name), or None for the master. An index names
+# another strip once tracks are moved or removed; the name is what a resync (Sync) carries a strip's state by.
+StripKey = tuple[str, str] | None
+
+
+def strip_key(session: Any, track: int | BusRow | None) -> StripKey:
+    """``track`` (an index, a :class:`BusRow`, None: the master) of ``session``, by its kind and name."""
+    strip = owner(session, track)
+    return None if track is None else ("bus" if isinstance(track, BusRow) else "track", strip.name)
+
+
+def find_strip(session: Any, key: StripKey) -> tuple[bool, int | BusRow | None]:
+    """(found, where the strip ``key`` names is in ``session`` now: an index, a :class:`BusRow`, None)."""
+    if key is None:
+        return True, None
+    kind, name = key
+    strips = session.tracks if kind == "track" else session.busses
+    for k, strip in enumerate(strips):
+        if strip.name == name:
+            return True, (k if kind == "track" else BusRow(k))
+    return False, None
 
 
 def chain_of(session: Any, track: int | BusRow | None) -> Any:

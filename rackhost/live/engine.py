@@ -30,7 +30,7 @@ from rackhost.chain.sidechain import twin_of
 from rackhost.errors import RackhostError
 from rackhost.live import memory, priority
 from rackhost.live.callback import LOAD_HISTORY, AudioCallback, Feed, LiveState, Now, track_renderer
-from rackhost.live.commands import BusRow
+from rackhost.live.commands import BusRow, StripKey, find_strip, strip_key
 from rackhost.live.commands import owner as strip_at
 from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, MeterReader
 from rackhost.live.midi_input import LiveMidi, instrument_feed
@@ -120,8 +120,10 @@ class LiveEngine(AudioCallback):
         self._master_ring = Ring(2, 3 * session.sample_rate)
         self._loudness = LoudnessMeter(session.sample_rate)
         self._spectrum_tap: SpectrumTap | None = None
-        # Strips listened to for matching from what plays (a track's index, a BusRow, None: the master).
-        self._match_taps: dict[int | BusRow | None, MatchTap] = {}
+        self._spectrum_key: StripKey = None  # the watched strip, by name: its index is looked up at each rebuild
+        # Strips listened to for matching from what plays, by name (an index would name another strip once tracks
+        # are moved or removed): each rebuild finds where they are now.
+        self._match_taps: dict[StripKey, MatchTap] = {}
         self._loudness_read = 0  # master frames measured so far (a position in the ring)
         self._stopped = True  # the transport is stopped, not paused: play starts a new integrated measurement
         self._recorder: Recorder | None = None
@@ -333,7 +335,7 @@ class LiveEngine(AudioCallback):
                 # A keyed track and the tracks it hears render here, in order (MixSnapshot.render_order).
                 keyed = lane in state.last or lane in state.snapshot.key_sources
                 # A track listened to for matching fills a ring in this process (the window reads it).
-                listened = strip.index in self._match_taps
+                listened = ("track", track.name) in self._match_taps
                 if (track.source is not None and not track.input and track.instrument is None
                         and strip.index not in mapped and lane not in armed and not writes and not keyed
                         and not listened):
@@ -525,14 +527,14 @@ class LiveEngine(AudioCallback):
         :class:`BusRow`) or the master (None) plays, both sides (its latency-aligned input and its chain's
         output), for :meth:`match_from_playing`. ``buffer``: memory for the ring (an engine process's parent
         made it, and reads it; ``memory`` is what holds it); None: the engine's own."""
-        strip_at(self.session, track)  # refuses a strip that is not there
+        key = strip_key(self.session, track)  # refuses a strip that is not there
         rate = self.session.sample_rate
         frames = tap_frames(seconds, rate)
-        tap = self._match_taps.get(track)
+        tap = self._match_taps.get(key)
         if tap is None or tap.capacity != frames or buffer is not None:
             tap = MatchTap(frames, rate, buffer)
             tap.memory = memory
-        self._match_taps[track] = tap  # a track the partner renders comes back here at the rebuild
+        self._match_taps[key] = tap  # a track the partner renders comes back here at the rebuild
         if self._state is not None:
             if isinstance(track, int) and self.session.tracks[track].name in self._partner_names:
                 self.update()
@@ -542,7 +544,7 @@ class LiveEngine(AudioCallback):
 
     def stop_listening(self, track: int | BusRow | None) -> None:
         """Stop filling ``track``'s matching tap (:meth:`listen_for_match`)."""
-        if self._match_taps.pop(track, None) is not None and self._state is not None:
+        if self._match_taps.pop(strip_key(self.session, track), None) is not None and self._state is not None:
             stage = self._audition_stage(self._state, track)
             if stage is not None:
                 stage.listen(None)
@@ -556,7 +558,7 @@ class LiveEngine(AudioCallback):
         from rackhost.chain.matching import MatchError
 
         strip = strip_at(self.session, track)
-        tap = self._match_taps.get(track)
+        tap = self._match_taps.get(strip_key(self.session, track))
         if tap is None:
             raise MatchError(f"{strip.strip_name} is not listened to for matching; call listen_for_match first "
                              f"and let it play")
@@ -565,6 +567,10 @@ class LiveEngine(AudioCallback):
         audition = matched_from_played(strip.audition, played, offsets, strip.ab.other is not None)
         self.set_audition(track, audition)
         return audition
+
+    def match_tap(self, track: int | BusRow | None) -> MatchTap | None:
+        """The ring ``track`` (an index, a :class:`BusRow`, None: the master) is listened to with, or None."""
+        return self._match_taps.get(strip_key(self.session, track))
 
     def _audition_stage(self, state: LiveState, track: int | BusRow | None) -> Any:
         snapshot = state.snapshot
@@ -583,11 +589,11 @@ class LiveEngine(AudioCallback):
             return
         session = self.session
         live = any(t.input or t.instrument is not None for t in session.tracks)
-        for track, tap in list(self._match_taps.items()):
-            try:
-                strip = strip_at(session, track)
-            except (RackhostError, IndexError):
+        for key, tap in list(self._match_taps.items()):
+            found, track = find_strip(session, key)
+            if not found:
                 continue  # the strip is gone: nothing taps it until it is there again
+            strip = strip_at(session, track)
             stage = self._audition_stage(state, track)
             if stage is None:
                 continue
@@ -832,12 +838,29 @@ class LiveEngine(AudioCallback):
         elif strip is not None and not 0 <= strip < len(self.session.tracks):
             raise LiveEngineError(f"no track {strip!r} to watch in the spectrum view; the session has "
                                   f"{len(self.session.tracks)} tracks (None watches the master)")
+        self._spectrum_key = strip_key(self.session, strip)
         tap = self._spectrum_tap
         if tap is None or tap.strip != strip:
             if tap is not None:
                 self._detach_stage_levels()
             self._spectrum_tap = SpectrumTap(strip)  # one assignment: the callback takes it at its next block
             self._attach_stage_levels(self._state)
+
+    def _follow_spectrum(self) -> None:
+        """Point the spectrum tap at where its strip is now (tracks moved or removed since it was watched); a
+        strip gone stops it (the window moves its view on)."""
+        tap = self._spectrum_tap
+        if tap is None or tap.kind == "master":
+            return
+        found, where = find_strip(self.session, self._spectrum_key)
+        if not found:
+            self._detach_stage_levels()
+            self._spectrum_tap = None
+        elif isinstance(where, BusRow):
+            tap.bus = where.index  # one attribute each: the callback reads them once per block
+            tap.strip = where
+        else:
+            tap.strip = where
 
     def _watched_chain(self, state: LiveState | None) -> Any:
         tap = self._spectrum_tap
@@ -1002,6 +1025,7 @@ class LiveEngine(AudioCallback):
             {bus.row: bus for bus in snapshot.router.busses} if snapshot.router is not None else {},
             last=last,
         )
+        self._follow_spectrum()  # before the new state: its lanes are the new order's
         self._attach_stage_levels(state)  # the new chains of a watched strip record their stages too
         self._attach_match_taps(state)
         self._writer.attach(snapshot.automation)  # controls being written stay held in the new curves

@@ -232,6 +232,17 @@ class EngineProcess:
         if self._listening.pop(strip, None) is not None and self.alive:
             self.send(c.StopListening(strip))
 
+    def follow_strips(self, moved: dict[int | c.BusRow, int | c.BusRow]) -> None:
+        """Tracks or busses were moved or removed in the parent's session (``moved``: a strip's old place -> its
+        new one; one not in it is gone): what is listened to follows its strip. Call it before sending the Sync
+        that tells the engine, which follows the strips by name there."""
+        for strip in [s for s in self._listening if s is not None and s not in moved]:
+            self.stop_listening(strip)  # the engine still has it at its old place
+        for strip in [s for s in self._match_taps if s is not None and s not in moved]:
+            self._release_tap(strip)
+        self._listening = {(None if s is None else moved[s]): v for s, v in self._listening.items()}
+        self._match_taps = {(None if s is None else moved[s]): held for s, held in self._match_taps.items()}
+
     def listening(self, strip: int | c.BusRow | None) -> float | None:
         """The seconds ``strip`` is listened to for (:meth:`listen_for_match`), or None."""
         return self._listening.get(strip)
