@@ -118,15 +118,15 @@ LATENT = "ZamCompX2(threshold_db=-24, ratio=6); ZaMaximX2(threshold_db=-3)"
 QUICK = "Compressor(threshold_db=-30, ratio=4)"
 # (strip, its chain, the A/B setting not playing or None, what is heard)
 AUDITIONS = {
-    "a track's delta (its input delayed to the chain)": ("track", LATENT, None, dict(delta=True)),
-    "a track's input, compared": ("track", LATENT, None, dict(side="input", match=False)),
-    "the master's delta": ("master", LATENT, None, dict(delta=True)),
+    "a track's delta (its input delayed to the chain)": ("track", LATENT, None, {"delta": True}),
+    "a track's input, compared": ("track", LATENT, None, {"side": "input", "match": False}),
+    "the master's delta": ("master", LATENT, None, {"delta": True}),
     "a blind test's quicker other setting (delayed to the chain)": (
-        "track", LATENT, QUICK, dict(side="other", match=False, runs_other=True)),
+        "track", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
     "a blind test's chain, waiting for a slower other setting": (
-        "track", QUICK, LATENT, dict(side="chain", match=False, runs_other=True)),
+        "track", QUICK, LATENT, {"side": "chain", "match": False, "runs_other": True}),
     "a blind test's quicker other setting on the master": (
-        "master", LATENT, QUICK, dict(side="other", match=False, runs_other=True)),
+        "master", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
 }
 
 

@@ -251,7 +251,7 @@ class Chain:
                         mixes[len(stages)] = WetDry(slot.mix, slot.delta)
                         # The dry path goes with the running twin, as a plug-in's does (see below).
                         delay = carried(keyed.twin, ("dry", width_in, keyed.latency, segment),
-                                        lambda: DelayLine(width_in, keyed.latency, segment)) \
+                                        lambda w=width_in, d=keyed.latency: DelayLine(w, d, segment)) \
                             if keyed.latency else None
                         stages.append(_wet_dry(keyed, mixes[len(stages)], delay))
                     else:
