@@ -271,7 +271,7 @@ class Chain:
             if isinstance(slot, Split):
                 flush()
                 stage_slots.append((slot,))
-                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono))
+                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono, automated))
                 continue
             latency = plugin.latency(sample_rate, max_block)
             if (slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin)
@@ -454,6 +454,8 @@ class ChainProcessor:
                 i += 1
                 if levels is not None:
                     levels.stage(i, block)
+        except StageError:
+            raise  # from a split's branch: it names the slot inside the split
         except Exception as err:
             raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
         return block

@@ -13,7 +13,7 @@ import numpy as np
 
 from rackhost.chain import routing
 from rackhost.chain.audition import Auditioned
-from rackhost.chain.automated import Planner
+from rackhost.chain.automated import Planner, stage_automations
 from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
@@ -497,7 +497,7 @@ def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:
     """Play the chain's parameter envelopes ``frames`` later (its input waits that long for a key); made with none."""
     if not frames or chain.automation is None:
         return
-    stages = [a for a in chain.automation if a is not None]
+    stages = stage_automations(chain)  # a split's branches' too
     moved = {id(curve) for a in stages for curve in a.curves}
     for a in stages:
         a.lag += frames
