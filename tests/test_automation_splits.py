@@ -90,6 +90,23 @@ def test_a_step_after_a_latent_plugin_acts_on_the_audio_that_was_at_its_time_in_
     assert np.allclose(heard[frames >= SR // 2 + GRID], after, rtol=1e-3)
 
 
+@pytest.mark.parametrize("width", [1, 2])
+def test_an_envelope_on_a_slot_after_a_latent_split_plays_on_time(width):
+    """A slot after a split (ZaMaximX2 in a branch: 480 samples) reads its envelope that much later; this render
+    used to stop with AttributeError ('Split' object has no attribute 'plugin')."""
+    audio = np.full((width, SR), 0.5, np.float32)
+    session = Session(sample_rate=SR, block_size=256, track_bounce=True)
+    track = session.add_track("in", ArraySource(audio, SR))
+    track.chain = parse_chain("[ZaMaximX2(threshold_db=0) | @ -inf]; Gain(gain_db=0)")
+    _automate(track, SlotTarget(track.chain[1], "gain_db"), (0.0, 0.0, "step"), (0.5, -20.0))
+    out = render(session, tail=False).audio
+    assert session.snapshot().latency == 480
+    steady = out[0, SR // 4]
+    assert abs(steady - 0.5) < 0.01  # the maximizer passes a -6 dBFS level as it is
+    assert np.flatnonzero(np.abs(out[0] - steady) > 1e-3)[0] == SR // 2
+    assert np.allclose(out[:, SR // 2 + GRID:], steady * 0.1, rtol=1e-3)
+
+
 def test_a_wet_dry_envelope_inside_a_branch_crossfades_that_slot():
     audio = np.full((1, SR), 0.5, np.float32)
     session = Session(sample_rate=SR, block_size=512, track_bounce=True)
