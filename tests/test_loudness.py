@@ -114,3 +114,39 @@ def test_a_meter_fed_block_by_block_reads_what_measure_reads_of_the_whole_signal
     else:
         assert abs(got.true_peak_dbtp - want.true_peak_dbtp) <= 1e-4
     assert meter.report() is meter.report()  # asking twice does not read the end twice
+
+
+def _resample_poly_true_peak(audio: np.ndarray, rate: int) -> float:
+    """The true peak as rackhost computed it before it convolved phase by phase: scipy's resample_poly over the
+    whole signal, its 20 frames at each end left out when the signal is longer than 80 frames."""
+    from scipy.signal import resample_poly
+
+    factor = 2 if rate > 96000 else 4
+    up = resample_poly(audio, factor, 1, axis=1)
+    if up.shape[1] > 80 * factor:
+        up = up[:, 20 * factor: -20 * factor]
+    return float(max(np.max(np.abs(up)), np.max(np.abs(audio))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.integers(1, 4000), channels=st.integers(1, 2), rate=st.sampled_from([44100, 48000, 96000, 192000]),
+       seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float32, np.float64]),
+       shape=st.sampled_from(["noise", "clicks", "quarter-rate sine"]))
+@example(frames=81, channels=2, rate=48000, seed=0, dtype=np.float64, shape="noise")
+@example(frames=80, channels=1, rate=192000, seed=1, dtype=np.float32, shape="clicks")
+def test_true_peak_by_phases_reads_what_resample_poly_read(frames, channels, rate, seed, dtype, shape):
+    """The phase-by-phase convolution is the same filter as resample_poly's, every phase, both ends' rule
+    (edges left out above 80 frames, silence around a shorter signal), float32 and float64 input."""
+    from rackhost.chain.loudness import true_peak
+
+    rng = np.random.default_rng(seed)
+    if shape == "noise":
+        audio = rng.uniform(-1, 1, (channels, frames))
+    elif shape == "clicks":
+        audio = np.zeros((channels, frames))
+        audio[:, rng.integers(0, frames, 3)] = rng.choice([-1.0, 1.0], 3)
+    else:
+        audio = np.tile(np.sin(2 * np.pi * np.arange(frames) / 4 + math.pi / 4), (channels, 1))
+    audio = audio.astype(dtype)
+    expected = _resample_poly_true_peak(audio.astype(np.float64), rate)
+    assert true_peak(audio, rate) == pytest.approx(expected, rel=1e-9, abs=1e-12)

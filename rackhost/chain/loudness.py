@@ -6,6 +6,7 @@ block (a file read or rendered a segment at a time), in bounded memory.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -59,18 +60,51 @@ def measure(audio: np.ndarray, sample_rate: float) -> LoudnessReport:
 
 def true_peak(audio: np.ndarray, sample_rate: float) -> float:
     """Linear true peak: the sample peak of the signal oversampled per BS.1770-4 Annex 2."""
-    if audio.shape[1] == 0:
+    frames = audio.shape[1]
+    if frames == 0:
         return 0.0
-    from scipy.signal import resample_poly  # imported on first use: scipy takes ~0.8 s to import
+    sample = float(max(audio.max(), -audio.min()))
+    if frames > 4 * TRUE_PEAK_EDGE:
+        # The interpolation filter rings where the signal is cut off (a window taken mid-waveform),
+        # reading high there; its ends are left out (the sample peak still covers them).
+        return max(sample, interpolated_peak(audio, TRUE_PEAK_EDGE, frames - TRUE_PEAK_EDGE, sample_rate))
+    reach = TRUE_PEAK_REACH  # a signal this short is read whole, the filter seeing silence around it
+    padded = np.pad(np.asarray(audio, np.float64), ((0, 0), (reach, reach)))
+    return max(sample, interpolated_peak(padded, reach, frames + reach, sample_rate))
 
+
+def interpolated_peak(audio: np.ndarray, start: int, end: int, sample_rate: float) -> float:
+    """The largest magnitude of ``audio`` (channels, frames) oversampled (4x, 2x above 96 kHz) at input frames
+    ``start`` .. ``end - 1``, every phase; ``audio`` must hold :data:`TRUE_PEAK_REACH` frames either side.
+
+    The same values as scipy's ``resample_poly`` with its default filter, computed per phase: a 20-tap
+    convolution each, in float64, at a quarter of the cost (it convolved the zero-stuffed signal with
+    all 81 taps and returned every oversampled frame to search).
+    """
+    if end <= start:
+        return 0.0
     factor = 2 if sample_rate > 96000 else _TRUE_PEAK_OVERSAMPLING
-    upsampled = resample_poly(audio, factor, 1, axis=1)
-    # The interpolation filter rings where the signal is cut off (a window taken mid-waveform),
-    # reading high there; its ends are left out (the sample peak still covers them).
-    edge = 20 * factor
-    if upsampled.shape[1] > 4 * edge:
-        upsampled = upsampled[:, edge:-edge]
-    return float(max(np.max(np.abs(upsampled)), np.max(np.abs(audio))))
+    center, phases = _phase_taps(factor)
+    reach = TRUE_PEAK_REACH
+    peak = 0.0
+    for channel in audio:
+        # Phase 0 lands on the samples themselves: its other taps are zeros of the sinc (1e-17 here).
+        peak = max(peak, center * float(max(channel[start:end].max(), -channel[start:end].min())))
+        x = np.asarray(channel[start - reach + 1: end + reach], np.float64)
+        for taps in phases:  # 20 taps: y[n] = sum_q taps[q] x[n + 10 - q], n = start .. end - 1
+            y = np.convolve(x, taps, "valid")
+            peak = max(peak, float(y.max()), -float(y.min()))
+    return peak
+
+
+@functools.lru_cache(maxsize=2)
+def _phase_taps(factor: int) -> tuple[float, tuple[np.ndarray, ...]]:
+    """resample_poly's default filter for ``factor`` (a Kaiser-windowed sinc of 20 * factor + 1 taps, gain
+    ``factor``), split into its phases: phase 0's centre tap, and the taps of phases 1 .. factor - 1."""
+    from scipy.signal import firwin
+
+    h = firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)) * factor
+    return float(h[10 * factor]), tuple(np.ascontiguousarray(h[p::factor]) for p in range(1, factor))
 
 
 def integrated_loudness(audio: np.ndarray, sample_rate: float) -> float | None:
@@ -88,6 +122,7 @@ GATE_STEP = 0.25  # blocks overlap by 75%
 ABSOLUTE_GATE_LUFS = -70.0
 TRUE_PEAK_CONTEXT = 64  # input frames either side of a chunk: more than the oversampling filter reaches
 TRUE_PEAK_EDGE = 20  # input frames left out at each end of the signal, as true_peak() does
+TRUE_PEAK_REACH = 10  # input frames either side of a frame that its oversampled values depend on
 MEASURE_FRAMES = 65536  # frames gathered before they are measured: per call costs are paid per 1.4 s, not per block
 
 
@@ -105,7 +140,6 @@ class StreamMeter:
         batch's input): it reads the same to a millionth of a dB, quicker. A render steering on the true peak
         keeps float64, so it decides as the whole-file render's measure() does."""
         import pyloudnorm
-        from scipy.signal import firwin
 
         self.sample_rate = sample_rate
         self.channels = channels
@@ -122,9 +156,6 @@ class StreamMeter:
         self._pending: list[np.ndarray] = []
         self.peak = 0.0
         self._tp_peak = 0.0
-        factor = 2 if sample_rate > 96000 else _TRUE_PEAK_OVERSAMPLING
-        # resample_poly's own filter, designed once rather than on every call
-        self._tp_filter = firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)).astype(dtype)
         self._tp_tail = np.zeros((channels, 0), dtype)  # the last input frames, context for the next chunk
         self._tp_next = TRUE_PEAK_EDGE  # index in the tail of the first frame not yet read
 
@@ -178,17 +209,13 @@ class StreamMeter:
     def _true_peak(self, block: np.ndarray, final: bool) -> None:
         """Oversample each chunk with the frames either side it needs, so it reads as the whole signal would;
         the signal's own ends are left out, as :func:`true_peak` leaves them out."""
-        from scipy.signal import resample_poly
-
-        factor = 2 if self.sample_rate > 96000 else 4
         buffer = np.concatenate([self._tp_tail, block], axis=1) if self._tp_tail.size else block
         start = self._tp_next
         end = buffer.shape[1] - (TRUE_PEAK_EDGE if final else TRUE_PEAK_CONTEXT)
         if end <= start:  # too short to read yet: wait for more
             self._tp_tail = buffer
             return
-        up = resample_poly(buffer, factor, 1, axis=1, window=self._tp_filter)[:, start * factor: end * factor]
-        self._tp_peak = max(self._tp_peak, float(up.max()), -float(up.min()))  # no |up| copy of 4x the frames
+        self._tp_peak = max(self._tp_peak, interpolated_peak(buffer, start, end, self.sample_rate))
         keep = max(0, end - TRUE_PEAK_CONTEXT)  # the context the next chunk needs (or all, back to the start)
         self._tp_tail = buffer[:, keep:]
         self._tp_next = end - keep

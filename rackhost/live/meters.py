@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 
+from rackhost.chain.loudness import interpolated_peak
+
 STEP_SECONDS = 0.1
 MOMENTARY_STEPS = 4  # 400 ms
 SHORT_TERM_STEPS = 30  # 3 s
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
-TRUE_PEAK_OVERSAMPLING = 4
 TRUE_PEAK_WINDOW_SECONDS = 0.4
 _EDGE = 16  # input frames at each end of a chunk that the oversampling filter (10 taps a side) reads past
 
@@ -67,7 +68,7 @@ class LoudnessMeter:
 
     def feed(self, audio: np.ndarray) -> None:
         """Measure ``audio`` (channels, frames), the frames that followed the last chunk fed."""
-        from scipy.signal import lfilter, resample_poly  # scipy takes ~0.8 s to import: on first use
+        from scipy.signal import lfilter  # scipy takes ~0.8 s to import: on first use
 
         if audio.shape[1] == 0:
             return
@@ -82,9 +83,8 @@ class LoudnessMeter:
             return
         # True peak: oversample the chunk with its neighbours' frames, keep only the part no edge reaches.
         joined = np.concatenate((self._tail, x), axis=1)
-        upsampled = resample_poly(joined, TRUE_PEAK_OVERSAMPLING, 1, axis=1)
-        valid = upsampled[:, _EDGE * TRUE_PEAK_OVERSAMPLING : (joined.shape[1] - _EDGE) * TRUE_PEAK_OVERSAMPLING]
-        peak = float(max(np.max(np.abs(valid)), np.max(np.abs(x))))
+        peak = max(interpolated_peak(joined, _EDGE, joined.shape[1] - _EDGE, self.sample_rate),
+                   float(x.max()), -float(x.min()))
         self._tail = joined[:, -2 * _EDGE :].copy()
         self._peaks.append((x.shape[1], peak))
         if self.integrating:
