@@ -314,3 +314,48 @@ def test_automating_a_branch_plugin_and_editing_its_points_are_undone_and_redone
     session.history.redo()
     session.history.redo()
     np.testing.assert_array_equal(render(session, tail=False).audio, second)
+
+
+# -- writing: touch on a plug-in inside a split -------------------------------------------------------------------
+
+
+def test_touch_on_a_plugin_inside_a_split_writes_its_envelope_and_release_names_it_by_path():
+    """The window's move reaches the engine as SetParameter(path=...); the pass is reported and released by an
+    EnvelopeRef carrying the same path, and comes back as one undo step."""
+    from rackhost.live.commands import EnvelopeRef, Release, SetParameter
+    from rackhost.live.process import apply_command
+
+    block = 128
+    session = Session(sample_rate=SR, block_size=block)
+    track = session.add_track("dc", ArraySource(np.full((2, SR * 2), 0.5, np.float32), SR))
+    track.chain = parse_chain("Gain(gain_db=0); [Gain(gain_db=0) | @ -inf]")
+    gain = track.chain[1].branches[0].chain[0]
+    target = SlotTarget(gain, "gain_db")
+    envelope = check_envelope(track, Envelope(target, (Point(0.0, 0.0),), "touch"))
+    track.automation.append(envelope)
+    ref = EnvelopeRef.of(track, target)
+    assert ref == EnvelopeRef(slot=1, parameter="gain_db", path=(0, 0)) and ref.target(track) == target
+
+    def apply(command) -> None:
+        needs = apply_command(engine, command)
+        if needs == 2:
+            engine.update()
+        elif needs == 1:
+            engine.update_mix()
+
+    engine = _started(session)
+    silence = np.zeros((2, block * 10), np.float32)
+    _run(engine, silence, block)
+    apply(SetParameter(0, 1, "gain_db", -6.0, (0, 0)))
+    out = _run(engine, silence, block)
+    assert out[0, -1] == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-5)  # the held value plays
+    assert engine.writing(track, target)
+    apply(Release(0, ref))
+    assert not engine.writing(track, target)
+    engine.stop()
+    assert any(p.value == -6.0 for p in envelope.points)
+    assert engine.written and engine.written[-1].target == ref
+    assert session.undo().startswith("write automation (touch)")
+    assert envelope.points == (Point(0.0, 0.0),)
+    with pytest.raises(ValueError, match="path goes with a slot"):
+        EnvelopeRef(control="gain_db", path=(0, 0))
