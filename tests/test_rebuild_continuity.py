@@ -125,6 +125,9 @@ AUDITIONS = {
         "track", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
     "a blind test's chain, waiting for a slower other setting": (
         "track", QUICK, LATENT, {"side": "chain", "match": False, "runs_other": True}),
+    "a bus's delta": ("bus", LATENT, None, {"delta": True}),
+    "a blind test's quicker other setting on a bus": (
+        "bus", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
     "a blind test's quicker other setting on the master": (
         "master", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
 }
@@ -133,9 +136,12 @@ AUDITIONS = {
 def _auditioned(strip: str, chain: str, other: str | None, heard: dict, signal: np.ndarray | None = None) -> Session:
     from rackhost.chain.audition import Audition
 
-    session = _session("" if strip == "master" else chain, signal)
-    owner = session.master if strip == "master" else session.tracks[0]
-    if strip == "master":
+    session = _session(chain if strip == "track" else "", signal)
+    owner = {"track": session.tracks[0], "master": session.master}.get(strip)
+    if strip == "bus":
+        owner = session.add_bus("group")
+        session.tracks[0].output = "group"
+    if strip != "track":
         owner.chain = parse_chain(chain)
     if other is not None:
         owner.ab.other = parse_chain(other)
