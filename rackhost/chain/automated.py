@@ -3,7 +3,8 @@
 Plug-in parameters and wet/dry (:class:`StageAutomation`): only a stage
 holding an automated slot is touched (:meth:`Chain.processor` gives each such
 slot a stage of its own, inside a split's branch too: the split's stage then
-hands its branches the transport position, :class:`BranchesRun`). Its block or segment is cut where a point falls
+hands its branches the transport position, :class:`BranchesRun`). Its block or
+segment is cut where a point falls
 (exactly, to the sample) and, where a value is moving, on a grid of
 :data:`GRID` transport frames; the values are set between the pieces. A piece
 never crosses a block boundary, so a render cut into 16,384-frame segments and

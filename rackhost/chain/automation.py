@@ -25,7 +25,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Protocol, Sequence, Union
+from typing import Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from rackhost.atomic import replacing
 from rackhost.chain.bus import MAX_SEND_DB, MIN_SEND_DB, Send
@@ -283,7 +283,7 @@ def playing(owner: Strip) -> list[Envelope]:
     return out
 
 
-def _playing_slots(chain: Chain):  # -> Iterator[Slot]
+def _playing_slots(chain: Chain) -> Iterator[Slot]:
     """The plug-in slots that run: not bypassed, nor inside a bypassed split (at any depth)."""
     for item in chain.slots:
         if item.bypass:
