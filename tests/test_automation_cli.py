@@ -81,12 +81,42 @@ def test_a_bad_automate_exits_2_with_one_line_naming_it(steady, tmp_path, automa
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_automating_a_split_is_refused_with_one_line_naming_it(steady, tmp_path):
+def test_automating_a_split_itself_is_refused_with_one_line_naming_the_path_to_use(steady, tmp_path):
     out = tmp_path / "out.wav"
     done = rackhost("render", str(steady), "-o", str(out), "--chain", "Gain; [Compressor @ -6 | ]",
                     "--automate", "2.threshold_db=0:-20,1:-30")
     assert done.returncode == 2
-    assert "'split' is a split (parallel branches)" in done.stderr and "cannot be automated yet" in done.stderr
+    assert "'split' is a split (parallel branches), which has no parameters of its own" in done.stderr
+    assert "automate a plug-in inside one of its branches (by its path, e.g. '0/1/0'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("slot", ["1/0/0", "Compressor"])
+def test_a_plugin_inside_a_split_is_automated_by_its_path_or_its_name(steady, tmp_path, slot):
+    """The path as `rackhost midi map` writes it (split slot/branch/slot, from 0), or a name found in the split."""
+    out = tmp_path / "out.wav"
+    done = rackhost("render", str(steady), "-o", str(out), "--bit-depth", "32", "--no-tail",
+                    "--chain", "Gain(gain_db=0); [Compressor(ratio=20, attack_ms=1) | @ -inf]",
+                    "--automate", f"{slot}.threshold_db=0:0:step,1:-40")
+    assert done.returncode == 0, done.stderr
+    audio, _ = sf.read(out, dtype="float32")
+    assert _level_db(audio, 0.5) == pytest.approx(0.0, abs=0.1)  # threshold 0 dB: nothing compressed yet
+    assert _level_db(audio, 1.5) < -6.0  # -40 dB at ratio 20 from 1 s on, in the branch
+
+
+@pytest.mark.parametrize("automate, message", [
+    ("1/2/0.threshold_db=0:0", "slot path '1/2/0': split 'split' has no branch 2 (it has 2)"),
+    ("1/0.threshold_db=0:0", "slot path '1/0': write (split slot/branch/)... slot, an odd count of numbers"),
+    ("1/x/0.threshold_db=0:0", "slot path '1/x/0': write numbers from 0"),
+    ("Gain.gain_db=0:0", ("'Gain' is in the chain's splits 2 times (paths 1/0/0, 1/1/0); name the slot by its "
+                          "path instead, e.g. '1/0/0.gain_db'")),
+])
+def test_a_bad_path_into_a_split_exits_2_with_one_line_naming_it(steady, tmp_path, automate, message):
+    out = tmp_path / "out.wav"
+    done = rackhost("render", str(steady), "-o", str(out), "--chain", "Compressor; [Gain | Gain]",
+                    "--automate", automate)
+    assert done.returncode == 2
+    assert done.stderr.startswith("rackhost: error: ") and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
 
 

@@ -109,3 +109,61 @@ def test_rebuilds_of_a_routed_session_keep_every_path_aligned_at_its_summing_poi
     latency = offline_session.snapshot().latency
     assert latency == 480 + 240
     np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])
+
+
+# -- while auditioning: the audition's delay lines carry over too ---------------------------------------------
+
+
+LATENT = "ZamCompX2(threshold_db=-24, ratio=6); ZaMaximX2(threshold_db=-3)"
+QUICK = "Compressor(threshold_db=-30, ratio=4)"
+# (strip, its chain, the A/B setting not playing or None, what is heard)
+AUDITIONS = {
+    "a track's delta (its input delayed to the chain)": ("track", LATENT, None, {"delta": True}),
+    "a track's input, compared": ("track", LATENT, None, {"side": "input", "match": False}),
+    "the master's delta": ("master", LATENT, None, {"delta": True}),
+    "a blind test's quicker other setting (delayed to the chain)": (
+        "track", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
+    "a blind test's chain, waiting for a slower other setting": (
+        "track", QUICK, LATENT, {"side": "chain", "match": False, "runs_other": True}),
+    "a bus's delta": ("bus", LATENT, None, {"delta": True}),
+    "a blind test's quicker other setting on a bus": (
+        "bus", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
+    "a blind test's quicker other setting on the master": (
+        "master", LATENT, QUICK, {"side": "other", "match": False, "runs_other": True}),
+}
+
+
+def _auditioned(strip: str, chain: str, other: str | None, heard: dict, signal: np.ndarray | None = None) -> Session:
+    from rackhost.chain.audition import Audition
+
+    session = _session(chain if strip == "track" else "", signal)
+    owner = {"track": session.tracks[0], "master": session.master}.get(strip)
+    if strip == "bus":
+        owner = session.add_bus("group")
+        session.tracks[0].output = "group"
+    if strip != "track":
+        owner.chain = parse_chain(chain)
+    if other is not None:
+        owner.ab.other = parse_chain(other)
+    owner.audition = Audition(**heard)
+    return session
+
+
+@pytest.mark.parametrize("case", AUDITIONS.values(), ids=AUDITIONS.keys())
+def test_rebuilds_while_auditioning_leave_no_gap_in_the_auditions_delay_lines(case):
+    """A structural edit while auditioning (an A/B blind test, a delta, the input compared) rebuilds the snapshot:
+    the audition's own delay lines (the input delayed to the chain, one A/B side delayed to the other) carry
+    over as the mix's do, or each edit played a gap of silence as long as the chain's latency, and a click."""
+    signal = program_signal(2, 1.0, seed=35)[:, : BLOCK * 160]
+    engine = _started(_auditioned(*case))
+    pieces = []
+    for start in range(0, signal.shape[1], BLOCK * 20):
+        pieces.append(_run(engine, signal[:, start : start + BLOCK * 20]))
+        engine.update()
+    live = np.concatenate(pieces, axis=1)
+    offline_session = _auditioned(*case, signal=signal)
+    offline = render(offline_session, tail=False).audio
+    latency = offline_session.snapshot().latency
+    assert latency == 480
+    assert np.max(np.abs(offline)) > 0.05  # what is heard is not silence (a delta of nothing would pass anything)
+    np.testing.assert_array_equal(live[:, latency:], offline[:, : live.shape[1] - latency])

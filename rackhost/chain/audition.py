@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rackhost.chain.dsp import DelayLine, db_to_gain
+from rackhost.chain.dsp import DelayCarry, db_to_gain, delay_line
 from rackhost.chain.loudness import integrated_loudness
 from rackhost.chain.matching import MatchError
 from rackhost.errors import SessionError
@@ -157,19 +157,25 @@ class AuditionStage:
     ``other``: the inactive A/B setting's chain, run on the same input in every
     block (so its state is current when a blind test switches to it), its
     output delayed by ``other_delay`` to land with the chain's.
+
+    ``carry``: a live engine's (:class:`~rackhost.chain.dsp.DelayCarry`), so the delay lines of the last
+    snapshot's stage on the same strip (``key``) play on in this one: a rebuild while auditioning (any edit)
+    would otherwise start them empty, a gap as long as the chain's latency, and a click.
     """
 
     __slots__ = ("_delay", "_done", "_from", "_idle", "_other_delay", "_ramp", "_target", "gains", "needed",
                  "other", "tap", "tap_key")
 
     def __init__(self, gains: Gains, channels: int, latency: int, max_segment: int,
-                 sample_rate: float, other: Any = None, other_delay: int = 0):
+                 sample_rate: float, other: Any = None, other_delay: int = 0, carry: DelayCarry | None = None,
+                 key: tuple = ()):
         self._idle = (1.0, 0.0, 0.0)
         # The input as the chain's output hears it: delayed by the chain's latency.
-        self._delay = DelayLine(channels, latency, max_segment) if latency else None
+        self._delay = delay_line(carry, ("audition input", *key), channels, latency, max_segment)
         self.other = other
         width = (other.channels or channels) if other is not None else channels
-        self._other_delay = DelayLine(width, other_delay, max_segment) if other is not None and other_delay else None
+        self._other_delay = delay_line(carry, ("audition other", *key), width, other_delay, max_segment) \
+            if other is not None else None
         self.gains = gains
         self._from = gains
         self._ramp = max(1, round(CROSSFADE_SECONDS * sample_rate))
@@ -256,12 +262,13 @@ class Auditioned:
         return f"{type(self).__name__.lower()} {name!r}" if name is not None else "the master"
 
     def audition_stage(self, latency: int, max_segment: int, sample_rate: float,
-                       other: ChainProcessor | None = None) -> AuditionStage:
+                       other: ChainProcessor | None = None, carry: DelayCarry | None = None) -> AuditionStage:
         """The audio path's audition after this strip's chain (``latency`` frames late); ``other``: the
-        inactive A/B setting's processor (:meth:`other_processor`), run beside it."""
+        inactive A/B setting's processor (:meth:`other_processor`), run beside it; ``carry``: a live engine's,
+        which hands the last snapshot's delay lines of this strip on."""
         delay = latency - other.latency if other is not None else 0
         return AuditionStage(self.audition.gains(self.ab.active), self.channels, latency, max_segment, sample_rate,
-                             other, delay)
+                             other, delay, carry, (self.strip_name,))
 
     def other_processor(self, sample_rate: float, block: int, segment: int, width: int) -> ChainProcessor | None:
         """The inactive A/B setting's processor while a blind test runs it beside the chain

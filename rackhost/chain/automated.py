@@ -2,7 +2,9 @@
 
 Plug-in parameters and wet/dry (:class:`StageAutomation`): only a stage
 holding an automated slot is touched (:meth:`Chain.processor` gives each such
-slot a stage of its own). Its block or segment is cut where a point falls
+slot a stage of its own, inside a split's branch too: the split's stage then
+hands its branches the transport position, :class:`BranchesRun`). Its block or
+segment is cut where a point falls
 (exactly, to the sample) and, where a value is moving, on a grid of
 :data:`GRID` transport frames; the values are set between the pieces. A piece
 never crosses a block boundary, so a render cut into 16,384-frame segments and
@@ -42,9 +44,10 @@ from rackhost.chain.automation import (
     playing,
     value_range,
 )
-from rackhost.chain.chain import ChainProcessor, Slot, Stage
+from rackhost.chain.chain import Chain, ChainProcessor, Slot, Stage
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.sidechain import twin_of
+from rackhost.chain.split import Split, SplitStage
 
 # The finest step a moving value takes, in frames: 0.67 ms at 48 kHz.
 GRID = 32
@@ -493,6 +496,36 @@ class MixAutomation:
             stage.prime()
 
 
+class BranchesRun:
+    """A split's stage in a chain's automation: it runs its branches with the transport position, so the
+    envelopes of the plug-ins inside them (each a :class:`StageAutomation` in its branch's processor) play."""
+
+    __slots__ = ()
+
+    def run(self, stage: SplitStage, block: np.ndarray, position: int) -> np.ndarray:
+        return stage.run(block, position)
+
+
+BRANCHES = BranchesRun()
+
+
+def stage_automations(processor: ChainProcessor) -> list[StageAutomation]:
+    """Every :class:`StageAutomation` ``processor`` runs, those inside its splits' branches too."""
+    out: list[StageAutomation] = []
+    for stage, entry in zip(processor.stages, processor.automation or ()):
+        if isinstance(entry, StageAutomation):
+            out.append(entry)
+        elif isinstance(entry, BranchesRun) and isinstance(stage, SplitStage):
+            for path in stage.paths:
+                if path.processor is not None:
+                    out += stage_automations(path.processor)
+    return out
+
+
+def _output_width(item: Slot | Split) -> int:
+    return item.output_channels if isinstance(item, Split) else item.plugin.output_channels
+
+
 # -- building -------------------------------------------------------------------------------
 
 
@@ -520,8 +553,8 @@ class Planner:
         return out
 
     def chain(self, owner: Strip, processor: ChainProcessor, lag: int, channels: int = 2) -> ChainProcessor:
-        """``processor`` playing ``owner``'s slot envelopes; ``lag``: the latency in front of the chain,
-        ``channels``: how wide its input is."""
+        """``processor`` playing ``owner``'s slot envelopes (those of plug-ins inside its splits too); ``lag``: the
+        latency in front of the chain, ``channels``: how wide its input is."""
         by_slot: dict[int, list[Envelope]] = {}
         for envelope in playing(owner):
             target = envelope.target
@@ -529,20 +562,46 @@ class Planner:
                 by_slot.setdefault(id(target.slot), []).append(envelope)
         if not by_slot:
             return processor
-        automation: list[StageAutomation | None] = []
-        for stage, slots, mix in zip(processor.stages, processor.stage_slots,
-                                     processor.mixes or (None,) * len(processor.stages)):
-            envelopes = by_slot.get(id(slots[0])) if len(slots) == 1 else None
-            slot = slots[0]
-            if not envelopes or slot.bypass:
+        return self._chain(owner, owner.chain, processor, lag, channels, by_slot)
+
+    def _chain(self, owner: Strip, chain: Chain, processor: ChainProcessor, lag: int, channels: int,
+               by_slot: dict[int, list[Envelope]]) -> ChainProcessor:
+        """:meth:`chain` for ``chain``: the strip's own, or a split's branch in it (whose ``lag`` counts the
+        latency in front of the split)."""
+        automation: list[StageAutomation | BranchesRun | None] = []
+        stages = list(processor.stages)
+        for i, (stage, slots, mix) in enumerate(zip(processor.stages, processor.stage_slots,
+                                                    processor.mixes or (None,) * len(processor.stages))):
+            if not slots:  # a delay added after the chain (rackhost.chain.chain.delayed)
                 automation.append(None)
+                continue
+            slot = slots[0]
+            place = next(k for k, s in enumerate(chain.slots) if s is slot)
+            width_in = _output_width(chain.slots[place - 1]) if place else channels
+            entry: StageAutomation | BranchesRun | None = None
+            if isinstance(slot, Split):
+                if not slot.bypass and isinstance(stage, SplitStage):
+                    inner = {}
+                    for path in stage.paths:
+                        if path.processor is None:
+                            continue
+                        branch = slot.branches[path.branch].chain
+                        played = self._chain(owner, branch, path.processor, lag, width_in, by_slot)  # type: ignore
+                        if played is not path.processor:
+                            inner[path.branch] = played
+                    if inner:
+                        stages[i] = stage.with_processors(inner)
+                        entry = BRANCHES
             else:
-                place = next(i for i, s in enumerate(owner.chain.slots) if s is slot)
-                width_in = owner.chain.slots[place - 1].plugin.output_channels if place else channels
-                automation.append(self._stage(owner, slot, envelopes, mix, lag, stage, width_in))
+                envelopes = by_slot.get(id(slot)) if len(slots) == 1 else None
+                if envelopes and not slot.bypass:
+                    entry = self._stage(owner, slot, envelopes, mix, lag, stage, width_in)
+            automation.append(entry)
             if not slot.bypass:
-                lag += slot.plugin.latency(self.sample_rate, self.block)
-        return ChainProcessor(processor.stages, processor.latency, processor.stage_slots, processor.channels,
+                lag += slot.latency(self.sample_rate, self.block)
+        if not any(automation):
+            return processor
+        return ChainProcessor(tuple(stages), processor.latency, processor.stage_slots, processor.channels,
                               processor.mixes, tuple(automation), keys=processor.keys)
 
     def _stage(self, owner: Strip, slot: Slot, envelopes: list[Envelope], mix: object, lag: int, stage: Stage,

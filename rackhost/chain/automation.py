@@ -12,7 +12,9 @@ first point an envelope holds the first value, after its last the last.
 
 Targets hold the slot or the send itself, not its place: an envelope follows
 its slot when slots are moved, and one whose slot was removed (or is in the
-A/B setting not playing) is kept but not played. How the block engine plays
+A/B setting not playing) is kept but not played. A slot target may name a
+plug-in inside a split's branch (at any depth): it plays while that plug-in
+plays (it, and every split around it, not bypassed). How the block engine plays
 envelopes is :mod:`rackhost.chain.automated`.
 """
 
@@ -23,15 +25,15 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Protocol, Sequence, Union
+from typing import Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from rackhost.atomic import replacing
 from rackhost.chain.bus import MAX_SEND_DB, MIN_SEND_DB, Send
-from rackhost.chain.chain import Chain, Slot
+from rackhost.chain.chain import Chain, Slot, SlotPath, item_at, path_of
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import Split
-from rackhost.errors import ParameterValueError, RackhostError
+from rackhost.errors import ParameterValueError, RackhostError, SessionError
 
 
 
@@ -79,7 +81,8 @@ class Point:
 
 @dataclass(frozen=True)
 class SlotTarget:
-    """A parameter of a slot's plug-in, or the slot's wet/dry (``parameter="_mix"``, 0 dry .. 1 wet)."""
+    """A parameter of a slot's plug-in, or the slot's wet/dry (``parameter="_mix"``, 0 dry .. 1 wet). The slot
+    may sit in the strip's chain or inside a split's branch there."""
 
     slot: Slot  # compared by identity (Slot is eq=False): the envelope follows the slot, wherever it moves
     parameter: str
@@ -162,9 +165,10 @@ def value_range(owner: Strip, target: Target) -> ValueRange:
             raise AutomationError(f"{strip_name(owner)} has no send to {target.send.bus!r}")
         return ValueRange(*SEND_RANGE_DB, "dB")
     slot = target.slot
-    if not any(s is slot for s in owner.chain.slots):
-        raise AutomationError(f"slot {slot.name!r} is not in the chain of {strip_name(owner)}")
     _refuse_split(slot)
+    if not any(s is slot for s in owner.chain.plugin_slots()):
+        raise AutomationError(f"slot {slot.name!r} is not in the chain of {strip_name(owner)} (nor in a split's "
+                              f"branch there)")
     if target.parameter == MIX:
         return ValueRange(0.0, 1.0)
     if isinstance(slot.plugin, MissingPlugin):  # not installed: kept as it was written, played by nothing
@@ -174,9 +178,10 @@ def value_range(owner: Strip, target: Target) -> ValueRange:
 
 def _refuse_split(slot: Slot | Split) -> None:
     if isinstance(slot, Split):
-        raise AutomationError(f"{slot.name!r} is a split (parallel branches), which has no parameters of its own, and "
-                              f"the plug-ins inside a split cannot be automated yet; automate a slot outside the split, "
-                              f"or a branch's plug-in moved out of it")
+        raise AutomationError(f"{slot.name!r} is a split (parallel branches), which has no parameters of its own; "
+                              f"automate a plug-in inside one of its branches (by its path, e.g. '0/1/0' for the "
+                              f"first plug-in of the second branch of the split at slot 0), or a branch's level by "
+                              f"hand")
 
 
 def parameter_range(slot: Slot, parameter: str) -> ValueRange:
@@ -261,8 +266,9 @@ def write_label(mode: str, names: Iterable[str]) -> str:
 
 
 def playing(owner: Strip) -> list[Envelope]:
-    """The strip's envelopes that play: not ``off``, their slot in its chain (not bypassed), their send still there."""
-    slots = {id(s) for s in owner.chain.slots if not s.bypass}
+    """The strip's envelopes that play: not ``off``, their slot in its chain or in a split's branch there (it and
+    every split around it not bypassed), their send still there."""
+    slots = {id(s) for s in _playing_slots(owner.chain)}
     sends = {id(s) for s in getattr(owner, "sends", ())}
     out = []
     for envelope in owner.automation:
@@ -277,27 +283,68 @@ def playing(owner: Strip) -> list[Envelope]:
     return out
 
 
+def _playing_slots(chain: Chain) -> Iterator[Slot]:
+    """The plug-in slots that run: not bypassed, nor inside a bypassed split (at any depth)."""
+    for item in chain.slots:
+        if item.bypass:
+            continue
+        if isinstance(item, Split):
+            for branch in item.branches:
+                yield from _playing_slots(branch.chain)  # type: ignore[arg-type]
+        else:
+            yield item
+
+
+def path_text(path: SlotPath) -> str:
+    """A slot path as the CLI writes it (``rackhost midi map``, ``--automate``): ``1/0/0``, counted from 0."""
+    return "/".join(str(step) for step in path)
+
+
 def slot_target(chain: Chain, slot_ref: str, parameter: str) -> SlotTarget:
-    """A target from how a user names it: SLOT is a plug-in's name, or its place in the chain from 1 where a name
-    repeats; PARAMETER is one of its parameters, or ``_mix``."""
-    names = ", ".join(f"{i + 1}: {s.name}" for i, s in enumerate(chain.slots)) or "(empty)"
+    """A target from how a user names it: SLOT is a plug-in's name (found inside split branches too), its place
+    in the chain from 1 where a name repeats, or a path into a split as ``rackhost midi map`` writes it (``0/1/0``:
+    slot 0 of branch 1 of the split at slot 0, counted from 0); PARAMETER is one of its parameters, or ``_mix``."""
+    names = ", ".join(f"{i + 1}: {s.name}" + (f" ({', '.join(inner.name for inner in s.slots())})"
+                                               if isinstance(s, Split) else "")
+                      for i, s in enumerate(chain.slots)) or "(empty)"
     slot_ref = slot_ref.strip()
-    if slot_ref.isdigit():
+    if "/" in slot_ref:
+        try:
+            path = tuple(int(step) for step in slot_ref.split("/"))
+        except ValueError:
+            raise AutomationError(f"slot path {slot_ref!r}: write numbers from 0, e.g. 0/1/0 (the split at slot 0, "
+                                  f"its branch 1, that branch's slot 0)") from None
+        if len(path) % 2 == 0 or any(step < 0 for step in path):
+            raise AutomationError(f"slot path {slot_ref!r}: write (split slot/branch/)... slot, an odd count of "
+                                  f"numbers from 0, e.g. 0/1/0")
+        try:
+            slot = item_at(chain, path)
+        except SessionError as err:
+            raise AutomationError(f"slot path {slot_ref!r}: {err}") from None
+    elif slot_ref.isdigit():
         place = int(slot_ref)
         if not 1 <= place <= len(chain.slots):
             raise AutomationError(f"no slot {place} in a chain of {len(chain.slots)}; the chain holds {names}")
         slot = chain.slots[place - 1]
     else:
-        matches = [s for s in chain.slots if s.name == slot_ref]
-        if not matches:
-            lowered = [s for s in chain.slots if s.name.lower() == slot_ref.lower()]
-            matches = lowered
+        everywhere = [chain.slots, list(chain.plugin_slots())]  # the chain's own slots first, then inside splits
+        matches: list = []
+        for candidates in everywhere:
+            matches = [s for s in candidates if s.name == slot_ref] or \
+                [s for s in candidates if s.name.lower() == slot_ref.lower()]
+            if matches:
+                break
         if not matches:
             raise AutomationError(f"no slot named {slot_ref!r} in the chain; it holds {names}")
         if len(matches) > 1:
-            places = ", ".join(str(chain.slots.index(s) + 1) for s in matches)
-            raise AutomationError(f"{slot_ref!r} is in the chain {len(matches)} times (slots {places}); "
-                                  f"name the slot by its place instead, e.g. '{places.split(',')[0]}.{parameter}'")
+            paths = [path_of(chain, s) or () for s in matches]
+            if all(len(p) == 1 for p in paths):
+                places = ", ".join(str(p[0] + 1) for p in paths)
+                raise AutomationError(f"{slot_ref!r} is in the chain {len(matches)} times (slots {places}); name the "
+                                      f"slot by its place instead, e.g. '{places.split(',')[0]}.{parameter}'")
+            places = ", ".join(path_text(p) for p in paths)
+            raise AutomationError(f"{slot_ref!r} is in the chain's splits {len(matches)} times (paths {places}); "
+                                  f"name the slot by its path instead, e.g. '{path_text(paths[0])}.{parameter}'")
         slot = matches[0]
     parameter = parameter.strip()
     _refuse_split(slot)

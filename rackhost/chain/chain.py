@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Union
 import numpy as np
 import pedalboard
 
-from rackhost.chain.dsp import DelayLine, carried, pad_front
+from rackhost.chain.dsp import DelayCarry, DelayLine, carried, delay_line, pad_front
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.chain.split import Split, use_chain_class
@@ -249,7 +249,10 @@ class Chain:
                     stage_slots.append((slot,))
                     if slot.mix < 1.0 or automated.get(slot) or slot.delta:
                         mixes[len(stages)] = WetDry(slot.mix, slot.delta)
-                        delay = DelayLine(width_in, keyed.latency, segment) if keyed.latency else None
+                        # The dry path goes with the running twin, as a plug-in's does (see below).
+                        delay = carried(keyed.twin, ("dry", width_in, keyed.latency, segment),
+                                        lambda w=width_in, d=keyed.latency: DelayLine(w, d, segment)) \
+                            if keyed.latency else None
                         stages.append(_wet_dry(keyed, mixes[len(stages)], delay))
                     else:
                         stages.append(keyed)
@@ -268,7 +271,7 @@ class Chain:
             if isinstance(slot, Split):
                 flush()
                 stage_slots.append((slot,))
-                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono))
+                stages.append(slot.processor(width_in, sample_rate, max_block, segment, keep_mono, automated))
                 continue
             latency = plugin.latency(sample_rate, max_block)
             if (slot.mix >= 1.0 and plugin.mode == "direct" and not latency and not isinstance(plugin, MissingPlugin)
@@ -451,6 +454,8 @@ class ChainProcessor:
                 i += 1
                 if levels is not None:
                     levels.stage(i, block)
+        except StageError:
+            raise  # from a split's branch: it names the slot inside the split
         except Exception as err:
             raise StageError(self.stage_slots[i] if i < len(self.stage_slots) else (), err) from err
         return block
@@ -577,10 +582,13 @@ def _silence(width: int) -> Stage:
     return silence
 
 
-def delayed(processor: ChainProcessor, frames: int, channels: int, max_segment: int) -> ChainProcessor:
+def delayed(processor: ChainProcessor, frames: int, channels: int, max_segment: int,
+            carry: DelayCarry | None = None, key: tuple = ()) -> ChainProcessor:
     """``processor`` followed by ``frames`` of delay (its latency grown by as much), e.g. to wait for a
-    slower chain it is switched against. ``channels``: the width of its input."""
-    line = DelayLine(processor.channels or channels, frames, max_segment)
+    slower chain it is switched against. ``channels``: the width of its input; ``carry``, ``key``: a live
+    engine's, so the line of the last snapshot with the same ``key`` plays on (no gap at a rebuild)."""
+    line = delay_line(carry, ("delayed", *key), processor.channels or channels, frames, max_segment)
+    assert line is not None, "delayed() is for a delay of a frame or more"
     automation = processor.automation + (None,) if processor.automation is not None else None
     mixes = (processor.mixes or (None,) * len(processor.stages)) + (None,)
     return ChainProcessor(processor.stages + (line,), processor.latency + frames, processor.stage_slots + ((),),

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from rackhost.chain.automated import Planner
+from rackhost.chain.automated import Planner, stage_automations
 from rackhost.chain.chain import ChainProcessor, StageError
 from rackhost.chain.audition import AuditionStage
 from rackhost.chain.dsp import DelayCarry, db_to_gain, delay_line, pan_gains
@@ -90,7 +90,7 @@ def bounced(snap: MixSnapshot, track: Track, master: MasterBus) -> MixSnapshot:
         chain = master.chain.processor(1, sr, snap.block_size, snap.max_segment, keep_mono, plan.slots(master))
         chain = plan.chain(master, chain, strip.chain.latency, 1)
         if automation is not None:  # the stereo master's envelopes give way to the mono one's
-            stereo = {id(stage) for stage in snap.master.chain.automation or () if stage is not None}
+            stereo = {id(stage) for stage in stage_automations(snap.master.chain)}
             automation.stages = [s for s in automation.stages if id(s) not in stereo] + plan.mix.stages
         elif plan.mix:
             automation = plan.mix

@@ -13,7 +13,7 @@ import numpy as np
 
 from rackhost.chain import routing
 from rackhost.chain.audition import Auditioned
-from rackhost.chain.automated import Planner
+from rackhost.chain.automated import Planner, stage_automations
 from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
 from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
@@ -230,17 +230,18 @@ class Session:
             other = track.other_processor(sr, block, segment, processor.channels or track.channels)
             if other is not None:
                 others[index] = other
-                processor = _beside(track, processor, other, segment)
+                processor = _beside(track, processor, other, segment, carry)
             prepared.append((index, track, processor))
         notes += [f"master: {n}" for n in self.master.chain.configure(2, sr)]
         master_chain = self.master.chain.processor(2, sr, block, segment, automated=plan.slots(self.master))
         if graph is not None:
             return self._routed_snapshot(graph, prepared, master_chain, segment, notes, plan, others, carry)
         longest = max((p.latency for _, _, p in prepared), default=0)
-        master = self._master_strip(plan, master_chain, longest, segment)
+        master = self._master_strip(plan, master_chain, longest, segment, carry)
         strips = tuple(
             TrackStrip(track.name, index, track.channels, processor, longest - processor.latency, segment,
-                       track.audition_stage(processor.latency, segment, sr, others.get(index)), carry=carry)
+                       track.audition_stage(processor.latency, segment, sr, others.get(index), carry),
+                       carry=carry)
             for index, track, processor in prepared
         )
         gains, flags = self.mix_gains(tuple(strip.width for strip in strips))
@@ -252,18 +253,19 @@ class Session:
         return MixSnapshot(strips, master, sr, block, segment, longest + master.chain.latency, gains, flags,
                            tuple(notes), automation=plan.mix or None)
 
-    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int, segment: int) -> MasterStrip:
+    def _master_strip(self, plan: Planner, chain: ChainProcessor, arrival: int, segment: int,
+                      carry: DelayCarry | None = None) -> MasterStrip:
         """The master strip, playing its envelopes ``arrival`` frames late (the latency of what feeds it)."""
         sr = float(self.sample_rate)
         chain = plan.chain(self.master, chain, arrival)
         other = self.master.other_processor(sr, self.block_size, segment, chain.channels or 2)
-        chain = _beside(self.master, chain, other, segment)
+        chain = _beside(self.master, chain, other, segment, carry)
         fade = plan.fade(self.master, 2, arrival + chain.latency, True)
         if fade is not None:
             fade.law = "flat"
             plan.mix.master = fade
         return MasterStrip(chain, self.master.gain_db, fade=fade,
-                           audition=self.master.audition_stage(chain.latency, segment, sr, other))
+                           audition=self.master.audition_stage(chain.latency, segment, sr, other, carry))
 
     def _routed_snapshot(self, graph: routing.Graph, prepared: list, master_chain: ChainProcessor, segment: int,
                          notes: list[str], plan: Planner, others: dict[int, ChainProcessor],
@@ -286,7 +288,7 @@ class Session:
         key_delays = graph.key_alignment(own, before)
         # A keyed track's input waits where its key comes later than its main signal at the keyed slot.
         strips = tuple(TrackStrip(track.name, index, track.channels, processor, 0, segment,
-                                  track.audition_stage(processor.latency, segment, sr, others.get(index)),
+                                  track.audition_stage(processor.latency, segment, sr, others.get(index), carry),
                                   arrivals[node], carry)
                        for node, (index, track, processor) in enumerate(prepared))
         late_tracks = graph.late  # keyed by a bus: the router renders them
@@ -314,10 +316,10 @@ class Session:
             _lag_envelopes(plan, strips[node].chain, arrivals[node])
         bus_strips = []
         for row, (bus, processor, other) in enumerate(busses):
-            processor = _beside(bus, plan.chain(bus, processor, arrivals[first + row]), other, segment)
+            processor = _beside(bus, plan.chain(bus, processor, arrivals[first + row]), other, segment, carry)
             bus_strips.append(BusStrip(bus.name, row, processor,
-                                       bus.audition_stage(processor.latency, segment, sr, other)))
-        master = self._master_strip(plan, master_chain, arrival, segment)
+                                       bus.audition_stage(processor.latency, segment, sr, other, carry)))
+        master = self._master_strip(plan, master_chain, arrival, segment, carry)
 
         def row(node: int) -> int:
             return node if node < first else node - first
@@ -482,19 +484,20 @@ class Session:
 
 
 def _beside(owner: Auditioned, processor: ChainProcessor, other: ChainProcessor | None,
-            segment: int) -> ChainProcessor:
+            segment: int, carry: DelayCarry | None = None) -> ChainProcessor:
     """``processor``, delayed to wait for ``other`` (the side a blind test runs beside it) if that is later,
-    so a switch between them never jumps in time."""
+    so a switch between them never jumps in time; the delay carried over by ``carry`` (a rebuild leaves no gap)."""
     if other is None or other.latency <= processor.latency:
         return processor
-    return delayed(processor, other.latency - processor.latency, owner.channels, segment)
+    return delayed(processor, other.latency - processor.latency, owner.channels, segment, carry,
+                   ("beside", owner.strip_name))
 
 
 def _lag_envelopes(plan: Planner, chain: ChainProcessor, frames: int) -> None:
     """Play the chain's parameter envelopes ``frames`` later (its input waits that long for a key); made with none."""
     if not frames or chain.automation is None:
         return
-    stages = [a for a in chain.automation if a is not None]
+    stages = stage_automations(chain)  # a split's branches' too
     moved = {id(curve) for a in stages for curve in a.curves}
     for a in stages:
         a.lag += frames

@@ -42,7 +42,7 @@ class SubChain(Protocol):
     def reset(self) -> None: ...
     def clone(self, flush: bool = True) -> SubChain: ...
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int | None = None,
-                  keep_mono: bool = False) -> Any: ...
+                  keep_mono: bool = False, automated: Any = None) -> Any: ...
 
 
 _chain_class: Callable[[], SubChain] | None = None
@@ -141,12 +141,15 @@ class Split:
         return Split([Branch(b.chain.clone(flush), b.level_db) for b in self.branches], self.name, self.bypass)
 
     def processor(self, channels: int, sample_rate: float, max_block: int, max_segment: int,
-                  keep_mono: bool = False) -> Stage:
+                  keep_mono: bool = False, automated: Any = None) -> SplitStage:
         """The split as one stage of its chain's processor: every branch, aligned, summed at its level.
 
-        Made off the audio thread; the stage allocates its buffers now.
+        ``automated``: the automated slots (:meth:`Chain.processor`), handed on to the branches, whose
+        envelopes :class:`rackhost.chain.automated.Planner` then plays. Made off the audio thread; the stage
+        allocates its buffers now.
         """
-        procs = [b.chain.processor(channels, sample_rate, max_block, max_segment, keep_mono) for b in self.branches]
+        procs = [b.chain.processor(channels, sample_rate, max_block, max_segment, keep_mono, automated)
+                 for b in self.branches]
         widths = [p.channels or channels for p in procs]
         longest = max(p.latency for p in procs)
         width = max(widths)
@@ -167,28 +170,69 @@ class Split:
                          max_segment)
                 make = lambda w=w, frames=frames: DelayLine(w, frames, max_segment)  # noqa: E731
                 delay = carried(anchor, route, make) if anchor is not None else make()
-            paths.append((proc if proc.stages else None, delay, np.float32(gain)))
-        out_buffer = np.zeros((width, max_segment), np.float32)
-        scratch = np.zeros((width, max_segment), np.float32)
+            paths.append(SplitPath(k, proc if proc.stages else None, delay, np.float32(gain)))
+        return SplitStage(tuple(paths), width, max_segment)
 
-        def split(block: np.ndarray) -> np.ndarray:
-            n = block.shape[1]
-            out = out_buffer[:, :n]
-            out[...] = 0.0
-            part = scratch[:, :n]
-            for proc, delay, gain in paths:
-                y = proc(block) if proc is not None else block
-                if delay is not None:
-                    y = delay(y)
-                if y.shape[0] == width:
-                    np.multiply(y, gain, out=part)
-                else:  # a mono branch in a stereo split: on both channels
-                    np.multiply(y[:1], gain, out=part[:1])
-                    part[1:] = part[:1]
-                out += part
-            return out
 
-        return split
+@dataclass(frozen=True)
+class SplitPath:
+    """One audible branch as its split's stage runs it: its processor (None: the dry path), the delay to the
+    latest branch, its gain."""
+
+    branch: int  # its place among the split's branches
+    processor: Any  # a ChainProcessor, or None for a dry branch
+    delay: DelayLine | None
+    gain: np.float32
+
+
+class SplitStage:
+    """A split in its chain's processor: ``stage(block)`` sums the branches; :meth:`run` does too, handing the
+    transport position to branches that play envelopes. Never changed once made (:meth:`with_processors` makes
+    another around the same delay lines and buffers)."""
+
+    __slots__ = ("_out", "_scratch", "paths", "width")
+
+    def __init__(self, paths: tuple[SplitPath, ...], width: int, max_segment: int,
+                 buffers: tuple[np.ndarray, np.ndarray] | None = None):
+        self.paths = paths
+        self.width = width
+        self._out, self._scratch = buffers if buffers is not None else (
+            np.zeros((width, max_segment), np.float32), np.zeros((width, max_segment), np.float32))
+
+    def with_processors(self, processors: dict[int, Any]) -> SplitStage:
+        """The same stage with the processors of the branches ``processors`` names (by branch) replaced."""
+        paths = tuple(SplitPath(p.branch, processors.get(p.branch, p.processor), p.delay, p.gain)
+                      for p in self.paths)
+        return SplitStage(paths, self.width, self._out.shape[1], (self._out, self._scratch))
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        return self.run(block, None)
+
+    def run(self, block: np.ndarray, position: int | None) -> np.ndarray:
+        """The branches summed; ``position``: the transport frame of the block's first sample (None: no
+        envelopes play)."""
+        n = block.shape[1]
+        width = self.width
+        out = self._out[:, :n]
+        out[...] = 0.0
+        part = self._scratch[:, :n]
+        for path in self.paths:
+            proc = path.processor
+            if proc is None:
+                y = block
+            elif position is None or proc.automation is None:
+                y = proc(block)
+            else:
+                y = proc.run(block, position)
+            if path.delay is not None:
+                y = path.delay(y)
+            if y.shape[0] == width:
+                np.multiply(y, path.gain, out=part)
+            else:  # a mono branch in a stereo split: on both channels
+                np.multiply(y[:1], path.gain, out=part[:1])
+                part[1:] = part[:1]
+            out += part
+        return out
 
 
 def is_split(item: object) -> bool:

@@ -1,7 +1,9 @@
 """``--automate 'SLOT.PARAM=T:V,T:V,...'``: envelopes for a render's chain, typed on the command line or read from a CSV.
 
-SLOT is a plug-in's name as ``--chain`` gives it (or its place in the chain,
-from 1, where a name repeats), PARAM one of its parameters or ``_mix`` (the
+SLOT is a plug-in's name as ``--chain`` gives it (found inside split branches
+too), its place in the chain from 1 where a name repeats, or a path into a
+split as ``rackhost midi map`` writes it (``1/0/0``: slot 0 of branch 0 of the
+split at slot 1, counted from 0), PARAM one of its parameters or ``_mix`` (the
 slot's wet/dry); the points are TIME:VALUE pairs in seconds and the
 parameter's own units, optionally TIME:VALUE:SHAPE (``linear``, ``step``,
 ``smooth``), or ``@FILE.csv`` for a CSV of ``time,value`` rows.

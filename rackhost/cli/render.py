@@ -57,7 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     render.add_argument("--automate", action="append", default=[], type=automate_spec,
                         metavar="SLOT.PARAM=T:V,...",
                         help="an envelope on a --chain slot's parameter (or _mix): seconds:value points, or "
-                             "@FILE.csv; SLOT is the plug-in's name or its place from 1; repeatable. "
+                             "@FILE.csv; SLOT is the plug-in's name (found inside splits too), its place from 1, "
+                             "or a path into a split as 'midi map' writes it (1/0/0: slot 0 of branch 0 of the "
+                             "split at slot 1, from 0); repeatable. "
                              "E.g. 'Gain.gain_db=0:0,2:-20' fades out over 2 s")
     render.add_argument("--json", action="store_true", help="print the report as JSON")
     add_render_midi_arguments(render)

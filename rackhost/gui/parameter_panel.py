@@ -59,7 +59,7 @@ class ParameterPanel:
         self.app = app
         self.track = track
         self.index = index
-        self.in_split = not isinstance(index, int)  # a plug-in in a split's branch: no key, no automation lane
+        self.in_split = not isinstance(index, int)  # a plug-in in a split's branch: no key (a split takes none)
         self.slot: Slot = app.slot_at(track, index)
         self.controls: dict[str, int] = {}
         self.outputs: dict[str, int] = {}
@@ -204,7 +204,7 @@ class ParameterPanel:
                 dpg.add_item_double_clicked_handler(callback=lambda *_: reset())
             dpg.add_item_deactivated_after_edit_handler(callback=lambda *_: self.app.session.history.seal())
         entries = []
-        if name is not None and not self.in_split:  # an envelope names a slot of the strip's own chain
+        if name is not None:  # a plug-in in a split's branch too: its envelope is the strip's, as any slot's
             target = SlotTarget(self.slot, name)
             entries.append(("Automate", lambda: self.app.open_lane(self.track, target)))
         if learn is not None:

@@ -309,13 +309,15 @@ class MoveSlot(OnSlot):
 @dataclass(frozen=True)
 class EnvelopeRef:
     """An envelope of a strip by what it moves, as a session file names it: the strip's ``control`` (gain_db,
-    pan, mute), a ``slot`` (its place in the chain from 0) with a ``parameter`` (a name or ``_mix``), or a
-    ``send`` (by the bus it feeds)."""
+    pan, mute), a ``slot`` (its place in the chain from 0; with ``path``, (branch, slot) pairs, a plug-in inside
+    the split there, as :class:`SetParameter` names it) with a ``parameter`` (a name or ``_mix``), or a ``send``
+    (by the bus it feeds)."""
 
     control: str | None = None
     slot: int | None = None
     parameter: str | None = None
     send: str | None = None
+    path: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         given = [name for name in ("control", "slot", "send") if getattr(self, name) is not None]
@@ -324,6 +326,8 @@ class EnvelopeRef:
                              f"got {self!r}")
         if self.slot is not None:
             _check_index("an EnvelopeRef's slot", self.slot, master=False)
+        if self.path and (self.slot is None or len(self.path) % 2):
+            raise ValueError(f"an EnvelopeRef's path goes with a slot, as (branch, slot) pairs; got {self!r}")
 
     def target(self, strip: Any) -> Any:
         """The :mod:`rackhost.chain.automation` target this names on ``strip``."""
@@ -341,7 +345,15 @@ class EnvelopeRef:
         if self.slot >= len(slots):  # type: ignore[operator]
             raise EngineCommandError(f"no slot {self.slot} in a chain of {len(slots)}; the slot was removed, or "
                                      f"the engine has not synced it yet")
-        return SlotTarget(slots[self.slot], self.parameter)  # type: ignore[index, arg-type]
+        if not self.path:
+            return SlotTarget(slots[self.slot], self.parameter)  # type: ignore[index, arg-type]
+        from rackhost.chain.chain import item_at
+        from rackhost.errors import SessionError
+
+        try:
+            return SlotTarget(item_at(strip.chain, (self.slot, *self.path)), self.parameter)  # type: ignore
+        except SessionError as err:
+            raise EngineCommandError(f"{err}; the engine has not synced the edit yet") from None
 
     @classmethod
     def of(cls, strip: Any, target: Any) -> EnvelopeRef:
@@ -349,8 +361,12 @@ class EnvelopeRef:
         from rackhost.chain.automation import SendTarget, SlotTarget
 
         if isinstance(target, SlotTarget):
-            place = next(i for i, s in enumerate(strip.chain.slots) if s is target.slot)
-            return cls(slot=place, parameter=target.parameter)
+            from rackhost.chain.chain import path_of
+
+            place = path_of(strip.chain, target.slot)
+            if place is None:
+                raise StopIteration  # as a search of the chain ends: the slot left it (callers expect this)
+            return cls(slot=place[0], parameter=target.parameter, path=place[1:])
         if isinstance(target, SendTarget):
             return cls(send=target.send.bus)
         return cls(control=target.control)

@@ -1,9 +1,9 @@
 """Session files: JSON with a ``format_version``, audio paths relative to the file.
 
-Format version 10::
+Format version 12::
 
     {
-      "format_version": 10,
+      "format_version": 12,
       "sample_rate": 48000,
       "block_size": 512,
       "tracks": [
@@ -16,6 +16,7 @@ Format version 10::
                        {"level_db": -6.0, "chain": [{"plugin": {"name": "Compressor"}}]},
                        {"level_db": 0.0, "chain": []}]}],
          "automation": [{"slot": 0, "parameter": "threshold_db", "points": [[0.0, -20.0], [8.0, -30.0, "smooth"]]},
+                        {"slot": [1, 0, 0], "parameter": "threshold_db", "points": [[0.0, -10.0], [4.0, -30.0]]},
                         {"control": "gain_db", "mode": "touch", "points": [[0.0, 0.0], [2.0, -6.0]]},
                         {"send": "reverb", "points": [[0.0, -12.0, "step"], [4.0, -6.0]]}]}
       ],
@@ -61,6 +62,11 @@ file has none, and its strips take the palette's colours by their places.
 Version 11 added the session's ``automation_glide`` (seconds a touch write
 takes to glide back to its envelope when let go, 0..10; 0: at once); a
 version 10 file has none and takes the default, 0.25 s.
+Version 12 let an envelope's ``slot`` be a slot path, a list from the strip's
+chain: ``[split slot, branch, slot]`` (and on down for a split in a branch)
+names a plug-in inside a split's branch, ``[1, 0, 0]`` slot 0 of branch 0 of
+the split at slot 1, all counted from 0; a plain number is still a slot of the
+strip's own chain. A version 11 file has only plain numbers.
 """
 
 from __future__ import annotations
@@ -76,10 +82,11 @@ from rackhost.chain import automation
 from rackhost.chain.colors import PALETTE, check_color
 from rackhost.chain.automation import Envelope
 from rackhost.chain.automation_write import GLIDE_SECONDS, check_glide
+from rackhost.chain.chain import item_at, path_of
 from rackhost.chain.session import LoopRange
 from rackhost.chain.sidechain import Key, NotKeyableError, check_keyable
 from rackhost.chain.split import Split
-from rackhost.errors import (RackhostError, RoutingLoopError, UnknownBusError,
+from rackhost.errors import (RackhostError, RoutingLoopError, SessionError, UnknownBusError,
                              UnknownKeySourceError, printable)
 from rackhost.presets.document import DocumentReader, Keys
 from rackhost.presets.paths import opened_path, path_ref, remember, session_folder
@@ -88,7 +95,7 @@ from rackhost.presets.preset_file import slot_states_from_list
 from rackhost.presets.session_midi import instrument_fields, read_instrument_fields, read_midi_map
 from rackhost.versions import Migration
 
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 
 
 def _v1_to_v2(doc: dict) -> dict:
@@ -157,9 +164,16 @@ def _v10_to_v11(doc: dict) -> dict:
     return dict(doc, format_version=11)
 
 
+def _v11_to_v12(doc: dict) -> dict:
+    """Version 12 only let an envelope name a plug-in in a split's branch by its path: a version 11 envelope
+    names a slot of its strip's own chain by its place, as version 12 still reads it."""
+    return dict(doc, format_version=12)
+
+
 # format_version N -> function turning a version-N document into version N+1.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
-                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11}
+                                   6: _v6_to_v7, 7: _v7_to_v8, 8: _v8_to_v9, 9: _v9_to_v10, 10: _v10_to_v11,
+                                   11: _v11_to_v12}
 
 
 # The keys each object of a session may have (slots, instruments and the "midi" object: see their readers).
@@ -390,9 +404,21 @@ class _SessionReader(DocumentReader):
                                 "(gain_db, pan or mute) or \"send\" (a bus name)")
         if "slot" in doc:
             place = doc["slot"]
+            if isinstance(place, list) and len(place) == 1:
+                place = place[0]
+            if isinstance(place, list):  # a path into a split's branches (version 12)
+                if len(place) % 2 == 0 or any(isinstance(step, bool) or not isinstance(step, int) for step in place):
+                    raise self.fail(f"{at}.slot", f"expected a slot path [split slot, branch, slot] (numbers from 0, "
+                                                  f"an odd count), found {json.dumps(place)}")
+                try:
+                    item = item_at(strip.chain, tuple(place))
+                except SessionError as err:
+                    raise self.fail(f"{at}.slot", str(err)) from None
+                return automation.SlotTarget(item, self.text(doc, "parameter", at))  # type: ignore[arg-type]
             if isinstance(place, bool) or not isinstance(place, int) or not 0 <= place < len(strip.chain.slots):
                 raise self.fail(f"{at}.slot", f"expected the place of a slot in the chain (0 to "
-                                              f"{len(strip.chain.slots) - 1}), found {json.dumps(place)}")
+                                              f"{len(strip.chain.slots) - 1}) or a path into a split ([split slot, "
+                                              f"branch, slot]), found {json.dumps(place)}")
             return automation.SlotTarget(strip.chain.slots[place], self.text(doc, "parameter", at))
         if "parameter" in doc:
             raise self.fail(f"{at}.parameter", "\"parameter\" goes with \"slot\"; a control or a send has none")
@@ -571,8 +597,11 @@ def envelope_doc(strip: Any, envelope: Envelope) -> dict | None:
     points = [[p.time, p.value] if p.shape == "linear" else [p.time, p.value, p.shape] for p in envelope.points]
     mode = {} if envelope.mode == "read" else {"mode": envelope.mode}
     if isinstance(target, automation.SlotTarget):
-        place = next((i for i, s in enumerate(strip.chain.slots) if s is target.slot), None)
-        return None if place is None else {"slot": place, "parameter": target.parameter, **mode, "points": points}
+        path = path_of(strip.chain, target.slot)
+        if path is None:
+            return None
+        place: int | list[int] = path[0] if len(path) == 1 else list(path)  # a plug-in in a split: its path
+        return {"slot": place, "parameter": target.parameter, **mode, "points": points}
     if isinstance(target, automation.SendTarget):
         present = any(s is target.send for s in getattr(strip, "sends", ()))
         return {"send": target.send.bus, **mode, "points": points} if present else None
