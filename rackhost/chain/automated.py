@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+import pedalboard
 
 from rackhost.chain import builtins
 from rackhost.chain.automation import (
@@ -330,6 +331,87 @@ class StageAutomation:
             self.stage(np.zeros((self.width_in, self.block), np.float32))
 
 
+# JUCE's dsp::Compressor turns its threshold into a gain with decibelsToGain(dB, -200): at or below -200 dB the
+# threshold is 0 and silence comes out as NaN (measured with pedalboard 0.9.26), so no reconstruction below it.
+THRESHOLD_FLOOR_DB = -200.0
+# How far below the envelope's lowest point a value may sit and still count as that point (a linear segment's
+# end can round an ulp past it); lower, a touch holds the threshold below the envelope and the block runs there.
+_BELOW_LOWEST_DB = 1e-6
+_DB_TO_LOG = math.log(10.0) / 20.0
+
+
+class CompressorThreshold(StageAutomation):
+    """Plays an envelope on a built-in ``Compressor``'s threshold (and nothing else on it) in one plug-in call per
+    block, with the threshold the envelope gives at every sample: no cuts.
+
+    JUCE's ``dsp::Compressor`` follows each channel's level with attack and
+    release, whatever the threshold (``env``), and multiplies each sample by
+    ``1`` below the threshold T, by ``(env / T) ** (1 / ratio - 1)`` above it.
+    Run with a threshold T0 at or below every T asked for, it gives
+    ``y0 = g0 * x``; then for T, ``g = min(1, g0 * k)`` with
+    ``k = (T / T0) ** (1 - 1 / ratio)`` (>= 1), so the output is ``y0 * k``
+    where ``|y0 * k| <= |x|`` and ``x`` elsewhere, to float32 rounding.
+
+    T0 is the envelope's lowest point, so the plug-in's threshold is set once
+    and the samples do not depend on where blocks are cut (live == offline);
+    a touch held lower runs its blocks at the value held. The ratio is read
+    from the plug-in per block (it may be set by hand meanwhile). The slot's
+    wet/dry, when it has one (not automated), is applied here as its stage would.
+    """
+
+    __slots__ = ("compressor", "process", "mix", "lowest", "every")
+
+    def __init__(self, curve: Curve, setter: Setter, lag: int, block: int, width: int, max_segment: int,
+                 statics: Sequence[Callable[[], None]], stage: Stage, width_in: int,
+                 compressor: object, process: Stage, mix: object | None):
+        super().__init__([curve], [setter], lag, block, width, max_segment, statics, stage, width_in)
+        self.compressor = compressor
+        self.process = process  # the plug-in alone, without the slot's wet/dry
+        self.mix = mix
+        self.lowest = float(curve.values.min())
+        self.every = np.arange(max(block, max_segment), dtype=np.int64)  # frame offsets, made now, not per block
+
+    def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
+        curve = self.curves[0]
+        n = block.shape[1]
+        start = position - self.lag
+        steady = curve.constant(start, start + n)
+        if steady is not None:
+            values = None
+            low = steady
+        else:
+            values = curve.at(self.every[:n] + start)
+            low = float(values.min())
+        t0 = self.lowest if low >= self.lowest - _BELOW_LOWEST_DB else low
+        if t0 <= THRESHOLD_FLOOR_DB:
+            return super().run(stage, block, position)
+        self._set([t0])
+        wet = self.process(block)
+        # JUCE's own float32 arithmetic: ratioInverse = 1 / ratio, the exponent ratioInverse - 1.
+        power = float(np.float32(1.0) - np.float32(1.0) / np.float32(self.compressor.ratio))  # type: ignore
+        if values is None:
+            rise = steady - t0
+            if rise > 0.0 and power > 0.0:
+                wet = self._follow(wet, block, np.float32(math.exp(rise * power * _DB_TO_LOG)))
+        elif power > 0.0:
+            np.maximum(values, t0, out=values)
+            values -= t0
+            values *= power * _DB_TO_LOG
+            wet = self._follow(wet, block, np.exp(values).astype(np.float32))
+        mix = self.mix
+        if mix is None:
+            return wet
+        return wet * mix.wet + block * mix.dry  # type: ignore[attr-defined]
+
+    def _follow(self, wet: np.ndarray, block: np.ndarray, k: np.ndarray | np.float32) -> np.ndarray:
+        """``wet`` (run at T0) as it would be at the thresholds ``k`` stands for: ``wet * k``, or the input where
+        that is louder (below the threshold, where the compressor leaves the sample alone)."""
+        out = self.buffer[: wet.shape[0], : wet.shape[1]]
+        np.multiply(wet, k, out=out)
+        np.copyto(out, block, where=np.abs(out) > np.abs(block))
+        return out
+
+
 # -- gains ------------------------------------------------------------------------------
 
 
@@ -614,8 +696,16 @@ class Planner:
             setters.append(parameter_setter(slot, parameter, mix))
             if parameter != MIX:
                 statics.append(_putter(slot, parameter))
-        automated = StageAutomation(curves, setters, lag, self.block, slot.plugin.output_channels, self.max_segment,
-                                    statics, stage, width_in)
+        compressor = _threshold_only_compressor(slot, envelopes, curves)
+        automated: StageAutomation
+        if compressor is not None:
+            # The plug-in's own processor: the stage may be wrapped in the slot's wet/dry, applied after the threshold.
+            process = stage if mix is None else slot.plugin.processor(self.sample_rate, self.block, self.max_segment)
+            automated = CompressorThreshold(curves[0], setters[0], lag, self.block, slot.plugin.output_channels,
+                                            self.max_segment, statics, stage, width_in, compressor, process, mix)
+        else:
+            automated = StageAutomation(curves, setters, lag, self.block, slot.plugin.output_channels,
+                                        self.max_segment, statics, stage, width_in)
         self.mix.stages.append(automated)
         return automated
 
@@ -636,6 +726,20 @@ class Planner:
                 return Fade(owner, {"level_db": self._curve(envelope, lag)}, 1, lag, heard, send,
                             stagger=self._stagger())
         return None
+
+
+def _threshold_only_compressor(slot: Slot, envelopes: list[Envelope], curves: list[Curve]) -> object | None:
+    """The pedalboard ``Compressor`` of ``slot`` where :class:`CompressorThreshold` can play its envelopes: a
+    built-in Compressor, unkeyed, without latency, whose one automated parameter is ``threshold_db`` (wet/dry,
+    ratio, attack or release automated too: None, and the stage is cut as any other)."""
+    plugin = slot.plugin
+    if (len(envelopes) != 1 or envelopes[0].target.parameter != "threshold_db"  # type: ignore[union-attr]
+            or not plugin.is_builtin or slot.key is not None or len(plugin.instances) != 1):
+        return None
+    instance = plugin.instance
+    if type(instance) is not pedalboard.Compressor or float(curves[0].values.min()) <= THRESHOLD_FLOOR_DB:
+        return None
+    return instance
 
 
 def _putter(slot: Slot, parameter: str) -> Callable[[], None]:
