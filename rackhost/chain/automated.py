@@ -155,6 +155,36 @@ class Curve:
         u = np.where(self.shapes[here] == SMOOTH, u * u * (3.0 - 2.0 * u), u)
         return values + (self.values[after] - values) * u
 
+    def rise_into(self, out: np.ndarray, start: int, floor: float, scale: float, offsets: np.ndarray) -> None:
+        """``scale * (value - floor)`` at frames ``start`` .. ``start + len(out) - 1`` into ``out`` (float64), from
+        the points alone (not held, gliding or stepped), a segment at a time: a few numpy calls per segment where
+        :meth:`at` makes a dozen over every frame. ``offsets``: 0.0, 1.0, 2.0 ..., at least as long as ``out``.
+
+        Each value depends on its frame alone, not on where the stretch starts (a frame's distance from a point
+        is exact in float64), so any cutting into blocks gives the same values."""
+        frames, values, shapes, last = self._frame_list, self._value_list, self._shape_list, self.last
+        end = start + len(out)
+        i = bisect.bisect_right(frames, start) - 1
+        at = start
+        while at < end:
+            upto = min(frames[i + 1], end) if i < last else end
+            piece = out[at - start: upto - start]
+            here = values[max(i, 0)]
+            if i < 0 or i == last or shapes[i] == STEP or values[i + 1] == here:
+                piece.fill(scale * (here - floor))
+            else:
+                np.add(offsets[: upto - at], float(at - frames[i]), out=piece)  # frames since the point
+                slope = scale * (values[i + 1] - here)
+                if shapes[i] == SMOOTH:
+                    piece /= frames[i + 1] - frames[i]
+                    piece[...] = piece * piece * (3.0 - 2.0 * piece)
+                    piece *= slope
+                else:
+                    piece *= slope / (frames[i + 1] - frames[i])
+                piece += scale * (here - floor)
+            at = upto
+            i += 1
+
     def constant(self, start: int, end: int) -> float | None:
         """The value if it does not change over frames ``start`` .. ``end - 1``, else None."""
         held = self.held
@@ -334,9 +364,6 @@ class StageAutomation:
 # JUCE's dsp::Compressor turns its threshold into a gain with decibelsToGain(dB, -200): at or below -200 dB the
 # threshold is 0 and silence comes out as NaN (measured with pedalboard 0.9.26), so no reconstruction below it.
 THRESHOLD_FLOOR_DB = -200.0
-# How far below the envelope's lowest point a value may sit and still count as that point (a linear segment's
-# end can round an ulp past it); lower, a touch holds the threshold below the envelope and the block runs there.
-_BELOW_LOWEST_DB = 1e-6
 _DB_TO_LOG = math.log(10.0) / 20.0
 
 
@@ -359,7 +386,7 @@ class CompressorThreshold(StageAutomation):
     wet/dry, when it has one (not automated), is applied here as its stage would.
     """
 
-    __slots__ = ("compressor", "process", "mix", "lowest", "every")
+    __slots__ = ("compressor", "process", "mix", "lowest", "offsets", "rise")
 
     def __init__(self, curve: Curve, setter: Setter, lag: int, block: int, width: int, max_segment: int,
                  statics: Sequence[Callable[[], None]], stage: Stage, width_in: int,
@@ -369,43 +396,51 @@ class CompressorThreshold(StageAutomation):
         self.process = process  # the plug-in alone, without the slot's wet/dry
         self.mix = mix
         self.lowest = float(curve.values.min())
-        self.every = np.arange(max(block, max_segment), dtype=np.int64)  # frame offsets, made now, not per block
+        longest = max(block, max_segment)
+        self.offsets = np.arange(longest, dtype=np.float64)  # made now, not per block
+        self.rise = np.empty(longest, np.float64)
 
     def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
         curve = self.curves[0]
         n = block.shape[1]
         start = position - self.lag
         steady = curve.constant(start, start + n)
-        if steady is not None:
-            values = None
-            low = steady
-        else:
-            values = curve.at(self.every[:n] + start)
-            low = float(values.min())
-        t0 = self.lowest if low >= self.lowest - _BELOW_LOWEST_DB else low
+        t0 = self.lowest
+        values = None
+        touched = curve.held is not None or curve.glide is not None
+        if touched:  # a touch or latch write (live) may hold it below every point: such a block runs at the lowest
+            if steady is None:
+                values = curve.at(self.offsets[:n].astype(np.int64) + start)
+            t0 = min(t0, steady if steady is not None else float(values.min()))  # type: ignore[union-attr]
         if t0 <= THRESHOLD_FLOOR_DB:
             return super().run(stage, block, position)
         self._set([t0])
         wet = self.process(block)
         # JUCE's own float32 arithmetic: ratioInverse = 1 / ratio, the exponent ratioInverse - 1.
         power = float(np.float32(1.0) - np.float32(1.0) / np.float32(self.compressor.ratio))  # type: ignore
-        if values is None:
-            rise = steady - t0
-            if rise > 0.0 and power > 0.0:
-                wet = self._follow(wet, block, np.float32(math.exp(rise * power * _DB_TO_LOG)))
-        elif power > 0.0:
-            np.maximum(values, t0, out=values)
-            values -= t0
-            values *= power * _DB_TO_LOG
-            wet = self._follow(wet, block, np.exp(values).astype(np.float32))
+        if power > 0.0:  # at 1:1 nothing is compressed, whatever the threshold
+            scale = power * _DB_TO_LOG
+            rise = self.rise[:n]
+            if steady is not None:
+                # Held above T0: the same arithmetic as a moving stretch, so a sample comes out the same whether
+                # its block moves or not (live blocks and a render's segments cut the envelope differently).
+                rise.fill(scale * (steady - t0))
+            elif values is not None:
+                np.subtract(np.maximum(values, t0), t0, out=rise)
+                rise *= scale
+            else:
+                curve.rise_into(rise, start, t0, scale, self.offsets)
+            if steady is None or steady > t0:
+                wet = self._follow(wet, block, np.exp(rise, out=rise))
         mix = self.mix
         if mix is None:
             return wet
         return wet * mix.wet + block * mix.dry  # type: ignore[attr-defined]
 
-    def _follow(self, wet: np.ndarray, block: np.ndarray, k: np.ndarray | np.float32) -> np.ndarray:
-        """``wet`` (run at T0) as it would be at the thresholds ``k`` stands for: ``wet * k``, or the input where
-        that is louder (below the threshold, where the compressor leaves the sample alone)."""
+    def _follow(self, wet: np.ndarray, block: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """``wet`` (run at T0) as it would be at the thresholds ``k`` stands for (``k`` = (T / T0) ** (1 - 1 / ratio)
+        per sample, float64): ``wet * k``, or the input where that is louder (the sample is below its
+        threshold, where the compressor leaves it alone)."""
         out = self.buffer[: wet.shape[0], : wet.shape[1]]
         np.multiply(wet, k, out=out)
         np.copyto(out, block, where=np.abs(out) > np.abs(block))
