@@ -12,6 +12,8 @@ import pytest
 from conftest import SR, program_signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jack_harness import align, jack_device
+from live_takes import capture_playback, clean_take
 from test_live_callback import _run, _started
 
 from rackhost.chain import ArraySource, Session
@@ -19,6 +21,7 @@ from rackhost.chain.automated import GRID, CompressorThreshold, StageAutomation
 from rackhost.chain.automation import Envelope, Point, SlotTarget, StripTarget, check_envelope
 from rackhost.chain.offline import render_mix
 from rackhost.chain.render import render
+from rackhost.live import LiveEngine
 
 BLOCKS = st.sampled_from([32, 48, 64, 100, 128, 500, 512, 1000, 1024, 4096])
 SIGNALS = ("sine", "noise", "silence", "clicks")
@@ -154,6 +157,30 @@ def test_the_live_callback_plays_a_moving_compressor_threshold_as_the_offline_re
     still = _live_session(signal, mix)
     still.tracks[0].automation.pop(0)
     assert np.max(np.abs(render(still, tail=False).audio - offline)) > 0.05  # the threshold did move
+
+
+def test_a_moving_compressor_threshold_on_a_file_played_under_jack_equals_the_offline_render(jack_server):
+    signal = program_signal(2, 1.0, seed=13)
+
+    def make() -> Session:
+        return _live_session(signal, 0.7)  # a file track: its envelopes read at the transport position
+
+    assert _stage_kinds(make()) == [CompressorThreshold]
+
+    def take() -> np.ndarray:
+        engine = LiveEngine(make(), device=jack_device())
+        engine.start()
+        try:
+            captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * 128)
+            assert engine.stats().fault is None
+        finally:
+            engine.close()
+        return captured
+
+    captured = clean_take(take)
+    offline = render(make(), tail=False).audio
+    _, aligned = align(offline, captured)
+    np.testing.assert_allclose(aligned, offline, atol=1e-6)  # JACK's own float path; the callback test is exact
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
