@@ -113,6 +113,21 @@ def test_a_ramp_moves_the_threshold_at_every_sample_not_on_the_32_sample_grid():
     np.testing.assert_allclose(ramp, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("block", [100, 512])
+def test_where_the_envelope_holds_still_the_compressor_plays_as_if_set_to_that_value_all_along(block):
+    """A dip from -10 to -30 dB and back, then -10 dB held: from there on, the very samples of a Compressor left at
+    -10 dB throughout (its level detector never depended on the threshold)."""
+    audio = program_signal(2, 0.5, seed=6)
+    settings_ = {"ratio": 6.0, "attack_ms": 2.0, "release_ms": 80.0}
+    ours, _ = _compressed(audio, block, {**settings_, "threshold_db": -3.0}, (0.0, -10.0), (0.1, -30.0, "smooth"),
+                          (0.2, -10.0))
+    still = pedalboard.Compressor(threshold_db=-10.0, **settings_).process(audio, SR, block, True)
+    after = int(0.2 * SR)
+    assert np.array_equal(ours[:, after:], still[:, after:])
+    dip = slice(int(0.05 * SR), int(0.15 * SR))
+    assert np.max(np.abs(ours[:, dip] - still[:, dip])) > 0.01  # the dip did compress harder
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(block=BLOCKS, seconds=st.floats(0.3, 1.5, allow_subnormal=False),
        where=st.floats(0.05, 0.95, allow_subnormal=False))

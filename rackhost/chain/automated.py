@@ -155,35 +155,37 @@ class Curve:
         u = np.where(self.shapes[here] == SMOOTH, u * u * (3.0 - 2.0 * u), u)
         return values + (self.values[after] - values) * u
 
-    def rise_into(self, out: np.ndarray, start: int, floor: float, scale: float, offsets: np.ndarray) -> None:
-        """``scale * (value - floor)`` at frames ``start`` .. ``start + len(out) - 1`` into ``out`` (float64), from
-        the points alone (not held, gliding or stepped), a segment at a time: a few numpy calls per segment where
-        :meth:`at` makes a dozen over every frame. ``offsets``: 0.0, 1.0, 2.0 ..., at least as long as ``out``.
+    def segment(self, frame: int) -> int:
+        """The index of the point at or before ``frame`` (-1 before the first): its segment runs to the next point."""
+        return bisect.bisect_right(self._frame_list, frame) - 1
 
-        Each value depends on its frame alone, not on where the stretch starts (a frame's distance from a point
-        is exact in float64), so any cutting into blocks gives the same values."""
-        frames, values, shapes, last = self._frame_list, self._value_list, self._shape_list, self.last
-        end = start + len(out)
-        i = bisect.bisect_right(frames, start) - 1
-        at = start
-        while at < end:
-            upto = min(frames[i + 1], end) if i < last else end
-            piece = out[at - start: upto - start]
-            here = values[max(i, 0)]
-            if i < 0 or i == last or shapes[i] == STEP or values[i + 1] == here:
-                piece.fill(scale * (here - floor))
-            else:
-                np.add(offsets[: upto - at], float(at - frames[i]), out=piece)  # frames since the point
-                slope = scale * (values[i + 1] - here)
-                if shapes[i] == SMOOTH:
-                    piece /= frames[i + 1] - frames[i]
-                    piece[...] = piece * piece * (3.0 - 2.0 * piece)
-                    piece *= slope
-                else:
-                    piece *= slope / (frames[i + 1] - frames[i])
-                piece += scale * (here - floor)
-            at = upto
-            i += 1
+    def flat(self, segment: int) -> float | None:
+        """The value all along ``segment`` if it holds still (before the first point, after the last, a step, two
+        equal points), else None. The points alone: not what a touch holds."""
+        values = self._value_list
+        here = values[max(segment, 0)]
+        if segment < 0 or segment == self.last or self._shape_list[segment] == STEP or values[segment + 1] == here:
+            return here
+        return None
+
+    def rise_into(self, out: np.ndarray, start: int, segment: int, floor: float, scale: float,
+                  offsets: np.ndarray) -> None:
+        """``scale * (value - floor)`` at frames ``start`` .. ``start + len(out) - 1`` of moving ``segment`` into
+        ``out`` (float64): three numpy calls where :meth:`at` makes a dozen. ``offsets``: 0.0, 1.0, 2.0 ...
+
+        Each value depends on its frame alone, not on where the stretch starts (a frame's distance from the
+        point is exact in float64), so any cutting into blocks gives the same values."""
+        frames, values = self._frame_list, self._value_list
+        first, span = frames[segment], frames[segment + 1] - frames[segment]
+        here, slope = values[segment], scale * (values[segment + 1] - values[segment])
+        np.add(offsets[: len(out)], float(start - first), out=out)  # frames since the point
+        if self._shape_list[segment] == SMOOTH:
+            out /= span
+            out[...] = out * out * (3.0 - 2.0 * out)
+            out *= slope
+        else:
+            out *= slope / span
+        out += scale * (here - floor)
 
     def constant(self, start: int, end: int) -> float | None:
         """The value if it does not change over frames ``start`` .. ``end - 1``, else None."""
@@ -368,8 +370,8 @@ _DB_TO_LOG = math.log(10.0) / 20.0
 
 
 class CompressorThreshold(StageAutomation):
-    """Plays an envelope on a built-in ``Compressor``'s threshold (and nothing else on it) in one plug-in call per
-    block, with the threshold the envelope gives at every sample: no cuts.
+    """Plays an envelope on a built-in ``Compressor``'s threshold (and nothing else on it) at every sample, in one
+    plug-in call per block (two where a point falls inside it): no 32-sample cuts.
 
     JUCE's ``dsp::Compressor`` follows each channel's level with attack and
     release, whatever the threshold (``env``), and multiplies each sample by
@@ -379,14 +381,17 @@ class CompressorThreshold(StageAutomation):
     ``k = (T / T0) ** (1 - 1 / ratio)`` (>= 1), so the output is ``y0 * k``
     where ``|y0 * k| <= |x|`` and ``x`` elsewhere, to float32 rounding.
 
-    T0 is the envelope's lowest point, so the plug-in's threshold is set once
-    and the samples do not depend on where blocks are cut (live == offline);
-    a touch held lower runs its blocks at the value held. The ratio is read
-    from the plug-in per block (it may be set by hand meanwhile). The slot's
-    wet/dry, when it has one (not automated), is applied here as its stage would.
+    Each stretch of the envelope between two points runs on its own: a
+    moving one with T0 its lower end, a still one as the plain compressor at
+    its value. What a sample gets then depends on its frame alone, not on
+    where blocks are cut, so live and offline give the same bits. A touch
+    (live) runs its whole block with T0 the lowest value it asks for. The
+    ratio is read from the plug-in per block (it may be set by hand meanwhile).
+    The slot's wet/dry, when it has one (not automated), is applied here as
+    its stage would.
     """
 
-    __slots__ = ("compressor", "process", "mix", "lowest", "offsets", "rise", "k")
+    __slots__ = ("compressor", "process", "mix", "offsets", "rise", "k")
 
     def __init__(self, curve: Curve, setter: Setter, lag: int, block: int, width: int, max_segment: int,
                  statics: Sequence[Callable[[], None]], stage: Stage, width_in: int,
@@ -395,7 +400,6 @@ class CompressorThreshold(StageAutomation):
         self.compressor = compressor
         self.process = process  # the plug-in alone, without the slot's wet/dry
         self.mix = mix
-        self.lowest = float(curve.values.min())
         longest = max(block, max_segment)
         self.offsets = np.arange(longest, dtype=np.float64)  # made now, not per block
         self.rise = np.empty(longest, np.float64)
@@ -405,47 +409,77 @@ class CompressorThreshold(StageAutomation):
         curve = self.curves[0]
         n = block.shape[1]
         start = position - self.lag
-        steady = curve.constant(start, start + n)
-        t0 = self.lowest
-        values = None
-        touched = curve.held is not None or curve.glide is not None
-        if touched:  # a touch or latch write (live) may hold it below every point: such a block runs at the lowest
-            if steady is None:
-                values = curve.at(self.offsets[:n].astype(np.int64) + start)
-            t0 = min(t0, steady if steady is not None else float(values.min()))  # type: ignore[union-attr]
-        if t0 <= THRESHOLD_FLOOR_DB:
-            return super().run(stage, block, position)
-        self._set([t0])
-        wet = self.process(block)
         # JUCE's own float32 arithmetic: ratioInverse = 1 / ratio, the exponent ratioInverse - 1.
         power = float(np.float32(1.0) - np.float32(1.0) / np.float32(self.compressor.ratio))  # type: ignore
-        if power > 0.0:  # at 1:1 nothing is compressed, whatever the threshold
-            scale = power * _DB_TO_LOG
-            rise = self.rise[:n]
-            if steady is not None:
-                # Held above T0: the same arithmetic as a moving stretch, so a sample comes out the same whether
-                # its block moves or not (live blocks and a render's segments cut the envelope differently).
-                rise.fill(scale * (steady - t0))
-            elif values is not None:
-                np.subtract(np.maximum(values, t0), t0, out=rise)
-                rise *= scale
+        if curve.held is not None or curve.glide is not None:
+            wet = self._touched(stage, block, start, power)
+            if wet is None:
+                return super().run(stage, block, position)
+        else:
+            first, last = curve.segment(start), curve.segment(start + n - 1)
+            out = self.buffer[:, :n]
+            if first == last:
+                wet = self._stretch(block, start, first, power, out)
             else:
-                curve.rise_into(rise, start, t0, scale, self.offsets)
-            if steady is None or steady > t0:
-                # exp in float32 (half the cost of float64's): k is then within 2e-7 of its float64 self
-                k = self.k[:n]
-                np.copyto(k, rise, casting="same_kind")
-                wet = self._follow(wet, block, np.exp(k, out=k))
+                at = start
+                for segment in range(first, last + 1):
+                    upto = min(int(curve.frames[segment + 1]), start + n) if segment < last else start + n
+                    piece = slice(at - start, upto - start)
+                    wet = self._stretch(block[:, piece], at, segment, power, out[:, piece])
+                    if wet.base is not self.buffer:  # the plug-in's own output (a still segment)
+                        out[:, piece] = wet
+                    at = upto
+                wet = out
         mix = self.mix
         if mix is None:
             return wet
         return wet * mix.wet + block * mix.dry  # type: ignore[attr-defined]
 
-    def _follow(self, wet: np.ndarray, block: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """``wet`` (run at T0) as it would be at the thresholds ``k`` stands for (``k`` = (T / T0) ** (1 - 1 / ratio)
-        per sample): ``wet * k``, or the input where that is louder (the sample is below its
-        threshold, where the compressor leaves it alone)."""
-        out = self.buffer[: wet.shape[0], : wet.shape[1]]
+    def _stretch(self, block: np.ndarray, start: int, segment: int, power: float, out: np.ndarray) -> np.ndarray:
+        """``block``, frames ``start`` .. of one segment of the envelope, through the compressor; ``out``: where
+        the result goes if it is worked out here (a still segment hands back the plug-in's own output)."""
+        curve = self.curves[0]
+        value = curve.flat(segment)
+        if power <= 0.0:  # at 1:1 nothing is compressed, whatever the threshold
+            return self.process(block)
+        if value is not None:
+            self._set([value])
+            return self.process(block)
+        values = curve.values
+        t0 = float(min(values[segment], values[segment + 1]))
+        self._set([t0])
+        wet = self.process(block)
+        rise = self.rise[: block.shape[1]]
+        curve.rise_into(rise, start, segment, t0, power * _DB_TO_LOG, self.offsets)
+        return self._follow(wet, block, rise, out)
+
+    def _touched(self, stage: Stage, block: np.ndarray, start: int, power: float) -> np.ndarray | None:
+        """A block while a touch or latch write holds the threshold, or glides back from it: run at the lowest
+        value it asks for (None where that is at JUCE's floor: the block is then cut as any other)."""
+        curve = self.curves[0]
+        n = block.shape[1]
+        steady = curve.constant(start, start + n)
+        values = None if steady is not None else curve.at(self.offsets[:n].astype(np.int64) + start)
+        t0 = steady if steady is not None else float(values.min())  # type: ignore[union-attr]
+        if t0 <= THRESHOLD_FLOOR_DB:
+            return None
+        self._set([t0])
+        wet = self.process(block)
+        if values is None or power <= 0.0:
+            return wet
+        rise = self.rise[:n]
+        np.subtract(values, t0, out=rise)
+        rise *= power * _DB_TO_LOG
+        return self._follow(wet, block, rise, self.buffer[:, :n])
+
+    def _follow(self, wet: np.ndarray, block: np.ndarray, rise: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``wet`` (run at T0) as it would be at the thresholds ``rise`` stands for (log k, k = (T / T0) ** (1 - 1 /
+        ratio), per sample): ``wet * k``, or the input where that is louder (the sample is below its threshold,
+        where the compressor leaves it alone). Into ``out``."""
+        k = self.k[: len(rise)]
+        np.copyto(k, rise, casting="same_kind")  # exp in float32, half float64's cost: within 2e-7 of it
+        np.exp(k, out=k)
+        out = out[: wet.shape[0]]
         np.multiply(wet, k, out=out)
         np.copyto(out, block, where=np.abs(out) > np.abs(block))
         return out
@@ -776,7 +810,8 @@ def _threshold_only_compressor(slot: Slot, envelopes: list[Envelope], curves: li
             or not plugin.is_builtin or slot.key is not None or len(plugin.instances) != 1):
         return None
     instance = plugin.instance
-    if type(instance) is not pedalboard.Compressor or float(curves[0].values.min()) <= THRESHOLD_FLOOR_DB:
+    if (type(instance) is not pedalboard.Compressor or curves[0].steps is not None
+            or float(curves[0].values.min()) <= THRESHOLD_FLOOR_DB):
         return None
     return instance
 
