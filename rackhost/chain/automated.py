@@ -10,6 +10,9 @@ segment is cut where a point falls
 never crosses a block boundary, so a render cut into 16,384-frame segments and
 a live engine handed 128-frame blocks call the plug-in on the same pieces and
 give the same samples. Where nothing moves in a block, it runs whole.
+A built-in Compressor whose threshold alone moves is not cut at all
+(:class:`CompressorThreshold`): its threshold is played at every sample by
+scaling what the compressor gives at a lower one.
 
 Faders, pans, mutes, send levels and the master's gain (:class:`Fade`) are
 gains the mixer multiplies by anyway: an automated one becomes a gain per
