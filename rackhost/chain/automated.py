@@ -415,7 +415,7 @@ class CompressorThreshold(StageAutomation):
         # JUCE's own float32 arithmetic: ratioInverse = 1 / ratio, the exponent ratioInverse - 1.
         power = float(np.float32(1.0) - np.float32(1.0) / np.float32(self.compressor.ratio))  # type: ignore
         if curve.held is not None or curve.glide is not None:
-            wet = self._touched(stage, block, start, power)
+            wet = self._touched(block, start, power)
             if wet is None:
                 return super().run(stage, block, position)
         else:
@@ -441,10 +441,10 @@ class CompressorThreshold(StageAutomation):
     def _stretch(self, block: np.ndarray, start: int, segment: int, power: float, out: np.ndarray) -> np.ndarray:
         """``block``, frames ``start`` .. of one segment of the envelope, through the compressor; ``out``: where
         the result goes if it is worked out here (a still segment hands back the plug-in's own output)."""
-        curve = self.curves[0]
-        value = curve.flat(segment)
         if power <= 0.0:  # at 1:1 nothing is compressed, whatever the threshold
             return self.process(block)
+        curve = self.curves[0]
+        value = curve.flat(segment)
         if value is not None:
             self._set([value])
             return self.process(block)
@@ -456,7 +456,7 @@ class CompressorThreshold(StageAutomation):
         curve.rise_into(rise, start, segment, t0, power * _DB_TO_LOG, self.offsets)
         return self._follow(wet, block, rise, out)
 
-    def _touched(self, stage: Stage, block: np.ndarray, start: int, power: float) -> np.ndarray | None:
+    def _touched(self, block: np.ndarray, start: int, power: float) -> np.ndarray | None:
         """A block while a touch or latch write holds the threshold, or glides back from it: run at the lowest
         value it asks for (None where that is at JUCE's floor: the block is then cut as any other)."""
         curve = self.curves[0]
@@ -806,8 +806,8 @@ class Planner:
 
 def _threshold_only_compressor(slot: Slot, envelopes: list[Envelope], curves: list[Curve]) -> object | None:
     """The pedalboard ``Compressor`` of ``slot`` where :class:`CompressorThreshold` can play its envelopes: a
-    built-in Compressor, unkeyed, without latency, whose one automated parameter is ``threshold_db`` (wet/dry,
-    ratio, attack or release automated too: None, and the stage is cut as any other)."""
+    built-in Compressor (no latency: its wet/dry has no delay line), unkeyed, whose one automated parameter is
+    ``threshold_db`` (wet/dry, ratio, attack or release automated too: None, and the stage is cut as any other)."""
     plugin = slot.plugin
     if (len(envelopes) != 1 or envelopes[0].target.parameter != "threshold_db"  # type: ignore[union-attr]
             or not plugin.is_builtin or slot.key is not None or len(plugin.instances) != 1):
