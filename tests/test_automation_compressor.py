@@ -275,4 +275,4 @@ def test_a_compressor_whose_ratio_moves_too_plays_as_the_hand_cut_32_sample_loop
         by_hand.ratio = 2.0 + 8.0 * (i / (SR // 2))
         theirs[:, i:i + GRID] = by_hand.process(audio[:, i:i + GRID], SR, 256, False)
     assert np.max(np.abs(ours[:, -SR // 8:])) < 0.5 * np.max(np.abs(audio[:, -SR // 8:]))  # it did compress
-    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(ours, theirs)  # the very calls of the hand-cut loop
