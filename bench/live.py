@@ -54,6 +54,30 @@ measurement at a time:
     ``--spectrum-rounds`` rounds (default 5). ``spectrum_cost_ratio`` is the
     worse of open-on-the-master and open-on-a-track over closed (medians of
     the rounds' p50 callback loads); ``spectrum_target_met``: <= 1.02.
+(f) ``--routed`` alone: issue 16's "the routed 32-track session must also hold
+    bench/live.py's real-time conditions". The session is bench/offline.py's
+    (``offline.routed_session``, imported: 32 tracks x the same 3 plug-ins into
+    4 busses with a bus compressor each, a parallel-compression split on the
+    drum bus, a ZamCompX2 on the keys bus keyed from track 4, a built-in Reverb
+    and an MVerb bus fed by 16 post-fader sends, a master compressor), saved at
+    128 frames with its tracks on this file's programmes and played by the
+    engine process as in (a) (partner and spread as there), under the same GUI
+    load, for ``--routed-seconds`` (default 60), after ``jack_cpu`` for as long
+    and before the native reference at the routed callback's p50 share of the
+    period (as ``--rates`` matches it). ``routed_realtime_held`` is true when
+    all of: the run went through; callback load p99 <= 50% of the period (the
+    search's load rule, ``LOAD_LIMIT``; p50 is reported, judged by nothing, as
+    in (a)); its xruns per minute are no more than the worse of the two C
+    references' in the same run (``--rates``'s rule, rackhost's rate <= the
+    references', with the C clients standing in for the bare loop, which has
+    no routing); and the ducker ran keyed: after the run the engine is asked to
+    watch the keys bus, and its keyed slot's minihost twin must report gain
+    reduction (only a keyed slot's twin reports its own). It is None when
+    neither reference could run. ``routed_strict_pass`` is the search's
+    per-run rule too (0 xruns and p99 <= 50%), which, as README says, no
+    client on the 2-core VM keeps for a minute. If this process cannot host the
+    keyed ducker (no minihost, no keyed build), no routed run is made and
+    ``routed_error`` says why: unkeyed it would be another session.
 
 Load = callback time / block period (2.667 ms). rackhost's engine keeps the
 loads of its last 4096 callbacks (10.9 s); both sides are read the same way:
@@ -70,6 +94,7 @@ graph. The last line printed is a JSON object.
     python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
     python bench/live.py --rates ROUNDS [--tracks 64] [--search-seconds S]   # xrun rates only, side by side
     python bench/live.py --spectrum [--tracks 16] [--spectrum-rounds 5] [--spectrum-seconds S]   # (e) only
+    python bench/live.py --routed [--routed-seconds 60]   # (f) only
 """
 
 from __future__ import annotations
@@ -129,6 +154,8 @@ SPECTRUM_TARGET = 1.02  # issue 18: the engine's p50 per-block cost with the spe
 SPECTRUM_TRACKS = 16
 SPECTRUM_ROUNDS = 5
 SPECTRUM_SIDES = ("closed", "master", "track")
+ROUTED_SECONDS = 60.0  # (f): as long as the plain run's confirmation
+KEY_PROBE_SECONDS = 3.0  # (f): how long to wait for the keyed slot's reported gain reduction after the run
 SPECTRUM_ANALYSE = 1 / 15  # how often an open view analyses (rackhost.gui.spectrum_view.ANALYSE_SECONDS)
 
 Params = dict[str, float]
@@ -383,6 +410,54 @@ class Material:
             gc.collect()  # the parent's plug-in copies go now (DPF prints as they do), not mid-measurement
         return path
 
+    def routed(self, seconds: float) -> RoutedSession:
+        """bench/offline.py's routed session (:func:`offline.routed_session`) as a session file at BLOCK frames,
+        its 32 tracks playing the SOURCE_FILES programmes in turn (each track its own copy, as in :meth:`session`).
+
+        Built from offline's function with one-block placeholder arrays (an array source is not saved), then
+        each track's source is pointed at a file: the engine process loads files. Raises
+        :class:`rackhost.chain.sidechain.NotKeyableError` if the keyed ducker cannot be hosted here.
+        """
+        import offline  # bench/offline.py: the routed session is built there, not copied here
+
+        from rackhost.presets import save_session
+
+        path = self.folder / f"session_routed_{int(seconds)}s.json"
+        sources = self.sources(seconds)
+        with stderr_to(self.folder / "parent-stderr.log"):
+            placeholder = np.zeros((2, BLOCK), np.float32)
+            session = offline.routed_session([placeholder] * offline.ROUTED_TRACKS)
+            session.block_size = BLOCK
+            busses = tuple(bus.name for bus in session.busses)
+            key_bus = busses.index(offline.DUCKED_BUS)
+            chain = session.busses[key_bus].chain
+            key_slot = next(i for i, slot in enumerate(chain.slots) if getattr(slot, "key", None) is not None)
+            key = chain.slots[key_slot].key
+            described = (f"{chain.slots[key_slot].name} on bus {offline.DUCKED_BUS!r} keyed from {key.source!r} "
+                         f"({'pre' if key.pre_fader else 'post'}-fader)")
+            if not path.exists():
+                save_session(session, path)
+                document = json.loads(path.read_text())
+                for index, track in enumerate(document["tracks"]):
+                    track["source"] = str(sources[index % len(sources)])
+                path.write_text(json.dumps(document))
+            tracks = len(session.tracks)
+            del session, chain
+            gc.collect()  # the parent's plug-in copies go now (DPF prints as they do), not mid-measurement
+        return RoutedSession(path, tracks, busses, key_bus, key_slot, described)
+
+
+@dataclass(frozen=True)
+class RoutedSession:
+    """The routed session's file, and where its keyed slot sits (to ask the engine whether it runs keyed)."""
+
+    path: Path
+    tracks: int
+    busses: tuple[str, ...]
+    key_bus: int  # index among the session's busses
+    key_slot: int  # index in that bus's chain
+    described: str
+
 
 def make_board(chain: list[tuple[str, Params]]) -> Any:
     import pedalboard
@@ -525,6 +600,9 @@ class Runner:
     def redraw(self) -> None:
         """What a GUI frame reads from the engine (meters and stats)."""
 
+    def finish(self) -> None:
+        """After the measured span, before stopping: a last look at what is running (not measured)."""
+
 
 class EngineRunner(Runner):
     """rackhost's engine process (the code under test)."""
@@ -574,6 +652,36 @@ class EngineRunner(Runner):
 
     def events(self) -> list[str]:
         return self.engine.poll() if self.engine.alive else self.engine.events
+
+
+class RoutedRunner(EngineRunner):
+    """rackhost's engine process playing the routed session; afterwards it asks the engine whether the keyed
+    slot runs keyed (its minihost twin reports gain reduction), as a keyed slot hosted nowhere would not."""
+
+    label = "routed"
+
+    def __init__(self, routed: RoutedSession, device: Any, log: Path, spread: bool = True, partner: bool = True):
+        super().__init__(routed.path, device, log, spread=spread, partner=partner)
+        self.routed = routed
+        self.keyed: bool | None = None  # None: not asked (the run failed first)
+        self.key_reduction_db: float | None = None
+
+    def finish(self) -> None:
+        from rackhost.live.commands import BusRow, UnwatchSpectrum, WatchSpectrum
+
+        self.keyed = False
+        self.engine.send(WatchSpectrum(BusRow(self.routed.key_bus)))
+        deadline = time.perf_counter() + KEY_PROBE_SECONDS
+        try:
+            while time.perf_counter() < deadline:
+                time.sleep(0.1)
+                for stage in self.engine.slot_reductions():
+                    # Only a keyed slot's twin reports its own reduction; any other stage's is an estimate.
+                    if stage.reported and self.routed.key_slot in stage.slots:
+                        self.keyed, self.key_reduction_db = True, stage.db
+                        return
+        finally:
+            self.engine.send(UnwatchSpectrum())
 
 
 class BareRunner(Runner):
@@ -803,6 +911,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        runner.finish()
         # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
         events: list[str] = []
         if isinstance(runner, EngineRunner):
@@ -1048,6 +1157,91 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
             "xruns_per_minute": rates, "xruns_per_minute_median": medians,
             f"cost_ratio_{tracks}_rounds": costs, f"cost_ratio_{tracks}": cost,
             "target_cost_met": cost_met, "target_xruns_met": xruns_met}
+
+
+def routed_summary(result: Result | None, seconds: float, jack_cpu: int | None, native: int | None,
+                   keyed: bool | None, key_reduction_db: float | None = None,
+                   error: str | None = None) -> dict[str, object]:
+    """The figures of (f) from the routed run and the two C references beside it (xrun counts over ``seconds``).
+
+    Held: the run went through, p99 <= LOAD_LIMIT, its xruns per minute no more than the worse C reference's
+    in the same run, and the keyed slot ran keyed; None when no reference ran (xruns cannot be judged).
+    """
+    error = error or (result.error if result is not None else "the routed session did not run")
+    ran = result is not None and result.error is None
+    rate = per_minute(result.xruns, result.seconds) if ran else None
+    references = {"jack_cpu": per_minute(jack_cpu, seconds) if jack_cpu is not None else None,
+                  "native": per_minute(native, seconds) if native is not None else None}
+    reference = max((r for r in references.values() if r is not None), default=None)
+    load_held = ran and result.p99 <= LOAD_LIMIT
+    xruns_held = None if reference is None or rate is None else rate <= reference
+    if not ran or not load_held or xruns_held is False or not keyed:
+        held: bool | None = False
+    else:
+        held = xruns_held
+    return {
+        "routed_tracks": result.tracks if result is not None else None,
+        "routed_seconds": seconds,
+        "routed_load_p50": result.p50 if ran else None,
+        "routed_load_p99": result.p99 if ran else None,
+        "routed_load_max": result.max if ran else None,
+        "routed_xruns": result.xruns if ran else None,
+        "routed_jack_xruns": result.jack_xruns if ran else None,
+        "routed_xruns_per_minute": rate,
+        "routed_jack_cpu_xruns_per_minute": references["jack_cpu"],
+        "routed_native_xruns_per_minute": references["native"],
+        "routed_reference_xruns_per_minute": reference,
+        "routed_keyed": keyed,
+        "routed_key_reduction_db": key_reduction_db,
+        "routed_load_held": load_held,
+        "routed_xruns_held": xruns_held,
+        "routed_strict_pass": result.passed if ran else False,  # the search's rule: 0 xruns and p99 within the limit
+        "routed_realtime_held": held,
+        "routed_error": None if ran else error,
+    }
+
+
+def routed_realtime(bench: Bench, seconds: float) -> dict[str, object]:
+    """(f) bench/offline.py's routed session in the engine process under the GUI load, between two C references."""
+    import offline
+    from rackhost.chain.sidechain import NotKeyableError
+
+    print(f"\n(f) the routed session of bench/offline.py (32 tracks, {len(offline.ROUTED_BUSSES)} busses, 2 reverb "
+          f"busses fed by sends, a split, a keyed ducker, master compressor), {seconds:g} s, GUI load in the parent; "
+          f"held = p99 <= {LOAD_LIMIT:.0%} of the period, xruns a minute <= the worse C reference's in this run, "
+          f"and the ducker keyed")
+    jack_cpu = bench.platform_reference(seconds)
+    try:
+        routed = bench.material.routed(seconds + SETTLE + 5)
+    except NotKeyableError as err:
+        # Unkeyed it would not be the routed session any more: no figure rather than a figure for something else.
+        print(f"  routed run NOT made: this process cannot host the keyed ducker, so the session would lose its "
+              f"key: {err}")
+        return routed_summary(None, seconds, jack_cpu, None, keyed=False, error=f"keyed ducker not hosted: {err}")
+    print(f"  {routed.tracks} tracks into {', '.join(routed.busses)}; {routed.described}; session {routed.path.name}")
+    runner = RoutedRunner(routed, bench.device, bench.folder / "routed.stderr.log",
+                          spread=not bench.args.no_spread, partner=not bench.args.no_partner)
+    result = measure(runner, routed.tracks, seconds, "gui", bench.jack_log)
+    print(result.line(), flush=True)
+    bench.results.append(result)
+    if runner.keyed:
+        print(f"  the engine process runs the ducker keyed: its minihost twin reports "
+              f"{runner.key_reduction_db:.1f} dB of gain reduction")
+    elif runner.keyed is False:
+        print(f"  WARNING: the engine process did not show the ducker running keyed (no gain reduction reported "
+              f"by its minihost twin within {KEY_PROBE_SECONDS:g} s): the figure is not the routed session's; "
+              f"see {runner.log}")
+    # The same share of the period as the routed callback took, as --rates does.
+    native = bench.native_reference(seconds, result.p50 if not result.error and result.p50 > 0 else NATIVE_SHARE)
+    out = routed_summary(result, seconds, jack_cpu, native["jack_xruns"] if native else None, runner.keyed,
+                         runner.key_reduction_db)
+    held = out["routed_realtime_held"]
+    loads = "failed" if result.error else f"p50 {result.p50:.3f}, p99 {result.p99:.3f}"
+    print(f"  routed: load {loads} (held: {out['routed_load_held']}); xruns {out['routed_xruns_per_minute']} a "
+          f"minute against jack_cpu {out['routed_jack_cpu_xruns_per_minute']}, native "
+          f"{out['routed_native_xruns_per_minute']} (held: {out['routed_xruns_held']}); keyed {out['routed_keyed']}; "
+          f"routed_realtime_held: {'yes' if held else 'cannot say (no reference ran)' if held is None else 'NO'}")
+    return out
 
 
 def spectrum_summary(p50s: dict[str, list[float]]) -> dict[str, object]:
@@ -1383,6 +1577,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"rounds of (e) (default {SPECTRUM_ROUNDS})")
     parser.add_argument("--spectrum-seconds", type=float, default=round(WINDOW * PERIOD + 1.0, 1),
                         help="seconds of each side in (e) (default: the load window and 1 s, so no p50 mixes two)")
+    parser.add_argument("--routed", action="store_true",
+                        help="only (f): bench/offline.py's routed 32-track session in the engine process under the "
+                             "GUI load, with jack_cpu and the native reference in the same run; routed_realtime_held")
+    parser.add_argument("--routed-seconds", type=float, default=ROUTED_SECONDS,
+                        help=f"length of each run of (f) (default {ROUTED_SECONDS:g})")
     args = parser.parse_args(argv)
     args.tracks = args.tracks or (SPECTRUM_TRACKS if args.spectrum else 64)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
@@ -1425,6 +1624,16 @@ def main(argv: list[str] | None = None) -> int:
                                loadavg_before=[round(x, 2) for x in load_before],
                                loadavg_after=[round(x, 2) for x in os.getloadavg()])
                 print(json.dumps(results), flush=True)
+                return 0
+
+            if args.routed:
+                results.update(routed_realtime(bench, args.routed_seconds))
+                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
+                               loadavg_before=[round(x, 2) for x in load_before],
+                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
+                sys.stderr.flush()
+                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}),
+                      flush=True)
                 return 0
 
             if args.rates:

@@ -20,9 +20,49 @@ def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="rackhost-test-"))
+    # Each pytest-xdist worker gets folders of its own: they inherit the first process's environment.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     for variable, folder in (("RACKHOST_CACHE_DIR", "cache"), ("RACKHOST_CONFIG_DIR", "config"),
                              ("RACKHOST_DATA_DIR", "data")):
-        os.environ.setdefault(variable, str(home / folder))
+        if worker:
+            os.environ[variable] = str(home / worker / folder)
+        else:
+            os.environ.setdefault(variable, str(home / folder))
+
+
+# `make test` runs the suite in two passes: what only computes, on every core (pytest-xdist), then what keeps
+# time or needs the machine to itself, one test at a time (`-m serial`). A test is serial when it uses a JACK
+# server or the full plug-in scan, or its file drives a window, an engine process, Ray or a soak: beside
+# another test, a JACK take gets xruns and a window's wait runs out.
+SERIAL_FIXTURES = {"jack_server", "jack_server_factory", "full_scan"}
+SERIAL_FILE_WORDS = ("xvfb", "Xvfb", "xdotool", "dearpygui", "EngineProcess", "import ray", "ray.init", "soak",
+                     "jackd", "clean_take", "live_takes", "jack_harness import")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the serial tests: by the fixtures they use, or the words in their own code or in the helpers of
+    their file (a word only inside other tests of the file does not count)."""
+    import inspect
+
+    helpers_serial: dict[Path, bool] = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        own = inspect.getsource(function) if function is not None else ""
+        path = Path(str(item.fspath))
+        if path not in helpers_serial:
+            text = path.read_text(errors="replace")
+            module = getattr(item, "module", None)
+            for name, member in vars(module).items() if module is not None else ():
+                if name.startswith("test_") and inspect.isfunction(member):
+                    text = text.replace(inspect.getsource(member), "")
+            helpers_serial[path] = _has_serial_word(text)
+        if helpers_serial[path] or _has_serial_word(own) or SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.serial)
+
+
+def _has_serial_word(text: str) -> bool:
+    return any(word in text for word in SERIAL_FILE_WORDS)
 
 
 _FULL_SCAN = BackgroundScan()
