@@ -12,8 +12,6 @@ import pytest
 from conftest import SR, program_signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jack_harness import align, jack_device
-from live_takes import capture_playback, clean_take
 from test_live_callback import _run, _started
 
 from rackhost.chain import ArraySource, Session
@@ -21,7 +19,6 @@ from rackhost.chain.automated import GRID, CompressorThreshold, StageAutomation
 from rackhost.chain.automation import Envelope, Point, SlotTarget, StripTarget, check_envelope
 from rackhost.chain.offline import render_mix
 from rackhost.chain.render import render
-from rackhost.live import LiveEngine
 
 BLOCKS = st.sampled_from([32, 48, 64, 100, 128, 500, 512, 1000, 1024, 4096])
 SIGNALS = ("sine", "noise", "silence", "clicks")
@@ -175,6 +172,11 @@ def test_the_live_callback_plays_a_moving_compressor_threshold_as_the_offline_re
 
 
 def test_a_moving_compressor_threshold_on_a_file_played_under_jack_equals_the_offline_render(jack_server):
+    from jack_harness import align, jack_device  # here: the rest of this file runs beside other tests (conftest)
+    from live_takes import capture_playback, clean_take
+
+    from rackhost.live import LiveEngine
+
     signal = program_signal(2, 1.0, seed=13)
 
     def make() -> Session:
