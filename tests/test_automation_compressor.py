@@ -47,11 +47,16 @@ def _signal(kind: str, channels: int, frames: int, amplitude: float, seed: int) 
     return (amplitude * np.array(rows)).astype(np.float32)
 
 
-def _compressed(audio: np.ndarray, block: int, settings_: dict, *points) -> tuple[np.ndarray, Session]:
-    """``audio`` rendered through a Compressor whose threshold follows ``points`` (time, dB)."""
+def _compressed(audio: np.ndarray, block: int, settings_: dict, *points, mix: float = 1.0,
+                before: str | None = None) -> tuple[np.ndarray, Session]:
+    """``audio`` rendered through a Compressor (at wet/dry ``mix``, after the plug-in ``before``) whose threshold
+    follows ``points`` (time, dB)."""
     session = Session(sample_rate=SR, block_size=block, track_bounce=True)
     track = session.add_track("in", ArraySource(audio, SR))
+    if before is not None:
+        track.chain.add(before)
     slot = track.chain.add("Compressor", **settings_)
+    slot.set_mix(mix)
     _automate(track, SlotTarget(slot, "threshold_db"), *points)
     return render(session, tail=False).audio, session
 
@@ -79,19 +84,19 @@ def _stage_kinds(session: Session) -> list[type]:
        kind=st.sampled_from(SIGNALS), amplitude=st.floats(0.01, 1.0, allow_subnormal=False),
        points=st.lists(st.tuples(st.integers(0, 4800), st.floats(-60.0, 0.0, allow_subnormal=False)),
                        min_size=1, max_size=4, unique_by=lambda p: p[0]),
-       seed=st.integers(0, 2**16))
+       seed=st.integers(0, 2**16), mix=st.sampled_from([1.0, 0.5]))
 def test_a_moving_threshold_gives_what_the_real_compressor_gives_with_its_threshold_set_at_every_sample(
-        ratio, attack, release, block, channels, kind, amplitude, points, seed):
+        ratio, attack, release, block, channels, kind, amplitude, points, seed, mix):
     frames = 4800  # 0.1 s: the reference makes one plug-in call per sample
     audio = _signal(kind, channels, frames, amplitude, seed)
     points = sorted(points)
     settings_ = {"ratio": ratio, "attack_ms": attack, "release_ms": release}
     ours, session = _compressed(audio, block, {**settings_, "threshold_db": -3.0},
-                                *[(frame / SR, value) for frame, value in points])
+                                *[(frame / SR, value) for frame, value in points], mix=mix)
     assert _stage_kinds(session) == [CompressorThreshold]
     times = np.array([frame for frame, _ in points], np.float64)
     thresholds = np.interp(np.arange(frames), times, [value for _, value in points])
-    theirs = _sample_by_sample(audio, thresholds, settings_)
+    theirs = _sample_by_sample(audio, thresholds, settings_) * mix + audio * (1.0 - mix)  # the slot's wet/dry
     assert ours.shape == audio.shape
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)  # float32 rounding; -100 dB
 
@@ -140,6 +145,17 @@ def test_a_step_in_a_compressor_threshold_lands_within_32_samples_of_its_time_wh
     assert int(changed[0]) == round(t * SR)  # to the sample, in fact: the threshold is read at every sample
     assert np.array_equal(out[0], out[1])
     assert np.all(out[0, int(changed[0]) + 100:] < 0.1)  # and it stays compressed (4:1 above -30 dB)
+
+
+def test_a_threshold_step_after_a_latent_plugin_acts_on_the_audio_that_was_there_at_its_time():
+    """ZaMaximX2 delays by 480 samples; the compressor after it reads its envelope that much later, so the step
+    lands at its time in the (aligned) output."""
+    audio = np.full((2, SR), 0.1, np.float32)
+    out, session = _compressed(audio, 512, {"ratio": 10.0, "attack_ms": 0.0, "threshold_db": 0.0},
+                               (0.0, 0.0, "step"), (0.5, -40.0), before="ZaMaximX2")
+    assert session.snapshot().latency == 480 and _stage_kinds(session) == [CompressorThreshold]
+    level_before = np.abs(out[0, SR // 2 - 200: SR // 2 - 8]).min()
+    assert level_before > 0.05 and np.abs(out[0, SR // 2 + 8: SR // 2 + 200]).max() < level_before / 5
 
 
 def _live_session(signal: np.ndarray | None, mix: float, block: int = 128) -> Session:
