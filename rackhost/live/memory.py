@@ -11,6 +11,15 @@ Measured on the 2-core VM under JACK (16 tracks, 40 s runs, the GUI load in
 another process): late cycles came every 3840 periods (10.24 s), and each
 late callback started a whole period late (or took two). With huge pages
 off for the process: no collapses, and 0-1 late cycles per run instead of 2-7.
+
+The C heap keeps what it frees. Every edit while playing builds a new audio
+state and drops the old one; glibc's malloc keeps the freed memory for reuse
+rather than give it back, and holes between live blocks are never reused in
+full. Measured in the engine process over a 30-minute soak (an edit a
+second): its resident memory grew about 1.1 MB a minute while what was in
+use stayed flat (266-268 MB, ``mallinfo2``). ``malloc_trim`` gives the holes
+back: 2-4 MB each 15-40 s, in 0.24-0.40 ms, far under a period, so the
+engine processes call :func:`trim_heap` every :data:`TRIM_SECONDS`.
 """
 
 from __future__ import annotations
@@ -41,6 +50,23 @@ def disable_huge_pages() -> str:
     except (OSError, AttributeError) as err:
         return f"huge pages: could not turn them off ({err})"
     return "huge pages off"
+
+
+TRIM_SECONDS = 30.0
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``); True if some was.
+
+    Call it from a control thread, right after a block: it holds each malloc arena's lock while it walks it
+    (a fraction of a millisecond for an engine process), and the audio thread allocates from one of them.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(_libc().malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return False
 
 
 def huge_pages_disabled() -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 
 from rackhost.live import priority
 from rackhost.live.engine import SWITCH_INTERVAL, LiveEngine
+from rackhost.live.memory import TRIM_SECONDS, trim_heap
 from rackhost.live.partner import _DONE, _HEADER, _PLAYING, _POSITION, _REVISION, _SEQ, MAX_PARTNER_TRACKS, slot_address
 
 
@@ -51,12 +52,17 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
         time.sleep(0.001)
     gc.freeze()  # the session and plug-ins: never walked by a collection
     gc.disable()  # no collection starts in the render thread: this thread collects, between messages
+    trim_at = time.monotonic() + TRIM_SECONDS
     try:
         while True:
             if not conn.poll(0.05):
                 engine.after_block()
                 _report_failures(engine, conn)
                 gc.collect(1)
+                if time.monotonic() >= trim_at:  # as the engine process does (see memory.py)
+                    engine.after_block()
+                    trim_heap()
+                    trim_at = time.monotonic() + TRIM_SECONDS
                 continue
             message = conn.recv()
             engine.after_block()

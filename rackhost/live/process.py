@@ -39,6 +39,7 @@ from rackhost.chain.automation import MIX, STRIP_CONTROLS, SendTarget, SlotTarge
 from rackhost.errors import RackhostError
 from rackhost.live import commands as c
 from rackhost.live import priority
+from rackhost.live.memory import TRIM_SECONDS, trim_heap
 from rackhost.live.commands import (NOTHING, REBUILD, REMIX, Command, Needs, chain_of, item_of, owner,
                                     plugin_slot_of, slot_of)
 from rackhost.live.match_tap import (DEFAULT_SECONDS, MatchTap, Played, matched_from_played, played_offsets, tap_bytes,
@@ -433,6 +434,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
     writing_sent: tuple = ()
+    trim_at = time.monotonic() + TRIM_SECONDS
     try:
         publish_at = time.monotonic()
         while True:
@@ -465,6 +467,10 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
                 _publish_spectrum(engine, spectrum)
                 engine.after_block()
                 gc.collect(1)  # the young objects (automatic collection is off, see above)
+                if time.monotonic() >= trim_at:  # what the old audio states freed goes back (see memory.py)
+                    engine.after_block()
+                    trim_heap()
+                    trim_at = time.monotonic() + TRIM_SECONDS
                 publish_at = time.monotonic() + PUBLISH_SECONDS
     except (EOFError, OSError):
         pass  # the parent went away: stop cleanly
