@@ -188,7 +188,9 @@ def test_a_window_edit_inside_a_branch_reaches_a_running_engine_as_a_command_and
     engine_session.add_track("drums", ArraySource(signal, SR)).chain = parse_chain(DRUMS)
     engine = _started(engine_session)
     compressor = engine_session.tracks[0].chain[1].branches[0].chain[0].plugin
-    app.engine = type("Engine", (), {"alive": True, "send": staticmethod(sent.append)})()
+    # What the window calls on an engine process: its commands are recorded, the strips it follows do not move.
+    app.engine = type("Engine", (), {"alive": True, "send": staticmethod(sent.append),
+                                     "follow_strips": staticmethod(lambda moved: None)})()
     panel = app.open_panel(0, (1, 0, 0))
     click(panel.controls["ratio"], 2.0)
     click(panel.mix, 0.5)
