@@ -53,8 +53,8 @@ from rackhost.gui.scale import SCALE, px
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.timeline import Timeline
-from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
-                                strip_where)
+from rackhost.gui.strip import (ADD_BUTTON_WIDTH, INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout,
+                                StripView, strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 from rackhost.gui.writing import Writes
 from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
@@ -882,10 +882,11 @@ class RackApp(MidiActions, AuditionActions):
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            self.add_track_button = dpg.add_button(label="+\ntrack", width=px(44), height=px(60),
+            # One line each, wide enough for its label (at 44 pixels "+ track" wrapped onto two lines).
+            self.add_track_button = dpg.add_button(label="+ track", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                    callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
                                                    drop_callback=lambda s, dragged: self.drop_track(dragged, None))
-            self.add_bus_button = dpg.add_button(label="+\nbus", width=px(44), height=px(60),
+            self.add_bus_button = dpg.add_button(label="+ bus", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                  callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
@@ -895,10 +896,31 @@ class RackApp(MidiActions, AuditionActions):
     # -- transport ---------------------------------------------------------------------
 
     def play(self) -> None:
-        self.send(Play())
+        self._transport(Play(), "Play")
 
     def stop(self) -> None:
-        self.send(Stop())
+        self._transport(Stop(), "Stop")
+
+    def _transport(self, command: Command, what: str) -> bool:
+        """Send a transport command; with no engine to take it, the status line says why and how to get one
+        (a key that does nothing and says nothing looks broken). True if the engine took it."""
+        engine = self.engine
+        if engine is not None and engine.alive:
+            engine.send(command)
+            return True
+        self.tell(f"{what}: {self.no_engine_reason()}", error=True)
+        return False
+
+    def no_engine_reason(self) -> str:
+        """Why no audio engine runs, and what starts one."""
+        state = self.engine_state
+        if state.startswith("starting"):
+            return "the audio engine is still starting; try again in a moment"
+        if state == "offline":  # never started: the window was opened with --no-engine
+            return ("no audio engine runs (opened with --no-engine): Engine > Restart audio engine starts one "
+                    "(offline work, render and batch, needs none)")
+        return (f"no audio engine runs ({state}): choose an output device in Engine > Audio settings..., or "
+                f"Engine > Restart audio engine once the device is there (offline work, render and batch, needs none)")
 
     @property
     def playing(self) -> bool:
@@ -909,7 +931,7 @@ class RackApp(MidiActions, AuditionActions):
         self.stop() if self.playing else self.play()
 
     def to_start(self) -> None:
-        self.send(Locate(0))
+        self._transport(Locate(0), "Go to start")
 
     def toggle_loop(self) -> None:
         on = not dpg.get_value(self.loop)
@@ -943,6 +965,9 @@ class RackApp(MidiActions, AuditionActions):
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
             self.tell("arm a track with an input (R) to record", error=True)
+            return
+        if self.engine is None or not self.engine.alive:
+            self.tell(f"Record: {self.no_engine_reason()}", error=True)
             return
         folder = takes_folder(self.session_path)
         folder.mkdir(parents=True, exist_ok=True)
