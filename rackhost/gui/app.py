@@ -14,6 +14,7 @@ and says so; everything offline still works.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -39,6 +40,8 @@ from rackhost.gui.history import HistoryList
 from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
+from rackhost.gui.placement import (DEFAULT_SIZE, Place, opening_place, remember, remembered, screen_size,
+                                    viewport_place)
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
@@ -1151,7 +1154,7 @@ def _first_slot(app: RackApp) -> tuple[int | None, int]:
 
 
 def run(session_path: str | Path | None, *, screenshot: str | Path | None = None, frames: int = 0,
-        start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720,
+        start_engine: bool = True, play: bool = False, width: int | None = None, height: int | None = None,
         view: str | None = None, recover: bool | None = None) -> None:
     """Open the rack on ``session_path``; with ``screenshot``, render ``frames`` frames, save a PNG and close.
 
@@ -1160,12 +1163,23 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     runs; ``view`` opens one of :data:`VIEWS` once the session is loaded.
     A crash's recovery file is offered once the session is loaded (``recover``
     True restores it, False discards it, None asks).
+
+    The window opens where it was last closed, at that size unless ``width``
+    and ``height`` are given (:mod:`rackhost.gui.placement`), else centred on
+    the screen; a screenshot is always the size given (1280x720 unless given)
+    and remembers nothing.
     """
+    size = (width, height) if width and height else None
     loader = PluginLoader()
     app = RackApp(Session(), None, start_engine=False, loader=loader)
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)
-    dpg.create_viewport(title=TITLE, width=width, height=height, disable_close=True)
+    if screenshot:
+        place = Place(0, 0, *(size or DEFAULT_SIZE))
+    else:
+        place = opening_place(size, remembered(), screen_size())
+    dpg.create_viewport(title=TITLE, width=place.width, height=place.height, x_pos=place.x, y_pos=place.y,
+                        disable_close=True)
     dpg.set_exit_callback(lambda: app.files.quit())
     app.build()
     dpg.setup_dearpygui()
@@ -1202,9 +1216,19 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                     break
         if not screenshot:  # a screenshot run ends by itself: nobody was asked about unsaved changes
             app.autosave.clean_quit(app.session_path)
+            _remember_place()
     finally:
         app.close()
         dpg.destroy_context()
+
+
+def _remember_place() -> None:
+    """Keep where the window is for the next start; a config folder that cannot be written costs only that."""
+    try:
+        remember(viewport_place())
+    except OSError as err:
+        print(f"rackhost: could not remember the window's place ({err}); it opens centred next time",
+              file=sys.stderr)
 
 
 def _loaded(app: RackApp, view: str | None) -> None:
