@@ -107,6 +107,7 @@ class RackApp(MidiActions, AuditionActions):
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
+        self._midi_anchored: Any = None  # the MidiMap those anchors are of
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
         self._built_width = 0  # the window width the strips were last built for
@@ -222,10 +223,11 @@ class RackApp(MidiActions, AuditionActions):
         """
         self._follow_strips()
         midi = self.session.midi
-        if self._midi_anchors is not None:
+        if self._midi_anchors is not None and self._midi_anchored is midi:  # not another session's map (a restore)
             for line in midi.follow(self._midi_anchors, self.session):
                 self.tell(line, error=True)
         self._midi_anchors = midi.anchor(self.session)
+        self._midi_anchored = midi
         self.autosave.structure_changed()
         self._refresh_midi()
         self._build_strips()
