@@ -69,3 +69,77 @@ def test_opening_place_fits_the_screen_and_keeps_an_asked_size():
     assert opening_place(None, Place(-500, 50, 1000, 700), (1600, 900)) == Place(0, 50, 1000, 700)
     assert opening_place(None, Place(10, 20, 1000, 700), None) == Place(10, 20, 1000, 700)  # no screen known
     assert opening_place(None, None, None) == Place(40, 40, 1280, 720)
+
+
+# -- the rack window with no audio engine, and its labels --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> dict:
+    """The window on a session with a long file name and a send, measured by gui_first_run_window.py with no
+    JACK server and no sound card (the engine cannot start)."""
+    import numpy as np
+    import soundfile as sf
+    from conftest import SR
+
+    from rackhost.chain import Session
+    from rackhost.presets import save_session
+
+    folder = tmp_path_factory.mktemp("first-run")
+    audio = folder / "a_very_long_recording_name_of_the_lead_vocal_take_three.wav"
+    sf.write(audio, np.zeros((SR // 2, 2), np.float32), SR)
+    session = Session(sample_rate=SR, block_size=256)
+    vocals = session.add_track("vocals", audio)
+    session.add_track("drums", audio)
+    session.add_bus("reverb")
+    vocals.add_send("reverb", -12.0)
+    save_session(session, folder / "song.json")
+    env = {k: v for k, v in os.environ.items() if k != "JACK_DEFAULT_SERVER"}
+    assert shutil.which("xvfb-run") and shutil.which("xdotool"), "make setup installs xvfb and xdotool"
+    env.update(PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]), RACKHOST_CONFIG_DIR=str(folder / "cfg"),
+               JACK_NO_START_SERVER="1")
+    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "gui_first_run_window.py",
+                          str(folder / "song.json"), str(folder)], capture_output=True, text=True, timeout=300,
+                         cwd=TESTS, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (folder / "first-run.png").stat().st_size > 20_000  # the screenshot, to be looked at
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_space_and_home_with_no_engine_say_why_and_how_to_start_one(first_run):
+    offline = first_run["offline"]  # opened without an engine (--no-engine)
+    assert offline["space"].startswith("Play: no audio engine (opened with --no-engine)")
+    assert offline["home"].startswith("Go to start: no audio engine")
+    assert all("Engine > Restart audio engine" in said for said in offline.values())
+    failed = first_run["failed"]  # an engine asked for, with no audio device to open
+    assert first_run["engine_state"].startswith("no audio:")
+    for said in failed.values():
+        assert "no audio device found" in said and "Engine > Restart audio engine" in said
+        assert "Engine > Audio settings..." in said and not said.endswith("...)..")  # whole: two lines hold it
+
+
+def test_the_add_track_and_add_bus_buttons_are_one_line_each(first_run):
+    button, text = first_run["add_track"], first_run["add_track"]["text"]
+    assert button["label"] == "+ track" and first_run["add_bus"]["label"] == "+ bus"
+    assert text[1] < 2 * 13  # one line of text (it was "+\ntrack": two)...
+    assert text[0] + 8 <= button["rect"][2]  # ...that fits the button's width with its padding: nothing clipped
+
+
+def test_a_sends_level_is_shown_clear_of_its_sliders_handle(first_run):
+    send = first_run["send"]
+    assert send["format"] == ""  # the slider draws its handle alone...
+    assert send["value_text"] == "-12.0 dB" and send["name"] == "to reverb"
+    value_bottom = send["value"][1] + send["value"][3]
+    assert value_bottom <= send["slider"][1]  # ...and the level's words sit above it, where the handle never goes
+
+
+def test_long_names_are_cut_with_two_dots_in_the_input_selector_and_history(first_run):
+    shown = first_run["input"]["shown"]
+    assert shown.endswith("..") and "file: a_very_long_recording_name_of_the_lead_vocal_take_three.wav".startswith(
+        shown[:-2])
+    assert shown in first_run["input"]["items"]  # the list shows the same cut name (choosing it keeps the file)
+    assert len(shown) * 7 <= first_run["input"]["rect"][2] - 17  # the combo's text room, left of its arrow
+    entry = first_run["history"]["items"][1]
+    assert entry.endswith("..") and "1. rename drums to a drum room microphone pair, far".startswith(entry[:-2])
+    assert len(entry) * 7 <= first_run["history"]["rect"][2] - 4
+    assert "rename drums to a drum room microphone pair, far" in first_run["history"]["tooltip"]  # whole there
+    assert first_run["after_click"] == ["vocals", "drums"]  # a click on a cut entry still goes to its step

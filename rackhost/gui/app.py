@@ -79,6 +79,7 @@ class RackApp(MidiActions, AuditionActions):
         self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
         self.engine_state = "offline"
+        self.engine_error = ""  # why the last engine could not start
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
@@ -166,8 +167,10 @@ class RackApp(MidiActions, AuditionActions):
         try:
             engine.start()
         except EngineProcessError as err:
+            self.engine_error = str(err)
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        self.engine_error = ""
         self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
@@ -922,10 +925,11 @@ class RackApp(MidiActions, AuditionActions):
         if state.startswith("starting"):
             return "the audio engine is still starting; try again in a moment"
         if state == "offline":  # never started: the window was opened with --no-engine
-            return ("no audio engine runs (opened with --no-engine): Engine > Restart audio engine starts one "
-                    "(offline work, render and batch, needs none)")
-        return (f"no audio engine runs ({state}): choose an output device in Engine > Audio settings..., or "
-                f"Engine > Restart audio engine once the device is there (offline work, render and batch, needs none)")
+            return "no audio engine (opened with --no-engine); Engine > Restart audio engine starts one"
+        if self.engine_error:
+            return (f"no audio engine: {self.engine_error}; then Engine > Restart audio engine (or choose a device "
+                    f"in Engine > Audio settings...)")
+        return f"{state}; Engine > Restart audio engine starts it again"
 
     @property
     def playing(self) -> bool:
