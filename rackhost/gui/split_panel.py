@@ -4,7 +4,10 @@ A click on a split's name in a strip opens it. Each branch shows its level (a
 drag is one undo step), its plug-ins as a strip shows its slots (bypass box,
 name: its parameter panel, or for a split inside the branch its own window;
 ^ v x), a ``+ plug-in`` button that adds to that branch, and an ``x`` that
-removes the branch; ``+ branch`` adds a dry one. Every change goes through the
+removes the branch; ``+ branch`` adds a dry one. A plug-in's name drags as a
+strip's slot does (the same payload): dropped on another plug-in it goes before
+that one, on a branch's ``+ plug-in`` last in that branch, on a strip's slot or
+``+ plug-in`` into that chain; a strip's slot dropped here comes in the same way. Every change goes through the
 host (the window), which makes it through the session's undoable editor and
 tells the engine: a structural edit as a new session document (the engine keeps
 its plug-in instances), a value as a small command naming the slot's path.
@@ -21,7 +24,9 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.dialogs import centre
+from rackhost.gui.fader import alt_held
 from rackhost.gui.scale import px
+from rackhost.gui.strip import SLOT_PAYLOAD
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
@@ -95,7 +100,11 @@ class SplitPanel:
                 for j, slot in enumerate(branch.chain):
                     self._slot_row(rows, (*path, k, j), slot)
                 rows.add_plugin = dpg.add_button(label="+ plug-in", indent=px(24), width=-1, user_data=k,
-                                                 callback=lambda s, a, b: app.open_browser(track, into=(*path, b)))
+                                                 callback=lambda s, a, b: app.open_browser(track, into=(*path, b)),
+                                                 payload_type=SLOT_PAYLOAD, drop_callback=self._dropped_last)
+                with dpg.tooltip(rows.add_plugin):
+                    dpg.add_text(f"click: add a plug-in to branch {k + 1}; drop a plug-in here (from this window "
+                                 f"or a strip): it goes last in this branch")
             self.branches.append(rows)
         dpg.add_separator(parent=self.body)
         self.add_branch = dpg.add_button(label="+ branch", width=-1, parent=self.body,
@@ -113,13 +122,30 @@ class SplitPanel:
                 opens = lambda s, a, p: app.open_split(track, p)  # noqa: E731
             else:
                 opens = lambda s, a, p: app.open_panel(track, p)  # noqa: E731
-            rows.names.append(dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens))
+            name = dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens,
+                                  payload_type=SLOT_PAYLOAD,
+                                  drop_callback=lambda s, dragged, p: self._dropped(dragged, p))
+            with dpg.drag_payload(parent=name, payload_type=SLOT_PAYLOAD, drag_data=(track, place)):
+                dpg.add_text(f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in to "
+                             f"put it last there, on a strip's slot or + plug-in to put it in that chain (Alt: a copy)",
+                             wrap=px(360))
+            rows.names.append(name)
             rows.up.append(dpg.add_button(label="^", width=px(14), user_data=place,
                                           callback=lambda s, a, p: app.move_slot(track, p, -1)))
             rows.down.append(dpg.add_button(label="v", width=px(14), user_data=place,
                                             callback=lambda s, a, p: app.move_slot(track, p, 1)))
             rows.delete.append(dpg.add_button(label="x", width=px(14), user_data=place,
                                               callback=lambda s, a, p: app.remove_slot(track, p)))
+
+    def _dropped(self, dragged: tuple[Any, Any], place: tuple[int, ...]) -> None:
+        """A slot (from this window, another split's or a strip) dropped at ``place``: before the slot there,
+        or a branch's length (last in it). It moves (one undo step); Alt held: a copy."""
+        from_track, from_index = dragged
+        self.app.drop_slot(from_track, from_index, self.track, place, copy=alt_held())
+
+    def _dropped_last(self, sender: int, dragged: tuple[Any, Any], branch: int) -> None:
+        """A slot dropped on a branch's + plug-in: last in that branch (its length when it lands)."""
+        self._dropped(dragged, (*self.path, branch, len(self.split.branches[branch].chain)))
 
     def _reset_level(self, branch: int) -> None:
         """Double-click on a branch's level: 0 dB, as it comes out, one undo step."""

@@ -52,7 +52,7 @@ PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 PAN_DRAG = 2.0 / 160  # a pixel of drag on the pan knob, up or right: 160 px from hard left to hard right
 CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
-SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
+SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index or its path in a split)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
 MATCH_SECONDS = (5.0, 10.0, 30.0)  # the match switch's menu: match over the last this many seconds played
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
@@ -529,8 +529,8 @@ class StripView:
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
                                     drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last "
-                             f"(Alt: a copy)")
+                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
+                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -552,8 +552,9 @@ class StripView:
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])
 
-    def _dropped(self, dragged: tuple[Any, int], index: int | None) -> None:
-        """A slot dragged here: before slot ``index`` (None: last); Alt held: a copy, else it moves."""
+    def _dropped(self, dragged: tuple[Any, int | tuple[int, ...]], index: int | tuple[int, ...] | None) -> None:
+        """A slot (from a strip, or a split window's branch: a path) dragged here: before slot ``index`` (None: last;
+        a path into a split's branch); Alt held: a copy, else it moves."""
         from_track, from_index = dragged
         self.app.drop_slot(from_track, from_index, self.track, index, copy=alt_held())
 
@@ -573,7 +574,8 @@ class StripView:
                                     drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
                                     callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
+                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
+                             f"split's branch to nest it there")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -594,7 +596,10 @@ class StripView:
                                                  format="%.1f dB", user_data=(index, k),
                                                  callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
                 names = ", ".join(s.name for s in branch.chain) or "dry"
-                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED)
+                # A slot dropped on a branch's row goes last in that branch (into the split from the chain).
+                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED, payload_type=SLOT_PAYLOAD,
+                                     user_data=(index, k), drop_callback=lambda s, dragged, u: self._dropped(
+                                         dragged, (u[0], u[1], len(split.branches[u[1]].chain))))
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
