@@ -101,7 +101,8 @@ class SplitPanel:
                     self._slot_row(rows, (*path, k, j), slot)
                 rows.add_plugin = dpg.add_button(label="+ plug-in", indent=px(24), width=-1, user_data=k,
                                                  callback=lambda s, a, b: app.open_browser(track, into=(*path, b)),
-                                                 payload_type=SLOT_PAYLOAD, drop_callback=self._dropped_last)
+                                                 payload_type=SLOT_PAYLOAD,
+                                                 drop_callback=self._drop_at((*path, k, len(branch.chain))))
                 with dpg.tooltip(rows.add_plugin):
                     dpg.add_text(f"click: add a plug-in to branch {k + 1}; drop a plug-in here (from this window "
                                  f"or a strip): it goes last in this branch")
@@ -124,7 +125,7 @@ class SplitPanel:
                 opens = lambda s, a, p: app.open_panel(track, p)  # noqa: E731
             name = dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens,
                                   payload_type=SLOT_PAYLOAD,
-                                  drop_callback=lambda s, dragged, p: self._dropped(dragged, p))
+                                  drop_callback=self._drop_at(place))
             with dpg.drag_payload(parent=name, payload_type=SLOT_PAYLOAD, drag_data=(track, place)):
                 dpg.add_text(f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in to "
                              f"put it last there, on a strip's slot or + plug-in to put it in that chain (Alt: a copy)",
@@ -137,15 +138,15 @@ class SplitPanel:
             rows.delete.append(dpg.add_button(label="x", width=px(14), user_data=place,
                                               callback=lambda s, a, p: app.remove_slot(track, p)))
 
+    def _drop_at(self, place: tuple[int, ...]) -> Any:
+        """A drop callback putting what is dropped at ``place`` (Dear PyGui hands a drop callback no user_data)."""
+        return lambda sender, dragged: self._dropped(dragged, place)
+
     def _dropped(self, dragged: tuple[Any, Any], place: tuple[int, ...]) -> None:
         """A slot (from this window, another split's or a strip) dropped at ``place``: before the slot there,
         or a branch's length (last in it). It moves (one undo step); Alt held: a copy."""
         from_track, from_index = dragged
         self.app.drop_slot(from_track, from_index, self.track, place, copy=alt_held())
-
-    def _dropped_last(self, sender: int, dragged: tuple[Any, Any], branch: int) -> None:
-        """A slot dropped on a branch's + plug-in: last in that branch (its length when it lands)."""
-        self._dropped(dragged, (*self.path, branch, len(self.split.branches[branch].chain)))
 
     def _reset_level(self, branch: int) -> None:
         """Double-click on a branch's level: 0 dB, as it comes out, one undo step."""

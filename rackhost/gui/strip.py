@@ -527,10 +527,11 @@ class StripView:
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label="", width=self.inner - px(SLOT_TOOLS), user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
+                                    drop_callback=self._drop_at(index))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
                 dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
-                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)")
+                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)",
+                             wrap=px(360))
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -552,6 +553,11 @@ class StripView:
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])
 
+    def _drop_at(self, index: int | tuple[int, ...]) -> Any:
+        """A drop callback that puts what is dropped at ``index``: Dear PyGui hands a drop callback the target's
+        id and the payload's data, never the target's user_data, so the place is bound here."""
+        return lambda sender, dragged: self._dropped(dragged, index)
+
     def _dropped(self, dragged: tuple[Any, int | tuple[int, ...]], index: int | tuple[int, ...] | None) -> None:
         """A slot (from a strip, or a split window's branch: a path) dragged here: before slot ``index`` (None: last;
         a path into a split's branch); Alt held: a copy, else it moves."""
@@ -571,11 +577,11 @@ class StripView:
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
+                                    drop_callback=self._drop_at(index), user_data=index,
                                     callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
                 dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
-                             f"split's branch to nest it there")
+                             f"split's branch to nest it there", wrap=px(360))
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -598,8 +604,7 @@ class StripView:
                 names = ", ".join(s.name for s in branch.chain) or "dry"
                 # A slot dropped on a branch's row goes last in that branch (into the split from the chain).
                 shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED, payload_type=SLOT_PAYLOAD,
-                                     user_data=(index, k), drop_callback=lambda s, dragged, u: self._dropped(
-                                         dragged, (u[0], u[1], len(split.branches[u[1]].chain))))
+                                     drop_callback=self._drop_at((index, k, len(branch.chain))))
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
