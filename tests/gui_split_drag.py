@@ -44,6 +44,9 @@ def main(session_path: str, shot: str) -> None:
         mouse("mousedown", "1")
         for k in range(1, 9):
             mouse("mousemove", "--window", real.window, str(x0 + (x1 - x0) * k // 8), str(y0 + (y1 - y0) * k // 8))
+        views = [*(p.drops for p in app.split_panels), *(v.drops for v in app.strips)]
+        landing = next(text for view in views for item, text in view.sources if item == source)
+        landings.append(dpg.get_value(landing))  # what the dragged slot says, over its target
         if during:
             real.frames(3)
             dpg.output_frame_buffer(file=during)
@@ -55,7 +58,7 @@ def main(session_path: str, shot: str) -> None:
     real.settle()
     panel = app.split_panels[-1]
     chain = app.session.tracks[0].chain
-    after = []
+    after, landings = [], []
     drag(panel.branches[0].names[0], panel.branches[1].add_plugin)  # the Compressor onto the dry branch's +
     after.append(_names(chain))
     during = shot.replace(".png", "-during.png")
@@ -63,7 +66,7 @@ def main(session_path: str, shot: str) -> None:
     after.append(_names(chain))
     drag(panel.branches[1].names[1], app.strips[0].slot_buttons[1])  # the Compressor out, onto the strip's Reverb
     after.append(_names(chain))
-    result = {"after": after, "history": app.session.history.labels()[0],
+    result = {"after": after, "landings": landings, "history": app.session.history.labels()[0],
               "shown": [[dpg.get_item_label(n) for n in rows.names] for rows in panel.branches]}
     mouse("mousemove", "--window", real.window, "5", "5")
     dpg.focus_item(panel.window)  # the split window in front for the picture

@@ -140,6 +140,8 @@ def test_a_real_mouse_drag_moves_plugins_between_branches_and_the_strip_under_xv
         [[[], ["Gain", "Compressor"]], "Reverb"],
         [[[], ["Gain"]], "Compressor", "Reverb"],
     ]
+    assert result["landings"] == ["lands: last in branch 2 of split", "lands: before Compressor in branch 2 of split",
+                                  "lands: before Reverb on track 'drums'"]  # said while dragged over each target
     assert result["history"][-3:] == ["move Compressor into branch 2 of split", "move Gain into branch 2 of split",
                                       "move Compressor out of split"]
     assert result["shown"] == [[], ["Gain"]]

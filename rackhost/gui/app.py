@@ -33,6 +33,7 @@ from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.batch_dialog import BatchDialog
 from rackhost.gui.dialogs import QuestionDialog, open_once
+from rackhost.gui.drops import show_landing
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
 from rackhost.gui.history import HistoryList
@@ -974,6 +975,9 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
+        # A slot being dragged says where it lands; the split windows first: they float over the strips.
+        show_landing([*(p.drops for p in reversed(self.split_panels) if p.alive),
+                      *(v.drops for v in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])))])
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()

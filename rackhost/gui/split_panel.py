@@ -24,10 +24,11 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.dialogs import centre
+from rackhost.gui.drops import NOWHERE, DropTargets
 from rackhost.gui.fader import alt_held
 from rackhost.gui.scale import px
 from rackhost.gui.strip import SLOT_PAYLOAD
-from rackhost.gui.theme import MUTED
+from rackhost.gui.theme import ACCENT, MUTED
 
 if TYPE_CHECKING:
     from rackhost.gui.host import SplitPanelHost
@@ -56,6 +57,7 @@ class SplitPanel:
         self.split = split
         self.branches: list[BranchRows] = []
         self.add_branch = 0
+        self.drops = DropTargets()  # its plug-ins dragged, and where a drop on each target puts one
         self.path: tuple[int, ...] = tuple(app.path_of(track, split) or ())
         with dpg.window(label=self._title(), width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda: self.close()) as self.window:
@@ -74,6 +76,7 @@ class SplitPanel:
         app, track, path = self.app, self.track, self.path
         dpg.delete_item(self.body, children_only=True)
         self.branches = []
+        self.drops.clear()
         dpg.add_text("Each branch hears the split's input; their outputs are summed at their levels, latency-aligned. "
                      "An empty branch is the dry path.", parent=self.body, color=MUTED, wrap=px(WIDTH - 30))
         for k, branch in enumerate(self.split.branches):
@@ -103,6 +106,7 @@ class SplitPanel:
                                                  callback=lambda s, a, b: app.open_browser(track, into=(*path, b)),
                                                  payload_type=SLOT_PAYLOAD,
                                                  drop_callback=self._drop_at((*path, k, len(branch.chain))))
+                self.drops.target(rows.add_plugin, f"last in branch {k + 1} of {self.split.name}")
                 with dpg.tooltip(rows.add_plugin):
                     dpg.add_text(f"click: add a plug-in to branch {k + 1}; drop a plug-in here (from this window "
                                  f"or a strip): it goes last in this branch")
@@ -130,6 +134,8 @@ class SplitPanel:
                 dpg.add_text(f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in to "
                              f"put it last there, on a strip's slot or + plug-in to put it in that chain (Alt: a copy)",
                              wrap=px(360))
+                self.drops.source(name, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(name, f"before {label} in branch {place[-2] + 1} of {self.split.name}")
             rows.names.append(name)
             rows.up.append(dpg.add_button(label="^", width=px(14), user_data=place,
                                           callback=lambda s, a, p: app.move_slot(track, p, -1)))

@@ -23,6 +23,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
+from rackhost.gui.drops import NOWHERE, DropTargets
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
@@ -184,6 +185,8 @@ class StripView:
         self.reductions: dict[int, tuple[str, str]] = {}
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         self.key_labels: dict[int, int] = {}  # a keyed slot's index -> the line under it naming its key
+        self.drops = DropTargets()  # its slots dragged, and where a drop on each target puts one
+        self.where = strip_where(owner, track)
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
@@ -224,6 +227,7 @@ class StripView:
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
                                                callback=lambda: app.open_browser(track),
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
+                self.drops.target(self.add_slot, f"last on {self.where}")
             if self.is_master:
                 with dpg.child_window(height=5 * px(ROW) + px(8), border=False, no_scrollbar=True):
                     dpg.add_separator()
@@ -532,6 +536,8 @@ class StripView:
                 dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
                              f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)",
                              wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {slot.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -582,6 +588,8 @@ class StripView:
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
                 dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
                              f"split's branch to nest it there", wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {split.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -605,6 +613,7 @@ class StripView:
                 # A slot dropped on a branch's row goes last in that branch (into the split from the chain).
                 shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED, payload_type=SLOT_PAYLOAD,
                                      drop_callback=self._drop_at((index, k, len(branch.chain))))
+                self.drops.target(shown, f"last in branch {k + 1} of {split.name} on {self.where}")
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
