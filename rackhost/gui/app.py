@@ -506,9 +506,11 @@ class RackApp(MidiActions, AuditionActions):
         owner, to_owner = self.owner(from_track), self.owner(to_track)
         to = (len(to_owner.chain),) if to_index is None else as_path(to_index)
         if copy:
-            if not self._try(lambda: branch_chain(to_owner.chain, to[:-1])):
+            try:
+                target = branch_chain(to_owner.chain, to[:-1])
+            except RackhostError as err:
+                self.tell(str(err), error=True)
                 return
-            target = branch_chain(to_owner.chain, to[:-1])
 
             def done(clone: Any) -> None:
                 if self.has_owner(to_track) and self.owner(to_track) is to_owner \
@@ -520,9 +522,13 @@ class RackApp(MidiActions, AuditionActions):
                                lambda err: self.tell(f"could not copy {slot.name}: {err}", error=True))
             return
         label = None if to_owner is owner else f"move {slot.name} to {strip_where(to_owner, to_track)}"
-        moved: list[SlotPath | None] = []
-        if self._try(lambda: moved.append(self.edit.move_to(self.session, owner, from_index, to, to_owner, label))) \
-                and moved[0] is not None:
+        moved: SlotPath | None = None
+
+        def move() -> None:
+            nonlocal moved
+            moved = self.edit.move_to(self.session, owner, from_index, to, to_owner, label)
+
+        if self._try(move) and moved is not None:  # None: dropped where it was
             self.structure_changed()
 
     def add_plugin(self, track: int | None, name: str, replace: int | SlotPath | None = None,
@@ -976,8 +982,8 @@ class RackApp(MidiActions, AuditionActions):
             self.takes = None
         self._show_reductions()
         # A slot being dragged says where it lands; the split windows first: they float over the strips.
-        show_landing([*(p.drops for p in reversed(self.split_panels) if p.alive),
-                      *(v.drops for v in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])))])
+        strips = (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else []))
+        show_landing([*(p.drops for p in reversed(self.split_panels) if p.alive), *(v.drops for v in strips)])
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
