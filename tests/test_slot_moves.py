@@ -232,3 +232,17 @@ def test_a_playing_reverb_moved_into_a_branch_keeps_its_instance_and_its_tail_go
     np.testing.assert_allclose(first, 2 * expected[:, : first.shape[1]], atol=1e-5)
     assert np.abs(tail).max() > 0.01  # the tail rings on over the silence
     np.testing.assert_allclose(tail, expected[:, first.shape[1]:], atol=1e-5)
+
+
+def test_a_keyed_slot_is_not_moved_into_a_split_nor_onto_the_strip_keying_it_and_nothing_changes(wav_file):
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    session.add_track("voice", wav_file(program_signal(2, 0.2, seed=3), "voice.wav"))
+    music = session.add_track("music", wav_file(program_signal(2, 0.2, seed=4), "music.wav"))
+    music.chain = parse_chain("ZamCompX2(sidechain=1); [Gain | ]")
+    session.edit.set_key(session, music.chain[0], "voice")
+    before, steps = session_to_dict(session), len(session.history.labels()[0])
+    with pytest.raises(SessionError, match="ZamCompX2 inside a split has a key"):
+        session.edit.move_to(session, music, 0, (1, 1, 0))
+    with pytest.raises(SessionError, match="routing loop"):
+        session.edit.move_to(session, music, 0, (0,), session.tracks[0])
+    assert session_to_dict(session) == before and len(session.history.labels()[0]) == steps
