@@ -87,7 +87,7 @@ def _automate(session: Session, owner, count: int) -> list[Envelope]:
     return envelopes
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(first=_chain(2).filter(bool), second=_chain(1), data=st.data())
 def test_a_move_between_random_slot_paths_is_one_step_undone_to_the_same_document_and_envelopes_follow(
         first, second, data):
