@@ -63,7 +63,9 @@ def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_u
     _until(app, lambda: find(track, StripTarget("gain_db")).points != before,
            "the pass to be let go (mouse up), written by the engine and committed in the window")
     points = find(track, StripTarget("gain_db")).points
-    assert any(p.value == -39.0 for p in points) and len(points) < 12
+    # Thinned: at most a step's two corners per move of the drag, where the blocks it lasted (60 or more) would
+    # each leave one (how many corners survive depends on the frames' timing, so a loaded machine keeps more).
+    assert any(p.value == -39.0 for p in points) and len(points) <= 2 + 2 * 10
     _until(app, lambda: not lane.writing, "the lane to show the write ended")
     assert dpg.get_value(lane.writing_light) == ""
     assert master() > 0.0
