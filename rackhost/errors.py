@@ -102,6 +102,16 @@ class ChainSpecError(RackhostError):
     """An inline chain description (``--chain``) cannot be parsed."""
 
 
+class SlotPathError(RackhostError):
+    """A slot path (``1/0/0``: slot 0 of branch 0 of the split at slot 1) that is not an odd count of numbers
+    from 0. Each command re-raises it as its own error, so the message names the path and how to write it."""
+
+    def __init__(self, text: str, reason: str):
+        self.text = text
+        self.reason = reason
+        super().__init__(f"slot path {text!r}: {reason}")
+
+
 class SessionError(RackhostError):
     """A session is inconsistent (e.g. a track with no source)."""
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +29,20 @@ def built_window(path: Path) -> Iterator[RackApp]:
     finally:
         rack.close()
         dpg.destroy_context()
+
+
+TESTS = Path(__file__).parent
+
+
+def window_output(*command: str | Path, screen: str = "1280x720", timeout: float = 300) -> dict:
+    """``python *command`` (a window script in tests/ and its arguments, or ``-c``, a script's text and its
+    arguments) run under Xvfb in a process of its own, tests/ on its path: the JSON its last line prints."""
+    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, *map(str, command)],
+                         check=False, capture_output=True, text=True, timeout=timeout, cwd=TESTS, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def document(app: RackApp) -> dict:
