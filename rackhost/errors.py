@@ -197,6 +197,15 @@ class KeyedSplitSlotError(RoutingError):
                          f"move {plugin} out of the split, or clear its key")
 
 
+class SplitIntoItselfError(SessionError):
+    """A split moved into one of its own branches (at any depth): it cannot hold itself."""
+
+    def __init__(self, split: str, path: tuple[int, ...], to: tuple[int, ...]):
+        self.split, self.path, self.to = split, path, to
+        super().__init__(f"split {split!r} (slot path {path!r}) cannot move into its own branch (to {to!r}); "
+                         f"move it before or after itself, or move the plug-ins out of its branches instead")
+
+
 class AudioDeviceError(RackhostError):
     """No audio device, or a configuration (rate, channels) the device refuses: names the device and what it supports."""
 

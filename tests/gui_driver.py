@@ -62,3 +62,16 @@ def click(item: int, value: object = None) -> None:
     callback = dpg.get_item_callback(item)
     arguments = (item, value, dpg.get_item_user_data(item))
     callback(*arguments[: len(inspect.signature(callback).parameters)])
+
+
+def drop(source: int, target: int) -> None:
+    """Drop ``source``'s drag payload on ``target`` as Dear PyGui does at the end of a drag: the target's drop
+    callback gets (target, the payload's drag_data, None), if it takes that payload type. None: Dear PyGui hands a
+    drop callback no user_data (a real drop under Xvfb showed it), so a target's place must be bound otherwise."""
+    payloads = [p for p in dpg.get_item_children(source, 3) if dpg.get_item_type(p) == "mvAppItemType::mvDragPayload"]
+    assert payloads, f"item {source} has no drag payload: it cannot be dragged"
+    payload = dpg.get_item_configuration(payloads[0])
+    assert payload["payload_type"] == dpg.get_item_configuration(target)["payload_type"], "the target refuses it"
+    callback = dpg.get_item_drop_callback(target)
+    arguments = (target, payload["drag_data"], None)
+    callback(*arguments[: len(inspect.signature(callback).parameters)])
