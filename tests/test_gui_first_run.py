@@ -143,3 +143,32 @@ def test_long_names_are_cut_with_two_dots_in_the_input_selector_and_history(firs
     assert len(entry) * 7 <= first_run["history"]["rect"][2] - 4
     assert "rename drums to a drum room microphone pair, far" in first_run["history"]["tooltip"]  # whole there
     assert first_run["after_click"] == ["vocals", "drums"]  # a click on a cut entry still goes to its step
+
+
+def test_the_plugin_browser_cuts_a_long_name_and_detail_with_two_dots_and_gives_them_whole_on_hover(
+        tmp_path, monkeypatch):
+    import dearpygui.dearpygui as dpg
+    from gui_driver import built_window
+
+    from rackhost.chain import Session
+    from rackhost.gui import plugin_browser
+    from rackhost.presets import save_session
+
+    # A scanned VST3 as the scan cache lists one (a real scan of a plug-in with a name this long takes minutes).
+    long = plugin_browser.Entry("Dragonfly Early Reflections Stereo", plugin_browser.GROUPS[1],
+                                "Michael Willis, Rob van den Berg stereo")
+    catalogue = plugin_browser.catalogue
+    monkeypatch.setattr(plugin_browser, "catalogue", lambda: catalogue() + [long])
+    save_session(Session(), tmp_path / "empty.json")
+    with built_window(tmp_path / "empty.json") as app:
+        browser = app.open_browser(None)
+        row = dpg.get_item_children(browser.rows[f"{long.group}/{long.name}"], 1)
+        name, detail = (next(i for i in row if dpg.get_item_type(i).endswith(kind)) for kind in ("Selectable", "Text"))
+        hovers = [dpg.get_value(dpg.get_item_children(t, 1)[0]) for t in row
+                  if dpg.get_item_type(t).endswith("Tooltip")]  # Dear PyGui puts an item's tooltip beside it
+        for shown, whole in ((dpg.get_item_label(name), long.name), (dpg.get_value(detail), long.detail)):
+            assert shown.endswith("..") and whole.startswith(shown[:-2]), shown
+        assert hovers == [long.name, long.detail]
+        assert dpg.get_item_user_data(name) == long.name  # a click still picks the plug-in by its whole name
+        gain = dpg.get_item_children(browser.rows[f"{plugin_browser.GROUPS[0]}/Gain"], 1)[0]
+        assert dpg.get_item_label(gain) == "Gain"  # short enough: whole, no dots
