@@ -219,6 +219,20 @@ class RackApp(MidiActions, AuditionActions):
         if self.want_engine:
             self.restart_engine()
 
+    def take_session(self, session: Session, label: str) -> None:
+        """Show ``session``'s contents in the session shown, as one undo step named ``label`` (undo gives back
+        what was shown): a restored autosave after the file as it was opened."""
+        current = self.session
+        # The rates are the engine's settings, not edits (Settings sets them outside the history too).
+        rates = (session.sample_rate, session.block_size)
+        session.sample_rate, session.block_size = current.sample_rate, current.block_size
+        current.take_contents(session, label)
+        restart = rates != (current.sample_rate, current.block_size)
+        current.sample_rate, current.block_size = rates
+        self.structure_changed()
+        if restart and self.want_engine:
+            self.restart_engine()
+
     def structure_changed(self) -> None:
         """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine.
 

@@ -180,16 +180,7 @@ class SessionFiles:
 
         def restored(session: Session) -> None:
             self.loading = False
-            current = self.app.session
-            # The rates are the engine's settings, not edits (Settings sets them outside the history too).
-            rates = (session.sample_rate, session.block_size)
-            session.sample_rate, session.block_size = current.sample_rate, current.block_size
-            current.take_contents(session, f"restore unsaved changes (autosaved {when})")
-            restart = rates != (current.sample_rate, current.block_size)
-            current.sample_rate, current.block_size = rates
-            self.app.structure_changed()
-            if restart and self.app.want_engine:
-                self.app.restart_engine()
+            self.app.take_session(session, f"restore unsaved changes (autosaved {when})")
             self.app.autosave.paused = False
             self.app.tell(f"restored the unsaved changes from {recovery.name} (Edit > Undo goes back to the "
                           f"saved file); save to keep them")

@@ -62,7 +62,7 @@ class RoutingView:
         self.key = key
         self.strip = strip
         self.busses = busses
-        self.narrow = narrow  # a narrow strip's send rows leave the bus's name to the tooltip
+        self.narrow = narrow  # a narrow strip's send sliders are shorter
         self.output = self.add_send = 0
         self.sends: dict[str, SendRow] = {}
 
@@ -102,9 +102,8 @@ class SendRow:
 
         with dpg.group() as self.row:
             with dpg.group(horizontal=True):
-                # A narrow strip's row leaves the bus's name to the tooltip; a long name is cut, the level kept.
-                self.name = 0 if narrow else dpg.add_text(cut(f"to {bus}", (width or px(200)) - px(10 * CHAR)),
-                                                          color=MUTED)
+                # A long bus name is cut (whole in the tooltip); the level always shows whole.
+                self.name = dpg.add_text(cut(f"to {bus}", (width or px(200)) - px(10 * CHAR)), color=MUTED)
                 self.value = dpg.add_text(send_text(send.level_db))
             with dpg.group(horizontal=True):
                 # A full strip's slider takes what pre/post, M and x leave (a wide strip: a longer throw).
@@ -117,7 +116,7 @@ class SendRow:
                 self.mute = dpg.add_checkbox(label="M", default_value=send.muted,
                                              callback=lambda s, v: host.set_send_muted(key, bus, v))
                 self.remove = dpg.add_button(label="x", width=px(16), callback=lambda: host.remove_send(key, bus))
-        for item in (self.value, self.level):
+        for item in (self.name, self.value, self.level):
             with dpg.tooltip(item):
                 dpg.add_text(f"send to {bus}: level in dB (the bottom is -inf). " + SEND_TIP, wrap=320)
         with dpg.item_handler_registry() as handlers:
