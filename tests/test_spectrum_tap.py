@@ -123,3 +123,45 @@ def test_the_ring_holds_the_last_frames_written_whatever_the_block_and_width(blo
         mono = (signal[0] + signal[-1]) * np.float32(0.5)
         np.testing.assert_array_equal(frames[side, TAP_FRAMES - kept :], mono[-kept:])
         assert not frames[side, : TAP_FRAMES - kept].any()
+
+
+def test_a_track_the_partner_process_renders_is_tapped_here_with_its_one_stage_estimate(jack_server, tmp_path,
+                                                                                         wav_file):
+    """Its chain runs in the partner: the tap takes its file and the row the partner sent. A chain run as one
+    stage needs nothing more for its estimate; one of several stages has inner stages this process never sees."""
+    import time
+
+    from conftest import file_loader
+    from jack_harness import jack_device
+    from rackhost.live import LiveEngine
+    from rackhost.live.process import partner_starter
+    from rackhost.presets import load_session, save_session
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    for k in range(12):
+        track = session.add_track(f"t{k}", wav_file(_sine(500 + 100 * k, 4.0, 0.5), f"t{k}.wav"))
+        track.chain.add("Gain", gain_db=-6.0)
+        track.chain.add("Gain", gain_db=-2.0)
+        if k == 1:
+            track.chain[1].set_mix(0.999)  # two stages
+    save_session(session, tmp_path / "s.json")
+    engine = LiveEngine(load_session(tmp_path / "s.json"), device=jack_device(), input_channels=0,
+                        partner=partner_starter(file_loader(tmp_path / "s.json")))
+    engine.start()
+    try:
+        assert engine._state.partner is not None and {0, 1} <= set(engine._state.partner.lanes.tolist())
+        engine.watch_spectrum(0)
+        engine.play()
+        time.sleep(1.0)
+        one = engine.stage_reductions()
+        pre, post = engine.spectrum_tap.frames()
+        engine.watch_spectrum(1)
+        time.sleep(0.5)
+        several = engine.stage_reductions()
+        assert engine.stats().fault is None
+    finally:
+        engine.close()
+    [reduction] = one
+    assert reduction.slots == (0, 1) and reduction.db == pytest.approx(8.0, abs=0.05)
+    assert np.sqrt(np.mean(pre[-4096:] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.02)
+    assert several == []  # its inner stage ran in the partner: no estimate rather than a wrong one
