@@ -22,7 +22,9 @@ load accounting) -> :meth:`AudioCallback._process` (transport, the tracks,
 on one or two audio threads or with the partner process: :func:`track_renderer`, :mod:`.spread`,
 :mod:`.partner`) -> the
 master (:class:`rackhost.chain.mixer.MixSnapshot`) -> :func:`meter` -> the
-recorder's rings (:mod:`.recorder`). Everything else in the live engine runs
+recorder's rings (:mod:`.recorder`), and while a spectrum view watches a strip,
+copies of its blocks into the tap's ring (:mod:`.spectrum_tap`: copies only,
+measured on the control thread). Everything else in the live engine runs
 on the control thread (:mod:`.engine`) or in the engine process's (:mod:`.process`).
 """
 
