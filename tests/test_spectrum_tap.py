@@ -163,5 +163,6 @@ def test_a_track_the_partner_process_renders_is_tapped_here_with_its_one_stage_e
         engine.close()
     [reduction] = one
     assert reduction.slots == (0, 1) and reduction.db == pytest.approx(8.0, abs=0.05)
-    assert np.sqrt(np.mean(pre[-4096:] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.02)
+    assert np.sqrt(np.mean(pre[-4096:] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.02)  # its file, read here
+    assert np.sqrt(np.mean(post[-4096:] ** 2)) == pytest.approx(0.5 / np.sqrt(2) * 10 ** (-8 / 20), rel=0.02)
     assert several == []  # its inner stage ran in the partner: no estimate rather than a wrong one
