@@ -12,7 +12,7 @@ from rackhost.chain.dsp import DelayCarry, DelayLine, carried, delay_line, pad_f
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.chain.split import Split, use_chain_class
-from rackhost.errors import RackhostError, SessionError
+from rackhost.errors import RackhostError, SessionError, SlotPathError
 
 Stage = Callable[[np.ndarray], np.ndarray]
 # What a chain's slot list holds: plug-in slots, and splits (parallel branches of sub-chains).
@@ -304,6 +304,24 @@ use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; spl
 # Where a slot sits, counted from a strip's chain: (slot,) for its own slots, (split, branch, slot) for a slot in
 # a split's branch, and so on down for splits inside branches. A plain index is the same as (index,).
 SlotPath = tuple[int, ...]
+
+
+def path_text(path: SlotPath) -> str:
+    """A slot path as the CLI writes it (``rackhost midi map``, ``--automate``): ``1/0/0``, counted from 0."""
+    return "/".join(str(step) for step in path)
+
+
+def parse_slot_path(text: str) -> SlotPath:
+    """A slot path as the CLI takes it (``1/0/0``: slot 0 of branch 0 of the split at slot 1, counted from 0).
+    Only its form is checked: whether it leads to a slot is the chain's to say (:func:`item_at`)."""
+    try:
+        path = tuple(int(step) for step in text.split("/"))
+    except ValueError:
+        raise SlotPathError(text, "write numbers from 0, e.g. 0/1/0 (the split at slot 0, its branch 1, that "
+                                  "branch's slot 0)") from None
+    if len(path) % 2 == 0 or any(step < 0 for step in path):
+        raise SlotPathError(text, "write (split slot/branch/)... slot, an odd count of numbers from 0, e.g. 0/1/0")
+    return path
 
 
 def as_path(index: int | SlotPath) -> SlotPath:
