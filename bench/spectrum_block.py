@@ -6,7 +6,8 @@ engine's callback (:meth:`rackhost.live.callback.AudioCallback._callback`) is
 called directly, block after block, on bench/live.py's session (``--tracks``
 file tracks x its TRACK_CHAIN, its MASTER_CHAIN, 128 frames at 48 kHz), with
 the view closed, open on the master and open on track 1, in turn, ``--chunk``
-blocks each, for ``--rounds`` rounds (the order reversed every other round).
+blocks each, for ``--rounds`` rounds (the order reversed every other round);
+each side's tap is made once by the engine and swapped back in.
 Every block's CPU time (the thread's) is taken; each side's figure is the
 median over all its blocks, and the ratio is that over closed's. CPU-bound: it
 may run under ``nice``.
@@ -62,6 +63,30 @@ def watch(engine: object, side: str) -> None:
     engine.watch_spectrum(False if side == "closed" else None if side == "master" else 0)
 
 
+class Sides:
+    """Each side's tap and its chain's recorder, made once by the engine (``watch_spectrum``) and swapped back in
+    by assignment, as the engine does: a new tap's allocation every few blocks would weigh on the blocks after
+    it (a user opens a view once, bench/live.py switches every 12 s)."""
+
+    def __init__(self, engine: object):
+        self.engine = engine
+        self.kept: dict[str, tuple[object, object, object]] = {}
+        for side in SIDES:
+            watch(engine, side)
+            run(engine, 200)  # warm every path up: first calls, caches, the rings' pages
+            chain = engine._watched_chain(engine._state)
+            self.kept[side] = (engine._spectrum_tap, chain, getattr(chain, "levels", None))
+
+    def show(self, side: str) -> None:
+        for _, chain, _ in self.kept.values():
+            if chain is not None:
+                chain.levels = None
+        tap, chain, levels = self.kept[side]
+        if chain is not None:
+            chain.levels = levels
+        self.engine._spectrum_tap = tap
+
+
 def run(engine: object, blocks: int, out: list[float] | None = None) -> None:
     """``blocks`` callbacks; each one's CPU time in us (this thread's: another process taking the core away
     mid-block is not the block's cost) appended to ``out``."""
@@ -86,14 +111,12 @@ def main() -> None:
     args = parser.parse_args()
     engine = build(args.tracks, 10.0)
     times: dict[str, list[float]] = {side: [] for side in SIDES}
-    for side in SIDES:  # warm every path up: first calls, caches, the watched chains' rings
-        watch(engine, side)
-        run(engine, 200)
+    sides = Sides(engine)
     gc.disable()  # a collection landing in one side's chunk is noise, not that side's cost
     try:
         for round_ in range(args.rounds):  # short chunks, so a neighbour's load drifting weighs on every side
             for side in SIDES if round_ % 2 == 0 else SIDES[::-1]:
-                watch(engine, side)
+                sides.show(side)
                 run(engine, 2)  # the switch's first blocks are not the side's steady cost
                 run(engine, args.chunk, times[side])
     finally:

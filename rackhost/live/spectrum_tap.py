@@ -21,6 +21,14 @@ TAP_FRAMES = 8192  # two 4096-point FFT frames: 170 ms at 48 kHz
 _SPARE = 1024  # frames at the ring's old end a reader leaves out: the callback may overwrite them meanwhile
 
 
+def _touched(shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros in memory written once here: np.zeros maps a large array lazily, and the audio thread's first
+    copies into it would each take a page fault."""
+    ring = np.empty(shape, np.float32)
+    ring.fill(0.0)
+    return ring
+
+
 def _block_views(ring: np.ndarray, block: int) -> dict[int, np.ndarray]:
     """Start frame -> the view of ``ring`` (.., frames) holding the block that starts there, made once, so a
     block-aligned write costs one copy and no slicing (empty when the blocks do not tile the ring)."""
@@ -64,7 +72,7 @@ class SpectrumTap:
         self.strip = strip
         self.kind = "master" if strip is None else "track" if isinstance(strip, int) else "bus"
         self.bus = getattr(strip, "index", -1)
-        self.ring = np.zeros((2, 2, frames), np.float32)  # ([pre, post], channels, frames)
+        self.ring = _touched((2, 2, frames))  # ([pre, post], channels, frames)
         self.written = 0  # frames the callback put in (only the callback writes this)
         self.block = block  # the session's block size: blocks of it that tile the ring are copied without slicing
         self._pre = _block_views(self.ring[0], block)
@@ -141,7 +149,7 @@ class StageRing:
 
     def __init__(self, tap: SpectrumTap, stages: int):
         self.tap = tap
-        self.ring = np.zeros((stages - 1, 2, tap.ring.shape[2]), np.float32)
+        self.ring = _touched((stages - 1, 2, tap.ring.shape[2]))
         self._views = [_block_views(row, tap.block) for row in self.ring]
         self.since = -1  # the tap's frame count when the chain first copied (-1: not yet)
         self.end = 0  # the tap's frame count at the end of the last block the chain copied
