@@ -22,8 +22,8 @@ _SPARE = 1024  # frames at the ring's old end a reader leaves out: the callback 
 
 
 def _touched(shape: tuple[int, ...]) -> np.ndarray:
-    """Zeros in memory written once here: np.zeros maps a large array lazily, and the audio thread's first
-    copies into it would each take a page fault."""
+    """Zeros in memory written once here: np.zeros may map a 128 KB array lazily (a fresh mmap), and the audio
+    thread's first copies into it would then each take a page fault."""
     ring = np.empty(shape, np.float32)
     ring.fill(0.0)
     return ring
