@@ -441,8 +441,9 @@ class ChainProcessor:
         self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
         self.automation = automation
         self.keys = keys
-        # A live engine's per-stage level recorder (``levels.stage(i, block)``, i = 0 for the chain's input),
-        # set on the one chain a view watches; None: the loop below does nothing more.
+        # A live engine's copier of inner stages' outputs (``levels.stage(i, block)``, i = 1 .. stages - 1: the
+        # chain's input and output the spectrum tap copies itself), set on the one chain of two stages or more
+        # that a view watches; None: the loop below does nothing more.
         self.levels: Any = None
 
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
@@ -464,13 +465,12 @@ class ChainProcessor:
             return block
         if automation is None:
             return self(block)
+        inner = len(self.stages) - 1
         try:
-            if levels is not None:
-                levels.stage(0, block)
             for stage, automated in zip(self.stages, automation):
                 block = stage(block) if automated is None else automated.run(stage, block, position)
                 i += 1
-                if levels is not None:
+                if levels is not None and i <= inner:
                     levels.stage(i, block)
         except StageError:
             raise  # from a split's branch: it names the slot inside the split
@@ -481,13 +481,12 @@ class ChainProcessor:
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
         levels = self.levels
+        inner = len(self.stages) - 1
         try:
-            if levels is not None:
-                levels.stage(0, block)
             for stage in self.stages:
                 block = stage(block)
                 i += 1
-                if levels is not None:
+                if levels is not None and i <= inner:
                     levels.stage(i, block)
         except StageError:
             raise  # from a split's branch: it names the slot inside the split
