@@ -75,12 +75,17 @@ class ChannelLayoutError(RackhostError):
 
 
 class UnknownParameterError(RackhostError):
+    """A parameter name the plug-in does not have; ``close`` holds its names nearest to it (a typo, most likely)."""
+
     def __init__(self, plugin: str, name: str, valid: list[str]):
         self.plugin = plugin
         self.name = name
         self.valid = valid
+        lowered = {v.lower(): v for v in valid}
+        self.close = [lowered[k] for k in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.75)]
+        hint = f" (did you mean {' or '.join(self.close)}?)" if self.close else ""
         super().__init__(
-            f"plug-in {plugin!r} has no parameter {name!r}; valid parameters: {', '.join(valid) or '(none)'}"
+            f"plug-in {plugin!r} has no parameter {name!r}{hint}; valid parameters: {', '.join(valid) or '(none)'}"
         )
 
 

@@ -196,3 +196,27 @@ def test_the_engine_plays_what_the_lane_draws_and_the_fader_follows_it_under_jac
     assert app.session.tracks[0].gain_db == -6.0
     app.undo()
     _until(app, lambda: master() > 0.1, "undo to bring the tone back")
+
+
+def test_a_fader_lane_tops_out_where_the_fader_does(app):
+    from rackhost.gui.taper import FADER_MAX_DB
+
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    envelope = find(app.session.tracks[0], StripTarget("gain_db"))
+    assert FADER_MAX_DB == 6.0 and lane._range()[1] == FADER_MAX_DB
+    assert lane.y_of(FADER_MAX_DB) == 0.0 and lane.y_of(0.0) > 0.0  # +6 dB is the lane's top line
+    lane.add(1.0, 12.0)  # a click at the very top, or a drag past it: held at the fader's top
+    lane.move(1, 1.5, 30.0)
+    assert envelope.points[1].value == FADER_MAX_DB
+    # A send's lane keeps the send's own range: its slider goes to +12 dB.
+    assert app.open_lane(0, SendTarget(app.session.tracks[0].sends[0]))._range()[1] == 12.0
+
+
+def test_a_fader_point_above_the_fader_from_a_file_stays_in_the_lane(app):
+    from rackhost.chain.automation import Envelope, Point
+
+    track = app.session.tracks[0]
+    app.edit.add_envelope(track, Envelope(StripTarget("gain_db"), (Point(0.0, 0.0), Point(1.0, 10.0))))
+    app.session.history.seal()
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    assert lane._range()[1] == 10.0 and lane.y_of(10.0) == 0.0  # drawn, not off the top

@@ -58,7 +58,8 @@ Mode = Literal["read", "touch", "latch", "off"]
 MODES: tuple[Mode, ...] = ("read", "touch", "latch", "off")
 WRITING_MODES: tuple[Mode, ...] = ("touch", "latch")
 
-# A fader goes from silence (at or below -150 dB, as dsp.db_to_gain reads it) to the +12 dB the window's fader reaches.
+# A fader goes from silence (at or below -150 dB, as dsp.db_to_gain reads it) up to +12 dB, what a file or --automate
+# may give it; the window's fader stops at +6 dB, and so does its lane (rackhost.gui.automation_lane.lane_range).
 FADER_RANGE_DB = (MIN_SEND_DB, 12.0)
 SEND_RANGE_DB = (MIN_SEND_DB, MAX_SEND_DB)
 # An envelope longer than a day is a typo (milliseconds given as seconds); its frames would not fit the engine's counters.

@@ -211,6 +211,27 @@ class MoveItem(Command):
 
 
 @dataclass
+class SwapContents(Command):
+    """The whole session exchanged for another's contents (its tracks, busses, master, settings), keeping its
+    own history: a recovered autosave becomes one step after the file as it was saved, which undo gives back.
+    ``fields`` names what is exchanged; doing it again exchanges them back."""
+
+    session: Any
+    other: Any
+    fields: tuple[str, ...]
+    label: str = "replace the session"
+
+    def do(self) -> None:
+        for name in self.fields:
+            mine, theirs = getattr(self.session, name), getattr(self.other, name)
+            setattr(self.session, name, theirs)
+            setattr(self.other, name, mine)
+
+    def undo(self) -> None:
+        self.do()
+
+
+@dataclass
 class Group(Command):
     commands: list[Command] = field(default_factory=list)
     label: str = "edit"

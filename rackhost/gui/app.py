@@ -14,6 +14,7 @@ and says so; everything offline still works.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -40,6 +41,8 @@ from rackhost.gui.history import HistoryList
 from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
+from rackhost.gui.placement import (DEFAULT_SIZE, Place, opening_place, remember, remembered, screen_size,
+                                    viewport_place)
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
@@ -54,8 +57,8 @@ from rackhost.gui.scale import SCALE, px
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.timeline import Timeline
-from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
-                                strip_where)
+from rackhost.gui.strip import (ADD_BUTTON_WIDTH, INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout,
+                                StripView, strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 from rackhost.gui.writing import Writes
 from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
@@ -77,6 +80,7 @@ class RackApp(MidiActions, AuditionActions):
         self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
         self.engine_state = "offline"
+        self.engine_error = ""  # why the last engine could not start
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
@@ -105,6 +109,7 @@ class RackApp(MidiActions, AuditionActions):
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
+        self._midi_anchored: Any = None  # the MidiMap those anchors are of
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
         self._built_width = 0  # the window width the strips were last built for
@@ -163,8 +168,10 @@ class RackApp(MidiActions, AuditionActions):
         try:
             engine.start()
         except EngineProcessError as err:
+            self.engine_error = str(err)
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        self.engine_error = ""
         self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
@@ -212,6 +219,20 @@ class RackApp(MidiActions, AuditionActions):
         if self.want_engine:
             self.restart_engine()
 
+    def take_session(self, session: Session, label: str) -> None:
+        """Show ``session``'s contents in the session shown, as one undo step named ``label`` (undo gives back
+        what was shown): a restored autosave after the file as it was opened."""
+        current = self.session
+        # The rates are the engine's settings, not edits (Settings sets them outside the history too).
+        rates = (session.sample_rate, session.block_size)
+        session.sample_rate, session.block_size = current.sample_rate, current.block_size
+        current.take_contents(session, label)
+        restart = rates != (current.sample_rate, current.block_size)
+        current.sample_rate, current.block_size = rates
+        self.structure_changed()
+        if restart and self.want_engine:
+            self.restart_engine()
+
     def structure_changed(self) -> None:
         """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine.
 
@@ -220,10 +241,11 @@ class RackApp(MidiActions, AuditionActions):
         """
         self._follow_strips()
         midi = self.session.midi
-        if self._midi_anchors is not None:
+        if self._midi_anchors is not None and self._midi_anchored is midi:  # not another session's map (a restore)
             for line in midi.follow(self._midi_anchors, self.session):
                 self.tell(line, error=True)
         self._midi_anchors = midi.anchor(self.session)
+        self._midi_anchored = midi
         self.autosave.structure_changed()
         self._refresh_midi()
         self._build_strips()
@@ -891,10 +913,11 @@ class RackApp(MidiActions, AuditionActions):
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            self.add_track_button = dpg.add_button(label="+\ntrack", width=px(44), height=px(60),
+            # One line each, wide enough for its label (at 44 pixels "+ track" wrapped onto two lines).
+            self.add_track_button = dpg.add_button(label="+ track", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                    callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
                                                    drop_callback=lambda s, dragged: self.drop_track(dragged, None))
-            self.add_bus_button = dpg.add_button(label="+\nbus", width=px(44), height=px(60),
+            self.add_bus_button = dpg.add_button(label="+ bus", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                  callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
@@ -904,10 +927,32 @@ class RackApp(MidiActions, AuditionActions):
     # -- transport ---------------------------------------------------------------------
 
     def play(self) -> None:
-        self.send(Play())
+        self._transport(Play(), "Play")
 
     def stop(self) -> None:
-        self.send(Stop())
+        self._transport(Stop(), "Stop")
+
+    def _transport(self, command: Command, what: str) -> bool:
+        """Send a transport command; with no engine to take it, the status line says why and how to get one
+        (a key that does nothing and says nothing looks broken). True if the engine took it."""
+        engine = self.engine
+        if engine is not None and engine.alive:
+            engine.send(command)
+            return True
+        self.tell(f"{what}: {self.no_engine_reason()}", error=True)
+        return False
+
+    def no_engine_reason(self) -> str:
+        """Why no audio engine runs, and what starts one."""
+        state = self.engine_state
+        if state.startswith("starting"):
+            return "the audio engine is still starting; try again in a moment"
+        if state == "offline":  # never started: the window was opened with --no-engine
+            return "no audio engine (opened with --no-engine); Engine > Restart audio engine starts one"
+        if self.engine_error:
+            return (f"no audio engine: {self.engine_error}; then Engine > Restart audio engine (or choose a device "
+                    f"in Engine > Audio settings...)")
+        return f"{state}; Engine > Restart audio engine starts it again"
 
     @property
     def playing(self) -> bool:
@@ -918,7 +963,7 @@ class RackApp(MidiActions, AuditionActions):
         self.stop() if self.playing else self.play()
 
     def to_start(self) -> None:
-        self.send(Locate(0))
+        self._transport(Locate(0), "Go to start")
 
     def toggle_loop(self) -> None:
         on = not dpg.get_value(self.loop)
@@ -952,6 +997,9 @@ class RackApp(MidiActions, AuditionActions):
     def record(self) -> None:
         if not any(t.armed and t.input for t in self.session.tracks):
             self.tell("arm a track with an input (R) to record", error=True)
+            return
+        if self.engine is None or not self.engine.alive:
+            self.tell(f"Record: {self.no_engine_reason()}", error=True)
             return
         folder = takes_folder(self.session_path)
         folder.mkdir(parents=True, exist_ok=True)
@@ -1146,7 +1194,7 @@ def _first_slot(app: RackApp) -> tuple[int | None, int]:
 
 
 def run(session_path: str | Path | None, *, screenshot: str | Path | None = None, frames: int = 0,
-        start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720,
+        start_engine: bool = True, play: bool = False, width: int | None = None, height: int | None = None,
         view: str | None = None, recover: bool | None = None) -> None:
     """Open the rack on ``session_path``; with ``screenshot``, render ``frames`` frames, save a PNG and close.
 
@@ -1155,12 +1203,23 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     runs; ``view`` opens one of :data:`VIEWS` once the session is loaded.
     A crash's recovery file is offered once the session is loaded (``recover``
     True restores it, False discards it, None asks).
+
+    The window opens where it was last closed, at that size unless ``width``
+    and ``height`` are given (:mod:`rackhost.gui.placement`), else centred on
+    the screen; a screenshot is always the size given (1280x720 unless given)
+    and remembers nothing.
     """
+    size = (width, height) if width and height else None
     loader = PluginLoader()
     app = RackApp(Session(), None, start_engine=False, loader=loader)
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)
-    dpg.create_viewport(title=TITLE, width=width, height=height, disable_close=True)
+    if screenshot:
+        place = Place(0, 0, *(size or DEFAULT_SIZE))
+    else:
+        place = opening_place(size, remembered(), screen_size())
+    dpg.create_viewport(title=TITLE, width=place.width, height=place.height, x_pos=place.x, y_pos=place.y,
+                        disable_close=True)
     dpg.set_exit_callback(lambda: app.files.quit())
     app.build()
     dpg.setup_dearpygui()
@@ -1197,9 +1256,19 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                     break
         if not screenshot:  # a screenshot run ends by itself: nobody was asked about unsaved changes
             app.autosave.clean_quit(app.session_path)
+            _remember_place()
     finally:
         app.close()
         dpg.destroy_context()
+
+
+def _remember_place() -> None:
+    """Keep where the window is for the next start; a config folder that cannot be written costs only that."""
+    try:
+        remember(viewport_place())
+    except OSError as err:
+        print(f"rackhost: could not remember the window's place ({err}); it opens centred next time",
+              file=sys.stderr)
 
 
 def _loaded(app: RackApp, view: str | None) -> None:

@@ -327,9 +327,12 @@ class PluginScanning(Protocol):
 
 @runtime_checkable
 class SessionSwitch(Protocol):
-    """Put another session in the window (new, opened): views closed, engine restarted on it."""
+    """Put another session in the window (new, opened): views closed, engine restarted on it; or take another's
+    contents into the one shown as an undo step (a restored autosave)."""
 
     def use_session(self, session: Session, path: Path | None) -> None: ...
+
+    def take_session(self, session: Session, label: str) -> None: ...
 
 
 @runtime_checkable

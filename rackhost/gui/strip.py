@@ -29,6 +29,7 @@ from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
 from rackhost.gui.scale import SCALE, px
 from rackhost.gui.taper import fader_text, pan_text
+from rackhost.gui.text import CHAR, cut
 from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
 from rackhost.live.commands import BusRow
 
@@ -40,7 +41,10 @@ NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big sessio
 WIDE_WIDTH = 300  # the widest a strip grows to fill a big window
 SQUEEZED_WIDTH = 196  # the narrowest a full strip gets so that all of them fit (the demo's seven at 1920x1080)
 CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
-ADD_COLUMN, STRIP_GAP = 60, 8  # the + track / + bus buttons' column after the strips; the gap between strips
+ADD_COLUMN, STRIP_GAP = 72, 8  # the + track / + bus buttons' column after the strips; the gap between strips
+ADD_BUTTON_WIDTH = 60  # "+ track" (7 characters) and the button's padding, on one line
+SWITCHES_BAND = 64  # a track's separator and its two rows of switches under its sends, at 1x
+WORDS_ROW = 16  # a line of text: the font's 13 pixels and the spacing under it
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
@@ -51,7 +55,6 @@ BAND = 6  # the colour band's height, at the top of the strip
 NARROW_WIDTHS = {"mono>stereo": "m>st", "stereo": "st"}  # a narrow strip's width label, beside A/B
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 PAN_DRAG = 2.0 / 160  # a pixel of drag on the pan knob, up or right: 160 px from hard left to hard right
-CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
 SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index or its path in a split)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
@@ -72,6 +75,12 @@ class StripLayout:
     fill: int = 0
 
     @property
+    def sends_height(self) -> int:
+        """The sends' band: a send is a line of words (its bus and level) over a row (its slider and buttons);
+        then the row of "+ send..."."""
+        return self.send_rows * px(ROW) + (self.send_rows - 1) * px(WORDS_ROW) + px(4)
+
+    @property
     def width(self) -> int:
         if self.narrow:
             return px(NARROW_WIDTH)
@@ -90,12 +99,6 @@ class StripLayout:
         sends = max((len(s.sends) for s in strips), default=0)
         share = (room - px(ADD_COLUMN)) // max(1, len(strips)) - px(STRIP_GAP) if room else 0
         return cls(narrow, max(2, slots), sends + 1, 0 if narrow else min(px(WIDE_WIDTH), share))
-
-
-def cut(label: str, width: int) -> str:
-    """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was (a tooltip then gives it whole)."""
-    room = max(3, width // px(CHAR) - 1)
-    return label if len(label) <= room else label[: room - 2] + ".."
 
 
 def level_text(gain: float) -> str:
@@ -229,11 +232,13 @@ class StripView:
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
                 self.drops.target(self.add_slot, f"last on {self.where}")
             if self.is_master:
-                with dpg.child_window(height=5 * px(ROW) + px(8), border=False, no_scrollbar=True):
+                # As tall as the tracks' sends and switches, so the master's fader starts level with theirs.
+                band = max(5 * px(ROW) + px(8), layout.sends_height + px(SWITCHES_BAND))
+                with dpg.child_window(height=band, border=False, no_scrollbar=True):
                     dpg.add_separator()
                     self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.child_window(height=layout.send_rows * px(ROW) + px(4), border=False):
+                with dpg.child_window(height=layout.sends_height, border=False):
                     if self.routing is not None:
                         self.routing.build_sends()
                 dpg.add_separator()
@@ -288,7 +293,8 @@ class StripView:
                 self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - px(58), on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
                 self.remove = dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_bus(track))
-            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow,
+                                       width=self.inner)
             self.routing.build_output()
             fed = fed_by(owner, app.session)
             self.fed = dpg.add_text(cut(fed, self.inner + px(CHAR)), color=MUTED)
@@ -310,13 +316,16 @@ class StripView:
                 dpg.add_button(label="<", width=px(18), callback=lambda: app.move_track(track, -1))
                 dpg.add_button(label=">", width=px(18), callback=lambda: app.move_track(track, 1))
             dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_track(track))
-        choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
-        choices += [input_label(owner)] if owner.instrument is not None else []
         mono = owner.channels == 1
+        width = self.inner - px(TAKES_NARROW if narrow else TAKES_WIDTH) - px(8) - px(MONO_BOX + 6) * mono
+        # A file's or an instrument's name is cut to the combo's text room (its arrow takes a square): any
+        # choice not an input is the source the track has, so set_input reads a cut one as well as a whole one.
+        room = width - px(ROW + 4)
+        choices = list(INPUT_CHOICES) + ([cut(f"file: {owner.source.path.name}", room)]
+                                         if hasattr(owner.source, "path") else [])
+        choices += [cut(input_label(owner), room)] if owner.instrument is not None else []
         with dpg.group(horizontal=True):
-            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
-                                       width=self.inner - px(TAKES_NARROW if narrow else TAKES_WIDTH) - px(8)
-                                       - px(MONO_BOX + 6) * mono,
+            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=cut(input_label(owner), room), width=width,
                                        callback=lambda s, v: app.set_input(track, v))
             # A mono source: keep it mono through stereo-only plug-ins (their outputs summed back), or widen.
             self.keep_mono = dpg.add_checkbox(default_value=owner.keep_mono, show=mono,
@@ -331,7 +340,8 @@ class StripView:
             dpg.add_text("this track's recorded takes: play one here, rename, delete")
         with dpg.tooltip(self.input):
             dpg.add_text(input_label(owner))
-        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow,
+                                       width=self.inner)
         self.routing.build_output()
 
     def _switches(self, owner: Any) -> None:
@@ -684,6 +694,7 @@ class StripView:
             dpg.configure_item(self.pan_text, color=AUTOMATED if "pan" in moved else MUTED)
         for bus, row in (self.routing.sends if self.routing is not None else {}).items():
             mark_automated(row.level, f"send:{bus}" in moved)
+            mark_automated(row.value, f"send:{bus}" in moved)  # the level's words, above the slider
 
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""
