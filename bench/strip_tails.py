@@ -110,7 +110,10 @@ def _stage_name(stage: Any) -> str:
 
 WINDOW = 4096  # blocks per window, as the engine's load history: a cost that grows with time shows window by window
 def _faults() -> int:
-    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    """This thread's minor page faults so far, and 2**32 times its voluntary context switches (a stage that
+    waited for something: a lock, a pipe, the GIL handed to another thread), in one number per getrusage."""
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_minflt + (usage.ru_nvcsw << 32)
 
 
 CLOCKS = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
@@ -148,13 +151,18 @@ def measure(path: Path, seconds: float, spike: float, clock_name: str = "cpu", w
     stages = t[:, 1:].sum(axis=1)
     rows = {name: t[:, i] for i, name in enumerate(timers.names)}
     rows["outside the stages (routing, meters, files)"] = t[:, total] - stages
-    faults = {name: timers.faults[:, i] for i, name in enumerate(timers.names)}
-    faults["outside the stages (routing, meters, files)"] = timers.faults[:, total] - timers.faults[:, 1:].sum(axis=1)
+    minor, waits = timers.faults & 0xFFFFFFFF, timers.faults >> 32
+    outside = "outside the stages (routing, meters, files)"
+    faults = {name: minor[:, i] for i, name in enumerate(timers.names)}
+    faults[outside] = minor[:, total] - minor[:, 1:].sum(axis=1)
+    waited = {name: waits[:, i] for i, name in enumerate(timers.names)}
+    waited[outside] = waits[:, total] - waits[:, 1:].sum(axis=1)
     summary = {}
     for name, us in rows.items():
         p50 = float(np.percentile(us, 50))
         summary[name] = {"faults": int(faults[name].sum()),
-                         "fault_blocks": int(np.count_nonzero(faults[name])),"p50": p50, "p99": float(np.percentile(us, 99)), "max": float(us.max()),
+                         "fault_blocks": int(np.count_nonzero(faults[name])),
+                         "waits": int(waited[name].sum()),"p50": p50, "p99": float(np.percentile(us, 99)), "max": float(us.max()),
                          "spikes": int(np.count_nonzero(us > spike * max(p50, 1.0))),
                          "spike_blocks": [int(b) for b in np.flatnonzero(us > spike * max(p50, 1.0))[:12]]}
     windows = [{"p50": float(np.percentile(t[w:w + WINDOW, total], 50)),
@@ -176,6 +184,8 @@ def report(title: str, result: dict[str, Any], top: int) -> None:
               f"{s['p99'] / max(s['p50'], 1.0):8.2f} {s['spikes']:7d} {s['faults']:7d}")
     faulted = [(name, s["faults"], s["fault_blocks"]) for name, s in strips.items() if s["faults"]]
     print("  page faults:", "; ".join(f"{name} {n} in {b} blocks" for name, n, b in faulted) or "none")
+    waited = [(name, s["waits"]) for name, s in strips.items() if s["waits"] and name != "whole block"]
+    print("  waits (voluntary context switches) inside:", "; ".join(f"{name} {n}" for name, n in waited) or "none")
     print("  whole block by window of", WINDOW, "blocks (p50/p99 us):",
           "  ".join(f"{w['p50']:.0f}/{w['p99']:.0f}" for w in result["windows"]))
 
