@@ -84,7 +84,10 @@ loads of its last 4096 callbacks (10.9 s); both sides are read the same way:
 every few seconds from ``settle`` seconds after play, p99 is the worst window's
 p99, p50 the median of the windows' p50s, max the largest load seen. Xruns are
 counted from the end of the settle time to the end of the run; ``jack_xruns``
-are the server's own count (its log) over the same span, as a cross-check.
+are the server's own count (its log) over the same span, as a cross-check, and
+``partner late`` (``routed_partner_late`` in (f)) how many of rackhost's were
+blocks its partner process had not rendered when the callback needed them: the
+callback then waited a whole period for it, so each one is also a load over 1.
 
 The parent initializes PortAudio only for the in-process run of (b): PortAudio
 opens a JACK client in every process that initializes it (importing
@@ -597,6 +600,10 @@ class Runner:
     def alive(self) -> bool:
         return True
 
+    def partner_late(self) -> int:
+        """Of the xruns so far, the blocks a partner process had not rendered in time (0: no partner)."""
+        return 0
+
     def counters(self) -> tuple[int, int]:
         """(callbacks, xruns) so far."""
         raise NotImplementedError
@@ -644,6 +651,9 @@ class EngineRunner(Runner):
     def counters(self) -> tuple[int, int]:
         s = self.engine.stats()
         return int(s["callbacks"]), int(s["xruns"])
+
+    def partner_late(self) -> int:
+        return int(self.engine.stats().get("partner_late", 0))
 
     def window(self) -> tuple[float, float, float]:
         s = self.engine.stats()
@@ -840,6 +850,7 @@ class Result:
     load: str  # "gui", "hog", "none"
     xruns: int = 0
     jack_xruns: int = 0
+    partner_late: int = 0  # of the xruns, blocks the partner process had not rendered in time
     callbacks: int = 0
     p50: float = 0.0
     p99: float = 0.0
@@ -874,7 +885,8 @@ class Result:
         if self.error:
             return f"  {self.kind:<10} N={self.tracks:<4} FAILED: {self.error}"
         verdict = "pass" if self.passed else ("FAIL (xruns)" if self.load_ok else "FAIL (load)")
-        return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}) "
+        return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}"
+                + (f", partner late {self.partner_late}" if self.partner_late else "") + ") "
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
@@ -898,6 +910,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         if not runner.alive():
             raise RuntimeError("the stream is not running after the settle time")
         callbacks0, xruns0 = runner.counters()
+        late0 = runner.partner_late()
         jack0 = jack_log.count()
         log0 = jack_log.size()
         other = OtherLoad()
@@ -919,6 +932,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        result.partner_late = runner.partner_late() - late0
         runner.finish()
         # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
         events: list[str] = []
@@ -1195,6 +1209,7 @@ def routed_summary(result: Result | None, seconds: float, jack_cpu: int | None, 
         "routed_load_max": result.max if ran else None,
         "routed_xruns": result.xruns if ran else None,
         "routed_jack_xruns": result.jack_xruns if ran else None,
+        "routed_partner_late": result.partner_late if ran else None,
         "routed_xruns_per_minute": rate,
         "routed_jack_cpu_xruns_per_minute": references["jack_cpu"],
         "routed_native_xruns_per_minute": references["native"],

@@ -65,6 +65,9 @@ class EngineStats:
     plugin_latency_frames: int  # the slowest path to the master (tracks, busses) plus the master chain
     dropped_frames: int
     fault: str | None
+    # Of the xruns, the blocks the partner process had not finished when the callback needed them (its tracks
+    # silent for that block): a late partner, not a late device, which a figure of xruns alone cannot tell apart.
+    partner_late: int = 0
 
 
 class LiveEngine(AudioCallback):
@@ -805,6 +808,7 @@ class LiveEngine(AudioCallback):
             dropped_frames=self._recorder.dropped_frames() if self._recorder else 0,
             fault=self._fault or (self._worker.fault if self._worker else None)
             or (self._recorder.error if self._recorder else None),
+            partner_late=self._partner.late if self._partner is not None else 0,
         )
 
     def meters(self, reader: MeterReader | None = None) -> np.ndarray:
