@@ -386,7 +386,8 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
     samples: list[float] = []
     seconds = args.minutes * 60.0
     settle = min(args.settle, seconds / 2)
-    result: dict[str, Any] = {"seed": args.seed, "only": args.only, "minutes": args.minutes, "tracks": len(session.tracks),
+    result: dict[str, Any] = {"seed": args.seed, "only": args.only,
+                              "minutes": args.minutes, "tracks": len(session.tracks),
                               "settle_seconds": settle}
     try:
         with stderr_to(log):
