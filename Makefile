@@ -51,10 +51,10 @@ run: setup
 MINIHOST_TESTS := tests/test_sidechain_keys.py tests/test_sidechain_routing.py tests/test_sidechain_live.py \
 	tests/test_demo.py tests/test_gui_keys.py tests/test_gain_reduction_keyed.py tests/test_sidechain_track_keys.py
 
-# First what only computes, on every core; then what keeps time (JACK takes, windows, engine processes), alone
-# (tests/conftest.py marks those "serial").
+# First what only computes, on every core (the Ray tests on one of them: --dist loadgroup); then what keeps time
+# (JACK takes, real windows, engine processes), alone (tests/conftest.py marks those "serial").
 test: setup
-	$(PY) -m pytest -q -n auto -m "not serial" --durations=10 $(addprefix --ignore=,$(MINIHOST_TESTS))
+	$(PY) -m pytest -q -n auto --dist loadgroup -m "not serial" --durations=10 $(addprefix --ignore=,$(MINIHOST_TESTS))
 	$(PY) -m pytest -q -m serial --durations=20 $(addprefix --ignore=,$(MINIHOST_TESTS))
 	$(PY) -m pytest -q $(MINIHOST_TESTS)
 
