@@ -64,16 +64,18 @@ _FILTERS: list = []  # kept, so no warning says the filter still runs as the int
 
 # `make test` runs the suite in two passes: what only computes, on every core (pytest-xdist), then what keeps
 # time, one test at a time (`-m serial`). A test is serial when it uses a JACK server or the full plug-in scan,
-# or the code it reaches runs an engine process, a JACK take or a soak: beside another test, a take gets xruns.
-# "The code it reaches" is its own, its fixtures', and the helpers, constants and imported names of tests/ those
-# name, followed on: a word only in another test's helper of the same file does not make it serial, so a file's
-# widget or command tests run beside others while its JACK test waits (Dear PyGui without a display computes).
+# or the code it reaches runs an engine process or a JACK take, or clicks and types into a real window (xdotool):
+# beside another test, a take gets xruns and a double-click's two clicks land frames apart. "The code it reaches"
+# is its own, its fixtures', the helper scripts of tests/ it runs, and the helpers, constants and imported names
+# of tests/ those name, followed on: a word only in another test's helper of the same file does not make it
+# serial, so a file's widget or command tests run beside others while its JACK test waits (Dear PyGui without a
+# display only computes). A test marked `beside_others` stays in the parallel pass whatever it reaches.
 SERIAL_FIXTURES = {"jack_server", "jack_server_factory", "full_scan"}
-SERIAL_WORDS = ("EngineProcess", "soak", "jackd", "clean_take", "live_takes", "jack_harness import")
-# Real windows (an Xvfb display each, real clicks) and Ray clusters run beside the computing tests, each kind on
-# one worker, one at a time (`--dist loadgroup`): two `xvfb-run -a` at once can pick the same display number, and
-# a local Ray cluster starts 2 CPUs of workers.
-GROUP_WORDS = {"window": ("xvfb", "Xvfb", "xdotool", "show_viewport"), "ray": ("import ray", "ray.init", '"--ray"')}
+SERIAL_WORDS = ("xdotool", "EngineProcess", "soak", "jackd", "clean_take", "live_takes", "jack_harness import")
+# Real windows that only render (an Xvfb display each, screenshots) and Ray clusters run beside the computing
+# tests, each kind on one worker, one at a time (`--dist loadgroup`): two `xvfb-run -a` at once can pick the same
+# display number, and a local Ray cluster starts 2 CPUs of workers.
+GROUP_WORDS = {"window": ("xvfb", "Xvfb", "show_viewport"), "ray": ("import ray", "ray.init", '"--ray"')}
 TESTS_DIR = Path(__file__).resolve().parent
 
 
@@ -83,13 +85,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     modules: dict[Path, _Module] = {}
     for item in items:
         text = _reached_code(item, modules)
-        if _has(text, SERIAL_WORDS) or SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        beside = item.get_closest_marker("beside_others") is not None
+        if not beside and (_has(text, SERIAL_WORDS) or SERIAL_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.serial)
             continue
         for group, words in GROUP_WORDS.items():
             if _has(text, words):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+    # A long test started last would hold the parallel pass up alone: those kept beside the others start first.
+    items.sort(key=lambda item: item.get_closest_marker("beside_others") is None)
 
 
 def _has(text: str, words: tuple[str, ...]) -> bool:
@@ -168,6 +173,11 @@ def _reached_code(item: pytest.Item, modules: dict[Path, _Module]) -> str:
     while starts:
         path, code = starts.pop()
         reached.append(code)
+        for name in set(re.findall(r"\b([A-Za-z_]\w*)\.py\b", code)):  # a helper script it runs: all of it
+            script = TESTS_DIR / f"{name}.py"
+            if not name.startswith(("test_", "conftest")) and (script, "") not in seen and script.is_file():
+                seen.add((script, ""))
+                starts.append((script, script.read_text(errors="replace")))
         module = modules.get(path) or modules.setdefault(path, _Module.read(path))
         for name in set(re.findall(r"[A-Za-z_]\w*", code)):
             if (path, name) in seen or name not in module.code:
