@@ -102,6 +102,16 @@ class ChainSpecError(RackhostError):
     """An inline chain description (``--chain``) cannot be parsed."""
 
 
+class SlotPathError(RackhostError):
+    """A slot path (``1/0/0``: slot 0 of branch 0 of the split at slot 1) that is not an odd count of numbers
+    from 0. Each command re-raises it as its own error, so the message names the path and how to write it."""
+
+    def __init__(self, text: str, reason: str):
+        self.text = text
+        self.reason = reason
+        super().__init__(f"slot path {text!r}: {reason}")
+
+
 class SessionError(RackhostError):
     """A session is inconsistent (e.g. a track with no source)."""
 
@@ -185,6 +195,15 @@ class KeyedSplitSlotError(RoutingError):
         self.owner, self.plugin = owner, plugin
         super().__init__(f"{owner}: {plugin} inside a split has a key, but only a chain's own slots can take one; "
                          f"move {plugin} out of the split, or clear its key")
+
+
+class SplitIntoItselfError(SessionError):
+    """A split moved into one of its own branches (at any depth): it cannot hold itself."""
+
+    def __init__(self, split: str, path: tuple[int, ...], to: tuple[int, ...]):
+        self.split, self.path, self.to = split, path, to
+        super().__init__(f"split {split!r} (slot path {path!r}) cannot move into its own branch (to {to!r}); "
+                         f"move it before or after itself, or move the plug-ins out of its branches instead")
 
 
 class AudioDeviceError(RackhostError):

@@ -4,8 +4,6 @@ fader showing it is automated."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +12,14 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
+from gui_driver import window_output
 from test_gui_rack import _until
 
 from rackhost.chain import Session
 from rackhost.chain.automation import SendTarget, SlotTarget, StripTarget, find
 from rackhost.chain.render import render
-from rackhost.gui.app import RackApp
 from rackhost.gui.automation_lane import AUTOMATED, value_at
-from rackhost.presets import load_session, save_session
+from rackhost.presets import save_session
 
 SECONDS = 4.0
 
@@ -41,18 +39,6 @@ def session_file(tmp_path, wav_file):
     path = tmp_path / "lane.json"
     save_session(session, path)
     return path
-
-
-@pytest.fixture
-def app(session_file):
-    rack = RackApp(load_session(session_file), session_file, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
-        yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
 
 
 def _rms(audio: np.ndarray, start: float, end: float) -> float:
@@ -158,13 +144,7 @@ def test_a_screenshot_of_the_lane_at_1920x1080(session_file, tmp_path):
 
 
 def test_real_clicks_automate_a_fader_and_add_drag_remove_and_delete_points_under_xvfb(session_file):
-    tests = Path(__file__).parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
-    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
-                          str(tests / "gui_lane_clicks.py"), str(session_file)],
-                         check=False, capture_output=True, text=True, timeout=300, cwd=tests, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = window_output("gui_lane_clicks.py", session_file)
     assert out["menu"] == "Automate"
     assert out["opened"] == [[0.0, -6.0, "linear"]]
     assert out["added"][1][:1] == [2.0] and out["added"][1][1] == pytest.approx(-30.0, abs=1.0)

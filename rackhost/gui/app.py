@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import dearpygui.dearpygui as dpg
 
@@ -33,6 +33,7 @@ from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.batch_dialog import BatchDialog
 from rackhost.gui.dialogs import QuestionDialog, open_once
+from rackhost.gui.drops import show_landing
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
 from rackhost.gui.history import HistoryList
@@ -490,37 +491,45 @@ class RackApp(MidiActions, AuditionActions):
             self.edit.move_slot(chain, at, to)
             self.structure_changed()
 
-    def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
-                  to_index: int | None, *, copy: bool = False) -> None:
-        """A slot dragged onto a strip: before slot ``to_index`` there (None: last). It moves (one undo
-        step, across strips too), or with ``copy`` a copy with new plug-in instances goes there."""
+    def drop_slot(self, from_track: int | BusRow | None, from_index: int | SlotPath, to_track: int | BusRow | None,
+                  to_index: int | SlotPath | None, *, copy: bool = False) -> None:
+        """A slot dragged (from a strip, or a split window: ``from_index`` may be a path into a branch) onto a slot
+        (it goes before that one), a strip's + plug-in (``to_index`` None: last in its chain) or a branch's (a path
+        ending at the branch's length: last there). It moves, one undo step, in or out of a split, between its
+        branches, across strips too; its instance goes with it, as do its envelopes. With ``copy`` a copy with
+        new plug-in instances goes there. A refused move (a split into its own branch) is said."""
         if not (self.has_owner(from_track) and self.has_owner(to_track)):
             return
-        source, target = self.app_chain(from_track), self.app_chain(to_track)
-        if from_index >= len(source):
+        slot = self._slot_or_none(from_track, from_index)
+        if slot is None:
             return
-        slot = source[from_index]
-        where = len(target) if to_index is None else to_index
+        owner, to_owner = self.owner(from_track), self.owner(to_track)
+        to = (len(to_owner.chain),) if to_index is None else as_path(to_index)
         if copy:
+            try:
+                target = branch_chain(to_owner.chain, to[:-1])
+            except RackhostError as err:
+                self.tell(str(err), error=True)
+                return
+
             def done(clone: Any) -> None:
-                if self.has_owner(to_track) and self.app_chain(to_track) is target:
-                    self.edit.add_slot(target, clone, min(where, len(target)))
+                if self.has_owner(to_track) and self.owner(to_track) is to_owner \
+                        and any(chain is target for chain in _chains(to_owner.chain)):
+                    self.edit.add_slot(target, clone, min(to[-1], len(target)))
                     self.structure_changed()
 
             self.loader.submit(f"copying {slot.name}...", slot.clone, done,
                                lambda err: self.tell(f"could not copy {slot.name}: {err}", error=True))
             return
-        if source is target:
-            to = where - 1 if where > from_index else where
-            if to != from_index:
-                self.edit.move_slot(source, from_index, min(to, len(source) - 1))
-                self.structure_changed()
-            return
-        into = strip_where(self.owner(to_track), to_track)
-        with self.session.history.group(f"move {slot.name} to {into}"):
-            self.edit.remove_slot(source, from_index)
-            self.edit.add_slot(target, slot, where)
-        self.structure_changed()
+        label = None if to_owner is owner else f"move {slot.name} to {strip_where(to_owner, to_track)}"
+        moved: SlotPath | None = None
+
+        def move() -> None:
+            nonlocal moved
+            moved = self.edit.move_to(self.session, owner, from_index, to, to_owner, label)
+
+        if self._try(move) and moved is not None:  # None: dropped where it was
+            self.structure_changed()
 
     def add_plugin(self, track: int | None, name: str, replace: int | SlotPath | None = None,
                    into: tuple[int, ...] = ()) -> None:
@@ -972,6 +981,9 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
+        # A slot being dragged says where it lands; the split windows first: they float over the strips.
+        strips = (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else []))
+        show_landing([*(p.drops for p in reversed(self.split_panels) if p.alive), *(v.drops for v in strips)])
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
@@ -1109,6 +1121,14 @@ def _engine_place(index: int | SlotPath) -> tuple[int, tuple[int, ...]]:
     """How an engine command names a slot: its place in the strip's chain, and the path down into a split."""
     path = as_path(index)
     return path[0], path[1:]
+
+
+def _chains(chain: Any) -> Iterator[Any]:
+    """``chain`` and every branch's chain under it, at any depth."""
+    yield chain
+    for slot in chain:
+        for branch in getattr(slot, "branches", ()):
+            yield from _chains(branch.chain)
 
 
 def _names(names: list[str]) -> str:

@@ -23,6 +23,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
+from rackhost.gui.drops import NOWHERE, DropTargets
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
@@ -52,7 +53,7 @@ PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 PAN_DRAG = 2.0 / 160  # a pixel of drag on the pan knob, up or right: 160 px from hard left to hard right
 CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
-SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
+SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index or its path in a split)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
 MATCH_SECONDS = (5.0, 10.0, 30.0)  # the match switch's menu: match over the last this many seconds played
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
@@ -184,6 +185,8 @@ class StripView:
         self.reductions: dict[int, tuple[str, str]] = {}
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         self.key_labels: dict[int, int] = {}  # a keyed slot's index -> the line under it naming its key
+        self.drops = DropTargets()  # its slots dragged, and where a drop on each target puts one
+        self.where = strip_where(owner, track)
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
@@ -224,6 +227,7 @@ class StripView:
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
                                                callback=lambda: app.open_browser(track),
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
+                self.drops.target(self.add_slot, f"last on {self.where}")
             if self.is_master:
                 with dpg.child_window(height=5 * px(ROW) + px(8), border=False, no_scrollbar=True):
                     dpg.add_separator()
@@ -527,10 +531,13 @@ class StripView:
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label="", width=self.inner - px(SLOT_TOOLS), user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
+                                    drop_callback=self._drop_at(index))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last "
-                             f"(Alt: a copy)")
+                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
+                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)",
+                             wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {slot.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -552,8 +559,14 @@ class StripView:
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])
 
-    def _dropped(self, dragged: tuple[Any, int], index: int | None) -> None:
-        """A slot dragged here: before slot ``index`` (None: last); Alt held: a copy, else it moves."""
+    def _drop_at(self, index: int | tuple[int, ...]) -> Any:
+        """A drop callback that puts what is dropped at ``index``: Dear PyGui hands a drop callback the target's
+        id and the payload's data, never the target's user_data, so the place is bound here."""
+        return lambda sender, dragged: self._dropped(dragged, index)
+
+    def _dropped(self, dragged: tuple[Any, int | tuple[int, ...]], index: int | tuple[int, ...] | None) -> None:
+        """A slot (from a strip, or a split window's branch: a path) dragged here: before slot ``index`` (None: last;
+        a path into a split's branch); Alt held: a copy, else it moves."""
         from_track, from_index = dragged
         self.app.drop_slot(from_track, from_index, self.track, index, copy=alt_held())
 
@@ -570,10 +583,13 @@ class StripView:
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
+                                    drop_callback=self._drop_at(index), user_data=index,
                                     callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
+                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
+                             f"split's branch to nest it there", wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {split.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -594,7 +610,10 @@ class StripView:
                                                  format="%.1f dB", user_data=(index, k),
                                                  callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
                 names = ", ".join(s.name for s in branch.chain) or "dry"
-                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED)
+                # A slot dropped on a branch's row goes last in that branch (into the split from the chain).
+                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED, payload_type=SLOT_PAYLOAD,
+                                     drop_callback=self._drop_at((index, k, len(branch.chain))))
+                self.drops.target(shown, f"last in branch {k + 1} of {split.name} on {self.where}")
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
