@@ -158,7 +158,7 @@ def _reached_code(item: pytest.Item, modules: dict[Path, _Module]) -> str:
     function = getattr(item, "function", None)
     if function is not None:
         owner = getattr(item, "cls", None) or function  # a method reaches its class's helpers
-        starts.append((Path(inspect.getfile(owner)), inspect.getsource(owner)))
+        starts.append((Path(inspect.getfile(owner)).resolve(), inspect.getsource(owner)))
     fixtureinfo = getattr(item, "_fixtureinfo", None)
     for definitions in (fixtureinfo.name2fixturedefs.values() if fixtureinfo is not None else ()):
         for definition in definitions:
