@@ -60,8 +60,8 @@ test: setup
 	$(PY) -m pytest -q $(MINIHOST_TESTS) $(DROP_DPF_WARNINGS)
 
 # The DISTRHO (DPF) plug-ins print "DPF warning: asked to delete component while ..." when freed: hundreds of lines
-# as the test processes end, burying the summaries (tests/conftest.py drops them at the exit of a pytest run by
-# hand; xdist's workers free theirs earlier). Only those lines leave stderr.
+# as each test process (and xdist worker) ends, outside pytest's capture, burying the summaries. Only those lines
+# leave stderr.
 DROP_DPF_WARNINGS := 2> >(grep --line-buffered -v -F 'DPF warning: asked to delete component while' >&2)
 
 bench: setup

@@ -17,7 +17,6 @@ SR = 48000
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the user's own caches, presets and settings out of the tests (subprocesses inherit this)."""
-    import atexit
     import os
     import tempfile
 
@@ -30,36 +29,6 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ[variable] = str(home / worker / folder)
         else:
             os.environ.setdefault(variable, str(home / folder))
-    # At exit, after pytest has put back the stderr its capture took (it would undo an earlier redirect).
-    atexit.register(_drop_teardown_warnings)
-
-
-# What a DISTRHO (DPF) plug-in prints when it is freed: once per plug-in, hundreds of lines when a test process
-# ends and frees those it kept, after pytest's summary. Only these lines are dropped; the rest of stderr passes.
-TEARDOWN_WARNING = "DPF warning: asked to delete component while"
-
-
-def _drop_teardown_warnings() -> None:
-    """From now on, send this process's stderr through ``grep -v`` of :data:`TEARDOWN_WARNING`."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    grep = shutil.which("grep")
-    if grep is None:
-        return
-    sys.stderr.flush()
-    # The filter outlives this process: it ends when the last writer to the pipe (this process) closes it.
-    # Its own session: a Ctrl-C meant for pytest leaves it to pass on what pytest says on the way out.
-    drop = subprocess.Popen([grep, "--line-buffered", "-v", "-F", "-e", TEARDOWN_WARNING], stdin=subprocess.PIPE,
-                            stdout=sys.__stderr__, start_new_session=True)
-    os.dup2(drop.stdin.fileno(), 2)
-    drop.stdin.close()
-    _FILTERS.append(drop)
-
-
-_FILTERS: list = []  # kept, so no warning says the filter still runs as the interpreter ends
 
 
 # `make test` runs the suite in two passes: what only computes, on every core (pytest-xdist), then what keeps
