@@ -51,12 +51,18 @@ run: setup
 MINIHOST_TESTS := tests/test_sidechain_keys.py tests/test_sidechain_routing.py tests/test_sidechain_live.py \
 	tests/test_demo.py tests/test_gui_keys.py tests/test_gain_reduction_keyed.py tests/test_sidechain_track_keys.py
 
-# First what only computes, on every core; then what keeps time (JACK takes, windows, engine processes), alone
-# (tests/conftest.py marks those "serial").
+# First what only computes, on every core, with the soak, the windows that only render and the Ray tests beside it
+# (--dist loadgroup keeps windows, and Ray clusters, one at a time); then what keeps time (JACK takes, engine
+# processes, real clicks in a window), alone (tests/conftest.py marks those "serial").
 test: setup
-	$(PY) -m pytest -q -n auto -m "not serial" --durations=10 $(addprefix --ignore=,$(MINIHOST_TESTS))
-	$(PY) -m pytest -q -m serial --durations=20 $(addprefix --ignore=,$(MINIHOST_TESTS))
-	$(PY) -m pytest -q $(MINIHOST_TESTS)
+	$(PY) -m pytest -q -n auto --dist loadgroup -m "not serial" --durations=10 $(addprefix --ignore=,$(MINIHOST_TESTS)) $(DROP_DPF_WARNINGS)
+	$(PY) -m pytest -q -m serial --durations=20 $(addprefix --ignore=,$(MINIHOST_TESTS)) $(DROP_DPF_WARNINGS)
+	$(PY) -m pytest -q $(MINIHOST_TESTS) $(DROP_DPF_WARNINGS)
+
+# The DISTRHO (DPF) plug-ins print "DPF warning: asked to delete component while ..." when freed: hundreds of lines
+# as each test process (and xdist worker) ends, outside pytest's capture, burying the summaries. Only those lines
+# leave stderr.
+DROP_DPF_WARNINGS := 2> >(grep --line-buffered -v -F 'DPF warning: asked to delete component while' >&2)
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'

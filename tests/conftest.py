@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,38 +32,137 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # `make test` runs the suite in two passes: what only computes, on every core (pytest-xdist), then what keeps
-# time or needs the machine to itself, one test at a time (`-m serial`). A test is serial when it uses a JACK
-# server or the full plug-in scan, or its file drives a window, an engine process, Ray or a soak: beside
-# another test, a JACK take gets xruns and a window's wait runs out.
+# time, one test at a time (`-m serial`). A test is serial when it uses a JACK server or the full plug-in scan,
+# or the code it reaches runs an engine process or a JACK take, or clicks and types into a real window (xdotool):
+# beside another test, a take gets xruns and a double-click's two clicks land frames apart. "The code it reaches"
+# is its own, its fixtures', the helper scripts of tests/ it runs, and the helpers, constants and imported names
+# of tests/ those name, followed on: a word only in another test's helper of the same file does not make it
+# serial, so a file's widget or command tests run beside others while its JACK test waits (Dear PyGui without a
+# display only computes). A test marked `beside_others` stays in the parallel pass whatever it reaches.
 SERIAL_FIXTURES = {"jack_server", "jack_server_factory", "full_scan"}
-SERIAL_FILE_WORDS = ("xvfb", "Xvfb", "xdotool", "dearpygui", "EngineProcess", "import ray", "ray.init", "soak",
-                     "jackd", "clean_take", "live_takes", "jack_harness import")
+SERIAL_WORDS = ("xdotool", "EngineProcess", "soak", "jackd", "clean_take", "live_takes", "jack_harness import")
+# Real windows that only render (an Xvfb display each, screenshots) and Ray clusters run beside the computing
+# tests, each kind on one worker, one at a time (`--dist loadgroup`): two `xvfb-run -a` at once can pick the same
+# display number, and a local Ray cluster starts 2 CPUs of workers.
+GROUP_WORDS = {"window": ("xvfb", "Xvfb", "show_viewport"), "ray": ("import ray", "ray.init", '"--ray"')}
+TESTS_DIR = Path(__file__).resolve().parent
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the serial tests: by the fixtures they use, or the words in their own code or in the helpers of
-    their file (a word only inside other tests of the file does not count)."""
-    import inspect
-
-    helpers_serial: dict[Path, bool] = {}
+    """Mark the serial tests, and group the window and Ray ones, by the code each test reaches."""
+    modules: dict[Path, _Module] = {}
     for item in items:
-        function = getattr(item, "function", None)
-        own = inspect.getsource(function) if function is not None else ""
-        path = Path(str(item.fspath))
-        if path not in helpers_serial:
-            text = path.read_text(errors="replace")
-            module = getattr(item, "module", None)
-            for name, member in vars(module).items() if module is not None else ():
-                if name.startswith("test_") and inspect.isfunction(member):
-                    text = text.replace(inspect.getsource(member), "")
-            helpers_serial[path] = _has_serial_word(text)
-        if helpers_serial[path] or _has_serial_word(own) or SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        text = _reached_code(item, modules)
+        beside = item.get_closest_marker("beside_others") is not None
+        if not beside and (_has(text, SERIAL_WORDS) or SERIAL_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.serial)
+            continue
+        for group, words in GROUP_WORDS.items():
+            if _has(text, words):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+    # A long test started last would hold the parallel pass up alone: those kept beside the others start first.
+    items.sort(key=lambda item: item.get_closest_marker("beside_others") is None)
 
 
-def _has_serial_word(text: str) -> bool:
-    return any(word in text for word in SERIAL_FILE_WORDS)
+def _has(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
+
+
+@dataclass
+class _Module:
+    """A file of tests/ read once: the code of each top-level name, and the names imported from other files of tests/."""
+
+    code: dict[str, str] = field(default_factory=dict)
+    imported: dict[str, tuple[Path, str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> _Module:
+        import ast
+
+        source = path.read_text(errors="replace")
+        lines = source.splitlines()
+        module = cls()
+
+        def take(statements: list) -> None:
+            for node in statements:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                    module.code[node.name] = "\n".join(lines[first - 1:node.end_lineno])
+                elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for target in targets:
+                        for name in ast.walk(target):
+                            if isinstance(name, ast.Name):
+                                module.code[name.id] = module.code.get(name.id, "") + "\n" + ast.get_source_segment(
+                                    source, node)
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        module.code[alias.asname or alias.name.split(".")[0]] = f"import {alias.name}"
+                elif isinstance(node, ast.ImportFrom):
+                    for alias in node.names:
+                        bound = alias.asname or alias.name
+                        module.code[bound] = f"from {node.module} import {alias.name}"
+                        helper = TESTS_DIR / f"{node.module}.py"
+                        if node.level == 0 and node.module and helper.is_file():
+                            module.imported[bound] = (helper, alias.name)
+                elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                    take(node.body)
+                    for handler in getattr(node, "handlers", []):
+                        take(handler.body)
+                    take(getattr(node, "orelse", []))
+                    take(getattr(node, "finalbody", []))
+
+        take(ast.parse(source).body)
+        return module
+
+
+def _reached_code(item: pytest.Item, modules: dict[Path, _Module]) -> str:
+    """The test's own code and all the code of tests/ it reaches (see above)."""
+    import inspect
+    import re
+
+    starts: list[tuple[Path, str]] = []
+    function = getattr(item, "function", None)
+    if function is not None:
+        owner = getattr(item, "cls", None) or function  # a method reaches its class's helpers
+        starts.append((Path(inspect.getfile(owner)).resolve(), inspect.getsource(owner)))
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    for definitions in (fixtureinfo.name2fixturedefs.values() if fixtureinfo is not None else ()):
+        for definition in definitions:
+            try:
+                path = Path(inspect.getfile(definition.func)).resolve()
+            except TypeError:
+                continue
+            if path.parent == TESTS_DIR:
+                starts.append((path, inspect.getsource(definition.func)))
+    seen: set[tuple[Path, str]] = set()
+    reached: list[str] = []
+    while starts:
+        path, code = starts.pop()
+        reached.append(code)
+        for name in set(re.findall(r"\b([A-Za-z_]\w*)\.py\b", code)):  # a helper script it runs: all of it
+            script = TESTS_DIR / f"{name}.py"
+            if not name.startswith(("test_", "conftest")) and (script, "") not in seen and script.is_file():
+                seen.add((script, ""))
+                starts.append((script, script.read_text(errors="replace")))
+        module = modules.get(path) or modules.setdefault(path, _Module.read(path))
+        for name in set(re.findall(r"[A-Za-z_]\w*", code)):
+            if (path, name) in seen or name not in module.code:
+                continue
+            seen.add((path, name))
+            if name in module.imported:
+                helper, original = module.imported[name]
+                starts.append((path, module.code[name]))
+                if (helper, original) not in seen:
+                    helper_module = modules.get(helper) or modules.setdefault(helper, _Module.read(helper))
+                    if original in helper_module.code:
+                        seen.add((helper, original))
+                        starts.append((helper, helper_module.code[original]))
+            else:
+                starts.append((path, module.code[name]))
+    return "\n".join(reached)
 
 
 _FULL_SCAN = BackgroundScan()

@@ -25,6 +25,9 @@ SEED = 20  # the edits of every CI run; bench/soak.py draws a new seed unless to
 RSS_GROWTH_BOUND_MB = 64.0
 
 
+# In make test's parallel pass: the engine's audio thread runs at JACK's real-time priority above the computing
+# tests, and xruns, which they may cause, are not what it asserts (it passed beside them on a machine at load 15).
+@pytest.mark.beside_others
 def test_sixty_seconds_of_random_edits_leave_no_fault_complete_takes_and_bounded_memory():
     if not jackd_available():
         pytest.fail("needs jackd, jack_lsp and JACK-Client: 'make setup' installs them (jackd2, JACK-Client)")
