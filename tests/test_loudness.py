@@ -179,8 +179,10 @@ def test_the_float32_true_peak_sums_read_what_the_float64_convolution_reads(fram
     audio = (audio * rng.uniform(0.01, 1.0)).astype(np.float32)
     want = interpolated_peak(audio, start, start + frames, rate)
     got = interpolated_peak(audio, start, start + frames, rate, np.float32)
-    assert want > 0
-    assert abs(20 * math.log10(got / want)) <= 1e-4
+    if want == 0.0:  # clicks that all fell outside the frames read
+        assert got == 0.0
+    else:
+        assert abs(20 * math.log10(got / want)) <= 1e-4
 
 
 @settings(max_examples=40, deadline=None)

@@ -210,7 +210,8 @@ class StreamMeter:
         self._start = 0  # frame index of _squares[:, 0]
         # A gating block is 4 steps long, so it is the sum of 4 pieces (the sums of squares over one step each,
         # pyloudnorm's block starts as bounds): each frame is summed once, not once for each block it is in.
-        self._pieces = np.zeros((channels, 0))  # (channels, pieces): sums of squares of pieces 0, 1, ...
+        self._pieces = np.zeros((channels, 0))  # (channels, pieces): sums of squares of the pieces blocks still need
+        self._first_piece = 0  # the index of _pieces[:, 0]
         self._blocks: list[np.ndarray] = []  # each gating block's mean square per channel
         self.frames = 0  # frames added
         self._done = 0  # frames measured: blocks are gathered up to MEASURE_FRAMES first (fewer, longer runs)
@@ -266,19 +267,25 @@ class StreamMeter:
         return np.add.reduceat(squares, np.asarray(starts) - starts[0], axis=1)
 
     def _gate_blocks(self, until: int, last: int | None = None) -> None:
-        pieces = np.concatenate([self._pieces, self._piece_sums(self._pieces.shape[1], until, True)], axis=1)
-        self._pieces = pieces
+        first = self._first_piece
+        end = first + self._pieces.shape[1]  # the index of the next piece to sum
+        pieces = self._pieces = np.concatenate([self._pieces, self._piece_sums(end, until, True)], axis=1)
+        end = first + pieces.shape[1]
         if last is not None:  # the end: the blocks it cuts take what there is of their pieces
-            pieces = np.concatenate([pieces, self._piece_sums(pieces.shape[1], until, False)], axis=1)
-            short = last + 3 - pieces.shape[1]
+            pieces = np.concatenate([pieces, self._piece_sums(end, until, False)], axis=1)
+            short = last + 3 - (first + pieces.shape[1])
             if short > 0:
                 pieces = np.concatenate([pieces, np.zeros((self.channels, short))], axis=1)
         j = len(self._blocks)
-        count = (pieces.shape[1] - 3) if last is None else last
+        count = first + pieces.shape[1] - 3 if last is None else last
         if count > j:
-            sums = pieces[:, j: count] + pieces[:, j + 1: count + 1] + pieces[:, j + 2: count + 2] + pieces[:, j + 3: count + 3]
+            a, b = j - first, count - first  # block i is pieces i .. i + 3
+            sums = pieces[:, a: b] + pieces[:, a + 1: b + 1] + pieces[:, a + 2: b + 2] + pieces[:, a + 3: b + 3]
             self._blocks.extend(sums.T / (GATE_BLOCK_SECONDS * self.sample_rate))
-        lower, _ = self._bounds(self._pieces.shape[1])
+        keep = min(len(self._blocks), end) - first  # the next block's first piece on
+        self._pieces = self._pieces[:, keep:]
+        self._first_piece += keep
+        lower, _ = self._bounds(end)
         drop = min(max(0, lower - self._start), self._squares.shape[1])
         self._squares = self._squares[:, drop:]
         self._start += drop
