@@ -84,12 +84,23 @@ loads of its last 4096 callbacks (10.9 s); both sides are read the same way:
 every few seconds from ``settle`` seconds after play, p99 is the worst window's
 p99, p50 the median of the windows' p50s, max the largest load seen. Xruns are
 counted from the end of the settle time to the end of the run; ``jack_xruns``
-are the server's own count (its log) over the same span, as a cross-check.
+are the server's own count (its log) over the same span, as a cross-check, and
+``partner late`` (``routed_partner_late`` in (f)) how many of rackhost's were
+blocks its partner process had not rendered when the callback needed them: the
+callback then waited a whole period for it, so each one is also a load over 1.
 
 The parent initializes PortAudio only for the in-process run of (b): PortAudio
 opens a JACK client in every process that initializes it (importing
 sounddevice does), and the parent is not meant to be part of the server's
-graph. The last line printed is a JSON object.
+graph. The last line printed is a JSON object: ``block``, ``rate``, ``cores``,
+``pedalboard``, ``wall_seconds`` and ``loadavg_before``/``loadavg_after`` in
+every mode, then only what the mode measured: the plain run its ``seconds``
+and ``search_seconds`` and the figures of (0)-(d); ``--rates`` its ``rates_*``
+(its run length is ``rates_seconds``); ``--spectrum`` the ``spectrum_*`` of (e);
+``--routed`` the ``routed_*`` of (f). The header printed first names the
+track and master chains where the mode's sessions hold them (not in (f), whose
+session is described in its own header) and the pass rule where a run is
+judged by it.
 
     python bench/live.py [--quick] [--seconds S] [--search-seconds S] [--no-audiostream]
     python bench/live.py --rates ROUNDS [--tracks 64] [--search-seconds S]   # xrun rates only, side by side
@@ -589,6 +600,10 @@ class Runner:
     def alive(self) -> bool:
         return True
 
+    def partner_late(self) -> int:
+        """Of the xruns so far, the blocks a partner process had not rendered in time (0: no partner)."""
+        return 0
+
     def counters(self) -> tuple[int, int]:
         """(callbacks, xruns) so far."""
         raise NotImplementedError
@@ -636,6 +651,9 @@ class EngineRunner(Runner):
     def counters(self) -> tuple[int, int]:
         s = self.engine.stats()
         return int(s["callbacks"]), int(s["xruns"])
+
+    def partner_late(self) -> int:
+        return int(self.engine.stats().get("partner_late", 0))
 
     def window(self) -> tuple[float, float, float]:
         s = self.engine.stats()
@@ -832,6 +850,7 @@ class Result:
     load: str  # "gui", "hog", "none"
     xruns: int = 0
     jack_xruns: int = 0
+    partner_late: int = 0  # of the xruns, blocks the partner process had not rendered in time
     callbacks: int = 0
     p50: float = 0.0
     p99: float = 0.0
@@ -866,7 +885,8 @@ class Result:
         if self.error:
             return f"  {self.kind:<10} N={self.tracks:<4} FAILED: {self.error}"
         verdict = "pass" if self.passed else ("FAIL (xruns)" if self.load_ok else "FAIL (load)")
-        return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}) "
+        return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}"
+                + (f", partner late {self.partner_late}" if self.partner_late else "") + ") "
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
@@ -890,6 +910,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         if not runner.alive():
             raise RuntimeError("the stream is not running after the settle time")
         callbacks0, xruns0 = runner.counters()
+        late0 = runner.partner_late()
         jack0 = jack_log.count()
         log0 = jack_log.size()
         other = OtherLoad()
@@ -911,6 +932,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        result.partner_late = runner.partner_late() - late0
         runner.finish()
         # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
         events: list[str] = []
@@ -1187,6 +1209,7 @@ def routed_summary(result: Result | None, seconds: float, jack_cpu: int | None, 
         "routed_load_max": result.max if ran else None,
         "routed_xruns": result.xruns if ran else None,
         "routed_jack_xruns": result.jack_xruns if ran else None,
+        "routed_partner_late": result.partner_late if ran else None,
         "routed_xruns_per_minute": rate,
         "routed_jack_cpu_xruns_per_minute": references["jack_cpu"],
         "routed_native_xruns_per_minute": references["native"],
@@ -1590,6 +1613,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def mode(args: argparse.Namespace) -> str:
+    """What this run measures: ``spectrum`` (e), ``routed`` (f), ``rates`` or ``search``, the plain run (0)-(d)."""
+    return "spectrum" if args.spectrum else "routed" if args.routed else "rates" if args.rates else "search"
+
+
+def header(args: argparse.Namespace, cores: int | None, pedalboard_version: str) -> dict[str, object]:
+    """The last JSON line's first keys: the server and machine, and the plain run's lengths in the plain run alone
+    (each other mode reports the lengths it ran under its own keys: spectrum_seconds, routed_seconds, rates_seconds)."""
+    results: dict[str, object] = {"block": BLOCK, "rate": SAMPLE_RATE}
+    if mode(args) == "search":
+        results.update(seconds=args.seconds, search_seconds=args.search_seconds)
+    results.update(cores=cores, pedalboard=pedalboard_version)
+    return results
+
+
+def header_lines(args: argparse.Namespace, server: str, realtime: bool, cores: int | None, pedalboard_version: str,
+                 device: Any) -> list[str]:
+    """What is printed before the first measurement: the server, the chains the mode's sessions hold (the routed
+    session says its own), and the rule a run's line is judged by where the mode judges runs by it."""
+    which = mode(args)
+    lines = [(f"JACK dummy server {server}: {SAMPLE_RATE} Hz, period {BLOCK} ({PERIOD * 1e3:.3f} ms), "
+              f"{'real-time (-R)' if realtime else 'not real-time'}; {cores} cores; pedalboard {pedalboard_version}; "
+              f"PortAudio device {device}")]
+    if which != "routed":
+        lines.append(f"track chain: {' -> '.join(n for n, _ in TRACK_CHAIN)}; "
+                     f"master: {' -> '.join(n for n, _ in MASTER_CHAIN)}")
+    settles = f"each run settles {SETTLE:g} s after play first"
+    if which == "spectrum":  # judged by p50 ratios alone (see (e)): no run passes or fails
+        lines.append(settles)
+    elif which == "routed":
+        lines.append(f"the run's line: pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period "
+                     f"(routed_strict_pass); {settles}")
+    else:
+        lines.append(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; {settles}")
+    return lines
+
+
+def last_line(results: dict[str, object], wall: float, load_before: tuple[float, float, float]) -> str:
+    """The JSON line every mode ends with: ``results`` with the run's wall time and the machine's load averages
+    (1/5/15 minutes: others' work skews all) added to it, floats to 4 places."""
+    results.update(wall_seconds=round(time.perf_counter() - wall, 1),
+                   loadavg_before=[round(x, 2) for x in load_before],
+                   loadavg_after=[round(x, 2) for x in os.getloadavg()])
+    return json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from jack_harness import JackServer, jackd_available
@@ -1601,9 +1670,7 @@ def main(argv: list[str] | None = None) -> int:
 
     wall = time.perf_counter()
     load_before = os.getloadavg()
-    results: dict[str, object] = {"block": BLOCK, "rate": SAMPLE_RATE, "seconds": args.seconds,
-                                  "search_seconds": args.search_seconds, "cores": os.cpu_count(),
-                                  "pedalboard": pedalboard.__version__}
+    results = header(args, os.cpu_count(), pedalboard.__version__)
     server = JackServer(rate=SAMPLE_RATE, period=BLOCK, inputs=2, outputs=2, portaudio=False)
     with tempfile.TemporaryDirectory(prefix="rackhost-live-bench-") as tmp:
         server.start()
@@ -1611,37 +1678,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             device = jack_device_index()
             bench = Bench(args, Path(tmp), JackLog(server.log_path), device)
-            print(f"JACK dummy server {server.name}: {SAMPLE_RATE} Hz, period {BLOCK} ({PERIOD * 1e3:.3f} ms), "
-                  f"{'real-time (-R)' if server.realtime else 'not real-time'}; {os.cpu_count()} cores; "
-                  f"pedalboard {pedalboard.__version__}; PortAudio device {device}")
-            print(f"track chain: {' -> '.join(n for n, _ in TRACK_CHAIN)}; master: {' -> '.join(n for n, _ in MASTER_CHAIN)}")
-            print(f"pass = 0 xruns and load p99 <= {LOAD_LIMIT:.0%} of the period; each run settles {SETTLE:g} s "
-                  f"after play first")
+            print("\n".join(header_lines(args, server.name, server.realtime, os.cpu_count(), pedalboard.__version__,
+                                         device)))
 
-            if args.spectrum:
-                results.update(spectrum_cost(bench, args.tracks, args.spectrum_rounds, args.spectrum_seconds))
-                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
-                               loadavg_before=[round(x, 2) for x in load_before],
-                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
-                print(json.dumps(results), flush=True)
-                return 0
-
-            if args.routed:
-                results.update(routed_realtime(bench, args.routed_seconds))
-                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
-                               loadavg_before=[round(x, 2) for x in load_before],
-                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
+            if mode(args) != "search":
+                if args.spectrum:
+                    results.update(spectrum_cost(bench, args.tracks, args.spectrum_rounds, args.spectrum_seconds))
+                elif args.routed:
+                    results.update(routed_realtime(bench, args.routed_seconds))
+                else:
+                    results.update(compare_rates(bench, args.rates, args.tracks, args.search_seconds))
                 sys.stderr.flush()
-                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}),
-                      flush=True)
-                return 0
-
-            if args.rates:
-                results.update(compare_rates(bench, args.rates, args.tracks, args.search_seconds))
-                results.update(wall_seconds=round(time.perf_counter() - wall, 1),
-                               loadavg_before=[round(x, 2) for x in load_before],
-                               loadavg_after=[round(x, 2) for x in os.getloadavg()])
-                print(json.dumps(results), flush=True)
+                print(last_line(results, wall, load_before), flush=True)
                 return 0
 
             # As long as the confirmation runs: "0 xruns in 60 s" is asked of a C client too.
@@ -1727,10 +1775,8 @@ def main(argv: list[str] | None = None) -> int:
         isolation_inprocess_callbacks=iso_inproc.callbacks,
         target_min_tracks_met=max_tracks >= MIN_TRACKS_TARGET,
         target_fraction_met=bool(limit_tracks) and max_tracks >= LIMIT_FRACTION_TARGET * limit_tracks,
-        wall_seconds=round(time.perf_counter() - wall, 1),
-        loadavg_before=[round(x, 2) for x in load_before],  # 1/5/15-minute load averages: others' work skews all
-        loadavg_after=[round(x, 2) for x in os.getloadavg()],
     )
+    line = last_line(results, wall, load_before)
     print(f"\nload only (p99 <= {LOAD_LIMIT:.0%}, xruns aside): rackhost {results['max_tracks_load_only']} tracks, "
           f"bare loop {results['limit_tracks_load_only']}")
     print(f"max_tracks {max_tracks} (target >= {MIN_TRACKS_TARGET}: "
@@ -1739,7 +1785,7 @@ def main(argv: list[str] | None = None) -> int:
           f"isolation xruns: engine process {results['isolation_process_xruns']}, "
           f"in-process {results['isolation_inprocess_xruns']}; {results['wall_seconds']:.0f} s")
     sys.stderr.flush()
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}), flush=True)
+    print(line, flush=True)
     return 0
 
 

@@ -28,7 +28,7 @@ each take, checked complete (every frame the callback recorded is in its
 files, none dropped, the files as long as the frames written). The seed is
 printed: ``--seed`` replays a run's edits. The last line printed is JSON.
 
-    python bench/soak.py [--minutes 30] [--seed N] [--settle 60] [--reference-seconds 60] [--edit-every 1]
+    python bench/soak.py [--minutes 30] [--seed N] [--only parameter,take] [--settle 60] [--reference-seconds 60] [--edit-every 1]
 """
 
 from __future__ import annotations
@@ -183,11 +183,12 @@ class Driver:
     rng: random.Random
     takes_folder: Path
     counts: collections.Counter = field(default_factory=collections.Counter)
+    edits: dict[str, int] = field(default_factory=lambda: dict(EDITS))
     recording: bool = False
     takes_started: int = 0
 
     def step(self) -> str:
-        kinds, weights = zip(*EDITS.items())
+        kinds, weights = zip(*self.edits.items())
         kind = self.rng.choices(kinds, weights)[0]
         done = getattr(self, f"_{kind}")()
         self.counts[done or kind] += 1
@@ -374,6 +375,8 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
                                device=device, block_size=BLOCK)
         engine.start()
     driver = Driver(session, engine, rng, takes_folder)
+    if args.only is not None:
+        driver.edits = {kind: EDITS[kind] for kind in args.only}
     gui = GuiLoad(GUI_BUSY, lambda: (engine.meters(), engine.stats()))
     events: list[str] = []
     stats: dict[str, float] = {}
@@ -383,7 +386,8 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
     samples: list[float] = []
     seconds = args.minutes * 60.0
     settle = min(args.settle, seconds / 2)
-    result: dict[str, Any] = {"seed": args.seed, "minutes": args.minutes, "tracks": len(session.tracks),
+    result: dict[str, Any] = {"seed": args.seed, "only": args.only,
+                              "minutes": args.minutes, "tracks": len(session.tracks),
                               "settle_seconds": settle}
     try:
         with stderr_to(log):
@@ -462,11 +466,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds before memory growth is counted (default 60; at most half the run)")
     parser.add_argument("--edit-every", type=float, default=EDIT_EVERY,
                         help="seconds between edits (default 1; 0: no edits, to see what the edits cost)")
+    parser.add_argument("--only", default=None,
+                        help=f"comma-separated edit kinds to make (of {', '.join(EDITS)}; default all), to find "
+                             f"which kind of edit costs memory")
     parser.add_argument("--reference-seconds", type=float, default=60.0,
                         help="how long jack_cpu runs first as the platform reference (default 60; 0: none)")
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**31)
+    if args.only is not None:
+        kinds = [k.strip() for k in args.only.split(",") if k.strip()]
+        unknown = [k for k in kinds if k not in EDITS]
+        if unknown or not kinds:
+            parser.error(f"--only {args.only!r}: give edit kinds from {', '.join(EDITS)}")
+        args.only = kinds
     return args
 
 

@@ -75,12 +75,17 @@ class ChannelLayoutError(RackhostError):
 
 
 class UnknownParameterError(RackhostError):
+    """A parameter name the plug-in does not have; ``close`` holds its names nearest to it (a typo, most likely)."""
+
     def __init__(self, plugin: str, name: str, valid: list[str]):
         self.plugin = plugin
         self.name = name
         self.valid = valid
+        lowered = {v.lower(): v for v in valid}
+        self.close = [lowered[k] for k in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.75)]
+        hint = f" (did you mean {' or '.join(self.close)}?)" if self.close else ""
         super().__init__(
-            f"plug-in {plugin!r} has no parameter {name!r}; valid parameters: {', '.join(valid) or '(none)'}"
+            f"plug-in {plugin!r} has no parameter {name!r}{hint}; valid parameters: {', '.join(valid) or '(none)'}"
         )
 
 
@@ -100,6 +105,16 @@ class AudioFileError(RackhostError):
 
 class ChainSpecError(RackhostError):
     """An inline chain description (``--chain``) cannot be parsed."""
+
+
+class SlotPathError(RackhostError):
+    """A slot path (``1/0/0``: slot 0 of branch 0 of the split at slot 1) that is not an odd count of numbers
+    from 0. Each command re-raises it as its own error, so the message names the path and how to write it."""
+
+    def __init__(self, text: str, reason: str):
+        self.text = text
+        self.reason = reason
+        super().__init__(f"slot path {text!r}: {reason}")
 
 
 class SessionError(RackhostError):
@@ -185,6 +200,15 @@ class KeyedSplitSlotError(RoutingError):
         self.owner, self.plugin = owner, plugin
         super().__init__(f"{owner}: {plugin} inside a split has a key, but only a chain's own slots can take one; "
                          f"move {plugin} out of the split, or clear its key")
+
+
+class SplitIntoItselfError(SessionError):
+    """A split moved into one of its own branches (at any depth): it cannot hold itself."""
+
+    def __init__(self, split: str, path: tuple[int, ...], to: tuple[int, ...]):
+        self.split, self.path, self.to = split, path, to
+        super().__init__(f"split {split!r} (slot path {path!r}) cannot move into its own branch (to {to!r}); "
+                         f"move it before or after itself, or move the plug-ins out of its branches instead")
 
 
 class AudioDeviceError(RackhostError):

@@ -121,6 +121,15 @@ def wav_file(tmp_path: Path):
     return write
 
 
+@pytest.fixture
+def app(session_file: Path):
+    """The rack window (no engine) of the test file's own ``session_file`` fixture: a window test's usual start."""
+    from gui_driver import built_window  # here: most test files never build a window
+
+    with built_window(session_file) as rack:
+        yield rack
+
+
 def file_loader(path: str | Path) -> object:
     """The engine process's loader for a session file: what a CLI or GUI hands it (live may not import presets)."""
     from rackhost.live.process import SessionLoader

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +31,20 @@ def built_window(path: Path) -> Iterator[RackApp]:
         dpg.destroy_context()
 
 
+TESTS = Path(__file__).parent
+
+
+def window_output(*command: str | Path, screen: str = "1280x720", timeout: float = 300) -> dict:
+    """``python *command`` (a window script in tests/ and its arguments, or ``-c``, a script's text and its
+    arguments) run under Xvfb in a process of its own, tests/ on its path: the JSON its last line prints."""
+    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]))
+    run = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, *map(str, command)],
+                         check=False, capture_output=True, text=True, timeout=timeout, cwd=TESTS, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def document(app: RackApp) -> dict:
     """The session as its file would hold it: what a view must leave alone and an edit must change."""
     return session_to_dict(app.session)
@@ -42,4 +61,17 @@ def click(item: int, value: object = None) -> None:
         dpg.set_value(item, value)
     callback = dpg.get_item_callback(item)
     arguments = (item, value, dpg.get_item_user_data(item))
+    callback(*arguments[: len(inspect.signature(callback).parameters)])
+
+
+def drop(source: int, target: int) -> None:
+    """Drop ``source``'s drag payload on ``target`` as Dear PyGui does at the end of a drag: the target's drop
+    callback gets (target, the payload's drag_data, None), if it takes that payload type. None: Dear PyGui hands a
+    drop callback no user_data (a real drop under Xvfb showed it), so a target's place must be bound otherwise."""
+    payloads = [p for p in dpg.get_item_children(source, 3) if dpg.get_item_type(p) == "mvAppItemType::mvDragPayload"]
+    assert payloads, f"item {source} has no drag payload: it cannot be dragged"
+    payload = dpg.get_item_configuration(payloads[0])
+    assert payload["payload_type"] == dpg.get_item_configuration(target)["payload_type"], "the target refuses it"
+    callback = dpg.get_item_drop_callback(target)
+    arguments = (target, payload["drag_data"], None)
     callback(*arguments[: len(inspect.signature(callback).parameters)])

@@ -5,8 +5,8 @@ Run by tests/test_gui_recovery.py on an Xvfb display, in a process of its own:
 - ``edit SESSION``: once the session is loaded, add a track and turn a fader (edits as the window's
   controls make them), print ``edited`` when the recovery file is written, and keep running until killed.
 - ``restore SESSION``: print the question the start asks as JSON, click its Restore button with xdotool,
-  print the restored session as JSON, press Ctrl+S with xdotool, print whether the recovery file is left,
-  and quit.
+  print the restored session and its history as JSON, undo (Ctrl+Z) back to the saved file and print it,
+  redo (Ctrl+Shift+Z), press Ctrl+S with xdotool, print whether the recovery file is left, and quit.
 """
 
 from __future__ import annotations
@@ -89,7 +89,17 @@ def main(mode: str, session_path: str) -> None:
             say(json.dumps({"tracks": [t.name for t in app.session.tracks],
                             "gain_db": app.session.tracks[0].gain_db, "dirty": app.files.dirty,
                             "session_path": str(app.session_path),
-                            "user_file_tracks": [t["name"] for t in json.loads(path.read_text())["tracks"]]}))
+                            "user_file_tracks": [t["name"] for t in json.loads(path.read_text())["tracks"]],
+                            "history": app.session.history.labels()[0],
+                            "history_list": dpg.get_item_configuration(app.history_view.listbox)["items"]}))
+            key("ctrl+z")  # back to the file as it was saved...
+            state["step"] = "undoing"
+        elif step == "undoing" and len(app.session.tracks) == 1:
+            say(json.dumps({"tracks": [t.name for t in app.session.tracks], "gain_db": app.session.tracks[0].gain_db,
+                            "redo": app.session.history.labels()[1]}))
+            key("ctrl+shift+z")  # ...and forward to the restored changes
+            state["step"] = "redoing"
+        elif step == "redoing" and len(app.session.tracks) == 2:
             key("ctrl+s")
             state["step"] = "saving"
             state["frames"] = 0

@@ -8,7 +8,6 @@ Run under Xvfb by tests/test_gui_split_automation.py in a process of its own. ar
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import dearpygui.dearpygui as dpg
@@ -21,14 +20,6 @@ def main(session_path: str) -> None:
     real = RealWindow(session_path, "rackhost-split-lane")
     app = real.app
     out: dict = {}
-
-    def xdo(*args: str) -> None:
-        subprocess.run(["xdotool", *args], check=True)
-        real.frames(6)
-
-    def to(item: int, x: float, y: float) -> None:
-        left, top = dpg.get_item_rect_min(item)
-        xdo("mousemove", "--window", real.window, str(int(left + x)), str(int(top + y)))
 
     track = app.session.tracks[0]
     comp = track.chain[1].branches[0].chain[0]
@@ -48,14 +39,11 @@ def main(session_path: str) -> None:
     dpg.focus_item(panel.window)
     real.frames(4)
     control = panel.controls["threshold_db"]
-    w, h = dpg.get_item_rect_size(control)
-    to(control, w / 2, h / 2)
-    xdo("click", "3")
+    real.right_click(control)
     menu = panel.menus["threshold_db"]
     out["menu"] = [dpg.get_item_label(item) for item in dpg.get_item_children(menu, 1)]
     out["menu_shown"] = dpg.is_item_shown(menu)
-    left, top = dpg.get_item_pos(menu)  # a menu item reports no rectangle: its row is the popup's first
-    xdo("mousemove", "--window", real.window, str(int(left + 30)), str(int(top + 14)), "click", "1")
+    real.click_first_menu_row(menu)  # Automate
     out["opened"] = points()
     out["lanes"] = [dpg.get_value(lane.title) for lane in app.lanes if lane.alive]
     lane = app.lanes[-1]
@@ -63,12 +51,12 @@ def main(session_path: str) -> None:
     dpg.configure_item(panel.window, show=False)
     dpg.configure_item(split_panel.window, show=False)
     real.frames(6)
-    to(lane.canvas, lane.x_of(2.0), lane.y_of(-40.0))
-    xdo("click", "1")
+    real.move_to(lane.canvas, lane.x_of(2.0), lane.y_of(-40.0))
+    real.xdo("click", "1")
     out["added"] = points()
     out["history"] = app.session.history.labels()[0][-2:]
     out["amber"] = bool(dpg.get_item_theme(control))
-    xdo("key", "--window", real.window, "ctrl+z")
+    real.xdo("key", "--window", real.window, "ctrl+z")
     out["undone"] = points()
     real.close()
     print(json.dumps(out))

@@ -51,6 +51,36 @@ class RealWindow:
                         "click", "1"], check=True)
         self.frames(6)
 
+    def xdo(self, *args: str, frames: int = 6) -> None:
+        """``xdotool *args`` (window-relative where ``--window`` is given ``self.window``), then ``frames`` frames."""
+        subprocess.run(["xdotool", *args], check=True)
+        self.frames(frames)
+
+    def move_to(self, item: int, x: float, y: float) -> None:
+        """The pointer to (``x``, ``y``) inside ``item``, in its own pixels."""
+        left, top = dpg.get_item_rect_min(item)
+        self.xdo("mousemove", "--window", self.window, str(int(left + x)), str(int(top + y)))
+
+    def right_click(self, item: int) -> None:
+        w, h = dpg.get_item_rect_size(item)
+        self.move_to(item, w / 2, h / 2)
+        self.xdo("click", "3")
+
+    def click_first_menu_row(self, menu: int) -> None:
+        """A real click on the first row of the open popup ``menu`` (a menu item reports no rectangle)."""
+        left, top = dpg.get_item_pos(menu)
+        self.xdo("mousemove", "--window", self.window, str(int(left + 30)), str(int(top + 14)), "click", "1")
+
+    def start_engine(self, device: object, timeout: float = 90.0) -> None:
+        """The window's engine restarted on ``device`` with no input (file tracks play), waited for."""
+        self.app.restart_engine(device=device, input_channels=0)
+        deadline = time.monotonic() + timeout
+        while self.app.engine is None or not self.app.engine.alive:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the engine did not start within {timeout:g} s: {self.app.messages[-3:]}")
+            self.frames(1)
+            time.sleep(0.05)
+
     def type(self, text: str) -> None:
         subprocess.run(["xdotool", "type", "--window", self.window, "--delay", "30", text], check=True)
         self.frames(12)

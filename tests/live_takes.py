@@ -110,3 +110,23 @@ def assert_live_equals_offline(jack_server, make_session: Callable[..., Session]
     _, aligned = align(offline.audio, captured)
     np.testing.assert_allclose(aligned, offline.audio, atol=1e-6)
     assert stats.plugin_latency_frames == offline.latency == latency
+
+
+def assert_playback_equals_offline(jack_server, make_session: Callable[[], Session], frames: int) -> None:
+    """The null test for file tracks: ``make_session()`` played from the transport's start under JACK (its
+    envelopes read at the transport position), ``frames`` of it captured, gives what it renders offline."""
+
+    def take() -> np.ndarray:
+        engine = LiveEngine(make_session(), device=jack_device())
+        engine.start()
+        try:
+            captured = capture_playback(jack_server, engine.play, frames)
+            assert engine.stats().fault is None
+        finally:
+            engine.close()
+        return captured
+
+    captured = clean_take(take)
+    offline = render(make_session(), tail=False).audio
+    _, aligned = align(offline, captured)
+    np.testing.assert_allclose(aligned, offline, atol=1e-6)  # JACK's own float path; callback tests are exact

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 import pytest
+from automation_helpers import render_block_by_block
 from conftest import SR, program_signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -188,10 +189,7 @@ def test_the_live_callback_plays_a_moving_compressor_threshold_as_the_offline_re
 
 
 def test_a_moving_compressor_threshold_on_a_file_played_under_jack_equals_the_offline_render(jack_server):
-    from jack_harness import align, jack_device  # here: the rest of this file runs beside other tests (conftest)
-    from live_takes import capture_playback, clean_take
-
-    from rackhost.live import LiveEngine
+    from live_takes import assert_playback_equals_offline  # here: the rest of this file runs beside other tests
 
     signal = program_signal(2, 1.0, seed=13)
 
@@ -199,21 +197,7 @@ def test_a_moving_compressor_threshold_on_a_file_played_under_jack_equals_the_of
         return _live_session(signal, 0.7)  # a file track: its envelopes read at the transport position
 
     assert _stage_kinds(make()) == [CompressorThreshold]
-
-    def take() -> np.ndarray:
-        engine = LiveEngine(make(), device=jack_device())
-        engine.start()
-        try:
-            captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * 128)
-            assert engine.stats().fault is None
-        finally:
-            engine.close()
-        return captured
-
-    captured = clean_take(take)
-    offline = render(make(), tail=False).audio
-    _, aligned = align(offline, captured)
-    np.testing.assert_allclose(aligned, offline, atol=1e-6)  # JACK's own float path; the callback test is exact
+    assert_playback_equals_offline(jack_server, make, signal.shape[1] + 80 * 128)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -224,21 +208,7 @@ def test_blocks_handed_one_at_a_time_give_the_samples_of_segments_of_many_blocks
         return _live_session(program_signal(2, 0.6, seed=3), 0.8, block)
 
     offline = render_mix(session(), tail=False).audio
-    live = session()
-    live.reset()
-    snap = live.snapshot(max_segment=block)
-    snap.automation.prime()  # as the live engine does after a reset
-    source = live.tracks[0].source.audio(SR)
-    frames = source.shape[1]
-    padded = np.zeros((2, -(-frames // block) * block), np.float32)
-    padded[:, :frames] = source
-    strips = np.zeros((1, 2, block), np.float32)
-    mix = np.zeros((2, block), np.float32)
-    out = np.zeros_like(padded)
-    for pos in range(0, padded.shape[1], block):
-        snap.tracks[0].render(padded[:, pos:pos + block], strips[0], pos)
-        snap.master.render(snap.mix_tracks(strips, mix, pos), out[:, pos:pos + block], pos)
-    assert np.array_equal(out[:, :frames], offline)
+    assert np.array_equal(render_block_by_block(session(), block), offline)
 
 
 def test_a_touch_holding_the_threshold_below_the_envelope_compresses_as_the_value_held():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from automation_helpers import render_block_by_block
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,20 +239,7 @@ def test_block_by_block_as_live_gives_the_samples_of_the_offline_render(block):
         return s
 
     offline = render_mix(session(), tail=False).audio
-    live = session()
-    live.reset()
-    snap = live.snapshot(max_segment=block)
-    source = live.tracks[0].source.audio(SR)
-    frames = source.shape[1]
-    padded = np.zeros((2, -(-frames // block) * block), np.float32)
-    padded[:, :frames] = source
-    strips = np.zeros((1, 2, block), np.float32)
-    mix = np.zeros((2, block), np.float32)
-    out = np.zeros_like(padded)
-    for pos in range(0, padded.shape[1], block):
-        snap.tracks[0].render(padded[:, pos:pos + block], strips[0], pos)
-        snap.master.render(snap.mix_tracks(strips, mix, pos), out[:, pos:pos + block], pos)
-    assert np.array_equal(out[:, :frames], offline)
+    assert np.array_equal(render_block_by_block(session(), block), offline)
 
 
 def test_a_delay_keeps_its_echoes_when_its_automated_ramp_ends_and_whole_blocks_resume():

@@ -193,10 +193,7 @@ def test_the_live_callback_plays_envelopes_inside_splits_as_the_offline_render_w
 def test_live_playback_of_envelopes_inside_a_split_equals_the_offline_render_under_jack(jack_server):
     """A file track played from the transport (its envelopes read at the transport position), captured under
     JACK, against the offline render of the same session."""
-    from jack_harness import align, jack_device
-    from live_takes import capture_playback, clean_take
-
-    from rackhost.live import LiveEngine
+    from live_takes import assert_playback_equals_offline
 
     signal = program_signal(2, 1.0, seed=12)
 
@@ -206,20 +203,7 @@ def test_live_playback_of_envelopes_inside_a_split_equals_the_offline_render_und
                                                (Point(0.0, -12.0), Point(0.9, -24.0))))  # one outside the split
         return s
 
-    def take():
-        engine = LiveEngine(session(), device=jack_device())
-        engine.start()
-        try:
-            captured = capture_playback(jack_server, engine.play, signal.shape[1] + 80 * 128)
-            assert engine.stats().fault is None
-        finally:
-            engine.close()
-        return captured
-
-    captured = clean_take(take)
-    offline = render(session(), tail=False).audio
-    _, aligned = align(offline, captured)
-    np.testing.assert_allclose(aligned, offline, atol=1e-6)
+    assert_playback_equals_offline(jack_server, session, signal.shape[1] + 80 * 128)
 
 
 # -- files and undo ----------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ how they are asked for, and the routed session they play. The benchmark itself r
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,36 @@ def test_a_routed_session_whose_ducker_cannot_be_keyed_is_not_made(live, tmp_pat
     with pytest.raises(NotKeyableError, match="ZamCompX2"):
         live.Material(tmp_path).routed(1.0)
     assert not list(tmp_path.glob("session_routed_*.json"))
+
+
+@pytest.mark.parametrize("argv, own", [
+    (["--spectrum"], "spectrum_seconds"), (["--routed"], "routed_seconds"), (["--rates", "3"], "rates_seconds"),
+])
+def test_each_mode_alone_reports_its_own_run_lengths_not_the_plain_runs(live, argv, own):
+    args = live.parse_args(argv)
+    results = live.header(args, 2, "0.9.26")
+    assert not {"seconds", "search_seconds"} & results.keys()  # the plain run's: nothing of this mode ran them
+    assert results == {"block": 128, "rate": 48000, "cores": 2, "pedalboard": "0.9.26"}
+    line = json.loads(live.last_line(dict(results, **{own: 11.9}), time.perf_counter(), (0.5, 0.4, 0.3)))
+    assert line[own] == 11.9 and "seconds" not in line and "search_seconds" not in line
+    assert line["loadavg_before"] == [0.5, 0.4, 0.3] and line["wall_seconds"] >= 0.0
+
+
+def test_the_plain_run_reports_its_confirmation_and_search_lengths(live):
+    results = live.header(live.parse_args(["--quick"]), 2, "0.9.26")
+    assert (results["seconds"], results["search_seconds"]) == (10.0, 10.0)
+    assert list(results) == ["block", "rate", "seconds", "search_seconds", "cores", "pedalboard"]
+
+
+def test_each_modes_header_names_the_chains_and_the_pass_rule_only_where_its_runs_use_them(live):
+    def lines(*argv: str) -> str:
+        return "\n".join(live.header_lines(live.parse_args(list(argv)), "bench_1", True, 2, "0.9.26", 3))
+
+    chain = "track chain: HighpassFilter -> Compressor -> ZamCompX2; master: Compressor -> Limiter"
+    plain, rates, spectrum, routed = lines(), lines("--rates", "3"), lines("--spectrum"), lines("--routed")
+    assert all(text.startswith("JACK dummy server bench_1: 48000 Hz, period 128") for text in (plain, routed))
+    assert chain in plain and chain in rates and chain in spectrum  # the sessions Material.session makes
+    assert "track chain" not in routed  # bench/offline.py's routed session: (f) describes it itself
+    assert "pass = 0 xruns and load p99 <= 50%" in plain and "pass = 0 xruns" in rates
+    assert "pass =" not in spectrum and "each run settles 4 s after play first" in spectrum  # judged by p50s alone
+    assert "pass = 0 xruns and load p99 <= 50% of the period (routed_strict_pass)" in routed

@@ -251,3 +251,33 @@ def test_rename_or_duplicate_onto_a_saved_name_does_not_offer_an_overwrite_it_la
                           "'mixing/other'", "exists already", "choose another name")
     assert "--overwrite" not in line
     assert listing(project) == before
+
+
+# -- 8. a misspelt parameter name: did you mean -------------------------------------------------------------------
+
+PARAMETER_TYPOS = [
+    (["render", "stereo.wav", "-o", "o.wav", "--chain", "Compressor(treshold_db=-20)"], "--chain"),
+    (["render", "stereo.wav", "-o", "o.wav", "--chain", "Compressor(threshold_db=-20)",
+      "--automate", "Compressor.treshold_db=0:-20,1:-10"], "--automate"),
+    (["render", "stereo.wav", "-o", "o.wav", "--preset", "mixing/my-comp"], "a preset's parameter"),
+    (["presets", "save", "comp", "--stage", "mixing", "--chain", "Compressor(treshold_db=-20)"], "presets save"),
+]
+
+
+@pytest.mark.parametrize("argv, where", PARAMETER_TYPOS, ids=[where for _, where in PARAMETER_TYPOS])
+def test_a_misspelt_parameter_name_offers_the_one_it_is_close_to(project, argv, where):
+    preset = project / "data" / "presets" / "mixing" / "my-comp.json"
+    saved = rackhost("presets", "save", "my-comp", "--stage", "mixing", "--chain", "Compressor(threshold_db=-20)",
+                     folder=project)
+    assert saved.returncode == 0, saved.stderr
+    preset.write_text(preset.read_text().replace('"threshold_db"', '"treshold_db"'))  # a hand-edited preset
+    before = listing(project)
+    one_error_line(rackhost(*argv, folder=project), "no parameter 'treshold_db'", "did you mean threshold_db?",
+                   "valid parameters: attack_ms, ratio, release_ms, threshold_db")
+    assert listing(project) == before
+
+
+def test_a_parameter_name_near_nothing_offers_no_guess_but_still_lists_the_names(project):
+    line = one_error_line(rackhost("render", "stereo.wav", "-o", "o.wav", "--chain", "Compressor(knee=3)",
+                                   folder=project), "no parameter 'knee'", "valid parameters:")
+    assert "did you mean" not in line

@@ -4,8 +4,6 @@ fader showing it is automated."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +12,14 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
+from gui_driver import window_output
 from test_gui_rack import _until
 
 from rackhost.chain import Session
 from rackhost.chain.automation import SendTarget, SlotTarget, StripTarget, find
 from rackhost.chain.render import render
-from rackhost.gui.app import RackApp
 from rackhost.gui.automation_lane import AUTOMATED, value_at
-from rackhost.presets import load_session, save_session
+from rackhost.presets import save_session
 
 SECONDS = 4.0
 
@@ -41,18 +39,6 @@ def session_file(tmp_path, wav_file):
     path = tmp_path / "lane.json"
     save_session(session, path)
     return path
-
-
-@pytest.fixture
-def app(session_file):
-    rack = RackApp(load_session(session_file), session_file, start_engine=False)
-    dpg.create_context()
-    try:
-        rack.build()
-        yield rack
-    finally:
-        rack.close()
-        dpg.destroy_context()
 
 
 def _rms(audio: np.ndarray, start: float, end: float) -> float:
@@ -158,13 +144,7 @@ def test_a_screenshot_of_the_lane_at_1920x1080(session_file, tmp_path):
 
 
 def test_real_clicks_automate_a_fader_and_add_drag_remove_and_delete_points_under_xvfb(session_file):
-    tests = Path(__file__).parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
-    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
-                          str(tests / "gui_lane_clicks.py"), str(session_file)],
-                         check=False, capture_output=True, text=True, timeout=300, cwd=tests, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = window_output("gui_lane_clicks.py", session_file)
     assert out["menu"] == "Automate"
     assert out["opened"] == [[0.0, -6.0, "linear"]]
     assert out["added"][1][:1] == [2.0] and out["added"][1][1] == pytest.approx(-30.0, abs=1.0)
@@ -216,3 +196,27 @@ def test_the_engine_plays_what_the_lane_draws_and_the_fader_follows_it_under_jac
     assert app.session.tracks[0].gain_db == -6.0
     app.undo()
     _until(app, lambda: master() > 0.1, "undo to bring the tone back")
+
+
+def test_a_fader_lane_tops_out_where_the_fader_does(app):
+    from rackhost.gui.taper import FADER_MAX_DB
+
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    envelope = find(app.session.tracks[0], StripTarget("gain_db"))
+    assert FADER_MAX_DB == 6.0 and lane._range()[1] == FADER_MAX_DB
+    assert lane.y_of(FADER_MAX_DB) == 0.0 and lane.y_of(0.0) > 0.0  # +6 dB is the lane's top line
+    lane.add(1.0, 12.0)  # a click at the very top, or a drag past it: held at the fader's top
+    lane.move(1, 1.5, 30.0)
+    assert envelope.points[1].value == FADER_MAX_DB
+    # A send's lane keeps the send's own range: its slider goes to +12 dB.
+    assert app.open_lane(0, SendTarget(app.session.tracks[0].sends[0]))._range()[1] == 12.0
+
+
+def test_a_fader_point_above_the_fader_from_a_file_stays_in_the_lane(app):
+    from rackhost.chain.automation import Envelope, Point
+
+    track = app.session.tracks[0]
+    app.edit.add_envelope(track, Envelope(StripTarget("gain_db"), (Point(0.0, 0.0), Point(1.0, 10.0))))
+    app.session.history.seal()
+    lane = app.open_lane(0, StripTarget("gain_db"))
+    assert lane._range()[1] == 10.0 and lane.y_of(10.0) == 0.0  # drawn, not off the top

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dearpygui.dearpygui as dpg
 import pytest
 from conftest import SR
-from test_gui_automation_lane import SECONDS, app, session_file  # noqa: F401 - the lane tests' fixtures
+from test_gui_automation_lane import SECONDS, session_file  # noqa: F401 - the lane tests' session, for app
 from test_gui_rack import _until
 
 from rackhost.chain.automation import Point, StripTarget, find
@@ -16,7 +16,7 @@ from rackhost.live.commands import Loop
 from rackhost.presets import session_to_dict
 
 
-def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_keeps_it(app):  # noqa: F811
+def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_keeps_it(app):
     lane = app.open_lane(0, StripTarget("gain_db"))
     envelope = find(app.session.tracks[0], StripTarget("gain_db"))
     assert dpg.get_value(lane.mode) == "read"
@@ -29,7 +29,7 @@ def test_the_lanes_mode_selector_sets_the_mode_as_one_undo_step_and_the_session_
     assert dpg.get_value(lane.mode) == "latch"
 
 
-def test_the_lanes_glide_field_sets_the_sessions_glide_as_one_undo_step_and_refuses_a_bad_one(app):  # noqa: F811
+def test_the_lanes_glide_field_sets_the_sessions_glide_as_one_undo_step_and_refuses_a_bad_one(app):
     lane = app.open_lane(0, StripTarget("gain_db"))
     assert dpg.get_value(lane.glide) == 250  # the default, 0.25 s
     dpg.get_item_callback(lane.glide)(lane.glide, 100)  # what typing 100 and Enter calls
@@ -42,7 +42,7 @@ def test_the_lanes_glide_field_sets_the_sessions_glide_as_one_undo_step_and_refu
     assert "automation glide 20.0 s is outside 0..10 s" in app.messages[-1]
 
 
-def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):  # noqa: F811
+def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_under_jack(jack_server, app):
     track = app.session.tracks[0]
     lane = app.open_lane(0, StripTarget("gain_db"))
     lane.add(3.0, -20.0)
@@ -63,7 +63,9 @@ def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_u
     _until(app, lambda: find(track, StripTarget("gain_db")).points != before,
            "the pass to be let go (mouse up), written by the engine and committed in the window")
     points = find(track, StripTarget("gain_db")).points
-    assert any(p.value == -39.0 for p in points) and len(points) < 12
+    # Thinned: at most a step's two corners per move of the drag, where the blocks it lasted (60 or more) would
+    # each leave one (how many corners survive depends on the frames' timing, so a loaded machine keeps more).
+    assert any(p.value == -39.0 for p in points) and len(points) <= 2 + 2 * 10
     _until(app, lambda: not lane.writing, "the lane to show the write ended")
     assert dpg.get_value(lane.writing_light) == ""
     assert master() > 0.0
@@ -72,7 +74,7 @@ def test_a_fader_ridden_in_touch_mode_is_written_back_into_the_windows_session_u
     assert before == (Point(0.0, -6.0), Point(3.0, -20.0))
 
 
-def test_a_midi_controller_writing_in_touch_mode_shows_in_the_window_as_a_drag_does_under_jack(jack_server, app):  # noqa: F811
+def test_a_midi_controller_writing_in_touch_mode_shows_in_the_window_as_a_drag_does_under_jack(jack_server, app):
     import mido
 
     from rackhost.chain.midi import CCMapping, MappingTarget

@@ -50,7 +50,8 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
     faders = out["faders"]
     assert set(faders) == {"drums", "bass", "pad", "voice", "drum bus", "music bus", "reverb", "master"}
     # Even at 1280x720 with a lane open, every fader keeps a travel a hand can use (the headers are packed).
-    least = {"1280x720": 70, "1920x1080": 250, "2560x1440": 500}[size]
+    # (2560x1440: 470, not 500, since a send's level is a line of words over its slider, not text under its handle.)
+    least = {"1280x720": 70, "1920x1080": 250, "2560x1440": 470}[size]
     assert min(faders.values()) >= least, faders
     # The four demo files each keep a row of the overview at every size (thin, their names along the top, in a
     # short window): drawn over each other they were one smear.

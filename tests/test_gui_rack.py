@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from gui_driver import built_window, click
+from gui_driver import click
 from rackhost.chain import Session, render_to_file
 from rackhost.gui import files
 from rackhost.gui.app import RackApp
@@ -36,12 +36,6 @@ def session_file(tmp_path, wav_file):
     path = tmp_path / "song.json"
     save_session(session, path)
     return path
-
-
-@pytest.fixture
-def app(session_file):
-    with built_window(session_file) as rack:
-        yield rack
 
 
 

@@ -160,6 +160,7 @@ def test_a_window_killed_after_edits_offers_them_back_at_the_next_start_and_a_sa
     try:
         offer = json.loads(lines.next())
         restored = json.loads(lines.next())
+        undone = json.loads(lines.next())
         saved = json.loads(lines.next())
         assert again.wait(60) == 0
     finally:
@@ -169,6 +170,11 @@ def test_a_window_killed_after_edits_offers_them_back_at_the_next_start_and_a_sa
     assert restored["tracks"] == ["drums", "after the crash"] and restored["gain_db"] == -12.0
     assert restored["dirty"] and restored["session_path"] == str(song.resolve())
     assert restored["user_file_tracks"] == ["drums"]  # restoring leaves the user's file until they save
+    # The restore is one step after the file as it was opened: undo goes back to the saved file, redo forward.
+    assert len(restored["history"]) == 1 and restored["history"][0].startswith("restore unsaved changes (autosaved ")
+    assert restored["history_list"][0] == "(opened)" and restored["history_list"][1].startswith("1. restore")
+    assert restored["history_list"][1].endswith("..")  # cut to the History column, and showing it
+    assert undone["tracks"] == ["drums"] and undone["gain_db"] == 0.0 and undone["redo"] == restored["history"]
     assert saved == {"saved_tracks": ["drums", "after the crash"], "recovery_left": False}
 
 
@@ -226,3 +232,39 @@ def test_an_engine_restarted_after_it_died_plays_on_from_where_it_was(jack_serve
     finally:
         app.close()
         dpg.destroy_context()
+
+
+def test_a_restore_is_one_undo_step_that_keeps_midi_mappings_and_the_users_file(song):
+    from gui_driver import built_window
+
+    from rackhost.chain.midi import CCMapping, MappingTarget
+
+    saved = load_session(song)
+    saved.midi.add(CCMapping(1, 7, MappingTarget(0, "gain"), -40.0, 0.0))
+    save_session(saved, song)
+    crashed = load_session(song)
+    crashed.add_track("after the crash", crashed.tracks[0].source.path)
+    crashed.edit.set_gain(crashed.tracks[0], -12.0)
+    write_recovery(crashed, song)
+    before = song.read_bytes()
+    with built_window(song) as app:
+        opened = app.session.history.changes
+        app.files.saved_changes = opened
+        app.structure_changed()  # as the window does once a session is shown: the mappings are anchored
+        app.files.restore(recovery_path(song))
+        while app.files.loading or app.loader.pending:
+            app.loader.finish()
+            time.sleep(0.01)
+        assert [t.name for t in app.session.tracks] == ["drums", "after the crash"] and app.files.dirty
+        assert app.session.history.labels()[0][0].startswith("restore unsaved changes (autosaved ")
+        app.undo()
+        assert [t.name for t in app.session.tracks] == ["drums"] and app.session.tracks[0].gain_db == 0.0
+        app.redo()
+        assert [t.name for t in app.session.tracks] == ["drums", "after the crash"]
+        assert app.session.tracks[0].gain_db == -12.0
+        # Each side keeps its own controller mapping: none was dropped by following the other side's strips.
+        assert len(app.session.midi.mappings) == 1 and not [m for m in app.messages if "dropped" in m
+                                                             or "removed" in m]
+        app.undo()
+        assert len(app.session.midi.mappings) == 1
+    assert song.read_bytes() == before

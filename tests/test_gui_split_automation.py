@@ -5,16 +5,13 @@ process (as tests/test_gui_split.py), and with real clicks in a real window unde
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR, program_signal
-from gui_driver import built_window
+from gui_driver import window_output
 
 from rackhost.chain import Session, render
 from rackhost.chain.automation import SlotTarget, find
@@ -32,12 +29,6 @@ def session_file(tmp_path, wav_file) -> Path:
     path = tmp_path / "song.json"
     save_session(session, path)
     return path
-
-
-@pytest.fixture
-def app(session_file):
-    with built_window(session_file) as rack:
-        yield rack
 
 
 def _automate_item(panel, name: str) -> int:
@@ -89,13 +80,7 @@ def test_the_wet_dry_of_a_branch_plugin_is_automated_from_its_panel_too(app):
 
 
 def test_real_clicks_automate_a_plugin_inside_a_split_from_its_panel_under_xvfb(session_file):
-    tests = Path(__file__).parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)]))
-    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable,
-                          str(tests / "gui_split_lane_clicks.py"), str(session_file)],
-                         check=False, capture_output=True, text=True, timeout=300, cwd=tests, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = window_output("gui_split_lane_clicks.py", session_file)
     assert out["panel"] == ["Compressor", [1, 0, 0]]
     assert out["menu"][0] == "Automate" and out["menu_shown"]
     assert out["opened"] == [[0.0, -6.0]]

@@ -18,7 +18,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
-from gui_driver import built_window, steps
+from gui_driver import steps
 
 from rackhost.chain import Session
 from rackhost.chain.automation import StripTarget
@@ -103,12 +103,6 @@ def test_the_timeline_works_with_real_clicks_and_drags_in_the_window(jack_server
         assert lane_x == pytest.approx(ruler_x_of)
     assert out["lane_points"][1][0] == 2.0 and out["lane_points"][1][1] == pytest.approx(-20.0, abs=1.0)
     assert shot.stat().st_size > 10_000
-
-
-@pytest.fixture
-def app(session_file):
-    with built_window(session_file) as rack:
-        yield rack
 
 
 def test_the_loop_range_is_the_sessions_one_undo_step_and_saved_with_it(app, tmp_path):

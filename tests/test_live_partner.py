@@ -147,6 +147,36 @@ def test_a_partner_that_dies_hands_its_tracks_back_and_the_engine_plays_on(jack_
         engine.close()
 
 
+def test_blocks_the_partner_did_not_render_in_time_are_counted_apart_among_the_xruns(jack_server, tmp_path, wav_file):
+    import os
+    import signal
+
+    path = _mix(tmp_path, wav_file)
+    engine = LiveEngine(load_session(path), device=jack_device(), input_channels=0,
+                        partner=partner_starter(file_loader(path)))
+    engine.start()
+    try:
+        assert engine._state.partner is not None
+        engine.play()
+        time.sleep(0.2)
+        before = engine.stats()
+        partner = engine._partner._process.pid
+        os.kill(partner, signal.SIGSTOP)  # alive but never done: every block waits for it, then goes on without
+        try:
+            deadline = time.monotonic() + 10
+            while engine.stats().partner_late < before.partner_late + 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            os.kill(partner, signal.SIGCONT)
+        time.sleep(0.2)  # back in time: no late block is between its two counts (the link's, then the engine's)
+        after = engine.stats()
+        late = after.partner_late - before.partner_late
+        assert late >= 3
+        assert after.xruns - before.xruns >= late  # each is an xrun too: its tracks were silent for that block
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize("tracks", [4, 7])
 def test_a_small_session_keeps_every_track_in_the_engine(jack_server, tmp_path, wav_file, tracks):
     path = _mix(tmp_path, wav_file, tracks)

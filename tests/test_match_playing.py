@@ -300,11 +300,7 @@ from jack_harness import jack_device
 
 real = RealWindow(sys.argv[1], "rackhost-match", width=1280, height=720)
 app = real.app
-app.restart_engine(device=jack_device(), input_channels=0)
-deadline = time.monotonic() + 90
-while (app.engine is None or not app.engine.alive) and time.monotonic() < deadline:
-    real.frames(1)
-    time.sleep(0.05)
+real.start_engine(jack_device())
 strip = app.strips[0]
 out = {"before": dpg.get_value(strip.match_over)}
 x, y = dpg.get_item_rect_min(strip.match)
@@ -346,25 +342,13 @@ print(json.dumps(out))
 
 def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_the_window(jack_server, tmp_path,
                                                                                          wav_file):
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
+    from gui_driver import window_output
 
     from rackhost.presets import save_session
 
-    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
     signal = program_signal(2, 14.0)  # A's 5 s, the switch, B's 5 s
     save_session(_session(source=wav_file(signal, "mix.wav")), tmp_path / "s.json")
-    tests = str(Path(__file__).parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(tests).parent), tests]))
-    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-c", WINDOW,
-                          str(tmp_path / "s.json")], check=False, capture_output=True, text=True, timeout=300,
-                         cwd=tests, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = window_output("-c", WINDOW, tmp_path / "s.json")
     assert out["before"] == "measured over the loop range" and out["after"] == "measured over the last 5 s played"
     assert out["menu_shown"] and out["menu"][:2] == ["match over the loop range", "match over the last 5 s played"]
     assert any("matched to its input over the last 5.0 s played" in m for m in out["messages"]), out["messages"]
@@ -489,11 +473,7 @@ from rackhost.live.match_tap import played_offsets
 
 real = RealWindow(sys.argv[1], "rackhost-follow", width=1280, height=720)
 app = real.app
-app.restart_engine(device=jack_device(), input_channels=0)
-deadline = time.monotonic() + 90
-while (app.engine is None or not app.engine.alive) and time.monotonic() < deadline:
-    real.frames(1)
-    time.sleep(0.05)
+real.start_engine(jack_device())
 
 
 def run(seconds):
@@ -534,24 +514,12 @@ print(json.dumps(out))
 
 def test_in_the_window_a_track_moved_or_removed_keeps_its_matching_and_spectrum_on_itself_under_jack(
         jack_server, tmp_path, wav_file):
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
+    from gui_driver import window_output
 
     from rackhost.presets import save_session
 
-    assert shutil.which("xdotool") and shutil.which("xvfb-run"), "make setup installs xvfb and xdotool"
     save_session(_tones_session(wav_file, 30.0), tmp_path / "s.json")
-    tests = str(Path(__file__).parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(tests).parent), tests]))
-    run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-c", FOLLOW_WINDOW,
-                          str(tmp_path / "s.json")], check=False, capture_output=True, text=True, timeout=300,
-                         cwd=tests, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = window_output("-c", FOLLOW_WINDOW, tmp_path / "s.json")
     for step, now in (("before", 1), ("moved", 2), ("removed", 1)):
         seen = out[step]
         assert seen["name"] == "high" and seen["window"] == seen["listening"] == 1.0, (step, seen)

@@ -81,6 +81,7 @@ plugin = app.session.tracks[0].chain[0].plugin
 out["sidechain"] = plugin.get("sidechain")
 out["stereo_detection"] = plugin.get("stereo_detection")
 out["history_after_switches"] = history()
+out["steps_after_switches"] = app.session.history.labels()[0]
 dpg.output_frame_buffer(file=os.path.join(shots, "meters-and-panel.png"))
 real.frames(4)
 
@@ -150,7 +151,10 @@ def test_the_window_shows_true_levels_a_dead_engine_as_silence_every_edit_in_his
     assert out["kinds"]["sidechain"] == out["kinds"]["stereo_detection"] == "mvCheckbox"
     assert out["kinds"]["threshold_db"] == "mvSliderFloat"
     assert out["sidechain"] == 1.0 and out["stereo_detection"] == 1.0  # both off by default: a click turns each on
-    assert out["history_after_switches"][-2:] == ["2. set ZamCompX2 sidechain", "3. set ZamCompX2 stereo_detection"]
+    assert out["steps_after_switches"][-2:] == ["set ZamCompX2 sidechain", "set ZamCompX2 stereo_detection"]
+    # The History column shows them numbered, cut with ".." to its width where they are longer.
+    shown = out["history_after_switches"][-2:]
+    assert shown[0] == "2. set ZamCompX2 s.." and "3. set ZamCompX2 stereo_detection".startswith(shown[1][:-2])
 
     assert out["after_death"] == ["pk  -inf  rms  -inf dBFS"] * 3
     assert all(pixels > 50 for pixels in out["bars"])

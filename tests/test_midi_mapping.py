@@ -291,6 +291,8 @@ def test_midi_map_list_unmap_and_program_from_the_command_line(tmp_path, capsys)
 
 @pytest.mark.parametrize("args, message", [
     (["map", "{s}", "vox:9.ratio", "--cc", "7"], "no slot 9"),
+    (["map", "{s}", "vox:0/x/0.ratio", "--cc", "7"], "target 'vox:0/x/0.ratio': slot path '0/x/0': write numbers from 0"),
+    (["map", "{s}", "vox:0/1.ratio", "--cc", "7"], "slot path '0/1': write (split slot/branch/)... slot, an odd count"),
     (["map", "{s}", "nobody:gain", "--cc", "7"], "no track or bus 'nobody'"),
     (["map", "{s}", "vox", "--cc", "7"], "write OWNER:WHAT"),
     (["map", "{s}", "vox:Compressor.nope", "--cc", "7"], "has no parameter 'nope'"),

@@ -7,6 +7,7 @@ port) and the VST3s ``make plugins`` rebuilds into build/vst3-keyed (the key on 
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,30 @@ def test_mono_main_into_a_stereo_plugin_comes_back_mono_and_a_stereo_key_is_summ
     mono = keyed(backend, "ZamCompX2", SR, 512, COMP).process(main[:1], key)
     assert mono.shape == (1, main.shape[1])
     np.testing.assert_allclose(mono[0], stereo[0], atol=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stereo_key_for_a_mono_detector_is_averaged_in_the_twins_own_buffer_not_a_new_array(backend):
+    """The live engine calls process_block on the audio thread every block (the routed session's ducker: a stereo
+    bus keying ZamCompX2's mono detector); the down-mix must not make an array there. Peak traced memory over a
+    call stays under one key row (4 x frames bytes): a new mean array alone would be that."""
+    frames = 4096
+    twin = keyed(backend, "ZamCompX2", SR, frames, COMP)
+    assert twin.key_channels == 1
+    main, key = _signals(frames, 2, 2, seed=7)
+    reference = keyed(backend, "ZamCompX2", SR, frames, COMP).process(main, key.mean(0, keepdims=True))
+    out = twin.process_block(main, key).copy()  # the first call may set up what the plug-in keeps
+    np.testing.assert_array_equal(out, reference)
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            current, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            twin.process_block(main, key)
+            _, peak = tracemalloc.get_traced_memory()
+            assert peak - current < 4 * frames, f"process_block made {peak - current} bytes of arrays"
+    finally:
+        tracemalloc.stop()
 
 
 def test_the_lv2_bundles_name_their_key_port_and_a_vst3_path_finds_its_lv2_twin():

@@ -208,9 +208,9 @@ def test_each_stage_of_a_watched_chain_gets_its_own_estimated_gain_reduction_and
     assert reductions[(1,)] == pytest.approx(-4.0, abs=0.1)  # a gain: "GR" of -4 dB, i.e. 4 dB louder
     assert reductions[(2,)] > 3.0
     chain = engine._state.snapshot.tracks[0].chain
-    assert chain.levels is engine.spectrum_tap.levels
+    assert chain.levels is engine.spectrum_tap.inner
     engine.update()  # a structural edit makes new chains: the watched one records its stages again
     chain = engine._state.snapshot.tracks[0].chain
-    assert chain.levels is engine.spectrum_tap.levels and chain.levels is not None
+    assert chain.levels is engine.spectrum_tap.inner and chain.levels is not None
     engine.watch_spectrum(False)
     assert chain.levels is None and engine.stage_reductions() == []

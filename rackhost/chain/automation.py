@@ -29,11 +29,11 @@ from typing import Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from rackhost.atomic import replacing
 from rackhost.chain.bus import MAX_SEND_DB, MIN_SEND_DB, Send
-from rackhost.chain.chain import Chain, Slot, SlotPath, item_at, path_of
+from rackhost.chain.chain import Chain, Slot, item_at, parse_slot_path, path_of, path_text
 from rackhost.chain.parameters import ParameterInfo
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import Split
-from rackhost.errors import ParameterValueError, RackhostError, SessionError
+from rackhost.errors import ParameterValueError, RackhostError, SessionError, SlotPathError
 
 
 
@@ -58,7 +58,8 @@ Mode = Literal["read", "touch", "latch", "off"]
 MODES: tuple[Mode, ...] = ("read", "touch", "latch", "off")
 WRITING_MODES: tuple[Mode, ...] = ("touch", "latch")
 
-# A fader goes from silence (at or below -150 dB, as dsp.db_to_gain reads it) to the +12 dB the window's fader reaches.
+# A fader goes from silence (at or below -150 dB, as dsp.db_to_gain reads it) up to +12 dB, what a file or --automate
+# may give it; the window's fader stops at +6 dB, and so does its lane (rackhost.gui.automation_lane.lane_range).
 FADER_RANGE_DB = (MIN_SEND_DB, 12.0)
 SEND_RANGE_DB = (MIN_SEND_DB, MAX_SEND_DB)
 # An envelope longer than a day is a typo (milliseconds given as seconds); its frames would not fit the engine's counters.
@@ -295,11 +296,6 @@ def _playing_slots(chain: Chain) -> Iterator[Slot]:
             yield item
 
 
-def path_text(path: SlotPath) -> str:
-    """A slot path as the CLI writes it (``rackhost midi map``, ``--automate``): ``1/0/0``, counted from 0."""
-    return "/".join(str(step) for step in path)
-
-
 def slot_target(chain: Chain, slot_ref: str, parameter: str) -> SlotTarget:
     """A target from how a user names it: SLOT is a plug-in's name (found inside split branches too), its place
     in the chain from 1 where a name repeats, or a path into a split as ``rackhost midi map`` writes it (``0/1/0``:
@@ -310,13 +306,9 @@ def slot_target(chain: Chain, slot_ref: str, parameter: str) -> SlotTarget:
     slot_ref = slot_ref.strip()
     if "/" in slot_ref:
         try:
-            path = tuple(int(step) for step in slot_ref.split("/"))
-        except ValueError:
-            raise AutomationError(f"slot path {slot_ref!r}: write numbers from 0, e.g. 0/1/0 (the split at slot 0, "
-                                  f"its branch 1, that branch's slot 0)") from None
-        if len(path) % 2 == 0 or any(step < 0 for step in path):
-            raise AutomationError(f"slot path {slot_ref!r}: write (split slot/branch/)... slot, an odd count of "
-                                  f"numbers from 0, e.g. 0/1/0")
+            path = parse_slot_path(slot_ref)
+        except SlotPathError as err:
+            raise AutomationError(str(err)) from None
         try:
             slot = item_at(chain, path)
         except SessionError as err:

@@ -12,7 +12,7 @@ from rackhost.chain.dsp import DelayCarry, DelayLine, carried, delay_line, pad_f
 from rackhost.chain.plugin import MissingPlugin, Plugin
 from rackhost.chain.sidechain import Key, KeyedStage, forget_twin, runner
 from rackhost.chain.split import Split, use_chain_class
-from rackhost.errors import RackhostError, SessionError
+from rackhost.errors import RackhostError, SessionError, SlotPathError
 
 Stage = Callable[[np.ndarray], np.ndarray]
 # What a chain's slot list holds: plug-in slots, and splits (parallel branches of sub-chains).
@@ -306,6 +306,24 @@ use_chain_class(Chain)  # an empty split branch (a dry path) is made of one; spl
 SlotPath = tuple[int, ...]
 
 
+def path_text(path: SlotPath) -> str:
+    """A slot path as the CLI writes it (``rackhost midi map``, ``--automate``): ``1/0/0``, counted from 0."""
+    return "/".join(str(step) for step in path)
+
+
+def parse_slot_path(text: str) -> SlotPath:
+    """A slot path as the CLI takes it (``1/0/0``: slot 0 of branch 0 of the split at slot 1, counted from 0).
+    Only its form is checked: whether it leads to a slot is the chain's to say (:func:`item_at`)."""
+    try:
+        path = tuple(int(step) for step in text.split("/"))
+    except ValueError:
+        raise SlotPathError(text, "write numbers from 0, e.g. 0/1/0 (the split at slot 0, its branch 1, that "
+                                  "branch's slot 0)") from None
+    if len(path) % 2 == 0 or any(step < 0 for step in path):
+        raise SlotPathError(text, "write (split slot/branch/)... slot, an odd count of numbers from 0, e.g. 0/1/0")
+    return path
+
+
 def as_path(index: int | SlotPath) -> SlotPath:
     return (index,) if isinstance(index, int) else tuple(index)
 
@@ -423,8 +441,9 @@ class ChainProcessor:
         self.mixes = mixes  # per stage: its wet/dry gains, where it has a wet/dry stage
         self.automation = automation
         self.keys = keys
-        # A live engine's per-stage level recorder (``levels.stage(i, block)``, i = 0 for the chain's input),
-        # set on the one chain a view watches; None: the loop below does nothing more.
+        # A live engine's copier of inner stages' outputs (``levels.stage(i, block)``, i = 1 .. stages - 1: the
+        # chain's input and output the spectrum tap copies itself), set on the one chain of two stages or more
+        # that a view watches; None: the loop below does nothing more.
         self.levels: Any = None
 
     def run(self, block: np.ndarray, position: int) -> np.ndarray:
@@ -446,13 +465,12 @@ class ChainProcessor:
             return block
         if automation is None:
             return self(block)
+        inner = len(self.stages) - 1
         try:
-            if levels is not None:
-                levels.stage(0, block)
             for stage, automated in zip(self.stages, automation):
                 block = stage(block) if automated is None else automated.run(stage, block, position)
                 i += 1
-                if levels is not None:
+                if levels is not None and i <= inner:
                     levels.stage(i, block)
         except StageError:
             raise  # from a split's branch: it names the slot inside the split
@@ -463,13 +481,12 @@ class ChainProcessor:
     def __call__(self, block: np.ndarray) -> np.ndarray:
         i = 0
         levels = self.levels
+        inner = len(self.stages) - 1
         try:
-            if levels is not None:
-                levels.stage(0, block)
             for stage in self.stages:
                 block = stage(block)
                 i += 1
-                if levels is not None:
+                if levels is not None and i <= inner:
                     levels.stage(i, block)
         except StageError:
             raise  # from a split's branch: it names the slot inside the split

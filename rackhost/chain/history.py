@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from rackhost.chain import routing
-from rackhost.chain.automation import AutomationError, Envelope, Point, Strip, check_envelope, check_mode, \
-    check_points, find, value_range
+from rackhost.chain.automation import AutomationError, Envelope, Point, SlotTarget, Strip, check_envelope, \
+    check_mode, check_points, find, value_range
 from rackhost.chain.automation_write import check_glide
 from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
-from rackhost.chain.chain import Chain, Slot
+from rackhost.chain.chain import Chain, Slot, SlotPath, as_path, branch_chain, locate, path_of
 from rackhost.chain.colors import check_color, default_color
 from rackhost.chain.compare import ChainOwner, switch
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.sidechain import Key, check_keyable
 from rackhost.chain.split import Branch, Split, check_branch_level
 from rackhost.chain.target import GAIN_SLOT_NAME, final_limiter, gain_slot_before
-from rackhost.errors import SessionError
+from rackhost.errors import SessionError, SplitIntoItselfError
 
 if TYPE_CHECKING:
     from rackhost.chain.master import MasterBus
@@ -211,6 +211,27 @@ class MoveItem(Command):
 
 
 @dataclass
+class SwapContents(Command):
+    """The whole session exchanged for another's contents (its tracks, busses, master, settings), keeping its
+    own history: a recovered autosave becomes one step after the file as it was saved, which undo gives back.
+    ``fields`` names what is exchanged; doing it again exchanges them back."""
+
+    session: Any
+    other: Any
+    fields: tuple[str, ...]
+    label: str = "replace the session"
+
+    def do(self) -> None:
+        for name in self.fields:
+            mine, theirs = getattr(self.session, name), getattr(self.other, name)
+            setattr(self.session, name, theirs)
+            setattr(self.other, name, mine)
+
+    def undo(self) -> None:
+        self.do()
+
+
+@dataclass
 class Group(Command):
     commands: list[Command] = field(default_factory=list)
     label: str = "edit"
@@ -382,6 +403,49 @@ class Editor:
 
     def move_slot(self, chain: Chain, slot: Slot | str | int, to_index: int) -> None:
         self.history.run(MoveSlot(chain, chain.index(slot), to_index))
+
+    def move_to(self, session: TrackList, owner: Strip, path: int | SlotPath, to: int | SlotPath,
+                to_owner: Strip | None = None, label: str | None = None) -> SlotPath | None:
+        """Move the slot or split at ``path`` of ``owner``'s chain to ``to`` in ``to_owner``'s chain (the same
+        strip unless given), as one step: into a split's branch, out of it, between branches, to another strip.
+
+        ``to`` names the place as the chains are now, before the move: the branch it leads to ((split slot,
+        branch) pairs, as a :data:`SlotPath`) and the slot there that the moved one goes before (the branch's
+        length: last). The plug-in instance itself moves, so a running engine keeps it (its state and tail go
+        on). Its envelopes follow it: within a strip they name the slot itself, wherever it sits; to another
+        strip they move into that strip's automation. Returns its path afterwards in ``to_owner``'s chain, or
+        None if it was there already (nothing recorded). Refused with nothing changed: a split into its own
+        branch (:class:`~rackhost.errors.SplitIntoItselfError`), a place that is not there
+        (:class:`SessionError`), a move the routing refuses (a keyed slot into a split, a key from itself).
+        """
+        to_owner = owner if to_owner is None else to_owner
+        source, at = locate(owner.chain, path)
+        item = source[at]
+        dest = as_path(to)
+        if not dest:
+            raise SessionError(f"say where {item.name} goes: at least its place in the strip's chain")
+        target = branch_chain(to_owner.chain, dest[:-1])
+        where = dest[-1]
+        if not 0 <= where <= len(target):
+            raise SessionError(f"no place {where} to move {item.name} to in a chain of {len(target)}; "
+                               f"give 0..{len(target)} ({len(target)}: after its last slot)")
+        if isinstance(item, Split) and (item is target or _holds(item, target)):
+            raise SplitIntoItselfError(item.name, as_path(path), dest)
+        if target is source:
+            if where > at:
+                where -= 1  # the slot's own place closes up before it is put back
+            if where == at:
+                return None
+        commands: list[Command] = [RemoveSlot(source, at), AddSlot(target, item, where)]
+        if to_owner is not owner:  # its envelopes go with it: a strip plays only envelopes on its own chain
+            moved = {id(s) for s in (item.slots() if isinstance(item, Split) else (item,))}
+            following = [k for k, e in enumerate(owner.automation)
+                         if isinstance(e.target, SlotTarget) and id(e.target.slot) in moved]
+            commands += [PopItem(owner.automation, k) for k in reversed(following)]
+            commands += [InsertItem(to_owner.automation, owner.automation[k], len(to_owner.automation) + n)
+                         for n, k in enumerate(following)]
+        self._routed(session, Group(commands, label or _move_label(item, owner, to_owner, source, target)))
+        return path_of(to_owner.chain, item)
 
     def replace_slot(self, chain: Chain, slot: Slot | str | int, plugin: Plugin) -> Slot:
         """Put ``plugin`` where ``slot`` is, keeping its bypass and wet/dry."""
@@ -670,6 +734,37 @@ class Editor:
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),
                                   lambda v: setattr(obj, attr, v), label, continuous))
+
+
+def _holds(split: Split, chain: Chain) -> bool:
+    """Is ``chain`` one of ``split``'s branches, or inside one at any depth?"""
+    for branch in split.branches:
+        if branch.chain is chain or any(isinstance(s, Split) and _holds(s, chain) for s in branch.chain):
+            return True
+    return False
+
+
+def _move_label(item: Slot | Split, owner: Strip, to_owner: Strip, source: Chain, target: Chain) -> str:
+    """The undo step's name: where the slot went, in the words the split window uses."""
+    if to_owner is not owner:
+        return f"move {item.name} to {to_owner.strip_name}"
+    for split in _splits(to_owner.chain):
+        for k, branch in enumerate(split.branches):
+            if branch.chain is target:
+                return f"move {item.name} into branch {k + 1} of {split.name}"
+    for split in _splits(owner.chain):
+        if any(branch.chain is source for branch in split.branches):
+            return f"move {item.name} out of {split.name}"
+    return f"move {item.name}"
+
+
+def _splits(chain: Chain):
+    """Every split under ``chain``, at any depth."""
+    for slot in chain:
+        if isinstance(slot, Split):
+            yield slot
+            for branch in slot.branches:
+                yield from _splits(branch.chain)
 
 
 def keyed_slots(session: TrackList) -> list[Slot]:

@@ -316,9 +316,15 @@ class KeyedPlugin:
         for i, port in enumerate(self.ports.main):
             inputs[port] = main[min(i, main.shape[0] - 1)]
         if key.shape[0] > self.key_channels:  # more key than the detector takes: their mean
-            mono = key.mean(axis=0)
-            for port in self.ports.key:
-                inputs[port] = mono
+            # Summed into the first key row in place: key.mean() made a new array and an iterator every block,
+            # on the audio thread (a stereo bus keying a mono detector: the routed session's ducker).
+            first = inputs[self.ports.key[0]]
+            np.add(key[0], key[1], out=first)
+            for row in key[2:]:
+                np.add(first, row, out=first)
+            np.multiply(first, np.float32(1.0 / key.shape[0]), out=first)
+            for port in self.ports.key[1:]:
+                inputs[port] = first
         else:
             for i, port in enumerate(self.ports.key):
                 inputs[port] = key[min(i, key.shape[0] - 1)]

@@ -6,7 +6,7 @@ A session does not render: :func:`rackhost.chain.render.render` takes one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from rackhost.chain.bus import Bus, check_bus_name
 from rackhost.chain.chain import Chain, ChainProcessor, delayed
 from rackhost.chain.colors import default_color
 from rackhost.chain.dsp import DelayCarry, db_to_gain
-from rackhost.chain.history import Editor, History, keyed_slots
+from rackhost.chain.history import Editor, History, SwapContents, keyed_slots
 from rackhost.chain.master import MasterBus
 from rackhost.chain.midi.mapping import MidiMap
 from rackhost.chain.mixer import (BusStrip, KeyTap, MasterStrip, MixSnapshot, RouteEdge, Router, TrackStrip,
@@ -80,6 +80,13 @@ class Session:
 
     def undo(self) -> str | None:
         return self.history.undo()
+
+    def take_contents(self, other: Session, label: str) -> None:
+        """Become ``other`` (tracks, busses, master, MIDI, loop, rates) as one undo step, keeping this history:
+        undo gives back what was here (``other`` holds it meanwhile, so keep it no longer than the history)."""
+        contents = tuple(f.name for f in fields(self) if f.name not in ("history", "track_bounce"))
+        self.history.run(SwapContents(self, other, contents, label))
+        self.history.seal()
 
     def redo(self) -> str | None:
         return self.history.redo()

@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="open a view at start: the preset browser, render, batch, audio settings, the first slot's "
                           "parameter panel, the plug-in browser, the MIDI panel, narrow strips, the rack "
                           "without the History column, or the first track's takes")
-    gui.add_argument("--size", default=(1280, 720), type=window_size, metavar="WxH",
-                     help="window size (default 1280x720)")
+    gui.add_argument("--size", type=window_size, metavar="WxH",
+                     help="window size (default: the size it had when last closed, else 1280x720; a screenshot: "
+                          "1280x720)")
     recovery = gui.add_mutually_exclusive_group()
     recovery.add_argument("--recover", dest="recover", action="store_const", const=True, default=None,
                           help="restore the changes autosaved before a crash without asking")
@@ -41,7 +42,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
                             "run it in a desktop session, or under xvfb-run for a virtual one")
     from rackhost.gui.app import run
 
-    width, height = args.size
+    width, height = args.size or (None, None)  # none given: the size it had when last closed
     run(args.session, screenshot=args.screenshot, frames=60 if args.screenshot else 0,
         start_engine=not args.no_engine, play=args.play, view=args.view, width=width, height=height,
         recover=args.recover)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rackhost.cli.args import ranged, text
-from rackhost.errors import MidiMappingError, RackhostError
+from rackhost.errors import MidiMappingError, RackhostError, SlotPathError
 
 
 def add_render_midi_arguments(render: argparse.ArgumentParser) -> None:
@@ -166,7 +166,7 @@ def parse_target(text: str, session: Any) -> Any:
     """``OWNER:WHAT``: OWNER a track, a bus or ``master``; WHAT ``gain``, ``pan``, ``mute``, ``send:BUS`` or
     ``SLOT.PARAMETER`` (SLOT a plug-in's name or index, or a path into a split: ``1/0/0`` is slot 0 of branch 0
     of the split at slot 1; a name is found inside splits too)."""
-    from rackhost.chain.chain import path_of
+    from rackhost.chain.chain import parse_slot_path, path_of
     from rackhost.chain.midi import MappingTarget
 
     owner, sep, what = text.partition(":")
@@ -195,10 +195,9 @@ def parse_target(text: str, session: Any) -> Any:
     chain = strip.chain
     if "/" in slot:
         try:
-            path = tuple(int(step) for step in slot.split("/"))
-        except ValueError:
-            raise MidiMappingError(f"target {text!r}: a slot path is numbers, e.g. 1/0/0 (split 1, branch 0, "
-                                   f"slot 0)") from None
+            path = parse_slot_path(slot)
+        except SlotPathError as err:
+            raise MidiMappingError(f"target {text!r}: {err}") from None
     else:
         try:
             path = (chain.index(int(slot) if slot.isdigit() else slot),)

@@ -14,10 +14,11 @@ and says so; everything offline still works.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import dearpygui.dearpygui as dpg
 
@@ -33,12 +34,15 @@ from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.batch_dialog import BatchDialog
 from rackhost.gui.dialogs import QuestionDialog, open_once
+from rackhost.gui.drops import show_landing
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
 from rackhost.gui.history import HistoryList
 from rackhost.gui.loader import PluginLoader
 from rackhost.gui.midi_actions import MidiActions
 from rackhost.gui.parameter_panel import ParameterPanel
+from rackhost.gui.placement import (DEFAULT_SIZE, Place, opening_place, remember, remembered, screen_size,
+                                    viewport_place)
 from rackhost.gui.plugin_browser import PluginBrowser
 from rackhost.gui.preset_browser import PresetBrowser
 from rackhost.gui.recovery import Autosave
@@ -53,8 +57,8 @@ from rackhost.gui.scale import SCALE, px
 from rackhost.gui.status import HEIGHT as STATUS_HEIGHT, StatusLine
 from rackhost.gui.routing_view import MASTER
 from rackhost.gui.timeline import Timeline
-from rackhost.gui.strip import (INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout, StripView,
-                                strip_where)
+from rackhost.gui.strip import (ADD_BUTTON_WIDTH, INPUT_CHOICES, OPEN_FILE, STRIP_WIDTH, TRACK_PAYLOAD, StripLayout,
+                                StripView, strip_where)
 from rackhost.gui.theme import MUTED, WARNING, apply_theme
 from rackhost.gui.writing import Writes
 from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate, Mix, Play, Record, ResetClips,
@@ -76,6 +80,7 @@ class RackApp(MidiActions, AuditionActions):
         self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
         self.engine_state = "offline"
+        self.engine_error = ""  # why the last engine could not start
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
         self.strips: list[StripView] = []
@@ -104,6 +109,7 @@ class RackApp(MidiActions, AuditionActions):
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
         self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
+        self._midi_anchored: Any = None  # the MidiMap those anchors are of
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
         self._built_width = 0  # the window width the strips were last built for
@@ -162,8 +168,10 @@ class RackApp(MidiActions, AuditionActions):
         try:
             engine.start()
         except EngineProcessError as err:
+            self.engine_error = str(err)
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        self.engine_error = ""
         self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
@@ -211,6 +219,20 @@ class RackApp(MidiActions, AuditionActions):
         if self.want_engine:
             self.restart_engine()
 
+    def take_session(self, session: Session, label: str) -> None:
+        """Show ``session``'s contents in the session shown, as one undo step named ``label`` (undo gives back
+        what was shown): a restored autosave after the file as it was opened."""
+        current = self.session
+        # The rates are the engine's settings, not edits (Settings sets them outside the history too).
+        rates = (session.sample_rate, session.block_size)
+        session.sample_rate, session.block_size = current.sample_rate, current.block_size
+        current.take_contents(session, label)
+        restart = rates != (current.sample_rate, current.block_size)
+        current.sample_rate, current.block_size = rates
+        self.structure_changed()
+        if restart and self.want_engine:
+            self.restart_engine()
+
     def structure_changed(self) -> None:
         """The model's structure changed (slots, tracks, a preset, undo): redraw the rack and resync the engine.
 
@@ -219,10 +241,11 @@ class RackApp(MidiActions, AuditionActions):
         """
         self._follow_strips()
         midi = self.session.midi
-        if self._midi_anchors is not None:
+        if self._midi_anchors is not None and self._midi_anchored is midi:  # not another session's map (a restore)
             for line in midi.follow(self._midi_anchors, self.session):
                 self.tell(line, error=True)
         self._midi_anchors = midi.anchor(self.session)
+        self._midi_anchored = midi
         self.autosave.structure_changed()
         self._refresh_midi()
         self._build_strips()
@@ -490,37 +513,45 @@ class RackApp(MidiActions, AuditionActions):
             self.edit.move_slot(chain, at, to)
             self.structure_changed()
 
-    def drop_slot(self, from_track: int | BusRow | None, from_index: int, to_track: int | BusRow | None,
-                  to_index: int | None, *, copy: bool = False) -> None:
-        """A slot dragged onto a strip: before slot ``to_index`` there (None: last). It moves (one undo
-        step, across strips too), or with ``copy`` a copy with new plug-in instances goes there."""
+    def drop_slot(self, from_track: int | BusRow | None, from_index: int | SlotPath, to_track: int | BusRow | None,
+                  to_index: int | SlotPath | None, *, copy: bool = False) -> None:
+        """A slot dragged (from a strip, or a split window: ``from_index`` may be a path into a branch) onto a slot
+        (it goes before that one), a strip's + plug-in (``to_index`` None: last in its chain) or a branch's (a path
+        ending at the branch's length: last there). It moves, one undo step, in or out of a split, between its
+        branches, across strips too; its instance goes with it, as do its envelopes. With ``copy`` a copy with
+        new plug-in instances goes there. A refused move (a split into its own branch) is said."""
         if not (self.has_owner(from_track) and self.has_owner(to_track)):
             return
-        source, target = self.app_chain(from_track), self.app_chain(to_track)
-        if from_index >= len(source):
+        slot = self._slot_or_none(from_track, from_index)
+        if slot is None:
             return
-        slot = source[from_index]
-        where = len(target) if to_index is None else to_index
+        owner, to_owner = self.owner(from_track), self.owner(to_track)
+        to = (len(to_owner.chain),) if to_index is None else as_path(to_index)
         if copy:
+            try:
+                target = branch_chain(to_owner.chain, to[:-1])
+            except RackhostError as err:
+                self.tell(str(err), error=True)
+                return
+
             def done(clone: Any) -> None:
-                if self.has_owner(to_track) and self.app_chain(to_track) is target:
-                    self.edit.add_slot(target, clone, min(where, len(target)))
+                if self.has_owner(to_track) and self.owner(to_track) is to_owner \
+                        and any(chain is target for chain in _chains(to_owner.chain)):
+                    self.edit.add_slot(target, clone, min(to[-1], len(target)))
                     self.structure_changed()
 
             self.loader.submit(f"copying {slot.name}...", slot.clone, done,
                                lambda err: self.tell(f"could not copy {slot.name}: {err}", error=True))
             return
-        if source is target:
-            to = where - 1 if where > from_index else where
-            if to != from_index:
-                self.edit.move_slot(source, from_index, min(to, len(source) - 1))
-                self.structure_changed()
-            return
-        into = strip_where(self.owner(to_track), to_track)
-        with self.session.history.group(f"move {slot.name} to {into}"):
-            self.edit.remove_slot(source, from_index)
-            self.edit.add_slot(target, slot, where)
-        self.structure_changed()
+        label = None if to_owner is owner else f"move {slot.name} to {strip_where(to_owner, to_track)}"
+        moved: SlotPath | None = None
+
+        def move() -> None:
+            nonlocal moved
+            moved = self.edit.move_to(self.session, owner, from_index, to, to_owner, label)
+
+        if self._try(move) and moved is not None:  # None: dropped where it was
+            self.structure_changed()
 
     def add_plugin(self, track: int | None, name: str, replace: int | SlotPath | None = None,
                    into: tuple[int, ...] = ()) -> None:
@@ -882,10 +913,11 @@ class RackApp(MidiActions, AuditionActions):
         self.strips = [StripView(self.rack, self, index, layout) for index in range(len(self.session.tracks))]
         self.bus_strips = [StripView(self.rack, self, BusRow(j), layout) for j in range(len(self.session.busses))]
         with dpg.group(parent=self.rack):
-            self.add_track_button = dpg.add_button(label="+\ntrack", width=px(44), height=px(60),
+            # One line each, wide enough for its label (at 44 pixels "+ track" wrapped onto two lines).
+            self.add_track_button = dpg.add_button(label="+ track", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                    callback=lambda: self.add_track(), payload_type=TRACK_PAYLOAD,
                                                    drop_callback=lambda s, dragged: self.drop_track(dragged, None))
-            self.add_bus_button = dpg.add_button(label="+\nbus", width=px(44), height=px(60),
+            self.add_bus_button = dpg.add_button(label="+ bus", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                  callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
@@ -895,10 +927,32 @@ class RackApp(MidiActions, AuditionActions):
     # -- transport ---------------------------------------------------------------------
 
     def play(self) -> None:
-        self.send(Play())
+        self._transport(Play(), "Play")
 
     def stop(self) -> None:
-        self.send(Stop())
+        self._transport(Stop(), "Stop")
+
+    def _transport(self, command: Command, what: str) -> bool:
+        """Send a transport command; with no engine to take it, the status line says why and how to get one
+        (a key that does nothing and says nothing looks broken). True if the engine took it."""
+        engine = self.engine
+        if engine is not None and engine.alive:
+            engine.send(command)
+            return True
+        self.tell(f"{what}: {self.no_engine_reason()}", error=True)
+        return False
+
+    def no_engine_reason(self) -> str:
+        """Why no audio engine runs, and what starts one."""
+        state = self.engine_state
+        if state.startswith("starting"):
+            return "the audio engine is still starting; try again in a moment"
+        if state == "offline":  # never started: the window was opened with --no-engine
+            return "no audio engine (opened with --no-engine); Engine > Restart audio engine starts one"
+        if self.engine_error:
+            return (f"no audio engine: {self.engine_error}; then Engine > Restart audio engine (or choose a device "
+                    f"in Engine > Audio settings...)")
+        return f"{state}; Engine > Restart audio engine starts it again"
 
     @property
     def playing(self) -> bool:
@@ -909,7 +963,7 @@ class RackApp(MidiActions, AuditionActions):
         self.stop() if self.playing else self.play()
 
     def to_start(self) -> None:
-        self.send(Locate(0))
+        self._transport(Locate(0), "Go to start")
 
     def toggle_loop(self) -> None:
         on = not dpg.get_value(self.loop)
@@ -944,6 +998,9 @@ class RackApp(MidiActions, AuditionActions):
         if not any(t.armed and t.input for t in self.session.tracks):
             self.tell("arm a track with an input (R) to record", error=True)
             return
+        if self.engine is None or not self.engine.alive:
+            self.tell(f"Record: {self.no_engine_reason()}", error=True)
+            return
         folder = takes_folder(self.session_path)
         folder.mkdir(parents=True, exist_ok=True)
         self.send(Record(str(folder)))
@@ -972,6 +1029,9 @@ class RackApp(MidiActions, AuditionActions):
         if self.takes is not None and not self.takes.poll():
             self.takes = None
         self._show_reductions()
+        # A slot being dragged says where it lands; the split windows first: they float over the strips.
+        strips = (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else []))
+        show_landing([*(p.drops for p in reversed(self.split_panels) if p.alive), *(v.drops for v in strips)])
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
@@ -1111,6 +1171,14 @@ def _engine_place(index: int | SlotPath) -> tuple[int, tuple[int, ...]]:
     return path[0], path[1:]
 
 
+def _chains(chain: Any) -> Iterator[Any]:
+    """``chain`` and every branch's chain under it, at any depth."""
+    yield chain
+    for slot in chain:
+        for branch in getattr(slot, "branches", ()):
+            yield from _chains(branch.chain)
+
+
 def _names(names: list[str]) -> str:
     """'a', 'a' and 'b', 'a', 'b' and 'c'."""
     quoted = [repr(n) for n in names]
@@ -1126,7 +1194,7 @@ def _first_slot(app: RackApp) -> tuple[int | None, int]:
 
 
 def run(session_path: str | Path | None, *, screenshot: str | Path | None = None, frames: int = 0,
-        start_engine: bool = True, play: bool = False, width: int = 1280, height: int = 720,
+        start_engine: bool = True, play: bool = False, width: int | None = None, height: int | None = None,
         view: str | None = None, recover: bool | None = None) -> None:
     """Open the rack on ``session_path``; with ``screenshot``, render ``frames`` frames, save a PNG and close.
 
@@ -1135,12 +1203,23 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
     runs; ``view`` opens one of :data:`VIEWS` once the session is loaded.
     A crash's recovery file is offered once the session is loaded (``recover``
     True restores it, False discards it, None asks).
+
+    The window opens where it was last closed, at that size unless ``width``
+    and ``height`` are given (:mod:`rackhost.gui.placement`), else centred on
+    the screen; a screenshot is always the size given (1280x720 unless given)
+    and remembers nothing.
     """
+    size = (width, height) if width and height else None
     loader = PluginLoader()
     app = RackApp(Session(), None, start_engine=False, loader=loader)
     dpg.create_context()
     dpg.configure_app(manual_callback_management=True)
-    dpg.create_viewport(title=TITLE, width=width, height=height, disable_close=True)
+    if screenshot:
+        place = Place(0, 0, *(size or DEFAULT_SIZE))
+    else:
+        place = opening_place(size, remembered(), screen_size())
+    dpg.create_viewport(title=TITLE, width=place.width, height=place.height, x_pos=place.x, y_pos=place.y,
+                        disable_close=True)
     dpg.set_exit_callback(lambda: app.files.quit())
     app.build()
     dpg.setup_dearpygui()
@@ -1177,9 +1256,19 @@ def run(session_path: str | Path | None, *, screenshot: str | Path | None = None
                     break
         if not screenshot:  # a screenshot run ends by itself: nobody was asked about unsaved changes
             app.autosave.clean_quit(app.session_path)
+            _remember_place()
     finally:
         app.close()
         dpg.destroy_context()
+
+
+def _remember_place() -> None:
+    """Keep where the window is for the next start; a config folder that cannot be written costs only that."""
+    try:
+        remember(viewport_place())
+    except OSError as err:
+        print(f"rackhost: could not remember the window's place ({err}); it opens centred next time",
+              file=sys.stderr)
 
 
 def _loaded(app: RackApp, view: str | None) -> None:

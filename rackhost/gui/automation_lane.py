@@ -12,6 +12,7 @@ and the sound cannot disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -34,6 +35,7 @@ from rackhost.chain.automation import (
     value_range,
 )
 from rackhost.gui.scale import px
+from rackhost.gui.taper import FADER_MAX_DB
 from rackhost.gui.theme import MUTED
 from rackhost.gui.timeline import tick_step
 from rackhost.gui.writing import WRITING
@@ -69,13 +71,24 @@ def value_at(envelope: Envelope, seconds: float, sample_rate: float) -> float:
     return float(Curve(envelope, sample_rate).at(np.array([round(seconds * sample_rate)], np.int64))[0])
 
 
+def lane_range(owner: Any, target: Target) -> ValueRange:
+    """What the lane offers ``target``: its range, but a fader's only up to where the strip's fader stops
+    (+6 dB), so the lane's top is the fader's top. A file or ``--automate`` may hold a fader higher (up to
+    +12 dB): the lane then spans that point too (:func:`shown_range`)."""
+    valid = value_range(owner, target)
+    if isinstance(target, StripTarget) and target.control == "gain_db":
+        return dataclasses.replace(valid, maximum=min(valid.maximum, FADER_MAX_DB))
+    return valid
+
+
 def shown_range(valid: ValueRange, points: tuple[Point, ...]) -> tuple[float, float]:
     """The values the lane spans: the target's range (a fader's cut at ``FLOOR_DB``; an unbounded one around
-    its points)."""
+    its points; one reaching over the range's top, as a fader's point from a file may, up to that point)."""
     low, high = valid.minimum, valid.maximum
     if not math.isfinite(low) or not math.isfinite(high):
         values = [p.value for p in points] or [0.0]
         low, high = min(values) - 1.0, max(values) + 1.0
+    high = max([high] + [p.value for p in points])
     if valid.unit == "dB" and low < FLOOR_DB:
         low = FLOOR_DB
     return low, high if high > low else low + 1.0
@@ -88,7 +101,7 @@ class AutomationLane:
         self.app, self.track, self.target = app, track, target
         owner = app.owner(track)
         if find(owner, target) is None:  # automating a control starts it where it stands
-            valid = value_range(owner, target)
+            valid = lane_range(owner, target)
             value = min(max(current_value(owner, target), valid.minimum), valid.maximum)  # a send at -inf
             app.edit.add_envelope(owner, Envelope(target, (Point(0.0, value),)))
             app.session.history.seal()
@@ -189,7 +202,7 @@ class AutomationLane:
         return round(round(seconds / SNAP_SECONDS) * SNAP_SECONDS, 6) if dpg.get_value(self.snap) else seconds
 
     def _clamped(self, value: float) -> float:
-        valid = value_range(self.owner, self.target)
+        valid = lane_range(self.owner, self.target)
         value = min(max(value, valid.minimum), valid.maximum)
         return float(round(value)) if valid.discrete else value
 
@@ -269,7 +282,7 @@ class AutomationLane:
 
     def _range(self) -> tuple[float, float]:
         envelope = self.envelope
-        return shown_range(value_range(self.owner, self.target), envelope.points if envelope else ())
+        return shown_range(lane_range(self.owner, self.target), envelope.points if envelope else ())
 
     def x_of(self, seconds: float) -> float:
         return seconds / self.seconds * self.width

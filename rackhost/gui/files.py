@@ -166,20 +166,24 @@ class SessionFiles:
             discard()
 
     def restore(self, recovery: Path) -> None:
-        """Open the autosaved session in place of the one shown, unsaved: the user's file stays until they save."""
+        """Show the autosaved session in place of the one shown, unsaved: the user's file stays until they save.
+
+        The restore is one undo step after the file as it was opened ("(opened)" in History): undo goes back
+        to the saved file, redo to the restored changes; what the crash lost of the history is not claimed.
+        """
         from rackhost.presets import load_session
         from rackhost.presets.preset import RestoreReport
 
         report = RestoreReport()
-        path = self.app.session_path
+        when = time.strftime("%H:%M:%S", time.localtime(recovery.stat().st_mtime))
         self.loading = True
 
         def restored(session: Session) -> None:
             self.loading = False
-            self._use(session, path)
-            self.saved_changes = -1  # differs from any change count: the restored edits show as unsaved
+            self.app.take_session(session, f"restore unsaved changes (autosaved {when})")
             self.app.autosave.paused = False
-            self.app.tell(f"restored the unsaved changes from {recovery.name}; save to keep them")
+            self.app.tell(f"restored the unsaved changes from {recovery.name} (Edit > Undo goes back to the "
+                          f"saved file); save to keep them")
             for warning in report.warnings():
                 self.app.tell(warning, error=True)
 

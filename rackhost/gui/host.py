@@ -201,7 +201,7 @@ class SlotMoves(Protocol):
 
     def move_slot(self, track: int | None, index: Any, delta: int) -> None: ...
     def remove_slot(self, track: int | None, index: Any) -> None: ...
-    def drop_slot(self, from_track: Any, from_index: int, to_track: Any, to_index: int | None, *,
+    def drop_slot(self, from_track: Any, from_index: Any, to_track: Any, to_index: Any, *,
                   copy: bool = False) -> None: ...
 
 
@@ -327,9 +327,12 @@ class PluginScanning(Protocol):
 
 @runtime_checkable
 class SessionSwitch(Protocol):
-    """Put another session in the window (new, opened): views closed, engine restarted on it."""
+    """Put another session in the window (new, opened): views closed, engine restarted on it; or take another's
+    contents into the one shown as an undo step (a restored autosave)."""
 
     def use_session(self, session: Session, path: Path | None) -> None: ...
+
+    def take_session(self, session: Session, label: str) -> None: ...
 
 
 @runtime_checkable

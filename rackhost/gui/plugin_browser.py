@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Callable
 import dearpygui.dearpygui as dpg
 
 from rackhost.gui.dialogs import centre
+from rackhost.gui.scale import px
+from rackhost.gui.text import CHAR, cut
 from rackhost.gui.theme import MUTED, WARNING
 
 if TYPE_CHECKING:
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 GROUPS = ("Built-in effects", "VST3 effects", "VST3 instruments", "Not scanned yet", "Failed to load",
           "Not usable in a chain")
 UNCHOSEN = (GROUPS[4], GROUPS[5])  # listed with the reason, never offered
+NAME_WIDTH = 170  # at 1x: a plug-in's name, then its detail (vendor, channels), each cut to its width with ".."
+DETAIL_WIDTH = 29 * CHAR
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,15 @@ class PluginBrowser:
                     if entry.group in UNCHOSEN:
                         row = dpg.add_text(f"{entry.name}: {entry.detail}", color=WARNING, wrap=340)
                     else:
+                        shown = cut(entry.name, px(NAME_WIDTH)), cut(entry.detail, px(DETAIL_WIDTH))
                         with dpg.group(horizontal=True) as row:
-                            dpg.add_selectable(label=entry.name, width=170, user_data=entry.name,
-                                               callback=lambda s, a, name: self.pick(name))
-                            dpg.add_text(entry.detail[:28], color=MUTED)
+                            name = dpg.add_selectable(label=shown[0], width=px(NAME_WIDTH), user_data=entry.name,
+                                                      callback=lambda s, a, name: self.pick(name))
+                            detail = dpg.add_text(shown[1], color=MUTED)
+                        for item, cut_text, whole in zip((name, detail), shown, (entry.name, entry.detail)):
+                            if cut_text != whole:  # cut to fit: the whole of it on hover
+                                with dpg.tooltip(item):
+                                    dpg.add_text(whole)
                     self.rows[f"{entry.group}/{entry.name}"] = row
         self.filter()
 

@@ -4,7 +4,7 @@ Up to 1920x1080 everything is drawn at 1x, in Dear PyGui's own font (ProggyClean
 only there). A bigger window gets a factor (2560x1440: 4/3, 3840x2160: 2) and a TrueType font, DejaVu Sans Mono
 (Debian's fonts-dejavu-core, which ``make setup`` installs), loaded at that factor's pixel height: its glyphs
 are drawn at their size, not a small bitmap stretched. Monospaced like ProggyClean, so a label's width is
-still its characters times one advance (:data:`rackhost.gui.strip.CHAR`, scaled).
+still its characters times one advance (:data:`rackhost.gui.text.CHAR`, scaled).
 
 The views multiply their pixel sizes by the factor (:func:`px`) when they build; the window builds its strips
 again, with the theme's paddings and the font, when the factor changes (:meth:`Scale.fit`).

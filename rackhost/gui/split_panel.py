@@ -4,7 +4,10 @@ A click on a split's name in a strip opens it. Each branch shows its level (a
 drag is one undo step), its plug-ins as a strip shows its slots (bypass box,
 name: its parameter panel, or for a split inside the branch its own window;
 ^ v x), a ``+ plug-in`` button that adds to that branch, and an ``x`` that
-removes the branch; ``+ branch`` adds a dry one. Every change goes through the
+removes the branch; ``+ branch`` adds a dry one. A plug-in's name drags as a
+strip's slot does (the same payload): dropped on another plug-in it goes before
+that one, on a branch's ``+ plug-in`` last in that branch, on a strip's slot or
+``+ plug-in`` into that chain; a strip's slot dropped here comes in the same way. Every change goes through the
 host (the window), which makes it through the session's undoable editor and
 tells the engine: a structural edit as a new session document (the engine keeps
 its plug-in instances), a value as a small command naming the slot's path.
@@ -21,8 +24,11 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.dialogs import centre
+from rackhost.gui.drops import NOWHERE, DropTargets
+from rackhost.gui.fader import alt_held
 from rackhost.gui.scale import px
-from rackhost.gui.theme import MUTED
+from rackhost.gui.strip import SLOT_PAYLOAD
+from rackhost.gui.theme import ACCENT, MUTED
 
 if TYPE_CHECKING:
     from rackhost.gui.host import SplitPanelHost
@@ -51,6 +57,7 @@ class SplitPanel:
         self.split = split
         self.branches: list[BranchRows] = []
         self.add_branch = 0
+        self.drops = DropTargets()  # its plug-ins dragged, and where a drop on each target puts one
         self.path: tuple[int, ...] = tuple(app.path_of(track, split) or ())
         with dpg.window(label=self._title(), width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda: self.close()) as self.window:
@@ -69,6 +76,7 @@ class SplitPanel:
         app, track, path = self.app, self.track, self.path
         dpg.delete_item(self.body, children_only=True)
         self.branches = []
+        self.drops.clear()
         dpg.add_text("Each branch hears the split's input; their outputs are summed at their levels, latency-aligned. "
                      "An empty branch is the dry path.", parent=self.body, color=MUTED, wrap=px(WIDTH - 30))
         for k, branch in enumerate(self.split.branches):
@@ -95,7 +103,13 @@ class SplitPanel:
                 for j, slot in enumerate(branch.chain):
                     self._slot_row(rows, (*path, k, j), slot)
                 rows.add_plugin = dpg.add_button(label="+ plug-in", indent=px(24), width=-1, user_data=k,
-                                                 callback=lambda s, a, b: app.open_browser(track, into=(*path, b)))
+                                                 callback=lambda s, a, b: app.open_browser(track, into=(*path, b)),
+                                                 payload_type=SLOT_PAYLOAD,
+                                                 drop_callback=self._drop_at((*path, k, len(branch.chain))))
+                self.drops.target(rows.add_plugin, f"last in branch {k + 1} of {self.split.name}")
+                with dpg.tooltip(rows.add_plugin):
+                    dpg.add_text(f"click: add a plug-in to branch {k + 1}; drop a plug-in here (from this window "
+                                 f"or a strip): it goes last in this branch")
             self.branches.append(rows)
         dpg.add_separator(parent=self.body)
         self.add_branch = dpg.add_button(label="+ branch", width=-1, parent=self.body,
@@ -113,13 +127,32 @@ class SplitPanel:
                 opens = lambda s, a, p: app.open_split(track, p)  # noqa: E731
             else:
                 opens = lambda s, a, p: app.open_panel(track, p)  # noqa: E731
-            rows.names.append(dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens))
+            name = dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens,
+                                  payload_type=SLOT_PAYLOAD,
+                                  drop_callback=self._drop_at(place))
+            with dpg.drag_payload(parent=name, payload_type=SLOT_PAYLOAD, drag_data=(track, place)):
+                dpg.add_text(f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in to "
+                             f"put it last there, on a strip's slot or + plug-in to put it in that chain (Alt: a copy)",
+                             wrap=px(360))
+                self.drops.source(name, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(name, f"before {label} in branch {place[-2] + 1} of {self.split.name}")
+            rows.names.append(name)
             rows.up.append(dpg.add_button(label="^", width=px(14), user_data=place,
                                           callback=lambda s, a, p: app.move_slot(track, p, -1)))
             rows.down.append(dpg.add_button(label="v", width=px(14), user_data=place,
                                             callback=lambda s, a, p: app.move_slot(track, p, 1)))
             rows.delete.append(dpg.add_button(label="x", width=px(14), user_data=place,
                                               callback=lambda s, a, p: app.remove_slot(track, p)))
+
+    def _drop_at(self, place: tuple[int, ...]) -> Any:
+        """A drop callback putting what is dropped at ``place`` (Dear PyGui hands a drop callback no user_data)."""
+        return lambda sender, dragged: self._dropped(dragged, place)
+
+    def _dropped(self, dragged: tuple[Any, Any], place: tuple[int, ...]) -> None:
+        """A slot (from this window, another split's or a strip) dropped at ``place``: before the slot there,
+        or a branch's length (last in it). It moves (one undo step); Alt held: a copy."""
+        from_track, from_index = dragged
+        self.app.drop_slot(from_track, from_index, self.track, place, copy=alt_held())
 
     def _reset_level(self, branch: int) -> None:
         """Double-click on a branch's level: 0 dB, as it comes out, one undo step."""

@@ -23,11 +23,13 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
+from rackhost.gui.drops import NOWHERE, DropTargets
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
 from rackhost.gui.scale import SCALE, px
 from rackhost.gui.taper import fader_text, pan_text
+from rackhost.gui.text import CHAR, cut
 from rackhost.gui.theme import ACCENT, CLIP, MASTER_BAND, MUTED, SELECTED, band_theme, strip_theme
 from rackhost.live.commands import BusRow
 
@@ -39,7 +41,10 @@ NARROW_WIDTH = 150  # View > Narrow strips: more strips in view for a big sessio
 WIDE_WIDTH = 300  # the widest a strip grows to fill a big window
 SQUEEZED_WIDTH = 196  # the narrowest a full strip gets so that all of them fit (the demo's seven at 1920x1080)
 CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
-ADD_COLUMN, STRIP_GAP = 60, 8  # the + track / + bus buttons' column after the strips; the gap between strips
+ADD_COLUMN, STRIP_GAP = 72, 8  # the + track / + bus buttons' column after the strips; the gap between strips
+ADD_BUTTON_WIDTH = 60  # "+ track" (7 characters) and the button's padding, on one line
+SWITCHES_BAND = 64  # a track's separator and its two rows of switches under its sends, at 1x
+WORDS_ROW = 16  # a line of text: the font's 13 pixels and the spacing under it
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
@@ -50,9 +55,8 @@ BAND = 6  # the colour band's height, at the top of the strip
 NARROW_WIDTHS = {"mono>stereo": "m>st", "stereo": "st"}  # a narrow strip's width label, beside A/B
 PAN_WHEEL = 0.05  # a wheel notch on the pan knob (a tenth of it with Ctrl)
 PAN_DRAG = 2.0 / 160  # a pixel of drag on the pan knob, up or right: 160 px from hard left to hard right
-CHAR = 7  # the font's advance (at 1x: px(CHAR) now): how many characters a button's label gets
 SLOT_TOOLS = 80  # a slot row's bypass box and ^ v x buttons; its name gets the rest
-SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index)
+SLOT_PAYLOAD = "rackhost-slot"  # what a dragged slot carries: (its strip's key, its index or its path in a split)
 TRACK_PAYLOAD = "rackhost-track"  # what a dragged track carries: its index
 MATCH_SECONDS = (5.0, 10.0, 30.0)  # the match switch's menu: match over the last this many seconds played
 BRANCH_FLOOR_DB = -60.0  # a split branch's level control: its lowest stop (a silent branch shows here)
@@ -69,6 +73,12 @@ class StripLayout:
     slot_rows: int = 2
     send_rows: int = 1
     fill: int = 0
+
+    @property
+    def sends_height(self) -> int:
+        """The sends' band: a send is a line of words (its bus and level) over a row (its slider and buttons);
+        then the row of "+ send..."."""
+        return self.send_rows * px(ROW) + (self.send_rows - 1) * px(WORDS_ROW) + px(4)
 
     @property
     def width(self) -> int:
@@ -89,12 +99,6 @@ class StripLayout:
         sends = max((len(s.sends) for s in strips), default=0)
         share = (room - px(ADD_COLUMN)) // max(1, len(strips)) - px(STRIP_GAP) if room else 0
         return cls(narrow, max(2, slots), sends + 1, 0 if narrow else min(px(WIDE_WIDTH), share))
-
-
-def cut(label: str, width: int) -> str:
-    """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was (a tooltip then gives it whole)."""
-    room = max(3, width // px(CHAR) - 1)
-    return label if len(label) <= room else label[: room - 2] + ".."
 
 
 def level_text(gain: float) -> str:
@@ -184,6 +188,8 @@ class StripView:
         self.reductions: dict[int, tuple[str, str]] = {}
         self.branch_levels: dict[int, list[int]] = {}  # a split slot's index -> the level control of each branch
         self.key_labels: dict[int, int] = {}  # a keyed slot's index -> the line under it naming its key
+        self.drops = DropTargets()  # its slots dragged, and where a drop on each target puts one
+        self.where = strip_where(owner, track)
         self.loudness: LoudnessView | None = None
         self.pan = self.pan_text = self.mute = self.solo = 0
         self._pan_wheeled = False
@@ -224,12 +230,15 @@ class StripView:
                 self.add_slot = dpg.add_button(label="+ plug-in", width=-1, payload_type=SLOT_PAYLOAD,
                                                callback=lambda: app.open_browser(track),
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
+                self.drops.target(self.add_slot, f"last on {self.where}")
             if self.is_master:
-                with dpg.child_window(height=5 * px(ROW) + px(8), border=False, no_scrollbar=True):
+                # As tall as the tracks' sends and switches, so the master's fader starts level with theirs.
+                band = max(5 * px(ROW) + px(8), layout.sends_height + px(SWITCHES_BAND))
+                with dpg.child_window(height=band, border=False, no_scrollbar=True):
                     dpg.add_separator()
                     self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.child_window(height=layout.send_rows * px(ROW) + px(4), border=False):
+                with dpg.child_window(height=layout.sends_height, border=False):
                     if self.routing is not None:
                         self.routing.build_sends()
                 dpg.add_separator()
@@ -284,7 +293,8 @@ class StripView:
                 self.name = dpg.add_input_text(default_value=owner.name, width=self.inner - px(58), on_enter=True,
                                                callback=lambda s, v: app.rename_bus(track, v))
                 self.remove = dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_bus(track))
-            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+            self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow,
+                                       width=self.inner)
             self.routing.build_output()
             fed = fed_by(owner, app.session)
             self.fed = dpg.add_text(cut(fed, self.inner + px(CHAR)), color=MUTED)
@@ -306,13 +316,16 @@ class StripView:
                 dpg.add_button(label="<", width=px(18), callback=lambda: app.move_track(track, -1))
                 dpg.add_button(label=">", width=px(18), callback=lambda: app.move_track(track, 1))
             dpg.add_button(label="x", width=px(18), callback=lambda: app.remove_track(track))
-        choices = list(INPUT_CHOICES) + ([f"file: {owner.source.path.name}"] if hasattr(owner.source, "path") else [])
-        choices += [input_label(owner)] if owner.instrument is not None else []
         mono = owner.channels == 1
+        width = self.inner - px(TAKES_NARROW if narrow else TAKES_WIDTH) - px(8) - px(MONO_BOX + 6) * mono
+        # A file's or an instrument's name is cut to the combo's text room (its arrow takes a square): any
+        # choice not an input is the source the track has, so set_input reads a cut one as well as a whole one.
+        room = width - px(ROW + 4)
+        choices = list(INPUT_CHOICES) + ([cut(f"file: {owner.source.path.name}", room)]
+                                         if hasattr(owner.source, "path") else [])
+        choices += [cut(input_label(owner), room)] if owner.instrument is not None else []
         with dpg.group(horizontal=True):
-            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=input_label(owner),
-                                       width=self.inner - px(TAKES_NARROW if narrow else TAKES_WIDTH) - px(8)
-                                       - px(MONO_BOX + 6) * mono,
+            self.input = dpg.add_combo(choices + [OPEN_FILE], default_value=cut(input_label(owner), room), width=width,
                                        callback=lambda s, v: app.set_input(track, v))
             # A mono source: keep it mono through stereo-only plug-ins (their outputs summed back), or widen.
             self.keep_mono = dpg.add_checkbox(default_value=owner.keep_mono, show=mono,
@@ -327,7 +340,8 @@ class StripView:
             dpg.add_text("this track's recorded takes: play one here, rename, delete")
         with dpg.tooltip(self.input):
             dpg.add_text(input_label(owner))
-        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow)
+        self.routing = RoutingView(app, track, owner, app.session.busses, narrow=self.layout.narrow,
+                                       width=self.inner)
         self.routing.build_output()
 
     def _switches(self, owner: Any) -> None:
@@ -527,10 +541,13 @@ class StripView:
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label="", width=self.inner - px(SLOT_TOOLS), user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i))
+                                    drop_callback=self._drop_at(index))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last "
-                             f"(Alt: a copy)")
+                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
+                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)",
+                             wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {slot.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -552,8 +569,14 @@ class StripView:
         if slot is app.selected_slot:
             dpg.bind_item_theme(button, SELECTED["slot"])
 
-    def _dropped(self, dragged: tuple[Any, int], index: int | None) -> None:
-        """A slot dragged here: before slot ``index`` (None: last); Alt held: a copy, else it moves."""
+    def _drop_at(self, index: int | tuple[int, ...]) -> Any:
+        """A drop callback that puts what is dropped at ``index``: Dear PyGui hands a drop callback the target's
+        id and the payload's data, never the target's user_data, so the place is bound here."""
+        return lambda sender, dragged: self._dropped(dragged, index)
+
+    def _dropped(self, dragged: tuple[Any, int | tuple[int, ...]], index: int | tuple[int, ...] | None) -> None:
+        """A slot (from a strip, or a split window's branch: a path) dragged here: before slot ``index`` (None: last;
+        a path into a split's branch); Alt held: a copy, else it moves."""
         from_track, from_index = dragged
         self.app.drop_slot(from_track, from_index, self.track, index, copy=alt_held())
 
@@ -570,10 +593,13 @@ class StripView:
             box = dpg.add_checkbox(default_value=not split.bypass, user_data=index,
                                    callback=lambda s, v, i: app.set_bypass(track, i, not v))
             button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
-                                    drop_callback=lambda s, dragged, i: self._dropped(dragged, i), user_data=index,
+                                    drop_callback=self._drop_at(index), user_data=index,
                                     callback=lambda s, a, i: app.open_split(track, i))
             with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last")
+                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
+                             f"split's branch to nest it there", wrap=px(360))
+                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.target(button, f"before {split.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
             dpg.add_button(label="^", width=px(12), user_data=index,
@@ -594,7 +620,10 @@ class StripView:
                                                  format="%.1f dB", user_data=(index, k),
                                                  callback=lambda s, v, u: app.set_branch_level(track, u[0], u[1], v)))
                 names = ", ".join(s.name for s in branch.chain) or "dry"
-                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED)
+                # A slot dropped on a branch's row goes last in that branch (into the split from the chain).
+                shown = dpg.add_text(cut(names, self.inner - px(86)), color=MUTED, payload_type=SLOT_PAYLOAD,
+                                     drop_callback=self._drop_at((index, k, len(branch.chain))))
+                self.drops.target(shown, f"last in branch {k + 1} of {split.name} on {self.where}")
                 if dpg.get_value(shown) != names:
                     with dpg.tooltip(shown):
                         dpg.add_text(names, wrap=360)
@@ -665,6 +694,7 @@ class StripView:
             dpg.configure_item(self.pan_text, color=AUTOMATED if "pan" in moved else MUTED)
         for bus, row in (self.routing.sends if self.routing is not None else {}).items():
             mark_automated(row.level, f"send:{bus}" in moved)
+            mark_automated(row.value, f"send:{bus}" in moved)  # the level's words, above the slider
 
     def refresh(self) -> None:
         """Show the model's values (a controller or another view changed them)."""

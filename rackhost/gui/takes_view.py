@@ -30,6 +30,7 @@ from rackhost.chain.takes import (
 from rackhost.errors import RackhostError
 from rackhost.gui.dialogs import DialogView, centre
 from rackhost.gui.scale import px
+from rackhost.gui.text import CHAR, cut
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED, PANEL
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ class TakesView(DialogView):
         try:
             peaks = PEAKS.peaks(take.files[0], COLUMNS)
         except (OSError, RuntimeError) as err:  # soundfile's errors are RuntimeErrors
-            dpg.draw_text((4, 4), f"cannot read: {err}"[:40], color=CLIP, parent=wave, size=12)
+            dpg.draw_text((4, 4), cut(f"cannot read: {err}", px(41 * CHAR)), color=CLIP, parent=wave, size=12)
             return
         scale, step = mid - 1, WAVE_WIDTH * fraction / COLUMNS
         for x, (lo, hi) in enumerate(peaks):

@@ -22,7 +22,9 @@ load accounting) -> :meth:`AudioCallback._process` (transport, the tracks,
 on one or two audio threads or with the partner process: :func:`track_renderer`, :mod:`.spread`,
 :mod:`.partner`) -> the
 master (:class:`rackhost.chain.mixer.MixSnapshot`) -> :func:`meter` -> the
-recorder's rings (:mod:`.recorder`). Everything else in the live engine runs
+recorder's rings (:mod:`.recorder`), and while a spectrum view watches a strip,
+copies of its blocks into the tap's ring (:mod:`.spectrum_tap`: copies only,
+measured on the control thread). Everything else in the live engine runs
 on the control thread (:mod:`.engine`) or in the engine process's (:mod:`.process`).
 """
 
@@ -246,10 +248,12 @@ class AudioCallback:
             lane = state.lane_of.get(tap.strip)
             if lane is not None:
                 source = inputs[lane]
-                if source is None and partner is not None:  # a partner's track: its file, read here too
-                    source = state.feeds[lane].read(indata, position, playing)
-                if source is not None:
-                    tap.write(source, state.strips[lane])
+                if source is not None:  # rendered here: its chain's input and output
+                    processed = snapshot.tracks[lane].processed
+                    if processed is not None:
+                        tap.write(source, processed)
+                elif partner is not None:  # a partner's track: its file, read here too, and the row it sent
+                    tap.write(state.feeds[lane].read(indata, position, playing), state.strips[lane])
         master_out = state.master_out
         mix = snapshot.mix_tracks(state.tracks_out, state.mix, position, state.render)  # it renders bus-keyed tracks
         now.indata = None  # the device's buffer is only lent for this callback

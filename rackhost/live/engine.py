@@ -36,7 +36,7 @@ from rackhost.live.meters import METER_FIELDS, BlockLevels, LoudnessMeter, Meter
 from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.match_tap import DEFAULT_SECONDS, MatchTap, matched_from_played, played_offsets, tap_frames
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
-from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageLevels
+from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageRing
 from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
                                    slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
@@ -65,6 +65,9 @@ class EngineStats:
     plugin_latency_frames: int  # the slowest path to the master (tracks, busses) plus the master chain
     dropped_frames: int
     fault: str | None
+    # Of the xruns, the blocks the partner process had not finished when the callback needed them (its tracks
+    # silent for that block): a late partner, not a late device, which a figure of xruns alone cannot tell apart.
+    partner_late: int = 0
 
 
 class LiveEngine(AudioCallback):
@@ -805,6 +808,7 @@ class LiveEngine(AudioCallback):
             dropped_frames=self._recorder.dropped_frames() if self._recorder else 0,
             fault=self._fault or (self._worker.fault if self._worker else None)
             or (self._recorder.error if self._recorder else None),
+            partner_late=self._partner.late if self._partner is not None else 0,
         )
 
     def meters(self, reader: MeterReader | None = None) -> np.ndarray:
@@ -843,7 +847,8 @@ class LiveEngine(AudioCallback):
         if tap is None or tap.strip != strip:
             if tap is not None:
                 self._detach_stage_levels()
-            self._spectrum_tap = SpectrumTap(strip)  # one assignment: the callback takes it at its next block
+            # One assignment: the callback takes it at its next block.
+            self._spectrum_tap = SpectrumTap(strip, self.session.block_size)
             self._attach_stage_levels(self._state)
 
     def _follow_spectrum(self) -> None:
@@ -875,21 +880,28 @@ class LiveEngine(AudioCallback):
         return state.snapshot.tracks[lane].chain if lane is not None else None
 
     def _attach_stage_levels(self, state: LiveState | None) -> None:
-        """Give the watched strip's chain (in ``state``) a per-stage level recorder, for estimated gain reduction."""
+        """Tell the tap which slots each stage of the watched chain (in ``state``) runs, and give a chain of two
+        stages or more a ring for its inner stages' outputs, for estimated gain reduction (measured by the
+        control thread from the rings: the audio thread only copies)."""
         tap, chain = self._spectrum_tap, self._watched_chain(state)
         if tap is None or chain is None:
             return
-        if chain.levels is tap.levels and tap.levels is not None:
+        if chain.levels is tap.inner and tap.inner is not None:
             return
         owners = {"master": [self.session.master], "track": self.session.tracks, "bus": self.session.busses}
         index = 0 if tap.kind == "master" else tap.bus if tap.kind == "bus" else tap.strip
         if index >= len(owners[tap.kind]):
             return  # the strip is gone: the window moves the view on
         owner_chain = list(owners[tap.kind][index].chain)
+        inner = None
+        if len(chain.stages) > 1:  # a rebuilt chain of as many stages goes on filling the same ring
+            old = tap.inner
+            inner = old if old is not None and old.ring.shape[0] == len(chain.stages) - 1 else StageRing(
+                tap, len(chain.stages))
+        tap.inner = inner
         tap.stage_slots = tuple(tuple(k for k, item in enumerate(owner_chain) if any(item is s for s in slots))
                                 for slots in chain.stage_slots)
-        tap.levels = StageLevels(len(chain.stages))
-        chain.levels = tap.levels  # one assignment: the chain's next run records its stages
+        chain.levels = inner  # one assignment: the chain's next run copies its inner stages' outputs
 
     def _detach_stage_levels(self) -> None:
         chain = self._watched_chain(self._state)
@@ -900,11 +912,11 @@ class LiveEngine(AudioCallback):
         """The watched chain's gain reduction per stage (control thread): what a keyed slot's plug-in reports
         (minihost passes VST3 output parameters back), else estimated from the stage's input and output levels."""
         tap = self._spectrum_tap
-        if tap is None or tap.levels is None:
+        if tap is None or not tap.stage_slots:
             return []
         reported = self._reported_reductions()
         out = []
-        for slots, db in zip(tap.stage_slots, tap.levels.reduction_db()):
+        for slots, db in zip(tap.stage_slots, tap.reduction_db()):
             if len(slots) == 1 and slots[0] in reported:
                 out.append(SlotReduction(slots, reported[slots[0]], True))
             elif slots and np.isfinite(db):
