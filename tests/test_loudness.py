@@ -150,3 +150,61 @@ def test_true_peak_by_phases_reads_what_resample_poly_read(frames, channels, rat
     audio = audio.astype(dtype)
     expected = _resample_poly_true_peak(audio.astype(np.float64), rate)
     assert true_peak(audio, rate) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.integers(1, 70000), start=st.integers(10, 60), channels=st.integers(1, 2),
+       rate=st.sampled_from([44100, 48000, 96000, 192000]), seed=st.integers(0, 2**32 - 1),
+       shape=st.sampled_from(["noise", "clicks", "quarter-rate sine", "high tones"]))
+@example(frames=32768 * 2 + 1, start=10, channels=2, rate=48000, seed=3, shape="quarter-rate sine")
+def test_the_float32_true_peak_sums_read_what_the_float64_convolution_reads(frames, start, channels, rate, seed,
+                                                                             shape):
+    """The input's true peak (the batch's "before") is summed tap by tap in float32 over spans, each phase pair
+    read from its sum and difference: any length and start (across spans too), both oversamplings (4x, and 2x
+    above 96 kHz), peaks between samples larger than the samples: the float64 convolution's value."""
+    from rackhost.chain.loudness import TRUE_PEAK_REACH, interpolated_peak
+
+    rng = np.random.default_rng(seed)
+    total = start + frames + TRUE_PEAK_REACH
+    t = np.arange(total)
+    if shape == "noise":
+        audio = rng.uniform(-1, 1, (channels, total))
+    elif shape == "clicks":
+        audio = np.zeros((channels, total))
+        audio[:, rng.integers(0, total, 3)] = rng.choice([-1.0, 1.0], 3)
+    elif shape == "quarter-rate sine":  # every sample at 0.707 of the crest
+        audio = np.tile(np.sin(2 * np.pi * t / 4 + math.pi / 4), (channels, 1))
+    else:  # near the top of the band, where the phases between samples read most above the samples
+        audio = np.vstack([np.sin(2 * np.pi * t * rng.uniform(0.3, 0.49) + rng.uniform(0, 6)) for _ in range(channels)])
+    audio = (audio * rng.uniform(0.01, 1.0)).astype(np.float32)
+    want = interpolated_peak(audio, start, start + frames, rate)
+    got = interpolated_peak(audio, start, start + frames, rate, np.float32)
+    if want == 0.0:  # clicks that all fell outside the frames read
+        assert got == 0.0
+    else:
+        assert abs(20 * math.log10(got / want)) <= 1e-4
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces=st.integers(4, 40), off=st.integers(-2, 2), feed=st.one_of(st.integers(1, 5000), st.integers(5000, 70000)),
+       channels=st.sampled_from([1, 2]), rate=st.sampled_from([44100, 48000, 96000, 192000]),
+       float32=st.booleans(), seed=st.integers(0, 99))
+def test_a_meter_reads_measure_at_lengths_on_and_off_the_gating_grid_at_every_rate(pieces, off, feed, channels,
+                                                                                  rate, float32, seed):
+    """The gating blocks are summed from their four 100 ms pieces: a signal ending on a piece's bound, a frame
+    either side, or anywhere in one, fed in blocks of any size, reads measure()'s loudness and true peak."""
+    from rackhost.chain.loudness import GATE_BLOCK_SECONDS, GATE_STEP, StreamMeter
+
+    frames = max(1, int(GATE_BLOCK_SECONDS * (pieces * GATE_STEP) * rate) + off)
+    audio = _signal(channels, frames, rate, seed, silent=False)
+    meter = StreamMeter(rate, channels, np.float32 if float32 else np.float64)
+    feed = max(feed, frames // 200)
+    for begin in range(0, frames, feed):
+        meter.add(audio[:, begin: begin + feed])
+    got, want = meter.report(), measure(audio, rate)
+    assert got.seconds == want.seconds and got.peak_dbfs == want.peak_dbfs
+    if want.integrated_lufs is None:  # a frame short of one gating block
+        assert got.integrated_lufs is None
+    else:
+        assert abs(got.integrated_lufs - want.integrated_lufs) <= 1e-6  # well inside the 0.01 LU the manifest shows
+    assert abs(got.true_peak_dbtp - want.true_peak_dbtp) <= 1e-4

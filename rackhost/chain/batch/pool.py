@@ -233,7 +233,9 @@ def worker_main(conn: Connection, build: SessionBuilder, options: RenderOptions)
         except (EOFError, OSError):
             return
         if message is None:
-            return
+            # Told to stop, with every file's record sent: nothing is left to save, so the process ends here
+            # rather than tearing its plug-ins and modules down one by one (a quarter of a second of CPU).
+            os._exit(0)
         index, job = message
         conn.send(("done", index, render_one(session, job, options, lambda s, i=index: conn.send(("started", i, s)),
                                              track)))
