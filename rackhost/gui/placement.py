@@ -8,6 +8,7 @@ ignored (the window opens centred), a newer rackhost's is left as it is and not 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,11 @@ def remember(place: Place) -> None:
 
 
 def screen_size() -> tuple[int, int] | None:
-    """The screen's size in pixels, asked of Tk (Dear PyGui does not say); None where Tk or a display is missing."""
+    """The screen's size in pixels, asked of Tk (Dear PyGui does not say); None where Tk or a display is missing.
+
+    Not on macOS: Tk and the viewport's GLFW would both claim the Cocoa application of one process."""
+    if sys.platform == "darwin":
+        return None
     try:
         import tkinter
 
