@@ -41,7 +41,9 @@ def show_landing(views: Iterable[DropTargets]) -> str | None:
     views = list(views)
     dragged = next((landing for view in views for item, landing in view.sources
                     if dpg.does_item_exist(item) and dpg.is_item_active(item)), None)
-    if dragged is None or not dpg.is_mouse_button_dragging(dpg.mvMouseButton_Left, 2.0):
+    # The pressed slot held down is the drag: Dear PyGui's is_mouse_button_dragging reads False on a frame where
+    # the pointer rests over its target, which is when the landing line matters.
+    if dragged is None or not dpg.is_mouse_button_down(dpg.mvMouseButton_Left):
         return None
     x, y = dpg.get_mouse_pos(local=False)
     where = next((words for view in views for item, words in view.targets.items() if _under(item, x, y)), None)
