@@ -13,6 +13,9 @@ from typing import Iterable
 
 import dearpygui.dearpygui as dpg
 
+from rackhost.gui.scale import px
+from rackhost.gui.theme import ACCENT
+
 NOWHERE = "lands: (over a slot, a + plug-in or a branch)"
 
 
@@ -33,6 +36,12 @@ class DropTargets:
 
     def target(self, item: int, where: str) -> None:
         self.targets[item] = where
+
+    def draggable(self, item: int, payload_type: str, drag_data: object, hint: str) -> None:
+        """Make ``item`` a drag source: its payload shows ``hint`` and, while it is dragged, where it lands."""
+        with dpg.drag_payload(parent=item, payload_type=payload_type, drag_data=drag_data):
+            dpg.add_text(hint, wrap=px(360))
+            self.source(item, dpg.add_text(NOWHERE, color=ACCENT))
 
 
 def show_landing(views: Iterable[DropTargets]) -> str | None:

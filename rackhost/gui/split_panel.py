@@ -24,11 +24,11 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.dialogs import centre
-from rackhost.gui.drops import NOWHERE, DropTargets
+from rackhost.gui.drops import DropTargets
 from rackhost.gui.fader import alt_held
 from rackhost.gui.scale import px
 from rackhost.gui.strip import SLOT_PAYLOAD
-from rackhost.gui.theme import ACCENT, MUTED
+from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
     from rackhost.gui.host import SplitPanelHost
@@ -130,11 +130,10 @@ class SplitPanel:
             name = dpg.add_button(label=label, width=px(WIDTH - 170), user_data=place, callback=opens,
                                   payload_type=SLOT_PAYLOAD,
                                   drop_callback=self._drop_at(place))
-            with dpg.drag_payload(parent=name, payload_type=SLOT_PAYLOAD, drag_data=(track, place)):
-                dpg.add_text(f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in to "
-                             f"put it last there, on a strip's slot or + plug-in to put it in that chain (Alt: a copy)",
-                             wrap=px(360))
-                self.drops.source(name, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.draggable(name, SLOT_PAYLOAD, (track, place),
+                                 f"{label}: drop on a plug-in to put it before that one, on a branch's + plug-in "
+                                 f"to put it last there, on a strip's slot or + plug-in to put it in that chain "
+                                 f"(Alt: a copy)")
             self.drops.target(name, f"before {label} in branch {place[-2] + 1} of {self.split.name}")
             rows.names.append(name)
             rows.up.append(dpg.add_button(label="^", width=px(14), user_data=place,

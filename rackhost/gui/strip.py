@@ -23,7 +23,7 @@ from rackhost.live.meters import PEAK_HOLD_SECONDS, RMS_WINDOW_SECONDS
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.chain.split import MAX_BRANCH_LEVEL_DB, Split
 from rackhost.gui.automation_lane import AUTOMATED, automated_targets, control_menu, mark_automated
-from rackhost.gui.drops import NOWHERE, DropTargets
+from rackhost.gui.drops import DropTargets
 from rackhost.gui.fader import FINE, SCALE_WIDTH, Fader, alt_held, ctrl_held
 from rackhost.gui.meter_view import LoudnessView, MeterView
 from rackhost.gui.routing_view import RoutingView, learn_target
@@ -542,11 +542,9 @@ class StripView:
             button = dpg.add_button(label="", width=self.inner - px(SLOT_TOOLS), user_data=index,
                                     callback=lambda s, a, i: app.open_panel(track, i), payload_type=SLOT_PAYLOAD,
                                     drop_callback=self._drop_at(index))
-            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
-                             f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)",
-                             wrap=px(360))
-                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.draggable(button, SLOT_PAYLOAD, (track, index),
+                                 f"{slot.name}: drop on a slot to put it there, on + plug-in to put it last, on a "
+                                 f"split's branch (its row, or its window) to put it in that branch (Alt: a copy)")
             self.drops.target(button, f"before {slot.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
@@ -595,10 +593,9 @@ class StripView:
             button = dpg.add_button(label=split.name, width=self.inner - px(SLOT_TOOLS), payload_type=SLOT_PAYLOAD,
                                     drop_callback=self._drop_at(index), user_data=index,
                                     callback=lambda s, a, i: app.open_split(track, i))
-            with dpg.drag_payload(parent=button, payload_type=SLOT_PAYLOAD, drag_data=(track, index)):
-                dpg.add_text(f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on another "
-                             f"split's branch to nest it there", wrap=px(360))
-                self.drops.source(button, dpg.add_text(NOWHERE, color=ACCENT))
+            self.drops.draggable(button, SLOT_PAYLOAD, (track, index),
+                                 f"{split.name}: drop on a slot to put it there, on + plug-in to put it last, on "
+                                 f"another split's branch to nest it there")
             self.drops.target(button, f"before {split.name} on {self.where}")
             with dpg.tooltip(button, show=False) as tip:
                 tip_text = dpg.add_text("", wrap=420)
