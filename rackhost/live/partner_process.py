@@ -35,6 +35,7 @@ def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: in
         engine = LiveEngine(session, spread=False, input_channels=0)
         engine.partner_side = True
         session.reset()
+        del session  # as in the engine process: the engine holds it, and a Sync replaces it
     except Exception as err:  # noqa: BLE001 - the engine is told and renders every track itself
         conn.send(("error", f"the partner could not load the session: {err}"))
         return

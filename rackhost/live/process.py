@@ -419,6 +419,9 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         engine = LiveEngine(session, device=device, midi=midi.make(session) if midi is not None else None,
                             spread=spread, input_channels=input_channels,
                             partner=partner_starter(loader) if partner else None)
+        # The engine holds the session from here: a local would keep this first one, and every plug-in and
+        # source it held, alive for the process's life after a Sync replaced it.
+        del session
         engine.start()
         _follow_loop(engine)
         control = priority.raise_control_thread(engine.audio_thread_id)
@@ -430,7 +433,7 @@ def _child_main(conn: Any, shm_name: str, loader: SessionLoader, device: Any, bl
         return
     conn.send(("event", f"audio thread {engine.audio_priority}; control thread {control}; {engine.spread_state}; "
                         f"{engine.memory}"))
-    stats[STAT_FIELDS.index("sample_rate")] = session.sample_rate  # the parent sizes matching taps by it, from now
+    stats[STAT_FIELDS.index("sample_rate")] = engine.session.sample_rate  # the parent sizes matching taps by it, from now
     conn.send(("ready", "engine running"))
     targets_sent: dict = {}
     writing_sent: tuple = ()
