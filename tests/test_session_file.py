@@ -154,3 +154,35 @@ def test_live_inputs_keep_their_arming_and_monitoring(tmp_path, wav_file):
     del doc["tracks"][2]["monitor"]  # files written before monitoring was saved: inputs are heard
     path.write_text(json.dumps(doc))
     assert load_session(path).tracks[2].monitor
+
+
+def test_tracks_that_play_one_file_share_its_decoded_audio_and_keep_their_paths_as_written(tmp_path, wav_file):
+    """Each source holds its whole file decoded: 30 tracks over 8 files held 30 copies in each engine process."""
+    from rackhost.presets import session_to_dict
+    from rackhost.presets.session_sync import session_from_document
+
+    loop = wav_file(program_signal(2, 0.3), "loop.wav")
+    wav_file(program_signal(1, 0.3, seed=4), "other.wav")
+    (tmp_path / "sub").mkdir()
+    session = Session(sample_rate=SR, block_size=256)
+    for i in range(4):
+        session.add_track(f"loop {i}", loop)
+    session.add_track("other", tmp_path / "other.wav")
+    path = tmp_path / "shared.rackhost.json"
+    save_session(session, path)
+    doc = json.loads(path.read_text())
+    doc["tracks"][3]["source"] = "sub/../loop.wav"  # the same file, written another way
+    path.write_text(json.dumps(doc))
+
+    loaded = load_session(path)
+    sources = [t.source for t in loaded.tracks]
+    assert len({id(s) for s in sources}) == 3  # loop.wav as written twice, other.wav
+    assert sources[0] is sources[1] is sources[2] and sources[3] is not sources[0]
+    assert np.array_equal(sources[3].audio(SR), sources[0].audio(SR))
+    save_session(loaded, path)
+    assert [t["source"] for t in json.loads(path.read_text())["tracks"]] == [
+        "loop.wav", "loop.wav", "loop.wav", "sub/../loop.wav", "other.wav"]
+
+    # The engine process starts from a document with absolute paths, through its own reader.
+    started = session_from_document(session_to_dict(session))
+    assert len({id(t.source) for t in started.tracks}) == 2
