@@ -233,3 +233,18 @@ def test_a_fresh_session_renders_every_factory_preset_the_same_first_time_as_aft
         pytest.fail(f"{ref}: five fresh sessions in a row rendered differently every time")
     assert np.max(np.abs(first)) > 0.01
     np.testing.assert_array_equal(first, second)
+
+
+def test_instances_of_one_bundle_share_one_parameter_description_and_keep_their_own_values():
+    """A description holds every parameter's steps (9,000+ floats for ZamCompX2): a live engine loads an
+    instance for each slot added, and made it again each time."""
+    first = Plugin.create("ZamCompX2", threshold_db=-30.0)
+    second = Plugin.create("ZamCompX2")
+    other = Plugin.create("ZamEQ2")
+    assert second.parameters is first.parameters and other.parameters is not first.parameters
+    assert sum(len(info.steps) for info in first.parameters.values()) > 1000  # what is no longer made twice
+    assert first.parameters["threshold_db"].default == second.parameters["threshold_db"].default
+    assert first.get("threshold_db") == pytest.approx(-30.0, abs=0.01)
+    assert second.get("threshold_db") == pytest.approx(second.parameters["threshold_db"].default, abs=0.01)
+    second.set("ratio", 6.0)
+    assert first.get("ratio") != pytest.approx(6.0, abs=0.01)
