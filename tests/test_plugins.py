@@ -248,3 +248,27 @@ def test_instances_of_one_bundle_share_one_parameter_description_and_keep_their_
     assert second.get("threshold_db") == pytest.approx(second.parameters["threshold_db"].default, abs=0.01)
     second.set("ratio", 6.0)
     assert first.get("ratio") != pytest.approx(6.0, abs=0.01)
+
+
+def test_every_instance_of_a_bundle_shares_one_set_of_parameter_wrappers_even_after_the_first_is_gone():
+    """A set of wrappers holds each parameter's 1,000-value sweeps (about 1 MB for ZamCompX2). Copied from a
+    living instance only, a load after that instance was gone built a new set, and a live engine kept one set
+    per such load alive: its memory grew with the edits."""
+    import gc
+
+    def sweeps(plugin: Plugin) -> set[int]:
+        plugin.instance.parameters  # noqa: B018 - built, or copied, by now
+        return {id(value) for wrapper in plugin.instance.__python_parameter_cache__.values()
+                for value in vars(wrapper).values() if isinstance(value, (list, dict)) and len(value) > 100}
+
+    first = Plugin.create("ZamCompX2")
+    kept = sweeps(first)
+    assert kept
+    del first
+    gc.collect()
+    second = Plugin.create("ZamCompX2", ratio=6.0)
+    assert sweeps(second) == kept
+    assert second.get("ratio") == pytest.approx(6.0, abs=0.01)
+    second.set("threshold_db", -25.0)
+    assert second.get("threshold_db") == pytest.approx(-25.0, abs=0.01)
+    assert Plugin.create("ZamEQ2").instance.parameters and not sweeps(Plugin.create("ZamEQ2")) & kept

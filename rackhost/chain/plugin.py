@@ -21,7 +21,6 @@ import contextlib
 import logging
 import math
 import re
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -737,17 +736,38 @@ class MissingPlugin(Plugin):
         pass
 
 
-# A loaded instance of each bundle, while one lives: the next instance of it takes copies of its parameter
-# wrappers rather than building its own (about 50 ms of Python for a zam-plugins compressor, held on the
-# engine's control thread, which shares the GIL with the audio callback, each time a slot is added live).
-_LOADED: weakref.WeakValueDictionary[str, pedalboard.Plugin] = weakref.WeakValueDictionary()
+# Each bundle's parameter wrappers as pedalboard built them for its first instance in this process, without
+# that instance: every later instance takes copies of them rather than building its own (about 50 ms of Python for
+# a zam-plugins compressor, held on the engine's control thread, which shares the GIL with the audio callback,
+# each time a slot is added live). Kept for good, not with a living instance: a set of wrappers holds about 1 MB
+# (each parameter's 1,000-value sweeps), and when the instance the next load copied from had gone, the next load
+# built a new set and the instances copied from the old one kept it alive: a live engine's memory grew by a set
+# every time that happened, up to one per instance.
+_WRAPPERS: dict[str, tuple[dict[str, tuple[type, dict]], dict]] = {}
+_PLUGIN_ATTRIBUTE = "_AudioProcessorParameter__plugin"
 
 
 def _with_wrappers_of_a_twin(key: str, instance: pedalboard.Plugin) -> pedalboard.Plugin:
-    twin = _LOADED.get(key)
-    if twin is not None and "__python_parameter_cache__" in getattr(twin, "__dict__", {}):
-        _share_wrappers(twin, instance)
-    _LOADED[key] = instance
+    template = _WRAPPERS.get(key)
+    if template is None:
+        try:
+            instance.parameters  # noqa: B018 - builds its wrappers
+            cache = instance.__python_parameter_cache__
+            names = instance.__python_to_cpp_names__
+        except (AttributeError, RuntimeError, TypeError, ValueError):
+            return instance  # pedalboard's internals are not as expected: each instance builds its own
+        _WRAPPERS[key] = ({name: (type(wrapper), {k: v for k, v in wrapper.__dict__.items() if k != _PLUGIN_ATTRIBUTE})
+                           for name, wrapper in cache.items()}, dict(names))
+        return instance
+    wrappers, names = template
+    shared = {}
+    for name, (kind, attributes) in wrappers.items():
+        copy = object.__new__(kind)
+        copy.__dict__.update(attributes)  # ranges, type, python name: the same plug-in's, shared
+        copy.__dict__[_PLUGIN_ATTRIBUTE] = instance
+        shared[name] = copy
+    instance.__python_parameter_cache__ = shared
+    instance.__python_to_cpp_names__ = dict(names)
     return instance
 
 
@@ -768,7 +788,7 @@ def _share_wrappers(source: pedalboard.Plugin, target: pedalboard.Plugin) -> boo
     for name, wrapper in cache.items():
         copy = object.__new__(type(wrapper))
         copy.__dict__.update(wrapper.__dict__)  # ranges, type, python name: the same plug-in's
-        copy.__dict__["_AudioProcessorParameter__plugin"] = target
+        copy.__dict__[_PLUGIN_ATTRIBUTE] = target
         shared[name] = copy
     target.__python_parameter_cache__ = shared
     target.__python_to_cpp_names__ = dict(names)
