@@ -435,10 +435,11 @@ class Editor:
         length: last). The plug-in instance itself moves, so a running engine keeps it (its state and tail go
         on). Its envelopes follow it: within a strip they name the slot itself, wherever it sits; to another
         strip they move into that strip's automation. So do the session's MIDI mappings to its parameters (and
-        to the slots after it, whose places change), in the same step: undo puts them back. Returns its path afterwards in ``to_owner``'s chain, or
-        None if it was there already (nothing recorded). Refused with nothing changed: a split into its own
-        branch (:class:`~rackhost.errors.SplitIntoItselfError`), a place that is not there
-        (:class:`SessionError`), a move the routing refuses (a keyed slot into a split, a key from itself).
+        to the slots after it, whose places change), in the same step: undo puts them back. Returns its path
+        afterwards in ``to_owner``'s chain, or None if it was there already (nothing recorded). Refused with
+        nothing changed: a split into its own branch (:class:`~rackhost.errors.SplitIntoItselfError`), a place
+        that is not there (:class:`SessionError`), a move the routing refuses (a keyed slot into a split, a key
+        from itself).
         """
         to_owner = owner if to_owner is None else to_owner
         source, at = locate(owner.chain, path)

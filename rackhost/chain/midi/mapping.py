@@ -562,7 +562,8 @@ class MidiMap:
         does) are left as they are. Returns a line for each mapping dropped.
         """
         followed, dropped = self.followed(anchors, session)
-        self.mappings = [followed.get(id(m), m) for m in self.mappings if followed.get(id(m), m) is not None]
+        kept = (followed.get(id(m), m) for m in self.mappings)
+        self.mappings = [m for m in kept if m is not None]
         return dropped
 
     def followed(self, anchors: list[Anchor], session: MappedSession) -> tuple[dict[int, CCMapping | None],
