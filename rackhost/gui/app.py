@@ -921,7 +921,8 @@ class RackApp(MidiActions, AuditionActions):
         dpg.delete_item(self.master_area, children_only=True)
         with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
                               border=False) as area:
-            self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
+            shape = StripLayout(False, layout.slot_rows, layout.send_rows, beside_narrow=layout.narrow)
+            self.master = StripView(area, self, None, shape)
 
     # -- transport ---------------------------------------------------------------------
 
