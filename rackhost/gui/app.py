@@ -14,6 +14,7 @@ and says so; everything offline still works.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -67,6 +68,7 @@ from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
 from rackhost.presets.session_sync import engine_document, resync, session_from_document
 
+log = logging.getLogger(__name__)
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
 TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
@@ -161,18 +163,30 @@ class RackApp(MidiActions, AuditionActions):
                          daemon=True).start()
 
     def _start_engine(self, document: dict) -> None:
-        loader = SessionLoader(document, load=session_from_document, resync=resync)
-        engine = EngineProcess(loader, device=self.device,
-                               block_size=self.session.block_size, midi=self.midi_setup,
-                               input_channels=self.input_channels)
+        """The engine-start thread. Whatever fails here ends in a status line that says what and what to do:
+        an exception left to end the thread would leave "starting the audio engine..." up for good."""
+        engine: EngineProcess | None = None
         try:
+            loader = SessionLoader(document, load=session_from_document, resync=resync)
+            engine = EngineProcess(loader, device=self.device,
+                                   block_size=self.session.block_size, midi=self.midi_setup,
+                                   input_channels=self.input_channels)
             engine.start()
+            self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         except EngineProcessError as err:
             self.engine_error = str(err)
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        except Exception as err:  # noqa: BLE001 - this thread's last word: any failure is shown, never lost
+            log.exception("the audio engine did not start")
+            if engine is not None:
+                engine.stop()  # its child and shared memory, if it got that far
+            self.engine_error = f"it did not start ({type(err).__name__}: {err})"
+            self.engine_state = (f"no audio: the audio engine did not start ({type(err).__name__}: {err}); check "
+                                 f"Engine > Audio settings..., then Engine > Restart audio engine (offline work "
+                                 f"still works)")
+            return
         self.engine_error = ""
-        self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
 
