@@ -32,9 +32,13 @@ def main(session_path: str, shots: str, size: str) -> None:
         real.frames(3)
         strips = (*app.strips, *app.bus_strips, app.master)
         # A drawlist reports no rectangle: the fader's top is its readout's top less the fader's height.
+        tops = {("master" if s.is_master else s.owner.name): dpg.get_item_rect_min(s.gain_text)[1] - s.fader.height
+                for s in strips}
         out[view] = {
-            "tops": {("master" if s.is_master else s.owner.name): dpg.get_item_rect_min(s.gain_text)[1] - s.fader.height
-                     for s in strips},
+            "tops": tops,
+            "zero_db": {name: tops[name] + s.fader.y_of(0.0) for name, s in zip(tops, strips)},
+            "bottoms": {name: tops[name] + s.fader.height for name, s in zip(tops, strips)},
+            "rack_scrolls": dpg.get_x_scroll_max(app.rack_area) > 0,
             # The audition row is the last row above the console: it must end above the fader (not cut off).
             "switches_end": {("master" if s.is_master else s.owner.name): bottom(s.delta) for s in strips},
             "loudness_end": bottom(app.master.loudness.values["true_peak_db"]),

@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
 TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
+SCROLLBAR = 14  # the rack's sideways scrollbar (Dear PyGui's own size at 1x; the theme keeps it at other scales)
 
 
 class RackApp(MidiActions, AuditionActions):
@@ -120,6 +121,8 @@ class RackApp(MidiActions, AuditionActions):
         self.history_shown = True  # View > History: hidden, the rack takes its width
         self.history_item = 0
         self.rack_area = 0
+        self.master_box = 0  # the master strip's column: shortened while the rack scrolls sideways
+        self._master_room = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         self.lanes: list[AutomationLane] = []  # right-click > Automate on a control; shown under the timeline
@@ -933,10 +936,11 @@ class RackApp(MidiActions, AuditionActions):
             self.add_bus_button = dpg.add_button(label="+ bus", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                  callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
-        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
-                              border=False) as area:
+        self._master_room = px(STATUS_HEIGHT)
+        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-self._master_room,
+                              border=False) as self.master_box:
             shape = StripLayout(False, layout.slot_rows, layout.send_rows, beside_narrow=layout.narrow)
-            self.master = StripView(area, self, None, shape)
+            self.master = StripView(self.master_box, self, None, shape)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -1049,6 +1053,7 @@ class RackApp(MidiActions, AuditionActions):
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
+        self._level_master_with_rack()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
         engine = self.engine
@@ -1068,6 +1073,16 @@ class RackApp(MidiActions, AuditionActions):
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
         self.status_line.refit()  # the window may have been resized
+
+    def _level_master_with_rack(self) -> None:
+        """The master's column ends where the strips do: above the rack's sideways scrollbar while it has one, so
+        that its fader's travel, and its 0 dB mark, match theirs."""
+        if not self.master_box or not dpg.does_item_exist(self.master_box):
+            return
+        room = px(STATUS_HEIGHT) + (px(SCROLLBAR) if dpg.get_x_scroll_max(self.rack_area) > 0 else 0)
+        if room != self._master_room:
+            self._master_room = room
+            dpg.configure_item(self.master_box, height=-room)
 
     def _autosave(self) -> None:
         try:
