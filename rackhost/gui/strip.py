@@ -282,8 +282,11 @@ class StripView:
         if self.is_master:
             with dpg.group(horizontal=True):
                 dpg.add_text("MASTER", color=ACCENT)
-                dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
-                                 self.inner - 6 * px(CHAR)), color=MUTED)
+                fed = dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
+                                       self.inner - 6 * px(CHAR) - px(38)), color=MUTED)
+                # The blind test at the right edge: proof that the master chain is heard (or not).
+                dpg.add_spacer(width=max(0, self.inner - px(CHAR) * (6 + len(dpg.get_value(fed))) - px(46)))
+                self._blind_button()
             self._audition(owner)  # a mastering engineer's first compare: the master chain against the mix
             return
         narrow = self.layout.narrow
@@ -371,13 +374,17 @@ class StripView:
         self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
-        """Arm and monitor (a track with an input) and the blind test; a bus has none."""
+        """Arm and monitor (a track with an input; a bus has none) and the blind test."""
         app, track = self.app, self.track
         if self.is_bus:
+            self._blind_button()
             return
         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
                                         callback=lambda s, v: app.set_monitor(track, v))
+        self._blind_button()
+
+    def _blind_button(self) -> None:
         self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
 
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
@@ -429,9 +436,8 @@ class StripView:
         heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
         tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
                 (self.delta, "delta: hear what the chain changes (its output minus its input)")]
-        if not (self.is_bus or self.is_master):
-            tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                      "the chain with and without a slot, scored with the chance of guessing it")))
+        tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
+                                  "the chain with and without a slot, scored with the chance of guessing it")))
         for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)
