@@ -73,9 +73,10 @@ class BlindTestPanel(DialogView):
                 self.reset = dpg.add_button(label="reset", width=70, callback=lambda: self.restart())
                 self.status = dpg.add_text("", color=MUTED, wrap=self.WIDTH - 100)
         centre(self.window, self.WIDTH, self.HEIGHT)
-        if owner.audition.match and self._measurable:
-            app.measure_audition(track)  # both settings against the input, so every side plays equally loud
-        self.restart()
+        measured = owner.audition.measured(owner.ab.active)
+        self.restart()  # the other side starts running (not measured yet: that measures it)
+        if owner.audition.match and self._measurable and measured:
+            app.measure_audition(track)  # again, both settings against the input: the chain may have changed
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -111,6 +112,10 @@ class BlindTestPanel(DialogView):
                       f"compare the chain against its input", WARNING)
         else:
             self._say("")
+            # The other side starts running beside the chain now (a rebuild), still playing what played: a
+            # first press of X then crossfades like every other switch, where a rebuild to the hidden side
+            # would jump, and only when X is the other side (a click that gives it away).
+            self._send("A" if self.versus != "setting" else owner.ab.active)
         self._show()
 
     def play(self, button: str) -> None:
@@ -118,14 +123,18 @@ class BlindTestPanel(DialogView):
         if self.versus == "setting" and self.app.owner(self.track).ab.other is None:
             return
         self.playing = button
+        self._send(self.test.side_for(button))
+        self._show()
+
+    def _send(self, side: str) -> None:
+        """Play ``side`` (A or B) of the test on the strip, matched as the strip was."""
         owner = self.app.owner(self.track)
         audition = owner.audition if owner.audition.blind else self.before
-        self.app.set_audition(self.track, audition_for(audition, self.versus, self.test.side_for(button),
+        self.app.set_audition(self.track, audition_for(audition, self.versus, side,  # type: ignore[arg-type]
                                                        owner.ab.active, self.slot))
         if self.slot is not None and self.slot != self._measured_slot and audition.match and self._measurable:
             self._measured_slot = self.slot
             self.app.measure_audition(self.track)  # the chain with that slot bypassed, matched too
-        self._show()
 
     def _sides(self) -> dict[str, tuple[str, int | None]]:
         """What the test may compare: the A/B settings, the chain and its input, or the chain and the chain with

@@ -208,7 +208,7 @@ class StripView:
             width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
             origin = f"preset: {chain.origin}" if chain.origin else ""
             with dpg.group(horizontal=True):
-                room = self.inner - px(84)
+                room = self.inner - px(84) - (px(38) if self.is_master else 0)
                 if width_label:
                     shown = NARROW_WIDTHS.get(width_label, width_label) if layout.narrow else width_label
                     self.width = dpg.add_text(shown, color=MUTED)
@@ -224,6 +224,8 @@ class StripView:
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=px(36),
                                               callback=lambda: app.copy_ab(track))
+                if self.is_master:  # beside its A/B: proof that the master chain (or one change to it) is heard
+                    self._blind_button()
             with dpg.child_window(height=(layout.slot_rows + 1) * px(ROW) + px(4), border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
@@ -282,11 +284,8 @@ class StripView:
         if self.is_master:
             with dpg.group(horizontal=True):
                 dpg.add_text("MASTER", color=ACCENT)
-                fed = dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
-                                       self.inner - 6 * px(CHAR) - px(38)), color=MUTED)
-                # The blind test at the right edge: proof that the master chain is heard (or not).
-                dpg.add_spacer(width=max(0, self.inner - px(CHAR) * (6 + len(dpg.get_value(fed))) - px(46)))
-                self._blind_button()
+                dpg.add_text(cut("sum of all" if app.session.busses else "sum of the tracks",
+                                 self.inner - 6 * px(CHAR)), color=MUTED)
             self._audition(owner)  # a mastering engineer's first compare: the master chain against the mix
             return
         narrow = self.layout.narrow
@@ -386,6 +385,9 @@ class StripView:
 
     def _blind_button(self) -> None:
         self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
+        with dpg.tooltip(self.blind):
+            dpg.add_text("blind test: ABX or blind A/B between A and B, the chain and its input, or the chain with "
+                         "and without a slot, scored with the chance of guessing it")
 
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
         """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
@@ -436,8 +438,6 @@ class StripView:
         heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
         tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
                 (self.delta, "delta: hear what the chain changes (its output minus its input)")]
-        tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                  "the chain with and without a slot, scored with the chance of guessing it")))
         for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)
