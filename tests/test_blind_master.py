@@ -18,7 +18,6 @@ from rackhost.chain.audition_measure import measure_audition
 from rackhost.chain.blind import BlindTest, BlindTestError, blind_audition
 from rackhost.chain.chain import Chain
 from rackhost.chain.compare import switch
-from rackhost.live.commands import BusRow
 
 # The master's A setting: ZaMaximX2 (480 frames late) driven hard, then a gain; B: the built-in Limiter (no latency)
 # and a louder gain. A waits for nothing, B waits 480 frames for A: every switch lands on the same frame.
