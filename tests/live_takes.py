@@ -145,3 +145,33 @@ def assert_playback_equals_offline(jack_server, make_session: Callable[[], Sessi
     offline = render(make_session(), tail=False).audio
     _, aligned = align(offline, captured)
     np.testing.assert_allclose(aligned, offline, atol=1e-6)  # JACK's own float path; callback tests are exact
+
+
+def assert_x_plays_the_hidden_side(jack_server, make_session: Callable[[str], Session], matched: dict[str, np.ndarray],
+                                   signal: np.ndarray) -> None:
+    """The blind test's null test under JACK: for X hidden as A and as B (``BlindTest`` seeds 1 and 2), the
+    session ``make_session(side)`` sets to play that side, played live, gives ``matched[side]`` (its offline
+    render) sample for sample, and not the other side's."""
+    from rackhost.chain.blind import BlindTest
+
+    hidden_sides = []
+    for seed in (1, 2):  # seed 1 hides A as X, seed 2 hides B
+        hidden = BlindTest("abx", seed=seed).side_for("X")
+        hidden_sides.append(hidden)
+
+        def take(hidden: str = hidden) -> np.ndarray:
+            engine = LiveEngine(make_session(hidden), device=jack_device())
+            engine.start()
+            try:
+                _, captured = play_through(jack_server, engine, signal)
+                assert engine.stats().fault is None
+            finally:
+                engine.close()
+            return captured
+
+        captured = clean_take(take, lambda result, hidden=hidden: lines_up(matched[hidden], result))
+        _, aligned = align(matched[hidden], captured)
+        np.testing.assert_allclose(aligned, matched[hidden], atol=1e-6)
+        other = "B" if hidden == "A" else "A"
+        assert np.max(np.abs(aligned - matched[other])) > 1e-2
+    assert set(hidden_sides) == {"A", "B"}
