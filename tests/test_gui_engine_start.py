@@ -58,4 +58,4 @@ def test_an_engine_start_failing_with_any_error_says_what_failed_and_what_to_do(
     app.restart_engine(device="system", input_channels=0)
     _until(app, lambda: app.engine is not None and app.engine.alive, "the engine to start on the JACK device")
     assert app.engine_state == "engine running" or app.engine_state.startswith("engine running:")
-    assert app.engine.stats()["strips"] == 1
+    _until(app, lambda: app.engine.stats().get("strips") == 1, "the engine to run the session's track")
