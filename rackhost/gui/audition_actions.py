@@ -39,8 +39,6 @@ class AuditionActions:
     send: Callable[..., None]  # a command for the engine, if it runs
     owner: Callable[[Any], Any]
     refresh_views: Callable[[], None]
-    loop: int | str  # the transport's loop switch and its range in seconds
-    loop_range: int | str
     blind_test: BlindTestPanel | None = None  # one at a time: it owns what its strip plays
     app_chain: Callable[[Any], Any]
     engine: Any  # the EngineProcess, when one runs
@@ -169,10 +167,10 @@ class AuditionActions:
             return
         owner = self.owner(track)
         session = self.session
+        loop = session.loop  # the model's loop, not the transport's fields (they only show it)
         span = None
-        if dpg.get_value(self.loop):
-            start, end = dpg.get_value(self.loop_range)[:2]
-            span = (int(start * session.sample_rate), int(end * session.sample_rate))
+        if loop is not None and loop.on:
+            span = (int(round(loop.start * session.sample_rate)), int(round(loop.end * session.sample_rate)))
         compared = owner.audition.compare_slot
         name = strip_where(owner, track)
 
