@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
 TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
+OFFLINE = "audio engine offline"  # the engine state of a window opened without one (--no-engine)
 SCROLLBAR = 14  # the rack's sideways scrollbar (Dear PyGui's own size at 1x; the theme keeps it at other scales)
 
 
@@ -82,7 +83,7 @@ class RackApp(MidiActions, AuditionActions):
         self.session_path = session_path
         self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
-        self.engine_state = "offline"
+        self.engine_state = OFFLINE
         self.engine_error = ""  # why the last engine could not start
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
@@ -965,7 +966,7 @@ class RackApp(MidiActions, AuditionActions):
         state = self.engine_state
         if state.startswith("starting"):
             return "the audio engine is still starting; try again in a moment"
-        if state == "offline":  # never started: the window was opened with --no-engine
+        if state == OFFLINE:  # never started: the window was opened with --no-engine
             return "no audio engine (opened with --no-engine); Engine > Restart audio engine starts one"
         if self.engine_error:
             return (f"no audio engine: {self.engine_error}; then Engine > Restart audio engine (or choose a device "
