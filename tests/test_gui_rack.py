@@ -423,3 +423,22 @@ def test_a_parameter_label_says_its_unit_once_in_brackets(plugin, name, label):
 
     info = Chain().add(plugin).plugin.parameters[name]
     assert parameter_label(info) == label
+
+
+def test_the_midi_panel_puts_each_label_before_its_field(app):
+    panel = app.open_midi()
+
+    def shown(item: int) -> str:  # a text's words, or a field's own name; its label would sit to its right
+        if dpg.get_item_type(item).endswith("mvText"):
+            return dpg.get_value(item)
+        return {panel.channel: "[ch]", panel.program: "[program]", panel.preset: "[preset]", panel.where: "[where]",
+                panel.input: "[input]", panel.output: "[output]"}.get(item, dpg.get_item_label(item))
+
+    row = dpg.get_item_children(panel.program_row, 1)
+    assert [shown(i) for i in row] == ["ch", "[ch]", "program", "[program]", "recalls", "[preset]", "on", "[where]",
+                                       "Add"]
+    for field in (panel.channel, panel.program, panel.preset, panel.where, panel.input, panel.output):
+        assert not dpg.get_item_label(field), shown(field)  # nothing after the field
+    ports = [[shown(i) for i in dpg.get_item_children(dpg.get_item_parent(field), 1)]
+             for field in (panel.input, panel.output)]
+    assert ports == [["Input", "[input]"], ["Feedback output", "[output]"]]
