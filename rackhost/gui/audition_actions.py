@@ -170,7 +170,7 @@ class AuditionActions:
         loop = session.loop  # the model's loop, not the transport's fields (they only show it)
         span = None
         if loop is not None and loop.on:
-            span = (int(round(loop.start * session.sample_rate)), int(round(loop.end * session.sample_rate)))
+            span = (round(loop.start * session.sample_rate), round(loop.end * session.sample_rate))
         compared = owner.audition.compare_slot
         name = strip_where(owner, track)
 
