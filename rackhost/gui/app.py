@@ -65,7 +65,7 @@ from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
-from rackhost.presets.session_sync import resync, session_from_document
+from rackhost.presets.session_sync import engine_document, resync, session_from_document
 
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
@@ -177,9 +177,8 @@ class RackApp(MidiActions, AuditionActions):
         self.engine_state = "engine running"
 
     def document(self) -> dict:
-        from rackhost.presets import session_to_dict
-
-        return session_to_dict(self.session)
+        """What the engine is started with and synced to: the session with its slots' ids."""
+        return engine_document(self.session)
 
     def send(self, command: Command) -> None:
         if self.engine is not None and self.engine.alive:

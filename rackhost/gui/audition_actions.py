@@ -41,7 +41,7 @@ class AuditionActions:
     refresh_views: Callable[[], None]
     loop: int | str  # the transport's loop switch and its range in seconds
     loop_range: int | str
-    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its track plays
+    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its strip plays
     app_chain: Callable[[Any], Any]
     engine: Any  # the EngineProcess, when one runs
     # Per strip, what matching measures over when the user chose: seconds (the last ones played) or None (the loop
@@ -50,8 +50,9 @@ class AuditionActions:
     pending_matches: set[int | BusRow | None]
     slot_at: Callable[[Any, Any], Any]  # a slot by its index or its path into a split
 
-    def open_blind_test(self, track: int, seed: int | None = None) -> BlindTestPanel:
-        """The blind-test panel of track ``track`` (one window; another track's test is closed first)."""
+    def open_blind_test(self, track: int | BusRow | None, seed: int | None = None) -> BlindTestPanel:
+        """The blind-test panel of track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None);
+        one window: another strip's test is closed first."""
         panel = self.blind_test
         if panel is not None and panel.alive:
             if panel.track == track:

@@ -208,7 +208,7 @@ class StripView:
             width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
             origin = f"preset: {chain.origin}" if chain.origin else ""
             with dpg.group(horizontal=True):
-                room = self.inner - px(84)
+                room = self.inner - px(84) - (px(38) if self.is_master else 0)
                 if width_label:
                     shown = NARROW_WIDTHS.get(width_label, width_label) if layout.narrow else width_label
                     self.width = dpg.add_text(shown, color=MUTED)
@@ -224,6 +224,8 @@ class StripView:
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=px(36),
                                               callback=lambda: app.copy_ab(track))
+                if self.is_master:  # beside its A/B: proof that the master chain (or one change to it) is heard
+                    self._blind_button()
             with dpg.child_window(height=(layout.slot_rows + 1) * px(ROW) + px(4), border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
@@ -371,14 +373,21 @@ class StripView:
         self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
-        """Arm and monitor (a track with an input) and the blind test; a bus has none."""
+        """Arm and monitor (a track with an input; a bus has none) and the blind test."""
         app, track = self.app, self.track
         if self.is_bus:
+            self._blind_button()
             return
         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
                                         callback=lambda s, v: app.set_monitor(track, v))
+        self._blind_button()
+
+    def _blind_button(self) -> None:
         self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
+        with dpg.tooltip(self.blind):
+            dpg.add_text("blind test: ABX or blind A/B between A and B, the chain and its input, or the chain with "
+                         "and without a slot, scored with the chance of guessing it")
 
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
         """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
@@ -429,9 +438,6 @@ class StripView:
         heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
         tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
                 (self.delta, "delta: hear what the chain changes (its output minus its input)")]
-        if not (self.is_bus or self.is_master):
-            tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                      "the chain with and without a slot, scored with the chance of guessing it")))
         for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)
