@@ -161,3 +161,20 @@ def test_a_matched_ab_plays_both_settings_within_0_2_lu_of_each_other():
         heard[active] = _run(_started(session), np.zeros((2, signal.shape[1]), np.float32))
     assert abs(_lufs(heard["A"]) - _lufs(heard["B"])) < 0.2
     assert measured.label("B") == f"B {measured.offsets[1]:+.1f} dB"
+
+
+def test_matching_over_a_loop_range_past_the_file_names_the_range_the_track_and_the_fix(wav_file):
+    from rackhost.chain.audition_measure import measure_audition
+    from rackhost.chain.matching import MatchError
+
+    session = Session(sample_rate=SR, block_size=BLOCK)
+    track = session.add_track("drums", wav_file(program_signal(2, 2.0), "drums.wav"))
+    track.chain.add("Gain", gain_db=6.0)
+    past = (int(3.0 * SR), int(4.0 * SR))
+    with pytest.raises(MatchError) as err:
+        measure_audition(session, track, past)
+    assert str(err.value) == ("the loop range 3.0-4.0 s lies past the end of track 'drums' (2.0 s): set the loop "
+                              "inside it, or turn the loop off to match over the whole file")
+    # A range that starts inside the file measures what of it there is.
+    across = measure_audition(session, track, (int(1.0 * SR), int(4.0 * SR)))
+    assert abs(across.offsets[0] + 6.0) < 0.1

@@ -64,9 +64,14 @@ def switches(strip, owner):  # match off and on again (measured then), in and de
     return seen
 
 
+def loop_over(start, end):  # typed into the transport's range fields: their callback makes it the session's loop
+    dpg.set_value(app.loop_range, [start, end, 0.0, 0.0])
+    app.set_loop(dpg.get_value(app.loop))
+
+
 def looped(strip, owner):  # the loop on over its first second, match off and on: its offset and the Python call's
     real.click(app.loop)
-    dpg.set_value(app.loop_range, [0.0, 1.0, 0.0, 0.0])
+    loop_over(0.0, 1.0)
     real.click(strip.match)
     real.click(strip.match)
     real.settle()
@@ -78,6 +83,11 @@ out["looped"] = looped(app.strips[0], app.session.tracks[0])
 real.click(app.strips[0].ab)  # B plays (the strips are built again): its own offset
 out["b"] = [dpg.get_item_label(app.strips[0].match), dpg.get_value(app.strips[0].offset)]
 real.click(app.strips[0].ab)
+loop_over(10.0, 12.0)  # past the file's end (4 s): matching says so rather than failing inside numpy
+real.click(app.strips[0].match)
+real.click(app.strips[0].match)
+real.settle()
+out["past"] = app.messages[-1]
 """
 BUSSES = r"""
 out["bus"] = switches(app.bus_strips[0], app.session.busses[0])
@@ -145,6 +155,8 @@ def test_the_strip_measures_and_shows_the_matching_offset_and_switches_input_and
     assert out["looped"][0] == out["looped"][1] != offset
     looped = out["looped"][0]  # B (a copy of A) was measured over the loop too
     assert out["b"] == [f"B {looped:+.1f}", f"B {looped:+.1f} dB"]
+    assert out["past"].startswith("could not match track 'mix': the loop range 10.0-12.0 s lies past the end "
+                                  "of track 'mix' (4.0 s): set the loop inside it, or turn the loop off"), out["past"]
     assert shot.stat().st_size > 10_000
 
 

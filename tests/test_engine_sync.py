@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 from conftest import SR, program_signal
+from shared_engine import SharedEngine
 
 from rackhost.chain import Session
 from rackhost.live.commands import Bypass, Loop, Mix, Play, Quit, SetGain, SetPan, Sync
@@ -15,8 +17,7 @@ from rackhost.presets import load_session, session_to_dict
 from rackhost.presets.session_sync import resync, session_from_document
 
 
-@pytest.fixture
-def session(wav_file):
+def _session(wav_file) -> Session:
     session = Session(sample_rate=SR, block_size=256)
     drums = session.add_track("drums", wav_file(program_signal(2, 2.0), "drums.wav"))
     drums.chain.add("ZamCompX2", threshold_db=-20)
@@ -24,6 +25,38 @@ def session(wav_file):
     session.add_track("bass", wav_file(program_signal(1, 2.0, seed=2), "bass.wav")).chain.add("ZamEQ2")
     session.master.chain.add("Limiter")
     return session
+
+
+@pytest.fixture
+def session(wav_file):
+    return _session(wav_file)
+
+
+@pytest.fixture(scope="module")
+def _shared(jack_server, tmp_path_factory):
+    """One engine process on the session for the tests that only play and command it."""
+    folder = tmp_path_factory.mktemp("sync")
+
+    def write(audio, name):
+        sf.write(folder / name, np.asarray(audio).T, SR, subtype="PCM_24")
+        return folder / name
+
+    document = session_to_dict(_session(write))
+    shared = SharedEngine(lambda: EngineProcess(SessionLoader(document, load=session_from_document, resync=resync)),
+                          document)
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+@pytest.fixture
+def shared(_shared, request):
+    """The shared engine; ``.ready()`` gives it stopped at frame 0 with the session as loaded (shared_engine.py),
+    ``.document`` that session, to edit a copy of."""
+    failed = request.session.testsfailed
+    yield _shared
+    _shared.after(request, failed)
 
 
 def test_a_document_builds_the_same_session(session):
@@ -73,39 +106,34 @@ def _wait(predicate, what: str, timeout: float = 30.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_the_engine_process_follows_synced_edits_while_playing(jack_server, session):
-    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
-    engine.start()
-    try:
-        engine.send(Play())
-        _wait(lambda: engine.meters()[0, 0, 0] > 0 and engine.meters()[1, 0, 0] > 0, "both tracks to sound")
-        session.tracks[1].mute = True
-        session.add_track("vox", session.tracks[0].source)
-        engine.send(Sync(session_to_dict(session)))
-        _wait(lambda: engine.stats()["strips"] == 3, "the third track to appear")
-        _wait(lambda: engine.meters()[2, 0, 0] > 0 and engine.meters()[1, 0, 0] == 0, "mute to land, vox to play")
-        assert engine.poll() == [] and engine.alive  # xrun counts are the benchmarks' (bench/live.py, bench/soak.py)
-    finally:
-        engine.stop()
+def test_the_engine_process_follows_synced_edits_while_playing(shared):
+    engine = shared.ready()
+    session = session_from_document(shared.document)
+    engine.send(Play())
+    _wait(lambda: engine.meters()[0, 0, 0] > 0 and engine.meters()[1, 0, 0] > 0, "both tracks to sound")
+    session.tracks[1].mute = True
+    session.add_track("vox", session.tracks[0].source)
+    engine.send(Sync(session_to_dict(session)))
+    _wait(lambda: engine.stats()["strips"] == 3, "the third track to appear")
+    _wait(lambda: engine.meters()[2, 0, 0] > 0 and engine.meters()[1, 0, 0] == 0, "mute to land, vox to play")
+    assert engine.poll() == [] and engine.alive  # xrun counts are the benchmarks' (bench/live.py, bench/soak.py)
 
 
-def test_wet_dry_and_loop_commands_reach_the_engine_process(jack_server, session):
-    engine = EngineProcess(SessionLoader(session_to_dict(session), load=session_from_document, resync=resync))
-    engine.start()
-    try:
-        engine.send(Mix(0, 1, 0.5))
-        engine.send(Loop(0, SR // 4))
-        engine.send(Play())
-        _wait(lambda: engine.stats()["callbacks"] > 4 * SR / 256, "a second of audio")  # longer than the loop
-        assert engine.stats()["position"] < SR // 4 + 256
-        assert [e for e in engine.poll() if "failed" in e] == []
-        engine.send(Loop(None))
-        _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
-    finally:
-        engine.stop()
+def test_wet_dry_and_loop_commands_reach_the_engine_process(shared):
+    engine = shared.ready()
+    before = engine.stats()["callbacks"]
+    engine.send(Mix(0, 1, 0.5))
+    engine.send(Loop(0, SR // 4))
+    engine.send(Play())
+    _wait(lambda: engine.stats()["callbacks"] > before + SR / 256, "a second of audio")  # four times the loop
+    assert engine.stats()["position"] < SR // 4 + 256
+    assert [e for e in engine.poll() if "failed" in e] == []
+    engine.send(Loop(None))
+    _wait(lambda: engine.stats()["position"] > SR // 2, "the transport to run past the old loop")
 
 
 def test_the_engine_loops_as_the_sessions_loop_range_says_from_its_start_and_after_a_resync(jack_server, session):
+    """An engine of its own: the shared one loads its session before any test could set the loop."""
     from rackhost.chain.session import LoopRange
 
     session.loop = LoopRange(0.0, 0.25)  # a session saved with its loop on: it loops from the first play
@@ -113,7 +141,7 @@ def test_the_engine_loops_as_the_sessions_loop_range_says_from_its_start_and_aft
     engine.start()
     try:
         engine.send(Play())
-        _wait(lambda: engine.stats()["callbacks"] > 4 * SR / 256, "a second of audio")  # longer than the loop
+        _wait(lambda: engine.stats()["callbacks"] > SR / 256, "a second of audio")  # four times the loop
         assert engine.stats()["position"] < SR // 4 + 256
         session.loop = LoopRange(0.0, 0.25, on=False)  # undone, or switched off: the next resync says so
         engine.send(Sync(session_to_dict(session)))

@@ -32,6 +32,9 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", path.read_bytes()[16:24])
 
 
+# The screenshots run in make test's parallel pass, in its window group: they only render (no engine, no clicks;
+# xdotool only moves the pointer off the controls), so nothing they assert depends on time.
+@pytest.mark.beside_others
 @pytest.mark.parametrize("size", ["1280x720", "1920x1080", "2560x1440"])
 def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
     assert shutil.which("xvfb-run"), "make setup installs xvfb"
@@ -65,6 +68,7 @@ def test_the_demo_session_as_a_console_at_three_sizes(demo_file, size):
         assert out["text"] == {"scale": 1.0, "readout": [168, 13]}
 
 
+@pytest.mark.beside_others  # only renders, as above
 def test_the_demo_session_with_narrow_strips_at_1280x720(demo_file):
     """View > Narrow strips: more strips in view, each still with its fader's travel (docs/narrow.png)."""
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,11 @@ def test_parameter_panel_sets_values_resets_on_double_click_and_shows_meters(app
     click(panel.mix, 0.5)
     assert app.session.tracks[0].chain[0].mix == 0.5
     assert panel.filter("ratio") == ["ratio"]
+    panel.filter("")
+    # The unit said once, in brackets, as engineers write it: not "threshold db".
+    labels = {name: dpg.get_item_label(panel.controls[name]) for name in ("threshold_db", "attack_ms", "ratio")}
+    assert labels == {"threshold_db": "threshold (dB)", "attack_ms": "attack (ms)", "ratio": "ratio"}
+    assert panel.filter("threshold (db") == ["threshold_db"]  # the filter finds what the label says
     app.undo()  # the wet/dry
     app.undo()  # the reset
     panel.refresh()
@@ -405,3 +410,35 @@ def test_what_an_editor_turns_comes_back_as_undoable_changes(app):
     assert app.session.history.labels()[0][-1] == "set ZamCompX2 threshold_db"
     app.undo()
     assert plugin.get("threshold_db") == pytest.approx(-20.0, abs=0.01)
+
+
+@pytest.mark.parametrize("plugin, name, label", [
+    ("ZamCompX2", "knee_db", "knee (dB)"), ("ZamEQ2", "frequency_1_hz", "frequency 1 (Hz)"),
+    ("Delay", "delay_seconds", "delay (s)"), ("LowShelfFilter", "cutoff_frequency_hz", "cutoff frequency (Hz)"),
+    ("Reverb", "room_size", "room size"), ("ZamCompX2", "gain_reduction_db", "gain reduction (dB)"),
+])
+def test_a_parameter_label_says_its_unit_once_in_brackets(plugin, name, label):
+    from rackhost.chain import Chain
+    from rackhost.gui.parameter_panel import parameter_label
+
+    info = Chain().add(plugin).plugin.parameters[name]
+    assert parameter_label(info) == label
+
+
+def test_the_midi_panel_puts_each_label_before_its_field(app):
+    panel = app.open_midi()
+
+    def shown(item: int) -> str:  # a text's words, or a field's own name; its label would sit to its right
+        if dpg.get_item_type(item).endswith("mvText"):
+            return dpg.get_value(item)
+        return {panel.channel: "[ch]", panel.program: "[program]", panel.preset: "[preset]", panel.where: "[where]",
+                panel.input: "[input]", panel.output: "[output]"}.get(item, dpg.get_item_label(item))
+
+    row = dpg.get_item_children(panel.program_row, 1)
+    assert [shown(i) for i in row] == ["ch", "[ch]", "program", "[program]", "recalls", "[preset]", "on", "[where]",
+                                       "Add"]
+    for field in (panel.channel, panel.program, panel.preset, panel.where, panel.input, panel.output):
+        assert not dpg.get_item_label(field), shown(field)  # nothing after the field
+    ports = [[shown(i) for i in dpg.get_item_children(dpg.get_item_parent(field), 1)]
+             for field in (panel.input, panel.output)]
+    assert ports == [["Input", "[input]"], ["Feedback output", "[output]"]]

@@ -120,7 +120,7 @@ def test_the_loop_range_is_the_sessions_one_undo_step_and_saved_with_it(app, tmp
     app.undo()
     assert app.session.loop is None
     assert not app.timeline.loop_to(2.0, 1.0, True)  # an empty range is refused and said
-    assert app.session.loop is None and "end must come after" in app.messages[-1]
+    assert app.session.loop is None and "end (1.0 s) must come after its start (2.0 s)" in app.messages[-1]
 
 
 def test_an_automation_lane_lives_under_the_timelines_ruler_not_in_a_window_of_its_own(app):
@@ -180,3 +180,22 @@ def test_without_file_tracks_the_overview_shows_the_masters_last_render(app, tmp
     for column in range(1, timeline.width - 1):
         assert tops[column] == np.floor((1 - highs[column]) / 2 * (height - 1)), column
         assert bottoms[column] == np.ceil((1 - lows[column]) / 2 * (height - 1)), column
+
+
+def test_a_refused_loop_range_is_said_with_the_loop_kept_and_the_transport_shows_that_loop_again(app):
+    assert app.timeline.loop_to(1.0, 2.5, True)
+    app.timeline.update()
+    dpg.set_value(app.loop_range, [5.0, 2.0, 0.0, 0.0])  # typed into the transport: an end before the start
+    app.set_loop(True)
+    assert app.session.loop == LoopRange(1.0, 2.5, True)
+    assert app.messages[-1] == "the loop's end (2.0 s) must come after its start (5.0 s); the loop stays at 1.0-2.5 s"
+    app.timeline.update()
+    assert list(dpg.get_value(app.loop_range))[:2] == [1.0, 2.5] and dpg.get_value(app.loop) is True
+    app.undo()  # no loop at all: the switch ticked with a reversed range is unticked again
+    app.timeline.update()
+    dpg.set_value(app.loop_range, [5.0, 2.0, 0.0, 0.0])
+    dpg.set_value(app.loop, True)
+    app.set_loop(True)
+    app.timeline.update()
+    assert app.session.loop is None and dpg.get_value(app.loop) is False
+    assert app.messages[-1] == "the loop's end (2.0 s) must come after its start (5.0 s)"

@@ -11,16 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from conftest import SR, file_loader, program_signal
 from jack_harness import align, jack_device
 from live_takes import BLOCK, capture_playback, clean_take, xruns
+from shared_engine import SharedEngine
 
 from rackhost.chain import render
 from rackhost.chain.session import Session
 from rackhost.live import LiveEngine
 from rackhost.live import commands as c
-from rackhost.live.process import EngineProcess, partner_starter
-from rackhost.presets import load_session, save_session
+from rackhost.live.process import EngineProcess, SessionLoader, partner_starter
+from rackhost.presets import load_session, save_session, session_to_dict
+from rackhost.presets.session_sync import resync
 
 TRACKS = 12
 
@@ -43,6 +46,34 @@ def _mix(folder, wav_file, tracks: int = TRACKS) -> str:
     path = folder / "mix.json"
     save_session(session, path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def _shared_mix(jack_server, tmp_path_factory):
+    """One engine process (and its partner) on the mix for the tests that command or kill one: each start loads the
+    twelve tracks twice."""
+    folder = tmp_path_factory.mktemp("mix")
+
+    def write(audio, name):
+        sf.write(folder / name, np.asarray(audio).T, SR, subtype="PCM_24")
+        return folder / name
+
+    path = _mix(folder, write)
+    loader = SessionLoader(path, load=load_session, resync=resync)  # resync: each test gets the mix as loaded
+    shared = SharedEngine(lambda: EngineProcess(loader, device=jack_device(), block_size=BLOCK, input_channels=0,
+                                                partner=True), session_to_dict(load_session(path)))
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+@pytest.fixture
+def mix_engine(_shared_mix, request):
+    """The shared engine on the mix; ``.ready()`` gives it stopped at frame 0 as loaded (see shared_engine.py)."""
+    failed = request.session.testsfailed
+    yield _shared_mix
+    _shared_mix.after(request, failed)
 
 
 def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_render(jack_server, tmp_path,
@@ -76,29 +107,23 @@ def _partner_lanes(engine: EngineProcess) -> str:
     return next((e for e in engine.events if "partner" in e), "")
 
 
-def test_commands_sent_while_playing_reach_the_tracks_the_partner_renders(jack_server, tmp_path, wav_file):
+def test_commands_sent_while_playing_reach_the_tracks_the_partner_renders(jack_server, mix_engine):
     """A parameter (no rebuild) and a new slot (a rebuild) on every track: the output goes silent either way,
     which it could not if the partner's half of the tracks missed the command."""
-    path = _mix(tmp_path, wav_file)
 
     def silence_by(commands):
-        engine = EngineProcess(file_loader(path), device=jack_device(), block_size=BLOCK, input_channels=0,
-                               partner=True)
-        engine.start()
-        try:
-            assert "file tracks shared with a partner process" in _partner_lanes(engine), engine.events
+        engine = mix_engine.ready()  # as loaded: the first batch's slots are gone before the second
+        assert "file tracks shared with a partner process" in _partner_lanes(engine), engine.events
 
-            def during():
-                time.sleep(0.3)
-                for command in commands:
-                    engine.send(command)
+        def during():
+            time.sleep(0.3)
+            for command in commands:
+                engine.send(command)
 
-            captured = capture_playback(jack_server, lambda: engine.send(c.Play()), 2 * SR, during)
-            time.sleep(0.2)
-            failures = [e for e in engine.poll() if "failed" in e or "partner" in e and "stopped" in e]
-            assert engine.stats()["alive"] == 1.0 and not failures, failures
-        finally:
-            engine.stop()
+        captured = capture_playback(jack_server, lambda: engine.send(c.Play()), 2 * SR, during)
+        time.sleep(0.2)
+        failures = [e for e in engine.poll() if "failed" in e or "partner" in e and "stopped" in e]
+        assert engine.stats()["alive"] == 1.0 and not failures, failures
         return captured
 
     # Each track's first slot: HighpassFilter has no gain; a Gain at -inf added at the end of every chain.
@@ -224,13 +249,11 @@ def _partners_of(pid: int) -> list[int]:
     return found
 
 
-def test_a_killed_engine_process_takes_its_partner_with_it(jack_server, tmp_path, wav_file):
+def test_a_killed_engine_process_takes_its_partner_with_it(mix_engine):
     import os
     import signal
 
-    path = _mix(tmp_path, wav_file)
-    engine = EngineProcess(file_loader(path), device=jack_device(), block_size=BLOCK, input_channels=0)
-    engine.start()
+    engine = mix_engine.ready()
     try:
         pid = engine.pid
         partners = _partners_of(pid)
@@ -244,4 +267,4 @@ def test_a_killed_engine_process_takes_its_partner_with_it(jack_server, tmp_path
             "Z" in Path(f"/proc/{partners[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
         assert gone, "the partner outlived its engine process"
     finally:
-        engine.stop()
+        mix_engine.close()  # killed: reaped here, and a later test would get a new one

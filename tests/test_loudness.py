@@ -157,10 +157,11 @@ def test_true_peak_by_phases_reads_what_resample_poly_read(frames, channels, rat
        rate=st.sampled_from([44100, 48000, 96000, 192000]), seed=st.integers(0, 2**32 - 1),
        shape=st.sampled_from(["noise", "clicks", "quarter-rate sine", "high tones"]))
 @example(frames=32768 * 2 + 1, start=10, channels=2, rate=48000, seed=3, shape="quarter-rate sine")
+@example(frames=8192 * 3 + 5, start=17, channels=2, rate=192000, seed=5, shape="high tones")  # across spans, 2x
 def test_the_float32_true_peak_sums_read_what_the_float64_convolution_reads(frames, start, channels, rate, seed,
                                                                              shape):
-    """The input's true peak (the batch's "before") is summed tap by tap in float32 over spans, each phase pair
-    read from its sum and difference: any length and start (across spans too), both oversamplings (4x, and 2x
+    """The input's true peak (the batch's "before") is summed in float32 over spans (the frame pairs a tap shares
+    as rows of a matrix, each phase a product with its taps), each phase pair read from its sum and difference: any length and start (across spans too), both oversamplings (4x, and 2x
     above 96 kHz), peaks between samples larger than the samples: the float64 convolution's value."""
     from rackhost.chain.loudness import TRUE_PEAK_REACH, interpolated_peak
 

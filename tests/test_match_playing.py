@@ -327,6 +327,12 @@ out["label"] = dpg.get_item_label(strip.match)
 app.switch_ab(0)
 real.settle(lambda: app.session.tracks[0].ab.active != "B")
 app.set_parameter(0, 0, "gain_db", 0.0)
+# What B played before the edit reached the engine was B at +6 dB (a busy machine makes that long): to A and
+# back, so B's span starts again after the edit (commands reach the engine in order).
+app.switch_ab(0)
+real.settle(lambda: app.session.tracks[0].ab.active != "A")
+app.switch_ab(0)
+real.settle(lambda: app.session.tracks[0].ab.active != "B")
 deadline = time.monotonic() + 60
 while sum("over the last" in m for m in app.messages) < 2 and time.monotonic() < deadline:
     real.frames(1)
@@ -346,7 +352,7 @@ def test_the_match_switchs_menu_matches_a_track_on_its_last_seconds_played_in_th
 
     from rackhost.presets import save_session
 
-    signal = program_signal(2, 14.0)  # A's 5 s, the switch, B's 5 s
+    signal = program_signal(2, 30.0)  # A's 5 s, the switch, B's 5 s, and room for a slow machine's frames
     save_session(_session(source=wav_file(signal, "mix.wav")), tmp_path / "s.json")
     out = window_output("-c", WINDOW, tmp_path / "s.json")
     assert out["before"] == "measured over the loop range" and out["after"] == "measured over the last 5 s played"

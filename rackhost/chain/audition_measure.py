@@ -80,6 +80,10 @@ def _measure_chain(track: Track, chain: Chain, sample_rate: float, block: int, s
                          f"loop range (give it a file)")
     audio = track.source.audio(sample_rate)
     start, end = span if span is not None else (0, audio.shape[1])
+    if start >= audio.shape[1]:
+        raise MatchError(f"the loop range {start / sample_rate:.1f}-{end / sample_rate:.1f} s lies past the end of "
+                         f"track {track.name!r} ({audio.shape[1] / sample_rate:.1f} s): set the loop inside it, or "
+                         f"turn the loop off to match over the whole file")
     dry = np.ascontiguousarray(audio[:, start:end])
     chain = chain.clone(flush=False)
     processor = chain.processor(track.channels, sample_rate, block, block, track.keep_mono)

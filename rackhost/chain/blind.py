@@ -10,7 +10,8 @@ listener hears a difference, where 6 of 10 (p = 0.38) proves nothing.
 
 The model knows nothing of audio: :func:`side_for` says which side a button
 plays, and the window (or a script) turns that into an
-:class:`~rackhost.chain.audition.Audition` of the track.
+:class:`~rackhost.chain.audition.Audition` of the strip under test: a track, a
+bus or the master (:func:`blind_audition`), whose audition stage plays it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from rackhost.chain.audition import Audition
+from rackhost.chain.audition import Audition, Auditioned
 from rackhost.errors import RackhostError
 
 Mode = Literal["abx", "ab"]
@@ -28,8 +29,8 @@ Side = Literal["A", "B"]
 MODES = ("abx", "ab")
 # What a listener may press: the open sides and the hidden one (ABX), or the two hidden ones (blind A/B).
 BUTTONS: dict[str, tuple[str, ...]] = {"abx": ("A", "B", "X"), "ab": ("1", "2")}
-# What the two sides of a test on a track are.
-VERSUS = {"setting": "A: the track's A setting, B: its B setting",
+# What the two sides of a test on a strip (a track, a bus or the master) are.
+VERSUS = {"setting": "A: the A setting, B: the B setting",
           "input": "A: the chain, B: its input (the chain bypassed)",
           "slot": "A: the chain, B: the chain with one slot bypassed"}
 # What a listener may answer: what X is (ABX), or which of the two they prefer (blind A/B).
@@ -202,6 +203,20 @@ def audition_for(audition: Audition, versus: str, side: Side, active: str, slot:
                        compare_slot=slot, blind=True)
     return replace(audition, side="chain" if side == active else "other", delta=False, runs_other=True,
                    compare_slot=None, blind=True)
+
+
+def blind_audition(strip: Auditioned, versus: str, side: Side, slot: int | None = None) -> Audition:
+    """The audition of ``strip`` (a track, a bus or the master) that plays ``side`` of a test between ``versus``
+    (see :data:`VERSUS`; ``slot``: the slot index for "slot"), matched as the strip's audition is: give it to
+    ``strip.audition`` before a render, or to ``engine.set_audition``. Raises :class:`BlindTestError` when the
+    strip has no such side (no B setting yet, no such slot)."""
+    if versus == "setting" and strip.ab.other is None:
+        raise BlindTestError(f"{strip.strip_name} has no B setting yet to compare blind; make one "
+                             f"(rackhost.chain.compare.switch), or compare its chain against its input")
+    if slot is not None and not 0 <= slot < len(strip.chain):
+        raise BlindTestError(f"{strip.strip_name} has no slot {slot + 1} to compare bypassed (its chain has "
+                             f"{len(strip.chain)}); pick one of its slots")
+    return audition_for(strip.audition, versus, side, strip.ab.active, slot)
 
 
 def _other(side: Side) -> Side:

@@ -82,6 +82,16 @@ BUILTIN_PARAMETERS: dict[str, dict[str, object]] = {
 # Built-ins that cannot be constructed without an argument, with a note for the user.
 REQUIRED_ARGUMENTS = {"Convolution": "impulse_response_filename"}
 
+# Parameters that never change how much audio a built-in holds back: its probed latency is cached by the
+# others (rackhost.chain.plugin), so a loudness target's copy of the limiter, at each ceiling it tries, finds
+# the latency measured once. BrickwallLimiter's ceiling and release move its gain, not its lookahead delay
+# (its lookahead and true-peak oversampling do change it). A parameter not listed is taken to matter: leaving
+# one out costs a probe, never a wrong latency (tests/test_latency_cache.py sweeps those listed).
+LATENCY_NEUTRAL_PARAMETERS: dict[str, frozenset[str]] = {
+    "BrickwallLimiter": frozenset({"ceiling_db", "release_ms"}),
+    "Gain": frozenset({"gain_db"}),
+}
+
 
 # Built-ins that cannot run block by block, and why (rackhost runs every plug-in that way, offline too).
 # pedalboard (0.9.x) primes these two through a delay line (its PrimeWithSilence) whose prepare(), run at

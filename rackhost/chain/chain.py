@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Protocol, Union
 
 import numpy as np
@@ -33,6 +34,9 @@ class Slot:
     ``delta``: the slot plays what it changes (its output minus its latency-aligned input, what a
     compressor takes away) instead of its output; slots after it hear that. A listening switch, never
     saved in a file.
+    ``uid``: the slot's identity, kept while the same slot moves (to another strip too) and through undo and
+    redo; a copy gets its own. A running engine matches the plug-in instances it holds to the window's slots by
+    it, so two instances of one plug-in never trade places (see :mod:`rackhost.presets.session_sync`).
     """
 
     plugin: Plugin
@@ -40,6 +44,7 @@ class Slot:
     mix: float = 1.0
     key: Key | None = None
     delta: bool = False
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
 
     def __post_init__(self) -> None:
         self.set_mix(self.mix)

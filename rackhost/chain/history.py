@@ -20,6 +20,7 @@ from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot, SlotPath, as_path, branch_chain, locate, path_of
 from rackhost.chain.colors import check_color, default_color
 from rackhost.chain.compare import ChainOwner, switch
+from rackhost.chain.midi.mapping import CCMapping, MidiMap
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.sidechain import Key, check_keyable
 from rackhost.chain.split import Branch, Split, check_branch_level
@@ -232,6 +233,26 @@ class SwapContents(Command):
 
 
 @dataclass
+class Repoint(Command):
+    """MIDI mappings re-pointed at where their targets went (a slot moved), each ``(before, after)``: done and
+    undone mapping by mapping (found by value: the window's following may have made an equal copy), so a mapping
+    learned or removed meanwhile is left as it is."""
+
+    midi: MidiMap
+    pairs: list[tuple[CCMapping, CCMapping]]
+    label: str = "MIDI mappings follow"
+
+    def do(self) -> None:
+        self._swap({before: after for before, after in self.pairs})
+
+    def undo(self) -> None:
+        self._swap({after: before for before, after in self.pairs})
+
+    def _swap(self, table: dict[CCMapping, CCMapping]) -> None:
+        self.midi.mappings = [table.get(m, m) for m in self.midi.mappings]
+
+
+@dataclass
 class Group(Command):
     commands: list[Command] = field(default_factory=list)
     label: str = "edit"
@@ -413,10 +434,12 @@ class Editor:
         branch) pairs, as a :data:`SlotPath`) and the slot there that the moved one goes before (the branch's
         length: last). The plug-in instance itself moves, so a running engine keeps it (its state and tail go
         on). Its envelopes follow it: within a strip they name the slot itself, wherever it sits; to another
-        strip they move into that strip's automation. Returns its path afterwards in ``to_owner``'s chain, or
-        None if it was there already (nothing recorded). Refused with nothing changed: a split into its own
-        branch (:class:`~rackhost.errors.SplitIntoItselfError`), a place that is not there
-        (:class:`SessionError`), a move the routing refuses (a keyed slot into a split, a key from itself).
+        strip they move into that strip's automation. So do the session's MIDI mappings to its parameters (and
+        to the slots after it, whose places change), in the same step: undo puts them back. Returns its path
+        afterwards in ``to_owner``'s chain, or None if it was there already (nothing recorded). Refused with
+        nothing changed: a split into its own branch (:class:`~rackhost.errors.SplitIntoItselfError`), a place
+        that is not there (:class:`SessionError`), a move the routing refuses (a keyed slot into a split, a key
+        from itself).
         """
         to_owner = owner if to_owner is None else to_owner
         source, at = locate(owner.chain, path)
@@ -444,7 +467,11 @@ class Editor:
             commands += [PopItem(owner.automation, k) for k in reversed(following)]
             commands += [InsertItem(to_owner.automation, owner.automation[k], len(to_owner.automation) + n)
                          for n, k in enumerate(following)]
-        self._routed(session, Group(commands, label or _move_label(item, owner, to_owner, source, target)))
+        step = Group(commands, label or _move_label(item, owner, to_owner, source, target))
+        repoint = _repointed(session, step)
+        if repoint is not None:
+            step.commands.append(repoint)
+        self._routed(session, step)
         return path_of(to_owner.chain, item)
 
     def replace_slot(self, chain: Chain, slot: Slot | str | int, plugin: Plugin) -> Slot:
@@ -734,6 +761,23 @@ class Editor:
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),
                                   lambda v: setattr(obj, attr, v), label, continuous))
+
+
+def _repointed(session: TrackList, step: Command) -> Repoint | None:
+    """The MIDI mappings ``step`` moves: each mapping of the session whose slot changes place (the moved one, and
+    those after it in its old and new chain) pointed at the same slot afterwards; None if none does. Found by
+    doing the step and undoing it."""
+    midi = getattr(session, "midi", None)
+    if not isinstance(midi, MidiMap) or not midi.mappings:
+        return None
+    anchors = midi.anchor(session)  # type: ignore[arg-type] - a Session is a MappedSession
+    step.do()
+    try:
+        followed, _ = midi.followed(anchors, session)  # type: ignore[arg-type]
+    finally:
+        step.undo()
+    pairs = [(m, after) for m in midi.mappings if (after := followed.get(id(m))) is not None and after != m]
+    return Repoint(midi, pairs) if pairs else None
 
 
 def _holds(split: Split, chain: Chain) -> bool:

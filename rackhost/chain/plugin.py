@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -96,6 +98,14 @@ _LATENCY_PROBE_MAX_SECONDS = 8.0
 # 8 kHz at 1000-frame blocks: 420 samples at first, 423 after 3.6 s), so a built-in that held anything
 # back is run on for this long, and its latency is the most it held back (the chain queues the rest).
 _LATENCY_PROBE_SETTLE_SECONDS = 4.0
+# Probed latencies, shared by every built-in in the process: a probe runs seconds of silence through a fresh
+# instance (BrickwallLimiter's, 0.03 s of CPU), and a loudness-target render copies the limiter and sets its
+# ceiling each pass, so a cache of each instance's own, keyed by every value, probed about four times a render.
+# Keyed by what decides the latency (see _latency_key); oldest entries go past this many (a Gain's key holds
+# no gain, but a chain's filters' keys hold their values, and a batch may try many).
+_LATENCY_CACHE: dict[tuple, int] = {}
+_LATENCY_CACHE_SIZE = 512
+_LATENCY_CACHE_LOCK = threading.Lock()  # latency() is asked from the window's, the engine's and a render's threads
 # Built-ins that garble audio when one call is longer than this, so rackhost hands them longer blocks in
 # pieces. pedalboard's MP3Compressor (0.9.x) called block by block at blocks above one MP3 frame (1,152
 # samples) comes back late and smeared at about one block size in twelve (1,213, 1,269, 1,976, 3,747
@@ -160,7 +170,6 @@ class Plugin:
         # Built-ins with a constructor-only argument (Convolution's file) are rebuilt from these.
         self._constructor_values = dict(constructor_values or {})
         self._layouts: dict[int, bool] = {}
-        self._latency_cache: dict[tuple, int] = {}
         self.channels: int | None = None
         self.sample_rate: float | None = None
         self.mode: AdaptationMode = "direct"
@@ -554,7 +563,6 @@ class Plugin:
         count = len(self._instances)
         self._instances = [self._factory(self._constructor_values) for _ in range(count)]
         forget_carried(self)
-        self._latency_cache.clear()
         for key, value in values.items():
             self.set(key, value)
 
@@ -569,10 +577,35 @@ class Plugin:
         sample_rate = sample_rate or self.sample_rate or 48000.0
         if not self.is_builtin:
             return int(self.instance.reported_latency_samples)
-        key = (sample_rate, block, self.channels, tuple(sorted(self.values().items())))
-        if key not in self._latency_cache:
-            self._latency_cache[key] = self._probe_builtin_latency(sample_rate, block)
-        return self._latency_cache[key]
+        key = self._latency_key(sample_rate, block)
+        with _LATENCY_CACHE_LOCK:
+            cached = _LATENCY_CACHE.get(key)
+        if cached is not None:
+            return cached
+        latency = self._probe_builtin_latency(sample_rate, block)  # not under the lock: another thread may probe too
+        with _LATENCY_CACHE_LOCK:
+            while len(_LATENCY_CACHE) >= _LATENCY_CACHE_SIZE:
+                del _LATENCY_CACHE[next(iter(_LATENCY_CACHE))]
+            _LATENCY_CACHE[key] = latency
+        return latency
+
+    def _latency_key(self, sample_rate: float, block: int) -> tuple:
+        """What a built-in's probed latency depends on: which built-in, the values that can change it (all but
+        :data:`builtins.LATENCY_NEUTRAL_PARAMETERS`), the rate, the block and the channels the probe runs."""
+        neutral = builtins.LATENCY_NEUTRAL_PARAMETERS.get(self.name, frozenset())
+        values = []
+        for name, value in sorted(self.values().items()):
+            if name in neutral:
+                continue
+            if self.parameters[name].type == "path":
+                # A file read when the instance is built (Convolution's): the same name may hold another file.
+                try:
+                    stat = os.stat(str(value))
+                    value = (value, stat.st_mtime_ns, stat.st_size)
+                except (OSError, TypeError, ValueError):
+                    pass
+            values.append((name, value))
+        return self.name, float(sample_rate), block, self.channels or 2, tuple(values)
 
     def _buffer_size(self, block: int) -> int:
         """The buffer size pedalboard cuts each call into for this plug-in: the block, or less (_MAX_CALL_FRAMES)."""

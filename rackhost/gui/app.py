@@ -14,6 +14,7 @@ and says so; everything offline still works.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -65,11 +66,14 @@ from rackhost.live.commands import (BranchLevel, Bypass, BusRow, Command, Locate
                                     SetGain, SetMute, SetPan, SetParameter, SetSendLevel, SetSendMute, SetSolo, Stop,
                                     Sync)
 from rackhost.live.process import EngineProcess, EngineProcessError, SessionLoader
-from rackhost.presets.session_sync import resync, session_from_document
+from rackhost.presets.session_sync import engine_document, resync, session_from_document
 
+log = logging.getLogger(__name__)
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
 TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
+OFFLINE = "audio engine offline"  # the engine state of a window opened without one (--no-engine)
+SCROLLBAR = 14  # the rack's sideways scrollbar (Dear PyGui's own size at 1x; the theme keeps it at other scales)
 
 
 class RackApp(MidiActions, AuditionActions):
@@ -79,7 +83,7 @@ class RackApp(MidiActions, AuditionActions):
         self.session_path = session_path
         self.loader = loader or PluginLoader(inline=True)
         self.engine: EngineProcess | None = None
-        self.engine_state = "offline"
+        self.engine_state = OFFLINE
         self.engine_error = ""  # why the last engine could not start
         self.device: Any = None
         self.input_channels: int | None = None  # 0: the output alone (no input device chosen in Settings)
@@ -118,6 +122,8 @@ class RackApp(MidiActions, AuditionActions):
         self.history_shown = True  # View > History: hidden, the rack takes its width
         self.history_item = 0
         self.rack_area = 0
+        self.master_box = 0  # the master strip's column: shortened while the rack scrolls sideways
+        self._master_room = 0
         self.history_area = 0
         self.spectrum: SpectrumView | None = None  # View > Spectrum, or a strip's readout right-clicked
         self.lanes: list[AutomationLane] = []  # right-click > Automate on a control; shown under the timeline
@@ -161,25 +167,36 @@ class RackApp(MidiActions, AuditionActions):
                          daemon=True).start()
 
     def _start_engine(self, document: dict) -> None:
-        loader = SessionLoader(document, load=session_from_document, resync=resync)
-        engine = EngineProcess(loader, device=self.device,
-                               block_size=self.session.block_size, midi=self.midi_setup,
-                               input_channels=self.input_channels)
+        """The engine-start thread. Whatever fails here ends in a status line that says what and what to do:
+        an exception left to end the thread would leave "starting the audio engine..." up for good."""
+        engine: EngineProcess | None = None
         try:
+            loader = SessionLoader(document, load=session_from_document, resync=resync)
+            engine = EngineProcess(loader, device=self.device,
+                                   block_size=self.session.block_size, midi=self.midi_setup,
+                                   input_channels=self.input_channels)
             engine.start()
+            self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         except EngineProcessError as err:
             self.engine_error = str(err)
             self.engine_state = f"no audio: {err} (offline work still works)"
             return
+        except Exception as err:  # noqa: BLE001 - this thread's last word: any failure is shown, never lost
+            log.exception("the audio engine did not start")
+            if engine is not None:
+                engine.stop()  # its child and shared memory, if it got that far
+            self.engine_error = f"it did not start ({type(err).__name__}: {err})"
+            self.engine_state = (f"no audio: the audio engine did not start ({type(err).__name__}: {err}); check "
+                                 f"Engine > Audio settings..., then Engine > Restart audio engine (offline work "
+                                 f"still works)")
+            return
         self.engine_error = ""
-        self.listen_for_matches(engine)  # the strips matched over their last seconds: kept by this engine too
         self.engine = engine
         self.engine_state = "engine running"
 
     def document(self) -> dict:
-        from rackhost.presets import session_to_dict
-
-        return session_to_dict(self.session)
+        """What the engine is started with and synced to: the session with its slots' ids."""
+        return engine_document(self.session)
 
     def send(self, command: Command) -> None:
         if self.engine is not None and self.engine.alive:
@@ -920,9 +937,11 @@ class RackApp(MidiActions, AuditionActions):
             self.add_bus_button = dpg.add_button(label="+ bus", width=px(ADD_BUTTON_WIDTH), height=px(28),
                                                  callback=lambda: self.add_bus())
         dpg.delete_item(self.master_area, children_only=True)
-        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-px(STATUS_HEIGHT),
-                              border=False) as area:
-            self.master = StripView(area, self, None, StripLayout(False, layout.slot_rows, layout.send_rows))
+        self._master_room = px(STATUS_HEIGHT)
+        with dpg.child_window(parent=self.master_area, width=px(STRIP_WIDTH + 2), height=-self._master_room,
+                              border=False) as self.master_box:
+            shape = StripLayout(False, layout.slot_rows, layout.send_rows, beside_narrow=layout.narrow)
+            self.master = StripView(self.master_box, self, None, shape)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -947,7 +966,7 @@ class RackApp(MidiActions, AuditionActions):
         state = self.engine_state
         if state.startswith("starting"):
             return "the audio engine is still starting; try again in a moment"
-        if state == "offline":  # never started: the window was opened with --no-engine
+        if state == OFFLINE:  # never started: the window was opened with --no-engine
             return "no audio engine (opened with --no-engine); Engine > Restart audio engine starts one"
         if self.engine_error:
             return (f"no audio engine: {self.engine_error}; then Engine > Restart audio engine (or choose a device "
@@ -1035,6 +1054,7 @@ class RackApp(MidiActions, AuditionActions):
         if self.rack and dpg.is_viewport_ok() and (self._fit_scale()
                                                    or dpg.get_viewport_client_width() != self._built_width):
             self._build_strips()
+        self._level_master_with_rack()
         for view in (*self.strips, *self.bus_strips, *([self.master] if self.master is not None else [])):
             view.poll()
         engine = self.engine
@@ -1054,6 +1074,16 @@ class RackApp(MidiActions, AuditionActions):
         if time.monotonic() > self._status_until:
             self.status_line.show(self.engine_state, MUTED)
         self.status_line.refit()  # the window may have been resized
+
+    def _level_master_with_rack(self) -> None:
+        """The master's column ends where the strips do: above the rack's sideways scrollbar while it has one, so
+        that its fader's travel, and its 0 dB mark, match theirs."""
+        if not self.master_box or not dpg.does_item_exist(self.master_box):
+            return
+        room = px(STATUS_HEIGHT) + (px(SCROLLBAR) if dpg.get_x_scroll_max(self.rack_area) > 0 else 0)
+        if room != self._master_room:
+            self._master_room = room
+            dpg.configure_item(self.master_box, height=-room)
 
     def _autosave(self) -> None:
         try:

@@ -39,9 +39,7 @@ class AuditionActions:
     send: Callable[..., None]  # a command for the engine, if it runs
     owner: Callable[[Any], Any]
     refresh_views: Callable[[], None]
-    loop: int | str  # the transport's loop switch and its range in seconds
-    loop_range: int | str
-    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its track plays
+    blind_test: BlindTestPanel | None = None  # one at a time: it owns what its strip plays
     app_chain: Callable[[Any], Any]
     engine: Any  # the EngineProcess, when one runs
     # Per strip, what matching measures over when the user chose: seconds (the last ones played) or None (the loop
@@ -50,8 +48,9 @@ class AuditionActions:
     pending_matches: set[int | BusRow | None]
     slot_at: Callable[[Any, Any], Any]  # a slot by its index or its path into a split
 
-    def open_blind_test(self, track: int, seed: int | None = None) -> BlindTestPanel:
-        """The blind-test panel of track ``track`` (one window; another track's test is closed first)."""
+    def open_blind_test(self, track: int | BusRow | None, seed: int | None = None) -> BlindTestPanel:
+        """The blind-test panel of track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None);
+        one window: another strip's test is closed first."""
         panel = self.blind_test
         if panel is not None and panel.alive:
             if panel.track == track:
@@ -168,10 +167,10 @@ class AuditionActions:
             return
         owner = self.owner(track)
         session = self.session
+        loop = session.loop  # the model's loop, not the transport's fields (they only show it)
         span = None
-        if dpg.get_value(self.loop):
-            start, end = dpg.get_value(self.loop_range)[:2]
-            span = (int(start * session.sample_rate), int(end * session.sample_rate))
+        if loop is not None and loop.on:
+            span = (round(loop.start * session.sample_rate), round(loop.end * session.sample_rate))
         compared = owner.audition.compare_slot
         name = strip_where(owner, track)
 

@@ -1,9 +1,10 @@
-"""The blind-test panel of a track: ABX or blind A/B between its A and B settings, or its chain and its input.
+"""The blind-test panel of a strip (a track, a bus or the master): ABX or blind A/B between its A and B
+settings, its chain and its input, or its chain with and without one slot.
 
 The window holds the :class:`~rackhost.chain.blind.BlindTest` (the hidden draw)
 and never shows it before the last answer: the buttons say X (or 1 and 2),
 the strip says "blind test", and what plays is sent to the engine as the
-track's audition (a crossfade, loudness-matched as the strip's ``match`` is).
+strip's audition (a crossfade, loudness-matched as the strip's ``match`` is).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import dearpygui.dearpygui as dpg
 
 from rackhost.chain.blind import ANSWERS, BUTTONS, VERSUS, BlindTest, audition_for
 from rackhost.gui.dialogs import DialogView, centre
+from rackhost.gui.strip import strip_where
 from rackhost.gui.theme import ACCENT, MUTED, WARNING
+from rackhost.live.commands import BusRow
 
 if TYPE_CHECKING:
     from rackhost.gui.host import BlindTestHost
@@ -27,17 +30,18 @@ SIGNIFICANT = 0.05
 
 
 class BlindTestPanel(DialogView):
-    """A window running one blind test on track ``track``; closing it plays the track as before."""
+    """A window running one blind test on ``track``: a track's index, a bus (a :class:`BusRow`) or the master
+    (None); closing it plays the strip as before."""
 
     TITLE = "Blind test"
     WIDTH, HEIGHT = 420, 322
 
-    def __init__(self, app: BlindTestHost, track: int, seed: int | None = None):
+    def __init__(self, app: BlindTestHost, track: int | BusRow | None, seed: int | None = None):
         self.app = app
         self.track = track
         self.seed = seed  # None: a fresh draw every run (a test gives one to repeat it)
         owner = app.owner(track)
-        self.before = owner.audition  # what the track played before: back to it when the panel closes
+        self.before = owner.audition  # what the strip played before: back to it when the panel closes
         self.test = BlindTest("abx", 10, seed)
         self.versus = "setting" if owner.ab.other is not None else "input"
         self.slot: int | None = None  # the slot compared bypassed (versus "slot")
@@ -45,7 +49,7 @@ class BlindTestPanel(DialogView):
         self.playing: str | None = None  # the button last pressed
         self.play_buttons: dict[str, int] = {}
         self.answer_buttons: dict[str, int] = {}
-        with dpg.window(label=f"{self.TITLE}: {owner.name}", width=self.WIDTH, height=self.HEIGHT,
+        with dpg.window(label=f"{self.TITLE}: {strip_where(owner, track)}", width=self.WIDTH, height=self.HEIGHT,
                         on_close=self.close) as self.window:
             with dpg.group(horizontal=True):
                 self.mode = dpg.add_combo(list(MODES), default_value="ABX", width=100,
@@ -69,9 +73,10 @@ class BlindTestPanel(DialogView):
                 self.reset = dpg.add_button(label="reset", width=70, callback=lambda: self.restart())
                 self.status = dpg.add_text("", color=MUTED, wrap=self.WIDTH - 100)
         centre(self.window, self.WIDTH, self.HEIGHT)
-        if owner.audition.match and owner.source is not None:
-            app.measure_audition(track)  # both settings against the input, so every side plays equally loud
-        self.restart()
+        measured = owner.audition.measured(owner.ab.active)
+        self.restart()  # the other side starts running (not measured yet: that measures it)
+        if owner.audition.match and self._measurable and measured:
+            app.measure_audition(track)  # again, both settings against the input: the chain may have changed
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -103,10 +108,14 @@ class BlindTestPanel(DialogView):
         dpg.set_value(self.question, "what is X?" if mode == "abx" else "which do you prefer?")
         dpg.set_value(self.reveal, "")
         if self.versus == "setting" and owner.ab.other is None:
-            self._say("this track has no B setting yet: make one with the strip's A|b (or A>B), or compare "
-                      "the chain against its input", WARNING)
+            self._say(f"this {self._kind} has no B setting yet: make one with the strip's A|b (or A>B), or "
+                      f"compare the chain against its input", WARNING)
         else:
             self._say("")
+            # The other side starts running beside the chain now (a rebuild), still playing what played: a
+            # first press of X then crossfades like every other switch, where a rebuild to the hidden side
+            # would jump, and only when X is the other side (a click that gives it away).
+            self._send("A" if self.versus != "setting" else owner.ab.active)
         self._show()
 
     def play(self, button: str) -> None:
@@ -114,14 +123,18 @@ class BlindTestPanel(DialogView):
         if self.versus == "setting" and self.app.owner(self.track).ab.other is None:
             return
         self.playing = button
+        self._send(self.test.side_for(button))
+        self._show()
+
+    def _send(self, side: str) -> None:
+        """Play ``side`` (A or B) of the test on the strip, matched as the strip was."""
         owner = self.app.owner(self.track)
         audition = owner.audition if owner.audition.blind else self.before
-        self.app.set_audition(self.track, audition_for(audition, self.versus, self.test.side_for(button),
+        self.app.set_audition(self.track, audition_for(audition, self.versus, side,  # type: ignore[arg-type]
                                                        owner.ab.active, self.slot))
-        if self.slot is not None and self.slot != self._measured_slot and audition.match and owner.source is not None:
+        if self.slot is not None and self.slot != self._measured_slot and audition.match and self._measurable:
             self._measured_slot = self.slot
             self.app.measure_audition(self.track)  # the chain with that slot bypassed, matched too
-        self._show()
 
     def _sides(self) -> dict[str, tuple[str, int | None]]:
         """What the test may compare: the A/B settings, the chain and its input, or the chain and the chain with
@@ -132,6 +145,16 @@ class BlindTestPanel(DialogView):
             if hasattr(slot, "plugin"):  # a split's plug-ins sit in its branches
                 sides[f"slot {index + 1} bypassed: {slot.name}"] = ("slot", index)
         return sides
+
+    @property
+    def _kind(self) -> str:
+        return "master" if self.track is None else "bus" if isinstance(self.track, BusRow) else "track"
+
+    @property
+    def _measurable(self) -> bool:
+        """Whether matching can measure the strip now: a track's file (one with none is matched on what it
+        plays, from its strip), or the mix feeding a bus or the master (the window says if no file plays in)."""
+        return not isinstance(self.track, int) or self.app.owner(self.track).source is not None
 
     def answer(self, answer: str) -> None:
         if self.test.finished:
@@ -168,9 +191,9 @@ class BlindTestPanel(DialogView):
             dpg.set_value(self.reveal, f"{verdict}\n" + "; ".join(lines))
 
     def close(self) -> None:
-        """Close the window; the track plays what it played before the test."""
+        """Close the window; the strip plays what it played before the test."""
         if dpg.does_item_exist(self.window):
-            owner = self.app.owner(self.track) if self.track < len(self.app.session.tracks) else None
+            owner = self.app.owner(self.track) if self.app.has_owner(self.track) else None
             if owner is not None and owner.audition.blind:
                 self.app.set_audition(self.track, replace(self.before, offsets=owner.audition.offsets))
         super().close()

@@ -79,12 +79,18 @@ class MeterView:
                                                  parent=self.drawlist))
         if self.scale:
             x = self.channels * (bar + self.gap) + 1
-            for db in spaced(METER_TICKS, self.y_of, px(13)):
+            # Spaced where the labels are drawn: 0 dBFS's is held inside the meter, half a line under its tick,
+            # and spacing the ticks alone let it cover the next label down (0 over 3 or 10).
+            for db in spaced(METER_TICKS, self._label_top, px(13)):
                 y = self.y_of(db)
                 dpg.draw_line((x - px(2), y), (x + 1, y), color=MUTED, parent=self.drawlist)
-                dpg.draw_text((x + px(2), max(0.0, min(y - px(6), self.height - px(12)))), f"{abs(db):.0f}",
+                dpg.draw_text((x + px(2), self._label_top(db)), f"{abs(db):.0f}",
                               size=px(11), color=TEXT if db == 0 else MUTED, parent=self.drawlist)
         self._place()
+
+    def _label_top(self, db: float) -> float:
+        """Where a scale label's top is drawn: centred on its tick, kept inside the meter."""
+        return max(0.0, min(self.y_of(db) - px(6), self.height - px(12)))
 
     def _place(self) -> None:
         for c in range(self.channels):

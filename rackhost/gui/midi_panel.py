@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 NONE = "(none)"
 OWN_INPUT = "virtual:rackhost_in"  # a port of rackhost's own, for a controller app to connect to
 OWN_OUTPUT = "virtual:rackhost_out"
+WIDTH, HEIGHT = 640, 560  # wide enough for the program map's row of labelled fields
 
 
 def available_ports() -> tuple[list[str], list[str], str | None]:
@@ -39,15 +40,23 @@ class MidiPanel:
         self.app = app
         inputs, outputs, problem = available_ports()
         setup = app.midi_setup
-        with dpg.window(label="MIDI", width=560, height=560, no_collapse=True,
+        with dpg.window(label="MIDI", width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda: self.close()) as self.window:
             dpg.add_text("Ports", color=MUTED)
             if problem:
                 dpg.add_text(problem, color=WARNING, wrap=520)
-            self.input = dpg.add_combo([NONE, OWN_INPUT, *inputs], label="input", width=300,
-                                       default_value=(setup.inputs[0] if setup and setup.inputs else NONE))
-            self.output = dpg.add_combo([NONE, OWN_OUTPUT, *outputs], label="feedback output", width=300,
-                                        default_value=(setup.output if setup and setup.output else NONE))
+            # Each label before its field, as the Audio settings dialog has them (Dear PyGui puts a label after).
+            with dpg.table(header_row=False, policy=dpg.mvTable_SizingFixedFit):
+                dpg.add_table_column(width_fixed=True, init_width_or_weight=110)
+                dpg.add_table_column(width_stretch=True)
+                with dpg.table_row():
+                    dpg.add_text("Input")
+                    self.input = dpg.add_combo([NONE, OWN_INPUT, *inputs], width=300,
+                                               default_value=(setup.inputs[0] if setup and setup.inputs else NONE))
+                with dpg.table_row():
+                    dpg.add_text("Feedback output")
+                    self.output = dpg.add_combo([NONE, OWN_OUTPUT, *outputs], width=300,
+                                                default_value=(setup.output if setup and setup.output else NONE))
             dpg.add_button(label="Use these ports (restarts the engine)", callback=lambda: self.apply_ports())
             dpg.add_separator()
             with dpg.group(horizontal=True):
@@ -60,16 +69,20 @@ class MidiPanel:
             dpg.add_text("Program map: a program change recalls a preset", color=MUTED)
             with dpg.child_window(height=80, border=True) as self.programs:
                 pass
-            with dpg.group(horizontal=True):
-                self.channel = dpg.add_input_int(label="ch", default_value=1, min_value=1, max_value=16,
+            with dpg.group(horizontal=True) as self.program_row:
+                dpg.add_text("ch")
+                self.channel = dpg.add_input_int(default_value=1, min_value=1, max_value=16,
                                                  min_clamped=True, max_clamped=True, width=70)
-                self.program = dpg.add_input_int(label="program", default_value=0, min_value=0, max_value=127,
+                dpg.add_text("program")
+                self.program = dpg.add_input_int(default_value=0, min_value=0, max_value=127,
                                                  min_clamped=True, max_clamped=True, width=70)
-                self.where = dpg.add_combo([], width=90)
+                dpg.add_text("recalls")
                 presets = _preset_names()
                 self.preset = dpg.add_combo(presets, default_value=presets[0] if presets else "", width=150)
+                dpg.add_text("on")
+                self.where = dpg.add_combo([], width=90)
                 dpg.add_button(label="Add", callback=lambda: self.add_program())
-        centre(self.window, 560, 560)
+        centre(self.window, WIDTH, HEIGHT)
         self.refresh()
 
     def apply_ports(self) -> None:

@@ -42,6 +42,22 @@ def takes_key_here(track: Any, slot: Slot) -> bool:
     return not slot.plugin.is_builtin or slot.key is not None
 
 
+# How a parameter's name spells the unit at its end (pedalboard's ``threshold_db``, ``delay_seconds``): that word
+# goes, and the unit is said once, in its own spelling, in brackets.
+UNIT_WORDS = {"db": "dB", "ms": "ms", "hz": "Hz", "khz": "kHz", "s": "s", "seconds": "s", "pct": "%", "percent": "%",
+              "lufs": "LUFS"}
+
+
+def parameter_label(info: ParameterInfo) -> str:
+    """``threshold (dB)`` for ``threshold_db``, ``attack (ms)`` for a plug-in's ``attack`` in ms, ``ratio``."""
+    words = info.name.split("_")
+    unit = info.unit.strip()
+    spelled = UNIT_WORDS.get(words[-1].lower()) if len(words) > 1 else None
+    if spelled is not None and (not unit or unit == spelled):
+        words, unit = words[:-1], spelled
+    return " ".join(words) + (f" ({unit})" if unit else "")
+
+
 def step_text(steps: tuple[float, ...], value: Any) -> str:
     """The step nearest ``value`` as a stepped parameter's list shows it (1.0 -> "1"); ``float()`` reads it back."""
     return f"{min(steps, key=lambda step: abs(step - float(value))):g}"
@@ -141,7 +157,8 @@ class ParameterPanel:
         dpg.delete_item(self.body, children_only=True)
         self.controls, self.outputs = {}, {}
         plugin = self.slot.plugin
-        infos = [i for i in plugin.parameters.values() if text in i.name.lower()]
+        infos = [i for i in plugin.parameters.values()
+                 if text in i.name.lower() or text in parameter_label(i).lower()]  # "threshold (db" too
         for info in infos[:SHOWN_AT_ONCE]:
             self.controls[info.name] = self._control(info, plugin.get(info.name))
         if len(infos) > SHOWN_AT_ONCE:
@@ -157,7 +174,7 @@ class ParameterPanel:
             mark_automated(item, f"{id(self.slot)}:{name}" in moved)
 
     def _control(self, info: ParameterInfo, value: Any) -> int:
-        label = info.name.replace("_", " ")
+        label = parameter_label(info)
         def set_value(sender: int, value: Any, name: str) -> None:
             self.app.set_parameter(self.track, self.index, name, value)
 

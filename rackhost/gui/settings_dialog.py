@@ -201,6 +201,6 @@ class SettingsDialog(DialogView):
         SettingsDialog(self.app)
 
     def poll(self) -> None:
-        dpg.set_value(self.engine, f"engine: {self.app.engine_state}")
+        dpg.set_value(self.engine, self.app.engine_state)  # a sentence naming the engine: no prefix
 
 

@@ -43,10 +43,14 @@ SQUEEZED_WIDTH = 196  # the narrowest a full strip gets so that all of them fit 
 CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
 ADD_COLUMN, STRIP_GAP = 72, 8  # the + track / + bus buttons' column after the strips; the gap between strips
 ADD_BUTTON_WIDTH = 60  # "+ track" (7 characters) and the button's padding, on one line
-SWITCHES_BAND = 64  # a track's separator and its two rows of switches under its sends, at 1x
+SWITCHES_BAND = 44  # a track's separator and its two rows of switches under its sends, at 1x (41 used)
+# A narrow strip's: the separator, the pan knob (30 wide, its value under it: 44 tall) beside two rows of switches,
+# then the audition row (68 used). Held to these heights so the master's fader can start level with the strips'.
+NARROW_SWITCHES_BAND = 74
 WORDS_ROW = 16  # a line of text: the font's 13 pixels and the spacing under it
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
+LOUDNESS_BAND = 5 * ROW + 8  # the master's loudness under its inserts: a caption and four rows of bars
 INPUT_CHOICES = {"in 1": (0,), "in 2": (1,), "in 1+2": (0, 1), "in 3": (2,), "in 4": (3,), "in 3+4": (2, 3)}
 OPEN_FILE = "audio file..."
 TAKES_WIDTH, TAKES_NARROW = 44, 22  # the takes button beside the input chooser
@@ -73,12 +77,30 @@ class StripLayout:
     slot_rows: int = 2
     send_rows: int = 1
     fill: int = 0
+    beside_narrow: bool = False  # the master (never narrow) beside narrow strips: its band as tall as theirs
 
     @property
     def sends_height(self) -> int:
         """The sends' band: a send is a line of words (its bus and level) over a row (its slider and buttons);
         then the row of "+ send..."."""
         return self.send_rows * px(ROW) + (self.send_rows - 1) * px(WORDS_ROW) + px(4)
+
+    @property
+    def switches_height(self) -> int:
+        """The separator and the switches under the sends (mute, solo, arm, the audition row)."""
+        return px(NARROW_SWITCHES_BAND if self.narrow or self.beside_narrow else SWITCHES_BAND)
+
+    @property
+    def sends_room(self) -> int:
+        """The sends' band as built: taller than the sends need when the master's loudness needs more, so that
+        every fader starts at the same height (the master's band is as tall as a strip's sends and switches)."""
+        return max(self.sends_height, px(LOUDNESS_BAND) - px(ROW) - px(3) - self.switches_height)
+
+    @property
+    def master_band(self) -> int:
+        """The master's loudness band: a strip's sends and switches, the spacing between them (3), and the row
+        its header has less than a track's."""
+        return px(ROW) + self.sends_room + px(3) + self.switches_height
 
     @property
     def width(self) -> int:
@@ -208,7 +230,7 @@ class StripView:
             width_label = "" if self.is_master or self.is_bus else owner.width_label(app.session.sample_rate)
             origin = f"preset: {chain.origin}" if chain.origin else ""
             with dpg.group(horizontal=True):
-                room = self.inner - px(84)
+                room = self.inner - px(84) - (px(38) if self.is_master else 0)
                 if width_label:
                     shown = NARROW_WIDTHS.get(width_label, width_label) if layout.narrow else width_label
                     self.width = dpg.add_text(shown, color=MUTED)
@@ -224,6 +246,8 @@ class StripView:
                                          callback=lambda: app.switch_ab(track))
                 self.copy_ab = dpg.add_button(label=f"{owner.ab.active}>{owner.ab.inactive}", width=px(36),
                                               callback=lambda: app.copy_ab(track))
+                if self.is_master:  # beside its A/B: proof that the master chain (or one change to it) is heard
+                    self._blind_button()
             with dpg.child_window(height=(layout.slot_rows + 1) * px(ROW) + px(4), border=False):
                 for index, slot in enumerate(chain):
                     self._slot_row(index, slot)
@@ -232,17 +256,17 @@ class StripView:
                                                drop_callback=lambda s, dragged: self._dropped(dragged, None))
                 self.drops.target(self.add_slot, f"last on {self.where}")
             if self.is_master:
-                # As tall as the tracks' sends and switches, so the master's fader starts level with theirs.
-                band = max(5 * px(ROW) + px(8), layout.sends_height + px(SWITCHES_BAND))
-                with dpg.child_window(height=band, border=False, no_scrollbar=True):
+                # As tall as the strips' sends and switches, so the master's fader starts level with theirs.
+                with dpg.child_window(height=layout.master_band, border=False, no_scrollbar=True):
                     dpg.add_separator()
                     self.loudness = LoudnessView(app.session.master.loudness_target, self.inner)
             else:
-                with dpg.child_window(height=layout.sends_height, border=False):
+                with dpg.child_window(height=layout.sends_room, border=False):
                     if self.routing is not None:
                         self.routing.build_sends()
-                dpg.add_separator()
-                self._switches(owner)
+                with dpg.child_window(height=layout.switches_height, border=False, no_scrollbar=True):
+                    dpg.add_separator()
+                    self._switches(owner)
             with dpg.child_window(height=-px(FOOTER), border=False, no_scrollbar=True) as self.console:
                 self._console(owner)
             self.readout = dpg.add_text(self._readout_text(0.0, 0.0), color=MUTED)
@@ -371,14 +395,21 @@ class StripView:
         self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
-        """Arm and monitor (a track with an input) and the blind test; a bus has none."""
+        """Arm and monitor (a track with an input; a bus has none) and the blind test."""
         app, track = self.app, self.track
         if self.is_bus:
+            self._blind_button()
             return
         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
                                         callback=lambda s, v: app.set_monitor(track, v))
+        self._blind_button()
+
+    def _blind_button(self) -> None:
         self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
+        with dpg.tooltip(self.blind):
+            dpg.add_text("blind test: ABX or blind A/B between A and B, the chain and its input, or the chain with "
+                         "and without a slot, scored with the chance of guessing it")
 
     def _pan_knob(self, owner: Any, beside: bool = False) -> None:
         """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
@@ -429,9 +460,6 @@ class StripView:
         heard = "the input" if not (self.is_bus or self.is_master) else "what feeds it (the mix)"
         tips = [(self.hear_input, f"hear {heard}, latency-aligned: the chain bypassed as a whole"),
                 (self.delta, "delta: hear what the chain changes (its output minus its input)")]
-        if not (self.is_bus or self.is_master):
-            tips.append((self.blind, ("blind test: ABX or blind A/B between A and B, the chain and its input, or "
-                                      "the chain with and without a slot, scored with the chance of guessing it")))
         for item, tip in tips:
             with dpg.tooltip(item):
                 dpg.add_text(tip)

@@ -18,6 +18,12 @@ CLIP_LIGHT: dict[str, int] = {}  # the clip light's looks, "off" and "on": made 
 SELECTED: dict[str, int] = {}  # "slot": the look of the selected slot's name (Delete removes it)
 _BANDS: dict[str, int] = {}  # '#rrggbb' -> the look of a strip's colour band and its swatch (per context)
 MASTER_BAND = "#dcdee2"
+DISABLED_TEXT = (96, 100, 108)
+DISABLED_FRAME = (38, 41, 47)
+# The kinds of control the window disables (Render's Cancel and Keep gain, a batch's typed target, a take's
+# name while recording): Dear PyGui draws a disabled one exactly as an enabled one unless a theme says otherwise.
+DISABLED_KINDS = (dpg.mvButton, dpg.mvInputText, dpg.mvInputFloat, dpg.mvInputInt, dpg.mvCombo, dpg.mvCheckbox,
+                  dpg.mvSliderFloat, dpg.mvSliderInt)
 
 
 def strip_theme() -> int:
@@ -84,6 +90,14 @@ def apply_theme() -> int:
                 dpg.add_theme_style(dpg.mvStyleVar_ScrollbarSize, px(14))
                 dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, px(12))
                 dpg.add_theme_style(dpg.mvStyleVar_IndentSpacing, px(21))
+        # Greyed out: a control that will not answer must not look as if it would (and then do nothing).
+        for kind in DISABLED_KINDS:
+            with dpg.theme_component(kind, enabled_state=False):
+                dpg.add_theme_color(dpg.mvThemeCol_Text, DISABLED_TEXT)
+                for part in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive,
+                             dpg.mvThemeCol_FrameBg, dpg.mvThemeCol_FrameBgHovered, dpg.mvThemeCol_FrameBgActive):
+                    dpg.add_theme_color(part, DISABLED_FRAME)
+                dpg.add_theme_color(dpg.mvThemeCol_CheckMark, DISABLED_TEXT)
     dpg.bind_theme(theme)
     _BANDS.clear()
     CLIP_LIGHT.update(off=_light((58, 36, 36)), on=_light(CLIP))

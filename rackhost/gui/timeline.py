@@ -208,8 +208,14 @@ class Timeline:
         try:
             loop: LoopRange | None = LoopRange(start, end, on)
         except ValueError:
+            # The transport's fields and switch show the session's loop again: a refused range left in them read
+            # as the loop in effect.
+            self._loop_shown = object()
             if on:
-                self.app.tell("the loop's end must come after its start", error=True)
+                kept = session.loop
+                stays = f"; the loop stays at {kept.start:.1f}-{kept.end:.1f} s" if kept is not None else ""
+                self.app.tell(f"the loop's end ({end:.1f} s) must come after its start ({start:.1f} s){stays}",
+                              error=True)
                 return False
             loop = LoopRange(session.loop.start, session.loop.end, False) if session.loop is not None else None
         if loop == session.loop:

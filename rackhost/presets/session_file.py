@@ -243,6 +243,8 @@ class _SessionReader(DocumentReader):
         # Tracks that play the same file share one source: each source holds its file decoded in memory
         # (30 tracks over 8 files held 30 copies, 160 MB more than 8, in each engine process).
         self._opened: dict[tuple[str, Path], Any] = {}
+        self.slot_ids: dict[str, str] = {}  # a slot's place in the document -> the id it gave (engine documents)
+        self.used_ids: set[str] = set()
 
     def fail(self, where: str, problem: str) -> SessionFileError:
         return SessionFileError(self.path, where, problem)
@@ -486,9 +488,10 @@ class _SessionReader(DocumentReader):
         keys: dict[int, Key] = {}
         if isinstance(doc, list):  # a slot is stored as in a preset, plus its key, which only a session has
             doc = [self.take_key(s, f"{where}[{i}]", keys, i) for i, s in enumerate(doc)]
+            doc = self.take_ids(doc, where)
         try:
             states = slot_states_from_list(doc, str(self.path), where)
-            slots = restore_items(states, str(self.path), where, self.report, self.restore)
+            slots = restore_items(states, str(self.path), where, self.report, self.restore_identified)
         except PresetError as err:
             raise self.fail(err.where, err.problem) from None
         for i, key in keys.items():
@@ -501,6 +504,35 @@ class _SessionReader(DocumentReader):
             except NotKeyableError as err:
                 raise self.fail(f"{where}[{i}].key", f"{err}; remove the key or change the plug-in") from None
         return Chain(slots, origin)
+
+    def take_ids(self, docs: list, where: str) -> list:
+        """The chain's slot documents without their ``id`` (an engine document's, see :func:`session_to_dict`),
+        which go into :attr:`slot_ids` by the slot's place in the document, inside splits' branches too."""
+        out = []
+        for i, slot_doc in enumerate(docs):
+            here = f"{where}[{i}]"
+            if isinstance(slot_doc, dict):
+                slot_doc = dict(slot_doc)
+                if "id" in slot_doc:
+                    self.slot_ids[here] = self.expect(slot_doc.pop("id"), str, f"{here}.id")
+                branches = slot_doc.get("branches")
+                if isinstance(branches, list):
+                    slot_doc["branches"] = [
+                        {**b, "chain": self.take_ids(b["chain"], f"{here}.branches[{k}].chain")}
+                        if isinstance(b, dict) and isinstance(b.get("chain"), list) else b
+                        for k, b in enumerate(branches)]
+            out.append(slot_doc)
+        return out
+
+    def restore_identified(self, state: Any, source: str, where: str, report: RestoreReport, **options: Any) -> Any:
+        """:meth:`restore`, and the slot takes the ``id`` its document gave (one id names one slot: a repeat is
+        left with the new one it was made with)."""
+        slot = self.restore(state, source, where, report, **options)
+        uid = self.slot_ids.get(where)
+        if uid is not None and uid not in self.used_ids:
+            slot.uid = uid
+        self.used_ids.add(slot.uid)
+        return slot
 
     def take_key(self, slot_doc: Any, where: str, keys: dict[int, Key], index: int) -> Any:
         """The slot's document without its ``key``, which goes into ``keys``."""
@@ -515,8 +547,12 @@ class _SessionReader(DocumentReader):
         return {k: v for k, v in slot_doc.items() if k != "key"}
 
 
-def session_to_dict(session: Session, base: Path | None = None) -> dict:
-    """The session as a current-version document; audio paths relative to ``base`` where possible."""
+def session_to_dict(session: Session, base: Path | None = None, *, slot_ids: bool = False) -> dict:
+    """The session as a current-version document; audio paths relative to ``base`` where possible.
+
+    ``slot_ids``: each plug-in slot also carries its ``id`` (:attr:`Slot.uid`), for the running engine only (see
+    :func:`rackhost.presets.session_sync.engine_document`); a saved file has none, its slots get new ones on load.
+    """
 
     def source_ref(track: Any) -> str | None:
         if track.source is None or getattr(track.source, "path", None) is None:
@@ -528,6 +564,8 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
         for doc, slot in zip(docs, chain.slots):
             if getattr(slot, "key", None) is not None:  # a split has none
                 doc["key"] = {"source": slot.key.source, "pre_fader": slot.key.pre_fader}
+        if slot_ids:
+            _put_ids(docs, chain)
         return docs
 
     def owner_chains(owner: Any) -> dict:
@@ -595,6 +633,16 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict:
                                                    "on": session.loop.on},
         "automation_glide": session.automation_glide,
     }
+
+
+def _put_ids(docs: list[dict], chain: Chain) -> None:
+    """Each plug-in slot's document (inside splits too) gets its slot's ``id``."""
+    for doc, item in zip(docs, chain.slots):
+        if isinstance(item, Split):
+            for branch_doc, branch in zip(doc["branches"], item.branches):
+                _put_ids(branch_doc["chain"], branch.chain)
+        else:
+            doc["id"] = item.uid
 
 
 def envelope_doc(strip: Any, envelope: Envelope) -> dict | None:

@@ -9,6 +9,12 @@ only the parameter values that differ are handed back as changes, to be
 applied at a block boundary by the audio thread's parameter queue (the
 instance may be processing audio right now, so it is never set from here).
 Only plug-ins the engine does not hold yet are loaded.
+
+A slot is matched to its instance by its id (:attr:`rackhost.chain.chain.Slot.uid`, which the window's
+:func:`engine_document` carries): two instances of one plug-in (two compressors, two reverbs) with the same
+settings would look alike by name and values, and a slot given the other's instance would jump to that one's
+state (its envelope follower, its tail). Only a slot the engine does not know by id (a preset's, a copy's) takes
+an instance of the same plug-in that no slot of the document claims, the closest in values.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from rackhost.chain import Plugin, Session
 from rackhost.chain.chain import Slot
 from rackhost.chain.plugin import MissingPlugin
 from rackhost.presets.preset import RestoreReport, SlotState, restore_slot
-from rackhost.presets.session_file import _SessionReader
+from rackhost.presets.session_file import _SessionReader, session_to_dict
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,12 @@ def resync(current: Session, doc: dict) -> tuple[Session, list[ParameterChange]]
     return session, reader.changes
 
 
+def engine_document(session: Session) -> dict:
+    """What a window sends its engine (to start it, and at each :class:`~rackhost.live.commands.Sync`): the
+    session's document with each slot's id, so that the engine keeps each slot's own plug-in instance."""
+    return session_to_dict(session, slot_ids=True)
+
+
 def _owners(session: Session) -> list[Any]:
     return [*session.tracks, *session.busses, session.master]
 
@@ -52,13 +64,15 @@ def _owners(session: Session) -> list[Any]:
 class _ResyncReader(_SessionReader):
     def __init__(self, current: Session):
         super().__init__(Path("engine-resync.json"), RestoreReport())
-        self.pool: dict[tuple[str, str], list[Plugin]] = {}
+        self.pool: dict[tuple[str, str], list[Plugin]] = {}  # by plug-in, for slots the engine does not know
+        self.by_id: dict[str, Plugin] = {}
         for owner in _owners(current):
             for chain in (owner.chain, owner.ab.other):
                 for slot in chain.plugin_slots() if chain is not None else ():  # inside splits too
                     plugin = slot.plugin
                     if not isinstance(plugin, MissingPlugin):
                         self.pool.setdefault(_key(plugin.identity.to_dict()), []).append(plugin)
+                        self.by_id[slot.uid] = plugin
         self.sources = {str(getattr(t.source, "path", "")): t.source for t in current.tracks if t.source is not None}
         self.changes: list[ParameterChange] = []
 
@@ -66,8 +80,22 @@ class _ResyncReader(_SessionReader):
         known = self.sources.get(str(path))
         return known if known is not None else super().open_source(path)
 
+    def read(self, doc: Any) -> Session:
+        # The instances of slots the document still has are theirs: kept out of the pool before any slot is made.
+        claimed = {id(self.by_id[uid]) for uid in _slot_ids(doc) if uid in self.by_id}
+        self.by_id = {uid: plugin for uid, plugin in self.by_id.items() if id(plugin) in claimed}
+        self.pool = {key: [p for p in plugins if id(p) not in claimed] for key, plugins in self.pool.items()}
+        return super().read(doc)
+
     def restore(self, state: SlotState, source: str, where: str, report: RestoreReport,  # type: ignore[override]
                 **options: Any) -> Slot:
+        own = self.by_id.pop(self.slot_ids.get(where, ""), None)
+        if own is not None and _key(own.identity.to_dict()) == _key(state.plugin):
+            needed = _differences(own, state)
+            if needed is not None:
+                self.changes += [ParameterChange(own, name, value) for name, value in needed]
+                return Slot(own, bypass=state.bypass, mix=state.mix)
+            # A file-valued parameter changed: a fresh instance reads it (as for any slot below).
         candidates = self.pool.get(_key(state.plugin), [])
         reusable = []
         for i, plugin in enumerate(candidates):
@@ -80,6 +108,16 @@ class _ResyncReader(_SessionReader):
         plugin = candidates.pop(best)
         self.changes += [ParameterChange(plugin, name, value) for name, value in needed]
         return Slot(plugin, bypass=state.bypass, mix=state.mix)
+
+
+def _slot_ids(doc: Any) -> list[str]:
+    """Every slot id in a session document (a plug-in slot's ``id``, in any chain at any depth)."""
+    if isinstance(doc, dict):
+        found = [doc["id"]] if isinstance(doc.get("id"), str) and "plugin" in doc else []
+        return found + [uid for value in doc.values() for uid in _slot_ids(value)]
+    if isinstance(doc, list):
+        return [uid for value in doc for uid in _slot_ids(value)]
+    return []
 
 
 def _key(identity: dict) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Protocol, Sequence
+from typing import Any, Callable, Literal, NamedTuple, Protocol, Sequence
 
 from rackhost.errors import MidiMappingError
 
@@ -534,7 +534,7 @@ class MidiMap:
 
     # -- keeping up with edits ----------------------------------------------------------
 
-    def anchor(self, session: MappedSession) -> list[tuple[CCMapping, Any, Any, str]]:
+    def anchor(self, session: MappedSession) -> list[Anchor]:
         """Remember what each mapping points at (the strip, and its slot or send objects); see :meth:`follow`."""
         anchors = []
         for mapping in self.mappings:
@@ -545,60 +545,78 @@ class MidiMap:
                     target.send_of(session) if target.kind == "send" else None
             except (MidiMappingError, IndexError):
                 owner = slot = None
-            anchors.append((mapping, owner, slot, getattr(slot, "name", "") if slot is not None else ""))
+            around = tuple(owner.chain.plugin_slots()) if target.kind == "parameter" and owner is not None else ()
+            anchors.append(Anchor(mapping, owner, slot, getattr(slot, "name", "") if slot is not None else "",
+                                  around))
         return anchors
 
-    def follow(self, anchors: list[tuple[CCMapping, Any, Any, str]], session: MappedSession) -> list[str]:
+    def follow(self, anchors: list[Anchor], session: MappedSession) -> list[str]:
         """After tracks or slots moved, were added or removed: point each mapping at where its target went.
 
-        A slot that is gone (removed, or its chain replaced by a preset) keeps its
-        mappings only if the same plug-in stands at the same place; the others are
-        dropped. Returns a line for each mapping dropped.
+        A plug-in's mapping follows its slot wherever it went: within its chain,
+        into or out of a split, to another track, bus or the master. A slot that is
+        gone keeps its mappings only if its chain was replaced (a preset recalled, an
+        A/B switch) and the same plug-in stands at the same place in the new one;
+        the others are dropped (never handed to a neighbour of the same name).
+        Mappings an edit already re-pointed since ``anchors`` were taken (a move
+        does) are left as they are. Returns a line for each mapping dropped.
         """
-        from rackhost.chain.chain import item_at, path_of
+        followed, dropped = self.followed(anchors, session)
+        kept = (followed.get(id(m), m) for m in self.mappings)
+        self.mappings = [m for m in kept if m is not None]
+        return dropped
+
+    def followed(self, anchors: list[Anchor], session: MappedSession) -> tuple[dict[int, CCMapping | None],
+                                                                               list[str]]:
+        """What :meth:`follow` makes of each anchored mapping still in the map (by ``id``; None: dropped), and a
+        line for each dropped; the map itself is not changed."""
+        from rackhost.chain.chain import item_at
         from rackhost.errors import SessionError
 
         dropped: list[str] = []
-        kept: list[CCMapping] = []
-        anchored = {id(m) for m, *_ in anchors}
-        for mapping, owner, slot, plugin_name in anchors:
+        out: dict[int, CCMapping | None] = {}
+        present = {id(m) for m in self.mappings}
+        for mapping, owner, slot, plugin_name, around in anchors:
+            if id(mapping) not in present:
+                continue  # re-pointed or removed by the edit itself
             target = mapping.target
+            out[id(mapping)] = mapping
             if owner is None:
-                kept.append(mapping)  # it pointed at nothing before the edit: leave it as it was
+                continue  # it pointed at nothing before the edit: leave it as it was
+            if target.kind == "parameter" and slot is not None:
+                found = _find_slot(session, slot)  # moved anywhere: in its chain, into a split, to another strip
+                if found is not None:
+                    (track, bus), path = found
+                    out[id(mapping)] = _pointed(mapping, replace(target, track=track, bus=bus, slot=path[0],
+                                                                                path=path[1:]))
+                    continue
+            place = _place(session, owner)
+            if place is None:
+                out[id(mapping)] = None
+                dropped.append(f"{mapping.describe()}: its {'bus' if target.bus is not None else 'track'} "
+                               f"was removed")
                 continue
-            track = bus = None
-            if target.bus is not None:
-                bus = next((i for i, b in enumerate(getattr(session, "busses", ())) if b is owner), -1)
-                if bus < 0:
-                    dropped.append(f"{mapping.describe()}: its bus was removed")
-                    continue
-            elif owner is not session.master:
-                track = next((i for i, t in enumerate(session.tracks) if t is owner), -1)
-                if track < 0:
-                    dropped.append(f"{mapping.describe()}: its track was removed")
-                    continue
+            track, bus = place
             if target.kind == "send":
                 if slot not in owner.sends:
+                    out[id(mapping)] = None
                     dropped.append(f"{mapping.describe()}: its send was removed")
                     continue
-                kept.append(replace(mapping, target=replace(target, track=track, bus=bus, send=slot.bus)))
+                out[id(mapping)] = _pointed(mapping, replace(target, track=track, bus=bus, send=slot.bus))
                 continue
-            index, path = target.slot, target.path
             if slot is not None:
-                found = path_of(owner.chain, slot)  # it may have moved, into or out of a split's branch too
-                if found is None:
-                    try:
-                        same_place = item_at(owner.chain, (target.slot, *target.path)).name == plugin_name
-                    except SessionError:
-                        same_place = False
-                    if not same_place:
-                        dropped.append(f"{mapping.describe()}: its {plugin_name} slot was removed")
-                        continue
-                else:
-                    index, path = found[0], found[1:]
-            kept.append(replace(mapping, target=replace(target, track=track, bus=bus, slot=index, path=path)))
-        self.mappings = kept + [m for m in self.mappings if id(m) not in anchored]
-        return dropped
+                try:
+                    standing = item_at(owner.chain, (target.slot, *target.path))
+                except SessionError:
+                    standing = None
+                # A new slot of the same plug-in at the same place: its chain was replaced (a preset, A/B).
+                # One that was in the chain already is another slot, which the mapping never moved.
+                if standing is None or standing.name != plugin_name or any(standing is s for s in around):
+                    out[id(mapping)] = None
+                    dropped.append(f"{mapping.describe()}: its {plugin_name} slot was removed")
+                    continue
+            out[id(mapping)] = _pointed(mapping, replace(target, track=track, bus=bus))
+        return out, dropped
 
     # -- files ---------------------------------------------------------------------------
 
@@ -625,6 +643,49 @@ class MidiMap:
 
     def copy(self) -> MidiMap:
         return replace(self, mappings=list(self.mappings), programs=list(self.programs))
+
+
+class Anchor(NamedTuple):
+    """Where a mapping pointed when :meth:`MidiMap.anchor` was called: its strip, its slot (or send), that
+    slot's plug-in name, and every plug-in slot of the strip then."""
+
+    mapping: CCMapping
+    owner: Any
+    slot: Any
+    plugin_name: str
+    around: tuple[Any, ...]
+
+
+def _pointed(mapping: CCMapping, target: MappingTarget) -> CCMapping:
+    """``mapping`` at ``target``: the same object if that is where it points already."""
+    return mapping if mapping.target == target else replace(mapping, target=target)
+
+
+def _place(session: MappedSession, owner: Any) -> tuple[int | None, int | None] | None:
+    """A strip as a target names it: (track index, None), (None, bus index), (None, None) for the master; None if
+    the session no longer has it."""
+    if owner is session.master:
+        return None, None
+    track = next((i for i, t in enumerate(session.tracks) if t is owner), None)
+    if track is not None:
+        return track, None
+    bus = next((i for i, b in enumerate(getattr(session, "busses", ())) if b is owner), None)
+    return None if bus is None else (None, bus)
+
+
+def _find_slot(session: MappedSession, slot: Any) -> tuple[tuple[int | None, int | None], tuple[int, ...]] | None:
+    """The strip (as :func:`_place` names it) and the path where ``slot`` itself plays now, in any strip's
+    chain; None if it plays nowhere."""
+    from rackhost.chain.chain import path_of
+
+    strips = [*session.tracks, *getattr(session, "busses", ()), session.master]
+    for strip in strips:
+        path = path_of(strip.chain, slot)
+        if path is not None:
+            place = _place(session, strip)
+            assert place is not None
+            return place, path
+    return None
 
 
 def cc_fraction(mapping: CCMapping, pairs: dict[tuple[int, int], int]) -> float:
