@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -75,3 +76,16 @@ def drop(source: int, target: int) -> None:
     callback = dpg.get_item_drop_callback(target)
     arguments = (target, payload["drag_data"], None)
     callback(*arguments[: len(inspect.signature(callback).parameters)])
+
+
+def until(app: RackApp, predicate, what: str, timeout: float = 60.0) -> None:
+    """Run ``app``'s frames (and Dear PyGui's callbacks) until ``predicate()`` holds; fail saying what was awaited,
+    with the engine's status and the window's last messages, after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.frame()
+        dpg.run_callbacks(dpg.get_callback_queue())
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")

@@ -12,8 +12,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
-from gui_driver import window_output
-from test_gui_rack import _until
+from gui_driver import until, window_output
 
 from rackhost.chain import Session
 from rackhost.chain.automation import SendTarget, SlotTarget, StripTarget, find
@@ -184,18 +183,18 @@ def test_an_automated_send_and_parameter_show_it_in_amber(app):
 
 def test_the_engine_plays_what_the_lane_draws_and_the_fader_follows_it_under_jack(jack_server, app):
     app.restart_engine()
-    _until(app, lambda: app.engine is not None, "the engine to start")
+    until(app, lambda: app.engine is not None, "the engine to start")
     app.timeline.loop_to(0.0, SECONDS, True)  # the session's loop: every resync keeps it
     app.play()
     master = lambda: float(app.engine.meters()[-1, 0, 0])
-    _until(app, lambda: master() > 0.1, "the tone to play at -6 dB")
+    until(app, lambda: master() > 0.1, "the tone to play at -6 dB")
     lane = app.open_lane(0, StripTarget("gain_db"))
     lane.add(0.0, -80.0)  # replaces the first point: the whole envelope at -80 dB
-    _until(app, lambda: master() < 0.01, "the engine to play the envelope drawn down")
-    _until(app, lambda: app.strips[0].fader.db == pytest.approx(-80.0), "the fader to follow the envelope")
+    until(app, lambda: master() < 0.01, "the engine to play the envelope drawn down")
+    until(app, lambda: app.strips[0].fader.db == pytest.approx(-80.0), "the fader to follow the envelope")
     assert app.session.tracks[0].gain_db == -6.0
     app.undo()
-    _until(app, lambda: master() > 0.1, "undo to bring the tone back")
+    until(app, lambda: master() > 0.1, "undo to bring the tone back")
 
 
 def test_a_fader_lane_tops_out_where_the_fader_does(app):

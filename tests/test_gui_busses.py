@@ -13,9 +13,8 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 import pytest
 from conftest import SR, program_signal
-from gui_driver import built_window, click, document, steps
+from gui_driver import built_window, click, document, steps, until
 from test_gui_dialogs import _click, _finish, user_presets  # noqa: F401 - a fixture
-from test_gui_rack import _until
 
 from rackhost.chain import Session
 from rackhost.gui.app import RackApp
@@ -239,7 +238,7 @@ def test_a_bus_strip_shows_the_engines_meter_row_for_its_bus(app):
 
 def test_routing_edits_reach_the_engine_and_bus_strips_show_its_meters(jack_server, app, routed_file):
     app.restart_engine()
-    _until(app, lambda: app.engine is not None, "the engine to start")
+    until(app, lambda: app.engine is not None, "the engine to start")
     app.play()
     def bus_peak(j: int) -> float:
         stats = app.engine.stats()
@@ -248,16 +247,16 @@ def test_routing_edits_reach_the_engine_and_bus_strips_show_its_meters(jack_serv
     def shown(j: int) -> str:  # the strip's peak-hold readout (strips are rebuilt by a structural edit)
         return dpg.get_value(app.bus_strips[j].readout).split("rms")[0]
 
-    _until(app, lambda: bus_peak(0) > 0.05 and "-inf" not in shown(0),
-           "the drums bus to sound, and its strip to show it")
+    until(app, lambda: bus_peak(0) > 0.05 and "-inf" not in shown(0),
+          "the drums bus to sound, and its strip to show it")
     click(app.strips[0].routing.output, MASTER)  # the kick leaves the drums bus: the bus falls silent
-    _until(app, lambda: bus_peak(0) == 0.0 and float(app.engine.meters()[-1, 0, 0]) > 0.05,
-           "the drums bus to fall silent while the master plays the kick")
-    _until(app, lambda: "-inf" in shown(0), "the drums strip to read -inf (its peak hold let go)")
+    until(app, lambda: bus_peak(0) == 0.0 and float(app.engine.meters()[-1, 0, 0]) > 0.05,
+          "the drums bus to fall silent while the master plays the kick")
+    until(app, lambda: "-inf" in shown(0), "the drums strip to read -inf (its peak hold let go)")
     app.undo()
-    _until(app, lambda: bus_peak(0) > 0.05, "undo to bring the kick back into the drums bus")
+    until(app, lambda: bus_peak(0) > 0.05, "undo to bring the kick back into the drums bus")
     app.bus_strips[0].fader.move_to(-60.0)  # a bus fader: a small command, no resync
-    _until(app, lambda: 0 < bus_peak(0) < 0.01, "the drums bus fader to land")
+    until(app, lambda: 0 < bus_peak(0) < 0.01, "the drums bus fader to land")
     app.files.save()
     saved = load_session(routed_file)
     assert saved.bus("drums").gain_db == -60.0

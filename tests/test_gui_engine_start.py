@@ -8,14 +8,13 @@ Built without a display (Dear PyGui builds widgets and runs callbacks without on
 from __future__ import annotations
 
 import threading
-import time
 
 import dearpygui.dearpygui as dpg
 import pytest
 
 from conftest import SR, program_signal
+from gui_driver import until
 from rackhost.chain import Session
-from rackhost.gui.app import RackApp
 from rackhost.presets import save_session
 
 
@@ -28,22 +27,11 @@ def session_file(tmp_path, wav_file):
     return path
 
 
-def _until(app: RackApp, predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.frame()
-        dpg.run_callbacks(dpg.get_callback_queue())
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
-
-
 def test_an_engine_start_failing_with_any_error_says_what_failed_and_what_to_do(jack_server, app):
     # The spawned engine process is handed its device by pickling: one that cannot be pickled fails the real start
     # with a TypeError, not the engine's own EngineProcessError.
     app.restart_engine(device=threading.Lock(), input_channels=0)
-    _until(app, lambda: not app.engine_state.startswith("starting"), "the engine start to end")
+    until(app, lambda: not app.engine_state.startswith("starting"), "the engine start to end")
     app.frame()
     status = dpg.get_value(app.status)
     assert app.engine is None
@@ -56,6 +44,6 @@ def test_an_engine_start_failing_with_any_error_says_what_failed_and_what_to_do(
     app.add_plugin(0, "Gain")
     assert [slot.name for slot in app.session.tracks[0].chain] == ["Gain", "Gain"]
     app.restart_engine(device="system", input_channels=0)
-    _until(app, lambda: app.engine is not None and app.engine.alive, "the engine to start on the JACK device")
+    until(app, lambda: app.engine is not None and app.engine.alive, "the engine to start on the JACK device")
     assert app.engine_state == "engine running" or app.engine_state.startswith("engine running:")
-    _until(app, lambda: app.engine.stats().get("strips") == 1, "the engine to run the session's track")
+    until(app, lambda: app.engine.stats().get("strips") == 1, "the engine to run the session's track")

@@ -17,8 +17,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 import pytest
 from conftest import SR
-from gui_driver import built_window, click, document, steps
-from test_gui_rack import _until
+from gui_driver import built_window, click, document, steps, until
 
 from rackhost.chain import Session
 from rackhost.gui.parameter_panel import NO_KEY
@@ -143,21 +142,21 @@ def test_a_keyed_slot_opens_with_its_key_shown_on_strip_and_panel(tmp_path, app)
 
 def test_the_engine_ducks_the_bus_once_the_panel_keys_it(jack_server, app):
     app.restart_engine()
-    _until(app, lambda: app.engine is not None, "the engine to start")
+    until(app, lambda: app.engine is not None, "the engine to start")
     app.play()
 
     def bus_rms() -> float:
         stats = app.engine.stats()
         return float(app.engine.meters()[int(stats["strips"]), 0, 1]) if stats.get("busses") == 2 else 0.0
 
-    _until(app, lambda: bus_rms() > 0.02, "the music bus to sound unducked (the voice keys nothing yet)")
+    until(app, lambda: bus_rms() > 0.02, "the music bus to sound unducked (the voice keys nothing yet)")
     free = bus_rms()
     panel = app.open_panel(MUSIC_BUS, 0)
     click(panel.key_tap)  # pre-fader: the voice's fader is down, its key still at full level
     click(panel.key, "voice")  # the engine resyncs on the key
-    _until(app, lambda: 0.0 < bus_rms() < free / 4, "the keyed bus to duck under the voice by 12 dB or more")
+    until(app, lambda: 0.0 < bus_rms() < free / 4, "the keyed bus to duck under the voice by 12 dB or more")
     app.undo()
-    _until(app, lambda: bus_rms() > free / 2, "undo to let the music back up")
+    until(app, lambda: bus_rms() > free / 2, "undo to let the music back up")
 
 
 def test_real_clicks_open_the_panel_and_key_the_bus_in_a_window_under_xvfb(keyed_file):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, program_signal
-from gui_driver import click
+from gui_driver import click, until
 from rackhost.chain import Session, render_to_file
 from rackhost.gui import files
 from rackhost.gui.app import RackApp
@@ -36,8 +36,6 @@ def session_file(tmp_path, wav_file):
     path = tmp_path / "song.json"
     save_session(session, path)
     return path
-
-
 
 
 def names(chain) -> list[str]:
@@ -208,17 +206,6 @@ def test_saving_into_a_missing_folder_says_so_and_writes_nothing(app, tmp_path):
     assert json.loads(app.session_path.read_text())["tracks"][0]["name"] == "drums"
 
 
-def _until(app: RackApp, predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.frame()
-        dpg.run_callbacks(dpg.get_callback_queue())
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
-
-
 def level(app: RackApp, track: int) -> float:
     """The engine's latest peak of a track (0 until the engine has published a row for it)."""
     meters = app.engine.meters() if app.engine is not None else np.zeros((0, 2, 4))
@@ -227,22 +214,22 @@ def level(app: RackApp, track: int) -> float:
 
 def test_edits_reach_the_engine_and_a_dead_engine_is_offered_a_restart(jack_server, app):
     app.restart_engine()
-    _until(app, lambda: app.engine is not None, "the engine to start")
+    until(app, lambda: app.engine is not None, "the engine to start")
     app.play()
-    _until(app, lambda: level(app, 1) > 0, "the bass to sound")
+    until(app, lambda: level(app, 1) > 0, "the bass to sound")
     app.set_mute(1, True)
     app.add_track("vox", app.session.tracks[0].source.path)  # a structural change: the engine resyncs
-    _until(app, lambda: app.engine.stats()["strips"] == 3 and level(app, 2) > 0 and level(app, 1) == 0,
-           "the new track to play and the muted one to stop")
+    until(app, lambda: app.engine.stats()["strips"] == 3 and level(app, 2) > 0 and level(app, 1) == 0,
+          "the new track to play and the muted one to stop")
     os.kill(app.engine.pid, signal.SIGKILL)  # a plug-in crashing the engine process
-    _until(app, lambda: app.questions.window is not None, "the window to say the engine died")
+    until(app, lambda: app.questions.window is not None, "the window to say the engine died")
     assert "engine process died" in app.messages[-1] and len(app.session.tracks) == 3  # the session is intact
     restart = next(c for c in dpg.get_item_children(dpg.get_item_children(app.questions.window, 1)[-1], 1)
                    if dpg.get_item_label(c) == "Restart engine")
     click(restart)
-    _until(app, lambda: app.engine is not None and app.engine.alive, "the engine to restart")
+    until(app, lambda: app.engine is not None and app.engine.alive, "the engine to restart")
     app.play()
-    _until(app, lambda: level(app, 2) > 0, "playback with the same session")
+    until(app, lambda: level(app, 2) > 0, "playback with the same session")
     assert level(app, 1) == 0  # still muted: the restarted engine has the edited session
 
 
@@ -251,13 +238,13 @@ def test_recording_from_the_window_writes_wet_and_dry_takes(jack_server, app):
     click(app.strips[2].arm, True)
     assert app.session.tracks[2].armed and app.session.tracks[2].input == (0,)
     app.restart_engine()
-    _until(app, lambda: app.engine is not None, "the engine to start")
+    until(app, lambda: app.engine is not None, "the engine to start")
     click(app.record_button)
-    _until(app, lambda: app.engine.stats()["recording"] and app.engine.stats()["position"] > SR, "a second recorded")
+    until(app, lambda: app.engine.stats()["recording"] and app.engine.stats()["position"] > SR, "a second recorded")
     app.stop()
     takes = app.session_path.parent / "takes"
-    _until(app, lambda: len(list(takes.glob("*.wav"))) == 2 and not app.engine.stats()["recording"],
-           "the takes to be finalized")
+    until(app, lambda: len(list(takes.glob("*.wav"))) == 2 and not app.engine.stats()["recording"],
+          "the takes to be finalized")
     import soundfile as sf
 
     files = sorted(takes.glob("*.wav"))
@@ -296,7 +283,7 @@ def test_a_scan_from_the_browser_lists_new_plugins_and_failures_apart(app, tmp_p
 
 def test_without_an_audio_device_the_window_says_so_and_offline_work_goes_on(app, tmp_path):
     app.restart_engine(device="USB Interface (unplugged)")  # a device that is not there
-    _until(app, lambda: app.engine_state.startswith("no audio"), "the engine to give up")
+    until(app, lambda: app.engine_state.startswith("no audio"), "the engine to give up")
     app.frame()
     status = dpg.get_value(app.status)
     assert app.engine is None and "USB Interface (unplugged)" in status and "offline work still works" in status
@@ -317,25 +304,25 @@ def test_midi_learn_from_the_window_and_the_fader_follows_the_controller(jack_se
         panel = app.open_midi()
         dpg.set_value(panel.input, "virtual:rackhost_in")
         panel.apply_ports()  # the "Use these ports" button: the engine restarts with the MIDI input
-        _until(app, lambda: app.engine is not None, "the engine to start with MIDI")
+        until(app, lambda: app.engine is not None, "the engine to start with MIDI")
         jack_server.connect("guictl:controller", "rackhost:rackhost_in")
         app.learn_midi(MappingTarget(0, "gain"))  # what a right-click on the drums fader does
         assert "learning" in dpg.get_value(panel.learning)
         time.sleep(0.2)  # the command reaches the engine process
         controller.send(mido.Message("control_change", channel=0, control=21, value=100))
-        _until(app, lambda: app.session.midi.mappings, "the learned mapping to come back")
+        until(app, lambda: app.session.midi.mappings, "the learned mapping to come back")
         assert app.session.midi.mappings[0].controller == 21 and app.files.dirty
         row = dpg.get_item_children(panel.mappings, 1)[0]
         assert dpg.get_value(dpg.get_item_children(row, 1)[1]) == "channel 1 CC 21 -> track 'drums' gain"
         controller.send(mido.Message("control_change", channel=0, control=21, value=0))
-        _until(app, lambda: app.session.tracks[0].gain_db < -50, "the window's fader to follow the controller")
+        until(app, lambda: app.session.tracks[0].gain_db < -50, "the window's fader to follow the controller")
         assert app.strips[0].fader.db == pytest.approx(app.session.tracks[0].gain_db)
         app.program_midi(1, 5, None, "mastering/streaming")
         assert [e.preset for e in app.session.midi.programs] == ["mastering/streaming"]
         time.sleep(0.2)  # the program map reaches the engine process
         controller.send(mido.Message("program_change", channel=0, program=5))
-        _until(app, lambda: app.session.master.chain.origin == "mastering/streaming",
-               "the window's master to show the preset the engine recalled")
+        until(app, lambda: app.session.master.chain.origin == "mastering/streaming",
+              "the window's master to show the preset the engine recalled")
         assert app.session.history.labels()[0][-1] == "load preset mastering/streaming"  # undoable, like a click
         app.unmap_midi(0)
         assert app.session.midi.mappings == []

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SR, program_signal
+from gui_driver import until
 from rackhost.chain import Session
 from rackhost.gui.recovery import Autosave, data_dir, pending_recovery, recovery_path, write_recovery
 from rackhost.presets import load_session, save_session
@@ -191,19 +192,6 @@ def test_discard_recovery_on_the_command_line_drops_it_and_opens_the_file_as_sav
     assert song.read_bytes() == before
 
 
-def _until(app, predicate, what: str, timeout: float = 60.0) -> None:
-    import dearpygui.dearpygui as dpg
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.frame()
-        dpg.run_callbacks(dpg.get_callback_queue())
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
-
-
 def test_an_engine_restarted_after_it_died_plays_on_from_where_it_was(jack_server, tmp_path, wav_file):
     import dearpygui.dearpygui as dpg
 
@@ -218,16 +206,16 @@ def test_an_engine_restarted_after_it_died_plays_on_from_where_it_was(jack_serve
     try:
         app.build()
         app.restart_engine()
-        _until(app, lambda: app.engine is not None, "the engine to start")
+        until(app, lambda: app.engine is not None, "the engine to start")
         app.play()
-        _until(app, lambda: app.transport[1] and app.transport[0] > 2 * SR, "two seconds played")
+        until(app, lambda: app.transport[1] and app.transport[0] > 2 * SR, "two seconds played")
         died_at = app.transport[0]
         os.kill(app.engine.pid, signal.SIGKILL)  # a plug-in crashing the engine process
-        _until(app, lambda: app.engine is None, "the window to see the engine die")
+        until(app, lambda: app.engine is None, "the window to see the engine die")
         app.restart_engine()  # what the "Restart engine" answer does
-        _until(app, lambda: app.engine is not None and app.engine.alive and app._resume is None,
-               "the new engine to run")
-        _until(app, lambda: app.transport[1], "playback to go on")
+        until(app, lambda: app.engine is not None and app.engine.alive and app._resume is None,
+              "the new engine to run")
+        until(app, lambda: app.transport[1], "playback to go on")
         assert died_at <= app.transport[0] < died_at + 10 * SR  # from where it died, not from the top
     finally:
         app.close()

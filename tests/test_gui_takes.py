@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import SR, program_signal
-from gui_driver import built_window, click
+from gui_driver import built_window, click, until
 from gui_takes_clicks import make_session
 from jack_harness import Player, align, disconnect_system, find_ports
 
@@ -118,17 +117,6 @@ def test_while_recording_rename_and_delete_are_off_and_refused(window):
     app.engine = None
 
 
-def _until(app, predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.frame()
-        dpg.run_callbacks(dpg.get_callback_queue())
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; status: {app.engine_state}; said: {app.messages[-3:]}")
-
-
 def test_a_take_recorded_from_the_window_under_jack_is_listed_and_one_click_makes_the_track_play_it(
         jack_server, tmp_path):
     session = Session(sample_rate=SR, block_size=256)
@@ -137,7 +125,7 @@ def test_a_take_recorded_from_the_window_under_jack_is_listed_and_one_click_make
     signal = program_signal(2, 1.5, seed=4)
     with built_window(tmp_path / "song.json") as app:
         app.restart_engine()
-        _until(app, lambda: app.engine is not None, "the engine to start")
+        until(app, lambda: app.engine is not None, "the engine to start")
         view = app.open_takes(0)
         assert view.takes == []
         with Player("singer", signal) as player:
@@ -145,14 +133,14 @@ def test_a_take_recorded_from_the_window_under_jack_is_listed_and_one_click_make
             for src, dst in zip(player.outputs, find_ports("PortAudio", is_input=True)):
                 jack_server.connect(src, dst)
             click(app.record_button)
-            _until(app, lambda: app.engine.stats()["recording"], "recording to start")
+            until(app, lambda: app.engine.stats()["recording"], "recording to start")
             view.refresh(force=True)
             assert not dpg.get_item_configuration(view.rows[1]["delete"])["enabled"]  # the take being written
             player.play(wait=True, timeout=15)
         app.stop()
-        _until(app, lambda: not app.engine.stats()["recording"], "the take to be finalized")
-        _until(app, lambda: view.poll() and [t.name for t in view.takes] == ["take001"]
-               and dpg.get_item_configuration(view.rows[1]["delete"])["enabled"], "the take in the list")
+        until(app, lambda: not app.engine.stats()["recording"], "the take to be finalized")
+        until(app, lambda: view.poll() and [t.name for t in view.takes] == ["take001"]
+              and dpg.get_item_configuration(view.rows[1]["delete"])["enabled"], "the take in the list")
         steps = len(app.session.history.labels()[0])
         click(view.rows[1]["use"])
         vox = app.session.tracks[0]
