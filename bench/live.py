@@ -111,6 +111,7 @@ judged by it.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import gc
 import json
@@ -280,6 +281,91 @@ class OtherLoad:
         name = f"{after[busiest][0]} (pid {busiest}) {used[busiest] / wall:.0%}" if busiest is not None else ""
         servers = sum(1 for pid, (comm, _) in after.items() if comm == "jackd" and pid not in ours)
         return sum(used.values()) / wall, (_steal() - self.steal) / wall, name, servers
+
+
+class Placement(threading.Thread):
+    """Where the real-time threads of a run ran: every 0.1 s, each thread's last CPU, policy and CPU time, from /proc.
+
+    Two real-time threads that must run side by side (the engine's audio thread and its partner's render thread)
+    but land on one core run one after the other, which doubles the callback time; a render thread left at normal
+    priority waits behind the GUI. The summary says both, per run (it reads /proc only: no cost to the audio).
+    """
+
+    def __init__(self, pid: int):
+        super().__init__(name="placement", daemon=True)
+        self.pid = pid
+        self.samples: list[dict[str, int]] = []  # per sample: thread label -> the CPU it last ran on
+        self.kinds: dict[str, str] = {}  # thread label -> "SCHED_FIFO 62" ...
+        self.cpu0: dict[str, float] = {}
+        self.cpu1: dict[str, float] = {}
+        self._halt = threading.Event()
+
+    def _threads(self) -> dict[str, tuple[int, int, int, float]]:
+        """label -> (cpu, policy, rt priority, CPU seconds) of every real-time thread above the control threads'."""
+        pids = [self.pid]
+        try:  # the engine's children: its partner process
+            pids += [int(c) for c in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+        except OSError:
+            pass
+        pids += [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and _comm(int(e.name)) == "jackd"]
+        found: dict[str, tuple[int, int, int, float]] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in pids:
+            process = "engine" if pid == self.pid else ("jackd" if _comm(pid) == "jackd" else "partner")
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tasks:
+                try:
+                    head, rest = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)
+                except OSError:
+                    continue
+                f = rest.split()
+                policy, prio = int(f[38]), int(f[37])
+                if policy in (1, 2) and prio > 1:
+                    label = f"{process}:{head.split('(', 1)[1]}:{tid}"
+                    found[label] = (int(f[36]), policy, prio, (int(f[11]) + int(f[12])) / tick)
+        return found
+
+    def run(self) -> None:
+        first = self._threads()
+        while not self._halt.wait(0.1):
+            now = self._threads()
+            self.samples.append({label: cpu for label, (cpu, _, _, _) in now.items()})
+            for label, (_, policy, prio, _) in now.items():
+                self.kinds[label] = f"{'SCHED_FIFO' if policy == 1 else 'SCHED_RR'} {prio}"
+        last = self._threads()
+        self.used = {label: last[label][3] - first[label][3] for label in last if label in first}
+
+    def stop(self) -> str:
+        """Stop sampling; a line: per busy real-time thread its policy and the share of samples on each CPU, and
+        how often the engine's and the partner's busiest real-time threads were last on the same CPU."""
+        self._halt.set()
+        self.join(2)
+        used = getattr(self, "used", {})
+        busy = [label for label, seconds in sorted(used.items(), key=lambda kv: -kv[1]) if seconds > 0.05]
+        parts = []
+        for label in busy[:6]:
+            cpus = [sample[label] for sample in self.samples if label in sample]
+            if cpus:
+                shares = collections.Counter(cpus)
+                where = " ".join(f"cpu{c} {n / len(cpus):.0%}" for c, n in sorted(shares.items()))
+                parts.append(f"{label} ({self.kinds.get(label, '?')}, {used[label]:.1f} s CPU) {where}")
+        engine = next((label for label in busy if label.startswith("engine:")), None)
+        partner = next((label for label in busy if label.startswith("partner:")), None)
+        if engine and partner:
+            both = [s for s in self.samples if engine in s and partner in s]
+            same = sum(1 for s in both if s[engine] == s[partner])
+            parts.append(f"engine and partner audio last on one CPU in {same}/{len(both)} samples")
+        return "; ".join(parts)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 class JackLog:
@@ -618,6 +704,11 @@ class Runner:
     def finish(self) -> None:
         """After the measured span, before stopping: a last look at what is running (not measured)."""
 
+    def phases(self) -> tuple[float, float]:
+        """(own_p50, tracks_p50) over the last WINDOW callbacks: the callback's own tracks done, every track done
+        (fractions of the period; 0.0 where the runner does not say)."""
+        return 0.0, 0.0
+
 
 class EngineRunner(Runner):
     """rackhost's engine process (the code under test)."""
@@ -658,6 +749,10 @@ class EngineRunner(Runner):
     def window(self) -> tuple[float, float, float]:
         s = self.engine.stats()
         return s["load_p50"], s["load_p99"], s["load_max"]
+
+    def phases(self) -> tuple[float, float]:
+        s = self.engine.stats()
+        return s.get("own_p50", 0.0), s.get("tracks_p50", 0.0)
 
     def redraw(self) -> None:
         self.engine.meters()
@@ -851,6 +946,10 @@ class Result:
     xruns: int = 0
     jack_xruns: int = 0
     partner_late: int = 0  # of the xruns, blocks the partner process had not rendered in time
+    # Where rackhost's callback time goes (p50s over the last window, fractions of the period): its own tracks
+    # done, every track done (the partner's too); the rest of p50 is the mix, master, meters and rings.
+    own_p50: float = 0.0
+    tracks_p50: float = 0.0
     callbacks: int = 0
     p50: float = 0.0
     p99: float = 0.0
@@ -863,6 +962,7 @@ class Result:
     steal: float = 0.0  # cores' worth of CPU the hypervisor gave to others
     other_servers: int = 0  # JACK servers on the machine besides the benchmark's
     windows: list[tuple[float, float, float]] = field(default_factory=list)
+    placement: str = ""  # where the real-time threads ran (Placement), rackhost's runs
     late_states: dict[str, int] = field(default_factory=dict)  # JACK's view of each late cycle (JackLog.reasons)
 
     @property
@@ -888,19 +988,23 @@ class Result:
         return (f"  {self.kind:<10} N={self.tracks:<4} {self.seconds:4.0f} s  xruns {self.xruns:<4} (jack {self.jack_xruns:<4}"
                 + (f", partner late {self.partner_late}" if self.partner_late else "") + ") "
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
-                f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  start {self.start_s:4.1f} s  "
+                f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  "
+                + (f"(own tracks {self.own_p50:5.3f}, all tracks {self.tracks_p50:5.3f}) " if self.tracks_p50 else "")
+                + f"start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
                 + (f"  late: {', '.join(f'{n} {k}' for k, n in self.late_states.items())}" if self.late_states else "")
                 + (f"  WARNING: other processes used {self.other_cpu:.0%} of a core (most: {self.other_top})"
                    if self.other_cpu > 0.1 else "")
                 + (f"  WARNING: hypervisor steal {self.steal:.0%} of a core" if self.steal > 0.05 else "")
-                + (f"  WARNING: {self.other_servers} other JACK servers running" if self.other_servers else ""))
+                + (f"  WARNING: {self.other_servers} other JACK servers running" if self.other_servers else "")
+                + (f"\n             placement: {self.placement}" if self.placement else ""))
 
 
 def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: JackLog) -> Result:
     """Start ``runner``, play, settle, then run ``seconds`` under ``load``; always stops it."""
     result = Result(runner.label, tracks, seconds, load)
     gui: GuiLoad | None = None
+    placement: Placement | None = None
     try:
         started = time.perf_counter()
         runner.start()
@@ -917,6 +1021,9 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         if load != "none":
             gui = GuiLoad(GUI_BUSY if load == "gui" else None, runner.redraw)
             gui.start()
+        placement = Placement(runner.pid) if isinstance(runner, EngineRunner) and runner.pid else None
+        if placement is not None:
+            placement.start()
         begin = time.perf_counter()
         # Windows end at these times; each reaches back WINDOW callbacks (10.9 s), at most into the settle time.
         marks = [t for t in np.arange(WINDOW * PERIOD - SETTLE + 1.0, seconds, SAMPLE_EVERY)] + [seconds]
@@ -932,6 +1039,10 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
             result.note = gui.describe()
             gui = None
         callbacks1, xruns1 = runner.counters()
+        if placement is not None:
+            result.placement = placement.stop()
+            placement = None
+        result.own_p50, result.tracks_p50 = runner.phases()
         result.partner_late = runner.partner_late() - late0
         runner.finish()
         # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
@@ -965,6 +1076,8 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
     finally:
         if gui is not None:
             gui.stop()
+        if placement is not None:
+            placement.stop()
         try:
             runner.stop()
         except Exception as err:  # noqa: BLE001
@@ -1153,12 +1266,18 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
     """
     rates: dict[str, list[float]] = {"jack_cpu": [], "native": [], f"rackhost_{tracks}": [], f"bare_{tracks}": []}
     costs: list[float] = []  # per round: rackhost's p50 callback time over the bare loop's, run one after the other
+    phases: list[dict[str, float]] = []  # per round: where rackhost's callback time went, over the bare loop's p50
     for round_ in range(rounds):
         print(f"\n  round {round_ + 1} of {rounds}")
         reference = bench.platform_reference(seconds)
         runs = [bench.run(kind, tracks, seconds) for kind in ("rackhost", "bare")]
         if not runs[0].error and not runs[1].error and runs[1].p50 > 0:
             costs.append(round(runs[0].p50 / runs[1].p50, 3))
+            run, bare_p50 = runs[0], runs[1].p50
+            phases.append({"own_tracks": round(run.own_p50 / bare_p50, 3),
+                           "partner_wait": round((run.tracks_p50 - run.own_p50) / bare_p50, 3),
+                           "after_tracks": round((run.p50 - run.tracks_p50) / bare_p50, 3),
+                           "placement": run.placement})
         # The same share of the period as rackhost's callback took just now.
         native = bench.native_reference(seconds, runs[0].p50 if not runs[0].error else NATIVE_SHARE)
         for name, xruns in zip(rates, (reference, native["jack_xruns"] if native else None,
@@ -1175,9 +1294,10 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
     print(f"  cost_ratio_{tracks} (rackhost p50 / bare loop p50, per round {costs}): median {cost} "
           f"(target <= {COST_RATIO_TARGET}: {'met' if cost_met else 'NOT met'}); rackhost's median xrun rate "
           f"{ours} against max(bare {bare}, native {native}): {'met' if xruns_met else 'NOT met'}")
+    print(f"  where rackhost's callback time went, over the bare loop's p50, per round: {phases}")
     return {"rates_rounds": rounds, "rates_seconds": seconds, "rates_tracks": tracks,
             "xruns_per_minute": rates, "xruns_per_minute_median": medians,
-            f"cost_ratio_{tracks}_rounds": costs, f"cost_ratio_{tracks}": cost,
+            f"cost_ratio_{tracks}_rounds": costs, f"cost_ratio_{tracks}": cost, "cost_phases_rounds": phases,
             "target_cost_met": cost_met, "target_xruns_met": xruns_met}
 
 
@@ -1210,6 +1330,7 @@ def routed_summary(result: Result | None, seconds: float, jack_cpu: int | None, 
         "routed_xruns": result.xruns if ran else None,
         "routed_jack_xruns": result.jack_xruns if ran else None,
         "routed_partner_late": result.partner_late if ran else None,
+        "routed_placement": result.placement if ran else None,
         "routed_xruns_per_minute": rate,
         "routed_jack_cpu_xruns_per_minute": references["jack_cpu"],
         "routed_native_xruns_per_minute": references["native"],

@@ -157,3 +157,34 @@ def test_each_modes_header_names_the_chains_and_the_pass_rule_only_where_its_run
     assert "pass = 0 xruns and load p99 <= 50%" in plain and "pass = 0 xruns" in rates
     assert "pass =" not in spectrum and "each run settles 4 s after play first" in spectrum  # judged by p50s alone
     assert "pass = 0 xruns and load p99 <= 50% of the period (routed_strict_pass)" in routed
+
+
+def test_placement_names_each_busy_real_time_thread_its_policy_and_the_cpus_it_ran_on(live):
+    """bench/live.py's Placement reads /proc for the real-time threads of a run: a thread of this process at
+    SCHED_FIFO 5 doing bursts of work shows up with its policy and its share of samples per CPU."""
+    import os
+    import threading
+
+    stop = threading.Event()
+    tid: list[int] = []
+
+    def bursts():
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(5))
+        tid.append(threading.get_native_id())
+        while not stop.is_set():
+            until = time.perf_counter() + 0.004
+            while time.perf_counter() < until:
+                pass
+            time.sleep(0.004)
+
+    worker = threading.Thread(target=bursts, daemon=True)
+    worker.start()
+    placement = live.Placement(os.getpid())
+    placement.start()
+    time.sleep(1.5)
+    line = placement.stop()
+    stop.set()
+    worker.join()
+    assert "engine:" in line and f":{tid[0]} (SCHED_FIFO 5," in line, line
+    shares = line.split(f":{tid[0]} (SCHED_FIFO 5,", 1)[1].split(";")[0]
+    assert "cpu" in shares and "%" in shares, line

@@ -21,7 +21,7 @@ from rackhost.chain import render
 from rackhost.chain.session import Session
 from rackhost.live import LiveEngine
 from rackhost.live import commands as c
-from rackhost.live.process import EngineProcess, SessionLoader, partner_starter
+from rackhost.live.process import PUBLISH_SECONDS, EngineProcess, SessionLoader, partner_starter
 from rackhost.presets import load_session, save_session, session_to_dict
 from rackhost.presets.session_sync import resync
 
@@ -268,3 +268,19 @@ def test_a_killed_engine_process_takes_its_partner_with_it(mix_engine):
         assert gone, "the partner outlived its engine process"
     finally:
         mix_engine.close()  # killed: reaped here, and a later test would get a new one
+
+
+def test_stats_say_where_the_callback_time_goes_own_tracks_then_the_partners_then_the_mix(jack_server, mix_engine):
+    """own_p50 (the callback's own tracks done) <= tracks_p50 (the partner's rows in too) <= load_p50 (the whole
+    callback), per block and so in their medians; bench/live.py's `cost_phases_rounds` reads these."""
+    engine = mix_engine.ready()
+    engine.send(c.Play())
+    deadline = time.monotonic() + 10
+    while engine.stats()["callbacks"] < 400 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2 * PUBLISH_SECONDS)  # the stats the engine process publishes next
+    s = engine.stats()
+    assert s["callbacks"] >= 400
+    assert 0.0 < s["own_p50"] <= s["tracks_p50"] <= s["load_p50"], s
+    # the partner renders half the tracks meanwhile: the callback is not all tracks and nothing else
+    assert s["tracks_p50"] < s["load_p50"], s

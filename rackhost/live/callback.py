@@ -170,6 +170,10 @@ class AudioCallback:
     _spectrum_tap: SpectrumTap | None  # the strip a spectrum view watches; None: no view, no cost
     _no_input: np.ndarray
     _loads: np.ndarray
+    # Per callback, seconds from its start until: [0] the callback's own tracks were rendered, [1] every track was
+    # (the partner's or the second thread's too): where the time goes, live (EngineStats.own_p50, tracks_p50).
+    _phases: np.ndarray
+    _started: float
     _callbacks: int
     _xruns: int
     _fault: str | None
@@ -177,7 +181,7 @@ class AudioCallback:
     _wake_write: int
 
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        started = time.perf_counter()
+        self._started = started = time.perf_counter()
         try:
             if not self.audio_thread_id:
                 self.audio_thread_id = threading.get_native_id()
@@ -229,9 +233,11 @@ class AudioCallback:
         worker = self._worker
         share = state.share
         partner = state.partner
+        phases = self._phases[self._callbacks % LOAD_HISTORY]
         if partner is not None:  # the partner renders its tracks on the other core while this thread does the rest
             if not partner.run(position, playing, state.strips, state.own):
                 self._xruns += 1  # its tracks missed this block
+            phases[0] = partner.link.own_done - self._started
         elif worker is not None and share is not None:
             share.open()
             worker.hand(share)
@@ -243,6 +249,9 @@ class AudioCallback:
             render = state.render
             for k in state.numbers:
                 render(k)
+        phases[1] = time.perf_counter() - self._started
+        if partner is None:
+            phases[0] = phases[1]
         tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
         if tap is not None and tap.kind == "track":
             lane = state.lane_of.get(tap.strip)

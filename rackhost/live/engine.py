@@ -68,6 +68,11 @@ class EngineStats:
     # Of the xruns, the blocks the partner process had not finished when the callback needed them (its tracks
     # silent for that block): a late partner, not a late device, which a figure of xruns alone cannot tell apart.
     partner_late: int = 0
+    # Where the callback's time goes (p50s, fractions of the period like load_p50): until its own tracks were
+    # rendered, and until every track was (with the partner's or the second thread's; the wait for them is the
+    # difference). What follows, load_p50 - tracks_p50, is the mix, the busses, the master, meters and rings.
+    own_p50: float = 0.0
+    tracks_p50: float = 0.0
 
 
 class LiveEngine(AudioCallback):
@@ -106,6 +111,8 @@ class LiveEngine(AudioCallback):
         self._notices: list[str] = []  # said once, at the next poll()
         self._params: collections.deque = collections.deque()
         self._loads = np.zeros(LOAD_HISTORY, np.float64)
+        self._phases = np.zeros((LOAD_HISTORY, 2), np.float64)
+        self._started = 0.0
         self._callbacks = 0
         self._xruns = 0
         self._position = 0  # written only by the callback (and before the stream starts)
@@ -790,6 +797,9 @@ class LiveEngine(AudioCallback):
         loads = self._loads[:n].copy() if n else np.zeros(1)  # the callback keeps writing the original
         p50, p99 = (len(loads) - 1) // 2, (len(loads) - 1) * 99 // 100
         loads.partition((p50, p99, len(loads) - 1))  # linear time: the control thread shares the GIL
+        phases = self._phases[:n].copy() if n else np.zeros((1, 2))
+        phases.partition(p50, axis=0)  # as the loads: linear time, the GIL held briefly
+        own, tracks = phases[p50] / (self.session.block_size / self.session.sample_rate)
         state = self._state
         plugins = state.snapshot.latency if state else 0
         return EngineStats(
@@ -809,6 +819,8 @@ class LiveEngine(AudioCallback):
             fault=self._fault or (self._worker.fault if self._worker else None)
             or (self._recorder.error if self._recorder else None),
             partner_late=self._partner.late if self._partner is not None else 0,
+            own_p50=float(own),
+            tracks_p50=float(tracks),
         )
 
     def meters(self, reader: MeterReader | None = None) -> np.ndarray:

@@ -75,6 +75,7 @@ class PartnerBlock:
         link = self.link
         seq = link.begin(self.revision, position, playing)
         own()
+        link.own_done = time.perf_counter()  # the callback's phases (where the time goes, EngineStats.own_p50)
         if link.finish(seq):
             strips[self.lanes] = self.rows
             return True
@@ -116,6 +117,7 @@ class PartnerLink:
         self.lost: str | None = None  # why the partner was dropped, once it is
         self.failures: list[tuple[int, tuple[int, ...], str]] = []  # slots that raised there, not yet polled
         self.late = 0  # blocks the partner did not finish in time (callback side)
+        self.own_done = 0.0  # perf_counter() when the callback's own tracks were done, this block
 
     # -- the callback's side (no locks, no allocation beyond poll()'s list) ----------------
 
