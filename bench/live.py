@@ -14,7 +14,7 @@ measurement at a time:
     processes on the machine (another test run skews everything) and steal.
 (a) Track search. N stereo file tracks x 3 plug-ins (HighpassFilter,
     Compressor, ZamCompX2) + a master chain (Compressor, Limiter), played by
-    rackhost's :class:`EngineProcess` (from 8 tracks, half of them, and two more
+    rackhost's :class:`EngineProcess` (from 8 tracks, half of them, three fewer
     from 16, render in its partner process on the other core, see
     rackhost/live/partner.py; ``--no-partner`` keeps them in the engine
     process, where its callback shares them with a second real-time thread,
@@ -704,10 +704,11 @@ class Runner:
     def finish(self) -> None:
         """After the measured span, before stopping: a last look at what is running (not measured)."""
 
-    def phases(self) -> tuple[float, float]:
-        """(own_p50, tracks_p50) over the last WINDOW callbacks: the callback's own tracks done, every track done
-        (fractions of the period; 0.0 where the runner does not say)."""
-        return 0.0, 0.0
+    def phases(self) -> tuple[float, float, float, float]:
+        """(own_p50, tracks_p50, partner_wake_p50, partner_render_p50) over the last WINDOW callbacks: the
+        callback's own tracks done, every track done, the partner's wake-up and render (fractions of the period;
+        0.0 where the runner does not say)."""
+        return 0.0, 0.0, 0.0, 0.0
 
 
 class EngineRunner(Runner):
@@ -750,9 +751,9 @@ class EngineRunner(Runner):
         s = self.engine.stats()
         return s["load_p50"], s["load_p99"], s["load_max"]
 
-    def phases(self) -> tuple[float, float]:
+    def phases(self) -> tuple[float, float, float, float]:
         s = self.engine.stats()
-        return s.get("own_p50", 0.0), s.get("tracks_p50", 0.0)
+        return s["own_p50"], s["tracks_p50"], s["partner_wake_p50"], s["partner_render_p50"]
 
     def redraw(self) -> None:
         self.engine.meters()
@@ -950,6 +951,8 @@ class Result:
     # done, every track done (the partner's too); the rest of p50 is the mix, master, meters and rings.
     own_p50: float = 0.0
     tracks_p50: float = 0.0
+    partner_wake_p50: float = 0.0  # from the callback's wake to the partner's start
+    partner_render_p50: float = 0.0
     callbacks: int = 0
     p50: float = 0.0
     p99: float = 0.0
@@ -989,7 +992,9 @@ class Result:
                 + (f", partner late {self.partner_late}" if self.partner_late else "") + ") "
                 f"load p50 {self.p50:5.3f}  p99 {self.p99:5.3f}  max {self.max:5.3f}  "
                 f"[{self.p50 * PERIOD / max(self.tracks, 1) * 1e6:5.2f} us/track]  "
-                + (f"(own tracks {self.own_p50:5.3f}, all tracks {self.tracks_p50:5.3f}) " if self.tracks_p50 else "")
+                + (f"(own tracks {self.own_p50:5.3f}, all tracks {self.tracks_p50:5.3f}"
+                   + (f"; partner wake {self.partner_wake_p50:5.3f}, render {self.partner_render_p50:5.3f}"
+                      if self.partner_render_p50 else "") + ") " if self.tracks_p50 else "")
                 + f"start {self.start_s:4.1f} s  "
                 f"{verdict}{'  ' + self.note if self.note else ''}"
                 + (f"  late: {', '.join(f'{n} {k}' for k, n in self.late_states.items())}" if self.late_states else "")
@@ -1042,7 +1047,7 @@ def measure(runner: Runner, tracks: int, seconds: float, load: str, jack_log: Ja
         if placement is not None:
             result.placement = placement.stop()
             placement = None
-        result.own_p50, result.tracks_p50 = runner.phases()
+        result.own_p50, result.tracks_p50, result.partner_wake_p50, result.partner_render_p50 = runner.phases()
         result.partner_late = runner.partner_late() - late0
         runner.finish()
         # The engine says how it runs its tracks ("tracks shared with a second audio thread ..." or why not).
@@ -1277,6 +1282,8 @@ def compare_rates(bench: Bench, rounds: int, tracks: int, seconds: float) -> dic
             phases.append({"own_tracks": round(run.own_p50 / bare_p50, 3),
                            "partner_wait": round((run.tracks_p50 - run.own_p50) / bare_p50, 3),
                            "after_tracks": round((run.p50 - run.tracks_p50) / bare_p50, 3),
+                           "partner_wake": round(run.partner_wake_p50 / bare_p50, 3),
+                           "partner_render": round(run.partner_render_p50 / bare_p50, 3),
                            "placement": run.placement})
         # The same share of the period as rackhost's callback took just now.
         native = bench.native_reference(seconds, runs[0].p50 if not runs[0].error else NATIVE_SHARE)

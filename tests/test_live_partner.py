@@ -88,7 +88,7 @@ def test_file_tracks_rendered_by_the_partner_process_null_against_the_offline_re
         try:
             assert "partner process" in engine.spread_state, engine.spread_state
             partner = engine._state.partner
-            assert partner is not None and len(partner.lanes) == TRACKS // 2  # half of 12 (two more from 16 up)
+            assert partner is not None and len(partner.lanes) == TRACKS // 2  # half of 12 (three fewer from 16 up)
             captured = capture_playback(jack_server, engine.play, frames)
             stats = engine.stats()
             assert stats.fault is None and stats.running
@@ -284,3 +284,5 @@ def test_stats_say_where_the_callback_time_goes_own_tracks_then_the_partners_the
     assert 0.0 < s["own_p50"] <= s["tracks_p50"] <= s["load_p50"], s
     # the partner renders half the tracks meanwhile: the callback is not all tracks and nothing else
     assert s["tracks_p50"] < s["load_p50"], s
+    # and says how long it took to wake and to render (both within the span the callback waited for it)
+    assert 0.0 < s["partner_wake_p50"] and 0.0 < s["partner_render_p50"] < s["tracks_p50"], str(s)

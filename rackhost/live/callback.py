@@ -170,8 +170,9 @@ class AudioCallback:
     _spectrum_tap: SpectrumTap | None  # the strip a spectrum view watches; None: no view, no cost
     _no_input: np.ndarray
     _loads: np.ndarray
-    # Per callback, seconds from its start until: [0] the callback's own tracks were rendered, [1] every track was
-    # (the partner's or the second thread's too): where the time goes, live (EngineStats.own_p50, tracks_p50).
+    # Per callback, seconds: from its start until [0] its own tracks were rendered, [1] every track was (the
+    # partner's or the second thread's too); and the partner's [2] wake-up and [3] render time: where the time
+    # goes, live (EngineStats.own_p50 ...).
     _phases: np.ndarray
     _started: float
     _callbacks: int
@@ -235,9 +236,8 @@ class AudioCallback:
         partner = state.partner
         phases = self._phases[self._callbacks % LOAD_HISTORY]
         if partner is not None:  # the partner renders its tracks on the other core while this thread does the rest
-            if not partner.run(position, playing, state.strips, state.own):
+            if not partner.run(position, playing, state.strips, state.own, self._started, phases):
                 self._xruns += 1  # its tracks missed this block
-            phases[0] = partner.link.own_done - self._started
         elif worker is not None and share is not None:
             share.open()
             worker.hand(share)
@@ -252,6 +252,7 @@ class AudioCallback:
         phases[1] = time.perf_counter() - self._started
         if partner is None:
             phases[0] = phases[1]
+            phases[2] = phases[3] = 0.0  # no partner rendered this block
         tap = self._spectrum_tap  # a watched track is tapped here: mix_tracks applies the faders in place
         if tap is not None and tap.kind == "track":
             lane = state.lane_of.get(tap.strip)

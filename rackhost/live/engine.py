@@ -37,7 +37,7 @@ from rackhost.live.midi_input import LiveMidi, instrument_feed
 from rackhost.live.match_tap import DEFAULT_SECONDS, MatchTap, matched_from_played, played_offsets, tap_frames
 from rackhost.live.recorder import Recorder, RecordingError, Ring, Take
 from rackhost.live.spectrum_tap import SlotReduction, SpectrumTap, StageRing
-from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_EXTRA, PARTNER_MIN_TRACKS, PartnerLink,
+from rackhost.live.partner import (FORWARDED, MAX_PARTNER_TRACKS, PARTNER_FEWER, PARTNER_MIN_TRACKS, PartnerLink,
                                    slot_at)
 from rackhost.live.spread import SPREAD_MIN_TRACKS, Share, TrackWorker, start_worker
 from rackhost.live.writer import AutomationWriter, Writing, WrittenPass, envelope_value
@@ -73,6 +73,9 @@ class EngineStats:
     # difference). What follows, load_p50 - tracks_p50, is the mix, the busses, the master, meters and rings.
     own_p50: float = 0.0
     tracks_p50: float = 0.0
+    # The partner's side: from the callback's wake to the partner's start, and its render (0.0: no partner).
+    partner_wake_p50: float = 0.0
+    partner_render_p50: float = 0.0
 
 
 class LiveEngine(AudioCallback):
@@ -111,7 +114,7 @@ class LiveEngine(AudioCallback):
         self._notices: list[str] = []  # said once, at the next poll()
         self._params: collections.deque = collections.deque()
         self._loads = np.zeros(LOAD_HISTORY, np.float64)
-        self._phases = np.zeros((LOAD_HISTORY, 2), np.float64)
+        self._phases = np.zeros((LOAD_HISTORY, 4), np.float64)
         self._started = 0.0
         self._callbacks = 0
         self._xruns = 0
@@ -350,11 +353,11 @@ class LiveEngine(AudioCallback):
                         and strip.index not in mapped and lane not in armed and not writes and not keyed
                         and not listened):
                     eligible.append((lane, strip.index, track.name))
-        # Half the tracks each, and two more for the partner while this side also mixes, runs the master and meters.
-        # A track stays where it runs across edits (moving it resets its plug-ins), so only new tracks even the
-        # halves out, and the partner keeps at most two more than its share.
+        # Half the tracks each, less a few for the partner, whose rows come back a wake-up each way later (see
+        # PARTNER_FEWER). A track stays where it runs across edits (moving it resets its plug-ins), so only new
+        # tracks even the halves out, and the partner keeps at most two more than its share.
         half = min(MAX_PARTNER_TRACKS,
-                   len(state.snapshot.tracks) // 2 + (PARTNER_EXTRA if len(state.snapshot.tracks) >= 16 else 0))
+                   len(state.snapshot.tracks) // 2 - (PARTNER_FEWER if len(state.snapshot.tracks) >= 16 else 0))
         chosen = [e for e in eligible if e[2] in self._partner_names][: min(half + 2, MAX_PARTNER_TRACKS)]
         chosen += [e for e in eligible if e[2] not in self._partner_names][: max(0, half - len(chosen))]
         chosen.sort()
@@ -797,9 +800,16 @@ class LiveEngine(AudioCallback):
         loads = self._loads[:n].copy() if n else np.zeros(1)  # the callback keeps writing the original
         p50, p99 = (len(loads) - 1) // 2, (len(loads) - 1) * 99 // 100
         loads.partition((p50, p99, len(loads) - 1))  # linear time: the control thread shares the GIL
-        phases = self._phases[:n].copy() if n else np.zeros((1, 2))
+        period = self.session.block_size / self.session.sample_rate
+        phases = self._phases[:n].copy() if n else np.zeros((1, 4))
+        partnered = phases[phases[:, 3] > 0.0, 2:]  # the partner's figures: over the blocks it rendered
         phases.partition(p50, axis=0)  # as the loads: linear time, the GIL held briefly
-        own, tracks = phases[p50] / (self.session.block_size / self.session.sample_rate)
+        own, tracks = phases[p50, :2] / period
+        wake = render = 0.0
+        if len(partnered):
+            middle = (len(partnered) - 1) // 2
+            partnered.partition(middle, axis=0)
+            wake, render = partnered[middle] / period
         state = self._state
         plugins = state.snapshot.latency if state else 0
         return EngineStats(
@@ -821,6 +831,8 @@ class LiveEngine(AudioCallback):
             partner_late=self._partner.late if self._partner is not None else 0,
             own_p50=float(own),
             tracks_p50=float(tracks),
+            partner_wake_p50=float(wake),
+            partner_render_p50=float(render),
         )
 
     def meters(self, reader: MeterReader | None = None) -> np.ndarray:

@@ -49,11 +49,17 @@ FORWARDED = frozenset({
     "Release",
 })
 PARTNER_MIN_TRACKS = 8  # below this, a block's hand-off costs more than the partner saves
-PARTNER_EXTRA = 2  # tracks the partner takes over half: the engine's side also mixes, meters and runs the master
+# Tracks the partner takes under half, from 16 tracks up: its rows arrive only after it has been woken (a pipe
+# write to a process on the other core) and the callback has been woken back, which together cost about three
+# tracks' time (measured 2026-12-08, 64 tracks: wake-up 0.014 of the period, render 0.0071 a track on either side,
+# and the callback waited 0.07 of the period for the partner's 34 tracks after its own 30). The mix, the master
+# and the meters come after both halves, so they do not count here.
+PARTNER_FEWER = 3
 MAX_PARTNER_TRACKS = 512
 # The shared header, int64: the block number the engine asks for, the revision to render, the transport position,
-# playing (0/1), the block number the partner finished.
-_SEQ, _REVISION, _POSITION, _PLAYING, _DONE = range(5)
+# playing (0/1), the block number the partner finished, and when (time.perf_counter_ns(), CLOCK_MONOTONIC in both
+# processes) the partner started and finished rendering it: where the time goes (EngineStats.partner_wake_p50).
+_SEQ, _REVISION, _POSITION, _PLAYING, _DONE, _STARTED, _FINISHED = range(7)
 _HEADER = 8
 READY_TIMEOUT = 120.0  # seconds for the partner to load the session or apply a batch (plug-ins load there too)
 
@@ -67,17 +73,25 @@ class PartnerBlock:
     lanes: np.ndarray  # intp: the engine's lanes (rows of strips) the partner renders, in order
     rows: np.ndarray  # (len(lanes), 2, block) view of the shared block
 
-    def run(self, position: int, playing: bool, strips: np.ndarray, own: Callable[[], None]) -> bool:
+    def run(self, position: int, playing: bool, strips: np.ndarray, own: Callable[[], None], started: float,
+            phases: np.ndarray) -> bool:
         """From the callback: wake the partner, run ``own`` (the engine's tracks), then take the partner's rows.
 
         False when the partner was late: its tracks are silent for this block (a dropout, counted as an xrun).
+        ``phases`` (the callback's row, see AudioCallback._phases) gets, in seconds: from ``started`` (the
+        callback's start) until its own tracks were done, and the partner's wake-up (from the wake to its start)
+        and render time.
         """
         link = self.link
+        woken = time.perf_counter()  # before the wake: the partner cannot start earlier
         seq = link.begin(self.revision, position, playing)
         own()
-        link.own_done = time.perf_counter()  # the callback's phases (where the time goes, EngineStats.own_p50)
+        phases[0] = time.perf_counter() - started
         if link.finish(seq):
             strips[self.lanes] = self.rows
+            header = link.header
+            phases[2] = header[_STARTED] * 1e-9 - woken
+            phases[3] = (header[_FINISHED] - header[_STARTED]) * 1e-9
             return True
         strips[self.lanes] = 0.0  # late or gone; the control thread drops it if gone
         return False
@@ -117,7 +131,6 @@ class PartnerLink:
         self.lost: str | None = None  # why the partner was dropped, once it is
         self.failures: list[tuple[int, tuple[int, ...], str]] = []  # slots that raised there, not yet polled
         self.late = 0  # blocks the partner did not finish in time (callback side)
-        self.own_done = 0.0  # perf_counter() when the callback's own tracks were done, this block
 
     # -- the callback's side (no locks, no allocation beyond poll()'s list) ----------------
 

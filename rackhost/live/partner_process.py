@@ -19,7 +19,8 @@ import numpy as np
 from rackhost.live import priority
 from rackhost.live.engine import SWITCH_INTERVAL, LiveEngine
 from rackhost.live.memory import TRIM_SECONDS, trim_heap
-from rackhost.live.partner import _DONE, _HEADER, _PLAYING, _POSITION, _REVISION, _SEQ, MAX_PARTNER_TRACKS, slot_address
+from rackhost.live.partner import (_DONE, _FINISHED, _HEADER, _PLAYING, _POSITION, _REVISION, _SEQ, _STARTED,
+                                   MAX_PARTNER_TRACKS, slot_address)
 
 
 def _partner_main(conn: Any, wake: int, done: int, shm_name: str, block_size: int) -> None:
@@ -166,6 +167,7 @@ class _Renderer:
             if seq == last:
                 continue
             last = seq
+            header[_STARTED] = time.perf_counter_ns()
             while params:  # parameter changes, as the engine's callback takes them
                 instances, name, value = params.popleft()
                 for instance in instances:
@@ -183,7 +185,8 @@ class _Renderer:
                     np.take(state.strips, index, axis=0, out=rows[: len(lanes)])
                 except Exception:  # noqa: BLE001 - render catches a chain's errors; anything else: silence
                     rows[: len(lanes)] = 0.0
-            header[_DONE] = seq
+            header[_FINISHED] = time.perf_counter_ns()
+            header[_DONE] = seq  # last: the engine reads the times once it sees its block done
             try:
                 os.write(self.done, b"1")
             except OSError:

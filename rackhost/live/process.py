@@ -57,7 +57,8 @@ PUBLISH_SECONDS = 1 / 15  # meters and stats: plenty for a GUI, and little GIL t
 STAT_FIELDS = ("alive", "running", "position", "playing", "recording", "xruns", "callbacks",
                "load_p50", "load_p99", "load_max", "latency_frames", "dropped_frames", "strips",
                "lufs_m", "lufs_s", "lufs_i", "true_peak_db", "true_peak_max_db", "audio_rtprio", "busses",
-               "sample_rate", "partner_late", "own_p50", "tracks_p50")
+               "sample_rate", "partner_late", "own_p50", "tracks_p50",
+               "partner_wake_p50", "partner_render_p50")
 _METER_FIELDS = 4  # peak, rms, peak hold, clip (LiveEngine.meters)
 _METER_FLOATS = (MAX_STRIPS + 1) * 2 * _METER_FIELDS
 _STAT_FLOATS = len(STAT_FIELDS)
@@ -816,7 +817,8 @@ def _publish(engine: Any, meters: np.ndarray, stats: np.ndarray) -> None:
               loudness["momentary_lufs"], loudness["short_term_lufs"], loudness["integrated_lufs"],
               loudness["true_peak_dbtp"], loudness["true_peak_max_dbtp"],
               priority.realtime_priority(engine.audio_thread_id) if engine.audio_thread_id else 0, busses,
-              engine.session.sample_rate, s.partner_late, s.own_p50, s.tracks_p50)
+              engine.session.sample_rate, s.partner_late, s.own_p50, s.tracks_p50,
+              s.partner_wake_p50, s.partner_render_p50)
     stats[:] = values
 
 
