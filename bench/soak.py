@@ -384,6 +384,7 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
     begin = end = time.monotonic()
     settled = None
     samples: list[float] = []
+    after: dict[str, int] = {}  # edit kind -> the engine's xruns until the next edit
     seconds = args.minutes * 60.0
     settle = min(args.settle, seconds / 2)
     result: dict[str, Any] = {"seed": args.seed, "only": args.only,
@@ -400,9 +401,16 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
             driver.counts[driver._take()] += 1  # a take from the start: every run records at least one
             every = args.edit_every if args.edit_every > 0 else math.inf
             next_edit = begin + every
+            last_kind, xruns_before = None, engine.stats()["xruns"]
             while (now := time.monotonic()) < begin + seconds:
                 if now >= next_edit:
-                    driver.step()
+                    # The engine's xruns between one edit and the next, put down to the first: which edits cost
+                    # the audio (the machine's own xruns fall on every kind alike).
+                    xruns_now = engine.stats()["xruns"]
+                    if last_kind is not None:
+                        after[last_kind] = after.get(last_kind, 0) + int(xruns_now - xruns_before)
+                    xruns_before = xruns_now
+                    last_kind = driver.step()
                     next_edit += every
                 events += engine.poll()
                 if not engine.alive:
@@ -454,6 +462,8 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
         takes_complete=len(engine.takes) == driver.takes_started * INPUT_TRACKS and not problems,
         take_problems=problems[:20],
         take_seconds=round(sum(t.dry_frames for t in engine.takes) / SAMPLE_RATE / INPUT_TRACKS, 1),
+        xruns_per_edit={kind: round(n / driver.counts[kind], 2) for kind, n in sorted(after.items())
+                        if driver.counts.get(kind)},
     )
     return result
 
@@ -512,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
           f"grew {result['rss_growth_mb']} MB after settling (target < {RSS_GROWTH_TARGET_MB:g})")
     print(f"    xruns per minute: engine {result['xruns_per_minute']}, server {result['jack_xruns_per_minute']}, "
           f"platform reference {result['reference_xruns_per_minute']}")
+    print("    xruns until the next edit, per edit of each kind: "
+          + ", ".join(f"{kind} {n}" for kind, n in sorted(result["xruns_per_edit"].items(), key=lambda kv: -kv[1])))
     print(f"    faults: {result['faults']}" + (f" ({'; '.join(result['fault_events'][:3])})" if result['faults'] else ""))
     print(f"    takes: {result['takes']} of {result['takes_expected']}, "
           f"{'all complete' if result['takes_complete'] else 'NOT complete: ' + '; '.join(result['take_problems'][:3])}"

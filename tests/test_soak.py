@@ -40,6 +40,10 @@ def test_sixty_seconds_of_random_edits_leave_no_fault_complete_takes_and_bounded
     assert lines[0].startswith(f"soak: seed {SEED}")
     assert report["faults"] == 0, said
     assert report["edits"] >= 30 and len(report["edit_counts"]) >= 8, said  # the edits did happen, of many kinds
+    # the xruns until the next edit, per edit of each kind (which edits cost the audio)
+    per_edit = report["xruns_per_edit"]
+    assert set(per_edit) <= set(report["edit_counts"]) and len(per_edit) >= 6, said
+    assert all(value >= 0 for value in per_edit.values()), said
     assert report["takes"] >= 2 and report["takes_complete"], said
     assert report["rss_growth_mb"] < RSS_GROWTH_BOUND_MB, said
     assert run.returncode == 0, said
