@@ -385,6 +385,7 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
     settled = None
     samples: list[float] = []
     after: dict[str, int] = {}  # edit kind -> the engine's xruns until the next edit
+    xrun_samples: list[int] = []  # the engine's xruns so far, every 10 s, beside the memory samples
     seconds = args.minutes * 60.0
     settle = min(args.settle, seconds / 2)
     result: dict[str, Any] = {"seed": args.seed, "only": args.only,
@@ -421,6 +422,7 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
                     result["rss_settled_mb"] = round(settled[1], 1)
                 if len(samples) < (now - begin) // 10:
                     samples.append(round(rss_mb(engine.pid), 1))
+                    xrun_samples.append(int(engine.stats()["xruns"]))  # when the xruns came: early, late, in bursts
                 time.sleep(min(0.1, max(0.0, min(next_edit, begin + seconds) - time.monotonic())))
             gui.stop()
             alive = engine.alive
@@ -451,6 +453,7 @@ def soak(args: argparse.Namespace, folder: Path, jack_log: JackLog, device: int,
         seconds=round(end - begin, 1),
         edits=sum(driver.counts.values()), edit_counts=dict(driver.counts),
         rss_samples_mb=samples,
+        xrun_samples=xrun_samples,
         rss_growth_mb=round(result["rss_end_mb"] - settled[1], 1) if alive else None,
         rss_growth_target_mb=RSS_GROWTH_TARGET_MB,
         xruns=int(stats["xruns"] - settled[2]) if alive else None,

@@ -44,6 +44,8 @@ def test_sixty_seconds_of_random_edits_leave_no_fault_complete_takes_and_bounded
     per_edit = report["xruns_per_edit"]
     assert set(per_edit) <= set(report["edit_counts"]) and len(per_edit) >= 6, said
     assert all(value >= 0 for value in per_edit.values()), said
+    counts = report["xrun_samples"]  # the engine's xruns so far, every 10 s, as the memory is sampled
+    assert len(counts) == len(report["rss_samples_mb"]) >= 5 and counts == sorted(counts), said
     assert report["takes"] >= 2 and report["takes_complete"], said
     assert report["rss_growth_mb"] < RSS_GROWTH_BOUND_MB, said
     assert run.returncode == 0, said
