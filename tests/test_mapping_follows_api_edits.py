@@ -189,7 +189,7 @@ def _new_item(kind: str) -> Slot | Split:
     return Slot(Plugin.create(kind))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_adds_removes_moves_undos_and_redos_keep_every_mapping_on_its_own_slot(data):
