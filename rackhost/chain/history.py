@@ -234,22 +234,38 @@ class SwapContents(Command):
 
 @dataclass
 class Repoint(Command):
-    """MIDI mappings re-pointed at where their targets went (a slot moved), each ``(before, after)``: done and
-    undone mapping by mapping (found by value: the window's following may have made an equal copy), so a mapping
-    learned or removed meanwhile is left as it is."""
+    """MIDI mappings re-pointed at where their targets went (a slot moved, added or removed before them), each
+    ``(before, after)``, and those whose slot went (``after`` None: dropped, each said in ``lines``; undo puts it
+    back where it stood in the list). Done and undone mapping by mapping (found by value: the window's following
+    may have made an equal copy), so a mapping learned or removed meanwhile is left as it is."""
 
     midi: MidiMap
-    pairs: list[tuple[CCMapping, CCMapping]]
+    pairs: list[tuple[CCMapping, CCMapping | None]]
+    lines: list[str] = field(default_factory=list)
     label: str = "MIDI mappings follow"
+    dropped_at: list[tuple[int, CCMapping]] = field(default_factory=list)
 
     def do(self) -> None:
-        self._swap({before: after for before, after in self.pairs})
+        table = dict(self.pairs)
+        kept: list[CCMapping] = []
+        self.dropped_at = []
+        for index, mapping in enumerate(self.midi.mappings):
+            after = table.get(mapping, mapping)
+            if after is None:
+                self.dropped_at.append((index, mapping))
+            else:
+                kept.append(after)
+        self.midi.mappings = kept
+        if self.dropped_at:
+            self.midi.say_dropped(self.lines)
 
     def undo(self) -> None:
-        self._swap({after: before for before, after in self.pairs})
-
-    def _swap(self, table: dict[CCMapping, CCMapping]) -> None:
-        self.midi.mappings = [table.get(m, m) for m in self.midi.mappings]
+        table = {after: before for before, after in self.pairs if after is not None}
+        mappings = [table.get(m, m) for m in self.midi.mappings]
+        for index, mapping in self.dropped_at:  # in list order, so each goes back to its own place
+            if mapping not in mappings:  # not if learned again meanwhile: a controller moves a target once
+                mappings.insert(min(index, len(mappings)), mapping)
+        self.midi.mappings = mappings
 
 
 @dataclass
@@ -345,10 +361,15 @@ class History:
 
 
 class Editor:
-    """Every change to a session's model, recorded for undo."""
+    """Every change to a session's model, recorded for undo.
 
-    def __init__(self, history: History):
+    ``session``: whose MIDI mappings follow the slots an edit adds, removes or moves, in the same undo step (a
+    mapping names its slot by place). ``session.edit`` gives it; an editor made without one leaves them alone.
+    """
+
+    def __init__(self, history: History, session: TrackList | None = None):
         self.history = history
+        self.session = session
 
     def set_parameter(self, slot: Slot | Plugin, name: str, value: object) -> None:
         if isinstance(slot, Split):
@@ -415,15 +436,20 @@ class Editor:
             self.set_parameter(chain[limiter_index], ceiling_param, report.ceiling_db)
 
     def add_slot(self, chain: Chain, plugin: Plugin | Slot | Split, index: int | None = None) -> Slot | Split:
+        """Put a slot into ``chain`` (last unless ``index``); MIDI mappings to the slots after it follow them."""
         slot = plugin if isinstance(plugin, (Slot, Split)) else Slot(plugin)
-        self.history.run(AddSlot(chain, slot, len(chain) if index is None else index, f"add {slot.name}"))
+        self._following(AddSlot(chain, slot, len(chain) if index is None else index, f"add {slot.name}"))
         return slot
 
     def remove_slot(self, chain: Chain, slot: Slot | str | int) -> None:
-        self.history.run(RemoveSlot(chain, chain.index(slot)))
+        """Take a slot out of ``chain``. Its MIDI mappings go with it (and come back with undo); those to the slots
+        after it follow them."""
+        self._following(RemoveSlot(chain, chain.index(slot)))
 
     def move_slot(self, chain: Chain, slot: Slot | str | int, to_index: int) -> None:
-        self.history.run(MoveSlot(chain, chain.index(slot), to_index))
+        """Move a slot to ``to_index`` of its chain (kept within the chain); MIDI mappings follow the slots."""
+        to_index = max(0, min(to_index, len(chain) - 1))  # as move_track: undo must find it where it went
+        self._following(MoveSlot(chain, chain.index(slot), to_index))
 
     def move_to(self, session: TrackList, owner: Strip, path: int | SlotPath, to: int | SlotPath,
                 to_owner: Strip | None = None, label: str | None = None) -> SlotPath | None:
@@ -479,9 +505,9 @@ class Editor:
         index = chain.index(slot)
         old = chain[index]
         new = Slot(plugin, bypass=old.bypass, mix=getattr(old, "mix", 1.0))
-        with self.history.group(f"replace {old.name} with {new.name}"):
-            self.history.run(RemoveSlot(chain, index))
-            self.history.run(AddSlot(chain, new, index))
+        # Its MIDI mappings stay if the same plug-in comes in (as with a preset recalled), else they go.
+        self._following(Group([RemoveSlot(chain, index), AddSlot(chain, new, index)],
+                              f"replace {old.name} with {new.name}"))
         return new
 
     # -- split slots (parallel branches) -----------------------------------------------
@@ -492,16 +518,15 @@ class Editor:
         index = chain.index(slot)
         inner = chain[index]
         split = Split([Branch(Chain([inner]), level_db), Branch()])
-        with self.history.group(f"run {inner.name} in parallel"):
-            self.history.run(RemoveSlot(chain, index))
-            self.history.run(AddSlot(chain, split, index, f"add {split.name}"))
+        self._following(Group([RemoveSlot(chain, index), AddSlot(chain, split, index, f"add {split.name}")],
+                              f"run {inner.name} in parallel"))
         return split
 
     def add_branch(self, split: Split, branch: Branch | None = None, index: int | None = None) -> Branch:
         """A branch added to ``split`` (an empty one, a dry path, unless given)."""
         branch = branch if branch is not None else Branch()
         where = len(split.branches) if index is None else index
-        self.history.run(InsertItem(split.branches, branch, where, f"add a branch to {split.name}"))
+        self._following(InsertItem(split.branches, branch, where, f"add a branch to {split.name}"))
         return branch
 
     def remove_branch(self, split: Split, branch: Branch | int) -> None:
@@ -510,7 +535,7 @@ class Editor:
             raise SessionError(f"split {split.name!r} keeps two branches at least; remove the split itself instead")
         if not 0 <= index < len(split.branches):
             raise SessionError(f"split {split.name!r} has no branch {index} (it has {len(split.branches)})")
-        self.history.run(PopItem(split.branches, index, f"remove a branch of {split.name}"))
+        self._following(PopItem(split.branches, index, f"remove a branch of {split.name}"))
 
     def set_branch_level(self, branch: Branch, level_db: float) -> None:
         """A branch's level in dB (-inf silences it); a drag is one step."""
@@ -749,6 +774,12 @@ class Editor:
         del points[index]
         self.set_points(owner, envelope, points, f"remove a point of {envelope.describe()}")
 
+    def _following(self, step: Command) -> None:
+        """Run ``step`` (slots added, removed or moved) with the session's MIDI mappings following the slots, as
+        one undo step."""
+        repoint = _repointed(self.session, step)
+        self.history.run(step if repoint is None else Group([step, repoint], step.label))
+
     def _routed(self, session: TrackList, command: Command) -> None:
         """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""
         command.do()
@@ -763,21 +794,21 @@ class Editor:
                                   lambda v: setattr(obj, attr, v), label, continuous))
 
 
-def _repointed(session: TrackList, step: Command) -> Repoint | None:
+def _repointed(session: TrackList | None, step: Command) -> Repoint | None:
     """The MIDI mappings ``step`` moves: each mapping of the session whose slot changes place (the moved one, and
-    those after it in its old and new chain) pointed at the same slot afterwards; None if none does. Found by
-    doing the step and undoing it."""
+    those after it in its old and new chain) pointed at the same slot afterwards, and each whose slot ``step``
+    removes dropped; None if none is. Found by doing the step and undoing it."""
     midi = getattr(session, "midi", None)
     if not isinstance(midi, MidiMap) or not midi.mappings:
         return None
     anchors = midi.anchor(session)  # type: ignore[arg-type] - a Session is a MappedSession
     step.do()
     try:
-        followed, _ = midi.followed(anchors, session)  # type: ignore[arg-type]
+        followed, lines = midi.followed(anchors, session)  # type: ignore[arg-type]
     finally:
         step.undo()
-    pairs = [(m, after) for m in midi.mappings if (after := followed.get(id(m))) is not None and after != m]
-    return Repoint(midi, pairs) if pairs else None
+    pairs = [(m, followed[id(m)]) for m in midi.mappings if id(m) in followed and followed[id(m)] != m]
+    return Repoint(midi, pairs, lines) if pairs else None
 
 
 def _holds(split: Split, chain: Chain) -> bool:

@@ -75,8 +75,9 @@ class Session:
 
     @property
     def edit(self) -> Editor:
-        """Change the model with undo: ``session.edit.set_parameter(slot, "ratio", 4)``."""
-        return Editor(self.history)
+        """Change the model with undo: ``session.edit.set_parameter(slot, "ratio", 4)``; the session's MIDI
+        mappings follow the slots it adds, removes and moves."""
+        return Editor(self.history, self)
 
     def undo(self) -> str | None:
         return self.history.undo()

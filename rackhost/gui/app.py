@@ -112,8 +112,10 @@ class RackApp(MidiActions, AuditionActions):
         self.midi_setup: Any = None  # MidiSetup: the MIDI ports the engine opens; None: no MIDI
         self.learning: Any = None  # the LearnRequest armed in the engine, until a controller moves
         self.midi_panel: Any = None
-        self._midi_anchors: Any = None  # where each MIDI mapping pointed after the last structural change
-        self._midi_anchored: Any = None  # the MidiMap those anchors are of
+        # Where each MIDI mapping pointed after the last structural change (the first edit after opening follows
+        # them too), and the MidiMap those anchors are of.
+        self._midi_anchors: Any = session.midi.anchor(session)
+        self._midi_anchored: Any = session.midi
         self.editors: list[Any] = []  # plug-in editor windows open (each in a process of its own)
         self.narrow = False  # View > Narrow strips
         self._built_width = 0  # the window width the strips were last built for
@@ -258,6 +260,8 @@ class RackApp(MidiActions, AuditionActions):
         """
         self._follow_strips()
         midi = self.session.midi
+        for line in midi.take_dropped():  # an edit (or its redo) dropped them in its own undo step
+            self.tell(line, error=True)
         if self._midi_anchors is not None and self._midi_anchored is midi:  # not another session's map (a restore)
             for line in midi.follow(self._midi_anchors, self.session):
                 self.tell(line, error=True)

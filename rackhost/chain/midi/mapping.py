@@ -46,6 +46,7 @@ GAIN_RANGE_DB = (-60.0, 6.0)  # a fader's range when a mapping gives none
 SEND_RANGE_DB = (-60.0, 6.0)  # a send's level likewise (its slider's travel; its bottom is quiet, not -inf)
 PAN_RANGE = (-1.0, 1.0)
 GAIN_TRAVEL_DB = (-60.0, 12.0)  # a fader's whole travel, as the window's strips draw it
+DROPPED_KEPT = 100  # lines about dropped mappings kept for a window to say
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
@@ -434,9 +435,22 @@ class MidiMap:
     mappings: list[CCMapping] = field(default_factory=list)
     programs: list[ProgramEntry] = field(default_factory=list)
     learning: LearnRequest | None = None
+    # A line for each mapping an edit dropped (its slot removed), until a window takes them to say (not saved).
+    dropped: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.mappings or self.programs or self.learning)
+
+    def say_dropped(self, lines: Sequence[str]) -> None:
+        """Keep ``lines`` (mappings an edit dropped) for :meth:`take_dropped`; the last few only, if none takes
+        them (a script)."""
+        self.dropped.extend(lines)
+        del self.dropped[:-DROPPED_KEPT]
+
+    def take_dropped(self) -> list[str]:
+        """The lines :meth:`say_dropped` kept since the last call, oldest first."""
+        lines, self.dropped = self.dropped, []
+        return lines
 
     # -- mappings ---------------------------------------------------------------------
 
@@ -558,8 +572,8 @@ class MidiMap:
         gone keeps its mappings only if its chain was replaced (a preset recalled, an
         A/B switch) and the same plug-in stands at the same place in the new one;
         the others are dropped (never handed to a neighbour of the same name).
-        Mappings an edit already re-pointed since ``anchors`` were taken (a move
-        does) are left as they are. Returns a line for each mapping dropped.
+        Mappings an edit already re-pointed or dropped since ``anchors`` were taken
+        (the editor's slot edits do) are left as they are. Returns a line for each mapping dropped.
         """
         followed, dropped = self.followed(anchors, session)
         kept = (followed.get(id(m), m) for m in self.mappings)

@@ -1,0 +1,277 @@
+"""MIDI mappings follow the slots that the library's own edits move: ``session.edit.add_slot``, ``remove_slot`` and
+``move_slot`` (what a script or the CLI calls), and ``replace_slot``, ``make_split`` and a split's branches added
+or removed, re-point the session's mappings in the same undo step, as ``move_to`` does. A mapping whose slot is
+removed goes with it and comes back on undo (and goes again on redo), in that step. The window, which follows
+mappings around every edit too, re-points nothing twice.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SR, program_signal
+from gui_driver import built_window, steps
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rackhost.chain import Branch, Chain, Plugin, Session, Slot, Split
+from rackhost.chain.chain import path_of
+from rackhost.chain.history import Editor
+from rackhost.chain.midi import CCMapping, MappingTarget
+from rackhost.cli.chain_spec import parse_chain
+from rackhost.presets import save_session
+
+PARAMETER = {"Gain": "gain_db", "Compressor": "threshold_db", "Reverb": "room_size"}
+DRUMS = "Gain(gain_db=-3); Compressor(threshold_db=-30); Reverb(room_size=0.4)"
+
+
+def _strips(session: Session) -> list:
+    return [*session.tracks, *session.busses, session.master]
+
+
+def _where(session: Session, slot) -> tuple | None:
+    """The strip holding ``slot`` (inside a split too) and its path there; None if it plays nowhere."""
+    for strip in _strips(session):
+        path = path_of(strip.chain, slot)
+        if path is not None:
+            return strip, path
+    return None
+
+
+def _target(session: Session, slot) -> MappingTarget:
+    """The target of ``slot``'s parameter where it is now."""
+    strip, path = _where(session, slot)
+    track = session.tracks.index(strip) if strip in session.tracks else None
+    bus = session.busses.index(strip) if strip in session.busses else None
+    return MappingTarget(track, "parameter", path[0], PARAMETER[slot.name], bus, path[1:])
+
+
+def _drums() -> tuple[Session, list]:
+    """A drums track of Gain, Compressor, Reverb, each with a controller (20, 21, 22); returns its slots."""
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("drums", None, input=(0, 1)).chain = parse_chain(DRUMS)
+    slots = list(session.tracks[0].chain)
+    for n, slot in enumerate(slots):
+        session.midi.add(CCMapping(1, 20 + n, _target(session, slot)))
+    return session, slots
+
+
+def _pointing(session: Session) -> dict[int, object]:
+    """What each controller's mapping moves now: the slot object it names (slots compare by identity)."""
+    return {m.controller: m.target.item(session) for m in session.midi.mappings}
+
+
+def test_a_slot_inserted_before_a_mapped_compressor_leaves_the_knob_on_the_compressor_through_undo_and_redo():
+    session, (gain, comp, reverb) = _drums()
+    chain = session.tracks[0].chain
+    first = list(session.midi.mappings)
+    added = session.edit.add_slot(chain, Plugin.create("Gain", gain_db=0.0), 0)
+    assert len(session.history.labels()[0]) == 1  # one step: the slot and its followers
+    assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    session.midi.apply_cc(session, 1, 21, 0)  # the threshold knob to its bottom: the Compressor's, not the new Gain's
+    assert comp.plugin.get("threshold_db") == pytest.approx(comp.plugin.info("threshold_db").minimum)
+    assert added.plugin.get("gain_db") == pytest.approx(0.0) and gain.plugin.get("gain_db") == pytest.approx(-3.0)
+    session.undo()
+    assert session.midi.mappings == first and all(a is b for a, b in zip(session.midi.mappings, first))
+    session.redo()
+    assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
+
+
+def test_a_mapped_slot_removed_takes_its_mapping_which_undo_brings_back_and_redo_takes_again():
+    session, (gain, comp, reverb) = _drums()
+    chain = session.tracks[0].chain
+    first = list(session.midi.mappings)
+    session.edit.remove_slot(chain, comp)
+    assert _pointing(session) == {20: gain, 22: reverb}
+    assert session.midi.take_dropped() == ["channel 1 CC 21 -> track 1 slot 1.threshold_db: its Compressor slot "
+                                           "was removed"]
+    assert session.midi.take_dropped() == []  # said once
+    assert session.midi.apply_cc(session, 1, 21, 0) == []  # nothing answers the dropped controller
+    assert session.undo() == "remove slot"
+    assert session.midi.mappings == first and all(a is b for a, b in zip(session.midi.mappings, first))
+    assert session.midi.take_dropped() == []
+    session.redo()
+    assert _pointing(session) == {20: gain, 22: reverb} and len(session.midi.take_dropped()) == 1
+
+
+def test_a_slot_moved_within_its_chain_keeps_every_controller_on_its_plugin():
+    session, (gain, comp, reverb) = _drums()
+    chain = session.tracks[0].chain
+    session.edit.move_slot(chain, reverb, 0)
+    assert list(chain) == [reverb, gain, comp] and _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    session.edit.move_slot(chain, "Reverb", 99)  # past the end: last, and undo finds it there
+    assert list(chain) == [gain, comp, reverb] and _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    session.undo()
+    session.undo()
+    assert list(chain) == [gain, comp, reverb] and _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    assert [m.target.slot for m in session.midi.mappings] == [0, 1, 2]
+
+
+def test_a_compressor_made_parallel_keeps_its_controller_inside_the_split_and_removing_its_branch_drops_it():
+    session, (gain, comp, reverb) = _drums()
+    chain = session.tracks[0].chain
+    split = session.edit.make_split(chain, comp)
+    assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    assert session.midi.for_controller(1, 21)[0].target == MappingTarget(0, "parameter", 1, "threshold_db",
+                                                                        path=(0, 0))
+    session.edit.add_branch(split, Branch(Chain([Slot(Plugin.create("Gain"))])), 0)  # the compressor's is now 2nd
+    assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    session.edit.remove_branch(split, 1)
+    assert _pointing(session) == {20: gain, 22: reverb}
+    for _ in range(3):
+        session.undo()
+    assert list(chain) == [gain, comp, reverb] and [m.target for m in session.midi.mappings] == [
+        MappingTarget(0, "parameter", n, PARAMETER[s.name]) for n, s in enumerate((gain, comp, reverb))]
+
+
+def test_a_slot_replaced_by_another_plugin_drops_its_controller_until_undo_and_by_the_same_plugin_keeps_it():
+    session, (gain, comp, reverb) = _drums()
+    chain = session.tracks[0].chain
+    session.edit.replace_slot(chain, comp, Plugin.create("Reverb"))
+    assert {20, 22} == set(_pointing(session)) and len(session.midi.take_dropped()) == 1
+    session.undo()
+    assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
+    fresh = session.edit.replace_slot(chain, comp, Plugin.create("Compressor"))
+    assert _pointing(session) == {20: gain, 21: fresh, 22: reverb}
+
+
+def test_an_editor_made_without_its_session_leaves_the_mappings_as_before():
+    session, (gain, comp, reverb) = _drums()
+    first = list(session.midi.mappings)
+    Editor(session.history).add_slot(session.tracks[0].chain, Plugin.create("Gain"), 0)
+    assert session.midi.mappings == first
+
+
+# -- any edits, undone and redone at random ---------------------------------------------------------------------
+
+
+def _chains(chain: Chain) -> list[Chain]:
+    """``chain`` and every branch's chain under it, at any depth."""
+    out = [chain]
+    for item in chain:
+        for branch in getattr(item, "branches", ()):
+            out += _chains(branch.chain)
+    return out
+
+
+def _random_session() -> tuple[Session, dict[int, Slot]]:
+    """Two tracks (one with a split), a bus and the master, every plug-in with a controller of its own."""
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("drums", None, input=(0, 1)).chain = parse_chain(
+        "Compressor; [Gain; Compressor | Reverb]; Reverb")
+    session.add_track("bass", None, input=(0, 1)).chain = parse_chain("Gain; Compressor")
+    session.add_bus("verb", parse_chain("Reverb"))
+    session.master.chain = parse_chain("Gain")
+    named = {}
+    for n, slot in enumerate(s for strip in _strips(session) for s in strip.chain.plugin_slots()):
+        session.midi.add(CCMapping(1, n, _target(session, slot)))
+        named[n] = slot
+    return session, named
+
+
+def _check(session: Session, named: dict[int, Slot]) -> None:
+    """Every controller names the slot it named at the start, or is gone exactly while that slot plays nowhere."""
+    by_controller: dict[int, list[CCMapping]] = {}
+    for mapping in session.midi.mappings:
+        by_controller.setdefault(mapping.controller, []).append(mapping)
+    assert set(by_controller) <= set(named)
+    for n, slot in named.items():
+        if _where(session, slot) is None:
+            assert n not in by_controller, f"controller {n} still mapped although {slot.name} was removed"
+        else:
+            [mapping] = by_controller.get(n, [None])
+            assert mapping is not None, f"controller {n} lost although its {slot.name} plays"
+            assert mapping.target.item(session) is slot
+
+
+def _new_item(kind: str) -> Slot | Split:
+    if kind == "split":
+        return Split([Branch(Chain([Slot(Plugin.create("Gain"))])), Branch()])
+    return Slot(Plugin.create(kind))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_adds_removes_moves_undos_and_redos_keep_every_mapping_on_its_own_slot(data):
+    """Slots and splits added, removed and moved through ``session.edit`` in any chain (a strip's or a branch's),
+    undone and redone at random: after each step every mapping names the same slot object it named at the
+    start, or is absent exactly while that slot is removed; undoing everything gives back the first mappings,
+    the same objects in the same order."""
+    session, named = _random_session()
+    first = list(session.midi.mappings)
+    edit = session.edit
+    for _ in range(data.draw(st.integers(1, 12), "steps")):
+        chains = [c for strip in _strips(session) for c in _chains(strip.chain)]
+        filled = [c for c in chains if len(c)]
+        action = data.draw(st.sampled_from(["add", "remove", "move", "undo", "redo"]), "action")
+        if action == "add":
+            chain = data.draw(st.sampled_from(chains), "into")
+            item = _new_item(data.draw(st.sampled_from(["Gain", "Compressor", "Reverb", "split"]), "added"))
+            edit.add_slot(chain, item, data.draw(st.integers(0, len(chain)), "at"))
+        elif action in ("remove", "move") and filled:
+            chain = data.draw(st.sampled_from(filled), "chain")
+            at = data.draw(st.integers(0, len(chain) - 1), "slot")
+            if action == "remove":
+                edit.remove_slot(chain, at)
+            else:
+                edit.move_slot(chain, at, data.draw(st.integers(0, len(chain) - 1), "to"))
+        elif action == "undo":
+            session.undo()
+        elif action == "redo":
+            session.redo()
+        _check(session, named)
+    while session.undo() is not None:
+        pass
+    assert session.midi.mappings == first and all(a is b for a, b in zip(session.midi.mappings, first))
+
+
+# -- the window: its own following around the same edits ----------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path, wav_file):
+    session = Session(sample_rate=SR, block_size=256)
+    session.add_track("drums", wav_file(program_signal(2, 1.0), "drums.wav")).chain = parse_chain(DRUMS)
+    session.add_track("bass", wav_file(program_signal(2, 1.0, seed=2), "bass.wav")).chain = parse_chain("Gain")
+    for n, parameter in enumerate(("gain_db", "threshold_db", "room_size")):
+        session.midi.add(CCMapping(1, 20 + n, MappingTarget(0, "parameter", n, parameter)))
+    session.midi.add(CCMapping(1, 30, MappingTarget(1, "gain")))
+    path = tmp_path / "song.json"
+    save_session(session, path)
+    with built_window(path) as rack:
+        yield rack
+
+
+def _targets(app) -> dict[int, tuple[int, str]]:
+    """The drums' controllers: the slot and parameter each moves."""
+    return {m.controller: (m.target.slot, m.target.parameter) for m in app.session.midi.mappings
+            if m.target.kind == "parameter"}
+
+
+def test_the_windows_remove_and_move_repoint_once_say_a_dropped_mapping_once_and_undo_brings_it_back(app):
+    chain = app.session.tracks[0].chain
+    gain, comp, reverb = list(chain)
+    before, history = list(app.session.midi.mappings), steps(app)
+    app.remove_slot(0, 0)  # the Gain: the others' controllers move up one place, not two
+    assert _targets(app) == {21: (0, "threshold_db"), 22: (1, "room_size")} and steps(app) == history + 1
+    dropped = [line for line in app.messages if "CC 20" in line]
+    assert dropped == ["channel 1 CC 20 -> track 1 slot 0.gain_db: its Gain slot was removed"], app.messages
+    app.move_slot(0, 1, -1)  # the Reverb up before the Compressor
+    assert list(chain) == [reverb, comp] and _targets(app) == {21: (1, "threshold_db"), 22: (0, "room_size")}
+    app.undo()
+    app.undo()
+    assert list(chain) == [gain, comp, reverb]
+    assert app.session.midi.mappings == before and all(a is b for a, b in zip(app.session.midi.mappings, before))
+    assert len([line for line in app.messages if "CC 20" in line]) == 1
+    app.redo()
+    assert _targets(app) == {21: (0, "threshold_db"), 22: (1, "room_size")}
+    assert len([line for line in app.messages if "CC 20" in line]) == 2  # said again as it goes again
+
+
+def test_the_first_edit_after_the_window_opens_a_session_follows_its_mappings_too(app):
+    """A track moved (the window's own following, not the editor's) before any other structural edit."""
+    drums, bass = app.session.tracks
+    app.move_track(1, -1)
+    assert app.session.tracks == [bass, drums]
+    assert {m.controller: m.target.track for m in app.session.midi.mappings} == {20: 1, 21: 1, 22: 1, 30: 0}
+    assert app.session.midi.for_controller(1, 21)[0].target.plugin(app.session) is drums.chain[1].plugin
