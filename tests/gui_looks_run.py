@@ -1,0 +1,80 @@
+"""How a view of the rack looks in a real window: ``python gui_looks_run.py CASE SESSION SHOT.png [WxH]`` under
+Xvfb (tests/test_gui_looks_window.py runs it), no engine. CASE opens one view, draws it, writes a screenshot
+of it and prints, as JSON on its last line, what the test checks: where things sit, what they say.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Callable
+
+import dearpygui.dearpygui as dpg
+from gui_window import RealWindow
+
+CASES: dict[str, Callable[[RealWindow], dict]] = {}
+
+
+def case(function: Callable[[RealWindow], dict]) -> Callable[[RealWindow], dict]:
+    CASES[function.__name__] = function
+    return function
+
+
+def rect(item: int) -> list[float]:
+    """[left, top, width, height] of ``item`` in the viewport, as drawn in the last frame."""
+    return [*dpg.get_item_rect_min(item), *dpg.get_item_rect_size(item)]
+
+
+def window_rect(window: int) -> list[float]:
+    """[left, top, width, height] of a window (Dear PyGui gives a window no item rectangle)."""
+    return [*dpg.get_item_pos(window), dpg.get_item_width(window), dpg.get_item_height(window)]
+
+
+def texts(item: int) -> list[int]:
+    """Every text item under ``item``, in order (a tooltip's too)."""
+    found = [item] if dpg.get_item_type(item).endswith("mvText") else []
+    for children in dpg.get_item_children(item).values():
+        for child in children:
+            found += texts(child)
+    return found
+
+
+def tips(item: int) -> dict[int, str]:
+    """The items under ``item`` that have a tooltip -> its words. Dear PyGui puts a tooltip right after its item,
+    among the item's siblings (in a table row too, where it takes no column)."""
+    found: dict[int, str] = {}
+    for children in dpg.get_item_children(item).values():
+        for before, child in zip(children, children[1:]):
+            if dpg.get_item_type(child).endswith("mvTooltip"):
+                found[before] = " ".join(dpg.get_value(t) for t in texts(child))
+        for child in children:
+            if not dpg.get_item_type(child).endswith("mvTooltip"):
+                found.update(tips(child))
+    return found
+
+
+@case
+def parameter_form(real: RealWindow) -> dict:
+    """The first strip's first slot's parameter panel: each control, and every text drawn in the panel."""
+    panel = real.app.open_panel(0, 0)
+    dpg.set_item_pos(panel.window, [300, 60])
+    real.frames(6)
+    controls = {name: {"label": dpg.get_item_label(item), "rect": rect(item), "kind": dpg.get_item_type(item)}
+                for name, item in panel.controls.items() if dpg.is_item_visible(item) and name not in panel.outputs}
+    tipped = tips(panel.body)
+    shown = [{"text": dpg.get_value(t), "rect": rect(t), "tip": tipped.get(t)} for t in texts(panel.body)
+             if dpg.is_item_visible(t)]
+    return {"controls": controls, "texts": shown, "window": window_rect(panel.window)}
+
+
+if __name__ == "__main__":
+    name, session_path, shot = sys.argv[1:4]
+    width, height = (int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else "1280x720").split("x"))
+    real = RealWindow(session_path, f"rackhost-looks-{name}", width, height)
+    out = CASES[name](real)
+    real.frames(2)
+    dpg.output_frame_buffer(file=shot)
+    real.frames(4)
+    real.app.close()
+    print(json.dumps(out))
+    real.close()
