@@ -10,7 +10,10 @@ import sys
 from typing import Callable
 
 import dearpygui.dearpygui as dpg
+import numpy as np
 from gui_window import RealWindow
+
+from rackhost.live.spectrum_tap import SlotReduction
 
 CASES: dict[str, Callable[[RealWindow], dict]] = {}
 
@@ -65,6 +68,23 @@ def parameter_form(real: RealWindow) -> dict:
     shown = [{"text": dpg.get_value(t), "rect": rect(t), "tip": tipped.get(t)} for t in texts(panel.body)
              if dpg.is_item_visible(t)]
     return {"controls": controls, "texts": shown, "window": window_rect(panel.window)}
+
+
+@case
+def spectrum_gain(real: RealWindow) -> dict:
+    """The spectrum view on the master, handed the frames of a chain that makes a tone 3.9 dB louder (no engine:
+    what its tap would publish) and the per-slot figure the engine would report for its one Gain."""
+    app = real.app
+    view = app.open_spectrum(None)
+    t = np.arange(8192) / app.session.sample_rate
+    pre = 0.1 * np.sin(2 * np.pi * 1000.0 * t)
+    view.show(np.vstack([pre, pre * 10 ** (3.9 / 20)]).astype(np.float32), app.session.sample_rate)
+    view.reductions = [SlotReduction((0,), -3.9)]
+    dpg.set_value(view.slots_text, view._slots_line())
+    real.frames(6)  # the window's frame puts each slot's figure on its strip
+    return {"readout": dpg.get_value(view.readout), "slots_line": dpg.get_value(view.slots_text),
+            "slot_label": dpg.get_item_label(app.master.slot_buttons[0]),
+            "slot_tip": dpg.get_value(app.master.slot_tips[0][1]), "estimate": view.gain_reduction_db}
 
 
 if __name__ == "__main__":

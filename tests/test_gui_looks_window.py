@@ -56,3 +56,16 @@ def test_the_parameter_panel_reads_like_a_form_each_label_before_its_control_and
     labels = [t for t in texts if any(abs(_middle(t["rect"]) - _middle(c["rect"])) < c["rect"][3] / 2
                                       for c in controls.values())]
     assert len({t["rect"][0] for t in labels}) == 1, labels
+
+
+@pytest.mark.beside_others  # only renders: no engine, no clicks
+def test_a_chain_that_adds_level_reads_as_gain_in_the_spectrum_view_not_as_negative_reduction(tmp_path):
+    session = Session(sample_rate=SR)
+    session.add_track("vox", None, input=(0, 1))
+    session.master.chain.add("Gain", gain_db=3.9)
+    out = looks("spectrum_gain", session, tmp_path)
+    assert out["estimate"] == pytest.approx(-3.9, abs=0.05)  # the estimate itself keeps its sign
+    assert out["readout"] == "chain gain ~+3.9 dB est."
+    assert out["slots_line"] == "Gain: gain ~+3.9 dB est."
+    assert out["slot_label"] == "Gain ~+4"
+    assert "gain ~+3.9 dB est." in out["slot_tip"] and "~-" not in out["slot_tip"]
