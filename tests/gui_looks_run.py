@@ -87,6 +87,24 @@ def spectrum_gain(real: RealWindow) -> dict:
             "slot_tip": dpg.get_value(app.master.slot_tips[0][1]), "estimate": view.gain_reduction_db}
 
 
+NARROW_LEVELS = ((-14.4, -26.2), (-6.0, -14.0), (-100.4, -118.0), (None, None))  # dBFS, None: silence
+
+
+@case
+def narrow_readouts(real: RealWindow) -> dict:
+    """View > Narrow strips, each track's meter handed a peak hold and an RMS (as the engine's meters would be):
+    each level readout's words, its size, and the room its strip has inside (its colour band spans it)."""
+    app = real.app
+    app.set_narrow(True)
+    real.frames(4)
+    for strip, (hold, rms) in zip(app.strips, NARROW_LEVELS):
+        gains = [0.0 if db is None else 10 ** (db / 20) for db in (hold, rms)]
+        strip.show_levels([[gains[0], gains[1], gains[0], 0.0]] * 2)  # per channel: peak, rms, peak hold, clip
+    real.frames(4)
+    return {"readouts": [{"text": dpg.get_value(s.readout), "rect": rect(s.readout), "inner": s.inner,
+                          "band": rect(s.band)} for s in app.strips[: len(NARROW_LEVELS)]]}
+
+
 if __name__ == "__main__":
     name, session_path, shot = sys.argv[1:4]
     width, height = (int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else "1280x720").split("x"))

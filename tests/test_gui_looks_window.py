@@ -69,3 +69,20 @@ def test_a_chain_that_adds_level_reads_as_gain_in_the_spectrum_view_not_as_negat
     assert out["slots_line"] == "Gain: gain ~+3.9 dB est."
     assert out["slot_label"] == "Gain ~+4"
     assert "gain ~+3.9 dB est." in out["slot_tip"] and "~-" not in out["slot_tip"]
+
+
+@pytest.mark.beside_others  # only renders: no engine, no clicks
+def test_a_narrow_strips_level_readout_keeps_its_words_apart_and_fits_the_strip(tmp_path):
+    session = Session(sample_rate=SR)
+    for name in ("kick", "snare", "room", "vox"):
+        session.add_track(name, None, input=(0, 1))
+    out = looks("narrow_readouts", session, tmp_path)
+    texts = [r["text"] for r in out["readouts"]]
+    # One line each, each word apart from its figure ("pk-14.4 rms-26.2" ran together), the same length each
+    # (whole dB under -99.9: a tenth there would not fit).
+    assert texts == ["pk -14.4 rms -26.2", "pk  -6.0 rms -14.0", "pk  -100 rms  -118", "pk  -inf rms  -inf"]
+    for readout in out["readouts"]:
+        left, top, width, height = readout["rect"]
+        assert width <= readout["inner"], readout  # in the strip, not clipped at its edge
+        assert left + width <= readout["band"][0] + readout["band"][2], readout
+        assert height < 20, readout  # one line of text
