@@ -13,6 +13,8 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 from gui_window import RealWindow
 
+from rackhost.gui.scale import px
+from rackhost.gui.text import CHAR
 from rackhost.live.spectrum_tap import SlotReduction
 
 CASES: dict[str, Callable[[RealWindow], dict]] = {}
@@ -103,6 +105,28 @@ def narrow_readouts(real: RealWindow) -> dict:
     real.frames(4)
     return {"readouts": [{"text": dpg.get_value(s.readout), "rect": rect(s.readout), "inner": s.inner,
                           "band": rect(s.band)} for s in app.strips[: len(NARROW_LEVELS)]]}
+
+
+@case
+def preset_list(real: RealWindow) -> dict:
+    """The preset browser: each listed row's cells (their words, their width, the words of a tooltip), then the
+    pointer on the longest tags cell, and whether its tooltip shows."""
+    from rackhost.gui.app import VIEWS
+
+    browser = VIEWS["presets"](real.app)
+    real.frames(6)
+    tipped = tips(browser.table)
+    rows = [[{"text": dpg.get_item_label(cell), "rect": rect(cell), "tip": tipped.get(cell)} for cell in row]
+            for row in browser.rows if dpg.is_item_visible(row[0])]
+    most = max(range(len(browser.entries)), key=lambda i: len(", ".join(browser.entries[i].tags)))
+    longest = browser.rows[most][2]
+    left, top, width, height = rect(longest)
+    real.xdo("mousemove", "--window", real.window, str(int(left + width / 2)), str(int(top + height / 2)), frames=8)
+    siblings = dpg.get_item_children(dpg.get_item_parent(longest), 1)
+    after = siblings[siblings.index(longest) + 1 :][:1]  # its tooltip, if it has one, comes right after it
+    tooltip = after[0] if after and dpg.get_item_type(after[0]).endswith("mvTooltip") else None
+    shown = tooltip is not None and all(dpg.is_item_visible(t) for t in texts(tooltip))
+    return {"rows": rows, "char": px(CHAR), "hovered": dpg.get_item_label(longest), "tip_shown": shown}
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ process) and keeps its screenshot in build/screenshots/ (RACKHOST_SCREENSHOTS: a
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from gui_driver import window_output
 from conftest import SR
 from rackhost.chain import Session
 from rackhost.presets import save_session
+from rackhost.presets.store import FACTORY_DIR, user_presets_dir
 
 SHOTS = Path(os.environ.get("RACKHOST_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "build" / "screenshots")
 
@@ -86,3 +89,42 @@ def test_a_narrow_strips_level_readout_keeps_its_words_apart_and_fits_the_strip(
         assert width <= readout["inner"], readout  # in the strip, not clipped at its edge
         assert left + width <= readout["band"][0] + readout["band"][2], readout
         assert height < 20, readout  # one line of text
+
+
+@pytest.fixture
+def long_user_preset():
+    """A user preset with a long name and many tags, beside the factory ones; removed after the test."""
+    folder = user_presets_dir() / "mixing"
+    folder.mkdir(parents=True, exist_ok=True)
+    preset = json.loads((FACTORY_DIR / "mixing" / "bass-glue.json").read_text(encoding="utf-8"))
+    preset.update(name=LONG_NAME, tags=LONG_TAGS)
+    path = folder / f"{LONG_NAME}.json"
+    path.write_text(json.dumps(preset), encoding="utf-8")
+    yield path
+    shutil.rmtree(user_presets_dir(), ignore_errors=True)
+
+
+LONG_NAME = "vocal-bright-and-airy-for-ballads"
+LONG_TAGS = ["vocal", "bright", "air", "pop", "ballad", "de-essed", "parallel compression"]
+
+
+def test_the_preset_list_cuts_a_long_cell_with_dots_and_says_it_whole_on_hover(tmp_path, long_user_preset):
+    session = Session(sample_rate=SR)
+    session.add_track("vox", None, input=(0, 1))
+    out = looks("preset_list", session, tmp_path)
+    rows = out["rows"]
+    assert len(rows) >= 10
+    whole_tags = ", ".join(LONG_TAGS)
+    [long_row] = [row for row in rows if (row[0]["tip"] or row[0]["text"]).startswith(LONG_NAME)]
+    # A selectable is as wide as its column, or as its words where they are wider (clipped at the column's edge):
+    # a column's narrowest cell is its width.
+    columns = [min(row[k]["rect"][2] for row in rows) for k in range(3)]
+    for row in rows:
+        for cell, column in zip(row, columns):
+            assert len(cell["text"]) * out["char"] <= column, (cell, column)  # else clipped without a mark
+            if cell["tip"] is not None:  # cut: ".." at the end, and the tooltip has it whole
+                assert cell["text"].endswith("..") and cell["tip"].startswith(cell["text"][:-2]), cell
+            else:
+                assert not cell["text"].endswith(".."), cell
+    assert long_row[0]["tip"] == f"{LONG_NAME}  (user)" and long_row[2]["tip"] == whole_tags
+    assert out["hovered"] == long_row[2]["text"] and out["tip_shown"]
