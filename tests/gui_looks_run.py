@@ -129,6 +129,20 @@ def preset_list(real: RealWindow) -> dict:
     return {"rows": rows, "char": px(CHAR), "hovered": dpg.get_item_label(longest), "tip_shown": shown}
 
 
+@case
+def spectrum_place(real: RealWindow) -> dict:
+    """The spectrum view opened by a real right-click on the first strip's level readout: where its window is,
+    beside what it must leave in view (the transport's row under the menu bar, the first strip)."""
+    app = real.app
+    real.right_click(app.strips[0].readout)
+    real.frames(4)
+    assert app.spectrum is not None, app.messages[-3:]
+    real.xdo("mousemove", "--window", real.window, "5", str(dpg.get_viewport_client_height() - 5))  # no tooltip
+    return {"window": window_rect(app.spectrum.window), "record": rect(app.record_button),
+            "band": rect(app.strips[0].band),  # the strip's colour band: as wide as it, less its padding
+            "viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()]}
+
+
 if __name__ == "__main__":
     name, session_path, shot = sys.argv[1:4]
     width, height = (int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else "1280x720").split("x"))

@@ -128,3 +128,17 @@ def test_the_preset_list_cuts_a_long_cell_with_dots_and_says_it_whole_on_hover(t
                 assert not cell["text"].endswith(".."), cell
     assert long_row[0]["tip"] == f"{LONG_NAME}  (user)" and long_row[2]["tip"] == whole_tags
     assert out["hovered"] == long_row[2]["text"] and out["tip_shown"]
+
+
+@pytest.mark.parametrize("size", ["1280x720", "1920x1080"])
+def test_the_spectrum_view_opens_under_the_menu_and_the_transport_beside_the_first_strips(tmp_path, size):
+    session = Session(sample_rate=SR)
+    for name in ("kick", "bass", "vox"):
+        session.add_track(name, None, input=(0, 1))
+    out = looks("spectrum_place", session, tmp_path, size)
+    left, top, width, height = out["window"]
+    record = out["record"]
+    assert top >= record[1] + record[3], out  # the menu bar and Play, Stop, Record stay in reach
+    assert left + width <= out["viewport"][0] and top + height <= out["viewport"][1], out  # all of it in the window
+    band = out["band"]
+    assert left >= band[0] + band[2], out  # the first strip, whose readout opened it, stays in view
