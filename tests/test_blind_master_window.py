@@ -36,7 +36,7 @@ master = app.session.master
 real.click(strip.blind)  # the master strip's abx button opens the panel on the master
 real.settle()
 panel = app.blind_test
-out = {"track": repr(panel.track), "title": dpg.get_item_label(panel.window), "caption": dpg.get_value(panel.caption),
+out = {"watched": repr(panel.strip), "title": dpg.get_item_label(panel.window), "caption": dpg.get_value(panel.caption),
        "opened": [master.audition.side, master.audition.blind, master.audition.runs_other],
        "sides": list(dpg.get_item_configuration(panel.sides)["items"]), "plays": [], "strip": [], "texts": []}
 dpg.set_value(panel.trials, len(answers))
@@ -68,7 +68,7 @@ real.frames(4)
 bus_strip = app.bus_strips[0]
 real.click(bus_strip.blind)  # the bus's test closes the master's: the master plays as before
 real.settle()
-out["bus"] = [repr(app.blind_test.track), dpg.get_item_label(app.blind_test.window)]
+out["bus"] = [repr(app.blind_test.strip), dpg.get_item_label(app.blind_test.window)]
 out["master_after"] = [master.audition.blind, master.audition.side, master.audition.runs_other]
 app.blind_test.close()
 real.frames(2)
@@ -102,7 +102,7 @@ def test_the_master_strips_abx_button_runs_a_blind_test_of_the_master_chain(tmp_
     shots.mkdir(parents=True, exist_ok=True)
     shot = shots / "abx_master.png"
     out = window_output("-c", WINDOW, _mastered_file(tmp_path, wav_file), shot, str(SEED), json.dumps(ANSWERS))
-    assert out["track"] == "None" and out["title"] == "Blind test: master"
+    assert out["watched"] == "None" and out["title"] == "Blind test: master"
     assert out["caption"] == "A: the A setting, B: the B setting"
     assert out["sides"] == ["A/B settings", "chain vs input", "slot 1 bypassed: ZaMaximX2"]
     # Opening it starts B beside the playing A, so the first X is a crossfade too; A still plays.

@@ -115,7 +115,7 @@ def test_parameter_panel_sets_values_resets_on_double_click_and_shows_meters(app
     assert panel.filter("ratio") == ["ratio"]
     panel.filter("")
     # The unit said once, in brackets, as engineers write it: not "threshold db".
-    labels = {name: dpg.get_item_label(panel.controls[name]) for name in ("threshold_db", "attack_ms", "ratio")}
+    labels = {name: dpg.get_value(panel.labels[name]) for name in ("threshold_db", "attack_ms", "ratio")}
     assert labels == {"threshold_db": "threshold (dB)", "attack_ms": "attack (ms)", "ratio": "ratio"}
     assert panel.filter("threshold (db") == ["threshold_db"]  # the filter finds what the label says
     app.undo()  # the wet/dry

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from conftest import SR, file_loader
 from rackhost.chain import ArraySource, Session, render
-from rackhost.chain.spectrum import (PeakHold, average_spectrum, estimated_gain_reduction_db, live_spectrum, rms_db,
-                                     smoothed)
+from rackhost.chain.spectrum import (PeakHold, average_spectrum, estimated_gain_reduction_db, live_spectrum,
+                                     reduction_figure, reduction_text, rms_db, smoothed)
 from rackhost.live.commands import BusRow
-from rackhost.live.spectrum_tap import TAP_FRAMES
+from rackhost.live.spectrum_tap import TAP_FRAMES, SlotReduction
 from test_live_callback import _run, _started
 
 BLOCK = 128
@@ -78,6 +78,15 @@ def test_the_estimate_of_a_plain_gain_is_that_gain_in_db(gain_db, amplitude):
 def test_no_estimate_from_silence():
     assert estimated_gain_reduction_db(np.zeros(512), np.zeros(512)) is None
     assert rms_db(np.zeros(8)) == -math.inf
+
+
+@pytest.mark.parametrize("db, estimated, text", [
+    (3.94, True, "GR ~3.9 dB est."), (-3.94, True, "gain ~+3.9 dB est."), (-0.04, True, "GR ~0.0 dB est."),
+    (20.1, False, "GR 20.1 dB"), (-2.0, False, "gain +2.0 dB")])
+def test_a_negative_reduction_reads_as_the_gain_it_is(db, estimated, text):
+    assert reduction_text(db, estimated) == text
+    assert SlotReduction((0,), db, reported=not estimated).label == text
+    assert "-" not in reduction_figure(db, 0) and reduction_figure(-0.4, 0) == "0"
 
 
 # -- the engine's tap, with the callback called directly ------------------------------------------------

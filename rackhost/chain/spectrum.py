@@ -142,3 +142,17 @@ def estimated_gain_reduction_db(before: np.ndarray, after: np.ndarray) -> float 
     if not math.isfinite(level_in) or level_in < -100.0:
         return None
     return level_in - max(level_out, level_in - 200.0)
+
+
+def reduction_figure(db: float, digits: int = 1) -> str:
+    """A gain reduction of ``db`` as a meter says it: ``3.9`` (that much quieter), ``+3.9`` where it is negative
+    (that much louder: a gain), never ``-3.9``; ``0.0``, not ``-0.0``."""
+    shown = round(db, digits)
+    return f"+{-shown:.{digits}f}" if shown < 0 else f"{abs(shown):.{digits}f}"
+
+
+def reduction_text(db: float, estimated: bool = True) -> str:
+    """``GR ~3.9 dB est.``, or ``gain ~+3.9 dB est.`` for a stage that makes louder (a negative reduction reads as
+    the gain it is); a plug-in's own figure (not ``estimated``) without ``~`` and ``est.``."""
+    word = "gain" if round(db, 1) < 0 else "GR"
+    return f"{word} {'~' if estimated else ''}{reduction_figure(db)} dB{' est.' if estimated else ''}"

@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 TITLE = "rackhost"
 HISTORY_WIDTH = 170  # at 1x, as every size here: px(...) of it (rackhost.gui.scale)
 TRANSPORT_WIDTHS = (60, 60, 70, 110)  # Play, Stop, Record, the loop range
+MENU_AND_TRANSPORT = 48  # the menu bar and the transport's row under it, at 1x (measured: 46)
 OFFLINE = "audio engine offline"  # the engine state of a window opened without one (--no-engine)
 SCROLLBAR = 14  # the rack's sideways scrollbar (Dear PyGui's own size at 1x; the theme keeps it at other scales)
 
@@ -124,6 +125,7 @@ class RackApp(MidiActions, AuditionActions):
         self.history_shown = True  # View > History: hidden, the rack takes its width
         self.history_item = 0
         self.rack_area = 0
+        self.transport_row = 0  # Play, Stop, Record, loop and position, under the menu bar
         self.master_box = 0  # the master strip's column: shortened while the rack scrolls sideways
         self._master_room = 0
         self.history_area = 0
@@ -742,7 +744,29 @@ class RackApp(MidiActions, AuditionActions):
             dpg.focus_item(self.spectrum.window)
         else:
             self.spectrum = SpectrumView(self, track)
+            self._beside_rack(self.spectrum.window, SpectrumView.WIDTH, SpectrumView.HEIGHT)
         return self.spectrum
+
+    def _beside_rack(self, window: int, width: int, height: int) -> None:
+        """Put a view that is watched while the rack plays (the spectrum) under the menu bar and the transport, at
+        the window's right, so the strips from the left stay in view and the menu and Play in reach (Dear PyGui
+        opens a window at the top left, over the menu bar); made to fit the window. ``width`` and ``height``: 1x."""
+        try:
+            vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        except Exception:  # noqa: BLE001 - Dear PyGui raises a bare Exception when there is no viewport (tests)
+            return
+        if vw <= 0 or vh <= 0:
+            return
+        margin = px(8)
+        row = self.transport_row
+        row_top, row_height = dpg.get_item_rect_min(row)[1], dpg.get_item_rect_size(row)[1]
+        # Before the first frame nothing has a place yet: the menu bar and the transport's row, at their size.
+        under = int(row_top + row_height) if row_height else px(MENU_AND_TRANSPORT)
+        top = under + margin
+        width = min(px(width), vw - 2 * margin)
+        height = min(px(height), max(px(120), vh - top - px(STATUS_HEIGHT)))
+        dpg.configure_item(window, width=width, height=height)
+        dpg.set_item_pos(window, [vw - width - margin, top])
 
     def _show_reductions(self) -> None:
         """Each slot's gain reduction on the strip the spectrum view watches; none on the others."""
@@ -843,7 +867,7 @@ class RackApp(MidiActions, AuditionActions):
                     dpg.add_menu_item(label="MIDI...", callback=lambda: self.open_midi())
                 with dpg.menu(label="Help"):
                     dpg.add_menu_item(label="Keyboard shortcuts", callback=lambda: self.shortcuts.show_list())
-            with dpg.group(horizontal=True):
+            with dpg.group(horizontal=True) as self.transport_row:
                 play = dpg.add_button(label="Play", callback=self.play)
                 stop = dpg.add_button(label="Stop", callback=self.stop)
                 self.record_button = dpg.add_button(label="Record", callback=self.record)

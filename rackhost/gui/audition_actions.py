@@ -48,16 +48,16 @@ class AuditionActions:
     pending_matches: set[int | BusRow | None]
     slot_at: Callable[[Any, Any], Any]  # a slot by its index or its path into a split
 
-    def open_blind_test(self, track: int | BusRow | None, seed: int | None = None) -> BlindTestPanel:
-        """The blind-test panel of track ``track`` (an index), a bus (a :class:`BusRow`) or the master (None);
+    def open_blind_test(self, strip: int | BusRow | None, seed: int | None = None) -> BlindTestPanel:
+        """The blind-test panel of a strip: a track (its index), a bus (a :class:`BusRow`) or the master (None);
         one window: another strip's test is closed first."""
         panel = self.blind_test
         if panel is not None and panel.alive:
-            if panel.track == track:
+            if panel.strip == strip:
                 dpg.focus_item(panel.window)
                 return panel
             panel.close()
-        self.blind_test = BlindTestPanel(self, track, seed)  # type: ignore[arg-type]
+        self.blind_test = BlindTestPanel(self, strip, seed)  # type: ignore[arg-type]
         return self.blind_test
 
     def set_slot_delta(self, track: Any, index: Any, value: bool) -> None:

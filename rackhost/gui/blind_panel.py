@@ -30,17 +30,17 @@ SIGNIFICANT = 0.05
 
 
 class BlindTestPanel(DialogView):
-    """A window running one blind test on ``track``: a track's index, a bus (a :class:`BusRow`) or the master
+    """A window running one blind test on ``strip``: a track's index, a bus (a :class:`BusRow`) or the master
     (None); closing it plays the strip as before."""
 
     TITLE = "Blind test"
     WIDTH, HEIGHT = 420, 322
 
-    def __init__(self, app: BlindTestHost, track: int | BusRow | None, seed: int | None = None):
+    def __init__(self, app: BlindTestHost, strip: int | BusRow | None, seed: int | None = None):
         self.app = app
-        self.track = track
+        self.strip = strip
         self.seed = seed  # None: a fresh draw every run (a test gives one to repeat it)
-        owner = app.owner(track)
+        owner = app.owner(strip)
         self.before = owner.audition  # what the strip played before: back to it when the panel closes
         self.test = BlindTest("abx", 10, seed)
         self.versus = "setting" if owner.ab.other is not None else "input"
@@ -49,7 +49,7 @@ class BlindTestPanel(DialogView):
         self.playing: str | None = None  # the button last pressed
         self.play_buttons: dict[str, int] = {}
         self.answer_buttons: dict[str, int] = {}
-        with dpg.window(label=f"{self.TITLE}: {strip_where(owner, track)}", width=self.WIDTH, height=self.HEIGHT,
+        with dpg.window(label=f"{self.TITLE}: {strip_where(owner, strip)}", width=self.WIDTH, height=self.HEIGHT,
                         on_close=self.close) as self.window:
             with dpg.group(horizontal=True):
                 self.mode = dpg.add_combo(list(MODES), default_value="ABX", width=100,
@@ -76,7 +76,7 @@ class BlindTestPanel(DialogView):
         measured = owner.audition.measured(owner.ab.active)
         self.restart()  # the other side starts running (not measured yet: that measures it)
         if owner.audition.match and self._measurable and measured:
-            app.measure_audition(track)  # again, both settings against the input: the chain may have changed
+            app.measure_audition(strip)  # again, both settings against the input: the chain may have changed
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ class BlindTestPanel(DialogView):
         self.versus, self.slot = sides.get(dpg.get_value(self.sides), ("input", None))
         self.test = BlindTest(mode, max(1, int(dpg.get_value(self.trials))), self.seed)
         self.playing = None
-        owner = self.app.owner(self.track)
+        owner = self.app.owner(self.strip)
         caption = VERSUS[self.versus]
         if self.slot is not None:
             caption = f"A: the chain, B: the chain with {owner.chain[self.slot].name} bypassed"
@@ -120,7 +120,7 @@ class BlindTestPanel(DialogView):
 
     def play(self, button: str) -> None:
         """Play what ``button`` stands for in this trial (X: the hidden side), crossfaded."""
-        if self.versus == "setting" and self.app.owner(self.track).ab.other is None:
+        if self.versus == "setting" and self.app.owner(self.strip).ab.other is None:
             return
         self.playing = button
         self._send(self.test.side_for(button))
@@ -128,18 +128,18 @@ class BlindTestPanel(DialogView):
 
     def _send(self, side: str) -> None:
         """Play ``side`` (A or B) of the test on the strip, matched as the strip was."""
-        owner = self.app.owner(self.track)
+        owner = self.app.owner(self.strip)
         audition = owner.audition if owner.audition.blind else self.before
-        self.app.set_audition(self.track, audition_for(audition, self.versus, side,  # type: ignore[arg-type]
+        self.app.set_audition(self.strip, audition_for(audition, self.versus, side,  # type: ignore[arg-type]
                                                        owner.ab.active, self.slot))
         if self.slot is not None and self.slot != self._measured_slot and audition.match and self._measurable:
             self._measured_slot = self.slot
-            self.app.measure_audition(self.track)  # the chain with that slot bypassed, matched too
+            self.app.measure_audition(self.strip)  # the chain with that slot bypassed, matched too
 
     def _sides(self) -> dict[str, tuple[str, int | None]]:
         """What the test may compare: the A/B settings, the chain and its input, or the chain and the chain with
         one of its plug-in slots bypassed."""
-        chain = self.app.owner(self.track).chain
+        chain = self.app.owner(self.strip).chain
         sides: dict[str, tuple[str, int | None]] = {label: (versus, None) for label, versus in SIDES.items()}
         for index, slot in enumerate(chain):
             if hasattr(slot, "plugin"):  # a split's plug-ins sit in its branches
@@ -148,13 +148,13 @@ class BlindTestPanel(DialogView):
 
     @property
     def _kind(self) -> str:
-        return "master" if self.track is None else "bus" if isinstance(self.track, BusRow) else "track"
+        return "master" if self.strip is None else "bus" if isinstance(self.strip, BusRow) else "track"
 
     @property
     def _measurable(self) -> bool:
         """Whether matching can measure the strip now: a track's file (one with none is matched on what it
         plays, from its strip), or the mix feeding a bus or the master (the window says if no file plays in)."""
-        return not isinstance(self.track, int) or self.app.owner(self.track).source is not None
+        return not isinstance(self.strip, int) or self.app.owner(self.strip).source is not None
 
     def answer(self, answer: str) -> None:
         if self.test.finished:
@@ -193,9 +193,9 @@ class BlindTestPanel(DialogView):
     def close(self) -> None:
         """Close the window; the strip plays what it played before the test."""
         if dpg.does_item_exist(self.window):
-            owner = self.app.owner(self.track) if self.app.has_owner(self.track) else None
+            owner = self.app.owner(self.strip) if self.app.has_owner(self.strip) else None
             if owner is not None and owner.audition.blind:
-                self.app.set_audition(self.track, replace(self.before, offsets=owner.audition.offsets))
+                self.app.set_audition(self.strip, replace(self.before, offsets=owner.audition.offsets))
         super().close()
 
     @property

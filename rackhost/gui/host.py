@@ -434,7 +434,7 @@ class SpectrumHost(SessionAccess, EngineAccess, Protocol):
 class BlindTestHost(SessionAccess, Owners, TrackEdits, Notify, Protocol):
     """:class:`rackhost.gui.blind_panel.BlindTestPanel`."""
 
-    def measure_audition(self, track: int) -> None: ...
+    def measure_audition(self, track: Any) -> None: ...  # a track's index, a BusRow, None: the master
 
 
 @runtime_checkable

@@ -20,12 +20,15 @@ from rackhost.chain.parameters import ParameterInfo
 from rackhost.gui.automation_lane import automated_targets, control_menu, mark_automated
 from rackhost.gui.dialogs import centre
 from rackhost.gui.routing_view import learn_target
+from rackhost.gui.scale import px
+from rackhost.gui.text import cut
 from rackhost.gui.theme import MUTED
 
 if TYPE_CHECKING:
     from rackhost.gui.host import ParameterPanelHost
 
 SHOWN_AT_ONCE = 120
+LABEL_WIDTH = 170  # the labels' column at 1x: 23 characters ("sidechain high pass (Hz)" is cut, whole on hover)
 NO_KEY = "no key"
 KEY_TIP = ("key (sidechain): the track or bus this plug-in's detector hears, taken after its fader and pan (post) "
            "or before them (pre; click to switch): music ducked under a voice, a gate opened by a kick. Plug-ins "
@@ -78,6 +81,7 @@ class ParameterPanel:
         self.in_split = not isinstance(index, int)  # a plug-in in a split's branch: no key (a split takes none)
         self.slot: Slot = app.slot_at(track, index)
         self.controls: dict[str, int] = {}
+        self.labels: dict[str, int] = {}  # each parameter's label, in the column before its control
         self.outputs: dict[str, int] = {}
         self.menus: dict[str, int] = {}  # each control's right-click menu (Automate, Learn MIDI), by parameter
         plugin = self.slot.plugin
@@ -155,12 +159,19 @@ class ParameterPanel:
             dpg.set_value(self.search, text)
         text = dpg.get_value(self.search).strip().lower()
         dpg.delete_item(self.body, children_only=True)
-        self.controls, self.outputs = {}, {}
+        self.controls, self.labels, self.outputs = {}, {}, {}
         plugin = self.slot.plugin
         infos = [i for i in plugin.parameters.values()
                  if text in i.name.lower() or text in parameter_label(i).lower()]  # "threshold (db" too
-        for info in infos[:SHOWN_AT_ONCE]:
-            self.controls[info.name] = self._control(info, plugin.get(info.name))
+        # A form: each label before its control, in a column of its own so the controls line up (Dear PyGui
+        # puts an item's label after it), as the MIDI panel and Audio settings have them.
+        with dpg.table(header_row=False, policy=dpg.mvTable_SizingFixedFit, parent=self.body) as self.form:
+            dpg.add_table_column(width_fixed=True, init_width_or_weight=px(LABEL_WIDTH))
+            dpg.add_table_column(width_stretch=True)
+            for info in infos[:SHOWN_AT_ONCE]:
+                with dpg.table_row() as row:
+                    self.labels[info.name] = self._label(parameter_label(info))
+                    self.controls[info.name] = self._control(info, plugin.get(info.name), row)
         if len(infos) > SHOWN_AT_ONCE:
             dpg.add_text(f"... {len(infos) - SHOWN_AT_ONCE} more: type in the filter to find them",
                          parent=self.body, color=MUTED)
@@ -172,9 +183,20 @@ class ParameterPanel:
         moved = automated_targets(self.app.owner(self.track))
         for name, item in [*self.controls.items(), (MIX, self.mix)]:
             mark_automated(item, f"{id(self.slot)}:{name}" in moved)
+            if name in self.labels:
+                mark_automated(self.labels[name], f"{id(self.slot)}:{name}" in moved)
 
-    def _control(self, info: ParameterInfo, value: Any) -> int:
-        label = parameter_label(info)
+    def _label(self, label: str) -> int:
+        """A parameter's label in the form's first column: cut to it with "..", whole on hover."""
+        shown = cut(label, px(LABEL_WIDTH))
+        item = dpg.add_text(shown)
+        if shown != label:
+            with dpg.tooltip(item):
+                dpg.add_text(label)
+        return item
+
+    def _control(self, info: ParameterInfo, value: Any, row: int) -> int:
+        """The control of one parameter, in the form's second column (``row``); its label is the first's."""
         def set_value(sender: int, value: Any, name: str) -> None:
             self.app.set_parameter(self.track, self.index, name, value)
 
@@ -182,32 +204,32 @@ class ParameterPanel:
             # A meter the plug-in reports (gain reduction, a level): read-only. pedalboard does not pass
             # VST3 output values back to the host (they stay at their defaults), so it shows the range.
             span = f"{info.minimum:g}..{info.maximum:g} {info.unit}".strip() if info.type == "float" else info.type
-            item = dpg.add_text(f"{label}: output meter ({span}), not reported by the host library",
-                                parent=self.body, color=MUTED, wrap=400)
+            item = dpg.add_text(f"output meter ({span}), not reported by the host library", parent=row, color=MUTED,
+                                wrap=0)  # 0: at the column's edge
             self.outputs[info.name] = item
             return item
         if info.type == "bool":
-            item = dpg.add_checkbox(label=label, default_value=bool(value), parent=self.body, callback=set_value, user_data=info.name)
+            item = dpg.add_checkbox(default_value=bool(value), parent=row, callback=set_value, user_data=info.name)
         elif len(info.selector) == 2:  # a plug-in's on/off switch, reported as a float with two steps
             off, on = info.selector
-            item = dpg.add_checkbox(label=label, default_value=switched_on(info.selector, value), parent=self.body,
+            item = dpg.add_checkbox(default_value=switched_on(info.selector, value), parent=row,
                                     callback=lambda s, v, name: set_value(s, on if v else off, name),
                                     user_data=info.name)
         elif info.selector:  # a selector: one entry per step the plug-in reports
-            item = dpg.add_combo([step_text(info.selector, v) for v in info.selector], label=label,
+            item = dpg.add_combo([step_text(info.selector, v) for v in info.selector],
                                  default_value=step_text(info.selector, value),
-                                 width=220, parent=self.body, user_data=info.name,
+                                 width=-1, parent=row, user_data=info.name,
                                  callback=lambda s, v, name: set_value(s, float(v), name))
         elif info.type == "choice":
-            item = dpg.add_combo(list(info.choices), label=label, default_value=str(value), width=220,
-                                 parent=self.body, callback=set_value, user_data=info.name)
+            item = dpg.add_combo(list(info.choices), default_value=str(value), width=-1, parent=row,
+                                 callback=set_value, user_data=info.name)
         elif info.type == "float":
             # The precision the value is saved with: 0.08 dB steps show "-18.00", a built-in "-18.3".
-            item = dpg.add_slider_float(label=label, default_value=float(value), min_value=float(info.minimum),
-                                        max_value=float(info.maximum), width=220, format=info.display_format,
-                                        parent=self.body, callback=set_value, user_data=info.name)
+            item = dpg.add_slider_float(default_value=float(value), min_value=float(info.minimum),
+                                        max_value=float(info.maximum), width=-1, format=info.display_format,
+                                        parent=row, callback=set_value, user_data=info.name)
         else:  # a file path, set when the plug-in is made
-            return dpg.add_text(f"{label}: {value}", parent=self.body, color=MUTED, wrap=400)
+            return dpg.add_text(str(value), parent=row, color=MUTED, wrap=0)
         reset = (lambda name=info.name, d=info.default: self.reset(name, d)) if info.default is not None else None
         place = (self.index,) if isinstance(self.index, int) else tuple(self.index)
         learn = learn_target(self.track, "parameter", slot=place[0], parameter=info.name, path=place[1:])

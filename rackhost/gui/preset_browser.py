@@ -24,6 +24,8 @@ from rackhost.chain.track import Track
 from rackhost.errors import RackhostError
 from rackhost.gui.background import Task, plugin_thread, poll_while_visible
 from rackhost.gui.dialogs import WARNING, DialogView, centre
+from rackhost.gui.scale import px
+from rackhost.gui.text import cut
 from rackhost.gui.theme import ACCENT, CLIP, METER, MUTED
 from rackhost.live.commands import BusRow
 from rackhost.presets.apply import apply_preset, preset_from
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
 
 WIDTH, HEIGHT = 1000, 600
 LIST_WIDTH = 470
+# The list's columns at 1x (their text, without the cells' padding): fixed, so a cell's text is cut to its own
+# width with ".." (Dear PyGui clips it without a mark), the whole of it on hover. With the cells' padding and
+# borders they take 436 pixels of the 440 the list has inside, a scrollbar included.
+COLUMNS = (("Preset", 160), ("Stage", 70), ("Tags", 180))
 SAVE_HEIGHT = 340
 ALL = "all"
 
@@ -91,20 +97,19 @@ class PresetBrowser(DialogView):
         with dpg.window(label=self.TITLE, width=WIDTH, height=HEIGHT, no_collapse=True,
                         on_close=lambda *_: self.close()) as self.window:
             with dpg.group(horizontal=True):
-                self.search = dpg.add_input_text(hint="search name, tag or description", width=LIST_WIDTH - 8,
-                                                 callback=lambda *_: self.refresh())
+                self.search = dpg.add_input_text(hint="search name, tag or description",
+                                                 width=px(LIST_WIDTH) - px(8), callback=lambda *_: self.refresh())
                 self.count = dpg.add_text("", color=MUTED)
             with dpg.tab_bar(callback=self._stage_chosen) as self.tabs:
                 self.stage_tabs = {}
                 for stage in [ALL, *self.store.stages()]:
                     self.stage_tabs[dpg.add_tab(label=stage.capitalize(), parent=self.tabs)] = stage
             with dpg.group(horizontal=True):
-                with dpg.child_window(width=LIST_WIDTH, height=-40, border=True):
-                    with dpg.table(header_row=True, policy=dpg.mvTable_SizingStretchProp, row_background=True,
+                with dpg.child_window(width=px(LIST_WIDTH), height=-40, border=True):
+                    with dpg.table(header_row=True, policy=dpg.mvTable_SizingFixedFit, row_background=True,
                                    borders_innerV=True) as self.table:
-                        dpg.add_table_column(label="Preset", init_width_or_weight=1.2)
-                        dpg.add_table_column(label="Stage", init_width_or_weight=0.7)
-                        dpg.add_table_column(label="Tags", init_width_or_weight=1.6)
+                        for label, width in COLUMNS:
+                            dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=px(width))
                     self.empty = dpg.add_text("No preset matches.", color=MUTED, show=False)
                 with dpg.child_window(width=-1, height=-40, border=True):
                     self._build_details()
@@ -156,11 +161,22 @@ class PresetBrowser(DialogView):
             with dpg.table_row(parent=self.table):
                 # A selectable in every cell keeps the row's texts on one baseline; all three light up together.
                 cells = (entry.name + ("" if entry.factory else "  (user)"), entry.stage, ", ".join(entry.tags))
-                row = tuple(dpg.add_selectable(label=cell, user_data=index, callback=lambda s, a, i: self.select(i),
-                                               default_value=entry == self.selected) for cell in cells)
+                row = tuple(self._cell(cell, width, index, entry == self.selected)
+                            for cell, (_, width) in zip(cells, COLUMNS))
             self.rows.append(row)
         dpg.configure_item(self.empty, show=not found)
         dpg.set_value(self.count, f"{len(found)} preset{'s' * (len(found) != 1)}")
+
+    def _cell(self, text: str, width: int, index: int, selected: bool) -> int:
+        """One cell of the list's row ``index``: ``text`` cut to the column's ``width`` (at 1x) with "..", and
+        then said whole when hovered."""
+        shown = cut(text, px(width))
+        cell = dpg.add_selectable(label=shown, user_data=index, callback=lambda s, a, i: self.select(i),
+                                  default_value=selected)
+        if shown != text:
+            with dpg.tooltip(cell):
+                dpg.add_text(text)
+        return cell
 
     def select(self, index: int) -> None:
         """Show the details of the listed preset at ``index``."""

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from rackhost.chain.spectrum import PeakHold, Spectrum, estimated_gain_reduction_db, live_spectrum
+from rackhost.chain.spectrum import (PeakHold, Spectrum, estimated_gain_reduction_db, live_spectrum, reduction_figure,
+                                     reduction_text)
 from rackhost.gui.dialogs import DialogView
 from rackhost.gui.theme import ACCENT, MUTED, WARNING
 from rackhost.live.commands import BusRow, UnwatchSpectrum, WatchSpectrum
@@ -62,7 +63,8 @@ class SpectrumView(DialogView):
                 with dpg.tooltip(self.readout):
                     dpg.add_text("How much quieter the chain's output is than its input (RMS over the last 170 ms): "
                                  "an estimate, since pedalboard does not report a plug-in's own gain reduction; "
-                                 "make-up gain and EQ in the chain count too.", wrap=360)
+                                 "make-up gain and EQ in the chain count too. A chain that makes it louder reads "
+                                 "as a gain: 'chain gain ~+3.9 dB est.'.", wrap=360)
             with dpg.plot(height=-28, width=-1) as self.plot:
                 dpg.add_plot_legend()
                 self.x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="Hz", scale=dpg.mvPlotScale_Log10)
@@ -164,7 +166,7 @@ class SpectrumView(DialogView):
         """Slot index -> (short, whole) gain reduction of each stage, on its first slot, for the strip to show."""
         out = {}
         for reduction in self.reductions:
-            short = f" {reduction.db:.0f}" if reduction.reported else f" ~{reduction.db:.0f}"
+            short = f" {'' if reduction.reported else '~'}{reduction_figure(reduction.db, 0)}"  # " ~+4": a gain
             whole = reduction.label + ("" if reduction.reported else
                                        " (from its input and output levels: the plug-in reports none)")
             if len(reduction.slots) > 1:
@@ -195,7 +197,7 @@ class SpectrumView(DialogView):
                                             [FLOOR_DB - 10.0] * len(x)])
         self.gain_reduction_db = estimated_gain_reduction_db(frames[0], frames[1])
         reduction = self.gain_reduction_db
-        dpg.set_value(self.readout, "" if reduction is None else f"chain GR ~{reduction:.1f} dB est.")
+        dpg.set_value(self.readout, "" if reduction is None else f"chain {reduction_text(reduction)}")
 
     def close(self) -> None:
         engine = self.app.engine

@@ -129,6 +129,15 @@ def level_text(gain: float) -> str:
     return f"{db:5.1f}" if db >= READOUT_FLOOR_DB else " -inf"
 
 
+def narrow_level_text(gain: float) -> str:
+    """A level in five characters, for a narrow strip's readout: ``-14.4``, `` -inf``; whole dB from -100 down
+    (`` -105``), where a tenth no longer matters and would take a sixth character."""
+    db = gain_to_db(gain)
+    if db < READOUT_FLOOR_DB:
+        return " -inf"
+    return f"{db:5.1f}" if db > -99.95 else f"{db:5.0f}"
+
+
 READOUT_TIP = (f"pk: the highest sample, held {PEAK_HOLD_SECONDS:g} s; rms: the last {RMS_WINDOW_SECONDS * 1000:.0f} ms; "
                f"the louder channel of each; below {READOUT_FLOOR_DB:.0f} dBFS reads -inf. The meter: a bar per channel "
                f"(IEC scale, -70..0 dBFS), the white line its peak hold, the light above it clip (click: off)")
@@ -747,8 +756,8 @@ class StripView:
             self.routing.refresh(owner)
 
     def _readout_text(self, hold: float, rms: float) -> str:
-        if self.layout.narrow:
-            return f"pk{level_text(hold)} rms{level_text(rms)}"
+        if self.layout.narrow:  # 18 characters, fixed: "pk -14.4 rms -26.2" (no "dBFS": it would not fit)
+            return f"pk {narrow_level_text(hold)} rms {narrow_level_text(rms)}"
         return f"pk {level_text(hold)}  rms {level_text(rms)} dBFS"
 
     def show_levels(self, row: Any) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from rackhost.chain.spectrum import reduction_text
+
 TAP_FRAMES = 8192  # two 4096-point FFT frames: 170 ms at 48 kHz
 _SPARE = 1024  # frames at the ring's old end a reader leaves out: the callback may overwrite them meanwhile
 
@@ -182,5 +184,6 @@ class SlotReduction:
 
     @property
     def label(self) -> str:
-        """``GR 20.1 dB`` as the plug-in reports it, ``GR ~3.1 dB est.`` from levels."""
-        return f"GR {self.db:.1f} dB" if self.reported else f"GR ~{self.db:.1f} dB est."
+        """``GR 20.1 dB`` as the plug-in reports it, ``GR ~3.1 dB est.`` from levels (``gain ~+3.1 dB est.``
+        for a stage that makes louder)."""
+        return reduction_text(self.db, estimated=not self.reported)
