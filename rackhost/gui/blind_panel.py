@@ -203,14 +203,14 @@ class BlindTestPanel(DialogView):
         return dpg.does_item_exist(self.window)
 
 
-_THEME: list[int] = []
+# A tag, not a kept id: each Dear PyGui context makes its own theme once, and an id kept from an earlier context
+# may name another item of a later one ("Item not a theme" when a second window opens in the same process).
+PLAYING_THEME = "rackhost-blind-playing"
 
 
-def _playing_theme() -> int:
+def _playing_theme() -> str:
     """The button whose side plays now (one theme for every panel)."""
-    if not _THEME or not dpg.does_item_exist(_THEME[0]):
-        _THEME.clear()
-        with dpg.theme() as theme, dpg.theme_component(dpg.mvButton):
+    if not dpg.does_item_exist(PLAYING_THEME):
+        with dpg.theme(tag=PLAYING_THEME), dpg.theme_component(dpg.mvButton):
             dpg.add_theme_color(dpg.mvThemeCol_Button, (*ACCENT, 200))
-        _THEME.append(theme)
-    return _THEME[0]
+    return PLAYING_THEME
