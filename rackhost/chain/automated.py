@@ -220,6 +220,7 @@ class Curve:
 
 
 Setter = Callable[[float], None]
+_KNOWN_RAWS = 4096  # values whose raw value a setter keeps
 
 
 def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
@@ -268,10 +269,18 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
         def raw_of(value: float) -> float:
             return 1.0 if value >= 0.5 else 0.0
     else:
-        def raw_of(value: float) -> float:
-            return parse(repr(value))
-
         parse = instances[0]._get_parameter(cpp_name).get_raw_value_for_text
+        # The plug-in's reading of a value's text, kept: a stepped parameter (ZamCompX2's threshold) plays the same
+        # few hundred values over and over, and reading one costs more than setting it. Bounded, for a smooth one.
+        known: dict[float, float] = {}
+
+        def raw_of(value: float) -> float:
+            raw = known.get(value)
+            if raw is None:
+                raw = parse(repr(value))
+                if value and len(known) < _KNOWN_RAWS:  # 0.0 and -0.0 are one key but two texts
+                    known[value] = raw
+            return raw
     # The plug-in owns its parameters for its lifetime; a snapshot is rebuilt whenever a plug-in is replaced.
     targets = [inst._get_parameter(cpp_name) for inst in instances]
 
@@ -283,14 +292,35 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
     return set_external
 
 
+class _Changes:
+    """A stage's values worked out for transport frames ``first`` .. ``last - 1``: the frames where one of them
+    changes (``frames``, ``first`` always among them) and the values from each on (``rows``, one per curve).
+
+    The values are read at the frames where the block engine may cut (the :data:`GRID`, the block boundaries,
+    every point) and held between them; a value that does not move costs nothing, so a stepped parameter on a
+    slow ramp (ZamCompX2's threshold in 0.08 dB steps) changes every few hundred frames, not every 32."""
+
+    __slots__ = ("key", "first", "last", "frames", "rows")
+
+    def __init__(self, key: tuple, first: int, last: int, frames: list[int], rows: list[list[float]]):
+        self.key, self.first, self.last, self.frames, self.rows = key, first, last, frames, rows
+
+
+# Transport frames of changes a stage works out at a time, at least; or this many of the blocks (segments) it is
+# handed, whichever is longer. A render's segments then cost one working-out in four.
+PLAN_FRAMES = 8192
+LOOKAHEAD = 4
+
+
 class StageAutomation:
     """Plays one stage's envelopes: cuts its block where they move and sets their values between the pieces."""
 
-    __slots__ = ("curves", "setters", "lag", "block", "current", "buffer", "statics", "stage", "width_in")
+    __slots__ = ("curves", "setters", "lag", "block", "current", "buffer", "statics", "stage", "width_in", "sized",
+                 "span", "changes")
 
     def __init__(self, curves: Sequence[Curve], setters: Sequence[Setter], lag: int, block: int, width: int,
                  max_segment: int, statics: Sequence[Callable[[], None]] = (), stage: Stage | None = None,
-                 width_in: int = 2):
+                 width_in: int = 2, sized: Callable[[np.ndarray, int], np.ndarray] | None = None, stagger: int = 0):
         self.stage = stage
         self.width_in = width_in
         self.curves = tuple(curves)
@@ -300,48 +330,99 @@ class StageAutomation:
         self.current: list[float | None] = [None] * len(self.curves)  # what each parameter was last set to
         self.buffer = np.zeros((width, max_segment), np.float32)
         self.statics = tuple(statics)  # put the model's own values back after a render
+        # The plug-in alone called with a chunk size (pedalboard cuts a call into chunks of that many frames), where
+        # that is the stage; None: each piece is a call of its own. See run().
+        self.sized = sized
+        # Changes worked out ahead (each stage's stretch a little longer than the next one's, as the fades' are).
+        self.span = PLAN_FRAMES + GRID * (stagger % 64)
+        self.changes: _Changes | None = None
 
     def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
+        """``block`` through ``stage``, cut where a value changes and at every block boundary.
+
+        A live engine calls the stage once per block, and once more for every change inside it; a render gets
+        the same pieces, so the same samples, however its segments are cut. Pieces with no change between them
+        may still go in one call, where pedalboard itself cuts the call where the pieces meet: whole blocks
+        after a block boundary, and (``sized``) the piece before a boundary with the one after it, pedalboard
+        told to cut the call into chunks as long as the first piece."""
         n = block.shape[1]
-        start = position - self.lag  # in envelope frames
-        steady = [curve.constant(start, start + n) for curve in self.curves]
-        if None not in steady:
-            self._set(steady)  # type: ignore[arg-type]
-            return stage(block)
-        cuts = self._cuts(position, n)
-        values = np.stack([curve.at(cuts - self.lag) for curve in self.curves])
-        # Keep a cut where a value changes, and every block boundary (as live blocks would cut it).
-        keep = np.empty(len(cuts), bool)
-        keep[0] = True
-        keep[1:] = np.any(values[:, 1:] != values[:, :-1], axis=0) | (cuts[1:] % self.block == 0)
-        starts = (cuts[keep] - position).tolist()
-        rows = values[:, keep].T.tolist()
-        if len(starts) == 1:
-            self._set(rows[0])
-            return stage(block)
+        end = position + n
+        size = self.block
+        changes = self._changes(position, end, n)
+        frames, rows = changes.frames, changes.rows
+        i = bisect.bisect_right(frames, position) - 1
+        j = bisect.bisect_left(frames, end, i + 1)
+        self._set(rows[i])
+        if j == i + 1 and (end <= position + size - position % size or self._steady(position, end)):
+            return stage(block)  # nothing changes (or moves) in it: one call, which pedalboard cuts into blocks
+        sized, current = self.sized, self.current
+        setter = self.setters[0] if len(self.setters) == 1 else None
         out = None
-        current, setters = self.current, self.setters
-        ends = starts[1:] + [n]
-        for begin, end, row in zip(starts, ends, rows):
-            for k, value in enumerate(row):
-                if value != current[k]:
-                    setters[k](value)
-                    current[k] = value
-            piece = stage(block[:, begin:end])
+        at = position  # where the next call starts; the values there are set
+        k = i + 1  # the next change
+        while at < end:
+            upto = frames[k] if k < j else end  # the next change, or the block's end
+            boundary = at + size - at % size
+            if upto <= boundary:
+                stop = upto
+                piece = stage(block[:, at - position: stop - position])
+            elif not at % size:  # whole blocks up to the next change, which pedalboard cuts into the blocks
+                stop = upto if sized is not None else boundary  # (a stage of its own may cut them otherwise)
+                piece = stage(block[:, at - position: stop - position])
+            else:
+                after = min(upto, boundary + size)  # the piece after the boundary, as a live block has it
+                if sized is not None and after - boundary <= boundary - at:
+                    stop = after
+                    piece = sized(block[:, at - position: stop - position], boundary - at)
+                else:
+                    stop = boundary
+                    piece = stage(block[:, at - position: stop - position])
             if out is None:
                 out = self.buffer[: piece.shape[0], :n]
-            out[:, begin:end] = piece
+            out[:, at - position: stop - position] = piece
+            at = stop
+            if k < j and at == frames[k]:
+                row = rows[k]
+                if setter is None:
+                    self._set(row)
+                elif row[0] != current[0]:
+                    setter(row[0])
+                    current[0] = row[0]
+                k += 1
         return out  # type: ignore[return-value]
 
-    def _cuts(self, position: int, n: int) -> np.ndarray:
-        """Where the block may be cut: its start, the grid, block boundaries, and every point inside it."""
-        end = position + n
-        parts = [np.array([position], np.int64), np.arange(-(-position // GRID) * GRID, end, GRID, dtype=np.int64),
-                 np.arange(-(-position // self.block) * self.block, end, self.block, dtype=np.int64)]
+    def _steady(self, position: int, end: int) -> bool:
+        """Every value holds still from ``position`` to ``end`` (not merely the steps it plays)."""
+        lag = self.lag
+        return all(curve.constant(position - lag, end - lag) is not None for curve in self.curves)
+
+    def _changes(self, position: int, end: int, n: int) -> _Changes:
+        """The changes worked out over ``position`` .. ``end - 1`` at least; ``position`` must be a frame they were
+        read at (a new stretch starts there if it is not: a live transport moved by hand)."""
+        key = tuple((c.held, id(c.glide)) for c in self.curves)  # a touch or latch holds some of them
+        changes = self.changes
+        if (changes is None or changes.key != key or position < changes.first or end > changes.last
+                or (position % GRID and position % self.block and position != changes.first)):
+            # A held value may move at the next block: then no further than the block.
+            span = n if any(held is not None for held, _ in key) else max(n, self.span, LOOKAHEAD * n)
+            changes = self.changes = self._work_out(position, position + span, key)
+        return changes
+
+    def _work_out(self, first: int, last: int, key: tuple) -> _Changes:
+        """Where the values change over ``first`` .. ``last - 1``: read at every frame the block engine may cut
+        at (``first`` itself, the grid, block boundaries, every point), kept where one differs from the last."""
+        lag = self.lag
+        parts = [np.array([first], np.int64), np.arange(-(-first // GRID) * GRID, last, GRID, dtype=np.int64),
+                 np.arange(-(-first // self.block) * self.block, last, self.block, dtype=np.int64)]
         for curve in self.curves:
-            frames = curve.cuts + self.lag
-            parts.append(frames[(frames > position) & (frames < end)])
-        return sorted_unique(np.concatenate(parts))
+            frames = curve.cuts + lag
+            parts.append(frames[(frames > first) & (frames < last)])
+        cuts = sorted_unique(np.concatenate(parts))
+        values = np.stack([curve.at(cuts - lag) for curve in self.curves])
+        keep = np.empty(len(cuts), bool)
+        keep[0] = True
+        np.any(values[:, 1:] != values[:, :-1], axis=0, out=keep[1:])
+        return _Changes(key, first, last, cuts[keep].tolist(), values[:, keep].T.tolist())
 
     def _set(self, values: list[float]) -> None:
         current = self.current
@@ -819,7 +900,8 @@ class Planner:
                                             self.max_segment, statics, stage, width_in, compressor, process, mix)
         else:
             automated = StageAutomation(curves, setters, lag, self.block, slot.plugin.output_channels,
-                                        self.max_segment, statics, stage, width_in)
+                                        self.max_segment, statics, stage, width_in, _sized(slot, mix, self),
+                                        self._stagger())
         self.mix.stages.append(automated)
         return automated
 
@@ -855,6 +937,22 @@ def _threshold_only_compressor(slot: Slot, envelopes: list[Envelope], curves: li
             or float(curves[0].values.min()) <= THRESHOLD_FLOOR_DB):
         return None
     return instance
+
+
+def _sized(slot: Slot, mix: object | None, planner: Planner) -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """The plug-in of ``slot`` called with a chunk size, where its stage is that plug-in called with the block as
+    the chunk size (an external plug-in, unadapted, not latent, unkeyed, without a wet/dry): None elsewhere."""
+    plugin = slot.plugin
+    if (mix is not None or plugin.is_builtin or isinstance(plugin, MissingPlugin) or plugin.mode != "direct"
+            or slot.key is not None or len(plugin.instances) != 1
+            or slot.latency(planner.sample_rate, planner.block)):
+        return None
+    process, sample_rate = plugin.instance.process, planner.sample_rate
+
+    def sized(block: np.ndarray, chunk: int) -> np.ndarray:
+        return process(block, sample_rate, chunk, False)
+
+    return sized
 
 
 def _putter(slot: Slot, parameter: str) -> Callable[[], None]:
