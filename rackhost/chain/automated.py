@@ -606,7 +606,8 @@ class Fade:
         self.steady: np.ndarray | None = None
 
     def gains(self, position: int, n: int) -> np.ndarray:
-        """(2, n) float32 left and right gains, or (1, n) for a send's level; (rows, 1) where nothing moves.
+        """(2, n) float32 left and right gains, or (1, n) for a send's level or where left and right are alike
+        (a centred stereo track); (rows, 1) where nothing moves. A view of what is kept: never write into it.
 
         The gains are worked out on the :data:`GRID` of transport frames, and on
         both sides of every point (so a step or a mute lands on its own sample),
@@ -615,8 +616,9 @@ class Fade:
         work. Which frames are worked out does not depend on where blocks start,
         so any cutting into blocks gives the same samples, bit for bit.
 
-        They are worked out for :data:`WINDOW` frames at a time and kept: a
-        128-frame block then costs a couple of numpy calls instead of forty.
+        They are worked out for :data:`WINDOW` frames at a time (or four of the
+        segments a render asks for) and kept: a 128-frame block then costs a
+        slice instead of forty numpy calls.
         """
         start = position - self.lag
         end = start + n
@@ -630,8 +632,8 @@ class Fade:
             return self.steady  # type: ignore[return-value]
         key = tuple((c.held, id(c.glide)) for c in self.curves) + owner  # a touch or latch holds some of them
         window = self.window
-        if window is None or window.key != key or start < window.first or end - 1 > window.last:
-            window = self.window = self._evaluate(start, max(end, start + self.span), key)
+        if window is None or window.key != key or start < window.first or end > window.last:
+            window = self.window = self._evaluate(start, start + max(n, self.span, LOOKAHEAD * n), key)
         return window.between(start, end)
 
     def _owner_values(self) -> tuple:
@@ -657,7 +659,8 @@ class Fade:
         return _Window(key, first, last, frames.astype(np.float64), self._at(frames))
 
     def _at(self, frames: np.ndarray) -> np.ndarray:
-        """The gains at ``frames``: (2, len) left and right, or (1, len) for a send, float64."""
+        """The gains at ``frames``: (2, len) left and right, or (1, len) for a send or where both sides are alike,
+        float64."""
         count = len(frames)
         if self.send is not None:
             db = self.level.at(frames) if self.level is not None else np.full(count, self.send.level_db)  # type: ignore
@@ -668,11 +671,13 @@ class Fade:
         if self.mute is not None:
             level = level * (self.mute.at(frames) < 0.5)
         if self.law == "flat" or (self.law == "bounce" and self.width == 1):
-            return np.vstack((level, level))
+            return level.reshape(1, count)  # both sides alike: one row, which the multiply spreads over both
         if self.pan is not None:
             left, right = _pan_gains(self.pan.at(frames), self.width)
         else:  # one pan for all: worked out once (by the same numpy law, so the same gains to the bit)
             left, right = (g[0] for g in _pan_gains(np.array([float(getattr(owner, "pan", 0.0))]), self.width))
+            if left == right:  # a stereo track panned centre
+                return (level * left).reshape(1, count)
         return np.vstack((level * left, level * right))
 
 
@@ -683,16 +688,17 @@ _OFFSETS = np.arange(GRID, dtype=np.float64)  # a grid cell's frames after its f
 
 
 class _Window:
-    """A fade's gains at the frames it interpolates between, from ``first`` to ``last`` (both grid frames).
+    """A fade's gains per sample from ``first`` to ``last - 1``, joining its values at ``frames`` (float64) by
+    straight lines; ``first`` and ``last`` are grid frames, and every grid frame between is among ``frames``.
 
-    Between two of those frames the gain is a straight line per sample. Most of them are the grid's, so a
-    cell of the grid with no point inside is one multiply-add over its :data:`GRID` frames, where
-    ``np.interp`` searches for every sample (3-4x the time: faders were a quarter of an automated render).
-    The arithmetic is ``np.interp``'s own (slope times offset, plus the start), so the samples are the
-    same, bit for bit; the few cells a point falls in are left to ``np.interp``.
+    Most of the frames are the grid's, so a cell of the grid with no point inside is one multiply-add over
+    its :data:`GRID` frames, where ``np.interp`` searches for every sample (3-4x the time: faders were a
+    quarter of an automated render). The arithmetic is ``np.interp``'s own (slope times offset, plus the
+    start), so the samples are the same, bit for bit; the few cells a point falls in are left to ``np.interp``.
+    They are all worked out at once: a block's gains are then a view of them, never written again.
     """
 
-    __slots__ = ("key", "first", "last", "frames", "values", "grid", "slopes", "points_in")
+    __slots__ = ("key", "first", "last", "frames", "values", "samples")
 
     def __init__(self, key: tuple, first: int, last: int, frames: np.ndarray, values: np.ndarray):
         self.key = key
@@ -702,27 +708,26 @@ class _Window:
         self.values = values  # (rows, len(frames)) float64
         offset = frames - first  # whole numbers, as float64
         on_grid = offset % GRID == 0
-        self.grid = values[:, on_grid]  # at first, first + GRID, ..., last
+        grid = values[:, on_grid]  # at first, first + GRID, ..., last
         # np.interp's slope between two neighbouring frames: (y1 - y0) / (x1 - x0)
-        self.slopes = (self.grid[:, 1:] - self.grid[:, :-1]) / float(GRID)
-        self.points_in = sorted_unique((offset[~on_grid] // GRID).astype(np.int64))  # cells a point falls inside
+        slopes = (grid[:, 1:] - grid[:, :-1]) / float(GRID)
+        rows, cells = slopes.shape
+        samples = np.empty((rows, cells * GRID), np.float32)
+        ramps = slopes[:, :, None] * _OFFSETS
+        np.add(ramps, grid[:, :-1, None], out=samples.reshape(rows, cells, GRID))  # in float64, rounded once
+        for cell in sorted_unique((offset[~on_grid] // GRID).astype(np.int64)).tolist():  # cells a point is in
+            lo = first + cell * GRID
+            hi = lo + GRID
+            i = int(np.searchsorted(frames, lo, side="right")) - 1
+            j = int(np.searchsorted(frames, hi - 1, side="left")) + 1
+            every = np.arange(lo, hi, dtype=np.float64)
+            for row in range(rows):
+                samples[row, lo - first: hi - first] = np.interp(every, frames[i:j], values[row, i:j])
+        self.samples = samples
 
     def between(self, start: int, end: int) -> np.ndarray:
-        """(rows, end - start) float32: the gains at frames ``start`` to ``end - 1``."""
-        n = end - start
-        c0, c1 = (start - self.first) // GRID, (end - 1 - self.first) // GRID + 1  # the cells it touches
-        cells = self.slopes[:, c0:c1, None] * _OFFSETS
-        cells += self.grid[:, c0:c1, None]
-        skip = start - self.first - c0 * GRID
-        out = cells.reshape(cells.shape[0], -1)[:, skip: skip + n].astype(np.float32)
-        for cell in self.points_in[(self.points_in >= c0) & (self.points_in < c1)].tolist():
-            lo, hi = max(self.first + cell * GRID, start), min(self.first + (cell + 1) * GRID, end)
-            i = int(np.searchsorted(self.frames, lo, side="right")) - 1
-            j = int(np.searchsorted(self.frames, hi - 1, side="left")) + 1
-            every = np.arange(lo, hi, dtype=np.float64)
-            for row in range(out.shape[0]):
-                out[row, lo - start: hi - start] = np.interp(every, self.frames[i:j], self.values[row, i:j])
-        return out
+        """(rows, end - start) float32: the gains at frames ``start`` to ``end - 1`` (a view: do not write it)."""
+        return self.samples[:, start - self.first: end - self.first]
 
 
 def sorted_unique(frames: np.ndarray) -> np.ndarray:
