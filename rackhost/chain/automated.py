@@ -475,7 +475,7 @@ class CompressorThreshold(StageAutomation):
     its stage would.
     """
 
-    __slots__ = ("compressor", "process", "mix", "offsets", "rise", "k")
+    __slots__ = ("compressor", "process", "mix", "offsets", "rise", "k", "magnitude", "level", "louder")
 
     def __init__(self, curve: Curve, setter: Setter, lag: int, block: int, width: int, max_segment: int,
                  statics: Sequence[Callable[[], None]], stage: Stage, width_in: int,
@@ -488,6 +488,10 @@ class CompressorThreshold(StageAutomation):
         self.offsets = np.arange(longest, dtype=np.float64)  # made now, not per block
         self.rise = np.empty(longest, np.float64)
         self.k = np.empty(longest, np.float32)
+        # |out|, |in| and which is louder, per sample: made now, not per block (a render's are 128 kB each)
+        self.magnitude = np.empty((width, longest), np.float32)
+        self.level = np.empty((width_in, longest), np.float32)
+        self.louder = np.empty((width, longest), bool)
 
     def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
         curve = self.curves[0]
@@ -565,7 +569,11 @@ class CompressorThreshold(StageAutomation):
         np.exp(k, out=k)
         out = out[: wet.shape[0]]
         np.multiply(wet, k, out=out)
-        np.copyto(out, block, where=np.abs(out) > np.abs(block))
+        n = out.shape[1]
+        louder, magnitude, level = self.louder[: out.shape[0], :n], self.magnitude[: out.shape[0], :n], \
+            self.level[: block.shape[0], :n]
+        np.greater(np.abs(out, out=magnitude), np.abs(block, out=level), out=louder)
+        np.copyto(out, block, where=louder)
         return out
 
 
