@@ -362,24 +362,24 @@ class StageAutomation:
         k = i + 1  # the next change
         while at < end:
             upto = frames[k] if k < j else end  # the next change, or the block's end
-            boundary = at + size - at % size
+            phase = at % size
+            boundary = at - phase + size
+            chunk = 0
             if upto <= boundary:
                 stop = upto
-                piece = stage(block[:, at - position: stop - position])
-            elif not at % size:  # whole blocks up to the next change, which pedalboard cuts into the blocks
+            elif not phase:  # whole blocks up to the next change, which pedalboard cuts into the blocks
                 stop = upto if sized is not None else boundary  # (a stage of its own may cut them otherwise)
-                piece = stage(block[:, at - position: stop - position])
             else:
-                after = min(upto, boundary + size)  # the piece after the boundary, as a live block has it
+                after = upto if upto < boundary + size else boundary + size  # the piece after the boundary
                 if sized is not None and after - boundary <= boundary - at:
-                    stop = after
-                    piece = sized(block[:, at - position: stop - position], boundary - at)
+                    stop, chunk = after, boundary - at
                 else:
                     stop = boundary
-                    piece = stage(block[:, at - position: stop - position])
+            lo, hi = at - position, stop - position
+            piece = sized(block[:, lo:hi], chunk) if chunk else stage(block[:, lo:hi])  # type: ignore[misc]
             if out is None:
                 out = self.buffer[: piece.shape[0], :n]
-            out[:, at - position: stop - position] = piece
+            out[:, lo:hi] = piece
             at = stop
             if k < j and at == frames[k]:
                 row = rows[k]
@@ -412,12 +412,13 @@ class StageAutomation:
         """Where the values change over ``first`` .. ``last - 1``: read at every frame the block engine may cut
         at (``first`` itself, the grid, block boundaries, every point), kept where one differs from the last."""
         lag = self.lag
-        parts = [np.array([first], np.int64), np.arange(-(-first // GRID) * GRID, last, GRID, dtype=np.int64),
-                 np.arange(-(-first // self.block) * self.block, last, self.block, dtype=np.int64)]
-        for curve in self.curves:
-            frames = curve.cuts + lag
-            parts.append(frames[(frames > first) & (frames < last)])
-        cuts = sorted_unique(np.concatenate(parts))
+        cuts = np.arange(-(-first // GRID) * GRID, last, GRID, dtype=np.int64)
+        parts = [frames[(frames > first) & (frames < last)] for frames in (c.cuts + lag for c in self.curves)]
+        if first % GRID or self.block % GRID or any((part % GRID).any() for part in parts):
+            parts += [cuts, np.array([first], np.int64),
+                      np.arange(-(-first // self.block) * self.block, last, self.block, dtype=np.int64)]
+            cuts = sorted_unique(np.concatenate(parts))
+        # else the grid holds them all: the block boundaries, ``first`` and every point
         values = np.stack([curve.at(cuts - lag) for curve in self.curves])
         keep = np.empty(len(cuts), bool)
         keep[0] = True
