@@ -220,7 +220,6 @@ class Curve:
 
 
 Setter = Callable[[float], None]
-_KNOWN_RAWS = 4096  # values whose raw value a setter keeps
 
 
 def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
@@ -270,17 +269,21 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
             return 1.0 if value >= 0.5 else 0.0
     else:
         parse = instances[0]._get_parameter(cpp_name).get_raw_value_for_text
-        # The plug-in's reading of a value's text, kept: a stepped parameter (ZamCompX2's threshold) plays the same
-        # few hundred values over and over, and reading one costs more than setting it. Bounded, for a smooth one.
-        known: dict[float, float] = {}
+        # The plug-in's reading of each value's text, kept for a stepped parameter (ZamCompX2's threshold): it plays
+        # the same few hundred values again and again (a curve reads the nearest step), and reading one costs more
+        # than setting it.
+        known: dict[float, float] | None = {} if len(info.steps) > 1 else None
 
         def raw_of(value: float) -> float:
+            if known is None:
+                return parse(repr(value))
             raw = known.get(value)
             if raw is None:
                 raw = parse(repr(value))
-                if value and len(known) < _KNOWN_RAWS:  # 0.0 and -0.0 are one key but two texts
+                if value:  # 0.0 and -0.0 are one key but two texts
                     known[value] = raw
             return raw
+
     # The plug-in owns its parameters for its lifetime; a snapshot is rebuilt whenever a plug-in is replaced.
     targets = [inst._get_parameter(cpp_name) for inst in instances]
 
