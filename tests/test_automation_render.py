@@ -242,6 +242,31 @@ def test_block_by_block_as_live_gives_the_samples_of_the_offline_render(block):
     assert np.array_equal(render_block_by_block(session(), block), offline)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(block=st.sampled_from([64, 100, 128, 256, 500, 512, 1000]), shape=st.sampled_from(["linear", "smooth"]),
+       ratio_too=st.booleans())
+def test_a_vst3_parameter_stepping_every_few_hundred_frames_renders_as_live_blocks_do_bit_for_bit(block, shape,
+                                                                                               ratio_too):
+    """ZamCompX2's threshold moves in 0.08 dB steps: on a slow ramp it changes every ~270 frames, so a render joins
+    the piece before a block boundary and the one after it into one call (pedalboard cutting it at the boundary)
+    where a live engine makes two calls. The samples must be the live blocks' all the same."""
+    from rackhost.chain.offline import render_mix
+
+    def session() -> Session:
+        s = Session(sample_rate=SR, block_size=block)
+        t = s.add_track("a", ArraySource(np.vstack([_sine(1.0, 0.8)[0], _sine(1.0, 0.8, 600.0)[0]]), SR))
+        zam = t.chain.add(Plugin.load(VST3 / "ZamCompX2.vst3"))
+        zam.plugin.set("ratio", 6.0)
+        _automate(t, SlotTarget(zam, "threshold_db"), (0.0, -5.0, shape), (0.5, -12.0, "step"), (0.6, -20.0),
+                  (1.0, -26.0))
+        if ratio_too:
+            _automate(t, SlotTarget(zam, "ratio"), (0.0, 6.0), (0.3, 2.0, "step"), (0.55, 4.0))
+        return s
+
+    offline = render_mix(session(), tail=False).audio
+    assert np.array_equal(render_block_by_block(session(), block), offline)
+
+
 def test_a_delay_keeps_its_echoes_when_its_automated_ramp_ends_and_whole_blocks_resume():
     """pedalboard prepares a plug-in again, emptying a delay line, when a call is longer than any before it: a
     render hands an automated slot 32-frame pieces, then whole blocks once its envelope stops moving."""

@@ -268,10 +268,22 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
         def raw_of(value: float) -> float:
             return 1.0 if value >= 0.5 else 0.0
     else:
-        def raw_of(value: float) -> float:
-            return parse(repr(value))
-
         parse = instances[0]._get_parameter(cpp_name).get_raw_value_for_text
+        # The plug-in's reading of each value's text, kept for a stepped parameter (ZamCompX2's threshold): it plays
+        # the same few hundred values again and again (a curve reads the nearest step), and reading one costs more
+        # than setting it.
+        known: dict[float, float] | None = {} if len(info.steps) > 1 else None
+
+        def raw_of(value: float) -> float:
+            if known is None:
+                return parse(repr(value))
+            raw = known.get(value)
+            if raw is None:
+                raw = parse(repr(value))
+                if value:  # 0.0 and -0.0 are one key but two texts
+                    known[value] = raw
+            return raw
+
     # The plug-in owns its parameters for its lifetime; a snapshot is rebuilt whenever a plug-in is replaced.
     targets = [inst._get_parameter(cpp_name) for inst in instances]
 
@@ -283,14 +295,35 @@ def parameter_setter(slot: Slot, parameter: str, mix: object | None) -> Setter:
     return set_external
 
 
+class _Changes:
+    """A stage's values worked out for transport frames ``first`` .. ``last - 1``: the frames where one of them
+    changes (``frames``, ``first`` always among them) and the values from each on (``rows``, one per curve).
+
+    The values are read at the frames where the block engine may cut (the :data:`GRID`, the block boundaries,
+    every point) and held between them; a value that does not move costs nothing, so a stepped parameter on a
+    slow ramp (ZamCompX2's threshold in 0.08 dB steps) changes every few hundred frames, not every 32."""
+
+    __slots__ = ("key", "first", "last", "frames", "rows")
+
+    def __init__(self, key: tuple, first: int, last: int, frames: list[int], rows: list[list[float]]):
+        self.key, self.first, self.last, self.frames, self.rows = key, first, last, frames, rows
+
+
+# Transport frames of changes a stage works out at a time, at least; or this many of the blocks (segments) it is
+# handed, whichever is longer. A render's segments then cost one working-out in four.
+PLAN_FRAMES = 8192
+LOOKAHEAD = 4
+
+
 class StageAutomation:
     """Plays one stage's envelopes: cuts its block where they move and sets their values between the pieces."""
 
-    __slots__ = ("curves", "setters", "lag", "block", "current", "buffer", "statics", "stage", "width_in")
+    __slots__ = ("curves", "setters", "lag", "block", "current", "buffer", "statics", "stage", "width_in", "sized",
+                 "span", "changes")
 
     def __init__(self, curves: Sequence[Curve], setters: Sequence[Setter], lag: int, block: int, width: int,
                  max_segment: int, statics: Sequence[Callable[[], None]] = (), stage: Stage | None = None,
-                 width_in: int = 2):
+                 width_in: int = 2, sized: Callable[[np.ndarray, int], np.ndarray] | None = None, stagger: int = 0):
         self.stage = stage
         self.width_in = width_in
         self.curves = tuple(curves)
@@ -300,48 +333,100 @@ class StageAutomation:
         self.current: list[float | None] = [None] * len(self.curves)  # what each parameter was last set to
         self.buffer = np.zeros((width, max_segment), np.float32)
         self.statics = tuple(statics)  # put the model's own values back after a render
+        # The plug-in alone called with a chunk size (pedalboard cuts a call into chunks of that many frames), where
+        # that is the stage; None: each piece is a call of its own. See run().
+        self.sized = sized
+        # Changes worked out ahead (each stage's stretch a little longer than the next one's, as the fades' are).
+        self.span = PLAN_FRAMES + GRID * (stagger % 64)
+        self.changes: _Changes | None = None
 
     def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
+        """``block`` through ``stage``, cut where a value changes and at every block boundary.
+
+        A live engine calls the stage once per block, and once more for every change inside it; a render gets
+        the same pieces, so the same samples, however its segments are cut. Pieces with no change between them
+        may still go in one call, where pedalboard itself cuts the call where the pieces meet: whole blocks
+        after a block boundary, and (``sized``) the piece before a boundary with the one after it, pedalboard
+        told to cut the call into chunks as long as the first piece."""
         n = block.shape[1]
-        start = position - self.lag  # in envelope frames
-        steady = [curve.constant(start, start + n) for curve in self.curves]
-        if None not in steady:
-            self._set(steady)  # type: ignore[arg-type]
-            return stage(block)
-        cuts = self._cuts(position, n)
-        values = np.stack([curve.at(cuts - self.lag) for curve in self.curves])
-        # Keep a cut where a value changes, and every block boundary (as live blocks would cut it).
-        keep = np.empty(len(cuts), bool)
-        keep[0] = True
-        keep[1:] = np.any(values[:, 1:] != values[:, :-1], axis=0) | (cuts[1:] % self.block == 0)
-        starts = (cuts[keep] - position).tolist()
-        rows = values[:, keep].T.tolist()
-        if len(starts) == 1:
-            self._set(rows[0])
-            return stage(block)
+        end = position + n
+        size = self.block
+        changes = self._changes(position, end, n)
+        frames, rows = changes.frames, changes.rows
+        i = bisect.bisect_right(frames, position) - 1
+        j = bisect.bisect_left(frames, end, i + 1)
+        self._set(rows[i])
+        if j == i + 1 and (end <= position + size - position % size or self._steady(position, end)):
+            return stage(block)  # nothing changes (or moves) in it: one call, which pedalboard cuts into blocks
+        sized, current = self.sized, self.current
+        setter = self.setters[0] if len(self.setters) == 1 else None
         out = None
-        current, setters = self.current, self.setters
-        ends = starts[1:] + [n]
-        for begin, end, row in zip(starts, ends, rows):
-            for k, value in enumerate(row):
-                if value != current[k]:
-                    setters[k](value)
-                    current[k] = value
-            piece = stage(block[:, begin:end])
+        at = position  # where the next call starts; the values there are set
+        k = i + 1  # the next change
+        while at < end:
+            upto = frames[k] if k < j else end  # the next change, or the block's end
+            phase = at % size
+            boundary = at - phase + size
+            chunk = 0
+            if upto <= boundary:
+                stop = upto
+            elif not phase:  # whole blocks up to the next change, which pedalboard cuts into the blocks
+                stop = upto if sized is not None else boundary  # (a stage of its own may cut them otherwise)
+            else:
+                after = upto if upto < boundary + size else boundary + size  # the piece after the boundary
+                if sized is not None and after - boundary <= boundary - at:
+                    stop, chunk = after, boundary - at
+                else:
+                    stop = boundary
+            lo, hi = at - position, stop - position
+            piece = sized(block[:, lo:hi], chunk) if chunk else stage(block[:, lo:hi])  # type: ignore[misc]
             if out is None:
                 out = self.buffer[: piece.shape[0], :n]
-            out[:, begin:end] = piece
+            out[:, lo:hi] = piece
+            at = stop
+            if k < j and at == frames[k]:
+                row = rows[k]
+                if setter is None:
+                    self._set(row)
+                elif row[0] != current[0]:
+                    setter(row[0])
+                    current[0] = row[0]
+                k += 1
         return out  # type: ignore[return-value]
 
-    def _cuts(self, position: int, n: int) -> np.ndarray:
-        """Where the block may be cut: its start, the grid, block boundaries, and every point inside it."""
-        end = position + n
-        parts = [np.array([position], np.int64), np.arange(-(-position // GRID) * GRID, end, GRID, dtype=np.int64),
-                 np.arange(-(-position // self.block) * self.block, end, self.block, dtype=np.int64)]
-        for curve in self.curves:
-            frames = curve.cuts + self.lag
-            parts.append(frames[(frames > position) & (frames < end)])
-        return sorted_unique(np.concatenate(parts))
+    def _steady(self, position: int, end: int) -> bool:
+        """Every value holds still from ``position`` to ``end`` (not merely the steps it plays)."""
+        lag = self.lag
+        return all(curve.constant(position - lag, end - lag) is not None for curve in self.curves)
+
+    def _changes(self, position: int, end: int, n: int) -> _Changes:
+        """The changes worked out over ``position`` .. ``end - 1`` at least; ``position`` must be a frame they were
+        read at (a new stretch starts there if it is not: a live transport moved by hand)."""
+        key = tuple((c.held, id(c.glide)) for c in self.curves)  # a touch or latch holds some of them
+        changes = self.changes
+        if (changes is None or changes.key != key or position < changes.first or end > changes.last
+                or (position % GRID and position % self.block and position != changes.first)):
+            # A held value may move at the next block: then no further than the block.
+            span = n if any(held is not None for held, _ in key) else max(n, self.span, LOOKAHEAD * n)
+            changes = self.changes = self._work_out(position, position + span, key)
+        return changes
+
+    def _work_out(self, first: int, last: int, key: tuple) -> _Changes:
+        """Where the values change over ``first`` .. ``last - 1``: read at every frame the block engine may cut
+        at (``first`` itself, the grid, block boundaries, every point), kept where one differs from the last."""
+        lag = self.lag
+        cuts = np.arange(-(-first // GRID) * GRID, last, GRID, dtype=np.int64)
+        parts = [frames[(frames > first) & (frames < last)] for frames in (c.cuts + lag for c in self.curves)]
+        if first % GRID or self.block % GRID or any((part % GRID).any() for part in parts):
+            parts += [cuts, np.array([first], np.int64),
+                      np.arange(-(-first // self.block) * self.block, last, self.block, dtype=np.int64)]
+            cuts = sorted_unique(np.concatenate(parts))
+        # else the grid holds them all: the block boundaries, ``first`` and every point
+        values = np.stack([curve.at(cuts - lag) for curve in self.curves])
+        keep = np.empty(len(cuts), bool)
+        keep[0] = True
+        np.any(values[:, 1:] != values[:, :-1], axis=0, out=keep[1:])
+        return _Changes(key, first, last, cuts[keep].tolist(), values[:, keep].T.tolist())
 
     def _set(self, values: list[float]) -> None:
         current = self.current
@@ -394,7 +479,7 @@ class CompressorThreshold(StageAutomation):
     its stage would.
     """
 
-    __slots__ = ("compressor", "process", "mix", "offsets", "rise", "k")
+    __slots__ = ("compressor", "process", "mix", "offsets", "rise", "k", "magnitude", "level", "louder")
 
     def __init__(self, curve: Curve, setter: Setter, lag: int, block: int, width: int, max_segment: int,
                  statics: Sequence[Callable[[], None]], stage: Stage, width_in: int,
@@ -407,6 +492,10 @@ class CompressorThreshold(StageAutomation):
         self.offsets = np.arange(longest, dtype=np.float64)  # made now, not per block
         self.rise = np.empty(longest, np.float64)
         self.k = np.empty(longest, np.float32)
+        # |out|, |in| and which is louder, per sample: made now, not per block (a render's are 128 kB each)
+        self.magnitude = np.empty((width, longest), np.float32)
+        self.level = np.empty((width_in, longest), np.float32)
+        self.louder = np.empty((width, longest), bool)
 
     def run(self, stage: Stage, block: np.ndarray, position: int) -> np.ndarray:
         curve = self.curves[0]
@@ -484,7 +573,11 @@ class CompressorThreshold(StageAutomation):
         np.exp(k, out=k)
         out = out[: wet.shape[0]]
         np.multiply(wet, k, out=out)
-        np.copyto(out, block, where=np.abs(out) > np.abs(block))
+        n = out.shape[1]
+        louder, magnitude, level = self.louder[: out.shape[0], :n], self.magnitude[: out.shape[0], :n], \
+            self.level[: block.shape[0], :n]
+        np.greater(np.abs(out, out=magnitude), np.abs(block, out=level), out=louder)
+        np.copyto(out, block, where=louder)
         return out
 
 
@@ -525,7 +618,8 @@ class Fade:
         self.steady: np.ndarray | None = None
 
     def gains(self, position: int, n: int) -> np.ndarray:
-        """(2, n) float32 left and right gains, or (1, n) for a send's level; (rows, 1) where nothing moves.
+        """(2, n) float32 left and right gains, or (1, n) for a send's level or where left and right are alike
+        (a centred stereo track); (rows, 1) where nothing moves. A view of what is kept: never write into it.
 
         The gains are worked out on the :data:`GRID` of transport frames, and on
         both sides of every point (so a step or a mute lands on its own sample),
@@ -534,8 +628,9 @@ class Fade:
         work. Which frames are worked out does not depend on where blocks start,
         so any cutting into blocks gives the same samples, bit for bit.
 
-        They are worked out for :data:`WINDOW` frames at a time and kept: a
-        128-frame block then costs a couple of numpy calls instead of forty.
+        They are worked out for :data:`WINDOW` frames at a time (or four of the
+        segments a render asks for) and kept: a 128-frame block then costs a
+        slice instead of forty numpy calls.
         """
         start = position - self.lag
         end = start + n
@@ -549,8 +644,8 @@ class Fade:
             return self.steady  # type: ignore[return-value]
         key = tuple((c.held, id(c.glide)) for c in self.curves) + owner  # a touch or latch holds some of them
         window = self.window
-        if window is None or window.key != key or start < window.first or end - 1 > window.last:
-            window = self.window = self._evaluate(start, max(end, start + self.span), key)
+        if window is None or window.key != key or start < window.first or end > window.last:
+            window = self.window = self._evaluate(start, start + max(n, self.span, LOOKAHEAD * n), key)
         return window.between(start, end)
 
     def _owner_values(self) -> tuple:
@@ -576,7 +671,8 @@ class Fade:
         return _Window(key, first, last, frames.astype(np.float64), self._at(frames))
 
     def _at(self, frames: np.ndarray) -> np.ndarray:
-        """The gains at ``frames``: (2, len) left and right, or (1, len) for a send, float64."""
+        """The gains at ``frames``: (2, len) left and right, or (1, len) for a send or where both sides are alike,
+        float64."""
         count = len(frames)
         if self.send is not None:
             db = self.level.at(frames) if self.level is not None else np.full(count, self.send.level_db)  # type: ignore
@@ -587,11 +683,13 @@ class Fade:
         if self.mute is not None:
             level = level * (self.mute.at(frames) < 0.5)
         if self.law == "flat" or (self.law == "bounce" and self.width == 1):
-            return np.vstack((level, level))
+            return level.reshape(1, count)  # both sides alike: one row, which the multiply spreads over both
         if self.pan is not None:
             left, right = _pan_gains(self.pan.at(frames), self.width)
         else:  # one pan for all: worked out once (by the same numpy law, so the same gains to the bit)
             left, right = (g[0] for g in _pan_gains(np.array([float(getattr(owner, "pan", 0.0))]), self.width))
+            if left == right:  # a stereo track panned centre
+                return (level * left).reshape(1, count)
         return np.vstack((level * left, level * right))
 
 
@@ -602,16 +700,17 @@ _OFFSETS = np.arange(GRID, dtype=np.float64)  # a grid cell's frames after its f
 
 
 class _Window:
-    """A fade's gains at the frames it interpolates between, from ``first`` to ``last`` (both grid frames).
+    """A fade's gains per sample from ``first`` to ``last - 1``, joining its values at ``frames`` (float64) by
+    straight lines; ``first`` and ``last`` are grid frames, and every grid frame between is among ``frames``.
 
-    Between two of those frames the gain is a straight line per sample. Most of them are the grid's, so a
-    cell of the grid with no point inside is one multiply-add over its :data:`GRID` frames, where
-    ``np.interp`` searches for every sample (3-4x the time: faders were a quarter of an automated render).
-    The arithmetic is ``np.interp``'s own (slope times offset, plus the start), so the samples are the
-    same, bit for bit; the few cells a point falls in are left to ``np.interp``.
+    Most of the frames are the grid's, so a cell of the grid with no point inside is one multiply-add over
+    its :data:`GRID` frames, where ``np.interp`` searches for every sample (3-4x the time: faders were a
+    quarter of an automated render). The arithmetic is ``np.interp``'s own (slope times offset, plus the
+    start), so the samples are the same, bit for bit; the few cells a point falls in are left to ``np.interp``.
+    They are all worked out at once: a block's gains are then a view of them, never written again.
     """
 
-    __slots__ = ("key", "first", "last", "frames", "values", "grid", "slopes", "points_in")
+    __slots__ = ("key", "first", "last", "frames", "values", "samples")
 
     def __init__(self, key: tuple, first: int, last: int, frames: np.ndarray, values: np.ndarray):
         self.key = key
@@ -621,27 +720,26 @@ class _Window:
         self.values = values  # (rows, len(frames)) float64
         offset = frames - first  # whole numbers, as float64
         on_grid = offset % GRID == 0
-        self.grid = values[:, on_grid]  # at first, first + GRID, ..., last
+        grid = values[:, on_grid]  # at first, first + GRID, ..., last
         # np.interp's slope between two neighbouring frames: (y1 - y0) / (x1 - x0)
-        self.slopes = (self.grid[:, 1:] - self.grid[:, :-1]) / float(GRID)
-        self.points_in = sorted_unique((offset[~on_grid] // GRID).astype(np.int64))  # cells a point falls inside
+        slopes = (grid[:, 1:] - grid[:, :-1]) / float(GRID)
+        rows, cells = slopes.shape
+        samples = np.empty((rows, cells * GRID), np.float32)
+        ramps = slopes[:, :, None] * _OFFSETS
+        np.add(ramps, grid[:, :-1, None], out=samples.reshape(rows, cells, GRID))  # in float64, rounded once
+        for cell in sorted_unique((offset[~on_grid] // GRID).astype(np.int64)).tolist():  # cells a point is in
+            lo = first + cell * GRID
+            hi = lo + GRID
+            i = int(np.searchsorted(frames, lo, side="right")) - 1
+            j = int(np.searchsorted(frames, hi - 1, side="left")) + 1
+            every = np.arange(lo, hi, dtype=np.float64)
+            for row in range(rows):
+                samples[row, lo - first: hi - first] = np.interp(every, frames[i:j], values[row, i:j])
+        self.samples = samples
 
     def between(self, start: int, end: int) -> np.ndarray:
-        """(rows, end - start) float32: the gains at frames ``start`` to ``end - 1``."""
-        n = end - start
-        c0, c1 = (start - self.first) // GRID, (end - 1 - self.first) // GRID + 1  # the cells it touches
-        cells = self.slopes[:, c0:c1, None] * _OFFSETS
-        cells += self.grid[:, c0:c1, None]
-        skip = start - self.first - c0 * GRID
-        out = cells.reshape(cells.shape[0], -1)[:, skip: skip + n].astype(np.float32)
-        for cell in self.points_in[(self.points_in >= c0) & (self.points_in < c1)].tolist():
-            lo, hi = max(self.first + cell * GRID, start), min(self.first + (cell + 1) * GRID, end)
-            i = int(np.searchsorted(self.frames, lo, side="right")) - 1
-            j = int(np.searchsorted(self.frames, hi - 1, side="left")) + 1
-            every = np.arange(lo, hi, dtype=np.float64)
-            for row in range(out.shape[0]):
-                out[row, lo - start: hi - start] = np.interp(every, self.frames[i:j], self.values[row, i:j])
-        return out
+        """(rows, end - start) float32: the gains at frames ``start`` to ``end - 1`` (a view: do not write it)."""
+        return self.samples[:, start - self.first: end - self.first]
 
 
 def sorted_unique(frames: np.ndarray) -> np.ndarray:
@@ -819,7 +917,8 @@ class Planner:
                                             self.max_segment, statics, stage, width_in, compressor, process, mix)
         else:
             automated = StageAutomation(curves, setters, lag, self.block, slot.plugin.output_channels,
-                                        self.max_segment, statics, stage, width_in)
+                                        self.max_segment, statics, stage, width_in, _sized(slot, mix, self),
+                                        self._stagger())
         self.mix.stages.append(automated)
         return automated
 
@@ -855,6 +954,22 @@ def _threshold_only_compressor(slot: Slot, envelopes: list[Envelope], curves: li
             or float(curves[0].values.min()) <= THRESHOLD_FLOOR_DB):
         return None
     return instance
+
+
+def _sized(slot: Slot, mix: object | None, planner: Planner) -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """The plug-in of ``slot`` called with a chunk size, where its stage is that plug-in called with the block as
+    the chunk size (an external plug-in, unadapted, not latent, unkeyed, without a wet/dry): None elsewhere."""
+    plugin = slot.plugin
+    if (mix is not None or plugin.is_builtin or isinstance(plugin, MissingPlugin) or plugin.mode != "direct"
+            or slot.key is not None or len(plugin.instances) != 1
+            or slot.latency(planner.sample_rate, planner.block)):
+        return None
+    process, sample_rate = plugin.instance.process, planner.sample_rate
+
+    def sized(block: np.ndarray, chunk: int) -> np.ndarray:
+        return process(block, sample_rate, chunk, False)
+
+    return sized
 
 
 def _putter(slot: Slot, parameter: str) -> Callable[[], None]:
