@@ -13,7 +13,7 @@ from gui_driver import built_window, steps
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rackhost.chain import Branch, Chain, Plugin, Session, Slot, Split
+from rackhost.chain import Branch, Bus, Chain, Plugin, Session, Slot, Split, Track
 from rackhost.chain.chain import path_of
 from rackhost.chain.history import Editor
 from rackhost.chain.midi import CCMapping, MappingTarget
@@ -132,6 +132,152 @@ def test_a_slot_replaced_by_another_plugin_drops_its_controller_until_undo_and_b
     assert _pointing(session) == {20: gain, 21: comp, 22: reverb}
     fresh = session.edit.replace_slot(chain, comp, Plugin.create("Compressor"))
     assert _pointing(session) == {20: gain, 21: fresh, 22: reverb}
+
+
+# -- tracks, busses, sends and whole chains ----------------------------------------------------------------------
+
+
+def _mixer() -> tuple[Session, dict[int, object]]:
+    """Two tracks and two busses; the bass (the later track) and the second bus each with a controller on their
+    fader (30, 40), pan (31, 41), send to 'verb' (32, 42) and first slot's parameter (33, 43); the drums' fader on
+    34. Returns what each controller moves (a strip, a send or a slot)."""
+    session = Session(sample_rate=SR, block_size=256)
+    drums = session.add_track("drums", None, input=(0, 1), chain=parse_chain("Compressor"))
+    bass = session.add_track("bass", None, input=(0, 1), chain=parse_chain("Gain; Compressor"))
+    session.add_bus("verb", parse_chain("Reverb"))
+    keys = session.add_bus("keys bus", parse_chain("Compressor; Gain"))
+    moved = {}
+    for strip, base, place in ((bass, 30, {"track": 1}), (keys, 40, {"track": None, "bus": 1})):
+        strip.add_send("verb", -12.0)
+        targets = [MappingTarget(kind="gain", **place), MappingTarget(kind="pan", **place),
+                   MappingTarget(kind="send", send="verb", **place),
+                   MappingTarget(kind="parameter", slot=0, parameter="gain_db", **place)]
+        for n, (target, what) in enumerate(zip(targets, (strip, strip, strip.sends[0], strip.chain[0]))):
+            session.midi.add(CCMapping(1, base + n, target))
+            moved[base + n] = what
+    session.midi.add(CCMapping(1, 34, MappingTarget(0, "gain")))
+    moved[34] = drums
+    return session, moved
+
+
+def _moves(session: Session) -> dict[int, object]:
+    """What each controller's mapping moves now: its strip, send or slot object."""
+    out = {}
+    for m in session.midi.mappings:
+        target = m.target
+        out[m.controller] = target.item(session) if target.kind == "parameter" else \
+            target.send_of(session) if target.kind == "send" else target.owner(session)
+    return out
+
+
+def _same(session: Session, first: list[CCMapping]) -> bool:
+    """The mappings are ``first``: the same objects in the same order."""
+    return len(session.midi.mappings) == len(first) and all(a is b for a, b in zip(session.midi.mappings, first))
+
+
+def test_a_track_inserted_before_a_mapped_track_leaves_its_fader_pan_send_and_slot_knobs_on_it_through_undo():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    bass = session.tracks[1]
+    session.edit.add_track(session, Track("keys", input=(0, 1), chain=parse_chain("Gain")), 0)
+    assert len(session.history.labels()[0]) == 1 and _moves(session) == moved
+    session.midi.apply_cc(session, 1, 30, 0)  # the bass fader to its bottom, not the new track's
+    assert bass.gain_db == pytest.approx(-60.0) and session.tracks[0].gain_db == 0.0
+    session.undo()
+    assert _same(session, first)
+    session.redo()
+    assert _moves(session) == moved and session.midi.for_controller(1, 33)[0].target.track == 2
+
+
+def test_a_track_moved_takes_its_knobs_along_and_the_track_it_passed_keeps_its_own():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    drums, bass = session.tracks
+    session.edit.move_track(session, bass, 0)
+    assert session.tracks == [bass, drums] and _moves(session) == moved
+    assert {m.controller: m.target.track for m in session.midi.mappings if m.controller < 40} == {
+        30: 0, 31: 0, 32: 0, 33: 0, 34: 1}
+    session.edit.move_track(session, drums, -5)  # before the first: first, and undo finds it there
+    assert session.tracks == [drums, bass] and _moves(session) == moved
+    session.undo()
+    session.undo()
+    assert _same(session, first)
+
+
+def test_a_mapped_track_removed_takes_its_knobs_which_undo_brings_back_and_the_later_tracks_keep_theirs():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    drums, bass = session.tracks
+    session.edit.remove_track(session, drums)
+    assert _moves(session) == {c: w for c, w in moved.items() if c != 34}
+    assert session.midi.take_dropped() == ["channel 1 CC 34 -> track 1 gain: its track was removed"]
+    session.edit.remove_track(session, bass)
+    assert _moves(session) == {c: w for c, w in moved.items() if c >= 40} and len(session.midi.take_dropped()) == 4
+    session.undo()
+    session.undo()
+    assert _same(session, first) and session.midi.take_dropped() == []
+
+
+def test_a_bus_inserted_before_a_mapped_bus_or_removed_moves_and_drops_its_knobs_and_its_sends_knobs():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    verb, keys = session.busses
+    session.edit.add_bus(session, Bus("drum bus"), 0)
+    assert _moves(session) == moved and session.midi.for_controller(1, 40)[0].target.bus == 2
+    session.edit.remove_bus(session, verb)  # the sends to it go: their knobs too
+    assert len(session.history.labels()[0]) == 2
+    assert _moves(session) == {c: w for c, w in moved.items() if c not in (32, 42)}
+    assert sorted(session.midi.take_dropped()) == ["channel 1 CC 32 -> track 2 send to verb: its send was removed",
+                                                   "channel 1 CC 42 -> bus 3 send to verb: its send was removed"]
+    session.edit.remove_bus(session, keys)
+    assert _moves(session) == {c: w for c, w in moved.items() if c < 40 and c != 32}
+    assert len(session.midi.take_dropped()) == 3
+    for _ in range(3):
+        session.undo()
+    assert _same(session, first)
+
+
+def test_a_bus_renamed_keeps_the_knobs_on_the_sends_to_it_and_a_send_removed_takes_its_knob_until_undo():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    session.edit.rename_bus(session, session.busses[0], "hall")
+    assert _moves(session) == moved and session.midi.for_controller(1, 32)[0].target.send == "hall"
+    session.midi.apply_cc(session, 1, 32, 127)
+    assert moved[32].level_db == pytest.approx(6.0)
+    session.edit.remove_send(session.tracks[1], "hall")
+    assert _moves(session) == {c: w for c, w in moved.items() if c != 32}
+    assert session.midi.take_dropped() == ["channel 1 CC 32 -> track 2 send to hall: its send was removed"]
+    session.undo()
+    session.undo()
+    assert _same(session, first) and _moves(session) == moved
+
+
+def test_a_chain_loaded_keeps_a_knob_where_the_same_plugin_stands_and_drops_the_others_until_undo():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    bass = session.tracks[1]
+    session.edit.load_chain(bass, parse_chain("Gain(gain_db=-6)"))  # a preset recalled: the same Gain first
+    assert _moves(session)[33] is bass.chain[0] and session.midi.mappings[3] is first[3]
+    session.edit.load_chain(bass, parse_chain("Reverb; Gain"))  # the Gain is second now: its knob goes
+    assert 33 not in _moves(session)
+    assert session.midi.take_dropped() == ["channel 1 CC 33 -> track 2 slot 0.gain_db: its Gain slot was removed"]
+    session.undo()
+    assert _moves(session)[33].plugin.get("gain_db") == pytest.approx(-6.0)
+    session.undo()
+    assert _same(session, first) and _moves(session) == moved
+
+
+def test_an_ab_switch_keeps_a_knob_on_the_same_plugin_in_the_other_setting_and_drops_it_where_there_is_none():
+    session, moved = _mixer()
+    first = list(session.midi.mappings)
+    bass = session.tracks[1]
+    session.edit.switch_ab(bass)  # B is a copy of A: the Gain stands first in both
+    assert _moves(session)[33] is bass.chain[0] and bass.chain[0] is not moved[33] and _same(session, first)
+    session.undo()
+    session.edit.switch_ab(bass, parse_chain("Compressor"))  # a B made elsewhere, without the Gain
+    assert 33 not in _moves(session) and len(session.midi.take_dropped()) == 1
+    session.undo()
+    assert _same(session, first) and _moves(session) == moved
 
 
 def test_an_editor_made_without_its_session_leaves_the_mappings_as_before():
