@@ -158,6 +158,29 @@ def test_program_change_recalls_a_preset_off_the_audio_thread(tmp_path):
     assert np.isfinite(_blocks(engine, 4)).all()
 
 
+def test_a_program_change_says_which_mappings_its_preset_dropped_and_undo_brings_them_back(tmp_path):
+    """The preset's load drops a mapping whose plug-in the new chain has not at its place, in its own undo step:
+    the engine still says so."""
+    session = _session()
+    session.midi.add(CCMapping(1, 30, MappingTarget(None, "parameter", 0, "gain_db")))  # the master's Gain
+    donor = Session()
+    donor.master.chain.add("Reverb", room_size=0.7)
+    donor.master.chain.add("Gain", gain_db=-3)
+    path = tmp_path / "big-room.json"
+    write_preset(preset_from("big room", "mastering", donor.master), path)
+    session.midi.set_program(1, 9, None, str(path))
+    engine = _engine(session)
+    engine.midi.receive(bytes((0xC0, 9)))
+    _blocks(engine, 1)
+    events = engine.poll()
+    assert [s.name for s in session.master.chain] == ["Reverb", "Gain"]
+    assert [e for e in events if "MIDI mapping dropped" in e] == [
+        "MIDI mapping dropped: channel 1 CC 30 -> master slot 0.gain_db: its Gain slot was removed"], events
+    assert session.midi.mappings == [] and session.midi.take_dropped() == []
+    session.undo()
+    assert session.midi.for_controller(1, 30)[0].target.plugin(session) is session.master.chain[0].plugin
+
+
 def test_a_mapping_to_a_removed_slot_is_skipped_and_reported():
     session = _session()
     session.midi.add(CCMapping(1, 7, MappingTarget(0, "parameter", 3, "x")))

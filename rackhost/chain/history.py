@@ -20,7 +20,7 @@ from rackhost.chain.bus import Bus, Send, check_bus_name, check_send_level
 from rackhost.chain.chain import Chain, Slot, SlotPath, as_path, branch_chain, locate, path_of
 from rackhost.chain.colors import check_color, default_color
 from rackhost.chain.compare import ChainOwner, switch
-from rackhost.chain.midi.mapping import CCMapping, MidiMap
+from rackhost.chain.midi.mapping import Anchor, CCMapping, MidiMap
 from rackhost.chain.plugin import Plugin
 from rackhost.chain.sidechain import Key, check_keyable
 from rackhost.chain.split import Branch, Split, check_branch_level
@@ -363,8 +363,9 @@ class History:
 class Editor:
     """Every change to a session's model, recorded for undo.
 
-    ``session``: whose MIDI mappings follow the slots an edit adds, removes or moves, in the same undo step (a
-    mapping names its slot by place). ``session.edit`` gives it; an editor made without one leaves them alone.
+    ``session``: whose MIDI mappings follow the tracks, busses, sends and slots an edit adds, removes or moves, in
+    the same undo step (a mapping names its target by place). ``session.edit`` gives it; an editor made without
+    one leaves them alone.
     """
 
     def __init__(self, history: History, session: TrackList | None = None):
@@ -544,22 +545,26 @@ class Editor:
     # -- tracks -------------------------------------------------------------------
 
     def add_track(self, session: TrackList, track: Track, index: int | None = None) -> Track:
+        """Put ``track`` into the session (last unless ``index``); MIDI mappings to the tracks after it follow
+        them."""
         _check_name(session, track.name)
         where = len(session.tracks) if index is None else index
         if track.color is None:  # a new track is placed: it takes the palette's colour there (not an undo step)
             track.color = default_color(len(session.tracks))
-        self.history.run(InsertItem(session.tracks, track, where, f"add track {track.name}"))
+        self._following(InsertItem(session.tracks, track, where, f"add track {track.name}"))
         return track
 
     def remove_track(self, session: TrackList, track: Track) -> None:
-        """Remove a track, and the keys it gave, as one step."""
-        with self.history.group(f"remove track {track.name}"):
+        """Remove a track, and the keys it gave, as one step. Its MIDI mappings go with it (and come back with
+        undo); those to the tracks after it follow them."""
+        with self._group_following(f"remove track {track.name}"):
             self._clear_keys(session, track.name)
             self.history.run(PopItem(session.tracks, session.tracks.index(track), f"remove track {track.name}"))
 
     def move_track(self, session: TrackList, track: Track, to_index: int) -> None:
+        """Move a track to ``to_index`` (kept within the session); MIDI mappings follow the tracks."""
         to_index = max(0, min(to_index, len(session.tracks) - 1))
-        self.history.run(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
+        self._following(MoveItem(session.tracks, session.tracks.index(track), to_index, f"move {track.name}"))
 
     def rename_track(self, session: TrackList, track: Track, name: str, also: Sequence[Command] = ()) -> None:
         """Rename a track (the keys it gives follow). ``also``: more of the same undo step, run first, so one that
@@ -624,11 +629,14 @@ class Editor:
         self._attr(owner.ab, "other", copy if copy is not None else owner.chain.clone(), label)
 
     def load_chain(self, owner: ChainOwner, chain: Chain, label: str = "load preset") -> None:
-        self.history.run(ReplaceChain(owner, chain, label))
+        """Make ``chain`` the owner's. A MIDI mapping to one of its slots stays where the same plug-in stands at the
+        same place in the new chain; the others go (and come back with undo)."""
+        self._following(ReplaceChain(owner, chain, label))
 
     def switch_ab(self, owner: ChainOwner, copy: Chain | None = None) -> None:
-        """Play the other setting; the first switch makes B a copy of A (``copy``, if made elsewhere already)."""
-        self.history.run(SwitchAB(owner, copy=copy))
+        """Play the other setting; the first switch makes B a copy of A (``copy``, if made elsewhere already).
+        MIDI mappings to its slots stay as with :meth:`load_chain`."""
+        self._following(SwitchAB(owner, copy=copy))
 
     # -- busses and sends ------------------------------------------------------------
 
@@ -637,12 +645,13 @@ class Editor:
         if bus.color is None:
             bus.color = default_color(len(session.busses), bus=True)
         self._routed(session, InsertItem(session.busses, bus, len(session.busses) if index is None else index,
-                                         f"add bus {bus.name}"))
+                                         f"add bus {bus.name}"), follow=True)
         return bus
 
     def remove_bus(self, session: TrackList, bus: Bus) -> None:
-        """Remove a bus, as one step: what was routed into it goes where it went, the sends to it go."""
-        with self.history.group(f"remove bus {bus.name}"):
+        """Remove a bus, as one step: what was routed into it goes where it went, the sends to it go. MIDI mappings
+        to the bus and to those sends go too (and come back with undo); those to the busses after it follow them."""
+        with self._group_following(f"remove bus {bus.name}"):
             for strip in (*session.tracks, *session.busses):
                 if strip is not bus and strip.output == bus.name:
                     self._attr(strip, "output", bus.output, f"output of {strip.name}")
@@ -652,13 +661,13 @@ class Editor:
             self.history.run(PopItem(session.busses, session.busses.index(bus), f"remove bus {bus.name}"))
 
     def rename_bus(self, session: TrackList, bus: Bus, name: str) -> None:
-        """Rename a bus and every output and send naming it, as one step."""
+        """Rename a bus and every output, send and MIDI mapping to a send naming it, as one step."""
         name = name.strip()
         if name == bus.name:
             return
         check_bus_name(session.busses, name)
         old = bus.name
-        with self.history.group(f"rename bus {old} to {name}"):
+        with self._group_following(f"rename bus {old} to {name}"):
             for strip in (*session.tracks, *session.busses):
                 if strip.output == old:
                     self._attr(strip, "output", name, f"output of {strip.name}")
@@ -690,8 +699,9 @@ class Editor:
         return send
 
     def remove_send(self, strip: Track | Bus, send: Send | str) -> None:
+        """Remove a send; a MIDI mapping to its level goes with it (and comes back with undo)."""
         send = strip.send(send) if isinstance(send, str) else send
-        self.history.run(PopItem(strip.sends, strip.sends.index(send), f"remove send {strip.name} to {send.bus}"))
+        self._following(PopItem(strip.sends, strip.sends.index(send), f"remove send {strip.name} to {send.bus}"))
 
     def set_send_level(self, send: Send, level_db: float) -> None:
         level = check_send_level(send.bus, level_db)
@@ -775,38 +785,68 @@ class Editor:
         self.set_points(owner, envelope, points, f"remove a point of {envelope.describe()}")
 
     def _following(self, step: Command) -> None:
-        """Run ``step`` (slots added, removed or moved) with the session's MIDI mappings following the slots, as
-        one undo step."""
+        """Run ``step`` (tracks, busses, sends or slots added, removed or moved; a chain replaced) with the session's
+        MIDI mappings following their targets, as one undo step."""
         repoint = _repointed(self.session, step)
         self.history.run(step if repoint is None else Group([step, repoint], step.label))
 
-    def _routed(self, session: TrackList, command: Command) -> None:
-        """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing."""
+    @contextmanager
+    def _group_following(self, label: str) -> Iterator[None]:
+        """Record everything inside as one step named ``label``, as :meth:`History.group`, with the session's MIDI
+        mappings following what it moved or removed, last in the step (so undone first)."""
+        midi = _mapped(self.session)
+        anchors = midi.anchor(self.session) if midi is not None else None  # type: ignore[arg-type]
+        with self.history.group(label):
+            yield
+            if midi is not None and anchors is not None:
+                repoint = _repoint(midi, anchors, self.session)
+                if repoint is not None:
+                    self.history.run(repoint)
+
+    def _routed(self, session: TrackList, command: Command, follow: bool = False) -> None:
+        """Run ``command`` as a step if the graph it leaves is sound; otherwise raise and record nothing.
+        ``follow``: the session's MIDI mappings follow what it moves, in the same step."""
         command.do()
         try:
             routing.build(session.tracks, session.busses, getattr(getattr(session, "master", None), "chain", None))
         finally:
             command.undo()
-        self.history.run(command)
+        if follow:
+            self._following(command)
+        else:
+            self.history.run(command)
 
     def _attr(self, obj: object, attr: str, value: object, label: str, continuous: bool = False) -> None:
         self.history.run(SetValue(obj, attr, value, lambda: getattr(obj, attr),
                                   lambda v: setattr(obj, attr, v), label, continuous))
 
 
-def _repointed(session: TrackList | None, step: Command) -> Repoint | None:
-    """The MIDI mappings ``step`` moves: each mapping of the session whose slot changes place (the moved one, and
-    those after it in its old and new chain) pointed at the same slot afterwards, and each whose slot ``step``
-    removes dropped; None if none is. Found by doing the step and undoing it."""
+def _mapped(session: TrackList | None) -> MidiMap | None:
+    """The session's MIDI map, if it has mappings to follow."""
     midi = getattr(session, "midi", None)
-    if not isinstance(midi, MidiMap) or not midi.mappings:
+    return midi if isinstance(midi, MidiMap) and midi.mappings else None
+
+
+def _repointed(session: TrackList | None, step: Command) -> Repoint | None:
+    """The MIDI mappings ``step`` moves: each mapping of the session whose target changes place (a slot moved,
+    and those after it in its old and new chain; a track or bus after one added, removed or moved; a send whose
+    bus is renamed) pointed at the same target afterwards, and each whose target ``step`` removes dropped; None if
+    none is. Found by doing the step and undoing it."""
+    midi = _mapped(session)
+    if midi is None:
         return None
     anchors = midi.anchor(session)  # type: ignore[arg-type] - a Session is a MappedSession
     step.do()
     try:
-        followed, lines = midi.followed(anchors, session)  # type: ignore[arg-type]
+        return _repoint(midi, anchors, session)
     finally:
         step.undo()
+
+
+def _repoint(midi: MidiMap, anchors: list[Anchor], session: TrackList | None) -> Repoint | None:
+    """What following ``anchors`` (taken before an edit) to where the edit, done now, left their targets changes
+    of ``midi``'s mappings, as a step; None if nothing."""
+    followed, lines = midi.followed(anchors, session)  # type: ignore[arg-type] - a Session is a MappedSession
     pairs = [(m, followed[id(m)]) for m in midi.mappings if id(m) in followed and followed[id(m)] != m]
     return Repoint(midi, pairs, lines) if pairs else None
 

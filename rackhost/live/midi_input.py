@@ -306,7 +306,9 @@ class LiveMidi:
                         anchors = session.midi.anchor(session)
                         new.append(self.program_loader(session, entry.track, entry.preset))
                         self.recalled.append((entry.track, entry.preset))
-                        new += [f"MIDI mapping dropped: {d}" for d in session.midi.follow(anchors, session)]
+                        # The preset's load dropped those its chain no longer has, in its own undo step.
+                        gone = [*session.midi.take_dropped(), *session.midi.follow(anchors, session)]
+                        new += [f"MIDI mapping dropped: {d}" for d in gone]
                         structural = True
                     except Exception as err:  # noqa: BLE001 - a bad preset is reported, the engine goes on
                         new.append(f"program change {program} on channel {channel}: {entry.preset}: {err}")
