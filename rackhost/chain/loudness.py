@@ -134,13 +134,14 @@ def _summed_peak(audio: np.ndarray, start: int, end: int, phases: tuple[np.ndarr
     if outer is not None:
         on_differences = np.array([outer[:half] - outer[::-1][:half]], np.float32)
         differences = np.empty((half, channels * span), np.float32)
+    x = np.asarray(audio[:, start - reach + 1: end + reach], np.float32)  # x[:, k] is frame start - reach + 1 + k
+    late_pairs, early_pairs = _pair_windows(x, half, end - start)  # views of every span's pairs, made once
     peak = 0.0
     for lo in range(start, end, span):
         n = min(end, lo + span) - lo
-        x = np.asarray(audio[:, lo - reach + 1: lo + n + reach], np.float32)  # x[:, k] is frame lo - reach + 1 + k
         pairs = sums[:, : channels * n]
         rows = pairs.reshape(half, channels, n)
-        late, early = _pair_windows(x, half, n)
+        late, early = late_pairs[:, :, lo - start: lo - start + n], early_pairs[:, :, lo - start: lo - start + n]
         np.add(late, early, out=rows)  # every row in one call: per-call costs were a quarter of the peak's time
         if outer is not None:
             apart = differences[:, : channels * n]
