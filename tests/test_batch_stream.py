@@ -188,3 +188,40 @@ def test_the_input_loudness_a_batch_records_is_measure_of_the_whole_input(
         assert abs(got["true_peak_dbtp"] - want.true_peak_dbtp) <= 1e-4
     if target:
         assert abs(record.after["integrated_lufs"] - -16.0) <= 0.5
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.one_of(st.integers(1, int(0.4 * SR)), st.integers(int(0.4 * SR), 4 * SR)),
+       channels=st.sampled_from([1, 2]), block=st.sampled_from([500, 512]), target=st.booleans(),
+       streamed=st.booleans())
+def test_a_batch_file_gets_the_samples_and_figures_of_a_bare_render_and_a_meter_fed_copies(
+        tmp_path_factory: pytest.TempPathFactory, frames: int, channels: int, block: int, target: bool,
+        streamed: bool):
+    # The batch's input meter holds a whole file's own samples as the render reads them instead of copying each
+    # segment: the record's "before" is, to the last bit, a meter fed a copy of every segment the render reads
+    # (segments of 16000 frames for 500-frame blocks: the meter gathers them across its 65536-frame chunks), and
+    # the output and "after" are those of the same render with no batch around it.
+    tmp = tmp_path_factory.mktemp("bare")
+    audio = np.resize(program_signal(channels, 4.0, seed=frames), (channels, frames)).astype(np.float32)
+    path = tmp / "in.wav"
+    sf.write(path, audio.T, SR, subtype="PCM_24")
+    target = target and frames >= 0.5 * SR  # a target needs loudness to set
+    session = bounce(block, "HighpassFilter(cutoff_frequency_hz=80)", LoudnessTarget(-16.0, -1.0) if target else None)
+    options = RenderOptions(stream_above_seconds=0.0 if streamed else 600.0)
+    record = render_one(session, Job(path, tmp / "out.wav"), options)
+    assert record.status == "done", record.reason
+
+    samples = AudioFileSource(path).audio(SR)
+    meter = StreamMeter(SR, channels, np.float32)
+    segment = block * (16384 // block)
+    for start in range(0, frames, segment):
+        meter.add(np.array(samples[:, start: start + segment]))
+    before = meter.report().to_dict()
+    assert record.before == {"integrated_lufs": before["integrated_lufs"], "true_peak_dbtp": before["true_peak_dbtp"]}
+
+    session.tracks[0].source = AudioFileSource(path)
+    bare = render_to_file(session, tmp / "bare.wav")
+    assert sf.read(tmp / "out.wav", dtype="int32")[0].tobytes() == sf.read(tmp / "bare.wav", dtype="int32")[0].tobytes()
+    after = (bare.target_report.achieved if target else bare.loudness()).to_dict()
+    if not streamed:  # a streamed render measures its output as it writes it: measure()'s figures to rounding
+        assert record.after == {"integrated_lufs": after["integrated_lufs"], "true_peak_dbtp": after["true_peak_dbtp"]}

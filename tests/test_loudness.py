@@ -209,3 +209,59 @@ def test_a_meter_reads_measure_at_lengths_on_and_off_the_gating_grid_at_every_ra
     else:
         assert abs(got.integrated_lufs - want.integrated_lufs) <= 1e-6  # well inside the 0.01 LU the manifest shows
     assert abs(got.true_peak_dbtp - want.true_peak_dbtp) <= 1e-4
+
+
+def _summed_peak_row_by_row(audio: np.ndarray, start: int, end: int, rate: int) -> float:
+    """The float32 true peak with its tap pairs built as they were first written, one row (one pair of window
+    frames) at a time; the same spans, buffers and products: what the one-call build must reproduce bit for bit."""
+    from rackhost.chain.loudness import _SUMMED_SPAN, TRUE_PEAK_REACH, _phase_taps
+
+    center, phases = _phase_taps(2 if rate > 96000 else 4)
+    peak = 0.0
+    for channel in audio:
+        peak = max(peak, center * float(max(channel[start:end].max(), -channel[start:end].min())))
+    reach, width = TRUE_PEAK_REACH, len(phases[0])
+    half = width // 2
+    own, outer = phases[len(phases) // 2], (phases[0] if len(phases) == 3 else None)
+    on_sums = np.array([own[:half]] + ([outer[:half] + outer[::-1][:half]] if outer is not None else []), np.float32)
+    channels, span = audio.shape[0], min(_SUMMED_SPAN, end - start)
+    sums, differences = np.empty((half, channels * span), np.float32), np.empty((half, channels * span), np.float32)
+    for lo in range(start, end, span):
+        n = min(end, lo + span) - lo
+        x = np.asarray(audio[:, lo - reach + 1: lo + n + reach], np.float32)
+        pairs, apart = sums[:, : channels * n], differences[:, : channels * n]
+        rows, apart_rows = pairs.reshape(half, channels, n), apart.reshape(half, channels, n)
+        for q in range(half):
+            late, early = x[:, width - 1 - q: width - 1 - q + n], x[:, q: q + n]
+            np.add(late, early, out=rows[q])
+            np.subtract(late, early, out=apart_rows[q])
+        phased = on_sums @ pairs
+        peak = max(peak, float(phased[0].max()), -float(phased[0].min()))
+        if outer is not None:
+            both = np.abs(phased[1]) + np.abs((np.array([outer[:half] - outer[::-1][:half]], np.float32) @ apart)[0])
+            peak = max(peak, 0.5 * float(both.max()))
+    return peak
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.one_of(st.integers(1, 300), st.integers(300, 40000)), start=st.integers(10, 40),
+       channels=st.integers(1, 2), rate=st.sampled_from([44100, 48000, 96000, 192000]),
+       seed=st.integers(0, 2**32 - 1), layout=st.sampled_from(["rows", "columns", "reversed", "float64"]))
+@example(frames=8192 * 2 + 3, start=10, channels=2, rate=48000, seed=7, layout="rows")  # across spans, 4x
+@example(frames=8192 + 1, start=13, channels=1, rate=192000, seed=8, layout="reversed")  # across spans, 2x
+def test_the_float32_true_peak_builds_its_tap_pairs_in_one_call_to_the_bits_of_row_by_row(frames, start, channels,
+                                                                                          rate, seed, layout):
+    """The input's true peak (the batch's "before") adds and subtracts every mirrored pair of window frames in
+    one call over strided views, where it made one call a pair: the same float32 sums in the same buffers and
+    the same products, so the same value to the last bit, for any length, start, width and memory layout."""
+    from rackhost.chain.loudness import TRUE_PEAK_REACH, interpolated_peak
+
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal((channels, start + frames + TRUE_PEAK_REACH)) * rng.uniform(0.01, 1.0))
+    audio = audio.astype(np.float64 if layout == "float64" else np.float32)
+    if layout == "columns":
+        audio = np.asfortranarray(audio)
+    elif layout == "reversed":
+        audio = audio[:, ::-1]
+    want = _summed_peak_row_by_row(audio, start, start + frames, rate)
+    assert interpolated_peak(audio, start, start + frames, rate, np.float32) == want

@@ -130,7 +130,7 @@ class MeteredSource:
     def loudness(self) -> LoudnessReport:
         own = self.source.audio(self.source.sample_rate)  # type: ignore[attr-defined]
         for start in range(self.meter.frames, own.shape[1], READ_FRAMES):
-            self.meter.add(own[:, start: min(start + READ_FRAMES, own.shape[1])])
+            self.meter.add(own[:, start: min(start + READ_FRAMES, own.shape[1])], kept=True)
         return self.meter.report()
 
 
@@ -149,9 +149,11 @@ class _MeteredReads:
         seen = self.meter.frames
         if stop > seen:
             if start > seen:  # a read that skipped ahead: the meter reads the gap itself
-                self.meter.add(np.asarray(self.audio[:, seen:start], np.float32))  # type: ignore[index]
+                self.meter.add(np.asarray(self.audio[:, seen:start], np.float32), kept=True)  # type: ignore[index]
                 seen = start
-            self.meter.add(read[:, seen - start:])
+            # A whole file's own samples, which nothing writes into, are measured as they are; a streamed file's
+            # read is handed to the engine, so the meter keeps a copy.
+            self.meter.add(read[:, seen - start:], kept=isinstance(self.audio, np.ndarray))
         return read
 
 
