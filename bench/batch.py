@@ -7,7 +7,9 @@
     (the session built once, each file read and rendered to its target with ``render_to_file``)
     (target <= 1.05). ``per_file_overhead_cpu`` is the same ratio in CPU seconds (the worker's and the
     parent's, against the bare render's): on a machine shared with other jobs the wall clock moves with
-    their load between the two runs, the CPU seconds much less.
+    their load between the two runs, the CPU seconds much less. Both sides run twice, in the order bare,
+    batch, batch, bare, and the ratios are of the sums: a machine that slows or speeds up steadily over the
+    four runs weighs on both sides alike.
 
 The files are generated once into a temporary folder (noise shaped like music: a pink-ish spectrum,
 a beat, levels that differ by file). Each configuration writes to its own output folder, so none
@@ -98,11 +100,18 @@ def main() -> None:
         for i in range(args.files):
             sf.write(inputs / f"{i:02}.wav", music_like(args.seconds, i), SAMPLE_RATE, subtype="PCM_24")
         load = os.getloadavg()[0]
-        bare_seconds, bare_cpu = bare(inputs, root / "bare")
-        one, one_cpu = timed(inputs, root / "one", 1)
+        # bare, batch, batch, bare (each to its own folder, so none resumes another): a steady drift of the
+        # machine's speed over the four runs falls on both sides alike
+        bare_first, bare_cpu_first = bare(inputs, root / "bare")
+        one_first, one_cpu_first = timed(inputs, root / "one", 1)
+        one_second, one_cpu_second = timed(inputs, root / "one-again", 1)
+        bare_second, bare_cpu_second = bare(inputs, root / "bare-again")
+        bare_seconds, bare_cpu = (bare_first + bare_second) / 2, (bare_cpu_first + bare_cpu_second) / 2
+        one, one_cpu = (one_first + one_second) / 2, (one_cpu_first + one_cpu_second) / 2
         two, _ = timed(inputs, root / "two", 2)
-        print(f"bare render   {bare_seconds:7.2f} s  ({args.files} files x {args.seconds:g} s; {bare_cpu:.2f} s CPU)")
-        print(f"1 process     {one:7.2f} s  ({one_cpu:.2f} s CPU)")
+        print(f"bare render   {bare_seconds:7.2f} s  ({args.files} files x {args.seconds:g} s; {bare_cpu:.2f} s CPU; "
+              f"runs 1 and 4: {bare_first:.2f}, {bare_second:.2f} s)")
+        print(f"1 process     {one:7.2f} s  ({one_cpu:.2f} s CPU; runs 2 and 3: {one_first:.2f}, {one_second:.2f} s)")
         print(f"pool of 2     {two:7.2f} s")
         ray_seconds = ray_start = None
         try:
@@ -119,6 +128,8 @@ def main() -> None:
         "files": args.files, "seconds_per_file": args.seconds, "cpus": os.cpu_count(),
         "load_average_at_start": round(load, 2),
         "bare_seconds": round(bare_seconds, 3), "one_process_seconds": round(one, 3), "pool_seconds": round(two, 3),
+        "bare_runs_seconds": [round(bare_first, 3), round(bare_second, 3)],
+        "one_process_runs_seconds": [round(one_first, 3), round(one_second, 3)],
         "ray_seconds": None if ray_seconds is None else round(ray_seconds, 3),
         "ray_start_seconds": None if ray_start is None else round(ray_start, 3),
         "pool_speedup": round(one / two, 3),
