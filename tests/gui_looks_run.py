@@ -69,7 +69,11 @@ def parameter_form(real: RealWindow) -> dict:
     tipped = tips(panel.body)
     shown = [{"text": dpg.get_value(t), "rect": rect(t), "tip": tipped.get(t)} for t in texts(panel.body)
              if dpg.is_item_visible(t)]
-    return {"controls": controls, "texts": shown, "window": window_rect(panel.window)}
+    # The top row's wet/dry slider, and every text drawn in the panel above the form.
+    top = [{"text": dpg.get_value(t), "rect": rect(t)} for t in texts(panel.window)
+           if dpg.is_item_visible(t) and t not in texts(panel.body)]
+    return {"controls": controls, "texts": shown, "window": window_rect(panel.window), "top": top,
+            "mix": {"label": dpg.get_item_label(panel.mix), "rect": rect(panel.mix)}}
 
 
 @case

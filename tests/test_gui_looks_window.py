@@ -59,6 +59,13 @@ def test_the_parameter_panel_reads_like_a_form_each_label_before_its_control_and
     labels = [t for t in texts if any(abs(_middle(t["rect"]) - _middle(c["rect"])) < c["rect"][3] / 2
                                       for c in controls.values())]
     assert len({t["rect"][0] for t in labels}) == 1, labels
+    # The top row's wet/dry slider too: its words before it, not after.
+    mix = out["mix"]
+    assert not mix["label"], f"wet/dry: a label after its slider ({mix['label']!r})"
+    left, top, width, height = mix["rect"]
+    before = [t["text"] for t in out["top"] if abs(_middle(t["rect"]) - _middle(mix["rect"])) < height / 2
+              and t["rect"][0] + t["rect"][2] <= left]
+    assert before == ["wet/dry"], out["top"]
 
 
 @pytest.mark.beside_others  # only renders: no engine, no clicks
