@@ -112,6 +112,26 @@ def narrow_readouts(real: RealWindow) -> dict:
 
 
 @case
+def narrow_pan(real: RealWindow) -> dict:
+    """View > Narrow strips: where each strip's switches, its pan knob and the knob's value sit, beside its colour
+    band (as wide as the strip's inside); a track with an input shows its mon switch too."""
+    app = real.app
+    app.set_narrow(True)
+    real.frames(4)
+    app.strips[0]._pan_moved(1.0)  # "R100": the longest value the knob says
+    real.frames(4)
+    out = []
+    for strip in app.strips:
+        items = (strip.mute, strip.solo, getattr(strip, "arm", 0), getattr(strip, "monitor", 0), strip.blind)
+        switches = {dpg.get_item_label(item): rect(item) for item in items if item and dpg.is_item_shown(item)}
+        audition = [rect(item) for item in (strip.hear_input, strip.match, strip.delta)]
+        out.append({"name": strip.owner.name, "switches": switches, "pan": rect(strip.pan),
+                    "pan_text": rect(strip.pan_text), "band": rect(strip.band), "audition": audition,
+                    "console": rect(strip.gain)})  # the fader
+    return {"strips": out}
+
+
+@case
 def preset_list(real: RealWindow) -> dict:
     """The preset browser: each listed row's cells (their words, their width, the words of a tooltip), then the
     pointer on the longest tags cell, and whether its tooltip shows."""
