@@ -69,7 +69,11 @@ def parameter_form(real: RealWindow) -> dict:
     tipped = tips(panel.body)
     shown = [{"text": dpg.get_value(t), "rect": rect(t), "tip": tipped.get(t)} for t in texts(panel.body)
              if dpg.is_item_visible(t)]
-    return {"controls": controls, "texts": shown, "window": window_rect(panel.window)}
+    # The top row's wet/dry slider, and every text drawn in the panel above the form.
+    top = [{"text": dpg.get_value(t), "rect": rect(t)} for t in texts(panel.window)
+           if dpg.is_item_visible(t) and t not in texts(panel.body)]
+    return {"controls": controls, "texts": shown, "window": window_rect(panel.window), "top": top,
+            "mix": {"label": dpg.get_item_label(panel.mix), "rect": rect(panel.mix)}}
 
 
 @case
@@ -105,6 +109,26 @@ def narrow_readouts(real: RealWindow) -> dict:
     real.frames(4)
     return {"readouts": [{"text": dpg.get_value(s.readout), "rect": rect(s.readout), "inner": s.inner,
                           "band": rect(s.band)} for s in app.strips[: len(NARROW_LEVELS)]]}
+
+
+@case
+def narrow_pan(real: RealWindow) -> dict:
+    """View > Narrow strips: where each strip's switches, its pan knob and the knob's value sit, beside its colour
+    band (as wide as the strip's inside); a track with an input shows its mon switch too."""
+    app = real.app
+    app.set_narrow(True)
+    real.frames(4)
+    app.strips[0]._pan_moved(1.0)  # "R100": the longest value the knob says
+    real.frames(4)
+    out = []
+    for strip in app.strips:
+        items = (strip.mute, strip.solo, getattr(strip, "arm", 0), getattr(strip, "monitor", 0), strip.blind)
+        switches = {dpg.get_item_label(item): rect(item) for item in items if item and dpg.is_item_shown(item)}
+        audition = [rect(item) for item in (strip.hear_input, strip.match, strip.delta)]
+        out.append({"name": strip.owner.name, "switches": switches, "pan": rect(strip.pan),
+                    "pan_text": rect(strip.pan_text), "band": rect(strip.band), "audition": audition,
+                    "console": rect(strip.gain)})  # the fader
+    return {"strips": out}
 
 
 @case

@@ -82,7 +82,9 @@ def test_the_demo_session_with_narrow_strips_at_1280x720(demo_file):
     assert run.returncode == 0, run.stderr[-2000:]
     assert _png_size(shot) == (1280, 720) and shot.stat().st_size > 50_000
     faders = json.loads(run.stdout.strip().splitlines()[-1])["faders"]
-    assert len(faders) == 8 and min(faders.values()) >= 150, faders  # no lane: the strips have the height
+    # No lane: the strips have the height (147 pixels of travel since the pan knob's value went under it, 163
+    # before, when the knob was clipped beside a track's mon switch).
+    assert len(faders) == 8 and min(faders.values()) >= 140, faders
 
 
 def test_resizing_the_window_switches_the_text_size_and_back(demo_file):

@@ -38,6 +38,10 @@ def _middle(rect: list[float]) -> float:
     return rect[1] + rect[3] / 2
 
 
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 @pytest.mark.beside_others  # only renders: no engine, no clicks
 def test_the_parameter_panel_reads_like_a_form_each_label_before_its_control_and_the_controls_aligned(tmp_path):
     session = Session(sample_rate=SR)
@@ -59,6 +63,13 @@ def test_the_parameter_panel_reads_like_a_form_each_label_before_its_control_and
     labels = [t for t in texts if any(abs(_middle(t["rect"]) - _middle(c["rect"])) < c["rect"][3] / 2
                                       for c in controls.values())]
     assert len({t["rect"][0] for t in labels}) == 1, labels
+    # The top row's wet/dry slider too: its words before it, not after.
+    mix = out["mix"]
+    assert not mix["label"], f"wet/dry: a label after its slider ({mix['label']!r})"
+    left, top, width, height = mix["rect"]
+    before = [t["text"] for t in out["top"] if abs(_middle(t["rect"]) - _middle(mix["rect"])) < height / 2
+              and t["rect"][0] + t["rect"][2] <= left]
+    assert before == ["wet/dry"], out["top"]
 
 
 @pytest.mark.beside_others  # only renders: no engine, no clicks
@@ -89,6 +100,31 @@ def test_a_narrow_strips_level_readout_keeps_its_words_apart_and_fits_the_strip(
         assert width <= readout["inner"], readout  # in the strip, not clipped at its edge
         assert left + width <= readout["band"][0] + readout["band"][2], readout
         assert height < 20, readout  # one line of text
+
+
+@pytest.mark.beside_others  # only renders: no engine, no clicks
+def test_a_narrow_strips_pan_knob_and_its_value_fit_beside_its_switches_with_or_without_mon(tmp_path):
+    session = Session(sample_rate=SR)
+    session.add_track("vox", None, input=(0, 1))  # an input: its mon switch shows
+    session.add_track("pad")  # none: no mon
+    session.add_bus("verb")
+    out = looks("narrow_pan", session, tmp_path)
+    strips = {s["name"]: s for s in out["strips"]}
+    assert "mon" in strips["vox"]["switches"] and "mon" not in strips["pad"]["switches"], strips
+    for name, strip in strips.items():
+        left, top, width, height = strip["band"]
+        right = left + width  # the strip's inside: its colour band spans it
+        for part in ("pan", "pan_text"):
+            assert left <= strip[part][0] and strip[part][0] + strip[part][2] <= right, (name, part, strip)
+        # Beside the switches, not over them.
+        switches = strip["switches"].values()
+        assert not any(_overlap(r, strip[part]) for r in switches for part in ("pan", "pan_text")), (name, strip)
+        assert all(left <= r[0] and r[0] + r[2] <= right for r in switches), (name, strip)
+        # The audition row under both, whole, above the fader.
+        below = max(r[1] + r[3] for r in (*switches, strip["pan"], strip["pan_text"]))
+        assert all(below <= r[1] and r[1] + r[3] <= strip["console"][1] for r in strip["audition"]), (name, strip)
+        assert all(r[0] + r[2] <= right for r in strip["audition"]), (name, strip)
+    assert len({s["pan"][0] - s["band"][0] for s in strips.values()}) == 1, strips  # one place in every strip
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The status line of the real rack window at 1280 px: a long message wraps to two lines inside the window,
-is cut with "...", and shows whole in a tooltip when the mouse is over it. The window runs under Xvfb in
-a process of its own (Dear PyGui's viewport cannot be made twice in one process); the mouse is xdotool's.
+is cut with "..", as every cut text in the window is (rackhost.gui.text), and shows whole in a tooltip when the
+mouse is over it. The window runs under Xvfb in a process of its own (Dear PyGui's viewport cannot be made twice
+in one process); the mouse is xdotool's.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def test_a_long_status_message_wraps_to_two_lines_in_the_window_with_the_whole_t
     assert long["right"] <= out["viewport"] - long["left"]  # inside the window: nothing runs off its right edge
     assert LINE < long["height"] <= 2 * LINE  # wrapped, and two lines at most
     assert long["top"] + long["height"] <= 720  # and the two lines are on the screen
-    assert long["shown"].endswith("...") and "END-OF-MESSAGE" not in long["shown"]
-    assert LONG.startswith(long["shown"].removesuffix("..."))
+    # Cut as every text in the window is ("..": rackhost.gui.text), not with a third dot of its own.
+    assert long["shown"].endswith("..") and not long["shown"].endswith("...") and "END-OF-MESSAGE" not in long["shown"]
+    assert LONG.startswith(long["shown"].removesuffix(".."))
     assert len(long["shown"]) > 300  # cut at the end of the second line, not at the first
     assert out["tooltip_text"] == LONG and out["tooltip_visible"]  # the whole message, shown on hover
 

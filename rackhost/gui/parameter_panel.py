@@ -94,7 +94,11 @@ class ParameterPanel:
             with dpg.group(horizontal=True):
                 self.bypass = dpg.add_checkbox(label="bypass", default_value=self.slot.bypass,
                                                callback=lambda s, v: self.app.set_bypass(self.track, self.index, v))
-                self.mix = dpg.add_slider_float(label="wet/dry", min_value=0.0, max_value=1.0, width=150,
+                # Its label before it, as the form's below (Dear PyGui would put it after the slider); set apart
+                # from "bypass", the checkbox's own label, so the two do not read as one.
+                dpg.add_spacer(width=px(8))
+                self.mix_label = dpg.add_text("wet/dry")
+                self.mix = dpg.add_slider_float(min_value=0.0, max_value=1.0, width=150,
                                                 default_value=self.slot.mix, format="%.2f",
                                                 callback=lambda s, v: self.app.set_mix(self.track, self.index, v))
                 self._gesture(self.mix, lambda: self.app.set_mix(self.track, self.index, 1.0), name=MIX)
@@ -183,8 +187,9 @@ class ParameterPanel:
         moved = automated_targets(self.app.owner(self.track))
         for name, item in [*self.controls.items(), (MIX, self.mix)]:
             mark_automated(item, f"{id(self.slot)}:{name}" in moved)
-            if name in self.labels:
-                mark_automated(self.labels[name], f"{id(self.slot)}:{name}" in moved)
+            label = self.mix_label if name == MIX else self.labels.get(name)
+            if label is not None:
+                mark_automated(label, f"{id(self.slot)}:{name}" in moved)
 
     def _label(self, label: str) -> int:
         """A parameter's label in the form's first column: cut to it with "..", whole on hover."""

@@ -1,8 +1,9 @@
 """The status line at the foot of the rack window: wrapped to the window's width, never more than two lines.
 
 A message longer than two lines (a plug-in's whole probe failure, a path deep in
-a folder tree) is cut at the end with "..."; its full text is in the tooltip, so
-nothing the user was told is lost because the window is narrow.
+a folder tree) is cut at the end with "..", as every cut text in the window is
+(rackhost.gui.text); its full text is in the tooltip, so nothing the user was
+told is lost because the window is narrow.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import dearpygui.dearpygui as dpg
 
 from rackhost.gui.scale import SCALE, px
+from rackhost.gui.text import shorten
 
 LINES = 2
 LINE_HEIGHT = 13  # Dear PyGui's built-in font (the theme keeps it); in a big window: SCALE.font_pixels
 LINE_GAP = 5  # the theme's vertical item spacing
 # What the views above leave free for the line (a negative height for their child windows), at 1x: px(HEIGHT).
 HEIGHT = LINES * LINE_HEIGHT + 2 * LINE_GAP + 8
-ELLIPSIS = "..."  # the built-in font has no "…" glyph
 
 
 class StatusLine:
@@ -58,18 +59,18 @@ class StatusLine:
 
 
 def fit(message: str, width: float, lines: int = LINES) -> str:
-    """``message``, cut with "..." so that wrapped at ``width`` pixels it takes at most ``lines`` lines."""
+    """``message``, cut with ".." so that wrapped at ``width`` pixels it takes at most ``lines`` lines."""
     limit = lines * SCALE.font_pixels
     if _height(message, width) <= limit:
         return message
-    low, high = 0, len(message)  # the longest prefix that fits with the ellipsis after it
+    low, high = 0, len(message) - 1  # the longest cut (its ".." counted) that fits
     while low < high:
         middle = (low + high + 1) // 2
-        if _height(message[:middle].rstrip() + ELLIPSIS, width) <= limit:
+        if _height(shorten(message, middle), width) <= limit:
             low = middle
         else:
             high = middle - 1
-    return message[:low].rstrip() + ELLIPSIS
+    return shorten(message, low)
 
 
 def _height(text: str, width: float) -> float:

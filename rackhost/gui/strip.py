@@ -44,9 +44,10 @@ CONSOLE_WIDTH = 172  # a wide strip's pan knob, fader and meter side by side
 ADD_COLUMN, STRIP_GAP = 72, 8  # the + track / + bus buttons' column after the strips; the gap between strips
 ADD_BUTTON_WIDTH = 60  # "+ track" (7 characters) and the button's padding, on one line
 SWITCHES_BAND = 44  # a track's separator and its two rows of switches under its sends, at 1x (41 used)
-# A narrow strip's: the separator, the pan knob (30 wide, its value under it: 44 tall) beside two rows of switches,
-# then the audition row (68 used). Held to these heights so the master's fader can start level with the strips'.
-NARROW_SWITCHES_BAND = 74
+# A narrow strip's: the separator, the pan knob (40 wide, its value under it: 60 tall) beside three rows of
+# switches, then the audition row (84 used). Held to these heights so the master's fader can start level with the
+# strips'.
+NARROW_SWITCHES_BAND = 90
 WORDS_ROW = 16  # a line of text: the font's 13 pixels and the spacing under it
 ROW = 20  # one row of widgets: a frame (17, the strips' tighter padding) and the spacing under it
 FOOTER = 22  # the level readout under the fader and meter
@@ -378,11 +379,14 @@ class StripView:
         self.routing.build_output()
 
     def _switches(self, owner: Any) -> None:
-        """Mute, solo, arm, monitor and abx in a row (a narrow strip: two, and the pan knob beside them; a wide
-        strip has its knob beside the fader), then the audition switches."""
+        """Mute, solo, arm, monitor and abx in a row, then the audition switches. A narrow strip has the pan knob
+        first, its value under it (a wide strip has its knob beside the fader), and beside it the switches in three
+        rows: M S, R mon, abx (the knob, its value beside it and R mon abx in a row took 193 of its 134 pixels)."""
         app, track = self.app, self.track
         narrow = self.layout.narrow
         with dpg.group(horizontal=True):
+            if narrow:  # the knob at the same place in every narrow strip, the switches at the same x after it
+                self._pan_knob(owner)
             with dpg.group():
                 with dpg.group(horizontal=True):
                     self.mute = dpg.add_checkbox(label="M", default_value=owner.mute,
@@ -395,24 +399,22 @@ class StripView:
                                                  callback=lambda s, v: app.set_solo(track, v))
                     if not narrow:
                         self._record_switches(owner)
+                        self._blind_button()
                 if narrow:
-                    with dpg.group(horizontal=True):
-                        self._record_switches(owner)
-            if narrow:  # the knob beside the switches: the fader and meter take the console's width
-                dpg.add_spacer(width=max(0, self.inner - px(136)))
-                self._pan_knob(owner, beside=True)
+                    if not self.is_bus:
+                        with dpg.group(horizontal=True):
+                            self._record_switches(owner)
+                    self._blind_button()
         self._audition(owner)
 
     def _record_switches(self, owner: Any) -> None:
-        """Arm and monitor (a track with an input; a bus has none) and the blind test."""
+        """Arm and monitor: a track's (monitor where it has an input); a bus has none."""
         app, track = self.app, self.track
         if self.is_bus:
-            self._blind_button()
             return
         self.arm = dpg.add_checkbox(label="R", default_value=owner.armed, callback=lambda s, v: app.set_armed(track, v))
         self.monitor = dpg.add_checkbox(label="mon", default_value=owner.monitor, show=bool(owner.input),
                                         callback=lambda s, v: app.set_monitor(track, v))
-        self._blind_button()
 
     def _blind_button(self) -> None:
         self.blind = dpg.add_button(label="abx", width=px(30), callback=lambda: self.app.open_blind_test(self.track))
@@ -420,12 +422,11 @@ class StripView:
             dpg.add_text("blind test: ABX or blind A/B between A and B, the chain and its input, or the chain with "
                          "and without a slot, scored with the chance of guessing it")
 
-    def _pan_knob(self, owner: Any, beside: bool = False) -> None:
-        """The pan knob with its value (C, L30, R100) under it, or ``beside`` it (smaller: a narrow strip)."""
-        with dpg.group(horizontal=beside):
+    def _pan_knob(self, owner: Any) -> None:
+        """The pan knob with its value (C, L30, R100) under it."""
+        with dpg.group():
             # Dear PyGui's knob follows sideways drags only, and coarsely: poll() moves it up/down and right/left.
-            self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan,
-                                          width=px(30 if beside else 36),
+            self.pan = dpg.add_knob_float(min_value=-1.0, max_value=1.0, default_value=owner.pan, width=px(36),
                                           callback=lambda s, v: self._pan_drag is None and self._pan_moved(v))
             self.pan_text = dpg.add_text(pan_text(owner.pan), color=MUTED)
         with dpg.tooltip(self.pan):

@@ -15,5 +15,10 @@ ELLIPSIS = ".."  # two dots: the built-in font has no "…", and a narrow strip 
 
 def cut(label: str, width: float) -> str:
     """``label`` cut to fit ``width`` pixels, ending in ``..`` when it was."""
-    room = max(3, int(width) // px(CHAR) - 1)
-    return label if len(label) <= room else label[: room - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    return shorten(label, max(3, int(width) // px(CHAR) - 1))
+
+
+def shorten(label: str, room: int) -> str:
+    """``label`` in ``room`` characters at most, ending in ``..`` when it was cut (what :func:`cut` does to a
+    width; the status line, which wraps, asks for a length)."""
+    return label if len(label) <= room else label[: max(0, room - len(ELLIPSIS))].rstrip() + ELLIPSIS
