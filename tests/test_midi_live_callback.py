@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,14 +139,19 @@ def test_learn_binds_the_next_cc_and_reports_it():
     assert session.tracks[0].chain[0].plugin.get("threshold_db") == 0.0
 
 
-def test_program_change_recalls_a_preset_off_the_audio_thread(tmp_path):
-    session = _session()
+def _big_room(folder) -> Path:
+    """A mastering preset file: Reverb then Gain."""
     donor = Session()
     donor.master.chain.add("Reverb", room_size=0.7)
     donor.master.chain.add("Gain", gain_db=-3)
-    path = tmp_path / "big-room.json"
+    path = folder / "big-room.json"
     write_preset(preset_from("big room", "mastering", donor.master), path)
-    session.midi.set_program(1, 9, None, str(path))
+    return path
+
+
+def test_program_change_recalls_a_preset_off_the_audio_thread(tmp_path):
+    session = _session()
+    session.midi.set_program(1, 9, None, str(_big_room(tmp_path)))
     engine = _engine(session)
     engine.midi.receive(bytes((0xC0, 9)))
     engine.midi.receive(bytes((0xC0, 10)))  # not in the map
@@ -163,12 +169,7 @@ def test_a_program_change_says_which_mappings_its_preset_dropped_and_undo_brings
     the engine still says so."""
     session = _session()
     session.midi.add(CCMapping(1, 30, MappingTarget(None, "parameter", 0, "gain_db")))  # the master's Gain
-    donor = Session()
-    donor.master.chain.add("Reverb", room_size=0.7)
-    donor.master.chain.add("Gain", gain_db=-3)
-    path = tmp_path / "big-room.json"
-    write_preset(preset_from("big room", "mastering", donor.master), path)
-    session.midi.set_program(1, 9, None, str(path))
+    session.midi.set_program(1, 9, None, str(_big_room(tmp_path)))
     engine = _engine(session)
     engine.midi.receive(bytes((0xC0, 9)))
     _blocks(engine, 1)

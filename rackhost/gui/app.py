@@ -34,7 +34,7 @@ from rackhost.errors import RackhostError
 from rackhost.gui.audition_actions import AuditionActions
 from rackhost.gui.automation_lane import AutomationLane
 from rackhost.gui.batch_dialog import BatchDialog
-from rackhost.gui.dialogs import QuestionDialog, open_once
+from rackhost.gui.dialogs import QuestionDialog, open_once, viewport_size
 from rackhost.gui.drops import show_landing
 from rackhost.gui.editor_window import EditorWindow
 from rackhost.gui.files import SessionFiles
@@ -751,12 +751,10 @@ class RackApp(MidiActions, AuditionActions):
         """Put a view that is watched while the rack plays (the spectrum) under the menu bar and the transport, at
         the window's right, so the strips from the left stay in view and the menu and Play in reach (Dear PyGui
         opens a window at the top left, over the menu bar); made to fit the window. ``width`` and ``height``: 1x."""
-        try:
-            vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
-        except Exception:  # noqa: BLE001 - Dear PyGui raises a bare Exception when there is no viewport (tests)
+        size = viewport_size()
+        if size is None:
             return
-        if vw <= 0 or vh <= 0:
-            return
+        vw, vh = size
         margin = px(8)
         row = self.transport_row
         row_top, row_height = dpg.get_item_rect_min(row)[1], dpg.get_item_rect_size(row)[1]

@@ -44,15 +44,22 @@ class DialogView:
             dpg.delete_item(self.window)
 
 
-def centre(window: int, width: int, height: int) -> None:
-    """Put ``window`` in the middle of the viewport (where there is one), inside it if it is small; ``width`` and
-    ``height`` are for 1x: a big window's dialogs grow with its text (:mod:`rackhost.gui.scale`)."""
+def viewport_size() -> tuple[int, int] | None:
+    """The viewport's client width and height, or None where there is none yet (tests, before the first frame)."""
     try:
         vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
     except Exception:  # noqa: BLE001 - Dear PyGui raises a bare Exception when there is no viewport (tests)
+        return None
+    return (vw, vh) if vw > 0 and vh > 0 else None
+
+
+def centre(window: int, width: int, height: int) -> None:
+    """Put ``window`` in the middle of the viewport (where there is one), inside it if it is small; ``width`` and
+    ``height`` are for 1x: a big window's dialogs grow with its text (:mod:`rackhost.gui.scale`)."""
+    size = viewport_size()
+    if size is None:
         return
-    if vw <= 0 or vh <= 0:
-        return
+    vw, vh = size
     width, height = min(px(width), vw - 20), min(px(height), vh - 20)
     dpg.configure_item(window, width=width, height=height)
     dpg.set_item_pos(window, [max(0, (vw - width) // 2), max(0, (vh - height) // 2)])
